@@ -1,0 +1,128 @@
+#include "args.h"
+
+namespace turbine {
+
+namespace {
+
+napi_typedarray_type array_kind(DType d) {
+  switch (d) {
+    case DType::F32: return napi_float32_array;
+    case DType::BF16:
+    case DType::F16: return napi_uint16_array;
+    case DType::I32: return napi_int32_array;
+  }
+  return napi_float32_array;
+}
+
+const char* array_name(napi_typedarray_type t) {
+  switch (t) {
+    case napi_float32_array: return "Float32Array";
+    case napi_uint16_array: return "Uint16Array";
+    case napi_int32_array: return "Int32Array";
+    case napi_uint8_array: return "Uint8Array";
+    case napi_float64_array: return "Float64Array";
+    default: return "another typed array";
+  }
+}
+
+}  // namespace
+
+Args::Args(const Napi::CallbackInfo& info, const char* op, size_t count) : info_(info), op_(op) {
+  require(info.Length() == count, "expected %zu arguments, got %zu", count, info.Length());
+}
+
+void Args::fail(const std::string& message) const {
+  throw Napi::Error::New(info_.Env(), std::string(op_) + ": " + message);
+}
+
+bool Args::is_null(size_t i) const {
+  napi_valuetype t;
+  napi_typeof(info_.Env(), info_[i], &t);
+  return t == napi_null || t == napi_undefined;
+}
+
+View Args::typed(size_t i, const char* name, napi_typedarray_type* type) const {
+  size_t length = 0;
+  void* data = nullptr;
+  napi_value buffer;
+  size_t offset = 0;
+  bool is_typed = false;
+  napi_is_typedarray(info_.Env(), info_[i], &is_typed);
+  require(is_typed, "argument '%s' must be a typed array", name);
+  napi_get_typedarray_info(info_.Env(), info_[i], type, &length, &data, &buffer, &offset);
+  View v;
+  v.data = data;
+  size_t item = (*type == napi_float32_array || *type == napi_int32_array || *type == napi_uint32_array) ? 4
+                : (*type == napi_uint16_array || *type == napi_int16_array)                             ? 2
+                : (*type == napi_float64_array)                                                          ? 8
+                                                                                                          : 1;
+  v.bytes = length * item;
+  return v;
+}
+
+View Args::tensor(size_t i, const char* name, DType dtype, int64_t numel) const {
+  View v = tensor_any(i, name, dtype);
+  require(numel >= 0 && v.bytes == static_cast<size_t>(numel) * dtype_size(dtype),
+          "'%s' holds %zu elements, expected %lld", name, v.bytes / dtype_size(dtype),
+          static_cast<long long>(numel));
+  return v;
+}
+
+View Args::tensor_any(size_t i, const char* name, DType dtype) const {
+  napi_typedarray_type type;
+  View v = typed(i, name, &type);
+  require(type == array_kind(dtype), "'%s' is a %s, but dtype %s is stored in a %s", name, array_name(type),
+          dtype_name(dtype), array_name(array_kind(dtype)));
+  return v;
+}
+
+int64_t Args::integer(size_t i, const char* name) const {
+  napi_valuetype t;
+  napi_typeof(info_.Env(), info_[i], &t);
+  require(t == napi_number, "argument '%s' must be a number", name);
+  double d;
+  napi_get_value_double(info_.Env(), info_[i], &d);
+  require(std::floor(d) == d && std::fabs(d) < 9.007199254740992e15, "argument '%s' must be an integer, got %g",
+          name, d);
+  return static_cast<int64_t>(d);
+}
+
+double Args::number(size_t i, const char* name) const {
+  napi_valuetype t;
+  napi_typeof(info_.Env(), info_[i], &t);
+  require(t == napi_number, "argument '%s' must be a number", name);
+  double d;
+  napi_get_value_double(info_.Env(), info_[i], &d);
+  return d;
+}
+
+bool Args::boolean(size_t i, const char* name) const {
+  napi_valuetype t;
+  napi_typeof(info_.Env(), info_[i], &t);
+  require(t == napi_boolean, "argument '%s' must be a boolean", name);
+  bool b;
+  napi_get_value_bool(info_.Env(), info_[i], &b);
+  return b;
+}
+
+DType Args::dtype(size_t i, const char* name) const {
+  int64_t code = integer(i, name);
+  require(code >= 0 && code <= 3, "'%s' is not a dtype code (0..3): %lld", name, static_cast<long long>(code));
+  return static_cast<DType>(code);
+}
+
+DType Args::float_dtype(size_t i, const char* name) const {
+  DType d = dtype(i, name);
+  require(d != DType::I32, "'%s' must be a floating dtype, got int32", name);
+  return d;
+}
+
+const int32_t* Args::ints(size_t i, const char* name, size_t count) const {
+  napi_typedarray_type type;
+  View v = typed(i, name, &type);
+  require(type == napi_int32_array, "'%s' must be an Int32Array", name);
+  require(v.bytes >= count * 4, "'%s' holds %zu entries, expected at least %zu", name, v.bytes / 4, count);
+  return v.as<int32_t>();
+}
+
+}  // namespace turbine

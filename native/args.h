@@ -1,0 +1,59 @@
+// Reading a kernel's JavaScript arguments. Native code never trusts its inputs: every typed
+// array is checked for its element kind and byte length before a pointer is used, and every
+// violation becomes a JavaScript error that starts with the op's name.
+#pragma once
+#include <napi.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <string>
+
+#include "dtype.h"
+
+namespace turbine {
+
+struct View {
+  void* data = nullptr;
+  size_t bytes = 0;
+  template <typename T>
+  T* as() const { return static_cast<T*>(data); }
+};
+
+class Args {
+ public:
+  Args(const Napi::CallbackInfo& info, const char* op, size_t count);
+
+  Napi::Env env() const { return info_.Env(); }
+  const char* op() const { return op_; }
+
+  [[noreturn]] void fail(const std::string& message) const;
+
+  template <typename... Rest>
+  void require(bool ok, const char* format, Rest... rest) const {
+    if (ok) return;
+    char text[512];
+    std::snprintf(text, sizeof text, format, rest...);
+    fail(text);
+  }
+
+  bool is_null(size_t i) const;
+  // A typed array of the kind that stores dtype, holding exactly numel elements.
+  View tensor(size_t i, const char* name, DType dtype, int64_t numel) const;
+  // Like tensor() when the element count is derived from the array itself.
+  View tensor_any(size_t i, const char* name, DType dtype) const;
+  int64_t integer(size_t i, const char* name) const;
+  double number(size_t i, const char* name) const;
+  bool boolean(size_t i, const char* name) const;
+  DType dtype(size_t i, const char* name) const;
+  DType float_dtype(size_t i, const char* name) const;
+  // An Int32Array of at least `count` entries, e.g. packed shapes and strides.
+  const int32_t* ints(size_t i, const char* name, size_t count) const;
+
+ private:
+  View typed(size_t i, const char* name, napi_typedarray_type* type) const;
+
+  const Napi::CallbackInfo& info_;
+  const char* op_;
+};
+
+}  // namespace turbine

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Sets turbine up on a fresh Debian machine, as root: the system packages it builds and runs on,
+# the npm dependencies, the native addon (compiled here, for this CPU) and the TypeScript build.
+# Safe to run again: packages already present are not reinstalled.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(
+  g++ make python3       # the native addon's toolchain (node-gyp)
+  libdnnl-dev           # oneDNN: matmul and convolution kernels
+  libopenmpi-dev openmpi-bin  # the mpi backend for training on many machines
+  python3-torch         # PyTorch: test fixtures and the benchmark twins
+  dataset-fashion-mnist # real data for the mlp and cnn workloads
+  bible-kjv             # real text for the gpt workload
+  iproute2              # network namespaces for the multi-host test bed
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  apt-get update -q
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"
+fi
+
+npm ci --no-audit --no-fund   # also compiles the addon (the package's install script)
+npm run build:ts
+echo "setup: done"

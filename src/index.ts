@@ -1,0 +1,16 @@
+/**
+ * turbine: train neural networks fast on Node.js.
+ *
+ * @example
+ * import { tensor, matmul, sum, tidy } from "turbine";
+ * const w = tensor([[1, 2], [3, 4]], { requiresGrad: true });
+ * tidy(() => sum(matmul(w, w)).backward());
+ */
+export { Tensor } from "./tensor/tensor.js";
+export type { DType, TypedArray } from "./tensor/dtype.js";
+export { zeros, ones, full, empty, arange, tensor, fromTypedArray, type TensorOptions } from "./tensor/create.js";
+export { tidy, keep } from "./tensor/scope.js";
+export { memory, type MemoryCategory, type MemoryReport } from "./tensor/memory.js";
+export { pool } from "./tensor/pool.js";
+export { noGrad, isGradEnabled } from "./autograd/grad_mode.js";
+export * from "./ops/index.js";

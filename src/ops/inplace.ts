@@ -1,0 +1,50 @@
+import { DTYPES } from "../tensor/dtype.js";
+import { codes, native } from "../tensor/native.js";
+import { formatShape, sameShape } from "../tensor/shape.js";
+import { Tensor } from "../tensor/tensor.js";
+
+/**
+ * In-place updates that autograd and the optimizers use on tensors they own. They are not
+ * recorded by autograd.
+ */
+
+const flatMeta = new Int32Array(4);
+
+function checkSame(target: Tensor, source: Tensor, op: string): void {
+  if (!sameShape(target.shape, source.shape) || target.dtype !== source.dtype) {
+    throw new RangeError(
+      `${op}: target ${formatShape(target.shape)} ${target.dtype} and source ${formatShape(source.shape)} ${source.dtype} differ`,
+    );
+  }
+}
+
+/** target += source, element-wise, same shape and dtype. */
+export function addInPlace(target: Tensor, source: Tensor): Tensor {
+  checkSame(target, source, "addInPlace");
+  flatMeta[0] = 1;
+  flatMeta[1] = target.size;
+  flatMeta[2] = 1;
+  flatMeta[3] = 1;
+  native.binary(codes.binary.add!, DTYPES[target.dtype].code, target.data, source.data, target.data, flatMeta);
+  return target;
+}
+
+/** target *= factor. */
+export function scaleInPlace(target: Tensor, factor: number): Tensor {
+  native.unary(codes.unary.scale!, DTYPES[target.dtype].code, target.data, target.data, factor);
+  return target;
+}
+
+/** target = source, element-wise copy, same shape and dtype. */
+export function copyInto(target: Tensor, source: Tensor): Tensor {
+  checkSame(target, source, "copyInto");
+  target.data.set(source.data);
+  return target;
+}
+
+/** A new tensor with a copy of t's elements. */
+export function copyOf(t: Tensor): Tensor {
+  const out = Tensor.empty(t.shape, t.dtype);
+  out.data.set(t.data);
+  return out;
+}

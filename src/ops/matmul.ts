@@ -1,0 +1,173 @@
+import { apply1, type OpDef } from "../autograd/op.js";
+import type { DType } from "../tensor/dtype.js";
+import { native } from "../tensor/native.js";
+import { formatShape, sameShape, sizeOf } from "../tensor/shape.js";
+import { Tensor } from "../tensor/tensor.js";
+import { broadcastShapes } from "./broadcast.js";
+import { sum, sumTo } from "./reduce.js";
+import { dt, requireFloat, requireSameDType } from "./util.js";
+
+/** Matrix products on oneDNN: matmul (batched, broadcast) and linear (x·Wᵀ + b, fused bias). */
+
+interface Gemm {
+  batchA: number;
+  batchB: number;
+  m: number;
+  n: number;
+  k: number;
+  transA: boolean;
+  transB: boolean;
+}
+
+const meta = new Int32Array(8);
+
+/**
+ * C = op(A)·op(B) (+ bias) into a new [max(batchA, batchB), M, N] tensor, op() transposing
+ * through strides.
+ */
+export function gemm(a: Tensor, b: Tensor, g: Gemm, bias: Tensor | null = null, outDType: DType = a.dtype): Tensor {
+  const batch = Math.max(g.batchA, g.batchB);
+  const out = Tensor.empty([batch, g.m, g.n], outDType);
+  if (out.size === 0) return out;
+  if (g.k === 0) {
+    // An empty contraction: zeros, plus the bias on every row.
+    out.data.fill(0);
+    if (bias) for (let r = 0; r < batch * g.m; r++) (out.data as Float32Array).set(bias.data as Float32Array, r * g.n);
+    return out;
+  }
+  meta[0] = g.batchA;
+  meta[1] = g.batchB;
+  meta[2] = g.m;
+  meta[3] = g.n;
+  meta[4] = g.k;
+  meta[5] = g.transA ? 1 : 0;
+  meta[6] = g.transB ? 1 : 0;
+  meta[7] = 0;
+  native.matmul(a.data, b.data, out.data, (bias?.data as Float32Array | undefined) ?? null, dt(a.dtype), dt(outDType), meta);
+  return out;
+}
+
+/**
+ * Gradients of C = op(A)·op(B) for A [batchA, ·, ·] and B [batchB, ·, ·]. A gradient whose
+ * operand was broadcast over the batch is summed over it; where A's rows fold into one long
+ * matrix, that sum happens inside a single product instead.
+ */
+function gemmBackward(dC: Tensor, a: Tensor, b: Tensor, g: Gemm, needA: boolean, needB: boolean): [Tensor | null, Tensor | null] {
+  const batch = Math.max(g.batchA, g.batchB);
+  let dA: Tensor | null = null;
+  let dB: Tensor | null = null;
+  if (needA) {
+    const full = g.transA
+      ? gemm(b, dC, { batchA: g.batchB, batchB: batch, m: g.k, n: g.m, k: g.n, transA: g.transB, transB: true })
+      : gemm(dC, b, { batchA: batch, batchB: g.batchB, m: g.m, n: g.k, k: g.n, transA: false, transB: !g.transB });
+    dA = g.batchA === batch ? full : sumTo(full, [1, ...full.shape.slice(1)]);
+  }
+  if (needB) {
+    if (g.batchB === 1 && batch > 1 && !g.transA) {
+      // Σ_b A_bᵀ·dC_b is one product over the batch's stacked rows.
+      const rows = batch * g.m;
+      dB = g.transB
+        ? gemm(dC, a, { batchA: 1, batchB: 1, m: g.n, n: g.k, k: rows, transA: true, transB: false })
+        : gemm(a, dC, { batchA: 1, batchB: 1, m: g.k, n: g.n, k: rows, transA: true, transB: false });
+    } else {
+      const full = g.transB
+        ? gemm(dC, a, { batchA: batch, batchB: g.batchA, m: g.n, n: g.k, k: g.m, transA: true, transB: g.transA })
+        : gemm(a, dC, { batchA: g.batchA, batchB: batch, m: g.k, n: g.n, k: g.m, transA: !g.transA, transB: false });
+      dB = g.batchB === batch ? full : sumTo(full, [1, ...full.shape.slice(1)]);
+    }
+  }
+  return [dA, dB];
+}
+
+interface MatmulAttrs extends Gemm {
+  outShape: number[];
+}
+
+const matmulOp: OpDef<MatmulAttrs> = {
+  name: "matmul",
+  forward: ([a, b], attrs) => {
+    const c = gemm(a!, b!, attrs);
+    return { out: viewAs(c, attrs.outShape), save: [a!, b!] };
+  },
+  backward: ({ saved: [a, b], attrs, inputShapes, needsGrad }, [g]) => {
+    const dC = g!.viewAs([Math.max(attrs.batchA, attrs.batchB), attrs.m, attrs.n]);
+    const [dA, dB] = gemmBackward(dC, a!, b!, attrs, needsGrad[0]!, needsGrad[1]!);
+    return [dA && dA.viewAs(inputShapes[0]!), dB && dB.viewAs(inputShapes[1]!)];
+  },
+};
+
+function viewAs(t: Tensor, shape: readonly number[]): Tensor {
+  if (sameShape(t.shape, shape)) return t;
+  const v = t.viewAs(shape);
+  t.dispose();
+  return v;
+}
+
+/**
+ * Matrix product with PyTorch's semantics: 1-D operands are vectors, leading axes are batch
+ * axes and broadcast (a batch of one is shared).
+ * @example matmul(x, w)              // [B, T, C] · [C, N] -> [B, T, N]
+ * @example matmul(q, kT)             // [B, H, T, D] · [B, H, D, T]
+ */
+export function matmul(a: Tensor, b: Tensor): Tensor {
+  requireFloat(a, "matmul");
+  requireSameDType("matmul", a, b);
+  if (a.ndim === 0 || b.ndim === 0) throw new RangeError(`matmul: operands must have at least one axis, got ${formatShape(a.shape)} and ${formatShape(b.shape)}`);
+  const aShape = a.ndim === 1 ? [1, a.shape[0]!] : a.shape;
+  const bShape = b.ndim === 1 ? [b.shape[0]!, 1] : b.shape;
+  const m = aShape[aShape.length - 2]!, k = aShape[aShape.length - 1]!;
+  const kb = bShape[bShape.length - 2]!, n = bShape[bShape.length - 1]!;
+  if (k !== kb) throw new RangeError(`matmul: inner dimensions differ: ${formatShape(a.shape)} · ${formatShape(b.shape)} (${k} vs ${kb})`);
+  const aBatch = aShape.slice(0, -2), bBatch = bShape.slice(0, -2);
+  const batchShape = broadcastShapes(aBatch, bBatch, "matmul");
+  const batchA = sizeOf(aBatch), batchB = sizeOf(bBatch), batch = sizeOf(batchShape);
+  if ((batchA !== batch && batchA !== 1) || (batchB !== batch && batchB !== 1)) {
+    throw new RangeError(`matmul: batch axes ${formatShape(aBatch)} and ${formatShape(bBatch)} must be equal or one of them a single matrix`);
+  }
+  const outShape = [...batchShape, ...(a.ndim === 1 ? [] : [m]), ...(b.ndim === 1 ? [] : [n])];
+  return apply1(matmulOp, [a, b], { batchA, batchB, m, n, k, transA: false, transB: false, outShape });
+}
+
+interface LinearAttrs {
+  rows: number;
+  inFeatures: number;
+  outFeatures: number;
+  outShape: number[];
+}
+
+const linearOp: OpDef<LinearAttrs> = {
+  name: "linear",
+  forward: ([x, w, bias], { rows, inFeatures, outFeatures, outShape }) => {
+    const gemmShape: Gemm = { batchA: 1, batchB: 1, m: rows, n: outFeatures, k: inFeatures, transA: false, transB: true };
+    const y = gemm(x!, w!, gemmShape, bias ?? null);
+    return { out: viewAs(y, outShape), save: [x!, w!] };
+  },
+  backward: ({ saved: [x, w], attrs: { rows, inFeatures, outFeatures }, inputShapes, needsGrad }, [g]) => {
+    const gemmShape: Gemm = { batchA: 1, batchB: 1, m: rows, n: outFeatures, k: inFeatures, transA: false, transB: true };
+    const dy = g!.viewAs([rows, outFeatures]);
+    const [dx, dw] = gemmBackward(dy, x!, w!, gemmShape, needsGrad[0]!, needsGrad[1]!);
+    const db = needsGrad[2] ? sum(dy, 0) : null;
+    return [dx && dx.viewAs(inputShapes[0]!), dw && dw.viewAs(inputShapes[1]!), db];
+  },
+};
+
+/**
+ * y = x·Wᵀ + b, PyTorch's F.linear: x [..., in], weight [out, in], bias [out]. The bias is
+ * added inside the matmul kernel.
+ * @example linear(x, fc.weight, fc.bias)   // [32, 784] -> [32, 10]
+ */
+export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
+  requireFloat(x, "linear");
+  requireSameDType("linear", x, weight);
+  if (weight.ndim !== 2) throw new RangeError(`linear: weight must be [out, in], got ${formatShape(weight.shape)}`);
+  const [outFeatures, inFeatures] = weight.shape as [number, number];
+  if (x.ndim === 0 || x.shape[x.ndim - 1] !== inFeatures) {
+    throw new RangeError(`linear: input ${formatShape(x.shape)} does not end in ${inFeatures} features (weight ${formatShape(weight.shape)})`);
+  }
+  if (bias && (bias.ndim !== 1 || bias.shape[0] !== outFeatures || bias.dtype !== "float32")) {
+    throw new RangeError(`linear: bias must be float32 [${outFeatures}], got ${bias.dtype} ${formatShape(bias.shape)}`);
+  }
+  const rows = sizeOf(x.shape.slice(0, -1));
+  const outShape = [...x.shape.slice(0, -1), outFeatures];
+  return apply1(linearOp, bias ? [x, weight, bias] : [x, weight], { rows, inFeatures, outFeatures, outShape });
+}

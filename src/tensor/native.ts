@@ -1,0 +1,66 @@
+/**
+ * The native addon and the TypeScript signature of every kernel. Kernels take typed arrays and
+ * shapes, write into outputs the caller allocated, and return nothing; they check every length
+ * and index and throw an Error that starts with the kernel's name.
+ */
+import { existsSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+import type { TypedArray } from "./dtype.js";
+
+export interface NativeKernels {
+  /** Sets the OpenMP thread count of the calling thread (each worker thread has its own). */
+  setNumThreads(threads: number): void;
+  getNumThreads(): number;
+  unaryCodes(): { forward: Record<string, number>; backward: Record<string, number> };
+  unary(code: number, dtype: number, x: TypedArray, out: TypedArray, alpha: number): void;
+  unaryBackward(code: number, dtype: number, grad: TypedArray, saved: TypedArray, out: TypedArray, alpha: number): void;
+  binaryCodes(): Record<string, number>;
+  /** meta = [ndim, shape..., aStrides..., bStrides...] */
+  binary(code: number, dtype: number, a: TypedArray, b: TypedArray, out: TypedArray, meta: Int32Array): void;
+  /** meta = [batchA, batchB, M, N, K, transA, transB, accumulate] */
+  matmul(
+    a: TypedArray,
+    b: TypedArray,
+    c: TypedArray,
+    bias: Float32Array | null,
+    dtypeAB: number,
+    dtypeC: number,
+    meta: Int32Array,
+  ): void;
+  reduceCodes(): Record<"sum" | "mean" | "max" | "min", number>;
+  /** Reduces x viewed as [outer, r, inner] over r into out [outer, inner]. */
+  reduce(code: number, dtype: number, x: TypedArray, out: TypedArray, outer: number, r: number, inner: number): void;
+  /**
+   * dst[dstOffset + Σ i·dstStride] = src[srcOffset + Σ i·srcStride];
+   * meta = [ndim, shape..., srcStrides..., dstStrides...]
+   */
+  copyStrided(dtype: number, src: TypedArray, srcOffset: number, dst: TypedArray, dstOffset: number, meta: Int32Array): void;
+  cast(srcDtype: number, src: TypedArray, dstDtype: number, dst: TypedArray): void;
+}
+
+function findAddon(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let up = 0; up < 5; up++) {
+    const candidate = join(dir, "build", "Release", "turbine.node");
+    if (existsSync(candidate)) return candidate;
+    dir = dirname(dir);
+  }
+  throw new Error(
+    "turbine: the native addon build/Release/turbine.node is missing; build it with `npm run build` " +
+      "(it needs Debian's libdnnl-dev and g++: see the README's set-up command)",
+  );
+}
+
+/** The kernels of this thread's instance of the addon. */
+export const native = createRequire(import.meta.url)(findAddon()) as NativeKernels;
+
+/** Op codes the native kernels define, read once from the addon so they are never duplicated. */
+export const codes = {
+  unary: native.unaryCodes().forward,
+  unaryBackward: native.unaryCodes().backward,
+  binary: native.binaryCodes(),
+  reduce: native.reduceCodes(),
+};

@@ -1,0 +1,63 @@
+import { memory, type MemoryCategory } from "./memory.js";
+import { pool } from "./pool.js";
+
+/**
+ * The memory behind one or more tensors (a tensor and its reshaped views share one). It is
+ * reference counted: each tensor handle and each saved-for-backward reference holds one, and
+ * the last release returns a pooled buffer to the pool and the bytes to the tracker.
+ */
+export class Storage {
+  private refs = 1;
+  private categoryValue: MemoryCategory;
+
+  private constructor(
+    readonly buffer: ArrayBufferLike,
+    readonly byteLength: number,
+    category: MemoryCategory,
+    private readonly pooled: boolean,
+  ) {
+    this.categoryValue = category;
+    memory.allocate(category, byteLength);
+  }
+
+  /** Storage from the pool; its contents are whatever the buffer held before. */
+  static allocate(byteLength: number, category: MemoryCategory): Storage {
+    return new Storage(pool.acquire(byteLength), byteLength, category, true);
+  }
+
+  /** Storage over memory the caller provides (a SharedArrayBuffer batch, a file's bytes). */
+  static wrap(buffer: ArrayBufferLike, byteLength: number, category: MemoryCategory): Storage {
+    return new Storage(buffer, byteLength, category, false);
+  }
+
+  get category(): MemoryCategory {
+    return this.categoryValue;
+  }
+
+  set category(category: MemoryCategory) {
+    if (category === this.categoryValue || this.refs === 0) return;
+    memory.move(this.categoryValue, category, this.byteLength);
+    this.categoryValue = category;
+  }
+
+  get alive(): boolean {
+    return this.refs > 0;
+  }
+
+  /** Number of holders; 1 means the caller's handle is the only one. */
+  get refCount(): number {
+    return this.refs;
+  }
+
+  retain(): void {
+    this.refs++;
+  }
+
+  release(): void {
+    if (this.refs <= 0) return;
+    if (--this.refs === 0) {
+      memory.free(this.categoryValue, this.byteLength);
+      if (this.pooled) pool.release(this.buffer as ArrayBuffer);
+    }
+  }
+}

@@ -1,0 +1,144 @@
+import { backward, type BackwardOptions } from "../autograd/backward.js";
+import type { Node } from "../autograd/node.js";
+import { DTYPES, type DType, type TypedArray } from "./dtype.js";
+import type { MemoryCategory } from "./memory.js";
+import { native } from "./native.js";
+import { trackTensor } from "./scope.js";
+import { Storage } from "./storage.js";
+
+/**
+ * An n-dimensional array: a shape, a dtype and contiguous row-major storage. A tensor is a
+ * handle: `dispose()` (or the end of the enclosing `tidy`) gives its storage back, and reshaped
+ * views share the storage of their base.
+ *
+ * @example
+ * import { tensor, matmul } from "turbine";
+ * const a = tensor([[1, 2], [3, 4]], { requiresGrad: true });
+ * const loss = sum(matmul(a, a));
+ * loss.backward();
+ * a.grad!.toArray();   // [7, 11, 9, 13]
+ */
+export class Tensor {
+  readonly shape: readonly number[];
+  readonly dtype: DType;
+  /** Number of elements. */
+  readonly size: number;
+  /** Whether backward computes a gradient for this tensor (set it on leaves: parameters, inputs). */
+  requiresGrad = false;
+  /** The gradient accumulated by backward, for leaves that require it. */
+  grad: Tensor | null = null;
+  /** The autograd node that produced this tensor; null for leaves. */
+  node: Node | null = null;
+  /** Which of its node's outputs this tensor is. */
+  outputIndex = 0;
+  /** Exempt from disposal at the end of a tidy() scope (see keep()). */
+  kept = false;
+  private storageRef: Storage | null;
+  private readonly view: TypedArray;
+
+  /** Internal: tensors are made by the creation functions and ops. */
+  constructor(storage: Storage, view: TypedArray, shape: readonly number[], dtype: DType, track = true) {
+    this.storageRef = storage;
+    this.view = view;
+    this.shape = shape;
+    this.dtype = dtype;
+    this.size = view.length;
+    if (track) trackTensor(this);
+  }
+
+  /** A new tensor of uninitialised pooled memory. */
+  static empty(shape: readonly number[], dtype: DType = "float32", category: MemoryCategory = "activation"): Tensor {
+    let size = 1;
+    for (const d of shape) size *= d;
+    const info = DTYPES[dtype];
+    const storage = Storage.allocate(size * info.bytes, category);
+    return new Tensor(storage, new info.array(storage.buffer as ArrayBuffer, 0, size), shape, dtype);
+  }
+
+  /** The elements, as the typed array that stores them (a Uint16Array of bits for bf16/f16). */
+  get data(): TypedArray {
+    if (this.storageRef === null || !this.storageRef.alive) throw this.disposedError();
+    return this.view;
+  }
+
+  get storage(): Storage {
+    if (this.storageRef === null || !this.storageRef.alive) throw this.disposedError();
+    return this.storageRef;
+  }
+
+  get ndim(): number {
+    return this.shape.length;
+  }
+
+  get disposed(): boolean {
+    return this.storageRef === null || !this.storageRef.alive;
+  }
+
+  /** True for tensors not produced by a recorded op (parameters and inputs). */
+  get isLeaf(): boolean {
+    return this.node === null;
+  }
+
+  get category(): MemoryCategory {
+    return this.storage.category;
+  }
+
+  set category(category: MemoryCategory) {
+    this.storage.category = category;
+  }
+
+  /** Releases this handle; the storage returns to the pool when no handle or graph holds it. */
+  dispose(): void {
+    if (this.storageRef === null) return;
+    this.storageRef.release();
+    this.storageRef = null;
+  }
+
+  /** Another handle on the same storage (it keeps the storage alive on its own). */
+  share(track = true): Tensor {
+    const storage = this.storage;
+    storage.retain();
+    return new Tensor(storage, this.view, this.shape, this.dtype, track);
+  }
+
+  /** A handle with another shape of the same element count over the same storage. */
+  viewAs(shape: readonly number[]): Tensor {
+    const storage = this.storage;
+    storage.retain();
+    return new Tensor(storage, this.view, shape, this.dtype);
+  }
+
+  /** The value of a one-element tensor. */
+  item(): number {
+    if (this.size !== 1) throw new Error(`item: tensor of shape [${this.shape.join(", ")}] has ${this.size} elements, expected 1`);
+    return this.toArray()[0]!;
+  }
+
+  /** The elements in row-major order as numbers (bf16 and f16 decoded). */
+  toArray(): number[] {
+    const data = this.data;
+    if (this.dtype === "float32" || this.dtype === "int32") return Array.from(data);
+    const decoded = new Float32Array(this.size);
+    native.cast(DTYPES[this.dtype].code, data, DTYPES.float32.code, decoded);
+    return Array.from(decoded);
+  }
+
+  /** Backpropagates from this tensor, adding into `.grad` of the leaves it depends on. */
+  backward(gradient?: Tensor, options?: BackwardOptions): void {
+    backward(this, gradient, options);
+  }
+
+  toString(): string {
+    const head = `Tensor(shape=[${this.shape.join(", ")}], dtype=${this.dtype}`;
+    if (this.disposed) return `${head}, disposed)`;
+    const values = this.size <= 8 ? this.toArray().map((v) => +v.toPrecision(5)).join(", ") : `${this.size} elements`;
+    return `${head}, [${values}])`;
+  }
+
+  private disposedError(): Error {
+    return new Error(
+      `Tensor of shape [${this.shape.join(", ")}] ${this.dtype} was disposed: by dispose(), by the end of the tidy() ` +
+        "scope that made it (return it from the scope or keep() it), or by a backward that released its graph",
+    );
+  }
+}
