@@ -18,6 +18,9 @@ export interface FixtureCase {
   /** Upstream gradients, one per output; backward computes grads of Σ sum(out · gout). */
   gouts: Tensor[];
   grads: Record<string, Tensor>;
+  /** For low-precision cases: the exact (float64) references beside PyTorch's own. */
+  exactOutputs: Tensor[] | null;
+  exactGrads: Record<string, Tensor> | null;
   gradcheck: boolean;
 }
 
@@ -30,6 +33,7 @@ interface CaseMeta {
   grads: string[];
   gradcheck: boolean;
   out_dtypes: string[];
+  exact: boolean;
 }
 
 const TORCH_TO_DTYPE: Record<string, DType> = { float32: "float32", bfloat16: "bfloat16", float16: "float16", int32: "int32", int64: "int32", bool: "float32" };
@@ -51,6 +55,8 @@ export function loadFixtures(op: string): FixtureCase[] {
     const gouts = c.grads.length > 0 ? Array.from({ length: c.outputs }, (_, i) => get(`gout/${i}`)) : [];
     const grads: Record<string, Tensor> = {};
     for (const n of c.grads) grads[n] = get(`grad/${n}`);
+    const exactGrads: Record<string, Tensor> = {};
+    for (const n of c.grads) if (c.exact) exactGrads[n] = get(`exact/grad/${n}`);
     return {
       name: c.name,
       attrs: c.attrs,
@@ -61,6 +67,8 @@ export function loadFixtures(op: string): FixtureCase[] {
       outDTypes: c.out_dtypes.map((d) => TORCH_TO_DTYPE[d] ?? (d as DType)),
       gouts,
       grads,
+      exactOutputs: c.exact ? Array.from({ length: c.outputs }, (_, i) => get(`exact/out/${i}`)) : null,
+      exactGrads: c.exact ? exactGrads : null,
       gradcheck: c.gradcheck,
     };
   });
