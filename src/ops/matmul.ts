@@ -119,11 +119,20 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   const kb = bShape[bShape.length - 2]!, n = bShape[bShape.length - 1]!;
   if (k !== kb) throw new RangeError(`matmul: inner dimensions differ: ${formatShape(a.shape)} · ${formatShape(b.shape)} (${k} vs ${kb})`);
   const aBatch = aShape.slice(0, -2), bBatch = bShape.slice(0, -2);
-  const batchShape = broadcastShapes(aBatch, bBatch, "matmul");
-  const batchA = sizeOf(aBatch), batchB = sizeOf(bBatch), batch = sizeOf(batchShape);
-  if ((batchA !== batch && batchA !== 1) || (batchB !== batch && batchB !== 1)) {
-    throw new RangeError(`matmul: batch axes ${formatShape(aBatch)} and ${formatShape(bBatch)} must be equal or one of them a single matrix`);
+  const batchA = sizeOf(aBatch), batchB = sizeOf(bBatch);
+  const batchError = (): RangeError =>
+    new RangeError(
+      `matmul: batch axes ${formatShape(aBatch)} and ${formatShape(bBatch)} of ${formatShape(a.shape)} · ${formatShape(b.shape)} ` +
+        "must be equal or one of them a single matrix",
+    );
+  let batchShape: number[];
+  try {
+    batchShape = broadcastShapes(aBatch, bBatch, "matmul");
+  } catch {
+    throw batchError();
   }
+  const batch = sizeOf(batchShape);
+  if ((batchA !== batch && batchA !== 1) || (batchB !== batch && batchB !== 1)) throw batchError();
   const outShape = [...batchShape, ...(a.ndim === 1 ? [] : [m]), ...(b.ndim === 1 ? [] : [n])];
   return apply1(matmulOp, [a, b], { batchA, batchB, m, n, k, transA: false, transB: false, outShape });
 }
