@@ -125,4 +125,12 @@ const int32_t* Args::ints(size_t i, const char* name, size_t count) const {
   return v.as<int32_t>();
 }
 
+const double* Args::doubles(size_t i, const char* name, size_t count) const {
+  napi_typedarray_type type;
+  View v = typed(i, name, &type);
+  require(type == napi_float64_array, "'%s' must be a Float64Array", name);
+  require(v.bytes >= count * 8, "'%s' holds %zu entries, expected at least %zu", name, v.bytes / 8, count);
+  return v.as<double>();
+}
+
 }  // namespace turbine

@@ -48,6 +48,8 @@ class Args {
   DType float_dtype(size_t i, const char* name) const;
   // An Int32Array of at least `count` entries, e.g. packed shapes and strides.
   const int32_t* ints(size_t i, const char* name, size_t count) const;
+  // A Float64Array of at least `count` entries, e.g. an optimizer's hyperparameters.
+  const double* doubles(size_t i, const char* name, size_t count) const;
 
  private:
   View typed(size_t i, const char* name, napi_typedarray_type* type) const;

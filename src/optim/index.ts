@@ -1,0 +1,17 @@
+export { Optimizer, type ParamGroup, type ParamState, type OptimizerStateDict } from "./optimizer.js";
+export { SGD, type SGDOptions } from "./sgd.js";
+export { Adam, type AdamOptions } from "./adam.js";
+export { AdamW } from "./adamw.js";
+export {
+  LRScheduler,
+  constant,
+  cosine,
+  linearDecay,
+  linearWarmup,
+  oneCycle,
+  sequential,
+  stepDecay,
+  warmupStableDecay,
+  type Schedule,
+} from "./schedule.js";
+export { clipGradNorm, clipGradValue, gradNorm } from "./clip.js";

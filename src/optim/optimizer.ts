@@ -1,0 +1,169 @@
+import { noGrad } from "../autograd/grad_mode.js";
+import { zeros } from "../tensor/create.js";
+import { formatShape, sameShape } from "../tensor/shape.js";
+import type { Tensor } from "../tensor/tensor.js";
+
+/** Hyperparameters: numbers or flags, one set per parameter group. `lr` is always there. */
+export type Hyper = { lr: number } & Record<string, number | boolean | readonly number[]>;
+
+/** A parameter group: its tensors and its own hyperparameters. */
+export type ParamGroup<H extends Hyper> = H & { params: Tensor[]; initialLr: number };
+
+/** What a caller passes: tensors, or groups that override some of the defaults. */
+export type ParamsInput<H extends Hyper> = Tensor[] | ({ params: Tensor[] } & Partial<H>)[];
+
+/** Per-parameter state: a step count and named tensors (category "optimizer"). */
+export interface ParamState {
+  step: number;
+  tensors: Record<string, Tensor>;
+}
+
+export interface OptimizerStateDict {
+  /** Keyed by the parameter's index across all groups, in order. */
+  state: Record<number, ParamState>;
+  paramGroups: Record<string, unknown>[];
+}
+
+/**
+ * The base of every optimizer, as PyTorch's: parameter groups with per-group hyperparameters,
+ * per-parameter state created lazily on the first step, zeroGrad, and stateDict/loadStateDict.
+ * A subclass validates its hyperparameters and applies one update to one parameter.
+ *
+ * @example
+ * const opt = new AdamW([{ params: decayed }, { params: norms, weightDecay: 0 }], { lr: 1e-3 });
+ * opt.step(); opt.zeroGrad();
+ */
+export abstract class Optimizer<H extends Hyper> {
+  readonly paramGroups: ParamGroup<H>[] = [];
+  protected readonly state = new Map<Tensor, ParamState>();
+
+  protected constructor(
+    readonly name: string,
+    params: ParamsInput<H>,
+    readonly defaults: H,
+  ) {
+    type GroupInput = { params: Tensor[] } & Partial<H>;
+    const groups: GroupInput[] = params.length > 0 && !("params" in params[0]!) ? [{ params: params as Tensor[] } as GroupInput] : (params as GroupInput[]);
+    if (groups.length === 0 || groups.every((g) => g.params.length === 0)) throw new Error(`${name}: got an empty parameter list`);
+    for (const g of groups) this.addParamGroup(g);
+  }
+
+  /** Adds a group; unspecified hyperparameters take the defaults. */
+  addParamGroup(group: { params: Tensor[] } & Partial<H>): void {
+    const merged = { ...this.defaults, ...group, params: [...group.params] } as H & { params: Tensor[] };
+    this.validate(merged);
+    const seen = new Set(this.paramGroups.flatMap((g) => g.params));
+    for (const p of merged.params) {
+      if (seen.has(p)) throw new Error(`${this.name}: a parameter ${formatShape(p.shape)} appears in more than one group`);
+      if (p.dtype !== "float32") throw new TypeError(`${this.name}: parameters must be float32 master weights, got ${p.dtype} ${formatShape(p.shape)}`);
+      seen.add(p);
+    }
+    this.paramGroups.push({ ...merged, initialLr: merged.lr });
+  }
+
+  /** Throws, naming the hyperparameter and its value, unless the group's values are valid. */
+  protected abstract validate(group: H): void;
+
+  /** Applies one update to p given its gradient; state.step has already been incremented. */
+  protected abstract update(p: Tensor, grad: Tensor, state: ParamState, group: ParamGroup<H>): void;
+
+  /** Names and creates the state tensors of a parameter on its first step. */
+  protected abstract initState(p: Tensor, group: ParamGroup<H>): Record<string, Tensor>;
+
+  /** One update of every parameter that has a gradient. */
+  step(): void {
+    noGrad(() => {
+      for (const group of this.paramGroups) {
+        for (const p of group.params) {
+          if (!p.grad) continue;
+          let s = this.state.get(p);
+          if (!s) {
+            s = { step: 0, tensors: this.initState(p, group) };
+            for (const t of Object.values(s.tensors)) {
+              t.kept = true;
+              t.category = "optimizer";
+            }
+            this.state.set(p, s);
+          }
+          s.step++;
+          this.update(p, p.grad, s, group);
+        }
+      }
+    });
+  }
+
+  /** Drops the gradients (setToNone, PyTorch's default) or fills them with zeros. */
+  zeroGrad(setToNone = true): void {
+    for (const group of this.paramGroups) {
+      for (const p of group.params) {
+        if (!p.grad) continue;
+        if (setToNone) {
+          p.grad.dispose();
+          p.grad = null;
+        } else {
+          p.grad.data.fill(0);
+        }
+      }
+    }
+  }
+
+  /** State tensors are the optimizer's own (shared, not copied); hyperparameters are plain values. */
+  stateDict(): OptimizerStateDict {
+    const state: Record<number, ParamState> = {};
+    const paramGroups: Record<string, unknown>[] = [];
+    let index = 0;
+    for (const group of this.paramGroups) {
+      const { params, ...hyper } = group;
+      paramGroups.push({ ...hyper, params: params.map(() => index++) });
+      params.forEach((p, i) => {
+        const s = this.state.get(p);
+        if (s) state[index - params.length + i] = s;
+      });
+    }
+    return { state, paramGroups };
+  }
+
+  /** Restores hyperparameters and state (copied into this optimizer's tensors). */
+  loadStateDict(dict: OptimizerStateDict): void {
+    if (dict.paramGroups.length !== this.paramGroups.length) {
+      throw new Error(`${this.name}.loadStateDict: ${dict.paramGroups.length} parameter groups saved, this optimizer has ${this.paramGroups.length}`);
+    }
+    const params = this.paramGroups.flatMap((g) => g.params);
+    dict.paramGroups.forEach((saved, i) => {
+      const group = this.paramGroups[i]!;
+      const count = (saved.params as number[]).length;
+      if (count !== group.params.length) {
+        throw new Error(`${this.name}.loadStateDict: group ${i} saved ${count} parameters, this optimizer's has ${group.params.length}`);
+      }
+      const { params: _ignored, ...hyper } = saved;
+      Object.assign(group, hyper);
+      this.validate(group);
+    });
+    for (const s of this.state.values()) for (const t of Object.values(s.tensors)) t.dispose();
+    this.state.clear();
+    for (const [key, saved] of Object.entries(dict.state)) {
+      const p = params[Number(key)];
+      if (!p) throw new Error(`${this.name}.loadStateDict: state for parameter ${key}, but there are ${params.length}`);
+      const tensors: Record<string, Tensor> = {};
+      for (const [name, t] of Object.entries(saved.tensors)) {
+        if (!sameShape(t.shape, p.shape)) {
+          throw new Error(`${this.name}.loadStateDict: state '${name}' of parameter ${key} is ${formatShape(t.shape)}, the parameter ${formatShape(p.shape)}`);
+        }
+        const copy = zeros(t.shape, { category: "optimizer" });
+        copy.data.set(t.data);
+        copy.kept = true;
+        tensors[name] = copy;
+      }
+      this.state.set(p, { step: saved.step, tensors });
+    }
+  }
+}
+
+/** Throws unless value is a finite number in [min, max) (or [min, max] when inclusive). */
+export function checkRange(optimizer: string, name: string, value: unknown, min: number, max = Infinity, inclusive = false): void {
+  const ok = typeof value === "number" && Number.isFinite(value) && value >= min && (inclusive ? value <= max : value < max);
+  if (!ok) {
+    const bound = max === Infinity ? `≥ ${min}` : `in [${min}, ${max}${inclusive ? "]" : ")"}`;
+    throw new RangeError(`${optimizer}: ${name} must be a number ${bound}, got ${JSON.stringify(value)}`);
+  }
+}
