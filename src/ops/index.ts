@@ -3,3 +3,7 @@ export { neg, exp, log, sqrt, rsqrt, tanh, sigmoid, relu, gelu, abs, square, rec
 export { sum, mean, max, min } from "./reduce.js";
 export { reshape, flatten, squeeze, unsqueeze, detach, expand } from "./view.js";
 export { matmul, linear } from "./matmul.js";
+export { permute, transpose, slice, concat, split, chunk } from "./layout.js";
+export { where, maskedFill } from "./select.js";
+export { embedding } from "./embedding.js";
+export { cast } from "./cast.js";

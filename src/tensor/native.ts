@@ -46,6 +46,15 @@ export interface NativeKernels {
   sumOfSquares(dtype: number, x: TypedArray): number;
   clampInPlace(dtype: number, x: TypedArray, low: number, high: number): void;
   cast(srcDtype: number, src: TypedArray, dstDtype: number, dst: TypedArray): void;
+  /**
+   * out = cond ? a : b, copying bits (any value dtype); cond of any dtype is true where nonzero.
+   * meta = [ndim, shape..., condStrides..., aStrides..., bStrides...]
+   */
+  where(condDtype: number, cond: TypedArray, dtype: number, a: TypedArray, b: TypedArray, out: TypedArray, meta: Int32Array): void;
+  /** out[i, :] = weight[indices[i], :] for weight [rows, cols]; throws on an index outside [0, rows). */
+  embedding(dtype: number, weight: TypedArray, rows: number, cols: number, indices: Int32Array, out: TypedArray): void;
+  /** gradWeight = 0, then gradWeight[indices[i], :] += grad[i, :]; throws on an index outside [0, rows). */
+  embeddingBackward(dtype: number, gradWeight: TypedArray, rows: number, cols: number, indices: Int32Array, grad: TypedArray): void;
 }
 
 function findAddon(): string {
