@@ -3,3 +3,4 @@ export { neg, exp, log, sqrt, rsqrt, tanh, sigmoid, relu, gelu, abs, square, rec
 export { sum, mean, max, min } from "./reduce.js";
 export { reshape, flatten, squeeze, unsqueeze, detach, expand } from "./view.js";
 export { matmul, linear } from "./matmul.js";
+export { dropout } from "./dropout.js";
