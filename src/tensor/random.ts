@@ -48,10 +48,12 @@ export class Generator {
     this.seedValue = checkSeed(seed, "Generator");
   }
 
+  /** The key of the stream. */
   get seed(): number {
     return this.seedValue;
   }
 
+  /** The next unused Philox block. */
   get offset(): number {
     return this.offsetValue;
   }
