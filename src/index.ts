@@ -10,6 +10,18 @@ export { Tensor } from "./tensor/tensor.js";
 export type { DType, TypedArray } from "./tensor/dtype.js";
 export { zeros, ones, full, empty, arange, tensor, fromTypedArray, type TensorOptions } from "./tensor/create.js";
 export { tidy, keep } from "./tensor/scope.js";
+export {
+  Generator,
+  defaultGenerator,
+  manualSeed,
+  rand,
+  randn,
+  randint,
+  uniform_,
+  normal_,
+  type GeneratorState,
+  type RandomOptions,
+} from "./tensor/random.js";
 export { memory, type MemoryCategory, type MemoryReport } from "./tensor/memory.js";
 export { pool } from "./tensor/pool.js";
 export { noGrad, isGradEnabled } from "./autograd/grad_mode.js";

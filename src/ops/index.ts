@@ -7,3 +7,4 @@ export { permute, transpose, slice, concat, split, chunk } from "./layout.js";
 export { where, maskedFill } from "./select.js";
 export { embedding } from "./embedding.js";
 export { cast } from "./cast.js";
+export { dropout } from "./dropout.js";

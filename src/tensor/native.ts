@@ -55,6 +55,14 @@ export interface NativeKernels {
   embedding(dtype: number, weight: TypedArray, rows: number, cols: number, indices: Int32Array, out: TypedArray): void;
   /** gradWeight = 0, then gradWeight[indices[i], :] += grad[i, :]; throws on an index outside [0, rows). */
   embeddingBackward(dtype: number, gradWeight: TypedArray, rows: number, cols: number, indices: Int32Array, grad: TypedArray): void;
+  /** out = low + (high − low)·u, u uniform in [0, 1), from Philox blocks offset… keyed by seed (4 draws a block). */
+  randomUniform(dtype: number, out: TypedArray, seed: number, offset: number, low: number, high: number): void;
+  /** out = mean + std·z, z standard normal by Box–Muller, from Philox blocks offset… keyed by seed. */
+  randomNormal(dtype: number, out: TypedArray, seed: number, offset: number, mean: number, std: number): void;
+  /** out = integers uniform in [low, high), from Philox blocks offset… keyed by seed. */
+  randomInt(out: Int32Array, seed: number, offset: number, low: number, high: number): void;
+  /** out = x·mask/(1 − p), the mask regenerated from (seed, offset): forward and backward alike. */
+  dropout(dtype: number, x: TypedArray, out: TypedArray, seed: number, offset: number, p: number): void;
 }
 
 function findAddon(): string {
