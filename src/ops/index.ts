@@ -3,3 +3,5 @@ export { neg, exp, log, sqrt, rsqrt, tanh, sigmoid, relu, gelu, abs, square, rec
 export { sum, mean, max, min } from "./reduce.js";
 export { reshape, flatten, squeeze, unsqueeze, detach, expand } from "./view.js";
 export { matmul, linear } from "./matmul.js";
+export { conv2d, type Conv2dOptions } from "./conv.js";
+export { maxPool2d, avgPool2d, type MaxPool2dOptions, type AvgPool2dOptions } from "./pool.js";
