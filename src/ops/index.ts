@@ -8,3 +8,5 @@ export { where, maskedFill } from "./select.js";
 export { embedding } from "./embedding.js";
 export { cast } from "./cast.js";
 export { dropout } from "./dropout.js";
+export { conv2d, type Conv2dOptions } from "./conv.js";
+export { maxPool2d, avgPool2d, type MaxPool2dOptions, type AvgPool2dOptions } from "./pool.js";

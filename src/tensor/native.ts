@@ -63,6 +63,33 @@ export interface NativeKernels {
   randomInt(out: Int32Array, seed: number, offset: number, low: number, high: number): void;
   /** out = x·mask/(1 − p), the mask regenerated from (seed, offset): forward and backward alike. */
   dropout(dtype: number, x: TypedArray, out: TypedArray, seed: number, offset: number, p: number): void;
+   * y = conv2d(x, w) + bias on oneDNN (f32 or bf16 x/w/y, f32 bias); meta = [N, C, H, W, O, kh,
+   * kw, strideH, strideW, padH, padW, dilationH, dilationW, groups].
+   */
+  conv2d(x: TypedArray, w: TypedArray, bias: Float32Array | null, y: TypedArray, dtype: number, meta: Int32Array): void;
+  /** dx = the input gradient of conv2d from dy; meta as conv2d's. */
+  conv2dBackwardData(dy: TypedArray, w: TypedArray, dx: TypedArray, dtype: number, meta: Int32Array): void;
+  /** dw (f32, or bf16 for bf16 operands) and the f32 bias gradient of conv2d; meta as conv2d's. */
+  conv2dBackwardWeights(
+    x: TypedArray,
+    dy: TypedArray,
+    dw: TypedArray,
+    dbias: Float32Array | null,
+    dtype: number,
+    dwDtype: number,
+    meta: Int32Array,
+  ): void;
+  /**
+   * Max pooling; indices (when given) get each output's flat argmax within its input plane.
+   * meta = [N, C, H, W, kh, kw, strideH, strideW, padH, padW, dilationH, dilationW]
+   */
+  maxPool2d(dtype: number, x: TypedArray, y: TypedArray, indices: Int32Array | null, meta: Int32Array): void;
+  /** dx = dy scattered to the argmax indices; meta as maxPool2d's. */
+  maxPool2dBackward(dtype: number, dy: TypedArray, indices: Int32Array, dx: TypedArray, meta: Int32Array): void;
+  /** Average pooling; meta as maxPool2d's with dilation [1, 1]. */
+  avgPool2d(dtype: number, x: TypedArray, y: TypedArray, meta: Int32Array, countIncludePad: boolean): void;
+  /** dx = the input gradient of avgPool2d from dy. */
+  avgPool2dBackward(dtype: number, dy: TypedArray, dx: TypedArray, meta: Int32Array, countIncludePad: boolean): void;
 }
 
 function findAddon(): string {

@@ -1,0 +1,92 @@
+import { apply1, type OpDef } from "../autograd/op.js";
+import { native } from "../tensor/native.js";
+import { formatShape } from "../tensor/shape.js";
+import { Tensor } from "../tensor/tensor.js";
+import { dt, requireFloat, requireSameDType } from "./util.js";
+import { outputSize, pair, requireNCHW, type Pair } from "./window.js";
+
+/** 2-D convolution on oneDNN (PyTorch's F.conv2d), with its gradients. */
+
+export interface Conv2dOptions {
+  /** Step of the window per axis (default 1). */
+  stride?: Pair;
+  /** Zeros added on both sides of each spatial axis (default 0). */
+  padding?: Pair;
+  /** Spacing between kernel taps (default 1: adjacent). */
+  dilation?: Pair;
+  /** Channel groups: input and output channels split into this many independent convolutions. */
+  groups?: number;
+}
+
+interface ConvAttrs {
+  /** [N, C, H, W, O, kh, kw, strideH, strideW, padH, padW, dilationH, dilationW, groups] */
+  meta: Int32Array;
+  outShape: number[];
+}
+
+const convOp: OpDef<ConvAttrs> = {
+  name: "conv2d",
+  forward: ([x, w, bias], { meta, outShape }) => {
+    const y = Tensor.empty(outShape, x!.dtype);
+    native.conv2d(x!.data, w!.data, (bias?.data as Float32Array | undefined) ?? null, y.data, dt(x!.dtype), meta);
+    return { out: y, save: [x!, w!] };
+  },
+  backward: ({ saved: [x, w], attrs: { meta }, needsGrad }, [g]) => {
+    let dx: Tensor | null = null;
+    if (needsGrad[0]) {
+      dx = Tensor.empty(x!.shape, x!.dtype);
+      native.conv2dBackwardData(g!.data, w!.data, dx.data, dt(x!.dtype), meta);
+    }
+    // oneDNN computes the bias gradient only beside the weight gradient; when the weights are
+    // frozen but the bias is not, the weight gradient is computed and dropped with the scope.
+    let dw: Tensor | null = null, dbias: Tensor | null = null;
+    if (needsGrad[1] || needsGrad[2]) {
+      const weightGrad = Tensor.empty(w!.shape, w!.dtype);
+      dbias = needsGrad[2] ? Tensor.empty([w!.shape[0]!], "float32") : null;
+      native.conv2dBackwardWeights(x!.data, g!.data, weightGrad.data, (dbias?.data as Float32Array | undefined) ?? null, dt(x!.dtype), dt(w!.dtype), meta);
+      dw = needsGrad[1] ? weightGrad : null;
+    }
+    return [dx, dw, dbias];
+  },
+};
+
+/**
+ * 2-D convolution with PyTorch's F.conv2d semantics: x [N, C, H, W], weight [O, C/groups, kh, kw],
+ * optional float32 bias [O]; output [N, O, H_out, W_out] with
+ * H_out = floor((H + 2·padding − dilation·(kh − 1) − 1)/stride) + 1. float32, or bfloat16 input
+ * and weight (accumulated in float32, output in bfloat16).
+ * @example conv2d(x, w, b, { padding: 1 })                   // [8, 3, 32, 32] * [16, 3, 3, 3] -> [8, 16, 32, 32]
+ * @example conv2d(x, dw, null, { stride: 2, groups: 16 })    // depthwise, halves H and W
+ */
+export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, options: Conv2dOptions = {}): Tensor {
+  const op = "conv2d";
+  requireFloat(x, op);
+  requireSameDType(op, x, weight);
+  if (x.dtype === "float16") throw new TypeError(`${op}: float16 is not supported (oneDNN has no float16 convolution on CPU); use float32 or bfloat16`);
+  const [n, c, h, w] = requireNCHW(x, op);
+  if (weight.ndim !== 4) throw new RangeError(`${op}: weight ${formatShape(weight.shape)} must be 4-D [O, C/groups, kh, kw]`);
+  const [o, cPerGroup, kh, kw] = weight.shape as [number, number, number, number];
+  const groups = options.groups ?? 1;
+  if (!Number.isInteger(groups) || groups < 1) throw new RangeError(`${op}: groups must be a positive integer, got ${groups}`);
+  if (c % groups !== 0 || o % groups !== 0) {
+    throw new RangeError(`${op}: groups ${groups} must divide the input channels ${c} and the output channels ${o} (input ${formatShape(x.shape)}, weight ${formatShape(weight.shape)})`);
+  }
+  if (cPerGroup * groups !== c) {
+    throw new RangeError(`${op}: input ${formatShape(x.shape)} has ${c} channels, but weight ${formatShape(weight.shape)} with groups ${groups} expects ${cPerGroup * groups}`);
+  }
+  if (c === 0 || o === 0 || kh === 0 || kw === 0 || h === 0 || w === 0) {
+    throw new RangeError(`${op}: input ${formatShape(x.shape)} and weight ${formatShape(weight.shape)} must have no empty axis except the batch`);
+  }
+  if (bias && (bias.ndim !== 1 || bias.shape[0] !== o || bias.dtype !== "float32")) {
+    throw new RangeError(`${op}: bias must be float32 [${o}], got ${bias.dtype} ${formatShape(bias.shape)}`);
+  }
+  const win = {
+    kernel: [kh, kw] as [number, number],
+    stride: pair(options.stride ?? 1, "stride", op, 1),
+    padding: pair(options.padding ?? 0, "padding", op, 0),
+    dilation: pair(options.dilation ?? 1, "dilation", op, 1),
+  };
+  const [oh, ow] = outputSize(op, x.shape, win);
+  const meta = Int32Array.from([n, c, h, w, o, kh, kw, ...win.stride, ...win.padding, ...win.dilation, groups]);
+  return apply1(convOp, bias ? [x, weight, bias] : [x, weight], { meta, outShape: [n, o, oh, ow] });
+}
