@@ -63,6 +63,7 @@ export interface NativeKernels {
   randomInt(out: Int32Array, seed: number, offset: number, low: number, high: number): void;
   /** out = x·mask/(1 − p), the mask regenerated from (seed, offset): forward and backward alike. */
   dropout(dtype: number, x: TypedArray, out: TypedArray, seed: number, offset: number, p: number): void;
+  /**
    * y = conv2d(x, w) + bias on oneDNN (f32 or bf16 x/w/y, f32 bias); meta = [N, C, H, W, O, kh,
    * kw, strideH, strideW, padH, padW, dilationH, dilationW, groups].
    */
