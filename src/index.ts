@@ -26,3 +26,4 @@ export { memory, type MemoryCategory, type MemoryReport } from "./tensor/memory.
 export { pool } from "./tensor/pool.js";
 export { noGrad, isGradEnabled } from "./autograd/grad_mode.js";
 export * from "./ops/index.js";
+export * as data from "./data/index.js";

@@ -1,0 +1,109 @@
+import { Rng } from "./random.js";
+
+/**
+ * A map-style dataset: a length and random access to samples by index, as PyTorch's
+ * `Dataset`. `get` must be a pure function of the index (no hidden cursor), so samplers can
+ * reorder, shard and resume freely and a later worker pool can fetch samples anywhere.
+ *
+ * @example
+ * const ds: Dataset<number> = { length: 3, get: (i) => i * i };
+ */
+export interface Dataset<S> {
+  readonly length: number;
+  get(index: number): S;
+  /**
+   * The shape of one sample's main tensor (for images [C, H, W]); the default collate uses
+   * it to shape batches as [B, ...sampleShape]. Absent: samples are flat vectors.
+   */
+  readonly sampleShape?: readonly number[];
+}
+
+/**
+ * Throws unless `index` is an integer in [0, length).
+ * @example checkIndex(i, this.length, "FashionMNIST(train)")
+ */
+export function checkIndex(index: number, length: number, where: string): void {
+  if (!Number.isInteger(index) || index < 0 || index >= length) {
+    throw new RangeError(`${where}: index ${index} is out of range for a dataset of ${length} samples`);
+  }
+}
+
+/**
+ * A dataset over samples already in memory.
+ *
+ * @example
+ * const ds = new ArrayDataset([{ image: new Float32Array(4), label: 1 }], [1, 2, 2]);
+ * ds.get(0).label; // 1
+ */
+export class ArrayDataset<S> implements Dataset<S> {
+  readonly length: number;
+
+  constructor(
+    private readonly samples: readonly S[],
+    readonly sampleShape?: readonly number[],
+  ) {
+    this.length = samples.length;
+  }
+
+  get(index: number): S {
+    checkIndex(index, this.length, "ArrayDataset");
+    return this.samples[index]!;
+  }
+}
+
+/**
+ * The samples of another dataset at some of its indices, in the order given (a validation
+ * split, a class subset). Sample i of the subset is sample indices[i] of the base.
+ *
+ * @example
+ * const firstHundred = new Subset(train, Array.from({ length: 100 }, (_, i) => i));
+ */
+export class Subset<S> implements Dataset<S> {
+  readonly length: number;
+  readonly indices: Int32Array;
+
+  constructor(
+    readonly dataset: Dataset<S>,
+    indices: ArrayLike<number>,
+  ) {
+    this.indices = Int32Array.from(indices);
+    for (let i = 0; i < indices.length; i++) {
+      const index = indices[i]!;
+      if (!Number.isInteger(index) || index < 0 || index >= dataset.length) {
+        throw new RangeError(`Subset: indices[${i}] = ${index} is out of range for a dataset of ${dataset.length} samples`);
+      }
+    }
+    this.length = this.indices.length;
+  }
+
+  get sampleShape(): readonly number[] | undefined {
+    return this.dataset.sampleShape;
+  }
+
+  get(index: number): S {
+    checkIndex(index, this.length, "Subset");
+    return this.dataset.get(this.indices[index]!);
+  }
+}
+
+/**
+ * Splits a dataset into disjoint random subsets of the given sizes (which must add up to its
+ * length), as PyTorch's `random_split`; the same seed gives the same split on every run.
+ *
+ * @example
+ * const nVal = Math.floor(train.length / 10);
+ * const [fit, val] = randomSplit(train, [train.length - nVal, nVal], 0);
+ */
+export function randomSplit<S>(dataset: Dataset<S>, lengths: readonly number[], seed = 0): Subset<S>[] {
+  let total = 0;
+  for (const n of lengths) {
+    if (!Number.isInteger(n) || n < 0) throw new RangeError(`randomSplit: lengths must be non-negative integers, got [${lengths.join(", ")}]`);
+    total += n;
+  }
+  if (total !== dataset.length) {
+    throw new RangeError(`randomSplit: lengths [${lengths.join(", ")}] add up to ${total}, but the dataset has ${dataset.length} samples`);
+  }
+  const order = Rng.seeded(seed).permutation(dataset.length);
+  let start = 0;
+  return lengths.map((n) => new Subset(dataset, order.subarray(start, (start += n))));
+}

@@ -1,0 +1,126 @@
+import { existsSync, statSync } from "node:fs";
+import { join, resolve } from "node:path";
+
+import type { LabelledSample } from "./collate.js";
+import { checkIndex, type Dataset } from "./dataset.js";
+import { readIdxGz } from "./idx.js";
+
+export type FashionMNISTSplit = "train" | "test";
+
+export interface FashionMNISTOptions {
+  split: FashionMNISTSplit;
+  /** The folder holding the four .gz files (default: where Debian's dataset-fashion-mnist puts them). */
+  root?: string;
+}
+
+const SIDE = 28;
+const CLASSES = 10;
+const MEAN = 0.286;
+const STD = 0.353;
+const FILE_PREFIX: Record<FashionMNISTSplit, string> = { train: "train", test: "t10k" };
+const INSTALL_HINT = "install it with `apt-get install dataset-fashion-mnist`, or pass the folder holding the files as `root`";
+
+/**
+ * The usual per-pixel normalisation of Fashion-MNIST, as every value a byte can take:
+ * (x/255 - 0.2860) / 0.3530, computed in double and rounded once to float32. (torchvision's
+ * ToTensor + Normalize rounds after each step, so values may differ from it in the last bit.)
+ */
+const NORMALISED = Float32Array.from({ length: 256 }, (_, x) => (x / 255 - MEAN) / STD);
+
+/** Decoded datasets by file path and version, so train and eval in one process read a file once. */
+const cache = new Map<string, FashionMNIST>();
+
+function fileKey(path: string): string {
+  const st = statSync(path);
+  return `${path}:${st.size}:${st.mtimeMs}`;
+}
+
+/**
+ * Zalando's Fashion-MNIST: 28×28 grey images of 10 kinds of clothing, 60000 to train and
+ * 10000 to test, read from the IDX files of Debian's `dataset-fashion-mnist` package. The
+ * pixels stay as one Uint8Array (47 MB for train); a sample is decoded when asked for, as
+ * { image: Float32Array(784) normalised, label } with sampleShape [1, 28, 28].
+ *
+ * @example
+ * const train = FashionMNIST.load({ split: "train" });
+ * train.length;                  // 60000
+ * const { image, label } = train.get(0);
+ * FashionMNIST.classes[label];   // "Ankle boot"
+ */
+export class FashionMNIST implements Dataset<LabelledSample> {
+  static readonly defaultRoot = "/usr/share/datasets/fashion-mnist";
+  static readonly classes: readonly string[] = [
+    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+  ];
+  /** The training set's pixel mean and standard deviation (of x/255) that samples are normalised with. */
+  static readonly mean = MEAN;
+  static readonly std = STD;
+  readonly length: number;
+  readonly sampleShape: readonly number[] = [1, SIDE, SIDE];
+
+  private constructor(
+    readonly split: FashionMNISTSplit,
+    /** Raw pixels, [length, 28, 28] row-major. */
+    readonly images: Uint8Array,
+    readonly labels: Uint8Array,
+  ) {
+    this.length = labels.length;
+  }
+
+  /**
+   * Reads and validates one split, or returns it from this process's cache when the files are
+   * unchanged. Every error names the file and what is wrong with it.
+   * @example const test = FashionMNIST.load({ split: "test", root: "./data/fashion" });
+   */
+  static load(options: FashionMNISTOptions): FashionMNIST {
+    const split = options?.split;
+    if (split !== "train" && split !== "test") throw new RangeError(`FashionMNIST: split must be "train" or "test", got ${JSON.stringify(split)}`);
+    const root = resolve(options.root ?? FashionMNIST.defaultRoot);
+    const imagesPath = join(root, `${FILE_PREFIX[split]}-images-idx3-ubyte.gz`);
+    const labelsPath = join(root, `${FILE_PREFIX[split]}-labels-idx1-ubyte.gz`);
+    for (const path of [imagesPath, labelsPath]) {
+      if (!existsSync(path)) {
+        const where = existsSync(root) ? "" : ` (the folder ${root} does not exist)`;
+        throw new Error(`FashionMNIST: ${path} not found${where}; ${INSTALL_HINT}`);
+      }
+    }
+    const key = `${fileKey(imagesPath)}|${fileKey(labelsPath)}`;
+    const cached = cache.get(key);
+    if (cached !== undefined) return cached;
+
+    const images = readIdxGz(imagesPath, 3);
+    const [count, rows, cols] = images.dims as [number, number, number];
+    if (rows !== SIDE || cols !== SIDE) throw new Error(`${imagesPath}: images are ${rows}×${cols}, expected ${SIDE}×${SIDE}`);
+    const labels = readIdxGz(labelsPath, 1);
+    if (labels.dims[0] !== count) {
+      throw new Error(`${labelsPath}: holds ${labels.dims[0]} labels, but ${imagesPath} holds ${count} images; the counts must be equal`);
+    }
+    const bad = labels.data.findIndex((label) => label >= CLASSES);
+    if (bad >= 0) throw new Error(`${labelsPath}: label ${labels.data[bad]} at index ${bad} is outside 0..${CLASSES - 1}`);
+
+    const dataset = new FashionMNIST(split, images.data, labels.data);
+    cache.set(key, dataset);
+    return dataset;
+  }
+
+  /**
+   * Forgets the decoded datasets, so their memory can be collected once no one holds them.
+   * @example FashionMNIST.clearCache();
+   */
+  static clearCache(): void {
+    cache.clear();
+  }
+
+  /**
+   * Sample `index`: its normalised pixels (784 float32, row-major) and its class.
+   * @example const { image, label } = FashionMNIST.load({ split: "test" }).get(0);
+   */
+  get(index: number): LabelledSample {
+    checkIndex(index, this.length, `FashionMNIST(${this.split})`);
+    const pixels = SIDE * SIDE;
+    const image = new Float32Array(pixels);
+    const raw = this.images.subarray(index * pixels, (index + 1) * pixels);
+    for (let i = 0; i < pixels; i++) image[i] = NORMALISED[raw[i]!]!;
+    return { image, label: this.labels[index]! };
+  }
+}
