@@ -1,0 +1,85 @@
+/**
+ * What the benchmarks share: command-line options, medians, a warm-up rule and the table they
+ * print. Not a benchmark itself; see bench/README.md for how to run them.
+ */
+import { parseArgs } from "node:util";
+
+import { native } from "../src/tensor/native.js";
+
+export interface BenchOptions {
+  threads: number;
+  json: boolean;
+  /** Benchmark-specific integer options, by name. */
+  ints: Record<string, number>;
+}
+
+/**
+ * Parses `--threads N` (default 2, applied to this thread's OpenMP team at once), `--json`
+ * and the benchmark's own integer options, given with their defaults.
+ * @example const { threads, ints } = benchOptions("matmul", { rounds: 5 });
+ */
+export function benchOptions(name: string, ints: Record<string, number>): BenchOptions {
+  const options: Record<string, { type: "string" | "boolean" }> = { threads: { type: "string" }, json: { type: "boolean" } };
+  for (const key of Object.keys(ints)) options[key] = { type: "string" };
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    values = parseArgs({ options, strict: true }).values;
+  } catch (error) {
+    const known = ["--threads N", "--json", ...Object.keys(ints).map((k) => `--${k} N`)].join(" ");
+    throw new Error(`${name}: ${(error as Error).message}; options: ${known}`);
+  }
+  const int = (key: string, fallback: number): number => {
+    const text = values[key];
+    if (text === undefined) return fallback;
+    const v = Number(text);
+    if (!Number.isInteger(v) || v < 1) throw new RangeError(`${name}: --${key} must be a positive integer, got ${String(text)}`);
+    return v;
+  };
+  const threads = int("threads", 2);
+  native.setNumThreads(threads);
+  const parsed: Record<string, number> = {};
+  for (const [key, fallback] of Object.entries(ints)) parsed[key] = int(key, fallback);
+  return { threads, json: values.json === true, ints: parsed };
+}
+
+/** The median of a non-empty list. @example median([3, 1, 2]) // 2 */
+export function median(values: readonly number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  const h = s.length >> 1;
+  return s.length % 2 ? s[h]! : (s[h - 1]! + s[h]!) / 2;
+}
+
+/** Seconds since an arbitrary origin, at nanosecond resolution. @example const t0 = now(); */
+export function now(): number {
+  return Number(process.hrtime.bigint()) / 1e9;
+}
+
+/**
+ * Calls fn at least `calls` times and for at least `seconds`, so caches, primitives and the
+ * OpenMP team are warm before timing. Both sides of a comparison use the same rule.
+ * @example warmUp(() => matmul(a, b).dispose());
+ */
+export function warmUp(fn: () => void, calls = 3, seconds = 0.2): void {
+  const start = now();
+  for (let i = 0; i < calls || now() - start < seconds; i++) fn();
+}
+
+/**
+ * Prints rows as JSON lines (`--json`) or as an aligned text table of the given columns.
+ * @example report([{ op: "add", us: 1.2 }], [["op", "op"], ["us", "µs/call"]], false);
+ */
+export function report(rows: readonly Record<string, unknown>[], columns: readonly [key: string, title: string][], json: boolean): void {
+  if (json) {
+    for (const row of rows) console.log(JSON.stringify(row));
+    return;
+  }
+  const cells = [columns.map(([, title]) => title), ...rows.map((row) => columns.map(([key]) => format(row[key])))];
+  const widths = columns.map((_, c) => Math.max(...cells.map((line) => line[c]!.length)));
+  for (const line of cells) console.log(line.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join("  "));
+}
+
+function format(value: unknown): string {
+  if (typeof value !== "number") return String(value);
+  if (Number.isInteger(value)) return String(value);
+  return value >= 100 ? value.toFixed(0) : value >= 10 ? value.toFixed(1) : value.toFixed(2);
+}
