@@ -1,5 +1,6 @@
 // Casts between float32, bfloat16, float16 and int32. Floats round to nearest even; float to
-// int32 truncates toward zero like torch's .to(torch.int32), with NaN as 0 and saturation.
+// int32 truncates toward zero like torch's .to(torch.int32), and NaN or a value outside int32
+// gives INT_MIN, as PyTorch's conversion does on x86.
 #include <cmath>
 #include <limits>
 
@@ -18,10 +19,8 @@ inline float load(const int32_t* p, int64_t i) { return static_cast<float>(p[i])
 template <typename T>
 inline void store(T* p, int64_t i, float v) { p[i] = from_float<T>(v); }
 inline void store(int32_t* p, int64_t i, float v) {
-  if (std::isnan(v)) { p[i] = 0; return; }
-  const float hi = 2147483520.0f;  // the largest float below 2^31
-  p[i] = v >= hi ? std::numeric_limits<int32_t>::max() : v <= -2147483648.0f ? std::numeric_limits<int32_t>::min()
-                                                                              : static_cast<int32_t>(v);
+  const bool representable = v > -2147483904.0f && v < 2147483648.0f;  // false for NaN too
+  p[i] = representable ? static_cast<int32_t>(v) : std::numeric_limits<int32_t>::min();
 }
 
 template <typename Fn>

@@ -1,5 +1,6 @@
 import { apply1, type OpDef } from "../autograd/op.js";
 import { codes, native } from "../tensor/native.js";
+import { sameShape } from "../tensor/shape.js";
 import { Tensor } from "../tensor/tensor.js";
 import { broadcastMeta, broadcastShapes } from "./broadcast.js";
 import { sumTo } from "./reduce.js";
@@ -8,10 +9,19 @@ import { dt, requireFloat, requireSameDType } from "./util.js";
 
 /** Element-wise binary ops with NumPy broadcasting; gradients are summed back to each operand's shape. */
 
+const flatMeta = new Int32Array([1, 0, 1, 1]);
+
 /** Runs a native binary kernel into a new tensor of the broadcast shape. */
 export function binaryKernel(name: string, a: Tensor, b: Tensor): Tensor {
   requireFloat(a, name);
   requireSameDType(name, a, b);
+  if (sameShape(a.shape, b.shape)) {
+    // The common case needs no broadcast bookkeeping: one flat run.
+    const out = Tensor.empty(a.shape, a.dtype);
+    flatMeta[1] = a.size;
+    native.binary(codes.binary[name]!, dt(a.dtype), a.data, b.data, out.data, flatMeta);
+    return out;
+  }
   const shape = broadcastShapes(a.shape, b.shape, name);
   const out = Tensor.empty(shape, a.dtype);
   native.binary(codes.binary[name]!, dt(a.dtype), a.data, b.data, out.data, broadcastMeta(shape, [a.shape, b.shape]));

@@ -129,6 +129,6 @@ export function fromTypedArray(array: TypedArray, shape: readonly number[], dtyp
   if (!(array instanceof info.array)) throw new TypeError(`fromTypedArray: dtype ${resolved} is stored in a ${info.array.name}, got ${array.constructor.name}`);
   const size = checkShape(shape, "fromTypedArray");
   if (size !== array.length) throw new RangeError(`fromTypedArray: ${array.length} elements do not fill shape [${shape.join(", ")}]`);
-  const storage = Storage.wrap(array.buffer, array.byteLength, category);
+  const storage = Storage.wrap(array.buffer, array.byteOffset, array.byteLength, category);
   return new Tensor(storage, array, [...shape], resolved);
 }

@@ -14,6 +14,8 @@ export interface NativeKernels {
   /** Sets the OpenMP thread count of the calling thread (each worker thread has its own). */
   setNumThreads(threads: number): void;
   getNumThreads(): number;
+  /** Bytes from the buffer's start to its first 64-byte-aligned address. */
+  alignmentOffset(buffer: ArrayBuffer): number;
   unaryCodes(): { forward: Record<string, number>; backward: Record<string, number> };
   unary(code: number, dtype: number, x: TypedArray, out: TypedArray, alpha: number): void;
   unaryBackward(code: number, dtype: number, grad: TypedArray, saved: TypedArray, out: TypedArray, alpha: number): void;

@@ -1,5 +1,5 @@
 import { memory, type MemoryCategory } from "./memory.js";
-import { pool } from "./pool.js";
+import { pool, type PooledBuffer } from "./pool.js";
 
 /**
  * The memory behind one or more tensors (a tensor and its reshaped views share one). It is
@@ -12,9 +12,11 @@ export class Storage {
 
   private constructor(
     readonly buffer: ArrayBufferLike,
+    /** Where the data starts in the buffer. */
+    readonly byteOffset: number,
     readonly byteLength: number,
     category: MemoryCategory,
-    private readonly pooled: boolean,
+    private readonly pooled: PooledBuffer | null,
   ) {
     this.categoryValue = category;
     memory.allocate(category, byteLength);
@@ -22,12 +24,13 @@ export class Storage {
 
   /** Storage from the pool; its contents are whatever the buffer held before. */
   static allocate(byteLength: number, category: MemoryCategory): Storage {
-    return new Storage(pool.acquire(byteLength), byteLength, category, true);
+    const pooled = pool.acquire(byteLength);
+    return new Storage(pooled.buffer, pooled.offset, byteLength, category, pooled);
   }
 
   /** Storage over memory the caller provides (a SharedArrayBuffer batch, a file's bytes). */
-  static wrap(buffer: ArrayBufferLike, byteLength: number, category: MemoryCategory): Storage {
-    return new Storage(buffer, byteLength, category, false);
+  static wrap(buffer: ArrayBufferLike, byteOffset: number, byteLength: number, category: MemoryCategory): Storage {
+    return new Storage(buffer, byteOffset, byteLength, category, null);
   }
 
   get category(): MemoryCategory {
@@ -57,7 +60,7 @@ export class Storage {
     if (this.refs <= 0) return;
     if (--this.refs === 0) {
       memory.free(this.categoryValue, this.byteLength);
-      if (this.pooled) pool.release(this.buffer as ArrayBuffer);
+      if (this.pooled) pool.release(this.pooled);
     }
   }
 }

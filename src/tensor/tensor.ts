@@ -52,7 +52,7 @@ export class Tensor {
     for (const d of shape) size *= d;
     const info = DTYPES[dtype];
     const storage = Storage.allocate(size * info.bytes, category);
-    return new Tensor(storage, new info.array(storage.buffer as ArrayBuffer, 0, size), shape, dtype);
+    return new Tensor(storage, new info.array(storage.buffer as ArrayBuffer, storage.byteOffset, size), shape, dtype);
   }
 
   /** The elements, as the typed array that stores them (a Uint16Array of bits for bf16/f16). */

@@ -37,3 +37,10 @@ test("native kernels check lengths and kinds before touching memory", () => {
   assert.throws(() => native.cast(0, new Float32Array(2), 7, new Float32Array(2)), /cast: 'dstDtype' is not a dtype code/);
   assert.throws(() => native.setNumThreads(0), /setNumThreads: thread count must be in 1\.\.1024, got 0/);
 });
+
+test("float to int32 casts truncate, and NaN or overflow give INT_MIN as PyTorch's", () => {
+  const src = new Float32Array([1.9, -1.9, Number.NaN, 1e10, -1e10, 2147483520]);
+  const dst = new Int32Array(6);
+  native.cast(0, src, 3, dst);
+  assert.deepEqual([...dst], [1, -1, -2147483648, -2147483648, -2147483648, 2147483520]);
+});
