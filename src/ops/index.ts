@@ -3,3 +3,6 @@ export { neg, exp, log, sqrt, rsqrt, tanh, sigmoid, relu, gelu, abs, square, rec
 export { sum, mean, max, min } from "./reduce.js";
 export { reshape, flatten, squeeze, unsqueeze, detach, expand } from "./view.js";
 export { matmul, linear } from "./matmul.js";
+export { softmax, logSoftmax } from "./softmax.js";
+export { layerNorm } from "./norm.js";
+export { crossEntropy, type CrossEntropyOptions } from "./loss.js";
