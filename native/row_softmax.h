@@ -28,20 +28,24 @@ inline float row_max(const T* x, int64_t n) {
   return m;
 }
 
+// Exponentials are written in blocks of f32 and summed in double by a second loop: GCC 12 does
+// not vectorise exp_simd's clamps in a loop that also accumulates in double, and the sum must be
+// double, or a confident row's 1 + tiny loses the tiny that its log-sum-exp is made of.
+constexpr int64_t kSumBlock = 256;
+
 // Σ e^(x_i − m); when `terms` is not null each e^(x_i − m) is stored there too, so a caller that
 // scales them afterwards computes each exponential once.
 template <typename T>
 inline double row_exp_sum(const T* x, int64_t n, float m, float* terms) {
+  float block[kSumBlock];
   double s = 0;
-  if (terms) {
+  for (int64_t b = 0; b < n; b += kSumBlock) {
+    const int64_t len = std::min(kSumBlock, n - b);
+    float* e = terms ? terms + b : block;
+#pragma omp simd
+    for (int64_t i = 0; i < len; i++) e[i] = exp_simd(to_float(x[b + i]) - m);
 #pragma omp simd reduction(+ : s)
-    for (int64_t i = 0; i < n; i++) {
-      terms[i] = exp_simd(to_float(x[i]) - m);
-      s += terms[i];
-    }
-  } else {
-#pragma omp simd reduction(+ : s)
-    for (int64_t i = 0; i < n; i++) s += exp_simd(to_float(x[i]) - m);
+    for (int64_t i = 0; i < len; i++) s += e[i];
   }
   return s;
 }

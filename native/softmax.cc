@@ -1,8 +1,8 @@
 // Softmax and log-softmax over the middle axis of a tensor viewed as [outer, r, inner]
 // (TypeScript views any axis that way), forward and backward, for f32, bf16 and f16 computed
 // in f32. Rows are max-subtracted so exp never overflows; sums accumulate in double. The last
-// axis (inner == 1) walks contiguous rows; other axes walk blocks of `inner` lanes so the
-// vectorised loop still runs over contiguous memory.
+// axis (inner == 1) walks contiguous rows; other axes walk blocks of up to kLanes adjacent
+// positions of `inner` at once, so the vectorised loops still run over contiguous memory.
 #include <cmath>
 #include <limits>
 #include <vector>
@@ -48,7 +48,7 @@ template <typename T>
 void forward_strided(const T* x, T* y, int64_t outer, int64_t r, int64_t inner, bool log) {
   const int64_t blocks = (inner + kLanes - 1) / kLanes;
   parallel_for(outer * blocks, softmax_grain(r * std::min(inner, kLanes)), [&](int64_t begin, int64_t end) {
-    float m[kLanes], shift[kLanes];
+    float m[kLanes], shift[kLanes], e[kLanes];
     double s[kLanes];
     for (int64_t task = begin; task < end; task++) {
       const int64_t o = task / blocks, j0 = (task % blocks) * kLanes, width = std::min(kLanes, inner - j0);
@@ -62,9 +62,11 @@ void forward_strided(const T* x, T* y, int64_t outer, int64_t r, int64_t inner, 
 #pragma omp simd
         for (int64_t j = 0; j < width; j++) m[j] = std::max(m[j], to_float(base[i * inner + j]));
       }
-      for (int64_t i = 0; i < r; i++) {
+      for (int64_t i = 0; i < r; i++) {  // two loops, as in row_exp_sum
 #pragma omp simd
-        for (int64_t j = 0; j < width; j++) s[j] += exp_simd(to_float(base[i * inner + j]) - m[j]);
+        for (int64_t j = 0; j < width; j++) e[j] = exp_simd(to_float(base[i * inner + j]) - m[j]);
+#pragma omp simd
+        for (int64_t j = 0; j < width; j++) s[j] += e[j];
       }
       for (int64_t j = 0; j < width; j++) shift[j] = static_cast<float>(log ? std::log(s[j]) : 1.0 / s[j]);
       for (int64_t i = 0; i < r; i++) {

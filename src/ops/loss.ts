@@ -28,20 +28,32 @@ interface CrossEntropyAttrs {
 
 const crossEntropyOp: OpDef<CrossEntropyAttrs> = {
   name: "crossEntropy",
-  forward: ([logits, targets], { ignoreIndex, labelSmoothing, reduction, count }, recording) => {
-    const c = logits!.shape[logits!.ndim - 1]!;
+  forward: ([x, targets], { ignoreIndex, labelSmoothing, reduction, count }, recording) => {
+    const logits = x!;
+    const c = logits.shape[logits.ndim - 1]!;
     const n = targets!.size;
     const losses = Tensor.empty([n], "float32");
     // The gradient costs a write of every logit: only worth it when backward will read it.
-    const grad = recording ? Tensor.empty([n, c], logits!.dtype) : null;
+    const grad = recording ? Tensor.empty([n, c], logits.dtype) : null;
     try {
-      native.crossEntropy(dt(logits!.dtype), logits!.data, targets!.data as Int32Array, losses.data as Float32Array, grad?.data ?? null, n, c, ignoreIndex, labelSmoothing);
+      native.crossEntropy(
+        dt(logits.dtype),
+        logits.data,
+        targets!.data as Int32Array,
+        losses.data as Float32Array,
+        grad?.data ?? null,
+        n,
+        c,
+        ignoreIndex,
+        labelSmoothing,
+      );
     } catch (error) {
       losses.dispose();
       grad?.dispose();
       throw error;
     }
-    const out = reduction === "none" ? perRow(losses, targets!.shape, logits!.dtype) : reduced(losses, reduction === "mean" ? count : 1, logits!.dtype);
+    const out =
+      reduction === "none" ? perRow(losses, targets!.shape, logits.dtype) : reduced(losses, reduction === "mean" ? count : 1, logits.dtype);
     losses.dispose();
     return { out, scratch: grad ? [grad] : [] };
   },

@@ -78,7 +78,13 @@ function checkParameter(p: Tensor, role: string, x: Tensor, normalizedShape: rea
  * @example layerNorm(h, [256], gamma, beta)        // h [B, T, 256]
  * @example layerNorm(img, [4, 4])                  // no affine, over the last two axes
  */
-export function layerNorm(x: Tensor, normalizedShape: readonly number[], weight?: Tensor | null, bias?: Tensor | null, eps = 1e-5): Tensor {
+export function layerNorm(
+  x: Tensor,
+  normalizedShape: readonly number[],
+  weight?: Tensor | null,
+  bias?: Tensor | null,
+  eps = 1e-5,
+): Tensor {
   requireFloat(x, "layerNorm");
   const k = normalizedShape.length;
   if (k === 0 || k > x.ndim || !sameShape(x.shape.slice(x.ndim - k), normalizedShape)) {

@@ -3,6 +3,7 @@ import { describe, test } from "node:test";
 
 import * as ops from "../../src/ops/index.js";
 import { tensor, zeros } from "../../src/tensor/create.js";
+import { memory } from "../../src/tensor/memory.js";
 import { native } from "../../src/tensor/native.js";
 import { tidy } from "../../src/tensor/scope.js";
 import type { Tensor } from "../../src/tensor/tensor.js";
@@ -15,52 +16,75 @@ checkOpFixtures("log_softmax", ({ x }, { axis }) => ops.logSoftmax(x!, axis));
 checkOpFixtures("layer_norm", ({ x, w, b }, { normalizedShape, eps }) => ops.layerNorm(x!, normalizedShape, w, b, eps), {
   skipGradcheck: ["offset_rows"],
 });
-checkOpFixtures("cross_entropy", ({ logits, targets }, attrs) =>
-  ops.crossEntropy(logits!, targets!, { ignoreIndex: attrs.ignoreIndex, labelSmoothing: attrs.labelSmoothing, reduction: attrs.reduction }),
+checkOpFixtures("cross_entropy", ({ logits, targets }, { ignoreIndex, labelSmoothing, reduction }) =>
+  ops.crossEntropy(logits!, targets!, { ignoreIndex, labelSmoothing, reduction }),
 );
+
+const ints = (values: number[]): Tensor => tensor(values, { dtype: "int32" });
 
 describe("crossEntropy errors", () => {
   test("an out-of-range target names the op, the row and the value", () =>
     tidy(() => {
       const logits = zeros([3, 4]);
-      assert.throws(() => ops.crossEntropy(logits, tensor([1, 7, 0], { dtype: "int32" })), /^Error: crossEntropy: target 7 of row 1 is outside \[0, 4\)/);
-      assert.throws(() => ops.crossEntropy(logits, tensor([1, 0, -1], { dtype: "int32" })), /crossEntropy: target -1 of row 2/);
+      assert.throws(() => ops.crossEntropy(logits, ints([1, 7, 0])), /^Error: crossEntropy: target 7 of row 1 is outside \[0, 4\)/);
+      assert.throws(() => ops.crossEntropy(logits, ints([1, 0, -1])), /crossEntropy: target -1 of row 2/);
       // -100 is only ignored while it is the ignoreIndex.
-      assert.throws(() => ops.crossEntropy(logits, tensor([-100, 0, 1], { dtype: "int32" }), { ignoreIndex: 5 }), /crossEntropy: target -100 of row 0/);
+      assert.throws(() => ops.crossEntropy(logits, ints([-100, 0, 1]), { ignoreIndex: 5 }), /crossEntropy: target -100 of row 0/);
     }));
+
+  test("targets are checked before any output is written", () => {
+    const losses = new Float32Array([7, 7, 7]);
+    const grad = new Float32Array(12).fill(7);
+    const bad = Int32Array.from([0, 1, 4]);
+    assert.throws(() => native.crossEntropy(0, new Float32Array(12), bad, losses, grad, 3, 4, -100, 0), /crossEntropy: target 4 of row 2/);
+    assert.deepEqual([...losses, ...grad], new Array(15).fill(7));
+  });
 
   test("targets must be int32 of the logits' leading shape", () =>
     tidy(() => {
       assert.throws(() => ops.crossEntropy(zeros([3, 4]), tensor([1, 2, 0])), /crossEntropy: targets \[3\] must be int32 class indices, got float32/);
-      assert.throws(
-        () => ops.crossEntropy(zeros([3, 4]), tensor([1, 2], { dtype: "int32" })),
-        /crossEntropy: logits \[3, 4\] need targets of shape \[3\].*got targets \[2\]/,
-      );
-      assert.throws(() => ops.crossEntropy(zeros([2, 3, 4]), zeros([2, 4], { dtype: "int32" })), /crossEntropy: logits \[2, 3, 4\] need targets of shape \[2, 3\]/);
+      assert.throws(() => ops.crossEntropy(zeros([3, 4]), ints([1, 2])), /crossEntropy: logits \[3, 4\] need targets of shape \[3\].*got targets \[2\]/);
+      const rank3 = /crossEntropy: logits \[2, 3, 4\] need targets of shape \[2, 3\]/;
+      assert.throws(() => ops.crossEntropy(zeros([2, 3, 4]), zeros([2, 4], { dtype: "int32" })), rank3);
     }));
 
   test("options are checked", () =>
     tidy(() => {
-      const t = tensor([0, 1], { dtype: "int32" });
+      const t = ints([0, 1]);
       assert.throws(() => ops.crossEntropy(zeros([2, 3]), t, { labelSmoothing: 1.5 }), /crossEntropy: labelSmoothing must be in \[0, 1\], got 1.5/);
       assert.throws(() => ops.crossEntropy(zeros([2, 3]), t, { reduction: "avg" as "mean" }), /crossEntropy: reduction must be .*"avg"/);
+      assert.throws(() => ops.crossEntropy(zeros([2, 3]), t, { ignoreIndex: 0.5 }), /crossEntropy: ignoreIndex must be an integer, got 0.5/);
     }));
+
+  test("a rejected call and a finished backward leave no memory behind", () => {
+    const logits = zeros([3, 4]);
+    logits.requiresGrad = true;
+    const [good, bad] = [ints([1, 2, 3]), ints([1, 9, 0])];
+    const before = memory.report().total;
+    assert.throws(() => ops.crossEntropy(logits, bad), /target 9 of row 1/);
+    assert.equal(memory.report().total, before);
+    tidy(() => ops.crossEntropy(logits, good, { labelSmoothing: 0.1 }).backward());
+    logits.grad!.dispose();
+    assert.equal(memory.report().total, before);
+    for (const t of [logits, good, bad]) t.dispose();
+  });
 });
 
 describe("layerNorm and softmax errors", () => {
   test("normalizedShape must match the trailing axes", () =>
     tidy(() => {
-      assert.throws(() => ops.layerNorm(zeros([2, 3, 4]), [3]), /layerNorm: normalizedShape \[3\] must be non-empty and match the trailing axes of input \[2, 3, 4\]/);
+      const trailing = /layerNorm: normalizedShape \[3\] must be non-empty and match the trailing axes of input \[2, 3, 4\]/;
+      assert.throws(() => ops.layerNorm(zeros([2, 3, 4]), [3]), trailing);
       assert.throws(() => ops.layerNorm(zeros([4]), [2, 4]), /layerNorm: normalizedShape \[2, 4\]/);
+      assert.throws(() => ops.layerNorm(zeros([4]), []), /layerNorm: normalizedShape \[\]/);
     }));
 
   test("weight and bias must be float32 of normalizedShape", () =>
     tidy(() => {
       assert.throws(() => ops.layerNorm(zeros([2, 4]), [4], zeros([3])), /layerNorm: weight \[3\] float32 must be float32 of normalizedShape \[4\]/);
-      assert.throws(
-        () => ops.layerNorm(zeros([2, 4]), [4], zeros([4]), zeros([4], { dtype: "bfloat16" })),
-        /layerNorm: bias \[4\] bfloat16 must be float32/,
-      );
+      const bf16Bias = zeros([4], { dtype: "bfloat16" });
+      assert.throws(() => ops.layerNorm(zeros([2, 4]), [4], zeros([4]), bf16Bias), /layerNorm: bias \[4\] bfloat16 must be float32/);
+      assert.throws(() => ops.layerNorm(zeros([2, 4]), [4], null, null, -1), /layerNorm: eps must be a finite number >= 0, got -1/);
     }));
 
   test("integer inputs and bad axes are rejected", () =>
@@ -73,7 +97,9 @@ describe("layerNorm and softmax errors", () => {
     const x = new Float32Array(6);
     assert.throws(() => native.softmax(0, x, x, 2, 3, 2, false), /softmax: 'x' holds 6 elements, expected 12/);
     assert.throws(() => native.softmax(0, x, x, 2 ** 40, 2 ** 40, 1, false), /softmax: extents \[1099511627776, 1099511627776, 1\]/);
-    assert.throws(() => native.layerNorm(0, x, null, null, x, new Float32Array(2), new Float32Array(2), 2, 3, -1), /layerNorm: eps must be/);
+    const [mean, rstd] = [new Float32Array(4), new Float32Array(2)];
+    assert.throws(() => native.layerNorm(0, x, null, null, x, mean, rstd, 2, 3, -1), /layerNorm: eps must be/);
+    assert.throws(() => native.layerNorm(0, x, new Float32Array(2), null, x, mean, rstd, 2, 3, 0), /layerNorm: 'weight' holds 2 elements, expected 3/);
   });
 });
 
