@@ -10,3 +10,6 @@ export { cast } from "./cast.js";
 export { dropout } from "./dropout.js";
 export { conv2d, type Conv2dOptions } from "./conv.js";
 export { maxPool2d, avgPool2d, type MaxPool2dOptions, type AvgPool2dOptions } from "./pool.js";
+export { softmax, logSoftmax } from "./softmax.js";
+export { layerNorm } from "./norm.js";
+export { crossEntropy, type CrossEntropyOptions } from "./loss.js";

@@ -93,6 +93,55 @@ export interface NativeKernels {
   avgPool2d(dtype: number, x: TypedArray, y: TypedArray, meta: Int32Array, countIncludePad: boolean): void;
   /** dx = the input gradient of avgPool2d from dy. */
   avgPool2dBackward(dtype: number, dy: TypedArray, dx: TypedArray, meta: Int32Array, countIncludePad: boolean): void;
+  /** Softmax (log = false) or log-softmax (log = true) of x viewed as [outer, r, inner], over r, into y. */
+  softmax(dtype: number, x: TypedArray, y: TypedArray, outer: number, r: number, inner: number, log: boolean): void;
+  /** Input gradient of softmax or log-softmax from the upstream grad and the saved output y. */
+  softmaxBackward(dtype: number, grad: TypedArray, y: TypedArray, dx: TypedArray, outer: number, r: number, inner: number, log: boolean): void;
+  /**
+   * LayerNorm of x [rows, cols] over cols into y, with optional f32 weight and bias; writes each
+   * row's 1/std into rstd [rows] and its mean into mean [rows, 2] as an f32 pair hi + lo.
+   */
+  layerNorm(
+    dtype: number,
+    x: TypedArray,
+    weight: Float32Array | null,
+    bias: Float32Array | null,
+    y: TypedArray,
+    mean: Float32Array,
+    rstd: Float32Array,
+    rows: number,
+    cols: number,
+    eps: number,
+  ): void;
+  /** LayerNorm gradients; dx, dweight and dbias are written where not null (dweight, dbias summed over rows). */
+  layerNormBackward(
+    dtype: number,
+    grad: TypedArray,
+    x: TypedArray,
+    weight: Float32Array | null,
+    mean: Float32Array,
+    rstd: Float32Array,
+    dx: TypedArray | null,
+    dweight: Float32Array | null,
+    dbias: Float32Array | null,
+    rows: number,
+    cols: number,
+  ): void;
+  /**
+   * Per-row cross-entropy of logits [n, c] against int32 targets [n] into losses (f32); where
+   * grad [n, c] is not null, also the row gradients for a unit upstream gradient.
+   */
+  crossEntropy(
+    dtype: number,
+    logits: TypedArray,
+    targets: Int32Array,
+    losses: Float32Array,
+    grad: TypedArray | null,
+    n: number,
+    c: number,
+    ignoreIndex: number,
+    smoothing: number,
+  ): void;
 }
 
 function findAddon(): string {

@@ -1,0 +1,173 @@
+// Layer normalisation over the last `cols` elements of each of `rows` rows, with optional f32
+// weight and bias, for f32, bf16 and f16 inputs computed in f32. Forward saves each row's mean
+// and reciprocal standard deviation for backward; both accumulate in double, the variance in a
+// second pass over the row (no cancellation from E[x²] − E[x]²). The mean is kept as an f32
+// pair (hi, lo): a row whose mean is large against its spread would otherwise lose x − mean's
+// leading digits to the mean's own f32 rounding.
+#include <cmath>
+#include <vector>
+
+#include "args.h"
+#include "extents.h"
+#include "f32_pair.h"
+#include "parallel.h"
+#include "registry.h"
+
+namespace turbine {
+namespace {
+
+// Forward reads each row three times and backward four, so a thread team pays for itself at a
+// quarter of the element-wise grain.
+int64_t rows_grain(int64_t cols) { return std::max<int64_t>(1, kElementGrain / 4 / std::max<int64_t>(cols, 1)); }
+
+template <typename T>
+void forward(const T* x, const float* weight, const float* bias, T* y, float* mean, float* rstd, int64_t rows,
+             int64_t cols, double eps) {
+  parallel_for(rows, rows_grain(cols), [&](int64_t begin, int64_t end) {
+    for (int64_t row = begin; row < end; row++) {
+      const T* xr = x + row * cols;
+      T* yr = y + row * cols;
+      double s = 0;
+#pragma omp simd reduction(+ : s)
+      for (int64_t j = 0; j < cols; j++) s += to_float(xr[j]);
+      const double mu = s / static_cast<double>(cols);
+      double v = 0;
+#pragma omp simd reduction(+ : v)
+      for (int64_t j = 0; j < cols; j++) {
+        const double d = to_float(xr[j]) - mu;
+        v += d * d;
+      }
+      const F32Pair m = split_double(mu);
+      const float r = static_cast<float>(1.0 / std::sqrt(v / static_cast<double>(cols) + eps));
+      mean[2 * row] = m.hi;
+      mean[2 * row + 1] = m.lo;
+      rstd[row] = r;
+      if (weight && bias) {
+#pragma omp simd
+        for (int64_t j = 0; j < cols; j++) yr[j] = from_float<T>(((to_float(xr[j]) - m.hi) - m.lo) * r * weight[j] + bias[j]);
+      } else if (weight) {
+#pragma omp simd
+        for (int64_t j = 0; j < cols; j++) yr[j] = from_float<T>(((to_float(xr[j]) - m.hi) - m.lo) * r * weight[j]);
+      } else if (bias) {
+#pragma omp simd
+        for (int64_t j = 0; j < cols; j++) yr[j] = from_float<T>(((to_float(xr[j]) - m.hi) - m.lo) * r + bias[j]);
+      } else {
+#pragma omp simd
+        for (int64_t j = 0; j < cols; j++) yr[j] = from_float<T>(((to_float(xr[j]) - m.hi) - m.lo) * r);
+      }
+    }
+  });
+}
+
+// With x̂ = (x − mean)·rstd and ĝ = g·weight (or g):
+//   dx = rstd·(ĝ − mean(ĝ) − x̂·mean(ĝ·x̂)),  dweight = Σ_rows g·x̂,  dbias = Σ_rows g.
+// Rows are cut into one chunk per thread; each chunk sums dweight and dbias into its own
+// double partials, and the partials are added in chunk order afterwards, so the result has no
+// races and does not depend on scheduling.
+template <typename T>
+void backward(const T* g, const T* x, const float* weight, const float* mean, const float* rstd, T* dx, float* dweight,
+              float* dbias, int64_t rows, int64_t cols, int threads) {
+  const int64_t chunks = std::max<int64_t>(1, std::min<int64_t>(threads, (rows + rows_grain(cols) - 1) / rows_grain(cols)));
+  const bool partials = dweight || dbias;
+  std::vector<double> dw_part(partials ? chunks * cols : 0), db_part(partials ? chunks * cols : 0);
+  parallel_for(chunks, 1, [&](int64_t first, int64_t last) {
+    std::vector<float> gh(dx ? cols : 0), xh(cols);
+    for (int64_t chunk = first; chunk < last; chunk++) {
+      double* dw = partials ? dw_part.data() + chunk * cols : nullptr;
+      double* db = partials ? db_part.data() + chunk * cols : nullptr;
+      for (int64_t row = rows * chunk / chunks; row < rows * (chunk + 1) / chunks; row++) {
+        const T* gr = g + row * cols;
+        const T* xr = x + row * cols;
+        const float hi = mean[2 * row], lo = mean[2 * row + 1], r = rstd[row];
+#pragma omp simd
+        for (int64_t j = 0; j < cols; j++) xh[j] = ((to_float(xr[j]) - hi) - lo) * r;
+        if (partials) {
+#pragma omp simd
+          for (int64_t j = 0; j < cols; j++) {
+            const float gj = to_float(gr[j]);
+            dw[j] += static_cast<double>(gj) * xh[j];
+            db[j] += gj;
+          }
+        }
+        if (!dx) continue;
+        double sum_g = 0, sum_gx = 0;
+#pragma omp simd reduction(+ : sum_g, sum_gx)
+        for (int64_t j = 0; j < cols; j++) {
+          gh[j] = weight ? to_float(gr[j]) * weight[j] : to_float(gr[j]);
+          sum_g += gh[j];
+          sum_gx += gh[j] * xh[j];
+        }
+        const float mean_g = static_cast<float>(sum_g / static_cast<double>(cols));
+        const float mean_gx = static_cast<float>(sum_gx / static_cast<double>(cols));
+        T* dr = dx + row * cols;
+#pragma omp simd
+        for (int64_t j = 0; j < cols; j++) dr[j] = from_float<T>(r * (gh[j] - mean_g - xh[j] * mean_gx));
+      }
+    }
+  });
+  if (!partials) return;
+  for (int64_t j = 0; j < cols; j++) {
+    double w = 0, b = 0;
+    for (int64_t c = 0; c < chunks; c++) {
+      w += dw_part[c * cols + j];
+      b += db_part[c * cols + j];
+    }
+    if (dweight) dweight[j] = static_cast<float>(w);
+    if (dbias) dbias[j] = static_cast<float>(b);
+  }
+}
+
+// An optional f32 array of `count` elements: null/undefined gives nullptr.
+float* optional_f32(const Args& args, size_t i, const char* name, int64_t count) {
+  return args.is_null(i) ? nullptr : args.tensor(i, name, DType::F32, count).as<float>();
+}
+
+// layerNorm(dtype, x, weight|null, bias|null, y, mean, rstd, rows, cols, eps)
+Napi::Value LayerNormKernel(const Napi::CallbackInfo& info) {
+  Args args(info, "layerNorm", 10);
+  DType dt = args.float_dtype(0, "dtype");
+  const int64_t rows = args.integer(7, "rows"), cols = args.integer(8, "cols");
+  const int64_t numel = checked_numel(args, {rows, cols});
+  const double eps = args.number(9, "eps");
+  args.require(eps >= 0 && std::isfinite(eps), "eps must be a finite number >= 0, got %g", eps);
+  View x = args.tensor(1, "x", dt, numel);
+  const float* weight = optional_f32(args, 2, "weight", cols);
+  const float* bias = optional_f32(args, 3, "bias", cols);
+  View y = args.tensor(4, "y", dt, numel);
+  float* mean = args.tensor(5, "mean", DType::F32, 2 * rows).as<float>();
+  float* rstd = args.tensor(6, "rstd", DType::F32, rows).as<float>();
+  dispatch_float(dt, [&](auto tag) {
+    using T = decltype(tag);
+    forward(x.as<T>(), weight, bias, y.as<T>(), mean, rstd, rows, cols, eps);
+  });
+  return info.Env().Undefined();
+}
+
+// layerNormBackward(dtype, grad, x, weight|null, mean, rstd, dx|null, dweight|null, dbias|null, rows, cols)
+Napi::Value LayerNormBackwardKernel(const Napi::CallbackInfo& info) {
+  Args args(info, "layerNormBackward", 11);
+  DType dt = args.float_dtype(0, "dtype");
+  const int64_t rows = args.integer(9, "rows"), cols = args.integer(10, "cols");
+  const int64_t numel = checked_numel(args, {rows, cols});
+  View g = args.tensor(1, "grad", dt, numel);
+  View x = args.tensor(2, "x", dt, numel);
+  const float* weight = optional_f32(args, 3, "weight", cols);
+  const float* mean = args.tensor(4, "mean", DType::F32, 2 * rows).as<float>();
+  const float* rstd = args.tensor(5, "rstd", DType::F32, rows).as<float>();
+  void* dx = args.is_null(6) ? nullptr : args.tensor(6, "dx", dt, numel).data;
+  float* dweight = optional_f32(args, 7, "dweight", cols);
+  float* dbias = optional_f32(args, 8, "dbias", cols);
+  dispatch_float(dt, [&](auto tag) {
+    using T = decltype(tag);
+    backward(g.as<T>(), x.as<T>(), weight, mean, rstd, static_cast<T*>(dx), dweight, dbias, rows, cols,
+             omp_get_max_threads());
+  });
+  return info.Env().Undefined();
+}
+
+}  // namespace
+
+TURBINE_KERNEL(layerNorm, LayerNormKernel);
+TURBINE_KERNEL(layerNormBackward, LayerNormBackwardKernel);
+
+}  // namespace turbine

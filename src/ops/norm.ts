@@ -1,0 +1,108 @@
+import { apply1, type OpDef } from "../autograd/op.js";
+import { native } from "../tensor/native.js";
+import { formatShape, sameShape, sizeOf } from "../tensor/shape.js";
+import { Tensor } from "../tensor/tensor.js";
+import { dt, requireFloat } from "./util.js";
+
+/**
+ * Layer normalisation on the native kernel, which saves each row's mean (as an f32 pair hi + lo,
+ * see native/layernorm.cc) and 1/std for backward.
+ */
+
+interface LayerNormAttrs {
+  normalizedShape: readonly number[];
+  eps: number;
+  hasWeight: boolean;
+  hasBias: boolean;
+}
+
+function f32(t: Tensor | null | undefined): Float32Array | null {
+  return t ? (t.data as Float32Array) : null;
+}
+
+const layerNormOp: OpDef<LayerNormAttrs> = {
+  name: "layerNorm",
+  forward: (inputs, { normalizedShape, eps, hasWeight, hasBias }) => {
+    const x = inputs[0]!;
+    const weight = hasWeight ? inputs[1]! : null;
+    const bias = hasBias ? inputs[inputs.length - 1]! : null;
+    const cols = sizeOf(normalizedShape);
+    const rows = sizeOf(x.shape.slice(0, x.ndim - normalizedShape.length));
+    const y = Tensor.empty(x.shape, x.dtype);
+    const mean = Tensor.empty([rows, 2], "float32");
+    const rstd = Tensor.empty([rows], "float32");
+    native.layerNorm(dt(x.dtype), x.data, f32(weight), f32(bias), y.data, f32(mean)!, f32(rstd)!, rows, cols, eps);
+    return { out: y, save: weight ? [x, weight] : [x], scratch: [mean, rstd] };
+  },
+  backward: ({ saved, attrs: { normalizedShape, hasWeight, hasBias }, needsGrad }, [g]) => {
+    const x = saved[0]!;
+    const weight = hasWeight ? saved[1]! : null;
+    const [mean, rstd] = saved.slice(hasWeight ? 2 : 1);
+    const dx = needsGrad[0] ? Tensor.empty(x.shape, x.dtype) : null;
+    const dweight = hasWeight && needsGrad[1] ? Tensor.empty(normalizedShape, "float32") : null;
+    const dbias = hasBias && needsGrad[hasWeight ? 2 : 1] ? Tensor.empty(normalizedShape, "float32") : null;
+    native.layerNormBackward(
+      dt(x.dtype),
+      g!.data,
+      x.data,
+      f32(weight),
+      f32(mean)!,
+      f32(rstd)!,
+      dx?.data ?? null,
+      f32(dweight),
+      f32(dbias),
+      mean!.shape[0]!,
+      sizeOf(normalizedShape),
+    );
+    const grads: (Tensor | null)[] = [dx];
+    if (hasWeight) grads.push(dweight);
+    if (hasBias) grads.push(dbias);
+    return grads;
+  },
+};
+
+function checkParameter(p: Tensor, role: string, x: Tensor, normalizedShape: readonly number[]): void {
+  if (p.dtype !== "float32" || !sameShape(p.shape, normalizedShape)) {
+    throw new TypeError(
+      `layerNorm: ${role} ${formatShape(p.shape)} ${p.dtype} must be float32 of normalizedShape ${formatShape(normalizedShape)} ` +
+        `(input ${formatShape(x.shape)} ${x.dtype})`,
+    );
+  }
+}
+
+/**
+ * Normalises each slice over the last `normalizedShape.length` axes to zero mean and unit
+ * (biased) variance, then scales by `weight` and shifts by `bias` when given, like PyTorch's
+ * F.layer_norm. x may be float32, bfloat16 or float16 (computed in float32, y in x's dtype);
+ * weight and bias are float32 parameters of shape normalizedShape, with float32 gradients.
+ * @example layerNorm(h, [256], gamma, beta)        // h [B, T, 256]
+ * @example layerNorm(img, [4, 4])                  // no affine, over the last two axes
+ */
+export function layerNorm(
+  x: Tensor,
+  normalizedShape: readonly number[],
+  weight?: Tensor | null,
+  bias?: Tensor | null,
+  eps = 1e-5,
+): Tensor {
+  requireFloat(x, "layerNorm");
+  const k = normalizedShape.length;
+  if (k === 0 || k > x.ndim || !sameShape(x.shape.slice(x.ndim - k), normalizedShape)) {
+    throw new RangeError(
+      `layerNorm: normalizedShape ${formatShape(normalizedShape)} must be non-empty and match the trailing axes of input ${formatShape(x.shape)}`,
+    );
+  }
+  if (typeof eps !== "number" || !(eps >= 0) || !Number.isFinite(eps)) {
+    throw new RangeError(`layerNorm: eps must be a finite number >= 0, got ${eps}`);
+  }
+  const inputs = [x];
+  if (weight) {
+    checkParameter(weight, "weight", x, normalizedShape);
+    inputs.push(weight);
+  }
+  if (bias) {
+    checkParameter(bias, "bias", x, normalizedShape);
+    inputs.push(bias);
+  }
+  return apply1(layerNormOp, inputs, { normalizedShape: [...normalizedShape], eps, hasWeight: !!weight, hasBias: !!bias });
+}
