@@ -5,6 +5,7 @@ import { formatShape, sameShape } from "../tensor/shape.js";
 import { Tensor } from "../tensor/tensor.js";
 import { noGrad } from "./grad_mode.js";
 import type { Node } from "./node.js";
+import { opObserver } from "./observer.js";
 import type { BackwardContext } from "./op.js";
 
 export interface BackwardOptions {
@@ -60,7 +61,9 @@ function run(rootNode: Node, rootIndex: number, seed: Tensor, retainGraph: boole
         needsGrad: node.edges.map((e) => e !== null),
       };
       // The rule's temporaries are disposed with the scope; what it returns survives it.
-      const inputGrads = tidy(() => node.op.backward!(ctx, grads));
+      const observer = opObserver();
+      const rule = (): readonly (Tensor | null | undefined)[] => tidy(() => node.op.backward!(ctx, grads));
+      const inputGrads = observer ? observer.around(node.op.name, "backward", rule) : rule();
       // Output gradients the rule did not pass through are done with; disposing them first lets
       // a returned view of one (reshape's) be handed on without a copy.
       const returned = new Set<Tensor>();

@@ -3,6 +3,7 @@ import { trackNode } from "../tensor/scope.js";
 import type { Tensor } from "../tensor/tensor.js";
 import { isGradEnabled } from "./grad_mode.js";
 import { type Edge, Node } from "./node.js";
+import { opObserver } from "./observer.js";
 
 /** What a forward rule returns. */
 export interface ForwardResult {
@@ -49,7 +50,8 @@ export function apply<A>(op: OpDef<A>, inputs: readonly Tensor[], attrs: A): Ten
       }
     }
   }
-  const result = op.forward(inputs, attrs, recording);
+  const observer = opObserver();
+  const result = observer ? observer.around(op.name, "forward", () => op.forward(inputs, attrs, recording)) : op.forward(inputs, attrs, recording);
   if (!recording) {
     if (result.scratch) for (const t of result.scratch) t.dispose();
     return result.out;

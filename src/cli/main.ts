@@ -1,0 +1,27 @@
+#!/usr/bin/env node
+/**
+ * The `turbine` command: a thin layer over the library.
+ *
+ *   turbine train [config] [--set a.b=v] [--resume DIR] [--json]
+ */
+import { Command, CommanderError } from "commander";
+
+import { registerTrain } from "./train.js";
+import { exitCodeFor } from "./errors.js";
+
+const program = new Command()
+  .name("turbine")
+  .description("train neural networks fast on Node.js")
+  .showHelpAfterError()
+  .exitOverride();
+
+registerTrain(program);
+
+try {
+  program.parse(process.argv);
+} catch (error) {
+  if (error instanceof CommanderError) process.exit(error.exitCode);
+  const code = exitCodeFor(error);
+  process.stderr.write(`turbine: ${code === 70 ? (error as Error).stack : (error as Error).message}\n`);
+  process.exit(code);
+}

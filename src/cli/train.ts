@@ -1,0 +1,55 @@
+import type { Command } from "commander";
+
+import { DEFAULT_CONFIG } from "../train/config.js";
+import { applyOverrides, configReference, parseConfig, readConfigFile } from "../train/config_file.js";
+import { runTraining, type RunSummary } from "../train/run.js";
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+/** Formats the config reference as a table (also used to write the README's). */
+export function formatReference(): string {
+  const rows = configReference();
+  const width = Math.max(...rows.map((r) => r.path.length));
+  return rows.map((r) => `${r.path.padEnd(width)}  ${r.type}${r.default ? ` = ${r.default}` : ""}\n${" ".repeat(width + 2)}${r.description}`).join("\n");
+}
+
+function printSummary(s: RunSummary, json: boolean): void {
+  const eval_ = s.eval ? `${s.eval.accuracy !== undefined ? `accuracy ${(100 * s.eval.accuracy).toFixed(2)}%, ` : ""}loss ${s.eval.loss.toFixed(4)}` : "no evaluation";
+  const lines = [
+    `trained ${s.steps} steps (${s.epochs} epochs) in ${s.train_s.toFixed(1)} s: ${Math.round(s.samples_per_s).toLocaleString("en-US")} ${s.unit}/s`,
+    `evaluation: ${eval_}`,
+    s.stopped ? `stopped early: ${s.stopped}` : null,
+    `checkpoint: ${s.checkpoint ?? "none"}`,
+    `run folder: ${s.run_dir} (metrics.jsonl, config.json)`,
+  ].filter((l) => l !== null);
+  process.stdout.write(`${lines.join("\n")}\n`);
+  if (json) {
+    const { steps, epochs, train_s, samples_per_s, eval: evaluation, checkpoint } = s;
+    process.stdout.write(`${JSON.stringify({ steps, epochs, train_s, samples_per_s, eval: evaluation, checkpoint })}\n`);
+  }
+}
+
+/** `turbine train [config]`: trains the built-in cnn on Fashion-MNIST, or a config file. */
+export function registerTrain(program: Command): void {
+  program
+    .command("train")
+    .description("train a model: the built-in default (the cnn on Fashion-MNIST) or a config file (JSON or YAML)")
+    .argument("[config]", "config file; see --help-config for every field")
+    .option("--set <path=value>", "override a config field, e.g. --set train.epochs=5 (repeatable)", collect, [])
+    .option("--resume <dir>", "continue from the newest valid checkpoint in a run's checkpoints/ folder (or from one checkpoint)")
+    .option("--json", "end with one JSON line: { steps, epochs, train_s, samples_per_s, eval, checkpoint }")
+    .option("--no-progress", "no progress bar or progress lines")
+    .option("--help-config", "print every config field with its type, default and meaning")
+    .action((file: string | undefined, opts: { set: string[]; resume?: string; json?: boolean; progress: boolean; helpConfig?: boolean }) => {
+      if (opts.helpConfig) {
+        process.stdout.write(`${formatReference()}\n`);
+        return;
+      }
+      const raw = applyOverrides(file ? readConfigFile(file) : DEFAULT_CONFIG, opts.set);
+      const config = parseConfig(raw, file ?? "(built-in default)");
+      const summary = runTraining(config, { resume: opts.resume, progress: opts.progress });
+      printSummary(summary, opts.json ?? false);
+    });
+}

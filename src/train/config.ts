@@ -1,0 +1,125 @@
+import { z } from "zod";
+
+import { WEIGHT_INITS } from "../nn/init.js";
+
+/**
+ * The run configuration: one schema (zod) validates every config file and `--set` override,
+ * and its descriptions are the config reference (`turbine train --help-config`, the README).
+ * Unknown or wrong fields are errors that name the field, the value and what is allowed.
+ */
+
+const int = (min: number) => z.number().int().min(min);
+const positive = () => z.number().positive();
+const weightInit = z.enum(WEIGHT_INITS as [string, ...string[]]).default("default").describe("weight initialisation of the Linear and Conv2d layers");
+
+const mlpModel = z
+  .strictObject({
+    kind: z.literal("mlp").describe("a multi-layer perceptron: flatten, Linear+ReLU per hidden width, Linear head"),
+    hidden: z.array(int(1)).min(1).default([1024, 1024]).describe("widths of the hidden layers"),
+    init: weightInit,
+  })
+  .describe("mlp");
+
+const cnnModel = z
+  .strictObject({
+    kind: z.literal("cnn").describe("3×3 convolutions, each with ReLU and 2×2 max pooling, then two Linear layers"),
+    channels: z.array(int(1)).min(1).default([32, 64]).describe("output channels of each convolution"),
+    hidden: int(1).default(128).describe("width of the hidden Linear layer"),
+    init: weightInit,
+  })
+  .describe("cnn");
+
+const fashionMnist = z
+  .strictObject({
+    kind: z.literal("fashion-mnist").describe("Fashion-MNIST from Debian's dataset-fashion-mnist (IDX files)"),
+    root: z.string().optional().describe("folder of the IDX .gz files (default: the Debian package's)"),
+    batchSize: int(1).default(128).describe("training batch size"),
+    evalBatchSize: int(1).default(1000).describe("evaluation batch size"),
+    shuffle: z.boolean().default(true).describe("reshuffle the training set every epoch (seeded)"),
+  })
+  .describe("fashion-mnist");
+
+const optimizer = z
+  .strictObject({
+    kind: z.enum(["sgd", "adam", "adamw"]).default("adamw").describe("the optimizer"),
+    lr: positive().default(1e-3).describe("peak learning rate"),
+    weightDecay: z.number().min(0).optional().describe("weight decay (AdamW: decoupled, default 0.01; Adam and SGD: L2, default 0)"),
+    betas: z.tuple([z.number().min(0).lt(1), z.number().min(0).lt(1)]).optional().describe("Adam/AdamW betas (default [0.9, 0.999])"),
+    eps: positive().optional().describe("Adam/AdamW epsilon (default 1e-8)"),
+    momentum: z.number().min(0).optional().describe("SGD momentum (default 0)"),
+    dampening: z.number().min(0).max(1).optional().describe("SGD dampening (default 0)"),
+    nesterov: z.boolean().optional().describe("SGD Nesterov momentum (default false)"),
+    decayOn: z.enum(["all", "matrices"]).default("all").describe("parameters that get weight decay: all, or only matrices (weights of rank ≥ 2, nanoGPT's rule)"),
+  })
+  .default({ kind: "adamw", lr: 1e-3, decayOn: "all" })
+  .describe("optimizer");
+
+const schedule = z
+  .strictObject({
+    warmup: int(0).default(0).describe("linear warm-up steps: lr·(step+1)/warmup"),
+    decay: z.enum(["constant", "cosine", "linear", "step", "wsd"]).default("constant").describe("what follows the warm-up, over the rest of the run"),
+    floor: z.number().min(0).max(1).default(0).describe("final learning rate as a fraction of the peak (cosine, linear, wsd)"),
+    stepSize: int(1).default(1000).describe("steps between decays (decay: step)"),
+    gamma: z.number().positive().default(0.1).describe("factor per decay (decay: step)"),
+    decayFraction: z.number().gt(0).max(1).default(0.2).describe("share of the run spent decaying (decay: wsd)"),
+  })
+  .default({ warmup: 0, decay: "constant", floor: 0, stepSize: 1000, gamma: 0.1, decayFraction: 0.2 })
+  .describe("schedule");
+
+const earlyStopping = z
+  .strictObject({
+    metric: z.enum(["loss", "accuracy"]).default("loss").describe("evaluation metric watched"),
+    mode: z.enum(["min", "max"]).default("min").describe("whether lower or higher is better"),
+    patience: int(1).default(3).describe("evaluations without improvement before stopping"),
+    minDelta: z.number().min(0).default(0).describe("smallest change that counts as an improvement"),
+  })
+  .describe("earlyStopping");
+
+const train = z
+  .strictObject({
+    epochs: int(1).optional().describe("passes over the training set (default 1 when steps is not set)"),
+    steps: int(1).optional().describe("optimizer steps; overrides epochs"),
+    clipGradNorm: positive().nullable().default(null).describe("clip the global gradient norm to this (null: no clipping)"),
+    seed: int(0).default(0).describe("seed of initialisation, shuffling and dropout"),
+    threads: int(1).optional().describe("OpenMP threads of the kernels (default: all cores)"),
+    logEvery: int(1).default(50).describe("steps between metric lines"),
+    evalEvery: int(1).nullable().default(null).describe("steps between evaluations (null: at the end of every epoch)"),
+    earlyStopping: earlyStopping.optional(),
+  })
+  .default({ clipGradNorm: null, seed: 0, logEvery: 50, evalEvery: null })
+  .describe("train");
+
+const checkpoint = z
+  .strictObject({
+    every: int(1).nullable().default(null).describe("steps between checkpoints (null: only at the end)"),
+    keep: int(1).default(3).describe("how many recent checkpoints are kept"),
+    atEnd: z.boolean().default(true).describe("save a checkpoint when training ends"),
+  })
+  .default({ every: null, keep: 3, atEnd: true })
+  .describe("checkpoint");
+
+export const configSchema = z
+  .strictObject({
+    name: z.string().min(1).optional().describe("run name (default: the model kind); the output goes to <outDir>/<name>"),
+    outDir: z.string().default("runs").describe("folder for runs: metrics.jsonl, checkpoints/, config.json"),
+    model: z.discriminatedUnion("kind", [mlpModel, cnnModel]).describe("model"),
+    data: z.discriminatedUnion("kind", [fashionMnist]).describe("data"),
+    optimizer,
+    schedule,
+    train,
+    checkpoint,
+  })
+  .describe("config");
+
+export type Config = z.output<typeof configSchema>;
+export type ConfigInput = z.input<typeof configSchema>;
+
+/** The built-in default run of `turbine train`: the cnn on Fashion-MNIST, a few epochs. */
+export const DEFAULT_CONFIG: ConfigInput = {
+  name: "cnn",
+  model: { kind: "cnn" },
+  data: { kind: "fashion-mnist", batchSize: 128 },
+  optimizer: { kind: "adamw", lr: 1e-3 },
+  schedule: { warmup: 100, decay: "cosine", floor: 0.1 },
+  train: { epochs: 3, clipGradNorm: 1.0, logEvery: 50 },
+};

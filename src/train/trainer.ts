@@ -1,0 +1,229 @@
+import { performance } from "node:perf_hooks";
+
+import { noGrad } from "../autograd/grad_mode.js";
+import type { DataLoader, LoaderState } from "../data/dataloader.js";
+import type { Module } from "../nn/module.js";
+import { clipGradNorm } from "../optim/clip.js";
+import type { Optimizer } from "../optim/optimizer.js";
+import type { LRScheduler } from "../optim/schedule.js";
+import { defaultGenerator } from "../tensor/random.js";
+import { tidy } from "../tensor/scope.js";
+import type { Callback, EvalInfo, StepInfo } from "./callbacks.js";
+import type { CheckpointContent, LoadedCheckpoint } from "./checkpoint.js";
+import type { Batch, Task } from "./task.js";
+
+export interface TrainerOptions {
+  model: Module;
+  optimizer: Optimizer<any>;
+  scheduler?: LRScheduler;
+  task: Task;
+  train: DataLoader<any, Batch>;
+  eval?: Iterable<Batch>;
+  /** Clip the global gradient norm to this before each step. */
+  clipGradNorm?: number | null;
+  /** Evaluate every this many steps (default: at the end of every epoch). */
+  evalEvery?: number | null;
+  callbacks?: Callback[];
+  /** Saved with every checkpoint (the config, a tokenizer...). */
+  meta?: Record<string, unknown>;
+}
+
+export interface FitResult {
+  steps: number;
+  epochs: number;
+  trainSeconds: number;
+  throughput: number;
+  unit: "samples" | "tokens";
+  eval: { loss: number; accuracy?: number } | null;
+  stopReason: string | null;
+  /** Seconds the training thread waited for batches. */
+  dataWaitSeconds: number;
+}
+
+/** A loss that is not a finite number: training stops with this error. */
+export class NonFiniteLossError extends Error {}
+
+/**
+ * The training loop: forward, loss, backward, optional clipping, optimizer and scheduler
+ * steps, in PyTorch's order, with evaluation, callbacks (checkpoints, early stopping,
+ * metrics) and exact resume. Each step runs in a tidy scope, so memory is flat from step to
+ * step, and each batch is disposed after its step.
+ *
+ * @example
+ * const trainer = new Trainer({ model, optimizer, task: classification(), train: loader, eval: testLoader });
+ * const result = trainer.fit({ epochs: 3 });
+ */
+export class Trainer {
+  step = 0;
+  epoch = 0;
+  private stopReason: string | null = null;
+  private clock = 0;
+  private clockStart: number | null = null;
+  private processed = 0;
+  private dataWait = 0;
+  private lastEval: EvalInfo | null = null;
+
+  constructor(readonly options: TrainerOptions) {}
+
+  /** Asks the loop to stop after the current step. */
+  requestStop(reason: string): void {
+    this.stopReason ??= reason;
+  }
+
+  /** Runs fn with the training clock stopped (evaluation, checkpoints). */
+  pauseClock<T>(fn: () => T): T {
+    const running = this.clockStart !== null;
+    if (running) this.stopClock();
+    try {
+      return fn();
+    } finally {
+      if (running) this.startClock();
+    }
+  }
+
+  /** Trains until `steps` optimizer steps in all, or `epochs` complete epochs, or a stop request. */
+  fit(until: { steps?: number; epochs?: number }): FitResult {
+    const { train, callbacks = [], evalEvery } = this.options;
+    if (train.length === 0) throw new RangeError("Trainer.fit: the training loader yields no batches");
+    const totalSteps = until.steps ?? (until.epochs ?? 1) * train.length;
+    if (!(totalSteps >= 1)) throw new RangeError(`Trainer.fit: nothing to do (steps ${until.steps}, epochs ${until.epochs})`);
+    this.options.model.train();
+    for (const c of callbacks) c.onTrainStart?.(this);
+    this.startClock();
+    try {
+      while (this.step < totalSteps && this.stopReason === null) {
+        const iterator = train[Symbol.iterator]();
+        for (;;) {
+          const waitStart = performance.now();
+          const next = iterator.next();
+          if (next.done) break;
+          const waited = (performance.now() - waitStart) / 1000;
+          this.dataWait += waited;
+          const info = this.trainStep(next.value, waited);
+          const position = train.state();
+          const epochDone = position.batchIndex === train.length;
+          if (epochDone) this.epoch = position.epoch + 1;
+          for (const c of callbacks) c.onStepEnd?.(info, this);
+          if (evalEvery ? this.step % evalEvery === 0 : epochDone) this.evaluateAndReport();
+          if (this.step >= totalSteps || this.stopReason !== null) break;
+        }
+      }
+    } finally {
+      this.stopClock();
+    }
+    if (this.options.eval && (this.lastEval === null || this.lastEval.step !== this.step)) this.evaluateAndReport();
+    for (const c of callbacks) c.onTrainEnd?.(this);
+    return {
+      steps: this.step,
+      epochs: this.epoch,
+      trainSeconds: this.clock,
+      throughput: this.processed / Math.max(this.clock, 1e-9),
+      unit: this.options.task.unit,
+      eval: this.lastEval && { loss: this.lastEval.loss, ...(this.lastEval.accuracy !== undefined ? { accuracy: this.lastEval.accuracy } : {}) },
+      stopReason: this.stopReason,
+      dataWaitSeconds: this.dataWait,
+    };
+  }
+
+  private trainStep(batch: Batch, dataWait: number): StepInfo {
+    const { model, optimizer, scheduler, task } = this.options;
+    let lossValue = 0;
+    try {
+      tidy(() => {
+        const loss = task.loss(model, batch);
+        lossValue = loss.item();
+        if (!Number.isFinite(lossValue)) {
+          throw new NonFiniteLossError(
+            `loss is ${lossValue} at step ${this.step + 1} (epoch ${this.epoch}): lower the learning rate, enable gradient ` +
+              "clipping (train.clipGradNorm) or check the data",
+          );
+        }
+        loss.backward();
+      });
+    } finally {
+      batch.x.dispose();
+      batch.y.dispose();
+    }
+    const gradNorm = this.options.clipGradNorm ? clipGradNorm(model.parameters(), this.options.clipGradNorm) : null;
+    const lr = optimizer.paramGroups[0]!.lr;
+    optimizer.step();
+    scheduler?.step();
+    optimizer.zeroGrad();
+    this.step++;
+    this.processed += task.size(batch);
+    const trainSeconds = this.clock + (performance.now() - this.clockStart!) / 1000;
+    return { step: this.step, epoch: this.epoch, loss: lossValue, lr, gradNorm, throughput: this.processed / trainSeconds, dataWait, trainSeconds };
+  }
+
+  /** Mean loss (and accuracy for classifiers) over the evaluation batches, in eval mode. */
+  evaluate(): { loss: number; accuracy?: number } {
+    const { model, task } = this.options;
+    if (!this.options.eval) throw new Error("Trainer.evaluate: no evaluation data was given");
+    model.eval();
+    let lossSum = 0, count = 0, correct = 0, classifier = false;
+    try {
+      noGrad(() => {
+        for (const batch of this.options.eval!) {
+          const counts = tidy(() => task.evaluate(model, batch));
+          batch.x.dispose();
+          batch.y.dispose();
+          lossSum += counts.loss * counts.count;
+          count += counts.count;
+          if (counts.correct !== undefined) {
+            classifier = true;
+            correct += counts.correct;
+          }
+        }
+      });
+    } finally {
+      model.train();
+    }
+    return classifier ? { loss: lossSum / count, accuracy: correct / count } : { loss: lossSum / count };
+  }
+
+  private evaluateAndReport(): void {
+    if (!this.options.eval) return;
+    const result = this.pauseClock(() => this.evaluate());
+    this.lastEval = { step: this.step, epoch: this.epoch, ...result };
+    for (const c of this.options.callbacks ?? []) c.onEvalEnd?.(this.lastEval, this);
+  }
+
+  /** Everything a checkpoint holds to resume this run exactly. */
+  checkpointContent(): CheckpointContent {
+    return {
+      model: this.options.model.stateDict(),
+      optimizer: this.options.optimizer.stateDict(),
+      meta: {
+        step: this.step,
+        epoch: this.epoch,
+        scheduler: this.options.scheduler?.stateDict(),
+        rng: defaultGenerator().getState(),
+        data: this.options.train.state(),
+        ...this.options.meta,
+      },
+    };
+  }
+
+  /** Restores model, optimizer, schedule, random and data positions from a checkpoint. */
+  restore(checkpoint: LoadedCheckpoint): void {
+    const { model, optimizer, scheduler, train } = this.options;
+    model.loadStateDict(checkpoint.model);
+    if (checkpoint.optimizer) optimizer.loadStateDict(checkpoint.optimizer);
+    const meta = checkpoint.meta;
+    if (scheduler && meta.scheduler) scheduler.loadStateDict(meta.scheduler as { step: number });
+    if (meta.rng) defaultGenerator().setState(meta.rng as never);
+    if (meta.data) train.loadState(meta.data as LoaderState);
+    this.step = meta.step;
+    this.epoch = meta.epoch;
+  }
+
+  private startClock(): void {
+    this.clockStart = performance.now();
+  }
+
+  private stopClock(): void {
+    if (this.clockStart === null) return;
+    this.clock += (performance.now() - this.clockStart) / 1000;
+    this.clockStart = null;
+  }
+}
