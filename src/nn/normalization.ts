@@ -4,7 +4,7 @@ import { addInPlace, scaleInPlace } from "../ops/inplace.js";
 import { layerNorm } from "../ops/norm.js";
 import { mean } from "../ops/reduce.js";
 import { rsqrt, square } from "../ops/unary.js";
-import { reshape } from "../ops/view.js";
+import { detach, reshape } from "../ops/view.js";
 import { ones, tensor, zeros } from "../tensor/create.js";
 import { formatShape } from "../tensor/shape.js";
 import type { Tensor } from "../tensor/tensor.js";
@@ -36,10 +36,87 @@ export class LayerNorm extends Module {
   }
 }
 
+export interface BatchNormOptions {
+  training: boolean;
+  momentum?: number;
+  eps?: number;
+}
+
+/** Disposes the given handles (autograd keeps what backward needs) and returns the result. */
+function release<T>(result: T, ...handles: Tensor[]): T {
+  for (const h of handles) h.dispose();
+  return result;
+}
+
+/** running ← (1 − momentum)·running + momentum·batch, in place. */
+function moveToward(running: Tensor, batch: Tensor, momentum: number): void {
+  scaleInPlace(running, 1 - momentum);
+  const flat = reshape(batch, [running.size]);
+  const step = mul(flat, momentum);
+  addInPlace(running, step);
+  release(null, flat, step);
+}
+
 /**
- * Batch normalisation over [N, C, H, W]: batch statistics in training mode (and running
- * averages updated with `momentum`, the variance unbiased), the running averages in eval mode.
- * State dict names follow PyTorch (running_mean, running_var, num_batches_tracked).
+ * Batch normalisation of [N, C, H, W] per channel, as F.batch_norm: in training the batch's
+ * mean and (biased) variance normalise and the running averages move toward the batch's (the
+ * variance unbiased) by `momentum`; in evaluation the running averages normalise.
+ * @example const y = batchNorm2d(x, runningMean, runningVar, weight, bias, { training: true });
+ */
+export function batchNorm2d(
+  x: Tensor,
+  runningMean: Tensor,
+  runningVar: Tensor,
+  weight: Tensor | null,
+  bias: Tensor | null,
+  options: BatchNormOptions,
+): Tensor {
+  const channels = runningMean.size;
+  if (x.ndim !== 4 || x.shape[1] !== channels) throw new RangeError(`batchNorm2d: input ${formatShape(x.shape)} must be [N, ${channels}, H, W]`);
+  const { momentum = 0.1, eps = 1e-5 } = options;
+  const perChannel = [1, channels, 1, 1];
+  let centered: Tensor, scale: Tensor;
+  if (options.training) {
+    const count = x.size / channels;
+    if (count < 2) throw new RangeError(`batchNorm2d: training needs more than one value per channel, got input ${formatShape(x.shape)}`);
+    const mu = mean(x, [0, 2, 3], true);
+    centered = sub(x, mu);
+    const sq = square(centered);
+    const variance = mean(sq, [0, 2, 3], true);
+    const shifted = add(variance, eps);
+    scale = rsqrt(shifted);
+    noGrad(() => {
+      moveToward(runningMean, mu, momentum);
+      const unbiased = mul(variance, count / (count - 1));
+      moveToward(runningVar, unbiased, momentum);
+      unbiased.dispose();
+    });
+    release(null, mu, sq, variance, shifted);
+  } else {
+    // Running statistics are buffers: no gradient reaches them.
+    const dm = detach(runningMean), dv = detach(runningVar);
+    const m = reshape(dm, perChannel), v = reshape(dv, perChannel);
+    const shifted = add(v, eps);
+    centered = sub(x, m);
+    scale = rsqrt(shifted);
+    release(null, dm, dv, m, v, shifted);
+  }
+  let y = release(mul(centered, scale), centered, scale);
+  if (weight) {
+    const w = reshape(weight, perChannel);
+    y = release(mul(y, w), y, w);
+  }
+  if (bias) {
+    const b = reshape(bias, perChannel);
+    y = release(add(y, b), y, b);
+  }
+  return y;
+}
+
+/**
+ * Batch normalisation over [N, C, H, W] with learned scale and shift and running statistics
+ * (see batchNorm2d). State dict names follow PyTorch (running_mean, running_var,
+ * num_batches_tracked), so weights interchange.
  * @example new BatchNorm2d(32)
  */
 export class BatchNorm2d extends Module {
@@ -63,42 +140,8 @@ export class BatchNorm2d extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    if (x.ndim !== 4 || x.shape[1] !== this.channels) {
-      throw new RangeError(`BatchNorm2d: input ${formatShape(x.shape)} must be [N, ${this.channels}, H, W]`);
-    }
-    const perChannel = [1, this.channels, 1, 1];
-    const w = reshape(this.weight, perChannel), b = reshape(this.bias, perChannel);
-    let centered: Tensor, scale: Tensor;
-    if (this.training) {
-      const count = x.size / this.channels;
-      if (count < 2) throw new RangeError(`BatchNorm2d: training needs more than one value per channel, got input ${formatShape(x.shape)}`);
-      const mu = mean(x, [0, 2, 3], true);
-      centered = sub(x, mu);
-      const variance = mean(square(centered), [0, 2, 3], true);
-      scale = rsqrt(add(variance, this.eps));
-      noGrad(() => {
-        this.updateRunning(this.runningMean, mu);
-        const unbiased = mul(variance, count / (count - 1));
-        this.updateRunning(this.runningVar, unbiased);
-        unbiased.dispose();
-        (this.batchesTracked.data as Int32Array)[0]! += 1;
-      });
-      mu.dispose();
-      variance.dispose();
-    } else {
-      centered = sub(x, reshape(this.runningMean, perChannel));
-      scale = rsqrt(add(reshape(this.runningVar, perChannel), this.eps));
-    }
-    const normalized = mul(centered, scale);
-    const y = add(mul(normalized, w), b);
-    for (const t of [centered, scale, normalized, w, b]) t.dispose();
+    const y = batchNorm2d(x, this.runningMean, this.runningVar, this.weight, this.bias, { training: this.training, momentum: this.momentum, eps: this.eps });
+    if (this.training) (this.batchesTracked.data as Int32Array)[0]! += 1;
     return y;
-  }
-
-  private updateRunning(running: Tensor, batch: Tensor): void {
-    scaleInPlace(running, 1 - this.momentum);
-    const step = mul(reshape(batch, [this.channels]), this.momentum);
-    addInPlace(running, step);
-    step.dispose();
   }
 }
