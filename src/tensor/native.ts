@@ -128,6 +128,43 @@ export interface NativeKernels {
     cols: number,
   ): void;
   /**
+   * Fused softmax(scale·q·kᵀ, causal-masked when causal)·v over q, k, v [bh, t, d] into out, in
+   * blocks of `block` rows; writes each query row's f32 log-sum-exp into lse [bh, t] when not null.
+   */
+  attention(
+    dtype: number,
+    q: TypedArray,
+    k: TypedArray,
+    v: TypedArray,
+    out: TypedArray,
+    lse: Float32Array | null,
+    bh: number,
+    t: number,
+    d: number,
+    scale: number,
+    causal: boolean,
+    block: number,
+  ): void;
+  /** Gradients of attention from grad, the saved out and lse; dq, dk and dv are written where not null. */
+  attentionBackward(
+    dtype: number,
+    q: TypedArray,
+    k: TypedArray,
+    v: TypedArray,
+    out: TypedArray,
+    lse: Float32Array,
+    grad: TypedArray,
+    dq: TypedArray | null,
+    dk: TypedArray | null,
+    dv: TypedArray | null,
+    bh: number,
+    t: number,
+    d: number,
+    scale: number,
+    causal: boolean,
+    block: number,
+  ): void;
+  /**
    * Per-row cross-entropy of logits [n, c] against int32 targets [n] into losses (f32); where
    * grad [n, c] is not null, also the row gradients for a unit upstream gradient.
    */

@@ -1,0 +1,284 @@
+// Fused scaled-dot-product attention, softmax(scale·Q·Kᵀ + causal mask)·V, over q, k, v viewed
+// as [bh, t, d], forward and backward, FlashAttention-style (Dao et al., FlashAttention-2): the
+// t × t score matrix never exists. Forward walks key blocks with an online softmax (running
+// max, running sum, rescaled accumulator) and saves each query row's log-sum-exp; backward
+// recomputes each score tile from it. A thread holds block × block tiles, plus in backward one
+// head's f32 dQ accumulator and Δ (t × d and t floats). f32, bf16 and f16 inputs are computed
+// in f32; outputs take the input dtype, the log-sum-exp is f32.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "args.h"
+#include "exp_simd.h"
+#include "extents.h"
+#include "parallel.h"
+#include "registry.h"
+#include "tile_matmul.h"
+
+namespace turbine {
+namespace {
+
+// Past 256 the tiles (several block × block f32 buffers) no longer fit in L2.
+constexpr int64_t kMaxBlock = 256;
+
+struct Problem {
+  int64_t bh, t, d, block;
+  float scale;
+  bool causal;
+
+  int64_t dp() const { return round_to_lanes(d); }  // d padded with zero columns for the tile products
+  int64_t blocks() const { return (t + block - 1) / block; }
+  // Grain for parallel_for over tasks of `rows` query rows each: about rows·t·d multiply-adds.
+  int64_t grain(int64_t rows) const { return std::max<int64_t>(1, kElementGrain / std::max<int64_t>(1, rows * t * d)); }
+};
+
+// rows × d of src (row stride d) into dst (row stride ld ≥ d) as f32 times factor, columns d..ld
+// zeroed.
+template <typename T>
+void load_rows(const T* src, int64_t rows, int64_t d, float* dst, int64_t ld, float factor = 1.0f) {
+  for (int64_t r = 0; r < rows; r++) {
+#pragma omp simd
+    for (int64_t c = 0; c < d; c++) dst[r * ld + c] = to_float(src[r * d + c]) * factor;
+    std::fill(dst + r * ld + d, dst + (r + 1) * ld, 0.0f);
+  }
+}
+
+// The transpose of rows × d of src into dst [d × ld] (ld ≥ rows) as f32 times factor, columns
+// rows..ld zeroed.
+template <typename T>
+void load_transposed(const T* src, int64_t rows, int64_t d, float* dst, int64_t ld, float factor = 1.0f) {
+  for (int64_t c = 0; c < d; c++) {
+    for (int64_t r = 0; r < rows; r++) dst[c * ld + r] = to_float(src[r * d + c]) * factor;
+    std::fill(dst + c * ld + rows, dst + (c + 1) * ld, 0.0f);
+  }
+}
+
+// rows × d of an f32 tile (row stride ld) into dst (row stride d), times factor, or times
+// row_factor[r] when not null.
+template <typename T>
+void store_rows(const float* src, int64_t ld, int64_t rows, int64_t d, T* dst, float factor,
+                const float* row_factor = nullptr) {
+  for (int64_t r = 0; r < rows; r++) {
+    const float f = row_factor ? row_factor[r] : factor;
+#pragma omp simd
+    for (int64_t c = 0; c < d; c++) dst[r * d + c] = from_float<T>(src[r * ld + c] * f);
+  }
+}
+
+// Q is loaded times scale, in forward and backward alike, so scores are recomputed with the
+// same roundings and nothing contracts scale·s − L differently in the two: a one-hot row's
+// recomputed probability is exactly 1.
+//
+// One task is one query block of one head. The score tile is kept transposed, keys × queries
+// (St = K·Qᵀ), so the softmax bookkeeping runs along contiguous query lanes and Pᵀ feeds P·V
+// through strides without a copy; Q is transposed once per task instead of K once per tile.
+template <typename T>
+void forward(const T* q, const T* k, const T* v, T* out, float* lse, const Problem& pb) {
+  const int64_t d = pb.d, dp = pb.dp(), bp = round_to_lanes(pb.block), nb = pb.blocks();
+  constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+  parallel_for(pb.bh * nb, pb.grain(pb.block), [&](int64_t begin, int64_t end) {
+    AlignedFloats qt(d * bp), kb(pb.block * dp), vb(pb.block * dp), st(pb.block * bp), acc(pb.block * dp);
+    std::vector<float> m(bp), m_new(bp), alpha(bp), inv(bp);
+    std::vector<double> l(bp), tile_sum(bp);
+    for (int64_t task = begin; task < end; task++) {
+      const int64_t h = task / nb, head = h * pb.t * d, i0 = task % nb * pb.block;
+      const int64_t rows = std::min(pb.block, pb.t - i0), width = round_to_lanes(rows);
+      load_transposed(q + head + i0 * d, rows, d, qt.data(), width, pb.scale);
+      std::fill(m.begin(), m.end(), kNegInf);
+      std::fill(l.begin(), l.end(), 0.0);
+      std::fill(acc.data(), acc.data() + rows * dp, 0.0f);
+      const int64_t key_end = pb.causal ? i0 + rows : pb.t;
+      for (int64_t j0 = 0; j0 < key_end; j0 += pb.block) {
+        const int64_t keys = std::min(pb.block, key_end - j0);
+        load_rows(k + head + j0 * d, keys, d, kb.data(), dp);
+        load_rows(v + head + j0 * d, keys, d, vb.data(), dp);
+        float* s = st.data();
+        // On the diagonal tile the products skip what the mask hides (see Causal).
+        const bool diagonal = pb.causal && j0 == i0;
+        tile_matmul({kb.data(), dp, 1}, qt.data(), width, s, width, keys, width, d, false,
+                    diagonal ? Causal::kColumnsFromRow : Causal::kNone);
+        std::copy(m.begin(), m.begin() + width, m_new.begin());
+        for (int64_t j = 0; j < keys; j++) {
+          // Query lane i sees key j0 + j when i0 + i ≥ j0 + j; masked scores become −∞.
+          const int64_t first = pb.causal ? j0 + j - i0 : 0;
+          float* sj = s + j * width;
+#pragma omp simd
+          for (int64_t i = 0; i < width; i++) {
+            const float x = i >= first ? sj[i] : kNegInf;
+            sj[i] = x;
+            m_new[i] = x > m_new[i] ? x : m_new[i];  // std::max's reference stops GCC vectorising
+          }
+        }
+        // Key 0 is in every row's first tile, so m_new is finite here; exp_simd(−∞) is exactly 0,
+        // which zeroes masked probabilities and the first tile's rescaling of the empty state.
+#pragma omp simd
+        for (int64_t i = 0; i < width; i++) {
+          alpha[i] = exp_simd(m[i] - m_new[i]);
+          m[i] = m_new[i];
+          tile_sum[i] = 0;
+        }
+        for (int64_t j = 0; j < keys; j++) {
+          float* sj = s + j * width;
+#pragma omp simd
+          for (int64_t i = 0; i < width; i++) sj[i] = exp_simd(sj[i] - m[i]);
+#pragma omp simd  // a separate loop: GCC does not vectorise exp_simd beside a double sum
+          for (int64_t i = 0; i < width; i++) tile_sum[i] += sj[i];
+        }
+        for (int64_t i = 0; i < rows; i++) {
+          l[i] = l[i] * alpha[i] + tile_sum[i];
+          if (alpha[i] == 1.0f) continue;
+          float* ai = acc.data() + i * dp;
+#pragma omp simd
+          for (int64_t c = 0; c < dp; c++) ai[c] *= alpha[i];
+        }
+        tile_matmul({s, 1, width}, vb.data(), dp, acc.data(), dp, rows, dp, keys, true,
+                    diagonal ? Causal::kDepthToRow : Causal::kNone);
+      }
+      for (int64_t i = 0; i < rows; i++) {
+        inv[i] = static_cast<float>(1.0 / l[i]);
+        if (lse) lse[h * pb.t + i0 + i] = m[i] + static_cast<float>(std::log(l[i]));
+      }
+      store_rows(acc.data(), dp, rows, d, out + head + i0 * d, 1.0f, inv.data());
+    }
+  });
+}
+
+// FlashAttention-2's backward, one head per task so that each head's dQ, dK and dV are written
+// by one thread in a fixed order: no atomics, and the same bits for any thread count. Outer loop
+// over key blocks (dK, dV accumulate in tiles), inner over the query blocks that see them (dQ
+// accumulates in a per-head f32 buffer). With Q̃ = scale·Q and Δ_i = Σ dO_i·O_i, per tile:
+//   P = exp(Q̃·Kᵀ − L), dV += Pᵀ·dO, dS = P∘(dO·Vᵀ − Δ), dQ += dS·K (times scale when stored),
+//   dK += dSᵀ·Q̃.
+template <typename T>
+void backward(const T* q, const T* k, const T* v, const T* out, const float* lse, const T* g, T* dq, T* dk, T* dv,
+              const Problem& pb) {
+  const int64_t d = pb.d, dp = pb.dp(), bp = round_to_lanes(pb.block), t = pb.t;
+  parallel_for(pb.bh, pb.grain(t), [&](int64_t begin, int64_t end) {
+    AlignedFloats qb(pb.block * dp), gb(pb.block * dp), kb(pb.block * dp), kt(d * bp), vt(d * bp);
+    AlignedFloats p(pb.block * bp), ds(pb.block * bp), dkb(pb.block * dp), dvb(pb.block * dp), dqb(dq ? t * dp : 0);
+    AlignedFloats g16(kTileLanes * dp), ot16(d * kTileLanes), dd16(kTileLanes * kTileLanes);
+    std::vector<float> delta(t);
+    for (int64_t h = begin; h < end; h++) {
+      const int64_t head = h * t * d;
+      const float* lh = lse + h * t;
+      // Δ by the same product as dP, on 16 rows at a time (the diagonal of dO·Oᵀ): a row whose
+      // probabilities are one-hot (every causal row 0, any row when t = 1) has O_i = V_j exactly,
+      // so dP_ij − Δ_i is exactly 0 and its dQ and dK terms vanish exactly, as they should.
+      for (int64_t i0 = 0; i0 < t; i0 += kTileLanes) {
+        const int64_t rows = std::min(kTileLanes, t - i0);
+        load_rows(g + head + i0 * d, rows, d, g16.data(), dp);
+        load_transposed(out + head + i0 * d, rows, d, ot16.data(), kTileLanes);
+        tile_matmul({g16.data(), dp, 1}, ot16.data(), kTileLanes, dd16.data(), kTileLanes, rows, kTileLanes, d, false);
+        for (int64_t r = 0; r < rows; r++) delta[i0 + r] = dd16.data()[r * kTileLanes + r];
+      }
+      if (dq) std::fill(dqb.data(), dqb.data() + t * dp, 0.0f);
+      for (int64_t j0 = 0; j0 < t; j0 += pb.block) {
+        const int64_t keys = std::min(pb.block, t - j0), kw = round_to_lanes(keys);
+        load_rows(k + head + j0 * d, keys, d, kb.data(), dp);
+        load_transposed(k + head + j0 * d, keys, d, kt.data(), kw);
+        load_transposed(v + head + j0 * d, keys, d, vt.data(), kw);
+        std::fill(dkb.data(), dkb.data() + keys * dp, 0.0f);
+        std::fill(dvb.data(), dvb.data() + keys * dp, 0.0f);
+        // Causal: query blocks before this key block see none of its keys.
+        for (int64_t i0 = pb.causal ? j0 : 0; i0 < t; i0 += pb.block) {
+          const int64_t rows = std::min(pb.block, t - i0);
+          load_rows(q + head + i0 * d, rows, d, qb.data(), dp, pb.scale);
+          load_rows(g + head + i0 * d, rows, d, gb.data(), dp);
+          // On the diagonal tile the products skip what the mask hides (see Causal), leaving
+          // the masked entries of the score tiles unwritten: the element-wise passes select.
+          const bool diagonal = pb.causal && i0 == j0;
+          const Causal scores = diagonal ? Causal::kColumnsToRow : Causal::kNone;
+          const Causal transposed = diagonal ? Causal::kDepthFromRow : Causal::kNone;
+          tile_matmul({qb.data(), dp, 1}, kt.data(), kw, p.data(), kw, rows, kw, d, false, scores);
+          for (int64_t r = 0; r < rows; r++) {
+            const int64_t visible = diagonal ? r + 1 : keys;
+            const float shift = lh[i0 + r];
+            float* pr = p.data() + r * kw;
+#pragma omp simd
+            for (int64_t c = 0; c < kw; c++) pr[c] = c < visible ? exp_simd(pr[c] - shift) : 0.0f;
+          }
+          if (dv) tile_matmul({p.data(), 1, kw}, gb.data(), dp, dvb.data(), dp, keys, dp, rows, true, transposed);
+          if (!dq && !dk) continue;
+          tile_matmul({gb.data(), dp, 1}, vt.data(), kw, ds.data(), kw, rows, kw, d, false, scores);
+          for (int64_t r = 0; r < rows; r++) {
+            const int64_t visible = diagonal ? r + 1 : keys;
+            const float dr = delta[i0 + r];
+            const float* pr = p.data() + r * kw;
+            float* sr = ds.data() + r * kw;
+#pragma omp simd
+            for (int64_t c = 0; c < kw; c++) sr[c] = c < visible ? pr[c] * (sr[c] - dr) : 0.0f;
+          }
+          if (dq) {
+            tile_matmul({ds.data(), kw, 1}, kb.data(), dp, dqb.data() + i0 * dp, dp, rows, dp, keys, true,
+                        diagonal ? Causal::kDepthToRow : Causal::kNone);
+          }
+          if (dk) tile_matmul({ds.data(), 1, kw}, qb.data(), dp, dkb.data(), dp, keys, dp, rows, true, transposed);
+        }
+        if (dk) store_rows(dkb.data(), dp, keys, d, dk + head + j0 * d, 1.0f);
+        if (dv) store_rows(dvb.data(), dp, keys, d, dv + head + j0 * d, 1.0f);
+      }
+      if (dq) store_rows(dqb.data(), dp, t, d, dq + head, pb.scale);
+    }
+  });
+}
+
+// Reads [bh, t, d, scale, causal, block] from argument `first` on and checks them.
+Problem read_problem(const Args& args, size_t first, int64_t* numel) {
+  Problem pb{args.integer(first, "bh"), args.integer(first + 1, "t"), args.integer(first + 2, "d"),
+             args.integer(first + 5, "block"), 0.0f, args.boolean(first + 4, "causal")};
+  *numel = checked_numel(args, {pb.bh, pb.t, pb.d});
+  args.require(pb.d >= 1, "the head dimension d must be >= 1, got %lld", static_cast<long long>(pb.d));
+  args.require(pb.block >= 1 && pb.block <= kMaxBlock, "block size must be an integer in [1, %lld], got %lld",
+               static_cast<long long>(kMaxBlock), static_cast<long long>(pb.block));
+  const double scale = args.number(first + 3, "scale");
+  args.require(std::isfinite(scale), "scale must be a finite number, got %g", scale);
+  pb.scale = static_cast<float>(scale);
+  return pb;
+}
+
+// attention(dtype, q, k, v, out, lse|null, bh, t, d, scale, causal, block)
+Napi::Value AttentionKernel(const Napi::CallbackInfo& info) {
+  Args args(info, "attention", 12);
+  DType dt = args.float_dtype(0, "dtype");
+  int64_t numel;
+  const Problem pb = read_problem(args, 6, &numel);
+  View q = args.tensor(1, "q", dt, numel), k = args.tensor(2, "k", dt, numel), v = args.tensor(3, "v", dt, numel);
+  View out = args.tensor(4, "out", dt, numel);
+  float* lse = args.is_null(5) ? nullptr : args.tensor(5, "lse", DType::F32, pb.bh * pb.t).as<float>();
+  dispatch_float(dt, [&](auto tag) {
+    using T = decltype(tag);
+    forward(q.as<T>(), k.as<T>(), v.as<T>(), out.as<T>(), lse, pb);
+  });
+  return info.Env().Undefined();
+}
+
+// attentionBackward(dtype, q, k, v, out, lse, grad, dq|null, dk|null, dv|null, bh, t, d, scale, causal, block)
+Napi::Value AttentionBackwardKernel(const Napi::CallbackInfo& info) {
+  Args args(info, "attentionBackward", 16);
+  DType dt = args.float_dtype(0, "dtype");
+  int64_t numel;
+  const Problem pb = read_problem(args, 10, &numel);
+  View q = args.tensor(1, "q", dt, numel), k = args.tensor(2, "k", dt, numel), v = args.tensor(3, "v", dt, numel);
+  View out = args.tensor(4, "out", dt, numel);
+  const float* lse = args.tensor(5, "lse", DType::F32, pb.bh * pb.t).as<float>();
+  View g = args.tensor(6, "grad", dt, numel);
+  auto optional = [&](size_t i, const char* name) { return args.is_null(i) ? nullptr : args.tensor(i, name, dt, numel).data; };
+  void* dq = optional(7, "dq");
+  void* dk = optional(8, "dk");
+  void* dv = optional(9, "dv");
+  dispatch_float(dt, [&](auto tag) {
+    using T = decltype(tag);
+    backward(q.as<T>(), k.as<T>(), v.as<T>(), out.as<T>(), lse, g.as<T>(), static_cast<T*>(dq), static_cast<T*>(dk),
+             static_cast<T*>(dv), pb);
+  });
+  return info.Env().Undefined();
+}
+
+}  // namespace
+
+TURBINE_KERNEL(attention, AttentionKernel);
+TURBINE_KERNEL(attentionBackward, AttentionBackwardKernel);
+
+}  // namespace turbine

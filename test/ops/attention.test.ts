@@ -1,0 +1,167 @@
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+
+import { noGrad } from "../../src/autograd/grad_mode.js";
+import * as ops from "../../src/ops/index.js";
+import { tensor, zeros } from "../../src/tensor/create.js";
+import { memory } from "../../src/tensor/memory.js";
+import { native } from "../../src/tensor/native.js";
+import { tidy } from "../../src/tensor/scope.js";
+import type { Tensor } from "../../src/tensor/tensor.js";
+import { checkOpFixtures } from "../helpers/op_fixtures.js";
+
+const sdpa = ops.scaledDotProductAttention;
+
+checkOpFixtures("scaled_dot_product_attention", ({ q, k, v }, { causal, scale, blockSize }) =>
+  sdpa(q!, k!, v!, { causal, scale, blockSize }),
+);
+
+/** A deterministic pseudo-random tensor; `phase` tells q, k and v apart. */
+function wave(shape: number[], phase = 0, scale = 1): Tensor {
+  const size = shape.reduce((a, b) => a * b, 1);
+  return tensor(Float32Array.from({ length: size }, (_, i) => scale * Math.sin(i * 0.7 + phase + Math.cos(i * 0.013))), { shape });
+}
+
+/** q, k and v of one shape that require gradients. */
+function qkv(shape: number[]): [Tensor, Tensor, Tensor] {
+  const ts = [1, 2, 3].map((phase) => wave(shape, phase, 1.5)) as [Tensor, Tensor, Tensor];
+  for (const t of ts) t.requiresGrad = true;
+  return ts;
+}
+
+/** A leaf's gradient as an array; the gradient is disposed (tidy keeps gradients). */
+function gradOf(t: Tensor): number[] {
+  const values = t.grad!.toArray();
+  t.grad!.dispose();
+  return values;
+}
+
+describe("scaledDotProductAttention memory", () => {
+  // The tracker counts tensor storage exactly. What forward and backward add on top of the
+  // inputs and the upstream gradient is the output, the f32 log-sum-exp per row (saved for
+  // backward), backward's copy of the upstream gradient and dq, dk, dv: all T·D or T elements,
+  // so the peak is linear in T. An implementation that materialised the T × T scores or
+  // probabilities as tensors (16 MB at T = 2048 against 64 KB for q) would multiply the peak by
+  // 16, not 4, from T = 512 to 2048. The kernels' own tiles live in native per-thread buffers
+  // the tracker does not see; they are block × block, plus in backward one head's T × D dQ
+  // accumulator (native/attention.cc), so they are linear in T as well.
+  const peakOf = (t: number): number =>
+    tidy(() => {
+      const shape = [1, 1, t, 8];
+      const [q, k, v] = qkv(shape);
+      const g = wave(shape, 4);
+      const before = memory.report().total;
+      memory.resetPeak();
+      sdpa(q, k, v, { blockSize: 64 }).backward(g);
+      const peak = memory.report().peakTotal - before;
+      for (const x of [q, k, v]) x.grad!.dispose();
+      return peak;
+    });
+
+  test("the peak of forward + backward grows linearly in T", () => {
+    const [p128, p512, p2048] = [128, 512, 2048].map(peakOf) as [number, number, number];
+    assert.ok(Math.abs(p2048 / p512 - 4) < 0.1, `peak(2048)/peak(512) = ${p2048 / p512}, expected 4 (peaks ${p128}, ${p512}, ${p2048})`);
+    // The straight line through T = 128 and 2048 predicts T = 512 within a few per cent.
+    const line = p128 + ((p2048 - p128) * (512 - 128)) / (2048 - 128);
+    assert.ok(Math.abs(p512 / line - 1) < 0.03, `peak(512) = ${p512}, the linear fit gives ${line}`);
+  });
+
+  test("the log-sum-exp is allocated only when a graph is recorded", () =>
+    tidy(() => {
+      const [bh, t, d] = [6, 40, 16];
+      const [q, k, v] = qkv([2, 3, t, d]);
+      const before = memory.report().total;
+      memory.resetPeak();
+      noGrad(() => sdpa(q, k, v));
+      assert.equal(memory.report().peakTotal - before, bh * t * d * 4, "no grad: the output alone");
+      memory.resetPeak();
+      const mid = memory.report().total;
+      sdpa(q, k, v);
+      assert.equal(memory.report().peakTotal - mid, bh * t * d * 4 + bh * t * 4, "recording: output and log-sum-exp");
+    }));
+
+  test("a rejected call and a finished backward leave no memory behind", () => {
+    const [q, k, v] = qkv([2, 5, 8]);
+    const before = memory.report().total;
+    assert.throws(() => sdpa(q, k, v, { blockSize: 0 }), /blockSize/);
+    assert.equal(memory.report().total, before);
+    tidy(() => sdpa(q, k, v).backward(wave([2, 5, 8], 4)));
+    for (const x of [q, k, v]) x.grad!.dispose();
+    assert.equal(memory.report().total, before);
+    for (const x of [q, k, v]) x.dispose();
+  });
+});
+
+describe("scaledDotProductAttention results do not depend on the thread count", () => {
+  for (const causal of [true, false]) {
+    test(causal ? "causal" : "full", () => {
+      // 6 heads × 5 query blocks: forward splits blocks, backward heads, over two threads.
+      const run = (): number[][] => {
+        const [q, k, v] = qkv([2, 3, 70, 16]);
+        const y = sdpa(q, k, v, { causal, blockSize: 16 });
+        y.backward(wave([2, 3, 70, 16], 4));
+        return [y.toArray(), gradOf(q), gradOf(k), gradOf(v)];
+      };
+      const threads = native.getNumThreads();
+      try {
+        native.setNumThreads(1);
+        const one = tidy(run);
+        native.setNumThreads(2);
+        assert.deepEqual(tidy(run), one);
+      } finally {
+        native.setNumThreads(threads);
+      }
+    });
+  }
+});
+
+describe("scaledDotProductAttention errors", () => {
+  test("q, k and v must share one shape of rank >= 2 with D >= 1", () =>
+    tidy(() => {
+      const shapes = /scaledDotProductAttention: q \[2, 3, 8, 16\], k \[2, 3, 8, 8\] and v \[2, 3, 8, 16\] must have one shape \[\.\.\., T, D\]/;
+      assert.throws(() => sdpa(zeros([2, 3, 8, 16]), zeros([2, 3, 8, 8]), zeros([2, 3, 8, 16])), shapes);
+      assert.throws(() => sdpa(zeros([4, 8]), zeros([4, 8]), zeros([5, 8])), /scaledDotProductAttention: q \[4, 8\], k \[4, 8\] and v \[5, 8\]/);
+      assert.throws(() => sdpa(zeros([8]), zeros([8]), zeros([8])), /scaledDotProductAttention: q \[8\], k \[8\] and v \[8\] must have one shape/);
+      assert.throws(() => sdpa(zeros([3, 0]), zeros([3, 0]), zeros([3, 0])), /scaledDotProductAttention: the head dimension D of \[3, 0\] must be at least 1/);
+    }));
+
+  test("q, k and v must share one floating dtype", () =>
+    tidy(() => {
+      const bf16 = zeros([2, 4, 8], { dtype: "bfloat16" });
+      assert.throws(() => sdpa(zeros([2, 4, 8]), bf16, zeros([2, 4, 8])), /scaledDotProductAttention: dtypes differ: float32 \[2, 4, 8\] and bfloat16 \[2, 4, 8\]/);
+      const ints = zeros([2, 4, 8], { dtype: "int32" });
+      assert.throws(() => sdpa(ints, ints, ints), /scaledDotProductAttention: expected a floating tensor, got int32 \[2, 4, 8\]/);
+    }));
+
+  test("options are checked", () =>
+    tidy(() => {
+      const x = zeros([2, 4, 8]);
+      for (const blockSize of [0, 257, 1.5, NaN]) {
+        assert.throws(() => sdpa(x, x, x, { blockSize }), new RegExp(`scaledDotProductAttention: blockSize must be an integer in \\[1, 256\\], got ${blockSize}`));
+      }
+      assert.throws(() => sdpa(x, x, x, { scale: Infinity }), /scaledDotProductAttention: scale must be a finite number, got Infinity/);
+      assert.throws(() => sdpa(x, x, x, { causal: 1 as unknown as boolean }), /scaledDotProductAttention: causal must be a boolean, got 1/);
+    }));
+
+  test("the kernels check every argument before touching memory", () => {
+    const x = new Float32Array(2 * 4 * 8);
+    const out = new Float32Array(2 * 4 * 8).fill(7);
+    const lse = new Float32Array(8).fill(7);
+    const call = (args: Partial<{ q: Float32Array; lse: Float32Array; t: number; d: number; scale: number; block: number }>) =>
+      native.attention(0, args.q ?? x, x, x, out, args.lse ?? lse, 2, args.t ?? 4, args.d ?? 8, args.scale ?? 1, true, args.block ?? 64);
+    assert.throws(() => call({ q: new Float32Array(63) }), /^Error: attention: 'q' holds 63 elements, expected 64/);
+    assert.throws(() => call({ lse: new Float32Array(6) }), /attention: 'lse' holds 6 elements, expected 8/);
+    assert.throws(() => call({ block: 0 }), /attention: block size must be an integer in \[1, 256\], got 0/);
+    assert.throws(() => call({ block: 300 }), /attention: block size must be an integer in \[1, 256\], got 300/);
+    assert.throws(() => call({ scale: NaN }), /attention: scale must be a finite number, got nan/);
+    assert.throws(() => call({ t: 2 ** 50, d: 2 ** 20 }), /attention: extents \[2, 1125899906842624, 1048576\] must be non-negative/);
+    assert.throws(() => call({ t: 8, d: 0 }), /attention: the head dimension d must be >= 1, got 0/);
+    assert.deepEqual([...out, ...lse], new Array(72).fill(7));
+    const bits = new Uint16Array(64);
+    assert.throws(
+      () => native.attentionBackward(0, x, x, x, x, lse, bits, null, out, null, 2, 4, 8, 1, true, 64),
+      /attentionBackward: 'grad' is a Uint16Array, but dtype float32 is stored in a Float32Array/,
+    );
+    assert.deepEqual([...out], new Array(64).fill(7));
+  });
+});
