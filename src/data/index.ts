@@ -5,6 +5,7 @@
  * import { data } from "turbine";
  * const train = data.FashionMNIST.load({ split: "train" });
  * const loader = new data.DataLoader(train, { batchSize: 256, shuffle: true, seed: 0 });
+ * const kjv = data.loadTextCorpus({ context: 128 });   // char-level text, split 90/10
  */
 export { ArrayDataset, Subset, randomSplit, checkIndex, type Dataset } from "./dataset.js";
 export { collateLabelled, type LabelledSample, type LabelledBatch } from "./collate.js";
@@ -13,3 +14,9 @@ export { DataLoader, type DataLoaderOptions, type LoaderState } from "./dataload
 export { FashionMNIST, type FashionMNISTOptions, type FashionMNISTSplit } from "./fashion_mnist.js";
 export { readIdxGz, type IdxArray } from "./idx.js";
 export { Rng, splitmix64 } from "./random.js";
+export { UniformSampler, type UniformSamplerOptions } from "./uniform_sampler.js";
+export { CharTokenizer, type CharTokenizerJSON } from "./tokenizer.js";
+export { cacheDir, readCached, writeCached } from "./cache.js";
+export { loadKjv, type KjvOptions } from "./kjv.js";
+export { TextDataset, collateTokens, type TokenWindow, type TokenBatch, type TextLoaderOptions } from "./text.js";
+export { loadTextCorpus, readTextFile, type TextCorpus, type TextCorpusOptions } from "./corpus.js";
