@@ -116,7 +116,6 @@ export type ConfigInput = z.input<typeof configSchema>;
 
 /** The built-in default run of `turbine train`: the cnn on Fashion-MNIST, a few epochs. */
 export const DEFAULT_CONFIG: ConfigInput = {
-  name: "cnn",
   model: { kind: "cnn" },
   data: { kind: "fashion-mnist", batchSize: 128 },
   optimizer: { kind: "adamw", lr: 1e-3 },
