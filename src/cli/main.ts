@@ -3,9 +3,11 @@
  * The `turbine` command: a thin layer over the library.
  *
  *   turbine train [config] [--set a.b=v] [--resume DIR] [--json]
+ *   turbine sample --checkpoint DIR [--prompt TEXT] [--tokens N] [--temperature T] [--top-k K]
  */
 import { Command, CommanderError } from "commander";
 
+import { registerSample } from "./sample.js";
 import { registerTrain } from "./train.js";
 import { exitCodeFor } from "./errors.js";
 
@@ -16,6 +18,7 @@ const program = new Command()
   .exitOverride();
 
 registerTrain(program);
+registerSample(program);
 
 try {
   program.parse(process.argv);

@@ -1,6 +1,8 @@
 import { DataLoader } from "../data/dataloader.js";
 import { FashionMNIST } from "../data/fashion_mnist.js";
+import { loadTextCorpus } from "../data/corpus.js";
 import { cnn } from "../models/cnn.js";
+import { GPT } from "../models/gpt.js";
 import { mlp } from "../models/mlp.js";
 import type { Module } from "../nn/module.js";
 import { Adam } from "../optim/adam.js";
@@ -21,7 +23,8 @@ import { SGD } from "../optim/sgd.js";
 import { manualSeed } from "../tensor/random.js";
 import type { Tensor } from "../tensor/tensor.js";
 import type { Config } from "./config.js";
-import { classification, type Batch, type Task } from "./task.js";
+import { ConfigError } from "./config_file.js";
+import { classification, languageModel, type Batch, type Task } from "./task.js";
 
 /** Everything a config describes, built: model, data, optimizer, schedule and task. */
 export interface RunParts {
@@ -32,31 +35,54 @@ export interface RunParts {
   train: DataLoader<any, Batch>;
   eval: DataLoader<any, Batch>;
   totalSteps: number;
+  /** Saved with every checkpoint besides the config (a GPT's tokenizer). */
+  meta: Record<string, unknown>;
 }
 
 /** Builds a run from a validated config; the seed makes initialisation and shuffling repeatable. */
 export function buildRun(config: Config): RunParts {
   manualSeed(config.train.seed);
-  const data = config.data;
-  const trainSet = FashionMNIST.load({ split: "train", root: data.root });
-  const testSet = FashionMNIST.load({ split: "test", root: data.root });
-  const train = new DataLoader(trainSet, { batchSize: data.batchSize, shuffle: data.shuffle, seed: config.train.seed });
-  const evalLoader = new DataLoader(testSet, { batchSize: data.evalBatchSize });
-  const model = buildModel(config);
+  const { model, task, train, eval: evalLoader, meta } = buildModelAndData(config);
   const totalSteps = config.train.steps ?? (config.train.epochs ?? 1) * train.length;
   const optimizer = buildOptimizer(config, model);
   const scheduler = new LRScheduler(optimizer, buildSchedule(config, totalSteps));
-  return { model, optimizer, scheduler, task: classification(), train, eval: evalLoader, totalSteps };
+  return { model, optimizer, scheduler, task, train, eval: evalLoader, totalSteps, meta };
 }
 
-function buildModel(config: Config): Module {
-  const m = config.model;
-  switch (m.kind) {
-    case "mlp":
-      return mlp({ inputs: 784, hidden: m.hidden, classes: 10, init: m.init as never });
-    case "cnn":
-      return cnn({ input: [1, 28, 28], channels: m.channels, hidden: m.hidden, classes: 10, init: m.init as never });
+function mismatch(config: Config): ConfigError {
+  return new ConfigError(
+    `config: model.kind ${JSON.stringify(config.model.kind)} cannot train on data.kind ${JSON.stringify(config.data.kind)} ` +
+      "(mlp and cnn take fashion-mnist, gpt takes text)",
+  );
+}
+
+/** The model, its data and its task; a GPT's tokenizer goes into `meta` for checkpoints. */
+function buildModelAndData(config: Config): Omit<RunParts, "optimizer" | "scheduler" | "totalSteps"> {
+  const m = config.model, data = config.data, seed = config.train.seed;
+  if (m.kind === "gpt") {
+    if (data.kind !== "text") throw mismatch(config);
+    const corpus = loadTextCorpus({ path: data.path, context: m.context, trainFraction: data.trainFraction });
+    const model = new GPT({ vocabSize: corpus.tokenizer.vocabSize, context: m.context, layers: m.layers, heads: m.heads, width: m.width, tiedHead: m.tiedHead, dropout: m.dropout });
+    return {
+      model,
+      task: languageModel(),
+      train: corpus.train.loader({ batchSize: data.batchSize, seed, ...(data.batchesPerEpoch ? { batchesPerEpoch: data.batchesPerEpoch } : {}) }),
+      eval: corpus.val.fixedLoader({ batchSize: data.batchSize, batches: data.valBatches, seed }),
+      meta: { tokenizer: corpus.tokenizer.toJSON() },
+    };
   }
+  if (data.kind !== "fashion-mnist") throw mismatch(config);
+  const model =
+    m.kind === "mlp"
+      ? mlp({ inputs: 784, hidden: m.hidden, classes: 10, init: m.init as never })
+      : cnn({ input: [1, 28, 28], channels: m.channels, hidden: m.hidden, classes: 10, init: m.init as never });
+  return {
+    model,
+    task: classification(),
+    train: new DataLoader(FashionMNIST.load({ split: "train", root: data.root }), { batchSize: data.batchSize, shuffle: data.shuffle, seed }),
+    eval: new DataLoader(FashionMNIST.load({ split: "test", root: data.root }), { batchSize: data.evalBatchSize }),
+    meta: {},
+  };
 }
 
 /** The optimizer of a config; with decayOn "matrices", vectors (biases, norms) get no weight decay. */

@@ -29,6 +29,29 @@ const cnnModel = z
   })
   .describe("cnn");
 
+const gptModel = z
+  .strictObject({
+    kind: z.literal("gpt").describe("a decoder-only transformer: pre-LayerNorm blocks of causal self-attention and a GELU MLP ×4"),
+    layers: int(1).default(4).describe("transformer blocks"),
+    heads: int(1).default(4).describe("attention heads per block (width must be a multiple)"),
+    width: int(1).default(256).describe("embedding width"),
+    context: int(1).default(128).describe("context length in tokens (training windows and position embeddings)"),
+    tiedHead: z.boolean().default(true).describe("share the token embedding with the output head"),
+    dropout: z.number().min(0).lt(1).default(0).describe("dropout after attention, MLP and embeddings"),
+  })
+  .describe("gpt");
+
+const text = z
+  .strictObject({
+    kind: z.literal("text").describe("a character-level corpus: the King James Bible (Debian's bible-kjv) or any UTF-8 file"),
+    path: z.string().optional().describe("a UTF-8 text file (default: the KJV text, extracted once and cached)"),
+    batchSize: int(1).default(32).describe("windows per training batch"),
+    batchesPerEpoch: int(1).optional().describe("batches per epoch of random windows (default: about one pass over the training text)"),
+    valBatches: int(1).default(20).describe("fixed validation batches averaged for the validation loss"),
+    trainFraction: z.number().gt(0).lt(1).default(0.9).describe("leading share of the text used for training; the rest validates"),
+  })
+  .describe("text");
+
 const fashionMnist = z
   .strictObject({
     kind: z.literal("fashion-mnist").describe("Fashion-MNIST from Debian's dataset-fashion-mnist (IDX files)"),
@@ -102,8 +125,8 @@ export const configSchema = z
   .strictObject({
     name: z.string().min(1).optional().describe("run name (default: the model kind); the output goes to <outDir>/<name>"),
     outDir: z.string().default("runs").describe("folder for runs: metrics.jsonl, checkpoints/, config.json"),
-    model: z.discriminatedUnion("kind", [mlpModel, cnnModel]).describe("model"),
-    data: z.discriminatedUnion("kind", [fashionMnist]).describe("data"),
+    model: z.discriminatedUnion("kind", [mlpModel, cnnModel, gptModel]).describe("model"),
+    data: z.discriminatedUnion("kind", [fashionMnist, text]).describe("data"),
     optimizer,
     schedule,
     train,

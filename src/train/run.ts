@@ -59,7 +59,7 @@ export function runTraining(config: Config, options: RunOptions = {}): RunSummar
     clipGradNorm: config.train.clipGradNorm,
     evalEvery: config.train.evalEvery,
     callbacks,
-    meta: { config },
+    meta: { config, ...parts.meta },
   });
   if (options.resume) {
     const checkpoint = loadLatestCheckpoint(options.resume, log);

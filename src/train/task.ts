@@ -62,3 +62,20 @@ export function classification(options: { labelSmoothing?: number } = {}): Task 
     size: (batch) => batch.y.size,
   };
 }
+
+/**
+ * Language modelling: cross-entropy of next-token logits [B, T, V] against int32 targets
+ * [B, T]; throughput and evaluation count tokens.
+ * @example new Trainer({ model: gpt, optimizer, task: languageModel(), train: loader })
+ */
+export function languageModel(): Task {
+  return {
+    unit: "tokens",
+    loss: (model, batch) => crossEntropy(model.forward(batch.x), batch.y),
+    evaluate(model, batch) {
+      const loss = crossEntropy(model.forward(batch.x), batch.y);
+      return { loss: loss.item(), count: batch.y.size };
+    },
+    size: (batch) => batch.y.size,
+  };
+}

@@ -1,0 +1,158 @@
+import { add } from "../ops/binary.js";
+import { scaledDotProductAttention } from "../ops/attention.js";
+import { permute, split } from "../ops/layout.js";
+import { linear } from "../ops/matmul.js";
+import { reshape } from "../ops/view.js";
+import { ModuleList } from "../nn/containers.js";
+import { Embedding } from "../nn/embedding.js";
+import { GELU, Dropout } from "../nn/layers.js";
+import { Linear } from "../nn/linear.js";
+import { Module } from "../nn/module.js";
+import { LayerNorm } from "../nn/normalization.js";
+import { arange } from "../tensor/create.js";
+import { normal_ } from "../tensor/random.js";
+import { formatShape } from "../tensor/shape.js";
+import type { Tensor } from "../tensor/tensor.js";
+
+export interface GPTConfig {
+  vocabSize: number;
+  /** Longest context (position embeddings). */
+  context: number;
+  layers: number;
+  heads: number;
+  /** Embedding width; a multiple of heads. */
+  width: number;
+  /** Share the token embedding with the output head (default true). */
+  tiedHead?: boolean;
+  dropout?: number;
+}
+
+/** Releases handles autograd no longer needs from the caller's side. */
+function release<T>(result: T, ...handles: Tensor[]): T {
+  for (const h of handles) h.dispose();
+  return result;
+}
+
+/**
+ * Causal multi-head self-attention: one Linear to q, k and v, the fused blockwise attention
+ * kernel (no T×T matrix is kept), and an output projection.
+ */
+class CausalSelfAttention extends Module {
+  readonly qkv: Linear;
+  readonly proj: Linear;
+  readonly dropout: Dropout;
+
+  constructor(readonly config: GPTConfig) {
+    super();
+    this.qkv = this.addModule("qkv", new Linear(config.width, 3 * config.width));
+    this.proj = this.addModule("proj", new Linear(config.width, config.width));
+    this.dropout = this.addModule("dropout", new Dropout(config.dropout ?? 0));
+  }
+
+  forward(x: Tensor): Tensor {
+    const [batch, time, width] = x.shape as [number, number, number];
+    const heads = this.config.heads, dim = width / heads;
+    const qkv = this.qkv.forward(x);
+    const parts = split(qkv, width, 2);
+    // [B, T, C] -> [B, T, H, D] -> [B, H, T, D]
+    const [q, k, v] = parts.map((t) => {
+      const r = reshape(t, [batch, time, heads, dim]);
+      return release(permute(r, [0, 2, 1, 3]), r);
+    }) as [Tensor, Tensor, Tensor];
+    const attended = scaledDotProductAttention(q, k, v, { causal: true });
+    const back = permute(attended, [0, 2, 1, 3]);
+    const merged = reshape(back, [batch, time, width]);
+    const out = this.dropout.forward(this.proj.forward(merged));
+    release(null, qkv, ...parts, q, k, v, attended, back, merged);
+    return out;
+  }
+}
+
+/** A pre-LayerNorm transformer block: x + attn(ln(x)), then x + mlp(ln(x)) with a GELU MLP ×4. */
+class Block extends Module {
+  readonly ln1: LayerNorm;
+  readonly attn: CausalSelfAttention;
+  readonly ln2: LayerNorm;
+  readonly fc: Linear;
+  readonly gelu = new GELU();
+  readonly fcProj: Linear;
+  readonly dropout: Dropout;
+
+  constructor(config: GPTConfig) {
+    super();
+    this.ln1 = this.addModule("ln1", new LayerNorm(config.width));
+    this.attn = this.addModule("attn", new CausalSelfAttention(config));
+    this.ln2 = this.addModule("ln2", new LayerNorm(config.width));
+    this.fc = this.addModule("fc", new Linear(config.width, 4 * config.width));
+    this.fcProj = this.addModule("fcProj", new Linear(4 * config.width, config.width));
+    this.dropout = this.addModule("dropout", new Dropout(config.dropout ?? 0));
+  }
+
+  forward(x: Tensor): Tensor {
+    const h1 = this.ln1.forward(x);
+    const a = this.attn.forward(h1);
+    const x1 = release(add(x, a), h1, a);
+    const h2 = this.ln2.forward(x1);
+    const f = this.fc.forward(h2);
+    const g = this.gelu.forward(f);
+    const m = this.dropout.forward(this.fcProj.forward(g));
+    return release(add(x1, m), x1, h2, f, g, m);
+  }
+}
+
+/**
+ * A GPT (decoder-only transformer): token and position embeddings, pre-LayerNorm blocks of
+ * causal self-attention and a GELU MLP, a final LayerNorm and a head to the vocabulary (tied
+ * to the token embedding by default). Initialised as GPT-2: N(0, 0.02²) weights, zero biases,
+ * the residual projections scaled by 1/√(2·layers).
+ *
+ * @example
+ * const model = new GPT({ vocabSize: 65, context: 128, layers: 4, heads: 4, width: 256 });
+ * const logits = model.forward(tokens);   // int32 [B, T] -> [B, T, vocabSize]
+ */
+export class GPT extends Module {
+  readonly tokens: Embedding;
+  readonly positions: Embedding;
+  readonly blocks: ModuleList;
+  readonly lnF: LayerNorm;
+  readonly head: Linear | null;
+  readonly dropout: Dropout;
+
+  constructor(readonly config: GPTConfig) {
+    super();
+    const { vocabSize, context, layers, heads, width } = config;
+    for (const [name, v] of Object.entries({ vocabSize, context, layers, heads, width })) {
+      if (!Number.isInteger(v) || v < 1) throw new RangeError(`GPT: ${name} must be a positive integer, got ${v}`);
+    }
+    if (width % heads !== 0) throw new RangeError(`GPT: width ${width} is not a multiple of heads ${heads}`);
+    this.tokens = this.addModule("tokens", new Embedding(vocabSize, width, { std: 0.02 }));
+    this.positions = this.addModule("positions", new Embedding(context, width, { std: 0.02 }));
+    this.dropout = this.addModule("dropout", new Dropout(config.dropout ?? 0));
+    this.blocks = this.addModule("blocks", new ModuleList(Array.from({ length: layers }, () => new Block(config))));
+    this.lnF = this.addModule("lnF", new LayerNorm(width));
+    this.head = config.tiedHead === false ? this.addModule("head", new Linear(width, vocabSize, { bias: false })) : null;
+    this.initialise();
+  }
+
+  private initialise(): void {
+    const residualStd = 0.02 / Math.sqrt(2 * this.config.layers);
+    for (const [name, p] of this.namedParameters()) {
+      if (name.startsWith("tokens.") || name.startsWith("positions.")) continue; // already N(0, 0.02²)
+      if (p.ndim === 2) normal_(p, 0, name.endsWith("proj.weight") || name.endsWith("fcProj.weight") ? residualStd : 0.02);
+      else if (name.endsWith(".bias") && !name.includes("ln")) p.data.fill(0);
+    }
+  }
+
+  forward(idx: Tensor): Tensor {
+    if (idx.dtype !== "int32" || idx.ndim !== 2) throw new TypeError(`GPT: input must be int32 token ids [B, T], got ${idx.dtype} ${formatShape(idx.shape)}`);
+    const time = idx.shape[1]!;
+    if (time > this.config.context) throw new RangeError(`GPT: sequence of ${time} tokens exceeds the context of ${this.config.context}`);
+    const positions = arange(time, undefined, 1, { dtype: "int32" });
+    const tok = this.tokens.forward(idx), pos = this.positions.forward(positions);
+    let x = this.dropout.forward(release(add(tok, pos), tok, pos, positions));
+    for (const block of this.blocks.items) x = release(block.forward(x), x);
+    const h = this.lnF.forward(x);
+    const logits = this.head ? this.head.forward(h) : linear(h, this.tokens.weight);
+    return release(logits, x, h);
+  }
+}
