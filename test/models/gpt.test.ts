@@ -1,0 +1,90 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { test } from "node:test";
+
+import { loadTextCorpus } from "../../src/data/corpus.js";
+import { DataLoader } from "../../src/data/dataloader.js";
+import { ArrayDataset } from "../../src/data/dataset.js";
+import type { Sampler } from "../../src/data/sampler.js";
+import { collateTokens, type TokenWindow } from "../../src/data/text.js";
+import { generate } from "../../src/models/generate.js";
+import { GPT } from "../../src/models/gpt.js";
+import { LRScheduler } from "../../src/optim/schedule.js";
+import { noGrad } from "../../src/autograd/grad_mode.js";
+import { tensor } from "../../src/tensor/create.js";
+import { loadSafetensors } from "../../src/tensor/safetensors.js";
+import { buildOptimizer, buildSchedule } from "../../src/train/build.js";
+import { parseConfig } from "../../src/train/config_file.js";
+import { languageModel } from "../../src/train/task.js";
+import { Trainer } from "../../src/train/trainer.js";
+import { fixturesDir } from "../helpers/paths.js";
+
+// test/fixtures/runs_gpt.py: a small GPT of the workload's structure trained 20 steps in PyTorch.
+const { tensors, metadata } = loadSafetensors(join(fixturesDir(), "runs", "gpt.safetensors"));
+const meta = JSON.parse(metadata.meta!) as {
+  steps: number;
+  batch: number;
+  context: number;
+  layers: number;
+  heads: number;
+  width: number;
+  vocab: number;
+  recipe: { lr: number; betas: [number, number]; weight_decay: number; clip: number; warmup: number; floor: number };
+  losses: number[];
+  conditioning: number;
+};
+
+test("the gpt loss curve matches PyTorch's from the same weights and windows, within 1e-3 for 20 steps", () => {
+  assert.ok(meta.conditioning < 1e-5, `the fixture's run is unstable under float32 rounding (${meta.conditioning})`);
+  const corpus = loadTextCorpus({ context: meta.context });
+  assert.equal(corpus.tokenizer.vocabSize, meta.vocab, "the same character vocabulary as PyTorch's side");
+  const starts = tensors.starts!.data as Int32Array;
+  const windows: TokenWindow[] = Array.from(starts, (s) => ({
+    x: corpus.tokens.slice(s, s + meta.context),
+    y: corpus.tokens.slice(s + 1, s + 1 + meta.context),
+  }));
+  const fixed: Sampler = { length: windows.length, epochIndices: () => Int32Array.from(windows.keys()) };
+  const train = new DataLoader(new ArrayDataset(windows), { batchSize: meta.batch, sampler: fixed, collate: collateTokens });
+  const model = new GPT({ vocabSize: meta.vocab, context: meta.context, layers: meta.layers, heads: meta.heads, width: meta.width });
+  model.loadStateDict(Object.fromEntries(Object.entries(tensors).filter(([k]) => k.startsWith("init/")).map(([k, t]) => [k.slice(5), t])));
+  const r = meta.recipe;
+  const config = parseConfig(
+    {
+      model: { kind: "gpt", layers: meta.layers, heads: meta.heads, width: meta.width, context: meta.context },
+      data: { kind: "text", batchSize: meta.batch },
+      optimizer: { kind: "adamw", lr: r.lr, betas: r.betas, weightDecay: r.weight_decay, decayOn: "matrices" },
+      schedule: { warmup: r.warmup, decay: "cosine", floor: r.floor },
+      train: { steps: meta.steps, clipGradNorm: r.clip },
+    },
+    "gpt fixture",
+  );
+  const optimizer = buildOptimizer(config, model);
+  const losses: number[] = [];
+  new Trainer({
+    model,
+    optimizer,
+    scheduler: new LRScheduler(optimizer, buildSchedule(config, meta.steps)),
+    task: languageModel(),
+    train,
+    clipGradNorm: r.clip,
+    callbacks: [{ onStepEnd: (s) => losses.push(s.loss) }],
+  }).fit({ steps: meta.steps });
+  const worst = Math.max(...losses.map((l, i) => Math.abs(l - meta.losses[i]!) / meta.losses[i]!));
+  assert.ok(worst <= 1e-3, `largest relative difference ${worst.toExponential(2)}`);
+});
+
+test("GPT validates its shape and input, and sampling is seeded and stays in the vocabulary", () => {
+  assert.throws(() => new GPT({ vocabSize: 10, context: 8, layers: 1, heads: 3, width: 16 }), /width 16 is not a multiple of heads 3/);
+  const model = new GPT({ vocabSize: 10, context: 8, layers: 1, heads: 2, width: 16 });
+  assert.throws(() => noGrad(() => model.forward(tensor([[1.5, 2]]))), /input must be int32 token ids \[B, T\], got float32 \[1, 2\]/);
+  assert.throws(() => noGrad(() => model.forward(tensor([Array(9).fill(1)], { dtype: "int32" }))), /sequence of 9 tokens exceeds the context of 8/);
+  const prompt = Int32Array.from([1, 2, 3]);
+  const a = generate(model, prompt, { tokens: 20, topK: 3, seed: 5 });
+  const b = generate(model, prompt, { tokens: 20, topK: 3, seed: 5 });
+  assert.deepEqual([...a], [...b]);
+  assert.equal(a.length, 23);
+  assert.ok([...a].every((t) => t >= 0 && t < 10));
+  assert.deepEqual([...a.slice(0, 3)], [1, 2, 3]);
+  assert.throws(() => generate(model, new Int32Array(0), { tokens: 1 }), /the prompt is empty/);
+  assert.throws(() => generate(model, prompt, { tokens: 1, topK: 11 }), /topK must be an integer in \[1, 10\]/);
+});
