@@ -3,6 +3,8 @@
 #include <cmath>
 
 #include "args.h"
+#include "erf_simd.h"
+#include "exp_simd.h"
 #include "parallel.h"
 #include "registry.h"
 
@@ -23,8 +25,8 @@ constexpr float kInvSqrt2Pi = 0.3989422804014327f;
   X(tanh, std::tanh(x))                                                                     \
   X(sigmoid, 1.0f / (1.0f + std::exp(-x)))                                                  \
   X(relu, x > 0.0f ? x : 0.0f)                                                              \
-  X(gelu_tanh, 0.5f * x * (1.0f + std::tanh(kSqrt2OverPi * (x + kGeluCoeff * x * x * x)))) \
-  X(gelu_erf, 0.5f * x * (1.0f + std::erf(x * kInvSqrt2)))                                  \
+  X(gelu_tanh, x * gelu_tanh_gate(x))                                                        \
+  X(gelu_erf, 0.5f * x * (1.0f + erf_simd(x * kInvSqrt2)))                                  \
   X(abs, std::fabs(x))                                                                      \
   X(sign, static_cast<float>((x > 0.0f) - (x < 0.0f)))                                      \
   X(square, x * x)                                                                          \
@@ -52,14 +54,21 @@ constexpr float kInvSqrt2Pi = 0.3989422804014327f;
   X(pow, alpha == 0.0f ? 0.0f : g * alpha * std::pow(s, alpha - 1.0f)) /* x */                \
   X(clamp_min, s < alpha ? 0.0f : g)            /* x */
 
+// 0.5·(1 + tanh(u)) = σ(2u): the tanh approximation's gate as a sigmoid, stable at both ends
+// and vectorisable through exp_simd.
+inline float gelu_tanh_gate(float x) {
+  const float u = kSqrt2OverPi * (x + kGeluCoeff * x * x * x);
+  return 1.0f / (1.0f + exp_simd(-2.0f * u));
+}
+
+// d/dx x·s(x) with s = σ(2u): s + x·2s(1 − s)·u'(x), since 1 − tanh² = 4s(1 − s).
 inline float gelu_tanh_grad(float x) {
-  float inner = kSqrt2OverPi * (x + kGeluCoeff * x * x * x);
-  float t = std::tanh(inner);
-  return 0.5f * (1.0f + t) + 0.5f * x * (1.0f - t * t) * kSqrt2OverPi * (1.0f + 3.0f * kGeluCoeff * x * x);
+  const float s = gelu_tanh_gate(x);
+  return s + 2.0f * x * s * (1.0f - s) * kSqrt2OverPi * (1.0f + 3.0f * kGeluCoeff * x * x);
 }
 
 inline float gelu_erf_grad(float x) {
-  return 0.5f * (1.0f + std::erf(x * kInvSqrt2)) + x * kInvSqrt2Pi * std::exp(-0.5f * x * x);
+  return 0.5f * (1.0f + erf_simd(x * kInvSqrt2)) + x * kInvSqrt2Pi * exp_simd(-0.5f * x * x);
 }
 
 enum class Unary : int {
