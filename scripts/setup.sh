@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets turbine up on a fresh Debian machine, as root: the system packages it builds and runs on,
-# the npm dependencies, the native addon (compiled here, for this CPU) and the TypeScript build.
+# the npm dependencies, the native addon (compiled here, for this CPU), the TypeScript build and
+# the `turbine` command.
 # Safe to run again: packages already present are not reinstalled.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,4 +27,11 @@ fi
 
 npm ci --no-audit --no-fund   # also compiles the addon (the package's install script)
 npm run build:ts
-echo "setup: done"
+
+# The `turbine` command: the built CLI, linked onto the PATH.
+chmod +x dist/src/cli/main.js
+if ln -sf "$PWD/dist/src/cli/main.js" /usr/local/bin/turbine 2>/dev/null; then
+  echo "setup: done; run \`turbine train\`"
+else
+  echo "setup: done; /usr/local/bin is not writable, so run the CLI as \`node dist/src/cli/main.js train\`"
+fi
