@@ -4,9 +4,11 @@
  *
  *   turbine train [config] [--set a.b=v] [--resume DIR] [--json]
  *   turbine sample --checkpoint DIR [--prompt TEXT] [--tokens N] [--temperature T] [--top-k K]
+ *   turbine bench [--workloads mlp,cnn,gpt] [--precision f32|bf16] [--json] [--time-to-quality] [--ops W]
  */
 import { Command, CommanderError } from "commander";
 
+import { registerBench } from "./bench.js";
 import { registerSample } from "./sample.js";
 import { registerTrain } from "./train.js";
 import { exitCodeFor } from "./errors.js";
@@ -19,6 +21,7 @@ const program = new Command()
 
 registerTrain(program);
 registerSample(program);
+registerBench(program);
 
 try {
   program.parse(process.argv);

@@ -5,9 +5,9 @@
  */
 import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 
+import { packageRoot } from "../package_root.js";
 import type { TypedArray } from "./dtype.js";
 
 export interface NativeKernels {
@@ -182,12 +182,8 @@ export interface NativeKernels {
 }
 
 function findAddon(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let up = 0; up < 5; up++) {
-    const candidate = join(dir, "build", "Release", "turbine.node");
-    if (existsSync(candidate)) return candidate;
-    dir = dirname(dir);
-  }
+  const path = join(packageRoot(), "build", "Release", "turbine.node");
+  if (existsSync(path)) return path;
   throw new Error(
     "turbine: the native addon build/Release/turbine.node is missing; build it with `npm run build` " +
       "(it needs Debian's libdnnl-dev and g++: see the README's set-up command)",

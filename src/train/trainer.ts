@@ -65,6 +65,16 @@ export class Trainer {
 
   constructor(readonly options: TrainerOptions) {}
 
+  /** Seconds of training so far (evaluation and checkpoints excluded). */
+  get trainSeconds(): number {
+    return this.clock + (this.clockStart === null ? 0 : (performance.now() - this.clockStart) / 1000);
+  }
+
+  /** Samples (or tokens) trained on so far. */
+  get processedUnits(): number {
+    return this.processed;
+  }
+
   /** Asks the loop to stop after the current step. */
   requestStop(reason: string): void {
     this.stopReason ??= reason;

@@ -1,16 +1,8 @@
-import { existsSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 
-/** The repository root (the folder holding package.json), found from this compiled file. */
-export function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, "package.json"))) {
-    const up = dirname(dir);
-    if (up === dir) throw new Error("repoRoot: no package.json above the test files");
-    dir = up;
-  }
-  return dir;
-}
+import { packageRoot } from "../../src/package_root.js";
 
-export const fixturesDir = (): string => join(repoRoot(), "test", "fixtures");
+/** The repository root. */
+export const repoRoot = packageRoot;
+
+export const fixturesDir = (): string => join(packageRoot(), "test", "fixtures");

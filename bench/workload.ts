@@ -1,0 +1,82 @@
+/**
+ * One turbine workload in this process: `--warmup` untimed steps, then `--steps` timed ones
+ * (data loading included, evaluation excluded), and one result line in the format of the
+ * PyTorch twins (bench/torch/common.py), so the harness reads both alike. With
+ * `--time-to-quality`, the gpt trains its 1500-step schedule, validating every 100 steps, and
+ * stops the clock at the first validation loss ≤ --target.
+ *
+ *   node dist/bench/workload.js --workload gpt --threads 2 --steps 30 --warmup 5 --json
+ */
+import { loadavg } from "node:os";
+import { parseArgs } from "node:util";
+
+import { native } from "../src/tensor/native.js";
+import { buildRun } from "../src/train/build.js";
+import type { Callback } from "../src/train/callbacks.js";
+import { parseConfig } from "../src/train/config_file.js";
+import { Trainer } from "../src/train/trainer.js";
+import { packageRoot } from "../src/package_root.js";
+import { WORKLOADS, type WorkloadName, workloadConfig } from "./workloads.js";
+
+const { values } = parseArgs({
+  options: {
+    workload: { type: "string" },
+    threads: { type: "string", default: "2" },
+    precision: { type: "string", default: "f32" },
+    steps: { type: "string", default: "50" },
+    warmup: { type: "string", default: "5" },
+    "time-to-quality": { type: "boolean", default: false },
+    "total-steps": { type: "string", default: "1500" },
+    "eval-every": { type: "string", default: "100" },
+    target: { type: "string", default: "1.6" },
+    "no-stop": { type: "boolean", default: false },
+    json: { type: "boolean", default: false },
+  },
+});
+const name = values.workload as WorkloadName;
+if (!WORKLOADS.includes(name)) throw new Error(`workload: --workload must be one of ${WORKLOADS.join(", ")}, got ${values.workload}`);
+if (values.precision !== "f32") throw new Error(`workload: --precision ${values.precision} is not available yet (f32 only)`);
+const threads = Number(values.threads), steps = Number(values.steps), warmup = Number(values.warmup);
+native.setNumThreads(threads);
+
+const row: Record<string, unknown> = { workload: name, precision: values.precision, threads, unit: name === "gpt" ? "tokens/s" : "samples/s" };
+if (values["time-to-quality"]) {
+  const total = Number(values["total-steps"]), target = Number(values.target);
+  const raw = workloadConfig(name, packageRoot(), total);
+  const config = parseConfig({ ...raw, train: { ...(raw.train as object), steps: total, evalEvery: Number(values["eval-every"]) } }, `${name} workload`);
+  const parts = buildRun(config);
+  const validations: { step: number; loss: number; train_s: number }[] = [];
+  let reached: { step: number; train_s: number } | null = null;
+  const trainer: Trainer = new Trainer({
+    ...parts,
+    clipGradNorm: config.train.clipGradNorm,
+    evalEvery: config.train.evalEvery,
+    callbacks: [
+      {
+        onEvalEnd: (e, t) => {
+          const trainSeconds = t.trainSeconds;
+          validations.push({ step: e.step, loss: e.loss, train_s: trainSeconds });
+          if (reached === null && e.loss <= target) {
+            reached = { step: e.step, train_s: trainSeconds };
+            if (!values["no-stop"]) t.requestStop(`validation loss ${e.loss.toFixed(4)} ≤ ${target}`);
+          }
+        },
+      } satisfies Callback,
+    ],
+  });
+  const result = trainer.fit({ steps: total });
+  Object.assign(row, { target, reached, validations, steps: result.steps, seconds: result.trainSeconds, throughput: result.throughput });
+} else {
+  const config = parseConfig(workloadConfig(name, packageRoot(), warmup + steps), `${name} workload`);
+  const parts = buildRun(config);
+  let finalLoss = NaN;
+  const trainer = new Trainer({ ...parts, eval: undefined, clipGradNorm: config.train.clipGradNorm, callbacks: [{ onStepEnd: (s) => (finalLoss = s.loss) }] });
+  if (warmup > 0) trainer.fit({ steps: warmup });
+  const before = trainer.trainSeconds;
+  const processedBefore = trainer.processedUnits;
+  const result = trainer.fit({ steps: warmup + steps });
+  const seconds = result.trainSeconds - before;
+  Object.assign(row, { throughput: (trainer.processedUnits - processedBefore) / seconds, steps, seconds, final_loss: finalLoss });
+}
+row.load_average = loadavg()[0];
+process.stdout.write(values.json ? `${JSON.stringify(row)}\n` : `${Object.entries(row).map(([k, v]) => `${k}: ${JSON.stringify(v)}`).join("\n")}\n`);

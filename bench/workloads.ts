@@ -1,0 +1,51 @@
+/**
+ * The reference workloads of DESIGN.md §4 as turbine configs that mirror their PyTorch twins in
+ * bench/torch/ (same model, data, optimizer, batch), and the work each unit of throughput
+ * costs, for the GFLOP/s columns.
+ */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+
+import type { ConfigInput } from "../src/train/config.js";
+
+export type WorkloadName = "mlp" | "cnn" | "gpt";
+export const WORKLOADS: readonly WorkloadName[] = ["mlp", "cnn", "gpt"];
+
+/** AdamW as the twins use it for the classifiers: lr 1e-3, PyTorch's default betas, eps and weight decay 0.01. */
+const classifierOptimizer = { kind: "adamw", lr: 1e-3, weightDecay: 0.01 } as const;
+
+/** The turbine config of a workload for a run of `steps` optimizer steps in all. */
+export function workloadConfig(name: WorkloadName, root: string, steps: number): ConfigInput {
+  switch (name) {
+    case "mlp":
+      return { model: { kind: "mlp", hidden: [1024, 1024] }, data: { kind: "fashion-mnist", batchSize: 256 }, optimizer: classifierOptimizer, train: { steps } };
+    case "cnn":
+      return { model: { kind: "cnn", channels: [32, 64], hidden: 128 }, data: { kind: "fashion-mnist", batchSize: 128 }, optimizer: classifierOptimizer, train: { steps } };
+    case "gpt": {
+      const recipe = JSON.parse(readFileSync(join(root, "examples", "gpt-char.json"), "utf8")) as ConfigInput & { train: object };
+      return { ...recipe, train: { ...recipe.train, steps } };
+    }
+  }
+}
+
+/**
+ * Floating-point operations per sample (mlp, cnn) or token (gpt) of one training step, forward
+ * and backward (≈ 3× the forward's multiply-adds ×2), counting the matrix products and
+ * convolutions, which are nearly all of it.
+ */
+export function flopsPerUnit(name: WorkloadName): number {
+  switch (name) {
+    case "mlp":
+      return 6 * (784 * 1024 + 1024 * 1024 + 1024 * 10);
+    case "cnn": {
+      const conv1 = 26 * 26 * 32 * 9 * 2, conv2 = 11 * 11 * 64 * 32 * 9 * 2, fc = (1600 * 128 + 128 * 10) * 2;
+      return 3 * (conv1 + conv2 + fc);
+    }
+    case "gpt": {
+      const width = 256, layers = 4, context = 128, vocab = 73;
+      const matmulParams = layers * 12 * width * width + width * vocab;
+      const attention = layers * 3 * 2 * context * width; // causal QKᵀ and PV, forward and backward
+      return 6 * matmulParams + attention;
+    }
+  }
+}

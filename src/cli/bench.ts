@@ -1,0 +1,80 @@
+import type { Command } from "commander";
+import { cpus } from "node:os";
+
+import { bestTorchSetting, compare, matmulLimit, torchRun, turbineRun, type CompareOptions, type CompareRow, type Precision } from "../../bench/compare.js";
+import { WORKLOADS, workloadConfig, type WorkloadName } from "../../bench/workloads.js";
+import { packageRoot } from "../package_root.js";
+import { formatOpTable, timeOps } from "../profile/op_timer.js";
+import { native } from "../tensor/native.js";
+import { buildRun } from "../train/build.js";
+import { parseConfig } from "../train/config_file.js";
+import { Trainer } from "../train/trainer.js";
+
+function list(value: string): WorkloadName[] {
+  const names = value.split(",").map((s) => s.trim()) as WorkloadName[];
+  for (const n of names) if (!WORKLOADS.includes(n)) throw new Error(`turbine bench: unknown workload ${JSON.stringify(n)}; expected ${WORKLOADS.join(", ")}`);
+  return names;
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return rows.map((r) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ")).join("\n");
+}
+
+function printRows(rows: CompareRow[], limit: number): void {
+  const fmt = (v: number | null): string => (v === null ? "n/a" : Math.round(v).toLocaleString("en-US"));
+  const pct = (g: number | null): string => (g === null ? "n/a" : `${g.toFixed(0)} (${((100 * g) / limit).toFixed(0)}%)`);
+  const header = ["workload", "precision", "turbine", "pytorch", "unit", "ratio", "pytorch threads/openblas", "turbine GFLOP/s", "pytorch GFLOP/s"];
+  const body = rows.map((r) => [r.workload, r.precision, fmt(r.turbine), fmt(r.torch), r.unit, r.ratio === null ? "n/a" : r.ratio.toFixed(2), `${r.torchSetting.threads}/${r.torchSetting.openblas}`, pct(r.turbineGflops), pct(r.torchGflops)]);
+  process.stdout.write(`${table([header, ...body])}\n`);
+  for (const r of rows) if (r.note) process.stdout.write(`note: ${r.workload} ${r.precision}: ${r.note}\n`);
+}
+
+/** Per-op times of a few training steps of a workload, in this process. */
+function opsTable(workload: WorkloadName, threads: number, steps: number): void {
+  native.setNumThreads(threads);
+  const config = parseConfig(workloadConfig(workload, packageRoot(), steps + 3), workload);
+  const parts = buildRun(config);
+  const trainer = new Trainer({ ...parts, eval: undefined, clipGradNorm: config.train.clipGradNorm });
+  trainer.fit({ steps: 3 });
+  const { table: rows, totalMs } = timeOps(() => trainer.fit({ steps: steps + 3 }));
+  process.stdout.write(`${workload}: ${(totalMs / steps).toFixed(1)} ms per training step (${steps} steps, ${threads} threads)\n${formatOpTable(rows, totalMs)}\n`);
+}
+
+/** `turbine bench`: the reference workloads against their PyTorch twins. */
+export function registerBench(program: Command): void {
+  program
+    .command("bench")
+    .description("run the reference workloads in turbine and in PyTorch (its best thread setting), alternating, and print the ratios")
+    .option("--workloads <list>", "comma-separated: mlp, cnn, gpt", list, [...WORKLOADS])
+    .option("--precision <p>", "f32 or bf16", "f32")
+    .option("--repeats <n>", "alternating repeats per workload (medians are compared)", (v) => Number(v), 3)
+    .option("--threads <n>", "turbine's threads", (v) => Number(v), 2)
+    .option("--steps <n>", "timed steps per run (default: mlp 60, cnn 40, gpt 20)", (v) => Number(v))
+    .option("--warmup <n>", "untimed steps before them", (v) => Number(v), 5)
+    .option("--time-to-quality", "train the gpt to validation loss ≤ 1.6 on both sides (minutes each)")
+    .option("--ops <workload>", "instead: the per-op time table of a few training steps of one workload")
+    .option("--json", "one JSON object per row: { workload, precision, turbine, torch, unit, ratio }")
+    .action((opts: { workloads: WorkloadName[]; precision: string; repeats: number; threads: number; steps?: number; warmup: number; timeToQuality?: boolean; ops?: string; json?: boolean }) => {
+      if (opts.precision !== "f32" && opts.precision !== "bf16") throw new Error(`turbine bench: --precision must be f32 or bf16, got ${opts.precision}`);
+      if (opts.ops) {
+        opsTable(list(opts.ops)[0]!, opts.threads, opts.steps ?? 5);
+        return;
+      }
+      const log = (line: string): void => void process.stderr.write(`${line}\n`);
+      const steps = opts.steps ? Object.fromEntries(opts.workloads.map((w) => [w, opts.steps!])) : {};
+      const o: CompareOptions = { workloads: opts.workloads, precision: opts.precision as Precision, repeats: opts.repeats, threads: opts.threads, steps, warmup: opts.warmup, log };
+      const limit = matmulLimit(o.precision === "f32" ? "float32" : "bfloat16", opts.threads);
+      process.stdout.write(`turbine bench, ${new Date().toISOString().slice(0, 10)}, ${cpus()[0]?.model ?? "cpu"}, ${cpus().length} cores; matmul limit (1024³, ${o.precision}, ${opts.threads} threads): ${limit.toFixed(0)} GFLOP/s\n`);
+      if (opts.timeToQuality) {
+        const setting = bestTorchSetting("gpt", o);
+        const ours = turbineRun("gpt", o, ["--time-to-quality"]);
+        const theirs = torchRun("gpt", o, setting, ["--time-to-quality"]);
+        process.stdout.write(`${JSON.stringify({ turbine: ours, pytorch: theirs })}\n`);
+        return;
+      }
+      const rows = compare(o);
+      if (opts.json) for (const r of rows) process.stdout.write(`${JSON.stringify({ workload: r.workload, precision: r.precision, turbine: r.turbine, torch: r.torch, unit: r.unit, ratio: r.ratio })}\n`);
+      else printRows(rows, limit);
+    });
+}
