@@ -1,8 +1,8 @@
-// Fused scaled-dot-product attention, softmax(scale·Q·Kᵀ + causal mask)·V, over q, k, v viewed
-// as [bh, t, d], forward and backward, FlashAttention-style (Dao et al., FlashAttention-2): the
-// t × t score matrix never exists. Forward walks key blocks with an online softmax (running
-// max, running sum, rescaled accumulator) and saves each query row's log-sum-exp; backward
-// recomputes each score tile from it. A thread holds block × block tiles, plus in backward one
+// Fused scaled-dot-product attention, softmax(scale·Q·Kᵀ + causal mask)·V, over q, k, v of b × h
+// heads of t rows of d read through strides (see Layout), forward and backward, FlashAttention-
+// style (Dao et al., FlashAttention-2): the t × t score matrix never exists. Forward walks key
+// blocks with an online softmax (running max, running sum, rescaled accumulator) and saves each
+// query row's log-sum-exp; backward recomputes each score tile from it. A thread holds block × block tiles, plus in backward one
 // head's f32 dQ accumulator and Δ (t × d and t floats). f32, bf16 and f16 inputs are computed
 // in f32; outputs take the input dtype, the log-sum-exp is f32.
 #include <algorithm>
@@ -23,47 +23,67 @@ namespace {
 // Past 256 the tiles (several block × block f32 buffers) no longer fit in L2.
 constexpr int64_t kMaxBlock = 256;
 
+// Where an operand's elements lie in its array: column c of row i of head hd of batch bt is at
+// offset + bt·batch + hd·head + i·time + c (columns are contiguous). Contiguous [B, H, T, D] is
+// (0, H·T·D, T·D, D); the q of a packed qkv [B, T, 3C] (nanoGPT's Linear(C, 3C) output, C = H·D)
+// is (0, T·3C, D, 3C), its k and v start at C and 2C, and the merged output [B, T, C] is
+// (0, T·C, D, C). Gradients take their operand's layout: grad and out, dq and q, dk and k, dv and v.
+struct Layout {
+  int64_t offset, batch, head, time;
+};
+
+struct Layouts {
+  Layout q, k, v, out;
+};
+
 struct Problem {
-  int64_t bh, t, d, block;
+  int64_t b, h, t, d, block;
   float scale;
   bool causal;
+  Layouts layout;
 
+  int64_t heads() const { return b * h; }
+  // Element index of row `row` of head `bh` (batch-major: bh = bt·h + hd) under l.
+  int64_t at(const Layout& l, int64_t bh, int64_t row) const {
+    return l.offset + bh / h * l.batch + bh % h * l.head + row * l.time;
+  }
   int64_t dp() const { return round_to_lanes(d); }  // d padded with zero columns for the tile products
   int64_t blocks() const { return (t + block - 1) / block; }
   // Grain for parallel_for over tasks of `rows` query rows each: about rows·t·d multiply-adds.
   int64_t grain(int64_t rows) const { return std::max<int64_t>(1, kElementGrain / std::max<int64_t>(1, rows * t * d)); }
 };
 
-// rows × d of src (row stride d) into dst (row stride ld ≥ d) as f32 times factor, columns d..ld
-// zeroed.
+// rows × d of src (row stride stride) into dst (row stride ld ≥ d) as f32 times factor, columns
+// d..ld zeroed.
 template <typename T>
-void load_rows(const T* src, int64_t rows, int64_t d, float* dst, int64_t ld, float factor = 1.0f) {
+void load_rows(const T* src, int64_t stride, int64_t rows, int64_t d, float* dst, int64_t ld, float factor = 1.0f) {
   for (int64_t r = 0; r < rows; r++) {
 #pragma omp simd
-    for (int64_t c = 0; c < d; c++) dst[r * ld + c] = to_float(src[r * d + c]) * factor;
+    for (int64_t c = 0; c < d; c++) dst[r * ld + c] = to_float(src[r * stride + c]) * factor;
     std::fill(dst + r * ld + d, dst + (r + 1) * ld, 0.0f);
   }
 }
 
-// The transpose of rows × d of src into dst [d × ld] (ld ≥ rows) as f32 times factor, columns
-// rows..ld zeroed.
+// The transpose of rows × d of src (row stride stride) into dst [d × ld] (ld ≥ rows) as f32 times
+// factor, columns rows..ld zeroed.
 template <typename T>
-void load_transposed(const T* src, int64_t rows, int64_t d, float* dst, int64_t ld, float factor = 1.0f) {
+void load_transposed(const T* src, int64_t stride, int64_t rows, int64_t d, float* dst, int64_t ld,
+                     float factor = 1.0f) {
   for (int64_t c = 0; c < d; c++) {
-    for (int64_t r = 0; r < rows; r++) dst[c * ld + r] = to_float(src[r * d + c]) * factor;
+    for (int64_t r = 0; r < rows; r++) dst[c * ld + r] = to_float(src[r * stride + c]) * factor;
     std::fill(dst + c * ld + rows, dst + (c + 1) * ld, 0.0f);
   }
 }
 
-// rows × d of an f32 tile (row stride ld) into dst (row stride d), times factor, or times
+// rows × d of an f32 tile (row stride ld) into dst (row stride stride), times factor, or times
 // row_factor[r] when not null.
 template <typename T>
-void store_rows(const float* src, int64_t ld, int64_t rows, int64_t d, T* dst, float factor,
+void store_rows(const float* src, int64_t ld, int64_t rows, int64_t d, T* dst, int64_t stride, float factor,
                 const float* row_factor = nullptr) {
   for (int64_t r = 0; r < rows; r++) {
     const float f = row_factor ? row_factor[r] : factor;
 #pragma omp simd
-    for (int64_t c = 0; c < d; c++) dst[r * d + c] = from_float<T>(src[r * ld + c] * f);
+    for (int64_t c = 0; c < d; c++) dst[r * stride + c] = from_float<T>(src[r * ld + c] * f);
   }
 }
 
@@ -77,23 +97,24 @@ void store_rows(const float* src, int64_t ld, int64_t rows, int64_t d, T* dst, f
 template <typename T>
 void forward(const T* q, const T* k, const T* v, T* out, float* lse, const Problem& pb) {
   const int64_t d = pb.d, dp = pb.dp(), bp = round_to_lanes(pb.block), nb = pb.blocks();
+  const Layouts& ly = pb.layout;
   constexpr float kNegInf = -std::numeric_limits<float>::infinity();
-  parallel_for(pb.bh * nb, pb.grain(pb.block), [&](int64_t begin, int64_t end) {
+  parallel_for(pb.heads() * nb, pb.grain(pb.block), [&](int64_t begin, int64_t end) {
     AlignedFloats qt(d * bp), kb(pb.block * dp), vb(pb.block * dp), st(pb.block * bp), acc(pb.block * dp);
     std::vector<float> m(bp), m_new(bp), alpha(bp), inv(bp);
     std::vector<double> l(bp), tile_sum(bp);
     for (int64_t task = begin; task < end; task++) {
-      const int64_t h = task / nb, head = h * pb.t * d, i0 = task % nb * pb.block;
+      const int64_t h = task / nb, i0 = task % nb * pb.block;
       const int64_t rows = std::min(pb.block, pb.t - i0), width = round_to_lanes(rows);
-      load_transposed(q + head + i0 * d, rows, d, qt.data(), width, pb.scale);
+      load_transposed(q + pb.at(ly.q, h, i0), ly.q.time, rows, d, qt.data(), width, pb.scale);
       std::fill(m.begin(), m.end(), kNegInf);
       std::fill(l.begin(), l.end(), 0.0);
       std::fill(acc.data(), acc.data() + rows * dp, 0.0f);
       const int64_t key_end = pb.causal ? i0 + rows : pb.t;
       for (int64_t j0 = 0; j0 < key_end; j0 += pb.block) {
         const int64_t keys = std::min(pb.block, key_end - j0);
-        load_rows(k + head + j0 * d, keys, d, kb.data(), dp);
-        load_rows(v + head + j0 * d, keys, d, vb.data(), dp);
+        load_rows(k + pb.at(ly.k, h, j0), ly.k.time, keys, d, kb.data(), dp);
+        load_rows(v + pb.at(ly.v, h, j0), ly.v.time, keys, d, vb.data(), dp);
         float* s = st.data();
         // On the diagonal tile the products skip what the mask hides (see Causal).
         const bool diagonal = pb.causal && j0 == i0;
@@ -140,52 +161,54 @@ void forward(const T* q, const T* k, const T* v, T* out, float* lse, const Probl
         inv[i] = static_cast<float>(1.0 / l[i]);
         if (lse) lse[h * pb.t + i0 + i] = m[i] + static_cast<float>(std::log(l[i]));
       }
-      store_rows(acc.data(), dp, rows, d, out + head + i0 * d, 1.0f, inv.data());
+      store_rows(acc.data(), dp, rows, d, out + pb.at(ly.out, h, i0), ly.out.time, 1.0f, inv.data());
     }
   });
 }
 
 // FlashAttention-2's backward, one head per task so that each head's dQ, dK and dV are written
-// by one thread in a fixed order: no atomics, and the same bits for any thread count. Outer loop
-// over key blocks (dK, dV accumulate in tiles), inner over the query blocks that see them (dQ
-// accumulates in a per-head f32 buffer). With Q̃ = scale·Q and Δ_i = Σ dO_i·O_i, per tile:
+// by one thread in a fixed order: no atomics, and the same bits for any thread count. Heads
+// write disjoint elements as long as the layouts do not overlap; packed in one dqkv, a head's
+// dq, dk and dv are disjoint column ranges of the rows of its batch. Outer loop over key blocks
+// (dK, dV accumulate in tiles), inner over the query blocks that see them (dQ accumulates in a
+// per-head f32 buffer). With Q̃ = scale·Q and Δ_i = Σ dO_i·O_i, per tile:
 //   P = exp(Q̃·Kᵀ − L), dV += Pᵀ·dO, dS = P∘(dO·Vᵀ − Δ), dQ += dS·K (times scale when stored),
 //   dK += dSᵀ·Q̃.
 template <typename T>
 void backward(const T* q, const T* k, const T* v, const T* out, const float* lse, const T* g, T* dq, T* dk, T* dv,
               const Problem& pb) {
   const int64_t d = pb.d, dp = pb.dp(), bp = round_to_lanes(pb.block), t = pb.t;
-  parallel_for(pb.bh, pb.grain(t), [&](int64_t begin, int64_t end) {
+  const Layouts& ly = pb.layout;
+  parallel_for(pb.heads(), pb.grain(t), [&](int64_t begin, int64_t end) {
     AlignedFloats qb(pb.block * dp), gb(pb.block * dp), kb(pb.block * dp), kt(d * bp), vt(d * bp);
     AlignedFloats p(pb.block * bp), ds(pb.block * bp), dkb(pb.block * dp), dvb(pb.block * dp), dqb(dq ? t * dp : 0);
     AlignedFloats g16(kTileLanes * dp), ot16(d * kTileLanes), dd16(kTileLanes * kTileLanes);
     std::vector<float> delta(t);
     for (int64_t h = begin; h < end; h++) {
-      const int64_t head = h * t * d;
       const float* lh = lse + h * t;
       // Δ by the same product as dP, on 16 rows at a time (the diagonal of dO·Oᵀ): a row whose
       // probabilities are one-hot (every causal row 0, any row when t = 1) has O_i = V_j exactly,
       // so dP_ij − Δ_i is exactly 0 and its dQ and dK terms vanish exactly, as they should.
       for (int64_t i0 = 0; i0 < t; i0 += kTileLanes) {
         const int64_t rows = std::min(kTileLanes, t - i0);
-        load_rows(g + head + i0 * d, rows, d, g16.data(), dp);
-        load_transposed(out + head + i0 * d, rows, d, ot16.data(), kTileLanes);
+        load_rows(g + pb.at(ly.out, h, i0), ly.out.time, rows, d, g16.data(), dp);
+        load_transposed(out + pb.at(ly.out, h, i0), ly.out.time, rows, d, ot16.data(), kTileLanes);
         tile_matmul({g16.data(), dp, 1}, ot16.data(), kTileLanes, dd16.data(), kTileLanes, rows, kTileLanes, d, false);
         for (int64_t r = 0; r < rows; r++) delta[i0 + r] = dd16.data()[r * kTileLanes + r];
       }
       if (dq) std::fill(dqb.data(), dqb.data() + t * dp, 0.0f);
       for (int64_t j0 = 0; j0 < t; j0 += pb.block) {
         const int64_t keys = std::min(pb.block, t - j0), kw = round_to_lanes(keys);
-        load_rows(k + head + j0 * d, keys, d, kb.data(), dp);
-        load_transposed(k + head + j0 * d, keys, d, kt.data(), kw);
-        load_transposed(v + head + j0 * d, keys, d, vt.data(), kw);
+        load_rows(k + pb.at(ly.k, h, j0), ly.k.time, keys, d, kb.data(), dp);
+        load_transposed(k + pb.at(ly.k, h, j0), ly.k.time, keys, d, kt.data(), kw);
+        load_transposed(v + pb.at(ly.v, h, j0), ly.v.time, keys, d, vt.data(), kw);
         std::fill(dkb.data(), dkb.data() + keys * dp, 0.0f);
         std::fill(dvb.data(), dvb.data() + keys * dp, 0.0f);
         // Causal: query blocks before this key block see none of its keys.
         for (int64_t i0 = pb.causal ? j0 : 0; i0 < t; i0 += pb.block) {
           const int64_t rows = std::min(pb.block, t - i0);
-          load_rows(q + head + i0 * d, rows, d, qb.data(), dp, pb.scale);
-          load_rows(g + head + i0 * d, rows, d, gb.data(), dp);
+          load_rows(q + pb.at(ly.q, h, i0), ly.q.time, rows, d, qb.data(), dp, pb.scale);
+          load_rows(g + pb.at(ly.out, h, i0), ly.out.time, rows, d, gb.data(), dp);
           // On the diagonal tile the products skip what the mask hides (see Causal), leaving
           // the masked entries of the score tiles unwritten: the element-wise passes select.
           const bool diagonal = pb.causal && i0 == j0;
@@ -216,61 +239,96 @@ void backward(const T* q, const T* k, const T* v, const T* out, const float* lse
           }
           if (dk) tile_matmul({ds.data(), 1, kw}, qb.data(), dp, dkb.data(), dp, keys, dp, rows, true, transposed);
         }
-        if (dk) store_rows(dkb.data(), dp, keys, d, dk + head + j0 * d, 1.0f);
-        if (dv) store_rows(dvb.data(), dp, keys, d, dv + head + j0 * d, 1.0f);
+        if (dk) store_rows(dkb.data(), dp, keys, d, dk + pb.at(ly.k, h, j0), ly.k.time, 1.0f);
+        if (dv) store_rows(dvb.data(), dp, keys, d, dv + pb.at(ly.v, h, j0), ly.v.time, 1.0f);
       }
-      if (dq) store_rows(dqb.data(), dp, t, d, dq + head, pb.scale);
+      if (dq) store_rows(dqb.data(), dp, t, d, dq + pb.at(ly.q, h, 0), ly.q.time, pb.scale);
     }
   });
 }
 
-// Reads [bh, t, d, scale, causal, block] from argument `first` on and checks them.
-Problem read_problem(const Args& args, size_t first, int64_t* numel) {
-  Problem pb{args.integer(first, "bh"), args.integer(first + 1, "t"), args.integer(first + 2, "d"),
-             args.integer(first + 5, "block"), 0.0f, args.boolean(first + 4, "causal")};
-  *numel = checked_numel(args, {pb.bh, pb.t, pb.d});
+// Reads [b, h, t, d, layout, scale, causal, block] from argument `first` on and checks them.
+Problem read_problem(const Args& args, size_t first) {
+  Problem pb{};
+  pb.b = args.integer(first, "b");
+  pb.h = args.integer(first + 1, "h");
+  pb.t = args.integer(first + 2, "t");
+  pb.d = args.integer(first + 3, "d");
+  pb.block = args.integer(first + 7, "block");
+  pb.causal = args.boolean(first + 6, "causal");
+  checked_numel(args, {pb.b, pb.h, pb.t, pb.d});
   args.require(pb.d >= 1, "the head dimension d must be >= 1, got %lld", static_cast<long long>(pb.d));
   args.require(pb.block >= 1 && pb.block <= kMaxBlock, "block size must be an integer in [1, %lld], got %lld",
                static_cast<long long>(kMaxBlock), static_cast<long long>(pb.block));
-  const double scale = args.number(first + 3, "scale");
+  const double scale = args.number(first + 5, "scale");
   args.require(std::isfinite(scale), "scale must be a finite number, got %g", scale);
   pb.scale = static_cast<float>(scale);
+  const int32_t* e = args.ints(first + 4, "layout", 16);
+  for (int i = 0; i < 16; i++) args.require(e[i] >= 0, "layout entry %d must be >= 0, got %d", i, e[i]);
+  Layout* layouts[] = {&pb.layout.q, &pb.layout.k, &pb.layout.v, &pb.layout.out};
+  for (int i = 0; i < 4; i++) *layouts[i] = Layout{e[4 * i], e[4 * i + 1], e[4 * i + 2], e[4 * i + 3]};
   return pb;
 }
 
-// attention(dtype, q, k, v, out, lse|null, bh, t, d, scale, causal, block)
+// The array of argument i, checked to hold every element that layout l reaches.
+void* operand(const Args& args, size_t i, const char* name, DType dt, const Layout& l, const Problem& pb) {
+  const View view = args.tensor_any(i, name, dt);
+  const int64_t numel = static_cast<int64_t>(view.bytes / dtype_size(dt));
+  if (pb.b == 0 || pb.h == 0 || pb.t == 0) return view.data;
+  const int64_t extents[] = {pb.b, pb.h, pb.t}, strides[] = {l.batch, l.head, l.time};
+  int64_t last = l.offset + pb.d - 1, term = 0;
+  bool ok = true;
+  for (int i = 0; i < 3; i++) {
+    ok = ok && !__builtin_mul_overflow(extents[i] - 1, strides[i], &term) && !__builtin_add_overflow(last, term, &last);
+  }
+  args.require(ok, "'%s' is used beyond element 2^63 by its layout", name);
+  args.require(last < numel, "'%s' is used up to element %lld but holds %lld elements", name,
+               static_cast<long long>(last), static_cast<long long>(numel));
+  return view.data;
+}
+
+// attention(dtype, q, k, v, out, lse|null, b, h, t, d, layout, scale, causal, block)
 Napi::Value AttentionKernel(const Napi::CallbackInfo& info) {
-  Args args(info, "attention", 12);
+  Args args(info, "attention", 14);
   DType dt = args.float_dtype(0, "dtype");
-  int64_t numel;
-  const Problem pb = read_problem(args, 6, &numel);
-  View q = args.tensor(1, "q", dt, numel), k = args.tensor(2, "k", dt, numel), v = args.tensor(3, "v", dt, numel);
-  View out = args.tensor(4, "out", dt, numel);
-  float* lse = args.is_null(5) ? nullptr : args.tensor(5, "lse", DType::F32, pb.bh * pb.t).as<float>();
+  const Problem pb = read_problem(args, 6);
+  const Layouts& ly = pb.layout;
+  const void* q = operand(args, 1, "q", dt, ly.q, pb);
+  const void* k = operand(args, 2, "k", dt, ly.k, pb);
+  const void* v = operand(args, 3, "v", dt, ly.v, pb);
+  void* out = operand(args, 4, "out", dt, ly.out, pb);
+  float* lse = args.is_null(5) ? nullptr : args.tensor(5, "lse", DType::F32, pb.heads() * pb.t).as<float>();
   dispatch_float(dt, [&](auto tag) {
     using T = decltype(tag);
-    forward(q.as<T>(), k.as<T>(), v.as<T>(), out.as<T>(), lse, pb);
+    forward(static_cast<const T*>(q), static_cast<const T*>(k), static_cast<const T*>(v), static_cast<T*>(out), lse,
+            pb);
   });
   return info.Env().Undefined();
 }
 
-// attentionBackward(dtype, q, k, v, out, lse, grad, dq|null, dk|null, dv|null, bh, t, d, scale, causal, block)
+// attentionBackward(dtype, q, k, v, out, lse, grad, dq|null, dk|null, dv|null, b, h, t, d, layout, scale, causal,
+// block); grad takes out's layout, dq, dk and dv those of q, k and v.
 Napi::Value AttentionBackwardKernel(const Napi::CallbackInfo& info) {
-  Args args(info, "attentionBackward", 16);
+  Args args(info, "attentionBackward", 18);
   DType dt = args.float_dtype(0, "dtype");
-  int64_t numel;
-  const Problem pb = read_problem(args, 10, &numel);
-  View q = args.tensor(1, "q", dt, numel), k = args.tensor(2, "k", dt, numel), v = args.tensor(3, "v", dt, numel);
-  View out = args.tensor(4, "out", dt, numel);
-  const float* lse = args.tensor(5, "lse", DType::F32, pb.bh * pb.t).as<float>();
-  View g = args.tensor(6, "grad", dt, numel);
-  auto optional = [&](size_t i, const char* name) { return args.is_null(i) ? nullptr : args.tensor(i, name, dt, numel).data; };
-  void* dq = optional(7, "dq");
-  void* dk = optional(8, "dk");
-  void* dv = optional(9, "dv");
+  const Problem pb = read_problem(args, 10);
+  const Layouts& ly = pb.layout;
+  const void* q = operand(args, 1, "q", dt, ly.q, pb);
+  const void* k = operand(args, 2, "k", dt, ly.k, pb);
+  const void* v = operand(args, 3, "v", dt, ly.v, pb);
+  const void* out = operand(args, 4, "out", dt, ly.out, pb);
+  const float* lse = args.tensor(5, "lse", DType::F32, pb.heads() * pb.t).as<float>();
+  const void* g = operand(args, 6, "grad", dt, ly.out, pb);
+  auto optional = [&](size_t i, const char* name, const Layout& l) {
+    return args.is_null(i) ? nullptr : operand(args, i, name, dt, l, pb);
+  };
+  void* dq = optional(7, "dq", ly.q);
+  void* dk = optional(8, "dk", ly.k);
+  void* dv = optional(9, "dv", ly.v);
   dispatch_float(dt, [&](auto tag) {
     using T = decltype(tag);
-    backward(q.as<T>(), k.as<T>(), v.as<T>(), out.as<T>(), lse, g.as<T>(), static_cast<T*>(dq), static_cast<T*>(dk),
+    backward(static_cast<const T*>(q), static_cast<const T*>(k), static_cast<const T*>(v),
+             static_cast<const T*>(out), lse, static_cast<const T*>(g), static_cast<T*>(dq), static_cast<T*>(dk),
              static_cast<T*>(dv), pb);
   });
   return info.Env().Undefined();

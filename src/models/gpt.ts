@@ -1,8 +1,6 @@
 import { add } from "../ops/binary.js";
-import { scaledDotProductAttention } from "../ops/attention.js";
-import { permute, split } from "../ops/layout.js";
+import { causalSelfAttention } from "../ops/attention.js";
 import { linear } from "../ops/matmul.js";
-import { reshape } from "../ops/view.js";
 import { ModuleList } from "../nn/containers.js";
 import { Embedding } from "../nn/embedding.js";
 import { GELU, Dropout } from "../nn/layers.js";
@@ -35,7 +33,8 @@ function release<T>(result: T, ...handles: Tensor[]): T {
 
 /**
  * Causal multi-head self-attention: one Linear to q, k and v, the fused blockwise attention
- * kernel (no T×T matrix is kept), and an output projection.
+ * kernel reading its heads straight from that packed projection (no T×T matrix is kept, no
+ * split or transpose is copied), and an output projection.
  */
 class CausalSelfAttention extends Module {
   readonly qkv: Linear;
@@ -50,21 +49,10 @@ class CausalSelfAttention extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    const [batch, time, width] = x.shape as [number, number, number];
-    const heads = this.config.heads, dim = width / heads;
     const qkv = this.qkv.forward(x);
-    const parts = split(qkv, width, 2);
-    // [B, T, C] -> [B, T, H, D] -> [B, H, T, D]
-    const [q, k, v] = parts.map((t) => {
-      const r = reshape(t, [batch, time, heads, dim]);
-      return release(permute(r, [0, 2, 1, 3]), r);
-    }) as [Tensor, Tensor, Tensor];
-    const attended = scaledDotProductAttention(q, k, v, { causal: true });
-    const back = permute(attended, [0, 2, 1, 3]);
-    const merged = reshape(back, [batch, time, width]);
-    const out = this.dropout.forward(this.proj.forward(merged));
-    release(null, qkv, ...parts, q, k, v, attended, back, merged);
-    return out;
+    const attended = causalSelfAttention(qkv, this.config.heads);
+    const out = this.dropout.forward(this.proj.forward(attended));
+    return release(out, qkv, attended);
   }
 }
 

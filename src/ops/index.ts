@@ -13,4 +13,4 @@ export { maxPool2d, avgPool2d, type MaxPool2dOptions, type AvgPool2dOptions } fr
 export { softmax, logSoftmax } from "./softmax.js";
 export { layerNorm } from "./norm.js";
 export { crossEntropy, type CrossEntropyOptions } from "./loss.js";
-export { scaledDotProductAttention, type AttentionOptions } from "./attention.js";
+export { causalSelfAttention, scaledDotProductAttention, type AttentionOptions, type SelfAttentionOptions } from "./attention.js";

@@ -128,8 +128,10 @@ export interface NativeKernels {
     cols: number,
   ): void;
   /**
-   * Fused softmax(scale·q·kᵀ, causal-masked when causal)·v over q, k, v [bh, t, d] into out, in
-   * blocks of `block` rows; writes each query row's f32 log-sum-exp into lse [bh, t] when not null.
+   * Fused softmax(scale·q·kᵀ, causal-masked when causal)·v over b × h heads of t rows of d into
+   * out, in blocks of `block` rows; writes each query row's f32 log-sum-exp into lse [b·h, t] when
+   * not null. layout (Int32Array(16)) holds [offset, batch, head, time] element strides of q, k, v
+   * and out in turn; rows of d are contiguous. q, k, v may be one array.
    */
   attention(
     dtype: number,
@@ -138,14 +140,19 @@ export interface NativeKernels {
     v: TypedArray,
     out: TypedArray,
     lse: Float32Array | null,
-    bh: number,
+    b: number,
+    h: number,
     t: number,
     d: number,
+    layout: Int32Array,
     scale: number,
     causal: boolean,
     block: number,
   ): void;
-  /** Gradients of attention from grad, the saved out and lse; dq, dk and dv are written where not null. */
+  /**
+   * Gradients of attention from grad, the saved out and lse; dq, dk and dv are written where not
+   * null. grad takes out's layout, dq, dk and dv those of q, k and v (and may be one array).
+   */
   attentionBackward(
     dtype: number,
     q: TypedArray,
@@ -157,9 +164,11 @@ export interface NativeKernels {
     dq: TypedArray | null,
     dk: TypedArray | null,
     dv: TypedArray | null,
-    bh: number,
+    b: number,
+    h: number,
     t: number,
     d: number,
+    layout: Int32Array,
     scale: number,
     causal: boolean,
     block: number,

@@ -11,10 +11,13 @@ import type { Tensor } from "../../src/tensor/tensor.js";
 import { checkOpFixtures } from "../helpers/op_fixtures.js";
 
 const sdpa = ops.scaledDotProductAttention;
+const selfAttention = ops.causalSelfAttention;
 
 checkOpFixtures("scaled_dot_product_attention", ({ q, k, v }, { causal, scale, blockSize }) =>
   sdpa(q!, k!, v!, { causal, scale, blockSize }),
 );
+
+checkOpFixtures("causal_self_attention", ({ qkv }, { heads, scale, blockSize }) => selfAttention(qkv!, heads, { scale, blockSize }));
 
 /** A deterministic pseudo-random tensor; `phase` tells q, k and v apart. */
 function wave(shape: number[], phase = 0, scale = 1): Tensor {
@@ -143,25 +146,141 @@ describe("scaledDotProductAttention errors", () => {
       assert.throws(() => sdpa(x, x, x, { causal: 1 as unknown as boolean }), /scaledDotProductAttention: causal must be a boolean, got 1/);
     }));
 
+  // [offset, batch, head, time] of q, k, v and out: contiguous [2, 1, 4, 8], and a packed qkv
+  // [2, 4, 3·8] with a merged output [2, 4, 8].
+  const contiguous = Int32Array.from([0, 1, 2, 3].flatMap(() => [0, 32, 0, 8]));
+  const packedLayout = Int32Array.from([0, 96, 8, 24, 8, 96, 8, 24, 16, 96, 8, 24, 0, 32, 8, 8]);
+
   test("the kernels check every argument before touching memory", () => {
     const x = new Float32Array(2 * 4 * 8);
     const out = new Float32Array(2 * 4 * 8).fill(7);
     const lse = new Float32Array(8).fill(7);
-    const call = (args: Partial<{ q: Float32Array; lse: Float32Array; t: number; d: number; scale: number; block: number }>) =>
-      native.attention(0, args.q ?? x, x, x, out, args.lse ?? lse, 2, args.t ?? 4, args.d ?? 8, args.scale ?? 1, true, args.block ?? 64);
-    assert.throws(() => call({ q: new Float32Array(63) }), /^Error: attention: 'q' holds 63 elements, expected 64/);
+    const call = (args: Partial<{ q: Float32Array; lse: Float32Array; t: number; d: number; scale: number; block: number; layout: Int32Array }>) =>
+      native.attention(0, args.q ?? x, x, x, out, args.lse ?? lse, 2, 1, args.t ?? 4, args.d ?? 8, args.layout ?? contiguous, args.scale ?? 1, true, args.block ?? 64);
+    assert.throws(() => call({ q: new Float32Array(63) }), /^Error: attention: 'q' is used up to element 63 but holds 63 elements/);
     assert.throws(() => call({ lse: new Float32Array(6) }), /attention: 'lse' holds 6 elements, expected 8/);
     assert.throws(() => call({ block: 0 }), /attention: block size must be an integer in \[1, 256\], got 0/);
     assert.throws(() => call({ block: 300 }), /attention: block size must be an integer in \[1, 256\], got 300/);
     assert.throws(() => call({ scale: NaN }), /attention: scale must be a finite number, got nan/);
-    assert.throws(() => call({ t: 2 ** 50, d: 2 ** 20 }), /attention: extents \[2, 1125899906842624, 1048576\] must be non-negative/);
+    assert.throws(() => call({ t: 2 ** 50, d: 2 ** 20 }), /attention: extents \[2, 1, 1125899906842624, 1048576\] must be non-negative/);
     assert.throws(() => call({ t: 8, d: 0 }), /attention: the head dimension d must be >= 1, got 0/);
+    assert.throws(() => call({ layout: new Int32Array(15) }), /attention: 'layout' holds 15 entries, expected at least 16/);
+    const negative = contiguous.slice();
+    negative[7] = -8;
+    assert.throws(() => call({ layout: negative }), /attention: layout entry 7 must be >= 0, got -8/);
+    // k's batch stride 33 reaches element 33 + 3·8 + 7 = 64 of 64.
+    const shifted = contiguous.slice();
+    shifted[5] = 33;
+    assert.throws(() => call({ layout: shifted }), /attention: 'k' is used up to element 64 but holds 64 elements/);
+    // 2^40 rows 2^30 apart: the last offset is not representable, nothing wraps around.
+    const far = contiguous.slice();
+    far[3] = 2 ** 30;
+    assert.throws(() => call({ t: 2 ** 40, d: 1, layout: far }), /attention: 'q' is used beyond element 2\^63 by its layout/);
+    // A packed qkv one element short: v's last column of the last row is 191.
+    const qkv = new Float32Array(191);
+    assert.throws(
+      () => native.attention(0, qkv, qkv, qkv, out, lse, 2, 1, 4, 8, packedLayout, 1, true, 64),
+      /attention: 'v' is used up to element 191 but holds 191 elements/,
+    );
     assert.deepEqual([...out, ...lse], new Array(72).fill(7));
     const bits = new Uint16Array(64);
     assert.throws(
-      () => native.attentionBackward(0, x, x, x, x, lse, bits, null, out, null, 2, 4, 8, 1, true, 64),
+      () => native.attentionBackward(0, x, x, x, x, lse, bits, null, out, null, 2, 1, 4, 8, contiguous, 1, true, 64),
       /attentionBackward: 'grad' is a Uint16Array, but dtype float32 is stored in a Float32Array/,
     );
+    // dq and dk fit in 191 elements, dv does not.
+    const dqkv = new Float32Array(191).fill(7);
+    const whole = new Float32Array(192);
+    assert.throws(
+      () => native.attentionBackward(0, whole, whole, whole, x, lse, x, dqkv, dqkv, dqkv, 2, 1, 4, 8, packedLayout, 1, true, 64),
+      /attentionBackward: 'dv' is used up to element 191 but holds 191 elements/,
+    );
     assert.deepEqual([...out], new Array(64).fill(7));
+    assert.deepEqual([...dqkv], new Array(191).fill(7));
   });
+});
+
+/** A packed qkv [B, T, 3·heads·D] that requires gradients. */
+function packedQkv(b: number, t: number, heads: number, d: number): Tensor {
+  const x = wave([b, t, 3 * heads * d], 1, 1.5);
+  x.requiresGrad = true;
+  return x;
+}
+
+describe("causalSelfAttention", () => {
+  // The nanoGPT formulation on copies: split, reshape to heads, permute to [B, H, T, D], attend,
+  // permute back and merge. The kernels do the same arithmetic in the same order on either
+  // layout, so output and gradient agree to the bit.
+  test("matches split + permute + scaledDotProductAttention + permute to the bit", () =>
+    tidy(() => {
+      const [b, t, heads, d] = [2, 37, 3, 8], c = heads * d;
+      const x = packedQkv(b, t, heads, d);
+      const g = wave([b, t, c], 4);
+      const y = selfAttention(x, heads, { blockSize: 16 });
+      y.backward(g);
+      const parts = ops.split(x, c, 2).map((p) => ops.permute(ops.reshape(p, [b, t, heads, d]), [0, 2, 1, 3]));
+      const attended = sdpa(parts[0]!, parts[1]!, parts[2]!, { blockSize: 16 });
+      const reference = ops.reshape(ops.permute(attended, [0, 2, 1, 3]), [b, t, c]);
+      assert.deepEqual(y.shape, [b, t, c]);
+      assert.deepEqual(y.toArray(), reference.toArray());
+      const fast = gradOf(x);
+      reference.backward(g);
+      assert.deepEqual(fast, gradOf(x));
+    }));
+
+  test("results do not depend on the thread count", () => {
+    // 2 batches × 3 heads × 5 query blocks: forward splits blocks, backward heads, over two threads.
+    const run = (): number[][] => {
+      const x = packedQkv(2, 70, 3, 16);
+      const y = selfAttention(x, 3, { blockSize: 16 });
+      y.backward(wave([2, 70, 48], 4));
+      return [y.toArray(), gradOf(x)];
+    };
+    const threads = native.getNumThreads();
+    try {
+      native.setNumThreads(1);
+      const one = tidy(run);
+      native.setNumThreads(2);
+      assert.deepEqual(tidy(run), one);
+    } finally {
+      native.setNumThreads(threads);
+    }
+  });
+
+  test("allocates its output, the log-sum-exp only when recording, and in backward dqkv alone", () =>
+    tidy(() => {
+      const [b, t, heads, d] = [2, 40, 3, 8], c = heads * d;
+      const x = packedQkv(b, t, heads, d);
+      const before = memory.report().total;
+      memory.resetPeak();
+      noGrad(() => selfAttention(x, heads));
+      assert.equal(memory.report().peakTotal - before, b * t * c * 4, "no grad: the output alone");
+      const mid = memory.report().total;
+      memory.resetPeak();
+      const y = selfAttention(x, heads);
+      assert.equal(memory.report().peakTotal - mid, b * t * c * 4 + b * heads * t * 4, "recording: output and log-sum-exp");
+      const g = wave([b, t, c], 4);
+      const start = memory.report().total;
+      memory.resetPeak();
+      y.backward(g);
+      // backward() copies the upstream gradient; the rule adds dqkv [B, T, 3C] and nothing else.
+      assert.equal(memory.report().peakTotal - start, b * t * c * 4 + b * t * 3 * c * 4, "backward: seed copy and dqkv");
+      x.grad!.dispose();
+    }));
+
+  test("checks qkv, heads and options", () =>
+    tidy(() => {
+      assert.throws(() => selfAttention(zeros([4, 24]), 2), /causalSelfAttention: qkv \[4, 24\] must be 3-D \[B, T, 3C\]/);
+      assert.throws(() => selfAttention(zeros([1, 2, 4, 24]), 2), /causalSelfAttention: qkv \[1, 2, 4, 24\] must be 3-D/);
+      assert.throws(() => selfAttention(zeros([2, 4, 25]), 1), /causalSelfAttention: the last axis of qkv \[2, 4, 25\] must be 3C for some C >= 1, got 25/);
+      assert.throws(() => selfAttention(zeros([2, 4, 0]), 1), /causalSelfAttention: the last axis of qkv \[2, 4, 0\] must be 3C for some C >= 1, got 0/);
+      assert.throws(() => selfAttention(zeros([2, 4, 24]), 3), /causalSelfAttention: width C = 8 of qkv \[2, 4, 24\] is not a multiple of heads 3/);
+      for (const heads of [0, -2, 1.5, NaN]) {
+        assert.throws(() => selfAttention(zeros([2, 4, 24]), heads), new RegExp(`causalSelfAttention: heads must be a positive integer, got ${heads}`));
+      }
+      const ints = zeros([2, 4, 24], { dtype: "int32" });
+      assert.throws(() => selfAttention(ints, 2), /causalSelfAttention: expected a floating tensor, got int32 \[2, 4, 24\]/);
+      assert.throws(() => selfAttention(zeros([2, 4, 24]), 2, { blockSize: 0 }), /causalSelfAttention: blockSize must be an integer in \[1, 256\], got 0/);
+      assert.throws(() => selfAttention(zeros([2, 4, 24]), 2, { scale: NaN }), /causalSelfAttention: scale must be a finite number, got NaN/);
+    }));
 });
