@@ -10,6 +10,7 @@ import { LayerNorm } from "../nn/normalization.js";
 import { arange } from "../tensor/create.js";
 import { normal_ } from "../tensor/random.js";
 import { formatShape } from "../tensor/shape.js";
+import { release } from "../tensor/scope.js";
 import type { Tensor } from "../tensor/tensor.js";
 
 export interface GPTConfig {
@@ -23,12 +24,6 @@ export interface GPTConfig {
   /** Share the token embedding with the output head (default true). */
   tiedHead?: boolean;
   dropout?: number;
-}
-
-/** Releases handles autograd no longer needs from the caller's side. */
-function release<T>(result: T, ...handles: Tensor[]): T {
-  for (const h of handles) h.dispose();
-  return result;
 }
 
 /**

@@ -7,6 +7,7 @@ import { rsqrt, square } from "../ops/unary.js";
 import { detach, reshape } from "../ops/view.js";
 import { ones, tensor, zeros } from "../tensor/create.js";
 import { formatShape } from "../tensor/shape.js";
+import { release } from "../tensor/scope.js";
 import type { Tensor } from "../tensor/tensor.js";
 import { Module } from "./module.js";
 
@@ -40,12 +41,6 @@ export interface BatchNormOptions {
   training: boolean;
   momentum?: number;
   eps?: number;
-}
-
-/** Disposes the given handles (autograd keeps what backward needs) and returns the result. */
-function release<T>(result: T, ...handles: Tensor[]): T {
-  for (const h of handles) h.dispose();
-  return result;
 }
 
 /** running ← (1 − momentum)·running + momentum·batch, in place. */

@@ -35,6 +35,16 @@ export function keep<T extends Tensor>(t: T): T {
 }
 
 /**
+ * Disposes handles the caller no longer needs and returns `result`: inside a forward pass this
+ * frees intermediates early (autograd keeps what backward needs through its own references).
+ * @example const y = release(add(x, a), a);
+ */
+export function release<T>(result: T, ...handles: Tensor[]): T {
+  for (const h of handles) h.dispose();
+  return result;
+}
+
+/**
  * Runs fn and disposes every tensor it made except those it returns (in an array or object too)
  * and those kept.
  *
