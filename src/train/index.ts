@@ -1,0 +1,20 @@
+export { Trainer, NonFiniteLossError, type TrainerOptions, type FitResult } from "./trainer.js";
+export { classification, languageModel, type Task, type Batch, type EvalCounts } from "./task.js";
+export { CheckpointCallback, EarlyStopping, MetricsFile, type Callback, type StepInfo, type EvalInfo } from "./callbacks.js";
+export { Progress } from "./progress.js";
+export {
+  saveCheckpoint,
+  loadCheckpoint,
+  loadLatestCheckpoint,
+  listCheckpoints,
+  pruneCheckpoints,
+  checkpointName,
+  CheckpointError,
+  type CheckpointContent,
+  type CheckpointMeta,
+  type LoadedCheckpoint,
+} from "./checkpoint.js";
+export { configSchema, DEFAULT_CONFIG, type Config, type ConfigInput } from "./config.js";
+export { parseConfig, readConfigFile, applyOverrides, configReference, ConfigError, type ConfigField } from "./config_file.js";
+export { buildRun, buildOptimizer, buildSchedule, type RunParts } from "./build.js";
+export { runTraining, type RunOptions, type RunSummary } from "./run.js";
