@@ -17,4 +17,4 @@ def build():
 
 
 if __name__ == "__main__":
-    common.classifier_main("cnn", __doc__.split("\n\n")[0], build, batch=128, threads=2)
+    common.classifier_main("cnn", __doc__.split("\n\n")[0], build, batch=128, memory_format="channels_last")

@@ -13,6 +13,7 @@ import gzip
 import json
 import math
 import os
+import pathlib
 import struct
 import subprocess
 import sys
@@ -23,6 +24,8 @@ import torch
 
 FASHION_ROOT = "/usr/share/datasets/fashion-mnist"  # where Debian's dataset-fashion-mnist puts it
 FASHION_MEAN, FASHION_STD = 0.2860, 0.3530
+BEST = json.loads((pathlib.Path(__file__).parent / "best_settings.json").read_text())
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # mallopt parameters, from glibc's malloc.h
 
 
 def log(*parts):
@@ -30,17 +33,32 @@ def log(*parts):
     print(*parts, file=sys.stderr, flush=True)
 
 
-def parser(description, threads, steps=50, warmup=5):
-    """The options every twin takes; `threads` is the workload's best --threads default."""
+def parser(workload, description, steps=50, warmup=5):
+    """The options every twin takes."""
     p = argparse.ArgumentParser(description=description)
-    p.add_argument("--threads", type=int, default=threads, help="torch intra- and inter-op threads")
+    p.set_defaults(workload=workload)
+    p.add_argument("--threads", type=int, help="torch intra- and inter-op threads (default: best_settings.json)")
     p.add_argument("--precision", choices=["f32", "bf16"], default="f32",
                    help="bf16: autocast(cpu, bfloat16) around forward and loss; weights and optimizer stay f32")
     p.add_argument("--steps", type=int, default=steps, help="timed training steps")
     p.add_argument("--warmup", type=int, default=warmup, help="untimed training steps before them")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true", help="print the result as one JSON line")
+    p.add_argument("--malloc", choices=["retain", "default"], default="retain",
+                   help="retain: keep freed blocks up to 32 MiB in the heap (see retain_freed_memory)")
     return p
+
+
+def retain_freed_memory():
+    """glibc hands large freed blocks back to the kernel (mmap threshold 128 KiB at first, trim
+    threshold 128 KiB), so every step's activations come back as fresh pages that fault in and
+    are zeroed again: 1.3-5x slower training here. This serves blocks up to 32 MiB from the heap
+    and keeps up to 1 GiB of freed memory, as GLIBC_TUNABLES=glibc.malloc.mmap_threshold=33554432:
+    glibc.malloc.trim_threshold=1073741824 would; tcmalloc or jemalloc, which PyTorch's CPU
+    performance guides recommend, behave alike, but Debian's torch is not linked with them."""
+    libc = ctypes.CDLL("libc.so.6")
+    if not (libc.mallopt(M_MMAP_THRESHOLD, 32 << 20) and libc.mallopt(M_TRIM_THRESHOLD, 1 << 30)):
+        raise RuntimeError("mallopt refused the thresholds")
 
 
 def blas_info():
@@ -59,6 +77,10 @@ def blas_info():
 def start(p, argv=None):
     """Parses the options, applies the thread settings and the seed, prints and returns them."""
     args = p.parse_args(argv)
+    if args.malloc == "retain":
+        retain_freed_memory()
+    best = BEST[args.workload][args.precision]
+    args.threads = args.threads or best["threads"]
     torch.set_num_threads(args.threads)
     torch.set_num_interop_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -67,10 +89,14 @@ def start(p, argv=None):
                        if "CPU capability" in line), "unknown")
     args.settings = {"threads": torch.get_num_threads(), "interop_threads": torch.get_num_interop_threads(),
                      "openblas_threads": blas_threads, "openblas_env": os.environ.get("OPENBLAS_NUM_THREADS"),
-                     "blas": blas, "cpu_capability": capability, "torch": torch.__version__}
+                     "blas": blas, "malloc": args.malloc, "cpu_capability": capability, "torch": torch.__version__}
     log("settings:", json.dumps(args.settings))
+    if args.threads == best["threads"] and blas_threads not in (None, best["openblas_threads"]):
+        log(f"note: {args.workload} {args.precision} ran fastest with OPENBLAS_NUM_THREADS={best['openblas_threads']}")
     if blas_threads is None and args.precision == "f32":
         log("warning: torch's BLAS is not OpenBLAS, so f32 matmuls run far below this machine's speed")
+    if "OPENBLAS_CORETYPE" in os.environ:
+        log(f"warning: OPENBLAS_CORETYPE={os.environ['OPENBLAS_CORETYPE']} overrides OpenBLAS's choice of kernels for this CPU")
     return args
 
 
@@ -94,9 +120,9 @@ class Clock:
             self.seconds += time.perf_counter() - begin
 
 
-def report(args, workload, unit, count, steps, clock, final_loss, **extra):
+def report(args, unit, count, steps, clock, final_loss, **extra):
     """Prints the result: `count` units processed in `steps` timed steps over the clock's seconds."""
-    row = {"workload": workload, "precision": args.precision, **args.settings, "unit": unit,
+    row = {"workload": args.workload, "precision": args.precision, **args.settings, "unit": unit,
            "throughput": count / clock.seconds if clock.seconds > 0 else None, "steps": steps,
            "seconds": clock.seconds, "final_loss": final_loss, "load_average": os.getloadavg()[0], **extra}
     if args.json:
@@ -153,17 +179,20 @@ def accuracy(model, args, images, labels, batch=1000):
     return correct / len(labels)
 
 
-def run_classifier(workload, model, args):
+def run_classifier(model, args):
     """Trains `model` on Fashion-MNIST with AdamW(lr 1e-3, weight decay 0.01, PyTorch's default
     betas and eps) and cross-entropy: `--warmup` + `--steps` steps timed as samples/s, or, with
     `--epochs E`, E whole shuffled epochs, all timed; `--eval` adds the test accuracy."""
     images, labels = fashion_mnist("train")
+    layout = {"contiguous": torch.contiguous_format, "channels_last": torch.channels_last}[args.memory_format]
+    model.to(memory_format=layout)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.01)
     batches = shuffled_batches(len(labels), args.batch, torch.Generator().manual_seed(args.seed))
 
     def step(index):
+        x = images[index].contiguous(memory_format=layout)
         with autocast(args):
-            loss = torch.nn.functional.cross_entropy(model(images[index]), labels[index])
+            loss = torch.nn.functional.cross_entropy(model(x), labels[index])
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -181,17 +210,19 @@ def run_classifier(workload, model, args):
             index = next(batches)
             loss = step(index)
             samples += len(index)
-    extra = {"batch": args.batch, "samples": samples}
+    extra = {"batch": args.batch, "memory_format": args.memory_format, "samples": samples}
     if args.eval:
         extra["test_accuracy"] = accuracy(model, args, *fashion_mnist("test"))
-    report(args, workload, "samples/s", samples, steps, clock, loss.item(), **extra)
+    report(args, "samples/s", samples, steps, clock, loss.item(), **extra)
 
 
-def classifier_main(workload, description, build, batch, threads):
+def classifier_main(workload, description, build, batch, memory_format="contiguous"):
     """The command line of a Fashion-MNIST twin: options, then run_classifier on build()."""
-    p = parser(description, threads)
+    p = parser(workload, description)
     p.add_argument("--batch", type=int, default=batch)
+    p.add_argument("--memory-format", choices=["contiguous", "channels_last"], default=memory_format,
+                   help="layout of the images and the convolution weights")
     p.add_argument("--epochs", type=int, default=0, help="train this many whole epochs instead of --steps")
     p.add_argument("--eval", action="store_true", help="report the test accuracy after training")
     args = start(p)
-    run_classifier(workload, build(), args)
+    run_classifier(build(), args)

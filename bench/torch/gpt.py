@@ -175,13 +175,13 @@ def train(rank, world, args, port=None):
         with open(args.dump_losses, "w") as f:
             json.dump({"train_loss": losses, "evals": evals}, f)
     if rank == 0:
-        common.report(args, "gpt", "tokens/s", extra["tokens"], steps, clock, loss.item(), **extra)
+        common.report(args, "tokens/s", extra["tokens"], steps, clock, loss.item(), **extra)
     if world > 1:
         dist.destroy_process_group()
 
 
 def build_parser():
-    p = common.parser(__doc__.split("\n\n")[0], threads=1)
+    p = common.parser("gpt", __doc__.split("\n\n")[0])
     p.add_argument("--batch", type=int, default=32, help="sequences per step (per process with --ddp)")
     p.add_argument("--untied", action="store_true", help="a separate output head instead of the token embedding")
     p.add_argument("--total-steps", type=int, default=0, help="schedule length (default: warmup + steps, or 1500)")

@@ -16,4 +16,4 @@ def build():
 
 
 if __name__ == "__main__":
-    common.classifier_main("mlp", __doc__.split("\n\n")[0], build, batch=256, threads=1)
+    common.classifier_main("mlp", __doc__.split("\n\n")[0], build, batch=256)
