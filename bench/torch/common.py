@@ -106,7 +106,7 @@ def autocast(args):
 
 
 class Clock:
-    """Training seconds only: wrap timed steps in `with clock:`; warm-up and evaluation stay out."""
+    """Training seconds only: wrap timed steps in `with clock.running():`, never warm-up or evaluation."""
 
     def __init__(self):
         self.seconds = 0.0
