@@ -167,7 +167,7 @@ def train(rank, world, args, port=None):
                 if not args.no_stop:
                     break
     steps = step + 1 - warmup
-    extra = {"batch": args.batch, "world": world, "tokens": steps * world * x.numel()}
+    extra = {"batch": x.shape[0], "world": world, "tokens": steps * world * x.numel()}
     if ttq:
         extra.update(target=args.target, reached_step=reached and reached["step"],
                      seconds_to_target=reached and reached["seconds"], evals=evals)
