@@ -11,6 +11,7 @@ packages=(
   libdnnl-dev           # oneDNN: matmul and convolution kernels
   libopenmpi-dev openmpi-bin  # the mpi backend for training on many machines
   python3-torch         # PyTorch: test fixtures and the benchmark twins
+  libopenblas0-pthread  # PyTorch's f32 matmuls: without it Debian's torch falls back to the reference BLAS
   dataset-fashion-mnist # real data for the mlp and cnn workloads
   bible-kjv             # real text for the gpt workload
   iproute2              # network namespaces for the multi-host test bed

@@ -61,9 +61,12 @@ class GPT(nn.Module):
         self.head = None if tied else nn.Linear(WIDTH, vocab, bias=False)
         # A plain attribute, not a buffer: gloo cannot broadcast bool tensors when DDP syncs buffers.
         self.above_diagonal = torch.ones(CONTEXT, CONTEXT, dtype=torch.bool).triu(1)
-        for m in self.modules():
+        # GPT-2's initialisation, as turbine's GPT and nanoGPT have it: N(0, 0.02²) weights, zero
+        # biases, and the two projections into the residual stream scaled by 1/√(2·layers).
+        for name, m in self.named_modules():
             if isinstance(m, (nn.Linear, nn.Embedding)):
-                nn.init.normal_(m.weight, 0.0, 0.02)
+                residual = name.endswith(".proj") or name.endswith(".fc2")
+                nn.init.normal_(m.weight, 0.0, 0.02 / math.sqrt(2 * LAYERS) if residual else 0.02)
             if isinstance(m, nn.Linear) and m.bias is not None:
                 nn.init.zeros_(m.bias)
 

@@ -9,7 +9,7 @@
  */
 export { ArrayDataset, Subset, randomSplit, checkIndex, type Dataset } from "./dataset.js";
 export { collateLabelled, type LabelledSample, type LabelledBatch } from "./collate.js";
-export { SequentialSampler, RandomSampler, type Sampler } from "./sampler.js";
+export { SequentialSampler, RandomSampler, EvenlySpacedSampler, type Sampler } from "./sampler.js";
 export { DataLoader, type DataLoaderOptions, type LoaderState } from "./dataloader.js";
 export { FashionMNIST, type FashionMNISTOptions, type FashionMNISTSplit } from "./fashion_mnist.js";
 export { readIdxGz, type IdxArray } from "./idx.js";

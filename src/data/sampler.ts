@@ -67,3 +67,26 @@ export class RandomSampler implements Sampler {
     return Rng.seeded(this.seed, epoch).permutation(this.length);
   }
 }
+
+/**
+ * `count` indices spread evenly over [0, length): index k is ⌊k·(length − 1)/(count − 1)⌋, the
+ * same in every epoch. The GPT recipe's fixed validation windows, placed as its PyTorch twin
+ * places them.
+ * @example new EvenlySpacedSampler(440314, 640).epochIndices(0) // 0, 689, ..., 440313
+ */
+export class EvenlySpacedSampler implements Sampler {
+  constructor(
+    readonly datasetSize: number,
+    readonly length: number,
+  ) {
+    checkSize(datasetSize, "EvenlySpacedSampler");
+    if (!Number.isSafeInteger(length) || length < 1 || length > datasetSize) {
+      throw new RangeError(`EvenlySpacedSampler: count must be an integer in [1, ${datasetSize}], got ${length}`);
+    }
+  }
+
+  epochIndices(): Int32Array {
+    if (this.length === 1) return Int32Array.of(0);
+    return Int32Array.from({ length: this.length }, (_, k) => Math.floor((k * (this.datasetSize - 1)) / (this.length - 1)));
+  }
+}

@@ -1,6 +1,7 @@
 import { Tensor } from "../tensor/tensor.js";
 import { DataLoader } from "./dataloader.js";
 import { checkIndex, type Dataset } from "./dataset.js";
+import { EvenlySpacedSampler, type Sampler } from "./sampler.js";
 import { UniformSampler } from "./uniform_sampler.js";
 
 /** A language-modelling sample: `context` tokens and the `context` tokens that follow each. */
@@ -134,17 +135,18 @@ export class TextDataset implements Dataset<TokenWindow> {
   }
 
   /**
-   * `batches` (default 20) batches of random windows that are the same on every pass (and
-   * every run with the same seed): the recipe's fixed validation batches.
+   * `batches` (default 20) batches of windows spread evenly over the text, the same on every
+   * pass: the recipe's fixed validation batches, placed as the PyTorch twin places them.
    * @example for (const { x, y } of val.fixedLoader({ batchSize: 32 })) { ... }
    */
-  fixedLoader(options: TextLoaderOptions & { batches?: number }): DataLoader<TokenWindow, TokenBatch> {
+  fixedLoader(options: { batchSize: number; batches?: number }): DataLoader<TokenWindow, TokenBatch> {
     const batchSize = checkPositive(options?.batchSize, "batchSize");
-    const samples = checkPositive(options.batches ?? 20, "batches") * batchSize;
-    return this.windowLoader(batchSize, new UniformSampler(this.length, { samples, seed: options.seed ?? 0, fixed: true }));
+    const windows = checkPositive(options.batches ?? 20, "batches") * batchSize;
+    if (windows > this.length) throw new RangeError(`TextDataset: ${windows} validation windows exceed the ${this.length} this text holds`);
+    return this.windowLoader(batchSize, new EvenlySpacedSampler(this.length, windows));
   }
 
-  private windowLoader(batchSize: number, sampler: UniformSampler): DataLoader<TokenWindow, TokenBatch> {
+  private windowLoader(batchSize: number, sampler: Sampler): DataLoader<TokenWindow, TokenBatch> {
     return new DataLoader(this, { batchSize, sampler, collate: collateTokens });
   }
 }

@@ -6,14 +6,12 @@ export interface UniformSamplerOptions {
   samples: number;
   /** The seed (default 0); the same seed gives the same indices on every run. */
   seed?: number;
-  /** Draw the same indices in every epoch (a fixed evaluation set) instead of fresh ones (default false). */
-  fixed?: boolean;
 }
 
 /**
  * `samples` indices per epoch drawn uniformly from [0, size) with replacement, as PyTorch's
  * `RandomSampler(replacement=True, num_samples=samples)` and nanoGPT's `torch.randint` batches.
- * Epoch e draws from `Rng.seeded(seed, e)` (or from stream 0 in every epoch when `fixed`), so
+ * Epoch e draws from `Rng.seeded(seed, e)`, so
  * like every sampler its epochs are pure functions of the epoch and a resumed loader repeats
  * them exactly. It suits datasets far larger than the samples an epoch needs, such as every
  * window start of a text, where a full permutation would be wasted work.
@@ -26,7 +24,6 @@ export class UniformSampler implements Sampler {
   readonly size: number;
   readonly length: number;
   readonly seed: number;
-  readonly fixed: boolean;
 
   constructor(size: number, options: UniformSamplerOptions) {
     const samples = options?.samples;
@@ -39,13 +36,12 @@ export class UniformSampler implements Sampler {
     this.size = size;
     this.length = samples;
     this.seed = options.seed ?? 0;
-    this.fixed = options.fixed ?? false;
     Rng.seeded(this.seed); // validates the seed now rather than at the first epoch
   }
 
   epochIndices(epoch: number): Int32Array {
     if (!Number.isSafeInteger(epoch) || epoch < 0) throw new RangeError(`UniformSampler: epoch must be a non-negative integer, got ${epoch}`);
-    const rng = Rng.seeded(this.seed, this.fixed ? 0 : epoch);
+    const rng = Rng.seeded(this.seed, epoch);
     const out = new Int32Array(this.length);
     for (let i = 0; i < out.length; i++) out[i] = rng.below(this.size);
     return out;

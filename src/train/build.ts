@@ -67,7 +67,7 @@ function buildModelAndData(config: Config): Omit<RunParts, "optimizer" | "schedu
       model,
       task: languageModel(),
       train: corpus.train.loader({ batchSize: data.batchSize, seed, ...(data.batchesPerEpoch ? { batchesPerEpoch: data.batchesPerEpoch } : {}) }),
-      eval: corpus.val.fixedLoader({ batchSize: data.batchSize, batches: data.valBatches, seed }),
+      eval: corpus.val.fixedLoader({ batchSize: data.batchSize, batches: data.valBatches }),
       meta: { tokenizer: corpus.tokenizer.toJSON() },
     };
   }

@@ -19,12 +19,6 @@ test("uniform sampling draws with replacement from the seeded stream of each epo
   assert.notDeepEqual([...new UniformSampler(10, { samples: 2000, seed: 6 }).epochIndices(0)], [...e0], "seeds differ");
 });
 
-test("a fixed sampler draws the same indices in every epoch", () => {
-  const fixed = new UniformSampler(1000, { samples: 64, seed: 2, fixed: true });
-  assert.deepEqual([...fixed.epochIndices(7)], [...fixed.epochIndices(0)]);
-  assert.deepEqual([...fixed.epochIndices(0)], [...new UniformSampler(1000, { samples: 64, seed: 2 }).epochIndices(0)], "epoch 0's draws");
-});
-
 test("bad sizes, sample counts, seeds and epochs are errors naming the value", () => {
   assert.equal(new UniformSampler(0, { samples: 0 }).epochIndices(0).length, 0);
   assert.throws(() => new UniformSampler(0, { samples: 1 }), /UniformSampler: dataset size must be an integer in \[1, 2\^31\] to draw 1 samples, got 0/);
