@@ -71,34 +71,56 @@ void backward(const T* g, const T* x, const float* weight, const float* mean, co
   const bool partials = dweight || dbias;
   std::vector<double> dw_part(partials ? chunks * cols : 0), db_part(partials ? chunks * cols : 0);
   parallel_for(chunks, 1, [&](int64_t first, int64_t last) {
-    std::vector<float> gh(dx ? cols : 0), xh(cols);
+    // dweight/dbias terms are summed in float over blocks of kBlock rows, each block then
+    // added to the chunk's double partials: float keeps the row loop at full vector width,
+    // and no float sum runs long enough to lose accuracy.
+    constexpr int64_t kBlock = 32;
+    std::vector<float> gh(dx ? cols : 0), xh(cols), fw(partials ? cols : 0), fb(partials ? cols : 0);
     for (int64_t chunk = first; chunk < last; chunk++) {
       double* dw = partials ? dw_part.data() + chunk * cols : nullptr;
       double* db = partials ? db_part.data() + chunk * cols : nullptr;
-      for (int64_t row = rows * chunk / chunks; row < rows * (chunk + 1) / chunks; row++) {
+      const int64_t begin = rows * chunk / chunks, end = rows * (chunk + 1) / chunks;
+      for (int64_t row = begin; row < end; row++) {
         const T* gr = g + row * cols;
         const T* xr = x + row * cols;
         const float hi = mean[2 * row], lo = mean[2 * row + 1], r = rstd[row];
 #pragma omp simd
         for (int64_t j = 0; j < cols; j++) xh[j] = ((to_float(xr[j]) - hi) - lo) * r;
         if (partials) {
+          float* __restrict w = fw.data();
+          float* __restrict b = fb.data();
 #pragma omp simd
           for (int64_t j = 0; j < cols; j++) {
             const float gj = to_float(gr[j]);
-            dw[j] += static_cast<double>(gj) * xh[j];
-            db[j] += gj;
+            w[j] += gj * xh[j];
+            b[j] += gj;
+          }
+          if ((row - begin) % kBlock == kBlock - 1 || row == end - 1) {
+#pragma omp simd
+            for (int64_t j = 0; j < cols; j++) {
+              dw[j] += w[j];
+              db[j] += b[j];
+              w[j] = 0;
+              b[j] = 0;
+            }
           }
         }
         if (!dx) continue;
-        double sum_g = 0, sum_gx = 0;
+        if (weight) {
+#pragma omp simd
+          for (int64_t j = 0; j < cols; j++) gh[j] = to_float(gr[j]) * weight[j];
+        } else {
+#pragma omp simd
+          for (int64_t j = 0; j < cols; j++) gh[j] = to_float(gr[j]);
+        }
+        float sum_g = 0, sum_gx = 0;
 #pragma omp simd reduction(+ : sum_g, sum_gx)
         for (int64_t j = 0; j < cols; j++) {
-          gh[j] = weight ? to_float(gr[j]) * weight[j] : to_float(gr[j]);
           sum_g += gh[j];
           sum_gx += gh[j] * xh[j];
         }
-        const float mean_g = static_cast<float>(sum_g / static_cast<double>(cols));
-        const float mean_gx = static_cast<float>(sum_gx / static_cast<double>(cols));
+        const float mean_g = sum_g / static_cast<float>(cols);
+        const float mean_gx = sum_gx / static_cast<float>(cols);
         T* dr = dx + row * cols;
 #pragma omp simd
         for (int64_t j = 0; j < cols; j++) dr[j] = from_float<T>(r * (gh[j] - mean_g - xh[j] * mean_gx));

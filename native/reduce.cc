@@ -1,6 +1,8 @@
 // Reductions over the middle axis of a tensor viewed as [outer, r, inner]: TypeScript views any
 // run of adjacent axes that way. Sums accumulate in double so long reductions stay exact to
 // float32 rounding; max and min propagate NaN like PyTorch.
+#include <omp.h>
+
 #include <cmath>
 #include <limits>
 #include <vector>
@@ -43,6 +45,33 @@ void reduce_rows(Reduce op, const T* x, T* out, int64_t outer, int64_t r, int64_
   }
   constexpr int64_t kBlock = 256;
   const int64_t blocks = (inner + kBlock - 1) / kBlock;
+  const int threads = omp_get_max_threads();
+  if ((op == Reduce::sum || op == Reduce::mean) && outer * blocks < threads && r >= 256) {
+    // Too few column tasks to occupy the threads (a bias gradient: outer 1, one or two blocks):
+    // the rows are split too, each part summed into its own double partial, and the partials
+    // added in a fixed order, so the result does not depend on scheduling.
+    const int64_t parts = threads;
+    std::vector<double> partial(static_cast<size_t>(parts * outer * inner), 0.0);
+    parallel_for(parts * outer, 1, [&](int64_t b, int64_t e) {
+      for (int64_t task = b; task < e; task++) {
+        const int64_t part = task / outer, o = task % outer;
+        double* acc = partial.data() + (part * outer + o) * inner;
+        for (int64_t i = r * part / parts; i < r * (part + 1) / parts; i++) {
+          const T* row = x + (o * r + i) * inner;
+#pragma omp simd
+          for (int64_t j = 0; j < inner; j++) acc[j] += to_float(row[j]);
+        }
+      }
+    });
+    for (int64_t o = 0; o < outer; o++) {
+      for (int64_t j = 0; j < inner; j++) {
+        double total = 0;
+        for (int64_t part = 0; part < parts; part++) total += partial[(part * outer + o) * inner + j];
+        out[o * inner + j] = from_float<T>(static_cast<float>(total * scale));
+      }
+    }
+    return;
+  }
   parallel_for(outer * blocks, std::max<int64_t>(1, kElementGrain / std::max<int64_t>(r * kBlock, 1)),
                [&](int64_t b, int64_t e) {
                  double acc[kBlock];
