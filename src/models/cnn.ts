@@ -18,14 +18,17 @@ export interface CNNConfig {
 /**
  * A small convolutional classifier. The `cnn` workload is input [1, 28, 28], channels
  * [32, 64], hidden 128, classes 10: conv 1→32 3×3, ReLU, maxpool 2, conv 32→64 3×3, ReLU,
- * maxpool 2, fc 1600→128, ReLU, fc 128→10.
+ * maxpool 2, fc 1600→128, ReLU, fc 128→10 (each ReLU applied after its pooling, equivalently).
  * @example const model = cnn({ input: [1, 28, 28], channels: [32, 64], hidden: 128, classes: 10 });
  */
 export function cnn(config: CNNConfig): Module {
   const layers: Module[] = [];
   let [c, h, w] = config.input;
   for (const out of config.channels) {
-    layers.push(new Conv2d(c, out, 3, { init: config.init }), new ReLU(), new MaxPool2d(2));
+    // Pooling before the ReLU: max and ReLU commute, in values and in gradients (a window whose
+    // maximum is ≤ 0 passes no gradient either way), and the ReLU then runs on a quarter of the
+    // elements. The parameters, and so the state dict, are PyTorch's conv-ReLU-pool model's.
+    layers.push(new Conv2d(c, out, 3, { init: config.init }), new MaxPool2d(2), new ReLU());
     c = out;
     h = Math.floor((h - 2) / 2);
     w = Math.floor((w - 2) / 2);

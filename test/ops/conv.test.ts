@@ -117,12 +117,19 @@ describe("pooling rejects bad arguments", () => {
     });
   }
   test("max_pool2d backward checks the indices it scatters to", () => {
-    const meta = Int32Array.from([1, 1, 4, 4, 2, 2, 2, 2, 0, 0, 1, 1]);
-    const indices = Int32Array.from([0, 3, 99, 15]);
+    const overlapping = Int32Array.from([1, 1, 3, 3, 2, 2, 1, 1, 0, 0, 1, 1]);
     assert.throws(
-      () => native.maxPool2dBackward(0, new Float32Array(4), indices, new Float32Array(16), meta),
+      () => native.maxPool2dBackward(0, new Float32Array(4), Int32Array.from([0, 2, 99, 8]), new Float32Array(9), overlapping),
+      /max_pool2d backward: index 99 at position 2 is outside the input plane \[0, 9\)/,
+    );
+    const meta = Int32Array.from([1, 1, 4, 4, 2, 2, 2, 2, 0, 0, 1, 1]);
+    assert.throws(
+      () => native.maxPool2dBackward(0, new Float32Array(4), Int32Array.from([0, 3, 99, 15]), new Float32Array(16), meta),
       /max_pool2d backward: index 99 at position 2 is outside the input plane \[0, 16\)/,
     );
+    const dx = new Float32Array(16).fill(7);
+    native.maxPool2dBackward(0, Float32Array.from([1, 2, 3, 4]), Int32Array.from([0, 3, 12, 15]), dx, meta);
+    assert.deepEqual([...dx], [1, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 4], "every element written: the window's maximum or 0");
   });
   test("the native kernels check the window themselves", () => {
     const meta = Int32Array.from([1, 1, 4, 4, 2, 2, 2, 2, 2, 0, 1, 1]);
