@@ -1,6 +1,7 @@
-// 2-D max and average pooling over NCHW tensors (PyTorch's semantics, ceil_mode false). Every
-// window lies in one N×C plane, so the kernels run in parallel over planes and the backward
-// scatters never race. Low-precision gradients accumulate in an f32 plane per thread.
+// 2-D max and average pooling (PyTorch's semantics, ceil_mode false): the NCHW loops and the
+// kernels' entry points, which hand NHWC inputs to pool_nhwc.h. In NCHW every window lies in one
+// N×C plane, so the kernels run in parallel over planes and the backward scatters never race.
+// Low-precision gradients accumulate in an f32 plane per thread.
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -10,80 +11,12 @@
 #include "args.h"
 #include "numel.h"
 #include "parallel.h"
+#include "pool_nhwc.h"
+#include "pool_shape.h"
 #include "registry.h"
 
 namespace turbine {
 namespace {
-
-// meta = [N, C, H, W, kh, kw, strideH, strideW, padH, padW, dilationH, dilationW]
-struct PoolShape {
-  int64_t n, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow;
-  int64_t in_numel, out_numel;
-  int64_t planes() const { return n * c; }
-  int64_t in_plane() const { return h * w; }
-  int64_t out_plane() const { return oh * ow; }
-};
-
-int64_t output_extent(const Args& args, const char* axis, int64_t in, int64_t k, int64_t s, int64_t p, int64_t d) {
-  const int64_t span = d * (k - 1) + 1;
-  args.require(in + 2 * p >= span, "kernel %s extent %lld (dilation %lld) exceeds the padded input %s %lld (padding %lld)",
-               axis, static_cast<long long>(span), static_cast<long long>(d), axis, static_cast<long long>(in + 2 * p),
-               static_cast<long long>(p));
-  return (in + 2 * p - span) / s + 1;
-}
-
-PoolShape read_shape(const Args& args, size_t i) {
-  const int32_t* m = args.ints(i, "meta", 12);
-  PoolShape s{m[0], m[1], m[2], m[3], m[4], m[5], m[6], m[7], m[8], m[9], m[10], m[11], 0, 0, 0, 0};
-  args.require(s.n >= 0 && s.c >= 0 && s.h >= 1 && s.w >= 1, "input [%lld, %lld, %lld, %lld] needs H, W ≥ 1 and N, C ≥ 0",
-               static_cast<long long>(s.n), static_cast<long long>(s.c), static_cast<long long>(s.h),
-               static_cast<long long>(s.w));
-  args.require(s.kh >= 1 && s.kw >= 1 && s.sh >= 1 && s.sw >= 1 && s.dh >= 1 && s.dw >= 1,
-               "kernel [%lld, %lld], stride [%lld, %lld] and dilation [%lld, %lld] must be positive",
-               static_cast<long long>(s.kh), static_cast<long long>(s.kw), static_cast<long long>(s.sh),
-               static_cast<long long>(s.sw), static_cast<long long>(s.dh), static_cast<long long>(s.dw));
-  // PyTorch's rule; it also guarantees every window holds at least one input element.
-  args.require(s.ph >= 0 && s.pw >= 0 && 2 * s.ph <= s.kh && 2 * s.pw <= s.kw,
-               "padding [%lld, %lld] must be non-negative and at most half the kernel [%lld, %lld]",
-               static_cast<long long>(s.ph), static_cast<long long>(s.pw), static_cast<long long>(s.kh),
-               static_cast<long long>(s.kw));
-  s.oh = output_extent(args, "H", s.h, s.kh, s.sh, s.ph, s.dh);
-  s.ow = output_extent(args, "W", s.w, s.kw, s.sw, s.pw, s.dw);
-  s.in_numel = checked_numel(args, "x", {s.n, s.c, s.h, s.w});
-  s.out_numel = checked_numel(args, "y", {s.n, s.c, s.oh, s.ow});
-  return s;
-}
-
-// The first tap of a window at or after 0, and the end of its taps, on one axis.
-struct Taps {
-  int64_t begin, end;
-};
-inline Taps taps(int64_t start, int64_t k, int64_t d, int64_t in) {
-  int64_t begin = start;
-  if (begin < 0) begin += ((-begin + d - 1) / d) * d;
-  return {begin, std::min(start + d * (k - 1) + 1, in)};
-}
-
-// Per-thread f32 accumulator for one plane of gradient; float gradients accumulate in place.
-template <typename T>
-float* plane_accumulator(T* dx_plane, int64_t size) {
-  if constexpr (std::is_same_v<T, float>) {
-    std::fill(dx_plane, dx_plane + size, 0.0f);
-    return dx_plane;
-  } else {
-    thread_local std::vector<float> buffer;
-    buffer.assign(static_cast<size_t>(size), 0.0f);
-    return buffer.data();
-  }
-}
-
-template <typename T>
-void store_plane(const float* acc, T* dx_plane, int64_t size) {
-  if constexpr (!std::is_same_v<T, float>) {
-#pragma omp simd
-    for (int64_t i = 0; i < size; i++) dx_plane[i] = from_float<T>(acc[i]);
-  }
-}
 
 int64_t plane_grain(const PoolShape& s) { return std::max<int64_t>(1, kElementGrain / std::max<int64_t>(1, s.in_plane())); }
 
@@ -178,15 +111,6 @@ void max_pool_backward(const PoolShape& s, const T* dy, const int32_t* argmax, T
   });
 }
 
-// The divisor of one average window: its full extent clipped to the padded input, or only the
-// input elements it covers.
-inline float avg_divisor(const PoolShape& s, int64_t h0, int64_t w0, bool count_include_pad) {
-  if (count_include_pad) {
-    return static_cast<float>((std::min(h0 + s.kh, s.h + s.ph) - h0) * (std::min(w0 + s.kw, s.w + s.pw) - w0));
-  }
-  return static_cast<float>((std::min(h0 + s.kh, s.h) - std::max<int64_t>(h0, 0)) *
-                            (std::min(w0 + s.kw, s.w) - std::max<int64_t>(w0, 0)));
-}
 
 template <typename T>
 void avg_pool(const PoolShape& s, const T* x, T* y, bool count_include_pad) {
@@ -243,7 +167,8 @@ Napi::Value MaxPoolKernel(const Napi::CallbackInfo& info) {
                static_cast<long long>(s.in_plane()));
   dispatch_float(type, [&](auto tag) {
     using T = decltype(tag);
-    max_pool(s, x.as<T>(), y.as<T>(), argmax.as<int32_t>());
+    if (s.layout) max_pool_nhwc(s, x.as<T>(), y.as<T>(), argmax.as<int32_t>());
+    else max_pool(s, x.as<T>(), y.as<T>(), argmax.as<int32_t>());
   });
   return info.Env().Undefined();
 }
@@ -257,13 +182,20 @@ Napi::Value MaxPoolBackwardKernel(const Napi::CallbackInfo& info) {
   View argmax = args.tensor(2, "indices", DType::I32, s.out_numel);
   View dx = args.tensor(3, "dx", type, s.in_numel);
   const int32_t* idx = argmax.as<int32_t>();
-  for (int64_t i = 0; i < s.out_numel; i++) {
-    args.require(idx[i] >= 0 && idx[i] < s.in_plane(), "index %d at position %lld is outside the input plane [0, %lld)",
-                 idx[i], static_cast<long long>(i), static_cast<long long>(s.in_plane()));
+  // A vectorised scan first; only a failing one searches for the index to report.
+  int64_t outside = 0;
+  const int64_t plane = s.in_plane();
+#pragma omp simd reduction(+ : outside)
+  for (int64_t i = 0; i < s.out_numel; i++) outside += idx[i] < 0 || idx[i] >= plane;
+  if (outside > 0) {
+    const int64_t i = std::find_if(idx, idx + s.out_numel, [&](int32_t v) { return v < 0 || v >= plane; }) - idx;
+    args.fail("index " + std::to_string(idx[i]) + " at position " + std::to_string(i) + " is outside the input plane [0, " +
+              std::to_string(plane) + ")");
   }
   dispatch_float(type, [&](auto tag) {
     using T = decltype(tag);
-    max_pool_backward(s, dy.as<T>(), idx, dx.as<T>());
+    if (s.layout) max_pool_backward_nhwc(s, dy.as<T>(), idx, dx.as<T>());
+    else max_pool_backward(s, dy.as<T>(), idx, dx.as<T>());
   });
   return info.Env().Undefined();
 }
@@ -285,7 +217,8 @@ Napi::Value AvgPoolKernel(const Napi::CallbackInfo& info) {
   View y = args.tensor(2, "y", type, s.out_numel);
   dispatch_float(type, [&](auto tag) {
     using T = decltype(tag);
-    avg_pool(s, x.as<T>(), y.as<T>(), include_pad);
+    if (s.layout) avg_pool_nhwc(s, x.as<T>(), y.as<T>(), include_pad);
+    else avg_pool(s, x.as<T>(), y.as<T>(), include_pad);
   });
   return info.Env().Undefined();
 }
@@ -300,7 +233,8 @@ Napi::Value AvgPoolBackwardKernel(const Napi::CallbackInfo& info) {
   View dx = args.tensor(2, "dx", type, s.in_numel);
   dispatch_float(type, [&](auto tag) {
     using T = decltype(tag);
-    avg_pool_backward(s, dy.as<T>(), dx.as<T>(), include_pad);
+    if (s.layout) avg_pool_backward_nhwc(s, dy.as<T>(), dx.as<T>(), include_pad);
+    else avg_pool_backward(s, dy.as<T>(), dx.as<T>(), include_pad);
   });
   return info.Env().Undefined();
 }

@@ -37,7 +37,7 @@ export class Conv2d extends Module {
     this.weight = this.addParameter("weight", zeros([outChannels, inChannels / groups, kh, kw]));
     this.bias = this.addParameter("bias", options.bias === false ? null : zeros([outChannels]));
     initWeightAndBias(this.weight, this.bias, options.init ?? "default", options.generator);
-    this.options = { stride: options.stride, padding: options.padding, dilation: options.dilation, groups };
+    this.options = { stride: options.stride, padding: options.padding, dilation: options.dilation, groups, layout: options.layout };
   }
 
   forward(x: Tensor): Tensor {

@@ -3,7 +3,7 @@ import { native } from "../tensor/native.js";
 import { formatShape } from "../tensor/shape.js";
 import { Tensor } from "../tensor/tensor.js";
 import { dt, requireFloat, requireSameDType } from "./util.js";
-import { outputSize, pair, requireNCHW, type Pair } from "./window.js";
+import { imageDims, imageShape, layoutCode, outputSize, pair, type Layout, type Pair } from "./window.js";
 
 /** 2-D convolution on oneDNN (PyTorch's F.conv2d), with its gradients. */
 
@@ -16,10 +16,12 @@ export interface Conv2dOptions {
   dilation?: Pair;
   /** Channel groups: input and output channels split into this many independent convolutions. */
   groups?: number;
+  /** "nchw" (default) or "nhwc": x [N, H, W, C] and an output [N, H_out, W_out, O]; weights stay [O, C/groups, kh, kw]. */
+  layout?: Layout;
 }
 
 interface ConvAttrs {
-  /** [N, C, H, W, O, kh, kw, strideH, strideW, padH, padW, dilationH, dilationW, groups] */
+  /** [N, C, H, W, O, kh, kw, strideH, strideW, padH, padW, dilationH, dilationW, groups, layout] */
   meta: Int32Array;
   outShape: number[];
 }
@@ -57,13 +59,15 @@ const convOp: OpDef<ConvAttrs> = {
  * and weight (accumulated in float32, output in bfloat16).
  * @example conv2d(x, w, b, { padding: 1 })                   // [8, 3, 32, 32] * [16, 3, 3, 3] -> [8, 16, 32, 32]
  * @example conv2d(x, dw, null, { stride: 2, groups: 16 })    // depthwise, halves H and W
+ * @example conv2d(x, w, b, { layout: "nhwc" })              // [8, 32, 32, 3] * [16, 3, 3, 3] -> [8, 30, 30, 16]
  */
 export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, options: Conv2dOptions = {}): Tensor {
   const op = "conv2d";
   requireFloat(x, op);
   requireSameDType(op, x, weight);
   if (x.dtype === "float16") throw new TypeError(`${op}: float16 is not supported (oneDNN has no float16 convolution on CPU); use float32 or bfloat16`);
-  const [n, c, h, w] = requireNCHW(x, op);
+  const layout = options.layout ?? "nchw";
+  const [n, c, h, w] = imageDims(x, op, layout);
   if (weight.ndim !== 4) throw new RangeError(`${op}: weight ${formatShape(weight.shape)} must be 4-D [O, C/groups, kh, kw]`);
   const [o, cPerGroup, kh, kw] = weight.shape as [number, number, number, number];
   const groups = options.groups ?? 1;
@@ -86,7 +90,7 @@ export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, options:
     padding: pair(options.padding ?? 0, "padding", op, 0),
     dilation: pair(options.dilation ?? 1, "dilation", op, 1),
   };
-  const [oh, ow] = outputSize(op, x.shape, win);
-  const meta = Int32Array.from([n, c, h, w, o, kh, kw, ...win.stride, ...win.padding, ...win.dilation, groups]);
-  return apply1(convOp, bias ? [x, weight, bias] : [x, weight], { meta, outShape: [n, o, oh, ow] });
+  const [oh, ow] = outputSize(op, x.shape, [h, w], win);
+  const meta = Int32Array.from([n, c, h, w, o, kh, kw, ...win.stride, ...win.padding, ...win.dilation, groups, layoutCode(layout)]);
+  return apply1(convOp, bias ? [x, weight, bias] : [x, weight], { meta, outShape: imageShape(n, o, oh, ow, layout) });
 }

@@ -3,30 +3,30 @@ import { native } from "../tensor/native.js";
 import { formatShape } from "../tensor/shape.js";
 import { Tensor } from "../tensor/tensor.js";
 import { dt, requireFloat } from "./util.js";
-import { outputSize, pair, requireNCHW, type Pair, type Window } from "./window.js";
+import { imageDims, imageShape, layoutCode, outputSize, pair, type Layout, type Pair, type Window } from "./window.js";
 
-/** 2-D max and average pooling over NCHW tensors (PyTorch's F.max_pool2d, F.avg_pool2d). */
+/** 2-D max and average pooling over NCHW or NHWC tensors (PyTorch's F.max_pool2d, F.avg_pool2d). */
 
 interface PoolAttrs {
-  /** [N, C, H, W, kh, kw, strideH, strideW, padH, padW, dilationH, dilationW] */
+  /** [N, C, H, W, kh, kw, strideH, strideW, padH, padW, dilationH, dilationW, layout] */
   meta: Int32Array;
   outShape: number[];
   countIncludePad: boolean;
 }
 
 /** Validates the window and computes the kernels' meta and the output shape. */
-function poolAttrs(op: string, x: Tensor, kernel: Pair, stride: Pair | undefined, padding: Pair, dilation: Pair, countIncludePad: boolean): PoolAttrs {
+function poolAttrs(op: string, x: Tensor, kernel: Pair, stride: Pair | undefined, padding: Pair, dilation: Pair, countIncludePad: boolean, layout: Layout): PoolAttrs {
   requireFloat(x, op);
-  const [n, c, h, w] = requireNCHW(x, op);
+  const [n, c, h, w] = imageDims(x, op, layout);
   if (h === 0 || w === 0) throw new RangeError(`${op}: input ${formatShape(x.shape)} has an empty spatial axis`);
   const k = pair(kernel, "kernel", op, 1);
   const win: Window = { kernel: k, stride: pair(stride ?? k, "stride", op, 1), padding: pair(padding, "padding", op, 0), dilation: pair(dilation, "dilation", op, 1) };
   if (2 * win.padding[0] > k[0] || 2 * win.padding[1] > k[1]) {
     throw new RangeError(`${op}: padding ${formatShape(win.padding)} must be at most half the kernel ${formatShape(k)}`);
   }
-  const [oh, ow] = outputSize(op, x.shape, win);
-  const meta = Int32Array.from([n, c, h, w, ...k, ...win.stride, ...win.padding, ...win.dilation]);
-  return { meta, outShape: [n, c, oh, ow], countIncludePad };
+  const [oh, ow] = outputSize(op, x.shape, [h, w], win);
+  const meta = Int32Array.from([n, c, h, w, ...k, ...win.stride, ...win.padding, ...win.dilation, layoutCode(layout)]);
+  return { meta, outShape: imageShape(n, c, oh, ow, layout), countIncludePad };
 }
 
 const maxPoolOp: OpDef<PoolAttrs> = {
@@ -65,6 +65,8 @@ export interface MaxPool2dOptions {
   padding?: Pair;
   /** Spacing between window taps (default 1). */
   dilation?: Pair;
+  /** "nchw" (default) or "nhwc": x [N, H, W, C] and an output of the same layout. */
+  layout?: Layout;
 }
 
 /**
@@ -72,9 +74,10 @@ export interface MaxPool2dOptions {
  * [N, C, H_out, W_out]. The gradient goes to the first maximum of each window.
  * @example maxPool2d(x, 2)                             // [8, 32, 28, 28] -> [8, 32, 14, 14]
  * @example maxPool2d(x, 3, { stride: 2, padding: 1 })
+ * @example maxPool2d(x, 2, { layout: "nhwc" })       // [8, 28, 28, 32] -> [8, 14, 14, 32]
  */
 export function maxPool2d(x: Tensor, kernel: Pair, options: MaxPool2dOptions = {}): Tensor {
-  return apply1(maxPoolOp, [x], poolAttrs("max_pool2d", x, kernel, options.stride, options.padding ?? 0, options.dilation ?? 1, false));
+  return apply1(maxPoolOp, [x], poolAttrs("max_pool2d", x, kernel, options.stride, options.padding ?? 0, options.dilation ?? 1, false, options.layout ?? "nchw"));
 }
 
 export interface AvgPool2dOptions {
@@ -84,6 +87,8 @@ export interface AvgPool2dOptions {
   padding?: Pair;
   /** Whether padded zeros count in each window's divisor (default true, as PyTorch). */
   countIncludePad?: boolean;
+  /** "nchw" (default) or "nhwc": x [N, H, W, C] and an output of the same layout. */
+  layout?: Layout;
 }
 
 /**
@@ -93,5 +98,5 @@ export interface AvgPool2dOptions {
  * @example avgPool2d(x, 3, { stride: 1, padding: 1, countIncludePad: false })
  */
 export function avgPool2d(x: Tensor, kernel: Pair, options: AvgPool2dOptions = {}): Tensor {
-  return apply1(avgPoolOp, [x], poolAttrs("avg_pool2d", x, kernel, options.stride, options.padding ?? 0, 1, options.countIncludePad ?? true));
+  return apply1(avgPoolOp, [x], poolAttrs("avg_pool2d", x, kernel, options.stride, options.padding ?? 0, 1, options.countIncludePad ?? true, options.layout ?? "nchw"));
 }

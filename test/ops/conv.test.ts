@@ -40,7 +40,7 @@ describe("conv2d gradients", () => {
   });
 
   test("bfloat16 operands give a float32 weight gradient when asked (for float32 master weights)", () => {
-    const meta = Int32Array.from([2, 3, 5, 5, 4, 3, 3, 1, 1, 0, 0, 1, 1, 1]);
+    const meta = Int32Array.from([2, 3, 5, 5, 4, 3, 3, 1, 1, 0, 0, 1, 1, 1, 0]);
     const bf16 = (n: number, phase: number) => {
       const src = Float32Array.from({ length: n }, (_, i) => Math.sin(0.7 * i + phase));
       const bits = new Uint16Array(n), exact = new Float32Array(n);
@@ -86,7 +86,7 @@ describe("conv2d rejects bad arguments", () => {
     assert.throws(() => ops.conv2d(f32([1, 1, 5, 5], "int32"), f32([1, 1, 3, 3], "int32")), /conv2d: expected a floating tensor, got int32/);
   });
   test("the native kernel checks its arguments itself", () => {
-    const meta = (groups: number) => Int32Array.from([1, 4, 5, 5, 3, 3, 3, 1, 1, 0, 0, 1, 1, groups]);
+    const meta = (groups: number) => Int32Array.from([1, 4, 5, 5, 3, 3, 3, 1, 1, 0, 0, 1, 1, groups, 0]);
     const x = new Float32Array(100), y = new Float32Array(27);
     assert.throws(() => native.conv2d(x, new Float32Array(3 * 4 * 9), null, y, 0, meta(2)), /conv2d: groups must divide .* groups 2/);
     assert.throws(() => native.conv2d(x, new Float32Array(10), null, y, 0, meta(1)), /conv2d: 'weight' holds 10 elements, expected 108/);
@@ -95,9 +95,9 @@ describe("conv2d rejects bad arguments", () => {
       () => native.conv2dBackwardWeights(x, y, new Uint16Array(108), null, 0, 1, meta(1)),
       /conv2d backward-weights: a bfloat16 weight gradient needs bfloat16 operands, got float32/,
     );
-    const huge = Int32Array.from([2 ** 31 - 1, 2 ** 31 - 1, 2 ** 31 - 1, 2 ** 31 - 1, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1]);
+    const huge = Int32Array.from([2 ** 31 - 1, 2 ** 31 - 1, 2 ** 31 - 1, 2 ** 31 - 1, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 0]);
     assert.throws(() => native.conv2d(x, new Float32Array(1), null, y, 0, huge), /conv2d: the element count of x overflows/);
-    const big = Int32Array.from([1, 1, 3, 3, 1, 5, 5, 1, 1, 0, 0, 1, 1, 1]);
+    const big = Int32Array.from([1, 1, 3, 3, 1, 5, 5, 1, 1, 0, 0, 1, 1, 1, 0]);
     assert.throws(() => native.conv2d(new Float32Array(9), new Float32Array(25), null, new Float32Array(1), 0, big), /conv2d: kernel H extent 5 .* exceeds the padded input H 3/);
   });
 });
@@ -117,12 +117,12 @@ describe("pooling rejects bad arguments", () => {
     });
   }
   test("max_pool2d backward checks the indices it scatters to", () => {
-    const overlapping = Int32Array.from([1, 1, 3, 3, 2, 2, 1, 1, 0, 0, 1, 1]);
+    const overlapping = Int32Array.from([1, 1, 3, 3, 2, 2, 1, 1, 0, 0, 1, 1, 0]);
     assert.throws(
       () => native.maxPool2dBackward(0, new Float32Array(4), Int32Array.from([0, 2, 99, 8]), new Float32Array(9), overlapping),
       /max_pool2d backward: index 99 at position 2 is outside the input plane \[0, 9\)/,
     );
-    const meta = Int32Array.from([1, 1, 4, 4, 2, 2, 2, 2, 0, 0, 1, 1]);
+    const meta = Int32Array.from([1, 1, 4, 4, 2, 2, 2, 2, 0, 0, 1, 1, 0]);
     assert.throws(
       () => native.maxPool2dBackward(0, new Float32Array(4), Int32Array.from([0, 3, 99, 15]), new Float32Array(16), meta),
       /max_pool2d backward: index 99 at position 2 is outside the input plane \[0, 16\)/,
@@ -132,11 +132,11 @@ describe("pooling rejects bad arguments", () => {
     assert.deepEqual([...dx], [1, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 4], "every element written: the window's maximum or 0");
   });
   test("the native kernels check the window themselves", () => {
-    const meta = Int32Array.from([1, 1, 4, 4, 2, 2, 2, 2, 2, 0, 1, 1]);
+    const meta = Int32Array.from([1, 1, 4, 4, 2, 2, 2, 2, 2, 0, 1, 1, 0]);
     assert.throws(() => native.maxPool2d(0, new Float32Array(16), new Float32Array(4), null, meta), /max_pool2d: padding \[2, 0\] must be non-negative and at most half the kernel \[2, 2\]/);
-    const huge = Int32Array.from([2 ** 31 - 1, 2 ** 31 - 1, 2 ** 31 - 1, 2 ** 31 - 1, 2, 2, 2, 2, 0, 0, 1, 1]);
+    const huge = Int32Array.from([2 ** 31 - 1, 2 ** 31 - 1, 2 ** 31 - 1, 2 ** 31 - 1, 2, 2, 2, 2, 0, 0, 1, 1, 0]);
     assert.throws(() => native.avgPool2d(0, new Float32Array(16), new Float32Array(4), huge, true), /avg_pool2d: the element count of x overflows/);
-    const dilated = Int32Array.from([1, 1, 4, 4, 2, 2, 2, 2, 0, 0, 2, 1]);
+    const dilated = Int32Array.from([1, 1, 4, 4, 2, 2, 2, 2, 0, 0, 2, 1, 0]);
     assert.throws(() => native.avgPool2d(0, new Float32Array(16), new Float32Array(2), dilated, true), /avg_pool2d: average pooling has no dilation, got \[2, 1\]/);
   });
 });
