@@ -48,7 +48,8 @@ export interface CompareRow {
   note?: string;
 }
 
-const DEFAULT_STEPS: Record<WorkloadName, number> = { mlp: 60, cnn: 40, gpt: 20 };
+// Long enough (about a second or more per run) that a run's median is stable on this noisy machine.
+const DEFAULT_STEPS: Record<WorkloadName, number> = { mlp: 100, cnn: 100, gpt: 30 };
 
 interface Result {
   throughput: number;

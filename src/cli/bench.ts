@@ -50,7 +50,7 @@ export function registerBench(program: Command): void {
     .option("--precision <p>", "f32 or bf16", "f32")
     .option("--repeats <n>", "alternating repeats per workload (medians are compared)", (v) => Number(v), 3)
     .option("--threads <n>", "turbine's threads", (v) => Number(v), 2)
-    .option("--steps <n>", "timed steps per run (default: mlp 60, cnn 40, gpt 20)", (v) => Number(v))
+    .option("--steps <n>", "timed steps per run (default: mlp 100, cnn 100, gpt 30)", (v) => Number(v))
     .option("--warmup <n>", "untimed steps before them", (v) => Number(v), 5)
     .option("--time-to-quality", "train the gpt to validation loss ≤ 1.6 on both sides (minutes each)")
     .option("--ops <workload>", "instead: the per-op time table of a few training steps of one workload")
