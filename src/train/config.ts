@@ -141,7 +141,7 @@ export type ConfigInput = z.input<typeof configSchema>;
 export const DEFAULT_CONFIG: ConfigInput = {
   model: { kind: "cnn" },
   data: { kind: "fashion-mnist", batchSize: 128 },
-  optimizer: { kind: "adamw", lr: 1e-3 },
+  optimizer: { kind: "adamw", lr: 2e-3 },
   schedule: { warmup: 100, decay: "cosine", floor: 0.1 },
-  train: { epochs: 3, clipGradNorm: 1.0, logEvery: 50 },
+  train: { epochs: 4, clipGradNorm: 1.0, logEvery: 50 },
 };
