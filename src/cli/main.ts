@@ -5,10 +5,12 @@
  *   turbine train [config] [--set a.b=v] [--resume DIR] [--json]
  *   turbine sample --checkpoint DIR [--prompt TEXT] [--tokens N] [--temperature T] [--top-k K]
  *   turbine bench [--workloads mlp,cnn,gpt] [--precision f32|bf16] [--json] [--time-to-quality] [--ops W]
+ *   turbine data prepare <text> <out>
  */
 import { Command, CommanderError } from "commander";
 
 import { registerBench } from "./bench.js";
+import { registerData } from "./data.js";
 import { registerSample } from "./sample.js";
 import { registerTrain } from "./train.js";
 import { exitCodeFor } from "./errors.js";
@@ -22,6 +24,7 @@ const program = new Command()
 registerTrain(program);
 registerSample(program);
 registerBench(program);
+registerData(program);
 
 try {
   program.parse(process.argv);

@@ -1,7 +1,7 @@
 import { Tensor } from "../tensor/tensor.js";
 import { DataLoader } from "./dataloader.js";
 import { checkIndex, type Dataset } from "./dataset.js";
-import { EvenlySpacedSampler, type Sampler } from "./sampler.js";
+import { EvenlySpacedSampler } from "./sampler.js";
 import { UniformSampler } from "./uniform_sampler.js";
 
 /** A language-modelling sample: `context` tokens and the `context` tokens that follow each. */
@@ -49,11 +49,62 @@ export function collateTokens(samples: readonly TokenWindow[]): TokenBatch {
   return { x, y };
 }
 
-function checkPositive(value: unknown, name: string): number {
+function checkPositive(value: unknown, name: string, where = "TextDataset"): number {
   if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 1) {
-    throw new RangeError(`TextDataset: ${name} must be a positive integer, got ${JSON.stringify(value) ?? String(value)}`);
+    throw new RangeError(`${where}: ${name} must be a positive integer, got ${JSON.stringify(value) ?? String(value)}`);
   }
   return value;
+}
+
+/**
+ * Where a run of `count` tokens splits into training and validation: floor(trainFraction ·
+ * count), as Python's `int(0.9 * n)`; trainFraction defaults to 0.9.
+ * @example trainSplitPoint(1005, 0.9, "TextDataset.split") // 904
+ */
+export function trainSplitPoint(count: number, trainFraction: number | undefined, where: string): number {
+  const fraction = trainFraction ?? 0.9;
+  if (typeof fraction !== "number" || !(fraction > 0 && fraction < 1)) {
+    throw new RangeError(`${where}: trainFraction must be a number strictly between 0 and 1, got ${JSON.stringify(fraction)}`);
+  }
+  return Math.floor(fraction * count);
+}
+
+/** A dataset of next-token windows cut from a run of tokens (in memory or in a token file): what the window loaders need. */
+export interface WindowDataset extends Dataset<TokenWindow> {
+  readonly context: number;
+  /** How many tokens the windows are cut from. */
+  readonly tokenCount: number;
+}
+
+/**
+ * Batches of random windows of `dataset`, `batchesPerEpoch` per epoch (default: as many as
+ * cover its tokens once, at least one), drawn anew each epoch from `seed` by a UniformSampler.
+ * `where` names the dataset's class in errors.
+ *
+ * @example const loader = randomWindowLoader(train, { batchSize: 32, seed: 1 }, "TokenFileDataset");
+ */
+export function randomWindowLoader(
+  dataset: WindowDataset,
+  options: TextLoaderOptions & { batchesPerEpoch?: number },
+  where: string,
+): DataLoader<TokenWindow, TokenBatch> {
+  const batchSize = checkPositive(options?.batchSize, "batchSize", where);
+  const perEpoch = options.batchesPerEpoch ?? Math.max(1, Math.floor(dataset.tokenCount / (dataset.context * batchSize)));
+  const samples = checkPositive(perEpoch, "batchesPerEpoch", where) * batchSize;
+  return new DataLoader(dataset, { batchSize, sampler: new UniformSampler(dataset.length, { samples, seed: options.seed ?? 0 }), collate: collateTokens });
+}
+
+/**
+ * `batches` (default 20) batches of windows of `dataset` spread evenly over its tokens, the
+ * same on every pass: the recipe's fixed validation batches, placed as the PyTorch twin places them.
+ *
+ * @example for (const { x, y } of fixedWindowLoader(val, { batchSize: 32 }, "TokenFileDataset")) { ... }
+ */
+export function fixedWindowLoader(dataset: WindowDataset, options: { batchSize: number; batches?: number }, where: string): DataLoader<TokenWindow, TokenBatch> {
+  const batchSize = checkPositive(options?.batchSize, "batchSize", where);
+  const windows = checkPositive(options.batches ?? 20, "batches", where) * batchSize;
+  if (windows > dataset.length) throw new RangeError(`${where}: ${windows} validation windows exceed the ${dataset.length} this text holds`);
+  return new DataLoader(dataset, { batchSize, sampler: new EvenlySpacedSampler(dataset.length, windows), collate: collateTokens });
 }
 
 /**
@@ -74,7 +125,7 @@ function checkPositive(value: unknown, name: string): number {
  * for (const { x, y } of loader) { ...; x.dispose(); y.dispose(); }  // x, y [32, 128] int32
  * const evalBatches = val.fixedLoader({ batchSize: 32, batches: 20 });
  */
-export class TextDataset implements Dataset<TokenWindow> {
+export class TextDataset implements WindowDataset {
   readonly length: number;
   readonly sampleShape: readonly number[];
 
@@ -101,11 +152,7 @@ export class TextDataset implements Dataset<TokenWindow> {
    * @example const { train, val } = TextDataset.split(tokens, { context: 128 });
    */
   static split(tokens: Int32Array, options: { context: number; trainFraction?: number }): { train: TextDataset; val: TextDataset } {
-    const fraction = options.trainFraction ?? 0.9;
-    if (typeof fraction !== "number" || !(fraction > 0 && fraction < 1)) {
-      throw new RangeError(`TextDataset.split: trainFraction must be a number strictly between 0 and 1, got ${JSON.stringify(fraction)}`);
-    }
-    const at = Math.floor(fraction * tokens.length);
+    const at = trainSplitPoint(tokens.length, options.trainFraction, "TextDataset.split");
     return {
       train: new TextDataset(tokens.subarray(0, at), options.context, "train"),
       val: new TextDataset(tokens.subarray(at), options.context, "val"),
@@ -122,16 +169,18 @@ export class TextDataset implements Dataset<TokenWindow> {
     return { x: window.subarray(0, this.context), y: window.subarray(1) };
   }
 
+  /** How many tokens the windows are cut from. */
+  get tokenCount(): number {
+    return this.tokens.length;
+  }
+
   /**
    * Batches of random windows, `batchesPerEpoch` per epoch (default: as many as cover the
    * tokens once, at least one), drawn anew each epoch from `seed`.
    * @example const loader = train.loader({ batchSize: 32, seed: 1 }); loader.loadState(saved);
    */
   loader(options: TextLoaderOptions & { batchesPerEpoch?: number }): DataLoader<TokenWindow, TokenBatch> {
-    const batchSize = checkPositive(options?.batchSize, "batchSize");
-    const perEpoch = options.batchesPerEpoch ?? Math.max(1, Math.floor(this.tokens.length / (this.context * batchSize)));
-    const samples = checkPositive(perEpoch, "batchesPerEpoch") * batchSize;
-    return this.windowLoader(batchSize, new UniformSampler(this.length, { samples, seed: options.seed ?? 0 }));
+    return randomWindowLoader(this, options, "TextDataset");
   }
 
   /**
@@ -140,13 +189,6 @@ export class TextDataset implements Dataset<TokenWindow> {
    * @example for (const { x, y } of val.fixedLoader({ batchSize: 32 })) { ... }
    */
   fixedLoader(options: { batchSize: number; batches?: number }): DataLoader<TokenWindow, TokenBatch> {
-    const batchSize = checkPositive(options?.batchSize, "batchSize");
-    const windows = checkPositive(options.batches ?? 20, "batches") * batchSize;
-    if (windows > this.length) throw new RangeError(`TextDataset: ${windows} validation windows exceed the ${this.length} this text holds`);
-    return this.windowLoader(batchSize, new EvenlySpacedSampler(this.length, windows));
-  }
-
-  private windowLoader(batchSize: number, sampler: Sampler): DataLoader<TokenWindow, TokenBatch> {
-    return new DataLoader(this, { batchSize, sampler, collate: collateTokens });
+    return fixedWindowLoader(this, options, "TextDataset");
   }
 }

@@ -1,0 +1,22 @@
+import type { Command } from "commander";
+
+import { prepareTokenFile } from "../data/prepare.js";
+
+/**
+ * `turbine data prepare <text> <out>`: tokenizes a UTF-8 text file of any size into a token
+ * file that `data.kind: "tokens"` trains on, reading windows from disk.
+ *
+ * @example turbine data prepare corpus.txt corpus.tokens
+ */
+export function registerData(program: Command): void {
+  const data = program.command("data").description("prepare training data");
+  data
+    .command("prepare")
+    .description("tokenize a UTF-8 text file (character tokenizer) into a token file for data.kind \"tokens\"")
+    .argument("<text>", "the UTF-8 text file")
+    .argument("<out>", "the token file to write (replaced whole, never half-written)")
+    .action((text: string, out: string) => {
+      const r = prepareTokenFile(text, out);
+      process.stdout.write(`${out}: ${r.tokens} tokens, vocabulary of ${r.vocabSize} characters, ${r.dtype}\n`);
+    });
+}
