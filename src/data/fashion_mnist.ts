@@ -1,6 +1,7 @@
 import { existsSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 
+import { cachedArrays } from "./array_cache.js";
 import type { LabelledSample } from "./collate.js";
 import { checkIndex, type Dataset } from "./dataset.js";
 import { readIdxGz } from "./idx.js";
@@ -11,7 +12,19 @@ export interface FashionMNISTOptions {
   split: FashionMNISTSplit;
   /** The folder holding the four .gz files (default: where Debian's dataset-fashion-mnist puts them). */
   root?: string;
+  /**
+   * Where the decoded split is kept between loads (default "memory"): "memory" keeps it for
+   * this process; "disk" also stores it in the cache folder (array_cache.ts), keyed by the files
+   * and the decoder's version, so later processes skip decoding; "none" decodes on every load.
+   */
+  cache?: FashionMNISTCache;
+  /** The disk cache's folder (default `cacheDir()`). */
+  cacheDir?: string;
+  /** Where the warning about a damaged disk cache file goes (default: standard error). */
+  warn?: (line: string) => void;
 }
+
+export type FashionMNISTCache = "memory" | "disk" | "none";
 
 const SIDE = 28;
 const CLASSES = 10;
@@ -26,6 +39,27 @@ const INSTALL_HINT = "install it with `apt-get install dataset-fashion-mnist`, o
  * ToTensor + Normalize rounds after each step, so values may differ from it in the last bit.)
  */
 const NORMALISED = Float32Array.from({ length: 256 }, (_, x) => (x / 255 - MEAN) / STD);
+
+/** The decoder's identity in the disk cache's key: bump the version whenever decoding changes its output. */
+const DECODER = { name: "fashion-mnist/idx-normalise", version: 1, params: { mean: MEAN, std: STD } };
+
+/** Reads and validates one split's two files and normalises its pixels. */
+function decode(imagesPath: string, labelsPath: string): { images: Uint8Array; labels: Uint8Array; pixels: Float32Array } {
+  const images = readIdxGz(imagesPath, 3);
+  const [count, rows, cols] = images.dims as [number, number, number];
+  if (rows !== SIDE || cols !== SIDE) throw new Error(`${imagesPath}: images are ${rows}×${cols}, expected ${SIDE}×${SIDE}`);
+  const labels = readIdxGz(labelsPath, 1);
+  if (labels.dims[0] !== count) {
+    throw new Error(`${labelsPath}: holds ${labels.dims[0]} labels, but ${imagesPath} holds ${count} images; the counts must be equal`);
+  }
+  const bad = labels.data.findIndex((label) => label >= CLASSES);
+  if (bad >= 0) throw new Error(`${labelsPath}: label ${labels.data[bad]} at index ${bad} is outside 0..${CLASSES - 1}`);
+  // Decoded up front (188 MB for the training split), as the PyTorch twins hold it: a sample
+  // is then a view and a batch is plain copies, which keeps the training thread off decoding.
+  const pixels = new Float32Array(images.data.length);
+  for (let i = 0; i < pixels.length; i++) pixels[i] = NORMALISED[images.data[i]!]!;
+  return { images: images.data, labels: labels.data, pixels };
+}
 
 /** Decoded datasets by file path and version, so train and eval in one process read a file once. */
 const cache = new Map<string, FashionMNIST>();
@@ -58,26 +92,22 @@ export class FashionMNIST implements Dataset<LabelledSample> {
   readonly length: number;
   readonly sampleShape: readonly number[] = [1, SIDE, SIDE];
 
-  /** Normalised pixels of every image, [length, 28, 28] row-major, decoded once. */
-  private readonly pixels: Float32Array;
-
   private constructor(
     readonly split: FashionMNISTSplit,
     /** Raw pixels, [length, 28, 28] row-major. */
     readonly images: Uint8Array,
     readonly labels: Uint8Array,
+    /** Normalised pixels of every image, [length, 28, 28] row-major, decoded once. */
+    private readonly pixels: Float32Array,
   ) {
     this.length = labels.length;
-    // Decoded up front (188 MB for the training split), as the PyTorch twins hold it: a sample
-    // is then a view and a batch is plain copies, which keeps the training thread off decoding.
-    this.pixels = new Float32Array(images.length);
-    for (let i = 0; i < images.length; i++) this.pixels[i] = NORMALISED[images[i]!]!;
   }
 
   /**
-   * Reads and validates one split, or returns it from this process's cache when the files are
-   * unchanged. Every error names the file and what is wrong with it.
-   * @example const test = FashionMNIST.load({ split: "test", root: "./data/fashion" });
+   * Reads and validates one split, or returns it from this process's cache (or, with cache
+   * "disk", the disk cache) when the files are unchanged. Every error names the file and what
+   * is wrong with it.
+   * @example const test = FashionMNIST.load({ split: "test", root: "./data/fashion", cache: "disk" });
    */
   static load(options: FashionMNISTOptions): FashionMNIST {
     const split = options?.split;
@@ -91,22 +121,21 @@ export class FashionMNIST implements Dataset<LabelledSample> {
         throw new Error(`FashionMNIST: ${path} not found${where}; ${INSTALL_HINT}`);
       }
     }
+    const mode = options.cache ?? "memory";
+    if (mode !== "memory" && mode !== "disk" && mode !== "none") throw new RangeError(`FashionMNIST: cache must be "memory", "disk" or "none", got ${JSON.stringify(mode)}`);
     const key = `${fileKey(imagesPath)}|${fileKey(labelsPath)}`;
-    const cached = cache.get(key);
+    const cached = mode === "none" ? undefined : cache.get(key);
     if (cached !== undefined) return cached;
 
-    const images = readIdxGz(imagesPath, 3);
-    const [count, rows, cols] = images.dims as [number, number, number];
-    if (rows !== SIDE || cols !== SIDE) throw new Error(`${imagesPath}: images are ${rows}×${cols}, expected ${SIDE}×${SIDE}`);
-    const labels = readIdxGz(labelsPath, 1);
-    if (labels.dims[0] !== count) {
-      throw new Error(`${labelsPath}: holds ${labels.dims[0]} labels, but ${imagesPath} holds ${count} images; the counts must be equal`);
-    }
-    const bad = labels.data.findIndex((label) => label >= CLASSES);
-    if (bad >= 0) throw new Error(`${labelsPath}: label ${labels.data[bad]} at index ${bad} is outside 0..${CLASSES - 1}`);
-
-    const dataset = new FashionMNIST(split, images.data, labels.data);
-    cache.set(key, dataset);
+    const { images, labels, pixels } =
+      mode === "disk"
+        ? cachedArrays(`fashion-mnist-${split}`, { sources: [imagesPath, labelsPath], decoder: DECODER }, () => decode(imagesPath, labelsPath), {
+            dir: options.cacheDir,
+            warn: options.warn,
+          }).arrays
+        : decode(imagesPath, labelsPath);
+    const dataset = new FashionMNIST(split, images as Uint8Array, labels as Uint8Array, pixels as Float32Array);
+    if (mode !== "none") cache.set(key, dataset);
     return dataset;
   }
 

@@ -65,7 +65,12 @@ export function prepareTokenFile(textPath: string, outPath: string, options: Pre
   if (!Number.isSafeInteger(chunkBytes) || chunkBytes < 4) throw new RangeError(`prepareTokenFile: chunkBytes must be an integer ≥ 4, got ${chunkBytes}`);
   const seen = new Uint8Array(0x110000);
   forEachTextChunk(input, chunkBytes, (text) => {
-    for (const cp of CharTokenizer.fromText(text).codePoints) seen[cp] = 1;
+    // The decoder yields whole characters (never a lone surrogate), so codePointAt reads each.
+    for (let i = 0; i < text.length; i++) {
+      const cp = text.codePointAt(i)!;
+      seen[cp] = 1;
+      if (cp > 0xffff) i++;
+    }
   });
   const codePoints: number[] = [];
   seen.forEach((s, cp) => s && codePoints.push(cp));

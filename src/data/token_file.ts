@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from "node:crypto";
 import { closeSync, fstatSync, openSync, readSync, renameSync, rmSync, writeSync } from "node:fs";
+import { endianness } from "node:os";
 import { resolve } from "node:path";
 
 import { CharTokenizer } from "./tokenizer.js";
@@ -30,6 +31,11 @@ const CHECKSUM_AT = 32;
 
 export type TokenDType = "uint8" | "uint16" | "uint32";
 const DTYPES: Record<number, TokenDType> = { 1: "uint8", 2: "uint16", 4: "uint32" };
+
+/** Tokens are packed and read through typed arrays, in the host's byte order, which must be the file's. */
+function checkByteOrder(path: string): void {
+  if (endianness() !== "LE") throw new TokenFileError(`${path}: token files are little-endian and this machine is not`);
+}
 
 /** A token file that cannot be used: bad magic, a corrupt header, a truncated body, an id outside the vocabulary. */
 export class TokenFileError extends Error {}
@@ -66,13 +72,10 @@ function encodeHeader(tokenizer: CharTokenizer, count: number): Buffer {
   return header;
 }
 
-/** Packs int32 ids into the file's little-endian uint8/16/32 encoding. */
-function packTokens(ids: Int32Array, bytes: 1 | 2 | 4): Buffer {
-  const out = Buffer.allocUnsafe(ids.length * bytes);
-  if (bytes === 1) for (let i = 0; i < ids.length; i++) out[i] = ids[i]!;
-  else if (bytes === 2) for (let i = 0; i < ids.length; i++) out.writeUInt16LE(ids[i]!, 2 * i);
-  else for (let i = 0; i < ids.length; i++) out.writeUInt32LE(ids[i]!, 4 * i);
-  return out;
+/** Packs int32 ids (already checked to fit) into the file's little-endian uint8/16/32 encoding. */
+function packTokens(ids: Int32Array, bytes: 1 | 2 | 4): Uint8Array {
+  const packed = bytes === 1 ? new Uint8Array(ids) : bytes === 2 ? new Uint16Array(ids) : new Uint32Array(ids);
+  return new Uint8Array(packed.buffer, 0, packed.byteLength);
 }
 
 /**
@@ -98,6 +101,7 @@ export class TokenFileWriter {
     readonly tokenizer: CharTokenizer,
   ) {
     this.path = resolve(path);
+    checkByteOrder(this.path);
     this.tmp = `${this.path}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
     try {
       this.fd = openSync(this.tmp, "wx");
@@ -144,7 +148,7 @@ export class TokenFileWriter {
     rmSync(this.tmp, { force: true });
   }
 
-  private write(bytes: Buffer, at: number): void {
+  private write(bytes: Uint8Array, at: number): void {
     try {
       for (let done = 0; done < bytes.length; ) done += writeSync(this.fd, bytes, done, bytes.length - done, at + done);
     } catch (err) {
@@ -183,6 +187,7 @@ export class TokenFile {
   /** Opens and validates `path`: magic, version, header checksum, vocabulary and the exact length of the tokens. */
   static open(path: string): TokenFile {
     const full = resolve(path);
+    checkByteOrder(full);
     let fd: number;
     try {
       fd = openSync(full, "r");
@@ -245,12 +250,13 @@ export class TokenFile {
     if (!(Number.isSafeInteger(start) && start >= 0 && start + n <= this.count)) {
       throw new RangeError(`TokenFile: tokens [${start}, ${start + n}) are outside the ${this.count} tokens of ${this.path}`);
     }
-    if (scratch.length < n * bytes) throw new RangeError(`TokenFile: a scratch buffer of ${scratch.length} bytes cannot hold ${n} ${this.dtype} tokens`);
+    if (scratch.length < n * bytes || scratch.byteOffset % bytes !== 0) {
+      throw new RangeError(`TokenFile: the scratch buffer (${scratch.length} bytes at offset ${scratch.byteOffset}) cannot hold ${n} aligned ${this.dtype} tokens`);
+    }
     const got = readSync(this.fd, scratch, 0, n * bytes, this.dataOffset + start * bytes);
     if (got !== n * bytes) throw new TokenFileError(`${this.path}: read ${got} of ${n * bytes} bytes at token ${start}; the file shrank`);
-    if (bytes === 1) for (let i = 0; i < n; i++) into[i] = scratch[i]!;
-    else if (bytes === 2) for (let i = 0; i < n; i++) into[i] = scratch.readUInt16LE(2 * i);
-    else for (let i = 0; i < n; i++) into[i] = scratch.readUInt32LE(4 * i);
+    const Ctor = bytes === 1 ? Uint8Array : bytes === 2 ? Uint16Array : Uint32Array;
+    into.set(new Ctor(scratch.buffer as ArrayBuffer, scratch.byteOffset, n));
     const vocab = this.tokenizer.vocabSize;
     for (let i = 0; i < n; i++) {
       if (into[i]! >= vocab) throw new TokenFileError(`${this.path}: token ${start + i} has id ${into[i]}, outside the vocabulary of ${vocab}; the file is corrupt`);

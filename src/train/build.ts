@@ -1,6 +1,9 @@
 import { DataLoader } from "../data/dataloader.js";
 import { FashionMNIST } from "../data/fashion_mnist.js";
 import { loadTextCorpus } from "../data/corpus.js";
+import { SeqLenWarmup } from "../data/seq_len_warmup.js";
+import { TokenFileDataset } from "../data/token_dataset.js";
+import { TokenFile } from "../data/token_file.js";
 import { cnn } from "../models/cnn.js";
 import { GPT } from "../models/gpt.js";
 import { mlp } from "../models/mlp.js";
@@ -37,22 +40,24 @@ export interface RunParts {
   totalSteps: number;
   /** Saved with every checkpoint besides the config (a GPT's tokenizer). */
   meta: Record<string, unknown>;
+  /** Applied to each training batch before its step (a GPT's sequence-length warm-up). */
+  prepareBatch?: (batch: Batch, step: number) => Batch;
 }
 
 /** Builds a run from a validated config; the seed makes initialisation and shuffling repeatable. */
 export function buildRun(config: Config): RunParts {
   manualSeed(config.train.seed);
-  const { model, task, train, eval: evalLoader, meta } = buildModelAndData(config);
+  const { model, task, train, eval: evalLoader, meta, prepareBatch } = buildModelAndData(config);
   const totalSteps = config.train.steps ?? (config.train.epochs ?? 1) * train.length;
   const optimizer = buildOptimizer(config, model);
   const scheduler = new LRScheduler(optimizer, buildSchedule(config, totalSteps));
-  return { model, optimizer, scheduler, task, train, eval: evalLoader, totalSteps, meta };
+  return { model, optimizer, scheduler, task, train, eval: evalLoader, totalSteps, meta, prepareBatch };
 }
 
 function mismatch(config: Config): ConfigError {
   return new ConfigError(
     `config: model.kind ${JSON.stringify(config.model.kind)} cannot train on data.kind ${JSON.stringify(config.data.kind)} ` +
-      "(mlp and cnn take fashion-mnist, gpt takes text)",
+      "(mlp and cnn take fashion-mnist, gpt takes text or tokens)",
   );
 }
 
@@ -60,15 +65,26 @@ function mismatch(config: Config): ConfigError {
 function buildModelAndData(config: Config): Omit<RunParts, "optimizer" | "scheduler" | "totalSteps"> {
   const m = config.model, data = config.data, seed = config.train.seed;
   if (m.kind === "gpt") {
-    if (data.kind !== "text") throw mismatch(config);
-    const corpus = loadTextCorpus({ path: data.path, context: m.context, trainFraction: data.trainFraction });
+    if (data.kind !== "text" && data.kind !== "tokens") throw mismatch(config);
+    const corpus =
+      data.kind === "text"
+        ? loadTextCorpus({ path: data.path, context: m.context, trainFraction: data.trainFraction })
+        : (() => {
+            const file = TokenFile.open(data.path);
+            return { tokenizer: file.tokenizer, ...TokenFileDataset.split(file, { context: m.context, trainFraction: data.trainFraction }) };
+          })();
     const model = new GPT({ vocabSize: corpus.tokenizer.vocabSize, context: m.context, layers: m.layers, heads: m.heads, width: m.width, tiedHead: m.tiedHead, dropout: m.dropout });
+    if (data.seqLenWarmup && data.seqLenWarmup.start > m.context) {
+      throw new ConfigError(`config: data.seqLenWarmup.start ${data.seqLenWarmup.start} exceeds model.context ${m.context}; the warm-up grows the context up to it`);
+    }
+    const warmup = data.seqLenWarmup && new SeqLenWarmup({ ...data.seqLenWarmup, full: m.context });
     return {
       model,
       task: languageModel(),
       train: corpus.train.loader({ batchSize: data.batchSize, seed, ...(data.batchesPerEpoch ? { batchesPerEpoch: data.batchesPerEpoch } : {}) }),
       eval: corpus.val.fixedLoader({ batchSize: data.batchSize, batches: data.valBatches }),
       meta: { tokenizer: corpus.tokenizer.toJSON() },
+      ...(warmup ? { prepareBatch: (batch: Batch, step: number) => warmup.crop(batch, step) } : {}),
     };
   }
   if (data.kind !== "fashion-mnist") throw mismatch(config);
@@ -79,8 +95,8 @@ function buildModelAndData(config: Config): Omit<RunParts, "optimizer" | "schedu
   return {
     model,
     task: classification(),
-    train: new DataLoader(FashionMNIST.load({ split: "train", root: data.root }), { batchSize: data.batchSize, shuffle: data.shuffle, seed }),
-    eval: new DataLoader(FashionMNIST.load({ split: "test", root: data.root }), { batchSize: data.evalBatchSize }),
+    train: new DataLoader(FashionMNIST.load({ split: "train", root: data.root, cache: data.cache }), { batchSize: data.batchSize, shuffle: data.shuffle, seed }),
+    eval: new DataLoader(FashionMNIST.load({ split: "test", root: data.root, cache: data.cache }), { batchSize: data.evalBatchSize }),
     meta: {},
   };
 }

@@ -41,6 +41,15 @@ const gptModel = z
   })
   .describe("gpt");
 
+const seqLenWarmup = z
+  .strictObject({
+    start: int(1).describe("context length of the first step (at most model.context)"),
+    steps: int(1).describe("steps over which the context grows to model.context"),
+    pacing: z.enum(["linear", "root", "step"]).default("linear").describe("how the length grows: linear, root (fast then slow) or in 4 steps"),
+    multiple: int(1).default(8).describe("lengths are rounded down to a multiple of this (never below start)"),
+  })
+  .describe("sequence-length warm-up: short training windows first (evaluation keeps the full context)");
+
 const text = z
   .strictObject({
     kind: z.literal("text").describe("a character-level corpus: the King James Bible (Debian's bible-kjv) or any UTF-8 file"),
@@ -49,8 +58,21 @@ const text = z
     batchesPerEpoch: int(1).optional().describe("batches per epoch of random windows (default: about one pass over the training text)"),
     valBatches: int(1).default(20).describe("fixed validation batches averaged for the validation loss"),
     trainFraction: z.number().gt(0).lt(1).default(0.9).describe("leading share of the text used for training; the rest validates"),
+    seqLenWarmup: seqLenWarmup.optional(),
   })
   .describe("text");
+
+const tokens = z
+  .strictObject({
+    kind: z.literal("tokens").describe("a token file made by `turbine data prepare`, read from disk a window at a time (corpora larger than memory)"),
+    path: z.string().min(1).describe("the token file"),
+    batchSize: int(1).default(32).describe("windows per training batch"),
+    batchesPerEpoch: int(1).optional().describe("batches per epoch of random windows (default: about one pass over the training tokens)"),
+    valBatches: int(1).default(20).describe("fixed validation batches averaged for the validation loss"),
+    trainFraction: z.number().gt(0).lt(1).default(0.9).describe("leading share of the tokens used for training; the rest validates"),
+    seqLenWarmup: seqLenWarmup.optional(),
+  })
+  .describe("tokens");
 
 const fashionMnist = z
   .strictObject({
@@ -59,6 +81,10 @@ const fashionMnist = z
     batchSize: int(1).default(128).describe("training batch size"),
     evalBatchSize: int(1).default(1000).describe("evaluation batch size"),
     shuffle: z.boolean().default(true).describe("reshuffle the training set every epoch (seeded)"),
+    cache: z
+      .enum(["memory", "disk", "none"])
+      .default("memory")
+      .describe("keep the decoded images in memory for this process, also on disk ($TURBINE_CACHE or ./.cache/turbine) for later runs, or decode every time"),
   })
   .describe("fashion-mnist");
 
@@ -126,7 +152,7 @@ export const configSchema = z
     name: z.string().min(1).optional().describe("run name (default: the model kind); the output goes to <outDir>/<name>"),
     outDir: z.string().default("runs").describe("folder for runs: metrics.jsonl, checkpoints/, config.json"),
     model: z.discriminatedUnion("kind", [mlpModel, cnnModel, gptModel]).describe("model"),
-    data: z.discriminatedUnion("kind", [fashionMnist, text]).describe("data"),
+    data: z.discriminatedUnion("kind", [fashionMnist, text, tokens]).describe("data"),
     optimizer,
     schedule,
     train,

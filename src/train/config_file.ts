@@ -185,9 +185,10 @@ export function configReference(): ConfigField[] {
         const o = unwrap(option);
         const tag = o.def.shape[s.def.discriminator].def.values[0];
         for (const [key, child] of Object.entries(o.def.shape as Record<string, Schema>)) {
+          const first = rows.length;
           visit(child, `${path}.${key}`, undefined);
           if (key === s.def.discriminator) rows[rows.length - 1]!.path = `${path}.${key} = ${show(tag)}`;
-          else rows[rows.length - 1]!.path = `${path}.${key} (${s.def.discriminator} ${tag})`;
+          else for (const row of rows.slice(first)) row.path = `${row.path} (${s.def.discriminator} ${tag})`;
         }
       }
       return;

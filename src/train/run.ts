@@ -60,6 +60,7 @@ export function runTraining(config: Config, options: RunOptions = {}): RunSummar
     evalEvery: config.train.evalEvery,
     callbacks,
     meta: { config, ...parts.meta },
+    prepareBatch: parts.prepareBatch,
   });
   if (options.resume) {
     const checkpoint = loadLatestCheckpoint(options.resume, log);

@@ -26,6 +26,11 @@ export interface TrainerOptions {
   callbacks?: Callback[];
   /** Saved with every checkpoint (the config, a tokenizer...). */
   meta?: Record<string, unknown>;
+  /**
+   * Replaces each training batch just before its step, given the 0-based step it is for (a
+   * sequence-length warm-up crops token windows); it owns the batch it is given.
+   */
+  prepareBatch?: (batch: Batch, step: number) => Batch;
 }
 
 export interface FitResult {
@@ -109,7 +114,8 @@ export class Trainer {
           if (next.done) break;
           const waited = (performance.now() - waitStart) / 1000;
           this.dataWait += waited;
-          const info = this.trainStep(next.value, waited);
+          const batch = this.options.prepareBatch ? this.options.prepareBatch(next.value, this.step) : next.value;
+          const info = this.trainStep(batch, waited);
           const position = train.state();
           const epochDone = position.batchIndex === train.length;
           if (epochDone) this.epoch = position.epoch + 1;
