@@ -142,7 +142,7 @@ function writeCacheFile(path: string, identity: string, arrays: ArrayRecord): vo
     renameSync(tmp, path);
   } catch (err) {
     rmSync(tmp, { force: true });
-    throw new Error(`${path}: cannot write the cache file (${(err as Error).message})`, { cause: err });
+    throw err;
   }
 }
 
@@ -151,7 +151,7 @@ function writeCacheFile(path: string, identity: string, arrays: ArrayRecord): vo
  * `decode()`, stored for next time. The key is the sources' identities (path, size, mtime)
  * and the decoder's name, version and parameters: a change to a source or to the decoder
  * rebuilds the entry. A damaged cache file (truncated, padded, bad checksum or header) is
- * rebuilt with a warning, never used. Writes are atomic (temporary file, then rename), so a
+ * rebuilt with a warning, never used; a cache that cannot be written is a warning too. Writes are atomic (temporary file, then rename), so a
  * crash or a racing process leaves either the old file or a whole new one.
  *
  * @example
@@ -164,14 +164,20 @@ export function cachedArrays(name: string, key: ArrayCacheKey, decode: () => Arr
   const dir = cacheDir(options.dir);
   const path = slotPath(dir, name, key);
   const identity = JSON.stringify({ sources: key.sources.map(sourceIdentity), decoder: key.decoder });
+  const warn = options.warn ?? ((line) => process.stderr.write(`warning: ${line}\n`));
   const bytes = readWhole(path);
   if (bytes !== null) {
     const found = parseCacheFile(bytes, identity);
     if (typeof found === "object") return { arrays: found, hit: true };
-    if (found !== "stale") (options.warn ?? ((line) => process.stderr.write(`warning: ${line}\n`)))(`${path}: damaged cache file (${found}); rebuilding it`);
+    if (found !== "stale") warn(`${path}: damaged cache file (${found}); rebuilding it`);
   }
   const arrays = decode();
-  mkdirSync(dir, { recursive: true });
-  writeCacheFile(path, identity, arrays);
+  try {
+    mkdirSync(dir, { recursive: true });
+    writeCacheFile(path, identity, arrays);
+  } catch (err) {
+    // A read-only or full disk costs the next run a decode, not this run its data.
+    warn(`${path}: cannot write the cache file (${(err as Error).message}); continuing without the disk cache`);
+  }
   return { arrays, hit: false };
 }

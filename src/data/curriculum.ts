@@ -1,3 +1,6 @@
+import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
+
 import { pacing, type PacingOptions } from "./pacing.js";
 import { Rng } from "./random.js";
 import type { Sampler } from "./sampler.js";
@@ -88,4 +91,26 @@ export class CurriculumSampler implements Sampler {
     }
     return out;
   }
+}
+
+/**
+ * Reads difficulty scores from a JSON file holding an array of `count` numbers, one per
+ * sample in dataset order (lower is easier): e.g. each sample's loss under a reference model,
+ * Hacohen and Weinshall's "transfer scoring". Every error names the file.
+ *
+ * @example const scores = readScores("fashion-train-scores.json", 60000);
+ */
+export function readScores(path: string, count: number): Float64Array {
+  const full = resolve(path);
+  let value: unknown;
+  try {
+    value = JSON.parse(readFileSync(full, "utf8"));
+  } catch (err) {
+    throw new Error(`${full}: cannot read the curriculum scores (${(err as Error).message})`, { cause: err });
+  }
+  if (!Array.isArray(value)) throw new Error(`${full}: curriculum scores must be a JSON array of numbers, got ${value === null ? "null" : typeof value}`);
+  if (value.length !== count) throw new Error(`${full}: holds ${value.length} curriculum scores, but the dataset has ${count} samples`);
+  const bad = value.findIndex((v) => typeof v !== "number" || !Number.isFinite(v));
+  if (bad >= 0) throw new Error(`${full}: curriculum score ${bad} is ${JSON.stringify(value[bad])}, not a finite number`);
+  return Float64Array.from(value as number[]);
 }

@@ -6,17 +6,35 @@
  * const train = data.FashionMNIST.load({ split: "train" });
  * const loader = new data.DataLoader(train, { batchSize: 256, shuffle: true, seed: 0 });
  * const kjv = data.loadTextCorpus({ context: 128 });   // char-level text, split 90/10
+ * const big = data.TokenFileDataset.split(data.TokenFile.open("corpus.tokens"), { context: 128 });
  */
 export { ArrayDataset, Subset, randomSplit, checkIndex, type Dataset } from "./dataset.js";
 export { collateLabelled, type LabelledSample, type LabelledBatch } from "./collate.js";
 export { SequentialSampler, RandomSampler, EvenlySpacedSampler, type Sampler } from "./sampler.js";
 export { DataLoader, type DataLoaderOptions, type LoaderState } from "./dataloader.js";
-export { FashionMNIST, type FashionMNISTOptions, type FashionMNISTSplit } from "./fashion_mnist.js";
+export { FashionMNIST, type FashionMNISTOptions, type FashionMNISTSplit, type FashionMNISTCache } from "./fashion_mnist.js";
 export { readIdxGz, type IdxArray } from "./idx.js";
 export { Rng, splitmix64 } from "./random.js";
 export { UniformSampler, type UniformSamplerOptions } from "./uniform_sampler.js";
 export { CharTokenizer, type CharTokenizerJSON } from "./tokenizer.js";
 export { cacheDir, readCached, writeCached } from "./cache.js";
 export { loadKjv, type KjvOptions } from "./kjv.js";
-export { TextDataset, collateTokens, type TokenWindow, type TokenBatch, type TextLoaderOptions } from "./text.js";
+export {
+  TextDataset,
+  collateTokens,
+  randomWindowLoader,
+  fixedWindowLoader,
+  trainSplitPoint,
+  type TokenWindow,
+  type TokenBatch,
+  type TextLoaderOptions,
+  type WindowDataset,
+} from "./text.js";
 export { loadTextCorpus, readTextFile, type TextCorpus, type TextCorpusOptions } from "./corpus.js";
+export { TokenFile, TokenFileWriter, TokenFileError, bytesPerToken, tokenDType, type TokenDType } from "./token_file.js";
+export { TokenFileDataset } from "./token_dataset.js";
+export { prepareTokenFile, type PrepareOptions, type PrepareResult } from "./prepare.js";
+export { cachedArrays, type ArrayCacheKey, type ArrayCacheOptions, type ArrayRecord } from "./array_cache.js";
+export { pacing, PACINGS, type PacingKind, type PacingOptions } from "./pacing.js";
+export { CurriculumSampler, readScores, type CurriculumSamplerOptions } from "./curriculum.js";
+export { SeqLenWarmup, type SeqLenWarmupOptions } from "./seq_len_warmup.js";

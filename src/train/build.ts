@@ -1,6 +1,7 @@
 import { DataLoader } from "../data/dataloader.js";
 import { FashionMNIST } from "../data/fashion_mnist.js";
 import { loadTextCorpus } from "../data/corpus.js";
+import { CurriculumSampler, readScores } from "../data/curriculum.js";
 import { SeqLenWarmup } from "../data/seq_len_warmup.js";
 import { TokenFileDataset } from "../data/token_dataset.js";
 import { TokenFile } from "../data/token_file.js";
@@ -95,10 +96,24 @@ function buildModelAndData(config: Config): Omit<RunParts, "optimizer" | "schedu
   return {
     model,
     task: classification(),
-    train: new DataLoader(FashionMNIST.load({ split: "train", root: data.root, cache: data.cache }), { batchSize: data.batchSize, shuffle: data.shuffle, seed }),
+    train: fashionTrainLoader(data, seed),
     eval: new DataLoader(FashionMNIST.load({ split: "test", root: data.root, cache: data.cache }), { batchSize: data.evalBatchSize }),
     meta: {},
   };
+}
+
+/** The Fashion-MNIST training loader: shuffled, or in curriculum order when data.curriculum is set. */
+function fashionTrainLoader(data: Extract<Config["data"], { kind: "fashion-mnist" }>, seed: number): DataLoader {
+  const train = FashionMNIST.load({ split: "train", root: data.root, cache: data.cache });
+  const c = data.curriculum;
+  if (!c) return new DataLoader(train, { batchSize: data.batchSize, shuffle: data.shuffle, seed });
+  const sampler = new CurriculumSampler({
+    scores: readScores(c.scores, train.length),
+    pacing: { kind: c.pacing, start: c.start, steps: c.steps },
+    ...(c.per === "step" ? { batchSize: data.batchSize } : {}),
+    seed,
+  });
+  return new DataLoader(train, { batchSize: data.batchSize, sampler });
 }
 
 /** The optimizer of a config; with decayOn "matrices", vectors (biases, norms) get no weight decay. */

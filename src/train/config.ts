@@ -81,6 +81,16 @@ const fashionMnist = z
     batchSize: int(1).default(128).describe("training batch size"),
     evalBatchSize: int(1).default(1000).describe("evaluation batch size"),
     shuffle: z.boolean().default(true).describe("reshuffle the training set every epoch (seeded)"),
+    curriculum: z
+      .strictObject({
+        scores: z.string().min(1).describe("JSON file: an array of one difficulty score per training sample, lower is easier"),
+        pacing: z.enum(["linear", "root", "step"]).default("linear").describe("how the pool of admitted easiest samples grows"),
+        start: z.number().gt(0).max(1).default(0.2).describe("share of the training set admitted at first"),
+        steps: int(1).describe("epochs (or steps, with per: step) until the whole training set is admitted"),
+        per: z.enum(["epoch", "step"]).default("epoch").describe("whether the pool grows once per epoch or once per optimizer step"),
+      })
+      .optional()
+      .describe("curriculum learning: train on the easiest samples first (replaces shuffle)"),
     cache: z
       .enum(["memory", "disk", "none"])
       .default("memory")

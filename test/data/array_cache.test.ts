@@ -94,6 +94,13 @@ test("a truncated, padded or altered cache file is rebuilt with a warning, never
     assert.equal(s.load().hit, true, name);
   }
   assert.deepEqual(readdirSync(s.dir).filter((f) => f.endsWith(".tmp")), [], "atomic writes leave no temporary file");
+  const blocked = join(tmp, "corrupt", "a-file");
+  writeFileSync(blocked, "");
+  const unwritable: string[] = [];
+  const r = cachedArrays("test", { sources: [s.source], decoder: s.decoder }, () => ({ one: Uint8Array.of(1) }), { dir: join(blocked, "cache"), warn: (l) => unwritable.push(l) });
+  assert.deepEqual([...r.arrays.one!], [1], "an unwritable cache still gives the decoded arrays");
+  assert.equal(unwritable.length, 1);
+  assert.match(unwritable[0]!, /a-file\/cache\/test-[0-9a-f]{16}\.bin: cannot write the cache file \((ENOTDIR|EEXIST).*\); continuing without the disk cache$/);
   assert.throws(() => cachedArrays("a/b", { sources: [], decoder: s.decoder }, () => ({})), /cachedArrays: name "a\/b" must be letters, digits/);
 });
 
