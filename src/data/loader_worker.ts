@@ -6,11 +6,9 @@
 import { readlinkSync } from "node:fs";
 import { parentPort, workerData } from "node:worker_threads";
 
-import { native } from "../tensor/native.js";
-import { BatchMaker } from "./batch_maker.js";
-import { fieldArray } from "./layout.js";
-import { DONE, type JobMessage, SLOT_WORDS, STATUS, STATUS_ERROR, STATUS_OK, WANT, type WorkerErrorMessage, type WorkerInit } from "./worker_pool.js";
-import { loadDataset } from "./worker_spec.js";
+import type { BatchMaker } from "./batch_maker.js";
+import { DONE, SLOT_WORDS, STATUS, STATUS_ERROR, STATUS_OK, WANT } from "./slot_protocol.js";
+import type { JobMessage, WorkerErrorMessage, WorkerInit } from "./worker_pool.js";
 
 const init = workerData as WorkerInit;
 const { control, port, layout } = init;
@@ -35,12 +33,21 @@ function report(kind: WorkerErrorMessage["kind"], seq: number, err: unknown): vo
   } satisfies WorkerErrorMessage);
 }
 
-// Data work is one thread per worker: an OpenMP team here would compete with the training thread's.
-native.setNumThreads(1);
+// First of all, so the training thread can watch this thread from the start.
 Atomics.store(control, init.slots * SLOT_WORDS + init.worker, threadId());
 
 let maker: BatchMaker;
+let fieldArray: typeof import("./layout.js").fieldArray;
 try {
+  const [{ native }, { BatchMaker }, layoutModule, { loadDataset }] = await Promise.all([
+    import("../tensor/native.js"),
+    import("./batch_maker.js"),
+    import("./layout.js"),
+    import("./worker_spec.js"),
+  ]);
+  // Data work is one thread per worker: an OpenMP team here would compete with the training thread's.
+  native.setNumThreads(1);
+  fieldArray = layoutModule.fieldArray;
   maker = new BatchMaker(await loadDataset(init.spec), init.transform, init.seed);
 } catch (err) {
   report("fatal", 0, err);

@@ -8,11 +8,8 @@ import type { BatchJob } from "./batch_maker.js";
 import { fieldArray, fieldSize, type BatchField, type BatchLayout } from "./layout.js";
 import type { TransformSpec } from "./transforms/compose.js";
 import type { WorkerSpec } from "./worker_spec.js";
+import { DONE, SLOT_WORDS, STATUS, STATUS_ERROR, WANT } from "./slot_protocol.js";
 
-/** Words of the control array: per slot [done seq, status, wanted seq], then per worker [thread id]. */
-export const SLOT_WORDS = 3;
-export const DONE = 0, STATUS = 1, WANT = 2;
-export const STATUS_OK = 0, STATUS_ERROR = 1;
 
 /** How long the training thread blocks at a time before it checks the worker is still there. */
 const SLICE_MS = 50;
@@ -178,9 +175,13 @@ export class WorkerPool {
     this.free.length = 0;
   }
 
-  /** Kills worker w as a crash would (for tests of failure handling). */
-  killWorker(w: number): Promise<number> {
-    return this.workers[w]!.worker.terminate();
+  /**
+   * Kills worker w as a crash would, once it has started (for tests of failure handling).
+   * @example await loader.workers!.killWorker(0);
+   */
+  async killWorker(w: number): Promise<void> {
+    while (Atomics.load(this.control, this.slots.length * SLOT_WORDS + w) === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    await this.workers[w]!.worker.terminate();
   }
 
   private checkOpen(): void {

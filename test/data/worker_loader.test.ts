@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
 import { test } from "node:test";
 
 import { SampleError } from "../../src/data/batch_maker.js";
@@ -7,6 +8,8 @@ import { DataLoader, type DataLoaderOptions } from "../../src/data/dataloader.js
 import { ArrayDataset, Subset } from "../../src/data/dataset.js";
 import type { TransformSpec } from "../../src/data/transforms/compose.js";
 import { DataLoaderWorkerError } from "../../src/data/worker_pool.js";
+import { FashionMNIST } from "../../src/data/fashion_mnist.js";
+import { TextDataset } from "../../src/data/text.js";
 import { memory } from "../../src/tensor/memory.js";
 import { NumberedImages, type NumberedImagesOptions } from "../helpers/numbered_images.js";
 
@@ -189,4 +192,37 @@ test("a Subset goes through workers as its base dataset and indices", LIMIT, () 
   const inThread = epochs(subset(0), 1);
   assert.deepEqual(inThread.map((b) => b[1]), [[9, 3], [7, 1], [5]]);
   assert.deepEqual(epochs(subset(2), 1), inThread);
+});
+
+test("Fashion-MNIST with augmentation: 2 workers give the training thread's batches, from shared pixels", { ...LIMIT, skip: !existsSync(FashionMNIST.defaultRoot) && "dataset-fashion-mnist is not installed" }, () => {
+  const test = FashionMNIST.load({ split: "test" });
+  const augment: TransformSpec[] = [{ kind: "randomCrop", padding: 2, fill: FashionMNIST.black }, { kind: "randomHorizontalFlip" }];
+  const first = (numWorkers: number) => {
+    const l = new DataLoader(test, { batchSize: 64, shuffle: true, seed: 5, transform: augment, numWorkers });
+    const out: number[][][] = [];
+    for (const batch of l) {
+      out.push(plain(batch));
+      if (out.length === 6) break;
+    }
+    l.close();
+    return out;
+  };
+  const inThread = first(0);
+  assert.deepEqual(inThread[0]![2], [64, 1, 28, 28]);
+  assert.ok(inThread[0]![0]!.includes(FashionMNIST.black));
+  assert.deepEqual(first(2), inThread);
+});
+
+test("text windows go through workers: the same random windows as the training thread", LIMIT, () => {
+  const tokens = Int32Array.from({ length: 3000 }, (_, i) => (i * 7) % 101);
+  const { train } = TextDataset.split(tokens, { context: 16 });
+  const windows = (numWorkers: number) => {
+    const l = train.loader({ batchSize: 8, seed: 2, numWorkers });
+    const out = [...Array.from(l, plain), ...Array.from(l, plain)];
+    l.close();
+    return out;
+  };
+  const inThread = windows(0);
+  assert.deepEqual(inThread[0]![2], [8, 16]);
+  assert.deepEqual(windows(2), inThread);
 });
