@@ -22,7 +22,9 @@ import {
 import { SGD } from "../optim/sgd.js";
 import { manualSeed } from "../tensor/random.js";
 import type { Tensor } from "../tensor/tensor.js";
+import type { TransformSpec } from "../data/transforms/compose.js";
 import type { Config } from "./config.js";
+import type { AugmentConfig } from "./data_config.js";
 import { ConfigError } from "./config_file.js";
 import { classification, languageModel, type Batch, type Task } from "./task.js";
 
@@ -66,7 +68,13 @@ function buildModelAndData(config: Config): Omit<RunParts, "optimizer" | "schedu
     return {
       model,
       task: languageModel(),
-      train: corpus.train.loader({ batchSize: data.batchSize, seed, ...(data.batchesPerEpoch ? { batchesPerEpoch: data.batchesPerEpoch } : {}) }),
+      train: corpus.train.loader({
+        batchSize: data.batchSize,
+        seed,
+        numWorkers: data.numWorkers,
+        prefetchFactor: data.prefetchFactor,
+        ...(data.batchesPerEpoch ? { batchesPerEpoch: data.batchesPerEpoch } : {}),
+      }),
       eval: corpus.val.fixedLoader({ batchSize: data.batchSize, batches: data.valBatches }),
       meta: { tokenizer: corpus.tokenizer.toJSON() },
     };
@@ -79,10 +87,22 @@ function buildModelAndData(config: Config): Omit<RunParts, "optimizer" | "schedu
   return {
     model,
     task: classification(),
-    train: new DataLoader(FashionMNIST.load({ split: "train", root: data.root }), { batchSize: data.batchSize, shuffle: data.shuffle, seed }),
+    train: new DataLoader(FashionMNIST.load({ split: "train", root: data.root }), {
+      batchSize: data.batchSize,
+      shuffle: data.shuffle,
+      seed,
+      numWorkers: data.numWorkers,
+      prefetchFactor: data.prefetchFactor,
+      transform: augmentTransforms(data.augment),
+    }),
     eval: new DataLoader(FashionMNIST.load({ split: "test", root: data.root }), { batchSize: data.evalBatchSize }),
     meta: {},
   };
+}
+
+/** The transforms of `data.augment`, with a crop's "black" fill as Fashion-MNIST's normalised black. */
+function augmentTransforms(augment: AugmentConfig): TransformSpec[] {
+  return augment.map((t) => (t.kind === "randomCrop" ? { ...t, fill: t.fill === "black" ? FashionMNIST.black : t.fill } : t));
 }
 
 /** The optimizer of a config; with decayOn "matrices", vectors (biases, norms) get no weight decay. */

@@ -1,6 +1,7 @@
 import { z } from "zod";
 
 import { WEIGHT_INITS } from "../nn/init.js";
+import { augmentField, loaderFields } from "./data_config.js";
 
 /**
  * The run configuration: one schema (zod) validates every config file and `--set` override,
@@ -49,6 +50,7 @@ const text = z
     batchesPerEpoch: int(1).optional().describe("batches per epoch of random windows (default: about one pass over the training text)"),
     valBatches: int(1).default(20).describe("fixed validation batches averaged for the validation loss"),
     trainFraction: z.number().gt(0).lt(1).default(0.9).describe("leading share of the text used for training; the rest validates"),
+    ...loaderFields,
   })
   .describe("text");
 
@@ -59,6 +61,8 @@ const fashionMnist = z
     batchSize: int(1).default(128).describe("training batch size"),
     evalBatchSize: int(1).default(1000).describe("evaluation batch size"),
     shuffle: z.boolean().default(true).describe("reshuffle the training set every epoch (seeded)"),
+    ...loaderFields,
+    augment: augmentField,
   })
   .describe("fashion-mnist");
 
