@@ -221,6 +221,7 @@ export class DataLoader<S = LabelledSample, B = LabelledBatch> implements Iterab
   }
 
   private startPool(): WorkerPool {
+    if (this.pool?.isClosed) this.pool = null;
     this.pool ??= new WorkerPool({
       numWorkers: this.numWorkers,
       prefetchFactor: this.prefetchFactor,

@@ -130,6 +130,11 @@ export class WorkerPool {
     return this.slots.length;
   }
 
+  /** Whether the pool was stopped (by close() or a fatal error). */
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
   /** Times a dead worker was replaced. */
   get restartCount(): number {
     return this.restarts;
@@ -185,7 +190,7 @@ export class WorkerPool {
   }
 
   private checkOpen(): void {
-    if (this.closed) throw new Error("DataLoader: the loader was closed; make a new one");
+    if (this.closed) throw new Error("DataLoader: the worker pool was stopped (by close() or a fatal worker error); start a new loop");
   }
 
   private spawn(w: number): WorkerHandle {
@@ -274,7 +279,8 @@ export class WorkerPool {
   private wrap(buffer: SharedArrayBuffer, count: number): { x: Tensor; y: Tensor } {
     let holders = 2;
     const release = (): void => {
-      if (--holders === 0 && !this.closed) this.free.push(buffer);
+      // Keep as many spare buffers as there are slots; a consumer that held more lets the rest go.
+      if (--holders === 0 && !this.closed && this.free.length < this.slots.length) this.free.push(buffer);
     };
     const tensor = (field: BatchField, offset: number): Tensor => {
       const view = fieldArray(field, buffer, offset, count);
