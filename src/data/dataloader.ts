@@ -107,7 +107,7 @@ export class DataLoader<S = LabelledSample, B = LabelledBatch> implements Iterab
     this.batchSize = checkInteger(options.batchSize, "batchSize", 1);
     this.dropLast = options.dropLast ?? false;
     if (options.sampler !== undefined && options.shuffle !== undefined) {
-      throw new Error("DataLoader: give either a sampler or shuffle/seed, not both (the sampler decides the order)");
+      throw new Error("DataLoader: give either a sampler or shuffle, not both (the sampler decides the order; seed then seeds the transforms)");
     }
     this.seed = options.seed ?? 0;
     this.sampler = options.sampler ?? (options.shuffle ? new RandomSampler(dataset.length, { seed: this.seed }) : new SequentialSampler(dataset.length));
@@ -126,16 +126,13 @@ export class DataLoader<S = LabelledSample, B = LabelledBatch> implements Iterab
           ? (samples) => collateLabelled(samples as unknown as LabelledSample[]) as unknown as B
           : null;
     this.layout = this.collateFn === null ? ((collate as BatchLayout | undefined) ?? labelledLayout(shape!)) : null;
-    this.spec = null;
-    if (this.numWorkers > 0) {
-      if (this.layout === null) {
-        throw new TypeError(
-          "DataLoader: numWorkers > 0 needs a BatchLayout as collate (a function cannot be sent to worker threads)" +
-            (shape === undefined ? "; the dataset has no sampleShape for the default layout" : ""),
-        );
-      }
-      this.spec = workerSpecOf(dataset);
+    if (this.numWorkers > 0 && this.layout === null) {
+      throw new TypeError(
+        "DataLoader: numWorkers > 0 needs a BatchLayout as collate (a function cannot be sent to worker threads)" +
+          (shape === undefined ? "; the dataset has no sampleShape for the default layout" : ""),
+      );
     }
+    this.spec = this.numWorkers > 0 ? workerSpecOf(dataset) : null;
   }
 
   /** Batches per epoch. */

@@ -267,7 +267,7 @@ export class WorkerPool {
   private errorOf(job: JobMessage): WorkerErrorMessage {
     this.drain(job.slot % this.workers.length);
     const error = this.errors.get(job.seq);
-    this.errors.clear();
+    this.errors.delete(job.seq);
     return error ?? { kind: "sample", seq: job.seq, message: `DataLoader: batch ${job.batch} of epoch ${job.epoch} failed in a worker (no report arrived)`, stack: "", index: null };
   }
 
