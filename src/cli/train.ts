@@ -20,14 +20,15 @@ function printSummary(s: RunSummary, json: boolean): void {
   const lines = [
     `trained ${s.steps} steps (${s.epochs} epochs) in ${s.train_s.toFixed(1)} s: ${Math.round(s.samples_per_s).toLocaleString("en-US")} ${s.unit}/s`,
     `evaluation: ${eval_}`,
+    `data wait: ${s.data_wait_s.toFixed(2)} s (${((100 * s.data_wait_s) / Math.max(s.train_s, 1e-9)).toFixed(1)}% of training)`,
     s.stopped ? `stopped early: ${s.stopped}` : null,
     `checkpoint: ${s.checkpoint ?? "none"}`,
     `run folder: ${s.run_dir} (metrics.jsonl, config.json)`,
   ].filter((l) => l !== null);
   process.stdout.write(`${lines.join("\n")}\n`);
   if (json) {
-    const { steps, epochs, train_s, samples_per_s, eval: evaluation, checkpoint } = s;
-    process.stdout.write(`${JSON.stringify({ steps, epochs, train_s, samples_per_s, eval: evaluation, checkpoint })}\n`);
+    const { steps, epochs, train_s, samples_per_s, eval: evaluation, checkpoint, data_wait_s } = s;
+    process.stdout.write(`${JSON.stringify({ steps, epochs, train_s, samples_per_s, eval: evaluation, checkpoint, data_wait_s })}\n`);
   }
 }
 

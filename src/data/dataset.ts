@@ -1,4 +1,5 @@
 import { Rng } from "./random.js";
+import { loadDataset, workerSpecOf, type WorkerSpec } from "./worker_spec.js";
 
 /**
  * A map-style dataset: a length and random access to samples by index, as PyTorch's
@@ -84,6 +85,22 @@ export class Subset<S> implements Dataset<S> {
     checkIndex(index, this.length, "Subset");
     return this.dataset.get(this.indices[index]!);
   }
+
+  /**
+   * How a DataLoader worker rebuilds the subset: its base dataset's spec and the indices.
+   * @example new DataLoader(randomSplit(train, [50000, 10000])[0], { batchSize: 128, numWorkers: 2 })
+   */
+  workerSpec(): WorkerSpec {
+    return { module: import.meta.url, export: "subsetInWorker", args: { base: workerSpecOf(this.dataset), indices: this.indices } };
+  }
+}
+
+/**
+ * Rebuilds a Subset in a worker thread (see `Subset.workerSpec`).
+ * @example const subset = await subsetInWorker({ base: spec, indices });
+ */
+export async function subsetInWorker(args: { base: WorkerSpec; indices: Int32Array }): Promise<Subset<unknown>> {
+  return new Subset(await loadDataset(args.base), args.indices);
 }
 
 /**

@@ -5,6 +5,7 @@ import { cachedArrays } from "./array_cache.js";
 import type { LabelledSample } from "./collate.js";
 import { checkIndex, type Dataset } from "./dataset.js";
 import { readIdxGz } from "./idx.js";
+import type { WorkerSpec } from "./worker_spec.js";
 
 export type FashionMNISTSplit = "train" | "test";
 
@@ -56,10 +57,32 @@ function decode(imagesPath: string, labelsPath: string): { images: Uint8Array; l
   if (bad >= 0) throw new Error(`${labelsPath}: label ${labels.data[bad]} at index ${bad} is outside 0..${CLASSES - 1}`);
   // Decoded up front (188 MB for the training split), as the PyTorch twins hold it: a sample
   // is then a view and a batch is plain copies, which keeps the training thread off decoding.
-  const pixels = new Float32Array(images.data.length);
+  const pixels = new Float32Array(new SharedArrayBuffer(4 * images.data.length));
   for (let i = 0; i < pixels.length; i++) pixels[i] = NORMALISED[images.data[i]!]!;
-  return { images: images.data, labels: labels.data, pixels };
+  return { images: shared(images.data), labels: shared(labels.data), pixels };
 }
+
+/** `array` in shared memory (itself when it already is), which worker threads receive without copying. */
+function shared<T extends Uint8Array | Float32Array>(array: T): T {
+  if (array.buffer instanceof SharedArrayBuffer) return array;
+  const out = new (array.constructor as new (buffer: SharedArrayBuffer) => T)(new SharedArrayBuffer(array.byteLength));
+  out.set(array);
+  return out;
+}
+
+/** What a worker thread needs to rebuild a split: all of it in shared memory. */
+interface SharedSplit {
+  split: FashionMNISTSplit;
+  images: Uint8Array;
+  labels: Uint8Array;
+  pixels: Float32Array;
+}
+
+/**
+ * Rebuilds a split in a worker thread from the shared memory of the training thread's copy (see `workerSpec`).
+ * @example const train = fashionMnistInWorker(spec.args as never);
+ */
+export const fashionMnistInWorker = (args: SharedSplit): FashionMNIST => FashionMNIST.fromShared(args);
 
 /** Decoded datasets by file path and version, so train and eval in one process read a file once. */
 const cache = new Map<string, FashionMNIST>();
@@ -72,8 +95,9 @@ function fileKey(path: string): string {
 /**
  * Zalando's Fashion-MNIST: 28×28 grey images of 10 kinds of clothing, 60000 to train and
  * 10000 to test, read from the IDX files of Debian's `dataset-fashion-mnist` package. The
- * pixels stay as one Uint8Array (47 MB for train); a sample is decoded when asked for, as
- * { image: Float32Array(784) normalised, label } with sampleShape [1, 28, 28].
+ * pixels are decoded once into shared memory (188 MB for train), which DataLoader worker
+ * threads read without a copy; a sample is { image: Float32Array(784) normalised, label }
+ * with sampleShape [1, 28, 28].
  *
  * @example
  * const train = FashionMNIST.load({ split: "train" });
@@ -89,6 +113,8 @@ export class FashionMNIST implements Dataset<LabelledSample> {
   /** The training set's pixel mean and standard deviation (of x/255) that samples are normalised with. */
   static readonly mean = MEAN;
   static readonly std = STD;
+  /** A black pixel after normalisation: the padding value that matches the images' background. */
+  static readonly black = NORMALISED[0]!;
   readonly length: number;
   readonly sampleShape: readonly number[] = [1, SIDE, SIDE];
 
@@ -101,6 +127,23 @@ export class FashionMNIST implements Dataset<LabelledSample> {
     private readonly pixels: Float32Array,
   ) {
     this.length = labels.length;
+  }
+
+  /**
+   * A split over memory another thread decoded (what `workerSpec` sends).
+   * @example const copy = FashionMNIST.fromShared({ split: "test", images, labels, pixels });
+   */
+  static fromShared(args: SharedSplit): FashionMNIST {
+    return new FashionMNIST(args.split, args.images, args.labels, args.pixels);
+  }
+
+  /**
+   * How a DataLoader worker thread rebuilds this split: from the same shared memory, not the files.
+   * @example new DataLoader(FashionMNIST.load({ split: "train" }), { batchSize: 128, numWorkers: 1 })
+   */
+  workerSpec(): WorkerSpec {
+    const args: SharedSplit = { split: this.split, images: this.images, labels: this.labels, pixels: this.pixels };
+    return { module: import.meta.url, export: "fashionMnistInWorker", args };
   }
 
   /**
@@ -134,7 +177,8 @@ export class FashionMNIST implements Dataset<LabelledSample> {
             warn: options.warn,
           }).arrays
         : decode(imagesPath, labelsPath);
-    const dataset = new FashionMNIST(split, images as Uint8Array, labels as Uint8Array, pixels as Float32Array);
+    // The disk cache reads into ordinary memory; worker threads need it shared.
+    const dataset = new FashionMNIST(split, shared(images as Uint8Array), shared(labels as Uint8Array), shared(pixels as Float32Array));
     if (mode !== "none") cache.set(key, dataset);
     return dataset;
   }

@@ -7,6 +7,10 @@
  * const loader = new data.DataLoader(train, { batchSize: 256, shuffle: true, seed: 0 });
  * const kjv = data.loadTextCorpus({ context: 128 });   // char-level text, split 90/10
  * const big = data.TokenFileDataset.split(data.TokenFile.open("corpus.tokens"), { context: 128 });
+ * const augmented = new data.DataLoader(train, {
+ *   batchSize: 128, shuffle: true, numWorkers: 1,
+ *   transform: [{ kind: "randomCrop", padding: 2, fill: data.FashionMNIST.black }, { kind: "randomHorizontalFlip" }],
+ * });
  */
 export { ArrayDataset, Subset, randomSplit, checkIndex, type Dataset } from "./dataset.js";
 export { collateLabelled, type LabelledSample, type LabelledBatch } from "./collate.js";
@@ -38,3 +42,13 @@ export { cachedArrays, type ArrayCacheKey, type ArrayCacheOptions, type ArrayRec
 export { pacing, PACINGS, type PacingKind, type PacingOptions } from "./pacing.js";
 export { CurriculumSampler, readScores, type CurriculumSamplerOptions } from "./curriculum.js";
 export { SeqLenWarmup, type SeqLenWarmupOptions } from "./seq_len_warmup.js";
+export { buildTransform, TRANSFORM_KINDS, type TransformSpec, type BuiltTransform } from "./transforms/compose.js";
+export type { ImageSample, SampleTransform, TransformContext } from "./transforms/image.js";
+export type { NormalizeSpec } from "./transforms/normalize.js";
+export type { RandomCropSpec } from "./transforms/crop.js";
+export type { RandomHorizontalFlipSpec } from "./transforms/flip.js";
+export type { RandomErasingSpec } from "./transforms/erase.js";
+export { labelledLayout, tokenLayout, collateWith, type BatchLayout, type BatchField } from "./layout.js";
+export { workerSpecOf, loadDataset, type WorkerSpec, type WorkerDataset } from "./worker_spec.js";
+export { DataLoaderWorkerError, type WorkerPool } from "./worker_pool.js";
+export { SampleError } from "./batch_maker.js";

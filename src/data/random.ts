@@ -9,6 +9,17 @@
 
 const MASK64 = (1n << 64n) - 1n;
 const GOLDEN_GAMMA = 0x9e3779b97f4a7c15n;
+/** Keeps per-sample streams apart from the seeded ones (the bytes of "samp" in ASCII). */
+const SAMPLE_SALT = 0x73616d70;
+
+/** murmur3's 32-bit finaliser: a bijection on 32-bit words with full avalanche. */
+function mix32(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
+}
 
 /**
  * One step of splitmix64 (Steele, Lea and Flood; Vigna's reference splitmix64.c): advances
@@ -74,6 +85,35 @@ export class Rng {
       words.push(Number(step.value & 0xffffffffn), Number(step.value >> 32n));
     }
     return new Rng(words as [number, number, number, number]);
+  }
+
+  /**
+   * The generator of one sample's random transform: keyed by (seed, epoch, position), where
+   * position is the sample's place in its epoch's order. A worker thread that draws it makes
+   * the same crop, flip or erasure as the training thread would, whichever worker runs the
+   * sample.
+   *
+   * @example Rng.forSample(0, 2, 1234).below(5) // the same on every run and in every worker
+   */
+  static forSample(seed: number, epoch: number, position: number): Rng {
+    checkSeedPart(seed, "seed");
+    checkSeedPart(epoch, "epoch");
+    checkSeedPart(position, "position");
+    // Called once per sample, so the key is hashed in 32-bit arithmetic (murmur3's finaliser,
+    // chained over the key's words) rather than through BigInt splitmix64, which costs ~20×.
+    let h = mix32(SAMPLE_SALT ^ (seed >>> 0));
+    for (const word of [Math.floor(seed / 2 ** 32), epoch >>> 0, Math.floor(epoch / 2 ** 32), position >>> 0, Math.floor(position / 2 ** 32)]) h = mix32(h ^ word);
+    const words = [mix32(h ^ 0x9e3779b9), mix32(h ^ 0x3c6ef372), mix32(h ^ 0xdaa66d2b), mix32(h ^ 0x78dde6e4)] as [number, number, number, number];
+    if (words.every((w) => w === 0)) words[0] = 1;
+    return new Rng(words);
+  }
+
+  /**
+   * A float uniform in [0, 1), with 32 random bits.
+   * @example Rng.seeded(3).nextFloat() < 1 // true
+   */
+  nextFloat(): number {
+    return this.nextUint32() / 2 ** 32;
   }
 
   /**

@@ -1,8 +1,10 @@
-import { Tensor } from "../tensor/tensor.js";
-import { DataLoader } from "./dataloader.js";
+import type { Tensor } from "../tensor/tensor.js";
+import { collateWith, tokenLayout } from "./layout.js";
+import { DataLoader, type DataLoaderOptions } from "./dataloader.js";
 import { checkIndex, type Dataset } from "./dataset.js";
 import { EvenlySpacedSampler } from "./sampler.js";
 import { UniformSampler } from "./uniform_sampler.js";
+import type { WorkerSpec } from "./worker_spec.js";
 
 /** A language-modelling sample: `context` tokens and the `context` tokens that follow each. */
 export interface TokenWindow {
@@ -16,7 +18,10 @@ export interface TokenBatch {
   y: Tensor;
 }
 
-export interface TextLoaderOptions {
+/** Where a loader's batches are made: worker threads and how far ahead they work (see DataLoaderOptions). */
+type WorkerOptions = Pick<DataLoaderOptions<TokenWindow, TokenBatch>, "numWorkers" | "prefetchFactor">;
+
+export interface TextLoaderOptions extends WorkerOptions {
   batchSize: number;
   /** The seed of the random windows (default 0). */
   seed?: number;
@@ -32,22 +37,14 @@ export interface TextLoaderOptions {
  * x.dispose(); y.dispose();
  */
 export function collateTokens(samples: readonly TokenWindow[]): TokenBatch {
-  if (samples.length === 0) throw new RangeError("collateTokens: cannot make a batch of 0 samples");
-  const context = (samples[0] as Partial<TokenWindow> | null)?.x?.length ?? 0;
-  samples.forEach((s: Partial<TokenWindow> | null, i) => {
-    if (!(s?.x instanceof Int32Array) || !(s.y instanceof Int32Array) || s.x.length !== context || s.y.length !== context) {
-      const got = s?.x instanceof Int32Array && s.y instanceof Int32Array ? `{ x: Int32Array(${s.x.length}), y: Int32Array(${s.y.length}) }` : "not a token window";
-      throw new TypeError(`collateTokens: sample ${i} is ${got}, expected { x: Int32Array(${context}), y: Int32Array(${context}) } as sample 0`);
-    }
-  });
-  const x = Tensor.empty([samples.length, context], "int32");
-  const y = Tensor.empty([samples.length, context], "int32");
-  samples.forEach((s, i) => {
-    (x.data as Int32Array).set(s.x, i * context);
-    (y.data as Int32Array).set(s.y, i * context);
-  });
-  return { x, y };
+  return collateWith(tokenLayout((samples[0] as Partial<TokenWindow> | null)?.x?.length ?? 0), samples, "collateTokens");
 }
+
+/**
+ * Rebuilds a text dataset in a worker thread (see `TextDataset.workerSpec`).
+ * @example const ds = textDatasetInWorker({ tokens, context: 128, name: "train" });
+ */
+export const textDatasetInWorker = (args: { tokens: Int32Array; context: number; name: string }): TextDataset => new TextDataset(args.tokens, args.context, args.name);
 
 function checkPositive(value: unknown, name: string, where = "TextDataset"): number {
   if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 1) {
@@ -91,7 +88,8 @@ export function randomWindowLoader(
   const batchSize = checkPositive(options?.batchSize, "batchSize", where);
   const perEpoch = options.batchesPerEpoch ?? Math.max(1, Math.floor(dataset.tokenCount / (dataset.context * batchSize)));
   const samples = checkPositive(perEpoch, "batchesPerEpoch", where) * batchSize;
-  return new DataLoader(dataset, { batchSize, sampler: new UniformSampler(dataset.length, { samples, seed: options.seed ?? 0 }), collate: collateTokens });
+  const sampler = new UniformSampler(dataset.length, { samples, seed: options.seed ?? 0 });
+  return new DataLoader(dataset, { batchSize, sampler, collate: tokenLayout(dataset.context), numWorkers: options.numWorkers ?? 0, prefetchFactor: options.prefetchFactor ?? 2 });
 }
 
 /**
@@ -104,7 +102,7 @@ export function fixedWindowLoader(dataset: WindowDataset, options: { batchSize: 
   const batchSize = checkPositive(options?.batchSize, "batchSize", where);
   const windows = checkPositive(options.batches ?? 20, "batches", where) * batchSize;
   if (windows > dataset.length) throw new RangeError(`${where}: ${windows} validation windows exceed the ${dataset.length} this text holds`);
-  return new DataLoader(dataset, { batchSize, sampler: new EvenlySpacedSampler(dataset.length, windows), collate: collateTokens });
+  return new DataLoader(dataset, { batchSize, sampler: new EvenlySpacedSampler(dataset.length, windows), collate: tokenLayout(dataset.context) });
 }
 
 /**
@@ -128,6 +126,7 @@ export function fixedWindowLoader(dataset: WindowDataset, options: { batchSize: 
 export class TextDataset implements WindowDataset {
   readonly length: number;
   readonly sampleShape: readonly number[];
+  private sharedTokens: Int32Array | null = null;
 
   constructor(
     readonly tokens: Int32Array,
@@ -157,6 +156,19 @@ export class TextDataset implements WindowDataset {
       train: new TextDataset(tokens.subarray(0, at), options.context, "train"),
       val: new TextDataset(tokens.subarray(at), options.context, "val"),
     };
+  }
+
+  /**
+   * How a DataLoader worker thread rebuilds this dataset: the tokens are copied once into shared
+   * memory (unless they already are shared), which every worker then reads.
+   * @example train.workerSpec().args // { tokens, context: 128, name: "train" }
+   */
+  workerSpec(): WorkerSpec {
+    if (!(this.tokens.buffer instanceof SharedArrayBuffer)) {
+      this.sharedTokens ??= new Int32Array(new SharedArrayBuffer(this.tokens.byteLength));
+      this.sharedTokens.set(this.tokens);
+    }
+    return { module: import.meta.url, export: "textDatasetInWorker", args: { tokens: this.sharedTokens ?? this.tokens, context: this.context, name: this.name } };
   }
 
   /**

@@ -17,6 +17,7 @@ export class Storage {
     readonly byteLength: number,
     category: MemoryCategory,
     private readonly pooled: PooledBuffer | null,
+    private readonly onRelease: (() => void) | null = null,
   ) {
     this.categoryValue = category;
     memory.allocate(category, byteLength);
@@ -28,9 +29,13 @@ export class Storage {
     return new Storage(pooled.buffer, pooled.offset, byteLength, category, pooled);
   }
 
-  /** Storage over memory the caller provides (a SharedArrayBuffer batch, a file's bytes). */
-  static wrap(buffer: ArrayBufferLike, byteOffset: number, byteLength: number, category: MemoryCategory): Storage {
-    return new Storage(buffer, byteOffset, byteLength, category, null);
+  /**
+   * Storage over memory the caller provides (a SharedArrayBuffer batch, a file's bytes). It
+   * never goes into the pool; `onRelease` runs when the last holder lets go (the data loader
+   * uses it to take a batch's shared buffer back).
+   */
+  static wrap(buffer: ArrayBufferLike, byteOffset: number, byteLength: number, category: MemoryCategory, onRelease?: () => void): Storage {
+    return new Storage(buffer, byteOffset, byteLength, category, null, onRelease ?? null);
   }
 
   get category(): MemoryCategory {
@@ -61,6 +66,7 @@ export class Storage {
     if (--this.refs === 0) {
       memory.free(this.categoryValue, this.byteLength);
       if (this.pooled) pool.release(this.pooled);
+      this.onRelease?.();
     }
   }
 }

@@ -26,7 +26,9 @@ import {
 import { SGD } from "../optim/sgd.js";
 import { manualSeed } from "../tensor/random.js";
 import type { Tensor } from "../tensor/tensor.js";
+import type { TransformSpec } from "../data/transforms/compose.js";
 import type { Config } from "./config.js";
+import type { AugmentConfig } from "./data_config.js";
 import { ConfigError } from "./config_file.js";
 import { classification, languageModel, type Batch, type Task } from "./task.js";
 
@@ -82,7 +84,13 @@ function buildModelAndData(config: Config): Omit<RunParts, "optimizer" | "schedu
     return {
       model,
       task: languageModel(),
-      train: corpus.train.loader({ batchSize: data.batchSize, seed, ...(data.batchesPerEpoch ? { batchesPerEpoch: data.batchesPerEpoch } : {}) }),
+      train: corpus.train.loader({
+        batchSize: data.batchSize,
+        seed,
+        // Token files are read a window at a time in the training thread (they have no worker spec).
+        ...(data.kind === "text" ? { numWorkers: data.numWorkers, prefetchFactor: data.prefetchFactor } : {}),
+        ...(data.batchesPerEpoch ? { batchesPerEpoch: data.batchesPerEpoch } : {}),
+      }),
       eval: corpus.val.fixedLoader({ batchSize: data.batchSize, batches: data.valBatches }),
       meta: { tokenizer: corpus.tokenizer.toJSON() },
       ...(warmup ? { prepareBatch: (batch: Batch, step: number) => warmup.crop(batch, step) } : {}),
@@ -102,18 +110,27 @@ function buildModelAndData(config: Config): Omit<RunParts, "optimizer" | "schedu
   };
 }
 
-/** The Fashion-MNIST training loader: shuffled, or in curriculum order when data.curriculum is set. */
+/**
+ * The Fashion-MNIST training loader: shuffled, or in curriculum order when data.curriculum is
+ * set; batches made by data.numWorkers worker threads with data.augment's transforms.
+ */
 function fashionTrainLoader(data: Extract<Config["data"], { kind: "fashion-mnist" }>, seed: number): DataLoader {
   const train = FashionMNIST.load({ split: "train", root: data.root, cache: data.cache });
+  const common = { batchSize: data.batchSize, seed, numWorkers: data.numWorkers, prefetchFactor: data.prefetchFactor, transform: augmentTransforms(data.augment) };
   const c = data.curriculum;
-  if (!c) return new DataLoader(train, { batchSize: data.batchSize, shuffle: data.shuffle, seed });
+  if (!c) return new DataLoader(train, { ...common, shuffle: data.shuffle });
   const sampler = new CurriculumSampler({
     scores: readScores(c.scores, train.length),
     pacing: { kind: c.pacing, start: c.start, steps: c.steps },
     ...(c.per === "step" ? { batchSize: data.batchSize } : {}),
     seed,
   });
-  return new DataLoader(train, { batchSize: data.batchSize, sampler });
+  return new DataLoader(train, { ...common, sampler });
+}
+
+/** The transforms of `data.augment`, with a crop's "black" fill as Fashion-MNIST's normalised black. */
+function augmentTransforms(augment: AugmentConfig): TransformSpec[] {
+  return augment.map((t) => (t.kind === "randomCrop" ? { ...t, fill: t.fill === "black" ? FashionMNIST.black : t.fill } : t));
 }
 
 /** The optimizer of a config; with decayOn "matrices", vectors (biases, norms) get no weight decay. */

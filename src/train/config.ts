@@ -1,6 +1,7 @@
 import { z } from "zod";
 
 import { WEIGHT_INITS } from "../nn/init.js";
+import { augmentField, loaderFields } from "./data_config.js";
 
 /**
  * The run configuration: one schema (zod) validates every config file and `--set` override,
@@ -59,6 +60,7 @@ const text = z
     valBatches: int(1).default(20).describe("fixed validation batches averaged for the validation loss"),
     trainFraction: z.number().gt(0).lt(1).default(0.9).describe("leading share of the text used for training; the rest validates"),
     seqLenWarmup: seqLenWarmup.optional(),
+    ...loaderFields,
   })
   .describe("text");
 
@@ -95,6 +97,8 @@ const fashionMnist = z
       .enum(["memory", "disk", "none"])
       .default("memory")
       .describe("keep the decoded images in memory for this process, also on disk ($TURBINE_CACHE or ./.cache/turbine) for later runs, or decode every time"),
+    ...loaderFields,
+    augment: augmentField,
   })
   .describe("fashion-mnist");
 

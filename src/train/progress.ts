@@ -14,6 +14,8 @@ function rate(value: number): string {
  */
 export class Progress implements Callback {
   private readonly bar: cliProgress.SingleBar | null;
+  /** Seconds spent waiting for batches, for the data-wait share on each line. */
+  private dataWait = 0;
 
   constructor(
     readonly totalSteps: number,
@@ -40,11 +42,12 @@ export class Progress implements Callback {
   }
 
   onStepEnd(info: StepInfo): void {
+    this.dataWait += info.dataWait;
     if (this.bar) {
       this.bar.update(info.step, { epoch: info.epoch, loss: info.loss.toFixed(4), rate: rate(info.throughput), unit: this.unit });
     } else if (info.step % this.every === 0 || info.step === this.totalSteps) {
       this.stream.write(
-        `step ${info.step}/${this.totalSteps}  epoch ${info.epoch}  loss ${info.loss.toFixed(4)}  lr ${info.lr.toExponential(2)}  ${rate(info.throughput)} ${this.unit}/s\n`,
+        `step ${info.step}/${this.totalSteps}  epoch ${info.epoch}  loss ${info.loss.toFixed(4)}  lr ${info.lr.toExponential(2)}  ${rate(info.throughput)} ${this.unit}/s  data wait ${((100 * this.dataWait) / Math.max(info.trainSeconds, 1e-9)).toFixed(1)}%\n`,
       );
     }
   }

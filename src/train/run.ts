@@ -68,6 +68,7 @@ export function runTraining(config: Config, options: RunOptions = {}): RunSummar
     log(`resumed from ${checkpoint.dir} at step ${trainer.step}`);
   }
   const result = trainer.fit({ steps: parts.totalSteps });
+  parts.train.close();
   return {
     steps: result.steps,
     epochs: result.epochs,

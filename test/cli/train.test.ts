@@ -65,7 +65,7 @@ test("--json ends with the run summary; resuming gives the weights of an uninter
   const r = turbine(["train", ...SMALL, "--set", "checkpoint.every=3", "--set", `outDir=${full}`, "--json"]);
   assert.equal(r.code, 0, r.stderr);
   const summary = JSON.parse(r.stdout.trim().split("\n").at(-1)!);
-  assert.deepEqual(Object.keys(summary), ["steps", "epochs", "train_s", "samples_per_s", "eval", "checkpoint"]);
+  assert.deepEqual(Object.keys(summary), ["steps", "epochs", "train_s", "samples_per_s", "eval", "checkpoint", "data_wait_s"]);
   assert.equal(summary.steps, 6);
   assert.ok(summary.eval.accuracy > 0.15 && summary.eval.accuracy <= 1, `accuracy ${summary.eval.accuracy} after 6 steps (chance: 0.1)`);
   assert.match(summary.checkpoint, /step-00000006$/);

@@ -80,8 +80,8 @@ test("collateTokens stacks windows into [B, T] int32 tensors and rejects anythin
   assert.deepEqual(rows(batch, 5), [[4, 5, 6, 7, 8], [0, 1, 2, 3, 4], [24, 25, 26, 27, 28]]);
   assert.throws(() => collateTokens([]), /collateTokens: cannot make a batch of 0 samples/);
   const short = { x: new Int32Array(4), y: new Int32Array(4) };
-  assert.throws(() => collateTokens([ds.get(0), short]), /collateTokens: sample 1 is \{ x: Int32Array\(4\), y: Int32Array\(4\) \}, expected \{ x: Int32Array\(5\), y: Int32Array\(5\) \}/);
-  assert.throws(() => collateTokens([ds.get(0), { x: [1], y: [2] } as never]), /sample 1 is not a token window/);
+  assert.throws(() => collateTokens([ds.get(0), short]), /collateTokens: sample 1 has x Int32Array\(4\), expected \{ x: Int32Array\(5\), y: Int32Array\(5\) \}/);
+  assert.throws(() => collateTokens([ds.get(0), { x: [1], y: [2] } as never]), /sample 1 has x an array of 1, expected/);
 });
 
 test("training batches are random windows, the same for the same seed, new each epoch", () => {
