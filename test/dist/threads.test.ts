@@ -32,12 +32,12 @@ function expected(size: number, n: number) {
 
 for (const [size, n, stagingBytes] of [
   [2, 1000, undefined],
-  [3, 5003, 4096], // pieces: the tensors are larger than the staging area and the mailboxes
+  [3, 5003, 4096], // pieces: the tensors are larger than the staging area
   [4, 37, undefined], // chunks smaller than the 16-element alignment
   [2, 0, undefined], // empty tensors still keep the ranks in step
 ] as const) {
   test(`threads backend: every collective on ${size} ranks (${n} elements${stagingBytes ? `, ${stagingBytes}-byte staging` : ""}) matches the reference`, { timeout: 60_000 }, async () => {
-    const { outcomes } = await runAll(size, { scenario: "collectives", n }, stagingBytes ? { stagingBytes, mailboxBytes: stagingBytes } : {});
+    const { outcomes } = await runAll(size, { scenario: "collectives", n }, stagingBytes ? { stagingBytes } : {});
     const e = expected(size, n);
     for (const o of outcomes) {
       assert.ok(o.ok, o.ok ? "" : o.error.stack);

@@ -246,7 +246,11 @@ export class ThreadsProcessGroup implements ProcessGroup {
     }
   }
 
-  /** Point-to-point through the pair's mailbox, in pieces of the mailbox size. */
+  /**
+   * Point-to-point through the pair's mailbox, in pieces of the mailbox size. A message that
+   * fits the mailbox is eager (send returns before the recv); a larger one is a rendezvous,
+   * so two ranks that both send a large message before receiving fail at the timeout.
+   */
   private transfer(op: "send" | "recv", tensor: Tensor, peer: number, tag: number): void {
     const { ctl, spec, layout } = this.world;
     const from = op === "send" ? this.world.rank : this.members[peer]!, to = op === "send" ? this.members[peer]! : this.world.rank;
