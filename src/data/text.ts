@@ -2,6 +2,7 @@ import { Tensor } from "../tensor/tensor.js";
 import { DataLoader } from "./dataloader.js";
 import { checkIndex, type Dataset } from "./dataset.js";
 import { EvenlySpacedSampler, type Sampler } from "./sampler.js";
+import { DistributedSampler } from "./distributed_sampler.js";
 import { UniformSampler } from "./uniform_sampler.js";
 
 /** A language-modelling sample: `context` tokens and the `context` tokens that follow each. */
@@ -127,11 +128,14 @@ export class TextDataset implements Dataset<TokenWindow> {
    * tokens once, at least one), drawn anew each epoch from `seed`.
    * @example const loader = train.loader({ batchSize: 32, seed: 1 }); loader.loadState(saved);
    */
-  loader(options: TextLoaderOptions & { batchesPerEpoch?: number }): DataLoader<TokenWindow, TokenBatch> {
+  loader(options: TextLoaderOptions & { batchesPerEpoch?: number; shard?: { rank: number; worldSize: number } }): DataLoader<TokenWindow, TokenBatch> {
     const batchSize = checkPositive(options?.batchSize, "batchSize");
-    const perEpoch = options.batchesPerEpoch ?? Math.max(1, Math.floor(this.tokens.length / (this.context * batchSize)));
+    // Distributed: every rank draws the same global windows (batchSize × worldSize per step) and keeps its shard.
+    const world = options.shard?.worldSize ?? 1;
+    const perEpoch = options.batchesPerEpoch ?? Math.max(1, Math.floor(this.tokens.length / (this.context * batchSize * world)));
     const samples = checkPositive(perEpoch, "batchesPerEpoch") * batchSize;
-    return this.windowLoader(batchSize, new UniformSampler(this.length, { samples, seed: options.seed ?? 0 }));
+    const global = new UniformSampler(this.length, { samples: samples * world, seed: options.seed ?? 0 });
+    return this.windowLoader(batchSize, options.shard ? new DistributedSampler(global, options.shard) : global);
   }
 
   /**

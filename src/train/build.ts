@@ -1,4 +1,5 @@
 import { DataLoader } from "../data/dataloader.js";
+import { DistributedSampler } from "../data/distributed_sampler.js";
 import { FashionMNIST } from "../data/fashion_mnist.js";
 import { loadTextCorpus } from "../data/corpus.js";
 import { cnn } from "../models/cnn.js";
@@ -39,10 +40,20 @@ export interface RunParts {
   meta: Record<string, unknown>;
 }
 
-/** Builds a run from a validated config; the seed makes initialisation and shuffling repeatable. */
-export function buildRun(config: Config): RunParts {
+/** This rank's place in a data-parallel job: its training data is shard `rank` of `worldSize`. */
+export interface Shard {
+  rank: number;
+  worldSize: number;
+}
+
+/**
+ * Builds a run from a validated config; the seed makes initialisation and shuffling repeatable.
+ * With a shard, the config's batch size is per rank (PyTorch DDP's convention: the global
+ * batch is batchSize × worldSize) and each rank trains on its shard of the global order.
+ */
+export function buildRun(config: Config, shard?: Shard): RunParts {
   manualSeed(config.train.seed);
-  const { model, task, train, eval: evalLoader, meta } = buildModelAndData(config);
+  const { model, task, train, eval: evalLoader, meta } = buildModelAndData(config, shard);
   const totalSteps = config.train.steps ?? (config.train.epochs ?? 1) * train.length;
   const optimizer = buildOptimizer(config, model);
   const scheduler = new LRScheduler(optimizer, buildSchedule(config, totalSteps));
@@ -57,7 +68,7 @@ function mismatch(config: Config): ConfigError {
 }
 
 /** The model, its data and its task; a GPT's tokenizer goes into `meta` for checkpoints. */
-function buildModelAndData(config: Config): Omit<RunParts, "optimizer" | "scheduler" | "totalSteps"> {
+function buildModelAndData(config: Config, shard?: Shard): Omit<RunParts, "optimizer" | "scheduler" | "totalSteps"> {
   const m = config.model, data = config.data, seed = config.train.seed;
   if (m.kind === "gpt") {
     if (data.kind !== "text") throw mismatch(config);
@@ -66,7 +77,7 @@ function buildModelAndData(config: Config): Omit<RunParts, "optimizer" | "schedu
     return {
       model,
       task: languageModel(),
-      train: corpus.train.loader({ batchSize: data.batchSize, seed, ...(data.batchesPerEpoch ? { batchesPerEpoch: data.batchesPerEpoch } : {}) }),
+      train: corpus.train.loader({ batchSize: data.batchSize, seed, ...(data.batchesPerEpoch ? { batchesPerEpoch: data.batchesPerEpoch } : {}), ...(shard ? { shard } : {}) }),
       eval: corpus.val.fixedLoader({ batchSize: data.batchSize, batches: data.valBatches }),
       meta: { tokenizer: corpus.tokenizer.toJSON() },
     };
@@ -79,10 +90,15 @@ function buildModelAndData(config: Config): Omit<RunParts, "optimizer" | "schedu
   return {
     model,
     task: classification(),
-    train: new DataLoader(FashionMNIST.load({ split: "train", root: data.root }), { batchSize: data.batchSize, shuffle: data.shuffle, seed }),
+    train: fashionLoader(FashionMNIST.load({ split: "train", root: data.root }), data.batchSize, data.shuffle, seed, shard),
     eval: new DataLoader(FashionMNIST.load({ split: "test", root: data.root }), { batchSize: data.evalBatchSize }),
     meta: {},
   };
+}
+
+function fashionLoader(dataset: FashionMNIST, batchSize: number, shuffle: boolean, seed: number, shard?: Shard): DataLoader<any, Batch> {
+  if (!shard) return new DataLoader(dataset, { batchSize, shuffle, seed });
+  return new DataLoader(dataset, { batchSize, sampler: new DistributedSampler(dataset.length, { ...shard, shuffle, seed }) });
 }
 
 /** The optimizer of a config; with decayOn "matrices", vectors (biases, norms) get no weight decay. */
