@@ -34,12 +34,12 @@ ArrayInfo array_info(const Args& args, Napi::Value value, const char* name) {
   return a;
 }
 
-// Sources are summed into a block of floats before the destination is written, so the
-// destination may be one of the sources (a rank reducing into its own buffer).
+// Sources are combined into a block of floats before any destination is written, so a
+// destination may be one of the sources (a rank reducing into every rank's buffer at once).
 constexpr int64_t kBlock = 2048;
 
 template <typename T>
-void reduce_range(CollectiveOp op, float scale, T* dst, const std::vector<const T*>& srcs, int64_t begin, int64_t end) {
+void reduce_range(CollectiveOp op, float scale, const std::vector<T*>& dsts, const std::vector<const T*>& srcs, int64_t begin, int64_t end) {
   alignas(64) float acc[kBlock];
   const size_t count = srcs.size();
   for (int64_t b = begin; b < end; b += kBlock) {
@@ -57,47 +57,57 @@ void reduce_range(CollectiveOp op, float scale, T* dst, const std::vector<const 
         for (int64_t i = 0; i < n; i++) acc[i] = std::max(acc[i], to_float(s[i]));
       }
     }
-    T* d = dst + b;
     if (scale != 1.0f) {
 #pragma omp simd
-      for (int64_t i = 0; i < n; i++) d[i] = from_float<T>(acc[i] * scale);
-    } else {
+      for (int64_t i = 0; i < n; i++) acc[i] *= scale;
+    }
+    for (T* dst : dsts) {
+      T* d = dst + b;
 #pragma omp simd
       for (int64_t i = 0; i < n; i++) d[i] = from_float<T>(acc[i]);
     }
   }
 }
 
-// collectiveReduce(dtype, op, dst, srcs, scale): dst[i] = scale · (srcs[0][i] op srcs[1][i]
-// op ...), in source order, for float dtypes; every source holds dst's element count.
+// The data pointers of a non-empty array of typed arrays of `dtype`, each of n elements
+// (n = -1: taken from the first).
+std::vector<void*> array_list(const Napi::CallbackInfo& info, const Args& args, size_t i, const char* name, DType dtype, int64_t& n) {
+  args.require(info[i].IsArray(), "argument '%s' must be an array of typed arrays", name);
+  Napi::Array list = info[i].As<Napi::Array>();
+  const uint32_t count = list.Length();
+  args.require(count >= 1, "%s must hold at least one typed array", name);
+  std::vector<void*> raw(count);
+  const bool f32 = dtype == DType::F32;
+  for (uint32_t k = 0; k < count; k++) {
+    ArrayInfo a = array_info(args, list[k], name);
+    args.require(a.type == (f32 ? napi_float32_array : napi_uint16_array), "%s[%u] must be a %s for %s", name, k, f32 ? "Float32Array" : "Uint16Array",
+                 dtype_name(dtype));
+    if (n < 0) n = static_cast<int64_t>(a.length);
+    args.require(static_cast<int64_t>(a.length) == n, "%s[%u] holds %zu elements, expected %lld", name, k, a.length, static_cast<long long>(n));
+    raw[k] = a.data;
+  }
+  return raw;
+}
+
+// collectiveReduce(dtype, op, dsts, srcs, scale): every dsts[j][i] = scale · (srcs[0][i] op
+// srcs[1][i] op ...), in source order, for float dtypes; all arrays hold the same count.
 Napi::Value CollectiveReduce(const Napi::CallbackInfo& info) {
   Args args(info, "collectiveReduce", 5);
   const DType dtype = args.float_dtype(0, "dtype");
   const int64_t code = args.integer(1, "op");
   args.require(code == 0 || code == 1, "op must be 0 (sum) or 1 (max), got %lld", static_cast<long long>(code));
-  View dst = args.tensor_any(2, "dst", dtype);
-  const int64_t n = static_cast<int64_t>(dst.bytes / dtype_size(dtype));
-  args.require(info[3].IsArray(), "argument 'srcs' must be an array of typed arrays");
-  Napi::Array list = info[3].As<Napi::Array>();
-  const uint32_t count = list.Length();
-  args.require(count >= 1, "srcs must hold at least one typed array");
-  std::vector<void*> raw(count);
-  const bool f32 = dtype == DType::F32;
-  for (uint32_t k = 0; k < count; k++) {
-    ArrayInfo a = array_info(args, list[k], "each of srcs");
-    args.require(a.type == (f32 ? napi_float32_array : napi_uint16_array), "srcs[%u] must be a %s for %s", k, f32 ? "Float32Array" : "Uint16Array",
-                 dtype_name(dtype));
-    args.require(static_cast<int64_t>(a.length) == n, "srcs[%u] holds %zu elements, dst %lld", k, a.length, static_cast<long long>(n));
-    raw[k] = a.data;
-  }
+  int64_t n = -1;
+  std::vector<void*> dst_raw = array_list(info, args, 2, "dsts", dtype, n);
+  std::vector<void*> src_raw = array_list(info, args, 3, "srcs", dtype, n);
   const float scale = static_cast<float>(args.number(4, "scale"));
   const auto op = static_cast<CollectiveOp>(code);
   dispatch_float(dtype, [&](auto tag) {
     using T = decltype(tag);
-    std::vector<const T*> srcs(count);
-    for (uint32_t k = 0; k < count; k++) srcs[k] = static_cast<const T*>(raw[k]);
-    T* d = dst.as<T>();
-    parallel_for(n, kElementGrain, [&](int64_t begin, int64_t end) { reduce_range<T>(op, scale, d, srcs, begin, end); });
+    std::vector<const T*> srcs;
+    std::vector<T*> dsts;
+    for (void* p : src_raw) srcs.push_back(static_cast<const T*>(p));
+    for (void* p : dst_raw) dsts.push_back(static_cast<T*>(p));
+    parallel_for(n, kElementGrain, [&](int64_t begin, int64_t end) { reduce_range<T>(op, scale, dsts, srcs, begin, end); });
   });
   return info.Env().Undefined();
 }

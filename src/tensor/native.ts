@@ -189,8 +189,8 @@ export interface NativeKernels {
     smoothing: number,
   ): void;
   collectiveCodes(): Record<"sum" | "max", number>;
-  /** dst = scale · (srcs[0] op srcs[1] op ...), element-wise in source order; dst may be one of srcs (shared-memory collectives). */
-  collectiveReduce(dtype: number, op: number, dst: TypedArray, srcs: TypedArray[], scale: number): void;
+  /** Every dsts[j] = scale · (srcs[0] op srcs[1] op ...), element-wise in source order; dsts may be srcs (shared-memory collectives). */
+  collectiveReduce(dtype: number, op: number, dsts: TypedArray[], srcs: TypedArray[], scale: number): void;
   /** memmove between two typed arrays of the same byte length (SharedArrayBuffer-backed too). */
   copyBytes(dst: TypedArray | Uint8Array, src: TypedArray | Uint8Array): void;
 }

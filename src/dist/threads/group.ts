@@ -36,8 +36,8 @@ function bytesOf(array: TypedArray): Uint8Array {
  * memory. A collective runs in pieces of at most the staging size; in each piece every rank
  * publishes where its data lies (a tensor allocated by `communicationBuffer` is read in place,
  * any other is copied through the rank's staging area), then, for the reductions, rank r
- * reduces chunk r of every rank's data in native code (reduce-scatter) and each rank copies
- * the reduced chunks of all others (all-gather). Phases are separated by arrival counters in
+ * reduces chunk r of every rank's data in native code (the reduce-scatter) and writes the
+ * result into every rank's buffer (the all-gather, fused). Phases are separated by arrival counters in
  * shared memory; every wait is bounded and watches the peer's liveness.
  *
  * @example
@@ -75,16 +75,13 @@ export class ThreadsProcessGroup implements ProcessGroup {
         const mine = data.subarray(start, start + len);
         const base = shared === null ? this.stage(mine) : shared + start * bpe;
         const peers = this.begin("allReduce", { dtype: DTYPES[tensor.dtype].code, count: tensor.size, param: REDUCE_OPS.indexOf(op), piece, base, stride: 0 });
+        // Rank r reduces chunk r of every rank's buffer and writes the result into all of
+        // them: each rank reads and writes its tensor's size once, as a memcpy does.
         const lo = chunkStart(len, this.rank, this.size), hi = chunkStart(len, this.rank + 1, this.size);
-        const srcs = peers.map((p) => this.view(tensor.dtype, p.base + lo * bpe, hi - lo));
-        native.collectiveReduce(DTYPES[tensor.dtype].code, code, srcs[this.rank]!, srcs, op === "mean" ? 1 / this.size : 1);
+        const chunks = peers.map((p) => this.view(tensor.dtype, p.base + lo * bpe, hi - lo));
+        native.collectiveReduce(DTYPES[tensor.dtype].code, code, chunks, chunks, op === "mean" ? 1 / this.size : 1);
         this.arriveAndWait("allReduce");
-        for (let s = 0; s < this.size; s++) {
-          if (s === this.rank && shared !== null) continue;
-          const a = chunkStart(len, s, this.size), b = chunkStart(len, s + 1, this.size);
-          native.copyBytes(mine.subarray(a, b), this.view(tensor.dtype, peers[s]!.base + a * bpe, b - a));
-        }
-        this.arriveAndWait("allReduce");
+        if (shared === null) native.copyBytes(mine, this.view(tensor.dtype, base, len));
       });
     });
   }
@@ -107,7 +104,7 @@ export class ThreadsProcessGroup implements ProcessGroup {
         }
         const peers = this.begin("reduceScatter", { dtype: DTYPES[input.dtype].code, count: m, param: REDUCE_OPS.indexOf(op), piece, base, stride });
         const srcs = peers.map((p) => this.view(input.dtype, p.base + this.rank * p.stride, len));
-        native.collectiveReduce(DTYPES[input.dtype].code, code, output.data.subarray(start, start + len), srcs, op === "mean" ? 1 / this.size : 1);
+        native.collectiveReduce(DTYPES[input.dtype].code, code, [output.data.subarray(start, start + len)], srcs, op === "mean" ? 1 / this.size : 1);
         this.arriveAndWait("reduceScatter");
       });
     });

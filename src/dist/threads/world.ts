@@ -34,7 +34,10 @@ export interface ThreadsWorldOptions {
   stagingBytes?: number;
   /** Per rank: bytes for tensors allocated in shared memory, e.g. DDP buckets (default 112 MiB). */
   sharedTensorBytes?: number;
-  /** Per ordered pair of ranks: bytes of one send/recv message piece (default 1 MiB). */
+  /**
+   * Per ordered pair of ranks: bytes of one send/recv message piece (default 8 MiB; memory is
+   * only touched where used). A larger message is a rendezvous: send waits for the recv.
+   */
   mailboxBytes?: number;
 }
 
@@ -75,7 +78,7 @@ export function createWorldSpec(size: number, options: ThreadsWorldOptions = {})
   if (!(timeoutMs > 0)) throw new RangeError(`threads backend: timeoutMs must be positive, got ${timeoutMs}`);
   const stagingBytes = sizeOption(options.stagingBytes, 16 * MIB, "stagingBytes", 64);
   const regionBytes = stagingBytes + sizeOption(options.sharedTensorBytes, 112 * MIB, "sharedTensorBytes", 64);
-  const mailboxBytes = sizeOption(options.mailboxBytes, MIB, "mailboxBytes", 64);
+  const mailboxBytes = sizeOption(options.mailboxBytes, 8 * MIB, "mailboxBytes", 64);
   const layout = controlLayout(size);
   const control = new SharedArrayBuffer(layout.words * 4);
   new Int32Array(control)[NEXT_SLOT] = 1;
