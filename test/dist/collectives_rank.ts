@@ -102,6 +102,15 @@ export function run(group: ProcessGroup, args: { scenario: string; n?: number })
       } catch (error) {
         return failure(error);
       }
+    case "tag-mismatch":
+      try {
+        const t = make(rankValues(group.rank, 64));
+        if (group.rank === 0) group.send(t, 1, 1);
+        else group.recv(t, 0, 2);
+        return null;
+      } catch (error) {
+        return failure(error);
+      }
     default:
       throw new Error(`unknown scenario ${args.scenario}`);
   }

@@ -103,3 +103,11 @@ test("threads backend: ranks calling different collectives fail with an error na
   assert.match(a!, /^allReduce on rank 0 \(peer rank 1\): ranks disagree .* rank 1 called broadcast/);
   assert.match(b!, /^broadcast on rank 1 \(peer rank 0\): ranks disagree .* rank 0 called allReduce/);
 });
+
+test("threads backend: a recv whose tag or size differs from the message fails naming both", { timeout: 60_000 }, async () => {
+  const { outcomes } = await runAll(2, { scenario: "tag-mismatch" });
+  assert.ok(outcomes[0]!.ok && outcomes[0]!.result === null, "a message that fits the mailbox is sent eagerly");
+  const r1 = outcomes[1]!;
+  assert.ok(r1.ok);
+  assert.match((r1.result as { message: string }).message, /^recv on rank 1 \(peer rank 0\): expected tag 2 with 256 bytes, rank 0 sent tag 1 with 256 bytes/);
+});

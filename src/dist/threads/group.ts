@@ -5,6 +5,7 @@ import { DTYPES, type DType, type TypedArray } from "../../tensor/dtype.js";
 import { codes, native } from "../../tensor/native.js";
 import { Tensor } from "../../tensor/tensor.js";
 import { type CollectiveOptions, CollectiveError, type ProcessGroup, type ReduceOp, type Work } from "../process_group.js";
+import { bytesOf, transfer } from "./mailbox.js";
 import { completedWork, WorkQueue } from "./work.js";
 import { DESCRIPTOR_WORDS, type ThreadsWorld } from "./world.js";
 
@@ -27,9 +28,6 @@ function chunkStart(len: number, index: number, n: number): number {
   return index >= n ? len : Math.min(len, Math.round(Math.floor((len * index) / n) / 16) * 16);
 }
 
-function bytesOf(array: TypedArray): Uint8Array {
-  return new Uint8Array(array.buffer, array.byteOffset, array.byteLength);
-}
 
 /**
  * The `threads` backend's ProcessGroup: ranks are worker threads of one process sharing
@@ -149,12 +147,12 @@ export class ThreadsProcessGroup implements ProcessGroup {
 
   send(tensor: Tensor, peer: number, tag = 0, options?: CollectiveOptions): Work {
     this.checkPeer("send", peer);
-    return this.submit("send", options, () => this.transfer("send", tensor, peer, tag));
+    return this.submit("send", options, () => transfer(this.world, "send", tensor, { rank: this.rank, peer, worldPeer: this.members[peer]! }, tag));
   }
 
   recv(tensor: Tensor, peer: number, tag = 0, options?: CollectiveOptions): Work {
     this.checkPeer("recv", peer);
-    return this.submit("recv", options, () => this.transfer("recv", tensor, peer, tag));
+    return this.submit("recv", options, () => transfer(this.world, "recv", tensor, { rank: this.rank, peer, worldPeer: this.members[peer]! }, tag));
   }
 
   newGroup(ranks: number[]): ProcessGroup | null {
@@ -240,40 +238,6 @@ export class ThreadsProcessGroup implements ProcessGroup {
       if (s === this.rank) continue;
       const peer = this.members[s]!;
       this.world.waitAtLeast(words + peer, this.phase, peer, deadline, { op, rank: this.rank, peer: s });
-    }
-  }
-
-  /**
-   * Point-to-point through the pair's mailbox, in pieces of the mailbox size. A message that
-   * fits the mailbox is eager (send returns before the recv); a larger one is a rendezvous,
-   * so two ranks that both send a large message before receiving fail at the timeout.
-   */
-  private transfer(op: "send" | "recv", tensor: Tensor, peer: number, tag: number): void {
-    const { ctl, spec, layout } = this.world;
-    const from = op === "send" ? this.world.rank : this.members[peer]!, to = op === "send" ? this.members[peer]! : this.world.rank;
-    const words = layout.mailbox + 4 * (from * spec.size + to);
-    const [posted, taken, tagWord, bytesWord] = [words, words + 1, words + 2, words + 3];
-    const box = new Uint8Array(spec.mail, (from * spec.size + to) * spec.mailboxBytes, spec.mailboxBytes);
-    const bytes = bytesOf(tensor.data), who = { op, rank: this.rank, peer };
-    for (let start = 0; start === 0 || start < bytes.length; start += spec.mailboxBytes) {
-      const piece = bytes.subarray(start, start + spec.mailboxBytes), deadline = performance.now() + this.timeoutMs;
-      if (op === "send") {
-        const count = Atomics.load(ctl, posted);
-        this.world.waitAtLeast(taken, count, this.members[peer]!, deadline, who);
-        native.copyBytes(box.subarray(0, piece.length), piece);
-        Atomics.store(ctl, tagWord, tag);
-        Atomics.store(ctl, bytesWord, bytes.length);
-        this.world.signal(posted, count + 1);
-      } else {
-        const count = Atomics.load(ctl, taken);
-        this.world.waitAtLeast(posted, count + 1, this.members[peer]!, deadline, who);
-        const [sentTag, sentBytes] = [Atomics.load(ctl, tagWord), Atomics.load(ctl, bytesWord)];
-        if (sentTag !== tag || sentBytes !== bytes.length) {
-          throw new CollectiveError(op, this.rank, peer, `expected tag ${tag} with ${bytes.length} bytes, rank ${peer} sent tag ${sentTag} with ${sentBytes} bytes`);
-        }
-        native.copyBytes(piece, box.subarray(0, piece.length));
-        this.world.signal(taken, count + 1);
-      }
     }
   }
 
