@@ -4,6 +4,7 @@ import { tidy } from "../tensor/scope.js";
 import { formatShape, sameShape } from "../tensor/shape.js";
 import { Tensor } from "../tensor/tensor.js";
 import { noGrad } from "./grad_mode.js";
+import { fireBackwardEnd, fireGradReady, LeafReadiness } from "./hooks.js";
 import type { Node } from "./node.js";
 import { opObserver } from "./observer.js";
 import type { BackwardContext } from "./op.js";
@@ -35,14 +36,17 @@ export function backward(root: Tensor, gradient?: Tensor, options: BackwardOptio
     const seed = gradient ? copyOf(gradient) : fillWith(Tensor.empty(root.shape, root.dtype), 1);
     if (root.node === null) {
       accumulateLeaf(root, seed, new Set([seed]));
-      return;
+      fireGradReady(root);
+    } else {
+      run(root.node, root.outputIndex, seed, options.retainGraph ?? false);
     }
-    run(root.node, root.outputIndex, seed, options.retainGraph ?? false);
+    fireBackwardEnd();
   });
 }
 
 function run(rootNode: Node, rootIndex: number, seed: Tensor, retainGraph: boolean): void {
   const order = reachable(rootNode);
+  const readiness = LeafReadiness.track(order);
   const pending = new Map<Node, (Tensor | undefined)[]>();
   const seedSlots = new Array<Tensor | undefined>(rootNode.outputShapes.length);
   seedSlots[rootIndex] = seed;
@@ -50,7 +54,10 @@ function run(rootNode: Node, rootIndex: number, seed: Tensor, retainGraph: boole
   try {
     for (const node of order) {
       const slots = pending.get(node);
-      if (!slots) continue;
+      if (!slots) {
+        readiness?.skipped(node);
+        continue;
+      }
       pending.delete(node);
       const grads = node.outputShapes.map((shape, i) => slots[i] ?? fillWith(Tensor.empty(shape, node.outputDtypes[i]!), 0));
       const ctx: BackwardContext<unknown> = {
@@ -73,7 +80,10 @@ function run(rootNode: Node, rootIndex: number, seed: Tensor, retainGraph: boole
       for (const g of returned) if (!ctx.saved.includes(g)) owned.add(g);
       node.edges.forEach((edge, i) => {
         const g = inputGrads[i];
-        if (!edge || !g) return;
+        if (!edge || !g) {
+          if (edge?.leaf) readiness?.used(edge.leaf);
+          return;
+        }
         if (!sameShape(g.shape, node.inputShapes[i]!) || g.dtype !== node.inputDtypes[i]) {
           throw new Error(
             `backward of '${node.op.name}' returned a gradient ${formatShape(g.shape)} ${g.dtype} for input ${i} of ` +
@@ -82,6 +92,7 @@ function run(rootNode: Node, rootIndex: number, seed: Tensor, retainGraph: boole
         }
         if (edge.leaf) {
           accumulateLeaf(edge.leaf, g, owned);
+          readiness?.used(edge.leaf);
           return;
         }
         const target = edge.node!;

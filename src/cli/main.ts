@@ -6,11 +6,13 @@
  *   turbine sample --checkpoint DIR [--prompt TEXT] [--tokens N] [--temperature T] [--top-k K]
  *   turbine bench [--workloads mlp,cnn,gpt] [--precision f32|bf16] [--json] [--time-to-quality] [--ops W]
  *   turbine data prepare <text> <out>
+ *   turbine launch -n N [--backend threads|mpi] [--hostfile F] [--threads-per-worker T] -- train CONFIG
  */
 import { Command, CommanderError } from "commander";
 
 import { registerBench } from "./bench.js";
 import { registerData } from "./data.js";
+import { registerLaunch } from "./launch.js";
 import { registerSample } from "./sample.js";
 import { registerTrain } from "./train.js";
 import { exitCodeFor } from "./errors.js";
@@ -25,9 +27,10 @@ registerTrain(program);
 registerSample(program);
 registerBench(program);
 registerData(program);
+registerLaunch(program);
 
 try {
-  program.parse(process.argv);
+  await program.parseAsync(process.argv);
 } catch (error) {
   if (error instanceof CommanderError) process.exit(error.exitCode);
   const code = exitCodeFor(error);

@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 
+import { inDistributedJob, initProcessGroup } from "../dist/init.js";
 import { DEFAULT_CONFIG } from "../train/config.js";
 import { applyOverrides, configReference, parseConfig, readConfigFile } from "../train/config_file.js";
 import { runTraining, type RunSummary } from "../train/run.js";
@@ -43,14 +44,16 @@ export function registerTrain(program: Command): void {
     .option("--json", "end with one JSON line: { steps, epochs, train_s, samples_per_s, eval, checkpoint }")
     .option("--no-progress", "no progress bar or progress lines")
     .option("--help-config", "print every config field with its type, default and meaning")
-    .action((file: string | undefined, opts: { set: string[]; resume?: string; json?: boolean; progress: boolean; helpConfig?: boolean }) => {
+    .action(async (file: string | undefined, opts: { set: string[]; resume?: string; json?: boolean; progress: boolean; helpConfig?: boolean }) => {
       if (opts.helpConfig) {
         process.stdout.write(`${formatReference()}\n`);
         return;
       }
       const raw = applyOverrides(file ? readConfigFile(file) : DEFAULT_CONFIG, opts.set);
       const config = parseConfig(raw, file ?? "(built-in default)");
-      const summary = runTraining(config, { resume: opts.resume, progress: opts.progress });
-      printSummary(summary, opts.json ?? false);
+      // A rank of `turbine launch` trains data-parallel over its job's group.
+      const group = inDistributedJob() ? await initProcessGroup() : undefined;
+      const summary = runTraining(config, { resume: opts.resume, progress: opts.progress, ...(group ? { group } : {}) });
+      if ((group?.rank ?? 0) === 0) printSummary(summary, opts.json ?? false);
     });
 }

@@ -2,6 +2,7 @@ import type { Tensor } from "../tensor/tensor.js";
 import { collateWith, tokenLayout } from "./layout.js";
 import { DataLoader, type DataLoaderOptions } from "./dataloader.js";
 import { checkIndex, type Dataset } from "./dataset.js";
+import { DistributedSampler } from "./distributed_sampler.js";
 import { EvenlySpacedSampler } from "./sampler.js";
 import { UniformSampler } from "./uniform_sampler.js";
 import type { WorkerSpec } from "./worker_spec.js";
@@ -25,6 +26,8 @@ export interface TextLoaderOptions extends WorkerOptions {
   batchSize: number;
   /** The seed of the random windows (default 0). */
   seed?: number;
+  /** This rank's share of a distributed job: the windows of each global batch are split between the ranks. */
+  shard?: { rank: number; worldSize: number };
 }
 
 /**
@@ -86,9 +89,12 @@ export function randomWindowLoader(
   where: string,
 ): DataLoader<TokenWindow, TokenBatch> {
   const batchSize = checkPositive(options?.batchSize, "batchSize", where);
-  const perEpoch = options.batchesPerEpoch ?? Math.max(1, Math.floor(dataset.tokenCount / (dataset.context * batchSize)));
+  // Distributed: every rank draws the same global windows (batchSize × worldSize per step) and keeps its shard.
+  const world = options.shard?.worldSize ?? 1;
+  const perEpoch = options.batchesPerEpoch ?? Math.max(1, Math.floor(dataset.tokenCount / (dataset.context * batchSize * world)));
   const samples = checkPositive(perEpoch, "batchesPerEpoch", where) * batchSize;
-  const sampler = new UniformSampler(dataset.length, { samples, seed: options.seed ?? 0 });
+  const global = new UniformSampler(dataset.length, { samples: samples * world, seed: options.seed ?? 0 });
+  const sampler = options.shard ? new DistributedSampler(global, options.shard) : global;
   return new DataLoader(dataset, { batchSize, sampler, collate: tokenLayout(dataset.context), numWorkers: options.numWorkers ?? 0, prefetchFactor: options.prefetchFactor ?? 2 });
 }
 

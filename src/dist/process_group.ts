@@ -1,3 +1,4 @@
+import type { DType } from "../tensor/dtype.js";
 import type { Tensor } from "../tensor/tensor.js";
 
 /** How a collective combines the ranks' values. */
@@ -67,6 +68,11 @@ export interface ProcessGroup {
    * PyTorch): members get the sub-group, with ranks renumbered in the order given; others get null.
    */
   newGroup(ranks: number[]): ProcessGroup | null;
+  /**
+   * Optional: a tensor the backend communicates from fastest (the threads backend's shared
+   * memory, read by peers in place). DDP allocates its gradient buckets with it when present.
+   */
+  communicationBuffer?(shape: readonly number[], dtype: DType): Tensor;
   /** Frees the group's resources; later calls fail. */
   destroy(): void;
 }

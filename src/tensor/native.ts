@@ -188,6 +188,11 @@ export interface NativeKernels {
     ignoreIndex: number,
     smoothing: number,
   ): void;
+  collectiveCodes(): Record<"sum" | "max", number>;
+  /** Every dsts[j] = scale · (srcs[0] op srcs[1] op ...), element-wise in source order; dsts may be srcs (shared-memory collectives). */
+  collectiveReduce(dtype: number, op: number, dsts: TypedArray[], srcs: TypedArray[], scale: number): void;
+  /** memmove between two typed arrays of the same byte length (SharedArrayBuffer-backed too). */
+  copyBytes(dst: TypedArray | Uint8Array, src: TypedArray | Uint8Array): void;
 }
 
 function findAddon(): string {
@@ -208,4 +213,5 @@ export const codes = {
   unaryBackward: native.unaryCodes().backward,
   binary: native.binaryCodes(),
   reduce: native.reduceCodes(),
+  collective: native.collectiveCodes(),
 };

@@ -1,4 +1,5 @@
 import { DataLoader } from "../data/dataloader.js";
+import { DistributedSampler } from "../data/distributed_sampler.js";
 import { FashionMNIST } from "../data/fashion_mnist.js";
 import { loadTextCorpus } from "../data/corpus.js";
 import { CurriculumSampler, readScores } from "../data/curriculum.js";
@@ -47,10 +48,20 @@ export interface RunParts {
   prepareBatch?: (batch: Batch, step: number) => Batch;
 }
 
-/** Builds a run from a validated config; the seed makes initialisation and shuffling repeatable. */
-export function buildRun(config: Config): RunParts {
+/** This rank's place in a data-parallel job: its training data is shard `rank` of `worldSize`. */
+export interface Shard {
+  rank: number;
+  worldSize: number;
+}
+
+/**
+ * Builds a run from a validated config; the seed makes initialisation and shuffling repeatable.
+ * With a shard, the config's batch size is per rank (PyTorch DDP's convention: the global
+ * batch is batchSize × worldSize) and each rank trains on its shard of the global order.
+ */
+export function buildRun(config: Config, shard?: Shard): RunParts {
   manualSeed(config.train.seed);
-  const { model, task, train, eval: evalLoader, meta, prepareBatch } = buildModelAndData(config);
+  const { model, task, train, eval: evalLoader, meta, prepareBatch } = buildModelAndData(config, shard);
   const totalSteps = config.train.steps ?? (config.train.epochs ?? 1) * train.length;
   const optimizer = buildOptimizer(config, model);
   const scheduler = new LRScheduler(optimizer, buildSchedule(config, totalSteps));
@@ -65,7 +76,7 @@ function mismatch(config: Config): ConfigError {
 }
 
 /** The model, its data and its task; a GPT's tokenizer goes into `meta` for checkpoints. */
-function buildModelAndData(config: Config): Omit<RunParts, "optimizer" | "scheduler" | "totalSteps"> {
+function buildModelAndData(config: Config, shard?: Shard): Omit<RunParts, "optimizer" | "scheduler" | "totalSteps"> {
   const m = config.model, data = config.data, seed = config.train.seed;
   if (m.kind === "gpt") {
     if (data.kind !== "text" && data.kind !== "tokens") throw mismatch(config);
@@ -90,6 +101,7 @@ function buildModelAndData(config: Config): Omit<RunParts, "optimizer" | "schedu
         // Token files are read a window at a time in the training thread (they have no worker spec).
         ...(data.kind === "text" ? { numWorkers: data.numWorkers, prefetchFactor: data.prefetchFactor } : {}),
         ...(data.batchesPerEpoch ? { batchesPerEpoch: data.batchesPerEpoch } : {}),
+        ...(shard ? { shard } : {}),
       }),
       eval: corpus.val.fixedLoader({ batchSize: data.batchSize, batches: data.valBatches }),
       meta: { tokenizer: corpus.tokenizer.toJSON() },
@@ -104,7 +116,7 @@ function buildModelAndData(config: Config): Omit<RunParts, "optimizer" | "schedu
   return {
     model,
     task: classification(),
-    train: fashionTrainLoader(data, seed),
+    train: fashionTrainLoader(data, seed, shard),
     eval: new DataLoader(FashionMNIST.load({ split: "test", root: data.root, cache: data.cache }), { batchSize: data.evalBatchSize }),
     meta: {},
   };
@@ -112,20 +124,23 @@ function buildModelAndData(config: Config): Omit<RunParts, "optimizer" | "schedu
 
 /**
  * The Fashion-MNIST training loader: shuffled, or in curriculum order when data.curriculum is
- * set; batches made by data.numWorkers worker threads with data.augment's transforms.
+ * set, sharded by rank in a distributed job; batches made by data.numWorkers worker threads
+ * with data.augment's transforms.
  */
-function fashionTrainLoader(data: Extract<Config["data"], { kind: "fashion-mnist" }>, seed: number): DataLoader {
+function fashionTrainLoader(data: Extract<Config["data"], { kind: "fashion-mnist" }>, seed: number, shard?: Shard): DataLoader<any, Batch> {
   const train = FashionMNIST.load({ split: "train", root: data.root, cache: data.cache });
   const common = { batchSize: data.batchSize, seed, numWorkers: data.numWorkers, prefetchFactor: data.prefetchFactor, transform: augmentTransforms(data.augment) };
   const c = data.curriculum;
-  if (!c) return new DataLoader(train, { ...common, shuffle: data.shuffle });
-  const sampler = new CurriculumSampler({
-    scores: readScores(c.scores, train.length),
-    pacing: { kind: c.pacing, start: c.start, steps: c.steps },
-    ...(c.per === "step" ? { batchSize: data.batchSize } : {}),
-    seed,
-  });
-  return new DataLoader(train, { ...common, sampler });
+  const order = c
+    ? new CurriculumSampler({
+        scores: readScores(c.scores, train.length),
+        pacing: { kind: c.pacing, start: c.start, steps: c.steps },
+        ...(c.per === "step" ? { batchSize: data.batchSize } : {}),
+        seed,
+      })
+    : null;
+  if (shard) return new DataLoader(train, { ...common, sampler: order ? new DistributedSampler(order, shard) : new DistributedSampler(train.length, { ...shard, shuffle: data.shuffle, seed }) });
+  return order ? new DataLoader(train, { ...common, sampler: order }) : new DataLoader(train, { ...common, shuffle: data.shuffle });
 }
 
 /** The transforms of `data.augment`, with a crop's "black" fill as Fashion-MNIST's normalised black. */

@@ -2,6 +2,8 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
 
+import { DistributedDataParallel } from "../dist/ddp.js";
+import type { ProcessGroup } from "../dist/process_group.js";
 import { native } from "../tensor/native.js";
 import { type Callback, CheckpointCallback, EarlyStopping, MetricsFile } from "./callbacks.js";
 import { loadLatestCheckpoint } from "./checkpoint.js";
@@ -17,6 +19,11 @@ export interface RunOptions {
   progress?: boolean;
   /** Where warnings and progress lines go. */
   log?: (line: string) => void;
+  /**
+   * Train data-parallel over this group (turbine launch): each rank trains on its data shard
+   * with DDP; rank 0 writes the run folder, metrics and checkpoints and shows progress.
+   */
+  group?: ProcessGroup;
 }
 
 /** The outcome of `turbine train`, also its --json line. */
@@ -42,13 +49,16 @@ export function runTraining(config: Config, options: RunOptions = {}): RunSummar
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   native.setNumThreads(config.train.threads ?? availableParallelism());
   const runDir = join(config.outDir, config.name ?? config.model.kind);
-  mkdirSync(runDir, { recursive: true });
-  writeFileSync(join(runDir, "config.json"), `${JSON.stringify(config, null, 2)}\n`);
-  const parts = buildRun(config);
+  const group = options.group, lead = (group?.rank ?? 0) === 0;
+  if (lead) {
+    mkdirSync(runDir, { recursive: true });
+    writeFileSync(join(runDir, "config.json"), `${JSON.stringify(config, null, 2)}\n`);
+  }
+  const parts = buildRun(config, group && { rank: group.rank, worldSize: group.size });
   const checkpoints = new CheckpointCallback(join(runDir, "checkpoints"), config.checkpoint);
-  const callbacks: Callback[] = [new MetricsFile(join(runDir, "metrics.jsonl"), config.train.logEvery), checkpoints];
+  const callbacks: Callback[] = lead ? [new MetricsFile(join(runDir, "metrics.jsonl"), config.train.logEvery), checkpoints] : [];
   if (config.train.earlyStopping) callbacks.push(new EarlyStopping(config.train.earlyStopping));
-  if (options.progress) callbacks.push(new Progress(parts.totalSteps, parts.task.unit, config.train.logEvery));
+  if (options.progress && lead) callbacks.push(new Progress(parts.totalSteps, parts.task.unit, config.train.logEvery));
   const trainer = new Trainer({
     model: parts.model,
     optimizer: parts.optimizer,
@@ -67,13 +77,21 @@ export function runTraining(config: Config, options: RunOptions = {}): RunSummar
     trainer.restore(checkpoint);
     log(`resumed from ${checkpoint.dir} at step ${trainer.step}`);
   }
-  const result = trainer.fit({ steps: parts.totalSteps });
-  parts.train.close();
+  // After a resume every rank holds the checkpoint's weights; DDP broadcasts rank 0's anyway.
+  const ddp = group ? new DistributedDataParallel(parts.model, group) : null;
+  let result;
+  try {
+    result = trainer.fit({ steps: parts.totalSteps });
+  } finally {
+    ddp?.dispose();
+    parts.train.close();
+  }
   return {
     steps: result.steps,
     epochs: result.epochs,
     train_s: result.trainSeconds,
-    samples_per_s: result.throughput,
+    // Every rank trains on as many samples per step: the job's throughput is size × this rank's.
+    samples_per_s: result.throughput * (group?.size ?? 1),
     unit: result.unit,
     eval: result.eval,
     checkpoint: checkpoints.last,

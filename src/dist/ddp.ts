@@ -1,0 +1,164 @@
+import { addBackwardHooks } from "../autograd/hooks.js";
+import type { Module } from "../nn/module.js";
+import { native } from "../tensor/native.js";
+import { Tensor } from "../tensor/tensor.js";
+import type { ProcessGroup, Work } from "./process_group.js";
+
+export interface DDPOptions {
+  /** Bucket size in MiB (default 25, PyTorch's). */
+  bucketCapMB?: number;
+  /** Size of the first bucket in MiB (default 1, PyTorch's), so communication starts early in backward. */
+  firstBucketCapMB?: number;
+  /** Copy rank 0's parameters and buffers to every rank now (default true). */
+  broadcastParameters?: boolean;
+}
+
+interface Bucket {
+  params: Tensor[];
+  /** Element offset of each parameter's gradient in the flat buffer. */
+  offsets: number[];
+  buffer: Tensor;
+  /** Gradients not yet copied in during this backward. */
+  pending: number;
+  work: Work | null;
+}
+
+/**
+ * Data-parallel training as PyTorch's DistributedDataParallel: every rank holds a replica,
+ * rank 0's parameters are broadcast at the start, and each backward averages the gradients
+ * over the ranks, so every replica takes the same optimizer step (the result equals one worker
+ * on the global batch: the per-rank batch × ranks, the per-rank batch being the config's).
+ *
+ * Gradients are grouped into buckets of about `bucketCapMB` in reverse registration order (the
+ * order backward produces them), the first one small; a bucket's all-reduce is issued
+ * asynchronously from the autograd engine's grad-ready hook as soon as its last gradient is
+ * final, and backward returns once every bucket is averaged and copied back into `.grad`.
+ * Parameters that got no gradient on this rank count as zeros. After backward the gradients
+ * are identical on all ranks, so clipping by the local norm clips by the global norm; with
+ * autocast the parameters and gradients are the f32 master copies.
+ *
+ * @example
+ * const ddp = new DistributedDataParallel(model, group);
+ * loss.backward();                       // gradients averaged across ranks when it returns
+ * optimizer.step();
+ * ddp.noSync(() => loss2.backward());    // accumulate locally, sync on the next backward
+ */
+export class DistributedDataParallel {
+  readonly buckets: Bucket[] = [];
+  private readonly where = new Map<Tensor, { bucket: Bucket; index: number }>();
+  private readonly ready = new Set<Tensor>();
+  private nextLaunch = 0;
+  private syncing = true;
+  private readonly removeHooks: () => void;
+
+  constructor(
+    readonly module: Module,
+    readonly group: ProcessGroup,
+    options: DDPOptions = {},
+  ) {
+    const cap = (options.bucketCapMB ?? 25) * 2 ** 20, firstCap = (options.firstBucketCapMB ?? 1) * 2 ** 20;
+    if (!(cap > 0) || !(firstCap > 0)) throw new RangeError(`DistributedDataParallel: bucket sizes must be positive, got ${options.bucketCapMB} and ${options.firstBucketCapMB} MiB`);
+    if (options.broadcastParameters ?? true) {
+      for (const t of module.parameters()) group.broadcast(t, 0);
+      for (const [, t] of module.namedBuffers()) group.broadcast(t, 0);
+    }
+    this.assignBuckets(module.parameters().filter((p) => p.requiresGrad).reverse(), cap, firstCap);
+    this.removeHooks = addBackwardHooks({ gradReady: (leaf) => this.gradReady(leaf), backwardEnd: () => this.backwardEnd() });
+  }
+
+  /**
+   * Runs fn (forward and backward) without averaging: gradients accumulate locally and the
+   * next backward outside noSync averages the accumulated sum, as PyTorch's no_sync().
+   * @example for (const micro of micros.slice(0, -1)) ddp.noSync(() => lossOf(micro).backward());
+   */
+  noSync<T>(fn: () => T): T {
+    const before = this.syncing;
+    this.syncing = false;
+    try {
+      return fn();
+    } finally {
+      this.syncing = before;
+    }
+  }
+
+  /** Stops syncing gradients (removes the autograd hooks). */
+  dispose(): void {
+    this.removeHooks();
+  }
+
+  private assignBuckets(params: Tensor[], cap: number, firstCap: number): void {
+    let current: Tensor[] = [], bytes = 0;
+    const close = (): void => {
+      if (current.length === 0) return;
+      const offsets: number[] = [];
+      let size = 0;
+      for (const p of current) {
+        offsets.push(size);
+        size += p.size;
+      }
+      const buffer = this.group.communicationBuffer?.([size], current[0]!.dtype) ?? Tensor.empty([size], current[0]!.dtype, "gradient");
+      buffer.kept = true;
+      buffer.category = "gradient";
+      const bucket: Bucket = { params: current, offsets, buffer, pending: current.length, work: null };
+      current.forEach((p, index) => this.where.set(p, { bucket, index }));
+      this.buckets.push(bucket);
+      current = [];
+      bytes = 0;
+    };
+    for (const p of params) {
+      if (current.length > 0 && current[0]!.dtype !== p.dtype) close();
+      current.push(p);
+      bytes += p.storage.byteLength;
+      if (bytes >= (this.buckets.length === 0 ? firstCap : cap)) close();
+    }
+    close();
+  }
+
+  private slice(bucket: Bucket, index: number) {
+    const start = bucket.offsets[index]!;
+    return bucket.buffer.data.subarray(start, start + bucket.params[index]!.size);
+  }
+
+  private gradReady(leaf: Tensor): void {
+    const at = this.syncing ? this.where.get(leaf) : undefined;
+    if (!at || this.ready.has(leaf)) return;
+    this.ready.add(leaf);
+    const slice = this.slice(at.bucket, at.index);
+    if (leaf.grad) native.copyBytes(slice, leaf.grad.data);
+    else slice.fill(0);
+    at.bucket.pending--;
+    this.launchReady();
+  }
+
+  /** Issues the all-reduce of every complete bucket, in bucket order (the same on every rank). */
+  private launchReady(): void {
+    while (this.nextLaunch < this.buckets.length && this.buckets[this.nextLaunch]!.pending === 0) {
+      const bucket = this.buckets[this.nextLaunch++]!;
+      bucket.work = this.group.allReduce(bucket.buffer, "mean", { async: true });
+    }
+  }
+
+  private backwardEnd(): void {
+    if (!this.syncing || this.ready.size === 0) return;
+    try {
+      for (const p of this.where.keys()) if (!this.ready.has(p)) this.gradReady(p);
+      for (const bucket of this.buckets) {
+        bucket.work!.wait();
+        bucket.params.forEach((p, i) => {
+          if (!p.grad || p.grad.disposed) {
+            p.grad = Tensor.empty(p.shape, p.dtype, "gradient");
+            p.grad.kept = true;
+          }
+          native.copyBytes(p.grad.data, this.slice(bucket, i));
+        });
+      }
+    } finally {
+      this.ready.clear();
+      this.nextLaunch = 0;
+      for (const bucket of this.buckets) {
+        bucket.pending = bucket.params.length;
+        bucket.work = null;
+      }
+    }
+  }
+}

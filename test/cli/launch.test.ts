@@ -1,0 +1,46 @@
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, test } from "node:test";
+
+import { initProcessGroup } from "../../src/dist/init.js";
+import { repoRoot } from "../helpers/paths.js";
+
+const cli = join(repoRoot(), "dist", "src", "cli", "main.js");
+const work = mkdtempSync(join(tmpdir(), "turbine-launch-"));
+after(() => rmSync(work, { recursive: true, force: true }));
+
+function turbine(args: string[]): { code: number; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [cli, ...args], { cwd: work, encoding: "utf8", timeout: 300_000 });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+test("turbine launch -n 2 trains data-parallel: rank-prefixed logs, rank 0 reports and writes the run", { timeout: 300_000 }, () => {
+  const small = ["--set", "model.kind=mlp", "--set", "model.hidden=[16]", "--set", "train.steps=4", "--set", "train.logEvery=1", "--set", "data.evalBatchSize=5000", "--no-progress"];
+  const r = turbine(["launch", "-n", "2", "--threads-per-worker", "1", "--", "train", ...small]);
+  assert.equal(r.code, 0, r.stderr);
+  const all = r.stdout + r.stderr;
+  assert.match(all, /^\[rank 0\] trained 4 steps/m);
+  assert.doesNotMatch(all, /\[rank 1\] trained/, "only rank 0 prints the summary");
+  const metrics = readFileSync(join(work, "runs", "mlp", "metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as { type: string; step: number });
+  assert.deepEqual(metrics.filter((m) => m.type === "train").map((m) => m.step), [1, 2, 3, 4], "one writer: each step logged once");
+  assert.ok(existsSync(join(work, "runs", "mlp", "checkpoints")));
+});
+
+test("turbine launch rejects bad usage with exit 2", () => {
+  const zero = turbine(["launch", "-n", "0", "--", "train"]);
+  assert.equal(zero.code, 2);
+  assert.match(zero.stderr, /launch: -n must be a positive integer, got "0"/);
+  const other = turbine(["launch", "-n", "2", "--", "sample"]);
+  assert.equal(other.code, 2);
+  assert.match(other.stderr, /launch: each rank runs `train CONFIG \.\.\.`, got "sample"/);
+  const backend = turbine(["launch", "-n", "2", "--backend", "nccl", "--", "train"]);
+  assert.equal(backend.code, 2);
+  assert.match(backend.stderr, /--backend must be threads or mpi, got "nccl"/);
+});
+
+test("initProcessGroup outside a launched job says how to start one", async () => {
+  await assert.rejects(initProcessGroup(), /initProcessGroup: not started as a distributed rank .*turbine launch -n N -- train CONFIG/);
+});

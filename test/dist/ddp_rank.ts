@@ -1,0 +1,68 @@
+/**
+ * One rank of the DDP equivalence test: a small MLP trained with AdamW and clipping on this
+ * rank's shard of fixed synthetic batches. With one rank the shard is the global batch.
+ */
+import { DistributedSampler } from "../../src/data/distributed_sampler.js";
+import { Rng } from "../../src/data/random.js";
+import { SequentialSampler } from "../../src/data/sampler.js";
+import { DistributedDataParallel } from "../../src/dist/ddp.js";
+import type { ProcessGroup } from "../../src/dist/process_group.js";
+import { mlp } from "../../src/models/mlp.js";
+import { crossEntropy } from "../../src/ops/loss.js";
+import { mul } from "../../src/ops/binary.js";
+import { AdamW } from "../../src/optim/adamw.js";
+import { clipGradNorm } from "../../src/optim/clip.js";
+import { tensor } from "../../src/tensor/create.js";
+import { manualSeed } from "../../src/tensor/random.js";
+import { tidy } from "../../src/tensor/scope.js";
+
+export interface DDPArgs {
+  steps: number;
+  globalBatch: number;
+  /** Micro-batches per step; all but the last run under noSync. */
+  accumulate: number;
+}
+
+const FEATURES = 20, CLASSES = 5;
+
+export function run(group: ProcessGroup, args: DDPArgs): { losses: number[]; params: number[][]; buckets: number } {
+  manualSeed(3);
+  const model = mlp({ inputs: FEATURES, hidden: [48, 32], classes: CLASSES });
+  if (group.rank !== 0) for (const p of model.parameters()) (p.data as Float32Array).fill(0.5); // DDP must broadcast rank 0's
+  const ddp = new DistributedDataParallel(model, group, { bucketCapMB: 0.002, firstBucketCapMB: 0.0005 });
+  const optimizer = new AdamW(model.parameters(), { lr: 1e-2, weightDecay: 0.01 });
+  const rng = Rng.seeded(11);
+  const total = args.steps * args.globalBatch;
+  const xs = Float32Array.from({ length: total * FEATURES }, () => rng.below(2001) / 1000 - 1);
+  // A learnable rule: the class is the largest of the first CLASSES features.
+  const ys = Int32Array.from({ length: total }, (_, i) => {
+    const row = xs.subarray(i * FEATURES, i * FEATURES + CLASSES);
+    return row.indexOf(Math.max(...row));
+  });
+  const order = new DistributedSampler(new SequentialSampler(total), { rank: group.rank, worldSize: group.size }).epochIndices(0);
+  const perRank = args.globalBatch / group.size, micro = perRank / args.accumulate;
+  const losses: number[] = [];
+  for (let step = 0; step < args.steps; step++) {
+    let lossSum = 0;
+    for (let m = 0; m < args.accumulate; m++) {
+      const idx = order.subarray(step * perRank + m * micro, step * perRank + (m + 1) * micro);
+      const x = tensor(Float32Array.from({ length: idx.length * FEATURES }, (_, k) => xs[idx[Math.floor(k / FEATURES)]! * FEATURES + (k % FEATURES)]!), { shape: [idx.length, FEATURES] });
+      const y = tensor(Int32Array.from(idx, (i) => ys[i]!), { dtype: "int32" });
+      const pass = () =>
+        tidy(() => {
+          const loss = crossEntropy(model.forward(x), y);
+          lossSum += loss.item() / args.accumulate;
+          mul(loss, 1 / args.accumulate).backward();
+        });
+      if (m < args.accumulate - 1) ddp.noSync(pass);
+      else pass();
+      x.dispose();
+      y.dispose();
+    }
+    clipGradNorm(model.parameters(), 1.0);
+    optimizer.step();
+    optimizer.zeroGrad();
+    losses.push(lossSum);
+  }
+  return { losses, params: model.parameters().map((p) => p.toArray()), buckets: ddp.buckets.length };
+}
