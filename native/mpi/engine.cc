@@ -1,0 +1,131 @@
+#include "engine.h"
+
+#include <vector>
+
+namespace turbine_mpi {
+
+// How often the background thread tests requests in flight when no thread waits: short enough
+// to keep a 1 Gbit/s link busy (64 KB socket buffers drain in ~0.5 ms), long enough to leave
+// the cores to the computation it overlaps with.
+static constexpr auto kPollInterval = std::chrono::microseconds(100);
+
+std::string error_string(int code) {
+  char text[MPI_MAX_ERROR_STRING];
+  int len = 0;
+  if (MPI_Error_string(code, text, &len) != MPI_SUCCESS) return "MPI error " + std::to_string(code);
+  return std::string(text, len);
+}
+
+Engine& Engine::get() {
+  static Engine* engine = new Engine();  // never destroyed: the thread may outlive static teardown
+  return *engine;
+}
+
+Engine::Engine() : thread_([this] { background(); }) {}
+
+int64_t Engine::start(const std::function<int(MPI_Request*)>& fn, Finish finish, std::string* error) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Request r;
+  int rc = fn(&r.handle);
+  if (rc != MPI_SUCCESS) {
+    *error = error_string(rc);
+    return -1;
+  }
+  r.finish = std::move(finish);
+  int64_t id = next_id_++;
+  requests_.emplace(id, std::move(r));
+  active_++;
+  wake_.notify_all();
+  return id;
+}
+
+void Engine::progress_locked() {
+  for (auto& [id, r] : requests_) {
+    if (r.state != State::Active) continue;
+    int flag = 0;
+    MPI_Status status;
+    int rc = MPI_Test(&r.handle, &flag, &status);
+    if (rc != MPI_SUCCESS) {
+      r.state = State::Failed;
+      r.error = error_string(rc);
+      active_--;
+    } else if (flag) {
+      if (r.finish) r.finish();
+      r.state = State::Done;
+      active_--;
+    }
+  }
+}
+
+bool Engine::test(int64_t id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  progress_locked();
+  auto it = requests_.find(id);
+  return it == requests_.end() || it->second.state != State::Active;
+}
+
+bool Engine::wait(int64_t id, double timeout_ms) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::microseconds(static_cast<int64_t>(timeout_ms * 1000));
+  std::unique_lock<std::mutex> lock(mu_);
+  waiters_++;
+  bool done = false;
+  for (;;) {
+    progress_locked();
+    auto it = requests_.find(id);
+    if (it == requests_.end() || it->second.state != State::Active) {
+      done = true;
+      break;
+    }
+    if (std::chrono::steady_clock::now() >= deadline) break;
+    // Spin like MPI_Wait, but let the lock go between tests so set-up calls are not starved.
+    lock.unlock();
+    std::this_thread::yield();
+    lock.lock();
+  }
+  waiters_--;
+  return done;
+}
+
+State Engine::take(int64_t id, std::string* error) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = requests_.find(id);
+  if (it == requests_.end()) return State::Done;
+  State s = it->second.state;
+  if (s == State::Active) return s;
+  *error = it->second.error;
+  requests_.erase(it);
+  return s;
+}
+
+int Engine::locked(const std::function<int()>& fn) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return fn();
+}
+
+bool Engine::finalize() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (active_ > 0) return false;
+    stopping_ = true;
+    wake_.notify_all();
+  }
+  thread_.join();
+  return MPI_Finalize() == MPI_SUCCESS;
+}
+
+void Engine::background() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stopping_) {
+    if (active_ == 0) {
+      wake_.wait(lock);
+      continue;
+    }
+    // A waiting thread already spins on MPI_Test; testing here too would only contend.
+    if (waiters_ == 0) progress_locked();
+    lock.unlock();
+    std::this_thread::sleep_for(kPollInterval);
+    lock.lock();
+  }
+}
+
+}  // namespace turbine_mpi
