@@ -17,7 +17,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 import { initMpiProcessGroup } from "../src/dist/mpi/index.js";
-import { fromTypedArray } from "../src/tensor/create.js";
+import { full } from "../src/tensor/create.js";
 import { packageRoot } from "../src/package_root.js";
 import { benchOptions, median, now, report } from "./harness.js";
 
@@ -30,7 +30,7 @@ const mpirun = ["--allow-run-as-root", "-n", "2"];
 /** One rank's side of a turbine round (this file run under mpirun with --rank-of BYTES). */
 function rankMain(bytes: number, repeats: number): void {
   const group = initMpiProcessGroup();
-  const t = fromTypedArray(new Float32Array(bytes / 4).fill(1), [bytes / 4]);
+  const t = full([bytes / 4], 1);
   const seconds: number[] = [];
   for (let r = -3; r < repeats; r++) {
     group.barrier();

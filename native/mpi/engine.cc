@@ -43,8 +43,7 @@ void Engine::progress_locked() {
   for (auto& [id, r] : requests_) {
     if (r.state != State::Active) continue;
     int flag = 0;
-    MPI_Status status;
-    int rc = MPI_Test(&r.handle, &flag, &status);
+    int rc = MPI_Test(&r.handle, &flag, MPI_STATUS_IGNORE);
     if (rc != MPI_SUCCESS) {
       r.state = State::Failed;
       r.error = error_string(rc);
@@ -66,24 +65,16 @@ bool Engine::test(int64_t id) {
 
 bool Engine::wait(int64_t id, double timeout_ms) {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::microseconds(static_cast<int64_t>(timeout_ms * 1000));
-  std::unique_lock<std::mutex> lock(mu_);
-  waiters_++;
-  bool done = false;
-  for (;;) {
+  // Spins like MPI_Wait with the lock held throughout (the background thread sleeps on it
+  // meanwhile): releasing it, yielding or reading the clock on every test cost up to half the
+  // bandwidth of a 1 MB all-reduce. The deadline is checked every 64 tests (microseconds).
+  std::lock_guard<std::mutex> lock(mu_);
+  for (uint32_t spin = 0;; spin++) {
     progress_locked();
     auto it = requests_.find(id);
-    if (it == requests_.end() || it->second.state != State::Active) {
-      done = true;
-      break;
-    }
-    if (std::chrono::steady_clock::now() >= deadline) break;
-    // Spin like MPI_Wait, but let the lock go between tests so set-up calls are not starved.
-    lock.unlock();
-    std::this_thread::yield();
-    lock.lock();
+    if (it == requests_.end() || it->second.state != State::Active) return true;
+    if (spin % 64 == 0 && std::chrono::steady_clock::now() >= deadline) return false;
   }
-  waiters_--;
-  return done;
 }
 
 State Engine::take(int64_t id, std::string* error) {
@@ -120,8 +111,7 @@ void Engine::background() {
       wake_.wait(lock);
       continue;
     }
-    // A waiting thread already spins on MPI_Test; testing here too would only contend.
-    if (waiters_ == 0) progress_locked();
+    progress_locked();
     lock.unlock();
     std::this_thread::sleep_for(kPollInterval);
     lock.lock();

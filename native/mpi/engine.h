@@ -55,7 +55,6 @@ class Engine {
   std::unordered_map<int64_t, Request> requests_;
   int64_t next_id_ = 1;
   int active_ = 0;
-  int waiters_ = 0;
   bool stopping_ = false;
   std::thread thread_;
 };
