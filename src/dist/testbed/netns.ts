@@ -110,7 +110,8 @@ export function createTestbed(options: TestbedOptions): Testbed {
     addresses,
     subnet,
     mpirunArgs: () => [
-      "--allow-run-as-root", "-n", String(options.hosts), "--host", addresses.join(","),
+      // Each host's daemon would bind its rank to "its" first core, the same core for all.
+      "--allow-run-as-root", "-n", String(options.hosts), "--host", addresses.join(","), "--bind-to", "none",
       "--mca", "plm_rsh_agent", agent, "--mca", "oob_tcp_if_include", subnet,
       "--mca", "btl", "tcp,self", "--mca", "btl_tcp_if_include", subnet,
     ],
