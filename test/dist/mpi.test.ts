@@ -67,6 +67,18 @@ test("mpi: killing a rank mid-step ends every other rank within the timeout, and
   assert.match(job.output, /process rank 1 with PID \d+ on node \S+ exited on signal 9/);
 });
 
+test("mpi: under mpirun --enable-recovery the survivors of a killed rank time out with an error naming it", { skip }, () => {
+  const timeoutMs = 3000;
+  const job = mpirun(["--enable-recovery", ...local(3)], "kill", timeoutMs);
+  const killedAt = Number(job.lines.find((l) => l.killedAt !== undefined)?.killedAt);
+  const survivors = job.lines.filter((l) => l.error !== undefined);
+  assert.deepEqual(survivors.map((l) => l.rank).sort(), [0, 2], job.output);
+  for (const l of survivors) {
+    assert.match(String(l.error), new RegExp(`^allReduce on rank ${l.rank} \\(peer rank 1\\): timed out after 3000 ms: rank 1 died`), job.output);
+    assert.ok(Number(l.endedAt) - killedAt < timeoutMs + 1000, job.output);
+  }
+});
+
 const bedSkip = skip || (testbedUnavailable() ?? false);
 
 test("mpi: every collective between 2 and 4 network namespaces over TCP (the multi-host test bed)", { skip: bedSkip }, () => {

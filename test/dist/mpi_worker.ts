@@ -137,13 +137,18 @@ if (scenario === "collectives") {
     report({ error: e.message, elapsedMs: Date.now() - started });
   }
 } else if (scenario === "kill") {
-  // Rank 1 dies mid-step; every other rank is blocked in an allReduce with it.
+  // Rank 1 dies mid-step; every other rank is blocked in an allReduce with it. Under mpirun's
+  // default the runtime ends them; under --enable-recovery they time out.
   const t = make(1 << 18, "float32", () => 1);
-  for (let step = 0; ; step++) {
-    if (rank === 1 && step === 20) {
-      report({ killedAt: Date.now() });
-      process.kill(process.pid, "SIGKILL");
+  try {
+    for (let step = 0; ; step++) {
+      if (rank === 1 && step === 20) {
+        report({ killedAt: Date.now() });
+        process.kill(process.pid, "SIGKILL");
+      }
+      group.allReduce(t, "mean");
     }
-    group.allReduce(t, "mean");
+  } catch (e) {
+    report({ error: (e as Error).message, endedAt: Date.now() });
   }
 }

@@ -2,6 +2,7 @@ import { DTYPES } from "../../tensor/dtype.js";
 import type { Tensor } from "../../tensor/tensor.js";
 import { CollectiveError, type CollectiveOptions, type ProcessGroup, type ReduceOp, type Work } from "../process_group.js";
 import type { MpiAddon } from "./addon.js";
+import type { Liveness } from "./liveness.js";
 
 const REDUCE_CODES: Record<ReduceOp, number> = { sum: 0, mean: 1, max: 2 };
 
@@ -22,13 +23,16 @@ class MpiWork implements Work {
     if (this.finished) return;
     const { mpi, rank, timeoutMs } = this.group;
     if (!mpi.wait(this.request, timeoutMs)) {
+      const dead = this.group.firstDead();
       const error = new CollectiveError(
         this.op,
         rank,
-        this.peer,
-        this.peer === null
-          ? `timed out after ${timeoutMs} ms: a rank of the group did not take part (it died, stalled, or called a different collective)`
-          : `timed out after ${timeoutMs} ms waiting for rank ${this.peer}`,
+        dead ?? this.peer,
+        dead !== null
+          ? `timed out after ${timeoutMs} ms: rank ${dead} died (its process is gone)`
+          : this.peer === null
+            ? `timed out after ${timeoutMs} ms: a rank of the group did not take part (it stalled, called a different collective, or died on another machine)`
+            : `timed out after ${timeoutMs} ms waiting for rank ${this.peer}`,
       );
       this.group.fail(error);
       throw error;
@@ -78,6 +82,9 @@ export class MpiProcessGroup implements ProcessGroup {
     readonly rank: number,
     readonly size: number,
     readonly timeoutMs: number,
+    private readonly liveness: Liveness,
+    /** World rank of each rank of this group. */
+    private readonly worldRanks: readonly number[],
   ) {}
 
   allReduce(tensor: Tensor, op: ReduceOp = "sum", options?: CollectiveOptions): Work {
@@ -125,13 +132,19 @@ export class MpiProcessGroup implements ProcessGroup {
     this.barrier();
     const key = ranks.indexOf(this.rank);
     const comm = this.mpi.split(this.comm, key < 0 ? -1 : 0, key);
-    return comm < 0 ? null : new MpiProcessGroup(this.mpi, comm, key, ranks.length, this.timeoutMs);
+    if (comm < 0) return null;
+    return new MpiProcessGroup(this.mpi, comm, key, ranks.length, this.timeoutMs, this.liveness, ranks.map((r) => this.worldRanks[r]!));
   }
 
   destroy(): void {
     if (this.destroyed) return;
     this.destroyed = true;
     if (this.pending.size === 0) this.mpi.free(this.comm);
+  }
+
+  /** The rank of this group whose process is known to be gone, if any. */
+  firstDead(): number | null {
+    return this.liveness.firstDead(this.worldRanks);
   }
 
   /** Marks the group failed with `error` (a timeout or an MPI error). */

@@ -1,6 +1,7 @@
 import type { ProcessGroup } from "../process_group.js";
 import { loadMpiAddon } from "./addon.js";
 import { MpiProcessGroup } from "./group.js";
+import { Liveness } from "./liveness.js";
 
 /** Default bound on every wait of the mpi backend. */
 export const DEFAULT_MPI_TIMEOUT_MS = 60_000;
@@ -28,7 +29,8 @@ export function initMpiProcessGroup(options: { timeoutMs?: number } = {}): Proce
   const { rank, size } = mpi.init();
   // MPI_Finalize at exit, so that mpirun sees an orderly end (skipped after a stuck collective).
   process.once("exit", () => mpi.finalize());
-  world = new MpiProcessGroup(mpi, 0, rank, size, timeoutMs);
+  const liveness = Liveness.gather(mpi, size, timeoutMs);
+  world = new MpiProcessGroup(mpi, 0, rank, size, timeoutMs, liveness, Array.from({ length: size }, (_, r) => r));
   return world;
 }
 
