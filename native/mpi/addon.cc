@@ -35,14 +35,17 @@ struct Buffer {
 // A typed array whose kind matches dtype (f32 Float32Array, bf16/f16 Uint16Array, i32 Int32Array).
 static Buffer buffer_arg(const Napi::CallbackInfo& info, size_t i, int dtype, const std::string& op) {
   if (!info[i].IsTypedArray()) fail(info.Env(), op, "argument " + std::to_string(i) + " must be a typed array");
-  auto a = info[i].As<Napi::TypedArray>();
-  napi_typedarray_type want = dtype == 0 ? napi_float32_array : dtype == 3 ? napi_int32_array : napi_uint16_array;
+  napi_typedarray_type type;
+  size_t length = 0, offset = 0;
+  void* data = nullptr;
+  napi_value buffer;
+  // The raw call works for SharedArrayBuffer-backed arrays too, and gives the offset-adjusted pointer.
+  napi_get_typedarray_info(info.Env(), info[i], &type, &length, &data, &buffer, &offset);
   if (dtype < 0 || dtype > 3) fail(info.Env(), op, "unknown dtype code " + std::to_string(dtype));
-  if (a.TypedArrayType() != want) fail(info.Env(), op, "typed array kind does not match dtype code " + std::to_string(dtype));
-  if (a.ElementLength() > static_cast<size_t>(INT_MAX))
-    fail(info.Env(), op, std::to_string(a.ElementLength()) + " elements exceed MPI's count limit");
-  auto bytes = static_cast<uint8_t*>(a.ArrayBuffer().Data()) + a.ByteOffset();
-  return {bytes, static_cast<int>(a.ElementLength())};
+  napi_typedarray_type want = dtype == 0 ? napi_float32_array : dtype == 3 ? napi_int32_array : napi_uint16_array;
+  if (type != want) fail(info.Env(), op, "typed array kind does not match dtype code " + std::to_string(dtype));
+  if (length > static_cast<size_t>(INT_MAX)) fail(info.Env(), op, std::to_string(length) + " elements exceed MPI's count limit");
+  return {data, static_cast<int>(length)};
 }
 
 static int int_arg(const Napi::CallbackInfo& info, size_t i) { return info[i].As<Napi::Number>().Int32Value(); }
@@ -66,9 +69,15 @@ static int rank_arg(const Napi::CallbackInfo& info, size_t i, MPI_Comm c, const 
   return r;
 }
 
-static Napi::Value start(Napi::Env env, const std::string& op, const std::function<int(MPI_Request*)>& fn, Finish finish = nullptr) {
+// Starts a request; the last argument of every collective says whether it is async (then the
+// background thread progresses it while JavaScript computes).
+static Napi::Value start(const Napi::CallbackInfo& info, const std::string& op, const std::function<int(MPI_Request*)>& fn, Finish finish = nullptr) {
+  Napi::Env env = info.Env();
   std::string error;
-  int64_t id = Engine::get().start(fn, std::move(finish), &error);
+  Napi::Value last = info[info.Length() - 1];
+  if (!last.IsBoolean()) fail(env, op, "the last argument must be the async flag (a boolean)");
+  bool background = last.As<Napi::Boolean>().Value();
+  int64_t id = Engine::get().start(fn, std::move(finish), background, &error);
   if (id < 0) fail(env, op, error);
   return Napi::Number::New(env, static_cast<double>(id));
 }
@@ -119,7 +128,8 @@ static Napi::Value Split(const Napi::CallbackInfo& info) {
 static Napi::Value Free(const Napi::CallbackInfo& info) {
   MPI_Comm c = comm_arg(info, "destroy");
   int64_t id = info[0].As<Napi::Number>().Int64Value();
-  if (id != 0) Engine::get().locked([&] { return MPI_Comm_free(&c); });
+  if (id == 0) return info.Env().Undefined();  // the world outlives its groups
+  Engine::get().locked([&] { return MPI_Comm_free(&c); });
   comms[id] = MPI_COMM_NULL;
   return info.Env().Undefined();
 }
@@ -130,7 +140,7 @@ static Napi::Value AllReduce(const Napi::CallbackInfo& info) {
   int dtype = int_arg(info, 2);
   Buffer b = buffer_arg(info, 1, dtype, "allReduce");
   Reduce r = reduce_arg(info, 3, dtype, "allReduce");
-  return start(info.Env(), "allReduce", [&](MPI_Request* q) {
+  return start(info, "allReduce", [&](MPI_Request* q) {
     return MPI_Iallreduce(MPI_IN_PLACE, b.data, b.count, mpi_type(dtype), mpi_op(dtype, r), c, q);
   }, mean_finish(r, b, dtype, comm_size(c)));
 }
@@ -145,7 +155,7 @@ static Napi::Value ReduceScatter(const Napi::CallbackInfo& info) {
   if (static_cast<int64_t>(out.count) * n != in.count)
     fail(info.Env(), "reduceScatter", "input has " + std::to_string(in.count) + " elements; expected " +
          std::to_string(n) + " ranks x " + std::to_string(out.count) + " output elements");
-  return start(info.Env(), "reduceScatter", [&](MPI_Request* q) {
+  return start(info, "reduceScatter", [&](MPI_Request* q) {
     return MPI_Ireduce_scatter_block(in.data, out.data, out.count, mpi_type(dtype), mpi_op(dtype, r), c, q);
   }, mean_finish(r, out, dtype, n));
 }
@@ -159,7 +169,7 @@ static Napi::Value AllGather(const Napi::CallbackInfo& info) {
   if (static_cast<int64_t>(in.count) * n != out.count)
     fail(info.Env(), "allGather", "output has " + std::to_string(out.count) + " elements; expected " +
          std::to_string(n) + " ranks x " + std::to_string(in.count) + " input elements");
-  return start(info.Env(), "allGather", [&](MPI_Request* q) {
+  return start(info, "allGather", [&](MPI_Request* q) {
     return MPI_Iallgather(in.data, in.count, mpi_type(dtype), out.data, in.count, mpi_type(dtype), c, q);
   });
 }
@@ -170,7 +180,7 @@ static Napi::Value Broadcast(const Napi::CallbackInfo& info) {
   int dtype = int_arg(info, 2);
   Buffer b = buffer_arg(info, 1, dtype, "broadcast");
   int root = rank_arg(info, 3, c, "broadcast", "root");
-  return start(info.Env(), "broadcast", [&](MPI_Request* q) { return MPI_Ibcast(b.data, b.count, mpi_type(dtype), root, c, q); });
+  return start(info, "broadcast", [&](MPI_Request* q) { return MPI_Ibcast(b.data, b.count, mpi_type(dtype), root, c, q); });
 }
 
 // send(comm, data, dtype, peer, tag) and recv(...): point to point.
@@ -183,7 +193,7 @@ static Napi::Value PointToPoint(const Napi::CallbackInfo& info, bool send) {
   int tag = int_arg(info, 4), *ub = nullptr, flag = 0;
   MPI_Comm_get_attr(MPI_COMM_WORLD, MPI_TAG_UB, &ub, &flag);
   if (tag < 0 || (flag && tag > *ub)) fail(info.Env(), op, "tag " + std::to_string(tag) + " is outside 0.." + std::to_string(flag ? *ub : 32767));
-  return start(info.Env(), op, [&](MPI_Request* q) {
+  return start(info, op, [&](MPI_Request* q) {
     return send ? MPI_Isend(b.data, b.count, mpi_type(dtype), peer, tag, c, q)
                 : MPI_Irecv(b.data, b.count, mpi_type(dtype), peer, tag, c, q);
   });
@@ -193,7 +203,7 @@ static Napi::Value Recv(const Napi::CallbackInfo& info) { return PointToPoint(in
 
 static Napi::Value Barrier(const Napi::CallbackInfo& info) {
   MPI_Comm c = comm_arg(info, "barrier");
-  return start(info.Env(), "barrier", [&](MPI_Request* q) { return MPI_Ibarrier(c, q); });
+  return start(info, "barrier", [&](MPI_Request* q) { return MPI_Ibarrier(c, q); });
 }
 
 static int64_t id_arg(const Napi::CallbackInfo& info) { return info[0].As<Napi::Number>().Int64Value(); }

@@ -23,7 +23,7 @@ Engine& Engine::get() {
 
 Engine::Engine() : thread_([this] { background(); }) {}
 
-int64_t Engine::start(const std::function<int(MPI_Request*)>& fn, Finish finish, std::string* error) {
+int64_t Engine::start(const std::function<int(MPI_Request*)>& fn, Finish finish, bool background, std::string* error) {
   std::lock_guard<std::mutex> lock(mu_);
   Request r;
   int rc = fn(&r.handle);
@@ -32,10 +32,11 @@ int64_t Engine::start(const std::function<int(MPI_Request*)>& fn, Finish finish,
     return -1;
   }
   r.finish = std::move(finish);
+  r.background = background;
   int64_t id = next_id_++;
   requests_.emplace(id, std::move(r));
   active_++;
-  wake_.notify_all();
+  if (background && active_background_++ == 0) wake_.notify_all();
   return id;
 }
 
@@ -47,12 +48,14 @@ void Engine::progress_locked() {
     if (rc != MPI_SUCCESS) {
       r.state = State::Failed;
       r.error = error_string(rc);
-      active_--;
     } else if (flag) {
       if (r.finish) r.finish();
       r.state = State::Done;
-      active_--;
+    } else {
+      continue;
     }
+    active_--;
+    if (r.background) active_background_--;
   }
 }
 
@@ -107,7 +110,7 @@ bool Engine::finalize() {
 void Engine::background() {
   std::unique_lock<std::mutex> lock(mu_);
   while (!stopping_) {
-    if (active_ == 0) {
+    if (active_background_ == 0) {
       wake_.wait(lock);
       continue;
     }

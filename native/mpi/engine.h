@@ -25,6 +25,9 @@ struct Request {
   State state = State::Active;
   std::string error;
   Finish finish;
+  // Progressed by the background thread too (an async collective); a synchronous one is
+  // progressed only by its own wait(), sparing a thread wake-up per call.
+  bool background = false;
 };
 
 class Engine {
@@ -32,7 +35,7 @@ class Engine {
   static Engine& get();
 
   // Runs fn(lock held) and registers the request it starts; returns its id.
-  int64_t start(const std::function<int(MPI_Request*)>& fn, Finish finish, std::string* error);
+  int64_t start(const std::function<int(MPI_Request*)>& fn, Finish finish, bool background, std::string* error);
   // Progresses every request; true once `id` is no longer active.
   bool test(int64_t id);
   // Progresses until `id` completes or `timeout_ms` passes; false on timeout.
@@ -54,7 +57,8 @@ class Engine {
   std::condition_variable wake_;
   std::unordered_map<int64_t, Request> requests_;
   int64_t next_id_ = 1;
-  int active_ = 0;
+  int active_ = 0;             // requests in flight
+  int active_background_ = 0;  // of which the background thread progresses
   bool stopping_ = false;
   std::thread thread_;
 };

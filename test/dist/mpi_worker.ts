@@ -70,6 +70,10 @@ function collectives(g: ProcessGroup): void {
   g.send(make(4, "float32", (i) => r * 10 + i), (r + 1) % n, 5, { async: true }).wait();
   recv.wait();
   assert.deepEqual(values(incoming), range(4, (i) => ((r + n - 1) % n) * 10 + i), "send/recv ring");
+  // Memory shared with worker threads (a SharedArrayBuffer) is reduced in place like any other.
+  const shared = fromTypedArray(new Float32Array(new SharedArrayBuffer(16)).fill(r + 1), [4]);
+  g.allReduce(shared, "sum");
+  assert.deepEqual(values(shared), range(4, () => (n * (n + 1)) / 2), "allReduce on a SharedArrayBuffer");
   g.barrier();
 }
 
@@ -127,12 +131,16 @@ if (scenario === "collectives") {
 } else if (scenario === "timeout") {
   // Rank 0 enters an allReduce that rank 1 never joins; rank 1 waits for a message never sent.
   const started = Date.now();
+  const work = rank === 0 ? group.allReduce(make(4, "float32", () => 1), "sum", { async: true }) : group.recv(make(4, "float32", () => 0), 0, 9, { async: true });
   try {
-    if (rank === 0) group.allReduce(make(4, "float32", () => 1));
-    else group.recv(make(4, "float32", () => 0), 0, 9);
+    work.wait();
     report({ ok: false });
   } catch (e) {
     assert.ok(e instanceof CollectiveError);
+    assert.ok(e.rank === rank && e.op === (rank === 0 ? "allReduce" : "recv"));
+    const again = Date.now();
+    assert.throws(() => work.wait(), (x) => x === e, "a second wait throws the same error");
+    assert.ok(Date.now() - again < 100, "a second wait does not wait again");
     assert.throws(() => group.barrier(), /barrier on rank \d.*the group failed earlier/);
     report({ error: e.message, elapsedMs: Date.now() - started });
   }

@@ -12,14 +12,17 @@ export interface MpiAddon {
   split(comm: number, color: number, key: number): number;
   /** Frees a communicator (the world's id 0 is only forgotten). */
   free(comm: number): void;
-  /** In-place MPI_Iallreduce; reduce codes 0 sum, 1 mean, 2 max. */
-  allReduce(comm: number, data: TypedArray, dtype: number, op: number): number;
-  reduceScatter(comm: number, output: TypedArray, input: TypedArray, dtype: number, op: number): number;
-  allGather(comm: number, output: TypedArray, input: TypedArray, dtype: number): number;
-  broadcast(comm: number, data: TypedArray, dtype: number, root: number): number;
-  send(comm: number, data: TypedArray, dtype: number, peer: number, tag: number): number;
-  recv(comm: number, data: TypedArray, dtype: number, peer: number, tag: number): number;
-  barrier(comm: number): number;
+  /**
+   * In-place MPI_Iallreduce; reduce codes 0 sum, 1 mean, 2 max. Every operation ends with
+   * `async`: true lets the background thread progress it; false leaves that to wait().
+   */
+  allReduce(comm: number, data: TypedArray, dtype: number, op: number, async: boolean): number;
+  reduceScatter(comm: number, output: TypedArray, input: TypedArray, dtype: number, op: number, async: boolean): number;
+  allGather(comm: number, output: TypedArray, input: TypedArray, dtype: number, async: boolean): number;
+  broadcast(comm: number, data: TypedArray, dtype: number, root: number, async: boolean): number;
+  send(comm: number, data: TypedArray, dtype: number, peer: number, tag: number, async: boolean): number;
+  recv(comm: number, data: TypedArray, dtype: number, peer: number, tag: number, async: boolean): number;
+  barrier(comm: number, async: boolean): number;
   /** Progresses every request; true once `request` is no longer in flight. */
   test(request: number): boolean;
   /** Progresses until `request` completes (true) or `timeoutMs` passes (false). */

@@ -9,6 +9,8 @@ const REDUCE_CODES: Record<ReduceOp, number> = { sum: 0, mean: 1, max: 2 };
 /** One MPI request; wait() polls it against the group's deadline. */
 class MpiWork implements Work {
   private finished = false;
+  /** Why it failed; a second wait() throws it again at once. */
+  private error: CollectiveError | null = null;
 
   constructor(
     private readonly group: MpiProcessGroup,
@@ -20,6 +22,7 @@ class MpiWork implements Work {
   ) {}
 
   wait(): void {
+    if (this.error !== null) throw this.error;
     if (this.finished) return;
     const { mpi, rank, timeoutMs } = this.group;
     if (!mpi.wait(this.request, timeoutMs)) {
@@ -34,6 +37,7 @@ class MpiWork implements Work {
             ? `timed out after ${timeoutMs} ms: a rank of the group did not take part (it stalled, called a different collective, or died on another machine)`
             : `timed out after ${timeoutMs} ms waiting for rank ${this.peer}`,
       );
+      this.error = error;
       this.group.fail(error);
       throw error;
     }
@@ -51,6 +55,7 @@ class MpiWork implements Work {
     const failure = this.group.mpi.take(this.request);
     if (failure !== null) {
       const error = new CollectiveError(this.op, this.group.rank, this.peer, `MPI failed: ${failure}`);
+      this.error = error;
       this.group.fail(error);
       throw error;
     }
@@ -88,37 +93,37 @@ export class MpiProcessGroup implements ProcessGroup {
   ) {}
 
   allReduce(tensor: Tensor, op: ReduceOp = "sum", options?: CollectiveOptions): Work {
-    return this.run("allReduce", null, [tensor], options, (c) => this.mpi.allReduce(c, tensor.data, code(tensor), reduceCode(op)));
+    return this.run("allReduce", null, [tensor], options, (c, a) => this.mpi.allReduce(c, tensor.data, code(tensor), reduceCode(op), a));
   }
 
   reduceScatter(output: Tensor, input: Tensor, op: ReduceOp = "sum", options?: CollectiveOptions): Work {
     sameDType("reduceScatter", output, input);
-    return this.run("reduceScatter", null, [output, input], options, (c) =>
-      this.mpi.reduceScatter(c, output.data, input.data, code(output), reduceCode(op)),
+    return this.run("reduceScatter", null, [output, input], options, (c, a) =>
+      this.mpi.reduceScatter(c, output.data, input.data, code(output), reduceCode(op), a),
     );
   }
 
   allGather(output: Tensor, input: Tensor, options?: CollectiveOptions): Work {
     sameDType("allGather", output, input);
-    return this.run("allGather", null, [output, input], options, (c) => this.mpi.allGather(c, output.data, input.data, code(output)));
+    return this.run("allGather", null, [output, input], options, (c, a) => this.mpi.allGather(c, output.data, input.data, code(output), a));
   }
 
   broadcast(tensor: Tensor, root: number, options?: CollectiveOptions): Work {
-    return this.run("broadcast", root === this.rank ? null : root, [tensor], options, (c) =>
-      this.mpi.broadcast(c, tensor.data, code(tensor), root),
+    return this.run("broadcast", root === this.rank ? null : root, [tensor], options, (c, a) =>
+      this.mpi.broadcast(c, tensor.data, code(tensor), root, a),
     );
   }
 
   send(tensor: Tensor, peer: number, tag = 0, options?: CollectiveOptions): Work {
-    return this.run("send", peer, [tensor], options, (c) => this.mpi.send(c, tensor.data, code(tensor), peer, tag));
+    return this.run("send", peer, [tensor], options, (c, a) => this.mpi.send(c, tensor.data, code(tensor), peer, tag, a));
   }
 
   recv(tensor: Tensor, peer: number, tag = 0, options?: CollectiveOptions): Work {
-    return this.run("recv", peer, [tensor], options, (c) => this.mpi.recv(c, tensor.data, code(tensor), peer, tag));
+    return this.run("recv", peer, [tensor], options, (c, a) => this.mpi.recv(c, tensor.data, code(tensor), peer, tag, a));
   }
 
   barrier(options?: CollectiveOptions): Work {
-    return this.run("barrier", null, [], options, (c) => this.mpi.barrier(c));
+    return this.run("barrier", null, [], options, (c, a) => this.mpi.barrier(c, a));
   }
 
   newGroup(ranks: number[]): ProcessGroup | null {
@@ -139,6 +144,7 @@ export class MpiProcessGroup implements ProcessGroup {
   destroy(): void {
     if (this.destroyed) return;
     this.destroyed = true;
+    // A communicator with a request stuck in flight cannot be freed safely; it is left to exit.
     if (this.pending.size === 0) this.mpi.free(this.comm);
   }
 
@@ -152,12 +158,13 @@ export class MpiProcessGroup implements ProcessGroup {
     this.failure ??= error;
   }
 
-  private run(op: string, peer: number | null, tensors: Tensor[], options: CollectiveOptions | undefined, start: (comm: number) => number): Work {
+  private run(op: string, peer: number | null, tensors: Tensor[], options: CollectiveOptions | undefined, start: (comm: number, async: boolean) => number): Work {
     if (this.destroyed) throw new CollectiveError(op, this.rank, null, "the group was destroyed");
     if (this.failure !== null) throw new CollectiveError(op, this.rank, this.failure.peer, `the group failed earlier: ${this.failure.message}`);
-    const work = new MpiWork(this, start(this.comm), op, peer, tensors);
+    const async = options?.async === true;
+    const work = new MpiWork(this, start(this.comm, async), op, peer, tensors);
     this.pending.add(work);
-    if (!options?.async) work.wait();
+    if (!async) work.wait();
     return work;
   }
 }

@@ -20,7 +20,7 @@ export class Liveness {
   static gather(mpi: MpiAddon, size: number, timeoutMs: number): Liveness {
     const space = pidSpaceKey();
     const all = new Int32Array(2 * size);
-    const request = mpi.allGather(0, all, new Int32Array([process.pid, space]), 3);
+    const request = mpi.allGather(0, all, new Int32Array([process.pid, space]), 3, false);
     const done = mpi.wait(request, timeoutMs);
     const failure = done ? mpi.take(request) : "timed out";
     if (failure !== null) throw new Error(`initMpiProcessGroup: gathering the ranks' process ids failed: ${failure}`);
