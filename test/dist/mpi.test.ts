@@ -2,7 +2,7 @@
 // cores), sub-groups, async handles, timeouts, a rank killed mid-step, and the same
 // collectives between network namespaces over TCP (the multi-host test bed).
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -88,6 +88,11 @@ test("mpi: every collective between 2 and 4 network namespaces over TCP (the mul
       const job = mpirun(bed.mpirunArgs(), "collectives");
       assert.equal(job.status, 0, job.output);
       assert.equal(job.lines.filter((l) => l.ok === true).length, hosts, job.output);
+      // The data went over the hosts' own links (the async step alone all-reduces 768 KB).
+      for (const ns of bed.namespaces) {
+        const [link] = JSON.parse(execFileSync("ip", ["-n", ns, "-s", "-j", "link", "show", "eth0"], { encoding: "utf8" })) as { stats64: { tx: { bytes: number } } }[];
+        assert.ok(link!.stats64.tx.bytes > 500_000, `${ns} sent only ${link!.stats64.tx.bytes} bytes`);
+      }
     } finally {
       bed.destroy();
     }
