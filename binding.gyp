@@ -1,6 +1,7 @@
 {
   "variables": {
-    "portable%": "<!(node -p \"process.env.TURBINE_PORTABLE === '1' ? 1 : 0\")"
+    "portable%": "<!(node -p \"process.env.TURBINE_PORTABLE === '1' ? 1 : 0\")",
+    "mpi%": "<!(node -p \"try { require('child_process').execSync('mpicc --showme:version', { stdio: 'ignore' }); 1 } catch { 0 }\")"
   },
   "targets": [
     {
@@ -16,5 +17,24 @@
         ["portable==0", { "cflags_cc": ["-march=native"] }]
       ]
     }
+  ],
+  "conditions": [
+    ["mpi==1", {
+      "targets": [
+        {
+          "target_name": "turbine_mpi",
+          "sources": ["native/mpi/addon.cc", "native/mpi/engine.cc", "native/mpi/reduce_ops.cc"],
+          "defines": ["OMPI_SKIP_MPICXX"],
+          "dependencies": ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"],
+          "cflags!": ["-fno-exceptions", "-O2"],
+          "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-O2"],
+          "cflags_cc": ["-std=c++17", "-O3", "-fopenmp-simd", "-Wall", "-Wextra", "-Wno-unused-parameter", "<!@(mpicc --showme:compile)"],
+          "libraries": ["<!@(mpicc --showme:link)"],
+          "conditions": [
+            ["portable==0", { "cflags_cc": ["-march=native"] }]
+          ]
+        }
+      ]
+    }]
   ]
 }

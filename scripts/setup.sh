@@ -26,8 +26,14 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"
 fi
 
-npm ci --no-audit --no-fund   # also compiles the addon (the package's install script)
+npm ci --no-audit --no-fund   # also compiles the addons (the package's install script)
 npm run build:ts
+# binding.gyp adds the mpi backend's addon when mpicc is found: say which way it went.
+if [ -f build/Release/turbine_mpi.node ]; then
+  echo "setup: built the mpi backend (build/Release/turbine_mpi.node)"
+else
+  echo "setup: Open MPI not found, so the mpi backend was not built (the threads backend needs nothing)"
+fi
 
 # The `turbine` command: the built CLI, linked onto the PATH.
 chmod +x dist/src/cli/main.js
