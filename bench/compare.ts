@@ -123,16 +123,15 @@ export function compare(o: CompareOptions): CompareRow[] {
     o.log(`${workload} (${o.precision}): searching PyTorch's best thread setting`);
     const setting = bestTorchSetting(workload, o);
     const ours: number[] = [], theirs: number[] = [];
-    const turbineRuns = o.precision === "f32";
     let unit = "";
     for (let r = 0; r < o.repeats; r++) {
-      if (turbineRuns) ours.push(turbineRun(workload, o).throughput);
+      ours.push(turbineRun(workload, o).throughput);
       const t = torchRun(workload, o, setting);
       theirs.push(t.throughput);
       unit = t.unit;
-      o.log(`  repeat ${r + 1}/${o.repeats}: turbine ${ours.at(-1)?.toFixed(0) ?? "-"}, pytorch ${theirs.at(-1)!.toFixed(0)} ${unit}`);
+      o.log(`  repeat ${r + 1}/${o.repeats}: turbine ${ours.at(-1)!.toFixed(0)}, pytorch ${theirs.at(-1)!.toFixed(0)} ${unit}`);
     }
-    const turbine = turbineRuns ? median(ours) : null, torch = median(theirs);
+    const turbine = median(ours), torch = median(theirs);
     const flops = flopsPerUnit(workload) / 1e9;
     rows.push({
       workload,
@@ -140,11 +139,10 @@ export function compare(o: CompareOptions): CompareRow[] {
       unit,
       turbine,
       torch,
-      ratio: turbine === null ? null : turbine / torch,
+      ratio: turbine / torch,
       torchSetting: setting,
-      turbineGflops: turbine === null ? null : turbine * flops,
+      turbineGflops: turbine * flops,
       torchGflops: torch * flops,
-      ...(turbineRuns ? {} : { note: "turbine's bf16 arrives with the mixed-precision issue" }),
     });
   }
   return rows;

@@ -31,14 +31,14 @@ function printRows(rows: CompareRow[], limit: number): void {
 }
 
 /** Per-op times of a few training steps of a workload, in this process. */
-function opsTable(workload: WorkloadName, threads: number, steps: number): void {
+function opsTable(workload: WorkloadName, threads: number, steps: number, precision: Precision): void {
   native.setNumThreads(threads);
-  const config = parseConfig(workloadConfig(workload, packageRoot(), steps + 3), workload);
+  const config = parseConfig(workloadConfig(workload, packageRoot(), steps + 3, precision), workload);
   const parts = buildRun(config);
   const trainer = new Trainer({ ...parts, eval: undefined, clipGradNorm: config.train.clipGradNorm });
   trainer.fit({ steps: 3 });
   const { table: rows, totalMs } = timeOps(() => trainer.fit({ steps: steps + 3 }));
-  process.stdout.write(`${workload}: ${(totalMs / steps).toFixed(1)} ms per training step (${steps} steps, ${threads} threads)\n${formatOpTable(rows, totalMs)}\n`);
+  process.stdout.write(`${workload} ${precision}: ${(totalMs / steps).toFixed(1)} ms per training step (${steps} steps, ${threads} threads)\n${formatOpTable(rows, totalMs)}\n`);
 }
 
 /** `turbine bench`: the reference workloads against their PyTorch twins. */
@@ -58,7 +58,7 @@ export function registerBench(program: Command): void {
     .action((opts: { workloads: WorkloadName[]; precision: string; repeats: number; threads: number; steps?: number; warmup: number; timeToQuality?: boolean; ops?: string; json?: boolean }) => {
       if (opts.precision !== "f32" && opts.precision !== "bf16") throw new Error(`turbine bench: --precision must be f32 or bf16, got ${opts.precision}`);
       if (opts.ops) {
-        opsTable(list(opts.ops)[0]!, opts.threads, opts.steps ?? 5);
+        opsTable(list(opts.ops)[0]!, opts.threads, opts.steps ?? 5, opts.precision as Precision);
         return;
       }
       const log = (line: string): void => void process.stderr.write(`${line}\n`);
