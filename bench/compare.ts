@@ -38,14 +38,12 @@ export interface CompareRow {
   workload: WorkloadName;
   precision: Precision;
   unit: string;
-  turbine: number | null;
+  turbine: number;
   torch: number;
-  ratio: number | null;
+  ratio: number;
   torchSetting: TorchSetting;
-  turbineGflops: number | null;
+  turbineGflops: number;
   torchGflops: number;
-  /** Why turbine has no figure (a precision it does not run yet). */
-  note?: string;
 }
 
 // Long enough (about a second or more per run) that a run's median is stable on this noisy machine.

@@ -22,12 +22,11 @@ function table(rows: string[][]): string {
 }
 
 function printRows(rows: CompareRow[], limit: number): void {
-  const fmt = (v: number | null): string => (v === null ? "n/a" : Math.round(v).toLocaleString("en-US"));
-  const pct = (g: number | null): string => (g === null ? "n/a" : `${g.toFixed(0)} (${((100 * g) / limit).toFixed(0)}%)`);
+  const fmt = (v: number): string => Math.round(v).toLocaleString("en-US");
+  const pct = (g: number): string => `${g.toFixed(0)} (${((100 * g) / limit).toFixed(0)}%)`;
   const header = ["workload", "precision", "turbine", "pytorch", "unit", "ratio", "pytorch threads/openblas", "turbine GFLOP/s", "pytorch GFLOP/s"];
-  const body = rows.map((r) => [r.workload, r.precision, fmt(r.turbine), fmt(r.torch), r.unit, r.ratio === null ? "n/a" : r.ratio.toFixed(2), `${r.torchSetting.threads}/${r.torchSetting.openblas}`, pct(r.turbineGflops), pct(r.torchGflops)]);
+  const body = rows.map((r) => [r.workload, r.precision, fmt(r.turbine), fmt(r.torch), r.unit, r.ratio.toFixed(2), `${r.torchSetting.threads}/${r.torchSetting.openblas}`, pct(r.turbineGflops), pct(r.torchGflops)]);
   process.stdout.write(`${table([header, ...body])}\n`);
-  for (const r of rows) if (r.note) process.stdout.write(`note: ${r.workload} ${r.precision}: ${r.note}\n`);
 }
 
 /** Per-op times of a few training steps of a workload, in this process. */

@@ -48,9 +48,9 @@ export interface GradScalerState {
  */
 export class GradScaler {
   readonly enabled: boolean;
-  readonly growthFactor: number;
-  readonly backoffFactor: number;
-  readonly growthInterval: number;
+  growthFactor: number;
+  backoffFactor: number;
+  growthInterval: number;
   /** Steps skipped so far for inf/NaN gradients. */
   skippedSteps = 0;
   private currentScale: number;
@@ -150,11 +150,14 @@ export class GradScaler {
     };
   }
 
-  /** Restores the scale, growth tracker and skipped-step count of stateDict(). @example scaler.loadStateDict(saved) */
+  /** Restores everything stateDict() saved, settings included, as PyTorch's load_state_dict. @example scaler.loadStateDict(saved) */
   loadStateDict(state: GradScalerState): void {
     if (!(state.scale > 0) || !Number.isInteger(state.growthTracker) || state.growthTracker < 0) {
       throw new RangeError(`GradScaler.loadStateDict: bad state (scale ${state.scale}, growthTracker ${state.growthTracker})`);
     }
+    this.growthFactor = state.growthFactor;
+    this.backoffFactor = state.backoffFactor;
+    this.growthInterval = state.growthInterval;
     this.currentScale = Math.fround(state.scale);
     this.growthTracker = state.growthTracker;
     this.skippedSteps = state.skippedSteps ?? 0;
