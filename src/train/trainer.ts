@@ -5,7 +5,7 @@ import { noGrad } from "../autograd/grad_mode.js";
 import type { DataLoader, LoaderState } from "../data/dataloader.js";
 import type { Module } from "../nn/module.js";
 import { clipGradNorm } from "../optim/clip.js";
-import type { GradScaler } from "../optim/grad_scaler.js";
+import type { GradScaler, GradScalerState } from "../optim/grad_scaler.js";
 import type { Optimizer } from "../optim/optimizer.js";
 import type { LRScheduler } from "../optim/schedule.js";
 import { defaultGenerator } from "../tensor/random.js";
@@ -222,6 +222,7 @@ export class Trainer {
         step: this.step,
         epoch: this.epoch,
         scheduler: this.options.scheduler?.stateDict(),
+        gradScaler: this.options.gradScaler?.stateDict(),
         rng: defaultGenerator().getState(),
         data: this.options.train.state(),
         ...this.options.meta,
@@ -236,6 +237,7 @@ export class Trainer {
     if (checkpoint.optimizer) optimizer.loadStateDict(checkpoint.optimizer);
     const meta = checkpoint.meta;
     if (scheduler && meta.scheduler) scheduler.loadStateDict(meta.scheduler as { step: number });
+    if (this.options.gradScaler && meta.gradScaler) this.options.gradScaler.loadStateDict(meta.gradScaler as GradScalerState);
     if (meta.rng) defaultGenerator().setState(meta.rng as never);
     if (meta.data) train.loadState(meta.data as LoaderState);
     this.step = meta.step;

@@ -76,6 +76,12 @@ describe("float16 with loss scaling", () => {
     assert.ok(result.skippedSteps >= 10 && result.skippedSteps < 40, `skipped ${result.skippedSteps}`);
     assert.equal(parts.gradScaler!.getScale(), 2 ** (40 - result.skippedSteps));
     for (const p of parts.model.parameters()) assert.ok(p.toArray().every(Number.isFinite));
+    // Checkpoints carry the scaler, so a resumed run continues with the same scale.
+    const content = trainer.checkpointContent();
+    assert.deepEqual(content.meta.gradScaler, parts.gradScaler!.stateDict());
+    const resumed = buildRun(config);
+    new Trainer({ ...resumed, eval: undefined }).restore({ dir: "", meta: { ...content.meta, version: 1, checksums: {} }, model: content.model, optimizer: content.optimizer });
+    assert.deepEqual(resumed.gradScaler!.stateDict(), parts.gradScaler!.stateDict());
   });
 
   test("float32 and bfloat16 runs have no scaler and skip nothing", () => {
