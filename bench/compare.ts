@@ -44,6 +44,9 @@ export interface CompareRow {
   torchSetting: TorchSetting;
   turbineGflops: number;
   torchGflops: number;
+  /** bf16 rows: turbine's own f32 throughput, measured in the same alternation, and bf16 over it. */
+  turbineF32?: number;
+  overF32?: number;
 }
 
 // Long enough (about a second or more per run) that a run's median is stable on this noisy machine.
@@ -120,16 +123,21 @@ export function compare(o: CompareOptions): CompareRow[] {
   for (const workload of o.workloads) {
     o.log(`${workload} (${o.precision}): searching PyTorch's best thread setting`);
     const setting = bestTorchSetting(workload, o);
-    const ours: number[] = [], theirs: number[] = [];
+    const ours: number[] = [], theirs: number[] = [], oursF32: number[] = [];
+    const lowPrecision = o.precision !== "f32";
     let unit = "";
     for (let r = 0; r < o.repeats; r++) {
       ours.push(turbineRun(workload, o).throughput);
+      // Mixed precision is judged against turbine's own f32 too, in the same alternation.
+      if (lowPrecision) oursF32.push(turbineRun(workload, { ...o, precision: "f32" }).throughput);
       const t = torchRun(workload, o, setting);
       theirs.push(t.throughput);
       unit = t.unit;
-      o.log(`  repeat ${r + 1}/${o.repeats}: turbine ${ours.at(-1)!.toFixed(0)}, pytorch ${theirs.at(-1)!.toFixed(0)} ${unit}`);
+      const f32 = lowPrecision ? `, turbine f32 ${oursF32.at(-1)!.toFixed(0)}` : "";
+      o.log(`  repeat ${r + 1}/${o.repeats}: turbine ${ours.at(-1)!.toFixed(0)}${f32}, pytorch ${theirs.at(-1)!.toFixed(0)} ${unit}`);
     }
     const turbine = median(ours), torch = median(theirs);
+    const turbineF32 = lowPrecision ? median(oursF32) : undefined;
     const flops = flopsPerUnit(workload) / 1e9;
     rows.push({
       workload,
@@ -141,6 +149,7 @@ export function compare(o: CompareOptions): CompareRow[] {
       torchSetting: setting,
       turbineGflops: turbine * flops,
       torchGflops: torch * flops,
+      ...(turbineF32 === undefined ? {} : { turbineF32, overF32: turbine / turbineF32 }),
     });
   }
   return rows;
