@@ -38,14 +38,15 @@ export interface CompareRow {
   workload: WorkloadName;
   precision: Precision;
   unit: string;
-  turbine: number | null;
+  turbine: number;
   torch: number;
-  ratio: number | null;
+  ratio: number;
   torchSetting: TorchSetting;
-  turbineGflops: number | null;
+  turbineGflops: number;
   torchGflops: number;
-  /** Why turbine has no figure (a precision it does not run yet). */
-  note?: string;
+  /** bf16 rows: turbine's own f32 throughput, measured in the same alternation, and bf16 over it. */
+  turbineF32?: number;
+  overF32?: number;
 }
 
 // Long enough (about a second or more per run) that a run's median is stable on this noisy machine.
@@ -122,17 +123,21 @@ export function compare(o: CompareOptions): CompareRow[] {
   for (const workload of o.workloads) {
     o.log(`${workload} (${o.precision}): searching PyTorch's best thread setting`);
     const setting = bestTorchSetting(workload, o);
-    const ours: number[] = [], theirs: number[] = [];
-    const turbineRuns = o.precision === "f32";
+    const ours: number[] = [], theirs: number[] = [], oursF32: number[] = [];
+    const lowPrecision = o.precision !== "f32";
     let unit = "";
     for (let r = 0; r < o.repeats; r++) {
-      if (turbineRuns) ours.push(turbineRun(workload, o).throughput);
+      ours.push(turbineRun(workload, o).throughput);
+      // Mixed precision is judged against turbine's own f32 too, in the same alternation.
+      if (lowPrecision) oursF32.push(turbineRun(workload, { ...o, precision: "f32" }).throughput);
       const t = torchRun(workload, o, setting);
       theirs.push(t.throughput);
       unit = t.unit;
-      o.log(`  repeat ${r + 1}/${o.repeats}: turbine ${ours.at(-1)?.toFixed(0) ?? "-"}, pytorch ${theirs.at(-1)!.toFixed(0)} ${unit}`);
+      const f32 = lowPrecision ? `, turbine f32 ${oursF32.at(-1)!.toFixed(0)}` : "";
+      o.log(`  repeat ${r + 1}/${o.repeats}: turbine ${ours.at(-1)!.toFixed(0)}${f32}, pytorch ${theirs.at(-1)!.toFixed(0)} ${unit}`);
     }
-    const turbine = turbineRuns ? median(ours) : null, torch = median(theirs);
+    const turbine = median(ours), torch = median(theirs);
+    const turbineF32 = lowPrecision ? median(oursF32) : undefined;
     const flops = flopsPerUnit(workload) / 1e9;
     rows.push({
       workload,
@@ -140,11 +145,11 @@ export function compare(o: CompareOptions): CompareRow[] {
       unit,
       turbine,
       torch,
-      ratio: turbine === null ? null : turbine / torch,
+      ratio: turbine / torch,
       torchSetting: setting,
-      turbineGflops: turbine === null ? null : turbine * flops,
+      turbineGflops: turbine * flops,
       torchGflops: torch * flops,
-      ...(turbineRuns ? {} : { note: "turbine's bf16 arrives with the mixed-precision issue" }),
+      ...(turbineF32 === undefined ? {} : { turbineF32, overF32: turbine / turbineF32 }),
     });
   }
   return rows;

@@ -16,7 +16,7 @@ import type { Callback } from "../src/train/callbacks.js";
 import { parseConfig } from "../src/train/config_file.js";
 import { Trainer } from "../src/train/trainer.js";
 import { packageRoot } from "../src/package_root.js";
-import { WORKLOADS, type WorkloadName, workloadConfig } from "./workloads.js";
+import { PRECISIONS, WORKLOADS, type BenchPrecision, type WorkloadName, workloadConfig } from "./workloads.js";
 
 const { values } = parseArgs({
   options: {
@@ -35,14 +35,15 @@ const { values } = parseArgs({
 });
 const name = values.workload as WorkloadName;
 if (!WORKLOADS.includes(name)) throw new Error(`workload: --workload must be one of ${WORKLOADS.join(", ")}, got ${values.workload}`);
-if (values.precision !== "f32") throw new Error(`workload: --precision ${values.precision} is not available yet (f32 only)`);
+const precision = values.precision as BenchPrecision;
+if (!(precision in PRECISIONS)) throw new Error(`workload: --precision must be one of ${Object.keys(PRECISIONS).join(", ")}, got ${values.precision}`);
 const threads = Number(values.threads), steps = Number(values.steps), warmup = Number(values.warmup);
 native.setNumThreads(threads);
 
 const row: Record<string, unknown> = { workload: name, precision: values.precision, threads, unit: name === "gpt" ? "tokens/s" : "samples/s" };
 if (values["time-to-quality"]) {
   const total = Number(values["total-steps"]), target = Number(values.target);
-  const raw = workloadConfig(name, packageRoot(), total);
+  const raw = workloadConfig(name, packageRoot(), total, precision);
   const config = parseConfig({ ...raw, train: { ...(raw.train as object), steps: total, evalEvery: Number(values["eval-every"]) } }, `${name} workload`);
   const parts = buildRun(config);
   const validations: { step: number; loss: number; train_s: number }[] = [];
@@ -67,7 +68,7 @@ if (values["time-to-quality"]) {
   const result = trainer.fit({ steps: total });
   Object.assign(row, { target, reached, validations, steps: result.steps, seconds: result.trainSeconds, throughput: result.throughput });
 } else {
-  const config = parseConfig(workloadConfig(name, packageRoot(), warmup + steps), `${name} workload`);
+  const config = parseConfig(workloadConfig(name, packageRoot(), warmup + steps, precision), `${name} workload`);
   const parts = buildRun(config);
   let finalLoss = NaN;
   const trainer = new Trainer({ ...parts, eval: undefined, clipGradNorm: config.train.clipGradNorm, callbacks: [{ onStepEnd: (s) => (finalLoss = s.loss) }] });

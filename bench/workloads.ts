@@ -14,16 +14,24 @@ export const WORKLOADS: readonly WorkloadName[] = ["mlp", "cnn", "gpt"];
 /** AdamW as the twins use it for the classifiers: lr 1e-3, PyTorch's default betas, eps and weight decay 0.01. */
 const classifierOptimizer = { kind: "adamw", lr: 1e-3, weightDecay: 0.01 } as const;
 
-/** The turbine config of a workload for a run of `steps` optimizer steps in all. */
-export function workloadConfig(name: WorkloadName, root: string, steps: number): ConfigInput {
+/** The bench's precision names (the twins' --precision) and the config's. */
+export const PRECISIONS = { f32: "float32", bf16: "bfloat16" } as const;
+export type BenchPrecision = keyof typeof PRECISIONS;
+
+/**
+ * The turbine config of a workload for a run of `steps` optimizer steps in all; bf16 is
+ * autocast around forward and loss, as the twins' torch.autocast("cpu", dtype=torch.bfloat16).
+ */
+export function workloadConfig(name: WorkloadName, root: string, steps: number, precision: BenchPrecision = "f32"): ConfigInput {
+  const train = { steps, precision: PRECISIONS[precision] };
   switch (name) {
     case "mlp":
-      return { model: { kind: "mlp", hidden: [1024, 1024] }, data: { kind: "fashion-mnist", batchSize: 256 }, optimizer: classifierOptimizer, train: { steps } };
+      return { model: { kind: "mlp", hidden: [1024, 1024] }, data: { kind: "fashion-mnist", batchSize: 256 }, optimizer: classifierOptimizer, train };
     case "cnn":
-      return { model: { kind: "cnn", channels: [32, 64], hidden: 128 }, data: { kind: "fashion-mnist", batchSize: 128 }, optimizer: classifierOptimizer, train: { steps } };
+      return { model: { kind: "cnn", channels: [32, 64], hidden: 128 }, data: { kind: "fashion-mnist", batchSize: 128 }, optimizer: classifierOptimizer, train };
     case "gpt": {
       const recipe = JSON.parse(readFileSync(join(root, "examples", "gpt-char.json"), "utf8")) as ConfigInput & { train: object };
-      return { ...recipe, train: { ...recipe.train, steps } };
+      return { ...recipe, train: { ...recipe.train, ...train } };
     }
   }
 }

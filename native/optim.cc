@@ -126,11 +126,36 @@ Napi::Value ClampInPlace(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// unscaleAndCheck(dtype, x, invScale) -> whether x held an inf or NaN. Multiplies x by
+// invScale in place and checks every original element in the same pass, as PyTorch's
+// _amp_foreach_non_finite_check_and_unscale_ (it unscales even when it finds one).
+Napi::Value UnscaleAndCheck(const Napi::CallbackInfo& info) {
+  Args args(info, "unscaleAndCheck", 3);
+  DType dt = args.float_dtype(0, "dtype");
+  View x = args.tensor_any(1, "x", dt);
+  const float inv_scale = static_cast<float>(args.number(2, "invScale"));
+  const int64_t n = static_cast<int64_t>(x.bytes / dtype_size(dt));
+  int nonfinite = 0;
+  dispatch_float(dt, [&](auto tag) {
+    using T = decltype(tag);
+    T* data = x.as<T>();
+    const int threads = n > kElementGrain ? omp_get_max_threads() : 1;
+#pragma omp parallel for reduction(| : nonfinite) num_threads(threads) schedule(static)
+    for (int64_t i = 0; i < n; i++) {
+      const float v = to_float(data[i]);
+      nonfinite |= !std::isfinite(v);
+      data[i] = from_float<T>(v * inv_scale);
+    }
+  });
+  return Napi::Boolean::New(info.Env(), nonfinite != 0);
+}
+
 }  // namespace
 
 TURBINE_KERNEL(adamStep, AdamStep);
 TURBINE_KERNEL(sgdStep, SgdStep);
 TURBINE_KERNEL(sumOfSquares, SumOfSquares);
 TURBINE_KERNEL(clampInPlace, ClampInPlace);
+TURBINE_KERNEL(unscaleAndCheck, UnscaleAndCheck);
 
 }  // namespace turbine

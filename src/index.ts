@@ -29,6 +29,8 @@ export * from "./ops/index.js";
 export * as data from "./data/index.js";
 export * as nn from "./nn/index.js";
 export * as optim from "./optim/index.js";
+export * as amp from "./amp/index.js";
+export { autocast } from "./amp/autocast.js";
 export * as models from "./models/index.js";
 export * from "./train/index.js";
 export { timeOps, formatOpTable, type OpTiming } from "./profile/op_timer.js";

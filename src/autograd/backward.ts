@@ -1,3 +1,4 @@
+import { withoutAutocast } from "../ops/autocast_hook.js";
 import { addInPlace, copyOf } from "../ops/inplace.js";
 import { fillWith } from "../tensor/create.js";
 import { tidy } from "../tensor/scope.js";
@@ -32,7 +33,8 @@ export function backward(root: Tensor, gradient?: Tensor, options: BackwardOptio
       `backward: gradient ${formatShape(gradient.shape)} ${gradient.dtype} does not match the tensor ${formatShape(root.shape)} ${root.dtype}`,
     );
   }
-  noGrad(() => {
+  // Backward rules run in the dtypes their forward chose, even inside an autocast scope.
+  withoutAutocast(() => noGrad(() => {
     const seed = gradient ? copyOf(gradient) : fillWith(Tensor.empty(root.shape, root.dtype), 1);
     if (root.node === null) {
       accumulateLeaf(root, seed, new Set([seed]));
@@ -41,7 +43,7 @@ export function backward(root: Tensor, gradient?: Tensor, options: BackwardOptio
       run(root.node, root.outputIndex, seed, options.retainGraph ?? false);
     }
     fireBackwardEnd();
-  });
+  }));
 }
 
 function run(rootNode: Node, rootIndex: number, seed: Tensor, retainGraph: boolean): void {

@@ -22,23 +22,35 @@ function table(rows: string[][]): string {
 }
 
 function printRows(rows: CompareRow[], limit: number): void {
-  const fmt = (v: number | null): string => (v === null ? "n/a" : Math.round(v).toLocaleString("en-US"));
-  const pct = (g: number | null): string => (g === null ? "n/a" : `${g.toFixed(0)} (${((100 * g) / limit).toFixed(0)}%)`);
-  const header = ["workload", "precision", "turbine", "pytorch", "unit", "ratio", "pytorch threads/openblas", "turbine GFLOP/s", "pytorch GFLOP/s"];
-  const body = rows.map((r) => [r.workload, r.precision, fmt(r.turbine), fmt(r.torch), r.unit, r.ratio === null ? "n/a" : r.ratio.toFixed(2), `${r.torchSetting.threads}/${r.torchSetting.openblas}`, pct(r.turbineGflops), pct(r.torchGflops)]);
+  const fmt = (v: number): string => Math.round(v).toLocaleString("en-US");
+  const pct = (g: number): string => `${g.toFixed(0)} (${((100 * g) / limit).toFixed(0)}%)`;
+  // bf16 runs also show turbine's own f32, measured alternately in the same run.
+  const own = rows.some((r) => r.turbineF32 !== undefined);
+  const header = ["workload", "precision", "turbine", "pytorch", "unit", "ratio", ...(own ? ["turbine f32", "over f32"] : []), "pytorch threads/openblas", "turbine GFLOP/s", "pytorch GFLOP/s"];
+  const body = rows.map((r) => [
+    r.workload,
+    r.precision,
+    fmt(r.turbine),
+    fmt(r.torch),
+    r.unit,
+    r.ratio.toFixed(2),
+    ...(own ? [fmt(r.turbineF32!), r.overF32!.toFixed(2)] : []),
+    `${r.torchSetting.threads}/${r.torchSetting.openblas}`,
+    pct(r.turbineGflops),
+    pct(r.torchGflops),
+  ]);
   process.stdout.write(`${table([header, ...body])}\n`);
-  for (const r of rows) if (r.note) process.stdout.write(`note: ${r.workload} ${r.precision}: ${r.note}\n`);
 }
 
 /** Per-op times of a few training steps of a workload, in this process. */
-function opsTable(workload: WorkloadName, threads: number, steps: number): void {
+function opsTable(workload: WorkloadName, threads: number, steps: number, precision: Precision): void {
   native.setNumThreads(threads);
-  const config = parseConfig(workloadConfig(workload, packageRoot(), steps + 3), workload);
+  const config = parseConfig(workloadConfig(workload, packageRoot(), steps + 3, precision), workload);
   const parts = buildRun(config);
   const trainer = new Trainer({ ...parts, eval: undefined, clipGradNorm: config.train.clipGradNorm });
   trainer.fit({ steps: 3 });
   const { table: rows, totalMs } = timeOps(() => trainer.fit({ steps: steps + 3 }));
-  process.stdout.write(`${workload}: ${(totalMs / steps).toFixed(1)} ms per training step (${steps} steps, ${threads} threads)\n${formatOpTable(rows, totalMs)}\n`);
+  process.stdout.write(`${workload} ${precision}: ${(totalMs / steps).toFixed(1)} ms per training step (${steps} steps, ${threads} threads)\n${formatOpTable(rows, totalMs)}\n`);
 }
 
 /** `turbine bench`: the reference workloads against their PyTorch twins. */
@@ -54,11 +66,11 @@ export function registerBench(program: Command): void {
     .option("--warmup <n>", "untimed steps before them", (v) => Number(v), 5)
     .option("--time-to-quality", "train the gpt to validation loss ≤ 1.6 on both sides (minutes each)")
     .option("--ops <workload>", "instead: the per-op time table of a few training steps of one workload")
-    .option("--json", "one JSON object per row: { workload, precision, turbine, torch, unit, ratio }")
+    .option("--json", "one JSON object per row: { workload, precision, turbine, torch, unit, ratio } (bf16: and turbineF32, overF32)")
     .action((opts: { workloads: WorkloadName[]; precision: string; repeats: number; threads: number; steps?: number; warmup: number; timeToQuality?: boolean; ops?: string; json?: boolean }) => {
       if (opts.precision !== "f32" && opts.precision !== "bf16") throw new Error(`turbine bench: --precision must be f32 or bf16, got ${opts.precision}`);
       if (opts.ops) {
-        opsTable(list(opts.ops)[0]!, opts.threads, opts.steps ?? 5);
+        opsTable(list(opts.ops)[0]!, opts.threads, opts.steps ?? 5, opts.precision as Precision);
         return;
       }
       const log = (line: string): void => void process.stderr.write(`${line}\n`);
@@ -74,7 +86,7 @@ export function registerBench(program: Command): void {
         return;
       }
       const rows = compare(o);
-      if (opts.json) for (const r of rows) process.stdout.write(`${JSON.stringify({ workload: r.workload, precision: r.precision, turbine: r.turbine, torch: r.torch, unit: r.unit, ratio: r.ratio })}\n`);
+      if (opts.json) for (const r of rows) process.stdout.write(`${JSON.stringify({ workload: r.workload, precision: r.precision, turbine: r.turbine, torch: r.torch, unit: r.unit, ratio: r.ratio, turbineF32: r.turbineF32, overF32: r.overF32 })}\n`);
       else printRows(rows, limit);
     });
 }

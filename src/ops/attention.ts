@@ -2,6 +2,7 @@ import { apply1, type OpDef } from "../autograd/op.js";
 import { native } from "../tensor/native.js";
 import { formatShape, sameShape, sizeOf } from "../tensor/shape.js";
 import { Tensor } from "../tensor/tensor.js";
+import { autocastCall } from "./autocast_hook.js";
 import { dt, requireFloat, requireSameDType } from "./util.js";
 
 /**
@@ -132,6 +133,8 @@ function attrsOf(name: string, d: number, heads: number, options: AttentionOptio
  * @example scaledDotProductAttention(q, k, v, { causal: false, scale: 0.1 })
  */
 export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, options: AttentionOptions = {}): Tensor {
+  const auto = autocastCall(SDPA, [q, k, v], ([q, k, v]) => scaledDotProductAttention(q!, k!, v!, options));
+  if (auto) return auto;
   for (const t of [q, k, v]) requireFloat(t, SDPA);
   requireSameDType(SDPA, q, k, v);
   if (!sameShape(q.shape, k.shape) || !sameShape(q.shape, v.shape) || q.ndim < 2) {
@@ -154,6 +157,8 @@ export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, optio
  * @example causalSelfAttention(qkv, 8, { blockSize: 32 })
  */
 export function causalSelfAttention(qkv: Tensor, heads: number, options: SelfAttentionOptions = {}): Tensor {
+  const auto = autocastCall(SELF, [qkv], ([qkv]) => causalSelfAttention(qkv!, heads, options));
+  if (auto) return auto;
   requireFloat(qkv, SELF);
   if (qkv.ndim !== 3) throw new RangeError(`${SELF}: qkv ${formatShape(qkv.shape)} must be 3-D [B, T, 3C]`);
   const width = qkv.shape[2]!;

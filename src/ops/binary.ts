@@ -2,6 +2,7 @@ import { apply1, type OpDef } from "../autograd/op.js";
 import { codes, native } from "../tensor/native.js";
 import { sameShape } from "../tensor/shape.js";
 import { Tensor } from "../tensor/tensor.js";
+import { autocastCall } from "./autocast_hook.js";
 import { broadcastMeta, broadcastShapes } from "./broadcast.js";
 import { sumTo } from "./reduce.js";
 import { log, powScalar, scaleBy, shiftBy } from "./unary.js";
@@ -77,6 +78,8 @@ function tieMask(g: Tensor, wins: "gt" | "lt", a: Tensor, b: Tensor): Tensor {
 }
 
 function binary(name: keyof typeof binaryOps, a: Tensor, b: Tensor): Tensor {
+  const auto = autocastCall(name, [a, b], ([a, b]) => binary(name, a!, b!));
+  if (auto) return auto;
   requireFloat(a, name);
   requireSameDType(name, a, b);
   return apply1(binaryOps[name] as OpDef<void>, [a, b], undefined);

@@ -2,6 +2,8 @@ import { apply1, type OpDef } from "../autograd/op.js";
 import { native } from "../tensor/native.js";
 import { formatShape } from "../tensor/shape.js";
 import { Tensor } from "../tensor/tensor.js";
+import { autocastCall } from "./autocast_hook.js";
+import { viaFloat32 } from "./cast.js";
 import { dt, requireFloat, requireSameDType } from "./util.js";
 import { imageDims, imageShape, layoutCode, outputSize, pair, type Layout, type Pair } from "./window.js";
 
@@ -56,16 +58,19 @@ const convOp: OpDef<ConvAttrs> = {
  * 2-D convolution with PyTorch's F.conv2d semantics: x [N, C, H, W], weight [O, C/groups, kh, kw],
  * optional float32 bias [O]; output [N, O, H_out, W_out] with
  * H_out = floor((H + 2·padding − dilation·(kh − 1) − 1)/stride) + 1. float32, or bfloat16 input
- * and weight (accumulated in float32, output in bfloat16).
+ * and weight (accumulated in float32, output in bfloat16); float16 is rounded like float16 but
+ * computed through float32 (viaFloat32: oneDNN has no float16 convolution on this CPU).
  * @example conv2d(x, w, b, { padding: 1 })                   // [8, 3, 32, 32] * [16, 3, 3, 3] -> [8, 16, 32, 32]
  * @example conv2d(x, dw, null, { stride: 2, groups: 16 })    // depthwise, halves H and W
  * @example conv2d(x, w, b, { layout: "nhwc" })              // [8, 32, 32, 3] * [16, 3, 3, 3] -> [8, 30, 30, 16]
  */
 export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, options: Conv2dOptions = {}): Tensor {
   const op = "conv2d";
+  const auto = autocastCall(op, [x, weight], ([x, w]) => conv2d(x!, w!, bias, options));
+  if (auto) return auto;
   requireFloat(x, op);
   requireSameDType(op, x, weight);
-  if (x.dtype === "float16") throw new TypeError(`${op}: float16 is not supported (oneDNN has no float16 convolution on CPU); use float32 or bfloat16`);
+  if (x.dtype === "float16") return viaFloat32([x, weight], ([x, w]) => conv2d(x!, w!, bias, options));
   const layout = options.layout ?? "nchw";
   const [n, c, h, w] = imageDims(x, op, layout);
   if (weight.ndim !== 4) throw new RangeError(`${op}: weight ${formatShape(weight.shape)} must be 4-D [O, C/groups, kh, kw]`);

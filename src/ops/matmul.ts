@@ -3,7 +3,9 @@ import type { DType } from "../tensor/dtype.js";
 import { native } from "../tensor/native.js";
 import { formatShape, sameShape, sizeOf } from "../tensor/shape.js";
 import { Tensor } from "../tensor/tensor.js";
+import { autocastCall } from "./autocast_hook.js";
 import { broadcastShapes } from "./broadcast.js";
+import { cast, viaFloat32 } from "./cast.js";
 import { sum, sumTo } from "./reduce.js";
 import { dt, requireFloat, requireSameDType } from "./util.js";
 
@@ -105,13 +107,17 @@ function viewAs(t: Tensor, shape: readonly number[]): Tensor {
 
 /**
  * Matrix product with PyTorch's semantics: 1-D operands are vectors, leading axes are batch
- * axes and broadcast (a batch of one is shared).
+ * axes and broadcast (a batch of one is shared). bfloat16 operands accumulate in float32;
+ * float16 ones are computed through float32 (viaFloat32: no float16 GEMM on this CPU).
  * @example matmul(x, w)              // [B, T, C] · [C, N] -> [B, T, N]
  * @example matmul(q, kT)             // [B, H, T, D] · [B, H, D, T]
  */
 export function matmul(a: Tensor, b: Tensor): Tensor {
+  const auto = autocastCall("matmul", [a, b], ([a, b]) => matmul(a!, b!));
+  if (auto) return auto;
   requireFloat(a, "matmul");
   requireSameDType("matmul", a, b);
+  if (a.dtype === "float16") return viaFloat32([a, b], ([a, b]) => matmul(a!, b!));
   if (a.ndim === 0 || b.ndim === 0) throw new RangeError(`matmul: operands must have at least one axis, got ${formatShape(a.shape)} and ${formatShape(b.shape)}`);
   const aShape = a.ndim === 1 ? [1, a.shape[0]!] : a.shape;
   const bShape = b.ndim === 1 ? [b.shape[0]!, 1] : b.shape;
@@ -155,7 +161,8 @@ const linearOp: OpDef<LinearAttrs> = {
     const gemmShape: Gemm = { batchA: 1, batchB: 1, m: rows, n: outFeatures, k: inFeatures, transA: false, transB: true };
     const dy = g!.viewAs([rows, outFeatures]);
     const [dx, dw] = gemmBackward(dy, x!, w!, gemmShape, needsGrad[0]!, needsGrad[1]!);
-    const db = needsGrad[2] ? sum(dy, 0) : null;
+    // The bias is float32 whatever the operands' dtype; its gradient is summed in float32.
+    const db = needsGrad[2] ? (dy.dtype === "float32" ? sum(dy, 0) : cast(sum(dy, 0), "float32")) : null;
     return [dx && dx.viewAs(inputShapes[0]!), dw && dw.viewAs(inputShapes[1]!), db];
   },
 };
@@ -166,8 +173,11 @@ const linearOp: OpDef<LinearAttrs> = {
  * @example linear(x, fc.weight, fc.bias)   // [32, 784] -> [32, 10]
  */
 export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
+  const auto = autocastCall("linear", [x, weight], ([x, w]) => linear(x!, w!, bias));
+  if (auto) return auto;
   requireFloat(x, "linear");
   requireSameDType("linear", x, weight);
+  if (x.dtype === "float16") return viaFloat32([x, weight], ([x, w]) => linear(x!, w!, bias));
   if (weight.ndim !== 2) throw new RangeError(`linear: weight must be [out, in], got ${formatShape(weight.shape)}`);
   const [outFeatures, inFeatures] = weight.shape as [number, number];
   if (x.ndim === 0 || x.shape[x.ndim - 1] !== inFeatures) {

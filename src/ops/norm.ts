@@ -2,6 +2,7 @@ import { apply1, type OpDef } from "../autograd/op.js";
 import { native } from "../tensor/native.js";
 import { formatShape, sameShape, sizeOf } from "../tensor/shape.js";
 import { Tensor } from "../tensor/tensor.js";
+import { autocastCall } from "./autocast_hook.js";
 import { dt, requireFloat } from "./util.js";
 
 /**
@@ -85,6 +86,8 @@ export function layerNorm(
   bias?: Tensor | null,
   eps = 1e-5,
 ): Tensor {
+  const auto = autocastCall("layerNorm", [x], ([x]) => layerNorm(x!, normalizedShape, weight, bias, eps));
+  if (auto) return auto;
   requireFloat(x, "layerNorm");
   const k = normalizedShape.length;
   if (k === 0 || k > x.ndim || !sameShape(x.shape.slice(x.ndim - k), normalizedShape)) {

@@ -2,6 +2,7 @@ import { apply1, type OpDef } from "../autograd/op.js";
 import { codes, native } from "../tensor/native.js";
 import { formatShape, normalizeAxis, sameShape, sizeOf } from "../tensor/shape.js";
 import { Tensor } from "../tensor/tensor.js";
+import { autocastCall } from "./autocast_hook.js";
 import { eq, div, mul } from "./binary.js";
 import { requireFloat, dt } from "./util.js";
 import { expand, reshape } from "./view.js";
@@ -76,6 +77,8 @@ function viewKept(t: Tensor, shape: number[]): Tensor {
 }
 
 function reduce(x: Tensor, axes: number | readonly number[] | undefined, keepDim: boolean, kind: ReduceAttrs["kind"]): Tensor {
+  const auto = autocastCall(kind, [x], ([x]) => reduce(x!, axes, keepDim, kind));
+  if (auto) return auto;
   requireFloat(x, kind);
   const resolved = resolveAxes(x, axes, kind);
   if (kind !== "sum") {

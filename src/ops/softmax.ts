@@ -2,6 +2,7 @@ import { apply1, type OpDef } from "../autograd/op.js";
 import { native } from "../tensor/native.js";
 import { normalizeAxis, sizeOf } from "../tensor/shape.js";
 import { Tensor } from "../tensor/tensor.js";
+import { autocastCall } from "./autocast_hook.js";
 import { dt, requireFloat } from "./util.js";
 
 /** Softmax and log-softmax over one axis, on the native kernel; both save their output for backward. */
@@ -37,6 +38,8 @@ const logSoftmaxOp = softmaxDef("logSoftmax", true);
  * @example softmax(scores, 1)       // over the channels of [N, C, H, W]
  */
 export function softmax(x: Tensor, axis = -1): Tensor {
+  const auto = autocastCall("softmax", [x], ([x]) => softmax(x!, axis));
+  if (auto) return auto;
   requireFloat(x, "softmax");
   return apply1(softmaxOp, [x], normalizeAxis(axis, x.ndim, "softmax"));
 }
@@ -47,6 +50,8 @@ export function softmax(x: Tensor, axis = -1): Tensor {
  * @example logSoftmax(logits)       // log-probabilities of [N, C]
  */
 export function logSoftmax(x: Tensor, axis = -1): Tensor {
+  const auto = autocastCall("logSoftmax", [x], ([x]) => logSoftmax(x!, axis));
+  if (auto) return auto;
   requireFloat(x, "logSoftmax");
   return apply1(logSoftmaxOp, [x], normalizeAxis(axis, x.ndim, "logSoftmax"));
 }

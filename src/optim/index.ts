@@ -15,3 +15,4 @@ export {
   type Schedule,
 } from "./schedule.js";
 export { clipGradNorm, clipGradValue, gradNorm } from "./clip.js";
+export { GradScaler, type GradScalerOptions, type GradScalerState } from "./grad_scaler.js";

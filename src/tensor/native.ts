@@ -47,6 +47,8 @@ export interface NativeKernels {
   /** Σ x², accumulated in double. */
   sumOfSquares(dtype: number, x: TypedArray): number;
   clampInPlace(dtype: number, x: TypedArray, low: number, high: number): void;
+  /** x *= invScale in place; returns whether x held an inf or NaN before (GradScaler's unscale). */
+  unscaleAndCheck(dtype: number, x: TypedArray, invScale: number): boolean;
   cast(srcDtype: number, src: TypedArray, dstDtype: number, dst: TypedArray): void;
   /**
    * out = cond ? a : b, copying bits (any value dtype); cond of any dtype is true where nonzero.

@@ -10,8 +10,10 @@ import { cnn } from "../models/cnn.js";
 import { GPT } from "../models/gpt.js";
 import { mlp } from "../models/mlp.js";
 import type { Module } from "../nn/module.js";
+import type { Precision } from "../amp/autocast.js";
 import { Adam } from "../optim/adam.js";
 import { AdamW } from "../optim/adamw.js";
+import { GradScaler } from "../optim/grad_scaler.js";
 import type { Optimizer } from "../optim/optimizer.js";
 import {
   constant,
@@ -42,6 +44,10 @@ export interface RunParts {
   train: DataLoader<any, Batch>;
   eval: DataLoader<any, Batch>;
   totalSteps: number;
+  /** The autocast dtype of forward and loss (float32: none). */
+  precision: Precision;
+  /** Loss scaling: always for float16, never otherwise. */
+  gradScaler: GradScaler | null;
   /** Saved with every checkpoint besides the config (a GPT's tokenizer). */
   meta: Record<string, unknown>;
   /** Applied to each training batch before its step (a GPT's sequence-length warm-up). */
@@ -65,7 +71,9 @@ export function buildRun(config: Config, shard?: Shard): RunParts {
   const totalSteps = config.train.steps ?? (config.train.epochs ?? 1) * train.length;
   const optimizer = buildOptimizer(config, model);
   const scheduler = new LRScheduler(optimizer, buildSchedule(config, totalSteps));
-  return { model, optimizer, scheduler, task, train, eval: evalLoader, totalSteps, meta, prepareBatch };
+  const { precision, lossScale } = config.train;
+  const gradScaler = precision === "float16" ? new GradScaler(lossScale ?? {}) : null;
+  return { model, optimizer, scheduler, task, train, eval: evalLoader, totalSteps, precision, gradScaler, meta, prepareBatch };
 }
 
 function mismatch(config: Config): ConfigError {
@@ -76,7 +84,7 @@ function mismatch(config: Config): ConfigError {
 }
 
 /** The model, its data and its task; a GPT's tokenizer goes into `meta` for checkpoints. */
-function buildModelAndData(config: Config, shard?: Shard): Omit<RunParts, "optimizer" | "scheduler" | "totalSteps"> {
+function buildModelAndData(config: Config, shard?: Shard): Omit<RunParts, "optimizer" | "scheduler" | "totalSteps" | "precision" | "gradScaler"> {
   const m = config.model, data = config.data, seed = config.train.seed;
   if (m.kind === "gpt") {
     if (data.kind !== "text" && data.kind !== "tokens") throw mismatch(config);

@@ -23,6 +23,8 @@ export interface CheckpointMeta {
   scheduler?: unknown;
   rng?: unknown;
   data?: unknown;
+  /** The loss scaler's scale, growth tracker and settings (float16 runs). */
+  gradScaler?: unknown;
   config?: unknown;
   /** The optimizer's hyperparameters and per-parameter step counts. */
   optimizer?: { paramGroups: Record<string, unknown>[]; steps: Record<string, number> };

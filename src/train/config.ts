@@ -138,6 +138,15 @@ const earlyStopping = z
   })
   .describe("earlyStopping");
 
+const lossScale = z
+  .strictObject({
+    initScale: positive().default(2 ** 16).describe("starting loss scale"),
+    growthFactor: z.number().gt(1).default(2).describe("factor on the scale after growthInterval steps without inf/NaN gradients"),
+    backoffFactor: z.number().gt(0).lt(1).default(0.5).describe("factor on the scale after a step with inf/NaN gradients (the step is skipped)"),
+    growthInterval: int(1).default(2000).describe("clean steps in a row before the scale grows"),
+  })
+  .describe("lossScale");
+
 const train = z
   .strictObject({
     epochs: int(1).optional().describe("passes over the training set (default 1 when steps is not set)"),
@@ -148,8 +157,13 @@ const train = z
     logEvery: int(1).default(50).describe("steps between metric lines"),
     evalEvery: int(1).nullable().default(null).describe("steps between evaluations (null: at the end of every epoch)"),
     earlyStopping: earlyStopping.optional(),
+    precision: z
+      .enum(["float32", "bfloat16", "float16"])
+      .default("float32")
+      .describe("autocast dtype of matmul, convolution and attention (weights, optimizer state, norms and losses stay float32)"),
+    lossScale: lossScale.optional().describe("dynamic loss scaling (GradScaler) settings; float16 always scales, with these or the defaults"),
   })
-  .default({ clipGradNorm: null, seed: 0, logEvery: 50, evalEvery: null })
+  .default({ clipGradNorm: null, seed: 0, logEvery: 50, evalEvery: null, precision: "float32" })
   .describe("train");
 
 const checkpoint = z

@@ -1,9 +1,11 @@
 import { performance } from "node:perf_hooks";
 
+import { withPrecision, type Precision } from "../amp/autocast.js";
 import { noGrad } from "../autograd/grad_mode.js";
 import type { DataLoader, LoaderState } from "../data/dataloader.js";
 import type { Module } from "../nn/module.js";
 import { clipGradNorm } from "../optim/clip.js";
+import type { GradScaler, GradScalerState } from "../optim/grad_scaler.js";
 import type { Optimizer } from "../optim/optimizer.js";
 import type { LRScheduler } from "../optim/schedule.js";
 import { defaultGenerator } from "../tensor/random.js";
@@ -31,6 +33,10 @@ export interface TrainerOptions {
    * sequence-length warm-up crops token windows); it owns the batch it is given.
    */
   prepareBatch?: (batch: Batch, step: number) => Batch;
+  /** Autocast dtype of forward and loss, in training and evaluation (default float32: none). */
+  precision?: Precision;
+  /** Loss scaling (float16): the loss is scaled, gradients unscaled before clipping, inf/NaN steps skipped. */
+  gradScaler?: GradScaler | null;
 }
 
 export interface FitResult {
@@ -43,6 +49,8 @@ export interface FitResult {
   stopReason: string | null;
   /** Seconds the training thread waited for batches. */
   dataWaitSeconds: number;
+  /** Optimizer steps the GradScaler skipped for inf/NaN gradients (0 without one). */
+  skippedSteps: number;
 }
 
 /** A loss that is not a finite number: training stops with this error. */
@@ -138,15 +146,16 @@ export class Trainer {
       eval: this.lastEval && { loss: this.lastEval.loss, ...(this.lastEval.accuracy !== undefined ? { accuracy: this.lastEval.accuracy } : {}) },
       stopReason: this.stopReason,
       dataWaitSeconds: this.dataWait,
+      skippedSteps: this.options.gradScaler?.skippedSteps ?? 0,
     };
   }
 
   private trainStep(batch: Batch, dataWait: number): StepInfo {
-    const { model, optimizer, scheduler, task } = this.options;
+    const { model, optimizer, scheduler, task, precision = "float32", gradScaler } = this.options;
     let lossValue = 0;
     try {
       tidy(() => {
-        const loss = task.loss(model, batch);
+        const loss = withPrecision(precision, () => task.loss(model, batch));
         lossValue = loss.item();
         if (!Number.isFinite(lossValue)) {
           throw new NonFiniteLossError(
@@ -154,15 +163,21 @@ export class Trainer {
               "clipping (train.clipGradNorm) or check the data",
           );
         }
-        loss.backward();
+        (gradScaler ? gradScaler.scale(loss) : loss).backward();
       });
     } finally {
       batch.x.dispose();
       batch.y.dispose();
     }
+    gradScaler?.unscale(optimizer);
     const gradNorm = this.options.clipGradNorm ? clipGradNorm(model.parameters(), this.options.clipGradNorm) : null;
     const lr = optimizer.paramGroups[0]!.lr;
-    optimizer.step();
+    if (gradScaler) {
+      gradScaler.step(optimizer);
+      gradScaler.update();
+    } else {
+      optimizer.step();
+    }
     scheduler?.step();
     optimizer.zeroGrad();
     this.step++;
@@ -180,7 +195,7 @@ export class Trainer {
     try {
       noGrad(() => {
         for (const batch of this.options.eval!) {
-          const counts = tidy(() => task.evaluate(model, batch));
+          const counts = tidy(() => withPrecision(this.options.precision ?? "float32", () => task.evaluate(model, batch)));
           batch.x.dispose();
           batch.y.dispose();
           lossSum += counts.loss * counts.count;
@@ -213,6 +228,7 @@ export class Trainer {
         step: this.step,
         epoch: this.epoch,
         scheduler: this.options.scheduler?.stateDict(),
+        gradScaler: this.options.gradScaler?.stateDict(),
         rng: defaultGenerator().getState(),
         data: this.options.train.state(),
         ...this.options.meta,
@@ -227,6 +243,7 @@ export class Trainer {
     if (checkpoint.optimizer) optimizer.loadStateDict(checkpoint.optimizer);
     const meta = checkpoint.meta;
     if (scheduler && meta.scheduler) scheduler.loadStateDict(meta.scheduler as { step: number });
+    if (this.options.gradScaler && meta.gradScaler) this.options.gradScaler.loadStateDict(meta.gradScaler as GradScalerState);
     if (meta.rng) defaultGenerator().setState(meta.rng as never);
     if (meta.data) train.loadState(meta.data as LoaderState);
     this.step = meta.step;

@@ -1,0 +1,60 @@
+import type { Tensor } from "../tensor/tensor.js";
+
+/**
+ * Where ops meet mixed precision. The ops layer knows only this hook; src/amp installs the
+ * policy behind it (which op runs in which dtype, the per-scope weight-cast cache), so the
+ * layers stay ordered. With no hook installed an op pays one null check.
+ */
+
+/** The inputs an op should run on, and which of them were made for this one call. */
+export interface AutocastInputs {
+  inputs: Tensor[];
+  /** Casts the caller disposes after the op ran (its node keeps what backward needs). */
+  temporaries: Tensor[];
+}
+
+/** Maps an op's floating inputs to the dtypes the active policy wants; null when nothing changes. */
+export type AutocastHook = (op: string, inputs: readonly Tensor[]) => AutocastInputs | null;
+
+let hook: AutocastHook | null = null;
+let suspended = 0;
+
+/** Installs the policy hook (null removes it); returns the previous one. */
+export function setAutocastHook(next: AutocastHook | null): AutocastHook | null {
+  const previous = hook;
+  hook = next;
+  return previous;
+}
+
+/**
+ * Runs fn with autocast off: backward rules run in the dtypes their forward chose, as in
+ * PyTorch, even when backward is called inside an autocast scope.
+ * @example withoutAutocast(() => loss.backward());
+ */
+export function withoutAutocast<T>(fn: () => T): T {
+  suspended++;
+  try {
+    return fn();
+  } finally {
+    suspended--;
+  }
+}
+
+/**
+ * The op's result under the active policy, or null when the policy changes no input (the op
+ * then runs as called). `run` receives the cast inputs in order and is the op itself: called
+ * again with inputs already in the policy's dtypes, it finds nothing to cast.
+ * @example
+ * const auto = autocastCall("linear", [x, weight], ([x, w]) => linear(x!, w!, bias));
+ * if (auto) return auto;
+ */
+export function autocastCall(op: string, inputs: readonly Tensor[], run: (inputs: Tensor[]) => Tensor): Tensor | null {
+  if (hook === null || suspended > 0) return null;
+  const cast = hook(op, inputs);
+  if (cast === null) return null;
+  try {
+    return run(cast.inputs);
+  } finally {
+    for (const t of cast.temporaries) t.dispose();
+  }
+}
