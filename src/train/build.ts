@@ -22,6 +22,7 @@ import {
 import { SGD } from "../optim/sgd.js";
 import { manualSeed } from "../tensor/random.js";
 import type { Tensor } from "../tensor/tensor.js";
+import { stepsPerEpoch } from "./accumulate.js";
 import type { Config } from "./config.js";
 import { ConfigError } from "./config_file.js";
 import { classification, languageModel, type Batch, type Task } from "./task.js";
@@ -43,7 +44,7 @@ export interface RunParts {
 export function buildRun(config: Config): RunParts {
   manualSeed(config.train.seed);
   const { model, task, train, eval: evalLoader, meta } = buildModelAndData(config);
-  const totalSteps = config.train.steps ?? (config.train.epochs ?? 1) * train.length;
+  const totalSteps = config.train.steps ?? (config.train.epochs ?? 1) * stepsPerEpoch(train.length, config.train.accumulate);
   const optimizer = buildOptimizer(config, model);
   const scheduler = new LRScheduler(optimizer, buildSchedule(config, totalSteps));
   return { model, optimizer, scheduler, task, train, eval: evalLoader, totalSteps, meta };
@@ -62,7 +63,7 @@ function buildModelAndData(config: Config): Omit<RunParts, "optimizer" | "schedu
   if (m.kind === "gpt") {
     if (data.kind !== "text") throw mismatch(config);
     const corpus = loadTextCorpus({ path: data.path, context: m.context, trainFraction: data.trainFraction });
-    const model = new GPT({ vocabSize: corpus.tokenizer.vocabSize, context: m.context, layers: m.layers, heads: m.heads, width: m.width, tiedHead: m.tiedHead, dropout: m.dropout });
+    const model = new GPT({ vocabSize: corpus.tokenizer.vocabSize, context: m.context, layers: m.layers, heads: m.heads, width: m.width, tiedHead: m.tiedHead, dropout: m.dropout, checkpoint: m.checkpoint });
     return {
       model,
       task: languageModel(),

@@ -2,11 +2,13 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
 
+import { memory } from "../tensor/memory.js";
 import { native } from "../tensor/native.js";
 import { type Callback, CheckpointCallback, EarlyStopping, MetricsFile } from "./callbacks.js";
 import { loadLatestCheckpoint } from "./checkpoint.js";
 import type { Config } from "./config.js";
 import { buildRun } from "./build.js";
+import { peakMemory, type PeakMemory } from "./memory_report.js";
 import { Progress } from "./progress.js";
 import { Trainer } from "./trainer.js";
 
@@ -31,6 +33,8 @@ export interface RunSummary {
   run_dir: string;
   stopped: string | null;
   data_wait_s: number;
+  /** Peak bytes during training (from the start of fit), by category, from the memory tracker. */
+  peak_bytes: PeakMemory;
 }
 
 /**
@@ -56,6 +60,7 @@ export function runTraining(config: Config, options: RunOptions = {}): RunSummar
     task: parts.task,
     train: parts.train,
     eval: parts.eval,
+    accumulate: config.train.accumulate,
     clipGradNorm: config.train.clipGradNorm,
     evalEvery: config.train.evalEvery,
     callbacks,
@@ -66,7 +71,9 @@ export function runTraining(config: Config, options: RunOptions = {}): RunSummar
     trainer.restore(checkpoint);
     log(`resumed from ${checkpoint.dir} at step ${trainer.step}`);
   }
+  memory.resetPeak();
   const result = trainer.fit({ steps: parts.totalSteps });
+  const peak = peakMemory(memory.report());
   return {
     steps: result.steps,
     epochs: result.epochs,
@@ -78,5 +85,6 @@ export function runTraining(config: Config, options: RunOptions = {}): RunSummar
     run_dir: runDir,
     stopped: result.stopReason,
     data_wait_s: result.dataWaitSeconds,
+    peak_bytes: peak,
   };
 }
