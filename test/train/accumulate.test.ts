@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
@@ -14,7 +14,10 @@ import { SGD } from "../../src/optim/sgd.js";
 import { memory } from "../../src/tensor/memory.js";
 import { manualSeed } from "../../src/tensor/random.js";
 import { microBatchesOfStep, stepsPerEpoch } from "../../src/train/accumulate.js";
+import { buildRun } from "../../src/train/build.js";
 import { loadCheckpoint, saveCheckpoint } from "../../src/train/checkpoint.js";
+import { parseConfig } from "../../src/train/config_file.js";
+import { runTraining } from "../../src/train/run.js";
 import { languageModel } from "../../src/train/task.js";
 import { Trainer } from "../../src/train/trainer.js";
 
@@ -137,4 +140,25 @@ test("resuming between accumulated steps continues exactly as an uninterrupted r
   // Step 3 ends the first epoch with one micro-batch; stopping after it and within the next epoch both resume exactly.
   assert.deepEqual(run(3), straight);
   assert.deepEqual(run(4), straight);
+});
+
+test("train.accumulate and model.checkpoint reach a run built from a config", () => {
+  const text = join(work, "corpus.txt");
+  writeFileSync(text, "In the beginning God created the heaven and the earth. ".repeat(40));
+  const config = parseConfig(
+    {
+      outDir: join(work, "runs"),
+      model: { kind: "gpt", layers: 1, heads: 2, width: 16, context: 8, checkpoint: true },
+      data: { kind: "text", path: text, batchSize: 2, batchesPerEpoch: 5, valBatches: 1 },
+      train: { epochs: 1, accumulate: 2 },
+    },
+    "test",
+  );
+  const parts = buildRun(config);
+  assert.equal((parts.model as GPT).config.checkpoint, true);
+  assert.equal(parts.totalSteps, 3, "5 micro-batches in steps of 2, 2 and 1");
+  const summary = runTraining(config);
+  assert.equal(summary.steps, 3);
+  assert.deepEqual(loadCheckpoint(summary.checkpoint!).meta.data, { epoch: 0, batchIndex: 5 }, "all five micro-batches of the epoch were used");
+  assert.ok(summary.peak_bytes.activation > 0);
 });
