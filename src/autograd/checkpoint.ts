@@ -1,6 +1,6 @@
 import { isFloating } from "../tensor/dtype.js";
 import { defaultGenerator, type GeneratorState } from "../tensor/random.js";
-import { formatShape, sameShape } from "../tensor/shape.js";
+import { formatShape } from "../tensor/shape.js";
 import { Tensor } from "../tensor/tensor.js";
 import { propagate } from "./backward.js";
 import { enableGrad, isGradEnabled, noGrad } from "./grad_mode.js";
@@ -25,7 +25,8 @@ interface CheckpointAttrs {
   rng: GeneratorState;
   /** Random blocks the forward drew: the recomputation must draw exactly as many. */
   draws: number;
-  outputShapes: readonly (readonly number[])[];
+  /** The outputs' shapes and dtypes, as "[2, 3] float32": the recomputation must match them. */
+  outputs: string[];
 }
 
 function outputsOf(result: unknown, inputs: readonly Tensor[]): Tensor[] {
@@ -40,6 +41,8 @@ function outputsOf(result: unknown, inputs: readonly Tensor[]): Tensor[] {
   });
 }
 
+const signature = (t: Tensor): string => `${formatShape(t.shape)} ${t.dtype}`;
+
 function describe(value: unknown): string {
   if (value instanceof Tensor) return `a tensor ${formatShape(value.shape)}`;
   return Array.isArray(value) ? `an array of ${value.length}` : value === null ? "null" : typeof value;
@@ -51,7 +54,7 @@ const checkpointOp: OpDef<CheckpointAttrs> = {
     throw new Error("checkpoint: the checkpoint node is recorded by checkpoint(), never applied");
   },
   backward(ctx: BackwardContext<CheckpointAttrs>, grads: readonly Tensor[]) {
-    const { fn, rng, draws, outputShapes } = ctx.attrs;
+    const { fn, rng, draws, outputs } = ctx.attrs;
     const inputs = ctx.saved.map((t, i) => {
       const detached = t.share();
       detached.requiresGrad = ctx.needsGrad[i]!;
@@ -70,10 +73,11 @@ const checkpointOp: OpDef<CheckpointAttrs> = {
     } finally {
       generator.setState(now);
     }
-    if (outs.length !== outputShapes.length || outs.some((o, i) => !sameShape(o.shape, outputShapes[i]!))) {
+    const recomputed = outs.map(signature);
+    if (recomputed.join() !== outputs.join()) {
       throw new Error(
-        `checkpoint: the recomputation returned ${outs.map((o) => formatShape(o.shape)).join(", ")} where the forward returned ` +
-          `${outputShapes.map(formatShape).join(", ")}; fn must be deterministic given its inputs`,
+        `checkpoint: the recomputation returned ${recomputed.join(", ")} where the forward returned ${outputs.join(", ")}; ` +
+          "fn must be deterministic given its inputs",
       );
     }
     // Backward needs only the outputs' graph positions, not their values: free them first, and
@@ -121,7 +125,7 @@ export function checkpoint(fn: Fn, ...inputs: Tensor[]): Tensor | Tensor[] {
   outs.forEach((t, i) => {
     if (t.node !== null) throw new Error(`checkpoint: output ${i} ${formatShape(t.shape)} was computed outside fn (it already belongs to a graph)`);
   });
-  const attrs: CheckpointAttrs = { fn, rng, draws: generator.offset - rng.offset, outputShapes: outs.map((o) => o.shape) };
+  const attrs: CheckpointAttrs = { fn, rng, draws: generator.offset - rng.offset, outputs: outs.map(signature) };
   recordNode(checkpointOp, attrs, inputs, outs, inputs.map((t) => t.share(false)));
   return result instanceof Tensor ? outs[0]! : outs;
 }

@@ -116,8 +116,31 @@ test("a function that behaves differently on the recomputation is caught in back
   const x = tensor([1, 2, 3, 4], { requiresGrad: true });
   let calls = 0;
   const shapes = checkpoint((h) => (calls++ === 0 ? ops.mul(h, 2) : ops.reshape(ops.mul(h, 2), [2, 2])), x);
-  assert.throws(() => ops.sum(shapes).backward(), /checkpoint: the recomputation returned \[2, 2\] where the forward returned \[4\]/);
+  assert.throws(() => ops.sum(shapes).backward(), /checkpoint: the recomputation returned \[2, 2\] float32 where the forward returned \[4\] float32/);
   let draws = 0;
   const random = checkpoint((h) => (draws++ === 0 ? ops.mul(h, 2) : ops.mul(h, randn([4]))), x);
   assert.throws(() => ops.sum(random).backward(), /checkpoint: the recomputation drew 1 random blocks where the forward drew 0/);
+});
+
+test("a retained graph recomputes again, and checkpoints nest", () => {
+  const w = tensor([0.5, -1.5, 2], { requiresGrad: true });
+  const x = tensor([1, 2, 3], { requiresGrad: true });
+  const inner = (h: Tensor) => ops.tanh(ops.mul(h, w));
+  const outer = (h: Tensor) => ops.exp(checkpoint(inner, ops.mul(h, 0.5)));
+  const run = (fn: (h: Tensor) => Tensor) => {
+    w.grad = null;
+    x.grad = null;
+    tidy(() => ops.sum(fn(x)).backward());
+    return [Array.from(w.grad!.data), Array.from(x.grad!.data)];
+  };
+  const direct = run((h) => ops.exp(inner(ops.mul(h, 0.5))));
+  assert.deepEqual(run((h) => checkpoint(outer, h)), direct);
+  w.grad = null;
+  tidy(() => {
+    const loss = ops.sum(checkpoint(inner, x));
+    loss.backward(undefined, { retainGraph: true });
+    const once = Array.from(w.grad!.data);
+    loss.backward();
+    assert.deepEqual(Array.from(w.grad!.data), once.map((g) => g * 2));
+  });
 });
