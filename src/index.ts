@@ -24,7 +24,9 @@ export {
 } from "./tensor/random.js";
 export { memory, type MemoryCategory, type MemoryReport } from "./tensor/memory.js";
 export { pool } from "./tensor/pool.js";
-export { noGrad, isGradEnabled } from "./autograd/grad_mode.js";
+export { noGrad, enableGrad, isGradEnabled } from "./autograd/grad_mode.js";
+export { checkpoint } from "./autograd/checkpoint.js";
+export { backwardFrom } from "./autograd/backward.js";
 export * from "./ops/index.js";
 export * as data from "./data/index.js";
 export * as nn from "./nn/index.js";

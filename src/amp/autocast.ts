@@ -1,5 +1,5 @@
 import { isGradEnabled } from "../autograd/grad_mode.js";
-import { setAutocastHook, type AutocastInputs } from "../ops/autocast_hook.js";
+import { resumingAutocast, setAutocastCapturer, setAutocastHook, type AutocastInputs } from "../ops/autocast_hook.js";
 import { cast } from "../ops/cast.js";
 import { isFloating, type DType } from "../tensor/dtype.js";
 import type { Tensor } from "../tensor/tensor.js";
@@ -130,3 +130,9 @@ export type Precision = "float32" | LowPrecision;
 export function withPrecision<T>(precision: Precision, fn: () => T): T {
   return precision === "float32" ? fn() : autocast({ dtype: precision }, fn);
 }
+
+// Checkpointed blocks recompute in backward in the dtype their forward ran in.
+setAutocastCapturer(() => {
+  const dtype = autocastDType();
+  return dtype === null ? null : <T>(fn: () => T): T => resumingAutocast(() => autocast({ dtype }, fn));
+});

@@ -5,10 +5,10 @@ import { tidy } from "../tensor/scope.js";
 import { formatShape, sameShape } from "../tensor/shape.js";
 import { Tensor } from "../tensor/tensor.js";
 import { noGrad } from "./grad_mode.js";
-import { fireBackwardEnd, fireGradReady, LeafReadiness } from "./hooks.js";
 import type { Node } from "./node.js";
 import { opObserver } from "./observer.js";
 import type { BackwardContext } from "./op.js";
+import { fireBackwardEnd, fireGradReady, LeafReadiness } from "./hooks.js";
 
 export interface BackwardOptions {
   /** Keep the saved tensors so backward can run through this graph again. */
@@ -22,37 +22,75 @@ export interface BackwardOptions {
  * activation memory falls as backward proceeds.
  */
 export function backward(root: Tensor, gradient?: Tensor, options: BackwardOptions = {}): void {
-  if (!root.requiresGrad) {
-    throw new Error("backward: the tensor does not require grad (no tensor it was computed from has requiresGrad set)");
-  }
-  if (gradient === undefined && root.size !== 1) {
-    throw new Error(`backward: a tensor of shape ${formatShape(root.shape)} needs an explicit gradient; only one-element tensors get 1`);
-  }
-  if (gradient !== undefined && (!sameShape(gradient.shape, root.shape) || gradient.dtype !== root.dtype)) {
-    throw new Error(
-      `backward: gradient ${formatShape(gradient.shape)} ${gradient.dtype} does not match the tensor ${formatShape(root.shape)} ${root.dtype}`,
-    );
-  }
+  backwardFrom([root], [gradient ?? null], options);
+}
+
+/**
+ * backward() from several tensors in one walk, as torch.autograd.backward(tensors,
+ * grad_tensors): where their graphs meet, the gradients are summed before they propagate
+ * further. A null gradient means 1 and needs a one-element root.
+ *
+ * @example
+ * backwardFrom([a, b], [gradA, gradB]);
+ */
+export function backwardFrom(roots: readonly Tensor[], gradients: readonly (Tensor | null)[], options: BackwardOptions = {}): void {
+  if (roots.length !== gradients.length) throw new Error(`backward: ${roots.length} tensors but ${gradients.length} gradients`);
+  roots.forEach((root, i) => {
+    const gradient = gradients[i];
+    if (!root.requiresGrad) {
+      throw new Error("backward: the tensor does not require grad (no tensor it was computed from has requiresGrad set)");
+    }
+    if (!gradient && root.size !== 1) {
+      throw new Error(`backward: a tensor of shape ${formatShape(root.shape)} needs an explicit gradient; only one-element tensors get 1`);
+    }
+    if (gradient && (!sameShape(gradient.shape, root.shape) || gradient.dtype !== root.dtype)) {
+      throw new Error(
+        `backward: gradient ${formatShape(gradient.shape)} ${gradient.dtype} does not match the tensor ${formatShape(root.shape)} ${root.dtype}`,
+      );
+    }
+  });
   // Backward rules run in the dtypes their forward chose, even inside an autocast scope.
   withoutAutocast(() => noGrad(() => {
-    const seed = gradient ? copyOf(gradient) : fillWith(Tensor.empty(root.shape, root.dtype), 1);
-    if (root.node === null) {
-      accumulateLeaf(root, seed, new Set([seed]));
-      fireGradReady(root);
-    } else {
-      run(root.node, root.outputIndex, seed, options.retainGraph ?? false);
-    }
+    const seeds = roots.map((root, i) => {
+      const gradient = gradients[i];
+      return gradient ? copyOf(gradient) : fillWith(Tensor.empty(root.shape, root.dtype), 1);
+    });
+    propagate(roots, seeds, options.retainGraph ?? false);
     fireBackwardEnd();
   }));
 }
 
-function run(rootNode: Node, rootIndex: number, seed: Tensor, retainGraph: boolean): void {
-  const order = reachable(rootNode);
-  const readiness = LeafReadiness.track(order);
+/**
+ * The walk of backwardFrom, for callers inside a backward rule (checkpoint's recomputation):
+ * it takes over the seeds (each is used in place or disposed) and reads only the roots' graph
+ * positions, so their storage may already be given back. Runs under noGrad.
+ */
+export function propagate(roots: readonly Tensor[], seeds: readonly Tensor[], retainGraph: boolean): void {
   const pending = new Map<Node, (Tensor | undefined)[]>();
-  const seedSlots = new Array<Tensor | undefined>(rootNode.outputShapes.length);
-  seedSlots[rootIndex] = seed;
-  pending.set(rootNode, seedSlots);
+  roots.forEach((root, i) => {
+    const seed = seeds[i]!;
+    const owned = new Set([seed]);
+    if (root.node === null) {
+      accumulateLeaf(root, seed, owned);
+      fireGradReady(root);
+    } else deliver(pending, root.node, root.outputIndex, seed, owned);
+    for (const t of owned) t.dispose();
+  });
+  if (pending.size > 0) run(pending, retainGraph);
+}
+
+/** Adds g into the gradient slot of a node's output, taking g over when this step owns it. */
+function deliver(pending: Map<Node, (Tensor | undefined)[]>, node: Node, index: number, g: Tensor, owned: Set<Tensor>): void {
+  let slots = pending.get(node);
+  if (!slots) pending.set(node, (slots = new Array(node.outputShapes.length)));
+  const existing = slots[index];
+  if (existing) addInPlace(existing, g);
+  else slots[index] = take(g, owned);
+}
+
+function run(pending: Map<Node, (Tensor | undefined)[]>, retainGraph: boolean): void {
+  const order = reachable([...pending.keys()]);
+  const readiness = LeafReadiness.track(order);
   try {
     for (const node of order) {
       const slots = pending.get(node);
@@ -97,12 +135,7 @@ function run(rootNode: Node, rootIndex: number, seed: Tensor, retainGraph: boole
           readiness?.used(edge.leaf);
           return;
         }
-        const target = edge.node!;
-        let targetSlots = pending.get(target);
-        if (!targetSlots) pending.set(target, (targetSlots = new Array(target.outputShapes.length)));
-        const existing = targetSlots[edge.index];
-        if (existing) addInPlace(existing, g);
-        else targetSlots[edge.index] = take(g, owned);
+        deliver(pending, edge.node!, edge.index, g, owned);
       });
       for (const t of owned) t.dispose();
       if (!retainGraph) node.release();
@@ -132,10 +165,10 @@ function accumulateLeaf(leaf: Tensor, g: Tensor, owned: Set<Tensor>): void {
   leaf.grad = grad;
 }
 
-/** Nodes the root depends on, latest first: the reverse of the order they ran in. */
-function reachable(root: Node): Node[] {
-  const seen = new Set<Node>([root]);
-  const stack = [root];
+/** Nodes the roots depend on, latest first: the reverse of the order they ran in. */
+function reachable(roots: Node[]): Node[] {
+  const seen = new Set<Node>(roots);
+  const stack = [...roots];
   while (stack.length > 0) {
     const node = stack.pop()!;
     for (const edge of node.edges) {

@@ -56,7 +56,6 @@ export function apply<A>(op: OpDef<A>, inputs: readonly Tensor[], attrs: A): Ten
     if (result.scratch) for (const t of result.scratch) t.dispose();
     return result.out;
   }
-  const outs = Array.isArray(result.out) ? result.out : [result.out];
   const saved: Tensor[] = [];
   if (result.save) for (const t of result.save) saved.push(t.share(false));
   if (result.scratch) {
@@ -65,6 +64,15 @@ export function apply<A>(op: OpDef<A>, inputs: readonly Tensor[], attrs: A): Ten
       t.dispose();
     }
   }
+  recordNode(op, attrs, inputs, Array.isArray(result.out) ? result.out : [result.out], saved);
+  return result.out;
+}
+
+/**
+ * Records the node of an op that ran: edges to the inputs that require grad, the tensors its
+ * backward needs (handles it owns), and the outputs marked as its results.
+ */
+export function recordNode<A>(op: OpDef<A>, attrs: A, inputs: readonly Tensor[], outs: readonly Tensor[], saved: Tensor[]): Node {
   const edges: (Edge | null)[] = inputs.map((t) =>
     !t.requiresGrad ? null : t.node ? { node: t.node, index: t.outputIndex, leaf: null } : { node: null, index: 0, leaf: t },
   );
@@ -84,7 +92,7 @@ export function apply<A>(op: OpDef<A>, inputs: readonly Tensor[], attrs: A): Ten
     t.outputIndex = i;
     t.requiresGrad = true;
   });
-  return result.out;
+  return node;
 }
 
 /** apply() for ops with exactly one output. */

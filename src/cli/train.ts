@@ -3,6 +3,7 @@ import type { Command } from "commander";
 import { inDistributedJob, initProcessGroup } from "../dist/init.js";
 import { DEFAULT_CONFIG } from "../train/config.js";
 import { applyOverrides, configReference, parseConfig, readConfigFile } from "../train/config_file.js";
+import { formatPeakMemory } from "../train/memory_report.js";
 import { runTraining, type RunSummary } from "../train/run.js";
 
 function collect(value: string, previous: string[]): string[] {
@@ -23,13 +24,14 @@ function printSummary(s: RunSummary, json: boolean): void {
     `evaluation: ${eval_}`,
     `data wait: ${s.data_wait_s.toFixed(2)} s (${((100 * s.data_wait_s) / Math.max(s.train_s, 1e-9)).toFixed(1)}% of training)`,
     s.stopped ? `stopped early: ${s.stopped}` : null,
+    formatPeakMemory(s.peak_bytes),
     `checkpoint: ${s.checkpoint ?? "none"}`,
     `run folder: ${s.run_dir} (metrics.jsonl, config.json)`,
   ].filter((l) => l !== null);
   process.stdout.write(`${lines.join("\n")}\n`);
   if (json) {
-    const { steps, epochs, train_s, samples_per_s, eval: evaluation, checkpoint, data_wait_s } = s;
-    process.stdout.write(`${JSON.stringify({ steps, epochs, train_s, samples_per_s, eval: evaluation, checkpoint, data_wait_s })}\n`);
+    const { steps, epochs, train_s, samples_per_s, eval: evaluation, checkpoint, data_wait_s, peak_bytes } = s;
+    process.stdout.write(`${JSON.stringify({ steps, epochs, train_s, samples_per_s, eval: evaluation, checkpoint, data_wait_s, peak_bytes })}\n`);
   }
 }
 
@@ -41,7 +43,7 @@ export function registerTrain(program: Command): void {
     .argument("[config]", "config file; see --help-config for every field")
     .option("--set <path=value>", "override a config field, e.g. --set train.epochs=5 (repeatable)", collect, [])
     .option("--resume <dir>", "continue from the newest valid checkpoint in a run's checkpoints/ folder (or from one checkpoint)")
-    .option("--json", "end with one JSON line: { steps, epochs, train_s, samples_per_s, eval, checkpoint }")
+    .option("--json", "end with one JSON line: { steps, epochs, train_s, samples_per_s, eval, checkpoint, peak_bytes }")
     .option("--no-progress", "no progress bar or progress lines")
     .option("--help-config", "print every config field with its type, default and meaning")
     .action(async (file: string | undefined, opts: { set: string[]; resume?: string; json?: boolean; progress: boolean; helpConfig?: boolean }) => {

@@ -1,3 +1,4 @@
+import { checkpoint } from "../autograd/checkpoint.js";
 import { add } from "../ops/binary.js";
 import { causalSelfAttention } from "../ops/attention.js";
 import { linear } from "../ops/matmul.js";
@@ -24,6 +25,8 @@ export interface GPTConfig {
   /** Share the token embedding with the output head (default true). */
   tiedHead?: boolean;
   dropout?: number;
+  /** Recompute each block's activations in backward instead of keeping them (default false). */
+  checkpoint?: boolean;
 }
 
 /**
@@ -46,8 +49,10 @@ class CausalSelfAttention extends Module {
   forward(x: Tensor): Tensor {
     const qkv = this.qkv.forward(x);
     const attended = causalSelfAttention(qkv, this.config.heads);
-    const out = this.dropout.forward(this.proj.forward(attended));
-    return release(out, qkv, attended);
+    const projected = this.proj.forward(attended);
+    // Without dropout its output shares projected's storage; either way this handle is done.
+    const out = this.dropout.forward(projected);
+    return release(out, qkv, attended, projected);
   }
 }
 
@@ -78,8 +83,9 @@ class Block extends Module {
     const h2 = this.ln2.forward(x1);
     const f = this.fc.forward(h2);
     const g = this.gelu.forward(f);
-    const m = this.dropout.forward(this.fcProj.forward(g));
-    return release(add(x1, m), x1, h2, f, g, m);
+    const p = this.fcProj.forward(g);
+    const m = this.dropout.forward(p);
+    return release(add(x1, m), x1, h2, f, g, p, m);
   }
 }
 
@@ -87,7 +93,8 @@ class Block extends Module {
  * A GPT (decoder-only transformer): token and position embeddings, pre-LayerNorm blocks of
  * causal self-attention and a GELU MLP, a final LayerNorm and a head to the vocabulary (tied
  * to the token embedding by default). Initialised as GPT-2: N(0, 0.02²) weights, zero biases,
- * the residual projections scaled by 1/√(2·layers).
+ * the residual projections scaled by 1/√(2·layers). With `checkpoint`, each block keeps only
+ * its input for backward and recomputes the rest (activation checkpointing).
  *
  * @example
  * const model = new GPT({ vocabSize: 65, context: 128, layers: 4, heads: 4, width: 256 });
@@ -132,8 +139,9 @@ export class GPT extends Module {
     if (time > this.config.context) throw new RangeError(`GPT: sequence of ${time} tokens exceeds the context of ${this.config.context}`);
     const positions = arange(time, undefined, 1, { dtype: "int32" });
     const tok = this.tokens.forward(idx), pos = this.positions.forward(positions);
-    let x = this.dropout.forward(release(add(tok, pos), tok, pos, positions));
-    for (const block of this.blocks.items) x = release(block.forward(x), x);
+    const embedded = release(add(tok, pos), tok, pos, positions);
+    let x = release(this.dropout.forward(embedded), embedded);
+    for (const block of this.blocks.items) x = release(this.config.checkpoint ? checkpoint((h) => block.forward(h), x) : block.forward(x), x);
     const h = this.lnF.forward(x);
     const logits = this.head ? this.head.forward(h) : linear(h, this.tokens.weight);
     return release(logits, x, h);

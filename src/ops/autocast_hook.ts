@@ -19,6 +19,37 @@ export type AutocastHook = (op: string, inputs: readonly Tensor[]) => AutocastIn
 let hook: AutocastHook | null = null;
 let suspended = 0;
 
+/** Runs fn again in the autocast state of the moment it was captured. */
+export type AutocastReentry = <T>(fn: () => T) => T;
+let capturer: (() => AutocastReentry | null) | null = null;
+
+/** Installs how src/amp captures its active scope for re-entry (null removes it). */
+export function setAutocastCapturer(next: (() => AutocastReentry | null) | null): void {
+  capturer = next;
+}
+
+/**
+ * The autocast state of this moment as a function that re-enters it, or null when autocast is
+ * off: checkpoint's recomputation, which runs inside backward (where autocast is suspended),
+ * must compute in the precision its forward used.
+ * @example const reenter = captureAutocast(); ... (reenter ?? ((f) => f()))(() => fn(...inputs));
+ */
+export function captureAutocast(): AutocastReentry | null {
+  if (hook === null || suspended > 0 || capturer === null) return null;
+  return capturer();
+}
+
+/** Runs fn with a suspension by withoutAutocast lifted (for a captured re-entry). */
+export function resumingAutocast<T>(fn: () => T): T {
+  const saved = suspended;
+  suspended = 0;
+  try {
+    return fn();
+  } finally {
+    suspended = saved;
+  }
+}
+
 /** Installs the policy hook (null removes it); returns the previous one. */
 export function setAutocastHook(next: AutocastHook | null): AutocastHook | null {
   const previous = hook;

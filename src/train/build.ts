@@ -30,6 +30,7 @@ import { SGD } from "../optim/sgd.js";
 import { manualSeed } from "../tensor/random.js";
 import type { Tensor } from "../tensor/tensor.js";
 import type { TransformSpec } from "../data/transforms/compose.js";
+import { stepsPerEpoch } from "./accumulate.js";
 import type { Config } from "./config.js";
 import type { AugmentConfig } from "./data_config.js";
 import { ConfigError } from "./config_file.js";
@@ -68,7 +69,7 @@ export interface Shard {
 export function buildRun(config: Config, shard?: Shard): RunParts {
   manualSeed(config.train.seed);
   const { model, task, train, eval: evalLoader, meta, prepareBatch } = buildModelAndData(config, shard);
-  const totalSteps = config.train.steps ?? (config.train.epochs ?? 1) * train.length;
+  const totalSteps = config.train.steps ?? (config.train.epochs ?? 1) * stepsPerEpoch(train.length, config.train.accumulate);
   const optimizer = buildOptimizer(config, model);
   const scheduler = new LRScheduler(optimizer, buildSchedule(config, totalSteps));
   const { precision, lossScale } = config.train;
@@ -95,7 +96,7 @@ function buildModelAndData(config: Config, shard?: Shard): Omit<RunParts, "optim
             const file = TokenFile.open(data.path);
             return { tokenizer: file.tokenizer, ...TokenFileDataset.split(file, { context: m.context, trainFraction: data.trainFraction }) };
           })();
-    const model = new GPT({ vocabSize: corpus.tokenizer.vocabSize, context: m.context, layers: m.layers, heads: m.heads, width: m.width, tiedHead: m.tiedHead, dropout: m.dropout });
+    const model = new GPT({ vocabSize: corpus.tokenizer.vocabSize, context: m.context, layers: m.layers, heads: m.heads, width: m.width, tiedHead: m.tiedHead, dropout: m.dropout, checkpoint: m.checkpoint });
     if (data.seqLenWarmup && data.seqLenWarmup.start > m.context) {
       throw new ConfigError(`config: data.seqLenWarmup.start ${data.seqLenWarmup.start} exceeds model.context ${m.context}; the warm-up grows the context up to it`);
     }

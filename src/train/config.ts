@@ -39,6 +39,7 @@ const gptModel = z
     context: int(1).default(128).describe("context length in tokens (training windows and position embeddings)"),
     tiedHead: z.boolean().default(true).describe("share the token embedding with the output head"),
     dropout: z.number().min(0).lt(1).default(0).describe("dropout after attention, MLP and embeddings"),
+    checkpoint: z.boolean().default(false).describe("activation checkpointing: recompute each block's activations in backward instead of keeping them (less memory, one more forward of compute)"),
   })
   .describe("gpt");
 
@@ -151,6 +152,7 @@ const train = z
   .strictObject({
     epochs: int(1).optional().describe("passes over the training set (default 1 when steps is not set)"),
     steps: int(1).optional().describe("optimizer steps; overrides epochs"),
+    accumulate: int(1).default(1).describe("gradient accumulation: micro-batches (of data.batchSize) per optimizer step, each loss weighted 1/accumulate"),
     clipGradNorm: positive().nullable().default(null).describe("clip the global gradient norm to this (null: no clipping)"),
     seed: int(0).default(0).describe("seed of initialisation, shuffling and dropout"),
     threads: int(1).optional().describe("OpenMP threads of the kernels (default: all cores)"),
@@ -163,7 +165,7 @@ const train = z
       .describe("autocast dtype of matmul, convolution and attention (weights, optimizer state, norms and losses stay float32)"),
     lossScale: lossScale.optional().describe("dynamic loss scaling (GradScaler) settings; float16 always scales, with these or the defaults"),
   })
-  .default({ clipGradNorm: null, seed: 0, logEvery: 50, evalEvery: null, precision: "float32" })
+  .default({ accumulate: 1, clipGradNorm: null, seed: 0, logEvery: 50, evalEvery: null, precision: "float32" })
   .describe("train");
 
 const checkpoint = z

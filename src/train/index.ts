@@ -18,3 +18,5 @@ export { configSchema, DEFAULT_CONFIG, type Config, type ConfigInput } from "./c
 export { parseConfig, readConfigFile, applyOverrides, configReference, ConfigError, type ConfigField } from "./config_file.js";
 export { buildRun, buildOptimizer, buildSchedule, type RunParts } from "./build.js";
 export { runTraining, type RunOptions, type RunSummary } from "./run.js";
+export { stepsPerEpoch, microBatchesOfStep } from "./accumulate.js";
+export { peakMemory, formatPeakMemory, formatBytes, type PeakMemory } from "./memory_report.js";

@@ -4,11 +4,13 @@ import { join } from "node:path";
 
 import { DistributedDataParallel } from "../dist/ddp.js";
 import type { ProcessGroup } from "../dist/process_group.js";
+import { memory } from "../tensor/memory.js";
 import { native } from "../tensor/native.js";
 import { type Callback, CheckpointCallback, EarlyStopping, MetricsFile } from "./callbacks.js";
 import { loadLatestCheckpoint } from "./checkpoint.js";
 import type { Config } from "./config.js";
 import { buildRun } from "./build.js";
+import { peakMemory, type PeakMemory } from "./memory_report.js";
 import { Progress } from "./progress.js";
 import { Trainer } from "./trainer.js";
 
@@ -38,6 +40,8 @@ export interface RunSummary {
   run_dir: string;
   stopped: string | null;
   data_wait_s: number;
+  /** Peak bytes during training (from the start of fit), by category, from the memory tracker. */
+  peak_bytes: PeakMemory;
 }
 
 /**
@@ -66,6 +70,7 @@ export function runTraining(config: Config, options: RunOptions = {}): RunSummar
     task: parts.task,
     train: parts.train,
     eval: parts.eval,
+    accumulate: config.train.accumulate,
     clipGradNorm: config.train.clipGradNorm,
     evalEvery: config.train.evalEvery,
     callbacks,
@@ -79,6 +84,7 @@ export function runTraining(config: Config, options: RunOptions = {}): RunSummar
   }
   // After a resume every rank holds the checkpoint's weights; DDP broadcasts rank 0's anyway.
   const ddp = group ? new DistributedDataParallel(parts.model, group) : null;
+  memory.resetPeak();
   let result;
   try {
     result = trainer.fit({ steps: parts.totalSteps });
@@ -86,6 +92,7 @@ export function runTraining(config: Config, options: RunOptions = {}): RunSummar
     ddp?.dispose();
     parts.train.close();
   }
+  const peak = peakMemory(memory.report());
   return {
     steps: result.steps,
     epochs: result.epochs,
@@ -98,5 +105,6 @@ export function runTraining(config: Config, options: RunOptions = {}): RunSummar
     run_dir: runDir,
     stopped: result.stopReason,
     data_wait_s: result.dataWaitSeconds,
+    peak_bytes: peak,
   };
 }

@@ -4,12 +4,14 @@ import { withPrecision, type Precision } from "../amp/autocast.js";
 import { noGrad } from "../autograd/grad_mode.js";
 import type { DataLoader, LoaderState } from "../data/dataloader.js";
 import type { Module } from "../nn/module.js";
+import { mul } from "../ops/binary.js";
 import { clipGradNorm } from "../optim/clip.js";
 import type { GradScaler, GradScalerState } from "../optim/grad_scaler.js";
 import type { Optimizer } from "../optim/optimizer.js";
 import type { LRScheduler } from "../optim/schedule.js";
 import { defaultGenerator } from "../tensor/random.js";
 import { tidy } from "../tensor/scope.js";
+import { microBatchesOfStep, stepsPerEpoch } from "./accumulate.js";
 import type { Callback, EvalInfo, StepInfo } from "./callbacks.js";
 import type { CheckpointContent, LoadedCheckpoint } from "./checkpoint.js";
 import type { Batch, Task } from "./task.js";
@@ -21,6 +23,8 @@ export interface TrainerOptions {
   task: Task;
   train: DataLoader<any, Batch>;
   eval?: Iterable<Batch>;
+  /** Micro-batches per optimizer step (gradient accumulation, default 1); see accumulate.ts. */
+  accumulate?: number;
   /** Clip the global gradient norm to this before each step. */
   clipGradNorm?: number | null;
   /** Evaluate every this many steps (default: at the end of every epoch). */
@@ -59,8 +63,10 @@ export class NonFiniteLossError extends Error {}
 /**
  * The training loop: forward, loss, backward, optional clipping, optimizer and scheduler
  * steps, in PyTorch's order, with evaluation, callbacks (checkpoints, early stopping,
- * metrics) and exact resume. Each step runs in a tidy scope, so memory is flat from step to
- * step, and each batch is disposed after its step.
+ * metrics) and exact resume. With `accumulate: k` a step is k micro-batches from the loader,
+ * each run forward and backward on its own (activation memory of one micro-batch), then one
+ * optimizer step. Each micro-batch runs in a tidy scope, so memory is flat from step to step,
+ * and each batch is disposed after its backward.
  *
  * @example
  * const trainer = new Trainer({ model, optimizer, task: classification(), train: loader, eval: testLoader });
@@ -76,7 +82,10 @@ export class Trainer {
   private dataWait = 0;
   private lastEval: EvalInfo | null = null;
 
-  constructor(readonly options: TrainerOptions) {}
+  constructor(readonly options: TrainerOptions) {
+    const k = options.accumulate ?? 1;
+    if (!Number.isInteger(k) || k < 1) throw new RangeError(`Trainer: accumulate must be a positive integer, got ${k}`);
+  }
 
   /** Seconds of training so far (evaluation and checkpoints excluded). */
   get trainSeconds(): number {
@@ -108,7 +117,8 @@ export class Trainer {
   fit(until: { steps?: number; epochs?: number }): FitResult {
     const { train, callbacks = [], evalEvery } = this.options;
     if (train.length === 0) throw new RangeError("Trainer.fit: the training loader yields no batches");
-    const totalSteps = until.steps ?? (until.epochs ?? 1) * train.length;
+    const accumulate = this.options.accumulate ?? 1;
+    const totalSteps = until.steps ?? (until.epochs ?? 1) * stepsPerEpoch(train.length, accumulate);
     if (!(totalSteps >= 1)) throw new RangeError(`Trainer.fit: nothing to do (steps ${until.steps}, epochs ${until.epochs})`);
     this.options.model.train();
     for (const c of callbacks) c.onTrainStart?.(this);
@@ -117,13 +127,12 @@ export class Trainer {
       while (this.step < totalSteps && this.stopReason === null) {
         const iterator = train[Symbol.iterator]();
         for (;;) {
-          const waitStart = performance.now();
-          const next = iterator.next();
-          if (next.done) break;
-          const waited = (performance.now() - waitStart) / 1000;
-          this.dataWait += waited;
-          const batch = this.options.prepareBatch ? this.options.prepareBatch(next.value, this.step) : next.value;
-          const info = this.trainStep(batch, waited);
+          const micro = microBatchesOfStep(train.state().batchIndex, train.length, accumulate);
+          if (micro === 0) {
+            iterator.next(); // the epoch is used up: this moves the loader on to the next one
+            break;
+          }
+          const info = this.trainStep(iterator, micro);
           const position = train.state();
           const epochDone = position.batchIndex === train.length;
           if (epochDone) this.epoch = position.epoch + 1;
@@ -150,25 +159,19 @@ export class Trainer {
     };
   }
 
-  private trainStep(batch: Batch, dataWait: number): StepInfo {
-    const { model, optimizer, scheduler, task, precision = "float32", gradScaler } = this.options;
-    let lossValue = 0;
-    try {
-      tidy(() => {
-        const loss = withPrecision(precision, () => task.loss(model, batch));
-        lossValue = loss.item();
-        if (!Number.isFinite(lossValue)) {
-          throw new NonFiniteLossError(
-            `loss is ${lossValue} at step ${this.step + 1} (epoch ${this.epoch}): lower the learning rate, enable gradient ` +
-              "clipping (train.clipGradNorm) or check the data",
-          );
-        }
-        (gradScaler ? gradScaler.scale(loss) : loss).backward();
-      });
-    } finally {
-      batch.x.dispose();
-      batch.y.dispose();
+  private trainStep(iterator: Iterator<Batch>, micro: number): StepInfo {
+    const { model, optimizer, scheduler, task, gradScaler, prepareBatch } = this.options;
+    let lossValue = 0, dataWait = 0;
+    for (let i = 0; i < micro; i++) {
+      const waitStart = performance.now();
+      const next = iterator.next();
+      dataWait += (performance.now() - waitStart) / 1000;
+      if (next.done) throw new Error(`Trainer: the loader ended its epoch ${micro - i} batches before its length (${this.options.train.length}) said`);
+      const batch = prepareBatch ? prepareBatch(next.value, this.step) : next.value;
+      this.processed += task.size(batch);
+      lossValue += this.backwardMicroBatch(batch, micro) / micro;
     }
+    this.dataWait += dataWait;
     gradScaler?.unscale(optimizer);
     const gradNorm = this.options.clipGradNorm ? clipGradNorm(model.parameters(), this.options.clipGradNorm) : null;
     const lr = optimizer.paramGroups[0]!.lr;
@@ -181,9 +184,31 @@ export class Trainer {
     scheduler?.step();
     optimizer.zeroGrad();
     this.step++;
-    this.processed += task.size(batch);
     const trainSeconds = this.clock + (performance.now() - this.clockStart!) / 1000;
     return { step: this.step, epoch: this.epoch, loss: lossValue, lr, gradNorm, throughput: this.processed / trainSeconds, dataWait, trainSeconds };
+  }
+
+  /** Forward and backward of one micro-batch, its loss weighted 1/micro; returns the unweighted loss. */
+  private backwardMicroBatch(batch: Batch, micro: number): number {
+    const { model, task, precision = "float32", gradScaler } = this.options;
+    try {
+      return tidy(() => {
+        const loss = withPrecision(precision, () => task.loss(model, batch));
+        const value = loss.item();
+        if (!Number.isFinite(value)) {
+          throw new NonFiniteLossError(
+            `loss is ${value} at step ${this.step + 1} (epoch ${this.epoch}): lower the learning rate, enable gradient ` +
+              "clipping (train.clipGradNorm) or check the data",
+          );
+        }
+        const share = micro > 1 ? mul(loss, 1 / micro) : loss;
+        (gradScaler ? gradScaler.scale(share) : share).backward();
+        return value;
+      });
+    } finally {
+      batch.x.dispose();
+      batch.y.dispose();
+    }
   }
 
   /** Mean loss (and accuracy for classifiers) over the evaluation batches, in eval mode. */

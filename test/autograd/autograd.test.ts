@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
+import { backwardFrom } from "../../src/autograd/backward.js";
 import { noGrad } from "../../src/autograd/grad_mode.js";
 import * as ops from "../../src/ops/index.js";
 import { tensor } from "../../src/tensor/create.js";
@@ -89,4 +90,16 @@ test("reshape's gradient flows back through views without copying bugs", () => {
     ops.sum(z).backward();
   });
   assert.deepEqual(x.grad!.toArray(), [2, 4, 6, 8, 10, 12]);
+});
+
+test("backwardFrom walks several roots at once, summing where their graphs meet", () => {
+  const x = tensor([1, 2], { requiresGrad: true });
+  tidy(() => {
+    const h = ops.exp(x);
+    backwardFrom([ops.mul(h, 2), ops.sum(h)], [tensor([1, 3]), null]);
+  });
+  // d/dx (1·2e^x₀ + 3·2e^x₁) + d/dx Σe^x = 3e^x₀, 7e^x₁
+  const g = x.grad!.toArray();
+  assert.ok(Math.abs(g[0]! - 3 * Math.exp(1)) < 1e-5 && Math.abs(g[1]! - 7 * Math.exp(2)) < 1e-4, String(g));
+  assert.throws(() => backwardFrom([x], []), /backward: 1 tensors but 0 gradients/);
 });

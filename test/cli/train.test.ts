@@ -65,8 +65,18 @@ test("--json ends with the run summary; resuming gives the weights of an uninter
   const r = turbine(["train", ...SMALL, "--set", "checkpoint.every=3", "--set", `outDir=${full}`, "--json"]);
   assert.equal(r.code, 0, r.stderr);
   const summary = JSON.parse(r.stdout.trim().split("\n").at(-1)!);
-  assert.deepEqual(Object.keys(summary), ["steps", "epochs", "train_s", "samples_per_s", "eval", "checkpoint", "data_wait_s"]);
+  assert.deepEqual(Object.keys(summary), ["steps", "epochs", "train_s", "samples_per_s", "eval", "checkpoint", "data_wait_s", "peak_bytes"]);
   assert.equal(summary.steps, 6);
+  // The mlp 784-16-10 has 12,730 float32 parameters; AdamW keeps two moments of each.
+  const peak = summary.peak_bytes;
+  assert.deepEqual(Object.keys(peak), ["parameter", "gradient", "optimizer", "activation", "other", "total"]);
+  assert.equal(peak.parameter, 12_730 * 4);
+  assert.equal(peak.gradient, 12_730 * 4);
+  assert.equal(peak.optimizer, 2 * 12_730 * 4);
+  assert.ok(peak.activation >= 5000 * 784 * 4, "an evaluation batch of 5000 images is held at once");
+  const sum = peak.parameter + peak.gradient + peak.optimizer + peak.activation + peak.other;
+  assert.ok(peak.total >= peak.activation + peak.parameter && peak.total <= sum, `total ${peak.total} of ${sum}`);
+  assert.match(r.stdout, /peak memory: parameters 49\.7 KiB, gradients 49\.7 KiB, optimizer state 99\.5 KiB, activations [\d.]+ MiB, other [\d.]+ \w+; [\d.]+ MiB at once/);
   assert.ok(summary.eval.accuracy > 0.15 && summary.eval.accuracy <= 1, `accuracy ${summary.eval.accuracy} after 6 steps (chance: 0.1)`);
   assert.match(summary.checkpoint, /step-00000006$/);
   const ckpts = join(full, "mlp", "checkpoints");

@@ -1,0 +1,44 @@
+import { MEMORY_CATEGORIES, type MemoryCategory, type MemoryReport } from "../tensor/memory.js";
+
+/** Peak bytes of a run by category, and `total`: the most held at once across categories. */
+export type PeakMemory = Record<MemoryCategory | "total", number>;
+
+const LABELS: Record<MemoryCategory, string> = {
+  parameter: "parameters",
+  gradient: "gradients",
+  optimizer: "optimizer state",
+  activation: "activations",
+  other: "other",
+};
+
+/**
+ * The peaks of a tracker report (this thread's tensors: data-loader workers count their own).
+ * Each category's peak may fall at a different moment, so `total` is at most their sum.
+ * @example const peak = peakMemory(memory.report());   // { parameter: 3276800, ..., total: ... }
+ */
+export function peakMemory(report: MemoryReport): PeakMemory {
+  return { ...report.peak, total: report.peakTotal };
+}
+
+/**
+ * Bytes in binary units, three significant digits.
+ * @example formatBytes(3 * 1024 * 1024)   // "3.00 MiB"
+ */
+export function formatBytes(bytes: number): string {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let value = bytes, unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return unit === 0 ? `${value} B` : `${value.toPrecision(3)} ${units[unit]}`;
+}
+
+/**
+ * One line for the end of a run.
+ * @example formatPeakMemory(peak)   // "peak memory: parameters 3.13 MiB, gradients 3.13 MiB, ..., 61.2 MiB at once"
+ */
+export function formatPeakMemory(peak: PeakMemory): string {
+  const parts = MEMORY_CATEGORIES.map((c) => `${LABELS[c]} ${formatBytes(peak[c])}`);
+  return `peak memory: ${parts.join(", ")}; ${formatBytes(peak.total)} at once`;
+}
