@@ -37,6 +37,7 @@ function report(kind: WorkerErrorMessage["kind"], seq: number, err: unknown): vo
 Atomics.store(control, init.slots * SLOT_WORDS + init.worker, threadId());
 
 let maker: BatchMaker;
+let keepOffCpu: (cpu: number) => boolean;
 let fieldArray: typeof import("./layout.js").fieldArray;
 try {
   const [{ native }, { BatchMaker }, layoutModule, { loadDataset }] = await Promise.all([
@@ -47,6 +48,7 @@ try {
   ]);
   // Data work is one thread per worker: an OpenMP team here would compete with the training thread's.
   native.setNumThreads(1);
+  keepOffCpu = native.keepOffCpu;
   fieldArray = layoutModule.fieldArray;
   maker = new BatchMaker(await loadDataset(init.spec), init.transform, init.seed);
 } catch (err) {
@@ -54,9 +56,16 @@ try {
   throw err;
 }
 
+/** The CPU this thread was last moved off (the training thread's). */
+let avoided = -1;
+
 parentPort!.on("message", (job: JobMessage) => {
   const base = job.slot * SLOT_WORDS;
   if (Atomics.load(control, base + WANT) !== job.seq) return;
+  if (job.requesterCpu >= 0 && job.requesterCpu !== avoided) {
+    keepOffCpu(job.requesterCpu);
+    avoided = job.requesterCpu;
+  }
   let status = STATUS_OK;
   try {
     const count = job.indices.length;

@@ -2,6 +2,7 @@ import { existsSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from "node:worker_threads";
 
+import { native } from "../tensor/native.js";
 import { Storage } from "../tensor/storage.js";
 import { Tensor } from "../tensor/tensor.js";
 import type { BatchJob } from "./batch_maker.js";
@@ -34,6 +35,8 @@ export interface WorkerInit {
 export interface JobMessage extends BatchJob {
   slot: number;
   seq: number;
+  /** The CPU of the thread that asked (the training thread); the worker keeps off it. */
+  requesterCpu: number;
   buffer: SharedArrayBuffer;
   yOffset: number;
 }
@@ -96,7 +99,11 @@ const align = (bytes: number): number => Math.ceil(bytes / 64) * 64;
  * The worker threads of a DataLoader and the shared memory they fill. Batch slots belong to
  * workers (slot s to worker s mod W); a worker fills a slot's SharedArrayBuffer and stores the
  * job's sequence number in the slot's done word, which the training thread waits on with
- * Atomics.wait. The training thread never needs its event loop: errors arrive on a
+ * Atomics.wait. A worker keeps off the CPU the training thread asked from (Linux): on a machine
+ * whose cores the step's OpenMP team fills, it then takes its time from a team thread that
+ * spins between parallel regions instead of preempting the thread that drives the step (on 2
+ * cores this took the cnn's data wait from 7.5% of a step to ~1%, see bench/README.md).
+ * The training thread never needs its event loop: errors arrive on a
  * MessagePort read with receiveMessageOnPort, and a worker's death is seen by its thread
  * leaving /proc/self/task (checked every 50 ms of waiting), after which it is replaced and
  * its jobs are posted again, or the loader stops with an error once maxRestarts is spent.
@@ -146,7 +153,7 @@ export class WorkerPool {
     const s = this.slots[slot]!;
     if (s.job !== null && s.job.epoch === job.epoch && s.job.batch === job.batch && s.job.first === job.first) return;
     s.buffer ??= this.free.pop() ?? new SharedArrayBuffer(this.bufferBytes);
-    s.job = { ...job, slot, seq: ++this.seq, buffer: s.buffer, yOffset: this.yOffset };
+    s.job = { ...job, slot, seq: ++this.seq, requesterCpu: native.currentCpu(), buffer: s.buffer, yOffset: this.yOffset };
     // A newer wanted seq makes the worker skip whatever older job of this slot is still queued.
     Atomics.store(this.control, slot * SLOT_WORDS + WANT, s.job.seq);
     this.workers[slot % this.workers.length]!.worker.postMessage(s.job);
@@ -180,12 +187,17 @@ export class WorkerPool {
     this.free.length = 0;
   }
 
+  /** The kernel thread id of worker w (0 until it has started, -1 where /proc is missing). */
+  threadId(w: number): number {
+    return Atomics.load(this.control, this.slots.length * SLOT_WORDS + w);
+  }
+
   /**
    * Kills worker w as a crash would, once it has started (for tests of failure handling).
    * @example await loader.workers!.killWorker(0);
    */
   async killWorker(w: number): Promise<void> {
-    while (Atomics.load(this.control, this.slots.length * SLOT_WORDS + w) === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    while (this.threadId(w) === 0) await new Promise((resolve) => setTimeout(resolve, 5));
     await this.workers[w]!.worker.terminate();
   }
 
@@ -234,7 +246,7 @@ export class WorkerPool {
     const w = job.slot % this.workers.length;
     this.drain(w);
     const handle = this.workers[w]!;
-    const tid = Atomics.load(this.control, this.slots.length * SLOT_WORDS + w);
+    const tid = this.threadId(w);
     if (tid === 0) {
       if (performance.now() - handle.spawnedAt > STARTUP_MS) this.fail(`DataLoader: worker ${w} did not start within ${STARTUP_MS / 1000} s`);
       return;

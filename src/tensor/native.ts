@@ -14,6 +14,10 @@ export interface NativeKernels {
   /** Sets the OpenMP thread count of the calling thread (each worker thread has its own). */
   setNumThreads(threads: number): void;
   getNumThreads(): number;
+  /** The CPU the calling thread runs on (-1 where the system does not say). */
+  currentCpu(): number;
+  /** Lets the calling thread run on every CPU of the process but `cpu`; false (nothing changed) where that leaves none or the system has no affinity. */
+  keepOffCpu(cpu: number): boolean;
   /** Bytes from the buffer's start to its first 64-byte-aligned address. */
   alignmentOffset(buffer: ArrayBuffer): number;
   unaryCodes(): { forward: Record<string, number>; backward: Record<string, number> };

@@ -1,0 +1,67 @@
+import assert from "node:assert/strict";
+import { existsSync, readFileSync } from "node:fs";
+import { test } from "node:test";
+import { Worker } from "node:worker_threads";
+
+import type { LabelledBatch } from "../../src/data/collate.js";
+import { DataLoader } from "../../src/data/dataloader.js";
+import { native } from "../../src/tensor/native.js";
+import { NumberedImages } from "../helpers/numbered_images.js";
+
+/** A kernel CPU list as numbers ("0-3,6" → [0, 1, 2, 3, 6]). */
+function parseCpuList(list: string): number[] {
+  return list.split(",").flatMap((part) => {
+    const [from, to = from] = part.split("-").map(Number) as [number, number?];
+    return Array.from({ length: to! - from + 1 }, (_, k) => from + k);
+  });
+}
+
+/** The CPUs a thread may run on, from /proc. */
+function cpusAllowed(tid: number | "self"): number[] {
+  const status = readFileSync(tid === "self" ? "/proc/thread-self/status" : `/proc/self/task/${tid}/status`, "utf8");
+  return parseCpuList(/^Cpus_allowed_list:\s*(\S+)$/m.exec(status)![1]!);
+}
+
+const linux = existsSync("/proc/thread-self/status");
+const processCpus = linux ? cpusAllowed(process.pid) : [];
+const skip = !linux || processCpus.length < 2 ? "needs Linux and 2 or more CPUs" : false;
+
+test("currentCpu names a CPU this thread may run on", { skip: !linux && "needs Linux" }, () => {
+  assert.ok(processCpus.includes(native.currentCpu()));
+});
+
+test("keepOffCpu moves only the calling thread off that CPU", { skip }, async () => {
+  const off = processCpus[0]!;
+  const module = new URL("../../src/tensor/native.js", import.meta.url).href;
+  const code = `
+    const { parentPort, workerData } = require("node:worker_threads");
+    const { readFileSync } = require("node:fs");
+    import(workerData.module).then(({ native }) => {
+      const moved = native.keepOffCpu(workerData.off);
+      const status = readFileSync("/proc/thread-self/status", "utf8");
+      parentPort.postMessage({ moved, list: /^Cpus_allowed_list:\\s*(\\S+)$/m.exec(status)[1] });
+    });`;
+  const result = await new Promise<{ moved: boolean; list: string }>((resolve, reject) => {
+    const worker = new Worker(code, { eval: true, workerData: { module, off } });
+    worker.once("message", resolve);
+    worker.once("error", reject);
+  });
+  assert.equal(result.moved, true);
+  assert.deepEqual(parseCpuList(result.list), processCpus.filter((cpu) => cpu !== off));
+  assert.deepEqual(cpusAllowed("self"), processCpus, "the main thread keeps every CPU");
+});
+
+test("a DataLoader worker runs on every CPU but the one the training thread asked from", { skip, timeout: 60_000 }, () => {
+  const loader = new DataLoader(new NumberedImages({ length: 40 }), { batchSize: 5, numWorkers: 1, prefetchFactor: 2 } as never);
+  try {
+    for (const batch of loader as Iterable<LabelledBatch>) {
+      batch.x.dispose();
+      batch.y.dispose();
+    }
+    const allowed = cpusAllowed(loader.workers!.threadId(0));
+    assert.equal(allowed.length, processCpus.length - 1, `worker may run on ${allowed.join(",")}`);
+    assert.ok(allowed.every((cpu) => processCpus.includes(cpu)));
+  } finally {
+    loader.close();
+  }
+});
