@@ -10,12 +10,17 @@
  */
 import { Command, CommanderError } from "commander";
 
+import { mpiLaunchRank, prefixProcessOutput } from "../dist/rank_output.js";
 import { registerBench } from "./bench.js";
 import { registerData } from "./data.js";
 import { registerLaunch } from "./launch.js";
 import { registerSample } from "./sample.js";
 import { registerTrain } from "./train.js";
 import { exitCodeFor } from "./errors.js";
+
+// A rank started by `turbine launch --backend mpi` tags its lines, since mpirun merges all ranks' output.
+const mpiRank = mpiLaunchRank();
+if (mpiRank !== null) prefixProcessOutput(mpiRank);
 
 const program = new Command()
   .name("turbine")

@@ -17,17 +17,28 @@ function turbine(args: string[]): { code: number; stdout: string; stderr: string
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
-test("turbine launch -n 2 trains data-parallel: rank-prefixed logs, rank 0 reports and writes the run", { timeout: 300_000 }, () => {
-  const small = ["--set", "model.kind=mlp", "--set", "model.hidden=[16]", "--set", "train.steps=4", "--set", "train.logEvery=1", "--set", "data.evalBatchSize=5000", "--no-progress"];
-  const r = turbine(["launch", "-n", "2", "--threads-per-worker", "1", "--", "train", ...small]);
+const small = ["--set", "model.kind=mlp", "--set", "model.hidden=[16]", "--set", "train.steps=4", "--set", "train.logEvery=1", "--set", "data.evalBatchSize=5000", "--no-progress"];
+
+/** Runs a 2-rank launch of the small mlp in its own folder; checks the logs, the metrics and the checkpoints. */
+function launchTwoRanks(backend: "threads" | "mpi"): void {
+  const r = turbine(["launch", "-n", "2", "--backend", backend, "--threads-per-worker", "1", "--", "train", ...small, "--set", `outDir=runs-${backend}`]);
   assert.equal(r.code, 0, r.stderr);
   const all = r.stdout + r.stderr;
   assert.match(all, /^\[rank 0\] trained 4 steps/m);
   assert.doesNotMatch(all, /\[rank 1\] trained/, "only rank 0 prints the summary");
-  const metrics = readFileSync(join(work, "runs", "mlp", "metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as { type: string; step: number });
+  assert.deepEqual(all.split("\n").filter((line) => line !== "" && !/^\[rank [01]\] /.test(line)), [], "every line names its rank");
+  const metrics = readFileSync(join(work, `runs-${backend}`, "mlp", "metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as { type: string; step: number });
   assert.deepEqual(metrics.filter((m) => m.type === "train").map((m) => m.step), [1, 2, 3, 4], "one writer: each step logged once");
-  assert.ok(existsSync(join(work, "runs", "mlp", "checkpoints")));
-});
+  assert.ok(existsSync(join(work, `runs-${backend}`, "mlp", "checkpoints")));
+}
+
+test("turbine launch -n 2 trains data-parallel: rank-prefixed logs, rank 0 reports and writes the run", { timeout: 300_000 }, () => launchTwoRanks("threads"));
+
+const noMpi =
+  spawnSync("sh", ["-c", "command -v mpirun"]).status !== 0 || !existsSync(join(repoRoot(), "build", "Release", "turbine_mpi.node"))
+    ? "needs Open MPI and the mpi addon"
+    : false;
+test("turbine launch --backend mpi: the same job, each process tagging its lines with its rank", { timeout: 300_000, skip: noMpi }, () => launchTwoRanks("mpi"));
 
 test("turbine launch rejects bad usage with exit 2", () => {
   const zero = turbine(["launch", "-n", "0", "--", "train"]);

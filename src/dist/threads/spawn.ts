@@ -1,6 +1,8 @@
 import type { Readable } from "node:stream";
 import { Worker } from "node:worker_threads";
 
+import { rankPrefix } from "../rank_output.js";
+
 import { createWorldSpec, markDead, type ThreadsWorldOptions } from "./world.js";
 
 export interface RunThreadsOptions extends ThreadsWorldOptions {
@@ -56,7 +58,7 @@ export function startThreads(options: RunThreadsOptions): ThreadsJob {
   const spec = createWorldSpec(options.size, options);
   const threads = options.threadsPerWorker ?? 1;
   if (!Number.isSafeInteger(threads) || threads < 1) throw new RangeError(`threads backend: threadsPerWorker must be a positive integer, got ${threads}`);
-  const onLine = options.onLine ?? ((rank: number, line: string) => process.stderr.write(`[rank ${rank}] ${line}\n`));
+  const onLine = options.onLine ?? ((rank: number, line: string) => process.stderr.write(`${rankPrefix(rank)}${line}\n`));
   const entry = new URL("./worker_main.js", import.meta.url);
   const module = options.module instanceof URL ? options.module.href : options.module;
   const workers: Worker[] = [];
