@@ -63,6 +63,8 @@ export function runTraining(config: Config, options: RunOptions = {}): RunSummar
   const callbacks: Callback[] = lead ? [new MetricsFile(join(runDir, "metrics.jsonl"), config.train.logEvery), checkpoints] : [];
   if (config.train.earlyStopping) callbacks.push(new EarlyStopping(config.train.earlyStopping));
   if (options.progress && lead) callbacks.push(new Progress(parts.totalSteps, parts.task.unit, config.train.logEvery));
+  // Rank 0's initial weights go to every rank; a resume then loads the same checkpoint on each.
+  const ddp = group ? new DistributedDataParallel(parts.model, group) : null;
   const trainer = new Trainer({
     model: parts.model,
     optimizer: parts.optimizer,
@@ -76,17 +78,16 @@ export function runTraining(config: Config, options: RunOptions = {}): RunSummar
     callbacks,
     meta: { config, ...parts.meta },
     prepareBatch: parts.prepareBatch,
+    dataParallel: ddp,
   });
-  if (options.resume) {
-    const checkpoint = loadLatestCheckpoint(options.resume, log);
-    trainer.restore(checkpoint);
-    log(`resumed from ${checkpoint.dir} at step ${trainer.step}`);
-  }
-  // After a resume every rank holds the checkpoint's weights; DDP broadcasts rank 0's anyway.
-  const ddp = group ? new DistributedDataParallel(parts.model, group) : null;
-  memory.resetPeak();
   let result;
   try {
+    if (options.resume) {
+      const checkpoint = loadLatestCheckpoint(options.resume, log);
+      trainer.restore(checkpoint);
+      log(`resumed from ${checkpoint.dir} at step ${trainer.step}`);
+    }
+    memory.resetPeak();
     result = trainer.fit({ steps: parts.totalSteps });
   } finally {
     ddp?.dispose();

@@ -41,6 +41,11 @@ export interface TrainerOptions {
   precision?: Precision;
   /** Loss scaling (float16): the loss is scaled, gradients unscaled before clipping, inf/NaN steps skipped. */
   gradScaler?: GradScaler | null;
+  /**
+   * The data-parallel wrapper of the model (DistributedDataParallel): with accumulation, all but
+   * the last micro-batch of a step run in its noSync, so gradients are averaged once per step.
+   */
+  dataParallel?: { noSync<T>(fn: () => T): T } | null;
 }
 
 export interface FitResult {
@@ -169,7 +174,8 @@ export class Trainer {
       if (next.done) throw new Error(`Trainer: the loader ended its epoch ${micro - i} batches before its length (${this.options.train.length}) said`);
       const batch = prepareBatch ? prepareBatch(next.value, this.step) : next.value;
       this.processed += task.size(batch);
-      lossValue += this.backwardMicroBatch(batch, micro) / micro;
+      const backward = (): number => this.backwardMicroBatch(batch, micro);
+      lossValue += (i < micro - 1 && this.options.dataParallel ? this.options.dataParallel.noSync(backward) : backward()) / micro;
     }
     this.dataWait += dataWait;
     gradScaler?.unscale(optimizer);

@@ -116,6 +116,32 @@ test("steps never span an epoch: 10 micro-batches make steps of 4, 4 and 2", () 
   assert.throws(() => new Trainer({ ...trainer.options, accumulate: 1.5 }), /got 1\.5/);
 });
 
+test("with a data-parallel wrapper, all but the last micro-batch of each step run in its noSync", () => {
+  /** One epoch of 10 micro-batches in steps of 4, 4 and 2; the noSync calls of each step. */
+  const run = (wrap: boolean) => {
+    const model = gpt();
+    const train = new DataLoader(new ArrayDataset(windows(20)), { batchSize: 2, shuffle: true, seed: 1, collate: collateTokens });
+    let unsynced = 0;
+    const perStep: number[] = [];
+    const dataParallel = {
+      noSync<T>(fn: () => T): T {
+        unsynced++;
+        return fn();
+      },
+    };
+    const onStepEnd = (): void => {
+      perStep.push(unsynced);
+      unsynced = 0;
+    };
+    new Trainer({ model, optimizer: new SGD(model.parameters(), { lr: 0.1 }), task: languageModel(), train, accumulate: 4, dataParallel: wrap ? dataParallel : null, callbacks: [{ onStepEnd }] }).fit({ epochs: 1 });
+    return { perStep, params: model.parameters().map((p) => Array.from(p.data)) };
+  };
+  const wrapped = run(true), plain = run(false);
+  assert.deepEqual(wrapped.perStep, [3, 3, 1]);
+  assert.deepEqual(plain.perStep, [0, 0, 0]);
+  assert.deepEqual(wrapped.params, plain.params, "noSync passes each backward through unchanged");
+});
+
 test("resuming between accumulated steps continues exactly as an uninterrupted run", () => {
   const run = (stopAt: number | null) => {
     const model = gpt();
