@@ -38,6 +38,7 @@ export class SampleError extends Error {
  */
 export class BatchMaker<S = unknown> {
   private readonly transform: BuiltTransform | null;
+  private readonly scratch = new ScratchImages();
   /** The shape of a transformed sample (a crop may change it). */
   readonly sampleShape: readonly number[] | undefined;
 
@@ -50,14 +51,17 @@ export class BatchMaker<S = unknown> {
     this.sampleShape = this.transform ? this.transform.shape : dataset.sampleShape;
   }
 
-  /** Sample k of a job, transformed; errors name the dataset index. */
-  sample(job: BatchJob, k: number): S {
+  /**
+   * Sample k of a job, transformed; errors name the dataset index. With `scratch`, the
+   * transforms write into memory the next call reuses (for samples copied away at once).
+   */
+  sample(job: BatchJob, k: number, scratch?: ScratchImages): S {
     const index = job.indices[k]!;
     try {
       const sample = this.dataset.get(index);
       if (this.transform === null) return sample;
       const rng = Rng.forSample(this.seed, job.epoch, job.first + k);
-      return this.transform.apply(sample as never, { rng, shape: this.dataset.sampleShape! }) as S;
+      return this.transform.apply(sample as never, { rng, shape: this.dataset.sampleShape!, output: scratch?.output }) as S;
     } catch (err) {
       throw new SampleError(`DataLoader: dataset index ${index} (${where(job, k)}) failed: ${(err as Error)?.message ?? String(err)}`, index, { cause: err });
     }
@@ -71,7 +75,7 @@ export class BatchMaker<S = unknown> {
   /** Writes the job's samples into x and y ([count, ...] arrays of the layout's dtypes). */
   fill(layout: BatchLayout, job: BatchJob, x: Float32Array | Int32Array, y: Float32Array | Int32Array): void {
     for (let k = 0; k < job.indices.length; k++) {
-      const sample = this.sample(job, k);
+      const sample = this.sample(job, k, this.scratch);
       try {
         fillRow(layout, sample, k, x, y, `dataset index ${job.indices[k]} (${where(job, k)})`, "DataLoader");
       } catch (err) {
@@ -79,6 +83,23 @@ export class BatchMaker<S = unknown> {
       }
     }
   }
+}
+
+/**
+ * Two reusable image buffers per length: a transform writes into the one its input is not
+ * (its input may be the other buffer, written by the step before it).
+ */
+class ScratchImages {
+  private readonly buffers = new Map<number, [Float32Array, Float32Array]>();
+
+  readonly output = (length: number, input: Float32Array): Float32Array => {
+    let pair = this.buffers.get(length);
+    if (pair === undefined) {
+      pair = [new Float32Array(length), new Float32Array(length)];
+      this.buffers.set(length, pair);
+    }
+    return pair[0] === input ? pair[1] : pair[0];
+  };
 }
 
 const where = (job: BatchJob, k: number): string => `sample ${k} of batch ${job.batch}, epoch ${job.epoch}`;

@@ -1,9 +1,12 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
+import { BatchMaker } from "../../src/data/batch_maker.js";
+import { labelledLayout } from "../../src/data/layout.js";
 import { Rng } from "../../src/data/random.js";
 import { buildTransform, type TransformSpec } from "../../src/data/transforms/compose.js";
 import type { ImageSample } from "../../src/data/transforms/image.js";
+import { NumberedImages } from "../helpers/numbered_images.js";
 
 /** An image [C, H, W] whose value at (c, i, j) is 100c + 10i + j (+1, so no value is 0). */
 function grid(c: number, h: number, w: number): ImageSample {
@@ -111,4 +114,25 @@ test("a composed transform is a function of (seed, epoch, position) only", () =>
   const variants = [at(1, 2, 3), at(2, 2, 3), at(1, 3, 3), at(1, 2, 4)].map((v) => v.join());
   assert.equal(new Set(variants).size, 4, "seed, epoch and position each change the draw");
   assert.throws(() => buildTransform({ kind: "rotate" } as never, [1, 8, 8]), /transform: unknown kind "rotate", expected one of normalize, randomCrop, randomHorizontalFlip, randomErasing/);
+});
+
+test("a batch filled through scratch memory equals the samples transformed one by one into fresh memory", () => {
+  // Every kind, with a flip that may pass its input through, so consecutive steps must alternate buffers.
+  const spec: TransformSpec[] = [
+    { kind: "randomCrop", padding: 2, fill: -1 },
+    { kind: "randomHorizontalFlip" },
+    { kind: "randomErasing", p: 0.7, value: -2 },
+    { kind: "normalize", mean: 0.5, std: 2 },
+    { kind: "randomHorizontalFlip" },
+  ];
+  const data = new NumberedImages({ length: 64, shape: [2, 6, 7] });
+  const maker = new BatchMaker(data, spec, 5);
+  const job = { epoch: 1, batch: 0, first: 0, indices: Int32Array.from({ length: 64 }, (_, k) => (k * 13) % 64) };
+  const layout = labelledLayout(maker.sampleShape!);
+  const x = new Float32Array(64 * 2 * 6 * 7), y = new Int32Array(64);
+  maker.fill(layout, job, x, y);
+  const samples = maker.samples(job).map((s) => Array.from(s.image));
+  assert.deepEqual(Array.from(x), samples.flat());
+  const padded = samples.filter((image) => image.includes((-1 - 0.5) / 2)).length;
+  assert.ok(padded > 0 && padded < samples.length, `the crop padded some samples (${padded}) and left others inside`);
 });

@@ -55,7 +55,7 @@ export function buildTransform(specs: TransformSpec | readonly TransformSpec[], 
     current = built.shape;
   }
   return {
-    apply: (sample, context) => steps.reduce((s, step, k) => step(s, { rng: context.rng, shape: shapes[k]! }), sample),
+    apply: (sample, context) => steps.reduce((s, step, k) => step(s, { rng: context.rng, shape: shapes[k]!, output: context.output }), sample),
     shape: current,
   };
 }

@@ -1,4 +1,4 @@
-import { type ImageDims, imageDims, imageOf, type ImageSample, type SampleTransform } from "./image.js";
+import { type ImageDims, imageDims, imageOf, newImage, type ImageSample, type SampleTransform } from "./image.js";
 
 /**
  * A random crop of the image after padding every side, as torchvision's RandomCrop with
@@ -48,13 +48,14 @@ export function makeRandomCrop(spec: RandomCropSpec, shape: readonly number[] | 
     throw new RangeError(`randomCrop: size ${JSON.stringify(spec.size)} must be positive integers no larger than the padded image ${paddedH}×${paddedW}`);
   }
   const { channels, height, width } = dims;
-  return (sample, { rng }) => {
+  return (sample, context) => {
+    const { rng } = context;
     const src = imageOf(sample, dims, "randomCrop");
     // Top-left corner of the window in padded coordinates, then shifted into the image's.
     const top = rng.below(paddedH - outH + 1) - padding;
     const left = rng.below(paddedW - outW + 1) - padding;
-    const out = new Float32Array(channels * outH * outW);
-    if (fill !== 0) out.fill(fill);
+    const out = newImage(context, channels * outH * outW, src);
+    if (top < 0 || left < 0 || top + outH > height || left + outW > width) out.fill(fill);
     const i0 = Math.max(0, -top), i1 = Math.min(outH, height - top);
     const j0 = Math.max(0, -left), j1 = Math.min(outW, width - left);
     for (let c = 0; c < channels; c++) {

@@ -1,4 +1,4 @@
-import { checkProbability, checkRange, imageDims, imageOf, type ImageSample, type SampleTransform } from "./image.js";
+import { checkProbability, checkRange, imageDims, imageOf, newImage, type ImageSample, type SampleTransform } from "./image.js";
 
 /**
  * Random erasing (Zhong et al., 2017) as torchvision's RandomErasing: with probability p, a
@@ -33,7 +33,8 @@ export function makeRandomErasing(spec: RandomErasingSpec, shape: readonly numbe
   if (!Number.isFinite(value)) throw new RangeError(`randomErasing: value must be a finite number, got ${JSON.stringify(spec.value)}`);
   const { channels, height, width } = dims;
   const area = height * width, logLow = Math.log(rLow), logHigh = Math.log(rHigh);
-  return (sample, { rng }) => {
+  return (sample, context) => {
+    const { rng } = context;
     const src = imageOf(sample, dims, "randomErasing");
     if (!(rng.nextFloat() < p)) return sample;
     for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
@@ -44,7 +45,8 @@ export function makeRandomErasing(spec: RandomErasingSpec, shape: readonly numbe
       if (!(h < height && w < width) || h < 1 || w < 1) continue;
       const top = rng.below(height - h + 1);
       const left = rng.below(width - w + 1);
-      const out = Float32Array.from(src);
+      const out = newImage(context, src.length, src);
+      out.set(src);
       for (let c = 0; c < channels; c++) {
         for (let i = top; i < top + h; i++) out.fill(value, (c * height + i) * width + left, (c * height + i) * width + left + w);
       }

@@ -1,4 +1,4 @@
-import { checkProbability, imageDims, imageOf, type ImageSample, type SampleTransform } from "./image.js";
+import { checkProbability, imageDims, imageOf, newImage, type ImageSample, type SampleTransform } from "./image.js";
 
 /** Mirrors the image left to right with probability p, as torchvision's RandomHorizontalFlip. */
 export interface RandomHorizontalFlipSpec {
@@ -15,10 +15,10 @@ export function makeRandomHorizontalFlip(spec: RandomHorizontalFlipSpec, shape: 
   const dims = imageDims(shape, "randomHorizontalFlip");
   const p = checkProbability(spec.p ?? 0.5, "randomHorizontalFlip: p");
   const { width } = dims;
-  return (sample, { rng }) => {
+  return (sample, context) => {
     const src = imageOf(sample, dims, "randomHorizontalFlip");
-    if (!(rng.nextFloat() < p)) return sample;
-    const out = new Float32Array(src.length);
+    if (!(context.rng.nextFloat() < p)) return sample;
+    const out = newImage(context, src.length, src);
     for (let row = 0; row < src.length; row += width) {
       for (let j = 0; j < width; j++) out[row + j] = src[row + width - 1 - j]!;
     }

@@ -12,6 +12,20 @@ export interface TransformContext {
   rng: Rng;
   /** The dataset's sampleShape: [C, H, W] or [H, W] for images. */
   shape: readonly number[];
+  /**
+   * Memory for a new image of `length` values that is not `input` (default: fresh memory).
+   * The batch maker passes scratch memory that it reuses sample after sample, since it copies
+   * each transformed sample into its batch at once: no garbage per sample.
+   */
+  output?: (length: number, input: Float32Array) => Float32Array;
+}
+
+/**
+ * Where a transform writes its result: the context's scratch memory, or a new array.
+ * @example const out = newImage(context, src.length, src);
+ */
+export function newImage(context: TransformContext, length: number, input: Float32Array): Float32Array {
+  return context.output ? context.output(length, input) : new Float32Array(length);
 }
 
 /** Transforms a sample into a new one; never writes into the sample it is given (datasets hand out views). */

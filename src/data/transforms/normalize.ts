@@ -1,4 +1,4 @@
-import { imageDims, imageOf, type ImageSample, type SampleTransform } from "./image.js";
+import { imageDims, imageOf, newImage, type ImageSample, type SampleTransform } from "./image.js";
 
 /** Per-channel (x − mean[c]) / std[c], as torchvision's Normalize. */
 export interface NormalizeSpec {
@@ -26,9 +26,9 @@ export function makeNormalize(spec: NormalizeSpec, shape: readonly number[] | un
   const mean = perChannel(spec.mean, dims.channels, "mean", false);
   const std = perChannel(spec.std, dims.channels, "std", true);
   const plane = dims.height * dims.width;
-  return (sample) => {
+  return (sample, context) => {
     const src = imageOf(sample, dims, "normalize");
-    const out = new Float32Array(src.length);
+    const out = newImage(context, src.length, src);
     for (let c = 0; c < dims.channels; c++) {
       const m = mean[c]!, inv = 1 / std[c]!;
       for (let k = c * plane; k < (c + 1) * plane; k++) out[k] = (src[k]! - m) * inv;
