@@ -11,6 +11,11 @@ export interface DDPOptions {
   firstBucketCapMB?: number;
   /** Copy rank 0's parameters and buffers to every rank now (default true). */
   broadcastParameters?: boolean;
+  /**
+   * Start each bucket's all-reduce as soon as it fills, during backward (default true); false
+   * starts them all when backward ends, to measure how much communication the overlap hides.
+   */
+  overlap?: boolean;
 }
 
 interface Bucket {
@@ -49,6 +54,7 @@ export class DistributedDataParallel {
   private readonly ready = new Set<Tensor>();
   private nextLaunch = 0;
   private syncing = true;
+  private readonly overlap: boolean;
   private readonly removeHooks: () => void;
 
   constructor(
@@ -58,6 +64,7 @@ export class DistributedDataParallel {
   ) {
     const cap = (options.bucketCapMB ?? 25) * 2 ** 20, firstCap = (options.firstBucketCapMB ?? 1) * 2 ** 20;
     if (!(cap > 0) || !(firstCap > 0)) throw new RangeError(`DistributedDataParallel: bucket sizes must be positive, got ${options.bucketCapMB} and ${options.firstBucketCapMB} MiB`);
+    this.overlap = options.overlap ?? true;
     if (options.broadcastParameters ?? true) {
       for (const t of module.parameters()) group.broadcast(t, 0);
       for (const [, t] of module.namedBuffers()) group.broadcast(t, 0);
@@ -127,7 +134,7 @@ export class DistributedDataParallel {
     if (leaf.grad) native.copyBytes(slice, leaf.grad.data);
     else slice.fill(0);
     at.bucket.pending--;
-    this.launchReady();
+    if (this.overlap) this.launchReady();
   }
 
   /** Issues the all-reduce of every complete bucket, in bucket order (the same on every rank). */
@@ -142,6 +149,7 @@ export class DistributedDataParallel {
     if (!this.syncing || this.ready.size === 0) return;
     try {
       for (const p of this.where.keys()) if (!this.ready.has(p)) this.gradReady(p);
+      this.launchReady();
       for (const bucket of this.buckets) {
         bucket.work!.wait();
         bucket.params.forEach((p, i) => {

@@ -5,7 +5,7 @@ import { startThreads } from "../../src/dist/threads/spawn.js";
 import { assertClose, F32 } from "../helpers/compare.js";
 import type { DDPArgs } from "./ddp_rank.js";
 
-type Result = { losses: number[]; params: number[][]; buckets: number };
+type Result = { losses: number[]; params: number[][]; buckets: number; duringBackward: number };
 
 async function train(size: number, args: DDPArgs): Promise<Result[]> {
   const job = startThreads({ size, module: new URL("./ddp_rank.js", import.meta.url), args, onLine: () => {}, threadsPerWorker: 1 });
@@ -16,17 +16,20 @@ async function train(size: number, args: DDPArgs): Promise<Result[]> {
   });
 }
 
-test("DDP over 2 and 4 threads gives the single-worker result on the same global batch after 20 steps (AdamW, clipping, noSync accumulation)", { timeout: 180_000 }, async () => {
+test("DDP over 2 and 4 threads gives the single-worker result on the same global batch after 20 steps (AdamW, clipping, noSync accumulation, with and without overlap)", { timeout: 180_000 }, async () => {
   const args: DDPArgs = { steps: 20, globalBatch: 32, accumulate: 1 };
   const [single] = await train(1, args);
   assert.ok(single!.buckets > 2, `several buckets (${single!.buckets})`);
   assert.ok(single!.losses[19]! < single!.losses[0]!, "the model learns");
-  for (const [size, accumulate] of [
-    [2, 1],
-    [4, 1],
-    [2, 2],
+  for (const [size, accumulate, overlap] of [
+    [2, 1, true],
+    [4, 1, true],
+    [2, 2, true],
+    [2, 1, false],
   ] as const) {
-    const ranks = await train(size, { ...args, accumulate });
+    const ranks = await train(size, { ...args, accumulate, overlap });
+    // Overlap issues buckets while later ones still wait for their gradients; without it none is.
+    assert.equal(ranks[0]!.duringBackward > 0, overlap, `overlap ${overlap}: ${ranks[0]!.duringBackward} all-reduces issued during backward`);
     for (const [r, result] of ranks.entries()) {
       result.params.forEach((p, i) => assertClose(p, single!.params[i]!, F32, `${size} ranks, accumulate ${accumulate}: rank ${r} parameter ${i}`));
       // Each rank's loss is its shard's; their mean is the global batch's loss.

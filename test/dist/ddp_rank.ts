@@ -21,15 +21,24 @@ export interface DDPArgs {
   globalBatch: number;
   /** Micro-batches per step; all but the last run under noSync. */
   accumulate: number;
+  /** DDP's overlap option (default true). */
+  overlap?: boolean;
 }
 
 const FEATURES = 20, CLASSES = 5;
 
-export function run(group: ProcessGroup, args: DDPArgs): { losses: number[]; params: number[][]; buckets: number } {
+export function run(group: ProcessGroup, args: DDPArgs): { losses: number[]; params: number[][]; buckets: number; duringBackward: number } {
   manualSeed(3);
   const model = mlp({ inputs: FEATURES, hidden: [48, 32], classes: CLASSES });
   if (group.rank !== 0) for (const p of model.parameters()) (p.data as Float32Array).fill(0.5); // DDP must broadcast rank 0's
-  const ddp = new DistributedDataParallel(model, group, { bucketCapMB: 0.002, firstBucketCapMB: 0.0005 });
+  const ddp = new DistributedDataParallel(model, group, { bucketCapMB: 0.002, firstBucketCapMB: 0.0005, overlap: args.overlap });
+  // All-reduces issued while a bucket still waits for gradients, i.e. during backward.
+  let duringBackward = 0;
+  const allReduce = group.allReduce.bind(group);
+  group.allReduce = (...call) => {
+    if (ddp.buckets.some((b) => b.pending > 0)) duringBackward++;
+    return allReduce(...call);
+  };
   const optimizer = new AdamW(model.parameters(), { lr: 1e-2, weightDecay: 0.01 });
   const rng = Rng.seeded(11);
   const total = args.steps * args.globalBatch;
@@ -64,5 +73,5 @@ export function run(group: ProcessGroup, args: DDPArgs): { losses: number[]; par
     optimizer.zeroGrad();
     losses.push(lossSum);
   }
-  return { losses, params: model.parameters().map((p) => p.toArray()), buckets: ddp.buckets.length };
+  return { losses, params: model.parameters().map((p) => p.toArray()), buckets: ddp.buckets.length, duringBackward };
 }
