@@ -34,6 +34,25 @@ describe("layout ops beyond the fixtures", () => {
 
   test("permute of a 0-d tensor copies its one element", () =>
     tidy(() => assert.deepEqual(ops.permute(tensor(7), []).toArray(), [7])));
+
+  test("permutes of slabs too large for the cache take the tiled transpose, exactly, in every dtype", () =>
+    tidy(() => {
+      // [2, 401, 331, 2] -> [0, 3, 2, 1]: slabs of 331 × 401 elements (over 256 KiB even in
+      // bfloat16), ragged against 16 × 16 tiles.
+      const [N, H, W, C] = [2, 401, 331, 2], dims = [0, 3, 2, 1];
+      const values = Array.from({ length: N * H * W * C }, (_, k) => (k % 251) - 125); // exact in bfloat16
+      const expected: number[] = [];
+      for (let n = 0; n < N; n++)
+        for (let c = 0; c < C; c++)
+          for (let w = 0; w < W; w++)
+            for (let h = 0; h < H; h++) expected.push(values[((n * H + h) * W + w) * C + c]!);
+      for (const dtype of ["float32", "bfloat16", "int32"] as const) {
+        const x = ops.cast(tensor(values, { shape: [N, H, W, C] }), dtype);
+        const out = ops.permute(x, dims);
+        assert.deepEqual(out.shape, [N, C, W, H]);
+        assert.deepEqual(ops.cast(out, "float32").toArray(), expected, dtype);
+      }
+    }));
 });
 
 describe("where and maskedFill beyond the fixtures", () => {
