@@ -7,7 +7,7 @@ import { Tensor } from "../tensor/tensor.js";
 import { autocastCall, autocastLowDType } from "./autocast_hook.js";
 import { broadcastShapes } from "./broadcast.js";
 import { cast, viaFloat32 } from "./cast.js";
-import { sum, sumTo } from "./reduce.js";
+import { sumInFloat32, sumTo } from "./reduce.js";
 import { dt, requireFloat, requireSameDType } from "./util.js";
 
 /** Matrix products on oneDNN: matmul (batched, broadcast) and linear (x·Wᵀ + b, fused bias). */
@@ -167,8 +167,8 @@ const linearOp: OpDef<LinearAttrs> = {
     const dy = g!.viewAs([rows, outFeatures]);
     // A float32 weight computed with its copy gets its gradient straight from the product in float32.
     const [dx, dw] = gemmBackward(dy, x!, w!, gemmShape, needsGrad[0]!, needsGrad[1]!, inputDtypes[1]!);
-    // The bias is float32 whatever the operands' dtype; its gradient is summed in float32.
-    const db = needsGrad[2] ? (dy.dtype === "float32" ? sum(dy, 0) : cast(sum(dy, 0), "float32")) : null;
+    // The bias is float32 whatever the operands' dtype; its gradient is summed and kept in float32.
+    const db = needsGrad[2] ? sumInFloat32(dy, 0) : null;
     return [dx && dx.viewAs(inputShapes[0]!), dw && dw.viewAs(inputShapes[1]!), db];
   },
 };

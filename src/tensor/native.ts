@@ -34,7 +34,8 @@ export interface NativeKernels {
   ): void;
   reduceCodes(): Record<"sum" | "mean" | "max" | "min", number>;
   /** Reduces x viewed as [outer, r, inner] over r into out [outer, inner]. */
-  reduce(code: number, dtype: number, x: TypedArray, out: TypedArray, outer: number, r: number, inner: number): void;
+  /** out in outDtype: x's dtype, or float32. */
+  reduce(code: number, dtype: number, x: TypedArray, out: TypedArray, outer: number, r: number, inner: number, outDtype: number): void;
   /**
    * dst[dstOffset + Σ i·dstStride] = src[srcOffset + Σ i·srcStride];
    * meta = [ndim, shape..., srcStrides..., dstStrides...]
