@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "args.h"
+#include "bf16_run.h"
 #include "parallel.h"
 #include "registry.h"
 
@@ -44,7 +45,7 @@ Napi::Value AdamStep(const Napi::CallbackInfo& info) {
   float* vv = v.as<float>();
   parallel_for(n, kElementGrain, [&](int64_t begin, int64_t end) {
     // In blocks that stay in L1, so the bf16 copy is written from cache in a second loop:
-    // one loop doing both does not vectorise (GCC 12), which costs 8x.
+    // one loop doing both does not vectorise (GCC 12), which costs 8x (bf16_run.h).
     for (int64_t block = begin; block < end; block += kAdamBlock) {
       const int64_t stop = std::min(end, block + kAdamBlock);
 #pragma omp simd
@@ -59,10 +60,7 @@ Napi::Value AdamStep(const Napi::CallbackInfo& info) {
         const float denom = std::sqrt(sq) / bc2_sqrt + e;
         pp[i] = param + neg_step_size * avg / denom;  // addcdiv's order: (value·t1) / t2
       }
-      if (low) {
-#pragma omp simd
-        for (int64_t i = block; i < stop; i++) low[i] = to_bf16(pp[i]);
-      }
+      if (low) f32_to_bf16_run(pp, low, block, stop);
     }
   });
   return info.Env().Undefined();
