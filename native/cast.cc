@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "args.h"
+#include "bf16_run.h"
 #include "parallel.h"
 #include "registry.h"
 
@@ -31,16 +32,7 @@ void convert_run(const F* s, T* d, int64_t begin, int64_t end) {
 
 // The conversions autocast makes on every step, as branch-free loops the compiler vectorises
 // (the scalar to_bf16 branches on NaN); results are bit-identical to the scalar ones.
-void convert_run(const float* s, bf16* d, int64_t begin, int64_t end) {
-  const uint32_t* in = reinterpret_cast<const uint32_t*>(s);
-  uint16_t* out = reinterpret_cast<uint16_t*>(d);
-#pragma omp simd
-  for (int64_t i = begin; i < end; i++) {
-    const uint32_t u = in[i];
-    const uint32_t rounded = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
-    out[i] = static_cast<uint16_t>((u & 0x7fffffffu) > 0x7f800000u ? (u >> 16) | 0x40u : rounded);
-  }
-}
+void convert_run(const float* s, bf16* d, int64_t begin, int64_t end) { f32_to_bf16_run(s, d, begin, end); }
 
 void convert_run(const bf16* s, float* d, int64_t begin, int64_t end) {
   const uint16_t* in = reinterpret_cast<const uint16_t*>(s);

@@ -16,8 +16,8 @@ namespace {
 
 enum class Reduce : int { sum = 0, mean = 1, max = 2, min = 3, count };
 
-template <typename T>
-void reduce_rows(Reduce op, const T* x, T* out, int64_t outer, int64_t r, int64_t inner) {
+template <typename T, typename O>
+void reduce_rows(Reduce op, const T* x, O* out, int64_t outer, int64_t r, int64_t inner) {
   // inner == 1: each output is a contiguous run; otherwise accumulate rows of `inner` lanes.
   const double scale = op == Reduce::mean ? 1.0 / static_cast<double>(r) : 1.0;
   if (inner == 1) {
@@ -28,7 +28,7 @@ void reduce_rows(Reduce op, const T* x, T* out, int64_t outer, int64_t r, int64_
           double acc = 0;
 #pragma omp simd reduction(+ : acc)
           for (int64_t i = 0; i < r; i++) acc += to_float(row[i]);
-          out[o] = from_float<T>(static_cast<float>(acc * scale));
+          out[o] = from_float<O>(static_cast<float>(acc * scale));
         } else {
           float best = op == Reduce::max ? -std::numeric_limits<float>::infinity() : std::numeric_limits<float>::infinity();
           bool nan = false;
@@ -37,7 +37,7 @@ void reduce_rows(Reduce op, const T* x, T* out, int64_t outer, int64_t r, int64_
             nan |= std::isnan(v);
             best = op == Reduce::max ? std::max(best, v) : std::min(best, v);
           }
-          out[o] = from_float<T>(nan ? std::numeric_limits<float>::quiet_NaN() : best);
+          out[o] = from_float<O>(nan ? std::numeric_limits<float>::quiet_NaN() : best);
         }
       }
     });
@@ -67,7 +67,7 @@ void reduce_rows(Reduce op, const T* x, T* out, int64_t outer, int64_t r, int64_
       for (int64_t j = 0; j < inner; j++) {
         double total = 0;
         for (int64_t part = 0; part < parts; part++) total += partial[(part * outer + o) * inner + j];
-        out[o * inner + j] = from_float<T>(static_cast<float>(total * scale));
+        out[o * inner + j] = from_float<O>(static_cast<float>(total * scale));
       }
     }
     return;
@@ -96,15 +96,16 @@ void reduce_rows(Reduce op, const T* x, T* out, int64_t outer, int64_t r, int64_
                        }
                      }
                    }
-                   T* dst = out + o * inner + j0;
-                   for (int64_t j = 0; j < width; j++) dst[j] = from_float<T>(static_cast<float>(acc[j] * scale));
+                   O* dst = out + o * inner + j0;
+                   for (int64_t j = 0; j < width; j++) dst[j] = from_float<O>(static_cast<float>(acc[j] * scale));
                  }
                });
 }
 
-// reduce(code, dtype, x, out, outer, r, inner)
+// reduce(code, dtype, x, out, outer, r, inner, outDtype): out in x's dtype or float32 (a
+// bf16 gradient's sum kept at float32 precision, with no separate cast).
 Napi::Value ReduceKernel(const Napi::CallbackInfo& info) {
-  Args args(info, "reduce", 7);
+  Args args(info, "reduce", 8);
   int64_t code = args.integer(0, "code");
   args.require(code >= 0 && code < static_cast<int64_t>(Reduce::count), "unknown reduction code %lld",
                static_cast<long long>(code));
@@ -115,10 +116,13 @@ Napi::Value ReduceKernel(const Napi::CallbackInfo& info) {
   Reduce op = static_cast<Reduce>(code);
   args.require(r > 0 || op == Reduce::sum, "max, min and mean of an empty axis are undefined");
   View x = args.tensor(2, "x", dt, outer * r * inner);
-  View out = args.tensor(3, "out", dt, outer * inner);
+  DType out_dt = args.float_dtype(7, "outDtype");
+  args.require(out_dt == dt || out_dt == DType::F32, "out must be in x's dtype or float32, got %s", dtype_name(out_dt));
+  View out = args.tensor(3, "out", out_dt, outer * inner);
   dispatch_float(dt, [&](auto tag) {
     using T = decltype(tag);
-    reduce_rows(op, x.as<T>(), out.as<T>(), outer, r, inner);
+    if (out_dt == dt) reduce_rows(op, x.as<T>(), out.as<T>(), outer, r, inner);
+    else reduce_rows(op, x.as<T>(), out.as<float>(), outer, r, inner);
   });
   return info.Env().Undefined();
 }

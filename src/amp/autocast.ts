@@ -1,7 +1,8 @@
 import { isGradEnabled } from "../autograd/grad_mode.js";
-import { resumingAutocast, setAutocastCapturer, setAutocastHook, type AutocastInputs } from "../ops/autocast_hook.js";
+import { resumingAutocast, setAutocastCapturer, setAutocastHook, setAutocastLowDType, type AutocastInputs } from "../ops/autocast_hook.js";
 import { cast } from "../ops/cast.js";
 import { isFloating, type DType } from "../tensor/dtype.js";
+import { expireLowCopies } from "../tensor/low_copy.js";
 import type { Tensor } from "../tensor/tensor.js";
 import { AUTOCAST_POLICY, type LowPrecision } from "./policy.js";
 
@@ -15,7 +16,9 @@ import { AUTOCAST_POLICY, type LowPrecision } from "./policy.js";
  * by every op that reads it, however often (a tied embedding, an unrolled layer): the Trainer
  * opens one scope per step, so the low-precision copy is made once per step, after the
  * optimizer's update. PyTorch keeps the same cache and clears it when autocast exits. An update
- * of a parameter inside a scope is not seen by its cached copy.
+ * of a parameter inside a scope is not seen by its cached copy. Linear, the most common reader,
+ * goes further: under bfloat16 it reads its weight's persistent copy (src/tensor/low_copy.ts),
+ * which Adam and AdamW write during their step, so a training step casts no weight at all.
  */
 
 export interface AutocastOptions {
@@ -58,6 +61,7 @@ export function autocast<T>(options: AutocastOptions, fn: () => T): T {
     frames.pop();
     if (outermost) {
       clearWeightCache();
+      expireLowCopies();
       setAutocastHook(previousHook);
     }
   }
@@ -136,3 +140,6 @@ setAutocastCapturer(() => {
   const dtype = autocastDType();
   return dtype === null ? null : <T>(fn: () => T): T => resumingAutocast(() => autocast({ dtype }, fn));
 });
+
+// Linear reads its float32 weight's persistent low-precision copy (src/tensor/low_copy.ts).
+setAutocastLowDType((op) => (AUTOCAST_POLICY[op] === "low" ? autocastDType() : null));

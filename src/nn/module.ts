@@ -1,4 +1,5 @@
 import { noGrad } from "../autograd/grad_mode.js";
+import { copyInto } from "../ops/inplace.js";
 import { formatShape, sameShape } from "../tensor/shape.js";
 import type { Tensor } from "../tensor/tensor.js";
 
@@ -127,7 +128,7 @@ export abstract class Module {
       }
     }
     noGrad(() => {
-      for (const [key, target] of Object.entries(own)) if (state[key]) target.data.set(state[key]!.data);
+      for (const [key, target] of Object.entries(own)) if (state[key]) copyInto(target, state[key]!);
     });
     return { missing, unexpected };
   }

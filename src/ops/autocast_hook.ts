@@ -1,3 +1,4 @@
+import type { DType } from "../tensor/dtype.js";
 import type { Tensor } from "../tensor/tensor.js";
 
 /**
@@ -48,6 +49,24 @@ export function resumingAutocast<T>(fn: () => T): T {
   } finally {
     suspended = saved;
   }
+}
+
+let lowDTypeOf: ((op: string) => DType | null) | null = null;
+
+/** Installs how src/amp tells the dtype of an op's low-precision computation (null removes it). */
+export function setAutocastLowDType(next: ((op: string) => DType | null) | null): void {
+  lowDTypeOf = next;
+}
+
+/**
+ * The dtype the active policy computes op in when that is a low precision, else null
+ * (autocast off or suspended, or op not a low-precision op). For ops that keep a float32
+ * parameter as their input and compute with its low-precision copy (linear).
+ * @example autocastLowDType("linear")   // "bfloat16" inside autocast({ dtype: "bfloat16" })
+ */
+export function autocastLowDType(op: string): DType | null {
+  if (hook === null || suspended > 0 || lowDTypeOf === null) return null;
+  return lowDTypeOf(op);
 }
 
 /** Installs the policy hook (null removes it); returns the previous one. */

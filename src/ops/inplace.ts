@@ -26,12 +26,14 @@ export function addInPlace(target: Tensor, source: Tensor): Tensor {
   flatMeta[2] = 1;
   flatMeta[3] = 1;
   native.binary(codes.binary.add!, DTYPES[target.dtype].code, target.data, source.data, target.data, flatMeta);
+  target.version++;
   return target;
 }
 
 /** target *= factor. */
 export function scaleInPlace(target: Tensor, factor: number): Tensor {
   native.unary(codes.unary.scale!, DTYPES[target.dtype].code, target.data, target.data, factor);
+  target.version++;
   return target;
 }
 
@@ -39,6 +41,7 @@ export function scaleInPlace(target: Tensor, factor: number): Tensor {
 export function copyInto(target: Tensor, source: Tensor): Tensor {
   checkSame(target, source, "copyInto");
   target.data.set(source.data);
+  target.version++;
   return target;
 }
 

@@ -76,7 +76,7 @@ function perRow(losses: Tensor, shape: readonly number[], dtype: Tensor["dtype"]
 /** Σ losses / divisor as a scalar in `dtype`; summed in double by the reduce kernel, divided once. */
 function reduced(losses: Tensor, divisor: number, dtype: Tensor["dtype"]): Tensor {
   const total = Tensor.empty([], "float32");
-  native.reduce(codes.reduce.sum, DTYPES.float32.code, losses.data, total.data, 1, losses.size, 1);
+  native.reduce(codes.reduce.sum, DTYPES.float32.code, losses.data, total.data, 1, losses.size, 1, DTYPES.float32.code);
   const value = (total.data[0]! as number) / divisor;
   total.dispose();
   return fillWith(Tensor.empty([], dtype), value);

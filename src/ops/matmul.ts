@@ -1,12 +1,13 @@
 import { apply1, type OpDef } from "../autograd/op.js";
-import type { DType } from "../tensor/dtype.js";
+import { isFloating, type DType } from "../tensor/dtype.js";
+import { lowCopy } from "../tensor/low_copy.js";
 import { native } from "../tensor/native.js";
 import { formatShape, sameShape, sizeOf } from "../tensor/shape.js";
 import { Tensor } from "../tensor/tensor.js";
-import { autocastCall } from "./autocast_hook.js";
+import { autocastCall, autocastLowDType } from "./autocast_hook.js";
 import { broadcastShapes } from "./broadcast.js";
 import { cast, viaFloat32 } from "./cast.js";
-import { sum, sumTo } from "./reduce.js";
+import { sumInFloat32, sumTo } from "./reduce.js";
 import { dt, requireFloat, requireSameDType } from "./util.js";
 
 /** Matrix products on oneDNN: matmul (batched, broadcast) and linear (x·Wᵀ + b, fused bias). */
@@ -52,9 +53,10 @@ export function gemm(a: Tensor, b: Tensor, g: Gemm, bias: Tensor | null = null, 
 /**
  * Gradients of C = op(A)·op(B) for A [batchA, ·, ·] and B [batchB, ·, ·]. A gradient whose
  * operand was broadcast over the batch is summed over it; where A's rows fold into one long
- * matrix, that sum happens inside a single product instead.
+ * matrix, that sum happens inside a single product instead. dB comes out in dBDType (float32
+ * for a bf16 copy of a float32 weight: the product accumulates in float32 and writes it as is).
  */
-function gemmBackward(dC: Tensor, a: Tensor, b: Tensor, g: Gemm, needA: boolean, needB: boolean): [Tensor | null, Tensor | null] {
+function gemmBackward(dC: Tensor, a: Tensor, b: Tensor, g: Gemm, needA: boolean, needB: boolean, dBDType: DType = dC.dtype): [Tensor | null, Tensor | null] {
   const batch = Math.max(g.batchA, g.batchB);
   let dA: Tensor | null = null;
   let dB: Tensor | null = null;
@@ -69,12 +71,12 @@ function gemmBackward(dC: Tensor, a: Tensor, b: Tensor, g: Gemm, needA: boolean,
       // Σ_b A_bᵀ·dC_b is one product over the batch's stacked rows.
       const rows = batch * g.m;
       dB = g.transB
-        ? gemm(dC, a, { batchA: 1, batchB: 1, m: g.n, n: g.k, k: rows, transA: true, transB: false })
-        : gemm(a, dC, { batchA: 1, batchB: 1, m: g.k, n: g.n, k: rows, transA: true, transB: false });
+        ? gemm(dC, a, { batchA: 1, batchB: 1, m: g.n, n: g.k, k: rows, transA: true, transB: false }, null, dBDType)
+        : gemm(a, dC, { batchA: 1, batchB: 1, m: g.k, n: g.n, k: rows, transA: true, transB: false }, null, dBDType);
     } else {
       const full = g.transB
-        ? gemm(dC, a, { batchA: batch, batchB: g.batchA, m: g.n, n: g.k, k: g.m, transA: true, transB: g.transA })
-        : gemm(a, dC, { batchA: g.batchA, batchB: batch, m: g.k, n: g.n, k: g.m, transA: !g.transA, transB: false });
+        ? gemm(dC, a, { batchA: batch, batchB: g.batchA, m: g.n, n: g.k, k: g.m, transA: true, transB: g.transA }, null, dBDType)
+        : gemm(a, dC, { batchA: g.batchA, batchB: batch, m: g.k, n: g.n, k: g.m, transA: !g.transA, transB: false }, null, dBDType);
       dB = g.batchB === batch ? full : sumTo(full, [1, ...full.shape.slice(1)]);
     }
   }
@@ -148,35 +150,55 @@ interface LinearAttrs {
   inFeatures: number;
   outFeatures: number;
   outShape: number[];
+  /** The low-precision copy of the float32 weight input to compute with, under autocast. */
+  weightCopy: Tensor | null;
 }
 
 const linearOp: OpDef<LinearAttrs> = {
   name: "linear",
-  forward: ([x, w, bias], { rows, inFeatures, outFeatures, outShape }) => {
+  forward: ([x, weight, bias], { rows, inFeatures, outFeatures, outShape, weightCopy }) => {
+    const w = weightCopy ?? weight!;
     const gemmShape: Gemm = { batchA: 1, batchB: 1, m: rows, n: outFeatures, k: inFeatures, transA: false, transB: true };
-    const y = gemm(x!, w!, gemmShape, bias ?? null);
-    return { out: viewAs(y, outShape), save: [x!, w!] };
+    const y = gemm(x!, w, gemmShape, bias ?? null);
+    return { out: viewAs(y, outShape), save: [x!, w] };
   },
-  backward: ({ saved: [x, w], attrs: { rows, inFeatures, outFeatures }, inputShapes, needsGrad }, [g]) => {
+  backward: ({ saved: [x, w], attrs: { rows, inFeatures, outFeatures }, inputShapes, inputDtypes, needsGrad }, [g]) => {
     const gemmShape: Gemm = { batchA: 1, batchB: 1, m: rows, n: outFeatures, k: inFeatures, transA: false, transB: true };
     const dy = g!.viewAs([rows, outFeatures]);
-    const [dx, dw] = gemmBackward(dy, x!, w!, gemmShape, needsGrad[0]!, needsGrad[1]!);
-    // The bias is float32 whatever the operands' dtype; its gradient is summed in float32.
-    const db = needsGrad[2] ? (dy.dtype === "float32" ? sum(dy, 0) : cast(sum(dy, 0), "float32")) : null;
+    // A float32 weight computed with its copy gets its gradient straight from the product in float32.
+    const [dx, dw] = gemmBackward(dy, x!, w!, gemmShape, needsGrad[0]!, needsGrad[1]!, inputDtypes[1]!);
+    // The bias is float32 whatever the operands' dtype; its gradient is summed and kept in float32.
+    const db = needsGrad[2] ? sumInFloat32(dy, 0) : null;
     return [dx && dx.viewAs(inputShapes[0]!), dw && dw.viewAs(inputShapes[1]!), db];
   },
 };
 
 /**
  * y = x·Wᵀ + b, PyTorch's F.linear: x [..., in], weight [out, in], bias [out]. The bias is
- * added inside the matmul kernel.
+ * added inside the matmul kernel. Under bfloat16 autocast a float32 parameter weight is read
+ * through its persistent bf16 copy (src/tensor/low_copy.ts) and gets a float32 gradient
+ * directly, with no cast op either way.
  * @example linear(x, fc.weight, fc.bias)   // [32, 784] -> [32, 10]
  */
 export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
+  if (autocastLowDType("linear") === "bfloat16" && weight.dtype === "float32" && weight.isLeaf && weight.requiresGrad && isFloating(x.dtype)) {
+    const low = x.dtype === "bfloat16" ? x : cast(x, "bfloat16");
+    try {
+      return linearOf(low, weight, bias, lowCopy(weight, "bfloat16"));
+    } finally {
+      if (low !== x) low.dispose();
+    }
+  }
   const auto = autocastCall("linear", [x, weight], ([x, w]) => linear(x!, w!, bias));
   if (auto) return auto;
+  return linearOf(x, weight, bias, null);
+}
+
+/** linear computing with weightCopy (same shape as weight) when given, else with weight. */
+function linearOf(x: Tensor, weight: Tensor, bias: Tensor | null | undefined, weightCopy: Tensor | null): Tensor {
+  const w = weightCopy ?? weight;
   requireFloat(x, "linear");
-  requireSameDType("linear", x, weight);
+  requireSameDType("linear", x, w);
   if (x.dtype === "float16") return viaFloat32([x, weight], ([x, w]) => linear(x!, w!, bias));
   if (weight.ndim !== 2) throw new RangeError(`linear: weight must be [out, in], got ${formatShape(weight.shape)}`);
   const [outFeatures, inFeatures] = weight.shape as [number, number];
@@ -188,5 +210,5 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
   }
   const rows = sizeOf(x.shape.slice(0, -1));
   const outShape = [...x.shape.slice(0, -1), outFeatures];
-  return apply1(linearOp, bias ? [x, weight, bias] : [x, weight], { rows, inFeatures, outFeatures, outShape });
+  return apply1(linearOp, bias ? [x, weight, bias] : [x, weight], { rows, inFeatures, outFeatures, outShape, weightCopy });
 }

@@ -1,4 +1,5 @@
 import { apply1, type OpDef } from "../autograd/op.js";
+import type { DType } from "../tensor/dtype.js";
 import { codes, native } from "../tensor/native.js";
 import { formatShape, normalizeAxis, sameShape, sizeOf } from "../tensor/shape.js";
 import { Tensor } from "../tensor/tensor.js";
@@ -27,8 +28,8 @@ function keptShape(shape: readonly number[], axes: readonly number[]): number[] 
   return shape.map((d, i) => (axes.includes(i) ? 1 : d));
 }
 
-/** Runs the reduction kernel once per run of adjacent axes, last run first. */
-function reduceKernel(x: Tensor, axes: readonly number[], kind: ReduceAttrs["kind"]): Tensor {
+/** Runs the reduction kernel once per run of adjacent axes, last run first; the result in outDType (x's or float32). */
+function reduceKernel(x: Tensor, axes: readonly number[], kind: ReduceAttrs["kind"], outDType: DType = x.dtype): Tensor {
   let shape = [...x.shape];
   let current = x;
   for (let end = axes.length - 1; end >= 0; ) {
@@ -39,8 +40,8 @@ function reduceKernel(x: Tensor, axes: readonly number[], kind: ReduceAttrs["kin
     const r = sizeOf(shape.slice(first, last + 1));
     const inner = sizeOf(shape.slice(last + 1));
     const nextShape = [...shape.slice(0, first), ...shape.slice(last + 1)];
-    const out = Tensor.empty(nextShape, x.dtype);
-    native.reduce(codes.reduce[kind], dt(x.dtype), current.data, out.data, outer, r, inner);
+    const out = Tensor.empty(nextShape, outDType);
+    native.reduce(codes.reduce[kind], dt(current.dtype), current.data, out.data, outer, r, inner, dt(outDType));
     if (current !== x) current.dispose();
     current = out;
     shape = nextShape;
@@ -114,6 +115,18 @@ export function max(x: Tensor, axes?: number | readonly number[], keepDim = fals
 /** Minimum over the given axes (all by default), like torch.amin. @example min(x, 0) */
 export function min(x: Tensor, axes?: number | readonly number[], keepDim = false): Tensor {
   return reduce(x, axes, keepDim, "min");
+}
+
+/**
+ * Sum over the given axes (at least one), accumulated and written in float32 whatever x's
+ * float dtype, not recorded by autograd: for backward rules, such as a float32 bias's gradient
+ * from a bfloat16 product, with no rounding to bfloat16 and no cast.
+ * @example sumInFloat32(dy, 0)   // bf16 [rows, out] -> float32 [out]
+ */
+export function sumInFloat32(x: Tensor, axes: number | readonly number[]): Tensor {
+  const resolved = resolveAxes(x, axes, "sumInFloat32");
+  if (resolved.length === 0) throw new RangeError("sumInFloat32: no axis to sum over");
+  return reduceKernel(x, resolved, "sum", "float32");
 }
 
 /**

@@ -86,6 +86,7 @@ export abstract class Optimizer<H extends Hyper> {
             this.state.set(p, s);
           }
           s.step++;
+          p.version++;
           this.update(p, p.grad, s, group);
         }
       }

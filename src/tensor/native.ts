@@ -38,14 +38,15 @@ export interface NativeKernels {
   ): void;
   reduceCodes(): Record<"sum" | "mean" | "max" | "min", number>;
   /** Reduces x viewed as [outer, r, inner] over r into out [outer, inner]. */
-  reduce(code: number, dtype: number, x: TypedArray, out: TypedArray, outer: number, r: number, inner: number): void;
+  /** out in outDtype: x's dtype, or float32. */
+  reduce(code: number, dtype: number, x: TypedArray, out: TypedArray, outer: number, r: number, inner: number, outDtype: number): void;
   /**
    * dst[dstOffset + Σ i·dstStride] = src[srcOffset + Σ i·srcStride];
    * meta = [ndim, shape..., srcStrides..., dstStrides...]
    */
   copyStrided(dtype: number, src: TypedArray, srcOffset: number, dst: TypedArray, dstOffset: number, meta: Int32Array): void;
-  /** Fused Adam/AdamW; hyper = [lr, beta1, beta2, eps, weightDecay, step, decoupled]. */
-  adamStep(param: Float32Array, grad: Float32Array, expAvg: Float32Array, expAvgSq: Float32Array, hyper: Float64Array): void;
+  /** Fused Adam/AdamW, also writing paramBf16 (a bf16 copy of the result) when given; hyper = [lr, beta1, beta2, eps, weightDecay, step, decoupled]. */
+  adamStep(param: Float32Array, grad: Float32Array, expAvg: Float32Array, expAvgSq: Float32Array, paramBf16: Uint16Array | null, hyper: Float64Array): void;
   /** Fused SGD; hyper = [lr, momentum, dampening, weightDecay, nesterov, firstStep]. */
   sgdStep(param: Float32Array, grad: Float32Array, momentumBuffer: Float32Array | null, hyper: Float64Array): void;
   /** Σ x², accumulated in double. */

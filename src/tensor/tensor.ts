@@ -33,6 +33,12 @@ export class Tensor {
   outputIndex = 0;
   /** Exempt from disposal at the end of a tidy() scope (see keep()). */
   kept = false;
+  /**
+   * Bumped by every in-place write that turbine makes (optimizer steps, loadStateDict, the
+   * in-place ops), so copies derived from the elements know when they are stale. A write
+   * through `data` directly is not counted, as PyTorch's `.data` bypasses its version counter.
+   */
+  version = 0;
   private storageRef: Storage | null;
   private readonly view: TypedArray;
 
