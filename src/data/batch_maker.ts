@@ -1,5 +1,5 @@
 import type { Dataset } from "./dataset.js";
-import { fillRow, type BatchLayout } from "./layout.js";
+import { fillRow, isLabelledLayout, type BatchLayout } from "./layout.js";
 import { Rng } from "./random.js";
 import { buildTransform, type BuiltTransform, type TransformSpec } from "./transforms/compose.js";
 
@@ -74,6 +74,15 @@ export class BatchMaker<S = unknown> {
 
   /** Writes the job's samples into x and y ([count, ...] arrays of the layout's dtypes). */
   fill(layout: BatchLayout, job: BatchJob, x: Float32Array | Int32Array, y: Float32Array | Int32Array): void {
+    const { dataset } = this;
+    if (this.transform === null && dataset.gather && dataset.sampleShape && isLabelledLayout(layout, dataset.sampleShape)) {
+      try {
+        dataset.gather(job.indices, x, y);
+        return;
+      } catch {
+        // The sample-by-sample path below fails again, naming the sample and its dataset index.
+      }
+    }
     for (let k = 0; k < job.indices.length; k++) {
       const sample = this.sample(job, k, this.scratch);
       try {

@@ -17,6 +17,12 @@ export interface Dataset<S> {
    * it to shape batches as [B, ...sampleShape]. Absent: samples are flat vectors.
    */
   readonly sampleShape?: readonly number[];
+  /**
+   * Optional fast path for batches without transforms: writes the samples at `indices` into
+   * x and y, laid out as `labelledLayout(sampleShape)` ({ image, label } rows), in one pass,
+   * as filling the batch sample by sample would. Throws a RangeError naming a bad index.
+   */
+  gather?(indices: Int32Array, x: Float32Array | Int32Array, y: Float32Array | Int32Array): void;
 }
 
 /**

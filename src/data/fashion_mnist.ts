@@ -1,6 +1,8 @@
 import { existsSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 
+import { DTYPES } from "../tensor/dtype.js";
+import { native } from "../tensor/native.js";
 import { cachedArrays } from "./array_cache.js";
 import type { LabelledSample } from "./collate.js";
 import { checkIndex, type Dataset } from "./dataset.js";
@@ -200,5 +202,18 @@ export class FashionMNIST implements Dataset<LabelledSample> {
     checkIndex(index, this.length, `FashionMNIST(${this.split})`);
     const size = SIDE * SIDE;
     return { image: this.pixels.subarray(index * size, (index + 1) * size), label: this.labels[index]! };
+  }
+
+  /**
+   * The images and labels at `indices` into a batch's x [n, 1, 28, 28] and y [n]: one native
+   * row gather instead of a copy per sample.
+   * @example train.gather(Int32Array.of(3, 1), x, y); // x = images 3 and 1, y = their labels
+   */
+  gather(indices: Int32Array, x: Float32Array | Int32Array, y: Float32Array | Int32Array): void {
+    for (let k = 0; k < indices.length; k++) {
+      checkIndex(indices[k]!, this.length, `FashionMNIST(${this.split})`);
+      y[k] = this.labels[indices[k]!]!;
+    }
+    native.embedding(DTYPES.float32.code, this.pixels, this.length, SIDE * SIDE, indices, x);
   }
 }

@@ -34,6 +34,15 @@ export function labelledLayout(sampleShape: readonly number[]): BatchLayout {
 }
 
 /**
+ * Whether a layout is `labelledLayout(sampleShape)`, the one `Dataset.gather` writes.
+ * @example isLabelledLayout(labelledLayout([1, 28, 28]), [1, 28, 28]) // true
+ */
+export function isLabelledLayout(layout: BatchLayout, sampleShape: readonly number[]): boolean {
+  const { x, y } = layout;
+  return x.from === "image" && x.dtype === "float32" && x.shape.join() === sampleShape.join() && y.from === "label" && y.dtype === "int32" && y.shape.length === 0;
+}
+
+/**
  * The layout of token windows { x: Int32Array(context), y: Int32Array(context) }.
  * @example tokenLayout(128).y // { from: "y", dtype: "int32", shape: [128] }
  */

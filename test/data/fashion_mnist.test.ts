@@ -6,7 +6,9 @@ import { join } from "node:path";
 import { after, test } from "node:test";
 import { gzipSync } from "node:zlib";
 
+import { BatchMaker, SampleError } from "../../src/data/batch_maker.js";
 import { DataLoader } from "../../src/data/dataloader.js";
+import { labelledLayout } from "../../src/data/layout.js";
 import { FashionMNIST } from "../../src/data/fashion_mnist.js";
 
 // What Python's gzip and struct read from the installed files: the reference for the loader.
@@ -112,6 +114,18 @@ test("a DataLoader over the test split gives [B, 1, 28, 28] batches in file orde
 });
 
 // ---- Corrupt and missing files, written to a temporary folder ----
+
+test("gather writes the batch that filling sample by sample writes; a bad index is still named", () => {
+  const train = FashionMNIST.load({ split: "train" });
+  const indices = Int32Array.of(5, 59999, 0, 1234, 5);
+  const x = new Float32Array(indices.length * 784), y = new Int32Array(indices.length);
+  train.gather(indices, x, y);
+  assert.deepEqual(Array.from(x), Array.from(indices).flatMap((i) => Array.from(train.get(i).image)));
+  assert.deepEqual(Array.from(y), Array.from(indices, (i) => train.get(i).label));
+  const maker = new BatchMaker(train, undefined, 0);
+  const job = { epoch: 0, batch: 2, first: 8, indices: Int32Array.of(3, 60000) };
+  assert.throws(() => maker.fill(labelledLayout([1, 28, 28]), job, new Float32Array(2 * 784), new Int32Array(2)), (err: SampleError) => err.index === 60000 && /dataset index 60000 \(sample 1 of batch 2, epoch 0\)/.test(err.message));
+});
 
 const IMAGES = "train-images-idx3-ubyte.gz";
 const LABELS = "train-labels-idx1-ubyte.gz";
