@@ -49,6 +49,7 @@ if (ints.workers > 0 && process.argv.includes("--workers")) {
     runs.one!.push(turbine(1));
     runs.two!.push(turbine(2));
     runs.torch!.push(torchDdp());
+    process.stderr.write(`round ${round + 1}/${ints.rounds}: turbine 1×1 ${Math.round(runs.one!.at(-1)!)}, 2×1 ${Math.round(runs.two!.at(-1)!)}, PyTorch DDP ${Math.round(runs.torch!.at(-1)!)} tok/s\n`);
   }
   const [one, two, torch] = [median(runs.one!), median(runs.two!), median(runs.torch!)];
   report(

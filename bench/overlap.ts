@@ -8,7 +8,8 @@
  *   after    DDP with overlap off: every bucket all-reduced when backward ends;
  *   overlap  DDP as it runs by default: each bucket's all-reduce starts when its last gradient
  *            is ready, during backward, progressed by the addon's progress thread.
- * exposed = median step − median `none` step; hidden share = 1 − exposed(overlap)/exposed(after).
+ * Every step ends with a barrier, in all three modes. exposed = median step − median `none`
+ * step; hidden share = 1 − exposed(overlap)/exposed(after).
  *
  *   npx tsc -p . && node dist/bench/overlap.js [--layers N] [--width N] [--batch N] [--steps N] [--json]
  *
@@ -60,6 +61,9 @@ function rankMain(layers: number, width: number, batch: number, steps: number): 
       group.barrier();
       const t0 = now();
       step(mode);
+      // Ends every mode alike: the ranks' imbalance (they share this machine's cores) then
+      // counts in all three, and the exposed time is the communication's own.
+      group.barrier();
       if (i >= 0) times[mode].push(now() - t0);
     }
   }
