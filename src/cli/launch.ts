@@ -6,6 +6,7 @@ import type { Command } from "commander";
 
 import { BACKEND_ENV } from "../dist/init.js";
 import { startThreads } from "../dist/threads/spawn.js";
+import { OPEN_MPI_DAEMON_OPTIONS } from "../dist/mpi/daemon_options.js";
 
 interface LaunchOptions {
   n: string;
@@ -43,7 +44,7 @@ async function launchThreads(size: number, threads: number, timeoutMs: number, a
 /** Open MPI backend: mpirun starts `node <cli> <command>` per rank with TURBINE_DIST_BACKEND=mpi. */
 function launchMpi(size: number, hostfile: string | undefined, threads: number | undefined, argv: string[]): Promise<number> {
   const cli = fileURLToPath(new URL("./main.js", import.meta.url));
-  const args = ["--allow-run-as-root", "-n", String(size), ...(hostfile ? ["--hostfile", hostfile] : []), "-x", BACKEND_ENV, ...(threads ? ["-x", "OMP_NUM_THREADS"] : [])];
+  const args = ["--allow-run-as-root", ...OPEN_MPI_DAEMON_OPTIONS, "-n", String(size), ...(hostfile ? ["--hostfile", hostfile] : []), "-x", BACKEND_ENV, ...(threads ? ["-x", "OMP_NUM_THREADS"] : [])];
   const env = { ...process.env, [BACKEND_ENV]: "mpi", ...(threads ? { OMP_NUM_THREADS: String(threads) } : {}) };
   const child = spawn("mpirun", [...args, process.execPath, cli, ...argv], { stdio: "inherit", env });
   return new Promise((resolve, reject) => {

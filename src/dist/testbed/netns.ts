@@ -3,6 +3,8 @@ import { chmodSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
+import { OPEN_MPI_DAEMON_OPTIONS } from "../mpi/daemon_options.js";
+
 /** Options of a network-namespace test bed. */
 export interface TestbedOptions {
   /** Hosts (namespaces) to make, ≥ 2. */
@@ -114,6 +116,7 @@ export function createTestbed(options: TestbedOptions): Testbed {
       "--allow-run-as-root", "-n", String(options.hosts), "--host", addresses.join(","), "--bind-to", "none",
       "--mca", "plm_rsh_agent", agent, "--mca", "oob_tcp_if_include", subnet,
       "--mca", "btl", "tcp,self", "--mca", "btl_tcp_if_include", subnet,
+      ...OPEN_MPI_DAEMON_OPTIONS,
     ],
     destroy: () => {
       if (destroyed) return;
