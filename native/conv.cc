@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "args.h"
+#include "conv_few_channels.h"
 #include "numel.h"
 #include "onednn.h"
 #include "registry.h"
@@ -80,6 +81,12 @@ DType conv_dtype(const Args& args, size_t i, const char* name) {
   args.require(d == DType::F32 || d == DType::BF16, "'%s' must be float32 or bfloat16 (oneDNN has no %s convolution on CPU)",
                name, dtype_name(d));
   return d;
+}
+
+// The direct few-channel kernels take f32 channels-last convolutions they fit; oneDNN the rest.
+bool direct_few_channels(const ConvShape& s, DType type, ConvGeometry& g) {
+  g = ConvGeometry{s[kN], s[kC], s[kH], s[kW], s[kO], s[kKh], s[kKw], s[kSh], s[kSw], s[kPh], s[kPw], s[kDh], s[kDw], s.oh, s.ow};
+  return type == DType::F32 && s[kLayout] == 1 && s[kGroups] == 1 && few_channels_fits(g);
 }
 
 Key make_key(const ConvShape& s, DType type, DType weights_grad_type, bool bias) {
@@ -271,6 +278,11 @@ Napi::Value Conv2dKernel(const Napi::CallbackInfo& info) {
   View bias = has_bias ? args.tensor(2, "bias", DType::F32, s[kO]) : View{};
   View y = args.tensor(3, "y", type, s.y_numel);
   if (s[kN] == 0) return info.Env().Undefined();
+  ConvGeometry g;
+  if (direct_few_channels(s, type, g)) {
+    few_channels_forward(g, x.as<float>(), w.as<float>(), has_bias ? bias.as<float>() : nullptr, y.as<float>());
+    return info.Env().Undefined();
+  }
 
   thread_local PrimitiveCache<kFields, ConvPrimitive> cache;
   const Key key = make_key(s, type, type, has_bias);
@@ -317,6 +329,11 @@ Napi::Value Conv2dBackwardWeightsKernel(const Napi::CallbackInfo& info) {
   if (s[kN] == 0) {  // no samples: the gradients are sums over nothing
     std::memset(dw.data, 0, dw.bytes);
     if (has_bias) std::memset(dbias.data, 0, dbias.bytes);
+    return info.Env().Undefined();
+  }
+  ConvGeometry g;
+  if (wgrad_type == DType::F32 && direct_few_channels(s, type, g)) {
+    few_channels_backward_weights(g, x.as<float>(), dy.as<float>(), dw.as<float>(), has_bias ? dbias.as<float>() : nullptr);
     return info.Env().Undefined();
   }
 

@@ -9,19 +9,9 @@
 #include <cstring>
 #include <vector>
 
+#include "lanes.h"
+
 namespace turbine {
-
-// Sixteen floats: one AVX-512 register. GCC's vector extension keeps accumulators in registers
-// where a plain array would not stay, and splits the type into narrower registers (or scalars)
-// when the machine has no AVX-512, so the portable build compiles the same code.
-using Lanes = float __attribute__((vector_size(64)));
-constexpr int64_t kTileLanes = 16;
-
-inline int64_t round_to_lanes(int64_t n) { return (n + kTileLanes - 1) / kTileLanes * kTileLanes; }
-
-// Lanes pass by reference: by value, a build without AVX-512 would change the calling ABI.
-inline void load_lanes(Lanes& v, const float* p) { std::memcpy(&v, p, sizeof v); }
-inline void store_lanes(float* p, const Lanes& v) { std::memcpy(p, &v, sizeof v); }
 
 // A strided read-only view of A: element (r, p) is at data[r·row + p·col].
 struct TileA {

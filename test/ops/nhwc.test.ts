@@ -55,6 +55,13 @@ describe("conv2d in NHWC equals conv2d in NCHW", () => {
     ["dilation 2, no bias", [2, 3, 12, 12], [4, 3, 3, 3], { dilation: 2 }, false],
     ["groups 2", [2, 6, 7, 7], [4, 3, 3, 3], { groups: 2 }, true],
     ["one input channel (the cnn's first layer)", [4, 1, 28, 28], [32, 1, 3, 3], {}, true],
+    // Few input channels and 16·k outputs take the direct kernels (native/conv_few_channels.cc):
+    // windows in the padding, taps in several groups, groups padded, strides and dilations.
+    ["few channels: RGB, stride 2, padding 1", [2, 3, 11, 10], [16, 3, 3, 3], { stride: 2, padding: 1 }, true],
+    ["few channels: dilation 2, padding 2, no bias", [2, 2, 9, 8], [48, 2, 3, 3], { dilation: 2, padding: 2 }, false],
+    ["few channels: 5x5 on a 6x7 image, padding 2", [3, 1, 6, 7], [64, 1, 5, 5], { padding: 2 }, true],
+    ["few channels: stride and padding pairs", [2, 4, 8, 9], [32, 4, 2, 3], { stride: [2, 1], padding: [0, 1] }, true],
+    ["few channels: wide rows (blocks and a remainder)", [2, 1, 5, 37], [16, 1, 3, 3], {}, true],
   ];
   for (const [name, xs, ws, options, bias] of cases) {
     test(name, () =>
