@@ -5,9 +5,11 @@
 // pair (hi, lo): a row whose mean is large against its spread would otherwise lose x − mean's
 // leading digits to the mean's own f32 rounding.
 #include <cmath>
+#include <type_traits>
 #include <vector>
 
 #include "args.h"
+#include "bf16_run.h"
 #include "extents.h"
 #include "f32_pair.h"
 #include "parallel.h"
@@ -20,13 +22,27 @@ namespace {
 // quarter of the element-wise grain.
 int64_t rows_grain(int64_t cols) { return std::max<int64_t>(1, kElementGrain / 4 / std::max<int64_t>(cols, 1)); }
 
-template <typename T>
-void forward(const T* x, const float* weight, const float* bias, T* y, float* mean, float* rstd, int64_t rows,
+// Stores a row computed in f32 as Y: bf16 through the vectorised rounding (bf16_run.h).
+template <typename Y>
+void store_row(const float* row, Y* out, int64_t cols) {
+  if constexpr (std::is_same_v<Y, bf16>) {
+    f32_to_bf16_run(row, out, 0, cols);
+  } else {
+#pragma omp simd
+    for (int64_t j = 0; j < cols; j++) out[j] = from_float<Y>(row[j]);
+  }
+}
+
+// x in T, y in Y: float32 x may give a bfloat16 y for a low-precision matmul to read, with the
+// rounding the cast after it would do.
+template <typename T, typename Y>
+void forward(const T* x, const float* weight, const float* bias, Y* y, float* mean, float* rstd, int64_t rows,
              int64_t cols, double eps) {
   parallel_for(rows, rows_grain(cols), [&](int64_t begin, int64_t end) {
+    std::vector<float> row_out(std::is_same_v<Y, float> ? 0 : cols);
     for (int64_t row = begin; row < end; row++) {
       const T* xr = x + row * cols;
-      T* yr = y + row * cols;
+      float* yr = std::is_same_v<Y, float> ? reinterpret_cast<float*>(y + row * cols) : row_out.data();
       double s = 0;
 #pragma omp simd reduction(+ : s)
       for (int64_t j = 0; j < cols; j++) s += to_float(xr[j]);
@@ -44,17 +60,18 @@ void forward(const T* x, const float* weight, const float* bias, T* y, float* me
       rstd[row] = r;
       if (weight && bias) {
 #pragma omp simd
-        for (int64_t j = 0; j < cols; j++) yr[j] = from_float<T>(((to_float(xr[j]) - m.hi) - m.lo) * r * weight[j] + bias[j]);
+        for (int64_t j = 0; j < cols; j++) yr[j] = ((to_float(xr[j]) - m.hi) - m.lo) * r * weight[j] + bias[j];
       } else if (weight) {
 #pragma omp simd
-        for (int64_t j = 0; j < cols; j++) yr[j] = from_float<T>(((to_float(xr[j]) - m.hi) - m.lo) * r * weight[j]);
+        for (int64_t j = 0; j < cols; j++) yr[j] = ((to_float(xr[j]) - m.hi) - m.lo) * r * weight[j];
       } else if (bias) {
 #pragma omp simd
-        for (int64_t j = 0; j < cols; j++) yr[j] = from_float<T>(((to_float(xr[j]) - m.hi) - m.lo) * r + bias[j]);
+        for (int64_t j = 0; j < cols; j++) yr[j] = ((to_float(xr[j]) - m.hi) - m.lo) * r + bias[j];
       } else {
 #pragma omp simd
-        for (int64_t j = 0; j < cols; j++) yr[j] = from_float<T>(((to_float(xr[j]) - m.hi) - m.lo) * r);
+        for (int64_t j = 0; j < cols; j++) yr[j] = ((to_float(xr[j]) - m.hi) - m.lo) * r;
       }
+      if constexpr (!std::is_same_v<Y, float>) store_row(yr, y + row * cols, cols);
     }
   });
 }
@@ -64,8 +81,9 @@ void forward(const T* x, const float* weight, const float* bias, T* y, float* me
 // Rows are cut into one chunk per thread; each chunk sums dweight and dbias into its own
 // double partials, and the partials are added in chunk order afterwards, so the result has no
 // races and does not depend on scheduling.
-template <typename T>
-void backward(const T* g, const T* x, const float* weight, const float* mean, const float* rstd, T* dx, float* dweight,
+// g in G (the output's dtype), x and dx in T.
+template <typename T, typename G>
+void backward(const G* g, const T* x, const float* weight, const float* mean, const float* rstd, T* dx, float* dweight,
               float* dbias, int64_t rows, int64_t cols, int threads) {
   const int64_t chunks = std::max<int64_t>(1, std::min<int64_t>(threads, (rows + rows_grain(cols) - 1) / rows_grain(cols)));
   const bool partials = dweight || dbias;
@@ -81,7 +99,7 @@ void backward(const T* g, const T* x, const float* weight, const float* mean, co
       double* db = partials ? db_part.data() + chunk * cols : nullptr;
       const int64_t begin = rows * chunk / chunks, end = rows * (chunk + 1) / chunks;
       for (int64_t row = begin; row < end; row++) {
-        const T* gr = g + row * cols;
+        const G* gr = g + row * cols;
         const T* xr = x + row * cols;
         const float hi = mean[2 * row], lo = mean[2 * row + 1], r = rstd[row];
 #pragma omp simd
@@ -144,9 +162,9 @@ float* optional_f32(const Args& args, size_t i, const char* name, int64_t count)
   return args.is_null(i) ? nullptr : args.tensor(i, name, DType::F32, count).as<float>();
 }
 
-// layerNorm(dtype, x, weight|null, bias|null, y, mean, rstd, rows, cols, eps)
+// layerNorm(dtype, x, weight|null, bias|null, y, mean, rstd, rows, cols, eps, yDtype)
 Napi::Value LayerNormKernel(const Napi::CallbackInfo& info) {
-  Args args(info, "layerNorm", 10);
+  Args args(info, "layerNorm", 11);
   DType dt = args.float_dtype(0, "dtype");
   const int64_t rows = args.integer(7, "rows"), cols = args.integer(8, "cols");
   const int64_t numel = checked_numel(args, {rows, cols});
@@ -155,23 +173,26 @@ Napi::Value LayerNormKernel(const Napi::CallbackInfo& info) {
   View x = args.tensor(1, "x", dt, numel);
   const float* weight = optional_f32(args, 2, "weight", cols);
   const float* bias = optional_f32(args, 3, "bias", cols);
-  View y = args.tensor(4, "y", dt, numel);
+  const DType y_dt = args.float_dtype(10, "yDtype");
+  View y = args.tensor(4, "y", y_dt, numel);
   float* mean = args.tensor(5, "mean", DType::F32, 2 * rows).as<float>();
   float* rstd = args.tensor(6, "rstd", DType::F32, rows).as<float>();
-  dispatch_float(dt, [&](auto tag) {
-    using T = decltype(tag);
-    forward(x.as<T>(), weight, bias, y.as<T>(), mean, rstd, rows, cols, eps);
+  dispatch_float(dt, [&](auto x_tag) {
+    dispatch_float(y_dt, [&](auto y_tag) {
+      forward(x.as<decltype(x_tag)>(), weight, bias, y.as<decltype(y_tag)>(), mean, rstd, rows, cols, eps);
+    });
   });
   return info.Env().Undefined();
 }
 
-// layerNormBackward(dtype, grad, x, weight|null, mean, rstd, dx|null, dweight|null, dbias|null, rows, cols)
+// layerNormBackward(dtype, grad, x, weight|null, mean, rstd, dx|null, dweight|null, dbias|null, rows, cols, gradDtype)
 Napi::Value LayerNormBackwardKernel(const Napi::CallbackInfo& info) {
-  Args args(info, "layerNormBackward", 11);
+  Args args(info, "layerNormBackward", 12);
   DType dt = args.float_dtype(0, "dtype");
   const int64_t rows = args.integer(9, "rows"), cols = args.integer(10, "cols");
   const int64_t numel = checked_numel(args, {rows, cols});
-  View g = args.tensor(1, "grad", dt, numel);
+  const DType g_dt = args.float_dtype(11, "gradDtype");
+  View g = args.tensor(1, "grad", g_dt, numel);
   View x = args.tensor(2, "x", dt, numel);
   const float* weight = optional_f32(args, 3, "weight", cols);
   const float* mean = args.tensor(4, "mean", DType::F32, 2 * rows).as<float>();
@@ -179,10 +200,12 @@ Napi::Value LayerNormBackwardKernel(const Napi::CallbackInfo& info) {
   void* dx = args.is_null(6) ? nullptr : args.tensor(6, "dx", dt, numel).data;
   float* dweight = optional_f32(args, 7, "dweight", cols);
   float* dbias = optional_f32(args, 8, "dbias", cols);
-  dispatch_float(dt, [&](auto tag) {
-    using T = decltype(tag);
-    backward(g.as<T>(), x.as<T>(), weight, mean, rstd, static_cast<T*>(dx), dweight, dbias, rows, cols,
-             omp_get_max_threads());
+  dispatch_float(dt, [&](auto x_tag) {
+    using T = decltype(x_tag);
+    dispatch_float(g_dt, [&](auto g_tag) {
+      backward(g.as<decltype(g_tag)>(), x.as<T>(), weight, mean, rstd, static_cast<T*>(dx), dweight, dbias, rows, cols,
+               omp_get_max_threads());
+    });
   });
   return info.Env().Undefined();
 }

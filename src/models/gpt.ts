@@ -1,6 +1,7 @@
 import { checkpoint } from "../autograd/checkpoint.js";
 import { add } from "../ops/binary.js";
 import { causalSelfAttention } from "../ops/attention.js";
+import { autocastLowDType } from "../ops/autocast_hook.js";
 import { linear } from "../ops/matmul.js";
 import { ModuleList } from "../nn/containers.js";
 import { Embedding } from "../nn/embedding.js";
@@ -12,6 +13,7 @@ import { arange } from "../tensor/create.js";
 import { normal_ } from "../tensor/random.js";
 import { formatShape } from "../tensor/shape.js";
 import { release } from "../tensor/scope.js";
+import type { DType } from "../tensor/dtype.js";
 import type { Tensor } from "../tensor/tensor.js";
 
 export interface GPTConfig {
@@ -56,6 +58,11 @@ class CausalSelfAttention extends Module {
   }
 }
 
+/** The dtype a Linear computes in here: the autocast scope's low precision, or undefined (its input's). */
+function linearDType(): DType | undefined {
+  return autocastLowDType("linear") ?? undefined;
+}
+
 /** A pre-LayerNorm transformer block: x + attn(ln(x)), then x + mlp(ln(x)) with a GELU MLP ×4. */
 class Block extends Module {
   readonly ln1: LayerNorm;
@@ -77,10 +84,11 @@ class Block extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    const h1 = this.ln1.forward(x);
+    // Each LayerNorm feeds a Linear: under autocast it writes the Linear's dtype in the same pass.
+    const h1 = this.ln1.forward(x, linearDType());
     const a = this.attn.forward(h1);
     const x1 = release(add(x, a), h1, a);
-    const h2 = this.ln2.forward(x1);
+    const h2 = this.ln2.forward(x1, linearDType());
     const f = this.fc.forward(h2);
     const g = this.gelu.forward(f);
     const p = this.fcProj.forward(g);
@@ -142,7 +150,7 @@ export class GPT extends Module {
     const embedded = release(add(tok, pos), tok, pos, positions);
     let x = release(this.dropout.forward(embedded), embedded);
     for (const block of this.blocks.items) x = release(this.config.checkpoint ? checkpoint((h) => block.forward(h), x) : block.forward(x), x);
-    const h = this.lnF.forward(x);
+    const h = this.lnF.forward(x, linearDType());
     const logits = this.head ? this.head.forward(h) : linear(h, this.tokens.weight);
     return release(logits, x, h);
   }

@@ -8,6 +8,7 @@ import { detach, reshape } from "../ops/view.js";
 import { ones, tensor, zeros } from "../tensor/create.js";
 import { formatShape } from "../tensor/shape.js";
 import { release } from "../tensor/scope.js";
+import type { DType } from "../tensor/dtype.js";
 import type { Tensor } from "../tensor/tensor.js";
 import { Module } from "./module.js";
 
@@ -32,8 +33,9 @@ export class LayerNorm extends Module {
     this.bias = this.addParameter("bias", affine ? zeros(this.normalizedShape) : null);
   }
 
-  forward(x: Tensor): Tensor {
-    return layerNorm(x, this.normalizedShape, this.weight ?? undefined, this.bias ?? undefined, this.eps);
+  /** `outputDtype`: see layerNorm (a bfloat16 output for the bfloat16 matmul that reads it). */
+  forward(x: Tensor, outputDtype?: DType): Tensor {
+    return layerNorm(x, this.normalizedShape, this.weight ?? undefined, this.bias ?? undefined, this.eps, outputDtype);
   }
 }
 

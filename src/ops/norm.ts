@@ -1,4 +1,5 @@
 import { apply1, type OpDef } from "../autograd/op.js";
+import { DTYPES, type DType } from "../tensor/dtype.js";
 import { native } from "../tensor/native.js";
 import { formatShape, sameShape, sizeOf } from "../tensor/shape.js";
 import { Tensor } from "../tensor/tensor.js";
@@ -12,6 +13,7 @@ import { dt, requireFloat } from "./util.js";
 
 interface LayerNormAttrs {
   normalizedShape: readonly number[];
+  outputDtype: DType;
   eps: number;
   hasWeight: boolean;
   hasBias: boolean;
@@ -23,16 +25,16 @@ function f32(t: Tensor | null | undefined): Float32Array | null {
 
 const layerNormOp: OpDef<LayerNormAttrs> = {
   name: "layerNorm",
-  forward: (inputs, { normalizedShape, eps, hasWeight, hasBias }) => {
+  forward: (inputs, { normalizedShape, outputDtype, eps, hasWeight, hasBias }) => {
     const x = inputs[0]!;
     const weight = hasWeight ? inputs[1]! : null;
     const bias = hasBias ? inputs[inputs.length - 1]! : null;
     const cols = sizeOf(normalizedShape);
     const rows = sizeOf(x.shape.slice(0, x.ndim - normalizedShape.length));
-    const y = Tensor.empty(x.shape, x.dtype);
+    const y = Tensor.empty(x.shape, outputDtype);
     const mean = Tensor.empty([rows, 2], "float32");
     const rstd = Tensor.empty([rows], "float32");
-    native.layerNorm(dt(x.dtype), x.data, f32(weight), f32(bias), y.data, f32(mean)!, f32(rstd)!, rows, cols, eps);
+    native.layerNorm(dt(x.dtype), x.data, f32(weight), f32(bias), y.data, f32(mean)!, f32(rstd)!, rows, cols, eps, dt(outputDtype));
     return { out: y, save: weight ? [x, weight] : [x], scratch: [mean, rstd] };
   },
   backward: ({ saved, attrs: { normalizedShape, hasWeight, hasBias }, needsGrad }, [g]) => {
@@ -54,6 +56,7 @@ const layerNormOp: OpDef<LayerNormAttrs> = {
       f32(dbias),
       mean!.shape[0]!,
       sizeOf(normalizedShape),
+      dt(g!.dtype),
     );
     const grads: (Tensor | null)[] = [dx];
     if (hasWeight) grads.push(dweight);
@@ -74,10 +77,13 @@ function checkParameter(p: Tensor, role: string, x: Tensor, normalizedShape: rea
 /**
  * Normalises each slice over the last `normalizedShape.length` axes to zero mean and unit
  * (biased) variance, then scales by `weight` and shifts by `bias` when given, like PyTorch's
- * F.layer_norm. x may be float32, bfloat16 or float16 (computed in float32, y in x's dtype);
- * weight and bias are float32 parameters of shape normalizedShape, with float32 gradients.
+ * F.layer_norm. x may be float32, bfloat16 or float16 (computed in float32, y in x's dtype
+ * unless `outputDtype` says otherwise); weight and bias are float32 parameters of shape
+ * normalizedShape, with float32 gradients. A float32 x with a bfloat16 `outputDtype` is
+ * F.layer_norm(...).to(torch.bfloat16) in one pass: the input a bfloat16 matmul reads next.
  * @example layerNorm(h, [256], gamma, beta)        // h [B, T, 256]
  * @example layerNorm(img, [4, 4])                  // no affine, over the last two axes
+ * @example layerNorm(h, [256], gamma, beta, 1e-5, "bfloat16")
  */
 export function layerNorm(
   x: Tensor,
@@ -85,10 +91,13 @@ export function layerNorm(
   weight?: Tensor | null,
   bias?: Tensor | null,
   eps = 1e-5,
+  outputDtype?: DType,
 ): Tensor {
-  const auto = autocastCall("layerNorm", [x], ([x]) => layerNorm(x!, normalizedShape, weight, bias, eps));
+  const auto = autocastCall("layerNorm", [x], ([x]) => layerNorm(x!, normalizedShape, weight, bias, eps, outputDtype));
   if (auto) return auto;
   requireFloat(x, "layerNorm");
+  const yDtype = outputDtype ?? x.dtype;
+  if (!DTYPES[yDtype]?.floating) throw new TypeError(`layerNorm: outputDtype must be a floating dtype, got ${yDtype}`);
   const k = normalizedShape.length;
   if (k === 0 || k > x.ndim || !sameShape(x.shape.slice(x.ndim - k), normalizedShape)) {
     throw new RangeError(
@@ -107,5 +116,5 @@ export function layerNorm(
     checkParameter(bias, "bias", x, normalizedShape);
     inputs.push(bias);
   }
-  return apply1(layerNormOp, inputs, { normalizedShape: [...normalizedShape], eps, hasWeight: !!weight, hasBias: !!bias });
+  return apply1(layerNormOp, inputs, { normalizedShape: [...normalizedShape], outputDtype: yDtype, eps, hasWeight: !!weight, hasBias: !!bias });
 }

@@ -105,8 +105,8 @@ export interface NativeKernels {
   /** Input gradient of softmax or log-softmax from the upstream grad and the saved output y. */
   softmaxBackward(dtype: number, grad: TypedArray, y: TypedArray, dx: TypedArray, outer: number, r: number, inner: number, log: boolean): void;
   /**
-   * LayerNorm of x [rows, cols] over cols into y, with optional f32 weight and bias; writes each
-   * row's 1/std into rstd [rows] and its mean into mean [rows, 2] as an f32 pair hi + lo.
+   * LayerNorm of x [rows, cols] over cols into y (of yDtype), with optional f32 weight and bias;
+   * writes each row's 1/std into rstd [rows] and its mean into mean [rows, 2] as an f32 pair hi + lo.
    */
   layerNorm(
     dtype: number,
@@ -119,8 +119,9 @@ export interface NativeKernels {
     rows: number,
     cols: number,
     eps: number,
+    yDtype: number,
   ): void;
-  /** LayerNorm gradients; dx, dweight and dbias are written where not null (dweight, dbias summed over rows). */
+  /** LayerNorm gradients from grad (of gradDtype); dx, dweight and dbias are written where not null (dweight, dbias summed over rows). */
   layerNormBackward(
     dtype: number,
     grad: TypedArray,
@@ -133,6 +134,7 @@ export interface NativeKernels {
     dbias: Float32Array | null,
     rows: number,
     cols: number,
+    gradDtype: number,
   ): void;
   /**
    * Fused softmax(scale·q·kᵀ, causal-masked when causal)·v over b × h heads of t rows of d into

@@ -2,8 +2,10 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 
 import * as ops from "../../src/ops/index.js";
+import { copyOf } from "../../src/ops/inplace.js";
 import { tensor, zeros } from "../../src/tensor/create.js";
 import { memory } from "../../src/tensor/memory.js";
+import { manualSeed, randn } from "../../src/tensor/random.js";
 import { native } from "../../src/tensor/native.js";
 import { tidy } from "../../src/tensor/scope.js";
 import type { Tensor } from "../../src/tensor/tensor.js";
@@ -98,9 +100,33 @@ describe("layerNorm and softmax errors", () => {
     assert.throws(() => native.softmax(0, x, x, 2, 3, 2, false), /softmax: 'x' holds 6 elements, expected 12/);
     assert.throws(() => native.softmax(0, x, x, 2 ** 40, 2 ** 40, 1, false), /softmax: extents \[1099511627776, 1099511627776, 1\]/);
     const [mean, rstd] = [new Float32Array(4), new Float32Array(2)];
-    assert.throws(() => native.layerNorm(0, x, null, null, x, mean, rstd, 2, 3, -1), /layerNorm: eps must be/);
-    assert.throws(() => native.layerNorm(0, x, new Float32Array(2), null, x, mean, rstd, 2, 3, 0), /layerNorm: 'weight' holds 2 elements, expected 3/);
+    assert.throws(() => native.layerNorm(0, x, null, null, x, mean, rstd, 2, 3, -1, 0), /layerNorm: eps must be/);
+    assert.throws(() => native.layerNorm(0, x, new Float32Array(2), null, x, mean, rstd, 2, 3, 0, 0), /layerNorm: 'weight' holds 2 elements, expected 3/);
   });
+});
+
+describe("layerNorm with a bfloat16 output", () => {
+  test("equals layerNorm then a cast, in values and in every gradient, bit for bit", () =>
+    tidy(() => {
+      const x = ops.add(ops.mul(randn([37, 48]), tensor(3)), tensor(0.5));
+      const g = ops.cast(randn([37, 48]), "bfloat16");
+      const run = (fused: boolean) => {
+        const [xi, w, b] = [copyOf(x), ops.add(randn([48]), tensor(1)), randn([48])];
+        for (const t of [xi, w, b]) t.requiresGrad = true;
+        const y = fused ? ops.layerNorm(xi, [48], w, b, 1e-5, "bfloat16") : ops.cast(ops.layerNorm(xi, [48], w, b), "bfloat16");
+        assert.equal(y.dtype, "bfloat16");
+        ops.sum(ops.mul(y, g)).backward();
+        return [y, xi.grad!, w.grad!, b.grad!].map((t) => Array.from(t.data));
+      };
+      manualSeed(3);
+      const fused = run(true);
+      manualSeed(3);
+      const composed = run(false);
+      ["output", "input gradient", "weight gradient", "bias gradient"].forEach((name, i) => assert.deepEqual(fused[i], composed[i], name));
+    }));
+
+  test("a non-floating outputDtype is refused", () =>
+    tidy(() => assert.throws(() => ops.layerNorm(randn([2, 4]), [4], null, null, 1e-5, "int32"), /layerNorm: outputDtype must be a floating dtype, got int32/)));
 });
 
 /** Runs fn with 1 and then 2 OpenMP threads and returns both results as arrays. */
