@@ -3,291 +3,44 @@
 #include <omp.h>
 
 #include <algorithm>
-#include <type_traits>
 #include <vector>
 
-#include "tile_matmul.h"
+#include "conv_direct.h"
 #include "parallel.h"
 
 namespace turbine {
+
+using namespace conv_direct;
+
 namespace {
 
-// Independent multiply-add chains a loop keeps in flight: a chain waits about four cycles for
-// its previous multiply-add, so blocks of P pixels (or G taps) of W registers make P·W ≥ 8.
-template <int W>
-constexpr int kChains = (8 + W - 1) / W;
-
-// The taps (i, j, c) in [kh, kw, C] order as offsets into the image from a window's corner; for
-// each j the output columns whose tap reads inside the image's columns; and where windows lie
-// wholly inside: in rows (every i) and in columns [first_column, last_column].
-struct Taps {
-  std::vector<int64_t> offset, first, last;
-  int64_t first_column, last_column, pixel_step;
-
-  // `group`: taps come in groups of this many, the last padded with taps that read the corner
-  // and whose sums go unused.
-  Taps(const ConvGeometry& g, int64_t group) : first(g.kw), last(g.kw), pixel_step(g.sw * g.c) {
-    for (int64_t i = 0; i < g.kh; i++)
-      for (int64_t j = 0; j < g.kw; j++)
-        for (int64_t c = 0; c < g.c; c++) offset.push_back((i * g.dh * g.w + j * g.dw) * g.c + c);
-    while (offset.size() % group) offset.push_back(0);
-    for (int64_t j = 0; j < g.kw; j++) {  // ox·sw − pw + j·dw in [0, W)
-      const int64_t before = g.pw - j * g.dw, until = g.w - 1 + g.pw - j * g.dw;
-      first[j] = before <= 0 ? 0 : (before + g.sw - 1) / g.sw;
-      last[j] = until < 0 ? -1 : std::min(g.ow - 1, until / g.sw);
-    }
-    first_column = first[0];  // tap 0 bounds the inside on the left, the last tap on the right
-    last_column = last[g.kw - 1];
-  }
-  bool row_inside(const ConvGeometry& g, int64_t oy) const {
-    const int64_t top = oy * g.sh - g.ph;
-    return top >= 0 && top + (g.kh - 1) * g.dh < g.h && first_column <= last_column;
-  }
-  // The image position of output pixel (oy, 0)'s window corner (possibly in the padding).
-  static const float* corner(const ConvGeometry& g, const float* image, int64_t oy) {
-    return image + ((oy * g.sh - g.ph) * g.w - g.pw) * g.c;
-  }
-};
-
-// P adjacent output pixels whose windows lie inside the image, W registers of channels each.
-template <int W, int P>
-inline void forward_inside(const float* corner, const Taps& taps, const float* packed, int64_t o, const Lanes (&init)[W],
-                           float* out) {
-  Lanes acc[P][W];
-  for (int p = 0; p < P; p++)
-    for (int k = 0; k < W; k++) acc[p][k] = init[k];
-  const int64_t count = static_cast<int64_t>(taps.offset.size());
-  for (int64_t t = 0; t < count; t++) {
-    Lanes wv[W];
-    for (int k = 0; k < W; k++) load_lanes(wv[k], packed + t * o + k * kTileLanes);
-    const float* source = corner + taps.offset[t];
-    for (int p = 0; p < P; p++) {
-      const float s = source[p * taps.pixel_step];
-      for (int k = 0; k < W; k++) acc[p][k] += s * wv[k];
-    }
-  }
-  for (int p = 0; p < P; p++)
-    for (int k = 0; k < W; k++) store_lanes(out + p * o + k * kTileLanes, acc[p][k]);
-}
-
-// One output pixel whose window reaches into the padding: taps outside are skipped.
-template <int W>
-inline void forward_edge(const ConvGeometry& g, const float* image, int64_t oy, int64_t ox, const float* packed,
-                         const Lanes (&init)[W], float* out) {
-  Lanes acc[W];
-  for (int k = 0; k < W; k++) acc[k] = init[k];
-  for (int64_t i = 0; i < g.kh; i++) {
-    const int64_t iy = oy * g.sh - g.ph + i * g.dh;
-    for (int64_t j = 0; j < g.kw; j++) {
-      const int64_t ix = ox * g.sw - g.pw + j * g.dw;
-      if (iy < 0 || iy >= g.h || ix < 0 || ix >= g.w) continue;
-      for (int64_t c = 0; c < g.c; c++) {
-        const float s = image[(iy * g.w + ix) * g.c + c];
-        const float* tap = packed + ((i * g.kw + j) * g.c + c) * g.o;
-        for (int k = 0; k < W; k++) {
-          Lanes wv;
-          load_lanes(wv, tap + k * kTileLanes);
-          acc[k] += s * wv;
-        }
-      }
-    }
-  }
-  for (int k = 0; k < W; k++) store_lanes(out + k * kTileLanes, acc[k]);
-}
-
-// Output rows [begin, end) of the N·OH rows.
-template <int W>
-void forward_rows(const ConvGeometry& g, const float* x, const Taps& taps, const float* packed, const float* bias,
-                  float* y, int64_t begin, int64_t end) {
-  constexpr int P = 2 * kChains<W>;  // twice the chains: each tap's weights load once per 2·kChains pixels
-  Lanes init[W];
-  for (int k = 0; k < W; k++) {
-    init[k] = Lanes{};
-    if (bias) load_lanes(init[k], bias + k * kTileLanes);
-  }
-  for (int64_t r = begin; r < end; r++) {
-    const int64_t oy = r % g.oh;
-    const float* image = x + (r / g.oh) * g.h * g.w * g.c;
-    const float* corner = Taps::corner(g, image, oy);
-    const bool inside = taps.row_inside(g, oy);
-    float* out = y + r * g.ow * g.o;
-    for (int64_t ox = 0; ox < g.ow;) {
-      const bool block = inside && ox >= taps.first_column && ox + P - 1 <= taps.last_column;
-      if (block) {
-        forward_inside<W, P>(corner + ox * taps.pixel_step, taps, packed, g.o, init, out + ox * g.o);
-        ox += P;
-      } else if (inside && ox >= taps.first_column && ox <= taps.last_column) {
-        forward_inside<W, 1>(corner + ox * taps.pixel_step, taps, packed, g.o, init, out + ox * g.o);
-        ox++;
-      } else {
-        forward_edge<W>(g, image, oy, ox, packed, init, out + ox * g.o);
-        ox++;
-      }
-    }
-  }
-}
-
-// Adds Σ over columns [first, last] of corner[offset[t] + ox·step]·grad[ox] into sums row t, for
-// the G taps from `offset` at once: a row of dy loads once per G taps.
-template <int W, int G>
-inline void tap_sums(const float* corner, const int64_t* offset, int64_t step, const float* grad, int64_t o,
-                     int64_t first, int64_t last, float* sums) {
-  if (first > last) return;
-  const float* source[G];
-  for (int t = 0; t < G; t++) source[t] = corner + offset[t] + first * step;
-  const float* d = grad + first * o;
-  Lanes acc[G][W] = {};
-  for (int64_t at = 0, end = (last - first + 1) * step; at < end; at += step, d += o) {
-    Lanes dv[W];
-    for (int k = 0; k < W; k++) load_lanes(dv[k], d + k * kTileLanes);
-    for (int t = 0; t < G; t++) {
-      const float s = source[t][at];
-      for (int k = 0; k < W; k++) acc[t][k] += s * dv[k];
-    }
-  }
-  for (int t = 0; t < G; t++) {
-    for (int k = 0; k < W; k++) {
-      Lanes total;
-      load_lanes(total, sums + t * o + k * kTileLanes);
-      store_lanes(sums + t * o + k * kTileLanes, total + acc[t][k]);
-    }
-  }
-}
-
-// Adds Σ over the row's columns of grad[ox] into sums (the bias gradient), P columns at a time.
-template <int W>
-inline void column_sums(const float* grad, int64_t o, int64_t columns, float* sums) {
-  constexpr int P = kChains<W>;
-  Lanes acc[P][W] = {};
-  int64_t ox = 0;
-  for (; ox + P <= columns; ox += P) {
-    for (int p = 0; p < P; p++) {
-      for (int k = 0; k < W; k++) {
-        Lanes d;
-        load_lanes(d, grad + (ox + p) * o + k * kTileLanes);
-        acc[p][k] += d;
-      }
-    }
-  }
-  for (; ox < columns; ox++) {
-    for (int k = 0; k < W; k++) {
-      Lanes d;
-      load_lanes(d, grad + ox * o + k * kTileLanes);
-      acc[0][k] += d;
-    }
-  }
-  for (int k = 0; k < W; k++) {
-    Lanes total;
-    load_lanes(total, sums + k * kTileLanes);
-    for (int p = 0; p < P; p++) total += acc[p][k];
-    store_lanes(sums + k * kTileLanes, total);
-  }
-}
-
-// Adds rows [begin, end)'s share of the weight gradient into sums [taps (padded), O] and, when
-// bias_sums is not null, of the bias gradient into bias_sums [O]. A row of dy stays in L1
-// while every tap passes over it: over the columns whose windows lie inside, G taps at a time,
-// then each tap alone over the columns whose windows reach into the padding.
-template <int W, int G>
-void backward_weights_rows(const ConvGeometry& g, const float* x, const float* dy, const Taps& taps, float* sums,
-                           float* bias_sums, int64_t begin, int64_t end) {
-  const int64_t count = static_cast<int64_t>(taps.offset.size()), step = taps.pixel_step;
-  for (int64_t r = begin; r < end; r++) {
-    const int64_t oy = r % g.oh;
-    const float* image = x + (r / g.oh) * g.h * g.w * g.c;
-    const float* corner = Taps::corner(g, image, oy);
-    const float* grad = dy + r * g.ow * g.o;
-    if (bias_sums) column_sums<W>(grad, g.o, g.ow, bias_sums);
-    int64_t inside_first = g.ow, inside_last = g.ow - 1;
-    if (taps.row_inside(g, oy)) {
-      inside_first = taps.first_column;
-      inside_last = taps.last_column;
-      for (int64_t t = 0; t < count; t += G)
-        tap_sums<W, G>(corner, &taps.offset[t], step, grad, g.o, inside_first, inside_last, sums + t * g.o);
-    }
-    for (int64_t i = 0; i < g.kh; i++) {
-      const int64_t iy = oy * g.sh - g.ph + i * g.dh;
-      if (iy < 0 || iy >= g.h) continue;
-      for (int64_t j = 0; j < g.kw; j++) {
-        const int64_t left = std::min(taps.last[j], inside_first - 1), right = std::max(taps.first[j], inside_last + 1);
-        if (left < taps.first[j] && right > taps.last[j]) continue;
-        for (int64_t t = (i * g.kw + j) * g.c; t < (i * g.kw + j + 1) * g.c; t++) {
-          tap_sums<W, 1>(corner, &taps.offset[t], step, grad, g.o, taps.first[j], left, sums + t * g.o);
-          tap_sums<W, 1>(corner, &taps.offset[t], step, grad, g.o, right, taps.last[j], sums + t * g.o);
-        }
-      }
-    }
-  }
-}
-
-// Taps summed at once in backward-weights: G·W accumulators and W registers of dy fit in the
-// 32 vector registers; a tap count is split into equal groups of at most that many.
-template <int W>
-constexpr int kMaxGroup = 24 / W;
-
-int64_t group_size(int64_t taps, int64_t max_group) {
-  const int64_t groups = (taps + max_group - 1) / max_group;
-  return (taps + groups - 1) / groups;
-}
-
-// Calls fn with std::integral_constant<int, G> for G in [1, Max], the one equal to `group`.
-template <int Max, typename Fn>
-void by_group(int64_t group, Fn&& fn) {
-  if constexpr (Max > 1) {
-    if (group < Max) return by_group<Max - 1>(group, fn);
-  }
-  fn(std::integral_constant<int, Max>{});
-}
-
-// Calls fn with std::integral_constant<int, O/16>: the registers per pixel as a constant.
-template <typename Fn>
-void by_width(int64_t o, Fn&& fn) {
-  switch (o / kTileLanes) {
-    case 1: fn(std::integral_constant<int, 1>{}); break;
-    case 2: fn(std::integral_constant<int, 2>{}); break;
-    case 3: fn(std::integral_constant<int, 3>{}); break;
-    default: fn(std::integral_constant<int, 4>{}); break;
-  }
-}
-
-// Output rows per thread below which one thread is faster.
+// Rows (of output pixels) per thread below which one thread is faster.
 int64_t row_grain(const ConvGeometry& g) {
   return std::max<int64_t>(1, (int64_t{1} << 17) / std::max<int64_t>(1, g.ow * g.o * g.c * g.kh * g.kw));
 }
 
-}  // namespace
-
-bool few_channels_fits(const ConvGeometry& g) {
-  return g.c <= kFewChannels && g.o % kTileLanes == 0 && g.o <= 4 * kTileLanes;
-}
-
-void few_channels_forward(const ConvGeometry& g, const float* x, const float* weight, const float* bias, float* y) {
-  const Taps taps(g, 1);
-  // The weights as [kh, kw, C, O]: a tap's output channels are contiguous registers.
-  const int64_t count = static_cast<int64_t>(taps.offset.size());
-  AlignedFloats packed(count * g.o);
-  for (int64_t o = 0; o < g.o; o++)
-    for (int64_t t = 0; t < count; t++) packed.data()[t * g.o + o] = weight[(o * g.c + t % g.c) * g.kh * g.kw + t / g.c];
-  parallel_for(g.n * g.oh, row_grain(g), [&](int64_t begin, int64_t end) {
-    by_width(g.o, [&](auto width) { forward_rows<decltype(width)::value>(g, x, taps, packed.data(), bias, y, begin, end); });
-  });
-}
-
-void few_channels_backward_weights(const ConvGeometry& g, const float* x, const float* dy, float* dweight, float* dbias) {
+// The weight and bias gradients from output rows 0 ≤ oy < rows of every image, each row's dy
+// [OW, O] given by row_grad(n, oy, scratch) (scratch: OW·O floats it may fill). Each thread
+// sums its rows into its own [taps, O] and [O], added up after.
+template <typename RowGrad>
+void weight_gradients(const ConvGeometry& g, int64_t rows, const float* x, RowGrad&& row_grad, float* dweight, float* dbias) {
   const int64_t tap_count = g.kh * g.kw * g.c;
   int64_t group = 1;
   by_width(g.o, [&](auto width) { group = group_size(tap_count, kMaxGroup<decltype(width)::value>); });
   const Taps taps(g, group);
-  // Each thread sums its rows into its own [taps, O] and [O], added up after.
   const int64_t tap_floats = static_cast<int64_t>(taps.offset.size()) * g.o, size = tap_floats + g.o;
   std::vector<float> partial(static_cast<size_t>(omp_get_max_threads() * size), 0.0f);
-  parallel_for(g.n * g.oh, row_grain(g), [&](int64_t begin, int64_t end) {
+  parallel_for(g.n * rows, row_grain(g), [&](int64_t begin, int64_t end) {
     float* mine = partial.data() + omp_get_thread_num() * size;
+    AlignedFloats scratch(g.ow * g.o);
     by_width(g.o, [&](auto width) {
       constexpr int W = decltype(width)::value;
       by_group<kMaxGroup<W>>(group, [&](auto taps_at_once) {
-        backward_weights_rows<W, decltype(taps_at_once)::value>(g, x, dy, taps, mine, dbias ? mine + tap_floats : nullptr,
-                                                                begin, end);
+        for (int64_t r = begin; r < end; r++) {
+          const int64_t n = r / rows, oy = r % rows;
+          backward_weights_row<W, decltype(taps_at_once)::value>(g, x + n * g.h * g.w * g.c, oy, row_grad(n, oy, scratch.data()),
+                                                                 taps, mine, dbias ? mine + tap_floats : nullptr);
+        }
       });
     });
   });
@@ -298,6 +51,130 @@ void few_channels_backward_weights(const ConvGeometry& g, const float* x, const 
     for (int64_t t = 0; t < tap_count; t++) dweight[(o * g.c + t % g.c) * g.kh * g.kw + t / g.c] = partial[t * g.o + o];
     if (dbias) dbias[o] = partial[tap_floats + o];
   }
+}
+
+// Output pixels per block: twice the chains, so each tap's weights load once per 2·kChains pixels.
+template <int W>
+constexpr int kBlock = 2 * kChains<W>;
+
+// 2×2 max pooling of the four pixel blocks (top row: columns 2p, 2p + 1; bottom row: the same)
+// into `out` and the window position of each channel's maximum into `codes` (0 top left, 1 top
+// right, 2 bottom left, 3 bottom right), as max_pool2d chooses: the first maximum, or a NaN.
+template <int W, int Q>
+inline void pool_blocks(const Lanes (&top)[Q][W], const Lanes (&bottom)[Q][W], int64_t o, float* out, int32_t* codes) {
+  using Codes = int32_t __attribute__((vector_size(64)));
+  for (int p = 0; p < Q / 2; p++) {
+    for (int k = 0; k < W; k++) {
+      const Lanes window[4] = {top[2 * p][k], top[2 * p + 1][k], bottom[2 * p][k], bottom[2 * p + 1][k]};
+      Lanes best = window[0];
+      Codes code = Codes{};
+      for (int q = 1; q < 4; q++) {
+        const auto take = window[q] > best || window[q] != window[q];
+        best = take ? window[q] : best;
+        code = take ? Codes{} + q : code;
+      }
+      store_lanes(out + p * o + k * kTileLanes, best);
+      if (codes) std::memcpy(codes + p * o + k * kTileLanes, &code, sizeof code);
+    }
+  }
+}
+
+}  // namespace
+
+bool few_channels_fits(const ConvGeometry& g) {
+  return g.c <= kFewChannels && g.o % kTileLanes == 0 && g.o <= 4 * kTileLanes;
+}
+
+void few_channels_forward(const ConvGeometry& g, const float* x, const float* weight, const float* bias, float* y) {
+  const Taps taps(g, 1);
+  const AlignedFloats packed = taps_major(g, taps, weight);
+  parallel_for(g.n * g.oh, row_grain(g), [&](int64_t begin, int64_t end) {
+    by_width(g.o, [&](auto width) {
+      constexpr int W = decltype(width)::value, P = kBlock<W>;
+      for (int64_t r = begin; r < end; r++) {
+        const float* image = x + (r / g.oh) * g.h * g.w * g.c;
+        float* out = y + r * g.ow * g.o;
+        int64_t ox = 0;
+        for (; ox + P <= g.ow; ox += P) {
+          Lanes acc[P][W];
+          start_at_bias(bias, acc);
+          conv_pixels(g, image, r % g.oh, ox, taps, packed.data(), acc);
+          for (int p = 0; p < P; p++)
+            for (int k = 0; k < W; k++) store_lanes(out + (ox + p) * g.o + k * kTileLanes, acc[p][k]);
+        }
+        for (; ox < g.ow; ox++) {
+          Lanes acc[1][W];
+          start_at_bias(bias, acc);
+          conv_pixels(g, image, r % g.oh, ox, taps, packed.data(), acc);
+          for (int k = 0; k < W; k++) store_lanes(out + ox * g.o + k * kTileLanes, acc[0][k]);
+        }
+      }
+    });
+  });
+}
+
+void few_channels_backward_weights(const ConvGeometry& g, const float* x, const float* dy, float* dweight, float* dbias) {
+  weight_gradients(g, g.oh, x, [&](int64_t n, int64_t oy, float*) { return dy + (n * g.oh + oy) * g.ow * g.o; }, dweight, dbias);
+}
+
+void few_channels_forward_max_pool(const ConvGeometry& g, const float* x, const float* weight, const float* bias,
+                                   float* pooled, int32_t* codes) {
+  const Taps taps(g, 1);
+  const AlignedFloats packed = taps_major(g, taps, weight);
+  const int64_t ph = g.oh / 2, pw = g.ow / 2;
+  parallel_for(g.n * ph, row_grain(g) / 2 + 1, [&](int64_t begin, int64_t end) {
+    by_width(g.o, [&](auto width) {
+      constexpr int W = decltype(width)::value, Q = 2 * ((kChains<W> + 1) / 2);  // conv pixels per row, even
+      for (int64_t r = begin; r < end; r++) {
+        const float* image = x + (r / ph) * g.h * g.w * g.c;
+        const int64_t oy = 2 * (r % ph);
+        float* out = pooled + r * pw * g.o;
+        int32_t* at = codes ? codes + r * pw * g.o : nullptr;
+        int64_t px = 0;
+        for (; 2 * px + Q <= 2 * pw; px += Q / 2) {
+          Lanes top[Q][W], bottom[Q][W];
+          start_at_bias(bias, top);
+          start_at_bias(bias, bottom);
+          conv_pixels(g, image, oy, 2 * px, taps, packed.data(), top);
+          conv_pixels(g, image, oy + 1, 2 * px, taps, packed.data(), bottom);
+          pool_blocks(top, bottom, g.o, out + px * g.o, at ? at + px * g.o : nullptr);
+        }
+        for (; px < pw; px++) {
+          Lanes top[2][W], bottom[2][W];
+          start_at_bias(bias, top);
+          start_at_bias(bias, bottom);
+          conv_pixels(g, image, oy, 2 * px, taps, packed.data(), top);
+          conv_pixels(g, image, oy + 1, 2 * px, taps, packed.data(), bottom);
+          pool_blocks(top, bottom, g.o, out + px * g.o, at ? at + px * g.o : nullptr);
+        }
+      }
+    });
+  });
+}
+
+void few_channels_backward_weights_max_pool(const ConvGeometry& g, const float* x, const float* dpooled,
+                                            const int32_t* codes, float* dweight, float* dbias) {
+  // A convolution row's dy, made in L1 from the pooled gradient: each window's gradient goes to
+  // the position of its maximum, channel by channel; the column no window covers gets 0.
+  const int64_t ph = g.oh / 2, pw = g.ow / 2;
+  auto row_grad = [&](int64_t n, int64_t oy, float* row) {
+    const int64_t pooled_row = (n * ph + oy / 2) * pw * g.o;
+    const int32_t half = static_cast<int32_t>(2 * (oy % 2));
+    for (int64_t ox = 0; ox < g.ow; ox++) {
+      float* __restrict out = row + ox * g.o;
+      if (ox >= 2 * pw) {
+        std::fill(out, out + g.o, 0.0f);
+        continue;
+      }
+      const float* __restrict window_grad = dpooled + pooled_row + (ox / 2) * g.o;
+      const int32_t* __restrict window_code = codes + pooled_row + (ox / 2) * g.o;
+      const int32_t code = half + static_cast<int32_t>(ox % 2);
+#pragma omp simd
+      for (int64_t c = 0; c < g.o; c++) out[c] = window_code[c] == code ? window_grad[c] : 0.0f;
+    }
+    return static_cast<const float*>(row);
+  };
+  weight_gradients(g, 2 * ph, x, row_grad, dweight, dbias);
 }
 
 }  // namespace turbine

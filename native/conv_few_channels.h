@@ -25,4 +25,15 @@ void few_channels_forward(const ConvGeometry& g, const float* x, const float* we
 // dweight [O, C, kh, kw] and dbias [O] (may be null), overwritten, from x and dy [N, OH, OW, O].
 void few_channels_backward_weights(const ConvGeometry& g, const float* x, const float* dy, float* dweight, float* dbias);
 
+// The convolution followed by 2×2, stride-2 max pooling, in one pass: the convolution's output
+// [N, OH, OW, O] never goes to memory. pooled [N, OH/2, OW/2, O] (floor); codes (may be null),
+// the same shape, gets each maximum's window position: 0, 1 (top row), 2, 3 (bottom row).
+void few_channels_forward_max_pool(const ConvGeometry& g, const float* x, const float* weight, const float* bias,
+                                   float* pooled, int32_t* codes);
+
+// dweight and dbias (may be null), overwritten, of the pooled convolution from x, the pooled
+// output's gradient dpooled and the forward's codes.
+void few_channels_backward_weights_max_pool(const ConvGeometry& g, const float* x, const float* dpooled,
+                                            const int32_t* codes, float* dweight, float* dbias);
+
 }  // namespace turbine

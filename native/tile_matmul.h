@@ -97,6 +97,7 @@ class AlignedFloats {
     data_ = raw_.data() + (64 - address % 64) % 64 / sizeof(float);
   }
   float* data() { return data_; }
+  const float* data() const { return data_; }
 
  private:
   std::vector<float> raw_;
