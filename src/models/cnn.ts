@@ -1,6 +1,6 @@
 import { flatten, reshape } from "../ops/view.js";
 import { permute } from "../ops/layout.js";
-import { maxPool2d } from "../ops/pool.js";
+import { conv2dMaxPool } from "../ops/conv_pool.js";
 import { relu } from "../ops/unary.js";
 import { Conv2d } from "../nn/conv.js";
 import type { WeightInit } from "../nn/init.js";
@@ -27,7 +27,8 @@ export interface CNNConfig {
  * convolutions then need no activation reorders and pooling vectorises over channels; the
  * activations return to NCHW before flattening, so the first Linear sees PyTorch's order.
  * Each ReLU follows its pooling: max and ReLU commute, in values and gradients, and the ReLU
- * then touches a quarter of the elements.
+ * then touches a quarter of the elements. Convolution and pooling are one op (conv2dMaxPool),
+ * which fuses them where its kernels take the convolution (the first, on 1-channel images).
  */
 class CNN extends Module {
   private readonly convs: Conv2d[] = [];
@@ -57,9 +58,8 @@ class CNN extends Module {
     // One channel is the same memory in both layouts: a free reshape instead of a copy.
     let h = channels === 1 ? reshape(x, [x.shape[0]!, height, width, 1]) : permute(x, [0, 2, 3, 1]);
     for (const conv of this.convs) {
-      const y = conv.forward(h);
-      const pooled = maxPool2d(y, 2, { layout: "nhwc" });
-      h = release(relu(pooled), h, y, pooled);
+      const pooled = conv2dMaxPool(h, conv.weight, conv.bias, conv.options);
+      h = release(relu(pooled), h, pooled);
     }
     const nchw = release(permute(h, [0, 3, 1, 2]), h);
     const flat = release(flatten(nchw, 1), nchw);

@@ -20,7 +20,7 @@ export interface Conv2dLayerOptions extends Conv2dOptions {
 export class Conv2d extends Module {
   readonly weight: Tensor;
   readonly bias: Tensor | null;
-  private readonly options: Conv2dOptions;
+  readonly options: Conv2dOptions;
 
   constructor(
     readonly inChannels: number,

@@ -22,7 +22,7 @@ export interface Conv2dOptions {
   layout?: Layout;
 }
 
-interface ConvAttrs {
+export interface ConvAttrs {
   /** [N, C, H, W, O, kh, kw, strideH, strideW, padH, padW, dilationH, dilationW, groups, layout] */
   meta: Int32Array;
   outShape: number[];
@@ -55,22 +55,12 @@ const convOp: OpDef<ConvAttrs> = {
 };
 
 /**
- * 2-D convolution with PyTorch's F.conv2d semantics: x [N, C, H, W], weight [O, C/groups, kh, kw],
- * optional float32 bias [O]; output [N, O, H_out, W_out] with
- * H_out = floor((H + 2·padding − dilation·(kh − 1) − 1)/stride) + 1. float32, or bfloat16 input
- * and weight (accumulated in float32, output in bfloat16); float16 is rounded like float16 but
- * computed through float32 (viaFloat32: oneDNN has no float16 convolution on this CPU).
- * @example conv2d(x, w, b, { padding: 1 })                   // [8, 3, 32, 32] * [16, 3, 3, 3] -> [8, 16, 32, 32]
- * @example conv2d(x, dw, null, { stride: 2, groups: 16 })    // depthwise, halves H and W
- * @example conv2d(x, w, b, { layout: "nhwc" })              // [8, 32, 32, 3] * [16, 3, 3, 3] -> [8, 30, 30, 16]
+ * Checks conv2d's operands and options (as conv2d names the op `op`) and gives the kernels'
+ * meta and the output shape.
  */
-export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, options: Conv2dOptions = {}): Tensor {
-  const op = "conv2d";
-  const auto = autocastCall(op, [x, weight], ([x, w]) => conv2d(x!, w!, bias, options));
-  if (auto) return auto;
+export function convAttrs(op: string, x: Tensor, weight: Tensor, bias: Tensor | null | undefined, options: Conv2dOptions): ConvAttrs {
   requireFloat(x, op);
   requireSameDType(op, x, weight);
-  if (x.dtype === "float16") return viaFloat32([x, weight], ([x, w]) => conv2d(x!, w!, bias, options));
   const layout = options.layout ?? "nchw";
   const [n, c, h, w] = imageDims(x, op, layout);
   if (weight.ndim !== 4) throw new RangeError(`${op}: weight ${formatShape(weight.shape)} must be 4-D [O, C/groups, kh, kw]`);
@@ -97,5 +87,25 @@ export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, options:
   };
   const [oh, ow] = outputSize(op, x.shape, [h, w], win);
   const meta = Int32Array.from([n, c, h, w, o, kh, kw, ...win.stride, ...win.padding, ...win.dilation, groups, layoutCode(layout)]);
-  return apply1(convOp, bias ? [x, weight, bias] : [x, weight], { meta, outShape: imageShape(n, o, oh, ow, layout) });
+  return { meta, outShape: imageShape(n, o, oh, ow, layout) };
+}
+
+/**
+ * 2-D convolution with PyTorch's F.conv2d semantics: x [N, C, H, W], weight [O, C/groups, kh, kw],
+ * optional float32 bias [O]; output [N, O, H_out, W_out] with
+ * H_out = floor((H + 2·padding − dilation·(kh − 1) − 1)/stride) + 1. float32, or bfloat16 input
+ * and weight (accumulated in float32, output in bfloat16); float16 is rounded like float16 but
+ * computed through float32 (viaFloat32: oneDNN has no float16 convolution on this CPU).
+ * @example conv2d(x, w, b, { padding: 1 })                   // [8, 3, 32, 32] * [16, 3, 3, 3] -> [8, 16, 32, 32]
+ * @example conv2d(x, dw, null, { stride: 2, groups: 16 })    // depthwise, halves H and W
+ * @example conv2d(x, w, b, { layout: "nhwc" })              // [8, 32, 32, 3] * [16, 3, 3, 3] -> [8, 30, 30, 16]
+ */
+export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, options: Conv2dOptions = {}): Tensor {
+  const op = "conv2d";
+  const auto = autocastCall(op, [x, weight], ([x, w]) => conv2d(x!, w!, bias, options));
+  if (auto) return auto;
+  requireFloat(x, op);
+  requireSameDType(op, x, weight);
+  if (x.dtype === "float16") return viaFloat32([x, weight], ([x, w]) => conv2d(x!, w!, bias, options));
+  return apply1(convOp, bias ? [x, weight, bias] : [x, weight], convAttrs(op, x, weight, bias, options));
 }

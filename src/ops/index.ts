@@ -9,6 +9,7 @@ export { embedding } from "./embedding.js";
 export { cast } from "./cast.js";
 export { dropout } from "./dropout.js";
 export { conv2d, type Conv2dOptions } from "./conv.js";
+export { conv2dMaxPool } from "./conv_pool.js";
 export { maxPool2d, avgPool2d, type MaxPool2dOptions, type AvgPool2dOptions } from "./pool.js";
 export { softmax, logSoftmax } from "./softmax.js";
 export { layerNorm } from "./norm.js";

@@ -4,7 +4,6 @@ import { describe, test } from "node:test";
 
 import { autocast, autocastDType } from "../../src/amp/autocast.js";
 import { AUTOCAST_POLICY } from "../../src/amp/policy.js";
-import { setOpObserver } from "../../src/autograd/observer.js";
 import { add, mul } from "../../src/ops/binary.js";
 import { cast } from "../../src/ops/cast.js";
 import { conv2d } from "../../src/ops/conv.js";
@@ -19,6 +18,7 @@ import { loadSafetensors } from "../../src/tensor/safetensors.js";
 import { tidy } from "../../src/tensor/scope.js";
 import type { Tensor } from "../../src/tensor/tensor.js";
 import { assertClose, BF16 } from "../helpers/compare.js";
+import { countOps } from "../helpers/op_counts.js";
 import { fixturesDir } from "../helpers/paths.js";
 
 const { tensors } = loadSafetensors(join(fixturesDir(), "runs", "amp.safetensors"));
@@ -29,22 +29,6 @@ function leaf(t: Tensor): Tensor {
   return p;
 }
 
-/** Counts the forward runs of each op while fn runs. */
-function countOps(fn: () => void): Map<string, number> {
-  const counts = new Map<string, number>();
-  const previous = setOpObserver({
-    around: (op, phase, run) => {
-      if (phase === "forward") counts.set(op, (counts.get(op) ?? 0) + 1);
-      return run();
-    },
-  });
-  try {
-    fn();
-  } finally {
-    setOpObserver(previous);
-  }
-  return counts;
-}
 
 describe("autocast follows the policy table", () => {
   test("matmul, linear, conv2d and attention run low; softmax, norms and reductions float32; binaries promote", () => {
