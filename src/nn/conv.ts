@@ -20,6 +20,7 @@ export interface Conv2dLayerOptions extends Conv2dOptions {
 export class Conv2d extends Module {
   readonly weight: Tensor;
   readonly bias: Tensor | null;
+  /** The conv2d options this layer passes on (stride, padding, dilation, groups, layout). */
   readonly options: Conv2dOptions;
 
   constructor(
