@@ -1,5 +1,5 @@
 import { withoutAutocast } from "../ops/autocast_hook.js";
-import { addInPlace, copyOf } from "../ops/inplace.js";
+import { addInPlace, copyOf, sumOf } from "../ops/inplace.js";
 import { fillWith } from "../tensor/create.js";
 import { tidy } from "../tensor/scope.js";
 import { formatShape, sameShape } from "../tensor/shape.js";
@@ -79,13 +79,24 @@ export function propagate(roots: readonly Tensor[], seeds: readonly Tensor[], re
   if (pending.size > 0) run(pending, retainGraph);
 }
 
-/** Adds g into the gradient slot of a node's output, taking g over when this step owns it. */
+/**
+ * Adds g into the gradient slot of a node's output. The first gradient is held without a copy:
+ * taken over when this step owns it, else as another handle on its storage (add's backward
+ * hands one gradient to both inputs). A later one is added in place only into a slot whose
+ * storage nothing else holds, else out of place, so a shared gradient is never written.
+ */
 function deliver(pending: Map<Node, (Tensor | undefined)[]>, node: Node, index: number, g: Tensor, owned: Set<Tensor>): void {
   let slots = pending.get(node);
   if (!slots) pending.set(node, (slots = new Array(node.outputShapes.length)));
   const existing = slots[index];
-  if (existing) addInPlace(existing, g);
-  else slots[index] = take(g, owned);
+  if (!existing) {
+    slots[index] = takeOver(g, owned) ? g : g.share();
+  } else if (existing.storage.refCount === 1) {
+    addInPlace(existing, g);
+  } else {
+    slots[index] = sumOf(existing, g);
+    existing.dispose();
+  }
 }
 
 function run(pending: Map<Node, (Tensor | undefined)[]>, retainGraph: boolean): void {
@@ -145,13 +156,11 @@ function run(pending: Map<Node, (Tensor | undefined)[]>, retainGraph: boolean): 
   }
 }
 
-/** Hands over g if this step owns it exclusively, else a copy, so later in-place adds are safe. */
-function take(g: Tensor, owned: Set<Tensor>): Tensor {
-  if (owned.has(g) && g.storage.refCount === 1) {
-    owned.delete(g);
-    return g;
-  }
-  return copyOf(g);
+/** Whether this step owns g exclusively; if so g is taken out of `owned` (the caller keeps it). */
+function takeOver(g: Tensor, owned: Set<Tensor>): boolean {
+  if (!owned.has(g) || g.storage.refCount !== 1) return false;
+  owned.delete(g);
+  return true;
 }
 
 function accumulateLeaf(leaf: Tensor, g: Tensor, owned: Set<Tensor>): void {
@@ -159,7 +168,8 @@ function accumulateLeaf(leaf: Tensor, g: Tensor, owned: Set<Tensor>): void {
     addInPlace(leaf.grad, g);
     return;
   }
-  const grad = take(g, owned);
+  // A leaf's gradient is its own storage: optimizers and clipping update it in place.
+  const grad = takeOver(g, owned) ? g : copyOf(g);
   grad.kept = true;
   grad.category = "gradient";
   leaf.grad = grad;

@@ -18,16 +18,27 @@ function checkSame(target: Tensor, source: Tensor, op: string): void {
   }
 }
 
-/** target += source, element-wise, same shape and dtype. */
-export function addInPlace(target: Tensor, source: Tensor): Tensor {
-  checkSame(target, source, "addInPlace");
+/** out = a + b element-wise over same-shaped operands; out may be a. */
+function addInto(out: Tensor, a: Tensor, b: Tensor, op: string): Tensor {
+  checkSame(a, b, op);
   flatMeta[0] = 1;
-  flatMeta[1] = target.size;
+  flatMeta[1] = a.size;
   flatMeta[2] = 1;
   flatMeta[3] = 1;
-  native.binary(codes.binary.add!, DTYPES[target.dtype].code, target.data, source.data, target.data, flatMeta);
+  native.binary(codes.binary.add!, DTYPES[a.dtype].code, a.data, b.data, out.data, flatMeta);
+  return out;
+}
+
+/** target += source, element-wise, same shape and dtype. */
+export function addInPlace(target: Tensor, source: Tensor): Tensor {
+  addInto(target, target, source, "addInPlace");
   target.version++;
   return target;
+}
+
+/** A new tensor a + b, element-wise, same shape and dtype. @example const total = sumOf(g1, g2); */
+export function sumOf(a: Tensor, b: Tensor): Tensor {
+  return addInto(Tensor.empty(a.shape, a.dtype), a, b, "sumOf");
 }
 
 /** target *= factor. */

@@ -5,6 +5,7 @@ import { backwardFrom } from "../../src/autograd/backward.js";
 import { noGrad } from "../../src/autograd/grad_mode.js";
 import * as ops from "../../src/ops/index.js";
 import { tensor } from "../../src/tensor/create.js";
+import { memory } from "../../src/tensor/memory.js";
 import { tidy } from "../../src/tensor/scope.js";
 
 test("backward adds into .grad of leaves across calls", () => {
@@ -102,4 +103,23 @@ test("backwardFrom walks several roots at once, summing where their graphs meet"
   const g = x.grad!.toArray();
   assert.ok(Math.abs(g[0]! - 3 * Math.exp(1)) < 1e-5 && Math.abs(g[1]! - 7 * Math.exp(2)) < 1e-4, String(g));
   assert.throws(() => backwardFrom([x], []), /backward: 1 tensors but 0 gradients/);
+});
+
+test("a gradient handed to two inputs is shared, never written through: later ones add out of place", () => {
+  const x = tensor([1, 2, 3], { requiresGrad: true });
+  const before = memory.report().total;
+  tidy(() => {
+    const a = ops.mul(x, tensor(2)); // a = 2x
+    const b = ops.mul(x, tensor(3)); // b = 3x
+    // Backward runs the later ops first: add's backward gives a and b the same gradient g = 5,
+    // then a also gets 2a from a², made earlier.
+    const squares = ops.sum(ops.mul(a, a));
+    const loss = ops.add(squares, ops.sum(ops.mul(ops.add(a, b), tensor(5))));
+    loss.backward();
+  });
+  // d/dx [5(2x + 3x) + 4x²] = 25 + 8x; had a's second gradient been added into the shared
+  // storage, b would carry it too: 25 + 8x + 12x.
+  assert.deepEqual(x.grad!.toArray(), [33, 41, 49]);
+  x.grad!.dispose();
+  assert.equal(memory.report().total, before, "no gradient handle left behind");
 });
