@@ -6,6 +6,11 @@
   "targets": [
     {
       "target_name": "turbine",
+      # A kernel's error that cannot reach JavaScript because its worker thread is being
+      # terminated is dropped; without this node-addon-api aborts the whole process
+      # ("terminate called after throwing an instance of 'Napi::Error'", seen once when a
+      # test killed a DataLoader worker mid-batch).
+      "defines": ["NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS"],
       "sources": ["<!@(node -p \"require('fs').readdirSync('native').filter(f => f.endsWith('.cc')).map(f => 'native/' + f).join(' ')\")"],
       "dependencies": ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"],
       "cflags!": ["-fno-exceptions", "-O2"],
@@ -24,7 +29,7 @@
         {
           "target_name": "turbine_mpi",
           "sources": ["native/mpi/addon.cc", "native/mpi/engine.cc", "native/mpi/reduce_ops.cc"],
-          "defines": ["OMPI_SKIP_MPICXX"],
+          "defines": ["OMPI_SKIP_MPICXX", "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS"],
           "dependencies": ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"],
           "cflags!": ["-fno-exceptions", "-O2"],
           "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-O2"],
