@@ -2,7 +2,7 @@
  * How much of the gradient all-reduce DistributedDataParallel hides behind backward on the mpi
  * backend, between two hosts of the network-namespace test bed linked at 1 Gbit/s (tc tbf). The
  * model is `--layers` segments of Linear(width, width) + GELU, with DDP buckets of one segment
- * each (`--bucket-mb`, 1 by default: a 512×512 weight). Three modes, alternated step by step on
+ * each (one weight and its bias: 1 MB at the default width 512). Three modes, alternated step by step on
  * both ranks, each a forward and backward of the same batch:
  *   none     backward under noSync (no communication);
  *   after    DDP with overlap off: every bucket all-reduced when backward ends;
