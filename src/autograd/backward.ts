@@ -150,6 +150,7 @@ function run(pending: Map<Node, (Tensor | undefined)[]>, retainGraph: boolean): 
       });
       for (const t of owned) t.dispose();
       if (!retainGraph) node.release();
+      readiness?.nodeDone();
     }
   } finally {
     for (const slots of pending.values()) for (const t of slots) t?.dispose();

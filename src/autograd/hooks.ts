@@ -5,10 +5,13 @@ import type { Node } from "./node.js";
  * Callbacks into every backward pass. `gradReady(leaf)` runs as soon as a leaf's `.grad` is
  * final for this backward (every recorded use of the leaf has contributed), while backward
  * goes on with the rest of the graph: data-parallel training starts a gradient bucket's
- * all-reduce there. `backwardEnd()` runs after the last node, before backward returns.
+ * all-reduce there. `nodeDone()` runs after each node's backward: it lets communication in
+ * flight progress on the training thread. `backwardEnd()` runs after the last node, before
+ * backward returns.
  */
 export interface BackwardHooks {
   gradReady?(leaf: Tensor): void;
+  nodeDone?(): void;
   backwardEnd?(): void;
 }
 
@@ -44,6 +47,11 @@ export class LeafReadiness {
     const left = this.pending.get(leaf)! - 1;
     this.pending.set(leaf, left);
     if (left === 0) fireGradReady(leaf);
+  }
+
+  /** A node's backward has run. */
+  nodeDone(): void {
+    for (const hooks of registered) hooks.nodeDone?.();
   }
 
   /** Every leaf edge of a node that received no gradient at all. */

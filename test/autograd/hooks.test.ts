@@ -43,3 +43,21 @@ test("gradReady fires once per leaf when its gradient is final, in the order bac
   tidy(() => sum(matmul(w1, w2)).backward());
   assert.deepEqual(events, [], "removed hooks no longer fire");
 });
+
+test("nodeDone fires after each node's backward, after the gradReady of the leaves that node finished, and before backwardEnd", () => {
+  const w1 = tensor([[1, 2], [3, 4]], { requiresGrad: true });
+  const w2 = tensor([[0.5, -1], [2, 1]], { requiresGrad: true });
+  const events: string[] = [];
+  const remove = addBackwardHooks({
+    gradReady: (leaf) => events.push(leaf === w1 ? "w1" : "w2"),
+    nodeDone: () => events.push("node"),
+    backwardEnd: () => events.push("end"),
+  });
+  try {
+    // Nodes: sum, the outer matmul, the inner matmul (w1 is final only after the inner one).
+    tidy(() => sum(matmul(matmul(w1, w2), w1)).backward());
+  } finally {
+    remove();
+  }
+  assert.deepEqual(events, ["node", "node", "w1", "w2", "node", "end"]);
+});

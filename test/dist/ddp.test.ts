@@ -5,7 +5,7 @@ import { startThreads } from "../../src/dist/threads/spawn.js";
 import { assertClose, F32 } from "../helpers/compare.js";
 import type { DDPArgs } from "./ddp_rank.js";
 
-type Result = { losses: number[]; params: number[][]; buckets: number; duringBackward: number };
+type Result = { losses: number[]; params: number[][]; buckets: number; duringBackward: number; testedDuringBackward: number };
 
 async function train(size: number, args: DDPArgs): Promise<Result[]> {
   const job = startThreads({ size, module: new URL("./ddp_rank.js", import.meta.url), args, onLine: () => {}, threadsPerWorker: 1 });
@@ -30,6 +30,8 @@ test("DDP over 2 and 4 threads gives the single-worker result on the same global
     const ranks = await train(size, { ...args, accumulate, overlap });
     // Overlap issues buckets while later ones still wait for their gradients; without it none is.
     assert.equal(ranks[0]!.duringBackward > 0, overlap, `overlap ${overlap}: ${ranks[0]!.duringBackward} all-reduces issued during backward`);
+    // ... and tests them between backward's nodes, so they progress on the training thread.
+    assert.equal(ranks[0]!.testedDuringBackward > 0, overlap, `overlap ${overlap}: ${ranks[0]!.testedDuringBackward} tests during backward`);
     for (const [r, result] of ranks.entries()) {
       result.params.forEach((p, i) => assertClose(p, single!.params[i]!, F32, `${size} ranks, accumulate ${accumulate}: rank ${r} parameter ${i}`));
       // Each rank's loss is its shard's; their mean is the global batch's loss.

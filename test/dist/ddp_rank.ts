@@ -27,17 +27,25 @@ export interface DDPArgs {
 
 const FEATURES = 20, CLASSES = 5;
 
-export function run(group: ProcessGroup, args: DDPArgs): { losses: number[]; params: number[][]; buckets: number; duringBackward: number } {
+export function run(group: ProcessGroup, args: DDPArgs): { losses: number[]; params: number[][]; buckets: number; duringBackward: number; testedDuringBackward: number } {
   manualSeed(3);
   const model = mlp({ inputs: FEATURES, hidden: [48, 32], classes: CLASSES });
   if (group.rank !== 0) for (const p of model.parameters()) (p.data as Float32Array).fill(0.5); // DDP must broadcast rank 0's
   const ddp = new DistributedDataParallel(model, group, { bucketCapMB: 0.002, firstBucketCapMB: 0.0005, overlap: args.overlap });
-  // All-reduces issued while a bucket still waits for gradients, i.e. during backward.
-  let duringBackward = 0;
+  // All-reduces issued, and tests of all-reduces in flight, while a bucket still waits for
+  // gradients, i.e. during backward.
+  let duringBackward = 0, testedDuringBackward = 0;
+  const inBackward = (): boolean => ddp.buckets.some((b) => b.pending > 0);
   const allReduce = group.allReduce.bind(group);
   group.allReduce = (...call) => {
-    if (ddp.buckets.some((b) => b.pending > 0)) duringBackward++;
-    return allReduce(...call);
+    if (inBackward()) duringBackward++;
+    const work = allReduce(...call);
+    const isCompleted = work.isCompleted.bind(work);
+    work.isCompleted = () => {
+      if (inBackward()) testedDuringBackward++;
+      return isCompleted();
+    };
+    return work;
   };
   const optimizer = new AdamW(model.parameters(), { lr: 1e-2, weightDecay: 0.01 });
   const rng = Rng.seeded(11);
@@ -73,5 +81,5 @@ export function run(group: ProcessGroup, args: DDPArgs): { losses: number[]; par
     optimizer.zeroGrad();
     losses.push(lossSum);
   }
-  return { losses, params: model.parameters().map((p) => p.toArray()), buckets: ddp.buckets.length, duringBackward };
+  return { losses, params: model.parameters().map((p) => p.toArray()), buckets: ddp.buckets.length, duringBackward, testedDuringBackward };
 }
