@@ -80,7 +80,7 @@ if (at >= 0) {
   const [layers, width, batch, steps] = process.argv.slice(at + 1, at + 5).map(Number);
   rankMain(layers!, width!, batch!, steps!);
 } else {
-  const { json, ints } = benchOptions("overlap", { layers: 8, width: 512, batch: 2048, steps: 10 });
+  const { json, ints } = benchOptions("overlap", { layers: 16, width: 512, batch: 2048, steps: 10 });
   const bed = createTestbed({ hosts: 2, rate: "1gbit" });
   try {
     const shape = [ints.layers, ints.width, ints.batch, ints.steps].map(String);
