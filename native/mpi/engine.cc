@@ -44,7 +44,6 @@ int64_t Engine::start(const std::function<int(MPI_Request*)>& fn, Finish finish,
 }
 
 void Engine::progress_locked() {
-  last_progress_ = std::chrono::steady_clock::now();
   for (auto& [id, r] : requests_) {
     if (r.state != State::Active) continue;
     int flag = 0;
@@ -66,6 +65,7 @@ void Engine::progress_locked() {
 bool Engine::test(int64_t id) {
   std::lock_guard<std::mutex> lock(mu_);
   progress_locked();
+  last_progress_ = std::chrono::steady_clock::now();
   auto it = requests_.find(id);
   return it == requests_.end() || it->second.state != State::Active;
 }
@@ -75,11 +75,15 @@ bool Engine::wait(int64_t id, double timeout_ms) {
   // Spins like MPI_Wait with the lock held throughout (the background thread sleeps on it
   // meanwhile): releasing it, yielding or reading the clock on every test cost up to half the
   // bandwidth of a 1 MB all-reduce. The deadline is checked every 64 tests (microseconds).
+  // The background thread is shut out meanwhile; it counts from the wait's end.
   std::lock_guard<std::mutex> lock(mu_);
   for (uint32_t spin = 0;; spin++) {
     progress_locked();
     auto it = requests_.find(id);
-    if (it == requests_.end() || it->second.state != State::Active) return true;
+    if (it == requests_.end() || it->second.state != State::Active) {
+      last_progress_ = std::chrono::steady_clock::now();
+      return true;
+    }
     if (spin % 64 == 0 && std::chrono::steady_clock::now() >= deadline) return false;
   }
 }
@@ -119,9 +123,11 @@ void Engine::background() {
       continue;
     }
     auto due = last_progress_ + kPollInterval;
-    if (std::chrono::steady_clock::now() >= due) {  // nobody tested them for a whole interval
+    auto now = std::chrono::steady_clock::now();
+    if (now >= due) {  // nobody tested them for a whole interval
       progress_locked();
-      due = last_progress_ + kPollInterval;
+      last_progress_ = now;
+      due = now + kPollInterval;
     }
     lock.unlock();
     std::this_thread::sleep_until(due);

@@ -60,7 +60,7 @@ class Engine {
   int active_ = 0;             // requests in flight
   int active_background_ = 0;  // of which the background thread progresses
   bool stopping_ = false;
-  std::chrono::steady_clock::time_point last_progress_{};  // the last test, by any thread
+  std::chrono::steady_clock::time_point last_progress_{};  // the last test or wait, by any thread
   std::thread thread_;
 };
 
