@@ -12,7 +12,7 @@
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
-import { startThreads } from "../src/dist/threads/spawn.js";
+import { startThreads } from "../src/parallel/threads/spawn.js";
 import { packageRoot } from "../src/package_root.js";
 import { alternate, runJson } from "./compare.js";
 import { benchOptions, median, report } from "./harness.js";
