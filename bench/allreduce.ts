@@ -9,7 +9,7 @@
  *
  *   node dist/bench/allreduce.js --workers 2 --rounds 20 --mb 25
  */
-import { startThreads } from "../src/dist/threads/spawn.js";
+import { startThreads } from "../src/parallel/threads/spawn.js";
 import { benchOptions, median, report } from "./harness.js";
 
 const { ints, json } = benchOptions("allreduce", { workers: 2, rounds: 20, mb: 25 });
@@ -27,7 +27,7 @@ const results = outcomes.map((o) => {
   return o.result as Record<string, number>;
 });
 const seconds = (key: string): number => median(results.map((r) => r[key]!));
-const memcpy = bytes / results[0]!.memcpySeconds / 1e9;
+const memcpy = bytes / results[0]!.memcpySeconds! / 1e9;
 const n = ints.workers;
 const rows = (["sharedSeconds", "plainSeconds"] as const).map((key) => {
   const alg = bytes / seconds(key) / 1e9;

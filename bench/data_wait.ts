@@ -13,7 +13,7 @@ import { benchOptions, median, report } from "./harness.js";
 import { augmentedCnn, summarise, timeTraining } from "./data_common.js";
 
 const { ints, json } = benchOptions("data_wait", { workers: 1, rounds: 5, steps: 60, warmup: 15 });
-const { workers, rounds, steps, warmup } = ints as { workers: number; rounds: number; steps: number; warmup: number };
+const { workers, rounds, steps, warmup } = ints;
 const results: Record<number, { stepMs: number[]; waitShare: number[] }> = { 0: { stepMs: [], waitShare: [] }, [workers]: { stepMs: [], waitShare: [] } };
 for (let round = 0; round < rounds; round++) {
   for (const w of round % 2 === 0 ? [0, workers] : [workers, 0]) {

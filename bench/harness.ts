@@ -6,11 +6,11 @@ import { parseArgs } from "node:util";
 
 import { native } from "../src/tensor/native.js";
 
-export interface BenchOptions {
+export interface BenchOptions<K extends string = string> {
   threads: number;
   json: boolean;
   /** Benchmark-specific integer options, by name. */
-  ints: Record<string, number>;
+  ints: Record<K, number>;
 }
 
 /**
@@ -18,7 +18,7 @@ export interface BenchOptions {
  * and the benchmark's own integer options, given with their defaults.
  * @example const { threads, ints } = benchOptions("matmul", { rounds: 5 });
  */
-export function benchOptions(name: string, ints: Record<string, number>): BenchOptions {
+export function benchOptions<K extends string>(name: string, ints: Record<K, number>): BenchOptions<K> {
   const options: Record<string, { type: "string" | "boolean" }> = { threads: { type: "string" }, json: { type: "boolean" } };
   for (const key of Object.keys(ints)) options[key] = { type: "string" };
   let values: Record<string, string | boolean | undefined>;
@@ -37,8 +37,8 @@ export function benchOptions(name: string, ints: Record<string, number>): BenchO
   };
   const threads = int("threads", 2);
   native.setNumThreads(threads);
-  const parsed: Record<string, number> = {};
-  for (const [key, fallback] of Object.entries(ints)) parsed[key] = int(key, fallback);
+  const parsed = {} as Record<K, number>;
+  for (const [key, fallback] of Object.entries(ints) as [K, number][]) parsed[key] = int(key, fallback);
   return { threads, json: values.json === true, ints: parsed };
 }
 

@@ -4,9 +4,9 @@ import { fileURLToPath } from "node:url";
 
 import type { Command } from "commander";
 
-import { BACKEND_ENV } from "../dist/init.js";
-import { startThreads } from "../dist/threads/spawn.js";
-import { OPEN_MPI_DAEMON_OPTIONS } from "../dist/mpi/daemon_options.js";
+import { BACKEND_ENV } from "../parallel/init.js";
+import { startThreads } from "../parallel/threads/spawn.js";
+import { OPEN_MPI_DAEMON_OPTIONS } from "../parallel/mpi/daemon_options.js";
 
 interface LaunchOptions {
   n: string;

@@ -10,7 +10,7 @@
  */
 import { Command, CommanderError } from "commander";
 
-import { mpiLaunchRank, prefixProcessOutput } from "../dist/rank_output.js";
+import { mpiLaunchRank, prefixProcessOutput } from "../parallel/rank_output.js";
 import { registerBench } from "./bench.js";
 import { registerData } from "./data.js";
 import { registerLaunch } from "./launch.js";

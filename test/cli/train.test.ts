@@ -89,7 +89,7 @@ test("--json ends with the run summary; resuming gives the weights of an uninter
     const latest = join(theirs, checkpointName(6), "model.safetensors");
     if (corruptLatest) {
       const bytes = readFileSync(latest);
-      bytes[bytes.length - 2] ^= 0x40;
+      bytes[bytes.length - 2]! ^= 0x40;
       writeFileSync(latest, bytes);
     } else {
       rmSync(join(theirs, checkpointName(6)), { recursive: true });

@@ -107,7 +107,7 @@ describe("embedding beyond the fixtures", () => {
       out.backward(tensor(g, { shape: [n, D] }));
       const expected = new Float64Array(V * D);
       idx.forEach((v, i) => {
-        for (let j = 0; j < D; j++) expected[v * D + j] += Math.fround(g[i * D + j]!);
+        for (let j = 0; j < D; j++) expected[v * D + j]! += Math.fround(g[i * D + j]!);
       });
       assertClose(weight.grad!, Array.from(expected), F32, "embedding backward");
     }));

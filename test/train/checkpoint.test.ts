@@ -49,7 +49,7 @@ test("a corrupt checkpoint is refused with a clear error and the previous one is
   saveCheckpoint(join(runDir, checkpointName(2)), content(2));
   const file = join(runDir, checkpointName(2), "model.safetensors");
   const bytes = readFileSync(file);
-  bytes[bytes.length - 1] ^= 0xff; // flip bits of the last tensor element
+  bytes[bytes.length - 1]! ^= 0xff; // flip bits of the last tensor element
   writeFileSync(file, bytes);
   assert.throws(() => loadCheckpoint(join(runDir, checkpointName(2))), /model\.safetensors: tensor 'w' fails its checksum/);
   const warnings: string[] = [];
