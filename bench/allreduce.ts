@@ -9,7 +9,7 @@
  *
  *   node dist/bench/allreduce.js --workers 2 --rounds 20 --mb 25
  */
-import { startThreads } from "../src/dist/threads/spawn.js";
+import { startThreads } from "../src/parallel/threads/spawn.js";
 import { benchOptions, median, report } from "./harness.js";
 
 const { ints, json } = benchOptions("allreduce", { workers: 2, rounds: 20, mb: 25 });

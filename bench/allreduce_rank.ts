@@ -4,8 +4,8 @@
  * memcpy of the same size while the others wait; returns the median seconds of each.
  */
 import { native } from "../src/tensor/native.js";
-import type { ProcessGroup } from "../src/dist/process_group.js";
-import type { ThreadsProcessGroup } from "../src/dist/threads/group.js";
+import type { ProcessGroup } from "../src/parallel/process_group.js";
+import type { ThreadsProcessGroup } from "../src/parallel/threads/group.js";
 import { Tensor } from "../src/tensor/tensor.js";
 import { median, now } from "./harness.js";
 

@@ -1,12 +1,17 @@
 /**
  * `turbine bench`: the reference workloads in turbine and in their PyTorch twins, on the same
  * machine in the same run, as ratios. PyTorch runs in its best configuration: for every
- * workload and precision the harness first tries torch threads {1, 2} × OPENBLAS_NUM_THREADS
- * {1, 2} and keeps the fastest. Then the two sides alternate (fresh processes each time) for
- * several repeats and the medians are compared. GFLOP/s are set against the matmul limit
- * measured in the same run.
+ * workload and precision the harness first searches torch threads {1, 2} × OPENBLAS_NUM_THREADS
+ * {1, 2}, and 2 threads under OMP_WAIT_POLICY=PASSIVE, in interleaved rounds (every setting once
+ * a round, the order rotated, so a change of load on this shared machine hits all of them
+ * alike), and keeps the setting with the best median; or it takes the recorded best
+ * (bench/torch/best_settings.json). Then the two sides alternate (fresh processes each time,
+ * the side that goes first alternating too) for several repeats: the ratio of the medians is
+ * reported with the range of the repeats' own ratios. GFLOP/s count only the work done and are
+ * set against the matmul limit measured in the same run.
  */
 import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 
 import { matmul } from "../src/ops/matmul.js";
@@ -21,7 +26,10 @@ export type Precision = "f32" | "bf16";
 export interface CompareOptions {
   workloads: WorkloadName[];
   precision: Precision;
+  /** Alternating repeats per workload (at least 5 for a recorded figure). */
   repeats: number;
+  /** Interleaved rounds of PyTorch's thread search; 0 takes the recorded best settings. */
+  searchRounds: number;
   /** Turbine's OpenMP threads (PyTorch is searched over 1 and 2). */
   threads: number;
   steps: Partial<Record<WorkloadName, number>>;
@@ -32,6 +40,8 @@ export interface CompareOptions {
 export interface TorchSetting {
   threads: number;
   openblas: number;
+  /** OMP_WAIT_POLICY for torch's OpenMP threads ("passive": sleep at once instead of spinning). */
+  waitPolicy: "default" | "passive";
 }
 
 export interface CompareRow {
@@ -40,7 +50,10 @@ export interface CompareRow {
   unit: string;
   turbine: number;
   torch: number;
+  /** Ratio of the medians. */
   ratio: number;
+  /** Smallest and largest ratio of one repeat's pair (turbine / PyTorch). */
+  ratioRange: [number, number];
   torchSetting: TorchSetting;
   turbineGflops: number;
   torchGflops: number;
@@ -52,7 +65,7 @@ export interface CompareRow {
 // Long enough (about a second or more per run) that a run's median is stable on this noisy machine.
 const DEFAULT_STEPS: Record<WorkloadName, number> = { mlp: 100, cnn: 100, gpt: 30 };
 
-interface Result {
+export interface Result {
   throughput: number;
   unit: string;
   [key: string]: unknown;
@@ -78,21 +91,58 @@ export function torchRun(workload: WorkloadName, o: CompareOptions, s: TorchSett
   // OpenBLAS picks its kernels for this CPU unless told otherwise; a forced core type (this
   // machine's environment sets Haswell) costs PyTorch up to 40%, so it is cleared.
   const { OPENBLAS_CORETYPE: _coretype, OPENBLAS_L2_SIZE: _l2, ...inherited } = process.env;
-  const env = { ...inherited, OPENBLAS_NUM_THREADS: String(s.openblas) };
+  const env: NodeJS.ProcessEnv = { ...inherited, OPENBLAS_NUM_THREADS: String(s.openblas) };
+  if (s.waitPolicy === "passive") env.OMP_WAIT_POLICY = "PASSIVE";
   return runJson("/usr/bin/python3", [join(packageRoot(), "bench", "torch", `${workload}.py`), "--threads", String(s.threads), "--precision", o.precision, "--steps", String(n), "--warmup", String(o.warmup), "--json", ...extra], env);
 }
 
-/** PyTorch's fastest thread setting for a workload and precision on this machine, from short runs. */
+/** The settings PyTorch is searched over. */
+export const TORCH_SETTINGS: readonly TorchSetting[] = [
+  ...[1, 2].flatMap((threads) => [1, 2].map((openblas) => ({ threads, openblas, waitPolicy: "default" as const }))),
+  { threads: 2, openblas: 1, waitPolicy: "passive" },
+  { threads: 2, openblas: 2, waitPolicy: "passive" },
+];
+
+interface RecordedSetting {
+  threads: number;
+  openblas_threads: number;
+  wait_policy?: "passive";
+}
+
+/** The best setting recorded in bench/torch/best_settings.json for a workload and precision. */
+export function recordedTorchSetting(workload: WorkloadName, precision: Precision): TorchSetting {
+  const recorded = JSON.parse(readFileSync(join(packageRoot(), "bench", "torch", "best_settings.json"), "utf8")) as Record<string, Record<Precision, RecordedSetting>>;
+  const r = recorded[workload]?.[precision];
+  if (!r) throw new Error(`bench: best_settings.json has no ${workload} ${precision} entry`);
+  return { threads: r.threads, openblas: r.openblas_threads, waitPolicy: r.wait_policy ?? "default" };
+}
+
+function describe(s: TorchSetting): string {
+  return `${s.threads}/${s.openblas}${s.waitPolicy === "passive" ? " passive" : ""}`;
+}
+
+/**
+ * PyTorch's fastest setting for a workload and precision on this machine: short runs of every
+ * setting in `o.searchRounds` interleaved rounds (the order rotated each round), the best median
+ * wins; with searchRounds 0, the recorded best.
+ */
 export function bestTorchSetting(workload: WorkloadName, o: CompareOptions): TorchSetting {
-  const settings: TorchSetting[] = [1, 2].flatMap((threads) => [1, 2].map((openblas) => ({ threads, openblas })));
+  if (o.searchRounds === 0) return recordedTorchSetting(workload, o.precision);
   const short = Math.max(5, Math.round((o.steps[workload] ?? DEFAULT_STEPS[workload]) / 2));
-  let best = settings[0]!, bestSpeed = -1;
-  for (const s of settings) {
-    const speed = torchRun(workload, o, s, [], short).throughput;
-    o.log(`  pytorch ${workload} ${o.precision}: threads ${s.threads}, OPENBLAS_NUM_THREADS ${s.openblas}: ${speed.toFixed(0)}`);
-    if (speed > bestSpeed) [best, bestSpeed] = [s, speed];
+  const speeds: number[][] = TORCH_SETTINGS.map(() => []);
+  for (let round = 0; round < o.searchRounds; round++) {
+    for (let k = 0; k < TORCH_SETTINGS.length; k++) {
+      const index = (k + round) % TORCH_SETTINGS.length;
+      const s = TORCH_SETTINGS[index]!;
+      const speed = torchRun(workload, o, s, [], short).throughput;
+      speeds[index]!.push(speed);
+      o.log(`  pytorch ${workload} ${o.precision} round ${round + 1}: ${describe(s)} (threads/OpenBLAS): ${speed.toFixed(0)}`);
+    }
   }
-  return best;
+  const medians = speeds.map(median);
+  const best = medians.indexOf(Math.max(...medians));
+  o.log(`  pytorch ${workload} ${o.precision}: best ${describe(TORCH_SETTINGS[best]!)}, median ${medians[best]!.toFixed(0)}`);
+  return TORCH_SETTINGS[best]!;
 }
 
 export function median(values: number[]): number {
@@ -117,25 +167,41 @@ export function matmulLimit(dtype: "float32" | "bfloat16", threads: number): num
   });
 }
 
-/** Compares each workload: search PyTorch's best setting, then alternate the two sides. */
+/**
+ * Runs `sides` once each per repeat, the first side rotating from repeat to repeat, so neither
+ * side always meets the machine first (or after the other's warm caches).
+ */
+export function alternate(repeats: number, sides: readonly (() => void)[]): void {
+  for (let r = 0; r < repeats; r++) {
+    for (let k = 0; k < sides.length; k++) sides[(k + r) % sides.length]!();
+  }
+}
+
+/** Compares each workload: find PyTorch's best setting, then alternate the two sides. */
 export function compare(o: CompareOptions): CompareRow[] {
   const rows: CompareRow[] = [];
   for (const workload of o.workloads) {
-    o.log(`${workload} (${o.precision}): searching PyTorch's best thread setting`);
+    o.log(`${workload} (${o.precision}): ${o.searchRounds ? "searching PyTorch's best setting" : "PyTorch's recorded best setting"}`);
     const setting = bestTorchSetting(workload, o);
     const ours: number[] = [], theirs: number[] = [], oursF32: number[] = [];
     const lowPrecision = o.precision !== "f32";
     let unit = "";
-    for (let r = 0; r < o.repeats; r++) {
-      ours.push(turbineRun(workload, o).throughput);
+    const sides = [
+      () => void ours.push(turbineRun(workload, o).throughput),
+      () => {
+        const t = torchRun(workload, o, setting);
+        theirs.push(t.throughput);
+        unit = t.unit;
+      },
       // Mixed precision is judged against turbine's own f32 too, in the same alternation.
-      if (lowPrecision) oursF32.push(turbineRun(workload, { ...o, precision: "f32" }).throughput);
-      const t = torchRun(workload, o, setting);
-      theirs.push(t.throughput);
-      unit = t.unit;
-      const f32 = lowPrecision ? `, turbine f32 ${oursF32.at(-1)!.toFixed(0)}` : "";
-      o.log(`  repeat ${r + 1}/${o.repeats}: turbine ${ours.at(-1)!.toFixed(0)}${f32}, pytorch ${theirs.at(-1)!.toFixed(0)} ${unit}`);
+      ...(lowPrecision ? [() => void oursF32.push(turbineRun(workload, { ...o, precision: "f32" }).throughput)] : []),
+    ];
+    alternate(o.repeats, sides);
+    for (let r = 0; r < o.repeats; r++) {
+      const f32 = lowPrecision ? `, turbine f32 ${oursF32[r]!.toFixed(0)}` : "";
+      o.log(`  repeat ${r + 1}/${o.repeats}: turbine ${ours[r]!.toFixed(0)}${f32}, pytorch ${theirs[r]!.toFixed(0)} ${unit}`);
     }
+    const pairRatios = ours.map((v, r) => v / theirs[r]!);
     const turbine = median(ours), torch = median(theirs);
     const turbineF32 = lowPrecision ? median(oursF32) : undefined;
     const flops = flopsPerUnit(workload) / 1e9;
@@ -146,6 +212,7 @@ export function compare(o: CompareOptions): CompareRow[] {
       turbine,
       torch,
       ratio: turbine / torch,
+      ratioRange: [Math.min(...pairRatios), Math.max(...pairRatios)],
       torchSetting: setting,
       turbineGflops: turbine * flops,
       torchGflops: torch * flops,
@@ -153,4 +220,24 @@ export function compare(o: CompareOptions): CompareRow[] {
     });
   }
   return rows;
+}
+
+/**
+ * The gpt trained to validation loss ≤ 1.6 on both sides, each at its best setting, alternating
+ * which side runs first for `o.repeats` repeats; returns every run, in order.
+ */
+export function timeToQuality(o: CompareOptions): { turbine: Result[]; pytorch: Result[]; torchSetting: TorchSetting } {
+  const setting = bestTorchSetting("gpt", o);
+  const turbine: Result[] = [], pytorch: Result[] = [];
+  alternate(o.repeats, [
+    () => {
+      turbine.push(turbineRun("gpt", o, ["--time-to-quality"]));
+      o.log(`  turbine: ${JSON.stringify(turbine.at(-1))}`);
+    },
+    () => {
+      pytorch.push(torchRun("gpt", o, setting, ["--time-to-quality"]));
+      o.log(`  pytorch: ${JSON.stringify(pytorch.at(-1))}`);
+    },
+  ]);
+  return { turbine, pytorch, torchSetting: setting };
 }

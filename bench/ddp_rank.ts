@@ -2,8 +2,8 @@
  * One rank of bench/ddp.ts: the gpt workload with DDP over the job's group, `warmup` untimed
  * steps, then `steps` timed ones; returns this rank's tokens and seconds.
  */
-import { DistributedDataParallel } from "../src/dist/ddp.js";
-import type { ProcessGroup } from "../src/dist/process_group.js";
+import { DistributedDataParallel } from "../src/parallel/ddp.js";
+import type { ProcessGroup } from "../src/parallel/process_group.js";
 import { packageRoot } from "../src/package_root.js";
 import { buildRun } from "../src/train/build.js";
 import { parseConfig } from "../src/train/config_file.js";

@@ -17,7 +17,7 @@ import { existsSync, mkdirSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
-import { initMpiProcessGroup } from "../src/dist/mpi/index.js";
+import { initMpiProcessGroup } from "../src/parallel/mpi/index.js";
 import { full } from "../src/tensor/create.js";
 import { packageRoot } from "../src/package_root.js";
 import { benchOptions, median, now, report } from "./harness.js";

@@ -25,9 +25,9 @@
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 
-import { DistributedDataParallel } from "../src/dist/ddp.js";
-import { initMpiProcessGroup } from "../src/dist/mpi/index.js";
-import { createTestbed } from "../src/dist/testbed/netns.js";
+import { DistributedDataParallel } from "../src/parallel/ddp.js";
+import { initMpiProcessGroup } from "../src/parallel/mpi/index.js";
+import { createTestbed } from "../testbed/netns.js";
 import { Sequential } from "../src/nn/containers.js";
 import { GELU } from "../src/nn/layers.js";
 import { Linear } from "../src/nn/linear.js";

@@ -43,11 +43,13 @@ export function workloadConfig(name: WorkloadName, root: string, steps: number, 
  */
 export function flopsPerUnit(name: WorkloadName): number {
   switch (name) {
+    // A layer costs its forward product once and twice more in backward (input and weight
+    // gradients), except the first layer, whose input (the images) needs no gradient.
     case "mlp":
-      return 6 * (784 * 1024 + 1024 * 1024 + 1024 * 10);
+      return 4 * 784 * 1024 + 6 * (1024 * 1024 + 1024 * 10);
     case "cnn": {
       const conv1 = 26 * 26 * 32 * 9 * 2, conv2 = 11 * 11 * 64 * 32 * 9 * 2, fc = (1600 * 128 + 128 * 10) * 2;
-      return 3 * (conv1 + conv2 + fc);
+      return 2 * conv1 + 3 * (conv2 + fc);
     }
     case "gpt": {
       const width = 256, layers = 4, context = 128, vocab = 73;

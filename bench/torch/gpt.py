@@ -81,12 +81,12 @@ class GPT(nn.Module):
 
 
 def optimizer(model):
-    """AdamW(lr 1e-3, betas (0.9, 0.99), eps 1e-8); weight decay 0.1 on parameters with ≥ 2
+    """AdamW(lr 1e-3, betas (0.9, 0.99), eps 1e-8, foreach); weight decay 0.1 on parameters with ≥ 2
     dimensions (Linear weights, embeddings, head), none on biases and LayerNorm (as nanoGPT)."""
     params = list(model.parameters())
     groups = [{"params": [p for p in params if p.dim() >= 2], "weight_decay": 0.1},
               {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}]
-    return torch.optim.AdamW(groups, lr=1e-3, betas=(0.9, 0.99), eps=1e-8)
+    return torch.optim.AdamW(groups, lr=1e-3, betas=(0.9, 0.99), eps=1e-8, foreach=True)
 
 
 def learning_rate(step, total, warmup, base=1e-3, floor=0.1):
@@ -130,7 +130,7 @@ def train(rank, world, args, port=None):
         model.load_state_dict(safetensors_io.load(args.init_from)[0])
     if args.save_init and rank == 0:
         safetensors_io.save(args.save_init, {k: v.contiguous() for k, v in model.state_dict().items()})
-    net = nn.parallel.DistributedDataParallel(model) if world > 1 else model
+    net = nn.parallel.DistributedDataParallel(model, bucket_cap_mb=args.bucket_mb) if world > 1 else model
     opt = optimizer(model)
     fixed = safetensors_io.load(args.batches_from)[0] if args.batches_from else None
     generator = torch.Generator().manual_seed(args.seed)
@@ -198,6 +198,7 @@ def build_parser():
     p.add_argument("--batches-from", help="safetensors file with x, y [N, B, T] int32: step i trains on batch i")
     p.add_argument("--dump-losses", help="write every step's training loss (and validations) to this JSON file")
     p.add_argument("--ddp", type=int, default=1, help="processes (gloo, one thread each)")
+    p.add_argument("--bucket-mb", type=float, default=25.0, help="DDP gradient bucket size in MB (bench/ddp.ts searches it)")
     return p
 
 

@@ -1,7 +1,7 @@
 import { InvalidArgumentError, Option, type Command } from "commander";
 import { cpus } from "node:os";
 
-import { bestTorchSetting, compare, matmulLimit, torchRun, turbineRun, type CompareOptions, type CompareRow, type Precision } from "../../bench/compare.js";
+import { compare, matmulLimit, timeToQuality, type CompareOptions, type CompareRow, type Precision } from "../../bench/compare.js";
 import { WORKLOADS, workloadConfig, type WorkloadName } from "../../bench/workloads.js";
 import { packageRoot } from "../package_root.js";
 import { integerAtLeast } from "./option_values.js";
@@ -27,16 +27,16 @@ function printRows(rows: CompareRow[], limit: number): void {
   const pct = (g: number): string => `${g.toFixed(0)} (${((100 * g) / limit).toFixed(0)}%)`;
   // bf16 runs also show turbine's own f32, measured alternately in the same run.
   const own = rows.some((r) => r.turbineF32 !== undefined);
-  const header = ["workload", "precision", "turbine", "pytorch", "unit", "ratio", ...(own ? ["turbine f32", "over f32"] : []), "pytorch threads/openblas", "turbine GFLOP/s", "pytorch GFLOP/s"];
+  const header = ["workload", "precision", "turbine", "pytorch", "unit", "ratio (range)", ...(own ? ["turbine f32", "over f32"] : []), "pytorch threads/openblas", "turbine GFLOP/s", "pytorch GFLOP/s"];
   const body = rows.map((r) => [
     r.workload,
     r.precision,
     fmt(r.turbine),
     fmt(r.torch),
     r.unit,
-    r.ratio.toFixed(2),
+    `${r.ratio.toFixed(2)} (${r.ratioRange[0].toFixed(2)}–${r.ratioRange[1].toFixed(2)})`,
     ...(own ? [fmt(r.turbineF32!), r.overF32!.toFixed(2)] : []),
-    `${r.torchSetting.threads}/${r.torchSetting.openblas}`,
+    `${r.torchSetting.threads}/${r.torchSetting.openblas}${r.torchSetting.waitPolicy === "passive" ? " passive" : ""}`,
     pct(r.turbineGflops),
     pct(r.torchGflops),
   ]);
@@ -61,32 +61,30 @@ export function registerBench(program: Command): void {
     .description("run the reference workloads in turbine and in PyTorch (its best thread setting), alternating, and print the ratios")
     .option("--workloads <list>", "comma-separated: mlp, cnn, gpt", list, [...WORKLOADS])
     .addOption(new Option("--precision <p>", "f32 or bf16").choices(["f32", "bf16"]).default("f32"))
-    .option("--repeats <n>", "alternating repeats per workload (medians are compared)", integerAtLeast(1), 3)
+    .option("--repeats <n>", "alternating repeats per workload, the side that goes first alternating too (medians are compared)", integerAtLeast(1), 5)
+    .option("--search-rounds <n>", "interleaved rounds of PyTorch's thread search; 0: its recorded best settings", integerAtLeast(0), 3)
     .option("--threads <n>", "turbine's threads", integerAtLeast(1), 2)
     .option("--steps <n>", "timed steps per run (default: mlp 100, cnn 100, gpt 30)", integerAtLeast(1))
     .option("--warmup <n>", "untimed steps before them", integerAtLeast(0), 5)
     .option("--time-to-quality", "train the gpt to validation loss ≤ 1.6 on both sides (minutes each)")
     .addOption(new Option("--ops <workload>", "instead: the per-op time table of a few training steps of one workload").choices(WORKLOADS))
     .option("--json", "one JSON object per row: { workload, precision, turbine, torch, unit, ratio } (bf16: and turbineF32, overF32)")
-    .action((opts: { workloads: WorkloadName[]; precision: string; repeats: number; threads: number; steps?: number; warmup: number; timeToQuality?: boolean; ops?: string; json?: boolean }) => {
+    .action((opts: { workloads: WorkloadName[]; precision: string; repeats: number; searchRounds: number; threads: number; steps?: number; warmup: number; timeToQuality?: boolean; ops?: string; json?: boolean }) => {
       if (opts.ops) {
         opsTable(opts.ops as WorkloadName, opts.threads, opts.steps ?? 5, opts.precision as Precision);
         return;
       }
       const log = (line: string): void => void process.stderr.write(`${line}\n`);
       const steps = opts.steps ? Object.fromEntries(opts.workloads.map((w) => [w, opts.steps!])) : {};
-      const o: CompareOptions = { workloads: opts.workloads, precision: opts.precision as Precision, repeats: opts.repeats, threads: opts.threads, steps, warmup: opts.warmup, log };
+      const o: CompareOptions = { workloads: opts.workloads, precision: opts.precision as Precision, repeats: opts.repeats, searchRounds: opts.searchRounds, threads: opts.threads, steps, warmup: opts.warmup, log };
       const limit = matmulLimit(o.precision === "f32" ? "float32" : "bfloat16", opts.threads);
       process.stdout.write(`turbine bench, ${new Date().toISOString().slice(0, 10)}, ${cpus()[0]?.model ?? "cpu"}, ${cpus().length} cores; matmul limit (1024³, ${o.precision}, ${opts.threads} threads): ${limit.toFixed(0)} GFLOP/s\n`);
       if (opts.timeToQuality) {
-        const setting = bestTorchSetting("gpt", o);
-        const ours = turbineRun("gpt", o, ["--time-to-quality"]);
-        const theirs = torchRun("gpt", o, setting, ["--time-to-quality"]);
-        process.stdout.write(`${JSON.stringify({ turbine: ours, pytorch: theirs })}\n`);
+        process.stdout.write(`${JSON.stringify(timeToQuality(o))}\n`);
         return;
       }
       const rows = compare(o);
-      if (opts.json) for (const r of rows) process.stdout.write(`${JSON.stringify({ workload: r.workload, precision: r.precision, turbine: r.turbine, torch: r.torch, unit: r.unit, ratio: r.ratio, turbineF32: r.turbineF32, overF32: r.overF32 })}\n`);
+      if (opts.json) for (const r of rows) process.stdout.write(`${JSON.stringify({ workload: r.workload, precision: r.precision, turbine: r.turbine, torch: r.torch, unit: r.unit, ratio: r.ratio, ratioRange: r.ratioRange, torchSetting: r.torchSetting, turbineF32: r.turbineF32, overF32: r.overF32 })}\n`);
       else printRows(rows, limit);
     });
 }

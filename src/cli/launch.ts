@@ -4,9 +4,9 @@ import { fileURLToPath } from "node:url";
 
 import type { Command } from "commander";
 
-import { BACKEND_ENV, TIMEOUT_ENV } from "../dist/init.js";
-import { OPEN_MPI_DAEMON_OPTIONS } from "../dist/mpi/daemon_options.js";
-import { startThreads } from "../dist/threads/spawn.js";
+import { BACKEND_ENV, TIMEOUT_ENV } from "../parallel/init.js";
+import { OPEN_MPI_DAEMON_OPTIONS } from "../parallel/mpi/daemon_options.js";
+import { startThreads } from "../parallel/threads/spawn.js";
 import { UsageError } from "./errors.js";
 import { readHostfile } from "./hostfile.js";
 import type { RankResult } from "./launch_rank.js";

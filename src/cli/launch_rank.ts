@@ -6,7 +6,7 @@
  */
 import { CommanderError } from "commander";
 
-import type { ProcessGroup } from "../dist/process_group.js";
+import type { ProcessGroup } from "../parallel/process_group.js";
 import { describeError, exitCodeFor } from "./errors.js";
 import { turbineProgram } from "./program.js";
 import { rankEnvironment } from "./rank_env.js";

@@ -13,7 +13,7 @@
  */
 import { CommanderError } from "commander";
 
-import { mpiLaunchRank, prefixProcessOutput } from "../dist/rank_output.js";
+import { mpiLaunchRank, prefixProcessOutput } from "../parallel/rank_output.js";
 import { describeError, exitCodeFor } from "./errors.js";
 import { exportMpiRankEnvironment } from "./rank_env.js";
 import { turbineProgram } from "./program.js";

@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 
-import { inDistributedJob, initProcessGroup } from "../dist/init.js";
+import { inDistributedJob, initProcessGroup } from "../parallel/init.js";
 import { DEFAULT_CONFIG } from "../train/config.js";
 import { applyOverrides, configReference, parseConfig, readConfigFile } from "../train/config_file.js";
 import { formatPeakMemory } from "../train/memory_report.js";

@@ -2,8 +2,8 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
 
-import { DistributedDataParallel } from "../dist/ddp.js";
-import type { ProcessGroup } from "../dist/process_group.js";
+import { DistributedDataParallel } from "../parallel/ddp.js";
+import type { ProcessGroup } from "../parallel/process_group.js";
 import { memory } from "../tensor/memory.js";
 import { native } from "../tensor/native.js";
 import { type Callback, CheckpointCallback, EarlyStopping, MetricsFile } from "./callbacks.js";

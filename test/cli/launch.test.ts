@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 
-import { initProcessGroup } from "../../src/dist/init.js";
+import { initProcessGroup } from "../../src/parallel/init.js";
 import { repoRoot } from "../helpers/paths.js";
 
 const cli = join(repoRoot(), "dist", "src", "cli", "main.js");

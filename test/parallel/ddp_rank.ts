@@ -5,8 +5,8 @@
 import { DistributedSampler } from "../../src/data/distributed_sampler.js";
 import { Rng } from "../../src/data/random.js";
 import { SequentialSampler } from "../../src/data/sampler.js";
-import { DistributedDataParallel } from "../../src/dist/ddp.js";
-import type { ProcessGroup } from "../../src/dist/process_group.js";
+import { DistributedDataParallel } from "../../src/parallel/ddp.js";
+import type { ProcessGroup } from "../../src/parallel/process_group.js";
 import { mlp } from "../../src/models/mlp.js";
 import { crossEntropy } from "../../src/ops/loss.js";
 import { mul } from "../../src/ops/binary.js";

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { startThreads } from "../../src/dist/threads/spawn.js";
+import { startThreads } from "../../src/parallel/threads/spawn.js";
 import { assertClose, F32 } from "../helpers/compare.js";
 import type { DDPArgs } from "./ddp_rank.js";
 

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { startThreads } from "../../src/dist/threads/spawn.js";
+import { startThreads } from "../../src/parallel/threads/spawn.js";
 import { rankValues, smallValues } from "./collectives_rank.js";
 
 const rankModule = new URL("./collectives_rank.js", import.meta.url);

@@ -2,8 +2,8 @@
 // `node mpi_worker.js <scenario> [timeoutMs]`. Each rank asserts its own results and prints one
 // JSON line; a failed assertion exits non-zero, which fails the mpirun job.
 import assert from "node:assert/strict";
-import { CollectiveError, type ProcessGroup } from "../../src/dist/process_group.js";
-import { initMpiProcessGroup } from "../../src/dist/mpi/index.js";
+import { CollectiveError, type ProcessGroup } from "../../src/parallel/process_group.js";
+import { initMpiProcessGroup } from "../../src/parallel/mpi/index.js";
 import { fromTypedArray } from "../../src/tensor/create.js";
 import { DTYPES, type DType } from "../../src/tensor/dtype.js";
 import type { Tensor } from "../../src/tensor/tensor.js";

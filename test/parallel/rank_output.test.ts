@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { linePrefixer, mpiLaunchRank, rankPrefix } from "../../src/dist/rank_output.js";
+import { linePrefixer, mpiLaunchRank, rankPrefix } from "../../src/parallel/rank_output.js";
 
 test("linePrefixer tags each line once, across chunk boundaries", () => {
   const tag = linePrefixer(rankPrefix(3));

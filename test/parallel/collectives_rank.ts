@@ -1,8 +1,8 @@
 /** One rank of the threads-backend tests: runs the scenario named by args and returns what it saw. */
 import type { DType } from "../../src/tensor/dtype.js";
 import { Tensor } from "../../src/tensor/tensor.js";
-import { CollectiveError, type ProcessGroup } from "../../src/dist/process_group.js";
-import type { ThreadsProcessGroup } from "../../src/dist/threads/group.js";
+import { CollectiveError, type ProcessGroup } from "../../src/parallel/process_group.js";
+import type { ThreadsProcessGroup } from "../../src/parallel/threads/group.js";
 
 /** Rank r's test values: element i is (r + 1)·(i mod 97) − r, exact in bf16 for small values. */
 export function rankValues(rank: number, n: number, offset = 0): number[] {
