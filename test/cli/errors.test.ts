@@ -19,7 +19,7 @@ function turbine(args: string[]): { code: number; stdout: string; stderr: string
 /** A text of 3,000 characters over a small alphabet, and a one-step GPT trained on it. */
 const text = join(work, "corpus.txt");
 const tinyGpt = join(work, "tiny-gpt.json");
-const checkpoints = join(work, "runs", "tiny", "checkpoints");
+const checkpoints = join(work, "runs", "tiny", "version_0", "checkpoints");
 before(() => {
   writeFileSync(text, "and god said let there be light and there was light\n".repeat(60));
   const config = {
