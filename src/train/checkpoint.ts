@@ -209,16 +209,16 @@ export function checkpointName(step: number): string {
 }
 
 /**
- * Loads the newest checkpoint that verifies, from a run's checkpoint folder or starting at one
- * checkpoint directory; each refused one is reported through `warn` with the reason and the
- * previous one is tried.
+ * Loads the newest checkpoint that verifies, from a run folder, its checkpoint folder or
+ * starting at one checkpoint directory; each refused one is reported through `warn` with the
+ * reason and the previous one is tried.
  *
  * @example
- * const ckpt = loadLatestCheckpoint("runs/cnn/checkpoints", console.warn);
+ * const ckpt = loadLatestCheckpoint("runs/cnn/version_0", console.warn);
  */
 export function loadLatestCheckpoint(path: string, warn: (message: string) => void): LoadedCheckpoint {
   const single = existsSync(join(path, "meta.json"));
-  const root = single ? dirname(path) : path;
+  const root = single ? dirname(path) : existsSync(join(path, "checkpoints")) ? join(path, "checkpoints") : path;
   let candidates = listCheckpoints(root);
   if (single) {
     const at = candidates.indexOf(path);
@@ -236,6 +236,35 @@ export function loadLatestCheckpoint(path: string, warn: (message: string) => vo
     }
   }
   throw new CheckpointError(`no valid checkpoint in ${root}:\n  ${reasons.join("\n  ")}`);
+}
+
+/**
+ * Removes what interrupted checkpoint writes left in a run's checkpoint folder (the temporary
+ * `.step-N.tmp-…` directories of saveCheckpoint); called when a run starts or resumes there.
+ * @example removeInterruptedWrites("runs/cnn/version_0/checkpoints")
+ */
+export function removeInterruptedWrites(root: string): void {
+  if (!existsSync(root)) return;
+  for (const name of readdirSync(root)) if (/^\.step-\d+\.tmp-/.test(name)) rmSync(join(root, name), { recursive: true, force: true });
+}
+
+/**
+ * Refuses a checkpoint of another model: the first tensor of `own` (a model's stateDict) that
+ * the checkpoint lacks or holds with another shape or dtype is named with both.
+ * @example assertSameModel(loadLatestCheckpoint(dir, warn), model.stateDict());
+ */
+export function assertSameModel(checkpoint: LoadedCheckpoint, own: Record<string, Tensor>): void {
+  const describe = (t: Tensor): string => `${t.dtype} [${t.shape.join(", ")}]`;
+  const fail = (what: string): never => {
+    throw new CheckpointError(`checkpoint ${checkpoint.dir} holds a different model: ${what}`);
+  };
+  for (const [name, t] of Object.entries(own)) {
+    const theirs = checkpoint.model[name];
+    if (!theirs) fail(`it has no tensor '${name}' (${describe(t)} in this run's model)`);
+    else if (theirs.dtype !== t.dtype || theirs.shape.join() !== t.shape.join()) fail(`tensor '${name}' is ${describe(theirs)} there, ${describe(t)} in this run's model`);
+  }
+  const extra = Object.keys(checkpoint.model).find((name) => !(name in own));
+  if (extra !== undefined) fail(`its tensor '${extra}' is not in this run's model`);
 }
 
 /** Removes all but the newest `keep` checkpoints of a run. */
