@@ -114,6 +114,23 @@ export class Tensor {
     return new Tensor(storage, this.view, shape, this.dtype);
   }
 
+  /**
+   * A handle on `size(shape)` elements of this tensor's storage from element `start` on (flat,
+   * row-major), shaped `shape`: a parameter's gradient inside a communication bucket, a rank's
+   * slice of a flat shard. Writes through either handle are seen by both.
+   * @example const second = flat.viewRange(6, [2, 3]);   // elements 6..11 of flat, as 2×3
+   */
+  viewRange(start: number, shape: readonly number[]): Tensor {
+    let size = 1;
+    for (const d of shape) size *= d;
+    if (!Number.isSafeInteger(start) || start < 0 || !Number.isSafeInteger(size) || start + size > this.size) {
+      throw new RangeError(`viewRange: elements ${start}..${start + size} of a tensor of ${this.size}`);
+    }
+    const storage = this.storage;
+    storage.retain();
+    return new Tensor(storage, this.view.subarray(start, start + size), shape, this.dtype);
+  }
+
   /** The value of a one-element tensor. */
   item(): number {
     if (this.size !== 1) throw new Error(`item: tensor of shape [${this.shape.join(", ")}] has ${this.size} elements, expected 1`);

@@ -4,6 +4,7 @@ import { join } from "node:path";
 
 import { DistributedDataParallel } from "../parallel/ddp.js";
 import type { ProcessGroup } from "../parallel/process_group.js";
+import { SingleProcess } from "../parallel/strategy.js";
 import { memory } from "../tensor/memory.js";
 import { native } from "../tensor/native.js";
 import { type Callback, CheckpointCallback, EarlyStopping, MetricsFile } from "./callbacks.js";
@@ -64,7 +65,7 @@ export function runTraining(config: Config, options: RunOptions = {}): RunSummar
   if (config.train.earlyStopping) callbacks.push(new EarlyStopping(config.train.earlyStopping));
   if (options.progress && lead) callbacks.push(new Progress(parts.totalSteps, parts.task.unit, config.train.logEvery));
   // Rank 0's initial weights go to every rank; a resume then loads the same checkpoint on each.
-  const ddp = group ? new DistributedDataParallel(parts.model, group) : null;
+  const strategy = group ? new DistributedDataParallel(parts.model, group) : new SingleProcess(parts.model);
   const trainer = new Trainer({
     model: parts.model,
     optimizer: parts.optimizer,
@@ -78,7 +79,7 @@ export function runTraining(config: Config, options: RunOptions = {}): RunSummar
     callbacks,
     meta: { config, ...parts.meta },
     prepareBatch: parts.prepareBatch,
-    dataParallel: ddp,
+    strategy,
   });
   let result;
   try {
@@ -90,7 +91,7 @@ export function runTraining(config: Config, options: RunOptions = {}): RunSummar
     memory.resetPeak();
     result = trainer.fit({ steps: parts.totalSteps });
   } finally {
-    ddp?.dispose();
+    strategy.dispose();
     parts.train.close();
   }
   const peak = peakMemory(memory.report());
