@@ -27,7 +27,7 @@ import { fileURLToPath } from "node:url";
 
 import { DistributedDataParallel } from "../src/parallel/ddp.js";
 import { initMpiProcessGroup } from "../src/parallel/mpi/index.js";
-import { createTestbed } from "../src/parallel/testbed/netns.js";
+import { createTestbed } from "../testbed/netns.js";
 import { Sequential } from "../src/nn/containers.js";
 import { GELU } from "../src/nn/layers.js";
 import { Linear } from "../src/nn/linear.js";

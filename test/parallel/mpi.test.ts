@@ -7,7 +7,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { createTestbed, testbedUnavailable } from "../../src/parallel/testbed/netns.js";
+import { createTestbed, testbedUnavailable } from "../../testbed/netns.js";
 import { packageRoot } from "../../src/package_root.js";
 
 const worker = join(fileURLToPath(new URL(".", import.meta.url)), "mpi_worker.js");

@@ -3,7 +3,7 @@ import { chmodSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-import { OPEN_MPI_DAEMON_OPTIONS } from "../mpi/daemon_options.js";
+import { OPEN_MPI_DAEMON_OPTIONS } from "../src/parallel/mpi/daemon_options.js";
 
 /** Options of a network-namespace test bed. */
 export interface TestbedOptions {
