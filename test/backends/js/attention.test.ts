@@ -4,7 +4,9 @@ import { describe, test } from "node:test";
 import { attention, attentionBackward } from "../../../src/backends/js/attention.js";
 import { decode, DTYPE, dtypeName, type Elements } from "../../../src/backends/js/dtype.js";
 import { Rng } from "../../../src/data/random.js";
-import { native } from "../../../src/tensor/native.js";
+import { loadNative } from "../../../src/backends/native/addon.js";
+
+const native = loadNative();
 import { assertNearNative, valuesOf } from "./kernel_check.js";
 import { random } from "./oracle_check.js";
 

@@ -3,7 +3,9 @@ import { describe, test } from "node:test";
 
 import { binary } from "../../../src/backends/js/binary.js";
 import { BINARY_OPS } from "../../../src/backends/js/codes.js";
-import { native } from "../../../src/tensor/native.js";
+import { loadNative } from "../../../src/backends/native/addon.js";
+
+const native = loadNative();
 import { assertNearNative, assertSameBits, EDGE_VALUES, FLOAT_DTYPES, makeArray, uniformValues, valuesOf, zerosLike } from "./kernel_check.js";
 
 /** An output [3, 5, 7]: a is contiguous, b a [5, 1] column broadcast over the first and last axes. */

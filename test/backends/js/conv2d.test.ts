@@ -4,7 +4,9 @@ import { describe, test } from "node:test";
 import { conv2d, conv2dBackwardData, conv2dBackwardWeights } from "../../../src/backends/js/conv2d.js";
 import { DTYPE, dtypeName } from "../../../src/backends/js/dtype.js";
 import { Rng } from "../../../src/data/random.js";
-import { native } from "../../../src/tensor/native.js";
+import { loadNative } from "../../../src/backends/native/addon.js";
+
+const native = loadNative();
 import { assertNearNative, valuesOf, zerosLike } from "./kernel_check.js";
 import { absF32, random } from "./oracle_check.js";
 

@@ -4,7 +4,9 @@ import { describe, test } from "node:test";
 import { conv2dDirectFits, conv2dMaxPool, conv2dMaxPoolBackwardWeights } from "../../../src/backends/js/conv2d_maxpool.js";
 import { DTYPE } from "../../../src/backends/js/dtype.js";
 import { Rng } from "../../../src/data/random.js";
-import { native } from "../../../src/tensor/native.js";
+import { loadNative } from "../../../src/backends/native/addon.js";
+
+const native = loadNative();
 import { assertNearNative, valuesOf } from "./kernel_check.js";
 import { absF32, random, randomIntegers } from "./oracle_check.js";
 

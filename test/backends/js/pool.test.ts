@@ -4,7 +4,9 @@ import { describe, test } from "node:test";
 import { DTYPE, dtypeName, encodeOne, type Elements } from "../../../src/backends/js/dtype.js";
 import { avgPool2d, avgPool2dBackward, maxPool2d, maxPool2dBackward } from "../../../src/backends/js/pool.js";
 import { Rng } from "../../../src/data/random.js";
-import { native } from "../../../src/tensor/native.js";
+import { loadNative } from "../../../src/backends/native/addon.js";
+
+const native = loadNative();
 import { assertNearNative, makeArray, valuesOf, zerosLike } from "./kernel_check.js";
 import { absF32, random, randomIntegers } from "./oracle_check.js";
 

@@ -4,7 +4,9 @@ import { describe, test } from "node:test";
 import { REDUCE_OPS } from "../../../src/backends/js/codes.js";
 import { DTYPE } from "../../../src/backends/js/dtype.js";
 import { reduce } from "../../../src/backends/js/reduce.js";
-import { native } from "../../../src/tensor/native.js";
+import { loadNative } from "../../../src/backends/native/addon.js";
+
+const native = loadNative();
 import { assertNearNative, FLOAT_DTYPES, makeArray, uniformValues, valuesOf, zerosLike } from "./kernel_check.js";
 
 /** [outer, r, inner] views: the last axis, a middle one, the first, a long one (native splits its rows over threads), a single row. */
