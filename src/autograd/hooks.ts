@@ -21,8 +21,8 @@ let hookedLeaves = 0;
  * remove();
  */
 export function registerPostAccumulateGradHook(leaf: Tensor, hook: PostAccumulateGradHook): () => void {
-  let hooks = leafHooks.get(leaf);
-  if (!hooks) leafHooks.set(leaf, (hooks = new Set()));
+  const hooks = leafHooks.get(leaf) ?? new Set<PostAccumulateGradHook>();
+  leafHooks.set(leaf, hooks);
   if (hooks.size === 0) hookedLeaves++;
   hooks.add(hook);
   return () => {
@@ -66,7 +66,8 @@ export function currentBackward(): BackwardPass | null {
 /** Runs fn as one backward call: its end callbacks run after fn returns, in the order queued. */
 export function asBackwardPass(fn: () => void): void {
   const outer = current;
-  const pass = (current = new Pass());
+  const pass = new Pass();
+  current = pass;
   try {
     fn();
     // An end callback may queue another (a hook that runs late): run until none is left.

@@ -132,7 +132,9 @@ export class DistributedDataParallel extends ReplicatedStrategy {
         offset += p.size;
       }
       const bucket: Bucket = { params: current, offsets, views: current.map(() => null), buffer, pending: current.length, work: null };
-      current.forEach((p, index) => this.where.set(p, { bucket, index }));
+      current.forEach((p, index) => {
+        this.where.set(p, { bucket, index });
+      });
       this.buckets.push(bucket);
       current = [];
       bytes = 0;

@@ -10,12 +10,28 @@ import { tidy } from "../../src/tensor/scope.js";
 import type { Tensor } from "../../src/tensor/tensor.js";
 
 test("a post-accumulate-grad hook fires once for its own leaf when its gradient is final, in the order backward finishes them", () => {
-  const w1 = tensor([[1, 2], [3, 4]], { requiresGrad: true });
-  const w2 = tensor([[0.5, -1], [2, 1]], { requiresGrad: true });
+  const w1 = tensor(
+    [
+      [1, 2],
+      [3, 4],
+    ],
+    { requiresGrad: true },
+  );
+  const w2 = tensor(
+    [
+      [0.5, -1],
+      [2, 1],
+    ],
+    { requiresGrad: true },
+  );
   const unused = tensor([1, 2], { requiresGrad: true });
   const events: string[] = [];
   const grads = new Map<Tensor, number[]>();
-  const names = new Map<Tensor, string>([[w1, "w1"], [w2, "w2"], [unused, "unused"]]);
+  const names = new Map<Tensor, string>([
+    [w1, "w1"],
+    [w2, "w2"],
+    [unused, "unused"],
+  ]);
   const record = (leaf: Tensor): void => {
     events.push(names.get(leaf) ?? "?");
     grads.set(leaf, leaf.grad!.toArray());
@@ -54,8 +70,20 @@ test("a hook belongs to its leaf: other leaves of the same graph fire nothing", 
 });
 
 test("onNodeDone and onEnd attach to the backward call in progress: after each later node, once at its end, and not to the next call", () => {
-  const w1 = tensor([[1, 2], [3, 4]], { requiresGrad: true });
-  const w2 = tensor([[0.5, -1], [2, 1]], { requiresGrad: true });
+  const w1 = tensor(
+    [
+      [1, 2],
+      [3, 4],
+    ],
+    { requiresGrad: true },
+  );
+  const w2 = tensor(
+    [
+      [0.5, -1],
+      [2, 1],
+    ],
+    { requiresGrad: true },
+  );
   const events: string[] = [];
   let attached = 0;
   const hook = (leaf: Tensor): void => {

@@ -17,7 +17,10 @@ function gradient(i: number): number[] {
 }
 
 function withGrad(values: number[]): Tensor {
-  const p = tensor(values.map(() => 0), { requiresGrad: true });
+  const p = tensor(
+    values.map(() => 0),
+    { requiresGrad: true },
+  );
   p.grad = tensor(values);
   return p;
 }
