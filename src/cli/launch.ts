@@ -7,6 +7,7 @@ import type { Command } from "commander";
 import { BACKEND_ENV } from "../parallel/init.js";
 import { startThreads } from "../parallel/threads/spawn.js";
 import { OPEN_MPI_DAEMON_OPTIONS } from "../parallel/mpi/daemon_options.js";
+import { stopSignalReceived } from "../train/stop_signals.js";
 
 interface LaunchOptions {
   n: string;
@@ -78,6 +79,8 @@ export function registerLaunch(program: Command): void {
         const perWorker = threads ?? Math.max(1, Math.floor(availableParallelism() / size));
         const timeoutMs = positiveInt(opts.timeout, "--timeout") * 1000;
         code = await launchThreads(size, perWorker, timeoutMs, [...command, "--set", `train.threads=${perWorker}`]);
+        // The ranks stopped at a SIGINT/SIGTERM (they share this process): exit as `train` would.
+        if (code === 0) code = stopSignalReceived()?.exitCode ?? 0;
       } else if (opts.backend === "mpi") {
         code = await launchMpi(size, opts.hostfile, threads, threads ? [...command, "--set", `train.threads=${threads}`] : command);
       } else {
