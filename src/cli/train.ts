@@ -1,5 +1,3 @@
-import { isMainThread } from "node:worker_threads";
-
 import type { Command } from "commander";
 
 import { inDistributedJob, initProcessGroup } from "../parallel/init.js";
@@ -74,6 +72,8 @@ export function registerTrain(program: Command): void {
       } finally {
         unwatch();
       }
+      // Every rank ends with the signal's code (under `turbine launch` the job's exit code).
+      if (summary.interrupted !== null) process.exitCode = stopSignalReceived()?.exitCode ?? 130;
       if ((group?.rank ?? 0) !== 0) return;
       printSummary(summary, opts.json ?? false);
       if (summary.interrupted !== null) {
@@ -81,8 +81,6 @@ export function registerTrain(program: Command): void {
         if (process.stdout.isTTY) process.stdout.write("\x1b[?25h\x1b[?7h");
         const launch = group ? `turbine launch -n ${group.size}${group.backend === "mpi" ? " --backend mpi" : ""} -- ` : "turbine ";
         process.stderr.write(`interrupted by ${summary.interrupted} after step ${summary.steps}; resume with: ${launch}train --resume ${summary.run_dir}\n`);
-        // Under `turbine launch` (threads) the launcher sets the exit code for the whole job.
-        if (isMainThread) process.exitCode = stopSignalReceived()?.exitCode ?? 130;
       }
     });
 }

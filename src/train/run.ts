@@ -4,6 +4,7 @@ import { basename, join } from "node:path";
 
 import { DistributedDataParallel } from "../parallel/ddp.js";
 import type { ProcessGroup } from "../parallel/process_group.js";
+import { SingleProcess } from "../parallel/strategy.js";
 import { tensor } from "../tensor/create.js";
 import { memory } from "../tensor/memory.js";
 import { native } from "../tensor/native.js";
@@ -80,7 +81,7 @@ export function runTraining(config: Config, options: RunOptions = {}): RunSummar
   if (config.train.earlyStopping) callbacks.push(new EarlyStopping(config.train.earlyStopping));
   if (options.progress && lead) callbacks.push(new Progress(parts.totalSteps, parts.task.unit, config.train.logEvery));
   // Rank 0's initial weights go to every rank; a resume then loads the same checkpoint on each.
-  const ddp = group ? new DistributedDataParallel(parts.model, group) : null;
+  const strategy = group ? new DistributedDataParallel(parts.model, group) : new SingleProcess(parts.model);
   const trainer = new Trainer({
     model: parts.model,
     optimizer: parts.optimizer,
@@ -94,7 +95,7 @@ export function runTraining(config: Config, options: RunOptions = {}): RunSummar
     callbacks,
     meta: { config, ...parts.meta },
     prepareBatch: parts.prepareBatch,
-    dataParallel: ddp,
+    strategy,
     ...(options.stopRequested ? { stopRequested: group ? agreedStop(group, options.stopRequested) : options.stopRequested } : {}),
   });
   let result;
@@ -108,7 +109,7 @@ export function runTraining(config: Config, options: RunOptions = {}): RunSummar
     memory.resetPeak();
     result = trainer.fit({ steps: parts.totalSteps });
   } finally {
-    ddp?.dispose();
+    strategy.dispose();
     parts.train.close();
   }
   const peak = peakMemory(memory.report());
