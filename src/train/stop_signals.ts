@@ -18,6 +18,9 @@ const NAMES: Record<number, "SIGINT" | "SIGTERM"> = { 2: "SIGINT", 15: "SIGTERM"
  * try { runTraining(config, { stopRequested: () => stopSignalReceived()?.name ?? null }); } finally { unwatch(); }
  */
 export function watchStopSignals(): () => void {
+  // An addon compiled before native/signals.cc existed (a checkout not rebuilt since) has no
+  // handler to install: the run then ends at a signal as it did before, instead of not starting.
+  if (typeof native.installStopSignals !== "function") return () => {};
   native.installStopSignals([1, 2].filter((fd) => isatty(fd)));
   let installed = true;
   return () => {
@@ -32,7 +35,7 @@ export function watchStopSignals(): () => void {
  * @example const stop = stopSignalReceived(); if (stop) process.exitCode = stop.exitCode;
  */
 export function stopSignalReceived(): { name: "SIGINT" | "SIGTERM"; exitCode: number } | null {
-  const signal = native.stopSignal();
+  const signal = typeof native.stopSignal === "function" ? native.stopSignal() : 0;
   const name = NAMES[signal];
   return name ? { name, exitCode: 128 + signal } : null;
 }
