@@ -41,4 +41,5 @@ export const codes = {
 export { backendKernels, getKernel, registerBackend, registeredBackends } from "./registry.js";
 export { KERNEL_NAMES, type KernelName, type Kernels } from "./kernels.js";
 export { loadNative } from "./native/addon.js";
+export { nativeStopSignals, type StopSignals } from "./native/stop_signals.js";
 export type { TypedArray } from "./dtype.js";

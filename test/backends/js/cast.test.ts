@@ -5,9 +5,9 @@ import { bf16FromF32Bits } from "../../../src/backends/js/bf16.js";
 import { cast } from "../../../src/backends/js/cast.js";
 import { DTYPE, type Elements } from "../../../src/backends/js/dtype.js";
 import { loadNative } from "../../../src/backends/native/addon.js";
+import { assertSameBits, EDGE_VALUES, uniformValues } from "./kernel_check.js";
 
 const native = loadNative();
-import { assertSameBits, EDGE_VALUES, uniformValues } from "./kernel_check.js";
 
 const ALL = [DTYPE.float32, DTYPE.bfloat16, DTYPE.float16, DTYPE.int32];
 

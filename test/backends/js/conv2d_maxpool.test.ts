@@ -5,10 +5,10 @@ import { conv2dDirectFits, conv2dMaxPool, conv2dMaxPoolBackwardWeights } from ".
 import { DTYPE } from "../../../src/backends/js/dtype.js";
 import { Rng } from "../../../src/data/random.js";
 import { loadNative } from "../../../src/backends/native/addon.js";
-
-const native = loadNative();
 import { assertNearNative, valuesOf } from "./kernel_check.js";
 import { absF32, random, randomIntegers } from "./oracle_check.js";
+
+const native = loadNative();
 
 interface Fused {
   n: number; c: number; h: number; w: number; o: number; kh: number; kw: number;

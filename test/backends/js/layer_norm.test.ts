@@ -5,10 +5,10 @@ import { decode, DTYPE, dtypeName, type Elements } from "../../../src/backends/j
 import { layerNorm, layerNormBackward } from "../../../src/backends/js/layer_norm.js";
 import { Rng } from "../../../src/data/random.js";
 import { loadNative } from "../../../src/backends/native/addon.js";
-
-const native = loadNative();
 import { assertNearNative, makeArray, UNIT_ROUNDOFF, valuesOf, zerosLike } from "./kernel_check.js";
 import { random } from "./oracle_check.js";
+
+const native = loadNative();
 
 const U = UNIT_ROUNDOFF[DTYPE.float32]!;
 

@@ -5,10 +5,10 @@ import { DTYPE, dtypeName } from "../../../src/backends/js/dtype.js";
 import { matmul } from "../../../src/backends/js/matmul.js";
 import { Rng } from "../../../src/data/random.js";
 import { loadNative } from "../../../src/backends/native/addon.js";
-
-const native = loadNative();
 import { assertNearNative, valuesOf } from "./kernel_check.js";
 import { absF32, random } from "./oracle_check.js";
+
+const native = loadNative();
 
 interface Case {
   batchA: number; batchB: number; m: number; n: number; k: number;
