@@ -7,6 +7,7 @@ import type { Command } from "commander";
 import { BACKEND_ENV } from "../parallel/init.js";
 import { startThreads } from "../parallel/threads/spawn.js";
 import { OPEN_MPI_DAEMON_OPTIONS } from "../parallel/mpi/daemon_options.js";
+import { PROGRESS_ENV, progressMode } from "../train/progress_output.js";
 
 interface LaunchOptions {
   n: string;
@@ -44,8 +45,9 @@ async function launchThreads(size: number, threads: number, timeoutMs: number, a
 /** Open MPI backend: mpirun starts `node <cli> <command>` per rank with TURBINE_DIST_BACKEND=mpi. */
 function launchMpi(size: number, hostfile: string | undefined, threads: number | undefined, argv: string[]): Promise<number> {
   const cli = fileURLToPath(new URL("./main.js", import.meta.url));
-  const args = ["--allow-run-as-root", ...OPEN_MPI_DAEMON_OPTIONS, "-n", String(size), ...(hostfile ? ["--hostfile", hostfile] : []), "-x", BACKEND_ENV, ...(threads ? ["-x", "OMP_NUM_THREADS"] : [])];
-  const env = { ...process.env, [BACKEND_ENV]: "mpi", ...(threads ? { OMP_NUM_THREADS: String(threads) } : {}) };
+  const args = ["--allow-run-as-root", ...OPEN_MPI_DAEMON_OPTIONS, "-n", String(size), ...(hostfile ? ["--hostfile", hostfile] : []), "-x", BACKEND_ENV, "-x", PROGRESS_ENV, ...(threads ? ["-x", "OMP_NUM_THREADS"] : [])];
+  // A rank sees a pseudo-terminal even when the job's output goes to a file: the launcher's stderr decides bar or lines.
+  const env = { ...process.env, [BACKEND_ENV]: "mpi", [PROGRESS_ENV]: progressMode(), ...(threads ? { OMP_NUM_THREADS: String(threads) } : {}) };
   const child = spawn("mpirun", [...args, process.execPath, cli, ...argv], { stdio: "inherit", env });
   return new Promise((resolve, reject) => {
     child.on("error", (error) => reject(new Error(`launch: could not start mpirun (${error.message}); install Open MPI (apt-get install openmpi-bin)`)));
