@@ -27,7 +27,7 @@ export function registerSample(program: Command): void {
   program
     .command("sample")
     .description("generate text from a trained gpt checkpoint")
-    .requiredOption("--checkpoint <dir>", "a run's checkpoints/ folder (newest valid one) or one checkpoint")
+    .requiredOption("--checkpoint <dir>", "a run folder (e.g. runs/gpt-char/version_0) or its checkpoints/ folder (the newest valid checkpoint), or one checkpoint")
     .option("--prompt <text>", "text to continue", "\n")
     .option("--tokens <n>", "characters to generate", (v) => Number(v), 500)
     .option("--temperature <t>", "softmax temperature", (v) => Number(v), 0.8)

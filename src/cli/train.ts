@@ -1,11 +1,13 @@
 import type { Command } from "commander";
 
 import { inDistributedJob, initProcessGroup } from "../parallel/init.js";
-import { DEFAULT_CONFIG } from "../train/config.js";
-import { applyOverrides, configReference, parseConfig, readConfigFile } from "../train/config_file.js";
+import { type Config, DEFAULT_CONFIG } from "../train/config.js";
+import { applyOverrides, ConfigError, configReference, parseConfig, readConfigFile } from "../train/config_file.js";
 import { formatPeakMemory } from "../train/memory_report.js";
 import { formatEpochs, formatThroughput } from "../train/progress_format.js";
+import { resumeConfig } from "../train/resume_config.js";
 import { runTraining, type RunSummary } from "../train/run.js";
+import { resumeTarget } from "../train/run_folder.js";
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
@@ -45,7 +47,7 @@ export function registerTrain(program: Command): void {
     .description("train a model: the built-in default (the cnn on Fashion-MNIST, 4 epochs) or a config file (JSON or YAML)")
     .argument("[config]", "config file; see --help-config for every field")
     .option("--set <path=value>", "override a config field, e.g. --set train.epochs=5 (repeatable)", collect, [])
-    .option("--resume <dir>", "continue from the newest valid checkpoint in a run's checkpoints/ folder (or from one checkpoint)")
+    .option("--resume <run>", "continue a run (its folder, e.g. runs/cnn/version_0, or one of its checkpoints) with its saved config; --set may change only cadences, logging and threads")
     .option("--json", "end with one JSON line: { steps, epochs, train_s, samples_per_s, eval, checkpoint, peak_bytes }")
     .option("--no-progress", "no progress bar or progress lines (evaluation results are still shown)")
     .option("--help-config", "print every config field with its type, default and meaning")
@@ -54,8 +56,13 @@ export function registerTrain(program: Command): void {
         process.stdout.write(`${formatReference()}\n`);
         return;
       }
-      const raw = applyOverrides(file ? readConfigFile(file) : DEFAULT_CONFIG, opts.set);
-      const config = parseConfig(raw, file ?? "(built-in default)");
+      let config: Config;
+      if (opts.resume !== undefined) {
+        if (file) throw new ConfigError(`--resume continues the run's saved config: drop the config file ${file} (change safe fields with --set)`);
+        config = resumeConfig(resumeTarget(opts.resume).runDir, opts.set);
+      } else {
+        config = parseConfig(applyOverrides(file ? readConfigFile(file) : DEFAULT_CONFIG, opts.set), file ?? "(built-in default)");
+      }
       // A rank of `turbine launch` trains data-parallel over its job's group.
       const group = inDistributedJob() ? await initProcessGroup() : undefined;
       const summary = runTraining(config, { resume: opts.resume, progress: opts.progress, ...(group ? { group } : {}) });

@@ -1,4 +1,4 @@
-import { appendFileSync, mkdirSync } from "node:fs";
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 
 import { checkpointName, pruneCheckpoints, saveCheckpoint } from "./checkpoint.js";
@@ -38,7 +38,8 @@ export interface Callback {
 }
 
 /**
- * Saves a checkpoint every `every` steps (if set) and at the end, keeping the newest `keep`.
+ * Saves a checkpoint every `every` steps (if set) and at the end (always when the run was
+ * interrupted), keeping the newest `keep` of its folder: give it a folder of its run's own.
  * @example new CheckpointCallback("runs/cnn/checkpoints", { every: 500, keep: 3 })
  */
 export class CheckpointCallback implements Callback {
@@ -55,7 +56,8 @@ export class CheckpointCallback implements Callback {
   }
 
   onTrainEnd(trainer: Trainer): void {
-    if ((this.options.atEnd ?? true) && this.last !== join(this.dir, checkpointName(trainer.step))) this.save(trainer);
+    const wanted = (this.options.atEnd ?? true) || trainer.interrupted !== null;
+    if (wanted && this.last !== join(this.dir, checkpointName(trainer.step))) this.save(trainer);
   }
 
   save(trainer: Trainer): void {
@@ -93,8 +95,8 @@ export class EarlyStopping implements Callback {
 }
 
 /**
- * Appends one JSON line per logged step and per evaluation to a file (metrics.jsonl).
- * @example new MetricsFile("runs/cnn/metrics.jsonl", 50)
+ * Appends one JSON line per logged step and per evaluation to a file (metrics.jsonl) of one run.
+ * @example new MetricsFile("runs/cnn/version_0/metrics.jsonl", 50)
  */
 export class MetricsFile implements Callback {
   constructor(
@@ -110,6 +112,25 @@ export class MetricsFile implements Callback {
 
   onEvalEnd(info: EvalInfo): void {
     this.write({ type: "eval", time: new Date().toISOString(), ...info });
+  }
+
+  /**
+   * Drops the records after `step` (a resumed run continues from its checkpoint's step, so the
+   * steps it trains again appear once).
+   */
+  truncateAfter(step: number): void {
+    if (!existsSync(this.path)) return;
+    const kept = readFileSync(this.path, "utf8")
+      .split("\n")
+      .filter((line) => {
+        if (line.trim() === "") return false;
+        try {
+          return (JSON.parse(line) as { step?: number }).step! <= step;
+        } catch {
+          return false; // a line cut short by a crash
+        }
+      });
+    writeFileSync(this.path, kept.map((line) => `${line}\n`).join(""));
   }
 
   private write(record: object): void {

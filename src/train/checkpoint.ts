@@ -7,8 +7,9 @@ import { decodeSafetensors, encodeSafetensors } from "../tensor/safetensors.js";
 import type { Tensor } from "../tensor/tensor.js";
 
 /**
- * Checkpoints: a directory holding model.safetensors, optimizer.safetensors and meta.json (the
- * step, schedule, random and data positions, the config, and a SHA-256 per tensor). It is
+ * Checkpoints: a directory holding model.safetensors, optimizer.safetensors, meta.json (the
+ * step, schedule, random and data positions, the config, and a SHA-256 per tensor) and
+ * manifest.json (a SHA-256 of every other file, so an edited meta.json is refused too). It is
  * written into a temporary sibling and renamed into place, so a crash never leaves a partial
  * checkpoint under the real name; loading verifies every checksum and never runs code.
  */
@@ -42,8 +43,13 @@ export class CheckpointError extends Error {}
 
 function digest(t: Tensor): string {
   const d = t.data;
-  return createHash("sha256").update(new Uint8Array(d.buffer, d.byteOffset, d.byteLength)).digest("hex");
+  return sha256(new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
 }
+
+const sha256 = (bytes: Uint8Array): string => createHash("sha256").update(bytes).digest("hex");
+
+/** The file that lists every other file of a checkpoint with its SHA-256. */
+const MANIFEST = "manifest.json";
 
 function optimizerTensors(dict: OptimizerStateDict): { tensors: Record<string, Tensor>; steps: Record<string, number> } {
   const tensors: Record<string, Tensor> = {};
@@ -68,9 +74,14 @@ export function saveCheckpoint(dir: string, content: CheckpointContent): void {
   mkdirSync(temp);
   try {
     const checksums: CheckpointMeta["checksums"] = {};
+    const files: Record<string, string> = {};
+    const put = (file: string, bytes: Uint8Array): void => {
+      files[file] = sha256(bytes);
+      writeFileSync(join(temp, file), bytes);
+    };
     const write = (file: string, tensors: Record<string, Tensor>): void => {
       checksums[file] = Object.fromEntries(Object.entries(tensors).map(([n, t]) => [n, digest(t)]));
-      writeFileSync(join(temp, file), encodeSafetensors(tensors));
+      put(file, encodeSafetensors(tensors));
     };
     write("model.safetensors", content.model);
     const meta: CheckpointMeta = { version: CHECKPOINT_VERSION, ...content.meta, checksums };
@@ -79,7 +90,8 @@ export function saveCheckpoint(dir: string, content: CheckpointContent): void {
       write("optimizer.safetensors", tensors);
       meta.optimizer = { paramGroups: content.optimizer.paramGroups, steps };
     }
-    writeFileSync(join(temp, "meta.json"), JSON.stringify(meta, null, 1));
+    put("meta.json", Buffer.from(JSON.stringify(meta, null, 1)));
+    writeFileSync(join(temp, MANIFEST), JSON.stringify({ sha256: files }, null, 1));
     const old = `${temp}.old`;
     if (existsSync(dir)) renameSync(dir, old);
     renameSync(temp, dir);
@@ -102,20 +114,35 @@ export function loadCheckpoint(dir: string): LoadedCheckpoint {
   const fail = (what: string): never => {
     throw new CheckpointError(`checkpoint ${dir}: ${what}`);
   };
+  const listed = readManifest(dir, fail);
+  /** A file's bytes, and whether they are the bytes the manifest lists. */
+  const listedFile = (name: string): { bytes: Buffer; intact: boolean } => {
+    if (!listed.has(name)) fail(`${MANIFEST} does not list ${name}`);
+    let bytes: Buffer;
+    try {
+      bytes = readFileSync(join(dir, name));
+    } catch (error) {
+      return fail(`${name} is missing (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+    }
+    return { bytes, intact: sha256(bytes) === listed.get(name) };
+  };
+  const metaFile = listedFile("meta.json");
+  if (!metaFile.intact) fail("meta.json fails its checksum in manifest.json (it was edited or is corrupt)");
   let meta: CheckpointMeta;
   try {
-    meta = JSON.parse(readFileSync(join(dir, "meta.json"), "utf8"));
+    meta = JSON.parse(metaFile.bytes.toString("utf8"));
   } catch (error) {
-    return fail(`meta.json is missing or not JSON (${(error as Error).message})`);
+    return fail(`meta.json is not JSON (${(error as Error).message})`);
   }
   if (meta.version !== CHECKPOINT_VERSION) fail(`version ${meta.version}, expected ${CHECKPOINT_VERSION}`);
   if (!meta.checksums || typeof meta.checksums !== "object") fail("meta.json has no checksums");
   const read = (file: string): Record<string, Tensor> => {
     const expected = meta.checksums[file];
     if (!expected) fail(`meta.json lists no checksums for ${file}`);
+    const { bytes, intact } = listedFile(file);
     let tensors: Record<string, Tensor>;
     try {
-      tensors = decodeSafetensors(readFileSync(join(dir, file)), join(dir, file)).tensors;
+      tensors = decodeSafetensors(bytes, join(dir, file)).tensors;
     } catch (error) {
       return fail((error as Error).message);
     }
@@ -127,6 +154,11 @@ export function loadCheckpoint(dir: string): LoadedCheckpoint {
         for (const x of Object.values(tensors)) x.dispose();
         fail(`${file}: tensor '${name}' fails its checksum (the file is corrupt)`);
       }
+    }
+    // The tensors' bytes verified, what remains (header, metadata, padding) is checked whole.
+    if (!intact) {
+      for (const x of Object.values(tensors)) x.dispose();
+      fail(`${file} fails its checksum in manifest.json (its header was edited or is corrupt)`);
     }
     return tensors;
   };
@@ -147,6 +179,21 @@ export function loadCheckpoint(dir: string): LoadedCheckpoint {
   return loaded;
 }
 
+/** manifest.json's file → SHA-256 map. */
+function readManifest(dir: string, fail: (what: string) => never): Map<string, string> {
+  let manifest: unknown;
+  try {
+    manifest = JSON.parse(readFileSync(join(dir, MANIFEST), "utf8"));
+  } catch (error) {
+    return fail(`${MANIFEST} is missing or not JSON (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+  }
+  const files = (manifest as { sha256?: unknown } | null)?.sha256;
+  if (files === null || typeof files !== "object" || Array.isArray(files) || !Object.values(files).every((h) => typeof h === "string")) {
+    fail(`${MANIFEST} has no sha256 map of file names to checksums`);
+  }
+  return new Map(Object.entries(files as Record<string, string>));
+}
+
 /** Checkpoint directories under a run's checkpoint folder, newest step first. */
 export function listCheckpoints(root: string): string[] {
   if (!existsSync(root)) return [];
@@ -162,16 +209,16 @@ export function checkpointName(step: number): string {
 }
 
 /**
- * Loads the newest checkpoint that verifies, from a run's checkpoint folder or starting at one
- * checkpoint directory; each refused one is reported through `warn` with the reason and the
- * previous one is tried.
+ * Loads the newest checkpoint that verifies, from a run folder, its checkpoint folder or
+ * starting at one checkpoint directory; each refused one is reported through `warn` with the
+ * reason and the previous one is tried.
  *
  * @example
- * const ckpt = loadLatestCheckpoint("runs/cnn/checkpoints", console.warn);
+ * const ckpt = loadLatestCheckpoint("runs/cnn/version_0", console.warn);
  */
 export function loadLatestCheckpoint(path: string, warn: (message: string) => void): LoadedCheckpoint {
   const single = existsSync(join(path, "meta.json"));
-  const root = single ? dirname(path) : path;
+  const root = single ? dirname(path) : existsSync(join(path, "checkpoints")) ? join(path, "checkpoints") : path;
   let candidates = listCheckpoints(root);
   if (single) {
     const at = candidates.indexOf(path);
@@ -189,6 +236,35 @@ export function loadLatestCheckpoint(path: string, warn: (message: string) => vo
     }
   }
   throw new CheckpointError(`no valid checkpoint in ${root}:\n  ${reasons.join("\n  ")}`);
+}
+
+/**
+ * Removes what interrupted checkpoint writes left in a run's checkpoint folder (the temporary
+ * `.step-N.tmp-…` directories of saveCheckpoint); called when a run starts or resumes there.
+ * @example removeInterruptedWrites("runs/cnn/version_0/checkpoints")
+ */
+export function removeInterruptedWrites(root: string): void {
+  if (!existsSync(root)) return;
+  for (const name of readdirSync(root)) if (/^\.step-\d+\.tmp-/.test(name)) rmSync(join(root, name), { recursive: true, force: true });
+}
+
+/**
+ * Refuses a checkpoint of another model: the first tensor of `own` (a model's stateDict) that
+ * the checkpoint lacks or holds with another shape or dtype is named with both.
+ * @example assertSameModel(loadLatestCheckpoint(dir, warn), model.stateDict());
+ */
+export function assertSameModel(checkpoint: LoadedCheckpoint, own: Record<string, Tensor>): void {
+  const describe = (t: Tensor): string => `${t.dtype} [${t.shape.join(", ")}]`;
+  const fail = (what: string): never => {
+    throw new CheckpointError(`checkpoint ${checkpoint.dir} holds a different model: ${what}`);
+  };
+  for (const [name, t] of Object.entries(own)) {
+    const theirs = checkpoint.model[name];
+    if (!theirs) fail(`it has no tensor '${name}' (${describe(t)} in this run's model)`);
+    else if (theirs.dtype !== t.dtype || theirs.shape.join() !== t.shape.join()) fail(`tensor '${name}' is ${describe(theirs)} there, ${describe(t)} in this run's model`);
+  }
+  const extra = Object.keys(checkpoint.model).find((name) => !(name in own));
+  if (extra !== undefined) fail(`its tensor '${extra}' is not in this run's model`);
 }
 
 /** Removes all but the newest `keep` checkpoints of a run. */

@@ -189,8 +189,8 @@ const logging = z
 
 export const configSchema = z
   .strictObject({
-    name: z.string().min(1).optional().describe("run name (default: the model kind); the output goes to <outDir>/<name>"),
-    outDir: z.string().default("runs").describe("folder for runs: metrics.jsonl, checkpoints/, config.json"),
+    name: z.string().min(1).optional().describe("run name (default: the model kind); each run writes a new folder <outDir>/<name>/version_N"),
+    outDir: z.string().default("runs").describe("folder for runs: <name>/version_N/ holds each run's metrics.jsonl, checkpoints/ and config.json"),
     model: z.discriminatedUnion("kind", [mlpModel, cnnModel, gptModel]).describe("model"),
     data: z.discriminatedUnion("kind", [fashionMnist, text, tokens]).describe("data"),
     optimizer,

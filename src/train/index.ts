@@ -11,6 +11,8 @@ export {
   listCheckpoints,
   pruneCheckpoints,
   checkpointName,
+  removeInterruptedWrites,
+  assertSameModel,
   CheckpointError,
   type CheckpointContent,
   type CheckpointMeta,
@@ -20,5 +22,7 @@ export { configSchema, DEFAULT_CONFIG, type Config, type ConfigInput } from "./c
 export { parseConfig, readConfigFile, applyOverrides, configReference, ConfigError, type ConfigField } from "./config_file.js";
 export { buildRun, buildOptimizer, buildSchedule, type RunParts } from "./build.js";
 export { runTraining, type RunOptions, type RunSummary } from "./run.js";
+export { newRunFolder, resumeTarget, runVersions, type ResumeTarget } from "./run_folder.js";
+export { resumeConfig, configDifferences, RESUME_SAFE_FIELDS } from "./resume_config.js";
 export { stepsPerEpoch, microBatchesOfStep } from "./accumulate.js";
 export { peakMemory, formatPeakMemory, formatBytes, type PeakMemory } from "./memory_report.js";

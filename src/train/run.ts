@@ -1,24 +1,29 @@
-import { mkdirSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 
 import { DistributedDataParallel } from "../parallel/ddp.js";
 import type { ProcessGroup } from "../parallel/process_group.js";
+import { tensor } from "../tensor/create.js";
 import { memory } from "../tensor/memory.js";
 import { native } from "../tensor/native.js";
 import { stepsPerEpoch } from "./accumulate.js";
 import { type Callback, CheckpointCallback, EarlyStopping, MetricsFile } from "./callbacks.js";
-import { loadLatestCheckpoint } from "./checkpoint.js";
+import { loadLatestCheckpoint, removeInterruptedWrites } from "./checkpoint.js";
 import type { Config } from "./config.js";
 import { buildRun } from "./build.js";
 import { peakMemory, type PeakMemory } from "./memory_report.js";
 import { Progress } from "./progress.js";
 import { linesTo, progressMode, stderrProgressOutput } from "./progress_output.js";
+import { newRunFolder, resumeTarget } from "./run_folder.js";
 import { TensorBoardLogger } from "./tensorboard.js";
 import { Trainer } from "./trainer.js";
 
 export interface RunOptions {
-  /** A run's checkpoint folder or one checkpoint: continue from the newest valid one. */
+  /**
+   * Continue a run in its own folder: the run folder, its checkpoints/ folder or one checkpoint
+   * (the newest valid one from there on). The config should be the run's (resumeConfig).
+   */
   resume?: string;
   /** Show progress (a bar on a terminal, lines otherwise); evaluation results are shown either way. */
   progress?: boolean;
@@ -29,6 +34,11 @@ export interface RunOptions {
    * with DDP; rank 0 writes the run folder, metrics and checkpoints and shows progress.
    */
   group?: ProcessGroup;
+  /**
+   * Polled after every step (a signal flag): a reason ends training there with a checkpoint and
+   * no final evaluation (TrainerOptions.stopRequested). Under a group the ranks agree on it.
+   */
+  stopRequested?: () => string | null;
 }
 
 /** The outcome of `turbine train`, also its --json line. */
@@ -47,28 +57,34 @@ export interface RunSummary {
   checkpoint: string | null;
   run_dir: string;
   stopped: string | null;
+  /** Why the run was interrupted (RunOptions.stopRequested), or null. */
+  interrupted: string | null;
   data_wait_s: number;
   /** Peak bytes during training (from the start of fit), by category, from the memory tracker. */
   peak_bytes: PeakMemory;
 }
 
 /**
- * Runs a config end to end: threads and seed, the run folder (config.json, metrics.jsonl,
- * checkpoints/), resume, training with evaluation, checkpoints and early stopping.
+ * Runs a config end to end: threads and seed, the run folder (a new
+ * `<outDir>/<name>/version_N` of config.json, metrics.jsonl and checkpoints/, or the resumed
+ * run's own), resume, training with evaluation, checkpoints and early stopping.
  * @example const summary = runTraining(parseConfig(raw, "cnn.json"), { progress: true });
  */
 export function runTraining(config: Config, options: RunOptions = {}): RunSummary {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   native.setNumThreads(config.train.threads ?? availableParallelism());
-  const runDir = join(config.outDir, config.name ?? config.model.kind);
   const group = options.group, lead = (group?.rank ?? 0) === 0;
+  const resume = options.resume === undefined ? null : resumeTarget(options.resume);
+  const runDir = resume?.runDir ?? newRunFolderOfJob(join(config.outDir, config.name ?? config.model.kind), group);
+  const checkpointDir = join(runDir, "checkpoints");
   if (lead) {
-    mkdirSync(runDir, { recursive: true });
     writeFileSync(join(runDir, "config.json"), `${JSON.stringify(config, null, 2)}\n`);
+    removeInterruptedWrites(checkpointDir);
   }
   const parts = buildRun(config, group && { rank: group.rank, worldSize: group.size });
-  const checkpoints = new CheckpointCallback(join(runDir, "checkpoints"), config.checkpoint);
-  const callbacks: Callback[] = lead ? [new MetricsFile(join(runDir, "metrics.jsonl"), config.train.logEvery), checkpoints] : [];
+  const checkpoints = new CheckpointCallback(checkpointDir, config.checkpoint);
+  const metrics = lead ? new MetricsFile(join(runDir, "metrics.jsonl"), config.train.logEvery) : null;
+  const callbacks: Callback[] = metrics ? [metrics, checkpoints] : [];
   if (config.train.earlyStopping) callbacks.push(new EarlyStopping(config.train.earlyStopping));
   const stepsOfEpoch = stepsPerEpoch(parts.train.length, config.train.accumulate);
   if (lead) {
@@ -92,12 +108,14 @@ export function runTraining(config: Config, options: RunOptions = {}): RunSummar
     meta: { config, ...parts.meta },
     prepareBatch: parts.prepareBatch,
     dataParallel: ddp,
+    ...(options.stopRequested ? { stopRequested: group ? agreedStop(group, options.stopRequested) : options.stopRequested } : {}),
   });
   let result;
   try {
-    if (options.resume) {
-      const checkpoint = loadLatestCheckpoint(options.resume, log);
+    if (resume) {
+      const checkpoint = loadLatestCheckpoint(resume.checkpoint, log);
       trainer.restore(checkpoint);
+      metrics?.truncateAfter(trainer.step);
       log(`resumed from ${checkpoint.dir} at step ${trainer.step}`);
     }
     memory.resetPeak();
@@ -119,8 +137,35 @@ export function runTraining(config: Config, options: RunOptions = {}): RunSummar
     eval: result.eval,
     checkpoint: checkpoints.last,
     run_dir: runDir,
-    stopped: result.stopReason,
+    stopped: result.interrupted === null ? result.stopReason : null,
+    interrupted: result.interrupted,
     data_wait_s: result.dataWaitSeconds,
     peak_bytes: peak,
   };
+}
+
+/** A stop check every rank answers alike: any rank's request stops all of them after the same step. */
+function agreedStop(group: ProcessGroup, local: () => string | null): () => string | null {
+  return () => {
+    const reason = local();
+    const flag = tensor([reason === null ? 0 : 1]);
+    try {
+      group.allReduce(flag, "max").wait();
+      return flag.item() > 0 ? (reason ?? "interrupted on another rank") : null;
+    } finally {
+      flag.dispose();
+    }
+  };
+}
+
+/** Rank 0 creates the run's version folder (it owns the run folder); the other ranks learn its name. */
+function newRunFolderOfJob(parent: string, group: ProcessGroup | undefined): string {
+  if (!group) return newRunFolder(parent);
+  const version = tensor([group.rank === 0 ? Number(basename(newRunFolder(parent)).slice("version_".length)) : 0]);
+  try {
+    group.broadcast(version, 0).wait();
+    return join(parent, `version_${version.item()}`);
+  } finally {
+    version.dispose();
+  }
 }

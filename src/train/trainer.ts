@@ -13,7 +13,7 @@ import { defaultGenerator } from "../tensor/random.js";
 import { tidy } from "../tensor/scope.js";
 import { microBatchesOfStep, stepsPerEpoch } from "./accumulate.js";
 import type { Callback, EvalInfo, StepInfo } from "./callbacks.js";
-import type { CheckpointContent, LoadedCheckpoint } from "./checkpoint.js";
+import { assertSameModel, type CheckpointContent, type LoadedCheckpoint } from "./checkpoint.js";
 import type { Batch, Task } from "./task.js";
 
 export interface TrainerOptions {
@@ -46,6 +46,12 @@ export interface TrainerOptions {
    * the last micro-batch of a step run in its noSync, so gradients are averaged once per step.
    */
   dataParallel?: { noSync<T>(fn: () => T): T } | null;
+  /**
+   * Polled after every step (a signal flag, a deadline): a reason ends training there, without
+   * the final evaluation; the callbacks' onTrainEnd still runs, so a checkpoint is written. Under
+   * data parallelism every rank must get the same answer at the same step.
+   */
+  stopRequested?: () => string | null;
 }
 
 export interface FitResult {
@@ -60,6 +66,8 @@ export interface FitResult {
   dataWaitSeconds: number;
   /** Optimizer steps the GradScaler skipped for inf/NaN gradients (0 without one). */
   skippedSteps: number;
+  /** Why training was interrupted (TrainerOptions.stopRequested), or null. */
+  interrupted: string | null;
 }
 
 /** A loss that is not a finite number: training stops with this error. */
@@ -81,6 +89,7 @@ export class Trainer {
   step = 0;
   epoch = 0;
   private stopReason: string | null = null;
+  private interruptReason: string | null = null;
   private clock = 0;
   private clockStart: number | null = null;
   private processed = 0;
@@ -105,6 +114,11 @@ export class Trainer {
   /** Asks the loop to stop after the current step. */
   requestStop(reason: string): void {
     this.stopReason ??= reason;
+  }
+
+  /** Why the run was interrupted (TrainerOptions.stopRequested), or null. */
+  get interrupted(): string | null {
+    return this.interruptReason;
   }
 
   /** Runs fn with the training clock stopped (evaluation, checkpoints). */
@@ -142,6 +156,11 @@ export class Trainer {
           const epochDone = position.batchIndex === train.length;
           if (epochDone) this.epoch = position.epoch + 1;
           for (const c of callbacks) c.onStepEnd?.(info, this);
+          this.interruptReason = this.options.stopRequested?.() ?? null;
+          if (this.interruptReason !== null) {
+            this.requestStop(this.interruptReason);
+            break;
+          }
           if (evalEvery ? this.step % evalEvery === 0 : epochDone) this.evaluateAndReport();
           if (this.step >= totalSteps || this.stopReason !== null) break;
         }
@@ -149,7 +168,8 @@ export class Trainer {
     } finally {
       this.stopClock();
     }
-    if (this.options.eval && (this.lastEval === null || this.lastEval.step !== this.step)) this.evaluateAndReport();
+    const evaluated = this.lastEval !== null && this.lastEval.step === this.step;
+    if (this.options.eval && !evaluated && this.interruptReason === null) this.evaluateAndReport();
     for (const c of callbacks) c.onTrainEnd?.(this);
     return {
       steps: this.step,
@@ -161,6 +181,7 @@ export class Trainer {
       stopReason: this.stopReason,
       dataWaitSeconds: this.dataWait,
       skippedSteps: this.options.gradScaler?.skippedSteps ?? 0,
+      interrupted: this.interruptReason,
     };
   }
 
@@ -270,6 +291,7 @@ export class Trainer {
   /** Restores model, optimizer, schedule, random and data positions from a checkpoint. */
   restore(checkpoint: LoadedCheckpoint): void {
     const { model, optimizer, scheduler, train } = this.options;
+    assertSameModel(checkpoint, model.stateDict());
     model.loadStateDict(checkpoint.model);
     if (checkpoint.optimizer) optimizer.loadStateDict(checkpoint.optimizer);
     const meta = checkpoint.meta;

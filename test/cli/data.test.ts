@@ -40,7 +40,7 @@ test("`turbine data prepare` writes a token file that `turbine train` trains a g
   const summary = JSON.parse(t.stdout.trim().split("\n").at(-1)!);
   assert.equal(summary.steps, 4);
   assert.ok(Number.isFinite(summary.eval.loss));
-  const s = turbine(["sample", "--checkpoint", join("runs", "gpt", "checkpoints"), "--prompt", "And", "--tokens", "5"]);
+  const s = turbine(["sample", "--checkpoint", join("runs", "gpt", "version_0"), "--prompt", "And", "--tokens", "5"]);
   assert.equal(s.code, 0, s.stderr);
   assert.ok(s.stdout.startsWith("And"), "the checkpoint holds the token file's vocabulary");
 });

@@ -27,12 +27,30 @@ function launchTwoRanks(backend: "threads" | "mpi"): void {
   assert.match(all, /^\[rank 0\] trained 4 steps/m);
   assert.doesNotMatch(all, /\[rank 1\] trained/, "only rank 0 prints the summary");
   assert.deepEqual(all.split("\n").filter((line) => line !== "" && !/^\[rank [01]\] /.test(line)), [], "every line names its rank");
-  const metrics = readFileSync(join(work, `runs-${backend}`, "mlp", "metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as { type: string; step: number });
+  const metrics = readFileSync(join(work, `runs-${backend}`, "mlp", "version_0", "metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as { type: string; step: number });
   assert.deepEqual(metrics.filter((m) => m.type === "train").map((m) => m.step), [1, 2, 3, 4], "one writer: each step logged once");
-  assert.ok(existsSync(join(work, `runs-${backend}`, "mlp", "checkpoints")));
+  assert.ok(existsSync(join(work, `runs-${backend}`, "mlp", "version_0", "checkpoints")));
 }
 
 test("turbine launch -n 2 trains data-parallel: rank-prefixed logs, rank 0 reports and writes the run", { timeout: 300_000 }, () => launchTwoRanks("threads"));
+
+test("under turbine launch, rank 0 gives each run its own version folder, and a resumed run continues its metrics without repeats", { timeout: 300_000 }, () => {
+  const out = join(work, "runs-resume");
+  const launch = (args: string[]) => turbine(["launch", "-n", "2", "--threads-per-worker", "1", "--", "train", ...args]);
+  for (const version of [0, 1]) {
+    const r = launch([...small, "--set", "checkpoint.every=2", "--set", `outDir=${out}`]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout + r.stderr, new RegExp(`run folder: ${out}/mlp/version_${version} `));
+  }
+  const run = join(out, "mlp", "version_0");
+  rmSync(join(run, "checkpoints", "step-00000004"), { recursive: true });
+  const resumed = launch(["--no-progress", "--resume", run]);
+  assert.equal(resumed.code, 0, resumed.stderr);
+  assert.match(resumed.stderr, /\[rank 0\] resumed from .*step-00000002 at step 2/);
+  const metrics = readFileSync(join(run, "metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as { type: string; step: number });
+  assert.deepEqual(metrics.map((m) => `${m.type}${m.step}`), ["train1", "train2", "train3", "train4", "eval4"]);
+  assert.ok(existsSync(join(run, "checkpoints", "step-00000004")));
+});
 
 const noMpi =
   spawnSync("sh", ["-c", "command -v mpirun"]).status !== 0 || !existsSync(join(repoRoot(), "build", "Release", "turbine_mpi.node"))

@@ -79,13 +79,13 @@ test("--json ends with the run summary; resuming gives the weights of an uninter
   assert.match(r.stdout, /peak memory: parameters 49\.7 KiB, gradients 49\.7 KiB, optimizer state 99\.5 KiB, activations [\d.]+ MiB, other [\d.]+ \w+; [\d.]+ MiB at once/);
   assert.ok(summary.eval.accuracy > 0.15 && summary.eval.accuracy <= 1, `accuracy ${summary.eval.accuracy} after 6 steps (chance: 0.1)`);
   assert.match(summary.checkpoint, /step-00000006$/);
-  const ckpts = join(full, "mlp", "checkpoints");
+  const ckpts = join(full, "mlp", "version_0", "checkpoints");
   const finalWeights = readFileSync(join(ckpts, checkpointName(6), "model.safetensors"));
 
   for (const corruptLatest of [false, true]) {
     const other = join(work, corruptLatest ? "resumed-corrupt" : "resumed");
     cpSync(full, other, { recursive: true });
-    const theirs = join(other, "mlp", "checkpoints");
+    const theirs = join(other, "mlp", "version_0", "checkpoints");
     const latest = join(theirs, checkpointName(6), "model.safetensors");
     if (corruptLatest) {
       const bytes = readFileSync(latest);
@@ -94,10 +94,37 @@ test("--json ends with the run summary; resuming gives the weights of an uninter
     } else {
       rmSync(join(theirs, checkpointName(6)), { recursive: true });
     }
-    const resumed = turbine(["train", ...SMALL, "--set", "checkpoint.every=3", "--set", `outDir=${other}`, "--resume", theirs]);
+    // The run's saved config (steps, model, cadence) is continued without repeating it.
+    const resumed = turbine(["train", "--no-progress", "--resume", theirs]);
     assert.equal(resumed.code, 0, resumed.stderr);
     assert.match(resumed.stderr, /resumed from .*step-00000003 at step 3/);
     if (corruptLatest) assert.match(resumed.stderr, /step-00000006: model\.safetensors: tensor '.*' fails its checksum.*trying the previous/);
     assert.ok(readFileSync(latest).equals(finalWeights), "bitwise the weights of the uninterrupted run");
   }
+});
+
+test("--resume refuses unsafe changes, a config file, and a checkpoint of another model (one line each, no stack trace)", () => {
+  const out = join(work, "refusals");
+  for (const hidden of ["[16]", "[8]"]) {
+    const r = turbine(["train", ...SMALL, "--set", "train.steps=2", "--set", `model.hidden=${hidden}`, "--set", `outDir=${out}`]);
+    assert.equal(r.code, 0, r.stderr);
+  }
+  const run = join(out, "mlp", "version_1");
+  const unsafe = turbine(["train", "--resume", run, "--set", "train.steps=50", "--set", "train.evalEvery=1"]);
+  assert.equal(unsafe.code, 2, unsafe.stderr);
+  assert.match(unsafe.stderr, /^turbine: --resume continues the run's saved config \(.*version_1\/config\.json\) and refuses changes to train\.steps \(2 → 50\); safe to change on resume: .*train\.evalEvery/);
+  const withFile = turbine(["train", join(work, "bad.yaml"), "--resume", run]);
+  assert.equal(withFile.code, 2);
+  assert.match(withFile.stderr, /--resume continues the run's saved config: drop the config file .*bad\.yaml/);
+  const ambiguous = turbine(["train", "--resume", join(out, "mlp")]);
+  assert.equal(ambiguous.code, 2);
+  assert.match(ambiguous.stderr, /holds the runs version_0, version_1; resume one of them/);
+
+  // A checkpoint of the 16-wide run put into the 8-wide run's folder.
+  const foreign = join(run, "checkpoints", checkpointName(5));
+  cpSync(join(out, "mlp", "version_0", "checkpoints", checkpointName(2)), foreign, { recursive: true });
+  const r = turbine(["train", "--no-progress", "--resume", foreign]);
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, /^turbine: checkpoint .*step-00000005 holds a different model: tensor '1\.weight' is float32 \[16, 784\] there, float32 \[8, 784\] in this run's model\n$/m);
+  assert.doesNotMatch(r.stderr, /\n\s+at /, "no stack trace");
 });

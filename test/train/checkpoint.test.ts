@@ -72,6 +72,30 @@ test("missing or truncated files are errors naming the checkpoint and the file",
   assert.throws(() => loadLatestCheckpoint(runDir, () => {}), /no valid checkpoint/);
 });
 
+test("the manifest covers every file: an edited meta.json or safetensors header is refused, and so is a missing manifest", () => {
+  const dir = join(root, "e", checkpointName(7));
+  saveCheckpoint(dir, content(7));
+  const manifest = JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8")) as { sha256: Record<string, string> };
+  assert.deepEqual(Object.keys(manifest.sha256).sort(), readdirSync(dir).filter((f) => f !== "manifest.json").sort(), "every other file is listed");
+  const metaText = readFileSync(join(dir, "meta.json"), "utf8");
+  writeFileSync(join(dir, "meta.json"), metaText.replace('"step": 7', '"step": 9'));
+  assert.notEqual(readFileSync(join(dir, "meta.json"), "utf8"), metaText, "the edit took");
+  assert.throws(() => loadCheckpoint(dir), /step-00000007: meta\.json fails its checksum in manifest\.json \(it was edited or is corrupt\)/);
+  writeFileSync(join(dir, "meta.json"), metaText);
+  assert.equal(loadCheckpoint(dir).meta.step, 7);
+  // Metadata in the header is outside every tensor's bytes: only the whole-file checksum sees it.
+  const model = readFileSync(join(dir, "model.safetensors"));
+  const headerEnd = 8 + Number(model.readBigUInt64LE(0));
+  const header = Buffer.from(model.subarray(8, headerEnd).toString().trimEnd().replace(/}$/, ',"__metadata__":{"x":"y"}}'));
+  const length = Buffer.alloc(8);
+  length.writeBigUInt64LE(BigInt(header.length));
+  writeFileSync(join(dir, "model.safetensors"), Buffer.concat([length, header, model.subarray(headerEnd)]));
+  assert.throws(() => loadCheckpoint(dir), /model\.safetensors fails its checksum in manifest\.json/);
+  writeFileSync(join(dir, "model.safetensors"), model);
+  rmSync(join(dir, "manifest.json"));
+  assert.throws(() => loadCheckpoint(dir), /manifest\.json is missing or not JSON \(ENOENT\)/);
+});
+
 test("pruning keeps the newest checkpoints", () => {
   const runDir = join(root, "d");
   for (const s of [10, 20, 30, 40]) saveCheckpoint(join(runDir, checkpointName(s)), content(s));

@@ -155,7 +155,7 @@ test("turbine train with logging.tensorboard: an event file beside metrics.jsonl
   const args = ["train", "--no-progress", "--set", "model.kind=mlp", "--set", "model.hidden=[16]", "--set", "train.steps=6", "--set", "train.logEvery=2", "--set", "data.evalBatchSize=5000"];
   const r = spawnSync(process.execPath, [cli, ...args, "--set", "logging.tensorboard=true", "--set", `outDir=${work}`], { cwd: work, encoding: "utf8", timeout: 300_000 });
   assert.equal(r.status, 0, r.stderr);
-  const runDir = join(work, "mlp");
+  const runDir = join(work, "mlp", "version_0");
   const files = readdirSync(runDir).filter((f) => f.startsWith("events.out.tfevents."));
   assert.equal(files.length, 1, `one event file in ${readdirSync(runDir).join(", ")}`);
   const events = readEvents(join(runDir, files[0]!));
@@ -168,5 +168,27 @@ test("turbine train with logging.tensorboard: an event file beside metrics.jsonl
 
   const off = spawnSync(process.execPath, [cli, ...args, "--set", `outDir=${join(work, "off")}`], { cwd: work, encoding: "utf8", timeout: 300_000 });
   assert.equal(off.status, 0, off.stderr);
-  assert.deepEqual(readdirSync(join(work, "off", "mlp")).filter((f) => f.includes("tfevents")), [], "off by default");
+  assert.deepEqual(readdirSync(join(work, "off", "mlp", "version_0")).filter((f) => f.includes("tfevents")), [], "off by default");
+});
+
+test("turbine train --resume with logging.tensorboard: the new file restarts at the checkpoint's step", { timeout: 300_000 }, () => {
+  const cli = join(repoRoot(), "dist", "src", "cli", "main.js");
+  const dir = join(work, "resume");
+  const args = ["train", "--no-progress", "--set", "model.kind=mlp", "--set", "model.hidden=[16]", "--set", "train.steps=6", "--set", "checkpoint.every=2", "--set", "data.evalBatchSize=5000"];
+  const first = spawnSync(process.execPath, [cli, ...args, "--set", "logging.tensorboard=true", "--set", `outDir=${dir}`], { cwd: work, encoding: "utf8", timeout: 300_000 });
+  assert.equal(first.status, 0, first.stderr);
+  const runDir = join(dir, "mlp", "version_0");
+  const resumed = spawnSync(process.execPath, [cli, "train", "--no-progress", "--resume", join(runDir, "checkpoints", "step-00000002")], { cwd: work, encoding: "utf8", timeout: 300_000 });
+  assert.equal(resumed.status, 0, resumed.stderr);
+  const files = readdirSync(runDir).filter((f) => f.startsWith("events.out.tfevents."));
+  assert.equal(files.length, 2, "one file per process");
+  const [before, after] = files.map((f) => readEvents(join(runDir, f)));
+  const trainSteps = (events: DecodedEvent[]): number[] => events.filter((e) => e.scalars?.["train/loss"] !== undefined).map((e) => e.step);
+  const started = (events: DecodedEvent[]): boolean => events.some((e) => e.sessionStatus === 1);
+  const [old, fresh] = started(before!) ? [after!, before!] : [before!, after!];
+  assert.deepEqual(trainSteps(old), [1, 2, 3, 4, 5, 6]);
+  assert.deepEqual({ step: fresh[1]!.step, status: fresh[1]!.sessionStatus }, { step: 2, status: 1 }, "SessionLog START at the resumed step");
+  assert.deepEqual(trainSteps(fresh), [3, 4, 5, 6]);
+  const loss = (events: DecodedEvent[], s: number): number => events.find((e) => e.step === s && e.scalars?.["train/loss"] !== undefined)!.scalars!["train/loss"]!;
+  assert.equal(loss(fresh, 6), loss(old, 6), "resuming is exact, so the curves agree");
 });

@@ -37,8 +37,8 @@ test("training with augmentation gives bitwise the same weights on 0 or 2 worker
 
   const resumedDir = join(work, "resumed");
   cpSync(join(work, "w2"), resumedDir, { recursive: true });
-  rmSync(join(resumedDir, "mlp", "checkpoints", checkpointName(6)), { recursive: true });
-  const resumed = runTraining(config(resumedDir, 1), { ...quiet, resume: join(resumedDir, "mlp", "checkpoints") });
+  rmSync(join(resumedDir, "mlp", "version_0", "checkpoints", checkpointName(6)), { recursive: true });
+  const resumed = runTraining(config(resumedDir, 1), { ...quiet, resume: join(resumedDir, "mlp", "version_0", "checkpoints") });
   assert.equal(resumed.steps, 6);
   assert.ok(weights(resumed.run_dir, 6).equals(weights(inThread.run_dir, 6)), "resumed at step 3 on 1 worker: the same weights");
 });

@@ -1,0 +1,50 @@
+/**
+ * Batched matmul in plain TypeScript, as native/matmul.cc's oneDNN primitive computes it:
+ * C[b] (+)= op(A[b])·op(B[b]) (+ bias), an operand transposed through its layout (A stored
+ * [K, M] when transA, B stored [N, K] when transB), a batch of 1 broadcast against the other.
+ * Products are summed in float64 and the result rounded once into C's dtype.
+ */
+import type { NativeKernels } from "../../tensor/native.js";
+import { Args } from "./args.js";
+import { decode, DTYPE, encode } from "./dtype.js";
+
+/**
+ * c = a·b (+ bias, broadcast over rows) (+ c when accumulating); meta = [batchA, batchB, M, N,
+ * K, transA, transB, accumulate]. a and b are of dtypeAB, c of dtypeC, bias f32 [N].
+ *
+ * @example
+ * const c = new Float32Array(1);
+ * matmul(Float32Array.of(1, 2), Float32Array.of(3, 4), c, null, 0, 0, Int32Array.of(1, 1, 1, 1, 2, 0, 0, 0)); // c = [11]
+ */
+export const matmul: NativeKernels["matmul"] = (a, b, c, bias, dtypeAB, dtypeC, meta) => {
+  const args = new Args("matmul");
+  const tab = args.floatDtype("dtypeAB", dtypeAB);
+  const tc = args.floatDtype("dtypeC", dtypeC);
+  const m32 = args.ints("meta", meta, 8);
+  const [batchA, batchB, m, n, k] = [m32[0]!, m32[1]!, m32[2]!, m32[3]!, m32[4]!];
+  const transA = m32[5] !== 0, transB = m32[6] !== 0, accumulate = m32[7] !== 0;
+  args.require(batchA >= 1 && batchB >= 1 && m >= 1 && n >= 1 && k >= 1, () =>
+    `batch, M, N and K must be positive, got batch ${batchA}/${batchB}, M ${m}, N ${n}, K ${k}`);
+  args.require(batchA === batchB || batchA === 1 || batchB === 1, () => `batch sizes ${batchA} and ${batchB} do not broadcast`);
+  const batch = Math.max(batchA, batchB);
+  args.sized("a", a, tab, batchA * m * k);
+  args.sized("b", b, tab, batchB * k * n);
+  args.sized("c", c, tc, batch * m * n);
+  if (bias !== null && bias !== undefined) args.sized("bias", bias, DTYPE.float32, n);
+
+  const av = decode(tab, a), bv = decode(tab, b);
+  const out = accumulate ? decode(tc, c) : new Float64Array(batch * m * n);
+  for (let p = 0; p < batch; p++) {
+    const aBase = (batchA === 1 ? 0 : p) * m * k, bBase = (batchB === 1 ? 0 : p) * k * n, cBase = p * m * n;
+    for (let i = 0; i < m; i++) {
+      for (let j = 0; j < n; j++) {
+        let sum = bias ? bias[j]! : 0;
+        for (let q = 0; q < k; q++) {
+          sum += av[aBase + (transA ? q * m + i : i * k + q)]! * bv[bBase + (transB ? j * k + q : q * n + j)]!;
+        }
+        out[cBase + i * n + j]! += sum;
+      }
+    }
+  }
+  encode(tc, out, c);
+};
