@@ -90,6 +90,11 @@ export class Progress implements Callback {
   }
 
   onTrainEnd(): void {
+    this.close();
+  }
+
+  /** Stops the bar (drawn once more, the cursor shown again); also for a run that failed. Idempotent. */
+  close(): void {
     this.bar?.stop();
   }
 

@@ -56,13 +56,13 @@ function writeAll(fd: number, text: string): void {
  * process.stderr (which a rank of `turbine launch --backend mpi` tags with "[rank r] " itself).
  * A worker thread's process.stderr is a pipe to the launcher that only moves while the worker's
  * event loop turns, never during the synchronous training loop, so a worker writes straight to
- * the process's stderr: a bar as it is, lines with the "[rank r] " prefix of its `rank`.
+ * the process's stderr: a bar as it is, lines with the "[rank r] " prefix of its `rank` (if in a job).
  * @example const out = stderrProgressOutput("lines"); if (!out.terminal) out.write("step 1/10\n");
  */
-export function stderrProgressOutput(mode: ProgressMode = progressMode(), rank = 0): ProgressOutput {
+export function stderrProgressOutput(mode: ProgressMode = progressMode(), rank?: number): ProgressOutput {
   const terminal = mode === "bar";
   if (isMainThread) return { terminal, columns: process.stderr.columns, write: (text) => void process.stderr.write(text) };
-  const tag = terminal ? (text: string) => text : linePrefixer(rankPrefix(rank));
+  const tag = terminal || rank === undefined ? (text: string) => text : linePrefixer(rankPrefix(rank));
   return { terminal, write: (text) => writeAll(2, tag(text)) };
 }
 

@@ -87,11 +87,10 @@ export function runTraining(config: Config, options: RunOptions = {}): RunSummar
   const callbacks: Callback[] = metrics ? [metrics, checkpoints] : [];
   if (config.train.earlyStopping) callbacks.push(new EarlyStopping(config.train.earlyStopping));
   const stepsOfEpoch = stepsPerEpoch(parts.train.length, config.train.accumulate);
-  if (lead) {
-    if (config.logging.tensorboard) callbacks.push(new TensorBoardLogger(runDir, { unit: parts.task.unit, ranks: group?.size ?? 1 }));
-    const output = options.log ? linesTo(options.log) : stderrProgressOutput(progressMode(), group?.rank);
-    callbacks.push(new Progress({ totalSteps: parts.totalSteps, stepsPerEpoch: stepsOfEpoch, unit: parts.task.unit, every: config.train.logEvery, ranks: group?.size ?? 1, steps: options.progress ?? false, output }));
-  }
+  const tensorboard = lead && config.logging.tensorboard ? new TensorBoardLogger(runDir, { unit: parts.task.unit, ranks: group?.size ?? 1 }) : null;
+  const output = options.log ? linesTo(options.log) : stderrProgressOutput(progressMode(), group?.rank);
+  const progress = lead ? new Progress({ totalSteps: parts.totalSteps, stepsPerEpoch: stepsOfEpoch, unit: parts.task.unit, every: config.train.logEvery, ranks: group?.size ?? 1, steps: options.progress ?? false, output }) : null;
+  for (const c of [tensorboard, progress]) if (c) callbacks.push(c);
   // Rank 0's initial weights go to every rank; a resume then loads the same checkpoint on each.
   const ddp = group ? new DistributedDataParallel(parts.model, group) : null;
   const trainer = new Trainer({
@@ -121,6 +120,10 @@ export function runTraining(config: Config, options: RunOptions = {}): RunSummar
     memory.resetPeak();
     result = trainer.fit({ steps: parts.totalSteps });
   } finally {
+    // Also when training fails: the terminal gets its cursor back, the bar stops its redraw timer
+    // (which would keep a launched worker thread alive) and the event file is closed.
+    progress?.close();
+    tensorboard?.close();
     ddp?.dispose();
     parts.train.close();
   }

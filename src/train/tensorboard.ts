@@ -92,6 +92,11 @@ export class TensorBoardLogger implements Callback {
   }
 
   onTrainEnd(): void {
+    this.close();
+  }
+
+  /** Closes the event file (also for a run that failed). Idempotent. */
+  close(): void {
     if (this.fd !== null) closeSync(this.fd);
     this.fd = null;
   }

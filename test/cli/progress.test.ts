@@ -80,3 +80,11 @@ for (const backend of ["threads", "mpi"]) {
     assert.doesNotMatch(r.screen, /^(\[rank 0\] )?step 20\/60/m, "no plain lines on a terminal");
   });
 }
+
+test("a launched run that fails with the bar drawn still ends, and gives the terminal its cursor back", { timeout: 300_000 }, () => {
+  const diverging = ["--set", "optimizer.kind=sgd", "--set", "optimizer.lr=1e38", "--set", "train.steps=200"];
+  const r = spawnSync(process.execPath, [cli, ...launch("threads", "failed"), ...diverging], { cwd: work, encoding: "utf8", timeout: 120_000, env: { ...process.env, TURBINE_PROGRESS: "bar" } });
+  assert.equal(r.status, 1, `exit code ${r.status} (null: it hung) ${r.stderr}`);
+  assert.match(r.stderr, /\x1b\[\?25l/, "the bar hid the cursor");
+  assert.match(r.stderr, /\x1b\[\?25h[^]*\[rank 0\] failed: loss is NaN at step \d+ \(epoch 1\)/, "and shows it again before the error");
+});
