@@ -52,7 +52,12 @@ export class Progress implements Callback {
           {
             // cli-progress writes to a stream; this one is the output, seen as a terminal.
             stream: { isTTY: true, columns: this.output.columns, write: (text: string) => this.output.write(text) } as unknown as NodeJS.WritableStream,
-            format: "epoch {epoch} |{bar}| {value}/{total} | {figures}",
+            format: (options, params, payload: { epoch: string; figures: string }) => {
+              const head = `epoch ${payload.epoch} |`, tail = `| ${params.value}/${params.total} | ${payload.figures}`;
+              // The bar takes what the terminal's width leaves, so the figures stay on screen.
+              const room = this.output.columns ? this.output.columns - head.length - tail.length - 1 : 20;
+              return `${head}${cliProgress.Format.BarFormat(params.progress, { ...options, barsize: Math.min(40, Math.max(10, room)) })}${tail}`;
+            },
             hideCursor: true,
             // Redraw even an unchanged line: an evaluation result may have been printed over it.
             forceRedraw: true,
@@ -102,7 +107,7 @@ export class Progress implements Callback {
     return epochOfStep(step, this.options.stepsPerEpoch, this.options.totalSteps);
   }
 
-  /** Mean loss, learning rate, throughput, data wait, elapsed and remaining wall time. */
+  /** Mean loss, learning rate, throughput, elapsed and remaining wall time, data wait (what a narrow terminal cuts off last). */
   private figures(info: StepInfo): string[] {
     const elapsed = (this.now() - this.start.ms) / 1000;
     const done = info.step - this.start.step;
@@ -111,9 +116,9 @@ export class Progress implements Callback {
       `mean loss ${this.loss.value.toFixed(4)}`,
       `lr ${info.lr.toExponential(2)}`,
       formatThroughput(info.throughput, this.options.ranks ?? 1, this.options.unit),
-      `data wait ${((100 * this.dataWait) / Math.max(info.trainSeconds, 1e-9)).toFixed(1)}%`,
       `elapsed ${formatDuration(elapsed)}`,
       `left ${formatDuration(remaining)}`,
+      `data wait ${((100 * this.dataWait) / Math.max(info.trainSeconds, 1e-9)).toFixed(1)}%`,
     ];
   }
 }

@@ -34,7 +34,7 @@ function onTerminal(args: string[]): { code: number; screen: string } {
   return { code: r.status ?? -1, screen: r.stdout };
 }
 
-const progressLines = /step 20\/60 {2}epoch 1\/1 {2}mean loss \d\.\d{4} {2}lr \S+ {2}.* {2}data wait \S+ {2}elapsed \d+:\d\d {2}left \d+:\d\d/;
+const progressLines = /step 20\/60 {2}epoch 1\/1 {2}mean loss \d\.\d{4} {2}lr \S+ {2}.* {2}elapsed \d+:\d\d {2}left \d+:\d\d {2}data wait \S+%$/;
 
 test("turbine train to a file: plain progress lines and results, a labelled summary, never 0 epochs", { timeout: 300_000 }, () => {
   const r = toFile(["train", ...run("single")], "single");

@@ -12,8 +12,8 @@ import type { Trainer } from "../../src/train/trainer.js";
 const ESCAPE = /\x1b/;
 
 /** An output that records what is written, seen as a terminal or as a file. */
-function recorder(terminal: boolean): ProgressOutput & { text: string } {
-  const out = { terminal, columns: 200, text: "", write: (t: string) => void (out.text += t) };
+function recorder(terminal: boolean, columns?: number): ProgressOutput & { text: string } {
+  const out = { terminal, columns, text: "", write: (t: string) => void (out.text += t) };
   return out;
 }
 
@@ -21,9 +21,9 @@ function recorder(terminal: boolean): ProgressOutput & { text: string } {
  * Drives a Progress through `steps` steps of a fake run whose loss at step s is s, one second of
  * wall time per step, evaluating at `evalAt` steps; returns what it wrote.
  */
-function drive(options: Omit<ProgressOptions, "now" | "output">, terminal: boolean, steps: number, evalAt: number[] = [], startStep = 0): string {
+function drive(options: Omit<ProgressOptions, "now" | "output">, terminal: boolean, steps: number, evalAt: number[] = [], startStep = 0, columns = 200): string {
   let clock = 1000;
-  const output = recorder(terminal);
+  const output = recorder(terminal, columns);
   const progress = new Progress({ ...options, output, now: () => clock });
   progress.onTrainStart({ step: startStep } as Trainer);
   for (let step = startStep + 1; step <= startStep + steps; step++) {
@@ -45,11 +45,11 @@ test("progress lines: epoch k/N from 1, mean loss of the last `every` steps, lr,
   assert.deepEqual(lines, [
     "eval at step 40 (epoch 1/3): loss 0.2500, accuracy 90.00%",
     // losses 1..50: mean 25.5; 50 s elapsed for 50 steps, 70 to go
-    "step 50/120  epoch 2/3  mean loss 25.5000  lr 1.00e-3  5000 samples/s global (2500 per rank)  data wait 2.0%  elapsed 0:50  left 1:10",
+    "step 50/120  epoch 2/3  mean loss 25.5000  lr 1.00e-3  5000 samples/s global (2500 per rank)  elapsed 0:50  left 1:10  data wait 2.0%",
     "eval at step 80 (epoch 2/3): loss 0.2500, accuracy 90.00%",
     // losses 51..100: mean 75.5, not one batch's 100
-    "step 100/120  epoch 3/3  mean loss 75.5000  lr 1.00e-3  5000 samples/s global (2500 per rank)  data wait 2.0%  elapsed 1:40  left 0:20",
-    "step 120/120  epoch 3/3  mean loss 95.5000  lr 1.00e-3  5000 samples/s global (2500 per rank)  data wait 2.0%  elapsed 2:00  left 0:00",
+    "step 100/120  epoch 3/3  mean loss 75.5000  lr 1.00e-3  5000 samples/s global (2500 per rank)  elapsed 1:40  left 0:20  data wait 2.0%",
+    "step 120/120  epoch 3/3  mean loss 95.5000  lr 1.00e-3  5000 samples/s global (2500 per rank)  elapsed 2:00  left 0:00  data wait 2.0%",
     // the evaluation after the last epoch is in epoch 3 of 3, not a 4th
     "eval at step 120 (epoch 3/3): loss 0.2500, accuracy 90.00%",
   ]);
@@ -57,7 +57,7 @@ test("progress lines: epoch k/N from 1, mean loss of the last `every` steps, lr,
 
 test("a resumed run counts remaining time from the steps this process trained", () => {
   const text = drive({ ...run, every: 10 }, false, 10, [], 100);
-  assert.match(text, /^step 110\/120 {2}epoch 3\/3 {2}mean loss 105\.5000 {2}lr 1\.00e-3 {2}2500 samples\/s {2}data wait 0\.2% {2}elapsed 0:10 {2}left 0:10$/m);
+  assert.match(text, /^step 110\/120 {2}epoch 3\/3 {2}mean loss 105\.5000 {2}lr 1\.00e-3 {2}2500 samples\/s {2}elapsed 0:10 {2}left 0:10 {2}data wait 0\.2%$/m);
 });
 
 test("--no-progress (steps: false) hides the bar and the lines but not the evaluation results", () => {
@@ -78,9 +78,21 @@ test("on a terminal: a bar with the same figures; an evaluation is printed over 
   // cli-progress, which restores the saved cursor when it stops.
   assert.ok(after!.startsWith("\x1b7"), "the cursor is saved on the bar's new row");
   const redrawn = after!.split("\x1b[1G")[1]!;
-  assert.match(redrawn, /^epoch 2\/3 \|.*\| 60\/120 \| mean loss 35\.5000 \| lr 1\.00e-3 \| 2500 samples\/s \| data wait 2\.0% \| elapsed 1:00 \| left 1:00/);
+  assert.match(redrawn, /^epoch 2\/3 \|.*\| 60\/120 \| mean loss 35\.5000 \| lr 1\.00e-3 \| 2500 samples\/s \| elapsed 1:00 \| left 1:00 \| data wait 2\.0%/);
   assert.match(after!, /\| 120\/120 \| mean loss 95\.5000 .*left 0:00/, "the final bar is drawn when training ends");
   assert.equal((text.match(/eval at step/g) ?? []).length, 1, "each result once");
+});
+
+test("the bar takes the width the figures leave on the terminal (10 to 40 characters; 20 when the width is unknown)", () => {
+  const barWidth = (columns: number): number => {
+    const last = drive(run, true, 120, [], 0, columns).split("\x1b[1G").at(-1)!;
+    return /\|([░█]+)\|/.exec(last)![1]!.length;
+  };
+  assert.equal(barWidth(200), 40);
+  assert.equal(barWidth(80), 10);
+  assert.equal(barWidth(0), 20);
+  const tail = "| 120/120 | mean loss 95.5000 | lr 1.00e-3 | 2500 samples/s | elapsed 2:00 | left 0:00 | data wait 2.0%";
+  assert.equal(barWidth("epoch 3/3 |".length + 25 + tail.length + 1), 25);
 });
 
 test("bar or lines: a bar when stderr is a terminal, lines otherwise; $TURBINE_PROGRESS decides over either", () => {
