@@ -8,7 +8,7 @@ import { noGrad } from "./grad_mode.js";
 import type { Node } from "./node.js";
 import { opObserver } from "./observer.js";
 import type { BackwardContext } from "./op.js";
-import { fireBackwardEnd, fireGradReady, LeafReadiness } from "./hooks.js";
+import { asBackwardPass, fireGradReady, LeafReadiness } from "./hooks.js";
 
 export interface BackwardOptions {
   /** Keep the saved tensors so backward can run through this graph again. */
@@ -50,14 +50,13 @@ export function backwardFrom(roots: readonly Tensor[], gradients: readonly (Tens
     }
   });
   // Backward rules run in the dtypes their forward chose, even inside an autocast scope.
-  withoutAutocast(() => noGrad(() => {
+  withoutAutocast(() => noGrad(() => asBackwardPass(() => {
     const seeds = roots.map((root, i) => {
       const gradient = gradients[i];
       return gradient ? copyOf(gradient) : fillWith(Tensor.empty(root.shape, root.dtype), 1);
     });
     propagate(roots, seeds, options.retainGraph ?? false);
-    fireBackwardEnd();
-  }));
+  })));
 }
 
 /**

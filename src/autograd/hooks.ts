@@ -1,57 +1,108 @@
 import type { Tensor } from "../tensor/tensor.js";
 import type { Node } from "./node.js";
 
-/**
- * Callbacks into every backward pass. `gradReady(leaf)` runs as soon as a leaf's `.grad` is
- * final for this backward (every recorded use of the leaf has contributed), while backward
- * goes on with the rest of the graph: data-parallel training starts a gradient bucket's
- * all-reduce there. `nodeDone()` runs after each node's backward: it lets communication in
- * flight progress on the training thread. `backwardEnd()` runs after the last node, before
- * backward returns.
- */
-export interface BackwardHooks {
-  gradReady?(leaf: Tensor): void;
-  nodeDone?(): void;
-  backwardEnd?(): void;
-}
+/** Runs after a leaf's `.grad` is final for the backward in progress. */
+export type PostAccumulateGradHook = (leaf: Tensor) => void;
 
-const registered = new Set<BackwardHooks>();
+const leafHooks = new WeakMap<Tensor, Set<PostAccumulateGradHook>>();
+// Leaves with at least one hook: a backward over none of them tracks nothing (no cost).
+let hookedLeaves = 0;
 
 /**
- * Registers hooks for every later backward; returns the function that removes them.
+ * Calls `hook(leaf)` in every later backward as soon as the leaf's `.grad` is final (every
+ * recorded use of it has contributed), while backward goes on with the rest of the graph, as
+ * PyTorch's `register_post_accumulate_grad_hook`: data-parallel training starts a gradient
+ * bucket's all-reduce there. A leaf the backward reaches but gives no gradient fires too
+ * (its `.grad` is then whatever it was). Returns the function that removes the hook.
+ *
  * @example
- * const remove = addBackwardHooks({ gradReady: (p) => console.log("ready", p.shape) });
+ * const remove = registerPostAccumulateGradHook(weight, (w) => console.log("ready", w.grad!.shape));
  * loss.backward();
  * remove();
  */
-export function addBackwardHooks(hooks: BackwardHooks): () => void {
-  registered.add(hooks);
-  return () => registered.delete(hooks);
+export function registerPostAccumulateGradHook(leaf: Tensor, hook: PostAccumulateGradHook): () => void {
+  const hooks = leafHooks.get(leaf) ?? new Set<PostAccumulateGradHook>();
+  leafHooks.set(leaf, hooks);
+  if (hooks.size === 0) hookedLeaves++;
+  hooks.add(hook);
+  return () => {
+    if (hooks.delete(hook) && hooks.size === 0) hookedLeaves--;
+  };
 }
 
-/** Counts each leaf's pending uses in one backward and fires gradReady when none is left. */
+/**
+ * The backward call in progress, to which a hook attaches what must run later in that call
+ * only: `onNodeDone(fn)` after each node's backward rule (communication in flight progresses on
+ * the training thread there), `onEnd(fn)` once after the last node, before backward returns
+ * (PyTorch's `queue_callback`). Both are forgotten when the call ends.
+ */
+export interface BackwardPass {
+  onNodeDone(fn: () => void): void;
+  onEnd(fn: () => void): void;
+}
+
+class Pass implements BackwardPass {
+  readonly nodeDone: (() => void)[] = [];
+  readonly end: (() => void)[] = [];
+  onNodeDone(fn: () => void): void {
+    this.nodeDone.push(fn);
+  }
+  onEnd(fn: () => void): void {
+    this.end.push(fn);
+  }
+}
+
+let current: Pass | null = null;
+
+/**
+ * The backward call in progress (null outside backward).
+ * @example
+ * registerPostAccumulateGradHook(w, () => currentBackward()!.onEnd(() => console.log("backward done")));
+ */
+export function currentBackward(): BackwardPass | null {
+  return current;
+}
+
+/** Runs fn as one backward call: its end callbacks run after fn returns, in the order queued. */
+export function asBackwardPass(fn: () => void): void {
+  const outer = current;
+  const pass = new Pass();
+  current = pass;
+  try {
+    fn();
+    // An end callback may queue another (a hook that runs late): run until none is left.
+    for (let i = 0; i < pass.end.length; i++) pass.end[i]!();
+  } finally {
+    current = outer;
+  }
+}
+
+/** Counts each hooked leaf's pending uses in one walk and fires its hooks when none is left. */
 export class LeafReadiness {
   private readonly pending = new Map<Tensor, number>();
 
   private constructor(nodes: readonly Node[]) {
-    for (const node of nodes) for (const edge of node.edges) if (edge?.leaf) this.pending.set(edge.leaf, (this.pending.get(edge.leaf) ?? 0) + 1);
+    for (const node of nodes) {
+      for (const edge of node.edges) if (edge?.leaf && leafHooks.get(edge.leaf)?.size) this.pending.set(edge.leaf, (this.pending.get(edge.leaf) ?? 0) + 1);
+    }
   }
 
-  /** Tracking for a backward over `nodes`, or null when no hooks are registered (no cost). */
+  /** Tracking for a walk over `nodes`, or null when no leaf has a hook. */
   static track(nodes: readonly Node[]): LeafReadiness | null {
-    return registered.size === 0 ? null : new LeafReadiness(nodes);
+    return hookedLeaves === 0 ? null : new LeafReadiness(nodes);
   }
 
   /** One use of `leaf` has contributed (or contributes nothing). */
   used(leaf: Tensor): void {
-    const left = this.pending.get(leaf)! - 1;
-    this.pending.set(leaf, left);
-    if (left === 0) fireGradReady(leaf);
+    const left = this.pending.get(leaf);
+    if (left === undefined) return;
+    this.pending.set(leaf, left - 1);
+    if (left === 1) fireGradReady(leaf);
   }
 
   /** A node's backward has run. */
   nodeDone(): void {
-    for (const hooks of registered) hooks.nodeDone?.();
+    if (current) for (const fn of current.nodeDone) fn();
   }
 
   /** Every leaf edge of a node that received no gradient at all. */
@@ -60,12 +111,8 @@ export class LeafReadiness {
   }
 }
 
-/** Runs the gradReady hooks for a leaf. */
+/** Runs a leaf's post-accumulate-grad hooks. */
 export function fireGradReady(leaf: Tensor): void {
-  for (const hooks of registered) hooks.gradReady?.(leaf);
-}
-
-/** Runs the backwardEnd hooks. */
-export function fireBackwardEnd(): void {
-  for (const hooks of registered) hooks.backwardEnd?.();
+  const hooks = leafHooks.get(leaf);
+  if (hooks) for (const hook of [...hooks]) hook(leaf);
 }

@@ -1,9 +1,10 @@
-import type { Command } from "commander";
+import { InvalidArgumentError, Option, type Command } from "commander";
 import { cpus } from "node:os";
 
 import { compare, matmulLimit, timeToQuality, type CompareOptions, type CompareRow, type Precision } from "../../bench/compare.js";
 import { WORKLOADS, workloadConfig, type WorkloadName } from "../../bench/workloads.js";
 import { packageRoot } from "../package_root.js";
+import { integerAtLeast } from "./option_values.js";
 import { formatOpTable, timeOps } from "../profile/op_timer.js";
 import { native } from "../tensor/native.js";
 import { buildRun } from "../train/build.js";
@@ -12,7 +13,7 @@ import { Trainer } from "../train/trainer.js";
 
 function list(value: string): WorkloadName[] {
   const names = value.split(",").map((s) => s.trim()) as WorkloadName[];
-  for (const n of names) if (!WORKLOADS.includes(n)) throw new Error(`turbine bench: unknown workload ${JSON.stringify(n)}; expected ${WORKLOADS.join(", ")}`);
+  for (const n of names) if (!WORKLOADS.includes(n)) throw new InvalidArgumentError(`unknown workload ${JSON.stringify(n)}; expected ${WORKLOADS.join(", ")}`);
   return names;
 }
 
@@ -59,19 +60,18 @@ export function registerBench(program: Command): void {
     .command("bench")
     .description("run the reference workloads in turbine and in PyTorch (its best thread setting), alternating, and print the ratios")
     .option("--workloads <list>", "comma-separated: mlp, cnn, gpt", list, [...WORKLOADS])
-    .option("--precision <p>", "f32 or bf16", "f32")
-    .option("--repeats <n>", "alternating repeats per workload, the side that goes first alternating too (medians are compared)", (v) => Number(v), 5)
-    .option("--search-rounds <n>", "interleaved rounds of PyTorch's thread search; 0: its recorded best settings", (v) => Number(v), 3)
-    .option("--threads <n>", "turbine's threads", (v) => Number(v), 2)
-    .option("--steps <n>", "timed steps per run (default: mlp 100, cnn 100, gpt 30)", (v) => Number(v))
-    .option("--warmup <n>", "untimed steps before them", (v) => Number(v), 5)
+    .addOption(new Option("--precision <p>", "f32 or bf16").choices(["f32", "bf16"]).default("f32"))
+    .option("--repeats <n>", "alternating repeats per workload, the side that goes first alternating too (medians are compared)", integerAtLeast(1), 5)
+    .option("--search-rounds <n>", "interleaved rounds of PyTorch's thread search; 0: its recorded best settings", integerAtLeast(0), 3)
+    .option("--threads <n>", "turbine's threads", integerAtLeast(1), 2)
+    .option("--steps <n>", "timed steps per run (default: mlp 100, cnn 100, gpt 30)", integerAtLeast(1))
+    .option("--warmup <n>", "untimed steps before them", integerAtLeast(0), 5)
     .option("--time-to-quality", "train the gpt to validation loss ≤ 1.6 on both sides (minutes each)")
-    .option("--ops <workload>", "instead: the per-op time table of a few training steps of one workload")
+    .addOption(new Option("--ops <workload>", "instead: the per-op time table of a few training steps of one workload").choices(WORKLOADS))
     .option("--json", "one JSON object per row: { workload, precision, turbine, torch, unit, ratio } (bf16: and turbineF32, overF32)")
     .action((opts: { workloads: WorkloadName[]; precision: string; repeats: number; searchRounds: number; threads: number; steps?: number; warmup: number; timeToQuality?: boolean; ops?: string; json?: boolean }) => {
-      if (opts.precision !== "f32" && opts.precision !== "bf16") throw new Error(`turbine bench: --precision must be f32 or bf16, got ${opts.precision}`);
       if (opts.ops) {
-        opsTable(list(opts.ops)[0]!, opts.threads, opts.steps ?? 5, opts.precision as Precision);
+        opsTable(opts.ops as WorkloadName, opts.threads, opts.steps ?? 5, opts.precision as Precision);
         return;
       }
       const log = (line: string): void => void process.stderr.write(`${line}\n`);

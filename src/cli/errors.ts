@@ -1,17 +1,43 @@
 import { TokenFileError } from "../data/token_file.js";
 import { CheckpointError } from "../train/checkpoint.js";
-import { LaunchUsageError } from "./launch.js";
 import { ConfigError } from "../train/config_file.js";
 import { NonFiniteLossError } from "../train/trainer.js";
+
+/**
+ * A bad command line (exit code 2): the message names the bad value and what is allowed, and
+ * the hint says where to look next.
+ * @example throw new UsageError("launch: -n must be a positive integer, got \"0\"", "see turbine launch --help");
+ */
+export class UsageError extends Error {
+  constructor(
+    message: string,
+    /** What to do or read next, printed after the message on the same line. */
+    readonly hint?: string,
+  ) {
+    super(message);
+  }
+}
 
 /**
  * Exit codes of the CLI: 2 for a bad config or usage, 1 for a run that failed for a reason it
  * names (missing or corrupt data, a non-finite loss, no valid checkpoint), 70 (EX_SOFTWARE) for
  * anything unexpected, printed with its stack.
+ * @example exitCodeFor(new UsageError("bad")) // 2
  */
 export function exitCodeFor(error: unknown): number {
-  if (error instanceof ConfigError || error instanceof LaunchUsageError) return 2;
+  if (error instanceof ConfigError || error instanceof UsageError) return 2;
   if (error instanceof NonFiniteLossError || error instanceof CheckpointError || error instanceof TokenFileError) return 1;
   if (error instanceof Error && /^(\/|[A-Za-z]).*\.(gz|safetensors|json|txt|bin)\b|apt-get install/.test(error.message)) return 1;
   return 70;
+}
+
+/**
+ * What the CLI prints for an error that ended a command: its message (and hint) for the errors
+ * it knows, the stack for an unexpected one, so a bug can be reported.
+ * @example describeError(new UsageError("unknown command 'trian'", "see turbine --help")) // "unknown command 'trian'; see turbine --help"
+ */
+export function describeError(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  if (exitCodeFor(error) === 70) return error.stack ?? error.message;
+  return error instanceof UsageError && error.hint ? `${error.message}; ${error.hint}` : error.message;
 }

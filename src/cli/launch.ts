@@ -4,50 +4,107 @@ import { fileURLToPath } from "node:url";
 
 import type { Command } from "commander";
 
-import { BACKEND_ENV } from "../parallel/init.js";
-import { startThreads } from "../parallel/threads/spawn.js";
+import { BACKEND_ENV, TIMEOUT_ENV } from "../parallel/init.js";
 import { OPEN_MPI_DAEMON_OPTIONS } from "../parallel/mpi/daemon_options.js";
+import { startThreads } from "../parallel/threads/spawn.js";
 import { PROGRESS_ENV, progressMode } from "../train/progress_output.js";
+import { UsageError } from "./errors.js";
+import { readHostfile } from "./hostfile.js";
+import type { RankResult } from "./launch_rank.js";
 
-interface LaunchOptions {
-  n: string;
+/** The options of `turbine launch`, as commander gives them. */
+export interface LaunchOptions {
+  n?: string;
+  nprocPerNode?: string;
+  nnodes?: string;
   backend: string;
   hostfile?: string;
   threadsPerWorker?: string;
   timeout: string;
 }
 
+/** Said when an option of the rank's command comes before it: the command goes after `--`. */
+export const LAUNCH_SEPARATOR_HINT = "put the command each rank runs after --, e.g. turbine launch -n 2 -- train gpt-char --set train.steps=100";
+
 function positiveInt(value: string | undefined, flag: string): number {
   const n = Number(value);
-  if (!Number.isSafeInteger(n) || n < 1) throw new LaunchUsageError(`launch: ${flag} must be a positive integer, got ${JSON.stringify(value)}`);
+  if (!Number.isSafeInteger(n) || n < 1) throw new UsageError(`launch: ${flag} must be a positive integer, got ${JSON.stringify(value)}`, "see turbine launch --help");
   return n;
 }
 
-/** A bad launch command line (exit code 2). */
-export class LaunchUsageError extends Error {}
+/** How many ranks, and where: on this machine, on the listed hosts, or as mpirun decides (a hostfile or a Slurm allocation). */
+export interface JobShape {
+  size: number;
+  /** mpirun's placement arguments (empty: this machine, or mpirun's own discovery). */
+  placement: string[];
+}
+
+/**
+ * The job's shape from -n, --nproc-per-node, --nnodes and --hostfile, checked before anything
+ * starts. Given per node, ranks are placed `--nproc-per-node` on each of the first `--nnodes`
+ * hosts of the hostfile (all of them by default), or, inside a Slurm allocation without a
+ * hostfile, on each of its nodes.
+ * @example jobShape({ backend: "mpi", nprocPerNode: "2", nnodes: "2", hostfile: "hosts", timeout: "300" }) // { size: 4, placement: ["--host", "node1:2,node2:2"] }
+ */
+export function jobShape(opts: LaunchOptions, env: NodeJS.ProcessEnv = process.env): JobShape {
+  const n = opts.n === undefined ? undefined : positiveInt(opts.n, "-n");
+  let perNode = opts.nprocPerNode === undefined ? undefined : positiveInt(opts.nprocPerNode, "--nproc-per-node");
+  let nodes = opts.nnodes === undefined ? undefined : positiveInt(opts.nnodes, "--nnodes");
+  if (n === undefined && perNode === undefined) throw new UsageError("launch: how many ranks? give -n N (in all) or --nproc-per-node N", "see turbine launch --help");
+  if (opts.backend === "threads") {
+    if (opts.hostfile !== undefined) throw new UsageError("launch: --hostfile needs --backend mpi", "the threads backend runs on this machine");
+    if ((nodes ?? 1) > 1) throw new UsageError(`launch: --nnodes ${nodes} needs --backend mpi`, "the threads backend runs on this machine");
+    if (n !== undefined && perNode !== undefined && n !== perNode) throw new UsageError(`launch: -n ${n} and --nproc-per-node ${perNode} disagree on one machine`, "give one of them");
+    return { size: (n ?? perNode)!, placement: [] };
+  }
+  const hosts = opts.hostfile === undefined ? undefined : readHostfile(opts.hostfile);
+  if (perNode === undefined && nodes === undefined) return { size: n!, placement: hosts ? ["--hostfile", opts.hostfile!] : [] };
+  nodes ??= hosts?.length ?? 1;
+  if (perNode === undefined) {
+    if (n! % nodes !== 0) throw new UsageError(`launch: -n ${n} ranks do not divide over --nnodes ${nodes}`, "give --nproc-per-node instead");
+    perNode = n! / nodes;
+  }
+  const size = perNode * nodes;
+  if (n !== undefined && n !== size) throw new UsageError(`launch: -n ${n} disagrees with --nnodes ${nodes} × --nproc-per-node ${perNode} = ${size}`, "give -n or the per-node counts, not both");
+  if (hosts === undefined) {
+    if (nodes === 1) return { size, placement: [] };
+    if (env.SLURM_JOB_ID !== undefined) return { size, placement: ["--map-by", `ppr:${perNode}:node`] };
+    throw new UsageError(`launch: --nnodes ${nodes} needs --hostfile (or a Slurm allocation)`, "list the machines in an Open MPI hostfile: one HOST [slots=N] per line");
+  }
+  if (hosts.length < nodes) throw new UsageError(`launch: --hostfile ${opts.hostfile} lists ${hosts.length} host(s); --nnodes ${nodes} needs ${nodes}`, "add hosts or lower --nnodes");
+  const used = hosts.slice(0, nodes);
+  for (const h of used) {
+    if (h.slots !== undefined && h.slots < perNode) {
+      throw new UsageError(`launch: ${opts.hostfile}:${h.line}: ${h.name} has slots=${h.slots}, fewer than --nproc-per-node ${perNode}`, "raise its slots or lower --nproc-per-node");
+    }
+  }
+  return { size, placement: ["--host", used.map((h) => `${h.name}:${perNode}`).join(",")] };
+}
 
 /**
  * Threads backend: one process, a worker thread per rank running the command, logs prefixed
- * with "[rank r] ". Resolves with the exit code: 0 when every rank succeeded.
+ * with "[rank r] ". A failure every rank shares (a bad config, say) is printed once; the exit
+ * code is that of the lowest failed rank (2 for usage, 1 for a failed run).
  */
 async function launchThreads(size: number, threads: number, timeoutMs: number, argv: string[]): Promise<number> {
   const job = startThreads({ size, threadsPerWorker: threads, timeoutMs, module: new URL("./launch_rank.js", import.meta.url), args: { argv } });
-  const outcomes = await job.done;
-  let failed = 0;
-  for (const o of outcomes) {
-    if (o.ok) continue;
-    failed++;
-    process.stderr.write(`[rank ${o.rank}] failed: ${o.error.message}\n`);
+  const results: (RankResult & { rank: number })[] = (await job.done).map((o) => (o.ok ? { rank: o.rank, ...(o.result as RankResult) } : { rank: o.rank, code: 1, message: o.error.message }));
+  const failures = results.filter((r) => r.code !== 0);
+  if (failures.length === 0) return 0;
+  const shared = failures.length === size && failures.every((f) => f.message === failures[0]!.message);
+  for (const f of shared ? failures.slice(0, 1) : failures) {
+    if (f.message !== undefined) process.stderr.write(`${shared ? "" : `[rank ${f.rank}] `}turbine: ${f.message}\n`);
   }
-  return failed === 0 ? 0 : 1;
+  return failures[0]!.code;
 }
 
 /** Open MPI backend: mpirun starts `node <cli> <command>` per rank with TURBINE_DIST_BACKEND=mpi. */
-function launchMpi(size: number, hostfile: string | undefined, threads: number | undefined, argv: string[]): Promise<number> {
+function launchMpi(shape: JobShape, threads: number | undefined, timeoutS: number, argv: string[]): Promise<number> {
   const cli = fileURLToPath(new URL("./main.js", import.meta.url));
-  const args = ["--allow-run-as-root", ...OPEN_MPI_DAEMON_OPTIONS, "-n", String(size), ...(hostfile ? ["--hostfile", hostfile] : []), "-x", BACKEND_ENV, "-x", PROGRESS_ENV, ...(threads ? ["-x", "OMP_NUM_THREADS"] : [])];
+  const exported = [BACKEND_ENV, TIMEOUT_ENV, PROGRESS_ENV, ...(threads ? ["OMP_NUM_THREADS"] : [])].flatMap((name) => ["-x", name]);
+  const args = ["--allow-run-as-root", ...OPEN_MPI_DAEMON_OPTIONS, "-n", String(shape.size), ...shape.placement, ...exported];
   // A rank sees a pseudo-terminal even when the job's output goes to a file: the launcher's stderr decides bar or lines.
-  const env = { ...process.env, [BACKEND_ENV]: "mpi", [PROGRESS_ENV]: progressMode(), ...(threads ? { OMP_NUM_THREADS: String(threads) } : {}) };
+  const env = { ...process.env, [BACKEND_ENV]: "mpi", [TIMEOUT_ENV]: String(timeoutS), [PROGRESS_ENV]: progressMode(), ...(threads ? { OMP_NUM_THREADS: String(threads) } : {}) };
   const child = spawn("mpirun", [...args, process.execPath, cli, ...argv], { stdio: "inherit", env });
   return new Promise((resolve, reject) => {
     child.on("error", (error) => reject(new Error(`launch: could not start mpirun (${error.message}); install Open MPI (apt-get install openmpi-bin)`)));
@@ -56,35 +113,41 @@ function launchMpi(size: number, hostfile: string | undefined, threads: number |
 }
 
 /**
- * `turbine launch -n N [--backend threads|mpi] [--hostfile F] [--threads-per-worker T] -- train CONFIG`:
- * data-parallel training on N ranks. The config's batch size is per rank (PyTorch DDP's
- * convention), so the global batch is N × batchSize; rank 0 writes metrics and checkpoints.
+ * `turbine launch -n N [--backend threads|mpi] [--hostfile F] -- COMMAND ...`: runs a turbine
+ * command on N ranks, torchrun's way: each rank gets RANK, WORLD_SIZE, LOCAL_RANK and
+ * LOCAL_WORLD_SIZE, and `train` trains data-parallel over the job. The config's batch size is
+ * per rank (PyTorch DDP's convention), so the global batch is N × batchSize; rank 0 writes
+ * metrics and checkpoints.
+ * @example turbine launch --nnodes 2 --nproc-per-node 2 --backend mpi --hostfile hosts -- train gpt-char
  */
-export function registerLaunch(program: Command): void {
+export function registerLaunch(program: Command, rankCommands: readonly string[]): void {
   program
     .command("launch")
-    .description("run a turbine command (train) on N data-parallel ranks: worker threads on this machine, or Open MPI processes")
-    .requiredOption("-n <ranks>", "number of ranks")
+    .description("run a turbine command (train, bench, ...) on N ranks: worker threads on this machine, or Open MPI processes on many")
+    .option("-n <ranks>", "ranks in all")
+    .option("--nproc-per-node <N>", "ranks on each machine")
+    .option("--nnodes <M>", "machines (mpi backend): the first M hosts of --hostfile (default: all of them), or of a Slurm allocation")
     .option("--backend <name>", "threads (one machine, shared memory) or mpi (Open MPI, many machines)", "threads")
-    .option("--hostfile <file>", "Open MPI hostfile (mpi backend)")
-    .option("--threads-per-worker <T>", "OpenMP threads per rank (default: cores / N, at least 1)")
-    .option("--timeout <seconds>", "fail a collective that waits longer than this (threads backend)", "300")
-    .argument("<command...>", "the command each rank runs, after --, e.g. -- train examples/mlp.json")
+    .option("--hostfile <file>", "Open MPI hostfile, one HOST [slots=N] per line (mpi backend)")
+    .option("--threads-per-worker <T>", "OpenMP threads per rank (default, threads backend: cores / N, at least 1)")
+    .option("--timeout <seconds>", "fail a collective that waits longer than this, on either backend", "300")
+    .argument("<command...>", "the command each rank runs, after --, e.g. -- train gpt-char")
+    .passThroughOptions()
     .action(async (command: string[], opts: LaunchOptions) => {
-      const size = positiveInt(opts.n, "-n");
-      if (command[0] !== "train") throw new LaunchUsageError(`launch: each rank runs \`train CONFIG ...\`, got ${JSON.stringify(command.join(" "))}`);
-      const threads = opts.threadsPerWorker === undefined ? undefined : positiveInt(opts.threadsPerWorker, "--threads-per-worker");
-      let code: number;
-      if (opts.backend === "threads") {
-        if (opts.hostfile) throw new LaunchUsageError("launch: --hostfile needs --backend mpi");
-        const perWorker = threads ?? Math.max(1, Math.floor(availableParallelism() / size));
-        const timeoutMs = positiveInt(opts.timeout, "--timeout") * 1000;
-        code = await launchThreads(size, perWorker, timeoutMs, [...command, "--set", `train.threads=${perWorker}`]);
-      } else if (opts.backend === "mpi") {
-        code = await launchMpi(size, opts.hostfile, threads, threads ? [...command, "--set", `train.threads=${threads}`] : command);
-      } else {
-        throw new LaunchUsageError(`launch: --backend must be threads or mpi, got ${JSON.stringify(opts.backend)}`);
+      if (opts.backend !== "threads" && opts.backend !== "mpi") throw new UsageError(`launch: --backend must be threads or mpi, got ${JSON.stringify(opts.backend)}`, "see turbine launch --help");
+      const shape = jobShape(opts);
+      if (!rankCommands.includes(command[0]!)) {
+        throw new UsageError(`launch: each rank runs a turbine command (${rankCommands.join(", ")}), got ${JSON.stringify(command.join(" "))}`, LAUNCH_SEPARATOR_HINT);
       }
-      process.exitCode = code;
+      const threads = opts.threadsPerWorker === undefined ? undefined : positiveInt(opts.threadsPerWorker, "--threads-per-worker");
+      const timeoutS = positiveInt(opts.timeout, "--timeout");
+      // train uses every core by default; a rank gets its share.
+      const withThreads = (t: number | undefined): string[] => (t !== undefined && command[0] === "train" ? [...command, "--set", `train.threads=${t}`] : command);
+      if (opts.backend === "threads") {
+        const perWorker = threads ?? Math.max(1, Math.floor(availableParallelism() / shape.size));
+        process.exitCode = await launchThreads(shape.size, perWorker, timeoutS * 1000, withThreads(perWorker));
+      } else {
+        process.exitCode = await launchMpi(shape, threads, timeoutS, withThreads(threads));
+      }
     });
 }

@@ -2,43 +2,33 @@
 /**
  * The `turbine` command: a thin layer over the library.
  *
- *   turbine train [config] [--set a.b=v] [--resume DIR] [--json]
+ *   turbine train [config|name] [--list] [--set a.b=v] [--resume DIR] [--json]
  *   turbine sample --checkpoint DIR [--prompt TEXT] [--tokens N] [--temperature T] [--top-k K]
  *   turbine bench [--workloads mlp,cnn,gpt] [--precision f32|bf16] [--json] [--time-to-quality] [--ops W]
  *   turbine data prepare <text> <out>
- *   turbine launch -n N [--backend threads|mpi] [--hostfile F] [--threads-per-worker T] -- train CONFIG
+ *   turbine launch [--nproc-per-node N] [--nnodes M --hostfile F] [--backend threads|mpi] -- COMMAND ...
+ *
+ * Exit codes: 0 done, 2 bad usage or config, 1 a run that failed for a reason it names, 70 a bug
+ * (printed with its stack).
  */
-import { Command, CommanderError } from "commander";
+import { CommanderError } from "commander";
 
 import { mpiLaunchRank, prefixProcessOutput } from "../parallel/rank_output.js";
-import { registerBench } from "./bench.js";
-import { registerData } from "./data.js";
-import { registerLaunch } from "./launch.js";
-import { registerSample } from "./sample.js";
-import { registerTrain } from "./train.js";
-import { exitCodeFor } from "./errors.js";
+import { describeError, exitCodeFor } from "./errors.js";
+import { exportMpiRankEnvironment } from "./rank_env.js";
+import { turbineProgram } from "./program.js";
 
 // A rank started by `turbine launch --backend mpi` tags its lines, since mpirun merges all ranks' output.
 const mpiRank = mpiLaunchRank();
-if (mpiRank !== null) prefixProcessOutput(mpiRank);
-
-const program = new Command()
-  .name("turbine")
-  .description("train neural networks fast on Node.js")
-  .showHelpAfterError()
-  .exitOverride();
-
-registerTrain(program);
-registerSample(program);
-registerBench(program);
-registerData(program);
-registerLaunch(program);
+if (mpiRank !== null) {
+  prefixProcessOutput(mpiRank);
+  exportMpiRankEnvironment();
+}
 
 try {
-  await program.parseAsync(process.argv);
+  await turbineProgram().parseAsync(process.argv);
 } catch (error) {
   if (error instanceof CommanderError) process.exit(error.exitCode);
-  const code = exitCodeFor(error);
-  process.stderr.write(`turbine: ${code === 70 ? (error as Error).stack : (error as Error).message}\n`);
-  process.exit(code);
+  process.stderr.write(`turbine: ${describeError(error)}\n`);
+  process.exit(exitCodeFor(error));
 }

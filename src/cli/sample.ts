@@ -6,6 +6,8 @@ import { GPT } from "../models/gpt.js";
 import { loadLatestCheckpoint } from "../train/checkpoint.js";
 import type { Config } from "../train/config.js";
 import { ConfigError, parseConfig } from "../train/config_file.js";
+import { UsageError } from "./errors.js";
+import { integerAtLeast, numberAtLeast } from "./option_values.js";
 
 /** Rebuilds a trained GPT and its tokenizer from a checkpoint written by `turbine train`. */
 export function loadGPTCheckpoint(path: string, warn: (line: string) => void): { model: GPT; tokenizer: CharTokenizer; step: number } {
@@ -22,20 +24,43 @@ export function loadGPTCheckpoint(path: string, warn: (line: string) => void): {
   return { model, tokenizer, step: checkpoint.meta.step };
 }
 
-/** `turbine sample`: text from a trained GPT checkpoint. */
+/**
+ * The token ids of a prompt, refusing what the model cannot continue: an empty prompt (a
+ * character model has no start token to begin from) and characters outside its vocabulary.
+ */
+function encodePrompt(prompt: string, tokenizer: CharTokenizer): Int32Array {
+  if (prompt === "") throw new UsageError("sample: --prompt is empty; a character model needs at least one character to continue", 'leave --prompt out to start from a newline, or give e.g. --prompt "And"');
+  const unknown = tokenizer.unknownCharacters(prompt);
+  if (unknown.length > 0) {
+    throw new UsageError(
+      `sample: --prompt has ${unknown.length === 1 ? "a character" : "characters"} outside the model's vocabulary of ${tokenizer.vocabSize}: ${unknown.map((c) => JSON.stringify(c)).join(", ")}`,
+      "the model knows only the characters of the text it was trained on",
+    );
+  }
+  return tokenizer.encode(prompt);
+}
+
+/**
+ * `turbine sample`: text from a trained GPT checkpoint. `--temperature 0` is greedy decoding and
+ * `--top-k 0` no top-k filter, as in Hugging Face's generate.
+ * @example turbine sample --checkpoint runs/gpt-char/checkpoints --prompt "And God said" --temperature 0
+ */
 export function registerSample(program: Command): void {
   program
     .command("sample")
     .description("generate text from a trained gpt checkpoint")
     .requiredOption("--checkpoint <dir>", "a run folder (e.g. runs/gpt-char/version_0) or its checkpoints/ folder (the newest valid checkpoint), or one checkpoint")
     .option("--prompt <text>", "text to continue", "\n")
-    .option("--tokens <n>", "characters to generate", (v) => Number(v), 500)
-    .option("--temperature <t>", "softmax temperature", (v) => Number(v), 0.8)
-    .option("--top-k <k>", "sample among the k most likely characters", (v) => Number(v))
-    .option("--seed <n>", "seed of the sampling", (v) => Number(v), 0)
+    .option("--tokens <n>", "characters to generate", integerAtLeast(0), 500)
+    .option("--temperature <t>", "softmax temperature (0: greedy, always the most likely character)", numberAtLeast(0), 0.8)
+    .option("--top-k <k>", "sample among the k most likely characters (0: all)", integerAtLeast(0))
+    .option("--seed <n>", "seed of the sampling", integerAtLeast(0), 0)
     .action((opts: { checkpoint: string; prompt: string; tokens: number; temperature: number; topK?: number; seed: number }) => {
       const { model, tokenizer } = loadGPTCheckpoint(opts.checkpoint, (line) => process.stderr.write(`${line}\n`));
-      const ids = generate(model, tokenizer.encode(opts.prompt), {
+      if (opts.topK !== undefined && opts.topK > tokenizer.vocabSize) {
+        throw new UsageError(`sample: --top-k ${opts.topK} exceeds the model's vocabulary of ${tokenizer.vocabSize} characters`, `give 0 to ${tokenizer.vocabSize} (0: all)`);
+      }
+      const ids = generate(model, encodePrompt(opts.prompt, tokenizer), {
         tokens: opts.tokens,
         temperature: opts.temperature,
         ...(opts.topK !== undefined ? { topK: opts.topK } : {}),

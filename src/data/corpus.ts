@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 
 import { loadKjv } from "./kjv.js";
-import { TextDataset } from "./text.js";
+import { TextDataset, TooFewTokensError } from "./text.js";
 import { CharTokenizer } from "./tokenizer.js";
 
 export interface TextCorpusOptions {
@@ -69,6 +69,7 @@ export function loadTextCorpus(options: TextCorpusOptions = {}): TextCorpus {
     return { text, tokenizer, tokens, train, val };
   } catch (err) {
     const source = options.path === undefined ? "the KJV text" : resolve(options.path);
-    throw new Error(`loadTextCorpus: ${source}: ${(err as Error).message}`, { cause: err });
+    const Wrapped = err instanceof TooFewTokensError ? TooFewTokensError : Error;
+    throw new Wrapped(`loadTextCorpus: ${source}: ${(err as Error).message}`, { cause: err });
   }
 }

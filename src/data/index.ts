@@ -25,6 +25,7 @@ export { cacheDir, readCached, writeCached } from "./cache.js";
 export { loadKjv, type KjvOptions } from "./kjv.js";
 export {
   TextDataset,
+  TooFewTokensError,
   collateTokens,
   randomWindowLoader,
   fixedWindowLoader,

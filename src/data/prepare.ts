@@ -32,7 +32,12 @@ function forEachTextChunk(path: string, chunkBytes: number, fn: (text: string) =
     const decoder = new TextDecoder("utf-8", { fatal: true });
     const buffer = Buffer.allocUnsafe(chunkBytes);
     for (let offset = 0; ; ) {
-      const got = readSync(fd, buffer, 0, chunkBytes, offset);
+      let got: number;
+      try {
+        got = readSync(fd, buffer, 0, chunkBytes, offset);
+      } catch (err) {
+        throw new TokenFileError(`${path}: cannot read the text file (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, { cause: err });
+      }
       let text: string;
       try {
         text = decoder.decode(buffer.subarray(0, got), { stream: got > 0 });

@@ -7,6 +7,13 @@ import { EvenlySpacedSampler } from "./sampler.js";
 import { UniformSampler } from "./uniform_sampler.js";
 import type { WorkerSpec } from "./worker_spec.js";
 
+/**
+ * Text or tokens too short for what was asked of them: one window of context + 1 tokens, or
+ * the validation windows. The message names both sizes.
+ * @example try { TextDataset.split(tokens, { context: 128 }); } catch (e) { if (e instanceof TooFewTokensError) ... }
+ */
+export class TooFewTokensError extends RangeError {}
+
 /** A language-modelling sample: `context` tokens and the `context` tokens that follow each. */
 export interface TokenWindow {
   x: Int32Array;
@@ -107,7 +114,7 @@ export function randomWindowLoader(
 export function fixedWindowLoader(dataset: WindowDataset, options: { batchSize: number; batches?: number }, where: string): DataLoader<TokenWindow, TokenBatch> {
   const batchSize = checkPositive(options?.batchSize, "batchSize", where);
   const windows = checkPositive(options.batches ?? 20, "batches", where) * batchSize;
-  if (windows > dataset.length) throw new RangeError(`${where}: ${windows} validation windows exceed the ${dataset.length} this text holds`);
+  if (windows > dataset.length) throw new TooFewTokensError(`${where}: ${windows} validation windows exceed the ${dataset.length} this text holds`);
   return new DataLoader(dataset, { batchSize, sampler: new EvenlySpacedSampler(dataset.length, windows), collate: tokenLayout(dataset.context) });
 }
 
@@ -143,7 +150,7 @@ export class TextDataset implements WindowDataset {
     if (!(tokens instanceof Int32Array)) throw new TypeError(`TextDataset(${name}): tokens must be an Int32Array`);
     checkPositive(context, "context");
     if (tokens.length < context + 1) {
-      throw new RangeError(`TextDataset(${name}): ${tokens.length} tokens are too few for one window of context ${context} + 1 target`);
+      throw new TooFewTokensError(`TextDataset(${name}): ${tokens.length} tokens are too few for one window of context ${context} + 1 target`);
     }
     this.length = tokens.length - context;
     this.sampleShape = [context];

@@ -1,6 +1,6 @@
 import type { DataLoader } from "./dataloader.js";
 import { checkIndex } from "./dataset.js";
-import { fixedWindowLoader, randomWindowLoader, trainSplitPoint, type TextLoaderOptions, type TokenBatch, type TokenWindow, type WindowDataset } from "./text.js";
+import { fixedWindowLoader, randomWindowLoader, TooFewTokensError, trainSplitPoint, type TextLoaderOptions, type TokenBatch, type TokenWindow, type WindowDataset } from "./text.js";
 import { TokenFile } from "./token_file.js";
 
 /**
@@ -43,7 +43,7 @@ export class TokenFileDataset implements WindowDataset {
     }
     this.tokenCount = end - begin;
     if (this.tokenCount < context + 1) {
-      throw new RangeError(`${where}: ${this.tokenCount} tokens of ${file.path} are too few for one window of context ${context} + 1 target`);
+      throw new TooFewTokensError(`${where}: ${this.tokenCount} tokens of ${file.path} are too few for one window of context ${context} + 1 target`);
     }
     this.length = this.tokenCount - context;
     this.sampleShape = [context];

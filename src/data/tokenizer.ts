@@ -140,13 +140,31 @@ export class CharTokenizer {
   encode(text: string): Int32Array {
     const ids = new Int32Array(text.length);
     const count = forEachCodePoint(text, "CharTokenizer.encode", (cp, position) => {
-      const id = cp < 0x10000 ? this.bmpIds[cp]! : (this.astralIds.get(cp) ?? -1);
+      const id = this.idOf(cp);
       if (id < 0) {
         throw new RangeError(`CharTokenizer.encode: character ${describeChar(cp)} at position ${position} is not in the vocabulary of ${this.vocabSize} characters`);
       }
       ids[position] = id;
     });
     return count === ids.length ? ids : ids.slice(0, count);
+  }
+
+  /** The token id of a code point, -1 when it is outside the vocabulary. */
+  private idOf(cp: number): number {
+    return cp < 0x10000 ? this.bmpIds[cp]! : (this.astralIds.get(cp) ?? -1);
+  }
+
+  /**
+   * The distinct characters of `text` outside the vocabulary, in order of first appearance
+   * (empty when `encode(text)` would succeed).
+   * @example CharTokenizer.fromText("ab").unknownCharacters("abcba!") // ["c", "!"]
+   */
+  unknownCharacters(text: string): string[] {
+    const unknown = new Set<string>();
+    forEachCodePoint(text, "CharTokenizer.unknownCharacters", (cp) => {
+      if (this.idOf(cp) < 0) unknown.add(String.fromCodePoint(cp));
+    });
+    return [...unknown];
   }
 
   /**

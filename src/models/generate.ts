@@ -7,26 +7,27 @@ import type { GPT } from "./gpt.js";
 export interface GenerateOptions {
   /** New tokens to produce. */
   tokens: number;
-  /** Softmax temperature; lower is more conservative (default 1). */
+  /** Softmax temperature; lower is more conservative, 0 is greedy: always the most likely token (default 1). */
   temperature?: number;
-  /** Sample only among the k most likely tokens (default: all). */
+  /** Sample only among the k most likely tokens (default, or 0: all, as in Hugging Face). */
   topK?: number;
   seed?: number;
 }
 
 /**
  * Autoregressive sampling: feeds the last `context` tokens, draws the next token from the
- * softmax of the last position's logits (temperature, top-k), appends it, and repeats.
+ * softmax of the last position's logits (temperature, top-k), appends it, and repeats. At
+ * temperature 0 the next token is the most likely one (greedy decoding; the lowest id on a tie).
  * @example const ids = generate(model, tokenizer.encode("In the beginning"), { tokens: 200, topK: 10 });
  */
 export function generate(model: GPT, prompt: Int32Array, options: GenerateOptions): Int32Array {
   const { tokens, temperature = 1, topK, seed = 0 } = options;
   if (prompt.length === 0) throw new RangeError("generate: the prompt is empty; give at least one token");
   if (!Number.isInteger(tokens) || tokens < 0) throw new RangeError(`generate: tokens must be a non-negative integer, got ${tokens}`);
-  if (!(temperature > 0)) throw new RangeError(`generate: temperature must be positive, got ${temperature}`);
+  if (!(temperature >= 0 && Number.isFinite(temperature))) throw new RangeError(`generate: temperature must be a finite number ≥ 0 (0: greedy), got ${temperature}`);
   const vocab = model.config.vocabSize;
-  if (topK !== undefined && !(Number.isInteger(topK) && topK >= 1 && topK <= vocab)) {
-    throw new RangeError(`generate: topK must be an integer in [1, ${vocab}], got ${topK}`);
+  if (topK !== undefined && !(Number.isInteger(topK) && topK >= 0 && topK <= vocab)) {
+    throw new RangeError(`generate: topK must be an integer in [0, ${vocab}] (0: no top-k filter), got ${topK}`);
   }
   const rng = Rng.seeded(seed);
   const out = Array.from(prompt);
@@ -42,12 +43,20 @@ export function generate(model: GPT, prompt: Int32Array, options: GenerateOption
           return all.slice((window.length - 1) * vocab);
         }),
       );
-      out.push(sample(logits, temperature, topK, rng.nextUint32() / 2 ** 32));
+      const u = rng.nextUint32() / 2 ** 32;
+      out.push(temperature === 0 ? argmax(logits) : sample(logits, temperature, topK || undefined, u));
     }
   } finally {
     model.train(wasTraining);
   }
   return Int32Array.from(out);
+}
+
+/** The index of the largest logit, the first on a tie. */
+function argmax(logits: number[]): number {
+  let best = 0;
+  for (let i = 1; i < logits.length; i++) if (logits[i]! > logits[best]!) best = i;
+  return best;
 }
 
 /** Draws an index from softmax(logits / temperature), restricted to the top k, with u in [0, 1). */

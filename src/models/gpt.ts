@@ -9,7 +9,7 @@ import { GELU, Dropout } from "../nn/layers.js";
 import { Linear } from "../nn/linear.js";
 import { Module } from "../nn/module.js";
 import { LayerNorm } from "../nn/normalization.js";
-import { arange } from "../tensor/create.js";
+import { arange, fillWith } from "../tensor/create.js";
 import { normal_ } from "../tensor/random.js";
 import { formatShape } from "../tensor/shape.js";
 import { release } from "../tensor/scope.js";
@@ -137,7 +137,7 @@ export class GPT extends Module {
     for (const [name, p] of this.namedParameters()) {
       if (name.startsWith("tokens.") || name.startsWith("positions.")) continue; // already N(0, 0.02²)
       if (p.ndim === 2) normal_(p, 0, name.endsWith("proj.weight") || name.endsWith("fcProj.weight") ? residualStd : 0.02);
-      else if (name.endsWith(".bias") && !name.includes("ln")) p.data.fill(0);
+      else if (name.endsWith(".bias") && !name.includes("ln")) fillWith(p, 0);
     }
   }
 

@@ -7,3 +7,4 @@ export { Embedding } from "./embedding.js";
 export { LayerNorm, BatchNorm2d, batchNorm2d, type BatchNormOptions } from "./normalization.js";
 export { init, calculateGain, fans, initWeightAndBias, WEIGHT_INITS, type WeightInit, type Nonlinearity } from "./init.js";
 export { crossEntropy, mseLoss, klDivLoss } from "./loss.js";
+export { deferInit, materialize, materializeShard, type Shard } from "./deferred.js";

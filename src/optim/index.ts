@@ -14,5 +14,5 @@ export {
   warmupStableDecay,
   type Schedule,
 } from "./schedule.js";
-export { clipGradNorm, clipGradValue, gradNorm } from "./clip.js";
+export { clipGradNorm, clipGradValue, gradNorm, type NormCombine } from "./clip.js";
 export { GradScaler, type GradScalerOptions, type GradScalerState } from "./grad_scaler.js";

@@ -1,8 +1,10 @@
-import { addBackwardHooks } from "../autograd/hooks.js";
+import { currentBackward, registerPostAccumulateGradHook } from "../autograd/hooks.js";
 import type { Module } from "../nn/module.js";
-import { native } from "../tensor/native.js";
+import { copyInto } from "../ops/inplace.js";
+import { fillWith } from "../tensor/create.js";
 import { Tensor } from "../tensor/tensor.js";
 import type { ProcessGroup, Work } from "./process_group.js";
+import { ReplicatedStrategy } from "./strategy.js";
 
 export interface DDPOptions {
   /** Bucket size in MiB (default 25, PyTorch's). */
@@ -22,8 +24,10 @@ interface Bucket {
   params: Tensor[];
   /** Element offset of each parameter's gradient in the flat buffer. */
   offsets: number[];
+  /** The view of its range that each parameter's `.grad` is, once made (zeroGrad disposes it). */
+  views: (Tensor | null)[];
   buffer: Tensor;
-  /** Gradients not yet copied in during this backward. */
+  /** Gradients not yet final in the buffer during this backward. */
   pending: number;
   work: Work | null;
 }
@@ -35,12 +39,17 @@ interface Bucket {
  * on the global batch: the per-rank batch × ranks, the per-rank batch being the config's).
  *
  * Gradients are grouped into buckets of about `bucketCapMB` in reverse registration order (the
- * order backward produces them), the first one small; a bucket's all-reduce is issued
- * asynchronously from the autograd engine's grad-ready hook as soon as its last gradient is
- * final, and backward returns once every bucket is averaged and copied back into `.grad`.
- * Parameters that got no gradient on this rank count as zeros. After backward the gradients
- * are identical on all ranks, so clipping by the local norm clips by the global norm; with
- * autocast the parameters and gradients are the f32 master copies.
+ * order backward produces them), the first one small. Each parameter's `.grad` is a view of its
+ * range of its bucket (PyTorch's gradient_as_bucket_view): a gradient kept from the last step
+ * accumulates in the bucket directly, a new one is moved into it once, and the averaged result
+ * is read where it lands, never copied back. A bucket's all-reduce is issued asynchronously from
+ * the parameters' post-accumulate-grad hooks as soon as its last gradient is final, and backward
+ * returns once every bucket is averaged. Parameters that got no gradient on this rank count as
+ * zeros. After backward the gradients are identical on all ranks, so the local norm is the
+ * global one; with autocast the parameters and gradients are the f32 master copies.
+ *
+ * It is the data-parallel Strategy: `backward(loss, { sync })`, `clipGradNorm`, `step` and the
+ * checkpoint (written by rank 0) come from it.
  *
  * @example
  * const ddp = new DistributedDataParallel(model, group);
@@ -48,7 +57,7 @@ interface Bucket {
  * optimizer.step();
  * ddp.noSync(() => loss2.backward());    // accumulate locally, sync on the next backward
  */
-export class DistributedDataParallel {
+export class DistributedDataParallel extends ReplicatedStrategy {
   readonly buckets: Bucket[] = [];
   private readonly where = new Map<Tensor, { bucket: Bucket; index: number }>();
   private readonly ready = new Set<Tensor>();
@@ -56,13 +65,14 @@ export class DistributedDataParallel {
   private nextToFinish = 0;
   private syncing = true;
   private readonly overlap: boolean;
-  private readonly removeHooks: () => void;
+  private readonly removeHooks: (() => void)[];
 
   constructor(
-    readonly module: Module,
+    module: Module,
     readonly group: ProcessGroup,
     options: DDPOptions = {},
   ) {
+    super(module);
     const cap = (options.bucketCapMB ?? 25) * 2 ** 20, firstCap = (options.firstBucketCapMB ?? 1) * 2 ** 20;
     if (!(cap > 0) || !(firstCap > 0)) throw new RangeError(`DistributedDataParallel: bucket sizes must be positive, got ${options.bucketCapMB} and ${options.firstBucketCapMB} MiB`);
     this.overlap = options.overlap ?? true;
@@ -71,7 +81,20 @@ export class DistributedDataParallel {
       for (const [, t] of module.namedBuffers()) group.broadcast(t, 0);
     }
     this.assignBuckets(module.parameters().filter((p) => p.requiresGrad).reverse(), cap, firstCap);
-    this.removeHooks = addBackwardHooks({ gradReady: (leaf) => this.gradReady(leaf), nodeDone: () => this.progress(), backwardEnd: () => this.backwardEnd() });
+    this.removeHooks = [...this.where.keys()].map((p) => registerPostAccumulateGradHook(p, (leaf) => this.gradReady(leaf)));
+  }
+
+  /**
+   * Backward from `loss`; with `sync: false` inside noSync (gradients accumulate on this rank).
+   * @example ddp.backward(loss, { sync: microBatch === last });
+   */
+  backward(loss: Tensor, options: { sync?: boolean } = {}): void {
+    if (options.sync ?? true) loss.backward();
+    else this.noSync(() => loss.backward());
+  }
+
+  protected get writes(): boolean {
+    return this.group.rank === 0;
   }
 
   /**
@@ -90,25 +113,28 @@ export class DistributedDataParallel {
   }
 
   /** Stops syncing gradients (removes the autograd hooks). */
-  dispose(): void {
-    this.removeHooks();
+  override dispose(): void {
+    for (const remove of this.removeHooks) remove();
   }
 
   private assignBuckets(params: Tensor[], cap: number, firstCap: number): void {
     let current: Tensor[] = [], bytes = 0;
     const close = (): void => {
       if (current.length === 0) return;
-      const offsets: number[] = [];
-      let size = 0;
-      for (const p of current) {
-        offsets.push(size);
-        size += p.size;
-      }
+      const size = current.reduce((n, p) => n + p.size, 0);
       const buffer = this.group.communicationBuffer?.([size], current[0]!.dtype) ?? Tensor.empty([size], current[0]!.dtype, "gradient");
       buffer.kept = true;
       buffer.category = "gradient";
-      const bucket: Bucket = { params: current, offsets, buffer, pending: current.length, work: null };
-      current.forEach((p, index) => this.where.set(p, { bucket, index }));
+      const offsets: number[] = [];
+      let offset = 0;
+      for (const p of current) {
+        offsets.push(offset);
+        offset += p.size;
+      }
+      const bucket: Bucket = { params: current, offsets, views: current.map(() => null), buffer, pending: current.length, work: null };
+      current.forEach((p, index) => {
+        this.where.set(p, { bucket, index });
+      });
       this.buckets.push(bucket);
       current = [];
       bytes = 0;
@@ -122,18 +148,33 @@ export class DistributedDataParallel {
     close();
   }
 
-  private slice(bucket: Bucket, index: number) {
-    const start = bucket.offsets[index]!;
-    return bucket.buffer.data.subarray(start, start + bucket.params[index]!.size);
+  /**
+   * Makes the parameter's `.grad` its bucket view: a gradient held elsewhere (new this
+   * backward, or accumulated under noSync) moves in, a missing one is zeros.
+   */
+  private gradIntoBucket(param: Tensor, bucket: Bucket, index: number): void {
+    const held = param.grad && !param.grad.disposed ? param.grad : null;
+    if (held !== null && held === bucket.views[index]) return;
+    const view = bucket.buffer.viewRange(bucket.offsets[index]!, param.shape);
+    view.kept = true;
+    if (held) {
+      copyInto(view, held);
+      held.dispose();
+    } else fillWith(view, 0);
+    bucket.views[index] = param.grad = view;
   }
 
   private gradReady(leaf: Tensor): void {
     const at = this.syncing ? this.where.get(leaf) : undefined;
     if (!at || this.ready.has(leaf)) return;
+    if (this.ready.size === 0) {
+      const pass = currentBackward();
+      if (!pass) throw new Error("DistributedDataParallel: a gradient became ready outside backward");
+      pass.onNodeDone(() => this.progress());
+      pass.onEnd(() => this.backwardEnd());
+    }
     this.ready.add(leaf);
-    const slice = this.slice(at.bucket, at.index);
-    if (leaf.grad) native.copyBytes(slice, leaf.grad.data);
-    else slice.fill(0);
+    this.gradIntoBucket(leaf, at.bucket, at.index);
     at.bucket.pending--;
     if (this.overlap) this.launchReady();
   }
@@ -156,20 +197,10 @@ export class DistributedDataParallel {
   }
 
   private backwardEnd(): void {
-    if (!this.syncing || this.ready.size === 0) return;
     try {
       for (const p of this.where.keys()) if (!this.ready.has(p)) this.gradReady(p);
       this.launchReady();
-      for (const bucket of this.buckets) {
-        bucket.work!.wait();
-        bucket.params.forEach((p, i) => {
-          if (!p.grad || p.grad.disposed) {
-            p.grad = Tensor.empty(p.shape, p.dtype, "gradient");
-            p.grad.kept = true;
-          }
-          native.copyBytes(p.grad.data, this.slice(bucket, i));
-        });
-      }
+      for (const bucket of this.buckets) bucket.work!.wait();
     } finally {
       this.ready.clear();
       this.nextLaunch = 0;

@@ -1,6 +1,7 @@
 /**
  * Training in parallel: process groups (the `threads` backend on one machine, `mpi` over many),
- * DistributedDataParallel and the launchers. Exported from the package as `parallel`.
+ * the launchers, the Strategy interface with SingleProcess and DistributedDataParallel, and
+ * the collectives as differentiable ops for tensor parallelism. Exported as `parallel`.
  *
  * @example
  * import { parallel } from "turbine";
@@ -12,3 +13,6 @@ export { initProcessGroup, inDistributedJob } from "./init.js";
 export { CollectiveError, type ProcessGroup, type Work, type ReduceOp, type BackendName, type CollectiveOptions } from "./process_group.js";
 export { startThreads, type RunThreadsOptions, type RankOutcome, type ThreadsJob } from "./threads/spawn.js";
 export { initMpiProcessGroup } from "./mpi/index.js";
+export { SingleProcess, ReplicatedStrategy, type Strategy, type StrategyState } from "./strategy.js";
+export { shardedNorm } from "./sharded_norm.js";
+export { copyToRegion, reduceFromRegion, gatherFromRegion, scatterToRegion, reduceScatterToRegion } from "./region_ops.js";

@@ -1,6 +1,7 @@
 import { checkDType, DTYPES, type DType, type TypedArray } from "./dtype.js";
 import type { MemoryCategory } from "./memory.js";
 import { codes, native } from "./native.js";
+import { deferringInit, recordInit } from "./init_recipe.js";
 import { checkShape } from "./shape.js";
 import { Storage } from "./storage.js";
 import { Tensor } from "./tensor.js";
@@ -17,13 +18,15 @@ type Nested = number | readonly Nested[];
 function make(shape: readonly number[], options: TensorOptions | undefined, where: string): Tensor {
   checkShape(shape, where);
   const dtype = options?.dtype === undefined ? "float32" : checkDType(options.dtype, where);
-  const t = Tensor.empty([...shape], dtype, options?.category ?? "other");
+  const category = options?.category ?? "other";
+  const t = deferringInit() ? Tensor.meta([...shape], dtype, category) : Tensor.empty([...shape], dtype, category);
   if (options?.requiresGrad) t.requiresGrad = true;
   return t;
 }
 
-/** Fills t with value, encoding it for bf16/f16. */
+/** Fills t with value, encoding it for bf16/f16 (a meta tensor records the fill). */
 export function fillWith(t: Tensor, value: number): Tensor {
+  if (t.isMeta) return recordInit(t, { kind: "fill", value });
   if (t.dtype === "float32" || t.dtype === "int32") {
     t.data.fill(value);
   } else {

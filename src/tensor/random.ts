@@ -1,6 +1,7 @@
 import { empty, type TensorOptions } from "./create.js";
 import { checkDType, DTYPES, isFloating } from "./dtype.js";
 import { native } from "./native.js";
+import { recordInit } from "./init_recipe.js";
 import { checkShape, formatShape } from "./shape.js";
 import type { Tensor } from "./tensor.js";
 
@@ -137,7 +138,8 @@ function requireFinite(where: string, values: Record<string, number>): void {
 
 /**
  * Fills t in place with values uniform in [low, high) (computed in float32, then rounded to
- * t's dtype, which can round a value up to high as in PyTorch). Not recorded by autograd.
+ * t's dtype, which can round a value up to high as in PyTorch). Not recorded by autograd; a
+ * meta tensor records the draw (its counters are reserved all the same).
  * @example uniform_(linear.weight, -bound, bound)
  */
 export function uniform_(t: Tensor, low = 0, high = 1, generator: Generator = threadGenerator): Tensor {
@@ -145,13 +147,14 @@ export function uniform_(t: Tensor, low = 0, high = 1, generator: Generator = th
   requireFinite("uniform_", { low, high });
   if (low > high) throw new RangeError(`uniform_: low ${low} exceeds high ${high}`);
   const { seed, offset } = generator.reserve(t.size);
+  if (t.isMeta) return recordInit(t, { kind: "uniform", low, high, seed, offset });
   native.randomUniform(DTYPES[t.dtype].code, t.data, seed, offset, low, high);
   return t;
 }
 
 /**
  * Fills t in place with normal values of the given mean and standard deviation. Not
- * recorded by autograd.
+ * recorded by autograd; a meta tensor records the draw.
  * @example normal_(embedding.weight, 0, 0.02)
  */
 export function normal_(t: Tensor, mean = 0, std = 1, generator: Generator = threadGenerator): Tensor {
@@ -159,6 +162,7 @@ export function normal_(t: Tensor, mean = 0, std = 1, generator: Generator = thr
   requireFinite("normal_", { mean, std });
   if (std < 0) throw new RangeError(`normal_: std must be >= 0, got ${std}`);
   const { seed, offset } = generator.reserve(t.size);
+  if (t.isMeta) return recordInit(t, { kind: "normal", mean, std, seed, offset });
   native.randomNormal(DTYPES[t.dtype].code, t.data, seed, offset, mean, std);
   return t;
 }

@@ -40,16 +40,53 @@ export class Tensor {
    */
   version = 0;
   private storageRef: Storage | null;
-  private readonly view: TypedArray;
+  private view: TypedArray;
+  /** Non-null while the tensor is meta (deferred init, no elements yet): its storage's category to be. */
+  private metaCategory: MemoryCategory | null = null;
 
-  /** Internal: tensors are made by the creation functions and ops. */
-  constructor(storage: Storage, view: TypedArray, shape: readonly number[], dtype: DType, track = true) {
+  /** Internal: tensors are made by the creation functions and ops (storage null: a meta tensor). */
+  constructor(storage: Storage | null, view: TypedArray, shape: readonly number[], dtype: DType, track = true) {
     this.storageRef = storage;
     this.view = view;
     this.shape = shape;
     this.dtype = dtype;
-    this.size = view.length;
+    this.size = storage === null ? shape.reduce((n, d) => n * d, 1) : view.length;
     if (track) trackTensor(this);
+  }
+
+  /**
+   * A meta tensor: a shape and a dtype, no elements and no memory (what modules built under
+   * `nn.deferInit` hold until they are materialised). Reading its elements is an error.
+   * @example const w = Tensor.meta([4096, 4096]);   // 64 MiB that are not allocated
+   */
+  static meta(shape: readonly number[], dtype: DType = "float32", category: MemoryCategory = "other"): Tensor {
+    const t = new Tensor(null, new DTYPES[dtype].array(0), shape, dtype);
+    t.metaCategory = category;
+    return t;
+  }
+
+  /** True for a meta tensor (no elements yet). */
+  get isMeta(): boolean {
+    return this.metaCategory !== null;
+  }
+
+  /**
+   * Gives a meta tensor its elements: it takes over `source`'s storage (same shape and dtype),
+   * and `source` is disposed. Every holder of this tensor object (a module's field, an
+   * optimizer) then sees the elements.
+   * @example weight.realize(valuesOfWeight);
+   */
+  realize(source: Tensor): void {
+    if (this.metaCategory === null) throw new Error(`realize: the tensor of shape [${this.shape.join(", ")}] is not meta`);
+    if (source.dtype !== this.dtype || source.size !== this.size) {
+      throw new Error(`realize: ${source.dtype} [${source.shape.join(", ")}] cannot become ${this.dtype} [${this.shape.join(", ")}]`);
+    }
+    const storage = source.storage;
+    storage.category = this.metaCategory;
+    this.storageRef = storage;
+    this.view = source.view;
+    this.metaCategory = null;
+    source.storageRef = null;
   }
 
   /** A new tensor of uninitialised pooled memory. */
@@ -63,12 +100,12 @@ export class Tensor {
 
   /** The elements, as the typed array that stores them (a Uint16Array of bits for bf16/f16). */
   get data(): TypedArray {
-    if (this.storageRef === null || !this.storageRef.alive) throw this.disposedError();
+    if (this.storageRef === null || !this.storageRef.alive) throw this.missingError();
     return this.view;
   }
 
   get storage(): Storage {
-    if (this.storageRef === null || !this.storageRef.alive) throw this.disposedError();
+    if (this.storageRef === null || !this.storageRef.alive) throw this.missingError();
     return this.storageRef;
   }
 
@@ -86,11 +123,12 @@ export class Tensor {
   }
 
   get category(): MemoryCategory {
-    return this.storage.category;
+    return this.metaCategory ?? this.storage.category;
   }
 
   set category(category: MemoryCategory) {
-    this.storage.category = category;
+    if (this.metaCategory !== null) this.metaCategory = category;
+    else this.storage.category = category;
   }
 
   /** Releases this handle; the storage returns to the pool when no handle or graph holds it. */
@@ -112,6 +150,23 @@ export class Tensor {
     const storage = this.storage;
     storage.retain();
     return new Tensor(storage, this.view, shape, this.dtype);
+  }
+
+  /**
+   * A handle on `size(shape)` elements of this tensor's storage from element `start` on (flat,
+   * row-major), shaped `shape`: a parameter's gradient inside a communication bucket, a rank's
+   * slice of a flat shard. Writes through either handle are seen by both.
+   * @example const second = flat.viewRange(6, [2, 3]);   // elements 6..11 of flat, as 2×3
+   */
+  viewRange(start: number, shape: readonly number[]): Tensor {
+    let size = 1;
+    for (const d of shape) size *= d;
+    if (!Number.isSafeInteger(start) || start < 0 || !Number.isSafeInteger(size) || start + size > this.size) {
+      throw new RangeError(`viewRange: elements ${start}..${start + size} of a tensor of ${this.size}`);
+    }
+    const storage = this.storage;
+    storage.retain();
+    return new Tensor(storage, this.view.subarray(start, start + size), shape, this.dtype);
   }
 
   /** The value of a one-element tensor. */
@@ -136,12 +191,18 @@ export class Tensor {
 
   toString(): string {
     const head = `Tensor(shape=[${this.shape.join(", ")}], dtype=${this.dtype}`;
-    if (this.disposed) return `${head}, disposed)`;
+    if (this.disposed) return `${head}, ${this.isMeta ? "meta" : "disposed"})`;
     const values = this.size <= 8 ? this.toArray().map((v) => +v.toPrecision(5)).join(", ") : `${this.size} elements`;
     return `${head}, [${values}])`;
   }
 
-  private disposedError(): Error {
+  private missingError(): Error {
+    if (this.metaCategory !== null) {
+      return new Error(
+        `Tensor of shape [${this.shape.join(", ")}] ${this.dtype} is meta (built under nn.deferInit): materialise its module ` +
+          "(nn.materialize) before reading or computing with it",
+      );
+    }
     return new Error(
       `Tensor of shape [${this.shape.join(", ")}] ${this.dtype} was disposed: by dispose(), by the end of the tidy() ` +
         "scope that made it (return it from the scope or keep() it), or by a backward that released its graph",

@@ -4,6 +4,7 @@ import { FashionMNIST } from "../data/fashion_mnist.js";
 import { loadTextCorpus } from "../data/corpus.js";
 import { CurriculumSampler, readScores } from "../data/curriculum.js";
 import { SeqLenWarmup } from "../data/seq_len_warmup.js";
+import { TooFewTokensError } from "../data/text.js";
 import { TokenFileDataset } from "../data/token_dataset.js";
 import { TokenFile } from "../data/token_file.js";
 import { cnn } from "../models/cnn.js";
@@ -84,11 +85,29 @@ function mismatch(config: Config): ConfigError {
   );
 }
 
+type ModelAndData = Omit<RunParts, "optimizer" | "scheduler" | "totalSteps" | "precision" | "gradScaler">;
+
 /** The model, its data and its task; a GPT's tokenizer goes into `meta` for checkpoints. */
-function buildModelAndData(config: Config, shard?: Shard): Omit<RunParts, "optimizer" | "scheduler" | "totalSteps" | "precision" | "gradScaler"> {
+function buildModelAndData(config: Config, shard?: Shard): ModelAndData {
+  const m = config.model, data = config.data;
+  if (m.kind !== "gpt") return buildClassifier(config, shard);
+  if (data.kind !== "text" && data.kind !== "tokens") throw mismatch(config);
+  try {
+    return buildLanguageModel(config, shard);
+  } catch (error) {
+    if (!(error instanceof TooFewTokensError)) throw error;
+    const share = Math.round(100 * (1 - data.trainFraction));
+    throw new ConfigError(
+      `config: ${error.message}; give a longer text or a smaller model.context (${m.context}); validation takes ` +
+        `data.valBatches × data.batchSize = ${data.valBatches * data.batchSize} windows from the last ${share}% (data.trainFraction ${data.trainFraction})`,
+    );
+  }
+}
+
+/** A GPT on a text or token file. */
+function buildLanguageModel(config: Config, shard?: Shard): ModelAndData {
   const m = config.model, data = config.data, seed = config.train.seed;
-  if (m.kind === "gpt") {
-    if (data.kind !== "text" && data.kind !== "tokens") throw mismatch(config);
+  if (m.kind === "gpt" && (data.kind === "text" || data.kind === "tokens")) {
     const corpus =
       data.kind === "text"
         ? loadTextCorpus({ path: data.path, context: m.context, trainFraction: data.trainFraction })
@@ -117,7 +136,13 @@ function buildModelAndData(config: Config, shard?: Shard): Omit<RunParts, "optim
       ...(warmup ? { prepareBatch: (batch: Batch, step: number) => warmup.crop(batch, step) } : {}),
     };
   }
-  if (data.kind !== "fashion-mnist") throw mismatch(config);
+  throw mismatch(config);
+}
+
+/** An mlp or cnn on Fashion-MNIST. */
+function buildClassifier(config: Config, shard?: Shard): ModelAndData {
+  const m = config.model, data = config.data, seed = config.train.seed;
+  if (m.kind === "gpt" || data.kind !== "fashion-mnist") throw mismatch(config);
   const model =
     m.kind === "mlp"
       ? mlp({ inputs: 784, hidden: m.hidden, classes: 10, init: m.init as never })

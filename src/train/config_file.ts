@@ -30,6 +30,9 @@ export function readConfigFile(path: string): unknown {
   }
 }
 
+/** Names that would reach an object's prototype rather than a field of the config. */
+const SPECIAL_KEYS = new Set(["__proto__", "constructor", "prototype"]);
+
 /**
  * Applies `--set a.b=value` overrides; values are read as YAML, so numbers, booleans, null and
  * [lists] keep their types.
@@ -42,6 +45,8 @@ export function applyOverrides(raw: unknown, sets: readonly string[]): unknown {
     if (at <= 0) throw new ConfigError(`--set ${JSON.stringify(set)}: expected path=value, e.g. train.epochs=5`);
     const path = set.slice(0, at).split(".");
     if (path.some((p) => p === "")) throw new ConfigError(`--set ${JSON.stringify(set)}: empty name in the path`);
+    const special = path.find((p) => SPECIAL_KEYS.has(p));
+    if (special) throw new ConfigError(`--set ${JSON.stringify(set)}: '${special}' is no config field (names that reach JavaScript prototypes are refused)`);
     let value: unknown;
     try {
       value = parseYaml(set.slice(at + 1));
@@ -50,7 +55,7 @@ export function applyOverrides(raw: unknown, sets: readonly string[]): unknown {
     }
     let node = root;
     for (const key of path.slice(0, -1)) {
-      const next = node[key];
+      const next = Object.hasOwn(node, key) ? node[key] : undefined;
       if (next === undefined || next === null) node[key] = {};
       else if (typeof next !== "object" || Array.isArray(next)) throw new ConfigError(`--set ${set}: '${key}' is not an object`);
       node = node[key] as Record<string, unknown>;
@@ -68,8 +73,9 @@ export function applyOverrides(raw: unknown, sets: readonly string[]): unknown {
 export function parseConfig(raw: unknown, source: string): Config {
   const result = configSchema.safeParse(raw, { reportInput: true });
   if (result.success) return result.data;
-  const lines = result.error.issues.map((issue) => `  ${describeIssue(issue as Issue, raw)}`);
-  throw new ConfigError(`config ${source} is invalid:\n${lines.join("\n")}`);
+  const lines = result.error.issues.flatMap((issue) => describeIssue(issue as Issue, raw).split("\n  "));
+  // One problem fits on one line; several are listed one per line.
+  throw new ConfigError(`config ${source} is invalid:${lines.length === 1 ? ` ${lines[0]}` : `\n  ${lines.join("\n  ")}`}`);
 }
 
 interface Issue {
@@ -94,13 +100,19 @@ function show(value: unknown): string {
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }
 
+/** A key as it appears in a field path: quoted when it is empty or holds spaces, dots or quotes. */
+function fieldName(key: PropertyKey): string {
+  const name = String(key);
+  return /^[\w-]+$/.test(name) ? name : JSON.stringify(name);
+}
+
 function describeIssue(issue: Issue, raw: unknown): string {
-  const path = issue.path.map(String).join(".") || "(top level)";
+  const path = issue.path.map(fieldName).join(".") || "(top level)";
   switch (issue.code) {
     case "unrecognized_keys": {
       const allowed = fieldsAt(issue.path.map(String), raw);
       return issue
-        .keys!.map((k) => `${path === "(top level)" ? k : `${path}.${k}`}: unknown field; allowed here: ${allowed.join(", ")}`)
+        .keys!.map((k) => `${path === "(top level)" ? fieldName(k) : `${path}.${fieldName(k)}`}: unknown field; allowed here: ${allowed.join(", ")}`)
         .join("\n  ");
     }
     case "invalid_union":

@@ -4,6 +4,7 @@ import { basename, join } from "node:path";
 
 import { DistributedDataParallel } from "../parallel/ddp.js";
 import type { ProcessGroup } from "../parallel/process_group.js";
+import { SingleProcess } from "../parallel/strategy.js";
 import { tensor } from "../tensor/create.js";
 import { memory } from "../tensor/memory.js";
 import { native } from "../tensor/native.js";
@@ -92,7 +93,7 @@ export function runTraining(config: Config, options: RunOptions = {}): RunSummar
   const progress = lead ? new Progress({ totalSteps: parts.totalSteps, stepsPerEpoch: stepsOfEpoch, unit: parts.task.unit, every: config.train.logEvery, ranks: group?.size ?? 1, steps: options.progress ?? false, output }) : null;
   for (const c of [tensorboard, progress]) if (c) callbacks.push(c);
   // Rank 0's initial weights go to every rank; a resume then loads the same checkpoint on each.
-  const ddp = group ? new DistributedDataParallel(parts.model, group) : null;
+  const strategy = group ? new DistributedDataParallel(parts.model, group) : new SingleProcess(parts.model);
   const trainer = new Trainer({
     model: parts.model,
     optimizer: parts.optimizer,
@@ -106,7 +107,7 @@ export function runTraining(config: Config, options: RunOptions = {}): RunSummar
     callbacks,
     meta: { config, ...parts.meta },
     prepareBatch: parts.prepareBatch,
-    dataParallel: ddp,
+    strategy,
     ...(options.stopRequested ? { stopRequested: group ? agreedStop(group, options.stopRequested) : options.stopRequested } : {}),
   });
   let result;
@@ -124,7 +125,7 @@ export function runTraining(config: Config, options: RunOptions = {}): RunSummar
     // (which would keep a launched worker thread alive) and the event file is closed.
     progress?.close();
     tensorboard?.close();
-    ddp?.dispose();
+    strategy.dispose();
     parts.train.close();
   }
   const peak = peakMemory(memory.report());

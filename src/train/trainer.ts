@@ -5,10 +5,10 @@ import { noGrad } from "../autograd/grad_mode.js";
 import type { DataLoader, LoaderState } from "../data/dataloader.js";
 import type { Module } from "../nn/module.js";
 import { mul } from "../ops/binary.js";
-import { clipGradNorm } from "../optim/clip.js";
 import type { GradScaler, GradScalerState } from "../optim/grad_scaler.js";
 import type { Optimizer } from "../optim/optimizer.js";
 import type { LRScheduler } from "../optim/schedule.js";
+import { SingleProcess, type Strategy } from "../parallel/strategy.js";
 import { defaultGenerator } from "../tensor/random.js";
 import { tidy } from "../tensor/scope.js";
 import { microBatchesOfStep, stepsPerEpoch } from "./accumulate.js";
@@ -42,10 +42,11 @@ export interface TrainerOptions {
   /** Loss scaling (float16): the loss is scaled, gradients unscaled before clipping, inf/NaN steps skipped. */
   gradScaler?: GradScaler | null;
   /**
-   * The data-parallel wrapper of the model (DistributedDataParallel): with accumulation, all but
-   * the last micro-batch of a step run in its noSync, so gradients are averaged once per step.
+   * How this rank trains in parallel (default: SingleProcess on `model`): it runs backward
+   * (with accumulation, all but the last micro-batch of a step without sync), clips by the whole
+   * model's gradient norm, steps the optimizer and gives this rank's part of a checkpoint.
    */
-  dataParallel?: { noSync<T>(fn: () => T): T } | null;
+  strategy?: Strategy;
   /**
    * Polled after every step (a signal flag, a deadline): a reason ends training there, without
    * the final evaluation; the callbacks' onTrainEnd still runs, so a checkpoint is written. Under
@@ -95,10 +96,13 @@ export class Trainer {
   private processed = 0;
   private dataWait = 0;
   private lastEval: EvalInfo | null = null;
+  readonly strategy: Strategy;
 
   constructor(readonly options: TrainerOptions) {
     const k = options.accumulate ?? 1;
     if (!Number.isInteger(k) || k < 1) throw new RangeError(`Trainer: accumulate must be a positive integer, got ${k}`);
+    this.strategy = options.strategy ?? new SingleProcess(options.model);
+    if (this.strategy.module !== options.model) throw new Error("Trainer: the strategy was made for another model than options.model");
   }
 
   /** Seconds of training so far (evaluation and checkpoints excluded). */
@@ -186,7 +190,7 @@ export class Trainer {
   }
 
   private trainStep(iterator: Iterator<Batch>, micro: number): StepInfo {
-    const { model, optimizer, scheduler, task, gradScaler, prepareBatch } = this.options;
+    const { optimizer, scheduler, task, gradScaler, prepareBatch } = this.options;
     let lossValue = 0, dataWait = 0;
     for (let i = 0; i < micro; i++) {
       const waitStart = performance.now();
@@ -195,19 +199,13 @@ export class Trainer {
       if (next.done) throw new Error(`Trainer: the loader ended its epoch ${micro - i} batches before its length (${this.options.train.length}) said`);
       const batch = prepareBatch ? prepareBatch(next.value, this.step) : next.value;
       this.processed += task.size(batch);
-      const backward = (): number => this.backwardMicroBatch(batch, micro);
-      lossValue += (i < micro - 1 && this.options.dataParallel ? this.options.dataParallel.noSync(backward) : backward()) / micro;
+      lossValue += this.backwardMicroBatch(batch, micro, i === micro - 1) / micro;
     }
     this.dataWait += dataWait;
     gradScaler?.unscale(optimizer);
-    const gradNorm = this.options.clipGradNorm ? clipGradNorm(model.parameters(), this.options.clipGradNorm) : null;
+    const gradNorm = this.options.clipGradNorm ? this.strategy.clipGradNorm(this.options.clipGradNorm) : null;
     const lr = optimizer.paramGroups[0]!.lr;
-    if (gradScaler) {
-      gradScaler.step(optimizer);
-      gradScaler.update();
-    } else {
-      optimizer.step();
-    }
+    this.strategy.step(optimizer, gradScaler);
     scheduler?.step();
     optimizer.zeroGrad();
     this.step++;
@@ -215,8 +213,11 @@ export class Trainer {
     return { step: this.step, epoch: this.epoch, loss: lossValue, lr, gradNorm, throughput: this.processed / trainSeconds, dataWait, trainSeconds };
   }
 
-  /** Forward and backward of one micro-batch, its loss weighted 1/micro; returns the unweighted loss. */
-  private backwardMicroBatch(batch: Batch, micro: number): number {
+  /**
+   * Forward and backward of one micro-batch, its loss weighted 1/micro; returns the unweighted
+   * loss. Gradients sync across ranks only after the step's last micro-batch (`sync`).
+   */
+  private backwardMicroBatch(batch: Batch, micro: number, sync: boolean): number {
     const { model, task, precision = "float32", gradScaler } = this.options;
     try {
       return tidy(() => {
@@ -229,7 +230,7 @@ export class Trainer {
           );
         }
         const share = micro > 1 ? mul(loss, 1 / micro) : loss;
-        (gradScaler ? gradScaler.scale(share) : share).backward();
+        this.strategy.backward(gradScaler ? gradScaler.scale(share) : share, { sync });
         return value;
       });
     } finally {
@@ -271,11 +272,12 @@ export class Trainer {
     for (const c of this.options.callbacks ?? []) c.onEvalEnd?.(this.lastEval, this);
   }
 
-  /** Everything a checkpoint holds to resume this run exactly. */
+  /** Everything a checkpoint holds to resume this run exactly (this rank's part of it). */
   checkpointContent(): CheckpointContent {
+    const state = this.strategy.stateDict(this.options.optimizer);
+    if (!state) throw new Error("Trainer.checkpointContent: this rank's strategy writes no part of the checkpoint");
     return {
-      model: this.options.model.stateDict(),
-      optimizer: this.options.optimizer.stateDict(),
+      ...state,
       meta: {
         step: this.step,
         epoch: this.epoch,
@@ -292,8 +294,7 @@ export class Trainer {
   restore(checkpoint: LoadedCheckpoint): void {
     const { model, optimizer, scheduler, train } = this.options;
     assertSameModel(checkpoint, model.stateDict());
-    model.loadStateDict(checkpoint.model);
-    if (checkpoint.optimizer) optimizer.loadStateDict(checkpoint.optimizer);
+    this.strategy.loadStateDict(checkpoint, optimizer);
     const meta = checkpoint.meta;
     if (scheduler && meta.scheduler) scheduler.loadStateDict(meta.scheduler as { step: number });
     if (this.options.gradScaler && meta.gradScaler) this.options.gradScaler.loadStateDict(meta.gradScaler as GradScalerState);

@@ -34,7 +34,7 @@ function onTerminal(args: string[]): { code: number; screen: string } {
   return { code: r.status ?? -1, screen: r.stdout };
 }
 
-const progressLines = /step 20\/60 {2}epoch 1\/1 {2}mean loss \d\.\d{4} {2}lr \S+ {2}.* {2}elapsed \d+:\d\d {2}left \d+:\d\d {2}data wait \S+%$/;
+const progressLines = /step 20\/60 {2}epoch 1\/1 {2}mean loss \d\.\d{4} {2}lr \S+ {2}.* {2}elapsed \d+:\d\d {2}left \d+:\d\d {2}data wait \S+%$/m;
 
 test("turbine train to a file: plain progress lines and results, a labelled summary, never 0 epochs", { timeout: 300_000 }, () => {
   const r = toFile(["train", ...run("single")], "single");
@@ -86,5 +86,5 @@ test("a launched run that fails with the bar drawn still ends, and gives the ter
   const r = spawnSync(process.execPath, [cli, ...launch("threads", "failed"), ...diverging], { cwd: work, encoding: "utf8", timeout: 120_000, env: { ...process.env, TURBINE_PROGRESS: "bar" } });
   assert.equal(r.status, 1, `exit code ${r.status} (null: it hung) ${r.stderr}`);
   assert.match(r.stderr, /\x1b\[\?25l/, "the bar hid the cursor");
-  assert.match(r.stderr, /\x1b\[\?25h[^]*\[rank 0\] failed: loss is NaN at step \d+ \(epoch 1\)/, "and shows it again before the error");
+  assert.match(r.stderr, /\x1b\[\?25h[^]*turbine: loss is NaN at step \d+ \(epoch 1\)/, "and shows it again before the error");
 });

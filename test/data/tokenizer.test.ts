@@ -100,3 +100,9 @@ test("the tokenizer survives JSON and a corrupt value is an error saying what is
   ];
   for (const [value, message] of cases) assert.throws(() => CharTokenizer.fromJSON(value), message, JSON.stringify(value));
 });
+
+test("unknownCharacters lists the characters outside the vocabulary once each, in order, astral ones whole", () => {
+  const tok = CharTokenizer.fromText("ab\u{1F600}");
+  assert.deepEqual(tok.unknownCharacters("abcba!c\u{1F601}\u{1F600}"), ["c", "!", "\u{1F601}"]);
+  assert.deepEqual(tok.unknownCharacters("ba\u{1F600}"), []);
+});

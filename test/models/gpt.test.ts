@@ -12,6 +12,8 @@ import { GPT } from "../../src/models/gpt.js";
 import { LRScheduler } from "../../src/optim/schedule.js";
 import { noGrad } from "../../src/autograd/grad_mode.js";
 import { tensor } from "../../src/tensor/create.js";
+import { manualSeed } from "../../src/tensor/random.js";
+import { tidy } from "../../src/tensor/scope.js";
 import { loadSafetensors } from "../../src/tensor/safetensors.js";
 import { buildOptimizer, buildSchedule } from "../../src/train/build.js";
 import { parseConfig } from "../../src/train/config_file.js";
@@ -111,5 +113,26 @@ test("GPT validates its shape and input, and sampling is seeded and stays in the
   assert.ok([...a].every((t) => t >= 0 && t < 10));
   assert.deepEqual([...a.slice(0, 3)], [1, 2, 3]);
   assert.throws(() => generate(model, new Int32Array(0), { tokens: 1 }), /the prompt is empty/);
-  assert.throws(() => generate(model, prompt, { tokens: 1, topK: 11 }), /topK must be an integer in \[1, 10\]/);
+  assert.throws(() => generate(model, prompt, { tokens: 1, topK: 11 }), /topK must be an integer in \[0, 10\]/);
+  assert.throws(() => generate(model, prompt, { tokens: 1, temperature: -1 }), /temperature must be a finite number ≥ 0/);
+});
+
+test("generate at temperature 0 is greedy: each token is the argmax of the logits after the text so far, whatever the seed", () => {
+  manualSeed(3);
+  const model = new GPT({ vocabSize: 10, context: 8, layers: 1, heads: 2, width: 16 });
+  const prompt = Int32Array.from([4, 1]);
+  const out = generate(model, prompt, { tokens: 12, temperature: 0, seed: 1 });
+  assert.deepEqual([...generate(model, prompt, { tokens: 12, temperature: 0, seed: 99 })], [...out]);
+  for (let n = prompt.length; n < out.length; n++) {
+    const window = [...out.slice(Math.max(0, n - 8), n)];
+    const logits = noGrad(() => tidy(() => model.forward(tensor([window], { dtype: "int32" })).toArray())).slice((window.length - 1) * 10);
+    assert.equal(out[n], logits.indexOf(Math.max(...logits)), `token ${n}`);
+  }
+});
+
+test("generate with topK 0 samples from every token, as without topK (Hugging Face's 0 = disabled)", () => {
+  const model = new GPT({ vocabSize: 10, context: 8, layers: 1, heads: 2, width: 16 });
+  const prompt = Int32Array.from([1, 2, 3]);
+  assert.deepEqual([...generate(model, prompt, { tokens: 30, topK: 0, seed: 2 })], [...generate(model, prompt, { tokens: 30, seed: 2 })]);
+  assert.notDeepEqual([...generate(model, prompt, { tokens: 30, topK: 1, seed: 2 })], [...generate(model, prompt, { tokens: 30, seed: 2 })]);
 });

@@ -1,6 +1,7 @@
 /**
  * One rank of the DDP equivalence test: a small MLP trained with AdamW and clipping on this
- * rank's shard of fixed synthetic batches. With one rank the shard is the global batch.
+ * rank's shard of fixed synthetic batches, through DDP's Strategy calls. With one rank the shard
+ * is the global batch.
  */
 import { DistributedSampler } from "../../src/data/distributed_sampler.js";
 import { Rng } from "../../src/data/random.js";
@@ -11,7 +12,6 @@ import { mlp } from "../../src/models/mlp.js";
 import { crossEntropy } from "../../src/ops/loss.js";
 import { mul } from "../../src/ops/binary.js";
 import { AdamW } from "../../src/optim/adamw.js";
-import { clipGradNorm } from "../../src/optim/clip.js";
 import { tensor } from "../../src/tensor/create.js";
 import { manualSeed } from "../../src/tensor/random.js";
 import { tidy } from "../../src/tensor/scope.js";
@@ -23,11 +23,23 @@ export interface DDPArgs {
   accumulate: number;
   /** DDP's overlap option (default true). */
   overlap?: boolean;
+  /** zeroGrad(false): gradients stay the bucket views from step to step, zeroed in place. */
+  keepGrads?: boolean;
 }
 
 const FEATURES = 20, CLASSES = 5;
 
-export function run(group: ProcessGroup, args: DDPArgs): { losses: number[]; params: number[][]; buckets: number; duringBackward: number; testedDuringBackward: number } {
+export interface DDPResult {
+  losses: number[];
+  params: number[][];
+  buckets: number;
+  duringBackward: number;
+  testedDuringBackward: number;
+  /** Steps after whose synced backward every `.grad` was a view of its bucket's buffer. */
+  gradsInBuckets: number;
+}
+
+export function run(group: ProcessGroup, args: DDPArgs): DDPResult {
   manualSeed(3);
   const model = mlp({ inputs: FEATURES, hidden: [48, 32], classes: CLASSES });
   if (group.rank !== 0) for (const p of model.parameters()) (p.data as Float32Array).fill(0.5); // DDP must broadcast rank 0's
@@ -59,27 +71,26 @@ export function run(group: ProcessGroup, args: DDPArgs): { losses: number[]; par
   const order = new DistributedSampler(new SequentialSampler(total), { rank: group.rank, worldSize: group.size }).epochIndices(0);
   const perRank = args.globalBatch / group.size, micro = perRank / args.accumulate;
   const losses: number[] = [];
+  let gradsInBuckets = 0;
   for (let step = 0; step < args.steps; step++) {
     let lossSum = 0;
     for (let m = 0; m < args.accumulate; m++) {
       const idx = order.subarray(step * perRank + m * micro, step * perRank + (m + 1) * micro);
       const x = tensor(Float32Array.from({ length: idx.length * FEATURES }, (_, k) => xs[idx[Math.floor(k / FEATURES)]! * FEATURES + (k % FEATURES)]!), { shape: [idx.length, FEATURES] });
       const y = tensor(Int32Array.from(idx, (i) => ys[i]!), { dtype: "int32" });
-      const pass = () =>
-        tidy(() => {
-          const loss = crossEntropy(model.forward(x), y);
-          lossSum += loss.item() / args.accumulate;
-          mul(loss, 1 / args.accumulate).backward();
-        });
-      if (m < args.accumulate - 1) ddp.noSync(pass);
-      else pass();
+      tidy(() => {
+        const loss = crossEntropy(model.forward(x), y);
+        lossSum += loss.item() / args.accumulate;
+        ddp.backward(mul(loss, 1 / args.accumulate), { sync: m === args.accumulate - 1 });
+      });
       x.dispose();
       y.dispose();
     }
-    clipGradNorm(model.parameters(), 1.0);
-    optimizer.step();
-    optimizer.zeroGrad();
+    if (ddp.buckets.every((b) => b.params.every((p) => p.grad!.storage === b.buffer.storage))) gradsInBuckets++;
+    ddp.clipGradNorm(1.0);
+    ddp.step(optimizer);
+    optimizer.zeroGrad(!args.keepGrads);
     losses.push(lossSum);
   }
-  return { losses, params: model.parameters().map((p) => p.toArray()), buckets: ddp.buckets.length, duringBackward, testedDuringBackward };
+  return { losses, params: model.parameters().map((p) => p.toArray()), buckets: ddp.buckets.length, duringBackward, testedDuringBackward, gradsInBuckets };
 }

@@ -11,7 +11,9 @@ import { collateTokens, type TokenWindow } from "../../src/data/text.js";
 import { GPT } from "../../src/models/gpt.js";
 import { AdamW } from "../../src/optim/adamw.js";
 import { SGD } from "../../src/optim/sgd.js";
+import { SingleProcess } from "../../src/parallel/strategy.js";
 import { memory } from "../../src/tensor/memory.js";
+import type { Tensor } from "../../src/tensor/tensor.js";
 import { manualSeed } from "../../src/tensor/random.js";
 import { microBatchesOfStep, stepsPerEpoch } from "../../src/train/accumulate.js";
 import { buildRun } from "../../src/train/build.js";
@@ -116,30 +118,29 @@ test("steps never span an epoch: 10 micro-batches make steps of 4, 4 and 2", () 
   assert.throws(() => new Trainer({ ...trainer.options, accumulate: 1.5 }), /got 1\.5/);
 });
 
-test("with a data-parallel wrapper, all but the last micro-batch of each step run in its noSync", () => {
-  /** One epoch of 10 micro-batches in steps of 4, 4 and 2; the noSync calls of each step. */
-  const run = (wrap: boolean) => {
-    const model = gpt();
-    const train = new DataLoader(new ArrayDataset(windows(20)), { batchSize: 2, shuffle: true, seed: 1, collate: collateTokens });
-    let unsynced = 0;
-    const perStep: number[] = [];
-    const dataParallel = {
-      noSync<T>(fn: () => T): T {
-        unsynced++;
-        return fn();
-      },
-    };
-    const onStepEnd = (): void => {
-      perStep.push(unsynced);
-      unsynced = 0;
-    };
-    new Trainer({ model, optimizer: new SGD(model.parameters(), { lr: 0.1 }), task: languageModel(), train, accumulate: 4, dataParallel: wrap ? dataParallel : null, callbacks: [{ onStepEnd }] }).fit({ epochs: 1 });
-    return { perStep, params: model.parameters().map((p) => Array.from(p.data)) };
+test("with accumulation, all but the last micro-batch of each step run backward through the strategy without sync", () => {
+  /** One epoch of 10 micro-batches in steps of 4, 4 and 2; the unsynced backwards of each step. */
+  const model = gpt();
+  const train = new DataLoader(new ArrayDataset(windows(20)), { batchSize: 2, shuffle: true, seed: 1, collate: collateTokens });
+  let unsynced = 0;
+  const perStep: number[] = [];
+  class Recording extends SingleProcess {
+    override backward(loss: Tensor, options: { sync?: boolean } = {}): void {
+      if (options.sync === false) unsynced++;
+      super.backward(loss);
+    }
+  }
+  const onStepEnd = (): void => {
+    perStep.push(unsynced);
+    unsynced = 0;
   };
-  const wrapped = run(true), plain = run(false);
-  assert.deepEqual(wrapped.perStep, [3, 3, 1]);
-  assert.deepEqual(plain.perStep, [0, 0, 0]);
-  assert.deepEqual(wrapped.params, plain.params, "noSync passes each backward through unchanged");
+  const strategy = new Recording(model);
+  const trainer = new Trainer({ model, optimizer: new SGD(model.parameters(), { lr: 0.1 }), task: languageModel(), train, accumulate: 4, strategy, callbacks: [{ onStepEnd }] });
+  assert.equal(trainer.strategy, strategy);
+  trainer.fit({ epochs: 1 });
+  assert.deepEqual(perStep, [3, 3, 1]);
+  assert.ok(new Trainer({ ...trainer.options, strategy: undefined }).strategy instanceof SingleProcess, "one process by default");
+  assert.throws(() => new Trainer({ ...trainer.options, strategy: new SingleProcess(gpt()) }), /the strategy was made for another model/);
 });
 
 test("resuming between accumulated steps continues exactly as an uninterrupted run", () => {

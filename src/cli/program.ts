@@ -1,0 +1,82 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+
+import { Command } from "commander";
+
+import { packageRoot } from "../package_root.js";
+import { registerBench } from "./bench.js";
+import { registerData } from "./data.js";
+import { UsageError } from "./errors.js";
+import { LAUNCH_SEPARATOR_HINT, registerLaunch } from "./launch.js";
+import { registerSample } from "./sample.js";
+import { registerTrain } from "./train.js";
+
+/** The version of the installed package, from its package.json. */
+function packageVersion(): string {
+  return (JSON.parse(readFileSync(join(packageRoot(), "package.json"), "utf8")) as { version: string }).version;
+}
+
+/** The words that name a command from the top, e.g. "turbine data prepare". */
+function commandPath(command: Command): string {
+  const names: string[] = [];
+  for (let c: Command | null = command; c; c = c.parent) names.unshift(c.name());
+  return names.join(" ");
+}
+
+/** The prefix of a command's messages after the CLI's own "turbine: ", e.g. "data prepare: ". */
+function messagePrefix(command: Command): string {
+  const path = commandPath(command).split(" ").slice(1).join(" ");
+  return path === "" ? "" : `${path}: `;
+}
+
+/**
+ * Commander's message (e.g. "error: unknown command 'trian'\n(Did you mean train?)") as one line
+ * without its "error: " prefix.
+ */
+function oneLine(message: string): string {
+  return message
+    .replace(/^error: /, "")
+    .replace(/\n\(Did you mean (.*)\?\)/, " (did you mean $1?)")
+    .replace(/\s*\n\s*/g, " ")
+    .replace(/\.$/, "");
+}
+
+/**
+ * Makes a command and its subcommands report commander's usage errors as a UsageError (exit 2,
+ * one line naming the command's help) instead of printing the whole help and exiting 1. Help
+ * and --version still end the program with code 0, as a CommanderError.
+ */
+function reportUsageErrors(command: Command): void {
+  command.configureOutput({ outputError: () => {} }).showHelpAfterError(false);
+  command.exitOverride((error) => {
+    if (error.exitCode === 0 || error.code === "commander.helpDisplayed" || error.code === "commander.version") throw error;
+    // `turbine` alone prints the help (to stderr) and is a usage error.
+    if (error.code === "commander.help") throw new UsageError(`${messagePrefix(command)}a command is needed`, `see ${commandPath(command)} --help`);
+    // An option of the rank's command given before the command itself: launch knows no such option.
+    const hint = command.name() === "launch" && error.code === "commander.unknownOption" ? LAUNCH_SEPARATOR_HINT : `see ${commandPath(command)} --help`;
+    throw new UsageError(`${messagePrefix(command)}${oneLine(error.message)}`, hint);
+  });
+  for (const sub of command.commands) reportUsageErrors(sub);
+}
+
+/**
+ * The `turbine` command line: train, sample, bench, data and (unless `launch` is false, as in a
+ * launched rank) launch. Usage errors throw a UsageError; help and --version throw a
+ * CommanderError with exit code 0.
+ * @example await turbineProgram().parseAsync(["train", "gpt-char"], { from: "user" });
+ */
+export function turbineProgram(options: { launch?: boolean } = {}): Command {
+  const program = new Command()
+    .name("turbine")
+    .description("train neural networks fast on Node.js")
+    .version(packageVersion(), "-V, --version")
+    // launch passes everything after its command to the ranks.
+    .enablePositionalOptions();
+  registerTrain(program);
+  registerSample(program);
+  registerBench(program);
+  registerData(program);
+  if (options.launch ?? true) registerLaunch(program, program.commands.map((c) => c.name()));
+  reportUsageErrors(program);
+  return program;
+}

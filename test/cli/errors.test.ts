@@ -1,0 +1,124 @@
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+
+import { repoRoot } from "../helpers/paths.js";
+
+const cli = join(repoRoot(), "dist", "src", "cli", "main.js");
+const work = mkdtempSync(join(tmpdir(), "turbine-errors-"));
+after(() => rmSync(work, { recursive: true, force: true }));
+
+function turbine(args: string[]): { code: number; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [cli, ...args], { cwd: work, encoding: "utf8", timeout: 120_000, env: { ...process.env, TURBINE_CACHE: join(work, "cache") } });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** A text of 3,000 characters over a small alphabet, and a one-step GPT trained on it. */
+const text = join(work, "corpus.txt");
+const tinyGpt = join(work, "tiny-gpt.json");
+const checkpoints = join(work, "runs", "tiny", "version_0", "checkpoints");
+before(() => {
+  writeFileSync(text, "and god said let there be light and there was light\n".repeat(60));
+  const config = {
+    name: "tiny",
+    outDir: join(work, "runs"),
+    model: { kind: "gpt", layers: 1, heads: 1, width: 8, context: 8 },
+    data: { kind: "text", path: text, batchSize: 2, valBatches: 1 },
+    train: { steps: 1 },
+  };
+  writeFileSync(tinyGpt, JSON.stringify(config));
+  const r = turbine(["train", tinyGpt, "--no-progress"]);
+  assert.equal(r.code, 0, r.stderr);
+  writeFileSync(join(work, "tiny.txt"), "hello world\n");
+  assert.equal(turbine(["data", "prepare", join(work, "tiny.txt"), join(work, "tiny.tokens")]).code, 0);
+  mkdirSync(join(work, "a-folder"));
+  writeFileSync(join(work, "hosts-bad"), "node1 slots=2\nnode2 slot=2\n");
+  writeFileSync(join(work, "hosts-one"), "# one machine\nnode1 slots=2\n");
+});
+
+/** Each documented bad input: the command line, its exit code and what the one line says. */
+const cases: { args: string[]; code: number; says: RegExp; afterHelp?: boolean }[] = [
+  // the top level (alone, it prints the help first, as git does)
+  { args: [], code: 2, says: /^turbine: a command is needed; see turbine --help$/, afterHelp: true },
+  { args: ["trian"], code: 2, says: /^turbine: unknown command 'trian' \(did you mean train\?\); see turbine --help$/ },
+  { args: ["--bogus"], code: 2, says: /unknown option '--bogus'; see turbine --help$/ },
+  // train
+  { args: ["train", "--bogus"], code: 2, says: /^turbine: train: unknown option '--bogus'; see turbine train --help$/ },
+  { args: ["train", "a", "b"], code: 2, says: /^turbine: train: too many arguments for 'train'\. Expected 1 argument but got 2; see turbine train --help$/ },
+  { args: ["train", "--set"], code: 2, says: /train: option '--set <path=value>' argument missing/ },
+  { args: ["train", "nope.json"], code: 2, says: /config .*nope\.json: cannot read it \(ENOENT\)/ },
+  { args: ["train", "--set", "train.epochs"], code: 2, says: /--set "train\.epochs": expected path=value/ },
+  { args: ["train", "--set", "__proto__.x=1"], code: 2, says: /--set "__proto__\.x=1": '__proto__' is no config field/ },
+  { args: ["train", "--set", "model.constructor.prototype=1"], code: 2, says: /'constructor' is no config field/ },
+  { args: ["train", "--set", "toString=1"], code: 2, says: /^turbine: config \(built-in default\) is invalid: toString: unknown field; allowed here: name, outDir/ },
+  { args: ["train", tinyGpt, "--set", "data.kind=tokens", "--set", `data.path=${join(work, "tiny.tokens")}`], code: 2, says: /TokenFileDataset\(val\): 2 tokens of .*tiny\.tokens are too few for one window of context 8 \+ 1 target; give a longer text or a smaller model\.context \(8\)/ },
+  { args: ["train", tinyGpt, "--set", "data.valBatches=1000"], code: 2, says: /2000 validation windows exceed the \d+ this text holds; .*data\.valBatches × data\.batchSize = 2000 windows/ },
+  // sample
+  { args: ["sample"], code: 2, says: /^turbine: sample: required option '--checkpoint <dir>' not specified; see turbine sample --help$/ },
+  { args: ["sample", "--checkpoint", checkpoints, "--tokens", "many"], code: 2, says: /sample: option '--tokens <n>' argument 'many' is invalid\. expected an integer ≥ 0/ },
+  { args: ["sample", "--checkpoint", checkpoints, "--temperature", "-1"], code: 2, says: /argument '-1' is invalid\. expected a number ≥ 0/ },
+  { args: ["sample", "--checkpoint", checkpoints, "--top-k", "2.5"], code: 2, says: /argument '2\.5' is invalid\. expected an integer ≥ 0/ },
+  { args: ["sample", "--checkpoint", checkpoints, "--top-k", "99"], code: 2, says: /sample: --top-k 99 exceeds the model's vocabulary of 16 characters; give 0 to 16/ },
+  { args: ["sample", "--checkpoint", checkpoints, "--prompt", ""], code: 2, says: /sample: --prompt is empty; .*; leave --prompt out to start from a newline/ },
+  { args: ["sample", "--checkpoint", checkpoints, "--prompt", "Light, zz!"], code: 2, says: /sample: --prompt has characters outside the model's vocabulary of 16: "L", ",", "z", "!"; / },
+  { args: ["sample", "--checkpoint", join(work, "a-folder")], code: 1, says: /no checkpoint in .*a-folder/ },
+  // bench
+  { args: ["bench", "--workloads", "mlp,rnn"], code: 2, says: /bench: option '--workloads <list>' argument 'mlp,rnn' is invalid\. unknown workload "rnn"; expected mlp, cnn, gpt/ },
+  { args: ["bench", "--precision", "fp8"], code: 2, says: /argument 'fp8' is invalid\. Allowed choices are f32, bf16; see turbine bench --help$/ },
+  { args: ["bench", "--repeats", "0"], code: 2, says: /argument '0' is invalid\. expected an integer ≥ 1/ },
+  { args: ["bench", "--ops", "rnn"], code: 2, says: /option '--ops <workload>' argument 'rnn' is invalid/ },
+  // data prepare
+  { args: ["data"], code: 2, says: /^turbine: data: a command is needed; see turbine data --help$/, afterHelp: true },
+  { args: ["data", "prepare", "x.txt"], code: 2, says: /data prepare: missing required argument 'out'; see turbine data prepare --help$/ },
+  { args: ["data", "prepare", "missing.txt", "out.tokens"], code: 1, says: /missing\.txt: no such text file/ },
+  { args: ["data", "prepare", "a-folder", "out.tokens"], code: 1, says: /a-folder: cannot read the text file \(EISDIR\)/ },
+  // launch
+  { args: ["launch", "--", "train"], code: 2, says: /launch: how many ranks\? give -n N \(in all\) or --nproc-per-node N/ },
+  { args: ["launch", "-n", "0", "--", "train"], code: 2, says: /launch: -n must be a positive integer, got "0"/ },
+  { args: ["launch", "-n", "2", "--backend", "nccl", "--", "train"], code: 2, says: /launch: --backend must be threads or mpi, got "nccl"/ },
+  { args: ["launch", "-n", "2", "--", "fly"], code: 2, says: /launch: each rank runs a turbine command \(train, sample, bench, data\), got "fly"/ },
+  { args: ["launch", "-n", "2", "--set", "train.steps=1", "train"], code: 2, says: /launch: unknown option '--set'; put the command each rank runs after --, e.g\. turbine launch -n 2 -- train/ },
+  { args: ["launch", "-n", "2", "--", "train", "nope.json"], code: 2, says: /^turbine: config .*nope\.json: cannot read it \(ENOENT\)$/ },
+  { args: ["launch", "-n", "2", "--timeout", "soon", "--", "train"], code: 2, says: /launch: --timeout must be a positive integer, got "soon"/ },
+  { args: ["launch", "--nnodes", "2", "--nproc-per-node", "2", "--", "train"], code: 2, says: /launch: --nnodes 2 needs --backend mpi/ },
+  { args: ["launch", "-n", "3", "--nproc-per-node", "2", "--", "train"], code: 2, says: /-n 3 and --nproc-per-node 2 disagree/ },
+  { args: ["launch", "-n", "2", "--hostfile", "hosts", "--", "train"], code: 2, says: /launch: --hostfile needs --backend mpi/ },
+  { args: ["launch", "-n", "2", "--backend", "mpi", "--hostfile", "no-hosts", "--", "train"], code: 2, says: /launch: --hostfile no-hosts: cannot read it \(ENOENT\)/ },
+  { args: ["launch", "-n", "2", "--backend", "mpi", "--hostfile", "hosts-bad", "--", "train"], code: 2, says: /launch: hosts-bad:2: expected "HOST \[slots=N\] \[max_slots=N\]", got "node2 slot=2"/ },
+  { args: ["launch", "--nnodes", "2", "--nproc-per-node", "1", "--backend", "mpi", "--hostfile", "hosts-one", "--", "train"], code: 2, says: /hosts-one lists 1 host\(s\); --nnodes 2 needs 2/ },
+  { args: ["launch", "--nproc-per-node", "4", "--backend", "mpi", "--hostfile", "hosts-one", "--", "train"], code: 2, says: /hosts-one:2: node1 has slots=2, fewer than --nproc-per-node 4/ },
+  { args: ["launch", "--nnodes", "2", "--nproc-per-node", "1", "--backend", "mpi", "--", "train"], code: 2, says: /--nnodes 2 needs --hostfile \(or a Slurm allocation\)/ },
+];
+
+for (const c of cases) {
+  test(`turbine ${c.args.map((a) => (a === "" ? '""' : a)).join(" ")} → exit ${c.code}, one line`, { timeout: 120_000 }, () => {
+    const r = turbine(c.args);
+    assert.equal(r.code, c.code, `exit code; stderr: ${r.stderr}`);
+    const lines = r.stderr.trim().split("\n");
+    if (c.afterHelp) assert.match(r.stderr, /^Usage: turbine /);
+    else assert.equal(lines.length, 1, `one line on stderr, got:\n${r.stderr}`);
+    assert.match(lines.at(-1)!, c.says);
+    assert.doesNotMatch(r.stderr, /^\s+at /m, "no stack frames");
+  });
+}
+
+test("turbine --version prints the package's version and exits 0", () => {
+  const r = turbine(["--version"]);
+  assert.equal(r.code, 0);
+  assert.equal(r.stdout.trim(), (JSON.parse(readFileSync(join(repoRoot(), "package.json"), "utf8")) as { version: string }).version);
+});
+
+test("turbine sample --temperature 0 is greedy: the same text whatever the seed; --top-k 0 samples as without it", () => {
+  const greedy = (seed: string): string => {
+    const r = turbine(["sample", "--checkpoint", checkpoints, "--prompt", "and ", "--tokens", "40", "--temperature", "0", "--seed", seed]);
+    assert.equal(r.code, 0, r.stderr);
+    return r.stdout;
+  };
+  assert.equal(greedy("1"), greedy("2"));
+  const sampled = (extra: string[]): string => turbine(["sample", "--checkpoint", checkpoints, "--prompt", "and ", "--tokens", "40", "--seed", "3", ...extra]).stdout;
+  assert.equal(sampled(["--top-k", "0"]), sampled([]));
+  assert.notEqual(sampled(["--seed", "4"]), sampled([]), "sampling does depend on the seed");
+});

@@ -1,0 +1,54 @@
+/**
+ * One rank of the strategy tests: the sharded gradient norm and which rank writes DDP's
+ * checkpoint.
+ */
+import { Linear } from "../../src/nn/linear.js";
+import { clipGradNorm, gradNorm } from "../../src/optim/clip.js";
+import { SGD } from "../../src/optim/sgd.js";
+import { DistributedDataParallel } from "../../src/parallel/ddp.js";
+import type { ProcessGroup } from "../../src/parallel/process_group.js";
+import { shardedNorm } from "../../src/parallel/sharded_norm.js";
+import { tensor } from "../../src/tensor/create.js";
+import type { Tensor } from "../../src/tensor/tensor.js";
+
+/** Gradient i of the whole model: distinct values, so a missing or doubled shard shows. */
+function gradient(i: number): number[] {
+  return Array.from({ length: 5 }, (_, k) => (i + 1) * (k - 2) + 0.5 * i);
+}
+
+function withGrad(values: number[]): Tensor {
+  const p = tensor(
+    values.map(() => 0),
+    { requiresGrad: true },
+  );
+  p.grad = tensor(values);
+  return p;
+}
+
+export interface StrategyChecks {
+  /** [this rank's sharded result, the whole model's on one rank] */
+  norm2: [number, number];
+  normInf: [number, number];
+  clipped: [number[][], number[][]];
+  writesCheckpoint: boolean;
+  checkpointKeys: string[];
+}
+
+export function run(group: ProcessGroup): StrategyChecks {
+  const count = 2 * group.size;
+  const whole = Array.from({ length: count }, (_, i) => withGrad(gradient(i)));
+  // Rank r holds gradients r, r + size, ...: each rank a different shard of the model's.
+  const mine = Array.from({ length: count }, (_, i) => i).filter((i) => i % group.size === group.rank);
+  const shard = mine.map((i) => withGrad(gradient(i)));
+  const combine = shardedNorm(group);
+  const norm2: [number, number] = [gradNorm(shard, 2, combine), gradNorm(whole, 2)];
+  const normInf: [number, number] = [gradNorm(shard, Infinity, combine), gradNorm(whole, Infinity)];
+  clipGradNorm(shard, 1.0, 2, combine);
+  clipGradNorm(whole, 1.0);
+  const clipped: [number[][], number[][]] = [shard.map((p) => p.grad!.toArray()), mine.map((i) => whole[i]!.grad!.toArray())];
+  const model = new Linear(3, 2);
+  const ddp = new DistributedDataParallel(model, group);
+  const state = ddp.stateDict(new SGD(model.parameters(), { lr: 0.1 }));
+  ddp.dispose();
+  return { norm2, normInf, clipped, writesCheckpoint: state !== null, checkpointKeys: state ? Object.keys(state.model) : [] };
+}
