@@ -13,7 +13,10 @@ let hookedLeaves = 0;
  * recorded use of it has contributed), while backward goes on with the rest of the graph, as
  * PyTorch's `register_post_accumulate_grad_hook`: data-parallel training starts a gradient
  * bucket's all-reduce there. A leaf the backward reaches but gives no gradient fires too
- * (its `.grad` is then whatever it was). Returns the function that removes the hook.
+ * (its `.grad` is then whatever it was). Activation checkpointing walks each recomputed block
+ * on its own: a leaf used both inside and outside a checkpointed function (or in two) fires
+ * once per walk that uses it, and only the last time is its gradient whole. Returns the
+ * function that removes the hook.
  *
  * @example
  * const remove = registerPostAccumulateGradHook(weight, (w) => console.log("ready", w.grad!.shape));

@@ -10,7 +10,7 @@ import { sum } from "../../src/ops/reduce.js";
 import { assertClose, F32 } from "../helpers/compare.js";
 import type { StrategyChecks } from "./strategy_rank.js";
 
-test("sharded gradients: shardedNorm joins the ranks' parts into the whole model's norm, and clipping scales each shard by it; DDP's checkpoint is rank 0's", {
+test("sharded gradients: shardedNorm joins the ranks' parts into the whole model's norm, and clipping scales each shard by it; DDP's checkpoint is rank 0's, and DDP refuses a parameter used inside and outside an activation checkpoint", {
   timeout: 60_000,
 }, async () => {
   for (const size of [2, 3]) {
@@ -25,6 +25,7 @@ test("sharded gradients: shardedNorm joins the ranks' parts into the whole model
       for (const [i, g] of r.clipped[0].entries()) assertClose(g, r.clipped[1][i]!, F32, `${where}: clipped gradient ${i}`);
       assert.equal(r.writesCheckpoint, outcome.rank === 0, `${where}: only rank 0 writes`);
       if (outcome.rank === 0) assert.deepEqual(r.checkpointKeys, ["weight", "bias"]);
+      assert.match(r.sharedAcrossCheckpoint, /got more gradient after its bucket was synced: it is used both inside and outside an activation checkpoint/);
     }
   }
 });
