@@ -22,5 +22,6 @@ export { buildRun, buildOptimizer, buildSchedule, type RunParts } from "./build.
 export { runTraining, type RunOptions, type RunSummary } from "./run.js";
 export { newRunFolder, resumeTarget, runVersions, type ResumeTarget } from "./run_folder.js";
 export { resumeConfig, configDifferences, RESUME_SAFE_FIELDS } from "./resume_config.js";
+export { watchStopSignals, stopSignalReceived } from "./stop_signals.js";
 export { stepsPerEpoch, microBatchesOfStep } from "./accumulate.js";
 export { peakMemory, formatPeakMemory, formatBytes, type PeakMemory } from "./memory_report.js";
