@@ -12,6 +12,7 @@ import { type Callback, CheckpointCallback, EarlyStopping, MetricsFile } from ".
 import { loadLatestCheckpoint, removeInterruptedWrites } from "./checkpoint.js";
 import type { Config } from "./config.js";
 import { buildRun } from "./build.js";
+import { scheduleWarnings } from "./schedule_fit.js";
 import { peakMemory, type PeakMemory } from "./memory_report.js";
 import { Progress } from "./progress.js";
 import { newRunFolder, resumeTarget } from "./run_folder.js";
@@ -75,6 +76,7 @@ export function runTraining(config: Config, options: RunOptions = {}): RunSummar
     removeInterruptedWrites(checkpointDir);
   }
   const parts = buildRun(config, group && { rank: group.rank, worldSize: group.size });
+  if (lead) for (const warning of scheduleWarnings(config.schedule, parts.totalSteps)) log(`warning: ${warning}`);
   const checkpoints = new CheckpointCallback(checkpointDir, config.checkpoint);
   const metrics = lead ? new MetricsFile(join(runDir, "metrics.jsonl"), config.train.logEvery) : null;
   const callbacks: Callback[] = metrics ? [metrics, checkpoints] : [];
