@@ -13,7 +13,10 @@ let hookedLeaves = 0;
  * recorded use of it has contributed), while backward goes on with the rest of the graph, as
  * PyTorch's `register_post_accumulate_grad_hook`: data-parallel training starts a gradient
  * bucket's all-reduce there. A leaf the backward reaches but gives no gradient fires too
- * (its `.grad` is then whatever it was). Returns the function that removes the hook.
+ * (its `.grad` is then whatever it was). Activation checkpointing walks each recomputed block
+ * on its own: a leaf used both inside and outside a checkpointed function (or in two) fires
+ * once per walk that uses it, and only the last time is its gradient whole. Returns the
+ * function that removes the hook.
  *
  * @example
  * const remove = registerPostAccumulateGradHook(weight, (w) => console.log("ready", w.grad!.shape));
@@ -21,8 +24,8 @@ let hookedLeaves = 0;
  * remove();
  */
 export function registerPostAccumulateGradHook(leaf: Tensor, hook: PostAccumulateGradHook): () => void {
-  let hooks = leafHooks.get(leaf);
-  if (!hooks) leafHooks.set(leaf, (hooks = new Set()));
+  const hooks = leafHooks.get(leaf) ?? new Set<PostAccumulateGradHook>();
+  leafHooks.set(leaf, hooks);
   if (hooks.size === 0) hookedLeaves++;
   hooks.add(hook);
   return () => {
@@ -66,7 +69,8 @@ export function currentBackward(): BackwardPass | null {
 /** Runs fn as one backward call: its end callbacks run after fn returns, in the order queued. */
 export function asBackwardPass(fn: () => void): void {
   const outer = current;
-  const pass = (current = new Pass());
+  const pass = new Pass();
+  current = pass;
   try {
     fn();
     // An end callback may queue another (a hook that runs late): run until none is left.

@@ -7,6 +7,7 @@ import { formatPeakMemory } from "../train/memory_report.js";
 import { resumeConfig } from "../train/resume_config.js";
 import { runTraining, type RunSummary } from "../train/run.js";
 import { resumeTarget } from "../train/run_folder.js";
+import { stopSignalReceived, watchStopSignals } from "../train/stop_signals.js";
 import { formatBuiltinConfigs, resolveConfigFile } from "./config_names.js";
 
 function collect(value: string, previous: string[]): string[] {
@@ -68,7 +69,24 @@ export function registerTrain(program: Command): void {
       }
       // A rank of `turbine launch` trains data-parallel over its job's group.
       const group = inDistributedJob() ? await initProcessGroup() : undefined;
-      const summary = runTraining(config, { resume: opts.resume, progress: opts.progress, ...(group ? { group } : {}) });
-      if ((group?.rank ?? 0) === 0) printSummary(summary, opts.json ?? false);
+      // Ctrl-C or SIGTERM: the step in flight finishes, a checkpoint is written, and the run ends.
+      const unwatch = watchStopSignals();
+      let summary: RunSummary;
+      try {
+        const stopRequested = (): string | null => stopSignalReceived()?.name ?? null;
+        summary = runTraining(config, { resume: opts.resume, progress: opts.progress, stopRequested, ...(group ? { group } : {}) });
+      } finally {
+        unwatch();
+      }
+      // Every rank ends with the signal's code (under `turbine launch` the job's exit code).
+      if (summary.interrupted !== null) process.exitCode = stopSignalReceived()?.exitCode ?? 130;
+      if ((group?.rank ?? 0) !== 0) return;
+      printSummary(summary, opts.json ?? false);
+      if (summary.interrupted !== null) {
+        // The progress bar hides the cursor and turns line wrap off: make sure both are back.
+        if (process.stdout.isTTY) process.stdout.write("\x1b[?25h\x1b[?7h");
+        const launch = group ? `turbine launch -n ${group.size}${group.backend === "mpi" ? " --backend mpi" : ""} -- ` : "turbine ";
+        process.stderr.write(`interrupted by ${summary.interrupted} after step ${summary.steps}; resume with: ${launch}train --resume ${summary.run_dir}\n`);
+      }
     });
 }

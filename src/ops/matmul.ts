@@ -3,10 +3,12 @@ import { isFloating, type DType } from "../tensor/dtype.js";
 import { lowCopy } from "../tensor/low_copy.js";
 import { native } from "../tensor/native.js";
 import { formatShape, sameShape, sizeOf } from "../tensor/shape.js";
+import { tidy } from "../tensor/scope.js";
 import { Tensor } from "../tensor/tensor.js";
 import { autocastCall, autocastLowDType } from "./autocast_hook.js";
 import { broadcastShapes } from "./broadcast.js";
 import { cast, viaFloat32 } from "./cast.js";
+import { expand, reshape } from "./view.js";
 import { sumInFloat32, sumTo } from "./reduce.js";
 import { dt, requireFloat, requireSameDType } from "./util.js";
 
@@ -109,10 +111,11 @@ function viewAs(t: Tensor, shape: readonly number[]): Tensor {
 
 /**
  * Matrix product with PyTorch's semantics: 1-D operands are vectors, leading axes are batch
- * axes and broadcast (a batch of one is shared). bfloat16 operands accumulate in float32;
+ * axes and broadcast as PyTorch's do, on either side or both ([3,1,5,7]·[1,4,7,9] → [3,4,5,9]). bfloat16 operands accumulate in float32;
  * float16 ones are computed through float32 (viaFloat32: no float16 GEMM on this CPU).
  * @example matmul(x, w)              // [B, T, C] · [C, N] -> [B, T, N]
  * @example matmul(q, kT)             // [B, H, T, D] · [B, H, D, T]
+ * @example matmul(a, b)              // [3, 1, 5, 7] · [1, 4, 7, 9] -> [3, 4, 5, 9]
  */
 export function matmul(a: Tensor, b: Tensor): Tensor {
   const auto = autocastCall("matmul", [a, b], ([a, b]) => matmul(a!, b!));
@@ -127,21 +130,21 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   const kb = bShape[bShape.length - 2]!, n = bShape[bShape.length - 1]!;
   if (k !== kb) throw new RangeError(`matmul: inner dimensions differ: ${formatShape(a.shape)} · ${formatShape(b.shape)} (${k} vs ${kb})`);
   const aBatch = aShape.slice(0, -2), bBatch = bShape.slice(0, -2);
-  const batchA = sizeOf(aBatch), batchB = sizeOf(bBatch);
-  const batchError = (): RangeError =>
-    new RangeError(
-      `matmul: batch axes ${formatShape(aBatch)} and ${formatShape(bBatch)} of ${formatShape(a.shape)} · ${formatShape(b.shape)} ` +
-        "must be equal or one of them a single matrix",
-    );
   let batchShape: number[];
   try {
     batchShape = broadcastShapes(aBatch, bBatch, "matmul");
   } catch {
-    throw batchError();
+    throw new RangeError(`matmul: batch axes ${formatShape(aBatch)} and ${formatShape(bBatch)} of ${formatShape(a.shape)} · ${formatShape(b.shape)} do not broadcast`);
   }
   const batch = sizeOf(batchShape);
-  if ((batchA !== batch && batchA !== 1) || (batchB !== batch && batchB !== 1)) throw batchError();
   const outShape = [...batchShape, ...(a.ndim === 1 ? [] : [m]), ...(b.ndim === 1 ? [] : [n])];
+  const batchA = sizeOf(aBatch), batchB = sizeOf(bBatch);
+  if ((batchA !== batch && batchA !== 1) || (batchB !== batch && batchB !== 1)) {
+    // Both sides broadcast ([3,1,5,7]·[1,4,7,9]): the kernel shares only a whole single matrix,
+    // so both operands are copied out to the full batch (expand's backward sums the gradients back).
+    const full = (x: Tensor, shape: readonly number[]): Tensor => expand(reshape(x, shape), [...batchShape, ...shape.slice(-2)]);
+    return tidy(() => reshape(matmul(full(a, aShape), full(b, bShape)), outShape));
+  }
   return apply1(matmulOp, [a, b], { batchA, batchB, m, n, k, transA: false, transB: false, outShape });
 }
 

@@ -132,7 +132,9 @@ export class DistributedDataParallel extends ReplicatedStrategy {
         offset += p.size;
       }
       const bucket: Bucket = { params: current, offsets, views: current.map(() => null), buffer, pending: current.length, work: null };
-      current.forEach((p, index) => this.where.set(p, { bucket, index }));
+      current.forEach((p, index) => {
+        this.where.set(p, { bucket, index });
+      });
       this.buckets.push(bucket);
       current = [];
       bytes = 0;
@@ -164,7 +166,13 @@ export class DistributedDataParallel extends ReplicatedStrategy {
 
   private gradReady(leaf: Tensor): void {
     const at = this.syncing ? this.where.get(leaf) : undefined;
-    if (!at || this.ready.has(leaf)) return;
+    if (!at) return;
+    if (this.ready.has(leaf)) {
+      throw new Error(
+        `DistributedDataParallel: a parameter of shape [${leaf.shape.join(", ")}] got more gradient after its bucket was ` +
+          "synced: it is used both inside and outside an activation checkpoint (or in two); use it on one side only",
+      );
+    }
     if (this.ready.size === 0) {
       const pass = currentBackward();
       if (!pass) throw new Error("DistributedDataParallel: a gradient became ready outside backward");

@@ -27,17 +27,19 @@ function allReduced(x: Tensor, group: ProcessGroup): Tensor {
 
 /** Every rank's x concatenated along dim, in rank order. */
 function gathered(x: Tensor, { group, dim }: RegionAttrs): Tensor {
-  return noGrad(() => tidy(() => {
-    const flat = Tensor.empty([group.size * x.size], x.dtype);
-    group.allGather(flat, x);
-    // [size, ...shape] with the rank axis moved in front of dim, then merged with it.
-    const stacked = reshape(flat, [group.size, ...x.shape]);
-    const order = x.shape.map((_, i) => i + 1);
-    order.splice(dim, 0, 0);
-    const shape = [...x.shape];
-    shape[dim]! *= group.size;
-    return reshape(dim === 0 ? stacked : permute(stacked, order), shape);
-  }));
+  return noGrad(() =>
+    tidy(() => {
+      const flat = Tensor.empty([group.size * x.size], x.dtype);
+      group.allGather(flat, x);
+      // [size, ...shape] with the rank axis moved in front of dim, then merged with it.
+      const stacked = reshape(flat, [group.size, ...x.shape]);
+      const order = x.shape.map((_, i) => i + 1);
+      order.splice(dim, 0, 0);
+      const shape = [...x.shape];
+      shape[dim]! *= group.size;
+      return reshape(dim === 0 ? stacked : permute(stacked, order), shape);
+    }),
+  );
 }
 
 /** This rank's chunk of x along dim (one of group.size equal chunks). */
@@ -48,18 +50,20 @@ function ownChunk(x: Tensor, { group, dim }: RegionAttrs): Tensor {
 
 /** x summed over the group, of which this rank keeps its chunk along dim. */
 function reduceScattered(x: Tensor, { group, dim }: RegionAttrs): Tensor {
-  return noGrad(() => tidy(() => {
-    // Split dim into [size, chunk] and bring the rank axis to the front: chunk r is contiguous.
-    const split = [...x.shape.slice(0, dim), group.size, x.shape[dim]! / group.size, ...x.shape.slice(dim + 1)];
-    const order = split.map((_, i) => i).filter((i) => i !== dim);
-    order.unshift(dim);
-    const chunks = dim === 0 ? reshape(x, split) : permute(reshape(x, split), order);
-    const shape = [...x.shape];
-    shape[dim]! /= group.size;
-    const out = Tensor.empty(shape, x.dtype);
-    group.reduceScatter(out, chunks, "sum");
-    return out;
-  }));
+  return noGrad(() =>
+    tidy(() => {
+      // Split dim into [size, chunk] and bring the rank axis to the front: chunk r is contiguous.
+      const split = [...x.shape.slice(0, dim), group.size, x.shape[dim]! / group.size, ...x.shape.slice(dim + 1)];
+      const order = split.map((_, i) => i).filter((i) => i !== dim);
+      order.unshift(dim);
+      const chunks = dim === 0 ? reshape(x, split) : permute(reshape(x, split), order);
+      const shape = [...x.shape];
+      shape[dim]! /= group.size;
+      const out = Tensor.empty(shape, x.dtype);
+      group.reduceScatter(out, chunks, "sum");
+      return out;
+    }),
+  );
 }
 
 const copyToRegionOp: OpDef<RegionAttrs> = {

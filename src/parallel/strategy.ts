@@ -70,7 +70,10 @@ export abstract class ReplicatedStrategy implements Strategy {
   }
 
   step(optimizer: Optimizer<any>, gradScaler?: GradScaler | null): void {
-    if (!gradScaler) return optimizer.step();
+    if (!gradScaler) {
+      optimizer.step();
+      return;
+    }
     gradScaler.step(optimizer);
     gradScaler.update();
   }

@@ -30,8 +30,8 @@ export function withDeferredInit<T>(fn: () => T): T {
 
 /** Appends a step to a meta tensor's recipe. */
 export function recordInit(t: Tensor, step: InitStep): Tensor {
-  let steps = recipes.get(t);
-  if (!steps) recipes.set(t, (steps = []));
+  const steps = recipes.get(t) ?? [];
+  recipes.set(t, steps);
   steps.push(step);
   return t;
 }

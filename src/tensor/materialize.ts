@@ -46,13 +46,16 @@ export function materializeSlice(t: Tensor, dim: number, index: number, parts: n
   const extent = t.shape[dim];
   if (extent === undefined || !Number.isInteger(dim) || dim < 0) throw new RangeError(`materializeSlice: dim ${dim} of a tensor ${formatShape(t.shape)}`);
   if (!Number.isInteger(parts) || parts < 1 || extent % parts !== 0 || !Number.isInteger(index) || index < 0 || index >= parts) {
-    throw new RangeError(`materializeSlice: chunk ${index} of ${parts} along dim ${dim} of ${formatShape(t.shape)} (the extent ${extent} must divide by ${parts})`);
+    throw new RangeError(
+      `materializeSlice: chunk ${index} of ${parts} along dim ${dim} of ${formatShape(t.shape)} (the extent ${extent} must divide by ${parts})`,
+    );
   }
   const chunk = extent / parts;
   const inner = t.shape.slice(dim + 1).reduce((n, d) => n * d, 1);
   const outer = t.shape.slice(0, dim).reduce((n, d) => n * d, 1);
   const shape = t.shape.map((d, i) => (i === dim ? chunk : d));
-  const run = chunk * inner, at = (o: number): number => (o * extent + index * chunk) * inner;
+  const run = chunk * inner,
+    at = (o: number): number => (o * extent + index * chunk) * inner;
   if (outer === 1) return materializeRange(t, at(0), run, shape);
   const out = Tensor.empty(shape, t.dtype, t.category);
   for (let o = 0; o < outer; o++) {

@@ -18,6 +18,15 @@ export interface NativeKernels {
   currentCpu(): number;
   /** Lets the calling thread run on every CPU of the process but `cpu`; false (nothing changed) where that leaves none or the system has no affinity. */
   keepOffCpu(cpu: number): boolean;
+  /**
+   * From now on the first SIGINT or SIGTERM only sets the flag stopSignal() reads; a second
+   * shows the cursor and turns line wrap on at `terminalFds`, then exits with 128 + signal.
+   * Calls nest, each undone by one uninstallStopSignals (the last restores the previous handlers).
+   */
+  installStopSignals(terminalFds: number[]): void;
+  uninstallStopSignals(): void;
+  /** The first SIGINT (2) or SIGTERM (15) received since stop signals were installed, else 0. */
+  stopSignal(): number;
   /** Bytes from the buffer's start to its first 64-byte-aligned address. */
   alignmentOffset(buffer: ArrayBuffer): number;
   unaryCodes(): { forward: Record<string, number>; backward: Record<string, number> };

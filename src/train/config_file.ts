@@ -100,13 +100,19 @@ function show(value: unknown): string {
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }
 
+/** A key as it appears in a field path: quoted when it is empty or holds spaces, dots or quotes. */
+function fieldName(key: PropertyKey): string {
+  const name = String(key);
+  return /^[\w-]+$/.test(name) ? name : JSON.stringify(name);
+}
+
 function describeIssue(issue: Issue, raw: unknown): string {
-  const path = issue.path.map(String).join(".") || "(top level)";
+  const path = issue.path.map(fieldName).join(".") || "(top level)";
   switch (issue.code) {
     case "unrecognized_keys": {
       const allowed = fieldsAt(issue.path.map(String), raw);
       return issue
-        .keys!.map((k) => `${path === "(top level)" ? k : `${path}.${k}`}: unknown field; allowed here: ${allowed.join(", ")}`)
+        .keys!.map((k) => `${path === "(top level)" ? fieldName(k) : `${path}.${fieldName(k)}`}: unknown field; allowed here: ${allowed.join(", ")}`)
         .join("\n  ");
     }
     case "invalid_union":

@@ -23,5 +23,6 @@ export { scheduleWarnings } from "./schedule_fit.js";
 export { runTraining, type RunOptions, type RunSummary } from "./run.js";
 export { newRunFolder, resumeTarget, runVersions, type ResumeTarget } from "./run_folder.js";
 export { resumeConfig, configDifferences, RESUME_SAFE_FIELDS } from "./resume_config.js";
+export { watchStopSignals, stopSignalReceived } from "./stop_signals.js";
 export { stepsPerEpoch, microBatchesOfStep } from "./accumulate.js";
 export { peakMemory, formatPeakMemory, formatBytes, type PeakMemory } from "./memory_report.js";

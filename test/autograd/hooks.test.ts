@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 
 import { currentBackward, registerPostAccumulateGradHook } from "../../src/autograd/hooks.js";
+import { checkpoint } from "../../src/autograd/checkpoint.js";
 import { add, mul } from "../../src/ops/binary.js";
 import { matmul } from "../../src/ops/matmul.js";
 import { sum } from "../../src/ops/reduce.js";
@@ -10,12 +11,28 @@ import { tidy } from "../../src/tensor/scope.js";
 import type { Tensor } from "../../src/tensor/tensor.js";
 
 test("a post-accumulate-grad hook fires once for its own leaf when its gradient is final, in the order backward finishes them", () => {
-  const w1 = tensor([[1, 2], [3, 4]], { requiresGrad: true });
-  const w2 = tensor([[0.5, -1], [2, 1]], { requiresGrad: true });
+  const w1 = tensor(
+    [
+      [1, 2],
+      [3, 4],
+    ],
+    { requiresGrad: true },
+  );
+  const w2 = tensor(
+    [
+      [0.5, -1],
+      [2, 1],
+    ],
+    { requiresGrad: true },
+  );
   const unused = tensor([1, 2], { requiresGrad: true });
   const events: string[] = [];
   const grads = new Map<Tensor, number[]>();
-  const names = new Map<Tensor, string>([[w1, "w1"], [w2, "w2"], [unused, "unused"]]);
+  const names = new Map<Tensor, string>([
+    [w1, "w1"],
+    [w2, "w2"],
+    [unused, "unused"],
+  ]);
   const record = (leaf: Tensor): void => {
     events.push(names.get(leaf) ?? "?");
     grads.set(leaf, leaf.grad!.toArray());
@@ -54,8 +71,20 @@ test("a hook belongs to its leaf: other leaves of the same graph fire nothing", 
 });
 
 test("onNodeDone and onEnd attach to the backward call in progress: after each later node, once at its end, and not to the next call", () => {
-  const w1 = tensor([[1, 2], [3, 4]], { requiresGrad: true });
-  const w2 = tensor([[0.5, -1], [2, 1]], { requiresGrad: true });
+  const w1 = tensor(
+    [
+      [1, 2],
+      [3, 4],
+    ],
+    { requiresGrad: true },
+  );
+  const w2 = tensor(
+    [
+      [0.5, -1],
+      [2, 1],
+    ],
+    { requiresGrad: true },
+  );
   const events: string[] = [];
   let attached = 0;
   const hook = (leaf: Tensor): void => {
@@ -77,4 +106,53 @@ test("onNodeDone and onEnd attach to the backward call in progress: after each l
   } finally {
     for (const remove of removes) remove();
   }
+});
+
+test("through activation checkpointing (a backward inside backward): a parameter used only inside fires once, whole; one used inside and outside fires per walk, whole the last time", () => {
+  const inner = tensor(
+    [
+      [1, -2],
+      [0.5, 3],
+    ],
+    { requiresGrad: true },
+  );
+  const both = tensor(
+    [
+      [2, 1],
+      [-1, 0.5],
+    ],
+    { requiresGrad: true },
+  );
+  const x = tensor(
+    [
+      [1, 2],
+      [3, 4],
+    ],
+    { requiresGrad: true },
+  );
+  const seen = new Map<Tensor, number[][]>([
+    [inner, []],
+    [both, []],
+  ]);
+  let ends = 0;
+  const record = (leaf: Tensor): void => {
+    seen.get(leaf)!.push(leaf.grad!.toArray());
+    currentBackward()!.onEnd(() => ends++);
+  };
+  const removes = [inner, both].map((p) => registerPostAccumulateGradHook(p, record));
+  const forward = (block: (a: Tensor) => Tensor): Tensor => sum(matmul(block(x), both));
+  try {
+    tidy(() => forward((a) => checkpoint((h) => matmul(matmul(h, inner), both), a)).backward());
+  } finally {
+    for (const remove of removes) remove();
+  }
+  const [withCheckpoint, innerGrad] = [both.grad!.toArray(), inner.grad!.toArray()];
+  both.grad = inner.grad = null;
+  tidy(() => forward((a) => matmul(matmul(a, inner), both)).backward());
+  assert.deepEqual(withCheckpoint, both.grad!.toArray(), "the same gradients as without checkpointing");
+  assert.deepEqual(seen.get(inner), [innerGrad]);
+  assert.equal(seen.get(both)!.length, 2);
+  assert.notDeepEqual(seen.get(both)![0], withCheckpoint, "not whole at the outer walk's fire");
+  assert.deepEqual(seen.get(both)![1], withCheckpoint);
+  assert.equal(ends, 3, "one end callback per queue, run once each");
 });

@@ -63,8 +63,13 @@ test("materializeShard gives a rank its flat range or its chunk along a dim, equ
         const shard = materializeShard(p, { dim, index, parts });
         const chunk = p.shape[dim]! / parts;
         const inner = p.shape.slice(dim + 1).reduce((n, d) => n * d, 1);
-        const want = expected.filter((_, i) => Math.floor(i / inner) % p.shape[dim]! >= index * chunk && Math.floor(i / inner) % p.shape[dim]! < (index + 1) * chunk);
-        assert.deepEqual(shard.shape, p.shape.map((d, i) => (i === dim ? chunk : d)));
+        const want = expected.filter(
+          (_, i) => Math.floor(i / inner) % p.shape[dim]! >= index * chunk && Math.floor(i / inner) % p.shape[dim]! < (index + 1) * chunk,
+        );
+        assert.deepEqual(
+          shard.shape,
+          p.shape.map((d, i) => (i === dim ? chunk : d)),
+        );
         assert.deepEqual(shard.toArray(), want, `${name}: chunk ${index}/${parts} along dim ${dim}`);
         shard.dispose();
       }

@@ -22,10 +22,15 @@ test("the README's data-parallel example runs from the package entry: both ranks
     writeFileSync(file, js.replace('from "turbine"', `from ${JSON.stringify(join(repoRoot(), "dist", "src", "index.js"))}`));
     const r = spawnSync(process.execPath, [file], { encoding: "utf8", timeout: 120_000 });
     assert.equal(r.status, 0, r.stderr);
-    const results = new Map(r.stdout.trim().split("\n").map((line) => {
-      const [rank, json] = [line.slice(0, line.indexOf(" ")), line.slice(line.indexOf(" ") + 1)];
-      return [Number(rank), JSON.parse(json) as { loss: number; weight: number[] }];
-    }));
+    const results = new Map(
+      r.stdout
+        .trim()
+        .split("\n")
+        .map((line) => {
+          const [rank, json] = [line.slice(0, line.indexOf(" ")), line.slice(line.indexOf(" ") + 1)];
+          return [Number(rank), JSON.parse(json) as { loss: number; weight: number[] }];
+        }),
+    );
     assert.deepEqual([...results.keys()].sort(), [0, 1], r.stdout);
     assert.deepEqual(results.get(0)!.weight, results.get(1)!.weight, "DDP keeps the replicas identical");
     // The target is the sum of the inputs: every weight tends to 1.

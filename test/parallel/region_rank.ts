@@ -18,7 +18,10 @@ export type Scenario = "mlp" | "gather" | "sequence";
 /** Each check: this rank's values, then the unsplit model's. */
 export type Checks = Record<string, [number[], number[]]>;
 
-const ROWS = 8, IN = 6, HIDDEN = 12, OUT = 4;
+const ROWS = 8,
+  IN = 6,
+  HIDDEN = 12,
+  OUT = 4;
 
 function leaf(t: Tensor): Tensor {
   t.requiresGrad = true;
@@ -27,15 +30,23 @@ function leaf(t: Tensor): Tensor {
 
 export function run(group: ProcessGroup, { scenario }: { scenario: Scenario }): Checks {
   manualSeed(5);
-  const x = randn([ROWS, IN]), w1 = randn([IN, HIDDEN]), w2 = randn([HIDDEN, OUT]), t = randn([ROWS, OUT]), t1 = randn([ROWS, HIDDEN]);
-  const r = group.rank, cols = HIDDEN / group.size, rows = ROWS / group.size;
+  const x = randn([ROWS, IN]),
+    w1 = randn([IN, HIDDEN]),
+    w2 = randn([HIDDEN, OUT]),
+    t = randn([ROWS, OUT]),
+    t1 = randn([ROWS, HIDDEN]);
+  const r = group.rank,
+    cols = HIDDEN / group.size,
+    rows = ROWS / group.size;
   const own = (g: Tensor, axis: number, n: number): number[] => tidy(() => slice(g, axis, r * n, (r + 1) * n).toArray());
   // The unsplit model.
   const [xf, w1f, w2f] = [x, w1, w2].map((v) => leaf(v.share()));
   const full = scenario === "gather" ? matmul(xf!, w1f!) : matmul(relu(matmul(xf!, w1f!)), w2f!);
   sum(mul(full, scenario === "gather" ? t1 : t)).backward();
   // The same model split over the group: this rank's columns of w1 and rows of w2.
-  const xs = leaf(x.share()), w1s = leaf(slice(w1, 1, r * cols, (r + 1) * cols)), w2s = leaf(slice(w2, 0, r * cols, (r + 1) * cols));
+  const xs = leaf(x.share()),
+    w1s = leaf(slice(w1, 1, r * cols, (r + 1) * cols)),
+    w2s = leaf(slice(w2, 0, r * cols, (r + 1) * cols));
   const checks: Checks = {};
   if (scenario === "mlp") {
     const y = reduceFromRegion(matmul(relu(matmul(copyToRegion(xs, group), w1s)), w2s), group);

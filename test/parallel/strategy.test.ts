@@ -10,25 +10,30 @@ import { sum } from "../../src/ops/reduce.js";
 import { assertClose, F32 } from "../helpers/compare.js";
 import type { StrategyChecks } from "./strategy_rank.js";
 
-test("sharded gradients: shardedNorm joins the ranks' parts into the whole model's norm, and clipping scales each shard by it; DDP's checkpoint is rank 0's", { timeout: 60_000 }, async () => {
+test("sharded gradients: shardedNorm joins the ranks' parts into the whole model's norm, and clipping scales each shard by it; DDP's checkpoint is rank 0's, and DDP refuses a parameter used inside and outside an activation checkpoint", {
+  timeout: 60_000,
+}, async () => {
   for (const size of [2, 3]) {
     const job = startThreads({ size, module: new URL("./strategy_rank.js", import.meta.url), onLine: () => {} });
     for (const outcome of await job.done) {
       assert.ok(outcome.ok, outcome.ok ? "" : outcome.error.stack);
-      const r = outcome.result as StrategyChecks, where = `${size} ranks, rank ${outcome.rank}`;
+      const r = outcome.result as StrategyChecks,
+        where = `${size} ranks, rank ${outcome.rank}`;
       assertClose([r.norm2[0]], [r.norm2[1]], F32, `${where}: 2-norm`);
       assert.equal(r.normInf[0], r.normInf[1], `${where}: inf-norm`);
       assert.ok(r.norm2[1] > 1, "the clip is active");
-      r.clipped[0].forEach((g, i) => assertClose(g, r.clipped[1][i]!, F32, `${where}: clipped gradient ${i}`));
+      for (const [i, g] of r.clipped[0].entries()) assertClose(g, r.clipped[1][i]!, F32, `${where}: clipped gradient ${i}`);
       assert.equal(r.writesCheckpoint, outcome.rank === 0, `${where}: only rank 0 writes`);
       if (outcome.rank === 0) assert.deepEqual(r.checkpointKeys, ["weight", "bias"]);
+      assert.match(r.sharedAcrossCheckpoint, /got more gradient after its bucket was synced: it is used both inside and outside an activation checkpoint/);
     }
   }
 });
 
 test("SingleProcess: plain backward, local norm and clipping, the optimizer's step, the full checkpoint and its reload", () => {
   manualSeed(1);
-  const model = new Linear(4, 3), strategy = new SingleProcess(model);
+  const model = new Linear(4, 3),
+    strategy = new SingleProcess(model);
   const optimizer = new SGD(model.parameters(), { lr: 0.5 });
   strategy.backward(sum(model.forward(randn([2, 4]))));
   const norm = strategy.gradNorm();
@@ -40,7 +45,8 @@ test("SingleProcess: plain backward, local norm and clipping, the optimizer's st
   assert.notDeepEqual(model.weight.toArray(), before, "the step moved the weights");
   const state = strategy.stateDict(optimizer)!;
   assert.deepEqual(Object.keys(state.model), ["weight", "bias"]);
-  const other = new Linear(4, 3), otherStrategy = new SingleProcess(other);
+  const other = new Linear(4, 3),
+    otherStrategy = new SingleProcess(other);
   otherStrategy.loadStateDict(state, new SGD(other.parameters(), { lr: 0.5 }));
   assert.deepEqual(other.weight.toArray(), model.weight.toArray());
 });

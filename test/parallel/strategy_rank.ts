@@ -2,13 +2,16 @@
  * One rank of the strategy tests: the sharded gradient norm and which rank writes DDP's
  * checkpoint.
  */
+import { checkpoint } from "../../src/autograd/checkpoint.js";
 import { Linear } from "../../src/nn/linear.js";
+import { sum } from "../../src/ops/reduce.js";
 import { clipGradNorm, gradNorm } from "../../src/optim/clip.js";
 import { SGD } from "../../src/optim/sgd.js";
 import { DistributedDataParallel } from "../../src/parallel/ddp.js";
 import type { ProcessGroup } from "../../src/parallel/process_group.js";
 import { shardedNorm } from "../../src/parallel/sharded_norm.js";
 import { tensor } from "../../src/tensor/create.js";
+import { tidy } from "../../src/tensor/scope.js";
 import type { Tensor } from "../../src/tensor/tensor.js";
 
 /** Gradient i of the whole model: distinct values, so a missing or doubled shard shows. */
@@ -17,7 +20,10 @@ function gradient(i: number): number[] {
 }
 
 function withGrad(values: number[]): Tensor {
-  const p = tensor(values.map(() => 0), { requiresGrad: true });
+  const p = tensor(
+    values.map(() => 0),
+    { requiresGrad: true },
+  );
   p.grad = tensor(values);
   return p;
 }
@@ -29,6 +35,8 @@ export interface StrategyChecks {
   clipped: [number[][], number[][]];
   writesCheckpoint: boolean;
   checkpointKeys: string[];
+  /** DDP's error for a parameter used inside and outside an activation checkpoint. */
+  sharedAcrossCheckpoint: string;
 }
 
 export function run(group: ProcessGroup): StrategyChecks {
@@ -43,9 +51,16 @@ export function run(group: ProcessGroup): StrategyChecks {
   clipGradNorm(shard, 1.0, 2, combine);
   clipGradNorm(whole, 1.0);
   const clipped: [number[][], number[][]] = [shard.map((p) => p.grad!.toArray()), mine.map((i) => whole[i]!.grad!.toArray())];
-  const model = new Linear(3, 2);
+  const model = new Linear(3, 3);
   const ddp = new DistributedDataParallel(model, group);
   const state = ddp.stateDict(new SGD(model.parameters(), { lr: 0.1 }));
+  let sharedAcrossCheckpoint = "";
+  try {
+    const x = tensor([[1, 2, 3]]);
+    tidy(() => sum(model.forward(checkpoint((h) => model.forward(h), x))).backward());
+  } catch (error) {
+    sharedAcrossCheckpoint = (error as Error).message;
+  }
   ddp.dispose();
-  return { norm2, normInf, clipped, writesCheckpoint: state !== null, checkpointKeys: state ? Object.keys(state.model) : [] };
+  return { norm2, normInf, clipped, writesCheckpoint: state !== null, checkpointKeys: state ? Object.keys(state.model) : [], sharedAcrossCheckpoint };
 }

@@ -8,7 +8,7 @@
 import type { NativeKernels } from "../../tensor/native.js";
 import { Args } from "./args.js";
 import { decode, DTYPE, encodeOne, type Elements } from "./dtype.js";
-import { cNumber } from "./optional_args.js";
+import { cNumber } from "./kernel_args.js";
 
 /** Native's largest tile; the js kernels take the same range of `block` so a call fails alike. */
 const MAX_BLOCK = 256;

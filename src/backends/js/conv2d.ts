@@ -8,7 +8,7 @@ import type { NativeKernels } from "../../tensor/native.js";
 import { Args } from "./args.js";
 import { forEachTap, readConvShape, type ConvShape } from "./conv_shape.js";
 import { decode, DTYPE, dtypeName, encode } from "./dtype.js";
-import { optionalF32 } from "./optional_args.js";
+import { optionalF32 } from "./kernel_args.js";
 
 function convDtype(args: Args, name: string, value: unknown): number {
   const d = args.floatDtype(name, value);

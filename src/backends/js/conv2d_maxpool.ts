@@ -10,7 +10,7 @@ import { Args } from "./args.js";
 import { convolve, convWeightGradients } from "./conv2d.js";
 import { convText, readConvShape, type ConvShape } from "./conv_shape.js";
 import { decode, DTYPE } from "./dtype.js";
-import { optionalF32 } from "./optional_args.js";
+import { optionalF32 } from "./kernel_args.js";
 
 /** At most this many input channels (native/conv_few_channels.h's kFewChannels). */
 const FEW_CHANNELS = 4;

@@ -4,16 +4,16 @@
  * walk over every multiply-add of the convolution that the js kernels are built on.
  */
 import type { Args } from "./args.js";
+import { readMeta } from "./kernel_args.js";
 
 /**
  * Field indices of a convolution meta: [N, C, H, W, O, kh, kw, strideH, strideW, padH, padW,
- * dilationH, dilationW, groups, layout], layout 0 for NCHW activations and 1 for NHWC.
+ * dilationH, dilationW, groups, layout], layout 0 for NCHW activations and 1 for NHWC
+ * (native/conv_shape.h's Field).
  */
 export const CONV_META = {
-  n: 0, c: 1, h: 2, w: 3, o: 4, kh: 5, kw: 6, strideH: 7, strideW: 8, padH: 9, padW: 10,
-  dilationH: 11, dilationW: 12, groups: 13, layout: 14,
+  n: 0, c: 1, h: 2, w: 3, o: 4, kh: 5, kw: 6, sh: 7, sw: 8, ph: 9, pw: 10, dh: 11, dw: 12, groups: 13, layout: 14,
 } as const;
-const FIELDS = 15;
 
 /** A checked convolution: the meta's fields, the output extent and the operands' element counts. */
 export interface ConvShape {
@@ -53,14 +53,8 @@ function checkedNumel(args: Args, what: string, extents: number[]): number {
  * s.oh; // 8
  */
 export function readConvShape(args: Args, meta: unknown): ConvShape {
-  const m = args.ints("meta", meta, FIELDS);
-  const f = (i: number): number => m[i]!;
-  const base = {
-    n: f(0), c: f(1), h: f(2), w: f(3), o: f(4), kh: f(5), kw: f(6),
-    sh: f(7), sw: f(8), ph: f(9), pw: f(10), dh: f(11), dw: f(12), groups: f(13),
-  };
+  const { layout, ...base } = readMeta(args, meta, CONV_META);
   const { n, c, h, w, o, kh, kw, sh, sw, ph, pw, dh, dw, groups } = base;
-  const layout = f(14);
   const shapes = convText(base);
   args.require(n >= 0 && c >= 1 && h >= 1 && w >= 1 && o >= 1 && kh >= 1 && kw >= 1, () => `sizes must be positive (N may be 0): ${shapes}`);
   args.require(layout === 0 || layout === 1, () => `layout code must be 0 (NCHW) or 1 (NHWC), got ${layout}`);

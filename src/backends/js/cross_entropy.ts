@@ -41,15 +41,17 @@ export const crossEntropy: NativeKernels["crossEntropy"] = (dtype, logits, targe
       m = Math.max(m, x[base + j]!);
       sumX += x[base + j]!;
     }
-    let s = 0;
-    for (let j = 0; j < c; j++) s += Math.exp(x[base + j]! - m);
+    // Σ e^(x_j − max) as the target's term and the rest, so 1 − p = rest/s never cancels.
+    let rest = 0;
+    for (let j = 0; j < c; j++) if (j !== t) rest += Math.exp(x[base + j]! - m);
+    const s = rest + Math.exp(x[base + t]! - m);
     const logS = Math.log(s);
     const nll = m - x[base + t]! + logS;
     losses[row] = eps > 0 ? (1 - eps) * nll + eps * (m - sumX / c + logS) : nll;
     if (grad === null) continue;
     for (let j = 0; j < c; j++) g[base + j] = Math.exp(x[base + j]! - m) / s - eps / c;
-    // At the target, p − 1 cancels when the model is confident; 1 − p = (s − e_t)/s does not.
-    g[base + t] = eps * (1 - 1 / c) - (s - Math.exp(x[base + t]! - m)) / s;
+    // At the target p − 1 cancels when the model is confident; −(1 − p) = −rest/s does not.
+    g[base + t] = eps * (1 - 1 / c) - rest / s;
   }
   if (grad !== null) encode(dt, g, grad);
 };

@@ -8,7 +8,7 @@
 import type { NativeKernels } from "../../tensor/native.js";
 import { Args } from "./args.js";
 import { decode, DTYPE, encode } from "./dtype.js";
-import { cNumber, optionalF32 } from "./optional_args.js";
+import { cNumber, optionalF32 } from "./kernel_args.js";
 
 // rows × cols with the native addon's message for a count that cannot exist.
 function matrixNumel(args: Args, rows: unknown, cols: unknown): { rows: number; cols: number; numel: number } {

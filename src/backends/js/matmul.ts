@@ -7,6 +7,10 @@
 import type { NativeKernels } from "../../tensor/native.js";
 import { Args } from "./args.js";
 import { decode, DTYPE, encode } from "./dtype.js";
+import { readMeta } from "./kernel_args.js";
+
+/** Field indices of matmul's meta (native/matmul.cc's MatmulKernel). */
+export const MATMUL_META = { batchA: 0, batchB: 1, m: 2, n: 3, k: 4, transA: 5, transB: 6, accumulate: 7 } as const;
 
 /**
  * c = a·b (+ bias, broadcast over rows) (+ c when accumulating); meta = [batchA, batchB, M, N,
@@ -20,9 +24,8 @@ export const matmul: NativeKernels["matmul"] = (a, b, c, bias, dtypeAB, dtypeC, 
   const args = new Args("matmul");
   const tab = args.floatDtype("dtypeAB", dtypeAB);
   const tc = args.floatDtype("dtypeC", dtypeC);
-  const m32 = args.ints("meta", meta, 8);
-  const [batchA, batchB, m, n, k] = [m32[0]!, m32[1]!, m32[2]!, m32[3]!, m32[4]!];
-  const transA = m32[5] !== 0, transB = m32[6] !== 0, accumulate = m32[7] !== 0;
+  const { batchA, batchB, m, n, k, ...flags } = readMeta(args, meta, MATMUL_META);
+  const transA = flags.transA !== 0, transB = flags.transB !== 0, accumulate = flags.accumulate !== 0;
   args.require(batchA >= 1 && batchB >= 1 && m >= 1 && n >= 1 && k >= 1, () =>
     `batch, M, N and K must be positive, got batch ${batchA}/${batchB}, M ${m}, N ${n}, K ${k}`);
   args.require(batchA === batchB || batchA === 1 || batchB === 1, () => `batch sizes ${batchA} and ${batchB} do not broadcast`);

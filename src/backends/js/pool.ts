@@ -8,6 +8,13 @@ import type { NativeKernels } from "../../tensor/native.js";
 import { Args } from "./args.js";
 import { activationIndex } from "./conv_shape.js";
 import { decode, DTYPE, encode } from "./dtype.js";
+import { readMeta } from "./kernel_args.js";
+
+/**
+ * Field indices of a pooling meta: [N, C, H, W, kh, kw, strideH, strideW, padH, padW, dilationH,
+ * dilationW, layout], layout 0 for NCHW and 1 for NHWC (native/pool_shape.h's read_shape).
+ */
+export const POOL_META = { n: 0, c: 1, h: 2, w: 3, kh: 4, kw: 5, sh: 6, sw: 7, ph: 8, pw: 9, dh: 10, dw: 11, layout: 12 } as const;
 
 /**
  * A checked pooling meta [N, C, H, W, kh, kw, strideH, strideW, padH, padW, dilationH,
@@ -29,10 +36,7 @@ function outputExtent(args: Args, axis: string, input: number, k: number, s: num
 }
 
 function readPoolShape(args: Args, meta: unknown): PoolShape {
-  const m = args.ints("meta", meta, 13);
-  const [n, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, layout] = Array.from(m.subarray(0, 13)) as [
-    number, number, number, number, number, number, number, number, number, number, number, number, number,
-  ];
+  const { n, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, layout } = readMeta(args, meta, POOL_META);
   args.require(layout === 0 || layout === 1, () => `layout code must be 0 (NCHW) or 1 (NHWC), got ${layout}`);
   args.require(n >= 0 && c >= 0 && h >= 1 && w >= 1, () => `input [${n}, ${c}, ${h}, ${w}] needs H, W ≥ 1 and N, C ≥ 0`);
   args.require(kh >= 1 && kw >= 1 && sh >= 1 && sw >= 1 && dh >= 1 && dw >= 1, () =>

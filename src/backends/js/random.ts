@@ -6,6 +6,7 @@
  */
 import type { NativeKernels } from "../../tensor/native.js";
 import { Args } from "./args.js";
+import { fmaf } from "./c_math.js";
 import { DTYPE, encode, type Elements } from "./dtype.js";
 import { streamFor } from "./stream.js";
 
@@ -19,7 +20,7 @@ function readFill(args: Args, dtype: number, out: Elements, seed: number, offset
 const UNIFORM_BITS: Record<number, number> = { [DTYPE.float32]: 24, [DTYPE.bfloat16]: 8, [DTYPE.float16]: 11 };
 
 /**
- * out = low + (high − low)·u, u uniform in [0, 1), computed in float32 as native does.
+ * out = low + (high − low)·u, u uniform in [0, 1), as native's float32 fused multiply-add.
  *
  * @example
  * const out = new Float32Array(4);
@@ -33,9 +34,9 @@ export const randomUniform: NativeKernels["randomUniform"] = (dtype, out, seed, 
   const bits = UNIFORM_BITS[dt]!;
   const base = Math.fround(lo), span = Math.fround(hi - lo);
   const values = new Float64Array(n);
-  // u has at most 24 bits and span is a float32, so span·u is exact in float64 and each
-  // float32 operation of native is one Math.fround here.
-  for (let i = 0; i < n; i++) values[i] = Math.fround(base + Math.fround(span * ((words[i]! >>> (32 - bits)) * 2 ** -bits)));
+  // Native's loop compiles to one fused multiply-add per element (u has at most 24 bits, so
+  // the product is exact and fmaf emulates it).
+  for (let i = 0; i < n; i++) values[i] = fmaf(span, (words[i]! >>> (32 - bits)) * 2 ** -bits, base);
   encode(dt, values, out);
 };
 

@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 
+import fc from "fast-check";
+
 import { attention, attentionBackward } from "../../../src/backends/js/attention.js";
 import { decode, DTYPE, dtypeName, type Elements } from "../../../src/backends/js/dtype.js";
 import { Rng } from "../../../src/data/random.js";
@@ -36,43 +38,66 @@ function largest(dt: number, a: Elements): number {
   return decode(dt, a).reduce((m, v) => Math.max(m, Math.abs(v)), 0);
 }
 
-describe("js attention against native", () => {
-  for (const dt of [DTYPE.float32, DTYPE.bfloat16, DTYPE.float16]) {
-    test(`${dtypeName(dt)}: out, lse and dq, dk, dv within the float32 error of the scores and sums`, () => {
-      const rng = Rng.seeded(51, dt);
-      for (const p of CASES) {
-        const what = JSON.stringify(p), { layout: ly, qkv, out: outN } = layout(p), scale = 1 / Math.sqrt(p.d);
-        // Packed: q, k and v are one array, as the model passes them.
-        const q = random(rng, dt, qkv, 2), k = p.packed ? q : random(rng, dt, qkv, 2), v = p.packed ? q : random(rng, dt, qkv);
-        const args = [p.b, p.h, p.t, p.d, ly, scale, p.causal, p.block] as const;
-        const out = [random(rng, dt, outN), random(rng, dt, outN)], lse = [new Float32Array(p.b * p.h * p.t), new Float32Array(p.b * p.h * p.t)];
-        native.attention(dt, q, k, v, out[0]!, lse[0]!, ...args);
-        attention(dt, q, k, v, out[1]!, lse[1]!, ...args);
-        // Each score is a float32 dot product of d terms, off by up to (d + 2)·u·S with S the
-        // largest scale·Σ|q·k|; the probabilities then carry twice that (numerator and sum) plus
-        // the t-term sums' t·u, and out, a convex combination of v's rows, that times max |v|.
-        const s = scale * p.d * largest(dt, q) * largest(dt, k);
-        const ulps = 2 * (p.d + 2) * s + 2 * p.t + 16;
-        assertNearNative(dt, valuesOf(dt, out[1]!), valuesOf(dt, out[0]!), ulps, () => largest(dt, v), `${what}: out`);
-        assertNearNative(DTYPE.float32, valuesOf(DTYPE.float32, lse[1]!), valuesOf(DTYPE.float32, lse[0]!), ulps, (i) => 1 + Math.abs(lse[0]![i]!), `${what}: lse`);
-        const noLse = random(rng, dt, outN);
-        attention(dt, q, k, v, noLse, null, ...args);
-        assert.deepEqual(noLse, out[1], `${what}: out without lse`);
+/**
+ * Forward and backward of one problem natively and in js: out and lse, then dq, dk and dv from
+ * native's saved out and lse, each within the float32 error of the scores and sums.
+ */
+function compareAttention(p: Problem, dt: number, rng: Rng): void {
+  const what = JSON.stringify(p), { layout: ly, qkv, out: outN } = layout(p), scale = 1 / Math.sqrt(p.d);
+  // Packed: q, k and v are one array, as the model passes them.
+  const q = random(rng, dt, qkv, 2), k = p.packed ? q : random(rng, dt, qkv, 2), v = p.packed ? q : random(rng, dt, qkv);
+  const args = [p.b, p.h, p.t, p.d, ly, scale, p.causal, p.block] as const;
+  const out = [random(rng, dt, outN), random(rng, dt, outN)], lse = [new Float32Array(p.b * p.h * p.t), new Float32Array(p.b * p.h * p.t)];
+  native.attention(dt, q, k, v, out[0]!, lse[0]!, ...args);
+  attention(dt, q, k, v, out[1]!, lse[1]!, ...args);
+  // Each score is a float32 dot product of d terms, off by up to (d + 2)·u·S with S the
+  // largest scale·Σ|q·k|; the probabilities then carry twice that (numerator and sum) plus
+  // the t-term sums' t·u, and out, a convex combination of v's rows, that times max |v|.
+  const s = scale * p.d * largest(dt, q) * largest(dt, k);
+  const ulps = 2 * (p.d + 2) * s + 2 * p.t + 16;
+  const vScale = largest(dt, v);
+  assertNearNative(dt, valuesOf(dt, out[1]!), valuesOf(dt, out[0]!), ulps, () => vScale, `${what}: out`);
+  assertNearNative(DTYPE.float32, valuesOf(DTYPE.float32, lse[1]!), valuesOf(DTYPE.float32, lse[0]!), ulps, (i) => 1 + Math.abs(lse[0]![i]!), `${what}: lse`);
+  const noLse = random(rng, dt, outN);
+  attention(dt, q, k, v, noLse, null, ...args);
+  assert.deepEqual(noLse, out[1], `${what}: out without lse`);
 
-        // Backward from native's saved out and lse. The gradients sum t products of terms the
-        // same probabilities scale, so the same relative error applies to each gradient's size
-        // (its largest entry), with a margin of 4 for the products' own roundings.
-        const grad = random(rng, dt, outN);
-        const grads = [0, 1].map(() => (p.packed ? [random(rng, dt, qkv)] : [random(rng, dt, qkv), random(rng, dt, qkv), random(rng, dt, qkv)]));
-        const targets = (g: Elements[]): [Elements, Elements, Elements] => [g[0]!, g[1] ?? g[0]!, g[2] ?? g[0]!];
-        native.attentionBackward(dt, q, k, v, out[0]!, lse[0]!, grad, ...targets(grads[0]!), ...args);
-        attentionBackward(dt, q, k, v, out[0]!, lse[0]!, grad, ...targets(grads[1]!), ...args);
-        grads[0]!.forEach((expected, i) => {
-          assertNearNative(dt, valuesOf(dt, grads[1]![i]!), valuesOf(dt, expected), 4 * ulps, () => largest(dt, expected), `${what}: ${p.packed ? "dqkv" : ["dq", "dk", "dv"][i]}`);
-        });
-      }
+  // Backward from native's saved out and lse. The gradients sum t products of terms the
+  // same probabilities scale, so the same relative error applies to each gradient's size
+  // (its largest entry), with a margin of 4 for the products' own roundings.
+  const grad = random(rng, dt, outN);
+  const grads = [0, 1].map(() => (p.packed ? [random(rng, dt, qkv)] : [random(rng, dt, qkv), random(rng, dt, qkv), random(rng, dt, qkv)]));
+  const targets = (g: Elements[]): [Elements, Elements, Elements] => [g[0]!, g[1] ?? g[0]!, g[2] ?? g[0]!];
+  native.attentionBackward(dt, q, k, v, out[0]!, lse[0]!, grad, ...targets(grads[0]!), ...args);
+  attentionBackward(dt, q, k, v, out[0]!, lse[0]!, grad, ...targets(grads[1]!), ...args);
+  grads[0]!.forEach((expected, i) => {
+    const size = largest(dt, expected);
+    assertNearNative(dt, valuesOf(dt, grads[1]![i]!), valuesOf(dt, expected), 4 * ulps, () => size, `${what}: ${p.packed ? "dqkv" : ["dq", "dk", "dv"][i]}`);
+  });
+}
+
+// Any problem: up to 2 batches and 3 heads, up to 40 rows of up to 20 columns, any block.
+const anyProblem: fc.Arbitrary<Problem> = fc.record({
+  b: fc.integer({ min: 1, max: 2 }), h: fc.integer({ min: 1, max: 3 }), t: fc.integer({ min: 1, max: 40 }), d: fc.integer({ min: 1, max: 20 }),
+  causal: fc.boolean(), packed: fc.boolean(), block: fc.integer({ min: 1, max: 256 }),
+});
+
+const DTYPES = [DTYPE.float32, DTYPE.bfloat16, DTYPE.float16];
+
+describe("js attention against native", () => {
+  for (const dt of DTYPES) {
+    test(`${dtypeName(dt)}: out, lse and dq, dk, dv on every listed case`, () => {
+      const rng = Rng.seeded(51, dt);
+      for (const p of CASES) compareAttention(p, dt, rng);
     });
   }
+
+  test("forward and backward on 40 arbitrary problems (seeded fast-check)", () => {
+    fc.assert(
+      fc.property(anyProblem, fc.constantFrom(...DTYPES), fc.nat(), (p, dt, seed) => compareAttention(p, dt, Rng.seeded(seed))),
+      { seed: 53, numRuns: 40 },
+    );
+  });
 
   test("writes only the gradients asked for, into their own columns of a packed array", () => {
     const p: Problem = { b: 2, h: 2, t: 6, d: 4, causal: true, packed: true, block: 64 };

@@ -1,11 +1,13 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 
+import fc from "fast-check";
+
 import { conv2d, conv2dBackwardData, conv2dBackwardWeights } from "../../../src/backends/js/conv2d.js";
 import { DTYPE, dtypeName } from "../../../src/backends/js/dtype.js";
 import { Rng } from "../../../src/data/random.js";
 import { native } from "../../../src/tensor/native.js";
-import { assertNearNative, valuesOf, zerosLike } from "./kernel_check.js";
+import { assertNearNative, valuesOf } from "./kernel_check.js";
 import { absF32, random } from "./oracle_check.js";
 
 interface Conv {
@@ -37,63 +39,74 @@ function sizes(c: Conv): { x: number; w: number; y: number; oh: number; ow: numb
   return { x: c.n * c.c * c.h * c.w, w: c.o * (c.c / (c.groups ?? 1)) * c.kh * c.kw, y: c.n * c.o * oh * ow, oh, ow };
 }
 
-function caseName(c: Conv): string {
-  return `${JSON.stringify(c)}`;
+/**
+ * Runs the forward, backward-data and backward-weights kernels natively and in js on seeded
+ * operands of one convolution, and asserts each js result within (K + 2)·u of its Σ|a·b| (the
+ * js kernel on absolute values), K each kernel's reduction length. Outputs start as the same
+ * garbage: every kernel overwrites, even over an empty batch. dwDt: the weight gradient's dtype.
+ */
+function compareConv(c: Conv, dt: number, dwDt: number, rng: Rng): void {
+  const z = sizes(c), m = meta(c), what = JSON.stringify(c), groups = c.groups ?? 1;
+  const x = random(rng, dt, z.x), w = random(rng, dt, z.w), dy = random(rng, dt, z.y);
+  const bias = random(rng, DTYPE.float32, c.o) as Float32Array;
+  for (const b of [bias, null]) {
+    const expected = random(rng, dt, z.y), actual = expected.slice(), magnitude = new Float32Array(z.y);
+    native.conv2d(x, w, b, expected, dt, m);
+    conv2d(x, w, b, actual, dt, m);
+    conv2d(absF32(dt, x), absF32(dt, w), b && absF32(DTYPE.float32, b), magnitude, DTYPE.float32, m);
+    assertNearNative(dt, valuesOf(dt, actual), valuesOf(dt, expected), (c.c / groups) * c.kh * c.kw + 2, (i) => magnitude[i]!, `${what}${b ? ", bias" : ""}: y`);
+  }
+
+  const dxExpected = random(rng, dt, z.x), dxActual = dxExpected.slice(), dxMagnitude = new Float32Array(z.x);
+  native.conv2dBackwardData(dy, w, dxExpected, dt, m);
+  conv2dBackwardData(dy, w, dxActual, dt, m);
+  conv2dBackwardData(absF32(dt, dy), absF32(dt, w), dxMagnitude, DTYPE.float32, m);
+  assertNearNative(dt, valuesOf(dt, dxActual), valuesOf(dt, dxExpected), (c.o / groups) * c.kh * c.kw + 2, (i) => dxMagnitude[i]!, `${what}: dx`);
+
+  const dwExpected = random(rng, dwDt, z.w), dwActual = dwExpected.slice(), dwMagnitude = new Float32Array(z.w);
+  const dbExpected = random(rng, DTYPE.float32, c.o) as Float32Array, dbActual = dbExpected.slice(), dbMagnitude = new Float32Array(c.o);
+  native.conv2dBackwardWeights(x, dy, dwExpected, dbExpected, dt, dwDt, m);
+  conv2dBackwardWeights(x, dy, dwActual, dbActual, dt, dwDt, m);
+  conv2dBackwardWeights(absF32(dt, x), absF32(dt, dy), dwMagnitude, dbMagnitude, DTYPE.float32, DTYPE.float32, m);
+  const k = c.n * z.oh * z.ow + 2;
+  assertNearNative(dwDt, valuesOf(dwDt, dwActual), valuesOf(dwDt, dwExpected), k, (i) => dwMagnitude[i]!, `${what}: dw`);
+  assertNearNative(DTYPE.float32, valuesOf(DTYPE.float32, dbActual), valuesOf(DTYPE.float32, dbExpected), k, (i) => dbMagnitude[i]!, `${what}: dbias`);
 }
 
+// The (operand, weight-gradient) dtype pairs native takes.
+const DTYPE_PAIRS: [number, number][] = [[DTYPE.float32, DTYPE.float32], [DTYPE.bfloat16, DTYPE.float32], [DTYPE.bfloat16, DTYPE.bfloat16]];
+
+// Any geometry native takes: every extent, stride, padding, dilation and group count small, the
+// input at least the dilated kernel's span once padded.
+const anyConv: fc.Arbitrary<Conv> = fc
+  .record({
+    n: fc.integer({ min: 0, max: 2 }), groups: fc.integer({ min: 1, max: 3 }), perGroupIn: fc.integer({ min: 1, max: 3 }),
+    perGroupOut: fc.integer({ min: 1, max: 3 }), kh: fc.integer({ min: 1, max: 4 }), kw: fc.integer({ min: 1, max: 4 }),
+    stride: fc.tuple(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 3 })),
+    padding: fc.tuple(fc.integer({ min: 0, max: 2 }), fc.integer({ min: 0, max: 2 })),
+    dilation: fc.tuple(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 3 })),
+    extra: fc.tuple(fc.integer({ min: 0, max: 5 }), fc.integer({ min: 0, max: 5 })), nhwc: fc.boolean(),
+  })
+  .map(({ perGroupIn, perGroupOut, extra, ...g }) => ({
+    ...g, c: g.groups * perGroupIn, o: g.groups * perGroupOut,
+    h: Math.max(1, g.dilation[0] * (g.kh - 1) + 1 - 2 * g.padding[0] + extra[0]),
+    w: Math.max(1, g.dilation[1] * (g.kw - 1) + 1 - 2 * g.padding[1] + extra[1]),
+  }));
+
 describe("js conv2d against native", () => {
-  for (const dt of [DTYPE.float32, DTYPE.bfloat16]) {
-    test(`${dtypeName(dt)} forward: within (C/groups·kh·kw + 2)·u of Σ|x·w| + |bias|`, () => {
-      const rng = Rng.seeded(11, dt);
-      for (const c of CASES) {
-        const z = sizes(c), m = meta(c);
-        const x = random(rng, dt, z.x), w = random(rng, dt, z.w), bias = random(rng, DTYPE.float32, c.o) as Float32Array;
-        for (const b of [bias, null]) {
-          const expected = zerosLike(dt, z.y), actual = zerosLike(dt, z.y), magnitude = new Float32Array(z.y);
-          native.conv2d(x, w, b, expected, dt, m);
-          conv2d(x, w, b, actual, dt, m);
-          conv2d(absF32(dt, x), absF32(dt, w), b && absF32(DTYPE.float32, b), magnitude, DTYPE.float32, m);
-          const k = (c.c / (c.groups ?? 1)) * c.kh * c.kw;
-          assertNearNative(dt, valuesOf(dt, actual), valuesOf(dt, expected), k + 2, (i) => magnitude[i]!, `${caseName(c)}${b ? ", bias" : ""}`);
-        }
-      }
+  for (const [dt, dwDt] of DTYPE_PAIRS) {
+    test(`${dtypeName(dt)} operands, ${dtypeName(dwDt)} weight gradient: forward and both gradients on every listed case`, () => {
+      const rng = Rng.seeded(11, dt * 2 + dwDt);
+      for (const c of CASES) compareConv(c, dt, dwDt, rng);
     });
-
-    test(`${dtypeName(dt)} backward-data: within (O/groups·kh·kw + 2)·u of Σ|dy·w|`, () => {
-      const rng = Rng.seeded(12, dt);
-      for (const c of CASES) {
-        const z = sizes(c), m = meta(c);
-        const dy = random(rng, dt, z.y), w = random(rng, dt, z.w);
-        const expected = zerosLike(dt, z.x), actual = zerosLike(dt, z.x), magnitude = new Float32Array(z.x);
-        native.conv2dBackwardData(dy, w, expected, dt, m);
-        conv2dBackwardData(dy, w, actual, dt, m);
-        conv2dBackwardData(absF32(dt, dy), absF32(dt, w), magnitude, DTYPE.float32, m);
-        const k = (c.o / (c.groups ?? 1)) * c.kh * c.kw;
-        assertNearNative(dt, valuesOf(dt, actual), valuesOf(dt, expected), k + 2, (i) => magnitude[i]!, caseName(c));
-      }
-    });
-
-    const wgradDtypes = dt === DTYPE.float32 ? [DTYPE.float32] : [DTYPE.float32, DTYPE.bfloat16];
-    for (const dwDt of wgradDtypes) {
-      test(`${dtypeName(dt)} backward-weights into ${dtypeName(dwDt)}: within (N·OH·OW + 2)·u of Σ|x·dy|`, () => {
-        const rng = Rng.seeded(13, dt * 2 + dwDt);
-        for (const c of CASES) {
-          const z = sizes(c), m = meta(c);
-          const x = random(rng, dt, z.x), dy = random(rng, dt, z.y);
-          // Filled with garbage: both kernels overwrite, even over an empty batch.
-          const expected = random(rng, dwDt, z.w), actual = expected.slice();
-          const dbExpected = random(rng, DTYPE.float32, c.o) as Float32Array, dbActual = dbExpected.slice();
-          const magnitude = new Float32Array(z.w), dbMagnitude = new Float32Array(c.o);
-          native.conv2dBackwardWeights(x, dy, expected, dbExpected, dt, dwDt, m);
-          conv2dBackwardWeights(x, dy, actual, dbActual, dt, dwDt, m);
-          conv2dBackwardWeights(absF32(dt, x), absF32(dt, dy), magnitude, dbMagnitude, DTYPE.float32, DTYPE.float32, m);
-          const k = c.n * z.oh * z.ow;
-          assertNearNative(dwDt, valuesOf(dwDt, actual), valuesOf(dwDt, expected), k + 2, (i) => magnitude[i]!, `${caseName(c)}: dw`);
-          assertNearNative(DTYPE.float32, valuesOf(DTYPE.float32, dbActual), valuesOf(DTYPE.float32, dbExpected), k + 2, (i) => dbMagnitude[i]!, `${caseName(c)}: dbias`);
-        }
-      });
-    }
   }
+
+  test("forward and both gradients on 60 arbitrary geometries (seeded fast-check)", () => {
+    fc.assert(
+      fc.property(anyConv, fc.constantFrom(...DTYPE_PAIRS), fc.nat(), (c, [dt, dwDt], seed) => compareConv(c, dt, dwDt, Rng.seeded(seed))),
+      { seed: 14, numRuns: 60 },
+    );
+  });
 
   test("checks metas, dtypes and lengths with native's messages", () => {
     const x = new Float32Array(2 * 4 * 5 * 5), y = new Float32Array(2 * 3 * 3 * 3);

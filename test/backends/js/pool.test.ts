@@ -1,11 +1,13 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 
-import { DTYPE, dtypeName, encodeOne, type Elements } from "../../../src/backends/js/dtype.js";
+import fc from "fast-check";
+
+import { DTYPE, dtypeName, encodeOne } from "../../../src/backends/js/dtype.js";
 import { avgPool2d, avgPool2dBackward, maxPool2d, maxPool2dBackward } from "../../../src/backends/js/pool.js";
 import { Rng } from "../../../src/data/random.js";
 import { native } from "../../../src/tensor/native.js";
-import { assertNearNative, makeArray, valuesOf, zerosLike } from "./kernel_check.js";
+import { assertNearNative, valuesOf, zerosLike } from "./kernel_check.js";
 import { absF32, random, randomIntegers } from "./oracle_check.js";
 
 interface Pool {
@@ -38,62 +40,100 @@ function outNumel(p: Pool): number {
 
 const DTYPES = [DTYPE.float32, DTYPE.bfloat16, DTYPE.float16];
 
+/**
+ * Max pooling of one geometry natively and in js: the same values and argmax indices (integers
+ * in [−2, 2] tie often; a few NaN and −∞ go in at random places), and the backward's scatter
+ * within (kh·kw + 2)·u of Σ|dy| (at most kh·kw windows overlap on an input element).
+ */
+function compareMax(p: Pool, dt: number, rng: Rng): void {
+  const m = meta(p), inN = p.n * p.c * p.h * p.w, outN = outNumel(p), what = JSON.stringify(p);
+  const x = randomIntegers(rng, dt, inN, 2);
+  for (let i = 0; i < inN; i++) {
+    const r = rng.nextFloat();
+    if (r < 0.03) encodeOne(dt, NaN, x, i);
+    else if (r < 0.06) encodeOne(dt, -Infinity, x, i);
+  }
+  const yExpected = zerosLike(dt, outN), yActual = zerosLike(dt, outN), yOnly = zerosLike(dt, outN);
+  const iExpected = new Int32Array(outN), iActual = new Int32Array(outN);
+  native.maxPool2d(dt, x, yExpected, iExpected, m);
+  maxPool2d(dt, x, yActual, iActual, m);
+  maxPool2d(dt, x, yOnly, null, m);
+  assert.deepEqual(yActual, yExpected, `${what}: values`);
+  assert.deepEqual(iActual, iExpected, `${what}: indices`);
+  assert.deepEqual(yOnly, yExpected, `${what}: values without indices`);
+
+  const dy = random(rng, dt, outN);
+  const dxExpected = random(rng, dt, inN), dxActual = dxExpected.slice(), magnitude = new Float32Array(inN);
+  native.maxPool2dBackward(dt, dy, iExpected, dxExpected, m);
+  maxPool2dBackward(dt, dy, iExpected, dxActual, m);
+  maxPool2dBackward(DTYPE.float32, absF32(dt, dy), iExpected, magnitude, m);
+  assertNearNative(dt, valuesOf(dt, dxActual), valuesOf(dt, dxExpected), p.kh * p.kw + 2, (i) => magnitude[i]!, `${what}: backward`);
+}
+
 type AverageKernel = typeof avgPool2d;
 
-// Runs an average-pooling kernel (forward or backward: the same signature) natively and in js
-// into outputs of the same garbage, and in js on |input| into float32 for the error bound.
-function compareAverage(dt: number, [nativeKernel, jsKernel]: [AverageKernel, AverageKernel], input: Elements, outputSize: number, m: Int32Array, includePad: boolean, ulps: number, what: string): void {
-  const expected = makeArray(dt, new Array<number>(outputSize).fill(5)), actual = expected.slice(), magnitude = new Float32Array(outputSize);
-  nativeKernel(dt, input, expected, m, includePad);
-  jsKernel(dt, input, actual, m, includePad);
-  jsKernel(DTYPE.float32, absF32(dt, input), magnitude, m, includePad);
-  assertNearNative(dt, valuesOf(dt, actual), valuesOf(dt, expected), ulps, (i) => magnitude[i]!, what);
+/**
+ * Average pooling of one geometry (no dilation), forward and backward, natively and in js into
+ * outputs of the same garbage, each within (kh·kw + 2)·u of the js kernel on |input|.
+ */
+function compareAverage(p: Pool, dt: number, includePad: boolean, rng: Rng): void {
+  const m = meta(p), inN = p.n * p.c * p.h * p.w, outN = outNumel(p), what = `${JSON.stringify(p)}, countIncludePad ${includePad}`;
+  const pairs: [AverageKernel, AverageKernel, number, number, string][] = [
+    [native.avgPool2d, avgPool2d, inN, outN, "forward"],
+    [native.avgPool2dBackward, avgPool2dBackward, outN, inN, "backward"],
+  ];
+  for (const [nativeKernel, jsKernel, inputSize, outputSize, direction] of pairs) {
+    const input = random(rng, dt, inputSize);
+    const expected = random(rng, dt, outputSize), actual = expected.slice(), magnitude = new Float32Array(outputSize);
+    nativeKernel(dt, input, expected, m, includePad);
+    jsKernel(dt, input, actual, m, includePad);
+    jsKernel(DTYPE.float32, absF32(dt, input), magnitude, m, includePad);
+    assertNearNative(dt, valuesOf(dt, actual), valuesOf(dt, expected), p.kh * p.kw + 2, (i) => magnitude[i]!, `${what}: ${direction}`);
+  }
 }
+
+// Any geometry native takes: padding at most half the kernel, the input at least the dilated
+// kernel's span once padded.
+const anyPool: fc.Arbitrary<Pool> = fc
+  .record({
+    n: fc.integer({ min: 0, max: 2 }), c: fc.integer({ min: 0, max: 3 }), kh: fc.integer({ min: 1, max: 4 }), kw: fc.integer({ min: 1, max: 4 }),
+    stride: fc.tuple(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 3 })),
+    dilation: fc.tuple(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 3 })),
+    padFraction: fc.tuple(fc.double({ min: 0, max: 1, noNaN: true }), fc.double({ min: 0, max: 1, noNaN: true })),
+    extra: fc.tuple(fc.integer({ min: 0, max: 5 }), fc.integer({ min: 0, max: 5 })), nhwc: fc.boolean(),
+  })
+  .map(({ padFraction, extra, ...g }) => {
+    const padding: [number, number] = [Math.floor((padFraction[0] * g.kh) / 2), Math.floor((padFraction[1] * g.kw) / 2)];
+    return {
+      ...g, padding,
+      h: Math.max(1, g.dilation[0] * (g.kh - 1) + 1 - 2 * padding[0] + extra[0]),
+      w: Math.max(1, g.dilation[1] * (g.kw - 1) + 1 - 2 * padding[1] + extra[1]),
+    };
+  });
 
 describe("js pooling against native", () => {
   for (const dt of DTYPES) {
-    test(`${dtypeName(dt)} max pooling: the same values and argmax indices, ties, NaN and −∞ included`, () => {
+    test(`${dtypeName(dt)} max pooling on every listed case: the same values and argmax indices, ties, NaN and −∞ included`, () => {
       const rng = Rng.seeded(21, dt);
-      for (const p of CASES) {
-        const m = meta(p), inN = p.n * p.c * p.h * p.w, outN = outNumel(p);
-        // Integers in [−2, 2] tie often; a few NaN and −∞ go in at random places.
-        const x = randomIntegers(rng, dt, inN, 2);
-        for (let i = 0; i < inN; i++) {
-          const r = rng.nextFloat();
-          if (r < 0.03) encodeOne(dt, NaN, x, i);
-          else if (r < 0.06) encodeOne(dt, -Infinity, x, i);
-        }
-        const yExpected = zerosLike(dt, outN), yActual = zerosLike(dt, outN);
-        const iExpected = new Int32Array(outN), iActual = new Int32Array(outN);
-        native.maxPool2d(dt, x, yExpected, iExpected, m);
-        maxPool2d(dt, x, yActual, iActual, m);
-        assert.deepEqual(yActual, yExpected, `${JSON.stringify(p)}: values`);
-        assert.deepEqual(iActual, iExpected, `${JSON.stringify(p)}: indices`);
-        const yOnly = zerosLike(dt, outN);
-        maxPool2d(dt, x, yOnly, null, m);
-        assert.deepEqual(yOnly, yExpected, `${JSON.stringify(p)}: values without indices`);
-
-        // The scatter sums where windows overlap: at most kh·kw terms per input element.
-        const dy = random(rng, dt, outN);
-        const dxExpected = random(rng, dt, inN), dxActual = dxExpected.slice(), magnitude = new Float32Array(inN);
-        native.maxPool2dBackward(dt, dy, iExpected, dxExpected, m);
-        maxPool2dBackward(dt, dy, iExpected, dxActual, m);
-        maxPool2dBackward(DTYPE.float32, absF32(dt, dy), iExpected, magnitude, m);
-        assertNearNative(dt, valuesOf(dt, dxActual), valuesOf(dt, dxExpected), p.kh * p.kw + 2, (i) => magnitude[i]!, `${JSON.stringify(p)}: backward`);
-      }
+      for (const p of CASES) compareMax(p, dt, rng);
     });
 
-    for (const includePad of [true, false]) {
-      test(`${dtypeName(dt)} average pooling, countIncludePad ${includePad}: within (kh·kw + 2)·u of the mean of |x|`, () => {
-        const rng = Rng.seeded(22, dt * 2 + +includePad);
-        for (const p of CASES.filter((c) => !c.dilation)) {
-          const m = meta(p), inN = p.n * p.c * p.h * p.w, outN = outNumel(p);
-          compareAverage(dt, [native.avgPool2d, avgPool2d], random(rng, dt, inN), outN, m, includePad, p.kh * p.kw + 2, JSON.stringify(p));
-          compareAverage(dt, [native.avgPool2dBackward, avgPool2dBackward], random(rng, dt, outN), inN, m, includePad, p.kh * p.kw + 2, `${JSON.stringify(p)}: backward`);
-        }
-      });
-    }
+    test(`${dtypeName(dt)} average pooling on every listed case without dilation, counting the padding or not`, () => {
+      const rng = Rng.seeded(22, dt);
+      for (const p of CASES.filter((c) => !c.dilation)) for (const includePad of [true, false]) compareAverage(p, dt, includePad, rng);
+    });
   }
+
+  test("max and average pooling on 60 arbitrary geometries (seeded fast-check)", () => {
+    fc.assert(
+      fc.property(anyPool, fc.constantFrom(...DTYPES), fc.boolean(), fc.nat(), (p, dt, includePad, seed) => {
+        const rng = Rng.seeded(seed);
+        compareMax(p, dt, rng);
+        compareAverage({ ...p, dilation: [1, 1] }, dt, includePad, rng);
+      }),
+      { seed: 23, numRuns: 60 },
+    );
+  });
 
   test("checks metas, indices and lengths with native's messages", () => {
     const m = (kh: number, ph: number, dilation = 1, layout = 0): Int32Array => Int32Array.of(1, 2, 4, 4, kh, kh, 2, 2, ph, ph, dilation, dilation, layout);

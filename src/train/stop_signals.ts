@@ -1,0 +1,41 @@
+import { isatty } from "node:tty";
+
+import { native } from "../tensor/native.js";
+
+/**
+ * Ctrl-C and SIGTERM during training. The loop is synchronous, so Node's process.on("SIGINT")
+ * never runs while it trains; a native handler records the signal instead, and the loop polls
+ * it after each step (TrainerOptions.stopRequested), saves a checkpoint and ends. A second
+ * signal exits at once, after restoring the terminal (cursor shown, line wrap on).
+ */
+
+const NAMES: Record<number, "SIGINT" | "SIGTERM"> = { 2: "SIGINT", 15: "SIGTERM" };
+
+/**
+ * Installs the handlers; returns the function that puts the previous ones back.
+ * @example
+ * const unwatch = watchStopSignals();
+ * try { runTraining(config, { stopRequested: () => stopSignalReceived()?.name ?? null }); } finally { unwatch(); }
+ */
+export function watchStopSignals(): () => void {
+  // An addon compiled before native/signals.cc existed (a checkout not rebuilt since) has no
+  // handler to install: the run then ends at a signal as it did before, instead of not starting.
+  if (typeof native.installStopSignals !== "function") return () => {};
+  native.installStopSignals([1, 2].filter((fd) => isatty(fd)));
+  let installed = true;
+  return () => {
+    if (installed) native.uninstallStopSignals();
+    installed = false;
+  };
+}
+
+/**
+ * The first SIGINT or SIGTERM received while watched (it stays set after), with the exit code
+ * a process it stopped ends with (130 or 143), or null.
+ * @example const stop = stopSignalReceived(); if (stop) process.exitCode = stop.exitCode;
+ */
+export function stopSignalReceived(): { name: "SIGINT" | "SIGTERM"; exitCode: number } | null {
+  const signal = typeof native.stopSignal === "function" ? native.stopSignal() : 0;
+  const name = NAMES[signal];
+  return name ? { name, exitCode: 128 + signal } : null;
+}
