@@ -7,6 +7,7 @@ import type { Command } from "commander";
 import { BACKEND_ENV, TIMEOUT_ENV } from "../parallel/init.js";
 import { OPEN_MPI_DAEMON_OPTIONS } from "../parallel/mpi/daemon_options.js";
 import { startThreads } from "../parallel/threads/spawn.js";
+import { PROGRESS_ENV, progressMode } from "../train/progress_output.js";
 import { UsageError } from "./errors.js";
 import { readHostfile } from "./hostfile.js";
 import type { RankResult } from "./launch_rank.js";
@@ -100,9 +101,10 @@ async function launchThreads(size: number, threads: number, timeoutMs: number, a
 /** Open MPI backend: mpirun starts `node <cli> <command>` per rank with TURBINE_DIST_BACKEND=mpi. */
 function launchMpi(shape: JobShape, threads: number | undefined, timeoutS: number, argv: string[]): Promise<number> {
   const cli = fileURLToPath(new URL("./main.js", import.meta.url));
-  const exported = [BACKEND_ENV, TIMEOUT_ENV, ...(threads ? ["OMP_NUM_THREADS"] : [])].flatMap((name) => ["-x", name]);
+  const exported = [BACKEND_ENV, TIMEOUT_ENV, PROGRESS_ENV, ...(threads ? ["OMP_NUM_THREADS"] : [])].flatMap((name) => ["-x", name]);
   const args = ["--allow-run-as-root", ...OPEN_MPI_DAEMON_OPTIONS, "-n", String(shape.size), ...shape.placement, ...exported];
-  const env = { ...process.env, [BACKEND_ENV]: "mpi", [TIMEOUT_ENV]: String(timeoutS), ...(threads ? { OMP_NUM_THREADS: String(threads) } : {}) };
+  // A rank sees a pseudo-terminal even when the job's output goes to a file: the launcher's stderr decides bar or lines.
+  const env = { ...process.env, [BACKEND_ENV]: "mpi", [TIMEOUT_ENV]: String(timeoutS), [PROGRESS_ENV]: progressMode(), ...(threads ? { OMP_NUM_THREADS: String(threads) } : {}) };
   const child = spawn("mpirun", [...args, process.execPath, cli, ...argv], { stdio: "inherit", env });
   return new Promise((resolve, reject) => {
     child.on("error", (error) => reject(new Error(`launch: could not start mpirun (${error.message}); install Open MPI (apt-get install openmpi-bin)`)));

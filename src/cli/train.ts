@@ -4,6 +4,7 @@ import { inDistributedJob, initProcessGroup } from "../parallel/init.js";
 import { type Config, DEFAULT_CONFIG } from "../train/config.js";
 import { applyOverrides, ConfigError, configReference, parseConfig, readConfigFile } from "../train/config_file.js";
 import { formatPeakMemory } from "../train/memory_report.js";
+import { formatEpochs, formatThroughput } from "../train/progress_format.js";
 import { resumeConfig } from "../train/resume_config.js";
 import { runTraining, type RunSummary } from "../train/run.js";
 import { resumeTarget } from "../train/run_folder.js";
@@ -20,10 +21,12 @@ export function formatReference(): string {
   return rows.map((r) => `${r.path.padEnd(width)}  ${r.type}${r.default ? ` = ${r.default}` : ""}\n${" ".repeat(width + 2)}${r.description}`).join("\n");
 }
 
+const wholeNumber = (value: number): string => Math.round(value).toLocaleString("en-US");
+
 function printSummary(s: RunSummary, json: boolean): void {
   const eval_ = s.eval ? `${s.eval.accuracy !== undefined ? `accuracy ${(100 * s.eval.accuracy).toFixed(2)}%, ` : ""}loss ${s.eval.loss.toFixed(4)}` : "no evaluation";
   const lines = [
-    `trained ${s.steps} steps (${s.epochs} epochs) in ${s.train_s.toFixed(1)} s: ${Math.round(s.samples_per_s).toLocaleString("en-US")} ${s.unit}/s`,
+    `trained ${s.steps} steps (${formatEpochs(s.steps, s.steps_per_epoch)}) in ${s.train_s.toFixed(1)} s: ${formatThroughput(s.samples_per_s / s.ranks, s.ranks, s.unit, wholeNumber)}`,
     `evaluation: ${eval_}`,
     `data wait: ${s.data_wait_s.toFixed(2)} s (${((100 * s.data_wait_s) / Math.max(s.train_s, 1e-9)).toFixed(1)}% of training)`,
     s.stopped ? `stopped early: ${s.stopped}` : null,
@@ -47,7 +50,7 @@ export function registerTrain(program: Command): void {
     .option("--set <path=value>", "override a config field, e.g. --set train.epochs=5 (repeatable)", collect, [])
     .option("--resume <run>", "continue a run (its folder, e.g. runs/cnn/version_0, or one of its checkpoints) with its saved config; --set may change only cadences, logging and threads")
     .option("--json", "end with one JSON line: { steps, epochs, train_s, samples_per_s, eval, checkpoint, peak_bytes }")
-    .option("--no-progress", "no progress bar or progress lines")
+    .option("--no-progress", "no progress bar or progress lines (evaluation results are still shown)")
     .option("--help-config", "print every config field with its type, default and meaning")
     .action(async (file: string | undefined, opts: { set: string[]; resume?: string; json?: boolean; progress: boolean; helpConfig?: boolean }) => {
       if (opts.helpConfig) {

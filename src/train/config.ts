@@ -177,6 +177,16 @@ const checkpoint = z
   .default({ every: null, keep: 3, atEnd: true })
   .describe("checkpoint");
 
+const logging = z
+  .strictObject({
+    tensorboard: z
+      .boolean()
+      .default(false)
+      .describe("also write TensorBoard event files (events.out.tfevents.*) to the run folder: train loss, learning rate, throughput and gradient norm per step, evaluation loss and accuracy"),
+  })
+  .default({ tensorboard: false })
+  .describe("logging");
+
 export const configSchema = z
   .strictObject({
     name: z.string().min(1).optional().describe("run name (default: the model kind); each run writes a new folder <outDir>/<name>/version_N"),
@@ -187,6 +197,7 @@ export const configSchema = z
     schedule,
     train,
     checkpoint,
+    logging,
   })
   .describe("config");
 

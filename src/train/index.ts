@@ -1,7 +1,9 @@
 export { Trainer, NonFiniteLossError, type TrainerOptions, type FitResult } from "./trainer.js";
 export { classification, languageModel, type Task, type Batch, type EvalCounts } from "./task.js";
 export { CheckpointCallback, EarlyStopping, MetricsFile, type Callback, type StepInfo, type EvalInfo } from "./callbacks.js";
-export { Progress } from "./progress.js";
+export { Progress, type ProgressOptions } from "./progress.js";
+export { progressMode, stderrProgressOutput, linesTo, PROGRESS_ENV, type ProgressMode, type ProgressOutput } from "./progress_output.js";
+export { TensorBoardLogger } from "./tensorboard.js";
 export {
   saveCheckpoint,
   loadCheckpoint,

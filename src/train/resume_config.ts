@@ -25,6 +25,7 @@ export const RESUME_SAFE_FIELDS = [
   "data.prefetchFactor",
   "data.evalBatchSize",
   "data.cache",
+  "logging",
 ] as const;
 
 /**

@@ -8,13 +8,16 @@ import { SingleProcess } from "../parallel/strategy.js";
 import { tensor } from "../tensor/create.js";
 import { memory } from "../tensor/memory.js";
 import { native } from "../tensor/native.js";
+import { stepsPerEpoch } from "./accumulate.js";
 import { type Callback, CheckpointCallback, EarlyStopping, MetricsFile } from "./callbacks.js";
 import { loadLatestCheckpoint, removeInterruptedWrites } from "./checkpoint.js";
 import type { Config } from "./config.js";
 import { buildRun } from "./build.js";
 import { peakMemory, type PeakMemory } from "./memory_report.js";
 import { Progress } from "./progress.js";
+import { linesTo, progressMode, stderrProgressOutput } from "./progress_output.js";
 import { newRunFolder, resumeTarget } from "./run_folder.js";
+import { TensorBoardLogger } from "./tensorboard.js";
 import { Trainer } from "./trainer.js";
 
 export interface RunOptions {
@@ -23,9 +26,9 @@ export interface RunOptions {
    * (the newest valid one from there on). The config should be the run's (resumeConfig).
    */
   resume?: string;
-  /** Show progress (a bar on a terminal, lines otherwise). */
+  /** Show progress (a bar on a terminal, lines otherwise); evaluation results are shown either way. */
   progress?: boolean;
-  /** Where warnings and progress lines go. */
+  /** Where warnings and progress lines go (default: stderr, progress as a bar on a terminal). */
   log?: (line: string) => void;
   /**
    * Train data-parallel over this group (turbine launch): each rank trains on its data shard
@@ -42,7 +45,12 @@ export interface RunOptions {
 /** The outcome of `turbine train`, also its --json line. */
 export interface RunSummary {
   steps: number;
+  /** Complete epochs. */
   epochs: number;
+  /** Optimizer steps per epoch (a run's share of an epoch is steps / steps_per_epoch). */
+  steps_per_epoch: number;
+  /** Data-parallel ranks; samples_per_s is the job's, samples_per_s / ranks each rank's. */
+  ranks: number;
   train_s: number;
   samples_per_s: number;
   unit: "samples" | "tokens";
@@ -79,7 +87,11 @@ export function runTraining(config: Config, options: RunOptions = {}): RunSummar
   const metrics = lead ? new MetricsFile(join(runDir, "metrics.jsonl"), config.train.logEvery) : null;
   const callbacks: Callback[] = metrics ? [metrics, checkpoints] : [];
   if (config.train.earlyStopping) callbacks.push(new EarlyStopping(config.train.earlyStopping));
-  if (options.progress && lead) callbacks.push(new Progress(parts.totalSteps, parts.task.unit, config.train.logEvery));
+  const stepsOfEpoch = stepsPerEpoch(parts.train.length, config.train.accumulate);
+  const tensorboard = lead && config.logging.tensorboard ? new TensorBoardLogger(runDir, { unit: parts.task.unit, ranks: group?.size ?? 1 }) : null;
+  const output = options.log ? linesTo(options.log) : stderrProgressOutput(progressMode(), group?.rank);
+  const progress = lead ? new Progress({ totalSteps: parts.totalSteps, stepsPerEpoch: stepsOfEpoch, unit: parts.task.unit, every: config.train.logEvery, ranks: group?.size ?? 1, steps: options.progress ?? false, output }) : null;
+  for (const c of [tensorboard, progress]) if (c) callbacks.push(c);
   // Rank 0's initial weights go to every rank; a resume then loads the same checkpoint on each.
   const strategy = group ? new DistributedDataParallel(parts.model, group) : new SingleProcess(parts.model);
   const trainer = new Trainer({
@@ -109,6 +121,10 @@ export function runTraining(config: Config, options: RunOptions = {}): RunSummar
     memory.resetPeak();
     result = trainer.fit({ steps: parts.totalSteps });
   } finally {
+    // Also when training fails: the terminal gets its cursor back, the bar stops its redraw timer
+    // (which would keep a launched worker thread alive) and the event file is closed.
+    progress?.close();
+    tensorboard?.close();
     strategy.dispose();
     parts.train.close();
   }
@@ -116,6 +132,8 @@ export function runTraining(config: Config, options: RunOptions = {}): RunSummar
   return {
     steps: result.steps,
     epochs: result.epochs,
+    steps_per_epoch: stepsOfEpoch,
+    ranks: group?.size ?? 1,
     train_s: result.trainSeconds,
     // Every rank trains on as many samples per step: the job's throughput is size × this rank's.
     samples_per_s: result.throughput * (group?.size ?? 1),

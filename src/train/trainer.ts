@@ -225,7 +225,7 @@ export class Trainer {
         const value = loss.item();
         if (!Number.isFinite(value)) {
           throw new NonFiniteLossError(
-            `loss is ${value} at step ${this.step + 1} (epoch ${this.epoch}): lower the learning rate, enable gradient ` +
+            `loss is ${value} at step ${this.step + 1} (epoch ${this.epoch + 1}): lower the learning rate, enable gradient ` +
               "clipping (train.clipGradNorm) or check the data",
           );
         }

@@ -57,7 +57,7 @@ test("missing or corrupt data exits 1 naming the file and, when missing, the pac
 test("a non-finite loss stops the run with exit 1 and says what to try", () => {
   const r = turbine(["train", ...SMALL, "--set", "optimizer.kind=sgd", "--set", "optimizer.lr=1e30", "--set", "train.steps=30", "--set", `outDir=${join(work, "nan")}`]);
   assert.equal(r.code, 1, r.stderr);
-  assert.match(r.stderr, /loss is (NaN|Infinity|-Infinity) at step \d+ \(epoch 0\): lower the learning rate/);
+  assert.match(r.stderr, /loss is (NaN|Infinity|-Infinity) at step \d+ \(epoch 1\): lower the learning rate/);
 });
 
 test("--json ends with the run summary; resuming gives the weights of an uninterrupted run, also past a corrupt checkpoint", () => {
