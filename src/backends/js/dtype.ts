@@ -20,11 +20,6 @@ export function dtypeName(code: number): string {
   return NAMES[code] ?? "unknown";
 }
 
-/** Bytes per element of a dtype code. @example elementBytes(DTYPE.bfloat16); // 2 */
-export function elementBytes(code: number): number {
-  return code === DTYPE.bfloat16 || code === DTYPE.float16 ? 2 : 4;
-}
-
 /**
  * The elements of `array` (stored as `dtype`) as float64 numbers, in a new array, so a kernel
  * may write an output that aliases its input.
@@ -66,7 +61,7 @@ export function encodeOne(dtype: number, value: number, out: Elements, index: nu
  * The elements of `array` as unsigned words of their width (Uint32Array or Uint16Array over
  * the same memory): copies move these, so NaN payloads and -0 pass through bit for bit.
  */
-export function words(array: Elements | Uint8Array): Uint32Array | Uint16Array | Uint8Array {
-  if (array instanceof Uint16Array || array instanceof Uint8Array) return array;
+export function words(array: Elements): Uint32Array | Uint16Array {
+  if (array instanceof Uint16Array) return array;
   return new Uint32Array(array.buffer, array.byteOffset, array.length);
 }
