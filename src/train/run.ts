@@ -155,7 +155,8 @@ function agreedStop(group: ProcessGroup, local: () => string | null): () => stri
     const flag = tensor([reason === null ? 0 : 1]);
     try {
       group.allReduce(flag, "max").wait();
-      return flag.item() > 0 ? (reason ?? "interrupted on another rank") : null;
+      // A rank that saw no request before the all-reduce asks again: the request may have come since.
+      return flag.item() > 0 ? (reason ?? local() ?? "a stop requested on another rank") : null;
     } finally {
       flag.dispose();
     }
