@@ -7,8 +7,12 @@ import type { ProcessGroup } from "../parallel/process_group.js";
 import { SingleProcess } from "../parallel/strategy.js";
 import { tensor } from "../tensor/create.js";
 import { memory } from "../tensor/memory.js";
+<<<<<<< HEAD
+import { kernels } from "../backends/index.js";
+=======
 import { native } from "../tensor/native.js";
 import { stepsPerEpoch } from "./accumulate.js";
+>>>>>>> main
 import { type Callback, CheckpointCallback, EarlyStopping, MetricsFile } from "./callbacks.js";
 import { loadLatestCheckpoint, removeInterruptedWrites } from "./checkpoint.js";
 import type { Config } from "./config.js";
@@ -73,7 +77,7 @@ export interface RunSummary {
  */
 export function runTraining(config: Config, options: RunOptions = {}): RunSummary {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-  native.setNumThreads(config.train.threads ?? availableParallelism());
+  kernels.setNumThreads(config.train.threads ?? availableParallelism());
   const group = options.group, lead = (group?.rank ?? 0) === 0;
   const resume = options.resume === undefined ? null : resumeTarget(options.resume);
   const runDir = resume?.runDir ?? newRunFolderOfJob(join(config.outDir, config.name ?? config.model.kind), group);

@@ -4,9 +4,11 @@ import { describe, test } from "node:test";
 import { decode, DTYPE, dtypeName, type Elements } from "../../../src/backends/js/dtype.js";
 import { layerNorm, layerNormBackward } from "../../../src/backends/js/layer_norm.js";
 import { Rng } from "../../../src/data/random.js";
-import { native } from "../../../src/tensor/native.js";
+import { loadNative } from "../../../src/backends/native/addon.js";
 import { assertNearNative, makeArray, UNIT_ROUNDOFF, valuesOf, zerosLike } from "./kernel_check.js";
 import { random } from "./oracle_check.js";
+
+const native = loadNative();
 
 const U = UNIT_ROUNDOFF[DTYPE.float32]!;
 
