@@ -7,12 +7,8 @@ import type { ProcessGroup } from "../parallel/process_group.js";
 import { SingleProcess } from "../parallel/strategy.js";
 import { tensor } from "../tensor/create.js";
 import { memory } from "../tensor/memory.js";
-<<<<<<< HEAD
 import { kernels } from "../backends/index.js";
-=======
-import { native } from "../tensor/native.js";
 import { stepsPerEpoch } from "./accumulate.js";
->>>>>>> main
 import { type Callback, CheckpointCallback, EarlyStopping, MetricsFile } from "./callbacks.js";
 import { loadLatestCheckpoint, removeInterruptedWrites } from "./checkpoint.js";
 import type { Config } from "./config.js";
