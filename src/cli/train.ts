@@ -25,12 +25,14 @@ const wholeNumber = (value: number): string => Math.round(value).toLocaleString(
 
 function printSummary(s: RunSummary, json: boolean): void {
   const eval_ = s.eval ? `${s.eval.accuracy !== undefined ? `accuracy ${(100 * s.eval.accuracy).toFixed(2)}%, ` : ""}loss ${s.eval.loss.toFixed(4)}` : "no evaluation";
+  // Data wait and memory are measured on rank 0, which prints the summary.
+  const ofRank0 = s.ranks > 1 ? " (rank 0)" : "";
   const lines = [
     `trained ${s.steps} steps (${formatEpochs(s.steps, s.steps_per_epoch)}) in ${s.train_s.toFixed(1)} s: ${formatThroughput(s.samples_per_s / s.ranks, s.ranks, s.unit, wholeNumber)}`,
     `evaluation: ${eval_}`,
-    `data wait: ${s.data_wait_s.toFixed(2)} s (${((100 * s.data_wait_s) / Math.max(s.train_s, 1e-9)).toFixed(1)}% of training)`,
+    `data wait${ofRank0}: ${s.data_wait_s.toFixed(2)} s (${((100 * s.data_wait_s) / Math.max(s.train_s, 1e-9)).toFixed(1)}% of training)`,
     s.stopped ? `stopped early: ${s.stopped}` : null,
-    formatPeakMemory(s.peak_bytes),
+    formatPeakMemory(s.peak_bytes, `peak memory${ofRank0}`),
     `checkpoint: ${s.checkpoint ?? "none"}`,
     `run folder: ${s.run_dir} (metrics.jsonl, config.json)`,
   ].filter((l) => l !== null);
