@@ -14,7 +14,9 @@ export const MATMUL_META = { batchA: 0, batchB: 1, m: 2, n: 3, k: 4, transA: 5, 
 
 /**
  * c = a·b (+ bias, broadcast over rows) (+ c when accumulating); meta = [batchA, batchB, M, N,
- * K, transA, transB, accumulate]. a and b are of dtypeAB, c of dtypeC, bias f32 [N].
+ * K, transA, transB, accumulate]. a and b are of dtypeAB, c of dtypeC, bias f32 [N]. Any float
+ * dtypes: native's oneDNN takes f32·f32 → f32 and bf16·bf16 → f32 or bf16 (ops send f16 through
+ * f32), and this oracle computes the other pairs too.
  *
  * @example
  * const c = new Float32Array(1);

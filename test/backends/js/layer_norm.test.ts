@@ -104,6 +104,17 @@ describe("js layerNorm against native", () => {
     assert.deepEqual([...dweight], [-2, 2]);
   });
 
+  test("degenerate rows give native's values: one column with eps 0 (1/0), no columns (0/0)", () => {
+    for (const [rows, cols] of [[3, 1], [2, 0]] as const) {
+      const run = (kernel: typeof layerNorm) => {
+        const y = new Float32Array(rows * cols), mean = new Float32Array(2 * rows), rstd = new Float32Array(rows);
+        kernel(0, Float32Array.from({ length: rows * cols }, (_, i) => i), null, null, y, mean, rstd, rows, cols, 0, 0);
+        return [[...y], [...mean], [...rstd]];
+      };
+      assert.deepEqual(run(layerNorm), run(native.layerNorm), `[${rows}, ${cols}]`);
+    }
+  });
+
   test("checks shapes, eps and lengths with native's messages", () => {
     const x = new Float32Array(6), y = new Float32Array(6), mean = new Float32Array(4), rstd = new Float32Array(2);
     for (const kernel of [native.layerNorm, layerNorm]) {
