@@ -16,6 +16,7 @@ packages=(
   bible-kjv             # real text for the gpt workload
   iproute2              # network namespaces for the multi-host test bed
   bsdutils              # script(1): the tests that run the CLI on a terminal
+  clang-format          # the native code's format check (scripts/lint.sh)
 )
 missing=()
 for p in "${packages[@]}"; do
