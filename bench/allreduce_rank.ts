@@ -3,7 +3,7 @@
  * memory, as DDP's buckets, and an ordinary one copied through staging), and on rank 0 a native
  * memcpy of the same size while the others wait; returns the median seconds of each.
  */
-import { native } from "../src/tensor/native.js";
+import { kernels } from "../src/backends/index.js";
 import type { ProcessGroup } from "../src/parallel/process_group.js";
 import type { ThreadsProcessGroup } from "../src/parallel/threads/group.js";
 import { Tensor } from "../src/tensor/tensor.js";
@@ -30,7 +30,7 @@ export function run(group: ProcessGroup, args: { bytes: number; rounds: number }
   const plainSeconds = time(group, args.rounds, () => group.allReduce(plain, "sum"));
   const src = new Float32Array(n).fill(1), dst = new Float32Array(n);
   const memcpySeconds = time(group, args.rounds, () => {
-    if (group.rank === 0) native.copyBytes(dst, src);
+    if (group.rank === 0) kernels.copyBytes(dst, src);
   });
   return { sharedSeconds, plainSeconds, memcpySeconds };
 }

@@ -17,7 +17,7 @@ import { join } from "node:path";
 import { matmul } from "../src/ops/matmul.js";
 import { packageRoot } from "../src/package_root.js";
 import { randn } from "../src/tensor/random.js";
-import { native } from "../src/tensor/native.js";
+import { kernels } from "../src/backends/index.js";
 import { tidy } from "../src/tensor/scope.js";
 import { flopsPerUnit, type WorkloadName } from "./workloads.js";
 
@@ -153,7 +153,7 @@ export function median(values: number[]): number {
 
 /** The machine's matmul rate (GFLOP/s) at 1024³ in a dtype, through turbine, measured now. */
 export function matmulLimit(dtype: "float32" | "bfloat16", threads: number): number {
-  native.setNumThreads(threads);
+  kernels.setNumThreads(threads);
   return tidy(() => {
     const a = randn([1024, 1024], { dtype }), b = randn([1024, 1024], { dtype });
     for (let i = 0; i < 3; i++) matmul(a, b).dispose();

@@ -7,7 +7,7 @@
  *   relu         relu(x) of a 1-element f32 tensor, result disposed
  *   add+grad     tidy(() => { add(a, b) }) with a and b requiring grad: records a graph node,
  *                which the scope's end releases together with the output
- *   native.binary  the floor: native.binary on preallocated 4-element arrays with a
+ *   kernels.binary  the floor: kernels.binary on preallocated 4-element arrays with a
  *                prepared broadcast meta, i.e. the N-API crossing and the kernel alone
  *
  * Each case runs `--batches` batches of `--calls` calls after a warm-up batch; the figure is
@@ -18,7 +18,7 @@
  */
 import { add, relu, tensor, tidy } from "../src/index.js";
 import { broadcastMeta } from "../src/ops/broadcast.js";
-import { codes, native } from "../src/tensor/native.js";
+import { codes, kernels } from "../src/backends/index.js";
 import { benchOptions, median, now, report } from "./harness.js";
 
 interface Case {
@@ -49,7 +49,7 @@ function cases(): Case[] {
           add(ga, gb);
         }),
     },
-    { name: "native.binary", what: "native.binary on preallocated arrays", call: () => native.binary(addCode, 0, fa, fb, fout, meta) },
+    { name: "kernels.binary", what: "kernels.binary on preallocated arrays", call: () => kernels.binary(addCode, 0, fa, fb, fout, meta) },
   ];
 }
 

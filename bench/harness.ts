@@ -4,7 +4,7 @@
  */
 import { parseArgs } from "node:util";
 
-import { native } from "../src/tensor/native.js";
+import { kernels } from "../src/backends/index.js";
 
 export interface BenchOptions<K extends string = string> {
   threads: number;
@@ -36,7 +36,7 @@ export function benchOptions<K extends string>(name: string, ints: Record<K, num
     return v;
   };
   const threads = int("threads", 2);
-  native.setNumThreads(threads);
+  kernels.setNumThreads(threads);
   const parsed = {} as Record<K, number>;
   for (const [key, fallback] of Object.entries(ints) as [K, number][]) parsed[key] = int(key, fallback);
   return { threads, json: values.json === true, ints: parsed };

@@ -32,7 +32,7 @@ import { Sequential } from "../src/nn/containers.js";
 import { GELU } from "../src/nn/layers.js";
 import { Linear } from "../src/nn/linear.js";
 import { ones } from "../src/tensor/create.js";
-import { native } from "../src/tensor/native.js";
+import { kernels } from "../src/backends/index.js";
 import { randn } from "../src/tensor/random.js";
 import { tidy } from "../src/tensor/scope.js";
 import { benchOptions, median, now, report } from "./harness.js";
@@ -41,7 +41,7 @@ const MODES = ["none", "after", "overlap"] as const;
 type Mode = (typeof MODES)[number];
 
 function rankMain(layers: number, width: number, batch: number, steps: number): void {
-  native.setNumThreads(1);
+  kernels.setNumThreads(1);
   const group = initMpiProcessGroup({ timeoutMs: 120_000 });
   const model = new Sequential(...Array.from({ length: layers }, () => [new Linear(width, width), new GELU()]).flat());
   const bucket = (width * width * 4) / 2 ** 20;

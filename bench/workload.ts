@@ -10,7 +10,7 @@
 import { loadavg } from "node:os";
 import { parseArgs } from "node:util";
 
-import { native } from "../src/tensor/native.js";
+import { kernels } from "../src/backends/index.js";
 import { buildRun } from "../src/train/build.js";
 import type { Callback } from "../src/train/callbacks.js";
 import { parseConfig } from "../src/train/config_file.js";
@@ -38,7 +38,7 @@ if (!WORKLOADS.includes(name)) throw new Error(`workload: --workload must be one
 const precision = values.precision as BenchPrecision;
 if (!(precision in PRECISIONS)) throw new Error(`workload: --precision must be one of ${Object.keys(PRECISIONS).join(", ")}, got ${values.precision}`);
 const threads = Number(values.threads), steps = Number(values.steps), warmup = Number(values.warmup);
-native.setNumThreads(threads);
+kernels.setNumThreads(threads);
 
 const row: Record<string, unknown> = { workload: name, precision: values.precision, threads, unit: name === "gpt" ? "tokens/s" : "samples/s" };
 if (values["time-to-quality"]) {

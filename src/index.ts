@@ -38,4 +38,4 @@ export * as parallel from "./parallel/index.js";
 export * from "./train/index.js";
 export { timeOps, formatOpTable, type OpTiming } from "./profile/op_timer.js";
 export { saveSafetensors, loadSafetensors, encodeSafetensors, decodeSafetensors, type Safetensors } from "./tensor/safetensors.js";
-export { native } from "./tensor/native.js";
+export { kernels, backendName } from "./backends/index.js";

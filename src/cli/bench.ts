@@ -6,7 +6,7 @@ import { WORKLOADS, workloadConfig, type WorkloadName } from "../../bench/worklo
 import { packageRoot } from "../package_root.js";
 import { integerAtLeast } from "./option_values.js";
 import { formatOpTable, timeOps } from "../profile/op_timer.js";
-import { native } from "../tensor/native.js";
+import { kernels } from "../backends/index.js";
 import { buildRun } from "../train/build.js";
 import { parseConfig } from "../train/config_file.js";
 import { Trainer } from "../train/trainer.js";
@@ -45,7 +45,7 @@ function printRows(rows: CompareRow[], limit: number): void {
 
 /** Per-op times of a few training steps of a workload, in this process. */
 function opsTable(workload: WorkloadName, threads: number, steps: number, precision: Precision): void {
-  native.setNumThreads(threads);
+  kernels.setNumThreads(threads);
   const config = parseConfig(workloadConfig(workload, packageRoot(), steps + 3, precision), workload);
   const parts = buildRun(config);
   const trainer = new Trainer({ ...parts, eval: undefined, clipGradNorm: config.train.clipGradNorm });

@@ -10,6 +10,7 @@ import { resumeConfig } from "../train/resume_config.js";
 import { runTraining, type RunSummary } from "../train/run.js";
 import { resumeTarget } from "../train/run_folder.js";
 import { stopSignalReceived, watchStopSignals } from "../train/stop_signals.js";
+import { formatBuiltinConfigs, resolveConfigFile } from "./config_names.js";
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
@@ -26,12 +27,14 @@ const wholeNumber = (value: number): string => Math.round(value).toLocaleString(
 
 function printSummary(s: RunSummary, json: boolean): void {
   const eval_ = s.eval ? `${s.eval.accuracy !== undefined ? `accuracy ${(100 * s.eval.accuracy).toFixed(2)}%, ` : ""}loss ${s.eval.loss.toFixed(4)}` : "no evaluation";
+  // Data wait and memory are measured on rank 0, which prints the summary.
+  const ofRank0 = s.ranks > 1 ? " (rank 0)" : "";
   const lines = [
     `trained ${s.steps} steps (${formatEpochs(s.steps, s.steps_per_epoch)}) in ${s.train_s.toFixed(1)} s: ${formatThroughput(s.samples_per_s / s.ranks, s.ranks, s.unit, wholeNumber)}`,
     `evaluation: ${eval_}`,
-    `data wait: ${s.data_wait_s.toFixed(2)} s (${((100 * s.data_wait_s) / Math.max(s.train_s, 1e-9)).toFixed(1)}% of training)`,
+    `data wait${ofRank0}: ${s.data_wait_s.toFixed(2)} s (${((100 * s.data_wait_s) / Math.max(s.train_s, 1e-9)).toFixed(1)}% of training)`,
     s.stopped ? `stopped early: ${s.stopped}` : null,
-    formatPeakMemory(s.peak_bytes),
+    formatPeakMemory(s.peak_bytes, `peak memory${ofRank0}`),
     `checkpoint: ${s.checkpoint ?? "none"}`,
     `run folder: ${s.run_dir} (metrics.jsonl, config.json)`,
   ].filter((l) => l !== null);
@@ -42,20 +45,25 @@ function printSummary(s: RunSummary, json: boolean): void {
   }
 }
 
-/** `turbine train [config]`: trains the built-in cnn on Fashion-MNIST, or a config file. */
+/**
+ * `turbine train [config]`: trains the built-in cnn on Fashion-MNIST, a config file, or a
+ * built-in config by name.
+ * @example turbine train gpt-char --set train.steps=200
+ */
 export function registerTrain(program: Command): void {
   program
     .command("train")
-    .description("train a model: the built-in default (the cnn on Fashion-MNIST, 4 epochs) or a config file (JSON or YAML)")
-    .argument("[config]", "config file; see --help-config for every field")
+    .description("train a model: the built-in default (the cnn on Fashion-MNIST, 4 epochs), a built-in config by name (gpt-char, ...) or a config file (JSON or YAML)")
+    .argument("[config]", "config file, or the name of a built-in one (see --list); --help-config shows every field")
+    .option("--list", "list the built-in configs (the shipped examples) by name")
     .option("--set <path=value>", "override a config field, e.g. --set train.epochs=5 (repeatable)", collect, [])
     .option("--resume <run>", "continue a run (its folder, e.g. runs/cnn/version_0, or one of its checkpoints) with its saved config; --set may change only cadences, logging and threads")
     .option("--json", "end with one JSON line: { steps, epochs, train_s, samples_per_s, eval, checkpoint, peak_bytes }")
     .option("--no-progress", "no progress bar or progress lines (evaluation results are still shown)")
     .option("--help-config", "print every config field with its type, default and meaning")
-    .action(async (file: string | undefined, opts: { set: string[]; resume?: string; json?: boolean; progress: boolean; helpConfig?: boolean }) => {
-      if (opts.helpConfig) {
-        process.stdout.write(`${formatReference()}\n`);
+    .action(async (file: string | undefined, opts: { set: string[]; resume?: string; json?: boolean; progress: boolean; helpConfig?: boolean; list?: boolean }) => {
+      if (opts.helpConfig || opts.list) {
+        process.stdout.write(`${opts.list ? formatBuiltinConfigs() : formatReference()}\n`);
         return;
       }
       let config: Config;
@@ -63,7 +71,7 @@ export function registerTrain(program: Command): void {
         if (file) throw new ConfigError(`--resume continues the run's saved config: drop the config file ${file} (change safe fields with --set)`);
         config = resumeConfig(resumeTarget(opts.resume).runDir, opts.set);
       } else {
-        config = parseConfig(applyOverrides(file ? readConfigFile(file) : DEFAULT_CONFIG, opts.set), file ?? "(built-in default)");
+        config = parseConfig(applyOverrides(file ? readConfigFile(resolveConfigFile(file)) : DEFAULT_CONFIG, opts.set), file ?? "(built-in default)");
       }
       // A rank of `turbine launch` trains data-parallel over its job's group.
       const group = inDistributedJob() ? await initProcessGroup() : undefined;

@@ -16,7 +16,7 @@ export interface ArrayCacheKey {
 }
 
 export interface ArrayCacheOptions {
-  /** The cache folder (default `cacheDir()`: $TURBINE_CACHE or ./.cache/turbine). */
+  /** The cache folder (default `cacheDir()`: $TURBINE_CACHE, else $XDG_CACHE_HOME/turbine or ~/.cache/turbine). */
   dir?: string;
   /** Where the warning about a damaged cache file goes (default: standard error). */
   warn?: (line: string) => void;

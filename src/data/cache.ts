@@ -1,17 +1,23 @@
 import { createHash, randomBytes } from "node:crypto";
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { homedir } from "node:os";
+import { dirname, isAbsolute, join, resolve } from "node:path";
 
 /**
- * The folder where derived data (an extracted corpus, say) is kept between runs: `dir` when
- * given, else $TURBINE_CACHE, else `.cache/turbine` under the current working directory.
+ * The folder where derived data (an extracted corpus, say) is kept between runs, the same from
+ * whatever folder turbine runs: `dir` when given, else $TURBINE_CACHE, else `turbine` in the
+ * user's cache folder ($XDG_CACHE_HOME when it is an absolute path, as the XDG specification
+ * asks, else ~/.cache).
  *
  * @example
- * cacheDir();             // "/home/me/project/.cache/turbine" when TURBINE_CACHE is unset
+ * cacheDir();             // "/home/me/.cache/turbine" when TURBINE_CACHE and XDG_CACHE_HOME are unset
  * cacheDir("/tmp/cache"); // "/tmp/cache"
  */
-export function cacheDir(dir?: string): string {
-  return resolve(dir ?? (process.env.TURBINE_CACHE || join(process.cwd(), ".cache", "turbine")));
+export function cacheDir(dir?: string, env: NodeJS.ProcessEnv = process.env): string {
+  if (dir !== undefined) return resolve(dir);
+  if (env.TURBINE_CACHE) return resolve(env.TURBINE_CACHE);
+  const xdg = env.XDG_CACHE_HOME;
+  return join(xdg && isAbsolute(xdg) ? xdg : join(homedir(), ".cache"), "turbine");
 }
 
 /** What the sidecar `<file>.json` records about a cached file, to tell a whole file from a damaged one. */

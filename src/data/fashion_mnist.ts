@@ -2,7 +2,7 @@ import { existsSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 
 import { DTYPES } from "../tensor/dtype.js";
-import { native } from "../tensor/native.js";
+import { kernels } from "../backends/index.js";
 import { cachedArrays } from "./array_cache.js";
 import type { LabelledSample } from "./collate.js";
 import { checkIndex, type Dataset } from "./dataset.js";
@@ -214,6 +214,6 @@ export class FashionMNIST implements Dataset<LabelledSample> {
       checkIndex(indices[k]!, this.length, `FashionMNIST(${this.split})`);
       y[k] = this.labels[indices[k]!]!;
     }
-    native.embedding(DTYPES.float32.code, this.pixels, this.length, SIDE * SIDE, indices, x);
+    kernels.embedding(DTYPES.float32.code, this.pixels, this.length, SIDE * SIDE, indices, x);
   }
 }

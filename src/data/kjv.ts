@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { cacheDir, readCached, writeCached } from "./cache.js";
 
 export interface KjvOptions {
-  /** Where the extracted text is kept (default: `cacheDir()`, i.e. $TURBINE_CACHE or ./.cache/turbine). */
+  /** Where the extracted text is kept (default: `cacheDir()`, i.e. $TURBINE_CACHE, else $XDG_CACHE_HOME/turbine or ~/.cache/turbine). */
   cacheDir?: string;
   /** The `bible` program to run (default "bible", found on PATH). */
   executable?: string;

@@ -40,15 +40,15 @@ let maker: BatchMaker;
 let keepOffCpu: (cpu: number) => boolean;
 let fieldArray: typeof import("./layout.js").fieldArray;
 try {
-  const [{ native }, { BatchMaker }, layoutModule, { loadDataset }] = await Promise.all([
-    import("../tensor/native.js"),
+  const [{ kernels }, { BatchMaker }, layoutModule, { loadDataset }] = await Promise.all([
+    import("../backends/index.js"),
     import("./batch_maker.js"),
     import("./layout.js"),
     import("./worker_spec.js"),
   ]);
   // Data work is one thread per worker: an OpenMP team here would compete with the training thread's.
-  native.setNumThreads(1);
-  keepOffCpu = native.keepOffCpu;
+  kernels.setNumThreads(1);
+  keepOffCpu = kernels.keepOffCpu;
   fieldArray = layoutModule.fieldArray;
   maker = new BatchMaker(await loadDataset(init.spec), init.transform, init.seed);
 } catch (err) {

@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from "node:worker_threads";
 
-import { native } from "../tensor/native.js";
+import { kernels } from "../backends/index.js";
 import { Storage } from "../tensor/storage.js";
 import { Tensor } from "../tensor/tensor.js";
 import type { BatchJob } from "./batch_maker.js";
@@ -153,7 +153,7 @@ export class WorkerPool {
     const s = this.slots[slot]!;
     if (s.job !== null && s.job.epoch === job.epoch && s.job.batch === job.batch && s.job.first === job.first) return;
     s.buffer ??= this.free.pop() ?? new SharedArrayBuffer(this.bufferBytes);
-    s.job = { ...job, slot, seq: ++this.seq, requesterCpu: native.currentCpu(), buffer: s.buffer, yOffset: this.yOffset };
+    s.job = { ...job, slot, seq: ++this.seq, requesterCpu: kernels.currentCpu(), buffer: s.buffer, yOffset: this.yOffset };
     // A newer wanted seq makes the worker skip whatever older job of this slot is still queued.
     Atomics.store(this.control, slot * SLOT_WORDS + WANT, s.job.seq);
     this.workers[slot % this.workers.length]!.worker.postMessage(s.job);

@@ -1,5 +1,5 @@
 import { apply1, type OpDef } from "../autograd/op.js";
-import { native } from "../tensor/native.js";
+import { kernels } from "../backends/index.js";
 import { formatShape, sameShape, sizeOf } from "../tensor/shape.js";
 import { Tensor } from "../tensor/tensor.js";
 import { autocastCall } from "./autocast_hook.js";
@@ -91,7 +91,7 @@ function attentionOp(name: string, geometry: (shape: readonly number[], heads: n
       const [q, k, v] = operands(inputs);
       const out = Tensor.empty(outShape, q.dtype);
       const lse = recording ? Tensor.empty(extents.slice(0, 3), "float32") : null;
-      native.attention(dt(q.dtype), q.data, k.data, v.data, out.data, (lse?.data as Float32Array) ?? null, ...extents, layout, scale, causal, blockSize);
+      kernels.attention(dt(q.dtype), q.data, k.data, v.data, out.data, (lse?.data as Float32Array) ?? null, ...extents, layout, scale, causal, blockSize);
       return { out, save: [...inputs, out], scratch: lse ? [lse] : [] };
     },
     backward: ({ saved, attrs: { causal, scale, blockSize, heads }, inputShapes, needsGrad }, [g]) => {
@@ -101,7 +101,7 @@ function attentionOp(name: string, geometry: (shape: readonly number[], heads: n
       const grads = inputs.map((x, i) => (needsGrad[i] ? Tensor.empty(x.shape, x.dtype) : null));
       const [q, k, v] = operands(inputs);
       const [dq, dk, dv] = operands(grads.map((t) => t?.data ?? null));
-      native.attentionBackward(dt(q.dtype), q.data, k.data, v.data, out.data, lse.data as Float32Array, g!.data, dq, dk, dv, ...extents, layout, scale, causal, blockSize);
+      kernels.attentionBackward(dt(q.dtype), q.data, k.data, v.data, out.data, lse.data as Float32Array, g!.data, dq, dk, dv, ...extents, layout, scale, causal, blockSize);
       return grads;
     },
   };

@@ -1,5 +1,5 @@
 import { apply1, type OpDef } from "../autograd/op.js";
-import { codes, native } from "../tensor/native.js";
+import { codes, kernels } from "../backends/index.js";
 import { sameShape } from "../tensor/shape.js";
 import { Tensor } from "../tensor/tensor.js";
 import { autocastCall } from "./autocast_hook.js";
@@ -20,12 +20,12 @@ export function binaryKernel(name: string, a: Tensor, b: Tensor): Tensor {
     // The common case needs no broadcast bookkeeping: one flat run.
     const out = Tensor.empty(a.shape, a.dtype);
     flatMeta[1] = a.size;
-    native.binary(codes.binary[name]!, dt(a.dtype), a.data, b.data, out.data, flatMeta);
+    kernels.binary(codes.binary[name]!, dt(a.dtype), a.data, b.data, out.data, flatMeta);
     return out;
   }
   const shape = broadcastShapes(a.shape, b.shape, name);
   const out = Tensor.empty(shape, a.dtype);
-  native.binary(codes.binary[name]!, dt(a.dtype), a.data, b.data, out.data, broadcastMeta(shape, [a.shape, b.shape]));
+  kernels.binary(codes.binary[name]!, dt(a.dtype), a.data, b.data, out.data, broadcastMeta(shape, [a.shape, b.shape]));
   return out;
 }
 
@@ -125,7 +125,7 @@ type Comparison = "eq" | "ne" | "lt" | "le" | "gt" | "ge";
 function compare(name: Comparison, a: Tensor, b: Tensor | number): Tensor {
   if (typeof b === "number") {
     const scalar = Tensor.empty([], a.dtype);
-    native.unary(codes.unary.fill!, dt(a.dtype), scalar.data, scalar.data, b);
+    kernels.unary(codes.unary.fill!, dt(a.dtype), scalar.data, scalar.data, b);
     const out = binaryKernel(name, a, scalar);
     scalar.dispose();
     return out;

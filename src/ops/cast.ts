@@ -1,6 +1,6 @@
 import { apply1, type OpDef } from "../autograd/op.js";
 import { checkDType, DTYPES, isFloating, type DType } from "../tensor/dtype.js";
-import { native } from "../tensor/native.js";
+import { kernels } from "../backends/index.js";
 import { Tensor } from "../tensor/tensor.js";
 import { withoutAutocast } from "./autocast_hook.js";
 
@@ -13,10 +13,10 @@ function castKernel(x: Tensor, dtype: DType): Tensor {
   if (x.dtype === "int32" && dtype !== "float32") {
     // The kernel converts int32 only to float32; PyTorch also rounds int → float → bf16/f16.
     const wide = castKernel(x, "float32");
-    native.cast(DTYPES.float32.code, wide.data, DTYPES[dtype].code, out.data);
+    kernels.cast(DTYPES.float32.code, wide.data, DTYPES[dtype].code, out.data);
     wide.dispose();
   } else {
-    native.cast(DTYPES[x.dtype].code, x.data, DTYPES[dtype].code, out.data);
+    kernels.cast(DTYPES[x.dtype].code, x.data, DTYPES[dtype].code, out.data);
   }
   return out;
 }

@@ -1,5 +1,5 @@
 import { apply1, type OpDef } from "../autograd/op.js";
-import { native } from "../tensor/native.js";
+import { kernels } from "../backends/index.js";
 import { formatShape } from "../tensor/shape.js";
 import { Tensor } from "../tensor/tensor.js";
 import { autocastCall } from "./autocast_hook.js";
@@ -32,14 +32,14 @@ const convOp: OpDef<ConvAttrs> = {
   name: "conv2d",
   forward: ([x, w, bias], { meta, outShape }) => {
     const y = Tensor.empty(outShape, x!.dtype);
-    native.conv2d(x!.data, w!.data, (bias?.data as Float32Array | undefined) ?? null, y.data, dt(x!.dtype), meta);
+    kernels.conv2d(x!.data, w!.data, (bias?.data as Float32Array | undefined) ?? null, y.data, dt(x!.dtype), meta);
     return { out: y, save: [x!, w!] };
   },
   backward: ({ saved: [x, w], attrs: { meta }, needsGrad }, [g]) => {
     let dx: Tensor | null = null;
     if (needsGrad[0]) {
       dx = Tensor.empty(x!.shape, x!.dtype);
-      native.conv2dBackwardData(g!.data, w!.data, dx.data, dt(x!.dtype), meta);
+      kernels.conv2dBackwardData(g!.data, w!.data, dx.data, dt(x!.dtype), meta);
     }
     // oneDNN computes the bias gradient only beside the weight gradient; when the weights are
     // frozen but the bias is not, the weight gradient is computed and dropped with the scope.
@@ -47,7 +47,7 @@ const convOp: OpDef<ConvAttrs> = {
     if (needsGrad[1] || needsGrad[2]) {
       const weightGrad = Tensor.empty(w!.shape, w!.dtype);
       dbias = needsGrad[2] ? Tensor.empty([w!.shape[0]!], "float32") : null;
-      native.conv2dBackwardWeights(x!.data, g!.data, weightGrad.data, (dbias?.data as Float32Array | undefined) ?? null, dt(x!.dtype), dt(w!.dtype), meta);
+      kernels.conv2dBackwardWeights(x!.data, g!.data, weightGrad.data, (dbias?.data as Float32Array | undefined) ?? null, dt(x!.dtype), dt(w!.dtype), meta);
       dw = needsGrad[1] ? weightGrad : null;
     }
     return [dx, dw, dbias];

@@ -1,6 +1,6 @@
 import { isGradEnabled } from "../autograd/grad_mode.js";
 import { apply1, type OpDef } from "../autograd/op.js";
-import { native } from "../tensor/native.js";
+import { kernels } from "../backends/index.js";
 import { release } from "../tensor/scope.js";
 import { Tensor } from "../tensor/tensor.js";
 import { autocastLowDType } from "./autocast_hook.js";
@@ -18,7 +18,7 @@ const convMaxPoolOp: OpDef<ConvAttrs> = {
   forward: ([x, w, bias], { meta, outShape }, recording) => {
     const pooled = Tensor.empty(outShape, "float32");
     const codes = recording ? Tensor.empty(outShape, "int32") : null;
-    native.conv2dMaxPool(
+    kernels.conv2dMaxPool(
       x!.data as Float32Array,
       w!.data as Float32Array,
       (bias?.data as Float32Array | undefined) ?? null,
@@ -33,7 +33,7 @@ const convMaxPoolOp: OpDef<ConvAttrs> = {
     if (!needsGrad[1] && !needsGrad[2]) return [null, null, null];
     const dw = Tensor.empty(inputShapes[1]!, "float32");
     const dbias = needsGrad[2] ? Tensor.empty(inputShapes[2]!, "float32") : null;
-    native.conv2dMaxPoolBackwardWeights(
+    kernels.conv2dMaxPoolBackwardWeights(
       x!.data as Float32Array,
       g!.data as Float32Array,
       codes!.data as Int32Array,
@@ -57,7 +57,7 @@ export function conv2dMaxPool(x: Tensor, weight: Tensor, bias: Tensor | null, op
   const inputNeedsGrad = x.requiresGrad && isGradEnabled();
   if (options.layout === "nhwc" && x.dtype === "float32" && !inputNeedsGrad && autocastLowDType("conv2d") === null) {
     const attrs = convAttrs(op, x, weight, bias, options);
-    if (native.conv2dDirectFits(attrs.meta)) {
+    if (kernels.conv2dDirectFits(attrs.meta)) {
       const [n, oh, ow, o] = attrs.outShape as [number, number, number, number];
       return apply1(convMaxPoolOp, bias ? [x, weight, bias] : [x, weight], { meta: attrs.meta, outShape: [n, Math.floor(oh / 2), Math.floor(ow / 2), o] });
     }

@@ -1,5 +1,5 @@
 import { apply1, type OpDef } from "../autograd/op.js";
-import { native } from "../tensor/native.js";
+import { kernels } from "../backends/index.js";
 import { defaultGenerator, type Generator } from "../tensor/random.js";
 import { Tensor } from "../tensor/tensor.js";
 import { dt, requireFloat } from "./util.js";
@@ -18,7 +18,7 @@ interface DropoutAttrs {
 
 function dropoutKernel(x: Tensor, { p, seed, offset }: DropoutAttrs): Tensor {
   const out = Tensor.empty(x.shape, x.dtype);
-  native.dropout(dt(x.dtype), x.data, out.data, seed, offset, p);
+  kernels.dropout(dt(x.dtype), x.data, out.data, seed, offset, p);
   return out;
 }
 

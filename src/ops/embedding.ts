@@ -1,5 +1,5 @@
 import { apply1, type OpDef } from "../autograd/op.js";
-import { native } from "../tensor/native.js";
+import { kernels } from "../backends/index.js";
 import { formatShape } from "../tensor/shape.js";
 import { Tensor } from "../tensor/tensor.js";
 import { dt, requireFloat } from "./util.js";
@@ -11,14 +11,14 @@ const embeddingOp: OpDef<void> = {
   forward: ([indices, weight]) => {
     const [rows, cols] = weight!.shape as [number, number];
     const out = Tensor.empty([...indices!.shape, cols], weight!.dtype);
-    native.embedding(dt(weight!.dtype), weight!.data, rows, cols, indices!.data as Int32Array, out.data);
+    kernels.embedding(dt(weight!.dtype), weight!.data, rows, cols, indices!.data as Int32Array, out.data);
     return { out, save: [indices!] };
   },
   backward: ({ saved: [indices], inputShapes, inputDtypes, needsGrad }, [g]) => {
     if (!needsGrad[1]) return [null, null];
     const [rows, cols] = inputShapes[1] as [number, number];
     const gw = Tensor.empty([rows, cols], inputDtypes[1]!);
-    native.embeddingBackward(dt(gw.dtype), gw.data, rows, cols, indices!.data as Int32Array, g!.data);
+    kernels.embeddingBackward(dt(gw.dtype), gw.data, rows, cols, indices!.data as Int32Array, g!.data);
     return [null, gw];
   },
 };

@@ -1,5 +1,5 @@
 import { DTYPES } from "../tensor/dtype.js";
-import { codes, native } from "../tensor/native.js";
+import { codes, kernels } from "../backends/index.js";
 import { formatShape, sameShape } from "../tensor/shape.js";
 import { Tensor } from "../tensor/tensor.js";
 
@@ -25,7 +25,7 @@ function addInto(out: Tensor, a: Tensor, b: Tensor, op: string): Tensor {
   flatMeta[1] = a.size;
   flatMeta[2] = 1;
   flatMeta[3] = 1;
-  native.binary(codes.binary.add!, DTYPES[a.dtype].code, a.data, b.data, out.data, flatMeta);
+  kernels.binary(codes.binary.add!, DTYPES[a.dtype].code, a.data, b.data, out.data, flatMeta);
   return out;
 }
 
@@ -43,7 +43,7 @@ export function sumOf(a: Tensor, b: Tensor): Tensor {
 
 /** target *= factor. */
 export function scaleInPlace(target: Tensor, factor: number): Tensor {
-  native.unary(codes.unary.scale!, DTYPES[target.dtype].code, target.data, target.data, factor);
+  kernels.unary(codes.unary.scale!, DTYPES[target.dtype].code, target.data, target.data, factor);
   target.version++;
   return target;
 }

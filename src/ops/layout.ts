@@ -1,6 +1,6 @@
 import { apply, apply1, type OpDef } from "../autograd/op.js";
 import { fillWith } from "../tensor/create.js";
-import { native } from "../tensor/native.js";
+import { kernels } from "../backends/index.js";
 import { contiguousStrides, formatShape, normalizeAxis } from "../tensor/shape.js";
 import { Tensor } from "../tensor/tensor.js";
 import { requireSameDType, dt } from "./util.js";
@@ -27,7 +27,7 @@ function region(shape: readonly number[], axis: number, start: number, count: nu
 function cut(x: Tensor, axis: number, start: number, count: number, step = 1): Tensor {
   const r = region(x.shape, axis, start, count, step);
   const out = Tensor.empty(r.shape, x.dtype);
-  if (out.size > 0) native.copyStrided(dt(x.dtype), x.data, r.offset, out.data, 0, stridedMeta(r.shape, r.strides));
+  if (out.size > 0) kernels.copyStrided(dt(x.dtype), x.data, r.offset, out.data, 0, stridedMeta(r.shape, r.strides));
   return out;
 }
 
@@ -35,7 +35,7 @@ function cut(x: Tensor, axis: number, start: number, count: number, step = 1): T
 function place(dst: Tensor, src: Tensor, axis: number, start: number, step = 1): void {
   if (src.size === 0) return;
   const r = region(dst.shape, axis, start, src.shape[axis]!, step);
-  native.copyStrided(dt(src.dtype), src.data, 0, dst.data, r.offset, stridedMeta(r.shape, contiguousStrides(r.shape), r.strides));
+  kernels.copyStrided(dt(src.dtype), src.data, 0, dst.data, r.offset, stridedMeta(r.shape, contiguousStrides(r.shape), r.strides));
 }
 
 /** The pieces laid end to end along `axis` in a new tensor of `shape`. */
@@ -55,7 +55,7 @@ function permuteCopy(x: Tensor, dims: readonly number[]): Tensor {
   const strides = contiguousStrides(x.shape);
   const shape = dims.map((d) => x.shape[d]!);
   const out = Tensor.empty(shape, x.dtype);
-  native.copyStrided(dt(x.dtype), x.data, 0, out.data, 0, stridedMeta(shape, dims.map((d) => strides[d]!)));
+  kernels.copyStrided(dt(x.dtype), x.data, 0, out.data, 0, stridedMeta(shape, dims.map((d) => strides[d]!)));
   return out;
 }
 

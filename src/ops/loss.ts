@@ -1,7 +1,7 @@
 import { apply1, type OpDef } from "../autograd/op.js";
 import { fillWith } from "../tensor/create.js";
 import { DTYPES } from "../tensor/dtype.js";
-import { codes, native } from "../tensor/native.js";
+import { codes, kernels } from "../backends/index.js";
 import { formatShape, sameShape } from "../tensor/shape.js";
 import { Tensor } from "../tensor/tensor.js";
 import { autocastCall } from "./autocast_hook.js";
@@ -37,7 +37,7 @@ const crossEntropyOp: OpDef<CrossEntropyAttrs> = {
     // The gradient costs a write of every logit: only worth it when backward will read it.
     const grad = recording ? Tensor.empty([n, c], logits.dtype) : null;
     try {
-      native.crossEntropy(
+      kernels.crossEntropy(
         dt(logits.dtype),
         logits.data,
         targets!.data as Int32Array,
@@ -69,14 +69,14 @@ const crossEntropyOp: OpDef<CrossEntropyAttrs> = {
 /** The row losses in the logits' dtype, shaped like the targets. */
 function perRow(losses: Tensor, shape: readonly number[], dtype: Tensor["dtype"]): Tensor {
   const out = Tensor.empty(shape, dtype);
-  native.cast(DTYPES.float32.code, losses.data, DTYPES[dtype].code, out.data);
+  kernels.cast(DTYPES.float32.code, losses.data, DTYPES[dtype].code, out.data);
   return out;
 }
 
 /** Σ losses / divisor as a scalar in `dtype`; summed in double by the reduce kernel, divided once. */
 function reduced(losses: Tensor, divisor: number, dtype: Tensor["dtype"]): Tensor {
   const total = Tensor.empty([], "float32");
-  native.reduce(codes.reduce.sum, DTYPES.float32.code, losses.data, total.data, 1, losses.size, 1, DTYPES.float32.code);
+  kernels.reduce(codes.reduce.sum, DTYPES.float32.code, losses.data, total.data, 1, losses.size, 1, DTYPES.float32.code);
   const value = (total.data[0]! as number) / divisor;
   total.dispose();
   return fillWith(Tensor.empty([], dtype), value);

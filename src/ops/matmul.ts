@@ -1,7 +1,7 @@
 import { apply1, type OpDef } from "../autograd/op.js";
 import { isFloating, type DType } from "../tensor/dtype.js";
 import { lowCopy } from "../tensor/low_copy.js";
-import { native } from "../tensor/native.js";
+import { kernels } from "../backends/index.js";
 import { formatShape, sameShape, sizeOf } from "../tensor/shape.js";
 import { tidy } from "../tensor/scope.js";
 import { Tensor } from "../tensor/tensor.js";
@@ -48,7 +48,7 @@ export function gemm(a: Tensor, b: Tensor, g: Gemm, bias: Tensor | null = null, 
   meta[5] = g.transA ? 1 : 0;
   meta[6] = g.transB ? 1 : 0;
   meta[7] = 0;
-  native.matmul(a.data, b.data, out.data, (bias?.data as Float32Array | undefined) ?? null, dt(a.dtype), dt(outDType), meta);
+  kernels.matmul(a.data, b.data, out.data, (bias?.data as Float32Array | undefined) ?? null, dt(a.dtype), dt(outDType), meta);
   return out;
 }
 

@@ -1,6 +1,6 @@
 import { apply1, type OpDef } from "../autograd/op.js";
 import { DTYPES, type DType } from "../tensor/dtype.js";
-import { native } from "../tensor/native.js";
+import { kernels } from "../backends/index.js";
 import { formatShape, sameShape, sizeOf } from "../tensor/shape.js";
 import { Tensor } from "../tensor/tensor.js";
 import { autocastCall } from "./autocast_hook.js";
@@ -34,7 +34,7 @@ const layerNormOp: OpDef<LayerNormAttrs> = {
     const y = Tensor.empty(x.shape, outputDtype);
     const mean = Tensor.empty([rows, 2], "float32");
     const rstd = Tensor.empty([rows], "float32");
-    native.layerNorm(dt(x.dtype), x.data, f32(weight), f32(bias), y.data, f32(mean)!, f32(rstd)!, rows, cols, eps, dt(outputDtype));
+    kernels.layerNorm(dt(x.dtype), x.data, f32(weight), f32(bias), y.data, f32(mean)!, f32(rstd)!, rows, cols, eps, dt(outputDtype));
     return { out: y, save: weight ? [x, weight] : [x], scratch: [mean, rstd] };
   },
   backward: ({ saved, attrs: { normalizedShape, hasWeight, hasBias }, needsGrad }, [g]) => {
@@ -44,7 +44,7 @@ const layerNormOp: OpDef<LayerNormAttrs> = {
     const dx = needsGrad[0] ? Tensor.empty(x.shape, x.dtype) : null;
     const dweight = hasWeight && needsGrad[1] ? Tensor.empty(normalizedShape, "float32") : null;
     const dbias = hasBias && needsGrad[hasWeight ? 2 : 1] ? Tensor.empty(normalizedShape, "float32") : null;
-    native.layerNormBackward(
+    kernels.layerNormBackward(
       dt(x.dtype),
       g!.data,
       x.data,

@@ -1,5 +1,5 @@
 import { apply1, type OpDef } from "../autograd/op.js";
-import { native } from "../tensor/native.js";
+import { kernels } from "../backends/index.js";
 import { formatShape } from "../tensor/shape.js";
 import { Tensor } from "../tensor/tensor.js";
 import { dt, requireFloat } from "./util.js";
@@ -34,12 +34,12 @@ const maxPoolOp: OpDef<PoolAttrs> = {
   forward: ([x], { meta, outShape }, recording) => {
     const y = Tensor.empty(outShape, x!.dtype);
     const indices = recording ? Tensor.empty(outShape, "int32") : null;
-    native.maxPool2d(dt(x!.dtype), x!.data, y.data, (indices?.data as Int32Array | undefined) ?? null, meta);
+    kernels.maxPool2d(dt(x!.dtype), x!.data, y.data, (indices?.data as Int32Array | undefined) ?? null, meta);
     return { out: y, scratch: indices ? [indices] : [] };
   },
   backward: ({ saved: [indices], attrs: { meta }, inputShapes, inputDtypes }, [g]) => {
     const dx = Tensor.empty(inputShapes[0]!, inputDtypes[0]!);
-    native.maxPool2dBackward(dt(dx.dtype), g!.data, indices!.data as Int32Array, dx.data, meta);
+    kernels.maxPool2dBackward(dt(dx.dtype), g!.data, indices!.data as Int32Array, dx.data, meta);
     return [dx];
   },
 };
@@ -48,12 +48,12 @@ const avgPoolOp: OpDef<PoolAttrs> = {
   name: "avg_pool2d",
   forward: ([x], { meta, outShape, countIncludePad }) => {
     const y = Tensor.empty(outShape, x!.dtype);
-    native.avgPool2d(dt(x!.dtype), x!.data, y.data, meta, countIncludePad);
+    kernels.avgPool2d(dt(x!.dtype), x!.data, y.data, meta, countIncludePad);
     return { out: y };
   },
   backward: ({ attrs: { meta, countIncludePad }, inputShapes, inputDtypes }, [g]) => {
     const dx = Tensor.empty(inputShapes[0]!, inputDtypes[0]!);
-    native.avgPool2dBackward(dt(dx.dtype), g!.data, dx.data, meta, countIncludePad);
+    kernels.avgPool2dBackward(dt(dx.dtype), g!.data, dx.data, meta, countIncludePad);
     return [dx];
   },
 };

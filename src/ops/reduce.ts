@@ -1,6 +1,6 @@
 import { apply1, type OpDef } from "../autograd/op.js";
 import type { DType } from "../tensor/dtype.js";
-import { codes, native } from "../tensor/native.js";
+import { codes, kernels } from "../backends/index.js";
 import { formatShape, normalizeAxis, sameShape, sizeOf } from "../tensor/shape.js";
 import { Tensor } from "../tensor/tensor.js";
 import { autocastCall } from "./autocast_hook.js";
@@ -41,7 +41,7 @@ function reduceKernel(x: Tensor, axes: readonly number[], kind: ReduceAttrs["kin
     const inner = sizeOf(shape.slice(last + 1));
     const nextShape = [...shape.slice(0, first), ...shape.slice(last + 1)];
     const out = Tensor.empty(nextShape, outDType);
-    native.reduce(codes.reduce[kind], dt(current.dtype), current.data, out.data, outer, r, inner, dt(outDType));
+    kernels.reduce(codes.reduce[kind], dt(current.dtype), current.data, out.data, outer, r, inner, dt(outDType));
     if (current !== x) current.dispose();
     current = out;
     shape = nextShape;

@@ -1,6 +1,6 @@
 import { apply1, type OpDef } from "../autograd/op.js";
 import { fillWith } from "../tensor/create.js";
-import { native } from "../tensor/native.js";
+import { kernels } from "../backends/index.js";
 import { formatShape, sameShape } from "../tensor/shape.js";
 import { Tensor } from "../tensor/tensor.js";
 import { broadcastMeta, broadcastShapes } from "./broadcast.js";
@@ -12,7 +12,7 @@ import { dt, requireSameDType } from "./util.js";
 function whereKernel(cond: Tensor, a: Tensor, b: Tensor): Tensor {
   const shape = broadcastShapes(broadcastShapes(cond.shape, a.shape, "where"), b.shape, "where");
   const out = Tensor.empty(shape, a.dtype);
-  native.where(dt(cond.dtype), cond.data, dt(a.dtype), a.data, b.data, out.data, broadcastMeta(shape, [cond.shape, a.shape, b.shape]));
+  kernels.where(dt(cond.dtype), cond.data, dt(a.dtype), a.data, b.data, out.data, broadcastMeta(shape, [cond.shape, a.shape, b.shape]));
   return out;
 }
 

@@ -1,5 +1,5 @@
 import { apply1, type OpDef } from "../autograd/op.js";
-import { native } from "../tensor/native.js";
+import { kernels } from "../backends/index.js";
 import { normalizeAxis, sizeOf } from "../tensor/shape.js";
 import { Tensor } from "../tensor/tensor.js";
 import { autocastCall } from "./autocast_hook.js";
@@ -17,12 +17,12 @@ function softmaxDef(name: string, log: boolean): OpDef<number> {
     name,
     forward: ([x], axis) => {
       const y = Tensor.empty(x!.shape, x!.dtype);
-      native.softmax(dt(x!.dtype), x!.data, y.data, ...aroundAxis(x!.shape, axis), log);
+      kernels.softmax(dt(x!.dtype), x!.data, y.data, ...aroundAxis(x!.shape, axis), log);
       return { out: y, save: [y] };
     },
     backward: ({ saved: [y], attrs: axis }, [g]) => {
       const dx = Tensor.empty(y!.shape, y!.dtype);
-      native.softmaxBackward(dt(y!.dtype), g!.data, y!.data, dx.data, ...aroundAxis(y!.shape, axis), log);
+      kernels.softmaxBackward(dt(y!.dtype), g!.data, y!.data, dx.data, ...aroundAxis(y!.shape, axis), log);
       return [dx];
     },
   };

@@ -1,5 +1,5 @@
 import { apply1, type OpDef } from "../autograd/op.js";
-import { codes, native } from "../tensor/native.js";
+import { codes, kernels } from "../backends/index.js";
 import { Tensor } from "../tensor/tensor.js";
 import { dt, requireFloat } from "./util.js";
 
@@ -8,14 +8,14 @@ import { dt, requireFloat } from "./util.js";
 /** Runs a native unary kernel into a new tensor. */
 export function unaryKernel(name: string, x: Tensor, alpha = 0): Tensor {
   const out = Tensor.empty(x.shape, x.dtype);
-  native.unary(codes.unary[name]!, dt(x.dtype), x.data, out.data, alpha);
+  kernels.unary(codes.unary[name]!, dt(x.dtype), x.data, out.data, alpha);
   return out;
 }
 
 /** Runs a native unary backward kernel: grad times the derivative at the saved value. */
 export function unaryGradKernel(name: string, g: Tensor, saved: Tensor, alpha = 0): Tensor {
   const out = Tensor.empty(g.shape, g.dtype);
-  native.unaryBackward(codes.unaryBackward[name]!, dt(g.dtype), g.data, saved.data, out.data, alpha);
+  kernels.unaryBackward(codes.unaryBackward[name]!, dt(g.dtype), g.data, saved.data, out.data, alpha);
   return out;
 }
 

@@ -1,7 +1,7 @@
 import { apply1, type OpDef } from "../autograd/op.js";
 import { formatShape, normalizeAxis, sameShape, sizeOf } from "../tensor/shape.js";
 import { Tensor } from "../tensor/tensor.js";
-import { native } from "../tensor/native.js";
+import { kernels } from "../backends/index.js";
 import { broadcastShapes } from "./broadcast.js";
 import { sumTo } from "./reduce.js";
 import { dt } from "./util.js";
@@ -72,7 +72,7 @@ const expandOp: OpDef<readonly number[]> = {
   name: "expand",
   forward: ([x], shape) => {
     const out = Tensor.empty(shape, x!.dtype);
-    native.copyStrided(dt(x!.dtype), x!.data, 0, out.data, 0, stridedMeta(shape, broadcastStrides(x!.shape, shape)));
+    kernels.copyStrided(dt(x!.dtype), x!.data, 0, out.data, 0, stridedMeta(shape, broadcastStrides(x!.shape, shape)));
     return { out };
   },
   backward: ({ inputShapes }, [g]) => [sumTo(g!, inputShapes[0]!)],

@@ -1,6 +1,6 @@
 import { checkDType, DTYPES, type DType, type TypedArray } from "./dtype.js";
 import type { MemoryCategory } from "./memory.js";
-import { codes, native } from "./native.js";
+import { codes, kernels } from "../backends/index.js";
 import { deferringInit, recordInit } from "./init_recipe.js";
 import { checkShape } from "./shape.js";
 import { Storage } from "./storage.js";
@@ -30,7 +30,7 @@ export function fillWith(t: Tensor, value: number): Tensor {
   if (t.dtype === "float32" || t.dtype === "int32") {
     t.data.fill(value);
   } else {
-    native.unary(codes.unary.fill!, DTYPES[t.dtype].code, t.data, t.data, value);
+    kernels.unary(codes.unary.fill!, DTYPES[t.dtype].code, t.data, t.data, value);
   }
   return t;
 }
@@ -115,7 +115,7 @@ function fromNumbers(values: ArrayLike<number>, shape: readonly number[], option
     (t.data as Float32Array | Int32Array).set(values);
   } else {
     const f32 = Float32Array.from(values);
-    native.cast(DTYPES.float32.code, f32, DTYPES[t.dtype].code, t.data);
+    kernels.cast(DTYPES.float32.code, f32, DTYPES[t.dtype].code, t.data);
   }
   return t;
 }

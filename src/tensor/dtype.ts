@@ -1,11 +1,12 @@
+import { DTYPE_CODES, type TypedArray } from "../backends/dtype.js";
+
+export type { TypedArray };
+
 /** Element types. bfloat16 and float16 are stored as 16-bit words in a Uint16Array. */
 export type DType = "float32" | "bfloat16" | "float16" | "int32";
 
-/** The typed array that stores a dtype's elements. */
-export type TypedArray = Float32Array | Uint16Array | Int32Array;
-
 interface DTypeInfo {
-  /** The code the native kernels use for this dtype. */
+  /** The code the kernels use for this dtype. */
   readonly code: number;
   readonly bytes: number;
   readonly floating: boolean;
@@ -13,10 +14,10 @@ interface DTypeInfo {
 }
 
 export const DTYPES: Readonly<Record<DType, DTypeInfo>> = {
-  float32: { code: 0, bytes: 4, floating: true, array: Float32Array },
-  bfloat16: { code: 1, bytes: 2, floating: true, array: Uint16Array },
-  float16: { code: 2, bytes: 2, floating: true, array: Uint16Array },
-  int32: { code: 3, bytes: 4, floating: false, array: Int32Array },
+  float32: { code: DTYPE_CODES.float32, bytes: 4, floating: true, array: Float32Array },
+  bfloat16: { code: DTYPE_CODES.bfloat16, bytes: 2, floating: true, array: Uint16Array },
+  float16: { code: DTYPE_CODES.float16, bytes: 2, floating: true, array: Uint16Array },
+  int32: { code: DTYPE_CODES.int32, bytes: 4, floating: false, array: Int32Array },
 };
 
 /** Throws unless `value` names a dtype. */

@@ -1,5 +1,5 @@
 import { DTYPES, type DType } from "./dtype.js";
-import { native } from "./native.js";
+import { kernels } from "../backends/index.js";
 import { Tensor } from "./tensor.js";
 
 /**
@@ -59,7 +59,7 @@ export function lowCopy(p: Tensor, dtype: DType): Tensor {
     copies.set(p, entry);
   }
   if (!current(entry, p)) {
-    native.cast(DTYPES[p.dtype].code, p.data, DTYPES[dtype].code, entry.tensor.data);
+    kernels.cast(DTYPES[p.dtype].code, p.data, DTYPES[dtype].code, entry.tensor.data);
     stamp(entry, p);
   }
   return entry.tensor;
@@ -68,7 +68,7 @@ export function lowCopy(p: Tensor, dtype: DType): Tensor {
 /**
  * For an optimizer about to update p in place: p's bfloat16 copy to write in the same pass,
  * or null when p has none. Call copyWritten(p) once both are written.
- * @example const low = bf16CopyOf(p); native.adamStep(..., low && low.data); if (low) copyWritten(p);
+ * @example const low = bf16CopyOf(p); kernels.adamStep(..., low && low.data); if (low) copyWritten(p);
  */
 export function bf16CopyOf(p: Tensor): Tensor | null {
   const entry = copies.get(p);

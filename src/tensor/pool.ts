@@ -1,4 +1,4 @@
-import { native } from "./native.js";
+import { kernels } from "../backends/index.js";
 
 /** A pooled buffer and where its 64-byte-aligned region starts. */
 export interface PooledBuffer {
@@ -38,7 +38,7 @@ export class BufferPool {
       return pooled;
     }
     const buffer = new ArrayBuffer(size + ALIGNMENT);
-    return { buffer, offset: native.alignmentOffset(buffer), sizeClass: size };
+    return { buffer, offset: kernels.alignmentOffset(buffer), sizeClass: size };
   }
 
   release(buffer: PooledBuffer): void {

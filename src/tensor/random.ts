@@ -1,6 +1,6 @@
 import { empty, type TensorOptions } from "./create.js";
 import { checkDType, DTYPES, isFloating } from "./dtype.js";
-import { native } from "./native.js";
+import { kernels } from "../backends/index.js";
 import { recordInit } from "./init_recipe.js";
 import { checkShape, formatShape } from "./shape.js";
 import type { Tensor } from "./tensor.js";
@@ -148,7 +148,7 @@ export function uniform_(t: Tensor, low = 0, high = 1, generator: Generator = th
   if (low > high) throw new RangeError(`uniform_: low ${low} exceeds high ${high}`);
   const { seed, offset } = generator.reserve(t.size);
   if (t.isMeta) return recordInit(t, { kind: "uniform", low, high, seed, offset });
-  native.randomUniform(DTYPES[t.dtype].code, t.data, seed, offset, low, high);
+  kernels.randomUniform(DTYPES[t.dtype].code, t.data, seed, offset, low, high);
   return t;
 }
 
@@ -163,7 +163,7 @@ export function normal_(t: Tensor, mean = 0, std = 1, generator: Generator = thr
   if (std < 0) throw new RangeError(`normal_: std must be >= 0, got ${std}`);
   const { seed, offset } = generator.reserve(t.size);
   if (t.isMeta) return recordInit(t, { kind: "normal", mean, std, seed, offset });
-  native.randomNormal(DTYPES[t.dtype].code, t.data, seed, offset, mean, std);
+  kernels.randomNormal(DTYPES[t.dtype].code, t.data, seed, offset, mean, std);
   return t;
 }
 
@@ -199,6 +199,6 @@ export function randint(
   checkShape(shape, "randint");
   const t = empty(shape, { dtype: "int32", category: options?.category ?? "other" });
   const { seed, offset } = (options?.generator ?? threadGenerator).reserve(t.size);
-  native.randomInt(t.data as Int32Array, seed, offset, low, high);
+  kernels.randomInt(t.data as Int32Array, seed, offset, low, high);
   return t;
 }

@@ -2,7 +2,7 @@ import { backward, type BackwardOptions } from "../autograd/backward.js";
 import type { Node } from "../autograd/node.js";
 import { DTYPES, type DType, type TypedArray } from "./dtype.js";
 import type { MemoryCategory } from "./memory.js";
-import { native } from "./native.js";
+import { kernels } from "../backends/index.js";
 import { trackTensor } from "./scope.js";
 import { Storage } from "./storage.js";
 
@@ -180,7 +180,7 @@ export class Tensor {
     const data = this.data;
     if (this.dtype === "float32" || this.dtype === "int32") return Array.from(data);
     const decoded = new Float32Array(this.size);
-    native.cast(DTYPES[this.dtype].code, data, DTYPES.float32.code, decoded);
+    kernels.cast(DTYPES[this.dtype].code, data, DTYPES.float32.code, decoded);
     return Array.from(decoded);
   }
 

@@ -97,7 +97,7 @@ const fashionMnist = z
     cache: z
       .enum(["memory", "disk", "none"])
       .default("memory")
-      .describe("keep the decoded images in memory for this process, also on disk ($TURBINE_CACHE or ./.cache/turbine) for later runs, or decode every time"),
+      .describe("keep the decoded images in memory for this process, also on disk ($TURBINE_CACHE, else $XDG_CACHE_HOME/turbine or ~/.cache/turbine) for later runs, or decode every time"),
     ...loaderFields,
     augment: augmentField,
   })

@@ -21,6 +21,7 @@ export {
 export { configSchema, DEFAULT_CONFIG, type Config, type ConfigInput } from "./config.js";
 export { parseConfig, readConfigFile, applyOverrides, configReference, ConfigError, type ConfigField } from "./config_file.js";
 export { buildRun, buildOptimizer, buildSchedule, type RunParts } from "./build.js";
+export { scheduleWarnings } from "./schedule_fit.js";
 export { runTraining, type RunOptions, type RunSummary } from "./run.js";
 export { newRunFolder, resumeTarget, runVersions, type ResumeTarget } from "./run_folder.js";
 export { resumeConfig, configDifferences, RESUME_SAFE_FIELDS } from "./resume_config.js";

@@ -35,10 +35,10 @@ export function formatBytes(bytes: number): string {
 }
 
 /**
- * One line for the end of a run.
+ * One line for the end of a run, led by `label` (a launched job's summary names the rank measured).
  * @example formatPeakMemory(peak)   // "peak memory: parameters 3.13 MiB, gradients 3.13 MiB, ..., 61.2 MiB at once"
  */
-export function formatPeakMemory(peak: PeakMemory): string {
+export function formatPeakMemory(peak: PeakMemory, label = "peak memory"): string {
   const parts = MEMORY_CATEGORIES.map((c) => `${LABELS[c]} ${formatBytes(peak[c])}`);
-  return `peak memory: ${parts.join(", ")}; ${formatBytes(peak.total)} at once`;
+  return `${label}: ${parts.join(", ")}; ${formatBytes(peak.total)} at once`;
 }

@@ -31,7 +31,7 @@ export interface ProgressOptions {
  * mean loss of the last `every` steps, learning rate, throughput, elapsed and remaining time;
  * elsewhere (a file, a pipe) the same figures as one plain line every `every` steps and no
  * escape codes. Evaluation results are printed above the bar, which is then drawn again.
- * @example trainer callbacks: new Progress({ totalSteps: 1876, stepsPerEpoch: 469, unit: "samples", every: 50 })
+ * @example new Trainer({ ...options, callbacks: [new Progress({ totalSteps: 1876, stepsPerEpoch: 469, unit: "samples", every: 50 })] })
  */
 export class Progress implements Callback {
   private readonly output: ProgressOutput;

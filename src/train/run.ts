@@ -7,12 +7,13 @@ import type { ProcessGroup } from "../parallel/process_group.js";
 import { SingleProcess } from "../parallel/strategy.js";
 import { tensor } from "../tensor/create.js";
 import { memory } from "../tensor/memory.js";
-import { native } from "../tensor/native.js";
+import { kernels } from "../backends/index.js";
 import { stepsPerEpoch } from "./accumulate.js";
 import { type Callback, CheckpointCallback, EarlyStopping, MetricsFile } from "./callbacks.js";
 import { loadLatestCheckpoint, removeInterruptedWrites } from "./checkpoint.js";
 import type { Config } from "./config.js";
 import { buildRun } from "./build.js";
+import { scheduleWarnings } from "./schedule_fit.js";
 import { peakMemory, type PeakMemory } from "./memory_report.js";
 import { Progress } from "./progress.js";
 import { linesTo, progressMode, stderrProgressOutput } from "./progress_output.js";
@@ -73,7 +74,7 @@ export interface RunSummary {
  */
 export function runTraining(config: Config, options: RunOptions = {}): RunSummary {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-  native.setNumThreads(config.train.threads ?? availableParallelism());
+  kernels.setNumThreads(config.train.threads ?? availableParallelism());
   const group = options.group, lead = (group?.rank ?? 0) === 0;
   const resume = options.resume === undefined ? null : resumeTarget(options.resume);
   const runDir = resume?.runDir ?? newRunFolderOfJob(join(config.outDir, config.name ?? config.model.kind), group);
@@ -83,6 +84,7 @@ export function runTraining(config: Config, options: RunOptions = {}): RunSummar
     removeInterruptedWrites(checkpointDir);
   }
   const parts = buildRun(config, group && { rank: group.rank, worldSize: group.size });
+  if (lead) for (const warning of scheduleWarnings(config.schedule, parts.totalSteps)) log(`warning: ${warning}`);
   const checkpoints = new CheckpointCallback(checkpointDir, config.checkpoint);
   const metrics = lead ? new MetricsFile(join(runDir, "metrics.jsonl"), config.train.logEvery) : null;
   const callbacks: Callback[] = metrics ? [metrics, checkpoints] : [];

@@ -1,4 +1,4 @@
-import { native } from "../tensor/native.js";
+import { nativeStopSignals } from "../backends/index.js";
 
 /**
  * Ctrl-C and SIGTERM during training. The loop is synchronous, so Node's process.on("SIGINT")
@@ -17,13 +17,14 @@ const NAMES: Record<number, "SIGINT" | "SIGTERM"> = { 2: "SIGINT", 15: "SIGTERM"
  * try { runTraining(config, { stopRequested: () => stopSignalReceived()?.name ?? null }); } finally { unwatch(); }
  */
 export function watchStopSignals(terminalFds: readonly number[] = []): () => void {
-  // An addon compiled before native/signals.cc existed (a checkout not rebuilt since) has no
-  // handler to install: the run then ends at a signal as it did before, instead of not starting.
-  if (typeof native.installStopSignals !== "function") return () => {};
-  native.installStopSignals([...terminalFds]);
+  // Without the addon's handlers (the js backend without a build, or an addon compiled before
+  // native/signals.cc) the run ends at a signal as it did before, instead of not starting.
+  const signals = nativeStopSignals();
+  if (signals === null) return () => {};
+  signals.installStopSignals([...terminalFds]);
   let installed = true;
   return () => {
-    if (installed) native.uninstallStopSignals();
+    if (installed) signals.uninstallStopSignals();
     installed = false;
   };
 }
@@ -34,7 +35,7 @@ export function watchStopSignals(terminalFds: readonly number[] = []): () => voi
  * @example const stop = stopSignalReceived(); if (stop) process.exitCode = stop.exitCode;
  */
 export function stopSignalReceived(): { name: "SIGINT" | "SIGTERM"; exitCode: number } | null {
-  const signal = typeof native.stopSignal === "function" ? native.stopSignal() : 0;
+  const signal = nativeStopSignals()?.stopSignal() ?? 0;
   const name = NAMES[signal];
   return name ? { name, exitCode: 128 + signal } : null;
 }

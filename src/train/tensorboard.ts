@@ -56,7 +56,7 @@ let filesOpened = 0;
  * train/grad_norm (when clipping computes it); per evaluation eval/loss and eval/accuracy. A
  * resumed run opens a new file that starts with a SessionLog START at its first step, so
  * TensorBoard drops what the earlier file logged after that step.
- * @example trainer callbacks: new TensorBoardLogger("runs/cnn", { unit: "samples" }); then `tensorboard --logdir runs`
+ * @example new Trainer({ ...options, callbacks: [new TensorBoardLogger("runs/cnn/version_0", { unit: "samples" })] }) // then: tensorboard --logdir runs
  */
 export class TensorBoardLogger implements Callback {
   /** The event file, once training has started. */

@@ -9,23 +9,23 @@ import { linear } from "../../src/ops/matmul.js";
 import { sum } from "../../src/ops/reduce.js";
 import { AdamW } from "../../src/optim/adamw.js";
 import { SGD } from "../../src/optim/sgd.js";
-import { native } from "../../src/tensor/native.js";
+import { kernels } from "../../src/backends/index.js";
 import { randn } from "../../src/tensor/random.js";
 import { tidy } from "../../src/tensor/scope.js";
 import type { Tensor } from "../../src/tensor/tensor.js";
 
 /** How many cast kernels fn runs. */
 function countCasts(fn: () => void): number {
-  const original = native.cast;
+  const original = kernels.cast;
   let calls = 0;
-  native.cast = (...args) => {
+  kernels.cast = (...args) => {
     calls++;
     original(...args);
   };
   try {
     fn();
   } finally {
-    native.cast = original;
+    kernels.cast = original;
   }
   return calls;
 }

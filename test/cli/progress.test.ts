@@ -43,6 +43,8 @@ test("turbine train to a file: plain progress lines and results, a labelled summ
   assert.match(r.log, progressLines);
   assert.match(r.log, /^eval at step 30 \(epoch 1\/1\): loss \d\.\d{4}, accuracy \d+\.\d\d%$/m);
   assert.match(r.log, /^trained 60 steps \(0\.13 epochs\) in \d+\.\d s: [\d,]+ samples\/s$/m);
+  assert.match(r.log, /^data wait: [\d.]+ s/m);
+  assert.match(r.log, /^peak memory: parameters/m);
 });
 
 test("turbine train --no-progress still shows the evaluation results", { timeout: 300_000 }, () => {
@@ -69,6 +71,8 @@ for (const backend of ["threads", "mpi"]) {
     assert.match(r.log, /samples\/s global \(\S+ per rank\)/);
     assert.match(r.log, /^\[rank 0\] eval at step 30 \(epoch 1\/1\)/m);
     assert.match(r.log, /^\[rank 0\] trained 60 steps \(0\.26 epochs\) in \d+\.\d s: [\d,]+ samples\/s global \([\d,]+ per rank\)$/m);
+    assert.match(r.log, /^\[rank 0\] data wait \(rank 0\): /m, "rank 0's own figures say so");
+    assert.match(r.log, /^\[rank 0\] peak memory \(rank 0\): /m);
     assert.doesNotMatch(r.log, /\[rank 1\] (step|eval)/, "only rank 0 shows progress");
   });
 

@@ -5,7 +5,7 @@ import { Worker } from "node:worker_threads";
 
 import type { LabelledBatch } from "../../src/data/collate.js";
 import { DataLoader } from "../../src/data/dataloader.js";
-import { native } from "../../src/tensor/native.js";
+import { kernels } from "../../src/backends/index.js";
 import { NumberedImages } from "../helpers/numbered_images.js";
 
 /** A kernel CPU list as numbers ("0-3,6" → [0, 1, 2, 3, 6]). */
@@ -28,24 +28,24 @@ const processCpus = linux ? cpusAllowed(process.pid) : [];
 const canKeepOff = linux && processCpus.length >= 2;
 
 test("currentCpu names a CPU this thread may run on (-1 where the system does not say)", () => {
-  if (linux) assert.ok(processCpus.includes(native.currentCpu()));
-  else assert.equal(native.currentCpu(), -1);
+  if (linux) assert.ok(processCpus.includes(kernels.currentCpu()));
+  else assert.equal(kernels.currentCpu(), -1);
 });
 
 test("keepOffCpu moves only the calling thread off that CPU", async () => {
   if (!canKeepOff) {
     // Nothing to move to: it reports so and leaves the thread where it may run.
-    assert.equal(native.keepOffCpu(linux ? processCpus[0]! : 0), false);
+    assert.equal(kernels.keepOffCpu(linux ? processCpus[0]! : 0), false);
     if (linux) assert.deepEqual(cpusAllowed("self"), processCpus);
     return;
   }
   const off = processCpus[0]!;
-  const module = new URL("../../src/tensor/native.js", import.meta.url).href;
+  const module = new URL("../../src/backends/index.js", import.meta.url).href;
   const code = `
     const { parentPort, workerData } = require("node:worker_threads");
     const { readFileSync } = require("node:fs");
-    import(workerData.module).then(({ native }) => {
-      const moved = native.keepOffCpu(workerData.off);
+    import(workerData.module).then(({ kernels }) => {
+      const moved = kernels.keepOffCpu(workerData.off);
       const status = readFileSync("/proc/thread-self/status", "utf8");
       parentPort.postMessage({ moved, list: /^Cpus_allowed_list:\\s*(\\S+)$/m.exec(status)[1] });
     });`;

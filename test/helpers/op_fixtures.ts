@@ -6,7 +6,7 @@ import { add, mul } from "../../src/ops/binary.js";
 import { copyOf } from "../../src/ops/inplace.js";
 import { sum } from "../../src/ops/reduce.js";
 import { DTYPES } from "../../src/tensor/dtype.js";
-import { native } from "../../src/tensor/native.js";
+import { kernels } from "../../src/backends/index.js";
 import { tidy } from "../../src/tensor/scope.js";
 import { Tensor } from "../../src/tensor/tensor.js";
 import { BF16, F32, assertClose, type Tolerance } from "./compare.js";
@@ -26,7 +26,7 @@ export interface FixtureOptions {
 export function castTo(t: Tensor, dtype: Tensor["dtype"]): Tensor {
   if (t.dtype === dtype) return copyOf(t);
   const out = Tensor.empty(t.shape, dtype);
-  native.cast(DTYPES[t.dtype].code, t.data, DTYPES[dtype].code, out.data);
+  kernels.cast(DTYPES[t.dtype].code, t.data, DTYPES[dtype].code, out.data);
   return out;
 }
 

@@ -4,8 +4,8 @@
  */
 import { parentPort, workerData } from "node:worker_threads";
 
-import { native } from "../../src/tensor/native.js";
+import { kernels } from "../../src/backends/index.js";
 import { runOpSequence } from "./op_sequence.js";
 
-native.setNumThreads((workerData as { threads: number }).threads);
-parentPort!.postMessage({ threads: native.getNumThreads(), results: runOpSequence() });
+kernels.setNumThreads((workerData as { threads: number }).threads);
+parentPort!.postMessage({ threads: kernels.getNumThreads(), results: runOpSequence() });

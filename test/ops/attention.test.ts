@@ -5,7 +5,7 @@ import { noGrad } from "../../src/autograd/grad_mode.js";
 import * as ops from "../../src/ops/index.js";
 import { tensor, zeros } from "../../src/tensor/create.js";
 import { memory } from "../../src/tensor/memory.js";
-import { native } from "../../src/tensor/native.js";
+import { kernels } from "../../src/backends/index.js";
 import { tidy } from "../../src/tensor/scope.js";
 import type { Tensor } from "../../src/tensor/tensor.js";
 import { checkOpFixtures } from "../helpers/op_fixtures.js";
@@ -105,14 +105,14 @@ describe("scaledDotProductAttention results do not depend on the thread count", 
         y.backward(wave([2, 3, 70, 16], 4));
         return [y.toArray(), gradOf(q), gradOf(k), gradOf(v)];
       };
-      const threads = native.getNumThreads();
+      const threads = kernels.getNumThreads();
       try {
-        native.setNumThreads(1);
+        kernels.setNumThreads(1);
         const one = tidy(run);
-        native.setNumThreads(2);
+        kernels.setNumThreads(2);
         assert.deepEqual(tidy(run), one);
       } finally {
-        native.setNumThreads(threads);
+        kernels.setNumThreads(threads);
       }
     });
   }
@@ -156,7 +156,7 @@ describe("scaledDotProductAttention errors", () => {
     const out = new Float32Array(2 * 4 * 8).fill(7);
     const lse = new Float32Array(8).fill(7);
     const call = (args: Partial<{ q: Float32Array; lse: Float32Array; t: number; d: number; scale: number; block: number; layout: Int32Array }>) =>
-      native.attention(0, args.q ?? x, x, x, out, args.lse ?? lse, 2, 1, args.t ?? 4, args.d ?? 8, args.layout ?? contiguous, args.scale ?? 1, true, args.block ?? 64);
+      kernels.attention(0, args.q ?? x, x, x, out, args.lse ?? lse, 2, 1, args.t ?? 4, args.d ?? 8, args.layout ?? contiguous, args.scale ?? 1, true, args.block ?? 64);
     assert.throws(() => call({ q: new Float32Array(63) }), /^Error: attention: 'q' is used up to element 63 but holds 63 elements/);
     assert.throws(() => call({ lse: new Float32Array(6) }), /attention: 'lse' holds 6 elements, expected 8/);
     assert.throws(() => call({ block: 0 }), /attention: block size must be an integer in \[1, 256\], got 0/);
@@ -179,20 +179,20 @@ describe("scaledDotProductAttention errors", () => {
     // A packed qkv one element short: v's last column of the last row is 191.
     const qkv = new Float32Array(191);
     assert.throws(
-      () => native.attention(0, qkv, qkv, qkv, out, lse, 2, 1, 4, 8, packedLayout, 1, true, 64),
+      () => kernels.attention(0, qkv, qkv, qkv, out, lse, 2, 1, 4, 8, packedLayout, 1, true, 64),
       /attention: 'v' is used up to element 191 but holds 191 elements/,
     );
     assert.deepEqual([...out, ...lse], new Array(72).fill(7));
     const bits = new Uint16Array(64);
     assert.throws(
-      () => native.attentionBackward(0, x, x, x, x, lse, bits, null, out, null, 2, 1, 4, 8, contiguous, 1, true, 64),
+      () => kernels.attentionBackward(0, x, x, x, x, lse, bits, null, out, null, 2, 1, 4, 8, contiguous, 1, true, 64),
       /attentionBackward: 'grad' is a Uint16Array, but dtype float32 is stored in a Float32Array/,
     );
     // dq and dk fit in 191 elements, dv does not.
     const dqkv = new Float32Array(191).fill(7);
     const whole = new Float32Array(192);
     assert.throws(
-      () => native.attentionBackward(0, whole, whole, whole, x, lse, x, dqkv, dqkv, dqkv, 2, 1, 4, 8, packedLayout, 1, true, 64),
+      () => kernels.attentionBackward(0, whole, whole, whole, x, lse, x, dqkv, dqkv, dqkv, 2, 1, 4, 8, packedLayout, 1, true, 64),
       /attentionBackward: 'dv' is used up to element 191 but holds 191 elements/,
     );
     assert.deepEqual([...out], new Array(64).fill(7));
@@ -236,14 +236,14 @@ describe("causalSelfAttention", () => {
       y.backward(wave([2, 70, 48], 4));
       return [y.toArray(), gradOf(x)];
     };
-    const threads = native.getNumThreads();
+    const threads = kernels.getNumThreads();
     try {
-      native.setNumThreads(1);
+      kernels.setNumThreads(1);
       const one = tidy(run);
-      native.setNumThreads(2);
+      kernels.setNumThreads(2);
       assert.deepEqual(tidy(run), one);
     } finally {
-      native.setNumThreads(threads);
+      kernels.setNumThreads(threads);
     }
   });
 

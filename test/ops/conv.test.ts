@@ -4,7 +4,7 @@ import { describe, test } from "node:test";
 import * as ops from "../../src/ops/index.js";
 import { fromTypedArray, zeros } from "../../src/tensor/create.js";
 import type { DType } from "../../src/tensor/dtype.js";
-import { native } from "../../src/tensor/native.js";
+import { kernels } from "../../src/backends/index.js";
 import { sizeOf } from "../../src/tensor/shape.js";
 import { tidy } from "../../src/tensor/scope.js";
 import type { Tensor } from "../../src/tensor/tensor.js";
@@ -44,14 +44,14 @@ describe("conv2d gradients", () => {
     const bf16 = (n: number, phase: number) => {
       const src = Float32Array.from({ length: n }, (_, i) => Math.sin(0.7 * i + phase));
       const bits = new Uint16Array(n), exact = new Float32Array(n);
-      native.cast(0, src, 1, bits);
-      native.cast(1, bits, 0, exact);
+      kernels.cast(0, src, 1, bits);
+      kernels.cast(1, bits, 0, exact);
       return { bits, exact };
     };
     const x = bf16(2 * 3 * 25, 0.1), dy = bf16(2 * 4 * 9, 0.5);
     const dw = new Float32Array(4 * 3 * 9), reference = new Float32Array(4 * 3 * 9);
-    native.conv2dBackwardWeights(x.bits, dy.bits, dw, null, 1, 0, meta);
-    native.conv2dBackwardWeights(x.exact, dy.exact, reference, null, 0, 0, meta);
+    kernels.conv2dBackwardWeights(x.bits, dy.bits, dw, null, 1, 0, meta);
+    kernels.conv2dBackwardWeights(x.exact, dy.exact, reference, null, 0, 0, meta);
     // bf16 products are exact in float32, so only the order of the float32 sums differs.
     assertClose([...dw], [...reference], F32, "float32 weight gradient of bfloat16 operands");
   });
@@ -87,17 +87,17 @@ describe("conv2d rejects bad arguments", () => {
   test("the native kernel checks its arguments itself", () => {
     const meta = (groups: number) => Int32Array.from([1, 4, 5, 5, 3, 3, 3, 1, 1, 0, 0, 1, 1, groups, 0]);
     const x = new Float32Array(100), y = new Float32Array(27);
-    assert.throws(() => native.conv2d(x, new Float32Array(3 * 4 * 9), null, y, 0, meta(2)), /conv2d: groups must divide .* groups 2/);
-    assert.throws(() => native.conv2d(x, new Float32Array(10), null, y, 0, meta(1)), /conv2d: 'weight' holds 10 elements, expected 108/);
-    assert.throws(() => native.conv2d(x, new Float32Array(108), null, y, 2, meta(1)), /conv2d: 'dtype' must be float32 or bfloat16/);
+    assert.throws(() => kernels.conv2d(x, new Float32Array(3 * 4 * 9), null, y, 0, meta(2)), /conv2d: groups must divide .* groups 2/);
+    assert.throws(() => kernels.conv2d(x, new Float32Array(10), null, y, 0, meta(1)), /conv2d: 'weight' holds 10 elements, expected 108/);
+    assert.throws(() => kernels.conv2d(x, new Float32Array(108), null, y, 2, meta(1)), /conv2d: 'dtype' must be float32 or bfloat16/);
     assert.throws(
-      () => native.conv2dBackwardWeights(x, y, new Uint16Array(108), null, 0, 1, meta(1)),
+      () => kernels.conv2dBackwardWeights(x, y, new Uint16Array(108), null, 0, 1, meta(1)),
       /conv2d backward-weights: a bfloat16 weight gradient needs bfloat16 operands, got float32/,
     );
     const huge = Int32Array.from([2 ** 31 - 1, 2 ** 31 - 1, 2 ** 31 - 1, 2 ** 31 - 1, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 0]);
-    assert.throws(() => native.conv2d(x, new Float32Array(1), null, y, 0, huge), /conv2d: the element count of x overflows/);
+    assert.throws(() => kernels.conv2d(x, new Float32Array(1), null, y, 0, huge), /conv2d: the element count of x overflows/);
     const big = Int32Array.from([1, 1, 3, 3, 1, 5, 5, 1, 1, 0, 0, 1, 1, 1, 0]);
-    assert.throws(() => native.conv2d(new Float32Array(9), new Float32Array(25), null, new Float32Array(1), 0, big), /conv2d: kernel H extent 5 .* exceeds the padded input H 3/);
+    assert.throws(() => kernels.conv2d(new Float32Array(9), new Float32Array(25), null, new Float32Array(1), 0, big), /conv2d: kernel H extent 5 .* exceeds the padded input H 3/);
   });
 });
 
@@ -118,24 +118,24 @@ describe("pooling rejects bad arguments", () => {
   test("max_pool2d backward checks the indices it scatters to", () => {
     const overlapping = Int32Array.from([1, 1, 3, 3, 2, 2, 1, 1, 0, 0, 1, 1, 0]);
     assert.throws(
-      () => native.maxPool2dBackward(0, new Float32Array(4), Int32Array.from([0, 2, 99, 8]), new Float32Array(9), overlapping),
+      () => kernels.maxPool2dBackward(0, new Float32Array(4), Int32Array.from([0, 2, 99, 8]), new Float32Array(9), overlapping),
       /max_pool2d backward: index 99 at position 2 is outside the input plane \[0, 9\)/,
     );
     const meta = Int32Array.from([1, 1, 4, 4, 2, 2, 2, 2, 0, 0, 1, 1, 0]);
     assert.throws(
-      () => native.maxPool2dBackward(0, new Float32Array(4), Int32Array.from([0, 3, 99, 15]), new Float32Array(16), meta),
+      () => kernels.maxPool2dBackward(0, new Float32Array(4), Int32Array.from([0, 3, 99, 15]), new Float32Array(16), meta),
       /max_pool2d backward: index 99 at position 2 is outside the input plane \[0, 16\)/,
     );
     const dx = new Float32Array(16).fill(7);
-    native.maxPool2dBackward(0, Float32Array.from([1, 2, 3, 4]), Int32Array.from([0, 3, 12, 15]), dx, meta);
+    kernels.maxPool2dBackward(0, Float32Array.from([1, 2, 3, 4]), Int32Array.from([0, 3, 12, 15]), dx, meta);
     assert.deepEqual([...dx], [1, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 4], "every element written: the window's maximum or 0");
   });
   test("the native kernels check the window themselves", () => {
     const meta = Int32Array.from([1, 1, 4, 4, 2, 2, 2, 2, 2, 0, 1, 1, 0]);
-    assert.throws(() => native.maxPool2d(0, new Float32Array(16), new Float32Array(4), null, meta), /max_pool2d: padding \[2, 0\] must be non-negative and at most half the kernel \[2, 2\]/);
+    assert.throws(() => kernels.maxPool2d(0, new Float32Array(16), new Float32Array(4), null, meta), /max_pool2d: padding \[2, 0\] must be non-negative and at most half the kernel \[2, 2\]/);
     const huge = Int32Array.from([2 ** 31 - 1, 2 ** 31 - 1, 2 ** 31 - 1, 2 ** 31 - 1, 2, 2, 2, 2, 0, 0, 1, 1, 0]);
-    assert.throws(() => native.avgPool2d(0, new Float32Array(16), new Float32Array(4), huge, true), /avg_pool2d: the element count of x overflows/);
+    assert.throws(() => kernels.avgPool2d(0, new Float32Array(16), new Float32Array(4), huge, true), /avg_pool2d: the element count of x overflows/);
     const dilated = Int32Array.from([1, 1, 4, 4, 2, 2, 2, 2, 0, 0, 2, 1, 0]);
-    assert.throws(() => native.avgPool2d(0, new Float32Array(16), new Float32Array(2), dilated, true), /avg_pool2d: average pooling has no dilation, got \[2, 1\]/);
+    assert.throws(() => kernels.avgPool2d(0, new Float32Array(16), new Float32Array(2), dilated, true), /avg_pool2d: average pooling has no dilation, got \[2, 1\]/);
   });
 });

@@ -8,7 +8,7 @@ import { copyOf } from "../../src/ops/inplace.js";
 import { maxPool2d } from "../../src/ops/pool.js";
 import { sum } from "../../src/ops/reduce.js";
 import { zeros } from "../../src/tensor/create.js";
-import { native } from "../../src/tensor/native.js";
+import { kernels } from "../../src/backends/index.js";
 import { manualSeed, randn } from "../../src/tensor/random.js";
 import { tidy } from "../../src/tensor/scope.js";
 import type { Tensor } from "../../src/tensor/tensor.js";
@@ -105,7 +105,7 @@ describe("conv2dMaxPool runs the two ops where its kernels do not apply", () => 
   test("the native kernel refuses a convolution it does not take, naming it", () => {
     const meta = Int32Array.from([2, 8, 8, 8, 16, 3, 3, 1, 1, 0, 0, 1, 1, 1, 1]);
     const [x, w, y] = [new Float32Array(2 * 8 * 8 * 8), new Float32Array(16 * 8 * 9), new Float32Array(2 * 3 * 3 * 16)];
-    assert.equal(native.conv2dDirectFits(meta), false);
-    assert.throws(() => native.conv2dMaxPool(x, w, null, y, null, meta), /conv2dMaxPool: needs a float32 channels-last convolution .* at most 4 input channels .*input \[2, 8, 8, 8\]/);
+    assert.equal(kernels.conv2dDirectFits(meta), false);
+    assert.throws(() => kernels.conv2dMaxPool(x, w, null, y, null, meta), /conv2dMaxPool: needs a float32 channels-last convolution .* at most 4 input channels .*input \[2, 8, 8, 8\]/);
   });
 });

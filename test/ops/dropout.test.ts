@@ -5,7 +5,7 @@ import { backward } from "../../src/autograd/backward.js";
 import { dropout } from "../../src/ops/dropout.js";
 import { sum } from "../../src/ops/reduce.js";
 import { tensor, zeros } from "../../src/tensor/create.js";
-import { native } from "../../src/tensor/native.js";
+import { kernels } from "../../src/backends/index.js";
 import { Generator, rand, randn } from "../../src/tensor/random.js";
 import { tidy } from "../../src/tensor/scope.js";
 import type { Tensor } from "../../src/tensor/tensor.js";
@@ -97,13 +97,13 @@ describe("dropout", () => {
   test("masks do not depend on the OpenMP thread count", () => {
     tidy(() => {
       const x = nonZeroInput([100_003], 13);
-      const previous = native.getNumThreads();
+      const previous = kernels.getNumThreads();
       const masks = [1, 2, 3].map((threads) => {
-        native.setNumThreads(threads);
+        kernels.setNumThreads(threads);
         try {
           return dropout(x, 0.3, true, new Generator(14)).toArray();
         } finally {
-          native.setNumThreads(previous);
+          kernels.setNumThreads(previous);
         }
       });
       assert.deepEqual(masks[1], masks[0]);
@@ -144,7 +144,7 @@ describe("dropout", () => {
       assert.throws(() => dropout(x, 1.5), /dropout: .* got 1.5/);
       assert.throws(() => dropout(x, NaN), /dropout: .* got NaN/);
       assert.throws(() => dropout(zeros([3], { dtype: "int32" })), /dropout: expected a floating tensor, got int32 \[3\]/);
-      assert.throws(() => native.dropout(0, new Float32Array(3), new Float32Array(2), 0, 0, 0.5), /dropout: 'out' holds 2 elements, expected 3/);
+      assert.throws(() => kernels.dropout(0, new Float32Array(3), new Float32Array(2), 0, 0, 0.5), /dropout: 'out' holds 2 elements, expected 3/);
     });
   });
 });

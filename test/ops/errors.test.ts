@@ -3,7 +3,7 @@ import { test } from "node:test";
 
 import * as ops from "../../src/ops/index.js";
 import { tensor, zeros } from "../../src/tensor/create.js";
-import { native } from "../../src/tensor/native.js";
+import { kernels } from "../../src/backends/index.js";
 
 test("shape errors name the op and the shapes", () => {
   assert.throws(() => ops.add(zeros([2, 3]), zeros([4])), /add: shapes \[2, 3\] and \[4\] do not broadcast/);
@@ -26,21 +26,21 @@ test("dtype errors name the op and the dtypes", () => {
 test("native kernels check lengths and kinds before touching memory", () => {
   const meta = new Int32Array([1, 4, 1, 1]);
   assert.throws(
-    () => native.binary(0, 0, new Float32Array(4), new Float32Array(3), new Float32Array(4), meta),
+    () => kernels.binary(0, 0, new Float32Array(4), new Float32Array(3), new Float32Array(4), meta),
     /binary: operand 1 is read up to element 3 but holds 3 elements/,
   );
-  assert.throws(() => native.unary(0, 0, new Float32Array(4), new Int32Array(4), 0), /unary: 'out' is a Int32Array, but dtype float32 is stored in a Float32Array/);
-  assert.throws(() => native.unary(999, 0, new Float32Array(1), new Float32Array(1), 0), /unary: unknown unary op code 999/);
+  assert.throws(() => kernels.unary(0, 0, new Float32Array(4), new Int32Array(4), 0), /unary: 'out' is a Int32Array, but dtype float32 is stored in a Float32Array/);
+  assert.throws(() => kernels.unary(999, 0, new Float32Array(1), new Float32Array(1), 0), /unary: unknown unary op code 999/);
   const mm = new Int32Array([1, 1, 2, 2, 2, 0, 0, 0]);
-  assert.throws(() => native.matmul(new Float32Array(4), new Float32Array(3), new Float32Array(4), null, 0, 0, mm), /matmul: 'b' holds 3 elements, expected 4/);
-  assert.throws(() => native.reduce(0, 0, new Float32Array(6), new Float32Array(2), 2, 4, 1, 0), /reduce: 'x' holds 6 elements, expected 8/);
-  assert.throws(() => native.cast(0, new Float32Array(2), 7, new Float32Array(2)), /cast: 'dstDtype' is not a dtype code/);
-  assert.throws(() => native.setNumThreads(0), /setNumThreads: thread count must be in 1\.\.1024, got 0/);
+  assert.throws(() => kernels.matmul(new Float32Array(4), new Float32Array(3), new Float32Array(4), null, 0, 0, mm), /matmul: 'b' holds 3 elements, expected 4/);
+  assert.throws(() => kernels.reduce(0, 0, new Float32Array(6), new Float32Array(2), 2, 4, 1, 0), /reduce: 'x' holds 6 elements, expected 8/);
+  assert.throws(() => kernels.cast(0, new Float32Array(2), 7, new Float32Array(2)), /cast: 'dstDtype' is not a dtype code/);
+  assert.throws(() => kernels.setNumThreads(0), /setNumThreads: thread count must be in 1\.\.1024, got 0/);
 });
 
 test("float to int32 casts truncate, and NaN or overflow give INT_MIN as PyTorch's", () => {
   const src = new Float32Array([1.9, -1.9, Number.NaN, 1e10, -1e10, 2147483520]);
   const dst = new Int32Array(6);
-  native.cast(0, src, 3, dst);
+  kernels.cast(0, src, 3, dst);
   assert.deepEqual([...dst], [1, -1, -2147483648, -2147483648, -2147483648, 2147483520]);
 });

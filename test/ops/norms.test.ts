@@ -6,7 +6,7 @@ import { copyOf } from "../../src/ops/inplace.js";
 import { tensor, zeros } from "../../src/tensor/create.js";
 import { memory } from "../../src/tensor/memory.js";
 import { manualSeed, randn } from "../../src/tensor/random.js";
-import { native } from "../../src/tensor/native.js";
+import { kernels } from "../../src/backends/index.js";
 import { tidy } from "../../src/tensor/scope.js";
 import type { Tensor } from "../../src/tensor/tensor.js";
 import { checkOpFixtures } from "../helpers/op_fixtures.js";
@@ -38,7 +38,7 @@ describe("crossEntropy errors", () => {
     const losses = new Float32Array([7, 7, 7]);
     const grad = new Float32Array(12).fill(7);
     const bad = Int32Array.from([0, 1, 4]);
-    assert.throws(() => native.crossEntropy(0, new Float32Array(12), bad, losses, grad, 3, 4, -100, 0), /crossEntropy: target 4 of row 2/);
+    assert.throws(() => kernels.crossEntropy(0, new Float32Array(12), bad, losses, grad, 3, 4, -100, 0), /crossEntropy: target 4 of row 2/);
     assert.deepEqual([...losses, ...grad], new Array(15).fill(7));
   });
 
@@ -97,11 +97,11 @@ describe("layerNorm and softmax errors", () => {
 
   test("the kernels check extents before reading memory", () => {
     const x = new Float32Array(6);
-    assert.throws(() => native.softmax(0, x, x, 2, 3, 2, false), /softmax: 'x' holds 6 elements, expected 12/);
-    assert.throws(() => native.softmax(0, x, x, 2 ** 40, 2 ** 40, 1, false), /softmax: extents \[1099511627776, 1099511627776, 1\]/);
+    assert.throws(() => kernels.softmax(0, x, x, 2, 3, 2, false), /softmax: 'x' holds 6 elements, expected 12/);
+    assert.throws(() => kernels.softmax(0, x, x, 2 ** 40, 2 ** 40, 1, false), /softmax: extents \[1099511627776, 1099511627776, 1\]/);
     const [mean, rstd] = [new Float32Array(4), new Float32Array(2)];
-    assert.throws(() => native.layerNorm(0, x, null, null, x, mean, rstd, 2, 3, -1, 0), /layerNorm: eps must be/);
-    assert.throws(() => native.layerNorm(0, x, new Float32Array(2), null, x, mean, rstd, 2, 3, 0, 0), /layerNorm: 'weight' holds 2 elements, expected 3/);
+    assert.throws(() => kernels.layerNorm(0, x, null, null, x, mean, rstd, 2, 3, -1, 0), /layerNorm: eps must be/);
+    assert.throws(() => kernels.layerNorm(0, x, new Float32Array(2), null, x, mean, rstd, 2, 3, 0, 0), /layerNorm: 'weight' holds 2 elements, expected 3/);
   });
 });
 
@@ -131,14 +131,14 @@ describe("layerNorm with a bfloat16 output", () => {
 
 /** Runs fn with 1 and then 2 OpenMP threads and returns both results as arrays. */
 function withThreads(fn: () => number[][]): [number[][], number[][]] {
-  const before = native.getNumThreads();
+  const before = kernels.getNumThreads();
   try {
-    native.setNumThreads(1);
+    kernels.setNumThreads(1);
     const one = tidy(fn);
-    native.setNumThreads(2);
+    kernels.setNumThreads(2);
     return [one, tidy(fn)];
   } finally {
-    native.setNumThreads(before);
+    kernels.setNumThreads(before);
   }
 }
 

@@ -3,7 +3,7 @@ import { describe, test } from "node:test";
 
 import * as ops from "../../src/ops/index.js";
 import { tensor, zeros } from "../../src/tensor/create.js";
-import { native } from "../../src/tensor/native.js";
+import { kernels } from "../../src/backends/index.js";
 import { tidy } from "../../src/tensor/scope.js";
 import type { Tensor } from "../../src/tensor/tensor.js";
 import { F32, assertClose } from "../helpers/compare.js";
@@ -115,11 +115,11 @@ describe("embedding beyond the fixtures", () => {
   test("an out-of-range index is reported before anything is written", () => {
     const weight = new Float32Array([1, 2, 3, 4]);
     const out = new Float32Array(6).fill(9);
-    assert.throws(() => native.embedding(0, weight, 2, 2, new Int32Array([0, 1, 2]), out), /embedding: index 2 at flat position 2/);
+    assert.throws(() => kernels.embedding(0, weight, 2, 2, new Int32Array([0, 1, 2]), out), /embedding: index 2 at flat position 2/);
     assert.deepEqual([...out], [9, 9, 9, 9, 9, 9]);
     const gw = new Float32Array(4).fill(9);
     assert.throws(
-      () => native.embeddingBackward(0, gw, 2, 2, new Int32Array([1, -3]), new Float32Array(4)),
+      () => kernels.embeddingBackward(0, gw, 2, 2, new Int32Array([1, -3]), new Float32Array(4)),
       /embeddingBackward: index -3 at flat position 1/,
     );
     assert.deepEqual([...gw], [9, 9, 9, 9]);

@@ -7,7 +7,7 @@ import { clipGradNorm } from "../../src/optim/clip.js";
 import { SGD } from "../../src/optim/sgd.js";
 import { copyOf } from "../../src/ops/inplace.js";
 import { tensor } from "../../src/tensor/create.js";
-import { native } from "../../src/tensor/native.js";
+import { kernels } from "../../src/backends/index.js";
 import { loadSafetensors } from "../../src/tensor/safetensors.js";
 import type { Tensor } from "../../src/tensor/tensor.js";
 import { assertClose, F32 } from "../helpers/compare.js";
@@ -118,14 +118,14 @@ describe("GradScaler", () => {
 
   test("the native check finds inf and NaN in every float dtype and unscales in place", () => {
     const x = new Float32Array(100_000).fill(2);
-    assert.equal(native.unscaleAndCheck(0, x, 0.5), false);
+    assert.equal(kernels.unscaleAndCheck(0, x, 0.5), false);
     assert.equal(x[99_999], 1);
     x[77_777] = NaN;
-    assert.equal(native.unscaleAndCheck(0, x, 1), true);
+    assert.equal(kernels.unscaleAndCheck(0, x, 1), true);
     const bf16 = new Uint16Array([0x4000, 0x7f80]); // 2, +inf
-    assert.equal(native.unscaleAndCheck(1, bf16, 0.5), true);
+    assert.equal(kernels.unscaleAndCheck(1, bf16, 0.5), true);
     assert.equal(bf16[0], 0x3f80); // 1
-    assert.equal(native.unscaleAndCheck(2, new Uint16Array([0x3c00]), 0.5), false);
-    assert.throws(() => native.unscaleAndCheck(3, new Int32Array(2), 1), /unscaleAndCheck: .*dtype/);
+    assert.equal(kernels.unscaleAndCheck(2, new Uint16Array([0x3c00]), 0.5), false);
+    assert.throws(() => kernels.unscaleAndCheck(3, new Int32Array(2), 1), /unscaleAndCheck: .*dtype/);
   });
 });

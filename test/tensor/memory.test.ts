@@ -4,7 +4,7 @@ import { test } from "node:test";
 import * as ops from "../../src/ops/index.js";
 import { ones, tensor, zeros } from "../../src/tensor/create.js";
 import { memory } from "../../src/tensor/memory.js";
-import { native } from "../../src/tensor/native.js";
+import { kernels } from "../../src/backends/index.js";
 import { BufferPool, pool } from "../../src/tensor/pool.js";
 import { tidy } from "../../src/tensor/scope.js";
 
@@ -114,7 +114,7 @@ test("the pool reuses released buffers of the same size class", () => {
 test("pooled tensor data starts on a 64-byte boundary", () => {
   for (const n of [1, 7, 1000, 123457]) {
     const t = zeros([n]);
-    assert.equal(t.data.byteOffset, native.alignmentOffset(t.data.buffer as ArrayBuffer), `size ${n}`);
+    assert.equal(t.data.byteOffset, kernels.alignmentOffset(t.data.buffer as ArrayBuffer), `size ${n}`);
     t.dispose();
   }
 });

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 
 import { empty, zeros } from "../../src/tensor/create.js";
-import { native } from "../../src/tensor/native.js";
+import { kernels } from "../../src/backends/index.js";
 import { defaultGenerator, Generator, manualSeed, normal_, rand, randint, randn, uniform_ } from "../../src/tensor/random.js";
 import { tidy } from "../../src/tensor/scope.js";
 import type { Tensor } from "../../src/tensor/tensor.js";
@@ -35,12 +35,12 @@ function assertWithin(actual: number, expected: number, bound: number, what: str
 
 /** Runs fn with the given OpenMP thread count on this thread, restoring the previous one. */
 function withThreads<T>(threads: number, fn: () => T): T {
-  const previous = native.getNumThreads();
-  native.setNumThreads(threads);
+  const previous = kernels.getNumThreads();
+  kernels.setNumThreads(threads);
   try {
     return fn();
   } finally {
-    native.setNumThreads(previous);
+    kernels.setNumThreads(previous);
   }
 }
 
@@ -214,8 +214,8 @@ describe("distributions", () => {
       assert.throws(() => uniform_(zeros([2]), 1, 0), /uniform_: low 1 exceeds high 0/);
       assert.throws(() => normal_(zeros([2]), 0, -1), /normal_: std must be >= 0, got -1/);
       assert.throws(() => normal_(zeros([2]), NaN, 1), /normal_: mean must be a finite number, got NaN/);
-      assert.throws(() => native.randomUniform(0, new Float32Array(4), -1, 0, 0, 1), /randomUniform: seed .* got -1/);
-      assert.throws(() => native.randomInt(new Int32Array(4), 0, 0, 3, 2), /randomInt: bounds .* got \[3, 2\)/);
+      assert.throws(() => kernels.randomUniform(0, new Float32Array(4), -1, 0, 0, 1), /randomUniform: seed .* got -1/);
+      assert.throws(() => kernels.randomInt(new Int32Array(4), 0, 0, 3, 2), /randomInt: bounds .* got \[3, 2\)/);
     });
   });
 });

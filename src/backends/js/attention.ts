@@ -5,7 +5,7 @@
  * the f32 log-sum-exp of each query row saved for backward. The whole t × t score row is formed
  * in float64: there is no tiling, and `block` (native's tile size) is only checked.
  */
-import type { NativeKernels } from "../../tensor/native.js";
+import type { Kernels } from "../kernels.js";
 import { Args } from "./args.js";
 import { decode, DTYPE, encodeOne, type Elements } from "./dtype.js";
 import { cNumber } from "./kernel_args.js";
@@ -88,7 +88,7 @@ function visibleKeys(pb: Problem, i: number): number {
  * @example
  * attention(0, q, k, v, out, lse, 2, 4, 16, 8, Int32Array.from([0, 1, 2, 3].flatMap(() => [0, 512, 128, 8])), 1 / Math.sqrt(8), true, 64);
  */
-export const attention: NativeKernels["attention"] = (dtype, q, k, v, out, lse, b, h, t, d, layout, scale, causal, block) => {
+export const attention: Kernels["attention"] = (dtype, q, k, v, out, lse, b, h, t, d, layout, scale, causal, block) => {
   const { args, dt, pb } = readCall("attention", dtype, [q, k, v, out], [b, h, t, d, layout, scale, causal, block]);
   if (lse !== null && lse !== undefined) args.sized("lse", lse, DTYPE.float32, pb.b * pb.h * pb.t);
 
@@ -125,7 +125,7 @@ export const attention: NativeKernels["attention"] = (dtype, q, k, v, out, lse, 
  * @example
  * attentionBackward(0, q, k, v, out, lse, grad, dq, dk, dv, 2, 4, 16, 8, layout, 1 / Math.sqrt(8), true, 64);
  */
-export const attentionBackward: NativeKernels["attentionBackward"] = (
+export const attentionBackward: Kernels["attentionBackward"] = (
   dtype, q, k, v, out, lse, grad, dq, dk, dv, b, h, t, d, layout, scale, causal, block,
 ) => {
   const { args, dt, pb } = readCall("attentionBackward", dtype, [q, k, v, out], [b, h, t, d, layout, scale, causal, block]);

@@ -4,7 +4,7 @@
  * the result is then exactly native's (float64 has more than twice float32's precision, so
  * rounding its exact result to float32 is correct rounding). Comparisons write 1 or 0.
  */
-import type { NativeKernels } from "../../tensor/native.js";
+import type { Kernels } from "../kernels.js";
 import { Args } from "./args.js";
 import { readBroadcast } from "./broadcast.js";
 import { cPow } from "./c_math.js";
@@ -39,7 +39,7 @@ const BY_CODE = BINARY_OPS.map((name) => OPS[name]);
  * const out = new Float32Array(2);
  * binary(binaryCodes().add!, 0, Float32Array.of(1, 2), Float32Array.of(10), out, Int32Array.of(1, 2, 1, 0)); // [11, 12]
  */
-export const binary: NativeKernels["binary"] = (code, dtype, a, b, out, meta) => {
+export const binary: Kernels["binary"] = (code, dtype, a, b, out, meta) => {
   const args = new Args("binary");
   const f = args.lookup(BY_CODE, code, "binary op");
   const dt = args.floatDtype("dtype", dtype);

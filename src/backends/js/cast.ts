@@ -4,7 +4,7 @@
  * nearest even; float to int32 truncates toward zero, and NaN or a value outside int32 gives
  * −2^31, as PyTorch's conversion does on x86; int32 casts only to float32.
  */
-import type { NativeKernels } from "../../tensor/native.js";
+import type { Kernels } from "../kernels.js";
 import { Args } from "./args.js";
 import { bf16FromF32Bits } from "./bf16.js";
 import { DTYPE, dtypeName, words, type Elements } from "./dtype.js";
@@ -33,7 +33,7 @@ function toInt32(value: number): number {
  * const dst = new Uint16Array(1);
  * cast(0, Float32Array.of(1 + 2 ** -8), 1, dst); // dst[0] === 0x3f80 (the tie rounds to even)
  */
-export const cast: NativeKernels["cast"] = (srcDtype, src, dstDtype, dst) => {
+export const cast: Kernels["cast"] = (srcDtype, src, dstDtype, dst) => {
   const args = new Args("cast");
   const from = args.dtype("srcDtype", srcDtype);
   const n = args.elements("src", src, from);

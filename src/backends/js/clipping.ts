@@ -2,7 +2,7 @@
  * The element work of gradient clipping (native/optim.cc): Σ x² for a norm, accumulated in
  * float64, and clipping by value in place.
  */
-import type { NativeKernels } from "../../tensor/native.js";
+import type { Kernels } from "../kernels.js";
 import { Args } from "./args.js";
 import { decode, encode } from "./dtype.js";
 
@@ -12,7 +12,7 @@ import { decode, encode } from "./dtype.js";
  * @example
  * sumOfSquares(0, Float32Array.of(3, 4)); // 25
  */
-export const sumOfSquares: NativeKernels["sumOfSquares"] = (dtype, x) => {
+export const sumOfSquares: Kernels["sumOfSquares"] = (dtype, x) => {
   const args = new Args("sumOfSquares");
   const dt = args.floatDtype("dtype", dtype);
   args.elements("x", x, dt);
@@ -28,7 +28,7 @@ export const sumOfSquares: NativeKernels["sumOfSquares"] = (dtype, x) => {
  * const x = Float32Array.of(-5, 0.5, 5);
  * clampInPlace(0, x, -1, 1); // x: [-1, 0.5, 1]
  */
-export const clampInPlace: NativeKernels["clampInPlace"] = (dtype, x, low, high) => {
+export const clampInPlace: Kernels["clampInPlace"] = (dtype, x, low, high) => {
   const args = new Args("clampInPlace");
   const dt = args.floatDtype("dtype", dtype);
   args.elements("x", x, dt);

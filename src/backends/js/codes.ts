@@ -3,7 +3,7 @@
  * siblings number their ops in these orders), defined here once so the js backend needs no
  * addon; a test checks the two tables are equal.
  */
-import type { NativeKernels } from "../../tensor/native.js";
+import type { Kernels } from "../kernels.js";
 
 function numbered<const T extends readonly string[]>(names: T): Record<T[number], number> {
   return Object.fromEntries(names.map((name, i) => [name, i])) as Record<T[number], number>;
@@ -35,13 +35,13 @@ const REDUCE = numbered(REDUCE_OPS);
 const COLLECTIVE = numbered(COLLECTIVE_OPS);
 
 /** Codes of the unary kernels, as the interface's `unaryCodes`. @example unaryCodes().forward.relu; // 7 */
-export const unaryCodes: NativeKernels["unaryCodes"] = () => ({ forward: { ...UNARY }, backward: { ...UNARY_BACKWARD } });
+export const unaryCodes: Kernels["unaryCodes"] = () => ({ forward: { ...UNARY }, backward: { ...UNARY_BACKWARD } });
 
 /** Codes of the binary kernel. @example binaryCodes().mul; // 2 */
-export const binaryCodes: NativeKernels["binaryCodes"] = () => ({ ...BINARY });
+export const binaryCodes: Kernels["binaryCodes"] = () => ({ ...BINARY });
 
 /** Codes of the reduce kernel. @example reduceCodes().max; // 2 */
-export const reduceCodes: NativeKernels["reduceCodes"] = () => ({ ...REDUCE });
+export const reduceCodes: Kernels["reduceCodes"] = () => ({ ...REDUCE });
 
 /** Codes of collectiveReduce. @example collectiveCodes().max; // 1 */
-export const collectiveCodes: NativeKernels["collectiveCodes"] = () => ({ ...COLLECTIVE });
+export const collectiveCodes: Kernels["collectiveCodes"] = () => ({ ...COLLECTIVE });

@@ -3,7 +3,7 @@
  * receives scale · (srcs[0] op srcs[1] op ...), element-wise in source order, here in float64.
  * A destination may be one of the sources: all sources are read before any is written.
  */
-import type { NativeKernels } from "../../tensor/native.js";
+import type { Kernels } from "../kernels.js";
 import { Args } from "./args.js";
 import { COLLECTIVE_OPS } from "./codes.js";
 import { decode, DTYPE, encode, type Elements } from "./dtype.js";
@@ -30,7 +30,7 @@ function arrayList(args: Args, name: string, list: unknown, dtype: number, n: nu
  * const a = Float32Array.of(1, 2), b = Float32Array.of(3, 4);
  * collectiveReduce(0, 0, [a, b], [a, b], 0.5); // a and b: [2, 3]
  */
-export const collectiveReduce: NativeKernels["collectiveReduce"] = (dtype, op, dsts, srcs, scale) => {
+export const collectiveReduce: Kernels["collectiveReduce"] = (dtype, op, dsts, srcs, scale) => {
   const args = new Args("collectiveReduce");
   const dt = args.floatDtype("dtype", dtype);
   args.integer("op", op);

@@ -4,7 +4,7 @@
  * stored. NCHW or NHWC activations, OIHW weights, groups, strides, padding and dilation; f32 or
  * bf16 operands with an f32 bias, as native takes them.
  */
-import type { NativeKernels } from "../../tensor/native.js";
+import type { Kernels } from "../kernels.js";
 import { Args } from "./args.js";
 import { forEachTap, readConvShape, type ConvShape } from "./conv_shape.js";
 import { decode, DTYPE, dtypeName, encode } from "./dtype.js";
@@ -61,7 +61,7 @@ export function convWeightGradients(s: ConvShape, x: Float64Array, dy: Float64Ar
  * const y = new Float32Array(1);
  * conv2d(Float32Array.of(1, 2, 3, 4), Float32Array.of(1, 1, 1, 1), null, y, 0, Int32Array.of(1, 1, 2, 2, 1, 2, 2, 1, 1, 0, 0, 1, 1, 1, 0)); // y = [10]
  */
-export const conv2d: NativeKernels["conv2d"] = (x, w, bias, y, dtype, meta) => {
+export const conv2d: Kernels["conv2d"] = (x, w, bias, y, dtype, meta) => {
   const args = new Args("conv2d");
   const type = convDtype(args, "dtype", dtype);
   const s = readConvShape(args, meta);
@@ -79,7 +79,7 @@ export const conv2d: NativeKernels["conv2d"] = (x, w, bias, y, dtype, meta) => {
  * const dx = new Float32Array(4);
  * conv2dBackwardData(Float32Array.of(1), Float32Array.of(1, 2, 3, 4), dx, 0, Int32Array.of(1, 1, 2, 2, 1, 2, 2, 1, 1, 0, 0, 1, 1, 1, 0)); // dx = [1, 2, 3, 4]
  */
-export const conv2dBackwardData: NativeKernels["conv2dBackwardData"] = (dy, w, dx, dtype, meta) => {
+export const conv2dBackwardData: Kernels["conv2dBackwardData"] = (dy, w, dx, dtype, meta) => {
   const args = new Args("conv2d backward-data");
   const type = convDtype(args, "dtype", dtype);
   const s = readConvShape(args, meta);
@@ -102,7 +102,7 @@ export const conv2dBackwardData: NativeKernels["conv2dBackwardData"] = (dy, w, d
  * const dw = new Float32Array(4), dbias = new Float32Array(1);
  * conv2dBackwardWeights(Float32Array.of(1, 2, 3, 4), Float32Array.of(2), dw, dbias, 0, 0, Int32Array.of(1, 1, 2, 2, 1, 2, 2, 1, 1, 0, 0, 1, 1, 1, 0)); // dw = [2, 4, 6, 8], dbias = [2]
  */
-export const conv2dBackwardWeights: NativeKernels["conv2dBackwardWeights"] = (x, dy, dw, dbias, dtype, dwDtype, meta) => {
+export const conv2dBackwardWeights: Kernels["conv2dBackwardWeights"] = (x, dy, dw, dbias, dtype, dwDtype, meta) => {
   const args = new Args("conv2d backward-weights");
   const type = convDtype(args, "dtype", dtype);
   const wgradType = convDtype(args, "dwDtype", dwDtype);

@@ -5,7 +5,7 @@
  * rounded to f32 as native's is, then the pooling; the gradient routes each window's gradient to
  * the position its code names and takes the convolution's weight gradient.
  */
-import type { NativeKernels } from "../../tensor/native.js";
+import type { Kernels } from "../kernels.js";
 import { Args } from "./args.js";
 import { convolve, convWeightGradients } from "./conv2d.js";
 import { convText, readConvShape, type ConvShape } from "./conv_shape.js";
@@ -41,7 +41,7 @@ function readFused(args: Args, x: unknown, meta: unknown): { s: ConvShape; poole
  * @example
  * conv2dDirectFits(Int32Array.of(1, 1, 28, 28, 32, 3, 3, 1, 1, 0, 0, 1, 1, 1, 1)); // true
  */
-export const conv2dDirectFits: NativeKernels["conv2dDirectFits"] = (meta) => {
+export const conv2dDirectFits: Kernels["conv2dDirectFits"] = (meta) => {
   const s = readConvShape(new Args("conv2dDirectFits"), meta);
   return fewChannels(s) && s.oh >= 2 && s.ow >= 2;
 };
@@ -79,7 +79,7 @@ function poolWindows(s: ConvShape, y: Float64Array, visit: (pooledIndex: number,
  * @example
  * conv2dMaxPool(x, w, bias, pooled, codes, Int32Array.of(2, 1, 28, 28, 32, 3, 3, 1, 1, 0, 0, 1, 1, 1, 1));
  */
-export const conv2dMaxPool: NativeKernels["conv2dMaxPool"] = (x, w, bias, pooled, codes, meta) => {
+export const conv2dMaxPool: Kernels["conv2dMaxPool"] = (x, w, bias, pooled, codes, meta) => {
   const args = new Args("conv2dMaxPool");
   const { s, pooledNumel } = readFused(args, x, meta);
   args.sized("weight", w, DTYPE.float32, s.wNumel);
@@ -101,7 +101,7 @@ export const conv2dMaxPool: NativeKernels["conv2dMaxPool"] = (x, w, bias, pooled
  * @example
  * conv2dMaxPoolBackwardWeights(x, dpooled, codes, dw, dbias, meta);
  */
-export const conv2dMaxPoolBackwardWeights: NativeKernels["conv2dMaxPoolBackwardWeights"] = (x, dpooled, codes, dw, dbias, meta) => {
+export const conv2dMaxPoolBackwardWeights: Kernels["conv2dMaxPoolBackwardWeights"] = (x, dpooled, codes, dw, dbias, meta) => {
   const args = new Args("conv2dMaxPoolBackwardWeights");
   const { s, pooledNumel } = readFused(args, x, meta);
   args.sized("dpooled", dpooled, DTYPE.float32, pooledNumel);

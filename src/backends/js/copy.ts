@@ -3,7 +3,7 @@
  * behind expand, permute, slice and concat (native/copy.cc), and copyBytes, a memmove between
  * typed arrays (native/collective.cc).
  */
-import type { NativeKernels } from "../../tensor/native.js";
+import type { Kernels } from "../kernels.js";
 import { Args } from "./args.js";
 import { readBroadcast } from "./broadcast.js";
 import { words } from "./dtype.js";
@@ -16,7 +16,7 @@ import { words } from "./dtype.js";
  * const dst = new Float32Array(4); // the transpose of a 2 × 2 matrix
  * copyStrided(0, Float32Array.of(1, 2, 3, 4), 0, dst, 0, Int32Array.of(2, 2, 2, 1, 2, 2, 1)); // [1, 3, 2, 4]
  */
-export const copyStrided: NativeKernels["copyStrided"] = (dtype, src, srcOffset, dst, dstOffset, meta) => {
+export const copyStrided: Kernels["copyStrided"] = (dtype, src, srcOffset, dst, dstOffset, meta) => {
   const args = new Args("copyStrided");
   const dt = args.dtype("dtype", dtype);
   const srcN = args.elements("src", src, dt), dstN = args.elements("dst", dst, dt);
@@ -41,7 +41,7 @@ export const copyStrided: NativeKernels["copyStrided"] = (dtype, src, srcOffset,
  * const dst = new Float32Array(2);
  * copyBytes(dst, Float32Array.of(1, 2)); // dst: [1, 2]
  */
-export const copyBytes: NativeKernels["copyBytes"] = (dst, src) => {
+export const copyBytes: Kernels["copyBytes"] = (dst, src) => {
   const args = new Args("copyBytes");
   const kinds = [Float32Array, Uint16Array, Int32Array, Uint8Array];
   for (const [name, array] of [["dst", dst], ["src", src]] as const) {

@@ -4,7 +4,7 @@
  * and optionally its gradient for a unit upstream gradient, p − ((1 − ε)·onehot + ε/c). Rows
  * whose target is ignoreIndex get loss 0 and gradient 0.
  */
-import type { NativeKernels } from "../../tensor/native.js";
+import type { Kernels } from "../kernels.js";
 import { Args } from "./args.js";
 import { decode, DTYPE, encode } from "./dtype.js";
 
@@ -15,7 +15,7 @@ import { decode, DTYPE, encode } from "./dtype.js";
  * const losses = new Float32Array(1);
  * crossEntropy(0, Float32Array.of(0, 0), Int32Array.of(1), losses, null, 1, 2, -100, 0); // [ln 2]
  */
-export const crossEntropy: NativeKernels["crossEntropy"] = (dtype, logits, targets, losses, grad, n, c, ignoreIndex, smoothing) => {
+export const crossEntropy: Kernels["crossEntropy"] = (dtype, logits, targets, losses, grad, n, c, ignoreIndex, smoothing) => {
   const args = new Args("crossEntropy");
   const dt = args.floatDtype("dtype", dtype);
   const numel = args.numel([args.integer("n", n), args.integer("c", c)]);

@@ -3,7 +3,7 @@
  * below p·2^32. Forward and backward are the same map, the mask regenerated from (seed,
  * offset). Dropped elements are multiplied by 0, so NaN and inf propagate as in PyTorch.
  */
-import type { NativeKernels } from "../../tensor/native.js";
+import type { Kernels } from "../kernels.js";
 import { Args } from "./args.js";
 import { decode, encode } from "./dtype.js";
 import { streamFor } from "./stream.js";
@@ -15,7 +15,7 @@ import { streamFor } from "./stream.js";
  * const out = new Float32Array(4);
  * dropout(0, Float32Array.of(1, 1, 1, 1), out, 3, 0, 0.5); // each element 0 or 2
  */
-export const dropout: NativeKernels["dropout"] = (dtype, x, out, seed, offset, p) => {
+export const dropout: Kernels["dropout"] = (dtype, x, out, seed, offset, p) => {
   const args = new Args("dropout");
   const dt = args.floatDtype("dtype", dtype);
   const n = args.elements("x", x, dt);

@@ -7,11 +7,13 @@
 import { bf16FromNumber, bf16ToNumber } from "./bf16.js";
 import { f16FromNumber, f16ToNumber } from "./f16.js";
 
+import { DTYPE_CODES, type TypedArray } from "../dtype.js";
+
 /** A typed array that stores a tensor's elements: float32, 16-bit words, or int32. */
-export type Elements = Float32Array | Uint16Array | Int32Array;
+export type Elements = TypedArray;
 
 /** Dtype codes of the kernel interface (the same numbers as native/dtype.h's DType). */
-export const DTYPE = { float32: 0, bfloat16: 1, float16: 2, int32: 3 } as const;
+export const DTYPE = DTYPE_CODES;
 
 const NAMES = ["float32", "bfloat16", "float16", "int32"] as const;
 

@@ -2,7 +2,7 @@
  * Embedding lookup and its backward scatter-add (native/embedding.cc): rows of a weight
  * [rows, cols] gathered by int32 indices. Every index is checked before anything is written.
  */
-import type { NativeKernels } from "../../tensor/native.js";
+import type { Kernels } from "../kernels.js";
 import { Args } from "./args.js";
 import { decode, DTYPE, encode, words, type Elements } from "./dtype.js";
 
@@ -26,7 +26,7 @@ function readLookup(args: Args, tableName: string, dtype: number, table: Element
  * const out = new Float32Array(2);
  * embedding(0, Float32Array.of(1, 2, 3, 4), 2, 2, Int32Array.of(1), out); // [3, 4]
  */
-export const embedding: NativeKernels["embedding"] = (dtype, weight, rows, cols, indices, out) => {
+export const embedding: Kernels["embedding"] = (dtype, weight, rows, cols, indices, out) => {
   const args = new Args("embedding");
   const dt = readLookup(args, "weight", dtype, weight, rows, cols, indices);
   args.sized("out", out, dt, indices.length * cols);
@@ -42,7 +42,7 @@ export const embedding: NativeKernels["embedding"] = (dtype, weight, rows, cols,
  * const gw = new Float32Array(4);
  * embeddingBackward(0, gw, 2, 2, Int32Array.of(1, 1), Float32Array.of(1, 2, 3, 4)); // [0, 0, 4, 6]
  */
-export const embeddingBackward: NativeKernels["embeddingBackward"] = (dtype, gradWeight, rows, cols, indices, grad) => {
+export const embeddingBackward: Kernels["embeddingBackward"] = (dtype, gradWeight, rows, cols, indices, grad) => {
   const args = new Args("embeddingBackward");
   const dt = readLookup(args, "gradWeight", dtype, gradWeight, rows, cols, indices);
   args.sized("grad", grad, dt, indices.length * cols);

@@ -3,7 +3,7 @@
  * _amp_foreach_non_finite_check_and_unscale_: scales every element, even after finding an inf
  * or NaN, and reports whether it found one.
  */
-import type { NativeKernels } from "../../tensor/native.js";
+import type { Kernels } from "../kernels.js";
 import { Args } from "./args.js";
 import { decode, encode } from "./dtype.js";
 
@@ -14,7 +14,7 @@ import { decode, encode } from "./dtype.js";
  * const x = Float32Array.of(2, Infinity);
  * unscaleAndCheck(0, x, 0.5); // true; x: [1, Infinity]
  */
-export const unscaleAndCheck: NativeKernels["unscaleAndCheck"] = (dtype, x, invScale) => {
+export const unscaleAndCheck: Kernels["unscaleAndCheck"] = (dtype, x, invScale) => {
   const args = new Args("unscaleAndCheck");
   const dt = args.floatDtype("dtype", dtype);
   args.elements("x", x, dt);

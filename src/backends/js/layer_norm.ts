@@ -5,7 +5,7 @@
  * 2^-48) and its 1/std, and backward reads them back. Everything sums in float64; the variance
  * is the second pass's mean of (x − mean)², never E[x²] − E[x]².
  */
-import type { NativeKernels } from "../../tensor/native.js";
+import type { Kernels } from "../kernels.js";
 import { Args } from "./args.js";
 import { decode, DTYPE, encode } from "./dtype.js";
 import { cNumber, optionalF32 } from "./kernel_args.js";
@@ -24,7 +24,7 @@ function matrixNumel(args: Args, rows: unknown, cols: unknown): { rows: number; 
  * const y = new Float32Array(2), mean = new Float32Array(2), rstd = new Float32Array(1);
  * layerNorm(0, Float32Array.of(1, 3), null, null, y, mean, rstd, 1, 2, 0, 0); // y = [-1, 1], mean = [2, 0], rstd = [1]
  */
-export const layerNorm: NativeKernels["layerNorm"] = (dtype, x, weight, bias, y, mean, rstd, rows, cols, eps, yDtype) => {
+export const layerNorm: Kernels["layerNorm"] = (dtype, x, weight, bias, y, mean, rstd, rows, cols, eps, yDtype) => {
   const args = new Args("layerNorm");
   const dt = args.floatDtype("dtype", dtype);
   const shape = matrixNumel(args, rows, cols);
@@ -66,7 +66,7 @@ export const layerNorm: NativeKernels["layerNorm"] = (dtype, x, weight, bias, y,
  * @example
  * layerNormBackward(0, grad, x, weight, mean, rstd, dx, dweight, dbias, rows, cols, 0);
  */
-export const layerNormBackward: NativeKernels["layerNormBackward"] = (
+export const layerNormBackward: Kernels["layerNormBackward"] = (
   dtype, grad, x, weight, mean, rstd, dx, dweight, dbias, rows, cols, gradDtype,
 ) => {
   const args = new Args("layerNormBackward");

@@ -4,7 +4,7 @@
  * [K, M] when transA, B stored [N, K] when transB), a batch of 1 broadcast against the other.
  * Products are summed in float64 and the result rounded once into C's dtype.
  */
-import type { NativeKernels } from "../../tensor/native.js";
+import type { Kernels } from "../kernels.js";
 import { Args } from "./args.js";
 import { decode, DTYPE, encode } from "./dtype.js";
 import { readMeta } from "./kernel_args.js";
@@ -14,13 +14,15 @@ export const MATMUL_META = { batchA: 0, batchB: 1, m: 2, n: 3, k: 4, transA: 5, 
 
 /**
  * c = a·b (+ bias, broadcast over rows) (+ c when accumulating); meta = [batchA, batchB, M, N,
- * K, transA, transB, accumulate]. a and b are of dtypeAB, c of dtypeC, bias f32 [N].
+ * K, transA, transB, accumulate]. a and b are of dtypeAB, c of dtypeC, bias f32 [N]. Any float
+ * dtypes: native's oneDNN takes f32·f32 → f32 and bf16·bf16 → f32 or bf16 (ops send f16 through
+ * f32), and this oracle computes the other pairs too.
  *
  * @example
  * const c = new Float32Array(1);
  * matmul(Float32Array.of(1, 2), Float32Array.of(3, 4), c, null, 0, 0, Int32Array.of(1, 1, 1, 1, 2, 0, 0, 0)); // c = [11]
  */
-export const matmul: NativeKernels["matmul"] = (a, b, c, bias, dtypeAB, dtypeC, meta) => {
+export const matmul: Kernels["matmul"] = (a, b, c, bias, dtypeAB, dtypeC, meta) => {
   const args = new Args("matmul");
   const tab = args.floatDtype("dtypeAB", dtypeAB);
   const tc = args.floatDtype("dtypeC", dtypeC);

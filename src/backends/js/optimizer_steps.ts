@@ -4,7 +4,7 @@
  * computed in float64 from the stored float32 values and rounded once when stored, so the
  * result is the exact update that native approximates to float32 rounding.
  */
-import type { NativeKernels } from "../../tensor/native.js";
+import type { Kernels } from "../kernels.js";
 import { Args } from "./args.js";
 import { bf16FromNumber } from "./bf16.js";
 import { DTYPE } from "./dtype.js";
@@ -18,7 +18,7 @@ import { DTYPE } from "./dtype.js";
  * const p = Float32Array.of(1), m = new Float32Array(1), v = new Float32Array(1);
  * adamStep(p, Float32Array.of(0.5), m, v, null, Float64Array.of(0.1, 0.9, 0.999, 1e-8, 0, 1, 0)); // p ≈ [0.9]
  */
-export const adamStep: NativeKernels["adamStep"] = (param, grad, expAvg, expAvgSq, paramBf16, hyper) => {
+export const adamStep: Kernels["adamStep"] = (param, grad, expAvg, expAvgSq, paramBf16, hyper) => {
   const args = new Args("adamStep");
   const n = args.elements("param", param, DTYPE.float32);
   args.sized("grad", grad, DTYPE.float32, n);
@@ -53,7 +53,7 @@ export const adamStep: NativeKernels["adamStep"] = (param, grad, expAvg, expAvgS
  * const p = Float32Array.of(1);
  * sgdStep(p, Float32Array.of(0.5), null, Float64Array.of(0.1, 0, 0, 0, 0, 1)); // p: [0.95]
  */
-export const sgdStep: NativeKernels["sgdStep"] = (param, grad, momentumBuffer, hyper) => {
+export const sgdStep: Kernels["sgdStep"] = (param, grad, momentumBuffer, hyper) => {
   const args = new Args("sgdStep");
   const n = args.elements("param", param, DTYPE.float32);
   args.sized("grad", grad, DTYPE.float32, n);

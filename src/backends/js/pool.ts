@@ -4,7 +4,7 @@
  * NaN wins (the last one), argmax indices are flat within the input plane (ih·W + iw) in either
  * layout, and the average's divisor counts the padding or not. Sums run in float64.
  */
-import type { NativeKernels } from "../../tensor/native.js";
+import type { Kernels } from "../kernels.js";
 import { Args } from "./args.js";
 import { activationIndex } from "./conv_shape.js";
 import { decode, DTYPE, encode } from "./dtype.js";
@@ -90,7 +90,7 @@ function forEachWindow(s: PoolShape, visit: (outIndex: number, taps: number[], p
  * const y = new Float32Array(1), idx = new Int32Array(1);
  * maxPool2d(0, Float32Array.of(1, 5, 5, 2), y, idx, Int32Array.of(1, 1, 2, 2, 2, 2, 2, 2, 0, 0, 1, 1, 0)); // y = [5], idx = [1]
  */
-export const maxPool2d: NativeKernels["maxPool2d"] = (dtype, x, y, indices, meta) => {
+export const maxPool2d: Kernels["maxPool2d"] = (dtype, x, y, indices, meta) => {
   const args = new Args("max_pool2d");
   const type = args.floatDtype("dtype", dtype);
   const s = readPoolShape(args, meta);
@@ -121,7 +121,7 @@ export const maxPool2d: NativeKernels["maxPool2d"] = (dtype, x, y, indices, meta
  * const dx = new Float32Array(4);
  * maxPool2dBackward(0, Float32Array.of(3), Int32Array.of(1), dx, Int32Array.of(1, 1, 2, 2, 2, 2, 2, 2, 0, 0, 1, 1, 0)); // dx = [0, 3, 0, 0]
  */
-export const maxPool2dBackward: NativeKernels["maxPool2dBackward"] = (dtype, dy, indices, dx, meta) => {
+export const maxPool2dBackward: Kernels["maxPool2dBackward"] = (dtype, dy, indices, dx, meta) => {
   const args = new Args("max_pool2d backward");
   const type = args.floatDtype("dtype", dtype);
   const s = readPoolShape(args, meta);
@@ -156,7 +156,7 @@ function avgDivisor(s: PoolShape, h0: number, w0: number, taps: number, countInc
  * the transposed map, dx[t] = Σ dy[o]/divisor over the windows holding t: one kernel body,
  * read forwards or transposed, with native's argument names and checks.
  */
-function averageKernel(kernel: string, [inName, outName]: [string, string], transposed: boolean): NativeKernels["avgPool2d"] {
+function averageKernel(kernel: string, [inName, outName]: [string, string], transposed: boolean): Kernels["avgPool2d"] {
   return (dtype, input, output, meta, countIncludePad) => {
     const args = new Args(kernel);
     const type = args.floatDtype("dtype", dtype);
@@ -185,7 +185,7 @@ function averageKernel(kernel: string, [inName, outName]: [string, string], tran
  * const y = new Float32Array(1);
  * avgPool2d(0, Float32Array.of(1, 2, 3, 4), y, Int32Array.of(1, 1, 2, 2, 2, 2, 2, 2, 0, 0, 1, 1, 0), true); // y = [2.5]
  */
-export const avgPool2d: NativeKernels["avgPool2d"] = averageKernel("avg_pool2d", ["x", "y"], false);
+export const avgPool2d: Kernels["avgPool2d"] = averageKernel("avg_pool2d", ["x", "y"], false);
 
 /**
  * dx = the input gradient of avgPool2d from dy, overwritten.
@@ -194,4 +194,4 @@ export const avgPool2d: NativeKernels["avgPool2d"] = averageKernel("avg_pool2d",
  * const dx = new Float32Array(4);
  * avgPool2dBackward(0, Float32Array.of(4), dx, Int32Array.of(1, 1, 2, 2, 2, 2, 2, 2, 0, 0, 1, 1, 0), true); // dx = [1, 1, 1, 1]
  */
-export const avgPool2dBackward: NativeKernels["avgPool2dBackward"] = averageKernel("avg_pool2d backward", ["dy", "dx"], true);
+export const avgPool2dBackward: Kernels["avgPool2dBackward"] = averageKernel("avg_pool2d backward", ["dy", "dx"], true);

@@ -4,7 +4,7 @@
  * the dtype's significand holds (so rounding never reaches 1); normal values are Box–Muller in
  * float64 on word pairs; integers are a multiply-shift of one word.
  */
-import type { NativeKernels } from "../../tensor/native.js";
+import type { Kernels } from "../kernels.js";
 import { Args } from "./args.js";
 import { fmaf } from "./c_math.js";
 import { DTYPE, encode, type Elements } from "./dtype.js";
@@ -26,7 +26,7 @@ const UNIFORM_BITS: Record<number, number> = { [DTYPE.float32]: 24, [DTYPE.bfloa
  * const out = new Float32Array(4);
  * randomUniform(0, out, 1, 0, -1, 1); // the values native's randomUniform gives for seed 1
  */
-export const randomUniform: NativeKernels["randomUniform"] = (dtype, out, seed, offset, low, high) => {
+export const randomUniform: Kernels["randomUniform"] = (dtype, out, seed, offset, low, high) => {
   const args = new Args("randomUniform");
   const { dt, n, words } = readFill(args, dtype, out, seed, offset);
   const lo = args.number("low", low), hi = args.number("high", high);
@@ -48,7 +48,7 @@ export const randomUniform: NativeKernels["randomUniform"] = (dtype, out, seed, 
  * const out = new Float32Array(4);
  * randomNormal(0, out, 1, 0, 0, 1); // the values native's randomNormal gives for seed 1
  */
-export const randomNormal: NativeKernels["randomNormal"] = (dtype, out, seed, offset, mean, std) => {
+export const randomNormal: Kernels["randomNormal"] = (dtype, out, seed, offset, mean, std) => {
   const args = new Args("randomNormal");
   const { dt, n, words } = readFill(args, dtype, out, seed, offset);
   const mu = args.number("mean", mean), sigma = args.number("std", std);
@@ -71,7 +71,7 @@ export const randomNormal: NativeKernels["randomNormal"] = (dtype, out, seed, of
  * const out = new Int32Array(4);
  * randomInt(out, 1, 0, 0, 10); // the values native's randomInt gives for seed 1
  */
-export const randomInt: NativeKernels["randomInt"] = (out, seed, offset, low, high) => {
+export const randomInt: Kernels["randomInt"] = (out, seed, offset, low, high) => {
   const args = new Args("randomInt");
   const n = args.elements("out", out, DTYPE.int32);
   const words = streamFor(args, seed, offset, n);

@@ -3,7 +3,7 @@
  * mean accumulate in float64; max and min propagate NaN like PyTorch. The output is x's dtype
  * or float32.
  */
-import type { NativeKernels } from "../../tensor/native.js";
+import type { Kernels } from "../kernels.js";
 import { Args } from "./args.js";
 import { REDUCE_OPS } from "./codes.js";
 import { decode, DTYPE, dtypeName, encode } from "./dtype.js";
@@ -34,7 +34,7 @@ function reduceLine(kind: Kind, x: Float64Array, start: number, step: number, r:
  * const out = new Float32Array(2);
  * reduce(reduceCodes().sum, 0, Float32Array.of(1, 2, 3, 4), out, 1, 2, 2, 0); // [4, 6]
  */
-export const reduce: NativeKernels["reduce"] = (code, dtype, x, out, outer, r, inner, outDtype) => {
+export const reduce: Kernels["reduce"] = (code, dtype, x, out, outer, r, inner, outDtype) => {
   const args = new Args("reduce");
   const kind = args.lookup(REDUCE_OPS, code, "reduction");
   const dt = args.floatDtype("dtype", dtype);

@@ -2,7 +2,7 @@
  * Softmax and log-softmax over the middle axis of x viewed as [outer, r, inner], forward and
  * backward (native/softmax.cc), in float64: rows are max-subtracted and summed in float64.
  */
-import type { NativeKernels } from "../../tensor/native.js";
+import type { Kernels } from "../kernels.js";
 import { Args } from "./args.js";
 import { decode, encode } from "./dtype.js";
 
@@ -23,7 +23,7 @@ function forEachLine(outer: number, r: number, inner: number, fn: (start: number
  * const y = new Float32Array(2);
  * softmax(0, Float32Array.of(0, Math.log(3)), y, 1, 2, 1, false); // [0.25, 0.75]
  */
-export const softmax: NativeKernels["softmax"] = (dtype, x, y, outer, r, inner, log) => {
+export const softmax: Kernels["softmax"] = (dtype, x, y, outer, r, inner, log) => {
   const args = new Args("softmax");
   const dt = args.floatDtype("dtype", dtype);
   const n = extents(args, outer, r, inner);
@@ -54,7 +54,7 @@ export const softmax: NativeKernels["softmax"] = (dtype, x, y, outer, r, inner, 
  * const dx = new Float32Array(2);
  * softmaxBackward(0, Float32Array.of(1, 0), Float32Array.of(0.25, 0.75), dx, 1, 2, 1, false); // [0.1875, -0.1875]
  */
-export const softmaxBackward: NativeKernels["softmaxBackward"] = (dtype, grad, y, dx, outer, r, inner, log) => {
+export const softmaxBackward: Kernels["softmaxBackward"] = (dtype, grad, y, dx, outer, r, inner, log) => {
   const args = new Args("softmaxBackward");
   const dt = args.floatDtype("dtype", dtype);
   const n = extents(args, outer, r, inner);

@@ -4,7 +4,7 @@
  * with native's rounding. alpha, the scalar of scale, shift, pow, clamp_min and fill, is a
  * float32 as native reads it.
  */
-import type { NativeKernels } from "../../tensor/native.js";
+import type { Kernels } from "../kernels.js";
 import { Args } from "./args.js";
 import { cPow } from "./c_math.js";
 import { UNARY_BACKWARD_OPS, UNARY_OPS } from "./codes.js";
@@ -81,7 +81,7 @@ const BACKWARD_BY_CODE = UNARY_BACKWARD_OPS.map((name) => BACKWARD[name]);
  * const out = new Float32Array(2);
  * unary(unaryCodes().forward.relu!, 0, Float32Array.of(-1, 2), out, 0); // out: [0, 2]
  */
-export const unary: NativeKernels["unary"] = (code, dtype, x, out, alpha) => {
+export const unary: Kernels["unary"] = (code, dtype, x, out, alpha) => {
   const args = new Args("unary");
   const f = args.lookup(FORWARD_BY_CODE, code, "unary op");
   const dt = args.floatDtype("dtype", dtype);
@@ -97,7 +97,7 @@ export const unary: NativeKernels["unary"] = (code, dtype, x, out, alpha) => {
  * const out = new Float32Array(2);
  * unaryBackward(unaryCodes().backward.relu!, 0, Float32Array.of(5, 5), Float32Array.of(-1, 2), out, 0); // [0, 5]
  */
-export const unaryBackward: NativeKernels["unaryBackward"] = (code, dtype, grad, saved, out, alpha) => {
+export const unaryBackward: Kernels["unaryBackward"] = (code, dtype, grad, saved, out, alpha) => {
   const args = new Args("unaryBackward");
   const f = args.lookup(BACKWARD_BY_CODE, code, "unary backward");
   const dt = args.floatDtype("dtype", dtype);

@@ -3,7 +3,7 @@
  * bits of the chosen value (any dtype). cond of any dtype is true where nonzero: a float is
  * true unless ±0 (NaN is true), an int32 unless 0.
  */
-import type { NativeKernels } from "../../tensor/native.js";
+import type { Kernels } from "../kernels.js";
 import { Args } from "./args.js";
 import { readBroadcast } from "./broadcast.js";
 import { DTYPE, words } from "./dtype.js";
@@ -15,7 +15,7 @@ import { DTYPE, words } from "./dtype.js";
  * const out = new Float32Array(2);
  * where(3, Int32Array.of(1, 0), 0, Float32Array.of(1, 2), Float32Array.of(9), out, Int32Array.of(1, 2, 1, 1, 0)); // [1, 9]
  */
-export const where: NativeKernels["where"] = (condDtype, cond, dtype, a, b, out, meta) => {
+export const where: Kernels["where"] = (condDtype, cond, dtype, a, b, out, meta) => {
   const args = new Args("where");
   const cdt = args.dtype("condDtype", condDtype);
   const condN = args.elements("cond", cond, cdt);

@@ -2,7 +2,7 @@ import { performance } from "node:perf_hooks";
 
 import { fromTypedArray } from "../../tensor/create.js";
 import { DTYPES, type DType, type TypedArray } from "../../tensor/dtype.js";
-import { codes, native } from "../../tensor/native.js";
+import { codes, kernels } from "../../backends/index.js";
 import { Tensor } from "../../tensor/tensor.js";
 import { type CollectiveOptions, CollectiveError, type ProcessGroup, type ReduceOp, type Work } from "../process_group.js";
 import { bytesOf, transfer } from "./mailbox.js";
@@ -77,9 +77,9 @@ export class ThreadsProcessGroup implements ProcessGroup {
         // them: each rank reads and writes its tensor's size once, as a memcpy does.
         const lo = chunkStart(len, this.rank, this.size), hi = chunkStart(len, this.rank + 1, this.size);
         const chunks = peers.map((p) => this.view(tensor.dtype, p.base + lo * bpe, hi - lo));
-        native.collectiveReduce(DTYPES[tensor.dtype].code, code, chunks, chunks, op === "mean" ? 1 / this.size : 1);
+        kernels.collectiveReduce(DTYPES[tensor.dtype].code, code, chunks, chunks, op === "mean" ? 1 / this.size : 1);
         this.arriveAndWait("allReduce");
-        if (shared === null) native.copyBytes(mine, this.view(tensor.dtype, base, len));
+        if (shared === null) kernels.copyBytes(mine, this.view(tensor.dtype, base, len));
       });
     });
   }
@@ -98,11 +98,11 @@ export class ThreadsProcessGroup implements ProcessGroup {
         } else {
           base = this.world.regionStart(this.world.rank);
           stride = len * bpe;
-          for (let c = 0; c < this.size; c++) native.copyBytes(this.view(input.dtype, base + c * stride, len), data.subarray(c * m + start, c * m + start + len));
+          for (let c = 0; c < this.size; c++) kernels.copyBytes(this.view(input.dtype, base + c * stride, len), data.subarray(c * m + start, c * m + start + len));
         }
         const peers = this.begin("reduceScatter", { dtype: DTYPES[input.dtype].code, count: m, param: REDUCE_OPS.indexOf(op), piece, base, stride });
         const srcs = peers.map((p) => this.view(input.dtype, p.base + this.rank * p.stride, len));
-        native.collectiveReduce(DTYPES[input.dtype].code, code, [output.data.subarray(start, start + len)], srcs, op === "mean" ? 1 / this.size : 1);
+        kernels.collectiveReduce(DTYPES[input.dtype].code, code, [output.data.subarray(start, start + len)], srcs, op === "mean" ? 1 / this.size : 1);
         this.arriveAndWait("reduceScatter");
       });
     });
@@ -118,7 +118,7 @@ export class ThreadsProcessGroup implements ProcessGroup {
         const peers = this.begin("allGather", { dtype: DTYPES[input.dtype].code, count: m, param: 0, piece, base, stride: 0 });
         for (let s = 0; s < this.size; s++) {
           const target = output.data.subarray(s * m + start, s * m + start + len);
-          native.copyBytes(target, s === this.rank ? mine : this.view(input.dtype, peers[s]!.base, len));
+          kernels.copyBytes(target, s === this.rank ? mine : this.view(input.dtype, peers[s]!.base, len));
         }
         this.arriveAndWait("allGather");
       });
@@ -133,7 +133,7 @@ export class ThreadsProcessGroup implements ProcessGroup {
         const mine = data.subarray(start, start + len);
         const base = this.rank !== root ? 0 : shared === null ? this.stage(mine) : shared + start * bpe;
         const peers = this.begin("broadcast", { dtype: DTYPES[tensor.dtype].code, count: tensor.size, param: root, piece, base, stride: 0 });
-        if (this.rank !== root) native.copyBytes(mine, this.view(tensor.dtype, peers[root]!.base, len));
+        if (this.rank !== root) kernels.copyBytes(mine, this.view(tensor.dtype, peers[root]!.base, len));
         this.arriveAndWait("broadcast");
       });
     });
@@ -254,7 +254,7 @@ export class ThreadsProcessGroup implements ProcessGroup {
   /** Copies data into this rank's staging area; returns its byte offset in the arena. */
   private stage(data: TypedArray): number {
     const base = this.world.regionStart(this.world.rank);
-    native.copyBytes(new Uint8Array(this.world.spec.arena, base, data.byteLength), bytesOf(data));
+    kernels.copyBytes(new Uint8Array(this.world.spec.arena, base, data.byteLength), bytesOf(data));
     return base;
   }
 

@@ -1,7 +1,7 @@
 import { performance } from "node:perf_hooks";
 
 import type { TypedArray } from "../../tensor/dtype.js";
-import { native } from "../../tensor/native.js";
+import { kernels } from "../../backends/index.js";
 import type { Tensor } from "../../tensor/tensor.js";
 import { CollectiveError } from "../process_group.js";
 import type { ThreadsWorld } from "./world.js";
@@ -33,7 +33,7 @@ export function transfer(world: ThreadsWorld, op: "send" | "recv", tensor: Tenso
     if (op === "send") {
       const count = Atomics.load(ctl, posted);
       world.waitAtLeast(taken, count, who.worldPeer, deadline, error);
-      native.copyBytes(box.subarray(0, piece.length), piece);
+      kernels.copyBytes(box.subarray(0, piece.length), piece);
       Atomics.store(ctl, tagWord, tag);
       Atomics.store(ctl, bytesWord, bytes.length);
       world.signal(posted, count + 1);
@@ -44,7 +44,7 @@ export function transfer(world: ThreadsWorld, op: "send" | "recv", tensor: Tenso
       if (sentTag !== tag || sentBytes !== bytes.length) {
         throw new CollectiveError(op, who.rank, who.peer, `expected tag ${tag} with ${bytes.length} bytes, rank ${who.peer} sent tag ${sentTag} with ${sentBytes} bytes`);
       }
-      native.copyBytes(piece, box.subarray(0, piece.length));
+      kernels.copyBytes(piece, box.subarray(0, piece.length));
       world.signal(taken, count + 1);
     }
   }

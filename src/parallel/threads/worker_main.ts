@@ -4,12 +4,12 @@
  */
 import { parentPort, workerData } from "node:worker_threads";
 
-import { native } from "../../tensor/native.js";
+import { kernels } from "../../backends/index.js";
 import { threadsWorldGroup, type ThreadsWorkerData } from "./join.js";
 import type { WorkerReport } from "./spawn.js";
 
 const data = (workerData as { turbineThreads: ThreadsWorkerData }).turbineThreads;
-native.setNumThreads(data.threads);
+kernels.setNumThreads(data.threads);
 let report: WorkerReport;
 try {
   const job = (await import(data.module)) as { run(group: unknown, args: unknown): unknown };

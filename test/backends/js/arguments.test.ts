@@ -17,7 +17,9 @@ import { softmax, softmaxBackward } from "../../../src/backends/js/softmax.js";
 import { setNumThreads } from "../../../src/backends/js/system.js";
 import { unary, unaryBackward } from "../../../src/backends/js/unary.js";
 import { where } from "../../../src/backends/js/where.js";
-import { native } from "../../../src/tensor/native.js";
+import { loadNative } from "../../../src/backends/native/addon.js";
+
+const native = loadNative();
 
 const f = (n: number): Float32Array => new Float32Array(n);
 const h = (n: number): Uint16Array => new Uint16Array(n);

@@ -6,9 +6,11 @@ import fc from "fast-check";
 import { attention, attentionBackward } from "../../../src/backends/js/attention.js";
 import { decode, DTYPE, dtypeName, type Elements } from "../../../src/backends/js/dtype.js";
 import { Rng } from "../../../src/data/random.js";
-import { native } from "../../../src/tensor/native.js";
+import { loadNative } from "../../../src/backends/native/addon.js";
 import { assertNearNative, valuesOf } from "./kernel_check.js";
 import { random } from "./oracle_check.js";
+
+const native = loadNative();
 
 interface Problem {
   b: number; h: number; t: number; d: number; causal: boolean; packed: boolean; block: number;

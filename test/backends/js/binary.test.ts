@@ -3,8 +3,10 @@ import { describe, test } from "node:test";
 
 import { binary } from "../../../src/backends/js/binary.js";
 import { BINARY_OPS } from "../../../src/backends/js/codes.js";
-import { native } from "../../../src/tensor/native.js";
+import { loadNative } from "../../../src/backends/native/addon.js";
 import { assertNearNative, assertSameBits, EDGE_VALUES, FLOAT_DTYPES, makeArray, uniformValues, valuesOf, zerosLike } from "./kernel_check.js";
+
+const native = loadNative();
 
 /** An output [3, 5, 7]: a is contiguous, b a [5, 1] column broadcast over the first and last axes. */
 const META = Int32Array.of(3, 3, 5, 7, 35, 7, 1, 0, 1, 0);

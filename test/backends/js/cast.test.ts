@@ -4,8 +4,10 @@ import { describe, test } from "node:test";
 import { bf16FromF32Bits } from "../../../src/backends/js/bf16.js";
 import { cast } from "../../../src/backends/js/cast.js";
 import { DTYPE, type Elements } from "../../../src/backends/js/dtype.js";
-import { native } from "../../../src/tensor/native.js";
+import { loadNative } from "../../../src/backends/native/addon.js";
 import { assertSameBits, EDGE_VALUES, uniformValues } from "./kernel_check.js";
+
+const native = loadNative();
 
 const ALL = [DTYPE.float32, DTYPE.bfloat16, DTYPE.float16, DTYPE.int32];
 

@@ -2,7 +2,9 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 
 import { binaryCodes, collectiveCodes, reduceCodes, unaryCodes } from "../../../src/backends/js/codes.js";
-import { native } from "../../../src/tensor/native.js";
+import { loadNative } from "../../../src/backends/native/addon.js";
+
+const native = loadNative();
 
 test("the js code tables equal the addon's, name for name and number for number", () => {
   assert.deepEqual(unaryCodes(), native.unaryCodes());

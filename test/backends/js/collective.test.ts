@@ -2,8 +2,10 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 
 import { collectiveReduce } from "../../../src/backends/js/collective.js";
-import { native } from "../../../src/tensor/native.js";
+import { loadNative } from "../../../src/backends/native/addon.js";
 import { assertNearNative, EDGE_VALUES, FLOAT_DTYPES, makeArray, uniformValues, valuesOf } from "./kernel_check.js";
+
+const native = loadNative();
 
 const N = 2053;
 const RANKS = 5;

@@ -6,9 +6,11 @@ import fc from "fast-check";
 import { conv2d, conv2dBackwardData, conv2dBackwardWeights } from "../../../src/backends/js/conv2d.js";
 import { DTYPE, dtypeName } from "../../../src/backends/js/dtype.js";
 import { Rng } from "../../../src/data/random.js";
-import { native } from "../../../src/tensor/native.js";
+import { loadNative } from "../../../src/backends/native/addon.js";
 import { assertNearNative, valuesOf } from "./kernel_check.js";
 import { absF32, random } from "./oracle_check.js";
+
+const native = loadNative();
 
 interface Conv {
   n: number; c: number; h: number; w: number; o: number; kh: number; kw: number;

@@ -4,9 +4,11 @@ import { describe, test } from "node:test";
 import { conv2dDirectFits, conv2dMaxPool, conv2dMaxPoolBackwardWeights } from "../../../src/backends/js/conv2d_maxpool.js";
 import { DTYPE } from "../../../src/backends/js/dtype.js";
 import { Rng } from "../../../src/data/random.js";
-import { native } from "../../../src/tensor/native.js";
+import { loadNative } from "../../../src/backends/native/addon.js";
 import { assertNearNative, valuesOf } from "./kernel_check.js";
 import { absF32, random, randomIntegers } from "./oracle_check.js";
+
+const native = loadNative();
 
 interface Fused {
   n: number; c: number; h: number; w: number; o: number; kh: number; kw: number;

@@ -4,9 +4,11 @@ import { describe, test } from "node:test";
 import { decode, DTYPE, dtypeName, type Elements } from "../../../src/backends/js/dtype.js";
 import { layerNorm, layerNormBackward } from "../../../src/backends/js/layer_norm.js";
 import { Rng } from "../../../src/data/random.js";
-import { native } from "../../../src/tensor/native.js";
+import { loadNative } from "../../../src/backends/native/addon.js";
 import { assertNearNative, makeArray, UNIT_ROUNDOFF, valuesOf, zerosLike } from "./kernel_check.js";
 import { random } from "./oracle_check.js";
+
+const native = loadNative();
 
 const U = UNIT_ROUNDOFF[DTYPE.float32]!;
 
@@ -100,6 +102,17 @@ describe("js layerNorm against native", () => {
     const dweight = new Float32Array(2).fill(9);
     layerNormBackward(0, Float32Array.of(1, 1, 1, 1), x, null, mean, rstd, null, dweight, null, 2, 2, 0);
     assert.deepEqual([...dweight], [-2, 2]);
+  });
+
+  test("degenerate rows give native's values: one column with eps 0 (1/0), no columns (0/0)", () => {
+    for (const [rows, cols] of [[3, 1], [2, 0]] as const) {
+      const run = (kernel: typeof layerNorm) => {
+        const y = new Float32Array(rows * cols), mean = new Float32Array(2 * rows), rstd = new Float32Array(rows);
+        kernel(0, Float32Array.from({ length: rows * cols }, (_, i) => i), null, null, y, mean, rstd, rows, cols, 0, 0);
+        return [[...y], [...mean], [...rstd]];
+      };
+      assert.deepEqual(run(layerNorm), run(native.layerNorm), `[${rows}, ${cols}]`);
+    }
   });
 
   test("checks shapes, eps and lengths with native's messages", () => {

@@ -5,8 +5,10 @@ import { copyBytes, copyStrided } from "../../../src/backends/js/copy.js";
 import { DTYPE } from "../../../src/backends/js/dtype.js";
 import { embedding, embeddingBackward } from "../../../src/backends/js/embedding.js";
 import { where } from "../../../src/backends/js/where.js";
-import { native } from "../../../src/tensor/native.js";
+import { loadNative } from "../../../src/backends/native/addon.js";
 import { assertNearNative, assertSameBits, EDGE_VALUES, FLOAT_DTYPES, makeArray, uniformValues, valuesOf, zerosLike } from "./kernel_check.js";
+
+const native = loadNative();
 
 const ALL_DTYPES = [...FLOAT_DTYPES, ["int32", DTYPE.int32]] as const;
 

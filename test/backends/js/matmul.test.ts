@@ -4,9 +4,11 @@ import { describe, test } from "node:test";
 import { DTYPE, dtypeName } from "../../../src/backends/js/dtype.js";
 import { matmul } from "../../../src/backends/js/matmul.js";
 import { Rng } from "../../../src/data/random.js";
-import { native } from "../../../src/tensor/native.js";
+import { loadNative } from "../../../src/backends/native/addon.js";
 import { assertNearNative, valuesOf } from "./kernel_check.js";
 import { absF32, random } from "./oracle_check.js";
+
+const native = loadNative();
 
 interface Case {
   batchA: number; batchB: number; m: number; n: number; k: number;

@@ -5,8 +5,10 @@ import { clampInPlace, sumOfSquares } from "../../../src/backends/js/clipping.js
 import { DTYPE } from "../../../src/backends/js/dtype.js";
 import { unscaleAndCheck } from "../../../src/backends/js/grad_scaler.js";
 import { adamStep, sgdStep } from "../../../src/backends/js/optimizer_steps.js";
-import { native } from "../../../src/tensor/native.js";
+import { loadNative } from "../../../src/backends/native/addon.js";
 import { assertNearNative, assertSameBits, EDGE_VALUES, FLOAT_DTYPES, makeArray, uniformValues, valuesOf, zerosLike } from "./kernel_check.js";
+
+const native = loadNative();
 
 const N = 1001;
 const f32 = (seed: number, low: number, high: number): Float32Array => Float32Array.from(uniformValues(seed, N, low, high));

@@ -6,9 +6,11 @@ import fc from "fast-check";
 import { DTYPE, dtypeName, encodeOne } from "../../../src/backends/js/dtype.js";
 import { avgPool2d, avgPool2dBackward, maxPool2d, maxPool2dBackward } from "../../../src/backends/js/pool.js";
 import { Rng } from "../../../src/data/random.js";
-import { native } from "../../../src/tensor/native.js";
+import { loadNative } from "../../../src/backends/native/addon.js";
 import { assertNearNative, valuesOf, zerosLike } from "./kernel_check.js";
 import { absF32, random, randomIntegers } from "./oracle_check.js";
+
+const native = loadNative();
 
 interface Pool {
   n: number; c: number; h: number; w: number; kh: number; kw: number;

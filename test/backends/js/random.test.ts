@@ -4,8 +4,10 @@ import { describe, test } from "node:test";
 import { dropout } from "../../../src/backends/js/dropout.js";
 import { DTYPE } from "../../../src/backends/js/dtype.js";
 import { randomInt, randomNormal, randomUniform } from "../../../src/backends/js/random.js";
-import { native } from "../../../src/tensor/native.js";
+import { loadNative } from "../../../src/backends/native/addon.js";
 import { assertSameBits, EDGE_VALUES, FLOAT_DTYPES, makeArray, uniformValues, zerosLike } from "./kernel_check.js";
+
+const native = loadNative();
 
 /** (seed, offset) pairs using both key words and both counter words; odd counts leave half a block. */
 const STREAMS = [[0, 0], [42, 7], [2 ** 53 - 1, 2 ** 32 - 3], [0x123456789ab, 2 ** 40 + 5]] as const;

@@ -4,8 +4,10 @@ import { describe, test } from "node:test";
 import { REDUCE_OPS } from "../../../src/backends/js/codes.js";
 import { DTYPE } from "../../../src/backends/js/dtype.js";
 import { reduce } from "../../../src/backends/js/reduce.js";
-import { native } from "../../../src/tensor/native.js";
+import { loadNative } from "../../../src/backends/native/addon.js";
 import { assertNearNative, FLOAT_DTYPES, makeArray, uniformValues, valuesOf, zerosLike } from "./kernel_check.js";
+
+const native = loadNative();
 
 /** [outer, r, inner] views: the last axis, a middle one, the first, a long one (native splits its rows over threads), a single row. */
 const VIEWS = [[7, 13, 1], [3, 11, 17], [1, 9, 300], [1, 1000, 3], [5, 1, 4]] as const;

@@ -4,8 +4,10 @@ import { describe, test } from "node:test";
 import { crossEntropy } from "../../../src/backends/js/cross_entropy.js";
 import { DTYPE } from "../../../src/backends/js/dtype.js";
 import { softmax, softmaxBackward } from "../../../src/backends/js/softmax.js";
-import { native } from "../../../src/tensor/native.js";
+import { loadNative } from "../../../src/backends/native/addon.js";
 import { assertNearNative, FLOAT_DTYPES, makeArray, uniformValues, valuesOf, zerosLike } from "./kernel_check.js";
+
+const native = loadNative();
 
 /** [outer, r, inner]: the last axis, a middle one, a long row, a single element per row. */
 const VIEWS = [[9, 37, 1], [3, 7, 19], [2, 3000, 1], [4, 1, 5]] as const;

@@ -3,8 +3,10 @@ import { describe, test } from "node:test";
 
 import { UNARY_BACKWARD_OPS, UNARY_OPS } from "../../../src/backends/js/codes.js";
 import { unary, unaryBackward } from "../../../src/backends/js/unary.js";
-import { native } from "../../../src/tensor/native.js";
+import { loadNative } from "../../../src/backends/native/addon.js";
 import { assertNearNative, EDGE_VALUES, FLOAT_DTYPES, makeArray, uniformValues, valuesOf, zerosLike } from "./kernel_check.js";
+
+const native = loadNative();
 
 /** Float32 ulps the native result may carry per unit of each op's scale (see assertNearNative). */
 const ULPS = 8;

@@ -1,16 +1,13 @@
 /**
- * The native addon and the TypeScript signature of every kernel. Kernels take typed arrays and
- * shapes, write into outputs the caller allocated, and return nothing; they check every length
- * and index and throw an Error that starts with the kernel's name.
+ * The kernel interface every backend implements: kernels take typed arrays and shapes, write
+ * into outputs the caller allocated, and return nothing; they check every length and index and
+ * throw an Error that starts with the kernel's name. `native` (the C++ addon) and `js` (plain
+ * TypeScript, float64 accumulation: the oracle) implement all of it; a backend may leave kernels
+ * out, and calling one of those fails with the kernel's and the backend's names.
  */
-import { existsSync } from "node:fs";
-import { createRequire } from "node:module";
-import { join } from "node:path";
-
-import { packageRoot } from "../package_root.js";
 import type { TypedArray } from "./dtype.js";
 
-export interface NativeKernels {
+export interface Kernels {
   /** Sets the OpenMP thread count of the calling thread (each worker thread has its own). */
   setNumThreads(threads: number): void;
   getNumThreads(): number;
@@ -18,15 +15,6 @@ export interface NativeKernels {
   currentCpu(): number;
   /** Lets the calling thread run on every CPU of the process but `cpu`; false (nothing changed) where that leaves none or the system has no affinity. */
   keepOffCpu(cpu: number): boolean;
-  /**
-   * From now on the first SIGINT or SIGTERM only sets the flag stopSignal() reads; a second
-   * shows the cursor and turns line wrap on at `terminalFds`, then exits with 128 + signal.
-   * Calls nest, each undone by one uninstallStopSignals (the last restores the previous handlers).
-   */
-  installStopSignals(terminalFds: number[]): void;
-  uninstallStopSignals(): void;
-  /** The first SIGINT (2) or SIGTERM (15) received since stop signals were installed, else 0. */
-  stopSignal(): number;
   /** Bytes from the buffer's start to its first 64-byte-aligned address. */
   alignmentOffset(buffer: ArrayBuffer): number;
   unaryCodes(): { forward: Record<string, number>; backward: Record<string, number> };
@@ -219,23 +207,60 @@ export interface NativeKernels {
   copyBytes(dst: TypedArray | Uint8Array, src: TypedArray | Uint8Array): void;
 }
 
-function findAddon(): string {
-  const path = join(packageRoot(), "build", "Release", "turbine.node");
-  if (existsSync(path)) return path;
-  throw new Error(
-    "turbine: the native addon build/Release/turbine.node is missing; build it with `npm run build` " +
-      "(it needs Debian's libdnnl-dev and g++: see the README's set-up command)",
-  );
-}
+/** The name of one kernel. */
+export type KernelName = keyof Kernels;
 
-/** The kernels of this thread's instance of the addon. */
-export const native = createRequire(import.meta.url)(findAddon()) as NativeKernels;
-
-/** Op codes the native kernels define, read once from the addon so they are never duplicated. */
-export const codes = {
-  unary: native.unaryCodes().forward,
-  unaryBackward: native.unaryCodes().backward,
-  binary: native.binaryCodes(),
-  reduce: native.reduceCodes(),
-  collective: native.collectiveCodes(),
+// Exhaustive by type: a kernel added to the interface but not here (or named here and not there)
+// does not compile.
+const KERNEL_SET: Record<KernelName, true> = {
+  setNumThreads: true,
+  getNumThreads: true,
+  currentCpu: true,
+  keepOffCpu: true,
+  alignmentOffset: true,
+  unaryCodes: true,
+  unary: true,
+  unaryBackward: true,
+  binaryCodes: true,
+  binary: true,
+  matmul: true,
+  reduceCodes: true,
+  reduce: true,
+  copyStrided: true,
+  adamStep: true,
+  sgdStep: true,
+  sumOfSquares: true,
+  clampInPlace: true,
+  unscaleAndCheck: true,
+  cast: true,
+  where: true,
+  embedding: true,
+  embeddingBackward: true,
+  randomUniform: true,
+  randomNormal: true,
+  randomInt: true,
+  dropout: true,
+  conv2d: true,
+  conv2dDirectFits: true,
+  conv2dMaxPool: true,
+  conv2dMaxPoolBackwardWeights: true,
+  conv2dBackwardData: true,
+  conv2dBackwardWeights: true,
+  maxPool2d: true,
+  maxPool2dBackward: true,
+  avgPool2d: true,
+  avgPool2dBackward: true,
+  softmax: true,
+  softmaxBackward: true,
+  layerNorm: true,
+  layerNormBackward: true,
+  attention: true,
+  attentionBackward: true,
+  crossEntropy: true,
+  collectiveCodes: true,
+  collectiveReduce: true,
+  copyBytes: true,
 };
+
+/** Every kernel of the interface, by name. */
+export const KERNEL_NAMES: readonly KernelName[] = Object.keys(KERNEL_SET) as KernelName[];

@@ -1,0 +1,31 @@
+/**
+ * The native backend: the C++ addon (oneDNN and OpenMP kernels), compiled for this CPU. The only
+ * module that loads build/Release/turbine.node (a test enforces it).
+ */
+import { existsSync } from "node:fs";
+import { createRequire } from "node:module";
+import { join } from "node:path";
+
+import { packageRoot } from "../../package_root.js";
+import type { Kernels } from "../kernels.js";
+
+function findAddon(): string {
+  const path = join(packageRoot(), "build", "Release", "turbine.node");
+  if (existsSync(path)) return path;
+  throw new Error(
+    "turbine: the native addon build/Release/turbine.node is missing; build it with `npm run build` " +
+      "(it needs Debian's libdnnl-dev and g++: see the README's set-up command)",
+  );
+}
+
+let addon: Kernels | null = null;
+
+/**
+ * The kernels of this thread's instance of the addon, loaded on first use (so the js backend runs
+ * where the addon was never built).
+ * @example loadNative().getNumThreads()
+ */
+export function loadNative(): Kernels {
+  addon ??= createRequire(import.meta.url)(findAddon()) as Kernels;
+  return addon;
+}
