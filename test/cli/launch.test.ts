@@ -75,3 +75,12 @@ test("turbine launch rejects bad usage with exit 2", () => {
 test("initProcessGroup outside a launched job says how to start one", async () => {
   await assert.rejects(initProcessGroup(), /initProcessGroup: not started as a distributed rank .*turbine launch -n N -- train CONFIG/);
 });
+
+test("turbine launch runs any turbine command on the ranks, on both backends (train --list here)", { timeout: 120_000 }, () => {
+  for (const backend of noMpi ? ["threads"] : ["threads", "mpi"]) {
+    const r = turbine(["launch", "-n", "2", "--backend", backend, "train", "--list"]);
+    assert.equal(r.code, 0, r.stderr);
+    const all = r.stdout + r.stderr;
+    for (const rank of [0, 1]) assert.match(all, new RegExp(`^\\[rank ${rank}\\] gpt-char +gpt on text`, "m"), `${backend}: rank ${rank} listed the configs`);
+  }
+});
