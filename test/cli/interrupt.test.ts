@@ -5,14 +5,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 
-import { FashionMNIST } from "../../src/data/fashion_mnist.js";
 import { checkpointName } from "../../src/train/checkpoint.js";
 import { repoRoot } from "../helpers/paths.js";
+import { missingFashionMnist, missingMpi, skipIfMissing } from "../helpers/prerequisites.js";
 
 const cli = join(repoRoot(), "dist", "src", "cli", "main.js");
 const work = mkdtempSync(join(tmpdir(), "turbine-interrupt-"));
 after(() => rmSync(work, { recursive: true, force: true }));
-const skip = !existsSync(FashionMNIST.defaultRoot) && "dataset-fashion-mnist is not installed";
+const skip = skipIfMissing(missingFashionMnist());
 
 /** A run long enough to be interrupted: a metrics line and an evaluation of the test set every step. */
 const SLOW = ["--set", "model.kind=mlp", "--set", "model.hidden=[16]", "--set", "train.steps=150", "--set", "train.logEvery=1", "--set", "train.evalEvery=1", "--set", "train.threads=1"];
@@ -71,10 +71,7 @@ test("SIGINT under turbine launch (threads): every rank stops after the same ste
   assert.doesNotMatch(r.output, /failed|timed out/);
 });
 
-const noMpi =
-  spawnSync("sh", ["-c", "command -v mpirun"]).status !== 0 || !existsSync(join(repoRoot(), "build", "Release", "turbine_mpi.node"))
-    ? "needs Open MPI and the mpi addon"
-    : false;
+const noMpi = skipIfMissing(missingMpi());
 
 test("Ctrl-C at the terminal under turbine launch --backend mpi: mpirun passes it on, rank 0 saves and prints the launch command, exit 130", { skip: skip || noMpi, timeout: 300_000 }, async () => {
   const r = await interrupted(["launch", "-n", "2", "--backend", "mpi", "--threads-per-worker", "1", "--", "train", ...SLOW], "mpi", "SIGINT", true);

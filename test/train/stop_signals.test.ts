@@ -5,9 +5,10 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { test } from "node:test";
 
 import { repoRoot } from "../helpers/paths.js";
+import { missingScript, skipIfMissing } from "../helpers/prerequisites.js";
 
 const child = join(repoRoot(), "dist", "test", "helpers", "stop_signals_child.js");
-const hasScript = (await new Promise<boolean>((resolve) => spawn("script", ["--version"]).on("error", () => resolve(false)).on("exit", (code) => resolve(code === 0)))) || "needs script(1) for a terminal";
+const noScript = skipIfMissing(missingScript());
 
 /**
  * Runs the child (in a pseudo-terminal through script(1) when `terminal`), sends it the first of
@@ -48,7 +49,7 @@ test("only the same signal again exits: a SIGTERM after a SIGINT (mpirun passing
   assert.equal(r.code, 130, "the second SIGINT ended it, not the SIGTERM (143)");
 });
 
-test("on a terminal the second signal shows the cursor and turns line wrap back on before exiting (SIGTERM: 143)", { timeout: 60_000, skip: hasScript === true ? false : hasScript }, async () => {
+test("on a terminal the second signal shows the cursor and turns line wrap back on before exiting (SIGTERM: 143)", { timeout: 60_000, skip: noScript }, async () => {
   const r = await signalled(["SIGTERM", "SIGTERM"], { terminal: true });
   assert.match(r.output, /stop SIGTERM 143/);
   assert.match(r.output, /\x1b\[\?25h\x1b\[\?7h/);
