@@ -5,14 +5,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 
-import { FashionMNIST } from "../../src/data/fashion_mnist.js";
 import { checkpointName } from "../../src/train/checkpoint.js";
 import { repoRoot } from "../helpers/paths.js";
+import { missingFashionMnist, skipIfMissing } from "../helpers/prerequisites.js";
 
 const cli = join(repoRoot(), "dist", "src", "cli", "main.js");
 const work = mkdtempSync(join(tmpdir(), "turbine-interrupt-"));
 after(() => rmSync(work, { recursive: true, force: true }));
-const skip = !existsSync(FashionMNIST.defaultRoot) && "dataset-fashion-mnist is not installed";
+const skip = skipIfMissing(missingFashionMnist());
 
 /** A run long enough to be interrupted: a metrics line and an evaluation of the test set every step. */
 const SLOW = ["--set", "model.kind=mlp", "--set", "model.hidden=[16]", "--set", "train.steps=150", "--set", "train.logEvery=1", "--set", "train.evalEvery=1", "--set", "train.threads=1"];

@@ -4,9 +4,10 @@ import { join } from "node:path";
 import { test } from "node:test";
 
 import { repoRoot } from "../helpers/paths.js";
+import { missingScript, skipIfMissing } from "../helpers/prerequisites.js";
 
 const child = join(repoRoot(), "dist", "test", "helpers", "stop_signals_child.js");
-const hasScript = (await new Promise<boolean>((resolve) => spawn("script", ["--version"]).on("error", () => resolve(false)).on("exit", (code) => resolve(code === 0)))) || "needs script(1) for a terminal";
+const noScript = skipIfMissing(missingScript());
 
 /**
  * Runs the child (in a pseudo-terminal through script(1) when `terminal`), sends `signal` when it
@@ -36,7 +37,7 @@ test("the first SIGINT only sets the flag a synchronous loop polls; the second e
   assert.doesNotMatch(r.output, /\x1b\[/, "no escape codes where the output is not a terminal");
 });
 
-test("on a terminal the second signal shows the cursor and turns line wrap back on before exiting (SIGTERM: 143)", { timeout: 60_000, skip: hasScript === true ? false : hasScript }, async () => {
+test("on a terminal the second signal shows the cursor and turns line wrap back on before exiting (SIGTERM: 143)", { timeout: 60_000, skip: noScript }, async () => {
   const r = await signalled("SIGTERM", { twice: true, terminal: true });
   assert.match(r.output, /stop SIGTERM 143/);
   assert.match(r.output, /\x1b\[\?25h\x1b\[\?7h/);
