@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { availableParallelism } from "node:os";
+import { availableParallelism, constants } from "node:os";
 import { fileURLToPath } from "node:url";
 
 import type { Command } from "commander";
@@ -106,9 +106,22 @@ function launchMpi(shape: JobShape, threads: number | undefined, timeoutS: numbe
   // A rank sees a pseudo-terminal even when the job's output goes to a file: the launcher's stderr decides bar or lines.
   const env = { ...process.env, [BACKEND_ENV]: "mpi", [TIMEOUT_ENV]: String(timeoutS), [PROGRESS_ENV]: progressMode(), ...(threads ? { OMP_NUM_THREADS: String(threads) } : {}) };
   const child = spawn("mpirun", [...args, process.execPath, cli, ...argv], { stdio: "inherit", env });
+  // Ctrl-C or SIGTERM: mpirun passes the stop on to the ranks (as SIGTERM), which save a
+  // checkpoint and end; the launcher waits for them and exits as `train` would (130 or 143).
+  // A Ctrl-C at the terminal reaches mpirun itself (it is in the launcher's process group), and
+  // mpirun takes a second SIGINT as "kill the job now": only SIGTERM is passed on.
+  let stoppedBy: NodeJS.Signals | null = null;
+  const forward = (signal: NodeJS.Signals): void => {
+    stoppedBy ??= signal;
+    if (signal === "SIGTERM") child.kill(signal);
+  };
+  process.on("SIGINT", forward).on("SIGTERM", forward);
   return new Promise((resolve, reject) => {
     child.on("error", (error) => reject(new Error(`launch: could not start mpirun (${error.message}); install Open MPI (apt-get install openmpi-bin)`)));
-    child.on("exit", (code, signal) => resolve(code ?? (signal ? 1 : 0)));
+    child.on("exit", (code, signal) => {
+      process.off("SIGINT", forward).off("SIGTERM", forward);
+      resolve(stoppedBy ? 128 + constants.signals[stoppedBy] : (code ?? (signal ? 1 : 0)));
+    });
   });
 }
 

@@ -5,6 +5,7 @@ import { type Config, DEFAULT_CONFIG } from "../train/config.js";
 import { applyOverrides, ConfigError, configReference, parseConfig, readConfigFile } from "../train/config_file.js";
 import { formatPeakMemory } from "../train/memory_report.js";
 import { formatEpochs, formatThroughput } from "../train/progress_format.js";
+import { progressMode } from "../train/progress_output.js";
 import { resumeConfig } from "../train/resume_config.js";
 import { runTraining, type RunSummary } from "../train/run.js";
 import { resumeTarget } from "../train/run_folder.js";
@@ -75,7 +76,7 @@ export function registerTrain(program: Command): void {
       // A rank of `turbine launch` trains data-parallel over its job's group.
       const group = inDistributedJob() ? await initProcessGroup() : undefined;
       // Ctrl-C or SIGTERM: the step in flight finishes, a checkpoint is written, and the run ends.
-      const unwatch = watchStopSignals();
+      const unwatch = watchStopSignals(progressMode() === "bar" ? [2] : []);
       let summary: RunSummary;
       try {
         const stopRequested = (): string | null => stopSignalReceived()?.name ?? null;
@@ -89,7 +90,7 @@ export function registerTrain(program: Command): void {
       printSummary(summary, opts.json ?? false);
       if (summary.interrupted !== null) {
         // The progress bar hides the cursor and turns line wrap off: make sure both are back.
-        if (process.stdout.isTTY) process.stdout.write("\x1b[?25h\x1b[?7h");
+        if (progressMode() === "bar") process.stderr.write("\x1b[?25h\x1b[?7h");
         const launch = group ? `turbine launch -n ${group.size}${group.backend === "mpi" ? " --backend mpi" : ""} -- ` : "turbine ";
         process.stderr.write(`interrupted by ${summary.interrupted} after step ${summary.steps}; resume with: ${launch}train --resume ${summary.run_dir}\n`);
       }
