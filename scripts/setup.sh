@@ -15,6 +15,7 @@ packages=(
   dataset-fashion-mnist # real data for the mlp and cnn workloads
   bible-kjv             # real text for the gpt workload
   iproute2              # network namespaces for the multi-host test bed
+  bsdutils              # script(1): the tests that run the CLI on a terminal
   clang-format          # the native code's format check (scripts/lint.sh)
 )
 missing=()

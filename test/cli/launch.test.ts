@@ -7,6 +7,7 @@ import { after, test } from "node:test";
 
 import { initProcessGroup } from "../../src/parallel/init.js";
 import { repoRoot } from "../helpers/paths.js";
+import { missingMpi, skipIfMissing } from "../helpers/prerequisites.js";
 
 const cli = join(repoRoot(), "dist", "src", "cli", "main.js");
 const work = mkdtempSync(join(tmpdir(), "turbine-launch-"));
@@ -54,10 +55,7 @@ test("under turbine launch, rank 0 gives each run its own version folder, and a 
   assert.ok(existsSync(join(run, "checkpoints", "step-00000004")));
 });
 
-const noMpi =
-  spawnSync("sh", ["-c", "command -v mpirun"]).status !== 0 || !existsSync(join(repoRoot(), "build", "Release", "turbine_mpi.node"))
-    ? "needs Open MPI and the mpi addon"
-    : false;
+const noMpi = skipIfMissing(missingMpi());
 test("turbine launch --backend mpi: the same job, each process tagging its lines with its rank", { timeout: 300_000, skip: noMpi }, () => launchTwoRanks("mpi"));
 
 test("turbine launch rejects bad usage with exit 2", () => {

@@ -1,11 +1,12 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 
 import { repoRoot } from "../helpers/paths.js";
+import { missingMpi, skipIfMissing } from "../helpers/prerequisites.js";
 
 const cli = join(repoRoot(), "dist", "src", "cli", "main.js");
 const work = mkdtempSync(join(tmpdir(), "turbine-progress-"));
@@ -55,10 +56,7 @@ test("turbine train --no-progress still shows the evaluation results", { timeout
   assert.match(r.log, /^eval at step 60 \(epoch 1\/1\)/m);
 });
 
-const noMpi =
-  spawnSync("sh", ["-c", "command -v mpirun"]).status !== 0 || !existsSync(join(repoRoot(), "build", "Release", "turbine_mpi.node"))
-    ? "needs Open MPI and the mpi addon"
-    : false;
+const noMpi = skipIfMissing(missingMpi());
 
 for (const backend of ["threads", "mpi"]) {
   const skip = backend === "mpi" ? noMpi : false;

@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
 import { test } from "node:test";
 
 import { SampleError } from "../../src/data/batch_maker.js";
@@ -12,6 +11,7 @@ import { FashionMNIST } from "../../src/data/fashion_mnist.js";
 import { TextDataset } from "../../src/data/text.js";
 import { memory } from "../../src/tensor/memory.js";
 import { NumberedImages, type NumberedImagesOptions } from "../helpers/numbered_images.js";
+import { missingFashionMnist, skipIfMissing } from "../helpers/prerequisites.js";
 
 const AUGMENT: TransformSpec[] = [
   { kind: "randomCrop", padding: 1, fill: -1 },
@@ -197,7 +197,7 @@ test("a Subset goes through workers as its base dataset and indices", LIMIT, () 
   assert.deepEqual(epochs(subset(2), 1), inThread);
 });
 
-test("Fashion-MNIST with augmentation: 2 workers give the training thread's batches, from shared pixels", { ...LIMIT, skip: !existsSync(FashionMNIST.defaultRoot) && "dataset-fashion-mnist is not installed" }, () => {
+test("Fashion-MNIST with augmentation: 2 workers give the training thread's batches, from shared pixels", { ...LIMIT, skip: skipIfMissing(missingFashionMnist()) }, () => {
   const test = FashionMNIST.load({ split: "test" });
   const augment: TransformSpec[] = [{ kind: "randomCrop", padding: 2, fill: FashionMNIST.black }, { kind: "randomHorizontalFlip" }];
   const first = (numWorkers: number) => {

@@ -3,21 +3,19 @@
 // collectives between network namespaces over TCP (the multi-host test bed).
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { createTestbed, testbedUnavailable } from "../../testbed/netns.js";
-import { packageRoot } from "../../src/package_root.js";
+import { assertClose, F32 } from "../helpers/compare.js";
+import { missingMpi, skipIfMissing } from "../helpers/prerequisites.js";
+import type { DDPArgs, DDPResult } from "./ddp_rank.js";
 
 const worker = join(fileURLToPath(new URL(".", import.meta.url)), "mpi_worker.js");
 
-function unavailable(): string | null {
-  if (spawnSync("sh", ["-c", "command -v mpirun"]).status !== 0) return "Open MPI's mpirun is not installed";
-  if (!existsSync(join(packageRoot(), "build", "Release", "turbine_mpi.node"))) return "the mpi addon (build/Release/turbine_mpi.node) was not built";
-  return null;
-}
-const skip = unavailable() ?? false;
+const skip = skipIfMissing(missingMpi());
 
 interface Job {
   status: number | null;
@@ -47,6 +45,32 @@ for (const n of [2, 4]) {
     assert.ok(job.lines.every((l) => l.ok === true && l.size === n), job.output);
   });
 }
+
+test("mpi: DDP over 2 ranks gives the single-rank result on the same global batch after 20 steps (AdamW, clipping, accumulation without sync, with and without overlap)", { skip, timeout: 300_000 }, () => {
+  const ddp = (n: number, args: DDPArgs): DDPResult[] => {
+    const out = mkdtempSync(join(tmpdir(), "turbine-mpi-ddp-"));
+    try {
+      const job = mpirun([...local(n), "-x", `TURBINE_DDP_ARGS=${JSON.stringify(args)}`, "-x", `TURBINE_DDP_OUT=${out}`, "-x", "OMP_NUM_THREADS=1"], "ddp", 60_000);
+      assert.equal(job.status, 0, job.output);
+      return Array.from({ length: n }, (_, r) => JSON.parse(readFileSync(join(out, `rank-${r}.json`), "utf8")) as DDPResult);
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  };
+  const args: DDPArgs = { steps: 20, globalBatch: 32, accumulate: 1 };
+  const [single] = ddp(1, args);
+  assert.ok(single!.losses[19]! < single!.losses[0]!, "the model learns");
+  for (const [accumulate, overlap] of [[1, true], [2, true], [1, false]] as const) {
+    const ranks = ddp(2, { ...args, accumulate, overlap });
+    assert.equal(ranks[0]!.duringBackward > 0, overlap, `overlap ${overlap}: ${ranks[0]!.duringBackward} all-reduces issued during backward`);
+    for (const [r, result] of ranks.entries()) {
+      result.params.forEach((p, i) => assertClose(p, single!.params[i]!, F32, `mpi, accumulate ${accumulate}, overlap ${overlap}: rank ${r} parameter ${i}`));
+      assert.deepEqual(result.params, ranks[0]!.params, "replicas stay bitwise identical");
+    }
+    const mean = single!.losses.map((_, s) => (ranks[0]!.losses[s]! + ranks[1]!.losses[s]!) / 2);
+    assertClose(mean, single!.losses, F32, "mean loss of the two shards");
+  }
+});
 
 test("mpi: a collective that a rank never joins fails within the timeout on every rank, naming op, rank and peer", { skip }, () => {
   const job = mpirun(local(2), "timeout", 1500);
@@ -79,7 +103,7 @@ test("mpi: under mpirun --enable-recovery the survivors of a killed rank time ou
   }
 });
 
-const bedSkip = skip || (testbedUnavailable() ?? false);
+const bedSkip = skip || skipIfMissing(testbedUnavailable());
 
 test("mpi: every collective between 2 and 4 network namespaces over TCP (the multi-host test bed)", { skip: bedSkip }, () => {
   for (const hosts of [2, 4]) {

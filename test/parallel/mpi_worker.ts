@@ -1,12 +1,16 @@
 // One rank of the mpi backend's tests, started by mpi.test.ts under mpirun:
-// `node mpi_worker.js <scenario> [timeoutMs]`. Each rank asserts its own results and prints one
+// `node mpi_worker.js <scenario> [timeoutMs]` (scenario ddp reads its arguments from TURBINE_DDP_ARGS and writes
+// its result into the folder TURBINE_DDP_OUT). Each rank asserts its own results and prints one
 // JSON line; a failed assertion exits non-zero, which fails the mpirun job.
 import assert from "node:assert/strict";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { CollectiveError, type ProcessGroup } from "../../src/parallel/process_group.js";
 import { initMpiProcessGroup } from "../../src/parallel/mpi/index.js";
 import { fromTypedArray } from "../../src/tensor/create.js";
 import { DTYPES, type DType } from "../../src/tensor/dtype.js";
 import type { Tensor } from "../../src/tensor/tensor.js";
+import type { DDPArgs } from "./ddp_rank.js";
 
 const scenario = process.argv[2];
 const group = initMpiProcessGroup({ timeoutMs: Number(process.argv[3] ?? 20_000) });
@@ -159,4 +163,11 @@ if (scenario === "collectives") {
   } catch (e) {
     report({ error: (e as Error).message, endedAt: Date.now() });
   }
+} else if (scenario === "ddp") {
+  // DDP's equivalence run (ddp_rank.ts, as the threads test runs it) over this mpi group; the
+  // result goes to a file, as mpirun splits long output lines.
+  const { run } = await import("./ddp_rank.js");
+  const result = run(group, JSON.parse(process.env.TURBINE_DDP_ARGS!) as DDPArgs);
+  writeFileSync(join(process.env.TURBINE_DDP_OUT!, `rank-${rank}.json`), JSON.stringify(result));
+  report({ ok: true });
 }

@@ -1,10 +1,9 @@
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 
-import { FashionMNIST } from "../../src/data/fashion_mnist.js";
 import { tensor } from "../../src/tensor/create.js";
 import { MetricsFile } from "../../src/train/callbacks.js";
 import { assertSameModel, checkpointName, listCheckpoints, loadCheckpoint, removeInterruptedWrites, saveCheckpoint } from "../../src/train/checkpoint.js";
@@ -12,10 +11,11 @@ import { parseConfig } from "../../src/train/config_file.js";
 import { configDifferences, resumeConfig } from "../../src/train/resume_config.js";
 import { runTraining } from "../../src/train/run.js";
 import { newRunFolder, resumeTarget, runVersions } from "../../src/train/run_folder.js";
+import { missingFashionMnist, skipIfMissing } from "../helpers/prerequisites.js";
 
 const work = mkdtempSync(join(tmpdir(), "turbine-runs-"));
 after(() => rmSync(work, { recursive: true, force: true }));
-const skip = !existsSync(FashionMNIST.defaultRoot) && "dataset-fashion-mnist is not installed";
+const skip = skipIfMissing(missingFashionMnist());
 
 test("each new run gets the next free version_N folder of its name", () => {
   const parent = join(work, "versions", "cnn");
@@ -50,10 +50,10 @@ test("a resumed run may change cadences and logging, and names every other chang
   const saved = parseConfig({ model: { kind: "mlp", hidden: [16] }, data: { kind: "fashion-mnist" }, train: { steps: 100 } }, "test");
   writeFileSync(join(run, "config.json"), JSON.stringify(saved));
   assert.deepEqual(resumeConfig(run, []), saved);
-  const changed = resumeConfig(run, ["train.evalEvery=10", "checkpoint.every=5", "train.threads=1", "train.steps=100", "model.hidden=[16]"]);
+  const changed = resumeConfig(run, ["train.evalEvery=10", "checkpoint.every=5", "train.threads=1", "logging.tensorboard=true", "train.steps=100", "model.hidden=[16]"]);
   assert.equal(changed.train.evalEvery, 10);
   assert.equal(changed.checkpoint.every, 5);
-  assert.deepEqual(configDifferences(saved, changed).sort(), ["checkpoint.every", "train.evalEvery", "train.threads"]);
+  assert.deepEqual(configDifferences(saved, changed).sort(), ["checkpoint.every", "logging.tensorboard", "train.evalEvery", "train.threads"]);
   assert.throws(
     () => resumeConfig(run, ["train.steps=200", "model.hidden=[32]", "train.logEvery=7", "name=other"]),
     /refuses changes to model\.hidden \(\[16\] → \[32\]\), train\.steps \(100 → 200\), name \(unset → "other"\); safe to change on resume: train\.evalEvery/,

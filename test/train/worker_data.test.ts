@@ -1,17 +1,17 @@
 import assert from "node:assert/strict";
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { cpSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 
-import { FashionMNIST } from "../../src/data/fashion_mnist.js";
 import { checkpointName } from "../../src/train/checkpoint.js";
 import { parseConfig } from "../../src/train/config_file.js";
 import { runTraining } from "../../src/train/run.js";
+import { missingFashionMnist, skipIfMissing } from "../helpers/prerequisites.js";
 
 const work = mkdtempSync(join(tmpdir(), "turbine-workers-"));
 after(() => rmSync(work, { recursive: true, force: true }));
-const skip = !existsSync(FashionMNIST.defaultRoot) && "dataset-fashion-mnist is not installed";
+const skip = skipIfMissing(missingFashionMnist());
 
 function config(outDir: string, numWorkers: number) {
   return parseConfig(
