@@ -1,7 +1,7 @@
 // SIGINT and SIGTERM during training. The training loop is synchronous, so Node's
 // process.on("SIGINT") never runs while it trains: instead a signal handler records the signal
 // in a flag that the loop polls at each step boundary (it then saves a checkpoint and exits).
-// A second signal means "now": the handler shows the cursor and turns line wrap back on (a
+// The same signal a second time means "now": the handler shows the cursor and turns line wrap back on (a
 // progress bar hides them) on the terminals it was told of, then exits with 128 + signal.
 // Only async-signal-safe calls (write, _exit) run in the handler.
 #include <signal.h>
@@ -28,6 +28,9 @@ struct sigaction previous_int, previous_term;
 void OnStopSignal(int signo) {
   int expected = 0;
   if (received.compare_exchange_strong(expected, signo)) return;
+  // Only the same signal again means "now": mpirun turns a Ctrl-C it was sent into a SIGTERM
+  // for ranks that the terminal's SIGINT may already have reached.
+  if (expected != signo) return;
   static const char restore[] = "\x1b[?25h\x1b[?7h\n";
   const unsigned fds = terminal_fds.load();
   for (int fd = 0; fd < 32; fd++) {

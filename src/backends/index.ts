@@ -15,19 +15,55 @@ import { loadNative } from "./native/addon.js";
 registerBackend("native", loadNative);
 registerBackend("js", () => jsKernels);
 
-function chosenBackend(): string {
-  const name = process.env.TURBINE_BACKEND ?? "native";
+/** TURBINE_BACKEND names no registered backend: a usage error (the CLI exits 2). */
+export class BackendChoiceError extends Error {}
+
+/**
+ * The backend TURBINE_BACKEND (by default) names, checked against the registered ones.
+ * @example chosenBackend("js") // "js"
+ */
+export function chosenBackend(value: string | undefined = process.env.TURBINE_BACKEND): string {
+  const name = value ?? "native";
   if (!registeredBackends().includes(name)) {
-    throw new Error(`TURBINE_BACKEND=${name} is not a backend; expected one of ${registeredBackends().join(", ")}`);
+    throw new BackendChoiceError(`TURBINE_BACKEND=${name} is not a backend; expected one of ${registeredBackends().join(", ")}`);
   }
   return name;
 }
 
-/** The name of the backend this thread runs on. */
-export const backendName: string = chosenBackend();
+/**
+ * A table whose every kernel throws `problem`, with empty code tables, for a thread whose backend
+ * cannot be had: importing turbine still succeeds, so the CLI reports the problem in one line at
+ * the first kernel call instead of a stack trace at import.
+ */
+function unusable(problem: unknown): Kernels {
+  const table: Record<string, unknown> = {};
+  for (const name of KERNEL_NAMES) {
+    table[name] = () => {
+      throw problem;
+    };
+  }
+  table.unaryCodes = () => ({ forward: {}, backward: {} });
+  table.binaryCodes = table.reduceCodes = table.collectiveCodes = () => ({});
+  return table as unknown as Kernels;
+}
+
+function choose(): { name: string; kernels: Kernels } {
+  let name = "none";
+  try {
+    name = chosenBackend();
+    return { name, kernels: backendKernels(name, KERNEL_NAMES) };
+  } catch (problem) {
+    return { name, kernels: unusable(problem) };
+  }
+}
+
+const chosen = choose();
+
+/** The name of the backend this thread runs on ("none" where TURBINE_BACKEND names none). */
+export const backendName: string = chosen.name;
 
 /** The kernels of the chosen backend. */
-export const kernels: Kernels = backendKernels(backendName, KERNEL_NAMES);
+export const kernels: Kernels = chosen.kernels;
 
 /** Op codes the chosen backend defines, read once from it so they are never duplicated. */
 export const codes = {

@@ -1,3 +1,4 @@
+import { BackendChoiceError } from "../backends/index.js";
 import { TokenFileError } from "../data/token_file.js";
 import { CheckpointError } from "../train/checkpoint.js";
 import { ConfigError } from "../train/config_file.js";
@@ -25,7 +26,7 @@ export class UsageError extends Error {
  * @example exitCodeFor(new UsageError("bad")) // 2
  */
 export function exitCodeFor(error: unknown): number {
-  if (error instanceof ConfigError || error instanceof UsageError) return 2;
+  if (error instanceof ConfigError || error instanceof UsageError || error instanceof BackendChoiceError) return 2;
   if (error instanceof NonFiniteLossError || error instanceof CheckpointError || error instanceof TokenFileError) return 1;
   if (error instanceof Error && /^(\/|[A-Za-z]).*\.(gz|safetensors|json|txt|bin)\b|apt-get install/.test(error.message)) return 1;
   return 70;

@@ -1,8 +1,8 @@
 import { spawn } from "node:child_process";
-import { availableParallelism } from "node:os";
+import { availableParallelism, constants } from "node:os";
 import { fileURLToPath } from "node:url";
 
-import type { Command } from "commander";
+import { type Command, CommanderError } from "commander";
 
 import { BACKEND_ENV, TIMEOUT_ENV } from "../parallel/init.js";
 import { OPEN_MPI_DAEMON_OPTIONS } from "../parallel/mpi/daemon_options.js";
@@ -106,9 +106,22 @@ function launchMpi(shape: JobShape, threads: number | undefined, timeoutS: numbe
   // A rank sees a pseudo-terminal even when the job's output goes to a file: the launcher's stderr decides bar or lines.
   const env = { ...process.env, [BACKEND_ENV]: "mpi", [TIMEOUT_ENV]: String(timeoutS), [PROGRESS_ENV]: progressMode(), ...(threads ? { OMP_NUM_THREADS: String(threads) } : {}) };
   const child = spawn("mpirun", [...args, process.execPath, cli, ...argv], { stdio: "inherit", env });
+  // Ctrl-C or SIGTERM: mpirun passes the stop on to the ranks (as SIGTERM), which save a
+  // checkpoint and end; the launcher waits for them and exits as `train` would (130 or 143).
+  // A Ctrl-C at the terminal reaches mpirun itself (it is in the launcher's process group), and
+  // mpirun takes a second SIGINT as "kill the job now": only SIGTERM is passed on.
+  let stoppedBy: NodeJS.Signals | null = null;
+  const forward = (signal: NodeJS.Signals): void => {
+    stoppedBy ??= signal;
+    if (signal === "SIGTERM") child.kill(signal);
+  };
+  process.on("SIGINT", forward).on("SIGTERM", forward);
   return new Promise((resolve, reject) => {
     child.on("error", (error) => reject(new Error(`launch: could not start mpirun (${error.message}); install Open MPI (apt-get install openmpi-bin)`)));
-    child.on("exit", (code, signal) => resolve(code ?? (signal ? 1 : 0)));
+    child.on("exit", (code, signal) => {
+      process.off("SIGINT", forward).off("SIGTERM", forward);
+      resolve(stoppedBy ? 128 + constants.signals[stoppedBy] : (code ?? (signal ? 1 : 0)));
+    });
   });
 }
 
@@ -117,10 +130,11 @@ function launchMpi(shape: JobShape, threads: number | undefined, timeoutS: numbe
  * command on N ranks, torchrun's way: each rank gets RANK, WORLD_SIZE, LOCAL_RANK and
  * LOCAL_WORLD_SIZE, and `train` trains data-parallel over the job. The config's batch size is
  * per rank (PyTorch DDP's convention), so the global batch is N × batchSize; rank 0 writes
- * metrics and checkpoints.
+ * metrics and checkpoints. The job's shape, the hostfile and the rank's command line (its config
+ * too) are checked before any rank starts.
  * @example turbine launch --nnodes 2 --nproc-per-node 2 --backend mpi --hostfile hosts -- train gpt-char
  */
-export function registerLaunch(program: Command, rankCommands: readonly string[]): void {
+export function registerLaunch(program: Command, ranks: { commands: readonly string[]; check: (argv: string[]) => Promise<void> }): void {
   program
     .command("launch")
     .description("run a turbine command (train, bench, ...) on N ranks: worker threads on this machine, or Open MPI processes on many")
@@ -136,8 +150,15 @@ export function registerLaunch(program: Command, rankCommands: readonly string[]
     .action(async (command: string[], opts: LaunchOptions) => {
       if (opts.backend !== "threads" && opts.backend !== "mpi") throw new UsageError(`launch: --backend must be threads or mpi, got ${JSON.stringify(opts.backend)}`, "see turbine launch --help");
       const shape = jobShape(opts);
-      if (!rankCommands.includes(command[0]!)) {
-        throw new UsageError(`launch: each rank runs a turbine command (${rankCommands.join(", ")}), got ${JSON.stringify(command.join(" "))}`, LAUNCH_SEPARATOR_HINT);
+      if (!ranks.commands.includes(command[0]!)) {
+        throw new UsageError(`launch: each rank runs a turbine command (${ranks.commands.join(", ")}), got ${JSON.stringify(command.join(" "))}`, LAUNCH_SEPARATOR_HINT);
+      }
+      try {
+        await ranks.check(command);
+      } catch (error) {
+        // The rank's command asked for its help, printed once here: nothing to launch.
+        if (error instanceof CommanderError && error.exitCode === 0) return;
+        throw error;
       }
       const threads = opts.threadsPerWorker === undefined ? undefined : positiveInt(opts.threadsPerWorker, "--threads-per-worker");
       const timeoutS = positiveInt(opts.timeout, "--timeout");

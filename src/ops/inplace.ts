@@ -48,6 +48,13 @@ export function scaleInPlace(target: Tensor, factor: number): Tensor {
   return target;
 }
 
+/** target[i] = value for every element. @example fillInPlace(p.grad!, 0) */
+export function fillInPlace(target: Tensor, value: number): Tensor {
+  kernels.unary(codes.unary.fill!, DTYPES[target.dtype].code, target.data, target.data, value);
+  target.version++;
+  return target;
+}
+
 /** target = source, element-wise copy, same shape and dtype. */
 export function copyInto(target: Tensor, source: Tensor): Tensor {
   checkSame(target, source, "copyInto");

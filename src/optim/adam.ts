@@ -1,6 +1,6 @@
 import { zeros } from "../tensor/create.js";
 import { bf16CopyOf, copyWritten } from "../tensor/low_copy.js";
-import { kernels } from "../backends/index.js";
+import { adamStepInPlace } from "../ops/optimizer_kernels.js";
 import type { Tensor } from "../tensor/tensor.js";
 import { checkRange, Optimizer, type ParamGroup, type ParamState, type ParamsInput } from "./optimizer.js";
 
@@ -56,14 +56,7 @@ export class Adam extends Optimizer<AdamHyper> {
     hyper[6] = this.decoupled ? 1 : 0;
     // Autocast's bf16 copy of p, if it has one, is written in the same pass (src/tensor/low_copy.ts).
     const low = bf16CopyOf(p);
-    kernels.adamStep(
-      p.data as Float32Array,
-      grad.data as Float32Array,
-      state.tensors.expAvg!.data as Float32Array,
-      state.tensors.expAvgSq!.data as Float32Array,
-      low && (low.data as Uint16Array),
-      hyper,
-    );
+    adamStepInPlace(p, grad, state.tensors.expAvg!, state.tensors.expAvgSq!, low, hyper);
     if (low) copyWritten(p);
   }
 }

@@ -1,7 +1,6 @@
-import { DTYPES } from "../tensor/dtype.js";
-import { kernels } from "../backends/index.js";
 import type { Tensor } from "../tensor/tensor.js";
 import { scaleInPlace } from "../ops/inplace.js";
+import { clampInPlace, sumOfSquares } from "../ops/optimizer_kernels.js";
 
 function grads(params: Iterable<Tensor>): Tensor[] {
   const out: Tensor[] = [];
@@ -31,7 +30,7 @@ export function gradNorm(params: Iterable<Tensor>, normType: 2 | typeof Infinity
   }
   if (normType !== 2) throw new RangeError(`gradNorm: normType must be 2 or Infinity, got ${normType}`);
   let total = 0;
-  for (const g of gs) total += kernels.sumOfSquares(DTYPES[g.dtype].code, g.data);
+  for (const g of gs) total += sumOfSquares(g);
   return Math.sqrt(combine ? combine(total, "sum") : total);
 }
 
@@ -55,5 +54,5 @@ export function clipGradNorm(params: Iterable<Tensor>, maxNorm: number, normType
 /** Clamps every gradient element into [-clipValue, clipValue]. @example clipGradValue(params, 0.5) */
 export function clipGradValue(params: Iterable<Tensor>, clipValue: number): void {
   if (!(clipValue > 0)) throw new RangeError(`clipGradValue: clipValue must be positive, got ${clipValue}`);
-  for (const g of grads(params)) kernels.clampInPlace(DTYPES[g.dtype].code, g.data, -clipValue, clipValue);
+  for (const g of grads(params)) clampInPlace(g, -clipValue, clipValue);
 }

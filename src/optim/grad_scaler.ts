@@ -1,6 +1,5 @@
 import { mul } from "../ops/binary.js";
-import { DTYPES } from "../tensor/dtype.js";
-import { kernels } from "../backends/index.js";
+import { unscaleAndCheck } from "../ops/optimizer_kernels.js";
 import type { Tensor } from "../tensor/tensor.js";
 import type { Optimizer } from "./optimizer.js";
 
@@ -96,7 +95,7 @@ export class GradScaler {
     let foundInf = false;
     for (const group of optimizer.paramGroups) {
       for (const p of group.params as Tensor[]) {
-        if (p.grad) foundInf = kernels.unscaleAndCheck(DTYPES[p.grad.dtype].code, p.grad.data, inverse) || foundInf;
+        if (p.grad) foundInf = unscaleAndCheck(p.grad, inverse) || foundInf;
       }
     }
     this.unscaled = { foundInf };

@@ -1,4 +1,5 @@
 import { noGrad } from "../autograd/grad_mode.js";
+import { copyInto, fillInPlace } from "../ops/inplace.js";
 import { zeros } from "../tensor/create.js";
 import { formatShape, sameShape } from "../tensor/shape.js";
 import type { Tensor } from "../tensor/tensor.js";
@@ -102,7 +103,7 @@ export abstract class Optimizer<H extends Hyper> {
           p.grad.dispose();
           p.grad = null;
         } else {
-          p.grad.data.fill(0);
+          fillInPlace(p.grad, 0);
         }
       }
     }
@@ -151,7 +152,7 @@ export abstract class Optimizer<H extends Hyper> {
           throw new Error(`${this.name}.loadStateDict: state '${name}' of parameter ${key} is ${formatShape(t.shape)}, the parameter ${formatShape(p.shape)}`);
         }
         const copy = zeros(t.shape, { category: "optimizer" });
-        copy.data.set(t.data);
+        copyInto(copy, t);
         copy.kept = true;
         tensors[name] = copy;
       }

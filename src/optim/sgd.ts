@@ -1,5 +1,5 @@
 import { zeros } from "../tensor/create.js";
-import { kernels } from "../backends/index.js";
+import { sgdStepInPlace } from "../ops/optimizer_kernels.js";
 import type { Tensor } from "../tensor/tensor.js";
 import { checkRange, Optimizer, type ParamGroup, type ParamState, type ParamsInput } from "./optimizer.js";
 
@@ -57,6 +57,6 @@ export class SGD extends Optimizer<SGDHyper> {
     hyper[3] = g.weightDecay;
     hyper[4] = g.nesterov ? 1 : 0;
     hyper[5] = first ? 1 : 0;
-    kernels.sgdStep(p.data as Float32Array, grad.data as Float32Array, g.momentum !== 0 ? (buffer!.data as Float32Array) : null, hyper);
+    sgdStepInPlace(p, grad, g.momentum !== 0 ? buffer! : null, hyper);
   }
 }

@@ -1,3 +1,4 @@
+import { backendName } from "../backends/index.js";
 import { memory, type MemoryCategory } from "./memory.js";
 import { pool, type PooledBuffer } from "./pool.js";
 
@@ -8,6 +9,8 @@ import { pool, type PooledBuffer } from "./pool.js";
  */
 export class Storage {
   private refs = 1;
+  /** The backend whose kernels work on this memory (the one this thread chose). */
+  readonly backend = backendName;
   private categoryValue: MemoryCategory;
 
   private constructor(

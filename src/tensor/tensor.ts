@@ -98,10 +98,26 @@ export class Tensor {
     return new Tensor(storage, new info.array(storage.buffer as ArrayBuffer, storage.byteOffset, size), shape, dtype);
   }
 
-  /** The elements, as the typed array that stores them (a Uint16Array of bits for bf16/f16). */
+  /**
+   * The elements, as the typed array that stores them (a Uint16Array of bits for bf16/f16): the
+   * form the backend's kernels take. Code above the tensor, ops and backends layers reads and
+   * writes elements through toHost() instead.
+   */
   get data(): TypedArray {
     if (this.storageRef === null || !this.storageRef.alive) throw this.missingError();
     return this.view;
+  }
+
+  /**
+   * The elements in host memory, for code that reads or writes them itself (collectives,
+   * checkpoints, data loading). The `native` and `js` backends keep storage in host memory, so
+   * this is the storage itself: no copy, and writes go through. A device backend would copy here.
+   *
+   * @example
+   * grad.toHost().set(bucket.subarray(offset, offset + grad.size));
+   */
+  toHost(): TypedArray {
+    return this.data;
   }
 
   get storage(): Storage {

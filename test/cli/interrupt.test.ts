@@ -7,7 +7,7 @@ import { after, test } from "node:test";
 
 import { checkpointName } from "../../src/train/checkpoint.js";
 import { repoRoot } from "../helpers/paths.js";
-import { missingFashionMnist, skipIfMissing } from "../helpers/prerequisites.js";
+import { missingFashionMnist, missingMpi, skipIfMissing } from "../helpers/prerequisites.js";
 
 const cli = join(repoRoot(), "dist", "src", "cli", "main.js");
 const work = mkdtempSync(join(tmpdir(), "turbine-interrupt-"));
@@ -19,11 +19,11 @@ const SLOW = ["--set", "model.kind=mlp", "--set", "model.hidden=[16]", "--set", 
 
 /**
  * Starts `turbine args`, sends `signal` once the run's metrics.jsonl (under `outDir`) has step 3
- * (the file, not the output: worker threads' output reaches the launcher only when they yield);
- * resolves when it exits.
+ * (the file, not the output, which may lag): to the process, or with `group` to its whole
+ * process group as a terminal's Ctrl-C does; resolves when it exits.
  */
-function interrupted(args: string[], outDir: string, signal: NodeJS.Signals) {
-  const proc = spawn(process.execPath, [cli, ...args, "--set", `outDir=${outDir}`], { cwd: work });
+function interrupted(args: string[], outDir: string, signal: NodeJS.Signals, group = false) {
+  const proc = spawn(process.execPath, [cli, ...args, "--set", `outDir=${outDir}`], { cwd: work, detached: group });
   let output = "";
   proc.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
   proc.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
@@ -31,7 +31,8 @@ function interrupted(args: string[], outDir: string, signal: NodeJS.Signals) {
   const poll = setInterval(() => {
     if (existsSync(metrics) && readFileSync(metrics, "utf8").includes('"step":3,')) {
       clearInterval(poll);
-      proc.kill(signal);
+      if (group) process.kill(-proc.pid!, signal);
+      else proc.kill(signal);
     }
   }, 10);
   return new Promise<{ code: number | null; output: string }>((resolve) =>
@@ -68,4 +69,15 @@ test("SIGINT under turbine launch (threads): every rank stops after the same ste
   assert.ok(hint, r.output);
   assert.ok(existsSync(join(work, hint[2]!, "checkpoints", checkpointName(Number(hint[1])), "model.safetensors")));
   assert.doesNotMatch(r.output, /failed|timed out/);
+});
+
+const noMpi = skipIfMissing(missingMpi());
+
+test("Ctrl-C at the terminal under turbine launch --backend mpi: mpirun passes it on, rank 0 saves and prints the launch command, exit 130", { skip: skip || noMpi, timeout: 300_000 }, async () => {
+  const r = await interrupted(["launch", "-n", "2", "--backend", "mpi", "--threads-per-worker", "1", "--", "train", ...SLOW], "mpi", "SIGINT", true);
+  assert.equal(r.code, 130, r.output);
+  const hint = /\[rank 0\] interrupted by SIG(INT|TERM) after step (\d+); resume with: turbine launch -n 2 --backend mpi -- train --resume (\S+)\n/.exec(r.output);
+  assert.ok(hint, r.output);
+  assert.ok(existsSync(join(work, hint[3]!, "checkpoints", checkpointName(Number(hint[2])), "model.safetensors")));
+  assert.doesNotMatch(r.output, /\x1b\[/, "no escape codes in output that is not a terminal");
 });

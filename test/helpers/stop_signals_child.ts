@@ -4,9 +4,11 @@
  * native flag can see a signal), printing "stop NAME CODE" once it sees one. With the argument
  * "unwatched" it puts the previous handlers back before spinning.
  */
+import { isatty } from "node:tty";
+
 import { stopSignalReceived, watchStopSignals } from "../../src/train/stop_signals.js";
 
-const unwatch = watchStopSignals();
+const unwatch = watchStopSignals([1, 2].filter((fd) => isatty(fd)));
 if (process.argv[2] === "unwatched") unwatch();
 process.stdout.write(`ready ${process.pid}\n`);
 let seen = false;

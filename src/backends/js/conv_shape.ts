@@ -10,12 +10,20 @@ import { readMeta } from "./kernel_args.js";
  * Field indices of a convolution meta: [N, C, H, W, O, kh, kw, strideH, strideW, padH, padW,
  * dilationH, dilationW, groups, layout], layout 0 for NCHW activations and 1 for NHWC
  * (native/conv_shape.h's Field).
+ *
+ * @example
+ * meta[CONV_META.groups]; // the group count
  */
 export const CONV_META = {
   n: 0, c: 1, h: 2, w: 3, o: 4, kh: 5, kw: 6, sh: 7, sw: 8, ph: 9, pw: 10, dh: 11, dw: 12, groups: 13, layout: 14,
 } as const;
 
-/** A checked convolution: the meta's fields, the output extent and the operands' element counts. */
+/**
+ * A checked convolution: the meta's fields, the output extent and the operands' element counts.
+ *
+ * @example
+ * const { oh, ow, yNumel } = readConvShape(args, meta);
+ */
 export interface ConvShape {
   n: number; c: number; h: number; w: number; o: number; kh: number; kw: number;
   sh: number; sw: number; ph: number; pw: number; dh: number; dw: number;
@@ -26,7 +34,12 @@ export interface ConvShape {
   xNumel: number; wNumel: number; yNumel: number;
 }
 
-/** "input [N, C, H, W], weight [O, C/groups, kh, kw], groups g", as native's messages name a convolution. */
+/**
+ * "input [N, C, H, W], weight [O, C/groups, kh, kw], groups g", as native's messages name a convolution.
+ *
+ * @example
+ * convText({ n: 2, c: 4, h: 5, w: 5, o: 3, kh: 3, kw: 3, groups: 2 }); // "input [2, 4, 5, 5], weight [3, C/groups, 3, 3], groups 2"
+ */
 export function convText(s: Pick<ConvShape, "n" | "c" | "h" | "w" | "o" | "kh" | "kw" | "groups">): string {
   return `input [${s.n}, ${s.c}, ${s.h}, ${s.w}], weight [${s.o}, C/groups, ${s.kh}, ${s.kw}], groups ${s.groups}`;
 }
@@ -71,7 +84,12 @@ export function readConvShape(args: Args, meta: unknown): ConvShape {
   };
 }
 
-/** The element index of (sample, channel, row, column) in an activation of the layout. */
+/**
+ * The element index of (sample, channel, row, column) in an activation of the layout.
+ *
+ * @example
+ * activationIndex(true, 3, 4, 4)(0, 2, 1, 1); // 17: NHWC, pixel (1, 1) holds channels 15..17
+ */
 export function activationIndex(channelsLast: boolean, channels: number, height: number, width: number) {
   return channelsLast
     ? (n: number, ch: number, y: number, x: number): number => ((n * height + y) * width + x) * channels + ch

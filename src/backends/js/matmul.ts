@@ -9,7 +9,12 @@ import { Args } from "./args.js";
 import { decode, DTYPE, encode } from "./dtype.js";
 import { readMeta } from "./kernel_args.js";
 
-/** Field indices of matmul's meta (native/matmul.cc's MatmulKernel). */
+/**
+ * Field indices of matmul's meta (native/matmul.cc's MatmulKernel).
+ *
+ * @example
+ * meta[MATMUL_META.transB]; // nonzero: B is stored [N, K]
+ */
 export const MATMUL_META = { batchA: 0, batchB: 1, m: 2, n: 3, k: 4, transA: 5, transB: 6, accumulate: 7 } as const;
 
 /**

@@ -13,6 +13,9 @@ import { readMeta } from "./kernel_args.js";
 /**
  * Field indices of a pooling meta: [N, C, H, W, kh, kw, strideH, strideW, padH, padW, dilationH,
  * dilationW, layout], layout 0 for NCHW and 1 for NHWC (native/pool_shape.h's read_shape).
+ *
+ * @example
+ * meta[POOL_META.layout]; // 1 for channels last
  */
 export const POOL_META = { n: 0, c: 1, h: 2, w: 3, kh: 4, kw: 5, sh: 6, sw: 7, ph: 8, pw: 9, dh: 10, dw: 11, layout: 12 } as const;
 

@@ -8,8 +8,8 @@ import { loadNative } from "./addon.js";
 /** What native/signals.cc exports. */
 export interface StopSignals {
   /**
-   * From now on the first SIGINT or SIGTERM only sets the flag stopSignal() reads; a second
-   * shows the cursor and turns line wrap on at `terminalFds`, then exits with 128 + signal.
+   * From now on the first SIGINT or SIGTERM only sets the flag stopSignal() reads; the same
+   * signal again shows the cursor and turns line wrap on at `terminalFds`, then exits with 128 + signal.
    * Calls nest, each undone by one uninstallStopSignals (the last restores the previous handlers).
    */
   installStopSignals(terminalFds: number[]): void;

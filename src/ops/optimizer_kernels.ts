@@ -1,0 +1,58 @@
+import { kernels } from "../backends/index.js";
+import { DTYPES } from "../tensor/dtype.js";
+import type { Tensor } from "../tensor/tensor.js";
+
+/**
+ * The fused kernels the optimizers, the gradient scaler and clipping run on tensors they own,
+ * so src/optim never touches a tensor's memory itself. They are not recorded by autograd and,
+ * like the kernels, write in place.
+ */
+
+/**
+ * One fused Adam/AdamW update of the float32 parameter p and its moments, also writing low (a
+ * bf16 copy of the result) when given; hyper = [lr, beta1, beta2, eps, weightDecay, step, decoupled].
+ *
+ * @example
+ * adamStepInPlace(p, p.grad!, expAvg, expAvgSq, null, new Float64Array([1e-3, 0.9, 0.999, 1e-8, 0, 1, 1]));
+ */
+export function adamStepInPlace(p: Tensor, grad: Tensor, expAvg: Tensor, expAvgSq: Tensor, low: Tensor | null, hyper: Float64Array): void {
+  kernels.adamStep(
+    p.data as Float32Array,
+    grad.data as Float32Array,
+    expAvg.data as Float32Array,
+    expAvgSq.data as Float32Array,
+    low && (low.data as Uint16Array),
+    hyper,
+  );
+}
+
+/**
+ * One fused SGD update of the float32 parameter p; hyper = [lr, momentum, dampening,
+ * weightDecay, nesterov, firstStep].
+ *
+ * @example
+ * sgdStepInPlace(p, p.grad!, null, new Float64Array([0.1, 0, 0, 0, 0, 1]));
+ */
+export function sgdStepInPlace(p: Tensor, grad: Tensor, momentumBuffer: Tensor | null, hyper: Float64Array): void {
+  kernels.sgdStep(p.data as Float32Array, grad.data as Float32Array, momentumBuffer && (momentumBuffer.data as Float32Array), hyper);
+}
+
+/** Σ x² over t's elements, accumulated in double. @example sumOfSquares(tensor([3, 4])); // 25 */
+export function sumOfSquares(t: Tensor): number {
+  return kernels.sumOfSquares(DTYPES[t.dtype].code, t.data);
+}
+
+/** Clamps t's elements into [low, high] in place. @example clampInPlace(g, -1, 1) */
+export function clampInPlace(t: Tensor, low: number, high: number): void {
+  kernels.clampInPlace(DTYPES[t.dtype].code, t.data, low, high);
+}
+
+/**
+ * t *= invScale in place; returns whether t held an inf or NaN before (GradScaler's unscale).
+ *
+ * @example
+ * const foundInf = unscaleAndCheck(p.grad!, 1 / 65536);
+ */
+export function unscaleAndCheck(t: Tensor, invScale: number): boolean {
+  return kernels.unscaleAndCheck(DTYPES[t.dtype].code, t.data, invScale);
+}
