@@ -2,7 +2,7 @@ import { spawn } from "node:child_process";
 import { availableParallelism, constants } from "node:os";
 import { fileURLToPath } from "node:url";
 
-import type { Command } from "commander";
+import { type Command, CommanderError } from "commander";
 
 import { BACKEND_ENV, TIMEOUT_ENV } from "../parallel/init.js";
 import { OPEN_MPI_DAEMON_OPTIONS } from "../parallel/mpi/daemon_options.js";
@@ -130,10 +130,11 @@ function launchMpi(shape: JobShape, threads: number | undefined, timeoutS: numbe
  * command on N ranks, torchrun's way: each rank gets RANK, WORLD_SIZE, LOCAL_RANK and
  * LOCAL_WORLD_SIZE, and `train` trains data-parallel over the job. The config's batch size is
  * per rank (PyTorch DDP's convention), so the global batch is N × batchSize; rank 0 writes
- * metrics and checkpoints.
+ * metrics and checkpoints. The job's shape, the hostfile and the rank's command line (its config
+ * too) are checked before any rank starts.
  * @example turbine launch --nnodes 2 --nproc-per-node 2 --backend mpi --hostfile hosts -- train gpt-char
  */
-export function registerLaunch(program: Command, rankCommands: readonly string[]): void {
+export function registerLaunch(program: Command, ranks: { commands: readonly string[]; check: (argv: string[]) => Promise<void> }): void {
   program
     .command("launch")
     .description("run a turbine command (train, bench, ...) on N ranks: worker threads on this machine, or Open MPI processes on many")
@@ -149,8 +150,15 @@ export function registerLaunch(program: Command, rankCommands: readonly string[]
     .action(async (command: string[], opts: LaunchOptions) => {
       if (opts.backend !== "threads" && opts.backend !== "mpi") throw new UsageError(`launch: --backend must be threads or mpi, got ${JSON.stringify(opts.backend)}`, "see turbine launch --help");
       const shape = jobShape(opts);
-      if (!rankCommands.includes(command[0]!)) {
-        throw new UsageError(`launch: each rank runs a turbine command (${rankCommands.join(", ")}), got ${JSON.stringify(command.join(" "))}`, LAUNCH_SEPARATOR_HINT);
+      if (!ranks.commands.includes(command[0]!)) {
+        throw new UsageError(`launch: each rank runs a turbine command (${ranks.commands.join(", ")}), got ${JSON.stringify(command.join(" "))}`, LAUNCH_SEPARATOR_HINT);
+      }
+      try {
+        await ranks.check(command);
+      } catch (error) {
+        // The rank's command asked for its help, printed once here: nothing to launch.
+        if (error instanceof CommanderError && error.exitCode === 0) return;
+        throw error;
       }
       const threads = opts.threadsPerWorker === undefined ? undefined : positiveInt(opts.threadsPerWorker, "--threads-per-worker");
       const timeoutS = positiveInt(opts.timeout, "--timeout");

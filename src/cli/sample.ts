@@ -43,7 +43,7 @@ function encodePrompt(prompt: string, tokenizer: CharTokenizer): Int32Array {
 /**
  * `turbine sample`: text from a trained GPT checkpoint. `--temperature 0` is greedy decoding and
  * `--top-k 0` no top-k filter, as in Hugging Face's generate.
- * @example turbine sample --checkpoint runs/gpt-char/checkpoints --prompt "And God said" --temperature 0
+ * @example turbine sample --checkpoint runs/gpt-char/version_0 --prompt "And God said" --temperature 0
  */
 export function registerSample(program: Command): void {
   program

@@ -46,6 +46,20 @@ function printSummary(s: RunSummary, json: boolean): void {
 }
 
 /**
+ * The config `turbine train [file] [--set ...] [--resume RUN]` trains: a resumed run's own
+ * (with the safe --set changes), or the file, name or built-in default with --set applied.
+ * Exported so `turbine launch` can check a train command line before starting any rank.
+ * @example const config = trainConfig("gpt-char", { set: ["train.steps=100"] });
+ */
+export function trainConfig(file: string | undefined, opts: { set: string[]; resume?: string }): Config {
+  if (opts.resume !== undefined) {
+    if (file) throw new ConfigError(`--resume continues the run's saved config: drop the config file ${file} (change safe fields with --set)`);
+    return resumeConfig(resumeTarget(opts.resume).runDir, opts.set);
+  }
+  return parseConfig(applyOverrides(file ? readConfigFile(resolveConfigFile(file)) : DEFAULT_CONFIG, opts.set), file ?? "(built-in default)");
+}
+
+/**
  * `turbine train [config]`: trains the built-in cnn on Fashion-MNIST, a config file, or a
  * built-in config by name.
  * @example turbine train gpt-char --set train.steps=200
@@ -66,13 +80,7 @@ export function registerTrain(program: Command): void {
         process.stdout.write(`${opts.list ? formatBuiltinConfigs() : formatReference()}\n`);
         return;
       }
-      let config: Config;
-      if (opts.resume !== undefined) {
-        if (file) throw new ConfigError(`--resume continues the run's saved config: drop the config file ${file} (change safe fields with --set)`);
-        config = resumeConfig(resumeTarget(opts.resume).runDir, opts.set);
-      } else {
-        config = parseConfig(applyOverrides(file ? readConfigFile(resolveConfigFile(file)) : DEFAULT_CONFIG, opts.set), file ?? "(built-in default)");
-      }
+      const config = trainConfig(file, opts);
       // A rank of `turbine launch` trains data-parallel over its job's group.
       const group = inDistributedJob() ? await initProcessGroup() : undefined;
       // Ctrl-C or SIGTERM: the step in flight finishes, a checkpoint is written, and the run ends.

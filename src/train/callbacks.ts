@@ -40,7 +40,7 @@ export interface Callback {
 /**
  * Saves a checkpoint every `every` steps (if set) and at the end (always when the run was
  * interrupted), keeping the newest `keep` of its folder: give it a folder of its run's own.
- * @example new CheckpointCallback("runs/cnn/checkpoints", { every: 500, keep: 3 })
+ * @example new CheckpointCallback("runs/cnn/version_0/checkpoints", { every: 500, keep: 3 })
  */
 export class CheckpointCallback implements Callback {
   /** The newest checkpoint written. */

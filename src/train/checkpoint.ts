@@ -66,7 +66,7 @@ function optimizerTensors(dict: OptimizerStateDict): { tensors: Record<string, T
  * the new one is complete).
  *
  * @example
- * saveCheckpoint("runs/cnn/checkpoints/step-000500", { model: model.stateDict(), optimizer: opt.stateDict(), meta: { step: 500, epoch: 1 } });
+ * saveCheckpoint("runs/cnn/version_0/checkpoints/step-00000500", { model: model.stateDict(), optimizer: opt.stateDict(), meta: { step: 500, epoch: 1 } });
  */
 export function saveCheckpoint(dir: string, content: CheckpointContent): void {
   mkdirSync(dirname(dir), { recursive: true });

@@ -83,6 +83,8 @@ const cases: { args: string[]; code: number; says: RegExp; afterHelp?: boolean }
   { args: ["launch", "-n", "2", "--", "fly"], code: 2, says: /launch: each rank runs a turbine command \(train, sample, bench, data\), got "fly"/ },
   { args: ["launch", "-n", "2", "--set", "train.steps=1", "train"], code: 2, says: /launch: unknown option '--set'; put the command each rank runs after --, e.g\. turbine launch -n 2 -- train/ },
   { args: ["launch", "-n", "2", "--", "train", "nope.json"], code: 2, says: /^turbine: config nope\.json: cannot read it \(ENOENT\), and it is not a built-in config \(.*\); turbine train --list shows them$/ },
+  { args: ["launch", "-n", "2", "--backend", "mpi", "--", "train", "mlp", "--set", "train.steps=0"], code: 2, says: /^turbine: config mlp is invalid: train\.steps: got 0; expected a number ≥ 1$/ },
+  { args: ["launch", "-n", "2", "--", "train", "--bogus"], code: 2, says: /^turbine: train: unknown option '--bogus'; see turbine train --help$/ },
   { args: ["launch", "-n", "2", "--timeout", "soon", "--", "train"], code: 2, says: /launch: --timeout must be a positive integer, got "soon"/ },
   { args: ["launch", "--nnodes", "2", "--nproc-per-node", "2", "--", "train"], code: 2, says: /launch: --nnodes 2 needs --backend mpi/ },
   { args: ["launch", "-n", "3", "--nproc-per-node", "2", "--", "train"], code: 2, says: /-n 3 and --nproc-per-node 2 disagree/ },

@@ -50,10 +50,10 @@ test("a resumed run may change cadences and logging, and names every other chang
   const saved = parseConfig({ model: { kind: "mlp", hidden: [16] }, data: { kind: "fashion-mnist" }, train: { steps: 100 } }, "test");
   writeFileSync(join(run, "config.json"), JSON.stringify(saved));
   assert.deepEqual(resumeConfig(run, []), saved);
-  const changed = resumeConfig(run, ["train.evalEvery=10", "checkpoint.every=5", "train.threads=1", "train.steps=100", "model.hidden=[16]"]);
+  const changed = resumeConfig(run, ["train.evalEvery=10", "checkpoint.every=5", "train.threads=1", "logging.tensorboard=true", "train.steps=100", "model.hidden=[16]"]);
   assert.equal(changed.train.evalEvery, 10);
   assert.equal(changed.checkpoint.every, 5);
-  assert.deepEqual(configDifferences(saved, changed).sort(), ["checkpoint.every", "train.evalEvery", "train.threads"]);
+  assert.deepEqual(configDifferences(saved, changed).sort(), ["checkpoint.every", "logging.tensorboard", "train.evalEvery", "train.threads"]);
   assert.throws(
     () => resumeConfig(run, ["train.steps=200", "model.hidden=[32]", "train.logEvery=7", "name=other"]),
     /refuses changes to model\.hidden \(\[16\] → \[32\]\), train\.steps \(100 → 200\), name \(unset → "other"\); safe to change on resume: train\.evalEvery/,

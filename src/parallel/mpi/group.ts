@@ -93,33 +93,33 @@ export class MpiProcessGroup implements ProcessGroup {
   ) {}
 
   allReduce(tensor: Tensor, op: ReduceOp = "sum", options?: CollectiveOptions): Work {
-    return this.run("allReduce", null, [tensor], options, (c, a) => this.mpi.allReduce(c, tensor.data, code(tensor), reduceCode(op), a));
+    return this.run("allReduce", null, [tensor], options, (c, a) => this.mpi.allReduce(c, tensor.toHost(), code(tensor), reduceCode(op), a));
   }
 
   reduceScatter(output: Tensor, input: Tensor, op: ReduceOp = "sum", options?: CollectiveOptions): Work {
     sameDType("reduceScatter", output, input);
     return this.run("reduceScatter", null, [output, input], options, (c, a) =>
-      this.mpi.reduceScatter(c, output.data, input.data, code(output), reduceCode(op), a),
+      this.mpi.reduceScatter(c, output.toHost(), input.toHost(), code(output), reduceCode(op), a),
     );
   }
 
   allGather(output: Tensor, input: Tensor, options?: CollectiveOptions): Work {
     sameDType("allGather", output, input);
-    return this.run("allGather", null, [output, input], options, (c, a) => this.mpi.allGather(c, output.data, input.data, code(output), a));
+    return this.run("allGather", null, [output, input], options, (c, a) => this.mpi.allGather(c, output.toHost(), input.toHost(), code(output), a));
   }
 
   broadcast(tensor: Tensor, root: number, options?: CollectiveOptions): Work {
     return this.run("broadcast", root === this.rank ? null : root, [tensor], options, (c, a) =>
-      this.mpi.broadcast(c, tensor.data, code(tensor), root, a),
+      this.mpi.broadcast(c, tensor.toHost(), code(tensor), root, a),
     );
   }
 
   send(tensor: Tensor, peer: number, tag = 0, options?: CollectiveOptions): Work {
-    return this.run("send", peer, [tensor], options, (c, a) => this.mpi.send(c, tensor.data, code(tensor), peer, tag, a));
+    return this.run("send", peer, [tensor], options, (c, a) => this.mpi.send(c, tensor.toHost(), code(tensor), peer, tag, a));
   }
 
   recv(tensor: Tensor, peer: number, tag = 0, options?: CollectiveOptions): Work {
-    return this.run("recv", peer, [tensor], options, (c, a) => this.mpi.recv(c, tensor.data, code(tensor), peer, tag, a));
+    return this.run("recv", peer, [tensor], options, (c, a) => this.mpi.recv(c, tensor.toHost(), code(tensor), peer, tag, a));
   }
 
   barrier(options?: CollectiveOptions): Work {

@@ -68,7 +68,7 @@ export class ThreadsProcessGroup implements ProcessGroup {
   allReduce(tensor: Tensor, op: ReduceOp = "sum", options?: CollectiveOptions): Work {
     const code = this.reduceCode("allReduce", tensor, op);
     return this.submit("allReduce", options, () => {
-      const bpe = DTYPES[tensor.dtype].bytes, data = tensor.data, shared = this.sharedOffset(data);
+      const bpe = DTYPES[tensor.dtype].bytes, data = tensor.toHost(), shared = this.sharedOffset(data);
       this.pieces(tensor.size, this.stagingElements(bpe), (start, len, piece) => {
         const mine = data.subarray(start, start + len);
         const base = shared === null ? this.stage(mine) : shared + start * bpe;
@@ -88,7 +88,7 @@ export class ThreadsProcessGroup implements ProcessGroup {
     const code = this.reduceCode("reduceScatter", input, op);
     this.checkParts("reduceScatter", output, input);
     return this.submit("reduceScatter", options, () => {
-      const m = output.size, bpe = DTYPES[input.dtype].bytes, data = input.data, shared = this.sharedOffset(data);
+      const m = output.size, bpe = DTYPES[input.dtype].bytes, data = input.toHost(), shared = this.sharedOffset(data);
       const perChunk = Math.max(16, Math.floor(this.stagingElements(bpe) / this.size / 16) * 16);
       this.pieces(m, perChunk, (start, len, piece) => {
         let base: number, stride: number;
@@ -102,7 +102,7 @@ export class ThreadsProcessGroup implements ProcessGroup {
         }
         const peers = this.begin("reduceScatter", { dtype: DTYPES[input.dtype].code, count: m, param: REDUCE_OPS.indexOf(op), piece, base, stride });
         const srcs = peers.map((p) => this.view(input.dtype, p.base + this.rank * p.stride, len));
-        kernels.collectiveReduce(DTYPES[input.dtype].code, code, [output.data.subarray(start, start + len)], srcs, op === "mean" ? 1 / this.size : 1);
+        kernels.collectiveReduce(DTYPES[input.dtype].code, code, [output.toHost().subarray(start, start + len)], srcs, op === "mean" ? 1 / this.size : 1);
         this.arriveAndWait("reduceScatter");
       });
     });
@@ -111,13 +111,13 @@ export class ThreadsProcessGroup implements ProcessGroup {
   allGather(output: Tensor, input: Tensor, options?: CollectiveOptions): Work {
     this.checkParts("allGather", input, output);
     return this.submit("allGather", options, () => {
-      const m = input.size, bpe = DTYPES[input.dtype].bytes, shared = this.sharedOffset(input.data);
+      const m = input.size, bpe = DTYPES[input.dtype].bytes, shared = this.sharedOffset(input.toHost());
       this.pieces(m, this.stagingElements(bpe), (start, len, piece) => {
-        const mine = input.data.subarray(start, start + len);
+        const mine = input.toHost().subarray(start, start + len);
         const base = shared === null ? this.stage(mine) : shared + start * bpe;
         const peers = this.begin("allGather", { dtype: DTYPES[input.dtype].code, count: m, param: 0, piece, base, stride: 0 });
         for (let s = 0; s < this.size; s++) {
-          const target = output.data.subarray(s * m + start, s * m + start + len);
+          const target = output.toHost().subarray(s * m + start, s * m + start + len);
           kernels.copyBytes(target, s === this.rank ? mine : this.view(input.dtype, peers[s]!.base, len));
         }
         this.arriveAndWait("allGather");
@@ -128,7 +128,7 @@ export class ThreadsProcessGroup implements ProcessGroup {
   broadcast(tensor: Tensor, root: number, options?: CollectiveOptions): Work {
     this.checkRank("broadcast", root, "root");
     return this.submit("broadcast", options, () => {
-      const bpe = DTYPES[tensor.dtype].bytes, data = tensor.data, shared = this.sharedOffset(data);
+      const bpe = DTYPES[tensor.dtype].bytes, data = tensor.toHost(), shared = this.sharedOffset(data);
       this.pieces(tensor.size, this.stagingElements(bpe), (start, len, piece) => {
         const mine = data.subarray(start, start + len);
         const base = this.rank !== root ? 0 : shared === null ? this.stage(mine) : shared + start * bpe;

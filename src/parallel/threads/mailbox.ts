@@ -26,7 +26,7 @@ export function transfer(world: ThreadsWorld, op: "send" | "recv", tensor: Tenso
   const words = layout.mailbox + 4 * (from * spec.size + to);
   const [posted, taken, tagWord, bytesWord] = [words, words + 1, words + 2, words + 3];
   const box = new Uint8Array(spec.mail, (from * spec.size + to) * spec.mailboxBytes, spec.mailboxBytes);
-  const bytes = bytesOf(tensor.data), error = { op, rank: who.rank, peer: who.peer };
+  const bytes = bytesOf(tensor.toHost()), error = { op, rank: who.rank, peer: who.peer };
   const timeoutMs = spec.timeoutMs;
   for (let start = 0; start === 0 || start < bytes.length; start += spec.mailboxBytes) {
     const piece = bytes.subarray(start, start + spec.mailboxBytes), deadline = performance.now() + timeoutMs;
