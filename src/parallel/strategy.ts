@@ -1,3 +1,4 @@
+import { materialize } from "../nn/deferred.js";
 import type { Module } from "../nn/module.js";
 import { clipGradNorm, gradNorm } from "../optim/clip.js";
 import type { GradScaler } from "../optim/grad_scaler.js";
@@ -51,10 +52,13 @@ export interface Strategy {
  * The common part of strategies in which every rank holds the whole model and, after backward,
  * the whole (identical) gradients: one process and DDP. The gradient norm is local, the step is
  * the optimizer's own, and the checkpoint is the full state written by the rank that `writes`.
+ * A module built under `nn.deferInit` is materialised whole here (eager init's values).
  * (Strategies with sharded gradients pass clipGradNorm a `shardedNorm(group)` instead.)
  */
 export abstract class ReplicatedStrategy implements Strategy {
-  protected constructor(readonly module: Module) {}
+  protected constructor(readonly module: Module) {
+    materialize(module);
+  }
 
   abstract backward(loss: Tensor, options?: { sync?: boolean }): void;
 

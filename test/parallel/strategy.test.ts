@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
+import { deferInit } from "../../src/nn/deferred.js";
 import { Linear } from "../../src/nn/linear.js";
 import { SGD } from "../../src/optim/sgd.js";
 import { startThreads } from "../../src/parallel/threads/spawn.js";
@@ -49,4 +50,16 @@ test("SingleProcess: plain backward, local norm and clipping, the optimizer's st
     otherStrategy = new SingleProcess(other);
   otherStrategy.loadStateDict(state, new SGD(other.parameters(), { lr: 0.5 }));
   assert.deepEqual(other.weight.toArray(), model.weight.toArray());
+});
+
+test("a replicated strategy materialises a module built under deferInit, with eager init's values", () => {
+  manualSeed(4);
+  const eager = new Linear(6, 5);
+  manualSeed(4);
+  const lazy = deferInit(() => new Linear(6, 5));
+  assert.ok(lazy.weight.isMeta);
+  new SingleProcess(lazy).dispose();
+  assert.ok(!lazy.weight.isMeta && !lazy.bias!.isMeta);
+  assert.deepEqual(lazy.weight.toArray(), eager.weight.toArray());
+  assert.deepEqual(lazy.bias!.toArray(), eager.bias!.toArray());
 });

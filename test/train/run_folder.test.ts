@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
@@ -121,8 +121,11 @@ test("two runs of one name never touch each other's files; a resumed run writes 
 
   rmSync(join(first.run_dir, "checkpoints", checkpointName(4)), { recursive: true });
   rmSync(join(first.run_dir, "checkpoints", checkpointName(3)), { recursive: true });
+  const torn = join(first.run_dir, "checkpoints", `.${checkpointName(3)}.tmp-4242-0badf00d`);
+  mkdirSync(torn); // what a write cut short by a crash leaves
   const resumed = runTraining(smallRun(outDir, 3), { ...quiet, resume: first.run_dir });
   assert.equal(resumed.run_dir, first.run_dir);
+  assert.ok(!existsSync(torn), "the torn write's temporary folder is removed");
   assert.deepEqual(records(first.run_dir).map((r) => `${r.type}${r.step}`), ["train1", "train2", "train3", "train4", "eval4"]);
   assert.deepEqual(runVersions(join(outDir, "mlp")), [0, 1], "resuming made no new version");
 });
