@@ -63,7 +63,7 @@ export interface CompareRow {
 }
 
 // Long enough (about a second or more per run) that a run's median is stable on this noisy machine.
-const DEFAULT_STEPS: Record<WorkloadName, number> = { mlp: 100, cnn: 100, gpt: 30 };
+export const DEFAULT_STEPS: Record<WorkloadName, number> = { mlp: 100, cnn: 100, gpt: 30 };
 
 export interface Result {
   throughput: number;
