@@ -1,6 +1,7 @@
 import { isGradEnabled } from "../autograd/grad_mode.js";
 import { resumingAutocast, setAutocastCapturer, setAutocastHook, setAutocastLowDType, type AutocastInputs } from "../ops/autocast_hook.js";
 import { cast } from "../ops/cast.js";
+import type { OpName } from "../ops/registry.js";
 import { isFloating, type DType } from "../tensor/dtype.js";
 import { expireLowCopies } from "../tensor/low_copy.js";
 import type { Tensor } from "../tensor/tensor.js";
@@ -107,7 +108,7 @@ function cachedCast(p: Tensor, dtype: DType): Tensor {
   return tensor;
 }
 
-function castInputs(op: string, inputs: readonly Tensor[]): AutocastInputs | null {
+function castInputs(op: OpName, inputs: readonly Tensor[]): AutocastInputs | null {
   const frame = frames[frames.length - 1];
   const policy = AUTOCAST_POLICY[op];
   if (!frame || !frame.enabled || policy === undefined) return null;

@@ -51,7 +51,7 @@ function describe(value: unknown): string {
   return Array.isArray(value) ? `an array of ${value.length}` : value === null ? "null" : typeof value;
 }
 
-const checkpointOp: OpDef<CheckpointAttrs> = {
+export const checkpointOp: OpDef<CheckpointAttrs> = {
   name: "checkpoint",
   forward() {
     throw new Error("checkpoint: the checkpoint node is recorded by checkpoint(), never applied");

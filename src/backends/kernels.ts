@@ -71,7 +71,8 @@ export interface Kernels {
   dropout(dtype: number, x: TypedArray, out: TypedArray, seed: number, offset: number, p: number): void;
   /**
    * y = conv2d(x, w) + bias on oneDNN (f32 or bf16 x/w/y, f32 bias); meta = [N, C, H, W, O, kh,
-   * kw, strideH, strideW, padH, padW, dilationH, dilationW, groups].
+   * kw, strideH, strideW, padH, padW, dilationH, dilationW, groups, layout] (15 fields, as
+   * native/conv_shape.h reads them; layout 0 = NCHW activations, 1 = NHWC).
    */
   conv2d(x: TypedArray, w: TypedArray, bias: Float32Array | null, y: TypedArray, dtype: number, meta: Int32Array): void;
   /** Whether conv2dMaxPool takes the convolution of meta (f32 NHWC, no groups, ≤ 4 input channels, 16·k ≤ 64 outputs, output ≥ 2×2). */
@@ -94,7 +95,8 @@ export interface Kernels {
   ): void;
   /**
    * Max pooling; indices (when given) get each output's flat argmax within its input plane.
-   * meta = [N, C, H, W, kh, kw, strideH, strideW, padH, padW, dilationH, dilationW]
+   * meta = [N, C, H, W, kh, kw, strideH, strideW, padH, padW, dilationH, dilationW, layout] (13
+   * fields, as native/pool_shape.h reads them; layout 0 = NCHW, 1 = NHWC)
    */
   maxPool2d(dtype: number, x: TypedArray, y: TypedArray, indices: Int32Array | null, meta: Int32Array): void;
   /** dx = dy scattered to the argmax indices; meta as maxPool2d's. */

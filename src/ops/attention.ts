@@ -109,8 +109,8 @@ function attentionOp(name: string, geometry: (shape: readonly number[], heads: n
 
 const SDPA = "scaledDotProductAttention";
 const SELF = "causalSelfAttention";
-const sdpaOp = attentionOp(SDPA, (shape) => contiguous(SDPA, shape));
-const selfOp = attentionOp(SELF, (shape, heads) => packed(SELF, shape, heads));
+export const scaledDotProductAttentionOp = attentionOp(SDPA, (shape) => contiguous(SDPA, shape));
+export const causalSelfAttentionOp = attentionOp(SELF, (shape, heads) => packed(SELF, shape, heads));
 
 /** Checks the options shared by both ops and fills in their defaults for head dimension d. */
 function attrsOf(name: string, d: number, heads: number, options: AttentionOptions): AttentionAttrs {
@@ -144,7 +144,7 @@ export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, optio
   }
   const d = q.shape[q.ndim - 1]!;
   if (d < 1) throw new RangeError(`${SDPA}: the head dimension D of ${formatShape(q.shape)} must be at least 1`);
-  return apply1(sdpaOp, [q, k, v], attrsOf(SDPA, d, 1, options));
+  return apply1(scaledDotProductAttentionOp, [q, k, v], attrsOf(SDPA, d, 1, options));
 }
 
 /**
@@ -168,5 +168,5 @@ export function causalSelfAttention(qkv: Tensor, heads: number, options: SelfAtt
   if (!Number.isInteger(heads) || heads < 1) throw new RangeError(`${SELF}: heads must be a positive integer, got ${heads}`);
   const c = width / 3;
   if (c % heads !== 0) throw new RangeError(`${SELF}: width C = ${c} of qkv ${formatShape(qkv.shape)} is not a multiple of heads ${heads}`);
-  return apply1(selfOp, [qkv], attrsOf(SELF, c / heads, heads, { ...options, causal: true }));
+  return apply1(causalSelfAttentionOp, [qkv], attrsOf(SELF, c / heads, heads, { ...options, causal: true }));
 }

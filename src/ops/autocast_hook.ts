@@ -1,11 +1,15 @@
 import type { DType } from "../tensor/dtype.js";
 import type { Tensor } from "../tensor/tensor.js";
+import type { OpName } from "./registry.js";
 
 /**
  * Where ops meet mixed precision. The ops layer knows only this hook; src/amp installs the
  * policy behind it (which op runs in which dtype, the per-scope weight-cast cache), so the
  * layers stay ordered. With no hook installed an op pays one null check.
  */
+
+/** What an op's floating inputs become in an autocast scope (src/ops/registry.ts explains each). */
+export type CastPolicy = "low" | "f32" | "promote";
 
 /** The inputs an op should run on, and which of them were made for this one call. */
 export interface AutocastInputs {
@@ -15,7 +19,7 @@ export interface AutocastInputs {
 }
 
 /** Maps an op's floating inputs to the dtypes the active policy wants; null when nothing changes. */
-export type AutocastHook = (op: string, inputs: readonly Tensor[]) => AutocastInputs | null;
+export type AutocastHook = (op: OpName, inputs: readonly Tensor[]) => AutocastInputs | null;
 
 let hook: AutocastHook | null = null;
 let suspended = 0;
@@ -51,10 +55,10 @@ export function resumingAutocast<T>(fn: () => T): T {
   }
 }
 
-let lowDTypeOf: ((op: string) => DType | null) | null = null;
+let lowDTypeOf: ((op: OpName) => DType | null) | null = null;
 
 /** Installs how src/amp tells the dtype of an op's low-precision computation (null removes it). */
-export function setAutocastLowDType(next: ((op: string) => DType | null) | null): void {
+export function setAutocastLowDType(next: ((op: OpName) => DType | null) | null): void {
   lowDTypeOf = next;
 }
 
@@ -64,7 +68,7 @@ export function setAutocastLowDType(next: ((op: string) => DType | null) | null)
  * parameter as their input and compute with its low-precision copy (linear).
  * @example autocastLowDType("linear")   // "bfloat16" inside autocast({ dtype: "bfloat16" })
  */
-export function autocastLowDType(op: string): DType | null {
+export function autocastLowDType(op: OpName): DType | null {
   if (hook === null || suspended > 0 || lowDTypeOf === null) return null;
   return lowDTypeOf(op);
 }
@@ -98,7 +102,7 @@ export function withoutAutocast<T>(fn: () => T): T {
  * const auto = autocastCall("linear", [x, weight], ([x, w]) => linear(x!, w!, bias));
  * if (auto) return auto;
  */
-export function autocastCall(op: string, inputs: readonly Tensor[], run: (inputs: Tensor[]) => Tensor): Tensor | null {
+export function autocastCall(op: OpName, inputs: readonly Tensor[], run: (inputs: Tensor[]) => Tensor): Tensor | null {
   if (hook === null || suspended > 0) return null;
   const cast = hook(op, inputs);
   if (cast === null) return null;

@@ -22,13 +22,13 @@ function castKernel(x: Tensor, dtype: DType): Tensor {
 }
 
 // Between floats the gradient is cast back to the input's dtype; int32 carries no gradient.
-const floatCastOp: OpDef<DType> = {
+export const floatCastOp: OpDef<DType> = {
   name: "cast",
   forward: ([x], dtype) => ({ out: castKernel(x!, dtype) }),
   backward: ({ inputDtypes }, [g]) => [castKernel(g!, inputDtypes[0]!)],
 };
 
-const intCastOp: OpDef<DType> = {
+export const intCastOp: OpDef<DType> = {
   name: "cast",
   forward: ([x], dtype) => ({ out: castKernel(x!, dtype) }),
 };

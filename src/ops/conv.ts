@@ -28,7 +28,7 @@ export interface ConvAttrs {
   outShape: number[];
 }
 
-const convOp: OpDef<ConvAttrs> = {
+export const convOp: OpDef<ConvAttrs> = {
   name: "conv2d",
   forward: ([x, w, bias], { meta, outShape }) => {
     const y = Tensor.empty(outShape, x!.dtype);

@@ -13,7 +13,7 @@ import { maxPool2d } from "./pool.js";
  * pooled one, is never written, and backward makes each row of its gradient in L1 from the
  * pooled gradient instead of scattering it to memory first.
  */
-const convMaxPoolOp: OpDef<ConvAttrs> = {
+export const convMaxPoolOp: OpDef<ConvAttrs> = {
   name: "conv2dMaxPool",
   forward: ([x, w, bias], { meta, outShape }, recording) => {
     const pooled = Tensor.empty(outShape, "float32");

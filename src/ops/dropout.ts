@@ -22,7 +22,7 @@ function dropoutKernel(x: Tensor, { p, seed, offset }: DropoutAttrs): Tensor {
   return out;
 }
 
-const dropoutOp: OpDef<DropoutAttrs> = {
+export const dropoutOp: OpDef<DropoutAttrs> = {
   name: "dropout",
   forward: ([x], attrs) => ({ out: dropoutKernel(x!, attrs) }),
   // The map is linear in x with the same mask and scale, so the gradient is the same map of g.
@@ -30,7 +30,7 @@ const dropoutOp: OpDef<DropoutAttrs> = {
 };
 
 /** Evaluation mode and p = 0: the input's storage under a new handle, gradient passed through. */
-const passThroughOp: OpDef<null> = {
+export const passThroughOp: OpDef<null> = {
   name: "dropout",
   forward: ([x]) => ({ out: x!.share() }),
   backward: (_, [g]) => [g!],

@@ -6,7 +6,7 @@ import { dt, requireFloat } from "./util.js";
 
 /** Embedding lookup: rows of a weight table gathered by integer indices. */
 
-const embeddingOp: OpDef<void> = {
+export const embeddingOp: OpDef<void> = {
   name: "embedding",
   forward: ([indices, weight]) => {
     const [rows, cols] = weight!.shape as [number, number];

@@ -59,7 +59,7 @@ function permuteCopy(x: Tensor, dims: readonly number[]): Tensor {
   return out;
 }
 
-const permuteOp: OpDef<readonly number[]> = {
+export const permuteOp: OpDef<readonly number[]> = {
   name: "permute",
   forward: ([x], dims) => ({ out: permuteCopy(x!, dims) }),
   backward: ({ attrs: dims }, [g]) => {
@@ -104,7 +104,7 @@ interface SliceAttrs {
   step: number;
 }
 
-const sliceOp: OpDef<SliceAttrs> = {
+export const sliceOp: OpDef<SliceAttrs> = {
   name: "slice",
   forward: ([x], { axis, start, count, step }) => ({ out: cut(x!, axis, start, count, step) }),
   backward: ({ attrs: { axis, start, step }, inputShapes, inputDtypes }, [g]) => {
@@ -153,7 +153,7 @@ function cutAll(x: Tensor, { axis, sizes }: AlongAttrs, wanted?: readonly boolea
   });
 }
 
-const concatOp: OpDef<AlongAttrs> = {
+export const concatOp: OpDef<AlongAttrs> = {
   name: "concat",
   forward: (inputs, { axis }) => {
     const shape = [...inputs[0]!.shape];
@@ -186,7 +186,7 @@ export function concat(tensors: readonly Tensor[], axis = 0): Tensor {
   return apply1(concatOp, tensors, { axis: a, sizes: tensors.map((t) => t.shape[a]!) });
 }
 
-const splitOp: OpDef<AlongAttrs> = {
+export const splitOp: OpDef<AlongAttrs> = {
   name: "split",
   forward: ([x], attrs) => ({ out: cutAll(x!, attrs) as Tensor[] }),
   backward: ({ attrs: { axis }, inputShapes }, grads) => [join(grads, axis, inputShapes[0]!)],

@@ -27,7 +27,7 @@ interface CrossEntropyAttrs {
   count: number;
 }
 
-const crossEntropyOp: OpDef<CrossEntropyAttrs> = {
+export const crossEntropyOp: OpDef<CrossEntropyAttrs> = {
   name: "crossEntropy",
   forward: ([x, targets], { ignoreIndex, labelSmoothing, reduction, count }, recording) => {
     const logits = x!;

@@ -89,7 +89,7 @@ interface MatmulAttrs extends Gemm {
   outShape: number[];
 }
 
-const matmulOp: OpDef<MatmulAttrs> = {
+export const matmulOp: OpDef<MatmulAttrs> = {
   name: "matmul",
   forward: ([a, b], attrs) => {
     const c = gemm(a!, b!, attrs);
@@ -157,7 +157,7 @@ interface LinearAttrs {
   weightCopy: Tensor | null;
 }
 
-const linearOp: OpDef<LinearAttrs> = {
+export const linearOp: OpDef<LinearAttrs> = {
   name: "linear",
   forward: ([x, weight, bias], { rows, inFeatures, outFeatures, outShape, weightCopy }) => {
     const w = weightCopy ?? weight!;

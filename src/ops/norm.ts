@@ -23,7 +23,7 @@ function f32(t: Tensor | null | undefined): Float32Array | null {
   return t ? (t.data as Float32Array) : null;
 }
 
-const layerNormOp: OpDef<LayerNormAttrs> = {
+export const layerNormOp: OpDef<LayerNormAttrs> = {
   name: "layerNorm",
   forward: (inputs, { normalizedShape, outputDtype, eps, hasWeight, hasBias }) => {
     const x = inputs[0]!;

@@ -29,7 +29,7 @@ function poolAttrs(op: string, x: Tensor, kernel: Pair, stride: Pair | undefined
   return { meta, outShape: imageShape(n, c, oh, ow, layout), countIncludePad };
 }
 
-const maxPoolOp: OpDef<PoolAttrs> = {
+export const maxPoolOp: OpDef<PoolAttrs> = {
   name: "max_pool2d",
   forward: ([x], { meta, outShape }, recording) => {
     const y = Tensor.empty(outShape, x!.dtype);
@@ -44,7 +44,7 @@ const maxPoolOp: OpDef<PoolAttrs> = {
   },
 };
 
-const avgPoolOp: OpDef<PoolAttrs> = {
+export const avgPoolOp: OpDef<PoolAttrs> = {
   name: "avg_pool2d",
   forward: ([x], { meta, outShape, countIncludePad }) => {
     const y = Tensor.empty(outShape, x!.dtype);

@@ -50,26 +50,31 @@ function reduceKernel(x: Tensor, axes: readonly number[], kind: ReduceAttrs["kin
   return current === x ? x.share() : current;
 }
 
-const reduceOp: OpDef<ReduceAttrs> = {
-  name: "reduce",
-  forward: ([x], { axes, keepDim, kind }) => {
-    const reduced = reduceKernel(x!, axes, kind);
-    const out = keepDim ? viewKept(reduced, keptShape(x!.shape, axes)) : reduced;
-    return { out, save: kind === "max" || kind === "min" ? [x!, out] : [] };
-  },
-  backward: ({ saved, attrs: { axes, kind }, inputShapes }, [g]) => {
-    const shape = inputShapes[0]!;
-    const kept = keptShape(shape, axes);
-    const gKept = g!.viewAs(kept);
-    if (kind === "sum") return [expand(gKept, shape)];
-    if (kind === "mean") return [mul(expand(gKept, shape), 1 / (sizeOf(shape) / sizeOf(kept)))];
-    // max/min: the gradient is shared evenly among the elements equal to the extremum.
-    const [x, y] = saved;
-    const mask = eq(x!, y!.viewAs(kept));
-    const count = reduceKernel(mask, axes, "sum");
-    return [mul(expand(div(gKept, count.viewAs(kept)), shape), mask)];
-  },
+function reduceDef(name: ReduceAttrs["kind"]): OpDef<ReduceAttrs> {
+  return { name, forward: reduceForward, backward: reduceBackward };
+}
+
+const reduceForward: OpDef<ReduceAttrs>["forward"] = ([x], { axes, keepDim, kind }) => {
+  const reduced = reduceKernel(x!, axes, kind);
+  const out = keepDim ? viewKept(reduced, keptShape(x!.shape, axes)) : reduced;
+  return { out, save: kind === "max" || kind === "min" ? [x!, out] : [] };
 };
+
+const reduceBackward: NonNullable<OpDef<ReduceAttrs>["backward"]> = ({ saved, attrs: { axes, kind }, inputShapes }, [g]) => {
+  const shape = inputShapes[0]!;
+  const kept = keptShape(shape, axes);
+  const gKept = g!.viewAs(kept);
+  if (kind === "sum") return [expand(gKept, shape)];
+  if (kind === "mean") return [mul(expand(gKept, shape), 1 / (sizeOf(shape) / sizeOf(kept)))];
+  // max/min: the gradient is shared evenly among the elements equal to the extremum.
+  const [x, y] = saved;
+  const mask = eq(x!, y!.viewAs(kept));
+  const count = reduceKernel(mask, axes, "sum");
+  return [mul(expand(div(gKept, count.viewAs(kept)), shape), mask)];
+};
+
+/** One op per reduction, so the profiler and the autocast policy name sum, mean, max and min apart. */
+export const reduceOps = { sum: reduceDef("sum"), mean: reduceDef("mean"), max: reduceDef("max"), min: reduceDef("min") };
 
 function viewKept(t: Tensor, shape: number[]): Tensor {
   const v = t.viewAs(shape);
@@ -87,7 +92,7 @@ function reduce(x: Tensor, axes: number | readonly number[] | undefined, keepDim
       if (x.shape[a] === 0) throw new RangeError(`${kind}: cannot reduce the empty axis ${a} of ${formatShape(x.shape)}`);
     }
   }
-  return apply1(reduceOp, [x], { axes: resolved, keepDim, kind });
+  return apply1(reduceOps[kind], [x], { axes: resolved, keepDim, kind });
 }
 
 /**

@@ -22,7 +22,7 @@ function scalar(value: number, like: Tensor): Tensor {
 
 // The condition gets no gradient (null), as a boolean mask has none in PyTorch: the selection
 // is piecewise constant in it.
-const whereOp: OpDef<void> = {
+export const whereOp: OpDef<void> = {
   name: "where",
   forward: ([cond, a, b]) => ({ out: whereKernel(cond!, a!, b!), save: [cond!] }),
   backward: ({ saved: [cond], inputShapes, needsGrad }, [g]) => {

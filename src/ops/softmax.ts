@@ -28,8 +28,8 @@ function softmaxDef(name: string, log: boolean): OpDef<number> {
   };
 }
 
-const softmaxOp = softmaxDef("softmax", false);
-const logSoftmaxOp = softmaxDef("logSoftmax", true);
+export const softmaxOp = softmaxDef("softmax", false);
+export const logSoftmaxOp = softmaxDef("logSoftmax", true);
 
 /**
  * e^x / Σ e^x along `axis` (the last by default), max-subtracted so large inputs do not

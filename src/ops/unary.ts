@@ -19,10 +19,13 @@ export function unaryGradKernel(name: string, g: Tensor, saved: Tensor, alpha = 
   return out;
 }
 
-/** An op whose backward kernel needs the input ("x") or the output ("y"). */
-function nativeUnary(name: string, saves: "x" | "y"): OpDef<number> {
+/**
+ * An op whose backward kernel needs the input ("x") or the output ("y"); opName differs from the
+ * kernel code's name only where another op has that name (binary pow).
+ */
+function nativeUnary(name: string, saves: "x" | "y", opName = name): OpDef<number> {
   return {
-    name,
+    name: opName,
     forward: ([x], alpha) => {
       const y = unaryKernel(name, x!, alpha);
       return { out: y, save: [saves === "x" ? x! : y] };
@@ -45,7 +48,7 @@ export const unaryOps = {
   abs: nativeUnary("abs", "x"),
   square: nativeUnary("square", "x"),
   reciprocal: nativeUnary("reciprocal", "y"),
-  pow: nativeUnary("pow", "x"),
+  pow: nativeUnary("pow", "x", "powScalar"),
   clamp_min: nativeUnary("clamp_min", "x"),
   scale: {
     name: "scale",

@@ -8,7 +8,7 @@ import { dt } from "./util.js";
 
 /** Views: tensors that share their input's storage under another shape, and expand. */
 
-const reshapeOp: OpDef<readonly number[]> = {
+export const reshapeOp: OpDef<readonly number[]> = {
   name: "reshape",
   forward: ([x], shape) => ({ out: x!.viewAs(shape) }),
   backward: ({ inputShapes }, [g]) => [g!.viewAs(inputShapes[0]!)],
@@ -68,7 +68,7 @@ export function detach(x: Tensor): Tensor {
   return x.share();
 }
 
-const expandOp: OpDef<readonly number[]> = {
+export const expandOp: OpDef<readonly number[]> = {
   name: "expand",
   forward: ([x], shape) => {
     const out = Tensor.empty(shape, x!.dtype);

@@ -10,7 +10,7 @@ import { Trainer, type FitResult } from "../../src/train/trainer.js";
 /**
  * Mixed precision trains as well as float32: the same seeds, data order and steps, in float32
  * and in bfloat16 autocast, must end within 0.5 percentage points of test accuracy (mlp, cnn)
- * and 2% of validation loss (a GPT). One epoch of each classifier and a reduced GPT keep this
+ * and 0.5% of validation loss (a GPT). One epoch of each classifier and a reduced GPT keep this
  * to well under a minute on two quiet cores; the gap is measured, not assumed, at that length.
  */
 function fit(input: ConfigInput): FitResult {
@@ -44,7 +44,10 @@ describe("bfloat16 autocast matches float32 training", () => {
     assert.ok(gap <= 0.5, `float32 ${(100 * f32.eval!.accuracy!).toFixed(2)}%, bfloat16 ${(100 * bf16.eval!.accuracy!).toFixed(2)}%`);
   });
 
-  test("gpt (2 layers, width 128, 150 steps of the gpt recipe): validation loss within 2%", (t) => {
+  // Measured with this recipe: float32 against bfloat16 at one seed differs by 0.004% (seed 0) and
+  // 0.06% (seed 1), while float32 alone moves 0.66% between seeds 0, 1 and 2. The bound, 8x the
+  // largest measured gap, stays below what another seed moves the loss.
+  test("gpt (2 layers, width 128, 150 steps of the gpt recipe): validation loss within 0.5%", (t) => {
     const { f32, bf16 } = inBoth({
       model: { kind: "gpt", layers: 2, heads: 4, width: 128, context: 64 },
       data: { kind: "text", batchSize: 32, valBatches: 10 },
@@ -55,7 +58,7 @@ describe("bfloat16 autocast matches float32 training", () => {
     const f = f32.eval!.loss, b = bf16.eval!.loss;
     t.diagnostic(`validation loss float32 ${f.toFixed(4)}, bfloat16 ${b.toFixed(4)}`);
     assert.ok(f < 2.6, `float32 validation loss ${f}`);
-    assert.ok(Math.abs(b - f) / f <= 0.02, `validation loss float32 ${f.toFixed(4)}, bfloat16 ${b.toFixed(4)}`);
+    assert.ok(Math.abs(b - f) / f <= 0.005, `validation loss float32 ${f.toFixed(4)}, bfloat16 ${b.toFixed(4)}`);
   });
 });
 
