@@ -6,6 +6,7 @@ import { type Command, CommanderError } from "commander";
 
 import { BACKEND_ENV, TIMEOUT_ENV } from "../parallel/init.js";
 import { OPEN_MPI_DAEMON_OPTIONS } from "../parallel/mpi/daemon_options.js";
+import { isJsonLine, rankPrefix } from "../parallel/rank_output.js";
 import { startThreads } from "../parallel/threads/spawn.js";
 import { PROGRESS_ENV, progressMode } from "../train/progress_output.js";
 import { UsageError } from "./errors.js";
@@ -87,7 +88,12 @@ export function jobShape(opts: LaunchOptions, env: NodeJS.ProcessEnv = process.e
  * code is that of the lowest failed rank (2 for usage, 1 for a failed run).
  */
 async function launchThreads(size: number, threads: number, timeoutMs: number, argv: string[]): Promise<number> {
-  const job = startThreads({ size, threadsPerWorker: threads, timeoutMs, module: new URL("./launch_rank.js", import.meta.url), args: { argv } });
+  // A rank's stdout goes to stdout, its stderr to stderr, each line tagged with its rank but JSON (--json's summary).
+  const onLine = (rank: number, line: string, stream: "stdout" | "stderr"): void => {
+    if (stream === "stdout") process.stdout.write(isJsonLine(line) ? `${line}\n` : `${rankPrefix(rank)}${line}\n`);
+    else process.stderr.write(`${rankPrefix(rank)}${line}\n`);
+  };
+  const job = startThreads({ size, threadsPerWorker: threads, timeoutMs, module: new URL("./launch_rank.js", import.meta.url), args: { argv }, onLine });
   const results: (RankResult & { rank: number })[] = (await job.done).map((o) => (o.ok ? { rank: o.rank, ...(o.result as RankResult) } : { rank: o.rank, code: 1, message: o.error.message }));
   const failures = results.filter((r) => r.code !== 0);
   if (failures.length === 0) return 0;

@@ -24,12 +24,14 @@ const small = ["--set", "model.kind=mlp", "--set", "model.hidden=[16]", "--set",
 function launchTwoRanks(backend: "threads" | "mpi"): void {
   // -n on one backend, torchrun's --nproc-per-node on the other: the same 2 ranks.
   const ranks = backend === "threads" ? ["-n", "2"] : ["--nproc-per-node", "2"];
-  const r = turbine(["launch", ...ranks, "--backend", backend, "--threads-per-worker", "1", "--", "train", ...small, "--set", `outDir=runs-${backend}`]);
+  const r = turbine(["launch", ...ranks, "--backend", backend, "--threads-per-worker", "1", "--", "train", ...small, "--set", `outDir=runs-${backend}`, "--json"]);
   assert.equal(r.code, 0, r.stderr);
   const all = r.stdout + r.stderr;
-  assert.match(all, /^\[rank 0\] trained 4 steps/m);
+  assert.match(r.stdout, /^\[rank 0\] trained 4 steps/m, "the summary goes to stdout");
   assert.doesNotMatch(all, /\[rank 1\] trained/, "only rank 0 prints the summary");
-  assert.deepEqual(all.split("\n").filter((line) => line !== "" && !/^\[rank [01]\] /.test(line)), [], "every line names its rank");
+  const json = r.stdout.trim().split("\n").at(-1)!;
+  assert.equal((JSON.parse(json) as { steps: number }).steps, 4, "--json's line comes last on stdout, untagged, for jq");
+  assert.deepEqual(all.split("\n").filter((line) => line !== "" && line !== json && !/^\[rank [01]\] /.test(line)), [], "every other line names its rank");
   const metrics = readFileSync(join(work, `runs-${backend}`, "mlp", "version_0", "metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as { type: string; step: number });
   assert.deepEqual(metrics.filter((m) => m.type === "train").map((m) => m.step), [1, 2, 3, 4], "one writer: each step logged once");
   assert.ok(existsSync(join(work, `runs-${backend}`, "mlp", "version_0", "checkpoints")));

@@ -11,6 +11,14 @@ test("linePrefixer tags each line once, across chunk boundaries", () => {
   assert.equal(tag("d"), "[rank 3] d");
 });
 
+test("with keepJson, a whole JSON line is left untagged (--json's summary under launch), any other line tagged", () => {
+  const tag = linePrefixer(rankPrefix(0), { keepJson: true });
+  assert.equal(tag('{"steps":4}\n'), '{"steps":4}\n');
+  assert.equal(tag("trained {x}\n"), "[rank 0] trained {x}\n");
+  assert.equal(tag('{"partial":'), '[rank 0] {"partial":', "a JSON line split over writes is tagged");
+  assert.equal(linePrefixer(rankPrefix(0))('{"steps":4}\n'), '[rank 0] {"steps":4}\n', "without keepJson, tagged");
+});
+
 test("mpiLaunchRank reads mpirun's rank only in an mpi launch", () => {
   assert.equal(mpiLaunchRank({ TURBINE_DIST_BACKEND: "mpi", OMPI_COMM_WORLD_RANK: "2" }), 2);
   assert.equal(mpiLaunchRank({ TURBINE_DIST_BACKEND: "mpi", PMIX_RANK: "0" }), 0);

@@ -14,8 +14,8 @@ export interface RunThreadsOptions extends ThreadsWorldOptions {
   args?: unknown;
   /** OpenMP threads of each worker (default 1). */
   threadsPerWorker?: number;
-  /** Each line a worker prints, with its rank (default: stderr with a "[rank r] " prefix). */
-  onLine?: (rank: number, line: string) => void;
+  /** Each line a worker prints, with its rank and the stream it went to (default: stderr with a "[rank r] " prefix). */
+  onLine?: (rank: number, line: string, stream: "stdout" | "stderr") => void;
 }
 
 /** How one rank ended: its run's result, or the error that ended it. */
@@ -70,8 +70,8 @@ export function startThreads(options: RunThreadsOptions): ThreadsJob {
         stderr: true,
       });
       workers.push(worker);
-      forwardLines(worker.stdout, (line) => onLine(rank, line));
-      forwardLines(worker.stderr, (line) => onLine(rank, line));
+      forwardLines(worker.stdout, (line) => onLine(rank, line, "stdout"));
+      forwardLines(worker.stderr, (line) => onLine(rank, line, "stderr"));
       let report: WorkerReport | null = null;
       let crash: Error | null = null;
       worker.on("message", (message: WorkerReport) => (report = message));
