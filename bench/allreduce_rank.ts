@@ -28,7 +28,8 @@ export function run(group: ProcessGroup, args: { bytes: number; rounds: number }
   (plain.data as Float32Array).fill(group.rank + 1);
   const sharedSeconds = time(group, args.rounds, () => group.allReduce(shared, "sum"));
   const plainSeconds = time(group, args.rounds, () => group.allReduce(plain, "sum"));
-  const src = new Float32Array(n).fill(1), dst = new Float32Array(n);
+  const src = new Float32Array(n).fill(1),
+    dst = new Float32Array(n);
   const memcpySeconds = time(group, args.rounds, () => {
     if (group.rank === 0) kernels.copyBytes(dst, src);
   });

@@ -34,7 +34,19 @@ const builds = { this: packageRoot(), baseline: values.baseline };
 
 function run(root: string, workload: WorkloadName): number {
   const script = join(root, "dist", "bench", "workload.js");
-  const args = ["--workload", workload, "--precision", values.precision, "--threads", values.threads, "--steps", String(DEFAULT_STEPS[workload]), "--warmup", values.warmup, "--json"];
+  const args = [
+    "--workload",
+    workload,
+    "--precision",
+    values.precision,
+    "--threads",
+    values.threads,
+    "--steps",
+    String(DEFAULT_STEPS[workload]),
+    "--warmup",
+    values.warmup,
+    "--json",
+  ];
   return runJson(process.execPath, [script, ...args]).throughput;
 }
 

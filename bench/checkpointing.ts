@@ -85,4 +85,7 @@ const [plain, checkpointed] = rows as [(typeof rows)[0], (typeof rows)[0]];
 const memorySaved = 1 - checkpointed.peak_activation_mib / plain.peak_activation_mib;
 const timeAdded = checkpointed.step_ms / plain.step_ms - 1;
 if (json) console.log(JSON.stringify({ config: "checkpoint vs plain", memory_saved: memorySaved, time_added: timeAdded }));
-else console.log(`checkpointing every block: ${(100 * memorySaved).toFixed(1)}% less peak activation memory, ${(100 * timeAdded).toFixed(1)}% more step time (claim: ≥ 60%, ≤ 40%)`);
+else
+  console.log(
+    `checkpointing every block: ${(100 * memorySaved).toFixed(1)}% less peak activation memory, ${(100 * timeAdded).toFixed(1)}% more step time (claim: ≥ 60%, ≤ 40%)`,
+  );

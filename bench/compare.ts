@@ -83,7 +83,21 @@ export function runJson(command: string, args: string[], env: NodeJS.ProcessEnv 
 
 export function turbineRun(workload: WorkloadName, o: CompareOptions, extra: string[] = []): Result {
   const steps = o.steps[workload] ?? DEFAULT_STEPS[workload];
-  return runJson(process.execPath, [join(packageRoot(), "dist", "bench", "workload.js"), "--workload", workload, "--threads", String(o.threads), "--precision", o.precision, "--steps", String(steps), "--warmup", String(o.warmup), "--json", ...extra]);
+  return runJson(process.execPath, [
+    join(packageRoot(), "dist", "bench", "workload.js"),
+    "--workload",
+    workload,
+    "--threads",
+    String(o.threads),
+    "--precision",
+    o.precision,
+    "--steps",
+    String(steps),
+    "--warmup",
+    String(o.warmup),
+    "--json",
+    ...extra,
+  ]);
 }
 
 export function torchRun(workload: WorkloadName, o: CompareOptions, s: TorchSetting, extra: string[] = [], steps?: number): Result {
@@ -93,7 +107,23 @@ export function torchRun(workload: WorkloadName, o: CompareOptions, s: TorchSett
   const { OPENBLAS_CORETYPE: _coretype, OPENBLAS_L2_SIZE: _l2, ...inherited } = process.env;
   const env: NodeJS.ProcessEnv = { ...inherited, OPENBLAS_NUM_THREADS: String(s.openblas) };
   if (s.waitPolicy === "passive") env.OMP_WAIT_POLICY = "PASSIVE";
-  return runJson("/usr/bin/python3", [join(packageRoot(), "bench", "torch", `${workload}.py`), "--threads", String(s.threads), "--precision", o.precision, "--steps", String(n), "--warmup", String(o.warmup), "--json", ...extra], env);
+  return runJson(
+    "/usr/bin/python3",
+    [
+      join(packageRoot(), "bench", "torch", `${workload}.py`),
+      "--threads",
+      String(s.threads),
+      "--precision",
+      o.precision,
+      "--steps",
+      String(n),
+      "--warmup",
+      String(o.warmup),
+      "--json",
+      ...extra,
+    ],
+    env,
+  );
 }
 
 /** The settings PyTorch is searched over. */
@@ -111,7 +141,10 @@ interface RecordedSetting {
 
 /** The best setting recorded in bench/torch/best_settings.json for a workload and precision. */
 export function recordedTorchSetting(workload: WorkloadName, precision: Precision): TorchSetting {
-  const recorded = JSON.parse(readFileSync(join(packageRoot(), "bench", "torch", "best_settings.json"), "utf8")) as Record<string, Record<Precision, RecordedSetting>>;
+  const recorded = JSON.parse(readFileSync(join(packageRoot(), "bench", "torch", "best_settings.json"), "utf8")) as Record<
+    string,
+    Record<Precision, RecordedSetting>
+  >;
   const r = recorded[workload]?.[precision];
   if (!r) throw new Error(`bench: best_settings.json has no ${workload} ${precision} entry`);
   return { threads: r.threads, openblas: r.openblas_threads, waitPolicy: r.wait_policy ?? "default" };
@@ -155,7 +188,8 @@ export function median(values: number[]): number {
 export function matmulLimit(dtype: "float32" | "bfloat16", threads: number): number {
   kernels.setNumThreads(threads);
   return tidy(() => {
-    const a = randn([1024, 1024], { dtype }), b = randn([1024, 1024], { dtype });
+    const a = randn([1024, 1024], { dtype }),
+      b = randn([1024, 1024], { dtype });
     for (let i = 0; i < 3; i++) matmul(a, b).dispose();
     const times: number[] = [];
     for (let i = 0; i < 15; i++) {
@@ -183,7 +217,9 @@ export function compare(o: CompareOptions): CompareRow[] {
   for (const workload of o.workloads) {
     o.log(`${workload} (${o.precision}): ${o.searchRounds ? "searching PyTorch's best setting" : "PyTorch's recorded best setting"}`);
     const setting = bestTorchSetting(workload, o);
-    const ours: number[] = [], theirs: number[] = [], oursF32: number[] = [];
+    const ours: number[] = [],
+      theirs: number[] = [],
+      oursF32: number[] = [];
     const lowPrecision = o.precision !== "f32";
     let unit = "";
     const sides = [
@@ -202,7 +238,8 @@ export function compare(o: CompareOptions): CompareRow[] {
       o.log(`  repeat ${r + 1}/${o.repeats}: turbine ${ours[r]!.toFixed(0)}${f32}, pytorch ${theirs[r]!.toFixed(0)} ${unit}`);
     }
     const pairRatios = ours.map((v, r) => v / theirs[r]!);
-    const turbine = median(ours), torch = median(theirs);
+    const turbine = median(ours),
+      torch = median(theirs);
     const turbineF32 = lowPrecision ? median(oursF32) : undefined;
     const flops = flopsPerUnit(workload) / 1e9;
     rows.push({
@@ -228,7 +265,8 @@ export function compare(o: CompareOptions): CompareRow[] {
  */
 export function timeToQuality(o: CompareOptions): { turbine: Result[]; pytorch: Result[]; torchSetting: TorchSetting } {
   const setting = bestTorchSetting("gpt", o);
-  const turbine: Result[] = [], pytorch: Result[] = [];
+  const turbine: Result[] = [],
+    pytorch: Result[] = [];
   alternate(o.repeats, [
     () => {
       turbine.push(turbineRun("gpt", o, ["--time-to-quality"]));

@@ -31,6 +31,11 @@ report(
     waitPct: 100 * median(results[w]!.waitShare),
     speedup: base / median(results[w]!.stepMs),
   })),
-  [["workers", "workers"], ["stepMs", "step ms (median)"], ["waitPct", "data wait % of step"], ["speedup", "step time vs 0 workers ×"]],
+  [
+    ["workers", "workers"],
+    ["stepMs", "step ms (median)"],
+    ["waitPct", "data wait % of step"],
+    ["speedup", "step time vs 0 workers ×"],
+  ],
   json,
 );

@@ -22,9 +22,15 @@ const BUCKETS_MB = [1, 4, 8, 25];
 
 /** Child mode: one turbine job of `workers` ranks × 1 thread; prints the job's tokens/s. */
 async function child(workers: number): Promise<void> {
-  const job = startThreads({ size: workers, threadsPerWorker: 1, module: new URL("./ddp_rank.js", import.meta.url), args: { steps: ints.steps, warmup: ints.warmup } });
+  const job = startThreads({
+    size: workers,
+    threadsPerWorker: 1,
+    module: new URL("./ddp_rank.js", import.meta.url),
+    args: { steps: ints.steps, warmup: ints.warmup },
+  });
   const outcomes = await job.done;
-  let tokens = 0, seconds = 0;
+  let tokens = 0,
+    seconds = 0;
   for (const o of outcomes) {
     if (!o.ok) throw o.error;
     const r = o.result as { tokens: number; seconds: number };
@@ -67,13 +73,25 @@ if (ints.workers > 0 && process.argv.includes("--workers")) {
   const runs: Record<"one" | "two" | "torch", number[]> = { one: [], two: [], torch: [] };
   alternate(ints.rounds, [() => void runs.one.push(turbine(1)), () => void runs.two.push(turbine(2)), () => void runs.torch.push(torchDdp(bucketMb))]);
   for (let round = 0; round < ints.rounds; round++) {
-    process.stderr.write(`round ${round + 1}/${ints.rounds}: turbine 1×1 ${Math.round(runs.one[round]!)}, 2×1 ${Math.round(runs.two[round]!)}, PyTorch DDP (${bucketMb} MB buckets) ${Math.round(runs.torch[round]!)} tok/s\n`);
+    process.stderr.write(
+      `round ${round + 1}/${ints.rounds}: turbine 1×1 ${Math.round(runs.one[round]!)}, 2×1 ${Math.round(runs.two[round]!)}, PyTorch DDP (${bucketMb} MB buckets) ${Math.round(runs.torch[round]!)} tok/s\n`,
+    );
   }
   const [one, two, torch] = [median(runs.one), median(runs.two), median(runs.torch)];
   const range = (ratios: number[]): string => `${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}`;
-  const scalingRange = range(runs.two.map((v, r) => v / runs.one[r]!)), vsTorchRange = range(runs.two.map((v, r) => v / runs.torch[r]!));
+  const scalingRange = range(runs.two.map((v, r) => v / runs.one[r]!)),
+    vsTorchRange = range(runs.two.map((v, r) => v / runs.torch[r]!));
   report(
-    [{ one: Math.round(one), two: Math.round(two), torch: Math.round(torch), bucketMb, scaling: `${(two / one).toFixed(2)} (${scalingRange})`, vsTorch: `${(two / torch).toFixed(2)} (${vsTorchRange})` }],
+    [
+      {
+        one: Math.round(one),
+        two: Math.round(two),
+        torch: Math.round(torch),
+        bucketMb,
+        scaling: `${(two / one).toFixed(2)} (${scalingRange})`,
+        vsTorch: `${(two / torch).toFixed(2)} (${vsTorchRange})`,
+      },
+    ],
     [
       ["one", "turbine 1×1 tok/s"],
       ["two", "turbine 2×1 tok/s"],

@@ -17,7 +17,8 @@ export function run(group: ProcessGroup, args: { steps: number; warmup: number }
   const trainer = new Trainer({ ...parts, eval: undefined, clipGradNorm: config.train.clipGradNorm });
   trainer.fit({ steps: args.warmup });
   group.barrier();
-  const before = trainer.trainSeconds, processed = trainer.processedUnits;
+  const before = trainer.trainSeconds,
+    processed = trainer.processedUnits;
   trainer.fit({ steps: args.warmup + args.steps });
   group.barrier();
   ddp.dispose();

@@ -15,13 +15,15 @@ import { benchOptions, median, now, report } from "./harness.js";
 
 const { ints, json } = benchOptions("loader_throughput", { workers: 1, rounds: 5, batches: 300, steps: 40 });
 const { workers, rounds, batches, steps } = ints as { workers: number; rounds: number; batches: number; steps: number };
-const WARMUP_BATCHES = 20, WARMUP_STEPS = 10;
+const WARMUP_BATCHES = 20,
+  WARMUP_STEPS = 10;
 
 /** Batches per second of the loader alone over `batches` batches after a warm-up. */
 function loaderRate(round: number): number {
   const train = FashionMNIST.load({ split: "train" });
   const loader = new DataLoader(train, { batchSize: 128, shuffle: true, seed: round, transform: CNN_AUGMENT, numWorkers: workers });
-  let seen = 0, start = 0;
+  let seen = 0,
+    start = 0;
   try {
     for (;;) {
       for (const { x, y } of loader) {
@@ -36,7 +38,8 @@ function loaderRate(round: number): number {
   }
 }
 
-const loaderRates: number[] = [], trainRates: number[] = [];
+const loaderRates: number[] = [],
+  trainRates: number[] = [];
 for (let round = 0; round < rounds; round++) {
   const order = round % 2 === 0 ? ["loader", "train"] : ["train", "loader"];
   for (const side of order) {
@@ -45,9 +48,16 @@ for (let round = 0; round < rounds; round++) {
     process.stderr.write(`round ${round + 1}/${rounds} ${side}: ${(side === "loader" ? loaderRates : trainRates).at(-1)!.toFixed(1)} batches/s\n`);
   }
 }
-const loader = median(loaderRates), train = median(trainRates);
+const loader = median(loaderRates),
+  train = median(trainRates);
 report(
   [{ workers, loader, train, ratio: loader / train, ratioLow: Math.min(...loaderRates.map((l, i) => l / trainRates[i]!)) }],
-  [["workers", "workers"], ["loader", "loader batches/s"], ["train", "cnn training batches/s"], ["ratio", "loader / training ×"], ["ratioLow", "lowest round ×"]],
+  [
+    ["workers", "workers"],
+    ["loader", "loader batches/s"],
+    ["train", "cnn training batches/s"],
+    ["ratio", "loader / training ×"],
+    ["ratioLow", "lowest round ×"],
+  ],
   json,
 );

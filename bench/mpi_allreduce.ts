@@ -76,8 +76,21 @@ if (rankOf >= 0) {
       side.cNonblocking.push(run([...env, program, ...args, "--nonblocking"]));
       side.cBlocking.push(run([program, ...args]));
     }
-    const t = median(side.turbine), nb = median(side.cNonblocking), b = median(side.cBlocking);
+    const t = median(side.turbine),
+      nb = median(side.cNonblocking),
+      b = median(side.cBlocking);
     return { size: `${bytes >> 20} MB`, turbineMs: t * 1e3, cIallreduceMs: nb * 1e3, cAllreduceMs: b * 1e3, vsIallreduce: nb / t, vsAllreduce: b / t };
   });
-  report(rows, [["size", "size"], ["turbineMs", "turbine ms"], ["cIallreduceMs", "C Iallreduce ms"], ["cAllreduceMs", "C Allreduce ms"], ["vsIallreduce", "C/turbine (Iallreduce)"], ["vsAllreduce", "C/turbine (Allreduce)"]], json);
+  report(
+    rows,
+    [
+      ["size", "size"],
+      ["turbineMs", "turbine ms"],
+      ["cIallreduceMs", "C Iallreduce ms"],
+      ["cAllreduceMs", "C Allreduce ms"],
+      ["vsIallreduce", "C/turbine (Iallreduce)"],
+      ["vsAllreduce", "C/turbine (Allreduce)"],
+    ],
+    json,
+  );
 }

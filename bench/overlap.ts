@@ -72,7 +72,8 @@ function rankMain(layers: number, width: number, batch: number, steps: number): 
       if (i >= 0) times[mode].push(now() - t0);
     }
   }
-  if (group.rank === 0) console.log(JSON.stringify({ buckets: overlapped.buckets.length, none: median(times.none), after: median(times.after), overlap: median(times.overlap) }));
+  if (group.rank === 0)
+    console.log(JSON.stringify({ buckets: overlapped.buckets.length, none: median(times.none), after: median(times.after), overlap: median(times.overlap) }));
 }
 
 const at = process.argv.indexOf("--rank-of");
@@ -89,10 +90,31 @@ if (at >= 0) {
     if (r.status !== 0 || line === undefined) throw new Error(`overlap: the ranks failed:\n${r.stdout}${r.stderr}`);
     const t = JSON.parse(line) as Record<Mode | "buckets", number>;
     const bytes = ints.layers * (ints.width * ints.width + ints.width) * 4;
-    const exposedAfter = t.after - t.none, exposedOverlap = t.overlap - t.none;
+    const exposedAfter = t.after - t.none,
+      exposedOverlap = t.overlap - t.none;
     report(
-      [{ gradMB: bytes / 2 ** 20, buckets: t.buckets, noneMs: t.none * 1e3, afterMs: t.after * 1e3, overlapMs: t.overlap * 1e3, exposedAfterMs: exposedAfter * 1e3, exposedOverlapMs: exposedOverlap * 1e3, hidden: 1 - exposedOverlap / exposedAfter }],
-      [["gradMB", "grads MB"], ["buckets", "buckets"], ["noneMs", "no comm ms"], ["afterMs", "after ms"], ["overlapMs", "overlap ms"], ["exposedAfterMs", "exposed after ms"], ["exposedOverlapMs", "exposed overlap ms"], ["hidden", "hidden share"]],
+      [
+        {
+          gradMB: bytes / 2 ** 20,
+          buckets: t.buckets,
+          noneMs: t.none * 1e3,
+          afterMs: t.after * 1e3,
+          overlapMs: t.overlap * 1e3,
+          exposedAfterMs: exposedAfter * 1e3,
+          exposedOverlapMs: exposedOverlap * 1e3,
+          hidden: 1 - exposedOverlap / exposedAfter,
+        },
+      ],
+      [
+        ["gradMB", "grads MB"],
+        ["buckets", "buckets"],
+        ["noneMs", "no comm ms"],
+        ["afterMs", "after ms"],
+        ["overlapMs", "overlap ms"],
+        ["exposedAfterMs", "exposed after ms"],
+        ["exposedOverlapMs", "exposed overlap ms"],
+        ["hidden", "hidden share"],
+      ],
       json,
     );
   } finally {

@@ -37,12 +37,15 @@ const name = values.workload as WorkloadName;
 if (!WORKLOADS.includes(name)) throw new Error(`workload: --workload must be one of ${WORKLOADS.join(", ")}, got ${values.workload}`);
 const precision = values.precision as BenchPrecision;
 if (!(precision in PRECISIONS)) throw new Error(`workload: --precision must be one of ${Object.keys(PRECISIONS).join(", ")}, got ${values.precision}`);
-const threads = Number(values.threads), steps = Number(values.steps), warmup = Number(values.warmup);
+const threads = Number(values.threads),
+  steps = Number(values.steps),
+  warmup = Number(values.warmup);
 kernels.setNumThreads(threads);
 
 const row: Record<string, unknown> = { workload: name, precision: values.precision, threads, unit: name === "gpt" ? "tokens/s" : "samples/s" };
 if (values["time-to-quality"]) {
-  const total = Number(values["total-steps"]), target = Number(values.target);
+  const total = Number(values["total-steps"]),
+    target = Number(values.target);
   const raw = workloadConfig(name, packageRoot(), total, precision);
   const config = parseConfig({ ...raw, train: { ...(raw.train as object), steps: total, evalEvery: Number(values["eval-every"]) } }, `${name} workload`);
   const parts = buildRun(config);
@@ -80,4 +83,10 @@ if (values["time-to-quality"]) {
   Object.assign(row, { throughput: (trainer.processedUnits - processedBefore) / seconds, steps, seconds, final_loss: finalLoss });
 }
 row.load_average = loadavg()[0];
-process.stdout.write(values.json ? `${JSON.stringify(row)}\n` : `${Object.entries(row).map(([k, v]) => `${k}: ${JSON.stringify(v)}`).join("\n")}\n`);
+process.stdout.write(
+  values.json
+    ? `${JSON.stringify(row)}\n`
+    : `${Object.entries(row)
+        .map(([k, v]) => `${k}: ${JSON.stringify(v)}`)
+        .join("\n")}\n`,
+);

@@ -28,7 +28,12 @@ export function workloadConfig(name: WorkloadName, root: string, steps: number, 
     case "mlp":
       return { model: { kind: "mlp", hidden: [1024, 1024] }, data: { kind: "fashion-mnist", batchSize: 256 }, optimizer: classifierOptimizer, train };
     case "cnn":
-      return { model: { kind: "cnn", channels: [32, 64], hidden: 128 }, data: { kind: "fashion-mnist", batchSize: 128 }, optimizer: classifierOptimizer, train };
+      return {
+        model: { kind: "cnn", channels: [32, 64], hidden: 128 },
+        data: { kind: "fashion-mnist", batchSize: 128 },
+        optimizer: classifierOptimizer,
+        train,
+      };
     case "gpt": {
       const recipe = JSON.parse(readFileSync(join(root, "examples", "gpt-char.json"), "utf8")) as ConfigInput & { train: object };
       return { ...recipe, train: { ...recipe.train, ...train } };
@@ -48,11 +53,16 @@ export function flopsPerUnit(name: WorkloadName): number {
     case "mlp":
       return 4 * 784 * 1024 + 6 * (1024 * 1024 + 1024 * 10);
     case "cnn": {
-      const conv1 = 26 * 26 * 32 * 9 * 2, conv2 = 11 * 11 * 64 * 32 * 9 * 2, fc = (1600 * 128 + 128 * 10) * 2;
+      const conv1 = 26 * 26 * 32 * 9 * 2,
+        conv2 = 11 * 11 * 64 * 32 * 9 * 2,
+        fc = (1600 * 128 + 128 * 10) * 2;
       return 2 * conv1 + 3 * (conv2 + fc);
     }
     case "gpt": {
-      const width = 256, layers = 4, context = 128, vocab = 73;
+      const width = 256,
+        layers = 4,
+        context = 128,
+        vocab = 73;
       const matmulParams = layers * 12 * width * width + width * vocab;
       const attention = layers * 3 * 2 * context * width; // causal QKᵀ and PV, forward and backward
       return 6 * matmulParams + attention;

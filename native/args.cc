@@ -6,22 +6,31 @@ namespace {
 
 napi_typedarray_type array_kind(DType d) {
   switch (d) {
-    case DType::F32: return napi_float32_array;
+    case DType::F32:
+      return napi_float32_array;
     case DType::BF16:
-    case DType::F16: return napi_uint16_array;
-    case DType::I32: return napi_int32_array;
+    case DType::F16:
+      return napi_uint16_array;
+    case DType::I32:
+      return napi_int32_array;
   }
   return napi_float32_array;
 }
 
 const char* array_name(napi_typedarray_type t) {
   switch (t) {
-    case napi_float32_array: return "Float32Array";
-    case napi_uint16_array: return "Uint16Array";
-    case napi_int32_array: return "Int32Array";
-    case napi_uint8_array: return "Uint8Array";
-    case napi_float64_array: return "Float64Array";
-    default: return "another typed array";
+    case napi_float32_array:
+      return "Float32Array";
+    case napi_uint16_array:
+      return "Uint16Array";
+    case napi_int32_array:
+      return "Int32Array";
+    case napi_uint8_array:
+      return "Uint8Array";
+    case napi_float64_array:
+      return "Float64Array";
+    default:
+      return "another typed array";
   }
 }
 
@@ -53,9 +62,9 @@ View Args::typed(size_t i, const char* name, napi_typedarray_type* type) const {
   View v;
   v.data = data;
   size_t item = (*type == napi_float32_array || *type == napi_int32_array || *type == napi_uint32_array) ? 4
-                : (*type == napi_uint16_array || *type == napi_int16_array)                             ? 2
+                : (*type == napi_uint16_array || *type == napi_int16_array)                              ? 2
                 : (*type == napi_float64_array)                                                          ? 8
-                                                                                                          : 1;
+                                                                                                         : 1;
   v.bytes = length * item;
   return v;
 }
@@ -63,8 +72,7 @@ View Args::typed(size_t i, const char* name, napi_typedarray_type* type) const {
 View Args::tensor(size_t i, const char* name, DType dtype, int64_t numel) const {
   View v = tensor_any(i, name, dtype);
   require(numel >= 0 && v.bytes == static_cast<size_t>(numel) * dtype_size(dtype),
-          "'%s' holds %zu elements, expected %lld", name, v.bytes / dtype_size(dtype),
-          static_cast<long long>(numel));
+          "'%s' holds %zu elements, expected %lld", name, v.bytes / dtype_size(dtype), static_cast<long long>(numel));
   return v;
 }
 
@@ -82,8 +90,8 @@ int64_t Args::integer(size_t i, const char* name) const {
   require(t == napi_number, "argument '%s' must be a number", name);
   double d;
   napi_get_value_double(info_.Env(), info_[i], &d);
-  require(std::floor(d) == d && std::fabs(d) < 9.007199254740992e15, "argument '%s' must be an integer, got %g",
-          name, d);
+  require(std::floor(d) == d && std::fabs(d) < 9.007199254740992e15, "argument '%s' must be an integer, got %g", name,
+          d);
   return static_cast<int64_t>(d);
 }
 

@@ -16,7 +16,9 @@ struct View {
   void* data = nullptr;
   size_t bytes = 0;
   template <typename T>
-  T* as() const { return static_cast<T*>(data); }
+  T* as() const {
+    return static_cast<T*>(data);
+  }
 };
 
 class Args {

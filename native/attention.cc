@@ -2,9 +2,9 @@
 // heads of t rows of d read through strides (see Layout), forward and backward, FlashAttention-
 // style (Dao et al., FlashAttention-2): the t × t score matrix never exists. Forward walks key
 // blocks with an online softmax (running max, running sum, rescaled accumulator) and saves each
-// query row's log-sum-exp; backward recomputes each score tile from it. A thread holds block × block tiles, plus in backward one
-// head's f32 dQ accumulator and Δ (t × d and t floats). f32, bf16 and f16 inputs are computed
-// in f32; outputs take the input dtype, the log-sum-exp is f32.
+// query row's log-sum-exp; backward recomputes each score tile from it. A thread holds block × block tiles, plus in
+// backward one head's f32 dQ accumulator and Δ (t × d and t floats). f32, bf16 and f16 inputs are computed in f32;
+// outputs take the input dtype, the log-sum-exp is f32.
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -327,9 +327,8 @@ Napi::Value AttentionBackwardKernel(const Napi::CallbackInfo& info) {
   void* dv = optional(9, "dv", ly.v);
   dispatch_float(dt, [&](auto tag) {
     using T = decltype(tag);
-    backward(static_cast<const T*>(q), static_cast<const T*>(k), static_cast<const T*>(v),
-             static_cast<const T*>(out), lse, static_cast<const T*>(g), static_cast<T*>(dq), static_cast<T*>(dk),
-             static_cast<T*>(dv), pb);
+    backward(static_cast<const T*>(q), static_cast<const T*>(k), static_cast<const T*>(v), static_cast<const T*>(out),
+             lse, static_cast<const T*>(g), static_cast<T*>(dq), static_cast<T*>(dk), static_cast<T*>(dv), pb);
   });
   return info.Env().Undefined();
 }

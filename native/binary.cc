@@ -9,19 +9,19 @@
 namespace turbine {
 namespace {
 
-#define BINARY_OPS(X)                                  \
-  X(add, a + b)                                        \
-  X(sub, a - b)                                        \
-  X(mul, a * b)                                        \
-  X(div, a / b)                                        \
-  X(pow, std::pow(a, b))                               \
-  X(maximum, a > b || std::isnan(a) ? a : b)           \
-  X(minimum, a < b || std::isnan(a) ? a : b)           \
-  X(eq, static_cast<float>(a == b))                    \
-  X(ne, static_cast<float>(a != b))                    \
-  X(lt, static_cast<float>(a < b))                     \
-  X(le, static_cast<float>(a <= b))                    \
-  X(gt, static_cast<float>(a > b))                     \
+#define BINARY_OPS(X)                        \
+  X(add, a + b)                              \
+  X(sub, a - b)                              \
+  X(mul, a* b)                               \
+  X(div, a / b)                              \
+  X(pow, std::pow(a, b))                     \
+  X(maximum, a > b || std::isnan(a) ? a : b) \
+  X(minimum, a < b || std::isnan(a) ? a : b) \
+  X(eq, static_cast<float>(a == b))          \
+  X(ne, static_cast<float>(a != b))          \
+  X(lt, static_cast<float>(a < b))           \
+  X(le, static_cast<float>(a <= b))          \
+  X(gt, static_cast<float>(a > b))           \
   X(ge, static_cast<float>(a >= b))
 
 enum class Binary : int {
@@ -70,13 +70,14 @@ Napi::Value BinaryKernel(const Napi::CallbackInfo& info) {
   dispatch_float(dt, [&](auto tag) {
     using T = decltype(tag);
     switch (static_cast<Binary>(code)) {
-#define X(name, expr)                                                           \
-  case Binary::name:                                                            \
+#define X(name, expr)                                                                  \
+  case Binary::name:                                                                   \
     run(bc, a.as<T>(), b.as<T>(), out.as<T>(), [](float a, float b) { return expr; }); \
     break;
       BINARY_OPS(X)
 #undef X
-      default: break;
+      default:
+        break;
     }
   });
   return info.Env().Undefined();

@@ -19,7 +19,9 @@ inline float load(const f16* p, int64_t i) { return to_float(p[i]); }
 inline float load(const int32_t* p, int64_t i) { return static_cast<float>(p[i]); }
 
 template <typename T>
-inline void store(T* p, int64_t i, float v) { p[i] = from_float<T>(v); }
+inline void store(T* p, int64_t i, float v) {
+  p[i] = from_float<T>(v);
+}
 inline void store(int32_t* p, int64_t i, float v) {
   const bool representable = v > -2147483904.0f && v < 2147483648.0f;  // false for NaN too
   p[i] = representable ? static_cast<int32_t>(v) : std::numeric_limits<int32_t>::min();
@@ -46,7 +48,8 @@ void convert_run(const float* s, f16* d, int64_t begin, int64_t end) {
   int64_t i = begin;
   for (; i + 16 <= end; i += 16) {
     // The masked forms, with a defined pass-through, keep GCC 12's headers free of warnings.
-    const __m256i h = _mm512_mask_cvtps_ph(_mm256_setzero_si256(), 0xffff, _mm512_loadu_ps(s + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    const __m256i h = _mm512_mask_cvtps_ph(_mm256_setzero_si256(), 0xffff, _mm512_loadu_ps(s + i),
+                                           _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(d + i), h);
   }
   for (; i < end; i++) d[i] = to_f16(s[i]);
@@ -63,8 +66,10 @@ void convert_run(const f16* s, float* d, int64_t begin, int64_t end) {
 
 template <typename Fn>
 void dispatch_any(DType d, Fn&& fn) {
-  if (d == DType::I32) fn(int32_t{});
-  else dispatch_float(d, fn);
+  if (d == DType::I32)
+    fn(int32_t{});
+  else
+    dispatch_float(d, fn);
 }
 
 // cast(srcDtype, src, dstDtype, dst)
@@ -88,9 +93,7 @@ Napi::Value CastKernel(const Napi::CallbackInfo& info) {
       using T = decltype(ttag);
       const F* s = src.as<F>();
       T* d = dst.as<T>();
-      parallel_for(n, kElementGrain, [&](int64_t begin, int64_t end) {
-        convert_run(s, d, begin, end);
-      });
+      parallel_for(n, kElementGrain, [&](int64_t begin, int64_t end) { convert_run(s, d, begin, end); });
     });
   });
   return info.Env().Undefined();

@@ -29,7 +29,8 @@ ArrayInfo array_info(const Args& args, Napi::Value value, const char* name) {
   napi_value buffer;
   size_t offset;
   napi_get_typedarray_info(value.Env(), value, &a.type, &a.length, &a.data, &buffer, &offset);
-  args.require(a.type == napi_float32_array || a.type == napi_uint16_array || a.type == napi_int32_array || a.type == napi_uint8_array,
+  args.require(a.type == napi_float32_array || a.type == napi_uint16_array || a.type == napi_int32_array ||
+                   a.type == napi_uint8_array,
                "%s must be a Float32Array, Uint16Array, Int32Array or Uint8Array", name);
   return a;
 }
@@ -39,7 +40,8 @@ ArrayInfo array_info(const Args& args, Napi::Value value, const char* name) {
 constexpr int64_t kBlock = 2048;
 
 template <typename T>
-void reduce_range(CollectiveOp op, float scale, const std::vector<T*>& dsts, const std::vector<const T*>& srcs, int64_t begin, int64_t end) {
+void reduce_range(CollectiveOp op, float scale, const std::vector<T*>& dsts, const std::vector<const T*>& srcs,
+                  int64_t begin, int64_t end) {
   alignas(64) float acc[kBlock];
   const size_t count = srcs.size();
   for (int64_t b = begin; b < end; b += kBlock) {
@@ -71,7 +73,8 @@ void reduce_range(CollectiveOp op, float scale, const std::vector<T*>& dsts, con
 
 // The data pointers of a non-empty array of typed arrays of `dtype`, each of n elements
 // (n = -1: taken from the first).
-std::vector<void*> array_list(const Napi::CallbackInfo& info, const Args& args, size_t i, const char* name, DType dtype, int64_t& n) {
+std::vector<void*> array_list(const Napi::CallbackInfo& info, const Args& args, size_t i, const char* name, DType dtype,
+                              int64_t& n) {
   args.require(info[i].IsArray(), "argument '%s' must be an array of typed arrays", name);
   Napi::Array list = info[i].As<Napi::Array>();
   const uint32_t count = list.Length();
@@ -80,10 +83,11 @@ std::vector<void*> array_list(const Napi::CallbackInfo& info, const Args& args, 
   const bool f32 = dtype == DType::F32;
   for (uint32_t k = 0; k < count; k++) {
     ArrayInfo a = array_info(args, list[k], name);
-    args.require(a.type == (f32 ? napi_float32_array : napi_uint16_array), "%s[%u] must be a %s for %s", name, k, f32 ? "Float32Array" : "Uint16Array",
-                 dtype_name(dtype));
+    args.require(a.type == (f32 ? napi_float32_array : napi_uint16_array), "%s[%u] must be a %s for %s", name, k,
+                 f32 ? "Float32Array" : "Uint16Array", dtype_name(dtype));
     if (n < 0) n = static_cast<int64_t>(a.length);
-    args.require(static_cast<int64_t>(a.length) == n, "%s[%u] holds %zu elements, expected %lld", name, k, a.length, static_cast<long long>(n));
+    args.require(static_cast<int64_t>(a.length) == n, "%s[%u] holds %zu elements, expected %lld", name, k, a.length,
+                 static_cast<long long>(n));
     raw[k] = a.data;
   }
   return raw;
@@ -107,7 +111,8 @@ Napi::Value CollectiveReduce(const Napi::CallbackInfo& info) {
     std::vector<T*> dsts;
     for (void* p : src_raw) srcs.push_back(static_cast<const T*>(p));
     for (void* p : dst_raw) dsts.push_back(static_cast<T*>(p));
-    parallel_for(n, kElementGrain, [&](int64_t begin, int64_t end) { reduce_range<T>(op, scale, dsts, srcs, begin, end); });
+    parallel_for(n, kElementGrain,
+                 [&](int64_t begin, int64_t end) { reduce_range<T>(op, scale, dsts, srcs, begin, end); });
   });
   return info.Env().Undefined();
 }

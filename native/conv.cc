@@ -50,7 +50,9 @@ struct ConvDescs {
   memory::dims strides, dilates, padding;
 };
 
-memory::desc any_layout(const memory::desc& md) { return memory::desc(md.dims(), md.data_type(), memory::format_tag::any); }
+memory::desc any_layout(const memory::desc& md) {
+  return memory::desc(md.dims(), md.data_type(), memory::format_tag::any);
+}
 
 ConvDescs descs(const Key& key) {
   const auto& v = key.v;
@@ -58,8 +60,8 @@ ConvDescs descs(const Key& key) {
   const auto wgrad_type = onednn_type(static_cast<DType>(v[kWeightsGradType]));
   const int64_t g = v[kGroups];
   // Grouped weights [O, C/g, kh, kw] are the same bytes as goihw [g, O/g, C/g, kh, kw].
-  const memory::dims wdims = g > 1 ? memory::dims{g, v[kO] / g, v[kC] / g, v[kKh], v[kKw]}
-                                   : memory::dims{v[kO], v[kC], v[kKh], v[kKw]};
+  const memory::dims wdims =
+      g > 1 ? memory::dims{g, v[kO] / g, v[kC] / g, v[kKh], v[kKw]} : memory::dims{v[kO], v[kC], v[kKh], v[kKw]};
   const auto wtag = g > 1 ? memory::format_tag::goihw : memory::format_tag::oihw;
   const auto atag = v[kLayout] ? memory::format_tag::nhwc : memory::format_tag::nchw;
   ConvDescs d{memory::desc({v[kN], v[kC], v[kH], v[kW]}, type, atag),
@@ -67,7 +69,10 @@ ConvDescs descs(const Key& key) {
               memory::desc(wdims, wgrad_type, wtag),
               v[kBias] ? memory::desc({v[kO]}, memory::data_type::f32, memory::format_tag::a) : memory::desc(),
               memory::desc({v[kN], v[kO], v[kOh], v[kOw]}, type, atag),
-              {}, {}, {}, {},
+              {},
+              {},
+              {},
+              {},
               {v[kSh], v[kSw]},
               {v[kDh] - 1, v[kDw] - 1},  // oneDNN counts the gaps between taps
               {v[kPh], v[kPw]}};
@@ -89,10 +94,11 @@ dnnl::convolution_forward::primitive_desc forward_pd(const ConvDescs& d) {
   // the output size with the same floor division PyTorch uses.
   dnnl::convolution_forward::desc desc =
       !d.bias.is_zero()
-          ? dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct, d.x_any,
-                                            d.w_any, d.bias, d.y_any, d.strides, d.dilates, d.padding, d.padding)
-          : dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct, d.x_any,
-                                            d.w_any, d.y_any, d.strides, d.dilates, d.padding, d.padding);
+          ? dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct,
+                                            d.x_any, d.w_any, d.bias, d.y_any, d.strides, d.dilates, d.padding,
+                                            d.padding)
+          : dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct,
+                                            d.x_any, d.w_any, d.y_any, d.strides, d.dilates, d.padding, d.padding);
   return dnnl::convolution_forward::primitive_desc(desc, user_scratchpad(), cpu_engine());
 }
 
@@ -143,9 +149,10 @@ ConvPrimitive assemble(dnnl::primitive prim, const PD& pd, std::vector<Operand> 
 ConvPrimitive make_forward(const Key& key) {
   const ConvDescs d = descs(key);
   auto pd = forward_pd(d);
-  return assemble(dnnl::convolution_forward(pd), pd,
-                  {operand(DNNL_ARG_SRC, true, d.x, pd.src_desc()), operand(DNNL_ARG_WEIGHTS, true, d.w, pd.weights_desc()),
-                   operand(DNNL_ARG_BIAS, true, d.bias, d.bias), operand(DNNL_ARG_DST, false, d.y, pd.dst_desc())});
+  return assemble(
+      dnnl::convolution_forward(pd), pd,
+      {operand(DNNL_ARG_SRC, true, d.x, pd.src_desc()), operand(DNNL_ARG_WEIGHTS, true, d.w, pd.weights_desc()),
+       operand(DNNL_ARG_BIAS, true, d.bias, d.bias), operand(DNNL_ARG_DST, false, d.y, pd.dst_desc())});
 }
 
 ConvPrimitive make_backward_data(const Key& key) {
@@ -154,7 +161,8 @@ ConvPrimitive make_backward_data(const Key& key) {
                                              d.dilates, d.padding, d.padding);
   dnnl::convolution_backward_data::primitive_desc pd(desc, user_scratchpad(), cpu_engine(), forward_pd(d));
   return assemble(dnnl::convolution_backward_data(pd), pd,
-                  {operand(DNNL_ARG_DIFF_DST, true, d.y, pd.diff_dst_desc()), operand(DNNL_ARG_WEIGHTS, true, d.w, pd.weights_desc()),
+                  {operand(DNNL_ARG_DIFF_DST, true, d.y, pd.diff_dst_desc()),
+                   operand(DNNL_ARG_WEIGHTS, true, d.w, pd.weights_desc()),
                    operand(DNNL_ARG_DIFF_SRC, false, d.x, pd.diff_src_desc())});
 }
 
@@ -162,15 +170,17 @@ ConvPrimitive make_backward_weights(const Key& key) {
   const ConvDescs d = descs(key);
   dnnl::convolution_backward_weights::desc desc =
       !d.bias.is_zero()
-          ? dnnl::convolution_backward_weights::desc(dnnl::algorithm::convolution_direct, any_layout(d.x), d.dw_any, d.bias,
-                                                     any_layout(d.y), d.strides, d.dilates, d.padding, d.padding)
+          ? dnnl::convolution_backward_weights::desc(dnnl::algorithm::convolution_direct, any_layout(d.x), d.dw_any,
+                                                     d.bias, any_layout(d.y), d.strides, d.dilates, d.padding,
+                                                     d.padding)
           : dnnl::convolution_backward_weights::desc(dnnl::algorithm::convolution_direct, any_layout(d.x), d.dw_any,
                                                      any_layout(d.y), d.strides, d.dilates, d.padding, d.padding);
   dnnl::convolution_backward_weights::primitive_desc pd(desc, user_scratchpad(), cpu_engine(), forward_pd(d));
-  return assemble(dnnl::convolution_backward_weights(pd), pd,
-                  {operand(DNNL_ARG_SRC, true, d.x, pd.src_desc()), operand(DNNL_ARG_DIFF_DST, true, d.y, pd.diff_dst_desc()),
-                   operand(DNNL_ARG_DIFF_WEIGHTS, false, d.dw, pd.diff_weights_desc()),
-                   operand(DNNL_ARG_DIFF_BIAS, false, d.bias, d.bias)});
+  return assemble(
+      dnnl::convolution_backward_weights(pd), pd,
+      {operand(DNNL_ARG_SRC, true, d.x, pd.src_desc()), operand(DNNL_ARG_DIFF_DST, true, d.y, pd.diff_dst_desc()),
+       operand(DNNL_ARG_DIFF_WEIGHTS, false, d.dw, pd.diff_weights_desc()),
+       operand(DNNL_ARG_DIFF_BIAS, false, d.bias, d.bias)});
 }
 
 constexpr size_t aligned(size_t bytes) { return (bytes + 63) & ~static_cast<size_t>(63); }
@@ -270,14 +280,16 @@ Napi::Value Conv2dBackwardWeightsKernel(const Napi::CallbackInfo& info) {
   }
   ConvGeometry g;
   if (wgrad_type == DType::F32 && direct_few_channels(s, type, g)) {
-    few_channels_backward_weights(g, x.as<float>(), dy.as<float>(), dw.as<float>(), has_bias ? dbias.as<float>() : nullptr);
+    few_channels_backward_weights(g, x.as<float>(), dy.as<float>(), dw.as<float>(),
+                                  has_bias ? dbias.as<float>() : nullptr);
     return info.Env().Undefined();
   }
 
   thread_local PrimitiveCache<kFields, ConvPrimitive> cache;
   const Key key = make_key(s, type, wgrad_type, has_bias);
   onednn_call(args, "conv2d backward-weights", [&] {
-    run(cache.get(key, [&] { return make_backward_weights(key); }), {x.data, dy.data, dw.data, has_bias ? dbias.data : nullptr});
+    run(cache.get(key, [&] { return make_backward_weights(key); }),
+        {x.data, dy.data, dw.data, has_bias ? dbias.data : nullptr});
     return 0;
   });
   return info.Env().Undefined();

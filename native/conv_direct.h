@@ -106,7 +106,8 @@ inline AlignedFloats taps_major(const ConvGeometry& g, const Taps& taps, const f
   const int64_t count = static_cast<int64_t>(taps.offset.size());
   AlignedFloats packed(count * g.o);
   for (int64_t o = 0; o < g.o; o++)
-    for (int64_t t = 0; t < count; t++) packed.data()[t * g.o + o] = weight[(o * g.c + t % g.c) * g.kh * g.kw + t / g.c];
+    for (int64_t t = 0; t < count; t++)
+      packed.data()[t * g.o + o] = weight[(o * g.c + t % g.c) * g.kh * g.kw + t / g.c];
   return packed;
 }
 
@@ -222,10 +223,18 @@ void by_group(int64_t group, Fn&& fn) {
 template <typename Fn>
 void by_width(int64_t o, Fn&& fn) {
   switch (o / kTileLanes) {
-    case 1: fn(std::integral_constant<int, 1>{}); break;
-    case 2: fn(std::integral_constant<int, 2>{}); break;
-    case 3: fn(std::integral_constant<int, 3>{}); break;
-    default: fn(std::integral_constant<int, 4>{}); break;
+    case 1:
+      fn(std::integral_constant<int, 1>{});
+      break;
+    case 2:
+      fn(std::integral_constant<int, 2>{});
+      break;
+    case 3:
+      fn(std::integral_constant<int, 3>{});
+      break;
+    default:
+      fn(std::integral_constant<int, 4>{});
+      break;
   }
 }
 

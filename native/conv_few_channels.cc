@@ -23,7 +23,8 @@ int64_t row_grain(const ConvGeometry& g) {
 // [OW, O] given by row_grad(n, oy, scratch) (scratch: OW·O floats it may fill). Each thread
 // sums its rows into its own [taps, O] and [O], added up after.
 template <typename RowGrad>
-void weight_gradients(const ConvGeometry& g, int64_t rows, const float* x, RowGrad&& row_grad, float* dweight, float* dbias) {
+void weight_gradients(const ConvGeometry& g, int64_t rows, const float* x, RowGrad&& row_grad, float* dweight,
+                      float* dbias) {
   const int64_t tap_count = g.kh * g.kw * g.c;
   int64_t group = 1;
   by_width(g.o, [&](auto width) { group = group_size(tap_count, kMaxGroup<decltype(width)::value>); });
@@ -38,8 +39,9 @@ void weight_gradients(const ConvGeometry& g, int64_t rows, const float* x, RowGr
       by_group<kMaxGroup<W>>(group, [&](auto taps_at_once) {
         for (int64_t r = begin; r < end; r++) {
           const int64_t n = r / rows, oy = r % rows;
-          backward_weights_row<W, decltype(taps_at_once)::value>(g, x + n * g.h * g.w * g.c, oy, row_grad(n, oy, scratch.data()),
-                                                                 taps, mine, dbias ? mine + tap_floats : nullptr);
+          backward_weights_row<W, decltype(taps_at_once)::value>(g, x + n * g.h * g.w * g.c, oy,
+                                                                 row_grad(n, oy, scratch.data()), taps, mine,
+                                                                 dbias ? mine + tap_floats : nullptr);
         }
       });
     });
@@ -113,8 +115,10 @@ void few_channels_forward(const ConvGeometry& g, const float* x, const float* we
   });
 }
 
-void few_channels_backward_weights(const ConvGeometry& g, const float* x, const float* dy, float* dweight, float* dbias) {
-  weight_gradients(g, g.oh, x, [&](int64_t n, int64_t oy, float*) { return dy + (n * g.oh + oy) * g.ow * g.o; }, dweight, dbias);
+void few_channels_backward_weights(const ConvGeometry& g, const float* x, const float* dy, float* dweight,
+                                   float* dbias) {
+  weight_gradients(
+      g, g.oh, x, [&](int64_t n, int64_t oy, float*) { return dy + (n * g.oh + oy) * g.ow * g.o; }, dweight, dbias);
 }
 
 void few_channels_forward_max_pool(const ConvGeometry& g, const float* x, const float* weight, const float* bias,

@@ -23,7 +23,8 @@ bool few_channels_fits(const ConvGeometry& g);
 void few_channels_forward(const ConvGeometry& g, const float* x, const float* weight, const float* bias, float* y);
 
 // dweight [O, C, kh, kw] and dbias [O] (may be null), overwritten, from x and dy [N, OH, OW, O].
-void few_channels_backward_weights(const ConvGeometry& g, const float* x, const float* dy, float* dweight, float* dbias);
+void few_channels_backward_weights(const ConvGeometry& g, const float* x, const float* dy, float* dweight,
+                                   float* dbias);
 
 // The convolution followed by 2×2, stride-2 max pooling, in one pass: the convolution's output
 // [N, OH, OW, O] never goes to memory. pooled [N, OH/2, OW/2, O] (floor); codes (may be null),

@@ -34,10 +34,11 @@ inline std::string shapes_text(const int64_t* v) {
 
 // One spatial axis: H_out = floor((H + 2p − d(k−1) − 1)/s) + 1, which must be at least 1.
 inline int64_t output_extent(const Args& args, const char* axis, int64_t in, int64_t k, int64_t s, int64_t p, int64_t d,
-                      const std::string& shapes) {
+                             const std::string& shapes) {
   const int64_t span = d * (k - 1) + 1;
-  args.require(in + 2 * p >= span, "kernel %s extent %lld (dilation %lld) exceeds the padded input %s %lld (padding %lld); %s",
-               axis, static_cast<long long>(span), static_cast<long long>(d), axis, static_cast<long long>(in + 2 * p),
+  args.require(in + 2 * p >= span,
+               "kernel %s extent %lld (dilation %lld) exceeds the padded input %s %lld (padding %lld); %s", axis,
+               static_cast<long long>(span), static_cast<long long>(d), axis, static_cast<long long>(in + 2 * p),
                static_cast<long long>(p), shapes.c_str());
   return (in + 2 * p - span) / s + 1;
 }
@@ -67,14 +68,15 @@ inline ConvShape read_shape(const Args& args, size_t i) {
 
 inline DType conv_dtype(const Args& args, size_t i, const char* name) {
   DType d = args.float_dtype(i, name);
-  args.require(d == DType::F32 || d == DType::BF16, "'%s' must be float32 or bfloat16 (oneDNN has no %s convolution on CPU)",
-               name, dtype_name(d));
+  args.require(d == DType::F32 || d == DType::BF16,
+               "'%s' must be float32 or bfloat16 (oneDNN has no %s convolution on CPU)", name, dtype_name(d));
   return d;
 }
 
 // The direct few-channel kernels take f32 channels-last convolutions they fit; oneDNN the rest.
 inline bool direct_few_channels(const ConvShape& s, DType type, ConvGeometry& g) {
-  g = ConvGeometry{s[kN], s[kC], s[kH], s[kW], s[kO], s[kKh], s[kKw], s[kSh], s[kSw], s[kPh], s[kPw], s[kDh], s[kDw], s.oh, s.ow};
+  g = ConvGeometry{s[kN],  s[kC],  s[kH],  s[kW],  s[kO],  s[kKh], s[kKw], s[kSh],
+                   s[kSw], s[kPh], s[kPw], s[kDh], s[kDw], s.oh,   s.ow};
   return type == DType::F32 && s[kLayout] == 1 && s[kGroups] == 1 && few_channels_fits(g);
 }
 

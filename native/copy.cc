@@ -53,25 +53,26 @@ void copy_transposed(const Broadcast<2>& bc, const T* src, T* dst) {
   const int64_t rows = bc.shape[last - 1], cols = bc.shape[last];
   const int64_t src_col = bc.stride[0][last], dst_row = bc.stride[1][last - 1];
   const int64_t row_tiles = (rows + kTile - 1) / kTile, outer = bc.numel / (rows * cols);
-  parallel_for(outer * row_tiles, std::max<int64_t>(1, kElementGrain / (kTile * cols)), [&](int64_t begin, int64_t end) {
-    for (int64_t task = begin; task < end; task++) {
-      int64_t o = task / row_tiles, base[2] = {};
-      for (int d = last - 2; d >= 0; d--) {
-        const int64_t i = o % bc.shape[d];
-        o /= bc.shape[d];
-        for (int k = 0; k < 2; k++) base[k] += i * bc.stride[k][d];
-      }
-      const int64_t a0 = task % row_tiles * kTile, a1 = std::min(rows, a0 + kTile);
-      for (int64_t b0 = 0; b0 < cols; b0 += kTile) {
-        const int64_t b1 = std::min(cols, b0 + kTile);
-        for (int64_t a = a0; a < a1; a++) {
-          const T* s = src + base[0] + a;
-          T* d = dst + base[1] + a * dst_row;
-          for (int64_t b = b0; b < b1; b++) d[b] = s[b * src_col];
-        }
-      }
-    }
-  });
+  parallel_for(outer * row_tiles, std::max<int64_t>(1, kElementGrain / (kTile * cols)),
+               [&](int64_t begin, int64_t end) {
+                 for (int64_t task = begin; task < end; task++) {
+                   int64_t o = task / row_tiles, base[2] = {};
+                   for (int d = last - 2; d >= 0; d--) {
+                     const int64_t i = o % bc.shape[d];
+                     o /= bc.shape[d];
+                     for (int k = 0; k < 2; k++) base[k] += i * bc.stride[k][d];
+                   }
+                   const int64_t a0 = task % row_tiles * kTile, a1 = std::min(rows, a0 + kTile);
+                   for (int64_t b0 = 0; b0 < cols; b0 += kTile) {
+                     const int64_t b1 = std::min(cols, b0 + kTile);
+                     for (int64_t a = a0; a < a1; a++) {
+                       const T* s = src + base[0] + a;
+                       T* d = dst + base[1] + a * dst_row;
+                       for (int64_t b = b0; b < b1; b++) d[b] = s[b * src_col];
+                     }
+                   }
+                 }
+               });
 }
 
 template <typename T>
@@ -99,7 +100,8 @@ Napi::Value CopyStridedKernel(const Napi::CallbackInfo& info) {
   Broadcast<2> bc(args, 5, {src_n - src_off, dst_n - dst_off});
   if (bc.numel == 0) return info.Env().Undefined();
   for (int d = 0; d < bc.ndim; d++) {
-    args.require(bc.shape[d] <= 1 || bc.stride[1][d] > 0, "destination stride 0 in dimension %d would write one element twice", d);
+    args.require(bc.shape[d] <= 1 || bc.stride[1][d] > 0,
+                 "destination stride 0 in dimension %d would write one element twice", d);
   }
   if (dt == DType::F32 || dt == DType::I32) {
     copy_any(bc, src.as<uint32_t>() + src_off, dst.as<uint32_t>() + dst_off);

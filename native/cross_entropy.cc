@@ -73,9 +73,9 @@ Napi::Value CrossEntropyKernel(const Napi::CallbackInfo& info) {
   void* grad = args.is_null(4) ? nullptr : args.tensor(4, "grad", dt, numel).data;
   for (int64_t row = 0; row < n; row++) {
     const int64_t t = targets[row];
-    args.require(t == ignore || (t >= 0 && t < c), "target %lld of row %lld is outside [0, %lld) and is not ignoreIndex %lld",
-                 static_cast<long long>(t), static_cast<long long>(row), static_cast<long long>(c),
-                 static_cast<long long>(ignore));
+    args.require(t == ignore || (t >= 0 && t < c),
+                 "target %lld of row %lld is outside [0, %lld) and is not ignoreIndex %lld", static_cast<long long>(t),
+                 static_cast<long long>(row), static_cast<long long>(c), static_cast<long long>(ignore));
   }
   dispatch_float(dt, [&](auto tag) {
     using T = decltype(tag);

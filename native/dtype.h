@@ -14,10 +14,14 @@ enum class DType : int { F32 = 0, BF16 = 1, F16 = 2, I32 = 3 };
 
 inline const char* dtype_name(DType d) {
   switch (d) {
-    case DType::F32: return "float32";
-    case DType::BF16: return "bfloat16";
-    case DType::F16: return "float16";
-    case DType::I32: return "int32";
+    case DType::F32:
+      return "float32";
+    case DType::BF16:
+      return "bfloat16";
+    case DType::F16:
+      return "float16";
+    case DType::I32:
+      return "int32";
   }
   return "unknown";
 }
@@ -48,7 +52,10 @@ inline float to_float(f16 v) {
       u = sign;
     } else {  // subnormal: normalise
       exp = 127 - 15 + 1;
-      while (!(man & 0x400u)) { man <<= 1; exp--; }
+      while (!(man & 0x400u)) {
+        man <<= 1;
+        exp--;
+      }
       u = sign | (exp << 23) | ((man & 0x3ffu) << 13);
     }
   } else if (exp == 31) {
@@ -100,20 +107,33 @@ inline f16 to_f16(float f) {
 template <typename T>
 inline T from_float(float v);
 template <>
-inline float from_float<float>(float v) { return v; }
+inline float from_float<float>(float v) {
+  return v;
+}
 template <>
-inline bf16 from_float<bf16>(float v) { return to_bf16(v); }
+inline bf16 from_float<bf16>(float v) {
+  return to_bf16(v);
+}
 template <>
-inline f16 from_float<f16>(float v) { return to_f16(v); }
+inline f16 from_float<f16>(float v) {
+  return to_f16(v);
+}
 
 // Calls fn with a value of the C++ element type for a floating dtype.
 template <typename Fn>
 inline void dispatch_float(DType d, Fn&& fn) {
   switch (d) {
-    case DType::F32: fn(float{}); break;
-    case DType::BF16: fn(bf16{}); break;
-    case DType::F16: fn(f16{}); break;
-    default: break;  // callers validate the dtype first
+    case DType::F32:
+      fn(float{});
+      break;
+    case DType::BF16:
+      fn(bf16{});
+      break;
+    case DType::F16:
+      fn(f16{});
+      break;
+    default:
+      break;  // callers validate the dtype first
   }
 }
 

@@ -32,8 +32,9 @@ Lookup read_lookup(const Args& args, const char* table_name, View* table) {
   l.indices = idx.as<int32_t>();
   for (int64_t i = 0; i < l.count; i++) {
     const int32_t v = l.indices[i];
-    args.require(v >= 0 && v < l.rows, "index %d at flat position %lld is out of range [0, %lld) for a weight of %lld rows",
-                 v, static_cast<long long>(i), static_cast<long long>(l.rows), static_cast<long long>(l.rows));
+    args.require(v >= 0 && v < l.rows,
+                 "index %d at flat position %lld is out of range [0, %lld) for a weight of %lld rows", v,
+                 static_cast<long long>(i), static_cast<long long>(l.rows), static_cast<long long>(l.rows));
   }
   return l;
 }

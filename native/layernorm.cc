@@ -85,7 +85,8 @@ void forward(const T* x, const float* weight, const float* bias, Y* y, float* me
 template <typename T, typename G>
 void backward(const G* g, const T* x, const float* weight, const float* mean, const float* rstd, T* dx, float* dweight,
               float* dbias, int64_t rows, int64_t cols, int threads) {
-  const int64_t chunks = std::max<int64_t>(1, std::min<int64_t>(threads, (rows + rows_grain(cols) - 1) / rows_grain(cols)));
+  const int64_t chunks =
+      std::max<int64_t>(1, std::min<int64_t>(threads, (rows + rows_grain(cols) - 1) / rows_grain(cols)));
   const bool partials = dweight || dbias;
   std::vector<double> dw_part(partials ? chunks * cols : 0), db_part(partials ? chunks * cols : 0);
   parallel_for(chunks, 1, [&](int64_t first, int64_t last) {

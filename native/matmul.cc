@@ -29,8 +29,8 @@ MatmulPrimitive make(const PrimitiveKey<kFields>& key) {
   memory::desc a_md({v[kBatchA], m, k}, tab, v[kTransA] ? memory::dims{m * k, 1, m} : memory::dims{m * k, k, 1});
   memory::desc b_md({v[kBatchB], k, n}, tab, v[kTransB] ? memory::dims{k * n, 1, k} : memory::dims{k * n, n, 1});
   memory::desc c_md({batch, m, n}, tc, memory::dims{m * n, n, 1});
-  memory::desc bias_md = v[kBias] ? memory::desc({1, 1, n}, memory::data_type::f32, memory::dims{n, n, 1})
-                                  : memory::desc();
+  memory::desc bias_md =
+      v[kBias] ? memory::desc({1, 1, n}, memory::data_type::f32, memory::dims{n, n, 1}) : memory::desc();
   dnnl::primitive_attr attr;
   attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
   if (v[kAccumulate]) {
@@ -39,7 +39,8 @@ MatmulPrimitive make(const PrimitiveKey<kFields>& key) {
     attr.set_post_ops(ops);
   }
   auto& engine = cpu_engine();
-  dnnl::matmul::desc desc = v[kBias] ? dnnl::matmul::desc(a_md, b_md, bias_md, c_md) : dnnl::matmul::desc(a_md, b_md, c_md);
+  dnnl::matmul::desc desc =
+      v[kBias] ? dnnl::matmul::desc(a_md, b_md, bias_md, c_md) : dnnl::matmul::desc(a_md, b_md, c_md);
   dnnl::matmul::primitive_desc pd(desc, attr, engine);
   MatmulPrimitive p{dnnl::matmul(pd),
                     memory(a_md, engine, nullptr),
@@ -63,9 +64,8 @@ Napi::Value MatmulKernel(const Napi::CallbackInfo& info) {
                "batch, M, N and K must be positive, got batch %lld/%lld, M %lld, N %lld, K %lld",
                static_cast<long long>(batch_a), static_cast<long long>(batch_b), static_cast<long long>(m),
                static_cast<long long>(n), static_cast<long long>(k));
-  args.require(batch_a == batch_b || batch_a == 1 || batch_b == 1,
-               "batch sizes %lld and %lld do not broadcast", static_cast<long long>(batch_a),
-               static_cast<long long>(batch_b));
+  args.require(batch_a == batch_b || batch_a == 1 || batch_b == 1, "batch sizes %lld and %lld do not broadcast",
+               static_cast<long long>(batch_a), static_cast<long long>(batch_b));
   const int64_t batch = std::max(batch_a, batch_b);
   View a = args.tensor(0, "a", tab, batch_a * m * k);
   View b = args.tensor(1, "b", tab, batch_b * k * n);
@@ -94,10 +94,8 @@ Napi::Value MatmulKernel(const Napi::CallbackInfo& info) {
     p.b.set_data_handle(b.data);
     p.c.set_data_handle(c.data);
     p.scratch.set_data_handle(scratchpad(p.scratch_bytes));
-    std::unordered_map<int, memory> io{{DNNL_ARG_SRC, p.a},
-                                       {DNNL_ARG_WEIGHTS, p.b},
-                                       {DNNL_ARG_DST, p.c},
-                                       {DNNL_ARG_SCRATCHPAD, p.scratch}};
+    std::unordered_map<int, memory> io{
+        {DNNL_ARG_SRC, p.a}, {DNNL_ARG_WEIGHTS, p.b}, {DNNL_ARG_DST, p.c}, {DNNL_ARG_SCRATCHPAD, p.scratch}};
     if (has_bias) {
       p.bias.set_data_handle(bias.data);
       io.emplace(DNNL_ARG_BIAS, p.bias);

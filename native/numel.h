@@ -10,7 +10,8 @@ namespace turbine {
 
 inline int64_t checked_numel(const Args& args, const char* what, std::initializer_list<int64_t> extents) {
   int64_t n = 1;
-  for (int64_t e : extents) args.require(e >= 0 && !__builtin_mul_overflow(n, e, &n), "the element count of %s overflows", what);
+  for (int64_t e : extents)
+    args.require(e >= 0 && !__builtin_mul_overflow(n, e, &n), "the element count of %s overflows", what);
   return n;
 }
 

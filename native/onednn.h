@@ -2,11 +2,10 @@
 // thread_local so worker threads never contend, and primitives use a user-managed scratchpad
 // so two threads can execute primitives at once.
 #pragma once
-#include <oneapi/dnnl/dnnl.hpp>
-
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <oneapi/dnnl/dnnl.hpp>
 #include <unordered_map>
 
 #include "args.h"
@@ -21,10 +20,14 @@ void* scratchpad(size_t bytes);
 
 inline dnnl::memory::data_type onednn_type(DType d) {
   switch (d) {
-    case DType::F32: return dnnl::memory::data_type::f32;
-    case DType::BF16: return dnnl::memory::data_type::bf16;
-    case DType::F16: return dnnl::memory::data_type::f16;
-    case DType::I32: return dnnl::memory::data_type::s32;
+    case DType::F32:
+      return dnnl::memory::data_type::f32;
+    case DType::BF16:
+      return dnnl::memory::data_type::bf16;
+    case DType::F16:
+      return dnnl::memory::data_type::f16;
+    case DType::I32:
+      return dnnl::memory::data_type::s32;
   }
   return dnnl::memory::data_type::f32;
 }

@@ -17,7 +17,7 @@ inline void parallel_for(int64_t n, int64_t grain, Fn&& fn) {
     return;
   }
   int64_t chunks = std::min<int64_t>(threads, (n + grain - 1) / grain);
-#pragma omp parallel num_threads(static_cast<int>(chunks))
+#pragma omp parallel num_threads(static_cast <int>(chunks))
   {
     int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
     int64_t begin = n * t / nt, end = n * (t + 1) / nt;

@@ -18,15 +18,17 @@
 namespace turbine {
 namespace {
 
-int64_t plane_grain(const PoolShape& s) { return std::max<int64_t>(1, kElementGrain / std::max<int64_t>(1, s.in_plane())); }
+int64_t plane_grain(const PoolShape& s) {
+  return std::max<int64_t>(1, kElementGrain / std::max<int64_t>(1, s.in_plane()));
+}
 
 // The common 2×2, stride-2, unpadded window, over one whole plane at a time: output rows are
 // short (13 wide in the cnn), so the loop runs over the plane's outputs through a table of
 // their windows' top-left offsets, which the compiler turns into vector gathers. Branch-free,
 // with the general loop's choice (first maximum wins ties, a NaN wins).
 template <typename T, bool kIndices>
-void max_pool_2x2_plane(const T* __restrict in, T* __restrict out, int32_t* __restrict idx, const int32_t* __restrict corner,
-                        int64_t count, int32_t w) {
+void max_pool_2x2_plane(const T* __restrict in, T* __restrict out, int32_t* __restrict idx,
+                        const int32_t* __restrict corner, int64_t count, int32_t w) {
 #pragma omp simd
   for (int64_t o = 0; o < count; o++) {
     const int32_t c = corner[o];
@@ -57,8 +59,10 @@ void max_pool_2x2(const PoolShape& s, const T* x, T* y, int32_t* argmax) {
     for (int64_t plane = b; plane < e; plane++) {
       const T* in = x + plane * s.in_plane();
       T* out = y + plane * s.out_plane();
-      if (argmax) max_pool_2x2_plane<T, true>(in, out, argmax + plane * s.out_plane(), corner.data(), s.out_plane(), w);
-      else max_pool_2x2_plane<T, false>(in, out, nullptr, corner.data(), s.out_plane(), w);
+      if (argmax)
+        max_pool_2x2_plane<T, true>(in, out, argmax + plane * s.out_plane(), corner.data(), s.out_plane(), w);
+      else
+        max_pool_2x2_plane<T, false>(in, out, nullptr, corner.data(), s.out_plane(), w);
     }
   });
 }
@@ -110,7 +114,6 @@ void max_pool_backward(const PoolShape& s, const T* dy, const int32_t* argmax, T
     }
   });
 }
-
 
 template <typename T>
 void avg_pool(const PoolShape& s, const T* x, T* y, bool count_include_pad) {
@@ -167,8 +170,10 @@ Napi::Value MaxPoolKernel(const Napi::CallbackInfo& info) {
                static_cast<long long>(s.in_plane()));
   dispatch_float(type, [&](auto tag) {
     using T = decltype(tag);
-    if (s.layout) max_pool_nhwc(s, x.as<T>(), y.as<T>(), argmax.as<int32_t>());
-    else max_pool(s, x.as<T>(), y.as<T>(), argmax.as<int32_t>());
+    if (s.layout)
+      max_pool_nhwc(s, x.as<T>(), y.as<T>(), argmax.as<int32_t>());
+    else
+      max_pool(s, x.as<T>(), y.as<T>(), argmax.as<int32_t>());
   });
   return info.Env().Undefined();
 }
@@ -189,21 +194,23 @@ Napi::Value MaxPoolBackwardKernel(const Napi::CallbackInfo& info) {
   for (int64_t i = 0; i < s.out_numel; i++) outside += idx[i] < 0 || idx[i] >= plane;
   if (outside > 0) {
     const int64_t i = std::find_if(idx, idx + s.out_numel, [&](int32_t v) { return v < 0 || v >= plane; }) - idx;
-    args.fail("index " + std::to_string(idx[i]) + " at position " + std::to_string(i) + " is outside the input plane [0, " +
-              std::to_string(plane) + ")");
+    args.fail("index " + std::to_string(idx[i]) + " at position " + std::to_string(i) +
+              " is outside the input plane [0, " + std::to_string(plane) + ")");
   }
   dispatch_float(type, [&](auto tag) {
     using T = decltype(tag);
-    if (s.layout) max_pool_backward_nhwc(s, dy.as<T>(), idx, dx.as<T>());
-    else max_pool_backward(s, dy.as<T>(), idx, dx.as<T>());
+    if (s.layout)
+      max_pool_backward_nhwc(s, dy.as<T>(), idx, dx.as<T>());
+    else
+      max_pool_backward(s, dy.as<T>(), idx, dx.as<T>());
   });
   return info.Env().Undefined();
 }
 
 PoolShape read_avg_shape(const Args& args, size_t i) {
   const PoolShape s = read_shape(args, i);
-  args.require(s.dh == 1 && s.dw == 1, "average pooling has no dilation, got [%lld, %lld]", static_cast<long long>(s.dh),
-               static_cast<long long>(s.dw));
+  args.require(s.dh == 1 && s.dw == 1, "average pooling has no dilation, got [%lld, %lld]",
+               static_cast<long long>(s.dh), static_cast<long long>(s.dw));
   return s;
 }
 
@@ -217,8 +224,10 @@ Napi::Value AvgPoolKernel(const Napi::CallbackInfo& info) {
   View y = args.tensor(2, "y", type, s.out_numel);
   dispatch_float(type, [&](auto tag) {
     using T = decltype(tag);
-    if (s.layout) avg_pool_nhwc(s, x.as<T>(), y.as<T>(), include_pad);
-    else avg_pool(s, x.as<T>(), y.as<T>(), include_pad);
+    if (s.layout)
+      avg_pool_nhwc(s, x.as<T>(), y.as<T>(), include_pad);
+    else
+      avg_pool(s, x.as<T>(), y.as<T>(), include_pad);
   });
   return info.Env().Undefined();
 }
@@ -233,8 +242,10 @@ Napi::Value AvgPoolBackwardKernel(const Napi::CallbackInfo& info) {
   View dx = args.tensor(2, "dx", type, s.in_numel);
   dispatch_float(type, [&](auto tag) {
     using T = decltype(tag);
-    if (s.layout) avg_pool_backward_nhwc(s, dy.as<T>(), dx.as<T>(), include_pad);
-    else avg_pool_backward(s, dy.as<T>(), dx.as<T>(), include_pad);
+    if (s.layout)
+      avg_pool_backward_nhwc(s, dy.as<T>(), dx.as<T>(), include_pad);
+    else
+      avg_pool_backward(s, dy.as<T>(), dx.as<T>(), include_pad);
   });
   return info.Env().Undefined();
 }

@@ -65,45 +65,49 @@ inline bool is_2x2_stride_2(const PoolShape& s) {
 template <typename T, bool kIndices>
 void max_pool_nhwc_2x2(const PoolShape& s, const T* x, T* y, int32_t* argmax) {
   const int64_t channels = s.c, row_stride = s.w * channels;
-  parallel_for(s.n * s.oh, std::max<int64_t>(1, kElementGrain / std::max<int64_t>(1, 4 * s.ow * channels)), [&](int64_t b, int64_t e) {
-    for (int64_t row = b; row < e; row++) {
-      const int64_t n = row / s.oh, oh = row % s.oh;
-      for (int64_t ow = 0; ow < s.ow; ow++) {
-        const T* __restrict p0 = x + ((n * s.h + 2 * oh) * s.w + 2 * ow) * channels;
-        const T* __restrict p1 = p0 + channels;
-        const T* __restrict p2 = p0 + row_stride;
-        const T* __restrict p3 = p2 + channels;
-        const int64_t o = (row * s.ow + ow) * channels;
-        T* __restrict out = y + o;
-        int32_t* __restrict at = kIndices ? argmax + o : nullptr;
-        const int32_t t0 = static_cast<int32_t>(2 * oh * s.w + 2 * ow), t2 = t0 + static_cast<int32_t>(s.w);
+  parallel_for(
+      s.n * s.oh, std::max<int64_t>(1, kElementGrain / std::max<int64_t>(1, 4 * s.ow * channels)),
+      [&](int64_t b, int64_t e) {
+        for (int64_t row = b; row < e; row++) {
+          const int64_t n = row / s.oh, oh = row % s.oh;
+          for (int64_t ow = 0; ow < s.ow; ow++) {
+            const T* __restrict p0 = x + ((n * s.h + 2 * oh) * s.w + 2 * ow) * channels;
+            const T* __restrict p1 = p0 + channels;
+            const T* __restrict p2 = p0 + row_stride;
+            const T* __restrict p3 = p2 + channels;
+            const int64_t o = (row * s.ow + ow) * channels;
+            T* __restrict out = y + o;
+            int32_t* __restrict at = kIndices ? argmax + o : nullptr;
+            const int32_t t0 = static_cast<int32_t>(2 * oh * s.w + 2 * ow), t2 = t0 + static_cast<int32_t>(s.w);
 #pragma omp simd
-        for (int64_t c = 0; c < channels; c++) {
-          const float v0 = to_float(p0[c]), v1 = to_float(p1[c]), v2 = to_float(p2[c]), v3 = to_float(p3[c]);
-          float best = v0;
-          int32_t tap = t0;
-          const bool k1 = v1 > best || v1 != v1;
-          best = k1 ? v1 : best;
-          tap = k1 ? t0 + 1 : tap;
-          const bool k2 = v2 > best || v2 != v2;
-          best = k2 ? v2 : best;
-          tap = k2 ? t2 : tap;
-          const bool k3 = v3 > best || v3 != v3;
-          best = k3 ? v3 : best;
-          tap = k3 ? t2 + 1 : tap;
-          out[c] = from_float<T>(best);
-          if constexpr (kIndices) at[c] = tap;
+            for (int64_t c = 0; c < channels; c++) {
+              const float v0 = to_float(p0[c]), v1 = to_float(p1[c]), v2 = to_float(p2[c]), v3 = to_float(p3[c]);
+              float best = v0;
+              int32_t tap = t0;
+              const bool k1 = v1 > best || v1 != v1;
+              best = k1 ? v1 : best;
+              tap = k1 ? t0 + 1 : tap;
+              const bool k2 = v2 > best || v2 != v2;
+              best = k2 ? v2 : best;
+              tap = k2 ? t2 : tap;
+              const bool k3 = v3 > best || v3 != v3;
+              best = k3 ? v3 : best;
+              tap = k3 ? t2 + 1 : tap;
+              out[c] = from_float<T>(best);
+              if constexpr (kIndices) at[c] = tap;
+            }
+          }
         }
-      }
-    }
-  });
+      });
 }
 
 template <typename T>
 void max_pool_nhwc(const PoolShape& s, const T* x, T* y, int32_t* argmax) {
   if (is_2x2_stride_2(s)) {
-    if (argmax) max_pool_nhwc_2x2<T, true>(s, x, y, argmax);
-    else max_pool_nhwc_2x2<T, false>(s, x, y, nullptr);
+    if (argmax)
+      max_pool_nhwc_2x2<T, true>(s, x, y, argmax);
+    else
+      max_pool_nhwc_2x2<T, false>(s, x, y, nullptr);
   } else if (argmax) {
     max_pool_nhwc_impl<T, true>(s, x, y, argmax);
   } else {
@@ -118,36 +122,38 @@ template <typename T>
 void max_pool_backward_nhwc_2x2(const PoolShape& s, const T* dy, const int32_t* argmax, T* dx) {
   const int64_t channels = s.c, row_stride = s.w * channels;
   const T zero = from_float<T>(0.0f);
-  parallel_for(s.n * s.oh, std::max<int64_t>(1, kElementGrain / std::max<int64_t>(1, 4 * s.ow * channels)), [&](int64_t b, int64_t e) {
-    for (int64_t row = b; row < e; row++) {
-      const int64_t n = row / s.oh, oh = row % s.oh;
-      T* top = dx + ((n * s.h + 2 * oh) * s.w) * channels;
-      for (int64_t ow = 0; ow < s.ow; ow++) {
-        T* __restrict q0 = top + 2 * ow * channels;
-        T* __restrict q1 = q0 + channels;
-        T* __restrict q2 = q0 + row_stride;
-        T* __restrict q3 = q2 + channels;
-        const int64_t o = (row * s.ow + ow) * channels;
-        const T* __restrict g = dy + o;
-        const int32_t* __restrict at = argmax + o;
-        const int32_t t0 = static_cast<int32_t>(2 * oh * s.w + 2 * ow), t2 = t0 + static_cast<int32_t>(s.w);
+  parallel_for(s.n * s.oh, std::max<int64_t>(1, kElementGrain / std::max<int64_t>(1, 4 * s.ow * channels)),
+               [&](int64_t b, int64_t e) {
+                 for (int64_t row = b; row < e; row++) {
+                   const int64_t n = row / s.oh, oh = row % s.oh;
+                   T* top = dx + ((n * s.h + 2 * oh) * s.w) * channels;
+                   for (int64_t ow = 0; ow < s.ow; ow++) {
+                     T* __restrict q0 = top + 2 * ow * channels;
+                     T* __restrict q1 = q0 + channels;
+                     T* __restrict q2 = q0 + row_stride;
+                     T* __restrict q3 = q2 + channels;
+                     const int64_t o = (row * s.ow + ow) * channels;
+                     const T* __restrict g = dy + o;
+                     const int32_t* __restrict at = argmax + o;
+                     const int32_t t0 = static_cast<int32_t>(2 * oh * s.w + 2 * ow),
+                                   t2 = t0 + static_cast<int32_t>(s.w);
 #pragma omp simd
-        for (int64_t c = 0; c < channels; c++) {
-          // Selecting values (not elements) keeps the loop vectorisable.
-          const float v = to_float(g[c]);
-          const int32_t a = at[c];
-          q0[c] = from_float<T>(a == t0 ? v : 0.0f);
-          q1[c] = from_float<T>(a == t0 + 1 ? v : 0.0f);
-          q2[c] = from_float<T>(a == t2 ? v : 0.0f);
-          q3[c] = from_float<T>(a == t2 + 1 ? v : 0.0f);
-        }
-      }
-      if (s.w % 2) {  // the column past the last window, in both rows
-        std::fill(top + (s.w - 1) * channels, top + s.w * channels, zero);
-        std::fill(top + row_stride + (s.w - 1) * channels, top + row_stride + s.w * channels, zero);
-      }
-    }
-  });
+                     for (int64_t c = 0; c < channels; c++) {
+                       // Selecting values (not elements) keeps the loop vectorisable.
+                       const float v = to_float(g[c]);
+                       const int32_t a = at[c];
+                       q0[c] = from_float<T>(a == t0 ? v : 0.0f);
+                       q1[c] = from_float<T>(a == t0 + 1 ? v : 0.0f);
+                       q2[c] = from_float<T>(a == t2 ? v : 0.0f);
+                       q3[c] = from_float<T>(a == t2 + 1 ? v : 0.0f);
+                     }
+                   }
+                   if (s.w % 2) {  // the column past the last window, in both rows
+                     std::fill(top + (s.w - 1) * channels, top + s.w * channels, zero);
+                     std::fill(top + row_stride + (s.w - 1) * channels, top + row_stride + s.w * channels, zero);
+                   }
+                 }
+               });
   if (s.h % 2) {  // the row past the last window
     for (int64_t n = 0; n < s.n; n++) {
       T* last = dx + ((n * s.h + s.h - 1) * s.w) * channels;

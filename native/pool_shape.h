@@ -20,10 +20,12 @@ struct PoolShape {
   int64_t out_plane() const { return oh * ow; }
 };
 
-inline int64_t output_extent(const Args& args, const char* axis, int64_t in, int64_t k, int64_t s, int64_t p, int64_t d) {
+inline int64_t output_extent(const Args& args, const char* axis, int64_t in, int64_t k, int64_t s, int64_t p,
+                             int64_t d) {
   const int64_t span = d * (k - 1) + 1;
-  args.require(in + 2 * p >= span, "kernel %s extent %lld (dilation %lld) exceeds the padded input %s %lld (padding %lld)",
-               axis, static_cast<long long>(span), static_cast<long long>(d), axis, static_cast<long long>(in + 2 * p),
+  args.require(in + 2 * p >= span,
+               "kernel %s extent %lld (dilation %lld) exceeds the padded input %s %lld (padding %lld)", axis,
+               static_cast<long long>(span), static_cast<long long>(d), axis, static_cast<long long>(in + 2 * p),
                static_cast<long long>(p));
   return (in + 2 * p - span) / s + 1;
 }
@@ -31,10 +33,11 @@ inline int64_t output_extent(const Args& args, const char* axis, int64_t in, int
 inline PoolShape read_shape(const Args& args, size_t i) {
   const int32_t* m = args.ints(i, "meta", 13);
   PoolShape s{m[0], m[1], m[2], m[3], m[4], m[5], m[6], m[7], m[8], m[9], m[10], m[11], m[12], 0, 0, 0, 0};
-  args.require(s.layout == 0 || s.layout == 1, "layout code must be 0 (NCHW) or 1 (NHWC), got %lld", static_cast<long long>(s.layout));
-  args.require(s.n >= 0 && s.c >= 0 && s.h >= 1 && s.w >= 1, "input [%lld, %lld, %lld, %lld] needs H, W ≥ 1 and N, C ≥ 0",
-               static_cast<long long>(s.n), static_cast<long long>(s.c), static_cast<long long>(s.h),
-               static_cast<long long>(s.w));
+  args.require(s.layout == 0 || s.layout == 1, "layout code must be 0 (NCHW) or 1 (NHWC), got %lld",
+               static_cast<long long>(s.layout));
+  args.require(s.n >= 0 && s.c >= 0 && s.h >= 1 && s.w >= 1,
+               "input [%lld, %lld, %lld, %lld] needs H, W ≥ 1 and N, C ≥ 0", static_cast<long long>(s.n),
+               static_cast<long long>(s.c), static_cast<long long>(s.h), static_cast<long long>(s.w));
   args.require(s.kh >= 1 && s.kw >= 1 && s.sh >= 1 && s.sw >= 1 && s.dh >= 1 && s.dw >= 1,
                "kernel [%lld, %lld], stride [%lld, %lld] and dilation [%lld, %lld] must be positive",
                static_cast<long long>(s.kh), static_cast<long long>(s.kw), static_cast<long long>(s.sh),

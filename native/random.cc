@@ -114,8 +114,8 @@ Napi::Value RandomUniform(const Napi::CallbackInfo& info) {
   int64_t n = static_cast<int64_t>(out.bytes / dtype_size(dt));
   Stream s = read_stream(args, 2, 3, n);
   double low = args.number(4, "low"), high = args.number(5, "high");
-  args.require(std::isfinite(low) && std::isfinite(high) && low <= high, "bounds must be finite with low <= high, got [%g, %g)",
-               low, high);
+  args.require(std::isfinite(low) && std::isfinite(high) && low <= high,
+               "bounds must be finite with low <= high, got [%g, %g)", low, high);
   float lo = static_cast<float>(low), span = static_cast<float>(high - low);
   dispatch_float(dt, [&](auto tag) {
     using T = decltype(tag);
@@ -137,8 +137,8 @@ Napi::Value RandomNormal(const Napi::CallbackInfo& info) {
   int64_t n = static_cast<int64_t>(out.bytes / dtype_size(dt));
   Stream s = read_stream(args, 2, 3, n);
   double mean = args.number(4, "mean"), std = args.number(5, "std");
-  args.require(std::isfinite(mean) && std::isfinite(std) && std >= 0, "mean must be finite and std finite and >= 0, got %g and %g",
-               mean, std);
+  args.require(std::isfinite(mean) && std::isfinite(std) && std >= 0,
+               "mean must be finite and std finite and >= 0, got %g and %g", mean, std);
   dispatch_float(dt, [&](auto tag) {
     using T = decltype(tag);
     T* o = out.as<T>();

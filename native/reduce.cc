@@ -30,7 +30,8 @@ void reduce_rows(Reduce op, const T* x, O* out, int64_t outer, int64_t r, int64_
           for (int64_t i = 0; i < r; i++) acc += to_float(row[i]);
           out[o] = from_float<O>(static_cast<float>(acc * scale));
         } else {
-          float best = op == Reduce::max ? -std::numeric_limits<float>::infinity() : std::numeric_limits<float>::infinity();
+          float best =
+              op == Reduce::max ? -std::numeric_limits<float>::infinity() : std::numeric_limits<float>::infinity();
           bool nan = false;
           for (int64_t i = 0; i < r; i++) {
             float v = to_float(row[i]);
@@ -91,8 +92,10 @@ void reduce_rows(Reduce op, const T* x, O* out, int64_t outer, int64_t r, int64_
                      } else {
                        for (int64_t j = 0; j < width; j++) {
                          double v = to_float(row[j]);
-                         if (std::isnan(v) || std::isnan(acc[j])) acc[j] = std::numeric_limits<double>::quiet_NaN();
-                         else acc[j] = op == Reduce::max ? std::max(acc[j], v) : std::min(acc[j], v);
+                         if (std::isnan(v) || std::isnan(acc[j]))
+                           acc[j] = std::numeric_limits<double>::quiet_NaN();
+                         else
+                           acc[j] = op == Reduce::max ? std::max(acc[j], v) : std::min(acc[j], v);
                        }
                      }
                    }
@@ -121,8 +124,10 @@ Napi::Value ReduceKernel(const Napi::CallbackInfo& info) {
   View out = args.tensor(3, "out", out_dt, outer * inner);
   dispatch_float(dt, [&](auto tag) {
     using T = decltype(tag);
-    if (out_dt == dt) reduce_rows(op, x.as<T>(), out.as<T>(), outer, r, inner);
-    else reduce_rows(op, x.as<T>(), out.as<float>(), outer, r, inner);
+    if (out_dt == dt)
+      reduce_rows(op, x.as<T>(), out.as<T>(), outer, r, inner);
+    else
+      reduce_rows(op, x.as<T>(), out.as<float>(), outer, r, inner);
   });
   return info.Env().Undefined();
 }

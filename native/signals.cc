@@ -53,7 +53,8 @@ Napi::Value InstallStopSignals(const Napi::CallbackInfo& info) {
     Napi::Value v = fds.Get(i);
     args.require(v.IsNumber(), "terminalFds[%u] is not a number", i);
     const int64_t fd = v.As<Napi::Number>().Int64Value();
-    args.require(fd >= 0 && fd < 32, "terminalFds[%u] must be a file descriptor in 0..31, got %lld", i, static_cast<long long>(fd));
+    args.require(fd >= 0 && fd < 32, "terminalFds[%u] must be a file descriptor in 0..31, got %lld", i,
+                 static_cast<long long>(fd));
     mask |= 1u << fd;
   }
   std::lock_guard<std::mutex> lock(install_mutex);
@@ -82,9 +83,7 @@ Napi::Value UninstallStopSignals(const Napi::CallbackInfo& info) {
 }
 
 // stopSignal(): the first SIGINT or SIGTERM received since the first install, else 0.
-Napi::Value StopSignal(const Napi::CallbackInfo& info) {
-  return Napi::Number::New(info.Env(), received.load());
-}
+Napi::Value StopSignal(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), received.load()); }
 
 }  // namespace
 

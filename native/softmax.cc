@@ -153,10 +153,12 @@ void backward_strided(const T* g, const T* y, T* dx, int64_t outer, int64_t r, i
         T* dr = dx + offset + i * inner;
         if (log) {  // a product, not a difference, with the sum: its f32 rounding (hi) is enough
 #pragma omp simd
-          for (int64_t j = 0; j < width; j++) dr[j] = from_float<T>(to_float(gr[j]) - exp_simd(to_float(yr[j])) * hi[j]);
+          for (int64_t j = 0; j < width; j++)
+            dr[j] = from_float<T>(to_float(gr[j]) - exp_simd(to_float(yr[j])) * hi[j]);
         } else {
 #pragma omp simd
-          for (int64_t j = 0; j < width; j++) dr[j] = from_float<T>(to_float(yr[j]) * ((to_float(gr[j]) - hi[j]) - lo[j]));
+          for (int64_t j = 0; j < width; j++)
+            dr[j] = from_float<T>(to_float(yr[j]) * ((to_float(gr[j]) - hi[j]) - lo[j]));
         }
       }
     }
@@ -183,8 +185,10 @@ Napi::Value SoftmaxKernel(const Napi::CallbackInfo& info) {
   bool log = args.boolean(6, "log");
   dispatch_float(dt, [&](auto tag) {
     using T = decltype(tag);
-    if (e.inner == 1) forward_last(x.as<T>(), y.as<T>(), e.outer, e.r, log);
-    else forward_strided(x.as<T>(), y.as<T>(), e.outer, e.r, e.inner, log);
+    if (e.inner == 1)
+      forward_last(x.as<T>(), y.as<T>(), e.outer, e.r, log);
+    else
+      forward_strided(x.as<T>(), y.as<T>(), e.outer, e.r, e.inner, log);
   });
   return info.Env().Undefined();
 }
@@ -200,8 +204,10 @@ Napi::Value SoftmaxBackwardKernel(const Napi::CallbackInfo& info) {
   bool log = args.boolean(7, "log");
   dispatch_float(dt, [&](auto tag) {
     using T = decltype(tag);
-    if (e.inner == 1) backward_last(g.as<T>(), y.as<T>(), dx.as<T>(), e.outer, e.r, log);
-    else backward_strided(g.as<T>(), y.as<T>(), dx.as<T>(), e.outer, e.r, e.inner, log);
+    if (e.inner == 1)
+      backward_last(g.as<T>(), y.as<T>(), dx.as<T>(), e.outer, e.r, log);
+    else
+      backward_strided(g.as<T>(), y.as<T>(), dx.as<T>(), e.outer, e.r, e.inner, log);
   });
   return info.Env().Undefined();
 }

@@ -48,10 +48,18 @@ template <int R>
 inline void tile_rows(TileA a, const float* b, int64_t ldb, float* c, int64_t ldc, int64_t k, int64_t width,
                       bool accumulate) {
   switch (width / kTileLanes) {
-    case 1: tile_block<R, 1>(a, b, ldb, c, ldc, k, accumulate); break;
-    case 2: tile_block<R, 2>(a, b, ldb, c, ldc, k, accumulate); break;
-    case 3: tile_block<R, 3>(a, b, ldb, c, ldc, k, accumulate); break;
-    default: tile_block<R, 4>(a, b, ldb, c, ldc, k, accumulate); break;
+    case 1:
+      tile_block<R, 1>(a, b, ldb, c, ldc, k, accumulate);
+      break;
+    case 2:
+      tile_block<R, 2>(a, b, ldb, c, ldc, k, accumulate);
+      break;
+    case 3:
+      tile_block<R, 3>(a, b, ldb, c, ldc, k, accumulate);
+      break;
+    default:
+      tile_block<R, 4>(a, b, ldb, c, ldc, k, accumulate);
+      break;
   }
 }
 
@@ -72,18 +80,29 @@ inline void tile_matmul(TileA a, const float* b, int64_t ldb, float* c, int64_t 
       rows = m - i >= 4 ? 4 : 1;
       int64_t c_lo = j, c_hi = std::min(j + kPanel, n), p_lo = 0, p_hi = k;
       switch (causal) {
-        case Causal::kNone: break;
-        case Causal::kColumnsFromRow: c_lo = std::max(c_lo, i / kTileLanes * kTileLanes); break;
-        case Causal::kColumnsToRow: c_hi = std::min(c_hi, round_to_lanes(i + rows)); break;
-        case Causal::kDepthFromRow: p_lo = std::min(i, k); break;
-        case Causal::kDepthToRow: p_hi = std::min(k, i + rows); break;
+        case Causal::kNone:
+          break;
+        case Causal::kColumnsFromRow:
+          c_lo = std::max(c_lo, i / kTileLanes * kTileLanes);
+          break;
+        case Causal::kColumnsToRow:
+          c_hi = std::min(c_hi, round_to_lanes(i + rows));
+          break;
+        case Causal::kDepthFromRow:
+          p_lo = std::min(i, k);
+          break;
+        case Causal::kDepthToRow:
+          p_hi = std::min(k, i + rows);
+          break;
       }
       if (c_lo >= c_hi) continue;
       const TileA ai{a.data + i * a.row + p_lo * a.col, a.row, a.col};
       const float* bi = b + p_lo * ldb + c_lo;
       float* ci = c + i * ldc + c_lo;
-      if (rows == 4) tile_rows<4>(ai, bi, ldb, ci, ldc, p_hi - p_lo, c_hi - c_lo, accumulate);
-      else tile_rows<1>(ai, bi, ldb, ci, ldc, p_hi - p_lo, c_hi - c_lo, accumulate);
+      if (rows == 4)
+        tile_rows<4>(ai, bi, ldb, ci, ldc, p_hi - p_lo, c_hi - c_lo, accumulate);
+      else
+        tile_rows<1>(ai, bi, ldb, ci, ldc, p_hi - p_lo, c_hi - c_lo, accumulate);
     }
   }
 }

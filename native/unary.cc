@@ -16,43 +16,43 @@ constexpr float kGeluCoeff = 0.044715f;
 constexpr float kInvSqrt2 = 0.7071067811865476f;
 constexpr float kInvSqrt2Pi = 0.3989422804014327f;
 
-#define UNARY_OPS(X)                                                                        \
-  X(neg, -x)                                                                                \
-  X(exp, std::exp(x))                                                                       \
-  X(log, std::log(x))                                                                       \
-  X(sqrt, std::sqrt(x))                                                                     \
-  X(rsqrt, 1.0f / std::sqrt(x))                                                             \
-  X(tanh, std::tanh(x))                                                                     \
-  X(sigmoid, 1.0f / (1.0f + std::exp(-x)))                                                  \
-  X(relu, x > 0.0f ? x : 0.0f)                                                              \
-  X(gelu_tanh, x * gelu_tanh_gate(x))                                                        \
-  X(gelu_erf, 0.5f * x * (1.0f + erf_simd(x * kInvSqrt2)))                                  \
-  X(abs, std::fabs(x))                                                                      \
-  X(sign, static_cast<float>((x > 0.0f) - (x < 0.0f)))                                      \
-  X(square, x * x)                                                                          \
-  X(reciprocal, 1.0f / x)                                                                   \
-  X(scale, alpha * x)                                                                       \
-  X(shift, x + alpha)                                                                       \
-  X(pow, std::pow(x, alpha))                                                                \
-  X(clamp_min, x < alpha ? alpha : x)                                                       \
+#define UNARY_OPS(X)                                       \
+  X(neg, -x)                                               \
+  X(exp, std::exp(x))                                      \
+  X(log, std::log(x))                                      \
+  X(sqrt, std::sqrt(x))                                    \
+  X(rsqrt, 1.0f / std::sqrt(x))                            \
+  X(tanh, std::tanh(x))                                    \
+  X(sigmoid, 1.0f / (1.0f + std::exp(-x)))                 \
+  X(relu, x > 0.0f ? x : 0.0f)                             \
+  X(gelu_tanh, x* gelu_tanh_gate(x))                       \
+  X(gelu_erf, 0.5f * x * (1.0f + erf_simd(x * kInvSqrt2))) \
+  X(abs, std::fabs(x))                                     \
+  X(sign, static_cast<float>((x > 0.0f) - (x < 0.0f)))     \
+  X(square, x* x)                                          \
+  X(reciprocal, 1.0f / x)                                  \
+  X(scale, alpha* x)                                       \
+  X(shift, x + alpha)                                      \
+  X(pow, std::pow(x, alpha))                               \
+  X(clamp_min, x < alpha ? alpha : x)                      \
   X(fill, alpha)
 
 // s is the saved value: the input x or the output y, as the rule's comment says.
-#define UNARY_BACKWARD_OPS(X)                                                                  \
-  X(relu, s > 0.0f ? g : 0.0f)                  /* x */                                        \
-  X(gelu_tanh, g * gelu_tanh_grad(s))           /* x */                                        \
-  X(gelu_erf, g * gelu_erf_grad(s))             /* x */                                        \
-  X(tanh, g * (1.0f - s * s))                   /* y */                                        \
-  X(sigmoid, g * s * (1.0f - s))                /* y */                                        \
-  X(exp, g * s)                                 /* y */                                        \
-  X(log, g / s)                                 /* x */                                        \
-  X(sqrt, g / (2.0f * s))                       /* y */                                        \
-  X(rsqrt, -0.5f * g * s * s * s)               /* y */                                        \
-  X(abs, g * static_cast<float>((s > 0.0f) - (s < 0.0f))) /* x */                              \
-  X(square, 2.0f * g * s)                       /* x */                                        \
-  X(reciprocal, -g * s * s)                     /* y */                                        \
-  X(pow, alpha == 0.0f ? 0.0f : g * alpha * std::pow(s, alpha - 1.0f)) /* x */                \
-  X(clamp_min, s < alpha ? 0.0f : g)            /* x */
+#define UNARY_BACKWARD_OPS(X)                                                  \
+  X(relu, s > 0.0f ? g : 0.0f)                                         /* x */ \
+  X(gelu_tanh, g* gelu_tanh_grad(s))                                   /* x */ \
+  X(gelu_erf, g* gelu_erf_grad(s))                                     /* x */ \
+  X(tanh, g*(1.0f - s * s))                                            /* y */ \
+  X(sigmoid, g* s*(1.0f - s))                                          /* y */ \
+  X(exp, g* s)                                                         /* y */ \
+  X(log, g / s)                                                        /* x */ \
+  X(sqrt, g / (2.0f * s))                                              /* y */ \
+  X(rsqrt, -0.5f * g * s * s * s)                                      /* y */ \
+  X(abs, g* static_cast<float>((s > 0.0f) - (s < 0.0f)))               /* x */ \
+  X(square, 2.0f * g * s)                                              /* x */ \
+  X(reciprocal, -g* s* s)                                              /* y */ \
+  X(pow, alpha == 0.0f ? 0.0f : g * alpha * std::pow(s, alpha - 1.0f)) /* x */ \
+  X(clamp_min, s < alpha ? 0.0f : g)                                   /* x */
 
 // 0.5·(1 + tanh(u)) = σ(2u): the tanh approximation's gate as a sigmoid, stable at both ends
 // and vectorisable through exp_simd.
@@ -104,26 +104,34 @@ void map2(const T* a, const T* b, T* out, int64_t n, Fn f) {
 template <typename T>
 void unary(Unary op, const T* in, T* out, int64_t n, float alpha) {
   switch (op) {
-#define X(name, expr)                                        \
-  case Unary::name:                                          \
-    map1(in, out, n, [alpha](float x) { (void)alpha; return expr; }); \
+#define X(name, expr)                   \
+  case Unary::name:                     \
+    map1(in, out, n, [alpha](float x) { \
+      (void)alpha;                      \
+      return expr;                      \
+    });                                 \
     break;
     UNARY_OPS(X)
 #undef X
-    default: break;
+    default:
+      break;
   }
 }
 
 template <typename T>
 void unary_backward(UnaryBackward op, const T* grad, const T* saved, T* out, int64_t n, float alpha) {
   switch (op) {
-#define X(name, expr)                                                  \
-  case UnaryBackward::name:                                            \
-    map2(grad, saved, out, n, [alpha](float g, float s) { (void)alpha; return expr; }); \
+#define X(name, expr)                                     \
+  case UnaryBackward::name:                               \
+    map2(grad, saved, out, n, [alpha](float g, float s) { \
+      (void)alpha;                                        \
+      return expr;                                        \
+    });                                                   \
     break;
     UNARY_BACKWARD_OPS(X)
 #undef X
-    default: break;
+    default:
+      break;
   }
 }
 

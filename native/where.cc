@@ -28,10 +28,16 @@ void select_runs(const Broadcast<3>& bc, const C* cond, C mask, const T* a, cons
 template <typename T>
 void select_values(const Broadcast<3>& bc, DType cond_dtype, const View& cond, const T* a, const T* b, T* out) {
   switch (cond_dtype) {
-    case DType::F32: select_runs(bc, cond.as<uint32_t>(), uint32_t{0x7fffffffu}, a, b, out); break;
-    case DType::I32: select_runs(bc, cond.as<uint32_t>(), uint32_t{0xffffffffu}, a, b, out); break;
+    case DType::F32:
+      select_runs(bc, cond.as<uint32_t>(), uint32_t{0x7fffffffu}, a, b, out);
+      break;
+    case DType::I32:
+      select_runs(bc, cond.as<uint32_t>(), uint32_t{0xffffffffu}, a, b, out);
+      break;
     case DType::BF16:
-    case DType::F16: select_runs(bc, cond.as<uint16_t>(), uint16_t{0x7fffu}, a, b, out); break;
+    case DType::F16:
+      select_runs(bc, cond.as<uint16_t>(), uint16_t{0x7fffu}, a, b, out);
+      break;
   }
 }
 

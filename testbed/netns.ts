@@ -113,9 +113,25 @@ export function createTestbed(options: TestbedOptions): Testbed {
     subnet,
     mpirunArgs: () => [
       // Each host's daemon would bind its rank to "its" first core, the same core for all.
-      "--allow-run-as-root", "-n", String(options.hosts), "--host", addresses.join(","), "--bind-to", "none",
-      "--mca", "plm_rsh_agent", agent, "--mca", "oob_tcp_if_include", subnet,
-      "--mca", "btl", "tcp,self", "--mca", "btl_tcp_if_include", subnet,
+      "--allow-run-as-root",
+      "-n",
+      String(options.hosts),
+      "--host",
+      addresses.join(","),
+      "--bind-to",
+      "none",
+      "--mca",
+      "plm_rsh_agent",
+      agent,
+      "--mca",
+      "oob_tcp_if_include",
+      subnet,
+      "--mca",
+      "btl",
+      "tcp,self",
+      "--mca",
+      "btl_tcp_if_include",
+      subnet,
       ...OPEN_MPI_DAEMON_OPTIONS,
     ],
     destroy: () => {
@@ -136,7 +152,10 @@ export function createTestbed(options: TestbedOptions): Testbed {
   live.add(bed);
   try {
     const cases = addresses.map((a, k) => `${a}) ns=${namespaces[k]} ;;`).join(" ");
-    writeFileSync(agent, `#!/bin/sh\n# rsh agent: HOST COMMAND...\nhost=$1; shift\ncase $host in ${cases} *) echo "no host $host" >&2; exit 1 ;; esac\nexec ip netns exec $ns sh -c "$*"\n`);
+    writeFileSync(
+      agent,
+      `#!/bin/sh\n# rsh agent: HOST COMMAND...\nhost=$1; shift\ncase $host in ${cases} *) echo "no host $host" >&2; exit 1 ;; esac\nexec ip netns exec $ns sh -c "$*"\n`,
+    );
     chmodSync(agent, 0o755);
     ip("netns", "add", sw);
     ip("-n", sw, "link", "add", "br0", "type", "bridge");

@@ -44,7 +44,8 @@ static Buffer buffer_arg(const Napi::CallbackInfo& info, size_t i, int dtype, co
   if (dtype < 0 || dtype > 3) fail(info.Env(), op, "unknown dtype code " + std::to_string(dtype));
   napi_typedarray_type want = dtype == 0 ? napi_float32_array : dtype == 3 ? napi_int32_array : napi_uint16_array;
   if (type != want) fail(info.Env(), op, "typed array kind does not match dtype code " + std::to_string(dtype));
-  if (length > static_cast<size_t>(INT_MAX)) fail(info.Env(), op, std::to_string(length) + " elements exceed MPI's count limit");
+  if (length > static_cast<size_t>(INT_MAX))
+    fail(info.Env(), op, std::to_string(length) + " elements exceed MPI's count limit");
   return {data, static_cast<int>(length)};
 }
 
@@ -65,13 +66,15 @@ static Reduce reduce_arg(const Napi::CallbackInfo& info, size_t i, int dtype, co
 
 static int rank_arg(const Napi::CallbackInfo& info, size_t i, MPI_Comm c, const std::string& op, const char* what) {
   int r = int_arg(info, i), n = comm_size(c);
-  if (r < 0 || r >= n) fail(info.Env(), op, std::string(what) + " " + std::to_string(r) + " is outside 0.." + std::to_string(n - 1));
+  if (r < 0 || r >= n)
+    fail(info.Env(), op, std::string(what) + " " + std::to_string(r) + " is outside 0.." + std::to_string(n - 1));
   return r;
 }
 
 // Starts a request; the last argument of every collective says whether it is async (then the
 // background thread progresses it while JavaScript computes).
-static Napi::Value start(const Napi::CallbackInfo& info, const std::string& op, const std::function<int(MPI_Request*)>& fn, Finish finish = nullptr) {
+static Napi::Value start(const Napi::CallbackInfo& info, const std::string& op,
+                         const std::function<int(MPI_Request*)>& fn, Finish finish = nullptr) {
   Napi::Env env = info.Env();
   std::string error;
   Napi::Value last = info[info.Length() - 1];
@@ -140,9 +143,12 @@ static Napi::Value AllReduce(const Napi::CallbackInfo& info) {
   int dtype = int_arg(info, 2);
   Buffer b = buffer_arg(info, 1, dtype, "allReduce");
   Reduce r = reduce_arg(info, 3, dtype, "allReduce");
-  return start(info, "allReduce", [&](MPI_Request* q) {
-    return MPI_Iallreduce(MPI_IN_PLACE, b.data, b.count, mpi_type(dtype), mpi_op(dtype, r), c, q);
-  }, mean_finish(r, b, dtype, comm_size(c)));
+  return start(
+      info, "allReduce",
+      [&](MPI_Request* q) {
+        return MPI_Iallreduce(MPI_IN_PLACE, b.data, b.count, mpi_type(dtype), mpi_op(dtype, r), c, q);
+      },
+      mean_finish(r, b, dtype, comm_size(c)));
 }
 
 // reduceScatter(comm, output, input, dtype, op)
@@ -153,11 +159,15 @@ static Napi::Value ReduceScatter(const Napi::CallbackInfo& info) {
   Reduce r = reduce_arg(info, 4, dtype, "reduceScatter");
   const int n = comm_size(c);
   if (static_cast<int64_t>(out.count) * n != in.count)
-    fail(info.Env(), "reduceScatter", "input has " + std::to_string(in.count) + " elements; expected " +
-         std::to_string(n) + " ranks x " + std::to_string(out.count) + " output elements");
-  return start(info, "reduceScatter", [&](MPI_Request* q) {
-    return MPI_Ireduce_scatter_block(in.data, out.data, out.count, mpi_type(dtype), mpi_op(dtype, r), c, q);
-  }, mean_finish(r, out, dtype, n));
+    fail(info.Env(), "reduceScatter",
+         "input has " + std::to_string(in.count) + " elements; expected " + std::to_string(n) + " ranks x " +
+             std::to_string(out.count) + " output elements");
+  return start(
+      info, "reduceScatter",
+      [&](MPI_Request* q) {
+        return MPI_Ireduce_scatter_block(in.data, out.data, out.count, mpi_type(dtype), mpi_op(dtype, r), c, q);
+      },
+      mean_finish(r, out, dtype, n));
 }
 
 // allGather(comm, output, input, dtype)
@@ -167,8 +177,9 @@ static Napi::Value AllGather(const Napi::CallbackInfo& info) {
   Buffer out = buffer_arg(info, 1, dtype, "allGather"), in = buffer_arg(info, 2, dtype, "allGather");
   const int n = comm_size(c);
   if (static_cast<int64_t>(in.count) * n != out.count)
-    fail(info.Env(), "allGather", "output has " + std::to_string(out.count) + " elements; expected " +
-         std::to_string(n) + " ranks x " + std::to_string(in.count) + " input elements");
+    fail(info.Env(), "allGather",
+         "output has " + std::to_string(out.count) + " elements; expected " + std::to_string(n) + " ranks x " +
+             std::to_string(in.count) + " input elements");
   return start(info, "allGather", [&](MPI_Request* q) {
     return MPI_Iallgather(in.data, in.count, mpi_type(dtype), out.data, in.count, mpi_type(dtype), c, q);
   });
@@ -180,7 +191,8 @@ static Napi::Value Broadcast(const Napi::CallbackInfo& info) {
   int dtype = int_arg(info, 2);
   Buffer b = buffer_arg(info, 1, dtype, "broadcast");
   int root = rank_arg(info, 3, c, "broadcast", "root");
-  return start(info, "broadcast", [&](MPI_Request* q) { return MPI_Ibcast(b.data, b.count, mpi_type(dtype), root, c, q); });
+  return start(info, "broadcast",
+               [&](MPI_Request* q) { return MPI_Ibcast(b.data, b.count, mpi_type(dtype), root, c, q); });
 }
 
 // send(comm, data, dtype, peer, tag) and recv(...): point to point.
@@ -192,7 +204,8 @@ static Napi::Value PointToPoint(const Napi::CallbackInfo& info, bool send) {
   int peer = rank_arg(info, 3, c, op, "peer");
   int tag = int_arg(info, 4), *ub = nullptr, flag = 0;
   MPI_Comm_get_attr(MPI_COMM_WORLD, MPI_TAG_UB, &ub, &flag);
-  if (tag < 0 || (flag && tag > *ub)) fail(info.Env(), op, "tag " + std::to_string(tag) + " is outside 0.." + std::to_string(flag ? *ub : 32767));
+  if (tag < 0 || (flag && tag > *ub))
+    fail(info.Env(), op, "tag " + std::to_string(tag) + " is outside 0.." + std::to_string(flag ? *ub : 32767));
   return start(info, op, [&](MPI_Request* q) {
     return send ? MPI_Isend(b.data, b.count, mpi_type(dtype), peer, tag, c, q)
                 : MPI_Irecv(b.data, b.count, mpi_type(dtype), peer, tag, c, q);
@@ -208,7 +221,9 @@ static Napi::Value Barrier(const Napi::CallbackInfo& info) {
 
 static int64_t id_arg(const Napi::CallbackInfo& info) { return info[0].As<Napi::Number>().Int64Value(); }
 
-static Napi::Value Test(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), Engine::get().test(id_arg(info))); }
+static Napi::Value Test(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), Engine::get().test(id_arg(info)));
+}
 
 // wait(id, timeoutMs): true once complete, false when the timeout passed first.
 static Napi::Value Wait(const Napi::CallbackInfo& info) {

@@ -71,7 +71,7 @@ export function autocast<T>(options: AutocastOptions, fn: () => T): T {
 /** The dtype "low" ops run in here, or null outside autocast. @example autocastDType() // "bfloat16" */
 export function autocastDType(): LowPrecision | null {
   const top = frames[frames.length - 1];
-  return top && top.enabled ? top.dtype : null;
+  return top?.enabled ? top.dtype : null;
 }
 
 function clearWeightCache(): void {
@@ -111,7 +111,7 @@ function cachedCast(p: Tensor, dtype: DType): Tensor {
 function castInputs(op: OpName, inputs: readonly Tensor[]): AutocastInputs | null {
   const frame = frames[frames.length - 1];
   const policy = AUTOCAST_POLICY[op];
-  if (!frame || !frame.enabled || policy === undefined) return null;
+  if (!frame?.enabled || policy === undefined) return null;
   const target: DType = policy === "low" ? frame.dtype : policy === "f32" ? "float32" : widest(inputs);
   if (!inputs.some((t) => isFloating(t.dtype) && t.dtype !== target)) return null;
   const temporaries: Tensor[] = [];

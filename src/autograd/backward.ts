@@ -44,19 +44,21 @@ export function backwardFrom(roots: readonly Tensor[], gradients: readonly (Tens
       throw new Error(`backward: a tensor of shape ${formatShape(root.shape)} needs an explicit gradient; only one-element tensors get 1`);
     }
     if (gradient && (!sameShape(gradient.shape, root.shape) || gradient.dtype !== root.dtype)) {
-      throw new Error(
-        `backward: gradient ${formatShape(gradient.shape)} ${gradient.dtype} does not match the tensor ${formatShape(root.shape)} ${root.dtype}`,
-      );
+      throw new Error(`backward: gradient ${formatShape(gradient.shape)} ${gradient.dtype} does not match the tensor ${formatShape(root.shape)} ${root.dtype}`);
     }
   });
   // Backward rules run in the dtypes their forward chose, even inside an autocast scope.
-  withoutAutocast(() => noGrad(() => asBackwardPass(() => {
-    const seeds = roots.map((root, i) => {
-      const gradient = gradients[i];
-      return gradient ? copyOf(gradient) : fillWith(Tensor.empty(root.shape, root.dtype), 1);
-    });
-    propagate(roots, seeds, options.retainGraph ?? false);
-  })));
+  withoutAutocast(() =>
+    noGrad(() =>
+      asBackwardPass(() => {
+        const seeds = roots.map((root, i) => {
+          const gradient = gradients[i];
+          return gradient ? copyOf(gradient) : fillWith(Tensor.empty(root.shape, root.dtype), 1);
+        });
+        propagate(roots, seeds, options.retainGraph ?? false);
+      }),
+    ),
+  );
 }
 
 /**

@@ -72,7 +72,9 @@ export const checkpointOp: OpDef<CheckpointAttrs> = {
       outs = outputsOf(reenter ? reenter(recompute) : recompute(), inputs);
       const redrawn = generator.offset - rng.offset;
       if (redrawn !== draws) {
-        throw new Error(`checkpoint: the recomputation drew ${redrawn} random blocks where the forward drew ${draws}; fn must be deterministic given its inputs`);
+        throw new Error(
+          `checkpoint: the recomputation drew ${redrawn} random blocks where the forward drew ${draws}; fn must be deterministic given its inputs`,
+        );
       }
     } finally {
       generator.setState(now);
@@ -88,7 +90,11 @@ export const checkpointOp: OpDef<CheckpointAttrs> = {
     // let the walk use the incoming gradients in place (this rule owns them) rather than copies.
     for (const o of outs) o.dispose();
     const roots = outs.filter((o) => o.requiresGrad);
-    propagate(roots, outs.flatMap((o, i) => (o.requiresGrad ? [grads[i]!] : [])), false);
+    propagate(
+      roots,
+      outs.flatMap((o, i) => (o.requiresGrad ? [grads[i]!] : [])),
+      false,
+    );
     return inputs.map((input) => {
       const g = input.grad;
       input.grad = null;
@@ -130,6 +136,12 @@ export function checkpoint(fn: Fn, ...inputs: Tensor[]): Tensor | Tensor[] {
     if (t.node !== null) throw new Error(`checkpoint: output ${i} ${formatShape(t.shape)} was computed outside fn (it already belongs to a graph)`);
   });
   const attrs: CheckpointAttrs = { fn, rng, draws: generator.offset - rng.offset, outputs: outs.map(signature), reenter: captureAutocast() };
-  recordNode(checkpointOp, attrs, inputs, outs, inputs.map((t) => t.share(false)));
+  recordNode(
+    checkpointOp,
+    attrs,
+    inputs,
+    outs,
+    inputs.map((t) => t.share(false)),
+  );
   return result instanceof Tensor ? outs[0]! : outs;
 }

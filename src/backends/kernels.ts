@@ -24,15 +24,7 @@ export interface Kernels {
   /** meta = [ndim, shape..., aStrides..., bStrides...] */
   binary(code: number, dtype: number, a: TypedArray, b: TypedArray, out: TypedArray, meta: Int32Array): void;
   /** meta = [batchA, batchB, M, N, K, transA, transB, accumulate] */
-  matmul(
-    a: TypedArray,
-    b: TypedArray,
-    c: TypedArray,
-    bias: Float32Array | null,
-    dtypeAB: number,
-    dtypeC: number,
-    meta: Int32Array,
-  ): void;
+  matmul(a: TypedArray, b: TypedArray, c: TypedArray, bias: Float32Array | null, dtypeAB: number, dtypeC: number, meta: Int32Array): void;
   reduceCodes(): Record<"sum" | "mean" | "max" | "min", number>;
   /** Reduces x viewed as [outer, r, inner] over r into out [outer, inner]. */
   /** out in outDtype: x's dtype, or float32. */
@@ -84,15 +76,7 @@ export interface Kernels {
   /** dx = the input gradient of conv2d from dy; meta as conv2d's. */
   conv2dBackwardData(dy: TypedArray, w: TypedArray, dx: TypedArray, dtype: number, meta: Int32Array): void;
   /** dw (f32, or bf16 for bf16 operands) and the f32 bias gradient of conv2d; meta as conv2d's. */
-  conv2dBackwardWeights(
-    x: TypedArray,
-    dy: TypedArray,
-    dw: TypedArray,
-    dbias: Float32Array | null,
-    dtype: number,
-    dwDtype: number,
-    meta: Int32Array,
-  ): void;
+  conv2dBackwardWeights(x: TypedArray, dy: TypedArray, dw: TypedArray, dbias: Float32Array | null, dtype: number, dwDtype: number, meta: Int32Array): void;
   /**
    * Max pooling; indices (when given) get each output's flat argmax within its input plane.
    * meta = [N, C, H, W, kh, kw, strideH, strideW, padH, padW, dilationH, dilationW, layout] (13

@@ -27,7 +27,18 @@ function printRows(rows: CompareRow[], limit: number): void {
   const pct = (g: number): string => `${g.toFixed(0)} (${((100 * g) / limit).toFixed(0)}%)`;
   // bf16 runs also show turbine's own f32, measured alternately in the same run.
   const own = rows.some((r) => r.turbineF32 !== undefined);
-  const header = ["workload", "precision", "turbine", "pytorch", "unit", "ratio (range)", ...(own ? ["turbine f32", "over f32"] : []), "pytorch threads/openblas", "turbine GFLOP/s", "pytorch GFLOP/s"];
+  const header = [
+    "workload",
+    "precision",
+    "turbine",
+    "pytorch",
+    "unit",
+    "ratio (range)",
+    ...(own ? ["turbine f32", "over f32"] : []),
+    "pytorch threads/openblas",
+    "turbine GFLOP/s",
+    "pytorch GFLOP/s",
+  ];
   const body = rows.map((r) => [
     r.workload,
     r.precision,
@@ -51,7 +62,9 @@ function opsTable(workload: WorkloadName, threads: number, steps: number, precis
   const trainer = new Trainer({ ...parts, eval: undefined, clipGradNorm: config.train.clipGradNorm });
   trainer.fit({ steps: 3 });
   const { table: rows, totalMs } = timeOps(() => trainer.fit({ steps: steps + 3 }));
-  process.stdout.write(`${workload} ${precision}: ${(totalMs / steps).toFixed(1)} ms per training step (${steps} steps, ${threads} threads)\n${formatOpTable(rows, totalMs)}\n`);
+  process.stdout.write(
+    `${workload} ${precision}: ${(totalMs / steps).toFixed(1)} ms per training step (${steps} steps, ${threads} threads)\n${formatOpTable(rows, totalMs)}\n`,
+  );
 }
 
 /** `turbine bench`: the reference workloads against their PyTorch twins. */
@@ -69,22 +82,50 @@ export function registerBench(program: Command): void {
     .option("--time-to-quality", "train the gpt to validation loss ≤ 1.6 on both sides (minutes each)")
     .addOption(new Option("--ops <workload>", "instead: the per-op time table of a few training steps of one workload").choices(WORKLOADS))
     .option("--json", "one JSON object per row: { workload, precision, turbine, torch, unit, ratio } (bf16: and turbineF32, overF32)")
-    .action((opts: { workloads: WorkloadName[]; precision: string; repeats: number; searchRounds: number; threads: number; steps?: number; warmup: number; timeToQuality?: boolean; ops?: string; json?: boolean }) => {
-      if (opts.ops) {
-        opsTable(opts.ops as WorkloadName, opts.threads, opts.steps ?? 5, opts.precision as Precision);
-        return;
-      }
-      const log = (line: string): void => void process.stderr.write(`${line}\n`);
-      const steps = opts.steps ? Object.fromEntries(opts.workloads.map((w) => [w, opts.steps!])) : {};
-      const o: CompareOptions = { workloads: opts.workloads, precision: opts.precision as Precision, repeats: opts.repeats, searchRounds: opts.searchRounds, threads: opts.threads, steps, warmup: opts.warmup, log };
-      const limit = matmulLimit(o.precision === "f32" ? "float32" : "bfloat16", opts.threads);
-      process.stdout.write(`turbine bench, ${new Date().toISOString().slice(0, 10)}, ${cpus()[0]?.model ?? "cpu"}, ${cpus().length} cores; matmul limit (1024³, ${o.precision}, ${opts.threads} threads): ${limit.toFixed(0)} GFLOP/s\n`);
-      if (opts.timeToQuality) {
-        process.stdout.write(`${JSON.stringify(timeToQuality(o))}\n`);
-        return;
-      }
-      const rows = compare(o);
-      if (opts.json) for (const r of rows) process.stdout.write(`${JSON.stringify({ workload: r.workload, precision: r.precision, turbine: r.turbine, torch: r.torch, unit: r.unit, ratio: r.ratio, ratioRange: r.ratioRange, torchSetting: r.torchSetting, turbineF32: r.turbineF32, overF32: r.overF32 })}\n`);
-      else printRows(rows, limit);
-    });
+    .action(
+      (opts: {
+        workloads: WorkloadName[];
+        precision: string;
+        repeats: number;
+        searchRounds: number;
+        threads: number;
+        steps?: number;
+        warmup: number;
+        timeToQuality?: boolean;
+        ops?: string;
+        json?: boolean;
+      }) => {
+        if (opts.ops) {
+          opsTable(opts.ops as WorkloadName, opts.threads, opts.steps ?? 5, opts.precision as Precision);
+          return;
+        }
+        const log = (line: string): void => void process.stderr.write(`${line}\n`);
+        const steps = opts.steps ? Object.fromEntries(opts.workloads.map((w) => [w, opts.steps!])) : {};
+        const o: CompareOptions = {
+          workloads: opts.workloads,
+          precision: opts.precision as Precision,
+          repeats: opts.repeats,
+          searchRounds: opts.searchRounds,
+          threads: opts.threads,
+          steps,
+          warmup: opts.warmup,
+          log,
+        };
+        const limit = matmulLimit(o.precision === "f32" ? "float32" : "bfloat16", opts.threads);
+        process.stdout.write(
+          `turbine bench, ${new Date().toISOString().slice(0, 10)}, ${cpus()[0]?.model ?? "cpu"}, ${cpus().length} cores; matmul limit (1024³, ${o.precision}, ${opts.threads} threads): ${limit.toFixed(0)} GFLOP/s\n`,
+        );
+        if (opts.timeToQuality) {
+          process.stdout.write(`${JSON.stringify(timeToQuality(o))}\n`);
+          return;
+        }
+        const rows = compare(o);
+        if (opts.json)
+          for (const r of rows)
+            process.stdout.write(
+              `${JSON.stringify({ workload: r.workload, precision: r.precision, turbine: r.turbine, torch: r.torch, unit: r.unit, ratio: r.ratio, ratioRange: r.ratioRange, torchSetting: r.torchSetting, turbineF32: r.turbineF32, overF32: r.overF32 })}\n`,
+            );
+        else printRows(rows, limit);
+      },
+    );
 }

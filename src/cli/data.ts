@@ -12,7 +12,7 @@ export function registerData(program: Command): void {
   const data = program.command("data").description("prepare training data");
   data
     .command("prepare")
-    .description("tokenize a UTF-8 text file (character tokenizer) into a token file for data.kind \"tokens\"")
+    .description('tokenize a UTF-8 text file (character tokenizer) into a token file for data.kind "tokens"')
     .argument("<text>", "the UTF-8 text file")
     .argument("<out>", "the token file to write (replaced whole, never half-written)")
     .action((text: string, out: string) => {

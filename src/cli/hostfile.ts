@@ -24,14 +24,18 @@ export function readHostfile(path: string): Host[] {
   try {
     text = readFileSync(path, "utf8");
   } catch (error) {
-    throw new UsageError(`launch: --hostfile ${path}: cannot read it (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`, "give an Open MPI hostfile: one HOST [slots=N] per line");
+    throw new UsageError(
+      `launch: --hostfile ${path}: cannot read it (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`,
+      "give an Open MPI hostfile: one HOST [slots=N] per line",
+    );
   }
   const hosts: Host[] = [];
   text.split("\n").forEach((raw, i) => {
     const content = raw.replace(/#.*/, "").trim();
     if (content === "") return;
     const [name, ...fields] = content.split(/\s+/);
-    const bad = (): UsageError => new UsageError(`launch: ${path}:${i + 1}: expected ${SYNTAX}, got ${JSON.stringify(raw.trim())}`, "slots and max_slots take a positive integer");
+    const bad = (): UsageError =>
+      new UsageError(`launch: ${path}:${i + 1}: expected ${SYNTAX}, got ${JSON.stringify(raw.trim())}`, "slots and max_slots take a positive integer");
     if (name!.includes("=")) throw bad();
     const host: Host = { name: name!, line: i + 1 };
     for (const field of fields) {

@@ -29,7 +29,8 @@ export const LAUNCH_SEPARATOR_HINT = "put the command each rank runs after --, e
 
 function positiveInt(value: string | undefined, flag: string): number {
   const n = Number(value);
-  if (!Number.isSafeInteger(n) || n < 1) throw new UsageError(`launch: ${flag} must be a positive integer, got ${JSON.stringify(value)}`, "see turbine launch --help");
+  if (!Number.isSafeInteger(n) || n < 1)
+    throw new UsageError(`launch: ${flag} must be a positive integer, got ${JSON.stringify(value)}`, "see turbine launch --help");
   return n;
 }
 
@@ -51,11 +52,13 @@ export function jobShape(opts: LaunchOptions, env: NodeJS.ProcessEnv = process.e
   const n = opts.n === undefined ? undefined : positiveInt(opts.n, "-n");
   let perNode = opts.nprocPerNode === undefined ? undefined : positiveInt(opts.nprocPerNode, "--nproc-per-node");
   let nodes = opts.nnodes === undefined ? undefined : positiveInt(opts.nnodes, "--nnodes");
-  if (n === undefined && perNode === undefined) throw new UsageError("launch: how many ranks? give -n N (in all) or --nproc-per-node N", "see turbine launch --help");
+  if (n === undefined && perNode === undefined)
+    throw new UsageError("launch: how many ranks? give -n N (in all) or --nproc-per-node N", "see turbine launch --help");
   if (opts.backend === "threads") {
     if (opts.hostfile !== undefined) throw new UsageError("launch: --hostfile needs --backend mpi", "the threads backend runs on this machine");
     if ((nodes ?? 1) > 1) throw new UsageError(`launch: --nnodes ${nodes} needs --backend mpi`, "the threads backend runs on this machine");
-    if (n !== undefined && perNode !== undefined && n !== perNode) throw new UsageError(`launch: -n ${n} and --nproc-per-node ${perNode} disagree on one machine`, "give one of them");
+    if (n !== undefined && perNode !== undefined && n !== perNode)
+      throw new UsageError(`launch: -n ${n} and --nproc-per-node ${perNode} disagree on one machine`, "give one of them");
     return { size: (n ?? perNode)!, placement: [] };
   }
   const hosts = opts.hostfile === undefined ? undefined : readHostfile(opts.hostfile);
@@ -66,17 +69,28 @@ export function jobShape(opts: LaunchOptions, env: NodeJS.ProcessEnv = process.e
     perNode = n! / nodes;
   }
   const size = perNode * nodes;
-  if (n !== undefined && n !== size) throw new UsageError(`launch: -n ${n} disagrees with --nnodes ${nodes} × --nproc-per-node ${perNode} = ${size}`, "give -n or the per-node counts, not both");
+  if (n !== undefined && n !== size)
+    throw new UsageError(
+      `launch: -n ${n} disagrees with --nnodes ${nodes} × --nproc-per-node ${perNode} = ${size}`,
+      "give -n or the per-node counts, not both",
+    );
   if (hosts === undefined) {
     if (nodes === 1) return { size, placement: [] };
     if (env.SLURM_JOB_ID !== undefined) return { size, placement: ["--map-by", `ppr:${perNode}:node`] };
-    throw new UsageError(`launch: --nnodes ${nodes} needs --hostfile (or a Slurm allocation)`, "list the machines in an Open MPI hostfile: one HOST [slots=N] per line");
+    throw new UsageError(
+      `launch: --nnodes ${nodes} needs --hostfile (or a Slurm allocation)`,
+      "list the machines in an Open MPI hostfile: one HOST [slots=N] per line",
+    );
   }
-  if (hosts.length < nodes) throw new UsageError(`launch: --hostfile ${opts.hostfile} lists ${hosts.length} host(s); --nnodes ${nodes} needs ${nodes}`, "add hosts or lower --nnodes");
+  if (hosts.length < nodes)
+    throw new UsageError(`launch: --hostfile ${opts.hostfile} lists ${hosts.length} host(s); --nnodes ${nodes} needs ${nodes}`, "add hosts or lower --nnodes");
   const used = hosts.slice(0, nodes);
   for (const h of used) {
     if (h.slots !== undefined && h.slots < perNode) {
-      throw new UsageError(`launch: ${opts.hostfile}:${h.line}: ${h.name} has slots=${h.slots}, fewer than --nproc-per-node ${perNode}`, "raise its slots or lower --nproc-per-node");
+      throw new UsageError(
+        `launch: ${opts.hostfile}:${h.line}: ${h.name} has slots=${h.slots}, fewer than --nproc-per-node ${perNode}`,
+        "raise its slots or lower --nproc-per-node",
+      );
     }
   }
   return { size, placement: ["--host", used.map((h) => `${h.name}:${perNode}`).join(",")] };
@@ -94,7 +108,9 @@ async function launchThreads(size: number, threads: number, timeoutMs: number, a
     else process.stderr.write(`${rankPrefix(rank)}${line}\n`);
   };
   const job = startThreads({ size, threadsPerWorker: threads, timeoutMs, module: new URL("./launch_rank.js", import.meta.url), args: { argv }, onLine });
-  const results: (RankResult & { rank: number })[] = (await job.done).map((o) => (o.ok ? { rank: o.rank, ...(o.result as RankResult) } : { rank: o.rank, code: 1, message: o.error.message }));
+  const results: (RankResult & { rank: number })[] = (await job.done).map((o) =>
+    o.ok ? { rank: o.rank, ...(o.result as RankResult) } : { rank: o.rank, code: 1, message: o.error.message },
+  );
   const failures = results.filter((r) => r.code !== 0);
   if (failures.length === 0) return 0;
   const shared = failures.length === size && failures.every((f) => f.message === failures[0]!.message);
@@ -110,7 +126,13 @@ function launchMpi(shape: JobShape, threads: number | undefined, timeoutS: numbe
   const exported = [BACKEND_ENV, TIMEOUT_ENV, PROGRESS_ENV, ...(threads ? ["OMP_NUM_THREADS"] : [])].flatMap((name) => ["-x", name]);
   const args = ["--allow-run-as-root", ...OPEN_MPI_DAEMON_OPTIONS, "-n", String(shape.size), ...shape.placement, ...exported];
   // A rank sees a pseudo-terminal even when the job's output goes to a file: the launcher's stderr decides bar or lines.
-  const env = { ...process.env, [BACKEND_ENV]: "mpi", [TIMEOUT_ENV]: String(timeoutS), [PROGRESS_ENV]: progressMode(), ...(threads ? { OMP_NUM_THREADS: String(threads) } : {}) };
+  const env = {
+    ...process.env,
+    [BACKEND_ENV]: "mpi",
+    [TIMEOUT_ENV]: String(timeoutS),
+    [PROGRESS_ENV]: progressMode(),
+    ...(threads ? { OMP_NUM_THREADS: String(threads) } : {}),
+  };
   const child = spawn("mpirun", [...args, process.execPath, cli, ...argv], { stdio: "inherit", env });
   // Ctrl-C or SIGTERM: mpirun passes the stop on to the ranks (as SIGTERM), which save a
   // checkpoint and end; the launcher waits for them and exits as `train` would (130 or 143).
@@ -154,10 +176,14 @@ export function registerLaunch(program: Command, ranks: { commands: readonly str
     .argument("<command...>", "the command each rank runs, after --, e.g. -- train gpt-char")
     .passThroughOptions()
     .action(async (command: string[], opts: LaunchOptions) => {
-      if (opts.backend !== "threads" && opts.backend !== "mpi") throw new UsageError(`launch: --backend must be threads or mpi, got ${JSON.stringify(opts.backend)}`, "see turbine launch --help");
+      if (opts.backend !== "threads" && opts.backend !== "mpi")
+        throw new UsageError(`launch: --backend must be threads or mpi, got ${JSON.stringify(opts.backend)}`, "see turbine launch --help");
       const shape = jobShape(opts);
       if (!ranks.commands.includes(command[0]!)) {
-        throw new UsageError(`launch: each rank runs a turbine command (${ranks.commands.join(", ")}), got ${JSON.stringify(command.join(" "))}`, LAUNCH_SEPARATOR_HINT);
+        throw new UsageError(
+          `launch: each rank runs a turbine command (${ranks.commands.join(", ")}), got ${JSON.stringify(command.join(" "))}`,
+          LAUNCH_SEPARATOR_HINT,
+        );
       }
       try {
         await ranks.check(command);
@@ -169,7 +195,8 @@ export function registerLaunch(program: Command, ranks: { commands: readonly str
       const threads = opts.threadsPerWorker === undefined ? undefined : positiveInt(opts.threadsPerWorker, "--threads-per-worker");
       const timeoutS = positiveInt(opts.timeout, "--timeout");
       // train uses every core by default; a rank gets its share.
-      const withThreads = (t: number | undefined): string[] => (t !== undefined && command[0] === "train" ? [...command, "--set", `train.threads=${t}`] : command);
+      const withThreads = (t: number | undefined): string[] =>
+        t !== undefined && command[0] === "train" ? [...command, "--set", `train.threads=${t}`] : command;
       if (opts.backend === "threads") {
         const perWorker = threads ?? Math.max(1, Math.floor(availableParallelism() / shape.size));
         process.exitCode = await launchThreads(shape.size, perWorker, timeoutS * 1000, withThreads(perWorker));

@@ -18,7 +18,15 @@ export function loadGPTCheckpoint(path: string, warn: (line: string) => void): {
   }
   const tokenizer = CharTokenizer.fromJSON((checkpoint.meta as { tokenizer: unknown }).tokenizer);
   const m = config.model;
-  const model = new GPT({ vocabSize: tokenizer.vocabSize, context: m.context, layers: m.layers, heads: m.heads, width: m.width, tiedHead: m.tiedHead, dropout: 0 });
+  const model = new GPT({
+    vocabSize: tokenizer.vocabSize,
+    context: m.context,
+    layers: m.layers,
+    heads: m.heads,
+    width: m.width,
+    tiedHead: m.tiedHead,
+    dropout: 0,
+  });
   model.loadStateDict(checkpoint.model);
   for (const t of Object.values(checkpoint.model)) t.dispose();
   return { model, tokenizer, step: checkpoint.meta.step };
@@ -29,7 +37,11 @@ export function loadGPTCheckpoint(path: string, warn: (line: string) => void): {
  * character model has no start token to begin from) and characters outside its vocabulary.
  */
 function encodePrompt(prompt: string, tokenizer: CharTokenizer): Int32Array {
-  if (prompt === "") throw new UsageError("sample: --prompt is empty; a character model needs at least one character to continue", 'leave --prompt out to start from a newline, or give e.g. --prompt "And"');
+  if (prompt === "")
+    throw new UsageError(
+      "sample: --prompt is empty; a character model needs at least one character to continue",
+      'leave --prompt out to start from a newline, or give e.g. --prompt "And"',
+    );
   const unknown = tokenizer.unknownCharacters(prompt);
   if (unknown.length > 0) {
     throw new UsageError(
@@ -49,7 +61,10 @@ export function registerSample(program: Command): void {
   program
     .command("sample")
     .description("generate text from a trained gpt checkpoint")
-    .requiredOption("--checkpoint <dir>", "a run folder (e.g. runs/gpt-char/version_0) or its checkpoints/ folder (the newest valid checkpoint), or one checkpoint")
+    .requiredOption(
+      "--checkpoint <dir>",
+      "a run folder (e.g. runs/gpt-char/version_0) or its checkpoints/ folder (the newest valid checkpoint), or one checkpoint",
+    )
     .option("--prompt <text>", "text to continue", "\n")
     .option("--tokens <n>", "characters to generate", integerAtLeast(0), 500)
     .option("--temperature <t>", "softmax temperature (0: greedy, always the most likely character)", numberAtLeast(0), 0.8)
@@ -58,7 +73,10 @@ export function registerSample(program: Command): void {
     .action((opts: { checkpoint: string; prompt: string; tokens: number; temperature: number; topK?: number; seed: number }) => {
       const { model, tokenizer } = loadGPTCheckpoint(opts.checkpoint, (line) => process.stderr.write(`${line}\n`));
       if (opts.topK !== undefined && opts.topK > tokenizer.vocabSize) {
-        throw new UsageError(`sample: --top-k ${opts.topK} exceeds the model's vocabulary of ${tokenizer.vocabSize} characters`, `give 0 to ${tokenizer.vocabSize} (0: all)`);
+        throw new UsageError(
+          `sample: --top-k ${opts.topK} exceeds the model's vocabulary of ${tokenizer.vocabSize} characters`,
+          `give 0 to ${tokenizer.vocabSize} (0: all)`,
+        );
       }
       const ids = generate(model, encodePrompt(opts.prompt, tokenizer), {
         tokens: opts.tokens,

@@ -26,7 +26,9 @@ export function formatReference(): string {
 const wholeNumber = (value: number): string => Math.round(value).toLocaleString("en-US");
 
 function printSummary(s: RunSummary, json: boolean): void {
-  const eval_ = s.eval ? `${s.eval.accuracy !== undefined ? `accuracy ${(100 * s.eval.accuracy).toFixed(2)}%, ` : ""}loss ${s.eval.loss.toFixed(4)}` : "no evaluation";
+  const eval_ = s.eval
+    ? `${s.eval.accuracy !== undefined ? `accuracy ${(100 * s.eval.accuracy).toFixed(2)}%, ` : ""}loss ${s.eval.loss.toFixed(4)}`
+    : "no evaluation";
   // Data wait and memory are measured on rank 0, which prints the summary.
   const ofRank0 = s.ranks > 1 ? " (rank 0)" : "";
   const lines = [
@@ -67,40 +69,47 @@ export function trainConfig(file: string | undefined, opts: { set: string[]; res
 export function registerTrain(program: Command): void {
   program
     .command("train")
-    .description("train a model: the built-in default (the cnn on Fashion-MNIST, 4 epochs), a built-in config by name (gpt-char, ...) or a config file (JSON or YAML)")
+    .description(
+      "train a model: the built-in default (the cnn on Fashion-MNIST, 4 epochs), a built-in config by name (gpt-char, ...) or a config file (JSON or YAML)",
+    )
     .argument("[config]", "config file, or the name of a built-in one (see --list); --help-config shows every field")
     .option("--list", "list the built-in configs (the shipped examples) by name")
     .option("--set <path=value>", "override a config field, e.g. --set train.epochs=5 (repeatable)", collect, [])
-    .option("--resume <run>", "continue a run (its folder, e.g. runs/cnn/version_0, or one of its checkpoints) with its saved config; --set may change only cadences, logging and threads")
+    .option(
+      "--resume <run>",
+      "continue a run (its folder, e.g. runs/cnn/version_0, or one of its checkpoints) with its saved config; --set may change only cadences, logging and threads",
+    )
     .option("--json", "end with one JSON line: { steps, epochs, train_s, samples_per_s, eval, checkpoint, peak_bytes }")
     .option("--no-progress", "no progress bar or progress lines (evaluation results are still shown)")
     .option("--help-config", "print every config field with its type, default and meaning")
-    .action(async (file: string | undefined, opts: { set: string[]; resume?: string; json?: boolean; progress: boolean; helpConfig?: boolean; list?: boolean }) => {
-      if (opts.helpConfig || opts.list) {
-        process.stdout.write(`${opts.list ? formatBuiltinConfigs() : formatReference()}\n`);
-        return;
-      }
-      const config = trainConfig(file, opts);
-      // A rank of `turbine launch` trains data-parallel over its job's group.
-      const group = inDistributedJob() ? await initProcessGroup() : undefined;
-      // Ctrl-C or SIGTERM: the step in flight finishes, a checkpoint is written, and the run ends.
-      const unwatch = watchStopSignals(progressMode() === "bar" ? [2] : []);
-      let summary: RunSummary;
-      try {
-        const stopRequested = (): string | null => stopSignalReceived()?.name ?? null;
-        summary = runTraining(config, { resume: opts.resume, progress: opts.progress, stopRequested, ...(group ? { group } : {}) });
-      } finally {
-        unwatch();
-      }
-      // Every rank ends with the signal's code (under `turbine launch` the job's exit code).
-      if (summary.interrupted !== null) process.exitCode = stopSignalReceived()?.exitCode ?? 130;
-      if ((group?.rank ?? 0) !== 0) return;
-      printSummary(summary, opts.json ?? false);
-      if (summary.interrupted !== null) {
-        // The progress bar hides the cursor and turns line wrap off: make sure both are back.
-        if (progressMode() === "bar") process.stderr.write("\x1b[?25h\x1b[?7h");
-        const launch = group ? `turbine launch -n ${group.size}${group.backend === "mpi" ? " --backend mpi" : ""} -- ` : "turbine ";
-        process.stderr.write(`interrupted by ${summary.interrupted} after step ${summary.steps}; resume with: ${launch}train --resume ${summary.run_dir}\n`);
-      }
-    });
+    .action(
+      async (file: string | undefined, opts: { set: string[]; resume?: string; json?: boolean; progress: boolean; helpConfig?: boolean; list?: boolean }) => {
+        if (opts.helpConfig || opts.list) {
+          process.stdout.write(`${opts.list ? formatBuiltinConfigs() : formatReference()}\n`);
+          return;
+        }
+        const config = trainConfig(file, opts);
+        // A rank of `turbine launch` trains data-parallel over its job's group.
+        const group = inDistributedJob() ? await initProcessGroup() : undefined;
+        // Ctrl-C or SIGTERM: the step in flight finishes, a checkpoint is written, and the run ends.
+        const unwatch = watchStopSignals(progressMode() === "bar" ? [2] : []);
+        let summary: RunSummary;
+        try {
+          const stopRequested = (): string | null => stopSignalReceived()?.name ?? null;
+          summary = runTraining(config, { resume: opts.resume, progress: opts.progress, stopRequested, ...(group ? { group } : {}) });
+        } finally {
+          unwatch();
+        }
+        // Every rank ends with the signal's code (under `turbine launch` the job's exit code).
+        if (summary.interrupted !== null) process.exitCode = stopSignalReceived()?.exitCode ?? 130;
+        if ((group?.rank ?? 0) !== 0) return;
+        printSummary(summary, opts.json ?? false);
+        if (summary.interrupted !== null) {
+          // The progress bar hides the cursor and turns line wrap off: make sure both are back.
+          if (progressMode() === "bar") process.stderr.write("\x1b[?25h\x1b[?7h");
+          const launch = group ? `turbine launch -n ${group.size}${group.backend === "mpi" ? " --backend mpi" : ""} -- ` : "turbine ";
+          process.stderr.write(`interrupted by ${summary.interrupted} after step ${summary.steps}; resume with: ${launch}train --resume ${summary.run_dir}\n`);
+        }
+      },
+    );
 }

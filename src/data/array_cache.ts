@@ -55,7 +55,10 @@ function sourceIdentity(path: string): { path: string; size: number; mtimeNs: st
 
 /** The file a key lives in: one slot per (name, source paths, decoder name), so a changed source or version overwrites its stale entry. */
 function slotPath(dir: string, name: string, key: ArrayCacheKey): string {
-  const slot = createHash("sha256").update(JSON.stringify([key.sources.map((s) => resolve(s)), key.decoder.name])).digest("hex").slice(0, 16);
+  const slot = createHash("sha256")
+    .update(JSON.stringify([key.sources.map((s) => resolve(s)), key.decoder.name]))
+    .digest("hex")
+    .slice(0, 16);
   return join(dir, `${name}-${slot}.bin`);
 }
 
@@ -96,7 +99,11 @@ function parseCacheFile(bytes: Uint8Array, identity: string): ArrayRecord | "sta
     return "the header is not valid JSON";
   }
   if (JSON.stringify(header.key) !== identity) return "stale";
-  const sum = createHash("sha256").update(buf.subarray(0, 32)).update(buf.subarray(FIXED, FIXED + headerBytes)).update(buf.subarray(payloadAt)).digest();
+  const sum = createHash("sha256")
+    .update(buf.subarray(0, 32))
+    .update(buf.subarray(FIXED, FIXED + headerBytes))
+    .update(buf.subarray(payloadAt))
+    .digest();
   if (!sum.equals(buf.subarray(32, 64))) return "checksum mismatch";
   const out: ArrayRecord = {};
   for (const a of header.arrays) {
@@ -159,7 +166,12 @@ function writeCacheFile(path: string, identity: string, arrays: ArrayRecord): vo
  *   { sources: [imagesPath, labelsPath], decoder: { name: "fashion-mnist/normalise", version: 1, params: { mean, std } } },
  *   () => ({ pixels: decodePixels(), labels }));
  */
-export function cachedArrays(name: string, key: ArrayCacheKey, decode: () => ArrayRecord, options: ArrayCacheOptions = {}): { arrays: ArrayRecord; hit: boolean } {
+export function cachedArrays(
+  name: string,
+  key: ArrayCacheKey,
+  decode: () => ArrayRecord,
+  options: ArrayCacheOptions = {},
+): { arrays: ArrayRecord; hit: boolean } {
   if (!/^[A-Za-z0-9._-]+$/.test(name)) throw new RangeError(`cachedArrays: name ${JSON.stringify(name)} must be letters, digits, ".", "_" or "-"`);
   const dir = cacheDir(options.dir);
   const path = slotPath(dir, name, key);

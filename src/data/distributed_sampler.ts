@@ -39,11 +39,13 @@ export class DistributedSampler implements Sampler {
   constructor(source: number | Sampler, options: DistributedSamplerOptions) {
     const { rank, worldSize } = options;
     if (!Number.isSafeInteger(worldSize) || worldSize < 1) throw new RangeError(`DistributedSampler: worldSize must be a positive integer, got ${worldSize}`);
-    if (!Number.isSafeInteger(rank) || rank < 0 || rank >= worldSize) throw new RangeError(`DistributedSampler: rank must be an integer in [0, ${worldSize}), got ${rank}`);
+    if (!Number.isSafeInteger(rank) || rank < 0 || rank >= worldSize)
+      throw new RangeError(`DistributedSampler: rank must be an integer in [0, ${worldSize}), got ${rank}`);
     if (typeof source !== "number" && (options.shuffle !== undefined || options.seed !== undefined)) {
       throw new Error("DistributedSampler: shuffle and seed apply to a dataset size; a given sampler decides its own order");
     }
-    this.base = typeof source !== "number" ? source : (options.shuffle ?? true) ? new RandomSampler(source, { seed: options.seed ?? 0 }) : new SequentialSampler(source);
+    this.base =
+      typeof source !== "number" ? source : (options.shuffle ?? true) ? new RandomSampler(source, { seed: options.seed ?? 0 }) : new SequentialSampler(source);
     this.rank = rank;
     this.worldSize = worldSize;
     this.dropLast = options.dropLast ?? false;

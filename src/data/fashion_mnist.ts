@@ -109,9 +109,7 @@ function fileKey(path: string): string {
  */
 export class FashionMNIST implements Dataset<LabelledSample> {
   static readonly defaultRoot = "/usr/share/datasets/fashion-mnist";
-  static readonly classes: readonly string[] = [
-    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
-  ];
+  static readonly classes: readonly string[] = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"];
   /** The training set's pixel mean and standard deviation (of x/255) that samples are normalised with. */
   static readonly mean = MEAN;
   static readonly std = STD;
@@ -167,7 +165,8 @@ export class FashionMNIST implements Dataset<LabelledSample> {
       }
     }
     const mode = options.cache ?? "memory";
-    if (mode !== "memory" && mode !== "disk" && mode !== "none") throw new RangeError(`FashionMNIST: cache must be "memory", "disk" or "none", got ${JSON.stringify(mode)}`);
+    if (mode !== "memory" && mode !== "disk" && mode !== "none")
+      throw new RangeError(`FashionMNIST: cache must be "memory", "disk" or "none", got ${JSON.stringify(mode)}`);
     const key = `${fileKey(imagesPath)}|${fileKey(labelsPath)}`;
     const cached = mode === "none" ? undefined : cache.get(key);
     if (cached !== undefined) return cached;

@@ -50,9 +50,7 @@ export function readIdxGz(path: string, ndim: number): IdxArray {
     size *= dims[d]!;
   }
   if (bytes.length !== headerBytes + size) {
-    throw new Error(
-      `${path}: expected ${headerBytes + size} bytes after decompression (header ${headerBytes} + ${dims.join("×")} data), got ${bytes.length}`,
-    );
+    throw new Error(`${path}: expected ${headerBytes + size} bytes after decompression (header ${headerBytes} + ${dims.join("×")} data), got ${bytes.length}`);
   }
   return { dims, data: new Uint8Array(bytes.buffer, bytes.byteOffset + headerBytes, size) };
 }

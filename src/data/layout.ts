@@ -39,7 +39,9 @@ export function labelledLayout(sampleShape: readonly number[]): BatchLayout {
  */
 export function isLabelledLayout(layout: BatchLayout, sampleShape: readonly number[]): boolean {
   const { x, y } = layout;
-  return x.from === "image" && x.dtype === "float32" && x.shape.join() === sampleShape.join() && y.from === "label" && y.dtype === "int32" && y.shape.length === 0;
+  return (
+    x.from === "image" && x.dtype === "float32" && x.shape.join() === sampleShape.join() && y.from === "label" && y.dtype === "int32" && y.shape.length === 0
+  );
 }
 
 /**
@@ -80,7 +82,8 @@ function writeField(field: BatchField, sample: Record<string, unknown>, row: num
   const value = sample[field.from];
   const size = fieldSize(field);
   if (field.shape.length === 0) {
-    const ok = typeof value === "number" && (field.dtype === "float32" ? !Number.isNaN(value) : Number.isInteger(value) && value >= -(2 ** 31) && value < 2 ** 31);
+    const ok =
+      typeof value === "number" && (field.dtype === "float32" ? !Number.isNaN(value) : Number.isInteger(value) && value >= -(2 ** 31) && value < 2 ** 31);
     if (!ok) return `has ${field.from} ${describeValue(value)}`;
     out[row] = value as number;
     return null;
@@ -97,7 +100,15 @@ function writeField(field: BatchField, sample: Record<string, unknown>, row: num
  *
  * @example fillRow(layout, dataset.get(i), k, xArray, yArray, `sample ${k}`, "collateLabelled");
  */
-export function fillRow(layout: BatchLayout, sample: unknown, row: number, x: Float32Array | Int32Array, y: Float32Array | Int32Array, label: string, where: string): void {
+export function fillRow(
+  layout: BatchLayout,
+  sample: unknown,
+  row: number,
+  x: Float32Array | Int32Array,
+  y: Float32Array | Int32Array,
+  label: string,
+  where: string,
+): void {
   const problem =
     sample === null || typeof sample !== "object"
       ? `is ${describeValue(sample)}`

@@ -26,7 +26,9 @@ function forEachTextChunk(path: string, chunkBytes: number, fn: (text: string) =
     fd = openSync(path, "r");
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new TokenFileError(code === "ENOENT" ? `${path}: no such text file` : `${path}: cannot read the text file (${(err as Error).message})`, { cause: err });
+    throw new TokenFileError(code === "ENOENT" ? `${path}: no such text file` : `${path}: cannot read the text file (${(err as Error).message})`, {
+      cause: err,
+    });
   }
   try {
     const decoder = new TextDecoder("utf-8", { fatal: true });

@@ -102,7 +102,8 @@ export class Rng {
     // Called once per sample, so the key is hashed in 32-bit arithmetic (murmur3's finaliser,
     // chained over the key's words) rather than through BigInt splitmix64, which costs ~20×.
     let h = mix32(SAMPLE_SALT ^ (seed >>> 0));
-    for (const word of [Math.floor(seed / 2 ** 32), epoch >>> 0, Math.floor(epoch / 2 ** 32), position >>> 0, Math.floor(position / 2 ** 32)]) h = mix32(h ^ word);
+    for (const word of [Math.floor(seed / 2 ** 32), epoch >>> 0, Math.floor(epoch / 2 ** 32), position >>> 0, Math.floor(position / 2 ** 32)])
+      h = mix32(h ^ word);
     const words = [mix32(h ^ 0x9e3779b9), mix32(h ^ 0x3c6ef372), mix32(h ^ 0xdaa66d2b), mix32(h ^ 0x78dde6e4)] as [number, number, number, number];
     if (words.every((w) => w === 0)) words[0] = 1;
     return new Rng(words);

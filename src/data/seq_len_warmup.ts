@@ -45,7 +45,8 @@ export class SeqLenWarmup {
   constructor(options: SeqLenWarmupOptions) {
     const { start, steps, full, multiple = 8 } = options;
     if (!Number.isSafeInteger(full) || full < 1) throw new RangeError(`SeqLenWarmup: full must be a positive integer, got ${full}`);
-    if (!Number.isSafeInteger(start) || start < 1 || start > full) throw new RangeError(`SeqLenWarmup: start must be an integer in [1, ${full}] (the full context), got ${start}`);
+    if (!Number.isSafeInteger(start) || start < 1 || start > full)
+      throw new RangeError(`SeqLenWarmup: start must be an integer in [1, ${full}] (the full context), got ${start}`);
     if (!Number.isSafeInteger(multiple) || multiple < 1) throw new RangeError(`SeqLenWarmup: multiple must be a positive integer, got ${multiple}`);
     this.g = pacing({ kind: options.pacing ?? "linear", start: start / full, steps });
     this.start = start;
@@ -80,7 +81,8 @@ export class SeqLenWarmup {
     if (length === context) return batch;
     const cut = (t: Tensor): Tensor => {
       const out = Tensor.empty([rows, length], "int32");
-      const src = t.data as Int32Array, dst = out.data as Int32Array;
+      const src = t.data as Int32Array,
+        dst = out.data as Int32Array;
       for (let r = 0; r < rows; r++) dst.set(src.subarray(r * context, r * context + length), r * length);
       t.dispose();
       return out;

@@ -54,7 +54,8 @@ export function collateTokens(samples: readonly TokenWindow[]): TokenBatch {
  * Rebuilds a text dataset in a worker thread (see `TextDataset.workerSpec`).
  * @example const ds = textDatasetInWorker({ tokens, context: 128, name: "train" });
  */
-export const textDatasetInWorker = (args: { tokens: Int32Array; context: number; name: string }): TextDataset => new TextDataset(args.tokens, args.context, args.name);
+export const textDatasetInWorker = (args: { tokens: Int32Array; context: number; name: string }): TextDataset =>
+  new TextDataset(args.tokens, args.context, args.name);
 
 function checkPositive(value: unknown, name: string, where = "TextDataset"): number {
   if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 1) {
@@ -102,7 +103,13 @@ export function randomWindowLoader(
   const samples = checkPositive(perEpoch, "batchesPerEpoch", where) * batchSize;
   const global = new UniformSampler(dataset.length, { samples: samples * world, seed: options.seed ?? 0 });
   const sampler = options.shard ? new DistributedSampler(global, options.shard) : global;
-  return new DataLoader(dataset, { batchSize, sampler, collate: tokenLayout(dataset.context), numWorkers: options.numWorkers ?? 0, prefetchFactor: options.prefetchFactor ?? 2 });
+  return new DataLoader(dataset, {
+    batchSize,
+    sampler,
+    collate: tokenLayout(dataset.context),
+    numWorkers: options.numWorkers ?? 0,
+    prefetchFactor: options.prefetchFactor ?? 2,
+  });
 }
 
 /**
@@ -111,7 +118,11 @@ export function randomWindowLoader(
  *
  * @example for (const { x, y } of fixedWindowLoader(val, { batchSize: 32 }, "TokenFileDataset")) { ... }
  */
-export function fixedWindowLoader(dataset: WindowDataset, options: { batchSize: number; batches?: number }, where: string): DataLoader<TokenWindow, TokenBatch> {
+export function fixedWindowLoader(
+  dataset: WindowDataset,
+  options: { batchSize: number; batches?: number },
+  where: string,
+): DataLoader<TokenWindow, TokenBatch> {
   const batchSize = checkPositive(options?.batchSize, "batchSize", where);
   const windows = checkPositive(options.batches ?? 20, "batches", where) * batchSize;
   if (windows > dataset.length) throw new TooFewTokensError(`${where}: ${windows} validation windows exceed the ${dataset.length} this text holds`);
@@ -181,7 +192,11 @@ export class TextDataset implements WindowDataset {
       this.sharedTokens ??= new Int32Array(new SharedArrayBuffer(this.tokens.byteLength));
       this.sharedTokens.set(this.tokens);
     }
-    return { module: import.meta.url, export: "textDatasetInWorker", args: { tokens: this.sharedTokens ?? this.tokens, context: this.context, name: this.name } };
+    return {
+      module: import.meta.url,
+      export: "textDatasetInWorker",
+      args: { tokens: this.sharedTokens ?? this.tokens, context: this.context, name: this.name },
+    };
   }
 
   /**

@@ -1,7 +1,16 @@
 import type { DataLoader } from "./dataloader.js";
 import { checkIndex } from "./dataset.js";
-import { fixedWindowLoader, randomWindowLoader, TooFewTokensError, trainSplitPoint, type TextLoaderOptions, type TokenBatch, type TokenWindow, type WindowDataset } from "./text.js";
-import { TokenFile } from "./token_file.js";
+import {
+  fixedWindowLoader,
+  randomWindowLoader,
+  TooFewTokensError,
+  trainSplitPoint,
+  type TextLoaderOptions,
+  type TokenBatch,
+  type TokenWindow,
+  type WindowDataset,
+} from "./text.js";
+import type { TokenFile } from "./token_file.js";
 
 /**
  * Next-token windows over a range of a token file (`turbine data prepare`), read from disk

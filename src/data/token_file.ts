@@ -193,7 +193,9 @@ export class TokenFile {
       fd = openSync(full, "r");
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      throw new TokenFileError(code === "ENOENT" ? `${full}: no such token file` : `${full}: cannot read the token file (${(err as Error).message})`, { cause: err });
+      throw new TokenFileError(code === "ENOENT" ? `${full}: no such token file` : `${full}: cannot read the token file (${(err as Error).message})`, {
+        cause: err,
+      });
     }
     try {
       return TokenFile.parse(full, fd);
@@ -211,7 +213,9 @@ export class TokenFile {
     const fixed = Buffer.alloc(FIXED_BYTES);
     const got = readSync(fd, fixed, 0, FIXED_BYTES, 0);
     if (got < MAGIC.length || !fixed.subarray(0, MAGIC.length).equals(MAGIC)) {
-      fail(`bad magic ${JSON.stringify(fixed.subarray(0, Math.min(got, MAGIC.length)).toString("latin1"))}, expected "TURBTOKN": not a token file (make one with \`turbine data prepare\`)`);
+      fail(
+        `bad magic ${JSON.stringify(fixed.subarray(0, Math.min(got, MAGIC.length)).toString("latin1"))}, expected "TURBTOKN": not a token file (make one with \`turbine data prepare\`)`,
+      );
     }
     if (got < FIXED_BYTES) fail(`truncated: ${size} bytes is shorter than the ${FIXED_BYTES}-byte header`);
     const version = fixed.readUInt32LE(8);
@@ -221,7 +225,8 @@ export class TokenFile {
     const vocab = Buffer.alloc(vocabBytes);
     readSync(fd, vocab, 0, vocabBytes, FIXED_BYTES);
     const checksum = createHash("sha256").update(fixed.subarray(0, CHECKSUM_AT)).update(vocab).digest();
-    if (!checksum.equals(fixed.subarray(CHECKSUM_AT, FIXED_BYTES))) fail("header checksum mismatch: the header or vocabulary is corrupt; prepare the file again");
+    if (!checksum.equals(fixed.subarray(CHECKSUM_AT, FIXED_BYTES)))
+      fail("header checksum mismatch: the header or vocabulary is corrupt; prepare the file again");
     const bytes = fixed.readUInt32LE(12);
     const dtype = DTYPES[bytes] ?? fail(`bytes per token ${bytes} is not 1, 2 or 4`);
     let tokenizer: CharTokenizer;
@@ -246,12 +251,15 @@ export class TokenFile {
    */
   read(start: number, into: Int32Array, scratch: Buffer): void {
     if (this.fd === null) throw new TokenFileError(`${this.path}: the token file is closed`);
-    const n = into.length, bytes = this.bytesPerToken;
+    const n = into.length,
+      bytes = this.bytesPerToken;
     if (!(Number.isSafeInteger(start) && start >= 0 && start + n <= this.count)) {
       throw new RangeError(`TokenFile: tokens [${start}, ${start + n}) are outside the ${this.count} tokens of ${this.path}`);
     }
     if (scratch.length < n * bytes || scratch.byteOffset % bytes !== 0) {
-      throw new RangeError(`TokenFile: the scratch buffer (${scratch.length} bytes at offset ${scratch.byteOffset}) cannot hold ${n} aligned ${this.dtype} tokens`);
+      throw new RangeError(
+        `TokenFile: the scratch buffer (${scratch.length} bytes at offset ${scratch.byteOffset}) cannot hold ${n} aligned ${this.dtype} tokens`,
+      );
     }
     const got = readSync(this.fd, scratch, 0, n * bytes, this.dataOffset + start * bytes);
     if (got !== n * bytes) throw new TokenFileError(`${this.path}: read ${got} of ${n * bytes} bytes at token ${start}; the file shrank`);
@@ -259,7 +267,8 @@ export class TokenFile {
     into.set(new Ctor(scratch.buffer as ArrayBuffer, scratch.byteOffset, n));
     const vocab = this.tokenizer.vocabSize;
     for (let i = 0; i < n; i++) {
-      if (into[i]! >= vocab) throw new TokenFileError(`${this.path}: token ${start + i} has id ${into[i]}, outside the vocabulary of ${vocab}; the file is corrupt`);
+      if (into[i]! >= vocab)
+        throw new TokenFileError(`${this.path}: token ${start + i} has id ${into[i]}, outside the vocabulary of ${vocab}; the file is corrupt`);
     }
   }
 

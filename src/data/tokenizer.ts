@@ -39,12 +39,15 @@ function forEachCodePoint(text: string, where: string, fn: (cp: number, position
 
 /** Throws unless codePoints is a non-empty, strictly increasing list of Unicode scalar values. */
 function checkVocabulary(codePoints: unknown, where: string): asserts codePoints is readonly number[] {
-  if (!Array.isArray(codePoints)) throw new TypeError(`${where}: codePoints must be an array of code points, got ${JSON.stringify(codePoints) ?? String(codePoints)}`);
+  if (!Array.isArray(codePoints))
+    throw new TypeError(`${where}: codePoints must be an array of code points, got ${JSON.stringify(codePoints) ?? String(codePoints)}`);
   if (codePoints.length === 0) throw new RangeError(`${where}: codePoints is empty; a vocabulary needs at least one character`);
   for (let i = 0; i < codePoints.length; i++) {
     const cp: unknown = codePoints[i];
     if (typeof cp !== "number" || !Number.isInteger(cp) || cp < 0 || cp > MAX_CODE_POINT || isSurrogate(cp)) {
-      throw new RangeError(`${where}: codePoints[${i}] = ${JSON.stringify(cp)} is not a Unicode scalar value (an integer in [0, 0x10FFFF] outside the surrogates)`);
+      throw new RangeError(
+        `${where}: codePoints[${i}] = ${JSON.stringify(cp)} is not a Unicode scalar value (an integer in [0, 0x10FFFF] outside the surrogates)`,
+      );
     }
     if (i > 0 && cp <= codePoints[i - 1]) {
       throw new RangeError(
@@ -142,7 +145,9 @@ export class CharTokenizer {
     const count = forEachCodePoint(text, "CharTokenizer.encode", (cp, position) => {
       const id = this.idOf(cp);
       if (id < 0) {
-        throw new RangeError(`CharTokenizer.encode: character ${describeChar(cp)} at position ${position} is not in the vocabulary of ${this.vocabSize} characters`);
+        throw new RangeError(
+          `CharTokenizer.encode: character ${describeChar(cp)} at position ${position} is not in the vocabulary of ${this.vocabSize} characters`,
+        );
       }
       ids[position] = id;
     });

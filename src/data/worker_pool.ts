@@ -11,7 +11,6 @@ import type { TransformSpec } from "./transforms/compose.js";
 import type { WorkerSpec } from "./worker_spec.js";
 import { DONE, SLOT_WORDS, STATUS, STATUS_ERROR, WANT } from "./slot_protocol.js";
 
-
 /** How long the training thread blocks at a time before it checks the worker is still there. */
 const SLICE_MS = 50;
 /** A worker that has not reported its thread id by then never started. */
@@ -164,7 +163,8 @@ export class WorkerPool {
     this.checkOpen();
     const s = this.slots[slot]!;
     const pending = s.job;
-    if (pending === null || pending.epoch !== job.epoch || pending.batch !== job.batch) throw new Error(`DataLoader: batch ${job.batch} of epoch ${job.epoch} was never requested`);
+    if (pending === null || pending.epoch !== job.epoch || pending.batch !== job.batch)
+      throw new Error(`DataLoader: batch ${job.batch} of epoch ${job.epoch} was never requested`);
     this.wait(pending);
     s.job = null;
     if (this.control[slot * SLOT_WORDS + STATUS] === STATUS_ERROR) {
@@ -236,7 +236,9 @@ export class WorkerPool {
       this.checkWorker(job);
       const waited = performance.now() - start;
       if (this.options.timeout > 0 && waited > this.options.timeout) {
-        throw new Error(`DataLoader: batch ${job.batch} of epoch ${job.epoch} took over ${this.options.timeout} ms in worker ${job.slot % this.workers.length} (timeout)`);
+        throw new Error(
+          `DataLoader: batch ${job.batch} of epoch ${job.epoch} took over ${this.options.timeout} ms in worker ${job.slot % this.workers.length} (timeout)`,
+        );
       }
     }
   }
@@ -280,7 +282,15 @@ export class WorkerPool {
     this.drain(job.slot % this.workers.length);
     const error = this.errors.get(job.seq);
     this.errors.delete(job.seq);
-    return error ?? { kind: "sample", seq: job.seq, message: `DataLoader: batch ${job.batch} of epoch ${job.epoch} failed in a worker (no report arrived)`, stack: "", index: null };
+    return (
+      error ?? {
+        kind: "sample",
+        seq: job.seq,
+        message: `DataLoader: batch ${job.batch} of epoch ${job.epoch} failed in a worker (no report arrived)`,
+        stack: "",
+        index: null,
+      }
+    );
   }
 
   private fail(message: string): never {

@@ -24,7 +24,8 @@ export function generate(model: GPT, prompt: Int32Array, options: GenerateOption
   const { tokens, temperature = 1, topK, seed = 0 } = options;
   if (prompt.length === 0) throw new RangeError("generate: the prompt is empty; give at least one token");
   if (!Number.isInteger(tokens) || tokens < 0) throw new RangeError(`generate: tokens must be a non-negative integer, got ${tokens}`);
-  if (!(temperature >= 0 && Number.isFinite(temperature))) throw new RangeError(`generate: temperature must be a finite number ≥ 0 (0: greedy), got ${temperature}`);
+  if (!(temperature >= 0 && Number.isFinite(temperature)))
+    throw new RangeError(`generate: temperature must be a finite number ≥ 0 (0: greedy), got ${temperature}`);
   const vocab = model.config.vocabSize;
   if (topK !== undefined && !(Number.isInteger(topK) && topK >= 0 && topK <= vocab)) {
     throw new RangeError(`generate: topK must be an integer in [0, ${vocab}] (0: no top-k filter), got ${topK}`);

@@ -146,7 +146,8 @@ export class GPT extends Module {
     const time = idx.shape[1]!;
     if (time > this.config.context) throw new RangeError(`GPT: sequence of ${time} tokens exceeds the context of ${this.config.context}`);
     const positions = arange(time, undefined, 1, { dtype: "int32" });
-    const tok = this.tokens.forward(idx), pos = this.positions.forward(positions);
+    const tok = this.tokens.forward(idx),
+      pos = this.positions.forward(positions);
     const embedded = release(add(tok, pos), tok, pos, positions);
     let x = release(this.dropout.forward(embedded), embedded);
     for (const block of this.blocks.items) x = release(this.config.checkpoint ? checkpoint((h) => block.forward(h), x) : block.forward(x), x);

@@ -6,7 +6,6 @@ import type { Tensor } from "../tensor/tensor.js";
 import { initWeightAndBias, type WeightInit } from "./init.js";
 import { Module } from "./module.js";
 
-
 export interface Conv2dLayerOptions extends Conv2dOptions {
   bias?: boolean;
   init?: WeightInit;

@@ -47,8 +47,10 @@ export function klDivLoss(studentLogits: Tensor, teacherLogits: Tensor, temperat
   }
   if (!(temperature > 0)) throw new RangeError(`klDivLoss: temperature must be positive, got ${temperature}`);
   const teacher = detach(teacherLogits);
-  const s = mul(studentLogits, 1 / temperature), t = mul(teacher, 1 / temperature);
-  const logP = logSoftmax(s), logQ = logSoftmax(t);
+  const s = mul(studentLogits, 1 / temperature),
+    t = mul(teacher, 1 / temperature);
+  const logP = logSoftmax(s),
+    logQ = logSoftmax(t);
   const q = exp(logQ);
   const gap = sub(logQ, logP);
   const terms = mul(q, gap);

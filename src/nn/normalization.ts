@@ -60,14 +60,7 @@ function moveToward(running: Tensor, batch: Tensor, momentum: number): void {
  * variance unbiased) by `momentum`; in evaluation the running averages normalise.
  * @example const y = batchNorm2d(x, runningMean, runningVar, weight, bias, { training: true });
  */
-export function batchNorm2d(
-  x: Tensor,
-  runningMean: Tensor,
-  runningVar: Tensor,
-  weight: Tensor | null,
-  bias: Tensor | null,
-  options: BatchNormOptions,
-): Tensor {
+export function batchNorm2d(x: Tensor, runningMean: Tensor, runningVar: Tensor, weight: Tensor | null, bias: Tensor | null, options: BatchNormOptions): Tensor {
   const channels = runningMean.size;
   if (x.ndim !== 4 || x.shape[1] !== channels) throw new RangeError(`batchNorm2d: input ${formatShape(x.shape)} must be [N, ${channels}, H, W]`);
   const { momentum = 0.1, eps = 1e-5 } = options;
@@ -91,8 +84,10 @@ export function batchNorm2d(
     release(null, mu, sq, variance, shifted);
   } else {
     // Running statistics are buffers: no gradient reaches them.
-    const dm = detach(runningMean), dv = detach(runningVar);
-    const m = reshape(dm, perChannel), v = reshape(dv, perChannel);
+    const dm = detach(runningMean),
+      dv = detach(runningVar);
+    const m = reshape(dm, perChannel),
+      v = reshape(dv, perChannel);
     const shifted = add(v, eps);
     centered = sub(x, m);
     scale = rsqrt(shifted);

@@ -67,7 +67,8 @@ function contiguous(name: string, shape: readonly number[]): Geometry {
  */
 function packed(name: string, shape: readonly number[], heads: number): Geometry {
   const [b, t, width] = shape as [number, number, number];
-  const c = width / 3, d = c / heads;
+  const c = width / 3,
+    d = c / heads;
   const layout = layoutOf(name, b * t * width, [
     [0, t * width, d, width],
     [c, t * width, d, width],
@@ -97,11 +98,29 @@ function attentionOp(name: string, geometry: (shape: readonly number[], heads: n
     backward: ({ saved, attrs: { causal, scale, blockSize, heads }, inputShapes, needsGrad }, [g]) => {
       const { extents, layout } = geometry(inputShapes[0]!, heads);
       const n = needsGrad.length;
-      const inputs = saved.slice(0, n), out = saved[n]!, lse = saved[n + 1]!;
+      const inputs = saved.slice(0, n),
+        out = saved[n]!,
+        lse = saved[n + 1]!;
       const grads = inputs.map((x, i) => (needsGrad[i] ? Tensor.empty(x.shape, x.dtype) : null));
       const [q, k, v] = operands(inputs);
       const [dq, dk, dv] = operands(grads.map((t) => t?.data ?? null));
-      kernels.attentionBackward(dt(q.dtype), q.data, k.data, v.data, out.data, lse.data as Float32Array, g!.data, dq, dk, dv, ...extents, layout, scale, causal, blockSize);
+      kernels.attentionBackward(
+        dt(q.dtype),
+        q.data,
+        k.data,
+        v.data,
+        out.data,
+        lse.data as Float32Array,
+        g!.data,
+        dq,
+        dk,
+        dv,
+        ...extents,
+        layout,
+        scale,
+        causal,
+        blockSize,
+      );
       return grads;
     },
   };
@@ -138,9 +157,7 @@ export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, optio
   for (const t of [q, k, v]) requireFloat(t, SDPA);
   requireSameDType(SDPA, q, k, v);
   if (!sameShape(q.shape, k.shape) || !sameShape(q.shape, v.shape) || q.ndim < 2) {
-    throw new RangeError(
-      `${SDPA}: q ${formatShape(q.shape)}, k ${formatShape(k.shape)} and v ${formatShape(v.shape)} must have one shape [..., T, D]`,
-    );
+    throw new RangeError(`${SDPA}: q ${formatShape(q.shape)}, k ${formatShape(k.shape)} and v ${formatShape(v.shape)} must have one shape [..., T, D]`);
   }
   const d = q.shape[q.ndim - 1]!;
   if (d < 1) throw new RangeError(`${SDPA}: the head dimension D of ${formatShape(q.shape)} must be at least 1`);

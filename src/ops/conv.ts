@@ -43,7 +43,8 @@ export const convOp: OpDef<ConvAttrs> = {
     }
     // oneDNN computes the bias gradient only beside the weight gradient; when the weights are
     // frozen but the bias is not, the weight gradient is computed and dropped with the scope.
-    let dw: Tensor | null = null, dbias: Tensor | null = null;
+    let dw: Tensor | null = null,
+      dbias: Tensor | null = null;
     if (needsGrad[1] || needsGrad[2]) {
       const weightGrad = Tensor.empty(w!.shape, w!.dtype);
       dbias = needsGrad[2] ? Tensor.empty([w!.shape[0]!], "float32") : null;
@@ -68,10 +69,14 @@ export function convAttrs(op: string, x: Tensor, weight: Tensor, bias: Tensor | 
   const groups = options.groups ?? 1;
   if (!Number.isInteger(groups) || groups < 1) throw new RangeError(`${op}: groups must be a positive integer, got ${groups}`);
   if (c % groups !== 0 || o % groups !== 0) {
-    throw new RangeError(`${op}: groups ${groups} must divide the input channels ${c} and the output channels ${o} (input ${formatShape(x.shape)}, weight ${formatShape(weight.shape)})`);
+    throw new RangeError(
+      `${op}: groups ${groups} must divide the input channels ${c} and the output channels ${o} (input ${formatShape(x.shape)}, weight ${formatShape(weight.shape)})`,
+    );
   }
   if (cPerGroup * groups !== c) {
-    throw new RangeError(`${op}: input ${formatShape(x.shape)} has ${c} channels, but weight ${formatShape(weight.shape)} with groups ${groups} expects ${cPerGroup * groups}`);
+    throw new RangeError(
+      `${op}: input ${formatShape(x.shape)} has ${c} channels, but weight ${formatShape(weight.shape)} with groups ${groups} expects ${cPerGroup * groups}`,
+    );
   }
   if (c === 0 || o === 0 || kh === 0 || kw === 0 || h === 0 || w === 0) {
     throw new RangeError(`${op}: input ${formatShape(x.shape)} and weight ${formatShape(weight.shape)} must have no empty axis except the batch`);

@@ -12,9 +12,7 @@ const flatMeta = new Int32Array(4);
 
 function checkSame(target: Tensor, source: Tensor, op: string): void {
   if (!sameShape(target.shape, source.shape) || target.dtype !== source.dtype) {
-    throw new RangeError(
-      `${op}: target ${formatShape(target.shape)} ${target.dtype} and source ${formatShape(source.shape)} ${source.dtype} differ`,
-    );
+    throw new RangeError(`${op}: target ${formatShape(target.shape)} ${target.dtype} and source ${formatShape(source.shape)} ${source.dtype} differ`);
   }
 }
 

@@ -55,7 +55,17 @@ function permuteCopy(x: Tensor, dims: readonly number[]): Tensor {
   const strides = contiguousStrides(x.shape);
   const shape = dims.map((d) => x.shape[d]!);
   const out = Tensor.empty(shape, x.dtype);
-  kernels.copyStrided(dt(x.dtype), x.data, 0, out.data, 0, stridedMeta(shape, dims.map((d) => strides[d]!)));
+  kernels.copyStrided(
+    dt(x.dtype),
+    x.data,
+    0,
+    out.data,
+    0,
+    stridedMeta(
+      shape,
+      dims.map((d) => strides[d]!),
+    ),
+  );
   return out;
 }
 
@@ -89,7 +99,8 @@ export function permute(x: Tensor, dims: readonly number[]): Tensor {
  * @example transpose(x, -2, -1) // [B, T, D] -> [B, D, T]
  */
 export function transpose(x: Tensor, a: number, b: number): Tensor {
-  const i = normalizeAxis(a, x.ndim, "transpose"), j = normalizeAxis(b, x.ndim, "transpose");
+  const i = normalizeAxis(a, x.ndim, "transpose"),
+    j = normalizeAxis(b, x.ndim, "transpose");
   const dims = x.shape.map((_, k) => k);
   if (x.ndim > 0) [dims[i], dims[j]] = [j, i];
   return apply1(permuteOp, [x], dims);
@@ -125,12 +136,16 @@ export function slice(x: Tensor, axis: number, start: number, end = Infinity, st
   const a = normalizeAxis(axis, x.ndim, "slice");
   if (x.ndim === 0) throw new RangeError("slice: cannot slice a 0-d tensor");
   if (!Number.isInteger(step) || step < 1) throw new RangeError(`slice: step must be an integer >= 1, got ${step}`);
-  for (const [name, v] of [["start", start], ["end", end]] as const) {
+  for (const [name, v] of [
+    ["start", start],
+    ["end", end],
+  ] as const) {
     if (!Number.isInteger(v) && Math.abs(v) !== Infinity) throw new RangeError(`slice: ${name} must be an integer, got ${v}`);
   }
   const n = x.shape[a]!;
   const clamp = (v: number): number => (v < 0 ? Math.max(v + n, 0) : Math.min(v, n));
-  const s = clamp(start), e = clamp(end);
+  const s = clamp(start),
+    e = clamp(end);
   const count = e > s ? Math.ceil((e - s) / step) : 0;
   return apply1(sliceOp, [x], { axis: a, start: s, count, step });
 }
@@ -178,8 +193,7 @@ export function concat(tensors: readonly Tensor[], axis = 0): Tensor {
     const agrees = t.ndim === first.ndim && t.shape.every((d, k) => k === a || d === first.shape[k]);
     if (!agrees) {
       throw new RangeError(
-        `concat: tensor ${i} has shape ${formatShape(t.shape)} but tensor 0 has ${formatShape(first.shape)}; ` +
-          `all extents but axis ${a} must agree`,
+        `concat: tensor ${i} has shape ${formatShape(t.shape)} but tensor 0 has ${formatShape(first.shape)}; ` + `all extents but axis ${a} must agree`,
       );
     }
   });
@@ -211,7 +225,9 @@ export function split(x: Tensor, sizeOrSizes: number | readonly number[], axis =
     sizes = [...sizeOrSizes];
     const total = sizes.reduce((s, d) => s + d, 0);
     if (sizes.some((d) => !Number.isInteger(d) || d < 0) || total !== n) {
-      throw new RangeError(`split: sizes [${sizes.join(", ")}] must be non-negative integers summing to ${n}, the extent of axis ${a} of ${formatShape(x.shape)}`);
+      throw new RangeError(
+        `split: sizes [${sizes.join(", ")}] must be non-negative integers summing to ${n}, the extent of axis ${a} of ${formatShape(x.shape)}`,
+      );
     }
   }
   return apply(splitOp, [x], { axis: a, sizes }) as Tensor[];

@@ -53,15 +53,13 @@ export const crossEntropyOp: OpDef<CrossEntropyAttrs> = {
       grad?.dispose();
       throw error;
     }
-    const out =
-      reduction === "none" ? perRow(losses, targets!.shape, logits.dtype) : reduced(losses, reduction === "mean" ? count : 1, logits.dtype);
+    const out = reduction === "none" ? perRow(losses, targets!.shape, logits.dtype) : reduced(losses, reduction === "mean" ? count : 1, logits.dtype);
     losses.dispose();
     return { out, scratch: grad ? [grad] : [] };
   },
   backward: ({ saved: [grad], attrs: { reduction, count }, inputShapes }, [g]) => {
     // The saved gradient is for a unit upstream gradient; scale it by the real one.
-    const upstream =
-      reduction === "none" ? g!.viewAs([grad!.shape[0]!, 1]) : reduction === "mean" ? mul(g!, count > 0 ? 1 / count : 0) : g!;
+    const upstream = reduction === "none" ? g!.viewAs([grad!.shape[0]!, 1]) : reduction === "mean" ? mul(g!, count > 0 ? 1 / count : 0) : g!;
     return [mul(grad!, upstream).viewAs(inputShapes[0]!), null];
   },
 };

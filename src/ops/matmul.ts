@@ -98,7 +98,7 @@ export const matmulOp: OpDef<MatmulAttrs> = {
   backward: ({ saved: [a, b], attrs, inputShapes, needsGrad }, [g]) => {
     const dC = g!.viewAs([Math.max(attrs.batchA, attrs.batchB), attrs.m, attrs.n]);
     const [dA, dB] = gemmBackward(dC, a!, b!, attrs, needsGrad[0]!, needsGrad[1]!);
-    return [dA && dA.viewAs(inputShapes[0]!), dB && dB.viewAs(inputShapes[1]!)];
+    return [dA?.viewAs(inputShapes[0]!), dB?.viewAs(inputShapes[1]!)];
   },
 };
 
@@ -123,22 +123,29 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   requireFloat(a, "matmul");
   requireSameDType("matmul", a, b);
   if (a.dtype === "float16") return viaFloat32([a, b], ([a, b]) => matmul(a!, b!));
-  if (a.ndim === 0 || b.ndim === 0) throw new RangeError(`matmul: operands must have at least one axis, got ${formatShape(a.shape)} and ${formatShape(b.shape)}`);
+  if (a.ndim === 0 || b.ndim === 0)
+    throw new RangeError(`matmul: operands must have at least one axis, got ${formatShape(a.shape)} and ${formatShape(b.shape)}`);
   const aShape = a.ndim === 1 ? [1, a.shape[0]!] : a.shape;
   const bShape = b.ndim === 1 ? [b.shape[0]!, 1] : b.shape;
-  const m = aShape[aShape.length - 2]!, k = aShape[aShape.length - 1]!;
-  const kb = bShape[bShape.length - 2]!, n = bShape[bShape.length - 1]!;
+  const m = aShape[aShape.length - 2]!,
+    k = aShape[aShape.length - 1]!;
+  const kb = bShape[bShape.length - 2]!,
+    n = bShape[bShape.length - 1]!;
   if (k !== kb) throw new RangeError(`matmul: inner dimensions differ: ${formatShape(a.shape)} · ${formatShape(b.shape)} (${k} vs ${kb})`);
-  const aBatch = aShape.slice(0, -2), bBatch = bShape.slice(0, -2);
+  const aBatch = aShape.slice(0, -2),
+    bBatch = bShape.slice(0, -2);
   let batchShape: number[];
   try {
     batchShape = broadcastShapes(aBatch, bBatch, "matmul");
   } catch {
-    throw new RangeError(`matmul: batch axes ${formatShape(aBatch)} and ${formatShape(bBatch)} of ${formatShape(a.shape)} · ${formatShape(b.shape)} do not broadcast`);
+    throw new RangeError(
+      `matmul: batch axes ${formatShape(aBatch)} and ${formatShape(bBatch)} of ${formatShape(a.shape)} · ${formatShape(b.shape)} do not broadcast`,
+    );
   }
   const batch = sizeOf(batchShape);
   const outShape = [...batchShape, ...(a.ndim === 1 ? [] : [m]), ...(b.ndim === 1 ? [] : [n])];
-  const batchA = sizeOf(aBatch), batchB = sizeOf(bBatch);
+  const batchA = sizeOf(aBatch),
+    batchB = sizeOf(bBatch);
   if ((batchA !== batch && batchA !== 1) || (batchB !== batch && batchB !== 1)) {
     // Both sides broadcast ([3,1,5,7]·[1,4,7,9]): the kernel shares only a whole single matrix,
     // so both operands are copied out to the full batch (expand's backward sums the gradients back).
@@ -172,7 +179,7 @@ export const linearOp: OpDef<LinearAttrs> = {
     const [dx, dw] = gemmBackward(dy, x!, w!, gemmShape, needsGrad[0]!, needsGrad[1]!, inputDtypes[1]!);
     // The bias is float32 whatever the operands' dtype; its gradient is summed and kept in float32.
     const db = needsGrad[2] ? sumInFloat32(dy, 0) : null;
-    return [dx && dx.viewAs(inputShapes[0]!), dw && dw.viewAs(inputShapes[1]!), db];
+    return [dx?.viewAs(inputShapes[0]!), dw?.viewAs(inputShapes[1]!), db];
   },
 };
 

@@ -15,12 +15,26 @@ interface PoolAttrs {
 }
 
 /** Validates the window and computes the kernels' meta and the output shape. */
-function poolAttrs(op: string, x: Tensor, kernel: Pair, stride: Pair | undefined, padding: Pair, dilation: Pair, countIncludePad: boolean, layout: Layout): PoolAttrs {
+function poolAttrs(
+  op: string,
+  x: Tensor,
+  kernel: Pair,
+  stride: Pair | undefined,
+  padding: Pair,
+  dilation: Pair,
+  countIncludePad: boolean,
+  layout: Layout,
+): PoolAttrs {
   requireFloat(x, op);
   const [n, c, h, w] = imageDims(x, op, layout);
   if (h === 0 || w === 0) throw new RangeError(`${op}: input ${formatShape(x.shape)} has an empty spatial axis`);
   const k = pair(kernel, "kernel", op, 1);
-  const win: Window = { kernel: k, stride: pair(stride ?? k, "stride", op, 1), padding: pair(padding, "padding", op, 0), dilation: pair(dilation, "dilation", op, 1) };
+  const win: Window = {
+    kernel: k,
+    stride: pair(stride ?? k, "stride", op, 1),
+    padding: pair(padding, "padding", op, 0),
+    dilation: pair(dilation, "dilation", op, 1),
+  };
   if (2 * win.padding[0] > k[0] || 2 * win.padding[1] > k[1]) {
     throw new RangeError(`${op}: padding ${formatShape(win.padding)} must be at most half the kernel ${formatShape(k)}`);
   }
@@ -77,7 +91,11 @@ export interface MaxPool2dOptions {
  * @example maxPool2d(x, 2, { layout: "nhwc" })       // [8, 28, 28, 32] -> [8, 14, 14, 32]
  */
 export function maxPool2d(x: Tensor, kernel: Pair, options: MaxPool2dOptions = {}): Tensor {
-  return apply1(maxPoolOp, [x], poolAttrs("max_pool2d", x, kernel, options.stride, options.padding ?? 0, options.dilation ?? 1, false, options.layout ?? "nchw"));
+  return apply1(
+    maxPoolOp,
+    [x],
+    poolAttrs("max_pool2d", x, kernel, options.stride, options.padding ?? 0, options.dilation ?? 1, false, options.layout ?? "nchw"),
+  );
 }
 
 export interface AvgPool2dOptions {
@@ -98,5 +116,9 @@ export interface AvgPool2dOptions {
  * @example avgPool2d(x, 3, { stride: 1, padding: 1, countIncludePad: false })
  */
 export function avgPool2d(x: Tensor, kernel: Pair, options: AvgPool2dOptions = {}): Tensor {
-  return apply1(avgPoolOp, [x], poolAttrs("avg_pool2d", x, kernel, options.stride, options.padding ?? 0, 1, options.countIncludePad ?? true, options.layout ?? "nchw"));
+  return apply1(
+    avgPoolOp,
+    [x],
+    poolAttrs("avg_pool2d", x, kernel, options.stride, options.padding ?? 0, 1, options.countIncludePad ?? true, options.layout ?? "nchw"),
+  );
 }

@@ -35,7 +35,8 @@ function reduceKernel(x: Tensor, axes: readonly number[], kind: ReduceAttrs["kin
   for (let end = axes.length - 1; end >= 0; ) {
     let start = end;
     while (start > 0 && axes[start - 1] === axes[start]! - 1) start--;
-    const first = axes[start]!, last = axes[end]!;
+    const first = axes[start]!,
+      last = axes[end]!;
     const outer = sizeOf(shape.slice(0, first));
     const r = sizeOf(shape.slice(first, last + 1));
     const inner = sizeOf(shape.slice(last + 1));

@@ -41,7 +41,8 @@ function resolveShape(shape: readonly number[], size: number, from: readonly num
 /** Merges axes start..end into one. @example flatten(x, 1) // [N, C, H, W] -> [N, C*H*W] */
 export function flatten(x: Tensor, start = 0, end = -1): Tensor {
   if (x.ndim === 0) return reshape(x, [1]);
-  const s = normalizeAxis(start, x.ndim, "flatten"), e = normalizeAxis(end, x.ndim, "flatten");
+  const s = normalizeAxis(start, x.ndim, "flatten"),
+    e = normalizeAxis(end, x.ndim, "flatten");
   if (s > e) throw new RangeError(`flatten: start axis ${start} comes after end axis ${end}`);
   return reshape(x, [...x.shape.slice(0, s), sizeOf(x.shape.slice(s, e + 1)), ...x.shape.slice(e + 1)]);
 }
@@ -54,7 +55,11 @@ export function unsqueeze(x: Tensor, axis: number): Tensor {
 
 /** Removes an axis of extent 1 (or all of them). @example squeeze(x, 1) // [3, 1] -> [3] */
 export function squeeze(x: Tensor, axis?: number): Tensor {
-  if (axis === undefined) return reshape(x, x.shape.filter((d) => d !== 1));
+  if (axis === undefined)
+    return reshape(
+      x,
+      x.shape.filter((d) => d !== 1),
+    );
   const a = normalizeAxis(axis, x.ndim, "squeeze");
   if (x.shape[a] !== 1) return x.share();
   return reshape(x, [...x.shape.slice(0, a), ...x.shape.slice(a + 1)]);

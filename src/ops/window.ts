@@ -57,7 +57,10 @@ export interface Window {
 export function outputSize(op: string, inputShape: readonly number[], spatial: readonly [number, number], win: Window): [number, number] {
   const out: number[] = [];
   for (let axis = 0; axis < 2; axis++) {
-    const size = spatial[axis]!, k = win.kernel[axis]!, p = win.padding[axis]!, d = win.dilation[axis]!;
+    const size = spatial[axis]!,
+      k = win.kernel[axis]!,
+      p = win.padding[axis]!,
+      d = win.dilation[axis]!;
     const span = d * (k - 1) + 1;
     if (size + 2 * p < span) {
       throw new RangeError(

@@ -63,7 +63,8 @@ export class GradScaler {
     if (!(initScale > 0) || !Number.isFinite(initScale)) throw new RangeError(`GradScaler: initScale must be a positive finite number, got ${initScale}`);
     if (!(growthFactor > 1)) throw new RangeError(`GradScaler: growthFactor must be > 1, got ${growthFactor}`);
     if (!(backoffFactor > 0 && backoffFactor < 1)) throw new RangeError(`GradScaler: backoffFactor must be in (0, 1), got ${backoffFactor}`);
-    if (!Number.isInteger(growthInterval) || growthInterval < 1) throw new RangeError(`GradScaler: growthInterval must be a positive integer, got ${growthInterval}`);
+    if (!Number.isInteger(growthInterval) || growthInterval < 1)
+      throw new RangeError(`GradScaler: growthInterval must be a positive integer, got ${growthInterval}`);
     this.enabled = enabled;
     this.growthFactor = growthFactor;
     this.backoffFactor = backoffFactor;

@@ -1,4 +1,3 @@
-
 /**
  * A learning-rate schedule: the factor that multiplies each group's initial learning rate at
  * a 0-based step. Schedules are pure functions, so they compose and their state is the step.
@@ -74,7 +73,8 @@ export function oneCycle(totalSteps: number, pctStart = 0.3, divFactor = 25, fin
   if (!(pctStart > 0 && pctStart < 1)) throw new RangeError(`oneCycle: pctStart must be in (0, 1), got ${pctStart}`);
   const up = Math.max(1, pctStart * totalSteps - 1);
   const down = Math.max(1, totalSteps - 1 - up);
-  const start = 1 / divFactor, end = start / finalDivFactor;
+  const start = 1 / divFactor,
+    end = start / finalDivFactor;
   const anneal = (from: number, to: number, t: number): number => to + ((from - to) * (1 + Math.cos(Math.PI * Math.min(1, t)))) / 2;
   return (step) => (step <= up ? anneal(start, 1, step / up) : anneal(1, end, (step - up) / down));
 }

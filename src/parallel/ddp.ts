@@ -73,14 +73,23 @@ export class DistributedDataParallel extends ReplicatedStrategy {
     options: DDPOptions = {},
   ) {
     super(module);
-    const cap = (options.bucketCapMB ?? 25) * 2 ** 20, firstCap = (options.firstBucketCapMB ?? 1) * 2 ** 20;
-    if (!(cap > 0) || !(firstCap > 0)) throw new RangeError(`DistributedDataParallel: bucket sizes must be positive, got ${options.bucketCapMB} and ${options.firstBucketCapMB} MiB`);
+    const cap = (options.bucketCapMB ?? 25) * 2 ** 20,
+      firstCap = (options.firstBucketCapMB ?? 1) * 2 ** 20;
+    if (!(cap > 0) || !(firstCap > 0))
+      throw new RangeError(`DistributedDataParallel: bucket sizes must be positive, got ${options.bucketCapMB} and ${options.firstBucketCapMB} MiB`);
     this.overlap = options.overlap ?? true;
     if (options.broadcastParameters ?? true) {
       for (const t of module.parameters()) group.broadcast(t, 0);
       for (const [, t] of module.namedBuffers()) group.broadcast(t, 0);
     }
-    this.assignBuckets(module.parameters().filter((p) => p.requiresGrad).reverse(), cap, firstCap);
+    this.assignBuckets(
+      module
+        .parameters()
+        .filter((p) => p.requiresGrad)
+        .reverse(),
+      cap,
+      firstCap,
+    );
     this.removeHooks = [...this.where.keys()].map((p) => registerPostAccumulateGradHook(p, (leaf) => this.gradReady(leaf)));
   }
 
@@ -118,7 +127,8 @@ export class DistributedDataParallel extends ReplicatedStrategy {
   }
 
   private assignBuckets(params: Tensor[], cap: number, firstCap: number): void {
-    let current: Tensor[] = [], bytes = 0;
+    let current: Tensor[] = [],
+      bytes = 0;
     const close = (): void => {
       if (current.length === 0) return;
       const size = current.reduce((n, p) => n + p.size, 0);

@@ -50,9 +50,7 @@ export function timeOps<T>(fn: () => T): { result: T; table: OpTiming[]; totalMs
     setOpObserver(previous);
   }
   const totalMs = performance.now() - start;
-  const table = [...totals.values()]
-    .map((e) => ({ ...e, share: e.ms / totalMs }))
-    .sort((a, b) => b.ms - a.ms);
+  const table = [...totals.values()].map((e) => ({ ...e, share: e.ms / totalMs })).sort((a, b) => b.ms - a.ms);
   return { result, table, totalMs };
 }
 

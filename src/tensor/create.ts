@@ -78,10 +78,7 @@ export function arange(start: number, end?: number, step = 1, options?: TensorOp
  * @example tensor([[1, 2], [3, 4]], { requiresGrad: true })
  * @example tensor(new Float32Array(6), { shape: [2, 3] })
  */
-export function tensor(
-  data: Nested | ArrayLike<number>,
-  options?: TensorOptions & { shape?: readonly number[] },
-): Tensor {
+export function tensor(data: Nested | ArrayLike<number>, options?: TensorOptions & { shape?: readonly number[] }): Tensor {
   if (typeof data === "number") return fromNumbers([data], options?.shape ?? [], options, "tensor");
   if (ArrayBuffer.isView(data)) {
     const values = data as ArrayLike<number>;

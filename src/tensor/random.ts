@@ -187,12 +187,7 @@ export function randn(shape: readonly number[], options?: RandomOptions): Tensor
  * int32 values uniform in [low, high), with -2^31 <= low < high <= 2^31.
  * @example randint(0, 10, [8])   // class labels
  */
-export function randint(
-  low: number,
-  high: number,
-  shape: readonly number[],
-  options?: Pick<RandomOptions, "generator" | "category">,
-): Tensor {
+export function randint(low: number, high: number, shape: readonly number[], options?: Pick<RandomOptions, "generator" | "category">): Tensor {
   if (!Number.isInteger(low) || !Number.isInteger(high) || low < -(2 ** 31) || high > 2 ** 31 || low >= high) {
     throw new RangeError(`randint: bounds must be integers with -2^31 <= low < high <= 2^31, got [${low}, ${high})`);
   }

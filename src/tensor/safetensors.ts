@@ -17,7 +17,12 @@ import { Tensor } from "./tensor.js";
 
 const CODES: Record<DType, string> = { float32: "F32", bfloat16: "BF16", float16: "F16", int32: "I32" };
 // A Map, so a dtype code read from a file ("constructor") never finds an inherited property.
-const FROM_CODE = new Map<string, DType>([["F32", "float32"], ["BF16", "bfloat16"], ["F16", "float16"], ["I32", "int32"]]);
+const FROM_CODE = new Map<string, DType>([
+  ["F32", "float32"],
+  ["BF16", "bfloat16"],
+  ["F16", "float16"],
+  ["I32", "int32"],
+]);
 
 export interface Safetensors {
   tensors: Record<string, Tensor>;
@@ -93,7 +98,10 @@ export function decodeSafetensors(bytes: Uint8Array, source = "safetensors data"
 }
 
 /** The header's tensor entries in header order, its metadata and where the data section starts. */
-function parseHeader(bytes: Uint8Array, fail: (what: string) => never): { entries: { name: string; entry: unknown }[]; metadata: Record<string, string>; dataStart: number } {
+function parseHeader(
+  bytes: Uint8Array,
+  fail: (what: string) => never,
+): { entries: { name: string; entry: unknown }[]; metadata: Record<string, string>; dataStart: number } {
   if (bytes.length < 8) fail(`${bytes.length} bytes is shorter than the 8-byte header length`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const headerLength = Number(view.getBigUint64(0, true));
@@ -130,7 +138,12 @@ function parseHeader(bytes: Uint8Array, fail: (what: string) => never): { entrie
 }
 
 /** One tensor entry's dtype code, shape and byte range, checked against each other and the data section. */
-function checkEntry(name: string, entry: unknown, dataLength: number, fail: (what: string) => never): { code: string; shape: number[]; begin: number; end: number } {
+function checkEntry(
+  name: string,
+  entry: unknown,
+  dataLength: number,
+  fail: (what: string) => never,
+): { code: string; shape: number[]; begin: number; end: number } {
   if (!isRecord(entry)) return fail(`tensor '${name}' is ${JSON.stringify(entry)}, not an object of dtype, shape and data_offsets`);
   const { shape, data_offsets: offsets, dtype } = entry as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
   if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) return fail(`tensor '${name}' has an invalid shape`);
@@ -140,7 +153,8 @@ function checkEntry(name: string, entry: unknown, dataLength: number, fail: (wha
   const [begin, end] = offsets as [number, number];
   if (begin > end || end > dataLength) fail(`tensor '${name}' spans bytes ${begin}..${end} of a ${dataLength}-byte data section`);
   const code = String(dtype);
-  const itemBytes = code === "F64" || code === "I64" ? 8 : FROM_CODE.has(code) ? DTYPES[FROM_CODE.get(code)!].bytes : fail(`tensor '${name}' has unsupported dtype ${code}`);
+  const itemBytes =
+    code === "F64" || code === "I64" ? 8 : FROM_CODE.has(code) ? DTYPES[FROM_CODE.get(code)!].bytes : fail(`tensor '${name}' has unsupported dtype ${code}`);
   const size = (shape as number[]).reduce((a, b) => a * b, 1);
   if (end - begin !== size * itemBytes) fail(`tensor '${name}' has ${end - begin} bytes for shape [${shape}] of ${code}`);
   return { code, shape: shape as number[], begin, end };
@@ -150,14 +164,7 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === "object" && !Array.isArray(value);
 }
 
-function readTensor(
-  raw: Uint8Array,
-  code: string,
-  shape: number[],
-  category: MemoryCategory,
-  name: string,
-  fail: (what: string) => never,
-): Tensor {
+function readTensor(raw: Uint8Array, code: string, shape: number[], category: MemoryCategory, name: string, fail: (what: string) => never): Tensor {
   const size = shape.reduce((a, b) => a * b, 1);
   if (code === "F64" || code === "I64") {
     const dtype: DType = code === "F64" ? "float32" : "int32";

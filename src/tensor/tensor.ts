@@ -208,7 +208,12 @@ export class Tensor {
   toString(): string {
     const head = `Tensor(shape=[${this.shape.join(", ")}], dtype=${this.dtype}`;
     if (this.disposed) return `${head}, ${this.isMeta ? "meta" : "disposed"})`;
-    const values = this.size <= 8 ? this.toArray().map((v) => +v.toPrecision(5)).join(", ") : `${this.size} elements`;
+    const values =
+      this.size <= 8
+        ? this.toArray()
+            .map((v) => +v.toPrecision(5))
+            .join(", ")
+        : `${this.size} elements`;
     return `${head}, [${values}])`;
   }
 

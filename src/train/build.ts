@@ -16,17 +16,7 @@ import { Adam } from "../optim/adam.js";
 import { AdamW } from "../optim/adamw.js";
 import { GradScaler } from "../optim/grad_scaler.js";
 import type { Optimizer } from "../optim/optimizer.js";
-import {
-  constant,
-  cosine,
-  linearDecay,
-  linearWarmup,
-  LRScheduler,
-  type Schedule,
-  sequential,
-  stepDecay,
-  warmupStableDecay,
-} from "../optim/schedule.js";
+import { constant, cosine, linearDecay, linearWarmup, LRScheduler, type Schedule, sequential, stepDecay, warmupStableDecay } from "../optim/schedule.js";
 import { SGD } from "../optim/sgd.js";
 import { manualSeed } from "../tensor/random.js";
 import type { Tensor } from "../tensor/tensor.js";
@@ -89,7 +79,8 @@ type ModelAndData = Omit<RunParts, "optimizer" | "scheduler" | "totalSteps" | "p
 
 /** The model, its data and its task; a GPT's tokenizer goes into `meta` for checkpoints. */
 function buildModelAndData(config: Config, shard?: Shard): ModelAndData {
-  const m = config.model, data = config.data;
+  const m = config.model,
+    data = config.data;
   if (m.kind !== "gpt") return buildClassifier(config, shard);
   if (data.kind !== "text" && data.kind !== "tokens") throw mismatch(config);
   try {
@@ -106,7 +97,9 @@ function buildModelAndData(config: Config, shard?: Shard): ModelAndData {
 
 /** A GPT on a text or token file. */
 function buildLanguageModel(config: Config, shard?: Shard): ModelAndData {
-  const m = config.model, data = config.data, seed = config.train.seed;
+  const m = config.model,
+    data = config.data,
+    seed = config.train.seed;
   if (m.kind === "gpt" && (data.kind === "text" || data.kind === "tokens")) {
     const corpus =
       data.kind === "text"
@@ -115,9 +108,20 @@ function buildLanguageModel(config: Config, shard?: Shard): ModelAndData {
             const file = TokenFile.open(data.path);
             return { tokenizer: file.tokenizer, ...TokenFileDataset.split(file, { context: m.context, trainFraction: data.trainFraction }) };
           })();
-    const model = new GPT({ vocabSize: corpus.tokenizer.vocabSize, context: m.context, layers: m.layers, heads: m.heads, width: m.width, tiedHead: m.tiedHead, dropout: m.dropout, checkpoint: m.checkpoint });
+    const model = new GPT({
+      vocabSize: corpus.tokenizer.vocabSize,
+      context: m.context,
+      layers: m.layers,
+      heads: m.heads,
+      width: m.width,
+      tiedHead: m.tiedHead,
+      dropout: m.dropout,
+      checkpoint: m.checkpoint,
+    });
     if (data.seqLenWarmup && data.seqLenWarmup.start > m.context) {
-      throw new ConfigError(`config: data.seqLenWarmup.start ${data.seqLenWarmup.start} exceeds model.context ${m.context}; the warm-up grows the context up to it`);
+      throw new ConfigError(
+        `config: data.seqLenWarmup.start ${data.seqLenWarmup.start} exceeds model.context ${m.context}; the warm-up grows the context up to it`,
+      );
     }
     const warmup = data.seqLenWarmup && new SeqLenWarmup({ ...data.seqLenWarmup, full: m.context });
     return {
@@ -141,7 +145,9 @@ function buildLanguageModel(config: Config, shard?: Shard): ModelAndData {
 
 /** An mlp or cnn on Fashion-MNIST. */
 function buildClassifier(config: Config, shard?: Shard): ModelAndData {
-  const m = config.model, data = config.data, seed = config.train.seed;
+  const m = config.model,
+    data = config.data,
+    seed = config.train.seed;
   if (m.kind === "gpt" || data.kind !== "fashion-mnist") throw mismatch(config);
   const model =
     m.kind === "mlp"
@@ -163,7 +169,13 @@ function buildClassifier(config: Config, shard?: Shard): ModelAndData {
  */
 function fashionTrainLoader(data: Extract<Config["data"], { kind: "fashion-mnist" }>, seed: number, shard?: Shard): DataLoader<any, Batch> {
   const train = FashionMNIST.load({ split: "train", root: data.root, cache: data.cache });
-  const common = { batchSize: data.batchSize, seed, numWorkers: data.numWorkers, prefetchFactor: data.prefetchFactor, transform: augmentTransforms(data.augment) };
+  const common = {
+    batchSize: data.batchSize,
+    seed,
+    numWorkers: data.numWorkers,
+    prefetchFactor: data.prefetchFactor,
+    transform: augmentTransforms(data.augment),
+  };
   const c = data.curriculum;
   const order = c
     ? new CurriculumSampler({
@@ -173,7 +185,11 @@ function fashionTrainLoader(data: Extract<Config["data"], { kind: "fashion-mnist
         seed,
       })
     : null;
-  if (shard) return new DataLoader(train, { ...common, sampler: order ? new DistributedSampler(order, shard) : new DistributedSampler(train.length, { ...shard, shuffle: data.shuffle, seed }) });
+  if (shard)
+    return new DataLoader(train, {
+      ...common,
+      sampler: order ? new DistributedSampler(order, shard) : new DistributedSampler(train.length, { ...shard, shuffle: data.shuffle, seed }),
+    });
   return order ? new DataLoader(train, { ...common, sampler: order }) : new DataLoader(train, { ...common, shuffle: data.shuffle });
 }
 
@@ -212,6 +228,12 @@ export function buildSchedule(config: Config, totalSteps: number): Schedule {
     return warmupStableDecay({ warmup: Math.max(1, warmup), stable: Math.max(1, totalSteps - warmup - decay), decay, floor: s.floor });
   }
   const tail =
-    s.decay === "cosine" ? cosine(rest, s.floor) : s.decay === "linear" ? linearDecay(rest, s.floor) : s.decay === "step" ? stepDecay(s.stepSize, s.gamma) : constant();
+    s.decay === "cosine"
+      ? cosine(rest, s.floor)
+      : s.decay === "linear"
+        ? linearDecay(rest, s.floor)
+        : s.decay === "step"
+          ? stepDecay(s.stepSize, s.gamma)
+          : constant();
   return warmup > 0 ? sequential([linearWarmup(warmup), tail], [warmup]) : tail;
 }

@@ -261,7 +261,8 @@ export function assertSameModel(checkpoint: LoadedCheckpoint, own: Record<string
   for (const [name, t] of Object.entries(own)) {
     const theirs = checkpoint.model[name];
     if (!theirs) fail(`it has no tensor '${name}' (${describe(t)} in this run's model)`);
-    else if (theirs.dtype !== t.dtype || theirs.shape.join() !== t.shape.join()) fail(`tensor '${name}' is ${describe(theirs)} there, ${describe(t)} in this run's model`);
+    else if (theirs.dtype !== t.dtype || theirs.shape.join() !== t.shape.join())
+      fail(`tensor '${name}' is ${describe(theirs)} there, ${describe(t)} in this run's model`);
   }
   const extra = Object.keys(checkpoint.model).find((name) => !(name in own));
   if (extra !== undefined) fail(`its tensor '${extra}' is not in this run's model`);

@@ -11,7 +11,10 @@ import { augmentField, loaderFields } from "./data_config.js";
 
 const int = (min: number) => z.number().int().min(min);
 const positive = () => z.number().positive();
-const weightInit = z.enum(WEIGHT_INITS as [string, ...string[]]).default("default").describe("weight initialisation of the Linear and Conv2d layers");
+const weightInit = z
+  .enum(WEIGHT_INITS as [string, ...string[]])
+  .default("default")
+  .describe("weight initialisation of the Linear and Conv2d layers");
 
 const mlpModel = z
   .strictObject({
@@ -39,7 +42,10 @@ const gptModel = z
     context: int(1).default(128).describe("context length in tokens (training windows and position embeddings)"),
     tiedHead: z.boolean().default(true).describe("share the token embedding with the output head"),
     dropout: z.number().min(0).lt(1).default(0).describe("dropout after attention, MLP and embeddings"),
-    checkpoint: z.boolean().default(false).describe("activation checkpointing: recompute each block's activations in backward instead of keeping them (less memory, one more forward of compute)"),
+    checkpoint: z
+      .boolean()
+      .default(false)
+      .describe("activation checkpointing: recompute each block's activations in backward instead of keeping them (less memory, one more forward of compute)"),
   })
   .describe("gpt");
 
@@ -97,7 +103,9 @@ const fashionMnist = z
     cache: z
       .enum(["memory", "disk", "none"])
       .default("memory")
-      .describe("keep the decoded images in memory for this process, also on disk ($TURBINE_CACHE, else $XDG_CACHE_HOME/turbine or ~/.cache/turbine) for later runs, or decode every time"),
+      .describe(
+        "keep the decoded images in memory for this process, also on disk ($TURBINE_CACHE, else $XDG_CACHE_HOME/turbine or ~/.cache/turbine) for later runs, or decode every time",
+      ),
     ...loaderFields,
     augment: augmentField,
   })
@@ -108,12 +116,18 @@ const optimizer = z
     kind: z.enum(["sgd", "adam", "adamw"]).default("adamw").describe("the optimizer"),
     lr: positive().default(1e-3).describe("peak learning rate"),
     weightDecay: z.number().min(0).optional().describe("weight decay (AdamW: decoupled, default 0.01; Adam and SGD: L2, default 0)"),
-    betas: z.tuple([z.number().min(0).lt(1), z.number().min(0).lt(1)]).optional().describe("Adam/AdamW betas (default [0.9, 0.999])"),
+    betas: z
+      .tuple([z.number().min(0).lt(1), z.number().min(0).lt(1)])
+      .optional()
+      .describe("Adam/AdamW betas (default [0.9, 0.999])"),
     eps: positive().optional().describe("Adam/AdamW epsilon (default 1e-8)"),
     momentum: z.number().min(0).optional().describe("SGD momentum (default 0)"),
     dampening: z.number().min(0).max(1).optional().describe("SGD dampening (default 0)"),
     nesterov: z.boolean().optional().describe("SGD Nesterov momentum (default false)"),
-    decayOn: z.enum(["all", "matrices"]).default("all").describe("parameters that get weight decay: all, or only matrices (weights of rank ≥ 2, nanoGPT's rule)"),
+    decayOn: z
+      .enum(["all", "matrices"])
+      .default("all")
+      .describe("parameters that get weight decay: all, or only matrices (weights of rank ≥ 2, nanoGPT's rule)"),
   })
   .default({ kind: "adamw", lr: 1e-3, decayOn: "all" })
   .describe("optimizer");
@@ -141,7 +155,9 @@ const earlyStopping = z
 
 const lossScale = z
   .strictObject({
-    initScale: positive().default(2 ** 16).describe("starting loss scale"),
+    initScale: positive()
+      .default(2 ** 16)
+      .describe("starting loss scale"),
     growthFactor: z.number().gt(1).default(2).describe("factor on the scale after growthInterval steps without inf/NaN gradients"),
     backoffFactor: z.number().gt(0).lt(1).default(0.5).describe("factor on the scale after a step with inf/NaN gradients (the step is skipped)"),
     growthInterval: int(1).default(2000).describe("clean steps in a row before the scale grows"),
@@ -182,7 +198,9 @@ const logging = z
     tensorboard: z
       .boolean()
       .default(false)
-      .describe("also write TensorBoard event files (events.out.tfevents.*) to the run folder: train loss, learning rate, throughput and gradient norm per step, evaluation loss and accuracy"),
+      .describe(
+        "also write TensorBoard event files (events.out.tfevents.*) to the run folder: train loss, learning rate, throughput and gradient norm per step, evaluation loss and accuracy",
+      ),
   })
   .default({ tensorboard: false })
   .describe("logging");

@@ -214,7 +214,9 @@ export function configReference(): ConfigField[] {
 function typeName(s: Schema): string {
   switch (s.def.type) {
     case "enum":
-      return Object.values(s.def.entries as Record<string, string>).map((v) => JSON.stringify(v)).join(" | ");
+      return Object.values(s.def.entries as Record<string, string>)
+        .map((v) => JSON.stringify(v))
+        .join(" | ");
     case "literal":
       return (s.def.values as unknown[]).map((v) => JSON.stringify(v)).join(" | ");
     case "array":

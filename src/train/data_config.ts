@@ -25,9 +25,15 @@ const augmentation = z.discriminatedUnion("kind", [
   z
     .strictObject({
       kind: z.literal("randomCrop").describe("pad every side, then crop a random window"),
-      size: z.union([int(1), pair(z.number().int().min(1))]).optional().describe("output side or [height, width] (default: the image's)"),
+      size: z
+        .union([int(1), pair(z.number().int().min(1))])
+        .optional()
+        .describe("output side or [height, width] (default: the image's)"),
       padding: int(0).default(0).describe("pixels added on each side before cropping"),
-      fill: z.union([z.number(), z.literal("black")]).default("black").describe("padding value; \"black\" is a black pixel after normalisation"),
+      fill: z
+        .union([z.number(), z.literal("black")])
+        .default("black")
+        .describe('padding value; "black" is a black pixel after normalisation'),
     })
     .describe("randomCrop"),
   z

@@ -26,7 +26,8 @@ export function peakMemory(report: MemoryReport): PeakMemory {
  */
 export function formatBytes(bytes: number): string {
   const units = ["B", "KiB", "MiB", "GiB", "TiB"];
-  let value = bytes, unit = 0;
+  let value = bytes,
+    unit = 0;
   while (value >= 1024 && unit < units.length - 1) {
     value /= 1024;
     unit++;

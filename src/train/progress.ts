@@ -53,7 +53,8 @@ export class Progress implements Callback {
             // cli-progress writes to a stream; this one is the output, seen as a terminal.
             stream: { isTTY: true, columns: this.output.columns, write: (text: string) => this.output.write(text) } as unknown as NodeJS.WritableStream,
             format: (options, params, payload: { epoch: string; figures: string }) => {
-              const head = `epoch ${payload.epoch} |`, tail = `| ${params.value}/${params.total} | ${payload.figures}`;
+              const head = `epoch ${payload.epoch} |`,
+                tail = `| ${params.value}/${params.total} | ${payload.figures}`;
               // The bar takes what the terminal's width leaves, so the figures stay on screen.
               const room = this.output.columns ? this.output.columns - head.length - tail.length - 1 : 20;
               return `${head}${cliProgress.Format.BarFormat(params.progress, { ...options, barsize: Math.min(40, Math.max(10, room)) })}${tail}`;
@@ -87,7 +88,10 @@ export class Progress implements Callback {
   onEvalEnd(info: EvalInfo): void {
     const accuracy = info.accuracy !== undefined ? `, accuracy ${(100 * info.accuracy).toFixed(2)}%` : "";
     const text = `eval at step ${info.step} (epoch ${this.epoch(info.step)}): loss ${info.loss.toFixed(4)}${accuracy}\n`;
-    if (!this.bar) return this.output.write(text);
+    if (!this.bar) {
+      this.output.write(text);
+      return;
+    }
     // Carriage return and erase the line: the result replaces the bar, which is drawn again below
     // it. The bar's row is saved anew (ESC 7), as cli-progress restores the saved cursor when it stops.
     this.output.write(`\r\x1b[2K${text}\x1b7`);

@@ -18,7 +18,9 @@ export function formatRate(value: number): string {
 export function formatDuration(seconds: number): string {
   if (!Number.isFinite(seconds)) return "?";
   const s = Math.max(0, Math.round(seconds));
-  const hours = Math.floor(s / 3600), minutes = Math.floor((s % 3600) / 60), rest = s % 60;
+  const hours = Math.floor(s / 3600),
+    minutes = Math.floor((s % 3600) / 60),
+    rest = s % 60;
   const mmss = `${String(minutes).padStart(hours > 0 ? 2 : 1, "0")}:${String(rest).padStart(2, "0")}`;
   return hours > 0 ? `${hours}:${mmss}` : mmss;
 }

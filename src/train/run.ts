@@ -19,7 +19,7 @@ import { Progress } from "./progress.js";
 import { linesTo, progressMode, stderrProgressOutput } from "./progress_output.js";
 import { newRunFolder, resumeTarget } from "./run_folder.js";
 import { TensorBoardLogger } from "./tensorboard.js";
-import { Trainer } from "./trainer.js";
+import { type FitResult, Trainer } from "./trainer.js";
 
 export interface RunOptions {
   /**
@@ -75,7 +75,8 @@ export interface RunSummary {
 export function runTraining(config: Config, options: RunOptions = {}): RunSummary {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   kernels.setNumThreads(config.train.threads ?? availableParallelism());
-  const group = options.group, lead = (group?.rank ?? 0) === 0;
+  const group = options.group,
+    lead = (group?.rank ?? 0) === 0;
   const resume = options.resume === undefined ? null : resumeTarget(options.resume);
   const runDir = resume?.runDir ?? newRunFolderOfJob(join(config.outDir, config.name ?? config.model.kind), group);
   const checkpointDir = join(runDir, "checkpoints");
@@ -92,7 +93,17 @@ export function runTraining(config: Config, options: RunOptions = {}): RunSummar
   const stepsOfEpoch = stepsPerEpoch(parts.train.length, config.train.accumulate);
   const tensorboard = lead && config.logging.tensorboard ? new TensorBoardLogger(runDir, { unit: parts.task.unit, ranks: group?.size ?? 1 }) : null;
   const output = options.log ? linesTo(options.log) : stderrProgressOutput(progressMode(), group?.rank);
-  const progress = lead ? new Progress({ totalSteps: parts.totalSteps, stepsPerEpoch: stepsOfEpoch, unit: parts.task.unit, every: config.train.logEvery, ranks: group?.size ?? 1, steps: options.progress ?? false, output }) : null;
+  const progress = lead
+    ? new Progress({
+        totalSteps: parts.totalSteps,
+        stepsPerEpoch: stepsOfEpoch,
+        unit: parts.task.unit,
+        every: config.train.logEvery,
+        ranks: group?.size ?? 1,
+        steps: options.progress ?? false,
+        output,
+      })
+    : null;
   for (const c of [tensorboard, progress]) if (c) callbacks.push(c);
   // Rank 0's initial weights go to every rank; a resume then loads the same checkpoint on each.
   const strategy = group ? new DistributedDataParallel(parts.model, group) : new SingleProcess(parts.model);
@@ -112,7 +123,7 @@ export function runTraining(config: Config, options: RunOptions = {}): RunSummar
     strategy,
     ...(options.stopRequested ? { stopRequested: group ? agreedStop(group, options.stopRequested) : options.stopRequested } : {}),
   });
-  let result;
+  let result: FitResult;
   try {
     if (resume) {
       const checkpoint = loadLatestCheckpoint(resume.checkpoint, log);

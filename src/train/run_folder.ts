@@ -67,7 +67,9 @@ export function resumeTarget(path: string): ResumeTarget {
   const versions = runVersions(path);
   if (versions.length > 0) {
     const names = versions.map((v) => `version_${v}`).join(", ");
-    throw new ConfigError(`--resume ${path}: this folder holds the runs ${names}; resume one of them, e.g. --resume ${join(path, `version_${versions.at(-1)}`)}`);
+    throw new ConfigError(
+      `--resume ${path}: this folder holds the runs ${names}; resume one of them, e.g. --resume ${join(path, `version_${versions.at(-1)}`)}`,
+    );
   }
   throw new ConfigError(`--resume ${path}: not a run folder (no config.json), its checkpoints/ folder, or a checkpoint (no meta.json)`);
 }

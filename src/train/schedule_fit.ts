@@ -11,11 +11,17 @@ export function scheduleWarnings(schedule: Config["schedule"], totalSteps: numbe
   const warnings: string[] = [];
   const { warmup, decay } = schedule;
   if (warmup > 0 && warmup >= totalSteps) {
-    warnings.push(`schedule.warmup ${warmup} is not shorter than the run's ${totalSteps} steps: the learning rate never reaches its peak and the ${decay} decay never starts; lower schedule.warmup or train longer`);
+    warnings.push(
+      `schedule.warmup ${warmup} is not shorter than the run's ${totalSteps} steps: the learning rate never reaches its peak and the ${decay} decay never starts; lower schedule.warmup or train longer`,
+    );
   } else if (decay === "step" && schedule.stepSize >= totalSteps - warmup) {
-    warnings.push(`schedule.stepSize ${schedule.stepSize} is not shorter than the ${totalSteps - warmup} steps after the warm-up: the learning rate never decays; lower schedule.stepSize or train longer`);
+    warnings.push(
+      `schedule.stepSize ${schedule.stepSize} is not shorter than the ${totalSteps - warmup} steps after the warm-up: the learning rate never decays; lower schedule.stepSize or train longer`,
+    );
   } else if (decay === "wsd" && warmup + Math.round(schedule.decayFraction * totalSteps) >= totalSteps) {
-    warnings.push(`schedule.warmup ${warmup} and the decay (schedule.decayFraction ${schedule.decayFraction} of ${totalSteps} steps) leave no stable phase; lower one or train longer`);
+    warnings.push(
+      `schedule.warmup ${warmup} and the decay (schedule.decayFraction ${schedule.decayFraction} of ${totalSteps} steps) leave no stable phase; lower one or train longer`,
+    );
   }
   return warnings;
 }

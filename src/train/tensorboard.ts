@@ -88,7 +88,15 @@ export class TensorBoardLogger implements Callback {
   }
 
   onEvalEnd(info: EvalInfo): void {
-    this.writeScalars(info.step, info.accuracy === undefined ? [["eval/loss", info.loss]] : [["eval/loss", info.loss], ["eval/accuracy", info.accuracy]]);
+    this.writeScalars(
+      info.step,
+      info.accuracy === undefined
+        ? [["eval/loss", info.loss]]
+        : [
+            ["eval/loss", info.loss],
+            ["eval/accuracy", info.accuracy],
+          ],
+    );
   }
 
   onTrainEnd(): void {

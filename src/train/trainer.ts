@@ -191,7 +191,8 @@ export class Trainer {
 
   private trainStep(iterator: Iterator<Batch>, micro: number): StepInfo {
     const { optimizer, scheduler, task, gradScaler, prepareBatch } = this.options;
-    let lossValue = 0, dataWait = 0;
+    let lossValue = 0,
+      dataWait = 0;
     for (let i = 0; i < micro; i++) {
       const waitStart = performance.now();
       const next = iterator.next();
@@ -244,7 +245,10 @@ export class Trainer {
     const { model, task } = this.options;
     if (!this.options.eval) throw new Error("Trainer.evaluate: no evaluation data was given");
     model.eval();
-    let lossSum = 0, count = 0, correct = 0, classifier = false;
+    let lossSum = 0,
+      count = 0,
+      correct = 0,
+      classifier = false;
     try {
       noGrad(() => {
         for (const batch of this.options.eval!) {

@@ -29,11 +29,13 @@ function leaf(t: Tensor): Tensor {
   return p;
 }
 
-
 describe("autocast follows the policy table", () => {
   test("matmul, linear, conv2d and attention run low; softmax, norms and reductions float32; binaries promote", () => {
     tidy(() => {
-      const x = randn([4, 8]), w = randn([6, 8]), img = randn([1, 2, 5, 5]), k = randn([3, 2, 3, 3]);
+      const x = randn([4, 8]),
+        w = randn([6, 8]),
+        img = randn([1, 2, 5, 5]),
+        k = randn([3, 2, 3, 3]);
       autocast({ dtype: "bfloat16" }, () => {
         assert.equal(autocastDType(), "bfloat16");
         const y = linear(x, w);
@@ -75,7 +77,11 @@ describe("autocast matches torch.autocast on the CPU", () => {
         assert.equal(y.dtype, "bfloat16");
         assertClose(cast(y, "float32"), [tensors[`autocast/${name}/out`]!, tensors[`autocast/${name}/exact/out`]!], BF16, `${name} output`);
         sum(mul(cast(y, "float32"), tensors[`autocast/${name}/upstream`]!)).backward();
-        for (const [k, p] of [["x", x], ["w", w], ["b", b]] as const) {
+        for (const [k, p] of [
+          ["x", x],
+          ["w", w],
+          ["b", b],
+        ] as const) {
           assert.equal(p!.grad!.dtype, "float32");
           assertClose(p!.grad!, [tensors[`autocast/${name}/grad/${k}`]!, tensors[`autocast/${name}/exact/grad/${k}`]!], BF16, `${name} gradient of ${k}`);
         }
@@ -87,7 +93,8 @@ describe("autocast matches torch.autocast on the CPU", () => {
 describe("the weight cast cache", () => {
   test("a weight used twice in one scope is cast once; its gradient sums both uses in float32", () => {
     tidy(() => {
-      const w = leaf(randn([8, 8])), x = randn([4, 8]);
+      const w = leaf(randn([8, 8])),
+        x = randn([4, 8]);
       let y!: Tensor;
       const counts = countOps(() => {
         y = autocast({ dtype: "bfloat16" }, () => linear(linear(x, w), w));
@@ -99,7 +106,8 @@ describe("the weight cast cache", () => {
       sum(cast(y, "float32")).backward();
       assert.equal(w.grad!.dtype, "float32");
       // Against float32 through bfloat16-rounded operands, the same two uses.
-      const wb = cast(w, "bfloat16"), xb = cast(x, "bfloat16");
+      const wb = cast(w, "bfloat16"),
+        xb = cast(x, "bfloat16");
       const reference = leaf(cast(wb, "float32"));
       sum(linear(cast(linear(cast(xb, "float32"), reference), "bfloat16"), cast(reference, "bfloat16"))).backward();
       assertClose(w.grad!, reference.grad!, BF16, "gradient of the twice-used weight");
@@ -108,7 +116,8 @@ describe("the weight cast cache", () => {
 
   test("each scope entry casts again, so an update between steps is seen", () => {
     tidy(() => {
-      const w = leaf(randn([4, 4])), x = randn([2, 4]);
+      const w = leaf(randn([4, 4])),
+        x = randn([2, 4]);
       const before = autocast({ dtype: "bfloat16" }, () => linear(x, w)).toArray();
       (w.data as Float32Array).fill(0);
       const after = autocast({ dtype: "bfloat16" }, () => linear(x, w)).toArray();
@@ -119,7 +128,8 @@ describe("the weight cast cache", () => {
 
   test("the cached copy survives inner tidy() scopes (one per evaluation batch)", () => {
     tidy(() => {
-      const w = leaf(randn([4, 4])), x = randn([2, 4]);
+      const w = leaf(randn([4, 4])),
+        x = randn([2, 4]);
       autocast({ dtype: "bfloat16" }, () => {
         const first = tidy(() => linear(x, w).toArray());
         const second = tidy(() => linear(x, w).toArray());
@@ -130,7 +140,8 @@ describe("the weight cast cache", () => {
 
   test("backward called inside a scope runs in the forward's dtypes", () => {
     tidy(() => {
-      const w = leaf(randn([4, 4])), x = randn([3, 4]);
+      const w = leaf(randn([4, 4])),
+        x = randn([3, 4]);
       autocast({ dtype: "bfloat16" }, () => sum(linear(x, w)).backward());
       assert.equal(w.grad!.dtype, "float32");
     });
@@ -140,12 +151,15 @@ describe("the weight cast cache", () => {
 describe("float16", () => {
   test("linear, matmul and conv2d round like float16 and compute through float32", () => {
     tidy(() => {
-      const x = randn([5, 12]), w = randn([7, 12]), b = randn([7]);
+      const x = randn([5, 12]),
+        w = randn([7, 12]),
+        b = randn([7]);
       const y = autocast({ dtype: "float16" }, () => linear(x, w, b));
       assert.equal(y.dtype, "float16");
       const reference = linear(cast(cast(x, "float16"), "float32"), cast(cast(w, "float16"), "float32"), b);
       assert.deepEqual(y.toArray(), cast(reference, "float16").toArray());
-      const img = randn([1, 2, 6, 6]), k = randn([3, 2, 3, 3]);
+      const img = randn([1, 2, 6, 6]),
+        k = randn([3, 2, 3, 3]);
       const c = autocast({ dtype: "float16" }, () => conv2d(img, k));
       assert.equal(c.dtype, "float16");
       assertClose(cast(c, "float32"), conv2d(img, k), { rtol: 5e-3, floor: 5e-3 }, "float16 convolution");

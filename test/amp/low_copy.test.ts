@@ -32,7 +32,12 @@ function countCasts(fn: () => void): number {
 
 /** One bf16 autocast training step of fc on x. */
 function trainStep(fc: Linear, x: Tensor, step: () => void): void {
-  sum(cast(autocast({ dtype: "bfloat16" }, () => fc.forward(x)), "float32")).backward();
+  sum(
+    cast(
+      autocast({ dtype: "bfloat16" }, () => fc.forward(x)),
+      "float32",
+    ),
+  ).backward();
   step();
 }
 
@@ -46,28 +51,38 @@ function assertComputesWithCurrentWeight(fc: Linear, x: Tensor): void {
 describe("the persistent bf16 weight copy", () => {
   test("AdamW writes the copy in its step: the next scope casts only the input, and computes with the updated weight", () => {
     tidy(() => {
-      const fc = new Linear(16, 8), x = randn([4, 16]);
+      const fc = new Linear(16, 8),
+        x = randn([4, 16]);
       const opt = new AdamW(fc.parameters(), { lr: 0.1 });
       trainStep(fc, x, () => opt.step());
       let y!: Tensor;
-      assert.equal(countCasts(() => (y = autocast({ dtype: "bfloat16" }, () => fc.forward(x)))), 1);
+      assert.equal(
+        countCasts(() => (y = autocast({ dtype: "bfloat16" }, () => fc.forward(x)))),
+        1,
+      );
       assert.deepEqual(y.toArray(), linear(cast(x, "bfloat16"), cast(fc.weight, "bfloat16"), fc.bias).toArray());
     });
   });
 
   test("an optimizer that does not write the copy leaves it to be cast again", () => {
     tidy(() => {
-      const fc = new Linear(16, 8), x = randn([4, 16]);
+      const fc = new Linear(16, 8),
+        x = randn([4, 16]);
       const opt = new SGD(fc.parameters(), { lr: 0.1 });
       trainStep(fc, x, () => opt.step());
-      assert.equal(countCasts(() => autocast({ dtype: "bfloat16" }, () => fc.forward(x))), 2);
+      assert.equal(
+        countCasts(() => autocast({ dtype: "bfloat16" }, () => fc.forward(x))),
+        2,
+      );
       assertComputesWithCurrentWeight(fc, x);
     });
   });
 
   test("loadStateDict after an AdamW step makes the written copy stale", () => {
     tidy(() => {
-      const fc = new Linear(16, 8), other = new Linear(16, 8), x = randn([4, 16]);
+      const fc = new Linear(16, 8),
+        other = new Linear(16, 8),
+        x = randn([4, 16]);
       const opt = new AdamW(fc.parameters(), { lr: 0.1 });
       trainStep(fc, x, () => opt.step());
       fc.loadStateDict(other.stateDict());
@@ -77,8 +92,14 @@ describe("the persistent bf16 weight copy", () => {
 
   test("the weight's gradient comes out of the product in float32, as through a float32 cast", () => {
     tidy(() => {
-      const fc = new Linear(16, 8, { bias: false }), x = randn([4, 16]);
-      sum(cast(autocast({ dtype: "bfloat16" }, () => fc.forward(x)), "float32")).backward();
+      const fc = new Linear(16, 8, { bias: false }),
+        x = randn([4, 16]);
+      sum(
+        cast(
+          autocast({ dtype: "bfloat16" }, () => fc.forward(x)),
+          "float32",
+        ),
+      ).backward();
       const w = copyOf(cast(cast(fc.weight, "bfloat16"), "float32"));
       w.requiresGrad = true;
       sum(linear(cast(cast(x, "bfloat16"), "float32"), w)).backward();

@@ -29,7 +29,12 @@ function inBoth(input: ConfigInput & { train: object }): { f32: FitResult; bf16:
 
 describe("bfloat16 autocast matches float32 training", () => {
   test("mlp, one epoch: test accuracy within 0.5 points", (t) => {
-    const { f32, bf16 } = inBoth({ model: { kind: "mlp", hidden: [1024, 1024] }, data: { kind: "fashion-mnist", batchSize: 256 }, optimizer: { kind: "adamw", lr: 1e-3 }, train: { epochs: 1 } });
+    const { f32, bf16 } = inBoth({
+      model: { kind: "mlp", hidden: [1024, 1024] },
+      data: { kind: "fashion-mnist", batchSize: 256 },
+      optimizer: { kind: "adamw", lr: 1e-3 },
+      train: { epochs: 1 },
+    });
     const gap = 100 * Math.abs(bf16.eval!.accuracy! - f32.eval!.accuracy!);
     t.diagnostic(`accuracy float32 ${(100 * f32.eval!.accuracy!).toFixed(2)}%, bfloat16 ${(100 * bf16.eval!.accuracy!).toFixed(2)}%`);
     assert.ok(f32.eval!.accuracy! > 0.8, `float32 accuracy ${f32.eval!.accuracy}`);
@@ -55,7 +60,8 @@ describe("bfloat16 autocast matches float32 training", () => {
       schedule: { warmup: 20, decay: "cosine", floor: 0.1 },
       train: { steps: 150, clipGradNorm: 1.0 },
     });
-    const f = f32.eval!.loss, b = bf16.eval!.loss;
+    const f = f32.eval!.loss,
+      b = bf16.eval!.loss;
     t.diagnostic(`validation loss float32 ${f.toFixed(4)}, bfloat16 ${b.toFixed(4)}`);
     assert.ok(f < 2.6, `float32 validation loss ${f}`);
     assert.ok(Math.abs(b - f) / f <= 0.005, `validation loss float32 ${f.toFixed(4)}, bfloat16 ${b.toFixed(4)}`);
@@ -83,7 +89,12 @@ describe("float16 with loss scaling", () => {
     const content = trainer.checkpointContent();
     assert.deepEqual(content.meta.gradScaler, parts.gradScaler!.stateDict());
     const resumed = buildRun(config);
-    new Trainer({ ...resumed, eval: undefined }).restore({ dir: "", meta: { ...content.meta, version: 1, checksums: {} }, model: content.model, optimizer: content.optimizer });
+    new Trainer({ ...resumed, eval: undefined }).restore({
+      dir: "",
+      meta: { ...content.meta, version: 1, checksums: {} },
+      model: content.model,
+      optimizer: content.optimizer,
+    });
     assert.deepEqual(resumed.gradScaler!.stateDict(), parts.gradScaler!.stateDict());
   });
 

@@ -47,7 +47,10 @@ test("backward through a released graph is an error that says how to keep it", (
   const l2 = ops.sum(ops.exp(y));
   l2.backward(undefined, { retainGraph: true });
   l2.backward();
-  assert.deepEqual(y.grad!.toArray().map((v) => +v.toFixed(4)), [2 * Math.E, 2 * Math.E ** 2].map((v) => +v.toFixed(4)));
+  assert.deepEqual(
+    y.grad!.toArray().map((v) => +v.toFixed(4)),
+    [2 * Math.E, 2 * Math.E ** 2].map((v) => +v.toFixed(4)),
+  );
 });
 
 test("a graph made in a tidy scope and not returned is released with it", () => {
@@ -84,7 +87,13 @@ test("gradients of a leaf used as the root, and of inputs not requiring grad, be
 });
 
 test("reshape's gradient flows back through views without copying bugs", () => {
-  const x = tensor([[1, 2, 3], [4, 5, 6]], { requiresGrad: true });
+  const x = tensor(
+    [
+      [1, 2, 3],
+      [4, 5, 6],
+    ],
+    { requiresGrad: true },
+  );
   tidy(() => {
     const y = ops.reshape(x, [3, 2]);
     const z = ops.mul(ops.reshape(y, [6]), ops.reshape(y, [6])); // both paths through views

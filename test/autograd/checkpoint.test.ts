@@ -30,7 +30,13 @@ function gradients(model: GPT, idx: Tensor, targets: Tensor) {
     return l.item();
   });
   const grads = Object.fromEntries(model.namedParameters().map(([name, p]) => [name, Float32Array.from(p.grad!.data as Float32Array)]));
-  return { loss, grads, rng: defaultGenerator().getState(), peakActivation: memory.report().peak.activation - before, leaked: memory.report().current.activation - before };
+  return {
+    loss,
+    grads,
+    rng: defaultGenerator().getState(),
+    peakActivation: memory.report().peak.activation - before,
+    leaked: memory.report().current.activation - before,
+  };
 }
 
 test("a checkpointed GPT (dropout on) gives bitwise the gradients of the plain one and frees everything", () => {
@@ -63,9 +69,24 @@ test("checkpointing every block of a GPT cuts its peak activation memory by more
 });
 
 test("inputs and captured parameters get their gradients; several outputs and inputs work", () => {
-  const w = tensor([[0.5, -1], [2, 0.25]], { requiresGrad: true });
-  const x = tensor([[1, 2], [3, -4]], { requiresGrad: true });
-  const y = tensor([[0.1, 0.2], [0.3, 0.4]]); // no grad: its edge is skipped
+  const w = tensor(
+    [
+      [0.5, -1],
+      [2, 0.25],
+    ],
+    { requiresGrad: true },
+  );
+  const x = tensor(
+    [
+      [1, 2],
+      [3, -4],
+    ],
+    { requiresGrad: true },
+  );
+  const y = tensor([
+    [0.1, 0.2],
+    [0.3, 0.4],
+  ]); // no grad: its edge is skipped
   const fn = (a: Tensor, b: Tensor) => {
     const h = ops.tanh(ops.matmul(a, w));
     return [ops.mul(h, b), ops.exp(h)];
@@ -134,14 +155,20 @@ test("a retained graph recomputes again, and checkpoints nest", () => {
     return [Array.from(w.grad!.data), Array.from(x.grad!.data)];
   };
   const direct = run((h) => ops.exp(inner(ops.mul(h, 0.5))));
-  assert.deepEqual(run((h) => checkpoint(outer, h)), direct);
+  assert.deepEqual(
+    run((h) => checkpoint(outer, h)),
+    direct,
+  );
   w.grad = null;
   tidy(() => {
     const loss = ops.sum(checkpoint(inner, x));
     loss.backward(undefined, { retainGraph: true });
     const once = Array.from(w.grad!.data);
     loss.backward();
-    assert.deepEqual(Array.from(w.grad!.data), once.map((g) => g * 2));
+    assert.deepEqual(
+      Array.from(w.grad!.data),
+      once.map((g) => g * 2),
+    );
   });
 });
 

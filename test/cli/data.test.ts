@@ -61,7 +61,15 @@ test("prepare names a missing input and an unwritable output; training names a c
   const cases: [string, Buffer, RegExp][] = [
     ["bad-magic", Buffer.concat([Buffer.from("NOTTOKEN"), good.subarray(8)]), /bad-magic\.tokens: bad magic "NOTTOKEN", expected "TURBTOKN"/],
     ["truncated", good.subarray(0, good.length - 100), /truncated\.tokens: truncated: the header announces \d+ uint8 tokens/],
-    ["checksum", (() => { const b = Buffer.from(good); b[20] = 1; return b; })(), /checksum\.tokens: header checksum mismatch/],
+    [
+      "checksum",
+      (() => {
+        const b = Buffer.from(good);
+        b[20] = 1;
+        return b;
+      })(),
+      /checksum\.tokens: header checksum mismatch/,
+    ],
   ];
   for (const [name, bytes, message] of cases) {
     writeFileSync(join(work, `${name}.tokens`), bytes);

@@ -12,7 +12,12 @@ const work = mkdtempSync(join(tmpdir(), "turbine-errors-"));
 after(() => rmSync(work, { recursive: true, force: true }));
 
 function turbine(args: string[]): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [cli, ...args], { cwd: work, encoding: "utf8", timeout: 120_000, env: { ...process.env, TURBINE_CACHE: join(work, "cache") } });
+  const r = spawnSync(process.execPath, [cli, ...args], {
+    cwd: work,
+    encoding: "utf8",
+    timeout: 120_000,
+    env: { ...process.env, TURBINE_CACHE: join(work, "cache") },
+  });
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -50,24 +55,56 @@ const cases: { args: string[]; code: number; says: RegExp; afterHelp?: boolean }
   { args: ["train", "a", "b"], code: 2, says: /^turbine: train: too many arguments for 'train'\. Expected 1 argument but got 2; see turbine train --help$/ },
   { args: ["train", "--set"], code: 2, says: /train: option '--set <path=value>' argument missing/ },
   { args: ["train", "nope.json"], code: 2, says: /config .*nope\.json: cannot read it \(ENOENT\)/ },
-  { args: ["train", "gpt-chr"], code: 2, says: /config gpt-chr: cannot read it \(ENOENT\), and it is not a built-in config \(cnn, gpt-char, gpt-char-bf16, mlp\); turbine train --list shows them/ },
+  {
+    args: ["train", "gpt-chr"],
+    code: 2,
+    says: /config gpt-chr: cannot read it \(ENOENT\), and it is not a built-in config \(cnn, gpt-char, gpt-char-bf16, mlp\); turbine train --list shows them/,
+  },
   { args: ["train", "--set", "train.epochs"], code: 2, says: /--set "train\.epochs": expected path=value/ },
   { args: ["train", "--set", "__proto__.x=1"], code: 2, says: /--set "__proto__\.x=1": '__proto__' is no config field/ },
   { args: ["train", "--set", "model.constructor.prototype=1"], code: 2, says: /'constructor' is no config field/ },
-  { args: ["train", "--set", "toString=1"], code: 2, says: /^turbine: config \(built-in default\) is invalid: toString: unknown field; allowed here: name, outDir/ },
-  { args: ["train", tinyGpt, "--set", "data.kind=tokens", "--set", `data.path=${join(work, "tiny.tokens")}`], code: 2, says: /TokenFileDataset\(val\): 2 tokens of .*tiny\.tokens are too few for one window of context 8 \+ 1 target; give a longer text or a smaller model\.context \(8\)/ },
-  { args: ["train", tinyGpt, "--set", "data.valBatches=1000"], code: 2, says: /2000 validation windows exceed the \d+ this text holds; .*data\.valBatches × data\.batchSize = 2000 windows/ },
+  {
+    args: ["train", "--set", "toString=1"],
+    code: 2,
+    says: /^turbine: config \(built-in default\) is invalid: toString: unknown field; allowed here: name, outDir/,
+  },
+  {
+    args: ["train", tinyGpt, "--set", "data.kind=tokens", "--set", `data.path=${join(work, "tiny.tokens")}`],
+    code: 2,
+    says: /TokenFileDataset\(val\): 2 tokens of .*tiny\.tokens are too few for one window of context 8 \+ 1 target; give a longer text or a smaller model\.context \(8\)/,
+  },
+  {
+    args: ["train", tinyGpt, "--set", "data.valBatches=1000"],
+    code: 2,
+    says: /2000 validation windows exceed the \d+ this text holds; .*data\.valBatches × data\.batchSize = 2000 windows/,
+  },
   // sample
   { args: ["sample"], code: 2, says: /^turbine: sample: required option '--checkpoint <dir>' not specified; see turbine sample --help$/ },
-  { args: ["sample", "--checkpoint", checkpoints, "--tokens", "many"], code: 2, says: /sample: option '--tokens <n>' argument 'many' is invalid\. expected an integer ≥ 0/ },
+  {
+    args: ["sample", "--checkpoint", checkpoints, "--tokens", "many"],
+    code: 2,
+    says: /sample: option '--tokens <n>' argument 'many' is invalid\. expected an integer ≥ 0/,
+  },
   { args: ["sample", "--checkpoint", checkpoints, "--temperature", "-1"], code: 2, says: /argument '-1' is invalid\. expected a number ≥ 0/ },
   { args: ["sample", "--checkpoint", checkpoints, "--top-k", "2.5"], code: 2, says: /argument '2\.5' is invalid\. expected an integer ≥ 0/ },
-  { args: ["sample", "--checkpoint", checkpoints, "--top-k", "99"], code: 2, says: /sample: --top-k 99 exceeds the model's vocabulary of 16 characters; give 0 to 16/ },
+  {
+    args: ["sample", "--checkpoint", checkpoints, "--top-k", "99"],
+    code: 2,
+    says: /sample: --top-k 99 exceeds the model's vocabulary of 16 characters; give 0 to 16/,
+  },
   { args: ["sample", "--checkpoint", checkpoints, "--prompt", ""], code: 2, says: /sample: --prompt is empty; .*; leave --prompt out to start from a newline/ },
-  { args: ["sample", "--checkpoint", checkpoints, "--prompt", "Light, zz!"], code: 2, says: /sample: --prompt has characters outside the model's vocabulary of 16: "L", ",", "z", "!"; / },
+  {
+    args: ["sample", "--checkpoint", checkpoints, "--prompt", "Light, zz!"],
+    code: 2,
+    says: /sample: --prompt has characters outside the model's vocabulary of 16: "L", ",", "z", "!"; /,
+  },
   { args: ["sample", "--checkpoint", join(work, "a-folder")], code: 1, says: /no checkpoint in .*a-folder/ },
   // bench
-  { args: ["bench", "--workloads", "mlp,rnn"], code: 2, says: /bench: option '--workloads <list>' argument 'mlp,rnn' is invalid\. unknown workload "rnn"; expected mlp, cnn, gpt/ },
+  {
+    args: ["bench", "--workloads", "mlp,rnn"],
+    code: 2,
+    says: /bench: option '--workloads <list>' argument 'mlp,rnn' is invalid\. unknown workload "rnn"; expected mlp, cnn, gpt/,
+  },
   { args: ["bench", "--precision", "fp8"], code: 2, says: /argument 'fp8' is invalid\. Allowed choices are f32, bf16; see turbine bench --help$/ },
   { args: ["bench", "--repeats", "0"], code: 2, says: /argument '0' is invalid\. expected an integer ≥ 1/ },
   { args: ["bench", "--ops", "rnn"], code: 2, says: /option '--ops <workload>' argument 'rnn' is invalid/ },
@@ -81,19 +118,51 @@ const cases: { args: string[]; code: number; says: RegExp; afterHelp?: boolean }
   { args: ["launch", "-n", "0", "--", "train"], code: 2, says: /launch: -n must be a positive integer, got "0"/ },
   { args: ["launch", "-n", "2", "--backend", "nccl", "--", "train"], code: 2, says: /launch: --backend must be threads or mpi, got "nccl"/ },
   { args: ["launch", "-n", "2", "--", "fly"], code: 2, says: /launch: each rank runs a turbine command \(train, sample, bench, data\), got "fly"/ },
-  { args: ["launch", "-n", "2", "--set", "train.steps=1", "train"], code: 2, says: /launch: unknown option '--set'; put the command each rank runs after --, e.g\. turbine launch -n 2 -- train/ },
-  { args: ["launch", "-n", "2", "--", "train", "nope.json"], code: 2, says: /^turbine: config nope\.json: cannot read it \(ENOENT\), and it is not a built-in config \(.*\); turbine train --list shows them$/ },
-  { args: ["launch", "-n", "2", "--backend", "mpi", "--", "train", "mlp", "--set", "train.steps=0"], code: 2, says: /^turbine: config mlp is invalid: train\.steps: got 0; expected a number ≥ 1$/ },
+  {
+    args: ["launch", "-n", "2", "--set", "train.steps=1", "train"],
+    code: 2,
+    says: /launch: unknown option '--set'; put the command each rank runs after --, e.g\. turbine launch -n 2 -- train/,
+  },
+  {
+    args: ["launch", "-n", "2", "--", "train", "nope.json"],
+    code: 2,
+    says: /^turbine: config nope\.json: cannot read it \(ENOENT\), and it is not a built-in config \(.*\); turbine train --list shows them$/,
+  },
+  {
+    args: ["launch", "-n", "2", "--backend", "mpi", "--", "train", "mlp", "--set", "train.steps=0"],
+    code: 2,
+    says: /^turbine: config mlp is invalid: train\.steps: got 0; expected a number ≥ 1$/,
+  },
   { args: ["launch", "-n", "2", "--", "train", "--bogus"], code: 2, says: /^turbine: train: unknown option '--bogus'; see turbine train --help$/ },
   { args: ["launch", "-n", "2", "--timeout", "soon", "--", "train"], code: 2, says: /launch: --timeout must be a positive integer, got "soon"/ },
   { args: ["launch", "--nnodes", "2", "--nproc-per-node", "2", "--", "train"], code: 2, says: /launch: --nnodes 2 needs --backend mpi/ },
   { args: ["launch", "-n", "3", "--nproc-per-node", "2", "--", "train"], code: 2, says: /-n 3 and --nproc-per-node 2 disagree/ },
   { args: ["launch", "-n", "2", "--hostfile", "hosts", "--", "train"], code: 2, says: /launch: --hostfile needs --backend mpi/ },
-  { args: ["launch", "-n", "2", "--backend", "mpi", "--hostfile", "no-hosts", "--", "train"], code: 2, says: /launch: --hostfile no-hosts: cannot read it \(ENOENT\)/ },
-  { args: ["launch", "-n", "2", "--backend", "mpi", "--hostfile", "hosts-bad", "--", "train"], code: 2, says: /launch: hosts-bad:2: expected "HOST \[slots=N\] \[max_slots=N\]", got "node2 slot=2"/ },
-  { args: ["launch", "--nnodes", "2", "--nproc-per-node", "1", "--backend", "mpi", "--hostfile", "hosts-one", "--", "train"], code: 2, says: /hosts-one lists 1 host\(s\); --nnodes 2 needs 2/ },
-  { args: ["launch", "--nproc-per-node", "4", "--backend", "mpi", "--hostfile", "hosts-one", "--", "train"], code: 2, says: /hosts-one:2: node1 has slots=2, fewer than --nproc-per-node 4/ },
-  { args: ["launch", "--nnodes", "2", "--nproc-per-node", "1", "--backend", "mpi", "--", "train"], code: 2, says: /--nnodes 2 needs --hostfile \(or a Slurm allocation\)/ },
+  {
+    args: ["launch", "-n", "2", "--backend", "mpi", "--hostfile", "no-hosts", "--", "train"],
+    code: 2,
+    says: /launch: --hostfile no-hosts: cannot read it \(ENOENT\)/,
+  },
+  {
+    args: ["launch", "-n", "2", "--backend", "mpi", "--hostfile", "hosts-bad", "--", "train"],
+    code: 2,
+    says: /launch: hosts-bad:2: expected "HOST \[slots=N\] \[max_slots=N\]", got "node2 slot=2"/,
+  },
+  {
+    args: ["launch", "--nnodes", "2", "--nproc-per-node", "1", "--backend", "mpi", "--hostfile", "hosts-one", "--", "train"],
+    code: 2,
+    says: /hosts-one lists 1 host\(s\); --nnodes 2 needs 2/,
+  },
+  {
+    args: ["launch", "--nproc-per-node", "4", "--backend", "mpi", "--hostfile", "hosts-one", "--", "train"],
+    code: 2,
+    says: /hosts-one:2: node1 has slots=2, fewer than --nproc-per-node 4/,
+  },
+  {
+    args: ["launch", "--nnodes", "2", "--nproc-per-node", "1", "--backend", "mpi", "--", "train"],
+    code: 2,
+    says: /--nnodes 2 needs --hostfile \(or a Slurm allocation\)/,
+  },
 ];
 
 for (const c of cases) {
@@ -121,7 +190,8 @@ test("turbine sample --temperature 0 is greedy: the same text whatever the seed;
     return r.stdout;
   };
   assert.equal(greedy("1"), greedy("2"));
-  const sampled = (extra: string[]): string => turbine(["sample", "--checkpoint", checkpoints, "--prompt", "and ", "--tokens", "40", "--seed", "3", ...extra]).stdout;
+  const sampled = (extra: string[]): string =>
+    turbine(["sample", "--checkpoint", checkpoints, "--prompt", "and ", "--tokens", "40", "--seed", "3", ...extra]).stdout;
   assert.equal(sampled(["--top-k", "0"]), sampled([]));
   assert.notEqual(sampled(["--seed", "4"]), sampled([]), "sampling does depend on the seed");
 });

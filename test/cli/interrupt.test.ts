@@ -15,7 +15,20 @@ after(() => rmSync(work, { recursive: true, force: true }));
 const skip = skipIfMissing(missingFashionMnist());
 
 /** A run long enough to be interrupted: a metrics line and an evaluation of the test set every step. */
-const SLOW = ["--set", "model.kind=mlp", "--set", "model.hidden=[16]", "--set", "train.steps=150", "--set", "train.logEvery=1", "--set", "train.evalEvery=1", "--set", "train.threads=1"];
+const SLOW = [
+  "--set",
+  "model.kind=mlp",
+  "--set",
+  "model.hidden=[16]",
+  "--set",
+  "train.steps=150",
+  "--set",
+  "train.logEvery=1",
+  "--set",
+  "train.evalEvery=1",
+  "--set",
+  "train.threads=1",
+];
 
 /**
  * Starts `turbine args`, sends `signal` once the run's metrics.jsonl (under `outDir`) has step 3
@@ -43,26 +56,47 @@ function interrupted(args: string[], outDir: string, signal: NodeJS.Signals, gro
   );
 }
 
-const records = (runDir: string) => readFileSync(join(runDir, "metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as { type: string; step: number });
+const records = (runDir: string) =>
+  readFileSync(join(runDir, "metrics.jsonl"), "utf8")
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l) as { type: string; step: number });
 
-test("SIGTERM: the step finishes, a checkpoint is written, the resume command printed, exit 143; that command continues the run", { skip, timeout: 300_000 }, async () => {
+test("SIGTERM: the step finishes, a checkpoint is written, the resume command printed, exit 143; that command continues the run", {
+  skip,
+  timeout: 300_000,
+}, async () => {
   const r = await interrupted(["train", ...SLOW], "term", "SIGTERM");
   assert.equal(r.code, 143, r.output);
   const hint = /interrupted by SIGTERM after step (\d+); resume with: turbine (train --resume (\S+))\n/.exec(r.output);
   assert.ok(hint, r.output);
-  const step = Number(hint[1]), runDir = join(work, hint[3]!);
+  const step = Number(hint[1]),
+    runDir = join(work, hint[3]!);
   assert.ok(step >= 3 && step < 150, `stopped at step ${step}`);
   assert.ok(existsSync(join(runDir, "checkpoints", checkpointName(step), "model.safetensors")), "the checkpoint of the last step");
   assert.equal(records(runDir).at(-1)!.step, step, "metrics end at the last step");
 
-  const resumed = spawnSync(process.execPath, [cli, ...hint[2]!.split(" "), "--set", "train.evalEvery=50", "--no-progress"], { cwd: work, encoding: "utf8", timeout: 240_000 });
+  const resumed = spawnSync(process.execPath, [cli, ...hint[2]!.split(" "), "--set", "train.evalEvery=50", "--no-progress"], {
+    cwd: work,
+    encoding: "utf8",
+    timeout: 240_000,
+  });
   assert.equal(resumed.status, 0, resumed.stderr);
   assert.match(resumed.stderr, new RegExp(`resumed from .*${checkpointName(step)} at step ${step}`));
-  const trainSteps = records(runDir).filter((m) => m.type === "train").map((m) => m.step);
-  assert.deepEqual(trainSteps, Array.from({ length: 150 }, (_, i) => i + 1), "every step once");
+  const trainSteps = records(runDir)
+    .filter((m) => m.type === "train")
+    .map((m) => m.step);
+  assert.deepEqual(
+    trainSteps,
+    Array.from({ length: 150 }, (_, i) => i + 1),
+    "every step once",
+  );
 });
 
-test("SIGINT under turbine launch (threads): every rank stops after the same step, rank 0 saves and prints the launch command, exit 130", { skip, timeout: 300_000 }, async () => {
+test("SIGINT under turbine launch (threads): every rank stops after the same step, rank 0 saves and prints the launch command, exit 130", {
+  skip,
+  timeout: 300_000,
+}, async () => {
   const r = await interrupted(["launch", "-n", "2", "--threads-per-worker", "1", "--", "train", ...SLOW], "launched", "SIGINT");
   assert.equal(r.code, 130, r.output);
   const hint = /\[rank 0\] interrupted by SIGINT after step (\d+); resume with: turbine launch -n 2 -- train --resume (\S+)\n/.exec(r.output);
@@ -73,10 +107,15 @@ test("SIGINT under turbine launch (threads): every rank stops after the same ste
 
 const noMpi = skipIfMissing(missingMpi());
 
-test("Ctrl-C at the terminal under turbine launch --backend mpi: mpirun passes it on, rank 0 saves and prints the launch command, exit 130", { skip: skip || noMpi, timeout: 300_000 }, async () => {
+test("Ctrl-C at the terminal under turbine launch --backend mpi: mpirun passes it on, rank 0 saves and prints the launch command, exit 130", {
+  skip: skip || noMpi,
+  timeout: 300_000,
+}, async () => {
   const r = await interrupted(["launch", "-n", "2", "--backend", "mpi", "--threads-per-worker", "1", "--", "train", ...SLOW], "mpi", "SIGINT", true);
   assert.equal(r.code, 130, r.output);
-  const hint = /\[rank 0\] interrupted by SIG(INT|TERM) after step (\d+); resume with: turbine launch -n 2 --backend mpi -- train --resume (\S+)\n/.exec(r.output);
+  const hint = /\[rank 0\] interrupted by SIG(INT|TERM) after step (\d+); resume with: turbine launch -n 2 --backend mpi -- train --resume (\S+)\n/.exec(
+    r.output,
+  );
   assert.ok(hint, r.output);
   assert.ok(existsSync(join(work, hint[3]!, "checkpoints", checkpointName(Number(hint[2])), "model.safetensors")));
   assert.doesNotMatch(r.output, /\x1b\[/, "no escape codes in output that is not a terminal");

@@ -13,7 +13,10 @@ async function ranks(argv: string[]): Promise<{ result: { code: number; message?
 
 test("a launched rank runs any turbine command with torchrun's RANK, WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE in its own environment", async () => {
   const out = await ranks(["train", "--list"]);
-  assert.deepEqual(out.map((r) => r.result), [{ code: 0 }, { code: 0 }, { code: 0 }]);
+  assert.deepEqual(
+    out.map((r) => r.result),
+    [{ code: 0 }, { code: 0 }, { code: 0 }],
+  );
   assert.deepEqual(
     out.map((r) => r.env),
     [0, 1, 2].map((rank) => ({ RANK: String(rank), WORLD_SIZE: "3", LOCAL_RANK: String(rank), LOCAL_WORLD_SIZE: "3" })),

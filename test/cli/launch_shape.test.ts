@@ -25,19 +25,35 @@ test("launch's job shape: ranks in all, or per node on the first --nnodes hosts,
   const base = { backend: "mpi", timeout: "300" };
   assert.deepEqual(jobShape({ ...base, n: "4" }), { size: 4, placement: [] });
   assert.deepEqual(jobShape({ ...base, n: "6", hostfile: hosts }), { size: 6, placement: ["--hostfile", hosts] }, "-n alone: Open MPI places the ranks");
-  assert.deepEqual(jobShape({ ...base, nprocPerNode: "2", hostfile: hosts }), { size: 6, placement: ["--host", "node1:2,node2:2,node3:2"] }, "every host by default");
+  assert.deepEqual(
+    jobShape({ ...base, nprocPerNode: "2", hostfile: hosts }),
+    { size: 6, placement: ["--host", "node1:2,node2:2,node3:2"] },
+    "every host by default",
+  );
   assert.deepEqual(jobShape({ ...base, nprocPerNode: "2", nnodes: "2", hostfile: hosts }), { size: 4, placement: ["--host", "node1:2,node2:2"] });
-  assert.deepEqual(jobShape({ ...base, n: "4", nnodes: "2", hostfile: hosts }), { size: 4, placement: ["--host", "node1:2,node2:2"] }, "-n divided over the nodes");
+  assert.deepEqual(
+    jobShape({ ...base, n: "4", nnodes: "2", hostfile: hosts }),
+    { size: 4, placement: ["--host", "node1:2,node2:2"] },
+    "-n divided over the nodes",
+  );
   assert.deepEqual(jobShape({ ...base, nprocPerNode: "3" }), { size: 3, placement: [] }, "one machine without a hostfile");
   assert.deepEqual(jobShape({ ...base, nprocPerNode: "2", nnodes: "3" }, { SLURM_JOB_ID: "7" }), { size: 6, placement: ["--map-by", "ppr:2:node"] });
   assert.deepEqual(jobShape({ backend: "threads", timeout: "300", nprocPerNode: "3" }), { size: 3, placement: [] });
   assert.throws(() => jobShape({ ...base, nprocPerNode: "3", nnodes: "2", hostfile: hosts }), /hosts:4: node2 has slots=2, fewer than --nproc-per-node 3/);
   assert.throws(() => jobShape({ ...base, n: "5", nnodes: "2", hostfile: hosts }), /-n 5 ranks do not divide over --nnodes 2/);
-  assert.throws(() => jobShape({ ...base, n: "5", nprocPerNode: "2", nnodes: "2", hostfile: hosts }), /-n 5 disagrees with --nnodes 2 × --nproc-per-node 2 = 4/);
+  assert.throws(
+    () => jobShape({ ...base, n: "5", nprocPerNode: "2", nnodes: "2", hostfile: hosts }),
+    /-n 5 disagrees with --nnodes 2 × --nproc-per-node 2 = 4/,
+  );
 });
 
 test("each rank's environment carries torchrun's names, also from Open MPI's", () => {
-  assert.deepEqual(rankEnvironment({ rank: 3, worldSize: 4, localRank: 1, localWorldSize: 2 }), { RANK: "3", WORLD_SIZE: "4", LOCAL_RANK: "1", LOCAL_WORLD_SIZE: "2" });
+  assert.deepEqual(rankEnvironment({ rank: 3, worldSize: 4, localRank: 1, localWorldSize: 2 }), {
+    RANK: "3",
+    WORLD_SIZE: "4",
+    LOCAL_RANK: "1",
+    LOCAL_WORLD_SIZE: "2",
+  });
   const env: NodeJS.ProcessEnv = { OMPI_COMM_WORLD_RANK: "5", OMPI_COMM_WORLD_SIZE: "8", OMPI_COMM_WORLD_LOCAL_RANK: "1", OMPI_COMM_WORLD_LOCAL_SIZE: "4" };
   exportMpiRankEnvironment(env);
   assert.equal(env.RANK, "5");

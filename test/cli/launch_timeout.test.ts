@@ -9,7 +9,9 @@ import { OPEN_MPI_DAEMON_OPTIONS } from "../../src/parallel/mpi/daemon_options.j
 import { repoRoot } from "../helpers/paths.js";
 
 const noMpi =
-  spawnSync("sh", ["-c", "command -v mpirun"]).status !== 0 || !existsSync(join(repoRoot(), "build", "Release", "turbine_mpi.node")) ? "needs Open MPI and the mpi addon" : false;
+  spawnSync("sh", ["-c", "command -v mpirun"]).status !== 0 || !existsSync(join(repoRoot(), "build", "Release", "turbine_mpi.node"))
+    ? "needs Open MPI and the mpi addon"
+    : false;
 
 test("an mpi rank's collectives time out after launch's --timeout (TURBINE_TIMEOUT_S)", { skip: noMpi, timeout: 60_000 }, () => {
   const rank = fileURLToPath(new URL("./timeout_rank.js", import.meta.url));

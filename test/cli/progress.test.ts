@@ -13,7 +13,22 @@ const work = mkdtempSync(join(tmpdir(), "turbine-progress-"));
 after(() => rmSync(work, { recursive: true, force: true }));
 
 const ESCAPE = /\x1b/;
-const run = (name: string) => ["--set", "model.kind=mlp", "--set", "model.hidden=[16]", "--set", "train.steps=60", "--set", "train.logEvery=20", "--set", "train.evalEvery=30", "--set", "data.evalBatchSize=5000", "--set", `outDir=${name}`];
+const run = (name: string) => [
+  "--set",
+  "model.kind=mlp",
+  "--set",
+  "model.hidden=[16]",
+  "--set",
+  "train.steps=60",
+  "--set",
+  "train.logEvery=20",
+  "--set",
+  "train.evalEvery=30",
+  "--set",
+  "data.evalBatchSize=5000",
+  "--set",
+  `outDir=${name}`,
+];
 const launch = (backend: string, name: string) => ["launch", "-n", "2", "--backend", backend, "--threads-per-worker", "1", "--", "train", ...run(name)];
 
 /** Runs the CLI with stdout and stderr sent to one file, as `turbine ... > log 2>&1` does; returns the file. */
@@ -61,7 +76,10 @@ const noMpi = skipIfMissing(missingMpi());
 for (const backend of ["threads", "mpi"]) {
   const skip = backend === "mpi" ? noMpi : false;
 
-  test(`turbine launch --backend ${backend} to a file: rank 0's plain lines, no escape codes, throughput global and per rank`, { timeout: 300_000, skip }, () => {
+  test(`turbine launch --backend ${backend} to a file: rank 0's plain lines, no escape codes, throughput global and per rank`, {
+    timeout: 300_000,
+    skip,
+  }, () => {
     const r = toFile(launch(backend, `file-${backend}`), `file-${backend}`);
     assert.equal(r.code, 0, r.log);
     assert.doesNotMatch(r.log, ESCAPE, "a log file gets no escape codes");
@@ -85,8 +103,13 @@ for (const backend of ["threads", "mpi"]) {
 
 test("a launched run that fails with the bar drawn still ends, and gives the terminal its cursor back", { timeout: 300_000 }, () => {
   const diverging = ["--set", "optimizer.kind=sgd", "--set", "optimizer.lr=1e38", "--set", "train.steps=200"];
-  const r = spawnSync(process.execPath, [cli, ...launch("threads", "failed"), ...diverging], { cwd: work, encoding: "utf8", timeout: 120_000, env: { ...process.env, TURBINE_PROGRESS: "bar" } });
+  const r = spawnSync(process.execPath, [cli, ...launch("threads", "failed"), ...diverging], {
+    cwd: work,
+    encoding: "utf8",
+    timeout: 120_000,
+    env: { ...process.env, TURBINE_PROGRESS: "bar" },
+  });
   assert.equal(r.status, 1, `exit code ${r.status} (null: it hung) ${r.stderr}`);
   assert.match(r.stderr, /\x1b\[\?25l/, "the bar hid the cursor");
-  assert.match(r.stderr, /\x1b\[\?25h[^]*turbine: loss is NaN at step \d+ \(epoch 1\)/, "and shows it again before the error");
+  assert.match(r.stderr, /\x1b\[\?25h[\s\S]*turbine: loss is NaN at step \d+ \(epoch 1\)/, "and shows it again before the error");
 });

@@ -55,7 +55,18 @@ test("missing or corrupt data exits 1 naming the file and, when missing, the pac
 });
 
 test("a non-finite loss stops the run with exit 1 and says what to try", () => {
-  const r = turbine(["train", ...SMALL, "--set", "optimizer.kind=sgd", "--set", "optimizer.lr=1e30", "--set", "train.steps=30", "--set", `outDir=${join(work, "nan")}`]);
+  const r = turbine([
+    "train",
+    ...SMALL,
+    "--set",
+    "optimizer.kind=sgd",
+    "--set",
+    "optimizer.lr=1e30",
+    "--set",
+    "train.steps=30",
+    "--set",
+    `outDir=${join(work, "nan")}`,
+  ]);
   assert.equal(r.code, 1, r.stderr);
   assert.match(r.stderr, /loss is (NaN|Infinity|-Infinity) at step \d+ \(epoch 1\): lower the learning rate/);
 });
@@ -76,7 +87,10 @@ test("--json ends with the run summary; resuming gives the weights of an uninter
   assert.ok(peak.activation >= 5000 * 784 * 4, "an evaluation batch of 5000 images is held at once");
   const sum = peak.parameter + peak.gradient + peak.optimizer + peak.activation + peak.other;
   assert.ok(peak.total >= peak.activation + peak.parameter && peak.total <= sum, `total ${peak.total} of ${sum}`);
-  assert.match(r.stdout, /peak memory: parameters 49\.7 KiB, gradients 49\.7 KiB, optimizer state 99\.5 KiB, activations [\d.]+ MiB, other [\d.]+ \w+; [\d.]+ MiB at once/);
+  assert.match(
+    r.stdout,
+    /peak memory: parameters 49\.7 KiB, gradients 49\.7 KiB, optimizer state 99\.5 KiB, activations [\d.]+ MiB, other [\d.]+ \w+; [\d.]+ MiB at once/,
+  );
   assert.ok(summary.eval.accuracy > 0.15 && summary.eval.accuracy <= 1, `accuracy ${summary.eval.accuracy} after 6 steps (chance: 0.1)`);
   assert.match(summary.checkpoint, /step-00000006$/);
   const ckpts = join(full, "mlp", "version_0", "checkpoints");
@@ -112,7 +126,10 @@ test("--resume refuses unsafe changes, a config file, and a checkpoint of anothe
   const run = join(out, "mlp", "version_1");
   const unsafe = turbine(["train", "--resume", run, "--set", "train.steps=50", "--set", "train.evalEvery=1"]);
   assert.equal(unsafe.code, 2, unsafe.stderr);
-  assert.match(unsafe.stderr, /^turbine: --resume continues the run's saved config \(.*version_1\/config\.json\) and refuses changes to train\.steps \(2 → 50\); safe to change on resume: .*train\.evalEvery/);
+  assert.match(
+    unsafe.stderr,
+    /^turbine: --resume continues the run's saved config \(.*version_1\/config\.json\) and refuses changes to train\.steps \(2 → 50\); safe to change on resume: .*train\.evalEvery/,
+  );
   const withFile = turbine(["train", join(work, "bad.yaml"), "--resume", run]);
   assert.equal(withFile.code, 2);
   assert.match(withFile.stderr, /--resume continues the run's saved config: drop the config file .*bad\.yaml/);
@@ -125,6 +142,9 @@ test("--resume refuses unsafe changes, a config file, and a checkpoint of anothe
   cpSync(join(out, "mlp", "version_0", "checkpoints", checkpointName(2)), foreign, { recursive: true });
   const r = turbine(["train", "--no-progress", "--resume", foreign]);
   assert.equal(r.code, 1, r.stderr);
-  assert.match(r.stderr, /^turbine: checkpoint .*step-00000005 holds a different model: tensor '1\.weight' is float32 \[16, 784\] there, float32 \[8, 784\] in this run's model\n$/m);
+  assert.match(
+    r.stderr,
+    /^turbine: checkpoint .*step-00000005 holds a different model: tensor '1\.weight' is float32 \[16, 784\] there, float32 \[8, 784\] in this run's model\n$/m,
+  );
   assert.doesNotMatch(r.stderr, /\n\s+at /, "no stack trace");
 });

@@ -30,7 +30,10 @@ test("the README's first session runs as written from an empty folder (fewer ste
   // `turbine` on the PATH runs this checkout's CLI, as `npm link` would.
   const bin = join(work, "bin");
   mkdirSync(bin);
-  writeFileSync(join(bin, "turbine"), `#!/bin/sh\nexec ${JSON.stringify(process.execPath)} ${JSON.stringify(join(repoRoot(), "dist", "src", "cli", "main.js"))} "$@"\n`);
+  writeFileSync(
+    join(bin, "turbine"),
+    `#!/bin/sh\nexec ${JSON.stringify(process.execPath)} ${JSON.stringify(join(repoRoot(), "dist", "src", "cli", "main.js"))} "$@"\n`,
+  );
   chmodSync(join(bin, "turbine"), 0o755);
   const folder = join(work, "session");
   mkdirSync(folder);

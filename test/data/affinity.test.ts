@@ -55,7 +55,10 @@ test("keepOffCpu moves only the calling thread off that CPU", async () => {
     worker.once("error", reject);
   });
   assert.equal(result.moved, true);
-  assert.deepEqual(parseCpuList(result.list), processCpus.filter((cpu) => cpu !== off));
+  assert.deepEqual(
+    parseCpuList(result.list),
+    processCpus.filter((cpu) => cpu !== off),
+  );
   assert.deepEqual(cpusAllowed("self"), processCpus, "the main thread keeps every CPU");
 });
 

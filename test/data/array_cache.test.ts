@@ -76,9 +76,25 @@ test("a truncated, padded or altered cache file is rebuilt with a warning, never
   const damage: [string, () => void, RegExp][] = [
     ["truncated", () => truncateSync(path, whole.length - 10), /truncated or padded: \d+ bytes, the header announces \d+/],
     ["padded", () => writeFileSync(path, Buffer.concat([whole, Buffer.of(0)])), /truncated or padded/],
-    ["payload bit", () => { const b = Buffer.from(whole); b[b.length - 64]! ^= 4; writeFileSync(path, b); }, /checksum mismatch/],
+    [
+      "payload bit",
+      () => {
+        const b = Buffer.from(whole);
+        b[b.length - 64]! ^= 4;
+        writeFileSync(path, b);
+      },
+      /checksum mismatch/,
+    ],
     ["empty", () => writeFileSync(path, ""), /bad magic or shorter than the 64-byte header/],
-    ["header", () => { const b = Buffer.from(whole); b.write("}", 64); writeFileSync(path, b); }, /the header is not valid JSON/],
+    [
+      "header",
+      () => {
+        const b = Buffer.from(whole);
+        b.write("}", 64);
+        writeFileSync(path, b);
+      },
+      /the header is not valid JSON/,
+    ],
   ];
   for (const [name, spoil, reason] of damage) {
     spoil();
@@ -93,11 +109,18 @@ test("a truncated, padded or altered cache file is rebuilt with a warning, never
     assert.deepEqual(readFileSync(path), whole, `${name}: rebuilt whole`);
     assert.equal(s.load().hit, true, name);
   }
-  assert.deepEqual(readdirSync(s.dir).filter((f) => f.endsWith(".tmp")), [], "atomic writes leave no temporary file");
+  assert.deepEqual(
+    readdirSync(s.dir).filter((f) => f.endsWith(".tmp")),
+    [],
+    "atomic writes leave no temporary file",
+  );
   const blocked = join(tmp, "corrupt", "a-file");
   writeFileSync(blocked, "");
   const unwritable: string[] = [];
-  const r = cachedArrays("test", { sources: [s.source], decoder: s.decoder }, () => ({ one: Uint8Array.of(1) }), { dir: join(blocked, "cache"), warn: (l) => unwritable.push(l) });
+  const r = cachedArrays("test", { sources: [s.source], decoder: s.decoder }, () => ({ one: Uint8Array.of(1) }), {
+    dir: join(blocked, "cache"),
+    warn: (l) => unwritable.push(l),
+  });
   assert.deepEqual([...r.arrays.one!], [1], "an unwritable cache still gives the decoded arrays");
   assert.equal(unwritable.length, 1);
   assert.match(unwritable[0]!, /a-file\/cache\/test-[0-9a-f]{16}\.bin: cannot write the cache file \((ENOTDIR|EEXIST).*\); continuing without the disk cache$/);
@@ -116,8 +139,22 @@ test("Fashion-MNIST with cache 'disk' decodes once across processes, notices cha
   const cacheDir = join(tmp, "fashion-cache");
   mkdirSync(root);
   const write = (count: number, seed: number) => {
-    writeFileSync(join(root, "train-images-idx3-ubyte.gz"), idx(0x803, [count, 28, 28], Uint8Array.from({ length: count * 784 }, (_, i) => (i * seed) % 256)));
-    writeFileSync(join(root, "train-labels-idx1-ubyte.gz"), idx(0x801, [count], Uint8Array.from({ length: count }, (_, i) => (i + seed) % 10)));
+    writeFileSync(
+      join(root, "train-images-idx3-ubyte.gz"),
+      idx(
+        0x803,
+        [count, 28, 28],
+        Uint8Array.from({ length: count * 784 }, (_, i) => (i * seed) % 256),
+      ),
+    );
+    writeFileSync(
+      join(root, "train-labels-idx1-ubyte.gz"),
+      idx(
+        0x801,
+        [count],
+        Uint8Array.from({ length: count }, (_, i) => (i + seed) % 10),
+      ),
+    );
   };
   write(3, 1);
   const warnings: string[] = [];
@@ -138,7 +175,11 @@ test("Fashion-MNIST with cache 'disk' decodes once across processes, notices cha
     assert.deepEqual([...ds.images], [...decoded.images]);
   }
   const header = readFileSync(join(cacheDir, file!)).subarray(64, 600).toString("utf8");
-  assert.match(header, /"decoder":\{"name":"fashion-mnist\/idx-normalise","version":1,"params":\{"mean":0\.286,"std":0\.353\}\}/, "the decoder's identity is part of the key");
+  assert.match(
+    header,
+    /"decoder":\{"name":"fashion-mnist\/idx-normalise","version":1,"params":\{"mean":0\.286,"std":0\.353\}\}/,
+    "the decoder's identity is part of the key",
+  );
   write(4, 5);
   const changed = load("disk");
   assert.equal(changed.length, 4, "changed source files are decoded again");

@@ -10,6 +10,10 @@ test("the cache folder: an explicit one, else $TURBINE_CACHE, else $XDG_CACHE_HO
   assert.equal(cacheDir(undefined, { TURBINE_CACHE: "/t", XDG_CACHE_HOME: "/x" }), "/t");
   assert.equal(cacheDir(undefined, { XDG_CACHE_HOME: "/x" }), "/x/turbine");
   assert.equal(cacheDir(undefined, {}), join(homedir(), ".cache", "turbine"));
-  assert.equal(cacheDir(undefined, { XDG_CACHE_HOME: "relative" }), join(homedir(), ".cache", "turbine"), "a relative XDG_CACHE_HOME is ignored, as the specification says");
+  assert.equal(
+    cacheDir(undefined, { XDG_CACHE_HOME: "relative" }),
+    join(homedir(), ".cache", "turbine"),
+    "a relative XDG_CACHE_HOME is ignored, as the specification says",
+  );
   assert.equal(cacheDir(undefined, { TURBINE_CACHE: "" }), join(homedir(), ".cache", "turbine"), "an empty TURBINE_CACHE is unset");
 });

@@ -25,7 +25,10 @@ test("pacing functions run from start to 1 at `steps`, with the literature's sha
   close(step(74), 0.6);
   close(step(75), 0.8);
   const samples = Array.from({ length: 201 }, (_, t) => linear(t));
-  assert.ok(samples.every((v, i) => i === 0 || v >= samples[i - 1]!), "non-decreasing");
+  assert.ok(
+    samples.every((v, i) => i === 0 || v >= samples[i - 1]!),
+    "non-decreasing",
+  );
   assert.throws(() => pacing({ start: 0, steps: 10 }), /pacing: start must be in \(0, 1\], got 0/);
   assert.throws(() => pacing({ start: 0.5, steps: 0 }), /pacing: steps must be a positive integer, got 0/);
   assert.throws(() => pacing({ kind: "exp" as never, start: 0.5, steps: 3 }), /pacing: kind must be one of linear, root, step, got "exp"/);
@@ -39,18 +42,35 @@ const easiest = (k: number) => new Set(Array.from({ length: N }, (_, i) => i).fi
 
 test("per-epoch pacing: epoch e visits only the ⌈g(e)·N⌉ easiest samples, shuffled, each equally often", () => {
   const sampler = new CurriculumSampler({ scores: rank, pacing: { kind: "linear", start: 0.25, steps: 3 }, seed: 5 });
-  assert.deepEqual([...sampler.order].map((i) => rank[i]), Array.from({ length: N }, (_, k) => k), "order runs from easiest to hardest");
-  assert.deepEqual([0, 1, 2, 3, 4].map((e) => sampler.poolSize(e)), [10, 20, 30, 40, 40]);
+  assert.deepEqual(
+    [...sampler.order].map((i) => rank[i]),
+    Array.from({ length: N }, (_, k) => k),
+    "order runs from easiest to hardest",
+  );
+  assert.deepEqual(
+    [0, 1, 2, 3, 4].map((e) => sampler.poolSize(e)),
+    [10, 20, 30, 40, 40],
+  );
   for (const epoch of [0, 1, 2, 3]) {
     const indices = [...sampler.epochIndices(epoch)];
     assert.equal(indices.length, N, "every epoch yields N indices (the loader's length is fixed)");
     const pool = sampler.poolSize(epoch);
-    assert.ok(indices.every((i) => easiest(pool).has(i)), `epoch ${epoch}: only the ${pool} easiest`);
+    assert.ok(
+      indices.every((i) => easiest(pool).has(i)),
+      `epoch ${epoch}: only the ${pool} easiest`,
+    );
     const counts = new Map<number, number>();
     for (const i of indices) counts.set(i, (counts.get(i) ?? 0) + 1);
     assert.equal(counts.size, pool, `epoch ${epoch}: every admitted sample is visited`);
-    assert.ok([...counts.values()].every((c) => c === N / pool || c === Math.floor(N / pool) || c === Math.ceil(N / pool)), "evenly");
-    assert.deepEqual(indices.slice(0, pool).sort((a, b) => a - b), [...easiest(pool)].sort((a, b) => a - b), "each pass over the pool is a permutation of it");
+    assert.ok(
+      [...counts.values()].every((c) => c === N / pool || c === Math.floor(N / pool) || c === Math.ceil(N / pool)),
+      "evenly",
+    );
+    assert.deepEqual(
+      indices.slice(0, pool).sort((a, b) => a - b),
+      [...easiest(pool)].sort((a, b) => a - b),
+      "each pass over the pool is a permutation of it",
+    );
   }
   const first = [...sampler.epochIndices(0)];
   assert.notDeepEqual(first.slice(0, 10), [...sampler.order.subarray(0, 10)], "shuffled within the pool, not in score order");
@@ -58,7 +78,8 @@ test("per-epoch pacing: epoch e visits only the ⌈g(e)·N⌉ easiest samples, s
 
 test("curriculum orders are deterministic: the same seed repeats every epoch, another seed differs", () => {
   const options = { scores: rank, pacing: { kind: "root" as const, start: 0.1, steps: 30 }, batchSize: 4, seed: 9 };
-  const a = new CurriculumSampler(options), b = new CurriculumSampler(options);
+  const a = new CurriculumSampler(options),
+    b = new CurriculumSampler(options);
   for (const e of [0, 1, 4]) assert.deepEqual([...a.epochIndices(e)], [...b.epochIndices(e)]);
   assert.notDeepEqual([...a.epochIndices(0)], [...new CurriculumSampler({ ...options, seed: 10 }).epochIndices(0)]);
   assert.notDeepEqual([...a.epochIndices(0)], [...a.epochIndices(1)]);
@@ -76,7 +97,10 @@ test("per-step pacing: batch t of the run draws from the ⌈g(t)·N⌉ easiest, 
   batches.forEach((batch, t) => {
     const pool = sampler.poolSize(t);
     assert.equal(pool, t < 10 ? 4 : t < 20 ? 22 : 40);
-    assert.ok(batch.every((i) => easiest(pool).has(i)), `batch ${t} draws from the ${pool} easiest`);
+    assert.ok(
+      batch.every((i) => easiest(pool).has(i)),
+      `batch ${t} draws from the ${pool} easiest`,
+    );
   });
   assert.deepEqual(new Set(batches.slice(0, 10).flat()), easiest(4));
   loader.loadState({ epoch: 1, batchIndex: 3 });

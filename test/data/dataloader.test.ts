@@ -32,22 +32,44 @@ test("batches have shape [B, ...sampleShape] float32 and labels [B] int32, last 
   const loader = new DataLoader(numbered(10), { batchSize: 4 });
   assert.equal(loader.length, 3);
   const batches = [...loader];
-  assert.deepEqual(batches.map((b) => [...b.x.shape]), [[4, 2, 3], [4, 2, 3], [2, 2, 3]]);
-  assert.deepEqual(batches.map((b) => [...b.y.shape]), [[4], [4], [2]]);
+  assert.deepEqual(
+    batches.map((b) => [...b.x.shape]),
+    [
+      [4, 2, 3],
+      [4, 2, 3],
+      [2, 2, 3],
+    ],
+  );
+  assert.deepEqual(
+    batches.map((b) => [...b.y.shape]),
+    [[4], [4], [2]],
+  );
   const [first, , last] = batches as [LabelledBatch, LabelledBatch, LabelledBatch];
   assert.equal(first.x.dtype, "float32");
   assert.equal(first.y.dtype, "int32");
   assert.equal(first.x.category, "activation");
-  assert.deepEqual(Array.from(first.x.data).slice(0, 7).map((v) => +v.toFixed(4)), [0, 0.1, 0.2, 0.3, 0.4, 0.5, 1]);
+  assert.deepEqual(
+    Array.from(first.x.data)
+      .slice(0, 7)
+      .map((v) => +v.toFixed(4)),
+    [0, 0.1, 0.2, 0.3, 0.4, 0.5, 1],
+  );
   assert.deepEqual(first.y.toArray(), [0, 1, 2, 3]);
   assert.deepEqual(last.y.toArray(), [1, 2]);
-  assert.deepEqual(batches.map(indicesOf), [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]);
+  assert.deepEqual(batches.map(indicesOf), [
+    [0, 1, 2, 3],
+    [4, 5, 6, 7],
+    [8, 9],
+  ]);
 });
 
 test("dropLast skips the partial batch", () => {
   const loader = new DataLoader(numbered(10), { batchSize: 4, dropLast: true });
   assert.equal(loader.length, 2);
-  assert.deepEqual(epochOf(loader), [[0, 1, 2, 3], [4, 5, 6, 7]]);
+  assert.deepEqual(epochOf(loader), [
+    [0, 1, 2, 3],
+    [4, 5, 6, 7],
+  ]);
   assert.equal(new DataLoader(numbered(8), { batchSize: 4, dropLast: true }).length, 2);
   assert.equal(new DataLoader(numbered(3), { batchSize: 4, dropLast: true }).length, 0);
 });
@@ -59,10 +81,20 @@ test("shuffling visits every index once per epoch, the same way for the same see
   assert.deepEqual(loader.state(), { epoch: 1, batchIndex: 0 }, "a finished epoch moves to the next");
   const epoch1 = epochOf(loader);
   for (const epoch of [epoch0, epoch1]) {
-    assert.deepEqual(epoch.map((b) => b.length), [8, 8, 8, 8, 8, 8, 2]);
-    assert.deepEqual(epoch.flat().sort((a, b) => a - b), Array.from({ length: 50 }, (_, i) => i));
+    assert.deepEqual(
+      epoch.map((b) => b.length),
+      [8, 8, 8, 8, 8, 8, 2],
+    );
+    assert.deepEqual(
+      epoch.flat().sort((a, b) => a - b),
+      Array.from({ length: 50 }, (_, i) => i),
+    );
   }
-  assert.notDeepEqual(epoch0.flat(), Array.from({ length: 50 }, (_, i) => i), "shuffled");
+  assert.notDeepEqual(
+    epoch0.flat(),
+    Array.from({ length: 50 }, (_, i) => i),
+    "shuffled",
+  );
   assert.notDeepEqual(epoch1, epoch0, "epochs differ");
   assert.deepEqual(epochOf(make(1)), epoch0, "same seed, same order");
   assert.notDeepEqual(epochOf(make(2)), epoch0, "another seed, another order");
@@ -134,7 +166,17 @@ test("a custom sampler and collate replace the defaults", () => {
 
 test("collateLabelled checks sizes and labels", () => {
   const image = new Float32Array(6);
-  assert.throws(() => collateLabelled([{ image, label: 0 }, { image: new Float32Array(5), label: 1 }], [2, 3]), /sample 1 has image Float32Array\(5\), expected \{ image: Float32Array\(6\) for shape \[2, 3\]/);
+  assert.throws(
+    () =>
+      collateLabelled(
+        [
+          { image, label: 0 },
+          { image: new Float32Array(5), label: 1 },
+        ],
+        [2, 3],
+      ),
+    /sample 1 has image Float32Array\(5\), expected \{ image: Float32Array\(6\) for shape \[2, 3\]/,
+  );
   assert.throws(() => collateLabelled([{ image, label: 0.5 }]), /sample 0 has label 0.5, expected \{ image: Float32Array\(6\), label: int32 number \}/);
   assert.throws(() => collateLabelled([]), /cannot make a batch of 0 samples/);
   const { x, y } = collateLabelled([{ image, label: 4 }]);

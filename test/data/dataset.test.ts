@@ -3,7 +3,10 @@ import { test } from "node:test";
 
 import { ArrayDataset, randomSplit, Subset } from "../../src/data/dataset.js";
 
-const squares = new ArrayDataset(Array.from({ length: 10 }, (_, i) => i * i), [1]);
+const squares = new ArrayDataset(
+  Array.from({ length: 10 }, (_, i) => i * i),
+  [1],
+);
 
 test("ArrayDataset gives its samples by index and checks the index", () => {
   assert.equal(squares.length, 10);

@@ -10,7 +10,10 @@ const shards = (size: number, world: number, options: object = {}, epoch = 0) =>
 test("DistributedSampler: disjoint equal shards that together are the epoch's permutation", () => {
   const parts = shards(12, 3);
   assert.ok(parts.every((p) => p.length === 4));
-  assert.deepEqual(parts.flat().sort((a, b) => a - b), [...Array(12).keys()]);
+  assert.deepEqual(
+    parts.flat().sort((a, b) => a - b),
+    [...Array(12).keys()],
+  );
   const global = new RandomSampler(12, { seed: 5 }).epochIndices(0);
   assert.deepEqual(parts[1], [global[1], global[4], global[7], global[10]], "rank r takes every worldSize-th index from r, as PyTorch");
   assert.notDeepEqual(shards(12, 3, {}, 1), parts, "reshuffled per epoch");
@@ -19,8 +22,18 @@ test("DistributedSampler: disjoint equal shards that together are the epoch's pe
 
 test("DistributedSampler: pads by repeating the order's start, or drops the tail", () => {
   const padded = shards(10, 4, { shuffle: false });
-  assert.deepEqual(padded, [[0, 4, 8], [1, 5, 9], [2, 6, 0], [3, 7, 1]]);
-  assert.deepEqual(shards(10, 4, { shuffle: false, dropLast: true }), [[0, 4], [1, 5], [2, 6], [3, 7]]);
+  assert.deepEqual(padded, [
+    [0, 4, 8],
+    [1, 5, 9],
+    [2, 6, 0],
+    [3, 7, 1],
+  ]);
+  assert.deepEqual(shards(10, 4, { shuffle: false, dropLast: true }), [
+    [0, 4],
+    [1, 5],
+    [2, 6],
+    [3, 7],
+  ]);
   assert.deepEqual(shards(2, 4, { shuffle: false }), [[0], [1], [0], [1]], "padding longer than the data repeats it");
   assert.deepEqual(shards(0, 2), [[], []]);
 });

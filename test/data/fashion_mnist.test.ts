@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { after, test } from "node:test";
 import { gzipSync } from "node:zlib";
 
-import { BatchMaker, SampleError } from "../../src/data/batch_maker.js";
+import { BatchMaker, type SampleError } from "../../src/data/batch_maker.js";
 import { DataLoader } from "../../src/data/dataloader.js";
 import { labelledLayout } from "../../src/data/layout.js";
 import { FashionMNIST } from "../../src/data/fashion_mnist.js";
@@ -72,12 +72,21 @@ for (const split of ["train", "test"] as const) {
     const histogram = new Array<number>(10).fill(0);
     for (const label of ds.labels) histogram[label]!++;
     assert.deepEqual(histogram, ref.histogram);
-    assert.equal(histogram.reduce((a, b) => a + b), ds.length);
-    assert.deepEqual([0, 1, 2, 3, 4].map((i) => ds.get(i).label), ref.firstLabels);
+    assert.equal(
+      histogram.reduce((a, b) => a + b),
+      ds.length,
+    );
+    assert.deepEqual(
+      [0, 1, 2, 3, 4].map((i) => ds.get(i).label),
+      ref.firstLabels,
+    );
     assert.equal(ds.get(ds.length - 1).label, ref.lastLabel);
     assertImage(ds.get(0).image, ref.firstImage);
     assertImage(ds.get(ds.length - 1).image, ref.lastImage);
-    assert.equal(ds.images.reduce((a, b) => a + b, 0), ref.pixelSum);
+    assert.equal(
+      ds.images.reduce((a, b) => a + b, 0),
+      ref.pixelSum,
+    );
     assert.strictEqual(FashionMNIST.load({ split }), ds, "decoded once per process");
   });
 }
@@ -118,13 +127,23 @@ test("a DataLoader over the test split gives [B, 1, 28, 28] batches in file orde
 test("gather writes the batch that filling sample by sample writes; a bad index is still named", () => {
   const train = FashionMNIST.load({ split: "train" });
   const indices = Int32Array.of(5, 59999, 0, 1234, 5);
-  const x = new Float32Array(indices.length * 784), y = new Int32Array(indices.length);
+  const x = new Float32Array(indices.length * 784),
+    y = new Int32Array(indices.length);
   train.gather(indices, x, y);
-  assert.deepEqual(Array.from(x), Array.from(indices).flatMap((i) => Array.from(train.get(i).image)));
-  assert.deepEqual(Array.from(y), Array.from(indices, (i) => train.get(i).label));
+  assert.deepEqual(
+    Array.from(x),
+    Array.from(indices).flatMap((i) => Array.from(train.get(i).image)),
+  );
+  assert.deepEqual(
+    Array.from(y),
+    Array.from(indices, (i) => train.get(i).label),
+  );
   const maker = new BatchMaker(train, undefined, 0);
   const job = { epoch: 0, batch: 2, first: 8, indices: Int32Array.of(3, 60000) };
-  assert.throws(() => maker.fill(labelledLayout([1, 28, 28]), job, new Float32Array(2 * 784), new Int32Array(2)), (err: SampleError) => err.index === 60000 && /dataset index 60000 \(sample 1 of batch 2, epoch 0\)/.test(err.message));
+  assert.throws(
+    () => maker.fill(labelledLayout([1, 28, 28]), job, new Float32Array(2 * 784), new Int32Array(2)),
+    (err: SampleError) => err.index === 60000 && /dataset index 60000 \(sample 1 of batch 2, epoch 0\)/.test(err.message),
+  );
 });
 
 const IMAGES = "train-images-idx3-ubyte.gz";
@@ -159,7 +178,10 @@ const load = (root: string) => FashionMNIST.load({ split: "train", root });
 test("a valid small split loads and normalises its bytes", () => {
   const ds = load(folder("valid"));
   assert.equal(ds.length, 3);
-  assert.deepEqual([0, 1, 2].map((i) => ds.get(i).label), [9, 0, 3]);
+  assert.deepEqual(
+    [0, 1, 2].map((i) => ds.get(i).label),
+    [9, 0, 3],
+  );
   const image = ds.get(1).image; // bytes 784..1567, i.e. (784 + k) % 256
   assert.ok(Math.abs(image[0]! - normalise(784 % 256)) < 1e-6);
   assert.ok(Math.abs(image[255 - 16]! - normalise(255)) < 1e-6);
@@ -171,7 +193,11 @@ test("corrupt files are errors naming the file and what is wrong", () => {
     ["bad-magic", { images: idx(0x801, [3, 28, 28], pixels) }, /train-images-idx3-ubyte\.gz: bad magic number 0x00000801, expected 0x00000803/],
     ["truncated", { images: idx(0x803, [3, 28, 28], pixels.subarray(1)) }, /train-images-idx3-ubyte\.gz: expected 2368 bytes after decompression .*, got 2367/],
     ["padded", { labels: idx(0x801, [3], Uint8Array.of(1, 2, 3, 0)) }, /train-labels-idx1-ubyte\.gz: expected 11 bytes after decompression .*, got 12/],
-    ["count-mismatch", { labels: idx(0x801, [2], Uint8Array.of(1, 2)) }, /train-labels-idx1-ubyte\.gz: holds 2 labels, but .*train-images-idx3-ubyte\.gz holds 3 images/],
+    [
+      "count-mismatch",
+      { labels: idx(0x801, [2], Uint8Array.of(1, 2)) },
+      /train-labels-idx1-ubyte\.gz: holds 2 labels, but .*train-images-idx3-ubyte\.gz holds 3 images/,
+    ],
     ["not-gzip", { images: idx(0x803, [3, 28, 28], pixels) }, /train-images-idx3-ubyte\.gz: not a valid gzip file/, true],
     ["cut-gzip", { labels: gzipSync(idx(0x801, [3], Uint8Array.of(1, 2, 3))).subarray(0, 15) }, /train-labels-idx1-ubyte\.gz: not a valid gzip file/, true],
     ["label-12", { labels: idx(0x801, [3], Uint8Array.of(1, 12, 3)) }, /train-labels-idx1-ubyte\.gz: label 12 at index 1 is outside 0\.\.9/],

@@ -118,7 +118,10 @@ test("extraction failures are errors saying what went wrong", () => {
   assert.throws(() => run("missing", null), /KJV: the `.*no-such-bible` program was not found; install it with `apt-get install bible-kjv`/);
   assert.throws(() => run("slow", "sleep 5", 200), /KJV: `bible -f Gen1:1-Rev22:21` did not finish within 200 ms/);
   assert.throws(() => run("failing", "echo 'no data file' >&2; exit 3"), /KJV: `bible -f Gen1:1-Rev22:21` exited with status 3: no data file/);
-  assert.throws(() => run("partial", "echo 'Ge1:1 In the beginning'; echo 'Ge1:2 And'"), /printed 33 bytes that do not run from Ge1:1 to Rev22:21; is the bible-kjv data intact\?/);
+  assert.throws(
+    () => run("partial", "echo 'Ge1:1 In the beginning'; echo 'Ge1:2 And'"),
+    /printed 33 bytes that do not run from Ge1:1 to Rev22:21; is the bible-kjv data intact\?/,
+  );
   assert.throws(() => run("binary", "printf 'Ge1:1 \\377\\n'"), /printed 8 bytes that are not valid UTF-8/);
   assert.equal(existsSync(join(tmp, "fail-partial", "kjv.txt")), false, "nothing is cached after a failure");
   assert.equal(run("whole", "echo 'Ge1:1 In'; echo 'Rev22:21 Amen.'"), "Ge1:1 In\nRev22:21 Amen.\n");

@@ -8,8 +8,14 @@ test("samplers give every index once per epoch; random ones change order by epoc
   const sampler = new RandomSampler(100, { seed: 3 });
   const e0 = [...sampler.epochIndices(0)];
   const e1 = [...sampler.epochIndices(1)];
-  assert.deepEqual([...e0].sort((x, y) => x - y), Array.from({ length: 100 }, (_, i) => i));
-  assert.deepEqual([...e1].sort((x, y) => x - y), Array.from({ length: 100 }, (_, i) => i));
+  assert.deepEqual(
+    [...e0].sort((x, y) => x - y),
+    Array.from({ length: 100 }, (_, i) => i),
+  );
+  assert.deepEqual(
+    [...e1].sort((x, y) => x - y),
+    Array.from({ length: 100 }, (_, i) => i),
+  );
   assert.notDeepEqual(e0, e1);
   assert.deepEqual([...new RandomSampler(100, { seed: 3 }).epochIndices(1)], e1);
   assert.notDeepEqual([...new RandomSampler(100, { seed: 4 }).epochIndices(1)], e1);

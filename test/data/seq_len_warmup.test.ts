@@ -10,7 +10,10 @@ test("the context grows from start to full over `steps` steps, in multiples of 8
   assert.equal(lengths[0], 16);
   assert.equal(lengths[100], 128);
   assert.equal(lengths[119], 128);
-  assert.ok(lengths.every((l, i) => i === 0 || l >= lengths[i - 1]!), "never shrinks");
+  assert.ok(
+    lengths.every((l, i) => i === 0 || l >= lengths[i - 1]!),
+    "never shrinks",
+  );
   assert.ok(lengths.every((l) => l % 8 === 0 && l >= 16 && l <= 128));
   // linear: 16 + 112·t/100, rounded down to a multiple of 8
   assert.equal(w.lengthAt(50), 72);
@@ -20,7 +23,10 @@ test("the context grows from start to full over `steps` steps, in multiples of 8
   assert.ok(root.lengthAt(10) > w.lengthAt(10), "root pacing grows faster at first");
   // A start or full length off the multiple is kept as is: 5 + 2.5·t rounded down to a multiple of 8, never below 5, 30 at the end.
   const odd = new SeqLenWarmup({ start: 5, steps: 10, full: 30, multiple: 8 });
-  assert.deepEqual(Array.from({ length: 11 }, (_, s) => odd.lengthAt(s)), [5, 5, 8, 8, 8, 16, 16, 16, 24, 24, 30]);
+  assert.deepEqual(
+    Array.from({ length: 11 }, (_, s) => odd.lengthAt(s)),
+    [5, 5, 8, 8, 8, 16, 16, 16, 24, 24, 30],
+  );
   assert.equal(new SeqLenWarmup({ start: 3, steps: 4, full: 10, multiple: 1 }).lengthAt(2), 6);
   assert.throws(() => new SeqLenWarmup({ start: 0, steps: 4, full: 10 }), /SeqLenWarmup: start must be an integer in \[1, 10\] \(the full context\), got 0/);
   assert.throws(() => new SeqLenWarmup({ start: 11, steps: 4, full: 10 }), /start must be an integer in \[1, 10\]/);
@@ -44,7 +50,10 @@ test("a cropped batch is the batch of windows of the shorter context at the same
   }
   const batch = collateTokens([full.get(0)]);
   assert.strictEqual(w.crop(batch, 10), batch, "at full length the batch passes through");
-  assert.throws(() => new SeqLenWarmup({ start: 8, steps: 4, full: 64 }).crop(batch, 0), /SeqLenWarmup: batch x \[1, 32\] must be \[B, 64\] \(the full context\)/);
+  assert.throws(
+    () => new SeqLenWarmup({ start: 8, steps: 4, full: 64 }).crop(batch, 0),
+    /SeqLenWarmup: batch x \[1, 32\] must be \[B, 64\] \(the full context\)/,
+  );
   batch.x.dispose();
   batch.y.dispose();
 });

@@ -24,7 +24,11 @@ function rows(batch: TokenBatch, context: number): number[][] {
   const xs = Array.from({ length: x.shape[0]! }, (_, b) => Array.from((x.data as Int32Array).subarray(b * context, (b + 1) * context)));
   xs.forEach((row, b) => {
     const yRow = Array.from((y.data as Int32Array).subarray(b * context, (b + 1) * context));
-    assert.deepEqual(yRow, row.map((v) => v + 1), "positional tokens: y is x shifted by one");
+    assert.deepEqual(
+      yRow,
+      row.map((v) => v + 1),
+      "positional tokens: y is x shifted by one",
+    );
   });
   x.dispose();
   y.dispose();
@@ -56,7 +60,11 @@ test("windows are contiguous, y is x shifted by one, and every start from 0 to n
 });
 
 test("the split is contiguous: the first 90% trains, the last 10% validates, as Python's int(0.9 * n)", () => {
-  for (const [n, at] of [[1000, 900], [1005, 904], [37, 33]] as const) {
+  for (const [n, at] of [
+    [1000, 900],
+    [1005, 904],
+    [37, 33],
+  ] as const) {
     const tokens = positions(n);
     const { train, val } = TextDataset.split(tokens, { context: 2 });
     assert.equal(train.tokens.length, at, `n = ${n}`);
@@ -77,10 +85,17 @@ test("collateTokens stacks windows into [B, T] int32 tensors and rejects anythin
   const batch = collateTokens([ds.get(4), ds.get(0), ds.get(24)]);
   assert.deepEqual([...batch.x.shape], [3, 5]);
   assert.equal(batch.x.category, "activation");
-  assert.deepEqual(rows(batch, 5), [[4, 5, 6, 7, 8], [0, 1, 2, 3, 4], [24, 25, 26, 27, 28]]);
+  assert.deepEqual(rows(batch, 5), [
+    [4, 5, 6, 7, 8],
+    [0, 1, 2, 3, 4],
+    [24, 25, 26, 27, 28],
+  ]);
   assert.throws(() => collateTokens([]), /collateTokens: cannot make a batch of 0 samples/);
   const short = { x: new Int32Array(4), y: new Int32Array(4) };
-  assert.throws(() => collateTokens([ds.get(0), short]), /collateTokens: sample 1 has x Int32Array\(4\), expected \{ x: Int32Array\(5\), y: Int32Array\(5\) \}/);
+  assert.throws(
+    () => collateTokens([ds.get(0), short]),
+    /collateTokens: sample 1 has x Int32Array\(4\), expected \{ x: Int32Array\(5\), y: Int32Array\(5\) \}/,
+  );
   assert.throws(() => collateTokens([ds.get(0), { x: [1], y: [2] } as never]), /sample 1 has x an array of 1, expected/);
 });
 
@@ -91,9 +106,15 @@ test("training batches are random windows, the same for the same seed, new each 
   const epoch0 = pass(loader, 16);
   assert.deepEqual(loader.state(), { epoch: 1, batchIndex: 0 });
   const epoch1 = pass(loader, 16);
-  assert.deepEqual(epoch0.map((b) => b.length), new Array(28).fill(4));
+  assert.deepEqual(
+    epoch0.map((b) => b.length),
+    new Array(28).fill(4),
+  );
   const starts = epoch0.flat();
-  assert.ok(starts.every((s) => s >= 0 && s <= 1800 - 17), "windows stay inside the training split");
+  assert.ok(
+    starts.every((s) => s >= 0 && s <= 1800 - 17),
+    "windows stay inside the training split",
+  );
   assert.ok(new Set(starts).size > 100, "windows are spread over the text");
   assert.notDeepEqual(epoch1, epoch0, "epochs differ");
   assert.deepEqual(pass(train.loader({ batchSize: 4, seed: 3 }), 16), epoch0, "same seed, same batches");
@@ -133,7 +154,11 @@ test("validation batches are fixed windows spread evenly over the split, as the 
   assert.deepEqual(pass(loader, 10), first, "a second evaluation sees the same batches");
   const starts = first.flat();
   const last = val.length - 1; // the last window that fits: 500 tokens, context 10
-  assert.deepEqual(starts, Array.from({ length: 160 }, (_, k) => 4500 + Math.floor((k * last) / 159)), "window k at ⌊k·(n−1)/(count−1)⌋");
+  assert.deepEqual(
+    starts,
+    Array.from({ length: 160 }, (_, k) => 4500 + Math.floor((k * last) / 159)),
+    "window k at ⌊k·(n−1)/(count−1)⌋",
+  );
   assert.equal(val.fixedLoader({ batchSize: 8, batches: 3 }).length, 3);
   assert.throws(() => val.fixedLoader({ batchSize: 8, batches: 0 }), /TextDataset: batches must be a positive integer, got 0/);
   assert.throws(() => val.fixedLoader({ batchSize: 400, batches: 2 }), /800 validation windows exceed the 490 this text holds/);
@@ -152,14 +177,26 @@ test("any UTF-8 file can be the corpus; a missing or invalid file is an error na
   assert.equal(corpus.val.tokens.length + corpus.train.tokens.length, corpus.tokens.length);
 
   const missing = join(tmp, "nowhere", "missing.txt");
-  assert.throws(() => loadTextCorpus({ path: missing }), (err: Error) => err.message === `${missing}: no such text file`);
+  assert.throws(
+    () => loadTextCorpus({ path: missing }),
+    (err: Error) => err.message === `${missing}: no such text file`,
+  );
   const binary = join(tmp, "binary.txt");
   writeFileSync(binary, Buffer.from([0x61, 0xff, 0x62]));
-  assert.throws(() => readTextFile(binary), (err: Error) => err.message === `${binary}: is not valid UTF-8 text`);
+  assert.throws(
+    () => readTextFile(binary),
+    (err: Error) => err.message === `${binary}: is not valid UTF-8 text`,
+  );
   const short = join(tmp, "short.txt");
   writeFileSync(short, "too short for a window");
-  assert.throws(() => loadTextCorpus({ path: short }), (err: Error) => err.message.startsWith(`loadTextCorpus: ${short}: TextDataset(train): 19 tokens are too few for one window of context 128`));
+  assert.throws(
+    () => loadTextCorpus({ path: short }),
+    (err: Error) => err.message.startsWith(`loadTextCorpus: ${short}: TextDataset(train): 19 tokens are too few for one window of context 128`),
+  );
   const empty = join(tmp, "empty.txt");
   writeFileSync(empty, "");
-  assert.throws(() => loadTextCorpus({ path: empty }), (err: Error) => err.message.startsWith(`loadTextCorpus: ${empty}: CharTokenizer.fromText: the text is empty`));
+  assert.throws(
+    () => loadTextCorpus({ path: empty }),
+    (err: Error) => err.message.startsWith(`loadTextCorpus: ${empty}: CharTokenizer.fromText: the text is empty`),
+  );
 });

@@ -35,14 +35,18 @@ test("a token file's windows, random batches and validation batches equal the te
   prepareTokenFile(src, out, { chunkBytes: 100 });
   const tokenizer = CharTokenizer.fromText(TEXT);
   const file = TokenFile.open(out);
-  for (const [context, trainFraction] of [[16, 0.9], [33, 0.75]] as const) {
+  for (const [context, trainFraction] of [
+    [16, 0.9],
+    [33, 0.75],
+  ] as const) {
     const mem = TextDataset.split(tokenizer.encode(TEXT), { context, trainFraction });
     const disk = TokenFileDataset.split(file, { context, trainFraction });
     for (const part of ["train", "val"] as const) {
       assert.equal(disk[part].length, mem[part].length, part);
       assert.equal(disk[part].tokenCount, mem[part].tokenCount, part);
       for (let i = 0; i < mem[part].length; i++) {
-        const a = mem[part].get(i), b = disk[part].get(i);
+        const a = mem[part].get(i),
+          b = disk[part].get(i);
         assert.deepEqual([...b.x, b.y.at(-1)], [...a.x, a.y.at(-1)], `${part} window ${i}`);
       }
     }
@@ -55,7 +59,10 @@ test("a token file's windows, random batches and validation batches equal the te
   assert.throws(() => disk0().get(disk0().length), /TokenFileDataset\(train\): index \d+ is out of range/);
   assert.throws(() => new TokenFileDataset(file, file.count), /TokenFileDataset\(tokens\): \d+ tokens of .* are too few for one window of context/);
   assert.throws(() => new TokenFileDataset(file, 4, { begin: 10, end: file.count + 1 }), /range \[10, \d+\) is not inside the \d+ tokens/);
-  assert.throws(() => TokenFileDataset.split(file, { context: 4, trainFraction: 1 }), /TokenFileDataset\.split: trainFraction must be a number strictly between 0 and 1, got 1/);
+  assert.throws(
+    () => TokenFileDataset.split(file, { context: 4, trainFraction: 1 }),
+    /TokenFileDataset\.split: trainFraction must be a number strictly between 0 and 1, got 1/,
+  );
   function disk0(): TokenFileDataset {
     return TokenFileDataset.split(file, { context: 8 }).train;
   }

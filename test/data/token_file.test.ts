@@ -41,7 +41,11 @@ test("prepare writes the text's character tokens, whatever the read size splitti
     file.close();
   }
   assert.equal(TokenFile.open(prepared("bom", `\ufeff${TEXT}`)).count, expected.length, "a byte-order mark is dropped, as readTextFile does");
-  assert.deepEqual(readdirSync(tmp).filter((f) => f.endsWith(".tmp")), [], "no temporary file is left behind");
+  assert.deepEqual(
+    readdirSync(tmp).filter((f) => f.endsWith(".tmp")),
+    [],
+    "no temporary file is left behind",
+  );
 });
 
 test("the token dtype is the smallest that fits the vocabulary", () => {
@@ -76,17 +80,39 @@ test("a damaged or foreign token file is refused with an error naming the file a
     return b;
   };
   const cases: [string, Buffer, RegExp][] = [
-    ["text", Buffer.from("just some text, not tokens"), /text\.tokens: bad magic "just som", expected "TURBTOKN": not a token file \(make one with `turbine data prepare`\)/],
+    [
+      "text",
+      Buffer.from("just some text, not tokens"),
+      /text\.tokens: bad magic "just som", expected "TURBTOKN": not a token file \(make one with `turbine data prepare`\)/,
+    ],
     ["empty", Buffer.alloc(0), /empty\.tokens: bad magic "", expected "TURBTOKN"/],
     ["short-header", good.subarray(0, 40), /short-header\.tokens: truncated: 40 bytes is shorter than the 64-byte header/],
-    ["truncated", good.subarray(0, good.length - 3), new RegExp(`truncated\\.tokens: truncated: the header announces ${[...TEXT].length} uint8 tokens \\(${good.length} bytes in all\\), but the file holds ${good.length - 3} bytes`)],
+    [
+      "truncated",
+      good.subarray(0, good.length - 3),
+      new RegExp(
+        `truncated\\.tokens: truncated: the header announces ${[...TEXT].length} uint8 tokens \\(${good.length} bytes in all\\), but the file holds ${good.length - 3} bytes`,
+      ),
+    ],
     ["padded", Buffer.concat([good, Buffer.of(1, 2)]), /padded\.tokens: 2 unexpected bytes after the \d+ tokens the header announces/],
     ["count-flipped", flipped(16), /count-flipped\.tokens: header checksum mismatch: the header or vocabulary is corrupt/],
     ["vocab-flipped", flipped(70), /vocab-flipped\.tokens: header checksum mismatch/],
-    ["version", (() => { const b = Buffer.from(good); b.writeUInt32LE(9, 8); return b; })(), /version\.tokens: format version 9 is not supported \(this turbine reads version 1\)/],
+    [
+      "version",
+      (() => {
+        const b = Buffer.from(good);
+        b.writeUInt32LE(9, 8);
+        return b;
+      })(),
+      /version\.tokens: format version 9 is not supported \(this turbine reads version 1\)/,
+    ],
   ];
   for (const [name, bytes, message] of cases) {
-    assert.throws(() => TokenFile.open(variant(name, bytes)), (err: Error) => err instanceof TokenFileError && message.test(err.message), name);
+    assert.throws(
+      () => TokenFile.open(variant(name, bytes)),
+      (err: Error) => err instanceof TokenFileError && message.test(err.message),
+      name,
+    );
   }
   assert.throws(() => TokenFile.open(join(tmp, "nope.tokens")), /nope\.tokens: no such token file/);
   // An id outside the vocabulary in the body (not covered by the header checksum) is caught on read.
@@ -94,7 +120,10 @@ test("a damaged or foreign token file is refused with an error naming the file a
   body[body.length - 1] = 250;
   const file = TokenFile.open(variant("bad-id", body));
   const at = file.count - 1;
-  assert.throws(() => readAll(file), new RegExp(`bad-id\\.tokens: token ${at} has id 250, outside the vocabulary of ${file.tokenizer.vocabSize}; the file is corrupt`));
+  assert.throws(
+    () => readAll(file),
+    new RegExp(`bad-id\\.tokens: token ${at} has id 250, outside the vocabulary of ${file.tokenizer.vocabSize}; the file is corrupt`),
+  );
   assert.throws(() => file.read(file.count - 2, new Int32Array(3), Buffer.alloc(3)), /tokens \[\d+, \d+\) are outside the \d+ tokens of/);
   file.close();
   assert.throws(() => file.read(0, new Int32Array(1), Buffer.alloc(1)), /the token file is closed/);
@@ -112,9 +141,17 @@ test("prepare names a missing input, an unwritable output, invalid UTF-8 and an 
   const empty = join(tmp, "empty.txt");
   writeFileSync(empty, "");
   assert.throws(() => prepareTokenFile(empty, join(tmp, "empty.tokens")), /empty\.txt: the text is empty; there is nothing to tokenize/);
-  assert.deepEqual(readdirSync(tmp).filter((f) => f.endsWith(".tmp")), [], "failed writes leave no temporary file");
+  assert.deepEqual(
+    readdirSync(tmp).filter((f) => f.endsWith(".tmp")),
+    [],
+    "failed writes leave no temporary file",
+  );
   const w = new TokenFileWriter(join(tmp, "aborted.tokens"), CharTokenizer.fromText("ab"));
   assert.throws(() => w.append(Int32Array.of(0, 2)), /TokenFileWriter: id 2 at token 1 is outside the vocabulary \[0, 2\)/);
   w.abort();
-  assert.deepEqual(readdirSync(tmp).filter((f) => f.startsWith("aborted")), [], "an aborted write leaves nothing");
+  assert.deepEqual(
+    readdirSync(tmp).filter((f) => f.startsWith("aborted")),
+    [],
+    "an aborted write leaves nothing",
+  );
 });

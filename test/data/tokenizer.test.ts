@@ -30,7 +30,10 @@ test("encode gives one id per code point and decode inverts it", () => {
   const python = pythonView(MIXED);
   assert.equal(ids.length, python.codePoints.length);
   assert.ok(ids.length < MIXED.length, "astral characters are one token, not two UTF-16 units");
-  assert.deepEqual(Array.from(ids, (id) => tok.codePoints[id]), python.codePoints);
+  assert.deepEqual(
+    Array.from(ids, (id) => tok.codePoints[id]),
+    python.codePoints,
+  );
   assert.equal(tok.decode(ids), MIXED);
   const emoji = tok.encode("\u{1F600}");
   assert.equal(emoji.length, 1);
@@ -45,7 +48,7 @@ test("long texts round-trip across decode's chunks", () => {
   const text = Array.from({ length: 7000 }, (_, i) => (i % 3 === 0 ? "\u{1F600}" : i % 3 === 1 ? "ab" : "e\u0301")).join("");
   const tok = CharTokenizer.fromText(text);
   const ids = tok.encode(text);
-  assert.equal(ids.length, 2334 * 1 + 2333 * 2 + 2333 * 2, "2334 emojis, 2333 \"ab\" and 2333 e + U+0301");
+  assert.equal(ids.length, 2334 * 1 + 2333 * 2 + 2333 * 2, '2334 emojis, 2333 "ab" and 2333 e + U+0301');
   assert.equal(tok.decode(ids), text);
   assert.equal(tok.decode(Array.from(ids)), text);
 });

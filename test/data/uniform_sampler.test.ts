@@ -11,9 +11,16 @@ test("uniform sampling draws with replacement from the seeded stream of each epo
   assert.equal(sampler.length, 2000);
   const counts = new Array<number>(10).fill(0);
   for (const i of e0) counts[i]!++;
-  assert.ok(counts.every((c) => c > 120 && c < 280), `every index, the first and the last included, drawn about 200 times: ${counts}`);
+  assert.ok(
+    counts.every((c) => c > 120 && c < 280),
+    `every index, the first and the last included, drawn about 200 times: ${counts}`,
+  );
   const rng = Rng.seeded(5, 3);
-  assert.deepEqual([...sampler.epochIndices(3).subarray(0, 5)], Array.from({ length: 5 }, () => rng.below(10)), "epoch e draws from Rng.seeded(seed, e)");
+  assert.deepEqual(
+    [...sampler.epochIndices(3).subarray(0, 5)],
+    Array.from({ length: 5 }, () => rng.below(10)),
+    "epoch e draws from Rng.seeded(seed, e)",
+  );
   assert.deepEqual([...new UniformSampler(10, { samples: 2000, seed: 5 }).epochIndices(1)], [...sampler.epochIndices(1)], "same seed, same draws");
   assert.notDeepEqual([...sampler.epochIndices(1)], [...e0], "epochs differ");
   assert.notDeepEqual([...new UniformSampler(10, { samples: 2000, seed: 6 }).epochIndices(0)], [...e0], "seeds differ");

@@ -13,11 +13,7 @@ import { memory } from "../../src/tensor/memory.js";
 import { NumberedImages, type NumberedImagesOptions } from "../helpers/numbered_images.js";
 import { missingFashionMnist, skipIfMissing } from "../helpers/prerequisites.js";
 
-const AUGMENT: TransformSpec[] = [
-  { kind: "randomCrop", padding: 1, fill: -1 },
-  { kind: "randomHorizontalFlip" },
-  { kind: "randomErasing", p: 0.5, value: -2 },
-];
+const AUGMENT: TransformSpec[] = [{ kind: "randomCrop", padding: 1, fill: -1 }, { kind: "randomHorizontalFlip" }, { kind: "randomErasing", p: 0.5, value: -2 }];
 const LIMIT = { timeout: 60_000 };
 
 /** A batch as plain numbers (x values and labels), disposing it. */
@@ -47,7 +43,12 @@ test("0, 1, 2 and 4 workers give the same batches, in the same order, over two e
   const reference = epochs(loader({ length: 53 }), 2);
   assert.equal(reference.length, 22, "11 batches per epoch, the last one partial");
   assert.deepEqual(reference[10]![2], [3, 1, 4, 5]);
-  for (const [numWorkers, prefetchFactor] of [[1, 2], [2, 1], [2, 3], [4, 2]] as const) {
+  for (const [numWorkers, prefetchFactor] of [
+    [1, 2],
+    [2, 1],
+    [2, 3],
+    [4, 2],
+  ] as const) {
     assert.deepEqual(epochs(loader({ length: 53 }, { numWorkers, prefetchFactor }), 2), reference, `${numWorkers} workers × ${prefetchFactor}`);
   }
   assert.notDeepEqual(epochs(loader({ length: 53 }, { seed: 4 }), 2), reference, "another seed, other batches");
@@ -125,13 +126,19 @@ test("an exception in a worker surfaces with the sample index and the worker's s
   assert.deepEqual(l.state(), { epoch: 0, batchIndex: 3 }, "the failing batch was not counted");
   l.close();
   const inThread = loader({ length: 40, throwAt: 17 }, { shuffle: false });
-  assert.throws(() => [...inThread].forEach(plain), (err: unknown) => err instanceof SampleError && err.index === 17 && /dataset index 17/.test(err.message));
+  assert.throws(
+    () => [...inThread].forEach(plain),
+    (err: unknown) => err instanceof SampleError && err.index === 17 && /dataset index 17/.test(err.message),
+  );
 });
 
 test("a corrupt sample is a clear error naming its index, with or without workers", LIMIT, () => {
   for (const numWorkers of [0, 2]) {
     const l = loader({ length: 20, corruptAt: 8 }, { numWorkers, shuffle: false, transform: [] });
-    assert.throws(() => [...l].forEach(plain), /dataset index 8 \(sample 3 of batch 1, epoch 0\) has image Float32Array\(5\), expected \{ image: Float32Array\(20\) for shape \[1, 4, 5\], label: int32 number \}/);
+    assert.throws(
+      () => [...l].forEach(plain),
+      /dataset index 8 \(sample 3 of batch 1, epoch 0\) has image Float32Array\(5\), expected \{ image: Float32Array\(20\) for shape \[1, 4, 5\], label: int32 number \}/,
+    );
     l.close();
   }
 });
@@ -184,20 +191,33 @@ test("a worker that cannot rebuild the dataset fails at once, naming why", LIMIT
 
 test("workers need a dataset that describes itself and a layout, not a collate function", () => {
   const plainData = new ArrayDataset([{ image: new Float32Array(2), label: 0 }], [2]);
-  assert.throws(() => new DataLoader(plainData, { batchSize: 1, numWorkers: 1 }), /numWorkers > 0 needs a dataset that worker threads can rebuild, but ArrayDataset has no workerSpec\(\)/);
+  assert.throws(
+    () => new DataLoader(plainData, { batchSize: 1, numWorkers: 1 }),
+    /numWorkers > 0 needs a dataset that worker threads can rebuild, but ArrayDataset has no workerSpec\(\)/,
+  );
   assert.throws(() => new DataLoader(new Subset(plainData, [0]), { batchSize: 1, numWorkers: 1 }), /but ArrayDataset has no workerSpec/);
   assert.throws(() => new DataLoader(new NumberedImages({ length: 4 }), { batchSize: 1, numWorkers: 1, collate: (s) => s }), /needs a BatchLayout as collate/);
-  assert.throws(() => new DataLoader(new NumberedImages({ length: 4 }), { batchSize: 1, numWorkers: -1 }), /numWorkers must be an integer in \[0, 64\], got -1/);
+  assert.throws(
+    () => new DataLoader(new NumberedImages({ length: 4 }), { batchSize: 1, numWorkers: -1 }),
+    /numWorkers must be an integer in \[0, 64\], got -1/,
+  );
 });
 
 test("a Subset goes through workers as its base dataset and indices", LIMIT, () => {
-  const subset = (numWorkers: number) => new DataLoader(new Subset(new NumberedImages({ length: 30 }), [29, 3, 7, 11, 5]), { batchSize: 2, numWorkers, transform: AUGMENT });
+  const subset = (numWorkers: number) =>
+    new DataLoader(new Subset(new NumberedImages({ length: 30 }), [29, 3, 7, 11, 5]), { batchSize: 2, numWorkers, transform: AUGMENT });
   const inThread = epochs(subset(0), 1);
-  assert.deepEqual(inThread.map((b) => b[1]), [[9, 3], [7, 1], [5]]);
+  assert.deepEqual(
+    inThread.map((b) => b[1]),
+    [[9, 3], [7, 1], [5]],
+  );
   assert.deepEqual(epochs(subset(2), 1), inThread);
 });
 
-test("Fashion-MNIST with augmentation: 2 workers give the training thread's batches, from shared pixels", { ...LIMIT, skip: skipIfMissing(missingFashionMnist()) }, () => {
+test("Fashion-MNIST with augmentation: 2 workers give the training thread's batches, from shared pixels", {
+  ...LIMIT,
+  skip: skipIfMissing(missingFashionMnist()),
+}, () => {
   const test = FashionMNIST.load({ split: "test" });
   const augment: TransformSpec[] = [{ kind: "randomCrop", padding: 2, fill: FashionMNIST.black }, { kind: "randomHorizontalFlip" }];
   const first = (numWorkers: number) => {

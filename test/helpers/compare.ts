@@ -21,9 +21,10 @@ export const BF16: Tolerance = { rtol: 1e-2, floor: 2e-3 };
  * result and the exact one, say).
  */
 export function assertClose(actual: Tensor | number[], expected: Tensor | number[] | (Tensor | number[])[], tol: Tolerance, what: string): void {
-  const references = Array.isArray(expected) && (expected.length === 0 || typeof expected[0] !== "number")
-    ? (expected as (Tensor | number[])[])
-    : [expected as Tensor | number[]];
+  const references =
+    Array.isArray(expected) && (expected.length === 0 || typeof expected[0] !== "number")
+      ? (expected as (Tensor | number[])[])
+      : [expected as Tensor | number[]];
   const a = Array.isArray(actual) ? actual : actual.toArray();
   const refs = references.map((r) => {
     if (!Array.isArray(actual) && !Array.isArray(r)) assert.deepEqual([...actual.shape], [...r.shape], `${what}: shape`);

@@ -42,7 +42,10 @@ export function gradcheck(
   what: string,
   options: GradcheckOptions = {},
 ): GradcheckCount {
-  const eps = options.eps ?? 5e-3, rtol = options.rtol ?? 1e-2, atol = options.atol ?? 3e-3, samples = options.samples ?? 12;
+  const eps = options.eps ?? 5e-3,
+    rtol = options.rtol ?? 1e-2,
+    atol = options.atol ?? 3e-3,
+    samples = options.samples ?? 12;
   const minChecked = options.minChecked ?? 0.75;
   const total: GradcheckCount = { checked: 0, kinks: 0 };
   const g = gouts.map((t) => t.toArray());
@@ -76,7 +79,8 @@ export function gradcheck(
       const hDown = original - data[i]!;
       const down = objective();
       data[i] = original;
-      const forward = (up - base) / hUp, backward = (base - down) / hDown;
+      const forward = (up - base) / hUp,
+        backward = (base - down) / hDown;
       if (Math.abs(forward - backward) > 10 * (atol + rtol * Math.abs(forward))) {
         count.kinks++;
         continue;
@@ -87,7 +91,10 @@ export function gradcheck(
       assert.ok(ok, `${what}: gradcheck of input ${j} element ${i}: numeric ${numeric}, analytic ${expected[i]}`);
     }
     const sampled = count.checked + count.kinks;
-    assert.ok(count.checked >= minChecked * sampled, `${what}: gradcheck of input ${j} checked only ${count.checked} of ${sampled} sampled elements (${count.kinks} kinks)`);
+    assert.ok(
+      count.checked >= minChecked * sampled,
+      `${what}: gradcheck of input ${j} checked only ${count.checked} of ${sampled} sampled elements (${count.kinks} kinks)`,
+    );
     total.checked += count.checked;
     total.kinks += count.kinks;
   });

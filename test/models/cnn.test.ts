@@ -27,7 +27,8 @@ test("ReLU after max pooling gives bitwise the values and gradients of ReLU befo
       }
       return result;
     });
-  const a = run("relu-pool"), b = run("pool-relu");
+  const a = run("relu-pool"),
+    b = run("pool-relu");
   assert.ok(a.y.some((v) => v === 0) && a.y.some((v) => v > 0), "some windows are all ≤ 0, some not");
   assert.deepEqual(b, a);
 });

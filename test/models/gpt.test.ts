@@ -52,7 +52,13 @@ function gptCurve(r: Recipe): number[] {
   const fixed: Sampler = { length: windows.length, epochIndices: () => Int32Array.from(windows.keys()) };
   const train = new DataLoader(new ArrayDataset(windows), { batchSize: meta.batch, sampler: fixed, collate: collateTokens });
   const model = new GPT({ vocabSize: meta.vocab, context: meta.context, layers: meta.layers, heads: meta.heads, width: meta.width });
-  model.loadStateDict(Object.fromEntries(Object.entries(tensors).filter(([k]) => k.startsWith("init/")).map(([k, t]) => [k.slice(5), t])));
+  model.loadStateDict(
+    Object.fromEntries(
+      Object.entries(tensors)
+        .filter(([k]) => k.startsWith("init/"))
+        .map(([k, t]) => [k.slice(5), t]),
+    ),
+  );
   const config = parseConfig(
     {
       model: { kind: "gpt", layers: meta.layers, heads: meta.heads, width: meta.width, context: meta.context },

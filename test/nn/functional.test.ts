@@ -5,14 +5,13 @@ import { checkOpFixtures } from "../helpers/op_fixtures.js";
 
 checkOpFixtures("batch_norm", ({ x, w, b, rm, rv }, attrs) => {
   const channels = x!.shape[1]!;
-  return attrs.eval
-    ? batchNorm2d(x!, rm!, rv!, w!, b!, { training: false })
-    : batchNorm2d(x!, zeros([channels]), ones([channels]), w!, b!, { training: true });
+  return attrs.eval ? batchNorm2d(x!, rm!, rv!, w!, b!, { training: false }) : batchNorm2d(x!, zeros([channels]), ones([channels]), w!, b!, { training: true });
 });
 
 checkOpFixtures("batch_norm_running", ({ x }) => {
   const channels = x!.shape[1]!;
-  const mean = zeros([channels]), variance = ones([channels]);
+  const mean = zeros([channels]),
+    variance = ones([channels]);
   batchNorm2d(x!, mean, variance, null, null, { training: true });
   return [mean, variance];
 });

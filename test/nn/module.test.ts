@@ -81,7 +81,17 @@ test("modules name their parameters and buffers by dotted path, like PyTorch's s
   const m = new Tied();
   assert.deepEqual(
     m.namedParameters().map(([n]) => n),
-    ["embed.weight", "blocks.0.fc.weight", "blocks.0.fc.bias", "blocks.0.norm.weight", "blocks.0.norm.bias", "blocks.1.fc.weight", "blocks.1.fc.bias", "blocks.1.norm.weight", "blocks.1.norm.bias"],
+    [
+      "embed.weight",
+      "blocks.0.fc.weight",
+      "blocks.0.fc.bias",
+      "blocks.0.norm.weight",
+      "blocks.0.norm.bias",
+      "blocks.1.fc.weight",
+      "blocks.1.fc.bias",
+      "blocks.1.norm.weight",
+      "blocks.1.norm.bias",
+    ],
   );
   assert.equal(m.parameterCount(), 40 + 2 * (16 + 4 + 4 + 4));
   const bn = new BatchNorm2d(3);
@@ -94,7 +104,8 @@ test("modules name their parameters and buffers by dotted path, like PyTorch's s
 });
 
 test("loadStateDict is strict and lists what is missing or unexpected", () => {
-  const a = new Tied(), b = new Tied();
+  const a = new Tied(),
+    b = new Tied();
   b.loadStateDict(a.stateDict());
   assert.deepEqual(b.stateDict()["blocks.1.fc.weight"]!.toArray(), a.stateDict()["blocks.1.fc.weight"]!.toArray());
   const partial = { ...a.stateDict(), extra: zeros([1]) };
@@ -134,7 +145,10 @@ test("Sequential releases intermediate outputs as it goes", () => {
 
 test("BatchNorm2d tracks running statistics in training and uses them in evaluation", () => {
   const bn = new BatchNorm2d(2);
-  const x = tensor([[[[1, 3]], [[2, 6]]], [[[5, 7]], [[4, 0]]]]); // [2, 2, 1, 2]
+  const x = tensor([
+    [[[1, 3]], [[2, 6]]],
+    [[[5, 7]], [[4, 0]]],
+  ]); // [2, 2, 1, 2]
   noGrad(() => bn.forward(x));
   assert.equal(bn.batchesTracked.item(), 1);
   // channel 0: values 1, 3, 5, 7: mean 4, unbiased variance 20/3
@@ -151,7 +165,10 @@ test("Dropout is the identity in evaluation mode and drops in training", () => {
   manualSeed(3);
   const d = new Dropout(0.5);
   const x = ones([1000]);
-  const dropped = d.forward(x).toArray().filter((v) => v === 0).length;
+  const dropped = d
+    .forward(x)
+    .toArray()
+    .filter((v) => v === 0).length;
   assert.ok(dropped > 400 && dropped < 600, `${dropped} of 1000 dropped`);
   d.eval();
   assert.deepEqual(new Set(d.forward(x).toArray()), new Set([1]));
@@ -161,7 +178,16 @@ test("Dropout is the identity in evaluation mode and drops in training", () => {
 test("the mlp and cnn workloads have the layers DESIGN.md gives", () => {
   const net = cnn({ input: [1, 28, 28], channels: [32, 64], hidden: 128, classes: 10 });
   const shapes = net.namedParameters().map(([n, p]) => `${n}:${p.shape.join("x")}`);
-  assert.deepEqual(shapes, ["0.weight:32x1x3x3", "0.bias:32", "3.weight:64x32x3x3", "3.bias:64", "7.weight:128x1600", "7.bias:128", "9.weight:10x128", "9.bias:10"]);
+  assert.deepEqual(shapes, [
+    "0.weight:32x1x3x3",
+    "0.bias:32",
+    "3.weight:64x32x3x3",
+    "3.bias:64",
+    "7.weight:128x1600",
+    "7.bias:128",
+    "9.weight:10x128",
+    "9.bias:10",
+  ]);
   const out = noGrad(() => net.forward(zeros([2, 1, 28, 28])));
   assert.deepEqual([...out.shape], [2, 10]);
   const m = mlp({ inputs: 784, hidden: [1024, 1024], classes: 10 });

@@ -13,16 +13,17 @@ import { checkOpFixtures } from "../helpers/op_fixtures.js";
 const sdpa = ops.scaledDotProductAttention;
 const selfAttention = ops.causalSelfAttention;
 
-checkOpFixtures("scaled_dot_product_attention", ({ q, k, v }, { causal, scale, blockSize }) =>
-  sdpa(q!, k!, v!, { causal, scale, blockSize }),
-);
+checkOpFixtures("scaled_dot_product_attention", ({ q, k, v }, { causal, scale, blockSize }) => sdpa(q!, k!, v!, { causal, scale, blockSize }));
 
 checkOpFixtures("causal_self_attention", ({ qkv }, { heads, scale, blockSize }) => selfAttention(qkv!, heads, { scale, blockSize }));
 
 /** A deterministic pseudo-random tensor; `phase` tells q, k and v apart. */
 function wave(shape: number[], phase = 0, scale = 1): Tensor {
   const size = shape.reduce((a, b) => a * b, 1);
-  return tensor(Float32Array.from({ length: size }, (_, i) => scale * Math.sin(i * 0.7 + phase + Math.cos(i * 0.013))), { shape });
+  return tensor(
+    Float32Array.from({ length: size }, (_, i) => scale * Math.sin(i * 0.7 + phase + Math.cos(i * 0.013))),
+    { shape },
+  );
 }
 
 /** q, k and v of one shape that require gradients. */
@@ -131,7 +132,10 @@ describe("scaledDotProductAttention errors", () => {
   test("q, k and v must share one floating dtype", () =>
     tidy(() => {
       const bf16 = zeros([2, 4, 8], { dtype: "bfloat16" });
-      assert.throws(() => sdpa(zeros([2, 4, 8]), bf16, zeros([2, 4, 8])), /scaledDotProductAttention: dtypes differ: float32 \[2, 4, 8\] and bfloat16 \[2, 4, 8\]/);
+      assert.throws(
+        () => sdpa(zeros([2, 4, 8]), bf16, zeros([2, 4, 8])),
+        /scaledDotProductAttention: dtypes differ: float32 \[2, 4, 8\] and bfloat16 \[2, 4, 8\]/,
+      );
       const ints = zeros([2, 4, 8], { dtype: "int32" });
       assert.throws(() => sdpa(ints, ints, ints), /scaledDotProductAttention: expected a floating tensor, got int32 \[2, 4, 8\]/);
     }));
@@ -140,7 +144,10 @@ describe("scaledDotProductAttention errors", () => {
     tidy(() => {
       const x = zeros([2, 4, 8]);
       for (const blockSize of [0, 257, 1.5, NaN]) {
-        assert.throws(() => sdpa(x, x, x, { blockSize }), new RegExp(`scaledDotProductAttention: blockSize must be an integer in \\[1, 256\\], got ${blockSize}`));
+        assert.throws(
+          () => sdpa(x, x, x, { blockSize }),
+          new RegExp(`scaledDotProductAttention: blockSize must be an integer in \\[1, 256\\], got ${blockSize}`),
+        );
       }
       assert.throws(() => sdpa(x, x, x, { scale: Infinity }), /scaledDotProductAttention: scale must be a finite number, got Infinity/);
       assert.throws(() => sdpa(x, x, x, { causal: 1 as unknown as boolean }), /scaledDotProductAttention: causal must be a boolean, got 1/);
@@ -156,7 +163,22 @@ describe("scaledDotProductAttention errors", () => {
     const out = new Float32Array(2 * 4 * 8).fill(7);
     const lse = new Float32Array(8).fill(7);
     const call = (args: Partial<{ q: Float32Array; lse: Float32Array; t: number; d: number; scale: number; block: number; layout: Int32Array }>) =>
-      kernels.attention(0, args.q ?? x, x, x, out, args.lse ?? lse, 2, 1, args.t ?? 4, args.d ?? 8, args.layout ?? contiguous, args.scale ?? 1, true, args.block ?? 64);
+      kernels.attention(
+        0,
+        args.q ?? x,
+        x,
+        x,
+        out,
+        args.lse ?? lse,
+        2,
+        1,
+        args.t ?? 4,
+        args.d ?? 8,
+        args.layout ?? contiguous,
+        args.scale ?? 1,
+        true,
+        args.block ?? 64,
+      );
     assert.throws(() => call({ q: new Float32Array(63) }), /^Error: attention: 'q' is used up to element 63 but holds 63 elements/);
     assert.throws(() => call({ lse: new Float32Array(6) }), /attention: 'lse' holds 6 elements, expected 8/);
     assert.throws(() => call({ block: 0 }), /attention: block size must be an integer in \[1, 256\], got 0/);
@@ -213,7 +235,8 @@ describe("causalSelfAttention", () => {
   // layout, so output and gradient agree to the bit.
   test("matches split + permute + scaledDotProductAttention + permute to the bit", () =>
     tidy(() => {
-      const [b, t, heads, d] = [2, 37, 3, 8], c = heads * d;
+      const [b, t, heads, d] = [2, 37, 3, 8],
+        c = heads * d;
       const x = packedQkv(b, t, heads, d);
       const g = wave([b, t, c], 4);
       const y = selfAttention(x, heads, { blockSize: 16 });
@@ -249,7 +272,8 @@ describe("causalSelfAttention", () => {
 
   test("allocates its output, the log-sum-exp only when recording, and in backward dqkv alone", () =>
     tidy(() => {
-      const [b, t, heads, d] = [2, 40, 3, 8], c = heads * d;
+      const [b, t, heads, d] = [2, 40, 3, 8],
+        c = heads * d;
       const x = packedQkv(b, t, heads, d);
       const before = memory.report().total;
       memory.resetPeak();

@@ -96,7 +96,11 @@ describe("conv2dMaxPool runs the two ops where its kernels do not apply", () => 
   });
 
   test("NCHW, many input channels, or 8 outputs", () => {
-    for (const [xs, ws, layout] of [[[2, 1, 8, 8], [16, 1, 3, 3], "nchw"], [[2, 8, 8, 8], [16, 8, 3, 3], "nhwc"], [[2, 8, 8, 1], [8, 1, 3, 3], "nhwc"]] as const) {
+    for (const [xs, ws, layout] of [
+      [[2, 1, 8, 8], [16, 1, 3, 3], "nchw"],
+      [[2, 8, 8, 8], [16, 8, 3, 3], "nhwc"],
+      [[2, 8, 8, 1], [8, 1, 3, 3], "nhwc"],
+    ] as const) {
       const ops = countOps(() => tidy(() => conv2dMaxPool(randn([...xs]), randn([...ws]), null, { layout })));
       assert.deepEqual([ops.get("conv2d"), ops.get("max_pool2d"), ops.get("conv2dMaxPool")], [1, 1, undefined], `${xs} ${ws} ${layout}`);
     }
@@ -106,6 +110,9 @@ describe("conv2dMaxPool runs the two ops where its kernels do not apply", () => 
     const meta = Int32Array.from([2, 8, 8, 8, 16, 3, 3, 1, 1, 0, 0, 1, 1, 1, 1]);
     const [x, w, y] = [new Float32Array(2 * 8 * 8 * 8), new Float32Array(16 * 8 * 9), new Float32Array(2 * 3 * 3 * 16)];
     assert.equal(kernels.conv2dDirectFits(meta), false);
-    assert.throws(() => kernels.conv2dMaxPool(x, w, null, y, null, meta), /conv2dMaxPool: needs a float32 channels-last convolution .* at most 4 input channels .*input \[2, 8, 8, 8\]/);
+    assert.throws(
+      () => kernels.conv2dMaxPool(x, w, null, y, null, meta),
+      /conv2dMaxPool: needs a float32 channels-last convolution .* at most 4 input channels .*input \[2, 8, 8, 8\]/,
+    );
   });
 });

@@ -22,7 +22,8 @@ function nonZeroInput(shape: number[], seed: number, dtype: Tensor["dtype"] = "f
 describe("dropout", () => {
   test("zeroes a fraction p and scales the kept elements by exactly 1/(1 − p)", () => {
     tidy(() => {
-      const n = 100_000, p = 0.3;
+      const n = 100_000,
+        p = 0.3;
       const x = nonZeroInput([n], 1);
       const out = dropout(x, p, true, new Generator(2)).toArray();
       const xs = x.toArray();
@@ -87,10 +88,14 @@ describe("dropout", () => {
     tidy(() => {
       const x = nonZeroInput([256], 11);
       const g = new Generator(12);
-      const a = dropout(x, 0.5, true, g).toArray(), b = dropout(x, 0.5, true, g).toArray();
+      const a = dropout(x, 0.5, true, g).toArray(),
+        b = dropout(x, 0.5, true, g).toArray();
       const again = dropout(x, 0.5, true, new Generator(12)).toArray();
       assert.deepEqual(again, a);
-      assert.ok(a.some((v, i) => (v === 0) !== (b[i] === 0)), "two calls drew the same mask");
+      assert.ok(
+        a.some((v, i) => (v === 0) !== (b[i] === 0)),
+        "two calls drew the same mask",
+      );
     });
   });
 
@@ -113,7 +118,10 @@ describe("dropout", () => {
 
   test("evaluation mode and p = 0 return x's values, share its storage, pass the gradient through", () => {
     tidy(() => {
-      for (const [p, training] of [[0.5, false], [0, true]] as const) {
+      for (const [p, training] of [
+        [0.5, false],
+        [0, true],
+      ] as const) {
         const x = randn([4, 5], { generator: new Generator(15) });
         x.requiresGrad = true;
         const g = new Generator(16);
@@ -131,7 +139,10 @@ describe("dropout", () => {
       const x = randn([3, 4], { generator: new Generator(17) });
       x.requiresGrad = true;
       const out = dropout(x, 1);
-      assert.deepEqual(out.toArray(), x.toArray().map((v) => v * 0));
+      assert.deepEqual(
+        out.toArray(),
+        x.toArray().map((v) => v * 0),
+      );
       backward(sum(out));
       assert.deepEqual(x.grad!.toArray(), new Array(12).fill(0));
     });

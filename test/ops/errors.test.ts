@@ -29,10 +29,16 @@ test("native kernels check lengths and kinds before touching memory", () => {
     () => kernels.binary(0, 0, new Float32Array(4), new Float32Array(3), new Float32Array(4), meta),
     /binary: operand 1 is read up to element 3 but holds 3 elements/,
   );
-  assert.throws(() => kernels.unary(0, 0, new Float32Array(4), new Int32Array(4), 0), /unary: 'out' is a Int32Array, but dtype float32 is stored in a Float32Array/);
+  assert.throws(
+    () => kernels.unary(0, 0, new Float32Array(4), new Int32Array(4), 0),
+    /unary: 'out' is a Int32Array, but dtype float32 is stored in a Float32Array/,
+  );
   assert.throws(() => kernels.unary(999, 0, new Float32Array(1), new Float32Array(1), 0), /unary: unknown unary op code 999/);
   const mm = new Int32Array([1, 1, 2, 2, 2, 0, 0, 0]);
-  assert.throws(() => kernels.matmul(new Float32Array(4), new Float32Array(3), new Float32Array(4), null, 0, 0, mm), /matmul: 'b' holds 3 elements, expected 4/);
+  assert.throws(
+    () => kernels.matmul(new Float32Array(4), new Float32Array(3), new Float32Array(4), null, 0, 0, mm),
+    /matmul: 'b' holds 3 elements, expected 4/,
+  );
   assert.throws(() => kernels.reduce(0, 0, new Float32Array(6), new Float32Array(2), 2, 4, 1, 0), /reduce: 'x' holds 6 elements, expected 8/);
   assert.throws(() => kernels.cast(0, new Float32Array(2), 7, new Float32Array(2)), /cast: 'dstDtype' is not a dtype code/);
   assert.throws(() => kernels.setNumThreads(0), /setNumThreads: thread count must be in 1\.\.1024, got 0/);

@@ -57,16 +57,19 @@ function run(op: (typeof cases)[number]["op"], x: Record<string, Tensor>, attrs:
  * The bound sits 12× above the worst; computing in bfloat16 anywhere (3.9e-3 per rounding) or
  * a wrong mask, scale or layout is orders of magnitude beyond it.
  */
-const RTOL = 1e-5, FLOOR = 1e-5;
+const RTOL = 1e-5,
+  FLOOR = 1e-5;
 
 for (const c of cases) {
   test(`${c.op} at a benchmark shape, ${c.name}: sampled outputs and gradients match PyTorch`, () => {
     tidy(() => {
-      const inputs = Object.fromEntries(c.inputs.map(([n, shape, scale, seed]) => {
-        const t = hashed(shape, seed, scale);
-        t.requiresGrad = true;
-        return [n, t];
-      }));
+      const inputs = Object.fromEntries(
+        c.inputs.map(([n, shape, scale, seed]) => {
+          const t = hashed(shape, seed, scale);
+          t.requiresGrad = true;
+          return [n, t];
+        }),
+      );
       const out = run(c.op, inputs, c.attrs);
       assert.deepEqual([...out.shape], c.out_shape, "output shape");
       const results: [string, Tensor][] = [["out", out]];
@@ -79,7 +82,10 @@ for (const c of cases) {
         const actual = t.toArray();
         index.forEach((at, i) => {
           const diff = Math.abs(actual[at]! - expected[i]!);
-          assert.ok(diff <= RTOL * Math.abs(expected[i]!) + FLOOR * scale, `${c.name} ${key}[${at}]: ${actual[at]} vs PyTorch ${expected[i]} (|diff| ${diff.toExponential(2)}, scale ${scale.toExponential(2)})`);
+          assert.ok(
+            diff <= RTOL * Math.abs(expected[i]!) + FLOOR * scale,
+            `${c.name} ${key}[${at}]: ${actual[at]} vs PyTorch ${expected[i]} (|diff| ${diff.toExponential(2)}, scale ${scale.toExponential(2)})`,
+          );
         });
       }
     });

@@ -22,7 +22,12 @@ const toNCHW = (t: Tensor): Tensor => permute(t, [0, 3, 1, 2]);
 const TOL = { rtol: 1e-5, floor: 1e-6 };
 
 /** Runs op on x (NCHW) and on its NHWC copy; compares outputs and the gradients of every input. */
-function sameInBothLayouts(op: (x: Tensor, layout: "nchw" | "nhwc", extra: Tensor[]) => Tensor, xShape: number[], extraShapes: number[][] = [], dtype: "float32" | "bfloat16" = "float32"): void {
+function sameInBothLayouts(
+  op: (x: Tensor, layout: "nchw" | "nhwc", extra: Tensor[]) => Tensor,
+  xShape: number[],
+  extraShapes: number[][] = [],
+  dtype: "float32" | "bfloat16" = "float32",
+): void {
   tidy(() => {
     const base = randn(xShape, { dtype });
     const extras = extraShapes.map((s) => randn(s, { dtype }));
@@ -64,9 +69,7 @@ describe("conv2d in NHWC equals conv2d in NCHW", () => {
     ["few channels: wide rows (blocks and a remainder)", [2, 1, 5, 37], [16, 1, 3, 3], {}, true],
   ];
   for (const [name, xs, ws, options, bias] of cases) {
-    test(name, () =>
-      sameInBothLayouts((x, layout, [w, b]) => conv2d(x, w!, bias ? b! : null, { ...options, layout }), xs, bias ? [ws, [ws[0]!]] : [ws]),
-    );
+    test(name, () => sameInBothLayouts((x, layout, [w, b]) => conv2d(x, w!, bias ? b! : null, { ...options, layout }), xs, bias ? [ws, [ws[0]!]] : [ws]));
   }
   test("bfloat16", () => {
     sameInBothLayouts((x, layout, [w]) => conv2d(x, w!, null, { layout }), [2, 4, 8, 8], [[6, 4, 3, 3]], "bfloat16");
@@ -95,14 +98,22 @@ describe("pooling in NHWC equals pooling in NCHW", () => {
 
 test("NHWC convolution and pooling pass the finite-difference check", () => {
   manualSeed(3);
-  const x = randn([2, 6, 5, 3]), w = randn([4, 3, 3, 3]), b = randn([4]);
+  const x = randn([2, 6, 5, 3]),
+    w = randn([4, 3, 3, 3]),
+    b = randn([4]);
   const inputs = [x, w, b];
   for (const t of inputs) t.requiresGrad = true;
   const f = ([xi, wi, bi]: Tensor[]) => [maxPool2d(conv2d(xi!, wi!, bi!, { padding: 1, layout: "nhwc" }), 2, { layout: "nhwc" })];
   const out = f(inputs)[0]!;
   const g = randn(out.shape);
   sum(mul(out, g)).backward();
-  gradcheck(f, inputs.map(copyOf), [g], inputs.map((t) => t.grad), "conv2d+maxPool2d nhwc");
+  gradcheck(
+    f,
+    inputs.map(copyOf),
+    [g],
+    inputs.map((t) => t.grad),
+    "conv2d+maxPool2d nhwc",
+  );
 });
 
 test("a bad layout is an error naming the op", () => {

@@ -126,7 +126,9 @@ describe("layerNorm with a bfloat16 output", () => {
     }));
 
   test("a non-floating outputDtype is refused", () =>
-    tidy(() => assert.throws(() => ops.layerNorm(randn([2, 4]), [4], null, null, 1e-5, "int32"), /layerNorm: outputDtype must be a floating dtype, got int32/)));
+    tidy(() =>
+      assert.throws(() => ops.layerNorm(randn([2, 4]), [4], null, null, 1e-5, "int32"), /layerNorm: outputDtype must be a floating dtype, got int32/),
+    ));
 });
 
 /** Runs fn with 1 and then 2 OpenMP threads and returns both results as arrays. */
@@ -152,7 +154,10 @@ function gradOf(t: Tensor): number[] {
 /** A deterministic pseudo-random tensor (no generator needed). */
 function wave(shape: number[], scale = 1) {
   const size = shape.reduce((a, b) => a * b, 1);
-  return tensor(Float32Array.from({ length: size }, (_, i) => scale * Math.sin(i * 0.7 + Math.cos(i * 0.013))), { shape });
+  return tensor(
+    Float32Array.from({ length: size }, (_, i) => scale * Math.sin(i * 0.7 + Math.cos(i * 0.013))),
+    { shape },
+  );
 }
 
 describe("results do not depend on the thread count", () => {
@@ -178,7 +183,10 @@ describe("results do not depend on the thread count", () => {
     const run = (): number[][] => {
       const logits = wave([64, 500], 3);
       logits.requiresGrad = true;
-      const targets = tensor(Int32Array.from({ length: 64 }, (_, i) => (i % 5 === 0 ? -100 : (i * 37) % 500)), { dtype: "int32" });
+      const targets = tensor(
+        Int32Array.from({ length: 64 }, (_, i) => (i % 5 === 0 ? -100 : (i * 37) % 500)),
+        { dtype: "int32" },
+      );
       const loss = ops.crossEntropy(logits, targets, { labelSmoothing: 0.1, reduction: "none" });
       loss.backward(wave([64]));
       return [loss.toArray(), gradOf(logits)];
@@ -190,7 +198,8 @@ describe("results do not depend on the thread count", () => {
   test("layerNorm: dx is identical, dweight and dbias partial sums agree to rounding", () => {
     const run = (): number[][] => {
       const x = wave([64, 600], 2);
-      const w = wave([600]), b = wave([600], 0.5);
+      const w = wave([600]),
+        b = wave([600], 0.5);
       for (const t of [x, w, b]) t.requiresGrad = true;
       const y = ops.layerNorm(x, [600], w, b);
       y.backward(wave([64, 600]));

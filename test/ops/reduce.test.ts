@@ -9,13 +9,18 @@ import { tidy } from "../../src/tensor/scope.js";
 import { checkOpFixtures } from "../helpers/op_fixtures.js";
 
 for (const name of ["sum", "mean", "max", "min"] as const) {
-  checkOpFixtures(name, ({ x }, { axes, keepDim }) => ops[name](x!, axes ?? undefined, keepDim));
+  const op = { sum: ops.sum, mean: ops.mean, max: ops.max, min: ops.min }[name];
+  checkOpFixtures(name, ({ x }, { axes, keepDim }) => op(x!, axes ?? undefined, keepDim));
 }
 
 test("sumInFloat32 sums bfloat16 into float32 without rounding the sums to bfloat16", () => {
   tidy(() => {
     // 300 rows: over 256, the split-rows path of a bias gradient; 40 columns: the column path.
-    for (const [shape, axis] of [[[300, 40], 0], [[7, 300], 1], [[5, 6, 3], 1]] as const) {
+    for (const [shape, axis] of [
+      [[300, 40], 0],
+      [[7, 300], 1],
+      [[5, 6, 3], 1],
+    ] as const) {
       const x = cast(randn([...shape]), "bfloat16");
       const got = sumInFloat32(x, axis);
       assert.equal(got.dtype, "float32");

@@ -55,9 +55,24 @@ describe("op table", () => {
     assert.deepEqual(
       { ...AUTOCAST_POLICY },
       {
-        add: "promote", sub: "promote", mul: "promote", div: "promote", pow: "promote", maximum: "promote", minimum: "promote",
-        sum: "f32", mean: "f32", softmax: "f32", logSoftmax: "f32", layerNorm: "f32", crossEntropy: "f32",
-        matmul: "low", linear: "low", conv2d: "low", scaledDotProductAttention: "low", causalSelfAttention: "low",
+        add: "promote",
+        sub: "promote",
+        mul: "promote",
+        div: "promote",
+        pow: "promote",
+        maximum: "promote",
+        minimum: "promote",
+        sum: "f32",
+        mean: "f32",
+        softmax: "f32",
+        logSoftmax: "f32",
+        layerNorm: "f32",
+        crossEntropy: "f32",
+        matmul: "low",
+        linear: "low",
+        conv2d: "low",
+        scaledDotProductAttention: "low",
+        causalSelfAttention: "low",
       },
     );
   });

@@ -32,20 +32,18 @@ describe("layout ops beyond the fixtures", () => {
   test("slice: end defaults to the end of the axis", () =>
     tidy(() => assert.deepEqual(ops.slice(tensor([0, 1, 2, 3, 4]), 0, 1, undefined, 3).toArray(), [1, 4])));
 
-  test("permute of a 0-d tensor copies its one element", () =>
-    tidy(() => assert.deepEqual(ops.permute(tensor(7), []).toArray(), [7])));
+  test("permute of a 0-d tensor copies its one element", () => tidy(() => assert.deepEqual(ops.permute(tensor(7), []).toArray(), [7])));
 
   test("permutes of slabs too large for the cache take the tiled transpose, exactly, in every dtype", () =>
     tidy(() => {
       // [2, 401, 331, 2] -> [0, 3, 2, 1]: slabs of 331 × 401 elements (over 256 KiB even in
       // bfloat16), ragged against 16 × 16 tiles.
-      const [N, H, W, C] = [2, 401, 331, 2], dims = [0, 3, 2, 1];
+      const [N, H, W, C] = [2, 401, 331, 2],
+        dims = [0, 3, 2, 1];
       const values = Array.from({ length: N * H * W * C }, (_, k) => (k % 251) - 125); // exact in bfloat16
       const expected: number[] = [];
       for (let n = 0; n < N; n++)
-        for (let c = 0; c < C; c++)
-          for (let w = 0; w < W; w++)
-            for (let h = 0; h < H; h++) expected.push(values[((n * H + h) * W + w) * C + c]!);
+        for (let c = 0; c < C; c++) for (let w = 0; w < W; w++) for (let h = 0; h < H; h++) expected.push(values[((n * H + h) * W + w) * C + c]!);
       for (const dtype of ["float32", "bfloat16", "int32"] as const) {
         const x = ops.cast(tensor(values, { shape: [N, H, W, C] }), dtype);
         const out = ops.permute(x, dims);
@@ -58,7 +56,8 @@ describe("layout ops beyond the fixtures", () => {
 describe("where and maskedFill beyond the fixtures", () => {
   test("float and bf16 conditions: nonzero is true, ±0 false, NaN true", () =>
     tidy(() => {
-      const a = tensor([1, 2, 3, 4]), b = tensor([-1, -2, -3, -4]);
+      const a = tensor([1, 2, 3, 4]),
+        b = tensor([-1, -2, -3, -4]);
       const values = [0, -0, NaN, 0.25];
       for (const dtype of ["float32", "bfloat16", "float16"] as const) {
         assert.deepEqual(ops.where(tensor(values, { dtype }), a, b).toArray(), [-1, -2, 3, 4], dtype);
@@ -85,8 +84,20 @@ describe("where and maskedFill beyond the fixtures", () => {
 
   test("maskedFill with -Infinity: the filled elements pass no gradient", () =>
     tidy(() => {
-      const x = tensor([[1, 2], [3, 4]], { requiresGrad: true });
-      const mask = tensor([[0, 1], [0, 0]], { dtype: "int32" });
+      const x = tensor(
+        [
+          [1, 2],
+          [3, 4],
+        ],
+        { requiresGrad: true },
+      );
+      const mask = tensor(
+        [
+          [0, 1],
+          [0, 0],
+        ],
+        { dtype: "int32" },
+      );
       const out = ops.maskedFill(x, mask, -Infinity);
       assert.deepEqual(out.toArray(), [1, -Infinity, 3, 4]);
       ops.sum(ops.exp(out)).backward();
@@ -97,13 +108,20 @@ describe("where and maskedFill beyond the fixtures", () => {
 describe("embedding beyond the fixtures", () => {
   test("large lookups and scatter-adds match a float64 reference", () =>
     tidy(() => {
-      const V = 50, D = 96, n = 2048;
+      const V = 50,
+        D = 96,
+        n = 2048;
       const idx = Array.from({ length: n }, (_, i) => (i * 7919) % V);
       const w = Array.from({ length: V * D }, (_, i) => Math.sin(i));
       const g = Array.from({ length: n * D }, (_, i) => Math.cos(i));
       const weight = tensor(w, { shape: [V, D], requiresGrad: true });
       const out = ops.embedding(tensor(idx, { dtype: "int32", shape: [n] }), weight);
-      assertClose(out, idx.flatMap((v) => w.slice(v * D, (v + 1) * D)), F32, "embedding forward");
+      assertClose(
+        out,
+        idx.flatMap((v) => w.slice(v * D, (v + 1) * D)),
+        F32,
+        "embedding forward",
+      );
       out.backward(tensor(g, { shape: [n, D] }));
       const expected = new Float64Array(V * D);
       idx.forEach((v, i) => {
@@ -118,10 +136,7 @@ describe("embedding beyond the fixtures", () => {
     assert.throws(() => kernels.embedding(0, weight, 2, 2, new Int32Array([0, 1, 2]), out), /embedding: index 2 at flat position 2/);
     assert.deepEqual([...out], [9, 9, 9, 9, 9, 9]);
     const gw = new Float32Array(4).fill(9);
-    assert.throws(
-      () => kernels.embeddingBackward(0, gw, 2, 2, new Int32Array([1, -3]), new Float32Array(4)),
-      /embeddingBackward: index -3 at flat position 1/,
-    );
+    assert.throws(() => kernels.embeddingBackward(0, gw, 2, 2, new Int32Array([1, -3]), new Float32Array(4)), /embeddingBackward: index -3 at flat position 1/);
     assert.deepEqual([...gw], [9, 9, 9, 9]);
   });
 });
@@ -162,11 +177,19 @@ describe("layout and indexing errors name the op and the value", () => {
     ["where dtypes", () => ops.where(zeros([3]), x(), zeros([3], { dtype: "float16" })), /where: dtypes differ/],
     ["where numbers", () => ops.where(x(), 1, 2), /where: a and b are both numbers \(1, 2\)/],
     ["maskedFill mask", () => ops.maskedFill(zeros([3]), x(), 0), /maskedFill: mask \[2, 3\] does not broadcast to x \[3\]/],
-    ["embedding range", () => ops.embedding(tensor([0, 5], { dtype: "int32" }), zeros([5, 2])), /embedding: index 5 at flat position 1 is out of range \[0, 5\)/],
+    [
+      "embedding range",
+      () => ops.embedding(tensor([0, 5], { dtype: "int32" }), zeros([5, 2])),
+      /embedding: index 5 at flat position 1 is out of range \[0, 5\)/,
+    ],
     ["embedding negative", () => ops.embedding(tensor([[0], [-1]], { dtype: "int32" }), zeros([5, 2])), /embedding: index -1 at flat position 1/],
     ["embedding float indices", () => ops.embedding(tensor([0, 1]), zeros([5, 2])), /embedding: indices must be int32, got float32 \[2\]/],
     ["embedding weight rank", () => ops.embedding(tensor([0], { dtype: "int32" }), zeros([5])), /embedding: weight \[5\] must be 2-D/],
-    ["embedding int weight", () => ops.embedding(tensor([0], { dtype: "int32" }), zeros([5, 2], { dtype: "int32" })), /embedding: expected a floating tensor, got int32/],
+    [
+      "embedding int weight",
+      () => ops.embedding(tensor([0], { dtype: "int32" }), zeros([5, 2], { dtype: "int32" })),
+      /embedding: expected a floating tensor, got int32/,
+    ],
     ["cast dtype", () => ops.cast(x(), "float64" as never), /cast: unknown dtype "float64"/],
   ];
   for (const [name, fn, message] of cases) test(name, () => tidy(() => assert.throws(fn, message)));

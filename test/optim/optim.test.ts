@@ -3,7 +3,22 @@ import { join } from "node:path";
 import { describe, test } from "node:test";
 
 import { copyOf } from "../../src/ops/inplace.js";
-import { Adam, AdamW, SGD, LRScheduler, clipGradNorm, clipGradValue, cosine, linearWarmup, oneCycle, sequential, stepDecay, warmupStableDecay, linearDecay, type Optimizer } from "../../src/optim/index.js";
+import {
+  Adam,
+  AdamW,
+  SGD,
+  LRScheduler,
+  clipGradNorm,
+  clipGradValue,
+  cosine,
+  linearWarmup,
+  oneCycle,
+  sequential,
+  stepDecay,
+  warmupStableDecay,
+  linearDecay,
+  type Optimizer,
+} from "../../src/optim/index.js";
 import { tensor, zeros } from "../../src/tensor/create.js";
 import { loadSafetensors } from "../../src/tensor/safetensors.js";
 import type { Tensor } from "../../src/tensor/tensor.js";
@@ -21,15 +36,28 @@ const meta = JSON.parse(metadata.meta!) as {
 function make(name: string, params: Tensor[]): Optimizer<any> {
   const o = meta.optimizers[name]! as any;
   const common = { lr: o.lr, weightDecay: o.weight_decay ?? undefined };
-  if (name.startsWith("sgd")) return new SGD(params, { ...common, weightDecay: o.weight_decay ?? 0, momentum: o.momentum ?? 0, dampening: o.dampening ?? 0, nesterov: o.nesterov ?? false });
-  const adam = { lr: o.lr, ...(o.betas ? { betas: o.betas } : {}), ...(o.eps ? { eps: o.eps } : {}), ...(o.weight_decay !== undefined ? { weightDecay: o.weight_decay } : {}) };
+  if (name.startsWith("sgd"))
+    return new SGD(params, {
+      ...common,
+      weightDecay: o.weight_decay ?? 0,
+      momentum: o.momentum ?? 0,
+      dampening: o.dampening ?? 0,
+      nesterov: o.nesterov ?? false,
+    });
+  const adam = {
+    lr: o.lr,
+    ...(o.betas ? { betas: o.betas } : {}),
+    ...(o.eps ? { eps: o.eps } : {}),
+    ...(o.weight_decay !== undefined ? { weightDecay: o.weight_decay } : {}),
+  };
   return name === "adamw" ? new AdamW(params, adam) : new Adam(params, adam);
 }
 
 describe("optimizers follow PyTorch's trajectories", () => {
   for (const name of Object.keys(meta.optimizers)) {
     test(name, () => {
-      const w = copyOf(tensors.w0!), b = copyOf(tensors.b0!);
+      const w = copyOf(tensors.w0!),
+        b = copyOf(tensors.b0!);
       w.requiresGrad = b.requiresGrad = true;
       const opt = make(name, [w, b]);
       for (let t = 0; t < meta.steps; t++) {
@@ -46,16 +74,33 @@ describe("optimizers follow PyTorch's trajectories", () => {
 
 test("stateDict and loadStateDict resume an optimizer exactly", () => {
   const run = (resumeAt: number | null): number[] => {
-    const w = tensor([[1, -2], [3, 0.5]], { requiresGrad: true });
+    const w = tensor(
+      [
+        [1, -2],
+        [3, 0.5],
+      ],
+      { requiresGrad: true },
+    );
     let opt = new AdamW([w], { lr: 0.1, weightDecay: 0.1 });
     for (let t = 0; t < 6; t++) {
       if (t === resumeAt) {
         const saved = opt.stateDict();
-        const copy = { state: Object.fromEntries(Object.entries(saved.state).map(([k, s]) => [k, { step: s.step, tensors: Object.fromEntries(Object.entries(s.tensors).map(([n, x]) => [n, copyOf(x)])) }])), paramGroups: JSON.parse(JSON.stringify(saved.paramGroups)) };
+        const copy = {
+          state: Object.fromEntries(
+            Object.entries(saved.state).map(([k, s]) => [
+              k,
+              { step: s.step, tensors: Object.fromEntries(Object.entries(s.tensors).map(([n, x]) => [n, copyOf(x)])) },
+            ]),
+          ),
+          paramGroups: JSON.parse(JSON.stringify(saved.paramGroups)),
+        };
         opt = new AdamW([w], { lr: 0.5 });
         opt.loadStateDict(copy);
       }
-      w.grad = tensor([[t, 1], [-1, 2 * t]]);
+      w.grad = tensor([
+        [t, 1],
+        [-1, 2 * t],
+      ]);
       opt.step();
     }
     return w.toArray();
@@ -75,7 +120,8 @@ test("hyperparameters are validated with the bad value in the message", () => {
 });
 
 test("parameter groups keep their own hyperparameters", () => {
-  const a = tensor([1], { requiresGrad: true }), b = tensor([1], { requiresGrad: true });
+  const a = tensor([1], { requiresGrad: true }),
+    b = tensor([1], { requiresGrad: true });
   const opt = new SGD([{ params: [a] }, { params: [b], lr: 0.5 }], { lr: 0.1 });
   a.grad = tensor([1]);
   b.grad = tensor([1]);
@@ -108,7 +154,10 @@ describe("schedules give PyTorch's learning rates", () => {
 
 test("warmup-stable-decay and linear decay reach their floor", () => {
   const wsd = warmupStableDecay({ warmup: 2, stable: 3, decay: 4, floor: 0.1 });
-  assert.deepEqual([0, 1, 2, 4, 5, 9, 20].map((s) => +wsd(s).toFixed(6)), [0.5, 1, 1, 1, 1, 0.1, 0.1]);
+  assert.deepEqual(
+    [0, 1, 2, 4, 5, 9, 20].map((s) => +wsd(s).toFixed(6)),
+    [0.5, 1, 1, 1, 1, 0.1, 0.1],
+  );
   assert.equal(linearDecay(10)(5), 0.5);
   assert.throws(() => cosine(0), /cosine: steps must be a positive integer, got 0/);
   assert.throws(() => sequential([linearWarmup(2)], [2]), /1 schedules need 0 lengths/);
@@ -123,8 +172,15 @@ test("clipGradNorm matches torch.nn.utils.clip_grad_norm_", () => {
   const small = zeros([2]);
   small.grad = tensor([0.3, -0.4]);
   assert.ok(Math.abs(clipGradNorm([small], 1) - 0.5) < 1e-7);
-  assert.deepEqual(small.grad.toArray().map((v) => +v.toFixed(6)), [0.3, -0.4], "below the limit: unchanged");
+  assert.deepEqual(
+    small.grad.toArray().map((v) => +v.toFixed(6)),
+    [0.3, -0.4],
+    "below the limit: unchanged",
+  );
   clipGradValue([small], 0.35);
-  assert.deepEqual(small.grad.toArray().map((v) => +v.toFixed(6)), [0.3, -0.35]);
+  assert.deepEqual(
+    small.grad.toArray().map((v) => +v.toFixed(6)),
+    [0.3, -0.35],
+  );
   assert.throws(() => clipGradNorm(ps, 0), /maxNorm must be positive, got 0/);
 });

@@ -42,27 +42,29 @@ function collectives(group: ProcessGroup, n: number): Record<string, number[]> {
   const half = make(smallValues(g.rank, n), "bfloat16");
   g.allReduce(half, "sum");
   out["allReduce.bf16.sum"] = half.toArray();
-  const input = make(rankValues(g.rank, n * g.size)), part = Tensor.empty([n]);
+  const input = make(rankValues(g.rank, n * g.size)),
+    part = Tensor.empty([n]);
   g.reduceScatter(part, input, "sum");
   out["reduceScatter.sum"] = part.toArray();
   const gathered = Tensor.empty([n * g.size]);
   g.allGather(gathered, make(rankValues(g.rank, n)));
-  out["allGather"] = gathered.toArray();
+  out.allGather = gathered.toArray();
   const b = make(rankValues(g.rank, n));
   g.broadcast(b, g.size - 1);
-  out["broadcast"] = b.toArray();
+  out.broadcast = b.toArray();
   const received = Tensor.empty([n]);
-  const next = (g.rank + 1) % g.size, prev = (g.rank + g.size - 1) % g.size;
+  const next = (g.rank + 1) % g.size,
+    prev = (g.rank + g.size - 1) % g.size;
   const sent = g.send(make(rankValues(g.rank, n)), next, 7, { async: true });
   g.recv(received, prev, 7, { async: true }).wait();
   sent.wait();
-  out["ring"] = received.toArray();
+  out.ring = received.toArray();
   g.barrier();
   const sub = g.newGroup([...Array(g.size).keys()].filter((r) => r % 2 === 1).reverse());
   if (sub) {
     const t = make([sub.rank + 1, 10 * (sub.rank + 1)]);
     sub.allReduce(t, "sum");
-    out["sub"] = [sub.rank, sub.size, ...t.toArray()];
+    out.sub = [sub.rank, sub.size, ...t.toArray()];
   }
   return out;
 }
@@ -115,4 +117,3 @@ export function run(group: ProcessGroup, args: { scenario: string; n?: number })
       throw new Error(`unknown scenario ${args.scenario}`);
   }
 }
-

@@ -14,7 +14,9 @@ async function train(size: number, args: DDPArgs): Promise<Result[]> {
   });
 }
 
-test("DDP over 2 and 4 threads gives the single-worker result on the same global batch after 20 steps (AdamW, clipping, accumulation without sync, gradients kept or dropped, with and without overlap)", { timeout: 180_000 }, async () => {
+test("DDP over 2 and 4 threads gives the single-worker result on the same global batch after 20 steps (AdamW, clipping, accumulation without sync, gradients kept or dropped, with and without overlap)", {
+  timeout: 180_000,
+}, async () => {
   const args: DDPArgs = { steps: 20, globalBatch: 32, accumulate: 1 };
   const [single] = await train(1, args);
   assert.ok(single!.buckets > 2, `several buckets (${single!.buckets})`);

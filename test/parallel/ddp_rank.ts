@@ -27,7 +27,8 @@ export interface DDPArgs {
   keepGrads?: boolean;
 }
 
-const FEATURES = 20, CLASSES = 5;
+const FEATURES = 20,
+  CLASSES = 5;
 
 export interface DDPResult {
   losses: number[];
@@ -46,7 +47,8 @@ export function run(group: ProcessGroup, args: DDPArgs): DDPResult {
   const ddp = new DistributedDataParallel(model, group, { bucketCapMB: 0.002, firstBucketCapMB: 0.0005, overlap: args.overlap });
   // All-reduces issued, and tests of all-reduces in flight, while a bucket still waits for
   // gradients, i.e. during backward.
-  let duringBackward = 0, testedDuringBackward = 0;
+  let duringBackward = 0,
+    testedDuringBackward = 0;
   const inBackward = (): boolean => ddp.buckets.some((b) => b.pending > 0);
   const allReduce = group.allReduce.bind(group);
   group.allReduce = (...call) => {
@@ -69,15 +71,22 @@ export function run(group: ProcessGroup, args: DDPArgs): DDPResult {
     return row.indexOf(Math.max(...row));
   });
   const order = new DistributedSampler(new SequentialSampler(total), { rank: group.rank, worldSize: group.size }).epochIndices(0);
-  const perRank = args.globalBatch / group.size, micro = perRank / args.accumulate;
+  const perRank = args.globalBatch / group.size,
+    micro = perRank / args.accumulate;
   const losses: number[] = [];
   let gradsInBuckets = 0;
   for (let step = 0; step < args.steps; step++) {
     let lossSum = 0;
     for (let m = 0; m < args.accumulate; m++) {
       const idx = order.subarray(step * perRank + m * micro, step * perRank + (m + 1) * micro);
-      const x = tensor(Float32Array.from({ length: idx.length * FEATURES }, (_, k) => xs[idx[Math.floor(k / FEATURES)]! * FEATURES + (k % FEATURES)]!), { shape: [idx.length, FEATURES] });
-      const y = tensor(Int32Array.from(idx, (i) => ys[i]!), { dtype: "int32" });
+      const x = tensor(
+        Float32Array.from({ length: idx.length * FEATURES }, (_, k) => xs[idx[Math.floor(k / FEATURES)]! * FEATURES + (k % FEATURES)]!),
+        { shape: [idx.length, FEATURES] },
+      );
+      const y = tensor(
+        Int32Array.from(idx, (i) => ys[i]!),
+        { dtype: "int32" },
+      );
       tidy(() => {
         const loss = crossEntropy(model.forward(x), y);
         lossSum += loss.item() / args.accumulate;

@@ -19,7 +19,11 @@ test("collectives, process groups and strategies reach elements only through toH
   const root = repoRoot();
   const offenders = sources(join(root, "src", "parallel"))
     .map((path) => relative(root, path))
-    .filter((path) => readFileSync(join(root, path), "utf8").split("\n").some((line) => DATA.test(line) && !line.trim().startsWith("*")));
+    .filter((path) =>
+      readFileSync(join(root, path), "utf8")
+        .split("\n")
+        .some((line) => DATA.test(line) && !line.trim().startsWith("*")),
+    );
   assert.deepEqual(offenders, []);
   assert.ok(DATA.test("native.copyBytes(slice, leaf.grad.data)") && !DATA.test("leaf.grad.toHost()") && !DATA.test("workerData"));
 });

@@ -31,7 +31,10 @@ function mpirun(args: string[], scenario: string, timeoutMs = 20_000): Job {
     timeout: 120_000,
   });
   const output = `${r.stdout}${r.stderr}`;
-  const lines = r.stdout.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as Record<string, unknown>);
+  const lines = r.stdout
+    .split("\n")
+    .filter((l) => l.startsWith("{"))
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
   return { status: r.status, output, lines, ms: Date.now() - started };
 }
 
@@ -42,15 +45,25 @@ for (const n of [2, 4]) {
     const job = mpirun(local(n), "collectives");
     assert.equal(job.status, 0, job.output);
     assert.deepEqual(job.lines.map((l) => l.rank).sort(), [...Array(n).keys()], job.output);
-    assert.ok(job.lines.every((l) => l.ok === true && l.size === n), job.output);
+    assert.ok(
+      job.lines.every((l) => l.ok === true && l.size === n),
+      job.output,
+    );
   });
 }
 
-test("mpi: DDP over 2 ranks gives the single-rank result on the same global batch after 20 steps (AdamW, clipping, accumulation without sync, with and without overlap)", { skip, timeout: 300_000 }, () => {
+test("mpi: DDP over 2 ranks gives the single-rank result on the same global batch after 20 steps (AdamW, clipping, accumulation without sync, with and without overlap)", {
+  skip,
+  timeout: 300_000,
+}, () => {
   const ddp = (n: number, args: DDPArgs): DDPResult[] => {
     const out = mkdtempSync(join(tmpdir(), "turbine-mpi-ddp-"));
     try {
-      const job = mpirun([...local(n), "-x", `TURBINE_DDP_ARGS=${JSON.stringify(args)}`, "-x", `TURBINE_DDP_OUT=${out}`, "-x", "OMP_NUM_THREADS=1"], "ddp", 60_000);
+      const job = mpirun(
+        [...local(n), "-x", `TURBINE_DDP_ARGS=${JSON.stringify(args)}`, "-x", `TURBINE_DDP_OUT=${out}`, "-x", "OMP_NUM_THREADS=1"],
+        "ddp",
+        60_000,
+      );
       assert.equal(job.status, 0, job.output);
       return Array.from({ length: n }, (_, r) => JSON.parse(readFileSync(join(out, `rank-${r}.json`), "utf8")) as DDPResult);
     } finally {
@@ -60,7 +73,11 @@ test("mpi: DDP over 2 ranks gives the single-rank result on the same global batc
   const args: DDPArgs = { steps: 20, globalBatch: 32, accumulate: 1 };
   const [single] = ddp(1, args);
   assert.ok(single!.losses[19]! < single!.losses[0]!, "the model learns");
-  for (const [accumulate, overlap] of [[1, true], [2, true], [1, false]] as const) {
+  for (const [accumulate, overlap] of [
+    [1, true],
+    [2, true],
+    [1, false],
+  ] as const) {
     const ranks = ddp(2, { ...args, accumulate, overlap });
     assert.equal(ranks[0]!.duringBackward > 0, overlap, `overlap ${overlap}: ${ranks[0]!.duringBackward} all-reduces issued during backward`);
     for (const [r, result] of ranks.entries()) {
@@ -114,7 +131,9 @@ test("mpi: every collective between 2 and 4 network namespaces over TCP (the mul
       assert.equal(job.lines.filter((l) => l.ok === true).length, hosts, job.output);
       // The data went over the hosts' own links (the async step alone all-reduces 768 KB).
       for (const ns of bed.namespaces) {
-        const [link] = JSON.parse(execFileSync("ip", ["-n", ns, "-s", "-j", "link", "show", "eth0"], { encoding: "utf8" })) as { stats64: { tx: { bytes: number } } }[];
+        const [link] = JSON.parse(execFileSync("ip", ["-n", ns, "-s", "-j", "link", "show", "eth0"], { encoding: "utf8" })) as {
+          stats64: { tx: { bytes: number } };
+        }[];
         assert.ok(link!.stats64.tx.bytes > 500_000, `${ns} sent only ${link!.stats64.tx.bytes} bytes`);
       }
     } finally {

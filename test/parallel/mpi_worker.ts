@@ -30,13 +30,15 @@ function make(n: number, dtype: DType, fn: (i: number) => number): Tensor {
 function toF16(v: number): number {
   if (v === 0) return 0;
   const sign = v < 0 ? 0x8000 : 0;
-  const a = Math.abs(v), e = Math.floor(Math.log2(a));
+  const a = Math.abs(v),
+    e = Math.floor(Math.log2(a));
   return sign | ((e + 15) << 10) | Math.round((a / 2 ** e - 1) * 1024);
 }
 
 function values(t: Tensor): number[] {
   if (t.dtype === "bfloat16") return [...t.data].map((b) => new Float32Array(new Uint32Array([b << 16]).buffer)[0]!);
-  if (t.dtype === "float16") return [...t.data].map((h) => (h & 0x8000 ? -1 : 1) * 2 ** (((h >> 10) & 31) - 15) * (1 + (h & 1023) / 1024) * (h & 0x7fff ? 1 : 0));
+  if (t.dtype === "float16")
+    return [...t.data].map((h) => (h & 0x8000 ? -1 : 1) * 2 ** (((h >> 10) & 31) - 15) * (1 + (h & 1023) / 1024) * (h & 0x7fff ? 1 : 0));
   return [...t.data];
 }
 
@@ -44,40 +46,86 @@ const range = <T>(n: number, fn: (i: number) => T): T[] => Array.from({ length: 
 const sumRanks = (fn: (r: number) => number): number => range(size, fn).reduce((a, b) => a + b, 0);
 
 function collectives(g: ProcessGroup): void {
-  const n = g.size, r = g.rank;
+  const n = g.size,
+    r = g.rank;
   for (const dtype of ["float32", "bfloat16", "float16", "int32"] as DType[]) {
     const t = make(6, dtype, (i) => r + 1 + i);
     g.allReduce(t, "sum");
-    assert.deepEqual(values(t), range(6, (i) => (n * (n + 1)) / 2 + n * i), `allReduce sum ${dtype}`);
+    assert.deepEqual(
+      values(t),
+      range(6, (i) => (n * (n + 1)) / 2 + n * i),
+      `allReduce sum ${dtype}`,
+    );
     const m = make(6, dtype, (i) => ((r * 5 + i) % 7) - 3);
     g.allReduce(m, "max");
-    assert.deepEqual(values(m), range(6, (i) => Math.max(...range(n, (q) => ((q * 5 + i) % 7) - 3))), `allReduce max ${dtype}`);
+    assert.deepEqual(
+      values(m),
+      range(6, (i) => Math.max(...range(n, (q) => ((q * 5 + i) % 7) - 3))),
+      `allReduce max ${dtype}`,
+    );
     if (dtype === "int32") continue;
     const mean = make(6, dtype, (i) => 2 * (r + i));
     g.allReduce(mean, "mean");
-    assert.deepEqual(values(mean), range(6, (i) => n - 1 + 2 * i), `allReduce mean ${dtype}`);
+    assert.deepEqual(
+      values(mean),
+      range(6, (i) => n - 1 + 2 * i),
+      `allReduce mean ${dtype}`,
+    );
   }
   const k = 3;
-  const input = make(n * k, "float32", (j) => r * 100 + j), out = make(k, "float32", () => 0);
+  const input = make(n * k, "float32", (j) => r * 100 + j),
+    out = make(k, "float32", () => 0);
   g.reduceScatter(out, input, "sum");
-  assert.deepEqual(values(out), range(k, (i) => range(n, (q) => q * 100 + r * k + i).reduce((a, b) => a + b)), "reduceScatter sum");
+  assert.deepEqual(
+    values(out),
+    range(k, (i) => range(n, (q) => q * 100 + r * k + i).reduce((a, b) => a + b)),
+    "reduceScatter sum",
+  );
   g.reduceScatter(out, input, "mean");
-  assert.deepEqual(values(out), range(k, (i) => range(n, (q) => q * 100 + r * k + i).reduce((a, b) => a + b) / n), "reduceScatter mean");
+  assert.deepEqual(
+    values(out),
+    range(k, (i) => range(n, (q) => q * 100 + r * k + i).reduce((a, b) => a + b) / n),
+    "reduceScatter mean",
+  );
   const gathered = make(n * k, "bfloat16", () => 0);
-  g.allGather(gathered, make(k, "bfloat16", (i) => r * 10 + i));
-  assert.deepEqual(values(gathered), range(n * k, (j) => Math.floor(j / k) * 10 + (j % k)), "allGather");
+  g.allGather(
+    gathered,
+    make(k, "bfloat16", (i) => r * 10 + i),
+  );
+  assert.deepEqual(
+    values(gathered),
+    range(n * k, (j) => Math.floor(j / k) * 10 + (j % k)),
+    "allGather",
+  );
   const b = make(5, "int32", (i) => (r === n - 1 ? 40 + i : -1));
   g.broadcast(b, n - 1);
-  assert.deepEqual(values(b), range(5, (i) => 40 + i), "broadcast");
+  assert.deepEqual(
+    values(b),
+    range(5, (i) => 40 + i),
+    "broadcast",
+  );
   const incoming = make(4, "float32", () => 0);
   const recv = g.recv(incoming, (r + n - 1) % n, 5, { async: true });
-  g.send(make(4, "float32", (i) => r * 10 + i), (r + 1) % n, 5, { async: true }).wait();
+  g.send(
+    make(4, "float32", (i) => r * 10 + i),
+    (r + 1) % n,
+    5,
+    { async: true },
+  ).wait();
   recv.wait();
-  assert.deepEqual(values(incoming), range(4, (i) => ((r + n - 1) % n) * 10 + i), "send/recv ring");
+  assert.deepEqual(
+    values(incoming),
+    range(4, (i) => ((r + n - 1) % n) * 10 + i),
+    "send/recv ring",
+  );
   // Memory shared with worker threads (a SharedArrayBuffer) is reduced in place like any other.
   const shared = fromTypedArray(new Float32Array(new SharedArrayBuffer(16)).fill(r + 1), [4]);
   g.allReduce(shared, "sum");
-  assert.deepEqual(values(shared), range(4, () => (n * (n + 1)) / 2), "allReduce on a SharedArrayBuffer");
+  assert.deepEqual(
+    values(shared),
+    range(4, () => (n * (n + 1)) / 2),
+    "allReduce on a SharedArrayBuffer",
+  );
   g.barrier();
 }
 
@@ -88,7 +136,13 @@ function asyncHandles(): void {
   // The native progress thread completes them without any wait() call.
   while (!works.every((w) => w.isCompleted())) assert.ok(Date.now() < deadline, "async allReduce never completed");
   works.forEach((w) => w.wait());
-  ts.forEach((t, j) => assert.equal(values(t)[5], sumRanks((q) => q + j + 2), "async allReduce"));
+  ts.forEach((t, j) =>
+    assert.equal(
+      values(t)[5],
+      sumRanks((q) => q + j + 2),
+      "async allReduce",
+    ),
+  );
 }
 
 function subGroups(): void {
@@ -107,7 +161,8 @@ function subGroups(): void {
     assert.throws(() => reversed.barrier(), /barrier on rank \d: the group was destroyed/);
   } else assert.equal(reversed, null);
   if (size === 4) {
-    const evens = group.newGroup([0, 2]), odds = group.newGroup([1, 3]);
+    const evens = group.newGroup([0, 2]),
+      odds = group.newGroup([1, 3]);
     const mine = rank % 2 === 0 ? evens : odds;
     assert.equal(rank % 2 === 0 ? odds : evens, null);
     collectives(mine!);
@@ -115,10 +170,38 @@ function subGroups(): void {
 }
 
 function errors(): void {
-  assert.throws(() => group.reduceScatter(make(3, "float32", () => 0), make(3 * size + 1, "float32", () => 0)), /reduceScatter: input has \d+ elements; expected/);
-  assert.throws(() => group.broadcast(make(1, "float32", () => 0), 9), /broadcast: root 9 is outside 0\.\./);
-  assert.throws(() => group.allReduce(make(1, "int32", () => 0), "mean"), /allReduce: mean needs a floating dtype/);
-  assert.throws(() => group.allGather(make(2 * size, "float32", () => 0), make(2, "int32", () => 0)), /allGather: output is float32 but input is int32/);
+  assert.throws(
+    () =>
+      group.reduceScatter(
+        make(3, "float32", () => 0),
+        make(3 * size + 1, "float32", () => 0),
+      ),
+    /reduceScatter: input has \d+ elements; expected/,
+  );
+  assert.throws(
+    () =>
+      group.broadcast(
+        make(1, "float32", () => 0),
+        9,
+      ),
+    /broadcast: root 9 is outside 0\.\./,
+  );
+  assert.throws(
+    () =>
+      group.allReduce(
+        make(1, "int32", () => 0),
+        "mean",
+      ),
+    /allReduce: mean needs a floating dtype/,
+  );
+  assert.throws(
+    () =>
+      group.allGather(
+        make(2 * size, "float32", () => 0),
+        make(2, "int32", () => 0),
+      ),
+    /allGather: output is float32 but input is int32/,
+  );
   assert.throws(() => group.newGroup([0, 0]), /newGroup: ranks \[0,0\] must be distinct/);
 }
 
@@ -135,7 +218,19 @@ if (scenario === "collectives") {
 } else if (scenario === "timeout") {
   // Rank 0 enters an allReduce that rank 1 never joins; rank 1 waits for a message never sent.
   const started = Date.now();
-  const work = rank === 0 ? group.allReduce(make(4, "float32", () => 1), "sum", { async: true }) : group.recv(make(4, "float32", () => 0), 0, 9, { async: true });
+  const work =
+    rank === 0
+      ? group.allReduce(
+          make(4, "float32", () => 1),
+          "sum",
+          { async: true },
+        )
+      : group.recv(
+          make(4, "float32", () => 0),
+          0,
+          9,
+          { async: true },
+        );
   try {
     work.wait();
     report({ ok: false });
@@ -143,7 +238,11 @@ if (scenario === "collectives") {
     assert.ok(e instanceof CollectiveError);
     assert.ok(e.rank === rank && e.op === (rank === 0 ? "allReduce" : "recv"));
     const again = Date.now();
-    assert.throws(() => work.wait(), (x) => x === e, "a second wait throws the same error");
+    assert.throws(
+      () => work.wait(),
+      (x) => x === e,
+      "a second wait throws the same error",
+    );
     assert.ok(Date.now() - again < 100, "a second wait does not wait again");
     assert.throws(() => group.barrier(), /barrier on rank \d.*the group failed earlier/);
     report({ error: e.message, elapsedMs: Date.now() - started });

@@ -36,7 +36,9 @@ for (const [size, n, stagingBytes] of [
   [4, 37, undefined], // chunks smaller than the 16-element alignment
   [2, 0, undefined], // empty tensors still keep the ranks in step
 ] as const) {
-  test(`threads backend: every collective on ${size} ranks (${n} elements${stagingBytes ? `, ${stagingBytes}-byte staging` : ""}) matches the reference`, { timeout: 60_000 }, async () => {
+  test(`threads backend: every collective on ${size} ranks (${n} elements${stagingBytes ? `, ${stagingBytes}-byte staging` : ""}) matches the reference`, {
+    timeout: 60_000,
+  }, async () => {
     const { outcomes } = await runAll(size, { scenario: "collectives", n }, stagingBytes ? { stagingBytes } : {});
     const e = expected(size, n);
     for (const o of outcomes) {
@@ -49,21 +51,24 @@ for (const [size, n, stagingBytes] of [
       assert.deepEqual(r["allReduce.shared.sum"], e.sum);
       assert.deepEqual(r["allReduce.bf16.sum"], e.bf16);
       assert.deepEqual(r["reduceScatter.sum"], e.reduceScatter(o.rank));
-      assert.deepEqual(r["allGather"], e.allGather);
-      assert.deepEqual(r["broadcast"], e.broadcast);
-      assert.deepEqual(r["ring"], e.ring(o.rank));
+      assert.deepEqual(r.allGather, e.allGather);
+      assert.deepEqual(r.broadcast, e.broadcast);
+      assert.deepEqual(r.ring, e.ring(o.rank));
       const odd = [...Array(size).keys()].filter((k) => k % 2 === 1).reverse();
       if (odd.includes(o.rank)) {
-        const subRank = odd.indexOf(o.rank), total = (odd.length * (odd.length + 1)) / 2;
-        assert.deepEqual(r["sub"], [subRank, odd.length, total, 10 * total], "sub-group ranks renumbered in the order given");
+        const subRank = odd.indexOf(o.rank),
+          total = (odd.length * (odd.length + 1)) / 2;
+        assert.deepEqual(r.sub, [subRank, odd.length, total, 10 * total], "sub-group ranks renumbered in the order given");
       } else {
-        assert.equal(r["sub"], undefined);
+        assert.equal(r.sub, undefined);
       }
     }
   });
 }
 
-test("threads backend: terminating a worker mid-run ends every other rank with a CollectiveError naming it, within the timeout", { timeout: 60_000 }, async () => {
+test("threads backend: terminating a worker mid-run ends every other rank with a CollectiveError naming it, within the timeout", {
+  timeout: 60_000,
+}, async () => {
   const timeoutMs = 20_000;
   const job = startThreads({ size: 4, module: rankModule, args: { scenario: "loop-until-failure" }, onLine: () => {}, timeoutMs });
   await new Promise((resolve) => setTimeout(resolve, 1500));

@@ -64,8 +64,17 @@ test("tidy frees every tensor it made except the returned ones", () => {
 });
 
 test("backward releases saved activations as it goes; only gradients remain", () => {
-  const w = tensor([[0.5, -1], [2, 0.25]], { requiresGrad: true });
-  const x = tensor([[1, 2], [3, 4]]);
+  const w = tensor(
+    [
+      [0.5, -1],
+      [2, 0.25],
+    ],
+    { requiresGrad: true },
+  );
+  const x = tensor([
+    [1, 2],
+    [3, 4],
+  ]);
   const start = memory.report().current;
   tidy(() => {
     const loss = ops.sum(ops.relu(ops.matmul(x, w)));
@@ -80,8 +89,17 @@ test("backward releases saved activations as it goes; only gradients remain", ()
 });
 
 test("a training-like loop holds memory flat from step to step", () => {
-  const w = tensor([[0.5, -1], [2, 0.25]], { requiresGrad: true });
-  const x = tensor([[1, 2], [3, 4]]);
+  const w = tensor(
+    [
+      [0.5, -1],
+      [2, 0.25],
+    ],
+    { requiresGrad: true },
+  );
+  const x = tensor([
+    [1, 2],
+    [3, 4],
+  ]);
   const totals: number[] = [];
   for (let step = 0; step < 5; step++) {
     tidy(() => ops.sum(ops.tanh(ops.matmul(x, w))).backward());

@@ -23,7 +23,8 @@ function variance(v: readonly number[]): number {
 
 /** Correlation of each element with the next: neighbours come from one Philox block. */
 function lag1Correlation(v: readonly number[]): number {
-  const m = mean(v), s = variance(v);
+  const m = mean(v),
+    s = variance(v);
   let c = 0;
   for (let i = 0; i + 1 < v.length; i++) c += (v[i]! - m) * (v[i + 1]! - m);
   return c / (v.length - 1) / s;
@@ -49,9 +50,21 @@ const values = (make: () => Tensor): number[] => tidy(() => make().toArray());
 describe("Philox4x32-10", () => {
   test("the reference matches Random123's known answers", () => {
     const kat: [number[], number[], number[]][] = [
-      [[0, 0, 0, 0], [0, 0], [0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8]],
-      [[0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff], [0xffffffff, 0xffffffff], [0x408f276d, 0x41c83b0e, 0xa20bc7c6, 0x6d5451fd]],
-      [[0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344], [0xa4093822, 0x299f31d0], [0xd16cfe09, 0x94fdcceb, 0x5001e420, 0x24126ea1]],
+      [
+        [0, 0, 0, 0],
+        [0, 0],
+        [0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8],
+      ],
+      [
+        [0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff],
+        [0xffffffff, 0xffffffff],
+        [0x408f276d, 0x41c83b0e, 0xa20bc7c6, 0x6d5451fd],
+      ],
+      [
+        [0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344],
+        [0xa4093822, 0x299f31d0],
+        [0xd16cfe09, 0x94fdcceb, 0x5001e420, 0x24126ea1],
+      ],
     ];
     for (const [counter, key, expected] of kat) assert.deepEqual(philox4x32_10(counter, key), expected);
   });
@@ -62,7 +75,12 @@ describe("Philox4x32-10", () => {
   });
 
   test("the native stream equals the reference at seeds and offsets using every key and counter word", () => {
-    for (const [seed, offset] of [[0, 0], [42, 7], [2 ** 53 - 1, 2 ** 32 - 3], [0x123456789ab, 2 ** 40 + 5]] as const) {
+    for (const [seed, offset] of [
+      [0, 0],
+      [42, 7],
+      [2 ** 53 - 1, 2 ** 32 - 3],
+      [0x123456789ab, 2 ** 40 + 5],
+    ] as const) {
       const count = 37;
       const g = new Generator(seed).setState({ seed, offset });
       const words = tidy(() => Array.from(randint(-(2 ** 31), 2 ** 31, [count], { generator: g }).data, (v) => (v + 2 ** 31) >>> 0));
@@ -75,7 +93,11 @@ describe("Philox4x32-10", () => {
     const bits = { float32: 24, bfloat16: 8, float16: 11 } as const;
     for (const [dtype, b] of Object.entries(bits)) {
       const got = values(() => rand([10], { dtype: dtype as keyof typeof bits, generator: new Generator(9) }));
-      assert.deepEqual(got, words.map((w) => Math.floor(w / 2 ** (32 - b)) / 2 ** b), dtype);
+      assert.deepEqual(
+        got,
+        words.map((w) => Math.floor(w / 2 ** (32 - b)) / 2 ** b),
+        dtype,
+      );
     }
   });
 
@@ -83,7 +105,8 @@ describe("Philox4x32-10", () => {
     const w = streamWords(5, 0, 12);
     const expected: number[] = [];
     for (let i = 0; i < 12; i += 2) {
-      const r = Math.sqrt(-2 * Math.log((w[i]! + 1) / 2 ** 32)), theta = (2 * Math.PI * w[i + 1]!) / 2 ** 32;
+      const r = Math.sqrt(-2 * Math.log((w[i]! + 1) / 2 ** 32)),
+        theta = (2 * Math.PI * w[i + 1]!) / 2 ** 32;
       expected.push(r * Math.cos(theta), r * Math.sin(theta));
     }
     const got = values(() => randn([12], { generator: new Generator(5) }));
@@ -97,7 +120,10 @@ describe("Generator", () => {
     const b = values(() => randn([64], { generator: new Generator(1) }));
     const c = values(() => randn([64], { generator: new Generator(2) }));
     assert.deepEqual(a, b);
-    assert.ok(a.some((v, i) => v !== c[i]), "seeds 1 and 2 gave the same values");
+    assert.ok(
+      a.some((v, i) => v !== c[i]),
+      "seeds 1 and 2 gave the same values",
+    );
   });
 
   test("getState/setState replay exactly, through JSON", () => {
@@ -108,7 +134,10 @@ describe("Generator", () => {
     g.manualSeed(99);
     values(() => rand([5], { generator: g }));
     g.setState(JSON.parse(saved));
-    assert.deepEqual(values(() => randn([33], { generator: g })), first);
+    assert.deepEqual(
+      values(() => randn([33], { generator: g })),
+      first,
+    );
   });
 
   test("each call reserves ceil(n / 4) blocks, so successive calls continue one stream", () => {
@@ -125,7 +154,10 @@ describe("Generator", () => {
     manualSeed(123);
     assert.deepEqual(defaultGenerator().getState(), { seed: 123, offset: 0 });
     const a = values(() => rand([9]));
-    assert.deepEqual(a, values(() => rand([9], { generator: new Generator(123) })));
+    assert.deepEqual(
+      a,
+      values(() => rand([9], { generator: new Generator(123) })),
+    );
     assert.deepEqual(defaultGenerator().getState(), { seed: 123, offset: 3 });
   });
 

@@ -12,7 +12,10 @@ import { fixturesDir } from "../helpers/paths.js";
 test("safetensors round-trips every dtype and the metadata", () => {
   const bytes = encodeSafetensors(
     {
-      w: tensor([[1, 2], [3, 4]]),
+      w: tensor([
+        [1, 2],
+        [3, 4],
+      ]),
       h: tensor([1.5, -2], { dtype: "bfloat16" }),
       f: tensor([0.5], { dtype: "float16" }),
       i: tensor([7, -8], { dtype: "int32" }),
@@ -49,7 +52,10 @@ test("corrupt safetensors files are refused with the file name and the problem",
     json.copy(out, 8);
     return out;
   };
-  assert.throws(() => decodeSafetensors(header({ a: { dtype: "F32", shape: [2], data_offsets: [0, 8] }, b: { dtype: "F32", shape: [1], data_offsets: [4, 8] } })), /overlap/);
+  assert.throws(
+    () => decodeSafetensors(header({ a: { dtype: "F32", shape: [2], data_offsets: [0, 8] }, b: { dtype: "F32", shape: [1], data_offsets: [4, 8] } })),
+    /overlap/,
+  );
   assert.throws(() => decodeSafetensors(header({ a: { dtype: "C64", shape: [1], data_offsets: [0, 8] } })), /unsupported dtype C64/);
   assert.throws(() => decodeSafetensors(header({ a: { dtype: "F32", shape: [3], data_offsets: [0, 8] } })), /8 bytes for shape \[3\] of F32/);
   assert.throws(() => loadSafetensors(join(tmpdir(), "does-not-exist.safetensors")), /cannot read safetensors file \(ENOENT\)/);
@@ -58,8 +64,19 @@ test("corrupt safetensors files are refused with the file name and the problem",
 test("PyTorch reads turbine's safetensors and turbine reads PyTorch's", () => {
   const dir = mkdtempSync(join(tmpdir(), "turbine-st-"));
   try {
-    const ours = join(dir, "ours.safetensors"), theirs = join(dir, "theirs.safetensors");
-    saveSafetensors(ours, { "fc.weight": tensor([[1, 2, 3], [4, 5, 6]]), ids: tensor([3, 1], { dtype: "int32" }) }, { format: "pt" });
+    const ours = join(dir, "ours.safetensors"),
+      theirs = join(dir, "theirs.safetensors");
+    saveSafetensors(
+      ours,
+      {
+        "fc.weight": tensor([
+          [1, 2, 3],
+          [4, 5, 6],
+        ]),
+        ids: tensor([3, 1], { dtype: "int32" }),
+      },
+      { format: "pt" },
+    );
     const script = [
       "import sys, torch",
       `sys.path.insert(0, ${JSON.stringify(fixturesDir())})`,

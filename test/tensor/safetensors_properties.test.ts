@@ -72,7 +72,10 @@ function entries(file: File): [string, unknown][] {
     offsets[i] = [at, at + file.data[i]!.length];
     at += file.data[i]!.length;
   }
-  const list: [string, unknown][] = file.headerOrder.map((i) => [file.specs[i]!.name, { dtype: file.specs[i]!.dtype, shape: file.specs[i]!.shape, data_offsets: offsets[i] }]);
+  const list: [string, unknown][] = file.headerOrder.map((i) => [
+    file.specs[i]!.name,
+    { dtype: file.specs[i]!.dtype, shape: file.specs[i]!.shape, data_offsets: offsets[i] },
+  ]);
   if (file.metadata) list.unshift(["__metadata__", file.metadata]);
   return list;
 }
@@ -87,7 +90,11 @@ function headerBytes(list: [string, unknown][], padding: number): Uint8Array {
   return Buffer.from(`{${list.map(([k, v]) => `${JSON.stringify(k)}:${JSON.stringify(v)}`).join(",")}}${" ".repeat(padding)}`, "utf8");
 }
 
-const fileBytes = (file: File): Uint8Array => encode(headerBytes(entries(file), file.padding), file.dataOrder.map((i) => file.data[i]!));
+const fileBytes = (file: File): Uint8Array =>
+  encode(
+    headerBytes(entries(file), file.padding),
+    file.dataOrder.map((i) => file.data[i]!),
+  );
 
 function assertReadsBack(file: File): void {
   const { tensors, metadata } = decodeSafetensors(fileBytes(file), "prop.safetensors");
@@ -145,16 +152,24 @@ const corruptions: Record<string, Corruption> = {
     const i = list.findIndex(([n]) => n !== "__metadata__");
     if (i < 0) return null;
     list[i]![1] = [null, 3, "F32", [1, 2], true][k % 5];
-    return encode(headerBytes(list, f.padding), f.dataOrder.map((j) => f.data[j]!));
+    return encode(
+      headerBytes(list, f.padding),
+      f.dataOrder.map((j) => f.data[j]!),
+    );
   },
   "a tensor's range moved": (f, k) => {
     const list = entries(f);
-    const i = list.findIndex(([n, e]) => n !== "__metadata__" && (e as { data_offsets: number[] }).data_offsets[1]! > (e as { data_offsets: number[] }).data_offsets[0]!);
+    const i = list.findIndex(
+      ([n, e]) => n !== "__metadata__" && (e as { data_offsets: number[] }).data_offsets[1]! > (e as { data_offsets: number[] }).data_offsets[0]!,
+    );
     if (i < 0) return null;
     const e = list[i]![1] as { data_offsets: number[] };
     const d = (k % 2 === 0 ? 1 : -1) * (1 + (k % 5));
     e.data_offsets = e.data_offsets.map((o) => o + d);
-    return encode(headerBytes(list, f.padding), f.dataOrder.map((j) => f.data[j]!));
+    return encode(
+      headerBytes(list, f.padding),
+      f.dataOrder.map((j) => f.data[j]!),
+    );
   },
   "a shape that does not fit the bytes": (f) => {
     const list = entries(f);
@@ -162,19 +177,28 @@ const corruptions: Record<string, Corruption> = {
     if (i < 0) return null;
     const e = list[i]![1] as { shape: number[] };
     e.shape = [e.shape.reduce((a, b) => a * b, 1) + 1];
-    return encode(headerBytes(list, f.padding), f.dataOrder.map((j) => f.data[j]!));
+    return encode(
+      headerBytes(list, f.padding),
+      f.dataOrder.map((j) => f.data[j]!),
+    );
   },
   "an unknown dtype": (f, k) => {
     const list = entries(f);
     const i = list.findIndex(([n]) => n !== "__metadata__");
     if (i < 0) return null;
     (list[i]![1] as { dtype: unknown }).dtype = ["C64", "constructor", "toString", 4, null][k % 5];
-    return encode(headerBytes(list, f.padding), f.dataOrder.map((j) => f.data[j]!));
+    return encode(
+      headerBytes(list, f.padding),
+      f.dataOrder.map((j) => f.data[j]!),
+    );
   },
   "metadata that is not a string map": (f, k) => {
     const list = entries(f).filter(([n]) => n !== "__metadata__");
     list.push(["__metadata__", [null, [], { step: 3 }, { a: null }, "x"][k % 5]]);
-    return encode(headerBytes(list, f.padding), f.dataOrder.map((j) => f.data[j]!));
+    return encode(
+      headerBytes(list, f.padding),
+      f.dataOrder.map((j) => f.data[j]!),
+    );
   },
   "a header that is not UTF-8": (f, k) => {
     // The bad bytes sit in a metadata value, which a lenient decoder would read as U+FFFD and accept.
@@ -182,9 +206,16 @@ const corruptions: Record<string, Corruption> = {
     const bad = [[0xff], [0xc3, 0x28], [0xe2, 0x82], [0xed, 0xa0, 0x80]][k % 4]!; // invalid byte, bad continuation, truncated, surrogate
     const before = headerBytes(list, 0).subarray(0, -1); // without the closing brace
     const header = Buffer.concat([before, Buffer.from(`${list.length > 0 ? "," : ""}"__metadata__":{"k":"`), Buffer.from(bad), Buffer.from('"}}')]);
-    return encode(header, f.dataOrder.map((j) => f.data[j]!));
+    return encode(
+      header,
+      f.dataOrder.map((j) => f.data[j]!),
+    );
   },
-  "a header that does not begin with {": (f, k) => encode(Buffer.concat([Buffer.from([" ", "[", "\n", "x"][k % 4]!), headerBytes(entries(f), f.padding)]), f.dataOrder.map((j) => f.data[j]!)),
+  "a header that does not begin with {": (f, k) =>
+    encode(
+      Buffer.concat([Buffer.from([" ", "[", "\n", "x"][k % 4]!), headerBytes(entries(f), f.padding)]),
+      f.dataOrder.map((j) => f.data[j]!),
+    ),
   "a header length beyond the file": (f, k) => {
     const b = Buffer.from(fileBytes(f));
     b.writeBigUInt64LE(BigInt(b.length - 7 + (k % 1000)), 0);
@@ -206,14 +237,30 @@ test("every corruption of a valid file is refused with the standard message, nev
 test("the issue's cases: zero-size tensor at another's offset, header order unlike data order, __proto__, null entry", () => {
   const file = (header: object, data: number): Uint8Array => encode(headerBytes(Object.entries(header), 0), [new Uint8Array(data)]);
   const { tensors } = decodeSafetensors(
-    file({ b: { dtype: "F32", shape: [1], data_offsets: [4, 8] }, e: { dtype: "F32", shape: [0], data_offsets: [4, 4] }, a: { dtype: "F32", shape: [1], data_offsets: [0, 4] } }, 8),
+    file(
+      {
+        b: { dtype: "F32", shape: [1], data_offsets: [4, 8] },
+        e: { dtype: "F32", shape: [0], data_offsets: [4, 4] },
+        a: { dtype: "F32", shape: [1], data_offsets: [0, 4] },
+      },
+      8,
+    ),
   );
   assert.deepEqual(Object.keys(tensors), ["b", "e", "a"]);
   assert.deepEqual([...tensors.e!.shape], [0]);
   const proto = decodeSafetensors(encode(Buffer.from('{"__proto__":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}'), [new Uint8Array(4)]));
   assert.equal(Object.getPrototypeOf(proto.tensors), null);
   assert.deepEqual(Object.keys(proto.tensors), ["__proto__"]);
-  assert.throws(() => decodeSafetensors(file({ w: null }, 0), "n.st"), /^Error: n\.st: not a valid safetensors file: tensor 'w' is null, not an object of dtype, shape and data_offsets$/);
-  assert.throws(() => decodeSafetensors(encode(Buffer.from([0x7b, 0x22, 0xff, 0x22, 0x3a, 0x31, 0x7d]), []), "u.st"), /u\.st: not a valid safetensors file: header is not valid UTF-8/);
-  assert.throws(() => decodeSafetensors(file({ w: { dtype: "F32", shape: [1], data_offsets: [0, 4] } }, 8), "h.st"), /bytes 4\.\.8 of the data section belong to no tensor/);
+  assert.throws(
+    () => decodeSafetensors(file({ w: null }, 0), "n.st"),
+    /^Error: n\.st: not a valid safetensors file: tensor 'w' is null, not an object of dtype, shape and data_offsets$/,
+  );
+  assert.throws(
+    () => decodeSafetensors(encode(Buffer.from([0x7b, 0x22, 0xff, 0x22, 0x3a, 0x31, 0x7d]), []), "u.st"),
+    /u\.st: not a valid safetensors file: header is not valid UTF-8/,
+  );
+  assert.throws(
+    () => decodeSafetensors(file({ w: { dtype: "F32", shape: [1], data_offsets: [0, 4] } }, 8), "h.st"),
+    /bytes 4\.\.8 of the data section belong to no tensor/,
+  );
 });

@@ -15,7 +15,10 @@ test("creation functions give the shape, dtype and values asked for", () => {
   assert.deepEqual(arange(5).toArray(), [0, 1, 2, 3, 4]);
   assert.deepEqual(arange(1, 2, 0.25).toArray(), [1, 1.25, 1.5, 1.75]);
   assert.equal(empty([4, 4]).size, 16);
-  const t = tensor([[1, 2], [3, 4]]);
+  const t = tensor([
+    [1, 2],
+    [3, 4],
+  ]);
   assert.deepEqual([...t.shape], [2, 2]);
   assert.equal(tensor(3).item(), 3);
   assert.deepEqual([...tensor(3).shape], []);

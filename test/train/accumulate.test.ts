@@ -26,7 +26,8 @@ import { Trainer } from "../../src/train/trainer.js";
 const work = mkdtempSync(join(tmpdir(), "turbine-accumulate-"));
 after(() => rmSync(work, { recursive: true, force: true }));
 
-const VOCAB = 23, CONTEXT = 16;
+const VOCAB = 23,
+  CONTEXT = 16;
 
 /** Random token windows (fixed by the seed). */
 function windows(count: number): TokenWindow[] {
@@ -68,7 +69,8 @@ function oneStep(batchSize: number, accumulate: number) {
 }
 
 function relativeDifference(a: Float32Array, b: Float32Array): number {
-  let diff = 0, norm = 0;
+  let diff = 0,
+    norm = 0;
   for (let i = 0; i < a.length; i++) {
     diff += (a[i]! - b[i]!) ** 2;
     norm += a[i]! ** 2;
@@ -98,7 +100,10 @@ test("4 micro-batches of 8 give the update of a batch of 32 within 1e-5, in the 
 test("steps never span an epoch: 10 micro-batches make steps of 4, 4 and 2", () => {
   assert.equal(stepsPerEpoch(10, 4), 3);
   assert.equal(stepsPerEpoch(8, 4), 2);
-  assert.deepEqual([0, 4, 8, 10].map((i) => microBatchesOfStep(i, 10, 4)), [4, 4, 2, 0]);
+  assert.deepEqual(
+    [0, 4, 8, 10].map((i) => microBatchesOfStep(i, 10, 4)),
+    [4, 4, 2, 0],
+  );
   const model = gpt();
   const train = new DataLoader(new ArrayDataset(windows(20)), { batchSize: 2, shuffle: true, seed: 1, collate: collateTokens });
   const positions: string[] = [];
@@ -135,7 +140,15 @@ test("with accumulation, all but the last micro-batch of each step run backward 
     unsynced = 0;
   };
   const strategy = new Recording(model);
-  const trainer = new Trainer({ model, optimizer: new SGD(model.parameters(), { lr: 0.1 }), task: languageModel(), train, accumulate: 4, strategy, callbacks: [{ onStepEnd }] });
+  const trainer = new Trainer({
+    model,
+    optimizer: new SGD(model.parameters(), { lr: 0.1 }),
+    task: languageModel(),
+    train,
+    accumulate: 4,
+    strategy,
+    callbacks: [{ onStepEnd }],
+  });
   assert.equal(trainer.strategy, strategy);
   trainer.fit({ epochs: 1 });
   assert.deepEqual(perStep, [3, 3, 1]);
@@ -155,7 +168,12 @@ test("resuming between accumulated steps continues exactly as an uninterrupted r
       const dir = join(work, `at-${stopAt}`);
       saveCheckpoint(dir, trainer.checkpointContent());
       const fresh = gpt();
-      const resumed = new Trainer({ ...options, model: fresh, optimizer: new AdamW(fresh.parameters(), { lr: 1e-2 }), train: new DataLoader(train.dataset, { batchSize: 4, shuffle: true, seed: 2, collate: collateTokens }) });
+      const resumed = new Trainer({
+        ...options,
+        model: fresh,
+        optimizer: new AdamW(fresh.parameters(), { lr: 1e-2 }),
+        train: new DataLoader(train.dataset, { batchSize: 4, shuffle: true, seed: 2, collate: collateTokens }),
+      });
       resumed.restore(loadCheckpoint(dir));
       resumed.fit({ steps: 5 });
       return fresh.parameters().map((p) => Array.from(p.data));

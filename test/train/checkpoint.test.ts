@@ -20,9 +20,18 @@ const root = mkdtempSync(join(tmpdir(), "turbine-ckpt-"));
 after(() => rmSync(root, { recursive: true, force: true }));
 
 function content(step: number) {
-  const w = tensor([[1, 2], [3, step]], { requiresGrad: true });
+  const w = tensor(
+    [
+      [1, 2],
+      [3, step],
+    ],
+    { requiresGrad: true },
+  );
   const opt = new AdamW([w], { lr: 0.1 });
-  w.grad = tensor([[0.5, -1], [2, 1]]);
+  w.grad = tensor([
+    [0.5, -1],
+    [2, 1],
+  ]);
   opt.step();
   return { model: { w }, optimizer: opt.stateDict(), meta: { step, epoch: 0, rng: { seed: 7, offset: step }, data: { epoch: 0, batchIndex: step } } };
 }
@@ -65,7 +74,10 @@ test("missing or truncated files are errors naming the checkpoint and the file",
   const dir = join(runDir, checkpointName(5));
   saveCheckpoint(dir, content(5));
   writeFileSync(join(dir, "optimizer.safetensors"), readFileSync(join(dir, "optimizer.safetensors")).subarray(0, 30));
-  assert.throws(() => loadCheckpoint(dir), (e: Error) => e instanceof CheckpointError && /optimizer\.safetensors: not a valid safetensors file/.test(e.message));
+  assert.throws(
+    () => loadCheckpoint(dir),
+    (e: Error) => e instanceof CheckpointError && /optimizer\.safetensors: not a valid safetensors file/.test(e.message),
+  );
   rmSync(join(dir, "meta.json"));
   assert.throws(() => loadCheckpoint(dir), /meta\.json is missing/);
   assert.throws(() => loadLatestCheckpoint(join(root, "empty"), () => {}), /no checkpoint in/);
@@ -76,7 +88,13 @@ test("the manifest covers every file: an edited meta.json or safetensors header 
   const dir = join(root, "e", checkpointName(7));
   saveCheckpoint(dir, content(7));
   const manifest = JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8")) as { sha256: Record<string, string> };
-  assert.deepEqual(Object.keys(manifest.sha256).sort(), readdirSync(dir).filter((f) => f !== "manifest.json").sort(), "every other file is listed");
+  assert.deepEqual(
+    Object.keys(manifest.sha256).sort(),
+    readdirSync(dir)
+      .filter((f) => f !== "manifest.json")
+      .sort(),
+    "every other file is listed",
+  );
   const metaText = readFileSync(join(dir, "meta.json"), "utf8");
   writeFileSync(join(dir, "meta.json"), metaText.replace('"step": 7', '"step": 9'));
   assert.notEqual(readFileSync(join(dir, "meta.json"), "utf8"), metaText, "the edit took");
@@ -100,5 +118,8 @@ test("pruning keeps the newest checkpoints", () => {
   const runDir = join(root, "d");
   for (const s of [10, 20, 30, 40]) saveCheckpoint(join(runDir, checkpointName(s)), content(s));
   pruneCheckpoints(runDir, 2);
-  assert.deepEqual(listCheckpoints(runDir).map((d) => d.slice(-13)), [checkpointName(40), checkpointName(30)]);
+  assert.deepEqual(
+    listCheckpoints(runDir).map((d) => d.slice(-13)),
+    [checkpointName(40), checkpointName(30)],
+  );
 });

@@ -39,7 +39,40 @@ const setPath = fc.oneof(
 );
 /** A --set value: YAML text of every type, edge numbers, broken flow collections. */
 const setValue = fc.oneof(
-  fc.constantFrom("0", "-1", "1", "2", "1e-3", "1e400", "-0", ".nan", ".inf", "null", "~", "true", "no", "", "[]", "{}", "[0.9, 0.999]", "[1, [2]]", "{a: 1}", "[", "{a", "*x", "!!str 5", "gpt", "cnn", "mlp", "text", "tokens", "fashion-mnist", "cosine", "bfloat16", "float16"),
+  fc.constantFrom(
+    "0",
+    "-1",
+    "1",
+    "2",
+    "1e-3",
+    "1e400",
+    "-0",
+    ".nan",
+    ".inf",
+    "null",
+    "~",
+    "true",
+    "no",
+    "",
+    "[]",
+    "{}",
+    "[0.9, 0.999]",
+    "[1, [2]]",
+    "{a: 1}",
+    "[",
+    "{a",
+    "*x",
+    "!!str 5",
+    "gpt",
+    "cnn",
+    "mlp",
+    "text",
+    "tokens",
+    "fashion-mnist",
+    "cosine",
+    "bfloat16",
+    "float16",
+  ),
   fc.integer({ min: -5, max: 5000 }).map(String),
   fc.double({ noNaN: false }).map(String),
   fc.string({ maxLength: 8 }),
@@ -127,7 +160,11 @@ test("any config file content: a valid config, or an error listing each problem 
   fc.assert(
     fc.property(rawConfig, (raw) => {
       const error = parseOrConfigError(() => parseConfig(raw, "fuzz"));
-      if (error) assert.ok(namedPaths(error.message).every((p) => p !== ""), `a problem line names no field: ${error.message}`);
+      if (error)
+        assert.ok(
+          namedPaths(error.message).every((p) => p !== ""),
+          `a problem line names no field: ${error.message}`,
+        );
     }),
     { seed: 15, numRuns: 1500 },
   );

@@ -23,9 +23,26 @@ const idx = (magic: number, dims: number[], data: Uint8Array): Buffer => {
 /** A Fashion-MNIST folder of 12 training and 4 test images; training image i has label i % 10. */
 const root = join(tmp, "fashion");
 mkdirSync(root);
-for (const [prefix, count] of [["train", 12], ["t10k", 4]] as const) {
-  writeFileSync(join(root, `${prefix}-images-idx3-ubyte.gz`), idx(0x803, [count, 28, 28], Uint8Array.from({ length: count * 784 }, (_, i) => i % 251)));
-  writeFileSync(join(root, `${prefix}-labels-idx1-ubyte.gz`), idx(0x801, [count], Uint8Array.from({ length: count }, (_, i) => i % 10)));
+for (const [prefix, count] of [
+  ["train", 12],
+  ["t10k", 4],
+] as const) {
+  writeFileSync(
+    join(root, `${prefix}-images-idx3-ubyte.gz`),
+    idx(
+      0x803,
+      [count, 28, 28],
+      Uint8Array.from({ length: count * 784 }, (_, i) => i % 251),
+    ),
+  );
+  writeFileSync(
+    join(root, `${prefix}-labels-idx1-ubyte.gz`),
+    idx(
+      0x801,
+      [count],
+      Uint8Array.from({ length: count }, (_, i) => i % 10),
+    ),
+  );
 }
 
 const config = (data: Record<string, unknown>) =>
@@ -57,7 +74,12 @@ test("data.cache 'disk' stores the decoded splits in the cache folder", () => {
   try {
     FashionMNIST.clearCache();
     buildRun(config({ cache: "disk" }));
-    assert.deepEqual(readdirSync(cache).map((f) => f.replace(/-[0-9a-f]{16}\.bin$/, "")).sort(), ["fashion-mnist-test", "fashion-mnist-train"]);
+    assert.deepEqual(
+      readdirSync(cache)
+        .map((f) => f.replace(/-[0-9a-f]{16}\.bin$/, ""))
+        .sort(),
+      ["fashion-mnist-test", "fashion-mnist-train"],
+    );
   } finally {
     if (saved === undefined) delete process.env.TURBINE_CACHE;
     else process.env.TURBINE_CACHE = saved;

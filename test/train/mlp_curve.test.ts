@@ -25,7 +25,18 @@ const meta = JSON.parse(metadata.meta!) as {
   steps: number;
   batch: number;
   hidden: number;
-  runs: Record<string, { optimizer: "adamw" | "adam" | "sgd"; lr: number; eps?: number; weight_decay?: number; momentum?: number; clip: number | null; schedule: { warmup: number; floor: number } | null }>;
+  runs: Record<
+    string,
+    {
+      optimizer: "adamw" | "adam" | "sgd";
+      lr: number;
+      eps?: number;
+      weight_decay?: number;
+      momentum?: number;
+      clip: number | null;
+      schedule: { warmup: number; floor: number } | null;
+    }
+  >;
   losses: Record<string, number[]>;
   /** PyTorch's largest divergence from its own float32 variants over the run (see runs_mlp.py). */
   conditioning: Record<string, number>;
@@ -63,7 +74,11 @@ function mlpCurve(name: string, run: Run): number[] {
     name,
   );
   const model = mlp({ inputs: 784, hidden: [meta.hidden, meta.hidden], classes: 10 });
-  const init = Object.fromEntries(Object.entries(tensors).filter(([k]) => k.startsWith("init/")).map(([k, t]) => [k.slice(5), t]));
+  const init = Object.fromEntries(
+    Object.entries(tensors)
+      .filter(([k]) => k.startsWith("init/"))
+      .map(([k, t]) => [k.slice(5), t]),
+  );
   model.loadStateDict(init);
   const optimizer = buildOptimizer(config, model);
   const scheduler = new LRScheduler(optimizer, buildSchedule(config, meta.steps));

@@ -21,7 +21,14 @@ function recorder(terminal: boolean, columns?: number): ProgressOutput & { text:
  * Drives a Progress through `steps` steps of a fake run whose loss at step s is s, one second of
  * wall time per step, evaluating at `evalAt` steps; returns what it wrote.
  */
-function drive(options: Omit<ProgressOptions, "now" | "output">, terminal: boolean, steps: number, evalAt: number[] = [], startStep = 0, columns = 200): string {
+function drive(
+  options: Omit<ProgressOptions, "now" | "output">,
+  terminal: boolean,
+  steps: number,
+  evalAt: number[] = [],
+  startStep = 0,
+  columns = 200,
+): string {
   let clock = 1000;
   const output = recorder(terminal, columns);
   const progress = new Progress({ ...options, output, now: () => clock });
@@ -63,7 +70,11 @@ test("a resumed run counts remaining time from the steps this process trained", 
 test("--no-progress (steps: false) hides the bar and the lines but not the evaluation results", () => {
   for (const terminal of [false, true]) {
     const text = drive({ ...run, steps: false }, terminal, 120, [40, 120]);
-    assert.equal(text, "eval at step 40 (epoch 1/3): loss 0.2500, accuracy 90.00%\neval at step 120 (epoch 3/3): loss 0.2500, accuracy 90.00%\n", `terminal ${terminal}`);
+    assert.equal(
+      text,
+      "eval at step 40 (epoch 1/3): loss 0.2500, accuracy 90.00%\neval at step 120 (epoch 3/3): loss 0.2500, accuracy 90.00%\n",
+      `terminal ${terminal}`,
+    );
   }
 });
 
@@ -100,7 +111,10 @@ test("bar or lines: a bar when stderr is a terminal, lines otherwise; $TURBINE_P
   assert.equal(progressMode({}, false), "lines");
   assert.equal(progressMode({ TURBINE_PROGRESS: "lines" }, true), "lines");
   assert.equal(progressMode({ TURBINE_PROGRESS: "bar" }, false), "bar");
-  assert.throws(() => progressMode({ TURBINE_PROGRESS: "tty" }, true), (e: Error) => e instanceof ConfigError && e.message === 'TURBINE_PROGRESS must be "bar" or "lines", got "tty"');
+  assert.throws(
+    () => progressMode({ TURBINE_PROGRESS: "tty" }, true),
+    (e: Error) => e instanceof ConfigError && e.message === 'TURBINE_PROGRESS must be "bar" or "lines", got "tty"',
+  );
 });
 
 test("progress figures: durations, epochs, throughput labels, the running mean", () => {
@@ -111,7 +125,10 @@ test("progress figures: durations, epochs, throughput labels, the running mean",
   assert.equal(formatEpochs(700, 469), "1.5 epochs");
   assert.equal(formatThroughput(13_766, 1, "samples"), "13.8k samples/s");
   assert.equal(formatThroughput(13_766, 2, "tokens"), "27.5k tokens/s global (13.8k per rank)");
-  assert.deepEqual([0, 1, 469, 470, 1876, 1877].map((s) => epochOfStep(s, 469, 1876)), ["1/4", "1/4", "1/4", "2/4", "4/4", "4/4"]);
+  assert.deepEqual(
+    [0, 1, 469, 470, 1876, 1877].map((s) => epochOfStep(s, 469, 1876)),
+    ["1/4", "1/4", "1/4", "2/4", "4/4", "4/4"],
+  );
   assert.equal(epochOfStep(10, 469, 100), "1/1", "a run shorter than an epoch is in epoch 1 of 1");
   const mean = new RunningMean(3);
   assert.ok(Number.isNaN(mean.value));

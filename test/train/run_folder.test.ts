@@ -37,7 +37,10 @@ test("--resume takes a run folder, its checkpoints/ folder or one checkpoint; an
   assert.deepEqual(resumeTarget(join(run, "checkpoints")), { runDir: run, checkpoint: join(run, "checkpoints") });
   assert.deepEqual(resumeTarget(step), { runDir: run, checkpoint: step });
   mkdirSync(join(work, "resume-target", "mlp", "version_0"));
-  assert.throws(() => resumeTarget(join(work, "resume-target", "mlp")), /mlp: this folder holds the runs version_0, version_2; resume one of them, e.g. --resume .*mlp\/version_2$/);
+  assert.throws(
+    () => resumeTarget(join(work, "resume-target", "mlp")),
+    /mlp: this folder holds the runs version_0, version_2; resume one of them, e.g. --resume .*mlp\/version_2$/,
+  );
   assert.throws(() => resumeTarget(join(work, "nowhere")), /nowhere: not a run folder \(no config\.json\)/);
   const loose = join(work, "loose", checkpointName(1));
   saveCheckpoint(loose, { model: { w: tensor([1, 2]) }, meta: { step: 1, epoch: 0 } });
@@ -50,7 +53,14 @@ test("a resumed run may change cadences and logging, and names every other chang
   const saved = parseConfig({ model: { kind: "mlp", hidden: [16] }, data: { kind: "fashion-mnist" }, train: { steps: 100 } }, "test");
   writeFileSync(join(run, "config.json"), JSON.stringify(saved));
   assert.deepEqual(resumeConfig(run, []), saved);
-  const changed = resumeConfig(run, ["train.evalEvery=10", "checkpoint.every=5", "train.threads=1", "logging.tensorboard=true", "train.steps=100", "model.hidden=[16]"]);
+  const changed = resumeConfig(run, [
+    "train.evalEvery=10",
+    "checkpoint.every=5",
+    "train.threads=1",
+    "logging.tensorboard=true",
+    "train.steps=100",
+    "model.hidden=[16]",
+  ]);
   assert.equal(changed.train.evalEvery, 10);
   assert.equal(changed.checkpoint.every, 5);
   assert.deepEqual(configDifferences(saved, changed).sort(), ["checkpoint.every", "logging.tensorboard", "train.evalEvery", "train.threads"]);
@@ -58,7 +68,10 @@ test("a resumed run may change cadences and logging, and names every other chang
     () => resumeConfig(run, ["train.steps=200", "model.hidden=[32]", "train.logEvery=7", "name=other"]),
     /refuses changes to model\.hidden \(\[16\] → \[32\]\), train\.steps \(100 → 200\), name \(unset → "other"\); safe to change on resume: train\.evalEvery/,
   );
-  assert.throws(() => resumeConfig(run, ["optimizer.lr=0.5"]), (e: Error) => /optimizer\.lr \(0\.001 → 0\.5\)/.test(e.message) && !e.message.includes("train.logEvery ("));
+  assert.throws(
+    () => resumeConfig(run, ["optimizer.lr=0.5"]),
+    (e: Error) => /optimizer\.lr \(0\.001 → 0\.5\)/.test(e.message) && !e.message.includes("train.logEvery ("),
+  );
 });
 
 test("metrics of a resumed run keep the records up to its checkpoint's step, a torn last line dropped", () => {
@@ -70,8 +83,14 @@ test("metrics of a resumed run keep the records up to its checkpoint's step, a t
   writeFileSync(path, `${readFileSync(path, "utf8")}{"type":"train","st`);
   metrics.truncateAfter(3);
   metrics.onStepEnd(step(4));
-  const records = readFileSync(path, "utf8").trim().split("\n").map((l) => JSON.parse(l) as { type: string; step: number });
-  assert.deepEqual(records.map((r) => `${r.type}${r.step}`), ["train1", "train2", "train3", "eval3", "train4"]);
+  const records = readFileSync(path, "utf8")
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l) as { type: string; step: number });
+  assert.deepEqual(
+    records.map((r) => `${r.type}${r.step}`),
+    ["train1", "train2", "train3", "eval3", "train4"],
+  );
 });
 
 test("temporary folders of interrupted checkpoint writes are removed, checkpoints kept", () => {
@@ -88,7 +107,17 @@ test("a checkpoint of another model is refused naming the first differing tensor
   saveCheckpoint(dir, { model: { "0.weight": tensor([[1, 2, 3]]), "0.bias": tensor([1]) }, meta: { step: 1, epoch: 0 } });
   const checkpoint = loadCheckpoint(dir);
   assertSameModel(checkpoint, { "0.weight": tensor([[0, 0, 0]]), "0.bias": tensor([0]) });
-  assert.throws(() => assertSameModel(checkpoint, { "0.weight": tensor([[0, 0], [0, 0]]), "0.bias": tensor([0]) }), /holds a different model: tensor '0\.weight' is float32 \[1, 3\] there, float32 \[2, 2\] in this run's model/);
+  assert.throws(
+    () =>
+      assertSameModel(checkpoint, {
+        "0.weight": tensor([
+          [0, 0],
+          [0, 0],
+        ]),
+        "0.bias": tensor([0]),
+      }),
+    /holds a different model: tensor '0\.weight' is float32 \[1, 3\] there, float32 \[2, 2\] in this run's model/,
+  );
   assert.throws(() => assertSameModel(checkpoint, { "1.weight": tensor([0]) }), /it has no tensor '1\.weight' \(float32 \[1\] in this run's model\)/);
   assert.throws(() => assertSameModel(checkpoint, { "0.weight": tensor([[0, 0, 0]]) }), /its tensor '0\.bias' is not in this run's model/);
 });
@@ -116,8 +145,18 @@ test("two runs of one name never touch each other's files; a resumed run writes 
   const steps = (dir: string) => listCheckpoints(join(dir, "checkpoints")).map((d) => d.slice(-8));
   assert.deepEqual(steps(first.run_dir), ["00000004", "00000003", "00000002"], "the second run's keep: 1 pruned only its own");
   assert.deepEqual(steps(second.run_dir), ["00000004"]);
-  const records = (dir: string) => readFileSync(join(dir, "metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as { type: string; step: number });
-  assert.deepEqual(records(first.run_dir).filter((r) => r.type === "train").map((r) => r.step), [1, 2, 3, 4], "one run's metrics only");
+  const records = (dir: string) =>
+    readFileSync(join(dir, "metrics.jsonl"), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { type: string; step: number });
+  assert.deepEqual(
+    records(first.run_dir)
+      .filter((r) => r.type === "train")
+      .map((r) => r.step),
+    [1, 2, 3, 4],
+    "one run's metrics only",
+  );
 
   rmSync(join(first.run_dir, "checkpoints", checkpointName(4)), { recursive: true });
   rmSync(join(first.run_dir, "checkpoints", checkpointName(3)), { recursive: true });
@@ -126,6 +165,9 @@ test("two runs of one name never touch each other's files; a resumed run writes 
   const resumed = runTraining(smallRun(outDir, 3), { ...quiet, resume: first.run_dir });
   assert.equal(resumed.run_dir, first.run_dir);
   assert.ok(!existsSync(torn), "the torn write's temporary folder is removed");
-  assert.deepEqual(records(first.run_dir).map((r) => `${r.type}${r.step}`), ["train1", "train2", "train3", "train4", "eval4"]);
+  assert.deepEqual(
+    records(first.run_dir).map((r) => `${r.type}${r.step}`),
+    ["train1", "train2", "train3", "train4", "eval4"],
+  );
   assert.deepEqual(runVersions(join(outDir, "mlp")), [0, 1], "resuming made no new version");
 });

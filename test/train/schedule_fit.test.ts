@@ -18,6 +18,12 @@ test("a warm-up as long as the run, a step decay after its end, or no stable pha
   assert.deepEqual(scheduleWarnings(schedule({ warmup: 100, decay: "cosine" }), 100), [
     "schedule.warmup 100 is not shorter than the run's 100 steps: the learning rate never reaches its peak and the cosine decay never starts; lower schedule.warmup or train longer",
   ]);
-  assert.match(scheduleWarnings(schedule({ warmup: 10, decay: "step", stepSize: 90 }), 100)[0]!, /^schedule\.stepSize 90 is not shorter than the 90 steps after the warm-up: the learning rate never decays/);
-  assert.match(scheduleWarnings(schedule({ warmup: 80, decay: "wsd", decayFraction: 0.2 }), 100)[0]!, /^schedule\.warmup 80 and the decay \(schedule\.decayFraction 0\.2 of 100 steps\) leave no stable phase/);
+  assert.match(
+    scheduleWarnings(schedule({ warmup: 10, decay: "step", stepSize: 90 }), 100)[0]!,
+    /^schedule\.stepSize 90 is not shorter than the 90 steps after the warm-up: the learning rate never decays/,
+  );
+  assert.match(
+    scheduleWarnings(schedule({ warmup: 80, decay: "wsd", decayFraction: 0.2 }), 100)[0]!,
+    /^schedule\.warmup 80 and the decay \(schedule\.decayFraction 0\.2 of 100 steps\) leave no stable phase/,
+  );
 });

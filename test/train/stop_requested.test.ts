@@ -48,7 +48,11 @@ test("a stop request ends training after that step with a checkpoint (even with 
   assert.equal(result.steps, 3, "the step in flight when the request came finishes, no later one starts");
   assert.equal(result.interrupted, "SIGINT");
   assert.equal(trainer.interrupted, "SIGINT");
-  assert.deepEqual(evaluations.map((e) => e.step), [2], "the evaluation of step 2 ran; none after the stop");
+  assert.deepEqual(
+    evaluations.map((e) => e.step),
+    [2],
+    "the evaluation of step 2 ran; none after the stop",
+  );
   assert.deepEqual(listCheckpoints(join(work, "checkpoints")), [join(work, "checkpoints", checkpointName(3))]);
   assert.equal(checkpoints.last, join(work, "checkpoints", checkpointName(3)));
 });

@@ -49,7 +49,10 @@ test("only the same signal again exits: a SIGTERM after a SIGINT (mpirun passing
   assert.equal(r.code, 130, "the second SIGINT ended it, not the SIGTERM (143)");
 });
 
-test("on a terminal the second signal shows the cursor and turns line wrap back on before exiting (SIGTERM: 143)", { timeout: 60_000, skip: noScript }, async () => {
+test("on a terminal the second signal shows the cursor and turns line wrap back on before exiting (SIGTERM: 143)", {
+  timeout: 60_000,
+  skip: noScript,
+}, async () => {
   const r = await signalled(["SIGTERM", "SIGTERM"], { terminal: true });
   assert.match(r.output, /stop SIGTERM 143/);
   assert.match(r.output, /\x1b\[\?25h\x1b\[\?7h/);

@@ -49,7 +49,8 @@ function fields(message: Buffer): Field[] {
   const out: Field[] = [];
   let at = 0;
   const varint = (): bigint => {
-    let value = 0n, shift = 0n;
+    let value = 0n,
+      shift = 0n;
     for (;;) {
       const byte = message[at++]!;
       value |= BigInt(byte & 0x7f) << shift;
@@ -59,7 +60,8 @@ function fields(message: Buffer): Field[] {
   };
   while (at < message.length) {
     const key = Number(varint());
-    const number = key >> 3, wire = key & 7;
+    const number = key >> 3,
+      wire = key & 7;
     if (wire === 0) out.push({ number, value: varint() });
     else if (wire === 1) out.push({ number, value: message.subarray(at, (at += 8)) });
     else if (wire === 5) out.push({ number, value: message.subarray(at, (at += 4)) });
@@ -152,33 +154,82 @@ test("TensorBoardLogger on a resumed run: a new file whose SessionLog START at t
 
 test("turbine train with logging.tensorboard: an event file beside metrics.jsonl whose losses are metrics.jsonl's", { timeout: 300_000 }, () => {
   const cli = join(repoRoot(), "dist", "src", "cli", "main.js");
-  const args = ["train", "--no-progress", "--set", "model.kind=mlp", "--set", "model.hidden=[16]", "--set", "train.steps=6", "--set", "train.logEvery=2", "--set", "data.evalBatchSize=5000"];
-  const r = spawnSync(process.execPath, [cli, ...args, "--set", "logging.tensorboard=true", "--set", `outDir=${work}`], { cwd: work, encoding: "utf8", timeout: 300_000 });
+  const args = [
+    "train",
+    "--no-progress",
+    "--set",
+    "model.kind=mlp",
+    "--set",
+    "model.hidden=[16]",
+    "--set",
+    "train.steps=6",
+    "--set",
+    "train.logEvery=2",
+    "--set",
+    "data.evalBatchSize=5000",
+  ];
+  const r = spawnSync(process.execPath, [cli, ...args, "--set", "logging.tensorboard=true", "--set", `outDir=${work}`], {
+    cwd: work,
+    encoding: "utf8",
+    timeout: 300_000,
+  });
   assert.equal(r.status, 0, r.stderr);
   const runDir = join(work, "mlp", "version_0");
   const files = readdirSync(runDir).filter((f) => f.startsWith("events.out.tfevents."));
   assert.equal(files.length, 1, `one event file in ${readdirSync(runDir).join(", ")}`);
   const events = readEvents(join(runDir, files[0]!));
   const train = events.filter((e) => e.scalars?.["train/loss"] !== undefined);
-  assert.deepEqual(train.map((e) => e.step), [1, 2, 3, 4, 5, 6], "every step");
-  const metrics = readFileSync(join(runDir, "metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as { type: string; step: number; loss: number; accuracy?: number });
+  assert.deepEqual(
+    train.map((e) => e.step),
+    [1, 2, 3, 4, 5, 6],
+    "every step",
+  );
+  const metrics = readFileSync(join(runDir, "metrics.jsonl"), "utf8")
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l) as { type: string; step: number; loss: number; accuracy?: number });
   for (const m of metrics.filter((x) => x.type === "train")) assert.equal(train[m.step - 1]!.scalars!["train/loss"], Math.fround(m.loss), `step ${m.step}`);
   const evaluation = metrics.find((x) => x.type === "eval")!;
   assert.deepEqual(events.at(-1)!.scalars, { "eval/loss": Math.fround(evaluation.loss), "eval/accuracy": Math.fround(evaluation.accuracy!) });
 
   const off = spawnSync(process.execPath, [cli, ...args, "--set", `outDir=${join(work, "off")}`], { cwd: work, encoding: "utf8", timeout: 300_000 });
   assert.equal(off.status, 0, off.stderr);
-  assert.deepEqual(readdirSync(join(work, "off", "mlp", "version_0")).filter((f) => f.includes("tfevents")), [], "off by default");
+  assert.deepEqual(
+    readdirSync(join(work, "off", "mlp", "version_0")).filter((f) => f.includes("tfevents")),
+    [],
+    "off by default",
+  );
 });
 
 test("turbine train --resume with logging.tensorboard: the new file restarts at the checkpoint's step", { timeout: 300_000 }, () => {
   const cli = join(repoRoot(), "dist", "src", "cli", "main.js");
   const dir = join(work, "resume");
-  const args = ["train", "--no-progress", "--set", "model.kind=mlp", "--set", "model.hidden=[16]", "--set", "train.steps=6", "--set", "checkpoint.every=2", "--set", "data.evalBatchSize=5000"];
-  const first = spawnSync(process.execPath, [cli, ...args, "--set", "logging.tensorboard=true", "--set", `outDir=${dir}`], { cwd: work, encoding: "utf8", timeout: 300_000 });
+  const args = [
+    "train",
+    "--no-progress",
+    "--set",
+    "model.kind=mlp",
+    "--set",
+    "model.hidden=[16]",
+    "--set",
+    "train.steps=6",
+    "--set",
+    "checkpoint.every=2",
+    "--set",
+    "data.evalBatchSize=5000",
+  ];
+  const first = spawnSync(process.execPath, [cli, ...args, "--set", "logging.tensorboard=true", "--set", `outDir=${dir}`], {
+    cwd: work,
+    encoding: "utf8",
+    timeout: 300_000,
+  });
   assert.equal(first.status, 0, first.stderr);
   const runDir = join(dir, "mlp", "version_0");
-  const resumed = spawnSync(process.execPath, [cli, "train", "--no-progress", "--resume", join(runDir, "checkpoints", "step-00000002")], { cwd: work, encoding: "utf8", timeout: 300_000 });
+  const resumed = spawnSync(process.execPath, [cli, "train", "--no-progress", "--resume", join(runDir, "checkpoints", "step-00000002")], {
+    cwd: work,
+    encoding: "utf8",
+    timeout: 300_000,
+  });
   assert.equal(resumed.status, 0, resumed.stderr);
   const files = readdirSync(runDir).filter((f) => f.startsWith("events.out.tfevents."));
   assert.equal(files.length, 2, "one file per process");
@@ -189,6 +240,7 @@ test("turbine train --resume with logging.tensorboard: the new file restarts at 
   assert.deepEqual(trainSteps(old), [1, 2, 3, 4, 5, 6]);
   assert.deepEqual({ step: fresh[1]!.step, status: fresh[1]!.sessionStatus }, { step: 2, status: 1 }, "SessionLog START at the resumed step");
   assert.deepEqual(trainSteps(fresh), [3, 4, 5, 6]);
-  const loss = (events: DecodedEvent[], s: number): number => events.find((e) => e.step === s && e.scalars?.["train/loss"] !== undefined)!.scalars!["train/loss"]!;
+  const loss = (events: DecodedEvent[], s: number): number =>
+    events.find((e) => e.step === s && e.scalars?.["train/loss"] !== undefined)!.scalars!["train/loss"]!;
   assert.equal(loss(fresh, 6), loss(old, 6), "resuming is exact, so the curves agree");
 });

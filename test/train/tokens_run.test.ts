@@ -38,7 +38,8 @@ function config(data: Record<string, unknown>) {
 /** Trains a config for its steps; returns each step's loss and batch length, and the trainer. */
 function train(cfg: ReturnType<typeof config>) {
   const parts = buildRun(cfg);
-  const losses: number[] = [], lengths: number[] = [];
+  const losses: number[] = [],
+    lengths: number[] = [];
   const trainer = new Trainer({
     ...parts,
     prepareBatch: (batch, step) => {
@@ -74,6 +75,9 @@ test("a sequence-length warm-up trains on short windows first and counts the tok
   assert.deepEqual(run.lengths, expected, "each step's batch has the scheduled length");
   assert.equal(run.trainer.processedUnits, BATCH * expected.reduce((a, b) => a + b), "throughput counts the tokens actually trained on");
   assert.ok(run.losses.every(Number.isFinite));
-  assert.throws(() => buildRun(config({ kind: "tokens", path: tokensPath, seqLenWarmup: { start: 32, steps: 6 } })), /data\.seqLenWarmup\.start 32 exceeds model\.context 24/);
+  assert.throws(
+    () => buildRun(config({ kind: "tokens", path: tokensPath, seqLenWarmup: { start: 32, steps: 6 } })),
+    /data\.seqLenWarmup\.start 32 exceeds model\.context 24/,
+  );
   assert.throws(() => buildRun(config({ kind: "tokens", path: join(tmp, "none.tokens") })), /none\.tokens: no such token file/);
 });

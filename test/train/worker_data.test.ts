@@ -18,7 +18,13 @@ function config(outDir: string, numWorkers: number) {
     {
       outDir,
       model: { kind: "mlp", hidden: [16] },
-      data: { kind: "fashion-mnist", batchSize: 64, evalBatchSize: 5000, numWorkers, augment: [{ kind: "randomCrop", padding: 2 }, { kind: "randomHorizontalFlip" }] },
+      data: {
+        kind: "fashion-mnist",
+        batchSize: 64,
+        evalBatchSize: 5000,
+        numWorkers,
+        augment: [{ kind: "randomCrop", padding: 2 }, { kind: "randomHorizontalFlip" }],
+      },
       train: { steps: 6, threads: 1 },
       checkpoint: { every: 3 },
     },

@@ -104,8 +104,10 @@ export class Args {
   numel(extents: readonly number[]): number {
     let n = 1;
     for (const e of extents) n *= e;
-    this.require(extents.every((e) => Number.isInteger(e) && e >= 0) && Number.isSafeInteger(n),
-      () => `extents [${extents.join(", ")}] must be non-negative with a representable product`);
+    this.require(
+      extents.every((e) => Number.isInteger(e) && e >= 0) && Number.isSafeInteger(n),
+      () => `extents [${extents.join(", ")}] must be non-negative with a representable product`,
+    );
     return n;
   }
 }

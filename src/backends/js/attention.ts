@@ -15,13 +15,23 @@ const MAX_BLOCK = 256;
 
 /** Column c of row i of head hd of batch bt lies at offset + bt·batch + hd·head + i·time + c. */
 interface Layout {
-  offset: number; batch: number; head: number; time: number;
+  offset: number;
+  batch: number;
+  head: number;
+  time: number;
 }
 
 interface Problem {
-  b: number; h: number; t: number; d: number;
-  scale: number; causal: boolean;
-  q: Layout; k: Layout; v: Layout; out: Layout;
+  b: number;
+  h: number;
+  t: number;
+  d: number;
+  scale: number;
+  causal: boolean;
+  q: Layout;
+  k: Layout;
+  v: Layout;
+  out: Layout;
 }
 
 type ProblemArgs = [b: unknown, h: unknown, t: unknown, d: unknown, layout: unknown, scale: unknown, causal: unknown, block: unknown];
@@ -46,8 +56,7 @@ function readProblem(args: Args, [b, h, t, d, layout, scale, causal, block]: Pro
 function checkOperand(args: Args, name: string, array: unknown, dtype: number, l: Layout, pb: Problem): void {
   const numel = args.elements(name, array, dtype);
   if (pb.b === 0 || pb.h === 0 || pb.t === 0) return;
-  const last = BigInt(l.offset + pb.d - 1) + BigInt(pb.b - 1) * BigInt(l.batch) + BigInt(pb.h - 1) * BigInt(l.head) +
-    BigInt(pb.t - 1) * BigInt(l.time);
+  const last = BigInt(l.offset + pb.d - 1) + BigInt(pb.b - 1) * BigInt(l.batch) + BigInt(pb.h - 1) * BigInt(l.head) + BigInt(pb.t - 1) * BigInt(l.time);
   args.require(last < 2n ** 63n, () => `'${name}' is used beyond element 2^63 by its layout`);
   args.require(last < BigInt(numel), () => `'${name}' is used up to element ${last} but holds ${numel} elements`);
 }
@@ -92,11 +101,15 @@ export const attention: Kernels["attention"] = (dtype, q, k, v, out, lse, b, h, 
   const { args, dt, pb } = readCall("attention", dtype, [q, k, v, out], [b, h, t, d, layout, scale, causal, block]);
   if (lse !== null && lse !== undefined) args.sized("lse", lse, DTYPE.float32, pb.b * pb.h * pb.t);
 
-  const qv = decode(dt, q), kv = decode(dt, k), vv = decode(dt, v);
-  const scores = new Float64Array(pb.t), row = new Float64Array(pb.d);
+  const qv = decode(dt, q),
+    kv = decode(dt, k),
+    vv = decode(dt, v);
+  const scores = new Float64Array(pb.t),
+    row = new Float64Array(pb.d);
   for (let bh = 0; bh < pb.b * pb.h; bh++) {
     for (let i = 0; i < pb.t; i++) {
-      const keys = visibleKeys(pb, i), qi = rowAt(pb, pb.q, bh, i);
+      const keys = visibleKeys(pb, i),
+        qi = rowAt(pb, pb.q, bh, i);
       let max = -Infinity;
       for (let j = 0; j < keys; j++) {
         scores[j] = pb.scale * dot(qv, qi, kv, rowAt(pb, pb.k, bh, j), pb.d);
@@ -105,7 +118,8 @@ export const attention: Kernels["attention"] = (dtype, q, k, v, out, lse, b, h, 
       let sum = 0;
       row.fill(0);
       for (let j = 0; j < keys; j++) {
-        const p = Math.exp(scores[j]! - max), vj = rowAt(pb, pb.v, bh, j);
+        const p = Math.exp(scores[j]! - max),
+          vj = rowAt(pb, pb.v, bh, j);
         sum += p;
         for (let c = 0; c < pb.d; c++) row[c]! += p * vv[vj + c]!;
       }
@@ -125,9 +139,7 @@ export const attention: Kernels["attention"] = (dtype, q, k, v, out, lse, b, h, 
  * @example
  * attentionBackward(0, q, k, v, out, lse, grad, dq, dk, dv, 2, 4, 16, 8, layout, 1 / Math.sqrt(8), true, 64);
  */
-export const attentionBackward: Kernels["attentionBackward"] = (
-  dtype, q, k, v, out, lse, grad, dq, dk, dv, b, h, t, d, layout, scale, causal, block,
-) => {
+export const attentionBackward: Kernels["attentionBackward"] = (dtype, q, k, v, out, lse, grad, dq, dk, dv, b, h, t, d, layout, scale, causal, block) => {
   const { args, dt, pb } = readCall("attentionBackward", dtype, [q, k, v, out], [b, h, t, d, layout, scale, causal, block]);
   args.sized("lse", lse, DTYPE.float32, pb.b * pb.h * pb.t);
   checkOperand(args, "grad", grad, dt, pb.out, pb);
@@ -136,9 +148,15 @@ export const attentionBackward: Kernels["attentionBackward"] = (
   if (given(dk)) checkOperand(args, "dk", dk, dt, pb.k, pb);
   if (given(dv)) checkOperand(args, "dv", dv, dt, pb.v, pb);
 
-  const qv = decode(dt, q), kv = decode(dt, k), vv = decode(dt, v), ov = decode(dt, out), gv = decode(dt, grad);
+  const qv = decode(dt, q),
+    kv = decode(dt, k),
+    vv = decode(dt, v),
+    ov = decode(dt, out),
+    gv = decode(dt, grad);
   const { t: rows, d: cols } = pb;
-  const dQ = new Float64Array(rows * cols), dK = new Float64Array(rows * cols), dV = new Float64Array(rows * cols);
+  const dQ = new Float64Array(rows * cols),
+    dK = new Float64Array(rows * cols),
+    dV = new Float64Array(rows * cols);
   const store = (target: Elements | null, l: Layout, acc: Float64Array, bh: number): void => {
     if (!given(target)) return;
     for (let i = 0; i < rows; i++) {
@@ -151,10 +169,13 @@ export const attentionBackward: Kernels["attentionBackward"] = (
     dK.fill(0);
     dV.fill(0);
     for (let i = 0; i < rows; i++) {
-      const qi = rowAt(pb, pb.q, bh, i), gi = rowAt(pb, pb.out, bh, i);
-      const delta = dot(gv, gi, ov, gi, cols), shift = lse[bh * rows + i]!;
+      const qi = rowAt(pb, pb.q, bh, i),
+        gi = rowAt(pb, pb.out, bh, i);
+      const delta = dot(gv, gi, ov, gi, cols),
+        shift = lse[bh * rows + i]!;
       for (let j = 0; j < visibleKeys(pb, i); j++) {
-        const kj = rowAt(pb, pb.k, bh, j), vj = rowAt(pb, pb.v, bh, j);
+        const kj = rowAt(pb, pb.k, bh, j),
+          vj = rowAt(pb, pb.v, bh, j);
         const p = Math.exp(pb.scale * dot(qv, qi, kv, kj, cols) - shift);
         const ds = p * (dot(gv, gi, vv, vj, cols) - delta);
         for (let c = 0; c < cols; c++) {

@@ -45,7 +45,8 @@ export const binary: Kernels["binary"] = (code, dtype, a, b, out, meta) => {
   const dt = args.floatDtype("dtype", dtype);
   const bc = readBroadcast(args, meta, [args.elements("a", a, dt), args.elements("b", b, dt)]);
   args.sized("out", out, dt, bc.numel);
-  const va = decode(dt, a), vb = decode(dt, b);
+  const va = decode(dt, a),
+    vb = decode(dt, b);
   const [oa, ob] = bc.offsets as [Float64Array, Float64Array];
   const result = new Float64Array(bc.numel);
   for (let i = 0; i < bc.numel; i++) result[i] = f(va[oa[i]!]!, vb[ob[i]!]!);

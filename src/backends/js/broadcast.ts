@@ -33,7 +33,10 @@ export function readBroadcast(args: Args, meta: unknown, operandCounts: readonly
   const numel = shape.reduce((a, b) => a * b, 1);
   const strides = operandCounts.map((count, op) => {
     const s = Array.from(m.subarray(1 + ndim * (op + 1), 1 + ndim * (op + 2)));
-    args.require(s.every((v) => v >= 0), () => `operand ${op} has a negative stride`);
+    args.require(
+      s.every((v) => v >= 0),
+      () => `operand ${op} has a negative stride`,
+    );
     const last = s.reduce((acc, stride, d) => acc + (shape[d]! > 0 ? (shape[d]! - 1) * stride : 0), 0);
     args.require(numel === 0 || last < count, () => `operand ${op} is read up to element ${last} but holds ${count} elements`);
     return s;

@@ -13,7 +13,7 @@
 export function cPow(x: number, y: number): number {
   if (x === 1 || y === 0) return 1;
   if (x === -1 && (y === Infinity || y === -Infinity)) return 1;
-  return Math.pow(x, y);
+  return x ** y;
 }
 
 /**

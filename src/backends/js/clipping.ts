@@ -32,7 +32,12 @@ export const clampInPlace: Kernels["clampInPlace"] = (dtype, x, low, high) => {
   const args = new Args("clampInPlace");
   const dt = args.floatDtype("dtype", dtype);
   args.elements("x", x, dt);
-  const lo = Math.fround(args.number("low", low)), hi = Math.fround(args.number("high", high));
+  const lo = Math.fround(args.number("low", low)),
+    hi = Math.fround(args.number("high", high));
   args.require(lo <= hi, () => `low ${lo} exceeds high ${hi}`);
-  encode(dt, decode(dt, x).map((v) => (v < lo ? lo : v > hi ? hi : v)), x);
+  encode(
+    dt,
+    decode(dt, x).map((v) => (v < lo ? lo : Math.min(v, hi))),
+    x,
+  );
 };

@@ -11,14 +11,43 @@ function numbered<const T extends readonly string[]>(names: T): Record<T[number]
 
 /** Unary ops in native/unary.cc's UNARY_OPS order. */
 export const UNARY_OPS = [
-  "neg", "exp", "log", "sqrt", "rsqrt", "tanh", "sigmoid", "relu", "gelu_tanh", "gelu_erf",
-  "abs", "sign", "square", "reciprocal", "scale", "shift", "pow", "clamp_min", "fill",
+  "neg",
+  "exp",
+  "log",
+  "sqrt",
+  "rsqrt",
+  "tanh",
+  "sigmoid",
+  "relu",
+  "gelu_tanh",
+  "gelu_erf",
+  "abs",
+  "sign",
+  "square",
+  "reciprocal",
+  "scale",
+  "shift",
+  "pow",
+  "clamp_min",
+  "fill",
 ] as const;
 
 /** Unary backward rules in UNARY_BACKWARD_OPS order. */
 export const UNARY_BACKWARD_OPS = [
-  "relu", "gelu_tanh", "gelu_erf", "tanh", "sigmoid", "exp", "log", "sqrt", "rsqrt", "abs",
-  "square", "reciprocal", "pow", "clamp_min",
+  "relu",
+  "gelu_tanh",
+  "gelu_erf",
+  "tanh",
+  "sigmoid",
+  "exp",
+  "log",
+  "sqrt",
+  "rsqrt",
+  "abs",
+  "square",
+  "reciprocal",
+  "pow",
+  "clamp_min",
 ] as const;
 
 /** Binary ops in native/binary.cc's BINARY_OPS order. */

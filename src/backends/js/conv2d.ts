@@ -12,8 +12,7 @@ import { optionalF32 } from "./kernel_args.js";
 
 function convDtype(args: Args, name: string, value: unknown): number {
   const d = args.floatDtype(name, value);
-  args.require(d === DTYPE.float32 || d === DTYPE.bfloat16, () =>
-    `'${name}' must be float32 or bfloat16 (oneDNN has no ${dtypeName(d)} convolution on CPU)`);
+  args.require(d === DTYPE.float32 || d === DTYPE.bfloat16, () => `'${name}' must be float32 or bfloat16 (oneDNN has no ${dtypeName(d)} convolution on CPU)`);
   return d;
 }
 
@@ -86,7 +85,8 @@ export const conv2dBackwardData: Kernels["conv2dBackwardData"] = (dy, w, dx, dty
   args.sized("dy", dy, type, s.yNumel);
   args.sized("weight", w, type, s.wNumel);
   args.sized("dx", dx, type, s.xNumel);
-  const g = decode(type, dy), wv = decode(type, w);
+  const g = decode(type, dy),
+    wv = decode(type, w);
   const acc = new Float64Array(s.xNumel);
   forEachTap(s, (xi, wi, yi) => {
     acc[xi]! += g[yi]! * wv[wi]!;
@@ -106,8 +106,10 @@ export const conv2dBackwardWeights: Kernels["conv2dBackwardWeights"] = (x, dy, d
   const args = new Args("conv2d backward-weights");
   const type = convDtype(args, "dtype", dtype);
   const wgradType = convDtype(args, "dwDtype", dwDtype);
-  args.require(wgradType === DTYPE.float32 || wgradType === type, () =>
-    `a ${dtypeName(wgradType)} weight gradient needs ${dtypeName(wgradType)} operands, got ${dtypeName(type)}`);
+  args.require(
+    wgradType === DTYPE.float32 || wgradType === type,
+    () => `a ${dtypeName(wgradType)} weight gradient needs ${dtypeName(wgradType)} operands, got ${dtypeName(type)}`,
+  );
   const s = readConvShape(args, meta);
   args.sized("x", x, type, s.xNumel);
   args.sized("dy", dy, type, s.yNumel);

@@ -25,9 +25,12 @@ function fewChannels(s: ConvShape): boolean {
 // What both fused kernels check first: the meta, that the direct kernels take it, and x.
 function readFused(args: Args, x: unknown, meta: unknown): { s: ConvShape; pooledNumel: number } {
   const s = readConvShape(args, meta);
-  args.require(fewChannels(s), () =>
-    `needs a float32 channels-last convolution without groups, with at most ${FEW_CHANNELS} input channels and 16, 32, ` +
-    `48 or 64 output channels: ${convText(s)}`);
+  args.require(
+    fewChannels(s),
+    () =>
+      `needs a float32 channels-last convolution without groups, with at most ${FEW_CHANNELS} input channels and 16, 32, ` +
+      `48 or 64 output channels: ${convText(s)}`,
+  );
   args.require(s.oh >= 2 && s.ow >= 2, () => `the convolution's output ${s.oh}x${s.ow} is smaller than the 2x2 pooling window`);
   const pooledNumel = s.n * Math.floor(s.oh / 2) * Math.floor(s.ow / 2) * s.o;
   args.sized("x", x, DTYPE.float32, s.xNumel);
@@ -52,12 +55,14 @@ export const conv2dDirectFits: Kernels["conv2dDirectFits"] = (meta) => {
  * code, value)` per pooled element.
  */
 function poolWindows(s: ConvShape, y: Float64Array, visit: (pooledIndex: number, code: number, value: number) => void): void {
-  const ph = Math.floor(s.oh / 2), pw = Math.floor(s.ow / 2);
+  const ph = Math.floor(s.oh / 2),
+    pw = Math.floor(s.ow / 2);
   for (let n = 0; n < s.n; n++) {
     for (let py = 0; py < ph; py++) {
       for (let px = 0; px < pw; px++) {
         for (let o = 0; o < s.o; o++) {
-          let best = NaN, code = -1;
+          let best = NaN,
+            code = -1;
           for (let q = 0; q < 4; q++) {
             const v = y[((n * s.oh + 2 * py + (q >> 1)) * s.ow + 2 * px + (q & 1)) * s.o + o]!;
             if (code < 0 || v > best || Number.isNaN(v)) {
@@ -111,11 +116,15 @@ export const conv2dMaxPoolBackwardWeights: Kernels["conv2dMaxPoolBackwardWeights
   // The convolution's output gradient: each window's gradient at its maximum's position, 0
   // elsewhere and in the row and column no window covers (odd sizes).
   const dy = new Float64Array(s.yNumel);
-  const pw = Math.floor(s.ow / 2), ph = Math.floor(s.oh / 2);
+  const pw = Math.floor(s.ow / 2),
+    ph = Math.floor(s.oh / 2);
   for (let i = 0; i < pooledNumel; i++) {
     const code = codes[i]!;
     if (code < 0 || code > 3) continue;
-    const o = i % s.o, px = Math.floor(i / s.o) % pw, py = Math.floor(i / (s.o * pw)) % ph, n = Math.floor(i / (s.o * pw * ph));
+    const o = i % s.o,
+      px = Math.floor(i / s.o) % pw,
+      py = Math.floor(i / (s.o * pw)) % ph,
+      n = Math.floor(i / (s.o * pw * ph));
     dy[((n * s.oh + 2 * py + (code >> 1)) * s.ow + 2 * px + (code & 1)) * s.o + o] = dpooled[i]!;
   }
   const grads = convWeightGradients(s, decode(DTYPE.float32, x), dy);

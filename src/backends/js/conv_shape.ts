@@ -15,7 +15,21 @@ import { readMeta } from "./kernel_args.js";
  * meta[CONV_META.groups]; // the group count
  */
 export const CONV_META = {
-  n: 0, c: 1, h: 2, w: 3, o: 4, kh: 5, kw: 6, sh: 7, sw: 8, ph: 9, pw: 10, dh: 11, dw: 12, groups: 13, layout: 14,
+  n: 0,
+  c: 1,
+  h: 2,
+  w: 3,
+  o: 4,
+  kh: 5,
+  kw: 6,
+  sh: 7,
+  sw: 8,
+  ph: 9,
+  pw: 10,
+  dh: 11,
+  dw: 12,
+  groups: 13,
+  layout: 14,
 } as const;
 
 /**
@@ -25,13 +39,27 @@ export const CONV_META = {
  * const { oh, ow, yNumel } = readConvShape(args, meta);
  */
 export interface ConvShape {
-  n: number; c: number; h: number; w: number; o: number; kh: number; kw: number;
-  sh: number; sw: number; ph: number; pw: number; dh: number; dw: number;
+  n: number;
+  c: number;
+  h: number;
+  w: number;
+  o: number;
+  kh: number;
+  kw: number;
+  sh: number;
+  sw: number;
+  ph: number;
+  pw: number;
+  dh: number;
+  dw: number;
   groups: number;
   /** Activations are NHWC (channels last); weights are [O, C/groups, kh, kw] either way. */
   channelsLast: boolean;
-  oh: number; ow: number;
-  xNumel: number; wNumel: number; yNumel: number;
+  oh: number;
+  ow: number;
+  xNumel: number;
+  wNumel: number;
+  yNumel: number;
 }
 
 /**
@@ -47,8 +75,10 @@ export function convText(s: Pick<ConvShape, "n" | "c" | "h" | "w" | "o" | "kh" |
 // One spatial axis: out = floor((in + 2p − d(k−1) − 1)/s) + 1, which must be at least 1.
 function outputExtent(args: Args, axis: string, input: number, k: number, s: number, p: number, d: number, shapes: string): number {
   const span = d * (k - 1) + 1;
-  args.require(input + 2 * p >= span, () =>
-    `kernel ${axis} extent ${span} (dilation ${d}) exceeds the padded input ${axis} ${input + 2 * p} (padding ${p}); ${shapes}`);
+  args.require(
+    input + 2 * p >= span,
+    () => `kernel ${axis} extent ${span} (dilation ${d}) exceeds the padded input ${axis} ${input + 2 * p} (padding ${p}); ${shapes}`,
+  );
   return Math.floor((input + 2 * p - span) / s) + 1;
 }
 
@@ -72,12 +102,17 @@ export function readConvShape(args: Args, meta: unknown): ConvShape {
   args.require(n >= 0 && c >= 1 && h >= 1 && w >= 1 && o >= 1 && kh >= 1 && kw >= 1, () => `sizes must be positive (N may be 0): ${shapes}`);
   args.require(layout === 0 || layout === 1, () => `layout code must be 0 (NCHW) or 1 (NHWC), got ${layout}`);
   args.require(groups >= 1 && c % groups === 0 && o % groups === 0, () => `groups must divide the input channels and the output channels: ${shapes}`);
-  args.require(sh >= 1 && sw >= 1 && dh >= 1 && dw >= 1 && ph >= 0 && pw >= 0, () =>
-    `stride [${sh}, ${sw}] and dilation [${dh}, ${dw}] must be positive, padding [${ph}, ${pw}] non-negative`);
+  args.require(
+    sh >= 1 && sw >= 1 && dh >= 1 && dw >= 1 && ph >= 0 && pw >= 0,
+    () => `stride [${sh}, ${sw}] and dilation [${dh}, ${dw}] must be positive, padding [${ph}, ${pw}] non-negative`,
+  );
   const oh = outputExtent(args, "H", h, kh, sh, ph, dh, shapes);
   const ow = outputExtent(args, "W", w, kw, sw, pw, dw, shapes);
   return {
-    ...base, channelsLast: layout === 1, oh, ow,
+    ...base,
+    channelsLast: layout === 1,
+    oh,
+    ow,
     xNumel: checkedNumel(args, "x", [n, c, h, w]),
     wNumel: checkedNumel(args, "weight", [o, c / groups, kh, kw]),
     yNumel: checkedNumel(args, "y", [n, o, oh, ow]),
@@ -107,7 +142,8 @@ export function activationIndex(channelsLast: boolean, channels: number, height:
 export function forEachTap(s: ConvShape, tap: (xIndex: number, wIndex: number, yIndex: number) => void): void {
   const xAt = activationIndex(s.channelsLast, s.c, s.h, s.w);
   const yAt = activationIndex(s.channelsLast, s.o, s.oh, s.ow);
-  const perGroupIn = s.c / s.groups, perGroupOut = s.o / s.groups;
+  const perGroupIn = s.c / s.groups,
+    perGroupOut = s.o / s.groups;
   for (let n = 0; n < s.n; n++) {
     for (let o = 0; o < s.o; o++) {
       const firstChannel = Math.floor(o / perGroupOut) * perGroupIn;

@@ -26,17 +26,20 @@ export const crossEntropy: Kernels["crossEntropy"] = (dtype, logits, targets, lo
   args.sized("targets", targets, DTYPE.int32, n);
   args.sized("losses", losses, DTYPE.float32, n);
   if (grad !== null) args.sized("grad", grad, dt, numel);
-  targets.forEach((t, row) => args.require(t === ignore || (t >= 0 && t < c),
-    () => `target ${t} of row ${row} is outside [0, ${c}) and is not ignoreIndex ${ignore}`));
+  targets.forEach((t, row) =>
+    args.require(t === ignore || (t >= 0 && t < c), () => `target ${t} of row ${row} is outside [0, ${c}) and is not ignoreIndex ${ignore}`),
+  );
   const x = decode(dt, logits);
   const g = new Float64Array(grad === null ? 0 : numel);
   for (let row = 0; row < n; row++) {
-    const t = targets[row]!, base = row * c;
+    const t = targets[row]!,
+      base = row * c;
     if (t === ignore) {
       losses[row] = 0; // and the row of g stays 0
       continue;
     }
-    let m = -Infinity, sumX = 0;
+    let m = -Infinity,
+      sumX = 0;
     for (let j = 0; j < c; j++) {
       m = Math.max(m, x[base + j]!);
       sumX += x[base + j]!;

@@ -14,8 +14,9 @@ function readLookup(args: Args, tableName: string, dtype: number, table: Element
   args.require(rows >= 0 && cols >= 0, () => `weight shape [${rows}, ${cols}] has a negative extent`);
   args.sized(tableName, table, dt, rows * cols);
   args.elements("indices", indices, DTYPE.int32);
-  indices.forEach((v, i) => args.require(v >= 0 && v < rows,
-    () => `index ${v} at flat position ${i} is out of range [0, ${rows}) for a weight of ${rows} rows`));
+  indices.forEach((v, i) =>
+    args.require(v >= 0 && v < rows, () => `index ${v} at flat position ${i} is out of range [0, ${rows}) for a weight of ${rows} rows`),
+  );
   return dt;
 }
 
@@ -30,7 +31,8 @@ export const embedding: Kernels["embedding"] = (dtype, weight, rows, cols, indic
   const args = new Args("embedding");
   const dt = readLookup(args, "weight", dtype, weight, rows, cols, indices);
   args.sized("out", out, dt, indices.length * cols);
-  const from = words(weight), to = words(out);
+  const from = words(weight),
+    to = words(out);
   indices.forEach((row, i) => to.set(from.subarray(row * cols, (row + 1) * cols), i * cols));
 };
 

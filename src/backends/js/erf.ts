@@ -27,7 +27,8 @@ export function erfc(x: number): number {
  */
 function erfSeries(x: number): number {
   const x2 = x * x;
-  let term = x, sum = x;
+  let term = x,
+    sum = x;
   for (let n = 0; Math.abs(term) > 1e-17 * Math.abs(sum); n++) {
     term *= (2 * x2) / (2 * n + 3);
     sum += term;

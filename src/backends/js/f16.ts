@@ -29,7 +29,8 @@ export function f16FromF32Bits(bits: number): number {
 }
 
 function roundHalfEven(x: number): number {
-  const floor = Math.floor(x), frac = x - floor;
+  const floor = Math.floor(x),
+    frac = x - floor;
   if (frac > 0.5 || (frac === 0.5 && floor % 2 === 1)) return floor + 1;
   return floor;
 }

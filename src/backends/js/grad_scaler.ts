@@ -21,6 +21,10 @@ export const unscaleAndCheck: Kernels["unscaleAndCheck"] = (dtype, x, invScale) 
   const scale = Math.fround(args.number("invScale", invScale));
   const values = decode(dt, x);
   const nonFinite = values.some((v) => !Number.isFinite(v));
-  encode(dt, values.map((v) => v * scale), x);
+  encode(
+    dt,
+    values.map((v) => v * scale),
+    x,
+  );
   return nonFinite;
 };

@@ -12,7 +12,8 @@ import { cNumber, optionalF32 } from "./kernel_args.js";
 
 // rows × cols with the native addon's message for a count that cannot exist.
 function matrixNumel(args: Args, rows: unknown, cols: unknown): { rows: number; cols: number; numel: number } {
-  const r = args.integer("rows", rows), c = args.integer("cols", cols);
+  const r = args.integer("rows", rows),
+    c = args.integer("cols", cols);
   return { rows: r, cols: c, numel: args.numel([r, c]) };
 }
 
@@ -39,7 +40,8 @@ export const layerNorm: Kernels["layerNorm"] = (dtype, x, weight, bias, y, mean,
   args.sized("rstd", rstd, DTYPE.float32, shape.rows);
 
   const { cols: n } = shape;
-  const xv = decode(dt, x), out = new Float64Array(shape.numel);
+  const xv = decode(dt, x),
+    out = new Float64Array(shape.numel);
   for (let r = 0; r < shape.rows; r++) {
     const row = xv.subarray(r * n, (r + 1) * n);
     let sum = 0;
@@ -66,9 +68,7 @@ export const layerNorm: Kernels["layerNorm"] = (dtype, x, weight, bias, y, mean,
  * @example
  * layerNormBackward(0, grad, x, weight, mean, rstd, dx, dweight, dbias, rows, cols, 0);
  */
-export const layerNormBackward: Kernels["layerNormBackward"] = (
-  dtype, grad, x, weight, mean, rstd, dx, dweight, dbias, rows, cols, gradDtype,
-) => {
+export const layerNormBackward: Kernels["layerNormBackward"] = (dtype, grad, x, weight, mean, rstd, dx, dweight, dbias, rows, cols, gradDtype) => {
   const args = new Args("layerNormBackward");
   const dt = args.floatDtype("dtype", dtype);
   const shape = matrixNumel(args, rows, cols);
@@ -83,12 +83,18 @@ export const layerNormBackward: Kernels["layerNormBackward"] = (
   const db = optionalF32(args, "dbias", dbias, shape.cols);
 
   const { cols: n } = shape;
-  const g = decode(gDt, grad), xv = decode(dt, x);
-  const dxOut = new Float64Array(dx ? shape.numel : 0), dwSum = new Float64Array(n), dbSum = new Float64Array(n);
-  const xhat = new Float64Array(n), ghat = new Float64Array(n);
+  const g = decode(gDt, grad),
+    xv = decode(dt, x);
+  const dxOut = new Float64Array(dx ? shape.numel : 0),
+    dwSum = new Float64Array(n),
+    dbSum = new Float64Array(n);
+  const xhat = new Float64Array(n),
+    ghat = new Float64Array(n);
   for (let r = 0; r < shape.rows; r++) {
-    const mu = mean[2 * r]! + mean[2 * r + 1]!, inv = rstd[r]!;
-    let sumG = 0, sumGX = 0;
+    const mu = mean[2 * r]! + mean[2 * r + 1]!,
+      inv = rstd[r]!;
+    let sumG = 0,
+      sumGX = 0;
     for (let j = 0; j < n; j++) {
       const gj = g[r * n + j]!;
       xhat[j] = (xv[r * n + j]! - mu) * inv;

@@ -32,9 +32,13 @@ export const matmul: Kernels["matmul"] = (a, b, c, bias, dtypeAB, dtypeC, meta) 
   const tab = args.floatDtype("dtypeAB", dtypeAB);
   const tc = args.floatDtype("dtypeC", dtypeC);
   const { batchA, batchB, m, n, k, ...flags } = readMeta(args, meta, MATMUL_META);
-  const transA = flags.transA !== 0, transB = flags.transB !== 0, accumulate = flags.accumulate !== 0;
-  args.require(batchA >= 1 && batchB >= 1 && m >= 1 && n >= 1 && k >= 1, () =>
-    `batch, M, N and K must be positive, got batch ${batchA}/${batchB}, M ${m}, N ${n}, K ${k}`);
+  const transA = flags.transA !== 0,
+    transB = flags.transB !== 0,
+    accumulate = flags.accumulate !== 0;
+  args.require(
+    batchA >= 1 && batchB >= 1 && m >= 1 && n >= 1 && k >= 1,
+    () => `batch, M, N and K must be positive, got batch ${batchA}/${batchB}, M ${m}, N ${n}, K ${k}`,
+  );
   args.require(batchA === batchB || batchA === 1 || batchB === 1, () => `batch sizes ${batchA} and ${batchB} do not broadcast`);
   const batch = Math.max(batchA, batchB);
   args.sized("a", a, tab, batchA * m * k);
@@ -42,10 +46,13 @@ export const matmul: Kernels["matmul"] = (a, b, c, bias, dtypeAB, dtypeC, meta) 
   args.sized("c", c, tc, batch * m * n);
   if (bias !== null && bias !== undefined) args.sized("bias", bias, DTYPE.float32, n);
 
-  const av = decode(tab, a), bv = decode(tab, b);
+  const av = decode(tab, a),
+    bv = decode(tab, b);
   const out = accumulate ? decode(tc, c) : new Float64Array(batch * m * n);
   for (let p = 0; p < batch; p++) {
-    const aBase = (batchA === 1 ? 0 : p) * m * k, bBase = (batchB === 1 ? 0 : p) * k * n, cBase = p * m * n;
+    const aBase = (batchA === 1 ? 0 : p) * m * k,
+      bBase = (batchB === 1 ? 0 : p) * k * n,
+      cBase = p * m * n;
     for (let i = 0; i < m; i++) {
       for (let j = 0; j < n; j++) {
         let sum = bias ? bias[j]! : 0;

@@ -26,7 +26,12 @@ export const adamStep: Kernels["adamStep"] = (param, grad, expAvg, expAvgSq, par
   args.sized("expAvgSq", expAvgSq, DTYPE.float32, n);
   if (paramBf16 !== null) args.sized("paramBf16", paramBf16, DTYPE.bfloat16, n);
   const h = args.doubles("hyper", hyper, 7);
-  const lr = h[0]!, beta1 = h[1]!, beta2 = h[2]!, eps = h[3]!, weightDecay = h[4]!, step = h[5]!;
+  const lr = h[0]!,
+    beta1 = h[1]!,
+    beta2 = h[2]!,
+    eps = h[3]!,
+    weightDecay = h[4]!,
+    step = h[5]!;
   const decoupled = h[6] !== 0;
   args.require(step >= 1, () => `step must be at least 1, got ${step}`);
   const biasCorrection1 = 1 - beta1 ** step;
@@ -59,7 +64,12 @@ export const sgdStep: Kernels["sgdStep"] = (param, grad, momentumBuffer, hyper) 
   args.sized("grad", grad, DTYPE.float32, n);
   if (momentumBuffer !== null) args.sized("momentumBuffer", momentumBuffer, DTYPE.float32, n);
   const h = args.doubles("hyper", hyper, 6);
-  const lr = h[0]!, momentum = h[1]!, dampening = h[2]!, weightDecay = h[3]!, nesterov = h[4] !== 0, firstStep = h[5] !== 0;
+  const lr = h[0]!,
+    momentum = h[1]!,
+    dampening = h[2]!,
+    weightDecay = h[3]!,
+    nesterov = h[4] !== 0,
+    firstStep = h[5] !== 0;
   args.require(momentumBuffer !== null || Math.fround(momentum) === 0, () => `momentum ${momentum} needs a momentum buffer`);
   for (let i = 0; i < n; i++) {
     let d = weightDecay !== 0 ? grad[i]! + weightDecay * param[i]! : grad[i]!;

@@ -5,13 +5,19 @@
  * kernels draw them (native/random.cc). The tests check it against Random123's known answers.
  */
 
-const M0 = 0xd2511f53, M1 = 0xcd9e8d57;
-const W0 = 0x9e3779b9, W1 = 0xbb67ae85;
+const M0 = 0xd2511f53,
+  M1 = 0xcd9e8d57;
+const W0 = 0x9e3779b9,
+  W1 = 0xbb67ae85;
 
 /** The high 32 bits of the 64-bit product of two unsigned 32-bit words, in 16-bit pieces. */
 function mulhi(a: number, b: number): number {
-  const aLo = a & 0xffff, aHi = a >>> 16, bLo = b & 0xffff, bHi = b >>> 16;
-  const lh = aLo * bHi, hl = aHi * bLo;
+  const aLo = a & 0xffff,
+    aHi = a >>> 16,
+    bLo = b & 0xffff,
+    bHi = b >>> 16;
+  const lh = aLo * bHi,
+    hl = aHi * bLo;
   const carry = (((aLo * bLo) >>> 16) + (lh & 0xffff) + (hl & 0xffff)) >>> 16;
   return (aHi * bHi + (lh >>> 16) + (hl >>> 16) + carry) >>> 0;
 }
@@ -19,8 +25,10 @@ function mulhi(a: number, b: number): number {
 /** Writes the block of counter (c0..c3) and key (k0, k1) into out[at..at+3]. */
 function block(c0: number, c1: number, c2: number, c3: number, k0: number, k1: number, out: Uint32Array, at: number): void {
   for (let round = 0; round < 10; round++) {
-    const hi0 = mulhi(M0, c0), lo0 = Math.imul(M0, c0) >>> 0;
-    const hi1 = mulhi(M1, c2), lo1 = Math.imul(M1, c2) >>> 0;
+    const hi0 = mulhi(M0, c0),
+      lo0 = Math.imul(M0, c0) >>> 0;
+    const hi1 = mulhi(M1, c2),
+      lo1 = Math.imul(M1, c2) >>> 0;
     c0 = (hi1 ^ c1 ^ k0) >>> 0;
     c2 = (hi0 ^ c3 ^ k1) >>> 0;
     c1 = lo1;
@@ -58,7 +66,8 @@ export function philox4x32_10(counter: readonly number[], key: readonly number[]
 export function streamWordArray(seed: number, offset: number, count: number): Uint32Array {
   const blocks = Math.ceil(count / 4);
   const out = new Uint32Array(blocks * 4);
-  const k0 = seed % 2 ** 32, k1 = Math.floor(seed / 2 ** 32);
+  const k0 = seed % 2 ** 32,
+    k1 = Math.floor(seed / 2 ** 32);
   for (let b = 0; b < blocks; b++) {
     const c = offset + b;
     block(c % 2 ** 32, Math.floor(c / 2 ** 32), 0, 0, k0, k1, out, 4 * b);

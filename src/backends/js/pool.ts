@@ -24,17 +24,28 @@ export const POOL_META = { n: 0, c: 1, h: 2, w: 3, kh: 4, kw: 5, sh: 6, sw: 7, p
  * dilationW, layout] (layout 0 NCHW, 1 NHWC) with the output extent.
  */
 interface PoolShape {
-  n: number; c: number; h: number; w: number; kh: number; kw: number;
-  sh: number; sw: number; ph: number; pw: number; dh: number; dw: number;
+  n: number;
+  c: number;
+  h: number;
+  w: number;
+  kh: number;
+  kw: number;
+  sh: number;
+  sw: number;
+  ph: number;
+  pw: number;
+  dh: number;
+  dw: number;
   channelsLast: boolean;
-  oh: number; ow: number;
-  inNumel: number; outNumel: number;
+  oh: number;
+  ow: number;
+  inNumel: number;
+  outNumel: number;
 }
 
 function outputExtent(args: Args, axis: string, input: number, k: number, s: number, p: number, d: number): number {
   const span = d * (k - 1) + 1;
-  args.require(input + 2 * p >= span, () =>
-    `kernel ${axis} extent ${span} (dilation ${d}) exceeds the padded input ${axis} ${input + 2 * p} (padding ${p})`);
+  args.require(input + 2 * p >= span, () => `kernel ${axis} extent ${span} (dilation ${d}) exceeds the padded input ${axis} ${input + 2 * p} (padding ${p})`);
   return Math.floor((input + 2 * p - span) / s) + 1;
 }
 
@@ -42,14 +53,19 @@ function readPoolShape(args: Args, meta: unknown): PoolShape {
   const { n, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, layout } = readMeta(args, meta, POOL_META);
   args.require(layout === 0 || layout === 1, () => `layout code must be 0 (NCHW) or 1 (NHWC), got ${layout}`);
   args.require(n >= 0 && c >= 0 && h >= 1 && w >= 1, () => `input [${n}, ${c}, ${h}, ${w}] needs H, W ≥ 1 and N, C ≥ 0`);
-  args.require(kh >= 1 && kw >= 1 && sh >= 1 && sw >= 1 && dh >= 1 && dw >= 1, () =>
-    `kernel [${kh}, ${kw}], stride [${sh}, ${sw}] and dilation [${dh}, ${dw}] must be positive`);
+  args.require(
+    kh >= 1 && kw >= 1 && sh >= 1 && sw >= 1 && dh >= 1 && dw >= 1,
+    () => `kernel [${kh}, ${kw}], stride [${sh}, ${sw}] and dilation [${dh}, ${dw}] must be positive`,
+  );
   // PyTorch's rule; it also guarantees every window holds at least one input element.
-  args.require(ph >= 0 && pw >= 0 && 2 * ph <= kh && 2 * pw <= kw, () =>
-    `padding [${ph}, ${pw}] must be non-negative and at most half the kernel [${kh}, ${kw}]`);
+  args.require(
+    ph >= 0 && pw >= 0 && 2 * ph <= kh && 2 * pw <= kw,
+    () => `padding [${ph}, ${pw}] must be non-negative and at most half the kernel [${kh}, ${kw}]`,
+  );
   const oh = outputExtent(args, "H", h, kh, sh, ph, dh);
   const ow = outputExtent(args, "W", w, kw, sw, pw, dw);
-  const inNumel = n * c * h * w, outNumel = n * c * oh * ow;
+  const inNumel = n * c * h * w,
+    outNumel = n * c * oh * ow;
   args.require(Number.isSafeInteger(inNumel), () => "the element count of x overflows");
   args.require(Number.isSafeInteger(outNumel), () => "the element count of y overflows");
   return { n, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, channelsLast: layout === 1, oh, ow, inNumel, outNumel };
@@ -66,8 +82,10 @@ function forEachWindow(s: PoolShape, visit: (outIndex: number, taps: number[], p
     for (let c = 0; c < s.c; c++) {
       for (let oy = 0; oy < s.oh; oy++) {
         for (let ox = 0; ox < s.ow; ox++) {
-          const h0 = oy * s.sh - s.ph, w0 = ox * s.sw - s.pw;
-          const taps: number[] = [], planeTaps: number[] = [];
+          const h0 = oy * s.sh - s.ph,
+            w0 = ox * s.sw - s.pw;
+          const taps: number[] = [],
+            planeTaps: number[] = [];
           for (let ky = 0; ky < s.kh; ky++) {
             const iy = h0 + ky * s.dh;
             if (iy < 0 || iy >= s.h) continue;
@@ -101,9 +119,11 @@ export const maxPool2d: Kernels["maxPool2d"] = (dtype, x, y, indices, meta) => {
   args.sized("y", y, type, s.outNumel);
   if (indices !== null && indices !== undefined) args.sized("indices", indices, DTYPE.int32, s.outNumel);
   args.require(s.h * s.w <= 2 ** 31 - 1, () => `an input plane of ${s.h * s.w} elements overflows the int32 indices`);
-  const xv = decode(type, x), out = new Float64Array(s.outNumel);
+  const xv = decode(type, x),
+    out = new Float64Array(s.outNumel);
   forEachWindow(s, (o, taps, planeTaps) => {
-    let best = -Infinity, where = planeTaps[0]!;
+    let best = -Infinity,
+      where = planeTaps[0]!;
     taps.forEach((t, i) => {
       const v = xv[t]!;
       if (v > best || Number.isNaN(v)) {
@@ -136,12 +156,12 @@ export const maxPool2dBackward: Kernels["maxPool2dBackward"] = (dtype, dy, indic
   args.require(bad < 0, () => `index ${indices[bad]} at position ${bad} is outside the input plane [0, ${plane})`);
   // The index is within the output's input plane: NCHW planes are `plane` elements each; NHWC
   // holds a sample's plane with its C channels interleaved.
-  const g = decode(type, dy), acc = new Float64Array(s.inNumel), outPlane = s.oh * s.ow;
+  const g = decode(type, dy),
+    acc = new Float64Array(s.inNumel),
+    outPlane = s.oh * s.ow;
   for (let o = 0; o < s.outNumel; o++) {
     const at = indices[o]!;
-    const i = s.channelsLast
-      ? (Math.floor(o / (outPlane * s.c)) * plane + at) * s.c + (o % s.c)
-      : Math.floor(o / outPlane) * plane + at;
+    const i = s.channelsLast ? (Math.floor(o / (outPlane * s.c)) * plane + at) * s.c + (o % s.c) : Math.floor(o / outPlane) * plane + at;
     acc[i]! += g[o]!;
   }
   encode(type, acc, dx);
@@ -169,7 +189,8 @@ function averageKernel(kernel: string, [inName, outName]: [string, string], tran
     const [inNumel, outNumel] = transposed ? [s.outNumel, s.inNumel] : [s.inNumel, s.outNumel];
     args.sized(inName, input, type, inNumel);
     args.sized(outName, output, type, outNumel);
-    const values = decode(type, input), acc = new Float64Array(outNumel);
+    const values = decode(type, input),
+      acc = new Float64Array(outNumel);
     forEachWindow(s, (o, taps, _plane, h0, w0) => {
       const divisor = avgDivisor(s, h0, w0, taps.length, includePad);
       for (const t of taps) {

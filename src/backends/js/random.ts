@@ -29,10 +29,12 @@ const UNIFORM_BITS: Record<number, number> = { [DTYPE.float32]: 24, [DTYPE.bfloa
 export const randomUniform: Kernels["randomUniform"] = (dtype, out, seed, offset, low, high) => {
   const args = new Args("randomUniform");
   const { dt, n, words } = readFill(args, dtype, out, seed, offset);
-  const lo = args.number("low", low), hi = args.number("high", high);
+  const lo = args.number("low", low),
+    hi = args.number("high", high);
   args.require(Number.isFinite(lo) && Number.isFinite(hi) && lo <= hi, () => `bounds must be finite with low <= high, got [${lo}, ${hi})`);
   const bits = UNIFORM_BITS[dt]!;
-  const base = Math.fround(lo), span = Math.fround(hi - lo);
+  const base = Math.fround(lo),
+    span = Math.fround(hi - lo);
   const values = new Float64Array(n);
   // Native's loop compiles to one fused multiply-add per element (u has at most 24 bits, so
   // the product is exact and fmaf emulates it).
@@ -51,9 +53,9 @@ export const randomUniform: Kernels["randomUniform"] = (dtype, out, seed, offset
 export const randomNormal: Kernels["randomNormal"] = (dtype, out, seed, offset, mean, std) => {
   const args = new Args("randomNormal");
   const { dt, n, words } = readFill(args, dtype, out, seed, offset);
-  const mu = args.number("mean", mean), sigma = args.number("std", std);
-  args.require(Number.isFinite(mu) && Number.isFinite(sigma) && sigma >= 0,
-    () => `mean must be finite and std finite and >= 0, got ${mu} and ${sigma}`);
+  const mu = args.number("mean", mean),
+    sigma = args.number("std", std);
+  args.require(Number.isFinite(mu) && Number.isFinite(sigma) && sigma >= 0, () => `mean must be finite and std finite and >= 0, got ${mu} and ${sigma}`);
   const values = new Float64Array(n);
   for (let i = 0; i < n; i += 2) {
     const r = Math.sqrt(-2 * Math.log((words[i]! + 1) * 2 ** -32));
@@ -75,7 +77,8 @@ export const randomInt: Kernels["randomInt"] = (out, seed, offset, low, high) =>
   const args = new Args("randomInt");
   const n = args.elements("out", out, DTYPE.int32);
   const words = streamFor(args, seed, offset, n);
-  const lo = args.integer("low", low), hi = args.integer("high", high);
+  const lo = args.integer("low", low),
+    hi = args.integer("high", high);
   args.require(lo >= -(2 ** 31) && hi <= 2 ** 31 && lo < hi, () => `bounds must satisfy -2^31 <= low < high <= 2^31, got [${lo}, ${hi})`);
   const range = hi - lo;
   for (let i = 0; i < n; i++) {

@@ -62,9 +62,12 @@ export const softmaxBackward: Kernels["softmaxBackward"] = (dtype, grad, y, dx, 
   args.sized("y", y, dt, n);
   args.sized("dx", dx, dt, n);
   const isLog = args.boolean("log", log);
-  const g = decode(dt, grad), s = decode(dt, y);
+  const g = decode(dt, grad),
+    s = decode(dt, y);
   forEachLine(outer, r, inner, (start, step) => {
-    let gSum = 0, dot = 0, ySum = 0;
+    let gSum = 0,
+      dot = 0,
+      ySum = 0;
     for (let i = 0; i < r; i++) {
       const k = start + i * step;
       gSum += g[k]!;

@@ -34,7 +34,7 @@ const FORWARD: Record<(typeof UNARY_OPS)[number], Forward> = {
   rsqrt: (x) => 1 / Math.sqrt(x),
   tanh: (x) => Math.tanh(x),
   sigmoid: (x) => 1 / (1 + Math.exp(-x)),
-  relu: (x) => (x > 0 ? x : 0),
+  relu: (x) => Math.max(x, 0),
   gelu_tanh: (x) => x * geluTanhGate(x),
   gelu_erf: (x) => 0.5 * x * erfc(-x * INV_SQRT_2),
   abs: (x) => Math.abs(x),
@@ -44,7 +44,7 @@ const FORWARD: Record<(typeof UNARY_OPS)[number], Forward> = {
   scale: (x, alpha) => alpha * x,
   shift: (x, alpha) => x + alpha,
   pow: (x, alpha) => cPow(x, alpha),
-  clamp_min: (x, alpha) => (x < alpha ? alpha : x),
+  clamp_min: (x, alpha) => Math.max(x, alpha),
   fill: (_x, alpha) => alpha,
 };
 
@@ -87,7 +87,11 @@ export const unary: Kernels["unary"] = (code, dtype, x, out, alpha) => {
   const dt = args.floatDtype("dtype", dtype);
   args.sized("out", out, dt, args.elements("x", x, dt));
   const a = Math.fround(args.number("alpha", alpha));
-  encode(dt, decode(dt, x).map((v) => f(v, a)), out);
+  encode(
+    dt,
+    decode(dt, x).map((v) => f(v, a)),
+    out,
+  );
 };
 
 /**
@@ -105,7 +109,8 @@ export const unaryBackward: Kernels["unaryBackward"] = (code, dtype, grad, saved
   args.sized("saved", saved, dt, n);
   args.sized("out", out, dt, n);
   const a = Math.fround(args.number("alpha", alpha));
-  const g = decode(dt, grad), s = decode(dt, saved);
+  const g = decode(dt, grad),
+    s = decode(dt, saved);
   for (let i = 0; i < n; i++) g[i] = f(g[i]!, s[i]!, a);
   encode(dt, g, out);
 };

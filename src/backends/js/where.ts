@@ -24,7 +24,9 @@ export const where: Kernels["where"] = (condDtype, cond, dtype, a, b, out, meta)
   args.sized("out", out, dt, bc.numel);
   // The bits that make a condition true: all of an int32, all but the sign of a float.
   const mask = cdt === DTYPE.int32 ? 0xffffffff : cdt === DTYPE.float32 ? 0x7fffffff : 0x7fff;
-  const c = words(cond), wa = words(a), wb = words(b);
+  const c = words(cond),
+    wa = words(a),
+    wb = words(b);
   const [oc, oa, ob] = bc.offsets as [Float64Array, Float64Array, Float64Array];
   const target = words(out);
   const result = target.slice(); // out may alias an operand: read every operand before writing

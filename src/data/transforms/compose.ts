@@ -30,7 +30,9 @@ function buildOne(spec: TransformSpec, shape: readonly number[] | undefined): Bu
     case "randomErasing":
       return { apply: makeRandomErasing(spec, shape), shape };
     default:
-      throw new RangeError(`transform: unknown kind ${JSON.stringify((spec as { kind?: unknown } | null)?.kind)}, expected one of ${TRANSFORM_KINDS.join(", ")}`);
+      throw new RangeError(
+        `transform: unknown kind ${JSON.stringify((spec as { kind?: unknown } | null)?.kind)}, expected one of ${TRANSFORM_KINDS.join(", ")}`,
+      );
   }
 }
 

@@ -41,9 +41,11 @@ export function makeRandomCrop(spec: RandomCropSpec, shape: readonly number[] | 
   const [outH, outW] = cropSize(spec, dims);
   const padding = spec.padding ?? 0;
   const fill = spec.fill ?? 0;
-  if (!Number.isInteger(padding) || padding < 0) throw new RangeError(`randomCrop: padding must be a non-negative integer, got ${JSON.stringify(spec.padding)}`);
+  if (!Number.isInteger(padding) || padding < 0)
+    throw new RangeError(`randomCrop: padding must be a non-negative integer, got ${JSON.stringify(spec.padding)}`);
   if (!Number.isFinite(fill)) throw new RangeError(`randomCrop: fill must be a finite number, got ${JSON.stringify(spec.fill)}`);
-  const paddedH = dims.height + 2 * padding, paddedW = dims.width + 2 * padding;
+  const paddedH = dims.height + 2 * padding,
+    paddedW = dims.width + 2 * padding;
   if (!Number.isInteger(outH) || !Number.isInteger(outW) || outH < 1 || outW < 1 || outH > paddedH || outW > paddedW) {
     throw new RangeError(`randomCrop: size ${JSON.stringify(spec.size)} must be positive integers no larger than the padded image ${paddedH}×${paddedW}`);
   }
@@ -56,11 +58,14 @@ export function makeRandomCrop(spec: RandomCropSpec, shape: readonly number[] | 
     const left = rng.below(paddedW - outW + 1) - padding;
     const out = newImage(context, channels * outH * outW, src);
     if (top < 0 || left < 0 || top + outH > height || left + outW > width) out.fill(fill);
-    const i0 = Math.max(0, -top), i1 = Math.min(outH, height - top);
-    const j0 = Math.max(0, -left), j1 = Math.min(outW, width - left);
+    const i0 = Math.max(0, -top),
+      i1 = Math.min(outH, height - top);
+    const j0 = Math.max(0, -left),
+      j1 = Math.min(outW, width - left);
     for (let c = 0; c < channels; c++) {
       for (let i = i0; i < i1; i++) {
-        const from = (c * height + top + i) * width + left, to = (c * outH + i) * outW;
+        const from = (c * height + top + i) * width + left,
+          to = (c * outH + i) * outW;
         for (let j = j0; j < j1; j++) out[to + j] = src[from + j]!;
       }
     }

@@ -32,7 +32,9 @@ export function makeRandomErasing(spec: RandomErasingSpec, shape: readonly numbe
   const value = spec.value ?? 0;
   if (!Number.isFinite(value)) throw new RangeError(`randomErasing: value must be a finite number, got ${JSON.stringify(spec.value)}`);
   const { channels, height, width } = dims;
-  const area = height * width, logLow = Math.log(rLow), logHigh = Math.log(rHigh);
+  const area = height * width,
+    logLow = Math.log(rLow),
+    logHigh = Math.log(rHigh);
   return (sample, context) => {
     const { rng } = context;
     const src = imageOf(sample, dims, "randomErasing");

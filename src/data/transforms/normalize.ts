@@ -12,7 +12,9 @@ export interface NormalizeSpec {
 function perChannel(value: number | readonly number[], channels: number, name: string, positive: boolean): number[] {
   const values = typeof value === "number" ? Array<number>(channels).fill(value) : [...(value ?? [])];
   if (values.length !== channels || !values.every((v) => Number.isFinite(v) && (!positive || v > 0))) {
-    throw new RangeError(`normalize: ${name} must be ${positive ? "a positive number" : "a number"} or ${channels} of them (one per channel), got ${JSON.stringify(value)}`);
+    throw new RangeError(
+      `normalize: ${name} must be ${positive ? "a positive number" : "a number"} or ${channels} of them (one per channel), got ${JSON.stringify(value)}`,
+    );
   }
   return values;
 }
@@ -30,7 +32,8 @@ export function makeNormalize(spec: NormalizeSpec, shape: readonly number[] | un
     const src = imageOf(sample, dims, "normalize");
     const out = newImage(context, src.length, src);
     for (let c = 0; c < dims.channels; c++) {
-      const m = mean[c]!, inv = 1 / std[c]!;
+      const m = mean[c]!,
+        inv = 1 / std[c]!;
       for (let k = c * plane; k < (c + 1) * plane; k++) out[k] = (src[k]! - m) * inv;
     }
     return { ...sample, image: out };

@@ -109,9 +109,7 @@ export class MpiProcessGroup implements ProcessGroup {
   }
 
   broadcast(tensor: Tensor, root: number, options?: CollectiveOptions): Work {
-    return this.run("broadcast", root === this.rank ? null : root, [tensor], options, (c, a) =>
-      this.mpi.broadcast(c, tensor.toHost(), code(tensor), root, a),
-    );
+    return this.run("broadcast", root === this.rank ? null : root, [tensor], options, (c, a) => this.mpi.broadcast(c, tensor.toHost(), code(tensor), root, a));
   }
 
   send(tensor: Tensor, peer: number, tag = 0, options?: CollectiveOptions): Work {
@@ -138,7 +136,15 @@ export class MpiProcessGroup implements ProcessGroup {
     const key = ranks.indexOf(this.rank);
     const comm = this.mpi.split(this.comm, key < 0 ? -1 : 0, key);
     if (comm < 0) return null;
-    return new MpiProcessGroup(this.mpi, comm, key, ranks.length, this.timeoutMs, this.liveness, ranks.map((r) => this.worldRanks[r]!));
+    return new MpiProcessGroup(
+      this.mpi,
+      comm,
+      key,
+      ranks.length,
+      this.timeoutMs,
+      this.liveness,
+      ranks.map((r) => this.worldRanks[r]!),
+    );
   }
 
   destroy(): void {
@@ -158,7 +164,13 @@ export class MpiProcessGroup implements ProcessGroup {
     this.failure ??= error;
   }
 
-  private run(op: string, peer: number | null, tensors: Tensor[], options: CollectiveOptions | undefined, start: (comm: number, async: boolean) => number): Work {
+  private run(
+    op: string,
+    peer: number | null,
+    tensors: Tensor[],
+    options: CollectiveOptions | undefined,
+    start: (comm: number, async: boolean) => number,
+  ): Work {
     if (this.destroyed) throw new CollectiveError(op, this.rank, null, "the group was destroyed");
     if (this.failure !== null) throw new CollectiveError(op, this.rank, this.failure.peer, `the group failed earlier: ${this.failure.message}`);
     const async = options?.async === true;

@@ -30,7 +30,15 @@ export function initMpiProcessGroup(options: { timeoutMs?: number } = {}): Proce
   // MPI_Finalize at exit, so that mpirun sees an orderly end (skipped after a stuck collective).
   process.once("exit", () => mpi.finalize());
   const liveness = Liveness.gather(mpi, size, timeoutMs);
-  world = new MpiProcessGroup(mpi, 0, rank, size, timeoutMs, liveness, Array.from({ length: size }, (_, r) => r));
+  world = new MpiProcessGroup(
+    mpi,
+    0,
+    rank,
+    size,
+    timeoutMs,
+    liveness,
+    Array.from({ length: size }, (_, r) => r),
+  );
   return world;
 }
 

@@ -24,7 +24,11 @@ export class Liveness {
     const done = mpi.wait(request, timeoutMs);
     const failure = done ? mpi.take(request) : "timed out";
     if (failure !== null) throw new Error(`initMpiProcessGroup: gathering the ranks' process ids failed: ${failure}`);
-    return new Liveness(all.filter((_, i) => i % 2 === 0), all.filter((_, i) => i % 2 === 1), space);
+    return new Liveness(
+      all.filter((_, i) => i % 2 === 0),
+      all.filter((_, i) => i % 2 === 1),
+      space,
+    );
   }
 
   /** The first of `worldRanks` known to be dead, as an index into that list; null if none. */

@@ -28,7 +28,6 @@ function chunkStart(len: number, index: number, n: number): number {
   return index >= n ? len : Math.min(len, Math.round(Math.floor((len * index) / n) / 16) * 16);
 }
 
-
 /**
  * The `threads` backend's ProcessGroup: ranks are worker threads of one process sharing
  * memory. A collective runs in pieces of at most the staging size; in each piece every rank
@@ -68,14 +67,17 @@ export class ThreadsProcessGroup implements ProcessGroup {
   allReduce(tensor: Tensor, op: ReduceOp = "sum", options?: CollectiveOptions): Work {
     const code = this.reduceCode("allReduce", tensor, op);
     return this.submit("allReduce", options, () => {
-      const bpe = DTYPES[tensor.dtype].bytes, data = tensor.toHost(), shared = this.sharedOffset(data);
+      const bpe = DTYPES[tensor.dtype].bytes,
+        data = tensor.toHost(),
+        shared = this.sharedOffset(data);
       this.pieces(tensor.size, this.stagingElements(bpe), (start, len, piece) => {
         const mine = data.subarray(start, start + len);
         const base = shared === null ? this.stage(mine) : shared + start * bpe;
         const peers = this.begin("allReduce", { dtype: DTYPES[tensor.dtype].code, count: tensor.size, param: REDUCE_OPS.indexOf(op), piece, base, stride: 0 });
         // Rank r reduces chunk r of every rank's buffer and writes the result into all of
         // them: each rank reads and writes its tensor's size once, as a memcpy does.
-        const lo = chunkStart(len, this.rank, this.size), hi = chunkStart(len, this.rank + 1, this.size);
+        const lo = chunkStart(len, this.rank, this.size),
+          hi = chunkStart(len, this.rank + 1, this.size);
         const chunks = peers.map((p) => this.view(tensor.dtype, p.base + lo * bpe, hi - lo));
         kernels.collectiveReduce(DTYPES[tensor.dtype].code, code, chunks, chunks, op === "mean" ? 1 / this.size : 1);
         this.arriveAndWait("allReduce");
@@ -88,7 +90,10 @@ export class ThreadsProcessGroup implements ProcessGroup {
     const code = this.reduceCode("reduceScatter", input, op);
     this.checkParts("reduceScatter", output, input);
     return this.submit("reduceScatter", options, () => {
-      const m = output.size, bpe = DTYPES[input.dtype].bytes, data = input.toHost(), shared = this.sharedOffset(data);
+      const m = output.size,
+        bpe = DTYPES[input.dtype].bytes,
+        data = input.toHost(),
+        shared = this.sharedOffset(data);
       const perChunk = Math.max(16, Math.floor(this.stagingElements(bpe) / this.size / 16) * 16);
       this.pieces(m, perChunk, (start, len, piece) => {
         let base: number, stride: number;
@@ -98,7 +103,8 @@ export class ThreadsProcessGroup implements ProcessGroup {
         } else {
           base = this.world.regionStart(this.world.rank);
           stride = len * bpe;
-          for (let c = 0; c < this.size; c++) kernels.copyBytes(this.view(input.dtype, base + c * stride, len), data.subarray(c * m + start, c * m + start + len));
+          for (let c = 0; c < this.size; c++)
+            kernels.copyBytes(this.view(input.dtype, base + c * stride, len), data.subarray(c * m + start, c * m + start + len));
         }
         const peers = this.begin("reduceScatter", { dtype: DTYPES[input.dtype].code, count: m, param: REDUCE_OPS.indexOf(op), piece, base, stride });
         const srcs = peers.map((p) => this.view(input.dtype, p.base + this.rank * p.stride, len));
@@ -111,7 +117,9 @@ export class ThreadsProcessGroup implements ProcessGroup {
   allGather(output: Tensor, input: Tensor, options?: CollectiveOptions): Work {
     this.checkParts("allGather", input, output);
     return this.submit("allGather", options, () => {
-      const m = input.size, bpe = DTYPES[input.dtype].bytes, shared = this.sharedOffset(input.toHost());
+      const m = input.size,
+        bpe = DTYPES[input.dtype].bytes,
+        shared = this.sharedOffset(input.toHost());
       this.pieces(m, this.stagingElements(bpe), (start, len, piece) => {
         const mine = input.toHost().subarray(start, start + len);
         const base = shared === null ? this.stage(mine) : shared + start * bpe;
@@ -128,7 +136,9 @@ export class ThreadsProcessGroup implements ProcessGroup {
   broadcast(tensor: Tensor, root: number, options?: CollectiveOptions): Work {
     this.checkRank("broadcast", root, "root");
     return this.submit("broadcast", options, () => {
-      const bpe = DTYPES[tensor.dtype].bytes, data = tensor.toHost(), shared = this.sharedOffset(data);
+      const bpe = DTYPES[tensor.dtype].bytes,
+        data = tensor.toHost(),
+        shared = this.sharedOffset(data);
       this.pieces(tensor.size, this.stagingElements(bpe), (start, len, piece) => {
         const mine = data.subarray(start, start + len);
         const base = this.rank !== root ? 0 : shared === null ? this.stage(mine) : shared + start * bpe;
@@ -167,7 +177,13 @@ export class ThreadsProcessGroup implements ProcessGroup {
       const base = this.rank === 0 ? this.world.allocateSlot() : 0;
       slot = this.begin("newGroup", { dtype: 0, count: hash, param: ranks.length, piece: 0, base, stride: 0 })[0]!.base;
     });
-    return ranks.includes(this.rank) ? new ThreadsProcessGroup(this.world, slot, ranks.map((r) => this.members[r]!)) : null;
+    return ranks.includes(this.rank)
+      ? new ThreadsProcessGroup(
+          this.world,
+          slot,
+          ranks.map((r) => this.members[r]!),
+        )
+      : null;
   }
 
   /**
@@ -207,7 +223,7 @@ export class ThreadsProcessGroup implements ProcessGroup {
   /** Publishes this rank's call, waits for every peer's, and checks that they all agree. */
   private begin(op: CollectiveName, call: Call): Call[] {
     const parity = this.calls++ & 1;
-    const at = (r: number): number => (((this.slot * this.world.spec.size + this.members[r]!) * 2 + parity) * DESCRIPTOR_WORDS);
+    const at = (r: number): number => ((this.slot * this.world.spec.size + this.members[r]!) * 2 + parity) * DESCRIPTOR_WORDS;
     const d = this.world.desc;
     d.set([this.calls, OPS.indexOf(op), call.dtype, call.count, call.param, call.piece, call.base, call.stride], at(this.rank));
     this.arriveAndWait(op);

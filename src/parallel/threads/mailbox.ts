@@ -22,14 +22,17 @@ export function bytesOf(array: TypedArray): Uint8Array {
  */
 export function transfer(world: ThreadsWorld, op: "send" | "recv", tensor: Tensor, who: { rank: number; peer: number; worldPeer: number }, tag: number): void {
   const { ctl, spec, layout } = world;
-  const from = op === "send" ? world.rank : who.worldPeer, to = op === "send" ? who.worldPeer : world.rank;
+  const from = op === "send" ? world.rank : who.worldPeer,
+    to = op === "send" ? who.worldPeer : world.rank;
   const words = layout.mailbox + 4 * (from * spec.size + to);
   const [posted, taken, tagWord, bytesWord] = [words, words + 1, words + 2, words + 3];
   const box = new Uint8Array(spec.mail, (from * spec.size + to) * spec.mailboxBytes, spec.mailboxBytes);
-  const bytes = bytesOf(tensor.toHost()), error = { op, rank: who.rank, peer: who.peer };
+  const bytes = bytesOf(tensor.toHost()),
+    error = { op, rank: who.rank, peer: who.peer };
   const timeoutMs = spec.timeoutMs;
   for (let start = 0; start === 0 || start < bytes.length; start += spec.mailboxBytes) {
-    const piece = bytes.subarray(start, start + spec.mailboxBytes), deadline = performance.now() + timeoutMs;
+    const piece = bytes.subarray(start, start + spec.mailboxBytes),
+      deadline = performance.now() + timeoutMs;
     if (op === "send") {
       const count = Atomics.load(ctl, posted);
       world.waitAtLeast(taken, count, who.worldPeer, deadline, error);
@@ -42,7 +45,12 @@ export function transfer(world: ThreadsWorld, op: "send" | "recv", tensor: Tenso
       world.waitAtLeast(posted, count + 1, who.worldPeer, deadline, error);
       const [sentTag, sentBytes] = [Atomics.load(ctl, tagWord), Atomics.load(ctl, bytesWord)];
       if (sentTag !== tag || sentBytes !== bytes.length) {
-        throw new CollectiveError(op, who.rank, who.peer, `expected tag ${tag} with ${bytes.length} bytes, rank ${who.peer} sent tag ${sentTag} with ${sentBytes} bytes`);
+        throw new CollectiveError(
+          op,
+          who.rank,
+          who.peer,
+          `expected tag ${tag} with ${bytes.length} bytes, rank ${who.peer} sent tag ${sentTag} with ${sentBytes} bytes`,
+        );
       }
       kernels.copyBytes(piece, box.subarray(0, piece.length));
       world.signal(taken, count + 1);

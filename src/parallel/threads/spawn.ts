@@ -62,28 +62,31 @@ export function startThreads(options: RunThreadsOptions): ThreadsJob {
   const entry = new URL("./worker_main.js", import.meta.url);
   const module = options.module instanceof URL ? options.module.href : options.module;
   const workers: Worker[] = [];
-  const outcomes = Array.from({ length: options.size }, (_, rank) =>
-    new Promise<RankOutcome>((resolve) => {
-      const worker = new Worker(entry, {
-        workerData: { turbineThreads: { spec, rank, threads, module, args: options.args } },
-        stdout: true,
-        stderr: true,
-      });
-      workers.push(worker);
-      forwardLines(worker.stdout, (line) => onLine(rank, line, "stdout"));
-      forwardLines(worker.stderr, (line) => onLine(rank, line, "stderr"));
-      let report: WorkerReport | null = null;
-      let crash: Error | null = null;
-      worker.on("message", (message: WorkerReport) => (report = message));
-      worker.on("error", (error) => (crash = error));
-      worker.on("exit", (code) => {
-        markDead(spec, rank, code);
-        const r = report as WorkerReport | null;
-        if (r?.ok) return resolve({ rank, ok: true, result: r.result });
-        const error = r && !r.ok ? Object.assign(new Error(r.message), { name: r.name, stack: r.stack }) : (crash ?? new Error(`rank ${rank} exited with code ${code}`));
-        resolve({ rank, ok: false, error, exitCode: code });
-      });
-    }),
+  const outcomes = Array.from(
+    { length: options.size },
+    (_, rank) =>
+      new Promise<RankOutcome>((resolve) => {
+        const worker = new Worker(entry, {
+          workerData: { turbineThreads: { spec, rank, threads, module, args: options.args } },
+          stdout: true,
+          stderr: true,
+        });
+        workers.push(worker);
+        forwardLines(worker.stdout, (line) => onLine(rank, line, "stdout"));
+        forwardLines(worker.stderr, (line) => onLine(rank, line, "stderr"));
+        let report: WorkerReport | null = null;
+        let crash: Error | null = null;
+        worker.on("message", (message: WorkerReport) => (report = message));
+        worker.on("error", (error) => (crash = error));
+        worker.on("exit", (code) => {
+          markDead(spec, rank, code);
+          const r = report as WorkerReport | null;
+          if (r?.ok) return resolve({ rank, ok: true, result: r.result });
+          const error =
+            r && !r.ok ? Object.assign(new Error(r.message), { name: r.name, stack: r.stack }) : (crash ?? new Error(`rank ${rank} exited with code ${code}`));
+          resolve({ rank, ok: false, error, exitCode: code });
+        });
+      }),
   );
   return { workers, done: Promise.all(outcomes) };
 }

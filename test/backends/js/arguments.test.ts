@@ -58,9 +58,30 @@ const CALLS: [string, Call][] = [
 ];
 
 const JS = {
-  unary, unaryBackward, binary, reduce, copyStrided, cast, where, embedding, embeddingBackward, randomUniform, randomNormal,
-  randomInt, dropout, adamStep, sgdStep, sumOfSquares, clampInPlace, unscaleAndCheck, softmax, softmaxBackward, crossEntropy,
-  collectiveReduce, copyBytes, setNumThreads,
+  unary,
+  unaryBackward,
+  binary,
+  reduce,
+  copyStrided,
+  cast,
+  where,
+  embedding,
+  embeddingBackward,
+  randomUniform,
+  randomNormal,
+  randomInt,
+  dropout,
+  adamStep,
+  sgdStep,
+  sumOfSquares,
+  clampInPlace,
+  unscaleAndCheck,
+  softmax,
+  softmaxBackward,
+  crossEntropy,
+  collectiveReduce,
+  copyBytes,
+  setNumThreads,
 } as unknown as Record<string, (...args: never[]) => unknown>;
 
 /** The message a call throws, or a failure if it does not throw. */
@@ -77,7 +98,10 @@ describe("bad arguments", () => {
   for (const [what, call] of CALLS) {
     test(`${what}: the js kernel throws native's message`, () => {
       const nat = messageOf(() => call(native as unknown as Record<string, (...args: never[]) => unknown>), `native ${what}`);
-      assert.equal(messageOf(() => call(JS), `js ${what}`), nat);
+      assert.equal(
+        messageOf(() => call(JS), `js ${what}`),
+        nat,
+      );
     });
   }
 });

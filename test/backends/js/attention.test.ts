@@ -13,7 +13,13 @@ import { random } from "./oracle_check.js";
 const native = loadNative();
 
 interface Problem {
-  b: number; h: number; t: number; d: number; causal: boolean; packed: boolean; block: number;
+  b: number;
+  h: number;
+  t: number;
+  d: number;
+  causal: boolean;
+  packed: boolean;
+  block: number;
 }
 
 // T is no multiple of the blocks (1, 16 and 64 rows), one-row heads, a head dimension past 64,
@@ -28,9 +34,14 @@ const CASES: Problem[] = [
 
 /** [offset, batch, head, time] of q, k, v and out, and the arrays' sizes. */
 function layout(p: Problem): { layout: Int32Array; qkv: number; out: number } {
-  const { h, t, d } = p, c = h * d;
+  const { h, t, d } = p,
+    c = h * d;
   if (p.packed) {
-    return { layout: Int32Array.of(0, 3 * t * c, d, 3 * c, c, 3 * t * c, d, 3 * c, 2 * c, 3 * t * c, d, 3 * c, 0, t * c, d, c), qkv: p.b * t * 3 * c, out: p.b * t * c };
+    return {
+      layout: Int32Array.of(0, 3 * t * c, d, 3 * c, c, 3 * t * c, d, 3 * c, 2 * c, 3 * t * c, d, 3 * c, 0, t * c, d, c),
+      qkv: p.b * t * 3 * c,
+      out: p.b * t * c,
+    };
   }
   const contiguous = [0, h * t * d, t * d, d];
   return { layout: Int32Array.from([...contiguous, ...contiguous, ...contiguous, ...contiguous]), qkv: p.b * h * t * d, out: p.b * h * t * d };
@@ -45,11 +56,16 @@ function largest(dt: number, a: Elements): number {
  * native's saved out and lse, each within the float32 error of the scores and sums.
  */
 function compareAttention(p: Problem, dt: number, rng: Rng): void {
-  const what = JSON.stringify(p), { layout: ly, qkv, out: outN } = layout(p), scale = 1 / Math.sqrt(p.d);
+  const what = JSON.stringify(p),
+    { layout: ly, qkv, out: outN } = layout(p),
+    scale = 1 / Math.sqrt(p.d);
   // Packed: q, k and v are one array, as the model passes them.
-  const q = random(rng, dt, qkv, 2), k = p.packed ? q : random(rng, dt, qkv, 2), v = p.packed ? q : random(rng, dt, qkv);
+  const q = random(rng, dt, qkv, 2),
+    k = p.packed ? q : random(rng, dt, qkv, 2),
+    v = p.packed ? q : random(rng, dt, qkv);
   const args = [p.b, p.h, p.t, p.d, ly, scale, p.causal, p.block] as const;
-  const out = [random(rng, dt, outN), random(rng, dt, outN)], lse = [new Float32Array(p.b * p.h * p.t), new Float32Array(p.b * p.h * p.t)];
+  const out = [random(rng, dt, outN), random(rng, dt, outN)],
+    lse = [new Float32Array(p.b * p.h * p.t), new Float32Array(p.b * p.h * p.t)];
   native.attention(dt, q, k, v, out[0]!, lse[0]!, ...args);
   attention(dt, q, k, v, out[1]!, lse[1]!, ...args);
   // Each score is a float32 dot product of d terms, off by up to (d + 2)·u·S with S the
@@ -80,8 +96,13 @@ function compareAttention(p: Problem, dt: number, rng: Rng): void {
 
 // Any problem: up to 2 batches and 3 heads, up to 40 rows of up to 20 columns, any block.
 const anyProblem: fc.Arbitrary<Problem> = fc.record({
-  b: fc.integer({ min: 1, max: 2 }), h: fc.integer({ min: 1, max: 3 }), t: fc.integer({ min: 1, max: 40 }), d: fc.integer({ min: 1, max: 20 }),
-  causal: fc.boolean(), packed: fc.boolean(), block: fc.integer({ min: 1, max: 256 }),
+  b: fc.integer({ min: 1, max: 2 }),
+  h: fc.integer({ min: 1, max: 3 }),
+  t: fc.integer({ min: 1, max: 40 }),
+  d: fc.integer({ min: 1, max: 20 }),
+  causal: fc.boolean(),
+  packed: fc.boolean(),
+  block: fc.integer({ min: 1, max: 256 }),
 });
 
 const DTYPES = [DTYPE.float32, DTYPE.bfloat16, DTYPE.float16];
@@ -103,11 +124,15 @@ describe("js attention against native", () => {
 
   test("writes only the gradients asked for, into their own columns of a packed array", () => {
     const p: Problem = { b: 2, h: 2, t: 6, d: 4, causal: true, packed: true, block: 64 };
-    const { layout: ly, qkv, out: outN } = layout(p), rng = Rng.seeded(52);
-    const q = random(rng, DTYPE.float32, qkv), grad = random(rng, DTYPE.float32, outN);
-    const out = new Float32Array(outN), lse = new Float32Array(p.b * p.h * p.t);
+    const { layout: ly, qkv, out: outN } = layout(p),
+      rng = Rng.seeded(52);
+    const q = random(rng, DTYPE.float32, qkv),
+      grad = random(rng, DTYPE.float32, outN);
+    const out = new Float32Array(outN),
+      lse = new Float32Array(p.b * p.h * p.t);
     attention(0, q, q, q, out, lse, p.b, p.h, p.t, p.d, ly, 0.5, true, 64);
-    const all = new Float32Array(qkv), onlyDk = new Float32Array(qkv).fill(7);
+    const all = new Float32Array(qkv),
+      onlyDk = new Float32Array(qkv).fill(7);
     attentionBackward(0, q, q, q, out, lse, grad, all, all, all, p.b, p.h, p.t, p.d, ly, 0.5, true, 64);
     attentionBackward(0, q, q, q, out, lse, grad, null, onlyDk, null, p.b, p.h, p.t, p.d, ly, 0.5, true, 64);
     const c = p.h * p.d;
@@ -119,15 +144,21 @@ describe("js attention against native", () => {
 
   test("checks every argument with native's messages before touching memory", () => {
     const contiguous = Int32Array.from([0, 1, 2, 3].flatMap(() => [0, 32, 0, 8]));
-    const x = new Float32Array(64), out = new Float32Array(64).fill(7), lse = new Float32Array(8).fill(7);
+    const x = new Float32Array(64),
+      out = new Float32Array(64).fill(7),
+      lse = new Float32Array(8).fill(7);
     type Call = Partial<{ q: Float32Array; lse: Float32Array; t: number; d: number; scale: number; block: number; layout: Int32Array }>;
     for (const kernel of [native.attention, attention]) {
-      const call = (a: Call) => kernel(0, a.q ?? x, x, x, out, a.lse ?? lse, 2, 1, a.t ?? 4, a.d ?? 8, a.layout ?? contiguous, a.scale ?? 1, true, a.block ?? 64);
+      const call = (a: Call) =>
+        kernel(0, a.q ?? x, x, x, out, a.lse ?? lse, 2, 1, a.t ?? 4, a.d ?? 8, a.layout ?? contiguous, a.scale ?? 1, true, a.block ?? 64);
       assert.throws(() => call({ q: new Float32Array(63) }), /^Error: attention: 'q' is used up to element 63 but holds 63 elements$/);
       assert.throws(() => call({ lse: new Float32Array(6) }), /^Error: attention: 'lse' holds 6 elements, expected 8$/);
       assert.throws(() => call({ block: 300 }), /^Error: attention: block size must be an integer in \[1, 256\], got 300$/);
       assert.throws(() => call({ scale: NaN }), /^Error: attention: scale must be a finite number, got nan$/);
-      assert.throws(() => call({ t: 2 ** 50, d: 2 ** 20 }), /^Error: attention: extents \[2, 1, 1125899906842624, 1048576\] must be non-negative with a representable product$/);
+      assert.throws(
+        () => call({ t: 2 ** 50, d: 2 ** 20 }),
+        /^Error: attention: extents \[2, 1, 1125899906842624, 1048576\] must be non-negative with a representable product$/,
+      );
       assert.throws(() => call({ t: 8, d: 0 }), /^Error: attention: the head dimension d must be >= 1, got 0$/);
       assert.throws(() => call({ layout: new Int32Array(15) }), /^Error: attention: 'layout' holds 15 entries, expected at least 16$/);
       const far = contiguous.slice();
@@ -139,12 +170,18 @@ describe("js attention against native", () => {
       assert.deepEqual([...out, ...lse], new Array(72).fill(7));
     }
     for (const kernel of [native.attentionBackward, attentionBackward]) {
-      assert.throws(() => kernel(0, x, x, x, x, lse, new Uint16Array(64), null, out, null, 2, 1, 4, 8, contiguous, 1, true, 64),
-        /^Error: attentionBackward: 'grad' is a Uint16Array, but dtype float32 is stored in a Float32Array$/);
-      assert.throws(() => kernel(0, x, x, x, x, new Float32Array(7), x, null, out, null, 2, 1, 4, 8, contiguous, 1, true, 64),
-        /^Error: attentionBackward: 'lse' holds 7 elements, expected 8$/);
-      assert.throws(() => kernel(0, x, x, x, x, lse, x, null, null, new Float32Array(63), 2, 1, 4, 8, contiguous, 1, true, 64),
-        /^Error: attentionBackward: 'dv' is used up to element 63 but holds 63 elements$/);
+      assert.throws(
+        () => kernel(0, x, x, x, x, lse, new Uint16Array(64), null, out, null, 2, 1, 4, 8, contiguous, 1, true, 64),
+        /^Error: attentionBackward: 'grad' is a Uint16Array, but dtype float32 is stored in a Float32Array$/,
+      );
+      assert.throws(
+        () => kernel(0, x, x, x, x, new Float32Array(7), x, null, out, null, 2, 1, 4, 8, contiguous, 1, true, 64),
+        /^Error: attentionBackward: 'lse' holds 7 elements, expected 8$/,
+      );
+      assert.throws(
+        () => kernel(0, x, x, x, x, lse, x, null, null, new Float32Array(63), 2, 1, 4, 8, contiguous, 1, true, 64),
+        /^Error: attentionBackward: 'dv' is used up to element 63 but holds 63 elements$/,
+      );
     }
   });
 });

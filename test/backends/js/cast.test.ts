@@ -17,7 +17,8 @@ function arrayOf(dtype: number, n: number): Elements {
 
 /** Casts src both ways and asserts the same bits. */
 function assertCastMatches(from: number, src: Elements, to: number, what: string): void {
-  const a = arrayOf(to, src.length), b = arrayOf(to, src.length);
+  const a = arrayOf(to, src.length),
+    b = arrayOf(to, src.length);
   cast(from, src, to, a);
   native.cast(from, src, to, b);
   assertSameBits(a, b, what);
@@ -27,7 +28,8 @@ function assertCastMatches(from: number, src: Elements, to: number, what: string
 function f32Patterns(): Uint32Array {
   const bits: number[] = [];
   for (const base of [0x3f800000, 0xbf800000, 0x00000000, 0x7f7f0000, 0x38800000, 0x33800000, 0x477fe000, 0x477ff000, 0x7f800000]) {
-    for (const low of [0, 1, 0x0fff, 0x1000, 0x1001, 0x2000, 0x3000, 0x7fff, 0x8000, 0x8001, 0x18000, 0xffff, 0x7fffff]) bits.push((base | low) >>> 0, (base + low) >>> 0);
+    for (const low of [0, 1, 0x0fff, 0x1000, 0x1001, 0x2000, 0x3000, 0x7fff, 0x8000, 0x8001, 0x18000, 0xffff, 0x7fffff])
+      bits.push((base | low) >>> 0, (base + low) >>> 0);
   }
   bits.push(0x7fc00000, 0xffc00000, 0x7f800001, 0x7fa00000, 0xff812345, 0x7fffffff);
   for (const w of uniformValues(1, 4096, 0, 2 ** 32)) bits.push(Math.floor(w) >>> 0);
@@ -48,7 +50,17 @@ describe("cast", () => {
   });
 
   test("int32 to float32 rounds to nearest even past 2^24, and to itself copies", () => {
-    const src = Int32Array.from([0, 1, -1, 2 ** 24 + 1, 2 ** 24 + 3, -(2 ** 31), 2 ** 31 - 1, 123456789, ...uniformValues(2, 200, -(2 ** 31), 2 ** 31).map(Math.floor)]);
+    const src = Int32Array.from([
+      0,
+      1,
+      -1,
+      2 ** 24 + 1,
+      2 ** 24 + 3,
+      -(2 ** 31),
+      2 ** 31 - 1,
+      123456789,
+      ...uniformValues(2, 200, -(2 ** 31), 2 ** 31).map(Math.floor),
+    ]);
     assertCastMatches(DTYPE.int32, src, DTYPE.float32, "int32 -> float32");
     assertCastMatches(DTYPE.int32, src, DTYPE.int32, "int32 -> int32");
   });
@@ -76,7 +88,10 @@ describe("cast", () => {
   test("rejects what native rejects, with the kernel's name", () => {
     assert.throws(() => cast(DTYPE.int32, new Int32Array(2), DTYPE.bfloat16, new Uint16Array(2)), /^Error: cast: int32 casts only to float32, not bfloat16$/);
     assert.throws(() => cast(DTYPE.float32, new Float32Array(2), DTYPE.bfloat16, new Uint16Array(3)), /^Error: cast: 'dst' holds 3 elements, expected 2$/);
-    assert.throws(() => cast(DTYPE.float32, new Uint16Array(2), DTYPE.bfloat16, new Uint16Array(2)), /^Error: cast: 'src' is a Uint16Array, but dtype float32 is stored in a Float32Array$/);
+    assert.throws(
+      () => cast(DTYPE.float32, new Uint16Array(2), DTYPE.bfloat16, new Uint16Array(2)),
+      /^Error: cast: 'src' is a Uint16Array, but dtype float32 is stored in a Float32Array$/,
+    );
     assert.throws(() => cast(7, new Float32Array(2), DTYPE.bfloat16, new Uint16Array(2)), /^Error: cast: 'srcDtype' is not a dtype code/);
   });
 });

@@ -14,7 +14,9 @@ describe("collectiveReduce", () => {
   for (const op of ["sum", "max"] as const) {
     test(`${op} of ${RANKS} sources into every destination, a destination being a source, equals native`, () => {
       for (const [name, dtype] of FLOAT_DTYPES) {
-        const sources = Array.from({ length: RANKS }, (_, k) => makeArray(dtype, [...uniformValues(k + 1, N, -5, 5), ...EDGE_VALUES.map((v) => (Number.isNaN(v) && k !== 2 ? 0 : v))]));
+        const sources = Array.from({ length: RANKS }, (_, k) =>
+          makeArray(dtype, [...uniformValues(k + 1, N, -5, 5), ...EDGE_VALUES.map((v) => (Number.isNaN(v) && k !== 2 ? 0 : v))]),
+        );
         const n = sources[0]!.length;
         // Each side reduces into copies of ranks 0 and 3's buffers, which are also sources (in place, as the threads group does).
         const run = (kernel: typeof collectiveReduce) => {
@@ -22,7 +24,8 @@ describe("collectiveReduce", () => {
           kernel(dtype, native.collectiveCodes()[op], [srcs[0]!, srcs[3]!], srcs, 0.25);
           return srcs;
         };
-        const js = run(collectiveReduce), nat = run(native.collectiveReduce);
+        const js = run(collectiveReduce),
+          nat = run(native.collectiveReduce);
         assert.deepEqual(valuesOf(dtype, js[0]!), valuesOf(dtype, js[3]!), "both destinations hold the result");
         assert.deepEqual(valuesOf(dtype, js[1]!), valuesOf(dtype, sources[1]!), "other sources are untouched");
         // Native sums in float32: RANKS − 1 roundings of partial sums up to Σ|x|.

@@ -31,7 +31,8 @@ export function uniformValues(seed: number, n: number, low: number, high: number
 
 /** An array of `dtype` holding `values` rounded to it. */
 export function makeArray(dtype: number, values: readonly number[]): Elements {
-  const out = dtype === DTYPE.float32 ? new Float32Array(values.length) : dtype === DTYPE.int32 ? new Int32Array(values.length) : new Uint16Array(values.length);
+  const out =
+    dtype === DTYPE.float32 ? new Float32Array(values.length) : dtype === DTYPE.int32 ? new Int32Array(values.length) : new Uint16Array(values.length);
   encode(dtype, values, out);
   return out;
 }
@@ -66,7 +67,8 @@ export function assertNearNative(dtype: number, js: readonly number[], nat: read
   assert.equal(js.length, nat.length, `${what}: element count`);
   const u = dtype === DTYPE.float32 ? 0 : UNIT_ROUNDOFF[dtype]!;
   for (let i = 0; i < js.length; i++) {
-    const a = js[i]!, b = nat[i]!;
+    const a = js[i]!,
+      b = nat[i]!;
     if (Number.isNaN(a) || Number.isNaN(b) || !Number.isFinite(a) || !Number.isFinite(b)) {
       assert.ok(Object.is(a, b) || (Number.isNaN(a) && Number.isNaN(b)), `${what}: element ${i} is ${a} in js, ${b} in native`);
       continue;

@@ -12,7 +12,12 @@ const native = loadNative();
 
 const U = UNIT_ROUNDOFF[DTYPE.float32]!;
 
-const SHAPES: [number, number][] = [[1, 1], [3, 7], [5, 64], [4, 257]];
+const SHAPES: [number, number][] = [
+  [1, 1],
+  [3, 7],
+  [5, 64],
+  [4, 257],
+];
 const AFFINE = [
   { weight: true, bias: true },
   { weight: true, bias: false },
@@ -30,7 +35,10 @@ const DTYPES: [number, number][] = [
 // Rows of x: centred ones, and ones whose mean is large against their spread (the mean's
 // float32 rounding would eat x − mean's leading digits without the hi + lo pair).
 function inputs(rng: Rng, dt: number, rows: number, cols: number, offset: number): Elements {
-  return makeArray(dt, Array.from({ length: rows * cols }, () => 2 * rng.nextFloat() - 1 + offset));
+  return makeArray(
+    dt,
+    Array.from({ length: rows * cols }, () => 2 * rng.nextFloat() - 1 + offset),
+  );
 }
 
 describe("js layerNorm against native", () => {
@@ -41,17 +49,20 @@ describe("js layerNorm against native", () => {
         for (const affine of AFFINE) {
           for (const offset of [0, 1000]) {
             const what = `[${rows}, ${cols}] ${JSON.stringify(affine)} offset ${offset}`;
-            const x = inputs(rng, dt, rows, cols, offset), n = rows * cols;
+            const x = inputs(rng, dt, rows, cols, offset),
+              n = rows * cols;
             const weight = affine.weight ? (random(rng, DTYPE.float32, cols, 2) as Float32Array) : null;
             const bias = affine.bias ? (random(rng, DTYPE.float32, cols) as Float32Array) : null;
-            const mean = [new Float32Array(2 * rows), new Float32Array(2 * rows)], rstd = [new Float32Array(rows), new Float32Array(rows)];
+            const mean = [new Float32Array(2 * rows), new Float32Array(2 * rows)],
+              rstd = [new Float32Array(rows), new Float32Array(rows)];
             const y = [zerosLike(yDt, n), zerosLike(yDt, n)];
             native.layerNorm(dt, x, weight, bias, y[0]!, mean[0]!, rstd[0]!, rows, cols, 1e-5, yDt);
             layerNorm(dt, x, weight, bias, y[1]!, mean[1]!, rstd[1]!, rows, cols, 1e-5, yDt);
             const xv = decode(dt, x);
             for (let r = 0; r < rows; r++) {
               // The pair carries the mean to about 2^-48 of its size; rstd rounds once to float32.
-              const m0 = mean[0]![2 * r]! + mean[0]![2 * r + 1]!, m1 = mean[1]![2 * r]! + mean[1]![2 * r + 1]!;
+              const m0 = mean[0]![2 * r]! + mean[0]![2 * r + 1]!,
+                m1 = mean[1]![2 * r]! + mean[1]![2 * r + 1]!;
               assert.ok(Math.abs(m1 - m0) <= 2 ** -44 * (Math.abs(m0) + 1), `${what}: row ${r} mean ${m1}, expected ${m0}`);
               assert.ok(Math.abs(rstd[1]![r]! - rstd[0]![r]!) <= 2 * U * rstd[0]![r]!, `${what}: row ${r} rstd ${rstd[1]![r]}, expected ${rstd[0]![r]}`);
             }
@@ -61,35 +72,68 @@ describe("js layerNorm against native", () => {
             };
             const w = (j: number): number => (weight ? weight[j]! : 1);
             // Native's y: ((x − hi) − lo)·rstd·weight + bias in float32, a handful of roundings.
-            assertNearNative(yDt, valuesOf(yDt, y[1]!), valuesOf(yDt, y[0]!), 8, (i) => Math.abs(xhat(i) * w(i % cols)) + Math.abs(bias ? bias[i % cols]! : 0), `${what}: y`);
+            assertNearNative(
+              yDt,
+              valuesOf(yDt, y[1]!),
+              valuesOf(yDt, y[0]!),
+              8,
+              (i) => Math.abs(xhat(i) * w(i % cols)) + Math.abs(bias ? bias[i % cols]! : 0),
+              `${what}: y`,
+            );
 
             const grad = random(rng, yDt, n);
             const dx = [random(rng, dt, n), random(rng, dt, n)];
-            const dweight = [new Float32Array(cols).fill(9), new Float32Array(cols).fill(9)], dbias = [new Float32Array(cols).fill(9), new Float32Array(cols).fill(9)];
+            const dweight = [new Float32Array(cols).fill(9), new Float32Array(cols).fill(9)],
+              dbias = [new Float32Array(cols).fill(9), new Float32Array(cols).fill(9)];
             native.layerNormBackward(dt, grad, x, weight, mean[0]!, rstd[0]!, dx[0]!, dweight[0]!, dbias[0]!, rows, cols, yDt);
             layerNormBackward(dt, grad, x, weight, mean[0]!, rstd[0]!, dx[1]!, dweight[1]!, dbias[1]!, rows, cols, yDt);
             // dx = rstd·(ĝ − mean(ĝ) − x̂·mean(ĝ·x̂)): native's two row sums run in float32 over cols.
             const g = decode(yDt, grad);
             const rowMeans = Array.from({ length: rows }, (_, r) => {
-              let sg = 0, sgx = 0;
+              let sg = 0,
+                sgx = 0;
               for (let j = 0; j < cols; j++) {
                 sg += Math.abs(g[r * cols + j]! * w(j));
                 sgx += Math.abs(g[r * cols + j]! * w(j) * xhat(r * cols + j));
               }
               return { g: sg / cols, gx: sgx / cols };
             });
-            assertNearNative(dt, valuesOf(dt, dx[1]!), valuesOf(dt, dx[0]!), cols + 8, (i) => {
-              const r = Math.floor(i / cols), rm = rowMeans[r]!;
-              return rstd[0]![r]! * (Math.abs(g[i]! * w(i % cols)) + rm.g + Math.abs(xhat(i)) * rm.gx);
-            }, `${what}: dx`);
+            assertNearNative(
+              dt,
+              valuesOf(dt, dx[1]!),
+              valuesOf(dt, dx[0]!),
+              cols + 8,
+              (i) => {
+                const r = Math.floor(i / cols),
+                  rm = rowMeans[r]!;
+                return rstd[0]![r]! * (Math.abs(g[i]! * w(i % cols)) + rm.g + Math.abs(xhat(i)) * rm.gx);
+              },
+              `${what}: dx`,
+            );
             // dweight and dbias sum over rows.
-            const columnSum = (f: (i: number) => number) => (j: number): number => {
-              let s = 0;
-              for (let r = 0; r < rows; r++) s += Math.abs(f(r * cols + j));
-              return s;
-            };
-            assertNearNative(DTYPE.float32, valuesOf(DTYPE.float32, dweight[1]!), valuesOf(DTYPE.float32, dweight[0]!), rows + 8, (j) => columnSum((i) => g[i]! * xhat(i))(j), `${what}: dweight`);
-            assertNearNative(DTYPE.float32, valuesOf(DTYPE.float32, dbias[1]!), valuesOf(DTYPE.float32, dbias[0]!), rows + 2, (j) => columnSum((i) => g[i]!)(j), `${what}: dbias`);
+            const columnSum =
+              (f: (i: number) => number) =>
+              (j: number): number => {
+                let s = 0;
+                for (let r = 0; r < rows; r++) s += Math.abs(f(r * cols + j));
+                return s;
+              };
+            assertNearNative(
+              DTYPE.float32,
+              valuesOf(DTYPE.float32, dweight[1]!),
+              valuesOf(DTYPE.float32, dweight[0]!),
+              rows + 8,
+              (j) => columnSum((i) => g[i]! * xhat(i))(j),
+              `${what}: dweight`,
+            );
+            assertNearNative(
+              DTYPE.float32,
+              valuesOf(DTYPE.float32, dbias[1]!),
+              valuesOf(DTYPE.float32, dbias[0]!),
+              rows + 2,
+              (j) => columnSum((i) => g[i]!)(j),
+              `${what}: dbias`,
+            );
           }
         }
       }
@@ -97,7 +141,9 @@ describe("js layerNorm against native", () => {
   }
 
   test("writes only the gradients asked for", () => {
-    const x = Float32Array.of(1, 2, 4, 8), mean = new Float32Array(4), rstd = new Float32Array(2);
+    const x = Float32Array.of(1, 2, 4, 8),
+      mean = new Float32Array(4),
+      rstd = new Float32Array(2);
     layerNorm(0, x, null, null, new Float32Array(4), mean, rstd, 2, 2, 0, 0);
     const dweight = new Float32Array(2).fill(9);
     layerNormBackward(0, Float32Array.of(1, 1, 1, 1), x, null, mean, rstd, null, dweight, null, 2, 2, 0);
@@ -105,10 +151,27 @@ describe("js layerNorm against native", () => {
   });
 
   test("degenerate rows give native's values: one column with eps 0 (1/0), no columns (0/0)", () => {
-    for (const [rows, cols] of [[3, 1], [2, 0]] as const) {
+    for (const [rows, cols] of [
+      [3, 1],
+      [2, 0],
+    ] as const) {
       const run = (kernel: typeof layerNorm) => {
-        const y = new Float32Array(rows * cols), mean = new Float32Array(2 * rows), rstd = new Float32Array(rows);
-        kernel(0, Float32Array.from({ length: rows * cols }, (_, i) => i), null, null, y, mean, rstd, rows, cols, 0, 0);
+        const y = new Float32Array(rows * cols),
+          mean = new Float32Array(2 * rows),
+          rstd = new Float32Array(rows);
+        kernel(
+          0,
+          Float32Array.from({ length: rows * cols }, (_, i) => i),
+          null,
+          null,
+          y,
+          mean,
+          rstd,
+          rows,
+          cols,
+          0,
+          0,
+        );
         return [[...y], [...mean], [...rstd]];
       };
       assert.deepEqual(run(layerNorm), run(native.layerNorm), `[${rows}, ${cols}]`);
@@ -116,18 +179,30 @@ describe("js layerNorm against native", () => {
   });
 
   test("checks shapes, eps and lengths with native's messages", () => {
-    const x = new Float32Array(6), y = new Float32Array(6), mean = new Float32Array(4), rstd = new Float32Array(2);
+    const x = new Float32Array(6),
+      y = new Float32Array(6),
+      mean = new Float32Array(4),
+      rstd = new Float32Array(2);
     for (const kernel of [native.layerNorm, layerNorm]) {
       assert.throws(() => kernel(0, x, null, null, y, mean, rstd, 2, 3, -1, 0), /^Error: layerNorm: eps must be a finite number >= 0, got -1$/);
       assert.throws(() => kernel(0, x, null, null, y, mean, rstd, 2, 3, NaN, 0), /^Error: layerNorm: eps must be a finite number >= 0, got nan$/);
-      assert.throws(() => kernel(0, x, null, null, y, mean, rstd, -2, 3, 0, 0), /^Error: layerNorm: extents \[-2, 3\] must be non-negative with a representable product$/);
+      assert.throws(
+        () => kernel(0, x, null, null, y, mean, rstd, -2, 3, 0, 0),
+        /^Error: layerNorm: extents \[-2, 3\] must be non-negative with a representable product$/,
+      );
       assert.throws(() => kernel(0, x, new Float32Array(2), null, y, mean, rstd, 2, 3, 0, 0), /^Error: layerNorm: 'weight' holds 2 elements, expected 3$/);
       assert.throws(() => kernel(0, x, null, null, y, new Float32Array(2), rstd, 2, 3, 0, 0), /^Error: layerNorm: 'mean' holds 2 elements, expected 4$/);
-      assert.throws(() => kernel(0, x, null, null, new Uint16Array(6), mean, rstd, 2, 3, 0, 0), /^Error: layerNorm: 'y' is a Uint16Array, but dtype float32 is stored in a Float32Array$/);
+      assert.throws(
+        () => kernel(0, x, null, null, new Uint16Array(6), mean, rstd, 2, 3, 0, 0),
+        /^Error: layerNorm: 'y' is a Uint16Array, but dtype float32 is stored in a Float32Array$/,
+      );
     }
     for (const kernel of [native.layerNormBackward, layerNormBackward]) {
       assert.throws(() => kernel(0, new Uint16Array(6), x, null, mean, rstd, x, null, null, 2, 3, 0), /^Error: layerNormBackward: 'grad' is a Uint16Array/);
-      assert.throws(() => kernel(0, x, x, null, mean, rstd, null, new Float32Array(4), null, 2, 3, 0), /^Error: layerNormBackward: 'dweight' holds 4 elements, expected 3$/);
+      assert.throws(
+        () => kernel(0, x, x, null, mean, rstd, null, new Float32Array(4), null, 2, 3, 0),
+        /^Error: layerNormBackward: 'dweight' holds 4 elements, expected 3$/,
+      );
     }
   });
 });

@@ -32,7 +32,8 @@ describe("copyStrided", () => {
     test(`${c.what} gives native's bits in every dtype`, () => {
       for (const [name, dtype] of ALL_DTYPES) {
         const src = source(dtype, c.srcN, c.srcN);
-        const js = makeArray(dtype, uniformValues(5, c.dstN, -1, 1)), nat = js.slice();
+        const js = makeArray(dtype, uniformValues(5, c.dstN, -1, 1)),
+          nat = js.slice();
         copyStrided(dtype, src, c.srcOffset, js, c.dstOffset, Int32Array.from(c.meta));
         native.copyStrided(dtype, src, c.srcOffset, nat, c.dstOffset, Int32Array.from(c.meta));
         assertSameBits(js, nat, `${c.what} ${name}`);
@@ -42,8 +43,14 @@ describe("copyStrided", () => {
 
   test("bad offsets, strides and metas throw errors that start with the kernel's name", () => {
     const a = new Float32Array(4);
-    assert.throws(() => copyStrided(0, a, 5, a, 0, Int32Array.of(1, 1, 1, 1)), /^Error: copyStrided: offsets 5 and 0 lie outside the arrays \(4 and 4 elements\)$/);
-    assert.throws(() => copyStrided(0, a, 0, a, 0, Int32Array.of(1, 4, 1, 0)), /^Error: copyStrided: destination stride 0 in dimension 0 would write one element twice$/);
+    assert.throws(
+      () => copyStrided(0, a, 5, a, 0, Int32Array.of(1, 1, 1, 1)),
+      /^Error: copyStrided: offsets 5 and 0 lie outside the arrays \(4 and 4 elements\)$/,
+    );
+    assert.throws(
+      () => copyStrided(0, a, 0, a, 0, Int32Array.of(1, 4, 1, 0)),
+      /^Error: copyStrided: destination stride 0 in dimension 0 would write one element twice$/,
+    );
     assert.throws(() => copyStrided(0, a, 1, a, 0, Int32Array.of(1, 4, 1, 1)), /^Error: copyStrided: operand 0 is read up to element 3 but holds 3 elements$/);
     assert.throws(() => copyStrided(0, a, 0, a, 0, Int32Array.of(2, 2)), /^Error: copyStrided: 'meta' holds 2 entries, expected at least 7$/);
   });
@@ -56,8 +63,10 @@ describe("where", () => {
     for (const [condName, condDtype] of ALL_DTYPES) {
       const cond = makeArray(condDtype, condDtype === DTYPE.int32 ? [0, 1, -1, 0, 5, 0, 2, 0, 0, 3, 0, 0, 0, 7] : EDGE_VALUES);
       for (const [name, dtype] of ALL_DTYPES) {
-        const a = source(dtype, 56, 3), b = source(dtype, 4, 9);
-        const js = zerosLike(dtype, 56), nat = zerosLike(dtype, 56);
+        const a = source(dtype, 56, 3),
+          b = source(dtype, 4, 9);
+        const js = zerosLike(dtype, 56),
+          nat = zerosLike(dtype, 56);
         where(condDtype, cond, dtype, a, b, js, meta);
         native.where(condDtype, cond, dtype, a, b, nat, meta);
         assertSameBits(js, nat, `cond ${condName}, values ${name}`);
@@ -66,19 +75,23 @@ describe("where", () => {
   });
 
   test("a mismatched output length throws an error that starts with the kernel's name", () => {
-    assert.throws(() => where(0, new Float32Array(2), 0, new Float32Array(2), new Float32Array(2), new Float32Array(3), Int32Array.of(1, 2, 1, 1, 1)),
-      /^Error: where: 'out' holds 3 elements, expected 2$/);
+    assert.throws(
+      () => where(0, new Float32Array(2), 0, new Float32Array(2), new Float32Array(2), new Float32Array(3), Int32Array.of(1, 2, 1, 1, 1)),
+      /^Error: where: 'out' holds 3 elements, expected 2$/,
+    );
   });
 });
 
 describe("embedding", () => {
-  const ROWS = 11, COLS = 13;
+  const ROWS = 11,
+    COLS = 13;
   const INDICES = Int32Array.from([3, 0, 10, 3, 3, 7, 10, 1, 0]); // repeats accumulate in backward
 
   test("gathers native's bits in every float dtype", () => {
     for (const [name, dtype] of FLOAT_DTYPES) {
       const weight = source(dtype, ROWS * COLS, 4);
-      const js = zerosLike(dtype, INDICES.length * COLS), nat = zerosLike(dtype, INDICES.length * COLS);
+      const js = zerosLike(dtype, INDICES.length * COLS),
+        nat = zerosLike(dtype, INDICES.length * COLS);
       embedding(dtype, weight, ROWS, COLS, INDICES, js);
       native.embedding(dtype, weight, ROWS, COLS, INDICES, nat);
       assertSameBits(js, nat, `embedding ${name}`);
@@ -88,7 +101,8 @@ describe("embedding", () => {
   test("backward scatter-adds repeated indices and zeroes untouched rows, as native within float32 rounding", () => {
     for (const [name, dtype] of FLOAT_DTYPES) {
       const grad = makeArray(dtype, uniformValues(6, INDICES.length * COLS, -1, 1));
-      const js = makeArray(dtype, new Array<number>(ROWS * COLS).fill(9)), nat = js.slice();
+      const js = makeArray(dtype, new Array<number>(ROWS * COLS).fill(9)),
+        nat = js.slice();
       embeddingBackward(dtype, js, ROWS, COLS, INDICES, grad);
       native.embeddingBackward(dtype, nat, ROWS, COLS, INDICES, grad);
       // Native adds up to 3 terms in float32 per element: 3 roundings of at most Σ|g| ≤ 3.
@@ -99,9 +113,15 @@ describe("embedding", () => {
 
   test("an index outside [0, rows) throws before anything is written", () => {
     const out = new Float32Array(4).fill(7);
-    assert.throws(() => embedding(0, new Float32Array(4), 2, 2, Int32Array.of(0, 2), out), /^Error: embedding: index 2 at flat position 1 is out of range \[0, 2\) for a weight of 2 rows$/);
+    assert.throws(
+      () => embedding(0, new Float32Array(4), 2, 2, Int32Array.of(0, 2), out),
+      /^Error: embedding: index 2 at flat position 1 is out of range \[0, 2\) for a weight of 2 rows$/,
+    );
     assert.deepEqual(Array.from(out), [7, 7, 7, 7]);
-    assert.throws(() => embeddingBackward(0, new Float32Array(4), 2, 2, Int32Array.of(-1), new Float32Array(2)), /^Error: embeddingBackward: index -1 at flat position 0/);
+    assert.throws(
+      () => embeddingBackward(0, new Float32Array(4), 2, 2, Int32Array.of(-1), new Float32Array(2)),
+      /^Error: embeddingBackward: index -1 at flat position 0/,
+    );
   });
 });
 

@@ -11,8 +11,15 @@ import { absF32, random } from "./oracle_check.js";
 const native = loadNative();
 
 interface Case {
-  batchA: number; batchB: number; m: number; n: number; k: number;
-  transA: boolean; transB: boolean; accumulate: boolean; bias: boolean;
+  batchA: number;
+  batchB: number;
+  m: number;
+  n: number;
+  k: number;
+  transA: boolean;
+  transB: boolean;
+  accumulate: boolean;
+  bias: boolean;
 }
 
 const CASES: Case[] = [
@@ -29,23 +36,32 @@ function meta(c: Case): Int32Array {
 }
 
 function caseName(c: Case): string {
-  return `batch ${c.batchA}/${c.batchB}, ${c.m}×${c.k}·${c.k}×${c.n}${c.transA ? ", Aᵀ" : ""}${c.transB ? ", Bᵀ" : ""}` +
-    `${c.accumulate ? ", accumulate" : ""}${c.bias ? ", bias" : ""}`;
+  return (
+    `batch ${c.batchA}/${c.batchB}, ${c.m}×${c.k}·${c.k}×${c.n}${c.transA ? ", Aᵀ" : ""}${c.transB ? ", Bᵀ" : ""}` +
+    `${c.accumulate ? ", accumulate" : ""}${c.bias ? ", bias" : ""}`
+  );
 }
 
 describe("js matmul against native", () => {
   // The combinations native's oneDNN takes (it has no f32 × f32 → bf16 matmul).
-  const combinations = [[DTYPE.float32, DTYPE.float32], [DTYPE.bfloat16, DTYPE.float32], [DTYPE.bfloat16, DTYPE.bfloat16]] as const;
+  const combinations = [
+    [DTYPE.float32, DTYPE.float32],
+    [DTYPE.bfloat16, DTYPE.float32],
+    [DTYPE.bfloat16, DTYPE.bfloat16],
+  ] as const;
   for (const [ab, cd] of combinations) {
-    const abName = dtypeName(ab), cName = dtypeName(cd);
+    const abName = dtypeName(ab),
+      cName = dtypeName(cd);
     test(`${abName} operands into ${cName}: every case within (K + 3)·u of Σ|a·b| + |bias| + |c|`, () => {
       const rng = Rng.seeded(7, ab * 2 + cd);
       for (const c of CASES) {
         const batch = Math.max(c.batchA, c.batchB);
-        const a = random(rng, ab, c.batchA * c.m * c.k), b = random(rng, ab, c.batchB * c.k * c.n);
+        const a = random(rng, ab, c.batchA * c.m * c.k),
+          b = random(rng, ab, c.batchB * c.k * c.n);
         const bias = c.bias ? (random(rng, DTYPE.float32, c.n) as Float32Array) : null;
         const before = random(rng, cd, batch * c.m * c.n);
-        const expected = before.slice(), actual = before.slice();
+        const expected = before.slice(),
+          actual = before.slice();
         native.matmul(a, b, expected, bias, ab, cd, meta(c));
         matmul(a, b, actual, bias, ab, cd, meta(c));
         // Σ|a·b| + |bias| + |c| from the js kernel on absolute values, into float32.
@@ -59,14 +75,26 @@ describe("js matmul against native", () => {
   test("checks lengths and shapes with native's messages", () => {
     const mm = Int32Array.of(1, 1, 2, 2, 2, 0, 0, 0);
     for (const kernel of [native.matmul, matmul]) {
-      assert.throws(() => kernel(new Float32Array(4), new Float32Array(3), new Float32Array(4), null, 0, 0, mm), /^Error: matmul: 'b' holds 3 elements, expected 4$/);
-      assert.throws(() => kernel(new Float32Array(8), new Float32Array(12), new Float32Array(12), null, 0, 0, Int32Array.of(2, 3, 2, 2, 2, 0, 0, 0)),
-        /^Error: matmul: batch sizes 2 and 3 do not broadcast$/);
-      assert.throws(() => kernel(new Float32Array(4), new Float32Array(4), new Float32Array(4), new Float32Array(3), 0, 0, mm), /^Error: matmul: 'bias' holds 3 elements, expected 2$/);
-      assert.throws(() => kernel(new Float32Array(4), new Float32Array(4), new Float32Array(4), null, 0, 0, Int32Array.of(1, 1, 0, 2, 2, 0, 0, 0)),
-        /^Error: matmul: batch, M, N and K must be positive, got batch 1\/1, M 0, N 2, K 2$/);
-      assert.throws(() => kernel(new Float32Array(4), new Float32Array(4), new Uint16Array(4), null, 0, 0, mm),
-        /^Error: matmul: 'c' is a Uint16Array, but dtype float32 is stored in a Float32Array$/);
+      assert.throws(
+        () => kernel(new Float32Array(4), new Float32Array(3), new Float32Array(4), null, 0, 0, mm),
+        /^Error: matmul: 'b' holds 3 elements, expected 4$/,
+      );
+      assert.throws(
+        () => kernel(new Float32Array(8), new Float32Array(12), new Float32Array(12), null, 0, 0, Int32Array.of(2, 3, 2, 2, 2, 0, 0, 0)),
+        /^Error: matmul: batch sizes 2 and 3 do not broadcast$/,
+      );
+      assert.throws(
+        () => kernel(new Float32Array(4), new Float32Array(4), new Float32Array(4), new Float32Array(3), 0, 0, mm),
+        /^Error: matmul: 'bias' holds 3 elements, expected 2$/,
+      );
+      assert.throws(
+        () => kernel(new Float32Array(4), new Float32Array(4), new Float32Array(4), null, 0, 0, Int32Array.of(1, 1, 0, 2, 2, 0, 0, 0)),
+        /^Error: matmul: batch, M, N and K must be positive, got batch 1\/1, M 0, N 2, K 2$/,
+      );
+      assert.throws(
+        () => kernel(new Float32Array(4), new Float32Array(4), new Uint16Array(4), null, 0, 0, mm),
+        /^Error: matmul: 'c' is a Uint16Array, but dtype float32 is stored in a Float32Array$/,
+      );
     }
   });
 });

@@ -17,12 +17,18 @@ import { makeArray } from "./kernel_check.js";
 
 /** `n` values uniform in [−scale, scale) from `rng`, stored as `dtype`. */
 export function random(rng: Rng, dtype: number, n: number, scale = 1): Elements {
-  return makeArray(dtype, Array.from({ length: n }, () => (2 * rng.nextFloat() - 1) * scale));
+  return makeArray(
+    dtype,
+    Array.from({ length: n }, () => (2 * rng.nextFloat() - 1) * scale),
+  );
 }
 
 /** `n` integers uniform in [−range, range] from `rng`, stored as `dtype`. */
 export function randomIntegers(rng: Rng, dtype: number, n: number, range: number): Elements {
-  return makeArray(dtype, Array.from({ length: n }, () => Math.floor(rng.nextFloat() * (2 * range + 1)) - range));
+  return makeArray(
+    dtype,
+    Array.from({ length: n }, () => Math.floor(rng.nextFloat() * (2 * range + 1)) - range),
+  );
 }
 
 /** |a| element-wise as float32 (exact: every bf16 and f16 value is a float32). */

@@ -17,7 +17,10 @@ const gate = (x: number): number => x * x; // how far an error in u = c·x³ car
  * Each op's inputs and error scale: the magnitude of the terms whose float32 rounding reaches
  * the result (for GELU the gate's argument grows as x³; native's erf is within 7 ulps).
  */
-const FORWARD: Record<(typeof UNARY_OPS)[number], { low: number; high: number; alpha?: number; scale: (x: number, y: number) => number; finiteOnly?: boolean }> = {
+const FORWARD: Record<
+  (typeof UNARY_OPS)[number],
+  { low: number; high: number; alpha?: number; scale: (x: number, y: number) => number; finiteOnly?: boolean }
+> = {
   neg: { low: -10, high: 10, scale: (_x, y) => Math.abs(y) },
   exp: { low: -20, high: 20, scale: (_x, y) => Math.abs(y) },
   log: { low: 0, high: 10, scale: (_x, y) => Math.abs(y) },
@@ -40,7 +43,10 @@ const FORWARD: Record<(typeof UNARY_OPS)[number], { low: number; high: number; a
   fill: { low: -3, high: 3, alpha: 0.1, scale: () => 0 },
 };
 
-const BACKWARD: Record<(typeof UNARY_BACKWARD_OPS)[number], { forward: (typeof UNARY_OPS)[number] | null; low: number; high: number; alpha?: number; scale: (g: number, s: number) => number }> = {
+const BACKWARD: Record<
+  (typeof UNARY_BACKWARD_OPS)[number],
+  { forward: (typeof UNARY_OPS)[number] | null; low: number; high: number; alpha?: number; scale: (g: number, s: number) => number }
+> = {
   relu: { forward: null, low: -3, high: 3, scale: () => 0 },
   gelu_tanh: { forward: null, low: -8, high: 8, scale: (g, x) => Math.abs(g) * (1 + Math.abs(x)) * (1 + gate(x)) },
   gelu_erf: { forward: null, low: -8, high: 8, scale: (g, x) => 2 * Math.abs(g) * (1 + Math.abs(x)) },
@@ -67,10 +73,12 @@ describe("unary", () => {
       const edges = spec.finiteOnly ? EDGE_VALUES.filter(Number.isFinite) : EDGE_VALUES;
       for (const [name, dtype] of FLOAT_DTYPES) {
         const x = makeArray(dtype, [...uniformValues(code + 1, N, spec.low, spec.high), ...edges]);
-        const a = zerosLike(dtype, x.length), b = zerosLike(dtype, x.length);
+        const a = zerosLike(dtype, x.length),
+          b = zerosLike(dtype, x.length);
         unary(code, dtype, x, a, spec.alpha ?? 0);
         native.unary(code, dtype, x, b, spec.alpha ?? 0);
-        const xs = valuesOf(dtype, x), js = valuesOf(dtype, a);
+        const xs = valuesOf(dtype, x),
+          js = valuesOf(dtype, a);
         assertNearNative(dtype, js, valuesOf(dtype, b), ULPS, (i) => spec.scale(xs[i]!, js[i]!), `${op} ${name}`);
       }
     });
@@ -84,7 +92,9 @@ describe("unary", () => {
 
   test("alpha is read as float32, as native reads it", () => {
     // 1e30^0.1 is 1000, but to float32(0.1) = 0.1 + 1.5e-9 it is 1000·(1 + 1e-7): 1.7 float32 ulps more.
-    const x = Float32Array.of(1e30), js = new Float32Array(1), nat = new Float32Array(1);
+    const x = Float32Array.of(1e30),
+      js = new Float32Array(1),
+      nat = new Float32Array(1);
     unary(native.unaryCodes().forward.pow!, 0, x, js, 0.1);
     native.unary(native.unaryCodes().forward.pow!, 0, x, nat, 0.1);
     assert.equal(js[0], nat[0]);
@@ -105,10 +115,12 @@ describe("unaryBackward", () => {
           native.unary(native.unaryCodes().forward[spec.forward]!, dtype, input, saved, 0);
         }
         const grad = makeArray(dtype, uniformValues(200 + code, N, -2, 2));
-        const a = zerosLike(dtype, N), b = zerosLike(dtype, N);
+        const a = zerosLike(dtype, N),
+          b = zerosLike(dtype, N);
         unaryBackward(code, dtype, grad, saved, a, spec.alpha ?? 0);
         native.unaryBackward(code, dtype, grad, saved, b, spec.alpha ?? 0);
-        const g = valuesOf(dtype, grad), s = valuesOf(dtype, saved);
+        const g = valuesOf(dtype, grad),
+          s = valuesOf(dtype, saved);
         assertNearNative(dtype, valuesOf(dtype, a), valuesOf(dtype, b), ULPS, (i) => spec.scale(g[i]!, s[i]!), `${op} backward ${name}`);
       }
     });
@@ -118,6 +130,9 @@ describe("unaryBackward", () => {
     assert.throws(() => unary(99, 0, new Float32Array(1), new Float32Array(1), 0), /^Error: unary: unknown unary op code 99$/);
     assert.throws(() => unary(0, 3, new Int32Array(1), new Int32Array(1), 0), /^Error: unary: 'dtype' must be a floating dtype, got int32$/);
     assert.throws(() => unary(0, 0, new Float32Array(2), new Float32Array(1), 0), /^Error: unary: 'out' holds 1 elements, expected 2$/);
-    assert.throws(() => unaryBackward(0, 0, new Float32Array(2), new Float32Array(1), new Float32Array(2), 0), /^Error: unaryBackward: 'saved' holds 1 elements, expected 2$/);
+    assert.throws(
+      () => unaryBackward(0, 0, new Float32Array(2), new Float32Array(1), new Float32Array(2), 0),
+      /^Error: unaryBackward: 'saved' holds 1 elements, expected 2$/,
+    );
   });
 });
