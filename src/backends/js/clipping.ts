@@ -37,7 +37,7 @@ export const clampInPlace: Kernels["clampInPlace"] = (dtype, x, low, high) => {
   args.require(lo <= hi, () => `low ${lo} exceeds high ${hi}`);
   encode(
     dt,
-    decode(dt, x).map((v) => (v < lo ? lo : Math.min(v, hi))),
+    decode(dt, x).map((v) => (v < lo ? lo : v > hi ? hi : v)),
     x,
   );
 };

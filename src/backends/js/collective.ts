@@ -41,7 +41,7 @@ export const collectiveReduce: Kernels["collectiveReduce"] = (dtype, op, dsts, s
   const [first, ...rest] = srcList.arrays.map((a) => decode(dt, a)) as [Float64Array, ...Float64Array[]];
   const acc = first;
   for (const values of rest) {
-    for (let i = 0; i < acc.length; i++) acc[i] = kind === "sum" ? acc[i]! + values[i]! : Math.max(acc[i]!, values[i]!);
+    for (let i = 0; i < acc.length; i++) acc[i] = kind === "sum" ? acc[i]! + values[i]! : acc[i]! < values[i]! ? values[i]! : acc[i]!;
   }
   for (let i = 0; i < acc.length; i++) acc[i] = acc[i]! * factor;
   for (const dst of dstList.arrays) encode(dt, acc, dst);

@@ -34,7 +34,7 @@ const FORWARD: Record<(typeof UNARY_OPS)[number], Forward> = {
   rsqrt: (x) => 1 / Math.sqrt(x),
   tanh: (x) => Math.tanh(x),
   sigmoid: (x) => 1 / (1 + Math.exp(-x)),
-  relu: (x) => Math.max(x, 0),
+  relu: (x) => (x > 0 ? x : 0),
   gelu_tanh: (x) => x * geluTanhGate(x),
   gelu_erf: (x) => 0.5 * x * erfc(-x * INV_SQRT_2),
   abs: (x) => Math.abs(x),
@@ -44,7 +44,7 @@ const FORWARD: Record<(typeof UNARY_OPS)[number], Forward> = {
   scale: (x, alpha) => alpha * x,
   shift: (x, alpha) => x + alpha,
   pow: (x, alpha) => cPow(x, alpha),
-  clamp_min: (x, alpha) => Math.max(x, alpha),
+  clamp_min: (x, alpha) => (x < alpha ? alpha : x),
   fill: (_x, alpha) => alpha,
 };
 
