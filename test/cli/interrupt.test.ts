@@ -14,6 +14,10 @@ const work = mkdtempSync(join(tmpdir(), "turbine-interrupt-"));
 after(() => rmSync(work, { recursive: true, force: true }));
 const skip = skipIfMissing(missingFashionMnist());
 
+// Long enough that a signal sent at step 3 arrives before the end even on a quiet machine, where
+// 150 steps took 0.3 s and mpirun's relay of a Ctrl-C once came after the last one.
+const STEPS = 1500;
+
 /** A run long enough to be interrupted: a metrics line and an evaluation of the test set every step. */
 const SLOW = [
   "--set",
@@ -21,7 +25,7 @@ const SLOW = [
   "--set",
   "model.hidden=[16]",
   "--set",
-  "train.steps=150",
+  `train.steps=${STEPS}`,
   "--set",
   "train.logEvery=1",
   "--set",
@@ -72,7 +76,7 @@ test("SIGTERM: the step finishes, a checkpoint is written, the resume command pr
   assert.ok(hint, r.output);
   const step = Number(hint[1]),
     runDir = join(work, hint[3]!);
-  assert.ok(step >= 3 && step < 150, `stopped at step ${step}`);
+  assert.ok(step >= 3 && step < STEPS, `stopped at step ${step}`);
   assert.ok(existsSync(join(runDir, "checkpoints", checkpointName(step), "model.safetensors")), "the checkpoint of the last step");
   assert.equal(records(runDir).at(-1)!.step, step, "metrics end at the last step");
 
@@ -88,7 +92,7 @@ test("SIGTERM: the step finishes, a checkpoint is written, the resume command pr
     .map((m) => m.step);
   assert.deepEqual(
     trainSteps,
-    Array.from({ length: 150 }, (_, i) => i + 1),
+    Array.from({ length: STEPS }, (_, i) => i + 1),
     "every step once",
   );
 });
