@@ -2,9 +2,7 @@ import { writeFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { basename, join } from "node:path";
 
-import { DistributedDataParallel } from "../parallel/ddp.js";
 import type { ProcessGroup } from "../parallel/process_group.js";
-import { SingleProcess } from "../parallel/strategy.js";
 import { tensor } from "../tensor/create.js";
 import { memory } from "../tensor/memory.js";
 import { kernels } from "../backends/index.js";
@@ -18,6 +16,7 @@ import { peakMemory, type PeakMemory } from "./memory_report.js";
 import { Progress } from "./progress.js";
 import { linesTo, progressMode, stderrProgressOutput } from "./progress_output.js";
 import { newRunFolder, resumeTarget } from "./run_folder.js";
+import { strategyFor } from "./strategy_for.js";
 import { TensorBoardLogger } from "./tensorboard.js";
 import { type FitResult, Trainer } from "./trainer.js";
 
@@ -106,7 +105,7 @@ export function runTraining(config: Config, options: RunOptions = {}): RunSummar
     : null;
   for (const c of [tensorboard, progress]) if (c) callbacks.push(c);
   // Rank 0's initial weights go to every rank; a resume then loads the same checkpoint on each.
-  const strategy = group ? new DistributedDataParallel(parts.model, group) : new SingleProcess(parts.model);
+  const strategy = strategyFor(config, parts.model, group);
   const trainer = new Trainer({
     model: parts.model,
     optimizer: parts.optimizer,
