@@ -3,7 +3,7 @@ import type { Command } from "commander";
 import { inDistributedJob, initProcessGroup } from "../parallel/init.js";
 import { type Config, DEFAULT_CONFIG } from "../train/config.js";
 import { applyOverrides, ConfigError, configReference, parseConfig, readConfigFile } from "../train/config_file.js";
-import { formatPeakMemory } from "../train/memory_report.js";
+import { formatModelStateBytes, formatPeakMemory } from "../train/memory_report.js";
 import { formatEpochs, formatThroughput } from "../train/progress_format.js";
 import { progressMode } from "../train/progress_output.js";
 import { resumeConfig } from "../train/resume_config.js";
@@ -37,13 +37,15 @@ function printSummary(s: RunSummary, json: boolean): void {
     `data wait${ofRank0}: ${s.data_wait_s.toFixed(2)} s (${((100 * s.data_wait_s) / Math.max(s.train_s, 1e-9)).toFixed(1)}% of training)`,
     s.stopped ? `stopped early: ${s.stopped}` : null,
     formatPeakMemory(s.peak_bytes, `peak memory${ofRank0}`),
+    formatModelStateBytes(s.model_state_bytes, `model states${ofRank0}`),
     `checkpoint: ${s.checkpoint ?? "none"}`,
     `run folder: ${s.run_dir} (metrics.jsonl, config.json)`,
   ].filter((l) => l !== null);
   process.stdout.write(`${lines.join("\n")}\n`);
   if (json) {
-    const { steps, epochs, train_s, samples_per_s, eval: evaluation, checkpoint, data_wait_s, peak_bytes } = s;
-    process.stdout.write(`${JSON.stringify({ steps, epochs, train_s, samples_per_s, eval: evaluation, checkpoint, data_wait_s, peak_bytes })}\n`);
+    const { steps, epochs, train_s, samples_per_s, eval: evaluation, checkpoint, data_wait_s, peak_bytes, model_state_bytes } = s;
+    const line = { steps, epochs, train_s, samples_per_s, eval: evaluation, checkpoint, data_wait_s, peak_bytes, model_state_bytes };
+    process.stdout.write(`${JSON.stringify(line)}\n`);
   }
 }
 
@@ -79,7 +81,7 @@ export function registerTrain(program: Command): void {
       "--resume <run>",
       "continue a run (its folder, e.g. runs/cnn/version_0, or one of its checkpoints) with its saved config; --set may change only cadences, logging and threads",
     )
-    .option("--json", "end with one JSON line: { steps, epochs, train_s, samples_per_s, eval, checkpoint, peak_bytes }")
+    .option("--json", "end with one JSON line: { steps, epochs, train_s, samples_per_s, eval, checkpoint, data_wait_s, peak_bytes, model_state_bytes }")
     .option("--no-progress", "no progress bar or progress lines (evaluation results are still shown)")
     .option("--help-config", "print every config field with its type, default and meaning")
     .action(

@@ -205,6 +205,18 @@ const logging = z
   .default({ tensorboard: false })
   .describe("logging");
 
+const parallel = z
+  .strictObject({
+    offload: z
+      .enum(["none", "disk"])
+      .default("none")
+      .describe(
+        "where AdamW's two moments live: none (memory) or disk (a file per rank in the run folder's offload/, removed at exit, each parameter's moments read ahead while the previous one updates): the same updates bitwise for 8 bytes less memory per parameter",
+      ),
+  })
+  .default({ offload: "none" })
+  .describe("parallel");
+
 export const configSchema = z
   .strictObject({
     name: z.string().min(1).optional().describe("run name (default: the model kind); each run writes a new folder <outDir>/<name>/version_N"),
@@ -216,6 +228,7 @@ export const configSchema = z
     train,
     checkpoint,
     logging,
+    parallel,
   })
   .describe("config");
 
