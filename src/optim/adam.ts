@@ -104,7 +104,10 @@ export class Adam extends Optimizer<AdamHyper> {
 
   override step(): void {
     const offloaded = this.offloaded;
-    if (!offloaded) return super.step();
+    if (!offloaded) {
+      super.step();
+      return;
+    }
     this.disposeReadCopies();
     noGrad(() => {
       const updates = this.dueUpdates().map(({ p, state, group }) => ({
