@@ -205,6 +205,18 @@ const logging = z
   .default({ tensorboard: false })
   .describe("logging");
 
+const parallel = z
+  .strictObject({
+    zero: z
+      .literal([0, 1, 2])
+      .default(0)
+      .describe(
+        "ZeRO stage under turbine launch: 0 = data parallel (DDP, every rank holds everything); 1 = optimizer state and f32 master weights sharded across the ranks; 2 = gradients sharded too (reduce-scattered during backward)",
+      ),
+  })
+  .default({ zero: 0 })
+  .describe("parallel");
+
 export const configSchema = z
   .strictObject({
     name: z.string().min(1).optional().describe("run name (default: the model kind); each run writes a new folder <outDir>/<name>/version_N"),
@@ -216,6 +228,7 @@ export const configSchema = z
     train,
     checkpoint,
     logging,
+    parallel,
   })
   .describe("config");
 
