@@ -27,4 +27,5 @@ export {
   type Unit,
   type ParamSlice,
 } from "./zero/index.js";
+export { DeviceMesh, meshShape, MESH_DIMS, type MeshShape, type MeshCoords, type MeshDim } from "./mesh.js";
 export { copyToRegion, reduceFromRegion, gatherFromRegion, scatterToRegion, reduceScatterToRegion } from "./region_ops.js";
