@@ -45,7 +45,7 @@ export class Adam extends Optimizer<AdamHyper> {
   }
 
   protected initState(p: Tensor): Record<string, Tensor> {
-    return this.offloaded ? {} : { expAvg: zeros(p.shape), expAvgSq: zeros(p.shape) };
+    return this.offloadPath !== null ? {} : { expAvg: zeros(p.shape), expAvgSq: zeros(p.shape) };
   }
 
   protected update(p: Tensor, grad: Tensor, state: ParamState, g: ParamGroup<AdamHyper>): void {
@@ -66,16 +66,21 @@ export class Adam extends Optimizer<AdamHyper> {
     return out;
   }
 
-  private offloaded: OffloadedMoments | null = null;
+  /** Where the moments go when offloaded (offloadState), else null. */
+  private offloadPath: string | null = null;
+  /** The file, made at the first step or state load: a strategy may rebind the groups until then. */
+  private offloadFile: OffloadedMoments | null = null;
   /** Tensors the last stateDict() read from the offload file, disposed at the next step or stateDict. */
   private readCopies: Tensor[] = [];
 
   /**
-   * Keeps the two moments in a file at `path` (created, removed by closeOffload or when the
-   * process exits) instead of memory, updated parameter by parameter with the next one's read
-   * ahead by a thread of its own: the same updates, bitwise, for 8 bytes less memory per parameter
-   * element. Moments already made move to the file. stateDict() then reads them into new
-   * tensors, valid until the next step or stateDict.
+   * Keeps the two moments in a file at `path` instead of memory, updated parameter by
+   * parameter with the next one's read ahead by a thread of its own: the same updates,
+   * bitwise, for 8 bytes less memory per parameter element. The file is made at the first step
+   * (or state load) for the parameters the groups hold then, so a strategy that rebinds them to
+   * its shards (ZeRO) offloads only those; it is removed by closeOffload or when the process
+   * exits. Moments already made move to it. stateDict() then reads them into new tensors,
+   * valid until the next step or stateDict.
    *
    * @example
    * const opt = new AdamW(model.parameters(), { lr: 1e-3 });
@@ -84,27 +89,23 @@ export class Adam extends Optimizer<AdamHyper> {
    * opt.closeOffload();
    */
   offloadState(path: string): void {
-    if (this.offloaded) throw new Error(`${this.name}.offloadState: the state is already offloaded to ${this.offloaded.path}`);
-    this.offloaded = new OffloadedMoments(
-      path,
-      this.paramGroups.flatMap((g) => g.params),
-    );
-    this.moveStateToFile();
+    if (this.offloadPath !== null) throw new Error(`${this.name}.offloadState: the state is already offloaded to ${this.offloadPath}`);
+    this.offloadPath = path;
+    if (this.state.size > 0) this.moveStateToFile();
   }
 
   override offloadedBytes(): number {
-    return this.offloaded?.bytes ?? 0;
+    return this.offloadFile?.bytes ?? 0;
   }
 
   /** Removes the offload file; the optimizer cannot step after this. @example opt.closeOffload() */
   closeOffload(): void {
     this.disposeReadCopies();
-    this.offloaded?.close();
+    this.offloadFile?.close();
   }
 
   override step(): void {
-    const offloaded = this.offloaded;
-    if (!offloaded) {
+    if (this.offloadPath === null) {
       super.step();
       return;
     }
@@ -116,19 +117,18 @@ export class Adam extends Optimizer<AdamHyper> {
         low: bf16CopyOf(p),
         hyper: this.hyperOf(state, group, new Float64Array(7)),
       }));
-      offloaded.step(updates);
+      this.file().step(updates);
       for (const u of updates) if (u.low) copyWritten(u.p);
     });
   }
 
   override stateDict(): OptimizerStateDict {
     const dict = super.stateDict();
-    const offloaded = this.offloaded;
-    if (!offloaded) return dict;
+    if (this.offloadPath === null) return dict;
     this.disposeReadCopies();
     const params = this.paramGroups.flatMap((g) => g.params);
     for (const [key, s] of Object.entries(dict.state)) {
-      const tensors = offloaded.read(params[Number(key)]!);
+      const tensors = this.file().read(params[Number(key)]!);
       for (const t of Object.values(tensors)) this.readCopies.push(t);
       dict.state[Number(key)] = { step: s.step, tensors };
     }
@@ -138,16 +138,23 @@ export class Adam extends Optimizer<AdamHyper> {
   override loadStateDict(dict: OptimizerStateDict): void {
     this.disposeReadCopies();
     super.loadStateDict(dict);
-    this.moveStateToFile();
+    if (this.offloadPath !== null) this.moveStateToFile();
+  }
+
+  private file(): OffloadedMoments {
+    this.offloadFile ??= new OffloadedMoments(
+      this.offloadPath!,
+      this.paramGroups.flatMap((g) => g.params),
+    );
+    return this.offloadFile;
   }
 
   /** Writes state held in tensors to the offload file and frees the tensors. */
   private moveStateToFile(): void {
-    if (!this.offloaded) return;
     for (const [p, s] of this.state) {
       const { expAvg, expAvgSq } = s.tensors;
       if (!expAvg || !expAvgSq) continue;
-      this.offloaded.write(p, expAvg, expAvgSq);
+      this.file().write(p, expAvg, expAvgSq);
       expAvg.dispose();
       expAvgSq.dispose();
       s.tensors = {};

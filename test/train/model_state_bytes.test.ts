@@ -62,20 +62,35 @@ test("one process: the tracker's model-state bytes equal modelStateBytes within 
   assert.equal(offloaded.measured.optimizer, 0);
 });
 
-test("modelStateBytes shards by stage with padding (16Ψ at stage 0, 16⌈Ψ/N⌉ at stage 3)", () => {
-  const psi = 1001;
+test("modelStateBytes: 16Ψ on one process; the optimizer state sharded from stage 1, gradients from 2, parameters at 3, padded", () => {
+  const psi = 1001,
+    S = 251; // ⌈1001 / 4⌉
   assert.equal(modelStateBytes({ parameters: psi }).resident, 16 * psi);
-  assert.deepEqual(modelStateBytes({ parameters: psi, ranks: 4, stage: 1 }), {
+  const layout = { parameters: psi, largestParameter: 100, bucketElements: 200, ranks: 4 };
+  assert.deepEqual(modelStateBytes({ ...layout, stage: 0 }), {
     parameters: 4 * psi,
-    gradients: 4 * psi,
-    optimizer: 8 * 251,
+    gradients: 4 * psi + 800,
+    optimizer: 8 * psi,
     offloaded: 0,
-    resident: 8 * psi + 8 * 251,
+    resident: 16 * psi + 800,
   });
-  assert.equal(modelStateBytes({ parameters: psi, ranks: 4, stage: 2 }).resident, 4 * psi + 12 * 251);
-  assert.equal(modelStateBytes({ parameters: psi, ranks: 4, stage: 3 }).resident, 16 * 251);
-  assert.equal(modelStateBytes({ parameters: psi, lowPrecisionParameters: 100, ranks: 3, stage: 3 }).parameters, 4 * 334 + 2 * 34);
-  assert.deepEqual(modelStateBytes({ parameters: psi, stage: 0, offload: "disk" }), {
+  assert.deepEqual(modelStateBytes({ ...layout, stage: 1 }), {
+    parameters: 8 * psi + 4 * S,
+    gradients: 4 * psi + 4 * S + 400,
+    optimizer: 8 * S,
+    offloaded: 0,
+    resident: 12 * psi + 16 * S + 400,
+  });
+  assert.equal(modelStateBytes({ ...layout, stage: 2 }).gradients, 4 * S + 400 + 800);
+  assert.deepEqual(modelStateBytes({ ...layout, stage: 3 }), {
+    parameters: 4 * S + 1600,
+    gradients: 4 * S + 1200,
+    optimizer: 8 * S,
+    offloaded: 0,
+    resident: 16 * S + 2800,
+  });
+  assert.equal(modelStateBytes({ parameters: psi, lowPrecisionParameters: 100 }).parameters, 4 * psi + 200);
+  assert.deepEqual(modelStateBytes({ parameters: psi, offload: "disk" }), {
     parameters: 4 * psi,
     gradients: 4 * psi,
     optimizer: 0,
