@@ -55,6 +55,8 @@ export interface ElasticJob {
   runDir: string;
   /** The first segment's batch layout, whose global batch restarts keep. */
   layout: BatchLayout;
+  /** Ranks of one data-parallel replica (parallel.tensor × parallel.pipeline): a restart uses a multiple of it. */
+  replica: number;
   /** Starts a segment of `ranks` ranks with this extra environment. */
   start(ranks: number, env: Record<string, string>, onJsonLine: (line: string) => void): RunningJob;
   /** How many ranks can run now (hosts still listed and reachable); at most `size`. */
@@ -116,9 +118,11 @@ function newestCompleteCheckpoint(runDir: string, log: (line: string) => void): 
 /** Writes the batch layout of the next segment into the run's config.json (restarts train that config). */
 function writeLayout(runDir: string, layout: BatchLayout): void {
   const file = join(runDir, "config.json");
-  const config = JSON.parse(readFileSync(file, "utf8")) as { train: { accumulate: number }; data: { batchSize: number } };
+  const config = JSON.parse(readFileSync(file, "utf8")) as { train: { accumulate: number }; data: { batchSize: number }; parallel?: { data?: number } };
   config.train.accumulate = layout.accumulate;
   config.data.batchSize = layout.batchSize;
+  // A data-parallel degree given by hand follows the ranks; left out, it is derived from them.
+  if (config.parallel?.data !== undefined) config.parallel.data = layout.ranks;
   writeFileSync(file, `${JSON.stringify(config, null, 2)}\n`);
 }
 
@@ -180,14 +184,15 @@ export async function runElastic(job: ElasticJob, limits: ElasticLimits): Promis
     const lost = Math.max(0, reached - startStep);
     // The steps after the checkpoint are trained again: their lines go, as a resume drops them.
     metrics.truncateAfter(startStep);
-    const available = Math.min(job.size, await job.capacity());
+    // Whole replicas only: a tensor- or pipeline-parallel model needs all of its ranks.
+    const available = Math.floor(Math.min(job.size, await job.capacity()) / job.replica) * job.replica;
     if (available < limits.minRanks) {
       log(`turbine: launch: only ${plural(available, "rank")} of ${job.size} can restart, fewer than --min-ranks ${limits.minRanks}; last failure: ${failure}`);
       return 1;
     }
     let change: string | null = null;
     if (available !== ranks) {
-      const relayout = keepGlobalBatch(job.layout, available);
+      const relayout = keepGlobalBatch(job.layout, available / job.replica);
       writeLayout(job.runDir, relayout.layout);
       change = relayout.change ?? `world size ${ranks} → ${available}`;
       log(`launch: ${change}`);

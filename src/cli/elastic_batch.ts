@@ -6,6 +6,7 @@
 
 /** The batch layout of a data-parallel job. */
 export interface BatchLayout {
+  /** Data-parallel ranks (the world size over tensor × pipeline). */
   ranks: number;
   /** data.batchSize: samples per rank per micro-batch. */
   batchSize: number;
@@ -22,7 +23,7 @@ export interface Relayout {
 }
 
 /**
- * The layout for `ranks` ranks that keeps `from`'s global batch: more accumulation when
+ * The layout for `ranks` data-parallel ranks that keeps `from`'s global batch: more accumulation when
  * ranks divides from.ranks × from.accumulate, else a larger data.batchSize when that divides,
  * else the same per-rank layout with a smaller global batch (said in `change`).
  * @example keepGlobalBatch({ ranks: 4, batchSize: 8, accumulate: 1 }, 2) // { layout: { ranks: 2, batchSize: 8, accumulate: 2 }, kept: true, change: "..." }
@@ -30,7 +31,7 @@ export interface Relayout {
 export function keepGlobalBatch(from: BatchLayout, ranks: number): Relayout {
   if (!Number.isSafeInteger(ranks) || ranks < 1) throw new RangeError(`keepGlobalBatch: ranks must be a positive integer, got ${ranks}`);
   const global = from.ranks * from.batchSize * from.accumulate;
-  const world = `world size ${from.ranks} → ${ranks}`;
+  const world = `data-parallel ranks ${from.ranks} → ${ranks}`;
   if (ranks === from.ranks) return { layout: { ...from }, kept: true, change: null };
   const microBatches = from.ranks * from.accumulate;
   if (microBatches % ranks === 0) {

@@ -127,6 +127,7 @@ function launchElastic(opts: LaunchOptions, shape: JobShape, train: TrainCommand
   const { config } = train;
   const runDir = train.resume !== undefined ? resumeTarget(train.resume).runDir : newRunFolder(join(config.outDir, config.name ?? config.model.kind));
   const first: MpiPlacement = { size: shape.size, placement: shape.placement };
+  const replica = config.parallel.tensor * config.parallel.pipeline;
   let current = first;
   const capacity = async (): Promise<number> => {
     if (opts.backend === "threads") return shape.size;
@@ -143,7 +144,8 @@ function launchElastic(opts: LaunchOptions, shape: JobShape, train: TrainCommand
     {
       size: shape.size,
       runDir,
-      layout: { ranks: shape.size, batchSize: config.data.batchSize, accumulate: config.train.accumulate },
+      layout: { ranks: shape.size / replica, batchSize: config.data.batchSize, accumulate: config.train.accumulate },
+      replica,
       start: (ranks, env, onJsonLine) => startJob(ranks, current.placement, { ...start, env, onJsonLine }),
       capacity,
     },

@@ -81,6 +81,7 @@ async function elasticRun(
     size: 2,
     runDir,
     layout: { ranks: 2, batchSize: 16, accumulate: 1 },
+    replica: 1,
     start: (ranks, env, onJsonLine) => {
       const running = startThreadsJob(ranks, { argv: ["train", ...SMALL, "--json", "--set", `outDir=${out}`], env, threads: 1, timeoutS: 60, onJsonLine });
       if (kill && (!killed || kill.everySegment)) {
@@ -155,7 +156,7 @@ test("threads: a restart on fewer ranks keeps the global batch by accumulation a
   assert.equal(shrunk.code, 0, shrunk.logs.join("\n"));
   const segment = records(shrunk.runDir).filter((r) => r.type === "segment")[1]!;
   assert.equal(segment.ranks, 1);
-  assert.equal(segment.change, "world size 2 → 1: train.accumulate 1 → 2 keeps the global batch of 32");
+  assert.equal(segment.change, "data-parallel ranks 2 → 1: train.accumulate 1 → 2 keeps the global batch of 32");
   const config = JSON.parse(readFileSync(join(shrunk.runDir, "config.json"), "utf8")) as { train: { accumulate: number } };
   assert.equal(config.train.accumulate, 2);
   assert.ok(shrunk.logs.some((l) => /restart 1 of 3 on 1 rank from /.test(l)));

@@ -18,7 +18,7 @@ test("keepGlobalBatch: more accumulation, else a larger batch, else says the glo
   // 3 × 4 × 1 = 12 on 2 ranks: 3 micro-batches do not split over 2 ranks, 12 samples do.
   const larger = keepGlobalBatch({ ranks: 3, batchSize: 4, accumulate: 1 }, 2);
   assert.deepEqual(larger.layout, { ranks: 2, batchSize: 6, accumulate: 1 });
-  assert.equal(larger.change, "world size 3 → 2: data.batchSize 4 → 6 keeps the global batch of 12");
+  assert.equal(larger.change, "data-parallel ranks 3 → 2: data.batchSize 4 → 6 keeps the global batch of 12");
   // 4 × 8 × 1 = 32 on 3 ranks does not divide: the per-rank layout stays and the change is said.
   const shrunk = keepGlobalBatch({ ranks: 4, batchSize: 8, accumulate: 1 }, 3);
   assert.equal(shrunk.kept, false);
