@@ -1,12 +1,11 @@
 import { spawn } from "node:child_process";
 import { constants } from "node:os";
-import type { Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
 
 import { BACKEND_ENV, TIMEOUT_ENV } from "../parallel/init.js";
 import { OPEN_MPI_DAEMON_OPTIONS } from "../parallel/mpi/daemon_options.js";
 import { isJsonLine, rankPrefix } from "../parallel/rank_output.js";
-import { type RankOutcome, startThreads, type ThreadsJob } from "../parallel/threads/spawn.js";
+import { forwardLines, type RankOutcome, startThreads, type ThreadsJob } from "../parallel/threads/spawn.js";
 import { PROGRESS_ENV, progressMode } from "../train/progress_output.js";
 import type { RankResult } from "./launch_rank.js";
 
@@ -101,17 +100,6 @@ const MPIRUN_NOTICE = /mpirun (?:noticed that|has exited due to) (.*?)\.?$/;
 /** A rank's "turbine: ..." error line. */
 const RANK_ERROR = /^(\[rank \d+\]) turbine: (.*)$/;
 
-function scanLines(stream: Readable, each: (line: string) => void): void {
-  let pending = "";
-  stream.setEncoding("utf8");
-  stream.on("data", (chunk: string) => {
-    const lines = (pending + chunk).split("\n");
-    pending = lines.pop()!;
-    for (const line of lines) each(line);
-  });
-  stream.on("end", () => pending && each(pending));
-}
-
 /**
  * Open MPI backend: mpirun starts `node <cli> <command>` per rank with TURBINE_DIST_BACKEND=mpi.
  * With `capture`, the output passes through this process (stderr as it comes, stdout by lines
@@ -135,14 +123,14 @@ export function startMpiJob(size: number, placement: readonly string[], start: J
   let notice: string | null = null;
   let rankError: string | null = null;
   if (capture) {
-    child.stderr!.on("data", (chunk: Buffer) => process.stderr.write(chunk));
-    scanLines(child.stderr!, (line) => {
+    child.stderr!.on("data", (chunk: string) => process.stderr.write(chunk));
+    forwardLines(child.stderr!, (line) => {
       const m = MPIRUN_NOTICE.exec(line.trim());
       if (m) notice ??= `mpirun: ${m[1]}`;
       const r = RANK_ERROR.exec(line);
       if (r) rankError ??= `${r[1]} ${r[2]}`;
     });
-    scanLines(child.stdout!, (line) => {
+    forwardLines(child.stdout!, (line) => {
       if (isJsonLine(line) && start.onJsonLine) start.onJsonLine(line);
       else process.stdout.write(`${line}\n`);
     });

@@ -32,7 +32,11 @@ export interface ThreadsJob {
   done: Promise<RankOutcome[]>;
 }
 
-function forwardLines(stream: Readable, emit: (line: string) => void): void {
+/**
+ * Calls `emit` with each line of a text stream (the last one also without its newline).
+ * @example forwardLines(child.stdout, (line) => console.log(`[child] ${line}`));
+ */
+export function forwardLines(stream: Readable, emit: (line: string) => void): void {
   let pending = "";
   stream.setEncoding("utf8");
   stream.on("data", (chunk: string) => {
