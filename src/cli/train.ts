@@ -11,6 +11,7 @@ import { runTraining, type RunSummary } from "../train/run.js";
 import { resumeTarget } from "../train/run_folder.js";
 import { stopSignalReceived, watchStopSignals } from "../train/stop_signals.js";
 import { formatBuiltinConfigs, resolveConfigFile } from "./config_names.js";
+import { elasticSegment } from "./elastic_env.js";
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
@@ -47,6 +48,12 @@ function printSummary(s: RunSummary, json: boolean): void {
     const line = { steps, epochs, train_s, samples_per_s, eval: evaluation, checkpoint, data_wait_s, peak_bytes, model_state_bytes };
     process.stdout.write(`${JSON.stringify(line)}\n`);
   }
+}
+
+/** A train command line as `turbine launch` checks it: its config, and the run it resumes. */
+export interface TrainCommand {
+  config: Config;
+  resume?: string;
 }
 
 /**
@@ -90,7 +97,11 @@ export function registerTrain(program: Command): void {
           process.stdout.write(`${opts.list ? formatBuiltinConfigs() : formatReference()}\n`);
           return;
         }
-        const config = trainConfig(file, opts);
+        // A restart of `turbine launch --max-restarts` continues the run's own config.json (the
+        // first segment saved it; the launcher may have changed its batch layout for fewer ranks).
+        const segment = elasticSegment();
+        const config = segment?.restart ? resumeConfig(segment.runDir, []) : trainConfig(file, opts);
+        const resume = segment?.restart ? (segment.from ?? undefined) : opts.resume;
         // A rank of `turbine launch` trains data-parallel over its job's group.
         const group = inDistributedJob() ? await initProcessGroup() : undefined;
         // Ctrl-C or SIGTERM: the step in flight finishes, a checkpoint is written, and the run ends.
@@ -98,7 +109,7 @@ export function registerTrain(program: Command): void {
         let summary: RunSummary;
         try {
           const stopRequested = (): string | null => stopSignalReceived()?.name ?? null;
-          summary = runTraining(config, { resume: opts.resume, progress: opts.progress, stopRequested, ...(group ? { group } : {}) });
+          summary = runTraining(config, { resume, runDir: segment?.runDir, progress: opts.progress, stopRequested, ...(group ? { group } : {}) });
         } finally {
           unwatch();
         }

@@ -28,6 +28,11 @@ export interface RunOptions {
    * (the newest valid one from there on). The config should be the run's (resumeConfig).
    */
   resume?: string;
+  /**
+   * The run folder to write into when not resuming, made beforehand (by `turbine launch
+   * --max-restarts`, which restarts the run there); default: a new version_N folder.
+   */
+  runDir?: string;
   /** Show progress (a bar on a terminal, lines otherwise); evaluation results are shown either way. */
   progress?: boolean;
   /** Where warnings and progress lines go (default: stderr, progress as a bar on a terminal). */
@@ -81,7 +86,7 @@ export function runTraining(config: Config, options: RunOptions = {}): RunSummar
   const group = options.group,
     lead = (group?.rank ?? 0) === 0;
   const resume = options.resume === undefined ? null : resumeTarget(options.resume);
-  const runDir = resume?.runDir ?? newRunFolderOfJob(join(config.outDir, config.name ?? config.model.kind), group);
+  const runDir = resume?.runDir ?? options.runDir ?? newRunFolderOfJob(join(config.outDir, config.name ?? config.model.kind), group);
   const checkpointDir = join(runDir, "checkpoints");
   if (lead) {
     writeFileSync(join(runDir, "config.json"), `${JSON.stringify(config, null, 2)}\n`);
