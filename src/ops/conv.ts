@@ -1,5 +1,5 @@
 import { apply1, type OpDef } from "../autograd/op.js";
-import { kernels } from "../backends/index.js";
+import { kernels, metaFields, packMeta } from "../backends/index.js";
 import { formatShape } from "../tensor/shape.js";
 import { Tensor } from "../tensor/tensor.js";
 import { autocastCall } from "./autocast_hook.js";
@@ -91,7 +91,10 @@ export function convAttrs(op: string, x: Tensor, weight: Tensor, bias: Tensor | 
     dilation: pair(options.dilation ?? 1, "dilation", op, 1),
   };
   const [oh, ow] = outputSize(op, x.shape, [h, w], win);
-  const meta = Int32Array.from([n, c, h, w, o, kh, kw, ...win.stride, ...win.padding, ...win.dilation, groups, layoutCode(layout)]);
+  const [sh, sw] = win.stride,
+    [ph, pw] = win.padding,
+    [dh, dw] = win.dilation;
+  const meta = packMeta(metaFields.conv2d, { n, c, h, w, o, kh, kw, sh, sw, ph, pw, dh, dw, groups, layout: layoutCode(layout) });
   return { meta, outShape: imageShape(n, o, oh, ow, layout) };
 }
 

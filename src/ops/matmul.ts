@@ -1,7 +1,7 @@
 import { apply1, type OpDef } from "../autograd/op.js";
 import { isFloating, type DType } from "../tensor/dtype.js";
 import { lowCopy } from "../tensor/low_copy.js";
-import { kernels } from "../backends/index.js";
+import { kernels, metaFields } from "../backends/index.js";
 import { formatShape, sameShape, sizeOf } from "../tensor/shape.js";
 import { tidy } from "../tensor/scope.js";
 import { Tensor } from "../tensor/tensor.js";
@@ -24,7 +24,9 @@ interface Gemm {
   transB: boolean;
 }
 
-const meta = new Int32Array(8);
+// Reused by every product: the tiny-op path allocates no meta.
+const meta = new Int32Array(metaFields.matmul.count);
+const MM = metaFields.matmul.fields;
 
 /**
  * C = op(A)·op(B) (+ bias) into a new [max(batchA, batchB), M, N] tensor, op() transposing
@@ -40,14 +42,14 @@ export function gemm(a: Tensor, b: Tensor, g: Gemm, bias: Tensor | null = null, 
     if (bias) for (let r = 0; r < batch * g.m; r++) (out.data as Float32Array).set(bias.data as Float32Array, r * g.n);
     return out;
   }
-  meta[0] = g.batchA;
-  meta[1] = g.batchB;
-  meta[2] = g.m;
-  meta[3] = g.n;
-  meta[4] = g.k;
-  meta[5] = g.transA ? 1 : 0;
-  meta[6] = g.transB ? 1 : 0;
-  meta[7] = 0;
+  meta[MM.batchA] = g.batchA;
+  meta[MM.batchB] = g.batchB;
+  meta[MM.m] = g.m;
+  meta[MM.n] = g.n;
+  meta[MM.k] = g.k;
+  meta[MM.transA] = g.transA ? 1 : 0;
+  meta[MM.transB] = g.transB ? 1 : 0;
+  meta[MM.accumulate] = 0;
   kernels.matmul(a.data, b.data, out.data, (bias?.data as Float32Array | undefined) ?? null, dt(a.dtype), dt(outDType), meta);
   return out;
 }
