@@ -10,27 +10,57 @@ namespace turbine {
 
 // [N, C, H, W, O, kh, kw, strideH, strideW, padH, padW, dilationH, dilationW, groups, layout],
 // layout 0 for NCHW activations, 1 for NHWC (channels last).
-#define TURBINE_CONV_META(X)                                                                                      \
-  X(kN, n) X(kC, c) X(kH, h) X(kW, w) X(kO, o) X(kKh, kh) X(kKw, kw) X(kSh, sh) X(kSw, sw) X(kPh, ph) X(kPw, pw) \
-      X(kDh, dh) X(kDw, dw) X(kGroups, groups) X(kLayout, layout)
+#define TURBINE_CONV_META(X) \
+  X(kN, n)                   \
+  X(kC, c)                   \
+  X(kH, h)                   \
+  X(kW, w)                   \
+  X(kO, o)                   \
+  X(kKh, kh)                 \
+  X(kKw, kw)                 \
+  X(kSh, sh)                 \
+  X(kSw, sw)                 \
+  X(kPh, ph)                 \
+  X(kPw, pw)                 \
+  X(kDh, dh)                 \
+  X(kDw, dw)                 \
+  X(kGroups, groups)         \
+  X(kLayout, layout)
 namespace conv_meta {
 enum Field { TURBINE_CONV_META(TURBINE_META_ENUM) kMeta };
 }
 
 // [N, C, H, W, kh, kw, strideH, strideW, padH, padW, dilationH, dilationW, layout], layout 0 for
 // NCHW and 1 for NHWC (channels last).
-#define TURBINE_POOL_META(X)                                                                                      \
-  X(kN, n) X(kC, c) X(kH, h) X(kW, w) X(kKh, kh) X(kKw, kw) X(kSh, sh) X(kSw, sw) X(kPh, ph) X(kPw, pw) X(kDh, dh) \
-      X(kDw, dw) X(kLayout, layout)
+#define TURBINE_POOL_META(X) \
+  X(kN, n)                   \
+  X(kC, c)                   \
+  X(kH, h)                   \
+  X(kW, w)                   \
+  X(kKh, kh)                 \
+  X(kKw, kw)                 \
+  X(kSh, sh)                 \
+  X(kSw, sw)                 \
+  X(kPh, ph)                 \
+  X(kPw, pw)                 \
+  X(kDh, dh)                 \
+  X(kDw, dw)                 \
+  X(kLayout, layout)
 namespace pool_meta {
 enum Field { TURBINE_POOL_META(TURBINE_META_ENUM) kMeta };
 }
 
 // [batchA, batchB, M, N, K, transA, transB, accumulate]; nonzero flags transpose an operand
 // through its strides or add the product into C.
-#define TURBINE_MATMUL_META(X)                                                                                   \
-  X(kBatchA, batchA) X(kBatchB, batchB) X(kM, m) X(kN, n) X(kK, k) X(kTransA, transA) X(kTransB, transB) \
-      X(kAccumulate, accumulate)
+#define TURBINE_MATMUL_META(X) \
+  X(kBatchA, batchA)           \
+  X(kBatchB, batchB)           \
+  X(kM, m)                     \
+  X(kN, n)                     \
+  X(kK, k)                     \
+  X(kTransA, transA)           \
+  X(kTransB, transB)           \
+  X(kAccumulate, accumulate)
 namespace matmul_meta {
 enum Field { TURBINE_MATMUL_META(TURBINE_META_ENUM) kMeta };
 }
