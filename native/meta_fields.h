@@ -8,6 +8,17 @@ namespace turbine {
 
 #define TURBINE_META_ENUM(field, name) field,
 
+// A 2-D window's fields, shared by convolution and pooling: kernel, stride, padding, dilation.
+#define TURBINE_WINDOW_FIELDS(X) \
+  X(kKh, kh)                     \
+  X(kKw, kw)                     \
+  X(kSh, sh)                     \
+  X(kSw, sw)                     \
+  X(kPh, ph)                     \
+  X(kPw, pw)                     \
+  X(kDh, dh)                     \
+  X(kDw, dw)
+
 // [N, C, H, W, O, kh, kw, strideH, strideW, padH, padW, dilationH, dilationW, groups, layout],
 // layout 0 for NCHW activations, 1 for NHWC (channels last).
 #define TURBINE_CONV_META(X) \
@@ -16,14 +27,7 @@ namespace turbine {
   X(kH, h)                   \
   X(kW, w)                   \
   X(kO, o)                   \
-  X(kKh, kh)                 \
-  X(kKw, kw)                 \
-  X(kSh, sh)                 \
-  X(kSw, sw)                 \
-  X(kPh, ph)                 \
-  X(kPw, pw)                 \
-  X(kDh, dh)                 \
-  X(kDw, dw)                 \
+  TURBINE_WINDOW_FIELDS(X)   \
   X(kGroups, groups)         \
   X(kLayout, layout)
 namespace conv_meta {
@@ -37,14 +41,7 @@ enum Field { TURBINE_CONV_META(TURBINE_META_ENUM) kMeta };
   X(kC, c)                   \
   X(kH, h)                   \
   X(kW, w)                   \
-  X(kKh, kh)                 \
-  X(kKw, kw)                 \
-  X(kSh, sh)                 \
-  X(kSw, sw)                 \
-  X(kPh, ph)                 \
-  X(kPw, pw)                 \
-  X(kDh, dh)                 \
-  X(kDw, dw)                 \
+  TURBINE_WINDOW_FIELDS(X)   \
   X(kLayout, layout)
 namespace pool_meta {
 enum Field { TURBINE_POOL_META(TURBINE_META_ENUM) kMeta };
