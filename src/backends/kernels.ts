@@ -84,19 +84,23 @@ export interface Kernels {
   /** out = x·mask/(1 − p), the mask regenerated from (seed, offset): forward and backward alike. */
   dropout(dtype: number, x: TypedArray, out: TypedArray, seed: number, offset: number, p: number): void;
   /**
-   * y = conv2d(x, w) + bias on oneDNN (f32 or bf16 x/w/y, f32 bias); meta packed as
+   * y = conv2d(x, w) + bias (f32, bf16 or f16 x/w/y, f32 bias; native: oneDNN, f16 through f32); meta packed as
    * metaFields().conv2d (layout 0 = NCHW activations, 1 = NHWC).
    */
   conv2d(x: TypedArray, w: TypedArray, bias: Float32Array | null, y: TypedArray, dtype: number, meta: Int32Array): void;
-  /** Whether conv2dMaxPool takes the convolution of meta (f32 NHWC, no groups, ≤ 4 input channels, 16·k ≤ 64 outputs, output ≥ 2×2). */
-  conv2dDirectFits(meta: Int32Array): boolean;
+  /**
+   * Whether conv2dMaxPool takes the convolution of meta with operands of dtype: the backend's
+   * choice of the fused op (native and js: f32 NHWC, no groups, ≤ 4 input channels, 16·k ≤ 64
+   * outputs, output ≥ 2×2).
+   */
+  conv2dDirectFits(dtype: number, meta: Int32Array): boolean;
   /** pooled = max_pool2d(conv2d(x, w) + bias, 2) in NHWC f32, and each maximum's window position 0..3 into codes; meta as conv2d's. */
   conv2dMaxPool(x: Float32Array, w: Float32Array, bias: Float32Array | null, pooled: Float32Array, codes: Int32Array | null, meta: Int32Array): void;
   /** dw and dbias of conv2dMaxPool from x, the pooled output's gradient and the forward's codes. */
   conv2dMaxPoolBackwardWeights(x: Float32Array, dpooled: Float32Array, codes: Int32Array, dw: Float32Array, dbias: Float32Array | null, meta: Int32Array): void;
   /** dx = the input gradient of conv2d from dy; meta as conv2d's. */
   conv2dBackwardData(dy: TypedArray, w: TypedArray, dx: TypedArray, dtype: number, meta: Int32Array): void;
-  /** dw (f32, or bf16 for bf16 operands) and the f32 bias gradient of conv2d; meta as conv2d's. */
+  /** dw (f32, or the operands' dtype) and the f32 bias gradient of conv2d; meta as conv2d's. */
   conv2dBackwardWeights(x: TypedArray, dy: TypedArray, dw: TypedArray, dbias: Float32Array | null, dtype: number, dwDtype: number, meta: Int32Array): void;
   /**
    * Max pooling; indices (when given) get each output's flat argmax within its input plane.
