@@ -63,63 +63,20 @@ const COPY: readonly KernelName[] = ["copyStrided"];
 const u = (def: OpDef<any>): OpEntry => ({ defs: [def], kernels: UNARY });
 const b = (def: OpDef<any>): OpEntry => ({ defs: [def], autocast: "promote", kernels: BINARY });
 
+// biome-ignore format: one line per kind of op
 /**
  * Every op's name in the table. Written out, not taken from the table's keys, because each
  * OpDef's name is typed by it; the table below must have exactly these keys (the compiler checks).
  * @example OP_NAMES.includes("sum") // true
  */
 export const OP_NAMES = [
-  "neg",
-  "exp",
-  "log",
-  "sqrt",
-  "rsqrt",
-  "tanh",
-  "sigmoid",
-  "relu",
-  "gelu_tanh",
-  "gelu_erf",
-  "abs",
-  "square",
-  "reciprocal",
-  "powScalar",
-  "clamp_min",
-  "scale",
-  "shift",
-  "add",
-  "sub",
-  "mul",
-  "div",
-  "pow",
-  "maximum",
-  "minimum",
-  "sum",
-  "mean",
-  "max",
-  "min",
-  "reshape",
-  "expand",
-  "permute",
-  "slice",
-  "concat",
-  "split",
-  "matmul",
-  "linear",
-  "where",
-  "embedding",
-  "cast",
-  "dropout",
-  "conv2d",
-  "conv2dMaxPool",
-  "max_pool2d",
-  "avg_pool2d",
-  "softmax",
-  "logSoftmax",
-  "layerNorm",
-  "crossEntropy",
-  "scaledDotProductAttention",
-  "causalSelfAttention",
-  "checkpoint",
+  "neg", "exp", "log", "sqrt", "rsqrt", "tanh", "sigmoid", "relu", "gelu_tanh", "gelu_erf", "abs", "square", "reciprocal", "powScalar", "clamp_min", "scale", "shift",
+  "add", "sub", "mul", "div", "pow", "maximum", "minimum",
+  "sum", "mean", "max", "min",
+  "reshape", "expand", "permute", "slice", "concat", "split",
+  "matmul", "linear", "where", "embedding", "cast", "dropout",
+  "conv2d", "conv2dMaxPool", "max_pool2d", "avg_pool2d",
+  "softmax", "logSoftmax", "layerNorm", "crossEntropy", "scaledDotProductAttention", "causalSelfAttention", "checkpoint",
 ] as const;
 
 /** The name of an op of the table. @example const op: TableOpName = "matmul"; */
