@@ -8,31 +8,11 @@
  */
 import { fileURLToPath } from "node:url";
 
-import { startThreads } from "../src/parallel/threads/spawn.js";
 import { alternate, runJson } from "./compare.js";
-import { benchOptions, median, report } from "./harness.js";
+import { benchOptions, median, printJobThroughput, report } from "./harness.js";
 
 const { ints, json } = benchOptions("zero", { rounds: 5, steps: 20, warmup: 5, child: 0 });
 const STAGES = [0, 1, 2, 3] as const;
-
-/** Child mode (`--child stage+1`: the options are positive): one 2-rank job at ZeRO stage `stage`; prints the job's tokens/s. */
-async function child(stage: number): Promise<void> {
-  const job = startThreads({
-    size: 2,
-    threadsPerWorker: 1,
-    module: new URL("./zero_rank.js", import.meta.url),
-    args: { steps: ints.steps, warmup: ints.warmup, zero: stage },
-  });
-  let tokens = 0,
-    seconds = 0;
-  for (const o of await job.done) {
-    if (!o.ok) throw o.error;
-    const r = o.result as { tokens: number; seconds: number };
-    tokens += r.tokens;
-    seconds = Math.max(seconds, r.seconds);
-  }
-  process.stdout.write(`${JSON.stringify({ throughput: tokens / seconds, unit: "tokens/s" })}\n`);
-}
 
 function job(stage: number): number {
   const script = fileURLToPath(import.meta.url);
@@ -40,7 +20,8 @@ function job(stage: number): number {
 }
 
 if (ints.child > 0) {
-  await child(ints.child - 1);
+  // --child is stage + 1 (the options are positive integers).
+  await printJobThroughput(2, new URL("./zero_rank.js", import.meta.url), { steps: ints.steps, warmup: ints.warmup, zero: ints.child - 1 });
 } else {
   const runs: number[][] = STAGES.map(() => []);
   alternate(
