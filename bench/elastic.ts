@@ -11,12 +11,12 @@
  * About 20 s a run on a quiet machine (7 minutes for 20 runs); needs Open MPI and Fashion-MNIST.
  */
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 import { packageRoot } from "../src/package_root.js";
-import { rankProcess } from "../test/helpers/rank_process.js";
+import { rankProcess, writingCheckpoint } from "../test/helpers/elastic.js";
 import { benchOptions, now } from "./harness.js";
 
 const { json, ints } = benchOptions("elastic", { runs: 20, steps: 300 });
@@ -25,31 +25,9 @@ const cli = join(packageRoot(), "dist", "src", "cli", "main.js");
 const work = mkdtempSync(join(tmpdir(), "turbine-bench-elastic-"));
 
 const job = (out: string): string[] => [
-  "launch",
-  "--backend",
-  "mpi",
-  "-n",
-  "2",
-  "--threads-per-worker",
-  "1",
-  "--max-restarts",
-  "3",
-  "--",
-  "train",
-  "--set",
-  "model.kind=mlp",
-  "--set",
-  "model.hidden=[256]",
-  "--set",
-  `train.steps=${steps}`,
-  "--set",
-  "checkpoint.every=20",
-  "--set",
-  "data.evalBatchSize=5000",
-  "--set",
-  `outDir=${out}`,
-  "--no-progress",
-  "--json",
+  ..."launch --backend mpi -n 2 --threads-per-worker 1 --max-restarts 3 -- train".split(" "),
+  ...["--set", "model.kind=mlp", "--set", "model.hidden=[256]", "--set", `train.steps=${steps}`, "--set", "checkpoint.every=20"],
+  ...["--set", "data.evalBatchSize=5000", "--set", `outDir=${out}`, "--no-progress", "--json"],
 ];
 
 interface Outcome {
@@ -60,12 +38,6 @@ interface Outcome {
   restarts: number | null;
   loss: number | null;
 }
-
-/** True while a checkpoint of the run is being written (saveCheckpoint's temporary folder exists). */
-const writing = (out: string): boolean => {
-  const dir = join(out, "mlp", "version_0", "checkpoints");
-  return existsSync(dir) && readdirSync(dir).some((n) => n.startsWith(".step-"));
-};
 
 /** One launch; `kill` picks the moment and rank of the SIGKILL (none for the reference run). */
 function launch(out: string, limitS: number, kill?: { rank: number; at: (elapsedS: number) => boolean }): Promise<Omit<Outcome, "run" | "kill">> {
@@ -110,7 +82,7 @@ for (let run = 0; run < runs; run++) {
   const moment = (0.1 + 0.8 * Math.random()) * reference.seconds;
   const rank = duringWrite ? 0 : Math.floor(Math.random() * 2);
   const kill = duringWrite ? `rank 0 during a checkpoint write` : `rank ${rank} at ${moment.toFixed(1)} s`;
-  const result = await launch(out, limitS, { rank, at: duringWrite ? () => writing(out) : (elapsed) => elapsed >= moment });
+  const result = await launch(out, limitS, { rank, at: duringWrite ? () => writingCheckpoint(join(out, "mlp", "version_0")) : (elapsed) => elapsed >= moment });
   outcomes.push({ run, kill, ...result });
   if (!json) {
     const diff = result.loss === null ? "" : `, loss ${result.loss.toFixed(6)} (${(result.loss - reference.loss!).toExponential(1)})`;
