@@ -31,4 +31,17 @@ export {
 } from "./state.js";
 export { loadWholeState, wholeState } from "./replicated_state.js";
 export { shardedNorm } from "./sharded_norm.js";
+export {
+  ZeroDataParallel,
+  ShardOptimizerState,
+  makeUnit,
+  slicesOfRank,
+  unitsBySize,
+  type ZeroOptions,
+  type ZeroStage,
+  type ShardSlice,
+  type Unit,
+  type ParamSlice,
+} from "./zero/index.js";
+export { DeviceMesh, meshShape, MESH_DIMS, type MeshShape, type MeshCoords, type MeshDim } from "./mesh.js";
 export { copyToRegion, reduceFromRegion, gatherFromRegion, scatterToRegion, reduceScatterToRegion } from "./region_ops.js";
