@@ -9,7 +9,8 @@ import { tensor } from "../../tensor/create.js";
 import { Tensor } from "../../tensor/tensor.js";
 import type { ProcessGroup, Work } from "../process_group.js";
 import { shardedNorm } from "../sharded_norm.js";
-import type { Strategy, StrategyState } from "../strategy.js";
+import type { StateReader, StrategyState } from "../state.js";
+import type { Strategy } from "../strategy.js";
 import { type Unit, unitsBySize } from "./partition.js";
 import { ShardOptimizerState } from "./shard_optimizer_state.js";
 
@@ -145,11 +146,11 @@ export class ZeroDataParallel implements Strategy {
     this.gatherParameters();
   }
 
-  stateDict(_optimizer: Optimizer<any>): StrategyState | null {
+  stateDict(_optimizer: Optimizer<any>): StrategyState {
     throw new Error(this.noCheckpoints());
   }
 
-  loadStateDict(_state: StrategyState, _optimizer: Optimizer<any>): void {
+  loadStateDict(_reader: StateReader, _optimizer: Optimizer<any>): void {
     throw new Error(this.noCheckpoints());
   }
 
