@@ -107,7 +107,7 @@ export function runTraining(config: Config, options: RunOptions = {}): RunSummar
     : null;
   for (const c of [tensorboard, progress]) if (c) callbacks.push(c);
   // Rank 0's initial weights go to every rank; a resume then loads the same checkpoint on each.
-  const strategy = strategyFor(config, parts.model, group);
+  const strategy = strategyFor(config, parts.model, group, mesh);
   const trainer = new Trainer({
     model: parts.model,
     optimizer: parts.optimizer,

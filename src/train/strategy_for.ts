@@ -1,6 +1,7 @@
 import type { Module } from "../nn/module.js";
 import { DistributedDataParallel } from "../parallel/ddp.js";
 import { DeviceMesh, type MeshShape, meshShape } from "../parallel/mesh.js";
+import { PipelineParallel } from "../parallel/pipeline/pipeline.js";
 import type { ProcessGroup } from "../parallel/process_group.js";
 import { SingleProcess, type Strategy } from "../parallel/strategy.js";
 import type { Config } from "./config.js";
@@ -25,13 +26,25 @@ export function meshFor(config: Config, group: ProcessGroup | undefined): Device
 }
 
 /**
- * The strategy a run's config asks for on this rank: one process without a group, data
- * parallel (DDP) over it otherwise. The one place where a config's parallel layout becomes a
- * Strategy, so the run and the Trainer know no strategy by name.
+ * The strategy a run's config asks for on this rank: one process without a group; a pipeline
+ * stage when parallel.pipeline > 1 (DDP across the pipelines on the data dimension); data
+ * parallel (DDP) otherwise. The one place where a config's parallel layout becomes a Strategy,
+ * so the run and the Trainer know no strategy by name.
  *
  * @example
- * const strategy = strategyFor(config, parts.model, group);
+ * const strategy = strategyFor(config, parts.model, group, meshFor(config, group));
  */
-export function strategyFor(_config: Config, model: Module, group: ProcessGroup | undefined): Strategy {
-  return group ? new DistributedDataParallel(model, group) : new SingleProcess(model);
+export function strategyFor(config: Config, model: Module, group: ProcessGroup | undefined, mesh: DeviceMesh | null = null): Strategy {
+  if (!group) return new SingleProcess(model);
+  if (mesh && mesh.shape.pipeline > 1) {
+    const { schedule, microBatches, virtualStages, stageLayers } = config.parallel;
+    return new PipelineParallel(model, mesh.groups.pipeline, {
+      schedule,
+      microBatches,
+      virtualStages,
+      ...(stageLayers ? { stageLayers } : {}),
+      dataGroup: mesh.groups.data,
+    });
+  }
+  return new DistributedDataParallel(model, group);
 }
