@@ -16,5 +16,17 @@ export { initMpiProcessGroup } from "./mpi/index.js";
 export { SingleProcess, ReplicatedStrategy, type Strategy, type StrategyState, type MicroBatchRun, type BatchCounts, type ModuleLoss } from "./strategy.js";
 export { shardedNorm } from "./sharded_norm.js";
 export * as pipeline from "./pipeline/index.js";
+export {
+  ZeroDataParallel,
+  ShardOptimizerState,
+  makeUnit,
+  slicesOfRank,
+  unitsBySize,
+  type ZeroOptions,
+  type ZeroStage,
+  type ShardSlice,
+  type Unit,
+  type ParamSlice,
+} from "./zero/index.js";
 export { DeviceMesh, meshShape, MESH_DIMS, type MeshShape, type MeshCoords, type MeshDim } from "./mesh.js";
 export { copyToRegion, reduceFromRegion, gatherFromRegion, scatterToRegion, reduceScatterToRegion } from "./region_ops.js";

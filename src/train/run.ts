@@ -86,13 +86,14 @@ export function runTraining(config: Config, options: RunOptions = {}): RunSummar
   // Ranks of one data-parallel index (tensor and pipeline peers) read the same batches.
   const mesh = meshFor(config, group);
   const parts = buildRun(config, mesh ? { rank: mesh.coords.data, worldSize: mesh.shape.data } : undefined);
+  const dataRanks = mesh?.shape.data ?? 1;
   if (lead) for (const warning of scheduleWarnings(config.schedule, parts.totalSteps)) log(`warning: ${warning}`);
   const checkpoints = new CheckpointCallback(checkpointDir, config.checkpoint);
   const metrics = lead ? new MetricsFile(join(runDir, "metrics.jsonl"), config.train.logEvery) : null;
   const callbacks: Callback[] = metrics ? [metrics, checkpoints] : [];
   if (config.train.earlyStopping) callbacks.push(new EarlyStopping(config.train.earlyStopping));
   const stepsOfEpoch = stepsPerEpoch(parts.train.length, config.train.accumulate);
-  const tensorboard = lead && config.logging.tensorboard ? new TensorBoardLogger(runDir, { unit: parts.task.unit, ranks: group?.size ?? 1 }) : null;
+  const tensorboard = lead && config.logging.tensorboard ? new TensorBoardLogger(runDir, { unit: parts.task.unit, ranks: dataRanks }) : null;
   const output = options.log ? linesTo(options.log) : stderrProgressOutput(progressMode(), group?.rank);
   const progress = lead
     ? new Progress({
@@ -100,7 +101,7 @@ export function runTraining(config: Config, options: RunOptions = {}): RunSummar
         stepsPerEpoch: stepsOfEpoch,
         unit: parts.task.unit,
         every: config.train.logEvery,
-        ranks: group?.size ?? 1,
+        ranks: dataRanks,
         steps: options.progress ?? false,
         output,
       })
@@ -147,10 +148,11 @@ export function runTraining(config: Config, options: RunOptions = {}): RunSummar
     steps: result.steps,
     epochs: result.epochs,
     steps_per_epoch: stepsOfEpoch,
-    ranks: group?.size ?? 1,
+    ranks: dataRanks,
     train_s: result.trainSeconds,
-    // Every rank trains on as many samples per step: the job's throughput is size × this rank's.
-    samples_per_s: result.throughput * (group?.size ?? 1),
+    // Every data-parallel rank trains on as many samples per step (tensor and pipeline peers on
+    // the same ones): the job's throughput is data × this rank's.
+    samples_per_s: result.throughput * dataRanks,
     unit: result.unit,
     eval: result.eval,
     checkpoint: checkpoints.last,

@@ -290,6 +290,21 @@ export class PipelineParallel implements Strategy {
     return clipGradNorm(this.own, maxNorm, normType, this.combine());
   }
 
+  /** The scaler's unscale; every stage skips the step when any stage found inf/NaN. */
+  unscale(gradScaler: GradScaler, optimizer: Optimizer<any>): void {
+    gradScaler.unscale(optimizer, (foundInf) => this.anyStage(foundInf));
+  }
+
+  private anyStage(flag: boolean): boolean {
+    const t = tensor([flag ? 1 : 0]);
+    try {
+      this.group.allReduce(t, "max");
+      return t.item() > 0;
+    } finally {
+      t.dispose();
+    }
+  }
+
   step(optimizer: Optimizer<any>, gradScaler?: GradScaler | null): void {
     if (!gradScaler) {
       optimizer.step();
