@@ -1,3 +1,5 @@
+import { performance } from "node:perf_hooks";
+
 import { materialize } from "../../nn/deferred.js";
 import { Sequential } from "../../nn/containers.js";
 import type { Module } from "../../nn/module.js";
@@ -10,7 +12,7 @@ import { fillWith, tensor } from "../../tensor/create.js";
 import { Tensor } from "../../tensor/tensor.js";
 import type { ProcessGroup } from "../process_group.js";
 import { shardedNorm } from "../sharded_norm.js";
-import type { BatchCounts, MicroBatchRun, Strategy, StrategyState } from "../strategy.js";
+import { type BatchCounts, type MicroBatchRun, optimizerStep, type Strategy, type StrategyState } from "../strategy.js";
 import { recvTensor, sendTensor } from "./p2p.js";
 import { balancedCut, checkCut, layersOf, measureLayerCosts } from "./partition.js";
 import { type Action, planSchedule, type ScheduleName } from "./schedule.js";
@@ -27,6 +29,14 @@ export interface PipelineOptions {
   stageLayers?: number[];
   /** Data parallelism across pipelines: gradients are averaged over this group after each step's backward. */
   dataGroup?: ProcessGroup | null;
+  /** Record when each action of the last runMicroBatch started and ended (`trace`), for measuring the bubble. */
+  trace?: boolean;
+}
+
+/** An action of the last micro-batch run and when it ran (performance.timeOrigin + now, ms). */
+export interface TracedAction extends Action {
+  start: number;
+  end: number;
 }
 
 interface Tie {
@@ -74,6 +84,8 @@ export class PipelineParallel implements Strategy {
   chunks: Sequential[] | null = null;
   /** Layers of every part, in order (after the first batch). */
   cut: number[] | null = null;
+  /** With options.trace: this rank's actions in the last runMicroBatch, with their times. */
+  readonly trace: TracedAction[] = [];
   private own: Tensor[] = [];
   /** Shared parameters counted on a lower stage: left out of this rank's share of the norm. */
   private countedElsewhere: Tensor[] = [];
@@ -211,9 +223,15 @@ export class PipelineParallel implements Strategy {
         } else grads.set(key(msg.from - 1, msg.micro), received);
       }
     };
+    this.trace.length = 0;
+    const now = (): number => performance.timeOrigin + performance.now();
     for (let t = 0; t < this.timeline.ticks; t++) {
       const action = this.actionAt[t];
-      if (action) act(action);
+      if (action && this.options.trace) {
+        const start = now();
+        act(action);
+        this.trace.push({ ...action, start, end: now() });
+      } else if (action) act(action);
       for (const msg of this.timeline.messages[t]!) if (msg.sender === this.stage || msg.receiver === this.stage) exchange(msg);
     }
     for (const t of [...xs, ...ys]) t.dispose();
@@ -306,12 +324,7 @@ export class PipelineParallel implements Strategy {
   }
 
   step(optimizer: Optimizer<any>, gradScaler?: GradScaler | null): void {
-    if (!gradScaler) {
-      optimizer.step();
-      return;
-    }
-    gradScaler.step(optimizer);
-    gradScaler.update();
+    optimizerStep(optimizer, gradScaler);
   }
 
   stateDict(): StrategyState | null {
