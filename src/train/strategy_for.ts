@@ -29,8 +29,8 @@ export function meshFor(config: Config, group: ProcessGroup | undefined): Device
 /**
  * The strategy a run's config asks for on this rank: one process without a group; a pipeline
  * stage when parallel.pipeline > 1 (DDP across the pipelines on the data dimension); over a
- * group otherwise, data parallel (DDP) at `parallel.zero` 0, sharded data parallel (ZeRO) at 1
- * or 2. The one place where a config's parallel layout becomes a Strategy, so the run and the
+ * group otherwise, data parallel (DDP) at `parallel.zero` 0, sharded data parallel (ZeRO) at 1,
+ * 2 or 3. The one place where a config's parallel layout becomes a Strategy, so the run and the
  * Trainer know no strategy by name.
  *
  * @example
