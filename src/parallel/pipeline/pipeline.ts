@@ -119,7 +119,7 @@ export class PipelineParallel implements Strategy {
     return this.stages * this.chunksPerRank;
   }
 
-  /** Cuts the model (by hand, or balanced by forward times measured on `sample` on rank 0) and finds the shared parameters. */
+  /** Cuts the model (by hand, or balanced by forward times measured on `sample` on the job's rank 0) and finds the shared parameters. */
   private setup(sample: Tensor): Sequential[] {
     if (this.chunks) return this.chunks;
     const layers = layersOf(this.module),
@@ -127,7 +127,10 @@ export class PipelineParallel implements Strategy {
     if (this.options.stageLayers) this.cut = checkCut(this.options.stageLayers, layers.length, parts);
     else {
       if (layers.length < parts) throw new RangeError(`pipeline: ${layers.length} layers cannot be cut into ${parts} parts (one layer at least each)`);
+      // Every pipeline must cut alike (the data group averages gradients parameter by parameter):
+      // the first stage of the first pipeline's costs go to its data peers, then along each pipeline.
       const costs = tensor(measureLayerCosts(layers, sample));
+      this.options.dataGroup?.broadcast(costs, 0);
       this.group.broadcast(costs, 0);
       this.cut = balancedCut(costs.toArray(), parts);
       costs.dispose();
