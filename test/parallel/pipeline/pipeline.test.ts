@@ -106,11 +106,12 @@ test("1f1b's peak activation memory per stage stays at p micro-batches' worth wh
     pipeline: 2,
     schedule,
     microBatches: m,
+    stageLayers: [4, 4],
     batch: 8 * m,
     steps: 1,
     memoryOnly: true,
   });
-  // The same micro-batch size (8 rows) throughout: m = 1 measures one micro-batch's worth.
+  // The same micro-batch size (8 rows) and cut throughout: m = 1 measures one micro-batch's worth.
   const cases = [memoryCase("1f1b", 1), memoryCase("1f1b", 8), memoryCase("gpipe", 8)];
   const results = await onThreads(2, cases);
   for (const [stage, r] of results.entries()) {

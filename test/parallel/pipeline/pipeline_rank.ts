@@ -36,6 +36,8 @@ export interface PipelineCase {
   /** Trainer-style accumulation: this many runMicroBatch calls per step, the last one syncing. */
   accumulate?: number;
   tiedHead?: boolean;
+  /** Layers per stage by hand (default: the measured cut, which may differ from run to run). */
+  stageLayers?: number[];
   /** Only measure the stage's peak activation bytes over one step (no reference run). */
   memoryOnly?: boolean;
   /** This rank stalls (sleeps) this many ms in its first forward: the others must time out. */
@@ -79,6 +81,7 @@ function runCase(group: ProcessGroup, c: PipelineCase): PipelineCaseResult {
     schedule: c.schedule,
     microBatches: c.microBatches,
     ...(c.virtualStages ? { virtualStages: c.virtualStages } : {}),
+    ...(c.stageLayers ? { stageLayers: c.stageLayers } : {}),
     dataGroup: mesh.groups.data,
   });
   const out: PipelineCaseResult = { losses: [], refLosses: [], norms: [], refNorms: [], grads: {}, params: {}, peakActivation: 0, cut: [] };
