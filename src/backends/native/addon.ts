@@ -30,6 +30,10 @@ let native: Kernels | null = null;
 export function loadNative(): Kernels {
   if (native === null) {
     const addon = createRequire(import.meta.url)(findAddon()) as Kernels;
+    // A build older than the sources (build/ kept across a pull) lacks the newest kernels.
+    if (typeof addon.metaFields !== "function") {
+      throw new Error("turbine: build/Release/turbine.node is older than the sources (it has no metaFields kernel); rebuild it with `npm run build`");
+    }
     native = { ...addon, ...float16ThroughFloat32(addon) };
   }
   return native;
