@@ -2,14 +2,10 @@ import { materialize } from "../nn/deferred.js";
 import type { Module } from "../nn/module.js";
 import { clipGradNorm, gradNorm } from "../optim/clip.js";
 import type { GradScaler } from "../optim/grad_scaler.js";
-import type { Optimizer, OptimizerStateDict } from "../optim/optimizer.js";
+import type { Optimizer } from "../optim/optimizer.js";
 import type { Tensor } from "../tensor/tensor.js";
-
-/** The part of a checkpoint one rank writes or reads: model tensors by name, optimizer state. */
-export interface StrategyState {
-  model: Record<string, Tensor>;
-  optimizer?: OptimizerStateDict;
-}
+import { loadWholeState, wholeState } from "./replicated_state.js";
+import type { StateReader, StrategyState } from "./state.js";
 
 /** A loss of the module's output on input x against target y (the Trainer's task.loss). */
 export type ModuleLoss = (module: Module, x: Tensor, y: Tensor) => Tensor;
@@ -68,10 +64,17 @@ export interface Strategy {
   unscale(gradScaler: GradScaler, optimizer: Optimizer<any>): void;
   /** One optimizer step on what this rank updates (skipped by the scaler on inf/NaN gradients). */
   step(optimizer: Optimizer<any>, gradScaler?: GradScaler | null): void;
-  /** The tensors and optimizer state this rank writes to a checkpoint; null when it writes none. */
-  stateDict(optimizer: Optimizer<any>): StrategyState | null;
-  /** Loads a checkpoint's state into this rank's model and optimizer. */
-  loadStateDict(state: StrategyState, optimizer: Optimizer<any>): void;
+  /**
+   * This rank's pieces of the model and optimizer state, for its part of a checkpoint (see
+   * StrategyState; the pieces of all ranks together cover every tensor exactly once). A rank
+   * with nothing to write gives a state without pieces.
+   */
+  stateDict(optimizer: Optimizer<any>): StrategyState;
+  /**
+   * Loads what this rank holds from a checkpoint of any layout and world size: the reader gives
+   * any element range of any named tensor.
+   */
+  loadStateDict(reader: StateReader, optimizer: Optimizer<any>): void;
   /** Detaches the strategy's hooks from the model. */
   dispose(): void;
   /**
@@ -101,7 +104,8 @@ export function optimizerStep(optimizer: Optimizer<any>, gradScaler?: GradScaler
 /**
  * The common part of strategies in which every rank holds the whole model and, after backward,
  * the whole (identical) gradients: one process and DDP. The gradient norm is local, the step is
- * the optimizer's own, and the checkpoint is the full state written by the rank that `writes`.
+ * the optimizer's own, and the checkpoint is the whole state, written by the rank that `writes`
+ * (the other ranks' parts are empty); loading reads every tensor whole, whoever wrote it.
  * A module built under `nn.deferInit` is materialised whole here (eager init's values).
  * (Strategies with sharded gradients pass clipGradNorm a `shardedNorm(group)` instead.)
  */
@@ -114,6 +118,9 @@ export abstract class ReplicatedStrategy implements Strategy {
 
   /** Whether this rank writes the checkpoint (all ranks hold the same state; one writes it). */
   protected abstract get writes(): boolean;
+
+  /** The layout name a checkpoint's index records ("single", "ddp"). */
+  protected abstract get layout(): string;
 
   gradNorm(normType: 2 | typeof Infinity = 2): number {
     return gradNorm(this.module.parameters(), normType);
@@ -131,13 +138,12 @@ export abstract class ReplicatedStrategy implements Strategy {
     optimizerStep(optimizer, gradScaler);
   }
 
-  stateDict(optimizer: Optimizer<any>): StrategyState | null {
-    return this.writes ? { model: this.module.stateDict(), optimizer: optimizer.stateDict() } : null;
+  stateDict(optimizer: Optimizer<any>): StrategyState {
+    return wholeState(this.module, optimizer, this.layout, this.writes);
   }
 
-  loadStateDict(state: StrategyState, optimizer: Optimizer<any>): void {
-    this.module.loadStateDict(state.model);
-    if (state.optimizer) optimizer.loadStateDict(state.optimizer);
+  loadStateDict(reader: StateReader, optimizer: Optimizer<any>): void {
+    loadWholeState(reader, this.module, optimizer);
   }
 
   dispose(): void {}
@@ -161,5 +167,9 @@ export class SingleProcess extends ReplicatedStrategy {
 
   protected get writes(): boolean {
     return true;
+  }
+
+  protected get layout(): string {
+    return "single";
   }
 }

@@ -97,9 +97,10 @@ export function runTraining(config: Config, options: RunOptions = {}): RunSummar
   const parts = buildRun(config, mesh ? { rank: mesh.coords.data, worldSize: mesh.shape.data } : undefined);
   const dataRanks = mesh?.shape.data ?? 1;
   if (lead) for (const warning of scheduleWarnings(config.schedule, parts.totalSteps)) log(`warning: ${warning}`);
-  const checkpoints = new CheckpointCallback(checkpointDir, config.checkpoint);
+  // Every rank writes its part of each checkpoint (rank 0 completes it).
+  const checkpoints = new CheckpointCallback(checkpointDir, config.checkpoint, group);
   const metrics = lead ? new MetricsFile(join(runDir, "metrics.jsonl"), config.train.logEvery) : null;
-  const callbacks: Callback[] = metrics ? [metrics, checkpoints] : [];
+  const callbacks: Callback[] = metrics ? [metrics, checkpoints] : [checkpoints];
   if (config.train.earlyStopping) callbacks.push(new EarlyStopping(config.train.earlyStopping));
   const stepsOfEpoch = stepsPerEpoch(parts.train.length, config.train.accumulate);
   const tensorboard = lead && config.logging.tensorboard ? new TensorBoardLogger(runDir, { unit: parts.task.unit, ranks: dataRanks }) : null;
@@ -139,7 +140,11 @@ export function runTraining(config: Config, options: RunOptions = {}): RunSummar
   try {
     if (resume) {
       const checkpoint = loadLatestCheckpoint(resume.checkpoint, log);
-      trainer.restore(checkpoint);
+      try {
+        trainer.restore(checkpoint);
+      } finally {
+        checkpoint.close();
+      }
       metrics?.truncateAfter(trainer.step);
       log(`resumed from ${checkpoint.dir} at step ${trainer.step}`);
     }

@@ -42,10 +42,6 @@ export function strategyFor(config: Config, model: Module, group: ProcessGroup |
   if (mesh && mesh.shape.pipeline > 1) {
     if (stage !== 0)
       throw new ConfigError(`parallel.zero ${stage} with parallel.pipeline ${mesh.shape.pipeline} is not supported yet; use zero 0 (DDP across pipelines)`);
-    if (config.checkpoint.every !== null || config.checkpoint.atEnd)
-      throw new ConfigError(
-        `parallel.pipeline ${mesh.shape.pipeline}: checkpoints of a pipeline run are not written yet; set checkpoint.every=null and checkpoint.atEnd=false`,
-      );
     const { schedule, microBatches, virtualStages, stageLayers } = config.parallel;
     return new PipelineParallel(model, mesh.groups.pipeline, {
       schedule,

@@ -302,10 +302,8 @@ export class Trainer {
 
   /** Everything a checkpoint holds to resume this run exactly (this rank's part of it). */
   checkpointContent(): CheckpointContent {
-    const state = this.strategy.stateDict(this.options.optimizer);
-    if (!state) throw new Error("Trainer.checkpointContent: this rank's strategy writes no part of the checkpoint");
     return {
-      ...state,
+      state: this.strategy.stateDict(this.options.optimizer),
       meta: {
         step: this.step,
         epoch: this.epoch,
@@ -321,8 +319,8 @@ export class Trainer {
   /** Restores model, optimizer, schedule, random and data positions from a checkpoint. */
   restore(checkpoint: LoadedCheckpoint): void {
     const { model, optimizer, scheduler, train } = this.options;
-    assertSameModel(checkpoint, model.stateDict());
-    this.strategy.loadStateDict(checkpoint, optimizer);
+    assertSameModel(checkpoint, model.stateDict(), this.options.meta?.config);
+    this.strategy.loadStateDict(checkpoint.reader, optimizer);
     const meta = checkpoint.meta;
     if (scheduler && meta.scheduler) scheduler.loadStateDict(meta.scheduler as { step: number });
     if (this.options.gradScaler && meta.gradScaler) this.options.gradScaler.loadStateDict(meta.gradScaler as GradScalerState);

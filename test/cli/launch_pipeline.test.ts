@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 
+import { loadCheckpoint } from "../../src/train/checkpoint.js";
 import { repoRoot } from "../helpers/paths.js";
 
 const cli = join(repoRoot(), "dist", "src", "cli", "main.js");
@@ -18,7 +19,7 @@ function turbine(args: string[]): { code: number; stdout: string; stderr: string
 }
 
 const sets = (...s: string[]): string[] => s.flatMap((x) => ["--set", x]);
-/** examples/gpt-char.json made tiny: two narrow blocks, a short context, 3 steps, no checkpoints. */
+/** examples/gpt-char.json made tiny: two narrow blocks, a short context, 3 steps, a checkpoint at the end. */
 const tiny = sets(
   "model.layers=2",
   "model.width=32",
@@ -28,8 +29,6 @@ const tiny = sets(
   "train.steps=3",
   "train.evalEvery=3",
   "schedule.warmup=1",
-  "checkpoint.every=null",
-  "checkpoint.atEnd=false",
 ).concat(["--no-progress", "--json"]);
 
 for (const schedule of ["1f1b", "interleaved"]) {
@@ -49,19 +48,33 @@ for (const schedule of ["1f1b", "interleaved"]) {
       ...tiny,
     ]);
     assert.equal(r.code, 0, r.stderr);
-    const summary = JSON.parse(r.stdout.trim().split("\n").at(-1)!) as { steps: number; eval: { loss: number } };
+    const summary = JSON.parse(r.stdout.trim().split("\n").at(-1)!) as { steps: number; eval: { loss: number }; checkpoint: string };
     assert.equal(summary.steps, 3);
     assert.ok(Number.isFinite(summary.eval.loss) && summary.eval.loss > 0, `evaluation loss ${summary.eval.loss}`);
+    // The stages' pieces make one whole checkpoint: every tensor of the 2-block gpt (tied head), each readable whole.
+    const ckpt = loadCheckpoint(join(work, summary.checkpoint));
+    try {
+      assert.deepEqual(ckpt.writtenBy, { worldSize: 2, layout: "pipeline" });
+      assert.equal(ckpt.reader.tensors.model.size, 2 * 12 + 4);
+      for (const [name, info] of ckpt.reader.tensors.model)
+        ckpt.reader
+          .read(
+            "model",
+            name,
+            0,
+            info.shape.reduce((a, b) => a * b, 1),
+          )
+          .dispose();
+      assert.ok(ckpt.reader.tensors.optimizer.size >= 2 * (2 * 12 + 4), "AdamW's two moments of every parameter");
+    } finally {
+      ckpt.close();
+    }
   });
 }
 
 test("pipeline layouts that cannot run are config errors (exit 2) naming the numbers, never a stack trace", { timeout: 120_000 }, () => {
   const bad = [
     { args: ["train", gptChar, ...sets("parallel.pipeline=2")], message: /tensor 1 × pipeline 2 = 2 does not divide the 1 ranks of the job/ },
-    {
-      args: ["launch", "-n", "2", "--threads-per-worker", "1", "--", "train", gptChar, ...sets("parallel.pipeline=2"), "--no-progress"],
-      message: /checkpoints of a pipeline run are not written yet; set checkpoint.every=null and checkpoint.atEnd=false/,
-    },
     {
       args: ["launch", "-n", "2", "--threads-per-worker", "1", "--", "train", gptChar, ...sets("parallel.pipeline=3"), "--no-progress"],
       message: /pipeline 3 = 3 does not divide the 2 ranks/,

@@ -12,7 +12,9 @@ import { fillWith, tensor } from "../../tensor/create.js";
 import { Tensor } from "../../tensor/tensor.js";
 import type { ProcessGroup } from "../process_group.js";
 import { shardedNorm } from "../sharded_norm.js";
-import { type BatchCounts, type MicroBatchRun, optimizerStep, type Strategy, type StrategyState } from "../strategy.js";
+import { loadWholeState, wholeState } from "../replicated_state.js";
+import type { StateReader, StrategyState } from "../state.js";
+import { type BatchCounts, type MicroBatchRun, optimizerStep, type Strategy } from "../strategy.js";
 import { recvTensor, sendTensor } from "./p2p.js";
 import { balancedCut, checkCut, layersOf, measureLayerCosts } from "./partition.js";
 import { type Action, planSchedule, type ScheduleName } from "./schedule.js";
@@ -90,6 +92,8 @@ export class PipelineParallel implements Strategy {
   /** Shared parameters counted on a lower stage: left out of this rank's share of the norm. */
   private countedElsewhere: Tensor[] = [];
   private ties: Tie[] = [];
+  /** The model tensors this rank writes to a checkpoint (after the cut): those its stage is the first to use. */
+  private writes: Set<Tensor> | null = null;
   private readonly actionAt: (Action | undefined)[];
 
   constructor(
@@ -144,12 +148,13 @@ export class PipelineParallel implements Strategy {
     const chunks = Array.from({ length: this.chunksPerRank }, (_, c) => new Sequential(...partLayers[c * this.stages + this.stage]!));
     const users = new Map<Tensor, Set<number>>();
     partLayers.forEach((part, k) => {
-      for (const layer of part) for (const p of layer.parameters()) users.set(p, (users.get(p) ?? new Set()).add(k % this.stages));
+      for (const layer of part) for (const t of Object.values(layer.stateDict())) users.set(t, (users.get(t) ?? new Set()).add(k % this.stages));
     });
+    this.writes = new Set([...users].filter(([, stages]) => Math.min(...stages) === this.stage).map(([t]) => t));
     this.own = [...new Set(chunks.flatMap((c) => c.parameters()))].filter((p) => p.requiresGrad);
     const shared = new Map<string, Tensor[]>();
     for (const [p, stages] of users) {
-      if (stages.size < 2) continue;
+      if (stages.size < 2 || !p.requiresGrad) continue;
       const ranks = [...stages].sort((a, b) => a - b);
       if (stages.has(this.stage) && ranks[0] !== this.stage) this.countedElsewhere.push(p);
       shared.set(ranks.join(","), [...(shared.get(ranks.join(",")) ?? []), p]);
@@ -330,14 +335,36 @@ export class PipelineParallel implements Strategy {
     optimizerStep(optimizer, gradScaler);
   }
 
-  stateDict(): StrategyState | null {
-    throw new Error(
-      "PipelineParallel: checkpoints of a pipeline run are not written yet (each stage holds other parameters); run with --set checkpoint.atEnd=false",
-    );
+  /**
+   * This rank's pieces of the checkpoint: the whole tensors its stage is the first to use (a
+   * shared tensor is written once) with their optimizer state, on the first pipeline only (the
+   * others hold the same); the first stage writes the parameter groups. Before the first batch
+   * (no cut yet) the first stage writes everything.
+   */
+  stateDict(optimizer: Optimizer<any>): StrategyState {
+    const firstPipeline = (this.options.dataGroup?.rank ?? 0) === 0;
+    const state = wholeState(this.module, optimizer, "pipeline", firstPipeline && (this.stage === 0 || this.writes !== null));
+    if (this.writes === null) return state;
+    const names = new Map([...Object.entries(this.module.stateDict())].map(([name, t]) => [name, this.writes!.has(t)]));
+    const keep = (name: string): boolean => names.get(name) === true;
+    for (const [name, piece] of Object.entries(state.model)) {
+      if (keep(name)) continue;
+      piece.data.dispose();
+      delete state.model[name];
+    }
+    for (const [key, piece] of Object.entries(state.optimizer)) {
+      if (keep(key.slice(0, key.lastIndexOf(".")))) continue;
+      piece.data.dispose();
+      delete state.optimizer[key];
+    }
+    for (const name of Object.keys(state.steps)) if (!keep(name)) delete state.steps[name];
+    if (this.stage !== 0) state.paramGroups = [];
+    return state;
   }
 
-  loadStateDict(): void {
-    throw new Error("PipelineParallel: resuming a pipeline run from a checkpoint is not supported yet");
+  /** Loads any checkpoint whole (every rank holds the whole model; the optimizer skips what this stage does not train). */
+  loadStateDict(reader: StateReader, optimizer: Optimizer<any>): void {
+    loadWholeState(reader, this.module, optimizer);
   }
 
   dispose(): void {

@@ -10,7 +10,8 @@ import { materializeInPlace } from "../../tensor/materialize.js";
 import { Tensor } from "../../tensor/tensor.js";
 import type { ProcessGroup, Work } from "../process_group.js";
 import { shardedNorm } from "../sharded_norm.js";
-import type { Strategy, StrategyState } from "../strategy.js";
+import type { StateReader, StrategyState } from "../state.js";
+import type { Strategy } from "../strategy.js";
 import { ParameterGatherer, unitsByModule } from "./gather.js";
 import { type ParamSlice, type Unit, unitsBySize } from "./partition.js";
 import { ShardOptimizerState } from "./shard_optimizer_state.js";
@@ -172,11 +173,11 @@ export class ZeroDataParallel implements Strategy {
     return this.gatherer ? this.gatherer.withAll(fn) : fn();
   }
 
-  stateDict(_optimizer: Optimizer<any>): StrategyState | null {
+  stateDict(_optimizer: Optimizer<any>): StrategyState {
     throw new Error(this.noCheckpoints());
   }
 
-  loadStateDict(_state: StrategyState, _optimizer: Optimizer<any>): void {
+  loadStateDict(_reader: StateReader, _optimizer: Optimizer<any>): void {
     throw new Error(this.noCheckpoints());
   }
 
