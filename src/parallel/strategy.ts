@@ -7,6 +7,29 @@ import type { Tensor } from "../tensor/tensor.js";
 import { loadWholeState, wholeState } from "./replicated_state.js";
 import type { StateReader, StrategyState } from "./state.js";
 
+/** A loss of the module's output on input x against target y (the Trainer's task.loss). */
+export type ModuleLoss = (module: Module, x: Tensor, y: Tensor) => Tensor;
+
+/** One micro-batch for a strategy that runs forward itself (see Strategy.runMicroBatch). */
+export interface MicroBatchRun {
+  x: Tensor;
+  y: Tensor;
+  loss: ModuleLoss;
+  /** Weights the loss before backward (accumulation's 1/k, the GradScaler's scale). */
+  scaleLoss: (loss: Tensor) => Tensor;
+  /** Runs a forward in the step's autocast scope (backward runs outside it). */
+  autocast: <T>(fn: () => T) => T;
+  /** False on all but the last micro-batch of an accumulated step. */
+  sync: boolean;
+}
+
+/** What one evaluation batch contributes (the Trainer's EvalCounts). */
+export interface BatchCounts {
+  loss: number;
+  count: number;
+  correct?: number;
+}
+
 /**
  * What differs between ways of training in parallel, behind one interface, so the training loop
  * runs any of them without knowing which: one process, data parallel (DDP), and later sharded
@@ -54,6 +77,28 @@ export interface Strategy {
   loadStateDict(reader: StateReader, optimizer: Optimizer<any>): void;
   /** Detaches the strategy's hooks from the model. */
   dispose(): void;
+  /**
+   * Optional, for strategies in which a rank holds only part of the model (a pipeline stage):
+   * forward and backward of a whole micro-batch, run by the strategy; returns its unweighted
+   * loss, the same on every rank. Without it the Trainer runs `loss` on `module` and calls backward.
+   */
+  runMicroBatch?(run: MicroBatchRun): number;
+  /** Optional, with runMicroBatch: the evaluation counts of a batch, the same on every rank. */
+  evaluateBatch?(x: Tensor, y: Tensor, evaluate: (module: Module, x: Tensor, y: Tensor) => BatchCounts): BatchCounts;
+}
+
+/**
+ * The optimizer's step on this rank's parameters, through the scaler when there is one (which
+ * skips it on inf/NaN gradients and updates the scale).
+ * @example optimizerStep(optimizer, gradScaler);
+ */
+export function optimizerStep(optimizer: Optimizer<any>, gradScaler?: GradScaler | null): void {
+  if (!gradScaler) {
+    optimizer.step();
+    return;
+  }
+  gradScaler.step(optimizer);
+  gradScaler.update();
 }
 
 /**
@@ -90,12 +135,7 @@ export abstract class ReplicatedStrategy implements Strategy {
   }
 
   step(optimizer: Optimizer<any>, gradScaler?: GradScaler | null): void {
-    if (!gradScaler) {
-      optimizer.step();
-      return;
-    }
-    gradScaler.step(optimizer);
-    gradScaler.update();
+    optimizerStep(optimizer, gradScaler);
   }
 
   stateDict(optimizer: Optimizer<any>): StrategyState {

@@ -95,6 +95,7 @@ export function runTraining(config: Config, options: RunOptions = {}): RunSummar
   // Ranks of one data-parallel index (tensor and pipeline peers) read the same batches.
   const mesh = meshFor(config, group);
   const parts = buildRun(config, mesh ? { rank: mesh.coords.data, worldSize: mesh.shape.data } : undefined);
+  const dataRanks = mesh?.shape.data ?? 1;
   if (lead) for (const warning of scheduleWarnings(config.schedule, parts.totalSteps)) log(`warning: ${warning}`);
   // Every rank writes its part of each checkpoint (rank 0 completes it).
   const checkpoints = new CheckpointCallback(checkpointDir, config.checkpoint, group);
@@ -102,7 +103,7 @@ export function runTraining(config: Config, options: RunOptions = {}): RunSummar
   const callbacks: Callback[] = metrics ? [metrics, checkpoints] : [checkpoints];
   if (config.train.earlyStopping) callbacks.push(new EarlyStopping(config.train.earlyStopping));
   const stepsOfEpoch = stepsPerEpoch(parts.train.length, config.train.accumulate);
-  const tensorboard = lead && config.logging.tensorboard ? new TensorBoardLogger(runDir, { unit: parts.task.unit, ranks: group?.size ?? 1 }) : null;
+  const tensorboard = lead && config.logging.tensorboard ? new TensorBoardLogger(runDir, { unit: parts.task.unit, ranks: dataRanks }) : null;
   const output = options.log ? linesTo(options.log) : stderrProgressOutput(progressMode(), group?.rank);
   const progress = lead
     ? new Progress({
@@ -110,14 +111,14 @@ export function runTraining(config: Config, options: RunOptions = {}): RunSummar
         stepsPerEpoch: stepsOfEpoch,
         unit: parts.task.unit,
         every: config.train.logEvery,
-        ranks: group?.size ?? 1,
+        ranks: dataRanks,
         steps: options.progress ?? false,
         output,
       })
     : null;
   for (const c of [tensorboard, progress]) if (c) callbacks.push(c);
   // Rank 0's initial weights go to every rank; a resume then loads the same checkpoint on each.
-  const strategy = strategyFor(config, parts.model, group);
+  const strategy = strategyFor(config, parts.model, group, mesh);
   const closeOffload = offloadOptimizerState(config, parts.optimizer, runDir, group?.rank ?? 0);
   const trainer = new Trainer({
     model: parts.model,
@@ -164,10 +165,11 @@ export function runTraining(config: Config, options: RunOptions = {}): RunSummar
     steps: result.steps,
     epochs: result.epochs,
     steps_per_epoch: stepsOfEpoch,
-    ranks: group?.size ?? 1,
+    ranks: dataRanks,
     train_s: result.trainSeconds,
-    // Every rank trains on as many samples per step: the job's throughput is size × this rank's.
-    samples_per_s: result.throughput * (group?.size ?? 1),
+    // Every data-parallel rank trains on as many samples per step (tensor and pipeline peers on
+    // the same ones): the job's throughput is data × this rank's.
+    samples_per_s: result.throughput * dataRanks,
     unit: result.unit,
     eval: result.eval,
     checkpoint: checkpoints.last,
