@@ -44,6 +44,51 @@ for (const stage of [1, 2, 3]) {
   });
 }
 
+test("a run checkpointed at ZeRO-3 on 2 ranks resumes at ZeRO-1 on 3 ranks (turbine launch -n 3 -- train --resume DIR --set parallel.zero=1)", {
+  timeout: 180_000,
+}, () => {
+  const first = turbine([
+    "launch",
+    "-n",
+    "2",
+    "--threads-per-worker",
+    "1",
+    "--",
+    "train",
+    gptChar,
+    "--set",
+    "parallel.zero=3",
+    "--set",
+    "outDir=reshard",
+    ...tiny,
+    "--set",
+    "checkpoint.every=2",
+    "--set",
+    "train.steps=4",
+  ]);
+  assert.equal(first.code, 0, first.stderr);
+  const run = join(work, "reshard", "gpt-char", "version_0");
+  rmSync(join(run, "checkpoints", "step-00000004"), { recursive: true });
+  const resumed = turbine([
+    "launch",
+    "-n",
+    "3",
+    "--threads-per-worker",
+    "1",
+    "--",
+    "train",
+    "--resume",
+    run,
+    "--set",
+    "parallel.zero=1",
+    "--no-progress",
+    "--json",
+  ]);
+  assert.equal(resumed.code, 0, resumed.stderr);
+  assert.match(resumed.stdout + resumed.stderr, /resumed from .*step-00000002 at step 2/);
+  assert.equal((JSON.parse(resumed.stdout.trim().split("\n").at(-1)!) as { steps: number }).steps, 4);
+});
+
 test("a parallel.zero that is not a stage is a config error (exit 2) naming the value and the stages", () => {
   const r = turbine(["train", gptChar, "--set", "parallel.zero=5"]);
   assert.equal(r.code, 2, r.stderr);
