@@ -40,3 +40,27 @@ test("a DDP run checkpointed on 2 ranks resumes on 1 and on 3 within 1e-4 relati
     }
   }
 });
+
+test("a ZeRO-3 run checkpointed on 2 ranks resumes at ZeRO-1 on 3, ZeRO-2 on 4 and plain on 1, each within 1e-4 relative loss of the uninterrupted run for 20 steps, and at ZeRO-3 on 2 bitwise", {
+  timeout: 180_000,
+}, async () => {
+  const saved = 4,
+    steps = saved + 20;
+  const dir = join(work, "zero3", checkpointName(saved));
+  const uninterrupted = await job(2, { layout: "zero-3", steps, saveAt: { step: saved, dir } });
+  const same = await job(2, { layout: "zero-3", steps, resumeFrom: dir });
+  for (let s = saved + 1; s <= steps; s++) assert.equal(same.losses[s], uninterrupted.losses[s], `ZeRO-3 on 2 again, step ${s}: bitwise`);
+  assert.deepEqual(same.params, uninterrupted.params, "ZeRO-3 on 2 again: the final parameters bitwise");
+  for (const [size, layout] of [
+    [3, "zero-1"],
+    [4, "zero-2"],
+    [1, "single"],
+  ] as const) {
+    const resumed = await job(size, { layout, steps, resumeFrom: dir });
+    assert.equal(Object.keys(resumed.losses).length, 20);
+    for (let s = saved + 1; s <= steps; s++) {
+      const [got, want] = [resumed.losses[s]!, uninterrupted.losses[s]!];
+      assert.ok(Math.abs(got - want) <= 1e-4 * Math.abs(want), `${layout} on ${size}, step ${s}: loss ${got}, uninterrupted ${want}`);
+    }
+  }
+});

@@ -13,13 +13,14 @@ import { DistributedDataParallel } from "../../src/parallel/ddp.js";
 import type { ProcessGroup } from "../../src/parallel/process_group.js";
 import { disposeState } from "../../src/parallel/state.js";
 import { SingleProcess, type Strategy } from "../../src/parallel/strategy.js";
+import { ZeroDataParallel } from "../../src/parallel/zero/zero.js";
 import { tensor } from "../../src/tensor/create.js";
 import { manualSeed } from "../../src/tensor/random.js";
 import { tidy } from "../../src/tensor/scope.js";
 import { loadCheckpoint, saveCheckpoint } from "../../src/train/checkpoint.js";
 
 export interface ReshardArgs {
-  /** "single" (one process), "ddp". */
+  /** "single" (one process), "ddp", "zero-1", "zero-2", "zero-3". */
   layout: string;
   /** The step the run ends after. */
   steps: number;
@@ -32,6 +33,7 @@ export interface ReshardArgs {
 export interface ReshardResult {
   /** Global loss of each step trained, by step number (from 1). */
   losses: Record<number, number>;
+  /** Rank 0's pieces of the final model, by name. */
   params: number[][];
 }
 
@@ -42,6 +44,8 @@ const FEATURES = 12,
 function strategyOf(layout: string, model: ReturnType<typeof mlp>, group: ProcessGroup): Strategy {
   if (layout === "single") return new SingleProcess(model);
   if (layout === "ddp") return new DistributedDataParallel(model, group);
+  const stage = Number(layout.slice("zero-".length));
+  if (layout.startsWith("zero-") && (stage === 1 || stage === 2 || stage === 3)) return new ZeroDataParallel(model, group, { stage });
   throw new Error(`reshard_rank: unknown layout ${layout}`);
 }
 
@@ -91,6 +95,13 @@ export function run(group: ProcessGroup, args: ReshardArgs): ReshardResult {
       disposeState(state);
     }
   }
+  // Rank 0's pieces of the final model (the whole model under DDP; its slices under ZeRO-3,
+  // where parameters are not whole between steps), to compare runs of one layout.
+  const final = strategy.stateDict(optimizer);
+  const params = Object.keys(final.model)
+    .sort()
+    .map((name) => final.model[name]!.data.toArray());
+  disposeState(final);
   strategy.dispose();
-  return { losses, params: model.parameters().map((p) => p.toArray()) };
+  return { losses, params };
 }
