@@ -1,0 +1,152 @@
+import type { Module } from "../../nn/module.js";
+import { clipGradNorm, gradNorm } from "../../optim/clip.js";
+import type { GradScaler } from "../../optim/grad_scaler.js";
+import type { Optimizer, OptimizerStateDict } from "../../optim/optimizer.js";
+import { Tensor } from "../../tensor/tensor.js";
+import { DistributedDataParallel } from "../ddp.js";
+import type { ProcessGroup } from "../process_group.js";
+import { shardedNorm } from "../sharded_norm.js";
+import type { Strategy, StrategyState } from "../strategy.js";
+import { type SplitParameter, splitsOf } from "./parallel_module.js";
+import { assembleSplit, cutSplit } from "./split.js";
+
+export interface TensorParallelStrategyOptions {
+  /**
+   * The data-parallel group of this rank (the ranks holding the same part of the model, one
+   * per replica): gradients are averaged over it as DDP does. Default: none (one replica).
+   */
+  data?: ProcessGroup;
+  /**
+   * The model runs sequence parallel: its replicated parameters (LayerNorms, biases after a
+   * row-parallel layer, positions) see only this rank's rows, so their gradients are summed
+   * over the tensor group after backward.
+   */
+  sequenceParallel?: boolean;
+}
+
+/**
+ * Training a model whose layers are split across a tensor-parallel group (Megatron style, e.g.
+ * models.TensorParallelGPT), optionally replicated over a data-parallel group (d × t ranks).
+ * Backward is plain backward (the split layers' collectives are in the graph), then, with
+ * sequence parallelism, the replicated parameters' partial gradients are summed over the
+ * tensor group, and with a data group every gradient is averaged over it. The gradient norm
+ * counts each split parameter's parts once and each replicated parameter once. A checkpoint is
+ * the full model's: every rank of the tensor group takes part in gathering it and rank 0
+ * writes it, so it reloads on any tensor size, or in one process.
+ *
+ * @example
+ * const model = new models.TensorParallelGPT(nn.deferInit(() => new models.GPT(cfg)), tp);
+ * const strategy = new parallel.TensorParallel(model, tp);
+ * strategy.backward(model.loss(x, y));
+ * strategy.step(optimizer);
+ */
+export class TensorParallel implements Strategy {
+  private readonly splits: Map<Tensor, SplitParameter>;
+  private readonly replicated: Tensor[];
+  private readonly ddp: DistributedDataParallel | null;
+
+  constructor(
+    readonly module: Module,
+    readonly group: ProcessGroup,
+    private readonly options: TensorParallelStrategyOptions = {},
+  ) {
+    this.splits = splitsOf(module);
+    this.replicated = module.parameters().filter((p) => !this.splits.has(p));
+    const data = options.data;
+    // DDP over the data group: every rank there holds the same part, so its buckets line up.
+    this.ddp = data && data.size > 1 ? new DistributedDataParallel(module, data) : null;
+  }
+
+  backward(loss: Tensor, options: { sync?: boolean } = {}): void {
+    const sync = options.sync ?? true;
+    if (this.ddp) this.ddp.backward(loss, options);
+    else loss.backward();
+    if (sync && this.options.sequenceParallel) {
+      for (const p of this.replicated) if (p.grad) this.group.allReduce(p.grad, "sum");
+    }
+  }
+
+  /** Split parameters on every rank, replicated ones on tensor rank 0 only: each counted once. */
+  private counted(): Tensor[] {
+    return this.group.rank === 0 ? this.module.parameters() : [...this.splits.keys()];
+  }
+
+  gradNorm(normType: 2 | typeof Infinity = 2): number {
+    return gradNorm(this.counted(), normType, shardedNorm(this.group));
+  }
+
+  clipGradNorm(maxNorm: number, normType: 2 | typeof Infinity = 2): number {
+    const norm = this.gradNorm(normType);
+    // Every rank scales all its gradients by the one factor of the whole model's norm (the
+    // combine step yields the combined sum of squares for the 2-norm, the maximum otherwise).
+    clipGradNorm(this.module.parameters(), maxNorm, normType, (_, op) => (op === "sum" ? norm * norm : norm));
+    return norm;
+  }
+
+  step(optimizer: Optimizer<any>, gradScaler?: GradScaler | null): void {
+    if (!gradScaler) {
+      optimizer.step();
+      return;
+    }
+    gradScaler.step(optimizer);
+    gradScaler.update();
+  }
+
+  /** The full tensor of a parameter's (or its optimizer state's) parts, on every rank of the group. */
+  private full(local: Tensor, split: SplitParameter | undefined): Tensor {
+    if (!split) return local;
+    const gathered = Tensor.empty([this.group.size * local.size], local.dtype, local.category);
+    this.group.allGather(gathered, local);
+    const out = assembleSplit(gathered, split.split, split.shape, this.group.size);
+    gathered.dispose();
+    return out;
+  }
+
+  private local(full: Tensor, split: SplitParameter | undefined): Tensor {
+    return split ? cutSplit(full, split.split, this.group.rank, this.group.size) : full;
+  }
+
+  /** Collective over the tensor group: every rank must call it; global rank 0 gets the full state. */
+  stateDict(optimizer: Optimizer<any>): StrategyState | null {
+    const gathered: Tensor[] = [];
+    const full = (t: Tensor, split: SplitParameter | undefined): Tensor => {
+      const out = this.full(t, split);
+      if (out !== t) gathered.push(out);
+      return out;
+    };
+    const model = Object.fromEntries(this.module.namedParameters().map(([name, p]) => [name, full(p, this.splits.get(p))]));
+    for (const [name, b] of this.module.namedBuffers()) model[name] = b;
+    const params = optimizer.paramGroups.flatMap((g) => g.params);
+    const own = optimizer.stateDict();
+    const state: OptimizerStateDict["state"] = {};
+    for (const [key, s] of Object.entries(own.state)) {
+      const split = this.splits.get(params[Number(key)]!);
+      state[Number(key)] = { ...s, tensors: Object.fromEntries(Object.entries(s.tensors).map(([n, t]) => [n, full(t, split)])) };
+    }
+    if (this.group.rank === 0 && (this.options.data?.rank ?? 0) === 0) return { model, optimizer: { ...own, state } };
+    for (const t of gathered) t.dispose();
+    return null;
+  }
+
+  loadStateDict(state: StrategyState, optimizer: Optimizer<any>): void {
+    const model: Record<string, Tensor> = {};
+    for (const [name, p] of this.module.namedParameters()) {
+      const full = state.model[name];
+      if (full) model[name] = this.local(full, this.splits.get(p));
+    }
+    for (const [name] of this.module.namedBuffers()) if (state.model[name]) model[name] = state.model[name]!;
+    this.module.loadStateDict(model);
+    if (!state.optimizer) return;
+    const params = optimizer.paramGroups.flatMap((g) => g.params);
+    const cut: OptimizerStateDict["state"] = {};
+    for (const [key, s] of Object.entries(state.optimizer.state)) {
+      const split = this.splits.get(params[Number(key)]!);
+      cut[Number(key)] = { ...s, tensors: Object.fromEntries(Object.entries(s.tensors).map(([n, t]) => [n, this.local(t, split)])) };
+    }
+    optimizer.loadStateDict({ ...state.optimizer, state: cut });
+  }
+
+  dispose(): void {
+    this.ddp?.dispose();
+  }
+}
