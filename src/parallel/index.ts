@@ -15,6 +15,7 @@ export { startThreads, type RunThreadsOptions, type RankOutcome, type ThreadsJob
 export { initMpiProcessGroup } from "./mpi/index.js";
 export { SingleProcess, ReplicatedStrategy, type Strategy, type StrategyState } from "./strategy.js";
 export { shardedNorm } from "./sharded_norm.js";
+export { DeviceMesh, meshShape, MESH_DIMS, type MeshShape, type MeshCoords, type MeshDim } from "./mesh.js";
 export { copyToRegion, reduceFromRegion, gatherFromRegion, scatterToRegion, reduceScatterToRegion } from "./region_ops.js";
 export { ColumnParallelLinear, type ColumnParallelOptions } from "./tensor/column_parallel_linear.js";
 export { RowParallelLinear } from "./tensor/row_parallel_linear.js";

@@ -205,6 +205,30 @@ const logging = z
   .default({ tensorboard: false })
   .describe("logging");
 
+const parallel = z
+  .strictObject({
+    data: int(1).optional().describe("data-parallel degree (default: ranks / (tensor × pipeline)); data × tensor × pipeline must be the number of ranks"),
+    tensor: int(1).default(1).describe("tensor-parallel degree (Megatron-style split layers; its groups are neighbouring ranks)"),
+    pipeline: int(1).default(1).describe("pipeline stages: the model's layers cut into this many consecutive parts, one per rank"),
+    expert: int(1).default(1).describe("expert-parallel degree for mixture-of-experts layers (groups of this many data ranks; divides data)"),
+    microBatches: int(1)
+      .default(1)
+      .describe("pipeline: micro-batches each batch is split into (it must divide data.batchSize); more of them shrink the bubble"),
+    schedule: z
+      .enum(["gpipe", "1f1b", "interleaved"])
+      .default("1f1b")
+      .describe(
+        "pipeline schedule: gpipe (all forwards, then all backwards), 1f1b (at most pipeline micro-batches in flight) or interleaved (virtualStages chunks per rank)",
+      ),
+    virtualStages: int(1).default(2).describe("interleaved schedule: model chunks per rank (the layers are cut into pipeline × virtualStages parts)"),
+    stageLayers: z
+      .array(int(1))
+      .optional()
+      .describe("pipeline: layers of each part, by hand (one entry per stage, or per chunk when interleaved); default: balanced by measured cost"),
+  })
+  .default({ tensor: 1, pipeline: 1, expert: 1, microBatches: 1, schedule: "1f1b", virtualStages: 2 })
+  .describe("parallel");
+
 export const configSchema = z
   .strictObject({
     name: z.string().min(1).optional().describe("run name (default: the model kind); each run writes a new folder <outDir>/<name>/version_N"),
@@ -216,6 +240,7 @@ export const configSchema = z
     train,
     checkpoint,
     logging,
+    parallel,
   })
   .describe("config");
 

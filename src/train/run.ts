@@ -16,7 +16,7 @@ import { peakMemory, type PeakMemory } from "./memory_report.js";
 import { Progress } from "./progress.js";
 import { linesTo, progressMode, stderrProgressOutput } from "./progress_output.js";
 import { newRunFolder, resumeTarget } from "./run_folder.js";
-import { strategyFor } from "./strategy_for.js";
+import { meshFor, strategyFor } from "./strategy_for.js";
 import { TensorBoardLogger } from "./tensorboard.js";
 import { type FitResult, Trainer } from "./trainer.js";
 
@@ -83,7 +83,9 @@ export function runTraining(config: Config, options: RunOptions = {}): RunSummar
     writeFileSync(join(runDir, "config.json"), `${JSON.stringify(config, null, 2)}\n`);
     removeInterruptedWrites(checkpointDir);
   }
-  const parts = buildRun(config, group && { rank: group.rank, worldSize: group.size });
+  // Ranks of one data-parallel index (tensor and pipeline peers) read the same batches.
+  const mesh = meshFor(config, group);
+  const parts = buildRun(config, mesh ? { rank: mesh.coords.data, worldSize: mesh.shape.data } : undefined);
   if (lead) for (const warning of scheduleWarnings(config.schedule, parts.totalSteps)) log(`warning: ${warning}`);
   const checkpoints = new CheckpointCallback(checkpointDir, config.checkpoint);
   const metrics = lead ? new MetricsFile(join(runDir, "metrics.jsonl"), config.train.logEvery) : null;

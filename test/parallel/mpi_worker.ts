@@ -1,5 +1,5 @@
 // One rank of the mpi backend's tests, started by mpi.test.ts under mpirun:
-// `node mpi_worker.js <scenario> [timeoutMs]` (scenario ddp reads its arguments from TURBINE_DDP_ARGS and writes
+// `node mpi_worker.js <scenario> [timeoutMs]` (scenario module runs any rank module, see mpi_module.ts; ddp reads its arguments from TURBINE_DDP_ARGS and writes
 // its result into the folder TURBINE_DDP_OUT). Each rank asserts its own results and prints one
 // JSON line; a failed assertion exits non-zero, which fails the mpirun job.
 import assert from "node:assert/strict";
@@ -268,5 +268,11 @@ if (scenario === "collectives") {
   const { run } = await import("./ddp_rank.js");
   const result = run(group, JSON.parse(process.env.TURBINE_DDP_ARGS!) as DDPArgs);
   writeFileSync(join(process.env.TURBINE_DDP_OUT!, `rank-${rank}.json`), JSON.stringify(result));
+  report({ ok: true });
+} else if (scenario === "module") {
+  // Any rank module of this folder (mpi_module.ts): run(group, args), its result into a file.
+  const { run } = (await import(`./${process.env.TURBINE_RANK_MODULE!}`)) as { run: (g: ProcessGroup, args: unknown) => unknown };
+  const result = run(group, JSON.parse(process.env.TURBINE_RANK_ARGS!));
+  writeFileSync(join(process.env.TURBINE_RANK_OUT!, `rank-${rank}.json`), JSON.stringify(result));
   report({ ok: true });
 }

@@ -1,0 +1,122 @@
+import type { Action, PipelinePlan } from "./schedule.js";
+
+/** An activation (forward) or its gradient (backward) passed between neighbouring virtual stages. */
+export interface Message {
+  kind: "forward" | "backward";
+  micro: number;
+  /** The virtual stage that produced it. */
+  from: number;
+  /** The ranks (stages) that send and receive it. */
+  sender: number;
+  receiver: number;
+}
+
+/**
+ * A plan laid out in time with every action taking one tick (forward and backward alike, a
+ * chunk's worth): each action starts as soon as its stage is free and its input exists.
+ */
+export interface Timeline {
+  plan: PipelinePlan;
+  /** start[stage][i]: the tick action i of that stage starts. */
+  start: number[][];
+  /** Ticks from the first action to the end of the last. */
+  ticks: number;
+  /** messages[t]: what is passed at the end of tick t, in the order every rank exchanges it. */
+  messages: Message[][];
+}
+
+/** The virtual stage of a stage's chunk. */
+export const virtualStage = (plan: PipelinePlan, stage: number, chunk: number): number => chunk * plan.stages + stage;
+
+const name = (a: Action): string => `${a.kind === "forward" ? "F" : "B"}${a.micro}${a.chunk > 0 ? `/chunk ${a.chunk}` : ""}`;
+
+/**
+ * Simulates a plan: forward of micro-batch i on virtual stage k needs its forward on k − 1,
+ * backward on k needs the backward on k + 1 (on the last, its own forward). Throws, naming the
+ * stages and actions that wait on each other, when the plan's orders cannot all run (which a
+ * pipeline of blocking send/recv would hang on), or when an action is missing or repeated.
+ *
+ * @example simulate(planSchedule("gpipe", 2, 4)).ticks   // 2 · (4 + 2 − 1) = 10
+ */
+export function simulate(plan: PipelinePlan): Timeline {
+  const { stages, microBatches: m, chunks } = plan,
+    virtualStages = stages * chunks;
+  const finish = new Map<string, number>();
+  const key = (kind: string, vs: number, micro: number): string => `${kind}${vs}:${micro}`;
+  for (const [s, list] of plan.actions.entries()) {
+    const seen = new Set(list.map((a) => key(a.kind, virtualStage(plan, s, a.chunk), a.micro)));
+    if (seen.size !== list.length || list.length !== 2 * m * chunks || list.some((a) => a.micro < 0 || a.micro >= m || a.chunk < 0 || a.chunk >= chunks))
+      throw new Error(`pipeline plan: stage ${s} must run forward and backward of each of ${m} micro-batches on each of its ${chunks} chunks once`);
+  }
+  const start = plan.actions.map(() => [] as number[]);
+  const free = plan.actions.map(() => 0);
+  const dependency = (s: number, a: Action): string => {
+    const vs = virtualStage(plan, s, a.chunk);
+    if (a.kind === "forward") return vs === 0 ? "" : key("forward", vs - 1, a.micro);
+    return key(vs === virtualStages - 1 ? "forward" : "backward", vs === virtualStages - 1 ? vs : vs + 1, a.micro);
+  };
+  let done = 0;
+  const total = plan.actions.reduce((n, l) => n + l.length, 0);
+  while (done < total) {
+    let progressed = false;
+    for (let s = 0; s < stages; s++) {
+      for (let i = start[s]!.length; i < plan.actions[s]!.length; i++) {
+        const a = plan.actions[s]![i]!;
+        const needed = dependency(s, a);
+        const ready = needed === "" ? 0 : finish.get(needed);
+        if (ready === undefined) break;
+        const t = Math.max(free[s]!, ready);
+        start[s]!.push(t);
+        free[s] = t + 1;
+        finish.set(key(a.kind, virtualStage(plan, s, a.chunk), a.micro), t + 1);
+        done++;
+        progressed = true;
+      }
+    }
+    if (!progressed) {
+      const waits = plan.actions
+        .map((list, s) => (start[s]!.length < list.length ? `stage ${s} at ${name(list[start[s]!.length]!)}` : null))
+        .filter((w) => w !== null);
+      throw new Error(`pipeline plan (${plan.schedule}) cannot run: ${waits.join(", ")} each wait on an action that never comes first`);
+    }
+  }
+  const ticks = Math.max(...free);
+  const messages: Message[][] = Array.from({ length: ticks }, () => []);
+  for (const [s, list] of plan.actions.entries()) {
+    for (const [i, a] of list.entries()) {
+      const vs = virtualStage(plan, s, a.chunk);
+      const to = a.kind === "forward" ? vs + 1 : vs - 1;
+      if (to < 0 || to >= virtualStages) continue;
+      messages[start[s]![i]!]!.push({ kind: a.kind, micro: a.micro, from: vs, sender: s, receiver: to % stages });
+    }
+  }
+  // One order for every rank: with blocking sends, the earliest message not yet passed always
+  // has both its ranks waiting on it, so the exchange cannot hang.
+  for (const list of messages) list.sort((a, b) => a.from - b.from || (a.kind === b.kind ? a.micro - b.micro : a.kind === "forward" ? -1 : 1));
+  return { plan, start, ticks, messages };
+}
+
+/**
+ * The share of the timeline each stage is idle (the pipeline bubble, per stage).
+ * @example idleShares(simulate(planSchedule("1f1b", 4, 8)))   // [3/11, 3/11, 3/11, 3/11]
+ */
+export function idleShares(timeline: Timeline): number[] {
+  return timeline.plan.actions.map((list) => 1 - list.length / timeline.ticks);
+}
+
+/**
+ * The most micro-batches whose activations a stage holds at once (forwards run, backwards not
+ * yet), per stage: the activation memory a schedule needs, in micro-batches' worth.
+ * @example peakInFlight(planSchedule("gpipe", 2, 8))   // [8, 8]
+ */
+export function peakInFlight(plan: PipelinePlan): number[] {
+  return plan.actions.map((list) => {
+    let live = 0,
+      peak = 0;
+    for (const a of list) {
+      live += a.kind === "forward" ? 1 : -1;
+      peak = Math.max(peak, live);
+    }
+    return peak;
+  });
+}

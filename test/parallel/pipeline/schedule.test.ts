@@ -1,0 +1,85 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+
+import { planSchedule, SCHEDULES } from "../../../src/parallel/pipeline/schedule.js";
+import { idleShares, peakInFlight, simulate } from "../../../src/parallel/pipeline/timeline.js";
+
+const close = (a: number, b: number, what: string): void => assert.ok(Math.abs(a - b) < 1e-12, `${what}: ${a} ≠ ${b}`);
+
+test("gpipe and 1f1b plans: every stage idles exactly (p−1)/(m+p−1) for p = 2, 4, 8 and m = 1, 4, 8", () => {
+  for (const schedule of ["gpipe", "1f1b"] as const)
+    for (const p of [2, 4, 8])
+      for (const m of [1, 4, 8]) {
+        const shares = idleShares(simulate(planSchedule(schedule, p, m)));
+        for (const [s, share] of shares.entries()) close(share, (p - 1) / (m + p - 1), `${schedule} p=${p} m=${m} stage ${s}`);
+      }
+});
+
+test("interleaved plans: every stage idles exactly (p−1)/(v·m+p−1) for p = 2, 4, 8, m = 4, 8 where m is a multiple of p, and v = 2, 3", () => {
+  for (const p of [2, 4, 8])
+    for (const m of [4, 8].filter((m) => m % p === 0))
+      for (const v of [2, 3]) {
+        const shares = idleShares(simulate(planSchedule("interleaved", p, m, v)));
+        for (const [s, share] of shares.entries()) close(share, (p - 1) / (v * m + p - 1), `interleaved p=${p} m=${m} v=${v} stage ${s}`);
+      }
+});
+
+test("interleaved with fewer micro-batches than stages: the chain of 2·v·p chunk steps bounds it, and the plan meets that bound", () => {
+  // One micro-batch must cross all v·p virtual stages forward and back, one tick each, so the
+  // step takes at least 2·v·p ticks of which a stage works 2·v·m: (p−1)/(v·m+p−1) is not
+  // reachable when m < p, and the plan reaches the bound instead.
+  for (const p of [2, 4, 8])
+    for (const m of [1, 4].filter((m) => m < p))
+      for (const v of [2, 3]) {
+        const timeline = simulate(planSchedule("interleaved", p, m, v));
+        assert.equal(timeline.ticks, 2 * v * p + 2 * (m - 1), `p=${p} m=${m} v=${v}`);
+      }
+});
+
+test("every schedule's plan runs for any m ≥ 1 (no two stages wait on each other), also m not a multiple of p", () => {
+  for (const schedule of SCHEDULES)
+    for (const p of [2, 3, 4, 8])
+      for (let m = 1; m <= 11; m++)
+        for (const v of schedule === "interleaved" ? [2, 3] : [1]) {
+          const timeline = simulate(planSchedule(schedule, p, m, v));
+          assert.ok(timeline.ticks >= 2 * m * v, `${schedule} p=${p} m=${m}`);
+        }
+});
+
+test("1f1b holds at most p − s micro-batches' activations on stage s while gpipe holds all m", () => {
+  for (const p of [2, 4, 8])
+    for (const m of [1, 4, 8, 16]) {
+      assert.deepEqual(peakInFlight(planSchedule("gpipe", p, m)), Array(p).fill(m));
+      assert.deepEqual(
+        peakInFlight(planSchedule("1f1b", p, m)),
+        Array.from({ length: p }, (_, s) => Math.min(p - s, m)),
+      );
+    }
+});
+
+test("a plan whose orders wait on each other is refused, naming the stages and actions", () => {
+  const plan = planSchedule("1f1b", 2, 2);
+  // Stage 1 runs backward of micro-batch 1 before its forward of micro-batch 0 can feed it.
+  plan.actions[1] = [
+    { kind: "forward", micro: 1, chunk: 0 },
+    { kind: "backward", micro: 1, chunk: 0 },
+    { kind: "forward", micro: 0, chunk: 0 },
+    { kind: "backward", micro: 0, chunk: 0 },
+  ];
+  plan.actions[0] = [
+    { kind: "forward", micro: 0, chunk: 0 },
+    { kind: "backward", micro: 0, chunk: 0 },
+    { kind: "forward", micro: 1, chunk: 0 },
+    { kind: "backward", micro: 1, chunk: 0 },
+  ];
+  assert.throws(() => simulate(plan), /cannot run: stage 0 at B0, stage 1 at F1/);
+  assert.throws(() => planSchedule("gpipe", 2, 0), /microBatches must be a positive integer, got 0/);
+});
+
+test("messages: each stage's forward output goes to the next virtual stage's rank, interleaved wraps from the last rank to the first", () => {
+  const timeline = simulate(planSchedule("interleaved", 2, 2, 2));
+  const all = timeline.messages.flat();
+  assert.equal(all.filter((msg) => msg.kind === "forward").length, 2 * 3);
+  assert.ok(all.some((msg) => msg.kind === "forward" && msg.from === 1 && msg.sender === 1 && msg.receiver === 0));
+  assert.ok(all.some((msg) => msg.kind === "backward" && msg.from === 2 && msg.sender === 0 && msg.receiver === 1));
+});
