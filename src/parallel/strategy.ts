@@ -49,6 +49,20 @@ export interface Strategy {
 }
 
 /**
+ * The optimizer's own step on this rank's parameters, through the grad scaler when there is one
+ * (it skips the step on inf/NaN gradients and updates the scale).
+ * @example stepOptimizer(optimizer, gradScaler);
+ */
+export function stepOptimizer(optimizer: Optimizer<any>, gradScaler?: GradScaler | null): void {
+  if (!gradScaler) {
+    optimizer.step();
+    return;
+  }
+  gradScaler.step(optimizer);
+  gradScaler.update();
+}
+
+/**
  * The common part of strategies in which every rank holds the whole model and, after backward,
  * the whole (identical) gradients: one process and DDP. The gradient norm is local, the step is
  * the optimizer's own, and the checkpoint is the full state written by the rank that `writes`.
@@ -74,12 +88,7 @@ export abstract class ReplicatedStrategy implements Strategy {
   }
 
   step(optimizer: Optimizer<any>, gradScaler?: GradScaler | null): void {
-    if (!gradScaler) {
-      optimizer.step();
-      return;
-    }
-    gradScaler.step(optimizer);
-    gradScaler.update();
+    stepOptimizer(optimizer, gradScaler);
   }
 
   stateDict(optimizer: Optimizer<any>): StrategyState | null {

@@ -6,7 +6,7 @@ import { Tensor } from "../../tensor/tensor.js";
 import { DistributedDataParallel } from "../ddp.js";
 import type { ProcessGroup } from "../process_group.js";
 import { shardedNorm } from "../sharded_norm.js";
-import type { Strategy, StrategyState } from "../strategy.js";
+import { type Strategy, type StrategyState, stepOptimizer } from "../strategy.js";
 import { type SplitParameter, splitsOf } from "./parallel_module.js";
 import { assembleSplit, cutSplit } from "./split.js";
 
@@ -84,12 +84,7 @@ export class TensorParallel implements Strategy {
   }
 
   step(optimizer: Optimizer<any>, gradScaler?: GradScaler | null): void {
-    if (!gradScaler) {
-      optimizer.step();
-      return;
-    }
-    gradScaler.step(optimizer);
-    gradScaler.update();
+    stepOptimizer(optimizer, gradScaler);
   }
 
   /** The full tensor of a parameter's (or its optimizer state's) parts, on every rank of the group. */
