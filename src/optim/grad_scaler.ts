@@ -84,10 +84,12 @@ export class GradScaler {
 
   /**
    * Divides the optimizer's gradients by the scale in place, once per step, and returns whether
-   * any held an inf or NaN. Call it before clipping; step() calls it when it was not.
+   * any held an inf or NaN. Call it before clipping; step() calls it when it was not. Where each
+   * rank holds a different shard of the gradients (ZeRO), `agree` turns this rank's finding
+   * into every rank's (an all-reduce), so that all skip the same steps.
    * @example if (!scaler.unscale(opt)) clipGradNorm(params, 1.0);
    */
-  unscale(optimizer: Optimizer<any>): boolean {
+  unscale(optimizer: Optimizer<any>, agree?: (foundInf: boolean) => boolean): boolean {
     if (!this.enabled) return false;
     if (this.unscaled) throw new Error("GradScaler.unscale: already called since the last update()");
     if (this.stepped) throw new Error("GradScaler.unscale: called after step(); call update() first");
@@ -99,6 +101,7 @@ export class GradScaler {
         if (p.grad) foundInf = unscaleAndCheck(p.grad, inverse) || foundInf;
       }
     }
+    if (agree) foundInf = agree(foundInf);
     this.unscaled = { foundInf };
     return foundInf;
   }

@@ -15,6 +15,18 @@ export { startThreads, type RunThreadsOptions, type RankOutcome, type ThreadsJob
 export { initMpiProcessGroup } from "./mpi/index.js";
 export { SingleProcess, ReplicatedStrategy, type Strategy, type StrategyState } from "./strategy.js";
 export { shardedNorm } from "./sharded_norm.js";
+export {
+  ZeroDataParallel,
+  ShardOptimizerState,
+  makeUnit,
+  slicesOfRank,
+  unitsBySize,
+  type ZeroOptions,
+  type ZeroStage,
+  type ShardSlice,
+  type Unit,
+  type ParamSlice,
+} from "./zero/index.js";
 export { DeviceMesh, meshShape, MESH_DIMS, type MeshShape, type MeshCoords, type MeshDim } from "./mesh.js";
 export { copyToRegion, reduceFromRegion, gatherFromRegion, scatterToRegion, reduceScatterToRegion } from "./region_ops.js";
 export { ColumnParallelLinear, type ColumnParallelOptions } from "./tensor/column_parallel_linear.js";

@@ -38,6 +38,11 @@ export interface Strategy {
   gradNorm(normType?: 2 | typeof Infinity): number;
   /** Scales the gradients so the whole model's norm is at most maxNorm; returns the norm before. */
   clipGradNorm(maxNorm: number, normType?: 2 | typeof Infinity): number;
+  /**
+   * Divides the gradients this rank holds by the loss scale and finds inf/NaN (the scaler's
+   * unscale, before clipping); where gradients are sharded, the ranks agree on the finding.
+   */
+  unscale(gradScaler: GradScaler, optimizer: Optimizer<any>): void;
   /** One optimizer step on what this rank updates (skipped by the scaler on inf/NaN gradients). */
   step(optimizer: Optimizer<any>, gradScaler?: GradScaler | null): void;
   /** The tensors and optimizer state this rank writes to a checkpoint; null when it writes none. */
@@ -85,6 +90,10 @@ export abstract class ReplicatedStrategy implements Strategy {
 
   clipGradNorm(maxNorm: number, normType: 2 | typeof Infinity = 2): number {
     return clipGradNorm(this.module.parameters(), maxNorm, normType);
+  }
+
+  unscale(gradScaler: GradScaler, optimizer: Optimizer<any>): void {
+    gradScaler.unscale(optimizer);
   }
 
   step(optimizer: Optimizer<any>, gradScaler?: GradScaler | null): void {

@@ -225,8 +225,14 @@ const parallel = z
       .array(int(1))
       .optional()
       .describe("pipeline: layers of each part, by hand (one entry per stage, or per chunk when interleaved); default: balanced by measured cost"),
+    zero: z
+      .literal([0, 1, 2])
+      .default(0)
+      .describe(
+        "ZeRO stage under turbine launch: 0 = data parallel (DDP, every rank holds everything); 1 = optimizer state and f32 master weights sharded across the ranks; 2 = gradients sharded too (reduce-scattered during backward)",
+      ),
   })
-  .default({ tensor: 1, pipeline: 1, expert: 1, microBatches: 1, schedule: "1f1b", virtualStages: 2 })
+  .default({ tensor: 1, pipeline: 1, expert: 1, microBatches: 1, schedule: "1f1b", virtualStages: 2, zero: 0 })
   .describe("parallel");
 
 export const configSchema = z

@@ -203,7 +203,7 @@ export class Trainer {
       lossValue += this.backwardMicroBatch(batch, micro, i === micro - 1) / micro;
     }
     this.dataWait += dataWait;
-    gradScaler?.unscale(optimizer);
+    if (gradScaler) this.strategy.unscale(gradScaler, optimizer);
     const gradNorm = this.options.clipGradNorm ? this.strategy.clipGradNorm(this.options.clipGradNorm) : null;
     const lr = optimizer.paramGroups[0]!.lr;
     this.strategy.step(optimizer, gradScaler);

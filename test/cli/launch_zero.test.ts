@@ -1,0 +1,64 @@
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, test } from "node:test";
+
+import { repoRoot } from "../helpers/paths.js";
+
+const cli = join(repoRoot(), "dist", "src", "cli", "main.js");
+const gptChar = join(repoRoot(), "examples", "gpt-char.json");
+const work = mkdtempSync(join(tmpdir(), "turbine-zero-"));
+after(() => rmSync(work, { recursive: true, force: true }));
+
+function turbine(args: string[]): { code: number; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [cli, ...args], { cwd: work, encoding: "utf8", timeout: 300_000 });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** examples/gpt-char.json made tiny: one narrow block, a short context, 3 steps. */
+const tiny = [
+  "model.layers=1",
+  "model.width=32",
+  "model.context=16",
+  "data.batchSize=4",
+  "data.valBatches=1",
+  "train.steps=3",
+  "train.evalEvery=3",
+  "schedule.warmup=1",
+]
+  .flatMap((s) => ["--set", s])
+  .concat(["--no-progress", "--json"]);
+
+for (const stage of [1, 2]) {
+  test(`turbine launch -n 2 -- train examples/gpt-char.json --set parallel.zero=${stage} trains end to end`, { timeout: 120_000 }, () => {
+    const r = turbine([
+      "launch",
+      "-n",
+      "2",
+      "--threads-per-worker",
+      "1",
+      "--",
+      "train",
+      gptChar,
+      "--set",
+      `parallel.zero=${stage}`,
+      "--set",
+      "checkpoint.atEnd=false",
+      ...tiny,
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const summary = JSON.parse(r.stdout.trim().split("\n").at(-1)!) as { steps: number; eval: { loss: number } };
+    assert.equal(summary.steps, 3);
+    assert.match(r.stdout, /^\[rank 0\] trained 3 steps/m);
+    assert.ok(Number.isFinite(summary.eval.loss), `evaluation loss ${summary.eval.loss}`);
+  });
+}
+
+test("a parallel.zero that is not a stage is a config error (exit 2) naming the value and the stages", () => {
+  const r = turbine(["train", gptChar, "--set", "parallel.zero=5"]);
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /parallel\.zero: got 5; expected one of 0, 1, 2/);
+  assert.doesNotMatch(r.stderr, /\n\s+at /, "no stack trace");
+});

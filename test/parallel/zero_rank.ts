@@ -1,0 +1,124 @@
+/**
+ * One rank of the ZeRO equivalence tests: a small MLP trained with AdamW (two parameter groups,
+ * weight decay on the matrices only), clipping and accumulation on this rank's shard of fixed
+ * synthetic batches, through a Strategy: DDP (`zero: 0`) or ZeroDataParallel at a stage. Small
+ * bucket caps make several units, so the layout's padding and parameters that span two ranks'
+ * chunks are exercised.
+ */
+import { Rng } from "../../src/data/random.js";
+import { registerPostAccumulateGradHook } from "../../src/autograd/hooks.js";
+import { mlp } from "../../src/models/mlp.js";
+import { mul } from "../../src/ops/binary.js";
+import { crossEntropy } from "../../src/ops/loss.js";
+import { AdamW } from "../../src/optim/adamw.js";
+import { GradScaler } from "../../src/optim/grad_scaler.js";
+import { DistributedDataParallel } from "../../src/parallel/ddp.js";
+import type { ProcessGroup } from "../../src/parallel/process_group.js";
+import type { Strategy } from "../../src/parallel/strategy.js";
+import { ZeroDataParallel } from "../../src/parallel/zero/zero.js";
+import { tensor } from "../../src/tensor/create.js";
+import { manualSeed } from "../../src/tensor/random.js";
+import { tidy } from "../../src/tensor/scope.js";
+
+export interface ZeroArgs {
+  /** 0: DDP; 1, 2: ZeRO at that stage. */
+  zero: 0 | 1 | 2;
+  steps: number;
+  globalBatch: number;
+  accumulate: number;
+  /** Loss scaling with a GradScaler. */
+  scaler?: boolean;
+  /** ZeRO: at this step rank 0 alone puts an inf into its gradient chunk (all ranks must skip the step). */
+  infOnRank0At?: number;
+}
+
+export interface ZeroResult {
+  losses: number[];
+  params: number[][];
+  /** Reduce-scatters issued while some gradient of the step was not final yet. */
+  duringBackward: number;
+  /** Model parameters whose full `.grad` was still held after a synced backward. */
+  fullGradsAfterSync: number;
+  /** Elements of optimizer state (Adam's moments) on this rank. */
+  stateElements: number;
+  skippedSteps: number;
+  units: number;
+}
+
+const FEATURES = 20,
+  CLASSES = 5;
+
+export function run(group: ProcessGroup, args: ZeroArgs): ZeroResult {
+  manualSeed(3);
+  const model = mlp({ inputs: FEATURES, hidden: [48, 31], classes: CLASSES });
+  const strategy: Strategy =
+    args.zero === 0
+      ? new DistributedDataParallel(model, group, { bucketCapMB: 0.002, firstBucketCapMB: 0.0005 })
+      : new ZeroDataParallel(model, group, { stage: args.zero, bucketCapMB: 0.002, firstBucketCapMB: 0.0005 });
+  const params = model.parameters();
+  // Gradients made final so far in this backward (this hook runs after the strategy's own).
+  let finalGrads = 0,
+    duringBackward = 0;
+  for (const p of params) registerPostAccumulateGradHook(p, () => finalGrads++);
+  const reduceScatter = group.reduceScatter.bind(group);
+  group.reduceScatter = (...call) => {
+    if (finalGrads < params.length) duringBackward++;
+    return reduceScatter(...call);
+  };
+  const optimizer = new AdamW([{ params: params.filter((p) => p.ndim >= 2) }, { params: params.filter((p) => p.ndim < 2), weightDecay: 0 }], {
+    lr: 1e-2,
+    weightDecay: 0.05,
+  });
+  const scaler = args.scaler ? new GradScaler({ initScale: 2 ** 16 }) : null;
+  const rng = Rng.seeded(11);
+  const total = args.steps * args.globalBatch;
+  const xs = Float32Array.from({ length: total * FEATURES }, () => rng.below(2001) / 1000 - 1);
+  const ys = Int32Array.from({ length: total }, (_, i) => {
+    const row = xs.subarray(i * FEATURES, i * FEATURES + CLASSES);
+    return row.indexOf(Math.max(...row));
+  });
+  const perRank = args.globalBatch / group.size,
+    micro = perRank / args.accumulate;
+  const losses: number[] = [];
+  let fullGradsAfterSync = 0;
+  for (let step = 0; step < args.steps; step++) {
+    let lossSum = 0;
+    for (let m = 0; m < args.accumulate; m++) {
+      // Rank r takes rows [r * perRank, (r + 1) * perRank) of the step's global batch.
+      const first = step * args.globalBatch + group.rank * perRank + m * micro;
+      const x = tensor(xs.slice(first * FEATURES, (first + micro) * FEATURES), { shape: [micro, FEATURES] });
+      const y = tensor(ys.slice(first, first + micro), { dtype: "int32" });
+      const sync = m === args.accumulate - 1;
+      tidy(() => {
+        const loss = crossEntropy(model.forward(x), y);
+        lossSum += loss.item() / args.accumulate;
+        const share = mul(loss, 1 / args.accumulate);
+        finalGrads = 0;
+        strategy.backward(scaler ? scaler.scale(share) : share, { sync });
+      });
+      x.dispose();
+      y.dispose();
+    }
+    if (args.zero > 0) fullGradsAfterSync += params.filter((p) => p.grad !== null).length;
+    if (step === args.infOnRank0At && group.rank === 0 && strategy instanceof ZeroDataParallel) {
+      strategy.shard.allMasters[0]!.grad!.toHost()[0] = Infinity;
+    }
+    if (scaler) strategy.unscale(scaler, optimizer);
+    strategy.clipGradNorm(1.0);
+    strategy.step(optimizer, scaler);
+    optimizer.zeroGrad();
+    losses.push(lossSum);
+  }
+  const state = optimizer.stateDict().state;
+  const stateElements = Object.values(state).reduce((n, s) => n + Object.values(s.tensors).reduce((k, t) => k + t.size, 0), 0);
+  strategy.dispose();
+  return {
+    losses,
+    params: params.map((p) => p.toArray()),
+    duringBackward,
+    fullGradsAfterSync,
+    stateElements,
+    skippedSteps: scaler?.skippedSteps ?? 0,
+    units: strategy instanceof ZeroDataParallel ? strategy.units.length : 0,
+  };
+}
