@@ -3,6 +3,7 @@ import type { Module } from "../nn/module.js";
 import { clipGradNorm, gradNorm } from "../optim/clip.js";
 import type { GradScaler } from "../optim/grad_scaler.js";
 import type { Optimizer, OptimizerStateDict } from "../optim/optimizer.js";
+import type { DType } from "../tensor/dtype.js";
 import type { Tensor } from "../tensor/tensor.js";
 
 /** The part of a checkpoint one rank writes or reads: model tensors by name, optimizer state. */
@@ -49,6 +50,11 @@ export interface Strategy {
   stateDict(optimizer: Optimizer<any>): StrategyState | null;
   /** Loads a checkpoint's state into this rank's model and optimizer. */
   loadStateDict(state: StrategyState, optimizer: Optimizer<any>): void;
+  /**
+   * Optional: the dtype and shape of each tensor of the full model's checkpoint, where this rank
+   * holds only parts of them (default: the module's own state dict).
+   */
+  checkpointShapes?(): Record<string, { dtype: DType; shape: readonly number[] }>;
   /** Detaches the strategy's hooks from the model. */
   dispose(): void;
 }

@@ -63,7 +63,10 @@ export class CheckpointCallback implements Callback {
   save(trainer: Trainer): void {
     const path = join(this.dir, checkpointName(trainer.step));
     trainer.pauseClock(() => {
-      saveCheckpoint(path, trainer.checkpointContent());
+      // Every rank asks its strategy (gathering a split model is collective); the writer writes.
+      const content = trainer.rankCheckpointContent();
+      if (!content) return;
+      saveCheckpoint(path, content);
       pruneCheckpoints(this.dir, this.options.keep ?? 3);
     });
     this.last = path;

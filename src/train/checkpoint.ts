@@ -4,6 +4,7 @@ import { basename, dirname, join } from "node:path";
 
 import type { OptimizerStateDict, ParamState } from "../optim/optimizer.js";
 import { decodeSafetensors, encodeSafetensors } from "../tensor/safetensors.js";
+import type { DType } from "../tensor/dtype.js";
 import type { Tensor } from "../tensor/tensor.js";
 
 /**
@@ -253,8 +254,8 @@ export function removeInterruptedWrites(root: string): void {
  * the checkpoint lacks or holds with another shape or dtype is named with both.
  * @example assertSameModel(loadLatestCheckpoint(dir, warn), model.stateDict());
  */
-export function assertSameModel(checkpoint: LoadedCheckpoint, own: Record<string, Tensor>): void {
-  const describe = (t: Tensor): string => `${t.dtype} [${t.shape.join(", ")}]`;
+export function assertSameModel(checkpoint: LoadedCheckpoint, own: Record<string, { dtype: DType; shape: readonly number[] }>): void {
+  const describe = (t: { dtype: DType; shape: readonly number[] }): string => `${t.dtype} [${t.shape.join(", ")}]`;
   const fail = (what: string): never => {
     throw new CheckpointError(`checkpoint ${checkpoint.dir} holds a different model: ${what}`);
   };

@@ -10,7 +10,8 @@ import { applyOverrides, ConfigError, parseConfig, readConfigFile } from "./conf
  */
 
 /**
- * Fields (and groups of fields) a resumed run may change: cadences, logging, threads, workers.
+ * Fields (and groups of fields) a resumed run may change: cadences, logging, threads, workers,
+ * the tensor-parallel layout.
  * @example RESUME_SAFE_FIELDS.includes("train.evalEvery") // true
  */
 export const RESUME_SAFE_FIELDS = [
@@ -26,6 +27,9 @@ export const RESUME_SAFE_FIELDS = [
   "data.evalBatchSize",
   "data.cache",
   "logging",
+  // A tensor-parallel checkpoint holds the full model, cut again for any tensor size on load.
+  "parallel.tensor",
+  "parallel.sequenceParallel",
 ] as const;
 
 /**

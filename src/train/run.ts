@@ -16,7 +16,7 @@ import { peakMemory, type PeakMemory } from "./memory_report.js";
 import { Progress } from "./progress.js";
 import { linesTo, progressMode, stderrProgressOutput } from "./progress_output.js";
 import { newRunFolder, resumeTarget } from "./run_folder.js";
-import { meshFor, strategyFor } from "./strategy_for.js";
+import { meshFor, modelFor, strategyFor } from "./strategy_for.js";
 import { TensorBoardLogger } from "./tensorboard.js";
 import { type FitResult, Trainer } from "./trainer.js";
 
@@ -85,14 +85,17 @@ export function runTraining(config: Config, options: RunOptions = {}): RunSummar
   }
   // Ranks of one data-parallel index (tensor and pipeline peers) read the same batches.
   const mesh = meshFor(config, group);
-  const parts = buildRun(config, mesh ? { rank: mesh.coords.data, worldSize: mesh.shape.data } : undefined);
+  // Each data-parallel replica trains on its own batches (its tensor and pipeline peers on the same).
+  const dataRanks = mesh?.shape.data ?? 1;
+  const parts = buildRun(config, mesh ? { rank: mesh.coords.data, worldSize: mesh.shape.data } : undefined, (model) => modelFor(config, model, mesh));
   if (lead) for (const warning of scheduleWarnings(config.schedule, parts.totalSteps)) log(`warning: ${warning}`);
   const checkpoints = new CheckpointCallback(checkpointDir, config.checkpoint);
   const metrics = lead ? new MetricsFile(join(runDir, "metrics.jsonl"), config.train.logEvery) : null;
-  const callbacks: Callback[] = metrics ? [metrics, checkpoints] : [];
+  // Every rank takes part in a checkpoint (a split model is gathered); rank 0 writes it.
+  const callbacks: Callback[] = metrics ? [metrics, checkpoints] : [checkpoints];
   if (config.train.earlyStopping) callbacks.push(new EarlyStopping(config.train.earlyStopping));
   const stepsOfEpoch = stepsPerEpoch(parts.train.length, config.train.accumulate);
-  const tensorboard = lead && config.logging.tensorboard ? new TensorBoardLogger(runDir, { unit: parts.task.unit, ranks: group?.size ?? 1 }) : null;
+  const tensorboard = lead && config.logging.tensorboard ? new TensorBoardLogger(runDir, { unit: parts.task.unit, ranks: dataRanks }) : null;
   const output = options.log ? linesTo(options.log) : stderrProgressOutput(progressMode(), group?.rank);
   const progress = lead
     ? new Progress({
@@ -100,14 +103,14 @@ export function runTraining(config: Config, options: RunOptions = {}): RunSummar
         stepsPerEpoch: stepsOfEpoch,
         unit: parts.task.unit,
         every: config.train.logEvery,
-        ranks: group?.size ?? 1,
+        ranks: dataRanks,
         steps: options.progress ?? false,
         output,
       })
     : null;
   for (const c of [tensorboard, progress]) if (c) callbacks.push(c);
   // Rank 0's initial weights go to every rank; a resume then loads the same checkpoint on each.
-  const strategy = strategyFor(config, parts.model, group);
+  const strategy = strategyFor(config, parts.model, group, mesh);
   const trainer = new Trainer({
     model: parts.model,
     optimizer: parts.optimizer,
@@ -147,10 +150,10 @@ export function runTraining(config: Config, options: RunOptions = {}): RunSummar
     steps: result.steps,
     epochs: result.epochs,
     steps_per_epoch: stepsOfEpoch,
-    ranks: group?.size ?? 1,
+    ranks: dataRanks,
     train_s: result.trainSeconds,
-    // Every rank trains on as many samples per step: the job's throughput is size × this rank's.
-    samples_per_s: result.throughput * (group?.size ?? 1),
+    // Every data-parallel replica trains on as many samples per step: the job's throughput is replicas × this rank's.
+    samples_per_s: result.throughput * dataRanks,
     unit: result.unit,
     eval: result.eval,
     checkpoint: checkpoints.last,

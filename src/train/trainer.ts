@@ -278,8 +278,18 @@ export class Trainer {
 
   /** Everything a checkpoint holds to resume this run exactly (this rank's part of it). */
   checkpointContent(): CheckpointContent {
+    const content = this.rankCheckpointContent();
+    if (!content) throw new Error("Trainer.checkpointContent: this rank's strategy writes no part of the checkpoint");
+    return content;
+  }
+
+  /**
+   * This rank's part of a checkpoint, or null where its strategy writes none. Every rank of a
+   * job calls it at the same step: a strategy may gather the state with collectives.
+   */
+  rankCheckpointContent(): CheckpointContent | null {
     const state = this.strategy.stateDict(this.options.optimizer);
-    if (!state) throw new Error("Trainer.checkpointContent: this rank's strategy writes no part of the checkpoint");
+    if (!state) return null;
     return {
       ...state,
       meta: {
@@ -297,7 +307,7 @@ export class Trainer {
   /** Restores model, optimizer, schedule, random and data positions from a checkpoint. */
   restore(checkpoint: LoadedCheckpoint): void {
     const { model, optimizer, scheduler, train } = this.options;
-    assertSameModel(checkpoint, model.stateDict());
+    assertSameModel(checkpoint, this.strategy.checkpointShapes?.() ?? model.stateDict());
     this.strategy.loadStateDict(checkpoint, optimizer);
     const meta = checkpoint.meta;
     if (scheduler && meta.scheduler) scheduler.loadStateDict(meta.scheduler as { step: number });

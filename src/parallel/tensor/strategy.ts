@@ -2,6 +2,7 @@ import type { Module } from "../../nn/module.js";
 import { clipGradNorm, gradNorm } from "../../optim/clip.js";
 import type { GradScaler } from "../../optim/grad_scaler.js";
 import type { Optimizer, OptimizerStateDict } from "../../optim/optimizer.js";
+import type { DType } from "../../tensor/dtype.js";
 import { Tensor } from "../../tensor/tensor.js";
 import { DistributedDataParallel } from "../ddp.js";
 import type { ProcessGroup } from "../process_group.js";
@@ -83,6 +84,11 @@ export class TensorParallel implements Strategy {
     return norm;
   }
 
+  unscale(gradScaler: GradScaler, optimizer: Optimizer<any>): void {
+    // Each rank holds other gradients: the tensor group agrees on an inf/NaN any of them found.
+    gradScaler.unscale(optimizer, (foundInf) => shardedNorm(this.group)(foundInf ? 1 : 0, "max") > 0);
+  }
+
   step(optimizer: Optimizer<any>, gradScaler?: GradScaler | null): void {
     stepOptimizer(optimizer, gradScaler);
   }
@@ -121,6 +127,13 @@ export class TensorParallel implements Strategy {
     if (this.group.rank === 0 && (this.options.data?.rank ?? 0) === 0) return { model, optimizer: { ...own, state } };
     for (const t of gathered) t.dispose();
     return null;
+  }
+
+  checkpointShapes(): Record<string, { dtype: DType; shape: readonly number[] }> {
+    const shapes: Record<string, { dtype: DType; shape: readonly number[] }> = {};
+    for (const [name, t] of [...this.module.namedParameters(), ...this.module.namedBuffers()])
+      shapes[name] = { dtype: t.dtype, shape: this.splits.get(t)?.shape ?? t.shape };
+    return shapes;
   }
 
   loadStateDict(state: StrategyState, optimizer: Optimizer<any>): void {
