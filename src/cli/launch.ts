@@ -1,17 +1,15 @@
-import { spawn } from "node:child_process";
-import { availableParallelism, constants } from "node:os";
-import { fileURLToPath } from "node:url";
+import { availableParallelism } from "node:os";
+import { join } from "node:path";
 
 import { type Command, CommanderError } from "commander";
 
-import { BACKEND_ENV, TIMEOUT_ENV } from "../parallel/init.js";
-import { OPEN_MPI_DAEMON_OPTIONS } from "../parallel/mpi/daemon_options.js";
-import { isJsonLine, rankPrefix } from "../parallel/rank_output.js";
-import { startThreads } from "../parallel/threads/spawn.js";
-import { PROGRESS_ENV, progressMode } from "../train/progress_output.js";
+import { newRunFolder, resumeTarget } from "../train/run_folder.js";
+import { type ElasticLimits, elasticLimits, runElastic } from "./elastic.js";
+import { type MpiPlacement, type PlacedHost, restartPlacement } from "./elastic_hosts.js";
 import { UsageError } from "./errors.js";
 import { readHostfile } from "./hostfile.js";
-import type { RankResult } from "./launch_rank.js";
+import { type JobStart, type RunningJob, startMpiJob, startThreadsJob } from "./launch_jobs.js";
+import type { TrainCommand } from "./train.js";
 
 /** The options of `turbine launch`, as commander gives them. */
 export interface LaunchOptions {
@@ -22,6 +20,8 @@ export interface LaunchOptions {
   hostfile?: string;
   threadsPerWorker?: string;
   timeout: string;
+  maxRestarts?: string;
+  minRanks?: string;
 }
 
 /** Said when an option of the rank's command comes before it: the command goes after `--`. */
@@ -39,6 +39,21 @@ export interface JobShape {
   size: number;
   /** mpirun's placement arguments (empty: this machine, or mpirun's own discovery). */
   placement: string[];
+  /** The machines and their ranks, where known (a restart leaves out the ones that are gone). */
+  hosts?: PlacedHost[];
+}
+
+/** Open MPI's default placement of `size` ranks over hosts that all give slots= (filled in order); undefined otherwise. */
+function slotPlacement(hosts: { name: string; slots?: number }[], size: number): PlacedHost[] | undefined {
+  if (hosts.some((h) => h.slots === undefined)) return undefined;
+  const placed: PlacedHost[] = [];
+  let left = size;
+  for (const h of hosts) {
+    if (left === 0) break;
+    placed.push({ name: h.name, ranks: Math.min(h.slots!, left) });
+    left -= placed.at(-1)!.ranks;
+  }
+  return left === 0 ? placed : undefined;
 }
 
 /**
@@ -62,7 +77,11 @@ export function jobShape(opts: LaunchOptions, env: NodeJS.ProcessEnv = process.e
     return { size: (n ?? perNode)!, placement: [] };
   }
   const hosts = opts.hostfile === undefined ? undefined : readHostfile(opts.hostfile);
-  if (perNode === undefined && nodes === undefined) return { size: n!, placement: hosts ? ["--hostfile", opts.hostfile!] : [] };
+  if (perNode === undefined && nodes === undefined) {
+    if (hosts === undefined) return { size: n!, placement: [] };
+    const placed = slotPlacement(hosts, n!);
+    return { size: n!, placement: ["--hostfile", opts.hostfile!], ...(placed ? { hosts: placed } : {}) };
+  }
   nodes ??= hosts?.length ?? 1;
   if (perNode === undefined) {
     if (n! % nodes !== 0) throw new UsageError(`launch: -n ${n} ranks do not divide over --nnodes ${nodes}`, "give --nproc-per-node instead");
@@ -93,64 +112,45 @@ export function jobShape(opts: LaunchOptions, env: NodeJS.ProcessEnv = process.e
       );
     }
   }
-  return { size, placement: ["--host", used.map((h) => `${h.name}:${perNode}`).join(",")] };
+  return { size, placement: ["--host", used.map((h) => `${h.name}:${perNode}`).join(",")], hosts: used.map((h) => ({ name: h.name, ranks: perNode })) };
 }
+
+/** Starts the job's ranks on its backend: `ranks` of them, placed as `placement` says (mpi). */
+type StartJob = (ranks: number, placement: readonly string[], start: JobStart) => RunningJob;
 
 /**
- * Threads backend: one process, a worker thread per rank running the command, logs prefixed
- * with "[rank r] ". A failure every rank shares (a bad config, say) is printed once; the exit
- * code is that of the lowest failed rank (2 for usage, 1 for a failed run).
+ * The elastic run of a train command: its run folder (made here, so that every segment writes
+ * into the same one; a resumed run's own) and the restart loop. An mpi restart leaves out the
+ * hosts that are gone (no longer in the hostfile, or unreachable).
  */
-async function launchThreads(size: number, threads: number, timeoutMs: number, argv: string[]): Promise<number> {
-  // A rank's stdout goes to stdout, its stderr to stderr, each line tagged with its rank but JSON (--json's summary).
-  const onLine = (rank: number, line: string, stream: "stdout" | "stderr"): void => {
-    if (stream === "stdout") process.stdout.write(isJsonLine(line) ? `${line}\n` : `${rankPrefix(rank)}${line}\n`);
-    else process.stderr.write(`${rankPrefix(rank)}${line}\n`);
+function launchElastic(opts: LaunchOptions, shape: JobShape, train: TrainCommand, limits: ElasticLimits, startJob: StartJob, start: JobStart): Promise<number> {
+  const { config } = train;
+  const runDir = train.resume !== undefined ? resumeTarget(train.resume).runDir : newRunFolder(join(config.outDir, config.name ?? config.model.kind));
+  const first: MpiPlacement = { size: shape.size, placement: shape.placement };
+  const replica = config.parallel.tensor * config.parallel.pipeline;
+  let current = first;
+  const capacity = async (): Promise<number> => {
+    if (opts.backend === "threads") return shape.size;
+    try {
+      current = restartPlacement(shape.hosts, opts.hostfile, first);
+    } catch (error) {
+      // The hostfile became unreadable or wrong: no host can be counted on.
+      process.stderr.write(`${(error as Error).message}\n`);
+      return 0;
+    }
+    return current.size;
   };
-  const job = startThreads({ size, threadsPerWorker: threads, timeoutMs, module: new URL("./launch_rank.js", import.meta.url), args: { argv }, onLine });
-  const results: (RankResult & { rank: number })[] = (await job.done).map((o) =>
-    o.ok ? { rank: o.rank, ...(o.result as RankResult) } : { rank: o.rank, code: 1, message: o.error.message },
+  return runElastic(
+    {
+      size: shape.size,
+      runDir,
+      layout: { ranks: shape.size / replica, batchSize: config.data.batchSize, accumulate: config.train.accumulate },
+      replica,
+      start: (ranks, env, onJsonLine) => startJob(ranks, current.placement, { ...start, env, onJsonLine }),
+      capacity,
+    },
+    limits,
   );
-  const failures = results.filter((r) => r.code !== 0);
-  if (failures.length === 0) return 0;
-  const shared = failures.length === size && failures.every((f) => f.message === failures[0]!.message);
-  for (const f of shared ? failures.slice(0, 1) : failures) {
-    if (f.message !== undefined) process.stderr.write(`${shared ? "" : `[rank ${f.rank}] `}turbine: ${f.message}\n`);
-  }
-  return failures[0]!.code;
-}
-
-/** Open MPI backend: mpirun starts `node <cli> <command>` per rank with TURBINE_DIST_BACKEND=mpi. */
-function launchMpi(shape: JobShape, threads: number | undefined, timeoutS: number, argv: string[]): Promise<number> {
-  const cli = fileURLToPath(new URL("./main.js", import.meta.url));
-  const exported = [BACKEND_ENV, TIMEOUT_ENV, PROGRESS_ENV, ...(threads ? ["OMP_NUM_THREADS"] : [])].flatMap((name) => ["-x", name]);
-  const args = ["--allow-run-as-root", ...OPEN_MPI_DAEMON_OPTIONS, "-n", String(shape.size), ...shape.placement, ...exported];
-  // A rank sees a pseudo-terminal even when the job's output goes to a file: the launcher's stderr decides bar or lines.
-  const env = {
-    ...process.env,
-    [BACKEND_ENV]: "mpi",
-    [TIMEOUT_ENV]: String(timeoutS),
-    [PROGRESS_ENV]: progressMode(),
-    ...(threads ? { OMP_NUM_THREADS: String(threads) } : {}),
-  };
-  const child = spawn("mpirun", [...args, process.execPath, cli, ...argv], { stdio: "inherit", env });
-  // Ctrl-C or SIGTERM: mpirun passes the stop on to the ranks (as SIGTERM), which save a
-  // checkpoint and end; the launcher waits for them and exits as `train` would (130 or 143).
-  // A Ctrl-C at the terminal reaches mpirun itself (it is in the launcher's process group), and
-  // mpirun takes a second SIGINT as "kill the job now": only SIGTERM is passed on.
-  let stoppedBy: NodeJS.Signals | null = null;
-  const forward = (signal: NodeJS.Signals): void => {
-    stoppedBy ??= signal;
-    if (signal === "SIGTERM") child.kill(signal);
-  };
-  process.on("SIGINT", forward).on("SIGTERM", forward);
-  return new Promise((resolve, reject) => {
-    child.on("error", (error) => reject(new Error(`launch: could not start mpirun (${error.message}); install Open MPI (apt-get install openmpi-bin)`)));
-    child.on("exit", (code, signal) => {
-      process.off("SIGINT", forward).off("SIGTERM", forward);
-      resolve(stoppedBy ? 128 + constants.signals[stoppedBy] : (code ?? (signal ? 1 : 0)));
-    });
-  });
 }
 
 /**
@@ -159,10 +159,12 @@ function launchMpi(shape: JobShape, threads: number | undefined, timeoutS: numbe
  * LOCAL_WORLD_SIZE, and `train` trains data-parallel over the job. The config's batch size is
  * per rank (PyTorch DDP's convention), so the global batch is N × batchSize; rank 0 writes
  * metrics and checkpoints. The job's shape, the hostfile and the rank's command line (its config
- * too) are checked before any rank starts.
+ * too) are checked before any rank starts. With `--max-restarts K` a train run that loses a
+ * rank restarts from its newest complete checkpoint (src/cli/elastic.ts).
+ * @example turbine launch -n 4 --max-restarts 3 --min-ranks 2 -- train gpt-char
  * @example turbine launch --nnodes 2 --nproc-per-node 2 --backend mpi --hostfile hosts -- train gpt-char
  */
-export function registerLaunch(program: Command, ranks: { commands: readonly string[]; check: (argv: string[]) => Promise<void> }): void {
+export function registerLaunch(program: Command, ranks: { commands: readonly string[]; check: (argv: string[]) => Promise<TrainCommand | null> }): void {
   program
     .command("launch")
     .description("run a turbine command (train, bench, ...) on N ranks: worker threads on this machine, or Open MPI processes on many")
@@ -173,6 +175,14 @@ export function registerLaunch(program: Command, ranks: { commands: readonly str
     .option("--hostfile <file>", "Open MPI hostfile, one HOST [slots=N] per line (mpi backend)")
     .option("--threads-per-worker <T>", "OpenMP threads per rank (default, threads backend: cores / N, at least 1)")
     .option("--timeout <seconds>", "fail a collective that waits longer than this, on either backend", "300")
+    .option(
+      "--max-restarts <K>",
+      "train: when a rank dies or a collective times out, end the others and restart the job up to K times from the run's newest complete checkpoint (the steps since it, up to checkpoint.every, are trained again)",
+    )
+    .option(
+      "--min-ranks <M>",
+      "with --max-restarts: restart on fewer ranks (at least M) when some cannot come back (mpi: a host gone from the hostfile or unreachable), keeping the global batch by accumulation where it divides (default: all ranks)",
+    )
     .argument("<command...>", "the command each rank runs, after --, e.g. -- train gpt-char")
     .passThroughOptions()
     .action(async (command: string[], opts: LaunchOptions) => {
@@ -185,8 +195,10 @@ export function registerLaunch(program: Command, ranks: { commands: readonly str
           LAUNCH_SEPARATOR_HINT,
         );
       }
+      const limits = elasticLimits(opts, shape.size);
+      let train: TrainCommand | null;
       try {
-        await ranks.check(command);
+        train = await ranks.check(command);
       } catch (error) {
         // The rank's command asked for its help, printed once here: nothing to launch.
         if (error instanceof CommanderError && error.exitCode === 0) return;
@@ -197,11 +209,16 @@ export function registerLaunch(program: Command, ranks: { commands: readonly str
       // train uses every core by default; a rank gets its share.
       const withThreads = (t: number | undefined): string[] =>
         t !== undefined && command[0] === "train" ? [...command, "--set", `train.threads=${t}`] : command;
-      if (opts.backend === "threads") {
-        const perWorker = threads ?? Math.max(1, Math.floor(availableParallelism() / shape.size));
-        process.exitCode = await launchThreads(shape.size, perWorker, timeoutS * 1000, withThreads(perWorker));
-      } else {
-        process.exitCode = await launchMpi(shape, threads, timeoutS, withThreads(threads));
+      const perWorker = opts.backend === "threads" ? (threads ?? Math.max(1, Math.floor(availableParallelism() / shape.size))) : threads;
+      const start: JobStart = { argv: withThreads(perWorker), env: {}, timeoutS, ...(perWorker !== undefined ? { threads: perWorker } : {}) };
+      const startJob: StartJob = (size, placement, s) =>
+        opts.backend === "threads" ? startThreadsJob(size, { ...s, threads: perWorker! }) : startMpiJob(size, placement, s, limits !== null);
+      if (limits === null) {
+        process.exitCode = (await startJob(shape.size, shape.placement, start).done).code;
+        return;
       }
+      if (train === null)
+        throw new UsageError(`launch: --max-restarts restarts a train run, got ${JSON.stringify(command.join(" "))}`, "drop --max-restarts, or launch train");
+      process.exitCode = await launchElastic(opts, shape, train, limits, startJob, start);
     });
 }

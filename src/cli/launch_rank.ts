@@ -17,9 +17,9 @@ export interface RankResult {
   message?: string;
 }
 
-/** Runs one rank's command line, e.g. ["train", "examples/mlp.json"]. */
-export async function run(group: ProcessGroup, args: { argv: string[] }): Promise<RankResult> {
-  Object.assign(process.env, rankEnvironment({ rank: group.rank, worldSize: group.size, localRank: group.rank, localWorldSize: group.size }));
+/** Runs one rank's command line, e.g. ["train", "examples/mlp.json"], with the launcher's extra environment. */
+export async function run(group: ProcessGroup, args: { argv: string[]; env?: Record<string, string> }): Promise<RankResult> {
+  Object.assign(process.env, args.env, rankEnvironment({ rank: group.rank, worldSize: group.size, localRank: group.rank, localWorldSize: group.size }));
   try {
     await turbineProgram({ launch: false }).parseAsync(args.argv, { from: "user" });
     return { code: Number(process.exitCode ?? 0) };

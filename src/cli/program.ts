@@ -9,7 +9,7 @@ import { registerData } from "./data.js";
 import { UsageError } from "./errors.js";
 import { LAUNCH_SEPARATOR_HINT, registerLaunch } from "./launch.js";
 import { registerSample } from "./sample.js";
-import { registerTrain, trainConfig } from "./train.js";
+import { registerTrain, type TrainCommand, trainConfig } from "./train.js";
 
 /** The version of the installed package, from its package.json. */
 function packageVersion(): string {
@@ -85,17 +85,20 @@ export function turbineProgram(options: { launch?: boolean } = {}): Command {
  * Checks a command line of a launched rank in this process, running no command: its usage (as
  * every rank would parse it) and, for train, its config. So a mistake is reported once, before
  * any rank or mpirun starts. Throws what the rank would throw; a CommanderError with exit code 0
- * when the line asked for help (printed here, once).
+ * when the line asked for help (printed here, once). Returns a train command's config (and the
+ * run it resumes), null for any other command.
  * @example await checkRankCommand(["train", "gpt-char", "--set", "train.steps=10"]);
  */
-export async function checkRankCommand(argv: string[]): Promise<void> {
+export async function checkRankCommand(argv: string[]): Promise<TrainCommand | null> {
   const program = turbineProgram({ launch: false });
   const leaves = (c: Command): Command[] => (c.commands.length === 0 ? [c] : c.commands.flatMap(leaves));
   for (const command of leaves(program)) command.action(() => {});
+  let train: TrainCommand | null = null;
   program.commands
     .find((c) => c.name() === "train")!
     .action((file: string | undefined, opts: { set: string[]; resume?: string; list?: boolean; helpConfig?: boolean }) => {
-      if (!opts.list && !opts.helpConfig) trainConfig(file, opts);
+      if (!opts.list && !opts.helpConfig) train = { config: trainConfig(file, opts), ...(opts.resume !== undefined ? { resume: opts.resume } : {}) };
     });
   await program.parseAsync(argv, { from: "user" });
+  return train;
 }

@@ -3,7 +3,7 @@ import type { Command } from "commander";
 import { inDistributedJob, initProcessGroup } from "../parallel/init.js";
 import { type Config, DEFAULT_CONFIG } from "../train/config.js";
 import { applyOverrides, ConfigError, configReference, parseConfig, readConfigFile } from "../train/config_file.js";
-import { formatPeakMemory } from "../train/memory_report.js";
+import { formatModelStateBytes, formatPeakMemory } from "../train/memory_report.js";
 import { formatEpochs, formatThroughput } from "../train/progress_format.js";
 import { progressMode } from "../train/progress_output.js";
 import { resumeConfig } from "../train/resume_config.js";
@@ -11,6 +11,7 @@ import { runTraining, type RunSummary } from "../train/run.js";
 import { resumeTarget } from "../train/run_folder.js";
 import { stopSignalReceived, watchStopSignals } from "../train/stop_signals.js";
 import { formatBuiltinConfigs, resolveConfigFile } from "./config_names.js";
+import { elasticSegment } from "./elastic_env.js";
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
@@ -37,14 +38,22 @@ function printSummary(s: RunSummary, json: boolean): void {
     `data wait${ofRank0}: ${s.data_wait_s.toFixed(2)} s (${((100 * s.data_wait_s) / Math.max(s.train_s, 1e-9)).toFixed(1)}% of training)`,
     s.stopped ? `stopped early: ${s.stopped}` : null,
     formatPeakMemory(s.peak_bytes, `peak memory${ofRank0}`),
+    formatModelStateBytes(s.model_state_bytes, `model states${ofRank0}`),
     `checkpoint: ${s.checkpoint ?? "none"}`,
     `run folder: ${s.run_dir} (metrics.jsonl, config.json)`,
   ].filter((l) => l !== null);
   process.stdout.write(`${lines.join("\n")}\n`);
   if (json) {
-    const { steps, epochs, train_s, samples_per_s, eval: evaluation, checkpoint, data_wait_s, peak_bytes } = s;
-    process.stdout.write(`${JSON.stringify({ steps, epochs, train_s, samples_per_s, eval: evaluation, checkpoint, data_wait_s, peak_bytes })}\n`);
+    const { steps, epochs, train_s, samples_per_s, eval: evaluation, checkpoint, data_wait_s, peak_bytes, model_state_bytes } = s;
+    const line = { steps, epochs, train_s, samples_per_s, eval: evaluation, checkpoint, data_wait_s, peak_bytes, model_state_bytes };
+    process.stdout.write(`${JSON.stringify(line)}\n`);
   }
+}
+
+/** A train command line as `turbine launch` checks it: its config, and the run it resumes. */
+export interface TrainCommand {
+  config: Config;
+  resume?: string;
 }
 
 /**
@@ -79,7 +88,7 @@ export function registerTrain(program: Command): void {
       "--resume <run>",
       "continue a run (its folder, e.g. runs/cnn/version_0, or one of its checkpoints) with its saved config; --set may change only cadences, logging and threads",
     )
-    .option("--json", "end with one JSON line: { steps, epochs, train_s, samples_per_s, eval, checkpoint, peak_bytes }")
+    .option("--json", "end with one JSON line: { steps, epochs, train_s, samples_per_s, eval, checkpoint, data_wait_s, peak_bytes, model_state_bytes }")
     .option("--no-progress", "no progress bar or progress lines (evaluation results are still shown)")
     .option("--help-config", "print every config field with its type, default and meaning")
     .action(
@@ -88,7 +97,11 @@ export function registerTrain(program: Command): void {
           process.stdout.write(`${opts.list ? formatBuiltinConfigs() : formatReference()}\n`);
           return;
         }
-        const config = trainConfig(file, opts);
+        // A restart of `turbine launch --max-restarts` continues the run's own config.json (the
+        // first segment saved it; the launcher may have changed its batch layout for fewer ranks).
+        const segment = elasticSegment();
+        const config = segment?.restart ? resumeConfig(segment.runDir, []) : trainConfig(file, opts);
+        const resume = segment?.restart ? (segment.from ?? undefined) : opts.resume;
         // A rank of `turbine launch` trains data-parallel over its job's group.
         const group = inDistributedJob() ? await initProcessGroup() : undefined;
         // Ctrl-C or SIGTERM: the step in flight finishes, a checkpoint is written, and the run ends.
@@ -96,7 +109,7 @@ export function registerTrain(program: Command): void {
         let summary: RunSummary;
         try {
           const stopRequested = (): string | null => stopSignalReceived()?.name ?? null;
-          summary = runTraining(config, { resume: opts.resume, progress: opts.progress, stopRequested, ...(group ? { group } : {}) });
+          summary = runTraining(config, { resume, runDir: segment?.runDir, progress: opts.progress, stopRequested, ...(group ? { group } : {}) });
         } finally {
           unwatch();
         }

@@ -16,14 +16,18 @@ import type { Tensor } from "../tensor/tensor.js";
  * adamStepInPlace(p, p.grad!, expAvg, expAvgSq, null, new Float64Array([1e-3, 0.9, 0.999, 1e-8, 0, 1, 1]));
  */
 export function adamStepInPlace(p: Tensor, grad: Tensor, expAvg: Tensor, expAvgSq: Tensor, low: Tensor | null, hyper: Float64Array): void {
-  kernels.adamStep(
-    p.data as Float32Array,
-    grad.data as Float32Array,
-    expAvg.data as Float32Array,
-    expAvgSq.data as Float32Array,
-    low && (low.data as Uint16Array),
-    hyper,
-  );
+  adamStepInPlaceWith(p, grad, low, expAvg.data as Float32Array, expAvgSq.data as Float32Array, hyper);
+}
+
+/**
+ * adamStepInPlace with the moments given as plain float32 arrays of p.size elements: the step
+ * of optimizer state kept outside tensors (offloaded to a file, read into a buffer).
+ *
+ * @example
+ * adamStepInPlaceWith(p, p.grad!, null, expAvgBuffer, expAvgSqBuffer, hyper);
+ */
+export function adamStepInPlaceWith(p: Tensor, grad: Tensor, low: Tensor | null, expAvg: Float32Array, expAvgSq: Float32Array, hyper: Float64Array): void {
+  kernels.adamStep(p.data as Float32Array, grad.data as Float32Array, expAvg, expAvgSq, low && (low.data as Uint16Array), hyper);
 }
 
 /**

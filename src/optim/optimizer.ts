@@ -74,24 +74,39 @@ export abstract class Optimizer<H extends Hyper> {
   /** One update of every parameter that has a gradient. */
   step(): void {
     noGrad(() => {
-      for (const group of this.paramGroups) {
-        for (const p of group.params) {
-          if (!p.grad) continue;
-          let s = this.state.get(p);
-          if (!s) {
-            s = { step: 0, tensors: this.initState(p, group) };
-            for (const t of Object.values(s.tensors)) {
-              t.kept = true;
-              t.category = "optimizer";
-            }
-            this.state.set(p, s);
-          }
-          s.step++;
-          p.version++;
-          this.update(p, p.grad, s, group);
-        }
-      }
+      for (const { p, state, group } of this.dueUpdates()) this.update(p, p.grad!, state, group);
     });
+  }
+
+  /**
+   * The parameters a step updates (those with a gradient), in order, each with its state
+   * (created on its first step) and group; their step counts and versions already advanced.
+   */
+  protected dueUpdates(): { p: Tensor; state: ParamState; group: ParamGroup<H> }[] {
+    const due: { p: Tensor; state: ParamState; group: ParamGroup<H> }[] = [];
+    for (const group of this.paramGroups) {
+      for (const p of group.params) {
+        if (!p.grad) continue;
+        let state = this.state.get(p);
+        if (!state) {
+          state = { step: 0, tensors: this.initState(p, group) };
+          for (const t of Object.values(state.tensors)) {
+            t.kept = true;
+            t.category = "optimizer";
+          }
+          this.state.set(p, state);
+        }
+        state.step++;
+        p.version++;
+        due.push({ p, state, group });
+      }
+    }
+    return due;
+  }
+
+  /** Bytes of optimizer state kept in a file instead of memory (Adam.offloadState); 0 here. @example opt.offloadedBytes() */
+  offloadedBytes(): number {
+    return 0;
   }
 
   /** Drops the gradients (setToNone, PyTorch's default) or fills them with zeros. */

@@ -89,6 +89,20 @@ export class Tensor {
     source.storageRef = null;
   }
 
+  /**
+   * The reverse of realize: gives the elements back (the storage returns to the pool once no
+   * other handle holds it) and makes the tensor meta again, shape and dtype kept. ZeRO-3 frees a
+   * layer's gathered parameters this way after its forward.
+   * @example weight.unrealize();   // weight.isMeta === true; realize() gives it elements again
+   */
+  unrealize(): void {
+    if (this.metaCategory !== null) return;
+    const category = this.storage.category;
+    this.dispose();
+    this.view = new DTYPES[this.dtype].array(0);
+    this.metaCategory = category;
+  }
+
   /** A new tensor of uninitialised pooled memory. */
   static empty(shape: readonly number[], dtype: DType = "float32", category: MemoryCategory = "activation"): Tensor {
     let size = 1;

@@ -236,13 +236,19 @@ const parallel = z
       .optional()
       .describe("pipeline: layers of each part, by hand (one entry per stage, or per chunk when interleaved); default: balanced by measured cost"),
     zero: z
-      .literal([0, 1, 2])
+      .literal([0, 1, 2, 3])
       .default(0)
       .describe(
-        "ZeRO stage under turbine launch: 0 = data parallel (DDP, every rank holds everything); 1 = optimizer state and f32 master weights sharded across the ranks; 2 = gradients sharded too (reduce-scattered during backward)",
+        "ZeRO stage under turbine launch: 0 = data parallel (DDP, every rank holds everything); 1 = optimizer state and f32 master weights sharded across the ranks; 2 = gradients sharded too (reduce-scattered during backward); 3 = parameters sharded too (each module's gathered just before its forward, freed after)",
+      ),
+    offload: z
+      .enum(["none", "disk"])
+      .default("none")
+      .describe(
+        "where AdamW's two moments live: none (memory) or disk (a file per rank in the run folder's offload/, removed at exit, each parameter's moments read ahead while the previous one updates): the same updates bitwise for 8 bytes less memory per parameter",
       ),
   })
-  .default({ tensor: 1, sequenceParallel: false, pipeline: 1, expert: 1, microBatches: 1, schedule: "1f1b", virtualStages: 2, zero: 0 })
+  .default({ tensor: 1, sequenceParallel: false, pipeline: 1, expert: 1, microBatches: 1, schedule: "1f1b", virtualStages: 2, zero: 0, offload: "none" })
   .describe("parallel");
 
 export const configSchema = z

@@ -1,4 +1,5 @@
 import { MEMORY_CATEGORIES, type MemoryCategory, type MemoryReport } from "../tensor/memory.js";
+import type { ModelStateBytes } from "./model_state_bytes.js";
 
 /** Peak bytes of a run by category, and `total`: the most held at once across categories. */
 export type PeakMemory = Record<MemoryCategory | "total", number>;
@@ -42,4 +43,18 @@ export function formatBytes(bytes: number): string {
 export function formatPeakMemory(peak: PeakMemory, label = "peak memory"): string {
   const parts = MEMORY_CATEGORIES.map((c) => `${LABELS[c]} ${formatBytes(peak[c])}`);
   return `${label}: ${parts.join(", ")}; ${formatBytes(peak.total)} at once`;
+}
+
+/**
+ * One line of a rank's model states (the tracker's peaks), led by `label`.
+ * @example formatModelStateBytes(bytes)   // "model states: parameters 3.13 MiB, gradients 3.13 MiB, optimizer state 6.25 MiB (+ 0 B on disk); 12.5 MiB in memory"
+ */
+export function formatModelStateBytes(bytes: ModelStateBytes, label = "model states"): string {
+  const { parameters, gradients, optimizer, offloaded, resident } = bytes;
+  const parts = [
+    `parameters ${formatBytes(parameters)}`,
+    `gradients ${formatBytes(gradients)}`,
+    `optimizer state ${formatBytes(optimizer)} (+ ${formatBytes(offloaded)} on disk)`,
+  ];
+  return `${label}: ${parts.join(", ")}; ${formatBytes(resident)} in memory`;
 }

@@ -13,6 +13,8 @@ import type { Config } from "./config.js";
 import { buildRun } from "./build.js";
 import { scheduleWarnings } from "./schedule_fit.js";
 import { peakMemory, type PeakMemory } from "./memory_report.js";
+import { measuredModelStateBytes, type ModelStateBytes } from "./model_state_bytes.js";
+import { offloadOptimizerState } from "./offload.js";
 import { Progress } from "./progress.js";
 import { linesTo, progressMode, stderrProgressOutput } from "./progress_output.js";
 import { newRunFolder, resumeTarget } from "./run_folder.js";
@@ -26,6 +28,11 @@ export interface RunOptions {
    * (the newest valid one from there on). The config should be the run's (resumeConfig).
    */
   resume?: string;
+  /**
+   * The run folder to write into when not resuming, made beforehand (by `turbine launch
+   * --max-restarts`, which restarts the run there); default: a new version_N folder.
+   */
+  runDir?: string;
   /** Show progress (a bar on a terminal, lines otherwise); evaluation results are shown either way. */
   progress?: boolean;
   /** Where warnings and progress lines go (default: stderr, progress as a bar on a terminal). */
@@ -63,6 +70,8 @@ export interface RunSummary {
   data_wait_s: number;
   /** Peak bytes during training (from the start of fit), by category, from the memory tracker. */
   peak_bytes: PeakMemory;
+  /** This rank's model states (the tracker's peaks, and the optimizer state on disk); modelStateBytes gives the formula. */
+  model_state_bytes: ModelStateBytes;
 }
 
 /**
@@ -77,7 +86,7 @@ export function runTraining(config: Config, options: RunOptions = {}): RunSummar
   const group = options.group,
     lead = (group?.rank ?? 0) === 0;
   const resume = options.resume === undefined ? null : resumeTarget(options.resume);
-  const runDir = resume?.runDir ?? newRunFolderOfJob(join(config.outDir, config.name ?? config.model.kind), group);
+  const runDir = resume?.runDir ?? options.runDir ?? newRunFolderOfJob(join(config.outDir, config.name ?? config.model.kind), group);
   const checkpointDir = join(runDir, "checkpoints");
   if (lead) {
     writeFileSync(join(runDir, "config.json"), `${JSON.stringify(config, null, 2)}\n`);
@@ -111,6 +120,7 @@ export function runTraining(config: Config, options: RunOptions = {}): RunSummar
   for (const c of [tensorboard, progress]) if (c) callbacks.push(c);
   // Rank 0's initial weights go to every rank; a resume then loads the same checkpoint on each.
   const strategy = strategyFor(config, parts.model, group, mesh);
+  const closeOffload = offloadOptimizerState(config, parts.optimizer, runDir, group?.rank ?? 0);
   const trainer = new Trainer({
     model: parts.model,
     optimizer: parts.optimizer,
@@ -143,9 +153,11 @@ export function runTraining(config: Config, options: RunOptions = {}): RunSummar
     progress?.close();
     tensorboard?.close();
     strategy.dispose();
+    closeOffload();
     parts.train.close();
   }
-  const peak = peakMemory(memory.report());
+  const report = memory.report();
+  const peak = peakMemory(report);
   return {
     steps: result.steps,
     epochs: result.epochs,
@@ -162,6 +174,7 @@ export function runTraining(config: Config, options: RunOptions = {}): RunSummar
     interrupted: result.interrupted,
     data_wait_s: result.dataWaitSeconds,
     peak_bytes: peak,
+    model_state_bytes: measuredModelStateBytes(report, parts.optimizer),
   };
 }
 

@@ -54,7 +54,7 @@ export function modelFor(config: Config, model: Module, mesh: DeviceMesh | null)
 
 /**
  * The strategy a run's config asks for on this rank: one process without a group; over a
- * group, data parallel (DDP) at `parallel.zero` 0, sharded data parallel (ZeRO) at 1 or 2;
+ * group, data parallel (DDP) at `parallel.zero` 0, sharded data parallel (ZeRO) at 1, 2 or 3;
  * with `parallel.tensor` > 1, tensor parallel over the mesh's tensor group and data parallel
  * over its data group. The one place where a config's parallel layout becomes a Strategy, so
  * the run and the Trainer know no strategy by name.

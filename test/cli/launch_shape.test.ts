@@ -27,16 +27,44 @@ test("launch's job shape: ranks in all, or per node on the first --nnodes hosts,
   assert.deepEqual(jobShape({ ...base, n: "6", hostfile: hosts }), { size: 6, placement: ["--hostfile", hosts] }, "-n alone: Open MPI places the ranks");
   assert.deepEqual(
     jobShape({ ...base, nprocPerNode: "2", hostfile: hosts }),
-    { size: 6, placement: ["--host", "node1:2,node2:2,node3:2"] },
+    {
+      size: 6,
+      placement: ["--host", "node1:2,node2:2,node3:2"],
+      hosts: [
+        { name: "node1", ranks: 2 },
+        { name: "node2", ranks: 2 },
+        { name: "node3", ranks: 2 },
+      ],
+    },
     "every host by default",
   );
-  assert.deepEqual(jobShape({ ...base, nprocPerNode: "2", nnodes: "2", hostfile: hosts }), { size: 4, placement: ["--host", "node1:2,node2:2"] });
+  const twoOfTwo = [
+    { name: "node1", ranks: 2 },
+    { name: "node2", ranks: 2 },
+  ];
+  assert.deepEqual(jobShape({ ...base, nprocPerNode: "2", nnodes: "2", hostfile: hosts }), {
+    size: 4,
+    placement: ["--host", "node1:2,node2:2"],
+    hosts: twoOfTwo,
+  });
   assert.deepEqual(
     jobShape({ ...base, n: "4", nnodes: "2", hostfile: hosts }),
-    { size: 4, placement: ["--host", "node1:2,node2:2"] },
+    { size: 4, placement: ["--host", "node1:2,node2:2"], hosts: twoOfTwo },
     "-n divided over the nodes",
   );
   assert.deepEqual(jobShape({ ...base, nprocPerNode: "3" }), { size: 3, placement: [] }, "one machine without a hostfile");
+  // Every host with slots=: Open MPI fills them in order, so an elastic restart knows each host's ranks.
+  const slotted = join(work, "slotted");
+  writeFileSync(slotted, "a slots=2\nb slots=2\nc slots=2\n");
+  assert.deepEqual(jobShape({ ...base, n: "5", hostfile: slotted }), {
+    size: 5,
+    placement: ["--hostfile", slotted],
+    hosts: [
+      { name: "a", ranks: 2 },
+      { name: "b", ranks: 2 },
+      { name: "c", ranks: 1 },
+    ],
+  });
   assert.deepEqual(jobShape({ ...base, nprocPerNode: "2", nnodes: "3" }, { SLURM_JOB_ID: "7" }), { size: 6, placement: ["--map-by", "ppr:2:node"] });
   assert.deepEqual(jobShape({ backend: "threads", timeout: "300", nprocPerNode: "3" }), { size: 3, placement: [] });
   assert.throws(() => jobShape({ ...base, nprocPerNode: "3", nnodes: "2", hostfile: hosts }), /hosts:4: node2 has slots=2, fewer than --nproc-per-node 3/);

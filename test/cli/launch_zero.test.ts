@@ -31,7 +31,7 @@ const tiny = [
   .flatMap((s) => ["--set", s])
   .concat(["--no-progress", "--json"]);
 
-for (const stage of [1, 2]) {
+for (const stage of [1, 2, 3]) {
   test(`turbine launch -n 2 -- train examples/gpt-char.json --set parallel.zero=${stage} trains end to end`, { timeout: 120_000 }, () => {
     const r = turbine([
       "launch",
@@ -59,6 +59,6 @@ for (const stage of [1, 2]) {
 test("a parallel.zero that is not a stage is a config error (exit 2) naming the value and the stages", () => {
   const r = turbine(["train", gptChar, "--set", "parallel.zero=5"]);
   assert.equal(r.code, 2, r.stderr);
-  assert.match(r.stderr, /parallel\.zero: got 5; expected one of 0, 1, 2/);
+  assert.match(r.stderr, /parallel\.zero: got 5; expected one of 0, 1, 2, 3/);
   assert.doesNotMatch(r.stderr, /\n\s+at /, "no stack trace");
 });

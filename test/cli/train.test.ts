@@ -76,7 +76,25 @@ test("--json ends with the run summary; resuming gives the weights of an uninter
   const r = turbine(["train", ...SMALL, "--set", "checkpoint.every=3", "--set", `outDir=${full}`, "--json"]);
   assert.equal(r.code, 0, r.stderr);
   const summary = JSON.parse(r.stdout.trim().split("\n").at(-1)!);
-  assert.deepEqual(Object.keys(summary), ["steps", "epochs", "train_s", "samples_per_s", "eval", "checkpoint", "data_wait_s", "peak_bytes"]);
+  // model_state_bytes joined the summary with parallel.offload (the behaviour change this line follows).
+  assert.deepEqual(Object.keys(summary), [
+    "steps",
+    "epochs",
+    "train_s",
+    "samples_per_s",
+    "eval",
+    "checkpoint",
+    "data_wait_s",
+    "peak_bytes",
+    "model_state_bytes",
+  ]);
+  assert.deepEqual(summary.model_state_bytes, {
+    parameters: 12_730 * 4,
+    gradients: 12_730 * 4,
+    optimizer: 2 * 12_730 * 4,
+    offloaded: 0,
+    resident: 16 * 12_730,
+  });
   assert.equal(summary.steps, 6);
   // The mlp 784-16-10 has 12,730 float32 parameters; AdamW keeps two moments of each.
   const peak = summary.peak_bytes;

@@ -9,6 +9,7 @@ import { Linear } from "../../src/nn/linear.js";
 import { LayerNorm } from "../../src/nn/normalization.js";
 import { GPT } from "../../src/models/gpt.js";
 import type { Module } from "../../src/nn/module.js";
+import { tensor } from "../../src/tensor/create.js";
 import { memory } from "../../src/tensor/memory.js";
 import { defaultGenerator, manualSeed } from "../../src/tensor/random.js";
 
@@ -76,4 +77,19 @@ test("materializeShard gives a rank its flat range or its chunk along a dim, equ
     }
   }
   assert.throws(() => materializeShard(lazy.parameters()[0]!, { dim: 1, index: 0, parts: 2 }), /the extent 5 must divide by 2/);
+});
+
+test("unrealize frees a tensor's elements and makes it meta again; realize gives it new ones (ZeRO-3's gather and free)", () => {
+  const layer = new Linear(4, 3);
+  const before = memory.report().current.parameter;
+  layer.weight.unrealize();
+  assert.ok(layer.weight.isMeta);
+  assert.equal(memory.report().current.parameter, before - 12 * 4, "the weight's storage went back");
+  assert.throws(() => layer.weight.toArray(), /weight|meta|element|storage|disposed/i);
+  const values = Array.from({ length: 12 }, (_, i) => i);
+  const flat = tensor([99, ...values]);
+  layer.weight.realize(flat.viewRange(1, [3, 4]));
+  assert.deepEqual(layer.weight.toArray(), values, "a view of a gathered buffer becomes the weight");
+  flat.dispose();
+  assert.deepEqual(layer.weight.toArray(), values, "the weight keeps the storage alive");
 });

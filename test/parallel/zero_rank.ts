@@ -8,6 +8,7 @@
 import { Rng } from "../../src/data/random.js";
 import { registerPostAccumulateGradHook } from "../../src/autograd/hooks.js";
 import { mlp } from "../../src/models/mlp.js";
+import { deferInit } from "../../src/nn/deferred.js";
 import { mul } from "../../src/ops/binary.js";
 import { crossEntropy } from "../../src/ops/loss.js";
 import { AdamW } from "../../src/optim/adamw.js";
@@ -21,8 +22,8 @@ import { manualSeed } from "../../src/tensor/random.js";
 import { tidy } from "../../src/tensor/scope.js";
 
 export interface ZeroArgs {
-  /** 0: DDP; 1, 2: ZeRO at that stage. */
-  zero: 0 | 1 | 2;
+  /** 0: DDP; 1, 2, 3: ZeRO at that stage (at 3 the model is built under deferInit: never whole on a rank). */
+  zero: 0 | 1 | 2 | 3;
   steps: number;
   globalBatch: number;
   accumulate: number;
@@ -39,6 +40,8 @@ export interface ZeroResult {
   duringBackward: number;
   /** Model parameters whose full `.grad` was still held after a synced backward. */
   fullGradsAfterSync: number;
+  /** Steps after which every parameter was meta (stage 3 frees the gathered parameters). */
+  freedBetweenSteps: number;
   /** Elements of optimizer state (Adam's moments) on this rank. */
   stateElements: number;
   skippedSteps: number;
@@ -50,7 +53,8 @@ const FEATURES = 20,
 
 export function run(group: ProcessGroup, args: ZeroArgs): ZeroResult {
   manualSeed(3);
-  const model = mlp({ inputs: FEATURES, hidden: [48, 31], classes: CLASSES });
+  const build = () => mlp({ inputs: FEATURES, hidden: [48, 31], classes: CLASSES });
+  const model = args.zero === 3 ? deferInit(build) : build();
   const strategy: Strategy =
     args.zero === 0
       ? new DistributedDataParallel(model, group, { bucketCapMB: 0.002, firstBucketCapMB: 0.0005 })
@@ -80,7 +84,8 @@ export function run(group: ProcessGroup, args: ZeroArgs): ZeroResult {
   const perRank = args.globalBatch / group.size,
     micro = perRank / args.accumulate;
   const losses: number[] = [];
-  let fullGradsAfterSync = 0;
+  let fullGradsAfterSync = 0,
+    freedBetweenSteps = 0;
   for (let step = 0; step < args.steps; step++) {
     let lossSum = 0;
     for (let m = 0; m < args.accumulate; m++) {
@@ -107,14 +112,17 @@ export function run(group: ProcessGroup, args: ZeroArgs): ZeroResult {
     strategy.clipGradNorm(1.0);
     strategy.step(optimizer, scaler);
     optimizer.zeroGrad();
+    if (params.every((p) => p.isMeta)) freedBetweenSteps++;
     losses.push(lossSum);
   }
   const state = optimizer.stateDict().state;
   const stateElements = Object.values(state).reduce((n, s) => n + Object.values(s.tensors).reduce((k, t) => k + t.size, 0), 0);
+  const read = (): number[][] => params.map((p) => p.toArray());
   strategy.dispose();
   return {
     losses,
-    params: params.map((p) => p.toArray()),
+    params: strategy instanceof ZeroDataParallel ? strategy.withFullParameters(read) : read(),
+    freedBetweenSteps,
     duringBackward,
     fullGradsAfterSync,
     stateElements,

@@ -16,6 +16,8 @@ export interface RunThreadsOptions extends ThreadsWorldOptions {
   threadsPerWorker?: number;
   /** Each line a worker prints, with its rank and the stream it went to (default: stderr with a "[rank r] " prefix). */
   onLine?: (rank: number, line: string, stream: "stdout" | "stderr") => void;
+  /** Called as each rank ends, in the order they end (the first failure is usually the cause of the others). */
+  onRankEnd?: (outcome: RankOutcome) => void;
 }
 
 /** How one rank ended: its run's result, or the error that ended it. */
@@ -30,7 +32,11 @@ export interface ThreadsJob {
   done: Promise<RankOutcome[]>;
 }
 
-function forwardLines(stream: Readable, emit: (line: string) => void): void {
+/**
+ * Calls `emit` with each line of a text stream (the last one also without its newline).
+ * @example forwardLines(child.stdout, (line) => console.log(`[child] ${line}`));
+ */
+export function forwardLines(stream: Readable, emit: (line: string) => void): void {
   let pending = "";
   stream.setEncoding("utf8");
   stream.on("data", (chunk: string) => {
@@ -81,10 +87,11 @@ export function startThreads(options: RunThreadsOptions): ThreadsJob {
         worker.on("exit", (code) => {
           markDead(spec, rank, code);
           const r = report as WorkerReport | null;
-          if (r?.ok) return resolve({ rank, ok: true, result: r.result });
           const error =
             r && !r.ok ? Object.assign(new Error(r.message), { name: r.name, stack: r.stack }) : (crash ?? new Error(`rank ${rank} exited with code ${code}`));
-          resolve({ rank, ok: false, error, exitCode: code });
+          const outcome: RankOutcome = r?.ok ? { rank, ok: true, result: r.result } : { rank, ok: false, error, exitCode: code };
+          options.onRankEnd?.(outcome);
+          resolve(outcome);
         });
       }),
   );

@@ -1,20 +1,22 @@
 import { currentBackward, registerPostAccumulateGradHook } from "../../autograd/hooks.js";
-import { materialize } from "../../nn/deferred.js";
+import { materialize, materializeShard } from "../../nn/deferred.js";
 import type { Module } from "../../nn/module.js";
 import { clipGradNorm, gradNorm } from "../../optim/clip.js";
 import type { GradScaler } from "../../optim/grad_scaler.js";
 import type { Optimizer } from "../../optim/optimizer.js";
 import { addInPlace } from "../../ops/inplace.js";
 import { tensor } from "../../tensor/create.js";
+import { materializeInPlace } from "../../tensor/materialize.js";
 import { Tensor } from "../../tensor/tensor.js";
 import type { ProcessGroup, Work } from "../process_group.js";
 import { shardedNorm } from "../sharded_norm.js";
 import type { Strategy, StrategyState } from "../strategy.js";
-import { type Unit, unitsBySize } from "./partition.js";
+import { ParameterGatherer, unitsByModule } from "./gather.js";
+import { type ParamSlice, type Unit, unitsBySize } from "./partition.js";
 import { ShardOptimizerState } from "./shard_optimizer_state.js";
 
-/** The ZeRO stages: 1 shards the optimizer state and master weights, 2 also the gradients. */
-export type ZeroStage = 1 | 2;
+/** The ZeRO stages: 1 shards the optimizer state and master weights, 2 also the gradients, 3 also the parameters. */
+export type ZeroStage = 1 | 2 | 3;
 
 export interface ZeroOptions {
   stage: ZeroStage;
@@ -52,6 +54,8 @@ export class ZeroDataParallel implements Strategy {
   readonly stage: ZeroStage;
   readonly units: Unit[];
   readonly shard: ShardOptimizerState;
+  /** Stage 3: gathers each module's parameters for its forward and frees them after. */
+  private readonly gatherer: ParameterGatherer | null = null;
   private readonly where = new Map<Tensor, { unit: number; index: number }>();
   /** Per unit: the flat (padded) gradients of this backward, before the reduce-scatter. */
   private readonly flatGrads: (Tensor | null)[];
@@ -70,24 +74,36 @@ export class ZeroDataParallel implements Strategy {
     readonly group: ProcessGroup,
     options: ZeroOptions,
   ) {
-    if (options.stage !== 1 && options.stage !== 2) throw new RangeError(`ZeroDataParallel: stage must be 1 or 2, got ${JSON.stringify(options.stage)}`);
+    if (![1, 2, 3].includes(options.stage)) throw new RangeError(`ZeroDataParallel: stage must be 1, 2 or 3, got ${JSON.stringify(options.stage)}`);
     this.stage = options.stage;
     const cap = (options.bucketCapMB ?? 25) * 2 ** 20,
       firstCap = (options.firstBucketCapMB ?? 1) * 2 ** 20;
     if (!(cap > 0) || !(firstCap > 0))
       throw new RangeError(`ZeroDataParallel: bucket sizes must be positive, got ${options.bucketCapMB} and ${options.firstBucketCapMB} MiB`);
-    materialize(module);
-    for (const t of module.parameters()) group.broadcast(t, 0);
-    for (const [, t] of module.namedBuffers()) group.broadcast(t, 0);
     const trained = module.parameters().filter((p) => p.requiresGrad);
     for (const p of trained) {
       if (p.dtype !== "float32") throw new TypeError(`ZeroDataParallel: parameters must be float32 master weights, got ${p.dtype} [${p.shape.join(", ")}]`);
     }
-    // Reverse registration order: the order backward makes the gradients final.
-    this.units = unitsBySize([...trained].reverse(), cap, firstCap, group.size);
-    this.shard = new ShardOptimizerState(this.units, group.rank, (s, into) => {
-      into.toHost().set(s.param.toHost().subarray(s.paramStart, s.paramStart + s.length));
-    });
+    if (this.stage === 3) {
+      // Meta parameters (nn.deferInit) are never whole on a rank: each slice is drawn as eager
+      // init draws it. Eager ones are rank 0's, as DDP's, then freed once sliced.
+      const sharded = new Set(trained);
+      for (const [, t] of [...module.namedParameters(), ...module.namedBuffers()]) if (t.isMeta && !sharded.has(t)) materializeInPlace(t);
+      for (const p of module.parameters()) if (!p.isMeta) group.broadcast(p, 0);
+      for (const [, t] of module.namedBuffers()) group.broadcast(t, 0);
+      const { units, owners } = unitsByModule(module, group.size);
+      this.units = units;
+      this.shard = new ShardOptimizerState(units, group.rank, initialValues);
+      for (const p of trained) p.unrealize();
+      this.gatherer = new ParameterGatherer(module, units, owners, this.shard.masters, group);
+    } else {
+      materialize(module);
+      for (const t of module.parameters()) group.broadcast(t, 0);
+      for (const [, t] of module.namedBuffers()) group.broadcast(t, 0);
+      // Reverse registration order: the order backward makes the gradients final.
+      this.units = unitsBySize([...trained].reverse(), cap, firstCap, group.size);
+      this.shard = new ShardOptimizerState(this.units, group.rank, initialValues);
+    }
     this.units.forEach((unit, u) => {
       unit.params.forEach((p, index) => {
         this.where.set(p, { unit: u, index });
@@ -138,11 +154,22 @@ export class ZeroDataParallel implements Strategy {
 
   step(optimizer: Optimizer<any>, gradScaler?: GradScaler | null): void {
     this.shard.bind(optimizer);
+    this.gatherer?.settle();
     if (gradScaler) {
       gradScaler.step(optimizer);
       gradScaler.update();
     } else optimizer.step();
-    this.gatherParameters();
+    // Stage 3 gathers each unit again just before its next forward.
+    if (this.stage < 3) this.gatherParameters();
+  }
+
+  /**
+   * Runs fn with every parameter whole on this rank (stage 3 gathers them all for it, and frees
+   * them after; stages 1 and 2 hold them anyway): reading or saving the whole model.
+   * @example const weights = zero.withFullParameters(() => model.parameters().map((p) => p.toArray()));
+   */
+  withFullParameters<T>(fn: () => T): T {
+    return this.gatherer ? this.gatherer.withAll(fn) : fn();
   }
 
   stateDict(_optimizer: Optimizer<any>): StrategyState | null {
@@ -153,9 +180,10 @@ export class ZeroDataParallel implements Strategy {
     throw new Error(this.noCheckpoints());
   }
 
-  /** Stops sharding gradients (removes the autograd hooks). */
+  /** Stops sharding gradients (removes the autograd hooks and, at stage 3, the forward wrappers). */
   dispose(): void {
     for (const remove of this.removeHooks) remove();
+    this.gatherer?.dispose();
   }
 
   private noCheckpoints(): string {
@@ -207,7 +235,7 @@ export class ZeroDataParallel implements Strategy {
     } else into.fill(0);
     leaf.grad = null;
     this.pending[at.unit]!--;
-    if (this.stage === 2) this.launchReady();
+    if (this.stage >= 2) this.launchReady();
   }
 
   private flatGradsOf(u: number): Tensor {
@@ -275,4 +303,15 @@ export class ZeroDataParallel implements Strategy {
     flat.dispose();
     this.flatGrads[u] = null;
   }
+}
+
+/** A slice's initial values: drawn from its recipe for a meta parameter, else read from the parameter. */
+function initialValues(s: ParamSlice, into: Tensor): void {
+  if (!s.param.isMeta) {
+    into.toHost().set(s.param.toHost().subarray(s.paramStart, s.paramStart + s.length));
+    return;
+  }
+  const values = materializeShard(s.param, { start: s.paramStart, end: s.paramStart + s.length });
+  into.toHost().set(values.toHost());
+  values.dispose();
 }

@@ -1,0 +1,25 @@
+import { join } from "node:path";
+
+import { Adam } from "../optim/adam.js";
+import type { Optimizer } from "../optim/optimizer.js";
+import type { Config } from "./config.js";
+import { ConfigError } from "./config_file.js";
+
+/**
+ * Applies `parallel.offload`: with "disk", the optimizer's moments go to
+ * `<runDir>/offload/rank<R>.bin`. Returns what removes the file (a no-op without offload).
+ *
+ * @example
+ * const close = offloadOptimizerState(config, parts.optimizer, runDir, 0);
+ * try { trainer.fit(); } finally { close(); }
+ */
+export function offloadOptimizerState(config: Config, optimizer: Optimizer<any>, runDir: string, rank: number): () => void {
+  if (config.parallel.offload === "none") return () => {};
+  if (!(optimizer instanceof Adam)) {
+    throw new ConfigError(
+      `parallel.offload "disk" keeps Adam's two moments on disk: optimizer.kind must be adam or adamw, got ${JSON.stringify(config.optimizer.kind)}`,
+    );
+  }
+  optimizer.offloadState(join(runDir, "offload", `rank${rank}.bin`));
+  return () => optimizer.closeOffload();
+}

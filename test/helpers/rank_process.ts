@@ -1,0 +1,21 @@
+import { readdirSync, readFileSync } from "node:fs";
+
+/**
+ * The process id of rank `rank` of an mpi job whose ranks' environment mentions `marker` (a run
+ * folder of `turbine launch --max-restarts`, unique to one test), from /proc; null when none is
+ * running. Other jobs on the machine are never matched.
+ * @example const pid = rankProcess(1, "/tmp/turbine-elastic-x"); if (pid) process.kill(pid, "SIGKILL");
+ */
+export function rankProcess(rank: number, marker: string): number | null {
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    let environ: string[];
+    try {
+      environ = readFileSync(`/proc/${entry}/environ`, "utf8").split("\0");
+    } catch {
+      continue; // gone meanwhile, or not ours to read
+    }
+    if (environ.includes(`OMPI_COMM_WORLD_RANK=${rank}`) && environ.some((v) => v.startsWith("TURBINE_ELASTIC=") && v.includes(marker))) return Number(entry);
+  }
+  return null;
+}
