@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { after, test } from "node:test";
 
 import { repoRoot } from "../helpers/paths.js";
+import { TINY_GPT_CHAR } from "../helpers/tiny_gpt.js";
 
 const cli = join(repoRoot(), "dist", "src", "cli", "main.js");
 const gptChar = join(repoRoot(), "examples", "gpt-char.json");
@@ -32,20 +33,8 @@ function summaryOf(args: string[]): Summary {
 
 const launch2 = ["launch", "-n", "2", "--threads-per-worker", "1", "--"];
 const json = ["--no-progress", "--json"];
-/** examples/gpt-char.json made tiny: one narrow block (4 heads), a short context, 3 steps, dropout on. */
-const tiny = [
-  "model.layers=1",
-  "model.width=32",
-  "model.context=16",
-  "model.dropout=0.1",
-  "data.batchSize=4",
-  "data.valBatches=1",
-  "train.steps=3",
-  "train.evalEvery=3",
-  "schedule.warmup=1",
-]
-  .flatMap((s) => ["--set", s])
-  .concat(json);
+/** The tiny gpt-char with dropout on (sequence-parallel dropout must draw one process's masks). */
+const tiny = [...TINY_GPT_CHAR, "--set", "model.dropout=0.1", ...json];
 
 test("turbine launch -n 2 -- train examples/gpt-char.json --set parallel.tensor=2 reports the single-process run's evaluation loss, holds part of the parameters, and its checkpoint resumes at t = 1 and t = 2", {
   timeout: 300_000,

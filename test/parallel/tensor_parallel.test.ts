@@ -3,6 +3,8 @@ import { test } from "node:test";
 
 import { startThreads } from "../../src/parallel/threads/spawn.js";
 import { assertClose, F32, type Tolerance } from "../helpers/compare.js";
+import { missingMpi, skipIfMissing } from "../helpers/prerequisites.js";
+import { runUnderMpi } from "./mpi_module.js";
 import type { TPArgs, TPResult } from "./tensor_parallel_rank.js";
 
 async function runRanks(size: number, args: TPArgs): Promise<TPResult[]> {
@@ -43,6 +45,7 @@ for (const [what, size, args] of [
   ["t = 2, tied head, vocabulary 65 (padded to 66)", 2, base],
   ["t = 2, untied head, sequence parallel, dropout 0.1", 2, { ...base, tiedHead: false, sequenceParallel: true, dropout: 0.1 }],
   ["t = 4, dropout 0.1, vocabulary 65 (padded to 68)", 4, { ...base, dropout: 0.1 }],
+  ["data 2 × tensor 2, sequence parallel, on the same global batch", 4, { ...base, sequenceParallel: true, data: 2 }],
 ] as const) {
   test(`tensor parallel (threads) ${what}: 20 AdamW steps give the single-process losses, gradients, weights and checkpoint`, {
     timeout: 120_000,
@@ -50,3 +53,11 @@ for (const [what, size, args] of [
     assertSameAsUnsplit(await runRanks(size, args), what);
   });
 }
+
+test("tensor parallel (mpi) t = 2, untied head, sequence parallel, dropout 0.1: 20 AdamW steps give the single-process losses, gradients, weights and checkpoint", {
+  skip: skipIfMissing(missingMpi()),
+  timeout: 240_000,
+}, () => {
+  const args: TPArgs = { ...base, tiedHead: false, sequenceParallel: true, dropout: 0.1 };
+  assertSameAsUnsplit(runUnderMpi<TPResult>(2, "tensor_parallel_rank.js", args, 60_000), "mpi, t = 2");
+});
