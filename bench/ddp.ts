@@ -12,33 +12,12 @@
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
-import { startThreads } from "../src/parallel/threads/spawn.js";
 import { packageRoot } from "../src/package_root.js";
 import { alternate, runJson } from "./compare.js";
-import { benchOptions, median, report } from "./harness.js";
+import { benchOptions, median, printJobThroughput, report } from "./harness.js";
 
 const { ints, json } = benchOptions("ddp", { rounds: 5, steps: 20, warmup: 5, workers: 0, "search-rounds": 2 });
 const BUCKETS_MB = [1, 4, 8, 25];
-
-/** Child mode: one turbine job of `workers` ranks × 1 thread; prints the job's tokens/s. */
-async function child(workers: number): Promise<void> {
-  const job = startThreads({
-    size: workers,
-    threadsPerWorker: 1,
-    module: new URL("./ddp_rank.js", import.meta.url),
-    args: { steps: ints.steps, warmup: ints.warmup },
-  });
-  const outcomes = await job.done;
-  let tokens = 0,
-    seconds = 0;
-  for (const o of outcomes) {
-    if (!o.ok) throw o.error;
-    const r = o.result as { tokens: number; seconds: number };
-    tokens += r.tokens;
-    seconds = Math.max(seconds, r.seconds);
-  }
-  process.stdout.write(`${JSON.stringify({ throughput: tokens / seconds, unit: "tokens/s" })}\n`);
-}
 
 function turbine(workers: number): number {
   const script = fileURLToPath(import.meta.url);
@@ -67,7 +46,7 @@ function bestBucketMb(): number {
 }
 
 if (ints.workers > 0 && process.argv.includes("--workers")) {
-  await child(ints.workers);
+  await printJobThroughput(ints.workers, new URL("./ddp_rank.js", import.meta.url), { steps: ints.steps, warmup: ints.warmup });
 } else {
   const bucketMb = bestBucketMb();
   const runs: Record<"one" | "two" | "torch", number[]> = { one: [], two: [], torch: [] };

@@ -5,6 +5,7 @@
 import { parseArgs } from "node:util";
 
 import { kernels } from "../src/backends/index.js";
+import { startThreads } from "../src/parallel/threads/spawn.js";
 
 export interface BenchOptions<K extends string = string> {
   threads: number;
@@ -82,4 +83,22 @@ function format(value: unknown): string {
   if (typeof value !== "number") return String(value);
   if (Number.isInteger(value)) return String(value);
   return value >= 100 ? value.toFixed(0) : value >= 10 ? value.toFixed(1) : value.toFixed(2);
+}
+
+/**
+ * A bench's child mode: runs `module` on `size` worker threads × 1 thread (each rank returns the
+ * tokens it trained on and the seconds it took) and prints the job's tokens/s as one JSON line.
+ * @example await printJobThroughput(2, new URL("./ddp_rank.js", import.meta.url), { steps: 20, warmup: 5 });
+ */
+export async function printJobThroughput(size: number, module: URL, args: unknown): Promise<void> {
+  const job = startThreads({ size, threadsPerWorker: 1, module, args });
+  let tokens = 0,
+    seconds = 0;
+  for (const o of await job.done) {
+    if (!o.ok) throw o.error;
+    const r = o.result as { tokens: number; seconds: number };
+    tokens += r.tokens;
+    seconds = Math.max(seconds, r.seconds);
+  }
+  process.stdout.write(`${JSON.stringify({ throughput: tokens / seconds, unit: "tokens/s" })}\n`);
 }

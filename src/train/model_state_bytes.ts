@@ -25,6 +25,12 @@ export interface ModelStateLayout {
    * 25 MiB (the default bucket), 0 on one rank at stage 0.
    */
   bucketElements?: number;
+  /**
+   * Stage 3: parameter elements gathered whole at once (the modules in use and the prefetched
+   * one; a module's units stay gathered until its enclosing forward returns, so a flat
+   * Sequential gathers all of them). Default 2B.
+   */
+  gatheredElements?: number;
   /** Elements of the parameters autocast keeps a bf16 copy of (the weights of low-precision ops; 0 in float32). */
   lowPrecisionParameters?: number;
   /** N: data-parallel ranks the states are sharded over. */
@@ -53,13 +59,13 @@ const DEFAULT_BUCKET_ELEMENTS = (25 * 2 ** 20) / 4;
  * | 0 | 4Ψ + 2Ψ_low | 4Ψ + 4B (B = 0 on one rank) | 8Ψ |
  * | 1 | 4Ψ + 4S + 4Ψ + 2Ψ_low | 4Ψ + 4S + 4L | 8S |
  * | 2 | 4Ψ + 4S + 4Ψ + 2Ψ_low | 4S + 4L + 4B | 8S |
- * | 3 | 4S + 4·2B + 2Ψ_low/N | 4S + 4L + 4B | 8S |
+ * | 3 | 4S + 4G + 2Ψ_low/N | 4S + 4L + 4B | 8S |
  *
  * Stages 1 and 2 keep the whole f32 model for forward beside this rank's f32 master slice (4S)
  * and all-gather the updated slices through flat buffers of the whole model (the second 4Ψ,
  * during the step); stage 1 keeps the flat gradient buffers (4Ψ) from step to step, stage 2
- * frees each unit's after its reduce-scatter. Stage 3 is the layout ZeRO-3 is to have (the
- * unit in use and the prefetched one gathered); it is not on main yet. With offload "disk" the
+ * frees each unit's after its reduce-scatter. Stage 3 holds only the f32 slices, plus the G
+ * elements gathered for the modules in use (gatheredElements). With offload "disk" the
  * optimizer column moves to `offloaded`. Activations are not model states.
  *
  * @example
@@ -69,8 +75,9 @@ export function modelStateBytes(layout: ModelStateLayout): ModelStateBytes {
   const { parameters: psi, largestParameter: largest = 0, lowPrecisionParameters: low = 0, ranks = 1, stage = 0, offload = "none", stateValues = 2 } = layout;
   if (!Number.isInteger(ranks) || ranks < 1) throw new RangeError(`modelStateBytes: ranks must be an integer ≥ 1, got ${ranks}`);
   const bucket = layout.bucketElements ?? (ranks === 1 && stage === 0 ? 0 : Math.max(largest, Math.min(psi, DEFAULT_BUCKET_ELEMENTS)));
+  const gathered = layout.gatheredElements ?? 2 * bucket;
   const shard = Math.ceil(psi / ranks);
-  const parameters = [4 * psi + 2 * low, 8 * psi + 4 * shard + 2 * low, 8 * psi + 4 * shard + 2 * low, 4 * shard + 8 * bucket + 2 * Math.ceil(low / ranks)][
+  const parameters = [4 * psi + 2 * low, 8 * psi + 4 * shard + 2 * low, 8 * psi + 4 * shard + 2 * low, 4 * shard + 4 * gathered + 2 * Math.ceil(low / ranks)][
     stage
   ]!;
   const gradients = [4 * psi + 4 * bucket, 4 * psi + 4 * shard + 4 * largest, 4 * shard + 4 * largest + 4 * bucket, 4 * shard + 4 * largest + 4 * bucket][

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
@@ -8,6 +8,7 @@ import { after, test } from "node:test";
 import { type ElasticJob, runElastic } from "../../src/cli/elastic.js";
 import { startThreadsJob } from "../../src/cli/launch_jobs.js";
 import { newRunFolder } from "../../src/train/run_folder.js";
+import { writingCheckpoint } from "../helpers/elastic.js";
 import { repoRoot } from "../helpers/paths.js";
 import { missingFashionMnist, skipIfMissing } from "../helpers/prerequisites.js";
 
@@ -54,12 +55,6 @@ const records = (runDir: string): Record_[] =>
 
 /** True once rank 0 has logged `step` (the metrics file, which each step appends to). */
 const reached = (runDir: string, step: number) => () => records(runDir).some((r) => r.type === "train" && r.step >= step);
-
-/** True while a checkpoint of the run is being written (saveCheckpoint's temporary folder exists). */
-const writingCheckpoint = (runDir: string) => () => {
-  const dir = join(runDir, "checkpoints");
-  return existsSync(dir) && readdirSync(dir).some((n) => n.startsWith(".step-"));
-};
 
 /**
  * Runs the small job elastically on the threads backend, in this process, as `turbine launch -n 2
@@ -144,7 +139,7 @@ test("threads: a rank ended at a random step restarts from the newest checkpoint
   assert.match(crashed.printed[0]!, /^elastic: 1 restart, \d+ steps? lost; segments: 2 ranks steps 0–\d+ \(rank 1: .*\), 2 ranks steps \d+–12$/);
 
   // Rank 0 ended while it writes a checkpoint: the half-written one is never resumed from.
-  const midWrite = await elasticRun("mid-write", { rank: 0, when: writingCheckpoint });
+  const midWrite = await elasticRun("mid-write", { rank: 0, when: (dir) => () => writingCheckpoint(dir) });
   assert.equal(midWrite.code, 0, midWrite.logs.join("\n"));
   assert.ok(midWrite.killed);
   const c = finalLoss(midWrite.runDir);

@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 
-import { rankProcess } from "../helpers/rank_process.js";
+import { rankProcess, writingCheckpoint } from "../helpers/elastic.js";
 import { repoRoot } from "../helpers/paths.js";
 import { missingFashionMnist, missingMpi, skipIfMissing } from "../helpers/prerequisites.js";
 
@@ -42,22 +42,8 @@ const JOB = (hidden: number) => [
 function killedLaunch(name: string, hidden: number, rank: number, when: (runDir: string) => boolean) {
   const out = join(work, name);
   const runDir = join(out, "mlp", "version_0");
-  const args = [
-    "launch",
-    "--backend",
-    "mpi",
-    "-n",
-    "2",
-    "--threads-per-worker",
-    "1",
-    "--max-restarts",
-    "3",
-    "--",
-    "train",
-    ...JOB(hidden),
-    "--set",
-    `outDir=${out}`,
-  ];
+  const launch = "launch --backend mpi -n 2 --threads-per-worker 1 --max-restarts 3 -- train".split(" ");
+  const args = [...launch, ...JOB(hidden), "--set", `outDir=${out}`];
   const proc = spawn(process.execPath, [cli, ...args], { cwd: work });
   let stdout = "";
   let stderr = "";
@@ -116,11 +102,7 @@ test("mpi: kill -9 of a rank ends the job at once, and it restarts from its newe
 });
 
 test("mpi: kill -9 of rank 0 while it writes a checkpoint still ends in a finished run", { skip, timeout: 300_000 }, async () => {
-  const writing = (runDir: string): boolean => {
-    const dir = join(runDir, "checkpoints");
-    return existsSync(dir) && readdirSync(dir).some((n) => n.startsWith(".step-"));
-  };
-  const r = await killedLaunch("mid-write", 256, 0, writing);
+  const r = await killedLaunch("mid-write", 256, 0, writingCheckpoint);
   assert.ok(r.killed, "rank 0 was never killed during a checkpoint write");
   assert.equal(r.code, 0, r.stderr);
   assert.equal(elasticOf(r.stdout).restarts, 1);

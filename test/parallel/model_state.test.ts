@@ -29,15 +29,24 @@ function assertWithin5Percent(measured: ModelStateBytes, formula: ModelStateByte
 // 0.05 MiB buckets: every parameter of the 384-wide MLP above the cap is a unit of its own, so B = L.
 const BUCKET_MB = 0.05;
 
-test("each rank's tracked model-state bytes equal modelStateBytes within 5% at stages 0, 1 and 2 on 2 and 4 ranks", { timeout: 120_000 }, async () => {
+test("each rank's tracked model-state bytes equal modelStateBytes within 5% at stages 0, 1, 2 and 3 on 2 and 4 ranks", { timeout: 120_000 }, async () => {
   // Catches a formula that does not shard what a stage shards (stage 1's optimizer state at 8Ψ,
-  // stage 2's gradients at 4Ψ), or that misses ZeRO's master slices and all-gather buffers.
+  // stage 2's gradients at 4Ψ, stage 3's parameters whole), or that misses ZeRO's master slices
+  // and all-gather buffers.
   for (const size of [2, 4]) {
-    for (const stage of [0, 1, 2] as const) {
+    for (const stage of [0, 1, 2, 3] as const) {
       const ranks = await train(size, { zero: stage, offloadDir: null, bucketCapMB: BUCKET_MB });
       for (const [rank, r] of ranks.entries()) {
         const L = r.largestParameter;
-        const formula = modelStateBytes({ parameters: r.parameters, largestParameter: L, bucketElements: L, ranks: size, stage });
+        // At stage 3 the MLP (a flat Sequential) keeps every unit gathered through its forward.
+        const formula = modelStateBytes({
+          parameters: r.parameters,
+          largestParameter: L,
+          bucketElements: L,
+          gatheredElements: r.parameters,
+          ranks: size,
+          stage,
+        });
         assertWithin5Percent(r.measured, formula, `stage ${stage}, rank ${rank} of ${size}`);
       }
     }

@@ -18,7 +18,7 @@ import { tidy } from "../../src/tensor/scope.js";
 import { largestParameter, measuredModelStateBytes, type ModelStateBytes, parameterCount } from "../../src/train/model_state_bytes.js";
 
 export interface ModelStateArgs {
-  zero: 0 | 1 | 2;
+  zero: 0 | 1 | 2 | 3;
   /** A folder for the offload files, or null to keep the moments in memory. */
   offloadDir: string | null;
   /** Bucket (unit) size in MiB of DDP and ZeRO. */
@@ -29,7 +29,7 @@ export interface ModelStateResult {
   measured: ModelStateBytes;
   parameters: number;
   largestParameter: number;
-  /** Rank 0's final parameters (empty on the others). */
+  /** Rank 0's final parameters (empty on the others, and at stage 3, where no rank holds them whole). */
   params: number[][];
 }
 
@@ -56,6 +56,6 @@ export function run(group: ProcessGroup, args: ModelStateArgs): ModelStateResult
     measured,
     parameters: parameterCount(model),
     largestParameter: largestParameter(model),
-    params: group.rank === 0 ? model.parameters().map((p) => p.toArray()) : [],
+    params: group.rank === 0 && args.zero < 3 ? model.parameters().map((p) => p.toArray()) : [],
   };
 }

@@ -32,7 +32,8 @@ export class ShardOptimizerState {
   readonly slices: ShardSlice[][];
   private readonly masterOf = new Map<Tensor, Tensor>();
   private readonly masterSet = new Set<Tensor>();
-  private readonly bound = new WeakSet<Optimizer<any>>();
+  /** Per bound optimizer: each group's parameters before binding (the model's, in order). */
+  private readonly originals = new WeakMap<Optimizer<any>, Tensor[][]>();
 
   /** `fill` writes a slice's initial values into its master view. */
   constructor(
@@ -64,7 +65,11 @@ export class ShardOptimizerState {
    * by its master view, or dropped where this rank owns none of it.
    */
   bind(optimizer: Optimizer<any>): void {
-    if (this.bound.has(optimizer)) return;
+    if (this.originals.has(optimizer)) return;
+    this.originals.set(
+      optimizer,
+      optimizer.paramGroups.map((g) => [...g.params]),
+    );
     for (const group of optimizer.paramGroups) {
       group.params = group.params.flatMap((p: Tensor) => {
         if (this.masterSet.has(p)) return [p];
@@ -75,7 +80,17 @@ export class ShardOptimizerState {
         return master ? [master] : [];
       });
     }
-    this.bound.add(optimizer);
+  }
+
+  /**
+   * The model parameters group `index` of a bound optimizer held before binding (checkpoints
+   * name a group's parameters by them, whatever this rank's slices).
+   * @example shard.originalParams(optimizer, 0).length
+   */
+  originalParams(optimizer: Optimizer<any>, index: number): Tensor[] {
+    const groups = this.originals.get(optimizer);
+    if (!groups?.[index]) throw new Error(`ZeRO: group ${index} of an optimizer not bound to this shard`);
+    return groups[index];
   }
 
   /** Makes each master view's `.grad` its view of unit `index`'s gradient chunk. */

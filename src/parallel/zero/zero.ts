@@ -243,7 +243,10 @@ export class ZeroDataParallel implements Strategy {
     if (existing) return existing;
     const unit = this.units[u]!,
       total = unit.chunk * this.group.size;
-    const flat = Tensor.empty([total], "float32", "gradient");
+    // Stage 1 keeps its buffers from step to step: in the backend's communication memory where
+    // it has one (read by peers in place, as DDP's buckets); stage 2 and 3 free theirs each step.
+    const flat = (this.stage === 1 ? this.group.communicationBuffer?.([total], "float32") : undefined) ?? Tensor.empty([total], "float32", "gradient");
+    flat.category = "gradient";
     flat.kept = true;
     flat.toHost().fill(0, unit.elements); // the padding
     this.flatGrads[u] = flat;

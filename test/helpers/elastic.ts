@@ -1,4 +1,5 @@
-import { readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 
 /**
  * The process id of rank `rank` of an mpi job whose ranks' environment mentions `marker` (a run
@@ -18,4 +19,14 @@ export function rankProcess(rank: number, marker: string): number | null {
     if (environ.includes(`OMPI_COMM_WORLD_RANK=${rank}`) && environ.some((v) => v.startsWith("TURBINE_ELASTIC=") && v.includes(marker))) return Number(entry);
   }
   return null;
+}
+
+/**
+ * True while a checkpoint of the run in `runDir` is being written (saveCheckpoint's temporary
+ * `.step-N.tmp-…` folder exists).
+ * @example if (writingCheckpoint("runs/mlp/version_0")) process.kill(rank0, "SIGKILL");
+ */
+export function writingCheckpoint(runDir: string): boolean {
+  const dir = join(runDir, "checkpoints");
+  return existsSync(dir) && readdirSync(dir).some((n) => n.startsWith(".step-"));
 }
