@@ -28,7 +28,7 @@
       "targets": [
         {
           "target_name": "turbine_mpi",
-          "sources": ["native/mpi/addon.cc", "native/mpi/engine.cc", "native/mpi/reduce_ops.cc"],
+          "sources": ["native/mpi/addon.cc", "native/mpi/engine.cc", "native/mpi/reduce_ops.cc", "native/args.cc"],
           "defines": ["OMPI_SKIP_MPICXX", "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS"],
           "dependencies": ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"],
           "cflags!": ["-fno-exceptions", "-O2"],

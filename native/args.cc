@@ -40,8 +40,10 @@ Args::Args(const Napi::CallbackInfo& info, const char* op, size_t count) : info_
   require(info.Length() == count, "expected %zu arguments, got %zu", count, info.Length());
 }
 
-void Args::fail(const std::string& message) const {
-  throw Napi::Error::New(info_.Env(), std::string(op_) + ": " + message);
+void Args::fail(const std::string& message, bool type_error) const {
+  std::string text = std::string(op_) + ": " + message;
+  if (type_error) throw Napi::TypeError::New(info_.Env(), text);
+  throw Napi::Error::New(info_.Env(), text);
 }
 
 bool Args::is_null(size_t i) const {
@@ -57,7 +59,7 @@ View Args::typed(size_t i, const char* name, napi_typedarray_type* type) const {
   size_t offset = 0;
   bool is_typed = false;
   napi_is_typedarray(info_.Env(), info_[i], &is_typed);
-  require(is_typed, "argument '%s' must be a typed array", name);
+  require_type(is_typed, "argument '%s' must be a typed array", name);
   napi_get_typedarray_info(info_.Env(), info_[i], type, &length, &data, &buffer, &offset);
   View v;
   v.data = data;
@@ -79,15 +81,15 @@ View Args::tensor(size_t i, const char* name, DType dtype, int64_t numel) const 
 View Args::tensor_any(size_t i, const char* name, DType dtype) const {
   napi_typedarray_type type;
   View v = typed(i, name, &type);
-  require(type == array_kind(dtype), "'%s' is a %s, but dtype %s is stored in a %s", name, array_name(type),
-          dtype_name(dtype), array_name(array_kind(dtype)));
+  require_type(type == array_kind(dtype), "'%s' is a %s, but dtype %s is stored in a %s", name, array_name(type),
+               dtype_name(dtype), array_name(array_kind(dtype)));
   return v;
 }
 
 int64_t Args::integer(size_t i, const char* name) const {
   napi_valuetype t;
   napi_typeof(info_.Env(), info_[i], &t);
-  require(t == napi_number, "argument '%s' must be a number", name);
+  require_type(t == napi_number, "argument '%s' must be a number", name);
   double d;
   napi_get_value_double(info_.Env(), info_[i], &d);
   require(std::floor(d) == d && std::fabs(d) < 9.007199254740992e15, "argument '%s' must be an integer, got %g", name,
@@ -98,7 +100,7 @@ int64_t Args::integer(size_t i, const char* name) const {
 double Args::number(size_t i, const char* name) const {
   napi_valuetype t;
   napi_typeof(info_.Env(), info_[i], &t);
-  require(t == napi_number, "argument '%s' must be a number", name);
+  require_type(t == napi_number, "argument '%s' must be a number", name);
   double d;
   napi_get_value_double(info_.Env(), info_[i], &d);
   return d;
@@ -107,7 +109,7 @@ double Args::number(size_t i, const char* name) const {
 bool Args::boolean(size_t i, const char* name) const {
   napi_valuetype t;
   napi_typeof(info_.Env(), info_[i], &t);
-  require(t == napi_boolean, "argument '%s' must be a boolean", name);
+  require_type(t == napi_boolean, "argument '%s' must be a boolean", name);
   bool b;
   napi_get_value_bool(info_.Env(), info_[i], &b);
   return b;
@@ -128,7 +130,7 @@ DType Args::float_dtype(size_t i, const char* name) const {
 const int32_t* Args::ints(size_t i, const char* name, size_t count) const {
   napi_typedarray_type type;
   View v = typed(i, name, &type);
-  require(type == napi_int32_array, "'%s' must be an Int32Array", name);
+  require_type(type == napi_int32_array, "'%s' must be an Int32Array", name);
   require(v.bytes >= count * 4, "'%s' holds %zu entries, expected at least %zu", name, v.bytes / 4, count);
   return v.as<int32_t>();
 }
@@ -136,7 +138,7 @@ const int32_t* Args::ints(size_t i, const char* name, size_t count) const {
 const double* Args::doubles(size_t i, const char* name, size_t count) const {
   napi_typedarray_type type;
   View v = typed(i, name, &type);
-  require(type == napi_float64_array, "'%s' must be a Float64Array", name);
+  require_type(type == napi_float64_array, "'%s' must be a Float64Array", name);
   require(v.bytes >= count * 8, "'%s' holds %zu entries, expected at least %zu", name, v.bytes / 8, count);
   return v.as<double>();
 }

@@ -28,14 +28,17 @@ class Args {
   Napi::Env env() const { return info_.Env(); }
   const char* op() const { return op_; }
 
-  [[noreturn]] void fail(const std::string& message) const;
+  // An Error whose message starts with the op's name; a TypeError where the argument has the
+  // wrong JavaScript type (not a number, not the typed array its dtype needs).
+  [[noreturn]] void fail(const std::string& message, bool type_error = false) const;
 
   template <typename... Rest>
   void require(bool ok, const char* format, Rest... rest) const {
-    if (ok) return;
-    char text[512];
-    std::snprintf(text, sizeof text, format, rest...);
-    fail(text);
+    if (!ok) fail(format_message(format, rest...));
+  }
+  template <typename... Rest>
+  void require_type(bool ok, const char* format, Rest... rest) const {
+    if (!ok) fail(format_message(format, rest...), true);
   }
 
   bool is_null(size_t i) const;
@@ -54,6 +57,12 @@ class Args {
   const double* doubles(size_t i, const char* name, size_t count) const;
 
  private:
+  template <typename... Rest>
+  static std::string format_message(const char* format, Rest... rest) {
+    char text[512];
+    std::snprintf(text, sizeof text, format, rest...);
+    return text;
+  }
   View typed(size_t i, const char* name, napi_typedarray_type* type) const;
 
   const Napi::CallbackInfo& info_;

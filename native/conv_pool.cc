@@ -33,12 +33,13 @@ FusedCall read_call(const Args& args) {
   return call;
 }
 
-// conv2dDirectFits(meta): whether conv2dMaxPool takes this convolution.
+// conv2dDirectFits(dtype, meta): whether conv2dMaxPool takes this convolution of dtype operands.
 Napi::Value Conv2dDirectFitsKernel(const Napi::CallbackInfo& info) {
-  Args args(info, "conv2dDirectFits", 1);
-  const ConvShape s = read_shape(args, 0);
+  Args args(info, "conv2dDirectFits", 2);
+  const DType type = args.float_dtype(0, "dtype");
+  const ConvShape s = read_shape(args, 1);
   ConvGeometry g;
-  return Napi::Boolean::New(info.Env(), direct_few_channels(s, DType::F32, g) && s.oh >= 2 && s.ow >= 2);
+  return Napi::Boolean::New(info.Env(), direct_few_channels(s, type, g) && s.oh >= 2 && s.ow >= 2);
 }
 
 // conv2dMaxPool(x, w, bias|null, pooled, codes|null, meta): pooled = max_pool2d(conv2d(x, w) + bias, 2)

@@ -8,13 +8,12 @@
 #include "args.h"
 #include "conv_few_channels.h"
 #include "dtype.h"
+#include "meta_fields.h"
 #include "numel.h"
 
 namespace turbine::conv_meta {
 
-// meta = [N, C, H, W, O, kh, kw, strideH, strideW, padH, padW, dilationH, dilationW, groups, layout]
-// with layout 0 for NCHW activations, 1 for NHWC (channels last).
-enum Field { kN, kC, kH, kW, kO, kKh, kKw, kSh, kSw, kPh, kPw, kDh, kDw, kGroups, kLayout, kMeta = kLayout + 1 };
+// The meta's fields (Field, kMeta) are listed in meta_fields.h.
 
 struct ConvShape {
   int64_t v[kMeta];

@@ -4,6 +4,7 @@
 #include <omp.h>
 
 #include "args.h"
+#include "meta_fields.h"
 #include "onednn.h"
 #include "registry.h"
 
@@ -52,14 +53,14 @@ MatmulPrimitive make(const PrimitiveKey<kFields>& key) {
   return p;
 }
 
-// matmul(a, b, c, bias|null, dtypeAB, dtypeC, meta) with
-// meta = [batchA, batchB, M, N, K, transA, transB, accumulate]
+// matmul(a, b, c, bias|null, dtypeAB, dtypeC, meta) with meta as in meta_fields.h
 Napi::Value MatmulKernel(const Napi::CallbackInfo& info) {
   Args args(info, "matmul", 7);
   DType tab = args.float_dtype(4, "dtypeAB");
   DType tc = args.float_dtype(5, "dtypeC");
-  const int32_t* meta = args.ints(6, "meta", 8);
-  const int64_t batch_a = meta[0], batch_b = meta[1], m = meta[2], n = meta[3], k = meta[4];
+  const int32_t* meta = args.ints(6, "meta", matmul_meta::kMeta);
+  const int64_t batch_a = meta[matmul_meta::kBatchA], batch_b = meta[matmul_meta::kBatchB];
+  const int64_t m = meta[matmul_meta::kM], n = meta[matmul_meta::kN], k = meta[matmul_meta::kK];
   args.require(batch_a >= 1 && batch_b >= 1 && m >= 1 && n >= 1 && k >= 1,
                "batch, M, N and K must be positive, got batch %lld/%lld, M %lld, N %lld, K %lld",
                static_cast<long long>(batch_a), static_cast<long long>(batch_b), static_cast<long long>(m),
@@ -79,12 +80,12 @@ Napi::Value MatmulKernel(const Napi::CallbackInfo& info) {
   key.v[kM] = m;
   key.v[kN] = n;
   key.v[kK] = k;
-  key.v[kTransA] = meta[5] != 0;
-  key.v[kTransB] = meta[6] != 0;
+  key.v[kTransA] = meta[matmul_meta::kTransA] != 0;
+  key.v[kTransB] = meta[matmul_meta::kTransB] != 0;
   key.v[kTypeAB] = static_cast<int64_t>(tab);
   key.v[kTypeC] = static_cast<int64_t>(tc);
   key.v[kBias] = has_bias;
-  key.v[kAccumulate] = meta[7] != 0;
+  key.v[kAccumulate] = meta[matmul_meta::kAccumulate] != 0;
   key.v[kThreads] = omp_get_max_threads();
 
   thread_local PrimitiveCache<kFields, MatmulPrimitive> cache;

@@ -6,12 +6,12 @@
 #include <vector>
 
 #include "args.h"
+#include "meta_fields.h"
 #include "numel.h"
 
 namespace turbine {
 
-// meta = [N, C, H, W, kh, kw, strideH, strideW, padH, padW, dilationH, dilationW, layout], layout
-// 0 for NCHW and 1 for NHWC (channels last).
+// A checked pooling meta (its fields are listed in meta_fields.h) and the output extent.
 struct PoolShape {
   int64_t n, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, layout, oh, ow;
   int64_t in_numel, out_numel;
@@ -31,8 +31,10 @@ inline int64_t output_extent(const Args& args, const char* axis, int64_t in, int
 }
 
 inline PoolShape read_shape(const Args& args, size_t i) {
-  const int32_t* m = args.ints(i, "meta", 13);
-  PoolShape s{m[0], m[1], m[2], m[3], m[4], m[5], m[6], m[7], m[8], m[9], m[10], m[11], m[12], 0, 0, 0, 0};
+  using namespace pool_meta;
+  const int32_t* m = args.ints(i, "meta", kMeta);
+  PoolShape s{m[kN],  m[kC],  m[kH],  m[kW],      m[kKh], m[kKw], m[kSh], m[kSw], m[kPh],
+              m[kPw], m[kDh], m[kDw], m[kLayout], 0,      0,      0,      0};
   args.require(s.layout == 0 || s.layout == 1, "layout code must be 0 (NCHW) or 1 (NHWC), got %lld",
                static_cast<long long>(s.layout));
   args.require(s.n >= 0 && s.c >= 0 && s.h >= 1 && s.w >= 1,

@@ -1,16 +1,20 @@
 // turbine_mpi: the optional addon behind the mpi backend. Every collective starts a
 // non-blocking MPI operation and returns a request id; test/wait/take finish it. Arguments are
-// validated before MPI sees a pointer; errors name the operation and the bad value.
+// read with the main addon's checks (native/args.h: count, JavaScript type, typed array kind
+// for the dtype) before MPI sees a pointer; errors name the operation and the bad value.
 #include <napi.h>
 
 #include <climits>
 #include <string>
 #include <vector>
 
+#include "../args.h"
 #include "engine.h"
 #include "reduce_ops.h"
 
 namespace turbine_mpi {
+
+using turbine::Args;
 
 static std::vector<MPI_Comm> comms;  // id -> communicator; 0 is MPI_COMM_WORLD
 static bool initialized = false, finalized = false;
@@ -19,11 +23,12 @@ static bool initialized = false, finalized = false;
   throw Napi::Error::New(env, "mpi " + op + ": " + what);
 }
 
-static MPI_Comm comm_arg(const Napi::CallbackInfo& info, const std::string& op) {
-  if (!initialized || finalized) fail(info.Env(), op, "the mpi backend is not initialised (or was finalised)");
-  int64_t id = info[0].As<Napi::Number>().Int64Value();
-  if (id < 0 || id >= static_cast<int64_t>(comms.size()) || comms[id] == MPI_COMM_NULL)
-    fail(info.Env(), op, "unknown or destroyed communicator " + std::to_string(id));
+// The communicator of argument 0, read after the other arguments' types are checked.
+static MPI_Comm comm_arg(const Args& args) {
+  int64_t id = args.integer(0, "comm");
+  args.require(initialized && !finalized, "the mpi backend is not initialised (or was finalised)");
+  args.require(id >= 0 && id < static_cast<int64_t>(comms.size()) && comms[id] != MPI_COMM_NULL,
+               "unknown or destroyed communicator %lld", static_cast<long long>(id));
   return comms[id];
 }
 
@@ -33,23 +38,18 @@ struct Buffer {
 };
 
 // A typed array whose kind matches dtype (f32 Float32Array, bf16/f16 Uint16Array, i32 Int32Array).
-static Buffer buffer_arg(const Napi::CallbackInfo& info, size_t i, int dtype, const std::string& op) {
-  if (!info[i].IsTypedArray()) fail(info.Env(), op, "argument " + std::to_string(i) + " must be a typed array");
-  napi_typedarray_type type;
-  size_t length = 0, offset = 0;
-  void* data = nullptr;
-  napi_value buffer;
-  // The raw call works for SharedArrayBuffer-backed arrays too, and gives the offset-adjusted pointer.
-  napi_get_typedarray_info(info.Env(), info[i], &type, &length, &data, &buffer, &offset);
-  if (dtype < 0 || dtype > 3) fail(info.Env(), op, "unknown dtype code " + std::to_string(dtype));
-  napi_typedarray_type want = dtype == 0 ? napi_float32_array : dtype == 3 ? napi_int32_array : napi_uint16_array;
-  if (type != want) fail(info.Env(), op, "typed array kind does not match dtype code " + std::to_string(dtype));
-  if (length > static_cast<size_t>(INT_MAX))
-    fail(info.Env(), op, std::to_string(length) + " elements exceed MPI's count limit");
-  return {data, static_cast<int>(length)};
+static Buffer buffer_arg(const Args& args, size_t i, const char* name, turbine::DType dtype) {
+  turbine::View v = args.tensor_any(i, name, dtype);
+  size_t count = v.bytes / turbine::dtype_size(dtype);
+  args.require(count <= static_cast<size_t>(INT_MAX), "'%s' has %zu elements, over MPI's count limit", name, count);
+  return {v.data, static_cast<int>(count)};
 }
 
-static int int_arg(const Napi::CallbackInfo& info, size_t i) { return info[i].As<Napi::Number>().Int32Value(); }
+static int int_arg(const Args& args, size_t i, const char* name) {
+  int64_t v = args.integer(i, name);
+  args.require(v >= INT_MIN && v <= INT_MAX, "'%s' is outside the int range: %lld", name, static_cast<long long>(v));
+  return static_cast<int>(v);
+}
 
 static int comm_size(MPI_Comm c) {
   int n = 0;
@@ -57,32 +57,27 @@ static int comm_size(MPI_Comm c) {
   return n;
 }
 
-static Reduce reduce_arg(const Napi::CallbackInfo& info, size_t i, int dtype, const std::string& op) {
-  int r = int_arg(info, i);
-  if (r < 0 || r > 2) fail(info.Env(), op, "unknown reduce op code " + std::to_string(r));
-  if (r == 1 && dtype == 3) fail(info.Env(), op, "mean needs a floating dtype, got int32");
+static Reduce reduce_arg(const Args& args, size_t i, turbine::DType dtype) {
+  int r = int_arg(args, i, "op");
+  args.require(r >= 0 && r <= 2, "unknown reduce op code %d", r);
+  args.require(!(r == 1 && dtype == turbine::DType::I32), "mean needs a floating dtype, got int32");
   return static_cast<Reduce>(r);
 }
 
-static int rank_arg(const Napi::CallbackInfo& info, size_t i, MPI_Comm c, const std::string& op, const char* what) {
-  int r = int_arg(info, i), n = comm_size(c);
-  if (r < 0 || r >= n)
-    fail(info.Env(), op, std::string(what) + " " + std::to_string(r) + " is outside 0.." + std::to_string(n - 1));
+static int rank_arg(const Args& args, int r, MPI_Comm c, const char* what) {
+  int n = comm_size(c);
+  args.require(r >= 0 && r < n, "%s %d is outside 0..%d", what, r, n - 1);
   return r;
 }
 
 // Starts a request; the last argument of every collective says whether it is async (then the
 // background thread progresses it while JavaScript computes).
-static Napi::Value start(const Napi::CallbackInfo& info, const std::string& op,
-                         const std::function<int(MPI_Request*)>& fn, Finish finish = nullptr) {
-  Napi::Env env = info.Env();
+static Napi::Value start(const Args& args, bool background, const std::function<int(MPI_Request*)>& fn,
+                         Finish finish = nullptr) {
   std::string error;
-  Napi::Value last = info[info.Length() - 1];
-  if (!last.IsBoolean()) fail(env, op, "the last argument must be the async flag (a boolean)");
-  bool background = last.As<Napi::Boolean>().Value();
   int64_t id = Engine::get().start(fn, std::move(finish), background, &error);
-  if (id < 0) fail(env, op, error);
-  return Napi::Number::New(env, static_cast<double>(id));
+  if (id < 0) args.fail(error);
+  return Napi::Number::New(args.env(), static_cast<double>(id));
 }
 
 static Finish mean_finish(Reduce r, Buffer b, int dtype, int n) {
@@ -91,6 +86,7 @@ static Finish mean_finish(Reduce r, Buffer b, int dtype, int n) {
 }
 
 static Napi::Value Init(const Napi::CallbackInfo& info) {
+  Args args(info, "mpi init", 0);
   Napi::Env env = info.Env();
   if (!initialized) {
     int provided = 0;
@@ -117,129 +113,147 @@ static Napi::Value Init(const Napi::CallbackInfo& info) {
 
 // split(comm, color, key): MPI_Comm_split; returns the new id, or -1 where color is negative.
 static Napi::Value Split(const Napi::CallbackInfo& info) {
-  MPI_Comm parent = comm_arg(info, "newGroup");
-  int color = int_arg(info, 1), key = int_arg(info, 2);
+  Args args(info, "mpi newGroup", 3);
+  int color = int_arg(args, 1, "color"), key = int_arg(args, 2, "key");
+  MPI_Comm parent = comm_arg(args);
   MPI_Comm c = MPI_COMM_NULL;
   int rc = Engine::get().locked([&] { return MPI_Comm_split(parent, color < 0 ? MPI_UNDEFINED : color, key, &c); });
-  if (rc != MPI_SUCCESS) fail(info.Env(), "newGroup", error_string(rc));
+  if (rc != MPI_SUCCESS) args.fail(error_string(rc));
   if (c == MPI_COMM_NULL) return Napi::Number::New(info.Env(), -1);
   MPI_Comm_set_errhandler(c, MPI_ERRORS_RETURN);
   comms.push_back(c);
   return Napi::Number::New(info.Env(), static_cast<double>(comms.size() - 1));
 }
 
+// free(comm)
 static Napi::Value Free(const Napi::CallbackInfo& info) {
-  MPI_Comm c = comm_arg(info, "destroy");
-  int64_t id = info[0].As<Napi::Number>().Int64Value();
+  Args args(info, "mpi destroy", 1);
+  MPI_Comm c = comm_arg(args);
+  int64_t id = args.integer(0, "comm");
   if (id == 0) return info.Env().Undefined();  // the world outlives its groups
   Engine::get().locked([&] { return MPI_Comm_free(&c); });
   comms[id] = MPI_COMM_NULL;
   return info.Env().Undefined();
 }
 
-// allReduce(comm, data, dtype, op)
+// allReduce(comm, data, dtype, op, async)
 static Napi::Value AllReduce(const Napi::CallbackInfo& info) {
-  MPI_Comm c = comm_arg(info, "allReduce");
-  int dtype = int_arg(info, 2);
-  Buffer b = buffer_arg(info, 1, dtype, "allReduce");
-  Reduce r = reduce_arg(info, 3, dtype, "allReduce");
+  Args args(info, "mpi allReduce", 5);
+  turbine::DType dtype = args.dtype(2, "dtype");
+  Buffer b = buffer_arg(args, 1, "data", dtype);
+  Reduce r = reduce_arg(args, 3, dtype);
+  bool background = args.boolean(4, "async");
+  MPI_Comm c = comm_arg(args);
+  int d = static_cast<int>(dtype);
   return start(
-      info, "allReduce",
-      [&](MPI_Request* q) {
-        return MPI_Iallreduce(MPI_IN_PLACE, b.data, b.count, mpi_type(dtype), mpi_op(dtype, r), c, q);
-      },
-      mean_finish(r, b, dtype, comm_size(c)));
+      args, background,
+      [&](MPI_Request* q) { return MPI_Iallreduce(MPI_IN_PLACE, b.data, b.count, mpi_type(d), mpi_op(d, r), c, q); },
+      mean_finish(r, b, d, comm_size(c)));
 }
 
-// reduceScatter(comm, output, input, dtype, op)
+// reduceScatter(comm, output, input, dtype, op, async)
 static Napi::Value ReduceScatter(const Napi::CallbackInfo& info) {
-  MPI_Comm c = comm_arg(info, "reduceScatter");
-  int dtype = int_arg(info, 3);
-  Buffer out = buffer_arg(info, 1, dtype, "reduceScatter"), in = buffer_arg(info, 2, dtype, "reduceScatter");
-  Reduce r = reduce_arg(info, 4, dtype, "reduceScatter");
-  const int n = comm_size(c);
-  if (static_cast<int64_t>(out.count) * n != in.count)
-    fail(info.Env(), "reduceScatter",
-         "input has " + std::to_string(in.count) + " elements; expected " + std::to_string(n) + " ranks x " +
-             std::to_string(out.count) + " output elements");
+  Args args(info, "mpi reduceScatter", 6);
+  turbine::DType dtype = args.dtype(3, "dtype");
+  Buffer out = buffer_arg(args, 1, "output", dtype), in = buffer_arg(args, 2, "input", dtype);
+  Reduce r = reduce_arg(args, 4, dtype);
+  bool background = args.boolean(5, "async");
+  MPI_Comm c = comm_arg(args);
+  const int n = comm_size(c), d = static_cast<int>(dtype);
+  args.require(static_cast<int64_t>(out.count) * n == in.count,
+               "input has %d elements; expected %d ranks x %d output elements", in.count, n, out.count);
   return start(
-      info, "reduceScatter",
+      args, background,
       [&](MPI_Request* q) {
-        return MPI_Ireduce_scatter_block(in.data, out.data, out.count, mpi_type(dtype), mpi_op(dtype, r), c, q);
+        return MPI_Ireduce_scatter_block(in.data, out.data, out.count, mpi_type(d), mpi_op(d, r), c, q);
       },
-      mean_finish(r, out, dtype, n));
+      mean_finish(r, out, d, n));
 }
 
-// allGather(comm, output, input, dtype)
+// allGather(comm, output, input, dtype, async)
 static Napi::Value AllGather(const Napi::CallbackInfo& info) {
-  MPI_Comm c = comm_arg(info, "allGather");
-  int dtype = int_arg(info, 3);
-  Buffer out = buffer_arg(info, 1, dtype, "allGather"), in = buffer_arg(info, 2, dtype, "allGather");
-  const int n = comm_size(c);
-  if (static_cast<int64_t>(in.count) * n != out.count)
-    fail(info.Env(), "allGather",
-         "output has " + std::to_string(out.count) + " elements; expected " + std::to_string(n) + " ranks x " +
-             std::to_string(in.count) + " input elements");
-  return start(info, "allGather", [&](MPI_Request* q) {
-    return MPI_Iallgather(in.data, in.count, mpi_type(dtype), out.data, in.count, mpi_type(dtype), c, q);
+  Args args(info, "mpi allGather", 5);
+  turbine::DType dtype = args.dtype(3, "dtype");
+  Buffer out = buffer_arg(args, 1, "output", dtype), in = buffer_arg(args, 2, "input", dtype);
+  bool background = args.boolean(4, "async");
+  MPI_Comm c = comm_arg(args);
+  const int n = comm_size(c), d = static_cast<int>(dtype);
+  args.require(static_cast<int64_t>(in.count) * n == out.count,
+               "output has %d elements; expected %d ranks x %d input elements", out.count, n, in.count);
+  return start(args, background, [&](MPI_Request* q) {
+    return MPI_Iallgather(in.data, in.count, mpi_type(d), out.data, in.count, mpi_type(d), c, q);
   });
 }
 
-// broadcast(comm, data, dtype, root)
+// broadcast(comm, data, dtype, root, async)
 static Napi::Value Broadcast(const Napi::CallbackInfo& info) {
-  MPI_Comm c = comm_arg(info, "broadcast");
-  int dtype = int_arg(info, 2);
-  Buffer b = buffer_arg(info, 1, dtype, "broadcast");
-  int root = rank_arg(info, 3, c, "broadcast", "root");
-  return start(info, "broadcast",
-               [&](MPI_Request* q) { return MPI_Ibcast(b.data, b.count, mpi_type(dtype), root, c, q); });
+  Args args(info, "mpi broadcast", 5);
+  turbine::DType dtype = args.dtype(2, "dtype");
+  Buffer b = buffer_arg(args, 1, "data", dtype);
+  int root = int_arg(args, 3, "root");
+  bool background = args.boolean(4, "async");
+  MPI_Comm c = comm_arg(args);
+  rank_arg(args, root, c, "root");
+  const int d = static_cast<int>(dtype);
+  return start(args, background, [&](MPI_Request* q) { return MPI_Ibcast(b.data, b.count, mpi_type(d), root, c, q); });
 }
 
-// send(comm, data, dtype, peer, tag) and recv(...): point to point.
+// send(comm, data, dtype, peer, tag, async) and recv(...): point to point.
 static Napi::Value PointToPoint(const Napi::CallbackInfo& info, bool send) {
-  const std::string op = send ? "send" : "recv";
-  MPI_Comm c = comm_arg(info, op);
-  int dtype = int_arg(info, 2);
-  Buffer b = buffer_arg(info, 1, dtype, op);
-  int peer = rank_arg(info, 3, c, op, "peer");
-  int tag = int_arg(info, 4), *ub = nullptr, flag = 0;
+  Args args(info, send ? "mpi send" : "mpi recv", 6);
+  turbine::DType dtype = args.dtype(2, "dtype");
+  Buffer b = buffer_arg(args, 1, "data", dtype);
+  int peer = int_arg(args, 3, "peer"), tag = int_arg(args, 4, "tag");
+  bool background = args.boolean(5, "async");
+  MPI_Comm c = comm_arg(args);
+  rank_arg(args, peer, c, "peer");
+  int *ub = nullptr, flag = 0;
   MPI_Comm_get_attr(MPI_COMM_WORLD, MPI_TAG_UB, &ub, &flag);
-  if (tag < 0 || (flag && tag > *ub))
-    fail(info.Env(), op, "tag " + std::to_string(tag) + " is outside 0.." + std::to_string(flag ? *ub : 32767));
-  return start(info, op, [&](MPI_Request* q) {
-    return send ? MPI_Isend(b.data, b.count, mpi_type(dtype), peer, tag, c, q)
-                : MPI_Irecv(b.data, b.count, mpi_type(dtype), peer, tag, c, q);
+  args.require(tag >= 0 && (!flag || tag <= *ub), "tag %d is outside 0..%d", tag, flag ? *ub : 32767);
+  const int d = static_cast<int>(dtype);
+  return start(args, background, [&](MPI_Request* q) {
+    return send ? MPI_Isend(b.data, b.count, mpi_type(d), peer, tag, c, q)
+                : MPI_Irecv(b.data, b.count, mpi_type(d), peer, tag, c, q);
   });
 }
 static Napi::Value Send(const Napi::CallbackInfo& info) { return PointToPoint(info, true); }
 static Napi::Value Recv(const Napi::CallbackInfo& info) { return PointToPoint(info, false); }
 
+// barrier(comm, async)
 static Napi::Value Barrier(const Napi::CallbackInfo& info) {
-  MPI_Comm c = comm_arg(info, "barrier");
-  return start(info, "barrier", [&](MPI_Request* q) { return MPI_Ibarrier(c, q); });
+  Args args(info, "mpi barrier", 2);
+  bool background = args.boolean(1, "async");
+  MPI_Comm c = comm_arg(args);
+  return start(args, background, [&](MPI_Request* q) { return MPI_Ibarrier(c, q); });
 }
 
-static int64_t id_arg(const Napi::CallbackInfo& info) { return info[0].As<Napi::Number>().Int64Value(); }
-
+// test(id)
 static Napi::Value Test(const Napi::CallbackInfo& info) {
-  return Napi::Boolean::New(info.Env(), Engine::get().test(id_arg(info)));
+  Args args(info, "mpi test", 1);
+  return Napi::Boolean::New(info.Env(), Engine::get().test(args.integer(0, "request")));
 }
 
 // wait(id, timeoutMs): true once complete, false when the timeout passed first.
 static Napi::Value Wait(const Napi::CallbackInfo& info) {
-  return Napi::Boolean::New(info.Env(), Engine::get().wait(id_arg(info), info[1].As<Napi::Number>().DoubleValue()));
+  Args args(info, "mpi wait", 2);
+  int64_t id = args.integer(0, "request");
+  double timeout_ms = args.number(1, "timeoutMs");
+  return Napi::Boolean::New(info.Env(), Engine::get().wait(id, timeout_ms));
 }
 
 // take(id): null for success, the MPI error text for a failed request; forgets the request.
 static Napi::Value Take(const Napi::CallbackInfo& info) {
+  Args args(info, "mpi take", 1);
+  int64_t id = args.integer(0, "request");
   std::string error;
-  State s = Engine::get().take(id_arg(info), &error);
-  if (s == State::Active) fail(info.Env(), "take", "request " + std::to_string(id_arg(info)) + " is still in flight");
+  State s = Engine::get().take(id, &error);
+  args.require(s != State::Active, "request %lld is still in flight", static_cast<long long>(id));
   return s == State::Failed ? Napi::String::New(info.Env(), error) : info.Env().Null();
 }
 
 // finalize(): MPI_Finalize; skipped while a request is stuck in flight (it would never return).
 static Napi::Value Finalize(const Napi::CallbackInfo& info) {
+  Args args(info, "mpi finalize", 0);
   if (!initialized || finalized) return Napi::Boolean::New(info.Env(), true);
   bool ok = Engine::get().finalize();
   finalized = ok;

@@ -1,7 +1,7 @@
 import { isGradEnabled } from "../autograd/grad_mode.js";
 import { resumingAutocast, setAutocastCapturer, setAutocastHook, setAutocastLowDType, type AutocastInputs } from "../ops/autocast_hook.js";
 import { cast } from "../ops/cast.js";
-import type { OpName } from "../ops/registry.js";
+import { autocastInputCount, type OpName } from "../ops/registry.js";
 import { isFloating, type DType } from "../tensor/dtype.js";
 import { expireLowCopies } from "../tensor/low_copy.js";
 import type { Tensor } from "../tensor/tensor.js";
@@ -112,11 +112,13 @@ function castInputs(op: OpName, inputs: readonly Tensor[]): AutocastInputs | nul
   const frame = frames[frames.length - 1];
   const policy = AUTOCAST_POLICY[op];
   if (!frame?.enabled || policy === undefined) return null;
-  const target: DType = policy === "low" ? frame.dtype : policy === "f32" ? "float32" : widest(inputs);
-  if (!inputs.some((t) => isFloating(t.dtype) && t.dtype !== target)) return null;
+  const count = autocastInputCount(op, inputs.length);
+  const ruled = count === inputs.length ? inputs : inputs.slice(0, count);
+  const target: DType = policy === "low" ? frame.dtype : policy === "f32" ? "float32" : widest(ruled);
+  if (!ruled.some((t) => isFloating(t.dtype) && t.dtype !== target)) return null;
   const temporaries: Tensor[] = [];
-  const cast_ = inputs.map((t) => {
-    if (!isFloating(t.dtype) || t.dtype === target) return t;
+  const cast_ = inputs.map((t, i) => {
+    if (i >= count || !isFloating(t.dtype) || t.dtype === target) return t;
     if (t.isLeaf && t.requiresGrad) return cachedCast(t, target);
     const c = cast(t, target);
     temporaries.push(c);

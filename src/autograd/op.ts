@@ -1,3 +1,5 @@
+import { type AutocastInputs, autocastActive, autocastInputs } from "../ops/autocast_hook.js";
+import type { OpName } from "../ops/registry.js";
 import type { DType } from "../tensor/dtype.js";
 import { trackNode } from "../tensor/scope.js";
 import type { Tensor } from "../tensor/tensor.js";
@@ -30,7 +32,8 @@ export interface BackwardContext<A> {
  * runs without recording, and may return an output gradient itself.
  */
 export interface OpDef<A> {
-  readonly name: string;
+  /** Its op table entry (src/ops/registry.ts), which holds its autocast rule. */
+  readonly name: OpName;
   forward(inputs: readonly Tensor[], attrs: A, recording: boolean): ForwardResult;
   /** Absent for ops whose outputs carry no gradient (comparisons, argmax). */
   backward?(ctx: BackwardContext<A>, grads: readonly Tensor[]): readonly (Tensor | null | undefined)[];
@@ -38,9 +41,28 @@ export interface OpDef<A> {
 
 /**
  * Runs an op's forward rule and, when grad mode is on and an input requires a gradient,
- * records a node so backward can apply its backward rule.
+ * records a node so backward can apply its backward rule. Inside an autocast scope the inputs
+ * are first cast by the op's rule in the op table (through the differentiable cast op, so the
+ * node's inputs are the casts); outside one this costs a flag check.
  */
 export function apply<A>(op: OpDef<A>, inputs: readonly Tensor[], attrs: A): Tensor | Tensor[] {
+  if (autocastActive) {
+    const cast = autocastInputs(op.name, inputs);
+    if (cast !== null) return applyCast(op, cast, attrs);
+  }
+  return run(op, inputs, attrs);
+}
+
+/** apply() on the policy's inputs; the casts made for this call alone are freed after it. */
+function applyCast<A>(op: OpDef<A>, cast: AutocastInputs, attrs: A): Tensor | Tensor[] {
+  try {
+    return run(op, cast.inputs, attrs);
+  } finally {
+    for (const t of cast.temporaries) t.dispose();
+  }
+}
+
+function run<A>(op: OpDef<A>, inputs: readonly Tensor[], attrs: A): Tensor | Tensor[] {
   let recording = false;
   if (op.backward && isGradEnabled()) {
     for (const t of inputs) {

@@ -44,6 +44,8 @@ function unusable(problem: unknown): Kernels {
   }
   table.unaryCodes = () => ({ forward: {}, backward: {} });
   table.binaryCodes = table.reduceCodes = table.collectiveCodes = () => ({});
+  const none = { fields: {}, count: 0 };
+  table.metaFields = () => ({ conv2d: none, pool2d: none, matmul: none });
   return table as unknown as Kernels;
 }
 
@@ -74,8 +76,15 @@ export const codes = {
   collective: kernels.collectiveCodes(),
 };
 
+/**
+ * The layouts of the packed metas (conv2d, pooling, matmul) the chosen backend defines, read once.
+ * @example meta[metaFields.matmul.fields.transB] = 1;
+ */
+export const metaFields = kernels.metaFields();
+
+export { packMeta } from "./meta.js";
 export { backendKernels, getKernel, registerBackend, registeredBackends } from "./registry.js";
-export { KERNEL_NAMES, type KernelName, type Kernels } from "./kernels.js";
+export { KERNEL_NAMES, type KernelName, type Kernels, type MetaFields, type MetaLayout } from "./kernels.js";
 export { loadNative } from "./native/addon.js";
 export { nativeStopSignals, type StopSignals } from "./native/stop_signals.js";
 export type { TypedArray } from "./dtype.js";

@@ -7,6 +7,26 @@
  */
 import type { TypedArray } from "./dtype.js";
 
+/** The fields of conv2d's packed meta (and the conv2dMaxPool family's); layout 0 NCHW, 1 NHWC. */
+export type ConvMetaField = "n" | "c" | "h" | "w" | "o" | "kh" | "kw" | "sh" | "sw" | "ph" | "pw" | "dh" | "dw" | "groups" | "layout";
+/** The fields of the pooling kernels' packed meta; layout 0 NCHW, 1 NHWC. */
+export type PoolMetaField = "n" | "c" | "h" | "w" | "kh" | "kw" | "sh" | "sw" | "ph" | "pw" | "dh" | "dw" | "layout";
+/** The fields of matmul's packed meta; nonzero flags transpose an operand or add into C. */
+export type MatmulMetaField = "batchA" | "batchB" | "m" | "n" | "k" | "transA" | "transB" | "accumulate";
+
+/** One packed meta's layout: each field's index in the Int32Array, and its length. */
+export interface MetaLayout<F extends string> {
+  readonly fields: Readonly<Record<F, number>>;
+  readonly count: number;
+}
+
+/** The layouts of the packed metas, as a backend defines them (the addon: native/meta_fields.h). */
+export interface MetaFields {
+  conv2d: MetaLayout<ConvMetaField>;
+  pool2d: MetaLayout<PoolMetaField>;
+  matmul: MetaLayout<MatmulMetaField>;
+}
+
 export interface Kernels {
   /** Sets the OpenMP thread count of the calling thread (each worker thread has its own). */
   setNumThreads(threads: number): void;
@@ -17,13 +37,15 @@ export interface Kernels {
   keepOffCpu(cpu: number): boolean;
   /** Bytes from the buffer's start to its first 64-byte-aligned address. */
   alignmentOffset(buffer: ArrayBuffer): number;
+  /** The field layouts of the packed metas (conv2d, pooling, matmul). */
+  metaFields(): MetaFields;
   unaryCodes(): { forward: Record<string, number>; backward: Record<string, number> };
   unary(code: number, dtype: number, x: TypedArray, out: TypedArray, alpha: number): void;
   unaryBackward(code: number, dtype: number, grad: TypedArray, saved: TypedArray, out: TypedArray, alpha: number): void;
   binaryCodes(): Record<string, number>;
   /** meta = [ndim, shape..., aStrides..., bStrides...] */
   binary(code: number, dtype: number, a: TypedArray, b: TypedArray, out: TypedArray, meta: Int32Array): void;
-  /** meta = [batchA, batchB, M, N, K, transA, transB, accumulate] */
+  /** meta as metaFields().matmul: [batchA, batchB, M, N, K, transA, transB, accumulate] */
   matmul(a: TypedArray, b: TypedArray, c: TypedArray, bias: Float32Array | null, dtypeAB: number, dtypeC: number, meta: Int32Array): void;
   reduceCodes(): Record<"sum" | "mean" | "max" | "min", number>;
   /** Reduces x viewed as [outer, r, inner] over r into out [outer, inner]. */
@@ -62,25 +84,27 @@ export interface Kernels {
   /** out = x·mask/(1 − p), the mask regenerated from (seed, offset): forward and backward alike. */
   dropout(dtype: number, x: TypedArray, out: TypedArray, seed: number, offset: number, p: number): void;
   /**
-   * y = conv2d(x, w) + bias on oneDNN (f32 or bf16 x/w/y, f32 bias); meta = [N, C, H, W, O, kh,
-   * kw, strideH, strideW, padH, padW, dilationH, dilationW, groups, layout] (15 fields, as
-   * native/conv_shape.h reads them; layout 0 = NCHW activations, 1 = NHWC).
+   * y = conv2d(x, w) + bias (f32, bf16 or f16 x/w/y, f32 bias; native: oneDNN, f16 through f32); meta packed as
+   * metaFields().conv2d (layout 0 = NCHW activations, 1 = NHWC).
    */
   conv2d(x: TypedArray, w: TypedArray, bias: Float32Array | null, y: TypedArray, dtype: number, meta: Int32Array): void;
-  /** Whether conv2dMaxPool takes the convolution of meta (f32 NHWC, no groups, ≤ 4 input channels, 16·k ≤ 64 outputs, output ≥ 2×2). */
-  conv2dDirectFits(meta: Int32Array): boolean;
+  /**
+   * Whether conv2dMaxPool takes the convolution of meta with operands of dtype: the backend's
+   * choice of the fused op (native and js: f32 NHWC, no groups, ≤ 4 input channels, 16·k ≤ 64
+   * outputs, output ≥ 2×2).
+   */
+  conv2dDirectFits(dtype: number, meta: Int32Array): boolean;
   /** pooled = max_pool2d(conv2d(x, w) + bias, 2) in NHWC f32, and each maximum's window position 0..3 into codes; meta as conv2d's. */
   conv2dMaxPool(x: Float32Array, w: Float32Array, bias: Float32Array | null, pooled: Float32Array, codes: Int32Array | null, meta: Int32Array): void;
   /** dw and dbias of conv2dMaxPool from x, the pooled output's gradient and the forward's codes. */
   conv2dMaxPoolBackwardWeights(x: Float32Array, dpooled: Float32Array, codes: Int32Array, dw: Float32Array, dbias: Float32Array | null, meta: Int32Array): void;
   /** dx = the input gradient of conv2d from dy; meta as conv2d's. */
   conv2dBackwardData(dy: TypedArray, w: TypedArray, dx: TypedArray, dtype: number, meta: Int32Array): void;
-  /** dw (f32, or bf16 for bf16 operands) and the f32 bias gradient of conv2d; meta as conv2d's. */
+  /** dw (f32, or the operands' dtype) and the f32 bias gradient of conv2d; meta as conv2d's. */
   conv2dBackwardWeights(x: TypedArray, dy: TypedArray, dw: TypedArray, dbias: Float32Array | null, dtype: number, dwDtype: number, meta: Int32Array): void;
   /**
    * Max pooling; indices (when given) get each output's flat argmax within its input plane.
-   * meta = [N, C, H, W, kh, kw, strideH, strideW, padH, padW, dilationH, dilationW, layout] (13
-   * fields, as native/pool_shape.h reads them; layout 0 = NCHW, 1 = NHWC)
+   * meta packed as metaFields().pool2d (layout 0 = NCHW, 1 = NHWC).
    */
   maxPool2d(dtype: number, x: TypedArray, y: TypedArray, indices: Int32Array | null, meta: Int32Array): void;
   /** dx = dy scattered to the argmax indices; meta as maxPool2d's. */
@@ -204,6 +228,7 @@ const KERNEL_SET: Record<KernelName, true> = {
   currentCpu: true,
   keepOffCpu: true,
   alignmentOffset: true,
+  metaFields: true,
   unaryCodes: true,
   unary: true,
   unaryBackward: true,

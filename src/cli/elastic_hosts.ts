@@ -27,6 +27,8 @@ export function reachable(host: string): boolean {
   const r = spawnSync("mpirun", ["--allow-run-as-root", ...OPEN_MPI_DAEMON_OPTIONS, "--host", `${host}:1`, "-n", "1", "true"], {
     stdio: "ignore",
     timeout: PROBE_TIMEOUT_MS,
+    // mpirun waits without end for a daemon that cannot call back.
+    killSignal: "SIGKILL",
   });
   return r.status === 0;
 }

@@ -122,6 +122,20 @@ export function startMpiJob(size: number, placement: readonly string[], start: J
   const child = spawn("mpirun", [...args, process.execPath, cli, ...start.argv], { stdio: capture ? ["inherit", "pipe", "pipe"] : "inherit", env });
   let notice: string | null = null;
   let rankError: string | null = null;
+  let running = true;
+  let grace: NodeJS.Timeout | undefined;
+  // mpirun ends the job when a rank fails, but waits without end for a daemon whose host became
+  // unreachable: it gets FAILURE_GRACE_MS, then it is killed (its daemons on the hosts still
+  // reachable end when it goes).
+  const failed = (): void => {
+    if (grace !== undefined) return;
+    grace = setTimeout(() => {
+      if (!running) return;
+      process.stderr.write(`launch: mpirun has not ended ${FAILURE_GRACE_MS / 1000} s after a rank failed (a host unreachable?); ending it\n`);
+      child.kill("SIGKILL");
+    }, FAILURE_GRACE_MS);
+    grace.unref();
+  };
   if (capture) {
     child.stderr!.on("data", (chunk: string) => process.stderr.write(chunk));
     forwardLines(child.stderr!, (line) => {
@@ -129,6 +143,7 @@ export function startMpiJob(size: number, placement: readonly string[], start: J
       if (m) notice ??= `mpirun: ${m[1]}`;
       const r = RANK_ERROR.exec(line);
       if (r) rankError ??= `${r[1]} ${r[2]}`;
+      if (m || r) failed();
     });
     forwardLines(child.stdout!, (line) => {
       if (isJsonLine(line) && start.onJsonLine) start.onJsonLine(line);
@@ -147,11 +162,24 @@ export function startMpiJob(size: number, placement: readonly string[], start: J
   process.on("SIGINT", forward).on("SIGTERM", forward);
   const done = new Promise<JobEnd>((resolve, reject) => {
     child.on("error", (error) => reject(new Error(`launch: could not start mpirun (${error.message}); install Open MPI (apt-get install openmpi-bin)`)));
-    // "close", not "exit": the piped output has been read to its end.
-    child.on("close", (code, signal) => {
+    const finish = (code: number | null, signal: NodeJS.Signals | null): void => {
+      if (!running) return;
+      running = false;
+      clearTimeout(grace);
       process.off("SIGINT", forward).off("SIGTERM", forward);
       const exit = stoppedBy ? 128 + constants.signals[stoppedBy] : (code ?? (signal ? 1 : 0));
       resolve({ code: exit, failure: exit === 0 ? null : (notice ?? rankError ?? `mpirun exited with code ${exit}`) });
+    };
+    // "close" once the piped output has been read to its end; a process mpirun left behind may
+    // hold the pipes open, so its exit also ends the job a moment later.
+    child.on("close", finish);
+    child.on("exit", (code, signal) => {
+      const late = setTimeout(() => {
+        child.stdout?.destroy();
+        child.stderr?.destroy();
+        finish(code, signal);
+      }, 2000);
+      late.unref();
     });
   });
   return { done };

@@ -2,8 +2,8 @@ import { apply1, type OpDef } from "../autograd/op.js";
 import { kernels } from "../backends/index.js";
 import { formatShape, sameShape, sizeOf } from "../tensor/shape.js";
 import { Tensor } from "../tensor/tensor.js";
-import { autocastCall } from "./autocast_hook.js";
 import { dt, requireFloat, requireSameDType } from "./util.js";
+import type { OpName } from "./registry.js";
 
 /**
  * Fused attention on the native FlashAttention-style kernels (native/attention.cc): the T × T
@@ -84,10 +84,11 @@ function operands<T>(inputs: readonly T[]): [T, T, T] {
 }
 
 /** One op table entry per input convention; the kernels and the rules are shared. */
-function attentionOp(name: string, geometry: (shape: readonly number[], heads: number) => Geometry): OpDef<AttentionAttrs> {
+function attentionOp(name: OpName, geometry: (shape: readonly number[], heads: number) => Geometry): OpDef<AttentionAttrs> {
   return {
     name,
     forward: (inputs, { causal, scale, blockSize, heads }, recording) => {
+      requireSameDType(name, ...inputs);
       const { extents, layout, outShape } = geometry(inputs[0]!.shape, heads);
       const [q, k, v] = operands(inputs);
       const out = Tensor.empty(outShape, q.dtype);
@@ -152,10 +153,7 @@ function attrsOf(name: string, d: number, heads: number, options: AttentionOptio
  * @example scaledDotProductAttention(q, k, v, { causal: false, scale: 0.1 })
  */
 export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, options: AttentionOptions = {}): Tensor {
-  const auto = autocastCall(SDPA, [q, k, v], ([q, k, v]) => scaledDotProductAttention(q!, k!, v!, options));
-  if (auto) return auto;
   for (const t of [q, k, v]) requireFloat(t, SDPA);
-  requireSameDType(SDPA, q, k, v);
   if (!sameShape(q.shape, k.shape) || !sameShape(q.shape, v.shape) || q.ndim < 2) {
     throw new RangeError(`${SDPA}: q ${formatShape(q.shape)}, k ${formatShape(k.shape)} and v ${formatShape(v.shape)} must have one shape [..., T, D]`);
   }
@@ -174,8 +172,6 @@ export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, optio
  * @example causalSelfAttention(qkv, 8, { blockSize: 32 })
  */
 export function causalSelfAttention(qkv: Tensor, heads: number, options: SelfAttentionOptions = {}): Tensor {
-  const auto = autocastCall(SELF, [qkv], ([qkv]) => causalSelfAttention(qkv!, heads, options));
-  if (auto) return auto;
   requireFloat(qkv, SELF);
   if (qkv.ndim !== 3) throw new RangeError(`${SELF}: qkv ${formatShape(qkv.shape)} must be 3-D [B, T, 3C]`);
   const width = qkv.shape[2]!;

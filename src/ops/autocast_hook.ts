@@ -3,9 +3,10 @@ import type { Tensor } from "../tensor/tensor.js";
 import type { OpName } from "./registry.js";
 
 /**
- * Where ops meet mixed precision. The ops layer knows only this hook; src/amp installs the
- * policy behind it (which op runs in which dtype, the per-scope weight-cast cache), so the
- * layers stay ordered. With no hook installed an op pays one null check.
+ * Where ops meet mixed precision. apply() (src/autograd/op.ts) asks this hook for the inputs an
+ * op runs on; src/amp installs the policy behind it (each op's rule from the op table, the
+ * per-scope weight-cast cache), so the layers stay ordered. Outside an autocast scope apply()
+ * pays one flag check (`autocastActive`).
  */
 
 /** What an op's floating inputs become in an autocast scope (src/ops/registry.ts explains each). */
@@ -23,6 +24,13 @@ export type AutocastHook = (op: OpName, inputs: readonly Tensor[]) => AutocastIn
 
 let hook: AutocastHook | null = null;
 let suspended = 0;
+
+/** Whether a hook is installed and not suspended: apply()'s one check on its fast path. */
+export let autocastActive = false;
+
+function updateActive(): void {
+  autocastActive = hook !== null && suspended === 0;
+}
 
 /** Runs fn again in the autocast state of the moment it was captured. */
 export type AutocastReentry = <T>(fn: () => T) => T;
@@ -48,10 +56,12 @@ export function captureAutocast(): AutocastReentry | null {
 export function resumingAutocast<T>(fn: () => T): T {
   const saved = suspended;
   suspended = 0;
+  updateActive();
   try {
     return fn();
   } finally {
     suspended = saved;
+    updateActive();
   }
 }
 
@@ -77,6 +87,7 @@ export function autocastLowDType(op: OpName): DType | null {
 export function setAutocastHook(next: AutocastHook | null): AutocastHook | null {
   const previous = hook;
   hook = next;
+  updateActive();
   return previous;
 }
 
@@ -87,28 +98,20 @@ export function setAutocastHook(next: AutocastHook | null): AutocastHook | null 
  */
 export function withoutAutocast<T>(fn: () => T): T {
   suspended++;
+  updateActive();
   try {
     return fn();
   } finally {
     suspended--;
+    updateActive();
   }
 }
 
 /**
- * The op's result under the active policy, or null when the policy changes no input (the op
- * then runs as called). `run` receives the cast inputs in order and is the op itself: called
- * again with inputs already in the policy's dtypes, it finds nothing to cast.
- * @example
- * const auto = autocastCall("linear", [x, weight], ([x, w]) => linear(x!, w!, bias));
- * if (auto) return auto;
+ * The inputs `op` runs on under the active policy, or null when it changes none (or autocast is
+ * off): apply()'s call for every op while `autocastActive`.
+ * @example const cast = autocastInputs("matmul", [a, b]); // bfloat16 copies inside autocast()
  */
-export function autocastCall(op: OpName, inputs: readonly Tensor[], run: (inputs: Tensor[]) => Tensor): Tensor | null {
-  if (hook === null || suspended > 0) return null;
-  const cast = hook(op, inputs);
-  if (cast === null) return null;
-  try {
-    return run(cast.inputs);
-  } finally {
-    for (const t of cast.temporaries) t.dispose();
-  }
+export function autocastInputs(op: OpName, inputs: readonly Tensor[]): AutocastInputs | null {
+  return hook === null || suspended > 0 ? null : hook(op, inputs);
 }

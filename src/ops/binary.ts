@@ -1,8 +1,8 @@
 import { apply1, type OpDef } from "../autograd/op.js";
+import type { OpName } from "./registry.js";
 import { codes, kernels } from "../backends/index.js";
 import { sameShape } from "../tensor/shape.js";
 import { Tensor } from "../tensor/tensor.js";
-import { autocastCall } from "./autocast_hook.js";
 import { broadcastMeta, broadcastShapes } from "./broadcast.js";
 import { sumTo } from "./reduce.js";
 import { log, powScalar, scaleBy, shiftBy } from "./unary.js";
@@ -29,7 +29,7 @@ export function binaryKernel(name: string, a: Tensor, b: Tensor): Tensor {
   return out;
 }
 
-function twoSided(name: string, grads: (g: Tensor, saved: readonly Tensor[]) => [Tensor, Tensor], saves: "ab" | "none" | "aby"): OpDef<void> {
+function twoSided(name: OpName, grads: (g: Tensor, saved: readonly Tensor[]) => [Tensor, Tensor], saves: "ab" | "none" | "aby"): OpDef<void> {
   return {
     name,
     forward: ([a, b]) => {
@@ -77,11 +77,8 @@ function tieMask(g: Tensor, wins: "gt" | "lt", a: Tensor, b: Tensor): Tensor {
   return binaryKernel("mul", g, mask);
 }
 
+// Dtypes are checked by the kernel call in the forward rule, after apply() casts them.
 function binary(name: keyof typeof binaryOps, a: Tensor, b: Tensor): Tensor {
-  const auto = autocastCall(name, [a, b], ([a, b]) => binary(name, a!, b!));
-  if (auto) return auto;
-  requireFloat(a, name);
-  requireSameDType(name, a, b);
   return apply1(binaryOps[name] as OpDef<void>, [a, b], undefined);
 }
 

@@ -2,7 +2,6 @@ import { apply1, type OpDef } from "../autograd/op.js";
 import { checkDType, DTYPES, isFloating, type DType } from "../tensor/dtype.js";
 import { kernels } from "../backends/index.js";
 import { Tensor } from "../tensor/tensor.js";
-import { withoutAutocast } from "./autocast_hook.js";
 
 /** Conversion between dtypes, as an autograd op. */
 
@@ -42,20 +41,4 @@ export function cast(x: Tensor, dtype: DType): Tensor {
   const to = checkDType(dtype, "cast");
   const differentiable = isFloating(x.dtype) && isFloating(to);
   return apply1(differentiable ? floatCastOp : intCastOp, [x], to);
-}
-
-/**
- * fn on float32 copies of float16 inputs, its result rounded back to float16, all through the
- * differentiable cast: float16 storage and rounding with float32 arithmetic. For the ops whose
- * oneDNN kernels have no float16 path on CPUs without AVX512-FP16 (oneDNN 2.6: matmul,
- * convolution); it saves no time over float32, only memory where activations stay float16.
- * @example viaFloat32([x, w], ([x, w]) => linear(x!, w!))
- */
-export function viaFloat32(inputs: readonly Tensor[], fn: (wide: Tensor[]) => Tensor): Tensor {
-  const wide = inputs.map((t) => cast(t, "float32"));
-  // Inside an autocast scope the float32 copies would otherwise be cast straight back.
-  const y = withoutAutocast(() => fn(wide));
-  const out = cast(y, "float16");
-  for (const t of [...wide, y]) t.dispose();
-  return out;
 }

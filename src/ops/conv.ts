@@ -1,9 +1,7 @@
 import { apply1, type OpDef } from "../autograd/op.js";
-import { kernels } from "../backends/index.js";
+import { kernels, metaFields, packMeta } from "../backends/index.js";
 import { formatShape } from "../tensor/shape.js";
 import { Tensor } from "../tensor/tensor.js";
-import { autocastCall } from "./autocast_hook.js";
-import { viaFloat32 } from "./cast.js";
 import { dt, requireFloat, requireSameDType } from "./util.js";
 import { imageDims, imageShape, layoutCode, outputSize, pair, type Layout, type Pair } from "./window.js";
 
@@ -31,6 +29,7 @@ export interface ConvAttrs {
 export const convOp: OpDef<ConvAttrs> = {
   name: "conv2d",
   forward: ([x, w, bias], { meta, outShape }) => {
+    requireSameDType("conv2d", x!, w!);
     const y = Tensor.empty(outShape, x!.dtype);
     kernels.conv2d(x!.data, w!.data, (bias?.data as Float32Array | undefined) ?? null, y.data, dt(x!.dtype), meta);
     return { out: y, save: [x!, w!] };
@@ -61,7 +60,6 @@ export const convOp: OpDef<ConvAttrs> = {
  */
 export function convAttrs(op: string, x: Tensor, weight: Tensor, bias: Tensor | null | undefined, options: Conv2dOptions): ConvAttrs {
   requireFloat(x, op);
-  requireSameDType(op, x, weight);
   const layout = options.layout ?? "nchw";
   const [n, c, h, w] = imageDims(x, op, layout);
   if (weight.ndim !== 4) throw new RangeError(`${op}: weight ${formatShape(weight.shape)} must be 4-D [O, C/groups, kh, kw]`);
@@ -91,7 +89,10 @@ export function convAttrs(op: string, x: Tensor, weight: Tensor, bias: Tensor | 
     dilation: pair(options.dilation ?? 1, "dilation", op, 1),
   };
   const [oh, ow] = outputSize(op, x.shape, [h, w], win);
-  const meta = Int32Array.from([n, c, h, w, o, kh, kw, ...win.stride, ...win.padding, ...win.dilation, groups, layoutCode(layout)]);
+  const [sh, sw] = win.stride,
+    [ph, pw] = win.padding,
+    [dh, dw] = win.dilation;
+  const meta = packMeta(metaFields.conv2d, { n, c, h, w, o, kh, kw, sh, sw, ph, pw, dh, dw, groups, layout: layoutCode(layout) });
   return { meta, outShape: imageShape(n, o, oh, ow, layout) };
 }
 
@@ -99,18 +100,13 @@ export function convAttrs(op: string, x: Tensor, weight: Tensor, bias: Tensor | 
  * 2-D convolution with PyTorch's F.conv2d semantics: x [N, C, H, W], weight [O, C/groups, kh, kw],
  * optional float32 bias [O]; output [N, O, H_out, W_out] with
  * H_out = floor((H + 2·padding − dilation·(kh − 1) − 1)/stride) + 1. float32, or bfloat16 input
- * and weight (accumulated in float32, output in bfloat16); float16 is rounded like float16 but
- * computed through float32 (viaFloat32: oneDNN has no float16 convolution on this CPU).
+ * and weight (accumulated in float32, output in bfloat16); float16 is rounded like float16 (the
+ * native backend computes it through float32: oneDNN has no float16 convolution on this CPU).
  * @example conv2d(x, w, b, { padding: 1 })                   // [8, 3, 32, 32] * [16, 3, 3, 3] -> [8, 16, 32, 32]
  * @example conv2d(x, dw, null, { stride: 2, groups: 16 })    // depthwise, halves H and W
  * @example conv2d(x, w, b, { layout: "nhwc" })              // [8, 32, 32, 3] * [16, 3, 3, 3] -> [8, 30, 30, 16]
  */
 export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, options: Conv2dOptions = {}): Tensor {
   const op = "conv2d";
-  const auto = autocastCall(op, [x, weight], ([x, w]) => conv2d(x!, w!, bias, options));
-  if (auto) return auto;
-  requireFloat(x, op);
-  requireSameDType(op, x, weight);
-  if (x.dtype === "float16") return viaFloat32([x, weight], ([x, w]) => conv2d(x!, w!, bias, options));
   return apply1(convOp, bias ? [x, weight, bias] : [x, weight], convAttrs(op, x, weight, bias, options));
 }

@@ -6,6 +6,8 @@ import { Tensor } from "../tensor/tensor.js";
 import { autocastLowDType } from "./autocast_hook.js";
 import { convAttrs, conv2d, type ConvAttrs, type Conv2dOptions } from "./conv.js";
 import { maxPool2d } from "./pool.js";
+import { isFloating } from "../tensor/dtype.js";
+import { dt, requireSameDType } from "./util.js";
 
 /**
  * A convolution and the 2×2 max pooling after it as one op, where the direct few-channel
@@ -16,6 +18,7 @@ import { maxPool2d } from "./pool.js";
 export const convMaxPoolOp: OpDef<ConvAttrs> = {
   name: "conv2dMaxPool",
   forward: ([x, w, bias], { meta, outShape }, recording) => {
+    requireSameDType("conv2dMaxPool", x!, w!);
     const pooled = Tensor.empty(outShape, "float32");
     const codes = recording ? Tensor.empty(outShape, "int32") : null;
     kernels.conv2dMaxPool(
@@ -47,17 +50,18 @@ export const convMaxPoolOp: OpDef<ConvAttrs> = {
 
 /**
  * maxPool2d(conv2d(x, weight, bias, options), 2, { layout }): the same values and gradients, in
- * one pass where it can be: a float32 channels-last convolution without groups, with at most 4
- * input channels and 16, 32, 48 or 64 outputs (a network's first layer on images), whose input
- * needs no gradient, outside a low-precision autocast. Otherwise it runs the two ops.
+ * one pass where the backend has a fused kernel for the convolution (`kernels.conv2dDirectFits`;
+ * native: a float32 channels-last convolution without groups, with at most 4 input channels and
+ * 16, 32, 48 or 64 outputs: a network's first layer on images), whose input needs no gradient,
+ * outside a low-precision autocast. Otherwise it runs the two ops.
  * @example conv2dMaxPool(images, conv.weight, conv.bias, { layout: "nhwc" })   // [N, 28, 28, 1] -> [N, 13, 13, 32]
  */
 export function conv2dMaxPool(x: Tensor, weight: Tensor, bias: Tensor | null, options: Conv2dOptions = {}): Tensor {
-  const op = "conv2dMaxPool";
   const inputNeedsGrad = x.requiresGrad && isGradEnabled();
-  if (options.layout === "nhwc" && x.dtype === "float32" && !inputNeedsGrad && autocastLowDType("conv2d") === null) {
-    const attrs = convAttrs(op, x, weight, bias, options);
-    if (kernels.conv2dDirectFits(attrs.meta)) {
+  // The fused op has no input gradient, and under a low-precision autocast conv2d runs low.
+  if (!inputNeedsGrad && autocastLowDType("conv2d") === null && isFloating(x.dtype)) {
+    const attrs = convAttrs("conv2d", x, weight, bias, options);
+    if (kernels.conv2dDirectFits(dt(x.dtype), attrs.meta)) {
       const [n, oh, ow, o] = attrs.outShape as [number, number, number, number];
       return apply1(convMaxPoolOp, bias ? [x, weight, bias] : [x, weight], { meta: attrs.meta, outShape: [n, Math.floor(oh / 2), Math.floor(ow / 2), o] });
     }

@@ -15,4 +15,4 @@ export { softmax, logSoftmax } from "./softmax.js";
 export { layerNorm } from "./norm.js";
 export { crossEntropy, type CrossEntropyOptions } from "./loss.js";
 export { causalSelfAttention, scaledDotProductAttention, type AttentionOptions, type SelfAttentionOptions } from "./attention.js";
-export { OPS, OP_NAMES, autocastRules, type OpEntry, type OpName } from "./registry.js";
+export { OPS, OP_NAMES, autocastInputCount, autocastRules, type OpEntry, type OpName, type TableOpName } from "./registry.js";

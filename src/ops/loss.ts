@@ -4,7 +4,6 @@ import { DTYPES } from "../tensor/dtype.js";
 import { codes, kernels } from "../backends/index.js";
 import { formatShape, sameShape } from "../tensor/shape.js";
 import { Tensor } from "../tensor/tensor.js";
-import { autocastCall } from "./autocast_hook.js";
 import { mul } from "./binary.js";
 import { dt, requireFloat } from "./util.js";
 
@@ -92,8 +91,6 @@ function reduced(losses: Tensor, divisor: number, dtype: Tensor["dtype"]): Tenso
  * @example crossEntropy(logits, labels, { reduction: "none" })        // one loss per row
  */
 export function crossEntropy(logits: Tensor, targets: Tensor, options: CrossEntropyOptions = {}): Tensor {
-  const auto = autocastCall("crossEntropy", [logits], ([logits]) => crossEntropy(logits!, targets, options));
-  if (auto) return auto;
   const { ignoreIndex = -100, labelSmoothing = 0, reduction = "mean" } = options;
   requireFloat(logits, "crossEntropy");
   if (targets.dtype !== "int32") {

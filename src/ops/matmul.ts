@@ -1,13 +1,13 @@
 import { apply1, type OpDef } from "../autograd/op.js";
 import { isFloating, type DType } from "../tensor/dtype.js";
 import { lowCopy } from "../tensor/low_copy.js";
-import { kernels } from "../backends/index.js";
+import { kernels, metaFields } from "../backends/index.js";
 import { formatShape, sameShape, sizeOf } from "../tensor/shape.js";
 import { tidy } from "../tensor/scope.js";
 import { Tensor } from "../tensor/tensor.js";
-import { autocastCall, autocastLowDType } from "./autocast_hook.js";
+import { autocastLowDType, withoutAutocast } from "./autocast_hook.js";
 import { broadcastShapes } from "./broadcast.js";
-import { cast, viaFloat32 } from "./cast.js";
+import { cast } from "./cast.js";
 import { expand, reshape } from "./view.js";
 import { sumInFloat32, sumTo } from "./reduce.js";
 import { dt, requireFloat, requireSameDType } from "./util.js";
@@ -24,7 +24,9 @@ interface Gemm {
   transB: boolean;
 }
 
-const meta = new Int32Array(8);
+// Reused by every product: the tiny-op path allocates no meta.
+const meta = new Int32Array(metaFields.matmul.count);
+const MM = metaFields.matmul.fields;
 
 /**
  * C = op(A)·op(B) (+ bias) into a new [max(batchA, batchB), M, N] tensor, op() transposing
@@ -40,14 +42,14 @@ export function gemm(a: Tensor, b: Tensor, g: Gemm, bias: Tensor | null = null, 
     if (bias) for (let r = 0; r < batch * g.m; r++) (out.data as Float32Array).set(bias.data as Float32Array, r * g.n);
     return out;
   }
-  meta[0] = g.batchA;
-  meta[1] = g.batchB;
-  meta[2] = g.m;
-  meta[3] = g.n;
-  meta[4] = g.k;
-  meta[5] = g.transA ? 1 : 0;
-  meta[6] = g.transB ? 1 : 0;
-  meta[7] = 0;
+  meta[MM.batchA] = g.batchA;
+  meta[MM.batchB] = g.batchB;
+  meta[MM.m] = g.m;
+  meta[MM.n] = g.n;
+  meta[MM.k] = g.k;
+  meta[MM.transA] = g.transA ? 1 : 0;
+  meta[MM.transB] = g.transB ? 1 : 0;
+  meta[MM.accumulate] = 0;
   kernels.matmul(a.data, b.data, out.data, (bias?.data as Float32Array | undefined) ?? null, dt(a.dtype), dt(outDType), meta);
   return out;
 }
@@ -92,6 +94,7 @@ interface MatmulAttrs extends Gemm {
 export const matmulOp: OpDef<MatmulAttrs> = {
   name: "matmul",
   forward: ([a, b], attrs) => {
+    requireSameDType("matmul", a!, b!);
     const c = gemm(a!, b!, attrs);
     return { out: viewAs(c, attrs.outShape), save: [a!, b!] };
   },
@@ -112,17 +115,13 @@ function viewAs(t: Tensor, shape: readonly number[]): Tensor {
 /**
  * Matrix product with PyTorch's semantics: 1-D operands are vectors, leading axes are batch
  * axes and broadcast as PyTorch's do, on either side or both ([3,1,5,7]·[1,4,7,9] → [3,4,5,9]). bfloat16 operands accumulate in float32;
- * float16 ones are computed through float32 (viaFloat32: no float16 GEMM on this CPU).
+ * float16 ones are rounded like float16 (the native backend computes them through float32).
  * @example matmul(x, w)              // [B, T, C] · [C, N] -> [B, T, N]
  * @example matmul(q, kT)             // [B, H, T, D] · [B, H, D, T]
  * @example matmul(a, b)              // [3, 1, 5, 7] · [1, 4, 7, 9] -> [3, 4, 5, 9]
  */
 export function matmul(a: Tensor, b: Tensor): Tensor {
-  const auto = autocastCall("matmul", [a, b], ([a, b]) => matmul(a!, b!));
-  if (auto) return auto;
   requireFloat(a, "matmul");
-  requireSameDType("matmul", a, b);
-  if (a.dtype === "float16") return viaFloat32([a, b], ([a, b]) => matmul(a!, b!));
   if (a.ndim === 0 || b.ndim === 0)
     throw new RangeError(`matmul: operands must have at least one axis, got ${formatShape(a.shape)} and ${formatShape(b.shape)}`);
   const aShape = a.ndim === 1 ? [1, a.shape[0]!] : a.shape;
@@ -168,6 +167,7 @@ export const linearOp: OpDef<LinearAttrs> = {
   name: "linear",
   forward: ([x, weight, bias], { rows, inFeatures, outFeatures, outShape, weightCopy }) => {
     const w = weightCopy ?? weight!;
+    requireSameDType("linear", x!, w);
     const gemmShape: Gemm = { batchA: 1, batchB: 1, m: rows, n: outFeatures, k: inFeatures, transA: false, transB: true };
     const y = gemm(x!, w, gemmShape, bias ?? null);
     return { out: viewAs(y, outShape), save: [x!, w] };
@@ -193,23 +193,20 @@ export const linearOp: OpDef<LinearAttrs> = {
 export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
   if (autocastLowDType("linear") === "bfloat16" && weight.dtype === "float32" && weight.isLeaf && weight.requiresGrad && isFloating(x.dtype)) {
     const low = x.dtype === "bfloat16" ? x : cast(x, "bfloat16");
+    const copy = lowCopy(weight, "bfloat16");
     try {
-      return linearOf(low, weight, bias, lowCopy(weight, "bfloat16"));
+      // Its inputs are already what autocast wants: apply() must not cast the weight again.
+      return withoutAutocast(() => linearOf(low, weight, bias, copy));
     } finally {
       if (low !== x) low.dispose();
     }
   }
-  const auto = autocastCall("linear", [x, weight], ([x, w]) => linear(x!, w!, bias));
-  if (auto) return auto;
   return linearOf(x, weight, bias, null);
 }
 
 /** linear computing with weightCopy (same shape as weight) when given, else with weight. */
 function linearOf(x: Tensor, weight: Tensor, bias: Tensor | null | undefined, weightCopy: Tensor | null): Tensor {
-  const w = weightCopy ?? weight;
   requireFloat(x, "linear");
-  requireSameDType("linear", x, w);
-  if (x.dtype === "float16") return viaFloat32([x, weight], ([x, w]) => linear(x!, w!, bias));
   if (weight.ndim !== 2) throw new RangeError(`linear: weight must be [out, in], got ${formatShape(weight.shape)}`);
   const [outFeatures, inFeatures] = weight.shape as [number, number];
   if (x.ndim === 0 || x.shape[x.ndim - 1] !== inFeatures) {

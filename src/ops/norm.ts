@@ -3,7 +3,6 @@ import { DTYPES, type DType } from "../tensor/dtype.js";
 import { kernels } from "../backends/index.js";
 import { formatShape, sameShape, sizeOf } from "../tensor/shape.js";
 import { Tensor } from "../tensor/tensor.js";
-import { autocastCall } from "./autocast_hook.js";
 import { dt, requireFloat } from "./util.js";
 
 /**
@@ -13,7 +12,8 @@ import { dt, requireFloat } from "./util.js";
 
 interface LayerNormAttrs {
   normalizedShape: readonly number[];
-  outputDtype: DType;
+  /** null: the dtype x has after autocast. */
+  outputDtype: DType | null;
   eps: number;
   hasWeight: boolean;
   hasBias: boolean;
@@ -31,10 +31,11 @@ export const layerNormOp: OpDef<LayerNormAttrs> = {
     const bias = hasBias ? inputs[inputs.length - 1]! : null;
     const cols = sizeOf(normalizedShape);
     const rows = sizeOf(x.shape.slice(0, x.ndim - normalizedShape.length));
-    const y = Tensor.empty(x.shape, outputDtype);
+    const yDtype = outputDtype ?? x.dtype;
+    const y = Tensor.empty(x.shape, yDtype);
     const mean = Tensor.empty([rows, 2], "float32");
     const rstd = Tensor.empty([rows], "float32");
-    kernels.layerNorm(dt(x.dtype), x.data, f32(weight), f32(bias), y.data, f32(mean)!, f32(rstd)!, rows, cols, eps, dt(outputDtype));
+    kernels.layerNorm(dt(x.dtype), x.data, f32(weight), f32(bias), y.data, f32(mean)!, f32(rstd)!, rows, cols, eps, dt(yDtype));
     return { out: y, save: weight ? [x, weight] : [x], scratch: [mean, rstd] };
   },
   backward: ({ saved, attrs: { normalizedShape, hasWeight, hasBias }, needsGrad }, [g]) => {
@@ -93,11 +94,8 @@ export function layerNorm(
   eps = 1e-5,
   outputDtype?: DType,
 ): Tensor {
-  const auto = autocastCall("layerNorm", [x], ([x]) => layerNorm(x!, normalizedShape, weight, bias, eps, outputDtype));
-  if (auto) return auto;
   requireFloat(x, "layerNorm");
-  const yDtype = outputDtype ?? x.dtype;
-  if (!DTYPES[yDtype]?.floating) throw new TypeError(`layerNorm: outputDtype must be a floating dtype, got ${yDtype}`);
+  if (outputDtype !== undefined && !DTYPES[outputDtype]?.floating) throw new TypeError(`layerNorm: outputDtype must be a floating dtype, got ${outputDtype}`);
   const k = normalizedShape.length;
   if (k === 0 || k > x.ndim || !sameShape(x.shape.slice(x.ndim - k), normalizedShape)) {
     throw new RangeError(
@@ -116,5 +114,5 @@ export function layerNorm(
     checkParameter(bias, "bias", x, normalizedShape);
     inputs.push(bias);
   }
-  return apply1(layerNormOp, inputs, { normalizedShape: [...normalizedShape], outputDtype: yDtype, eps, hasWeight: !!weight, hasBias: !!bias });
+  return apply1(layerNormOp, inputs, { normalizedShape: [...normalizedShape], outputDtype: outputDtype ?? null, eps, hasWeight: !!weight, hasBias: !!bias });
 }

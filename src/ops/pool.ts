@@ -1,5 +1,5 @@
 import { apply1, type OpDef } from "../autograd/op.js";
-import { kernels } from "../backends/index.js";
+import { kernels, metaFields, packMeta } from "../backends/index.js";
 import { formatShape } from "../tensor/shape.js";
 import { Tensor } from "../tensor/tensor.js";
 import { dt, requireFloat } from "./util.js";
@@ -39,7 +39,11 @@ function poolAttrs(
     throw new RangeError(`${op}: padding ${formatShape(win.padding)} must be at most half the kernel ${formatShape(k)}`);
   }
   const [oh, ow] = outputSize(op, x.shape, [h, w], win);
-  const meta = Int32Array.from([n, c, h, w, ...k, ...win.stride, ...win.padding, ...win.dilation, layoutCode(layout)]);
+  const [kh, kw] = k,
+    [sh, sw] = win.stride,
+    [ph, pw] = win.padding,
+    [dh, dw] = win.dilation;
+  const meta = packMeta(metaFields.pool2d, { n, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, layout: layoutCode(layout) });
   return { meta, outShape: imageShape(n, c, oh, ow, layout), countIncludePad };
 }
 

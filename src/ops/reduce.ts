@@ -3,7 +3,6 @@ import type { DType } from "../tensor/dtype.js";
 import { codes, kernels } from "../backends/index.js";
 import { formatShape, normalizeAxis, sameShape, sizeOf } from "../tensor/shape.js";
 import { Tensor } from "../tensor/tensor.js";
-import { autocastCall } from "./autocast_hook.js";
 import { eq, div, mul } from "./binary.js";
 import { requireFloat, dt } from "./util.js";
 import { expand, reshape } from "./view.js";
@@ -84,8 +83,6 @@ function viewKept(t: Tensor, shape: number[]): Tensor {
 }
 
 function reduce(x: Tensor, axes: number | readonly number[] | undefined, keepDim: boolean, kind: ReduceAttrs["kind"]): Tensor {
-  const auto = autocastCall(kind, [x], ([x]) => reduce(x!, axes, keepDim, kind));
-  if (auto) return auto;
   requireFloat(x, kind);
   const resolved = resolveAxes(x, axes, kind);
   if (kind !== "sum") {

@@ -17,6 +17,10 @@
  * Ops without a rule run in the dtype of their input: element-wise activations (GELU, ReLU),
  * dropout, pooling and views then stay in bfloat16 between two low-precision ops, with no
  * round trip through float32 (PyTorch does the same).
+ *
+ * apply() (src/autograd/op.ts) casts every op's inputs by its rule before the forward rule
+ * runs, so an op's function only checks shapes and attributes; checks on dtypes belong in the
+ * forward rule, which sees the cast inputs.
  */
 import type { KernelName } from "../backends/index.js";
 import { checkpointOp } from "../autograd/checkpoint.js";
@@ -46,6 +50,8 @@ export interface OpEntry {
   readonly defs: readonly OpDef<any>[];
   /** What the op's floating inputs become inside an autocast scope; absent: their own dtype. */
   readonly autocast?: CastPolicy;
+  /** How many leading inputs the rule casts (default all): a bias or a norm's affine parameters stay float32. */
+  readonly autocastInputs?: number;
   /** The kernels its rules call themselves (rules that call other ops use those ops' kernels). */
   readonly kernels: readonly KernelName[];
 }
@@ -57,12 +63,26 @@ const COPY: readonly KernelName[] = ["copyStrided"];
 const u = (def: OpDef<any>): OpEntry => ({ defs: [def], kernels: UNARY });
 const b = (def: OpDef<any>): OpEntry => ({ defs: [def], autocast: "promote", kernels: BINARY });
 
-/** The table with its keys kept and each entry typed as OpEntry (whatever its attributes). */
-function table<T extends Record<string, OpEntry>>(entries: T): { readonly [K in keyof T]: OpEntry } {
-  return entries;
-}
+// biome-ignore format: one line per kind of op
+/**
+ * Every op's name in the table. Written out, not taken from the table's keys, because each
+ * OpDef's name is typed by it; the table below must have exactly these keys (the compiler checks).
+ * @example OP_NAMES.includes("sum") // true
+ */
+export const OP_NAMES = [
+  "neg", "exp", "log", "sqrt", "rsqrt", "tanh", "sigmoid", "relu", "gelu_tanh", "gelu_erf", "abs", "square", "reciprocal", "powScalar", "clamp_min", "scale", "shift",
+  "add", "sub", "mul", "div", "pow", "maximum", "minimum",
+  "sum", "mean", "max", "min",
+  "reshape", "expand", "permute", "slice", "concat", "split",
+  "matmul", "linear", "where", "embedding", "cast", "dropout",
+  "conv2d", "conv2dMaxPool", "max_pool2d", "avg_pool2d",
+  "softmax", "logSoftmax", "layerNorm", "crossEntropy", "scaledDotProductAttention", "causalSelfAttention", "checkpoint",
+] as const;
 
-const TABLE = table({
+/** The name of an op of the table. @example const op: TableOpName = "matmul"; */
+export type TableOpName = (typeof OP_NAMES)[number];
+
+const TABLE: Readonly<Record<TableOpName, OpEntry>> = {
   neg: { defs: [unaryOps.neg], kernels: ["unary"] },
   exp: u(unaryOps.exp),
   log: u(unaryOps.log),
@@ -98,32 +118,51 @@ const TABLE = table({
   concat: { defs: [concatOp], kernels: COPY },
   split: { defs: [splitOp], kernels: COPY },
   matmul: { defs: [matmulOp], autocast: "low", kernels: ["matmul"] },
-  linear: { defs: [linearOp], autocast: "low", kernels: ["matmul"] },
+  linear: { defs: [linearOp], autocast: "low", autocastInputs: 2, kernels: ["matmul"] },
   where: { defs: [whereOp], kernels: ["where"] },
   embedding: { defs: [embeddingOp], kernels: ["embedding", "embeddingBackward"] },
   cast: { defs: [floatCastOp, intCastOp], kernels: ["cast"] },
   dropout: { defs: [dropoutOp, passThroughOp], kernels: ["dropout"] },
-  conv2d: { defs: [convOp], autocast: "low", kernels: ["conv2d", "conv2dBackwardData", "conv2dBackwardWeights"] },
+  conv2d: { defs: [convOp], autocast: "low", autocastInputs: 2, kernels: ["conv2d", "conv2dBackwardData", "conv2dBackwardWeights"] },
   conv2dMaxPool: { defs: [convMaxPoolOp], kernels: ["conv2dDirectFits", "conv2dMaxPool", "conv2dMaxPoolBackwardWeights"] },
   max_pool2d: { defs: [maxPoolOp], kernels: ["maxPool2d", "maxPool2dBackward"] },
   avg_pool2d: { defs: [avgPoolOp], kernels: ["avgPool2d", "avgPool2dBackward"] },
   softmax: { defs: [softmaxOp], autocast: "f32", kernels: ["softmax", "softmaxBackward"] },
   logSoftmax: { defs: [logSoftmaxOp], autocast: "f32", kernels: ["softmax", "softmaxBackward"] },
-  layerNorm: { defs: [layerNormOp], autocast: "f32", kernels: ["layerNorm", "layerNormBackward"] },
+  layerNorm: { defs: [layerNormOp], autocast: "f32", autocastInputs: 1, kernels: ["layerNorm", "layerNormBackward"] },
   crossEntropy: { defs: [crossEntropyOp], autocast: "f32", kernels: ["crossEntropy", "cast", "reduce"] },
   scaledDotProductAttention: { defs: [scaledDotProductAttentionOp], autocast: "low", kernels: ["attention", "attentionBackward"] },
   causalSelfAttention: { defs: [causalSelfAttentionOp], autocast: "low", kernels: ["attention", "attentionBackward"] },
   checkpoint: { defs: [checkpointOp], kernels: [] },
-});
+};
 
-/** The name of an op of the table. @example const op: OpName = "matmul"; */
-export type OpName = keyof typeof TABLE;
+/**
+ * Ops autograd records whose rules live above this layer, beside the process groups they need
+ * (src/parallel/region_ops.ts): named here so that every OpDef's name is an OpName. They have
+ * no autocast rule; a new one adds its name here.
+ */
+const OUTER_OPS = ["copyToRegion", "reduceFromRegion", "gatherFromRegion", "gatherFromSequenceRegion", "scatterToRegion", "reduceScatterToRegion"] as const;
+
+/** The name of any op autograd records: the table's, or one kept above this layer. @example const op: OpName = "copyToRegion"; */
+export type OpName = TableOpName | (typeof OUTER_OPS)[number];
 
 /** The op table. @example OPS.matmul.autocast // "low" */
-export const OPS: Readonly<Record<OpName, OpEntry>> = TABLE;
+export const OPS: Readonly<Record<TableOpName, OpEntry>> = TABLE;
 
-/** Every op's name. @example OP_NAMES.includes("sum") // true */
-export const OP_NAMES = Object.keys(TABLE) as readonly OpName[];
+const CAST_COUNTS: Partial<Record<OpName, number>> = Object.fromEntries(
+  OP_NAMES.flatMap((name) => {
+    const count = OPS[name].autocastInputs;
+    return count === undefined ? [] : [[name, count]];
+  }),
+);
+
+/**
+ * How many of an op's `inputs` leading inputs its autocast rule casts.
+ * @example autocastInputCount("linear", 3) // 2: the bias stays float32
+ */
+export function autocastInputCount(op: OpName, inputs: number): number {
+  return Math.min(CAST_COUNTS[op] ?? inputs, inputs);
+}
 
 /**
  * The autocast rule of every op that has one, as a policy table (src/amp's defaults).

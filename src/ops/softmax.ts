@@ -2,8 +2,8 @@ import { apply1, type OpDef } from "../autograd/op.js";
 import { kernels } from "../backends/index.js";
 import { normalizeAxis, sizeOf } from "../tensor/shape.js";
 import { Tensor } from "../tensor/tensor.js";
-import { autocastCall } from "./autocast_hook.js";
 import { dt, requireFloat } from "./util.js";
+import type { OpName } from "./registry.js";
 
 /** Softmax and log-softmax over one axis, on the native kernel; both save their output for backward. */
 
@@ -12,7 +12,7 @@ function aroundAxis(shape: readonly number[], axis: number): [number, number, nu
   return [sizeOf(shape.slice(0, axis)), shape[axis] ?? 1, sizeOf(shape.slice(axis + 1))];
 }
 
-function softmaxDef(name: string, log: boolean): OpDef<number> {
+function softmaxDef(name: OpName, log: boolean): OpDef<number> {
   return {
     name,
     forward: ([x], axis) => {
@@ -38,8 +38,6 @@ export const logSoftmaxOp = softmaxDef("logSoftmax", true);
  * @example softmax(scores, 1)       // over the channels of [N, C, H, W]
  */
 export function softmax(x: Tensor, axis = -1): Tensor {
-  const auto = autocastCall("softmax", [x], ([x]) => softmax(x!, axis));
-  if (auto) return auto;
   requireFloat(x, "softmax");
   return apply1(softmaxOp, [x], normalizeAxis(axis, x.ndim, "softmax"));
 }
@@ -50,8 +48,6 @@ export function softmax(x: Tensor, axis = -1): Tensor {
  * @example logSoftmax(logits)       // log-probabilities of [N, C]
  */
 export function logSoftmax(x: Tensor, axis = -1): Tensor {
-  const auto = autocastCall("logSoftmax", [x], ([x]) => logSoftmax(x!, axis));
-  if (auto) return auto;
   requireFloat(x, "logSoftmax");
   return apply1(logSoftmaxOp, [x], normalizeAxis(axis, x.ndim, "logSoftmax"));
 }

@@ -1,6 +1,7 @@
 import { apply1, type OpDef } from "../autograd/op.js";
 import { codes, kernels } from "../backends/index.js";
 import { Tensor } from "../tensor/tensor.js";
+import type { OpName } from "./registry.js";
 import { dt, requireFloat } from "./util.js";
 
 /** Element-wise unary ops. Each entry pairs the native forward with its backward rule. */
@@ -20,10 +21,10 @@ export function unaryGradKernel(name: string, g: Tensor, saved: Tensor, alpha = 
 }
 
 /**
- * An op whose backward kernel needs the input ("x") or the output ("y"); opName differs from the
- * kernel code's name only where another op has that name (binary pow).
+ * An op whose backward kernel needs the input ("x") or the output ("y"); the kernel code's name
+ * differs from the op's only where another op has that name (binary pow).
  */
-function nativeUnary(name: string, saves: "x" | "y", opName = name): OpDef<number> {
+function nativeUnary(opName: OpName, saves: "x" | "y", name: string = opName): OpDef<number> {
   return {
     name: opName,
     forward: ([x], alpha) => {
@@ -48,7 +49,7 @@ export const unaryOps = {
   abs: nativeUnary("abs", "x"),
   square: nativeUnary("square", "x"),
   reciprocal: nativeUnary("reciprocal", "y"),
-  pow: nativeUnary("pow", "x", "powScalar"),
+  pow: nativeUnary("powScalar", "x", "pow"),
   clamp_min: nativeUnary("clamp_min", "x"),
   scale: {
     name: "scale",

@@ -105,7 +105,7 @@ describe("conv2d rejects bad arguments", () => {
       y = new Float32Array(27);
     assert.throws(() => kernels.conv2d(x, new Float32Array(3 * 4 * 9), null, y, 0, meta(2)), /conv2d: groups must divide .* groups 2/);
     assert.throws(() => kernels.conv2d(x, new Float32Array(10), null, y, 0, meta(1)), /conv2d: 'weight' holds 10 elements, expected 108/);
-    assert.throws(() => kernels.conv2d(x, new Float32Array(108), null, y, 2, meta(1)), /conv2d: 'dtype' must be float32 or bfloat16/);
+    assert.throws(() => kernels.conv2d(x, new Float32Array(108), null, y, 3, meta(1)), /conv2d: 'dtype' must be a floating dtype, got int32/);
     assert.throws(
       () => kernels.conv2dBackwardWeights(x, y, new Uint16Array(108), null, 0, 1, meta(1)),
       /conv2d backward-weights: a bfloat16 weight gradient needs bfloat16 operands, got float32/,

@@ -109,7 +109,7 @@ describe("conv2dMaxPool runs the two ops where its kernels do not apply", () => 
   test("the native kernel refuses a convolution it does not take, naming it", () => {
     const meta = Int32Array.from([2, 8, 8, 8, 16, 3, 3, 1, 1, 0, 0, 1, 1, 1, 1]);
     const [x, w, y] = [new Float32Array(2 * 8 * 8 * 8), new Float32Array(16 * 8 * 9), new Float32Array(2 * 3 * 3 * 16)];
-    assert.equal(kernels.conv2dDirectFits(meta), false);
+    assert.equal(kernels.conv2dDirectFits(0, meta), false);
     assert.throws(
       () => kernels.conv2dMaxPool(x, w, null, y, null, meta),
       /conv2dMaxPool: needs a float32 channels-last convolution .* at most 4 input channels .*input \[2, 8, 8, 8\]/,

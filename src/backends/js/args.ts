@@ -1,7 +1,8 @@
 /**
  * Argument checks of the js kernels, with the native addon's rules (native/args.cc): every
  * typed array must be of the kind that stores its dtype and hold exactly the elements the
- * kernel will touch, and every violation throws an Error that starts with the kernel's name.
+ * kernel will touch, and every violation throws an Error that starts with the kernel's name (a
+ * TypeError where the argument has the wrong JavaScript type, as native's require_type).
  */
 import { DTYPE, dtypeName, type Elements } from "./dtype.js";
 
@@ -26,17 +27,23 @@ const STORAGE = ["Float32Array", "Uint16Array", "Uint16Array", "Int32Array"] as 
 export class Args {
   constructor(readonly kernel: string) {}
 
-  /** Throws `kernel: message`. */
-  fail(message: string): never {
-    throw new Error(`${this.kernel}: ${message}`);
+  /** Throws `kernel: message`, as a TypeError when `typeError`. */
+  fail(message: string, typeError = false): never {
+    const text = `${this.kernel}: ${message}`;
+    throw typeError ? new TypeError(text) : new Error(text);
   }
 
   require(ok: boolean, message: () => string): void {
     if (!ok) this.fail(message());
   }
 
+  /** require() for an argument of the wrong JavaScript type: a TypeError. */
+  requireType(ok: boolean, message: () => string): void {
+    if (!ok) this.fail(message(), true);
+  }
+
   integer(name: string, value: unknown): number {
-    this.require(typeof value === "number", () => `argument '${name}' must be a number`);
+    this.requireType(typeof value === "number", () => `argument '${name}' must be a number`);
     const v = value as number;
     this.require(Number.isInteger(v) && Math.abs(v) < 9.007199254740992e15, () => `argument '${name}' must be an integer, got ${v}`);
     return v;
@@ -49,12 +56,12 @@ export class Args {
   }
 
   number(name: string, value: unknown): number {
-    this.require(typeof value === "number", () => `argument '${name}' must be a number`);
+    this.requireType(typeof value === "number", () => `argument '${name}' must be a number`);
     return value as number;
   }
 
   boolean(name: string, value: unknown): boolean {
-    this.require(typeof value === "boolean", () => `argument '${name}' must be a boolean`);
+    this.requireType(typeof value === "boolean", () => `argument '${name}' must be a boolean`);
     return value as boolean;
   }
 
@@ -72,9 +79,9 @@ export class Args {
 
   /** Checks that `array` is the typed array that stores `dtype` and returns its element count. */
   elements(name: string, array: unknown, dtype: number): number {
-    this.require(ArrayBuffer.isView(array), () => `argument '${name}' must be a typed array`);
+    this.requireType(ArrayBuffer.isView(array), () => `argument '${name}' must be a typed array`);
     const kind = arrayName(array);
-    this.require(kind === STORAGE[dtype], () => `'${name}' is a ${kind}, but dtype ${dtypeName(dtype)} is stored in a ${STORAGE[dtype]}`);
+    this.requireType(kind === STORAGE[dtype], () => `'${name}' is a ${kind}, but dtype ${dtypeName(dtype)} is stored in a ${STORAGE[dtype]}`);
     return (array as Elements).length;
   }
 
@@ -86,7 +93,7 @@ export class Args {
 
   /** An Int32Array of at least `count` entries (packed shapes and strides). */
   ints(name: string, array: unknown, count: number): Int32Array {
-    this.require(array instanceof Int32Array, () => `'${name}' must be an Int32Array`);
+    this.requireType(array instanceof Int32Array, () => `'${name}' must be an Int32Array`);
     const a = array as Int32Array;
     this.require(a.length >= count, () => `'${name}' holds ${a.length} entries, expected at least ${count}`);
     return a;
@@ -94,7 +101,7 @@ export class Args {
 
   /** A Float64Array of at least `count` entries (an optimizer's hyperparameters). */
   doubles(name: string, array: unknown, count: number): Float64Array {
-    this.require(array instanceof Float64Array, () => `'${name}' must be a Float64Array`);
+    this.requireType(array instanceof Float64Array, () => `'${name}' must be a Float64Array`);
     const a = array as Float64Array;
     this.require(a.length >= count, () => `'${name}' holds ${a.length} entries, expected at least ${count}`);
     return a;

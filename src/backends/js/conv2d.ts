@@ -1,20 +1,14 @@
 /**
  * 2-D convolution (PyTorch's F.conv2d) and its two gradients in plain TypeScript: every
  * multiply-add of native/conv.cc's oneDNN primitives, summed in float64 and rounded once when
- * stored. NCHW or NHWC activations, OIHW weights, groups, strides, padding and dilation; f32 or
- * bf16 operands with an f32 bias, as native takes them.
+ * stored. NCHW or NHWC activations, OIHW weights, groups, strides, padding and dilation; f32,
+ * bf16 or f16 operands with an f32 bias, as the native backend takes them (its f16 through f32).
  */
 import type { Kernels } from "../kernels.js";
 import { Args } from "./args.js";
 import { forEachTap, readConvShape, type ConvShape } from "./conv_shape.js";
 import { decode, DTYPE, dtypeName, encode } from "./dtype.js";
 import { optionalF32 } from "./kernel_args.js";
-
-function convDtype(args: Args, name: string, value: unknown): number {
-  const d = args.floatDtype(name, value);
-  args.require(d === DTYPE.float32 || d === DTYPE.bfloat16, () => `'${name}' must be float32 or bfloat16 (oneDNN has no ${dtypeName(d)} convolution on CPU)`);
-  return d;
-}
 
 /**
  * The convolution's output y (NCHW or NHWC, as the meta says) in float64, bias included.
@@ -62,7 +56,7 @@ export function convWeightGradients(s: ConvShape, x: Float64Array, dy: Float64Ar
  */
 export const conv2d: Kernels["conv2d"] = (x, w, bias, y, dtype, meta) => {
   const args = new Args("conv2d");
-  const type = convDtype(args, "dtype", dtype);
+  const type = args.floatDtype("dtype", dtype);
   const s = readConvShape(args, meta);
   args.sized("x", x, type, s.xNumel);
   args.sized("weight", w, type, s.wNumel);
@@ -80,7 +74,7 @@ export const conv2d: Kernels["conv2d"] = (x, w, bias, y, dtype, meta) => {
  */
 export const conv2dBackwardData: Kernels["conv2dBackwardData"] = (dy, w, dx, dtype, meta) => {
   const args = new Args("conv2d backward-data");
-  const type = convDtype(args, "dtype", dtype);
+  const type = args.floatDtype("dtype", dtype);
   const s = readConvShape(args, meta);
   args.sized("dy", dy, type, s.yNumel);
   args.sized("weight", w, type, s.wNumel);
@@ -95,7 +89,7 @@ export const conv2dBackwardData: Kernels["conv2dBackwardData"] = (dy, w, dx, dty
 };
 
 /**
- * dw (f32, or bf16 for bf16 operands) and the f32 bias gradient of conv2d, overwritten; meta as
+ * dw (f32, or the operands' dtype) and the f32 bias gradient of conv2d, overwritten; meta as
  * conv2d's.
  *
  * @example
@@ -104,8 +98,8 @@ export const conv2dBackwardData: Kernels["conv2dBackwardData"] = (dy, w, dx, dty
  */
 export const conv2dBackwardWeights: Kernels["conv2dBackwardWeights"] = (x, dy, dw, dbias, dtype, dwDtype, meta) => {
   const args = new Args("conv2d backward-weights");
-  const type = convDtype(args, "dtype", dtype);
-  const wgradType = convDtype(args, "dwDtype", dwDtype);
+  const type = args.floatDtype("dtype", dtype);
+  const wgradType = args.floatDtype("dwDtype", dwDtype);
   args.require(
     wgradType === DTYPE.float32 || wgradType === type,
     () => `a ${dtypeName(wgradType)} weight gradient needs ${dtypeName(wgradType)} operands, got ${dtypeName(type)}`,

@@ -38,15 +38,17 @@ function readFused(args: Args, x: unknown, meta: unknown): { s: ConvShape; poole
 }
 
 /**
- * Whether conv2dMaxPool takes the convolution of meta (f32 NHWC, no groups, ≤ 4 input
- * channels, 16·k ≤ 64 outputs, output ≥ 2×2); throws on a bad meta.
+ * Whether conv2dMaxPool takes the convolution of meta with dtype operands (f32 NHWC, no groups,
+ * ≤ 4 input channels, 16·k ≤ 64 outputs, output ≥ 2×2), as native chooses; throws on a bad meta.
  *
  * @example
- * conv2dDirectFits(Int32Array.of(1, 1, 28, 28, 32, 3, 3, 1, 1, 0, 0, 1, 1, 1, 1)); // true
+ * conv2dDirectFits(0, Int32Array.of(1, 1, 28, 28, 32, 3, 3, 1, 1, 0, 0, 1, 1, 1, 1)); // true
  */
-export const conv2dDirectFits: Kernels["conv2dDirectFits"] = (meta) => {
-  const s = readConvShape(new Args("conv2dDirectFits"), meta);
-  return fewChannels(s) && s.oh >= 2 && s.ow >= 2;
+export const conv2dDirectFits: Kernels["conv2dDirectFits"] = (dtype, meta) => {
+  const args = new Args("conv2dDirectFits");
+  const type = args.floatDtype("dtype", dtype);
+  const s = readConvShape(args, meta);
+  return type === DTYPE.float32 && fewChannels(s) && s.oh >= 2 && s.ow >= 2;
 };
 
 /**

@@ -3,13 +3,14 @@
  * read and checked with the native addon's rules and messages (native/conv_shape.h), and the
  * walk over every multiply-add of the convolution that the js kernels are built on.
  */
+import type { ConvMetaField } from "../kernels.js";
 import type { Args } from "./args.js";
 import { readMeta } from "./kernel_args.js";
 
 /**
  * Field indices of a convolution meta: [N, C, H, W, O, kh, kw, strideH, strideW, padH, padW,
  * dilationH, dilationW, groups, layout], layout 0 for NCHW activations and 1 for NHWC
- * (native/conv_shape.h's Field).
+ * (the addon's: native/meta_fields.h, as test/backends/js/meta_fields.test.ts checks).
  *
  * @example
  * meta[CONV_META.groups]; // the group count
@@ -30,7 +31,7 @@ export const CONV_META = {
   dw: 12,
   groups: 13,
   layout: 14,
-} as const;
+} as const satisfies Record<ConvMetaField, number>;
 
 /**
  * A checked convolution: the meta's fields, the output extent and the operands' element counts.

@@ -18,6 +18,7 @@ import * as dropout from "./dropout.js";
 import * as embedding from "./embedding.js";
 import * as grad_scaler from "./grad_scaler.js";
 import * as layer_norm from "./layer_norm.js";
+import * as meta_fields from "./meta_fields.js";
 import * as matmul from "./matmul.js";
 import * as optimizer_steps from "./optimizer_steps.js";
 import * as pool from "./pool.js";
@@ -73,6 +74,7 @@ export const jsKernels: Kernels = {
   unary: unary.unary,
   unaryBackward: unary.unaryBackward,
   where: where.where,
+  metaFields: meta_fields.metaFields,
   unaryCodes: codes.unaryCodes,
   binaryCodes: codes.binaryCodes,
   reduceCodes: codes.reduceCodes,

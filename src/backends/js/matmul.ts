@@ -4,18 +4,19 @@
  * [K, M] when transA, B stored [N, K] when transB), a batch of 1 broadcast against the other.
  * Products are summed in float64 and the result rounded once into C's dtype.
  */
-import type { Kernels } from "../kernels.js";
+import type { Kernels, MatmulMetaField } from "../kernels.js";
 import { Args } from "./args.js";
 import { decode, DTYPE, encode } from "./dtype.js";
 import { readMeta } from "./kernel_args.js";
 
 /**
- * Field indices of matmul's meta (native/matmul.cc's MatmulKernel).
+ * Field indices of matmul's meta; the addon's (native/meta_fields.h), as
+ * test/backends/js/meta_fields.test.ts checks.
  *
  * @example
  * meta[MATMUL_META.transB]; // nonzero: B is stored [N, K]
  */
-export const MATMUL_META = { batchA: 0, batchB: 1, m: 2, n: 3, k: 4, transA: 5, transB: 6, accumulate: 7 } as const;
+export const MATMUL_META = { batchA: 0, batchB: 1, m: 2, n: 3, k: 4, transA: 5, transB: 6, accumulate: 7 } as const satisfies Record<MatmulMetaField, number>;
 
 /**
  * c = a·b (+ bias, broadcast over rows) (+ c when accumulating); meta = [batchA, batchB, M, N,

@@ -4,7 +4,7 @@
  * NaN wins (the last one), argmax indices are flat within the input plane (ih·W + iw) in either
  * layout, and the average's divisor counts the padding or not. Sums run in float64.
  */
-import type { Kernels } from "../kernels.js";
+import type { Kernels, PoolMetaField } from "../kernels.js";
 import { Args } from "./args.js";
 import { activationIndex } from "./conv_shape.js";
 import { decode, DTYPE, encode } from "./dtype.js";
@@ -12,12 +12,16 @@ import { readMeta } from "./kernel_args.js";
 
 /**
  * Field indices of a pooling meta: [N, C, H, W, kh, kw, strideH, strideW, padH, padW, dilationH,
- * dilationW, layout], layout 0 for NCHW and 1 for NHWC (native/pool_shape.h's read_shape).
+ * dilationW, layout], layout 0 for NCHW and 1 for NHWC; the addon's (native/meta_fields.h), as
+ * test/backends/js/meta_fields.test.ts checks.
  *
  * @example
  * meta[POOL_META.layout]; // 1 for channels last
  */
-export const POOL_META = { n: 0, c: 1, h: 2, w: 3, kh: 4, kw: 5, sh: 6, sw: 7, ph: 8, pw: 9, dh: 10, dw: 11, layout: 12 } as const;
+export const POOL_META = { n: 0, c: 1, h: 2, w: 3, kh: 4, kw: 5, sh: 6, sw: 7, ph: 8, pw: 9, dh: 10, dw: 11, layout: 12 } as const satisfies Record<
+  PoolMetaField,
+  number
+>;
 
 /**
  * A checked pooling meta [N, C, H, W, kh, kw, strideH, strideW, padH, padW, dilationH,

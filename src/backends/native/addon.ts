@@ -8,6 +8,7 @@ import { join } from "node:path";
 
 import { packageRoot } from "../../package_root.js";
 import type { Kernels } from "../kernels.js";
+import { float16ThroughFloat32 } from "./float16.js";
 
 function findAddon(): string {
   const path = join(packageRoot(), "build", "Release", "turbine.node");
@@ -18,14 +19,22 @@ function findAddon(): string {
   );
 }
 
-let addon: Kernels | null = null;
+let native: Kernels | null = null;
 
 /**
- * The kernels of this thread's instance of the addon, loaded on first use (so the js backend runs
- * where the addon was never built).
+ * The native backend's kernels: this thread's instance of the addon, loaded on first use (so the
+ * js backend runs where the addon was never built), with float16 matrix products and
+ * convolutions computed through float32 (float16.ts).
  * @example loadNative().getNumThreads()
  */
 export function loadNative(): Kernels {
-  addon ??= createRequire(import.meta.url)(findAddon()) as Kernels;
-  return addon;
+  if (native === null) {
+    const addon = createRequire(import.meta.url)(findAddon()) as Kernels;
+    // A build older than the sources (build/ kept across a pull) lacks the newest kernels.
+    if (typeof addon.metaFields !== "function") {
+      throw new Error("turbine: build/Release/turbine.node is older than the sources (it has no metaFields kernel); rebuild it with `npm run build`");
+    }
+    native = { ...addon, ...float16ThroughFloat32(addon) };
+  }
+  return native;
 }

@@ -172,7 +172,7 @@ describe("js attention against native", () => {
     for (const kernel of [native.attentionBackward, attentionBackward]) {
       assert.throws(
         () => kernel(0, x, x, x, x, lse, new Uint16Array(64), null, out, null, 2, 1, 4, 8, contiguous, 1, true, 64),
-        /^Error: attentionBackward: 'grad' is a Uint16Array, but dtype float32 is stored in a Float32Array$/,
+        /^TypeError: attentionBackward: 'grad' is a Uint16Array, but dtype float32 is stored in a Float32Array$/,
       );
       assert.throws(
         () => kernel(0, x, x, x, x, new Float32Array(7), x, null, out, null, 2, 1, 4, 8, contiguous, 1, true, 64),

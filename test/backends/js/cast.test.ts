@@ -90,7 +90,7 @@ describe("cast", () => {
     assert.throws(() => cast(DTYPE.float32, new Float32Array(2), DTYPE.bfloat16, new Uint16Array(3)), /^Error: cast: 'dst' holds 3 elements, expected 2$/);
     assert.throws(
       () => cast(DTYPE.float32, new Uint16Array(2), DTYPE.bfloat16, new Uint16Array(2)),
-      /^Error: cast: 'src' is a Uint16Array, but dtype float32 is stored in a Float32Array$/,
+      /^TypeError: cast: 'src' is a Uint16Array, but dtype float32 is stored in a Float32Array$/,
     );
     assert.throws(() => cast(7, new Float32Array(2), DTYPE.bfloat16, new Uint16Array(2)), /^Error: cast: 'srcDtype' is not a dtype code/);
   });

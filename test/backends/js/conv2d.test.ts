@@ -108,11 +108,13 @@ function compareConv(c: Conv, dt: number, dwDt: number, rng: Rng): void {
   assertNearNative(DTYPE.float32, valuesOf(DTYPE.float32, dbActual), valuesOf(DTYPE.float32, dbExpected), k, (i) => dbMagnitude[i]!, `${what}: dbias`);
 }
 
-// The (operand, weight-gradient) dtype pairs native takes.
+// The (operand, weight-gradient) dtype pairs native takes (float16 through float32).
 const DTYPE_PAIRS: [number, number][] = [
   [DTYPE.float32, DTYPE.float32],
   [DTYPE.bfloat16, DTYPE.float32],
   [DTYPE.bfloat16, DTYPE.bfloat16],
+  [DTYPE.float16, DTYPE.float32],
+  [DTYPE.float16, DTYPE.float16],
 ];
 
 // Any geometry native takes: every extent, stride, padding, dilation and group count small, the
@@ -165,10 +167,7 @@ describe("js conv2d against native", () => {
         /^Error: conv2d: groups must divide the input channels and the output channels: input \[2, 4, 5, 5\], weight \[3, C\/groups, 3, 3\], groups 2$/,
       );
       assert.throws(() => kernel(x, new Float32Array(10), null, y, 0, m(1)), /^Error: conv2d: 'weight' holds 10 elements, expected 108$/);
-      assert.throws(
-        () => kernel(x, new Float32Array(108), null, y, 2, m(1)),
-        /^Error: conv2d: 'dtype' must be float32 or bfloat16 \(oneDNN has no float16 convolution on CPU\)$/,
-      );
+      assert.throws(() => kernel(x, new Float32Array(108), null, y, 3, m(1)), /^Error: conv2d: 'dtype' must be a floating dtype, got int32$/);
       assert.throws(() => kernel(x, new Float32Array(108), null, y, 0, m(1, 2)), /^Error: conv2d: layout code must be 0 \(NCHW\) or 1 \(NHWC\), got 2$/);
       assert.throws(
         () => kernel(x, new Float32Array(4 * 3 * 7 * 3), null, y, 0, m(1, 0, 7)),

@@ -135,23 +135,31 @@ describe("js conv2dMaxPool against native", () => {
     }
   });
 
-  test("conv2dDirectFits agrees with native (result or error) on layouts, groups, channel counts and output sizes", () => {
-    for (const layout of [0, 1]) {
-      for (const groups of [1, 2]) {
-        for (const c of [1, 2, 4, 6]) {
-          for (const o of [8, 16, 32, 48, 64, 80]) {
-            for (const h of [3, 4, 5]) {
-              const m = Int32Array.of(2, c, h, 6, o, 3, 3, 1, 1, 0, 0, 1, 1, groups, layout);
-              assert.equal(
-                outcome(() => conv2dDirectFits(m)),
-                outcome(() => native.conv2dDirectFits(m)),
-                `meta ${m.join(", ")}`,
-              );
+  test("conv2dDirectFits agrees with native (result or error) on dtypes, layouts, groups, channel counts and output sizes", () => {
+    let fitting = 0;
+    for (const dtype of [DTYPE.float32, DTYPE.bfloat16, DTYPE.float16])
+      for (const layout of [0, 1]) {
+        for (const groups of [1, 2]) {
+          for (const c of [1, 2, 4, 6]) {
+            for (const o of [8, 16, 32, 48, 64, 80]) {
+              for (const h of [3, 4, 5]) {
+                const m = Int32Array.of(2, c, h, 6, o, 3, 3, 1, 1, 0, 0, 1, 1, groups, layout);
+                const fits = outcome(() => conv2dDirectFits(dtype, m));
+                assert.equal(
+                  fits,
+                  outcome(() => native.conv2dDirectFits(dtype, m)),
+                  `dtype ${dtype}, meta ${m.join(", ")}`,
+                );
+                if (fits === "true") {
+                  assert.equal(dtype, DTYPE.float32, "only float32 convolutions are fused");
+                  fitting++;
+                }
+              }
             }
           }
         }
       }
-    }
+    assert.ok(fitting > 0, "some float32 convolutions fit");
   });
 
   test("checks metas and lengths with native's messages", () => {
@@ -166,7 +174,8 @@ describe("js conv2dMaxPool against native", () => {
       [native.conv2dDirectFits, native.conv2dMaxPool, native.conv2dMaxPoolBackwardWeights],
       [conv2dDirectFits, conv2dMaxPool, conv2dMaxPoolBackwardWeights],
     ] as const) {
-      assert.throws(() => fitsKernel(new Int32Array(15)), /^Error: conv2dDirectFits: sizes must be positive \(N may be 0\)/);
+      assert.throws(() => fitsKernel(0, new Int32Array(15)), /^Error: conv2dDirectFits: sizes must be positive \(N may be 0\)/);
+      assert.throws(() => fitsKernel(3, fits), /^Error: conv2dDirectFits: 'dtype' must be a floating dtype, got int32$/);
       assert.throws(
         () => forward(new Float32Array(1024), w, null, pooled, null, nchw),
         /^Error: conv2dMaxPool: needs a float32 channels-last convolution without groups, with at most 4 input channels and 16, 32, 48 or 64 output channels: input \[2, 8, 8, 8\]/,

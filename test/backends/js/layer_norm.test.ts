@@ -194,11 +194,11 @@ describe("js layerNorm against native", () => {
       assert.throws(() => kernel(0, x, null, null, y, new Float32Array(2), rstd, 2, 3, 0, 0), /^Error: layerNorm: 'mean' holds 2 elements, expected 4$/);
       assert.throws(
         () => kernel(0, x, null, null, new Uint16Array(6), mean, rstd, 2, 3, 0, 0),
-        /^Error: layerNorm: 'y' is a Uint16Array, but dtype float32 is stored in a Float32Array$/,
+        /^TypeError: layerNorm: 'y' is a Uint16Array, but dtype float32 is stored in a Float32Array$/,
       );
     }
     for (const kernel of [native.layerNormBackward, layerNormBackward]) {
-      assert.throws(() => kernel(0, new Uint16Array(6), x, null, mean, rstd, x, null, null, 2, 3, 0), /^Error: layerNormBackward: 'grad' is a Uint16Array/);
+      assert.throws(() => kernel(0, new Uint16Array(6), x, null, mean, rstd, x, null, null, 2, 3, 0), /^TypeError: layerNormBackward: 'grad' is a Uint16Array/);
       assert.throws(
         () => kernel(0, x, x, null, mean, rstd, null, new Float32Array(4), null, 2, 3, 0),
         /^Error: layerNormBackward: 'dweight' holds 4 elements, expected 3$/,

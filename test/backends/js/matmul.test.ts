@@ -93,7 +93,7 @@ describe("js matmul against native", () => {
       );
       assert.throws(
         () => kernel(new Float32Array(4), new Float32Array(4), new Uint16Array(4), null, 0, 0, mm),
-        /^Error: matmul: 'c' is a Uint16Array, but dtype float32 is stored in a Float32Array$/,
+        /^TypeError: matmul: 'c' is a Uint16Array, but dtype float32 is stored in a Float32Array$/,
       );
     }
   });
