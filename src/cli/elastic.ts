@@ -106,8 +106,7 @@ export function lastLoggedStep(runDir: string): number {
 function newestCompleteCheckpoint(runDir: string, log: (line: string) => void): { dir: string; step: number } | null {
   try {
     const checkpoint = loadLatestCheckpoint(join(runDir, "checkpoints"), (message) => log(`launch: ${message}`));
-    for (const t of Object.values(checkpoint.model)) t.dispose();
-    for (const s of Object.values(checkpoint.optimizer?.state ?? {})) for (const t of Object.values(s.tensors)) t.dispose();
+    checkpoint.close();
     return { dir: checkpoint.dir, step: checkpoint.meta.step };
   } catch (error) {
     if (error instanceof CheckpointError) return null;

@@ -1,4 +1,5 @@
 import { BackendChoiceError } from "../backends/index.js";
+import { CollectiveError } from "../parallel/process_group.js";
 import { TokenFileError } from "../data/token_file.js";
 import { CheckpointError } from "../train/checkpoint.js";
 import { ConfigError } from "../train/config_file.js";
@@ -21,13 +22,14 @@ export class UsageError extends Error {
 
 /**
  * Exit codes of the CLI: 2 for a bad config or usage, 1 for a run that failed for a reason it
- * names (missing or corrupt data, a non-finite loss, no valid checkpoint), 70 (EX_SOFTWARE) for
+ * names (missing or corrupt data, a non-finite loss, no valid checkpoint, a collective that timed
+ * out or lost a peer: the message names the op and the ranks), 70 (EX_SOFTWARE) for
  * anything unexpected, printed with its stack.
  * @example exitCodeFor(new UsageError("bad")) // 2
  */
 export function exitCodeFor(error: unknown): number {
   if (error instanceof ConfigError || error instanceof UsageError || error instanceof BackendChoiceError) return 2;
-  if (error instanceof NonFiniteLossError || error instanceof CheckpointError || error instanceof TokenFileError) return 1;
+  if (error instanceof NonFiniteLossError || error instanceof CheckpointError || error instanceof TokenFileError || error instanceof CollectiveError) return 1;
   if (error instanceof Error && /^(\/|[A-Za-z]).*\.(gz|safetensors|json|txt|bin)\b|apt-get install/.test(error.message)) return 1;
   return 70;
 }

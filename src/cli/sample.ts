@@ -3,6 +3,7 @@ import type { Command } from "commander";
 import { CharTokenizer } from "../data/tokenizer.js";
 import { generate } from "../models/generate.js";
 import { GPT } from "../models/gpt.js";
+import { wholeModel } from "../parallel/state.js";
 import { loadLatestCheckpoint } from "../train/checkpoint.js";
 import type { Config } from "../train/config.js";
 import { ConfigError, parseConfig } from "../train/config_file.js";
@@ -27,8 +28,14 @@ export function loadGPTCheckpoint(path: string, warn: (line: string) => void): {
     tiedHead: m.tiedHead,
     dropout: 0,
   });
-  model.loadStateDict(checkpoint.model);
-  for (const t of Object.values(checkpoint.model)) t.dispose();
+  // Whatever world size and layout wrote it, the model is read back whole.
+  const tensors = wholeModel(checkpoint.reader);
+  checkpoint.close();
+  try {
+    model.loadStateDict(tensors);
+  } finally {
+    for (const t of Object.values(tensors)) t.dispose();
+  }
   return { model, tokenizer, step: checkpoint.meta.step };
 }
 

@@ -97,6 +97,63 @@ class Block extends Module {
   }
 }
 
+/** Token plus position embeddings (and dropout): int32 ids [B, T] → [B, T, width]. */
+class GPTEmbedding extends Module {
+  constructor(
+    readonly tokens: Embedding,
+    readonly positions: Embedding,
+    readonly dropout: Dropout,
+    readonly context: number,
+  ) {
+    super();
+    for (const [name, m] of Object.entries({ tokens, positions, dropout })) this.addModule(name, m);
+  }
+
+  forward(idx: Tensor): Tensor {
+    if (idx.dtype !== "int32" || idx.ndim !== 2) throw new TypeError(`GPT: input must be int32 token ids [B, T], got ${idx.dtype} ${formatShape(idx.shape)}`);
+    const time = idx.shape[1]!;
+    if (time > this.context) throw new RangeError(`GPT: sequence of ${time} tokens exceeds the context of ${this.context}`);
+    const positions = arange(time, undefined, 1, { dtype: "int32" });
+    const tok = this.tokens.forward(idx),
+      pos = this.positions.forward(positions);
+    const embedded = release(add(tok, pos), tok, pos, positions);
+    return release(this.dropout.forward(embedded), embedded);
+  }
+}
+
+/** A block as a layer of its own: with `recompute`, under activation checkpointing. */
+class BlockLayer extends Module {
+  constructor(
+    readonly block: Block,
+    readonly recompute: boolean,
+  ) {
+    super();
+    this.addModule("block", block);
+  }
+
+  forward(x: Tensor): Tensor {
+    return this.recompute ? (checkpoint((h) => this.block.forward(h), x) as Tensor) : this.block.forward(x);
+  }
+}
+
+/** The final LayerNorm and the head to the vocabulary (the token embedding's matrix when tied). */
+class GPTHead extends Module {
+  constructor(
+    readonly lnF: LayerNorm,
+    readonly head: Linear | null,
+    readonly tokens: Embedding,
+  ) {
+    super();
+    this.addModule("lnF", lnF);
+    this.addModule(head ? "head" : "tokens", head ?? tokens);
+  }
+
+  forward(x: Tensor): Tensor {
+    const h = this.lnF.forward(x, linearDType());
+    return release(this.head ? this.head.forward(h) : linear(h, this.tokens.weight), h);
+  }
+}
+
 /**
  * A GPT (decoder-only transformer): token and position embeddings, pre-LayerNorm blocks of
  * causal self-attention and a GELU MLP, a final LayerNorm and a head to the vocabulary (tied
@@ -115,6 +172,7 @@ export class GPT extends Module {
   readonly lnF: LayerNorm;
   readonly head: Linear | null;
   readonly dropout: Dropout;
+  private layers: Module[] | null = null;
 
   constructor(readonly config: GPTConfig) {
     super();
@@ -141,18 +199,29 @@ export class GPT extends Module {
     }
   }
 
+  /**
+   * The model as a chain of layers (embeddings, each block, the final norm and head), for
+   * pipeline parallelism to cut into stages; they share this model's modules and parameters,
+   * and forward runs exactly them. With a tied head the first and last layers share the token
+   * embedding.
+   * @example const [embed, ...rest] = gpt.pipelineLayers();
+   */
+  pipelineLayers(): Module[] {
+    this.layers ??= [
+      new GPTEmbedding(this.tokens, this.positions, this.dropout, this.config.context),
+      ...this.blocks.items.map((block) => new BlockLayer(block as Block, this.config.checkpoint ?? false)),
+      new GPTHead(this.lnF, this.head, this.tokens),
+    ];
+    return this.layers;
+  }
+
   forward(idx: Tensor): Tensor {
-    if (idx.dtype !== "int32" || idx.ndim !== 2) throw new TypeError(`GPT: input must be int32 token ids [B, T], got ${idx.dtype} ${formatShape(idx.shape)}`);
-    const time = idx.shape[1]!;
-    if (time > this.config.context) throw new RangeError(`GPT: sequence of ${time} tokens exceeds the context of ${this.config.context}`);
-    const positions = arange(time, undefined, 1, { dtype: "int32" });
-    const tok = this.tokens.forward(idx),
-      pos = this.positions.forward(positions);
-    const embedded = release(add(tok, pos), tok, pos, positions);
-    let x = release(this.dropout.forward(embedded), embedded);
-    for (const block of this.blocks.items) x = release(this.config.checkpoint ? checkpoint((h) => block.forward(h), x) : block.forward(x), x);
-    const h = this.lnF.forward(x, linearDType());
-    const logits = this.head ? this.head.forward(h) : linear(h, this.tokens.weight);
-    return release(logits, x, h);
+    let x = idx;
+    for (const layer of this.pipelineLayers()) {
+      const y = layer.forward(x);
+      if (x !== idx) x.dispose();
+      x = y;
+    }
+    return x;
   }
 }

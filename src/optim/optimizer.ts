@@ -142,13 +142,28 @@ export abstract class Optimizer<H extends Hyper> {
 
   /** Restores hyperparameters and state (copied into this optimizer's tensors). */
   loadStateDict(dict: OptimizerStateDict): void {
-    if (dict.paramGroups.length !== this.paramGroups.length) {
-      throw new Error(`${this.name}.loadStateDict: ${dict.paramGroups.length} parameter groups saved, this optimizer has ${this.paramGroups.length}`);
-    }
+    this.loadHyperparameters(dict.paramGroups);
     const params = this.paramGroups.flatMap((g) => g.params);
-    dict.paramGroups.forEach((saved, i) => {
+    this.clearState();
+    for (const [key, saved] of Object.entries(dict.state)) {
+      const p = params[Number(key)];
+      if (!p) throw new Error(`${this.name}.loadStateDict: state for parameter ${key}, but there are ${params.length}`);
+      this.setParamState(p, saved, `parameter ${key}`);
+    }
+  }
+
+  /**
+   * Restores the groups' hyperparameters from saved groups (each with its `params` list, which
+   * must have as many entries as this optimizer's group); validated as a new group is.
+   * @example opt.loadHyperparameters(saved.paramGroups);
+   */
+  loadHyperparameters(groups: readonly Record<string, unknown>[]): void {
+    if (groups.length !== this.paramGroups.length) {
+      throw new Error(`${this.name}.loadStateDict: ${groups.length} parameter groups saved, this optimizer has ${this.paramGroups.length}`);
+    }
+    groups.forEach((saved, i) => {
       const group = this.paramGroups[i]!;
-      const count = (saved.params as number[]).length;
+      const count = (saved.params as unknown[]).length;
       if (count !== group.params.length) {
         throw new Error(`${this.name}.loadStateDict: group ${i} saved ${count} parameters, this optimizer's has ${group.params.length}`);
       }
@@ -156,23 +171,38 @@ export abstract class Optimizer<H extends Hyper> {
       Object.assign(group, hyper);
       this.validate(group);
     });
+  }
+
+  /** The state of one parameter (its own tensors, not copies), or undefined before its first step. @example opt.paramState(w)?.step */
+  paramState(p: Tensor): ParamState | undefined {
+    return this.state.get(p);
+  }
+
+  /** Drops every parameter's state (as before the first step). @example opt.clearState() */
+  clearState(): void {
     for (const s of this.state.values()) for (const t of Object.values(s.tensors)) t.dispose();
     this.state.clear();
-    for (const [key, saved] of Object.entries(dict.state)) {
-      const p = params[Number(key)];
-      if (!p) throw new Error(`${this.name}.loadStateDict: state for parameter ${key}, but there are ${params.length}`);
-      const tensors: Record<string, Tensor> = {};
-      for (const [name, t] of Object.entries(saved.tensors)) {
-        if (!sameShape(t.shape, p.shape)) {
-          throw new Error(`${this.name}.loadStateDict: state '${name}' of parameter ${key} is ${formatShape(t.shape)}, the parameter ${formatShape(p.shape)}`);
-        }
-        const copy = zeros(t.shape, { category: "optimizer" });
-        copyInto(copy, t);
-        copy.kept = true;
-        tensors[name] = copy;
+  }
+
+  /**
+   * Sets one parameter's state from saved tensors (copied, each of the parameter's shape);
+   * `what` names the parameter in errors.
+   * @example opt.setParamState(w, { step: 10, tensors: { expAvg, expAvgSq } }, "fc.weight");
+   */
+  setParamState(p: Tensor, saved: ParamState, what: string): void {
+    const tensors: Record<string, Tensor> = {};
+    for (const [name, t] of Object.entries(saved.tensors)) {
+      if (!sameShape(t.shape, p.shape)) {
+        for (const done of Object.values(tensors)) done.dispose();
+        throw new Error(`${this.name}.loadStateDict: state '${name}' of ${what} is ${formatShape(t.shape)}, the parameter ${formatShape(p.shape)}`);
       }
-      this.state.set(p, { step: saved.step, tensors });
+      const copy = zeros(t.shape, { category: "optimizer" });
+      copyInto(copy, t);
+      copy.kept = true;
+      tensors[name] = copy;
     }
+    for (const t of Object.values(this.state.get(p)?.tensors ?? {})) t.dispose();
+    this.state.set(p, { step: saved.step, tensors });
   }
 }
 

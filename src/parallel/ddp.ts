@@ -106,6 +106,10 @@ export class DistributedDataParallel extends ReplicatedStrategy {
     return this.group.rank === 0;
   }
 
+  protected get layout(): string {
+    return "ddp";
+  }
+
   /**
    * Runs fn (forward and backward) without averaging: gradients accumulate locally and the
    * next backward outside noSync averages the accumulated sum, as PyTorch's no_sync().

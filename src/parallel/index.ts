@@ -13,8 +13,25 @@ export { initProcessGroup, inDistributedJob } from "./init.js";
 export { CollectiveError, type ProcessGroup, type Work, type ReduceOp, type BackendName, type CollectiveOptions } from "./process_group.js";
 export { startThreads, type RunThreadsOptions, type RankOutcome, type ThreadsJob } from "./threads/spawn.js";
 export { initMpiProcessGroup } from "./mpi/index.js";
-export { SingleProcess, ReplicatedStrategy, type Strategy, type StrategyState } from "./strategy.js";
+export { SingleProcess, ReplicatedStrategy, type Strategy, type MicroBatchRun, type BatchCounts, type ModuleLoss } from "./strategy.js";
+export {
+  assembleRange,
+  disposeState,
+  elementCount,
+  readerOfStates,
+  wholeModel,
+  type PieceSet,
+  type PieceSource,
+  type SavedParamGroup,
+  type StateReader,
+  type StateSection,
+  type StrategyState,
+  type TensorInfo,
+  type TensorPiece,
+} from "./state.js";
+export { loadWholeState, wholeState } from "./replicated_state.js";
 export { shardedNorm } from "./sharded_norm.js";
+export * as pipeline from "./pipeline/index.js";
 export {
   ZeroDataParallel,
   ShardOptimizerState,

@@ -2,14 +2,33 @@ import { materialize } from "../nn/deferred.js";
 import type { Module } from "../nn/module.js";
 import { clipGradNorm, gradNorm } from "../optim/clip.js";
 import type { GradScaler } from "../optim/grad_scaler.js";
-import type { Optimizer, OptimizerStateDict } from "../optim/optimizer.js";
+import type { Optimizer } from "../optim/optimizer.js";
 import type { DType } from "../tensor/dtype.js";
 import type { Tensor } from "../tensor/tensor.js";
+import { loadWholeState, wholeState } from "./replicated_state.js";
+import type { StateReader, StrategyState } from "./state.js";
 
-/** The part of a checkpoint one rank writes or reads: model tensors by name, optimizer state. */
-export interface StrategyState {
-  model: Record<string, Tensor>;
-  optimizer?: OptimizerStateDict;
+/** A loss of the module's output on input x against target y (the Trainer's task.loss). */
+export type ModuleLoss = (module: Module, x: Tensor, y: Tensor) => Tensor;
+
+/** One micro-batch for a strategy that runs forward itself (see Strategy.runMicroBatch). */
+export interface MicroBatchRun {
+  x: Tensor;
+  y: Tensor;
+  loss: ModuleLoss;
+  /** Weights the loss before backward (accumulation's 1/k, the GradScaler's scale). */
+  scaleLoss: (loss: Tensor) => Tensor;
+  /** Runs a forward in the step's autocast scope (backward runs outside it). */
+  autocast: <T>(fn: () => T) => T;
+  /** False on all but the last micro-batch of an accumulated step. */
+  sync: boolean;
+}
+
+/** What one evaluation batch contributes (the Trainer's EvalCounts). */
+export interface BatchCounts {
+  loss: number;
+  count: number;
+  correct?: number;
 }
 
 /**
@@ -46,10 +65,17 @@ export interface Strategy {
   unscale(gradScaler: GradScaler, optimizer: Optimizer<any>): void;
   /** One optimizer step on what this rank updates (skipped by the scaler on inf/NaN gradients). */
   step(optimizer: Optimizer<any>, gradScaler?: GradScaler | null): void;
-  /** The tensors and optimizer state this rank writes to a checkpoint; null when it writes none. */
-  stateDict(optimizer: Optimizer<any>): StrategyState | null;
-  /** Loads a checkpoint's state into this rank's model and optimizer. */
-  loadStateDict(state: StrategyState, optimizer: Optimizer<any>): void;
+  /**
+   * This rank's pieces of the model and optimizer state, for its part of a checkpoint (see
+   * StrategyState; the pieces of all ranks together cover every tensor exactly once). A rank
+   * with nothing to write gives a state without pieces.
+   */
+  stateDict(optimizer: Optimizer<any>): StrategyState;
+  /**
+   * Loads what this rank holds from a checkpoint of any layout and world size: the reader gives
+   * any element range of any named tensor.
+   */
+  loadStateDict(reader: StateReader, optimizer: Optimizer<any>): void;
   /**
    * Optional: the dtype and shape of each tensor of the full model's checkpoint, where this rank
    * holds only parts of them (default: the module's own state dict).
@@ -57,14 +83,22 @@ export interface Strategy {
   checkpointShapes?(): Record<string, { dtype: DType; shape: readonly number[] }>;
   /** Detaches the strategy's hooks from the model. */
   dispose(): void;
+  /**
+   * Optional, for strategies in which a rank holds only part of the model (a pipeline stage):
+   * forward and backward of a whole micro-batch, run by the strategy; returns its unweighted
+   * loss, the same on every rank. Without it the Trainer runs `loss` on `module` and calls backward.
+   */
+  runMicroBatch?(run: MicroBatchRun): number;
+  /** Optional, with runMicroBatch: the evaluation counts of a batch, the same on every rank. */
+  evaluateBatch?(x: Tensor, y: Tensor, evaluate: (module: Module, x: Tensor, y: Tensor) => BatchCounts): BatchCounts;
 }
 
 /**
- * The optimizer's own step on this rank's parameters, through the grad scaler when there is one
- * (it skips the step on inf/NaN gradients and updates the scale).
- * @example stepOptimizer(optimizer, gradScaler);
+ * The optimizer's step on this rank's parameters, through the scaler when there is one (which
+ * skips it on inf/NaN gradients and updates the scale).
+ * @example optimizerStep(optimizer, gradScaler);
  */
-export function stepOptimizer(optimizer: Optimizer<any>, gradScaler?: GradScaler | null): void {
+export function optimizerStep(optimizer: Optimizer<any>, gradScaler?: GradScaler | null): void {
   if (!gradScaler) {
     optimizer.step();
     return;
@@ -76,7 +110,8 @@ export function stepOptimizer(optimizer: Optimizer<any>, gradScaler?: GradScaler
 /**
  * The common part of strategies in which every rank holds the whole model and, after backward,
  * the whole (identical) gradients: one process and DDP. The gradient norm is local, the step is
- * the optimizer's own, and the checkpoint is the full state written by the rank that `writes`.
+ * the optimizer's own, and the checkpoint is the whole state, written by the rank that `writes`
+ * (the other ranks' parts are empty); loading reads every tensor whole, whoever wrote it.
  * A module built under `nn.deferInit` is materialised whole here (eager init's values).
  * (Strategies with sharded gradients pass clipGradNorm a `shardedNorm(group)` instead.)
  */
@@ -89,6 +124,9 @@ export abstract class ReplicatedStrategy implements Strategy {
 
   /** Whether this rank writes the checkpoint (all ranks hold the same state; one writes it). */
   protected abstract get writes(): boolean;
+
+  /** The layout name a checkpoint's index records ("single", "ddp"). */
+  protected abstract get layout(): string;
 
   gradNorm(normType: 2 | typeof Infinity = 2): number {
     return gradNorm(this.module.parameters(), normType);
@@ -103,16 +141,15 @@ export abstract class ReplicatedStrategy implements Strategy {
   }
 
   step(optimizer: Optimizer<any>, gradScaler?: GradScaler | null): void {
-    stepOptimizer(optimizer, gradScaler);
+    optimizerStep(optimizer, gradScaler);
   }
 
-  stateDict(optimizer: Optimizer<any>): StrategyState | null {
-    return this.writes ? { model: this.module.stateDict(), optimizer: optimizer.stateDict() } : null;
+  stateDict(optimizer: Optimizer<any>): StrategyState {
+    return wholeState(this.module, optimizer, this.layout, this.writes);
   }
 
-  loadStateDict(state: StrategyState, optimizer: Optimizer<any>): void {
-    this.module.loadStateDict(state.model);
-    if (state.optimizer) optimizer.loadStateDict(state.optimizer);
+  loadStateDict(reader: StateReader, optimizer: Optimizer<any>): void {
+    loadWholeState(reader, this.module, optimizer);
   }
 
   dispose(): void {}
@@ -136,5 +173,9 @@ export class SingleProcess extends ReplicatedStrategy {
 
   protected get writes(): boolean {
     return true;
+  }
+
+  protected get layout(): string {
+    return "single";
   }
 }

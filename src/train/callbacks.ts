@@ -1,6 +1,8 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 
+import type { ProcessGroup } from "../parallel/process_group.js";
+import { disposeState } from "../parallel/state.js";
 import { checkpointName, pruneCheckpoints, saveCheckpoint } from "./checkpoint.js";
 import type { Trainer } from "./trainer.js";
 
@@ -40,6 +42,8 @@ export interface Callback {
 /**
  * Saves a checkpoint every `every` steps (if set) and at the end (always when the run was
  * interrupted), keeping the newest `keep` of its folder: give it a folder of its run's own.
+ * Under a group every rank has one and writes its part of each checkpoint (rank 0 completes it
+ * and prunes).
  * @example new CheckpointCallback("runs/cnn/version_0/checkpoints", { every: 500, keep: 3 })
  */
 export class CheckpointCallback implements Callback {
@@ -49,6 +53,7 @@ export class CheckpointCallback implements Callback {
   constructor(
     readonly dir: string,
     readonly options: { every?: number | null; keep?: number; atEnd?: boolean } = {},
+    readonly group?: ProcessGroup,
   ) {}
 
   onStepEnd(info: StepInfo, trainer: Trainer): void {
@@ -63,11 +68,13 @@ export class CheckpointCallback implements Callback {
   save(trainer: Trainer): void {
     const path = join(this.dir, checkpointName(trainer.step));
     trainer.pauseClock(() => {
-      // Every rank asks its strategy (gathering a split model is collective); the writer writes.
-      const content = trainer.rankCheckpointContent();
-      if (!content) return;
-      saveCheckpoint(path, content);
-      pruneCheckpoints(this.dir, this.options.keep ?? 3);
+      const content = trainer.checkpointContent();
+      try {
+        saveCheckpoint(path, content, this.group);
+      } finally {
+        disposeState(content.state);
+      }
+      if ((this.group?.rank ?? 0) === 0) pruneCheckpoints(this.dir, this.options.keep ?? 3);
     });
     this.last = path;
   }

@@ -27,4 +27,12 @@ export { newRunFolder, resumeTarget, runVersions, type ResumeTarget } from "./ru
 export { resumeConfig, configDifferences, RESUME_SAFE_FIELDS } from "./resume_config.js";
 export { watchStopSignals, stopSignalReceived } from "./stop_signals.js";
 export { stepsPerEpoch, microBatchesOfStep } from "./accumulate.js";
-export { peakMemory, formatPeakMemory, formatBytes, type PeakMemory } from "./memory_report.js";
+export { peakMemory, formatPeakMemory, formatModelStateBytes, formatBytes, type PeakMemory } from "./memory_report.js";
+export {
+  modelStateBytes,
+  measuredModelStateBytes,
+  parameterCount,
+  largestParameter,
+  type ModelStateBytes,
+  type ModelStateLayout,
+} from "./model_state_bytes.js";

@@ -1,3 +1,4 @@
+import { rmdirSync } from "node:fs";
 import { join } from "node:path";
 
 import { Adam } from "../optim/adam.js";
@@ -7,7 +8,8 @@ import { ConfigError } from "./config_file.js";
 
 /**
  * Applies `parallel.offload`: with "disk", the optimizer's moments go to
- * `<runDir>/offload/rank<R>.bin`. Returns what removes the file (a no-op without offload).
+ * `<runDir>/offload/rank<R>.bin`. Returns what removes the file and, once empty, the folder
+ * (a no-op without offload).
  *
  * @example
  * const close = offloadOptimizerState(config, parts.optimizer, runDir, 0);
@@ -20,6 +22,13 @@ export function offloadOptimizerState(config: Config, optimizer: Optimizer<any>,
       `parallel.offload "disk" keeps Adam's two moments on disk: optimizer.kind must be adam or adamw, got ${JSON.stringify(config.optimizer.kind)}`,
     );
   }
-  optimizer.offloadState(join(runDir, "offload", `rank${rank}.bin`));
-  return () => optimizer.closeOffload();
+  const dir = join(runDir, "offload");
+  optimizer.offloadState(join(dir, `rank${rank}.bin`));
+  return () => {
+    optimizer.closeOffload();
+    // The last rank to finish leaves no empty folder behind; the others find it still in use.
+    try {
+      rmdirSync(dir);
+    } catch {}
+  };
 }

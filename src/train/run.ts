@@ -98,9 +98,9 @@ export function runTraining(config: Config, options: RunOptions = {}): RunSummar
   const dataRanks = mesh?.shape.data ?? 1;
   const parts = buildRun(config, mesh ? { rank: mesh.coords.data, worldSize: mesh.shape.data } : undefined, (model) => modelFor(config, model, mesh));
   if (lead) for (const warning of scheduleWarnings(config.schedule, parts.totalSteps)) log(`warning: ${warning}`);
-  const checkpoints = new CheckpointCallback(checkpointDir, config.checkpoint);
+  // Every rank writes its part of each checkpoint (rank 0 completes it).
+  const checkpoints = new CheckpointCallback(checkpointDir, config.checkpoint, group);
   const metrics = lead ? new MetricsFile(join(runDir, "metrics.jsonl"), config.train.logEvery) : null;
-  // Every rank takes part in a checkpoint (a split model is gathered); rank 0 writes it.
   const callbacks: Callback[] = metrics ? [metrics, checkpoints] : [checkpoints];
   if (config.train.earlyStopping) callbacks.push(new EarlyStopping(config.train.earlyStopping));
   const stepsOfEpoch = stepsPerEpoch(parts.train.length, config.train.accumulate);
@@ -141,7 +141,11 @@ export function runTraining(config: Config, options: RunOptions = {}): RunSummar
   try {
     if (resume) {
       const checkpoint = loadLatestCheckpoint(resume.checkpoint, log);
-      trainer.restore(checkpoint);
+      try {
+        trainer.restore(checkpoint);
+      } finally {
+        checkpoint.close();
+      }
       metrics?.truncateAfter(trainer.step);
       log(`resumed from ${checkpoint.dir} at step ${trainer.step}`);
     }
@@ -164,7 +168,8 @@ export function runTraining(config: Config, options: RunOptions = {}): RunSummar
     steps_per_epoch: stepsOfEpoch,
     ranks: dataRanks,
     train_s: result.trainSeconds,
-    // Every data-parallel replica trains on as many samples per step: the job's throughput is replicas × this rank's.
+    // Every data-parallel rank trains on as many samples per step (tensor and pipeline peers on
+    // the same ones): the job's throughput is data × this rank's.
     samples_per_s: result.throughput * dataRanks,
     unit: result.unit,
     eval: result.eval,

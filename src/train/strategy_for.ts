@@ -1,6 +1,7 @@
 import type { Module } from "../nn/module.js";
 import { DistributedDataParallel } from "../parallel/ddp.js";
 import { DeviceMesh, type MeshShape, meshShape } from "../parallel/mesh.js";
+import { PipelineParallel } from "../parallel/pipeline/pipeline.js";
 import type { ProcessGroup } from "../parallel/process_group.js";
 import { SingleProcess, type Strategy } from "../parallel/strategy.js";
 import { ZeroDataParallel } from "../parallel/zero/zero.js";
@@ -53,14 +54,15 @@ export function modelFor(config: Config, model: Module, mesh: DeviceMesh | null)
 }
 
 /**
- * The strategy a run's config asks for on this rank: one process without a group; over a
- * group, data parallel (DDP) at `parallel.zero` 0, sharded data parallel (ZeRO) at 1, 2 or 3;
- * with `parallel.tensor` > 1, tensor parallel over the mesh's tensor group and data parallel
- * over its data group. The one place where a config's parallel layout becomes a Strategy, so
- * the run and the Trainer know no strategy by name.
+ * The strategy a run's config asks for on this rank: one process without a group; a pipeline
+ * stage when parallel.pipeline > 1 (DDP across the pipelines on the data dimension); tensor
+ * parallel over the mesh's tensor group (DDP over its data group) when parallel.tensor > 1; over
+ * a group otherwise, data parallel (DDP) at `parallel.zero` 0, sharded data parallel (ZeRO) at
+ * 1, 2 or 3. The one place where a config's parallel layout becomes a Strategy, so the run and
+ * the Trainer know no strategy by name.
  *
  * @example
- * const strategy = strategyFor(config, parts.model, group, mesh);
+ * const strategy = strategyFor(config, parts.model, group, meshFor(config, group));
  */
 export function strategyFor(config: Config, model: Module, group: ProcessGroup | undefined, mesh: DeviceMesh | null = null): Strategy {
   if (!group) return new SingleProcess(model);
@@ -68,5 +70,17 @@ export function strategyFor(config: Config, model: Module, group: ProcessGroup |
     return new TensorParallel(model, mesh.groups.tensor, { data: mesh.groups.data, sequenceParallel: model.sequenceParallel });
   }
   const stage = config.parallel.zero;
+  if (mesh && mesh.shape.pipeline > 1) {
+    if (stage !== 0)
+      throw new ConfigError(`parallel.zero ${stage} with parallel.pipeline ${mesh.shape.pipeline} is not supported yet; use zero 0 (DDP across pipelines)`);
+    const { schedule, microBatches, virtualStages, stageLayers } = config.parallel;
+    return new PipelineParallel(model, mesh.groups.pipeline, {
+      schedule,
+      microBatches,
+      virtualStages,
+      ...(stageLayers ? { stageLayers } : {}),
+      dataGroup: mesh.groups.data,
+    });
+  }
   return stage === 0 ? new DistributedDataParallel(model, group) : new ZeroDataParallel(model, group, { stage });
 }

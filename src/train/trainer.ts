@@ -11,6 +11,7 @@ import type { LRScheduler } from "../optim/schedule.js";
 import { SingleProcess, type Strategy } from "../parallel/strategy.js";
 import { defaultGenerator } from "../tensor/random.js";
 import { tidy } from "../tensor/scope.js";
+import type { Tensor } from "../tensor/tensor.js";
 import { microBatchesOfStep, stepsPerEpoch } from "./accumulate.js";
 import type { Callback, EvalInfo, StepInfo } from "./callbacks.js";
 import { assertSameModel, type CheckpointContent, type LoadedCheckpoint } from "./checkpoint.js";
@@ -220,24 +221,41 @@ export class Trainer {
    */
   private backwardMicroBatch(batch: Batch, micro: number, sync: boolean): number {
     const { model, task, precision = "float32", gradScaler } = this.options;
+    const scaleLoss = (loss: Tensor): Tensor => {
+      const share = micro > 1 ? mul(loss, 1 / micro) : loss;
+      return gradScaler ? gradScaler.scale(share) : share;
+    };
     try {
       return tidy(() => {
-        const loss = withPrecision(precision, () => task.loss(model, batch));
-        const value = loss.item();
-        if (!Number.isFinite(value)) {
-          throw new NonFiniteLossError(
-            `loss is ${value} at step ${this.step + 1} (epoch ${this.epoch + 1}): lower the learning rate, enable gradient ` +
-              "clipping (train.clipGradNorm) or check the data",
-          );
+        if (this.strategy.runMicroBatch) {
+          // The strategy runs forward and backward itself (a pipeline); the loss is known after.
+          const value = this.strategy.runMicroBatch({
+            x: batch.x,
+            y: batch.y,
+            loss: (module, x, y) => task.loss(module, { x, y }),
+            scaleLoss,
+            autocast: (fn) => withPrecision(precision, fn),
+            sync,
+          });
+          return this.finiteLoss(value);
         }
-        const share = micro > 1 ? mul(loss, 1 / micro) : loss;
-        this.strategy.backward(gradScaler ? gradScaler.scale(share) : share, { sync });
+        const loss = withPrecision(precision, () => task.loss(model, batch));
+        const value = this.finiteLoss(loss.item());
+        this.strategy.backward(scaleLoss(loss), { sync });
         return value;
       });
     } finally {
       batch.x.dispose();
       batch.y.dispose();
     }
+  }
+
+  private finiteLoss(value: number): number {
+    if (Number.isFinite(value)) return value;
+    throw new NonFiniteLossError(
+      `loss is ${value} at step ${this.step + 1} (epoch ${this.epoch + 1}): lower the learning rate, enable gradient ` +
+        "clipping (train.clipGradNorm) or check the data",
+    );
   }
 
   /** Mean loss (and accuracy for classifiers) over the evaluation batches, in eval mode. */
@@ -252,7 +270,13 @@ export class Trainer {
     try {
       noGrad(() => {
         for (const batch of this.options.eval!) {
-          const counts = tidy(() => withPrecision(this.options.precision ?? "float32", () => task.evaluate(model, batch)));
+          const counts = tidy(() =>
+            withPrecision(this.options.precision ?? "float32", () =>
+              this.strategy.evaluateBatch
+                ? this.strategy.evaluateBatch(batch.x, batch.y, (m, x, y) => task.evaluate(m, { x, y }))
+                : task.evaluate(model, batch),
+            ),
+          );
           batch.x.dispose();
           batch.y.dispose();
           lossSum += counts.loss * counts.count;
@@ -278,20 +302,8 @@ export class Trainer {
 
   /** Everything a checkpoint holds to resume this run exactly (this rank's part of it). */
   checkpointContent(): CheckpointContent {
-    const content = this.rankCheckpointContent();
-    if (!content) throw new Error("Trainer.checkpointContent: this rank's strategy writes no part of the checkpoint");
-    return content;
-  }
-
-  /**
-   * This rank's part of a checkpoint, or null where its strategy writes none. Every rank of a
-   * job calls it at the same step: a strategy may gather the state with collectives.
-   */
-  rankCheckpointContent(): CheckpointContent | null {
-    const state = this.strategy.stateDict(this.options.optimizer);
-    if (!state) return null;
     return {
-      ...state,
+      state: this.strategy.stateDict(this.options.optimizer),
       meta: {
         step: this.step,
         epoch: this.epoch,
@@ -307,8 +319,8 @@ export class Trainer {
   /** Restores model, optimizer, schedule, random and data positions from a checkpoint. */
   restore(checkpoint: LoadedCheckpoint): void {
     const { model, optimizer, scheduler, train } = this.options;
-    assertSameModel(checkpoint, this.strategy.checkpointShapes?.() ?? model.stateDict());
-    this.strategy.loadStateDict(checkpoint, optimizer);
+    assertSameModel(checkpoint, this.strategy.checkpointShapes?.() ?? model.stateDict(), this.options.meta?.config);
+    this.strategy.loadStateDict(checkpoint.reader, optimizer);
     const meta = checkpoint.meta;
     if (scheduler && meta.scheduler) scheduler.loadStateDict(meta.scheduler as { step: number });
     if (this.options.gradScaler && meta.gradScaler) this.options.gradScaler.loadStateDict(meta.gradScaler as GradScalerState);

@@ -3,6 +3,7 @@ import { describe, test } from "node:test";
 
 import { buildRun } from "../../src/train/build.js";
 import type { ConfigInput } from "../../src/train/config.js";
+import { readerOfStates } from "../../src/parallel/state.js";
 import { DEFAULT_CONFIG } from "../../src/train/config.js";
 import { parseConfig } from "../../src/train/config_file.js";
 import { Trainer, type FitResult } from "../../src/train/trainer.js";
@@ -91,9 +92,10 @@ describe("float16 with loss scaling", () => {
     const resumed = buildRun(config);
     new Trainer({ ...resumed, eval: undefined }).restore({
       dir: "",
-      meta: { ...content.meta, version: 1, checksums: {} },
-      model: content.model,
-      optimizer: content.optimizer,
+      meta: { ...content.meta, version: 2 },
+      reader: readerOfStates([content.state]),
+      writtenBy: { worldSize: 1, layout: content.state.layout },
+      close: () => {},
     });
     assert.deepEqual(resumed.gradScaler!.stateDict(), parts.gradScaler!.stateDict());
   });

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
@@ -22,26 +22,14 @@ const tiny = [...TINY_GPT_CHAR, "--no-progress", "--json"];
 
 for (const stage of [1, 2, 3]) {
   test(`turbine launch -n 2 -- train examples/gpt-char.json --set parallel.zero=${stage} trains end to end`, { timeout: 120_000 }, () => {
-    const r = turbine([
-      "launch",
-      "-n",
-      "2",
-      "--threads-per-worker",
-      "1",
-      "--",
-      "train",
-      gptChar,
-      "--set",
-      `parallel.zero=${stage}`,
-      "--set",
-      "checkpoint.atEnd=false",
-      ...tiny,
-    ]);
+    const r = turbine(["launch", "-n", "2", "--threads-per-worker", "1", "--", "train", gptChar, "--set", `parallel.zero=${stage}`, ...tiny]);
     assert.equal(r.code, 0, r.stderr);
-    const summary = JSON.parse(r.stdout.trim().split("\n").at(-1)!) as { steps: number; eval: { loss: number } };
+    const summary = JSON.parse(r.stdout.trim().split("\n").at(-1)!) as { steps: number; eval: { loss: number }; checkpoint: string };
     assert.equal(summary.steps, 3);
     assert.match(r.stdout, /^\[rank 0\] trained 3 steps/m);
     assert.ok(Number.isFinite(summary.eval.loss), `evaluation loss ${summary.eval.loss}`);
+    // Each rank writes its slices of the optimizer state.
+    for (const rank of [0, 1]) assert.ok(existsSync(join(work, summary.checkpoint, `optimizer-rank0000${rank}.safetensors`)), `rank ${rank}'s shard`);
   });
 }
 

@@ -5,6 +5,7 @@ import { deferInit } from "../../src/nn/deferred.js";
 import { Linear } from "../../src/nn/linear.js";
 import { SGD } from "../../src/optim/sgd.js";
 import { startThreads } from "../../src/parallel/threads/spawn.js";
+import { disposeState, readerOfStates } from "../../src/parallel/state.js";
 import { SingleProcess } from "../../src/parallel/strategy.js";
 import { manualSeed, randn } from "../../src/tensor/random.js";
 import { sum } from "../../src/ops/reduce.js";
@@ -35,7 +36,7 @@ test("SingleProcess: plain backward, local norm and clipping, the optimizer's st
   manualSeed(1);
   const model = new Linear(4, 3),
     strategy = new SingleProcess(model);
-  const optimizer = new SGD(model.parameters(), { lr: 0.5 });
+  const optimizer = new SGD(model.parameters(), { lr: 0.5, momentum: 0.9 });
   strategy.backward(sum(model.forward(randn([2, 4]))));
   const norm = strategy.gradNorm();
   assert.ok(norm > 1);
@@ -44,12 +45,22 @@ test("SingleProcess: plain backward, local norm and clipping, the optimizer's st
   const before = model.weight.toArray();
   strategy.step(optimizer);
   assert.notDeepEqual(model.weight.toArray(), before, "the step moved the weights");
-  const state = strategy.stateDict(optimizer)!;
+  const state = strategy.stateDict(optimizer);
   assert.deepEqual(Object.keys(state.model), ["weight", "bias"]);
+  assert.deepEqual(Object.keys(state.optimizer), ["weight.momentumBuffer", "bias.momentumBuffer"], "optimizer state named after the parameters");
+  assert.deepEqual(state.steps, { weight: 1, bias: 1 });
+  assert.deepEqual(state.paramGroups[0]!.params, ["weight", "bias"]);
   const other = new Linear(4, 3),
-    otherStrategy = new SingleProcess(other);
-  otherStrategy.loadStateDict(state, new SGD(other.parameters(), { lr: 0.5 }));
+    otherStrategy = new SingleProcess(other),
+    otherOptimizer = new SGD(other.parameters(), { lr: 0.1, momentum: 0.9 });
+  otherStrategy.loadStateDict(readerOfStates([state]), otherOptimizer);
+  disposeState(state);
   assert.deepEqual(other.weight.toArray(), model.weight.toArray());
+  assert.equal(otherOptimizer.paramGroups[0]!.lr, 0.5, "hyperparameters restored");
+  assert.deepEqual(
+    otherOptimizer.paramState(other.weight)!.tensors.momentumBuffer!.toArray(),
+    optimizer.paramState(model.weight)!.tensors.momentumBuffer!.toArray(),
+  );
 });
 
 test("a replicated strategy materialises a module built under deferInit, with eager init's values", () => {

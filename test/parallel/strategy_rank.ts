@@ -10,6 +10,7 @@ import { SGD } from "../../src/optim/sgd.js";
 import { DistributedDataParallel } from "../../src/parallel/ddp.js";
 import type { ProcessGroup } from "../../src/parallel/process_group.js";
 import { shardedNorm } from "../../src/parallel/sharded_norm.js";
+import { disposeState } from "../../src/parallel/state.js";
 import { tensor } from "../../src/tensor/create.js";
 import { tidy } from "../../src/tensor/scope.js";
 import type { Tensor } from "../../src/tensor/tensor.js";
@@ -33,6 +34,7 @@ export interface StrategyChecks {
   norm2: [number, number];
   normInf: [number, number];
   clipped: [number[][], number[][]];
+  /** Whether this rank's part of a checkpoint has any piece (DDP: rank 0 writes it all). */
   writesCheckpoint: boolean;
   checkpointKeys: string[];
   /** DDP's error for a parameter used inside and outside an activation checkpoint. */
@@ -62,5 +64,7 @@ export function run(group: ProcessGroup): StrategyChecks {
     sharedAcrossCheckpoint = (error as Error).message;
   }
   ddp.dispose();
-  return { norm2, normInf, clipped, writesCheckpoint: state !== null, checkpointKeys: state ? Object.keys(state.model) : [], sharedAcrossCheckpoint };
+  const checkpointKeys = Object.keys(state.model);
+  disposeState(state);
+  return { norm2, normInf, clipped, writesCheckpoint: checkpointKeys.length > 0, checkpointKeys, sharedAcrossCheckpoint };
 }

@@ -118,13 +118,13 @@ export function run(group: ProcessGroup, args: TPArgs): TPResult {
     checks[name] = [p.toArray(), part(f)];
   }
   const state = strategy.stateDict(optimizer);
-  const fullState = fullOptimizer.stateDict().state;
   let checkpoint: TPResult["checkpoint"] = null;
-  if (state) {
+  if (Object.keys(state.model).length > 0) {
     checkpoint = {};
-    for (const [name, t] of Object.entries(state.model)) checkpoint[name] = [t.toArray(), fullParams.get(name)!.toArray()];
-    for (const [key, s] of Object.entries(state.optimizer!.state)) {
-      for (const [n, t] of Object.entries(s.tensors)) checkpoint[`optimizer.${key}.${n}`] = [t.toArray(), fullState[Number(key)]!.tensors[n]!.toArray()];
+    for (const [name, piece] of Object.entries(state.model)) checkpoint[name] = [piece.data.toArray(), fullParams.get(name)!.toArray()];
+    for (const [name, p] of fullParams) {
+      for (const [key, t] of Object.entries(fullOptimizer.paramState(p)!.tensors))
+        checkpoint[`optimizer.${name}.${key}`] = [state.optimizer[`${name}.${key}`]!.data.toArray(), t.toArray()];
     }
   }
   return { losses: [split.losses, reference.losses], norms: [split.norms, reference.norms], checks, checkpoint };

@@ -36,3 +36,23 @@ test("ZeRO 2 with loss scaling: an inf in one rank's gradient chunk makes every 
     assert.deepEqual(result.params, ranks[0]!.params, "every rank ends with the same parameters");
   }
 });
+
+test("ZeRO checkpoints reshard: a state saved at ZeRO-3 on 2 ranks resumes at ZeRO-1 on 3 ranks, ZeRO-2 on 3 and DDP on 1 with the uninterrupted run's parameters within 1e-5 after 4 more steps, and at ZeRO-3 on 2 bitwise", {
+  timeout: 240_000,
+}, async () => {
+  const args = { steps: 8, globalBatch: 36, accumulate: 2 };
+  const first = await train(2, { ...args, zero: 3, saveAfter: 4 });
+  const states = first.map((r) => r.saved!);
+  assert.equal(states[0]!.layout, "zero-3");
+  const resume = { states, step: 4 };
+  const same = await train(2, { ...args, zero: 3, resume });
+  same.forEach((r) => assert.deepEqual(r.params, first[0]!.params, "the same layout continues bitwise"));
+  for (const [size, zero] of [
+    [3, 1],
+    [3, 2],
+    [1, 0],
+  ] as const) {
+    const ranks = await train(size, { ...args, zero, resume });
+    ranks[0]!.params.forEach((p, i) => assertClose(p, first[0]!.params[i]!, F32, `ZeRO-${zero} on ${size} ranks: parameter ${i}`));
+  }
+});

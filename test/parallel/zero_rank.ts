@@ -15,6 +15,7 @@ import { AdamW } from "../../src/optim/adamw.js";
 import { GradScaler } from "../../src/optim/grad_scaler.js";
 import { DistributedDataParallel } from "../../src/parallel/ddp.js";
 import type { ProcessGroup } from "../../src/parallel/process_group.js";
+import { disposeState, readerOfStates, type StrategyState } from "../../src/parallel/state.js";
 import type { Strategy } from "../../src/parallel/strategy.js";
 import { ZeroDataParallel } from "../../src/parallel/zero/zero.js";
 import { tensor } from "../../src/tensor/create.js";
@@ -31,6 +32,28 @@ export interface ZeroArgs {
   scaler?: boolean;
   /** ZeRO: at this step rank 0 alone puts an inf into its gradient chunk (all ranks must skip the step). */
   infOnRank0At?: number;
+  /** Return this rank's checkpoint state after this many steps (`saved`). */
+  saveAfter?: number;
+  /** Start from the states of every rank of an earlier run (any stage and world size) after `step` steps. */
+  resume?: { states: SavedState[]; step: number };
+}
+
+/** A StrategyState with its pieces as plain arrays, to travel between jobs. */
+export type SavedState = Omit<StrategyState, "model" | "optimizer"> &
+  Record<"model" | "optimizer", Record<string, { shape: number[]; start: number; data: number[] }>>;
+
+function save(state: StrategyState): SavedState {
+  const plain = (pieces: StrategyState["model"]) =>
+    Object.fromEntries(Object.entries(pieces).map(([name, p]) => [name, { shape: [...p.shape], start: p.start, data: p.data.toArray() }]));
+  const saved = { ...state, model: plain(state.model), optimizer: plain(state.optimizer) };
+  disposeState(state);
+  return saved;
+}
+
+function restore(saved: SavedState): StrategyState {
+  const pieces = (plain: SavedState["model"]) =>
+    Object.fromEntries(Object.entries(plain).map(([name, p]) => [name, { shape: p.shape, start: p.start, data: tensor(p.data) }]));
+  return { ...saved, model: pieces(saved.model), optimizer: pieces(saved.optimizer) };
 }
 
 export interface ZeroResult {
@@ -46,6 +69,7 @@ export interface ZeroResult {
   stateElements: number;
   skippedSteps: number;
   units: number;
+  saved?: SavedState;
 }
 
 const FEATURES = 20,
@@ -85,8 +109,14 @@ export function run(group: ProcessGroup, args: ZeroArgs): ZeroResult {
     micro = perRank / args.accumulate;
   const losses: number[] = [];
   let fullGradsAfterSync = 0,
-    freedBetweenSteps = 0;
-  for (let step = 0; step < args.steps; step++) {
+    freedBetweenSteps = 0,
+    saved: SavedState | undefined;
+  if (args.resume) {
+    const states = args.resume.states.map(restore);
+    strategy.loadStateDict(readerOfStates(states), optimizer);
+    for (const state of states) disposeState(state);
+  }
+  for (let step = args.resume?.step ?? 0; step < args.steps; step++) {
     let lossSum = 0;
     for (let m = 0; m < args.accumulate; m++) {
       // Rank r takes rows [r * perRank, (r + 1) * perRank) of the step's global batch.
@@ -114,6 +144,7 @@ export function run(group: ProcessGroup, args: ZeroArgs): ZeroResult {
     optimizer.zeroGrad();
     if (params.every((p) => p.isMeta)) freedBetweenSteps++;
     losses.push(lossSum);
+    if (step + 1 === args.saveAfter) saved = save(strategy.stateDict(optimizer));
   }
   const state = optimizer.stateDict().state;
   const stateElements = Object.values(state).reduce((n, s) => n + Object.values(s.tensors).reduce((k, t) => k + t.size, 0), 0);
@@ -128,5 +159,6 @@ export function run(group: ProcessGroup, args: ZeroArgs): ZeroResult {
     stateElements,
     skippedSteps: scaler?.skippedSteps ?? 0,
     units: strategy instanceof ZeroDataParallel ? strategy.units.length : 0,
+    ...(saved ? { saved } : {}),
   };
 }

@@ -11,6 +11,7 @@ import { collateTokens, type TokenWindow } from "../../src/data/text.js";
 import { GPT } from "../../src/models/gpt.js";
 import { AdamW } from "../../src/optim/adamw.js";
 import { SGD } from "../../src/optim/sgd.js";
+import { disposeState } from "../../src/parallel/state.js";
 import { SingleProcess } from "../../src/parallel/strategy.js";
 import { memory } from "../../src/tensor/memory.js";
 import type { Tensor } from "../../src/tensor/tensor.js";
@@ -166,7 +167,9 @@ test("resuming between accumulated steps continues exactly as an uninterrupted r
     if (stopAt !== null) {
       trainer.fit({ steps: stopAt });
       const dir = join(work, `at-${stopAt}`);
-      saveCheckpoint(dir, trainer.checkpointContent());
+      const content = trainer.checkpointContent();
+      saveCheckpoint(dir, content);
+      disposeState(content.state);
       const fresh = gpt();
       const resumed = new Trainer({
         ...options,
@@ -174,7 +177,9 @@ test("resuming between accumulated steps continues exactly as an uninterrupted r
         optimizer: new AdamW(fresh.parameters(), { lr: 1e-2 }),
         train: new DataLoader(train.dataset, { batchSize: 4, shuffle: true, seed: 2, collate: collateTokens }),
       });
-      resumed.restore(loadCheckpoint(dir));
+      const checkpoint = loadCheckpoint(dir);
+      resumed.restore(checkpoint);
+      checkpoint.close();
       resumed.fit({ steps: 5 });
       return fresh.parameters().map((p) => Array.from(p.data));
     }

@@ -11,6 +11,7 @@ import { parseConfig } from "../../src/train/config_file.js";
 import { configDifferences, resumeConfig } from "../../src/train/resume_config.js";
 import { runTraining } from "../../src/train/run.js";
 import { newRunFolder, resumeTarget, runVersions } from "../../src/train/run_folder.js";
+import { tensorsState } from "../helpers/checkpoint_state.js";
 import { missingFashionMnist, skipIfMissing } from "../helpers/prerequisites.js";
 
 const work = mkdtempSync(join(tmpdir(), "turbine-runs-"));
@@ -32,7 +33,7 @@ test("--resume takes a run folder, its checkpoints/ folder or one checkpoint; an
   mkdirSync(join(run, "checkpoints"), { recursive: true });
   writeFileSync(join(run, "config.json"), "{}");
   const step = join(run, "checkpoints", checkpointName(4));
-  saveCheckpoint(step, { model: { w: tensor([1, 2]) }, meta: { step: 4, epoch: 0 } });
+  saveCheckpoint(step, { state: tensorsState({ w: tensor([1, 2]) }), meta: { step: 4, epoch: 0 } });
   assert.deepEqual(resumeTarget(run), { runDir: run, checkpoint: join(run, "checkpoints") });
   assert.deepEqual(resumeTarget(join(run, "checkpoints")), { runDir: run, checkpoint: join(run, "checkpoints") });
   assert.deepEqual(resumeTarget(step), { runDir: run, checkpoint: step });
@@ -43,7 +44,7 @@ test("--resume takes a run folder, its checkpoints/ folder or one checkpoint; an
   );
   assert.throws(() => resumeTarget(join(work, "nowhere")), /nowhere: not a run folder \(no config\.json\)/);
   const loose = join(work, "loose", checkpointName(1));
-  saveCheckpoint(loose, { model: { w: tensor([1, 2]) }, meta: { step: 1, epoch: 0 } });
+  saveCheckpoint(loose, { state: tensorsState({ w: tensor([1, 2]) }), meta: { step: 1, epoch: 0 } });
   assert.throws(() => resumeTarget(loose), /this checkpoint is not inside a run folder/);
 });
 
@@ -95,7 +96,7 @@ test("metrics of a resumed run keep the records up to its checkpoint's step, a t
 
 test("temporary folders of interrupted checkpoint writes are removed, checkpoints kept", () => {
   const root = join(work, "interrupted");
-  saveCheckpoint(join(root, checkpointName(2)), { model: { w: tensor([1]) }, meta: { step: 2, epoch: 0 } });
+  saveCheckpoint(join(root, checkpointName(2)), { state: tensorsState({ w: tensor([1]) }), meta: { step: 2, epoch: 0 } });
   mkdirSync(join(root, `.${checkpointName(4)}.tmp-123-abcd1234`));
   mkdirSync(join(root, `.${checkpointName(2)}.tmp-9-00ff00ff.old`));
   removeInterruptedWrites(root);
@@ -104,7 +105,7 @@ test("temporary folders of interrupted checkpoint writes are removed, checkpoint
 
 test("a checkpoint of another model is refused naming the first differing tensor with both shapes", () => {
   const dir = join(work, "other-model", checkpointName(1));
-  saveCheckpoint(dir, { model: { "0.weight": tensor([[1, 2, 3]]), "0.bias": tensor([1]) }, meta: { step: 1, epoch: 0 } });
+  saveCheckpoint(dir, { state: tensorsState({ "0.weight": tensor([[1, 2, 3]]), "0.bias": tensor([1]) }), meta: { step: 1, epoch: 0 } });
   const checkpoint = loadCheckpoint(dir);
   assertSameModel(checkpoint, { "0.weight": tensor([[0, 0, 0]]), "0.bias": tensor([0]) });
   assert.throws(
@@ -120,6 +121,20 @@ test("a checkpoint of another model is refused naming the first differing tensor
   );
   assert.throws(() => assertSameModel(checkpoint, { "1.weight": tensor([0]) }), /it has no tensor '1\.weight' \(float32 \[1\] in this run's model\)/);
   assert.throws(() => assertSameModel(checkpoint, { "0.weight": tensor([[0, 0, 0]]) }), /its tensor '0\.bias' is not in this run's model/);
+  checkpoint.close();
+});
+
+test("a checkpoint of another model config is refused naming the first differing config field with both values", () => {
+  const dir = join(work, "other-config", checkpointName(1));
+  const config = { model: { kind: "gpt", layers: 2, width: 32 } };
+  saveCheckpoint(dir, { state: tensorsState({ w: tensor([1]) }), meta: { step: 1, epoch: 0, config } });
+  const checkpoint = loadCheckpoint(dir);
+  assertSameModel(checkpoint, { w: tensor([0]) }, { model: { kind: "gpt", layers: 2, width: 32 }, train: { steps: 5 } });
+  assert.throws(
+    () => assertSameModel(checkpoint, { w: tensor([0]) }, { model: { kind: "gpt", layers: 2, width: 64 } }),
+    /holds a different model: model\.width is 32 there, 64 in this run's config/,
+  );
+  checkpoint.close();
 });
 
 function smallRun(outDir: string, keep: number) {

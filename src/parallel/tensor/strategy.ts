@@ -1,13 +1,16 @@
 import type { Module } from "../../nn/module.js";
 import { clipGradNorm, gradNorm } from "../../optim/clip.js";
 import type { GradScaler } from "../../optim/grad_scaler.js";
-import type { Optimizer, OptimizerStateDict } from "../../optim/optimizer.js";
+import type { Optimizer } from "../../optim/optimizer.js";
+import { noGrad } from "../../autograd/grad_mode.js";
+import { copyInto } from "../../ops/inplace.js";
 import type { DType } from "../../tensor/dtype.js";
 import { Tensor } from "../../tensor/tensor.js";
 import { DistributedDataParallel } from "../ddp.js";
 import type { ProcessGroup } from "../process_group.js";
 import { shardedNorm } from "../sharded_norm.js";
-import { type Strategy, type StrategyState, stepOptimizer } from "../strategy.js";
+import { type StateReader, type StateSection, type StrategyState, type TensorPiece, disposeState, elementCount } from "../state.js";
+import { optimizerStep, type Strategy } from "../strategy.js";
 import { type SplitParameter, splitsOf } from "./parallel_module.js";
 import { assembleSplit, cutSplit } from "./split.js";
 
@@ -90,7 +93,7 @@ export class TensorParallel implements Strategy {
   }
 
   step(optimizer: Optimizer<any>, gradScaler?: GradScaler | null): void {
-    stepOptimizer(optimizer, gradScaler);
+    optimizerStep(optimizer, gradScaler);
   }
 
   /** The full tensor of a parameter's (or its optimizer state's) parts, on every rank of the group. */
@@ -107,26 +110,49 @@ export class TensorParallel implements Strategy {
     return split ? cutSplit(full, split.split, this.group.rank, this.group.size) : full;
   }
 
-  /** Collective over the tensor group: every rank must call it; global rank 0 gets the full state. */
-  stateDict(optimizer: Optimizer<any>): StrategyState | null {
-    const gathered: Tensor[] = [];
-    const full = (t: Tensor, split: SplitParameter | undefined): Tensor => {
-      const out = this.full(t, split);
-      if (out !== t) gathered.push(out);
-      return out;
-    };
-    const model = Object.fromEntries(this.module.namedParameters().map(([name, p]) => [name, full(p, this.splits.get(p))]));
-    for (const [name, b] of this.module.namedBuffers()) model[name] = b;
-    const params = optimizer.paramGroups.flatMap((g) => g.params);
-    const own = optimizer.stateDict();
-    const state: OptimizerStateDict["state"] = {};
-    for (const [key, s] of Object.entries(own.state)) {
-      const split = this.splits.get(params[Number(key)]!);
-      state[Number(key)] = { ...s, tensors: Object.fromEntries(Object.entries(s.tensors).map(([n, t]) => [n, full(t, split)])) };
+  /** The full tensor of a piece of state as a checkpoint piece (a gathered copy, or a view of a replicated tensor). */
+  private piece(t: Tensor, split: SplitParameter | undefined): TensorPiece {
+    const full = this.full(t, split);
+    const piece = { shape: [...full.shape], start: 0, data: full.viewAs([full.size]) };
+    if (full !== t) full.dispose();
+    return piece;
+  }
+
+  /**
+   * The full model's state (collective over the tensor group: every rank calls it, as the
+   * checkpoint callback does): global rank 0 gives every tensor whole, the others nothing.
+   */
+  stateDict(optimizer: Optimizer<any>): StrategyState {
+    const state: StrategyState = { model: {}, optimizer: {}, steps: {}, paramGroups: [], layout: `tensor-${this.group.size}` };
+    const writes = this.group.rank === 0 && (this.options.data?.rank ?? 0) === 0;
+    const names = new Map(this.module.namedParameters().map(([name, p]) => [p, name]));
+    for (const [name, p] of this.module.namedParameters()) state.model[name] = this.piece(p, this.splits.get(p));
+    for (const [name, b] of this.module.namedBuffers()) state.model[name] = this.piece(b, undefined);
+    for (const group of optimizer.paramGroups) {
+      const { params, ...hyper } = group;
+      state.paramGroups.push({ ...hyper, params: (params as Tensor[]).map((p) => names.get(p)!) });
+      for (const p of params as Tensor[]) {
+        const s = optimizer.paramState(p);
+        if (!s) continue;
+        state.steps[names.get(p)!] = s.step;
+        for (const [key, t] of Object.entries(s.tensors)) state.optimizer[`${names.get(p)}.${key}`] = this.piece(t, this.splits.get(p));
+      }
     }
-    if (this.group.rank === 0 && (this.options.data?.rank ?? 0) === 0) return { model, optimizer: { ...own, state } };
-    for (const t of gathered) t.dispose();
-    return null;
+    if (writes) return state;
+    disposeState(state);
+    return { model: {}, optimizer: {}, steps: {}, paramGroups: [], layout: state.layout };
+  }
+
+  /** This rank's parts of a full tensor of the checkpoint (any layout wrote it). */
+  private read(reader: StateReader, section: StateSection, name: string, local: Tensor, split: SplitParameter | undefined): Tensor {
+    const info = reader.tensors[section].get(name);
+    if (!info) throw new Error(`TensorParallel: the checkpoint has no ${section} tensor '${name}'`);
+    const flat = reader.read(section, name, 0, elementCount(info.shape));
+    const full = flat.viewAs(info.shape);
+    flat.dispose();
+    const mine = this.local(full, split);
+    if (mine !== full) full.dispose();
+    return mine.viewAs(local.shape);
   }
 
   checkpointShapes(): Record<string, { dtype: DType; shape: readonly number[] }> {
@@ -136,22 +162,28 @@ export class TensorParallel implements Strategy {
     return shapes;
   }
 
-  loadStateDict(state: StrategyState, optimizer: Optimizer<any>): void {
-    const model: Record<string, Tensor> = {};
+  loadStateDict(reader: StateReader, optimizer: Optimizer<any>): void {
+    noGrad(() => {
+      for (const [name, t] of [...this.module.namedParameters(), ...this.module.namedBuffers()]) {
+        const mine = this.read(reader, "model", name, t, this.splits.get(t));
+        copyInto(t, mine);
+        mine.dispose();
+      }
+    });
+    if (reader.paramGroups.length === 0) return;
+    optimizer.loadHyperparameters(reader.paramGroups);
+    optimizer.clearState();
     for (const [name, p] of this.module.namedParameters()) {
-      const full = state.model[name];
-      if (full) model[name] = this.local(full, this.splits.get(p));
+      const step = reader.steps[name];
+      if (step === undefined) continue;
+      const tensors: Record<string, Tensor> = {};
+      for (const key of reader.tensors.optimizer.keys()) {
+        if (key.startsWith(`${name}.`) && !key.slice(name.length + 1).includes("."))
+          tensors[key.slice(name.length + 1)] = this.read(reader, "optimizer", key, p, this.splits.get(p));
+      }
+      optimizer.setParamState(p, { step, tensors }, `'${name}'`);
+      for (const t of Object.values(tensors)) t.dispose();
     }
-    for (const [name] of this.module.namedBuffers()) if (state.model[name]) model[name] = state.model[name]!;
-    this.module.loadStateDict(model);
-    if (!state.optimizer) return;
-    const params = optimizer.paramGroups.flatMap((g) => g.params);
-    const cut: OptimizerStateDict["state"] = {};
-    for (const [key, s] of Object.entries(state.optimizer.state)) {
-      const split = this.splits.get(params[Number(key)]!);
-      cut[Number(key)] = { ...s, tensors: Object.fromEntries(Object.entries(s.tensors).map(([n, t]) => [n, this.local(t, split)])) };
-    }
-    optimizer.loadStateDict({ ...state.optimizer, state: cut });
   }
 
   dispose(): void {

@@ -10,10 +10,12 @@ import { materializeInPlace } from "../../tensor/materialize.js";
 import { Tensor } from "../../tensor/tensor.js";
 import type { ProcessGroup, Work } from "../process_group.js";
 import { shardedNorm } from "../sharded_norm.js";
-import type { Strategy, StrategyState } from "../strategy.js";
+import type { StateReader, StrategyState } from "../state.js";
+import type { Strategy } from "../strategy.js";
 import { ParameterGatherer, unitsByModule } from "./gather.js";
 import { type ParamSlice, type Unit, unitsBySize } from "./partition.js";
 import { ShardOptimizerState } from "./shard_optimizer_state.js";
+import { loadShardState, shardState } from "./zero_state.js";
 
 /** The ZeRO stages: 1 shards the optimizer state and master weights, 2 also the gradients, 3 also the parameters. */
 export type ZeroStage = 1 | 2 | 3;
@@ -172,22 +174,22 @@ export class ZeroDataParallel implements Strategy {
     return this.gatherer ? this.gatherer.withAll(fn) : fn();
   }
 
-  stateDict(_optimizer: Optimizer<any>): StrategyState | null {
-    throw new Error(this.noCheckpoints());
+  /** This rank's slices of the parameters and their optimizer state (see zero_state.ts); rank 0 adds the rest. */
+  stateDict(optimizer: Optimizer<any>): StrategyState {
+    return shardState(this.module, this.shard, optimizer, `zero-${this.stage}`, this.group.rank === 0);
   }
 
-  loadStateDict(_state: StrategyState, _optimizer: Optimizer<any>): void {
-    throw new Error(this.noCheckpoints());
+  /** Loads this rank's slices from a checkpoint of any layout and world size (every rank calls it). */
+  loadStateDict(reader: StateReader, optimizer: Optimizer<any>): void {
+    this.gatherer?.settle();
+    loadShardState(reader, this.module, this.shard, optimizer);
+    if (this.stage < 3) this.gatherParameters();
   }
 
   /** Stops sharding gradients (removes the autograd hooks and, at stage 3, the forward wrappers). */
   dispose(): void {
     for (const remove of this.removeHooks) remove();
     this.gatherer?.dispose();
-  }
-
-  private noCheckpoints(): string {
-    return `ZeRO stage ${this.stage}: checkpoints of sharded optimizer state need the sharded checkpoint format; set checkpoint.atEnd=false and checkpoint.every=null, or train with parallel.zero=0`;
   }
 
   /** All-gathers every unit's updated chunks and copies them into the parameters. */

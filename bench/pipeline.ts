@@ -1,0 +1,57 @@
+/**
+ * The pipeline bubble, measured against the plan: p stages (one worker thread each, 1 OpenMP
+ * thread) run a Sequential of equal Linear+ReLU layers under a schedule for m = 1, 4, 8
+ * micro-batches. Per step, a stage's idle share = 1 − its busy time (the sum of its actions'
+ * durations, from timestamps) / the step's span (first action start on any stage to last end on
+ * any stage); send/recv waits count as idle. The plan's share is (p−1)/(m+p−1) (gpipe, 1f1b).
+ * Each stage needs a core of its own for the figures to mean anything.
+ *
+ *   node dist/bench/pipeline.js --stages 2 --steps 10 [--width 1024 --rows 64 --layers 4] [--json]
+ */
+import { planSchedule, type ScheduleName } from "../src/parallel/pipeline/schedule.js";
+import { idleShares, simulate } from "../src/parallel/pipeline/timeline.js";
+import { startThreads } from "../src/parallel/threads/spawn.js";
+import { benchOptions, median, report } from "./harness.js";
+import type { PipelineBenchArgs, StageTimes } from "./pipeline_rank.js";
+
+const { ints, json } = benchOptions("pipeline", { stages: 2, steps: 10, warmup: 2, width: 1024, rows: 64, layers: 4 });
+const rows: Record<string, unknown>[] = [];
+for (const schedule of ["gpipe", "1f1b"] as ScheduleName[]) {
+  for (const m of [1, 4, 8]) {
+    const args: PipelineBenchArgs = {
+      schedule,
+      microBatches: m,
+      rows: ints.rows,
+      width: ints.width,
+      layersPerStage: ints.layers,
+      warmup: ints.warmup,
+      steps: ints.steps,
+    };
+    const job = startThreads({ size: ints.stages, threadsPerWorker: 1, module: new URL("./pipeline_rank.js", import.meta.url), args });
+    const stages = (await job.done).map((o) => {
+      if (!o.ok) throw o.error;
+      return o.result as StageTimes;
+    });
+    const planned = idleShares(simulate(planSchedule(schedule, ints.stages, m)));
+    for (const [s, stage] of stages.entries()) {
+      const idle = stage.busy.map((busy, step) => {
+        const span = Math.max(...stages.map((t) => t.end[step]!)) - Math.min(...stages.map((t) => t.start[step]!));
+        return 1 - busy / span;
+      });
+      const measured = median(idle);
+      rows.push({ schedule, m, stage: s, plan: planned[s]!, measured, ratio: planned[s]! > 0 ? measured / planned[s]! : null });
+    }
+  }
+}
+report(
+  rows,
+  [
+    ["schedule", "schedule"],
+    ["m", "m"],
+    ["stage", "stage"],
+    ["plan", "plan idle"],
+    ["measured", "measured idle (median)"],
+    ["ratio", "measured/plan"],
+  ],
+  json,
+);

@@ -1,0 +1,60 @@
+/**
+ * One stage of bench/pipeline.ts: a Sequential of equal Linear+ReLU layers (so every stage costs
+ * the same) trained by PipelineParallel with tracing on; returns, per step after warm-up, this
+ * stage's busy milliseconds and the step's first start and last end on this stage.
+ */
+import { Sequential } from "../src/nn/containers.js";
+import { ReLU } from "../src/nn/layers.js";
+import { Linear } from "../src/nn/linear.js";
+import { crossEntropy } from "../src/ops/loss.js";
+import { AdamW } from "../src/optim/adamw.js";
+import { PipelineParallel } from "../src/parallel/pipeline/pipeline.js";
+import type { ScheduleName } from "../src/parallel/pipeline/schedule.js";
+import type { ProcessGroup } from "../src/parallel/process_group.js";
+import { manualSeed, randint, randn } from "../src/tensor/random.js";
+import { tidy } from "../src/tensor/scope.js";
+
+export interface PipelineBenchArgs {
+  schedule: ScheduleName;
+  microBatches: number;
+  /** Rows per micro-batch. */
+  rows: number;
+  width: number;
+  layersPerStage: number;
+  warmup: number;
+  steps: number;
+}
+
+export interface StageTimes {
+  busy: number[];
+  start: number[];
+  end: number[];
+}
+
+export function run(group: ProcessGroup, a: PipelineBenchArgs): StageTimes {
+  manualSeed(0);
+  const layers = Array.from({ length: a.layersPerStage * group.size }, () => [new Linear(a.width, a.width), new ReLU()]).flat();
+  const model = new Sequential(...layers);
+  const optimizer = new AdamW(model.parameters(), { lr: 1e-4 });
+  const pipe = new PipelineParallel(model, group, {
+    schedule: a.schedule,
+    microBatches: a.microBatches,
+    stageLayers: Array(group.size).fill(2 * a.layersPerStage),
+    trace: true,
+  });
+  const times: StageTimes = { busy: [], start: [], end: [] };
+  for (let step = 0; step < a.warmup + a.steps; step++) {
+    const x = randn([a.rows * a.microBatches, a.width]),
+      y = randint(0, a.width, [a.rows * a.microBatches]);
+    tidy(() => pipe.runMicroBatch({ x, y, loss: (m, xx, yy) => crossEntropy(m.forward(xx), yy), scaleLoss: (l) => l, autocast: (fn) => fn(), sync: true }));
+    pipe.step(optimizer);
+    optimizer.zeroGrad();
+    x.dispose();
+    y.dispose();
+    if (step < a.warmup) continue;
+    times.busy.push(pipe.trace.reduce((s, t) => s + (t.end - t.start), 0));
+    times.start.push(pipe.trace[0]!.start);
+    times.end.push(pipe.trace.at(-1)!.end);
+  }
+  return times;
+}

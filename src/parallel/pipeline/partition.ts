@@ -1,0 +1,100 @@
+import { performance } from "node:perf_hooks";
+
+import { noGrad } from "../../autograd/grad_mode.js";
+import { Sequential } from "../../nn/containers.js";
+import type { Module } from "../../nn/module.js";
+import { defaultGenerator } from "../../tensor/random.js";
+import { tidy } from "../../tensor/scope.js";
+import type { Tensor } from "../../tensor/tensor.js";
+
+/**
+ * The chain of layers a pipeline cuts: a Sequential's layers, or a model's own
+ * `pipelineLayers()` (the GPT's embeddings, blocks and head). Throws naming the module otherwise.
+ * @example layersOf(new Sequential(a, b, c))   // [a, b, c]
+ */
+export function layersOf(module: Module): Module[] {
+  if (module instanceof Sequential) return [...module.layers];
+  const own = (module as Partial<{ pipelineLayers(): Module[] }>).pipelineLayers;
+  if (typeof own === "function") return own.call(module);
+  throw new TypeError(`pipeline: a ${module.constructor.name} cannot be cut into stages (a Sequential or a model with pipelineLayers(), such as the GPT, can)`);
+}
+
+/**
+ * Cuts `costs` (one per layer, in order) into `parts` consecutive runs whose largest total is
+ * as small as it can be (the slowest stage sets a pipeline's pace); returns the layers of each part.
+ * @example balancedCut([1, 1, 1, 3], 2)   // [3, 1]
+ */
+export function balancedCut(costs: readonly number[], parts: number): number[] {
+  const n = costs.length;
+  if (n < parts) throw new RangeError(`pipeline: ${n} layers cannot be cut into ${parts} parts (one layer at least each)`);
+  const prefix = [0];
+  for (const c of costs) prefix.push(prefix.at(-1)! + c);
+  // best[k][i]: the smallest largest part when the first i layers make k parts; from[k][i] where the last part starts.
+  const best = Array.from({ length: parts + 1 }, () => new Array<number>(n + 1).fill(Infinity));
+  const from = Array.from({ length: parts + 1 }, () => new Array<number>(n + 1).fill(0));
+  best[0]![0] = 0;
+  for (let k = 1; k <= parts; k++)
+    for (let i = k; i <= n - (parts - k); i++)
+      for (let j = k - 1; j < i; j++) {
+        const value = Math.max(best[k - 1]![j]!, prefix[i]! - prefix[j]!);
+        if (value < best[k]![i]!) {
+          best[k]![i] = value;
+          from[k]![i] = j;
+        }
+      }
+  const sizes: number[] = [];
+  for (let k = parts, i = n; k > 0; k--) {
+    const j = from[k]![i]!;
+    sizes.unshift(i - j);
+    i = j;
+  }
+  return sizes;
+}
+
+/**
+ * Measures each layer's forward time (milliseconds, the second of two runs) on a sample input
+ * `x`, without recording a graph and leaving the random stream as it was: the costs a balanced
+ * cut uses.
+ * @example const costs = measureLayerCosts(layersOf(gpt), firstMicroBatch);
+ */
+export function measureLayerCosts(layers: readonly Module[], x: Tensor): number[] {
+  // Dropout draws from the default stream: put it back, so measuring changes no later mask.
+  const rng = defaultGenerator().getState();
+  try {
+    return measure(layers, x);
+  } finally {
+    defaultGenerator().setState(rng);
+  }
+}
+
+function measure(layers: readonly Module[], x: Tensor): number[] {
+  return noGrad(() =>
+    tidy(() => {
+      const costs: number[] = [];
+      let h = x;
+      for (const layer of layers) {
+        layer.forward(h).dispose();
+        const start = performance.now();
+        const y = layer.forward(h);
+        costs.push(performance.now() - start);
+        if (h !== x) h.dispose();
+        h = y;
+      }
+      return costs;
+    }),
+  );
+}
+
+/**
+ * Checks a cut by hand (`parallel.stageLayers`): one positive entry per part, adding up to the
+ * model's layers.
+ */
+export function checkCut(sizes: readonly number[], layers: number, parts: number): number[] {
+  const total = sizes.reduce((a, b) => a + b, 0);
+  if (sizes.length !== parts || total !== layers || sizes.some((s) => !Number.isInteger(s) || s < 1)) {
+    throw new RangeError(
+      `parallel.stageLayers ${JSON.stringify(sizes)} must give each of the ${parts} parts at least one layer and add up to the model's ${layers} layers`,
+    );
+  }
+  return [...sizes];
+}

@@ -1,0 +1,373 @@
+import { performance } from "node:perf_hooks";
+
+import { materialize } from "../../nn/deferred.js";
+import { Sequential } from "../../nn/containers.js";
+import type { Module } from "../../nn/module.js";
+import { mul } from "../../ops/binary.js";
+import { slice } from "../../ops/layout.js";
+import { clipGradNorm, gradNorm, type NormCombine } from "../../optim/clip.js";
+import type { GradScaler } from "../../optim/grad_scaler.js";
+import type { Optimizer } from "../../optim/optimizer.js";
+import { fillWith, tensor } from "../../tensor/create.js";
+import { Tensor } from "../../tensor/tensor.js";
+import type { ProcessGroup } from "../process_group.js";
+import { shardedNorm } from "../sharded_norm.js";
+import { loadWholeState, wholeState } from "../replicated_state.js";
+import type { StateReader, StrategyState } from "../state.js";
+import { type BatchCounts, type MicroBatchRun, optimizerStep, type Strategy } from "../strategy.js";
+import { recvTensor, sendTensor } from "./p2p.js";
+import { balancedCut, checkCut, layersOf, measureLayerCosts } from "./partition.js";
+import { type Action, planSchedule, type ScheduleName } from "./schedule.js";
+import { type Message, simulate, type Timeline } from "./timeline.js";
+
+export interface PipelineOptions {
+  /** gpipe, 1f1b (default) or interleaved. */
+  schedule?: ScheduleName;
+  /** Micro-batches each batch is split into (default 1; it must divide the batch). */
+  microBatches?: number;
+  /** Chunks per rank with the interleaved schedule (default 2). */
+  virtualStages?: number;
+  /** Layers of each part (stage, or chunk when interleaved) by hand; default: balanced by measured forward time. */
+  stageLayers?: number[];
+  /** Data parallelism across pipelines: gradients are averaged over this group after each step's backward. */
+  dataGroup?: ProcessGroup | null;
+  /** Record when each action of the last runMicroBatch started and ended (`trace`), for measuring the bubble. */
+  trace?: boolean;
+}
+
+/** An action of the last micro-batch run and when it ran (performance.timeOrigin + now, ms). */
+export interface TracedAction extends Action {
+  start: number;
+  end: number;
+}
+
+interface Tie {
+  params: Tensor[];
+  group: ProcessGroup;
+}
+
+const key = (virtualStage: number, micro: number): string => `${virtualStage}:${micro}`;
+
+function take(map: Map<string, Tensor>, k: string, what: string): Tensor {
+  const t = map.get(k);
+  if (!t) throw new Error(`pipeline: no ${what} for virtual stage:micro-batch ${k} (the plan and the run disagree)`);
+  map.delete(k);
+  return t;
+}
+
+/**
+ * Pipeline parallelism: the model's layers (a Sequential's, or `pipelineLayers()`) are cut into
+ * consecutive parts, one per rank of `group` (v per rank, interleaved), each batch is split into
+ * micro-batches, and every rank runs its stage's forwards and backwards in the order of the
+ * schedule's plan (schedule.ts), passing activations forward and their gradients back with
+ * send/recv (the loss is computed on the last stage). The plan is simulated first (timeline.ts)
+ * and run tick by tick: each rank exchanges the messages of each tick in the one order every
+ * rank shares, so blocking sends cannot wait on each other, and every send and recv is bounded
+ * by the group's timeout, so a stage that stalls fails its neighbours with the op and the ranks
+ * named, and them theirs.
+ *
+ * Every rank builds the whole model (the same seeded weights) and trains only its parts'
+ * parameters; the optimizer skips the others (they get no gradient). A parameter used by
+ * several stages (a tied embedding and head) gets the sum of their gradients and is counted
+ * once in the gradient norm. With a data group (DDP across pipelines) the gradients are
+ * averaged over it when the step's last micro-batch is done (no overlap with backward).
+ *
+ * @example
+ * const pipe = new PipelineParallel(gpt, mesh.groups.pipeline, { schedule: "1f1b", microBatches: 4, dataGroup: mesh.groups.data });
+ * trainer = new Trainer({ model: gpt, strategy: pipe, ... });   // the Trainer calls pipe.runMicroBatch
+ */
+export class PipelineParallel implements Strategy {
+  readonly timeline: Timeline;
+  readonly stage: number;
+  readonly stages: number;
+  readonly microBatches: number;
+  readonly chunksPerRank: number;
+  /** This rank's chunks (after the first batch: the cut is measured on it). */
+  chunks: Sequential[] | null = null;
+  /** Layers of every part, in order (after the first batch). */
+  cut: number[] | null = null;
+  /** With options.trace: this rank's actions in the last runMicroBatch, with their times. */
+  readonly trace: TracedAction[] = [];
+  private own: Tensor[] = [];
+  /** Shared parameters counted on a lower stage: left out of this rank's share of the norm. */
+  private countedElsewhere: Tensor[] = [];
+  private ties: Tie[] = [];
+  /** The model tensors this rank writes to a checkpoint (after the cut): those its stage is the first to use. */
+  private writes: Set<Tensor> | null = null;
+  private readonly actionAt: (Action | undefined)[];
+
+  constructor(
+    readonly module: Module,
+    readonly group: ProcessGroup,
+    readonly options: PipelineOptions = {},
+  ) {
+    materialize(module);
+    const schedule = options.schedule ?? "1f1b";
+    this.stages = group.size;
+    this.stage = group.rank;
+    this.microBatches = options.microBatches ?? 1;
+    this.chunksPerRank = schedule === "interleaved" ? (options.virtualStages ?? 2) : 1;
+    this.timeline = simulate(planSchedule(schedule, this.stages, this.microBatches, this.chunksPerRank));
+    this.actionAt = new Array(this.timeline.ticks);
+    this.timeline.plan.actions[this.stage]!.forEach((a, i) => {
+      this.actionAt[this.timeline.start[this.stage]![i]!] = a;
+    });
+    const dataGroup = options.dataGroup;
+    if (dataGroup && dataGroup.size > 1) {
+      for (const t of module.parameters()) dataGroup.broadcast(t, 0);
+      for (const [, t] of module.namedBuffers()) dataGroup.broadcast(t, 0);
+    }
+  }
+
+  private get virtualStages(): number {
+    return this.stages * this.chunksPerRank;
+  }
+
+  /** Cuts the model (by hand, or balanced by forward times measured on `sample` on the job's rank 0) and finds the shared parameters. */
+  private setup(sample: Tensor): Sequential[] {
+    if (this.chunks) return this.chunks;
+    const layers = layersOf(this.module),
+      parts = this.virtualStages;
+    if (this.options.stageLayers) this.cut = checkCut(this.options.stageLayers, layers.length, parts);
+    else {
+      if (layers.length < parts) throw new RangeError(`pipeline: ${layers.length} layers cannot be cut into ${parts} parts (one layer at least each)`);
+      // Every pipeline must cut alike (the data group averages gradients parameter by parameter):
+      // the first stage of the first pipeline's costs go to its data peers, then along each pipeline.
+      const costs = tensor(measureLayerCosts(layers, sample));
+      this.options.dataGroup?.broadcast(costs, 0);
+      this.group.broadcast(costs, 0);
+      this.cut = balancedCut(costs.toArray(), parts);
+      costs.dispose();
+    }
+    const partLayers: Module[][] = [];
+    let at = 0;
+    for (const size of this.cut) {
+      partLayers.push(layers.slice(at, at + size));
+      at += size;
+    }
+    const chunks = Array.from({ length: this.chunksPerRank }, (_, c) => new Sequential(...partLayers[c * this.stages + this.stage]!));
+    const users = new Map<Tensor, Set<number>>();
+    partLayers.forEach((part, k) => {
+      for (const layer of part) for (const t of Object.values(layer.stateDict())) users.set(t, (users.get(t) ?? new Set()).add(k % this.stages));
+    });
+    this.writes = new Set([...users].filter(([, stages]) => Math.min(...stages) === this.stage).map(([t]) => t));
+    this.own = [...new Set(chunks.flatMap((c) => c.parameters()))].filter((p) => p.requiresGrad);
+    const shared = new Map<string, Tensor[]>();
+    for (const [p, stages] of users) {
+      if (stages.size < 2 || !p.requiresGrad) continue;
+      const ranks = [...stages].sort((a, b) => a - b);
+      if (stages.has(this.stage) && ranks[0] !== this.stage) this.countedElsewhere.push(p);
+      shared.set(ranks.join(","), [...(shared.get(ranks.join(",")) ?? []), p]);
+    }
+    // newGroup is collective over the pipeline group: every rank makes the same groups in the same order.
+    for (const ranks of [...shared.keys()].sort()) {
+      const group = this.group.newGroup(ranks.split(",").map(Number));
+      if (group) this.ties.push({ params: shared.get(ranks)!, group });
+    }
+    this.chunks = chunks;
+    return chunks;
+  }
+
+  /** Splits a batch into the micro-batches along its first dimension. */
+  private split(t: Tensor): Tensor[] {
+    const rows = t.shape[0]!,
+      m = this.microBatches;
+    if (rows % m !== 0)
+      throw new RangeError(`pipeline: a batch of ${rows} cannot be split into ${m} micro-batches (parallel.microBatches must divide the batch size)`);
+    return Array.from({ length: m }, (_, i) => slice(t, 0, (i * rows) / m, ((i + 1) * rows) / m));
+  }
+
+  runMicroBatch(run: MicroBatchRun): number {
+    const xs = this.split(run.x),
+      ys = this.split(run.y);
+    const chunks = this.setup(xs[0]!);
+    const inputs = new Map<string, Tensor>(),
+      outputs = new Map<string, Tensor>(),
+      grads = new Map<string, Tensor>();
+    let lossSum = 0;
+    const last = this.virtualStages - 1;
+    const act = (a: Action): void => {
+      const vs = a.chunk * this.stages + this.stage,
+        k = key(vs, a.micro);
+      if (a.kind === "forward") {
+        const input = vs === 0 ? xs[a.micro]! : inputs.get(k)!;
+        if (vs !== last) {
+          outputs.set(
+            k,
+            run.autocast(() => chunks[a.chunk]!.forward(input)),
+          );
+          return;
+        }
+        const loss = run.autocast(() => run.loss(chunks[a.chunk]!, input, ys[a.micro]!));
+        lossSum += loss.item();
+        outputs.set(k, run.scaleLoss(this.microBatches > 1 ? mul(loss, 1 / this.microBatches) : loss));
+        return;
+      }
+      const out = take(outputs, k, "output");
+      if (vs === last) out.backward();
+      else {
+        const g = take(grads, k, "output gradient");
+        out.backward(g);
+        g.dispose();
+      }
+      out.dispose();
+    };
+    const exchange = (msg: Message): void => {
+      const tag = (msg.from * 2 + (msg.kind === "backward" ? 1 : 0)) % 32768;
+      if (msg.sender === this.stage) {
+        if (msg.kind === "forward") sendTensor(this.group, outputs.get(key(msg.from, msg.micro))!, msg.receiver, tag);
+        else {
+          const input = take(inputs, key(msg.from, msg.micro), "input");
+          if (!input.grad) throw new Error(`pipeline: the input of virtual stage ${msg.from} got no gradient (its output does not depend on it)`);
+          sendTensor(this.group, input.grad, msg.receiver, tag);
+          input.grad.dispose();
+          input.dispose();
+        }
+      } else {
+        const received = recvTensor(this.group, msg.sender, tag);
+        if (msg.kind === "forward") {
+          received.requiresGrad = true;
+          inputs.set(key(msg.from + 1, msg.micro), received);
+        } else grads.set(key(msg.from - 1, msg.micro), received);
+      }
+    };
+    this.trace.length = 0;
+    const now = (): number => performance.timeOrigin + performance.now();
+    for (let t = 0; t < this.timeline.ticks; t++) {
+      const action = this.actionAt[t];
+      if (action && this.options.trace) {
+        const start = now();
+        act(action);
+        this.trace.push({ ...action, start, end: now() });
+      } else if (action) act(action);
+      for (const msg of this.timeline.messages[t]!) if (msg.sender === this.stage || msg.receiver === this.stage) exchange(msg);
+    }
+    for (const t of [...xs, ...ys]) t.dispose();
+    if (run.sync) this.finishGradients();
+    return this.fromLastStage([lossSum / this.microBatches])[0]!;
+  }
+
+  /** Values computed on the last stage, on every rank. */
+  private fromLastStage(values: number[]): number[] {
+    const t = tensor(this.stage === this.stages - 1 ? values : values.map(() => 0));
+    try {
+      this.group.broadcast(t, this.stages - 1);
+      return t.toArray();
+    } finally {
+      t.dispose();
+    }
+  }
+
+  private finishGradients(): void {
+    const gradOf = (p: Tensor): Tensor => {
+      if (!p.grad) {
+        const zeros = fillWith(Tensor.empty(p.shape, p.dtype, "gradient"), 0);
+        zeros.kept = true;
+        p.grad = zeros;
+      }
+      return p.grad;
+    };
+    const dataGroup = this.options.dataGroup;
+    if (dataGroup && dataGroup.size > 1) {
+      const works = this.own.map((p) => dataGroup.allReduce(gradOf(p), "mean", { async: true }));
+      for (const w of works) w.wait();
+    }
+    for (const tie of this.ties) for (const p of tie.params) tie.group.allReduce(gradOf(p), "sum");
+  }
+
+  /**
+   * Evaluation through the stages, forward only, the whole batch at once: the last stage
+   * computes the counts and every rank returns them.
+   */
+  evaluateBatch(x: Tensor, y: Tensor, evaluate: (module: Module, x: Tensor, y: Tensor) => BatchCounts): BatchCounts {
+    const chunks = this.setup(x);
+    let h = x,
+      counts: BatchCounts | null = null;
+    for (let vs = 0; vs < this.virtualStages; vs++) {
+      const rank = vs % this.stages;
+      if (rank !== this.stage) continue;
+      const chunk = chunks[Math.floor(vs / this.stages)]!;
+      if (vs > 0) h = recvTensor(this.group, (vs - 1) % this.stages, vs);
+      if (vs === this.virtualStages - 1) counts = evaluate(chunk, h, y);
+      else sendTensor(this.group, chunk.forward(h), (vs + 1) % this.stages, vs + 1);
+    }
+    const [loss, count, correct] = this.fromLastStage(counts ? [counts.loss, counts.count, counts.correct ?? Number.NaN] : [0, 0, 0]);
+    return Number.isNaN(correct) ? { loss: loss!, count: count! } : { loss: loss!, count: count!, correct: correct! };
+  }
+
+  /** Not used: runMicroBatch runs backward inside the schedule. */
+  backward(): void {
+    throw new Error("PipelineParallel: backward runs inside runMicroBatch (the Trainer calls it); call runMicroBatch with the loss function");
+  }
+
+  private combine(): NormCombine {
+    const sharded = shardedNorm(this.group);
+    return (partial, op) => {
+      const duplicate = op === "sum" && this.countedElsewhere.length > 0 ? gradNorm(this.countedElsewhere, 2) ** 2 : 0;
+      return sharded(partial - duplicate, op);
+    };
+  }
+
+  gradNorm(normType: 2 | typeof Infinity = 2): number {
+    return gradNorm(this.own, normType, this.combine());
+  }
+
+  clipGradNorm(maxNorm: number, normType: 2 | typeof Infinity = 2): number {
+    return clipGradNorm(this.own, maxNorm, normType, this.combine());
+  }
+
+  /** The scaler's unscale; every stage skips the step when any stage found inf/NaN. */
+  unscale(gradScaler: GradScaler, optimizer: Optimizer<any>): void {
+    gradScaler.unscale(optimizer, (foundInf) => this.anyStage(foundInf));
+  }
+
+  private anyStage(flag: boolean): boolean {
+    const t = tensor([flag ? 1 : 0]);
+    try {
+      this.group.allReduce(t, "max");
+      return t.item() > 0;
+    } finally {
+      t.dispose();
+    }
+  }
+
+  step(optimizer: Optimizer<any>, gradScaler?: GradScaler | null): void {
+    optimizerStep(optimizer, gradScaler);
+  }
+
+  /**
+   * This rank's pieces of the checkpoint: the whole tensors its stage is the first to use (a
+   * shared tensor is written once) with their optimizer state, on the first pipeline only (the
+   * others hold the same); the first stage writes the parameter groups. Before the first batch
+   * (no cut yet) the first stage writes everything.
+   */
+  stateDict(optimizer: Optimizer<any>): StrategyState {
+    const firstPipeline = (this.options.dataGroup?.rank ?? 0) === 0;
+    const state = wholeState(this.module, optimizer, "pipeline", firstPipeline && (this.stage === 0 || this.writes !== null));
+    if (this.writes === null) return state;
+    const names = new Map([...Object.entries(this.module.stateDict())].map(([name, t]) => [name, this.writes!.has(t)]));
+    const keep = (name: string): boolean => names.get(name) === true;
+    for (const [name, piece] of Object.entries(state.model)) {
+      if (keep(name)) continue;
+      piece.data.dispose();
+      delete state.model[name];
+    }
+    for (const [key, piece] of Object.entries(state.optimizer)) {
+      if (keep(key.slice(0, key.lastIndexOf(".")))) continue;
+      piece.data.dispose();
+      delete state.optimizer[key];
+    }
+    for (const name of Object.keys(state.steps)) if (!keep(name)) delete state.steps[name];
+    if (this.stage !== 0) state.paramGroups = [];
+    return state;
+  }
+
+  /** Loads any checkpoint whole (every rank holds the whole model; the optimizer skips what this stage does not train). */
+  loadStateDict(reader: StateReader, optimizer: Optimizer<any>): void {
+    loadWholeState(reader, this.module, optimizer);
+  }
+
+  dispose(): void {
+    for (const tie of this.ties) tie.group.destroy();
+  }
+}

@@ -1,0 +1,26 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+
+import { describeError, exitCodeFor, UsageError } from "../../src/cli/errors.js";
+import { CollectiveError } from "../../src/parallel/process_group.js";
+import { CheckpointError } from "../../src/train/checkpoint.js";
+import { ConfigError } from "../../src/train/config_file.js";
+
+test("usage and config errors exit 2 with their message and hint", () => {
+  assert.equal(exitCodeFor(new UsageError("bad -n", "see turbine launch --help")), 2);
+  assert.equal(describeError(new UsageError("bad -n", "see turbine launch --help")), "bad -n; see turbine launch --help");
+  assert.equal(exitCodeFor(new ConfigError("cnn.json: model.kind must be one of ...")), 2);
+});
+
+test("a collective that timed out or lost a peer is a failed run (exit 1), told by its message, without a stack", () => {
+  const error = new CollectiveError("allReduce", 1, 0, "timed out after 300 s");
+  assert.equal(exitCodeFor(error), 1);
+  assert.equal(describeError(error), "allReduce on rank 1 (peer rank 0): timed out after 300 s");
+  assert.equal(exitCodeFor(new CheckpointError("no valid checkpoint")), 1);
+});
+
+test("anything unexpected is a bug (exit 70), printed with its stack so it can be reported", () => {
+  const error = new TypeError("x is undefined");
+  assert.equal(exitCodeFor(error), 70);
+  assert.match(describeError(error), /TypeError: x is undefined\n\s+at /);
+});

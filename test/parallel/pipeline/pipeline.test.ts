@@ -1,0 +1,149 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+
+import { startThreads } from "../../../src/parallel/threads/spawn.js";
+import { missingMpi, skipIfMissing } from "../../helpers/prerequisites.js";
+import { runUnderMpi } from "../mpi_module.js";
+import type { PipelineCase, PipelineCaseResult } from "./pipeline_rank.js";
+
+async function onThreads(size: number, cases: PipelineCase[], timeoutMs?: number): Promise<PipelineCaseResult[][]> {
+  const job = startThreads({
+    size,
+    module: new URL("./pipeline_rank.js", import.meta.url),
+    args: { cases },
+    onLine: () => {},
+    ...(timeoutMs ? { timeoutMs } : {}),
+  });
+  return (await job.done).map((o) => {
+    assert.ok(o.ok, o.ok ? "" : o.error.stack);
+    return o.result as PipelineCaseResult[];
+  });
+}
+
+/** ‖a − b‖ ≤ rtol · ‖b‖ (a tensor's relative error, as a whole). */
+function assertRelative(a: number[], b: number[], rtol: number, what: string): void {
+  let diff = 0,
+    norm = 0;
+  for (let i = 0; i < b.length; i++) {
+    diff += (a[i]! - b[i]!) ** 2;
+    norm += b[i]! ** 2;
+  }
+  assert.equal(a.length, b.length, what);
+  assert.ok(Math.sqrt(diff) <= rtol * Math.sqrt(norm) + 1e-12, `${what}: relative error ${Math.sqrt(diff / norm)} > ${rtol}`);
+}
+
+/** Every rank's losses and norms equal the one-process run's, and the stages' gradients and weights together cover the model and equal it. */
+function checkEqual(results: PipelineCaseResult[][], index: number, rtol: number, what: string): void {
+  const names = new Set<string>();
+  for (const [rank, perCase] of results.entries()) {
+    const r = perCase[index]!;
+    assert.equal(r.losses.length, r.refLosses.length);
+    assertRelative(r.losses, r.refLosses, rtol, `${what} rank ${rank} losses`);
+    assertRelative(r.norms, r.refNorms, rtol, `${what} rank ${rank} gradient norms`);
+    for (const [name, [mine, ref]] of Object.entries(r.grads)) {
+      assertRelative(mine, ref, rtol, `${what} rank ${rank} gradient of ${name}`);
+      // Weights: AdamW divides by √v, which magnifies round-off in tiny gradients (a bias starting at 0): 10× looser.
+      assertRelative(r.params[name]![0], r.params[name]![1], 10 * rtol, `${what} rank ${rank} ${name} after the steps`);
+      names.add(name);
+    }
+  }
+  // 6 blocks of 12 tensors, 2 embeddings, the final norm's 2 (tied head).
+  assert.equal(names.size, 6 * 12 + 4, `${what}: the stages train every parameter`);
+}
+
+const schedules = [
+  { schedule: "gpipe", microBatches: 4 },
+  { schedule: "1f1b", microBatches: 4 },
+  { schedule: "interleaved", microBatches: 4, virtualStages: 2 },
+] as const;
+
+test("pipeline on 2 and 4 threads: each schedule gives the one-process loss, gradient norm and gradients within 1e-5 (weights 1e-4) after 20 AdamW steps", {
+  timeout: 240_000,
+}, async () => {
+  for (const p of [2, 4]) {
+    const cases: PipelineCase[] = schedules.map((s) => ({ ...s, pipeline: p, steps: 20 }));
+    const results = await onThreads(p, cases);
+    cases.forEach((c, i) => checkEqual(results, i, 1e-5, `${c.schedule} p=${p}`));
+  }
+});
+
+test("pipeline: any m ≥ 1 runs (m = 1 and 3 < p = 4, m = 2 with 4 stages interleaved), also with DDP across two pipelines (d=2 × p=2)", {
+  timeout: 240_000,
+}, async () => {
+  const few: PipelineCase[] = [
+    { pipeline: 4, schedule: "1f1b", microBatches: 1, steps: 3 },
+    { pipeline: 4, schedule: "gpipe", microBatches: 1, steps: 3 },
+    { pipeline: 4, schedule: "1f1b", microBatches: 3, batch: 6, steps: 3 },
+    { pipeline: 4, schedule: "interleaved", microBatches: 2, virtualStages: 2, steps: 3 },
+  ];
+  const results = await onThreads(4, few);
+  few.forEach((c, i) => checkEqual(results, i, 1e-5, `${c.schedule} p=4 m=${c.microBatches}`));
+  const dp: PipelineCase[] = [{ pipeline: 2, schedule: "1f1b", microBatches: 2, steps: 5 }];
+  checkEqual(await onThreads(4, dp), 0, 1e-5, "d=2 × p=2");
+});
+
+test("pipeline with accumulation, activation checkpointing and an untied head equals one process; with bf16 autocast within bf16's rounding", {
+  timeout: 120_000,
+}, async () => {
+  const cases: PipelineCase[] = [
+    { pipeline: 2, schedule: "1f1b", microBatches: 2, steps: 5, accumulate: 2, checkpoint: true, tiedHead: false },
+    { pipeline: 2, schedule: "1f1b", microBatches: 2, steps: 5, precision: "bfloat16" },
+  ];
+  const results = await onThreads(2, cases);
+  for (const [rank, perCase] of results.entries()) assert.equal(Object.keys(perCase[0]!.grads).length > 0, true, `rank ${rank}`);
+  const untied = results.map((r) => r[0]!);
+  const names = new Set(untied.flatMap((r) => Object.keys(r.grads)));
+  assert.equal(names.size, 6 * 12 + 5, "the untied head is trained too");
+  for (const [rank, r] of untied.entries()) {
+    assertRelative(r.losses, r.refLosses, 1e-5, `accumulate+checkpoint rank ${rank} losses`);
+    for (const [name, [mine, ref]] of Object.entries(r.grads)) assertRelative(mine, ref, 1e-5, `accumulate+checkpoint rank ${rank} ${name}`);
+  }
+  for (const [rank, perCase] of results.entries()) assertRelative(perCase[1]!.losses, perCase[1]!.refLosses, 2e-2, `bf16 rank ${rank} losses`);
+});
+
+test("1f1b's peak activation memory per stage stays at p micro-batches' worth while gpipe's grows with m", { timeout: 120_000 }, async () => {
+  const memoryCase = (schedule: "gpipe" | "1f1b", m: number): PipelineCase => ({
+    pipeline: 2,
+    schedule,
+    microBatches: m,
+    stageLayers: [4, 4],
+    batch: 8 * m,
+    steps: 1,
+    memoryOnly: true,
+  });
+  // The same micro-batch size (8 rows) and cut throughout: m = 1 measures one micro-batch's worth.
+  const cases = [memoryCase("1f1b", 1), memoryCase("1f1b", 8), memoryCase("gpipe", 8)];
+  const results = await onThreads(2, cases);
+  for (const [stage, r] of results.entries()) {
+    const [one, oneF1B, gpipe] = r.map((x) => x.peakActivation) as [number, number, number];
+    assert.ok(oneF1B <= 2 * one, `stage ${stage}: 1f1b m=8 peak ${oneF1B} B > 2 × one micro-batch's ${one} B`);
+    assert.ok(gpipe >= 4 * one, `stage ${stage}: gpipe m=8 peak ${gpipe} B < 4 × one micro-batch's ${one} B`);
+  }
+});
+
+test("a stage that stalls makes every stage fail within the timeout, naming the op and the ranks", { timeout: 60_000 }, async () => {
+  const timeoutMs = 1500;
+  const started = Date.now();
+  const job = startThreads({
+    size: 4,
+    module: new URL("./pipeline_rank.js", import.meta.url),
+    args: { cases: [{ pipeline: 4, schedule: "1f1b", microBatches: 4, steps: 1, stall: { rank: 3, ms: 4 * timeoutMs } }] },
+    onLine: () => {},
+    timeoutMs,
+  });
+  const outcomes = await job.done;
+  for (const [rank, o] of outcomes.entries()) {
+    assert.ok(!o.ok, `rank ${rank} should fail`);
+    if (rank !== 3) assert.match(o.error.message, /(send|recv) on rank \d \(peer rank \d\)/, `rank ${rank}`);
+  }
+  assert.ok(Date.now() - started < 4 * timeoutMs + 10_000, `took ${Date.now() - started} ms`);
+});
+
+test("pipeline on 2 mpi ranks: each schedule gives the one-process loss and gradients within 1e-5 after 20 AdamW steps", {
+  skip: skipIfMissing(missingMpi()),
+  timeout: 240_000,
+}, () => {
+  const cases: PipelineCase[] = schedules.map((s) => ({ ...s, pipeline: 2, steps: 20 }));
+  const results = runUnderMpi<PipelineCaseResult[]>(2, "pipeline/pipeline_rank.js", { cases }, 30_000);
+  cases.forEach((c, i) => checkEqual(results, i, 1e-5, `mpi ${c.schedule}`));
+});

@@ -1,0 +1,149 @@
+/**
+ * One rank of the pipeline tests (threads and mpi): a tiny GPT trained for some AdamW steps by
+ * PipelineParallel on this rank's stage and, on the same rank, by one process on the same
+ * global batches from the same weights. Returns both runs' losses and gradient norms, and for
+ * the parameters this stage trains, their last gradients and final values next to the
+ * reference's; or, for the memory case, the stage's peak activation bytes.
+ */
+import { withPrecision } from "../../../src/amp/autocast.js";
+import { GPT } from "../../../src/models/gpt.js";
+import { mul } from "../../../src/ops/binary.js";
+import { slice } from "../../../src/ops/layout.js";
+import { crossEntropy } from "../../../src/ops/loss.js";
+import { clipGradNorm } from "../../../src/optim/clip.js";
+import { AdamW } from "../../../src/optim/adamw.js";
+import { DeviceMesh, meshShape } from "../../../src/parallel/mesh.js";
+import { PipelineParallel } from "../../../src/parallel/pipeline/pipeline.js";
+import type { ScheduleName } from "../../../src/parallel/pipeline/schedule.js";
+import type { ProcessGroup } from "../../../src/parallel/process_group.js";
+import type { MicroBatchRun } from "../../../src/parallel/strategy.js";
+import { tensor } from "../../../src/tensor/create.js";
+import { memory } from "../../../src/tensor/memory.js";
+import { manualSeed, randint } from "../../../src/tensor/random.js";
+import { tidy } from "../../../src/tensor/scope.js";
+import type { Tensor } from "../../../src/tensor/tensor.js";
+
+export interface PipelineCase {
+  pipeline: number;
+  schedule: ScheduleName;
+  microBatches: number;
+  virtualStages?: number;
+  steps: number;
+  /** Global batch rows per step (split over data ranks, then micro-batches). */
+  batch?: number;
+  checkpoint?: boolean;
+  precision?: "float32" | "bfloat16";
+  /** Trainer-style accumulation: this many runMicroBatch calls per step, the last one syncing. */
+  accumulate?: number;
+  tiedHead?: boolean;
+  /** Layers per stage by hand (default: the measured cut, which may differ from run to run). */
+  stageLayers?: number[];
+  /** Only measure the stage's peak activation bytes over one step (no reference run). */
+  memoryOnly?: boolean;
+  /** This rank stalls (sleeps) this many ms in its first forward: the others must time out. */
+  stall?: { rank: number; ms: number };
+}
+
+export interface PipelineCaseResult {
+  losses: number[];
+  refLosses: number[];
+  norms: number[];
+  refNorms: number[];
+  /** name → [this stage's, the reference's] (last step's gradients, final parameters). */
+  grads: Record<string, [number[], number[]]>;
+  params: Record<string, [number[], number[]]>;
+  peakActivation: number;
+  cut: number[];
+}
+
+const CONTEXT = 8,
+  VOCAB = 13;
+
+function modelOf(c: PipelineCase): GPT {
+  manualSeed(1);
+  return new GPT({ vocabSize: VOCAB, context: CONTEXT, layers: 6, heads: 2, width: 16, tiedHead: c.tiedHead ?? true, checkpoint: c.checkpoint ?? false });
+}
+
+function runCase(group: ProcessGroup, c: PipelineCase): PipelineCaseResult {
+  const mesh = DeviceMesh.build(group, meshShape(group.size, { pipeline: c.pipeline }));
+  const data = mesh.shape.data,
+    dataRank = mesh.coords.data;
+  const batch = c.batch ?? 8,
+    accumulate = c.accumulate ?? 1,
+    precision = c.precision ?? "float32";
+  const autocast = <T>(fn: () => T): T => withPrecision(precision, fn);
+  const ref = modelOf(c),
+    model = modelOf(c);
+  const hyper = { lr: 3e-3, weightDecay: 0.1, betas: [0.9, 0.99] as [number, number] };
+  const refOpt = new AdamW(ref.parameters(), hyper),
+    opt = new AdamW(model.parameters(), hyper);
+  const pipe = new PipelineParallel(model, mesh.groups.pipeline, {
+    schedule: c.schedule,
+    microBatches: c.microBatches,
+    ...(c.virtualStages ? { virtualStages: c.virtualStages } : {}),
+    ...(c.stageLayers ? { stageLayers: c.stageLayers } : {}),
+    dataGroup: mesh.groups.data,
+  });
+  const out: PipelineCaseResult = { losses: [], refLosses: [], norms: [], refNorms: [], grads: {}, params: {}, peakActivation: 0, cut: [] };
+  const loss = (m: { forward(x: Tensor): Tensor }, x: Tensor, y: Tensor): Tensor => {
+    if (c.stall && c.stall.rank === group.rank) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, c.stall.ms);
+    return crossEntropy(m.forward(x), y);
+  };
+  for (let step = 0; step < c.steps; step++) {
+    manualSeed(100 + step);
+    const rows = batch * accumulate;
+    const x = randint(0, VOCAB, [rows, CONTEXT]),
+      y = randint(0, VOCAB, [rows, CONTEXT]);
+    const last = step === c.steps - 1;
+    // The pipeline: this data rank's rows of each accumulated micro-batch.
+    if (c.memoryOnly) memory.resetPeak();
+    let value = 0;
+    for (let a = 0; a < accumulate; a++) {
+      const lo = a * batch + (dataRank * batch) / data,
+        hi = lo + batch / data;
+      const run: MicroBatchRun = {
+        x: slice(x, 0, lo, hi),
+        y: slice(y, 0, lo, hi),
+        loss: (m, xx, yy) => (c.stall ? loss(m, xx, yy) : crossEntropy(m.forward(xx), yy)),
+        scaleLoss: (l) => (accumulate > 1 ? mul(l, 1 / accumulate) : l),
+        autocast,
+        sync: a === accumulate - 1,
+      };
+      value += tidy(() => pipe.runMicroBatch(run)) / accumulate;
+    }
+    if (c.memoryOnly) {
+      out.peakActivation = memory.report().peak.activation;
+      return out;
+    }
+    const mean = tensor([value]);
+    mesh.groups.data.allReduce(mean, "mean");
+    out.losses.push(mean.item());
+    out.norms.push(pipe.clipGradNorm(0.5));
+    // The reference: one process, the whole global batch at once.
+    tidy(() => {
+      const l = autocast(() => crossEntropy(ref.forward(x), y));
+      out.refLosses.push(l.item());
+      l.backward();
+    });
+    out.refNorms.push(clipGradNorm(ref.parameters(), 0.5));
+    if (last) {
+      const refParams = new Map(ref.namedParameters());
+      for (const [name, p] of model.namedParameters()) if (p.grad) out.grads[name] = [p.grad.toArray(), refParams.get(name)!.grad!.toArray()];
+    }
+    pipe.step(opt);
+    refOpt.step();
+    opt.zeroGrad();
+    refOpt.zeroGrad();
+    x.dispose();
+    y.dispose();
+  }
+  const refParams = new Map(ref.namedParameters());
+  for (const name of Object.keys(out.grads)) out.params[name] = [new Map(model.namedParameters()).get(name)!.toArray(), refParams.get(name)!.toArray()];
+  out.cut = pipe.cut ?? [];
+  pipe.dispose();
+  return out;
+}
+
+export function run(group: ProcessGroup, { cases }: { cases: PipelineCase[] }): PipelineCaseResult[] {
+  return cases.map((c) => runCase(group, c));
+}
