@@ -4,10 +4,11 @@ import { cpus } from "node:os";
 import { compare, matmulLimit, timeToQuality, type CompareOptions, type CompareRow, type Precision } from "../../bench/compare.js";
 import { WORKLOADS, workloadConfig, type WorkloadName } from "../../bench/workloads.js";
 import { packageRoot } from "../package_root.js";
-import { integerAtLeast } from "./option_values.js";
+import { integerAtLeast, integerIn } from "./option_values.js";
 import { formatOpTable, timeOps } from "../profile/op_timer.js";
 import { kernels } from "../backends/index.js";
 import { buildRun } from "../train/build.js";
+import { MAX_KERNEL_THREADS } from "../train/config.js";
 import { parseConfig } from "../train/config_file.js";
 import { Trainer } from "../train/trainer.js";
 
@@ -76,7 +77,7 @@ export function registerBench(program: Command): void {
     .addOption(new Option("--precision <p>", "f32 or bf16").choices(["f32", "bf16"]).default("f32"))
     .option("--repeats <n>", "alternating repeats per workload, the side that goes first alternating too (medians are compared)", integerAtLeast(1), 5)
     .option("--search-rounds <n>", "interleaved rounds of PyTorch's thread search; 0: its recorded best settings", integerAtLeast(0), 3)
-    .option("--threads <n>", "turbine's threads", integerAtLeast(1), 2)
+    .option("--threads <n>", `turbine's threads (1 to ${MAX_KERNEL_THREADS})`, integerIn(1, MAX_KERNEL_THREADS), 2)
     .option("--steps <n>", "timed steps per run (default: mlp 100, cnn 100, gpt 30)", integerAtLeast(1))
     .option("--warmup <n>", "untimed steps before them", integerAtLeast(0), 5)
     .option("--time-to-quality", "train the gpt to validation loss ≤ 1.6 on both sides (minutes each)")

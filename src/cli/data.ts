@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 
 import { prepareTokenFile } from "../data/prepare.js";
+import { UsageError } from "./errors.js";
 
 /**
  * `turbine data prepare <text> <out>`: tokenizes a UTF-8 text file of any size into a token
@@ -16,6 +17,9 @@ export function registerData(program: Command): void {
     .argument("<text>", "the UTF-8 text file")
     .argument("<out>", "the token file to write (replaced whole, never half-written)")
     .action((text: string, out: string) => {
+      for (const [name, path] of [["<text>", text] as const, ["<out>", out] as const])
+        if (path.trim() === "")
+          throw new UsageError(`data prepare: ${name} is an empty path`, "give a file name, e.g. turbine data prepare corpus.txt corpus.tokens");
       const r = prepareTokenFile(text, out);
       process.stdout.write(`${out}: ${r.tokens} tokens, vocabulary of ${r.vocabSize} characters, ${r.dtype}\n`);
     });

@@ -21,15 +21,33 @@ export class UsageError extends Error {
 }
 
 /**
+ * Whether an error is V8's refusal to allocate memory (a tensor or array larger than the machine
+ * or the engine allows), which a config with huge sizes ends in.
+ */
+function isOutOfMemory(error: unknown): boolean {
+  return (
+    error instanceof RangeError &&
+    /^(Array buffer allocation failed|Invalid typed array length|Invalid array buffer length|Invalid array length)/.test(error.message)
+  );
+}
+
+/**
  * Exit codes of the CLI: 2 for a bad config or usage, 1 for a run that failed for a reason it
- * names (missing or corrupt data, a non-finite loss, no valid checkpoint, a collective that timed
- * out or lost a peer: the message names the op and the ranks), 70 (EX_SOFTWARE) for
+ * names (missing or corrupt data, a non-finite loss, no valid checkpoint, out of memory, a
+ * collective that timed out or lost a peer: the message names the op and the ranks), 70 (EX_SOFTWARE) for
  * anything unexpected, printed with its stack.
  * @example exitCodeFor(new UsageError("bad")) // 2
  */
 export function exitCodeFor(error: unknown): number {
   if (error instanceof ConfigError || error instanceof UsageError || error instanceof BackendChoiceError) return 2;
-  if (error instanceof NonFiniteLossError || error instanceof CheckpointError || error instanceof TokenFileError || error instanceof CollectiveError) return 1;
+  if (
+    error instanceof NonFiniteLossError ||
+    error instanceof CheckpointError ||
+    error instanceof TokenFileError ||
+    error instanceof CollectiveError ||
+    isOutOfMemory(error)
+  )
+    return 1;
   if (error instanceof Error && /^(\/|[A-Za-z]).*\.(gz|safetensors|json|txt|bin)\b|apt-get install/.test(error.message)) return 1;
   return 70;
 }
@@ -42,5 +60,7 @@ export function exitCodeFor(error: unknown): number {
 export function describeError(error: unknown): string {
   if (!(error instanceof Error)) return String(error);
   if (exitCodeFor(error) === 70) return error.stack ?? error.message;
+  if (isOutOfMemory(error))
+    return `out of memory (${error.message}): the config's sizes need more than this machine gives; lower the model's sizes or data.batchSize`;
   return error instanceof UsageError && error.hint ? `${error.message}; ${error.hint}` : error.message;
 }

@@ -3,6 +3,8 @@ import { join } from "node:path";
 
 import { type Command, CommanderError } from "commander";
 
+import { MAX_THREAD_RANKS } from "../parallel/threads/world.js";
+import { MAX_KERNEL_THREADS } from "../train/config.js";
 import { newRunFolder, resumeTarget } from "../train/run_folder.js";
 import { type ElasticLimits, elasticLimits, runElastic } from "./elastic.js";
 import { type MpiPlacement, type PlacedHost, restartPlacement } from "./elastic_hosts.js";
@@ -27,10 +29,11 @@ export interface LaunchOptions {
 /** Said when an option of the rank's command comes before it: the command goes after `--`. */
 export const LAUNCH_SEPARATOR_HINT = "put the command each rank runs after --, e.g. turbine launch -n 2 -- train gpt-char --set train.steps=100";
 
-function positiveInt(value: string | undefined, flag: string): number {
+function positiveInt(value: string | undefined, flag: string, max = Number.MAX_SAFE_INTEGER): number {
   const n = Number(value);
   if (!Number.isSafeInteger(n) || n < 1)
     throw new UsageError(`launch: ${flag} must be a positive integer, got ${JSON.stringify(value)}`, "see turbine launch --help");
+  if (n > max) throw new UsageError(`launch: ${flag} must be at most ${max}, got ${n}`, "see turbine launch --help");
   return n;
 }
 
@@ -74,7 +77,10 @@ export function jobShape(opts: LaunchOptions, env: NodeJS.ProcessEnv = process.e
     if ((nodes ?? 1) > 1) throw new UsageError(`launch: --nnodes ${nodes} needs --backend mpi`, "the threads backend runs on this machine");
     if (n !== undefined && perNode !== undefined && n !== perNode)
       throw new UsageError(`launch: -n ${n} and --nproc-per-node ${perNode} disagree on one machine`, "give one of them");
-    return { size: (n ?? perNode)!, placement: [] };
+    const size = (n ?? perNode)!;
+    if (size > MAX_THREAD_RANKS)
+      throw new UsageError(`launch: the threads backend runs at most ${MAX_THREAD_RANKS} ranks, got ${size}`, "use --backend mpi for more");
+    return { size, placement: [] };
   }
   const hosts = opts.hostfile === undefined ? undefined : readHostfile(opts.hostfile);
   if (perNode === undefined && nodes === undefined) {
@@ -204,7 +210,7 @@ export function registerLaunch(program: Command, ranks: { commands: readonly str
         if (error instanceof CommanderError && error.exitCode === 0) return;
         throw error;
       }
-      const threads = opts.threadsPerWorker === undefined ? undefined : positiveInt(opts.threadsPerWorker, "--threads-per-worker");
+      const threads = opts.threadsPerWorker === undefined ? undefined : positiveInt(opts.threadsPerWorker, "--threads-per-worker", MAX_KERNEL_THREADS);
       const timeoutS = positiveInt(opts.timeout, "--timeout");
       // train uses every core by default; a rank gets its share.
       const withThreads = (t: number | undefined): string[] =>

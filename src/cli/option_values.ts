@@ -18,6 +18,18 @@ export function integerAtLeast(min: number): (value: string) => number {
 }
 
 /**
+ * An integer option value from `min` to `max`.
+ * @example program.option("--threads <n>", "kernel threads", integerIn(1, 1024), 2)
+ */
+export function integerIn(min: number, max: number): (value: string) => number {
+  return (value) => {
+    const n = Number(value);
+    if (value.trim() === "" || !Number.isSafeInteger(n) || n < min || n > max) throw new InvalidArgumentError(`expected an integer from ${min} to ${max}`);
+    return n;
+  };
+}
+
+/**
  * A finite number option value of at least `min`.
  * @example program.option("--temperature <t>", "softmax temperature (0: greedy)", numberAtLeast(0), 0.8)
  */

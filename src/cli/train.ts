@@ -63,6 +63,8 @@ export interface TrainCommand {
  * @example const config = trainConfig("gpt-char", { set: ["train.steps=100"] });
  */
 export function trainConfig(file: string | undefined, opts: { set: string[]; resume?: string }): Config {
+  // "" is not the same as no config: a script whose variable came out empty would train the default.
+  if (file === "") throw new ConfigError('config "": the path is empty; give a config file or a built-in name (turbine train --list), or none for the default');
   if (opts.resume !== undefined) {
     if (file) throw new ConfigError(`--resume continues the run's saved config: drop the config file ${file} (change safe fields with --set)`);
     return resumeConfig(resumeTarget(opts.resume).runDir, opts.set);

@@ -1,5 +1,6 @@
 import { readFileSync, writeFileSync } from "node:fs";
 
+import { duplicateJsonKey } from "./json_duplicate_key.js";
 import { DTYPES, type DType } from "./dtype.js";
 import type { MemoryCategory } from "./memory.js";
 import { Tensor } from "./tensor.js";
@@ -120,6 +121,9 @@ function parseHeader(
   } catch (error) {
     fail(`header is not JSON (${(error as Error).message})`);
   }
+  // JSON.parse would keep the last of two equal keys: a header must mean one thing.
+  const duplicate = duplicateJsonKey(text);
+  if (duplicate !== null) fail(`header has the key ${JSON.stringify(duplicate)} twice in one object`);
   if (!isRecord(header)) return fail("header is not a JSON object");
   const metadata: Record<string, string> = Object.create(null);
   const entries: { name: string; entry: unknown }[] = [];

@@ -10,6 +10,9 @@ import { augmentField, loaderFields } from "./data_config.js";
  */
 
 const int = (min: number) => z.number().int().min(min);
+
+/** The most OpenMP threads the kernels take (their setNumThreads refuses more). */
+export const MAX_KERNEL_THREADS = 1024;
 const positive = () => z.number().positive();
 const weightInit = z
   .enum(WEIGHT_INITS as [string, ...string[]])
@@ -171,7 +174,7 @@ const train = z
     accumulate: int(1).default(1).describe("gradient accumulation: micro-batches (of data.batchSize) per optimizer step, each loss weighted 1/accumulate"),
     clipGradNorm: positive().nullable().default(null).describe("clip the global gradient norm to this (null: no clipping)"),
     seed: int(0).default(0).describe("seed of initialisation, shuffling and dropout"),
-    threads: int(1).optional().describe("OpenMP threads of the kernels (default: all cores)"),
+    threads: int(1).max(MAX_KERNEL_THREADS).optional().describe(`OpenMP threads of the kernels, 1 to ${MAX_KERNEL_THREADS} (default: all cores)`),
     logEvery: int(1).default(50).describe("steps between metric lines"),
     evalEvery: int(1).nullable().default(null).describe("steps between evaluations (null: at the end of every epoch)"),
     earlyStopping: earlyStopping.optional(),

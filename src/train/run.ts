@@ -134,6 +134,8 @@ export function runTraining(config: Config, options: RunOptions = {}): RunSummar
     callbacks,
     meta: { config, ...parts.meta },
     prepareBatch: parts.prepareBatch,
+    precision: parts.precision,
+    gradScaler: parts.gradScaler,
     strategy,
     ...(options.stopRequested ? { stopRequested: group ? agreedStop(group, options.stopRequested) : options.stopRequested } : {}),
   });

@@ -78,7 +78,14 @@ const cases: { args: string[]; code: number; says: RegExp; afterHelp?: boolean }
     code: 2,
     says: /2000 validation windows exceed the \d+ this text holds; .*data\.valBatches × data\.batchSize = 2000 windows/,
   },
-  // sample
+  // found by the flags fuzz (flags_fuzz.test.ts): values the schema or the parser let through
+  { args: ["train", ""], code: 2, says: /^turbine: config "": the path is empty; give a config file or a built-in name/ },
+  { args: ["train", tinyGpt, "--set", "train.threads=5000"], code: 2, says: /train\.threads: got 5000; expected a number ≤ 1024/ },
+  {
+    args: ["train", tinyGpt, "--set", "model.width=1000000000", "--set", "model.heads=1"],
+    code: 1,
+    says: /^turbine: out of memory \(Array buffer allocation failed\): the config's sizes need more than this machine gives; lower the model's sizes/,
+  },
   { args: ["sample"], code: 2, says: /^turbine: sample: required option '--checkpoint <dir>' not specified; see turbine sample --help$/ },
   {
     args: ["sample", "--checkpoint", checkpoints, "--tokens", "many"],
@@ -113,7 +120,20 @@ const cases: { args: string[]; code: number; says: RegExp; afterHelp?: boolean }
   { args: ["data", "prepare", "x.txt"], code: 2, says: /data prepare: missing required argument 'out'; see turbine data prepare --help$/ },
   { args: ["data", "prepare", "missing.txt", "out.tokens"], code: 1, says: /missing\.txt: no such text file/ },
   { args: ["data", "prepare", "a-folder", "out.tokens"], code: 1, says: /a-folder: cannot read the text file \(EISDIR\)/ },
+  { args: ["data", "prepare", "", "out.tokens"], code: 2, says: /^turbine: data prepare: <text> is an empty path; give a file name/ },
+  { args: ["data", "prepare", "tiny.txt", " "], code: 2, says: /^turbine: data prepare: <out> is an empty path/ },
+  {
+    args: ["bench", "--ops", "mlp", "--threads", "5000"],
+    code: 2,
+    says: /option '--threads <n>' argument '5000' is invalid\. expected an integer from 1 to 1024/,
+  },
   // launch
+  {
+    args: ["launch", "-n", "100000", "--", "train"],
+    code: 2,
+    says: /^turbine: launch: the threads backend runs at most 256 ranks, got 100000; use --backend mpi for more$/,
+  },
+  { args: ["launch", "-n", "2", "--threads-per-worker", "5000", "--", "train"], code: 2, says: /launch: --threads-per-worker must be at most 1024, got 5000/ },
   { args: ["launch", "--", "train"], code: 2, says: /launch: how many ranks\? give -n N \(in all\) or --nproc-per-node N/ },
   { args: ["launch", "-n", "0", "--", "train"], code: 2, says: /launch: -n must be a positive integer, got "0"/ },
   { args: ["launch", "-n", "2", "--backend", "nccl", "--", "train"], code: 2, says: /launch: --backend must be threads or mpi, got "nccl"/ },

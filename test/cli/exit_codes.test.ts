@@ -24,3 +24,10 @@ test("anything unexpected is a bug (exit 70), printed with its stack so it can b
   assert.equal(exitCodeFor(error), 70);
   assert.match(describeError(error), /TypeError: x is undefined\n\s+at /);
 });
+
+test("memory a config's sizes cannot get is a failed run (exit 1) that says so; other RangeErrors stay bugs", () => {
+  const error = new RangeError("Array buffer allocation failed");
+  assert.equal(exitCodeFor(error), 1);
+  assert.match(describeError(error), /^out of memory \(Array buffer allocation failed\): .*lower the model's sizes or data\.batchSize$/);
+  assert.equal(exitCodeFor(new RangeError("offset is out of bounds")), 70);
+});

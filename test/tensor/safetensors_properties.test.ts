@@ -216,6 +216,36 @@ const corruptions: Record<string, Corruption> = {
       Buffer.concat([Buffer.from([" ", "[", "\n", "x"][k % 4]!), headerBytes(entries(f), f.padding)]),
       f.dataOrder.map((j) => f.data[j]!),
     ),
+  "a key twice in one object": (f, k) => {
+    // JSON.parse would keep the second silently: each duplicate is the same value, so only the
+    // repetition itself is wrong. Variants: a tensor entry, a field of one, __metadata__, a
+    // metadata key, and a tensor name spelled the second time in \u escapes.
+    const list = entries(f);
+    const tensor = list.findIndex(([n]) => n !== "__metadata__");
+    const texts = list.map(([n, v]) => `${JSON.stringify(n)}:${JSON.stringify(v)}`);
+    const variant = k % 5;
+    if (variant === 0 || variant === 4) {
+      if (tensor < 0) return null;
+      const [n, v] = list[tensor]!;
+      const escaped = `"${Array.from({ length: n.length }, (_, c) => `\\u${n.charCodeAt(c).toString(16).padStart(4, "0")}`).join("")}"`;
+      const again = variant === 0 ? JSON.stringify(n) : escaped;
+      texts.push(`${again}:${JSON.stringify(v)}`);
+    } else if (variant === 1) {
+      if (tensor < 0) return null;
+      const dtype = JSON.stringify((list[tensor]![1] as { dtype: string }).dtype);
+      texts[tensor] = texts[tensor]!.replace(/\}$/, `,"dtype":${dtype}}`);
+    } else {
+      const metadata = { ...(f.metadata ?? {}), x: "1" };
+      const i = list.findIndex(([n]) => n === "__metadata__");
+      const text = `"__metadata__":${JSON.stringify(metadata)}`;
+      if (variant === 2) texts.push(text, text);
+      else texts[i < 0 ? texts.push(text) - 1 : i] = text.replace(/\}$/, ',"x":"1"}');
+    }
+    return encode(
+      Buffer.from(`{${texts.join(",")}}`),
+      f.dataOrder.map((j) => f.data[j]!),
+    );
+  },
   "a header length beyond the file": (f, k) => {
     const b = Buffer.from(fileBytes(f));
     b.writeBigUInt64LE(BigInt(b.length - 7 + (k % 1000)), 0);
@@ -262,5 +292,9 @@ test("the issue's cases: zero-size tensor at another's offset, header order unli
   assert.throws(
     () => decodeSafetensors(file({ w: { dtype: "F32", shape: [1], data_offsets: [0, 4] } }, 8), "h.st"),
     /bytes 4\.\.8 of the data section belong to no tensor/,
+  );
+  assert.throws(
+    () => decodeSafetensors(encode(Buffer.from('{"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4],"shape":[1]}}'), [new Uint8Array(4)]), "d.st"),
+    /^Error: d\.st: not a valid safetensors file: header has the key "shape" twice in one object$/,
   );
 });

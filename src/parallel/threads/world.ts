@@ -43,6 +43,10 @@ export interface ThreadsWorldOptions {
 
 /** Sub-groups a job may create (slot 0 is the world). */
 export const MAX_GROUPS = 64;
+
+/** The most ranks (worker threads) one threads-backend job holds. */
+export const MAX_THREAD_RANKS = 256;
+
 /** Doubles per descriptor: seq, op, dtype, count, root, piece, base byte offset, chunk stride. */
 export const DESCRIPTOR_WORDS = 8;
 const NEXT_SLOT = 0;
@@ -73,7 +77,8 @@ function sizeOption(value: number | undefined, fallback: number, name: string, m
  * @example const spec = createWorldSpec(2, { timeoutMs: 10_000 });
  */
 export function createWorldSpec(size: number, options: ThreadsWorldOptions = {}): ThreadsWorldSpec {
-  if (!Number.isSafeInteger(size) || size < 1 || size > 256) throw new RangeError(`threads backend: world size must be an integer in [1, 256], got ${size}`);
+  if (!Number.isSafeInteger(size) || size < 1 || size > MAX_THREAD_RANKS)
+    throw new RangeError(`threads backend: world size must be an integer in [1, ${MAX_THREAD_RANKS}], got ${size}`);
   const timeoutMs = options.timeoutMs ?? 60_000;
   if (!(timeoutMs > 0)) throw new RangeError(`threads backend: timeoutMs must be positive, got ${timeoutMs}`);
   const stagingBytes = sizeOption(options.stagingBytes, 16 * MIB, "stagingBytes", 64);
