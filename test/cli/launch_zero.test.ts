@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { after, test } from "node:test";
 
 import { repoRoot } from "../helpers/paths.js";
+import { TINY_GPT_CHAR } from "../helpers/tiny_gpt.js";
 
 const cli = join(repoRoot(), "dist", "src", "cli", "main.js");
 const gptChar = join(repoRoot(), "examples", "gpt-char.json");
@@ -20,19 +21,7 @@ function turbine(args: string[]): { code: number; stdout: string; stderr: string
 /** `turbine launch -n N --threads-per-worker 1 -- train ARGS`. */
 const launchTrain = (ranks: number, args: string[]) => turbine(["launch", "-n", String(ranks), "--threads-per-worker", "1", "--", "train", ...args]);
 
-/** examples/gpt-char.json made tiny: one narrow block, a short context, 3 steps. */
-const tiny = [
-  "model.layers=1",
-  "model.width=32",
-  "model.context=16",
-  "data.batchSize=4",
-  "data.valBatches=1",
-  "train.steps=3",
-  "train.evalEvery=3",
-  "schedule.warmup=1",
-]
-  .flatMap((s) => ["--set", s])
-  .concat(["--no-progress", "--json"]);
+const tiny = [...TINY_GPT_CHAR, "--no-progress", "--json"];
 
 for (const stage of [1, 2, 3]) {
   test(`turbine launch -n 2 -- train examples/gpt-char.json --set parallel.zero=${stage} trains end to end`, { timeout: 120_000 }, () => {
