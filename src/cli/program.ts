@@ -5,6 +5,7 @@ import { Command } from "commander";
 
 import { packageRoot } from "../package_root.js";
 import { registerBench } from "./bench.js";
+import { registerCheckpoint } from "./checkpoint.js";
 import { registerData } from "./data.js";
 import { UsageError } from "./errors.js";
 import { LAUNCH_SEPARATOR_HINT, registerLaunch } from "./launch.js";
@@ -60,7 +61,7 @@ function reportUsageErrors(command: Command): void {
 }
 
 /**
- * The `turbine` command line: train, sample, bench, data and (unless `launch` is false, as in a
+ * The `turbine` command line: train, sample, bench, data, checkpoint and (unless `launch` is false, as in a
  * launched rank) launch. Usage errors throw a UsageError; help and --version throw a
  * CommanderError with exit code 0.
  * @example await turbineProgram().parseAsync(["train", "gpt-char"], { from: "user" });
@@ -76,6 +77,7 @@ export function turbineProgram(options: { launch?: boolean } = {}): Command {
   registerSample(program);
   registerBench(program);
   registerData(program);
+  registerCheckpoint(program);
   if (options.launch ?? true) registerLaunch(program, { commands: program.commands.map((c) => c.name()), check: checkRankCommand });
   reportUsageErrors(program);
   return program;

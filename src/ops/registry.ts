@@ -138,10 +138,19 @@ const TABLE: Readonly<Record<TableOpName, OpEntry>> = {
 
 /**
  * Ops autograd records whose rules live above this layer, beside the process groups they need
- * (src/parallel/region_ops.ts): named here so that every OpDef's name is an OpName. They have
+ * (src/parallel/region_ops.ts, src/parallel/tensor/): named here so that every OpDef's name is an OpName. They have
  * no autocast rule; a new one adds its name here.
  */
-const OUTER_OPS = ["copyToRegion", "reduceFromRegion", "gatherFromRegion", "gatherFromSequenceRegion", "scatterToRegion", "reduceScatterToRegion"] as const;
+const OUTER_OPS = [
+  "copyToRegion",
+  "reduceFromRegion",
+  "gatherFromRegion",
+  "gatherFromSequenceRegion",
+  "scatterToRegion",
+  "reduceScatterToRegion",
+  // src/parallel/tensor/vocab_parallel_cross_entropy.ts (it casts to float32 itself).
+  "vocabParallelCrossEntropy",
+] as const;
 
 /** The name of any op autograd records: the table's, or one kept above this layer. @example const op: OpName = "copyToRegion"; */
 export type OpName = TableOpName | (typeof OUTER_OPS)[number];

@@ -46,3 +46,12 @@ export {
 } from "./zero/index.js";
 export { DeviceMesh, meshShape, MESH_DIMS, type MeshShape, type MeshCoords, type MeshDim } from "./mesh.js";
 export { copyToRegion, reduceFromRegion, gatherFromRegion, scatterToRegion, reduceScatterToRegion } from "./region_ops.js";
+export { ColumnParallelLinear, type ColumnParallelOptions } from "./tensor/column_parallel_linear.js";
+export { RowParallelLinear } from "./tensor/row_parallel_linear.js";
+export { VocabParallelEmbedding } from "./tensor/vocab_parallel_embedding.js";
+export { vocabParallelCrossEntropy } from "./tensor/vocab_parallel_cross_entropy.js";
+export { sequenceParallelDropout } from "./tensor/sequence_dropout.js";
+export { TensorParallelModule, splitsOf, type SplitParameter } from "./tensor/parallel_module.js";
+export { TensorParallel, type TensorParallelStrategyOptions } from "./tensor/strategy.js";
+export type { TensorSplit } from "./tensor/split.js";
+export { CountingGroup, type CollectiveCount, type CountedOp } from "./counting_group.js";

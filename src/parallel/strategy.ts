@@ -3,6 +3,7 @@ import type { Module } from "../nn/module.js";
 import { clipGradNorm, gradNorm } from "../optim/clip.js";
 import type { GradScaler } from "../optim/grad_scaler.js";
 import type { Optimizer } from "../optim/optimizer.js";
+import type { DType } from "../tensor/dtype.js";
 import type { Tensor } from "../tensor/tensor.js";
 import { loadWholeState, wholeState } from "./replicated_state.js";
 import type { StateReader, StrategyState } from "./state.js";
@@ -75,6 +76,11 @@ export interface Strategy {
    * any element range of any named tensor.
    */
   loadStateDict(reader: StateReader, optimizer: Optimizer<any>): void;
+  /**
+   * Optional: the dtype and shape of each tensor of the full model's checkpoint, where this rank
+   * holds only parts of them (default: the module's own state dict).
+   */
+  checkpointShapes?(): Record<string, { dtype: DType; shape: readonly number[] }>;
   /** Detaches the strategy's hooks from the model. */
   dispose(): void;
   /**

@@ -10,6 +10,7 @@ import { TokenFile } from "../data/token_file.js";
 import { cnn } from "../models/cnn.js";
 import { GPT } from "../models/gpt.js";
 import { mlp } from "../models/mlp.js";
+import { deferInit } from "../nn/deferred.js";
 import type { Module } from "../nn/module.js";
 import type { Precision } from "../amp/autocast.js";
 import { Adam } from "../optim/adam.js";
@@ -54,12 +55,16 @@ export interface Shard {
 
 /**
  * Builds a run from a validated config; the seed makes initialisation and shuffling repeatable.
+ * `placeModel` gives the module this rank trains (its tensor-parallel part, say) before the
+ * optimizer is made for it.
  * With a shard, the config's batch size is per rank (PyTorch DDP's convention: the global
  * batch is batchSize × worldSize) and each rank trains on its shard of the global order.
  */
-export function buildRun(config: Config, shard?: Shard): RunParts {
+export function buildRun(config: Config, shard?: Shard, placeModel?: (model: Module) => Module): RunParts {
   manualSeed(config.train.seed);
-  const { model, task, train, eval: evalLoader, meta, prepareBatch } = buildModelAndData(config, shard);
+  const built = buildModelAndData(config, shard);
+  const { task, train, eval: evalLoader, meta, prepareBatch } = built;
+  const model = placeModel ? placeModel(built.model) : built.model;
   const totalSteps = config.train.steps ?? (config.train.epochs ?? 1) * stepsPerEpoch(train.length, config.train.accumulate);
   const optimizer = buildOptimizer(config, model);
   const scheduler = new LRScheduler(optimizer, buildSchedule(config, totalSteps));
@@ -108,16 +113,19 @@ function buildLanguageModel(config: Config, shard?: Shard): ModelAndData {
             const file = TokenFile.open(data.path);
             return { tokenizer: file.tokenizer, ...TokenFileDataset.split(file, { context: m.context, trainFraction: data.trainFraction }) };
           })();
-    const model = new GPT({
-      vocabSize: corpus.tokenizer.vocabSize,
-      context: m.context,
-      layers: m.layers,
-      heads: m.heads,
-      width: m.width,
-      tiedHead: m.tiedHead,
-      dropout: m.dropout,
-      checkpoint: m.checkpoint,
-    });
+    const gpt = (): GPT =>
+      new GPT({
+        vocabSize: corpus.tokenizer.vocabSize,
+        context: m.context,
+        layers: m.layers,
+        heads: m.heads,
+        width: m.width,
+        tiedHead: m.tiedHead,
+        dropout: m.dropout,
+        checkpoint: m.checkpoint,
+      });
+    // Split across ranks, each materialises only its part: built without weights here.
+    const model = config.parallel.tensor > 1 ? deferInit(gpt) : gpt();
     if (data.seqLenWarmup && data.seqLenWarmup.start > m.context) {
       throw new ConfigError(
         `config: data.seqLenWarmup.start ${data.seqLenWarmup.start} exceeds model.context ${m.context}; the warm-up grows the context up to it`,

@@ -3,7 +3,7 @@ import { dirname, join } from "node:path";
 
 import type { StateReader } from "../parallel/state.js";
 import { formatShape } from "../tensor/shape.js";
-import type { Tensor } from "../tensor/tensor.js";
+import type { DType } from "../tensor/dtype.js";
 import { type CheckpointMeta, CheckpointError, failIn, readListed, readListedJson, readManifest } from "./checkpoint_files.js";
 import { fileReader, INDEX, parseIndex } from "./checkpoint_index.js";
 import { readV1 } from "./checkpoint_v1.js";
@@ -122,7 +122,7 @@ export function removeInterruptedWrites(root: string): void {
  * checkpoint lacks or holds with another shape or dtype, named with both.
  * @example assertSameModel(loadLatestCheckpoint(dir, warn), model.stateDict(), config);
  */
-export function assertSameModel(checkpoint: LoadedCheckpoint, own: Record<string, Tensor>, ownConfig?: unknown): void {
+export function assertSameModel(checkpoint: LoadedCheckpoint, own: Record<string, { dtype: DType; shape: readonly number[] }>, ownConfig?: unknown): void {
   const fail = (what: string): never => {
     throw new CheckpointError(`checkpoint ${checkpoint.dir} holds a different model: ${what}`);
   };

@@ -211,7 +211,17 @@ const logging = z
 const parallel = z
   .strictObject({
     data: int(1).optional().describe("data-parallel degree (default: ranks / (tensor × pipeline)); data × tensor × pipeline must be the number of ranks"),
-    tensor: int(1).default(1).describe("tensor-parallel degree (Megatron-style split layers; its groups are neighbouring ranks)"),
+    tensor: int(1)
+      .default(1)
+      .describe(
+        "tensor-parallel degree: the gpt's attention heads, MLP and vocabulary split across this many neighbouring ranks (Megatron style); heads and the vocabulary's padding follow it",
+      ),
+    sequenceParallel: z
+      .boolean()
+      .default(false)
+      .describe(
+        "tensor parallel: also split the LayerNorm and dropout regions along the tokens (batchSize × context must divide by tensor); saves activation memory",
+      ),
     pipeline: int(1).default(1).describe("pipeline stages: the model's layers cut into this many consecutive parts, one per rank"),
     expert: int(1).default(1).describe("expert-parallel degree for mixture-of-experts layers (groups of this many data ranks; divides data)"),
     microBatches: int(1)
@@ -241,7 +251,7 @@ const parallel = z
         "where AdamW's two moments live: none (memory) or disk (a file per rank in the run folder's offload/, removed at exit, each parameter's moments read ahead while the previous one updates): the same updates bitwise for 8 bytes less memory per parameter",
       ),
   })
-  .default({ tensor: 1, pipeline: 1, expert: 1, microBatches: 1, schedule: "1f1b", virtualStages: 2, zero: 0, offload: "none" })
+  .default({ tensor: 1, sequenceParallel: false, pipeline: 1, expert: 1, microBatches: 1, schedule: "1f1b", virtualStages: 2, zero: 0, offload: "none" })
   .describe("parallel");
 
 export const configSchema = z

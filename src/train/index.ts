@@ -18,6 +18,7 @@ export {
   type CheckpointMeta,
   type LoadedCheckpoint,
 } from "./checkpoint.js";
+export { consolidateCheckpoint, type Consolidated } from "./consolidate.js";
 export { configSchema, DEFAULT_CONFIG, type Config, type ConfigInput } from "./config.js";
 export { parseConfig, readConfigFile, applyOverrides, configReference, ConfigError, type ConfigField } from "./config_file.js";
 export { buildRun, buildOptimizer, buildSchedule, type RunParts } from "./build.js";

@@ -10,7 +10,8 @@ import { applyOverrides, ConfigError, parseConfig, readConfigFile } from "./conf
  */
 
 /**
- * Fields (and groups of fields) a resumed run may change: cadences, logging, threads, workers.
+ * Fields (and groups of fields) a resumed run may change: cadences, logging, threads, workers,
+ * the ZeRO stage and the tensor-parallel layout.
  * @example RESUME_SAFE_FIELDS.includes("train.evalEvery") // true
  */
 export const RESUME_SAFE_FIELDS = [
@@ -26,6 +27,12 @@ export const RESUME_SAFE_FIELDS = [
   "data.evalBatchSize",
   "data.cache",
   "logging",
+  // The ZeRO stage changes where state lives, not the steps (every stage equals DDP), and
+  // checkpoints reshard to any stage.
+  "parallel.zero",
+  // A tensor-parallel checkpoint holds the full model, cut again for any tensor size on load.
+  "parallel.tensor",
+  "parallel.sequenceParallel",
 ] as const;
 
 /**

@@ -18,7 +18,7 @@ import { offloadOptimizerState } from "./offload.js";
 import { Progress } from "./progress.js";
 import { linesTo, progressMode, stderrProgressOutput } from "./progress_output.js";
 import { newRunFolder, resumeTarget } from "./run_folder.js";
-import { meshFor, strategyFor } from "./strategy_for.js";
+import { meshFor, modelFor, strategyFor } from "./strategy_for.js";
 import { TensorBoardLogger } from "./tensorboard.js";
 import { type FitResult, Trainer } from "./trainer.js";
 
@@ -94,8 +94,9 @@ export function runTraining(config: Config, options: RunOptions = {}): RunSummar
   }
   // Ranks of one data-parallel index (tensor and pipeline peers) read the same batches.
   const mesh = meshFor(config, group);
-  const parts = buildRun(config, mesh ? { rank: mesh.coords.data, worldSize: mesh.shape.data } : undefined);
+  // Each data-parallel replica trains on its own batches (its tensor and pipeline peers on the same).
   const dataRanks = mesh?.shape.data ?? 1;
+  const parts = buildRun(config, mesh ? { rank: mesh.coords.data, worldSize: mesh.shape.data } : undefined, (model) => modelFor(config, model, mesh));
   if (lead) for (const warning of scheduleWarnings(config.schedule, parts.totalSteps)) log(`warning: ${warning}`);
   // Every rank writes its part of each checkpoint (rank 0 completes it).
   const checkpoints = new CheckpointCallback(checkpointDir, config.checkpoint, group);
@@ -133,6 +134,8 @@ export function runTraining(config: Config, options: RunOptions = {}): RunSummar
     callbacks,
     meta: { config, ...parts.meta },
     prepareBatch: parts.prepareBatch,
+    precision: parts.precision,
+    gradScaler: parts.gradScaler,
     strategy,
     ...(options.stopRequested ? { stopRequested: group ? agreedStop(group, options.stopRequested) : options.stopRequested } : {}),
   });

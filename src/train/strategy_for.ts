@@ -5,6 +5,9 @@ import { PipelineParallel } from "../parallel/pipeline/pipeline.js";
 import type { ProcessGroup } from "../parallel/process_group.js";
 import { SingleProcess, type Strategy } from "../parallel/strategy.js";
 import { ZeroDataParallel } from "../parallel/zero/zero.js";
+import { GPT } from "../models/gpt.js";
+import { TensorParallelGPT } from "../models/tensor_parallel_gpt.js";
+import { TensorParallel } from "../parallel/tensor/strategy.js";
 import type { Config } from "./config.js";
 import { ConfigError } from "./config_file.js";
 
@@ -27,17 +30,45 @@ export function meshFor(config: Config, group: ProcessGroup | undefined): Device
 }
 
 /**
+ * The module this rank trains: the model as built, or with `parallel.tensor` t > 1 its
+ * Megatron-style split over the mesh's tensor group (the gpt only; built under deferInit, each
+ * rank materialises its part, the same weights as t = 1). A model that cannot be split so is a
+ * ConfigError naming the numbers.
+ *
+ * @example const parts = buildRun(config, shard, (model) => modelFor(config, model, mesh));
+ */
+export function modelFor(config: Config, model: Module, mesh: DeviceMesh | null): Module {
+  const t = config.parallel.tensor;
+  if (t === 1 || !mesh) return model;
+  if (!(model instanceof GPT))
+    throw new ConfigError(`config: parallel.tensor ${t} splits only the gpt model; model.kind is ${JSON.stringify(config.model.kind)}`);
+  if (config.parallel.zero !== 0) throw new ConfigError(`config: parallel.tensor ${t} runs with parallel.zero 0 only (got zero ${config.parallel.zero})`);
+  if (config.parallel.pipeline !== 1)
+    throw new ConfigError(`config: parallel.tensor ${t} does not combine with parallel.pipeline ${config.parallel.pipeline} yet`);
+  try {
+    return new TensorParallelGPT(model, mesh.groups.tensor, { sequenceParallel: config.parallel.sequenceParallel });
+  } catch (error) {
+    if (error instanceof RangeError) throw new ConfigError(`config: ${error.message}`);
+    throw error;
+  }
+}
+
+/**
  * The strategy a run's config asks for on this rank: one process without a group; a pipeline
- * stage when parallel.pipeline > 1 (DDP across the pipelines on the data dimension); over a
- * group otherwise, data parallel (DDP) at `parallel.zero` 0, sharded data parallel (ZeRO) at 1,
- * 2 or 3. The one place where a config's parallel layout becomes a Strategy, so the run and the
- * Trainer know no strategy by name.
+ * stage when parallel.pipeline > 1 (DDP across the pipelines on the data dimension); tensor
+ * parallel over the mesh's tensor group (DDP over its data group) when parallel.tensor > 1; over
+ * a group otherwise, data parallel (DDP) at `parallel.zero` 0, sharded data parallel (ZeRO) at
+ * 1, 2 or 3. The one place where a config's parallel layout becomes a Strategy, so the run and
+ * the Trainer know no strategy by name.
  *
  * @example
  * const strategy = strategyFor(config, parts.model, group, meshFor(config, group));
  */
 export function strategyFor(config: Config, model: Module, group: ProcessGroup | undefined, mesh: DeviceMesh | null = null): Strategy {
   if (!group) return new SingleProcess(model);
+  if (model instanceof TensorParallelGPT && mesh) {
+    return new TensorParallel(model, mesh.groups.tensor, { data: mesh.groups.data, sequenceParallel: model.sequenceParallel });
+  }
   const stage = config.parallel.zero;
   if (mesh && mesh.shape.pipeline > 1) {
     if (stage !== 0)

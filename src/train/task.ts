@@ -1,5 +1,6 @@
 import { crossEntropy } from "../ops/loss.js";
 import type { Module } from "../nn/module.js";
+import { TensorParallelGPT } from "../models/tensor_parallel_gpt.js";
 import type { Tensor } from "../tensor/tensor.js";
 
 /** A batch of inputs and targets, as the data loaders yield them. */
@@ -63,6 +64,11 @@ export function classification(options: { labelSmoothing?: number } = {}): Task 
   };
 }
 
+/** A tensor-parallel model's loss never gathers the full logits (vocabulary-parallel cross-entropy). */
+function languageModelLoss(model: Module, batch: Batch): Tensor {
+  return model instanceof TensorParallelGPT ? model.loss(batch.x, batch.y) : crossEntropy(model.forward(batch.x), batch.y);
+}
+
 /**
  * Language modelling: cross-entropy of next-token logits [B, T, V] against int32 targets
  * [B, T]; throughput and evaluation count tokens.
@@ -71,9 +77,9 @@ export function classification(options: { labelSmoothing?: number } = {}): Task 
 export function languageModel(): Task {
   return {
     unit: "tokens",
-    loss: (model, batch) => crossEntropy(model.forward(batch.x), batch.y),
+    loss: languageModelLoss,
     evaluate(model, batch) {
-      const loss = crossEntropy(model.forward(batch.x), batch.y);
+      const loss = languageModelLoss(model, batch);
       return { loss: loss.item(), count: batch.y.size };
     },
     size: (batch) => batch.y.size,

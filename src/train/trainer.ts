@@ -319,7 +319,7 @@ export class Trainer {
   /** Restores model, optimizer, schedule, random and data positions from a checkpoint. */
   restore(checkpoint: LoadedCheckpoint): void {
     const { model, optimizer, scheduler, train } = this.options;
-    assertSameModel(checkpoint, model.stateDict(), this.options.meta?.config);
+    assertSameModel(checkpoint, this.strategy.checkpointShapes?.() ?? model.stateDict(), this.options.meta?.config);
     this.strategy.loadStateDict(checkpoint.reader, optimizer);
     const meta = checkpoint.meta;
     if (scheduler && meta.scheduler) scheduler.loadStateDict(meta.scheduler as { step: number });

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { after, test } from "node:test";
 
 import { repoRoot } from "../helpers/paths.js";
+import { TINY_GPT_CHAR } from "../helpers/tiny_gpt.js";
 
 const cli = join(repoRoot(), "dist", "src", "cli", "main.js");
 const gptChar = join(repoRoot(), "examples", "gpt-char.json");
@@ -17,23 +18,14 @@ function turbine(args: string[]): { code: number; stdout: string; stderr: string
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
-/** examples/gpt-char.json made tiny: one narrow block, a short context, 3 steps. */
-const tiny = [
-  "model.layers=1",
-  "model.width=32",
-  "model.context=16",
-  "data.batchSize=4",
-  "data.valBatches=1",
-  "train.steps=3",
-  "train.evalEvery=3",
-  "schedule.warmup=1",
-]
-  .flatMap((s) => ["--set", s])
-  .concat(["--no-progress", "--json"]);
+/** `turbine launch -n N --threads-per-worker 1 -- train ARGS`. */
+const launchTrain = (ranks: number, args: string[]) => turbine(["launch", "-n", String(ranks), "--threads-per-worker", "1", "--", "train", ...args]);
+
+const tiny = [...TINY_GPT_CHAR, "--no-progress", "--json"];
 
 for (const stage of [1, 2, 3]) {
   test(`turbine launch -n 2 -- train examples/gpt-char.json --set parallel.zero=${stage} trains end to end`, { timeout: 120_000 }, () => {
-    const r = turbine(["launch", "-n", "2", "--threads-per-worker", "1", "--", "train", gptChar, "--set", `parallel.zero=${stage}`, ...tiny]);
+    const r = launchTrain(2, [gptChar, "--set", `parallel.zero=${stage}`, ...tiny]);
     assert.equal(r.code, 0, r.stderr);
     const summary = JSON.parse(r.stdout.trim().split("\n").at(-1)!) as { steps: number; eval: { loss: number }; checkpoint: string };
     assert.equal(summary.steps, 3);
@@ -43,6 +35,30 @@ for (const stage of [1, 2, 3]) {
     for (const rank of [0, 1]) assert.ok(existsSync(join(work, summary.checkpoint, `optimizer-rank0000${rank}.safetensors`)), `rank ${rank}'s shard`);
   });
 }
+
+test("a run checkpointed at ZeRO-3 on 2 ranks resumes at ZeRO-1 on 3 ranks (turbine launch -n 3 -- train --resume DIR --set parallel.zero=1)", {
+  timeout: 180_000,
+}, () => {
+  const first = launchTrain(2, [
+    gptChar,
+    "--set",
+    "parallel.zero=3",
+    "--set",
+    "outDir=reshard",
+    ...tiny,
+    "--set",
+    "checkpoint.every=2",
+    "--set",
+    "train.steps=4",
+  ]);
+  assert.equal(first.code, 0, first.stderr);
+  const run = join(work, "reshard", "gpt-char", "version_0");
+  rmSync(join(run, "checkpoints", "step-00000004"), { recursive: true });
+  const resumed = launchTrain(3, ["--resume", run, "--set", "parallel.zero=1", "--no-progress", "--json"]);
+  assert.equal(resumed.code, 0, resumed.stderr);
+  assert.match(resumed.stdout + resumed.stderr, /resumed from .*step-00000002 at step 2/);
+  assert.equal((JSON.parse(resumed.stdout.trim().split("\n").at(-1)!) as { steps: number }).steps, 4);
+});
 
 test("a parallel.zero that is not a stage is a config error (exit 2) naming the value and the stages", () => {
   const r = turbine(["train", gptChar, "--set", "parallel.zero=5"]);
