@@ -36,6 +36,12 @@ export interface OptimizerStateDict {
  */
 export abstract class Optimizer<H extends Hyper> {
   readonly paramGroups: ParamGroup<H>[] = [];
+  /**
+   * Whether an update needs each parameter whole (LAMB's per-tensor trust ratio, Muon's matrix
+   * orthogonalisation), so a strategy that hands the optimizer 1-D shards (ZeRO) must refuse it.
+   * @example if (optimizer.needsWholeParameters) throw new Error("...");
+   */
+  readonly needsWholeParameters: boolean = false;
   protected readonly state = new Map<Tensor, ParamState>();
 
   protected constructor(
