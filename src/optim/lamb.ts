@@ -1,16 +1,11 @@
 import { lambDirection, scaleAddInPlace } from "../ops/elementwise_optimizer_steps.js";
 import { zeros } from "../tensor/create.js";
+import { type AdamHyper, type AdamOptions, checkAdamHyper } from "./adam.js";
 import { Tensor } from "../tensor/tensor.js";
-import { checkRange, Optimizer, type ParamGroup, type ParamState, type ParamsInput } from "./optimizer.js";
+import { Optimizer, type ParamGroup, type ParamState, type ParamsInput } from "./optimizer.js";
 
-export interface LambOptions {
-  lr: number;
-  betas: readonly [number, number];
-  eps: number;
-  weightDecay: number;
-}
-
-export type LambHyper = { lr: number; betas: readonly number[]; eps: number; weightDecay: number };
+/** LAMB takes Adam's hyperparameters (its defaults: eps 1e-6, weightDecay 0.01). */
+export type LambOptions = AdamOptions;
 
 const hyper = new Float64Array(5);
 
@@ -24,27 +19,22 @@ const hyper = new Float64Array(5);
  * @example
  * const opt = new Lamb(model.parameters(), { lr: 2e-3, weightDecay: 0.01 });
  */
-export class Lamb extends Optimizer<LambHyper> {
+export class Lamb extends Optimizer<AdamHyper> {
   override readonly needsWholeParameters = true;
 
-  constructor(params: ParamsInput<LambHyper>, options: Partial<LambOptions> = {}) {
+  constructor(params: ParamsInput<AdamHyper>, options: Partial<LambOptions> = {}) {
     super("LAMB", params, { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-6, weightDecay: 0.01, ...options });
   }
 
-  protected validate(g: LambHyper): void {
-    checkRange(this.name, "lr", g.lr, 0);
-    if (!Array.isArray(g.betas) || g.betas.length !== 2) throw new RangeError(`LAMB: betas must be a pair, got ${JSON.stringify(g.betas)}`);
-    checkRange(this.name, "betas[0]", g.betas[0], 0, 1);
-    checkRange(this.name, "betas[1]", g.betas[1], 0, 1);
-    checkRange(this.name, "eps", g.eps, 0);
-    checkRange(this.name, "weightDecay", g.weightDecay, 0);
+  protected validate(g: AdamHyper): void {
+    checkAdamHyper(this.name, g);
   }
 
   protected initState(p: Tensor): Record<string, Tensor> {
     return { expAvg: zeros(p.shape), expAvgSq: zeros(p.shape) };
   }
 
-  protected update(p: Tensor, grad: Tensor, state: ParamState, g: ParamGroup<LambHyper>): void {
+  protected update(p: Tensor, grad: Tensor, state: ParamState, g: ParamGroup<AdamHyper>): void {
     hyper[0] = g.betas[0]!;
     hyper[1] = g.betas[1]!;
     hyper[2] = g.eps;

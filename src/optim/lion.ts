@@ -1,7 +1,7 @@
 import { lionStepInPlace } from "../ops/elementwise_optimizer_steps.js";
 import { zeros } from "../tensor/create.js";
 import type { Tensor } from "../tensor/tensor.js";
-import { checkRange, Optimizer, type ParamGroup, type ParamState, type ParamsInput } from "./optimizer.js";
+import { checkBetas, checkRange, Optimizer, type ParamGroup, type ParamState, type ParamsInput } from "./optimizer.js";
 
 export interface LionOptions {
   lr: number;
@@ -29,9 +29,7 @@ export class Lion extends Optimizer<LionHyper> {
 
   protected validate(g: LionHyper): void {
     checkRange(this.name, "lr", g.lr, 0);
-    if (!Array.isArray(g.betas) || g.betas.length !== 2) throw new RangeError(`Lion: betas must be a pair, got ${JSON.stringify(g.betas)}`);
-    checkRange(this.name, "betas[0]", g.betas[0], 0, 1);
-    checkRange(this.name, "betas[1]", g.betas[1], 0, 1);
+    checkBetas(this.name, g.betas);
     checkRange(this.name, "weightDecay", g.weightDecay, 0);
   }
 

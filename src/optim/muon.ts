@@ -7,7 +7,8 @@ import { bf16CopyOf, copyWritten } from "../tensor/low_copy.js";
 import { tidy } from "../tensor/scope.js";
 import { formatShape } from "../tensor/shape.js";
 import { Tensor } from "../tensor/tensor.js";
-import { checkRange, Optimizer, type ParamGroup, type ParamState, type ParamsInput } from "./optimizer.js";
+import { adamHyperOf } from "./adam.js";
+import { checkBetas, checkRange, Optimizer, type ParamGroup, type ParamState, type ParamsInput } from "./optimizer.js";
 
 export interface MuonOptions {
   lr: number;
@@ -76,9 +77,7 @@ export class Muon extends Optimizer<MuonHyper> {
     if (!Number.isInteger(g.nsSteps) || g.nsSteps < 1) throw new RangeError(`Muon: nsSteps must be an integer ≥ 1, got ${JSON.stringify(g.nsSteps)}`);
     if (typeof g.nesterov !== "boolean") throw new TypeError(`Muon: nesterov must be a boolean, got ${JSON.stringify(g.nesterov)}`);
     if (typeof g.useMuon !== "boolean") throw new TypeError(`Muon: useMuon must be a boolean, got ${JSON.stringify(g.useMuon)}`);
-    if (!Array.isArray(g.betas) || g.betas.length !== 2) throw new RangeError(`Muon: betas must be a pair, got ${JSON.stringify(g.betas)}`);
-    checkRange(this.name, "betas[0]", g.betas[0], 0, 1);
-    checkRange(this.name, "betas[1]", g.betas[1], 0, 1);
+    checkBetas(this.name, g.betas);
     checkRange(this.name, "eps", g.eps, 0);
     for (const p of g.useMuon ? (g.params ?? []) : []) {
       if (p.ndim < 2)
@@ -118,15 +117,8 @@ export class Muon extends Optimizer<MuonHyper> {
   }
 
   private adamUpdate(p: Tensor, grad: Tensor, state: ParamState, g: ParamGroup<MuonHyper>): void {
-    adamHyper[0] = g.lr;
-    adamHyper[1] = g.betas[0]!;
-    adamHyper[2] = g.betas[1]!;
-    adamHyper[3] = g.eps;
-    adamHyper[4] = g.weightDecay;
-    adamHyper[5] = state.step;
-    adamHyper[6] = 1;
     const low = bf16CopyOf(p);
-    adamStepInPlace(p, grad, state.tensors.expAvg!, state.tensors.expAvgSq!, low, adamHyper);
+    adamStepInPlace(p, grad, state.tensors.expAvg!, state.tensors.expAvgSq!, low, adamHyperOf(g, state.step, true, adamHyper));
     if (low) copyWritten(p);
   }
 }

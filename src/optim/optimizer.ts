@@ -212,6 +212,13 @@ export abstract class Optimizer<H extends Hyper> {
   }
 }
 
+/** Throws unless betas is a pair of numbers in [0, 1). @example checkBetas("Lion", [0.9, 0.99]) */
+export function checkBetas(optimizer: string, betas: unknown): void {
+  if (!Array.isArray(betas) || betas.length !== 2) throw new RangeError(`${optimizer}: betas must be a pair, got ${JSON.stringify(betas)}`);
+  checkRange(optimizer, "betas[0]", betas[0], 0, 1);
+  checkRange(optimizer, "betas[1]", betas[1], 0, 1);
+}
+
 /** Throws unless value is a finite number in [min, max) (or [min, max] when inclusive). */
 export function checkRange(optimizer: string, name: string, value: unknown, min: number, max = Infinity, inclusive = false): void {
   const ok = typeof value === "number" && Number.isFinite(value) && value >= min && (inclusive ? value <= max : value < max);
