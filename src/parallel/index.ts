@@ -55,3 +55,4 @@ export { TensorParallelModule, splitsOf, type SplitParameter } from "./tensor/pa
 export { TensorParallel, type TensorParallelStrategyOptions } from "./tensor/strategy.js";
 export type { TensorSplit } from "./tensor/split.js";
 export { CountingGroup, type CollectiveCount, type CountedOp } from "./counting_group.js";
+export { anyRank } from "./any_rank.js";
