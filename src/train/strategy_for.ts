@@ -66,6 +66,7 @@ export function modelFor(config: Config, model: Module, mesh: DeviceMesh | null)
  */
 export function strategyFor(config: Config, model: Module, group: ProcessGroup | undefined, mesh: DeviceMesh | null = null): Strategy {
   if (!group) return new SingleProcess(model);
+  refuseSplitParametersFor(config, mesh);
   if (model instanceof TensorParallelGPT && mesh) {
     return new TensorParallel(model, mesh.groups.tensor, { data: mesh.groups.data, sequenceParallel: model.sequenceParallel });
   }
@@ -83,4 +84,20 @@ export function strategyFor(config: Config, model: Module, group: ProcessGroup |
     });
   }
   return stage === 0 ? new DistributedDataParallel(model, group) : new ZeroDataParallel(model, group, { stage });
+}
+
+/**
+ * LAMB's per-tensor trust ratio and Muon's orthogonalisation need each parameter whole on the
+ * rank that updates it: a ConfigError, naming the optimizer, where the layout would hand them
+ * slices (ZeRO's 1-D shards, tensor parallel's row or column blocks) and so silently change
+ * the update on every rank differently.
+ */
+function refuseSplitParametersFor(config: Config, mesh: DeviceMesh | null): void {
+  const kind = config.optimizer.kind;
+  if (kind !== "lamb" && kind !== "muon") return;
+  const { zero } = config.parallel;
+  const tensor = mesh?.shape.tensor ?? config.parallel.tensor;
+  if (zero !== 0)
+    throw new ConfigError(`config: optimizer.kind ${kind} needs whole parameters and does not run with parallel.zero ${zero} yet; use zero 0 (DDP)`);
+  if (tensor > 1) throw new ConfigError(`config: optimizer.kind ${kind} needs whole parameters and does not run with parallel.tensor ${tensor} yet`);
 }
