@@ -1,4 +1,5 @@
 import type { Module } from "../nn/module.js";
+import { hookFor } from "../parallel/compression/index.js";
 import { DistributedDataParallel } from "../parallel/ddp.js";
 import { DeviceMesh, type MeshShape, meshShape } from "../parallel/mesh.js";
 import { PipelineParallel } from "../parallel/pipeline/pipeline.js";
@@ -58,7 +59,7 @@ export function modelFor(config: Config, model: Module, mesh: DeviceMesh | null)
  * stage when parallel.pipeline > 1 (DDP across the pipelines on the data dimension); tensor
  * parallel over the mesh's tensor group (DDP over its data group) when parallel.tensor > 1; over
  * a group otherwise, data parallel (DDP) at `parallel.zero` 0, sharded data parallel (ZeRO) at
- * 1, 2 or 3. The one place where a config's parallel layout becomes a Strategy, so the run and
+ * 1, 2 or 3, with `parallel.compression`'s hook on DDP. The one place where a config's parallel layout becomes a Strategy, so the run and
  * the Trainer know no strategy by name.
  *
  * @example
@@ -66,6 +67,11 @@ export function modelFor(config: Config, model: Module, mesh: DeviceMesh | null)
  */
 export function strategyFor(config: Config, model: Module, group: ProcessGroup | undefined, mesh: DeviceMesh | null = null): Strategy {
   if (!group) return new SingleProcess(model);
+  const compression = config.parallel.compression.kind;
+  if (compression !== "none" && (config.parallel.zero !== 0 || config.parallel.tensor !== 1 || config.parallel.pipeline !== 1))
+    throw new ConfigError(
+      `config: parallel.compression ${JSON.stringify(compression)} compresses plain data parallel only (zero 0, tensor 1, pipeline 1); got zero ${config.parallel.zero}, tensor ${config.parallel.tensor}, pipeline ${config.parallel.pipeline}`,
+    );
   if (model instanceof TensorParallelGPT && mesh) {
     return new TensorParallel(model, mesh.groups.tensor, { data: mesh.groups.data, sequenceParallel: model.sequenceParallel });
   }
@@ -82,5 +88,7 @@ export function strategyFor(config: Config, model: Module, group: ProcessGroup |
       dataGroup: mesh.groups.data,
     });
   }
-  return stage === 0 ? new DistributedDataParallel(model, group) : new ZeroDataParallel(model, group, { stage });
+  return stage === 0
+    ? new DistributedDataParallel(model, group, { hook: hookFor(config.parallel.compression) })
+    : new ZeroDataParallel(model, group, { stage });
 }
