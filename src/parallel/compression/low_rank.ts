@@ -11,34 +11,42 @@ export interface MatrixView {
   readonly cols: number;
 }
 
+/** A matrix read through strides, so a transpose is the same data with rows and columns swapped. */
+interface Strided {
+  readonly data: Float32Array;
+  readonly at: number;
+  readonly rows: number;
+  readonly cols: number;
+  readonly rowStep: number;
+  readonly colStep: number;
+}
+
+const plain = (x: MatrixView): Strided => ({ ...x, rowStep: x.cols, colStep: 1 });
+const transposed = (x: MatrixView): Strided => ({ data: x.data, at: x.at, rows: x.cols, cols: x.rows, rowStep: 1, colStep: x.cols });
+
+/** out = a·b, written row-major into out. */
+function product(a: Strided, b: Strided, out: MatrixView): void {
+  for (let i = 0; i < a.rows; i++)
+    for (let j = 0; j < b.cols; j++) {
+      let sum = 0;
+      for (let k = 0; k < a.cols; k++) sum += a.data[a.at + i * a.rowStep + k * a.colStep]! * b.data[b.at + k * b.rowStep + j * b.colStep]!;
+      out.data[out.at + i * out.cols + j] = sum;
+    }
+}
+
 /** out = M·Q (n×r). @example multiply(m, q, p); */
 export function multiply(m: MatrixView, q: MatrixView, out: MatrixView): void {
-  for (let a = 0; a < m.rows; a++)
-    for (let c = 0; c < q.cols; c++) {
-      let sum = 0;
-      for (let b = 0; b < m.cols; b++) sum += m.data[m.at + a * m.cols + b]! * q.data[q.at + b * q.cols + c]!;
-      out.data[out.at + a * out.cols + c] = sum;
-    }
+  product(plain(m), plain(q), out);
 }
 
 /** out = Mᵀ·P (m×r). @example multiplyTransposed(m, p, q); */
 export function multiplyTransposed(m: MatrixView, p: MatrixView, out: MatrixView): void {
-  for (let b = 0; b < m.cols; b++)
-    for (let c = 0; c < p.cols; c++) {
-      let sum = 0;
-      for (let a = 0; a < m.rows; a++) sum += m.data[m.at + a * m.cols + b]! * p.data[p.at + a * p.cols + c]!;
-      out.data[out.at + b * out.cols + c] = sum;
-    }
+  product(transposed(m), plain(p), out);
 }
 
 /** out = P·Qᵀ (n×m). @example multiplyByTransposed(p, q, m); */
 export function multiplyByTransposed(p: MatrixView, q: MatrixView, out: MatrixView): void {
-  for (let a = 0; a < p.rows; a++)
-    for (let b = 0; b < q.rows; b++) {
-      let sum = 0;
-      for (let c = 0; c < p.cols; c++) sum += p.data[p.at + a * p.cols + c]! * q.data[q.at + b * q.cols + c]!;
-      out.data[out.at + a * out.cols + b] = sum;
-    }
+  product(plain(p), transposed(q), out);
 }
 
 /**
