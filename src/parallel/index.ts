@@ -56,3 +56,4 @@ export { TensorParallel, type TensorParallelStrategyOptions } from "./tensor/str
 export type { TensorSplit } from "./tensor/split.js";
 export * as compression from "./compression/index.js";
 export { CountingGroup, type CollectiveCount, type CountedOp } from "./counting_group.js";
+export { anyRank } from "./any_rank.js";

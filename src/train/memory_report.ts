@@ -33,7 +33,8 @@ export function formatBytes(bytes: number): string {
     value /= 1024;
     unit++;
   }
-  return unit === 0 ? `${value} B` : `${value.toPrecision(3)} ${units[unit]}`;
+  // Three significant digits, but never exponent notation (1016 KiB, not "1.02e+3 KiB").
+  return unit === 0 ? `${value} B` : `${value >= 1000 ? Math.round(value) : value.toPrecision(3)} ${units[unit]}`;
 }
 
 /**

@@ -2,6 +2,7 @@ import { writeFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { basename, join } from "node:path";
 
+import { anyRank } from "../parallel/any_rank.js";
 import type { ProcessGroup } from "../parallel/process_group.js";
 import { tensor } from "../tensor/create.js";
 import { memory } from "../tensor/memory.js";
@@ -194,14 +195,8 @@ export function runTraining(config: Config, options: RunOptions = {}): RunSummar
 function agreedStop(group: ProcessGroup, local: () => string | null): () => string | null {
   return () => {
     const reason = local();
-    const flag = tensor([reason === null ? 0 : 1]);
-    try {
-      group.allReduce(flag, "max").wait();
-      // A rank that saw no request before the all-reduce asks again: the request may have come since.
-      return flag.item() > 0 ? (reason ?? local() ?? "a stop requested on another rank") : null;
-    } finally {
-      flag.dispose();
-    }
+    // A rank that saw no request before the all-reduce asks again: the request may have come since.
+    return anyRank(group, reason !== null) ? (reason ?? local() ?? "a stop requested on another rank") : null;
   };
 }
 

@@ -17,5 +17,5 @@ test("the peak memory report gives every category's peak and the peak held at on
     formatPeakMemory(peak),
     "peak memory: parameters 4.00 KiB, gradients 4.00 KiB, optimizer state 8.00 KiB, activations 3.00 MiB, other 0 B; 3.00 MiB at once",
   );
-  assert.deepEqual([0, 1023, 1024, 1536, 5 * 2 ** 30].map(formatBytes), ["0 B", "1023 B", "1.00 KiB", "1.50 KiB", "5.00 GiB"]);
+  assert.deepEqual([0, 1023, 1024, 1536, 1016 * 1024, 5 * 2 ** 30].map(formatBytes), ["0 B", "1023 B", "1.00 KiB", "1.50 KiB", "1016 KiB", "5.00 GiB"]);
 });

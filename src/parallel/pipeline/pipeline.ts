@@ -10,6 +10,7 @@ import type { GradScaler } from "../../optim/grad_scaler.js";
 import type { Optimizer } from "../../optim/optimizer.js";
 import { fillWith, tensor } from "../../tensor/create.js";
 import { Tensor } from "../../tensor/tensor.js";
+import { anyRank } from "../any_rank.js";
 import type { ProcessGroup } from "../process_group.js";
 import { shardedNorm } from "../sharded_norm.js";
 import { loadWholeState, wholeState } from "../replicated_state.js";
@@ -318,17 +319,7 @@ export class PipelineParallel implements Strategy {
 
   /** The scaler's unscale; every stage skips the step when any stage found inf/NaN. */
   unscale(gradScaler: GradScaler, optimizer: Optimizer<any>): void {
-    gradScaler.unscale(optimizer, (foundInf) => this.anyStage(foundInf));
-  }
-
-  private anyStage(flag: boolean): boolean {
-    const t = tensor([flag ? 1 : 0]);
-    try {
-      this.group.allReduce(t, "max");
-      return t.item() > 0;
-    } finally {
-      t.dispose();
-    }
+    gradScaler.unscale(optimizer, (foundInf) => anyRank(this.group, foundInf));
   }
 
   step(optimizer: Optimizer<any>, gradScaler?: GradScaler | null): void {

@@ -5,9 +5,9 @@ import { clipGradNorm, gradNorm } from "../../optim/clip.js";
 import type { GradScaler } from "../../optim/grad_scaler.js";
 import type { Optimizer } from "../../optim/optimizer.js";
 import { addInPlace } from "../../ops/inplace.js";
-import { tensor } from "../../tensor/create.js";
 import { materializeInPlace } from "../../tensor/materialize.js";
 import { Tensor } from "../../tensor/tensor.js";
+import { anyRank } from "../any_rank.js";
 import type { ProcessGroup, Work } from "../process_group.js";
 import { shardedNorm } from "../sharded_norm.js";
 import type { StateReader, StrategyState } from "../state.js";
@@ -143,15 +143,7 @@ export class ZeroDataParallel implements Strategy {
 
   unscale(gradScaler: GradScaler, optimizer: Optimizer<any>): void {
     this.shard.bind(optimizer);
-    gradScaler.unscale(optimizer, (foundInf) => {
-      const flag = tensor([foundInf ? 1 : 0]);
-      try {
-        this.group.allReduce(flag, "max");
-        return flag.item() > 0;
-      } finally {
-        flag.dispose();
-      }
-    });
+    gradScaler.unscale(optimizer, (foundInf) => anyRank(this.group, foundInf));
   }
 
   step(optimizer: Optimizer<any>, gradScaler?: GradScaler | null): void {
