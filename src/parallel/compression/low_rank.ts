@@ -24,13 +24,18 @@ interface Strided {
 const plain = (x: MatrixView): Strided => ({ ...x, rowStep: x.cols, colStep: 1 });
 const transposed = (x: MatrixView): Strided => ({ data: x.data, at: x.at, rows: x.cols, cols: x.rows, rowStep: 1, colStep: x.cols });
 
-/** out = a·b, written row-major into out. */
+/** out = a·b, written row-major into out (the fields read once: this loop is the hook's hot path). */
 function product(a: Strided, b: Strided, out: MatrixView): void {
-  for (let i = 0; i < a.rows; i++)
-    for (let j = 0; j < b.cols; j++) {
-      let sum = 0;
-      for (let k = 0; k < a.cols; k++) sum += a.data[a.at + i * a.rowStep + k * a.colStep]! * b.data[b.at + k * b.rowStep + j * b.colStep]!;
-      out.data[out.at + i * out.cols + j] = sum;
+  const [x, y, o] = [a.data, b.data, out.data];
+  const { rows, cols: inner, rowStep: aRow, colStep: aCol } = a,
+    { cols, rowStep: bRow, colStep: bCol } = b;
+  for (let i = 0; i < rows; i++)
+    for (let j = 0; j < cols; j++) {
+      let sum = 0,
+        at = a.at + i * aRow,
+        bt = b.at + j * bCol;
+      for (let k = 0; k < inner; k++, at += aCol, bt += bRow) sum += x[at]! * y[bt]!;
+      o[out.at + i * out.cols + j] = sum;
     }
 }
 

@@ -51,7 +51,9 @@ export class TopKHook implements CommunicationHook {
 export function largestMagnitudes(x: Float32Array, k: number): Int32Array {
   const out = new Int32Array(k);
   if (k === 0) return out;
-  const threshold = kthLargest(Float32Array.from(x, Math.abs), k);
+  const magnitudes = new Float32Array(x.length);
+  for (let i = 0; i < x.length; i++) magnitudes[i] = Math.abs(x[i]!);
+  const threshold = kthLargest(magnitudes, k);
   let above = 0;
   for (let i = 0; i < x.length; i++) if (Math.abs(x[i]!) > threshold) above++;
   let ties = k - above,
