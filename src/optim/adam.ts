@@ -4,7 +4,7 @@ import { bf16CopyOf, copyWritten } from "../tensor/low_copy.js";
 import { adamStepInPlace } from "../ops/optimizer_kernels.js";
 import type { Tensor } from "../tensor/tensor.js";
 import { OffloadedMoments } from "./offload/offloaded_moments.js";
-import { checkRange, Optimizer, type OptimizerStateDict, type ParamGroup, type ParamState, type ParamsInput } from "./optimizer.js";
+import { checkBetas, checkRange, Optimizer, type OptimizerStateDict, type ParamGroup, type ParamState, type ParamsInput } from "./optimizer.js";
 
 export interface AdamOptions {
   lr: number;
@@ -16,6 +16,30 @@ export interface AdamOptions {
 export type AdamHyper = { lr: number; betas: readonly number[]; eps: number; weightDecay: number };
 
 const hyper = new Float64Array(7);
+
+/** Throws, naming the value, unless lr, betas, eps and weightDecay are valid (Adam, AdamW, LAMB). @example checkAdamHyper("LAMB", group) */
+export function checkAdamHyper(optimizer: string, g: AdamHyper): void {
+  checkRange(optimizer, "lr", g.lr, 0);
+  checkBetas(optimizer, g.betas);
+  checkRange(optimizer, "eps", g.eps, 0);
+  checkRange(optimizer, "weightDecay", g.weightDecay, 0);
+}
+
+/**
+ * The fused Adam kernel's hyper array of a group at a step: [lr, beta1, beta2, eps,
+ * weightDecay, step, decoupled], written into out.
+ * @example adamStepInPlace(p, g, m, v, null, adamHyperOf(group, state.step, true, new Float64Array(7)));
+ */
+export function adamHyperOf(g: AdamHyper, step: number, decoupled: boolean, out: Float64Array): Float64Array {
+  out[0] = g.lr;
+  out[1] = g.betas[0]!;
+  out[2] = g.betas[1]!;
+  out[3] = g.eps;
+  out[4] = g.weightDecay;
+  out[5] = step;
+  out[6] = decoupled ? 1 : 0;
+  return out;
+}
 
 /**
  * Adam (Kingma & Ba) with PyTorch's defaults; weight decay is an L2 term added to the
@@ -36,12 +60,7 @@ export class Adam extends Optimizer<AdamHyper> {
   }
 
   protected validate(g: AdamHyper): void {
-    checkRange(this.name, "lr", g.lr, 0);
-    if (!Array.isArray(g.betas) || g.betas.length !== 2) throw new RangeError(`${this.name}: betas must be a pair, got ${JSON.stringify(g.betas)}`);
-    checkRange(this.name, "betas[0]", g.betas[0], 0, 1);
-    checkRange(this.name, "betas[1]", g.betas[1], 0, 1);
-    checkRange(this.name, "eps", g.eps, 0);
-    checkRange(this.name, "weightDecay", g.weightDecay, 0);
+    checkAdamHyper(this.name, g);
   }
 
   protected initState(p: Tensor): Record<string, Tensor> {
@@ -56,14 +75,7 @@ export class Adam extends Optimizer<AdamHyper> {
   }
 
   private hyperOf(state: ParamState, g: ParamGroup<AdamHyper>, out: Float64Array): Float64Array {
-    out[0] = g.lr;
-    out[1] = g.betas[0]!;
-    out[2] = g.betas[1]!;
-    out[3] = g.eps;
-    out[4] = g.weightDecay;
-    out[5] = state.step;
-    out[6] = this.decoupled ? 1 : 0;
-    return out;
+    return adamHyperOf(g, state.step, this.decoupled, out);
   }
 
   /** Where the moments go when offloaded (offloadState), else null. */

@@ -2,6 +2,9 @@ export { Optimizer, type ParamGroup, type ParamState, type OptimizerStateDict } 
 export { SGD, type SGDOptions } from "./sgd.js";
 export { Adam, type AdamOptions } from "./adam.js";
 export { AdamW } from "./adamw.js";
+export { Lamb, type LambOptions } from "./lamb.js";
+export { Lion, type LionOptions } from "./lion.js";
+export { Muon, type MuonOptions } from "./muon.js";
 export {
   LRScheduler,
   constant,

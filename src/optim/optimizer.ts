@@ -36,6 +36,12 @@ export interface OptimizerStateDict {
  */
 export abstract class Optimizer<H extends Hyper> {
   readonly paramGroups: ParamGroup<H>[] = [];
+  /**
+   * Whether an update needs each parameter whole (LAMB's per-tensor trust ratio, Muon's matrix
+   * orthogonalisation), so a strategy that hands the optimizer 1-D shards (ZeRO) must refuse it.
+   * @example if (optimizer.needsWholeParameters) throw new Error("...");
+   */
+  readonly needsWholeParameters: boolean = false;
   protected readonly state = new Map<Tensor, ParamState>();
 
   protected constructor(
@@ -204,6 +210,13 @@ export abstract class Optimizer<H extends Hyper> {
     for (const t of Object.values(this.state.get(p)?.tensors ?? {})) t.dispose();
     this.state.set(p, { step: saved.step, tensors });
   }
+}
+
+/** Throws unless betas is a pair of numbers in [0, 1). @example checkBetas("Lion", [0.9, 0.99]) */
+export function checkBetas(optimizer: string, betas: unknown): void {
+  if (!Array.isArray(betas) || betas.length !== 2) throw new RangeError(`${optimizer}: betas must be a pair, got ${JSON.stringify(betas)}`);
+  checkRange(optimizer, "betas[0]", betas[0], 0, 1);
+  checkRange(optimizer, "betas[1]", betas[1], 0, 1);
 }
 
 /** Throws unless value is a finite number in [min, max) (or [min, max] when inclusive). */

@@ -9,7 +9,7 @@ export interface CollectiveCount {
 }
 
 /** The collectives a CountingGroup counts. */
-export type CountedOp = "allReduce" | "reduceScatter" | "allGather" | "broadcast" | "send" | "recv" | "barrier";
+export type CountedOp = "allReduce" | "reduceScatter" | "allGather" | "allToAll" | "broadcast" | "send" | "recv" | "barrier";
 
 /**
  * A ProcessGroup that counts, per collective, the calls and the bytes of this rank's input (an
@@ -32,7 +32,7 @@ export class CountingGroup implements ProcessGroup {
   }
 
   private static zero(): Record<CountedOp, CollectiveCount> {
-    const ops: CountedOp[] = ["allReduce", "reduceScatter", "allGather", "broadcast", "send", "recv", "barrier"];
+    const ops: CountedOp[] = ["allReduce", "reduceScatter", "allGather", "allToAll", "broadcast", "send", "recv", "barrier"];
     return Object.fromEntries(ops.map((op) => [op, { calls: 0, bytes: 0 }])) as Record<CountedOp, CollectiveCount>;
   }
 
@@ -70,6 +70,10 @@ export class CountingGroup implements ProcessGroup {
   allGather(output: Tensor, input: Tensor, options?: CollectiveOptions): Work {
     this.count("allGather", input);
     return this.inner.allGather(output, input, options);
+  }
+  allToAll(output: Tensor, input: Tensor, outputSplits?: readonly number[], inputSplits?: readonly number[], options?: CollectiveOptions): Work {
+    this.count("allToAll", input);
+    return this.inner.allToAll(output, input, outputSplits, inputSplits, options);
   }
   broadcast(tensor: Tensor, root: number, options?: CollectiveOptions): Work {
     this.count("broadcast", tensor);

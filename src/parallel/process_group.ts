@@ -55,6 +55,14 @@ export interface ProcessGroup {
   reduceScatter(output: Tensor, input: Tensor, op?: ReduceOp, options?: CollectiveOptions): Work;
   /** Concatenates every rank's `input` in rank order into `output` (size × input.size elements). */
   allGather(output: Tensor, input: Tensor, options?: CollectiveOptions): Work;
+  /**
+   * Sends segment d of `input` to rank d and receives rank s's segment for this rank into
+   * segment s of `output` (PyTorch's all_to_all_single). Split sizes are in elements, one per
+   * rank (equal splits when omitted); they are exchanged and checked on every rank before any
+   * data moves, so ranks that disagree all fail with a CollectiveError instead of hanging.
+   * @example group.allToAll(out, tokens, [3, 5], [4, 4]); // rank 0: 4 to each, 3 from 0, 5 from 1
+   */
+  allToAll(output: Tensor, input: Tensor, outputSplits?: readonly number[], inputSplits?: readonly number[], options?: CollectiveOptions): Work;
   /** Copies `root`'s `tensor` into every other rank's `tensor`. */
   broadcast(tensor: Tensor, root: number, options?: CollectiveOptions): Work;
   /** Sends `tensor` to rank `peer` (matched by a `recv` there with the same tag). */

@@ -16,6 +16,9 @@ import type { Precision } from "../amp/autocast.js";
 import { Adam } from "../optim/adam.js";
 import { AdamW } from "../optim/adamw.js";
 import { GradScaler } from "../optim/grad_scaler.js";
+import { Lamb } from "../optim/lamb.js";
+import { Lion } from "../optim/lion.js";
+import { Muon } from "../optim/muon.js";
 import type { Optimizer } from "../optim/optimizer.js";
 import { constant, cosine, linearDecay, linearWarmup, LRScheduler, type Schedule, sequential, stepDecay, warmupStableDecay } from "../optim/schedule.js";
 import { SGD } from "../optim/sgd.js";
@@ -26,6 +29,7 @@ import { stepsPerEpoch } from "./accumulate.js";
 import type { Config } from "./config.js";
 import type { AugmentConfig } from "./data_config.js";
 import { ConfigError } from "./config_file.js";
+import { muonSplit } from "./muon_split.js";
 import { classification, languageModel, type Batch, type Task } from "./task.js";
 
 /** Everything a config describes, built: model, data, optimizer, schedule and task. */
@@ -206,22 +210,42 @@ function augmentTransforms(augment: AugmentConfig): TransformSpec[] {
   return augment.map((t) => (t.kind === "randomCrop" ? { ...t, fill: t.fill === "black" ? FashionMNIST.black : t.fill } : t));
 }
 
-/** The optimizer of a config; with decayOn "matrices", vectors (biases, norms) get no weight decay. */
+/**
+ * The optimizer of a config; with decayOn "matrices", vectors (biases, norms) get no weight
+ * decay. Muon orthogonalises the hidden matrices (muonSplit) and hands the rest to its AdamW
+ * part at adamLr.
+ */
 export function buildOptimizer(config: Config, model: Module): Optimizer<any> {
   const o = config.optimizer;
-  const params = model.parameters();
-  const groups: { params: Tensor[]; weightDecay?: number }[] =
+  const decayGroups = (params: Tensor[]): { params: Tensor[]; weightDecay?: number }[] =>
     o.decayOn === "matrices"
       ? [{ params: params.filter((p) => p.ndim >= 2) }, { params: params.filter((p) => p.ndim < 2), weightDecay: 0 }].filter((g) => g.params.length > 0)
       : [{ params }];
+  const groups = decayGroups(model.parameters());
   const common = { lr: o.lr, ...(o.weightDecay !== undefined ? { weightDecay: o.weightDecay } : {}) };
+  const betas = o.betas ? { betas: o.betas } : {};
+  const eps = o.eps !== undefined ? { eps: o.eps } : {};
   switch (o.kind) {
     case "sgd":
       return new SGD(groups, { ...common, momentum: o.momentum ?? 0, dampening: o.dampening ?? 0, nesterov: o.nesterov ?? false });
     case "adam":
-    case "adamw": {
-      const options = { ...common, ...(o.betas ? { betas: o.betas } : {}), ...(o.eps !== undefined ? { eps: o.eps } : {}) };
-      return o.kind === "adam" ? new Adam(groups, options) : new AdamW(groups, options);
+    case "adamw":
+      return o.kind === "adam" ? new Adam(groups, { ...common, ...betas, ...eps }) : new AdamW(groups, { ...common, ...betas, ...eps });
+    case "lamb":
+      return new Lamb(groups, { ...common, ...betas, ...eps });
+    case "lion":
+      return new Lion(groups, { ...common, ...betas });
+    case "muon": {
+      const { matrices, others } = muonSplit(model);
+      const adam = decayGroups(others).map((g) => ({ ...g, useMuon: false, lr: o.adamLr ?? 3e-4 }));
+      const muonGroups = matrices.length > 0 ? [{ params: matrices }] : [];
+      return new Muon([...muonGroups, ...adam], {
+        ...common,
+        ...betas,
+        ...eps,
+        ...(o.momentum !== undefined ? { momentum: o.momentum } : {}),
+        ...(o.nesterov !== undefined ? { nesterov: o.nesterov } : {}),
+      });
     }
   }
 }

@@ -117,21 +117,41 @@ const fashionMnist = z
 
 const optimizer = z
   .strictObject({
-    kind: z.enum(["sgd", "adam", "adamw"]).default("adamw").describe("the optimizer"),
-    lr: positive().default(1e-3).describe("peak learning rate"),
-    weightDecay: z.number().min(0).optional().describe("weight decay (AdamW: decoupled, default 0.01; Adam and SGD: L2, default 0)"),
+    kind: z
+      .enum(["sgd", "adam", "adamw", "lamb", "lion", "muon"])
+      .default("adamw")
+      .describe(
+        "the optimizer: lamb (Adam direction scaled per tensor by ‖w‖/‖update‖, for large batches), lion (sign of interpolated momentum, one state buffer; lr 3–10× below AdamW's), muon (orthogonalised momentum for hidden matrices, AdamW for embeddings, the output head, biases and norms); lamb and muon need whole parameters, so not with parallel.zero ≥ 1 or parallel.tensor > 1",
+      ),
+    lr: positive().default(1e-3).describe("peak learning rate (muon: of the orthogonalised matrices, e.g. 0.02)"),
+    weightDecay: z
+      .number()
+      .min(0)
+      .optional()
+      .describe(
+        "weight decay (AdamW, Lion, Muon: decoupled, defaults 0.01, 0, 0; LAMB: added to the update before the trust ratio, default 0.01; Adam and SGD: L2, default 0)",
+      ),
     betas: z
       .tuple([z.number().min(0).lt(1), z.number().min(0).lt(1)])
       .optional()
-      .describe("Adam/AdamW betas (default [0.9, 0.999])"),
-    eps: positive().optional().describe("Adam/AdamW epsilon (default 1e-8)"),
-    momentum: z.number().min(0).optional().describe("SGD momentum (default 0)"),
+      .describe("betas of Adam/AdamW/LAMB (default [0.9, 0.999]), Lion (default [0.9, 0.99]) and Muon's AdamW part (default [0.9, 0.95])"),
+    eps: positive().optional().describe("epsilon of Adam/AdamW (default 1e-8), LAMB (default 1e-6) and Muon's AdamW part (default 1e-10)"),
+    momentum: z.number().min(0).optional().describe("SGD momentum (default 0); Muon momentum, below 1 (default 0.95)"),
     dampening: z.number().min(0).max(1).optional().describe("SGD dampening (default 0)"),
-    nesterov: z.boolean().optional().describe("SGD Nesterov momentum (default false)"),
+    nesterov: z.boolean().optional().describe("Nesterov momentum: SGD (default false), Muon (default true)"),
+    adamLr: positive().optional().describe("Muon: peak learning rate of the parameters it hands to AdamW (default 3e-4)"),
     decayOn: z
       .enum(["all", "matrices"])
       .default("all")
       .describe("parameters that get weight decay: all, or only matrices (weights of rank ≥ 2, nanoGPT's rule)"),
+  })
+  .superRefine((o, ctx) => {
+    if (o.kind === "muon" && o.momentum !== undefined && o.momentum >= 1) {
+      ctx.addIssue({ code: "custom", path: ["momentum"], message: `Muon's momentum must be below 1, got ${o.momentum}` });
+    }
+    if (o.kind !== "muon" && o.adamLr !== undefined) {
+      ctx.addIssue({ code: "custom", path: ["adamLr"], message: `adamLr is Muon's only; optimizer.kind is ${o.kind}` });
+    }
   })
   .default({ kind: "adamw", lr: 1e-3, decayOn: "all" })
   .describe("optimizer");

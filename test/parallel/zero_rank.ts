@@ -1,6 +1,6 @@
 /**
- * One rank of the ZeRO equivalence tests: a small MLP trained with AdamW (two parameter groups,
- * weight decay on the matrices only), clipping and accumulation on this rank's shard of fixed
+ * One rank of the ZeRO equivalence tests: a small MLP trained with AdamW, or Lion, LAMB or Muon
+ * (two parameter groups, weight decay on the matrices only; Muon's AdamW part at a lower lr), clipping and accumulation on this rank's shard of fixed
  * synthetic batches, through a Strategy: DDP (`zero: 0`) or ZeroDataParallel at a stage. Small
  * bucket caps make several units, so the layout's padding and parameters that span two ranks'
  * chunks are exercised.
@@ -9,9 +9,14 @@ import { Rng } from "../../src/data/random.js";
 import { registerPostAccumulateGradHook } from "../../src/autograd/hooks.js";
 import { mlp } from "../../src/models/mlp.js";
 import { deferInit } from "../../src/nn/deferred.js";
+import type { Module } from "../../src/nn/module.js";
 import { mul } from "../../src/ops/binary.js";
 import { crossEntropy } from "../../src/ops/loss.js";
 import { AdamW } from "../../src/optim/adamw.js";
+import { Lamb } from "../../src/optim/lamb.js";
+import { Lion } from "../../src/optim/lion.js";
+import { Muon } from "../../src/optim/muon.js";
+import type { Optimizer } from "../../src/optim/optimizer.js";
 import { GradScaler } from "../../src/optim/grad_scaler.js";
 import { DistributedDataParallel } from "../../src/parallel/ddp.js";
 import type { ProcessGroup } from "../../src/parallel/process_group.js";
@@ -21,8 +26,12 @@ import { ZeroDataParallel } from "../../src/parallel/zero/zero.js";
 import { tensor } from "../../src/tensor/create.js";
 import { manualSeed } from "../../src/tensor/random.js";
 import { tidy } from "../../src/tensor/scope.js";
+import type { Tensor } from "../../src/tensor/tensor.js";
+import { muonSplit } from "../../src/train/muon_split.js";
 
 export interface ZeroArgs {
+  /** The optimizer (default adamw). */
+  optimizer?: "adamw" | "lion" | "lamb" | "muon";
   /** 0: DDP; 1, 2, 3: ZeRO at that stage (at 3 the model is built under deferInit: never whole on a rank). */
   zero: 0 | 1 | 2 | 3;
   steps: number;
@@ -75,6 +84,17 @@ export interface ZeroResult {
 const FEATURES = 20,
   CLASSES = 5;
 
+function makeOptimizer(kind: NonNullable<ZeroArgs["optimizer"]>, model: Module, params: Tensor[]): Optimizer<any> {
+  const groups = [{ params: params.filter((p) => p.ndim >= 2) }, { params: params.filter((p) => p.ndim < 2), weightDecay: 0 }];
+  if (kind === "lion") return new Lion(groups, { lr: 1e-3, weightDecay: 0.5 });
+  if (kind === "lamb") return new Lamb(groups, { lr: 1e-2, weightDecay: 0.05 });
+  if (kind === "muon") {
+    const { matrices, others } = muonSplit(model);
+    return new Muon([{ params: matrices }, { params: others, useMuon: false, lr: 3e-3 }], { lr: 0.02, weightDecay: 0.05 });
+  }
+  return new AdamW(groups, { lr: 1e-2, weightDecay: 0.05 });
+}
+
 export function run(group: ProcessGroup, args: ZeroArgs): ZeroResult {
   manualSeed(3);
   const build = () => mlp({ inputs: FEATURES, hidden: [48, 31], classes: CLASSES });
@@ -93,10 +113,7 @@ export function run(group: ProcessGroup, args: ZeroArgs): ZeroResult {
     if (finalGrads < params.length) duringBackward++;
     return reduceScatter(...call);
   };
-  const optimizer = new AdamW([{ params: params.filter((p) => p.ndim >= 2) }, { params: params.filter((p) => p.ndim < 2), weightDecay: 0 }], {
-    lr: 1e-2,
-    weightDecay: 0.05,
-  });
+  const optimizer = makeOptimizer(args.optimizer ?? "adamw", model, params);
   const scaler = args.scaler ? new GradScaler({ initScale: 2 ** 16 }) : null;
   const rng = Rng.seeded(11);
   const total = args.steps * args.globalBatch;

@@ -1,8 +1,13 @@
+import { fromTypedArray, zeros } from "../../tensor/create.js";
 import { DTYPES } from "../../tensor/dtype.js";
 import type { Tensor } from "../../tensor/tensor.js";
+import { checkSplitMatrix, offsetsOf, resolveSplits } from "../all_to_all_splits.js";
 import { CollectiveError, type CollectiveOptions, type ProcessGroup, type ReduceOp, type Work } from "../process_group.js";
 import type { MpiAddon } from "./addon.js";
 import type { Liveness } from "./liveness.js";
+
+/** The MPI tag of allToAll's point-to-point messages (apart from users' small tags). */
+const ALL_TO_ALL_TAG = 0x7a11;
 
 const REDUCE_CODES: Record<ReduceOp, number> = { sum: 0, mean: 1, max: 2 };
 
@@ -110,6 +115,36 @@ export class MpiProcessGroup implements ProcessGroup {
 
   broadcast(tensor: Tensor, root: number, options?: CollectiveOptions): Work {
     return this.run("broadcast", root === this.rank ? null : root, [tensor], options, (c, a) => this.mpi.broadcast(c, tensor.toHost(), code(tensor), root, a));
+  }
+
+  /**
+   * In TypeScript over this group's own collectives (the addon has no MPI_Alltoallv): an
+   * all-gather of every rank's split sizes, checked on every rank, then a non-blocking send and
+   * receive per peer with a non-empty segment. Synchronous even when `async` is asked.
+   */
+  allToAll(output: Tensor, input: Tensor, outputSplits?: readonly number[], inputSplits?: readonly number[], _options?: CollectiveOptions): Work {
+    sameDType("allToAll", output, input);
+    const n = this.size,
+      sendSplits = resolveSplits("allToAll", "inputSplits", input, n, inputSplits),
+      recvSplits = resolveSplits("allToAll", "outputSplits", output, n, outputSplits);
+    const mine = fromTypedArray(Int32Array.from([...sendSplits, ...recvSplits]), [2 * n], "int32"),
+      all = zeros([n, 2 * n], { dtype: "int32" });
+    this.allGather(all, mine);
+    const matrix = Array.from({ length: n }, (_, s) => Array.from(all.toHost().subarray(s * 2 * n, (s + 1) * 2 * n)));
+    checkSplitMatrix(
+      "allToAll",
+      this.rank,
+      matrix.map((m) => m.slice(0, n)),
+      matrix.map((m) => m.slice(n)),
+    );
+    const segment = (t: Tensor, at: number, len: number): Tensor => fromTypedArray(t.toHost().subarray(at, at + len), [len], t.dtype);
+    const sendAt = offsetsOf(sendSplits),
+      recvAt = offsetsOf(recvSplits),
+      works: Work[] = [];
+    for (let s = 0; s < n; s++) if (recvSplits[s]! > 0) works.push(this.recv(segment(output, recvAt[s]!, recvSplits[s]!), s, ALL_TO_ALL_TAG, { async: true }));
+    for (let d = 0; d < n; d++) if (sendSplits[d]! > 0) works.push(this.send(segment(input, sendAt[d]!, sendSplits[d]!), d, ALL_TO_ALL_TAG, { async: true }));
+    for (const w of works) w.wait();
+    return { wait: () => {}, isCompleted: () => true };
   }
 
   send(tensor: Tensor, peer: number, tag = 0, options?: CollectiveOptions): Work {

@@ -4,12 +4,13 @@ import { fromTypedArray } from "../../tensor/create.js";
 import { DTYPES, type DType, type TypedArray } from "../../tensor/dtype.js";
 import { codes, kernels } from "../../backends/index.js";
 import { Tensor } from "../../tensor/tensor.js";
+import { checkSplitMatrix, offsetsOf, resolveSplits } from "../all_to_all_splits.js";
 import { type CollectiveOptions, CollectiveError, type ProcessGroup, type ReduceOp, type Work } from "../process_group.js";
 import { bytesOf, transfer } from "./mailbox.js";
 import { completedWork, WorkQueue } from "./work.js";
 import { DESCRIPTOR_WORDS, type ThreadsWorld } from "./world.js";
 
-const OPS = ["allReduce", "reduceScatter", "allGather", "broadcast", "barrier", "newGroup"] as const;
+const OPS = ["allReduce", "reduceScatter", "allGather", "broadcast", "barrier", "newGroup", "allToAll"] as const;
 type CollectiveName = (typeof OPS)[number];
 const REDUCE_OPS: ReduceOp[] = ["sum", "mean", "max"];
 
@@ -146,6 +147,55 @@ export class ThreadsProcessGroup implements ProcessGroup {
         if (this.rank !== root) kernels.copyBytes(mine, this.view(tensor.dtype, peers[root]!.base, len));
         this.arriveAndWait("broadcast");
       });
+    });
+  }
+
+  /**
+   * Rank r's input segment d goes to rank d, where it lands as output segment r. The split
+   * sizes travel first (each rank stages its input and output splits, every rank checks the
+   * whole matrix), then the data moves in rounds of at most the staging size.
+   */
+  allToAll(output: Tensor, input: Tensor, outputSplits?: readonly number[], inputSplits?: readonly number[], options?: CollectiveOptions): Work {
+    if (output.dtype !== input.dtype) throw new TypeError(`allToAll: output is ${output.dtype} but input is ${input.dtype}`);
+    const sendSplits = resolveSplits("allToAll", "inputSplits", input, this.size, inputSplits),
+      recvSplits = resolveSplits("allToAll", "outputSplits", output, this.size, outputSplits);
+    return this.submit("allToAll", options, () => {
+      const n = this.size,
+        code = DTYPES[input.dtype].code,
+        bpe = DTYPES[input.dtype].bytes;
+      const staged = new Int32Array(this.world.spec.arena as unknown as ArrayBuffer, this.world.regionStart(this.world.rank), 2 * n);
+      staged.set([...sendSplits, ...recvSplits]);
+      const peers = this.begin("allToAll", { dtype: code, count: n, param: 0, piece: 0, base: staged.byteOffset, stride: 0 });
+      const matrix = peers.map((p) => Array.from(new Int32Array(this.world.spec.arena as unknown as ArrayBuffer, p.base, 2 * n)));
+      this.arriveAndWait("allToAll");
+      checkSplitMatrix(
+        "allToAll",
+        this.rank,
+        matrix.map((m) => m.slice(0, n)),
+        matrix.map((m) => m.slice(n)),
+      );
+      // Each round carries up to `per` elements of every (source, destination) segment.
+      const per = Math.max(16, Math.floor(this.stagingElements(bpe) / n / 16) * 16);
+      const largest = Math.max(0, ...matrix.flatMap((m) => m.slice(0, n)));
+      const sendAt = offsetsOf(sendSplits),
+        recvAt = offsetsOf(recvSplits);
+      const src = input.toHost(),
+        dst = output.toHost(),
+        base = this.world.regionStart(this.world.rank);
+      for (let round = 0; round * per < largest; round++) {
+        const from = round * per;
+        for (let d = 0; d < n; d++) {
+          const len = Math.max(0, Math.min(per, sendSplits[d]! - from));
+          if (len > 0) kernels.copyBytes(this.view(input.dtype, base + d * per * bpe, len), src.subarray(sendAt[d]! + from, sendAt[d]! + from + len));
+        }
+        const bases = this.begin("allToAll", { dtype: code, count: n, param: 0, piece: round + 1, base, stride: 0 });
+        for (let s = 0; s < n; s++) {
+          const len = Math.max(0, Math.min(per, recvSplits[s]! - from));
+          if (len > 0)
+            kernels.copyBytes(dst.subarray(recvAt[s]! + from, recvAt[s]! + from + len), this.view(input.dtype, bases[s]!.base + this.rank * per * bpe, len));
+        }
+        this.arriveAndWait("allToAll");
+      }
     });
   }
 
