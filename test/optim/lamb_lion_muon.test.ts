@@ -1,12 +1,19 @@
 import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 
+import { Linear } from "../../src/nn/linear.js";
 import { copyOf } from "../../src/ops/inplace.js";
 import { Lamb, Lion, Muon, type Optimizer } from "../../src/optim/index.js";
+import { disposeState } from "../../src/parallel/state.js";
+import { SingleProcess } from "../../src/parallel/strategy.js";
 import { tensor } from "../../src/tensor/create.js";
+import { manualSeed } from "../../src/tensor/random.js";
 import { loadSafetensors } from "../../src/tensor/safetensors.js";
 import type { Tensor } from "../../src/tensor/tensor.js";
+import { checkpointName, loadCheckpoint, saveCheckpoint } from "../../src/train/checkpoint.js";
 import { assertClose } from "../helpers/compare.js";
 import { fixturesDir } from "../helpers/paths.js";
 
@@ -109,4 +116,40 @@ test("bad hyperparameters are refused, naming the value", () => {
   assert.throws(() => new Lamb([w], { eps: -1 }), /LAMB: eps must be a number ≥ 0, got -1/);
   assert.throws(() => new Muon([w], { momentum: 1 }), /Muon: momentum must be a number in \[0, 1\), got 1/);
   assert.throws(() => new Muon([tensor([1, 2])]), /Muon: a useMuon group holds a parameter of shape \[2\]/);
+});
+
+test("a Muon checkpoint (momentum of its matrices, AdamW moments of the rest, boolean hyperparameters) resumes exactly", () => {
+  const root = mkdtempSync(join(tmpdir(), "turbine-muon-ckpt-"));
+  try {
+    const make = () => {
+      const model = new Linear(4, 6);
+      return { model, opt: new Muon([{ params: [model.weight] }, { params: [model.bias!], useMuon: false, lr: 1e-2 }], { lr: 0.05 }) };
+    };
+    const stepWith = ({ model, opt }: ReturnType<typeof make>, t: number) => {
+      model.weight.grad = copyOf(tensors[`grad/${t}/tall`]!);
+      model.bias!.grad = tensor([t, 1, -2, 0.5, 3, -t]);
+      opt.step();
+      opt.zeroGrad();
+    };
+    manualSeed(5);
+    const a = make();
+    for (let t = 0; t < 3; t++) stepWith(a, t);
+    const state = new SingleProcess(a.model).stateDict(a.opt);
+    const dir = join(root, checkpointName(3));
+    saveCheckpoint(dir, { state, meta: { step: 3, epoch: 0, rng: { seed: 5, offset: 0 }, data: { epoch: 0, batchIndex: 3 } } });
+    disposeState(state);
+    const b = make();
+    const loaded = loadCheckpoint(dir);
+    new SingleProcess(b.model).loadStateDict(loaded.reader, b.opt);
+    loaded.close();
+    assert.equal(b.opt.paramGroups[1]!.useMuon, false);
+    for (let t = 3; t < 6; t++) {
+      stepWith(a, t);
+      stepWith(b, t);
+    }
+    assert.deepEqual(b.model.weight.toArray(), a.model.weight.toArray());
+    assert.deepEqual(b.model.bias!.toArray(), a.model.bias!.toArray());
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
 });
