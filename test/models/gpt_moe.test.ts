@@ -40,7 +40,10 @@ test("gpt with model.moe (4 experts, top-2, dropping): every block routes throug
       if (step === 0) {
         for (const block of [0, 1]) {
           const router = gpt.namedParameters().find(([n]) => n === `blocks.${block}.moe.router.weight`)![1];
-          assert.ok(router.grad?.toArray().some((g) => g !== 0), `block ${block}: the router gets a gradient`);
+          assert.ok(
+            router.grad?.toArray().some((g) => g !== 0),
+            `block ${block}: the router gets a gradient`,
+          );
         }
         const moe = gpt.namedModules().find(([, m]) => m instanceof MixtureOfExperts)![1] as MixtureOfExperts;
         // Switch's balance loss is ≥ 1 up to the gap between choice shares and mean probabilities.
