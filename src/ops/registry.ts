@@ -150,6 +150,8 @@ const OUTER_OPS = [
   "reduceScatterToRegion",
   // src/parallel/tensor/vocab_parallel_cross_entropy.ts (it casts to float32 itself).
   "vocabParallelCrossEntropy",
+  // src/parallel/expert/all_to_all_region.ts.
+  "allToAllRegion",
 ] as const;
 
 /** The name of any op autograd records: the table's, or one kept above this layer. @example const op: OpName = "copyToRegion"; */

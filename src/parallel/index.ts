@@ -45,6 +45,7 @@ export {
   type ParamSlice,
 } from "./zero/index.js";
 export { DeviceMesh, meshShape, MESH_DIMS, type MeshShape, type MeshCoords, type MeshDim } from "./mesh.js";
+export { allToAllRegion, expertParallelRunner, shardExperts } from "./expert/index.js";
 export { copyToRegion, reduceFromRegion, gatherFromRegion, scatterToRegion, reduceScatterToRegion } from "./region_ops.js";
 export { ColumnParallelLinear, type ColumnParallelOptions } from "./tensor/column_parallel_linear.js";
 export { RowParallelLinear } from "./tensor/row_parallel_linear.js";

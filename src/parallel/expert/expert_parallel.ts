@@ -1,0 +1,51 @@
+import { concat, slice } from "../../ops/layout.js";
+import type { ExpertRunner } from "../../nn/moe_routing.js";
+import type { MixtureOfExperts } from "../../nn/moe.js";
+import type { Tensor } from "../../tensor/tensor.js";
+import type { ProcessGroup } from "../process_group.js";
+import { allToAllRegion } from "./all_to_all_region.js";
+
+/**
+ * An ExpertRunner for expert parallelism: the `experts` are split into equal consecutive blocks
+ * over `group`, this rank running `local` (its block, in order). Every rank's dispatched rows go
+ * to the experts' owners by an all-to-all, each owner runs its experts on the rows of every rank,
+ * and a second all-to-all brings the outputs back. All ranks route the same number of tokens, so
+ * every expert has the same capacity on every rank and the exchange has equal blocks: a batch
+ * where every token picks one expert changes what the rows hold, never their number.
+ * @example moe.expertRunner = expertParallelRunner(myExperts.map((m) => (h) => m.forward(h)), 4, group);
+ */
+export function expertParallelRunner(local: readonly ((rows: Tensor) => Tensor)[], experts: number, group: ProcessGroup): ExpertRunner {
+  if (local.length * group.size !== experts) {
+    throw new RangeError(
+      `expert parallelism: ${experts} experts do not split into ${group.size} ranks of ${local.length} (experts must divide by the expert group's size)`,
+    );
+  }
+  return (dispatched, capacity) => {
+    const atOwners = allToAllRegion(dispatched, group);
+    // Block s holds rank s's rows for this rank's experts, expert j's at [(s·local + j)·capacity, +capacity).
+    const outputs: Tensor[] = [];
+    for (let s = 0; s < group.size; s++) {
+      for (const [j, expert] of local.entries()) {
+        const start = (s * local.length + j) * capacity;
+        outputs.push(expert(slice(atOwners, 0, start, start + capacity)));
+      }
+    }
+    return allToAllRegion(concat(outputs), group);
+  };
+}
+
+/**
+ * Makes `moe` run expert-parallel over `group`: this rank runs experts
+ * [rank · n/size, (rank+1) · n/size) and exchanges tokens with the others. The other experts'
+ * parameters stay in the module but get no gradient here.
+ * @example shardExperts(block.moe, expertGroup);
+ */
+export function shardExperts(moe: MixtureOfExperts, group: ProcessGroup): void {
+  const per = moe.options.experts / group.size;
+  const mine = moe.experts.items.slice(group.rank * per, (group.rank + 1) * per);
+  moe.expertRunner = expertParallelRunner(
+    mine.map((m) => (rows: Tensor) => m.forward(rows)),
+    moe.options.experts,
+    group,
+  );
+}

@@ -1,0 +1,3 @@
+/** Expert parallelism: a mixture of experts split over ranks, tokens exchanged by all-to-all. */
+export { allToAllRegion } from "./all_to_all_region.js";
+export { expertParallelRunner, shardExperts } from "./expert_parallel.js";
