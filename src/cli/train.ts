@@ -39,13 +39,14 @@ function printSummary(s: RunSummary, json: boolean): void {
     s.stopped ? `stopped early: ${s.stopped}` : null,
     formatPeakMemory(s.peak_bytes, `peak memory${ofRank0}`),
     formatModelStateBytes(s.model_state_bytes, `model states${ofRank0}`),
+    s.comm_bytes === null ? null : `gradient communication${ofRank0}: ${wholeNumber(s.comm_bytes)} bytes sent per step`,
     `checkpoint: ${s.checkpoint ?? "none"}`,
     `run folder: ${s.run_dir} (metrics.jsonl, config.json)`,
   ].filter((l) => l !== null);
   process.stdout.write(`${lines.join("\n")}\n`);
   if (json) {
-    const { steps, epochs, train_s, samples_per_s, eval: evaluation, checkpoint, data_wait_s, peak_bytes, model_state_bytes } = s;
-    const line = { steps, epochs, train_s, samples_per_s, eval: evaluation, checkpoint, data_wait_s, peak_bytes, model_state_bytes };
+    const { steps, epochs, train_s, samples_per_s, eval: evaluation, checkpoint, data_wait_s, peak_bytes, model_state_bytes, comm_bytes } = s;
+    const line = { steps, epochs, train_s, samples_per_s, eval: evaluation, checkpoint, data_wait_s, peak_bytes, model_state_bytes, comm_bytes };
     process.stdout.write(`${JSON.stringify(line)}\n`);
   }
 }
@@ -90,7 +91,10 @@ export function registerTrain(program: Command): void {
       "--resume <run>",
       "continue a run (its folder, e.g. runs/cnn/version_0, or one of its checkpoints) with its saved config; --set may change only cadences, logging and threads",
     )
-    .option("--json", "end with one JSON line: { steps, epochs, train_s, samples_per_s, eval, checkpoint, data_wait_s, peak_bytes, model_state_bytes }")
+    .option(
+      "--json",
+      "end with one JSON line: { steps, epochs, train_s, samples_per_s, eval, checkpoint, data_wait_s, peak_bytes, model_state_bytes, comm_bytes }",
+    )
     .option("--no-progress", "no progress bar or progress lines (evaluation results are still shown)")
     .option("--help-config", "print every config field with its type, default and meaning")
     .action(

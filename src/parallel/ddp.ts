@@ -2,7 +2,9 @@ import { currentBackward, registerPostAccumulateGradHook } from "../autograd/hoo
 import type { Module } from "../nn/module.js";
 import { copyInto } from "../ops/inplace.js";
 import { fillWith } from "../tensor/create.js";
+import { DTYPES } from "../tensor/dtype.js";
 import { Tensor } from "../tensor/tensor.js";
+import type { CommunicationHook } from "./compression/hook.js";
 import type { ProcessGroup, Work } from "./process_group.js";
 import { ReplicatedStrategy } from "./strategy.js";
 
@@ -18,7 +20,15 @@ export interface DDPOptions {
    * starts them all when backward ends, to measure how much communication the overlap hides.
    */
   overlap?: boolean;
+  /**
+   * A communication hook that averages each bucket instead of the plain all-reduce (gradient
+   * compression, see `parallel.compression`); it runs when the bucket is complete and blocks.
+   */
+  hook?: CommunicationHook | null;
 }
+
+/** A Work already complete: a hook's bucket is averaged when the hook returns. */
+const DONE: Work = { wait: () => {}, isCompleted: () => true };
 
 interface Bucket {
   params: Tensor[];
@@ -65,6 +75,8 @@ export class DistributedDataParallel extends ReplicatedStrategy {
   private nextToFinish = 0;
   private syncing = true;
   private readonly overlap: boolean;
+  private readonly hook: CommunicationHook | null;
+  private sentBytes = 0;
   private readonly removeHooks: (() => void)[];
 
   constructor(
@@ -78,6 +90,7 @@ export class DistributedDataParallel extends ReplicatedStrategy {
     if (!(cap > 0) || !(firstCap > 0))
       throw new RangeError(`DistributedDataParallel: bucket sizes must be positive, got ${options.bucketCapMB} and ${options.firstBucketCapMB} MiB`);
     this.overlap = options.overlap ?? true;
+    this.hook = options.hook ?? null;
     if (options.broadcastParameters ?? true) {
       for (const t of module.parameters()) group.broadcast(t, 0);
       for (const [, t] of module.namedBuffers()) group.broadcast(t, 0);
@@ -100,6 +113,15 @@ export class DistributedDataParallel extends ReplicatedStrategy {
   backward(loss: Tensor, options: { sync?: boolean } = {}): void {
     if (options.sync ?? true) loss.backward();
     else this.noSync(() => loss.backward());
+  }
+
+  /**
+   * Bytes this rank has put into gradient averaging so far (all-reduce inputs, or what the
+   * compression hook sent): divided by the steps, the run's `comm_bytes`.
+   * @example const perStep = ddp.commBytes / steps;
+   */
+  get commBytes(): number {
+    return this.sentBytes;
   }
 
   protected get writes(): boolean {
@@ -202,8 +224,16 @@ export class DistributedDataParallel extends ReplicatedStrategy {
   /** Issues the all-reduce of every complete bucket, in bucket order (the same on every rank). */
   private launchReady(): void {
     while (this.nextLaunch < this.buckets.length && this.buckets[this.nextLaunch]!.pending === 0) {
-      const bucket = this.buckets[this.nextLaunch++]!;
-      bucket.work = this.group.allReduce(bucket.buffer, "mean", { async: true });
+      const index = this.nextLaunch++,
+        bucket = this.buckets[index]!;
+      if (this.hook) {
+        const shapes = bucket.params.map((p) => p.shape);
+        this.sentBytes += this.hook.reduce({ index, flat: bucket.buffer, shapes, offsets: bucket.offsets }, this.group);
+        bucket.work = DONE;
+      } else {
+        this.sentBytes += bucket.buffer.size * DTYPES[bucket.buffer.dtype].bytes;
+        bucket.work = this.group.allReduce(bucket.buffer, "mean", { async: true });
+      }
     }
   }
 

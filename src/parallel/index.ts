@@ -54,5 +54,6 @@ export { sequenceParallelDropout } from "./tensor/sequence_dropout.js";
 export { TensorParallelModule, splitsOf, type SplitParameter } from "./tensor/parallel_module.js";
 export { TensorParallel, type TensorParallelStrategyOptions } from "./tensor/strategy.js";
 export type { TensorSplit } from "./tensor/split.js";
+export * as compression from "./compression/index.js";
 export { CountingGroup, type CollectiveCount, type CountedOp } from "./counting_group.js";
 export { anyRank } from "./any_rank.js";

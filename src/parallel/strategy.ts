@@ -84,6 +84,11 @@ export interface Strategy {
   /** Detaches the strategy's hooks from the model. */
   dispose(): void;
   /**
+   * Optional: the bytes this rank has sent to average gradients so far (data parallel, with or
+   * without compression); the run's summary reports it per step as `comm_bytes`.
+   */
+  readonly commBytes?: number;
+  /**
    * Optional, for strategies in which a rank holds only part of the model (a pipeline stage):
    * forward and backward of a whole micro-batch, run by the strategy; returns its unweighted
    * loss, the same on every rank. Without it the Trainer runs `loss` on `module` and calls backward.

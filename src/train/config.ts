@@ -1,6 +1,7 @@
 import { z } from "zod";
 
 import { WEIGHT_INITS } from "../nn/init.js";
+import { COMPRESSION_KINDS } from "../parallel/compression/index.js";
 import { augmentField, loaderFields } from "./data_config.js";
 
 /**
@@ -270,8 +271,32 @@ const parallel = z
       .describe(
         "where AdamW's two moments live: none (memory) or disk (a file per rank in the run folder's offload/, removed at exit, each parameter's moments read ahead while the previous one updates): the same updates bitwise for 8 bytes less memory per parameter",
       ),
+    compression: z
+      .strictObject({
+        kind: z
+          .enum(COMPRESSION_KINDS)
+          .default("none")
+          .describe(
+            "gradient compression of data parallel (DDP, zero 0) as a communication hook: none (plain all-reduce), bf16 (sent at half precision), topk (the largest entries, with error feedback), powersgd (rank-r factors, error feedback, warm start) or onebit (signs and one scale per bucket, with error feedback)",
+          ),
+        ratio: z.number().gt(0).max(1).default(0.01).describe("topk: the fraction of each bucket's entries each rank sends (0.01: 1%)"),
+        rank: int(1).default(4).describe("powersgd: the rank of each gradient matrix's factors (lower sends less)"),
+      })
+      .default({ kind: "none", ratio: 0.01, rank: 4 })
+      .describe("compression"),
   })
-  .default({ tensor: 1, sequenceParallel: false, pipeline: 1, expert: 1, microBatches: 1, schedule: "1f1b", virtualStages: 2, zero: 0, offload: "none" })
+  .default({
+    tensor: 1,
+    sequenceParallel: false,
+    pipeline: 1,
+    expert: 1,
+    microBatches: 1,
+    schedule: "1f1b",
+    virtualStages: 2,
+    zero: 0,
+    offload: "none",
+    compression: { kind: "none", ratio: 0.01, rank: 4 },
+  })
   .describe("parallel");
 
 export const configSchema = z

@@ -71,6 +71,8 @@ export interface RunSummary {
   data_wait_s: number;
   /** Peak bytes during training (from the start of fit), by category, from the memory tracker. */
   peak_bytes: PeakMemory;
+  /** Bytes this rank sent per optimizer step to average gradients (data parallel; null without). */
+  comm_bytes: number | null;
   /** This rank's model states (the tracker's peaks, and the optimizer state on disk); modelStateBytes gives the formula. */
   model_state_bytes: ModelStateBytes;
 }
@@ -141,6 +143,7 @@ export function runTraining(config: Config, options: RunOptions = {}): RunSummar
     ...(options.stopRequested ? { stopRequested: group ? agreedStop(group, options.stopRequested) : options.stopRequested } : {}),
   });
   let result: FitResult;
+  let firstStep = 0;
   try {
     if (resume) {
       const checkpoint = loadLatestCheckpoint(resume.checkpoint, log);
@@ -153,6 +156,7 @@ export function runTraining(config: Config, options: RunOptions = {}): RunSummar
       log(`resumed from ${checkpoint.dir} at step ${trainer.step}`);
     }
     memory.resetPeak();
+    firstStep = trainer.step;
     result = trainer.fit({ steps: parts.totalSteps });
   } finally {
     // Also when training fails: the terminal gets its cursor back, the bar stops its redraw timer
@@ -183,6 +187,7 @@ export function runTraining(config: Config, options: RunOptions = {}): RunSummar
     data_wait_s: result.dataWaitSeconds,
     peak_bytes: peak,
     model_state_bytes: measuredModelStateBytes(report, parts.optimizer),
+    comm_bytes: strategy.commBytes === undefined ? null : strategy.commBytes / Math.max(result.steps - firstStep, 1),
   };
 }
 

@@ -1,4 +1,5 @@
 import type { Module } from "../nn/module.js";
+import { hookFor } from "../parallel/compression/index.js";
 import { DistributedDataParallel } from "../parallel/ddp.js";
 import { DeviceMesh, type MeshShape, meshShape } from "../parallel/mesh.js";
 import { PipelineParallel } from "../parallel/pipeline/pipeline.js";
@@ -58,8 +59,8 @@ export function modelFor(config: Config, model: Module, mesh: DeviceMesh | null)
  * stage when parallel.pipeline > 1 (DDP across the pipelines on the data dimension); tensor
  * parallel over the mesh's tensor group (DDP over its data group) when parallel.tensor > 1; over
  * a group otherwise, data parallel (DDP) at `parallel.zero` 0, sharded data parallel (ZeRO) at
- * 1, 2 or 3. The one place where a config's parallel layout becomes a Strategy, so the run and
- * the Trainer know no strategy by name.
+ * 1, 2 or 3 (with `parallel.compression`'s hook on DDP). The one place where a config's
+ * parallel layout becomes a Strategy, so the run and the Trainer know no strategy by name.
  *
  * @example
  * const strategy = strategyFor(config, parts.model, group, meshFor(config, group));
@@ -67,6 +68,7 @@ export function modelFor(config: Config, model: Module, mesh: DeviceMesh | null)
 export function strategyFor(config: Config, model: Module, group: ProcessGroup | undefined, mesh: DeviceMesh | null = null): Strategy {
   if (!group) return new SingleProcess(model);
   refuseSplitParametersFor(config, mesh);
+  refuseCompressionOutsideDDP(config);
   if (model instanceof TensorParallelGPT && mesh) {
     return new TensorParallel(model, mesh.groups.tensor, { data: mesh.groups.data, sequenceParallel: model.sequenceParallel });
   }
@@ -83,7 +85,9 @@ export function strategyFor(config: Config, model: Module, group: ProcessGroup |
       dataGroup: mesh.groups.data,
     });
   }
-  return stage === 0 ? new DistributedDataParallel(model, group) : new ZeroDataParallel(model, group, { stage });
+  return stage === 0
+    ? new DistributedDataParallel(model, group, { hook: hookFor(config.parallel.compression) })
+    : new ZeroDataParallel(model, group, { stage });
 }
 
 /**
@@ -100,4 +104,16 @@ function refuseSplitParametersFor(config: Config, mesh: DeviceMesh | null): void
   if (zero !== 0)
     throw new ConfigError(`config: optimizer.kind ${kind} needs whole parameters and does not run with parallel.zero ${zero} yet; use zero 0 (DDP)`);
   if (tensor > 1) throw new ConfigError(`config: optimizer.kind ${kind} needs whole parameters and does not run with parallel.tensor ${tensor} yet`);
+}
+
+/**
+ * Gradient compression hooks into plain DDP's buckets: a ConfigError, naming the layout, where
+ * the gradients go through ZeRO's reduce-scatters or a tensor or pipeline layout instead.
+ */
+function refuseCompressionOutsideDDP(config: Config): void {
+  const { compression, zero, tensor, pipeline } = config.parallel;
+  if (compression.kind === "none" || (zero === 0 && tensor === 1 && pipeline === 1)) return;
+  throw new ConfigError(
+    `config: parallel.compression ${JSON.stringify(compression.kind)} compresses plain data parallel only (zero 0, tensor 1, pipeline 1); got zero ${zero}, tensor ${tensor}, pipeline ${pipeline}`,
+  );
 }

@@ -1,0 +1,49 @@
+import type { ProcessGroup } from "../process_group.js";
+import type { Tensor } from "../../tensor/tensor.js";
+
+/** One DDP bucket's gradient as a communication hook sees it. */
+export interface GradientBucket {
+  /** The bucket's position in DDP's bucket order (the same on every rank): the key of per-bucket state. */
+  readonly index: number;
+  /** This rank's flat float32 gradient; the hook leaves the average over the ranks in it. */
+  readonly flat: Tensor;
+  /** Shape of each parameter gradient in the bucket, in order (low-rank hooks compress per matrix). */
+  readonly shapes: readonly (readonly number[])[];
+  /** Element offset of each parameter gradient in `flat`. */
+  readonly offsets: readonly number[];
+}
+
+/**
+ * A DDP communication hook, as PyTorch's register_comm_hook: given a bucket's flat gradient it
+ * communicates (compressed) and returns once the bucket holds the averaged, decompressed result.
+ * Every rank calls it with the same buckets in the same order; it returns the bytes this rank put
+ * into collectives (the inputs of its all-reduces and all-gathers), the figure `comm_bytes` sums.
+ *
+ * @example
+ * const ddp = new DistributedDataParallel(model, group, { hook: new TopKHook({ ratio: 0.01 }) });
+ * loss.backward();     // each bucket averaged through the hook
+ * ddp.commBytes;       // bytes this rank sent so far
+ */
+export interface CommunicationHook {
+  /** The compressor's name as `parallel.compression.kind` spells it. */
+  readonly kind: string;
+  /** Averages `bucket.flat` over `group` in place (blocking); returns the bytes this rank sent. */
+  reduce(bucket: GradientBucket, group: ProcessGroup): number;
+}
+
+/** The float32 elements of a bucket's flat gradient, checking that the hook can read them as such. */
+export function floatElements(bucket: GradientBucket, kind: string): Float32Array {
+  if (bucket.flat.dtype !== "float32")
+    throw new TypeError(`parallel.compression ${kind}: gradients must be float32 (got ${bucket.flat.dtype}); compression works on f32 master gradients`);
+  return bucket.flat.toHost() as Float32Array;
+}
+
+/** The residual a compressor keeps per bucket (error feedback), zeros on first use. */
+export function residualOf(residuals: Map<number, Float32Array>, bucket: GradientBucket, size: number): Float32Array {
+  let residual = residuals.get(bucket.index);
+  if (!residual || residual.length !== size) {
+    residual = new Float32Array(size);
+    residuals.set(bucket.index, residual);
+  }
+  return residual;
+}
