@@ -8,6 +8,7 @@ import { Embedding } from "../nn/embedding.js";
 import { GELU, Dropout } from "../nn/layers.js";
 import { Linear } from "../nn/linear.js";
 import { Module } from "../nn/module.js";
+import { MixtureOfExperts, type MoEOptions } from "../nn/moe.js";
 import { LayerNorm } from "../nn/normalization.js";
 import { arange, fillWith } from "../tensor/create.js";
 import { normal_ } from "../tensor/random.js";
@@ -29,6 +30,8 @@ export interface GPTConfig {
   dropout?: number;
   /** Recompute each block's activations in backward instead of keeping them (default false). */
   checkpoint?: boolean;
+  /** Replace every block's MLP by a mixture of experts (auxLossWeight scales their load-balancing loss). */
+  moe?: MoEOptions;
 }
 
 /**
@@ -63,14 +66,18 @@ function linearDType(): DType | undefined {
   return autocastLowDType("linear") ?? undefined;
 }
 
-/** A pre-LayerNorm transformer block: x + attn(ln(x)), then x + mlp(ln(x)) with a GELU MLP ×4. */
+/**
+ * A pre-LayerNorm transformer block: x + attn(ln(x)), then x + mlp(ln(x)) with a GELU MLP ×4,
+ * or with a mixture of such MLPs when the config has `moe`.
+ */
 class Block extends Module {
   readonly ln1: LayerNorm;
   readonly attn: CausalSelfAttention;
   readonly ln2: LayerNorm;
-  readonly fc: Linear;
+  readonly fc: Linear | null = null;
   readonly gelu = new GELU();
-  readonly fcProj: Linear;
+  readonly fcProj: Linear | null = null;
+  readonly moe: MixtureOfExperts | null = null;
   readonly dropout: Dropout;
 
   constructor(config: GPTConfig) {
@@ -78,8 +85,12 @@ class Block extends Module {
     this.ln1 = this.addModule("ln1", new LayerNorm(config.width));
     this.attn = this.addModule("attn", new CausalSelfAttention(config));
     this.ln2 = this.addModule("ln2", new LayerNorm(config.width));
-    this.fc = this.addModule("fc", new Linear(config.width, 4 * config.width));
-    this.fcProj = this.addModule("fcProj", new Linear(4 * config.width, config.width));
+    if (config.moe) {
+      this.moe = this.addModule("moe", new MixtureOfExperts(config.width, config.moe));
+    } else {
+      this.fc = this.addModule("fc", new Linear(config.width, 4 * config.width));
+      this.fcProj = this.addModule("fcProj", new Linear(4 * config.width, config.width));
+    }
     this.dropout = this.addModule("dropout", new Dropout(config.dropout ?? 0));
   }
 
@@ -89,11 +100,15 @@ class Block extends Module {
     const a = this.attn.forward(h1);
     const x1 = release(add(x, a), h1, a);
     const h2 = this.ln2.forward(x1, linearDType());
-    const f = this.fc.forward(h2);
-    const g = this.gelu.forward(f);
-    const p = this.fcProj.forward(g);
+    const p = this.moe ? this.moe.forward(h2) : this.denseMlp(h2);
     const m = this.dropout.forward(p);
-    return release(add(x1, m), x1, h2, f, g, p, m);
+    return release(add(x1, m), x1, h2, p, m);
+  }
+
+  private denseMlp(h: Tensor): Tensor {
+    const f = this.fc!.forward(h);
+    const g = this.gelu.forward(f);
+    return release(this.fcProj!.forward(g), f, g);
   }
 }
 

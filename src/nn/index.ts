@@ -8,3 +8,5 @@ export { LayerNorm, BatchNorm2d, batchNorm2d, type BatchNormOptions } from "./no
 export { init, calculateGain, fans, initWeightAndBias, WEIGHT_INITS, type WeightInit, type Nonlinearity } from "./init.js";
 export { crossEntropy, mseLoss, klDivLoss } from "./loss.js";
 export { deferInit, materialize, materializeShard, type Shard } from "./deferred.js";
+export { MixtureOfExperts, ExpertMLP, moeAuxLoss, type MoEOptions } from "./moe.js";
+export { mixtureOfExperts, planRouting, localExperts, expertCapacity, type RoutingOptions, type RoutingPlan, type ExpertRunner } from "./moe_routing.js";

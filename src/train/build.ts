@@ -110,6 +110,13 @@ function buildLanguageModel(config: Config, shard?: Shard): ModelAndData {
     data = config.data,
     seed = config.train.seed;
   if (m.kind === "gpt" && (data.kind === "text" || data.kind === "tokens")) {
+    if (m.moe && (m.moe.topK > m.moe.experts || config.parallel.tensor > 1 || config.parallel.pipeline > 1)) {
+      throw new ConfigError(
+        m.moe.topK > m.moe.experts
+          ? `config: model.moe.topK ${m.moe.topK} exceeds model.moe.experts ${m.moe.experts}`
+          : "config: model.moe runs with data parallelism only (parallel.tensor and parallel.pipeline must be 1)",
+      );
+    }
     const corpus =
       data.kind === "text"
         ? loadTextCorpus({ path: data.path, context: m.context, trainFraction: data.trainFraction })
@@ -127,6 +134,7 @@ function buildLanguageModel(config: Config, shard?: Shard): ModelAndData {
         tiedHead: m.tiedHead,
         dropout: m.dropout,
         checkpoint: m.checkpoint,
+        moe: m.moe,
       });
     // Split across ranks, each materialises only its part: built without weights here.
     const model = config.parallel.tensor > 1 ? deferInit(gpt) : gpt();

@@ -50,6 +50,23 @@ const gptModel = z
       .boolean()
       .default(false)
       .describe("activation checkpointing: recompute each block's activations in backward instead of keeping them (less memory, one more forward of compute)"),
+    moe: z
+      .strictObject({
+        experts: int(1).describe("expert MLPs per block (each as wide as the dense MLP)"),
+        topK: int(1).default(1).describe("experts each token goes to: the k highest router probabilities (1: Switch, 2: GShard); at most experts"),
+        capacityFactor: z
+          .number()
+          .positive()
+          .default(1.25)
+          .describe("each expert takes at most ceil(capacityFactor · tokens · topK / experts) tokens of a batch"),
+        drop: z
+          .boolean()
+          .default(true)
+          .describe("true: a token past its expert's capacity skips that expert (the residual carries it); false: no capacity limit"),
+        auxLossWeight: z.number().min(0).default(0.01).describe("weight of the Switch load-balancing loss added to the training loss, per block"),
+      })
+      .optional()
+      .describe("mixture of experts: replace every block's MLP by `experts` MLPs and a top-k softmax router (absent: dense MLP)"),
   })
   .describe("gpt");
 

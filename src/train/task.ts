@@ -1,4 +1,6 @@
+import { add } from "../ops/binary.js";
 import { crossEntropy } from "../ops/loss.js";
+import { moeAuxLoss } from "../nn/moe.js";
 import type { Module } from "../nn/module.js";
 import { TensorParallelGPT } from "../models/tensor_parallel_gpt.js";
 import type { Tensor } from "../tensor/tensor.js";
@@ -77,7 +79,12 @@ function languageModelLoss(model: Module, batch: Batch): Tensor {
 export function languageModel(): Task {
   return {
     unit: "tokens",
-    loss: languageModelLoss,
+    // Training adds the mixture-of-experts layers' load-balancing loss; evaluation reports the cross-entropy alone.
+    loss: (model, batch) => {
+      const loss = languageModelLoss(model, batch),
+        aux = moeAuxLoss(model);
+      return aux ? add(loss, aux) : loss;
+    },
     evaluate(model, batch) {
       const loss = languageModelLoss(model, batch);
       return { loss: loss.item(), count: batch.y.size };

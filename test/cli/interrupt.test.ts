@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 
-import { checkpointName } from "../../src/train/checkpoint.js";
+import { checkpointName, loadCheckpoint } from "../../src/train/checkpoint.js";
 import { repoRoot } from "../helpers/paths.js";
 import { missingFashionMnist, missingMpi, skipIfMissing } from "../helpers/prerequisites.js";
 
@@ -60,6 +60,15 @@ function interrupted(args: string[], outDir: string, signal: NodeJS.Signals, gro
   );
 }
 
+/** True when the run's checkpoint of `step` is there, complete and verified, and holds that step. */
+function savedAt(runDir: string, step: number): boolean {
+  const dir = join(runDir, "checkpoints", checkpointName(step));
+  if (!existsSync(dir)) return false;
+  const checkpoint = loadCheckpoint(dir);
+  checkpoint.close();
+  return checkpoint.meta.step === step;
+}
+
 const records = (runDir: string) =>
   readFileSync(join(runDir, "metrics.jsonl"), "utf8")
     .trim()
@@ -77,7 +86,7 @@ test("SIGTERM: the step finishes, a checkpoint is written, the resume command pr
   const step = Number(hint[1]),
     runDir = join(work, hint[3]!);
   assert.ok(step >= 3 && step < STEPS, `stopped at step ${step}`);
-  assert.ok(existsSync(join(runDir, "checkpoints", checkpointName(step), "model.safetensors")), "the checkpoint of the last step");
+  assert.ok(savedAt(runDir, step), "the checkpoint of the last step");
   assert.equal(records(runDir).at(-1)!.step, step, "metrics end at the last step");
 
   const resumed = spawnSync(process.execPath, [cli, ...hint[2]!.split(" "), "--set", "train.evalEvery=50", "--no-progress"], {
@@ -105,7 +114,7 @@ test("SIGINT under turbine launch (threads): every rank stops after the same ste
   assert.equal(r.code, 130, r.output);
   const hint = /\[rank 0\] interrupted by SIGINT after step (\d+); resume with: turbine launch -n 2 -- train --resume (\S+)\n/.exec(r.output);
   assert.ok(hint, r.output);
-  assert.ok(existsSync(join(work, hint[2]!, "checkpoints", checkpointName(Number(hint[1])), "model.safetensors")));
+  assert.ok(savedAt(join(work, hint[2]!), Number(hint[1])), "the checkpoint of the last step");
   assert.doesNotMatch(r.output, /failed|timed out/);
 });
 
@@ -121,6 +130,6 @@ test("Ctrl-C at the terminal under turbine launch --backend mpi: mpirun passes i
     r.output,
   );
   assert.ok(hint, r.output);
-  assert.ok(existsSync(join(work, hint[3]!, "checkpoints", checkpointName(Number(hint[2])), "model.safetensors")));
+  assert.ok(savedAt(join(work, hint[3]!), Number(hint[2])), "the checkpoint of the last step");
   assert.doesNotMatch(r.output, /\x1b\[/, "no escape codes in output that is not a terminal");
 });
