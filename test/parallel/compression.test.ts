@@ -37,9 +37,13 @@ const gradients = (size: number, steps: number): Float32Array[][] =>
   Array.from({ length: steps }, (_, step) => [0, 1].map((rank) => knownGradient(size, rank, step)));
 
 function topkReference(size: number, steps: number, ratio: number, errorFeedback: boolean): number[][] {
+  return topkOf(gradients(size, steps), size, ratio, errorFeedback);
+}
+
+function topkOf(perStep: Float32Array[][], size: number, ratio: number, errorFeedback = true): number[][] {
   const k = Math.ceil(ratio * size),
     residuals = [0, 1].map(() => new Array<number>(size).fill(0));
-  return gradients(size, steps).map((perRank) => {
+  return perStep.map((perRank) => {
     const out = new Array<number>(size).fill(0);
     perRank.forEach((g, r) => {
       const acc = Array.from(g, (x, i) => f(residuals[r]![i]! + x));
@@ -53,8 +57,12 @@ function topkReference(size: number, steps: number, ratio: number, errorFeedback
 }
 
 function onebitReference(size: number, steps: number, errorFeedback: boolean): number[][] {
+  return onebitOf(gradients(size, steps), size, errorFeedback);
+}
+
+function onebitOf(perStep: Float32Array[][], size: number, errorFeedback = true): number[][] {
   const residuals = [0, 1].map(() => new Array<number>(size).fill(0));
-  return gradients(size, steps).map((perRank) => {
+  return perStep.map((perRank) => {
     const out = new Array<number>(size).fill(0);
     perRank.forEach((g, r) => {
       const acc = Array.from(g, (x, i) => f(residuals[r]![i]! + x));
@@ -150,6 +158,39 @@ test("compression hooks on 2 ranks equal hand-computed references over 3 steps, 
     }
   const cold = powerSgdReference(steps, { errorFeedback: true, warmStart: false });
   assert.ok(maxDifference(cold[1]!, powerSgdReference(steps, { errorFeedback: true, warmStart: true })[1]!) > 0.05, "warm start changes the result");
+});
+
+test("an overflow (inf) on one rank reaches every rank whole and leaves the residuals alone: the steps after it equal a run without that step", {
+  timeout: 60_000,
+}, async () => {
+  // Fed into the residual, the inf would make every later step inf or NaN (a loss scale halving
+  // forever); a rank deciding alone to send the bucket whole would mismatch its peer's collectives.
+  const shapes = [[6, 5], [5], [4, 3]],
+    size = sizeOf(shapes);
+  const specs = [spec("topk", { ratio: 0.2 }), spec("onebit"), spec("powersgd", { rank: 2 })];
+  const [ranks0, ranks1] = await onTwoRanks<HookRun>({ mode: "hooks", specs, shapes, steps: 3, overflowAt: 1 });
+  const references = [topkReference(size, 3, 0.2, true), onebitReference(size, 3, true), powerSgdReference(3, { errorFeedback: true, warmStart: true })];
+  specs.forEach((s, i) => {
+    for (const run of [ranks0![i]!, ranks1![i]!]) {
+      assert.equal(run.outputs[1]![0], Number.POSITIVE_INFINITY, `${s.kind}: the overflow reaches every rank`);
+      assert.equal(run.bytes[1], 4 + 4 * size, `${s.kind}: the overflowed bucket goes whole`);
+      assertNear(run.outputs[0]!, references[i]![0]!, `${s.kind} step 0`);
+    }
+  });
+  // Step 2 after the skipped step 1 is the references' step 1 with step 2's gradients, for topk
+  // and onebit (no state but the residual): recompute it with the residual of step 0 only.
+  const skip = (reference: (g: Float32Array[][]) => number[][]): number[] => reference(gradients(size, 3).filter((_, step) => step !== 1))[1]!;
+  assertNear(
+    ranks0![0]!.outputs[2]!,
+    skip((g) => topkOf(g, size, 0.2)),
+    "topk step 2 after the overflow",
+  );
+  assertNear(
+    ranks0![1]!.outputs[2]!,
+    skip((g) => onebitOf(g, size)),
+    "onebit step 2 after the overflow",
+  );
+  for (const v of ranks0![2]!.outputs[2]!) assert.ok(Number.isFinite(v), "powersgd recovers after the overflow");
 });
 
 test("bytes sent per step against the plain all-reduce: bf16 2×, topk ≥ 20× at ratio 0.01, powersgd rank 4 ≥ 30×, onebit ≥ 25× on a 512×512 layer", {

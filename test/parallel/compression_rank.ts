@@ -17,7 +17,7 @@ import { tidy } from "../../src/tensor/scope.js";
 import { Tensor } from "../../src/tensor/tensor.js";
 
 export type CompressionArgs =
-  | { mode: "hooks"; specs: CompressionSpec[]; shapes: number[][]; steps: number }
+  | { mode: "hooks"; specs: CompressionSpec[]; shapes: number[][]; steps: number; overflowAt?: number }
   | { mode: "train"; specs: CompressionSpec[]; steps: number };
 
 export interface HookRun {
@@ -38,7 +38,8 @@ export function knownGradient(size: number, rank: number, step: number): Float32
   return Float32Array.from({ length: size }, (_, i) => Math.sin(0.37 * i + 1.3 * rank + 0.7 * step) * (1 + (i % 7)) + 0.1 * rank);
 }
 
-function runHook(hook: CommunicationHook, group: ProcessGroup, shapes: number[][], steps: number): HookRun {
+/** Runs the hook on the known gradients; at step `overflowAt` rank 0's first entry is +inf. */
+function runHook(hook: CommunicationHook, group: ProcessGroup, shapes: number[][], steps: number, overflowAt = -1): HookRun {
   const offsets: number[] = [];
   let size = 0;
   for (const shape of shapes) {
@@ -50,6 +51,7 @@ function runHook(hook: CommunicationHook, group: ProcessGroup, shapes: number[][
   try {
     for (let step = 0; step < steps; step++) {
       flat.toHost().set(knownGradient(size, group.rank, step));
+      if (step === overflowAt && group.rank === 0) flat.toHost()[0] = Number.POSITIVE_INFINITY;
       const bucket: GradientBucket = { index: 0, flat, shapes, offsets };
       run.bytes.push(hook.reduce(bucket, group));
       run.outputs.push(Array.from(flat.toHost()));
@@ -101,6 +103,6 @@ export function run(group: ProcessGroup, args: CompressionArgs): HookRun[] | Tra
   return args.specs.map((spec) => {
     const hook = hookFor(spec);
     if (!hook) throw new Error("compression_rank: hooks mode needs a compressor");
-    return runHook(hook, group, args.shapes, args.steps);
+    return runHook(hook, group, args.shapes, args.steps, args.overflowAt);
   });
 }

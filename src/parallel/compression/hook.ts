@@ -1,5 +1,5 @@
 import type { ProcessGroup } from "../process_group.js";
-import type { Tensor } from "../../tensor/tensor.js";
+import { Tensor } from "../../tensor/tensor.js";
 
 /** One DDP bucket's gradient as a communication hook sees it. */
 export interface GradientBucket {
@@ -46,4 +46,30 @@ export function residualOf(residuals: Map<number, Float32Array>, bucket: Gradien
     residuals.set(bucket.index, residual);
   }
   return residual;
+}
+
+/** The bytes of sendOverflowWhole's agreement, which a compressing hook adds to what it sent. */
+export const OVERFLOW_FLAG_BYTES = 4;
+
+/**
+ * For the hooks with error feedback: when any rank's bucket holds inf or NaN (a loss-scaled step
+ * that overflowed), the bucket is all-reduced as it is, so every rank sees the overflow and the
+ * GradScaler skips the step, and the residuals are left alone: fed into them, the overflow would
+ * poison every later step (the loss scale halving forever of DeepSpeed issue 753). The ranks
+ * agree through a 4-byte all-reduce (max) per bucket. Returns the bytes sent, or null when every
+ * rank's bucket is finite and the hook compresses it (the 4 bytes are then the hook's to count).
+ */
+export function sendOverflowWhole(bucket: GradientBucket, values: Float32Array, group: ProcessGroup): number | null {
+  let overflow = 0;
+  for (let i = 0; i < values.length && overflow === 0; i++) if (!Number.isFinite(values[i]!)) overflow = 1;
+  const flag = Tensor.empty([1], "float32", "gradient");
+  try {
+    flag.toHost()[0] = overflow;
+    group.allReduce(flag, "max").wait();
+    if (flag.toHost()[0] === 0) return null;
+  } finally {
+    flag.dispose();
+  }
+  group.allReduce(bucket.flat, "mean").wait();
+  return OVERFLOW_FLAG_BYTES + 4 * values.length;
 }

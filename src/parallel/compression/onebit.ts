@@ -1,6 +1,6 @@
 import type { ProcessGroup } from "../process_group.js";
 import { gatherArrays } from "./gather.js";
-import { type CommunicationHook, floatElements, type GradientBucket, residualOf } from "./hook.js";
+import { type CommunicationHook, floatElements, type GradientBucket, OVERFLOW_FLAG_BYTES, residualOf, sendOverflowWhole } from "./hook.js";
 
 /**
  * 1-bit compression with error feedback (1-bit SGD, the compressed stage of DeepSpeed's 1-bit
@@ -18,6 +18,8 @@ export class OneBitHook implements CommunicationHook {
   reduce(bucket: GradientBucket, group: ProcessGroup): number {
     const values = floatElements(bucket, this.kind),
       n = values.length;
+    const overflow = sendOverflowWhole(bucket, values, group);
+    if (overflow !== null) return overflow;
     const residual = residualOf(this.residuals, bucket, n);
     let squares = 0;
     for (let i = 0; i < n; i++) {
@@ -40,6 +42,6 @@ export class OneBitHook implements CommunicationHook {
         base = r * words;
       for (let i = 0; i < n; i++) values[i]! += (allSigns[base + (i >>> 5)]! >>> (i & 31)) & 1 ? s : -s;
     }
-    return 4 * words + 4;
+    return OVERFLOW_FLAG_BYTES + 4 * words + 4;
   }
 }

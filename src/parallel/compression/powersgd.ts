@@ -1,7 +1,7 @@
 import { Rng } from "../../data/random.js";
 import { Tensor } from "../../tensor/tensor.js";
 import type { ProcessGroup } from "../process_group.js";
-import { type CommunicationHook, floatElements, type GradientBucket, residualOf } from "./hook.js";
+import { type CommunicationHook, floatElements, type GradientBucket, OVERFLOW_FLAG_BYTES, residualOf, sendOverflowWhole } from "./hook.js";
 import { fillNormal, type MatrixView, multiply, multiplyByTransposed, multiplyTransposed, orthonormalizeColumns } from "./low_rank.js";
 
 /** A gradient of the bucket that PowerSGD factors: n×m (its first dimension by the rest) at rank r. */
@@ -52,6 +52,8 @@ export class PowerSGDHook implements CommunicationHook {
 
   reduce(bucket: GradientBucket, group: ProcessGroup): number {
     const values = floatElements(bucket, this.kind);
+    const overflow = sendOverflowWhole(bucket, values, group);
+    if (overflow !== null) return overflow;
     const plan = this.planOf(bucket);
     const m = residualOf(this.residuals, bucket, values.length);
     for (let i = 0; i < values.length; i++) m[i]! += values[i]!;
@@ -76,7 +78,7 @@ export class PowerSGDHook implements CommunicationHook {
         m.fill(0, w.offset, w.offset + w.size); // sent exactly: nothing to feed back
         at += w.size;
       }
-      if (plan.factored.length === 0) return 4 * pBuffer.size;
+      if (plan.factored.length === 0) return OVERFLOW_FLAG_BYTES + 4 * pBuffer.size;
       for (const f of plan.factored) {
         orthonormalizeColumns(pOf(f));
         multiplyTransposed(matrix(f, m), pOf(f), qOf(f, qs));
@@ -87,7 +89,7 @@ export class PowerSGDHook implements CommunicationHook {
         multiplyByTransposed(pOf(f), qOf(f, qs), matrix(f, values));
         for (let i = f.offset; i < f.offset + f.n * f.m; i++) m[i]! -= values[i]!;
       }
-      return 4 * (pBuffer.size + qBuffer.size);
+      return OVERFLOW_FLAG_BYTES + 4 * (pBuffer.size + qBuffer.size);
     } finally {
       pBuffer.dispose();
       qBuffer.dispose();

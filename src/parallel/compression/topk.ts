@@ -1,6 +1,6 @@
 import type { ProcessGroup } from "../process_group.js";
 import { gatherArrays } from "./gather.js";
-import { type CommunicationHook, floatElements, type GradientBucket, residualOf } from "./hook.js";
+import { type CommunicationHook, floatElements, type GradientBucket, OVERFLOW_FLAG_BYTES, residualOf, sendOverflowWhole } from "./hook.js";
 
 /**
  * Deep gradient compression's top-k sparsification with error feedback: each rank adds the
@@ -24,6 +24,8 @@ export class TopKHook implements CommunicationHook {
   reduce(bucket: GradientBucket, group: ProcessGroup): number {
     const values = floatElements(bucket, this.kind),
       n = values.length;
+    const overflow = sendOverflowWhole(bucket, values, group);
+    if (overflow !== null) return overflow;
     const residual = residualOf(this.residuals, bucket, n);
     for (let i = 0; i < n; i++) residual[i]! += values[i]!;
     const k = Math.min(n, Math.ceil(this.ratio * n));
@@ -39,7 +41,7 @@ export class TopKHook implements CommunicationHook {
     for (let j = 0; j < allIndices.length; j++) values[allIndices[j]!]! += allValues[j]!;
     const scale = 1 / group.size;
     for (let i = 0; i < n; i++) values[i]! *= scale;
-    return 8 * k;
+    return OVERFLOW_FLAG_BYTES + 8 * k;
   }
 }
 
