@@ -189,6 +189,13 @@ function buildClassifier(config: Config, shard?: Shard): ModelAndData {
  */
 function fashionTrainLoader(data: Extract<Config["data"], { kind: "fashion-mnist" }>, seed: number, shard?: Shard): DataLoader<any, Batch> {
   const train = FashionMNIST.load({ split: "train", root: data.root, cache: data.cache });
+  const ranks = shard?.worldSize ?? 1;
+  if (data.batchSize * ranks > train.length) {
+    const job = ranks > 1 ? ` × ${ranks} ranks = ${data.batchSize * ranks}` : "";
+    throw new ConfigError(
+      `config: data.batchSize ${data.batchSize}${job} is larger than the training set (${train.length} samples); give data.batchSize ≤ ${Math.floor(train.length / ranks)}`,
+    );
+  }
   const common = {
     batchSize: data.batchSize,
     seed,

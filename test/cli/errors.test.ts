@@ -79,6 +79,11 @@ const cases: { args: string[]; code: number; says: RegExp; afterHelp?: boolean }
     says: /2000 validation windows exceed the \d+ this text holds; .*data\.valBatches × data\.batchSize = 2000 windows/,
   },
   // found by the flags fuzz (flags_fuzz.test.ts): values the schema or the parser let through
+  {
+    args: ["train", "mlp", "--set", "data.batchSize=100000000"],
+    code: 2,
+    says: /^turbine: config: data\.batchSize 100000000 is larger than the training set \(60000 samples\); give data\.batchSize ≤ 60000/,
+  },
   { args: ["train", ""], code: 2, says: /^turbine: config "": the path is empty; give a config file or a built-in name/ },
   { args: ["train", tinyGpt, "--set", "train.threads=5000"], code: 2, says: /train\.threads: got 5000; expected a number ≤ 1024/ },
   {

@@ -32,24 +32,27 @@ const names = Object.keys(meta.shapes);
 const makers: Record<string, (params: Record<string, Tensor>) => Optimizer<any>> = {
   lamb: (p) => new Lamb(Object.values(p), { lr: meta.lamb.lr, betas: meta.lamb.betas, eps: meta.lamb.eps, weightDecay: meta.lamb.weight_decay }),
   lion: (p) => new Lion(Object.values(p), { lr: meta.lion.lr, betas: meta.lion.betas, weightDecay: meta.lion.weight_decay }),
-  muon: (p) => {
-    const m = meta.muon;
-    return new Muon(
-      [
-        { params: names.filter((n) => meta.muonParams.includes(n)).map((n) => p[n]!) },
-        {
-          params: names.filter((n) => !meta.muonParams.includes(n)).map((n) => p[n]!),
-          useMuon: false,
-          lr: m.adam_lr,
-          betas: m.adam_betas,
-          eps: m.adam_eps,
-          weightDecay: m.adam_weight_decay,
-        },
-      ],
-      { lr: m.lr, momentum: m.momentum, weightDecay: m.weight_decay },
-    );
-  },
+  muon: (p) => makeMuon(p, true),
+  muon_plain: (p) => makeMuon(p, false),
 };
+
+function makeMuon(p: Record<string, Tensor>, nesterov: boolean): Optimizer<any> {
+  const m = meta.muon;
+  return new Muon(
+    [
+      { params: names.filter((n) => meta.muonParams.includes(n)).map((n) => p[n]!) },
+      {
+        params: names.filter((n) => !meta.muonParams.includes(n)).map((n) => p[n]!),
+        useMuon: false,
+        lr: m.adam_lr,
+        betas: m.adam_betas,
+        eps: m.adam_eps,
+        weightDecay: m.adam_weight_decay,
+      },
+    ],
+    { lr: m.lr, momentum: m.momentum, weightDecay: m.weight_decay, nesterov },
+  );
+}
 
 function fresh(): Record<string, Tensor> {
   return Object.fromEntries(names.map((n) => [n, Object.assign(copyOf(tensors[`init/${n}`]!), { requiresGrad: true })]));
