@@ -12,11 +12,11 @@
  *   npx tsc -p . && node dist/bench/checkpointing.js [--threads N] [--steps N] [--rounds N] [--warmup N] [--json]
  */
 import { memory } from "../src/tensor/memory.js";
-import { buildRun } from "../src/train/build.js";
 import { parseConfig } from "../src/train/config_file.js";
-import { Trainer } from "../src/train/trainer.js";
+import type { Trainer } from "../src/train/trainer.js";
 import { packageRoot } from "../src/package_root.js";
 import { benchOptions, median, report } from "./harness.js";
+import { timedTrainer } from "./timed_trainer.js";
 import { workloadConfig } from "./workloads.js";
 
 const { json, threads, ints } = benchOptions("checkpointing", { steps: 5, rounds: 5, warmup: 2 });
@@ -32,23 +32,7 @@ interface Side {
 function side(checkpoint: boolean): Side {
   const raw = workloadConfig("gpt", packageRoot(), warmup + rounds * steps);
   const config = parseConfig({ ...raw, model: { ...(raw.model as object), checkpoint } }, "gpt workload");
-  const parts = buildRun(config);
-  const stepSeconds: number[] = [];
-  let last = 0;
-  const trainer = new Trainer({
-    ...parts,
-    eval: undefined,
-    clipGradNorm: config.train.clipGradNorm,
-    callbacks: [
-      {
-        onStepEnd: (info) => {
-          if (info.step > warmup) stepSeconds.push(info.trainSeconds - last);
-          last = info.trainSeconds;
-        },
-      },
-    ],
-  });
-  return { name: checkpoint ? "checkpoint" : "plain", trainer, stepSeconds, peakActivation: 0 };
+  return { name: checkpoint ? "checkpoint" : "plain", ...timedTrainer(config, warmup), peakActivation: 0 };
 }
 
 /** Runs n more steps of a side, tracking its peak activation memory. */

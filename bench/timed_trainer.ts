@@ -1,0 +1,33 @@
+import type { Config } from "../src/train/config.js";
+import { buildRun } from "../src/train/build.js";
+import { Trainer } from "../src/train/trainer.js";
+
+/** A Trainer for a bench side and the seconds of each of its steps after the first `warmup`. */
+export interface TimedTrainer {
+  trainer: Trainer;
+  stepSeconds: number[];
+}
+
+/**
+ * Builds `config`'s run without evaluation and records every step's training time once past
+ * `warmup` steps (benches compare medians of these).
+ * @example const { trainer, stepSeconds } = timedTrainer(config, 2); trainer.fit({ steps: 7 });
+ */
+export function timedTrainer(config: Config, warmup: number): TimedTrainer {
+  const stepSeconds: number[] = [];
+  let last = 0;
+  const trainer = new Trainer({
+    ...buildRun(config),
+    eval: undefined,
+    clipGradNorm: config.train.clipGradNorm,
+    callbacks: [
+      {
+        onStepEnd: (info) => {
+          if (info.step > warmup) stepSeconds.push(info.trainSeconds - last);
+          last = info.trainSeconds;
+        },
+      },
+    ],
+  });
+  return { trainer, stepSeconds };
+}
