@@ -1,11 +1,11 @@
-import { mul } from "../ops/binary.js";
+import { add, mul } from "../ops/binary.js";
+import { embedding } from "../ops/embedding.js";
 import { cast } from "../ops/cast.js";
 import { concat, slice, transpose } from "../ops/layout.js";
 import { matmul } from "../ops/matmul.js";
 import { mean, sum } from "../ops/reduce.js";
 import { softmax } from "../ops/softmax.js";
-import { reshape } from "../ops/view.js";
-import { fromTypedArray } from "../tensor/create.js";
+import { fromTypedArray, zeros } from "../tensor/create.js";
 import type { Tensor } from "../tensor/tensor.js";
 
 /** How tokens are routed to experts. */
@@ -22,8 +22,12 @@ export interface RoutingOptions {
 export interface RoutingPlan {
   /** Rows (token slots) of every expert. */
   capacity: number;
-  /** [tokens, experts · capacity]: 1 where a token occupies slot c of expert e (column e·capacity + c). */
-  dispatch: Float32Array;
+  /** [experts · capacity]: the token in slot c of expert e (index e·capacity + c), or `tokens` when the slot is empty. */
+  slotToken: Int32Array;
+  /** [topK · tokens]: the slot of token t's k-th choice (index k·tokens + t), or experts · capacity when it was dropped. */
+  choiceSlot: Int32Array;
+  /** [topK · tokens · experts]: 1 at (k, t, e) when token t's k-th choice e was kept. */
+  kept: Float32Array;
   /** Per expert, the tokens whose top-k chose it (dropped or not). */
   picked: number[];
 }
@@ -41,8 +45,11 @@ export function expertCapacity(tokens: number, experts: number, options: Routing
  * @example planRouting(Float32Array.from([0.9, 0.1, 0.2, 0.8]), 2, 2, { topK: 1, capacityFactor: 1, drop: true })
  */
 export function planRouting(probs: Float32Array, tokens: number, experts: number, options: RoutingOptions): RoutingPlan {
-  const capacity = expertCapacity(tokens, experts, options);
-  const dispatch = new Float32Array(tokens * experts * capacity);
+  const capacity = expertCapacity(tokens, experts, options),
+    slots = experts * capacity;
+  const slotToken = new Int32Array(slots).fill(tokens),
+    choiceSlot = new Int32Array(options.topK * tokens).fill(slots),
+    kept = new Float32Array(options.topK * tokens * experts);
   const choices: number[][] = [];
   for (let t = 0; t < tokens; t++) {
     const row = probs.subarray(t * experts, (t + 1) * experts);
@@ -55,10 +62,14 @@ export function planRouting(probs: Float32Array, tokens: number, experts: number
     for (let t = 0; t < tokens; t++) {
       const e = choices[t]![k]!;
       picked[e]!++;
-      if (filled[e]! < capacity) dispatch[t * experts * capacity + e * capacity + filled[e]!++] = 1;
+      if (filled[e]! === capacity) continue;
+      const slot = e * capacity + filled[e]!++;
+      slotToken[slot] = t;
+      choiceSlot[k * tokens + t] = slot;
+      kept[(k * tokens + t) * experts + e] = 1;
     }
   }
-  return { capacity, dispatch, picked };
+  return { capacity, slotToken, choiceSlot, kept, picked };
 }
 
 /**
@@ -80,8 +91,8 @@ export function localExperts(experts: readonly ((rows: Tensor) => Tensor)[]): Ex
  * A mixture-of-experts layer on tokens x [tokens, width] (Switch Transformer / GShard): router
  * probabilities softmax(x · routerWeightᵀ), tokens routed by `planRouting`, each kept
  * assignment's expert output scaled by its router probability and summed per token (a token
- * dropped everywhere gets zeros: the residual carries it). Dispatch and combine are matrix
- * products with the routing's one-hot matrix, so gradients reach x, the router and the experts.
+ * dropped everywhere gets zeros: the residual carries it). Dispatch and combine gather rows by
+ * index, so gradients reach x, the router and the experts.
  * `auxLoss` is Switch's load-balancing loss experts · Σₑ fₑ·Pₑ (fₑ: share of the top-k choices
  * that picked e; Pₑ: mean router probability of e), 1 when balanced.
  * @example const { output, auxLoss } = mixtureOfExperts(x, router.weight, localExperts(fns), { topK: 2, capacityFactor: 1.25, drop: true });
@@ -93,15 +104,23 @@ export function mixtureOfExperts(x: Tensor, routerWeight: Tensor, runExperts: Ex
   }
   const probs = softmax(cast(matmul(x, transpose(routerWeight, 0, 1)), "float32"), -1);
   const plan = planRouting(probs.toHost() as Float32Array, tokens, experts, options);
-  const slots = experts * plan.capacity;
-  const dispatch = fromTypedArray(plan.dispatch, [tokens, slots]);
-  const combine = reshape(mul(reshape(dispatch, [tokens, experts, plan.capacity]), reshape(probs, [tokens, experts, 1])), [tokens, slots]);
-  const expertOut = runExperts(matmul(transpose(cast(dispatch, x.dtype), 0, 1), x), plan.capacity);
-  const output = matmul(cast(combine, x.dtype), expertOut);
+  const slots = experts * plan.capacity,
+    zeroRow = zeros([1, x.shape[1]!], { dtype: x.dtype });
+  // Gathers by row index (the embedding op; its backward adds the rows' gradients back), with a
+  // zero row past the end for empty slots and dropped choices.
+  const expertIn = embedding(fromTypedArray(plan.slotToken, [slots]), concat([x, zeroRow]));
+  const expertOut = concat([runExperts(expertIn, plan.capacity), zeroRow]);
+  let output: Tensor | null = null;
+  for (let k = 0; k < options.topK; k++) {
+    const rows = embedding(fromTypedArray(plan.choiceSlot.subarray(k * tokens, (k + 1) * tokens), [tokens]), expertOut);
+    const gate = sum(mul(probs, fromTypedArray(plan.kept.subarray(k * tokens * experts, (k + 1) * tokens * experts), [tokens, experts])), -1, true);
+    const term = mul(rows, cast(gate, x.dtype));
+    output = output ? add(output, term) : term;
+  }
   const share = fromTypedArray(
     Float32Array.from(plan.picked, (n) => n / (tokens * options.topK)),
     [experts],
   );
   const auxLoss = mul(sum(mul(mean(probs, 0), share)), experts);
-  return { output, auxLoss };
+  return { output: output!, auxLoss };
 }

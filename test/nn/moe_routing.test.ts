@@ -31,15 +31,10 @@ test("planRouting: first choices take the slots before second choices, and an ov
   const plan = planRouting(probs, 3, 2, { topK: 2, capacityFactor: 0.5, drop: true });
   assert.equal(plan.capacity, 2);
   assert.deepEqual(plan.picked, [3, 3]);
-  const slot = (t: number): number[] => Array.from(plan.dispatch.subarray(t * 4, t * 4 + 4));
-  // columns: expert 0 slots 0-1, expert 1 slots 0-1. Token 2's first choice finds expert 0 full.
-  assert.deepEqual(
-    [slot(0), slot(1), slot(2)],
-    [
-      [1, 0, 1, 0],
-      [0, 1, 0, 1],
-      [0, 0, 0, 0],
-    ],
-  );
+  // Slots: expert 0's are 0-1, expert 1's are 2-3; 4 marks a dropped choice, token 3 an empty slot.
+  assert.deepEqual(Array.from(plan.slotToken), [0, 1, 0, 1]);
+  // First choices (tokens 0, 1, 2), then second choices: token 2 finds both experts full.
+  assert.deepEqual(Array.from(plan.choiceSlot), [0, 1, 4, 2, 3, 4]);
+  assert.deepEqual(Array.from(plan.kept), [1, 0, 1, 0, 0, 0, 0, 1, 0, 1, 0, 0]);
   assert.equal(planRouting(probs, 3, 2, { topK: 2, capacityFactor: 0.5, drop: false }).capacity, 3);
 });
