@@ -102,7 +102,7 @@ export function assembleRange(name: string, info: TensorInfo, pieces: readonly P
     throw new RangeError(`'${name}' ${formatShape(info.shape)}: elements [${start}, ${start + length}) are outside its ${total}`);
   }
   const out = empty([length], { dtype: info.dtype });
-  const target = out.data as unknown as { set(values: ArrayLike<number>, offset: number): void };
+  const target = out.toHost() as unknown as { set(values: ArrayLike<number>, offset: number): void };
   let covered = start;
   for (const piece of [...pieces].sort((a, b) => a.start - b.start)) {
     const from = Math.max(covered, piece.start),
@@ -136,7 +136,7 @@ export function readerOfStates(states: readonly StrategyState[]): StateReader {
       for (const [name, piece] of Object.entries(state[section])) {
         sections[section].set(name, { shape: piece.shape, dtype: piece.data.dtype });
         const list = sources[section].get(name) ?? [];
-        list.push({ start: piece.start, length: piece.data.size, elements: () => piece.data.data });
+        list.push({ start: piece.start, length: piece.data.size, elements: () => piece.data.toHost() });
         sources[section].set(name, list);
       }
     }

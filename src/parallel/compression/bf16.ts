@@ -18,9 +18,9 @@ export class Bf16Hook implements CommunicationHook {
     const values = floatElements(bucket, this.kind);
     const low = Tensor.empty([values.length], "bfloat16", "gradient");
     try {
-      kernels.cast(DTYPES.float32.code, values, DTYPES.bfloat16.code, low.data);
+      kernels.cast(DTYPES.float32.code, values, DTYPES.bfloat16.code, low.toHost());
       group.allReduce(low, "mean").wait();
-      kernels.cast(DTYPES.bfloat16.code, low.data, DTYPES.float32.code, values);
+      kernels.cast(DTYPES.bfloat16.code, low.toHost(), DTYPES.float32.code, values);
       return low.size * DTYPES.bfloat16.bytes;
     } finally {
       low.dispose();

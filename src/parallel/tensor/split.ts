@@ -53,13 +53,13 @@ export function materializeSplit(meta: Tensor, split: TensorSplit, rank: number,
   const parts = chunks(extent, split, rank, ranks);
   const rows = parts.reduce((n, [start, end]) => n + end - start, 0);
   const out = Tensor.empty([rows, ...meta.shape.slice(1)], meta.dtype, meta.category);
-  out.data.fill(0);
+  out.toHost().fill(0);
   let at = 0;
   for (const [start, end] of parts) {
     const real = Math.max(0, Math.min(end, extent) - start);
     if (real > 0) {
       const piece = materializeRange(meta, start * inner, real * inner);
-      out.data.set(piece.data, at * inner);
+      out.toHost().set(piece.toHost(), at * inner);
       piece.dispose();
     }
     at += end - start;
