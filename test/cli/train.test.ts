@@ -23,12 +23,12 @@ function turbine(args: string[]): { code: number; stdout: string; stderr: string
 
 test("a bad config exits 2 naming each bad field, its value and what is allowed", () => {
   const file = join(work, "bad.yaml");
-  writeFileSync(file, "model:\n  kind: cnn\n  chanels: [8]\ndata:\n  kind: fashion-mnist\n  batchSize: 0\noptimizer:\n  kind: lamb\n");
+  writeFileSync(file, "model:\n  kind: cnn\n  chanels: [8]\ndata:\n  kind: fashion-mnist\n  batchSize: 0\noptimizer:\n  kind: adagrad\n");
   const r = turbine(["train", file]);
   assert.equal(r.code, 2, r.stderr);
   assert.match(r.stderr, /model\.chanels: unknown field; allowed here: kind, channels, hidden, init/);
   assert.match(r.stderr, /data\.batchSize: got 0; expected a number ≥ 1/);
-  assert.match(r.stderr, /optimizer\.kind: got "lamb"; expected one of "sgd", "adam", "adamw"/);
+  assert.match(r.stderr, /optimizer\.kind: got "adagrad"; expected one of "sgd", "adam", "adamw", "lamb", "lion", "muon"/);
   const s = turbine(["train", "--set", "train.epochs=-1"]);
   assert.equal(s.code, 2);
   assert.match(s.stderr, /train\.epochs: got -1/);

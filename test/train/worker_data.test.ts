@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { after, test } from "node:test";
 
 import { checkpointName } from "../../src/train/checkpoint.js";
+import { pieceFile } from "../../src/train/checkpoint_index.js";
 import { parseConfig } from "../../src/train/config_file.js";
 import { runTraining } from "../../src/train/run.js";
 import { missingFashionMnist, skipIfMissing } from "../helpers/prerequisites.js";
@@ -32,7 +33,7 @@ function config(outDir: string, numWorkers: number) {
   );
 }
 
-const weights = (runDir: string, step: number): Buffer => readFileSync(join(runDir, "checkpoints", checkpointName(step), "model.safetensors"));
+const weights = (runDir: string, step: number): Buffer => readFileSync(join(runDir, "checkpoints", checkpointName(step), pieceFile("model", 0)));
 
 test("training with augmentation gives bitwise the same weights on 0 or 2 workers, and resumed mid-run on 1", { skip, timeout: 300_000 }, () => {
   const quiet = { log: () => {} };
