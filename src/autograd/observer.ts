@@ -1,11 +1,20 @@
 /**
- * An optional observer of every op the autograd layer runs, forward and backward: the
- * profiler's hook. With none installed the cost is one null check per op.
+ * An optional observer of every op the autograd layer runs, forward and backward, and of the
+ * training loop's regions outside ops: the profiler's hook. With none installed the cost is one
+ * null check per op or region.
  */
 export interface OpObserver {
   /** Called around each forward rule and each backward rule; returns its result. */
   around<T>(op: string, phase: "forward" | "backward", fn: () => T): T;
+  /** Called around each region of a training step (observeRegion); returns its result. */
+  region?<T>(region: StepRegion, fn: () => T): T;
 }
+
+/**
+ * The parts of a training step that are not ops: the whole step, the wait for its batch, and
+ * the optimizer's update (clipping, the step, zeroing gradients; its kernels run outside ops).
+ */
+export type StepRegion = "step" | "data" | "optimizer";
 
 let current: OpObserver | null = null;
 
@@ -18,4 +27,12 @@ export function setOpObserver(observer: OpObserver | null): OpObserver | null {
   const previous = current;
   current = observer;
   return previous;
+}
+
+/**
+ * Runs fn as a region of a training step, seen by the installed observer (the profiler).
+ * @example const next = observeRegion("data", () => iterator.next());
+ */
+export function observeRegion<T>(region: StepRegion, fn: () => T): T {
+  return current?.region ? current.region(region, fn) : fn();
 }

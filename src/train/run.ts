@@ -48,6 +48,8 @@ export interface RunOptions {
    * no final evaluation (TrainerOptions.stopRequested). Under a group the ranks agree on it.
    */
   stopRequested?: () => string | null;
+  /** Evaluate (every train.evalEvery steps, or per epoch, and at the end); default true. `turbine profile` times training only. */
+  evaluate?: boolean;
 }
 
 /** The outcome of `turbine train`, also its --json line. */
@@ -130,7 +132,7 @@ export function runTraining(config: Config, options: RunOptions = {}): RunSummar
     scheduler: parts.scheduler,
     task: parts.task,
     train: parts.train,
-    eval: parts.eval,
+    eval: options.evaluate === false ? undefined : parts.eval,
     accumulate: config.train.accumulate,
     clipGradNorm: config.train.clipGradNorm,
     evalEvery: config.train.evalEvery,

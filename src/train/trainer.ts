@@ -2,6 +2,7 @@ import { performance } from "node:perf_hooks";
 
 import { withPrecision, type Precision } from "../amp/autocast.js";
 import { noGrad } from "../autograd/grad_mode.js";
+import { observeRegion } from "../autograd/observer.js";
 import type { DataLoader, LoaderState } from "../data/dataloader.js";
 import type { Module } from "../nn/module.js";
 import { mul } from "../ops/binary.js";
@@ -156,7 +157,7 @@ export class Trainer {
             iterator.next(); // the epoch is used up: this moves the loader on to the next one
             break;
           }
-          const info = this.trainStep(iterator, micro);
+          const info = observeRegion("step", () => this.trainStep(iterator, micro));
           const position = train.state();
           const epochDone = position.batchIndex === train.length;
           if (epochDone) this.epoch = position.epoch + 1;
@@ -196,7 +197,7 @@ export class Trainer {
       dataWait = 0;
     for (let i = 0; i < micro; i++) {
       const waitStart = performance.now();
-      const next = iterator.next();
+      const next = observeRegion("data", () => iterator.next());
       dataWait += (performance.now() - waitStart) / 1000;
       if (next.done) throw new Error(`Trainer: the loader ended its epoch ${micro - i} batches before its length (${this.options.train.length}) said`);
       const batch = prepareBatch ? prepareBatch(next.value, this.step) : next.value;
@@ -204,12 +205,15 @@ export class Trainer {
       lossValue += this.backwardMicroBatch(batch, micro, i === micro - 1) / micro;
     }
     this.dataWait += dataWait;
-    if (gradScaler) this.strategy.unscale(gradScaler, optimizer);
-    const gradNorm = this.options.clipGradNorm ? this.strategy.clipGradNorm(this.options.clipGradNorm) : null;
     const lr = optimizer.paramGroups[0]!.lr;
-    this.strategy.step(optimizer, gradScaler);
-    scheduler?.step();
-    optimizer.zeroGrad();
+    const gradNorm = observeRegion("optimizer", () => {
+      if (gradScaler) this.strategy.unscale(gradScaler, optimizer);
+      const norm = this.options.clipGradNorm ? this.strategy.clipGradNorm(this.options.clipGradNorm) : null;
+      this.strategy.step(optimizer, gradScaler);
+      scheduler?.step();
+      optimizer.zeroGrad();
+      return norm;
+    });
     this.step++;
     const trainSeconds = this.clock + (performance.now() - this.clockStart!) / 1000;
     return { step: this.step, epoch: this.epoch, loss: lossValue, lr, gradNorm, throughput: this.processed / trainSeconds, dataWait, trainSeconds };
