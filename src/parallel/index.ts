@@ -57,4 +57,5 @@ export { TensorParallel, type TensorParallelStrategyOptions } from "./tensor/str
 export type { TensorSplit } from "./tensor/split.js";
 export * as compression from "./compression/index.js";
 export { CountingGroup, type CollectiveCount, type CountedOp } from "./counting_group.js";
+export { WrappedGroup, type CollectiveKind } from "./wrapped_group.js";
 export { anyRank } from "./any_rank.js";
