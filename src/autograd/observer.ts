@@ -1,6 +1,6 @@
 /**
- * An optional observer of every op the autograd layer runs, forward and backward, and of the
- * training loop's regions outside ops: the profiler's hook. With none installed the cost is one
+ * An optional observer of every op the autograd layer runs, forward and backward, of the
+ * training loop's regions outside ops and of the batches loader workers made: the profiler's hook. With none installed the cost is one
  * null check per op or region.
  */
 export interface OpObserver {
@@ -8,6 +8,8 @@ export interface OpObserver {
   around<T>(op: string, phase: "forward" | "backward", fn: () => T): T;
   /** Called around each region of a training step (observeRegion); returns its result. */
   region?<T>(region: StepRegion, fn: () => T): T;
+  /** Called when the training thread takes a batch a DataLoader worker made: the worker and when it made it (wall-clock ms, performance.timeOrigin + now()). */
+  loaderBatch?(worker: number, start: number, end: number): void;
 }
 
 /**

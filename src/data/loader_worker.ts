@@ -4,6 +4,7 @@
  * worker_pool.ts for the protocol.
  */
 import { readlinkSync } from "node:fs";
+import { performance } from "node:perf_hooks";
 import { parentPort, workerData } from "node:worker_threads";
 
 import type { BatchMaker } from "./batch_maker.js";
@@ -11,7 +12,7 @@ import { DONE, SLOT_WORDS, STATUS, STATUS_ERROR, STATUS_OK, WANT } from "./slot_
 import type { JobMessage, WorkerErrorMessage, WorkerInit } from "./worker_pool.js";
 
 const init = workerData as WorkerInit;
-const { control, port, layout } = init;
+const { control, times, port, layout } = init;
 
 /** This thread's kernel id, so the training thread can tell when the thread is gone; -1 where /proc is missing. */
 function threadId(): number {
@@ -67,6 +68,7 @@ parentPort!.on("message", (job: JobMessage) => {
     avoided = job.requesterCpu;
   }
   let status = STATUS_OK;
+  times[2 * job.slot] = performance.timeOrigin + performance.now();
   try {
     const count = job.indices.length;
     maker.fill(layout, job, fieldArray(layout.x, job.buffer, 0, count), fieldArray(layout.y, job.buffer, job.yOffset, count));
@@ -74,6 +76,7 @@ parentPort!.on("message", (job: JobMessage) => {
     report("sample", job.seq, err);
     status = STATUS_ERROR;
   }
+  times[2 * job.slot + 1] = performance.timeOrigin + performance.now();
   Atomics.store(control, base + STATUS, status);
   Atomics.store(control, base + DONE, job.seq);
   Atomics.notify(control, base + DONE);

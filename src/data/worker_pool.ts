@@ -2,6 +2,7 @@ import { existsSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from "node:worker_threads";
 
+import { opObserver } from "../autograd/observer.js";
 import { kernels } from "../backends/index.js";
 import { Storage } from "../tensor/storage.js";
 import { Tensor } from "../tensor/tensor.js";
@@ -26,6 +27,8 @@ export interface WorkerInit {
   seed: number;
   layout: BatchLayout;
   control: Int32Array;
+  /** Per slot, when the worker began and finished its last batch there (wall-clock ms), for the profiler. */
+  times: Float64Array;
   /** Where the worker posts errors; the training thread reads them with receiveMessageOnPort. */
   port: MessagePort;
 }
@@ -113,6 +116,7 @@ const align = (bytes: number): number => Math.ceil(bytes / 64) * 64;
 export class WorkerPool {
   readonly slots: Slot[];
   private readonly control: Int32Array;
+  private readonly times: Float64Array;
   private readonly workers: WorkerHandle[] = [];
   private readonly free: SharedArrayBuffer[] = [];
   private readonly errors = new Map<number, WorkerErrorMessage>();
@@ -126,6 +130,7 @@ export class WorkerPool {
     const count = options.numWorkers * options.prefetchFactor;
     this.slots = Array.from({ length: count }, () => ({ job: null, buffer: null }));
     this.control = new Int32Array(new SharedArrayBuffer(4 * (SLOT_WORDS * count + options.numWorkers)));
+    this.times = new Float64Array(new SharedArrayBuffer(8 * 2 * count));
     this.yOffset = align(4 * options.batchSize * fieldSize(options.layout.x));
     this.bufferBytes = this.yOffset + align(4 * options.batchSize * fieldSize(options.layout.y));
     for (let w = 0; w < options.numWorkers; w++) this.workers.push(this.spawn(w));
@@ -167,6 +172,7 @@ export class WorkerPool {
       throw new Error(`DataLoader: batch ${job.batch} of epoch ${job.epoch} was never requested`);
     this.wait(pending);
     s.job = null;
+    opObserver()?.loaderBatch?.(slot % this.workers.length, this.times[2 * slot]!, this.times[2 * slot + 1]!);
     if (this.control[slot * SLOT_WORDS + STATUS] === STATUS_ERROR) {
       const error = this.errorOf(pending);
       throw new DataLoaderWorkerError(`${error.message} [worker ${slot % this.workers.length}]`, error.index, error.stack);
@@ -216,6 +222,7 @@ export class WorkerPool {
       seed: this.options.seed,
       layout: this.options.layout,
       control: this.control,
+      times: this.times,
       port: port2,
     };
     const worker = new Worker(WORKER_URL, { workerData: init, transferList: [port2] });
