@@ -212,9 +212,9 @@ export function registerLaunch(program: Command, ranks: { commands: readonly str
       }
       const threads = opts.threadsPerWorker === undefined ? undefined : positiveInt(opts.threadsPerWorker, "--threads-per-worker", MAX_KERNEL_THREADS);
       const timeoutS = positiveInt(opts.timeout, "--timeout");
-      // train uses every core by default; a rank gets its share.
+      // train and profile use every core by default; a rank gets its share.
       const withThreads = (t: number | undefined): string[] =>
-        t !== undefined && command[0] === "train" ? [...command, "--set", `train.threads=${t}`] : command;
+        t !== undefined && (command[0] === "train" || command[0] === "profile") ? [...command, "--set", `train.threads=${t}`] : command;
       const perWorker = opts.backend === "threads" ? (threads ?? Math.max(1, Math.floor(availableParallelism() / shape.size))) : threads;
       const start: JobStart = { argv: withThreads(perWorker), env: {}, timeoutS, ...(perWorker !== undefined ? { threads: perWorker } : {}) };
       const startJob: StartJob = (size, placement, s) =>

@@ -9,6 +9,7 @@ import { registerCheckpoint } from "./checkpoint.js";
 import { registerData } from "./data.js";
 import { UsageError } from "./errors.js";
 import { LAUNCH_SEPARATOR_HINT, registerLaunch } from "./launch.js";
+import { checkTracePath, registerProfile } from "./profile.js";
 import { registerSample } from "./sample.js";
 import { registerTrain, type TrainCommand, trainConfig } from "./train.js";
 
@@ -78,6 +79,7 @@ export function turbineProgram(options: { launch?: boolean } = {}): Command {
   registerBench(program);
   registerData(program);
   registerCheckpoint(program);
+  registerProfile(program);
   if (options.launch ?? true) registerLaunch(program, { commands: program.commands.map((c) => c.name()), check: checkRankCommand });
   reportUsageErrors(program);
   return program;
@@ -100,6 +102,13 @@ export async function checkRankCommand(argv: string[]): Promise<TrainCommand | n
     .find((c) => c.name() === "train")!
     .action((file: string | undefined, opts: { set: string[]; resume?: string; list?: boolean; helpConfig?: boolean }) => {
       if (!opts.list && !opts.helpConfig) train = { config: trainConfig(file, opts), ...(opts.resume !== undefined ? { resume: opts.resume } : {}) };
+    });
+  // A profile's config and trace file are checked once, before any rank starts.
+  program.commands
+    .find((c) => c.name() === "profile")!
+    .action((file: string | undefined, opts: { set: string[]; trace?: string }) => {
+      trainConfig(file, opts);
+      if (opts.trace !== undefined) checkTracePath(opts.trace);
     });
   await program.parseAsync(argv, { from: "user" });
   return train;

@@ -64,6 +64,7 @@ function plausibleValues(option: Option): string[] {
     "--checkpoint": [tinyRun, join(work, "a-folder"), "missing"],
     "--resume": [tinyRun, join(work, "a-folder"), corpus],
     "--hostfile": [corpus, "missing"],
+    "--trace": [join(work, "trace.json"), join(work, "a-folder"), join(work, "missing", "t.json")],
     "--backend": ["threads", "mpi", "nccl"],
     "--workloads": ["mlp", "gpt,cnn", "mlp,rnn", ","],
     "--prompt": ["and ", "Z", "\n"],
@@ -102,6 +103,10 @@ const trainLine = fc.tuple(fc.option(path(tinyGpt, "gpt-chr"), { nil: undefined 
   const guard = f.includes("--resume") ? [] : ["--set", "train.steps=1", "--set", `outDir=${join(work, "runs")}`];
   return ["train", ...(config === undefined ? [] : [config]), ...guard, ...f];
 });
+// profile runs one step after no warm-up, into the test's folder.
+const profileLine = fc
+  .tuple(fc.option(path(tinyGpt, "gpt-chr"), { nil: undefined }), flags(commandNamed("profile")))
+  .map(([config, f]) => ["profile", ...(config === undefined ? [] : [config]), "--steps", "1", "--warmup", "0", "--set", `outDir=${join(work, "runs")}`, ...f]);
 const sampleLine = fc
   .tuple(fc.constantFrom([tinyRun], [join(work, "a-folder")], []), flags(commandNamed("sample")))
   .map(([checkpoint, f]) => ["sample", ...checkpoint.flatMap((c) => ["--checkpoint", c]), ...f]);
@@ -114,12 +119,12 @@ const dataLine = fc
     flags(commandNamed("data").commands[0]!),
   )
   .map(([args, f]) => ["data", "prepare", ...args, ...f]);
-const rankLine = fc.oneof(trainLine, sampleLine, benchLine, dataLine, fc.constant(["fly"]), fc.constant([] as string[]));
+const rankLine = fc.oneof(trainLine, profileLine, sampleLine, benchLine, dataLine, fc.constant(["fly"]), fc.constant([] as string[]));
 const launchLine = fc
   .tuple(flags(commandNamed("launch")), fc.constantFrom(["-n", "2"], ["--nproc-per-node", "1"], []), fc.boolean(), rankLine)
   .map(([f, ranks, separated, rank]) => ["launch", ...ranks, ...f, ...(separated ? ["--"] : []), ...rank]);
 const topLine = fc.array(fc.oneof(unknownFlag, wrongValue, fc.constantFrom("trian", "data", "-V")), { maxLength: 2 });
-const anyLine = fc.oneof({ weight: 3, arbitrary: trainLine }, sampleLine, benchLine, dataLine, { weight: 2, arbitrary: launchLine }, topLine);
+const anyLine = fc.oneof({ weight: 3, arbitrary: trainLine }, profileLine, sampleLine, benchLine, dataLine, { weight: 2, arbitrary: launchLine }, topLine);
 
 /** A stack trace's frames, or the prefix of an error printed whole ("TypeError: ..."). */
 const STACK = /^\s+at \S|^turbine: [A-Z]\w*Error:/m;
@@ -128,7 +133,7 @@ test("in-process: any line of flags parses, or ends in a usage or config error (
   // Every command's flags through commander and the rank check of `turbine launch` (train's
   // config included), without running anything: hundreds of lines in a second.
   await fc.assert(
-    fc.asyncProperty(fc.oneof(trainLine, sampleLine, benchLine, dataLine, fc.constant(["fly"])), async (argv) => {
+    fc.asyncProperty(fc.oneof(trainLine, profileLine, sampleLine, benchLine, dataLine, fc.constant(["fly"])), async (argv) => {
       try {
         await checkRankCommand(argv.filter((a) => a !== "--help"));
       } catch (error) {
