@@ -123,7 +123,9 @@ export function registerBench(program: Command): void {
         // Measured again after the workloads, the higher figure kept: a limit taken once, in a
         // slow moment of a shared host, would flatter every percentage below it.
         const limit = Math.max(before, matmulLimit(dtype, opts.threads));
-        process.stdout.write(`${heading}; matmul limit (1024³, ${o.precision}, ${opts.threads} threads, fastest before and after): ${limit.toFixed(0)} GFLOP/s\n`);
+        process.stdout.write(
+          `${heading}; matmul limit (1024³, ${o.precision}, ${opts.threads} threads, fastest before and after): ${limit.toFixed(0)} GFLOP/s\n`,
+        );
         if (opts.json)
           for (const r of rows)
             process.stdout.write(
