@@ -142,7 +142,11 @@ const cases: { args: string[]; code: number; says: RegExp; afterHelp?: boolean }
   { args: ["launch", "--", "train"], code: 2, says: /launch: how many ranks\? give -n N \(in all\) or --nproc-per-node N/ },
   { args: ["launch", "-n", "0", "--", "train"], code: 2, says: /launch: -n must be a positive integer, got "0"/ },
   { args: ["launch", "-n", "2", "--backend", "nccl", "--", "train"], code: 2, says: /launch: --backend must be threads or mpi, got "nccl"/ },
-  { args: ["launch", "-n", "2", "--", "fly"], code: 2, says: /launch: each rank runs a turbine command \(train, sample, bench, data, checkpoint\), got "fly"/ },
+  {
+    args: ["launch", "-n", "2", "--", "fly"],
+    code: 2,
+    says: /launch: each rank runs a turbine command \(train, sample, bench, data, checkpoint(, [a-z]+)*\), got "fly"/,
+  },
   {
     args: ["launch", "-n", "2", "--set", "train.steps=1", "train"],
     code: 2,

@@ -62,21 +62,8 @@ test("launch -n 2 -- profile: rank 0 merges both ranks into one trace (one pid p
   timeout: 120_000,
 }, () => {
   const trace = join(work, "threads.json");
-  const r = turbine([
-    "launch",
-    "-n",
-    "2",
-    "--threads-per-worker",
-    "1",
-    "--",
-    "profile",
-    ...mlp(16, 16),
-    "--set",
-    "data.numWorkers=1",
-    "--trace",
-    trace,
-    "--json",
-  ]);
+  const twoRanks = ["launch", "-n", "2", "--threads-per-worker", "1", "--"];
+  const r = turbine([...twoRanks, "profile", ...mlp(16, 16), "--set", "data.numWorkers=1", "--trace", trace, "--json"]);
   assert.equal(r.code, 0, r.stderr);
   const report = JSON.parse(r.stdout.trim().split("\n").at(-1)!) as {
     ranks: number;
