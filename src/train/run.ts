@@ -75,6 +75,8 @@ export interface RunSummary {
   comm_bytes: number | null;
   /** This rank's model states (the tracker's peaks, and the optimizer state on disk); modelStateBytes gives the formula. */
   model_state_bytes: ModelStateBytes;
+  /** Under train.compile: step shapes compiled, milliseconds spent compiling, steps replayed (null without). */
+  compile: { compilations: number; compile_ms: number; replays: number } | null;
 }
 
 /**
@@ -140,6 +142,7 @@ export function runTraining(config: Config, options: RunOptions = {}): RunSummar
     precision: parts.precision,
     gradScaler: parts.gradScaler,
     strategy,
+    compile: config.train.compile ? { cacheSize: config.train.compileCacheSize, log: lead ? log : () => {} } : null,
     ...(options.stopRequested ? { stopRequested: group ? agreedStop(group, options.stopRequested) : options.stopRequested } : {}),
   });
   let result: FitResult;
@@ -188,6 +191,7 @@ export function runTraining(config: Config, options: RunOptions = {}): RunSummar
     peak_bytes: peak,
     model_state_bytes: measuredModelStateBytes(report, parts.optimizer),
     comm_bytes: strategy.commBytes === undefined ? null : strategy.commBytes / Math.max(result.steps - firstStep, 1),
+    compile: result.compile && { compilations: result.compile.compilations, compile_ms: result.compile.compileMs, replays: result.compile.replays },
   };
 }
 
