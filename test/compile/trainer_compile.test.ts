@@ -10,7 +10,8 @@ import { AdamW } from "../../src/optim/adamw.js";
 import { manualSeed } from "../../src/tensor/random.js";
 import { buildRun } from "../../src/train/build.js";
 import type { ConfigInput } from "../../src/train/config.js";
-import { parseConfig } from "../../src/train/config_file.js";
+import { ConfigError, parseConfig } from "../../src/train/config_file.js";
+import type { Strategy } from "../../src/parallel/strategy.js";
 import { languageModel } from "../../src/train/task.js";
 import { Trainer } from "../../src/train/trainer.js";
 import type { CompileStats } from "../../src/compile/index.js";
@@ -187,4 +188,24 @@ test("the last short batch of each epoch compiles once, not every epoch", () => 
   assert.equal(stats.compilations, 2, "the full batch and the short one");
   assert.equal(stats.eagerSteps, 4);
   assert.equal(stats.replays, 15 - 4);
+});
+
+test("train.compile refuses a strategy it cannot replay, naming it (a config error)", () => {
+  manualSeed(1);
+  const model = new GPT({ vocabSize: 5, context: 4, layers: 1, heads: 1, width: 8 });
+  class PipelineLike {
+    readonly module = model;
+  }
+  assert.throws(
+    () =>
+      new Trainer({
+        model,
+        optimizer: new AdamW(model.parameters()),
+        task: languageModel(),
+        train: new DataLoader(new ArrayDataset<TokenWindow>([{ x: Int32Array.of(0, 1, 2, 3), y: Int32Array.of(1, 2, 3, 4) }]), { batchSize: 1, collate: collateTokens }),
+        strategy: new PipelineLike() as unknown as Strategy,
+        compile: {},
+      }),
+    (error: Error) => error instanceof ConfigError && /the PipelineLike strategy cannot be compiled/.test(error.message),
+  );
 });
