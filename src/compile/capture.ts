@@ -195,7 +195,7 @@ class Recorder implements Capture, HostWriteObserver, BackwardCaptureObserver {
       originals.set(name, original);
       table[name] = (...args: unknown[]): unknown => {
         if (this.paused === 0) this.kernel(name, args);
-        return original(...args);
+        return original.apply(table, args);
       };
     }
     return () => {
