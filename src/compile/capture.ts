@@ -114,11 +114,14 @@ class Recorder implements Capture, HostWriteObserver, BackwardCaptureObserver {
   }
 
   within(label: string, wrap: (run: () => void) => void, body: () => void): void {
-    this.section(label, wrap, body);
+    if (this.paused > 0) wrap(body);
+    else this.section(label, wrap, body);
   }
 
   backwardPass(body: () => void): void {
-    this.section("backward", asBackwardPass, body);
+    // asBackwardPass has set the pass up already: only the body is left to run.
+    if (this.paused > 0) body();
+    else this.section("backward", asBackwardPass, body);
   }
 
   gradReady(leaf: Tensor, fire: () => void): void {
@@ -163,10 +166,6 @@ class Recorder implements Capture, HostWriteObserver, BackwardCaptureObserver {
   }
 
   private section(label: string, wrap: (run: () => void) => void, body: () => void): void {
-    if (this.paused > 0) {
-      wrap(body);
-      return;
-    }
     const section: SectionEntry = { kind: "section", label, wrap, entries: [] };
     this.top().push(section);
     this.stack.push(section.entries);
