@@ -115,7 +115,7 @@ class Recorder implements Capture, HostWriteObserver, BackwardCaptureObserver {
 
   within(label: string, wrap: (run: () => void) => void, body: () => void): void {
     if (this.paused > 0) wrap(body);
-    else this.section(label, wrap, body);
+    else this.section(label, wrap, () => wrap(body));
   }
 
   backwardPass(body: () => void): void {
@@ -165,12 +165,13 @@ class Recorder implements Capture, HostWriteObserver, BackwardCaptureObserver {
     this.recordMs += performance.now() - start;
   }
 
-  private section(label: string, wrap: (run: () => void) => void, body: () => void): void {
+  /** Runs `run` now, recording what it does as a section that replay wraps in `wrap`. */
+  private section(label: string, wrap: (run: () => void) => void, run: () => void): void {
     const section: SectionEntry = { kind: "section", label, wrap, entries: [] };
     this.top().push(section);
     this.stack.push(section.entries);
     try {
-      body();
+      run();
     } finally {
       this.stack.pop();
     }
