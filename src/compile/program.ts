@@ -39,7 +39,6 @@ interface Call {
   /** A section's wrapper and body (fn is null). */
   readonly wrap?: (body: () => void) => void;
   readonly body?: readonly Call[];
-  readonly backward?: boolean;
 }
 
 /** The arena a program's temporaries live in: one storage, shared by the programs of one compiled step. */
@@ -162,7 +161,7 @@ export class Program {
       };
     };
     const table = kernels as unknown as Record<string, (...args: unknown[]) => unknown>;
-    const calls = (list: readonly Entry[], backward: boolean): Call[] =>
+    const calls = (list: readonly Entry[]): Call[] =>
       list.map((e): Call => {
         switch (e.kind) {
           case "kernel": {
@@ -190,12 +189,12 @@ export class Program {
             };
           }
           case "section":
-            return { name: e.label, fn: null, args: [], wrap: e.wrap, body: calls(e.entries, backward || e.label === "backward") };
+            return { name: e.label, fn: null, args: [], wrap: e.wrap, body: calls(e.entries) };
         }
       });
     return {
       arena,
-      calls: calls(this.entries, false),
+      calls: calls(this.entries),
       outputs: this.trace.outputs.map((o) => resolve(o.operand) as TypedArray),
       handouts: this.trace.handouts.map(({ param, grad }) => handTo(param, grad)),
     };
