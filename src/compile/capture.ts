@@ -51,7 +51,11 @@ const MAX_CONST_BYTES = 4096;
  * whose gradients a replay must hand back.
  * @example const { trace, outputs } = record(inputs, params, (capture) => stepBody(capture));
  */
-export function record(inputs: readonly Tensor[], parameters: readonly Tensor[], step: (capture: Capture) => readonly Tensor[]): { trace: Trace; outputs: readonly Tensor[] } {
+export function record(
+  inputs: readonly Tensor[],
+  parameters: readonly Tensor[],
+  step: (capture: Capture) => readonly Tensor[],
+): { trace: Trace; outputs: readonly Tensor[] } {
   const recorder = new Recorder(inputs);
   const outputs = recorder.run(step);
   return { trace: recorder.finish(outputs, parameters), outputs };
@@ -207,7 +211,9 @@ class Recorder implements Capture, HostWriteObserver, BackwardCaptureObserver {
     const start = performance.now();
     const effect = kernelEffect(name);
     if (effect.kind !== "pure") {
-      const what = { hostRead: "returns a value the host reads", random: "draws random numbers (dropout)", collective: "is a collective" }[effect.kind as "hostRead"];
+      const what = { hostRead: "returns a value the host reads", random: "draws random numbers (dropout)", collective: "is a collective" }[
+        effect.kind as "hostRead"
+      ];
       this.fail(`the kernel ${name} ${what} inside the step`);
     } else {
       const uses = new Uses();
@@ -237,10 +243,18 @@ class Recorder implements Capture, HostWriteObserver, BackwardCaptureObserver {
       if (role === "w" || role === "rw") uses.writes.push(temp.id);
       return { kind: "temp", temp: temp.id, byteOffset: view.byteOffset - temp.start, length: view.length, array: view.constructor as ArrayKind };
     }
-    const input = this.inputArrays.findIndex((a) => a.buffer === view.buffer && view.byteOffset >= a.byteOffset && view.byteOffset + view.byteLength <= a.byteOffset + a.byteLength);
+    const input = this.inputArrays.findIndex(
+      (a) => a.buffer === view.buffer && view.byteOffset >= a.byteOffset && view.byteOffset + view.byteLength <= a.byteOffset + a.byteLength,
+    );
     if (input >= 0) {
       if (role === "w" || role === "rw") this.fail(`a kernel writes into the step's input ${input}`);
-      return { kind: "input", input, byteOffset: view.byteOffset - this.inputArrays[input]!.byteOffset, length: view.length, array: view.constructor as ArrayKind };
+      return {
+        kind: "input",
+        input,
+        byteOffset: view.byteOffset - this.inputArrays[input]!.byteOffset,
+        length: view.length,
+        array: view.constructor as ArrayKind,
+      };
     }
     if (role === "w" || role === "rw") uses.writesOutside = true;
     return { kind: "persistent", view };

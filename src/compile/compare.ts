@@ -14,7 +14,8 @@ import type { Entry, Operand, Trace, TensorOperand } from "./trace.js";
  */
 export function traceDifference(a: Trace, b: Trace): string | null {
   if (a.temps.length !== b.temps.length) return `${a.temps.length} temporaries, then ${b.temps.length}`;
-  for (let i = 0; i < a.temps.length; i++) if (a.temps[i]!.bytes !== b.temps[i]!.bytes) return `temporary ${i} of ${a.temps[i]!.bytes} bytes, then ${b.temps[i]!.bytes}`;
+  for (let i = 0; i < a.temps.length; i++)
+    if (a.temps[i]!.bytes !== b.temps[i]!.bytes) return `temporary ${i} of ${a.temps[i]!.bytes} bytes, then ${b.temps[i]!.bytes}`;
   if (a.outputs.length !== b.outputs.length || !a.outputs.every((o, i) => sameTensor(o, b.outputs[i]!))) return "the outputs differ";
   if (a.handouts.length !== b.handouts.length || !a.handouts.every((h, i) => h.param === b.handouts[i]!.param && sameTensor(h.grad, b.handouts[i]!.grad))) {
     return "the gradients handed back differ";
@@ -39,7 +40,12 @@ function entriesDifference(a: readonly Entry[], b: readonly Entry[], where: stri
         if (!sameOperand(x.args[j]!, y.args[j]!)) return `${at}: argument ${j} ${describe(x.args[j]!)}, then ${describe(y.args[j]!)}`;
       }
     } else if (x.kind !== "kernel" && x.kind !== "hook" && x.kind !== "section" && y.kind === x.kind) {
-      if (!sameOperand(x.target, y.target) || x.value !== y.value || (x.source === null) !== (y.source === null) || (x.source && !sameOperand(x.source, y.source!))) {
+      if (
+        !sameOperand(x.target, y.target) ||
+        x.value !== y.value ||
+        (x.source === null) !== (y.source === null) ||
+        (x.source && !sameOperand(x.source, y.source!))
+      ) {
         return `${at}: another target or value`;
       }
     }

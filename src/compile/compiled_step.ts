@@ -108,7 +108,8 @@ export class CompiledStep {
    * @example const [loss] = step.run([x, y], [scaler.getScale()]);
    */
   run(inputs: readonly Tensor[], scalars: readonly number[] = [], key = ""): number[] {
-    if (scalars.length !== this.scalarTensors.length) throw new RangeError(`compile: the step reads ${this.scalarTensors.length} scalars, got ${scalars.length}`);
+    if (scalars.length !== this.scalarTensors.length)
+      throw new RangeError(`compile: the step reads ${this.scalarTensors.length} scalars, got ${scalars.length}`);
     scalars.forEach((value, i) => {
       (this.scalarTensors[i]!.data as Float32Array)[0] = value;
     });
@@ -180,7 +181,10 @@ export class CompiledStep {
       return values;
     }
     const start = performance.now();
-    const program = new Program(trace, inputs.map((t) => ({ shape: [...t.shape], dtype: t.dtype as DType })));
+    const program = new Program(
+      trace,
+      inputs.map((t) => ({ shape: [...t.shape], dtype: t.dtype as DType })),
+    );
     const ms = pending.recordMs + (performance.now() - start);
     this.pending.delete(fullKey);
     this.programs.set(fullKey, program);

@@ -43,7 +43,9 @@ export class CompiledMicroBatches {
   constructor(options: CompiledMicroBatchesOptions) {
     const { model, task, strategy, precision, gradScaler } = options;
     if (!(strategy instanceof SingleProcess || strategy instanceof DistributedDataParallel)) {
-      throw new ConfigError(`train.compile: the ${strategy.constructor.name} strategy cannot be compiled (one process and DDP can); set train.compile to false`);
+      throw new ConfigError(
+        `train.compile: the ${strategy.constructor.name} strategy cannot be compiled (one process and DDP can); set train.compile to false`,
+      );
     }
     const params = options.optimizer.paramGroups.flatMap((g) => g.params as Tensor[]);
     this.step = compile(
@@ -64,7 +66,12 @@ export class CompiledMicroBatches {
         }
         return losses;
       },
-      { parameters: params, scalars: gradScaler ? 1 : 0, ...(options.cacheSize ? { cacheSize: options.cacheSize } : {}), ...(options.log ? { log: options.log } : {}) },
+      {
+        parameters: params,
+        scalars: gradScaler ? 1 : 0,
+        ...(options.cacheSize ? { cacheSize: options.cacheSize } : {}),
+        ...(options.log ? { log: options.log } : {}),
+      },
     );
     this.gradScaler = gradScaler;
   }
@@ -90,6 +97,11 @@ export class CompiledMicroBatches {
 
 /** Backward from `loss`, gradients synced only on the step's last micro-batch (DDP's noSync before). */
 function backwardIn(capture: Capture, strategy: Strategy, sync: boolean, loss: Tensor): void {
-  if (!sync && strategy instanceof DistributedDataParallel) capture.within("noSync", (run) => strategy.noSync(run), () => loss.backward());
+  if (!sync && strategy instanceof DistributedDataParallel)
+    capture.within(
+      "noSync",
+      (run) => strategy.noSync(run),
+      () => loss.backward(),
+    );
   else loss.backward();
 }

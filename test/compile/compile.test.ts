@@ -42,7 +42,13 @@ function classifier(): { a: Linear; b: Linear; params: Tensor[] } {
 
 function batchOf(rows: number, seed: number): [Tensor, Tensor] {
   manualSeed(seed);
-  return [randn([rows, 6]), tensor(Array.from({ length: rows }, (_, i) => (i * 7 + seed) % 3), { dtype: "int32" })];
+  return [
+    randn([rows, 6]),
+    tensor(
+      Array.from({ length: rows }, (_, i) => (i * 7 + seed) % 3),
+      { dtype: "int32" },
+    ),
+  ];
 }
 
 const gradsOf = (params: readonly Tensor[]): number[][] => params.map((p) => p.grad!.toArray());
@@ -142,7 +148,10 @@ test("dead entries are removed: a cast whose result nothing reads is not replaye
     const [loss] = step.run([x]);
     const expected = [i + 0.5, -i - 1, 2 * i + 2, -2].reduce((s, v) => s + Math.max(v, 0), 0);
     assert.equal(loss, expected, `step ${i}`);
-    assert.deepEqual(w.grad!.toArray(), [i + 0.5, -i - 1, 2 * i + 2, -2].map((v) => (v > 0 ? 1 : 0)));
+    assert.deepEqual(
+      w.grad!.toArray(),
+      [i + 0.5, -i - 1, 2 * i + 2, -2].map((v) => (v > 0 ? 1 : 0)),
+    );
     dropGrads([w]);
   }
   assert.equal(step.stats.replays, 2);
@@ -150,7 +159,10 @@ test("dead entries are removed: a cast whose result nothing reads is not replaye
 });
 
 test("the default cnn's compiled step allocates no tensor memory after its first replay (memory tracker, buffer pool)", () => {
-  const config = parseConfig({ model: { kind: "cnn" }, data: { kind: "fashion-mnist", batchSize: 16 }, optimizer: { kind: "adamw", lr: 2e-3 } }, "compile memory test");
+  const config = parseConfig(
+    { model: { kind: "cnn" }, data: { kind: "fashion-mnist", batchSize: 16 }, optimizer: { kind: "adamw", lr: 2e-3 } },
+    "compile memory test",
+  );
   const parts = buildRun(config);
   const iterator = parts.train[Symbol.iterator]();
   const batch = iterator.next().value as Batch;

@@ -58,7 +58,12 @@ function train(input: ConfigInput, compile: boolean, steps = 50): Outcome {
       compile: compile ? { log: () => {} } : null,
     });
     const result = trainer.fit({ steps });
-    return { losses, params: parts.model.parameters().map((p) => Float32Array.from(p.data as Float32Array)), stats: result.compile, skipped: result.skippedSteps };
+    return {
+      losses,
+      params: parts.model.parameters().map((p) => Float32Array.from(p.data as Float32Array)),
+      stats: result.compile,
+      skipped: result.skippedSteps,
+    };
   } finally {
     parts.train.close();
   }
@@ -155,7 +160,10 @@ test("a sequence-length warm-up compiles once per distinct length, and replays e
       compile: { log: () => {} },
     });
     const stats = trainer.fit({ steps: 30 }).compile!;
-    assert.deepEqual([...lengths].sort((a, b) => a - b), [8, 12, 16]);
+    assert.deepEqual(
+      [...lengths].sort((a, b) => a - b),
+      [8, 12, 16],
+    );
     assert.equal(stats.compilations, lengths.size, "one compilation per length");
     assert.equal(stats.eagerSteps, 2 * lengths.size, "two recorded steps per length");
     assert.equal(stats.replays, 30 - 2 * lengths.size);
@@ -202,7 +210,10 @@ test("train.compile refuses a strategy it cannot replay, naming it (a config err
         model,
         optimizer: new AdamW(model.parameters()),
         task: languageModel(),
-        train: new DataLoader(new ArrayDataset<TokenWindow>([{ x: Int32Array.of(0, 1, 2, 3), y: Int32Array.of(1, 2, 3, 4) }]), { batchSize: 1, collate: collateTokens }),
+        train: new DataLoader(new ArrayDataset<TokenWindow>([{ x: Int32Array.of(0, 1, 2, 3), y: Int32Array.of(1, 2, 3, 4) }]), {
+          batchSize: 1,
+          collate: collateTokens,
+        }),
         strategy: new PipelineLike() as unknown as Strategy,
         compile: {},
       }),
