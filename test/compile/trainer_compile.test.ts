@@ -38,16 +38,10 @@ function train(input: ConfigInput, compile: boolean, steps = 50): Outcome {
   const losses: number[] = [];
   try {
     const trainer = new Trainer({
-      model: parts.model,
-      optimizer: parts.optimizer,
-      scheduler: parts.scheduler,
-      task: parts.task,
-      train: parts.train,
+      ...parts,
+      eval: undefined,
       accumulate: config.train.accumulate,
       clipGradNorm: config.train.clipGradNorm,
-      precision: parts.precision,
-      gradScaler: parts.gradScaler,
-      ...(parts.prepareBatch ? { prepareBatch: parts.prepareBatch } : {}),
       callbacks: [
         {
           onStepEnd: (info) => {
@@ -147,11 +141,8 @@ test("a sequence-length warm-up compiles once per distinct length, and replays e
   const lengths = new Set<number>();
   try {
     const trainer = new Trainer({
-      model: parts.model,
-      optimizer: parts.optimizer,
-      scheduler: parts.scheduler,
-      task: parts.task,
-      train: parts.train,
+      ...parts,
+      eval: undefined,
       prepareBatch: (batch, step) => {
         const prepared = parts.prepareBatch!(batch, step);
         lengths.add(prepared.x.shape[1]!);
