@@ -37,5 +37,6 @@ export * as models from "./models/index.js";
 export * as parallel from "./parallel/index.js";
 export * from "./train/index.js";
 export { timeOps, formatOpTable, type OpTiming } from "./profile/op_timer.js";
+export * as report from "./report/index.js";
 export { saveSafetensors, loadSafetensors, encodeSafetensors, decodeSafetensors, type Safetensors } from "./tensor/safetensors.js";
 export { kernels, backendName } from "./backends/index.js";
