@@ -27,7 +27,7 @@ export function formatReference(): string {
 
 const wholeNumber = (value: number): string => Math.round(value).toLocaleString("en-US");
 
-function printSummary(s: RunSummary, json: boolean): void {
+function printSummary(s: RunSummary, json: boolean, report: boolean): void {
   const eval_ = s.eval
     ? `${s.eval.accuracy !== undefined ? `accuracy ${(100 * s.eval.accuracy).toFixed(2)}%, ` : ""}loss ${s.eval.loss.toFixed(4)}`
     : "no evaluation";
@@ -42,7 +42,7 @@ function printSummary(s: RunSummary, json: boolean): void {
     formatModelStateBytes(s.model_state_bytes, `model states${ofRank0}`),
     s.comm_bytes === null ? null : `gradient communication${ofRank0}: ${wholeNumber(s.comm_bytes)} bytes sent per step`,
     `checkpoint: ${s.checkpoint ?? "none"}`,
-    `run folder: ${s.run_dir} (metrics.jsonl, config.json)`,
+    `run folder: ${s.run_dir} (metrics.jsonl, config.json, summary.json${report ? `, ${REPORT_FILE}` : ""})`,
   ].filter((l) => l !== null);
   process.stdout.write(`${lines.join("\n")}\n`);
   if (json) {
@@ -127,7 +127,7 @@ export function registerTrain(program: Command): void {
         if ((group?.rank ?? 0) !== 0) return;
         // The last rewrite: with the summary the run folder now holds.
         if (opts.report) writeRunReport(summary.run_dir);
-        printSummary(summary, opts.json ?? false);
+        printSummary(summary, opts.json ?? false, opts.report ?? false);
         if (summary.interrupted !== null) {
           // The progress bar hides the cursor and turns line wrap off: make sure both are back.
           if (progressMode() === "bar") process.stderr.write("\x1b[?25h\x1b[?7h");

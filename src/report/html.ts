@@ -19,7 +19,7 @@ h1 { font-size: 22px; margin: 0 0 4px; } h2 { font-size: 17px; margin: 28px 0 8p
 table { border-collapse: collapse; } td, th { border: 1px solid #ddd; padding: 3px 8px; text-align: left; vertical-align: top; }
 th { background: #f4f4f4; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
 .swatch { display: inline-block; width: 12px; height: 12px; border-radius: 2px; margin-right: 6px; vertical-align: -1px; }
-.plots { display: grid; grid-template-columns: repeat(auto-fill, minmax(620px, 1fr)); gap: 16px; }
+.plots { display: grid; grid-template-columns: repeat(auto-fill, minmax(560px, 1fr)); gap: 16px; }
 .plot { border: 1px solid #eee; padding: 4px; }
 pre { background: #f8f8f8; padding: 8px; overflow: auto; max-height: 480px; }
 `;
@@ -31,6 +31,8 @@ pre { background: #f8f8f8; padding: 8px; overflow: auto; max-height: 480px; }
 const PAGE_JS = `
 const spec = JSON.parse(document.getElementById("report-data").textContent);
 const plots = spec.plots.map((p) => {
+  // Each plot fills its grid cell (two columns on a wide window).
+  const element = document.getElementById("plot-" + p.id);
   const series = p.lines.map((l) => ({
     label: l.label,
     stroke: l.color,
@@ -41,13 +43,13 @@ const plots = spec.plots.map((p) => {
   }));
   const options = {
     title: p.title,
-    width: 600,
+    width: Math.max(400, element.clientWidth - 10),
     height: 280,
     scales: { x: { time: false } },
     series: [{ label: "step" }, ...series],
     axes: [{ label: "step" }, { label: p.yLabel, size: 70 }],
   };
-  return { id: p.id, title: p.title, uplot: new uPlot(options, p.data, document.getElementById("plot-" + p.id)) };
+  return { id: p.id, title: p.title, uplot: new uPlot(options, p.data, element) };
 });
 window.turbineReport = { plots };
 `;

@@ -119,9 +119,10 @@ export async function openPage(file: string, viewport = { width: 1280, height: 9
   });
   let stderr = "";
   browser.stderr!.on("data", (d) => void (stderr = (stderr + d).slice(-2000)));
+  browser.once("error", (error) => void (stderr += `cannot start chromium: ${error.message}`));
   const devtools = new DevTools(browser.stdio[3] as Writable, browser.stdio[4] as Readable, () => stderr.trim());
   const close = async (): Promise<void> => {
-    const exited = new Promise<void>((resolve) => (browser.exitCode !== null ? resolve() : browser.once("exit", () => resolve())));
+    const exited = new Promise<void>((resolve) => (browser.exitCode !== null || browser.pid === undefined ? resolve() : browser.once("exit", () => resolve())));
     await Promise.race([devtools.send("Browser.close").catch(() => {}), exited]);
     const killer = setTimeout(() => browser.kill("SIGKILL"), 5000);
     await exited;

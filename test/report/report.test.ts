@@ -41,6 +41,7 @@ before(() => {
   for (const lr of ["0.001", "0.01"]) {
     const r = turbine(["train", "tiny.json", "--report", "--no-progress", "--set", `optimizer.lr=${lr}`]);
     assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /run folder: .*\(metrics\.jsonl, config\.json, summary\.json, report\.html\)/);
   }
 });
 
