@@ -12,7 +12,10 @@ import { runVersions } from "../train/run_folder.js";
  * and summary.json (written when the run ends; absent while it is in progress).
  */
 
-/** A corrupt file in a run folder (exit 1): the message names the file, the line and what is wrong. */
+/**
+ * A corrupt file in a run folder (exit 1): the message names the file, the line and what is wrong.
+ * @example readRun("runs/cnn/version_0") // throws RunDataError("…/metrics.jsonl line 7: not a JSON record (…)")
+ */
 export class RunDataError extends Error {}
 
 const trainRecord = z.object({

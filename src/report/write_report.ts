@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 
@@ -11,7 +12,8 @@ import { readRun, type RunData, runFolders } from "./run_data.js";
  * @example writeAtomically("runs/cnn/version_0/report.html", html);
  */
 export function writeAtomically(path: string, text: string): void {
-  const temporary = join(dirname(path), `.${basename(path)}.tmp-${process.pid}`);
+  // Unique per writer: ranks of one launched job are threads of one process.
+  const temporary = join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`);
   writeFileSync(temporary, text);
   renameSync(temporary, path);
 }

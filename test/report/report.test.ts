@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
@@ -60,6 +60,11 @@ test("train --report leaves report.html in the run folder with every logged step
   assert.equal(plots.get("memory")!.lines.length, 2, "held and peak so far");
   assert.ok(plots.get("memory")!.data[2]!.every((v) => typeof v === "number" && v > 0), "the peak is logged at every step");
   assert.match(html, /finished: 6 steps in/, "written again after the run, with its summary");
+  assert.deepEqual(
+    readdirSync(runs[0]!).filter((f) => f.includes(".tmp-")),
+    [],
+    "written through a temporary file, renamed into place",
+  );
   assert.doesNotMatch(html, /\b(src|href)=["']?(https?:)?\/\//, "nothing to load from a network");
 });
 
