@@ -24,8 +24,8 @@ export interface PageProblems {
 export interface Page extends PageProblems {
   /** The value of a JavaScript expression in the page (a promise is awaited), as JSON. */
   evaluate<T>(expression: string): Promise<T>;
-  /** Writes a PNG of the whole page at `width` CSS pixels to `path`. */
-  screenshot(path: string, width: number): Promise<void>;
+  /** Writes a PNG of the page at `width` CSS pixels to `path`: the whole page, or its top `height` pixels. */
+  screenshot(path: string, width: number, height?: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -154,9 +154,9 @@ export async function openPage(file: string, viewport = { width: 1280, height: 9
     return {
       ...problems, // the same arrays: they keep filling while the page runs
       evaluate,
-      screenshot: async (path, width) => {
-        const height = await evaluate<number>("document.documentElement.scrollHeight");
-        await devtools.send("Emulation.setDeviceMetricsOverride", { width, height, deviceScaleFactor: 1, mobile: false }, sessionId);
+      screenshot: async (path, width, height) => {
+        const pageHeight = await evaluate<number>("document.documentElement.scrollHeight");
+        await devtools.send("Emulation.setDeviceMetricsOverride", { width, height: Math.min(height ?? pageHeight, pageHeight), deviceScaleFactor: 1, mobile: false }, sessionId);
         await evaluate("new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve)))");
         const { data } = await devtools.send("Page.captureScreenshot", { format: "png" }, sessionId);
         writeFileSync(path, Buffer.from(data as string, "base64"));
