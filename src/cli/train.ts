@@ -97,10 +97,16 @@ export function registerTrain(program: Command): void {
       "end with one JSON line: { steps, epochs, train_s, samples_per_s, eval, checkpoint, data_wait_s, peak_bytes, model_state_bytes, comm_bytes }",
     )
     .option("--no-progress", "no progress bar or progress lines (evaluation results are still shown)")
-    .option("--report", `keep ${REPORT_FILE} in the run folder current: an HTML page of the run's plots, rewritten at each logged step and evaluation (see turbine report)`)
+    .option(
+      "--report",
+      `keep ${REPORT_FILE} in the run folder current: an HTML page of the run's plots, rewritten at each logged step and evaluation (see turbine report)`,
+    )
     .option("--help-config", "print every config field with its type, default and meaning")
     .action(
-      async (file: string | undefined, opts: { set: string[]; resume?: string; json?: boolean; progress: boolean; report?: boolean; helpConfig?: boolean; list?: boolean }) => {
+      async (
+        file: string | undefined,
+        opts: { set: string[]; resume?: string; json?: boolean; progress: boolean; report?: boolean; helpConfig?: boolean; list?: boolean },
+      ) => {
         if (opts.helpConfig || opts.list) {
           process.stdout.write(`${opts.list ? formatBuiltinConfigs() : formatReference()}\n`);
           return;

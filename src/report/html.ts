@@ -3,8 +3,7 @@ import type { RunData } from "./run_data.js";
 import { differingFields, flatten, formatField } from "./tables.js";
 import { uplotAssets } from "./uplot_assets.js";
 
-const escapeHtml = (text: string): string =>
-  text.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!);
+const escapeHtml = (text: string): string => text.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!);
 
 /** JSON inside a script element: a "<" in any string (say "</script>") cannot end the element. */
 const scriptJson = (value: unknown): string => JSON.stringify(value).replace(/</g, "\\u003c");
@@ -86,7 +85,10 @@ function fieldTable(runs: readonly RunData[], fields: readonly string[], values:
 export function renderReport(runs: readonly RunData[], options: { generatedAt?: Date } = {}): string {
   const { js, css } = uplotAssets();
   const plots = plotsOf(runs);
-  const generated = (options.generatedAt ?? new Date()).toISOString().replace("T", " ").replace(/\.\d+Z$/, " UTC");
+  const generated = (options.generatedAt ?? new Date())
+    .toISOString()
+    .replace("T", " ")
+    .replace(/\.\d+Z$/, " UTC");
   const runRows = runs
     .map((run, i) => `<tr><td>${swatch(i)}${escapeHtml(run.label)}</td><td>${escapeHtml(run.dir)}</td><td>${escapeHtml(runStatus(run))}</td></tr>`)
     .join("");
@@ -101,11 +103,16 @@ export function renderReport(runs: readonly RunData[], options: { generatedAt?: 
   const sections = [
     `<h1>turbine report</h1><p class="meta">${runs.length} run${runs.length === 1 ? "" : "s"}, generated ${generated}</p>`,
     `<table><tr><th>run</th><th>folder</th><th>state</th></tr>${runRows}</table>`,
-    plots.length === 0 ? "<p>No metrics logged yet.</p>" : `<div class="plots">${plots.map((p) => `<div class="plot" id="plot-${p.id}"></div>`).join("")}</div>`,
+    plots.length === 0
+      ? "<p>No metrics logged yet.</p>"
+      : `<div class="plots">${plots.map((p) => `<div class="plot" id="plot-${p.id}"></div>`).join("")}</div>`,
     `<h2>Summary</h2>${summaryFields.length === 0 ? "<p>No run has finished yet.</p>" : fieldTable(runs, summaryFields, summaries)}`,
     runs.length > 1 ? `<h2>Config differences</h2>${differing.length === 0 ? "<p>The configs are the same.</p>" : fieldTable(runs, differing, configs)}` : "",
     `<h2>Config</h2>${runs
-      .map((run, i) => `<details${i === 0 ? " open" : ""}><summary>${swatch(i)}${escapeHtml(run.label)}</summary><pre>${escapeHtml(JSON.stringify(run.config, null, 2))}</pre></details>`)
+      .map(
+        (run, i) =>
+          `<details${i === 0 ? " open" : ""}><summary>${swatch(i)}${escapeHtml(run.label)}</summary><pre>${escapeHtml(JSON.stringify(run.config, null, 2))}</pre></details>`,
+      )
       .join("")}`,
   ];
   const title = `turbine report: ${runs.map((r) => r.label).join(", ")}`;

@@ -87,10 +87,30 @@ export function plotsOf(runs: readonly RunData[]): PlotSpec[] {
     },
   ]);
   const plots = [
-    plot("loss", "training loss", "loss", perRun((run) => trainLine(run, (p) => p.loss))),
-    plot("val_loss", "validation loss", "loss", perRun((run) => evalLine(run, (e) => e.loss), { points: true })),
-    plot("val_accuracy", "validation accuracy", "%", perRun((run) => evalLine(run, (e) => e.accuracy && 100 * e.accuracy), { points: true })),
-    plot("lr", "learning rate", "lr", perRun((run) => trainLine(run, (p) => p.lr))),
+    plot(
+      "loss",
+      "training loss",
+      "loss",
+      perRun((run) => trainLine(run, (p) => p.loss)),
+    ),
+    plot(
+      "val_loss",
+      "validation loss",
+      "loss",
+      perRun((run) => evalLine(run, (e) => e.loss), { points: true }),
+    ),
+    plot(
+      "val_accuracy",
+      "validation accuracy",
+      "%",
+      perRun((run) => evalLine(run, (e) => e.accuracy && 100 * e.accuracy), { points: true }),
+    ),
+    plot(
+      "lr",
+      "learning rate",
+      "lr",
+      perRun((run) => trainLine(run, (p) => p.lr)),
+    ),
     plot(
       "throughput",
       "throughput of rank 0 between logged steps",
@@ -103,8 +123,18 @@ export function plotsOf(runs: readonly RunData[]): PlotSpec[] {
         { label: (run) => `${run.label} (${unitOf(run)})` },
       ),
     ),
-    plot("data_wait", "data wait of the logged step", "ms", perRun((run) => trainLine(run, (p) => 1000 * p.dataWait))),
-    plot("grad_norm", "gradient norm (before clipping)", "norm", perRun((run) => trainLine(run, (p) => p.gradNorm))),
+    plot(
+      "data_wait",
+      "data wait of the logged step",
+      "ms",
+      perRun((run) => trainLine(run, (p) => 1000 * p.dataWait)),
+    ),
+    plot(
+      "grad_norm",
+      "gradient norm (before clipping)",
+      "norm",
+      perRun((run) => trainLine(run, (p) => p.gradNorm)),
+    ),
     plot("memory", "memory of rank 0: held after the step, and the peak so far", "MiB", memory),
   ];
   return plots.filter((p): p is PlotSpec => p !== null);

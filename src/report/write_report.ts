@@ -33,7 +33,8 @@ function withDistinctLabels(runs: RunData[]): RunData[] {
  */
 export function writeReport(paths: readonly string[], out: string): RunData[] {
   if (out.trim() === "") throw new ConfigError('the report\'s file name is empty; give one such as "report.html"');
-  if (existsSync(out) && statSync(out).isDirectory()) throw new ConfigError(`${out} is a folder; give the report's file name, e.g. ${join(out, "report.html")}`);
+  if (existsSync(out) && statSync(out).isDirectory())
+    throw new ConfigError(`${out} is a folder; give the report's file name, e.g. ${join(out, "report.html")}`);
   const seen = new Set<string>();
   const folders = runFolders(paths).filter((dir) => !seen.has(resolve(dir)) && seen.add(resolve(dir)));
   const runs = withDistinctLabels(folders.map(readRun));

@@ -135,8 +135,10 @@ export async function openPage(file: string, viewport = { width: 1280, height: 9
     const problems: PageProblems = { errors: [], requests: [] };
     devtools.on((m) => {
       if (m.sessionId !== sessionId) return;
-      if (m.method === "Runtime.consoleAPICalled" && ["error", "assert"].includes(m.params.type)) problems.errors.push(`console.${m.params.type}: ${consoleText(m.params.args)}`);
-      if (m.method === "Runtime.exceptionThrown") problems.errors.push(`uncaught: ${m.params.exceptionDetails.exception?.description ?? m.params.exceptionDetails.text}`);
+      if (m.method === "Runtime.consoleAPICalled" && ["error", "assert"].includes(m.params.type))
+        problems.errors.push(`console.${m.params.type}: ${consoleText(m.params.args)}`);
+      if (m.method === "Runtime.exceptionThrown")
+        problems.errors.push(`uncaught: ${m.params.exceptionDetails.exception?.description ?? m.params.exceptionDetails.text}`);
       if (m.method === "Log.entryAdded" && m.params.entry.level === "error") problems.errors.push(`log: ${m.params.entry.text} ${m.params.entry.url ?? ""}`);
       if (m.method === "Network.requestWillBeSent") problems.requests.push(m.params.request.url);
     });
@@ -156,7 +158,11 @@ export async function openPage(file: string, viewport = { width: 1280, height: 9
       evaluate,
       screenshot: async (path, width, height) => {
         const pageHeight = await evaluate<number>("document.documentElement.scrollHeight");
-        await devtools.send("Emulation.setDeviceMetricsOverride", { width, height: Math.min(height ?? pageHeight, pageHeight), deviceScaleFactor: 1, mobile: false }, sessionId);
+        await devtools.send(
+          "Emulation.setDeviceMetricsOverride",
+          { width, height: Math.min(height ?? pageHeight, pageHeight), deviceScaleFactor: 1, mobile: false },
+          sessionId,
+        );
         await evaluate("new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve)))");
         const { data } = await devtools.send("Page.captureScreenshot", { format: "png" }, sessionId);
         writeFileSync(path, Buffer.from(data as string, "base64"));

@@ -42,12 +42,21 @@ const point = (step: number, extra: Partial<TrainPoint> = {}): TrainPoint => ({
   ...extra,
 });
 
-const runData = (label: string, train: TrainPoint[], evals: RunData["eval"] = []): RunData => ({ dir: label, label, config: {}, train, eval: evals, summary: null });
+const runData = (label: string, train: TrainPoint[], evals: RunData["eval"] = []): RunData => ({
+  dir: label,
+  label,
+  config: {},
+  train,
+  eval: evals,
+  summary: null,
+});
 
 test("plots: one line per run in its colour (memory: held and peak), plots without points left out", () => {
-  const a = runData("a/version_0", [point(1, { memoryBytes: 2 ** 20, peakMemoryBytes: 2 ** 21 }), point(2, { memoryBytes: 2 ** 20, peakMemoryBytes: 2 ** 22 })], [
-    { step: 2, loss: 0.4, accuracy: 0.75 },
-  ]);
+  const a = runData(
+    "a/version_0",
+    [point(1, { memoryBytes: 2 ** 20, peakMemoryBytes: 2 ** 21 }), point(2, { memoryBytes: 2 ** 20, peakMemoryBytes: 2 ** 22 })],
+    [{ step: 2, loss: 0.4, accuracy: 0.75 }],
+  );
   const b = runData("b/version_0", [point(1), point(3, { gradNorm: 0.5 })], [{ step: 3, loss: 0.3 }]);
   const plots = plotsOf([a, b]);
   assert.deepEqual(
@@ -69,7 +78,10 @@ test("plots: one line per run in its colour (memory: held and peak), plots witho
     ],
   );
   assert.deepEqual(byId.get("val_accuracy")!.data, [[2], [75], [null]], "accuracy in percent, only where evaluated");
-  assert.ok(byId.get("val_loss")!.lines.every((l) => l.points), "sparse evaluation lines mark their points");
+  assert.ok(
+    byId.get("val_loss")!.lines.every((l) => l.points),
+    "sparse evaluation lines mark their points",
+  );
   assert.deepEqual(byId.get("grad_norm")!.data, [[3], [null], [0.5]], "only logged norms");
   const memory = byId.get("memory")!;
   assert.deepEqual(
@@ -81,7 +93,17 @@ test("plots: one line per run in its colour (memory: held and peak), plots witho
       ["b/version_0 peak so far", runColor(1), [6, 4]],
     ],
   );
-  assert.deepEqual(memory.data, [[1, 2], [1, 1], [2, 4], [null, null], [null, null]], "MiB");
+  assert.deepEqual(
+    memory.data,
+    [
+      [1, 2],
+      [1, 1],
+      [2, 4],
+      [null, null],
+      [null, null],
+    ],
+    "MiB",
+  );
   assert.deepEqual(byId.get("data_wait")!.data[1], [500, 500, null], "milliseconds");
   assert.deepEqual(plotsOf([runData("empty", [])]), [], "a run without metrics has no plots");
 });
@@ -89,12 +111,15 @@ test("plots: one line per run in its colour (memory: held and peak), plots witho
 test("tables: flattened fields, the fields that differ between configs, formatted values", () => {
   const a = flatten({ model: { kind: "mlp", hidden: [64] }, optimizer: { lr: 0.1 }, seed: 0 });
   const b = flatten({ model: { kind: "mlp", hidden: [128] }, optimizer: { lr: 0.1 } });
-  assert.deepEqual([...a.entries()], [
-    ["model.kind", "mlp"],
-    ["model.hidden", "[64]"],
-    ["optimizer.lr", 0.1],
-    ["seed", 0],
-  ]);
+  assert.deepEqual(
+    [...a.entries()],
+    [
+      ["model.kind", "mlp"],
+      ["model.hidden", "[64]"],
+      ["optimizer.lr", 0.1],
+      ["seed", 0],
+    ],
+  );
   assert.deepEqual(differingFields([a, b]), ["model.hidden", "seed"]);
   assert.equal(formatField("peak_bytes.total", 3 * 2 ** 20), "3.00 MiB");
   assert.equal(formatField("samples_per_s", 1234.5678), "1235");

@@ -58,7 +58,10 @@ test("train --report leaves report.html in the run folder with every logged step
   assert.deepEqual(plots.get("loss")!.data[0], [1, 2, 3, 4, 5, 6]);
   assert.deepEqual(plots.get("val_loss")!.data[0], [3, 6]);
   assert.equal(plots.get("memory")!.lines.length, 2, "held and peak so far");
-  assert.ok(plots.get("memory")!.data[2]!.every((v) => typeof v === "number" && v > 0), "the peak is logged at every step");
+  assert.ok(
+    plots.get("memory")!.data[2]!.every((v) => typeof v === "number" && v > 0),
+    "the peak is logged at every step",
+  );
   assert.match(html, /finished: 6 steps in/, "written again after the run, with its summary");
   assert.deepEqual(
     readdirSync(runs[0]!).filter((f) => f.includes(".tmp-")),
@@ -109,60 +112,59 @@ test("bad input: a folder that is not a run (exit 2), a corrupt metrics file (ex
   }
 });
 
-test(
-  "turbine report in headless Chromium: no console errors, nothing loaded, every plot holds every run's points, a screenshot",
-  { skip: skipIfMissing(missingChromium()), timeout: 120_000 },
-  async (t) => {
-    // A third run written by hand: its config carries markup that must stay text.
-    const hostile = join(work, "hand", "version_0");
-    mkdirSync(hostile, { recursive: true });
-    writeFileSync(join(hostile, "config.json"), JSON.stringify({ note: "</script><script>window.injected = true</script>" }));
-    const line = (step: number) => ({ type: "train", step, loss: 3 - step / 10, lr: 0.001, throughput: 500, dataWait: 0, trainSeconds: step });
-    writeFileSync(join(hostile, "metrics.jsonl"), [2, 4, 6].map((s) => `${JSON.stringify(line(s))}\n`).join(""));
-    const out = join(work, "out", "both.html");
-    const r = turbine(["report", join(work, "runs", "tiny"), hostile, "--out", out]);
-    assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /^wrote .*both\.html: 3 runs \(tiny\/version_0, tiny\/version_1, hand\/version_0\)$/m);
-    // What each plot must hold: every run's logged points of it.
-    const metrics = [...runs, hostile].map((dir) => readMetrics(join(dir, "metrics.jsonl")));
-    const expected: Record<string, number[]> = {
-      loss: metrics.map((m) => m.train.length),
-      lr: metrics.map((m) => m.train.length),
-      throughput: metrics.map((m) => m.train.length),
-      data_wait: metrics.map((m) => m.train.length),
-      val_loss: metrics.map((m) => m.eval.length),
-      memory: metrics.flatMap((m) => [m.train.length, m.train.length].map((n) => (m.train[0]?.memoryBytes === undefined ? 0 : n))),
-    };
-    assert.deepEqual(expected.loss, [6, 6, 3]);
-    const page = await openPage(out);
-    try {
-      const plots = await page.evaluate<{ id: string; points: number[]; width: number }[]>(
-        "window.turbineReport.plots.map((p) => ({ id: p.id, width: p.uplot.width, points: p.uplot.data.slice(1).map((s) => s.filter((v) => v !== null && v !== undefined).length) }))",
-      );
-      assert.deepEqual(page.errors, [], "no console errors");
-      assert.deepEqual(
-        page.requests.filter((u) => !u.startsWith("file:")),
-        [],
-        "the page loads nothing from a network",
-      );
-      for (const [id, counts] of Object.entries(expected)) {
-        const plot = plots.find((p) => p.id === id);
-        assert.ok(plot, `plot ${id} is drawn`);
-        assert.deepEqual(plot.points, counts, `plot ${id}: each line has its run's points`);
-        assert.ok(plot.width > 0);
-      }
-      assert.equal(await page.evaluate("window.injected === undefined"), true, "markup in a config stays text");
-      assert.equal(await page.evaluate("document.querySelectorAll('.plot canvas').length"), plots.length, "a canvas per plot");
-      const png = join(work, "report.png");
-      await page.screenshot(png, 1280);
-      const bytes = readFileSync(png);
-      assert.equal(bytes.subarray(1, 4).toString(), "PNG");
-      assert.equal(bytes.readUInt32BE(16), 1280, "the screenshot's width");
-      assert.ok(bytes.readUInt32BE(20) > 900, "the whole page, taller than the window");
-      t.diagnostic(`screenshot ${png}: ${bytes.length} bytes`);
-    } finally {
-      await page.close();
+test("turbine report in headless Chromium: no console errors, nothing loaded, every plot holds every run's points, a screenshot", {
+  skip: skipIfMissing(missingChromium()),
+  timeout: 120_000,
+}, async (t) => {
+  // A third run written by hand: its config carries markup that must stay text.
+  const hostile = join(work, "hand", "version_0");
+  mkdirSync(hostile, { recursive: true });
+  writeFileSync(join(hostile, "config.json"), JSON.stringify({ note: "</script><script>window.injected = true</script>" }));
+  const line = (step: number) => ({ type: "train", step, loss: 3 - step / 10, lr: 0.001, throughput: 500, dataWait: 0, trainSeconds: step });
+  writeFileSync(join(hostile, "metrics.jsonl"), [2, 4, 6].map((s) => `${JSON.stringify(line(s))}\n`).join(""));
+  const out = join(work, "out", "both.html");
+  const r = turbine(["report", join(work, "runs", "tiny"), hostile, "--out", out]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^wrote .*both\.html: 3 runs \(tiny\/version_0, tiny\/version_1, hand\/version_0\)$/m);
+  // What each plot must hold: every run's logged points of it.
+  const metrics = [...runs, hostile].map((dir) => readMetrics(join(dir, "metrics.jsonl")));
+  const expected: Record<string, number[]> = {
+    loss: metrics.map((m) => m.train.length),
+    lr: metrics.map((m) => m.train.length),
+    throughput: metrics.map((m) => m.train.length),
+    data_wait: metrics.map((m) => m.train.length),
+    val_loss: metrics.map((m) => m.eval.length),
+    memory: metrics.flatMap((m) => [m.train.length, m.train.length].map((n) => (m.train[0]?.memoryBytes === undefined ? 0 : n))),
+  };
+  assert.deepEqual(expected.loss, [6, 6, 3]);
+  const page = await openPage(out);
+  try {
+    const plots = await page.evaluate<{ id: string; points: number[]; width: number }[]>(
+      "window.turbineReport.plots.map((p) => ({ id: p.id, width: p.uplot.width, points: p.uplot.data.slice(1).map((s) => s.filter((v) => v !== null && v !== undefined).length) }))",
+    );
+    assert.deepEqual(page.errors, [], "no console errors");
+    assert.deepEqual(
+      page.requests.filter((u) => !u.startsWith("file:")),
+      [],
+      "the page loads nothing from a network",
+    );
+    for (const [id, counts] of Object.entries(expected)) {
+      const plot = plots.find((p) => p.id === id);
+      assert.ok(plot, `plot ${id} is drawn`);
+      assert.deepEqual(plot.points, counts, `plot ${id}: each line has its run's points`);
+      assert.ok(plot.width > 0);
     }
-    assert.ok(existsSync(out));
-  },
-);
+    assert.equal(await page.evaluate("window.injected === undefined"), true, "markup in a config stays text");
+    assert.equal(await page.evaluate("document.querySelectorAll('.plot canvas').length"), plots.length, "a canvas per plot");
+    const png = join(work, "report.png");
+    await page.screenshot(png, 1280);
+    const bytes = readFileSync(png);
+    assert.equal(bytes.subarray(1, 4).toString(), "PNG");
+    assert.equal(bytes.readUInt32BE(16), 1280, "the screenshot's width");
+    assert.ok(bytes.readUInt32BE(20) > 900, "the whole page, taller than the window");
+    t.diagnostic(`screenshot ${png}: ${bytes.length} bytes`);
+  } finally {
+    await page.close();
+  }
+  assert.ok(existsSync(out));
+});

@@ -10,7 +10,17 @@ import { ConfigError } from "../../src/train/config_file.js";
 const work = mkdtempSync(join(tmpdir(), "turbine-report-data-"));
 after(() => rmSync(work, { recursive: true, force: true }));
 
-const train = (step: number) => ({ type: "train", step, epoch: 0, loss: 2 / step, lr: 0.1, gradNorm: null, throughput: 100, dataWait: 0.001, trainSeconds: step });
+const train = (step: number) => ({
+  type: "train",
+  step,
+  epoch: 0,
+  loss: 2 / step,
+  lr: 0.1,
+  gradNorm: null,
+  throughput: 100,
+  dataWait: 0.001,
+  trainSeconds: step,
+});
 
 /** A run folder of `lines` (strings as written, objects as JSON lines). */
 function run(path: string, lines: (string | object)[] | null, extra: Record<string, string> = {}): string {
@@ -42,13 +52,25 @@ test("a last line without its newline (being written) is left out; a bad line an
   const torn = run("torn/version_0", [train(1), '{"type":"train","st']);
   assert.equal(readMetrics(join(torn, "metrics.jsonl")).train.length, 1);
   const middle = run("corrupt/version_0", [train(1), '{"type":"train","st\n', train(2)]);
-  assert.throws(() => readRun(middle), (e: Error) => e instanceof RunDataError && /metrics\.jsonl line 2: not a JSON record/.test(e.message));
+  assert.throws(
+    () => readRun(middle),
+    (e: Error) => e instanceof RunDataError && /metrics\.jsonl line 2: not a JSON record/.test(e.message),
+  );
   const wrong = run("wrong/version_0", [train(1), { ...train(2), loss: "high" }]);
-  assert.throws(() => readRun(wrong), (e: Error) => e instanceof RunDataError && /line 2: a train record's loss is wrong/.test(e.message));
+  assert.throws(
+    () => readRun(wrong),
+    (e: Error) => e instanceof RunDataError && /line 2: a train record's loss is wrong/.test(e.message),
+  );
   const untyped = run("untyped/version_0", ["[1, 2]\n"]);
-  assert.throws(() => readRun(untyped), (e: Error) => e instanceof RunDataError && /line 1: expected an object with a "type" field/.test(e.message));
+  assert.throws(
+    () => readRun(untyped),
+    (e: Error) => e instanceof RunDataError && /line 1: expected an object with a "type" field/.test(e.message),
+  );
   const badSummary = run("summary/version_0", [train(1)], { "summary.json": "{ steps" });
-  assert.throws(() => readRun(badSummary), (e: Error) => e instanceof RunDataError && /summary\.json: not valid JSON/.test(e.message));
+  assert.throws(
+    () => readRun(badSummary),
+    (e: Error) => e instanceof RunDataError && /summary\.json: not valid JSON/.test(e.message),
+  );
 });
 
 test("run folders: a run name's folder stands for its versions; anything else is a ConfigError naming it", () => {
@@ -56,7 +78,10 @@ test("run folders: a run name's folder stands for its versions; anything else is
   run("gpt/version_2", []);
   mkdirSync(join(work, "gpt", "version_1")); // no config.json: not a run
   assert.deepEqual(runFolders([join(work, "gpt")]), [join(work, "gpt", "version_0"), join(work, "gpt", "version_2")]);
-  assert.throws(() => runFolders([join(work, "missing")]), (e: Error) => e instanceof ConfigError && /missing is not a run folder \(it does not exist\)/.test(e.message));
+  assert.throws(
+    () => runFolders([join(work, "missing")]),
+    (e: Error) => e instanceof ConfigError && /missing is not a run folder \(it does not exist\)/.test(e.message),
+  );
   mkdirSync(join(work, "empty"));
   assert.throws(() => runFolders([join(work, "empty")]), /empty is not a run folder \(no config\.json in it\)/);
   assert.throws(() => runFolders([]), /no run folder given/);
