@@ -79,8 +79,9 @@ export function turbineProgram(options: { launch?: boolean } = {}): Command {
   registerBench(program);
   registerData(program);
   registerCheckpoint(program);
-  registerReport(program);
   if (options.launch ?? true) registerLaunch(program, { commands: program.commands.map((c) => c.name()), check: checkRankCommand });
+  // After launch: a report is no command to run on several ranks.
+  registerReport(program);
   reportUsageErrors(program);
   return program;
 }
