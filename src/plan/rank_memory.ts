@@ -1,0 +1,105 @@
+import type { Config } from "../train/config.js";
+import { modelStateBytes, type ModelStateBytes } from "../train/model_state_bytes.js";
+import type { Layout } from "./layouts.js";
+import type { ActivationElements, LayerDescription, ModelDescription } from "./model_description.js";
+import { pipelineShape, type StageShape } from "./pipeline_shape.js";
+import { zeroPaperBytes } from "./zero_paper.js";
+
+/** A rank's predicted peak memory in bytes, by what holds it. */
+export interface RankMemory {
+  /** Parameters, gradients and optimizer state (modelStateBytes of the rank's share). */
+  modelStates: ModelStateBytes;
+  /** Activations kept for backward at the peak, with the input batch and backward's transients. */
+  activations: number;
+  /** modelStates.resident + activations. */
+  total: number;
+  /** The ZeRO paper's mixed-precision model-state bytes for the same share, stage and ranks (for comparison; turbine keeps float32 states). */
+  zeroPaper: number;
+}
+
+/** float32 state values per parameter element the optimizer keeps (Muon: momentum for its matrices, nearly all of a model). */
+function stateValues(optimizer: Config["optimizer"]): number {
+  if (optimizer.kind === "sgd") return optimizer.momentum ? 1 : 0;
+  return optimizer.kind === "lion" || optimizer.kind === "muon" ? 1 : 2;
+}
+
+/** Bytes of the compute dtype: autocast's low precision, or float32. */
+export const computeBytes = (precision: Config["train"]["precision"]): number => (precision === "float32" ? 4 : 2);
+
+/** Bytes of activation elements per sample on one of `tensor` tensor-parallel ranks. */
+function bytesOf(a: ActivationElements, tensor: number, compute: number): number {
+  return 4 * (a.f32 + a.f32Split / tensor) + compute * (a.compute + a.computeSplit / tensor);
+}
+
+/** Parameter elements a rank holds of `layers`: split ones divided over the tensor ranks, shared ones once more. */
+export function rankParameters(layers: readonly LayerDescription[], tensor: number): { parameters: number; largest: number; low: number } {
+  let parameters = 0,
+    largest = 0,
+    low = 0;
+  for (const l of layers) {
+    parameters += l.parameters - l.splitParameters + Math.ceil(l.splitParameters / tensor) + Math.ceil(l.sharedParameters / tensor);
+    largest = Math.max(largest, Math.ceil(l.largestParameter / (l.splitParameters > 0 ? tensor : 1)));
+    low += Math.ceil(l.lowPrecisionParameters / tensor);
+  }
+  return { parameters, largest, low };
+}
+
+/**
+ * The activation bytes a pipeline rank holds at its peak: the input batches in flight, what
+ * each of its layers keeps for every sample in flight (a checkpointed layer: only its input),
+ * and the largest backward working set on top (a checkpointed layer recomputes what it keeps
+ * for one micro-batch, then holds its transients).
+ */
+function activationBytes(stage: StageShape, model: ModelDescription, layout: Layout, precision: Config["train"]["precision"]): number {
+  const compute = computeBytes(precision);
+  const micro = layout.batchSize / layout.microBatches;
+  // An interleaved rank's in-flight actions each hold one of its chunks.
+  const samples = (micro * stage.inFlight) / layout.virtualStages;
+  let kept = 4 * model.inputElements * micro * stage.inFlight;
+  let transient = 0;
+  for (const { layer, input } of stage.layers) {
+    const saved = bytesOf(layer.saved, layout.tensor, compute);
+    const extra = bytesOf(layer.backwardTransient, layout.tensor, compute);
+    if (layer.checkpointed) {
+      kept += 4 * input * samples;
+      transient = Math.max(transient, (saved + extra) * micro);
+    } else {
+      kept += saved * samples;
+      transient = Math.max(transient, extra * micro);
+    }
+  }
+  return kept + transient;
+}
+
+/**
+ * A rank's peak memory under a layout, on its most loaded pipeline rank: model states by
+ * modelStateBytes (turbine's per-stage formulas over the rank's share of the parameters: its
+ * stage's layers, tensor-split parameters divided by the tensor size, sharded over the data
+ * ranks by ZeRO) plus activations from the model's shapes (the tensors each layer keeps per
+ * sample at the run's precision, times the samples the schedule keeps in flight).
+ *
+ * @example rankMemory(config, describeModel(config.model, 65), layout).total
+ */
+export function rankMemory(config: Config, model: ModelDescription, layout: Layout): RankMemory {
+  let worst: RankMemory | null = null;
+  for (const stage of pipelineShape(model, layout).stages) {
+    const { parameters, largest, low } = rankParameters(
+      stage.layers.map((p) => p.layer),
+      layout.tensor,
+    );
+    const modelStates = modelStateBytes({
+      parameters,
+      largestParameter: largest,
+      lowPrecisionParameters: config.train.precision === "float32" ? 0 : low,
+      ranks: layout.data,
+      stage: layout.zero,
+      offload: layout.offload,
+      stateValues: stateValues(config.optimizer),
+    });
+    const activations = activationBytes(stage, model, layout, config.train.precision);
+    const zeroPaper = zeroPaperBytes(parameters, layout.data, layout.zero);
+    const memory = { modelStates, activations, total: modelStates.resident + activations, zeroPaper };
+    if (!worst || memory.total > worst.total) worst = memory;
+  }
+  return worst!;
+}
