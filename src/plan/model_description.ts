@@ -109,7 +109,10 @@ function layer(name: string, fields: Partial<LayerDescription>): LayerDescriptio
  * row (mean as hi + lo, rstd); the q, k, v projection keeps the norm's output; attention keeps
  * the packed q, k, v, its output and one f32 log-sum-exp per head and row; the MLP keeps its
  * input, the first product (GELU's input) and GELU's output. The head keeps the norm's input
- * and output, and the fused cross-entropy its gradient (T × vocabulary in the logits' dtype).
+ * and output, the logits (the training step holds them until its scope ends) and the fused
+ * cross-entropy's gradient (T × vocabulary each, in the logits' dtype). Backward frees each
+ * node's kept tensors once it has run, so a block's working set on top of them is its MLP's
+ * two 4× gradients less the GELU output already freed, and the residual stream's gradients.
  */
 function gptLayers(m: Extract<Config["model"], { kind: "gpt" }>, vocab: number): LayerDescription[] {
   const { width: d, context: T, heads: h, layers: n } = m;
@@ -126,7 +129,7 @@ function gptLayers(m: Extract<Config["model"], { kind: "gpt" }>, vocab: number):
     tensorExchanges: 4,
     kernelCalls: 11,
     saved: act({ f32: 2 * T * d + 6 * T, compute: 2 * T * d, computeSplit: 12 * T * d, f32Split: h * T }),
-    backwardTransient: act({ f32: 2 * T * d, computeSplit: 8 * T * d }),
+    backwardTransient: act({ f32: 2 * T * d, computeSplit: 4 * T * d }),
     output: T * d,
     checkpointed: m.checkpoint,
   });
@@ -153,10 +156,9 @@ function gptLayers(m: Extract<Config["model"], { kind: "gpt" }>, vocab: number):
     // The head's input gradient, summed over the tensor ranks (its output is 1 per sample, the loss).
     tensorExchanges: T * d,
     kernelCalls: 4,
-    saved: act({ f32: T * d + 3 * T, compute: T * d, computeSplit: T * vocab }),
-    // The logits, alive beside the saved gradient until the loss is computed; in backward
-    // the scaled gradient of the same size.
-    backwardTransient: act({ f32: T * d, computeSplit: T * vocab }),
+    saved: act({ f32: T * d + 3 * T, compute: T * d, computeSplit: 2 * T * vocab }),
+    // The logits' gradient (the saved one scaled), then the norm's output gradient.
+    backwardTransient: act({ compute: T * d, computeSplit: T * vocab }),
     output: 1,
   });
   return [embedding, ...Array.from({ length: n }, (_, i) => ({ ...block, name: `block ${i}` })), head];
@@ -176,9 +178,9 @@ function mlpLayers(m: Extract<Config["model"], { kind: "mlp" }>, inputs: number,
         matmulFlops: 2 * width * out,
         matmulSize: Math.min(width, out),
         elementwise: out,
-        // Its input is the previous ReLU's kept output (or the batch); the head's output feeds
-        // the loss, which keeps its gradient.
-        saved: last ? act({ compute: out }) : none,
+        // Its input is the previous ReLU's kept output (or the batch); the head's logits are
+        // held by the step and the loss keeps their gradient.
+        saved: last ? act({ compute: 2 * out }) : none,
         backwardTransient: act({ f32: width + out }),
         output: out,
       }),
@@ -236,7 +238,7 @@ function cnnLayers(m: Extract<Config["model"], { kind: "cnn" }>, input: [number,
       lowPrecisionParameters: m.hidden * classes,
       matmulFlops: 2 * m.hidden * classes,
       matmulSize: Math.min(m.hidden, classes),
-      saved: act({ compute: classes }),
+      saved: act({ compute: 2 * classes }),
       backwardTransient: act({ f32: m.hidden + classes }),
       output: classes,
     }),

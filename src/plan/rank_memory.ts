@@ -11,7 +11,11 @@ export interface RankMemory {
   modelStates: ModelStateBytes;
   /** Activations kept for backward at the peak, with the input batch and backward's transients. */
   activations: number;
-  /** modelStates.resident + activations. */
+  /**
+   * The peak of all of it at once: the larger of the start of backward (activations at their
+   * peak beside the model states held then) and the end of the step (every model state at its
+   * peak, activations gone).
+   */
   total: number;
   /** The ZeRO paper's mixed-precision model-state bytes for the same share, stage and ranks (for comparison; turbine keeps float32 states). */
   zeroPaper: number;
@@ -72,6 +76,19 @@ function activationBytes(stage: StageShape, model: ModelDescription, layout: Lay
 }
 
 /**
+ * The model states a rank holds when backward starts, where activations peak: what persists
+ * from step to step. Not yet the gradients (one process frees them at zeroGrad; DDP keeps its
+ * buckets, 4Ψ; stage 1 its flat buffers, 4Ψ, and gradient chunks, 4S; stages 2 and 3 their
+ * chunks), nor stages 1 and 2's all-gather buffers of the step (4Ψ).
+ */
+function heldAtBackwardStart(states: ModelStateBytes, parameters: number, layout: Layout): number {
+  const shard = 4 * Math.ceil(parameters / layout.data);
+  const gradients = [layout.data > 1 ? 4 * parameters : 0, 4 * parameters + shard, shard, shard][layout.zero]!;
+  const gatherBuffers = layout.zero === 1 || layout.zero === 2 ? 4 * parameters : 0;
+  return states.parameters - gatherBuffers + gradients + states.optimizer;
+}
+
+/**
  * A rank's peak memory under a layout, on its most loaded pipeline rank: model states by
  * modelStateBytes (turbine's per-stage formulas over the rank's share of the parameters: its
  * stage's layers, tensor-split parameters divided by the tensor size, sharded over the data
@@ -98,7 +115,8 @@ export function rankMemory(config: Config, model: ModelDescription, layout: Layo
     });
     const activations = activationBytes(stage, model, layout, config.train.precision);
     const zeroPaper = zeroPaperBytes(parameters, layout.data, layout.zero);
-    const memory = { modelStates, activations, total: modelStates.resident + activations, zeroPaper };
+    const atBackward = heldAtBackwardStart(modelStates, parameters, layout) + activations;
+    const memory = { modelStates, activations, total: Math.max(atBackward, modelStates.resident), zeroPaper };
     if (!worst || memory.total > worst.total) worst = memory;
   }
   return worst!;

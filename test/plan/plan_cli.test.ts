@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
@@ -52,7 +52,7 @@ writeFileSync(
 );
 
 test("a 6.7B gpt described in a cluster file plans in under a second, allocates no tensor, and must be sharded to fit 80 GB", () => {
-  const config = parseConfig(JSON.parse(JSON.stringify({ model: { kind: "gpt", layers: 32, heads: 32, width: 4096, context: 2048, tiedHead: false }, data: { kind: "text", batchSize: 8 }, train: { precision: "bfloat16" } })), "7b");
+  const config = parseConfig(JSON.parse(readFileSync(sevenB, "utf8")), "7b");
   const before = memory.report().total;
   const t0 = performance.now();
   const result = plan(config, { ranks: 32, memoryPerRank: 80e9, machine: loadCluster(cluster), globalBatch: 256, vocab: 32000 });

@@ -50,7 +50,8 @@ test("the pipeline's stretch is the simulated schedule's: (m + p − 1)/m for gp
 
 test("step time: checkpointing adds a forward of the blocks, ZeRO-3 moves 1.5× DDP's bytes, a group spanning nodes uses the slower link", () => {
   const plain = stepTime(config, model, base, machine);
-  const checkpointed = stepTime(parseConfig({ ...config, model: { ...config.model, checkpoint: true } }, "t"), describeModel({ ...config.model, checkpoint: true }, 65), base, machine);
+  const withCheckpoints = parseConfig({ ...config, model: { ...config.model, checkpoint: true } }, "t");
+  const checkpointed = stepTime(withCheckpoints, describeModel(withCheckpoints.model, 65), base, machine);
   assert.ok(checkpointed.compute > 1.2 * plain.compute && checkpointed.compute < (4 / 3) * plain.compute + 1e-12, "blocks cost 4 passes instead of 3");
   const ddp = stepTime(config, model, { ...base, data: 4, batchSize: 4 }, machine);
   const zero3 = stepTime(config, model, { ...base, data: 4, batchSize: 4, zero: 3 }, machine);
