@@ -7,7 +7,9 @@ import { CharTokenizer } from "../data/tokenizer.js";
 import { calibrate, calibratedMachine, calibrationPath, loadCalibration } from "../plan/calibration.js";
 import { loadCluster, type Machine } from "../plan/cluster.js";
 import { describeLayout, plan, type Plan } from "../plan/planner.js";
+import { layoutOf, type Layout } from "../plan/layouts.js";
 import type { Config } from "../train/config.js";
+import { ConfigError } from "../train/config_file.js";
 import { UsageError } from "./errors.js";
 import { integerAtLeast, numberAtLeast } from "./option_values.js";
 import { collect, trainConfig } from "./train.js";
@@ -47,6 +49,16 @@ async function thisMachine(ranks: number): Promise<Machine> {
   return calibratedMachine(calibration, ranks);
 }
 
+/** The config's own layout on these ranks, or null when turbine would refuse it there. */
+function configuredLayout(config: Config, ranks: number): Layout | null {
+  try {
+    return layoutOf(config, ranks);
+  } catch (error) {
+    if (error instanceof ConfigError) return null;
+    throw error;
+  }
+}
+
 const GiB = 2 ** 30;
 
 /** The plan as text: the explanation, then the fastest layouts that fit. */
@@ -83,7 +95,7 @@ export function registerPlan(program: Command): void {
     .option("--ranks <n>", "ranks to plan for (default with --cluster: nodes × devicesPerNode)", integerAtLeast(1))
     .option("--memory-per-rank <bytes>", "memory each rank may use, in bytes, e.g. 80e9 (default with --cluster: memoryPerDevice)", numberAtLeast(1))
     .option("--cluster <file>", "YAML or JSON: nodes, devicesPerNode, memoryPerDevice, flops per precision, intraNode/interNode bandwidth and latency")
-    .option("--global-batch <n>", "samples per optimizer step across all ranks (default: the config's data.batchSize × train.accumulate)", integerAtLeast(1))
+    .option("--global-batch <n>", "samples per optimizer step across all ranks (default: what the config trains on these ranks, data.batchSize × train.accumulate × its data degree)", integerAtLeast(1))
     .option("--vocab <n>", "the gpt's vocabulary size (default: read from its data)", integerAtLeast(1))
     .option("--top <n>", "layouts listed", integerAtLeast(1), 10)
     .option("--json", "one JSON object: the plan with its top layouts, each with memory and time by part")
@@ -104,11 +116,14 @@ export function registerPlan(program: Command): void {
       if (memoryPerRank === undefined)
         throw new UsageError("plan: --memory-per-rank is needed (or a --cluster file with memoryPerDevice)", "see turbine plan --help");
       const machine = cluster ?? (await thisMachine(ranks));
-      const globalBatch = flags.globalBatch ?? config.data.batchSize * config.train.accumulate;
+      const configured = configuredLayout(config, ranks);
+      // What `turbine launch -n ranks` of this config trains per step (data.batchSize is per data rank).
+      const globalBatch = flags.globalBatch ?? config.data.batchSize * config.train.accumulate * (configured?.data ?? ranks);
+      const current = configured && configured.data * configured.batchSize * configured.accumulate === globalBatch ? { current: configured } : {};
       const vocab = config.model.kind === "gpt" ? (flags.vocab ?? dataVocab(config)) : 1;
       let result: Plan;
       try {
-        result = plan(config, { ranks, memoryPerRank, machine, globalBatch, vocab });
+        result = plan(config, { ranks, memoryPerRank, machine, globalBatch, vocab, ...current });
       } catch (error) {
         if (error instanceof RangeError && error.message.startsWith("plan: ")) throw new UsageError(error.message, "see turbine plan --help");
         throw error;

@@ -1,6 +1,6 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 
 import { kernels } from "../backends/index.js";
 import { cacheDir } from "../data/cache.js";
@@ -62,8 +62,9 @@ export async function calibrate(log: (line: string) => void = () => {}, path: st
   log("calibrating the threads backend's all-reduce (2 ranks)");
   const threadsLink = await measureThreadsLink();
   log("calibrating file bandwidth (disk offload)");
-  const calibration: Calibration = { version: 1, cpu: CPU(), cores, measured: new Date().toISOString(), byThreads, threadsLink, diskBandwidth: measureDisk(cacheDir()) };
-  mkdirSync(join(path, ".."), { recursive: true });
+  const dir = dirname(path);
+  mkdirSync(dir, { recursive: true });
+  const calibration: Calibration = { version: 1, cpu: CPU(), cores, measured: new Date().toISOString(), byThreads, threadsLink, diskBandwidth: measureDisk(dir) };
   writeFileSync(`${path}.tmp`, `${JSON.stringify(calibration, null, 2)}\n`);
   renameSync(`${path}.tmp`, path);
   return calibration;

@@ -25,6 +25,8 @@ export interface LayerDescription {
   splitParameters: number;
   /** Elements of parameters another layer owns that this one also uses (a tied head's embedding). */
   sharedParameters: number;
+  /** The layer that owns them: a rank without it holds them too. */
+  sharedFrom: string | null;
   largestParameter: number;
   /** Weight elements of low-precision ops, of which autocast keeps a 2-byte copy. */
   lowPrecisionParameters: number;
@@ -42,7 +44,11 @@ export interface LayerDescription {
   kernelCalls: number;
   /** What forward keeps for backward. */
   saved: ActivationElements;
-  /** What its backward holds at once on top of the saved tensors (gradients of activations). */
+  /**
+   * What its backward holds at once per sample on top of the saved tensors (the gradients of
+   * activations); beside them its largest weight's f32 gradient, filed as an activation until
+   * autograd hands it to the parameter.
+   */
   backwardTransient: ActivationElements;
   /** float32 elements per sample of its output: passed to the next pipeline stage, kept by checkpointing. */
   output: number;
@@ -87,6 +93,7 @@ function layer(name: string, fields: Partial<LayerDescription>): LayerDescriptio
     parameters: 0,
     splitParameters: 0,
     sharedParameters: 0,
+    sharedFrom: null,
     largestParameter: 0,
     lowPrecisionParameters: 0,
     matmulFlops: 0,
@@ -129,7 +136,8 @@ function gptLayers(m: Extract<Config["model"], { kind: "gpt" }>, vocab: number):
     tensorExchanges: 4,
     kernelCalls: 11,
     saved: act({ f32: 2 * T * d + 6 * T, compute: 2 * T * d, computeSplit: 12 * T * d, f32Split: h * T }),
-    backwardTransient: act({ f32: 2 * T * d, computeSplit: 4 * T * d }),
+    // At fcProj: its output's gradient (cast to the compute dtype) and GELU's output's; the residual stream's two.
+    backwardTransient: act({ f32: 2 * T * d, compute: T * d, computeSplit: 4 * T * d }),
     output: T * d,
     checkpointed: m.checkpoint,
   });
@@ -141,6 +149,7 @@ function gptLayers(m: Extract<Config["model"], { kind: "gpt" }>, vocab: number):
     tensorExchanges: 1,
     kernelCalls: 4,
     // The token ids (the input batch, counted there) are what its backward reads.
+    backwardTransient: act({ f32: T * d }),
     output: T * d,
   });
   const untied = m.tiedHead ? 0 : vocab * d;
@@ -148,6 +157,7 @@ function gptLayers(m: Extract<Config["model"], { kind: "gpt" }>, vocab: number):
     parameters: 2 * d + untied,
     splitParameters: untied,
     sharedParameters: m.tiedHead ? vocab * d : 0,
+    sharedFrom: m.tiedHead ? "embedding" : null,
     largestParameter: Math.max(2 * d, untied),
     lowPrecisionParameters: vocab * d,
     matmulFlops: 2 * T * d * vocab,
@@ -181,11 +191,12 @@ function mlpLayers(m: Extract<Config["model"], { kind: "mlp" }>, inputs: number,
         // Its input is the previous ReLU's kept output (or the batch); the head's logits are
         // held by the step and the loss keeps their gradient.
         saved: last ? act({ compute: 2 * out }) : none,
-        backwardTransient: act({ f32: width + out }),
+        // Its output's gradient and (past the first layer, whose input is the batch) its input's.
+        backwardTransient: act({ f32: out + (i === 0 ? 0 : width) }),
         output: out,
       }),
     );
-    if (!last) layers.push(layer(`relu ${i}`, { elementwise: 2 * out, saved: act({ compute: out }), backwardTransient: act({ f32: out }), output: out }));
+    if (!last) layers.push(layer(`relu ${i}`, { elementwise: 2 * out, saved: act({ compute: out }), backwardTransient: act({ f32: 2 * out }), output: out }));
     width = out;
   }
   return layers;
@@ -197,6 +208,7 @@ function cnnLayers(m: Extract<Config["model"], { kind: "cnn" }>, input: [number,
   const layers: LayerDescription[] = [];
   for (const [i, out] of m.channels.entries()) {
     const conv = (hgt - 2) * (wid - 2);
+    const inputSize = c * hgt * wid;
     hgt = Math.floor((hgt - 2) / 2);
     wid = Math.floor((wid - 2) / 2);
     const pooled = out * hgt * wid;
@@ -212,7 +224,9 @@ function cnnLayers(m: Extract<Config["model"], { kind: "cnn" }>, input: [number,
         // The pooled output's argmax codes (int32) and the ReLU's output; the input is the batch
         // or the previous stage's kept output.
         saved: act({ f32: pooled, compute: pooled }),
-        backwardTransient: act({ f32: conv * out + c * (hgt * 2 + 2) * (wid * 2 + 2) }),
+        // The first takes the batch and pools inside its fused kernel: only the pooled gradients;
+        // a later one un-pools into its convolution's size and computes its input's gradient.
+        backwardTransient: act({ f32: i === 0 ? 2 * pooled : pooled + conv * out + inputSize }),
         output: pooled,
       }),
     );
@@ -229,7 +243,7 @@ function cnnLayers(m: Extract<Config["model"], { kind: "cnn" }>, input: [number,
       elementwise: 2 * flat + 2 * m.hidden,
       kernelCalls: 4,
       saved: act({ compute: flat + m.hidden }),
-      backwardTransient: act({ f32: flat + m.hidden }),
+      backwardTransient: act({ f32: 2 * flat + 2 * m.hidden }),
       output: m.hidden,
     }),
     layer("fc 1", {

@@ -16,6 +16,8 @@ export interface PlanOptions {
   /** The gpt's vocabulary size (ignored for the classifiers). */
   vocab: number;
   space?: LayoutSpace;
+  /** The layout the config asks for (layoutOf), compared with the choice in the explanation. */
+  current?: Layout;
 }
 
 /** A layout with its predicted per-rank memory and step time. */
@@ -125,6 +127,14 @@ export function plan(config: Config, options: PlanOptions): Plan {
   const head = `${planned.length} layouts turbine runs for a ${model.kind} of ${(model.parameters / 1e6).toFixed(model.parameters < 1e7 ? 2 : 0)}M parameters on ${options.ranks} ranks (global batch ${options.globalBatch}, ${options.machine.source}); ${fitting.length} fit in ${gib(options.memoryPerRank)} per rank`;
   const explanation = [head];
   if (fitting[0]) explanation.push(...explain(fitting[0], planned, options.memoryPerRank));
+  if (options.current) {
+    const memory = rankMemory(config, model, options.current);
+    const time = stepTime(config, model, options.current, options.machine);
+    const versus = fitting[0] ? `, ${(time.total / fitting[0].time.total).toFixed(2)}× the choice's step time` : "";
+    explanation.push(
+      `as configured (${describeLayout(options.current)}): ${seconds(time.total)} per step${versus}, peak ${gib(memory.total)} per rank${memory.total > options.memoryPerRank ? ", which does not fit" : ""}`,
+    );
+  }
   else if (leanest) explanation.push(`none fits: the leanest, ${describeLayout(leanest.layout)}, needs ${gib(leanest.memory.total)} per rank; more ranks or memory per rank are needed`);
   else explanation.push(`no layout: data × tensor × pipeline = ${options.ranks} with a data degree dividing the global batch ${options.globalBatch} gives none turbine runs`);
   return {

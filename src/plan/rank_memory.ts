@@ -35,13 +35,17 @@ function bytesOf(a: ActivationElements, tensor: number, compute: number): number
   return 4 * (a.f32 + a.f32Split / tensor) + compute * (a.compute + a.computeSplit / tensor);
 }
 
-/** Parameter elements a rank holds of `layers`: split ones divided over the tensor ranks, shared ones once more. */
+/**
+ * Parameter elements a rank holds of `layers`: split ones divided over the tensor ranks, and
+ * those a layer shares with one the rank lacks (a tied head on the last pipeline stage).
+ */
 export function rankParameters(layers: readonly LayerDescription[], tensor: number): { parameters: number; largest: number; low: number } {
   let parameters = 0,
     largest = 0,
     low = 0;
   for (const l of layers) {
-    parameters += l.parameters - l.splitParameters + Math.ceil(l.splitParameters / tensor) + Math.ceil(l.sharedParameters / tensor);
+    const shared = l.sharedFrom !== null && !layers.some((owner) => owner.name === l.sharedFrom) ? l.sharedParameters : 0;
+    parameters += l.parameters - l.splitParameters + Math.ceil(l.splitParameters / tensor) + Math.ceil(shared / tensor);
     largest = Math.max(largest, Math.ceil(l.largestParameter / (l.splitParameters > 0 ? tensor : 1)));
     low += Math.ceil(l.lowPrecisionParameters / tensor);
   }
@@ -51,8 +55,8 @@ export function rankParameters(layers: readonly LayerDescription[], tensor: numb
 /**
  * The activation bytes a pipeline rank holds at its peak: the input batches in flight, what
  * each of its layers keeps for every sample in flight (a checkpointed layer: only its input),
- * and the largest backward working set on top (a checkpointed layer recomputes what it keeps
- * for one micro-batch, then holds its transients).
+ * and the largest backward working set on top: a layer's activation gradients for a micro-batch
+ * and its largest weight's gradient (a checkpointed layer first recomputes what it keeps).
  */
 function activationBytes(stage: StageShape, model: ModelDescription, layout: Layout, precision: Config["train"]["precision"]): number {
   const compute = computeBytes(precision);
@@ -64,12 +68,15 @@ function activationBytes(stage: StageShape, model: ModelDescription, layout: Lay
   for (const { layer, input } of stage.layers) {
     const saved = bytesOf(layer.saved, layout.tensor, compute);
     const extra = bytesOf(layer.backwardTransient, layout.tensor, compute);
+    // A tied head's gradient is the embedding's (split by vocabulary under tensor parallelism).
+    const weight = Math.max(layer.largestParameter, layer.sharedParameters);
+    const weightGradient = 4 * Math.ceil(weight / (layer.splitParameters > 0 || layer.sharedParameters > 0 ? layout.tensor : 1));
     if (layer.checkpointed) {
       kept += 4 * input * samples;
-      transient = Math.max(transient, (saved + extra) * micro);
+      transient = Math.max(transient, (saved + extra) * micro + weightGradient);
     } else {
       kept += saved * samples;
-      transient = Math.max(transient, extra * micro);
+      transient = Math.max(transient, extra * micro + weightGradient);
     }
   }
   return kept + transient;

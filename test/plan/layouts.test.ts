@@ -25,7 +25,8 @@ test("every enumerated layout is one strategyFor's rule accepts, with data × te
   const has = (p: (l: (typeof layouts)[number]) => boolean): boolean => layouts.some(p);
   assert.ok(has((l) => l.zero === 3 && l.data === 8), "ZeRO-3 over 8 data ranks");
   assert.ok(has((l) => l.tensor === 4 && l.data === 2), "tensor 4 beside data 2");
-  assert.ok(has((l) => l.pipeline === 4 && l.schedule === "interleaved"), "an interleaved pipeline of 4");
+  assert.ok(has((l) => l.pipeline === 2 && l.schedule === "interleaved" && l.virtualStages === 2), "an interleaved pipeline of 2 stages × 2 chunks");
+  assert.ok(!has((l) => l.pipeline === 4 && l.schedule === "interleaved"), "6 layers do not cut into 4 × 2 chunks");
   assert.ok(has((l) => l.checkpoint && l.offload === "disk"), "checkpointing with offload");
   // What strategyFor refuses today (a ZeRO stage with tensor or pipeline parallelism; heads that
   // do not split) never appears: an enumeration that skipped the shared rule would list them.

@@ -101,3 +101,17 @@ test("bad inputs end with one line and exit 2: a bad cluster file, no --ranks, a
     assert.equal(r.stderr.trim().split("\n").length, 1, `one line: ${r.stderr}`);
   }
 });
+
+test("turbine plan --calibrate caches this CPU's figures, and a plan without --cluster uses them", { timeout: 120_000 }, () => {
+  // Catches a calibration that is not written where loadCalibration looks, or a plan that ignores it.
+  const calibrated = turbine(["plan", "--calibrate"]);
+  assert.equal(calibrated.code, 0, calibrated.stderr);
+  assert.match(calibrated.stderr, /calibration of .* written to .*calibration-.*\.json/);
+  const tiny = join(work, "tiny.json");
+  writeFileSync(tiny, JSON.stringify({ model: { kind: "gpt", layers: 2, heads: 2, width: 32, context: 16 }, data: { kind: "text", batchSize: 4 } }));
+  const r = turbine(["plan", tiny, "--ranks", "2", "--memory-per-rank", "1e9", "--vocab", "40"]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /calibrated on .* per rank\); \d+ fit in 0\.93 GiB per rank/);
+  assert.doesNotMatch(r.stderr, /no calibration/, "the cached calibration was found");
+  assert.match(r.stdout, /as configured \(data 2 × tensor 1 × pipeline 1, zero 0/);
+});
