@@ -119,6 +119,9 @@ export function rankMemory(config: Config, model: ModelDescription, layout: Layo
       stage: layout.zero,
       offload: layout.offload,
       stateValues: stateValues(config.optimizer),
+      // ZeRO-3's units are single modules: the one in flight is about the largest parameter, and
+      // a module's gathered weights stand beside the prefetched next one's.
+      ...(layout.zero === 3 ? { bucketElements: largest, gatheredElements: 2 * largest } : {}),
     });
     const activations = activationBytes(stage, model, layout, config.train.precision);
     const zeroPaper = zeroPaperBytes(parameters, layout.data, layout.zero);

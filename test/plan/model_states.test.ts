@@ -29,7 +29,9 @@ test("the planner's model states are modelStateBytes of the rank's share exactly
   for (const zero of [0, 1, 2, 3] as const) {
     const layout = { ...base, data: 4, zero };
     const planned = rankMemory(config, model, layout).modelStates;
-    assert.deepEqual(planned, modelStateBytes({ parameters: psi, largestParameter: model.largestParameter, ranks: 4, stage: zero }), `zero ${zero}`);
+    const L = model.largestParameter;
+    const units = zero === 3 ? { bucketElements: L, gatheredElements: 2 * L } : {};
+    assert.deepEqual(planned, modelStateBytes({ parameters: psi, largestParameter: L, ranks: 4, stage: zero, ...units }), `zero ${zero}`);
     assert.equal(rankMemory(config, model, layout).zeroPaper, zeroPaperBytes(psi, 4, zero));
   }
   assert.equal(rankMemory(config, model, { ...base, data: 4, zero: 3 }).modelStates.optimizer, 8 * Math.ceil(psi / 4), "8Ψ/N of Adam moments at stage 3");
