@@ -94,7 +94,12 @@ for (const [name, change] of LAYOUTS) {
   const layout = layoutOf(config, RANKS);
   const memory = rankMemory(config, model, layout);
   const time = stepTime(config, model, layout, machine);
-  const job = startThreads({ size: RANKS, module: new URL("./plan_rank.js", import.meta.url), args: { config, warmup: ints.warmup, steps: ints.steps }, threadsPerWorker: 1 });
+  const job = startThreads({
+    size: RANKS,
+    module: new URL("./plan_rank.js", import.meta.url),
+    args: { config, warmup: ints.warmup, steps: ints.steps },
+    threadsPerWorker: 1,
+  });
   const measured = (await job.done).map((o) => {
     if (!o.ok) throw o.error;
     return o.result as MeasuredRun;

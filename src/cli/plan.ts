@@ -95,7 +95,11 @@ export function registerPlan(program: Command): void {
     .option("--ranks <n>", "ranks to plan for (default with --cluster: nodes × devicesPerNode)", integerAtLeast(1))
     .option("--memory-per-rank <bytes>", "memory each rank may use, in bytes, e.g. 80e9 (default with --cluster: memoryPerDevice)", numberAtLeast(1))
     .option("--cluster <file>", "YAML or JSON: nodes, devicesPerNode, memoryPerDevice, flops per precision, intraNode/interNode bandwidth and latency")
-    .option("--global-batch <n>", "samples per optimizer step across all ranks (default: what the config trains on these ranks, data.batchSize × train.accumulate × its data degree)", integerAtLeast(1))
+    .option(
+      "--global-batch <n>",
+      "samples per optimizer step across all ranks (default: what the config trains on these ranks, data.batchSize × train.accumulate × its data degree)",
+      integerAtLeast(1),
+    )
     .option("--vocab <n>", "the gpt's vocabulary size (default: read from its data)", integerAtLeast(1))
     .option("--top <n>", "layouts listed", integerAtLeast(1), 10)
     .option("--json", "one JSON object: the plan with its top layouts, each with memory and time by part")

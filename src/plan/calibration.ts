@@ -64,7 +64,15 @@ export async function calibrate(log: (line: string) => void = () => {}, path: st
   log("calibrating file bandwidth (disk offload)");
   const dir = dirname(path);
   mkdirSync(dir, { recursive: true });
-  const calibration: Calibration = { version: 1, cpu: CPU(), cores, measured: new Date().toISOString(), byThreads, threadsLink, diskBandwidth: measureDisk(dir) };
+  const calibration: Calibration = {
+    version: 1,
+    cpu: CPU(),
+    cores,
+    measured: new Date().toISOString(),
+    byThreads,
+    threadsLink,
+    diskBandwidth: measureDisk(dir),
+  };
   writeFileSync(`${path}.tmp`, `${JSON.stringify(calibration, null, 2)}\n`);
   renameSync(`${path}.tmp`, path);
   return calibration;

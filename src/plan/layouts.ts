@@ -110,23 +110,34 @@ export function layoutOf(config: Config, ranks: number): Layout {
  * Why turbine would not run `layout`, or null when it would: `checkLayout`'s rule (the one
  * strategyFor applies, shared, not copied) and what the pipeline finds when it cuts the model
  * (a model it cannot cut, fewer layers than parts, micro-batches that do not divide the batch).
+ * `verdicts` caches checkLayout's answers across the batch sizes of one enumeration.
  *
  * @example layoutRefusal(config, layout, 8, model)   // null, or "parallel.zero 1 with parallel.pipeline 2 is not supported yet; …"
  */
-export function layoutRefusal(config: Config, layout: Layout, ranks: number, model: ModelDescription): string | null {
+export function layoutRefusal(config: Config, layout: Layout, ranks: number, model: ModelDescription, verdicts?: Map<string, string | null>): string | null {
+  if (layout.checkpoint && config.model.kind !== "gpt") return `model.checkpoint is the gpt's; model.kind is ${config.model.kind}`;
+  if (layout.pipeline > 1) {
+    if (!model.pipelineable) return `pipeline: the ${model.kind} cannot be cut into stages`;
+    const parts = layout.pipeline * layout.virtualStages;
+    if (model.layers.length < parts) return `pipeline: ${model.layers.length} layers cannot be cut into ${parts} parts`;
+    if (layout.batchSize % layout.microBatches !== 0) return `pipeline: ${layout.microBatches} micro-batches do not divide the batch of ${layout.batchSize}`;
+  }
+  // checkLayout reads the parallel block, the model and the optimizer, not the batch: one
+  // verdict serves every batch size and accumulation of a parallel layout.
+  const key =
+    verdicts &&
+    `${layout.data}/${layout.tensor}/${layout.pipeline}/${layout.zero}/${layout.offload}/${layout.checkpoint}/${layout.microBatches}/${layout.schedule}/${layout.virtualStages}`;
+  const known = key === undefined ? undefined : verdicts!.get(key);
+  if (known !== undefined) return known;
+  let verdict: string | null = null;
   try {
     checkLayout(layoutConfig(config, layout), ranks);
   } catch (error) {
-    if (error instanceof ConfigError) return error.message;
-    throw error;
+    if (!(error instanceof ConfigError)) throw error;
+    verdict = error.message;
   }
-  if (layout.checkpoint && config.model.kind !== "gpt") return `model.checkpoint is the gpt's; model.kind is ${config.model.kind}`;
-  if (layout.pipeline === 1) return null;
-  if (!model.pipelineable) return `pipeline: the ${model.kind} cannot be cut into stages`;
-  const parts = layout.pipeline * layout.virtualStages;
-  if (model.layers.length < parts) return `pipeline: ${model.layers.length} layers cannot be cut into ${parts} parts`;
-  if (layout.batchSize % layout.microBatches !== 0) return `pipeline: ${layout.microBatches} micro-batches do not divide the batch of ${layout.batchSize}`;
-  return null;
+  if (key !== undefined) verdicts!.set(key, verdict);
+  return verdict;
 }
 
 /**
@@ -137,7 +148,20 @@ export function layoutRefusal(config: Config, layout: Layout, ranks: number, mod
  * @example enumerateLayouts(config, 8, 256, describeModel(config.model, 65)).length
  */
 export function enumerateLayouts(config: Config, ranks: number, globalBatch: number, model: ModelDescription, space: LayoutSpace = FULL_SPACE): Layout[] {
+  // Most candidates are refused by a thrown ConfigError; without stack traces a refusal costs
+  // microseconds instead of tens of them (a 32-rank space has tens of thousands of candidates).
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return candidates(config, ranks, globalBatch, model, space);
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
+}
+
+function candidates(config: Config, ranks: number, globalBatch: number, model: ModelDescription, space: LayoutSpace): Layout[] {
   const layouts: Layout[] = [];
+  const verdicts = new Map<string, string | null>();
   for (const tensor of divisors(ranks)) {
     for (const pipeline of divisors(ranks / tensor)) {
       const data = ranks / (tensor * pipeline);
@@ -160,7 +184,7 @@ export function enumerateLayouts(config: Config, ranks: number, globalBatch: num
             for (const offload of space.offload)
               for (const checkpoint of space.checkpoint) {
                 const layout: Layout = { data, tensor, pipeline, zero, offload, checkpoint, accumulate, batchSize, ...pipe };
-                if (layoutRefusal(config, layout, ranks, model) === null) layouts.push(layout);
+                if (layoutRefusal(config, layout, ranks, model, verdicts) === null) layouts.push(layout);
               }
       }
     }

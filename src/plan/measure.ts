@@ -80,7 +80,10 @@ export function measureKernels(): KernelRates {
   const hyper = new Float64Array([1e-3, 0.9, 0.999, 1e-8, 0.01, 1, 1]);
   const optimizer = n / medianSeconds(() => adamStepInPlace(p, g, m, v, null, hyper));
   const [one, two] = [randn([1]), randn([1])];
-  const kernelCall = medianSeconds(disposing(() => add(one, two)), 0.05);
+  const kernelCall = medianSeconds(
+    disposing(() => add(one, two)),
+    0.05,
+  );
   for (const t of [x, y, p, g, m, v, one, two]) t.dispose();
   return {
     matmul: { float32: matmulRates("float32"), bfloat16: matmulRates("bfloat16") },

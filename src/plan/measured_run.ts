@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 import type { ProcessGroup } from "../parallel/process_group.js";
-import { memory } from "../tensor/memory.js";
+import { MEMORY_CATEGORIES, memory } from "../tensor/memory.js";
 import { buildRun } from "../train/build.js";
 import type { Config } from "../train/config.js";
 import { offloadOptimizerState } from "../train/offload.js";
@@ -25,11 +25,14 @@ export interface MeasuredRun {
  * offload by the config), `warmup` untimed steps and then `steps` timed ones, and returns the
  * memory tracker's peaks over the timed steps (after warm-up, so the optimizer state exists)
  * and their seconds per step: the measurement the planner's predictions are checked against.
+ * Bytes this thread held before the run (an earlier run's) are left out.
  * Without a group, one process.
  *
  * @example const measured = measureRun(config, group, { warmup: 1, steps: 3 });
  */
 export function measureRun(config: Config, group: ProcessGroup | undefined, options: { warmup: number; steps: number }): MeasuredRun {
+  // What this thread held before (earlier runs' tensors) is not this run's.
+  const before = memory.report().current;
   const mesh = meshFor(config, group);
   const shard = mesh ? { rank: mesh.coords.data, worldSize: mesh.shape.data } : undefined;
   const parts = buildRun(config, shard, (model) => modelFor(config, model, mesh));
@@ -41,11 +44,16 @@ export function measureRun(config: Config, group: ProcessGroup | undefined, opti
     trainer.fit({ steps: options.warmup });
     group?.barrier();
     memory.resetPeak();
-    const before = trainer.trainSeconds;
+    const started = trainer.trainSeconds;
     trainer.fit({ steps: options.warmup + options.steps });
     const report = memory.report();
     group?.barrier();
-    return { peakBytes: report.peakTotal, activationBytes: report.peak.activation, secondsPerStep: (trainer.trainSeconds - before) / options.steps };
+    const held = MEMORY_CATEGORIES.reduce((n, c) => n + before[c], 0);
+    return {
+      peakBytes: report.peakTotal - held,
+      activationBytes: report.peak.activation - before.activation,
+      secondsPerStep: (trainer.trainSeconds - started) / options.steps,
+    };
   } finally {
     closeOffload();
     strategy.dispose();

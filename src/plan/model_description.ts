@@ -14,6 +14,8 @@ export interface ActivationElements {
   compute: number;
   /** In the compute dtype, split by tensor parallelism. */
   computeSplit: number;
+  /** Copies made only when the compute dtype is below float32 (a float32 tensor cast for a low-precision op). */
+  lowCopies: number;
 }
 
 /** One layer of a model as the planner sees it: sizes, work and activations per sample, never tensors. */
@@ -42,8 +44,10 @@ export interface LayerDescription {
   tensorExchanges: number;
   /** Kernel calls of its forward (the per-call overhead). */
   kernelCalls: number;
-  /** What forward keeps for backward. */
+  /** What forward keeps for backward, freed once this layer's backward has run. */
   saved: ActivationElements;
+  /** What forward makes that the training step holds to its end (the logits, which the step's scope owns). */
+  heldToStepEnd: ActivationElements;
   /**
    * What its backward holds at once per sample on top of the saved tensors (the gradients of
    * activations); beside them its largest weight's f32 gradient, filed as an activation until
@@ -72,11 +76,15 @@ export interface ModelDescription {
   pipelineable: boolean;
 }
 
-const none: ActivationElements = { f32: 0, f32Split: 0, compute: 0, computeSplit: 0 };
+const none: ActivationElements = { f32: 0, f32Split: 0, compute: 0, computeSplit: 0, lowCopies: 0 };
 const act = (part: Partial<ActivationElements>): ActivationElements => ({ ...none, ...part });
 
 /** Summary fields of a model from its layers. */
-function modelOf(kind: ModelDescription["kind"], layers: LayerDescription[], rest: Omit<ModelDescription, "kind" | "layers" | "parameters" | "largestParameter" | "lowPrecisionParameters">): ModelDescription {
+function modelOf(
+  kind: ModelDescription["kind"],
+  layers: LayerDescription[],
+  rest: Omit<ModelDescription, "kind" | "layers" | "parameters" | "largestParameter" | "lowPrecisionParameters">,
+): ModelDescription {
   return {
     kind,
     layers,
@@ -103,6 +111,7 @@ function layer(name: string, fields: Partial<LayerDescription>): LayerDescriptio
     tensorExchanges: 0,
     kernelCalls: 1,
     saved: none,
+    heldToStepEnd: none,
     backwardTransient: none,
     output: 0,
     checkpointed: false,
@@ -136,8 +145,8 @@ function gptLayers(m: Extract<Config["model"], { kind: "gpt" }>, vocab: number):
     tensorExchanges: 4,
     kernelCalls: 11,
     saved: act({ f32: 2 * T * d + 6 * T, compute: 2 * T * d, computeSplit: 12 * T * d, f32Split: h * T }),
-    // At fcProj: its output's gradient (cast to the compute dtype) and GELU's output's; the residual stream's two.
-    backwardTransient: act({ f32: 2 * T * d, compute: T * d, computeSplit: 4 * T * d }),
+    // At fcProj: the residual stream's incoming gradient (cast for the low-precision product) and GELU's output's.
+    backwardTransient: act({ f32: T * d, lowCopies: T * d, computeSplit: 4 * T * d }),
     output: T * d,
     checkpointed: m.checkpoint,
   });
@@ -166,7 +175,8 @@ function gptLayers(m: Extract<Config["model"], { kind: "gpt" }>, vocab: number):
     // The head's input gradient, summed over the tensor ranks (its output is 1 per sample, the loss).
     tensorExchanges: T * d,
     kernelCalls: 4,
-    saved: act({ f32: T * d + 3 * T, compute: T * d, computeSplit: 2 * T * vocab }),
+    saved: act({ f32: T * d + 3 * T, compute: T * d, computeSplit: T * vocab }),
+    heldToStepEnd: act({ computeSplit: T * vocab }),
     // The logits' gradient (the saved one scaled), then the norm's output gradient.
     backwardTransient: act({ compute: T * d, computeSplit: T * vocab }),
     output: 1,
@@ -190,7 +200,8 @@ function mlpLayers(m: Extract<Config["model"], { kind: "mlp" }>, inputs: number,
         elementwise: out,
         // Its input is the previous ReLU's kept output (or the batch); the head's logits are
         // held by the step and the loss keeps their gradient.
-        saved: last ? act({ compute: 2 * out }) : none,
+        saved: last ? act({ compute: out }) : none,
+        heldToStepEnd: last ? act({ compute: out }) : none,
         // Its output's gradient and (past the first layer, whose input is the batch) its input's.
         backwardTransient: act({ f32: out + (i === 0 ? 0 : width) }),
         output: out,
@@ -224,9 +235,10 @@ function cnnLayers(m: Extract<Config["model"], { kind: "cnn" }>, input: [number,
         // The pooled output's argmax codes (int32) and the ReLU's output; the input is the batch
         // or the previous stage's kept output.
         saved: act({ f32: pooled, compute: pooled }),
-        // The first takes the batch and pools inside its fused kernel: only the pooled gradients;
-        // a later one un-pools into its convolution's size and computes its input's gradient.
-        backwardTransient: act({ f32: i === 0 ? 2 * pooled : pooled + conv * out + inputSize }),
+        // The first takes the batch and pools inside its fused kernel: only the pooled gradients.
+        // A later one un-pools into its convolution's size, and the convolution's backward holds
+        // that gradient twice (a reordered copy) beside its input's, its own pooled tensors freed.
+        backwardTransient: act({ f32: i === 0 ? 2 * pooled : 2 * conv * out + inputSize - 2 * pooled }),
         output: pooled,
       }),
     );
@@ -252,7 +264,8 @@ function cnnLayers(m: Extract<Config["model"], { kind: "cnn" }>, input: [number,
       lowPrecisionParameters: m.hidden * classes,
       matmulFlops: 2 * m.hidden * classes,
       matmulSize: Math.min(m.hidden, classes),
-      saved: act({ compute: 2 * classes }),
+      saved: act({ compute: classes }),
+      heldToStepEnd: act({ compute: classes }),
       backwardTransient: act({ f32: m.hidden + classes }),
       output: classes,
     }),

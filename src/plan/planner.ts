@@ -95,7 +95,9 @@ function explain(best: PlannedLayout, all: PlannedLayout[], memoryPerRank: numbe
     const value = (p: PlannedLayout): string => `${dim} ${String(p.layout[dim])}`;
     if (fastest) {
       const slower = fastest.time.total / best.time.total - 1;
-      lines.push(`${value(fastest)} instead: ${slower >= 0.005 ? `${(100 * slower).toFixed(0)}% slower` : "as fast"} at best (${describeLayout(fastest.layout)})`);
+      lines.push(
+        `${value(fastest)} instead: ${slower >= 0.005 ? `${(100 * slower).toFixed(0)}% slower` : "as fast"} at best (${describeLayout(fastest.layout)})`,
+      );
     } else {
       lines.push(`${dim} other than ${String(best.layout[dim])}: nothing fits; the leanest (${value(leanest)}) needs ${gib(leanest.memory.total)} per rank`);
     }
@@ -134,9 +136,14 @@ export function plan(config: Config, options: PlanOptions): Plan {
     explanation.push(
       `as configured (${describeLayout(options.current)}): ${seconds(time.total)} per step${versus}, peak ${gib(memory.total)} per rank${memory.total > options.memoryPerRank ? ", which does not fit" : ""}`,
     );
-  }
-  else if (leanest) explanation.push(`none fits: the leanest, ${describeLayout(leanest.layout)}, needs ${gib(leanest.memory.total)} per rank; more ranks or memory per rank are needed`);
-  else explanation.push(`no layout: data × tensor × pipeline = ${options.ranks} with a data degree dividing the global batch ${options.globalBatch} gives none turbine runs`);
+  } else if (leanest)
+    explanation.push(
+      `none fits: the leanest, ${describeLayout(leanest.layout)}, needs ${gib(leanest.memory.total)} per rank; more ranks or memory per rank are needed`,
+    );
+  else
+    explanation.push(
+      `no layout: data × tensor × pipeline = ${options.ranks} with a data degree dividing the global batch ${options.globalBatch} gives none turbine runs`,
+    );
   return {
     model: { kind: model.kind, parameters: model.parameters },
     ranks: options.ranks,

@@ -32,7 +32,7 @@ export const computeBytes = (precision: Config["train"]["precision"]): number =>
 
 /** Bytes of activation elements per sample on one of `tensor` tensor-parallel ranks. */
 function bytesOf(a: ActivationElements, tensor: number, compute: number): number {
-  return 4 * (a.f32 + a.f32Split / tensor) + compute * (a.compute + a.computeSplit / tensor);
+  return 4 * (a.f32 + a.f32Split / tensor) + compute * (a.compute + a.computeSplit / tensor + (compute < 4 ? a.lowCopies : 0));
 }
 
 /**
@@ -53,33 +53,37 @@ export function rankParameters(layers: readonly LayerDescription[], tensor: numb
 }
 
 /**
- * The activation bytes a pipeline rank holds at its peak: the input batches in flight, what
- * each of its layers keeps for every sample in flight (a checkpointed layer: only its input),
- * and the largest backward working set on top: a layer's activation gradients for a micro-batch
- * and its largest weight's gradient (a checkpointed layer first recomputes what it keeps).
+ * The activation bytes a pipeline rank holds at its peak. Forward leaves the input batches in
+ * flight and what each of its layers keeps for every sample in flight (a checkpointed layer:
+ * only its input); backward then walks the layers in reverse, each holding its working set
+ * for one micro-batch (its activation gradients, its largest weight's gradient; a checkpointed
+ * layer first recomputes what it keeps) and then freeing what it kept, so the peak is the
+ * largest of those moments.
  */
 function activationBytes(stage: StageShape, model: ModelDescription, layout: Layout, precision: Config["train"]["precision"]): number {
   const compute = computeBytes(precision);
   const micro = layout.batchSize / layout.microBatches;
   // An interleaved rank's in-flight actions each hold one of its chunks.
   const samples = (micro * stage.inFlight) / layout.virtualStages;
-  let kept = 4 * model.inputElements * micro * stage.inFlight;
-  let transient = 0;
-  for (const { layer, input } of stage.layers) {
+  const layers = stage.layers.map(({ layer, input }) => {
     const saved = bytesOf(layer.saved, layout.tensor, compute);
     const extra = bytesOf(layer.backwardTransient, layout.tensor, compute);
     // A tied head's gradient is the embedding's (split by vocabulary under tensor parallelism).
     const weight = Math.max(layer.largestParameter, layer.sharedParameters);
     const weightGradient = 4 * Math.ceil(weight / (layer.splitParameters > 0 || layer.sharedParameters > 0 ? layout.tensor : 1));
-    if (layer.checkpointed) {
-      kept += 4 * input * samples;
-      transient = Math.max(transient, (saved + extra) * micro + weightGradient);
-    } else {
-      kept += saved * samples;
-      transient = Math.max(transient, extra * micro + weightGradient);
-    }
+    return {
+      kept: layer.checkpointed ? 4 * input : saved,
+      held: bytesOf(layer.heldToStepEnd, layout.tensor, compute),
+      working: ((layer.checkpointed ? saved : 0) + extra) * micro + weightGradient,
+    };
+  });
+  let live = 4 * model.inputElements * micro * stage.inFlight + layers.reduce((n, l) => n + (l.kept + l.held) * samples, 0);
+  let peak = live;
+  for (const l of layers.reverse()) {
+    peak = Math.max(peak, live + l.working);
+    live -= l.kept * micro;
   }
-  return kept + transient;
+  return peak;
 }
 
 /**

@@ -34,7 +34,14 @@ function linkFor(span: number, machine: Machine): Link {
 }
 
 /** Forward + backward seconds of one stage for `samples` samples in `microBatches` micro-batches. */
-function stageCompute(stage: StageShape, samples: number, microBatches: number, layout: Layout, precision: Config["train"]["precision"], machine: Machine): number {
+function stageCompute(
+  stage: StageShape,
+  samples: number,
+  microBatches: number,
+  layout: Layout,
+  precision: Config["train"]["precision"],
+  machine: Machine,
+): number {
   let seconds = 0;
   for (const { layer } of stage.layers) {
     // Backward costs two forwards (input and weight gradients); checkpointing adds one more forward.
@@ -47,7 +54,14 @@ function stageCompute(stage: StageShape, samples: number, microBatches: number, 
 }
 
 /** Tensor parallelism's activation all-reduces of one stage for `samples` samples. */
-function stageTensorComm(stage: StageShape, samples: number, microBatches: number, layout: Layout, precision: Config["train"]["precision"], machine: Machine): number {
+function stageTensorComm(
+  stage: StageShape,
+  samples: number,
+  microBatches: number,
+  layout: Layout,
+  precision: Config["train"]["precision"],
+  machine: Machine,
+): number {
   if (layout.tensor === 1) return 0;
   const link = linkFor(layout.tensor, machine);
   let seconds = 0;

@@ -46,6 +46,7 @@ test("predicted activations and peak memory of one process are within 10% of the
     const within = (p: number, m: number): boolean => Math.abs(p - m) <= 0.1 * m;
     const line = `${name}: activations predicted ${predicted.activations} vs measured ${measured.activationBytes}; peak ${predicted.total} vs ${measured.peakBytes}`;
     if (!within(predicted.activations, measured.activationBytes) || !within(predicted.total, measured.peakBytes)) failures.push(line);
+    if (process.env.PLAN_PRINT) console.log(line);
   }
   assert.deepEqual(failures, []);
 });

@@ -23,11 +23,23 @@ test("every enumerated layout is one strategyFor's rule accepts, with data × te
     assert.deepEqual(layoutOf(layoutConfig(config, l), 8), l, "layoutOf inverts layoutConfig");
   }
   const has = (p: (l: (typeof layouts)[number]) => boolean): boolean => layouts.some(p);
-  assert.ok(has((l) => l.zero === 3 && l.data === 8), "ZeRO-3 over 8 data ranks");
-  assert.ok(has((l) => l.tensor === 4 && l.data === 2), "tensor 4 beside data 2");
-  assert.ok(has((l) => l.pipeline === 2 && l.schedule === "interleaved" && l.virtualStages === 2), "an interleaved pipeline of 2 stages × 2 chunks");
+  assert.ok(
+    has((l) => l.zero === 3 && l.data === 8),
+    "ZeRO-3 over 8 data ranks",
+  );
+  assert.ok(
+    has((l) => l.tensor === 4 && l.data === 2),
+    "tensor 4 beside data 2",
+  );
+  assert.ok(
+    has((l) => l.pipeline === 2 && l.schedule === "interleaved" && l.virtualStages === 2),
+    "an interleaved pipeline of 2 stages × 2 chunks",
+  );
   assert.ok(!has((l) => l.pipeline === 4 && l.schedule === "interleaved"), "6 layers do not cut into 4 × 2 chunks");
-  assert.ok(has((l) => l.checkpoint && l.offload === "disk"), "checkpointing with offload");
+  assert.ok(
+    has((l) => l.checkpoint && l.offload === "disk"),
+    "checkpointing with offload",
+  );
   // What strategyFor refuses today (a ZeRO stage with tensor or pipeline parallelism; heads that
   // do not split) never appears: an enumeration that skipped the shared rule would list them.
   assert.ok(!has((l) => l.zero > 0 && (l.tensor > 1 || l.pipeline > 1)));
@@ -47,6 +59,9 @@ test("the enumeration follows the rule for other configs too: lamb keeps paramet
 test("a data degree that does not divide the global batch gives no layout of that degree", () => {
   const config = gpt();
   const layouts = enumerateLayouts(config, 4, 6, describeModel(config.model, 50));
-  assert.ok(layouts.every((l) => l.data !== 4), "6 samples do not split over 4 data ranks");
+  assert.ok(
+    layouts.every((l) => l.data !== 4),
+    "6 samples do not split over 4 data ranks",
+  );
   assert.ok(layouts.some((l) => l.data === 2));
 });

@@ -21,7 +21,19 @@ const machine = clusterMachine(
   }),
   "test cluster",
 );
-const base: Layout = { data: 1, tensor: 1, pipeline: 1, zero: 0, offload: "none", checkpoint: false, accumulate: 1, batchSize: 16, microBatches: 1, schedule: "1f1b", virtualStages: 1 };
+const base: Layout = {
+  data: 1,
+  tensor: 1,
+  pipeline: 1,
+  zero: 0,
+  offload: "none",
+  checkpoint: false,
+  accumulate: 1,
+  batchSize: 16,
+  microBatches: 1,
+  schedule: "1f1b",
+  virtualStages: 1,
+};
 
 test("ring collectives: 2(n − 1) messages of b/n for an all-reduce, n − 1 for a gather", () => {
   const link = { bandwidth: 1e9, latency: 1e-5 };
