@@ -33,15 +33,17 @@ function linkFor(span: number, machine: Machine): Link {
   return span <= machine.devicesPerNode ? machine.intraNode : machine.interNode;
 }
 
-/** Forward + backward seconds of one stage for `samples` samples in `microBatches` micro-batches. */
-function stageCompute(
-  stage: StageShape,
-  samples: number,
-  microBatches: number,
-  layout: Layout,
-  precision: Config["train"]["precision"],
-  machine: Machine,
-): number {
+/** What a stage's costs depend on besides its layers: a rank's samples per accumulation step in `microBatches` micro-batches. */
+interface StageRun {
+  samples: number;
+  microBatches: number;
+  layout: Layout;
+  precision: Config["train"]["precision"];
+  machine: Machine;
+}
+
+/** Forward + backward seconds of one stage. */
+function stageCompute(stage: StageShape, { samples, microBatches, layout, precision, machine }: StageRun): number {
   let seconds = 0;
   for (const { layer } of stage.layers) {
     // Backward costs two forwards (input and weight gradients); checkpointing adds one more forward.
@@ -53,15 +55,8 @@ function stageCompute(
   return seconds;
 }
 
-/** Tensor parallelism's activation all-reduces of one stage for `samples` samples. */
-function stageTensorComm(
-  stage: StageShape,
-  samples: number,
-  microBatches: number,
-  layout: Layout,
-  precision: Config["train"]["precision"],
-  machine: Machine,
-): number {
+/** Tensor parallelism's activation all-reduces of one stage. */
+function stageTensorComm(stage: StageShape, { samples, microBatches, layout, precision, machine }: StageRun): number {
   if (layout.tensor === 1) return 0;
   const link = linkFor(layout.tensor, machine);
   let seconds = 0;
@@ -89,8 +84,9 @@ export function stepTime(config: Config, model: ModelDescription, layout: Layout
   const m = layout.microBatches;
   let busiest = { compute: 0, tensorComm: 0, parameters: 0 };
   for (const stage of shape.stages) {
-    const compute = stageCompute(stage, layout.batchSize, m, layout, precision, machine);
-    const tensorComm = stageTensorComm(stage, layout.batchSize, m, layout, precision, machine);
+    const run: StageRun = { samples: layout.batchSize, microBatches: m, layout, precision, machine };
+    const compute = stageCompute(stage, run);
+    const tensorComm = stageTensorComm(stage, run);
     if (compute + tensorComm >= busiest.compute + busiest.tensorComm) {
       const { parameters } = rankParameters(
         stage.layers.map((p) => p.layer),

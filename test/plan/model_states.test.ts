@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import type { Layout } from "../../src/plan/layouts.js";
 import { describeModel } from "../../src/plan/model_description.js";
 import { rankMemory } from "../../src/plan/rank_memory.js";
 import { zeroPaperBytes } from "../../src/plan/zero_paper.js";
 import { parseConfig } from "../../src/train/config_file.js";
 import { modelStateBytes } from "../../src/train/model_state_bytes.js";
+import { singleLayout } from "../helpers/plan_layout.js";
 
 const config = parseConfig(
   { model: { kind: "gpt", layers: 2, heads: 4, width: 64, context: 32, tiedHead: false }, data: { kind: "text", batchSize: 8 } },
@@ -14,19 +14,7 @@ const config = parseConfig(
 );
 const model = describeModel(config.model, 50);
 const psi = model.parameters;
-const base: Layout = {
-  data: 1,
-  tensor: 1,
-  pipeline: 1,
-  zero: 0,
-  offload: "none",
-  checkpoint: false,
-  accumulate: 1,
-  batchSize: 8,
-  microBatches: 1,
-  schedule: "1f1b",
-  virtualStages: 1,
-};
+const base = singleLayout(8);
 
 test("the ZeRO paper's Table 1 exactly: 7.5B parameters, 64 devices, K = 12", () => {
   // Catches a stage partitioning the wrong terms (stage 2 leaving the gradients whole, stage 3 the parameters).

@@ -2,11 +2,11 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 
 import { clusterMachine, clusterSchema } from "../../src/plan/cluster.js";
-import type { Layout } from "../../src/plan/layouts.js";
 import { describeModel } from "../../src/plan/model_description.js";
 import { pipelineShape } from "../../src/plan/pipeline_shape.js";
 import { allReduceSeconds, gatherSeconds, stepTime } from "../../src/plan/step_time.js";
 import { parseConfig } from "../../src/train/config_file.js";
+import { singleLayout } from "../helpers/plan_layout.js";
 
 const config = parseConfig({ model: { kind: "gpt", layers: 6, heads: 4, width: 256, context: 128 }, data: { kind: "text", batchSize: 16 } }, "test");
 const model = describeModel(config.model, 65);
@@ -21,19 +21,7 @@ const machine = clusterMachine(
   }),
   "test cluster",
 );
-const base: Layout = {
-  data: 1,
-  tensor: 1,
-  pipeline: 1,
-  zero: 0,
-  offload: "none",
-  checkpoint: false,
-  accumulate: 1,
-  batchSize: 16,
-  microBatches: 1,
-  schedule: "1f1b",
-  virtualStages: 1,
-};
+const base = singleLayout(16);
 
 test("ring collectives: 2(n − 1) messages of b/n for an all-reduce, n − 1 for a gather", () => {
   const link = { bandwidth: 1e9, latency: 1e-5 };
