@@ -39,5 +39,6 @@ export * as plan from "./plan/index.js";
 export { compile, CompiledStep, type CompileOptions, type CompileStats, type StepBody } from "./compile/index.js";
 export * from "./train/index.js";
 export { timeOps, formatOpTable, type OpTiming } from "./profile/op_timer.js";
+export * as report from "./report/index.js";
 export { saveSafetensors, loadSafetensors, encodeSafetensors, decodeSafetensors, type Safetensors } from "./tensor/safetensors.js";
 export { kernels, backendName } from "./backends/index.js";
