@@ -14,6 +14,7 @@ import type { Config } from "./config.js";
 import { buildRun } from "./build.js";
 import { scheduleWarnings } from "./schedule_fit.js";
 import { peakMemory, type PeakMemory } from "./memory_report.js";
+import { checkMemoryFloor } from "./memory_floor.js";
 import { measuredModelStateBytes, type ModelStateBytes } from "./model_state_bytes.js";
 import { offloadOptimizerState } from "./offload.js";
 import { Progress } from "./progress.js";
@@ -88,6 +89,8 @@ export function runTraining(config: Config, options: RunOptions = {}): RunSummar
   kernels.setNumThreads(config.train.threads ?? availableParallelism());
   const group = options.group,
     lead = (group?.rank ?? 0) === 0;
+  // Sizes that cannot fit are refused before anything is built or written.
+  checkMemoryFloor(config, { ranks: group?.size ?? 1, ranksHere: group ? ranksOnThisMachine(group) : 1 });
   const resume = options.resume === undefined ? null : resumeTarget(options.resume);
   const runDir = resume?.runDir ?? options.runDir ?? newRunFolderOfJob(join(config.outDir, config.name ?? config.model.kind), group);
   const checkpointDir = join(runDir, "checkpoints");
@@ -210,4 +213,10 @@ function newRunFolderOfJob(parent: string, group: ProcessGroup | undefined): str
   } finally {
     version.dispose();
   }
+}
+
+/** The ranks of a job that share this machine's memory: torchrun's LOCAL_WORLD_SIZE (turbine launch sets it on both backends), else this one. */
+function ranksOnThisMachine(group: ProcessGroup): number {
+  const local = Number(process.env.LOCAL_WORLD_SIZE);
+  return Number.isSafeInteger(local) && local >= 1 && local <= group.size ? local : 1;
 }
