@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { execFileSync, spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { open } from "node:fs/promises";
 import { setTimeout as sleep } from "node:timers/promises";
 import { tmpdir } from "node:os";
@@ -169,4 +169,29 @@ test("SIGTERM while the run is being built (its text still being read): it ends 
   assert.doesNotMatch(output, /after step|resume with/);
   assert.ok(!existsSync(outDir), "no run folder");
   assert.ok(Date.now() - started < 30_000, "ended promptly once the text was read");
+});
+
+test("SIGTERM during `turbine data prepare`: it ends after the chunk in hand, exit 143, neither the output nor a temporary file left", {
+  timeout: 120_000,
+}, async () => {
+  // ~66 MB: the second pass (the one that writes) takes 16 chunks of 4 MiB, long enough to be caught in.
+  const text = join(work, "big.txt");
+  writeFileSync(text, "And God said, Let there be light: and there was light.\n".repeat(1_200_000));
+  const proc = spawn(process.execPath, [cli, "data", "prepare", text, "big.tokens"], { cwd: work });
+  let output = "";
+  proc.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  const written = (): string[] => readdirSync(work).filter((f) => f.startsWith("big.tokens"));
+  // The temporary output appears when the second pass starts: the stop watch is on by then.
+  const poll = setInterval(() => {
+    if (written().some((f) => f.endsWith(".tmp"))) {
+      clearInterval(poll);
+      proc.kill("SIGTERM");
+    }
+  }, 5);
+  const code = await new Promise<number | null>((resolve) => proc.on("exit", (c) => resolve(c)));
+  clearInterval(poll);
+  rmSync(text);
+  assert.equal(code, 143, output);
+  assert.match(output, /^interrupted by SIGTERM; big\.tokens was not written$/m);
+  assert.deepEqual(written(), [], "no output, no temporary file");
 });
