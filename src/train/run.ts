@@ -1,3 +1,4 @@
+import { writeFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { basename, join } from "node:path";
 
@@ -49,6 +50,11 @@ export interface RunOptions {
    * no final evaluation (TrainerOptions.stopRequested). Under a group the ranks agree on it.
    */
   stopRequested?: () => string | null;
+  /**
+   * More callbacks for the rank that writes the run folder (rank 0), made once the folder is
+   * known; they run after the metrics file's, so they see each logged step's line (a report).
+   */
+  callbacks?: (runDir: string) => Callback[];
 }
 
 /** The outcome of `turbine train`, also its --json line. */
@@ -76,14 +82,17 @@ export interface RunSummary {
   comm_bytes: number | null;
   /** This rank's model states (the tracker's peaks, and the optimizer state on disk); modelStateBytes gives the formula. */
   model_state_bytes: ModelStateBytes;
+  /** Under train.compile: step shapes compiled, milliseconds spent compiling, steps replayed (null without). */
+  compile: { compilations: number; compile_ms: number; replays: number } | null;
 }
 
 /**
  * Runs a config end to end: threads and seed, the check that its sizes fit this machine
  * (checkMemoryFloor), the build, the run folder (a new `<outDir>/<name>/version_N` of
- * config.json, metrics.jsonl and checkpoints/, or the resumed run's own, made only once the
- * build is done), resume, training with evaluation, checkpoints and early stopping. A stop
- * requested during the build throws InterruptedBeforeTraining, with nothing written.
+ * config.json, metrics.jsonl, checkpoints/ and at the end summary.json, or the resumed run's
+ * own, made only once the build is done), resume, training with evaluation, checkpoints and
+ * early stopping. A stop requested during the build throws InterruptedBeforeTraining, with
+ * nothing written.
  * @example const summary = runTraining(parseConfig(raw, "cnn.json"), { progress: true });
  */
 export function runTraining(config: Config, options: RunOptions = {}): RunSummary {
@@ -147,6 +156,7 @@ export function runTraining(config: Config, options: RunOptions = {}): RunSummar
       })
     : null;
   for (const c of [tensorboard, progress]) if (c) callbacks.push(c);
+  if (lead && options.callbacks) callbacks.push(...options.callbacks(runDir));
   const closeOffload = offloadOptimizerState(config, parts.optimizer, runDir, group?.rank ?? 0);
   const trainer = new Trainer({
     model: parts.model,
@@ -164,6 +174,7 @@ export function runTraining(config: Config, options: RunOptions = {}): RunSummar
     precision: parts.precision,
     gradScaler: parts.gradScaler,
     strategy,
+    compile: config.train.compile ? { cacheSize: config.train.compileCacheSize, log: lead ? log : () => {} } : null,
     ...(options.stopRequested ? { stopRequested: group ? agreedStop(group, options.stopRequested) : options.stopRequested } : {}),
   });
   let result: FitResult;
@@ -193,7 +204,7 @@ export function runTraining(config: Config, options: RunOptions = {}): RunSummar
   }
   const report = memory.report();
   const peak = peakMemory(report);
-  return {
+  const summary: RunSummary = {
     steps: result.steps,
     epochs: result.epochs,
     steps_per_epoch: stepsOfEpoch,
@@ -212,7 +223,11 @@ export function runTraining(config: Config, options: RunOptions = {}): RunSummar
     peak_bytes: peak,
     model_state_bytes: measuredModelStateBytes(report, parts.optimizer),
     comm_bytes: strategy.commBytes === undefined ? null : strategy.commBytes / Math.max(result.steps - firstStep, 1),
+    compile: result.compile && { compilations: result.compile.compilations, compile_ms: result.compile.compileMs, replays: result.compile.replays },
   };
+  // The run folder keeps its outcome beside its metrics (turbine report shows it).
+  if (lead) writeFileSync(join(runDir, "summary.json"), `${JSON.stringify(summary, null, 2)}\n`);
+  return summary;
 }
 
 /** A stop check every rank answers alike: any rank's request stops all of them after the same step. */
