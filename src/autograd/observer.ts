@@ -13,10 +13,11 @@ export interface OpObserver {
 }
 
 /**
- * The parts of a training step that are not ops: the whole step, the wait for its batch, and
- * the optimizer's update (clipping, the step, zeroing gradients; its kernels run outside ops).
+ * The parts of a training step that are not ops: the whole step, the wait for its batch, the
+ * optimizer's update (clipping, the step, zeroing gradients; its kernels run outside ops), and a
+ * compiled step's replay (train.compile: a flat list of kernel calls, no ops).
  */
-export type StepRegion = "step" | "data" | "optimizer";
+export type StepRegion = "step" | "data" | "optimizer" | "replay";
 
 let current: OpObserver | null = null;
 

@@ -10,6 +10,8 @@ import { registerData } from "./data.js";
 import { UsageError } from "./errors.js";
 import { LAUNCH_SEPARATOR_HINT, registerLaunch } from "./launch.js";
 import { checkTracePath, registerProfile } from "./profile.js";
+import { registerPlan } from "./plan.js";
+import { registerReport } from "./report.js";
 import { registerSample } from "./sample.js";
 import { registerTrain, type TrainCommand, trainConfig } from "./train.js";
 
@@ -62,7 +64,7 @@ function reportUsageErrors(command: Command): void {
 }
 
 /**
- * The `turbine` command line: train, sample, bench, data, checkpoint and (unless `launch` is false, as in a
+ * The `turbine` command line: train, sample, bench, data, checkpoint, report and (unless `launch` is false, as in a
  * launched rank) launch. Usage errors throw a UsageError; help and --version throw a
  * CommanderError with exit code 0.
  * @example await turbineProgram().parseAsync(["train", "gpt-char"], { from: "user" });
@@ -80,7 +82,10 @@ export function turbineProgram(options: { launch?: boolean } = {}): Command {
   registerData(program);
   registerCheckpoint(program);
   registerProfile(program);
+  registerPlan(program);
   if (options.launch ?? true) registerLaunch(program, { commands: program.commands.map((c) => c.name()), check: checkRankCommand });
+  // After launch: a report is no command to run on several ranks.
+  registerReport(program);
   reportUsageErrors(program);
   return program;
 }

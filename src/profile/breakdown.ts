@@ -5,7 +5,7 @@ import type { Recording } from "./recorder.js";
 
 /** Where a step's time went, as shares of the profiled time (they sum to 1). */
 export interface TimeShares {
-  /** Ops (forward and backward) and the optimizer's update, less any collective waits inside them. */
+  /** Ops (forward and backward), a compiled step's replay and the optimizer's update, less any collective waits inside them. */
   compute: number;
   /** Waiting for the step's batches (with 0 loader workers: making them). */
   data: number;
@@ -67,7 +67,7 @@ export function rankProfile(rec: Recording, rank: number): RankProfile {
   const inWindow = (xs: Iterable<Interval>): Interval[] => intersect(union(xs), window);
   const blocked = inWindow(rec.blocked.map((b) => [b.start, b.end] as const));
   const data = subtract(inWindow(rec.data), blocked);
-  const busy = inWindow([...rec.ops.filter((o) => o.depth === 0).map((o) => [o.start, o.end] as const), ...rec.optimizer]);
+  const busy = inWindow([...rec.ops.filter((o) => o.depth === 0).map((o) => [o.start, o.end] as const), ...rec.optimizer, ...rec.replay]);
   const compute = subtract(subtract(busy, blocked), data);
   const shares = {
     compute: measure(compute) / span,

@@ -54,6 +54,8 @@ export interface Recording {
   ops: OpRecord[];
   data: Interval[];
   optimizer: Interval[];
+  /** Compiled steps (train.compile): recorded or replayed kernels, compute without ops. */
+  replay: Interval[];
   collectives: CollectiveRecord[];
   blocked: BlockedRecord[];
   /** Batches loader workers made (none with 0 workers: the data wait is the making). */
@@ -83,7 +85,17 @@ export class StepRecorder implements OpObserver {
   private backwardDepth = 0;
   private lastTotal = -1;
   private report: MemoryReport | null = null;
-  private readonly rec: Omit<Recording, "memoryReport"> = { steps: [], ops: [], data: [], optimizer: [], collectives: [], blocked: [], loader: [], memory: [] };
+  private readonly rec: Omit<Recording, "memoryReport"> = {
+    steps: [],
+    ops: [],
+    data: [],
+    optimizer: [],
+    replay: [],
+    collectives: [],
+    blocked: [],
+    loader: [],
+    memory: [],
+  };
 
   constructor(readonly window: { warmup: number; steps: number }) {}
 

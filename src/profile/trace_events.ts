@@ -54,6 +54,7 @@ export function rankTraceEvents(rec: Recording, rank: number): TraceEvent[] {
   rec.steps.forEach(([s, e], i) => events.push(x(`step ${i + 1}`, "step", s, e)));
   for (const [s, e] of rec.data) events.push(x("data wait", "data", s, e));
   for (const [s, e] of rec.optimizer) events.push(x("optimizer", "optimizer", s, e));
+  for (const [s, e] of rec.replay) events.push(x("compiled step", "replay", s, e));
   for (const o of rec.ops) events.push(x(o.op, o.phase, o.start, o.end));
   for (const b of rec.blocked) if ((b.end - b.start) * 1000 >= SHORTEST_WAIT_US) events.push(x(`${b.how} ${b.kind}`, "communication", b.start, b.end));
   // Collectives in flight may overlap one another: each goes to the first track free at its issue.

@@ -101,6 +101,7 @@ function recording(): Recording {
       { kind: "allReduce", how: "wait", start: 60, end: 70 },
       { kind: "allGather", how: "call", start: 120, end: 121 },
     ],
+    replay: [],
     loader: [{ worker: 1, start: 0, end: 15 }],
     memory: [],
     memoryReport: { current: { ...zeroBytes }, peak: { ...zeroBytes, activation: 64 }, total: 0, peakTotal: 64 },
