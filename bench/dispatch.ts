@@ -19,7 +19,7 @@
 import { add, relu, tensor, tidy } from "../src/index.js";
 import { broadcastMeta } from "../src/ops/broadcast.js";
 import { codes, kernels } from "../src/backends/index.js";
-import { benchOptions, median, now, report } from "./harness.js";
+import { benchOptions, median, report, secondsPerCall } from "./harness.js";
 
 interface Case {
   name: string;
@@ -55,9 +55,7 @@ function cases(): Case[] {
 
 /** Microseconds per call over one batch. */
 function batch(call: () => void, calls: number): number {
-  const t0 = now();
-  for (let i = 0; i < calls; i++) call();
-  return ((now() - t0) / calls) * 1e6;
+  return secondsPerCall(call, calls) * 1e6;
 }
 
 function main(): void {
