@@ -1,4 +1,3 @@
-import { writeFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { basename, join } from "node:path";
 
@@ -18,7 +17,7 @@ import { measuredModelStateBytes, type ModelStateBytes } from "./model_state_byt
 import { offloadOptimizerState } from "./offload.js";
 import { Progress } from "./progress.js";
 import { linesTo, progressMode, stderrProgressOutput } from "./progress_output.js";
-import { newRunFolder, resumeTarget } from "./run_folder.js";
+import { newRunFolder, resumeTarget, writeRunConfig } from "./run_folder.js";
 import { meshFor, modelFor, strategyFor } from "./strategy_for.js";
 import { TensorBoardLogger } from "./tensorboard.js";
 import { type FitResult, Trainer } from "./trainer.js";
@@ -75,6 +74,8 @@ export interface RunSummary {
   comm_bytes: number | null;
   /** This rank's model states (the tracker's peaks, and the optimizer state on disk); modelStateBytes gives the formula. */
   model_state_bytes: ModelStateBytes;
+  /** Under train.compile: step shapes compiled, milliseconds spent compiling, steps replayed (null without). */
+  compile: { compilations: number; compile_ms: number; replays: number } | null;
 }
 
 /**
@@ -92,7 +93,7 @@ export function runTraining(config: Config, options: RunOptions = {}): RunSummar
   const runDir = resume?.runDir ?? options.runDir ?? newRunFolderOfJob(join(config.outDir, config.name ?? config.model.kind), group);
   const checkpointDir = join(runDir, "checkpoints");
   if (lead) {
-    writeFileSync(join(runDir, "config.json"), `${JSON.stringify(config, null, 2)}\n`);
+    writeRunConfig(runDir, config);
     removeInterruptedWrites(checkpointDir);
   }
   // Ranks of one data-parallel index (tensor and pipeline peers) read the same batches.
@@ -140,6 +141,7 @@ export function runTraining(config: Config, options: RunOptions = {}): RunSummar
     precision: parts.precision,
     gradScaler: parts.gradScaler,
     strategy,
+    compile: config.train.compile ? { cacheSize: config.train.compileCacheSize, log: lead ? log : () => {} } : null,
     ...(options.stopRequested ? { stopRequested: group ? agreedStop(group, options.stopRequested) : options.stopRequested } : {}),
   });
   let result: FitResult;
@@ -188,6 +190,7 @@ export function runTraining(config: Config, options: RunOptions = {}): RunSummar
     peak_bytes: peak,
     model_state_bytes: measuredModelStateBytes(report, parts.optimizer),
     comm_bytes: strategy.commBytes === undefined ? null : strategy.commBytes / Math.max(result.steps - firstStep, 1),
+    compile: result.compile && { compilations: result.compile.compilations, compile_ms: result.compile.compileMs, replays: result.compile.replays },
   };
 }
 
