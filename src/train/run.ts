@@ -1,3 +1,4 @@
+import { writeFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { basename, join } from "node:path";
 
@@ -47,6 +48,11 @@ export interface RunOptions {
    * no final evaluation (TrainerOptions.stopRequested). Under a group the ranks agree on it.
    */
   stopRequested?: () => string | null;
+  /**
+   * More callbacks for the rank that writes the run folder (rank 0), made once the folder is
+   * known; they run after the metrics file's, so they see each logged step's line (a report).
+   */
+  callbacks?: (runDir: string) => Callback[];
 }
 
 /** The outcome of `turbine train`, also its --json line. */
@@ -80,7 +86,8 @@ export interface RunSummary {
 
 /**
  * Runs a config end to end: threads and seed, the run folder (a new
- * `<outDir>/<name>/version_N` of config.json, metrics.jsonl and checkpoints/, or the resumed
+ * `<outDir>/<name>/version_N` of config.json, metrics.jsonl, checkpoints/ and at the end
+ * summary.json, or the resumed
  * run's own), resume, training with evaluation, checkpoints and early stopping.
  * @example const summary = runTraining(parseConfig(raw, "cnn.json"), { progress: true });
  */
@@ -122,6 +129,7 @@ export function runTraining(config: Config, options: RunOptions = {}): RunSummar
       })
     : null;
   for (const c of [tensorboard, progress]) if (c) callbacks.push(c);
+  if (lead && options.callbacks) callbacks.push(...options.callbacks(runDir));
   // Rank 0's initial weights go to every rank; a resume then loads the same checkpoint on each.
   const strategy = strategyFor(config, parts.model, group, mesh);
   const closeOffload = offloadOptimizerState(config, parts.optimizer, runDir, group?.rank ?? 0);
@@ -171,7 +179,7 @@ export function runTraining(config: Config, options: RunOptions = {}): RunSummar
   }
   const report = memory.report();
   const peak = peakMemory(report);
-  return {
+  const summary: RunSummary = {
     steps: result.steps,
     epochs: result.epochs,
     steps_per_epoch: stepsOfEpoch,
@@ -192,6 +200,9 @@ export function runTraining(config: Config, options: RunOptions = {}): RunSummar
     comm_bytes: strategy.commBytes === undefined ? null : strategy.commBytes / Math.max(result.steps - firstStep, 1),
     compile: result.compile && { compilations: result.compile.compilations, compile_ms: result.compile.compileMs, replays: result.compile.replays },
   };
+  // The run folder keeps its outcome beside its metrics (turbine report shows it).
+  if (lead) writeFileSync(join(runDir, "summary.json"), `${JSON.stringify(summary, null, 2)}\n`);
+  return summary;
 }
 
 /** A stop check every rank answers alike: any rank's request stops all of them after the same step. */
