@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 
 import { inDistributedJob, initProcessGroup } from "../parallel/init.js";
+import { CollectiveError } from "../parallel/process_group.js";
 import { type Config, DEFAULT_CONFIG } from "../train/config.js";
 import { applyOverrides, ConfigError, configReference, parseConfig, readConfigFile } from "../train/config_file.js";
 import { formatModelStateBytes, formatPeakMemory } from "../train/memory_report.js";
@@ -8,7 +9,7 @@ import { formatEpochs, formatThroughput } from "../train/progress_format.js";
 import { progressMode } from "../train/progress_output.js";
 import { REPORT_FILE, ReportCallback, writeRunReport } from "../report/report_callback.js";
 import { resumeConfig } from "../train/resume_config.js";
-import { runTraining, type RunSummary } from "../train/run.js";
+import { InterruptedBeforeTraining, runTraining, type RunSummary } from "../train/run.js";
 import { resumeTarget } from "../train/run_folder.js";
 import { stopSignalReceived, watchStopSignals } from "../train/stop_signals.js";
 import { formatBuiltinConfigs, resolveConfigFile } from "./config_names.js";
@@ -126,6 +127,14 @@ export function registerTrain(program: Command): void {
           const stopRequested = (): string | null => stopSignalReceived()?.name ?? null;
           const report = opts.report ? { callbacks: (runDir: string) => [new ReportCallback(runDir)] } : {};
           summary = runTraining(config, { resume, runDir: segment?.runDir, progress: opts.progress, stopRequested, ...(group ? { group } : {}), ...report });
+        } catch (error) {
+          // Stopped while the run was built (on another rank, this one's collective then failed).
+          const stop = stopSignalReceived();
+          if (!(error instanceof InterruptedBeforeTraining || (stop && error instanceof CollectiveError))) throw error;
+          process.exitCode = stop?.exitCode ?? 130;
+          if ((group?.rank ?? 0) === 0)
+            process.stderr.write(`interrupted by ${stop?.name ?? (error as InterruptedBeforeTraining).reason} before training started; nothing was written\n`);
+          return;
         } finally {
           unwatch();
         }
