@@ -43,13 +43,16 @@ function printSummary(s: RunSummary, json: boolean, report: boolean): void {
     formatPeakMemory(s.peak_bytes, `peak memory${ofRank0}`),
     formatModelStateBytes(s.model_state_bytes, `model states${ofRank0}`),
     s.comm_bytes === null ? null : `gradient communication${ofRank0}: ${wholeNumber(s.comm_bytes)} bytes sent per step`,
+    s.compile === null
+      ? null
+      : `compile${ofRank0}: ${s.compile.compilations} step shape(s) compiled in ${s.compile.compile_ms.toFixed(0)} ms, ${s.compile.replays} steps replayed`,
     `checkpoint: ${s.checkpoint ?? "none"}`,
     `run folder: ${s.run_dir} (metrics.jsonl, config.json, summary.json${report ? `, ${REPORT_FILE}` : ""})`,
   ].filter((l) => l !== null);
   process.stdout.write(`${lines.join("\n")}\n`);
   if (json) {
-    const { steps, epochs, train_s, samples_per_s, eval: evaluation, checkpoint, data_wait_s, peak_bytes, model_state_bytes, comm_bytes } = s;
-    const line = { steps, epochs, train_s, samples_per_s, eval: evaluation, checkpoint, data_wait_s, peak_bytes, model_state_bytes, comm_bytes };
+    const { steps, epochs, train_s, samples_per_s, eval: evaluation, checkpoint, data_wait_s, peak_bytes, model_state_bytes, comm_bytes, compile } = s;
+    const line = { steps, epochs, train_s, samples_per_s, eval: evaluation, checkpoint, data_wait_s, peak_bytes, model_state_bytes, comm_bytes, compile };
     process.stdout.write(`${JSON.stringify(line)}\n`);
   }
 }
