@@ -9,6 +9,8 @@ import { ZeroDataParallel } from "../parallel/zero/zero.js";
 import { GPT } from "../models/gpt.js";
 import { TensorParallelGPT } from "../models/tensor_parallel_gpt.js";
 import { TensorParallel } from "../parallel/tensor/strategy.js";
+import { placeExperts } from "../parallel/expert/expert_parallel.js";
+import { ExpertParallel } from "../parallel/expert/strategy.js";
 import type { Config } from "./config.js";
 import { ConfigError } from "./config_file.js";
 
@@ -31,33 +33,52 @@ export function meshFor(config: Config, group: ProcessGroup | undefined): Device
 }
 
 /**
- * The module this rank trains: the model as built, or with `parallel.tensor` t > 1 its
+ * The module this rank trains: the model as built; with `parallel.tensor` t > 1 its
  * Megatron-style split over the mesh's tensor group (the gpt only; built under deferInit, each
- * rank materialises its part, the same weights as t = 1). A model that cannot be split so is a
- * ConfigError naming the numbers.
+ * rank materialises its part, the same weights as t = 1), which pipeline stages then cut; with
+ * `parallel.expert` e > 1 the gpt's mixtures with their experts sharded over the expert group
+ * (each rank materialises only its experts). A model that cannot be split so is a ConfigError
+ * naming the numbers.
  *
  * @example const parts = buildRun(config, shard, (model) => modelFor(config, model, mesh));
  */
 export function modelFor(config: Config, model: Module, mesh: DeviceMesh | null): Module {
+  if (!mesh) return model;
+  if (mesh.shape.expert > 1) return withExpertsPlaced(config, model, mesh);
   const t = config.parallel.tensor;
-  if (t === 1 || !mesh) return model;
+  if (t === 1) return model;
   if (!(model instanceof GPT))
     throw new ConfigError(`config: parallel.tensor ${t} splits only the gpt model; model.kind is ${JSON.stringify(config.model.kind)}`);
   if (config.parallel.zero !== 0) throw new ConfigError(`config: parallel.tensor ${t} runs with parallel.zero 0 only (got zero ${config.parallel.zero})`);
-  if (config.parallel.pipeline !== 1)
-    throw new ConfigError(`config: parallel.tensor ${t} does not combine with parallel.pipeline ${config.parallel.pipeline} yet`);
+  if (config.parallel.pipeline !== 1 && config.parallel.sequenceParallel)
+    throw new ConfigError(`config: parallel.sequenceParallel does not combine with parallel.pipeline ${config.parallel.pipeline}; set it false or pipeline 1`);
   try {
-    return new TensorParallelGPT(model, mesh.groups.tensor, { sequenceParallel: config.parallel.sequenceParallel });
+    // Pipeline stages materialise only their own layers' parts.
+    return new TensorParallelGPT(model, mesh.groups.tensor, { sequenceParallel: config.parallel.sequenceParallel, deferred: config.parallel.pipeline > 1 });
   } catch (error) {
     if (error instanceof RangeError) throw new ConfigError(`config: ${error.message}`);
     throw error;
   }
 }
 
+/** The gpt with its mixtures' experts sharded over the mesh's expert group (see modelFor). */
+function withExpertsPlaced(config: Config, model: Module, mesh: DeviceMesh): Module {
+  const e = mesh.shape.expert;
+  const experts = config.model.kind === "gpt" ? config.model.moe?.experts : undefined;
+  if (!(model instanceof GPT) || experts === undefined)
+    throw new ConfigError(`config: parallel.expert ${e} shards the experts of a gpt with model.moe; this model has none`);
+  if (experts % e !== 0)
+    throw new ConfigError(`config: model.moe.experts ${experts} must divide by parallel.expert ${e} (each rank holds experts / expert of them)`);
+  if (config.parallel.zero !== 0) throw new ConfigError(`config: parallel.expert ${e} runs with parallel.zero 0 only (got zero ${config.parallel.zero})`);
+  placeExperts(model, mesh.groups.expert);
+  return model;
+}
+
 /**
- * The strategy a run's config asks for on this rank: one process without a group; a pipeline
- * stage when parallel.pipeline > 1 (DDP across the pipelines on the data dimension); tensor
- * parallel over the mesh's tensor group (DDP over its data group) when parallel.tensor > 1; over
+ * The strategy a run's config asks for on this rank: one process without a group; expert
+ * parallel when parallel.expert > 1; a pipeline stage when parallel.pipeline > 1 (its layers
+ * tensor-parallel when parallel.tensor > 1, DDP across the pipelines on the data dimension);
+ * tensor parallel over the mesh's tensor group (DDP over its data group) when parallel.tensor > 1; over
  * a group otherwise, data parallel (DDP) at `parallel.zero` 0, sharded data parallel (ZeRO) at
  * 1, 2 or 3 (with `parallel.compression`'s hook on DDP). The one place where a config's
  * parallel layout becomes a Strategy, so the run and the Trainer know no strategy by name.
@@ -69,7 +90,8 @@ export function strategyFor(config: Config, model: Module, group: ProcessGroup |
   if (!group) return new SingleProcess(model);
   refuseSplitParametersFor(config, mesh);
   refuseCompressionOutsideDDP(config);
-  if (model instanceof TensorParallelGPT && mesh) {
+  if (mesh && mesh.shape.expert > 1) return new ExpertParallel(model, { data: mesh.groups.data, expert: mesh.groups.expert });
+  if (model instanceof TensorParallelGPT && mesh && mesh.shape.pipeline === 1) {
     return new TensorParallel(model, mesh.groups.tensor, { data: mesh.groups.data, sequenceParallel: model.sequenceParallel });
   }
   const stage = config.parallel.zero;
@@ -83,6 +105,7 @@ export function strategyFor(config: Config, model: Module, group: ProcessGroup |
       virtualStages,
       ...(stageLayers ? { stageLayers } : {}),
       dataGroup: mesh.groups.data,
+      tensorGroup: mesh.shape.tensor > 1 ? mesh.groups.tensor : null,
     });
   }
   return stage === 0
@@ -111,9 +134,9 @@ function refuseSplitParametersFor(config: Config, mesh: DeviceMesh | null): void
  * the gradients go through ZeRO's reduce-scatters or a tensor or pipeline layout instead.
  */
 function refuseCompressionOutsideDDP(config: Config): void {
-  const { compression, zero, tensor, pipeline } = config.parallel;
-  if (compression.kind === "none" || (zero === 0 && tensor === 1 && pipeline === 1)) return;
+  const { compression, zero, tensor, pipeline, expert } = config.parallel;
+  if (compression.kind === "none" || (zero === 0 && tensor === 1 && pipeline === 1 && expert === 1)) return;
   throw new ConfigError(
-    `config: parallel.compression ${JSON.stringify(compression.kind)} compresses plain data parallel only (zero 0, tensor 1, pipeline 1); got zero ${zero}, tensor ${tensor}, pipeline ${pipeline}`,
+    `config: parallel.compression ${JSON.stringify(compression.kind)} compresses plain data parallel only (zero 0, tensor 1, pipeline 1, expert 1); got zero ${zero}, tensor ${tensor}, pipeline ${pipeline}, expert ${expert}`,
   );
 }

@@ -51,6 +51,8 @@ function checkEqual(results: PipelineCaseResult[][], index: number, rtol: number
   assert.equal(names.size, 6 * 12 + 4, `${what}: the stages train every parameter`);
 }
 
+const whole = (results: PipelineCaseResult[][]): number => results[0]![0]!.stageBytes[2];
+
 const schedules = [
   { schedule: "gpipe", microBatches: 4 },
   { schedule: "1f1b", microBatches: 4 },
@@ -99,6 +101,25 @@ test("pipeline with accumulation, activation checkpointing and an untied head eq
     for (const [name, [mine, ref]] of Object.entries(r.grads)) assertRelative(mine, ref, 1e-5, `accumulate+checkpoint rank ${rank} ${name}`);
   }
   for (const [rank, perCase] of results.entries()) assertRelative(perCase[1]!.losses, perCase[1]!.refLosses, 2e-2, `bf16 rank ${rank} losses`);
+});
+
+test("pipeline of a deferred model on 2 and 4 threads: each rank materialises only its stage (tracker), with the one-process loss and gradients after 5 steps", {
+  timeout: 120_000,
+}, async () => {
+  for (const p of [2, 4]) {
+    const cases: PipelineCase[] = [{ pipeline: p, schedule: "1f1b", microBatches: 2, steps: 5, deferred: true }];
+    const results = await onThreads(p, cases);
+    checkEqual(results, 0, 1e-5, `deferred p=${p}`);
+    let total = 0;
+    for (const [rank, [r]] of results.entries()) {
+      const [measured, stage, model] = r!.stageBytes;
+      assert.equal(measured, stage, `p=${p} rank ${rank}: the tracker's parameter bytes are its stage's tensors'`);
+      assert.ok(stage < model, `p=${p} rank ${rank}: a stage (${stage} B) is less than the model (${model} B)`);
+      total += stage;
+    }
+    // Stages share only the tied embedding: together they hold the model once, plus that copy.
+    assert.ok(total < whole(results) * 1.5, `p=${p}: the stages hold ${total} B of a ${whole(results)} B model`);
+  }
 });
 
 test("1f1b's peak activation memory per stage stays at p micro-batches' worth while gpipe's grows with m", { timeout: 120_000 }, async () => {
