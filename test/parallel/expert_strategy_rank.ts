@@ -20,12 +20,13 @@ import { mixturesOf, placeExperts } from "../../src/parallel/expert/expert_paral
 import { ExpertParallel } from "../../src/parallel/expert/strategy.js";
 import { DeviceMesh, meshShape } from "../../src/parallel/mesh.js";
 import type { ProcessGroup } from "../../src/parallel/process_group.js";
-import { fromTypedArray, tensor } from "../../src/tensor/create.js";
+import { tensor } from "../../src/tensor/create.js";
 import { memory } from "../../src/tensor/memory.js";
 import { manualSeed } from "../../src/tensor/random.js";
 import { tidy } from "../../src/tensor/scope.js";
 import type { Tensor } from "../../src/tensor/tensor.js";
 import { languageModel } from "../../src/train/task.js";
+import { ruleBatches } from "./gpt_reference.js";
 
 export type ExpertScenario = "balanced" | "oneExpert";
 
@@ -52,19 +53,6 @@ const BATCH = 2,
   TIME = 8,
   VOCAB = 11;
 
-function batches(steps: number, rows: number): [Tensor, Tensor][] {
-  let s = 99;
-  const next = (): number => {
-    s = (s * 1103515245 + 12345) % 2147483648;
-    return s % VOCAB;
-  };
-  return Array.from({ length: steps }, () => {
-    const x = new Int32Array(rows * TIME).map(next),
-      y = x.map((v) => (2 * v + 3) % VOCAB);
-    return [fromTypedArray(x, [rows, TIME]), fromTypedArray(y, [rows, TIME])];
-  });
-}
-
 export function run(group: ProcessGroup, args: ExpertArgs): ExpertResult {
   const config: GPTConfig = {
     vocabSize: VOCAB,
@@ -75,7 +63,7 @@ export function run(group: ProcessGroup, args: ExpertArgs): ExpertResult {
     moe: { experts: 4, topK: 2, capacityFactor: 1, drop: true, hidden: 12, auxLossWeight: 0.01 },
   };
   const ranks = group.size;
-  const data = batches(args.steps, BATCH * ranks);
+  const data = ruleBatches(args.steps, BATCH * ranks, TIME, VOCAB);
   const task = languageModel();
   const optimizerOf = (m: { parameters(): Tensor[] }) => new AdamW(m.parameters(), { lr: 3e-3, weightDecay: 0.1 });
   const zeroRouters = (m: GPT): void => {

@@ -17,12 +17,13 @@ import { PipelineParallel } from "../../src/parallel/pipeline/pipeline.js";
 import type { ProcessGroup } from "../../src/parallel/process_group.js";
 import { SingleProcess, type Strategy } from "../../src/parallel/strategy.js";
 import { TensorParallel } from "../../src/parallel/tensor/strategy.js";
-import { fromTypedArray, tensor } from "../../src/tensor/create.js";
+import { tensor } from "../../src/tensor/create.js";
 import { manualSeed } from "../../src/tensor/random.js";
 import { tidy } from "../../src/tensor/scope.js";
 import type { Tensor } from "../../src/tensor/tensor.js";
 import { loadCheckpoint, saveCheckpoint } from "../../src/train/checkpoint.js";
 import { languageModel } from "../../src/train/task.js";
+import { languageModelRun, ruleBatches } from "./gpt_reference.js";
 
 /** single: one process on each rank; tensor: t 2 × d 2; pipeline: p 2 × d 2; tensorPipeline: t 2 × p 2. */
 export type Layout = "single" | "tensor" | "pipeline" | "tensorPipeline";
@@ -42,19 +43,6 @@ const ROWS = 4,
   STEPS = 6,
   SAVED_AT = 3;
 const CONFIG: GPTConfig = { vocabSize: VOCAB, context: TIME, layers: 2, heads: 2, width: 16 };
-
-function batches(): [Tensor, Tensor][] {
-  let s = 777;
-  const next = (): number => {
-    s = (s * 1103515245 + 12345) % 2147483648;
-    return s % VOCAB;
-  };
-  return Array.from({ length: STEPS }, () => {
-    const x = new Int32Array(ROWS * TIME).map(next),
-      y = x.map((v) => (5 * v + 2) % VOCAB);
-    return [fromTypedArray(x, [ROWS, TIME]), fromTypedArray(y, [ROWS, TIME])];
-  });
-}
 
 interface Trained {
   strategy: Strategy;
@@ -94,14 +82,7 @@ function step(t: Trained, x: Tensor, y: Tensor): number {
   const mine = (v: Tensor): Tensor => slice(v, 0, (r * ROWS) / d, ((r + 1) * ROWS) / d);
   const value = tidy(() => {
     if (t.strategy.runMicroBatch) {
-      return t.strategy.runMicroBatch({
-        x: mine(x),
-        y: mine(y),
-        loss: (m, xx, yy) => task.loss(m, { x: xx, y: yy }),
-        scaleLoss: (l) => l,
-        autocast: (fn) => fn(),
-        sync: true,
-      });
+      return t.strategy.runMicroBatch(languageModelRun(mine(x), mine(y)));
     }
     const loss = task.loss(t.strategy.module, { x: mine(x), y: mine(y) });
     t.strategy.backward(loss);
@@ -116,7 +97,7 @@ function step(t: Trained, x: Tensor, y: Tensor): number {
 }
 
 export function run(group: ProcessGroup, args: MeshCheckpointArgs): MeshCheckpointResult {
-  const data = batches();
+  const data = ruleBatches(STEPS, ROWS, TIME, VOCAB);
   const reference = build("single", group);
   const expected = data.map(([x, y]) => step(reference, x, y)).slice(SAVED_AT);
 

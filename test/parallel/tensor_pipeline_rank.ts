@@ -11,20 +11,17 @@ import { GPT, type GPTConfig } from "../../src/models/gpt.js";
 import { TensorParallelGPT } from "../../src/models/tensor_parallel_gpt.js";
 import { deferInit } from "../../src/nn/deferred.js";
 import { slice } from "../../src/ops/layout.js";
-import { crossEntropy } from "../../src/ops/loss.js";
-import { AdamW } from "../../src/optim/adamw.js";
-import { clipGradNorm } from "../../src/optim/clip.js";
 import { DeviceMesh, meshShape } from "../../src/parallel/mesh.js";
 import { PipelineParallel } from "../../src/parallel/pipeline/pipeline.js";
 import type { ProcessGroup } from "../../src/parallel/process_group.js";
 import { splitsOf } from "../../src/parallel/tensor/parallel_module.js";
 import { cutSplit } from "../../src/parallel/tensor/split.js";
-import { fromTypedArray, tensor } from "../../src/tensor/create.js";
+import { tensor } from "../../src/tensor/create.js";
 import { memory } from "../../src/tensor/memory.js";
 import { manualSeed } from "../../src/tensor/random.js";
 import { tidy } from "../../src/tensor/scope.js";
 import type { Tensor } from "../../src/tensor/tensor.js";
-import { languageModel } from "../../src/train/task.js";
+import { adamwOf, languageModelRun, ruleBatches, trainReference } from "./gpt_reference.js";
 
 export interface TPPArgs {
   data: number;
@@ -51,39 +48,11 @@ const BATCH = 4,
   TIME = 8,
   VOCAB = 65;
 
-/** The same pseudo-random token batches on every rank: the next token is 3·x + 1. */
-function batches(steps: number, rows: number): [Tensor, Tensor][] {
-  let s = 4242;
-  const next = (): number => {
-    s = (s * 1103515245 + 12345) % 2147483648;
-    return s % VOCAB;
-  };
-  return Array.from({ length: steps }, () => {
-    const x = new Int32Array(rows * TIME).map(next),
-      y = x.map((v) => (3 * v + 1) % VOCAB);
-    return [fromTypedArray(x, [rows, TIME]), fromTypedArray(y, [rows, TIME])];
-  });
-}
-
 export function run(group: ProcessGroup, args: TPPArgs): TPPResult {
   const config: GPTConfig = { vocabSize: VOCAB, context: TIME, layers: 2, heads: 4, width: 16, tiedHead: args.tiedHead };
-  const data = batches(args.steps, BATCH * args.data);
-  const optimizerOf = (m: { parameters(): Tensor[] }) => new AdamW(m.parameters(), { lr: 1e-3, weightDecay: 0.1 });
-
-  manualSeed(7);
-  const full = new GPT(config);
-  const fullOptimizer = optimizerOf(full);
-  const reference = { losses: [] as number[], norms: [] as number[] };
-  for (const [x, y] of data) {
-    full.zeroGrad();
-    tidy(() => {
-      const loss = crossEntropy(full.forward(x), y);
-      loss.backward();
-      reference.losses.push(loss.item());
-    });
-    reference.norms.push(clipGradNorm(full.parameters(), 1));
-    fullOptimizer.step();
-  }
+  const data = ruleBatches(args.steps, BATCH * args.data, TIME, VOCAB);
+  const reference = trainReference(config, data);
+  const { full, optimizer: fullOptimizer } = reference;
 
   const mesh = DeviceMesh.build(group, meshShape(group.size, { data: args.data, tensor: args.tensor, pipeline: args.pipeline }));
   const before = memory.report().current.parameter;
@@ -100,22 +69,14 @@ export function run(group: ProcessGroup, args: TPPArgs): TPPResult {
     dataGroup: mesh.groups.data,
     tensorGroup: mesh.groups.tensor,
   });
-  const optimizer = optimizerOf(model);
-  const task = languageModel();
+  const optimizer = adamwOf(model);
   const mine = (t: Tensor): Tensor => slice(t, 0, mesh.coords.data * BATCH, (mesh.coords.data + 1) * BATCH);
   const split = { losses: [] as number[], norms: [] as number[] };
   let stageBytes: [number, number] = [0, 0];
   for (const [x, y] of data) {
     model.zeroGrad();
     tidy(() => {
-      const value = pipe.runMicroBatch({
-        x: mine(x),
-        y: mine(y),
-        loss: (m, xx, yy) => task.loss(m, { x: xx, y: yy }),
-        scaleLoss: (l) => l,
-        autocast: (fn) => fn(),
-        sync: true,
-      });
+      const value = pipe.runMicroBatch(languageModelRun(mine(x), mine(y)));
       // The global batch's loss: the mean of the replicas' (equal shares).
       const global = tensor([value]);
       mesh.groups.data.allReduce(global, "mean");

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 
 import { startThreads } from "../../../src/parallel/threads/spawn.js";
+import { assertRelative } from "../../helpers/compare.js";
 import { missingMpi, skipIfMissing } from "../../helpers/prerequisites.js";
 import { runUnderMpi } from "../mpi_module.js";
 import type { PipelineCase, PipelineCaseResult } from "./pipeline_rank.js";
@@ -18,18 +19,6 @@ async function onThreads(size: number, cases: PipelineCase[], timeoutMs?: number
     assert.ok(o.ok, o.ok ? "" : o.error.stack);
     return o.result as PipelineCaseResult[];
   });
-}
-
-/** ‖a − b‖ ≤ rtol · ‖b‖ (a tensor's relative error, as a whole). */
-function assertRelative(a: number[], b: number[], rtol: number, what: string): void {
-  let diff = 0,
-    norm = 0;
-  for (let i = 0; i < b.length; i++) {
-    diff += (a[i]! - b[i]!) ** 2;
-    norm += b[i]! ** 2;
-  }
-  assert.equal(a.length, b.length, what);
-  assert.ok(Math.sqrt(diff) <= rtol * Math.sqrt(norm) + 1e-12, `${what}: relative error ${Math.sqrt(diff / norm)} > ${rtol}`);
 }
 
 /** Every rank's losses and norms equal the one-process run's, and the stages' gradients and weights together cover the model and equal it. */
