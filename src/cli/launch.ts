@@ -5,7 +5,7 @@ import { type Command, CommanderError } from "commander";
 
 import { MAX_THREAD_RANKS } from "../parallel/threads/world.js";
 import { MAX_KERNEL_THREADS } from "../train/config.js";
-import { newRunFolder, resumeTarget } from "../train/run_folder.js";
+import { newRunFolder, resumeTarget, writeRunConfig } from "../train/run_folder.js";
 import { type ElasticLimits, elasticLimits, runElastic } from "./elastic.js";
 import { type MpiPlacement, type PlacedHost, restartPlacement } from "./elastic_hosts.js";
 import { UsageError } from "./errors.js";
@@ -132,6 +132,9 @@ type StartJob = (ranks: number, placement: readonly string[], start: JobStart) =
 function launchElastic(opts: LaunchOptions, shape: JobShape, train: TrainCommand, limits: ElasticLimits, startJob: StartJob, start: JobStart): Promise<number> {
   const { config } = train;
   const runDir = train.resume !== undefined ? resumeTarget(train.resume).runDir : newRunFolder(join(config.outDir, config.name ?? config.model.kind));
+  // Written here, not only by rank 0 when it starts: a rank killed before that would leave a
+  // restart nothing to train (the 2026-12-03 elastic bench lost 4 of 20 runs that way).
+  if (train.resume === undefined) writeRunConfig(runDir, config);
   const first: MpiPlacement = { size: shape.size, placement: shape.placement };
   const replica = config.parallel.tensor * config.parallel.pipeline;
   let current = first;

@@ -1,4 +1,3 @@
-import { writeFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { basename, join } from "node:path";
 
@@ -18,7 +17,7 @@ import { measuredModelStateBytes, type ModelStateBytes } from "./model_state_byt
 import { offloadOptimizerState } from "./offload.js";
 import { Progress } from "./progress.js";
 import { linesTo, progressMode, stderrProgressOutput } from "./progress_output.js";
-import { newRunFolder, resumeTarget } from "./run_folder.js";
+import { newRunFolder, resumeTarget, writeRunConfig } from "./run_folder.js";
 import { meshFor, modelFor, strategyFor } from "./strategy_for.js";
 import { TensorBoardLogger } from "./tensorboard.js";
 import { type FitResult, Trainer } from "./trainer.js";
@@ -92,7 +91,7 @@ export function runTraining(config: Config, options: RunOptions = {}): RunSummar
   const runDir = resume?.runDir ?? options.runDir ?? newRunFolderOfJob(join(config.outDir, config.name ?? config.model.kind), group);
   const checkpointDir = join(runDir, "checkpoints");
   if (lead) {
-    writeFileSync(join(runDir, "config.json"), `${JSON.stringify(config, null, 2)}\n`);
+    writeRunConfig(runDir, config);
     removeInterruptedWrites(checkpointDir);
   }
   // Ranks of one data-parallel index (tensor and pipeline peers) read the same batches.
