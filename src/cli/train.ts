@@ -6,6 +6,7 @@ import { applyOverrides, ConfigError, configReference, parseConfig, readConfigFi
 import { formatModelStateBytes, formatPeakMemory } from "../train/memory_report.js";
 import { formatEpochs, formatThroughput } from "../train/progress_format.js";
 import { progressMode } from "../train/progress_output.js";
+import { REPORT_FILE, ReportCallback, writeRunReport } from "../report/report_callback.js";
 import { resumeConfig } from "../train/resume_config.js";
 import { runTraining, type RunSummary } from "../train/run.js";
 import { resumeTarget } from "../train/run_folder.js";
@@ -26,7 +27,7 @@ export function formatReference(): string {
 
 const wholeNumber = (value: number): string => Math.round(value).toLocaleString("en-US");
 
-function printSummary(s: RunSummary, json: boolean): void {
+function printSummary(s: RunSummary, json: boolean, report: boolean): void {
   const eval_ = s.eval
     ? `${s.eval.accuracy !== undefined ? `accuracy ${(100 * s.eval.accuracy).toFixed(2)}%, ` : ""}loss ${s.eval.loss.toFixed(4)}`
     : "no evaluation";
@@ -41,7 +42,7 @@ function printSummary(s: RunSummary, json: boolean): void {
     formatModelStateBytes(s.model_state_bytes, `model states${ofRank0}`),
     s.comm_bytes === null ? null : `gradient communication${ofRank0}: ${wholeNumber(s.comm_bytes)} bytes sent per step`,
     `checkpoint: ${s.checkpoint ?? "none"}`,
-    `run folder: ${s.run_dir} (metrics.jsonl, config.json)`,
+    `run folder: ${s.run_dir} (metrics.jsonl, config.json, summary.json${report ? `, ${REPORT_FILE}` : ""})`,
   ].filter((l) => l !== null);
   process.stdout.write(`${lines.join("\n")}\n`);
   if (json) {
@@ -96,9 +97,16 @@ export function registerTrain(program: Command): void {
       "end with one JSON line: { steps, epochs, train_s, samples_per_s, eval, checkpoint, data_wait_s, peak_bytes, model_state_bytes, comm_bytes }",
     )
     .option("--no-progress", "no progress bar or progress lines (evaluation results are still shown)")
+    .option(
+      "--report",
+      `keep ${REPORT_FILE} in the run folder current: an HTML page of the run's plots, rewritten at each logged step and evaluation (see turbine report)`,
+    )
     .option("--help-config", "print every config field with its type, default and meaning")
     .action(
-      async (file: string | undefined, opts: { set: string[]; resume?: string; json?: boolean; progress: boolean; helpConfig?: boolean; list?: boolean }) => {
+      async (
+        file: string | undefined,
+        opts: { set: string[]; resume?: string; json?: boolean; progress: boolean; report?: boolean; helpConfig?: boolean; list?: boolean },
+      ) => {
         if (opts.helpConfig || opts.list) {
           process.stdout.write(`${opts.list ? formatBuiltinConfigs() : formatReference()}\n`);
           return;
@@ -115,14 +123,17 @@ export function registerTrain(program: Command): void {
         let summary: RunSummary;
         try {
           const stopRequested = (): string | null => stopSignalReceived()?.name ?? null;
-          summary = runTraining(config, { resume, runDir: segment?.runDir, progress: opts.progress, stopRequested, ...(group ? { group } : {}) });
+          const report = opts.report ? { callbacks: (runDir: string) => [new ReportCallback(runDir)] } : {};
+          summary = runTraining(config, { resume, runDir: segment?.runDir, progress: opts.progress, stopRequested, ...(group ? { group } : {}), ...report });
         } finally {
           unwatch();
         }
         // Every rank ends with the signal's code (under `turbine launch` the job's exit code).
         if (summary.interrupted !== null) process.exitCode = stopSignalReceived()?.exitCode ?? 130;
         if ((group?.rank ?? 0) !== 0) return;
-        printSummary(summary, opts.json ?? false);
+        // The last rewrite: with the summary the run folder now holds.
+        if (opts.report) writeRunReport(summary.run_dir);
+        printSummary(summary, opts.json ?? false, opts.report ?? false);
         if (summary.interrupted !== null) {
           // The progress bar hides the cursor and turns line wrap off: make sure both are back.
           if (progressMode() === "bar") process.stderr.write("\x1b[?25h\x1b[?7h");

@@ -1,5 +1,6 @@
 import { apply1, type OpDef } from "../autograd/op.js";
 import { isFloating, type DType } from "../tensor/dtype.js";
+import { hostWrites } from "../tensor/host_write.js";
 import { lowCopy } from "../tensor/low_copy.js";
 import { kernels, metaFields } from "../backends/index.js";
 import { formatShape, sameShape, sizeOf } from "../tensor/shape.js";
@@ -40,6 +41,7 @@ export function gemm(a: Tensor, b: Tensor, g: Gemm, bias: Tensor | null = null, 
     // An empty contraction: zeros, plus the bias on every row.
     out.data.fill(0);
     if (bias) for (let r = 0; r < batch * g.m; r++) (out.data as Float32Array).set(bias.data as Float32Array, r * g.n);
+    hostWrites()?.set(out.data, out.data);
     return out;
   }
   meta[MM.batchA] = g.batchA;

@@ -1,3 +1,4 @@
+import { writeFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { basename, join } from "node:path";
 
@@ -47,6 +48,11 @@ export interface RunOptions {
    * no final evaluation (TrainerOptions.stopRequested). Under a group the ranks agree on it.
    */
   stopRequested?: () => string | null;
+  /**
+   * More callbacks for the rank that writes the run folder (rank 0), made once the folder is
+   * known; they run after the metrics file's, so they see each logged step's line (a report).
+   */
+  callbacks?: (runDir: string) => Callback[];
 }
 
 /** The outcome of `turbine train`, also its --json line. */
@@ -74,11 +80,14 @@ export interface RunSummary {
   comm_bytes: number | null;
   /** This rank's model states (the tracker's peaks, and the optimizer state on disk); modelStateBytes gives the formula. */
   model_state_bytes: ModelStateBytes;
+  /** Under train.compile: step shapes compiled, milliseconds spent compiling, steps replayed (null without). */
+  compile: { compilations: number; compile_ms: number; replays: number } | null;
 }
 
 /**
  * Runs a config end to end: threads and seed, the run folder (a new
- * `<outDir>/<name>/version_N` of config.json, metrics.jsonl and checkpoints/, or the resumed
+ * `<outDir>/<name>/version_N` of config.json, metrics.jsonl, checkpoints/ and at the end
+ * summary.json, or the resumed
  * run's own), resume, training with evaluation, checkpoints and early stopping.
  * @example const summary = runTraining(parseConfig(raw, "cnn.json"), { progress: true });
  */
@@ -120,6 +129,7 @@ export function runTraining(config: Config, options: RunOptions = {}): RunSummar
       })
     : null;
   for (const c of [tensorboard, progress]) if (c) callbacks.push(c);
+  if (lead && options.callbacks) callbacks.push(...options.callbacks(runDir));
   // Rank 0's initial weights go to every rank; a resume then loads the same checkpoint on each.
   const strategy = strategyFor(config, parts.model, group, mesh);
   const closeOffload = offloadOptimizerState(config, parts.optimizer, runDir, group?.rank ?? 0);
@@ -139,6 +149,7 @@ export function runTraining(config: Config, options: RunOptions = {}): RunSummar
     precision: parts.precision,
     gradScaler: parts.gradScaler,
     strategy,
+    compile: config.train.compile ? { cacheSize: config.train.compileCacheSize, log: lead ? log : () => {} } : null,
     ...(options.stopRequested ? { stopRequested: group ? agreedStop(group, options.stopRequested) : options.stopRequested } : {}),
   });
   let result: FitResult;
@@ -168,7 +179,7 @@ export function runTraining(config: Config, options: RunOptions = {}): RunSummar
   }
   const report = memory.report();
   const peak = peakMemory(report);
-  return {
+  const summary: RunSummary = {
     steps: result.steps,
     epochs: result.epochs,
     steps_per_epoch: stepsOfEpoch,
@@ -187,7 +198,11 @@ export function runTraining(config: Config, options: RunOptions = {}): RunSummar
     peak_bytes: peak,
     model_state_bytes: measuredModelStateBytes(report, parts.optimizer),
     comm_bytes: strategy.commBytes === undefined ? null : strategy.commBytes / Math.max(result.steps - firstStep, 1),
+    compile: result.compile && { compilations: result.compile.compilations, compile_ms: result.compile.compileMs, replays: result.compile.replays },
   };
+  // The run folder keeps its outcome beside its metrics (turbine report shows it).
+  if (lead) writeFileSync(join(runDir, "summary.json"), `${JSON.stringify(summary, null, 2)}\n`);
+  return summary;
 }
 
 /** A stop check every rank answers alike: any rank's request stops all of them after the same step. */
