@@ -35,6 +35,7 @@ export * as amp from "./amp/index.js";
 export { autocast } from "./amp/autocast.js";
 export * as models from "./models/index.js";
 export * as parallel from "./parallel/index.js";
+export * as plan from "./plan/index.js";
 export { compile, CompiledStep, type CompileOptions, type CompileStats, type StepBody } from "./compile/index.js";
 export * from "./train/index.js";
 export { timeOps, formatOpTable, type OpTiming } from "./profile/op_timer.js";

@@ -9,6 +9,7 @@ import { registerCheckpoint } from "./checkpoint.js";
 import { registerData } from "./data.js";
 import { UsageError } from "./errors.js";
 import { LAUNCH_SEPARATOR_HINT, registerLaunch } from "./launch.js";
+import { registerPlan } from "./plan.js";
 import { registerReport } from "./report.js";
 import { registerSample } from "./sample.js";
 import { registerTrain, type TrainCommand, trainConfig } from "./train.js";
@@ -79,6 +80,7 @@ export function turbineProgram(options: { launch?: boolean } = {}): Command {
   registerBench(program);
   registerData(program);
   registerCheckpoint(program);
+  registerPlan(program);
   if (options.launch ?? true) registerLaunch(program, { commands: program.commands.map((c) => c.name()), check: checkRankCommand });
   // After launch: a report is no command to run on several ranks.
   registerReport(program);

@@ -14,7 +14,8 @@ import { stopSignalReceived, watchStopSignals } from "../train/stop_signals.js";
 import { formatBuiltinConfigs, resolveConfigFile } from "./config_names.js";
 import { elasticSegment } from "./elastic_env.js";
 
-function collect(value: string, previous: string[]): string[] {
+/** Collects a repeatable option's values (--set a --set b). @example .option("--set <path=value>", "…", collect, []) */
+export function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
 

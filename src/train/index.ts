@@ -37,3 +37,4 @@ export {
   type ModelStateBytes,
   type ModelStateLayout,
 } from "./model_state_bytes.js";
+export { checkLayout } from "./strategy_for.js";
