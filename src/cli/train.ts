@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 
 import { inDistributedJob, initProcessGroup } from "../parallel/init.js";
+import { CollectiveError } from "../parallel/process_group.js";
 import { type Config, DEFAULT_CONFIG } from "../train/config.js";
 import { applyOverrides, ConfigError, configReference, parseConfig, readConfigFile } from "../train/config_file.js";
 import { formatModelStateBytes, formatPeakMemory } from "../train/memory_report.js";
@@ -8,7 +9,7 @@ import { formatEpochs, formatThroughput } from "../train/progress_format.js";
 import { progressMode } from "../train/progress_output.js";
 import { REPORT_FILE, ReportCallback, writeRunReport } from "../report/report_callback.js";
 import { resumeConfig } from "../train/resume_config.js";
-import { runTraining, type RunSummary } from "../train/run.js";
+import { InterruptedBeforeTraining, runTraining, type RunSummary } from "../train/run.js";
 import { resumeTarget } from "../train/run_folder.js";
 import { stopSignalReceived, watchStopSignals } from "../train/stop_signals.js";
 import { formatBuiltinConfigs, resolveConfigFile } from "./config_names.js";
@@ -42,13 +43,16 @@ function printSummary(s: RunSummary, json: boolean, report: boolean): void {
     formatPeakMemory(s.peak_bytes, `peak memory${ofRank0}`),
     formatModelStateBytes(s.model_state_bytes, `model states${ofRank0}`),
     s.comm_bytes === null ? null : `gradient communication${ofRank0}: ${wholeNumber(s.comm_bytes)} bytes sent per step`,
+    s.compile === null
+      ? null
+      : `compile${ofRank0}: ${s.compile.compilations} step shape(s) compiled in ${s.compile.compile_ms.toFixed(0)} ms, ${s.compile.replays} steps replayed`,
     `checkpoint: ${s.checkpoint ?? "none"}`,
     `run folder: ${s.run_dir} (metrics.jsonl, config.json, summary.json${report ? `, ${REPORT_FILE}` : ""})`,
   ].filter((l) => l !== null);
   process.stdout.write(`${lines.join("\n")}\n`);
   if (json) {
-    const { steps, epochs, train_s, samples_per_s, eval: evaluation, checkpoint, data_wait_s, peak_bytes, model_state_bytes, comm_bytes } = s;
-    const line = { steps, epochs, train_s, samples_per_s, eval: evaluation, checkpoint, data_wait_s, peak_bytes, model_state_bytes, comm_bytes };
+    const { steps, epochs, train_s, samples_per_s, eval: evaluation, checkpoint, data_wait_s, peak_bytes, model_state_bytes, comm_bytes, compile } = s;
+    const line = { steps, epochs, train_s, samples_per_s, eval: evaluation, checkpoint, data_wait_s, peak_bytes, model_state_bytes, comm_bytes, compile };
     process.stdout.write(`${JSON.stringify(line)}\n`);
   }
 }
@@ -126,6 +130,14 @@ export function registerTrain(program: Command): void {
           const stopRequested = (): string | null => stopSignalReceived()?.name ?? null;
           const report = opts.report ? { callbacks: (runDir: string) => [new ReportCallback(runDir)] } : {};
           summary = runTraining(config, { resume, runDir: segment?.runDir, progress: opts.progress, stopRequested, ...(group ? { group } : {}), ...report });
+        } catch (error) {
+          // Stopped while the run was built (on another rank, this one's collective then failed).
+          const stop = stopSignalReceived();
+          if (!(error instanceof InterruptedBeforeTraining || (stop && error instanceof CollectiveError))) throw error;
+          process.exitCode = stop?.exitCode ?? 130;
+          if ((group?.rank ?? 0) === 0)
+            process.stderr.write(`interrupted by ${stop?.name ?? (error as InterruptedBeforeTraining).reason} before training started; nothing was written\n`);
+          return;
         } finally {
           unwatch();
         }

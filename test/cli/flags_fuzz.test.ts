@@ -68,7 +68,19 @@ function plausibleValues(option: Option): string[] {
     "--workloads": ["mlp", "gpt,cnn", "mlp,rnn", ","],
     "--prompt": ["and ", "Z", "\n"],
     // Values that pass the schema and fail when the run starts (allocation, cross-field checks).
-    "--set": ["model.width=1000000000", "model.heads=3", "train.threads=5000", "data.valBatches=1000", "__proto__.x=1", "=", "train.steps"],
+    // Sizes a machine cannot hold (refused from the config before any building) and counts that could never finish.
+    "--set": [
+      "model.width=1000000000",
+      "model.layers=100000000",
+      "data.batchSize=100000000",
+      "model.heads=3",
+      "train.threads=5000",
+      "data.valBatches=1000",
+      "__proto__.x=1",
+      "=",
+      "train.steps",
+    ],
+    "--tokens": ["1", "2", "1e15", "1000001"],
   };
   return named[option.long ?? ""] ?? option.argChoices ?? ["1", "2"];
 }
