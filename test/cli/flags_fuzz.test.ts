@@ -141,7 +141,16 @@ const launchLine = fc
   .tuple(flags(commandNamed("launch")), fc.constantFrom(["-n", "2"], ["--nproc-per-node", "1"], []), fc.boolean(), rankLine)
   .map(([f, ranks, separated, rank]) => ["launch", ...ranks, ...f, ...(separated ? ["--"] : []), ...rank]);
 const topLine = fc.array(fc.oneof(unknownFlag, wrongValue, fc.constantFrom("trian", "data", "-V")), { maxLength: 2 });
-const anyLine = fc.oneof({ weight: 3, arbitrary: trainLine }, profileLine, sampleLine, benchLine, dataLine, reportLine, { weight: 2, arbitrary: launchLine }, topLine);
+const anyLine = fc.oneof(
+  { weight: 3, arbitrary: trainLine },
+  profileLine,
+  sampleLine,
+  benchLine,
+  dataLine,
+  reportLine,
+  { weight: 2, arbitrary: launchLine },
+  topLine,
+);
 
 /** A stack trace's frames, or the prefix of an error printed whole ("TypeError: ..."). */
 const STACK = /^\s+at \S|^turbine: [A-Z]\w*Error:/m;
@@ -150,7 +159,7 @@ test("in-process: any line of flags parses, or ends in a usage or config error (
   // Every command's flags through commander and the rank check of `turbine launch` (train's
   // config included), without running anything: hundreds of lines in a second.
   await fc.assert(
-    fc.asyncProperty(fc.oneof(trainLine, sampleLine, benchLine, dataLine, reportLine, fc.constant(["fly"])), async (argv) => {
+    fc.asyncProperty(fc.oneof(trainLine, profileLine, sampleLine, benchLine, dataLine, reportLine, fc.constant(["fly"])), async (argv) => {
       try {
         await checkRankCommand(argv.filter((a) => a !== "--help"));
       } catch (error) {
