@@ -280,13 +280,13 @@ const parallel = z
       .literal([0, 1, 2, 3])
       .default(0)
       .describe(
-        "ZeRO stage under turbine launch: 0 = data parallel (DDP, every rank holds everything); 1 = optimizer state and f32 master weights sharded across the ranks; 2 = gradients sharded too (reduce-scattered during backward); 3 = parameters sharded too (each module's gathered just before its forward, freed after)",
+        "ZeRO stage under turbine launch: 0 = data parallel (DDP, every rank holds everything); 1 = optimizer state and f32 master weights sharded across the ranks; 2 = gradients sharded too (reduce-scattered during backward); 3 = parameters sharded too (each module's gathered just before its forward and again before its backward, freed after each; as bf16 under bf16 autocast)",
       ),
     offload: z
       .enum(["none", "disk"])
       .default("none")
       .describe(
-        "where AdamW's two moments live: none (memory) or disk (a file per rank in the run folder's offload/, removed at exit, each parameter's moments read ahead while the previous one updates): the same updates bitwise for 8 bytes less memory per parameter",
+        "where AdamW's two moments live: none (memory) or disk (a file per rank in the run folder's offload/, removed at exit, each parameter's moments read ahead while the previous one updates): the same updates bitwise for 8 bytes less memory per parameter; with train.precision bfloat16 on one process or DDP also the f32 master weights of the Linear layers, which compute with their resident bf16 copies (4 bytes less each)",
       ),
     compression: z
       .strictObject({

@@ -123,7 +123,7 @@ export function runTraining(config: Config, options: RunOptions = {}): RunSummar
   for (const c of [tensorboard, progress]) if (c) callbacks.push(c);
   // Rank 0's initial weights go to every rank; a resume then loads the same checkpoint on each.
   const strategy = strategyFor(config, parts.model, group, mesh);
-  const closeOffload = offloadOptimizerState(config, parts.optimizer, runDir, group?.rank ?? 0);
+  const closeOffload = offloadOptimizerState(config, parts.model, parts.optimizer, runDir, group?.rank ?? 0);
   const trainer = new Trainer({
     model: parts.model,
     optimizer: parts.optimizer,

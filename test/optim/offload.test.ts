@@ -94,3 +94,68 @@ test("an offloaded AdamW holds no optimizer tensors, and a loaded state dict con
   resident.forEach((p, i) => assert.deepEqual(bits(offloaded[i]!), bits(p), `parameter ${i}`));
   restarted.closeOffload();
 });
+
+test("AdamW with master weights offloaded too: the same updates and bf16 copies bitwise, the masters hold no memory until closeOffload gives them back", () => {
+  // Catches a master read from or written to the wrong place in its record (the moments' or
+  // another parameter's), a bf16 copy not written by the step (forward would compute with stale
+  // weights), masters still resident, and values not restored at close.
+  const [resident, offloaded] = twins();
+  for (const p of [...resident, ...offloaded]) lowCopy(p, "bfloat16");
+  const options = { lr: 1e-2, betas: [0.9, 0.99] as const, weightDecay: 0.1 };
+  const plain = new AdamW(resident, options),
+    disk = new AdamW(offloaded, options);
+  const path = scratch();
+  const masters = offloaded.slice(0, 2);
+  const before = memory.report().total;
+  disk.offloadState(path, { masters });
+  const masterBytes = 4 * masters.reduce((n, p) => n + p.size, 0);
+  assert.equal(before - memory.report().total, masterBytes, "the masters' bytes are freed at once");
+  assert.deepEqual(
+    offloaded.map((p) => p.isMeta),
+    [true, true, false, false],
+  );
+  for (let step = 0; step < 6; step++) {
+    setGrads(resident, offloaded, step);
+    plain.step();
+    disk.step();
+  }
+  assert.equal(statSync(path).size, 8 * resident.reduce((n, p) => n + p.size, 0) + masterBytes);
+  resident.forEach((p, i) => {
+    const values = disk.offloadedParameter(offloaded[i]!) ?? offloaded[i]!;
+    assert.deepEqual(bits(values), bits(p), `parameter ${i}`);
+    assert.deepEqual(Array.from(lowCopy(offloaded[i]!, "bfloat16").toHost()), Array.from(lowCopy(p, "bfloat16").toHost()), `bf16 copy ${i}`);
+  });
+  assert.equal(disk.offloadedParameter(offloaded[2]!), null, "a resident parameter is not read from the file");
+  disk.closeOffload();
+  assert.equal(existsSync(path), false, "the file is removed");
+  resident.forEach((p, i) => assert.deepEqual(bits(offloaded[i]!), bits(p), `parameter ${i} after closeOffload`));
+});
+
+test("an offloaded AdamW's paramState reads the moments from the file and setParamState writes them there: a checkpoint's path continues bitwise", () => {
+  // Catches a checkpoint of offloaded moments that saves none (paramState gave no tensors, so a
+  // resumed run restarts Adam from zeros) and loaded moments left in memory, not in the file.
+  const [resident, offloaded] = twins();
+  const plain = new AdamW(resident, { lr: 1e-2 }),
+    disk = new AdamW(offloaded, { lr: 1e-2 });
+  disk.offloadState(scratch());
+  for (let step = 0; step < 2; step++) {
+    setGrads(resident, offloaded, step);
+    plain.step();
+    disk.step();
+  }
+  const [, fresh] = twins();
+  fresh.forEach((p, i) => p.toHost().set(offloaded[i]!.toHost()));
+  const restarted = new AdamW(fresh, { lr: 1e-2 });
+  restarted.offloadState(scratch());
+  const before = memory.report().current.optimizer;
+  offloaded.forEach((p, i) => restarted.setParamState(fresh[i]!, disk.paramState(p)!, `parameter ${i}`));
+  assert.equal(memory.report().current.optimizer, before, "the loaded moments live in the file only");
+  for (let step = 2; step < 5; step++) {
+    setGrads(resident, fresh, step);
+    plain.step();
+    restarted.step();
+  }
+  resident.forEach((p, i) => assert.deepEqual(bits(fresh[i]!), bits(p), `parameter ${i}`));
+  disk.closeOffload();
+  restarted.closeOffload();
+});
