@@ -5,7 +5,8 @@ import { type Command, CommanderError } from "commander";
 
 import { MAX_THREAD_RANKS } from "../parallel/threads/world.js";
 import { MAX_KERNEL_THREADS } from "../train/config.js";
-import { newRunFolder, resumeTarget } from "../train/run_folder.js";
+import { checkMemoryFloor } from "../train/memory_floor.js";
+import { newRunFolder, resumeTarget, writeRunConfig } from "../train/run_folder.js";
 import { type ElasticLimits, elasticLimits, runElastic } from "./elastic.js";
 import { type MpiPlacement, type PlacedHost, restartPlacement } from "./elastic_hosts.js";
 import { UsageError } from "./errors.js";
@@ -121,6 +122,12 @@ export function jobShape(opts: LaunchOptions, env: NodeJS.ProcessEnv = process.e
   return { size, placement: ["--host", used.map((h) => `${h.name}:${perNode}`).join(",")], hosts: used.map((h) => ({ name: h.name, ranks: perNode })) };
 }
 
+/** The most ranks of the job on one machine: all of them on the threads backend or mpi without hosts, the fullest host's where known, else 1. */
+function ranksPerMachine(shape: JobShape, backend: string): number {
+  if (backend === "threads" || shape.placement.length === 0) return shape.size;
+  return shape.hosts ? Math.max(...shape.hosts.map((h) => h.ranks)) : 1;
+}
+
 /** Starts the job's ranks on its backend: `ranks` of them, placed as `placement` says (mpi). */
 type StartJob = (ranks: number, placement: readonly string[], start: JobStart) => RunningJob;
 
@@ -132,6 +139,9 @@ type StartJob = (ranks: number, placement: readonly string[], start: JobStart) =
 function launchElastic(opts: LaunchOptions, shape: JobShape, train: TrainCommand, limits: ElasticLimits, startJob: StartJob, start: JobStart): Promise<number> {
   const { config } = train;
   const runDir = train.resume !== undefined ? resumeTarget(train.resume).runDir : newRunFolder(join(config.outDir, config.name ?? config.model.kind));
+  // Written here, not only by rank 0 when it starts: a rank killed before that would leave a
+  // restart nothing to train (the 2026-12-03 elastic bench lost 4 of 20 runs that way).
+  if (train.resume === undefined) writeRunConfig(runDir, config);
   const first: MpiPlacement = { size: shape.size, placement: shape.placement };
   const replica = config.parallel.tensor * config.parallel.pipeline;
   let current = first;
@@ -210,6 +220,8 @@ export function registerLaunch(program: Command, ranks: { commands: readonly str
         if (error instanceof CommanderError && error.exitCode === 0) return;
         throw error;
       }
+      // A config too large for the machines is refused once, here, before any rank builds it.
+      if (train !== null) checkMemoryFloor(train.config, { ranks: shape.size, ranksHere: ranksPerMachine(shape, opts.backend) });
       const threads = opts.threadsPerWorker === undefined ? undefined : positiveInt(opts.threadsPerWorker, "--threads-per-worker", MAX_KERNEL_THREADS);
       const timeoutS = positiveInt(opts.timeout, "--timeout");
       // train uses every core by default; a rank gets its share.

@@ -24,11 +24,8 @@ import { ConfigError } from "./config_file.js";
  */
 export function offloadOptimizerState(config: Config, model: Module, optimizer: Optimizer<any>, runDir: string, rank: number): () => void {
   if (config.parallel.offload === "none") return () => {};
-  if (!(optimizer instanceof Adam)) {
-    throw new ConfigError(
-      `parallel.offload "disk" keeps Adam's two moments on disk: optimizer.kind must be adam or adamw, got ${JSON.stringify(config.optimizer.kind)}`,
-    );
-  }
+  refuseOffloadWithout(config);
+  if (!(optimizer instanceof Adam)) throw new TypeError(`offloadOptimizerState: optimizer.kind ${config.optimizer.kind} built a ${optimizer.constructor.name}`);
   const { zero, tensor, pipeline, expert } = config.parallel;
   const plain = zero === 0 && tensor === 1 && pipeline === 1 && expert === 1;
   const masters = config.train.precision === "bfloat16" && plain ? copyOnlyWeights(model) : [];
@@ -60,4 +57,16 @@ export function copyOnlyWeights(model: Module): Tensor[] {
     .filter(([, m]) => m instanceof Linear)
     .map(([, m]) => (m as Linear).weight);
   return [...new Set(weights)].filter((p) => p.requiresGrad && holders.get(p) === 1);
+}
+
+/**
+ * Disk offload holds Adam's two moments: a ConfigError, naming the optimizer, for another one
+ * (checked before a run by `checkLayout` too).
+ *
+ * @example refuseOffloadWithout(config)   // throws for offload "disk" with optimizer.kind "sgd"
+ */
+export function refuseOffloadWithout(config: Config): void {
+  const kind = config.optimizer.kind;
+  if (config.parallel.offload === "none" || kind === "adam" || kind === "adamw") return;
+  throw new ConfigError(`parallel.offload "disk" keeps Adam's two moments on disk: optimizer.kind must be adam or adamw, got ${JSON.stringify(kind)}`);
 }

@@ -1,6 +1,7 @@
-import { existsSync, mkdirSync, readdirSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 
+import type { Config } from "./config.js";
 import { ConfigError } from "./config_file.js";
 
 /**
@@ -40,6 +41,14 @@ export function newRunFolder(parent: string): string {
       if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
     }
   }
+}
+
+/**
+ * Writes the run's config.json: the config a resume or an elastic restart trains again.
+ * @example writeRunConfig("runs/cnn/version_0", config);
+ */
+export function writeRunConfig(runDir: string, config: Config): void {
+  writeFileSync(join(runDir, "config.json"), `${JSON.stringify(config, null, 2)}\n`);
 }
 
 /** What `--resume PATH` points at: the run folder to continue and where its checkpoints are looked for. */

@@ -108,3 +108,13 @@ test("mpi: kill -9 of rank 0 while it writes a checkpoint still ends in a finish
   assert.equal(elasticOf(r.stdout).restarts, 1);
   assert.ok(existsSync(join(r.runDir, "checkpoints", "step-00000040")));
 });
+
+test("mpi: kill -9 of rank 0 as soon as it starts (before it wrote anything) restarts from step 0 and finishes", { skip, timeout: 300_000 }, async () => {
+  // The launcher writes the run's config.json itself: a restart used to find none and every
+  // rank failed to read it (4 of the elastic bench's 20 runs).
+  const r = await killedLaunch("at-start", 16, 0, () => true);
+  assert.ok(r.killed, "rank 0 was never killed");
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(elasticOf(r.stdout).restarts, 1, JSON.stringify(elasticOf(r.stdout).segments));
+  assert.match(r.stderr, /restart 1 of 3 on 2 ranks from step 0 \(no complete checkpoint yet\)/);
+});

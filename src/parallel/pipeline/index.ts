@@ -8,5 +8,5 @@
  */
 export { PipelineParallel, type PipelineOptions, type TracedAction } from "./pipeline.js";
 export { planSchedule, SCHEDULES, type Action, type PipelinePlan, type ScheduleName } from "./schedule.js";
-export { simulate, idleShares, peakInFlight, virtualStage, type Timeline, type Message } from "./timeline.js";
+export { simulate, idleShares, peakInFlight, virtualStage, type ActionCost, type Timeline, type Message } from "./timeline.js";
 export { layersOf, balancedCut, measureLayerCosts } from "./partition.js";

@@ -108,7 +108,8 @@ export class PipelineParallel implements Strategy {
     this.stage = group.rank;
     this.microBatches = options.microBatches ?? 1;
     this.chunksPerRank = schedule === "interleaved" ? (options.virtualStages ?? 2) : 1;
-    this.timeline = simulate(planSchedule(schedule, this.stages, this.microBatches, this.chunksPerRank));
+    // Backward computes two products per forward's one (input and weight gradients).
+    this.timeline = simulate(planSchedule(schedule, this.stages, this.microBatches, this.chunksPerRank), { forward: 1, backward: 2 });
     this.actionAt = new Array(this.timeline.ticks);
     this.timeline.plan.actions[this.stage]!.forEach((a, i) => {
       this.actionAt[this.timeline.start[this.stage]![i]!] = a;

@@ -11,12 +11,19 @@ export interface Message {
   receiver: number;
 }
 
+/** Ticks a forward and a backward take (a chunk's worth each). */
+export interface ActionCost {
+  forward: number;
+  backward: number;
+}
+
 /**
- * A plan laid out in time with every action taking one tick (forward and backward alike, a
- * chunk's worth): each action starts as soon as its stage is free and its input exists.
+ * A plan laid out in time, each action taking its cost in ticks: each action starts as soon as
+ * its stage is free and its input exists.
  */
 export interface Timeline {
   plan: PipelinePlan;
+  cost: ActionCost;
   /** start[stage][i]: the tick action i of that stage starts. */
   start: number[][];
   /** Ticks from the first action to the end of the last. */
@@ -35,10 +42,14 @@ const name = (a: Action): string => `${a.kind === "forward" ? "F" : "B"}${a.micr
  * backward on k needs the backward on k + 1 (on the last, its own forward). Throws, naming the
  * stages and actions that wait on each other, when the plan's orders cannot all run (which a
  * pipeline of blocking send/recv would hang on), or when an action is missing or repeated.
+ * A message leaves at the end of its action's last tick. With every action one tick (the
+ * default) the bubble is the textbook one; `PipelineParallel` lays its plan out with backward
+ * at two ticks, as long as it really takes, so that a stage is not held at the tick's end
+ * waiting for its neighbour's longer backward (ranks exchange each tick's messages together).
  *
  * @example simulate(planSchedule("gpipe", 2, 4)).ticks   // 2 · (4 + 2 − 1) = 10
  */
-export function simulate(plan: PipelinePlan): Timeline {
+export function simulate(plan: PipelinePlan, cost: ActionCost = { forward: 1, backward: 1 }): Timeline {
   const { stages, microBatches: m, chunks } = plan,
     virtualStages = stages * chunks;
   const finish = new Map<string, number>();
@@ -67,8 +78,8 @@ export function simulate(plan: PipelinePlan): Timeline {
         if (ready === undefined) break;
         const t = Math.max(free[s]!, ready);
         start[s]!.push(t);
-        free[s] = t + 1;
-        finish.set(key(a.kind, virtualStage(plan, s, a.chunk), a.micro), t + 1);
+        free[s] = t + cost[a.kind];
+        finish.set(key(a.kind, virtualStage(plan, s, a.chunk), a.micro), t + cost[a.kind]);
         done++;
         progressed = true;
       }
@@ -87,13 +98,13 @@ export function simulate(plan: PipelinePlan): Timeline {
       const vs = virtualStage(plan, s, a.chunk);
       const to = a.kind === "forward" ? vs + 1 : vs - 1;
       if (to < 0 || to >= virtualStages) continue;
-      messages[start[s]![i]!]!.push({ kind: a.kind, micro: a.micro, from: vs, sender: s, receiver: to % stages });
+      messages[start[s]![i]! + cost[a.kind] - 1]!.push({ kind: a.kind, micro: a.micro, from: vs, sender: s, receiver: to % stages });
     }
   }
   // One order for every rank: with blocking sends, the earliest message not yet passed always
   // has both its ranks waiting on it, so the exchange cannot hang.
   for (const list of messages) list.sort((a, b) => a.from - b.from || (a.kind === b.kind ? a.micro - b.micro : a.kind === "forward" ? -1 : 1));
-  return { plan, start, ticks, messages };
+  return { plan, cost, start, ticks, messages };
 }
 
 /**
@@ -101,7 +112,7 @@ export function simulate(plan: PipelinePlan): Timeline {
  * @example idleShares(simulate(planSchedule("1f1b", 4, 8)))   // [3/11, 3/11, 3/11, 3/11]
  */
 export function idleShares(timeline: Timeline): number[] {
-  return timeline.plan.actions.map((list) => 1 - list.length / timeline.ticks);
+  return timeline.plan.actions.map((list) => 1 - list.reduce((busy, a) => busy + timeline.cost[a.kind], 0) / timeline.ticks);
 }
 
 /**

@@ -46,6 +46,31 @@ test("every schedule's plan runs for any m ≥ 1 (no two stages wait on each oth
         }
 });
 
+test("laid out with backward at two ticks (as PipelineParallel runs them): gpipe and 1f1b still idle (p−1)/(m+p−1), every schedule runs, and each message leaves when its action ends", () => {
+  const cost = { forward: 1, backward: 2 };
+  for (const schedule of ["gpipe", "1f1b"] as const)
+    for (const p of [2, 4, 8])
+      for (const m of [1, 4, 8]) {
+        const shares = idleShares(simulate(planSchedule(schedule, p, m), cost));
+        for (const [s, share] of shares.entries()) close(share, (p - 1) / (m + p - 1), `${schedule} p=${p} m=${m} stage ${s} (backward 2 ticks)`);
+      }
+  for (const schedule of SCHEDULES)
+    for (const p of [2, 3, 4])
+      for (let m = 1; m <= 9; m++)
+        for (const v of schedule === "interleaved" ? [2, 3] : [1]) {
+          const timeline = simulate(planSchedule(schedule, p, m, v), cost);
+          // A message at tick t comes from the action that ends with t, never earlier.
+          for (const [t, list] of timeline.messages.entries())
+            for (const msg of list) {
+              const i = timeline.plan.actions[msg.sender]!.findIndex(
+                (a) => a.kind === msg.kind && a.micro === msg.micro && a.chunk * p + msg.sender === msg.from,
+              );
+              const a = timeline.plan.actions[msg.sender]![i]!;
+              assert.equal(timeline.start[msg.sender]![i]! + cost[a.kind] - 1, t, `${schedule} p=${p} m=${m} v=${v}`);
+            }
+        }
+});
+
 test("1f1b holds at most p − s micro-batches' activations on stage s while gpipe holds all m", () => {
   for (const p of [2, 4, 8])
     for (const m of [1, 4, 8, 16]) {
