@@ -42,21 +42,36 @@ const bits = (t: Tensor): number[] => Array.from(new Uint32Array(t.toHost().buff
 
 const scratch = (): string => join(mkdtempSync(join(tmpdir(), "turbine-offload-")), "rank0.bin");
 
-test("AdamW with its moments offloaded to a file equals AdamW in memory bitwise, bf16 copies included", () => {
-  // Catches a wrong file offset or a slot reused before its write (each parameter's moments in
-  // the other's place), a skipped parameter's moments being overwritten, and a lost step count.
+interface AdamTwins {
+  resident: Tensor[];
+  offloaded: Tensor[];
+  plain: AdamW;
+  disk: AdamW;
+}
+
+/** Twin parameter sets with bf16 copies, an AdamW on each (the same hyperparameters) and a scratch path for the second's file. */
+function adamTwins(): AdamTwins & { path: string } {
   const [resident, offloaded] = twins();
   for (const p of [...resident, ...offloaded]) lowCopy(p, "bfloat16");
   const options = { lr: 1e-2, betas: [0.9, 0.99] as const, weightDecay: 0.1 };
-  const plain = new AdamW(resident, options),
-    disk = new AdamW(offloaded, options);
-  const path = scratch();
-  disk.offloadState(path);
-  for (let step = 0; step < 6; step++) {
+  return { resident, offloaded, plain: new AdamW(resident, options), disk: new AdamW(offloaded, options), path: scratch() };
+}
+
+/** `steps` steps of both optimizers on the same gradients. */
+function stepBoth({ resident, offloaded, plain, disk }: AdamTwins, steps: number): void {
+  for (let step = 0; step < steps; step++) {
     setGrads(resident, offloaded, step);
     plain.step();
     disk.step();
   }
+}
+
+test("AdamW with its moments offloaded to a file equals AdamW in memory bitwise, bf16 copies included", () => {
+  // Catches a wrong file offset or a slot reused before its write (each parameter's moments in
+  // the other's place), a skipped parameter's moments being overwritten, and a lost step count.
+  const { resident, offloaded, plain, disk, path } = adamTwins();
+  disk.offloadState(path);
+  stepBoth({ resident, offloaded, plain, disk }, 6);
   assert.equal(statSync(path).size, 8 * resident.reduce((n, p) => n + p.size, 0));
   resident.forEach((p, i) => {
     assert.deepEqual(bits(offloaded[i]!), bits(p), `parameter ${i}`);
@@ -99,12 +114,7 @@ test("AdamW with master weights offloaded too: the same updates and bf16 copies 
   // Catches a master read from or written to the wrong place in its record (the moments' or
   // another parameter's), a bf16 copy not written by the step (forward would compute with stale
   // weights), masters still resident, and values not restored at close.
-  const [resident, offloaded] = twins();
-  for (const p of [...resident, ...offloaded]) lowCopy(p, "bfloat16");
-  const options = { lr: 1e-2, betas: [0.9, 0.99] as const, weightDecay: 0.1 };
-  const plain = new AdamW(resident, options),
-    disk = new AdamW(offloaded, options);
-  const path = scratch();
+  const { resident, offloaded, plain, disk, path } = adamTwins();
   const masters = offloaded.slice(0, 2);
   const before = memory.report().total;
   disk.offloadState(path, { masters });
@@ -114,11 +124,7 @@ test("AdamW with master weights offloaded too: the same updates and bf16 copies 
     offloaded.map((p) => p.isMeta),
     [true, true, false, false],
   );
-  for (let step = 0; step < 6; step++) {
-    setGrads(resident, offloaded, step);
-    plain.step();
-    disk.step();
-  }
+  stepBoth({ resident, offloaded, plain, disk }, 6);
   assert.equal(statSync(path).size, 8 * resident.reduce((n, p) => n + p.size, 0) + masterBytes);
   resident.forEach((p, i) => {
     const values = disk.offloadedParameter(offloaded[i]!) ?? offloaded[i]!;
