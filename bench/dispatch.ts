@@ -7,6 +7,10 @@
  *   relu         relu(x) of a 1-element f32 tensor, result disposed
  *   add+grad     tidy(() => { add(a, b) }) with a and b requiring grad: records a graph node,
  *                which the scope's end releases together with the output
+ *   chain        eager forward and backward of a chain of 100 tiny ops (relu and add of a
+ *                4-element parameter, alternating), then sum: the figure is per op
+ *   compiled chain  the same step compiled (src/compile) and replayed: one kernel call per
+ *                op from TypeScript's replay loop, no op dispatch, autograd or allocation
  *   kernels.binary  the floor: kernels.binary on preallocated 4-element arrays with a
  *                prepared broadcast meta, i.e. the N-API crossing and the kernel alone
  *
@@ -16,7 +20,7 @@
  *
  *   npx tsc -p . && node dist/bench/dispatch.js [--threads N] [--calls N] [--batches N] [--json]
  */
-import { add, relu, tensor, tidy } from "../src/index.js";
+import { add, compile, relu, sum, type Tensor, tensor, tidy } from "../src/index.js";
 import { broadcastMeta } from "../src/ops/broadcast.js";
 import { codes, kernels } from "../src/backends/index.js";
 import { benchOptions, median, now, report } from "./harness.js";
@@ -25,6 +29,52 @@ interface Case {
   name: string;
   what: string;
   call: () => void;
+  /** Ops one call runs (the figure is per op; a batch makes calls / ops calls). */
+  ops?: number;
+}
+
+const CHAIN = 100;
+
+/** A step of CHAIN tiny ops on a 4-element input and parameter, forward and backward; returns the loss. */
+function chainStep(x: Tensor, w: Tensor): Tensor {
+  return tidy(() => {
+    let h = x;
+    for (let i = 0; i < CHAIN - 1; i++) h = i % 2 === 0 ? add(h, w) : relu(h);
+    const loss = sum(h);
+    loss.backward();
+    return loss;
+  });
+}
+
+/** The chain eagerly and compiled (recorded on two steps, replayed after). */
+function chainCases(): Case[] {
+  const x = tensor([1, 2, 3, 4]);
+  const w = tensor([0.5, -1, 2, -3], { requiresGrad: true });
+  const dropGrad = (): void => {
+    w.grad?.dispose();
+    w.grad = null;
+  };
+  const compiled = compile((inputs) => [chainStep(inputs[0]!, w)], { parameters: [w], log: () => {} });
+  return [
+    {
+      name: "chain",
+      what: `eager chain of ${CHAIN} tiny ops, fwd+bwd, per op`,
+      ops: CHAIN,
+      call: () => {
+        chainStep(x, w).dispose();
+        dropGrad();
+      },
+    },
+    {
+      name: "compiled chain",
+      what: `compiled chain of ${CHAIN} tiny ops, fwd+bwd, per op`,
+      ops: CHAIN,
+      call: () => {
+        compiled.run([x]);
+        dropGrad();
+      },
+    },
+  ];
 }
 
 function cases(): Case[] {
@@ -49,24 +99,26 @@ function cases(): Case[] {
           add(ga, gb);
         }),
     },
+    ...chainCases(),
     { name: "kernels.binary", what: "kernels.binary on preallocated arrays", call: () => kernels.binary(addCode, 0, fa, fb, fout, meta) },
   ];
 }
 
-/** Microseconds per call over one batch. */
-function batch(call: () => void, calls: number): number {
+/** Microseconds per op over one batch of `calls` ops. */
+function batch({ call, ops = 1 }: Case, calls: number): number {
+  const n = Math.max(1, Math.round(calls / ops));
   const t0 = now();
-  for (let i = 0; i < calls; i++) call();
-  return ((now() - t0) / calls) * 1e6;
+  for (let i = 0; i < n; i++) call();
+  return ((now() - t0) / (n * ops)) * 1e6;
 }
 
 function main(): void {
   const { threads, json, ints } = benchOptions("dispatch", { calls: 20000, batches: 15 });
   const { calls, batches } = ints as { calls: number; batches: number };
   const all = cases();
-  for (const c of all) batch(c.call, calls);
+  for (const c of all) batch(c, calls);
   const perCall = all.map((): number[] => []);
-  for (let i = 0; i < batches; i++) all.forEach((c, j) => perCall[j]!.push(batch(c.call, calls)));
+  for (let i = 0; i < batches; i++) all.forEach((c, j) => perCall[j]!.push(batch(c, calls)));
   const floor = median(perCall[all.length - 1]!);
   const rows = all.map((c, j) => {
     const us = median(perCall[j]!);

@@ -56,6 +56,16 @@ export function now(): number {
 }
 
 /**
+ * Seconds per call of `call` over one batch of `calls` calls.
+ * @example const us = secondsPerCall(() => add(a, b).dispose(), 20000) * 1e6;
+ */
+export function secondsPerCall(call: () => void, calls: number): number {
+  const t0 = now();
+  for (let i = 0; i < calls; i++) call();
+  return (now() - t0) / calls;
+}
+
+/**
  * Calls fn at least `calls` times and for at least `seconds`, so caches, primitives and the
  * OpenMP team are warm before timing. Both sides of a comparison use the same rule.
  * @example warmUp(() => matmul(a, b).dispose());

@@ -20,6 +20,7 @@ export function timedTrainer(config: Config, warmup: number): TimedTrainer {
     ...buildRun(config),
     eval: undefined,
     clipGradNorm: config.train.clipGradNorm,
+    compile: config.train.compile ? { cacheSize: config.train.compileCacheSize, log: () => {} } : null,
     callbacks: [
       {
         onStepEnd: (info) => {

@@ -53,14 +53,18 @@ bool Args::is_null(size_t i) const {
 }
 
 View Args::typed(size_t i, const char* name, napi_typedarray_type* type) const {
+  return typed_value(info_[i], name, type);
+}
+
+View Args::typed_value(napi_value value, const char* name, napi_typedarray_type* type) const {
   size_t length = 0;
   void* data = nullptr;
   napi_value buffer;
   size_t offset = 0;
   bool is_typed = false;
-  napi_is_typedarray(info_.Env(), info_[i], &is_typed);
+  napi_is_typedarray(info_.Env(), value, &is_typed);
   require_type(is_typed, "argument '%s' must be a typed array", name);
-  napi_get_typedarray_info(info_.Env(), info_[i], type, &length, &data, &buffer, &offset);
+  napi_get_typedarray_info(info_.Env(), value, type, &length, &data, &buffer, &offset);
   View v;
   v.data = data;
   size_t item = (*type == napi_float32_array || *type == napi_int32_array || *type == napi_uint32_array) ? 4
@@ -72,18 +76,58 @@ View Args::typed(size_t i, const char* name, napi_typedarray_type* type) const {
 }
 
 View Args::tensor(size_t i, const char* name, DType dtype, int64_t numel) const {
-  View v = tensor_any(i, name, dtype);
-  require(numel >= 0 && v.bytes == static_cast<size_t>(numel) * dtype_size(dtype),
-          "'%s' holds %zu elements, expected %lld", name, v.bytes / dtype_size(dtype), static_cast<long long>(numel));
-  return v;
+  napi_typedarray_type type;
+  const View v = typed(i, name, &type);
+  return checked(v, type, name, dtype, numel, false);
 }
 
 View Args::tensor_any(size_t i, const char* name, DType dtype) const {
   napi_typedarray_type type;
-  View v = typed(i, name, &type);
+  const View v = typed(i, name, &type);
+  return checked(v, type, name, dtype, 0, true);
+}
+
+// v as an array of dtype's kind with numel elements (any count when any_count).
+View Args::checked(View v, napi_typedarray_type type, const char* name, DType dtype, int64_t numel,
+                   bool any_count) const {
   require_type(type == array_kind(dtype), "'%s' is a %s, but dtype %s is stored in a %s", name, array_name(type),
                dtype_name(dtype), array_name(array_kind(dtype)));
+  require(any_count || (numel >= 0 && v.bytes == static_cast<size_t>(numel) * dtype_size(dtype)),
+          "'%s' holds %zu elements, expected %lld", name, v.bytes / dtype_size(dtype), static_cast<long long>(numel));
   return v;
+}
+
+uint32_t Args::list_length(size_t i, const char* name) const {
+  require_type(info_[i].IsArray(), "argument '%s' must be an array", name);
+  return info_[i].As<Napi::Array>().Length();
+}
+
+napi_value Args::list_entry(size_t i, uint32_t k) const {
+  napi_value entry;
+  napi_get_element(info_.Env(), info_[i], k, &entry);
+  return entry;
+}
+
+bool Args::list_entry_is_null(size_t i, uint32_t k) const {
+  napi_valuetype t;
+  napi_typeof(info_.Env(), list_entry(i, k), &t);
+  return t == napi_null || t == napi_undefined;
+}
+
+View Args::list_view(size_t i, uint32_t k, const char* name, DType dtype, int64_t numel, bool any_count) const {
+  char entry_name[96];
+  std::snprintf(entry_name, sizeof entry_name, "%s[%u]", name, k);
+  napi_typedarray_type type;
+  const View v = typed_value(list_entry(i, k), entry_name, &type);
+  return checked(v, type, entry_name, dtype, numel, any_count);
+}
+
+View Args::list_tensor(size_t i, uint32_t k, const char* name, DType dtype, int64_t numel) const {
+  return list_view(i, k, name, dtype, numel, false);
+}
+
+View Args::list_tensor_any(size_t i, uint32_t k, const char* name, DType dtype) const {
+  return list_view(i, k, name, dtype, 0, true);
 }
 
 int64_t Args::integer(size_t i, const char* name) const {

@@ -55,6 +55,12 @@ class Args {
   const int32_t* ints(size_t i, const char* name, size_t count) const;
   // A Float64Array of at least `count` entries, e.g. an optimizer's hyperparameters.
   const double* doubles(size_t i, const char* name, size_t count) const;
+  // The length of argument i, a JavaScript array (of typed arrays, for the multi-tensor kernels).
+  uint32_t list_length(size_t i, const char* name) const;
+  // Entry k of the array argument i: null/undefined, or a typed array of dtype (numel elements).
+  bool list_entry_is_null(size_t i, uint32_t k) const;
+  View list_tensor(size_t i, uint32_t k, const char* name, DType dtype, int64_t numel) const;
+  View list_tensor_any(size_t i, uint32_t k, const char* name, DType dtype) const;
 
  private:
   template <typename... Rest>
@@ -64,9 +70,18 @@ class Args {
     return text;
   }
   View typed(size_t i, const char* name, napi_typedarray_type* type) const;
+  View typed_value(napi_value value, const char* name, napi_typedarray_type* type) const;
+  View checked(View v, napi_typedarray_type type, const char* name, DType dtype, int64_t numel, bool any_count) const;
+  napi_value list_entry(size_t i, uint32_t k) const;
+  View list_view(size_t i, uint32_t k, const char* name, DType dtype, int64_t numel, bool any_count) const;
 
   const Napi::CallbackInfo& info_;
   const char* op_;
 };
+
+// An optional f32 array of `count` elements: null/undefined gives nullptr.
+inline float* optional_f32(const Args& args, size_t i, const char* name, int64_t count) {
+  return args.is_null(i) ? nullptr : args.tensor(i, name, DType::F32, count).as<float>();
+}
 
 }  // namespace turbine

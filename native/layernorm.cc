@@ -1,167 +1,16 @@
 // Layer normalisation over the last `cols` elements of each of `rows` rows, with optional f32
-// weight and bias, for f32, bf16 and f16 inputs computed in f32. Forward saves each row's mean
-// and reciprocal standard deviation for backward; both accumulate in double, the variance in a
-// second pass over the row (no cancellation from E[x²] − E[x]²). The mean is kept as an f32
-// pair (hi, lo): a row whose mean is large against its spread would otherwise lose x − mean's
-// leading digits to the mean's own f32 rounding.
+// weight and bias, for f32, bf16 and f16 inputs computed in f32 (the row loops, and how the
+// statistics are kept, in layernorm_rows.h). Forward saves each row's mean and reciprocal
+// standard deviation for backward.
 #include <cmath>
-#include <type_traits>
-#include <vector>
 
 #include "args.h"
-#include "bf16_run.h"
 #include "extents.h"
-#include "f32_pair.h"
-#include "parallel.h"
+#include "layernorm_rows.h"
 #include "registry.h"
 
 namespace turbine {
 namespace {
-
-// Forward reads each row three times and backward four, so a thread team pays for itself at a
-// quarter of the element-wise grain.
-int64_t rows_grain(int64_t cols) { return std::max<int64_t>(1, kElementGrain / 4 / std::max<int64_t>(cols, 1)); }
-
-// Stores a row computed in f32 as Y: bf16 through the vectorised rounding (bf16_run.h).
-template <typename Y>
-void store_row(const float* row, Y* out, int64_t cols) {
-  if constexpr (std::is_same_v<Y, bf16>) {
-    f32_to_bf16_run(row, out, 0, cols);
-  } else {
-#pragma omp simd
-    for (int64_t j = 0; j < cols; j++) out[j] = from_float<Y>(row[j]);
-  }
-}
-
-// x in T, y in Y: float32 x may give a bfloat16 y for a low-precision matmul to read, with the
-// rounding the cast after it would do.
-template <typename T, typename Y>
-void forward(const T* x, const float* weight, const float* bias, Y* y, float* mean, float* rstd, int64_t rows,
-             int64_t cols, double eps) {
-  parallel_for(rows, rows_grain(cols), [&](int64_t begin, int64_t end) {
-    std::vector<float> row_out(std::is_same_v<Y, float> ? 0 : cols);
-    for (int64_t row = begin; row < end; row++) {
-      const T* xr = x + row * cols;
-      float* yr = std::is_same_v<Y, float> ? reinterpret_cast<float*>(y + row * cols) : row_out.data();
-      double s = 0;
-#pragma omp simd reduction(+ : s)
-      for (int64_t j = 0; j < cols; j++) s += to_float(xr[j]);
-      const double mu = s / static_cast<double>(cols);
-      double v = 0;
-#pragma omp simd reduction(+ : v)
-      for (int64_t j = 0; j < cols; j++) {
-        const double d = to_float(xr[j]) - mu;
-        v += d * d;
-      }
-      const F32Pair m = split_double(mu);
-      const float r = static_cast<float>(1.0 / std::sqrt(v / static_cast<double>(cols) + eps));
-      mean[2 * row] = m.hi;
-      mean[2 * row + 1] = m.lo;
-      rstd[row] = r;
-      if (weight && bias) {
-#pragma omp simd
-        for (int64_t j = 0; j < cols; j++) yr[j] = ((to_float(xr[j]) - m.hi) - m.lo) * r * weight[j] + bias[j];
-      } else if (weight) {
-#pragma omp simd
-        for (int64_t j = 0; j < cols; j++) yr[j] = ((to_float(xr[j]) - m.hi) - m.lo) * r * weight[j];
-      } else if (bias) {
-#pragma omp simd
-        for (int64_t j = 0; j < cols; j++) yr[j] = ((to_float(xr[j]) - m.hi) - m.lo) * r + bias[j];
-      } else {
-#pragma omp simd
-        for (int64_t j = 0; j < cols; j++) yr[j] = ((to_float(xr[j]) - m.hi) - m.lo) * r;
-      }
-      if constexpr (!std::is_same_v<Y, float>) store_row(yr, y + row * cols, cols);
-    }
-  });
-}
-
-// With x̂ = (x − mean)·rstd and ĝ = g·weight (or g):
-//   dx = rstd·(ĝ − mean(ĝ) − x̂·mean(ĝ·x̂)),  dweight = Σ_rows g·x̂,  dbias = Σ_rows g.
-// Rows are cut into one chunk per thread; each chunk sums dweight and dbias into its own
-// double partials, and the partials are added in chunk order afterwards, so the result has no
-// races and does not depend on scheduling.
-// g in G (the output's dtype), x and dx in T.
-template <typename T, typename G>
-void backward(const G* g, const T* x, const float* weight, const float* mean, const float* rstd, T* dx, float* dweight,
-              float* dbias, int64_t rows, int64_t cols, int threads) {
-  const int64_t chunks =
-      std::max<int64_t>(1, std::min<int64_t>(threads, (rows + rows_grain(cols) - 1) / rows_grain(cols)));
-  const bool partials = dweight || dbias;
-  std::vector<double> dw_part(partials ? chunks * cols : 0), db_part(partials ? chunks * cols : 0);
-  parallel_for(chunks, 1, [&](int64_t first, int64_t last) {
-    // dweight/dbias terms are summed in float over blocks of kBlock rows, each block then
-    // added to the chunk's double partials: float keeps the row loop at full vector width,
-    // and no float sum runs long enough to lose accuracy.
-    constexpr int64_t kBlock = 32;
-    std::vector<float> gh(dx ? cols : 0), xh(cols), fw(partials ? cols : 0), fb(partials ? cols : 0);
-    for (int64_t chunk = first; chunk < last; chunk++) {
-      double* dw = partials ? dw_part.data() + chunk * cols : nullptr;
-      double* db = partials ? db_part.data() + chunk * cols : nullptr;
-      const int64_t begin = rows * chunk / chunks, end = rows * (chunk + 1) / chunks;
-      for (int64_t row = begin; row < end; row++) {
-        const G* gr = g + row * cols;
-        const T* xr = x + row * cols;
-        const float hi = mean[2 * row], lo = mean[2 * row + 1], r = rstd[row];
-#pragma omp simd
-        for (int64_t j = 0; j < cols; j++) xh[j] = ((to_float(xr[j]) - hi) - lo) * r;
-        if (partials) {
-          float* __restrict w = fw.data();
-          float* __restrict b = fb.data();
-#pragma omp simd
-          for (int64_t j = 0; j < cols; j++) {
-            const float gj = to_float(gr[j]);
-            w[j] += gj * xh[j];
-            b[j] += gj;
-          }
-          if ((row - begin) % kBlock == kBlock - 1 || row == end - 1) {
-#pragma omp simd
-            for (int64_t j = 0; j < cols; j++) {
-              dw[j] += w[j];
-              db[j] += b[j];
-              w[j] = 0;
-              b[j] = 0;
-            }
-          }
-        }
-        if (!dx) continue;
-        if (weight) {
-#pragma omp simd
-          for (int64_t j = 0; j < cols; j++) gh[j] = to_float(gr[j]) * weight[j];
-        } else {
-#pragma omp simd
-          for (int64_t j = 0; j < cols; j++) gh[j] = to_float(gr[j]);
-        }
-        float sum_g = 0, sum_gx = 0;
-#pragma omp simd reduction(+ : sum_g, sum_gx)
-        for (int64_t j = 0; j < cols; j++) {
-          sum_g += gh[j];
-          sum_gx += gh[j] * xh[j];
-        }
-        const float mean_g = sum_g / static_cast<float>(cols);
-        const float mean_gx = sum_gx / static_cast<float>(cols);
-        T* dr = dx + row * cols;
-#pragma omp simd
-        for (int64_t j = 0; j < cols; j++) dr[j] = from_float<T>(r * (gh[j] - mean_g - xh[j] * mean_gx));
-      }
-    }
-  });
-  if (!partials) return;
-  for (int64_t j = 0; j < cols; j++) {
-    double w = 0, b = 0;
-    for (int64_t c = 0; c < chunks; c++) {
-      w += dw_part[c * cols + j];
-      b += db_part[c * cols + j];
-    }
-    if (dweight) dweight[j] = static_cast<float>(w);
-    if (dbias) dbias[j] = static_cast<float>(b);
-  }
-}
-
-// An optional f32 array of `count` elements: null/undefined gives nullptr.
-float* optional_f32(const Args& args, size_t i, const char* name, int64_t count) {
-  return args.is_null(i) ? nullptr : args.tensor(i, name, DType::F32, count).as<float>();
-}
 
 // layerNorm(dtype, x, weight|null, bias|null, y, mean, rstd, rows, cols, eps, yDtype)
 Napi::Value LayerNormKernel(const Napi::CallbackInfo& info) {
@@ -180,7 +29,10 @@ Napi::Value LayerNormKernel(const Napi::CallbackInfo& info) {
   float* rstd = args.tensor(6, "rstd", DType::F32, rows).as<float>();
   dispatch_float(dt, [&](auto x_tag) {
     dispatch_float(y_dt, [&](auto y_tag) {
-      forward(x.as<decltype(x_tag)>(), weight, bias, y.as<decltype(y_tag)>(), mean, rstd, rows, cols, eps);
+      using T = decltype(x_tag);
+      const T* xs = x.as<T>();
+      layer_norm_forward<T>([&](int64_t row) { return xs + row * cols; }, weight, bias, y.as<decltype(y_tag)>(), mean,
+                            rstd, rows, cols, eps);
     });
   });
   return info.Env().Undefined();
@@ -204,8 +56,10 @@ Napi::Value LayerNormBackwardKernel(const Napi::CallbackInfo& info) {
   dispatch_float(dt, [&](auto x_tag) {
     using T = decltype(x_tag);
     dispatch_float(g_dt, [&](auto g_tag) {
-      backward(g.as<decltype(g_tag)>(), x.as<T>(), weight, mean, rstd, static_cast<T*>(dx), dweight, dbias, rows, cols,
-               omp_get_max_threads());
+      T* out = static_cast<T*>(dx);
+      layer_norm_backward(
+          g.as<decltype(g_tag)>(), x.as<T>(), weight, mean, rstd, out != nullptr,
+          [out](int64_t i, float v) { out[i] = from_float<T>(v); }, dweight, dbias, rows, cols, omp_get_max_threads());
     });
   });
   return info.Env().Undefined();

@@ -1,11 +1,17 @@
 // Batched matmul on oneDNN: C[b] (+)= op(A[b]) · op(B[b]) (+ bias), either operand transposed
 // through its strides (no copy), a batch of 1 broadcast against the other, f32 or bf16
 // inputs with f32 accumulation, and an optional accumulate-into-C used for gradients.
+// matmulGelu is the same product followed by turbine's GELU (erf) in the same call: the product
+// into the pre-activation backward needs (or into c itself), then one GELU pass. (oneDNN's
+// eltwise post-op would save that pass, but its erf is not turbine's: a forward without a
+// gradient, such as activation checkpointing's first pass, must give the bits of one with.)
 #include <omp.h>
 
 #include "args.h"
+#include "gelu.h"
 #include "meta_fields.h"
 #include "onednn.h"
+#include "parallel.h"
 #include "registry.h"
 
 namespace turbine {
@@ -53,12 +59,68 @@ MatmulPrimitive make(const PrimitiveKey<kFields>& key) {
   return p;
 }
 
-// matmul(a, b, c, bias|null, dtypeAB, dtypeC, meta) with meta as in meta_fields.h
-Napi::Value MatmulKernel(const Napi::CallbackInfo& info) {
-  Args args(info, "matmul", 7);
-  DType tab = args.float_dtype(4, "dtypeAB");
-  DType tc = args.float_dtype(5, "dtypeC");
-  const int32_t* meta = args.ints(6, "meta", matmul_meta::kMeta);
+// out = GELU(pre) over n elements of dtype T (out may be pre), in f32: the unary kernel's GELU,
+// the same bits.
+template <typename T>
+void gelu_pass(const T* pre, T* out, int64_t n) {
+  parallel_for(n, kElementGrain, [&](int64_t begin, int64_t end) {
+#pragma omp simd
+    for (int64_t i = begin; i < end; i++) out[i] = from_float<T>(gelu_erf(to_float(pre[i])));
+  });
+}
+
+// The product of a matmul or matmulGelu call: c = op(a)·op(b) (+ bias) (+ c).
+void run_matmul(const Args& args, View a, View b, View c, const View* bias, DType tab, DType tc, const int32_t* meta) {
+  const int64_t batch_a = meta[matmul_meta::kBatchA], batch_b = meta[matmul_meta::kBatchB];
+  PrimitiveKey<kFields> key;
+  key.v[kBatchA] = batch_a;
+  key.v[kBatchB] = batch_b;
+  key.v[kM] = meta[matmul_meta::kM];
+  key.v[kN] = meta[matmul_meta::kN];
+  key.v[kK] = meta[matmul_meta::kK];
+  key.v[kTransA] = meta[matmul_meta::kTransA] != 0;
+  key.v[kTransB] = meta[matmul_meta::kTransB] != 0;
+  key.v[kTypeAB] = static_cast<int64_t>(tab);
+  key.v[kTypeC] = static_cast<int64_t>(tc);
+  key.v[kBias] = bias != nullptr;
+  key.v[kAccumulate] = meta[matmul_meta::kAccumulate] != 0;
+  key.v[kThreads] = omp_get_max_threads();
+
+  thread_local PrimitiveCache<kFields, MatmulPrimitive> cache;
+  onednn_call(args, args.op(), [&] {
+    MatmulPrimitive& p = cache.get(key, [&] { return make(key); });
+    p.a.set_data_handle(a.data);
+    p.b.set_data_handle(b.data);
+    p.c.set_data_handle(c.data);
+    p.scratch.set_data_handle(scratchpad(p.scratch_bytes));
+    std::unordered_map<int, memory> io{
+        {DNNL_ARG_SRC, p.a}, {DNNL_ARG_WEIGHTS, p.b}, {DNNL_ARG_DST, p.c}, {DNNL_ARG_SCRATCHPAD, p.scratch}};
+    if (bias) {
+      p.bias.set_data_handle(bias->data);
+      io.emplace(DNNL_ARG_BIAS, p.bias);
+    }
+    p.prim.execute(cpu_stream(), io);
+    cpu_stream().wait();
+    return 0;
+  });
+}
+
+// The operands of matmul(a, b, c, bias|null, dtypeAB, dtypeC, meta, ...) with meta as in
+// meta_fields.h, checked; c is the array at index 2.
+struct MatmulOperands {
+  View a, b, c, bias;
+  bool has_bias;
+  DType tab, tc;
+  const int32_t* meta;
+  int64_t c_numel;
+};
+
+MatmulOperands read_operands(const Args& args) {
+  MatmulOperands o;
+  o.tab = args.float_dtype(4, "dtypeAB");
+  o.tc = args.float_dtype(5, "dtypeC");
+  o.meta = args.ints(6, "meta", matmul_meta::kMeta);
+  const int32_t* meta = o.meta;
   const int64_t batch_a = meta[matmul_meta::kBatchA], batch_b = meta[matmul_meta::kBatchB];
   const int64_t m = meta[matmul_meta::kM], n = meta[matmul_meta::kN], k = meta[matmul_meta::kK];
   args.require(batch_a >= 1 && batch_b >= 1 && m >= 1 && n >= 1 && k >= 1,
@@ -68,42 +130,34 @@ Napi::Value MatmulKernel(const Napi::CallbackInfo& info) {
   args.require(batch_a == batch_b || batch_a == 1 || batch_b == 1, "batch sizes %lld and %lld do not broadcast",
                static_cast<long long>(batch_a), static_cast<long long>(batch_b));
   const int64_t batch = std::max(batch_a, batch_b);
-  View a = args.tensor(0, "a", tab, batch_a * m * k);
-  View b = args.tensor(1, "b", tab, batch_b * k * n);
-  View c = args.tensor(2, "c", tc, batch * m * n);
-  const bool has_bias = !args.is_null(3);
-  View bias = has_bias ? args.tensor(3, "bias", DType::F32, n) : View{};
+  o.a = args.tensor(0, "a", o.tab, batch_a * m * k);
+  o.b = args.tensor(1, "b", o.tab, batch_b * k * n);
+  o.c_numel = batch * m * n;
+  o.c = args.tensor(2, "c", o.tc, o.c_numel);
+  o.has_bias = !args.is_null(3);
+  o.bias = o.has_bias ? args.tensor(3, "bias", DType::F32, n) : View{};
+  return o;
+}
 
-  PrimitiveKey<kFields> key;
-  key.v[kBatchA] = batch_a;
-  key.v[kBatchB] = batch_b;
-  key.v[kM] = m;
-  key.v[kN] = n;
-  key.v[kK] = k;
-  key.v[kTransA] = meta[matmul_meta::kTransA] != 0;
-  key.v[kTransB] = meta[matmul_meta::kTransB] != 0;
-  key.v[kTypeAB] = static_cast<int64_t>(tab);
-  key.v[kTypeC] = static_cast<int64_t>(tc);
-  key.v[kBias] = has_bias;
-  key.v[kAccumulate] = meta[matmul_meta::kAccumulate] != 0;
-  key.v[kThreads] = omp_get_max_threads();
+// matmul(a, b, c, bias|null, dtypeAB, dtypeC, meta) with meta as in meta_fields.h
+Napi::Value MatmulKernel(const Napi::CallbackInfo& info) {
+  Args args(info, "matmul", 7);
+  MatmulOperands o = read_operands(args);
+  run_matmul(args, o.a, o.b, o.c, o.has_bias ? &o.bias : nullptr, o.tab, o.tc, o.meta);
+  return info.Env().Undefined();
+}
 
-  thread_local PrimitiveCache<kFields, MatmulPrimitive> cache;
-  onednn_call(args, "matmul", [&] {
-    MatmulPrimitive& p = cache.get(key, [&] { return make(key); });
-    p.a.set_data_handle(a.data);
-    p.b.set_data_handle(b.data);
-    p.c.set_data_handle(c.data);
-    p.scratch.set_data_handle(scratchpad(p.scratch_bytes));
-    std::unordered_map<int, memory> io{
-        {DNNL_ARG_SRC, p.a}, {DNNL_ARG_WEIGHTS, p.b}, {DNNL_ARG_DST, p.c}, {DNNL_ARG_SCRATCHPAD, p.scratch}};
-    if (has_bias) {
-      p.bias.set_data_handle(bias.data);
-      io.emplace(DNNL_ARG_BIAS, p.bias);
-    }
-    p.prim.execute(cpu_stream(), io);
-    cpu_stream().wait();
-    return 0;
+// matmulGelu(a, b, c, bias|null, dtypeAB, dtypeC, meta, preActivation|null): c = gelu(op(a)·op(b)
+// + bias); preActivation, when given (of dtypeC, c's size), receives the product before GELU.
+Napi::Value MatmulGeluKernel(const Napi::CallbackInfo& info) {
+  Args args(info, "matmulGelu", 8);
+  MatmulOperands o = read_operands(args);
+  args.require(o.meta[matmul_meta::kAccumulate] == 0, "accumulate must be 0: GELU of a sum into c is not a product");
+  const View pre = args.is_null(7) ? o.c : args.tensor(7, "preActivation", o.tc, o.c_numel);
+  run_matmul(args, o.a, o.b, pre, o.has_bias ? &o.bias : nullptr, o.tab, o.tc, o.meta);
+  dispatch_float(o.tc, [&](auto tag) {
+    using T = decltype(tag);
+    gelu_pass(pre.as<T>(), o.c.as<T>(), o.c_numel);
   });
   return info.Env().Undefined();
 }
@@ -111,5 +165,6 @@ Napi::Value MatmulKernel(const Napi::CallbackInfo& info) {
 }  // namespace
 
 TURBINE_KERNEL(matmul, MatmulKernel);
+TURBINE_KERNEL(matmulGelu, MatmulGeluKernel);
 
 }  // namespace turbine

@@ -3,6 +3,9 @@
 // formulas operation by operation so the two agree to float rounding.
 #include <algorithm>
 #include <cmath>
+#include <initializer_list>
+#include <utility>
+#include <vector>
 
 #include "args.h"
 #include "bf16_run.h"
@@ -15,56 +18,191 @@ namespace {
 // Elements per block of the Adam update: its five arrays' blocks fit in a 48 KiB L1 together.
 constexpr int64_t kAdamBlock = 2048;
 
+// One Adam/AdamW update's coefficients, from a hyper row [lr, beta1, beta2, eps, weightDecay,
+// step, decoupled]: Adam (L2 added to the gradient) or, with decoupled = 1, AdamW (the
+// parameter decays by lr·wd before the update).
+struct AdamCoeffs {
+  float bc2_sqrt, neg_step_size, decay, l2, b1, b2, one_b1, one_b2, e;
+  bool decoupled;
+};
+
+AdamCoeffs adam_coeffs(const Args& args, const double* h) {
+  const double lr = h[0], beta1 = h[1], beta2 = h[2], eps = h[3], wd = h[4], step = h[5];
+  args.require(step >= 1, "step must be at least 1, got %g", step);
+  const bool decoupled = h[6] != 0;
+  return {static_cast<float>(std::sqrt(1.0 - std::pow(beta2, step))),
+          static_cast<float>(-lr / (1.0 - std::pow(beta1, step))),
+          static_cast<float>(1.0 - lr * wd),
+          decoupled ? 0.0f : static_cast<float>(wd),
+          static_cast<float>(beta1),
+          static_cast<float>(beta2),
+          static_cast<float>(1.0 - beta1),
+          static_cast<float>(1.0 - beta2),
+          static_cast<float>(eps),
+          decoupled};
+}
+
+// One Adam parameter's arrays (low: its bf16 copy, or null).
+struct AdamArrays {
+  float* p;
+  const float* g;
+  float* m;
+  float* v;
+  bf16* low;
+  int64_t n;
+};
+
+// The update of elements [begin, end). Never inlined: the single-tensor and multi-tensor
+// kernels run this one compiled loop on the same ranges, so their results are the same bits.
+__attribute__((noinline)) void adam_range(const AdamCoeffs& c, const AdamArrays& a, int64_t begin, int64_t end) {
+  float* pp = a.p;
+  const float* gg = a.g;
+  float* mm = a.m;
+  float* vv = a.v;
+  // In blocks that stay in L1, so the bf16 copy is written from cache in a second loop:
+  // one loop doing both does not vectorise (GCC 12), which costs 8x (bf16_run.h).
+  for (int64_t block = begin; block < end; block += kAdamBlock) {
+    const int64_t stop = std::min(end, block + kAdamBlock);
+#pragma omp simd
+    for (int64_t i = block; i < stop; i++) {
+      float param = pp[i];
+      if (c.decoupled) param *= c.decay;
+      const float grad = c.l2 != 0.0f ? gg[i] + c.l2 * pp[i] : gg[i];
+      const float avg = mm[i] * c.b1 + c.one_b1 * grad;
+      const float sq = vv[i] * c.b2 + c.one_b2 * grad * grad;
+      mm[i] = avg;
+      vv[i] = sq;
+      const float denom = std::sqrt(sq) / c.bc2_sqrt + c.e;
+      pp[i] = param + c.neg_step_size * avg / denom;  // addcdiv's order: (value·t1) / t2
+    }
+    if (a.low) f32_to_bf16_run(pp, a.low, block, stop);
+  }
+}
+
 // adamStep(param, grad, expAvg, expAvgSq, paramBf16|null, hyper) with hyper = Float64Array
-// [lr, beta1, beta2, eps, weightDecay, step, decoupled]: Adam (L2 added to the gradient) or,
-// with decoupled = 1, AdamW (the parameter decays by lr·wd before the update). paramBf16, when
-// given, receives the updated parameter rounded to bf16 in the same pass: autocast's copy of
-// the weight for the next step, without a cast that reads the weight again.
+// [lr, beta1, beta2, eps, weightDecay, step, decoupled]. paramBf16, when given, receives the
+// updated parameter rounded to bf16 in the same pass: autocast's copy of the weight for the
+// next step, without a cast that reads the weight again.
 Napi::Value AdamStep(const Napi::CallbackInfo& info) {
   Args args(info, "adamStep", 6);
   View p = args.tensor_any(0, "param", DType::F32);
   const int64_t n = static_cast<int64_t>(p.bytes / 4);
-  View g = args.tensor(1, "grad", DType::F32, n);
-  View m = args.tensor(2, "expAvg", DType::F32, n);
-  View v = args.tensor(3, "expAvgSq", DType::F32, n);
-  bf16* low = args.is_null(4) ? nullptr : args.tensor(4, "paramBf16", DType::BF16, n).as<bf16>();
-  const double* h = args.doubles(5, "hyper", 7);
-  const double lr = h[0], beta1 = h[1], beta2 = h[2], eps = h[3], wd = h[4], step = h[5];
-  const bool decoupled = h[6] != 0;
-  args.require(step >= 1, "step must be at least 1, got %g", step);
-  const float bc2_sqrt = static_cast<float>(std::sqrt(1.0 - std::pow(beta2, step)));
-  const float neg_step_size = static_cast<float>(-lr / (1.0 - std::pow(beta1, step)));
-  const float decay = static_cast<float>(1.0 - lr * wd);
-  const float l2 = decoupled ? 0.0f : static_cast<float>(wd);
-  const float b1 = static_cast<float>(beta1), b2 = static_cast<float>(beta2);
-  const float one_b1 = static_cast<float>(1.0 - beta1), one_b2 = static_cast<float>(1.0 - beta2);
-  const float e = static_cast<float>(eps);
-  float* pp = p.as<float>();
-  const float* gg = g.as<float>();
-  float* mm = m.as<float>();
-  float* vv = v.as<float>();
-  parallel_for(n, kElementGrain, [&](int64_t begin, int64_t end) {
-    // In blocks that stay in L1, so the bf16 copy is written from cache in a second loop:
-    // one loop doing both does not vectorise (GCC 12), which costs 8x (bf16_run.h).
-    for (int64_t block = begin; block < end; block += kAdamBlock) {
-      const int64_t stop = std::min(end, block + kAdamBlock);
+  const AdamArrays a{p.as<float>(),
+                     args.tensor(1, "grad", DType::F32, n).as<float>(),
+                     args.tensor(2, "expAvg", DType::F32, n).as<float>(),
+                     args.tensor(3, "expAvgSq", DType::F32, n).as<float>(),
+                     args.is_null(4) ? nullptr : args.tensor(4, "paramBf16", DType::BF16, n).as<bf16>(),
+                     n};
+  const AdamCoeffs c = adam_coeffs(args, args.doubles(5, "hyper", 7));
+  parallel_for(n, kElementGrain, [&](int64_t begin, int64_t end) { adam_range(c, a, begin, end); });
+  return info.Env().Undefined();
+}
+
+// A range of one parameter's elements in a multi-tensor step.
+struct Piece {
+  uint32_t param;
+  int64_t begin, end;
+};
+
+// Cuts every parameter of `sizes` into the ranges parallel_for gives its threads (parallel.h),
+// so a multi-tensor step updates each element in the same range of the same loop as a
+// single-tensor call would, and runs all the pieces on one team.
+template <typename Run>
+void run_pieces(const std::vector<int64_t>& sizes, Run&& run) {
+  std::vector<Piece> pieces;
+  int64_t total = 0;
+  for (uint32_t k = 0; k < sizes.size(); k++) {
+    const int64_t n = sizes[k], chunks = parallel_chunks(n, kElementGrain);
+    for (int64_t t = 0; t < chunks; t++) pieces.push_back({k, n * t / chunks, n * (t + 1) / chunks});
+    total += n;
+  }
+  const int64_t count = static_cast<int64_t>(pieces.size());
+  const int threads = total > kElementGrain ? static_cast<int>(std::min<int64_t>(omp_get_max_threads(), count)) : 1;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
+  for (int64_t i = 0; i < count; i++) {
+    const Piece& piece = pieces[i];
+    if (piece.begin < piece.end) run(piece);
+  }
+}
+
+// Fails unless each (argument index, name) is an array of `count` entries, as params is.
+void require_same_lengths(const Args& args, uint32_t count,
+                          std::initializer_list<std::pair<size_t, const char*>> lists) {
+  for (const auto& [i, name] : lists) {
+    const uint32_t n = args.list_length(i, name);
+    args.require(n == count, "%s holds %u entries, params %u", name, n, count);
+  }
+}
+
+// adamStepMulti(params, grads, expAvgs, expAvgSqs, paramsBf16, hyper): adamStep over every
+// parameter of the lists (paramsBf16's entries may be null) in one call, parameters and their
+// pieces spread over the threads; hyper holds one row of adamStep's seven values per parameter.
+// Every array is checked before any is written.
+Napi::Value AdamStepMulti(const Napi::CallbackInfo& info) {
+  Args args(info, "adamStepMulti", 6);
+  const uint32_t count = args.list_length(0, "params");
+  require_same_lengths(args, count, {{1, "grads"}, {2, "expAvgs"}, {3, "expAvgSqs"}, {4, "paramsBf16"}});
+  const double* h = args.doubles(5, "hyper", 7 * static_cast<size_t>(count));
+  std::vector<AdamArrays> arrays(count);
+  std::vector<AdamCoeffs> coeffs(count);
+  std::vector<int64_t> sizes(count);
+  for (uint32_t k = 0; k < count; k++) {
+    View p = args.list_tensor_any(0, k, "params", DType::F32);
+    const int64_t n = static_cast<int64_t>(p.bytes / 4);
+    arrays[k] = {
+        p.as<float>(),
+        args.list_tensor(1, k, "grads", DType::F32, n).as<float>(),
+        args.list_tensor(2, k, "expAvgs", DType::F32, n).as<float>(),
+        args.list_tensor(3, k, "expAvgSqs", DType::F32, n).as<float>(),
+        args.list_entry_is_null(4, k) ? nullptr : args.list_tensor(4, k, "paramsBf16", DType::BF16, n).as<bf16>(),
+        n};
+    coeffs[k] = adam_coeffs(args, h + 7 * static_cast<size_t>(k));
+    sizes[k] = n;
+  }
+  run_pieces(sizes,
+             [&](const Piece& piece) { adam_range(coeffs[piece.param], arrays[piece.param], piece.begin, piece.end); });
+  return info.Env().Undefined();
+}
+
+// lionStepMulti(params, grads, expAvgs, hyper) with one row [lr, beta1, beta2, weightDecay] per
+// parameter: Lion (Chen et al.), p ← p·(1 − lr·wd) − lr·sign(β1·m + (1 − β1)·g), then
+// m ← β2·m + (1 − β2)·g, computed in double from the f32 values and rounded once when stored,
+// every product rounded before its sum (no fused multiply-add), so the result is the float64
+// oracle's bits; sign(±0) is ±0 and NaN stays NaN, as JavaScript's Math.sign.
+#pragma GCC push_options
+#pragma GCC optimize("fp-contract=off")
+Napi::Value LionStepMulti(const Napi::CallbackInfo& info) {
+  Args args(info, "lionStepMulti", 4);
+  const uint32_t count = args.list_length(0, "params");
+  require_same_lengths(args, count, {{1, "grads"}, {2, "expAvgs"}});
+  const double* h = args.doubles(3, "hyper", 4 * static_cast<size_t>(count));
+  std::vector<float*> ps(count), ms(count);
+  std::vector<const float*> gs(count);
+  std::vector<int64_t> sizes(count);
+  for (uint32_t k = 0; k < count; k++) {
+    View p = args.list_tensor_any(0, k, "params", DType::F32);
+    sizes[k] = static_cast<int64_t>(p.bytes / 4);
+    ps[k] = p.as<float>();
+    gs[k] = args.list_tensor(1, k, "grads", DType::F32, sizes[k]).as<float>();
+    ms[k] = args.list_tensor(2, k, "expAvgs", DType::F32, sizes[k]).as<float>();
+  }
+  run_pieces(sizes, [&](const Piece& piece) {
+    const double* row = h + 4 * static_cast<size_t>(piece.param);
+    const double lr = row[0], beta1 = row[1], beta2 = row[2], decay = 1 - row[0] * row[3];
+    float* w = ps[piece.param];
+    float* m = ms[piece.param];
+    const float* g = gs[piece.param];
 #pragma omp simd
-      for (int64_t i = block; i < stop; i++) {
-        float param = pp[i];
-        if (decoupled) param *= decay;
-        const float grad = l2 != 0.0f ? gg[i] + l2 * pp[i] : gg[i];
-        const float avg = mm[i] * b1 + one_b1 * grad;
-        const float sq = vv[i] * b2 + one_b2 * grad * grad;
-        mm[i] = avg;
-        vv[i] = sq;
-        const float denom = std::sqrt(sq) / bc2_sqrt + e;
-        pp[i] = param + neg_step_size * avg / denom;  // addcdiv's order: (value·t1) / t2
-      }
-      if (low) f32_to_bf16_run(pp, low, block, stop);
+    for (int64_t i = piece.begin; i < piece.end; i++) {
+      const double c = beta1 * m[i] + (1 - beta1) * g[i];
+      const double sign = c > 0 ? 1.0 : c < 0 ? -1.0 : c;
+      w[i] = static_cast<float>(w[i] * decay - lr * sign);
+      m[i] = static_cast<float>(beta2 * m[i] + (1 - beta2) * g[i]);
     }
   });
   return info.Env().Undefined();
 }
+#pragma GCC pop_options
 
 // sgdStep(param, grad, momentumBuffer|null, hyper) with hyper = Float64Array
 // [lr, momentum, dampening, weightDecay, nesterov, firstStep]; on the first step the buffer
@@ -167,6 +305,8 @@ Napi::Value UnscaleAndCheck(const Napi::CallbackInfo& info) {
 }  // namespace
 
 TURBINE_KERNEL(adamStep, AdamStep);
+TURBINE_KERNEL(adamStepMulti, AdamStepMulti);
+TURBINE_KERNEL(lionStepMulti, LionStepMulti);
 TURBINE_KERNEL(sgdStep, SgdStep);
 TURBINE_KERNEL(sumOfSquares, SumOfSquares);
 TURBINE_KERNEL(clampInPlace, ClampInPlace);

@@ -3,8 +3,8 @@
 #include <cmath>
 
 #include "args.h"
-#include "erf_simd.h"
 #include "exp_simd.h"
+#include "gelu.h"
 #include "parallel.h"
 #include "registry.h"
 
@@ -13,28 +13,26 @@ namespace {
 
 constexpr float kSqrt2OverPi = 0.7978845608028654f;
 constexpr float kGeluCoeff = 0.044715f;
-constexpr float kInvSqrt2 = 0.7071067811865476f;
-constexpr float kInvSqrt2Pi = 0.3989422804014327f;
 
-#define UNARY_OPS(X)                                       \
-  X(neg, -x)                                               \
-  X(exp, std::exp(x))                                      \
-  X(log, std::log(x))                                      \
-  X(sqrt, std::sqrt(x))                                    \
-  X(rsqrt, 1.0f / std::sqrt(x))                            \
-  X(tanh, std::tanh(x))                                    \
-  X(sigmoid, 1.0f / (1.0f + std::exp(-x)))                 \
-  X(relu, x > 0.0f ? x : 0.0f)                             \
-  X(gelu_tanh, x* gelu_tanh_gate(x))                       \
-  X(gelu_erf, 0.5f * x * (1.0f + erf_simd(x * kInvSqrt2))) \
-  X(abs, std::fabs(x))                                     \
-  X(sign, static_cast<float>((x > 0.0f) - (x < 0.0f)))     \
-  X(square, x* x)                                          \
-  X(reciprocal, 1.0f / x)                                  \
-  X(scale, alpha* x)                                       \
-  X(shift, x + alpha)                                      \
-  X(pow, std::pow(x, alpha))                               \
-  X(clamp_min, x < alpha ? alpha : x)                      \
+#define UNARY_OPS(X)                                   \
+  X(neg, -x)                                           \
+  X(exp, std::exp(x))                                  \
+  X(log, std::log(x))                                  \
+  X(sqrt, std::sqrt(x))                                \
+  X(rsqrt, 1.0f / std::sqrt(x))                        \
+  X(tanh, std::tanh(x))                                \
+  X(sigmoid, 1.0f / (1.0f + std::exp(-x)))             \
+  X(relu, x > 0.0f ? x : 0.0f)                         \
+  X(gelu_tanh, x* gelu_tanh_gate(x))                   \
+  X(gelu_erf, turbine::gelu_erf(x))                    \
+  X(abs, std::fabs(x))                                 \
+  X(sign, static_cast<float>((x > 0.0f) - (x < 0.0f))) \
+  X(square, x* x)                                      \
+  X(reciprocal, 1.0f / x)                              \
+  X(scale, alpha* x)                                   \
+  X(shift, x + alpha)                                  \
+  X(pow, std::pow(x, alpha))                           \
+  X(clamp_min, x < alpha ? alpha : x)                  \
   X(fill, alpha)
 
 // s is the saved value: the input x or the output y, as the rule's comment says.
@@ -65,10 +63,6 @@ inline float gelu_tanh_gate(float x) {
 inline float gelu_tanh_grad(float x) {
   const float s = gelu_tanh_gate(x);
   return s + 2.0f * x * s * (1.0f - s) * kSqrt2OverPi * (1.0f + 3.0f * kGeluCoeff * x * x);
-}
-
-inline float gelu_erf_grad(float x) {
-  return 0.5f * (1.0f + erf_simd(x * kInvSqrt2)) + x * kInvSqrt2Pi * exp_simd(-0.5f * x * x);
 }
 
 enum class Unary : int {

@@ -17,6 +17,7 @@ packages=(
   iproute2              # network namespaces for the multi-host test bed
   bsdutils              # script(1): the tests that run the CLI on a terminal
   clang-format          # the native code's format check (scripts/lint.sh)
+  chromium              # headless browser: the test that opens turbine report's HTML page
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -66,15 +66,47 @@ export function currentBackward(): BackwardPass | null {
   return current;
 }
 
+/**
+ * What a capture of a training step (src/compile) sees of backward's host side: the backward
+ * calls, and the hooks and callbacks, which replay must run again where they ran (a data-parallel
+ * bucket's all-reduce) instead of recording their kernels.
+ */
+export interface BackwardCaptureObserver {
+  /** Runs one backward call's body (recording it as a section that replay wraps in asBackwardPass). */
+  backwardPass(body: () => void): void;
+  /** Runs a leaf's post-accumulate-grad hooks (`fire`), recorded as one host call on that leaf. */
+  gradReady(leaf: Tensor, fire: () => void): void;
+  /** Runs host work replay repeats by itself (a pass's callbacks): nothing in it is recorded. */
+  untraced(work: () => void): void;
+}
+
+let captureObserver: BackwardCaptureObserver | null = null;
+
+/**
+ * Installs the capture observer (null removes it); returns the previous one.
+ * @example const previous = setBackwardCaptureObserver(recorder);
+ */
+export function setBackwardCaptureObserver(next: BackwardCaptureObserver | null): BackwardCaptureObserver | null {
+  const previous = captureObserver;
+  captureObserver = next;
+  return previous;
+}
+
 /** Runs fn as one backward call: its end callbacks run after fn returns, in the order queued. */
 export function asBackwardPass(fn: () => void): void {
+  const observer = captureObserver;
   const outer = current;
   const pass = new Pass();
   current = pass;
   try {
-    fn();
+    if (observer) observer.backwardPass(fn);
+    else fn();
     // An end callback may queue another (a hook that runs late): run until none is left.
-    for (let i = 0; i < pass.end.length; i++) pass.end[i]!();
+    for (let i = 0; i < pass.end.length; i++) {
+      const end = pass.end[i]!;
+      if (observer) observer.untraced(end);
+      else end();
+    }
   } finally {
     current = outer;
   }
@@ -105,7 +137,12 @@ export class LeafReadiness {
 
   /** A node's backward has run. */
   nodeDone(): void {
-    if (current) for (const fn of current.nodeDone) fn();
+    if (!current) return;
+    const observer = captureObserver;
+    for (const fn of current.nodeDone) {
+      if (observer) observer.untraced(fn);
+      else fn();
+    }
   }
 
   /** Every leaf edge of a node that received no gradient at all. */
@@ -117,5 +154,10 @@ export class LeafReadiness {
 /** Runs a leaf's post-accumulate-grad hooks. */
 export function fireGradReady(leaf: Tensor): void {
   const hooks = leafHooks.get(leaf);
-  if (hooks) for (const hook of [...hooks]) hook(leaf);
+  if (!hooks) return;
+  const fire = (): void => {
+    for (const hook of [...hooks]) hook(leaf);
+  };
+  if (captureObserver) captureObserver.gradReady(leaf, fire);
+  else fire();
 }

@@ -47,6 +47,34 @@ export interface Kernels {
   binary(code: number, dtype: number, a: TypedArray, b: TypedArray, out: TypedArray, meta: Int32Array): void;
   /** meta as metaFields().matmul: [batchA, batchB, M, N, K, transA, transB, accumulate] */
   matmul(a: TypedArray, b: TypedArray, c: TypedArray, bias: Float32Array | null, dtypeAB: number, dtypeC: number, meta: Int32Array): void;
+  /**
+   * c = GELU(op(a)·op(b) + bias), GELU with erf as the unary kernel's (the same bits), meta as
+   * matmul's (accumulate 0). preActivation (dtypeC, c's size), when given, receives the product
+   * before GELU (what backward needs).
+   */
+  matmulGelu(
+    a: TypedArray,
+    b: TypedArray,
+    c: TypedArray,
+    bias: Float32Array | null,
+    dtypeAB: number,
+    dtypeC: number,
+    meta: Int32Array,
+    preActivation: TypedArray | null,
+  ): void;
+  /**
+   * dPreActivation = grad·GELU'(preActivation) for [rows, cols] of dtype, and where dbias (f32
+   * [cols]) is not null, its column sums: the bias gradient of matmulGelu, in the same pass.
+   */
+  geluBiasBackward(
+    dtype: number,
+    grad: TypedArray,
+    preActivation: TypedArray,
+    dPreActivation: TypedArray,
+    dbias: Float32Array | null,
+    rows: number,
+    cols: number,
+  ): void;
   reduceCodes(): Record<"sum" | "mean" | "max" | "min", number>;
   /** Reduces x viewed as [outer, r, inner] over r into out [outer, inner]. */
   /** out in outDtype: x's dtype, or float32. */
@@ -58,6 +86,23 @@ export interface Kernels {
   copyStrided(dtype: number, src: TypedArray, srcOffset: number, dst: TypedArray, dstOffset: number, meta: Int32Array): void;
   /** Fused Adam/AdamW, also writing paramBf16 (a bf16 copy of the result) when given; hyper = [lr, beta1, beta2, eps, weightDecay, step, decoupled]. */
   adamStep(param: Float32Array, grad: Float32Array, expAvg: Float32Array, expAvgSq: Float32Array, paramBf16: Uint16Array | null, hyper: Float64Array): void;
+  /**
+   * adamStep over every parameter of the lists in one call (paramsBf16's entries may be null),
+   * bitwise the same as one adamStep per parameter; hyper holds one row of adamStep's 7 values per parameter.
+   */
+  adamStepMulti(
+    params: Float32Array[],
+    grads: Float32Array[],
+    expAvgs: Float32Array[],
+    expAvgSqs: Float32Array[],
+    paramsBf16: (Uint16Array | null)[],
+    hyper: Float64Array,
+  ): void;
+  /**
+   * Lion over every parameter of the lists: p ← p·(1 − lr·wd) − lr·sign(β1·m + (1 − β1)·g), then
+   * m ← β2·m + (1 − β2)·g, in float64 from the stored values; hyper = one row [lr, beta1, beta2, weightDecay] per parameter.
+   */
+  lionStepMulti(params: Float32Array[], grads: Float32Array[], expAvgs: Float32Array[], hyper: Float64Array): void;
   /** Fused SGD; hyper = [lr, momentum, dampening, weightDecay, nesterov, firstStep]. */
   sgdStep(param: Float32Array, grad: Float32Array, momentumBuffer: Float32Array | null, hyper: Float64Array): void;
   /** Σ x², accumulated in double. */
@@ -150,6 +195,48 @@ export interface Kernels {
     gradDtype: number,
   ): void;
   /**
+   * sum = x + r (x's dtype; r of rDtype), then y = LayerNorm(sum) as layerNorm computes it (mean
+   * and rstd likewise): the residual add and the norm after it in one pass over the rows.
+   */
+  addLayerNorm(
+    dtype: number,
+    x: TypedArray,
+    rDtype: number,
+    r: TypedArray,
+    weight: Float32Array | null,
+    bias: Float32Array | null,
+    sum: TypedArray,
+    y: TypedArray,
+    mean: Float32Array,
+    rstd: Float32Array,
+    rows: number,
+    cols: number,
+    eps: number,
+    yDtype: number,
+  ): void;
+  /**
+   * addLayerNorm's gradients: dx (dtype) and dr (rDtype), where not null, both get gradSum (the
+   * sum's own gradient, dtype; null: none) plus LayerNorm's input gradient from gradY (of
+   * gradYDtype); dweight and dbias as layerNormBackward's.
+   */
+  addLayerNormBackward(
+    dtype: number,
+    gradY: TypedArray,
+    gradYDtype: number,
+    gradSum: TypedArray | null,
+    sum: TypedArray,
+    weight: Float32Array | null,
+    mean: Float32Array,
+    rstd: Float32Array,
+    dx: TypedArray | null,
+    rDtype: number,
+    dr: TypedArray | null,
+    dweight: Float32Array | null,
+    dbias: Float32Array | null,
+    rows: number,
+    cols: number,
+  ): void;
+  /**
    * Fused softmax(scale·q·kᵀ, causal-masked when causal)·v over b × h heads of t rows of d into
    * out, in blocks of `block` rows; writes each query row's f32 log-sum-exp into lse [b·h, t] when
    * not null. layout (Int32Array(16)) holds [offset, batch, head, time] element strides of q, k, v
@@ -235,10 +322,14 @@ const KERNEL_SET: Record<KernelName, true> = {
   binaryCodes: true,
   binary: true,
   matmul: true,
+  matmulGelu: true,
+  geluBiasBackward: true,
   reduceCodes: true,
   reduce: true,
   copyStrided: true,
   adamStep: true,
+  adamStepMulti: true,
+  lionStepMulti: true,
   sgdStep: true,
   sumOfSquares: true,
   clampInPlace: true,
@@ -265,6 +356,8 @@ const KERNEL_SET: Record<KernelName, true> = {
   softmaxBackward: true,
   layerNorm: true,
   layerNormBackward: true,
+  addLayerNorm: true,
+  addLayerNormBackward: true,
   attention: true,
   attentionBackward: true,
   crossEntropy: true,

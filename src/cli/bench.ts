@@ -4,7 +4,7 @@ import { cpus } from "node:os";
 import { compare, matmulLimit, timeToQuality, type CompareOptions, type CompareRow, type Precision } from "../../bench/compare.js";
 import { WORKLOADS, workloadConfig, type WorkloadName } from "../../bench/workloads.js";
 import { packageRoot } from "../package_root.js";
-import { integerAtLeast, integerIn } from "./option_values.js";
+import { integerIn } from "./option_values.js";
 import { formatOpTable, timeOps } from "../profile/op_timer.js";
 import { kernels } from "../backends/index.js";
 import { buildRun } from "../train/build.js";
@@ -75,11 +75,17 @@ export function registerBench(program: Command): void {
     .description("run the reference workloads in turbine and in PyTorch (its best thread setting), alternating, and print the ratios")
     .option("--workloads <list>", "comma-separated: mlp, cnn, gpt", list, [...WORKLOADS])
     .addOption(new Option("--precision <p>", "f32 or bf16").choices(["f32", "bf16"]).default("f32"))
-    .option("--repeats <n>", "alternating repeats per workload, the side that goes first alternating too (medians are compared)", integerAtLeast(1), 5)
-    .option("--search-rounds <n>", "interleaved rounds of PyTorch's thread search; 0: its recorded best settings", integerAtLeast(0), 3)
+    // Counts are bounded so that a run can end: a million steps of the gpt take about a day.
+    .option(
+      "--repeats <n>",
+      "alternating repeats per workload, the side that goes first alternating too (medians are compared), 1 to 1000",
+      integerIn(1, 1000),
+      5,
+    )
+    .option("--search-rounds <n>", "interleaved rounds of PyTorch's thread search, 0 to 100; 0: its recorded best settings", integerIn(0, 100), 3)
     .option("--threads <n>", `turbine's threads (1 to ${MAX_KERNEL_THREADS})`, integerIn(1, MAX_KERNEL_THREADS), 2)
-    .option("--steps <n>", "timed steps per run (default: mlp 100, cnn 100, gpt 30)", integerAtLeast(1))
-    .option("--warmup <n>", "untimed steps before them", integerAtLeast(0), 5)
+    .option("--steps <n>", "timed steps per run, 1 to 1000000 (default: mlp 100, cnn 100, gpt 30)", integerIn(1, 1_000_000))
+    .option("--warmup <n>", "untimed steps before them, 0 to 1000000", integerIn(0, 1_000_000), 5)
     .option("--time-to-quality", "train the gpt to validation loss ≤ 1.6 on both sides (minutes each)")
     .addOption(new Option("--ops <workload>", "instead: the per-op time table of a few training steps of one workload").choices(WORKLOADS))
     .option("--json", "one JSON object per row: { workload, precision, turbine, torch, unit, ratio } (bf16: and turbineF32, overF32)")

@@ -1,11 +1,13 @@
 import type { Command } from "commander";
 
-import { prepareTokenFile } from "../data/prepare.js";
+import { PrepareInterrupted, prepareTokenFile } from "../data/prepare.js";
+import { stopSignalReceived, watchStopSignals } from "../train/stop_signals.js";
 import { UsageError } from "./errors.js";
 
 /**
  * `turbine data prepare <text> <out>`: tokenizes a UTF-8 text file of any size into a token
- * file that `data.kind: "tokens"` trains on, reading windows from disk.
+ * file that `data.kind: "tokens"` trains on, reading windows from disk. Ctrl-C or SIGTERM ends it
+ * after the chunk in hand with nothing written (exit 130 or 143).
  *
  * @example turbine data prepare corpus.txt corpus.tokens
  */
@@ -20,7 +22,17 @@ export function registerData(program: Command): void {
       for (const [name, path] of [["<text>", text] as const, ["<out>", out] as const])
         if (path.trim() === "")
           throw new UsageError(`data prepare: ${name} is an empty path`, "give a file name, e.g. turbine data prepare corpus.txt corpus.tokens");
-      const r = prepareTokenFile(text, out);
-      process.stdout.write(`${out}: ${r.tokens} tokens, vocabulary of ${r.vocabSize} characters, ${r.dtype}\n`);
+      // Ctrl-C or SIGTERM: the chunk in hand finishes, the temporary output is removed, and the command ends.
+      const unwatch = watchStopSignals();
+      try {
+        const r = prepareTokenFile(text, out, { stopRequested: () => stopSignalReceived()?.name ?? null });
+        process.stdout.write(`${out}: ${r.tokens} tokens, vocabulary of ${r.vocabSize} characters, ${r.dtype}\n`);
+      } catch (error) {
+        if (!(error instanceof PrepareInterrupted)) throw error;
+        process.exitCode = stopSignalReceived()?.exitCode ?? 130;
+        process.stderr.write(`interrupted by ${error.reason}; ${out} was not written\n`);
+      } finally {
+        unwatch();
+      }
     });
 }

@@ -4,6 +4,7 @@ import { TokenFileError } from "../data/token_file.js";
 import { CheckpointError } from "../train/checkpoint.js";
 import { ConfigError } from "../train/config_file.js";
 import { NonFiniteLossError } from "../train/trainer.js";
+import { RunDataError } from "../report/run_data.js";
 
 /**
  * A bad command line (exit code 2): the message names the bad value and what is allowed, and
@@ -33,7 +34,7 @@ function isOutOfMemory(error: unknown): boolean {
 
 /**
  * Exit codes of the CLI: 2 for a bad config or usage, 1 for a run that failed for a reason it
- * names (missing or corrupt data, a non-finite loss, no valid checkpoint, out of memory, a
+ * names (missing or corrupt data or run files, a non-finite loss, no valid checkpoint, out of memory, a
  * collective that timed out or lost a peer: the message names the op and the ranks), 70 (EX_SOFTWARE) for
  * anything unexpected, printed with its stack.
  * @example exitCodeFor(new UsageError("bad")) // 2
@@ -45,6 +46,7 @@ export function exitCodeFor(error: unknown): number {
     error instanceof CheckpointError ||
     error instanceof TokenFileError ||
     error instanceof CollectiveError ||
+    error instanceof RunDataError ||
     isOutOfMemory(error)
   )
     return 1;

@@ -5,6 +5,7 @@ import { type Command, CommanderError } from "commander";
 
 import { MAX_THREAD_RANKS } from "../parallel/threads/world.js";
 import { MAX_KERNEL_THREADS } from "../train/config.js";
+import { checkMemoryFloor } from "../train/memory_floor.js";
 import { newRunFolder, resumeTarget, writeRunConfig } from "../train/run_folder.js";
 import { type ElasticLimits, elasticLimits, runElastic } from "./elastic.js";
 import { type MpiPlacement, type PlacedHost, restartPlacement } from "./elastic_hosts.js";
@@ -121,6 +122,12 @@ export function jobShape(opts: LaunchOptions, env: NodeJS.ProcessEnv = process.e
   return { size, placement: ["--host", used.map((h) => `${h.name}:${perNode}`).join(",")], hosts: used.map((h) => ({ name: h.name, ranks: perNode })) };
 }
 
+/** The most ranks of the job on one machine: all of them on the threads backend or mpi without hosts, the fullest host's where known, else 1. */
+function ranksPerMachine(shape: JobShape, backend: string): number {
+  if (backend === "threads" || shape.placement.length === 0) return shape.size;
+  return shape.hosts ? Math.max(...shape.hosts.map((h) => h.ranks)) : 1;
+}
+
 /** Starts the job's ranks on its backend: `ranks` of them, placed as `placement` says (mpi). */
 type StartJob = (ranks: number, placement: readonly string[], start: JobStart) => RunningJob;
 
@@ -213,6 +220,8 @@ export function registerLaunch(program: Command, ranks: { commands: readonly str
         if (error instanceof CommanderError && error.exitCode === 0) return;
         throw error;
       }
+      // A config too large for the machines is refused once, here, before any rank builds it.
+      if (train !== null) checkMemoryFloor(train.config, { ranks: shape.size, ranksHere: ranksPerMachine(shape, opts.backend) });
       const threads = opts.threadsPerWorker === undefined ? undefined : positiveInt(opts.threadsPerWorker, "--threads-per-worker", MAX_KERNEL_THREADS);
       const timeoutS = positiveInt(opts.timeout, "--timeout");
       // train uses every core by default; a rank gets its share.

@@ -6,6 +6,7 @@
  *   turbine sample --checkpoint DIR [--prompt TEXT] [--tokens N] [--temperature T] [--top-k K]
  *   turbine bench [--workloads mlp,cnn,gpt] [--precision f32|bf16] [--json] [--time-to-quality] [--ops W]
  *   turbine data prepare <text> <out>
+ *   turbine report RUN_DIR... [--out report.html]
  *   turbine launch [--nproc-per-node N] [--nnodes M --hostfile F] [--backend threads|mpi] -- COMMAND ...
  *
  * Exit codes: 0 done, 2 bad usage or config, 1 a run that failed for a reason it names, 70 a bug

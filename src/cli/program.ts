@@ -9,6 +9,8 @@ import { registerCheckpoint } from "./checkpoint.js";
 import { registerData } from "./data.js";
 import { UsageError } from "./errors.js";
 import { LAUNCH_SEPARATOR_HINT, registerLaunch } from "./launch.js";
+import { registerPlan } from "./plan.js";
+import { registerReport } from "./report.js";
 import { registerSample } from "./sample.js";
 import { registerTrain, type TrainCommand, trainConfig } from "./train.js";
 
@@ -61,7 +63,7 @@ function reportUsageErrors(command: Command): void {
 }
 
 /**
- * The `turbine` command line: train, sample, bench, data, checkpoint and (unless `launch` is false, as in a
+ * The `turbine` command line: train, sample, bench, data, checkpoint, report and (unless `launch` is false, as in a
  * launched rank) launch. Usage errors throw a UsageError; help and --version throw a
  * CommanderError with exit code 0.
  * @example await turbineProgram().parseAsync(["train", "gpt-char"], { from: "user" });
@@ -78,7 +80,10 @@ export function turbineProgram(options: { launch?: boolean } = {}): Command {
   registerBench(program);
   registerData(program);
   registerCheckpoint(program);
+  registerPlan(program);
   if (options.launch ?? true) registerLaunch(program, { commands: program.commands.map((c) => c.name()), check: checkRankCommand });
+  // After launch: a report is no command to run on several ranks.
+  registerReport(program);
   reportUsageErrors(program);
   return program;
 }

@@ -6,7 +6,14 @@ import { GPT } from "../models/gpt.js";
 import { ConfigError } from "../train/config_file.js";
 import { loadTrainedModel } from "../train/trained_model.js";
 import { UsageError } from "./errors.js";
-import { integerAtLeast, numberAtLeast } from "./option_values.js";
+import { integerAtLeast, integerIn, numberAtLeast } from "./option_values.js";
+
+/**
+ * The most characters one `turbine sample` generates. Each costs a forward pass over the context
+ * (milliseconds for the shipped configs) and the text is held whole until it is printed: a
+ * million takes minutes to hours and a few megabytes; a count far beyond (1e15) could never finish.
+ */
+export const MAX_SAMPLE_TOKENS = 1_000_000;
 
 /** Rebuilds a trained GPT and its tokenizer from a checkpoint written by `turbine train`. */
 export function loadGPTCheckpoint(path: string, warn: (line: string) => void): { model: GPT; tokenizer: CharTokenizer; step: number } {
@@ -51,7 +58,7 @@ export function registerSample(program: Command): void {
       "a run folder (e.g. runs/gpt-char/version_0) or its checkpoints/ folder (the newest valid checkpoint), or one checkpoint",
     )
     .option("--prompt <text>", "text to continue", "\n")
-    .option("--tokens <n>", "characters to generate", integerAtLeast(0), 500)
+    .option("--tokens <n>", `characters to generate, 0 to ${MAX_SAMPLE_TOKENS.toLocaleString("en-US")}`, integerIn(0, MAX_SAMPLE_TOKENS), 500)
     .option("--temperature <t>", "softmax temperature (0: greedy, always the most likely character)", numberAtLeast(0), 0.8)
     .option("--top-k <k>", "sample among the k most likely characters (0: all)", integerAtLeast(0))
     .option("--seed <n>", "seed of the sampling", integerAtLeast(0), 0)

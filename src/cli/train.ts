@@ -1,19 +1,22 @@
 import type { Command } from "commander";
 
 import { inDistributedJob, initProcessGroup } from "../parallel/init.js";
+import { CollectiveError } from "../parallel/process_group.js";
 import { type Config, DEFAULT_CONFIG } from "../train/config.js";
 import { applyOverrides, ConfigError, configReference, parseConfig, readConfigFile } from "../train/config_file.js";
 import { formatModelStateBytes, formatPeakMemory } from "../train/memory_report.js";
 import { formatEpochs, formatThroughput } from "../train/progress_format.js";
 import { progressMode } from "../train/progress_output.js";
+import { REPORT_FILE, ReportCallback, writeRunReport } from "../report/report_callback.js";
 import { resumeConfig } from "../train/resume_config.js";
-import { runTraining, type RunSummary } from "../train/run.js";
+import { InterruptedBeforeTraining, runTraining, type RunSummary } from "../train/run.js";
 import { resumeTarget } from "../train/run_folder.js";
 import { stopSignalReceived, watchStopSignals } from "../train/stop_signals.js";
 import { formatBuiltinConfigs, resolveConfigFile } from "./config_names.js";
 import { elasticSegment } from "./elastic_env.js";
 
-function collect(value: string, previous: string[]): string[] {
+/** Collects a repeatable option's values (--set a --set b). @example .option("--set <path=value>", "…", collect, []) */
+export function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
 
@@ -26,7 +29,7 @@ export function formatReference(): string {
 
 const wholeNumber = (value: number): string => Math.round(value).toLocaleString("en-US");
 
-function printSummary(s: RunSummary, json: boolean): void {
+function printSummary(s: RunSummary, json: boolean, report: boolean): void {
   const eval_ = s.eval
     ? `${s.eval.accuracy !== undefined ? `accuracy ${(100 * s.eval.accuracy).toFixed(2)}%, ` : ""}loss ${s.eval.loss.toFixed(4)}`
     : "no evaluation";
@@ -40,13 +43,16 @@ function printSummary(s: RunSummary, json: boolean): void {
     formatPeakMemory(s.peak_bytes, `peak memory${ofRank0}`),
     formatModelStateBytes(s.model_state_bytes, `model states${ofRank0}`),
     s.comm_bytes === null ? null : `gradient communication${ofRank0}: ${wholeNumber(s.comm_bytes)} bytes sent per step`,
+    s.compile === null
+      ? null
+      : `compile${ofRank0}: ${s.compile.compilations} step shape(s) compiled in ${s.compile.compile_ms.toFixed(0)} ms, ${s.compile.replays} steps replayed`,
     `checkpoint: ${s.checkpoint ?? "none"}`,
-    `run folder: ${s.run_dir} (metrics.jsonl, config.json)`,
+    `run folder: ${s.run_dir} (metrics.jsonl, config.json, summary.json${report ? `, ${REPORT_FILE}` : ""})`,
   ].filter((l) => l !== null);
   process.stdout.write(`${lines.join("\n")}\n`);
   if (json) {
-    const { steps, epochs, train_s, samples_per_s, eval: evaluation, checkpoint, data_wait_s, peak_bytes, model_state_bytes, comm_bytes } = s;
-    const line = { steps, epochs, train_s, samples_per_s, eval: evaluation, checkpoint, data_wait_s, peak_bytes, model_state_bytes, comm_bytes };
+    const { steps, epochs, train_s, samples_per_s, eval: evaluation, checkpoint, data_wait_s, peak_bytes, model_state_bytes, comm_bytes, compile } = s;
+    const line = { steps, epochs, train_s, samples_per_s, eval: evaluation, checkpoint, data_wait_s, peak_bytes, model_state_bytes, comm_bytes, compile };
     process.stdout.write(`${JSON.stringify(line)}\n`);
   }
 }
@@ -96,9 +102,16 @@ export function registerTrain(program: Command): void {
       "end with one JSON line: { steps, epochs, train_s, samples_per_s, eval, checkpoint, data_wait_s, peak_bytes, model_state_bytes, comm_bytes }",
     )
     .option("--no-progress", "no progress bar or progress lines (evaluation results are still shown)")
+    .option(
+      "--report",
+      `keep ${REPORT_FILE} in the run folder current: an HTML page of the run's plots, rewritten at each logged step and evaluation (see turbine report)`,
+    )
     .option("--help-config", "print every config field with its type, default and meaning")
     .action(
-      async (file: string | undefined, opts: { set: string[]; resume?: string; json?: boolean; progress: boolean; helpConfig?: boolean; list?: boolean }) => {
+      async (
+        file: string | undefined,
+        opts: { set: string[]; resume?: string; json?: boolean; progress: boolean; report?: boolean; helpConfig?: boolean; list?: boolean },
+      ) => {
         if (opts.helpConfig || opts.list) {
           process.stdout.write(`${opts.list ? formatBuiltinConfigs() : formatReference()}\n`);
           return;
@@ -115,14 +128,25 @@ export function registerTrain(program: Command): void {
         let summary: RunSummary;
         try {
           const stopRequested = (): string | null => stopSignalReceived()?.name ?? null;
-          summary = runTraining(config, { resume, runDir: segment?.runDir, progress: opts.progress, stopRequested, ...(group ? { group } : {}) });
+          const report = opts.report ? { callbacks: (runDir: string) => [new ReportCallback(runDir)] } : {};
+          summary = runTraining(config, { resume, runDir: segment?.runDir, progress: opts.progress, stopRequested, ...(group ? { group } : {}), ...report });
+        } catch (error) {
+          // Stopped while the run was built (on another rank, this one's collective then failed).
+          const stop = stopSignalReceived();
+          if (!(error instanceof InterruptedBeforeTraining || (stop && error instanceof CollectiveError))) throw error;
+          process.exitCode = stop?.exitCode ?? 130;
+          if ((group?.rank ?? 0) === 0)
+            process.stderr.write(`interrupted by ${stop?.name ?? (error as InterruptedBeforeTraining).reason} before training started; nothing was written\n`);
+          return;
         } finally {
           unwatch();
         }
         // Every rank ends with the signal's code (under `turbine launch` the job's exit code).
         if (summary.interrupted !== null) process.exitCode = stopSignalReceived()?.exitCode ?? 130;
         if ((group?.rank ?? 0) !== 0) return;
-        printSummary(summary, opts.json ?? false);
+        // The last rewrite: with the summary the run folder now holds.
+        if (opts.report) writeRunReport(summary.run_dir);
+        printSummary(summary, opts.json ?? false, opts.report ?? false);
         if (summary.interrupted !== null) {
           // The progress bar hides the cursor and turns line wrap off: make sure both are back.
           if (progressMode() === "bar") process.stderr.write("\x1b[?25h\x1b[?7h");

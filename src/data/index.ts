@@ -38,7 +38,7 @@ export {
 export { loadTextCorpus, readTextFile, type TextCorpus, type TextCorpusOptions } from "./corpus.js";
 export { TokenFile, TokenFileWriter, TokenFileError, bytesPerToken, tokenDType, type TokenDType } from "./token_file.js";
 export { TokenFileDataset } from "./token_dataset.js";
-export { prepareTokenFile, type PrepareOptions, type PrepareResult } from "./prepare.js";
+export { prepareTokenFile, PrepareInterrupted, type PrepareOptions, type PrepareResult } from "./prepare.js";
 export { cachedArrays, type ArrayCacheKey, type ArrayCacheOptions, type ArrayRecord } from "./array_cache.js";
 export { pacing, PACINGS, type PacingKind, type PacingOptions } from "./pacing.js";
 export { CurriculumSampler, readScores, type CurriculumSamplerOptions } from "./curriculum.js";

@@ -7,6 +7,21 @@ import { CharTokenizer } from "./tokenizer.js";
 export interface PrepareOptions {
   /** Bytes of text read at a time (default 4 MiB): memory use is a few times this, whatever the text's size. */
   chunkBytes?: number;
+  /**
+   * Polled after each chunk (a stop signal's flag): a reason ends the preparation there, the
+   * temporary output removed, with a PrepareInterrupted.
+   */
+  stopRequested?: () => string | null;
+}
+
+/**
+ * A preparation ended by PrepareOptions.stopRequested: nothing was written.
+ * @example try { prepareTokenFile(text, out, { stopRequested }); } catch (e) { if (e instanceof PrepareInterrupted) console.error(e.reason); }
+ */
+export class PrepareInterrupted extends Error {
+  constructor(readonly reason: string) {
+    super(`interrupted by ${reason}`);
+  }
 }
 
 export interface PrepareResult {
@@ -17,10 +32,11 @@ export interface PrepareResult {
 
 /**
  * Calls fn with the text of a UTF-8 file, `chunkBytes` at a time, each chunk whole characters
- * (a streaming decoder holds back a character split across reads). A leading byte-order mark
- * is dropped, as `readTextFile` does.
+ * (a streaming decoder holds back a character split across reads), and stops with a
+ * PrepareInterrupted after a chunk when `stopRequested` gives a reason. A leading byte-order
+ * mark is dropped, as `readTextFile` does.
  */
-function forEachTextChunk(path: string, chunkBytes: number, fn: (text: string) => void): void {
+function forEachTextChunk(path: string, chunkBytes: number, stopRequested: PrepareOptions["stopRequested"], fn: (text: string) => void): void {
   let fd: number;
   try {
     fd = openSync(path, "r");
@@ -49,6 +65,8 @@ function forEachTextChunk(path: string, chunkBytes: number, fn: (text: string) =
       if (text.length > 0) fn(text);
       if (got === 0) return;
       offset += got;
+      const reason = stopRequested?.() ?? null;
+      if (reason !== null) throw new PrepareInterrupted(reason);
     }
   } finally {
     closeSync(fd);
@@ -60,7 +78,7 @@ function forEachTextChunk(path: string, chunkBytes: number, fn: (text: string) =
  * character tokenizer, in two streaming passes: the first collects the vocabulary (every
  * character of the text, as `CharTokenizer.fromText` would), the second encodes and appends.
  * Tokens are stored as uint8, uint16 or uint32, the smallest the vocabulary fits. The output
- * appears whole or not at all (temporary file, then rename).
+ * appears whole or not at all (temporary file, then rename), also when a stop is requested.
  *
  * @example
  * const { tokens, vocabSize, dtype } = prepareTokenFile("kjv.txt", "kjv.tokens");
@@ -71,7 +89,7 @@ export function prepareTokenFile(textPath: string, outPath: string, options: Pre
   const chunkBytes = options.chunkBytes ?? 4 << 20;
   if (!Number.isSafeInteger(chunkBytes) || chunkBytes < 4) throw new RangeError(`prepareTokenFile: chunkBytes must be an integer ≥ 4, got ${chunkBytes}`);
   const seen = new Uint8Array(0x110000);
-  forEachTextChunk(input, chunkBytes, (text) => {
+  forEachTextChunk(input, chunkBytes, options.stopRequested, (text) => {
     // The decoder yields whole characters (never a lone surrogate), so codePointAt reads each.
     for (let i = 0; i < text.length; i++) {
       const cp = text.codePointAt(i)!;
@@ -85,7 +103,7 @@ export function prepareTokenFile(textPath: string, outPath: string, options: Pre
   const tokenizer = new CharTokenizer(codePoints);
   const writer = new TokenFileWriter(outPath, tokenizer);
   try {
-    forEachTextChunk(input, chunkBytes, (text) => writer.append(tokenizer.encode(text)));
+    forEachTextChunk(input, chunkBytes, options.stopRequested, (text) => writer.append(tokenizer.encode(text)));
   } catch (err) {
     writer.abort();
     throw err;

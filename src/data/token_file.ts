@@ -91,7 +91,8 @@ function packTokens(ids: Int32Array, bytes: 1 | 2 | 4): Uint8Array {
 export class TokenFileWriter {
   readonly path: string;
   private readonly tmp: string;
-  private readonly fd: number;
+  /** null once closed: closed twice, the number could by then be another thread's file (a rank of turbine launch). */
+  private fd: number | null;
   private readonly bytes: 1 | 2 | 4;
   private count = 0;
   private position: number;
@@ -129,7 +130,7 @@ export class TokenFileWriter {
   close(): number {
     try {
       this.write(encodeHeader(this.tokenizer, this.count), 0);
-      closeSync(this.fd);
+      this.closeFile();
       renameSync(this.tmp, this.path);
     } catch (err) {
       this.abort();
@@ -138,19 +139,27 @@ export class TokenFileWriter {
     return this.count;
   }
 
-  /** Gives up: closes and removes the temporary file. */
+  /** Gives up: closes (unless close() did) and removes the temporary file. */
   abort(): void {
     try {
-      closeSync(this.fd);
-    } catch {
-      // already closed by close()
+      this.closeFile();
+    } finally {
+      rmSync(this.tmp, { force: true });
     }
-    rmSync(this.tmp, { force: true });
+  }
+
+  /** Closes the temporary file once. */
+  private closeFile(): void {
+    const fd = this.fd;
+    this.fd = null;
+    if (fd !== null) closeSync(fd);
   }
 
   private write(bytes: Uint8Array, at: number): void {
+    const fd = this.fd;
+    if (fd === null) throw new TokenFileError(`${this.path}: the token file writer is closed`);
     try {
-      for (let done = 0; done < bytes.length; ) done += writeSync(this.fd, bytes, done, bytes.length - done, at + done);
+      for (let done = 0; done < bytes.length; ) done += writeSync(fd, bytes, done, bytes.length - done, at + done);
     } catch (err) {
       throw new TokenFileError(`${this.path}: cannot write the token file (${(err as Error).message})`, { cause: err });
     }

@@ -5,7 +5,7 @@ import { autocastLowDType } from "../ops/autocast_hook.js";
 import { linear } from "../ops/matmul.js";
 import { ModuleList } from "../nn/containers.js";
 import { Embedding } from "../nn/embedding.js";
-import { GELU, Dropout } from "../nn/layers.js";
+import { Dropout } from "../nn/layers.js";
 import { Linear } from "../nn/linear.js";
 import { Module } from "../nn/module.js";
 import { MixtureOfExperts, type MoEOptions } from "../nn/moe.js";
@@ -75,7 +75,6 @@ class Block extends Module {
   readonly attn: CausalSelfAttention;
   readonly ln2: LayerNorm;
   readonly fc: Linear | null = null;
-  readonly gelu = new GELU();
   readonly fcProj: Linear | null = null;
   readonly moe: MixtureOfExperts | null = null;
   readonly dropout: Dropout;
@@ -98,17 +97,17 @@ class Block extends Module {
     // Each LayerNorm feeds a Linear: under autocast it writes the Linear's dtype in the same pass.
     const h1 = this.ln1.forward(x, linearDType());
     const a = this.attn.forward(h1);
-    const x1 = release(add(x, a), h1, a);
-    const h2 = this.ln2.forward(x1, linearDType());
+    // The residual add and ln2 in one pass: x1 = x + a (the stream's dtype), h2 = ln2(x1).
+    const [x1, h2] = release(this.ln2.forward(x, a, linearDType()), h1, a);
     const p = this.moe ? this.moe.forward(h2) : this.denseMlp(h2);
     const m = this.dropout.forward(p);
     return release(add(x1, m), x1, h2, p, m);
   }
 
   private denseMlp(h: Tensor): Tensor {
-    const f = this.fc!.forward(h);
-    const g = this.gelu.forward(f);
-    return release(this.fcProj!.forward(g), f, g);
+    // fc and its GELU as one fused op.
+    const g = this.fc!.forward(h, "gelu");
+    return release(this.fcProj!.forward(g), g);
   }
 }
 

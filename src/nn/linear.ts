@@ -1,3 +1,4 @@
+import { linearGelu } from "../ops/linear_gelu.js";
 import { linear } from "../ops/matmul.js";
 import { zeros } from "../tensor/create.js";
 import type { Generator } from "../tensor/random.js";
@@ -13,7 +14,10 @@ export interface LinearOptions {
 
 /**
  * y = x·Wᵀ + b over the last axis, weight [out, in] as PyTorch's (so state dicts interchange).
+ * `forward(x, "gelu")` is GELU(x·Wᵀ + b) as one fused op (linearGelu), for a Linear followed
+ * by a GELU: its parameters stay this module's, so ZeRO-3 gathers them as for forward(x).
  * @example new Linear(784, 1024)
+ * @example fc.forward(h, "gelu")   // the MLP's first layer and its activation
  */
 export class Linear extends Module {
   readonly weight: Tensor;
@@ -30,7 +34,7 @@ export class Linear extends Module {
     initWeightAndBias(this.weight, this.bias, options.init ?? "default", options.generator);
   }
 
-  forward(x: Tensor): Tensor {
-    return linear(x, this.weight, this.bias);
+  forward(x: Tensor, activation?: "gelu"): Tensor {
+    return activation === "gelu" ? linearGelu(x, this.weight, this.bias) : linear(x, this.weight, this.bias);
   }
 }

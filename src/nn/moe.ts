@@ -1,8 +1,8 @@
 import { add, mul } from "../ops/binary.js";
 import { reshape } from "../ops/view.js";
+import { release } from "../tensor/scope.js";
 import type { Tensor } from "../tensor/tensor.js";
 import { ModuleList } from "./containers.js";
-import { GELU } from "./layers.js";
 import { Linear } from "./linear.js";
 import { Module } from "./module.js";
 import { type ExpertRunner, localExperts, mixtureOfExperts, type RoutingOptions } from "./moe_routing.js";
@@ -19,7 +19,6 @@ export interface MoEOptions extends RoutingOptions {
 /** One expert: the transformer's GELU MLP, width → hidden → width. */
 export class ExpertMLP extends Module {
   readonly fc: Linear;
-  readonly gelu = new GELU();
   readonly fcProj: Linear;
 
   constructor(width: number, hidden: number) {
@@ -29,7 +28,9 @@ export class ExpertMLP extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    return this.fcProj.forward(this.gelu.forward(this.fc.forward(x)));
+    // fc and its GELU as one fused op (linearGelu).
+    const g = this.fc.forward(x, "gelu");
+    return release(this.fcProj.forward(g), g);
   }
 }
 

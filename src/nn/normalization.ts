@@ -1,6 +1,7 @@
 import { noGrad } from "../autograd/grad_mode.js";
 import { add, mul, sub } from "../ops/binary.js";
 import { addInPlace, scaleInPlace } from "../ops/inplace.js";
+import { addLayerNorm } from "../ops/add_layer_norm.js";
 import { layerNorm } from "../ops/norm.js";
 import { mean } from "../ops/reduce.js";
 import { rsqrt, square } from "../ops/unary.js";
@@ -33,9 +34,18 @@ export class LayerNorm extends Module {
     this.bias = this.addParameter("bias", affine ? zeros(this.normalizedShape) : null);
   }
 
-  /** `outputDtype`: see layerNorm (a bfloat16 output for the bfloat16 matmul that reads it). */
-  forward(x: Tensor, outputDtype?: DType): Tensor {
-    return layerNorm(x, this.normalizedShape, this.weight ?? undefined, this.bias ?? undefined, this.eps, outputDtype);
+  /**
+   * `outputDtype`: see layerNorm (a bfloat16 output for the bfloat16 matmul that reads it). With
+   * `residual`, the norm of x + residual and that sum, [sum, normed], from one fused op
+   * (addLayerNorm): a pre-LayerNorm block's residual add and the norm after it.
+   * @example const [stream, h] = ln2.forward(stream, attnOut, "bfloat16");
+   */
+  forward(x: Tensor, outputDtype?: DType): Tensor;
+  forward(x: Tensor, residual: Tensor, outputDtype?: DType): [Tensor, Tensor];
+  forward(x: Tensor, second?: Tensor | DType, outputDtype?: DType): Tensor | [Tensor, Tensor] {
+    const [weight, bias] = [this.weight ?? undefined, this.bias ?? undefined];
+    if (typeof second === "object") return addLayerNorm(x, second, this.normalizedShape, weight, bias, this.eps, outputDtype);
+    return layerNorm(x, this.normalizedShape, weight, bias, this.eps, second);
   }
 }
 

@@ -1,33 +1,13 @@
 import type { Tensor } from "../tensor/tensor.js";
 
 /**
- * The element-wise parts of the LAMB, Lion and Muon updates, in TypeScript over the float32
- * tensors the optimizers own (no native kernel yet, unlike Adam's and SGD's fused steps). Like
+ * The element-wise parts of the LAMB and Muon updates, in TypeScript over the float32 tensors
+ * the optimizers own (no native kernel yet, unlike Adam's, Lion's and SGD's fused steps). Like
  * the kernels they write in place and are not recorded by autograd.
  */
 
 function f32(t: Tensor): Float32Array {
   return t.data as Float32Array;
-}
-
-/**
- * One Lion update (Chen et al.) of p and its momentum m: p ← p·(1 − lr·wd) − lr·sign(β1·m + (1 − β1)·g),
- * then m ← β2·m + (1 − β2)·g; hyper = [lr, beta1, beta2, weightDecay].
- *
- * @example
- * lionStepInPlace(p, p.grad!, expAvg, new Float64Array([1e-4, 0.9, 0.99, 0]));
- */
-export function lionStepInPlace(p: Tensor, grad: Tensor, m: Tensor, hyper: Float64Array): void {
-  const [lr, beta1, beta2, wd] = hyper as unknown as [number, number, number, number];
-  const w = f32(p),
-    g = f32(grad),
-    mo = f32(m);
-  const decay = 1 - lr * wd;
-  for (let i = 0; i < w.length; i++) {
-    const c = beta1 * mo[i]! + (1 - beta1) * g[i]!;
-    w[i] = w[i]! * decay - lr * Math.sign(c);
-    mo[i] = beta2 * mo[i]! + (1 - beta2) * g[i]!;
-  }
 }
 
 /**

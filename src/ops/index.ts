@@ -3,6 +3,7 @@ export { neg, exp, log, sqrt, rsqrt, tanh, sigmoid, relu, gelu, abs, square, rec
 export { sum, mean, max, min } from "./reduce.js";
 export { reshape, flatten, squeeze, unsqueeze, detach, expand } from "./view.js";
 export { matmul, linear } from "./matmul.js";
+export { linearGelu } from "./linear_gelu.js";
 export { permute, transpose, slice, concat, split, chunk } from "./layout.js";
 export { where, maskedFill } from "./select.js";
 export { embedding } from "./embedding.js";
@@ -13,6 +14,7 @@ export { conv2dMaxPool } from "./conv_pool.js";
 export { maxPool2d, avgPool2d, type MaxPool2dOptions, type AvgPool2dOptions } from "./pool.js";
 export { softmax, logSoftmax } from "./softmax.js";
 export { layerNorm } from "./norm.js";
+export { addLayerNorm } from "./add_layer_norm.js";
 export { crossEntropy, type CrossEntropyOptions } from "./loss.js";
 export { causalSelfAttention, scaledDotProductAttention, type AttentionOptions, type SelfAttentionOptions } from "./attention.js";
 export { OPS, OP_NAMES, autocastInputCount, autocastRules, type OpEntry, type OpName, type TableOpName } from "./registry.js";

@@ -1,5 +1,6 @@
 import { DTYPES } from "../tensor/dtype.js";
 import { codes, kernels } from "../backends/index.js";
+import { hostWrites } from "../tensor/host_write.js";
 import { formatShape, sameShape } from "../tensor/shape.js";
 import { Tensor } from "../tensor/tensor.js";
 
@@ -57,6 +58,7 @@ export function fillInPlace(target: Tensor, value: number): Tensor {
 export function copyInto(target: Tensor, source: Tensor): Tensor {
   checkSame(target, source, "copyInto");
   target.data.set(source.data);
+  hostWrites()?.copy(target.data, source.data);
   target.version++;
   return target;
 }
@@ -65,5 +67,6 @@ export function copyInto(target: Tensor, source: Tensor): Tensor {
 export function copyOf(t: Tensor): Tensor {
   const out = Tensor.empty(t.shape, t.dtype);
   out.data.set(t.data);
+  hostWrites()?.copy(out.data, t.data);
   return out;
 }

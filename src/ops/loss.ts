@@ -70,14 +70,33 @@ function perRow(losses: Tensor, shape: readonly number[], dtype: Tensor["dtype"]
   return out;
 }
 
-/** Σ losses / divisor as a scalar in `dtype`; summed in double by the reduce kernel, divided once. */
+/**
+ * Σ losses / divisor as a scalar in `dtype`; summed in double by the reduce kernel into float32,
+ * divided once by the binary kernel (a float32 quotient is the double quotient rounded, so this
+ * equals dividing on the host). It stays on kernels, never reading the loss on the host, so a
+ * captured step (src/compile) recomputes it on replay.
+ */
 function reduced(losses: Tensor, divisor: number, dtype: Tensor["dtype"]): Tensor {
+  const f32 = DTYPES.float32.code;
   const total = Tensor.empty([], "float32");
-  kernels.reduce(codes.reduce.sum, DTYPES.float32.code, losses.data, total.data, 1, losses.size, 1, DTYPES.float32.code);
-  const value = (total.data[0]! as number) / divisor;
-  total.dispose();
-  return fillWith(Tensor.empty([], dtype), value);
+  const by = fillWith(Tensor.empty([], "float32"), divisor);
+  const out = Tensor.empty([], "float32");
+  try {
+    kernels.reduce(codes.reduce.sum, f32, losses.data, total.data, 1, losses.size, 1, f32);
+    kernels.binary(codes.binary.div!, f32, total.data, by.data, out.data, scalarMeta);
+  } finally {
+    total.dispose();
+    by.dispose();
+  }
+  if (dtype === "float32") return out;
+  const cast = Tensor.empty([], dtype);
+  kernels.cast(f32, out.data, DTYPES[dtype].code, cast.data);
+  out.dispose();
+  return cast;
 }
+
+/** The binary kernel's meta of two one-element operands: [ndim 1, shape [1], a's stride 1, b's stride 1]. */
+const scalarMeta = Int32Array.of(1, 1, 1, 1);
 
 /**
  * Cross-entropy between logits [..., C] (class axis LAST) and int32 class indices [...], like

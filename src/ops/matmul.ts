@@ -1,5 +1,6 @@
 import { apply1, type OpDef } from "../autograd/op.js";
 import { isFloating, type DType } from "../tensor/dtype.js";
+import { hostWrites } from "../tensor/host_write.js";
 import { lowCopy } from "../tensor/low_copy.js";
 import { kernels, metaFields } from "../backends/index.js";
 import { formatShape, sameShape, sizeOf } from "../tensor/shape.js";
@@ -10,11 +11,13 @@ import { broadcastShapes } from "./broadcast.js";
 import { cast } from "./cast.js";
 import { expand, reshape } from "./view.js";
 import { sumInFloat32, sumTo } from "./reduce.js";
+import type { OpName } from "./registry.js";
 import { dt, requireFloat, requireSameDType } from "./util.js";
 
 /** Matrix products on oneDNN: matmul (batched, broadcast) and linear (x·Wᵀ + b, fused bias). */
 
-interface Gemm {
+/** A product's shape for the kernel: op(A) [batchA, m, k] · op(B) [batchB, k, n], op() transposing through strides. */
+export interface Gemm {
   batchA: number;
   batchB: number;
   m: number;
@@ -29,8 +32,25 @@ const meta = new Int32Array(metaFields.matmul.count);
 const MM = metaFields.matmul.fields;
 
 /**
+ * The kernel's packed meta of g (a shared array, valid until the next call).
+ * @example kernels.matmul(a.data, b.data, c.data, null, 0, 0, gemmMeta(g));
+ */
+export function gemmMeta(g: Gemm): Int32Array {
+  meta[MM.batchA] = g.batchA;
+  meta[MM.batchB] = g.batchB;
+  meta[MM.m] = g.m;
+  meta[MM.n] = g.n;
+  meta[MM.k] = g.k;
+  meta[MM.transA] = g.transA ? 1 : 0;
+  meta[MM.transB] = g.transB ? 1 : 0;
+  meta[MM.accumulate] = 0;
+  return meta;
+}
+
+/**
  * C = op(A)·op(B) (+ bias) into a new [max(batchA, batchB), M, N] tensor, op() transposing
  * through strides.
+ * @example const c = gemm(a, b, { batchA: 1, batchB: 1, m: 2, n: 3, k: 4, transA: false, transB: true });
  */
 export function gemm(a: Tensor, b: Tensor, g: Gemm, bias: Tensor | null = null, outDType: DType = a.dtype): Tensor {
   const batch = Math.max(g.batchA, g.batchB);
@@ -40,17 +60,10 @@ export function gemm(a: Tensor, b: Tensor, g: Gemm, bias: Tensor | null = null, 
     // An empty contraction: zeros, plus the bias on every row.
     out.data.fill(0);
     if (bias) for (let r = 0; r < batch * g.m; r++) (out.data as Float32Array).set(bias.data as Float32Array, r * g.n);
+    hostWrites()?.set(out.data, out.data);
     return out;
   }
-  meta[MM.batchA] = g.batchA;
-  meta[MM.batchB] = g.batchB;
-  meta[MM.m] = g.m;
-  meta[MM.n] = g.n;
-  meta[MM.k] = g.k;
-  meta[MM.transA] = g.transA ? 1 : 0;
-  meta[MM.transB] = g.transB ? 1 : 0;
-  meta[MM.accumulate] = 0;
-  kernels.matmul(a.data, b.data, out.data, (bias?.data as Float32Array | undefined) ?? null, dt(a.dtype), dt(outDType), meta);
+  kernels.matmul(a.data, b.data, out.data, (bias?.data as Float32Array | undefined) ?? null, dt(a.dtype), dt(outDType), gemmMeta(g));
   return out;
 }
 
@@ -59,8 +72,17 @@ export function gemm(a: Tensor, b: Tensor, g: Gemm, bias: Tensor | null = null, 
  * operand was broadcast over the batch is summed over it; where A's rows fold into one long
  * matrix, that sum happens inside a single product instead. dB comes out in dBDType (float32
  * for a bf16 copy of a float32 weight: the product accumulates in float32 and writes it as is).
+ * @example const [dx, dw] = gemmBackward(dy, x, w, g, true, true);
  */
-function gemmBackward(dC: Tensor, a: Tensor, b: Tensor, g: Gemm, needA: boolean, needB: boolean, dBDType: DType = dC.dtype): [Tensor | null, Tensor | null] {
+export function gemmBackward(
+  dC: Tensor,
+  a: Tensor,
+  b: Tensor,
+  g: Gemm,
+  needA: boolean,
+  needB: boolean,
+  dBDType: DType = dC.dtype,
+): [Tensor | null, Tensor | null] {
   const batch = Math.max(g.batchA, g.batchB);
   let dA: Tensor | null = null;
   let dB: Tensor | null = null;
@@ -105,7 +127,8 @@ export const matmulOp: OpDef<MatmulAttrs> = {
   },
 };
 
-function viewAs(t: Tensor, shape: readonly number[]): Tensor {
+/** t viewed as shape, t's own handle disposed (t itself when the shape is the same). @example return viewAs(c, outShape); */
+export function viewAs(t: Tensor, shape: readonly number[]): Tensor {
   if (sameShape(t.shape, shape)) return t;
   const v = t.viewAs(shape);
   t.dispose();
@@ -191,31 +214,50 @@ export const linearOp: OpDef<LinearAttrs> = {
  * @example linear(x, fc.weight, fc.bias)   // [32, 784] -> [32, 10]
  */
 export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
-  if (autocastLowDType("linear") === "bfloat16" && weight.dtype === "float32" && weight.isLeaf && weight.requiresGrad && isFloating(x.dtype)) {
+  return withLinearOperands("linear", x, weight, (input, weightCopy) => {
+    const shape = linearShape("linear", input, weight, bias);
+    return apply1(linearOp, bias ? [input, weight, bias] : [input, weight], { ...shape, weightCopy });
+  });
+}
+
+/**
+ * Runs `run` with the operands a linear-like op computes with: under bfloat16 autocast of `op`,
+ * x in bfloat16 and a float32 parameter weight's persistent bf16 copy (its inputs are then what
+ * autocast wants, so apply() casts nothing again); otherwise x itself and no copy.
+ * @example withLinearOperands("linear", x, w, (input, copy) => apply1(linearOp, [input, w], { ...linearShape("linear", input, w), weightCopy: copy }));
+ */
+export function withLinearOperands(op: OpName, x: Tensor, weight: Tensor, run: (input: Tensor, weightCopy: Tensor | null) => Tensor): Tensor {
+  if (autocastLowDType(op) === "bfloat16" && weight.dtype === "float32" && weight.isLeaf && weight.requiresGrad && isFloating(x.dtype)) {
     const low = x.dtype === "bfloat16" ? x : cast(x, "bfloat16");
     const copy = lowCopy(weight, "bfloat16");
     try {
-      // Its inputs are already what autocast wants: apply() must not cast the weight again.
-      return withoutAutocast(() => linearOf(low, weight, bias, copy));
+      return withoutAutocast(() => run(low, copy));
     } finally {
       if (low !== x) low.dispose();
     }
   }
-  return linearOf(x, weight, bias, null);
+  return run(x, null);
 }
 
-/** linear computing with weightCopy (same shape as weight) when given, else with weight. */
-function linearOf(x: Tensor, weight: Tensor, bias: Tensor | null | undefined, weightCopy: Tensor | null): Tensor {
-  requireFloat(x, "linear");
-  if (weight.ndim !== 2) throw new RangeError(`linear: weight must be [out, in], got ${formatShape(weight.shape)}`);
+/**
+ * The checked shape of op(x, weight, bias) for a linear-like op: rows of x, features in and out,
+ * and the output's shape; throws naming `op` and the shapes.
+ * @example linearShape("linear", zeros([4, 3]), zeros([5, 3])) // { rows: 4, inFeatures: 3, outFeatures: 5, outShape: [4, 5] }
+ */
+export function linearShape(
+  op: string,
+  x: Tensor,
+  weight: Tensor,
+  bias?: Tensor | null,
+): { rows: number; inFeatures: number; outFeatures: number; outShape: number[] } {
+  requireFloat(x, op);
+  if (weight.ndim !== 2) throw new RangeError(`${op}: weight must be [out, in], got ${formatShape(weight.shape)}`);
   const [outFeatures, inFeatures] = weight.shape as [number, number];
   if (x.ndim === 0 || x.shape[x.ndim - 1] !== inFeatures) {
-    throw new RangeError(`linear: input ${formatShape(x.shape)} does not end in ${inFeatures} features (weight ${formatShape(weight.shape)})`);
+    throw new RangeError(`${op}: input ${formatShape(x.shape)} does not end in ${inFeatures} features (weight ${formatShape(weight.shape)})`);
   }
   if (bias && (bias.ndim !== 1 || bias.shape[0] !== outFeatures || bias.dtype !== "float32")) {
-    throw new RangeError(`linear: bias must be float32 [${outFeatures}], got ${bias.dtype} ${formatShape(bias.shape)}`);
+    throw new RangeError(`${op}: bias must be float32 [${outFeatures}], got ${bias.dtype} ${formatShape(bias.shape)}`);
   }
-  const rows = sizeOf(x.shape.slice(0, -1));
-  const outShape = [...x.shape.slice(0, -1), outFeatures];
-  return apply1(linearOp, bias ? [x, weight, bias] : [x, weight], { rows, inFeatures, outFeatures, outShape, weightCopy });
+  return { rows: sizeOf(x.shape.slice(0, -1)), inFeatures, outFeatures, outShape: [...x.shape.slice(0, -1), outFeatures] };
 }

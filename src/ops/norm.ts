@@ -19,7 +19,8 @@ interface LayerNormAttrs {
   hasBias: boolean;
 }
 
-function f32(t: Tensor | null | undefined): Float32Array | null {
+/** t's float32 storage, or null for no tensor. @example kernels.layerNorm(..., f32(weight), ...) */
+export function f32(t: Tensor | null | undefined): Float32Array | null {
   return t ? (t.data as Float32Array) : null;
 }
 
@@ -66,13 +67,51 @@ export const layerNormOp: OpDef<LayerNormAttrs> = {
   },
 };
 
-function checkParameter(p: Tensor, role: string, x: Tensor, normalizedShape: readonly number[]): void {
+function checkParameter(op: string, p: Tensor, role: string, x: Tensor, normalizedShape: readonly number[]): void {
   if (p.dtype !== "float32" || !sameShape(p.shape, normalizedShape)) {
     throw new TypeError(
-      `layerNorm: ${role} ${formatShape(p.shape)} ${p.dtype} must be float32 of normalizedShape ${formatShape(normalizedShape)} ` +
+      `${op}: ${role} ${formatShape(p.shape)} ${p.dtype} must be float32 of normalizedShape ${formatShape(normalizedShape)} ` +
         `(input ${formatShape(x.shape)} ${x.dtype})`,
     );
   }
+}
+
+/**
+ * Checks a layer norm's arguments as `op` (x floating, normalizedShape its trailing axes, eps,
+ * float32 affine parameters of normalizedShape, a floating outputDtype) and returns the affine
+ * parameters given, in order: the op's inputs after x.
+ * @example const params = checkLayerNormArgs("layerNorm", x, [256], w, b, 1e-5, undefined);
+ */
+export function checkLayerNormArgs(
+  op: string,
+  x: Tensor,
+  normalizedShape: readonly number[],
+  weight: Tensor | null | undefined,
+  bias: Tensor | null | undefined,
+  eps: number,
+  outputDtype: DType | undefined,
+): Tensor[] {
+  requireFloat(x, op);
+  if (outputDtype !== undefined && !DTYPES[outputDtype]?.floating) throw new TypeError(`${op}: outputDtype must be a floating dtype, got ${outputDtype}`);
+  const k = normalizedShape.length;
+  if (k === 0 || k > x.ndim || !sameShape(x.shape.slice(x.ndim - k), normalizedShape)) {
+    throw new RangeError(
+      `${op}: normalizedShape ${formatShape(normalizedShape)} must be non-empty and match the trailing axes of input ${formatShape(x.shape)}`,
+    );
+  }
+  if (typeof eps !== "number" || !(eps >= 0) || !Number.isFinite(eps)) {
+    throw new RangeError(`${op}: eps must be a finite number >= 0, got ${eps}`);
+  }
+  const params: Tensor[] = [];
+  if (weight) {
+    checkParameter(op, weight, "weight", x, normalizedShape);
+    params.push(weight);
+  }
+  if (bias) {
+    checkParameter(op, bias, "bias", x, normalizedShape);
+    params.push(bias);
+  }
+  return params;
 }
 
 /**
@@ -94,25 +133,6 @@ export function layerNorm(
   eps = 1e-5,
   outputDtype?: DType,
 ): Tensor {
-  requireFloat(x, "layerNorm");
-  if (outputDtype !== undefined && !DTYPES[outputDtype]?.floating) throw new TypeError(`layerNorm: outputDtype must be a floating dtype, got ${outputDtype}`);
-  const k = normalizedShape.length;
-  if (k === 0 || k > x.ndim || !sameShape(x.shape.slice(x.ndim - k), normalizedShape)) {
-    throw new RangeError(
-      `layerNorm: normalizedShape ${formatShape(normalizedShape)} must be non-empty and match the trailing axes of input ${formatShape(x.shape)}`,
-    );
-  }
-  if (typeof eps !== "number" || !(eps >= 0) || !Number.isFinite(eps)) {
-    throw new RangeError(`layerNorm: eps must be a finite number >= 0, got ${eps}`);
-  }
-  const inputs = [x];
-  if (weight) {
-    checkParameter(weight, "weight", x, normalizedShape);
-    inputs.push(weight);
-  }
-  if (bias) {
-    checkParameter(bias, "bias", x, normalizedShape);
-    inputs.push(bias);
-  }
+  const inputs = [x, ...checkLayerNormArgs("layerNorm", x, normalizedShape, weight, bias, eps, outputDtype)];
   return apply1(layerNormOp, inputs, { normalizedShape: [...normalizedShape], outputDtype: outputDtype ?? null, eps, hasWeight: !!weight, hasBias: !!bias });
 }

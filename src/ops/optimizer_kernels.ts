@@ -30,6 +30,52 @@ export function adamStepInPlaceWith(p: Tensor, grad: Tensor, low: Tensor | null,
   kernels.adamStep(p.data as Float32Array, grad.data as Float32Array, expAvg, expAvgSq, low && (low.data as Uint16Array), hyper);
 }
 
+/** The float32 storage of one tensor field of every update, for a multi-tensor kernel. */
+function storages<U extends Record<K, Tensor>, K extends keyof U>(updates: readonly U[], key: K): Float32Array[] {
+  return updates.map((u) => u[key].data as Float32Array);
+}
+
+/** One parameter of a multi-tensor Adam step: the float32 parameter, its gradient and moments, and its bf16 copy or null. */
+export interface AdamTensors {
+  p: Tensor;
+  grad: Tensor;
+  expAvg: Tensor;
+  expAvgSq: Tensor;
+  low: Tensor | null;
+}
+
+/**
+ * The fused Adam/AdamW update of every parameter of `updates` in one kernel call, parameters
+ * spread over the threads; bitwise what adamStepInPlace gives for each. hyper holds one row of
+ * adamStepInPlace's seven values per parameter, in order.
+ *
+ * @example
+ * adamStepsInPlace([{ p, grad: p.grad!, expAvg, expAvgSq, low: null }], Float64Array.of(1e-3, 0.9, 0.999, 1e-8, 0, 1, 1));
+ */
+export function adamStepsInPlace(updates: readonly AdamTensors[], hyper: Float64Array): void {
+  const lows = updates.map((u) => (u.low ? (u.low.data as Uint16Array) : null));
+  kernels.adamStepMulti(storages(updates, "p"), storages(updates, "grad"), storages(updates, "expAvg"), storages(updates, "expAvgSq"), lows, hyper);
+}
+
+/** One parameter of a multi-tensor Lion step: the float32 parameter, its gradient and momentum. */
+export interface LionTensors {
+  p: Tensor;
+  grad: Tensor;
+  expAvg: Tensor;
+}
+
+/**
+ * The Lion update (Chen et al.) of every parameter of `updates` in one kernel call: p ←
+ * p·(1 − lr·wd) − lr·sign(β1·m + (1 − β1)·g), then m ← β2·m + (1 − β2)·g, computed in float64
+ * from the stored values; hyper holds one row [lr, beta1, beta2, weightDecay] per parameter.
+ *
+ * @example
+ * lionStepsInPlace([{ p, grad: p.grad!, expAvg }], Float64Array.of(1e-4, 0.9, 0.99, 0));
+ */
+export function lionStepsInPlace(updates: readonly LionTensors[], hyper: Float64Array): void {
+  kernels.lionStepMulti(storages(updates, "p"), storages(updates, "grad"), storages(updates, "expAvg"), hyper);
+}
+
 /**
  * One fused SGD update of the float32 parameter p; hyper = [lr, momentum, dampening,
  * weightDecay, nesterov, firstStep].

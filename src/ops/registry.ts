@@ -25,6 +25,7 @@
 import type { KernelName } from "../backends/index.js";
 import { checkpointOp } from "../autograd/checkpoint.js";
 import type { OpDef } from "../autograd/op.js";
+import { addLayerNormOp } from "./add_layer_norm.js";
 import { causalSelfAttentionOp, scaledDotProductAttentionOp } from "./attention.js";
 import type { CastPolicy } from "./autocast_hook.js";
 import { binaryOps } from "./binary.js";
@@ -35,6 +36,7 @@ import { dropoutOp, passThroughOp } from "./dropout.js";
 import { embeddingOp } from "./embedding.js";
 import { concatOp, permuteOp, sliceOp, splitOp } from "./layout.js";
 import { crossEntropyOp } from "./loss.js";
+import { linearGeluOp } from "./linear_gelu.js";
 import { linearOp, matmulOp } from "./matmul.js";
 import { layerNormOp } from "./norm.js";
 import { avgPoolOp, maxPoolOp } from "./pool.js";
@@ -74,9 +76,9 @@ export const OP_NAMES = [
   "add", "sub", "mul", "div", "pow", "maximum", "minimum",
   "sum", "mean", "max", "min",
   "reshape", "expand", "permute", "slice", "concat", "split",
-  "matmul", "linear", "where", "embedding", "cast", "dropout",
+  "matmul", "linear", "linearGelu", "where", "embedding", "cast", "dropout",
   "conv2d", "conv2dMaxPool", "max_pool2d", "avg_pool2d",
-  "softmax", "logSoftmax", "layerNorm", "crossEntropy", "scaledDotProductAttention", "causalSelfAttention", "checkpoint",
+  "softmax", "logSoftmax", "layerNorm", "addLayerNorm", "crossEntropy", "scaledDotProductAttention", "causalSelfAttention", "checkpoint",
 ] as const;
 
 /** The name of an op of the table. @example const op: TableOpName = "matmul"; */
@@ -119,6 +121,7 @@ const TABLE: Readonly<Record<TableOpName, OpEntry>> = {
   split: { defs: [splitOp], kernels: COPY },
   matmul: { defs: [matmulOp], autocast: "low", kernels: ["matmul"] },
   linear: { defs: [linearOp], autocast: "low", autocastInputs: 2, kernels: ["matmul"] },
+  linearGelu: { defs: [linearGeluOp], autocast: "low", autocastInputs: 2, kernels: ["matmulGelu", "geluBiasBackward", "matmul"] },
   where: { defs: [whereOp], kernels: ["where"] },
   embedding: { defs: [embeddingOp], kernels: ["embedding", "embeddingBackward"] },
   cast: { defs: [floatCastOp, intCastOp], kernels: ["cast"] },
@@ -130,6 +133,8 @@ const TABLE: Readonly<Record<TableOpName, OpEntry>> = {
   softmax: { defs: [softmaxOp], autocast: "f32", kernels: ["softmax", "softmaxBackward"] },
   logSoftmax: { defs: [logSoftmaxOp], autocast: "f32", kernels: ["softmax", "softmaxBackward"] },
   layerNorm: { defs: [layerNormOp], autocast: "f32", autocastInputs: 1, kernels: ["layerNorm", "layerNormBackward"] },
+  // No rule: the kernel reads a bfloat16 branch of a float32 stream as it is and sums in float32.
+  addLayerNorm: { defs: [addLayerNormOp], kernels: ["addLayerNorm", "addLayerNormBackward"] },
   crossEntropy: { defs: [crossEntropyOp], autocast: "f32", kernels: ["crossEntropy", "cast", "reduce"] },
   scaledDotProductAttention: { defs: [scaledDotProductAttentionOp], autocast: "low", kernels: ["attention", "attentionBackward"] },
   causalSelfAttention: { defs: [causalSelfAttentionOp], autocast: "low", kernels: ["attention", "attentionBackward"] },

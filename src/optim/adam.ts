@@ -1,10 +1,10 @@
 import { noGrad } from "../autograd/grad_mode.js";
 import { zeros } from "../tensor/create.js";
 import { bf16CopyOf, copyWritten } from "../tensor/low_copy.js";
-import { adamStepInPlace } from "../ops/optimizer_kernels.js";
+import { adamStepsInPlace } from "../ops/optimizer_kernels.js";
 import type { Tensor } from "../tensor/tensor.js";
 import { OffloadedMoments } from "./offload/offloaded_moments.js";
-import { checkBetas, checkRange, Optimizer, type OptimizerStateDict, type ParamGroup, type ParamState, type ParamsInput } from "./optimizer.js";
+import { checkBetas, checkRange, type DueUpdate, Optimizer, type OptimizerStateDict, type ParamGroup, type ParamState, type ParamsInput } from "./optimizer.js";
 
 export interface AdamOptions {
   lr: number;
@@ -15,7 +15,8 @@ export interface AdamOptions {
 
 export type AdamHyper = { lr: number; betas: readonly number[]; eps: number; weightDecay: number };
 
-const hyper = new Float64Array(7);
+/** The hyper rows of a multi-tensor step, grown to the largest step's parameter count. */
+let hyperRows = new Float64Array(7);
 
 /** Throws, naming the value, unless lr, betas, eps and weightDecay are valid (Adam, AdamW, LAMB). @example checkAdamHyper("LAMB", group) */
 export function checkAdamHyper(optimizer: string, g: AdamHyper): void {
@@ -43,7 +44,8 @@ export function adamHyperOf(g: AdamHyper, step: number, decoupled: boolean, out:
 
 /**
  * Adam (Kingma & Ba) with PyTorch's defaults; weight decay is an L2 term added to the
- * gradient. The update of each parameter is one fused native pass.
+ * gradient. A step updates every parameter in one multi-tensor native call (one fused pass per
+ * parameter, parameters spread over the threads).
  *
  * @example
  * const opt = new Adam(model.parameters(), { lr: 1e-3 });
@@ -68,10 +70,19 @@ export class Adam extends Optimizer<AdamHyper> {
   }
 
   protected update(p: Tensor, grad: Tensor, state: ParamState, g: ParamGroup<AdamHyper>): void {
-    // Autocast's bf16 copy of p, if it has one, is written in the same pass (src/tensor/low_copy.ts).
-    const low = bf16CopyOf(p);
-    adamStepInPlace(p, grad, state.tensors.expAvg!, state.tensors.expAvgSq!, low, this.hyperOf(state, g, hyper));
-    if (low) copyWritten(p);
+    this.updateAll([{ p, grad, state, group: g }]);
+  }
+
+  /** Every due parameter in one multi-tensor kernel call. */
+  protected override updateAll(due: readonly DueUpdate<AdamHyper>[]): void {
+    if (hyperRows.length < 7 * due.length) hyperRows = new Float64Array(7 * due.length);
+    const updates = due.map(({ p, grad, state, group }, i) => {
+      adamHyperOf(group, state.step, this.decoupled, hyperRows.subarray(7 * i, 7 * i + 7));
+      // Autocast's bf16 copy of p, if it has one, is written in the same pass (src/tensor/low_copy.ts).
+      return { p, grad, expAvg: state.tensors.expAvg!, expAvgSq: state.tensors.expAvgSq!, low: bf16CopyOf(p) };
+    });
+    adamStepsInPlace(updates, hyperRows);
+    for (const u of updates) if (u.low) copyWritten(u.p);
   }
 
   private hyperOf(state: ParamState, g: ParamGroup<AdamHyper>, out: Float64Array): Float64Array {

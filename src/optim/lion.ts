@@ -1,7 +1,7 @@
-import { lionStepInPlace } from "../ops/elementwise_optimizer_steps.js";
+import { lionStepsInPlace } from "../ops/optimizer_kernels.js";
 import { zeros } from "../tensor/create.js";
 import type { Tensor } from "../tensor/tensor.js";
-import { checkBetas, checkRange, Optimizer, type ParamGroup, type ParamState, type ParamsInput } from "./optimizer.js";
+import { checkBetas, checkRange, type DueUpdate, Optimizer, type ParamGroup, type ParamState, type ParamsInput } from "./optimizer.js";
 
 export interface LionOptions {
   lr: number;
@@ -11,7 +11,8 @@ export interface LionOptions {
 
 export type LionHyper = { lr: number; betas: readonly number[]; weightDecay: number };
 
-const hyper = new Float64Array(4);
+/** The hyper rows of a multi-tensor step, grown to the largest step's parameter count. */
+let hyperRows = new Float64Array(4);
 
 /**
  * Lion (Chen et al., "Symbolic Discovery of Optimization Algorithms"): the sign of an
@@ -38,11 +39,17 @@ export class Lion extends Optimizer<LionHyper> {
   }
 
   protected update(p: Tensor, grad: Tensor, state: ParamState, g: ParamGroup<LionHyper>): void {
-    hyper[0] = g.lr;
-    hyper[1] = g.betas[0]!;
-    hyper[2] = g.betas[1]!;
-    hyper[3] = g.weightDecay;
+    this.updateAll([{ p, grad, state, group: g }]);
+  }
+
+  /** Every due parameter in one multi-tensor kernel call. */
+  protected override updateAll(due: readonly DueUpdate<LionHyper>[]): void {
+    if (hyperRows.length < 4 * due.length) hyperRows = new Float64Array(4 * due.length);
+    due.forEach(({ group }, i) => hyperRows.set([group.lr, group.betas[0]!, group.betas[1]!, group.weightDecay], 4 * i));
     // p.version has advanced, so autocast's bf16 copy of p is cast again when next used.
-    lionStepInPlace(p, grad, state.tensors.expAvg!, hyper);
+    lionStepsInPlace(
+      due.map(({ p, grad, state }) => ({ p, grad, expAvg: state.tensors.expAvg! })),
+      hyperRows,
+    );
   }
 }

@@ -19,6 +19,14 @@ export interface ParamState {
   tensors: Record<string, Tensor>;
 }
 
+/** A parameter a step updates, with its gradient, state and group. */
+export interface DueUpdate<H extends Hyper> {
+  p: Tensor;
+  grad: Tensor;
+  state: ParamState;
+  group: ParamGroup<H>;
+}
+
 export interface OptimizerStateDict {
   /** Keyed by the parameter's index across all groups, in order. */
   state: Record<number, ParamState>;
@@ -79,17 +87,23 @@ export abstract class Optimizer<H extends Hyper> {
 
   /** One update of every parameter that has a gradient. */
   step(): void {
-    noGrad(() => {
-      for (const { p, state, group } of this.dueUpdates()) this.update(p, p.grad!, state, group);
-    });
+    noGrad(() => this.updateAll(this.dueUpdates()));
+  }
+
+  /**
+   * Applies one update to each of `due`: update() on each in turn; an optimizer with a
+   * multi-tensor kernel updates them all in one call.
+   */
+  protected updateAll(due: readonly DueUpdate<H>[]): void {
+    for (const { p, grad, state, group } of due) this.update(p, grad, state, group);
   }
 
   /**
    * The parameters a step updates (those with a gradient), in order, each with its state
    * (created on its first step) and group; their step counts and versions already advanced.
    */
-  protected dueUpdates(): { p: Tensor; state: ParamState; group: ParamGroup<H> }[] {
-    const due: { p: Tensor; state: ParamState; group: ParamGroup<H> }[] = [];
+  protected dueUpdates(): DueUpdate<H>[] {
+    const due: DueUpdate<H>[] = [];
     for (const group of this.paramGroups) {
       for (const p of group.params) {
         if (!p.grad) continue;
@@ -104,7 +118,7 @@ export abstract class Optimizer<H extends Hyper> {
         }
         state.step++;
         p.version++;
-        due.push({ p, state, group });
+        due.push({ p, grad: p.grad, state, group });
       }
     }
     return due;

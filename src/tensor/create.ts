@@ -2,6 +2,7 @@ import { checkDType, DTYPES, type DType, type TypedArray } from "./dtype.js";
 import type { MemoryCategory } from "./memory.js";
 import { codes, kernels } from "../backends/index.js";
 import { deferringInit, recordInit } from "./init_recipe.js";
+import { hostWrites } from "./host_write.js";
 import { checkShape } from "./shape.js";
 import { Storage } from "./storage.js";
 import { Tensor } from "./tensor.js";
@@ -29,6 +30,7 @@ export function fillWith(t: Tensor, value: number): Tensor {
   if (t.isMeta) return recordInit(t, { kind: "fill", value });
   if (t.dtype === "float32" || t.dtype === "int32") {
     t.data.fill(value);
+    hostWrites()?.fill(t.data, value);
   } else {
     kernels.unary(codes.unary.fill!, DTYPES[t.dtype].code, t.data, t.data, value);
   }
@@ -110,6 +112,7 @@ function fromNumbers(values: ArrayLike<number>, shape: readonly number[], option
   const t = make(shape, options, where);
   if (t.dtype === "float32" || t.dtype === "int32") {
     (t.data as Float32Array | Int32Array).set(values);
+    hostWrites()?.set(t.data, values);
   } else {
     const f32 = Float32Array.from(values);
     kernels.cast(DTYPES.float32.code, f32, DTYPES[t.dtype].code, t.data);

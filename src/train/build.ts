@@ -135,6 +135,8 @@ function buildLanguageModel(config: Config, shard?: Shard): ModelAndData {
     data = config.data,
     seed = config.train.seed;
   if (m.kind === "gpt" && (data.kind === "text" || data.kind === "tokens")) {
+    if (m.width % m.heads !== 0)
+      throw new ConfigError(`config: model.width ${m.width} is not a multiple of model.heads ${m.heads}; each head takes width / heads of the embedding`);
     if (m.moe && (m.moe.topK > m.moe.experts || config.parallel.tensor > 1 || config.parallel.pipeline > 1)) {
       throw new ConfigError(
         m.moe.topK > m.moe.experts

@@ -3,6 +3,7 @@ import { dirname, join } from "node:path";
 
 import type { ProcessGroup } from "../parallel/process_group.js";
 import { disposeState } from "../parallel/state.js";
+import { memory } from "../tensor/memory.js";
 import { checkpointName, pruneCheckpoints, saveCheckpoint } from "./checkpoint.js";
 import type { Trainer } from "./trainer.js";
 
@@ -105,7 +106,8 @@ export class EarlyStopping implements Callback {
 }
 
 /**
- * Appends one JSON line per logged step and per evaluation to a file (metrics.jsonl) of one run.
+ * Appends one JSON line per logged step (StepInfo, and the memory tracker's bytes held and peak
+ * so far: memoryBytes, peakMemoryBytes) and per evaluation to a file (metrics.jsonl) of one run.
  * @example new MetricsFile("runs/cnn/version_0/metrics.jsonl", 50)
  */
 export class MetricsFile implements Callback {
@@ -117,7 +119,10 @@ export class MetricsFile implements Callback {
   }
 
   onStepEnd(info: StepInfo): void {
-    if (info.step % this.every === 0) this.write({ type: "train", time: new Date().toISOString(), ...info });
+    if (info.step % this.every !== 0) return;
+    // This thread's tracker: the bytes held after the step, and the most held at once so far.
+    const { total, peakTotal } = memory.report();
+    this.write({ type: "train", time: new Date().toISOString(), ...info, memoryBytes: total, peakMemoryBytes: peakTotal });
   }
 
   onEvalEnd(info: EvalInfo): void {

@@ -221,8 +221,17 @@ const train = z
       .default("float32")
       .describe("autocast dtype of matmul, convolution and attention (weights, optimizer state, norms and losses stay float32)"),
     lossScale: lossScale.optional().describe("dynamic loss scaling (GradScaler) settings; float16 always scales, with these or the defaults"),
+    compile: z
+      .boolean()
+      .default(false)
+      .describe(
+        "compile each step's forward and backward: recorded on the first two steps of each batch shape, then replayed as a flat list of kernel calls over one planned arena (one process and ddp)",
+      ),
+    compileCacheSize: int(1)
+      .default(8)
+      .describe("most batch shapes compiled (a sequence-length warm-up makes several); steps of further shapes run eagerly, with one message"),
   })
-  .default({ accumulate: 1, clipGradNorm: null, seed: 0, logEvery: 50, evalEvery: null, precision: "float32" })
+  .default({ accumulate: 1, clipGradNorm: null, seed: 0, logEvery: 50, evalEvery: null, precision: "float32", compile: false, compileCacheSize: 8 })
   .describe("train");
 
 const checkpoint = z

@@ -25,7 +25,8 @@ export { configSchema, DEFAULT_CONFIG, type Config, type ConfigInput } from "./c
 export { parseConfig, readConfigFile, applyOverrides, configReference, ConfigError, type ConfigField } from "./config_file.js";
 export { buildRun, buildOptimizer, buildSchedule, type RunParts } from "./build.js";
 export { scheduleWarnings } from "./schedule_fit.js";
-export { runTraining, type RunOptions, type RunSummary } from "./run.js";
+export { runTraining, InterruptedBeforeTraining, type RunOptions, type RunSummary } from "./run.js";
+export { configParameterCount, memoryFloor, checkMemoryFloor, availableMemory, type MemoryFloor, type RankPlacement } from "./memory_floor.js";
 export { newRunFolder, resumeTarget, runVersions, writeRunConfig, type ResumeTarget } from "./run_folder.js";
 export { resumeConfig, configDifferences, RESUME_SAFE_FIELDS } from "./resume_config.js";
 export { watchStopSignals, stopSignalReceived } from "./stop_signals.js";
@@ -39,3 +40,4 @@ export {
   type ModelStateBytes,
   type ModelStateLayout,
 } from "./model_state_bytes.js";
+export { checkLayout } from "./strategy_for.js";

@@ -17,11 +17,8 @@ import { ConfigError } from "./config_file.js";
  */
 export function offloadOptimizerState(config: Config, optimizer: Optimizer<any>, runDir: string, rank: number): () => void {
   if (config.parallel.offload === "none") return () => {};
-  if (!(optimizer instanceof Adam)) {
-    throw new ConfigError(
-      `parallel.offload "disk" keeps Adam's two moments on disk: optimizer.kind must be adam or adamw, got ${JSON.stringify(config.optimizer.kind)}`,
-    );
-  }
+  refuseOffloadWithout(config);
+  if (!(optimizer instanceof Adam)) throw new TypeError(`offloadOptimizerState: optimizer.kind ${config.optimizer.kind} built a ${optimizer.constructor.name}`);
   const dir = join(runDir, "offload");
   optimizer.offloadState(join(dir, `rank${rank}.bin`));
   return () => {
@@ -31,4 +28,16 @@ export function offloadOptimizerState(config: Config, optimizer: Optimizer<any>,
       rmdirSync(dir);
     } catch {}
   };
+}
+
+/**
+ * Disk offload holds Adam's two moments: a ConfigError, naming the optimizer, for another one
+ * (checked before a run by `checkLayout` too).
+ *
+ * @example refuseOffloadWithout(config)   // throws for offload "disk" with optimizer.kind "sgd"
+ */
+export function refuseOffloadWithout(config: Config): void {
+  const kind = config.optimizer.kind;
+  if (config.parallel.offload === "none" || kind === "adam" || kind === "adamw") return;
+  throw new ConfigError(`parallel.offload "disk" keeps Adam's two moments on disk: optimizer.kind must be adam or adamw, got ${JSON.stringify(kind)}`);
 }

@@ -19,6 +19,9 @@ export const RESUME_SAFE_FIELDS = [
   "train.logEvery",
   "train.threads",
   "train.earlyStopping",
+  // A compiled step equals the eager one; compiling only changes how fast a step runs.
+  "train.compile",
+  "train.compileCacheSize",
   "checkpoint.every",
   "checkpoint.keep",
   "checkpoint.atEnd",

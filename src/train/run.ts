@@ -1,8 +1,10 @@
+import { writeFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { basename, join } from "node:path";
 
 import { anyRank } from "../parallel/any_rank.js";
 import type { ProcessGroup } from "../parallel/process_group.js";
+import type { Strategy } from "../parallel/strategy.js";
 import { tensor } from "../tensor/create.js";
 import { memory } from "../tensor/memory.js";
 import { kernels } from "../backends/index.js";
@@ -13,6 +15,7 @@ import type { Config } from "./config.js";
 import { buildRun } from "./build.js";
 import { scheduleWarnings } from "./schedule_fit.js";
 import { peakMemory, type PeakMemory } from "./memory_report.js";
+import { checkMemoryFloor } from "./memory_floor.js";
 import { measuredModelStateBytes, type ModelStateBytes } from "./model_state_bytes.js";
 import { offloadOptimizerState } from "./offload.js";
 import { Progress } from "./progress.js";
@@ -47,6 +50,11 @@ export interface RunOptions {
    * no final evaluation (TrainerOptions.stopRequested). Under a group the ranks agree on it.
    */
   stopRequested?: () => string | null;
+  /**
+   * More callbacks for the rank that writes the run folder (rank 0), made once the folder is
+   * known; they run after the metrics file's, so they see each logged step's line (a report).
+   */
+  callbacks?: (runDir: string) => Callback[];
 }
 
 /** The outcome of `turbine train`, also its --json line. */
@@ -74,12 +82,17 @@ export interface RunSummary {
   comm_bytes: number | null;
   /** This rank's model states (the tracker's peaks, and the optimizer state on disk); modelStateBytes gives the formula. */
   model_state_bytes: ModelStateBytes;
+  /** Under train.compile: step shapes compiled, milliseconds spent compiling, steps replayed (null without). */
+  compile: { compilations: number; compile_ms: number; replays: number } | null;
 }
 
 /**
- * Runs a config end to end: threads and seed, the run folder (a new
- * `<outDir>/<name>/version_N` of config.json, metrics.jsonl and checkpoints/, or the resumed
- * run's own), resume, training with evaluation, checkpoints and early stopping.
+ * Runs a config end to end: threads and seed, the check that its sizes fit this machine
+ * (checkMemoryFloor), the build, the run folder (a new `<outDir>/<name>/version_N` of
+ * config.json, metrics.jsonl, checkpoints/ and at the end summary.json, or the resumed run's
+ * own, made only once the build is done), resume, training with evaluation, checkpoints and
+ * early stopping. A stop requested during the build throws InterruptedBeforeTraining, with
+ * nothing written.
  * @example const summary = runTraining(parseConfig(raw, "cnn.json"), { progress: true });
  */
 export function runTraining(config: Config, options: RunOptions = {}): RunSummary {
@@ -87,19 +100,42 @@ export function runTraining(config: Config, options: RunOptions = {}): RunSummar
   kernels.setNumThreads(config.train.threads ?? availableParallelism());
   const group = options.group,
     lead = (group?.rank ?? 0) === 0;
+  // Sizes that cannot fit are refused before anything is built or written.
+  checkMemoryFloor(config, { ranks: group?.size ?? 1, ranksHere: group ? ranksOnThisMachine(group) : 1 });
   const resume = options.resume === undefined ? null : resumeTarget(options.resume);
+  // A stop (Ctrl-C, SIGTERM) while the run is built ends it before training, with nothing written.
+  const stopBeforeTraining = (): void => {
+    const reason = options.stopRequested?.() ?? null;
+    if (reason !== null) throw new InterruptedBeforeTraining(reason);
+  };
+  // Ranks of one data-parallel index (tensor and pipeline peers) read the same batches.
+  const mesh = meshFor(config, group);
+  // Each data-parallel replica trains on its own batches (its tensor and pipeline peers on the same).
+  const dataRanks = mesh?.shape.data ?? 1;
+  stopBeforeTraining();
+  const parts = buildRun(config, mesh ? { rank: mesh.coords.data, worldSize: mesh.shape.data } : undefined, (model) => {
+    stopBeforeTraining();
+    return modelFor(config, model, mesh);
+  });
+  let strategy: Strategy | undefined;
+  try {
+    // Rank 0's initial weights go to every rank; a resume then loads the same checkpoint on each.
+    strategy = strategyFor(config, parts.model, group, mesh);
+    // The ranks agree, so that all of them stop here or none does.
+    const reason = options.stopRequested ? (group ? agreedStop(group, options.stopRequested) : options.stopRequested)() : null;
+    if (reason !== null) throw new InterruptedBeforeTraining(reason);
+  } catch (error) {
+    strategy?.dispose();
+    parts.train.close();
+    throw error;
+  }
   const runDir = resume?.runDir ?? options.runDir ?? newRunFolderOfJob(join(config.outDir, config.name ?? config.model.kind), group);
   const checkpointDir = join(runDir, "checkpoints");
   if (lead) {
     writeRunConfig(runDir, config);
     removeInterruptedWrites(checkpointDir);
+    for (const warning of scheduleWarnings(config.schedule, parts.totalSteps)) log(`warning: ${warning}`);
   }
-  // Ranks of one data-parallel index (tensor and pipeline peers) read the same batches.
-  const mesh = meshFor(config, group);
-  // Each data-parallel replica trains on its own batches (its tensor and pipeline peers on the same).
-  const dataRanks = mesh?.shape.data ?? 1;
-  const parts = buildRun(config, mesh ? { rank: mesh.coords.data, worldSize: mesh.shape.data } : undefined, (model) => modelFor(config, model, mesh));
-  if (lead) for (const warning of scheduleWarnings(config.schedule, parts.totalSteps)) log(`warning: ${warning}`);
   // Every rank writes its part of each checkpoint (rank 0 completes it).
   const checkpoints = new CheckpointCallback(checkpointDir, config.checkpoint, group);
   const metrics = lead ? new MetricsFile(join(runDir, "metrics.jsonl"), config.train.logEvery) : null;
@@ -120,8 +156,7 @@ export function runTraining(config: Config, options: RunOptions = {}): RunSummar
       })
     : null;
   for (const c of [tensorboard, progress]) if (c) callbacks.push(c);
-  // Rank 0's initial weights go to every rank; a resume then loads the same checkpoint on each.
-  const strategy = strategyFor(config, parts.model, group, mesh);
+  if (lead && options.callbacks) callbacks.push(...options.callbacks(runDir));
   const closeOffload = offloadOptimizerState(config, parts.optimizer, runDir, group?.rank ?? 0);
   const trainer = new Trainer({
     model: parts.model,
@@ -139,6 +174,7 @@ export function runTraining(config: Config, options: RunOptions = {}): RunSummar
     precision: parts.precision,
     gradScaler: parts.gradScaler,
     strategy,
+    compile: config.train.compile ? { cacheSize: config.train.compileCacheSize, log: lead ? log : () => {} } : null,
     ...(options.stopRequested ? { stopRequested: group ? agreedStop(group, options.stopRequested) : options.stopRequested } : {}),
   });
   let result: FitResult;
@@ -168,7 +204,7 @@ export function runTraining(config: Config, options: RunOptions = {}): RunSummar
   }
   const report = memory.report();
   const peak = peakMemory(report);
-  return {
+  const summary: RunSummary = {
     steps: result.steps,
     epochs: result.epochs,
     steps_per_epoch: stepsOfEpoch,
@@ -187,7 +223,11 @@ export function runTraining(config: Config, options: RunOptions = {}): RunSummar
     peak_bytes: peak,
     model_state_bytes: measuredModelStateBytes(report, parts.optimizer),
     comm_bytes: strategy.commBytes === undefined ? null : strategy.commBytes / Math.max(result.steps - firstStep, 1),
+    compile: result.compile && { compilations: result.compile.compilations, compile_ms: result.compile.compileMs, replays: result.compile.replays },
   };
+  // The run folder keeps its outcome beside its metrics (turbine report shows it).
+  if (lead) writeFileSync(join(runDir, "summary.json"), `${JSON.stringify(summary, null, 2)}\n`);
+  return summary;
 }
 
 /** A stop check every rank answers alike: any rank's request stops all of them after the same step. */
@@ -209,4 +249,21 @@ function newRunFolderOfJob(parent: string, group: ProcessGroup | undefined): str
   } finally {
     version.dispose();
   }
+}
+
+/**
+ * A stop (RunOptions.stopRequested: Ctrl-C, SIGTERM) that came while the run was being built,
+ * before its first step: the run ended there and wrote nothing (no run folder, no checkpoint).
+ * @example try { runTraining(config, { stopRequested }); } catch (e) { if (e instanceof InterruptedBeforeTraining) console.error(e.reason); }
+ */
+export class InterruptedBeforeTraining extends Error {
+  constructor(readonly reason: string) {
+    super(`interrupted by ${reason} before training started; nothing was written`);
+  }
+}
+
+/** The ranks of a job that share this machine's memory: torchrun's LOCAL_WORLD_SIZE (turbine launch sets it on both backends), else this one. */
+function ranksOnThisMachine(group: ProcessGroup): number {
+  const local = Number(process.env.LOCAL_WORLD_SIZE);
+  return Number.isSafeInteger(local) && local >= 1 && local <= group.size ? local : 1;
 }

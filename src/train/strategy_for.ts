@@ -11,6 +11,7 @@ import { TensorParallelGPT } from "../models/tensor_parallel_gpt.js";
 import { TensorParallel } from "../parallel/tensor/strategy.js";
 import type { Config } from "./config.js";
 import { ConfigError } from "./config_file.js";
+import { refuseOffloadWithout } from "./offload.js";
 
 /**
  * The device mesh of a run's `parallel` block over the job's ranks (a collective call on every
@@ -20,14 +21,35 @@ import { ConfigError } from "./config_file.js";
  * @example const mesh = meshFor(config, group);   // mesh?.coords.data: this rank's data shard
  */
 export function meshFor(config: Config, group: ProcessGroup | undefined): DeviceMesh | null {
-  let shape: MeshShape;
+  const shape = shapeFor(config, group?.size ?? 1, group ? "" : " (one process: turbine launch -n N runs N ranks)");
+  return group ? DeviceMesh.build(group, shape) : null;
+}
+
+function shapeFor(config: Config, ranks: number, hint = ""): MeshShape {
   try {
-    shape = meshShape(group?.size ?? 1, config.parallel);
+    return meshShape(ranks, config.parallel);
   } catch (error) {
-    const hint = group ? "" : " (one process: turbine launch -n N runs N ranks)";
     throw new ConfigError(`${(error as Error).message}${hint}`);
   }
-  return group ? DeviceMesh.build(group, shape) : null;
+}
+
+/**
+ * Whether a config's parallel layout runs on `ranks` ranks, decided from the config alone
+ * (nothing is built or allocated): its mesh shape, or the ConfigError that meshFor, modelFor or
+ * strategyFor would throw for it. The one rule of which layouts turbine runs, so the planner
+ * (src/plan) enumerates exactly the layouts a launch accepts.
+ *
+ * @example checkLayout(config, 8)   // { data: 2, tensor: 2, pipeline: 2, expert: 1 }, or throws a ConfigError
+ */
+export function checkLayout(config: Config, ranks: number): MeshShape {
+  const shape = shapeFor(config, ranks);
+  refuseOffloadWithout(config);
+  if (ranks === 1) return shape;
+  refuseSplitParametersFor(config, shape.tensor);
+  refuseCompressionOutsideDDP(config);
+  if (shape.tensor > 1) refuseTensorLayout(config);
+  if (shape.pipeline > 1) refusePipelineLayout(config);
+  return shape;
 }
 
 /**
@@ -41,11 +63,8 @@ export function meshFor(config: Config, group: ProcessGroup | undefined): Device
 export function modelFor(config: Config, model: Module, mesh: DeviceMesh | null): Module {
   const t = config.parallel.tensor;
   if (t === 1 || !mesh) return model;
-  if (!(model instanceof GPT))
-    throw new ConfigError(`config: parallel.tensor ${t} splits only the gpt model; model.kind is ${JSON.stringify(config.model.kind)}`);
-  if (config.parallel.zero !== 0) throw new ConfigError(`config: parallel.tensor ${t} runs with parallel.zero 0 only (got zero ${config.parallel.zero})`);
-  if (config.parallel.pipeline !== 1)
-    throw new ConfigError(`config: parallel.tensor ${t} does not combine with parallel.pipeline ${config.parallel.pipeline} yet`);
+  refuseTensorLayout(config);
+  if (!(model instanceof GPT)) throw new TypeError(`modelFor: a gpt config built a ${model.constructor.name}`);
   try {
     return new TensorParallelGPT(model, mesh.groups.tensor, { sequenceParallel: config.parallel.sequenceParallel });
   } catch (error) {
@@ -67,15 +86,14 @@ export function modelFor(config: Config, model: Module, mesh: DeviceMesh | null)
  */
 export function strategyFor(config: Config, model: Module, group: ProcessGroup | undefined, mesh: DeviceMesh | null = null): Strategy {
   if (!group) return new SingleProcess(model);
-  refuseSplitParametersFor(config, mesh);
+  refuseSplitParametersFor(config, mesh?.shape.tensor ?? config.parallel.tensor);
   refuseCompressionOutsideDDP(config);
   if (model instanceof TensorParallelGPT && mesh) {
     return new TensorParallel(model, mesh.groups.tensor, { data: mesh.groups.data, sequenceParallel: model.sequenceParallel });
   }
   const stage = config.parallel.zero;
   if (mesh && mesh.shape.pipeline > 1) {
-    if (stage !== 0)
-      throw new ConfigError(`parallel.zero ${stage} with parallel.pipeline ${mesh.shape.pipeline} is not supported yet; use zero 0 (DDP across pipelines)`);
+    refusePipelineLayout(config);
     const { schedule, microBatches, virtualStages, stageLayers } = config.parallel;
     return new PipelineParallel(model, mesh.groups.pipeline, {
       schedule,
@@ -96,11 +114,10 @@ export function strategyFor(config: Config, model: Module, group: ProcessGroup |
  * slices (ZeRO's 1-D shards, tensor parallel's row or column blocks) and so silently change
  * the update on every rank differently.
  */
-function refuseSplitParametersFor(config: Config, mesh: DeviceMesh | null): void {
+function refuseSplitParametersFor(config: Config, tensor: number): void {
   const kind = config.optimizer.kind;
   if (kind !== "lamb" && kind !== "muon") return;
   const { zero } = config.parallel;
-  const tensor = mesh?.shape.tensor ?? config.parallel.tensor;
   if (zero !== 0)
     throw new ConfigError(`config: optimizer.kind ${kind} needs whole parameters and does not run with parallel.zero ${zero} yet; use zero 0 (DDP)`);
   if (tensor > 1) throw new ConfigError(`config: optimizer.kind ${kind} needs whole parameters and does not run with parallel.tensor ${tensor} yet`);
@@ -116,4 +133,27 @@ function refuseCompressionOutsideDDP(config: Config): void {
   throw new ConfigError(
     `config: parallel.compression ${JSON.stringify(compression.kind)} compresses plain data parallel only (zero 0, tensor 1, pipeline 1); got zero ${zero}, tensor ${tensor}, pipeline ${pipeline}`,
   );
+}
+
+/**
+ * Tensor parallelism splits the gpt's heads (Megatron style) and runs beside DDP only: a
+ * ConfigError, naming the numbers, for another model, heads that do not split, ZeRO or a
+ * pipeline.
+ */
+function refuseTensorLayout(config: Config): void {
+  const { tensor: t, zero, pipeline } = config.parallel;
+  const model = config.model;
+  if (model.kind !== "gpt") throw new ConfigError(`config: parallel.tensor ${t} splits only the gpt model; model.kind is ${JSON.stringify(model.kind)}`);
+  if (model.heads % t !== 0)
+    throw new ConfigError(
+      `config: model.heads ${model.heads}: ${model.heads} heads do not split across ${t} tensor-parallel ranks (heads must be a multiple of parallel.tensor)`,
+    );
+  if (zero !== 0) throw new ConfigError(`config: parallel.tensor ${t} runs with parallel.zero 0 only (got zero ${zero})`);
+  if (pipeline !== 1) throw new ConfigError(`config: parallel.tensor ${t} does not combine with parallel.pipeline ${pipeline} yet`);
+}
+
+/** A pipeline runs with DDP across pipelines only: a ConfigError for a ZeRO stage. */
+function refusePipelineLayout(config: Config): void {
+  const { zero, pipeline } = config.parallel;
+  if (zero !== 0) throw new ConfigError(`parallel.zero ${zero} with parallel.pipeline ${pipeline} is not supported yet; use zero 0 (DDP across pipelines)`);
 }

@@ -12,7 +12,9 @@ import { SingleProcess, type Strategy } from "../parallel/strategy.js";
 import { defaultGenerator } from "../tensor/random.js";
 import { tidy } from "../tensor/scope.js";
 import type { Tensor } from "../tensor/tensor.js";
+import type { CompileStats } from "../compile/index.js";
 import { microBatchesOfStep, stepsPerEpoch } from "./accumulate.js";
+import { CompiledMicroBatches } from "./compiled_micro_batches.js";
 import type { Callback, EvalInfo, StepInfo } from "./callbacks.js";
 import { assertSameModel, type CheckpointContent, type LoadedCheckpoint } from "./checkpoint.js";
 import type { Batch, Task } from "./task.js";
@@ -54,6 +56,12 @@ export interface TrainerOptions {
    * data parallelism every rank must get the same answer at the same step.
    */
   stopRequested?: () => string | null;
+  /**
+   * Compile each step's forward and backward (src/compile): recorded on the first two steps of
+   * each batch shape, replayed after, with the optimizer, unscaling and clipping run as before.
+   * One process and DDP only. Absent or null: eager.
+   */
+  compile?: { cacheSize?: number; log?: (line: string) => void } | null;
 }
 
 export interface FitResult {
@@ -70,6 +78,8 @@ export interface FitResult {
   skippedSteps: number;
   /** Why training was interrupted (TrainerOptions.stopRequested), or null. */
   interrupted: string | null;
+  /** Compilations, replays and compile time under TrainerOptions.compile, else null. */
+  compile: CompileStats | null;
 }
 
 /** A loss that is not a finite number: training stops with this error. */
@@ -98,12 +108,28 @@ export class Trainer {
   private dataWait = 0;
   private lastEval: EvalInfo | null = null;
   readonly strategy: Strategy;
+  private readonly compiled: CompiledMicroBatches | null;
 
   constructor(readonly options: TrainerOptions) {
     const k = options.accumulate ?? 1;
     if (!Number.isInteger(k) || k < 1) throw new RangeError(`Trainer: accumulate must be a positive integer, got ${k}`);
     this.strategy = options.strategy ?? new SingleProcess(options.model);
     if (this.strategy.module !== options.model) throw new Error("Trainer: the strategy was made for another model than options.model");
+    const { compile } = options;
+    this.compiled = compile
+      ? new CompiledMicroBatches({
+          ...options,
+          strategy: this.strategy,
+          precision: options.precision ?? "float32",
+          gradScaler: options.gradScaler ?? null,
+          ...compile,
+        })
+      : null;
+  }
+
+  /** Compile counts and times under TrainerOptions.compile, else null. @example trainer.compileStats?.compilations */
+  get compileStats(): CompileStats | null {
+    return this.compiled?.stats ?? null;
   }
 
   /** Seconds of training so far (evaluation and checkpoints excluded). */
@@ -187,6 +213,7 @@ export class Trainer {
       dataWaitSeconds: this.dataWait,
       skippedSteps: this.options.gradScaler?.skippedSteps ?? 0,
       interrupted: this.interruptReason,
+      compile: this.compileStats,
     };
   }
 
@@ -194,14 +221,29 @@ export class Trainer {
     const { optimizer, scheduler, task, gradScaler, prepareBatch } = this.options;
     let lossValue = 0,
       dataWait = 0;
-    for (let i = 0; i < micro; i++) {
+    const nextBatch = (i: number): Batch => {
       const waitStart = performance.now();
       const next = iterator.next();
       dataWait += (performance.now() - waitStart) / 1000;
       if (next.done) throw new Error(`Trainer: the loader ended its epoch ${micro - i} batches before its length (${this.options.train.length}) said`);
       const batch = prepareBatch ? prepareBatch(next.value, this.step) : next.value;
       this.processed += task.size(batch);
-      lossValue += this.backwardMicroBatch(batch, micro, i === micro - 1) / micro;
+      return batch;
+    };
+    if (this.compiled) {
+      // The compiled step takes all of the step's micro-batches at once.
+      const batches: Batch[] = [];
+      try {
+        for (let i = 0; i < micro; i++) batches.push(nextBatch(i));
+        for (const value of this.compiled.run(batches)) lossValue += this.finiteLoss(value) / micro;
+      } finally {
+        for (const b of batches) {
+          b.x.dispose();
+          b.y.dispose();
+        }
+      }
+    } else {
+      for (let i = 0; i < micro; i++) lossValue += this.backwardMicroBatch(nextBatch(i), micro, i === micro - 1) / micro;
     }
     this.dataWait += dataWait;
     if (gradScaler) this.strategy.unscale(gradScaler, optimizer);

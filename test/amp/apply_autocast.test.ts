@@ -10,6 +10,7 @@ import { apply1, type OpDef } from "../../src/autograd/op.js";
 import { causalSelfAttention, scaledDotProductAttention } from "../../src/ops/attention.js";
 import { cast } from "../../src/ops/cast.js";
 import { conv2d } from "../../src/ops/conv.js";
+import { linearGelu } from "../../src/ops/linear_gelu.js";
 import { linear, matmul } from "../../src/ops/matmul.js";
 import { autocastInputCount, OP_NAMES, OPS, type TableOpName } from "../../src/ops/registry.js";
 import { randn } from "../../src/tensor/random.js";
@@ -66,6 +67,7 @@ describe("apply() autocasts by the op table", () => {
     const calls: Partial<Record<TableOpName, () => Tensor>> = {
       matmul: () => matmul(randn([3, 4]), randn([4, 5])),
       linear: () => linear(randn([3, 4]), randn([5, 4]), randn([5])),
+      linearGelu: () => linearGelu(randn([3, 4]), randn([5, 4]), randn([5])),
       conv2d: () => conv2d(randn([1, 2, 5, 5]), randn([3, 2, 3, 3]), randn([3])),
       scaledDotProductAttention: () => scaledDotProductAttention(randn([1, 2, 4, 8]), randn([1, 2, 4, 8]), randn([1, 2, 4, 8])),
       causalSelfAttention: () => causalSelfAttention(randn([1, 4, 24]), 2),

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
@@ -80,4 +80,21 @@ test("prepare names a missing input and an unwritable output; training names a c
   const tooLong = turbine(["train", "gpt-tokens.json", "--no-progress", "--set", "data.seqLenWarmup.start=64"]);
   assert.equal(tooLong.code, 2, tooLong.stderr);
   assert.match(tooLong.stderr, /data\.seqLenWarmup\.start 64 exceeds model\.context 16/);
+});
+
+test("`turbine launch -n 2 -- data prepare` (threads): no rank closes a file descriptor twice, so Node warns of none", () => {
+  writeFileSync(join(work, "launched.txt"), TEXT);
+  mkdirSync(join(work, "a-dir"));
+  // The output is a folder: the rename fails after the temporary file was closed, and giving up
+  // closed it a second time (a descriptor the other rank may have opened by then).
+  const failed = turbine(["launch", "-n", "2", "--", "data", "prepare", "launched.txt", "a-dir"]);
+  assert.equal(failed.code, 1, failed.stderr);
+  assert.match(failed.stderr, /a-dir: cannot write the token file \(EISDIR/);
+  assert.doesNotMatch(failed.stderr, /unmanaged mode|Warning/, "no warnings from the ranks");
+  const r = turbine(["launch", "-n", "2", "--", "data", "prepare", "launched.txt", "launched.tokens"]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.doesNotMatch(r.stderr, /unmanaged mode|Warning/);
+  const file = TokenFile.open(join(work, "launched.tokens"));
+  assert.equal(file.count, TEXT.length);
+  file.close();
 });

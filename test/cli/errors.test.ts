@@ -79,23 +79,52 @@ const cases: { args: string[]; code: number; says: RegExp; afterHelp?: boolean }
     says: /2000 validation windows exceed the \d+ this text holds; .*data\.valBatches × data\.batchSize = 2000 windows/,
   },
   // found by the flags fuzz (flags_fuzz.test.ts): values the schema or the parser let through
+  // (100000000 is refused before that, by the memory floor: its activations alone need a terabyte)
+  {
+    args: ["train", "mlp", "--set", "data.batchSize=100000"],
+    code: 2,
+    says: /^turbine: config: data\.batchSize 100000 is larger than the training set \(60000 samples\); give data\.batchSize ≤ 60000/,
+  },
   {
     args: ["train", "mlp", "--set", "data.batchSize=100000000"],
     code: 2,
-    says: /^turbine: config: data\.batchSize 100000000 is larger than the training set \(60000 samples\); give data\.batchSize ≤ 60000/,
+    says: /^turbine: config: a batch of data\.batchSize 100000000 keeps at least [\d.]+ TiB of activations and this machine has .* of memory; lower data\.batchSize$/,
   },
   { args: ["train", ""], code: 2, says: /^turbine: config "": the path is empty; give a config file or a built-in name/ },
   { args: ["train", tinyGpt, "--set", "train.threads=5000"], code: 2, says: /train\.threads: got 5000; expected a number ≤ 1024/ },
+  // Sizes that cannot fit are refused from the config, before building (this was an allocation failure, exit 1, after seconds).
   {
     args: ["train", tinyGpt, "--set", "model.width=1000000000", "--set", "model.heads=1"],
-    code: 1,
-    says: /^turbine: out of memory \(Array buffer allocation failed\): the config's sizes need more than this machine gives; lower the model's sizes/,
+    code: 2,
+    says: /^turbine: config: the model \(model\.layers 1, model\.width 1000000000, model\.context 8\) has [\d,]+ parameters, .* and this machine has .* of memory; lower the model's sizes$/,
+  },
+  // (this one built for minutes, growing memory)
+  {
+    args: ["train", tinyGpt, "--set", "model.layers=100000000"],
+    code: 2,
+    says: /^turbine: config: the model \(model\.layers 100000000, model\.width 8, model\.context 8\) has 87,200,000,088 parameters, .*; lower the model's sizes$/,
+  },
+  {
+    args: ["launch", "-n", "2", "--", "train", tinyGpt, "--set", "model.layers=100000000"],
+    code: 2,
+    says: /^turbine: config: the model \(model\.layers 100000000, .* per rank, 2 ranks on this machine, and this machine has .*; lower the model's sizes$/,
+  },
+  { args: ["train", tinyGpt, "--set", "model.heads=3"], code: 2, says: /^turbine: config: model\.width 8 is not a multiple of model\.heads 3; / },
+  {
+    args: ["train", "cnn", "--set", "model.channels=[8,8,8,8]"],
+    code: 2,
+    says: /^turbine: config: model\.channels has 4 stages; a 28×28 image allows at most 3 /,
   },
   { args: ["sample"], code: 2, says: /^turbine: sample: required option '--checkpoint <dir>' not specified; see turbine sample --help$/ },
   {
     args: ["sample", "--checkpoint", checkpoints, "--tokens", "many"],
     code: 2,
-    says: /sample: option '--tokens <n>' argument 'many' is invalid\. expected an integer ≥ 0/,
+    says: /sample: option '--tokens <n>' argument 'many' is invalid\. expected an integer from 0 to 1000000/,
+  },
+  {
+    args: ["sample", "--checkpoint", checkpoints, "--tokens", "1e15"],
+    code: 2,
+    says: /sample: option '--tokens <n>' argument '1e15' is invalid\. expected an integer from 0 to 1000000; see turbine sample --help$/,
   },
   { args: ["sample", "--checkpoint", checkpoints, "--temperature", "-1"], code: 2, says: /argument '-1' is invalid\. expected a number ≥ 0/ },
   { args: ["sample", "--checkpoint", checkpoints, "--top-k", "2.5"], code: 2, says: /argument '2\.5' is invalid\. expected an integer ≥ 0/ },
@@ -118,7 +147,8 @@ const cases: { args: string[]; code: number; says: RegExp; afterHelp?: boolean }
     says: /bench: option '--workloads <list>' argument 'mlp,rnn' is invalid\. unknown workload "rnn"; expected mlp, cnn, gpt/,
   },
   { args: ["bench", "--precision", "fp8"], code: 2, says: /argument 'fp8' is invalid\. Allowed choices are f32, bf16; see turbine bench --help$/ },
-  { args: ["bench", "--repeats", "0"], code: 2, says: /argument '0' is invalid\. expected an integer ≥ 1/ },
+  { args: ["bench", "--repeats", "0"], code: 2, says: /argument '0' is invalid\. expected an integer from 1 to 1000/ },
+  { args: ["bench", "--steps", "1e15"], code: 2, says: /bench: option '--steps <n>' argument '1e15' is invalid\. expected an integer from 1 to 1000000/ },
   { args: ["bench", "--ops", "rnn"], code: 2, says: /option '--ops <workload>' argument 'rnn' is invalid/ },
   // data prepare
   { args: ["data"], code: 2, says: /^turbine: data: a command is needed; see turbine data --help$/, afterHelp: true },

@@ -62,13 +62,26 @@ const unknownFlag = fc.constantFrom("--bogus", "-x", "--set=", "--no-list", "---
 function plausibleValues(option: Option): string[] {
   const named: Record<string, string[]> = {
     "--checkpoint": [tinyRun, join(work, "a-folder"), "missing"],
+    "--out": [join(work, "report.html"), join(work, "a-folder"), join(work, "new", "r.html")],
     "--resume": [tinyRun, join(work, "a-folder"), corpus],
     "--hostfile": [corpus, "missing"],
     "--backend": ["threads", "mpi", "nccl"],
     "--workloads": ["mlp", "gpt,cnn", "mlp,rnn", ","],
     "--prompt": ["and ", "Z", "\n"],
     // Values that pass the schema and fail when the run starts (allocation, cross-field checks).
-    "--set": ["model.width=1000000000", "model.heads=3", "train.threads=5000", "data.valBatches=1000", "__proto__.x=1", "=", "train.steps"],
+    // Sizes a machine cannot hold (refused from the config before any building) and counts that could never finish.
+    "--set": [
+      "model.width=1000000000",
+      "model.layers=100000000",
+      "data.batchSize=100000000",
+      "model.heads=3",
+      "train.threads=5000",
+      "data.valBatches=1000",
+      "__proto__.x=1",
+      "=",
+      "train.steps",
+    ],
+    "--tokens": ["1", "2", "1e15", "1000001"],
   };
   return named[option.long ?? ""] ?? option.argChoices ?? ["1", "2"];
 }
@@ -114,12 +127,16 @@ const dataLine = fc
     flags(commandNamed("data").commands[0]!),
   )
   .map(([args, f]) => ["data", "prepare", ...args, ...f]);
+// report reads run folders (the tiny run, its name's folder, or what is no run) and writes one page.
+const reportLine = fc
+  .tuple(fc.array(path(tinyRun, join(work, "runs", "tiny")), { maxLength: 3 }), flags(commandNamed("report")))
+  .map(([runs, f]) => ["report", ...runs, ...f]);
 const rankLine = fc.oneof(trainLine, sampleLine, benchLine, dataLine, fc.constant(["fly"]), fc.constant([] as string[]));
 const launchLine = fc
   .tuple(flags(commandNamed("launch")), fc.constantFrom(["-n", "2"], ["--nproc-per-node", "1"], []), fc.boolean(), rankLine)
   .map(([f, ranks, separated, rank]) => ["launch", ...ranks, ...f, ...(separated ? ["--"] : []), ...rank]);
 const topLine = fc.array(fc.oneof(unknownFlag, wrongValue, fc.constantFrom("trian", "data", "-V")), { maxLength: 2 });
-const anyLine = fc.oneof({ weight: 3, arbitrary: trainLine }, sampleLine, benchLine, dataLine, { weight: 2, arbitrary: launchLine }, topLine);
+const anyLine = fc.oneof({ weight: 3, arbitrary: trainLine }, sampleLine, benchLine, dataLine, reportLine, { weight: 2, arbitrary: launchLine }, topLine);
 
 /** A stack trace's frames, or the prefix of an error printed whole ("TypeError: ..."). */
 const STACK = /^\s+at \S|^turbine: [A-Z]\w*Error:/m;
@@ -128,7 +145,7 @@ test("in-process: any line of flags parses, or ends in a usage or config error (
   // Every command's flags through commander and the rank check of `turbine launch` (train's
   // config included), without running anything: hundreds of lines in a second.
   await fc.assert(
-    fc.asyncProperty(fc.oneof(trainLine, sampleLine, benchLine, dataLine, fc.constant(["fly"])), async (argv) => {
+    fc.asyncProperty(fc.oneof(trainLine, sampleLine, benchLine, dataLine, reportLine, fc.constant(["fly"])), async (argv) => {
       try {
         await checkRankCommand(argv.filter((a) => a !== "--help"));
       } catch (error) {

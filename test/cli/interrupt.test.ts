@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { open } from "node:fs/promises";
+import { setTimeout as sleep } from "node:timers/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
@@ -132,4 +134,64 @@ test("Ctrl-C at the terminal under turbine launch --backend mpi: mpirun passes i
   assert.ok(hint, r.output);
   assert.ok(savedAt(join(work, hint[3]!), Number(hint[2])), "the checkpoint of the last step");
   assert.doesNotMatch(r.output, /\x1b\[/, "no escape codes in output that is not a terminal");
+});
+
+test("SIGTERM while the run is being built (its text still being read): it ends before training, exit 143, the message, no run folder", {
+  timeout: 120_000,
+}, async () => {
+  // The text comes through a named pipe: turbine's read of it waits inside the build (the stop
+  // watch is on by then) until this test writes it, so the signal lands there every time.
+  const fifo = join(work, "text.fifo");
+  execFileSync("mkfifo", [fifo]);
+  const config = join(work, "fifo-gpt.json");
+  const outDir = join(work, "built");
+  const model = { kind: "gpt", layers: 1, heads: 1, width: 8, context: 8 };
+  writeFileSync(
+    config,
+    JSON.stringify({ name: "fifo", outDir, model, data: { kind: "text", path: fifo, batchSize: 2, valBatches: 1 }, train: { steps: 5000 } }),
+  );
+  const proc = spawn(process.execPath, [cli, "train", config, "--no-progress"], { cwd: work });
+  let output = "";
+  proc.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  proc.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => proc.on("exit", (code) => resolve(code)));
+  // Opening the pipe to write returns once turbine has opened it to read.
+  const writer = await open(fifo, "w");
+  proc.kill("SIGTERM");
+  // The handler runs on whichever thread the kernel picks: give it time before the build goes on.
+  await sleep(500);
+  await writer.write("and god said let there be light and there was light\n".repeat(60));
+  await writer.close();
+  const started = Date.now();
+  const code = await exited;
+  assert.equal(code, 143, output);
+  assert.match(output, /^interrupted by SIGTERM before training started; nothing was written$/m);
+  assert.doesNotMatch(output, /after step|resume with/);
+  assert.ok(!existsSync(outDir), "no run folder");
+  assert.ok(Date.now() - started < 30_000, "ended promptly once the text was read");
+});
+
+test("SIGTERM during `turbine data prepare`: it ends after the chunk in hand, exit 143, neither the output nor a temporary file left", {
+  timeout: 120_000,
+}, async () => {
+  // ~66 MB: the second pass (the one that writes) takes 16 chunks of 4 MiB, long enough to be caught in.
+  const text = join(work, "big.txt");
+  writeFileSync(text, "And God said, Let there be light: and there was light.\n".repeat(1_200_000));
+  const proc = spawn(process.execPath, [cli, "data", "prepare", text, "big.tokens"], { cwd: work });
+  let output = "";
+  proc.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  const written = (): string[] => readdirSync(work).filter((f) => f.startsWith("big.tokens"));
+  // The temporary output appears when the second pass starts: the stop watch is on by then.
+  const poll = setInterval(() => {
+    if (written().some((f) => f.endsWith(".tmp"))) {
+      clearInterval(poll);
+      proc.kill("SIGTERM");
+    }
+  }, 5);
+  const code = await new Promise<number | null>((resolve) => proc.on("exit", (c) => resolve(c)));
+  clearInterval(poll);
+  rmSync(text);
+  assert.equal(code, 143, output);
+  assert.match(output, /^interrupted by SIGTERM; big\.tokens was not written$/m);
+  assert.deepEqual(written(), [], "no output, no temporary file");
 });

@@ -76,8 +76,9 @@ test("--json ends with the run summary; resuming gives the weights of an uninter
   const r = turbine(["train", ...SMALL, "--set", "checkpoint.every=3", "--set", `outDir=${full}`, "--json"]);
   assert.equal(r.code, 0, r.stderr);
   const summary = JSON.parse(r.stdout.trim().split("\n").at(-1)!);
-  // model_state_bytes joined the summary with parallel.offload, comm_bytes with parallel.compression
-  // (the behaviour changes this list follows); one process sends nothing, so comm_bytes is null.
+  // model_state_bytes joined the summary with parallel.offload, comm_bytes with parallel.compression,
+  // compile with train.compile (the behaviour changes this list follows); one process sends
+  // nothing, so comm_bytes is null, and an eager run compiles nothing, so compile is null.
   assert.deepEqual(Object.keys(summary), [
     "steps",
     "epochs",
@@ -89,8 +90,10 @@ test("--json ends with the run summary; resuming gives the weights of an uninter
     "peak_bytes",
     "model_state_bytes",
     "comm_bytes",
+    "compile",
   ]);
   assert.equal(summary.comm_bytes, null);
+  assert.equal(summary.compile, null);
   assert.deepEqual(summary.model_state_bytes, {
     parameters: 12_730 * 4,
     gradients: 12_730 * 4,

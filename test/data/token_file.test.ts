@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 
-import { prepareTokenFile } from "../../src/data/prepare.js";
+import { PrepareInterrupted, prepareTokenFile } from "../../src/data/prepare.js";
 import { TokenFile, TokenFileError, TokenFileWriter, bytesPerToken, tokenDType } from "../../src/data/token_file.js";
 import { CharTokenizer } from "../../src/data/tokenizer.js";
 
@@ -154,4 +154,25 @@ test("prepare names a missing input, an unwritable output, invalid UTF-8 and an 
     [],
     "an aborted write leaves nothing",
   );
+});
+
+test("a stop requested during prepare ends it after the chunk in hand, in either pass, leaving no output and no temporary file", () => {
+  const src = join(tmp, "stopped.txt");
+  writeFileSync(src, TEXT);
+  const chunks = Math.ceil(Buffer.byteLength(TEXT) / 64);
+  // The first pass reads `chunks` chunks; a stop at chunk 3 of the first or of the second.
+  for (const at of [3, chunks + 3]) {
+    let polls = 0;
+    const out = join(tmp, `stopped-${at}.tokens`);
+    assert.throws(
+      () => prepareTokenFile(src, out, { chunkBytes: 64, stopRequested: () => (++polls === at ? "SIGTERM" : null) }),
+      (e: unknown) => e instanceof PrepareInterrupted && e.reason === "SIGTERM",
+    );
+    assert.equal(polls, at, "stopped at the first poll that asked");
+    assert.deepEqual(
+      readdirSync(tmp).filter((f) => f.startsWith(`stopped-${at}`)),
+      [],
+      "nothing written",
+    );
+  }
 });

@@ -3,6 +3,7 @@ import { describe, test } from "node:test";
 
 import { backward } from "../../src/autograd/backward.js";
 import { add, mul } from "../../src/ops/binary.js";
+import { cast } from "../../src/ops/cast.js";
 import { copyOf } from "../../src/ops/inplace.js";
 import { sum } from "../../src/ops/reduce.js";
 import { DTYPES } from "../../src/tensor/dtype.js";
@@ -68,7 +69,8 @@ function checkCase(op: string, c: FixtureCase, run: OpRunner, options: FixtureOp
     if (outs.length === 1) {
       backward(outs[0]!, gouts[0]!);
     } else {
-      const terms = outs.map((o, i) => sum(mul(o, gouts[i]!)));
+      // Outputs of different dtypes (a float32 sum and its bfloat16 norm) add up in float32.
+      const terms = outs.map((o, i) => cast(sum(mul(o, gouts[i]!)), "float32"));
       backward(terms.reduce((a, b) => add(a, b)));
     }
     for (const n of Object.keys(c.grads)) {

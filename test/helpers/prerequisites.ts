@@ -9,7 +9,7 @@ import { repoRoot } from "./paths.js";
 
 /**
  * Skips for missing prerequisites that cannot hide in CI. scripts/setup.sh installs every
- * prerequisite of the suite (Open MPI and the mpi addon, Fashion-MNIST, iproute2, script(1)) and
+ * prerequisite of the suite (Open MPI and the mpi addon, Fashion-MNIST, iproute2, script(1), chromium) and
  * .ci/run sets TURBINE_CI=1 after it, so there a missing prerequisite is a failure (one failing
  * test naming it), not a quiet skip. Elsewhere (a developer's machine without them) the tests
  * that need it are skipped with the reason.
@@ -42,6 +42,11 @@ export function missingMpi(): string | null {
 /** Why Fashion-MNIST cannot be read here, or null. */
 export function missingFashionMnist(): string | null {
   return existsSync(FashionMNIST.defaultRoot) ? null : "dataset-fashion-mnist is not installed";
+}
+
+/** Why no headless browser can open a page here (Debian's chromium missing), or null. */
+export function missingChromium(): string | null {
+  return has("chromium") ? null : "chromium (Debian's chromium package) is not installed";
 }
 
 /** Why no terminal can be emulated here (script(1) from bsdutils missing), or null. */

@@ -70,6 +70,7 @@ describe("op table", () => {
         crossEntropy: "f32",
         matmul: "low",
         linear: "low",
+        linearGelu: "low",
         conv2d: "low",
         scaledDotProductAttention: "low",
         causalSelfAttention: "low",

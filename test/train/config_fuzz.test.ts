@@ -7,6 +7,7 @@ import fc from "fast-check";
 
 import { DEFAULT_CONFIG } from "../../src/train/config.js";
 import { applyOverrides, ConfigError, configReference, parseConfig } from "../../src/train/config_file.js";
+import { checkMemoryFloor, memoryFloor } from "../../src/train/memory_floor.js";
 import { repoRoot } from "../helpers/paths.js";
 
 // Property-based fuzz tests of the config path, run in-process on the parse functions: whatever a
@@ -167,5 +168,35 @@ test("any config file content: a valid config, or an error listing each problem 
         );
     }),
     { seed: 15, numRuns: 1500 },
+  );
+});
+
+/** A size field set anywhere from 1 to far beyond any machine (lists for the mlp's and cnn's widths). */
+const sizeOption = fc
+  .tuple(
+    fc.constantFrom("model.layers", "model.width", "model.context", "model.hidden", "model.channels", "model.moe.experts", "data.batchSize", "parallel.zero"),
+    fc.oneof(fc.integer({ min: 1, max: 64 }), fc.integer({ min: 1, max: 2 ** 50 })),
+  )
+  .map(([path, n]) => (path === "model.channels" || (path === "model.hidden" && n % 2 === 0) ? `${path}=[${n}]` : `${path}=${n}`));
+
+test("sizes of any magnitude: a valid config fits the floor or is refused by a ConfigError naming the model's sizes or data.batchSize", () => {
+  const memory = 64 * 2 ** 30;
+  fc.assert(
+    fc.property(fc.constantFrom(...bases), fc.array(sizeOption, { minLength: 1, maxLength: 4 }), (base, sets) => {
+      const valid = (() => {
+        try {
+          return parseConfig(applyOverrides(base, sets), "fuzz");
+        } catch {
+          return null; // the other properties cover invalid configs
+        }
+      })();
+      if (valid === null) return;
+      const error = parseOrConfigError(() => checkMemoryFloor(valid, { memory }));
+      if (error === null) return;
+      if (/model\.channels has \d+ stages/.test(error.message)) return;
+      assert.ok(Number.isFinite(memoryFloor(valid).total) && memoryFloor(valid).total > memory, `refused only above the memory: ${error.message}`);
+      assert.match(error.message, /^config: (the model \(model\.|a batch of data\.batchSize )[^\n]*; lower (the model's sizes|data\.batchSize)$/);
+    }),
+    { seed: 15, numRuns: 400 },
   );
 });

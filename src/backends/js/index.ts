@@ -4,6 +4,7 @@
  * `TURBINE_BACKEND=js` runs everything on it.
  */
 import type { Kernels } from "../kernels.js";
+import * as add_layer_norm from "./add_layer_norm.js";
 import * as attention from "./attention.js";
 import * as binary from "./binary.js";
 import * as cast from "./cast.js";
@@ -18,6 +19,7 @@ import * as dropout from "./dropout.js";
 import * as embedding from "./embedding.js";
 import * as grad_scaler from "./grad_scaler.js";
 import * as layer_norm from "./layer_norm.js";
+import * as linear_gelu from "./linear_gelu.js";
 import * as meta_fields from "./meta_fields.js";
 import * as matmul from "./matmul.js";
 import * as optimizer_steps from "./optimizer_steps.js";
@@ -53,8 +55,14 @@ export const jsKernels: Kernels = {
   unscaleAndCheck: grad_scaler.unscaleAndCheck,
   layerNorm: layer_norm.layerNorm,
   layerNormBackward: layer_norm.layerNormBackward,
+  addLayerNorm: add_layer_norm.addLayerNorm,
+  addLayerNormBackward: add_layer_norm.addLayerNormBackward,
   matmul: matmul.matmul,
+  matmulGelu: linear_gelu.matmulGelu,
+  geluBiasBackward: linear_gelu.geluBiasBackward,
   adamStep: optimizer_steps.adamStep,
+  adamStepMulti: optimizer_steps.adamStepMulti,
+  lionStepMulti: optimizer_steps.lionStepMulti,
   sgdStep: optimizer_steps.sgdStep,
   maxPool2d: pool.maxPool2d,
   maxPool2dBackward: pool.maxPool2dBackward,

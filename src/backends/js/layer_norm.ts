@@ -10,8 +10,8 @@ import { Args } from "./args.js";
 import { decode, DTYPE, encode } from "./dtype.js";
 import { cNumber, optionalF32 } from "./kernel_args.js";
 
-// rows × cols with the native addon's message for a count that cannot exist.
-function matrixNumel(args: Args, rows: unknown, cols: unknown): { rows: number; cols: number; numel: number } {
+/** rows × cols, with the native addon's message for a count that cannot exist. @example matrixNumel(args, 2, 3).numel // 6 */
+export function matrixNumel(args: Args, rows: unknown, cols: unknown): { rows: number; cols: number; numel: number } {
   const r = args.integer("rows", rows),
     c = args.integer("cols", cols);
   return { rows: r, cols: c, numel: args.numel([r, c]) };
@@ -82,15 +82,35 @@ export const layerNormBackward: Kernels["layerNormBackward"] = (dtype, grad, x, 
   const dw = optionalF32(args, "dweight", dweight, shape.cols);
   const db = optionalF32(args, "dbias", dbias, shape.cols);
 
-  const { cols: n } = shape;
-  const g = decode(gDt, grad),
-    xv = decode(dt, x);
-  const dxOut = new Float64Array(dx ? shape.numel : 0),
+  const { dx: dxOut, dweight: dwSum, dbias: dbSum } = layerNormGradients(decode(gDt, grad), decode(dt, x), w, mean, rstd, shape.rows, shape.cols, !!dx);
+  if (dx) encode(dt, dxOut, dx);
+  if (dw) dw.set(dwSum);
+  if (db) db.set(dbSum);
+};
+
+/**
+ * LayerNorm's gradients in float64 from the upstream gradient g and the input xv (both decoded),
+ * the saved mean pair and rstd: dx (empty unless wantDx), dweight and dbias (summed over rows).
+ *
+ * @example
+ * const { dx } = layerNormGradients(g, xv, null, mean, rstd, rows, cols, true);
+ */
+export function layerNormGradients(
+  g: Float64Array,
+  xv: Float64Array,
+  w: Float32Array | null,
+  mean: Float32Array,
+  rstd: Float32Array,
+  rows: number,
+  n: number,
+  wantDx: boolean,
+): { dx: Float64Array; dweight: Float64Array; dbias: Float64Array } {
+  const dxOut = new Float64Array(wantDx ? rows * n : 0),
     dwSum = new Float64Array(n),
     dbSum = new Float64Array(n);
   const xhat = new Float64Array(n),
     ghat = new Float64Array(n);
-  for (let r = 0; r < shape.rows; r++) {
+  for (let r = 0; r < rows; r++) {
     const mu = mean[2 * r]! + mean[2 * r + 1]!,
       inv = rstd[r]!;
     let sumG = 0,
@@ -104,9 +124,7 @@ export const layerNormBackward: Kernels["layerNormBackward"] = (dtype, grad, x, 
       sumG += ghat[j]!;
       sumGX += ghat[j]! * xhat[j]!;
     }
-    if (dx) for (let j = 0; j < n; j++) dxOut[r * n + j] = inv * (ghat[j]! - sumG / n - xhat[j]! * (sumGX / n));
+    if (wantDx) for (let j = 0; j < n; j++) dxOut[r * n + j] = inv * (ghat[j]! - sumG / n - xhat[j]! * (sumGX / n));
   }
-  if (dx) encode(dt, dxOut, dx);
-  if (dw) dw.set(dwSum);
-  if (db) db.set(dbSum);
-};
+  return { dx: dxOut, dweight: dwSum, dbias: dbSum };
+}

@@ -4,6 +4,7 @@
  * [K, M] when transA, B stored [N, K] when transB), a batch of 1 broadcast against the other.
  * Products are summed in float64 and the result rounded once into C's dtype.
  */
+import type { TypedArray } from "../dtype.js";
 import type { Kernels, MatmulMetaField } from "../kernels.js";
 import { Args } from "./args.js";
 import { decode, DTYPE, encode } from "./dtype.js";
@@ -29,7 +30,27 @@ export const MATMUL_META = { batchA: 0, batchB: 1, m: 2, n: 3, k: 4, transA: 5, 
  * matmul(Float32Array.of(1, 2), Float32Array.of(3, 4), c, null, 0, 0, Int32Array.of(1, 1, 1, 1, 2, 0, 0, 0)); // c = [11]
  */
 export const matmul: Kernels["matmul"] = (a, b, c, bias, dtypeAB, dtypeC, meta) => {
-  const args = new Args("matmul");
+  const { values, dtypeC: tc } = checkedProduct(new Args("matmul"), a, b, c, bias, dtypeAB, dtypeC, meta);
+  encode(tc, values, c);
+};
+
+/**
+ * The checks of a matmul-shaped call (`args` names the kernel) and its exact result in float64:
+ * a·b (+ bias) (+ c when accumulating), before the rounding into c.
+ *
+ * @example
+ * const { values } = checkedProduct(new Args("matmulGelu"), a, b, c, null, 0, 0, meta);
+ */
+export function checkedProduct(
+  args: Args,
+  a: TypedArray,
+  b: TypedArray,
+  c: TypedArray,
+  bias: Float32Array | null,
+  dtypeAB: number,
+  dtypeC: number,
+  meta: Int32Array,
+): { values: Float64Array; dtypeC: number } {
   const tab = args.floatDtype("dtypeAB", dtypeAB);
   const tc = args.floatDtype("dtypeC", dtypeC);
   const { batchA, batchB, m, n, k, ...flags } = readMeta(args, meta, MATMUL_META);
@@ -64,5 +85,5 @@ export const matmul: Kernels["matmul"] = (a, b, c, bias, dtypeAB, dtypeC, meta) 
       }
     }
   }
-  encode(tc, out, c);
-};
+  return { values: out, dtypeC: tc };
+}

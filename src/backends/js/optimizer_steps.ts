@@ -1,8 +1,10 @@
 /**
  * Fused optimizer steps (native/optim.cc): one pass over a float32 parameter updates it and
- * its state with PyTorch's single-tensor Adam/AdamW and SGD formulas. Here every step is
- * computed in float64 from the stored float32 values and rounded once when stored, so the
- * result is the exact update that native approximates to float32 rounding.
+ * its state with PyTorch's single-tensor Adam/AdamW and SGD formulas, and with Lion's; the
+ * multi-tensor kernels run them over lists of parameters. Here every step is computed in
+ * float64 from the stored float32 values and rounded once when stored, so the result is the
+ * exact update that native approximates to float32 rounding (Lion's native step computes in
+ * float64 too, and gives these bits).
  */
 import type { Kernels } from "../kernels.js";
 import { Args } from "./args.js";
@@ -80,4 +82,68 @@ export const sgdStep: Kernels["sgdStep"] = (param, grad, momentumBuffer, hyper) 
     }
     param[i] = param[i]! - lr * d;
   }
+};
+
+/** Throws unless every list holds `count` entries. */
+function sameLengths(args: Args, count: number, lists: Record<string, readonly unknown[]>): void {
+  for (const [name, list] of Object.entries(lists)) {
+    args.requireType(Array.isArray(list), () => `argument '${name}' must be an array`);
+    args.require(list.length === count, () => `${name} holds ${list.length} entries, params ${count}`);
+  }
+}
+
+/**
+ * adamStep over every parameter of the lists (paramsBf16's entries may be null); hyper holds one
+ * row of adamStep's seven values per parameter. Every array is checked before any is written.
+ *
+ * @example
+ * adamStepMulti([p1, p2], [g1, g2], [m1, m2], [v1, v2], [null, null], hyperRows);
+ */
+export const adamStepMulti: Kernels["adamStepMulti"] = (params, grads, expAvgs, expAvgSqs, paramsBf16, hyper) => {
+  const args = new Args("adamStepMulti");
+  args.requireType(Array.isArray(params), () => "argument 'params' must be an array");
+  const count = params.length;
+  sameLengths(args, count, { grads, expAvgs, expAvgSqs, paramsBf16 });
+  const h = args.doubles("hyper", hyper, 7 * count);
+  params.forEach((p, k) => {
+    const n = args.elements(`params[${k}]`, p, DTYPE.float32);
+    args.sized(`grads[${k}]`, grads[k], DTYPE.float32, n);
+    args.sized(`expAvgs[${k}]`, expAvgs[k], DTYPE.float32, n);
+    args.sized(`expAvgSqs[${k}]`, expAvgSqs[k], DTYPE.float32, n);
+    if (paramsBf16[k] !== null && paramsBf16[k] !== undefined) args.sized(`paramsBf16[${k}]`, paramsBf16[k], DTYPE.bfloat16, n);
+    args.require(h[7 * k + 5]! >= 1, () => `step must be at least 1, got ${h[7 * k + 5]}`);
+  });
+  params.forEach((p, k) => adamStep(p, grads[k]!, expAvgs[k]!, expAvgSqs[k]!, paramsBf16[k] ?? null, h.subarray(7 * k, 7 * k + 7)));
+};
+
+/**
+ * Lion (Chen et al.) over every parameter of the lists: p ← p·(1 − lr·wd) − lr·sign(β1·m +
+ * (1 − β1)·g), then m ← β2·m + (1 − β2)·g; hyper holds one row [lr, beta1, beta2, weightDecay]
+ * per parameter.
+ *
+ * @example
+ * lionStepMulti([p], [g], [m], Float64Array.of(1e-4, 0.9, 0.99, 0));
+ */
+export const lionStepMulti: Kernels["lionStepMulti"] = (params, grads, expAvgs, hyper) => {
+  const args = new Args("lionStepMulti");
+  args.requireType(Array.isArray(params), () => "argument 'params' must be an array");
+  const count = params.length;
+  sameLengths(args, count, { grads, expAvgs });
+  const h = args.doubles("hyper", hyper, 4 * count);
+  params.forEach((p, k) => {
+    const n = args.elements(`params[${k}]`, p, DTYPE.float32);
+    args.sized(`grads[${k}]`, grads[k], DTYPE.float32, n);
+    args.sized(`expAvgs[${k}]`, expAvgs[k], DTYPE.float32, n);
+  });
+  params.forEach((w, k) => {
+    const [lr, beta1, beta2, wd] = h.subarray(4 * k, 4 * k + 4) as unknown as [number, number, number, number];
+    const g = grads[k]!,
+      m = expAvgs[k]!;
+    const decay = 1 - lr * wd;
+    for (let i = 0; i < w.length; i++) {
+      const c = beta1 * m[i]! + (1 - beta1) * g[i]!;
+      w[i] = w[i]! * decay - lr * Math.sign(c);
+      m[i] = beta2 * m[i]! + (1 - beta2) * g[i]!;
+    }
+  });
 };

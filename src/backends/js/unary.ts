@@ -23,6 +23,12 @@ function geluTanhGate(x: number): number {
   return 1 / (1 + Math.exp(-2 * SQRT_2_OVER_PI * (x + GELU_COEFF * x * x * x)));
 }
 
+/** GELU with erf, x·Φ(x), in float64. @example geluErf(0) // 0 */
+export const geluErf = (x: number): number => 0.5 * x * erfc(-x * INV_SQRT_2);
+
+/** GELU's derivative Φ(x) + x·φ(x), in float64. @example geluErfGrad(0) // 0.5 */
+export const geluErfGrad = (x: number): number => 0.5 * erfc(-x * INV_SQRT_2) + x * INV_SQRT_2PI * Math.exp(-0.5 * x * x);
+
 type Forward = (x: number, alpha: number) => number;
 type Backward = (g: number, s: number, alpha: number) => number;
 
@@ -36,7 +42,7 @@ const FORWARD: Record<(typeof UNARY_OPS)[number], Forward> = {
   sigmoid: (x) => 1 / (1 + Math.exp(-x)),
   relu: (x) => (x > 0 ? x : 0),
   gelu_tanh: (x) => x * geluTanhGate(x),
-  gelu_erf: (x) => 0.5 * x * erfc(-x * INV_SQRT_2),
+  gelu_erf: geluErf,
   abs: (x) => Math.abs(x),
   sign,
   square: (x) => x * x,
@@ -57,7 +63,7 @@ const BACKWARD: Record<(typeof UNARY_BACKWARD_OPS)[number], Backward> = {
     const s = geluTanhGate(x);
     return g * (s + 2 * x * s * (1 - s) * SQRT_2_OVER_PI * (1 + 3 * GELU_COEFF * x * x));
   },
-  gelu_erf: (g, x) => g * (0.5 * erfc(-x * INV_SQRT_2) + x * INV_SQRT_2PI * Math.exp(-0.5 * x * x)),
+  gelu_erf: (g, x) => g * geluErfGrad(x),
   tanh: (g, y) => g * (1 - y * y),
   sigmoid: (g, y) => g * y * (1 - y),
   exp: (g, y) => g * y,

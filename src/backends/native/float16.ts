@@ -12,10 +12,10 @@ const F32 = 0;
 const F16 = 2;
 
 /** The kernels of the addon that take float16 through float32. */
-export type Float16Kernels = Pick<Kernels, "matmul" | "conv2d" | "conv2dBackwardData" | "conv2dBackwardWeights">;
+export type Float16Kernels = Pick<Kernels, "matmul" | "matmulGelu" | "conv2d" | "conv2dBackwardData" | "conv2dBackwardWeights">;
 
 /**
- * matmul, conv2d and conv2d's gradients of `addon`, taking float16 operands through float32.
+ * matmul, matmulGelu, conv2d and conv2d's gradients of `addon`, taking float16 operands through float32.
  * @example const { matmul } = float16ThroughFloat32(addon); matmul(a16, b16, c16, null, 2, 2, meta);
  */
 export function float16ThroughFloat32(addon: Kernels): Float16Kernels {
@@ -37,6 +37,14 @@ export function float16ThroughFloat32(addon: Kernels): Float16Kernels {
       const c32 = wide(c, dtypeC, meta[accumulate] !== 0);
       addon.matmul(wide(a, dtypeAB, true), wide(b, dtypeAB, true), c32, bias, dtypeAB === F16 ? F32 : dtypeAB, dtypeC === F16 ? F32 : dtypeC, meta);
       narrow(c32, c, dtypeC);
+    },
+    matmulGelu: (a, b, c, bias, dtypeAB, dtypeC, meta, preActivation) => {
+      if (dtypeAB !== F16 && dtypeC !== F16) return addon.matmulGelu(a, b, c, bias, dtypeAB, dtypeC, meta, preActivation);
+      const c32 = wide(c, dtypeC, false);
+      const pre32 = preActivation && wide(preActivation, dtypeC, false);
+      addon.matmulGelu(wide(a, dtypeAB, true), wide(b, dtypeAB, true), c32, bias, dtypeAB === F16 ? F32 : dtypeAB, dtypeC === F16 ? F32 : dtypeC, meta, pre32);
+      narrow(c32, c, dtypeC);
+      if (preActivation && pre32) narrow(pre32, preActivation, dtypeC);
     },
     conv2d: (x, w, bias, y, dtype, meta) => {
       if (dtype !== F16) return addon.conv2d(x, w, bias, y, dtype, meta);

@@ -10,7 +10,9 @@ import { crossEntropy } from "../../../src/backends/js/cross_entropy.js";
 import { dropout } from "../../../src/backends/js/dropout.js";
 import { embedding, embeddingBackward } from "../../../src/backends/js/embedding.js";
 import { unscaleAndCheck } from "../../../src/backends/js/grad_scaler.js";
-import { adamStep, sgdStep } from "../../../src/backends/js/optimizer_steps.js";
+import { addLayerNorm, addLayerNormBackward } from "../../../src/backends/js/add_layer_norm.js";
+import { geluBiasBackward, matmulGelu } from "../../../src/backends/js/linear_gelu.js";
+import { adamStep, adamStepMulti, lionStepMulti, sgdStep } from "../../../src/backends/js/optimizer_steps.js";
 import { randomInt, randomNormal, randomUniform } from "../../../src/backends/js/random.js";
 import { reduce } from "../../../src/backends/js/reduce.js";
 import { softmax, softmaxBackward } from "../../../src/backends/js/softmax.js";
@@ -45,6 +47,25 @@ const CALLS: [string, Call][] = [
   ["randomInt: fractional seed", (k) => k.randomInt!(...([new Int32Array(2), 0.5, 0, 0, 1] as never[]))],
   ["dropout: p above 1", (k) => k.dropout!(...([0, f(2), f(2), 0, 0, 2] as never[]))],
   ["adamStep: bf16 copy of the wrong length", (k) => k.adamStep!(...([f(2), f(2), f(2), f(2), h(3), hyperAdam()] as never[]))],
+  [
+    "adamStepMulti: a gradient of the wrong length",
+    (k) =>
+      k.adamStepMulti!(...([[f(2), f(3)], [f(2), f(2)], [f(2), f(3)], [f(2), f(3)], [null, null], Float64Array.of(...hyperAdam(), ...hyperAdam())] as never[])),
+  ],
+  ["adamStepMulti: fewer moments than parameters", (k) => k.adamStepMulti!(...([[f(2)], [f(2)], [], [f(2)], [null], hyperAdam()] as never[]))],
+  [
+    "adamStepMulti: step 0",
+    (k) => k.adamStepMulti!(...([[f(2)], [f(2)], [f(2)], [f(2)], [null], Float64Array.of(1e-3, 0.9, 0.999, 1e-8, 0, 0, 0)] as never[])),
+  ],
+  ["lionStepMulti: short hyper", (k) => k.lionStepMulti!(...([[f(2), f(2)], [f(2), f(2)], [f(2), f(2)], new Float64Array(4)] as never[]))],
+  ["lionStepMulti: params not an array", (k) => k.lionStepMulti!(...([f(2), [f(2)], [f(2)], new Float64Array(4)] as never[]))],
+  ["matmulGelu: short preActivation", (k) => k.matmulGelu!(...([f(2), f(2), f(4), null, 0, 0, i32(1, 1, 2, 2, 1, 0, 1, 0), f(3)] as never[]))],
+  ["geluBiasBackward: dbias of the wrong length", (k) => k.geluBiasBackward!(...([0, f(6), f(6), f(6), f(2), 2, 3] as never[]))],
+  ["addLayerNorm: bf16 y in a Float32Array", (k) => k.addLayerNorm!(...([0, f(6), 0, f(6), null, null, f(6), f(6), f(4), f(2), 2, 3, 1e-5, 1] as never[]))],
+  [
+    "addLayerNormBackward: short gradSum",
+    (k) => k.addLayerNormBackward!(...([0, f(6), 0, f(5), f(6), null, f(4), f(2), f(6), 0, null, null, null, 2, 3] as never[])),
+  ],
   ["sgdStep: hyper not a Float64Array", (k) => k.sgdStep!(...([f(2), f(2), null, f(6)] as never[]))],
   ["sumOfSquares: int32", (k) => k.sumOfSquares!(...([3, new Int32Array(2)] as never[]))],
   ["clampInPlace: low above high", (k) => k.clampInPlace!(...([0, f(2), 2, 1] as never[]))],
@@ -72,6 +93,12 @@ const JS = {
   randomInt,
   dropout,
   adamStep,
+  adamStepMulti,
+  lionStepMulti,
+  matmulGelu,
+  geluBiasBackward,
+  addLayerNorm,
+  addLayerNormBackward,
   sgdStep,
   sumOfSquares,
   clampInPlace,

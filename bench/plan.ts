@@ -1,0 +1,136 @@
+/**
+ * The planner against real runs: a small gpt on 2 ranks of the threads backend (1 thread each)
+ * in 11 layouts spanning DDP, ZeRO 1–3, tensor and pipeline parallelism (gpipe, 1f1b),
+ * activation checkpointing, accumulation and bf16. Each runs `--warmup` untimed and `--steps`
+ * timed steps; the table puts `turbine plan`'s predicted per-rank peak memory and step time
+ * (rankMemory, stepTime on this machine's calibration, measured first if not cached) beside
+ * the measured ones (the memory tracker's peak on the busiest rank; the slowest rank's seconds
+ * per step), and ends with the Spearman rank correlation of the step times.
+ * Targets (issue 20): memory within 10%, step time within 25%, Spearman ≥ 0.8.
+ *
+ *   npx tsc -p . && node dist/bench/plan.js [--steps 6] [--warmup 2] [--json]
+ */
+import { loadKjv } from "../src/data/kjv.js";
+import { CharTokenizer } from "../src/data/tokenizer.js";
+import { startThreads } from "../src/parallel/threads/spawn.js";
+import { calibrate, calibratedMachine, loadCalibration } from "../src/plan/calibration.js";
+import { layoutOf } from "../src/plan/layouts.js";
+import type { MeasuredRun } from "../src/plan/measured_run.js";
+import { describeModel } from "../src/plan/model_description.js";
+import { rankMemory } from "../src/plan/rank_memory.js";
+import { stepTime } from "../src/plan/step_time.js";
+import { parseConfig } from "../src/train/config_file.js";
+import type { ConfigInput } from "../src/train/config.js";
+import { benchOptions, report } from "./harness.js";
+
+const { ints, json } = benchOptions("plan", { steps: 6, warmup: 2 });
+const RANKS = 2;
+
+/** The layouts measured: name and what they change in the base config. */
+const LAYOUTS: [string, Record<string, unknown>][] = [
+  ["DDP", {}],
+  ["ZeRO-1", { parallel: { zero: 1 } }],
+  ["ZeRO-2", { parallel: { zero: 2 } }],
+  ["ZeRO-3", { parallel: { zero: 3 } }],
+  ["tensor 2", { parallel: { tensor: 2 } }],
+  ["pipeline 2 1f1b ×4", { parallel: { pipeline: 2, microBatches: 4, schedule: "1f1b" } }],
+  ["pipeline 2 gpipe ×4", { parallel: { pipeline: 2, microBatches: 4, schedule: "gpipe" } }],
+  ["DDP checkpointing", { model: { checkpoint: true } }],
+  ["ZeRO-2 checkpointing", { model: { checkpoint: true }, parallel: { zero: 2 } }],
+  ["DDP accumulate 2", { data: { batchSize: 8 }, train: { accumulate: 2 } }],
+  ["DDP bf16", { train: { precision: "bfloat16" } }],
+];
+
+function configOf(change: Record<string, unknown>): ConfigInput {
+  const base = {
+    model: { kind: "gpt", layers: 4, heads: 4, width: 128, context: 64 },
+    data: { kind: "text", batchSize: 16, valBatches: 1 },
+    optimizer: { kind: "adamw", lr: 1e-3 },
+    train: { steps: ints.warmup + ints.steps, clipGradNorm: 1.0 },
+  } as Record<string, Record<string, unknown>>;
+  const merged: Record<string, unknown> = { ...base };
+  for (const [key, value] of Object.entries(change)) merged[key] = { ...(base[key] ?? {}), ...(value as object) };
+  return merged as ConfigInput;
+}
+
+/** Ranks 1..n of values, ties sharing their mean rank. */
+function ranks(values: readonly number[]): number[] {
+  const order = values.map((v, i) => [v, i] as const).sort((a, b) => a[0] - b[0]);
+  const out = new Array<number>(values.length);
+  for (let i = 0; i < order.length; ) {
+    let j = i;
+    while (j + 1 < order.length && order[j + 1]![0] === order[i]![0]) j++;
+    for (let k = i; k <= j; k++) out[order[k]![1]] = (i + j) / 2 + 1;
+    i = j + 1;
+  }
+  return out;
+}
+
+/** Spearman's rank correlation: Pearson's over the ranks. */
+function spearman(a: readonly number[], b: readonly number[]): number {
+  const [ra, rb] = [ranks(a), ranks(b)];
+  const mean = (r: number[]): number => r.reduce((s, v) => s + v, 0) / r.length;
+  const [ma, mb] = [mean(ra), mean(rb)];
+  let num = 0,
+    da = 0,
+    db = 0;
+  for (let i = 0; i < ra.length; i++) {
+    num += (ra[i]! - ma) * (rb[i]! - mb);
+    da += (ra[i]! - ma) ** 2;
+    db += (rb[i]! - mb) ** 2;
+  }
+  return num / Math.sqrt(da * db);
+}
+
+const calibration = loadCalibration() ?? (await calibrate((line) => process.stderr.write(`plan bench: ${line}\n`)));
+const machine = calibratedMachine(calibration, RANKS);
+const vocab = CharTokenizer.fromText(loadKjv()).vocabSize;
+const rows: Record<string, unknown>[] = [];
+const predictedTimes: number[] = [],
+  measuredTimes: number[] = [];
+for (const [name, change] of LAYOUTS) {
+  const config = parseConfig(configOf(change), name);
+  const model = describeModel(config.model, vocab);
+  const layout = layoutOf(config, RANKS);
+  const memory = rankMemory(config, model, layout);
+  const time = stepTime(config, model, layout, machine);
+  const job = startThreads({
+    size: RANKS,
+    module: new URL("./plan_rank.js", import.meta.url),
+    args: { config, warmup: ints.warmup, steps: ints.steps },
+    threadsPerWorker: 1,
+  });
+  const measured = (await job.done).map((o) => {
+    if (!o.ok) throw o.error;
+    return o.result as MeasuredRun;
+  });
+  const peak = Math.max(...measured.map((m) => m.peakBytes));
+  const seconds = Math.max(...measured.map((m) => m.secondsPerStep));
+  predictedTimes.push(time.total);
+  measuredTimes.push(seconds);
+  const pct = (predicted: number, real: number): string => `${predicted >= real ? "+" : ""}${((100 * (predicted - real)) / real).toFixed(1)}%`;
+  rows.push({
+    layout: name,
+    memPredicted: (memory.total / 2 ** 20).toFixed(1),
+    memMeasured: (peak / 2 ** 20).toFixed(1),
+    memError: pct(memory.total, peak),
+    timePredicted: (time.total * 1000).toFixed(1),
+    timeMeasured: (seconds * 1000).toFixed(1),
+    timeError: pct(time.total, seconds),
+  });
+  process.stderr.write(`plan bench: ${name} done\n`);
+}
+report(
+  rows,
+  [
+    ["layout", `2 ranks × 1 thread, ${calibration.cpu}`],
+    ["memPredicted", "peak MiB predicted"],
+    ["memMeasured", "measured"],
+    ["memError", "error"],
+    ["timePredicted", "ms/step predicted"],
+    ["timeMeasured", "measured"],
+    ["timeError", "error"],
+  ],
+  json,
+);
+process.stdout.write(`Spearman rank correlation of step times: ${spearman(predictedTimes, measuredTimes).toFixed(3)} over ${LAYOUTS.length} layouts\n`);

@@ -1,0 +1,123 @@
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { cpus } from "node:os";
+import { dirname, join } from "node:path";
+
+import { kernels } from "../backends/index.js";
+import { cacheDir } from "../data/cache.js";
+import type { Link, Machine, Precision } from "./cluster.js";
+import { measureDisk, measureKernels, measureThreadsLink, type KernelRates } from "./measure.js";
+
+/** This machine's measured figures, cached per CPU model (`turbine plan --calibrate`). */
+export interface Calibration {
+  version: 1;
+  cpu: string;
+  cores: number;
+  /** ISO time of the measurement. */
+  measured: string;
+  /** Kernel rates of one rank by its OpenMP thread count ("1", "2", …: powers of two up to the cores). */
+  byThreads: Record<string, KernelRates>;
+  /** The threads backend's all-reduce between 2 ranks of this machine, as a ring's per-link latency and bandwidth. */
+  threadsLink: Link;
+  /** Bytes per second written and read back through a file (disk offload). */
+  diskBandwidth: number;
+}
+
+const CPU = (): string => cpus()[0]?.model.trim() ?? "unknown cpu";
+
+/** The cache file of this CPU model's calibration. @example calibrationPath() // ~/.cache/turbine/plan/calibration-AMD_EPYC_9B45.json */
+export function calibrationPath(cpu: string = CPU()): string {
+  return join(cacheDir(), "plan", `calibration-${cpu.replace(/[^A-Za-z0-9]+/g, "_")}.json`);
+}
+
+/** This CPU model's cached calibration, or null when it has none (or an unreadable one). @example loadCalibration()?.threadsLink */
+export function loadCalibration(path: string = calibrationPath()): Calibration | null {
+  try {
+    const c = JSON.parse(readFileSync(path, "utf8")) as Calibration;
+    return c.version === 1 && c.cpu === CPU() && typeof c.byThreads === "object" ? c : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Measures this machine (each kernel class for about a tenth of a second at each thread
+ * count, a threads-backend all-reduce between 2 ranks, a file written and read back) and
+ * caches the figures under the CPU model's name. Takes a few seconds.
+ *
+ * @example const calibration = await calibrate((line) => console.error(line));
+ */
+export async function calibrate(log: (line: string) => void = () => {}, path: string = calibrationPath()): Promise<Calibration> {
+  const cores = cpus().length;
+  const before = kernels.getNumThreads();
+  const byThreads: Record<string, KernelRates> = {};
+  try {
+    for (let t = 1; t <= cores; t *= 2) {
+      log(`calibrating kernels on ${t} thread${t > 1 ? "s" : ""}`);
+      kernels.setNumThreads(t);
+      byThreads[String(t)] = measureKernels();
+    }
+  } finally {
+    kernels.setNumThreads(before);
+  }
+  log("calibrating the threads backend's all-reduce (2 ranks)");
+  const threadsLink = await measureThreadsLink();
+  log("calibrating file bandwidth (disk offload)");
+  const dir = dirname(path);
+  mkdirSync(dir, { recursive: true });
+  const calibration: Calibration = {
+    version: 1,
+    cpu: CPU(),
+    cores,
+    measured: new Date().toISOString(),
+    byThreads,
+    threadsLink,
+    diskBandwidth: measureDisk(dir),
+  };
+  writeFileSync(`${path}.tmp`, `${JSON.stringify(calibration, null, 2)}\n`);
+  renameSync(`${path}.tmp`, path);
+  return calibration;
+}
+
+/** Linear interpolation of y over x on a log scale, clamped to the measured range. */
+function interpolate(points: readonly { size: number; flops: number }[], size: number): number {
+  const sorted = [...points].sort((a, b) => a.size - b.size);
+  if (size <= sorted[0]!.size) return sorted[0]!.flops;
+  for (let i = 1; i < sorted.length; i++) {
+    const [a, b] = [sorted[i - 1]!, sorted[i]!];
+    if (size <= b.size) return a.flops + ((b.flops - a.flops) * Math.log(size / a.size)) / Math.log(b.size / a.size);
+  }
+  return sorted[sorted.length - 1]!.flops;
+}
+
+/**
+ * This machine as `ranks` ranks of the threads backend: each rank gets cores / ranks OpenMP
+ * threads (at least 1; with more ranks than cores they share the cores, so each gets that share
+ * of one thread's rate), its kernels at the calibrated rates for that thread count, and the
+ * calibrated all-reduce link between ranks.
+ *
+ * @example const machine = calibratedMachine(loadCalibration()!, 2);
+ */
+export function calibratedMachine(c: Calibration, ranks: number): Machine {
+  const threads = Math.max(1, Math.floor(c.cores / ranks));
+  const measured = Object.keys(c.byThreads)
+    .map(Number)
+    .filter((t) => t <= threads);
+  const rates = c.byThreads[String(Math.max(1, ...measured))]!;
+  // Oversubscribed: ranks × 1 thread on fewer cores.
+  const share = Math.min(1, c.cores / (ranks * threads));
+  const matmul = (p: Precision): { size: number; flops: number }[] => (p === "float32" ? rates.matmul.float32 : rates.matmul.bfloat16);
+  return {
+    source: `calibrated on ${c.cpu} (${c.cores} cores, ${c.measured.slice(0, 10)}), ${threads} thread${threads > 1 ? "s" : ""} per rank`,
+    nodes: 1,
+    devicesPerNode: ranks,
+    memoryPerDevice: null,
+    matmulFlops: (p, size) => share * interpolate(matmul(p), size),
+    attentionFlops: (p) => share * (p === "float32" ? rates.attention.float32 : rates.attention.bfloat16),
+    elementwiseRate: share * rates.elementwise,
+    optimizerRate: share * rates.optimizer,
+    kernelCall: rates.kernelCall / share,
+    diskBandwidth: c.diskBandwidth,
+    intraNode: c.threadsLink,
+    interNode: c.threadsLink,
+  };
+}

@@ -1,0 +1,127 @@
+import { readFileSync } from "node:fs";
+
+import { parse as parseYaml } from "yaml";
+import { z } from "zod";
+
+import { ConfigError } from "../train/config_file.js";
+
+/** A link's latency-bandwidth model: a message of b bytes takes latency + b / bandwidth seconds. */
+export interface Link {
+  /** Seconds per message. */
+  latency: number;
+  /** Bytes per second. */
+  bandwidth: number;
+}
+
+/**
+ * What the time model needs of the machine a rank runs on: its kernels' throughput per
+ * precision and its links. From a cluster file (machines you do not have) or from this
+ * machine's calibration.
+ */
+export interface Machine {
+  /** Where the figures come from, for the explanation ("cluster.yaml", "calibrated on AMD EPYC …"). */
+  source: string;
+  nodes: number;
+  devicesPerNode: number;
+  /** Bytes of memory per device (rank), when the description has it. */
+  memoryPerDevice: number | null;
+  /** FLOP/s of one rank's matrix products by compute precision and the products' inner size (the model's width). */
+  matmulFlops(precision: Precision, size: number): number;
+  /** FLOP/s of one rank's fused attention. */
+  attentionFlops(precision: Precision): number;
+  /** Elements per second one rank's element-wise kernels stream. */
+  elementwiseRate: number;
+  /** Parameter elements per second of one rank's fused AdamW step. */
+  optimizerRate: number;
+  /** Seconds of framework overhead per kernel call (dispatch, autograd bookkeeping). */
+  kernelCall: number;
+  /** Bytes per second a rank's offload file reads and writes. */
+  diskBandwidth: number;
+  /** Between ranks of one node, and between nodes. */
+  intraNode: Link;
+  interNode: Link;
+}
+
+export type Precision = "float32" | "bfloat16" | "float16";
+
+const positive = () => z.number().positive();
+const link = z
+  .strictObject({
+    bandwidth: positive().describe("bytes per second one rank sends over it"),
+    latency: z.number().min(0).describe("seconds per message"),
+  })
+  .describe("a link: latency + bytes / bandwidth per message");
+
+/** The `--cluster` file: nodes, devices, memory, peak FLOP/s per precision, links. */
+export const clusterSchema = z
+  .strictObject({
+    nodes: z.number().int().min(1).describe("machines"),
+    devicesPerNode: z.number().int().min(1).describe("ranks per machine (GPUs, or CPU sockets)"),
+    memoryPerDevice: positive().describe("bytes of memory per device"),
+    flops: z
+      .strictObject({ float32: positive(), bfloat16: positive().optional(), float16: positive().optional() })
+      .describe("peak FLOP/s of one device's matrix products per precision (bfloat16 and float16 default to float32's)"),
+    efficiency: z.number().gt(0).max(1).default(0.5).describe("share of the peak FLOP/s training's matrix products reach"),
+    memoryBandwidth: positive().default(1e12).describe("bytes per second of one device's memory (element-wise kernels, the optimizer step)"),
+    kernelCall: z.number().min(0).default(1e-5).describe("seconds of overhead per kernel call"),
+    diskBandwidth: positive().default(1e9).describe("bytes per second of a rank's offload file"),
+    intraNode: link.describe("between devices of one node"),
+    interNode: link.optional().describe("between nodes (required when nodes > 1)"),
+  })
+  .superRefine((c, ctx) => {
+    if (c.nodes > 1 && !c.interNode) ctx.addIssue({ code: "custom", path: ["interNode"], message: `is required with nodes ${c.nodes}` });
+  });
+
+export type ClusterDescription = z.output<typeof clusterSchema>;
+
+/** Bytes per element of a float dtype as the element-wise kernels stream it. */
+const ELEMENT_BYTES = 4;
+/** Bytes AdamW reads and writes per parameter element: parameter, gradient, two moments read, three written. */
+const ADAMW_BYTES = 7 * 4;
+
+/**
+ * A cluster file's machine. The file is YAML (or JSON, which YAML reads); a bad one is a ConfigError naming the
+ * file, the field and what is allowed.
+ *
+ * @example const machine = loadCluster("cluster.yaml");   // nodes: 4, devicesPerNode: 8, …
+ */
+export function loadCluster(path: string): Machine {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (error) {
+    throw new ConfigError(`plan: --cluster ${path}: cannot read it (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+  }
+  let raw: unknown;
+  try {
+    raw = parseYaml(text);
+  } catch (error) {
+    throw new ConfigError(`plan: --cluster ${path}: not YAML or JSON (${(error as Error).message.split("\n")[0]})`);
+  }
+  const parsed = clusterSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const field = issue.path.join(".") || "(the file)";
+    throw new ConfigError(`plan: --cluster ${path}: ${field}: ${issue.message}`);
+  }
+  return clusterMachine(parsed.data, path);
+}
+
+/** The machine a validated cluster description stands for. @example clusterMachine(clusterSchema.parse(raw), "cluster.yaml") */
+export function clusterMachine(c: ClusterDescription, source: string): Machine {
+  const peak = (p: Precision): number => (p === "float32" ? c.flops.float32 : (c.flops[p] ?? c.flops.float32));
+  return {
+    source,
+    nodes: c.nodes,
+    devicesPerNode: c.devicesPerNode,
+    memoryPerDevice: c.memoryPerDevice,
+    matmulFlops: (p) => c.efficiency * peak(p),
+    attentionFlops: (p) => c.efficiency * peak(p),
+    elementwiseRate: c.memoryBandwidth / (2 * ELEMENT_BYTES),
+    optimizerRate: c.memoryBandwidth / ADAMW_BYTES,
+    kernelCall: c.kernelCall,
+    diskBandwidth: c.diskBandwidth,
+    intraNode: c.intraNode,
+    interNode: c.interNode ?? c.intraNode,
+  };
+}

@@ -1,0 +1,62 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+import type { ProcessGroup } from "../parallel/process_group.js";
+import { MEMORY_CATEGORIES, memory } from "../tensor/memory.js";
+import { buildRun } from "../train/build.js";
+import type { Config } from "../train/config.js";
+import { offloadOptimizerState } from "../train/offload.js";
+import { meshFor, modelFor, strategyFor } from "../train/strategy_for.js";
+import { Trainer } from "../train/trainer.js";
+
+/** What a short real run of a layout measured on one rank: the tracker's peaks and the step time. */
+export interface MeasuredRun {
+  /** The most bytes held at once during the timed steps (the tracker's peakTotal). */
+  peakBytes: number;
+  /** The activation category's peak during the timed steps. */
+  activationBytes: number;
+  /** Seconds per optimizer step over the timed steps. */
+  secondsPerStep: number;
+}
+
+/**
+ * Trains a config on this rank as `turbine launch` would (mesh, model placement, strategy and
+ * offload by the config), `warmup` untimed steps and then `steps` timed ones, and returns the
+ * memory tracker's peaks over the timed steps (after warm-up, so the optimizer state exists)
+ * and their seconds per step: the measurement the planner's predictions are checked against.
+ * Bytes this thread held before the run (an earlier run's) are left out.
+ * Without a group, one process.
+ *
+ * @example const measured = measureRun(config, group, { warmup: 1, steps: 3 });
+ */
+export function measureRun(config: Config, group: ProcessGroup | undefined, options: { warmup: number; steps: number }): MeasuredRun {
+  // What this thread held before (earlier runs' tensors) is not this run's.
+  const before = memory.report().current;
+  const mesh = meshFor(config, group);
+  const shard = mesh ? { rank: mesh.coords.data, worldSize: mesh.shape.data } : undefined;
+  const parts = buildRun(config, shard, (model) => modelFor(config, model, mesh));
+  const strategy = strategyFor(config, parts.model, group, mesh);
+  const dir = mkdtempSync(join(tmpdir(), "turbine-plan-run-"));
+  const closeOffload = offloadOptimizerState(config, parts.optimizer, dir, group?.rank ?? 0);
+  try {
+    const trainer = new Trainer({ ...parts, eval: undefined, clipGradNorm: config.train.clipGradNorm, strategy });
+    trainer.fit({ steps: options.warmup });
+    group?.barrier();
+    memory.resetPeak();
+    const started = trainer.trainSeconds;
+    trainer.fit({ steps: options.warmup + options.steps });
+    const report = memory.report();
+    group?.barrier();
+    const held = MEMORY_CATEGORIES.reduce((n, c) => n + before[c], 0);
+    return {
+      peakBytes: report.peakTotal - held,
+      activationBytes: report.peak.activation - before.activation,
+      secondsPerStep: (trainer.trainSeconds - started) / options.steps,
+    };
+  } finally {
+    closeOffload();
+    strategy.dispose();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

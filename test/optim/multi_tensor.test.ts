@@ -1,0 +1,137 @@
+// The multi-tensor optimizer steps: one native call over every parameter gives the same bits as
+// the per-parameter kernels (Adam) or the float64 reference (Lion), whatever the thread count and
+// parameter sizes, and the optimizers pass each parameter its own group's hyperparameters and step.
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+
+import { lionStepMulti } from "../../src/backends/js/optimizer_steps.js";
+import { kernels } from "../../src/backends/index.js";
+import { loadNative } from "../../src/backends/native/addon.js";
+import { uniformValues } from "../backends/js/kernel_check.js";
+import { AdamW, Lion } from "../../src/optim/index.js";
+import { adamStepInPlace } from "../../src/ops/optimizer_kernels.js";
+import { copyOf } from "../../src/ops/inplace.js";
+import { zeros } from "../../src/tensor/create.js";
+import { manualSeed, randn } from "../../src/tensor/random.js";
+import { tidy } from "../../src/tensor/scope.js";
+import type { Tensor } from "../../src/tensor/tensor.js";
+
+const native = loadNative();
+
+// Below, at and past the element-wise grain (32768, where a parameter is cut over the threads),
+// and one that leaves a ragged last vector.
+const SIZES = [5, 1000, 32768, 40001, 300007];
+
+const arrays = (seed: number, low: number, high: number): Float32Array[] => SIZES.map((n, i) => Float32Array.from(uniformValues(seed * 10 + i, n, low, high)));
+const copies = (xs: Float32Array[]): Float32Array[] => xs.map((x) => x.slice());
+
+function bits(xs: ArrayBufferView[]): string[] {
+  return xs.map((x) => Buffer.from(x.buffer, x.byteOffset, x.byteLength).toString("base64"));
+}
+
+describe("adamStepMulti", () => {
+  for (const threads of [1, 2, 3]) {
+    test(`${threads} thread(s): the same bits as one adamStep per parameter, bf16 copies included, each parameter with its own hyper row`, () => {
+      const before = native.getNumThreads();
+      native.setNumThreads(threads);
+      try {
+        const [p, g, m, v] = [arrays(1, -2, 2), arrays(2, -1, 1), arrays(3, -0.1, 0.1), arrays(4, 0, 0.01)];
+        // Rows differ in every field, so a row read for the wrong parameter changes the result.
+        const hyper = Float64Array.from(SIZES.flatMap((_, k) => [1e-3 * (k + 1), 0.9 - 0.01 * k, 0.999 - 0.001 * k, 1e-8, 0.01 * k, k + 1, k % 2]));
+        const single = { p: copies(p), m: copies(m), v: copies(v), low: SIZES.map((n) => new Uint16Array(n)) };
+        SIZES.forEach((_, k) => native.adamStep(single.p[k]!, g[k]!, single.m[k]!, single.v[k]!, single.low[k]!, hyper.subarray(7 * k, 7 * k + 7)));
+        const multi = { p: copies(p), m: copies(m), v: copies(v), low: SIZES.map((n, k) => (k === 1 ? null : new Uint16Array(n))) };
+        native.adamStepMulti(multi.p, g, multi.m, multi.v, multi.low, hyper);
+        assert.deepEqual(bits(multi.p), bits(single.p), "parameters");
+        assert.deepEqual(bits(multi.m), bits(single.m), "first moments");
+        assert.deepEqual(bits(multi.v), bits(single.v), "second moments");
+        assert.deepEqual(bits(multi.low.filter((x) => x !== null)), bits(single.low.filter((_, k) => k !== 1)), "bf16 copies");
+      } finally {
+        native.setNumThreads(before);
+      }
+    });
+  }
+
+  test("every list is checked before anything is written", () => {
+    const p = [new Float32Array(4).fill(1), new Float32Array(3).fill(1)];
+    const g = [new Float32Array(4), new Float32Array(2)];
+    const hyper = Float64Array.from([1e-3, 0.9, 0.999, 1e-8, 0, 1, 1, 1e-3, 0.9, 0.999, 1e-8, 0, 1, 1]);
+    const state = () => [new Float32Array(4), new Float32Array(3)];
+    assert.throws(() => native.adamStepMulti(p, g, state(), state(), [null, null], hyper), /^Error: adamStepMulti: 'grads\[1\]' holds 2 elements, expected 3/);
+    assert.throws(() => native.adamStepMulti(p, [g[0]!], state(), state(), [null, null], hyper), /adamStepMulti: grads holds 1 entries, params 2/);
+    assert.throws(
+      () => native.adamStepMulti(p, g, state(), state(), [null, null], hyper.subarray(0, 7)),
+      /adamStepMulti: 'hyper' holds 7 entries, expected at least 14/,
+    );
+    assert.deepEqual([...p[0]!, ...p[1]!], [1, 1, 1, 1, 1, 1, 1]);
+  });
+});
+
+describe("lionStepMulti", () => {
+  test("native gives the float64 reference's bits (the js kernel, the former TypeScript step) on every parameter", () => {
+    const [p, g, m] = [arrays(5, -2, 2), arrays(6, -1, 1), arrays(7, -0.1, 0.1)];
+    // A zero gradient on a zero momentum: sign(0) = 0 moves nothing but the decay.
+    g[0]![0] = 0;
+    m[0]![0] = 0;
+    const hyper = Float64Array.from(SIZES.flatMap((_, k) => [1e-4 * (k + 1), 0.9 - 0.01 * k, 0.99 - 0.001 * k, 0.1 * k]));
+    const js = { p: copies(p), m: copies(m) };
+    lionStepMulti(js.p, g, js.m, hyper);
+    const nat = { p: copies(p), m: copies(m) };
+    native.lionStepMulti(nat.p, g, nat.m, hyper);
+    assert.deepEqual(bits(nat.p), bits(js.p), "parameters");
+    assert.deepEqual(bits(nat.m), bits(js.m), "momenta");
+  });
+});
+
+describe("the optimizers step every parameter in one call", () => {
+  // Catches a hyper row taken from the wrong group or a step count shared between parameters.
+  test("AdamW with two groups of different lr and weight decay, a parameter joining late: the per-parameter kernel's bits", () =>
+    tidy(() => {
+      manualSeed(11);
+      const params = [randn([300, 200]), randn([7]), randn([50, 40])].map((t) => {
+        const p = copyOf(t);
+        p.requiresGrad = true;
+        return p;
+      });
+      const reference = params.map((p) => copyOf(p));
+      const opt = new AdamW([{ params: [params[0]!, params[1]!] }, { params: [params[2]!], lr: 3e-2, weightDecay: 0.5 }], { lr: 1e-2, weightDecay: 0.1 });
+      const moments = reference.map((r) => [zeros(r.shape), zeros(r.shape)] as [Tensor, Tensor]);
+      const steps = [0, 0, 0];
+      for (let step = 0; step < 3; step++) {
+        params.forEach((p, i) => {
+          // The last parameter gets no gradient on the first step: its step count lags.
+          if (step === 0 && i === 2) return;
+          p.grad = randn(p.shape);
+          p.grad.kept = true;
+        });
+        opt.step();
+        params.forEach((p, i) => {
+          if (!p.grad) return;
+          steps[i]!++;
+          const [lr, wd] = i === 2 ? [3e-2, 0.5] : [1e-2, 0.1];
+          adamStepInPlace(reference[i]!, p.grad, moments[i]![0], moments[i]![1], null, Float64Array.of(lr, 0.9, 0.999, 1e-8, wd, steps[i]!, 1));
+        });
+        opt.zeroGrad();
+        params.forEach((p, i) => assert.deepEqual(p.toArray(), reference[i]!.toArray(), `step ${step}, parameter ${i}`));
+      }
+    }));
+
+  test("Lion steps every parameter with its group's hyperparameters", () =>
+    tidy(() => {
+      manualSeed(12);
+      const [a, b] = [randn([40]), randn([3, 3])].map((t) => {
+        const p = copyOf(t);
+        p.requiresGrad = true;
+        return p;
+      });
+      const [ra, rb] = [copyOf(a!).toHost() as Float32Array, copyOf(b!).toHost() as Float32Array];
+      const opt = new Lion([{ params: [a!] }, { params: [b!], lr: 1e-2, weightDecay: 0.3 }], { lr: 1e-3 });
+      a!.grad = randn([40]);
+      b!.grad = randn([3, 3]);
+      const [ga, gb] = [a!.grad.toHost() as Float32Array, b!.grad.toHost() as Float32Array];
+      opt.step();
+      kernels.lionStepMulti([ra, rb], [ga, gb], [new Float32Array(40), new Float32Array(9)], Float64Array.of(1e-3, 0.9, 0.99, 0, 1e-2, 0.9, 0.99, 0.3));
+      assert.deepEqual(a!.toArray(), Array.from(ra));
+      assert.deepEqual(b!.toArray(), Array.from(rb));
+    }));
+});
