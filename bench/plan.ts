@@ -3,7 +3,7 @@
  * in 11 layouts spanning DDP, ZeRO 1–3, tensor and pipeline parallelism (gpipe, 1f1b),
  * activation checkpointing, accumulation and bf16. Each runs `--warmup` untimed and `--steps`
  * timed steps; the table puts `turbine plan`'s predicted per-rank peak memory and step time
- * (rankMemory, stepTime on this machine's calibration, measured first if not cached) beside
+ * (rankMemory, stepTime on this machine's calibration, measured afresh first) beside
  * the measured ones (the memory tracker's peak on the busiest rank; the slowest rank's seconds
  * per step), and ends with the Spearman rank correlation of the step times.
  * Targets (issue 20): memory within 10%, step time within 25%, Spearman ≥ 0.8.
@@ -13,7 +13,7 @@
 import { loadKjv } from "../src/data/kjv.js";
 import { CharTokenizer } from "../src/data/tokenizer.js";
 import { startThreads } from "../src/parallel/threads/spawn.js";
-import { calibrate, calibratedMachine, loadCalibration } from "../src/plan/calibration.js";
+import { calibrate, calibratedMachine } from "../src/plan/calibration.js";
 import { layoutOf } from "../src/plan/layouts.js";
 import type { MeasuredRun } from "../src/plan/measured_run.js";
 import { describeModel } from "../src/plan/model_description.js";
@@ -82,7 +82,8 @@ function spearman(a: readonly number[], b: readonly number[]): number {
   return num / Math.sqrt(da * db);
 }
 
-const calibration = loadCalibration() ?? (await calibrate((line) => process.stderr.write(`plan bench: ${line}\n`)));
+// Calibrated afresh: the predictions are only as good as this machine's figures now.
+const calibration = await calibrate((line) => process.stderr.write(`plan bench: ${line}\n`));
 const machine = calibratedMachine(calibration, RANKS);
 const vocab = CharTokenizer.fromText(loadKjv()).vocabSize;
 const rows: Record<string, unknown>[] = [];

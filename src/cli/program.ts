@@ -80,9 +80,9 @@ export function turbineProgram(options: { launch?: boolean } = {}): Command {
   registerBench(program);
   registerData(program);
   registerCheckpoint(program);
-  registerPlan(program);
   if (options.launch ?? true) registerLaunch(program, { commands: program.commands.map((c) => c.name()), check: checkRankCommand });
-  // After launch: a report is no command to run on several ranks.
+  // After launch: a plan or a report is no command to run on several ranks.
+  registerPlan(program);
   registerReport(program);
   reportUsageErrors(program);
   return program;

@@ -26,6 +26,7 @@ import { release } from "../tensor/scope.js";
 import { formatShape } from "../tensor/shape.js";
 import type { Tensor } from "../tensor/tensor.js";
 import type { GPT, GPTConfig } from "./gpt.js";
+import { splitPipelineLayers } from "./tensor_parallel_gpt_layers.js";
 
 export interface TensorParallelOptions {
   /**
@@ -35,6 +36,11 @@ export interface TensorParallelOptions {
    * the memory. B·T must divide by the ranks. Default false.
    */
   sequenceParallel?: boolean;
+  /**
+   * Keep the parameters meta (when the full model is): a pipeline stage then materialises only
+   * its own layers' parts. Default false: this rank's part of every layer is materialised here.
+   */
+  deferred?: boolean;
 }
 
 /** The dtype a Linear computes in here: the autocast scope's low precision, or undefined (its input's). */
@@ -49,15 +55,8 @@ function part<M extends Module>(full: Module, name: string): M {
   return found[1] as M;
 }
 
-/** Materialises a replicated module of the full model for reuse as it is. */
-function replicated<M extends Module>(full: Module, name: string): M {
-  const m = part<M>(full, name);
-  materialize(m);
-  return m;
-}
-
 /** Where the residual stream lives: whole on every rank, or a chunk of its rows per rank. */
-interface Stream {
+export interface Stream {
   group: ProcessGroup;
   sequenceParallel: boolean;
   p: number;
@@ -111,9 +110,9 @@ class ParallelBlock extends Module {
     sequenceParallel: boolean,
   ) {
     super();
-    this.ln1 = this.addModule("ln1", replicated<LayerNorm>(full, `${prefix}.ln1`));
+    this.ln1 = this.addModule("ln1", part<LayerNorm>(full, `${prefix}.ln1`));
     this.attn = this.addModule("attn", new ParallelAttention(full, `${prefix}.attn`, group, sequenceParallel));
-    this.ln2 = this.addModule("ln2", replicated<LayerNorm>(full, `${prefix}.ln2`));
+    this.ln2 = this.addModule("ln2", part<LayerNorm>(full, `${prefix}.ln2`));
     this.fc = this.addModule("fc", new ColumnParallelLinear(part<Linear>(full, `${prefix}.fc`), group, { sequenceParallel }));
     this.fcProj = this.addModule("fcProj", new RowParallelLinear(part<Linear>(full, `${prefix}.fcProj`), group, { sequenceParallel }));
   }
@@ -157,6 +156,7 @@ export class TensorParallelGPT extends Module {
   readonly lnF: LayerNorm;
   readonly head: ColumnParallelLinear | null;
   readonly sequenceParallel: boolean;
+  private layers: Module[] | null = null;
 
   constructor(
     full: GPT,
@@ -172,32 +172,52 @@ export class TensorParallelGPT extends Module {
       );
     const sp = (this.sequenceParallel = options.sequenceParallel ?? false);
     this.tokens = this.addModule("tokens", new VocabParallelEmbedding(full.tokens, group, { sequenceParallel: sp }));
-    this.positions = this.addModule("positions", replicated<Embedding>(full, "positions"));
+    this.positions = this.addModule("positions", part<Embedding>(full, "positions"));
     const blocks = full.blocks.items.map((_, i) => new ParallelBlock(full, `blocks.${i}`, group, config.heads / t, sp));
     this.blocks = this.addModule("blocks", new ModuleList(blocks));
-    this.lnF = this.addModule("lnF", replicated<LayerNorm>(full, "lnF"));
+    this.lnF = this.addModule("lnF", part<LayerNorm>(full, "lnF"));
     this.head = full.head ? this.addModule("head", new ColumnParallelLinear(full.head, group, { sequenceParallel: sp })) : null;
+    if (!options.deferred) materialize(this);
   }
 
   /** This rank's columns of the logits, [B, T, V/t] (the vocabulary padded to a multiple of t). */
   localLogits(idx: Tensor): Tensor {
+    const [batch, time] = idx.shape as [number, number];
+    const s = this.streamOf(batch, time);
+    let x = this.embed(idx, s);
+    for (let i = 0; i < this.blocks.length; i++) x = release(this.runBlock(i, x, s), x);
+    return release(this.localHead(x, s), x);
+  }
+
+  /** Where the residual stream of a batch of [batch, time] tokens lives (whole, or sequence parallel: a chunk of its rows). */
+  streamOf(batch: number, time: number): Stream {
+    return { group: this.group, sequenceParallel: this.sequenceParallel, p: this.config.dropout ?? 0, batch, time };
+  }
+
+  /** Token and position embeddings of int32 ids [B, T] (with dropout): the residual stream's input. */
+  embed(idx: Tensor, s: Stream): Tensor {
     if (idx.dtype !== "int32" || idx.ndim !== 2)
       throw new TypeError(`TensorParallelGPT: input must be int32 token ids [B, T], got ${idx.dtype} ${formatShape(idx.shape)}`);
-    const [batch, time] = idx.shape as [number, number];
-    if (time > this.config.context) throw new RangeError(`TensorParallelGPT: sequence of ${time} tokens exceeds the context of ${this.config.context}`);
-    const s: Stream = { group: this.group, sequenceParallel: this.sequenceParallel, p: this.config.dropout ?? 0, batch, time };
+    if (s.time > this.config.context) throw new RangeError(`TensorParallelGPT: sequence of ${s.time} tokens exceeds the context of ${this.config.context}`);
     const tok = this.tokens.forward(idx);
-    const positions = this.positionIds(tok.shape[0]!, time);
+    const positions = this.positionIds(tok.shape[0]!, s.time);
     const pos = this.positions.forward(positions);
     const embedded = release(add(tok, pos), tok, pos, positions);
-    let x = release(residualDropout(embedded, s, this.training), embedded);
-    for (const block of this.blocks.items as ParallelBlock[]) {
-      x = release(this.config.checkpoint ? checkpoint((h) => block.run(h, s), x) : block.run(x, s), x);
-    }
+    return release(residualDropout(embedded, s, this.training), embedded);
+  }
+
+  /** Block `index` on the residual stream (under activation checkpointing when the config asks). */
+  runBlock(index: number, x: Tensor, s: Stream): Tensor {
+    const block = this.blocks.at(index) as ParallelBlock;
+    return this.config.checkpoint ? checkpoint((h) => block.run(h, s), x) : block.run(x, s);
+  }
+
+  /** The final LayerNorm and this rank's vocabulary columns of the head: logits [B, T, V/t]. */
+  localHead(x: Tensor, s: Stream): Tensor {
     const h = this.lnF.forward(x, linearDType());
     const out = this.head ? this.head.forward(h) : this.tiedHead(h);
-    const logits = reshape(out, [batch, time, out.shape[out.ndim - 1]!]);
-    return release(logits, x, h, out);
+    const logits = reshape(out, [s.batch, s.time, out.shape[out.ndim - 1]!]);
+    return release(logits, h, out);
   }
 
   /**
@@ -205,15 +225,39 @@ export class TensorParallelGPT extends Module {
    * Training uses `loss`, which never gathers them.
    */
   forward(idx: Tensor): Tensor {
-    const local = this.localLogits(idx);
-    const gathered = gatherFromRegion(local, this.group);
-    return release(slice(gathered, 2, 0, this.config.vocabSize), local, gathered);
+    return this.fullLogits(this.localLogits(idx));
   }
 
   /** The mean next-token cross-entropy of `targets` [B, T], vocabulary-parallel. */
   loss(idx: Tensor, targets: Tensor): Tensor {
-    const local = this.localLogits(idx);
+    return this.lossOfLogits(this.localLogits(idx), targets);
+  }
+
+  /** Gathers local logits (and gives their handle back) into the full, unpadded ones. */
+  fullLogits(local: Tensor): Tensor {
+    const gathered = gatherFromRegion(local, this.group);
+    return release(slice(gathered, 2, 0, this.config.vocabSize), local, gathered);
+  }
+
+  /** The vocabulary-parallel cross-entropy of local logits (whose handle it gives back). */
+  lossOfLogits(local: Tensor, targets: Tensor): Tensor {
     return release(vocabParallelCrossEntropy(local, targets, this.group, this.config.vocabSize), local);
+  }
+
+  /**
+   * The split model as a chain of layers for pipeline stages (embeddings, each block, the final
+   * norm and head), sharing this model's modules; the last layer computes the
+   * vocabulary-parallel loss itself. Not with sequence parallelism (a stage's rows would not
+   * tell the batch from the sequence).
+   * @example new PipelineParallel(tpGpt, mesh.groups.pipeline, { tensorGroup: mesh.groups.tensor })
+   */
+  pipelineLayers(): Module[] {
+    if (this.sequenceParallel)
+      throw new RangeError(
+        "TensorParallelGPT: sequence parallelism does not combine with pipeline stages (parallel.sequenceParallel needs parallel.pipeline 1)",
+      );
+    this.layers ??= splitPipelineLayers(this);
+    return this.layers;
   }
 
   /** Positions of the rows this rank holds: all of [0, T) or, sequence parallel, its chunk of the B·T rows. */

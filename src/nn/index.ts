@@ -10,3 +10,4 @@ export { crossEntropy, mseLoss, klDivLoss } from "./loss.js";
 export { deferInit, materialize, materializeShard, type Shard } from "./deferred.js";
 export { MixtureOfExperts, ExpertMLP, moeAuxLoss, type MoEOptions } from "./moe.js";
 export { mixtureOfExperts, planRouting, localExperts, expertCapacity, type RoutingOptions, type RoutingPlan, type ExpertRunner } from "./moe_routing.js";
+export { hasOwnLoss, type OwnLoss } from "./own_loss.js";

@@ -45,7 +45,16 @@ export {
   type ParamSlice,
 } from "./zero/index.js";
 export { DeviceMesh, meshShape, MESH_DIMS, type MeshShape, type MeshCoords, type MeshDim } from "./mesh.js";
-export { allToAllRegion, expertParallelRunner, shardExperts } from "./expert/index.js";
+export {
+  allToAllRegion,
+  expertParallelRunner,
+  expertParameters,
+  mixturesOf,
+  placeExperts,
+  shardExperts,
+  ExpertParallel,
+  type ExpertParallelOptions,
+} from "./expert/index.js";
 export { copyToRegion, reduceFromRegion, gatherFromRegion, scatterToRegion, reduceScatterToRegion } from "./region_ops.js";
 export { ColumnParallelLinear, type ColumnParallelOptions } from "./tensor/column_parallel_linear.js";
 export { RowParallelLinear } from "./tensor/row_parallel_linear.js";
@@ -54,6 +63,7 @@ export { vocabParallelCrossEntropy } from "./tensor/vocab_parallel_cross_entropy
 export { sequenceParallelDropout } from "./tensor/sequence_dropout.js";
 export { TensorParallelModule, splitsOf, type SplitParameter } from "./tensor/parallel_module.js";
 export { TensorParallel, type TensorParallelStrategyOptions } from "./tensor/strategy.js";
+export { gatheredState, loadPartState, fullShapes, type GatherOptions, type GroupPlace } from "./tensor/split_state.js";
 export type { TensorSplit } from "./tensor/split.js";
 export * as compression from "./compression/index.js";
 export { CountingGroup, type CollectiveCount, type CountedOp } from "./counting_group.js";

@@ -14,6 +14,6 @@ export { rankMemory, rankParameters, computeBytes, type RankMemory } from "./ran
 export { stepTime, allReduceSeconds, gatherSeconds, type StepTime } from "./step_time.js";
 export { loadCluster, clusterMachine, clusterSchema, type ClusterDescription, type Machine, type Link, type Precision } from "./cluster.js";
 export { calibrate, calibratedMachine, calibrationPath, loadCalibration, type Calibration } from "./calibration.js";
-export { measureKernels, measureThreadsLink, measureDisk, medianSeconds, type KernelRates } from "./measure.js";
+export { measureKernels, measureThreadsLink, measureDisk, fastSeconds, type KernelRates } from "./measure.js";
 export { zeroPaperBytes } from "./zero_paper.js";
 export { plan, describeLayout, type Plan, type PlanOptions, type PlannedLayout } from "./planner.js";

@@ -40,8 +40,10 @@ export interface LayerDescription {
   attentionFlops: number;
   /** Elements per sample that forward's element-wise ops (norms, activations, adds) read and write. */
   elementwise: number;
-  /** All-reduces of its output's size (compute dtype) per sample, forward and backward, under tensor parallelism (Megatron: 4 per block). */
+  /** All-reduces (compute dtype) of its forward and backward under tensor parallelism (Megatron: 4 per block). */
   tensorExchanges: number;
+  /** Elements per sample of each of them (the residual stream's width × tokens for the gpt). */
+  tensorExchangeSize: number;
   /** Kernel calls of its forward (the per-call overhead). */
   kernelCalls: number;
   /** What forward keeps for backward, freed once this layer's backward has run. */
@@ -109,6 +111,7 @@ function layer(name: string, fields: Partial<LayerDescription>): LayerDescriptio
     attentionFlops: 0,
     elementwise: 0,
     tensorExchanges: 0,
+    tensorExchangeSize: 0,
     kernelCalls: 1,
     saved: none,
     heldToStepEnd: none,
@@ -143,6 +146,7 @@ function gptLayers(m: Extract<Config["model"], { kind: "gpt" }>, vocab: number):
     attentionFlops: 2 * T * T * d,
     elementwise: 2 * 2 * T * d + 2 * 2 * T * d + 2 * 4 * T * d,
     tensorExchanges: 4,
+    tensorExchangeSize: T * d,
     kernelCalls: 11,
     saved: act({ f32: 2 * T * d + 6 * T, compute: 2 * T * d, computeSplit: 12 * T * d, f32Split: h * T }),
     // At fcProj: the residual stream's incoming gradient (cast for the low-precision product) and GELU's output's.
@@ -156,6 +160,7 @@ function gptLayers(m: Extract<Config["model"], { kind: "gpt" }>, vocab: number):
     largestParameter: Math.max(vocab, T) * d,
     elementwise: 3 * T * d,
     tensorExchanges: 1,
+    tensorExchangeSize: T * d,
     kernelCalls: 4,
     // The token ids (the input batch, counted there) are what its backward reads.
     backwardTransient: act({ f32: T * d }),
@@ -172,8 +177,9 @@ function gptLayers(m: Extract<Config["model"], { kind: "gpt" }>, vocab: number):
     matmulFlops: 2 * T * d * vocab,
     matmulSize: Math.min(d, vocab),
     elementwise: 2 * T * d + 3 * T * vocab,
-    // The head's input gradient, summed over the tensor ranks (its output is 1 per sample, the loss).
-    tensorExchanges: T * d,
+    // Its input's gradient, summed over the tensor ranks.
+    tensorExchanges: 1,
+    tensorExchangeSize: T * d,
     kernelCalls: 4,
     saved: act({ f32: T * d + 3 * T, compute: T * d, computeSplit: T * vocab }),
     heldToStepEnd: act({ computeSplit: T * vocab }),

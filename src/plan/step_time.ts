@@ -61,7 +61,7 @@ function stageTensorComm(stage: StageShape, { samples, microBatches, layout, pre
   const link = linkFor(layout.tensor, machine);
   let seconds = 0;
   for (const { layer } of stage.layers) {
-    const bytes = (samples / microBatches) * layer.output * computeBytes(precision);
+    const bytes = (samples / microBatches) * layer.tensorExchangeSize * computeBytes(precision);
     seconds += microBatches * layer.tensorExchanges * allReduceSeconds(layout.tensor, bytes, link);
   }
   return seconds;

@@ -1,4 +1,6 @@
 import { fillWith } from "./create.js";
+import type { DType } from "./dtype.js";
+import type { MemoryCategory } from "./memory.js";
 import { initSteps, type InitStep } from "./init_recipe.js";
 import { Generator, normal_, uniform_ } from "./random.js";
 import { formatShape } from "./shape.js";
@@ -66,10 +68,27 @@ export function materializeSlice(t: Tensor, dim: number, index: number, parts: n
   return out;
 }
 
+/** Meta tensors whose elements a function gives instead of a recipe of their own (see metaOf). */
+const producers = new WeakMap<Tensor, () => Tensor>();
+
 /**
- * Gives a meta tensor its elements in place (the same tensor object), as its recipe makes them.
+ * A meta tensor whose elements `produce` gives whenever it is materialised (again after an
+ * unrealize): a rank's part of a meta tensor of the full model, held without memory until the
+ * rank needs it. `produce` returns a new tensor of this shape and dtype.
+ * @example const mine = metaOf([rows, width], "float32", "parameter", () => materializeSplit(full, split, rank, ranks));
+ */
+export function metaOf(shape: readonly number[], dtype: DType, category: MemoryCategory, produce: () => Tensor): Tensor {
+  const t = Tensor.meta(shape, dtype, category);
+  producers.set(t, produce);
+  return t;
+}
+
+/**
+ * Gives a meta tensor its elements in place (the same tensor object), as its recipe (or its
+ * producer, see metaOf) makes them.
  * @example materializeInPlace(linear.weight);
  */
 export function materializeInPlace(t: Tensor): void {
-  t.realize(materializeRange(t, 0, t.size, t.shape));
+  const produce = producers.get(t);
+  t.realize(produce ? produce() : materializeRange(t, 0, t.size, t.shape));
 }

@@ -164,7 +164,8 @@ function buildLanguageModel(config: Config, shard?: Shard): ModelAndData {
         moe: m.moe,
       });
     // Split across ranks, each materialises only its part: built without weights here.
-    const model = config.parallel.tensor > 1 ? deferInit(gpt) : gpt();
+    const { tensor, pipeline, expert } = config.parallel;
+    const model = tensor > 1 || pipeline > 1 || expert > 1 ? deferInit(gpt) : gpt();
     if (data.seqLenWarmup && data.seqLenWarmup.start > m.context) {
       throw new ConfigError(
         `config: data.seqLenWarmup.start ${data.seqLenWarmup.start} exceeds model.context ${m.context}; the warm-up grows the context up to it`,

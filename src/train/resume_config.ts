@@ -11,7 +11,7 @@ import { applyOverrides, ConfigError, parseConfig, readConfigFile } from "./conf
 
 /**
  * Fields (and groups of fields) a resumed run may change: cadences, logging, threads, workers,
- * the ZeRO stage and the tensor-parallel layout.
+ * the ZeRO stage and the tensor, pipeline and expert layouts.
  * @example RESUME_SAFE_FIELDS.includes("train.evalEvery") // true
  */
 export const RESUME_SAFE_FIELDS = [
@@ -36,6 +36,14 @@ export const RESUME_SAFE_FIELDS = [
   // A tensor-parallel checkpoint holds the full model, cut again for any tensor size on load.
   "parallel.tensor",
   "parallel.sequenceParallel",
+  // Pipeline and expert checkpoints hold every tensor whole, by name: any layout loads them;
+  // micro-batches of equal size give the batch's mean loss whatever their number or schedule.
+  "parallel.pipeline",
+  "parallel.microBatches",
+  "parallel.schedule",
+  "parallel.virtualStages",
+  "parallel.stageLayers",
+  "parallel.expert",
 ] as const;
 
 /**

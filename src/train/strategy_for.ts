@@ -9,6 +9,8 @@ import { ZeroDataParallel } from "../parallel/zero/zero.js";
 import { GPT } from "../models/gpt.js";
 import { TensorParallelGPT } from "../models/tensor_parallel_gpt.js";
 import { TensorParallel } from "../parallel/tensor/strategy.js";
+import { placeExperts } from "../parallel/expert/expert_parallel.js";
+import { ExpertParallel } from "../parallel/expert/strategy.js";
 import type { Config } from "./config.js";
 import { ConfigError } from "./config_file.js";
 import { refuseOffloadWithout } from "./offload.js";
@@ -49,24 +51,34 @@ export function checkLayout(config: Config, ranks: number): MeshShape {
   refuseCompressionOutsideDDP(config);
   if (shape.tensor > 1) refuseTensorLayout(config);
   if (shape.pipeline > 1) refusePipelineLayout(config);
+  if (shape.expert > 1) refuseExpertLayout(config, shape.expert);
   return shape;
 }
 
 /**
- * The module this rank trains: the model as built, or with `parallel.tensor` t > 1 its
+ * The module this rank trains: the model as built; with `parallel.tensor` t > 1 its
  * Megatron-style split over the mesh's tensor group (the gpt only; built under deferInit, each
- * rank materialises its part, the same weights as t = 1). A model that cannot be split so is a
- * ConfigError naming the numbers.
+ * rank materialises its part, the same weights as t = 1), which pipeline stages then cut; with
+ * `parallel.expert` e > 1 the gpt's mixtures with their experts sharded over the expert group
+ * (each rank materialises only its experts). A model that cannot be split so is a ConfigError
+ * naming the numbers.
  *
  * @example const parts = buildRun(config, shard, (model) => modelFor(config, model, mesh));
  */
 export function modelFor(config: Config, model: Module, mesh: DeviceMesh | null): Module {
+  if (!mesh) return model;
+  if (mesh.shape.expert > 1) {
+    refuseExpertLayout(config, mesh.shape.expert);
+    placeExperts(model, mesh.groups.expert);
+    return model;
+  }
   const t = config.parallel.tensor;
-  if (t === 1 || !mesh) return model;
+  if (t === 1) return model;
   refuseTensorLayout(config);
   if (!(model instanceof GPT)) throw new TypeError(`modelFor: a gpt config built a ${model.constructor.name}`);
   try {
-    return new TensorParallelGPT(model, mesh.groups.tensor, { sequenceParallel: config.parallel.sequenceParallel });
+    // Pipeline stages materialise only their own layers' parts.
+    return new TensorParallelGPT(model, mesh.groups.tensor, { sequenceParallel: config.parallel.sequenceParallel, deferred: config.parallel.pipeline > 1 });
   } catch (error) {
     if (error instanceof RangeError) throw new ConfigError(`config: ${error.message}`);
     throw error;
@@ -74,9 +86,10 @@ export function modelFor(config: Config, model: Module, mesh: DeviceMesh | null)
 }
 
 /**
- * The strategy a run's config asks for on this rank: one process without a group; a pipeline
- * stage when parallel.pipeline > 1 (DDP across the pipelines on the data dimension); tensor
- * parallel over the mesh's tensor group (DDP over its data group) when parallel.tensor > 1; over
+ * The strategy a run's config asks for on this rank: one process without a group; expert
+ * parallel when parallel.expert > 1; a pipeline stage when parallel.pipeline > 1 (its layers
+ * tensor-parallel when parallel.tensor > 1, DDP across the pipelines on the data dimension);
+ * tensor parallel over the mesh's tensor group (DDP over its data group) when parallel.tensor > 1; over
  * a group otherwise, data parallel (DDP) at `parallel.zero` 0, sharded data parallel (ZeRO) at
  * 1, 2 or 3 (with `parallel.compression`'s hook on DDP). The one place where a config's
  * parallel layout becomes a Strategy, so the run and the Trainer know no strategy by name.
@@ -88,7 +101,8 @@ export function strategyFor(config: Config, model: Module, group: ProcessGroup |
   if (!group) return new SingleProcess(model);
   refuseSplitParametersFor(config, mesh?.shape.tensor ?? config.parallel.tensor);
   refuseCompressionOutsideDDP(config);
-  if (model instanceof TensorParallelGPT && mesh) {
+  if (mesh && mesh.shape.expert > 1) return new ExpertParallel(model, { data: mesh.groups.data, expert: mesh.groups.expert });
+  if (model instanceof TensorParallelGPT && mesh && mesh.shape.pipeline === 1) {
     return new TensorParallel(model, mesh.groups.tensor, { data: mesh.groups.data, sequenceParallel: model.sequenceParallel });
   }
   const stage = config.parallel.zero;
@@ -101,6 +115,7 @@ export function strategyFor(config: Config, model: Module, group: ProcessGroup |
       virtualStages,
       ...(stageLayers ? { stageLayers } : {}),
       dataGroup: mesh.groups.data,
+      tensorGroup: mesh.shape.tensor > 1 ? mesh.groups.tensor : null,
     });
   }
   return stage === 0
@@ -128,17 +143,17 @@ function refuseSplitParametersFor(config: Config, tensor: number): void {
  * the gradients go through ZeRO's reduce-scatters or a tensor or pipeline layout instead.
  */
 function refuseCompressionOutsideDDP(config: Config): void {
-  const { compression, zero, tensor, pipeline } = config.parallel;
-  if (compression.kind === "none" || (zero === 0 && tensor === 1 && pipeline === 1)) return;
+  const { compression, zero, tensor, pipeline, expert } = config.parallel;
+  if (compression.kind === "none" || (zero === 0 && tensor === 1 && pipeline === 1 && expert === 1)) return;
   throw new ConfigError(
-    `config: parallel.compression ${JSON.stringify(compression.kind)} compresses plain data parallel only (zero 0, tensor 1, pipeline 1); got zero ${zero}, tensor ${tensor}, pipeline ${pipeline}`,
+    `config: parallel.compression ${JSON.stringify(compression.kind)} compresses plain data parallel only (zero 0, tensor 1, pipeline 1, expert 1); got zero ${zero}, tensor ${tensor}, pipeline ${pipeline}, expert ${expert}`,
   );
 }
 
 /**
- * Tensor parallelism splits the gpt's heads (Megatron style) and runs beside DDP only: a
- * ConfigError, naming the numbers, for another model, heads that do not split, ZeRO or a
- * pipeline.
+ * Tensor parallelism splits the gpt's heads (Megatron style) and runs beside DDP and pipeline
+ * stages: a ConfigError, naming the numbers, for another model, heads that do not split, ZeRO,
+ * or sequence parallelism with pipeline stages.
  */
 function refuseTensorLayout(config: Config): void {
   const { tensor: t, zero, pipeline } = config.parallel;
@@ -149,7 +164,19 @@ function refuseTensorLayout(config: Config): void {
       `config: model.heads ${model.heads}: ${model.heads} heads do not split across ${t} tensor-parallel ranks (heads must be a multiple of parallel.tensor)`,
     );
   if (zero !== 0) throw new ConfigError(`config: parallel.tensor ${t} runs with parallel.zero 0 only (got zero ${zero})`);
-  if (pipeline !== 1) throw new ConfigError(`config: parallel.tensor ${t} does not combine with parallel.pipeline ${pipeline} yet`);
+  if (pipeline !== 1 && config.parallel.sequenceParallel)
+    throw new ConfigError(`config: parallel.sequenceParallel does not combine with parallel.pipeline ${pipeline}; set it false or pipeline 1`);
+}
+
+/**
+ * Expert parallelism shards the experts of a gpt with `model.moe`: a ConfigError, naming the
+ * numbers, for a model without experts, experts that do not divide by the expert degree, or ZeRO.
+ */
+function refuseExpertLayout(config: Config, e: number): void {
+  const experts = config.model.kind === "gpt" ? config.model.moe?.experts : undefined;
+  if (experts === undefined) throw new ConfigError(`config: parallel.expert ${e} shards the experts of a gpt with model.moe; this model has none`);
+  if (experts % e !== 0) throw new ConfigError(`config: model.moe.experts ${experts} must divide by parallel.expert ${e} (each rank holds experts / expert of them)`);
+  if (config.parallel.zero !== 0) throw new ConfigError(`config: parallel.expert ${e} runs with parallel.zero 0 only (got zero ${config.parallel.zero})`);
 }
 
 /** A pipeline runs with DDP across pipelines only: a ConfigError for a ZeRO stage. */

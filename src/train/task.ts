@@ -2,7 +2,7 @@ import { add } from "../ops/binary.js";
 import { crossEntropy } from "../ops/loss.js";
 import { moeAuxLoss } from "../nn/moe.js";
 import type { Module } from "../nn/module.js";
-import { TensorParallelGPT } from "../models/tensor_parallel_gpt.js";
+import { hasOwnLoss } from "../nn/own_loss.js";
 import type { Tensor } from "../tensor/tensor.js";
 
 /** A batch of inputs and targets, as the data loaders yield them. */
@@ -66,9 +66,9 @@ export function classification(options: { labelSmoothing?: number } = {}): Task 
   };
 }
 
-/** A tensor-parallel model's loss never gathers the full logits (vocabulary-parallel cross-entropy). */
+/** A model (or pipeline stage) with its own loss computes it: a tensor-parallel one never gathers the full logits. */
 function languageModelLoss(model: Module, batch: Batch): Tensor {
-  return model instanceof TensorParallelGPT ? model.loss(batch.x, batch.y) : crossEntropy(model.forward(batch.x), batch.y);
+  return hasOwnLoss(model) ? model.loss(batch.x, batch.y) : crossEntropy(model.forward(batch.x), batch.y);
 }
 
 /**

@@ -250,3 +250,11 @@ test("turbine sample --temperature 0 is greedy: the same text whatever the seed;
   assert.equal(sampled(["--top-k", "0"]), sampled([]));
   assert.notEqual(sampled(["--seed", "4"]), sampled([]), "sampling does depend on the seed");
 });
+
+test("turbine sample reads a mixture-of-experts gpt's checkpoint (it built a dense model: exit 70 and a stack trace)", () => {
+  const trained = turbine(["train", tinyGpt, "--no-progress", "--set", "name=moe", "--set", "model.moe={experts: 2}"]);
+  assert.equal(trained.code, 0, trained.stderr);
+  const r = turbine(["sample", "--checkpoint", join(work, "runs", "moe", "version_0"), "--prompt", "and ", "--tokens", "5"]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.ok(r.stdout.startsWith("and "), r.stdout);
+});

@@ -49,3 +49,15 @@ export function assertClose(actual: Tensor | number[], expected: Tensor | number
     }
   }
 }
+
+/** ‖a − b‖ ≤ rtol · ‖b‖ (a tensor's relative error, as a whole). */
+export function assertRelative(a: number[], b: number[], rtol: number, what: string): void {
+  let diff = 0,
+    norm = 0;
+  for (let i = 0; i < b.length; i++) {
+    diff += (a[i]! - b[i]!) ** 2;
+    norm += b[i]! ** 2;
+  }
+  assert.equal(a.length, b.length, what);
+  assert.ok(Math.sqrt(diff) <= rtol * Math.sqrt(norm) + 1e-12, `${what}: relative error ${Math.sqrt(diff / norm)} > ${rtol}`);
+}

@@ -5,21 +5,19 @@
  * to the unsplit model's matching parts, and the checkpoint gathered from the split model.
  */
 import { slice } from "../../src/ops/layout.js";
-import { crossEntropy } from "../../src/ops/loss.js";
 import { GPT, type GPTConfig } from "../../src/models/gpt.js";
 import { TensorParallelGPT } from "../../src/models/tensor_parallel_gpt.js";
 import { deferInit } from "../../src/nn/deferred.js";
-import { AdamW } from "../../src/optim/adamw.js";
-import { clipGradNorm } from "../../src/optim/clip.js";
 import type { ProcessGroup } from "../../src/parallel/process_group.js";
 import { DeviceMesh, meshShape } from "../../src/parallel/mesh.js";
 import { splitsOf } from "../../src/parallel/tensor/parallel_module.js";
 import { cutSplit } from "../../src/parallel/tensor/split.js";
 import { TensorParallel } from "../../src/parallel/tensor/strategy.js";
-import { fromTypedArray, tensor } from "../../src/tensor/create.js";
+import { tensor } from "../../src/tensor/create.js";
 import { manualSeed } from "../../src/tensor/random.js";
 import { tidy } from "../../src/tensor/scope.js";
 import type { Tensor } from "../../src/tensor/tensor.js";
+import { adamwOf, ruleBatches, trainReference } from "./gpt_reference.js";
 
 export interface TPArgs {
   vocabSize: number;
@@ -43,42 +41,13 @@ export interface TPResult {
 const BATCH = 4,
   TIME = 8;
 
-/** The same pseudo-random token batches on every rank (a fixed LCG, independent of the generators). */
-function batches(steps: number, vocab: number, rows: number): [Tensor, Tensor][] {
-  let s = 12345;
-  const next = (): number => {
-    s = (s * 1103515245 + 12345) % 2147483648;
-    return s % vocab;
-  };
-  return Array.from({ length: steps }, () => {
-    // A rule the model can learn within 20 steps: the next token is 3·x + 1.
-    const x = new Int32Array(rows * TIME).map(next),
-      y = x.map((v) => (3 * v + 1) % vocab);
-    return [fromTypedArray(x, [rows, TIME]), fromTypedArray(y, [rows, TIME])];
-  });
-}
-
 export function run(group: ProcessGroup, args: TPArgs): TPResult {
   const config: GPTConfig = { vocabSize: args.vocabSize, context: TIME, layers: 2, heads: 4, width: 16, tiedHead: args.tiedHead, dropout: args.dropout };
   const replicas = args.data ?? 1;
   // The global batch: each data-parallel replica trains on its BATCH rows of it.
-  const data = batches(args.steps, args.vocabSize, BATCH * replicas);
-  const optimizerOf = (m: { parameters(): Tensor[] }) => new AdamW(m.parameters(), { lr: 1e-3, weightDecay: 0.1 });
-
-  manualSeed(7);
-  const full = new GPT(config);
-  const fullOptimizer = optimizerOf(full);
-  const reference = { losses: [] as number[], norms: [] as number[] };
-  for (const [x, y] of data) {
-    full.zeroGrad();
-    tidy(() => {
-      const loss = crossEntropy(full.forward(x), y);
-      loss.backward();
-      reference.losses.push(loss.item());
-    });
-    reference.norms.push(clipGradNorm(full.parameters(), 1));
-    fullOptimizer.step();
-  }
+  const data = ruleBatches(args.steps, BATCH * replicas, TIME, args.vocabSize);
+  const reference = trainReference(config, data);
+  const { full, optimizer: fullOptimizer } = reference;
 
   const mesh = DeviceMesh.build(group, meshShape(group.size, { data: replicas, tensor: group.size / replicas }));
   const tp = mesh.groups.tensor;
@@ -90,7 +59,7 @@ export function run(group: ProcessGroup, args: TPArgs): TPResult {
   );
   const strategy = new TensorParallel(model, tp, { sequenceParallel: args.sequenceParallel, data: mesh.groups.data });
   const mine = (t: Tensor): Tensor => slice(t, 0, mesh.coords.data * BATCH, (mesh.coords.data + 1) * BATCH);
-  const optimizer = optimizerOf(model);
+  const optimizer = adamwOf(model);
   const split = { losses: [] as number[], norms: [] as number[] };
   for (const [x, y] of data) {
     model.zeroGrad();

@@ -61,3 +61,10 @@ test("step time: checkpointing adds a forward of the blocks, ZeRO-3 moves 1.5× 
   assert.ok(perByte(acrossNodes.dataComm, 8) > 5 * perByte(ddp.dataComm, 4), "8 ranks over 2 nodes: the 1 GB/s link");
   assert.ok(ddp.compute < plain.compute / 3.5, "a quarter of the batch per rank");
 });
+
+test("tensor parallelism all-reduces the residual stream 4 times per block and once each at the embedding and the head (Megatron)", () => {
+  // Catches exchanges counted per element instead of per tensor, or sized by the wrong tensor.
+  const t2 = stepTime(config, model, { ...base, tensor: 2 }, machine);
+  const each = allReduceSeconds(2, 16 * 128 * 256 * 4, { bandwidth: 1e10, latency: 1e-5 });
+  assert.ok(Math.abs(t2.tensorComm - (4 * 6 + 2) * each) < 1e-12, `${t2.tensorComm} vs ${(4 * 6 + 2) * each}`);
+});

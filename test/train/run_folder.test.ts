@@ -69,6 +69,15 @@ test("a resumed run may change cadences and logging, and names every other chang
     () => resumeConfig(run, ["train.steps=200", "model.hidden=[32]", "train.logEvery=7", "name=other"]),
     /refuses changes to model\.hidden \(\[16\] → \[32\]\), train\.steps \(100 → 200\), name \(unset → "other"\); safe to change on resume: train\.evalEvery/,
   );
+  // Checkpoints of any mesh load into any other (test/parallel/mesh_checkpoint.test.ts).
+  const relaid = resumeConfig(run, ["parallel.tensor=2", "parallel.pipeline=2", "parallel.microBatches=4", "parallel.schedule=gpipe", "parallel.expert=2"]);
+  assert.deepEqual(configDifferences(saved, relaid).sort(), [
+    "parallel.expert",
+    "parallel.microBatches",
+    "parallel.pipeline",
+    "parallel.schedule",
+    "parallel.tensor",
+  ]);
   assert.throws(
     () => resumeConfig(run, ["optimizer.lr=0.5"]),
     (e: Error) => /optimizer\.lr \(0\.001 → 0\.5\)/.test(e.message) && !e.message.includes("train.logEvery ("),

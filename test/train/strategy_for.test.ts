@@ -3,7 +3,9 @@ import { test } from "node:test";
 
 import { parseConfig } from "../../src/train/config_file.js";
 import { ConfigError } from "../../src/train/config_file.js";
+import { startThreads } from "../../src/parallel/threads/spawn.js";
 import { meshFor } from "../../src/train/strategy_for.js";
+import type { LayoutCase } from "./strategy_for_rank.js";
 
 const config = (parallel: Record<string, unknown>) => parseConfig({ model: { kind: "mlp" }, data: { kind: "fashion-mnist" }, parallel }, "test.json");
 
@@ -16,4 +18,27 @@ test("meshFor: one process runs the default layout; a pipeline or tensor layout 
   );
   assert.throws(() => config({ pipeline: 0 }), /parallel\.pipeline/);
   assert.throws(() => config({ schedule: "zigzag" }), /parallel\.schedule/);
+});
+
+test("modelFor on 4 ranks: expert parallelism without experts, experts that do not divide, and sequence parallelism with pipeline stages are config errors naming the values", {
+  timeout: 60_000,
+}, async () => {
+  const gpt = (moe?: object): Record<string, unknown> => ({ kind: "gpt", context: 8, layers: 1, heads: 2, width: 8, ...(moe ? { moe } : {}) });
+  const cases: LayoutCase[] = [
+    { model: { kind: "mlp" }, parallel: { expert: 2 } },
+    { model: gpt({ experts: 3 }), parallel: { expert: 2 } },
+    { model: gpt(), parallel: { tensor: 2, pipeline: 2, sequenceParallel: true } },
+    { model: gpt({ experts: 4 }), parallel: { expert: 2 } },
+    { model: gpt(), parallel: { tensor: 2, pipeline: 2 } },
+  ];
+  const job = startThreads({ size: 4, module: new URL("./strategy_for_rank.js", import.meta.url), args: { cases }, onLine: () => {} });
+  for (const outcome of await job.done) {
+    assert.ok(outcome.ok, outcome.ok ? "" : outcome.error.stack);
+    const [noExperts, indivisible, sequence, experts, threeD] = outcome.result as (string | null)[];
+    assert.match(noExperts!, /parallel.expert 2 shards the experts of a gpt with model.moe/);
+    assert.match(indivisible!, /model.moe.experts 3 must divide by parallel.expert 2/);
+    assert.match(sequence!, /parallel.sequenceParallel does not combine with parallel.pipeline 2/);
+    assert.equal(experts, null);
+    assert.equal(threeD, null);
+  }
 });

@@ -1,6 +1,8 @@
 import { concat, slice } from "../../ops/layout.js";
 import type { ExpertRunner } from "../../nn/moe_routing.js";
-import type { MixtureOfExperts } from "../../nn/moe.js";
+import { MixtureOfExperts } from "../../nn/moe.js";
+import type { Module } from "../../nn/module.js";
+import { materializeInPlace } from "../../tensor/materialize.js";
 import type { Tensor } from "../../tensor/tensor.js";
 import type { ProcessGroup } from "../process_group.js";
 import { allToAllRegion } from "./all_to_all_region.js";
@@ -48,4 +50,36 @@ export function shardExperts(moe: MixtureOfExperts, group: ProcessGroup): void {
     moe.options.experts,
     group,
   );
+}
+
+/**
+ * Every MixtureOfExperts of a model (in module order).
+ * @example for (const moe of mixturesOf(gpt)) shardExperts(moe, group);
+ */
+export function mixturesOf(model: Module): MixtureOfExperts[] {
+  return model.namedModules().flatMap(([, m]) => (m instanceof MixtureOfExperts ? [m] : []));
+}
+
+/** The parameters of the experts of every mixture of `model` (whichever rank holds them). */
+export function expertParameters(model: Module): Set<Tensor> {
+  return new Set(mixturesOf(model).flatMap((moe) => moe.experts.parameters()));
+}
+
+/**
+ * Places a model (best built under `nn.deferInit`) for expert parallelism over `group`: every
+ * mixture runs its experts sharded (`shardExperts`), and the rank materialises everything but
+ * the other ranks' experts, which stay meta (no memory; eager init's values for the rest, from
+ * the seed). Throws a RangeError naming the numbers when the experts do not divide by the group.
+ * @example const gpt = nn.deferInit(() => new models.GPT({ ...config, moe })); placeExperts(gpt, mesh.groups.expert);
+ */
+export function placeExperts(model: Module, group: ProcessGroup): void {
+  const others = new Set<Tensor>();
+  for (const moe of mixturesOf(model)) {
+    shardExperts(moe, group);
+    const per = moe.options.experts / group.size;
+    moe.experts.items.forEach((expert, i) => {
+      if (Math.floor(i / per) !== group.rank) for (const t of expert.parameters()) others.add(t);
+    });
+  }
+  for (const [, t] of [...model.namedParameters(), ...model.namedBuffers()]) if (t.isMeta && !others.has(t)) materializeInPlace(t);
 }

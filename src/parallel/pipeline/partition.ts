@@ -3,6 +3,8 @@ import { performance } from "node:perf_hooks";
 import { noGrad } from "../../autograd/grad_mode.js";
 import { Sequential } from "../../nn/containers.js";
 import type { Module } from "../../nn/module.js";
+import { hasOwnLoss } from "../../nn/own_loss.js";
+import { materializeInPlace } from "../../tensor/materialize.js";
 import { defaultGenerator } from "../../tensor/random.js";
 import { tidy } from "../../tensor/scope.js";
 import type { Tensor } from "../../tensor/tensor.js";
@@ -17,6 +19,27 @@ export function layersOf(module: Module): Module[] {
   const own = (module as Partial<{ pipelineLayers(): Module[] }>).pipelineLayers;
   if (typeof own === "function") return own.call(module);
   throw new TypeError(`pipeline: a ${module.constructor.name} cannot be cut into stages (a Sequential or a model with pipelineLayers(), such as the GPT, can)`);
+}
+
+/** A stage whose last layer computes the loss itself (a tensor-parallel head): the stage does too. */
+class LossStage extends Sequential {
+  loss(x: Tensor, targets: Tensor): Tensor {
+    const last = this.layers.at(-1)!;
+    if (!hasOwnLoss(last)) throw new Error("pipeline: the stage's last layer has no loss of its own");
+    const h = new Sequential(...this.layers.slice(0, -1)).forward(x);
+    const loss = last.loss(h, targets);
+    if (h !== x) h.dispose();
+    return loss;
+  }
+}
+
+/**
+ * The module of one stage (or chunk): its layers in order; where the last layer computes the
+ * loss itself (`hasOwnLoss`), the stage does too, so the last stage's loss goes through it.
+ * @example const stage = stageOf(layers.slice(0, 3));
+ */
+export function stageOf(layers: Module[]): Sequential {
+  return hasOwnLoss(layers.at(-1)!) ? new LossStage(...layers) : new Sequential(...layers);
 }
 
 /**
@@ -54,7 +77,7 @@ export function balancedCut(costs: readonly number[], parts: number): number[] {
 /**
  * Measures each layer's forward time (milliseconds, the second of two runs) on a sample input
  * `x`, without recording a graph and leaving the random stream as it was: the costs a balanced
- * cut uses.
+ * cut uses. A meta layer (deferInit) is materialised for its runs and given back after them.
  * @example const costs = measureLayerCosts(layersOf(gpt), firstMicroBatch);
  */
 export function measureLayerCosts(layers: readonly Module[], x: Tensor): number[] {
@@ -73,10 +96,14 @@ function measure(layers: readonly Module[], x: Tensor): number[] {
       const costs: number[] = [];
       let h = x;
       for (const layer of layers) {
+        // A deferred layer is materialised for its measurement only: the model is never whole here.
+        const meta = Object.values(layer.stateDict()).filter((t) => t.isMeta);
+        for (const t of meta) materializeInPlace(t);
         layer.forward(h).dispose();
         const start = performance.now();
         const y = layer.forward(h);
         costs.push(performance.now() - start);
+        for (const t of meta) t.unrealize();
         if (h !== x) h.dispose();
         h = y;
       }

@@ -1,7 +1,8 @@
 import { performance } from "node:perf_hooks";
 
 import { materialize } from "../../nn/deferred.js";
-import { Sequential } from "../../nn/containers.js";
+import { materializeInPlace } from "../../tensor/materialize.js";
+import type { Sequential } from "../../nn/containers.js";
 import type { Module } from "../../nn/module.js";
 import { mul } from "../../ops/binary.js";
 import { slice } from "../../ops/layout.js";
@@ -9,15 +10,18 @@ import { clipGradNorm, gradNorm, type NormCombine } from "../../optim/clip.js";
 import type { GradScaler } from "../../optim/grad_scaler.js";
 import type { Optimizer } from "../../optim/optimizer.js";
 import { fillWith, tensor } from "../../tensor/create.js";
+import type { DType } from "../../tensor/dtype.js";
 import { Tensor } from "../../tensor/tensor.js";
 import { anyRank } from "../any_rank.js";
 import type { ProcessGroup } from "../process_group.js";
 import { shardedNorm } from "../sharded_norm.js";
-import { loadWholeState, wholeState } from "../replicated_state.js";
+import { loadWholeState } from "../replicated_state.js";
+import { splitsOf } from "../tensor/parallel_module.js";
+import { fullShapes, gatheredState, loadPartState } from "../tensor/split_state.js";
 import type { StateReader, StrategyState } from "../state.js";
 import { type BatchCounts, type MicroBatchRun, optimizerStep, type Strategy } from "../strategy.js";
 import { recvTensor, sendTensor } from "./p2p.js";
-import { balancedCut, checkCut, layersOf, measureLayerCosts } from "./partition.js";
+import { balancedCut, checkCut, layersOf, measureLayerCosts, stageOf } from "./partition.js";
 import { type Action, planSchedule, type ScheduleName } from "./schedule.js";
 import { type Message, simulate, type Timeline } from "./timeline.js";
 
@@ -32,6 +36,12 @@ export interface PipelineOptions {
   stageLayers?: number[];
   /** Data parallelism across pipelines: gradients are averaged over this group after each step's backward. */
   dataGroup?: ProcessGroup | null;
+  /**
+   * The tensor-parallel group of a model split Megatron-style (a TensorParallelGPT's layers):
+   * the stages' cut is agreed over it, its split parameters count once per rank and its
+   * replicated ones once in the gradient norm, and checkpoints gather the full tensors over it.
+   */
+  tensorGroup?: ProcessGroup | null;
   /** Record when each action of the last runMicroBatch started and ended (`trace`), for measuring the bubble. */
   trace?: boolean;
 }
@@ -68,7 +78,9 @@ function take(map: Map<string, Tensor>, k: string, what: string): Tensor {
  * named, and them theirs.
  *
  * Every rank builds the whole model (the same seeded weights) and trains only its parts'
- * parameters; the optimizer skips the others (they get no gradient). A parameter used by
+ * parameters; the optimizer skips the others (they get no gradient). A model built under
+ * `nn.deferInit` is never whole on a rank: its stage's tensors are materialised after the cut
+ * (eager init's values, so every layout starts alike) and the others stay meta. A parameter used by
  * several stages (a tied embedding and head) gets the sum of their gradients and is counted
  * once in the gradient norm. With a data group (DDP across pipelines) the gradients are
  * averaged over it when the step's last micro-batch is done (no overlap with backward).
@@ -96,13 +108,16 @@ export class PipelineParallel implements Strategy {
   /** The model tensors this rank writes to a checkpoint (after the cut): those its stage is the first to use. */
   private writes: Set<Tensor> | null = null;
   private readonly actionAt: (Action | undefined)[];
+  /** Built under deferInit: only this stage's tensors are materialised (after the cut). */
+  private readonly deferred: boolean;
 
   constructor(
     readonly module: Module,
     readonly group: ProcessGroup,
     readonly options: PipelineOptions = {},
   ) {
-    materialize(module);
+    // A model built under deferInit stays meta until the cut: each rank then materialises its stage only.
+    this.deferred = [...module.parameters(), ...module.namedBuffers().map(([, t]) => t)].some((t) => t.isMeta);
     const schedule = options.schedule ?? "1f1b";
     this.stages = group.size;
     this.stage = group.rank;
@@ -116,8 +131,8 @@ export class PipelineParallel implements Strategy {
     });
     const dataGroup = options.dataGroup;
     if (dataGroup && dataGroup.size > 1) {
-      for (const t of module.parameters()) dataGroup.broadcast(t, 0);
-      for (const [, t] of module.namedBuffers()) dataGroup.broadcast(t, 0);
+      // (A deferred model needs none: its seeded recipes give every rank the same weights.)
+      if (!this.deferred) for (const t of [...module.parameters(), ...module.namedBuffers().map(([, b]) => b)]) dataGroup.broadcast(t, 0);
     }
   }
 
@@ -136,6 +151,7 @@ export class PipelineParallel implements Strategy {
       // Every pipeline must cut alike (the data group averages gradients parameter by parameter):
       // the first stage of the first pipeline's costs go to its data peers, then along each pipeline.
       const costs = tensor(measureLayerCosts(layers, sample));
+      this.options.tensorGroup?.broadcast(costs, 0);
       this.options.dataGroup?.broadcast(costs, 0);
       this.group.broadcast(costs, 0);
       this.cut = balancedCut(costs.toArray(), parts);
@@ -147,7 +163,7 @@ export class PipelineParallel implements Strategy {
       partLayers.push(layers.slice(at, at + size));
       at += size;
     }
-    const chunks = Array.from({ length: this.chunksPerRank }, (_, c) => new Sequential(...partLayers[c * this.stages + this.stage]!));
+    const chunks = Array.from({ length: this.chunksPerRank }, (_, c) => stageOf(partLayers[c * this.stages + this.stage]!));
     const users = new Map<Tensor, Set<number>>();
     partLayers.forEach((part, k) => {
       for (const layer of part) for (const t of Object.values(layer.stateDict())) users.set(t, (users.get(t) ?? new Set()).add(k % this.stages));
@@ -166,8 +182,20 @@ export class PipelineParallel implements Strategy {
       const group = this.group.newGroup(ranks.split(",").map(Number));
       if (group) this.ties.push({ params: shared.get(ranks)!, group });
     }
+    if (this.deferred) this.holdOnly(chunks);
     this.chunks = chunks;
     return chunks;
+  }
+
+  /**
+   * Materialises the tensors of this rank's chunks (eager init's values, from their recipes) and
+   * gives back any other tensor that has elements (a resume loaded the whole model), so the rank
+   * holds its stage's parameters only.
+   */
+  private holdOnly(chunks: Sequential[]): void {
+    const mine = new Set(chunks.flatMap((c) => Object.values(c.stateDict())));
+    for (const t of mine) if (t.isMeta) materializeInPlace(t);
+    for (const t of Object.values(this.module.stateDict())) if (!mine.has(t)) t.unrealize();
   }
 
   /** Splits a batch into the micro-batches along its first dimension. */
@@ -302,25 +330,47 @@ export class PipelineParallel implements Strategy {
     throw new Error("PipelineParallel: backward runs inside runMicroBatch (the Trainer calls it); call runMicroBatch with the loss function");
   }
 
+  /**
+   * This stage's parameters as the norm counts them: with a tensor group, its split parameters
+   * on every tensor rank and its replicated ones on tensor rank 0 only.
+   */
+  private counted(params: Tensor[]): Tensor[] {
+    const tensorGroup = this.options.tensorGroup;
+    if (!tensorGroup || tensorGroup.rank === 0) return params;
+    const splits = splitsOf(this.module);
+    return params.filter((p) => splits.has(p));
+  }
+
   private combine(): NormCombine {
-    const sharded = shardedNorm(this.group);
+    const overStages = shardedNorm(this.group);
+    const tensorGroup = this.options.tensorGroup;
+    const overTensor = tensorGroup ? shardedNorm(tensorGroup) : (value: number) => value;
+    const elsewhere = this.counted(this.countedElsewhere);
     return (partial, op) => {
-      const duplicate = op === "sum" && this.countedElsewhere.length > 0 ? gradNorm(this.countedElsewhere, 2) ** 2 : 0;
-      return sharded(partial - duplicate, op);
+      const duplicate = op === "sum" && elsewhere.length > 0 ? gradNorm(elsewhere, 2) ** 2 : 0;
+      return overTensor(overStages(partial - duplicate, op), op);
     };
   }
 
   gradNorm(normType: 2 | typeof Infinity = 2): number {
-    return gradNorm(this.own, normType, this.combine());
+    return gradNorm(this.counted(this.own), normType, this.combine());
   }
 
   clipGradNorm(maxNorm: number, normType: 2 | typeof Infinity = 2): number {
-    return clipGradNorm(this.own, maxNorm, normType, this.combine());
+    const norm = this.gradNorm(normType);
+    // Every parameter of the stage is scaled by the one factor of the whole model's norm (the
+    // combine step yields the combined sum of squares for the 2-norm, the maximum otherwise).
+    clipGradNorm(this.own, maxNorm, normType, (_, op) => (op === "sum" ? norm * norm : norm));
+    return norm;
   }
 
-  /** The scaler's unscale; every stage skips the step when any stage found inf/NaN. */
+  /** The scaler's unscale; every stage (and tensor rank) skips the step when any found inf/NaN. */
   unscale(gradScaler: GradScaler, optimizer: Optimizer<any>): void {
-    gradScaler.unscale(optimizer, (foundInf) => anyRank(this.group, foundInf));
+    const tensorGroup = this.options.tensorGroup;
+    gradScaler.unscale(optimizer, (foundInf) => {
+      const anyStage = anyRank(this.group, foundInf);
+      return tensorGroup ? anyRank(tensorGroup, anyStage) : anyStage;
+    });
   }
 
   step(optimizer: Optimizer<any>, gradScaler?: GradScaler | null): void {
@@ -331,32 +381,41 @@ export class PipelineParallel implements Strategy {
    * This rank's pieces of the checkpoint: the whole tensors its stage is the first to use (a
    * shared tensor is written once) with their optimizer state, on the first pipeline only (the
    * others hold the same); the first stage writes the parameter groups. Before the first batch
-   * (no cut yet) the first stage writes everything.
+   * (no cut yet) the first stage writes everything. With a tensor group the split tensors are
+   * gathered over it (a collective of the stage's tensor ranks) and its rank 0 writes them.
    */
   stateDict(optimizer: Optimizer<any>): StrategyState {
+    const tensorGroup = this.options.tensorGroup ?? null;
     const firstPipeline = (this.options.dataGroup?.rank ?? 0) === 0;
-    const state = wholeState(this.module, optimizer, "pipeline", firstPipeline && (this.stage === 0 || this.writes !== null));
-    if (this.writes === null) return state;
-    const names = new Map([...Object.entries(this.module.stateDict())].map(([name, t]) => [name, this.writes!.has(t)]));
-    const keep = (name: string): boolean => names.get(name) === true;
-    for (const [name, piece] of Object.entries(state.model)) {
-      if (keep(name)) continue;
-      piece.data.dispose();
-      delete state.model[name];
-    }
-    for (const [key, piece] of Object.entries(state.optimizer)) {
-      if (keep(key.slice(0, key.lastIndexOf(".")))) continue;
-      piece.data.dispose();
-      delete state.optimizer[key];
-    }
-    for (const name of Object.keys(state.steps)) if (!keep(name)) delete state.steps[name];
+    // A tensor group shares its data coordinate: a whole group skips the gathers together.
+    if (!firstPipeline) return { model: {}, optimizer: {}, steps: {}, paramGroups: [], layout: "pipeline" };
+    const writes = this.writes;
+    const mine = new Map(Object.entries(this.module.stateDict()).map(([name, t]) => [name, writes === null ? this.stage === 0 : writes.has(t)]));
+    const state = gatheredState(this.module, optimizer, tensorGroup ?? this.group, tensorGroup ? splitsOf(this.module) : new Map(), {
+      layout: "pipeline",
+      writes: (tensorGroup?.rank ?? 0) === 0,
+      keep: (name) => mine.get(name) === true,
+    });
     if (this.stage !== 0) state.paramGroups = [];
     return state;
   }
 
-  /** Loads any checkpoint whole (every rank holds the whole model; the optimizer skips what this stage does not train). */
+  /** With a tensor group: the full model's shapes, which its checkpoints hold (this rank's module holds splits). */
+  checkpointShapes(): Record<string, { dtype: DType; shape: readonly number[] }> {
+    return fullShapes(this.module, this.options.tensorGroup ? splitsOf(this.module) : new Map());
+  }
+
+  /**
+   * Loads any checkpoint: every rank holds the whole model (with a tensor group, its split of
+   * it, cut from the checkpoint's full tensors); the optimizer skips what this stage does not train.
+   */
   loadStateDict(reader: StateReader, optimizer: Optimizer<any>): void {
-    loadWholeState(reader, this.module, optimizer);
+    const tensorGroup = this.options.tensorGroup;
+    // Before the cut a deferred model is all meta: it is loaded whole, and the cut keeps this stage's part.
+    if (this.deferred && this.chunks === null) materialize(this.module);
+    if (tensorGroup || this.deferred)
+      loadPartState(reader, this.module, optimizer, tensorGroup ? splitsOf(this.module) : new Map(), tensorGroup ?? { rank: 0, size: 1 });
+    else loadWholeState(reader, this.module, optimizer);
   }
 
   dispose(): void {

@@ -23,8 +23,8 @@ export interface ColumnParallelOptions {
 /**
  * Megatron's column-parallel Linear: this rank holds its chunk of the output features (rows of
  * the [out, in] weight, and of the bias) and computes its chunk of y = x·Wᵀ + b. Built from a
- * full Linear's weights (meta ones, under deferInit, are materialised only for this rank's
- * chunk), so any group size starts from the same model. An output size that does not divide by
+ * full Linear's weights (meta ones, under deferInit, give meta chunks that `nn.materialize`
+ * fills with this rank's part only), so any group size starts from the same model. An output size that does not divide by
  * the ranks is padded with zero rows (a vocabulary head); only with one block.
  * @example const fc = new ColumnParallelLinear(deferInit(() => new Linear(256, 1024)), tp);   // [.., 256] -> [.., 1024/t]
  */

@@ -1,7 +1,6 @@
 import { add } from "../../ops/binary.js";
 import { linear } from "../../ops/matmul.js";
 import type { Linear } from "../../nn/linear.js";
-import { materializeInPlace } from "../../tensor/materialize.js";
 import { release } from "../../tensor/scope.js";
 import type { Tensor } from "../../tensor/tensor.js";
 import type { ProcessGroup } from "../process_group.js";
@@ -29,7 +28,6 @@ export class RowParallelLinear extends TensorParallelModule {
     super(group);
     const split = { dim: 1, blocks: 1 };
     this.weight = this.addSplitParameter("weight", splitOf(full.weight, split, group), split, full.weight.shape);
-    if (full.bias?.isMeta) materializeInPlace(full.bias);
     this.bias = this.addParameter("bias", full.bias);
   }
 

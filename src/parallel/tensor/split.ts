@@ -2,7 +2,7 @@ import { noGrad } from "../../autograd/grad_mode.js";
 import { concat, slice } from "../../ops/layout.js";
 import { reshape } from "../../ops/view.js";
 import { zeros } from "../../tensor/create.js";
-import { materializeRange, materializeSlice } from "../../tensor/materialize.js";
+import { materializeRange, materializeSlice, metaOf } from "../../tensor/materialize.js";
 import { tidy } from "../../tensor/scope.js";
 import { formatShape } from "../../tensor/shape.js";
 import { Tensor } from "../../tensor/tensor.js";
@@ -104,11 +104,23 @@ export function assembleSplit(gathered: Tensor, split: TensorSplit, shape: reado
   );
 }
 
+/** The shape of one rank's part of a full tensor of `shape` (the padded extent's share along the split axis). */
+function splitShape(shape: readonly number[], split: TensorSplit, ranks: number): number[] {
+  const extent = shape[split.dim]!;
+  if (split.dim !== 0 && (split.blocks !== 1 || extent % ranks !== 0))
+    throw new RangeError(`tensor parallel: axis ${split.dim} of ${formatShape(shape)} does not split into ${ranks}`);
+  const part = split.dim === 0 ? paddedExtent(extent, split, ranks) / ranks : extent / ranks;
+  return shape.map((d, i) => (i === split.dim ? part : d));
+}
+
 /**
- * This rank's part of a parameter of the full model: materialised from its init recipe when it
- * is meta (built under deferInit), cut from its values otherwise.
+ * This rank's part of a parameter of the full model: cut from its values, or, when it is meta
+ * (built under deferInit), a meta tensor that materialises (`nn.materialize`) to the values its
+ * init recipe gives this rank's part, so a rank can hold only the layers it needs.
  * @example const mine = splitOf(fullLinear.weight, { dim: 0, blocks: 1 }, tp);
  */
 export function splitOf(full: Tensor, split: TensorSplit, group: { rank: number; size: number }): Tensor {
-  return full.isMeta ? materializeSplit(full, split, group.rank, group.size) : cutSplit(full, split, group.rank, group.size);
+  if (!full.isMeta) return cutSplit(full, split, group.rank, group.size);
+  const { rank, size } = group;
+  return metaOf(splitShape(full.shape, split, size), full.dtype, full.category, () => materializeSplit(full, split, rank, size));
 }

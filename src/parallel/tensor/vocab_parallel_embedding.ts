@@ -16,7 +16,7 @@ import { splitOf } from "./split.js";
  * the table (a vocabulary padded with zero rows to a multiple of the ranks), looks up the ids
  * that fall in its rows, zeroes the others, and the ranks' lookups are summed (all-reduce; with
  * `sequenceParallel` reduce-scattered over the flattened tokens, each rank keeping its chunk of
- * rows [B·T/t, D]). Built from a full Embedding's weights (meta ones materialised per rank).
+ * rows [B·T/t, D]). Built from a full Embedding's weights (meta ones stay meta until `nn.materialize` fills this rank's rows).
  * @example const tokens = new VocabParallelEmbedding(deferInit(() => new Embedding(65, 256)), tp);
  */
 export class VocabParallelEmbedding extends TensorParallelModule {

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 
 import { startThreads } from "../../../src/parallel/threads/spawn.js";
+import { assertRelative } from "../../helpers/compare.js";
 import { missingMpi, skipIfMissing } from "../../helpers/prerequisites.js";
 import { runUnderMpi } from "../mpi_module.js";
 import type { PipelineCase, PipelineCaseResult } from "./pipeline_rank.js";
@@ -18,18 +19,6 @@ async function onThreads(size: number, cases: PipelineCase[], timeoutMs?: number
     assert.ok(o.ok, o.ok ? "" : o.error.stack);
     return o.result as PipelineCaseResult[];
   });
-}
-
-/** ‖a − b‖ ≤ rtol · ‖b‖ (a tensor's relative error, as a whole). */
-function assertRelative(a: number[], b: number[], rtol: number, what: string): void {
-  let diff = 0,
-    norm = 0;
-  for (let i = 0; i < b.length; i++) {
-    diff += (a[i]! - b[i]!) ** 2;
-    norm += b[i]! ** 2;
-  }
-  assert.equal(a.length, b.length, what);
-  assert.ok(Math.sqrt(diff) <= rtol * Math.sqrt(norm) + 1e-12, `${what}: relative error ${Math.sqrt(diff / norm)} > ${rtol}`);
 }
 
 /** Every rank's losses and norms equal the one-process run's, and the stages' gradients and weights together cover the model and equal it. */
@@ -50,6 +39,8 @@ function checkEqual(results: PipelineCaseResult[][], index: number, rtol: number
   // 6 blocks of 12 tensors, 2 embeddings, the final norm's 2 (tied head).
   assert.equal(names.size, 6 * 12 + 4, `${what}: the stages train every parameter`);
 }
+
+const whole = (results: PipelineCaseResult[][]): number => results[0]![0]!.stageBytes[2];
 
 const schedules = [
   { schedule: "gpipe", microBatches: 4 },
@@ -99,6 +90,25 @@ test("pipeline with accumulation, activation checkpointing and an untied head eq
     for (const [name, [mine, ref]] of Object.entries(r.grads)) assertRelative(mine, ref, 1e-5, `accumulate+checkpoint rank ${rank} ${name}`);
   }
   for (const [rank, perCase] of results.entries()) assertRelative(perCase[1]!.losses, perCase[1]!.refLosses, 2e-2, `bf16 rank ${rank} losses`);
+});
+
+test("pipeline of a deferred model on 2 and 4 threads: each rank materialises only its stage (tracker), with the one-process loss and gradients after 5 steps", {
+  timeout: 120_000,
+}, async () => {
+  for (const p of [2, 4]) {
+    const cases: PipelineCase[] = [{ pipeline: p, schedule: "1f1b", microBatches: 2, steps: 5, deferred: true }];
+    const results = await onThreads(p, cases);
+    checkEqual(results, 0, 1e-5, `deferred p=${p}`);
+    let total = 0;
+    for (const [rank, [r]] of results.entries()) {
+      const [measured, stage, model] = r!.stageBytes;
+      assert.equal(measured, stage, `p=${p} rank ${rank}: the tracker's parameter bytes are its stage's tensors'`);
+      assert.ok(stage < model, `p=${p} rank ${rank}: a stage (${stage} B) is less than the model (${model} B)`);
+      total += stage;
+    }
+    // Stages share only the tied embedding: together they hold the model once, plus that copy.
+    assert.ok(total < whole(results) * 1.5, `p=${p}: the stages hold ${total} B of a ${whole(results)} B model`);
+  }
 });
 
 test("1f1b's peak activation memory per stage stays at p micro-batches' worth while gpipe's grows with m", { timeout: 120_000 }, async () => {

@@ -7,6 +7,7 @@
  */
 import { withPrecision } from "../../../src/amp/autocast.js";
 import { GPT } from "../../../src/models/gpt.js";
+import { deferInit } from "../../../src/nn/deferred.js";
 import { mul } from "../../../src/ops/binary.js";
 import { slice } from "../../../src/ops/layout.js";
 import { crossEntropy } from "../../../src/ops/loss.js";
@@ -42,6 +43,8 @@ export interface PipelineCase {
   memoryOnly?: boolean;
   /** This rank stalls (sleeps) this many ms in its first forward: the others must time out. */
   stall?: { rank: number; ms: number };
+  /** Build the pipeline's model under deferInit: the rank materialises its stage only. */
+  deferred?: boolean;
 }
 
 export interface PipelineCaseResult {
@@ -54,6 +57,8 @@ export interface PipelineCaseResult {
   params: Record<string, [number[], number[]]>;
   peakActivation: number;
   cut: number[];
+  /** After the first step: [the tracker's parameter bytes of the pipeline's model, its stage's tensors' bytes, the whole model's]. */
+  stageBytes: [number, number, number];
 }
 
 const CONTEXT = 8,
@@ -72,8 +77,9 @@ function runCase(group: ProcessGroup, c: PipelineCase): PipelineCaseResult {
     accumulate = c.accumulate ?? 1,
     precision = c.precision ?? "float32";
   const autocast = <T>(fn: () => T): T => withPrecision(precision, fn);
-  const ref = modelOf(c),
-    model = modelOf(c);
+  const ref = modelOf(c);
+  const before = memory.report().current.parameter;
+  const model = c.deferred ? deferInit(() => modelOf(c)) : modelOf(c);
   const hyper = { lr: 3e-3, weightDecay: 0.1, betas: [0.9, 0.99] as [number, number] };
   const refOpt = new AdamW(ref.parameters(), hyper),
     opt = new AdamW(model.parameters(), hyper);
@@ -84,7 +90,17 @@ function runCase(group: ProcessGroup, c: PipelineCase): PipelineCaseResult {
     ...(c.stageLayers ? { stageLayers: c.stageLayers } : {}),
     dataGroup: mesh.groups.data,
   });
-  const out: PipelineCaseResult = { losses: [], refLosses: [], norms: [], refNorms: [], grads: {}, params: {}, peakActivation: 0, cut: [] };
+  const out: PipelineCaseResult = {
+    losses: [],
+    refLosses: [],
+    norms: [],
+    refNorms: [],
+    grads: {},
+    params: {},
+    peakActivation: 0,
+    cut: [],
+    stageBytes: [0, 0, 0],
+  };
   const loss = (m: { forward(x: Tensor): Tensor }, x: Tensor, y: Tensor): Tensor => {
     if (c.stall && c.stall.rank === group.rank) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, c.stall.ms);
     return crossEntropy(m.forward(x), y);
@@ -129,6 +145,11 @@ function runCase(group: ProcessGroup, c: PipelineCase): PipelineCaseResult {
     if (last) {
       const refParams = new Map(ref.namedParameters());
       for (const [name, p] of model.namedParameters()) if (p.grad) out.grads[name] = [p.grad.toArray(), refParams.get(name)!.grad!.toArray()];
+    }
+    if (step === 0) {
+      const bytes = (ts: Iterable<Tensor>): number => [...new Set(ts)].reduce((n, t) => n + t.size * 4, 0);
+      const stage = (pipe.chunks ?? []).flatMap((chunk) => Object.values(chunk.stateDict()));
+      out.stageBytes = [memory.report().current.parameter - before, bytes(stage), bytes(Object.values(ref.stateDict()))];
     }
     pipe.step(opt);
     refOpt.step();
