@@ -175,7 +175,8 @@ function refuseTensorLayout(config: Config): void {
 function refuseExpertLayout(config: Config, e: number): void {
   const experts = config.model.kind === "gpt" ? config.model.moe?.experts : undefined;
   if (experts === undefined) throw new ConfigError(`config: parallel.expert ${e} shards the experts of a gpt with model.moe; this model has none`);
-  if (experts % e !== 0) throw new ConfigError(`config: model.moe.experts ${experts} must divide by parallel.expert ${e} (each rank holds experts / expert of them)`);
+  if (experts % e !== 0)
+    throw new ConfigError(`config: model.moe.experts ${experts} must divide by parallel.expert ${e} (each rank holds experts / expert of them)`);
   if (config.parallel.zero !== 0) throw new ConfigError(`config: parallel.expert ${e} runs with parallel.zero 0 only (got zero ${config.parallel.zero})`);
 }
 
