@@ -1,6 +1,7 @@
 import type { DType } from "../tensor/dtype.js";
 import type { Tensor } from "../tensor/tensor.js";
 import type { OpDef } from "./op.js";
+import { anyPacked, releaseSaved, unpackSaved } from "./saved_tensors.js";
 
 /** Where the gradient of an op's input goes: the node that made it, or the leaf itself. */
 export interface Edge {
@@ -19,6 +20,8 @@ let sequence = 0;
 export class Node {
   readonly seq = sequence++;
   private savedTensors: Tensor[] | null;
+  /** Whether some saved tensor was packed (saved_tensors.ts) and is not unpacked yet. */
+  private packed: boolean;
 
   constructor(
     readonly op: OpDef<any>,
@@ -32,6 +35,7 @@ export class Node {
     saved: Tensor[],
   ) {
     this.savedTensors = saved;
+    this.packed = anyPacked(saved);
   }
 
   get released(): boolean {
@@ -45,12 +49,16 @@ export class Node {
           "its tidy() scope); pass { retainGraph: true } to the first backward to run it twice",
       );
     }
+    if (this.packed) {
+      this.packed = false;
+      unpackSaved(this.savedTensors);
+    }
     return this.savedTensors;
   }
 
   release(): void {
     if (this.savedTensors === null) return;
-    for (const t of this.savedTensors) t.dispose();
+    for (const t of this.savedTensors) releaseSaved(t);
     this.savedTensors = null;
   }
 }

@@ -6,6 +6,7 @@ import type { Tensor } from "../tensor/tensor.js";
 import { isGradEnabled } from "./grad_mode.js";
 import { type Edge, Node } from "./node.js";
 import { opObserver } from "./observer.js";
+import { saveForBackward } from "./saved_tensors.js";
 
 /** What a forward rule returns. */
 export interface ForwardResult {
@@ -79,7 +80,7 @@ function run<A>(op: OpDef<A>, inputs: readonly Tensor[], attrs: A): Tensor | Ten
     return result.out;
   }
   const saved: Tensor[] = [];
-  if (result.save) for (const t of result.save) saved.push(t.share(false));
+  if (result.save) for (const t of result.save) saved.push(saveForBackward(t));
   if (result.scratch) {
     for (const t of result.scratch) {
       saved.push(t.share(false));

@@ -3,10 +3,8 @@ import type { Command } from "commander";
 import { CharTokenizer } from "../data/tokenizer.js";
 import { generate } from "../models/generate.js";
 import { GPT } from "../models/gpt.js";
-import { wholeModel } from "../parallel/state.js";
-import { loadLatestCheckpoint } from "../train/checkpoint.js";
-import type { Config } from "../train/config.js";
-import { ConfigError, parseConfig } from "../train/config_file.js";
+import { ConfigError } from "../train/config_file.js";
+import { loadTrainedModel } from "../train/trained_model.js";
 import { UsageError } from "./errors.js";
 import { integerAtLeast, integerIn, numberAtLeast } from "./option_values.js";
 
@@ -19,32 +17,11 @@ export const MAX_SAMPLE_TOKENS = 1_000_000;
 
 /** Rebuilds a trained GPT and its tokenizer from a checkpoint written by `turbine train`. */
 export function loadGPTCheckpoint(path: string, warn: (line: string) => void): { model: GPT; tokenizer: CharTokenizer; step: number } {
-  const checkpoint = loadLatestCheckpoint(path, warn);
-  const config: Config = parseConfig(checkpoint.meta.config, `${checkpoint.dir}/meta.json`);
-  if (config.model.kind !== "gpt" || !("tokenizer" in checkpoint.meta)) {
-    throw new ConfigError(`checkpoint ${checkpoint.dir} holds a ${config.model.kind} model; sampling needs a gpt checkpoint`);
+  const trained = loadTrainedModel(path, warn);
+  if (!(trained.model instanceof GPT) || trained.meta.tokenizer === undefined) {
+    throw new ConfigError(`checkpoint ${trained.dir} holds a ${trained.config.model.kind} model; sampling needs a gpt checkpoint`);
   }
-  const tokenizer = CharTokenizer.fromJSON((checkpoint.meta as { tokenizer: unknown }).tokenizer);
-  const m = config.model;
-  const model = new GPT({
-    vocabSize: tokenizer.vocabSize,
-    context: m.context,
-    layers: m.layers,
-    heads: m.heads,
-    width: m.width,
-    tiedHead: m.tiedHead,
-    dropout: 0,
-    ...(m.moe ? { moe: m.moe } : {}),
-  });
-  // Whatever world size and layout wrote it, the model is read back whole.
-  const tensors = wholeModel(checkpoint.reader);
-  checkpoint.close();
-  try {
-    model.loadStateDict(tensors);
-  } finally {
-    for (const t of Object.values(tensors)) t.dispose();
-  }
-  return { model, tokenizer, step: checkpoint.meta.step };
+  return { model: trained.model, tokenizer: CharTokenizer.fromJSON(trained.meta.tokenizer), step: trained.step };
 }
 
 /**

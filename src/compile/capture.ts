@@ -211,9 +211,12 @@ class Recorder implements Capture, HostWriteObserver, BackwardCaptureObserver {
     const start = performance.now();
     const effect = kernelEffect(name);
     if (effect.kind !== "pure") {
-      const what = { hostRead: "returns a value the host reads", random: "draws random numbers (dropout)", collective: "is a collective" }[
-        effect.kind as "hostRead"
-      ];
+      const what = {
+        hostRead: "returns a value the host reads",
+        random: "draws random numbers (dropout)",
+        collective: "is a collective",
+        lists: "takes lists of arrays (a multi-tensor optimizer step)",
+      }[effect.kind as "hostRead"];
       this.fail(`the kernel ${name} ${what} inside the step`);
     } else {
       const uses = new Uses();

@@ -19,10 +19,11 @@ export type ArgRole = "r" | "w" | "rw" | "m" | "-" | "c";
  * How a kernel takes part in a capture: "pure" kernels are recorded and replayed; a "query"
  * (codes, thread counts, a fused-kernel choice) touches no tensor memory and is not recorded;
  * "hostRead" kernels return a value TypeScript acts on, "random" ones draw from a position that
- * moves every step and "collective" ones need the other ranks: a step that calls one of them
- * outside a hook cannot be replayed from a recording.
+ * moves every step, "collective" ones need the other ranks and "lists" ones take lists of arrays
+ * with per-step hyperparameters (the multi-tensor optimizer steps, which run after a replay): a
+ * step that calls one of them outside a hook cannot be replayed from a recording.
  */
-export type KernelKind = "pure" | "query" | "hostRead" | "random" | "collective";
+export type KernelKind = "pure" | "query" | "hostRead" | "random" | "collective" | "lists";
 
 export interface KernelEffect {
   readonly kind: KernelKind;
@@ -56,9 +57,9 @@ const EFFECTS: Readonly<Record<KernelName, KernelEffect>> = {
   copyStrided: pure("-", "r", "-", "rw", "-", "m"),
   adamStep: pure("rw", "r", "rw", "rw", "w", "m"),
   sgdStep: pure("rw", "r", "rw", "m"),
-  // Lists of the parameters' own arrays (kept as values); the optimizer runs after a replay.
-  adamStepMulti: pure("rw", "r", "rw", "rw", "w", "m"),
-  lionStepMulti: pure("rw", "r", "rw", "m"),
+  // Lists of arrays, with per-step hyperparameters: the optimizer runs after a replay, not in it.
+  adamStepMulti: { kind: "lists", args: [] },
+  lionStepMulti: { kind: "lists", args: [] },
   sumOfSquares: { kind: "hostRead", args: ["-", "r"] },
   clampInPlace: pure("-", "rw", "-", "-"),
   unscaleAndCheck: { kind: "hostRead", args: ["-", "rw", "-"] },

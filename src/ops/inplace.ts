@@ -70,3 +70,16 @@ export function copyOf(t: Tensor): Tensor {
   hostWrites()?.copy(out.data, t.data);
   return out;
 }
+
+/**
+ * target = source converted to target's dtype (rounding to nearest even between floats), element
+ * by element; the two have the same number of elements. ZeRO-3 casts its master chunks to bf16
+ * for the all-gather and the gathered bf16 back up with it.
+ * @example castInto(Tensor.empty([n], "bfloat16"), master)
+ */
+export function castInto(target: Tensor, source: Tensor): Tensor {
+  if (target.size !== source.size) throw new RangeError(`castInto: target of ${target.size} elements, source of ${source.size}`);
+  kernels.cast(DTYPES[source.dtype].code, source.data, DTYPES[target.dtype].code, target.data);
+  target.version++;
+  return target;
+}

@@ -21,13 +21,22 @@ export function adamStepInPlace(p: Tensor, grad: Tensor, expAvg: Tensor, expAvgS
 
 /**
  * adamStepInPlace with the moments given as plain float32 arrays of p.size elements: the step
- * of optimizer state kept outside tensors (offloaded to a file, read into a buffer).
+ * of optimizer state kept outside tensors (offloaded to a file, read into a buffer). p may be
+ * such an array too: an offloaded master's float32 values.
  *
  * @example
  * adamStepInPlaceWith(p, p.grad!, null, expAvgBuffer, expAvgSqBuffer, hyper);
  */
-export function adamStepInPlaceWith(p: Tensor, grad: Tensor, low: Tensor | null, expAvg: Float32Array, expAvgSq: Float32Array, hyper: Float64Array): void {
-  kernels.adamStep(p.data as Float32Array, grad.data as Float32Array, expAvg, expAvgSq, low && (low.data as Uint16Array), hyper);
+export function adamStepInPlaceWith(
+  p: Tensor | Float32Array,
+  grad: Tensor,
+  low: Tensor | null,
+  expAvg: Float32Array,
+  expAvgSq: Float32Array,
+  hyper: Float64Array,
+): void {
+  const master = p instanceof Float32Array ? p : (p.data as Float32Array);
+  kernels.adamStep(master, grad.data as Float32Array, expAvg, expAvgSq, low && (low.data as Uint16Array), hyper);
 }
 
 /** The float32 storage of one tensor field of every update, for a multi-tensor kernel. */

@@ -1,10 +1,19 @@
 import { noGrad } from "../autograd/grad_mode.js";
 import { zeros } from "../tensor/create.js";
-import { bf16CopyOf, copyWritten } from "../tensor/low_copy.js";
+import { bf16CopyOf, copyWritten, pinLowCopy, unpinLowCopy } from "../tensor/low_copy.js";
 import { adamStepsInPlace } from "../ops/optimizer_kernels.js";
 import type { Tensor } from "../tensor/tensor.js";
 import { OffloadedMoments } from "./offload/offloaded_moments.js";
 import { checkBetas, checkRange, type DueUpdate, Optimizer, type OptimizerStateDict, type ParamGroup, type ParamState, type ParamsInput } from "./optimizer.js";
+
+export interface OffloadOptions {
+  /**
+   * Parameters whose float32 master weights go to the file too. Forward must read each only
+   * through its bf16 copy (a Linear's weight under bf16 autocast): the copy is pinned and each
+   * step writes it, and the parameter holds no elements until closeOffload.
+   */
+  masters?: readonly Tensor[];
+}
 
 export interface AdamOptions {
   lr: number;
@@ -91,29 +100,40 @@ export class Adam extends Optimizer<AdamHyper> {
 
   /** Where the moments go when offloaded (offloadState), else null. */
   private offloadPath: string | null = null;
-  /** The file, made at the first step or state load: a strategy may rebind the groups until then. */
+  /** Parameters whose masters go to the file as well (offloadState's options). */
+  private offloadMasters: ReadonlySet<Tensor> = new Set();
+  /** The file, made at the first step or state load (a strategy may rebind the groups until then), or at once for masters. */
   private offloadFile: OffloadedMoments | null = null;
-  /** Tensors the last stateDict() read from the offload file, disposed at the next step or stateDict. */
+  /** Tensors the last stateDict() or offloadedParameter() read from the offload file, disposed at the next step or stateDict. */
   private readCopies: Tensor[] = [];
 
   /**
    * Keeps the two moments in a file at `path` instead of memory, updated parameter by
    * parameter with the next one's read ahead by a thread of its own: the same updates,
-   * bitwise, for 8 bytes less memory per parameter element. The file is made at the first step
-   * (or state load) for the parameters the groups hold then, so a strategy that rebinds them to
-   * its shards (ZeRO) offloads only those; it is removed by closeOffload or when the process
-   * exits. Moments already made move to it. stateDict() then reads them into new tensors,
-   * valid until the next step or stateDict.
+   * bitwise, for 8 bytes less memory per parameter element. With `masters`, those parameters'
+   * float32 values go to the file too (4 bytes less each), their bf16 copies staying resident
+   * for forward. The file is made at the first step (or state load; with masters, at once) for
+   * the parameters the groups hold then, so a strategy that rebinds them to its shards (ZeRO)
+   * offloads only those;
+   * it is removed by closeOffload or when the process exits. Moments already made move to it.
+   * stateDict() then reads them into new tensors, valid until the next step or stateDict.
    *
    * @example
    * const opt = new AdamW(model.parameters(), { lr: 1e-3 });
-   * opt.offloadState("runs/gpt/offload/rank0.bin");
+   * opt.offloadState("runs/gpt/offload/rank0.bin", { masters: [fc.weight] });
    * opt.step();
-   * opt.closeOffload();
+   * opt.closeOffload();   // fc.weight holds its values again
    */
-  offloadState(path: string): void {
+  offloadState(path: string, options: OffloadOptions = {}): void {
     if (this.offloadPath !== null) throw new Error(`${this.name}.offloadState: the state is already offloaded to ${this.offloadPath}`);
+    for (const p of options.masters ?? []) {
+      if (p.dtype !== "float32" || p.isMeta)
+        throw new TypeError(`${this.name}.offloadState: a master must be a float32 parameter with its values, got ${p.dtype} [${p.shape.join(", ")}]`);
+    }
     this.offloadPath = path;
+    this.offloadMasters = new Set(options.masters ?? []);
+    // Masters leave at once, before a first forward could make them part of the peak.
+    if (this.offloadMasters.size > 0) this.file();
     if (this.state.size > 0) this.moveStateToFile();
   }
 
@@ -121,10 +141,52 @@ export class Adam extends Optimizer<AdamHyper> {
     return this.offloadFile?.bytes ?? 0;
   }
 
-  /** Removes the offload file; the optimizer cannot step after this. @example opt.closeOffload() */
-  closeOffload(): void {
+  /**
+   * A parameter whose master weights are in the offload file: its values read into a new
+   * tensor (category "other"), valid until the next step or stateDict; null for any other.
+   */
+  override offloadedParameter(p: Tensor): Tensor | null {
+    if (!this.offloadFile?.holdsMaster(p)) return null;
+    const values = this.offloadFile.readMaster(p, "other");
+    this.readCopies.push(values);
+    return values;
+  }
+
+  /**
+   * Writes `values` (a checkpoint's) into a parameter whose master weights are in the offload
+   * file, and its pinned bf16 copy from them; false for any other parameter.
+   */
+  override loadOffloadedParameter(p: Tensor, values: Tensor): boolean {
+    if (!this.offloadFile?.holdsMaster(p)) return false;
+    const copy = zeros(p.shape, { category: "parameter" });
+    copy.toHost().set(values.toHost());
+    p.realize(copy);
+    // A new version: the pinned copy is cast again from these values.
+    unpinLowCopy(p);
+    p.version++;
+    pinLowCopy(p);
+    this.offloadFile.storeMaster(p);
+    p.unrealize();
+    return true;
+  }
+
+  /**
+   * Gives the offloaded masters their values back (unless `restoreMasters` is false: a finished
+   * run whose model is not used again) and removes the offload file; the optimizer cannot step
+   * after this.
+   * @example opt.closeOffload()
+   */
+  closeOffload({ restoreMasters = true }: { restoreMasters?: boolean } = {}): void {
     this.disposeReadCopies();
-    this.offloadFile?.close();
+    const file = this.offloadFile;
+    if (!file) return;
+    for (const p of restoreMasters ? this.offloadMasters : []) {
+      if (!file.holdsMaster(p)) continue;
+      p.realize(file.readMaster(p, "parameter"));
+      unpinLowCopy(p);
+    }
+    this.offloadMasters = new Set();
+    file.close();
   }
 
   override step(): void {
@@ -161,15 +223,36 @@ export class Adam extends Optimizer<AdamHyper> {
   override loadStateDict(dict: OptimizerStateDict): void {
     this.disposeReadCopies();
     super.loadStateDict(dict);
+  }
+
+  /** As the base class; offloaded moments are read from the file into new tensors, valid until the next step or stateDict. */
+  override paramState(p: Tensor): ParamState | undefined {
+    const s = super.paramState(p);
+    if (!s || !this.offloadFile || Object.keys(s.tensors).length > 0) return s;
+    const tensors = this.offloadFile.read(p);
+    for (const t of Object.values(tensors)) this.readCopies.push(t);
+    return { step: s.step, tensors };
+  }
+
+  /** As the base class, then into the offload file when offloaded (a checkpoint's moments are not left in memory). */
+  override setParamState(p: Tensor, saved: ParamState, what: string): void {
+    super.setParamState(p, saved, what);
     if (this.offloadPath !== null) this.moveStateToFile();
   }
 
   private file(): OffloadedMoments {
-    this.offloadFile ??= new OffloadedMoments(
-      this.offloadPath!,
-      this.paramGroups.flatMap((g) => g.params),
-    );
-    return this.offloadFile;
+    if (this.offloadFile) return this.offloadFile;
+    const params = this.paramGroups.flatMap((g) => g.params);
+    const masters = new Set(params.filter((p) => this.offloadMasters.has(p)));
+    const file = new OffloadedMoments(this.offloadPath!, params, masters);
+    this.offloadFile = file;
+    for (const p of masters) {
+      // The copy forward computes with from now on; made from the values before they leave.
+      pinLowCopy(p);
+      file.storeMaster(p);
+      p.unrealize();
+    }
+    return file;
   }
 
   /** Writes state held in tensors to the offload file and frees the tensors. */

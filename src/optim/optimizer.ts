@@ -129,6 +129,24 @@ export abstract class Optimizer<H extends Hyper> {
     return 0;
   }
 
+  /**
+   * A parameter whose values live in this optimizer's offload file (Adam's offloaded masters):
+   * them, read into a new tensor for a checkpoint; null here and for a resident parameter.
+   * @example const values = p.isMeta ? opt.offloadedParameter(p) : p;
+   */
+  offloadedParameter(_p: Tensor): Tensor | null {
+    return null;
+  }
+
+  /**
+   * Sets a parameter whose values live in this optimizer's offload file from `values` (loading
+   * a checkpoint); false here and for a resident parameter.
+   * @example if (p.isMeta && !opt.loadOffloadedParameter(p, values)) throw new Error("no values");
+   */
+  loadOffloadedParameter(_p: Tensor, _values: Tensor): boolean {
+    return false;
+  }
+
   /** Drops the gradients (setToNone, PyTorch's default) or fills them with zeros. */
   zeroGrad(setToNone = true): void {
     for (const group of this.paramGroups) {

@@ -19,7 +19,7 @@ export function wholeState(module: Module, optimizer: Optimizer<any>, layout: st
   const state: StrategyState = { model: {}, optimizer: {}, steps: {}, paramGroups: [], layout };
   if (!whole) return state;
   const piece = (t: Tensor) => ({ shape: [...t.shape], start: 0, data: t.viewAs([t.size]) });
-  for (const [name, t] of Object.entries(module.stateDict())) state.model[name] = piece(t);
+  for (const [name, t] of Object.entries(module.stateDict())) state.model[name] = piece(t.isMeta ? offloadedValues(optimizer, t, name) : t);
   const names = parameterNames(module);
   for (const group of optimizer.paramGroups) {
     const { params, ...hyper } = group;
@@ -33,6 +33,13 @@ export function wholeState(module: Module, optimizer: Optimizer<any>, layout: st
     }
   }
   return state;
+}
+
+/** A parameter's values from the optimizer's offload file (an offloaded master), or an error naming it. */
+function offloadedValues(optimizer: Optimizer<any>, p: Tensor, name: string): Tensor {
+  const values = optimizer.offloadedParameter(p);
+  if (!values) throw new Error(`'${name}' has no values on this rank: it is meta and not offloaded by ${optimizer.name}`);
+  return values;
 }
 
 /**
@@ -59,7 +66,10 @@ export function loadWholeState(reader: StateReader, module: Module, optimizer?: 
       flat.dispose();
     }
     noGrad(() => {
-      for (const [name, target] of Object.entries(own)) copyInto(target, incoming[name]!);
+      for (const [name, target] of Object.entries(own)) {
+        if (!target.isMeta) copyInto(target, incoming[name]!);
+        else if (!optimizer?.loadOffloadedParameter(target, incoming[name]!)) throw new Error(`'${name}' has no values on this rank to load into`);
+      }
     });
   } finally {
     for (const t of Object.values(incoming)) t.dispose();

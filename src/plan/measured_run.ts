@@ -38,7 +38,7 @@ export function measureRun(config: Config, group: ProcessGroup | undefined, opti
   const parts = buildRun(config, shard, (model) => modelFor(config, model, mesh));
   const strategy = strategyFor(config, parts.model, group, mesh);
   const dir = mkdtempSync(join(tmpdir(), "turbine-plan-run-"));
-  const closeOffload = offloadOptimizerState(config, parts.optimizer, dir, group?.rank ?? 0);
+  const closeOffload = offloadOptimizerState(config, parts.model, parts.optimizer, dir, group?.rank ?? 0);
   try {
     const trainer = new Trainer({ ...parts, eval: undefined, clipGradNorm: config.train.clipGradNorm, strategy });
     trainer.fit({ steps: options.warmup });

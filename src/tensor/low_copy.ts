@@ -13,6 +13,10 @@ import { Tensor } from "./tensor.js";
  * makes it stale. A write through `data` is not versioned, so copies also expire when the
  * outermost autocast scope ends (expireLowCopies), as PyTorch's autocast cache does: each
  * scope casts again unless an optimizer step wrote the copy after the last scope ended.
+ *
+ * A pinned copy is current whatever the versions and scopes: its parameter's float32 elements
+ * are not there to cast from (ZeRO-3 gathered the copy itself; an offloaded master lives in a
+ * file), and only what pinned it writes either.
  */
 
 interface LowCopy {
@@ -21,6 +25,7 @@ interface LowCopy {
   version: number;
   /** The expiry period it was made or written in. */
   period: number;
+  pinned: boolean;
 }
 
 const copies = new WeakMap<Tensor, LowCopy>();
@@ -32,7 +37,7 @@ export function expireLowCopies(): void {
 }
 
 function current(entry: LowCopy, p: Tensor): boolean {
-  return entry.version === p.version && entry.period === period;
+  return entry.pinned || (entry.version === p.version && entry.period === period);
 }
 
 function stamp(entry: LowCopy, p: Tensor): void {
@@ -55,7 +60,7 @@ export function lowCopy(p: Tensor, dtype: DType): Tensor {
     const tensor = Tensor.empty(p.shape, dtype, "parameter");
     // Kept: it outlives every tidy() scope, as its parameter does.
     tensor.kept = true;
-    entry = { tensor, version: -1, period: -1 };
+    entry = { tensor, version: -1, period: -1, pinned: false };
     copies.set(p, entry);
   }
   if (!current(entry, p)) {
@@ -79,4 +84,48 @@ export function bf16CopyOf(p: Tensor): Tensor | null {
 export function copyWritten(p: Tensor): void {
   const entry = copies.get(p);
   if (entry) stamp(entry, p);
+}
+
+/**
+ * Makes `copy` (bfloat16, p's shape) p's pinned copy, taking over the handle: ZeRO-3 gathers a
+ * layer's weights as bf16 and its float32 parameter is an upcast of them, so casting it again
+ * would only give the same bits. Replaces any copy p had.
+ * @example adoptLowCopy(fc.weight, gatheredBf16.viewRange(0, fc.weight.shape));
+ */
+export function adoptLowCopy(p: Tensor, copy: Tensor): void {
+  if (copy.dtype !== "bfloat16" || copy.size !== p.size)
+    throw new Error(`adoptLowCopy: a bfloat16 copy of ${p.size} elements is needed, got ${copy.dtype} of ${copy.size}`);
+  dropLowCopy(p);
+  copy.kept = true;
+  copies.set(p, { tensor: copy, version: p.version, period, pinned: true });
+}
+
+/** Forgets p's copy and frees it (a ZeRO-3 layer's gathered weights are released). @example dropLowCopy(fc.weight) */
+export function dropLowCopy(p: Tensor): void {
+  const entry = copies.get(p);
+  if (!entry) return;
+  copies.delete(p);
+  entry.tensor.kept = false;
+  entry.tensor.dispose();
+}
+
+/**
+ * Pins p's bfloat16 copy, made now if p has none or it is stale (p must still hold its
+ * elements): from here the copy is what forward computes with, and the optimizer that pinned
+ * it writes it at each update (an offloaded master). Returns the copy.
+ * @example pinLowCopy(fc.weight); fc.weight.unrealize();
+ */
+export function pinLowCopy(p: Tensor): Tensor {
+  const tensor = lowCopy(p, "bfloat16");
+  copies.get(p)!.pinned = true;
+  return tensor;
+}
+
+/** Lets p's copy go stale again as usual (its float32 elements are back). @example unpinLowCopy(fc.weight) */
+export function unpinLowCopy(p: Tensor): void {
+  const entry = copies.get(p);
+  if (entry) {
+    entry.pinned = false;
+    stamp(entry, p);
+  }
 }

@@ -7,9 +7,7 @@ import { SeqLenWarmup } from "../data/seq_len_warmup.js";
 import { TooFewTokensError } from "../data/text.js";
 import { TokenFileDataset } from "../data/token_dataset.js";
 import { TokenFile } from "../data/token_file.js";
-import { cnn } from "../models/cnn.js";
 import { GPT } from "../models/gpt.js";
-import { mlp } from "../models/mlp.js";
 import { deferInit } from "../nn/deferred.js";
 import type { Module } from "../nn/module.js";
 import type { Precision } from "../amp/autocast.js";
@@ -30,7 +28,9 @@ import type { Config } from "./config.js";
 import type { AugmentConfig } from "./data_config.js";
 import { ConfigError } from "./config_file.js";
 import { muonSplit } from "./muon_split.js";
+import { distillation } from "./distill.js";
 import { classification, languageModel, type Batch, type Task } from "./task.js";
+import { loadTrainedModel, modelOfConfig, type TrainedModel } from "./trained_model.js";
 
 /** Everything a config describes, built: model, data, optimizer, schedule and task. */
 export interface RunParts {
@@ -67,7 +67,8 @@ export interface Shard {
 export function buildRun(config: Config, shard?: Shard, placeModel?: (model: Module) => Module): RunParts {
   manualSeed(config.train.seed);
   const built = buildModelAndData(config, shard);
-  const { task, train, eval: evalLoader, meta, prepareBatch } = built;
+  const { train, eval: evalLoader, meta, prepareBatch } = built;
+  const task = config.distill ? distillation(built.task, teacherOf(config, meta), config.distill) : built.task;
   const model = placeModel ? placeModel(built.model) : built.model;
   const totalSteps = config.train.steps ?? (config.train.epochs ?? 1) * stepsPerEpoch(train.length, config.train.accumulate);
   const optimizer = buildOptimizer(config, model);
@@ -75,6 +76,30 @@ export function buildRun(config: Config, shard?: Shard, placeModel?: (model: Mod
   const { precision, lossScale } = config.train;
   const gradScaler = precision === "float16" ? new GradScaler(lossScale ?? {}) : null;
   return { model, optimizer, scheduler, task, train, eval: evalLoader, totalSteps, precision, gradScaler, meta, prepareBatch };
+}
+
+/** The teacher of `distill`: a trained run of the same task and, for a gpt, the same vocabulary. */
+function teacherOf(config: Config, meta: Record<string, unknown>): Module {
+  const path = config.distill!.teacher;
+  if (config.parallel.tensor > 1 || config.parallel.pipeline > 1) {
+    throw new ConfigError("config: distill runs with data parallelism only (parallel.tensor and parallel.pipeline must be 1)");
+  }
+  let teacher: TrainedModel;
+  try {
+    teacher = loadTrainedModel(path, (line) => process.stderr.write(`distill: ${line}\n`));
+  } catch (error) {
+    throw new ConfigError(`config: distill.teacher ${JSON.stringify(path)}: ${(error as Error).message}`);
+  }
+  const language = (c: Config): boolean => c.model.kind === "gpt";
+  if (language(teacher.config) !== language(config)) {
+    throw new ConfigError(
+      `config: distill.teacher ${JSON.stringify(path)} is a ${teacher.config.model.kind}; a ${config.model.kind} learns from a ${language(config) ? "gpt" : "mlp or cnn"}`,
+    );
+  }
+  if (JSON.stringify(teacher.meta.tokenizer ?? null) !== JSON.stringify(meta.tokenizer ?? null)) {
+    throw new ConfigError(`config: distill.teacher ${JSON.stringify(path)} was trained on another vocabulary than this run's text`);
+  }
+  return teacher.model;
 }
 
 function mismatch(config: Config): ConfigError {
@@ -172,10 +197,7 @@ function buildClassifier(config: Config, shard?: Shard): ModelAndData {
     data = config.data,
     seed = config.train.seed;
   if (m.kind === "gpt" || data.kind !== "fashion-mnist") throw mismatch(config);
-  const model =
-    m.kind === "mlp"
-      ? mlp({ inputs: 784, hidden: m.hidden, classes: 10, init: m.init as never })
-      : cnn({ input: [1, 28, 28], channels: m.channels, hidden: m.hidden, classes: 10, init: m.init as never });
+  const model = modelOfConfig(m);
   return {
     model,
     task: classification(),

@@ -289,13 +289,13 @@ const parallel = z
       .literal([0, 1, 2, 3])
       .default(0)
       .describe(
-        "ZeRO stage under turbine launch: 0 = data parallel (DDP, every rank holds everything); 1 = optimizer state and f32 master weights sharded across the ranks; 2 = gradients sharded too (reduce-scattered during backward); 3 = parameters sharded too (each module's gathered just before its forward, freed after)",
+        "ZeRO stage under turbine launch: 0 = data parallel (DDP, every rank holds everything); 1 = optimizer state and f32 master weights sharded across the ranks; 2 = gradients sharded too (reduce-scattered during backward); 3 = parameters sharded too (each module's gathered just before its forward and again before its backward, freed after each; as bf16 under bf16 autocast)",
       ),
     offload: z
       .enum(["none", "disk"])
       .default("none")
       .describe(
-        "where AdamW's two moments live: none (memory) or disk (a file per rank in the run folder's offload/, removed at exit, each parameter's moments read ahead while the previous one updates): the same updates bitwise for 8 bytes less memory per parameter",
+        "where AdamW's two moments live: none (memory) or disk (a file per rank in the run folder's offload/, removed at exit, each parameter's moments read ahead while the previous one updates): the same updates bitwise for 8 bytes less memory per parameter; with train.precision bfloat16 on one process or DDP also the f32 master weights of the Linear layers, which compute with their resident bf16 copies (4 bytes less each)",
       ),
     compression: z
       .strictObject({
@@ -325,6 +325,27 @@ const parallel = z
   })
   .describe("parallel");
 
+const distill = z
+  .strictObject({
+    teacher: z
+      .string()
+      .min(1)
+      .describe(
+        "a trained run of the same task (mlp/cnn on Fashion-MNIST, or a gpt on the same text): its run folder, checkpoints/ folder or one checkpoint; its newest verified checkpoint teaches",
+      ),
+    temperature: positive().default(2).describe("softens the teacher's and the student's distributions (logits / temperature)"),
+    alpha: z
+      .number()
+      .min(0)
+      .max(1)
+      .default(0.5)
+      .describe("weight of the distillation term: loss = alpha · T² · KL(teacher ‖ student) + (1 − alpha) · the label loss"),
+  })
+  .optional()
+  .describe(
+    "knowledge distillation: the model trains as a student of a teacher's softened outputs (the teacher runs without gradients, under the same precision)",
+  );
+
 export const configSchema = z
   .strictObject({
     name: z.string().min(1).optional().describe("run name (default: the model kind); each run writes a new folder <outDir>/<name>/version_N"),
@@ -337,6 +358,7 @@ export const configSchema = z
     checkpoint,
     logging,
     parallel,
+    distill,
   })
   .describe("config");
 

@@ -159,7 +159,7 @@ export function runTraining(config: Config, options: RunOptions = {}): RunSummar
     : null;
   for (const c of [tensorboard, progress]) if (c) callbacks.push(c);
   if (lead && options.callbacks) callbacks.push(...options.callbacks(runDir));
-  const closeOffload = offloadOptimizerState(config, parts.optimizer, runDir, group?.rank ?? 0);
+  const closeOffload = offloadOptimizerState(config, parts.model, parts.optimizer, runDir, group?.rank ?? 0);
   const trainer = new Trainer({
     model: parts.model,
     optimizer: parts.optimizer,

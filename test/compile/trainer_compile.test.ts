@@ -121,6 +121,10 @@ describe("compiled training equals eager training over 50 steps", () => {
   test("gpt, float32", () => {
     assertSameTraining(gpt());
   });
+  test("mlp and cnn, bfloat16 autocast", () => {
+    assertSameTraining({ ...mlp, train: { precision: "bfloat16" } });
+    assertSameTraining({ ...cnn, train: { precision: "bfloat16" } });
+  });
   test("gpt, bfloat16 autocast", () => {
     assertSameTraining(gpt({}, { precision: "bfloat16" }));
   });

@@ -38,12 +38,13 @@ test("each rank's tracked model-state bytes equal modelStateBytes within 5% at s
       const ranks = await train(size, { zero: stage, offloadDir: null, bucketCapMB: BUCKET_MB });
       for (const [rank, r] of ranks.entries()) {
         const L = r.largestParameter;
-        // At stage 3 the MLP (a flat Sequential) keeps every unit gathered through its forward.
+        // At stage 3 a rank holds at most two layers gathered (one in use, one prefetched): the
+        // MLP's two largest, 64·384 + 384 and 384·384 + 384 elements.
         const formula = modelStateBytes({
           parameters: r.parameters,
           largestParameter: L,
           bucketElements: L,
-          gatheredElements: r.parameters,
+          gatheredElements: 64 * 384 + 384 + 384 * 384 + 384,
           ranks: size,
           stage,
         });

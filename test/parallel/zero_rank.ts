@@ -5,6 +5,7 @@
  * bucket caps make several units, so the layout's padding and parameters that span two ranks'
  * chunks are exercised.
  */
+import { withPrecision } from "../../src/amp/autocast.js";
 import { Rng } from "../../src/data/random.js";
 import { registerPostAccumulateGradHook } from "../../src/autograd/hooks.js";
 import { mlp } from "../../src/models/mlp.js";
@@ -37,6 +38,8 @@ export interface ZeroArgs {
   steps: number;
   globalBatch: number;
   accumulate: number;
+  /** Forward and loss under bf16 autocast (default float32). */
+  precision?: "float32" | "bfloat16";
   /** Loss scaling with a GradScaler. */
   scaler?: boolean;
   /** ZeRO: at this step rank 0 alone puts an inf into its gradient chunk (all ranks must skip the step). */
@@ -142,7 +145,7 @@ export function run(group: ProcessGroup, args: ZeroArgs): ZeroResult {
       const y = tensor(ys.slice(first, first + micro), { dtype: "int32" });
       const sync = m === args.accumulate - 1;
       tidy(() => {
-        const loss = crossEntropy(model.forward(x), y);
+        const loss = withPrecision(args.precision ?? "float32", () => crossEntropy(model.forward(x), y));
         lossSum += loss.item() / args.accumulate;
         const share = mul(loss, 1 / args.accumulate);
         finalGrads = 0;

@@ -90,6 +90,18 @@ test("modelStateBytes: 16Ψ on one process; the optimizer state sharded from sta
     resident: 16 * S + 2800,
   });
   assert.equal(modelStateBytes({ parameters: psi, lowPrecisionParameters: 100 }).parameters, 4 * psi + 200);
+  // Under bf16 a ZeRO-3 unit is gathered as bf16 and kept with its f32 upcast: 6 bytes per gathered element.
+  assert.equal(modelStateBytes({ ...layout, stage: 3, lowPrecisionParameters: 100 }).parameters, 4 * S + 6 * 400);
+  // Offloaded masters leave the parameters column for the file, at stage 0 only.
+  const masters = { parameters: psi, lowPrecisionParameters: 100, offload: "disk" as const, offloadedMasters: 80 };
+  assert.deepEqual(modelStateBytes(masters), {
+    parameters: 4 * (psi - 80) + 200,
+    gradients: 4 * psi,
+    optimizer: 0,
+    offloaded: 8 * psi + 320,
+    resident: 8 * psi - 320 + 200,
+  });
+  assert.equal(modelStateBytes({ ...masters, ranks: 2, stage: 1 }).offloaded, 8 * Math.ceil(psi / 2));
   assert.deepEqual(modelStateBytes({ parameters: psi, offload: "disk" }), {
     parameters: 4 * psi,
     gradients: 4 * psi,
