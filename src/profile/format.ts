@@ -20,16 +20,18 @@ export function formatProfile(report: ProfileReport, topOps = 12): string {
   const lines = [
     `profiled ${report.steps} steps of ${report.name} after ${report.warmup} warm-up steps, ${report.ranks} rank${report.ranks > 1 ? "s" : ""}: ${report.stepMs.toFixed(1)} ms per step`,
     `where the step goes${report.ranks > 1 ? " (mean over ranks)" : ""}:`,
-    ...table([
+    ...(
       [
-        "compute",
-        pct(shares.compute),
-        `ops (or a compiled step's replay) and the optimizer update (optimizer ${lead.optimizerMsPerStep.toFixed(1)} ms per step${of})`,
-      ],
-      ["data wait", pct(shares.data), "the training thread waiting for its batch"],
-      ["communication", pct(shares.communication), "blocked in collectives (not hidden behind compute)"],
-      ["overhead", pct(shares.overhead), "the framework between ops: autograd, the loop, callbacks"],
-    ]),
+        [
+          "compute",
+          shares.compute,
+          `ops (or a compiled step's replay) and the optimizer update (optimizer ${lead.optimizerMsPerStep.toFixed(1)} ms per step${of})`,
+        ],
+        ["data wait", shares.data, "the training thread waiting for its batch"],
+        ["communication", shares.communication, "blocked in collectives (not hidden behind compute)"],
+        ["overhead", shares.overhead, "the framework between ops: autograd, the loop, callbacks"],
+      ] as const
+    ).map(([name, share, what]) => `  ${name.padEnd(13)}  ${pct(share).padStart(6)}  ${what}`),
   ];
   if (report.ranks > 1)
     lines.push(
