@@ -46,6 +46,10 @@ export function run(group: ProcessGroup, a: PipelineBenchArgs): StageTimes {
   for (let step = 0; step < a.warmup + a.steps; step++) {
     const x = randn([a.rows * a.microBatches, a.width]),
       y = randint(0, a.width, [a.rows * a.microBatches]);
+    // The input asks for its gradient so that the first stage's first Linear computes one too:
+    // otherwise stage 0's backward is an eighth shorter than the others' and it idles by that
+    // much every micro-batch, which is not the bubble this bench measures.
+    x.requiresGrad = true;
     tidy(() => pipe.runMicroBatch({ x, y, loss: (m, xx, yy) => crossEntropy(m.forward(xx), yy), scaleLoss: (l) => l, autocast: (fn) => fn(), sync: true }));
     pipe.step(optimizer);
     optimizer.zeroGrad();
