@@ -73,3 +73,23 @@ export function sendOverflowWhole(bucket: GradientBucket, values: Float32Array, 
   group.allReduce(bucket.flat, "mean").wait();
   return OVERFLOW_FLAG_BYTES + 4 * values.length;
 }
+
+/**
+ * The common start of a hook with error feedback: a bucket that overflowed on any rank is sent
+ * whole (`{ sent }`, the bytes); otherwise the bucket's residual with this step's gradient added
+ * to it, which the hook then compresses.
+ * @example const input = withFeedback("topk", this.residuals, bucket, group); if ("sent" in input) return input.sent;
+ */
+export function withFeedback(
+  kind: string,
+  residuals: Map<number, Float32Array>,
+  bucket: GradientBucket,
+  group: ProcessGroup,
+): { sent: number } | { values: Float32Array; residual: Float32Array } {
+  const values = floatElements(bucket, kind);
+  const sent = sendOverflowWhole(bucket, values, group);
+  if (sent !== null) return { sent };
+  const residual = residualOf(residuals, bucket, values.length);
+  for (let i = 0; i < values.length; i++) residual[i]! += values[i]!;
+  return { values, residual };
+}

@@ -1,6 +1,6 @@
 import type { ProcessGroup } from "../process_group.js";
 import { gatherArrays } from "./gather.js";
-import { type CommunicationHook, floatElements, type GradientBucket, OVERFLOW_FLAG_BYTES, residualOf, sendOverflowWhole } from "./hook.js";
+import { type CommunicationHook, type GradientBucket, OVERFLOW_FLAG_BYTES, withFeedback } from "./hook.js";
 
 /**
  * 1-bit compression with error feedback (1-bit SGD, the compressed stage of DeepSpeed's 1-bit
@@ -16,16 +16,12 @@ export class OneBitHook implements CommunicationHook {
   private readonly residuals = new Map<number, Float32Array>();
 
   reduce(bucket: GradientBucket, group: ProcessGroup): number {
-    const values = floatElements(bucket, this.kind),
+    const input = withFeedback(this.kind, this.residuals, bucket, group);
+    if ("sent" in input) return input.sent;
+    const { values, residual } = input,
       n = values.length;
-    const overflow = sendOverflowWhole(bucket, values, group);
-    if (overflow !== null) return overflow;
-    const residual = residualOf(this.residuals, bucket, n);
     let squares = 0;
-    for (let i = 0; i < n; i++) {
-      const g = (residual[i]! += values[i]!);
-      squares += g * g;
-    }
+    for (let i = 0; i < n; i++) squares += residual[i]! * residual[i]!;
     const scale = Math.fround(Math.sqrt(squares / n)),
       words = Math.ceil(n / 32),
       signs = new Int32Array(words);

@@ -1,7 +1,7 @@
 import { Rng } from "../../data/random.js";
 import { Tensor } from "../../tensor/tensor.js";
 import type { ProcessGroup } from "../process_group.js";
-import { type CommunicationHook, floatElements, type GradientBucket, OVERFLOW_FLAG_BYTES, residualOf, sendOverflowWhole } from "./hook.js";
+import { type CommunicationHook, type GradientBucket, OVERFLOW_FLAG_BYTES, withFeedback } from "./hook.js";
 import { fillNormal, type MatrixView, multiply, multiplyByTransposed, multiplyTransposed, orthonormalizeColumns } from "./low_rank.js";
 
 /** A gradient of the bucket that PowerSGD factors: n×m (its first dimension by the rest) at rank r. */
@@ -51,12 +51,10 @@ export class PowerSGDHook implements CommunicationHook {
   }
 
   reduce(bucket: GradientBucket, group: ProcessGroup): number {
-    const values = floatElements(bucket, this.kind);
-    const overflow = sendOverflowWhole(bucket, values, group);
-    if (overflow !== null) return overflow;
+    const input = withFeedback(this.kind, this.residuals, bucket, group);
+    if ("sent" in input) return input.sent;
+    const { values, residual: m } = input;
     const plan = this.planOf(bucket);
-    const m = residualOf(this.residuals, bucket, values.length);
-    for (let i = 0; i < values.length; i++) m[i]! += values[i]!;
     const matrix = (f: Factored, data: Float32Array): MatrixView => ({ data, at: f.offset, rows: f.n, cols: f.m });
     const pBuffer = Tensor.empty([plan.pSize + plan.wholeSize], "float32", "gradient"),
       qBuffer = Tensor.empty([plan.qSize], "float32", "gradient");

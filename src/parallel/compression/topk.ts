@@ -1,6 +1,6 @@
 import type { ProcessGroup } from "../process_group.js";
 import { gatherArrays } from "./gather.js";
-import { type CommunicationHook, floatElements, type GradientBucket, OVERFLOW_FLAG_BYTES, residualOf, sendOverflowWhole } from "./hook.js";
+import { type CommunicationHook, type GradientBucket, OVERFLOW_FLAG_BYTES, withFeedback } from "./hook.js";
 
 /**
  * Deep gradient compression's top-k sparsification with error feedback: each rank adds the
@@ -22,12 +22,10 @@ export class TopKHook implements CommunicationHook {
   }
 
   reduce(bucket: GradientBucket, group: ProcessGroup): number {
-    const values = floatElements(bucket, this.kind),
+    const input = withFeedback(this.kind, this.residuals, bucket, group);
+    if ("sent" in input) return input.sent;
+    const { values, residual } = input,
       n = values.length;
-    const overflow = sendOverflowWhole(bucket, values, group);
-    if (overflow !== null) return overflow;
-    const residual = residualOf(this.residuals, bucket, n);
-    for (let i = 0; i < n; i++) residual[i]! += values[i]!;
     const k = Math.min(n, Math.ceil(this.ratio * n));
     const indices = largestMagnitudes(residual, k),
       kept = new Float32Array(k);

@@ -6,7 +6,8 @@
  * const plan = planSchedule("1f1b", 4, 8);
  * idleShares(simulate(plan));   // each stage idles 3/11 of the step
  */
-export { PipelineParallel, type PipelineOptions, type TracedAction } from "./pipeline.js";
+export { PipelineParallel } from "./pipeline.js";
+export type { PipelineOptions, TracedAction } from "./pipeline_options.js";
 export { planSchedule, SCHEDULES, type Action, type PipelinePlan, type ScheduleName } from "./schedule.js";
 export { simulate, idleShares, peakInFlight, virtualStage, type ActionCost, type Timeline, type Message } from "./timeline.js";
 export { layersOf, balancedCut, measureLayerCosts } from "./partition.js";

@@ -22,35 +22,9 @@ import type { StateReader, StrategyState } from "../state.js";
 import { type BatchCounts, type MicroBatchRun, optimizerStep, type Strategy } from "../strategy.js";
 import { recvTensor, sendTensor } from "./p2p.js";
 import { balancedCut, checkCut, layersOf, measureLayerCosts, stageOf } from "./partition.js";
-import { type Action, planSchedule, type ScheduleName } from "./schedule.js";
+import { type Action, planSchedule } from "./schedule.js";
+import type { PipelineOptions, TracedAction } from "./pipeline_options.js";
 import { type Message, simulate, type Timeline } from "./timeline.js";
-
-export interface PipelineOptions {
-  /** gpipe, 1f1b (default) or interleaved. */
-  schedule?: ScheduleName;
-  /** Micro-batches each batch is split into (default 1; it must divide the batch). */
-  microBatches?: number;
-  /** Chunks per rank with the interleaved schedule (default 2). */
-  virtualStages?: number;
-  /** Layers of each part (stage, or chunk when interleaved) by hand; default: balanced by measured forward time. */
-  stageLayers?: number[];
-  /** Data parallelism across pipelines: gradients are averaged over this group after each step's backward. */
-  dataGroup?: ProcessGroup | null;
-  /**
-   * The tensor-parallel group of a model split Megatron-style (a TensorParallelGPT's layers):
-   * the stages' cut is agreed over it, its split parameters count once per rank and its
-   * replicated ones once in the gradient norm, and checkpoints gather the full tensors over it.
-   */
-  tensorGroup?: ProcessGroup | null;
-  /** Record when each action of the last runMicroBatch started and ended (`trace`), for measuring the bubble. */
-  trace?: boolean;
-}
-
-/** An action of the last micro-batch run and when it ran (performance.timeOrigin + now, ms). */
-export interface TracedAction extends Action {
-  start: number;
-  end: number;
-}
 
 interface Tie {
   params: Tensor[];
