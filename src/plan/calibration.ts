@@ -9,7 +9,8 @@ import { measureDisk, measureKernels, measureThreadsLink, type KernelRates } fro
 
 /** This machine's measured figures, cached per CPU model (`turbine plan --calibrate`). */
 export interface Calibration {
-  version: 1;
+  /** 2: with the memory-bound kernels, backward's rates and the per-call costs (a version 1 file is measured again). */
+  version: 2;
   cpu: string;
   cores: number;
   /** ISO time of the measurement. */
@@ -33,7 +34,7 @@ export function calibrationPath(cpu: string = CPU()): string {
 export function loadCalibration(path: string = calibrationPath()): Calibration | null {
   try {
     const c = JSON.parse(readFileSync(path, "utf8")) as Calibration;
-    return c.version === 1 && c.cpu === CPU() && typeof c.byThreads === "object" ? c : null;
+    return c.version === 2 && c.cpu === CPU() && typeof c.byThreads === "object" ? c : null;
   } catch {
     return null;
   }
@@ -65,7 +66,7 @@ export async function calibrate(log: (line: string) => void = () => {}, path: st
   const dir = dirname(path);
   mkdirSync(dir, { recursive: true });
   const calibration: Calibration = {
-    version: 1,
+    version: 2,
     cpu: CPU(),
     cores,
     measured: new Date().toISOString(),
@@ -112,10 +113,16 @@ export function calibratedMachine(c: Calibration, ranks: number): Machine {
     devicesPerNode: ranks,
     memoryPerDevice: null,
     matmulFlops: (p, size) => share * interpolate(matmul(p), size),
+    matmulBackward: rates.matmulBackward,
     attentionFlops: (p) => share * (p === "float32" ? rates.attention.float32 : rates.attention.bfloat16),
-    elementwiseRate: share * rates.elementwise,
+    elementwise: { forward: share * rates.elementwise.forward, training: share * rates.elementwise.training },
+    normalization: { forward: share * rates.normalization.forward, training: share * rates.normalization.training },
     optimizerRate: share * rates.optimizer,
+    optimizerCall: rates.optimizerCall / share,
+    clipRate: share * rates.clip,
+    clipCall: rates.clipCall / share,
     kernelCall: rates.kernelCall / share,
+    autogradCall: rates.autogradCall / share,
     diskBandwidth: c.diskBandwidth,
     intraNode: c.threadsLink,
     interNode: c.threadsLink,
