@@ -46,6 +46,8 @@ export interface Machine {
   kernelCall: number;
   /** Seconds of framework overhead per op in training: its forward call, its autograd node and backward's call. */
   autogradCall: number;
+  /** Seconds per ZeRO-3 unit and accumulation step beyond its bytes: its two gathers' and its reduce-scatter's framework cost. */
+  zero3Unit: number;
   /** Bytes per second a rank's offload file reads and writes. */
   diskBandwidth: number;
   /** Between ranks of one node, and between nodes. */
@@ -161,6 +163,8 @@ export function clusterMachine(c: ClusterDescription, source: string): Machine {
     kernelCall: c.kernelCall,
     // A forward call and backward's node, which runs a call or two.
     autogradCall: 3 * c.kernelCall,
+    // Two gathers and a reduce-scatter, a call each.
+    zero3Unit: 3 * c.kernelCall,
     diskBandwidth: c.diskBandwidth,
     intraNode: c.intraNode,
     interNode: c.interNode ?? c.intraNode,

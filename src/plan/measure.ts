@@ -214,6 +214,23 @@ export async function measureThreadsLink(): Promise<Link> {
 }
 
 /**
+ * ZeRO-3's cost per unit and accumulation step beyond its bytes, on 2 ranks of the threads
+ * backend: forward and backward of 16 tiny Linear layers (a unit each) under ZeRO-3, less the
+ * same under DDP, per layer.
+ *
+ * @example const perUnit = await measureZero3Unit();   // 1e-4
+ */
+export async function measureZero3Unit(): Promise<number> {
+  const layers = 16;
+  const job = startThreads({ size: 2, module: new URL("./zero3_rank.js", import.meta.url), args: { layers, width: 32 }, threadsPerWorker: 1 });
+  const outcomes = await job.done;
+  const first = outcomes[0]!;
+  if (!first.ok) throw first.error;
+  const { zero3, ddp } = first.result as { zero3: number; ddp: number };
+  return Math.max(zero3 - ddp, 0) / layers;
+}
+
+/**
  * Bytes per second of writing 64 MiB to a file in `dir` (flushed to the device) and reading it
  * back: what disk offload's moments move each step.
  *

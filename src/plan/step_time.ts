@@ -143,8 +143,9 @@ export function stepTime(config: Config, model: ModelDescription, layout: Layout
   const gathers = (count: number): number => count * gatherSeconds(D, gradientBytes / count, dataLink);
   const dataComm =
     layout.zero === 3
-      ? // A reduce-scatter of each unit's gradients, and its all-gather in forward and again in backward of every accumulation step.
-        (1 + 2 * a) * gathers(pieces)
+      ? // A reduce-scatter of each unit's gradients, and its all-gather in forward and again in backward of every accumulation step,
+        // each unit paying the framework's cost of its gathers per accumulation step.
+        (1 + 2 * a) * gathers(pieces) + a * pieces * machine.zero3Unit
       : layout.zero === 0
         ? allReduces(pieces)
         : 2 * gathers(pieces);
