@@ -13,6 +13,7 @@ import { checkTracePath, registerProfile } from "./profile.js";
 import { registerPlan } from "./plan.js";
 import { registerReport } from "./report.js";
 import { registerSample } from "./sample.js";
+import { registerSearch } from "./search.js";
 import { registerTrain, type TrainCommand, trainConfig } from "./train.js";
 
 /** The version of the installed package, from its package.json. */
@@ -64,7 +65,7 @@ function reportUsageErrors(command: Command): void {
 }
 
 /**
- * The `turbine` command line: train, sample, bench, data, checkpoint, report and (unless `launch` is false, as in a
+ * The `turbine` command line: train, sample, bench, data, checkpoint, report, search and (unless `launch` is false, as in a
  * launched rank) launch. Usage errors throw a UsageError; help and --version throw a
  * CommanderError with exit code 0.
  * @example await turbineProgram().parseAsync(["train", "gpt-char"], { from: "user" });
@@ -86,6 +87,7 @@ export function turbineProgram(options: { launch?: boolean } = {}): Command {
   // After launch: a plan or a report is no command to run on several ranks.
   registerPlan(program);
   registerReport(program);
+  registerSearch(program);
   reportUsageErrors(program);
   return program;
 }
