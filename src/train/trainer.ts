@@ -110,6 +110,7 @@ export class Trainer {
   private lastEval: EvalInfo | null = null;
   readonly strategy: Strategy;
   private readonly compiled: CompiledMicroBatches | null;
+  private stepGradNorm: number | null = null;
 
   constructor(readonly options: TrainerOptions) {
     const k = options.accumulate ?? 1;
@@ -123,6 +124,7 @@ export class Trainer {
           strategy: this.strategy,
           precision: options.precision ?? "float32",
           gradScaler: options.gradScaler ?? null,
+          optimizerPart: () => this.optimizerPart(),
           ...compile,
         })
       : null;
@@ -218,8 +220,25 @@ export class Trainer {
     };
   }
 
+  /**
+   * The end of every step: unscaling, clipping (its norm kept in stepGradNorm), the optimizer's
+   * and the scheduler's steps, zeroGrad. Under compile it is the compiled step's host part.
+   */
+  private optimizerPart(): void {
+    const { optimizer, scheduler, gradScaler } = this.options;
+    this.stepGradNorm = observeRegion("optimizer", () => {
+      if (gradScaler) this.strategy.unscale(gradScaler, optimizer);
+      const norm = this.options.clipGradNorm ? this.strategy.clipGradNorm(this.options.clipGradNorm) : null;
+      this.strategy.step(optimizer, gradScaler);
+      scheduler?.step();
+      optimizer.zeroGrad();
+      return norm;
+    });
+  }
+
   private trainStep(iterator: Iterator<Batch>, micro: number): StepInfo {
-    const { optimizer, scheduler, task, gradScaler, prepareBatch } = this.options;
+    const { optimizer, task, prepareBatch } = this.options;
+    const lr = optimizer.paramGroups[0]!.lr;
     let lossValue = 0,
       dataWait = 0;
     const nextBatch = (i: number): Batch => {
@@ -248,15 +267,9 @@ export class Trainer {
       for (let i = 0; i < micro; i++) lossValue += this.backwardMicroBatch(nextBatch(i), micro, i === micro - 1) / micro;
     }
     this.dataWait += dataWait;
-    const lr = optimizer.paramGroups[0]!.lr;
-    const gradNorm = observeRegion("optimizer", () => {
-      if (gradScaler) this.strategy.unscale(gradScaler, optimizer);
-      const norm = this.options.clipGradNorm ? this.strategy.clipGradNorm(this.options.clipGradNorm) : null;
-      this.strategy.step(optimizer, gradScaler);
-      scheduler?.step();
-      optimizer.zeroGrad();
-      return norm;
-    });
+    // Under compile the optimizer's part ran inside the compiled step.
+    if (!this.compiled) this.optimizerPart();
+    const gradNorm = this.stepGradNorm;
     this.step++;
     const trainSeconds = this.clock + (performance.now() - this.clockStart!) / 1000;
     return { step: this.step, epoch: this.epoch, loss: lossValue, lr, gradNorm, throughput: this.processed / trainSeconds, dataWait, trainSeconds };
