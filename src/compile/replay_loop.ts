@@ -6,8 +6,7 @@
  * wrapped by a tool, float16 products that widen in TypeScript) run from here one by one.
  */
 import { opObserver } from "../autograd/observer.js";
-import { backendName } from "../backends/index.js";
-import { type NativeReplayLoop, nativeReplayLoop } from "../backends/native/addon.js";
+import { backendName, type NativeReplayLoop, nativeReplayLoop } from "../backends/index.js";
 
 /** One step of a replay: a kernel or host call, a section, or a native run of kernel calls. */
 export interface Call {
