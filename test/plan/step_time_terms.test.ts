@@ -114,3 +114,10 @@ test("ZeRO-3 gathers each module's unit in forward and again in backward of ever
   const perUnit = stepTime(config, model, { ...base, data: 2, batchSize: 2, accumulate: 2, zero: 3 }, machineWith({ zero3Unit: 1e-4 }));
   near(perUnit.dataComm, 2 * units * 1e-4, "2 accumulation steps");
 });
+
+test("a pipeline hands each micro-batch's activations over and their gradients back, a message each way per chunk", () => {
+  // Catches the hand-over paid once per step instead of per micro-batch, or only one way.
+  const machine = machineWith({ intraNode: { latency: 1e-3, bandwidth: Infinity } });
+  const piped = stepTime(config, model, { ...base, pipeline: 2, microBatches: 4, schedule: "1f1b", accumulate: 2, batchSize: 4 }, machine);
+  near(piped.pipelineComm, 2 * 2 * 4 * 1e-3, "2 accumulation steps × 2 directions × 4 micro-batches");
+});
