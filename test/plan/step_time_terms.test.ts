@@ -35,6 +35,7 @@ function machineWith(priced: Partial<Machine>): Machine {
     matmulFlops: () => Infinity,
     matmulBackward: 0,
     attentionFlops: () => Infinity,
+    attentionBackward: 0,
     elementwise: { forward: Infinity, training: Infinity },
     normalization: { forward: Infinity, training: Infinity },
     optimizerRate: Infinity,
@@ -85,6 +86,13 @@ test("a matrix product's backward costs matmulBackward times its forward", () =>
   const machine = machineWith({ matmulFlops: () => 1e9, matmulBackward: 3 });
   near(stepTime(config, model, base, machine).compute, (8 * flops * 4) / 1e9, "forward + 3 forwards");
   near(stepTime(config, model, base, { ...machine, matmulBackward: 2 }).compute, (8 * flops * 3) / 1e9, "forward + 2 forwards");
+});
+
+test("attention runs at the rate for the model's context, its backward at attentionBackward times its forward", () => {
+  // Catches one attention rate for every context, or backward assumed to be two forwards.
+  const flops = L * 2 * T * T * d;
+  const machine = machineWith({ attentionFlops: (_, context) => (context === T ? 1e9 : 1e12), attentionBackward: 2.5 });
+  near(stepTime(config, model, base, machine).compute, (8 * flops * 3.5) / 1e9, "forward + 2.5 forwards at the context's rate");
 });
 
 test("the optimizer pays a call per parameter tensor, and clipping a pass and a call per gradient when the config clips", () => {
