@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
@@ -99,4 +99,48 @@ test("a search killed mid-way continues without rerunning a finished segment, an
   assert.equal(new Set(starts).size, starts.length);
   for (const k of starts) assert.equal(count("result", k), 1, `segment ${k}`);
   assert.equal(starts.length, 5);
+});
+
+test("Ctrl-C stops the running trial after its step with a checkpoint; its segment stays open in search.jsonl (exit 130)", { timeout: 600_000 }, async () => {
+  const long = join(tmp, "long.json");
+  writeFileSync(
+    long,
+    JSON.stringify({
+      model: { kind: "mlp", hidden: [8] },
+      data: { kind: "fashion-mnist", root, batchSize: 32, evalBatchSize: 100, cache: "none" },
+      train: { steps: 100000, logEvery: 1 },
+    }),
+  );
+  const out = join(tmp, "stopped");
+  const metrics = join(out, "trials", "0", "metrics.jsonl");
+  const result = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+    const child = spawn(process.execPath, [cli, "search", long, "--space", space, "--trials", "2", "--scheduler", "random", "--out", out], { cwd: tmp });
+    let stdout = "",
+      stderr = "";
+    child.stdout.on("data", (d) => void (stdout += d));
+    child.stderr.on("data", (d) => void (stderr += d));
+    // Once the first trial has trained a step, as a user pressing Ctrl-C would.
+    const poll = setInterval(() => {
+      if (existsSync(metrics) && readFileSync(metrics, "utf8").includes('"type":"train"')) {
+        clearInterval(poll);
+        child.kill("SIGINT");
+      }
+    }, 20);
+    child.on("close", (code) => {
+      clearInterval(poll);
+      resolve({ code, stdout, stderr });
+    });
+  });
+  assert.equal(result.code, 130, result.stderr);
+  assert.match(result.stderr, /search stopped by SIGINT; the running trials wrote checkpoints/);
+  const events = readFileSync(join(out, "search.jsonl"), "utf8")
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l));
+  assert.deepEqual(
+    events.map((e) => e.event),
+    ["search", "start"],
+    "the stopped segment has no result, and no other trial started",
+  );
+  assert.ok(readdirSync(join(out, "trials", "0", "checkpoints")).some((name) => /^step-\d+$/.test(name)));
 });
