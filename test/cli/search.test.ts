@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
@@ -46,6 +46,27 @@ test("bad input ends in exit 2 with one line: missing or malformed space, unknow
     });
   }
   assert.ok(!existsSync(join(tmp, "never")), "nothing was written");
+});
+
+test("a search folder is continued only by the same search: other settings or --resume of nothing exit 2, a corrupt log exits 1", async () => {
+  const other = join(tmp, "other");
+  mkdirSync(other);
+  writeFileSync(join(other, "search.jsonl"), `${JSON.stringify({ event: "search", settings: { trials: 99 } })}\n`);
+  const corrupt = join(tmp, "corrupt");
+  mkdirSync(corrupt);
+  writeFileSync(join(corrupt, "search.jsonl"), `${JSON.stringify({ event: "search", settings: {} })}\n{not json\n{"event":"start"}\n`);
+  const cases: [string[], number, RegExp][] = [
+    [["--out", other], 2, /search\.jsonl is a search with other settings \(.*trials.*differ\)/],
+    [["--out", join(tmp, "empty"), "--resume"], 2, /--resume: .*empty holds no search\.jsonl to continue/],
+    [["--out", corrupt], 1, /search\.jsonl: line 2 is not JSON/],
+  ];
+  for (const [args, code, pattern] of cases) {
+    await assert.rejects(turbineProgram().parseAsync(["search", config, "--space", space, ...args], { from: "user" }), (e: Error) => {
+      assert.equal(exitCodeFor(e), code, `${args.join(" ")}: ${e.stack}`);
+      assert.match(e.message, pattern);
+      return true;
+    });
+  }
 });
 
 /** Runs `turbine search` as a child process; `onLog` sees search.jsonl after each poll and may kill it. */
