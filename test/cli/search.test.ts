@@ -14,15 +14,14 @@ const cli = join(repoRoot(), "dist", "src", "cli", "main.js");
 const tmp = mkdtempSync(join(tmpdir(), "turbine-search-cli-"));
 after(() => rmSync(tmp, { recursive: true, force: true }));
 const root = writeTinyFashion(join(tmp, "fashion"), { train: 256, test: 100 });
-const config = join(tmp, "tiny.json");
-writeFileSync(
-  config,
-  JSON.stringify({
-    model: { kind: "mlp", hidden: [8] },
-    data: { kind: "fashion-mnist", root, batchSize: 32, evalBatchSize: 100, cache: "none" },
-    train: { steps: 6 },
-  }),
-);
+/** A tiny mlp config on the tiny data, with these train fields, written to `name` in the test's folder. */
+function tinyConfig(name: string, train: Record<string, number>): string {
+  const path = join(tmp, name);
+  const data = { kind: "fashion-mnist", root, batchSize: 32, evalBatchSize: 100, cache: "none" };
+  writeFileSync(path, JSON.stringify({ model: { kind: "mlp", hidden: [8] }, data, train }));
+  return path;
+}
+const config = tinyConfig("tiny.json", { steps: 6 });
 const space = join(tmp, "space.yaml");
 writeFileSync(space, "optimizer.lr: { loguniform: [1.0e-3, 1.0e-1] }\n");
 
@@ -123,15 +122,7 @@ test("a search killed mid-way continues without rerunning a finished segment, an
 });
 
 test("Ctrl-C stops the running trial after its step with a checkpoint; its segment stays open in search.jsonl (exit 130)", { timeout: 600_000 }, async () => {
-  const long = join(tmp, "long.json");
-  writeFileSync(
-    long,
-    JSON.stringify({
-      model: { kind: "mlp", hidden: [8] },
-      data: { kind: "fashion-mnist", root, batchSize: 32, evalBatchSize: 100, cache: "none" },
-      train: { steps: 100000, logEvery: 1 },
-    }),
-  );
+  const long = tinyConfig("long.json", { steps: 100000, logEvery: 1 });
   const out = join(tmp, "stopped");
   const metrics = join(out, "trials", "0", "metrics.jsonl");
   const result = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
