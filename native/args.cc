@@ -64,7 +64,8 @@ View Args::typed_value(napi_value value, const char* name, napi_typedarray_type*
   bool is_typed = false;
   napi_is_typedarray(info_.Env(), value, &is_typed);
   require_type(is_typed, "argument '%s' must be a typed array", name);
-  napi_get_typedarray_info(info_.Env(), value, type, &length, &data, &buffer, &offset);
+  require(napi_get_typedarray_info(info_.Env(), value, type, &length, &data, &buffer, &offset) == napi_ok,
+          "could not read argument '%s'", name);
   View v;
   v.data = data;
   size_t item = (*type == napi_float32_array || *type == napi_int32_array || *type == napi_uint32_array) ? 4
@@ -102,9 +103,14 @@ uint32_t Args::list_length(size_t i, const char* name) const {
   return info_[i].As<Napi::Array>().Length();
 }
 
+// napi_get_element runs JavaScript (a getter could), so it fails once the thread's worker is
+// being terminated; the entry it did not write must never be used (that was a segfault of the
+// whole process when a test or the elastic launcher ended a rank inside an optimizer step).
 napi_value Args::list_entry(size_t i, uint32_t k) const {
-  napi_value entry;
-  napi_get_element(info_.Env(), info_[i], k, &entry);
+  napi_value entry = nullptr;
+  const napi_status status = napi_get_element(info_.Env(), info_[i], k, &entry);
+  require(status == napi_ok && entry != nullptr, "could not read entry %u of argument %zu (is the thread stopping?)", k,
+          i);
   return entry;
 }
 

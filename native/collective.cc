@@ -17,7 +17,7 @@ enum class CollectiveOp : int { Sum = 0, Max = 1 };
 // A typed array's kind, element count and data pointer. napi_get_typedarray_info (unlike
 // napi_get_arraybuffer_info) also serves arrays over a SharedArrayBuffer.
 struct ArrayInfo {
-  napi_typedarray_type type;
+  napi_typedarray_type type = napi_int8_array;
   size_t length = 0;
   void* data = nullptr;
   size_t bytes() const { return length * (type == napi_uint16_array ? 2 : type == napi_uint8_array ? 1 : 4); }
@@ -28,7 +28,8 @@ ArrayInfo array_info(const Args& args, Napi::Value value, const char* name) {
   ArrayInfo a;
   napi_value buffer;
   size_t offset;
-  napi_get_typedarray_info(value.Env(), value, &a.type, &a.length, &a.data, &buffer, &offset);
+  args.require(napi_get_typedarray_info(value.Env(), value, &a.type, &a.length, &a.data, &buffer, &offset) == napi_ok,
+               "could not read %s", name);
   args.require(a.type == napi_float32_array || a.type == napi_uint16_array || a.type == napi_int32_array ||
                    a.type == napi_uint8_array,
                "%s must be a Float32Array, Uint16Array, Int32Array or Uint8Array", name);

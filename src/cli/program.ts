@@ -12,6 +12,7 @@ import { LAUNCH_SEPARATOR_HINT, registerLaunch } from "./launch.js";
 import { checkTracePath, registerProfile } from "./profile.js";
 import { registerPlan } from "./plan.js";
 import { registerReport } from "./report.js";
+import { registerTune } from "./tune.js";
 import { registerSample } from "./sample.js";
 import { registerTrain, type TrainCommand, trainConfig } from "./train.js";
 
@@ -83,9 +84,10 @@ export function turbineProgram(options: { launch?: boolean } = {}): Command {
   registerCheckpoint(program);
   registerProfile(program);
   if (options.launch ?? true) registerLaunch(program, { commands: program.commands.map((c) => c.name()), check: checkRankCommand });
-  // After launch: a plan or a report is no command to run on several ranks.
+  // After launch: a plan, a report or a tune is no command to run on several ranks (tune --ranks runs its own).
   registerPlan(program);
   registerReport(program);
+  registerTune(program);
   reportUsageErrors(program);
   return program;
 }
