@@ -14,6 +14,7 @@ import { registerPlan } from "./plan.js";
 import { registerReport } from "./report.js";
 import { registerTune } from "./tune.js";
 import { registerSample } from "./sample.js";
+import { registerSearch } from "./search.js";
 import { registerTrain, type TrainCommand, trainConfig } from "./train.js";
 
 /** The version of the installed package, from its package.json. */
@@ -65,7 +66,7 @@ function reportUsageErrors(command: Command): void {
 }
 
 /**
- * The `turbine` command line: train, sample, bench, data, checkpoint, report and (unless `launch` is false, as in a
+ * The `turbine` command line: train, sample, bench, data, checkpoint, report, search and (unless `launch` is false, as in a
  * launched rank) launch. Usage errors throw a UsageError; help and --version throw a
  * CommanderError with exit code 0.
  * @example await turbineProgram().parseAsync(["train", "gpt-char"], { from: "user" });
@@ -88,6 +89,7 @@ export function turbineProgram(options: { launch?: boolean } = {}): Command {
   registerPlan(program);
   registerReport(program);
   registerTune(program);
+  registerSearch(program);
   reportUsageErrors(program);
   return program;
 }
