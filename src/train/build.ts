@@ -1,3 +1,4 @@
+import { OneBitAdam } from "../parallel/compression/onebit_adam.js";
 import { DataLoader } from "../data/dataloader.js";
 import { DistributedSampler } from "../data/distributed_sampler.js";
 import { FashionMNIST } from "../data/fashion_mnist.js";
@@ -275,6 +276,8 @@ export function buildOptimizer(config: Config, model: Module): Optimizer<any> {
       return new Lamb(groups, { ...common, ...betas, ...eps });
     case "lion":
       return new Lion(groups, { ...common, ...betas });
+    case "onebitadam":
+      return new OneBitAdam(groups, { ...common, ...betas, ...eps, ...(o.freezeStep !== undefined ? { freezeStep: o.freezeStep } : {}) });
     case "muon": {
       const { matrices, others } = muonSplit(model);
       const adam = decayGroups(others).map((g) => ({ ...g, useMuon: false, lr: o.adamLr ?? 3e-4 }));

@@ -135,10 +135,10 @@ const fashionMnist = z
 const optimizer = z
   .strictObject({
     kind: z
-      .enum(["sgd", "adam", "adamw", "lamb", "lion", "muon"])
+      .enum(["sgd", "adam", "adamw", "lamb", "lion", "muon", "onebitadam"])
       .default("adamw")
       .describe(
-        "the optimizer: lamb (Adam direction scaled per tensor by ‖w‖/‖update‖, for large batches), lion (sign of interpolated momentum, one state buffer; lr 3–10× below AdamW's), muon (orthogonalised momentum for hidden matrices, by Newton–Schulz in bf16 under bf16 autocast; AdamW for embeddings, the output head, biases and norms); lamb and muon need whole parameters, so not with parallel.zero ≥ 1 or parallel.tensor > 1",
+        "the optimizer: lamb (Adam direction scaled per tensor by ‖w‖/‖update‖, for large batches), lion (sign of interpolated momentum, one state buffer; lr 3–10× below AdamW's), muon (orthogonalised momentum for hidden matrices, by Newton–Schulz in bf16 under bf16 autocast; AdamW for embeddings, the output head, biases and norms), onebitadam (1-bit Adam: AdamW for freezeStep steps, then the variance frozen and the momentum averaged over the ranks as signs and scales, about 32× fewer bytes; data parallel, zero 0); lamb and muon need whole parameters, so not with parallel.zero ≥ 1 or parallel.tensor > 1",
       ),
     lr: positive().default(1e-3).describe("peak learning rate (muon: of the orthogonalised matrices, e.g. 0.02)"),
     weightDecay: z
@@ -157,6 +157,11 @@ const optimizer = z
     dampening: z.number().min(0).max(1).optional().describe("SGD dampening (default 0)"),
     nesterov: z.boolean().optional().describe("Nesterov momentum: SGD (default false), Muon (default true)"),
     adamLr: positive().optional().describe("Muon: peak learning rate of the parameters it hands to AdamW (default 3e-4)"),
+    freezeStep: int(1)
+      .optional()
+      .describe(
+        "onebitadam: steps of plain AdamW (full-precision gradient all-reduce) before the variance freezes and the momentum is compressed (default 100)",
+      ),
     decayOn: z
       .enum(["all", "matrices"])
       .default("all")
@@ -165,6 +170,9 @@ const optimizer = z
   .superRefine((o, ctx) => {
     if (o.kind === "muon" && o.momentum !== undefined && o.momentum >= 1) {
       ctx.addIssue({ code: "custom", path: ["momentum"], message: `Muon's momentum must be below 1, got ${o.momentum}` });
+    }
+    if (o.kind !== "onebitadam" && o.freezeStep !== undefined) {
+      ctx.addIssue({ code: "custom", path: ["freezeStep"], message: `freezeStep is onebitadam's only; optimizer.kind is ${o.kind}` });
     }
     if (o.kind !== "muon" && o.adamLr !== undefined) {
       ctx.addIssue({ code: "custom", path: ["adamLr"], message: `adamLr is Muon's only; optimizer.kind is ${o.kind}` });
