@@ -372,6 +372,49 @@ const distill = z
     "knowledge distillation: the model trains as a student of a teacher's softened outputs (the teacher runs without gradients, under the same precision)",
   );
 
+const prune = z
+  .strictObject({
+    kind: z
+      .enum(["magnitude", "structured", "nm"])
+      .describe(
+        "magnitude: zero the smallest-magnitude weights of the Linear and Conv2d layers, gradually (masks); nm: keep n of every m consecutive input weights (2:4 as NVIDIA ASP), from schedule.start on; structured: at schedule.end remove whole conv channels, Linear neurons and attention heads (the layers are rebuilt smaller) and fine-tune the smaller model for the rest of the run",
+      ),
+    sparsity: z
+      .number()
+      .min(0)
+      .lt(1)
+      .default(0.5)
+      .describe("final share pruned: of the weights (magnitude) or of each layer's channels, neurons or heads (structured)"),
+    scope: z
+      .enum(["global", "layer"])
+      .default("layer")
+      .describe("magnitude: every weight pruned to the same sparsity (layer) or the smallest over all weights together (global)"),
+    n: int(1).default(2).describe("nm: weights kept in each group of m"),
+    m: int(1).default(4).describe("nm: group size along the input dimension (weights whose input dimension is not a multiple stay dense)"),
+    targets: z
+      .array(z.enum(["conv", "linear", "heads"]))
+      .min(1)
+      .default(["conv", "linear", "heads"])
+      .describe(
+        "structured: what is removed: conv output channels, hidden Linear neurons (never the classes), attention heads; ranked by the L1 norm of their weights",
+      ),
+    schedule: z
+      .strictObject({
+        start: int(0).default(0).describe("step (optimizer steps done) of the first mask; nothing is pruned before it"),
+        end: int(0).describe("step at which the final sparsity is reached (structured: the step the model is rebuilt smaller)"),
+        every: int(1).default(100).describe("steps between mask updates, Zhu & Gupta's Δt: s_t = s_f·(1 − (1 − (t − start)/(end − start))³)"),
+      })
+      .superRefine((s, ctx) => {
+        if (s.end < s.start) ctx.addIssue({ code: "custom", path: ["end"], message: `end ${s.end} is before start ${s.start}` });
+      })
+      .describe("when masks are computed"),
+  })
+  .superRefine((p, ctx) => {
+    if (p.n >= p.m) ctx.addIssue({ code: "custom", path: ["n"], message: `n ${p.n} must be below m ${p.m}` });
+  })
+  .optional()
+  .describe("pruning during training: masks (magnitude, nm) that keep pruned weights at zero, or structured removal that makes the model smaller");
+
 export const configSchema = z
   .strictObject({
     name: z.string().min(1).optional().describe("run name (default: the model kind); each run writes a new folder <outDir>/<name>/version_N"),
@@ -385,6 +428,7 @@ export const configSchema = z
     logging,
     parallel,
     distill,
+    prune,
   })
   .describe("config");
 

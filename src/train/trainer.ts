@@ -4,6 +4,7 @@ import { withPrecision, type Precision } from "../amp/autocast.js";
 import { noGrad } from "../autograd/grad_mode.js";
 import { observeRegion } from "../autograd/observer.js";
 import type { DataLoader, LoaderState } from "../data/dataloader.js";
+import type { Pruner, PrunerState } from "../prune/pruner.js";
 import type { Module } from "../nn/module.js";
 import { mul } from "../ops/binary.js";
 import type { GradScaler, GradScalerState } from "../optim/grad_scaler.js";
@@ -63,6 +64,11 @@ export interface TrainerOptions {
    * One process and DDP only. Absent or null: eager.
    */
   compile?: { cacheSize?: number; log?: (line: string) => void } | null;
+  /**
+   * Masks weights during training (src/prune): pruned gradients are zeroed before clipping and
+   * the step, masks updated and pruned weights zeroed after it; its masks go into checkpoints.
+   */
+  pruner?: Pruner | null;
 }
 
 export interface FitResult {
@@ -219,7 +225,7 @@ export class Trainer {
   }
 
   private trainStep(iterator: Iterator<Batch>, micro: number): StepInfo {
-    const { optimizer, scheduler, task, gradScaler, prepareBatch } = this.options;
+    const { optimizer, scheduler, task, gradScaler, prepareBatch, pruner } = this.options;
     let lossValue = 0,
       dataWait = 0;
     const nextBatch = (i: number): Batch => {
@@ -250,9 +256,11 @@ export class Trainer {
     this.dataWait += dataWait;
     const lr = optimizer.paramGroups[0]!.lr;
     const gradNorm = observeRegion("optimizer", () => {
+      pruner?.maskGradients();
       if (gradScaler) this.strategy.unscale(gradScaler, optimizer);
       const norm = this.options.clipGradNorm ? this.strategy.clipGradNorm(this.options.clipGradNorm) : null;
       this.strategy.step(optimizer, gradScaler);
+      pruner?.afterStep(this.step + 1);
       scheduler?.step();
       optimizer.zeroGrad();
       return norm;
@@ -358,6 +366,7 @@ export class Trainer {
         gradScaler: this.options.gradScaler?.stateDict(),
         rng: defaultGenerator().getState(),
         data: this.options.train.state(),
+        ...(this.options.pruner ? { prune: this.options.pruner.stateDict() } : {}),
         ...this.options.meta,
       },
     };
@@ -373,6 +382,7 @@ export class Trainer {
     if (this.options.gradScaler && meta.gradScaler) this.options.gradScaler.loadStateDict(meta.gradScaler as GradScalerState);
     if (meta.rng) defaultGenerator().setState(meta.rng as never);
     if (meta.data) train.loadState(meta.data as LoaderState);
+    if (this.options.pruner && meta.prune) this.options.pruner.loadStateDict(meta.prune as PrunerState);
     this.step = meta.step;
     this.epoch = meta.epoch;
   }
