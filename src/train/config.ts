@@ -233,7 +233,7 @@ const train = z
       .boolean()
       .default(false)
       .describe(
-        "compile each step's forward and backward: recorded on the first two steps of each batch shape, then replayed as a flat list of kernel calls over one planned arena (one process and ddp)",
+        "compile each whole step (forward, backward, the optimizer's part): recorded on the first two steps of each batch shape, then replayed as a flat list of kernel calls over one planned arena, natively where it can (one process and ddp)",
       ),
     compileCacheSize: int(1)
       .default(8)
