@@ -101,40 +101,19 @@ class Bf16Tiles {
       ar = 1, ac = round_to_lanes(m);
       pack_a_columns(a, m, k, pairs, ac);
     }
-    constexpr int64_t kPanel = 4 * kTileLanes;
-    for (int64_t j = 0; j < n; j += kPanel) {
-      for (int64_t i = 0, rows; i < m; i += rows) {
-        rows = m - i >= 4 ? 4 : 1;
-        int64_t c_lo = j, c_hi = std::min(j + kPanel, n), p_lo = 0, p_hi = k;
-        switch (causal) {
-          case Causal::kNone:
-            break;
-          case Causal::kColumnsFromRow:
-            c_lo = std::max(c_lo, i / kTileLanes * kTileLanes);
-            break;
-          case Causal::kColumnsToRow:
-            c_hi = std::min(c_hi, round_to_lanes(i + rows));
-            break;
-          case Causal::kDepthFromRow:
-            p_lo = std::min(i, k);
-            break;
-          case Causal::kDepthToRow:
-            p_hi = std::min(k, i + rows);
-            break;
-        }
-        if (c_lo >= c_hi) continue;
-        // Whole pairs: a skipped term beside a kept one is one of the zeros of A the mask
-        // promises (or the zero padding past k), so including it changes nothing.
-        const int64_t q_lo = p_lo / 2, q_hi = (p_hi + 1) / 2;
-        const uint32_t* ai = a_.data() + i * ar + q_lo * ac;
-        const uint32_t* bi = b_.data() + q_lo * n + c_lo;
-        float* ci = c + i * ldc + c_lo;
-        if (rows == 4)
-          bf16_dot::dot_rows<4>(ai, ar, ac, bi, n, ci, ldc, q_hi - q_lo, c_hi - c_lo, accumulate);
-        else
-          bf16_dot::dot_rows<1>(ai, ar, ac, bi, n, ci, ldc, q_hi - q_lo, c_hi - c_lo, accumulate);
-      }
-    }
+    for_each_tile_block(m, n, k, causal,
+                        [&](int64_t i, int64_t rows, int64_t c_lo, int64_t c_hi, int64_t p_lo, int64_t p_hi) {
+                          // Whole pairs: a skipped term beside a kept one is one of the zeros of A the mask
+                          // promises (or the zero padding past k), so including it changes nothing.
+                          const int64_t q_lo = p_lo / 2, q_hi = (p_hi + 1) / 2;
+                          const uint32_t* ai = a_.data() + i * ar + q_lo * ac;
+                          const uint32_t* bi = b_.data() + q_lo * n + c_lo;
+                          float* ci = c + i * ldc + c_lo;
+                          if (rows == 4)
+                            bf16_dot::dot_rows<4>(ai, ar, ac, bi, n, ci, ldc, q_hi - q_lo, c_hi - c_lo, accumulate);
+                          else
+                            bf16_dot::dot_rows<1>(ai, ar, ac, bi, n, ci, ldc, q_hi - q_lo, c_hi - c_lo, accumulate);
+                        });
   }
 
  private:

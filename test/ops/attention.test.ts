@@ -21,7 +21,9 @@ const selfAttention = ops.causalSelfAttention;
 // ulp of the largest element.
 const BF16_DOT = { rtol: 1e-2, floor: 2 ** -7 };
 
-checkOpFixtures("scaled_dot_product_attention", ({ q, k, v }, { causal, scale, blockSize }) => sdpa(q!, k!, v!, { causal, scale, blockSize }), { bf16: BF16_DOT });
+checkOpFixtures("scaled_dot_product_attention", ({ q, k, v }, { causal, scale, blockSize }) => sdpa(q!, k!, v!, { causal, scale, blockSize }), {
+  bf16: BF16_DOT,
+});
 
 checkOpFixtures("causal_self_attention", ({ qkv }, { heads, scale, blockSize }) => selfAttention(qkv!, heads, { scale, blockSize }), { bf16: BF16_DOT });
 

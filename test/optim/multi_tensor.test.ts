@@ -102,7 +102,11 @@ describe("lambStepMulti", () => {
           lambStepMulti(js.p, g, js.m, js.v, hyper);
           native.lambStepMulti(nat.p, g, nat.m, nat.v, hyper);
         }
-        for (const [name, a, b] of [["parameter", nat.p, js.p], ["first moment", nat.m, js.m], ["second moment", nat.v, js.v]] as const) {
+        for (const [name, a, b] of [
+          ["parameter", nat.p, js.p],
+          ["first moment", nat.m, js.m],
+          ["second moment", nat.v, js.v],
+        ] as const) {
           a.forEach((x, k) => {
             const y = b[k]!;
             let worst = 0;
@@ -110,7 +114,10 @@ describe("lambStepMulti", () => {
             assert.ok(worst <= 1e-6, `${name} ${k}: relative difference ${worst}`);
           });
         }
-        assert.ok(nat.p[0]!.some((x) => x !== 0), "the zero parameter moved by lr·u (trust ratio 1)");
+        assert.ok(
+          nat.p[0]!.some((x) => x !== 0),
+          "the zero parameter moved by lr·u (trust ratio 1)",
+        );
       } finally {
         native.setNumThreads(before);
       }
@@ -122,7 +129,10 @@ describe("lambStepMulti", () => {
     const state = () => [new Float32Array(4), new Float32Array(3)];
     const hyper = Float64Array.from([1e-3, 0.9, 0.999, 1e-6, 0, 1, 1e-3, 0.9, 0.999, 1e-6, 0, 1]);
     for (const impl of [native.lambStepMulti, lambStepMulti]) {
-      assert.throws(() => impl(p, [new Float32Array(4), new Float32Array(2)], state(), state(), hyper), /lambStepMulti: 'grads\[1\]' holds 2 elements, expected 3/);
+      assert.throws(
+        () => impl(p, [new Float32Array(4), new Float32Array(2)], state(), state(), hyper),
+        /lambStepMulti: 'grads\[1\]' holds 2 elements, expected 3/,
+      );
       assert.throws(() => impl(p, state(), state(), [new Float32Array(4)], hyper), /lambStepMulti: expAvgSqs holds 1 entries, params 2/);
       assert.throws(() => impl(p, state(), state(), state(), hyper.subarray(0, 6)), /lambStepMulti: 'hyper' holds 6 entries, expected at least 12/);
     }
