@@ -265,22 +265,52 @@ export function compare(o: CompareOptions): CompareRow[] {
 }
 
 /**
- * The gpt trained to validation loss ≤ 1.6 on both sides, each at its best setting, alternating
- * which side runs first for `o.repeats` repeats; returns every run, in order.
+ * The time-to-quality runs as lines of text: each side's step and training seconds at its first
+ * validation loss ≤ the target, per repeat, and the fastest recipe's wall time over PyTorch's.
+ * @example ttqLines(timeToQuality(options)).forEach((line) => console.log(line))
  */
-export function timeToQuality(o: CompareOptions): { turbine: Result[]; pytorch: Result[]; torchSetting: TorchSetting } {
+export function ttqLines(r: { turbine: Result[]; fastest: Result[]; pytorch: Result[] }): string[] {
+  const reached = (run: Result) => run.reached as { step: number; train_s: number } | null;
+  const cell = (run: Result) => {
+    const at = reached(run);
+    return at ? `step ${at.step}, ${at.train_s.toFixed(1)} s` : "not reached";
+  };
+  const lines = [
+    ["turbine, shared recipe", r.turbine],
+    ["turbine, fastest recipe", r.fastest],
+    ["PyTorch, shared recipe", r.pytorch],
+  ].map(([name, runs]) => `${(name as string).padEnd(24)} ${(runs as Result[]).map(cell).join(" | ")}`);
+  const ratios = r.fastest.map((run, i) => {
+    const [ours, theirs] = [reached(run), r.pytorch[i] ? reached(r.pytorch[i]) : null];
+    return ours && theirs ? (ours.train_s / theirs.train_s).toFixed(2) : "–";
+  });
+  return [...lines, `fastest recipe / PyTorch wall time, per repeat: ${ratios.join(", ")}`];
+}
+
+/** turbine's fastest recipe to the gpt's validation loss ≤ 1.6 (bench/recipes/gpt-fastest.json). */
+export const FASTEST_RECIPE = join("bench", "recipes", "gpt-fastest.json");
+
+/**
+ * The gpt trained to validation loss ≤ 1.6 by turbine and by PyTorch with the shared recipe,
+ * and by turbine with its fastest recipe, each at its best setting, the three sides alternating
+ * (the one that goes first rotating) for `o.repeats` repeats; returns every run, in order.
+ */
+export function timeToQuality(o: CompareOptions): { turbine: Result[]; fastest: Result[]; pytorch: Result[]; torchSetting: TorchSetting } {
   const setting = bestTorchSetting("gpt", o);
   const turbine: Result[] = [],
+    fastest: Result[] = [],
     pytorch: Result[] = [];
+  const side = (runs: Result[], name: string, run: () => Result) => () => {
+    runs.push(run());
+    o.log(`  ${name}: ${JSON.stringify(runs.at(-1))}`);
+  };
+  // Every side validates every 25 steps (outside the clock), so none is credited with a coarser
+  // crossing than another.
+  const ttq = ["--time-to-quality", "--eval-every", "25"];
   alternate(o.repeats, [
-    () => {
-      turbine.push(turbineRun("gpt", o, ["--time-to-quality"]));
-      o.log(`  turbine: ${JSON.stringify(turbine.at(-1))}`);
-    },
-    () => {
-      pytorch.push(torchRun("gpt", o, setting, ["--time-to-quality"]));
-      o.log(`  pytorch: ${JSON.stringify(pytorch.at(-1))}`);
-    },
+    side(turbine, "turbine", () => turbineRun("gpt", o, ttq)),
+    side(fastest, "turbine fastest recipe", () => turbineRun("gpt", o, [...ttq, "--recipe", join(packageRoot(), FASTEST_RECIPE)])),
+    side(pytorch, "pytorch", () => torchRun("gpt", o, setting, ttq)),
   ]);
-  return { turbine, pytorch, torchSetting: setting };
+  return { turbine, fastest, pytorch, torchSetting: setting };
 }

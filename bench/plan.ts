@@ -97,7 +97,7 @@ for (const [name, change] of LAYOUTS) {
   const time = stepTime(config, model, layout, machine);
   const job = startThreads({
     size: RANKS,
-    module: new URL("./plan_rank.js", import.meta.url),
+    module: new URL("../src/plan/measured_run_rank.js", import.meta.url),
     args: { config, warmup: ints.warmup, steps: ints.steps },
     threadsPerWorker: 1,
   });

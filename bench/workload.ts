@@ -3,7 +3,10 @@
  * (data loading included, evaluation excluded), and one result line in the format of the
  * PyTorch twins (bench/torch/common.py), so the harness reads both alike. With
  * `--time-to-quality`, the gpt trains its 1500-step schedule, validating every 100 steps, and
- * stops the clock at the first validation loss ≤ --target.
+ * stops the clock at the first validation loss ≤ --target. `--recipe FILE` (a JSON object of
+ * config sections) replaces the workload's sections field by field: turbine's fastest
+ * time-to-quality recipe is bench/recipes/gpt-fastest.json; its train.steps is its schedule's
+ * horizon, in place of --total-steps.
  *
  *   node dist/bench/workload.js --workload gpt --threads 2 --steps 30 --warmup 5 --json
  */
@@ -16,7 +19,7 @@ import type { Callback } from "../src/train/callbacks.js";
 import { parseConfig } from "../src/train/config_file.js";
 import { Trainer } from "../src/train/trainer.js";
 import { packageRoot } from "../src/package_root.js";
-import { PRECISIONS, WORKLOADS, type BenchPrecision, type WorkloadName, workloadConfig } from "./workloads.js";
+import { PRECISIONS, WORKLOADS, type BenchPrecision, type WorkloadName, readRecipe, withRecipe, workloadConfig } from "./workloads.js";
 
 const { values } = parseArgs({
   options: {
@@ -30,6 +33,7 @@ const { values } = parseArgs({
     "eval-every": { type: "string", default: "100" },
     target: { type: "string", default: "1.6" },
     "no-stop": { type: "boolean", default: false },
+    recipe: { type: "string" },
     json: { type: "boolean", default: false },
   },
 });
@@ -44,10 +48,12 @@ kernels.setNumThreads(threads);
 
 const row: Record<string, unknown> = { workload: name, precision: values.precision, threads, unit: name === "gpt" ? "tokens/s" : "samples/s" };
 if (values["time-to-quality"]) {
-  const total = Number(values["total-steps"]),
-    target = Number(values.target);
-  const raw = workloadConfig(name, packageRoot(), total, precision);
+  const target = Number(values.target);
+  const recipe = values.recipe === undefined ? {} : readRecipe(values.recipe);
+  const total = Number((recipe.train as { steps?: number } | undefined)?.steps ?? values["total-steps"]);
+  const raw = withRecipe(workloadConfig(name, packageRoot(), total, precision), recipe);
   const config = parseConfig({ ...raw, train: { ...(raw.train as object), steps: total, evalEvery: Number(values["eval-every"]) } }, `${name} workload`);
+  if (values.recipe !== undefined) row.recipe = recipe;
   const parts = buildRun(config);
   const validations: { step: number; loss: number; train_s: number }[] = [];
   let reached: { step: number; train_s: number } | null = null;

@@ -41,6 +41,25 @@ export function workloadConfig(name: WorkloadName, root: string, steps: number, 
   }
 }
 
+/** A recipe file: config sections (model, data, optimizer, schedule, train) as a JSON object. */
+export function readRecipe(path: string): Record<string, Record<string, unknown>> {
+  const recipe = JSON.parse(readFileSync(path, "utf8")) as unknown;
+  if (recipe === null || typeof recipe !== "object" || Array.isArray(recipe))
+    throw new Error(`workload: --recipe ${path} must hold a JSON object of config sections`);
+  return recipe as Record<string, Record<string, unknown>>;
+}
+
+/**
+ * The config with each of the recipe's sections replacing the config's field by field (a whole
+ * section where the config has none), so a recipe names only what it changes.
+ * @example withRecipe(workloadConfig("gpt", root, 450, "bf16"), { optimizer: { lr: 3e-3 } })
+ */
+export function withRecipe(config: ConfigInput, recipe: Record<string, Record<string, unknown>>): ConfigInput {
+  const merged: Record<string, unknown> = { ...config };
+  for (const [section, fields] of Object.entries(recipe)) merged[section] = { ...(merged[section] as object | undefined), ...fields };
+  return merged as ConfigInput;
+}
+
 /**
  * Floating-point operations per sample (mlp, cnn) or token (gpt) of one training step, forward
  * and backward (≈ 3× the forward's multiply-adds ×2), counting the matrix products and

@@ -1,7 +1,7 @@
 import { InvalidArgumentError, Option, type Command } from "commander";
 import { cpus } from "node:os";
 
-import { compare, matmulLimit, timeToQuality, type CompareOptions, type CompareRow, type Precision } from "../../bench/compare.js";
+import { compare, matmulLimit, timeToQuality, ttqLines, type CompareOptions, type CompareRow, type Precision } from "../../bench/compare.js";
 import { WORKLOADS, workloadConfig, type WorkloadName } from "../../bench/workloads.js";
 import { packageRoot } from "../package_root.js";
 import { integerIn } from "./option_values.js";
@@ -120,7 +120,8 @@ export function registerBench(program: Command): void {
         };
         const heading = `turbine bench, ${new Date().toISOString().slice(0, 10)}, ${cpus()[0]?.model ?? "cpu"}, ${cpus().length} cores`;
         if (opts.timeToQuality) {
-          process.stdout.write(`${heading}\n${JSON.stringify(timeToQuality(o))}\n`);
+          const runs = timeToQuality(o);
+          process.stdout.write(opts.json ? `${heading}\n${JSON.stringify(runs)}\n` : `${heading}\n${ttqLines(runs).join("\n")}\n`);
           return;
         }
         const dtype = o.precision === "f32" ? "float32" : "bfloat16";

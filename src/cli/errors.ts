@@ -5,6 +5,7 @@ import { CheckpointError } from "../train/checkpoint.js";
 import { ConfigError } from "../train/config_file.js";
 import { NonFiniteLossError } from "../train/trainer.js";
 import { RunDataError } from "../report/run_data.js";
+import { SearchLogError } from "../search/search_log.js";
 
 /**
  * A bad command line (exit code 2): the message names the bad value and what is allowed, and
@@ -47,6 +48,7 @@ export function exitCodeFor(error: unknown): number {
     error instanceof TokenFileError ||
     error instanceof CollectiveError ||
     error instanceof RunDataError ||
+    error instanceof SearchLogError ||
     isOutOfMemory(error)
   )
     return 1;

@@ -7,6 +7,7 @@
  *   turbine bench [--workloads mlp,cnn,gpt] [--precision f32|bf16] [--json] [--time-to-quality] [--ops W]
  *   turbine data prepare <text> <out>
  *   turbine report RUN_DIR... [--out report.html]
+ *   turbine search CONFIG --space SPACE.yaml [--trials N] [--scheduler random|asha|hyperband|pbt] [--parallel P]
  *   turbine launch [--nproc-per-node N] [--nnodes M --hostfile F] [--backend threads|mpi] -- COMMAND ...
  *
  * Exit codes: 0 done, 2 bad usage or config, 1 a run that failed for a reason it names, 70 a bug

@@ -27,7 +27,7 @@ interface PlanFlags {
 }
 
 /** The gpt's vocabulary: the character set of its text (the KJV by default) or the token file's. */
-function dataVocab(config: Config): number {
+export function dataVocab(config: Config): number {
   const data = config.data;
   if (data.kind === "tokens") {
     const file = TokenFile.open(data.path);
@@ -40,7 +40,7 @@ function dataVocab(config: Config): number {
 }
 
 /** This machine's calibration, measured now when the CPU model has none cached. */
-async function thisMachine(ranks: number): Promise<Machine> {
+export async function thisMachine(ranks: number): Promise<Machine> {
   let calibration = loadCalibration();
   if (!calibration) {
     process.stderr.write(`plan: no calibration of this CPU yet; measuring it (a few seconds, cached in ${calibrationPath()})\n`);

@@ -12,7 +12,9 @@ import { LAUNCH_SEPARATOR_HINT, registerLaunch } from "./launch.js";
 import { checkTracePath, registerProfile } from "./profile.js";
 import { registerPlan } from "./plan.js";
 import { registerReport } from "./report.js";
+import { registerTune } from "./tune.js";
 import { registerSample } from "./sample.js";
+import { registerSearch } from "./search.js";
 import { registerTrain, type TrainCommand, trainConfig } from "./train.js";
 
 /** The version of the installed package, from its package.json. */
@@ -64,7 +66,7 @@ function reportUsageErrors(command: Command): void {
 }
 
 /**
- * The `turbine` command line: train, sample, bench, data, checkpoint, report and (unless `launch` is false, as in a
+ * The `turbine` command line: train, sample, bench, data, checkpoint, report, search and (unless `launch` is false, as in a
  * launched rank) launch. Usage errors throw a UsageError; help and --version throw a
  * CommanderError with exit code 0.
  * @example await turbineProgram().parseAsync(["train", "gpt-char"], { from: "user" });
@@ -83,9 +85,11 @@ export function turbineProgram(options: { launch?: boolean } = {}): Command {
   registerCheckpoint(program);
   registerProfile(program);
   if (options.launch ?? true) registerLaunch(program, { commands: program.commands.map((c) => c.name()), check: checkRankCommand });
-  // After launch: a plan or a report is no command to run on several ranks.
+  // After launch: a plan, a report or a tune is no command to run on several ranks (tune --ranks runs its own).
   registerPlan(program);
   registerReport(program);
+  registerTune(program);
+  registerSearch(program);
   reportUsageErrors(program);
   return program;
 }

@@ -1,12 +1,14 @@
 import { add, mul } from "../ops/binary.js";
 import { embedding } from "../ops/embedding.js";
 import { cast } from "../ops/cast.js";
-import { concat, slice, transpose } from "../ops/layout.js";
+import { concat, split, transpose } from "../ops/layout.js";
 import { matmul } from "../ops/matmul.js";
 import { mean, sum } from "../ops/reduce.js";
 import { softmax } from "../ops/softmax.js";
+import { reshape } from "../ops/view.js";
 import { fromTypedArray, zeros } from "../tensor/create.js";
 import type { Tensor } from "../tensor/tensor.js";
+import { combineSlots } from "./moe_combine.js";
 
 /** How tokens are routed to experts. */
 export interface RoutingOptions {
@@ -18,16 +20,20 @@ export interface RoutingOptions {
   drop: boolean;
 }
 
-/** Where each token's choices went, decided on the host from the router probabilities. */
+/**
+ * Where each token's choices went, decided on the host from the router probabilities. The
+ * slots hold only kept assignments, expert by expert (no padding to the capacity): expert e's
+ * rows are slots [offset e, offset e + rows[e]), offset e = rows[0] + … + rows[e − 1].
+ */
 export interface RoutingPlan {
-  /** Rows (token slots) of every expert. */
+  /** The most rows an expert takes. */
   capacity: number;
-  /** [experts · capacity]: the token in slot c of expert e (index e·capacity + c), or `tokens` when the slot is empty. */
+  /** Per expert, the assignments it kept (≤ capacity). */
+  rows: number[];
+  /** [slots]: the token in each slot. */
   slotToken: Int32Array;
-  /** [topK · tokens]: the slot of token t's k-th choice (index k·tokens + t), or experts · capacity when it was dropped. */
-  choiceSlot: Int32Array;
-  /** [topK · tokens · experts]: 1 at (k, t, e) when token t's k-th choice e was kept. */
-  kept: Float32Array;
+  /** [slots]: where the slot's gate lies in the probabilities, token · experts + expert. */
+  slotProb: Int32Array;
   /** Per expert, the tokens whose top-k chose it (dropped or not). */
   picked: number[];
 }
@@ -46,53 +52,88 @@ export function expertCapacity(tokens: number, experts: number, options: Routing
  */
 export function planRouting(probs: Float32Array, tokens: number, experts: number, options: RoutingOptions): RoutingPlan {
   const capacity = expertCapacity(tokens, experts, options),
-    slots = experts * capacity;
-  const slotToken = new Int32Array(slots).fill(tokens),
-    choiceSlot = new Int32Array(options.topK * tokens).fill(slots),
-    kept = new Float32Array(options.topK * tokens * experts);
-  const choices: number[][] = [];
+    k = options.topK;
+  // choice[j · tokens + t]: token t's j-th expert, chosen by repeated arg-max (k is small).
+  const choice = new Int32Array(k * tokens);
   for (let t = 0; t < tokens; t++) {
-    const row = probs.subarray(t * experts, (t + 1) * experts);
-    const order = Array.from({ length: experts }, (_, e) => e).sort((a, b) => row[b]! - row[a]! || a - b);
-    choices.push(order.slice(0, options.topK));
-  }
-  const filled = new Array<number>(experts).fill(0),
-    picked = new Array<number>(experts).fill(0);
-  for (let k = 0; k < options.topK; k++) {
-    for (let t = 0; t < tokens; t++) {
-      const e = choices[t]![k]!;
-      picked[e]!++;
-      if (filled[e]! === capacity) continue;
-      const slot = e * capacity + filled[e]!++;
-      slotToken[slot] = t;
-      choiceSlot[k * tokens + t] = slot;
-      kept[(k * tokens + t) * experts + e] = 1;
+    const row = t * experts;
+    for (let j = 0; j < k; j++) {
+      let best = -1;
+      for (let e = 0; e < experts; e++) {
+        let taken = false;
+        for (let i = 0; i < j; i++) if (choice[i * tokens + t] === e) taken = true;
+        if (!taken && (best < 0 || probs[row + e]! > probs[row + best]!)) best = e;
+      }
+      choice[j * tokens + t] = best;
     }
   }
-  return { capacity, slotToken, choiceSlot, kept, picked };
+  // In priority order each assignment takes its expert's next row, or is dropped (-1).
+  const filled = new Array<number>(experts).fill(0),
+    picked = new Array<number>(experts).fill(0),
+    position = new Int32Array(k * tokens);
+  for (let a = 0; a < k * tokens; a++) {
+    const e = choice[a]!;
+    picked[e]!++;
+    position[a] = filled[e]! < capacity ? filled[e]!++ : -1;
+  }
+  const offset = new Array<number>(experts).fill(0);
+  for (let e = 1; e < experts; e++) offset[e] = offset[e - 1]! + filled[e - 1]!;
+  const slots = offset[experts - 1]! + filled[experts - 1]!;
+  const slotToken = new Int32Array(slots),
+    slotProb = new Int32Array(slots);
+  for (let a = 0; a < k * tokens; a++) {
+    if (position[a]! < 0) continue;
+    const t = a % tokens,
+      e = choice[a]!,
+      slot = offset[e]! + position[a]!;
+    slotToken[slot] = t;
+    slotProb[slot] = t * experts + e;
+  }
+  return { capacity, rows: filled, slotToken, slotProb, picked };
 }
 
 /**
- * Runs the experts on their dispatched rows: input [experts · capacity, width], expert e's rows
- * at [e·capacity, (e+1)·capacity); returns the outputs in the same layout. Expert parallelism
- * swaps in one that exchanges the rows with the ranks that hold the experts.
+ * Runs the experts on their dispatched rows: input [slots, width], expert e's `rows[e]` rows
+ * after those of the experts before it (`capacity`: the most any expert takes); returns the
+ * outputs in the same layout. Expert parallelism swaps in one that exchanges the rows with the
+ * ranks that hold the experts.
  */
-export type ExpertRunner = (dispatched: Tensor, capacity: number) => Tensor;
+export type ExpertRunner = (dispatched: Tensor, rows: readonly number[], capacity: number) => Tensor;
 
 /**
- * An ExpertRunner over experts held here: expert e's function on its rows.
+ * An ExpertRunner over experts held here: expert e's function on its rows only, one split and
+ * one concat for all of them. An expert no token reached runs on one zero row whose output
+ * counts zero times, so it still gets a (zero) gradient as every parameter does each step:
+ * the optimizer and data parallelism treat it as they treat the others.
  * @example localExperts(experts.map((m) => (h: Tensor) => m.forward(h)))
  */
 export function localExperts(experts: readonly ((rows: Tensor) => Tensor)[]): ExpertRunner {
-  return (dispatched, capacity) => concat(experts.map((expert, e) => expert(slice(dispatched, 0, e * capacity, (e + 1) * capacity))));
+  return (dispatched, rows) => {
+    const busy = rows.flatMap((n, e) => (n > 0 ? [e] : [])),
+      idle = rows.flatMap((n, e) => (n > 0 ? [] : [e]));
+    const pieces =
+      busy.length === 1
+        ? [dispatched]
+        : split(
+            dispatched,
+            busy.map((e) => rows[e]!),
+          );
+    const outputs = pieces.map((piece, i) => experts[busy[i]!]!(piece));
+    const out = outputs.length === 1 ? outputs[0]! : concat(outputs);
+    if (idle.length === 0) return out;
+    const zeroRow = zeros([1, dispatched.shape[1]!], { dtype: dispatched.dtype });
+    const unused = idle.map((e) => sum(experts[e]!(zeroRow))).reduce((a, b) => add(a, b));
+    return add(out, cast(mul(unused, 0), out.dtype));
+  };
 }
 
 /**
  * A mixture-of-experts layer on tokens x [tokens, width] (Switch Transformer / GShard): router
  * probabilities softmax(x · routerWeightᵀ), tokens routed by `planRouting`, each kept
  * assignment's expert output scaled by its router probability and summed per token (a token
- * dropped everywhere gets zeros: the residual carries it). Dispatch and combine gather rows by
- * index, so gradients reach x, the router and the experts.
+ * dropped everywhere gets zeros: the residual carries it). Dispatch gathers the kept
+ * assignments' rows (no padding: the experts compute only kept rows), combine adds each scaled
+ * output row into its token's; both by index, so gradients reach x, the router and the experts.
  * `auxLoss` is Switch's load-balancing loss experts · Σₑ fₑ·Pₑ (fₑ: share of the top-k choices
  * that picked e; Pₑ: mean router probability of e), 1 when balanced.
  * @example const { output, auxLoss } = mixtureOfExperts(x, router.weight, localExperts(fns), { topK: 2, capacityFactor: 1.25, drop: true });
@@ -104,23 +145,15 @@ export function mixtureOfExperts(x: Tensor, routerWeight: Tensor, runExperts: Ex
   }
   const probs = softmax(cast(matmul(x, transpose(routerWeight, 0, 1)), "float32"), -1);
   const plan = planRouting(probs.toHost() as Float32Array, tokens, experts, options);
-  const slots = experts * plan.capacity,
-    zeroRow = zeros([1, x.shape[1]!], { dtype: x.dtype });
-  // Gathers by row index (the embedding op; its backward adds the rows' gradients back), with a
-  // zero row past the end for empty slots and dropped choices.
-  const expertIn = embedding(fromTypedArray(plan.slotToken, [slots]), concat([x, zeroRow]));
-  const expertOut = concat([runExperts(expertIn, plan.capacity), zeroRow]);
-  let output: Tensor | null = null;
-  for (let k = 0; k < options.topK; k++) {
-    const rows = embedding(fromTypedArray(plan.choiceSlot.subarray(k * tokens, (k + 1) * tokens), [tokens]), expertOut);
-    const gate = sum(mul(probs, fromTypedArray(plan.kept.subarray(k * tokens * experts, (k + 1) * tokens * experts), [tokens, experts])), -1, true);
-    const term = mul(rows, cast(gate, x.dtype));
-    output = output ? add(output, term) : term;
-  }
+  const slots = plan.slotToken.length;
+  // Gathers by row index (the embedding op; its backward adds the rows' gradients back).
+  const expertOut = runExperts(embedding(fromTypedArray(plan.slotToken, [slots]), x), plan.rows, plan.capacity);
+  const gates = embedding(fromTypedArray(plan.slotProb, [slots]), reshape(probs, [tokens * experts, 1]));
+  const output = combineSlots(mul(expertOut, cast(gates, expertOut.dtype)), plan.slotToken, tokens);
   const share = fromTypedArray(
     Float32Array.from(plan.picked, (n) => n / (tokens * options.topK)),
     [experts],
   );
   const auxLoss = mul(sum(mul(mean(probs, 0), share)), experts);
-  return { output: output!, auxLoss };
+  return { output, auxLoss };
 }

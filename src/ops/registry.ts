@@ -157,6 +157,8 @@ const OUTER_OPS = [
   "vocabParallelCrossEntropy",
   // src/parallel/expert/all_to_all_region.ts.
   "allToAllRegion",
+  // src/nn/moe_combine.ts.
+  "moeCombine",
 ] as const;
 
 /** The name of any op autograd records: the table's, or one kept above this layer. @example const op: OpName = "copyToRegion"; */

@@ -16,6 +16,8 @@ export interface MuonOptions {
   nesterov: boolean;
   /** Newton–Schulz iterations (the reference's 5). */
   nsSteps: number;
+  /** Newton–Schulz iterations in bfloat16 (as the reference) rather than float32: where a run trains under bf16 autocast. */
+  nsBf16: boolean;
   weightDecay: number;
   /** AdamW groups (useMuon false): betas and eps. */
   betas: readonly [number, number];
@@ -29,6 +31,7 @@ export type MuonHyper = {
   momentum: number;
   nesterov: boolean;
   nsSteps: number;
+  nsBf16: boolean;
   weightDecay: number;
   betas: readonly number[];
   eps: number;
@@ -58,6 +61,7 @@ export class Muon extends Optimizer<MuonHyper> {
       momentum: 0.95,
       nesterov: true,
       nsSteps: 5,
+      nsBf16: false,
       weightDecay: 0,
       betas: [0.9, 0.95],
       eps: 1e-10,
@@ -72,6 +76,7 @@ export class Muon extends Optimizer<MuonHyper> {
     checkRange(this.name, "weightDecay", g.weightDecay, 0);
     if (!Number.isInteger(g.nsSteps) || g.nsSteps < 1) throw new RangeError(`Muon: nsSteps must be an integer ≥ 1, got ${JSON.stringify(g.nsSteps)}`);
     if (typeof g.nesterov !== "boolean") throw new TypeError(`Muon: nesterov must be a boolean, got ${JSON.stringify(g.nesterov)}`);
+    if (typeof g.nsBf16 !== "boolean") throw new TypeError(`Muon: nsBf16 must be a boolean, got ${JSON.stringify(g.nsBf16)}`);
     if (typeof g.useMuon !== "boolean") throw new TypeError(`Muon: useMuon must be a boolean, got ${JSON.stringify(g.useMuon)}`);
     checkBetas(this.name, g.betas);
     checkRange(this.name, "eps", g.eps, 0);
@@ -115,7 +120,7 @@ export class Muon extends Optimizer<MuonHyper> {
       }
       const rows = p.shape[0]!,
         cols = p.size / rows;
-      const orthogonal = newtonSchulz5(reshape(direction, [rows, cols]), g.nsSteps);
+      const orthogonal = newtonSchulz5(reshape(direction, [rows, cols]), g.nsSteps, g.nsBf16 ? "bfloat16" : "float32");
       scaleAddInPlace(p, 1 - g.lr * g.weightDecay, orthogonal, -g.lr * Math.sqrt(Math.max(1, rows / cols)));
     });
   }

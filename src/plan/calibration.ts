@@ -5,11 +5,12 @@ import { dirname, join } from "node:path";
 import { kernels } from "../backends/index.js";
 import { cacheDir } from "../data/cache.js";
 import type { Link, Machine, Precision } from "./cluster.js";
-import { measureDisk, measureKernels, measureThreadsLink, type KernelRates } from "./measure.js";
+import { measureDisk, measureKernels, measureThreadsLink, measureZero3Unit, type KernelRates } from "./measure.js";
 
 /** This machine's measured figures, cached per CPU model (`turbine plan --calibrate`). */
 export interface Calibration {
-  version: 1;
+  /** 2: with the memory-bound kernels, backward's rates, the per-call costs and ZeRO-3's per unit (a version 1 file is measured again). */
+  version: 2;
   cpu: string;
   cores: number;
   /** ISO time of the measurement. */
@@ -18,6 +19,8 @@ export interface Calibration {
   byThreads: Record<string, KernelRates>;
   /** The threads backend's all-reduce between 2 ranks of this machine, as a ring's per-link latency and bandwidth. */
   threadsLink: Link;
+  /** Seconds per ZeRO-3 unit and accumulation step beyond its bytes (its gathers' and reduce-scatter's framework cost), 2 ranks. */
+  zero3Unit: number;
   /** Bytes per second written and read back through a file (disk offload). */
   diskBandwidth: number;
 }
@@ -33,7 +36,7 @@ export function calibrationPath(cpu: string = CPU()): string {
 export function loadCalibration(path: string = calibrationPath()): Calibration | null {
   try {
     const c = JSON.parse(readFileSync(path, "utf8")) as Calibration;
-    return c.version === 1 && c.cpu === CPU() && typeof c.byThreads === "object" ? c : null;
+    return c.version === 2 && c.cpu === CPU() && typeof c.byThreads === "object" ? c : null;
   } catch {
     return null;
   }
@@ -61,16 +64,19 @@ export async function calibrate(log: (line: string) => void = () => {}, path: st
   }
   log("calibrating the threads backend's all-reduce (2 ranks)");
   const threadsLink = await measureThreadsLink();
+  log("calibrating ZeRO-3's cost per unit (2 ranks)");
+  const zero3Unit = await measureZero3Unit();
   log("calibrating file bandwidth (disk offload)");
   const dir = dirname(path);
   mkdirSync(dir, { recursive: true });
   const calibration: Calibration = {
-    version: 1,
+    version: 2,
     cpu: CPU(),
     cores,
     measured: new Date().toISOString(),
     byThreads,
     threadsLink,
+    zero3Unit,
     diskBandwidth: measureDisk(dir),
   };
   writeFileSync(`${path}.tmp`, `${JSON.stringify(calibration, null, 2)}\n`);
@@ -112,10 +118,17 @@ export function calibratedMachine(c: Calibration, ranks: number): Machine {
     devicesPerNode: ranks,
     memoryPerDevice: null,
     matmulFlops: (p, size) => share * interpolate(matmul(p), size),
+    matmulBackward: rates.matmulBackward,
     attentionFlops: (p) => share * (p === "float32" ? rates.attention.float32 : rates.attention.bfloat16),
-    elementwiseRate: share * rates.elementwise,
+    elementwise: { forward: share * rates.elementwise.forward, training: share * rates.elementwise.training },
+    normalization: { forward: share * rates.normalization.forward, training: share * rates.normalization.training },
     optimizerRate: share * rates.optimizer,
+    optimizerCall: rates.optimizerCall / share,
+    clipRate: share * rates.clip,
+    clipCall: rates.clipCall / share,
     kernelCall: rates.kernelCall / share,
+    autogradCall: rates.autogradCall / share,
+    zero3Unit: c.zero3Unit / share,
     diskBandwidth: c.diskBandwidth,
     intraNode: c.threadsLink,
     interNode: c.threadsLink,

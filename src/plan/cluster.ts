@@ -25,16 +25,29 @@ export interface Machine {
   devicesPerNode: number;
   /** Bytes of memory per device (rank), when the description has it. */
   memoryPerDevice: number | null;
-  /** FLOP/s of one rank's matrix products by compute precision and the products' inner size (the model's width). */
+  /** FLOP/s of one rank's matrix products by compute precision and the products' inner size (the model's width), in forward. */
   matmulFlops(precision: Precision, size: number): number;
-  /** FLOP/s of one rank's fused attention. */
+  /** Seconds of a matrix product's backward (its input's and its weight's gradients) per second of its forward: 2 at an even rate. */
+  matmulBackward: number;
+  /** FLOP/s of one rank's fused attention (its backward: two forwards). */
   attentionFlops(precision: Precision): number;
-  /** Elements per second one rank's element-wise kernels stream. */
-  elementwiseRate: number;
+  /** Output elements per second of one rank's element-wise kernels: forward alone, and forward with its backward. */
+  elementwise: PassRates;
+  /** Elements per second of one rank's row normalizations (LayerNorm, softmax): forward alone, and forward with backward. */
+  normalization: PassRates;
   /** Parameter elements per second of one rank's fused AdamW step. */
   optimizerRate: number;
-  /** Seconds of framework overhead per kernel call (dispatch, autograd bookkeeping). */
+  /** Seconds per parameter tensor of the optimizer step beyond its elements (its calls, its state's bookkeeping). */
+  optimizerCall: number;
+  /** Gradient clipping (the norm and the scaling): elements per second, and seconds per gradient tensor. */
+  clipRate: number;
+  clipCall: number;
+  /** Seconds of framework overhead per kernel call in forward (dispatch). */
   kernelCall: number;
+  /** Seconds of framework overhead per op in training: its forward call, its autograd node and backward's call. */
+  autogradCall: number;
+  /** Seconds per ZeRO-3 unit and accumulation step beyond its bytes: its two gathers' and its reduce-scatter's framework cost. */
+  zero3Unit: number;
   /** Bytes per second a rank's offload file reads and writes. */
   diskBandwidth: number;
   /** Between ranks of one node, and between nodes. */
@@ -43,6 +56,12 @@ export interface Machine {
 }
 
 export type Precision = "float32" | "bfloat16" | "float16";
+
+/** Elements per second of a kernel class's forward alone and of its forward with its backward. */
+export interface PassRates {
+  forward: number;
+  training: number;
+}
 
 const positive = () => z.number().positive();
 const link = z
@@ -78,6 +97,17 @@ export type ClusterDescription = z.output<typeof clusterSchema>;
 const ELEMENT_BYTES = 4;
 /** Bytes AdamW reads and writes per parameter element: parameter, gradient, two moments read, three written. */
 const ADAMW_BYTES = 7 * 4;
+/**
+ * Elements each kernel class reads and writes per output element. Element-wise: forward reads
+ * two and writes one (a residual add), backward reads the output's gradient and writes the
+ * inputs'. Normalization: forward reads the row twice (statistics, then the normalized output)
+ * and writes it, backward reads the input, the output's gradient and the statistics' reductions
+ * twice and writes the input's gradient.
+ */
+const ELEMENTWISE_ACCESSES = { forward: 3, training: 6 };
+const NORMALIZATION_ACCESSES = { forward: 3, training: 8 };
+/** Gradient clipping reads every gradient for the norm, then reads and writes it to scale. */
+const CLIP_BYTES = 3 * 4;
 
 /**
  * A cluster file's machine. The file is YAML (or JSON, which YAML reads); a bad one is a ConfigError naming the
@@ -107,6 +137,12 @@ export function loadCluster(path: string): Machine {
   return clusterMachine(parsed.data, path);
 }
 
+/** A kernel class's rates when memory bandwidth bounds it: bytes per second over the bytes each output element moves. */
+const passRates = (bandwidth: number, accesses: { forward: number; training: number }): PassRates => ({
+  forward: bandwidth / (accesses.forward * ELEMENT_BYTES),
+  training: bandwidth / (accesses.training * ELEMENT_BYTES),
+});
+
 /** The machine a validated cluster description stands for. @example clusterMachine(clusterSchema.parse(raw), "cluster.yaml") */
 export function clusterMachine(c: ClusterDescription, source: string): Machine {
   const peak = (p: Precision): number => (p === "float32" ? c.flops.float32 : (c.flops[p] ?? c.flops.float32));
@@ -116,10 +152,19 @@ export function clusterMachine(c: ClusterDescription, source: string): Machine {
     devicesPerNode: c.devicesPerNode,
     memoryPerDevice: c.memoryPerDevice,
     matmulFlops: (p) => c.efficiency * peak(p),
+    matmulBackward: 2,
     attentionFlops: (p) => c.efficiency * peak(p),
-    elementwiseRate: c.memoryBandwidth / (2 * ELEMENT_BYTES),
+    elementwise: passRates(c.memoryBandwidth, ELEMENTWISE_ACCESSES),
+    normalization: passRates(c.memoryBandwidth, NORMALIZATION_ACCESSES),
     optimizerRate: c.memoryBandwidth / ADAMW_BYTES,
+    optimizerCall: c.kernelCall,
+    clipRate: c.memoryBandwidth / CLIP_BYTES,
+    clipCall: c.kernelCall,
     kernelCall: c.kernelCall,
+    // A forward call and backward's node, which runs a call or two.
+    autogradCall: 3 * c.kernelCall,
+    // Two gathers and a reduce-scatter, a call each.
+    zero3Unit: 3 * c.kernelCall,
     diskBandwidth: c.diskBandwidth,
     intraNode: c.intraNode,
     interNode: c.interNode ?? c.intraNode,

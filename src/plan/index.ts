@@ -11,9 +11,10 @@ export { describeModel, type ModelDescription, type LayerDescription, type Activ
 export { enumerateLayouts, layoutConfig, layoutRefusal, FULL_SPACE, type Layout, type LayoutSpace } from "./layouts.js";
 export { pipelineShape, type PipelineShape, type StageShape, type PlacedLayer } from "./pipeline_shape.js";
 export { rankMemory, rankParameters, computeBytes, type RankMemory } from "./rank_memory.js";
-export { stepTime, allReduceSeconds, gatherSeconds, type StepTime } from "./step_time.js";
-export { loadCluster, clusterMachine, clusterSchema, type ClusterDescription, type Machine, type Link, type Precision } from "./cluster.js";
+export { stepTime, layerSeconds, layerCallSeconds, bucketCount, allReduceSeconds, gatherSeconds, type StepTime } from "./step_time.js";
+export { loadCluster, clusterMachine, clusterSchema, type ClusterDescription, type Machine, type Link, type PassRates, type Precision } from "./cluster.js";
 export { calibrate, calibratedMachine, calibrationPath, loadCalibration, type Calibration } from "./calibration.js";
 export { measureKernels, measureThreadsLink, measureDisk, fastSeconds, type KernelRates } from "./measure.js";
 export { zeroPaperBytes } from "./zero_paper.js";
+export { measureRun, type MeasuredRun } from "./measured_run.js";
 export { plan, describeLayout, type Plan, type PlanOptions, type PlannedLayout } from "./planner.js";

@@ -2,29 +2,44 @@ import { closeSync, fsyncSync, openSync, readSync, rmSync, writeSync } from "nod
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 
+import { backward } from "../autograd/backward.js";
+import { noGrad } from "../autograd/grad_mode.js";
 import { causalSelfAttention } from "../ops/attention.js";
 import { add } from "../ops/binary.js";
 import { cast } from "../ops/cast.js";
-import { matmul } from "../ops/matmul.js";
-import { adamStepInPlace } from "../ops/optimizer_kernels.js";
+import { linear, matmul } from "../ops/matmul.js";
+import { layerNorm } from "../ops/norm.js";
+import { AdamW } from "../optim/adamw.js";
+import { clipGradNorm } from "../optim/clip.js";
 import { startThreads } from "../parallel/threads/spawn.js";
-import { zeros } from "../tensor/create.js";
+import { ones } from "../tensor/create.js";
 import { randn } from "../tensor/random.js";
 import type { Tensor } from "../tensor/tensor.js";
-import type { Link } from "./cluster.js";
+import type { Link, PassRates } from "./cluster.js";
 
 /** One rank's measured kernel throughput at one OpenMP thread count. */
 export interface KernelRates {
   /** FLOP/s of an M × K · K × N product (M = 2048, K = N = size) per compute dtype, by size. */
   matmul: { float32: { size: number; flops: number }[]; bfloat16: { size: number; flops: number }[] };
+  /** A Linear's backward seconds (input and weight gradients) per second of its forward (2048 × 256 · 256 × 256, autograd). */
+  matmulBackward: number;
   /** FLOP/s of the fused causal attention forward (T = 256, width 256, 4 heads). */
   attention: { float32: number; bfloat16: number };
-  /** Elements read and written per second by an element-wise add of 1M elements. */
-  elementwise: number;
-  /** Parameter elements per second of the fused AdamW step. */
+  /** Output elements per second of an add of two 2048 × 256 tensors: forward, and forward with backward (autograd). */
+  elementwise: PassRates;
+  /** Elements per second of a LayerNorm of 2048 rows of 256: forward, and forward with backward (autograd). */
+  normalization: PassRates;
+  /** Parameter elements per second of AdamW's step on one tensor of 1M elements. */
   optimizer: number;
+  /** Seconds per tensor of AdamW's step on many 1-element tensors: its per-tensor calls and bookkeeping. */
+  optimizerCall: number;
+  /** Gradient elements per second of clipGradNorm on one tensor of 1M elements, and seconds per tensor on many tiny ones. */
+  clip: number;
+  clipCall: number;
   /** Seconds of one op call on a 1-element tensor: the framework's fixed cost per kernel. */
   kernelCall: number;
+  /** Seconds per op of a chain of 1-element adds run forward and backward: an op's fixed cost in training. */
+  autogradCall: number;
 }
 
 /**
@@ -72,32 +87,110 @@ function attentionRate(dtype: "float32" | "bfloat16"): number {
   return (2 * batch * T * T * d) / seconds;
 }
 
+/** Seconds of fn's forward alone and with backward from its output (a gradient of ones), its inputs' gradients dropped after each. */
+function passSeconds(inputs: Tensor[], fn: () => Tensor): { forward: number; training: number } {
+  const probe = noGrad(fn);
+  const seed = ones(probe.shape);
+  probe.dispose();
+  const forward = fastSeconds(disposing(() => noGrad(fn)));
+  const training = fastSeconds(() => {
+    const y = fn();
+    backward(y, seed);
+    y.dispose();
+    for (const t of inputs) {
+      t.grad?.dispose();
+      t.grad = null;
+    }
+  });
+  seed.dispose();
+  return { forward, training };
+}
+
+const leaf = (shape: number[]): Tensor => randn(shape, { requiresGrad: true });
+
+/** A Linear's backward over its forward, both with autograd on (the forward records its node as in training). */
+function matmulBackwardRatio(): number {
+  const [x, w] = [leaf([2048, 256]), leaf([256, 256])];
+  const forward = fastSeconds(disposing(() => linear(x, w)));
+  const { training } = passSeconds([x, w], () => linear(x, w));
+  for (const t of [x, w]) t.dispose();
+  return Math.max(training - forward, 0) / forward;
+}
+
+/** Elements per second of an element-wise op and of a row normalization, forward and forward + backward. */
+function memoryBoundRates(): { elementwise: PassRates; normalization: PassRates } {
+  const [rows, width] = [2048, 256];
+  const n = rows * width;
+  const [a, b] = [leaf([rows, width]), leaf([rows, width])];
+  const [gamma, beta] = [leaf([width]), leaf([width])];
+  const rate = (s: { forward: number; training: number }): PassRates => ({ forward: n / s.forward, training: n / s.training });
+  const elementwise = rate(passSeconds([a, b], () => add(a, b)));
+  const normalization = rate(passSeconds([a, gamma, beta], () => layerNorm(a, [width], gamma, beta)));
+  for (const t of [a, b, gamma, beta]) t.dispose();
+  return { elementwise, normalization };
+}
+
+/** Seconds per op of a chain of `length` tiny adds, forward and backward. */
+function autogradCallSeconds(length = 16): number {
+  const [x, c] = [leaf([1]), randn([1])];
+  const seconds = passSeconds([x], () => {
+    let y = x;
+    for (let i = 0; i < length; i++) y = add(y, c);
+    return y;
+  }).training;
+  for (const t of [x, c]) t.dispose();
+  return seconds / length;
+}
+
+/** An optimizer-side pass (a step, clipping) over parameters with gradients: elements per second on one large tensor, seconds per tensor on many tiny ones. */
+function parameterPass(make: (params: Tensor[]) => () => void): { rate: number; call: number } {
+  const n = 1 << 20;
+  const tiny = 64;
+  const measure = (params: Tensor[]): number => {
+    for (const p of params) p.grad = randn(p.shape);
+    const seconds = fastSeconds(make(params));
+    for (const p of params) {
+      p.grad?.dispose();
+      p.dispose();
+    }
+    return seconds;
+  };
+  const big = measure([leaf([n])]);
+  const small = measure(Array.from({ length: tiny }, () => leaf([1])));
+  return { rate: n / big, call: small / tiny };
+}
+
 /**
  * Times the kernel classes the step-time model adds up, on the current OpenMP thread count:
- * matrix products at three sizes, attention, an element-wise op, AdamW and a tiny op's call.
+ * matrix products at three sizes and a Linear's backward against its forward, attention,
+ * element-wise ops and LayerNorm forward and backward, AdamW's step and gradient clipping per
+ * element and per tensor, and the fixed cost of an op call alone and in training.
  *
  * @example kernels.setNumThreads(2); const rates = measureKernels();
  */
 export function measureKernels(): KernelRates {
-  const n = 1 << 20;
-  const x = randn([n]),
-    y = randn([n]);
-  const elementwise = (3 * n) / fastSeconds(disposing(() => add(x, y)));
-  const [p, g, m, v] = [randn([n]), randn([n]), zeros([n]), zeros([n])];
-  const hyper = new Float64Array([1e-3, 0.9, 0.999, 1e-8, 0.01, 1, 1]);
-  const optimizer = n / fastSeconds(() => adamStepInPlace(p, g, m, v, null, hyper));
+  const adamw = parameterPass((params) => {
+    const optimizer = new AdamW(params, { lr: 1e-3 });
+    return () => optimizer.step();
+  });
+  const clip = parameterPass((params) => () => clipGradNorm(params, 1e9));
   const [one, two] = [randn([1]), randn([1])];
   const kernelCall = fastSeconds(
     disposing(() => add(one, two)),
     0.05,
   );
-  for (const t of [x, y, p, g, m, v, one, two]) t.dispose();
+  for (const t of [one, two]) t.dispose();
   return {
     matmul: { float32: matmulRates("float32"), bfloat16: matmulRates("bfloat16") },
+    matmulBackward: matmulBackwardRatio(),
     attention: { float32: attentionRate("float32"), bfloat16: attentionRate("bfloat16") },
-    elementwise,
-    optimizer,
+    ...memoryBoundRates(),
+    optimizer: adamw.rate,
+    optimizerCall: adamw.call,
+    clip: clip.rate,
+    clipCall: clip.call,
     kernelCall,
+    autogradCall: autogradCallSeconds(),
   };
 }
 
@@ -118,6 +211,23 @@ export async function measureThreadsLink(): Promise<Link> {
   const latency = small / 2;
   const bandwidth = (16 << 20) / Math.max(large - 2 * latency, 1e-9);
   return { latency, bandwidth };
+}
+
+/**
+ * ZeRO-3's cost per unit and accumulation step beyond its bytes, on 2 ranks of the threads
+ * backend: forward and backward of 16 tiny Linear layers (a unit each) under ZeRO-3, less the
+ * same under DDP, per layer.
+ *
+ * @example const perUnit = await measureZero3Unit();   // 1e-4
+ */
+export async function measureZero3Unit(): Promise<number> {
+  const layers = 16;
+  const job = startThreads({ size: 2, module: new URL("./zero3_rank.js", import.meta.url), args: { layers, width: 32 }, threadsPerWorker: 1 });
+  const outcomes = await job.done;
+  const first = outcomes[0]!;
+  if (!first.ok) throw first.error;
+  const { zero3, ddp } = first.result as { zero3: number; ddp: number };
+  return Math.max(zero3 - ddp, 0) / layers;
 }
 
 /**

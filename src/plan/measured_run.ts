@@ -18,6 +18,8 @@ export interface MeasuredRun {
   activationBytes: number;
   /** Seconds per optimizer step over the timed steps. */
   secondsPerStep: number;
+  /** The validation loss after the run (with `validate`), else null. */
+  validation: number | null;
 }
 
 /**
@@ -26,11 +28,12 @@ export interface MeasuredRun {
  * memory tracker's peaks over the timed steps (after warm-up, so the optimizer state exists)
  * and their seconds per step: the measurement the planner's predictions are checked against.
  * Bytes this thread held before the run (an earlier run's) are left out.
+ * With `validate`, the config's validation set is evaluated after the timed steps (untimed).
  * Without a group, one process.
  *
  * @example const measured = measureRun(config, group, { warmup: 1, steps: 3 });
  */
-export function measureRun(config: Config, group: ProcessGroup | undefined, options: { warmup: number; steps: number }): MeasuredRun {
+export function measureRun(config: Config, group: ProcessGroup | undefined, options: { warmup: number; steps: number; validate?: boolean }): MeasuredRun {
   // What this thread held before (earlier runs' tensors) is not this run's.
   const before = memory.report().current;
   const mesh = meshFor(config, group);
@@ -40,7 +43,13 @@ export function measureRun(config: Config, group: ProcessGroup | undefined, opti
   const dir = mkdtempSync(join(tmpdir(), "turbine-plan-run-"));
   const closeOffload = offloadOptimizerState(config, parts.model, parts.optimizer, dir, group?.rank ?? 0);
   try {
-    const trainer = new Trainer({ ...parts, eval: undefined, clipGradNorm: config.train.clipGradNorm, strategy });
+    const trainer = new Trainer({
+      ...parts,
+      eval: options.validate ? parts.eval : undefined,
+      accumulate: config.train.accumulate,
+      clipGradNorm: config.train.clipGradNorm,
+      strategy,
+    });
     trainer.fit({ steps: options.warmup });
     group?.barrier();
     memory.resetPeak();
@@ -49,14 +58,17 @@ export function measureRun(config: Config, group: ProcessGroup | undefined, opti
     const report = memory.report();
     group?.barrier();
     const held = MEMORY_CATEGORIES.reduce((n, c) => n + before[c], 0);
+    const secondsPerStep = (trainer.trainSeconds - started) / options.steps;
     return {
       peakBytes: report.peakTotal - held,
       activationBytes: report.peak.activation - before.activation,
-      secondsPerStep: (trainer.trainSeconds - started) / options.steps,
+      secondsPerStep,
+      validation: options.validate ? trainer.evaluate().loss : null,
     };
   } finally {
     closeOffload();
     strategy.dispose();
+    parts.train.close();
     rmSync(dir, { recursive: true, force: true });
   }
 }

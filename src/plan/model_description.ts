@@ -38,14 +38,20 @@ export interface LayerDescription {
   matmulSize: number;
   /** Forward FLOPs per sample of attention's score and value products (split by heads). */
   attentionFlops: number;
-  /** Elements per sample that forward's element-wise ops (norms, activations, adds) read and write. */
+  /** Elements per sample that forward's element-wise ops (activations, residual adds, biases, pooling) write. */
   elementwise: number;
+  /** Elements per sample of the rows forward normalizes (LayerNorm's, the loss's softmax): a reduction pass and a backward of three. */
+  normalized: number;
   /** All-reduces (compute dtype) of its forward and backward under tensor parallelism (Megatron: 4 per block). */
   tensorExchanges: number;
   /** Elements per sample of each of them (the residual stream's width × tokens for the gpt). */
   tensorExchangeSize: number;
-  /** Kernel calls of its forward (the per-call overhead). */
+  /** Kernel calls of its forward (the per-call overhead); backward runs one autograd node for each. */
   kernelCalls: number;
+  /** Parameter tensors it owns: the optimizer step and gradient clipping pay a call for each. */
+  parameterTensors: number;
+  /** Modules among them that own parameters: ZeRO-3 all-gathers each as a unit, in forward and again in backward. */
+  parameterUnits: number;
   /** What forward keeps for backward, freed once this layer's backward has run. */
   saved: ActivationElements;
   /** What forward makes that the training step holds to its end (the logits, which the step's scope owns). */
@@ -110,9 +116,12 @@ function layer(name: string, fields: Partial<LayerDescription>): LayerDescriptio
     matmulSize: 1,
     attentionFlops: 0,
     elementwise: 0,
+    normalized: 0,
     tensorExchanges: 0,
     tensorExchangeSize: 0,
     kernelCalls: 1,
+    parameterTensors: 0,
+    parameterUnits: 0,
     saved: none,
     heldToStepEnd: none,
     backwardTransient: none,
@@ -144,10 +153,16 @@ function gptLayers(m: Extract<Config["model"], { kind: "gpt" }>, vocab: number):
     matmulSize: d,
     // Causal: half of the T × T scores, for QKᵀ and for the product with V.
     attentionFlops: 2 * T * T * d,
-    elementwise: 2 * 2 * T * d + 2 * 2 * T * d + 2 * 4 * T * d,
+    // The two residual adds and the MLP's GELU; the two LayerNorms.
+    elementwise: 2 * T * d + 4 * T * d,
+    normalized: 2 * T * d,
     tensorExchanges: 4,
     tensorExchangeSize: T * d,
+    // ln1, qkv, attention, proj, add, ln2, fc + GELU, fcProj, add, and the two dropouts.
     kernelCalls: 11,
+    // Weight and bias of ln1, qkv, proj, ln2, fc and fcProj.
+    parameterTensors: 12,
+    parameterUnits: 6,
     saved: act({ f32: 2 * T * d + 6 * T, compute: 2 * T * d, computeSplit: 12 * T * d, f32Split: h * T }),
     // At fcProj: the residual stream's incoming gradient (cast for the low-precision product) and GELU's output's.
     backwardTransient: act({ f32: T * d, lowCopies: T * d, computeSplit: 4 * T * d }),
@@ -158,10 +173,13 @@ function gptLayers(m: Extract<Config["model"], { kind: "gpt" }>, vocab: number):
     parameters: (vocab + T) * d,
     splitParameters: vocab * d,
     largestParameter: Math.max(vocab, T) * d,
+    // Two lookups and their sum.
     elementwise: 3 * T * d,
     tensorExchanges: 1,
     tensorExchangeSize: T * d,
     kernelCalls: 4,
+    parameterTensors: 2,
+    parameterUnits: 2,
     // The token ids (the input batch, counted there) are what its backward reads.
     backwardTransient: act({ f32: T * d }),
     output: T * d,
@@ -176,11 +194,14 @@ function gptLayers(m: Extract<Config["model"], { kind: "gpt" }>, vocab: number):
     lowPrecisionParameters: vocab * d,
     matmulFlops: 2 * T * d * vocab,
     matmulSize: Math.min(d, vocab),
-    elementwise: 2 * T * d + 3 * T * vocab,
+    // The final LayerNorm's rows and the loss's softmax over the vocabulary.
+    normalized: T * d + T * vocab,
     // Its input's gradient, summed over the tensor ranks.
     tensorExchanges: 1,
     tensorExchangeSize: T * d,
     kernelCalls: 4,
+    parameterTensors: m.tiedHead ? 2 : 3,
+    parameterUnits: m.tiedHead ? 1 : 2,
     saved: act({ f32: T * d + 3 * T, compute: T * d, computeSplit: T * vocab }),
     heldToStepEnd: act({ computeSplit: T * vocab }),
     // The logits' gradient (the saved one scaled), then the norm's output gradient.
@@ -203,7 +224,11 @@ function mlpLayers(m: Extract<Config["model"], { kind: "mlp" }>, inputs: number,
         lowPrecisionParameters: width * out,
         matmulFlops: 2 * width * out,
         matmulSize: Math.min(width, out),
+        // The bias add; the head's loss normalizes its logits.
         elementwise: out,
+        normalized: last ? out : 0,
+        parameterTensors: 2,
+        parameterUnits: 1,
         // Its input is the previous ReLU's kept output (or the batch); the head's logits are
         // held by the step and the loss keeps their gradient.
         saved: last ? act({ compute: out }) : none,
@@ -213,7 +238,7 @@ function mlpLayers(m: Extract<Config["model"], { kind: "mlp" }>, inputs: number,
         output: out,
       }),
     );
-    if (!last) layers.push(layer(`relu ${i}`, { elementwise: 2 * out, saved: act({ compute: out }), backwardTransient: act({ f32: 2 * out }), output: out }));
+    if (!last) layers.push(layer(`relu ${i}`, { elementwise: out, saved: act({ compute: out }), backwardTransient: act({ f32: 2 * out }), output: out }));
     width = out;
   }
   return layers;
@@ -236,8 +261,11 @@ function cnnLayers(m: Extract<Config["model"], { kind: "cnn" }>, input: [number,
         lowPrecisionParameters: out * c * 9,
         matmulFlops: 2 * conv * out * c * 9,
         matmulSize: Math.min(out, c * 9),
-        elementwise: 2 * conv * out + 2 * pooled,
+        // ReLU over the convolution's output, then the pooled output.
+        elementwise: conv * out + pooled,
         kernelCalls: 3,
+        parameterTensors: 2,
+        parameterUnits: 1,
         // The pooled output's argmax codes (int32) and the ReLU's output; the input is the batch
         // or the previous stage's kept output.
         saved: act({ f32: pooled, compute: pooled }),
@@ -258,8 +286,11 @@ function cnnLayers(m: Extract<Config["model"], { kind: "cnn" }>, input: [number,
       lowPrecisionParameters: flat * m.hidden,
       matmulFlops: 2 * flat * m.hidden,
       matmulSize: Math.min(flat, m.hidden),
-      elementwise: 2 * flat + 2 * m.hidden,
+      // Bias and ReLU.
+      elementwise: 2 * m.hidden,
       kernelCalls: 4,
+      parameterTensors: 2,
+      parameterUnits: 1,
       saved: act({ compute: flat + m.hidden }),
       backwardTransient: act({ f32: 2 * flat + 2 * m.hidden }),
       output: m.hidden,
@@ -270,6 +301,10 @@ function cnnLayers(m: Extract<Config["model"], { kind: "cnn" }>, input: [number,
       lowPrecisionParameters: m.hidden * classes,
       matmulFlops: 2 * m.hidden * classes,
       matmulSize: Math.min(m.hidden, classes),
+      elementwise: classes,
+      normalized: classes,
+      parameterTensors: 2,
+      parameterUnits: 1,
       saved: act({ compute: classes }),
       heldToStepEnd: act({ compute: classes }),
       backwardTransient: act({ f32: m.hidden + classes }),

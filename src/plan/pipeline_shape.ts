@@ -27,7 +27,7 @@ export interface PipelineShape {
 }
 
 /** A layer's forward cost as the cut balances it (turbine cuts by measured forward time; FLOPs stand in for it). */
-const cost = (l: LayerDescription): number => l.matmulFlops + l.attentionFlops + l.elementwise;
+const cost = (l: LayerDescription): number => l.matmulFlops + l.attentionFlops + l.elementwise + l.normalized;
 
 /** The simulated timeline's stretch and in-flight peaks of a layout's schedule. */
 function scheduleFigures(layout: Layout): { stretch: number; inFlight: number[] } {

@@ -1,7 +1,7 @@
 import type { Config } from "../train/config.js";
-import type { Link, Machine } from "./cluster.js";
+import type { Link, Machine, Precision } from "./cluster.js";
 import type { Layout } from "./layouts.js";
-import type { ModelDescription } from "./model_description.js";
+import type { LayerDescription, ModelDescription } from "./model_description.js";
 import { pipelineShape, type StageShape } from "./pipeline_shape.js";
 import { computeBytes, rankParameters } from "./rank_memory.js";
 
@@ -17,7 +17,7 @@ export interface StepTime {
   pipelineComm: number;
   /** Gradient averaging over the data ranks (DDP's all-reduce; ZeRO's reduce-scatters and all-gathers). */
   dataComm: number;
-  /** The optimizer step (with offload: the slower of its kernel and its file traffic). */
+  /** Gradient clipping and the optimizer step (with offload: the slower of its kernel and its file traffic). */
   optimizer: number;
   total: number;
 }
@@ -27,6 +27,17 @@ export const allReduceSeconds = (n: number, bytes: number, link: Link): number =
 
 /** Seconds of a ring reduce-scatter or all-gather of `bytes` (the whole tensor) over `n` ranks. */
 export const gatherSeconds = (n: number, bytes: number, link: Link): number => (n === 1 ? 0 : (n - 1) * (link.latency + bytes / (n * link.bandwidth)));
+
+/**
+ * Gradient buckets of DDP and of ZeRO-1/2 for `bytes` of gradients: a first one of 1 MiB (so
+ * communication starts early in backward), then up to 25 MiB each (turbine's defaults, PyTorch's).
+ *
+ * @example bucketCount(3.2e6)   // 2
+ */
+export function bucketCount(bytes: number): number {
+  const [first, cap] = [2 ** 20, 25 * 2 ** 20];
+  return bytes <= first ? 1 : 1 + Math.ceil((bytes - first) / cap);
+}
 
 /** The link a group of ranks uses: one node's when the group's span of consecutive ranks fits on a node. */
 function linkFor(span: number, machine: Machine): Link {
@@ -38,20 +49,36 @@ interface StageRun {
   samples: number;
   microBatches: number;
   layout: Layout;
-  precision: Config["train"]["precision"];
+  precision: Precision;
   machine: Machine;
+}
+
+/**
+ * Forward + backward seconds of one layer per sample, by kernel class: matrix products at the
+ * measured forward rate for the width, their backward at `matmulBackward` times that; attention
+ * (backward: two forwards); element-wise kernels and row normalizations at their own measured
+ * rates (memory bandwidth, not FLOPs, bounds them, and tensor parallelism does not split the
+ * residual stream they run on). Checkpointing adds one more forward of each.
+ */
+export function layerSeconds(layer: LayerDescription, tensor: number, precision: Precision, machine: Machine): number {
+  const products = layer.matmulFlops / machine.matmulFlops(precision, layer.matmulSize) / tensor;
+  const attention = layer.attentionFlops / machine.attentionFlops(precision) / tensor;
+  const { elementwise: e, normalization: n } = machine;
+  const training = products * (1 + machine.matmulBackward) + 3 * attention + layer.elementwise / e.training + layer.normalized / n.training;
+  const recompute = layer.checkpointed ? products + attention + layer.elementwise / e.forward + layer.normalized / n.forward : 0;
+  return training + recompute;
+}
+
+/** Framework overhead of one layer per micro-batch: an autograd op (forward call, node, backward call) per kernel, a forward call more when recomputed. */
+export function layerCallSeconds(layer: LayerDescription, machine: Machine): number {
+  return layer.kernelCalls * (machine.autogradCall + (layer.checkpointed ? machine.kernelCall : 0));
 }
 
 /** Forward + backward seconds of one stage. */
 function stageCompute(stage: StageShape, { samples, microBatches, layout, precision, machine }: StageRun): number {
   let seconds = 0;
-  for (const { layer } of stage.layers) {
-    // Backward costs two forwards (input and weight gradients); checkpointing adds one more forward.
-    const passes = 3 + (layer.checkpointed ? 1 : 0);
-    const products = layer.matmulFlops / machine.matmulFlops(precision, layer.matmulSize) + layer.attentionFlops / machine.attentionFlops(precision);
-    seconds += samples * passes * (products / layout.tensor + layer.elementwise / machine.elementwiseRate);
-    seconds += microBatches * passes * layer.kernelCalls * machine.kernelCall;
-  }
+  for (const { layer } of stage.layers)
+    seconds += samples * layerSeconds(layer, layout.tensor, precision, machine) + microBatches * layerCallSeconds(layer, machine);
   return seconds;
 }
 
@@ -69,12 +96,14 @@ function stageTensorComm(stage: StageShape, { samples, microBatches, layout, pre
 
 /**
  * A layout's optimizer-step time on a machine: each accumulation step runs forward and backward
- * on every pipeline rank (compute from the layers' FLOPs and element-wise traffic at the
- * machine's measured or stated rates, plus tensor parallelism's all-reduces), stretched by the
- * schedule's bubble, plus the activations passed between stages; then the gradients are
- * averaged over the data ranks (latency-bandwidth ring collectives on the link the group
- * spans; ZeRO-3 also all-gathers the parameters for forward and backward of every
- * accumulation step) and the optimizer steps this rank's share.
+ * on every pipeline rank (layerSeconds: matrix products, attention, element-wise kernels and
+ * row normalizations at the machine's measured or stated rates; layerCallSeconds: the
+ * framework's cost per op and micro-batch; plus tensor parallelism's all-reduces), stretched by
+ * the schedule's bubble, plus the activations passed between stages at every micro-batch; then
+ * the gradients are averaged over the data ranks (latency-bandwidth ring collectives on the link
+ * the group spans, one per gradient bucket, or for ZeRO-3 one per module's unit, gathered again
+ * in forward and backward of every accumulation step) and the optimizer clips and steps this
+ * rank's share, paying a call per parameter tensor besides its elements.
  *
  * @example stepTime(config, model, layout, calibratedMachine(loadCalibration()!, 2)).total
  */
@@ -82,17 +111,17 @@ export function stepTime(config: Config, model: ModelDescription, layout: Layout
   const precision = config.train.precision;
   const shape = pipelineShape(model, layout);
   const m = layout.microBatches;
-  let busiest = { compute: 0, tensorComm: 0, parameters: 0 };
+  let busiest = { compute: 0, tensorComm: 0, parameters: 0, tensors: 0, units: 0 };
   for (const stage of shape.stages) {
     const run: StageRun = { samples: layout.batchSize, microBatches: m, layout, precision, machine };
     const compute = stageCompute(stage, run);
     const tensorComm = stageTensorComm(stage, run);
     if (compute + tensorComm >= busiest.compute + busiest.tensorComm) {
-      const { parameters } = rankParameters(
-        stage.layers.map((p) => p.layer),
-        layout.tensor,
-      );
-      busiest = { compute, tensorComm, parameters };
+      const layers = stage.layers.map((p) => p.layer);
+      const { parameters } = rankParameters(layers, layout.tensor);
+      const tensors = layers.reduce((n, l) => n + l.parameterTensors, 0);
+      const units = layers.reduce((n, l) => n + l.parameterUnits, 0);
+      busiest = { compute, tensorComm, parameters, tensors, units };
     }
   }
   const a = layout.accumulate;
@@ -108,16 +137,23 @@ export function stepTime(config: Config, model: ModelDescription, layout: Layout
   const dataLink = linkFor(layout.tensor * layout.data, machine);
   const gradientBytes = 4 * busiest.parameters;
   const D = layout.data;
+  // Each piece is a collective of its own: its latencies add up, its bytes share the link.
+  const pieces = layout.zero === 3 ? Math.max(1, busiest.units) : bucketCount(gradientBytes);
+  const allReduces = (count: number): number => count * allReduceSeconds(D, gradientBytes / count, dataLink);
+  const gathers = (count: number): number => count * gatherSeconds(D, gradientBytes / count, dataLink);
   const dataComm =
     layout.zero === 3
-      ? gatherSeconds(D, gradientBytes, dataLink) + a * 2 * gatherSeconds(D, gradientBytes, dataLink)
+      ? // A reduce-scatter of each unit's gradients, and its all-gather in forward and again in backward of every accumulation step,
+        // each unit paying the framework's cost of its gathers per accumulation step.
+        (1 + 2 * a) * gathers(pieces) + a * pieces * machine.zero3Unit
       : layout.zero === 0
-        ? allReduceSeconds(D, gradientBytes, dataLink)
-        : 2 * gatherSeconds(D, gradientBytes, dataLink);
+        ? allReduces(pieces)
+        : 2 * gathers(pieces);
   const owned = layout.zero === 0 ? busiest.parameters : Math.ceil(busiest.parameters / D);
-  const kernel = owned / machine.optimizerRate;
+  const clipping = config.train.clipGradNorm ? busiest.tensors * machine.clipCall + owned / machine.clipRate : 0;
+  const kernel = busiest.tensors * machine.optimizerCall + owned / machine.optimizerRate;
   // Offload reads and writes the two f32 moments of every owned element, read ahead while the previous parameter updates.
-  const optimizer = layout.offload === "disk" ? Math.max(kernel, (2 * 8 * owned) / machine.diskBandwidth) : kernel;
+  const optimizer = clipping + (layout.offload === "disk" ? Math.max(kernel, (2 * 8 * owned) / machine.diskBandwidth) : kernel);
   const compute = a * busiest.compute;
   const tensorComm = a * busiest.tensorComm;
   return { compute, bubble, tensorComm, pipelineComm, dataComm, optimizer, total: compute + bubble + tensorComm + pipelineComm + dataComm + optimizer };

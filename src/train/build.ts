@@ -285,6 +285,9 @@ export function buildOptimizer(config: Config, model: Module): Optimizer<any> {
         ...eps,
         ...(o.momentum !== undefined ? { momentum: o.momentum } : {}),
         ...(o.nesterov !== undefined ? { nesterov: o.nesterov } : {}),
+        // The reference iterates in bf16; under bf16 autocast so does turbine (f32 otherwise, where
+        // the fixtures pin the update to 1e-5).
+        nsBf16: config.train.precision === "bfloat16",
       });
     }
   }

@@ -57,6 +57,18 @@ export interface RunOptions {
    * known; they run after the metrics file's, so they see each logged step's line (a report).
    */
   callbacks?: (runDir: string) => Callback[];
+  /**
+   * Train only up to this step (evaluated and checkpointed as a run's end is), the schedule still
+   * spanning the whole run, so the run can be continued later with --resume as if never stopped:
+   * a search trial's rung.
+   */
+  untilStep?: number;
+  /**
+   * On resume, keep this config's optimizer hyperparameters (learning rate, weight decay, betas)
+   * instead of the checkpoint's, with the weights, optimizer state and position loaded: PBT's
+   * explore step after it copied another trial's checkpoint.
+   */
+  configHyperparameters?: boolean;
 }
 
 /** The outcome of `turbine train`, also its --json line. */
@@ -184,17 +196,24 @@ export function runTraining(config: Config, options: RunOptions = {}): RunSummar
   try {
     if (resume) {
       const checkpoint = loadLatestCheckpoint(resume.checkpoint, log);
+      // This config's hyperparameters, as built, before the checkpoint's replace them.
+      const own = options.configHyperparameters ? parts.optimizer.paramGroups.map((g) => ({ ...g })) : null;
       try {
         trainer.restore(checkpoint);
       } finally {
         checkpoint.close();
+      }
+      if (own) {
+        parts.optimizer.loadHyperparameters(own);
+        // The schedule sets this step's learning rates from the restored peaks.
+        parts.scheduler.loadStateDict(parts.scheduler.stateDict());
       }
       metrics?.truncateAfter(trainer.step);
       log(`resumed from ${checkpoint.dir} at step ${trainer.step}`);
     }
     memory.resetPeak();
     firstStep = trainer.step;
-    result = trainer.fit({ steps: parts.totalSteps });
+    result = trainer.fit({ steps: Math.min(options.untilStep ?? parts.totalSteps, parts.totalSteps) });
   } finally {
     // Also when training fails: the terminal gets its cursor back, the bar stops its redraw timer
     // (which would keep a launched worker thread alive) and the event file is closed.

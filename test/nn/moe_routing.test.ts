@@ -31,10 +31,22 @@ test("planRouting: first choices take the slots before second choices, and an ov
   const plan = planRouting(probs, 3, 2, { topK: 2, capacityFactor: 0.5, drop: true });
   assert.equal(plan.capacity, 2);
   assert.deepEqual(plan.picked, [3, 3]);
-  // Slots: expert 0's are 0-1, expert 1's are 2-3; 4 marks a dropped choice, token 3 an empty slot.
+  // First choices (tokens 0, 1, 2) fill expert 0, then second choices expert 1: token 2 finds both full.
+  assert.deepEqual(plan.rows, [2, 2]);
   assert.deepEqual(Array.from(plan.slotToken), [0, 1, 0, 1]);
-  // First choices (tokens 0, 1, 2), then second choices: token 2 finds both experts full.
-  assert.deepEqual(Array.from(plan.choiceSlot), [0, 1, 4, 2, 3, 4]);
-  assert.deepEqual(Array.from(plan.kept), [1, 0, 1, 0, 0, 0, 0, 1, 0, 1, 0, 0]);
-  assert.equal(planRouting(probs, 3, 2, { topK: 2, capacityFactor: 0.5, drop: false }).capacity, 3);
+  // Each slot's gate: token · experts + expert.
+  assert.deepEqual(Array.from(plan.slotProb), [0, 2, 1, 3]);
+  const whole = planRouting(probs, 3, 2, { topK: 2, capacityFactor: 0.5, drop: false });
+  assert.equal(whole.capacity, 3);
+  assert.deepEqual(Array.from(whole.slotToken), [0, 1, 2, 0, 1, 2]);
+});
+
+test("planRouting: slots hold only kept assignments (an expert under its capacity is not padded), ties go to the lower expert", () => {
+  // Top-1, capacity ceil(1.25·4/2) = 3: expert 0 gets tokens 0, 2 and 3 (a tie), expert 1 token 1.
+  const probs = Float32Array.from([0.9, 0.1, 0.2, 0.8, 0.7, 0.3, 0.5, 0.5]);
+  const plan = planRouting(probs, 4, 2, { topK: 1, capacityFactor: 1.25, drop: true });
+  assert.equal(plan.capacity, 3);
+  assert.deepEqual(plan.rows, [3, 1]);
+  assert.deepEqual(Array.from(plan.slotToken), [0, 2, 3, 1]);
+  assert.deepEqual(Array.from(plan.slotProb), [0, 4, 6, 3]);
 });

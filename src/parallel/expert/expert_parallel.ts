@@ -1,4 +1,5 @@
-import { concat, slice } from "../../ops/layout.js";
+import { concat, slice, split } from "../../ops/layout.js";
+import { zeros } from "../../tensor/create.js";
 import type { ExpertRunner } from "../../nn/moe_routing.js";
 import { MixtureOfExperts } from "../../nn/moe.js";
 import type { Module } from "../../nn/module.js";
@@ -7,12 +8,41 @@ import type { Tensor } from "../../tensor/tensor.js";
 import type { ProcessGroup } from "../process_group.js";
 import { allToAllRegion } from "./all_to_all_region.js";
 
+/** Each expert's rows padded with zero rows to `capacity`: [experts · capacity, width]. */
+function padToCapacity(dispatched: Tensor, rows: readonly number[], capacity: number): Tensor {
+  const width = dispatched.shape[1]!;
+  const pieces = split(
+    dispatched,
+    rows.filter((n) => n > 0),
+  );
+  let next = 0;
+  const padded = rows.flatMap((n) => [
+    ...(n > 0 ? [pieces[next++]!] : []),
+    ...(n < capacity ? [zeros([capacity - n, width], { dtype: dispatched.dtype })] : []),
+  ]);
+  return concat(padded);
+}
+
+/** The inverse of padToCapacity: each expert's first `rows[e]` rows of its capacity. */
+function unpad(padded: Tensor, rows: readonly number[], capacity: number): Tensor {
+  // Pieces kept, padding, kept, padding, … with the empty ones left out.
+  const sizes = rows.flatMap((n) => [n, capacity - n]);
+  const pieces = split(
+    padded,
+    sizes.filter((n) => n > 0),
+  );
+  const kept = sizes.flatMap((n, i) => (n > 0 ? [i % 2 === 0] : []));
+  const mine = pieces.filter((_, i) => kept[i]);
+  return mine.length === 1 ? mine[0]! : concat(mine);
+}
+
 /**
  * An ExpertRunner for expert parallelism: the `experts` are split into equal consecutive blocks
- * over `group`, this rank running `local` (its block, in order). Every rank's dispatched rows go
- * to the experts' owners by an all-to-all, each owner runs its experts on the rows of every rank,
- * and a second all-to-all brings the outputs back. All ranks route the same number of tokens, so
- * every expert has the same capacity on every rank and the exchange has equal blocks: a batch
+ * over `group`, this rank running `local` (its block, in order). Every rank's dispatched rows,
+ * each expert's padded with zero rows to the capacity, go to the experts' owners by an
+ * all-to-all, each owner runs its experts on the rows of every rank, and a second all-to-all
+ * brings the outputs back (the padding is cut off). All ranks route the same number of tokens,
+ * so every expert has the same capacity on every rank and the exchange has equal blocks: a batch
  * where every token picks one expert changes what the rows hold, never their number.
  * @example moe.expertRunner = expertParallelRunner(myExperts.map((m) => (h) => m.forward(h)), 4, group);
  */
@@ -22,8 +52,8 @@ export function expertParallelRunner(local: readonly ((rows: Tensor) => Tensor)[
       `expert parallelism: ${experts} experts do not split into ${group.size} ranks of ${local.length} (experts must divide by the expert group's size)`,
     );
   }
-  return (dispatched, capacity) => {
-    const atOwners = allToAllRegion(dispatched, group);
+  return (dispatched, rows, capacity) => {
+    const atOwners = allToAllRegion(padToCapacity(dispatched, rows, capacity), group);
     // Block s holds rank s's rows for this rank's experts, expert j's at [(s·local + j)·capacity, +capacity).
     const outputs: Tensor[] = [];
     for (let s = 0; s < group.size; s++) {
@@ -32,7 +62,7 @@ export function expertParallelRunner(local: readonly ((rows: Tensor) => Tensor)[
         outputs.push(expert(slice(atOwners, 0, start, start + capacity)));
       }
     }
-    return allToAllRegion(concat(outputs), group);
+    return unpad(allToAllRegion(concat(outputs), group), rows, capacity);
   };
 }
 

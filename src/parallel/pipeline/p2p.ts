@@ -1,5 +1,6 @@
 import { DTYPES, type DType } from "../../tensor/dtype.js";
 import { fromTypedArray } from "../../tensor/create.js";
+import { formatShape } from "../../tensor/shape.js";
 import { Tensor } from "../../tensor/tensor.js";
 import type { ProcessGroup } from "../process_group.js";
 
@@ -7,13 +8,13 @@ import type { ProcessGroup } from "../process_group.js";
 const HEADER = 8;
 const DTYPE_NAMES = Object.keys(DTYPES) as DType[];
 
-/**
- * Sends a tensor of any shape and dtype to `peer`: a small header first (dtype and shape), so
- * the receiver allocates what comes without knowing it in advance, then the data. Each part is
- * a blocking send bounded by the group's timeout.
- * @example sendTensor(pipelineGroup, activation, next, tag);
- */
-export function sendTensor(group: ProcessGroup, tensor: Tensor, peer: number, tag: number): void {
+/** What a header announces: the dtype and shape of the tensors that follow it. */
+interface Layout {
+  dtype: DType;
+  shape: number[];
+}
+
+function sendHeader(group: ProcessGroup, tensor: Tensor, peer: number, tag: number): void {
   if (tensor.ndim > HEADER - 2) throw new RangeError(`pipeline: cannot pass a tensor of ${tensor.ndim} dimensions (at most ${HEADER - 2})`);
   const header = new Int32Array(HEADER);
   header.set([DTYPE_NAMES.indexOf(tensor.dtype), tensor.ndim, ...tensor.shape]);
@@ -23,6 +24,33 @@ export function sendTensor(group: ProcessGroup, tensor: Tensor, peer: number, ta
   } finally {
     headerTensor.dispose();
   }
+}
+
+function recvHeader(group: ProcessGroup, peer: number, tag: number): Layout {
+  const header = Tensor.empty([HEADER], "int32", "other");
+  try {
+    group.recv(header, peer, tag).wait();
+    const words = header.toHost() as Int32Array;
+    return { dtype: DTYPE_NAMES[words[0]!]!, shape: [...words.subarray(2, 2 + words[1]!)] };
+  } finally {
+    header.dispose();
+  }
+}
+
+function recvData(group: ProcessGroup, layout: Layout, peer: number, tag: number): Tensor {
+  const out = Tensor.empty(layout.shape, layout.dtype, "activation");
+  group.recv(out, peer, tag).wait();
+  return out;
+}
+
+/**
+ * Sends a tensor of any shape and dtype to `peer`: a small header first (dtype and shape), so
+ * the receiver allocates what comes without knowing it in advance, then the data. Each part is
+ * a blocking send bounded by the group's timeout.
+ * @example sendTensor(pipelineGroup, activation, next, tag);
+ */
+export function sendTensor(group: ProcessGroup, tensor: Tensor, peer: number, tag: number): void {
+  sendHeader(group, tensor, peer, tag);
   group.send(tensor, peer, tag).wait();
 }
 
@@ -31,17 +59,46 @@ export function sendTensor(group: ProcessGroup, tensor: Tensor, peer: number, ta
  * @example const input = recvTensor(pipelineGroup, previous, tag);
  */
 export function recvTensor(group: ProcessGroup, peer: number, tag: number): Tensor {
-  const header = Tensor.empty([HEADER], "int32", "other");
-  let dtype: DType, shape: number[];
-  try {
-    group.recv(header, peer, tag).wait();
-    const words = header.toHost() as Int32Array;
-    dtype = DTYPE_NAMES[words[0]!]!;
-    shape = [...words.subarray(2, 2 + words[1]!)];
-  } finally {
-    header.dispose();
+  return recvData(group, recvHeader(group, peer, tag), peer, tag);
+}
+
+/**
+ * The links (peer and tag) of one pipeline step, where every tensor on a link has the same
+ * dtype and shape (the micro-batches of a batch are equal): only a link's first tensor is
+ * preceded by its header, later ones are one message each. On the threads backend a lone
+ * message is posted without waiting for the receiver (a header and its data are a rendezvous:
+ * the data waits until the header is taken), so a stage does not wait at a tick's end for its
+ * neighbour to arrive. Both sides make a new StepLinks for each step, so they agree on which
+ * message is a link's first.
+ * @example const links = new StepLinks(group); links.send(activation, next, tag); const input = links.recv(previous, tag);
+ */
+export class StepLinks {
+  private readonly sent = new Map<string, Layout>();
+  private readonly received = new Map<string, Layout>();
+
+  constructor(private readonly group: ProcessGroup) {}
+
+  send(tensor: Tensor, peer: number, tag: number): void {
+    const link = `${peer}:${tag}`,
+      announced = this.sent.get(link);
+    if (!announced) {
+      sendHeader(this.group, tensor, peer, tag);
+      this.sent.set(link, { dtype: tensor.dtype, shape: [...tensor.shape] });
+    } else if (announced.dtype !== tensor.dtype || formatShape(announced.shape) !== formatShape(tensor.shape)) {
+      throw new RangeError(
+        `pipeline: a ${tensor.dtype} tensor of shape ${formatShape(tensor.shape)} on the link to rank ${peer} (tag ${tag}) after ${announced.dtype} ${formatShape(announced.shape)} in the same step (micro-batches must be equal)`,
+      );
+    }
+    this.group.send(tensor, peer, tag).wait();
   }
-  const out = Tensor.empty(shape, dtype, "activation");
-  group.recv(out, peer, tag).wait();
-  return out;
+
+  recv(peer: number, tag: number): Tensor {
+    const link = `${peer}:${tag}`;
+    let layout = this.received.get(link);
+    if (!layout) {
+      layout = recvHeader(this.group, peer, tag);
+      this.received.set(link, layout);
+    }
+    return recvData(this.group, layout, peer, tag);
+  }
 }

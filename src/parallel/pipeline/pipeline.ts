@@ -20,7 +20,7 @@ import { splitsOf } from "../tensor/parallel_module.js";
 import { fullShapes, gatheredState, loadPartState } from "../tensor/split_state.js";
 import type { StateReader, StrategyState } from "../state.js";
 import { type BatchCounts, type MicroBatchRun, optimizerStep, type Strategy } from "../strategy.js";
-import { recvTensor, sendTensor } from "./p2p.js";
+import { recvTensor, sendTensor, StepLinks } from "./p2p.js";
 import { balancedCut, checkCut, layersOf, measureLayerCosts, stageOf } from "./partition.js";
 import { type Action, planSchedule } from "./schedule.js";
 import type { PipelineOptions, TracedAction } from "./pipeline_options.js";
@@ -47,7 +47,8 @@ function take(map: Map<string, Tensor>, k: string, what: string): Tensor {
  * schedule's plan (schedule.ts), passing activations forward and their gradients back with
  * send/recv (the loss is computed on the last stage). The plan is simulated first (timeline.ts)
  * and run tick by tick: each rank exchanges the messages of each tick in the one order every
- * rank shares, so blocking sends cannot wait on each other, and every send and recv is bounded
+ * rank shares, so blocking sends cannot wait on each other (a link's dtype and shape go once a
+ * step, so a send is one message: StepLinks), and every send and recv is bounded
  * by the group's timeout, so a stage that stalls fails its neighbours with the op and the ranks
  * named, and them theirs.
  *
@@ -190,6 +191,7 @@ export class PipelineParallel implements Strategy {
       grads = new Map<string, Tensor>();
     let lossSum = 0;
     const last = this.virtualStages - 1;
+    const links = new StepLinks(this.group);
     const act = (a: Action): void => {
       const vs = a.chunk * this.stages + this.stage,
         k = key(vs, a.micro);
@@ -219,16 +221,16 @@ export class PipelineParallel implements Strategy {
     const exchange = (msg: Message): void => {
       const tag = (msg.from * 2 + (msg.kind === "backward" ? 1 : 0)) % 32768;
       if (msg.sender === this.stage) {
-        if (msg.kind === "forward") sendTensor(this.group, outputs.get(key(msg.from, msg.micro))!, msg.receiver, tag);
+        if (msg.kind === "forward") links.send(outputs.get(key(msg.from, msg.micro))!, msg.receiver, tag);
         else {
           const input = take(inputs, key(msg.from, msg.micro), "input");
           if (!input.grad) throw new Error(`pipeline: the input of virtual stage ${msg.from} got no gradient (its output does not depend on it)`);
-          sendTensor(this.group, input.grad, msg.receiver, tag);
+          links.send(input.grad, msg.receiver, tag);
           input.grad.dispose();
           input.dispose();
         }
       } else {
-        const received = recvTensor(this.group, msg.sender, tag);
+        const received = links.recv(msg.sender, tag);
         if (msg.kind === "forward") {
           received.requiresGrad = true;
           inputs.set(key(msg.from + 1, msg.micro), received);

@@ -111,7 +111,9 @@ test("pipeline of a deferred model on 2 and 4 threads: each rank materialises on
   }
 });
 
-test("1f1b's peak activation memory per stage stays at p micro-batches' worth while gpipe's grows with m", { timeout: 120_000 }, async () => {
+test("1f1b's peak activation memory per stage stays at p micro-batches' worth while gpipe's grows with m; a step sends each link's header once (m + 1 sends a stage)", {
+  timeout: 120_000,
+}, async () => {
   const memoryCase = (schedule: "gpipe" | "1f1b", m: number): PipelineCase => ({
     pipeline: 2,
     schedule,
@@ -128,6 +130,13 @@ test("1f1b's peak activation memory per stage stays at p micro-batches' worth wh
     const [one, oneF1B, gpipe] = r.map((x) => x.peakActivation) as [number, number, number];
     assert.ok(oneF1B <= 2 * one, `stage ${stage}: 1f1b m=8 peak ${oneF1B} B > 2 × one micro-batch's ${one} B`);
     assert.ok(gpipe >= 4 * one, `stage ${stage}: gpipe m=8 peak ${gpipe} B < 4 × one micro-batch's ${one} B`);
+    // Stage 0 sends m activations, stage 1 m gradients, on one link each: a header per message
+    // (2m sends) would make every send wait for its receiver.
+    assert.deepEqual(
+      r.map((x) => x.sends),
+      [2, 9, 9],
+      `stage ${stage}: sends for 1f1b m=1, 1f1b m=8, gpipe m=8`,
+    );
   }
 });
 

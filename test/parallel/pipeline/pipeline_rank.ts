@@ -13,6 +13,7 @@ import { slice } from "../../../src/ops/layout.js";
 import { crossEntropy } from "../../../src/ops/loss.js";
 import { clipGradNorm } from "../../../src/optim/clip.js";
 import { AdamW } from "../../../src/optim/adamw.js";
+import { CountingGroup } from "../../../src/parallel/counting_group.js";
 import { DeviceMesh, meshShape } from "../../../src/parallel/mesh.js";
 import { PipelineParallel } from "../../../src/parallel/pipeline/pipeline.js";
 import type { ScheduleName } from "../../../src/parallel/pipeline/schedule.js";
@@ -56,6 +57,8 @@ export interface PipelineCaseResult {
   grads: Record<string, [number[], number[]]>;
   params: Record<string, [number[], number[]]>;
   peakActivation: number;
+  /** Sends this rank made on the pipeline group (headers and data). */
+  sends: number;
   cut: number[];
   /** After the first step: [the tracker's parameter bytes of the pipeline's model, its stage's tensors' bytes, the whole model's]. */
   stageBytes: [number, number, number];
@@ -83,7 +86,8 @@ function runCase(group: ProcessGroup, c: PipelineCase): PipelineCaseResult {
   const hyper = { lr: 3e-3, weightDecay: 0.1, betas: [0.9, 0.99] as [number, number] };
   const refOpt = new AdamW(ref.parameters(), hyper),
     opt = new AdamW(model.parameters(), hyper);
-  const pipe = new PipelineParallel(model, mesh.groups.pipeline, {
+  const pipelineGroup = new CountingGroup(mesh.groups.pipeline);
+  const pipe = new PipelineParallel(model, pipelineGroup, {
     schedule: c.schedule,
     microBatches: c.microBatches,
     ...(c.virtualStages ? { virtualStages: c.virtualStages } : {}),
@@ -98,6 +102,7 @@ function runCase(group: ProcessGroup, c: PipelineCase): PipelineCaseResult {
     grads: {},
     params: {},
     peakActivation: 0,
+    sends: 0,
     cut: [],
     stageBytes: [0, 0, 0],
   };
@@ -129,6 +134,7 @@ function runCase(group: ProcessGroup, c: PipelineCase): PipelineCaseResult {
     }
     if (c.memoryOnly) {
       out.peakActivation = memory.report().peak.activation;
+      out.sends = pipelineGroup.counts.send.calls;
       return out;
     }
     const mean = tensor([value]);

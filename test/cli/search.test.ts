@@ -1,0 +1,102 @@
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, test } from "node:test";
+
+import { exitCodeFor } from "../../src/cli/errors.js";
+import { turbineProgram } from "../../src/cli/program.js";
+import { repoRoot } from "../helpers/paths.js";
+import { writeTinyFashion } from "../helpers/tiny_fashion.js";
+
+const cli = join(repoRoot(), "dist", "src", "cli", "main.js");
+const tmp = mkdtempSync(join(tmpdir(), "turbine-search-cli-"));
+after(() => rmSync(tmp, { recursive: true, force: true }));
+const root = writeTinyFashion(join(tmp, "fashion"), { train: 256, test: 100 });
+const config = join(tmp, "tiny.json");
+writeFileSync(
+  config,
+  JSON.stringify({
+    model: { kind: "mlp", hidden: [8] },
+    data: { kind: "fashion-mnist", root, batchSize: 32, evalBatchSize: 100, cache: "none" },
+    train: { steps: 6 },
+  }),
+);
+const space = join(tmp, "space.yaml");
+writeFileSync(space, "optimizer.lr: { loguniform: [1.0e-3, 1.0e-1] }\n");
+
+test("bad input ends in exit 2 with one line: missing or malformed space, unknown field, bad scheduler", async () => {
+  writeFileSync(join(tmp, "bad.yaml"), "optimizer.lr: [1, 2\n");
+  writeFileSync(join(tmp, "unknown.yaml"), "optimizer.rate: { uniform: [0, 1] }\n");
+  const cases: [string[], RegExp][] = [
+    [["--space", join(tmp, "missing.yaml")], /missing\.yaml: cannot read it/],
+    [["--space", join(tmp, "bad.yaml")], /bad\.yaml: not valid YAML/],
+    [["--space", join(tmp, "unknown.yaml")], /optimizer\.rate: unknown field/],
+    [["--space", space, "--scheduler", "bohb"], /--scheduler.*bohb.*random, asha, hyperband, pbt/],
+    [["--space", space, "--metric", "accuracy", "--set", "model.kind=gpt"], /./],
+    [[], /--space/],
+  ];
+  for (const [args, pattern] of cases) {
+    await assert.rejects(turbineProgram().parseAsync(["search", config, "--out", join(tmp, "never"), ...args], { from: "user" }), (e: Error) => {
+      assert.equal(exitCodeFor(e), 2, `${args.join(" ")}: ${e.stack}`);
+      assert.match(e.message, pattern);
+      assert.doesNotMatch(e.message, /\n/);
+      return true;
+    });
+  }
+  assert.ok(!existsSync(join(tmp, "never")), "nothing was written");
+});
+
+/** Runs `turbine search` as a child process; `onLog` sees search.jsonl after each poll and may kill it. */
+function search(args: string[], onLog?: (text: string, kill: () => void) => void): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [cli, "search", config, "--space", space, ...args], { cwd: tmp });
+    let stdout = "",
+      stderr = "";
+    child.stdout.on("data", (d) => void (stdout += d));
+    child.stderr.on("data", (d) => void (stderr += d));
+    const log = join(tmp, "out", "search.jsonl");
+    const poll = onLog ? setInterval(() => existsSync(log) && onLog(readFileSync(log, "utf8"), () => child.kill("SIGKILL")), 20) : null;
+    child.on("close", (code) => {
+      if (poll) clearInterval(poll);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+test("a search killed mid-way continues without rerunning a finished segment, and ends with its table", { timeout: 600_000 }, async () => {
+  const args = ["--trials", "4", "--scheduler", "asha", "--min-steps", "2", "--out", join(tmp, "out")];
+  let before = "";
+  const killed = await search(args, (text, kill) => {
+    if (before === "" && text.split("\n").filter((l) => l.includes('"event":"result"')).length >= 2) {
+      before = text;
+      kill();
+    }
+  });
+  assert.equal(killed.code, null, `killed: ${killed.stderr}`);
+  const finishedBefore = before
+    .split("\n")
+    .filter((l) => l.includes('"event":"result"'))
+    .map((l) => JSON.parse(l).job);
+  const resumed = await search(args);
+  assert.equal(resumed.code, 0, resumed.stderr);
+  assert.match(resumed.stderr, /continuing the search .*: \d+ segments done/);
+  assert.match(resumed.stdout, /^trial\s+optimizer\.lr\s+steps\s+loss\s+accuracy\s+status/);
+  assert.match(resumed.stdout, /best: trial \d+; train it again with: turbine train /);
+  const events = readFileSync(join(tmp, "out", "search.jsonl"), "utf8")
+    .split("\n")
+    .filter((l) => l.startsWith("{"))
+    .map((l) => JSON.parse(l));
+  const key = (job: { trial: number; toStep: number }): string => `${job.trial}→${job.toStep}`;
+  const count = (kind: string, k: string): number => events.filter((e) => e.event === kind && key(e.job) === k).length;
+  for (const job of finishedBefore) {
+    assert.equal(count("start", key(job)), 1, `segment ${key(job)} finished before the kill was started again`);
+    assert.equal(count("result", key(job)), 1);
+  }
+  // Every segment handed out has exactly one result; ASHA on 4 trials with rungs 2, 6: 4 first rungs, 1 promotion.
+  const starts = events.filter((e) => e.event === "start").map((e) => key(e.job));
+  assert.equal(new Set(starts).size, starts.length);
+  for (const k of starts) assert.equal(count("result", k), 1, `segment ${k}`);
+  assert.equal(starts.length, 5);
+});
