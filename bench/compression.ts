@@ -4,7 +4,9 @@
  * --gpt-steps steps, validation loss) trained through `turbine launch -n 2`, with the bytes each
  * rank sent per step (`comm_bytes`) and their ratio to uncompressed DDP. Issue 18's targets: each
  * compressor within 0.5 points of the uncompressed mlp accuracy and 2% of the gpt's validation
- * loss; bytes bf16 2×, topk ≥ 20×, powersgd rank 4 ≥ 30×, onebit ≥ 25×.
+ * loss; bytes bf16 2×, topk ≥ 20×, powersgd rank 4 ≥ 30×, onebit ≥ 25×. The onebitadam row is 1-bit
+ * Adam (AdamW for --freeze-step steps, then the compressed momentum): its bytes are the run's
+ * average, warm-up included.
  *
  *   node dist/bench/compression.js --mlp-epochs 2 --gpt-steps 500
  *
@@ -16,8 +18,9 @@ import { packageRoot } from "../src/package_root.js";
 import { runJson } from "./compare.js";
 import { benchOptions, report } from "./harness.js";
 
-const { ints, json } = benchOptions("compression", { "mlp-epochs": 2, "mlp-steps": 0, "gpt-steps": 500, "threads-per-worker": 1 });
-const KINDS = ["none", "bf16", "topk", "powersgd", "onebit"] as const;
+const { ints, json } = benchOptions("compression", { "mlp-epochs": 2, "mlp-steps": 0, "gpt-steps": 500, "threads-per-worker": 1, "freeze-step": 100 });
+/** The compressors, and 1-bit Adam (optimizer onebitadam, uncompressed for --freeze-step steps). */
+const KINDS = ["none", "bf16", "topk", "powersgd", "onebit", "onebitadam"] as const;
 const cli = join(packageRoot(), "dist", "src", "cli", "main.js");
 
 interface Summary {
@@ -28,7 +31,8 @@ interface Summary {
 
 function train(example: string, kind: string, extra: string[]): Summary {
   const args = [cli, "launch", "-n", "2", "--threads-per-worker", String(ints["threads-per-worker"]), "--", "train", join(packageRoot(), "examples", example)];
-  const sets = [`parallel.compression.kind=${kind}`, "checkpoint.atEnd=false", `outDir=${join(packageRoot(), "runs", "bench-compression")}`, ...extra];
+  const method = kind === "onebitadam" ? ["optimizer.kind=onebitadam", `optimizer.freezeStep=${ints["freeze-step"]}`] : [`parallel.compression.kind=${kind}`];
+  const sets = [...method, "checkpoint.atEnd=false", `outDir=${join(packageRoot(), "runs", "bench-compression")}`, ...extra];
   return runJson(process.execPath, [...args, ...sets.flatMap((s) => ["--set", s]), "--no-progress", "--json"]) as unknown as Summary;
 }
 

@@ -4,9 +4,11 @@
  * micro-batches. Per step, a stage's idle share = 1 − its busy time (the sum of its actions'
  * durations, from timestamps) / the step's span (first action start on any stage to last end on
  * any stage); send/recv waits count as idle. The plan's share is (p−1)/(m+p−1) (gpipe, 1f1b).
- * Each stage needs a core of its own for the figures to mean anything.
+ * Each stage needs a core of its own for the figures to mean anything. `--spinUs N`: how long
+ * the ranks' waits spin before sleeping, in microseconds (default: the threads backend's choice,
+ * 250 where every stage has a core; `--spinUs 1` is about the old sleep-at-once).
  *
- *   node dist/bench/pipeline.js --stages 2 --steps 10 [--width 1024 --rows 64 --layers 4] [--json]
+ *   node dist/bench/pipeline.js --stages 2 --steps 10 [--width 1024 --rows 64 --layers 4] [--spinUs N] [--json]
  */
 import { planSchedule, type ScheduleName } from "../src/parallel/pipeline/schedule.js";
 import { idleShares, simulate } from "../src/parallel/pipeline/timeline.js";
@@ -14,7 +16,8 @@ import { startThreads } from "../src/parallel/threads/spawn.js";
 import { benchOptions, median, report } from "./harness.js";
 import type { PipelineBenchArgs, StageTimes } from "./pipeline_rank.js";
 
-const { ints, json } = benchOptions("pipeline", { stages: 2, steps: 10, warmup: 2, width: 1024, rows: 64, layers: 4 });
+// spinUs 0 (not given): the backend's default.
+const { ints, json } = benchOptions("pipeline", { stages: 2, steps: 10, warmup: 2, width: 1024, rows: 64, layers: 4, spinUs: 0 });
 const rows: Record<string, unknown>[] = [];
 for (const schedule of ["gpipe", "1f1b"] as ScheduleName[]) {
   for (const m of [1, 4, 8]) {
@@ -27,7 +30,13 @@ for (const schedule of ["gpipe", "1f1b"] as ScheduleName[]) {
       warmup: ints.warmup,
       steps: ints.steps,
     };
-    const job = startThreads({ size: ints.stages, threadsPerWorker: 1, module: new URL("./pipeline_rank.js", import.meta.url), args });
+    const job = startThreads({
+      size: ints.stages,
+      threadsPerWorker: 1,
+      module: new URL("./pipeline_rank.js", import.meta.url),
+      args,
+      ...(ints.spinUs > 0 ? { spinMs: ints.spinUs / 1000 } : {}),
+    });
     const stages = (await job.done).map((o) => {
       if (!o.ok) throw o.error;
       return o.result as StageTimes;

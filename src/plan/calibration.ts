@@ -5,7 +5,7 @@ import { dirname, join } from "node:path";
 import { kernels } from "../backends/index.js";
 import { cacheDir } from "../data/cache.js";
 import type { Link, Machine, Precision } from "./cluster.js";
-import { measureDisk, measureKernels, measureThreadsLink, measureZero3Unit, type KernelRates } from "./measure.js";
+import { measureContention, measureDisk, measureKernels, measureThreadsLink, measureZero3Unit, type KernelRates } from "./measure.js";
 
 /** This machine's measured figures, cached per CPU model (`turbine plan --calibrate`). */
 export interface Calibration {
@@ -19,6 +19,8 @@ export interface Calibration {
   byThreads: Record<string, KernelRates>;
   /** The threads backend's all-reduce between 2 ranks of this machine, as a ring's per-link latency and bandwidth. */
   threadsLink: Link;
+  /** How much 2 ranks of 1 thread slow each other on this machine: compute-bound and memory-bound kernels' seconds together over alone. */
+  contention: { compute: number; memory: number };
   /** Seconds per ZeRO-3 unit and accumulation step beyond its bytes (its gathers' and reduce-scatter's framework cost), 2 ranks. */
   zero3Unit: number;
   /** Bytes per second written and read back through a file (disk offload). */
@@ -64,6 +66,8 @@ export async function calibrate(log: (line: string) => void = () => {}, path: st
   }
   log("calibrating the threads backend's all-reduce (2 ranks)");
   const threadsLink = await measureThreadsLink();
+  log("calibrating how ranks slow each other (2 ranks)");
+  const contention = await measureContention();
   log("calibrating ZeRO-3's cost per unit (2 ranks)");
   const zero3Unit = await measureZero3Unit();
   log("calibrating file bandwidth (disk offload)");
@@ -76,6 +80,7 @@ export async function calibrate(log: (line: string) => void = () => {}, path: st
     measured: new Date().toISOString(),
     byThreads,
     threadsLink,
+    contention,
     zero3Unit,
     diskBandwidth: measureDisk(dir),
   };
@@ -98,8 +103,9 @@ function interpolate(points: readonly { size: number; flops: number }[], size: n
 /**
  * This machine as `ranks` ranks of the threads backend: each rank gets cores / ranks OpenMP
  * threads (at least 1; with more ranks than cores they share the cores, so each gets that share
- * of one thread's rate), its kernels at the calibrated rates for that thread count, and the
- * calibrated all-reduce link between ranks.
+ * of one thread's rate), its kernels at the calibrated rates for that thread count, slowed by
+ * the measured contention of ranks beside each other (compute-bound and memory-bound kernels
+ * apart), and the calibrated all-reduce link between ranks.
  *
  * @example const machine = calibratedMachine(loadCalibration()!, 2);
  */
@@ -111,20 +117,24 @@ export function calibratedMachine(c: Calibration, ranks: number): Machine {
   const rates = c.byThreads[String(Math.max(1, ...measured))]!;
   // Oversubscribed: ranks × 1 thread on fewer cores.
   const share = Math.min(1, c.cores / (ranks * threads));
+  // Ranks beside each other share caches, memory bandwidth and the clock.
+  const compute = ranks > 1 ? share / c.contention.compute : share;
+  const memory = ranks > 1 ? share / c.contention.memory : share;
   const matmul = (p: Precision): { size: number; flops: number }[] => (p === "float32" ? rates.matmul.float32 : rates.matmul.bfloat16);
   return {
     source: `calibrated on ${c.cpu} (${c.cores} cores, ${c.measured.slice(0, 10)}), ${threads} thread${threads > 1 ? "s" : ""} per rank`,
     nodes: 1,
     devicesPerNode: ranks,
     memoryPerDevice: null,
-    matmulFlops: (p, size) => share * interpolate(matmul(p), size),
+    matmulFlops: (p, size) => compute * interpolate(matmul(p), size),
     matmulBackward: rates.matmulBackward,
-    attentionFlops: (p) => share * (p === "float32" ? rates.attention.float32 : rates.attention.bfloat16),
-    elementwise: { forward: share * rates.elementwise.forward, training: share * rates.elementwise.training },
-    normalization: { forward: share * rates.normalization.forward, training: share * rates.normalization.training },
-    optimizerRate: share * rates.optimizer,
+    attentionFlops: (p, context) => compute * interpolate(p === "float32" ? rates.attention.float32 : rates.attention.bfloat16, context),
+    attentionBackward: rates.attentionBackward,
+    elementwise: { forward: memory * rates.elementwise.forward, training: memory * rates.elementwise.training },
+    normalization: { forward: memory * rates.normalization.forward, training: memory * rates.normalization.training },
+    optimizerRate: memory * rates.optimizer,
     optimizerCall: rates.optimizerCall / share,
-    clipRate: share * rates.clip,
+    clipRate: memory * rates.clip,
     clipCall: rates.clipCall / share,
     kernelCall: rates.kernelCall / share,
     autogradCall: rates.autogradCall / share,

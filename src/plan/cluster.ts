@@ -29,8 +29,10 @@ export interface Machine {
   matmulFlops(precision: Precision, size: number): number;
   /** Seconds of a matrix product's backward (its input's and its weight's gradients) per second of its forward: 2 at an even rate. */
   matmulBackward: number;
-  /** FLOP/s of one rank's fused attention (its backward: two forwards). */
-  attentionFlops(precision: Precision): number;
+  /** FLOP/s of one rank's fused attention forward by compute precision and context length (short contexts run below the peak rate). */
+  attentionFlops(precision: Precision, context: number): number;
+  /** Seconds of attention's backward per second of its forward: 2 at an even rate. */
+  attentionBackward: number;
   /** Output elements per second of one rank's element-wise kernels: forward alone, and forward with its backward. */
   elementwise: PassRates;
   /** Elements per second of one rank's row normalizations (LayerNorm, softmax): forward alone, and forward with backward. */
@@ -154,6 +156,7 @@ export function clusterMachine(c: ClusterDescription, source: string): Machine {
     matmulFlops: (p) => c.efficiency * peak(p),
     matmulBackward: 2,
     attentionFlops: (p) => c.efficiency * peak(p),
+    attentionBackward: 2,
     elementwise: passRates(c.memoryBandwidth, ELEMENTWISE_ACCESSES),
     normalization: passRates(c.memoryBandwidth, NORMALIZATION_ACCESSES),
     optimizerRate: c.memoryBandwidth / ADAMW_BYTES,

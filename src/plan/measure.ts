@@ -11,6 +11,7 @@ import { linear, matmul } from "../ops/matmul.js";
 import { layerNorm } from "../ops/norm.js";
 import { AdamW } from "../optim/adamw.js";
 import { clipGradNorm } from "../optim/clip.js";
+import { kernels } from "../backends/index.js";
 import { startThreads } from "../parallel/threads/spawn.js";
 import { ones } from "../tensor/create.js";
 import { randn } from "../tensor/random.js";
@@ -23,8 +24,10 @@ export interface KernelRates {
   matmul: { float32: { size: number; flops: number }[]; bfloat16: { size: number; flops: number }[] };
   /** A Linear's backward seconds (input and weight gradients) per second of its forward (2048 × 256 · 256 × 256, autograd). */
   matmulBackward: number;
-  /** FLOP/s of the fused causal attention forward (T = 256, width 256, 4 heads). */
-  attention: { float32: number; bfloat16: number };
+  /** FLOP/s of the fused causal attention forward (width 256, 4 heads) per compute dtype, by context length T. */
+  attention: { float32: { size: number; flops: number }[]; bfloat16: { size: number; flops: number }[] };
+  /** Attention's backward seconds per second of its forward (T = 256, autograd). */
+  attentionBackward: number;
   /** Output elements per second of an add of two 2048 × 256 tensors: forward, and forward with backward (autograd). */
   elementwise: PassRates;
   /** Elements per second of a LayerNorm of 2048 rows of 256: forward, and forward with backward (autograd). */
@@ -43,14 +46,15 @@ export interface KernelRates {
 }
 
 /**
- * The seconds fn takes when the machine lets it: the 25th percentile of repeated calls lasting
- * about `seconds` in all (at least 8), after two warm-up calls. A quantile below the median
+ * The seconds fn takes when the machine lets it: the `quantile` (default the 25th percentile;
+ * 0: the fastest) of repeated calls lasting about `seconds` in all (at least 8), after two
+ * warm-up calls. A quantile below the median
  * leaves out the calls another process slowed down, so a calibration on a busy machine still
  * says what the kernels can do.
  *
  * @example fastSeconds(() => matmul(a, b).dispose())   // 0.0021
  */
-export function fastSeconds(fn: () => void, seconds = 0.1): number {
+export function fastSeconds(fn: () => void, seconds = 0.1, quantile = 0.25): number {
   fn();
   fn();
   const samples: number[] = [];
@@ -61,7 +65,7 @@ export function fastSeconds(fn: () => void, seconds = 0.1): number {
     samples.push((performance.now() - t0) / 1000);
   }
   samples.sort((a, b) => a - b);
-  return samples[Math.floor(samples.length / 4)]!;
+  return samples[Math.floor(samples.length * quantile)]!;
 }
 
 const disposing = (make: () => Tensor) => (): void => make().dispose();
@@ -78,30 +82,41 @@ function matmulRates(dtype: "float32" | "bfloat16"): { size: number; flops: numb
   });
 }
 
-function attentionRate(dtype: "float32" | "bfloat16"): number {
-  const [batch, T, d] = [4, 256, 256];
-  const qkv32 = randn([batch, T, 3 * d]);
-  const qkv = dtype === "float32" ? qkv32 : cast(qkv32, dtype);
-  const seconds = fastSeconds(disposing(() => causalSelfAttention(qkv, 4)));
-  for (const t of new Set([qkv, qkv32])) t.dispose();
-  return (2 * batch * T * T * d) / seconds;
+/** FLOP/s of the causal attention forward at each context length (2048 tokens of width 256, 4 heads, in batches of 2048 / T). */
+function attentionRates(dtype: "float32" | "bfloat16"): { size: number; flops: number }[] {
+  return [64, 256, 1024].map((T) => {
+    const [batch, d] = [2048 / T, 256];
+    const qkv32 = randn([batch, T, 3 * d]);
+    const qkv = dtype === "float32" ? qkv32 : cast(qkv32, dtype);
+    const seconds = fastSeconds(disposing(() => causalSelfAttention(qkv, 4)));
+    for (const t of new Set([qkv, qkv32])) t.dispose();
+    return { size: T, flops: (2 * batch * T * T * d) / seconds };
+  });
 }
 
 /** Seconds of fn's forward alone and with backward from its output (a gradient of ones), its inputs' gradients dropped after each. */
-function passSeconds(inputs: Tensor[], fn: () => Tensor): { forward: number; training: number } {
+function passSeconds(inputs: Tensor[], fn: () => Tensor, quantile = 0.25): { forward: number; training: number } {
   const probe = noGrad(fn);
   const seed = ones(probe.shape);
   probe.dispose();
-  const forward = fastSeconds(disposing(() => noGrad(fn)));
-  const training = fastSeconds(() => {
-    const y = fn();
-    backward(y, seed);
-    y.dispose();
-    for (const t of inputs) {
-      t.grad?.dispose();
-      t.grad = null;
-    }
-  });
+  const forward = fastSeconds(
+    disposing(() => noGrad(fn)),
+    0.1,
+    quantile,
+  );
+  const training = fastSeconds(
+    () => {
+      const y = fn();
+      backward(y, seed);
+      y.dispose();
+      for (const t of inputs) {
+        t.grad?.dispose();
+        t.grad = null;
+      }
+    },
+    0.1,
+    quantile,
+  );
   seed.dispose();
   return { forward, training };
 }
@@ -111,9 +126,27 @@ const leaf = (shape: number[]): Tensor => randn(shape, { requiresGrad: true });
 /** A Linear's backward over its forward, both with autograd on (the forward records its node as in training). */
 function matmulBackwardRatio(): number {
   const [x, w] = [leaf([2048, 256]), leaf([256, 256])];
-  const forward = fastSeconds(disposing(() => linear(x, w)));
-  const { training } = passSeconds([x, w], () => linear(x, w));
+  // Ratios from the fastest calls: a call another process slowed would skew one side only.
+  const forward = fastSeconds(
+    disposing(() => linear(x, w)),
+    0.1,
+    0,
+  );
+  const { training } = passSeconds([x, w], () => linear(x, w), 0);
   for (const t of [x, w]) t.dispose();
+  return Math.max(training - forward, 0) / forward;
+}
+
+/** Attention's backward over its forward at T = 256, both with autograd on. */
+function attentionBackwardRatio(): number {
+  const qkv = leaf([8, 256, 3 * 256]);
+  const forward = fastSeconds(
+    disposing(() => causalSelfAttention(qkv, 4)),
+    0.1,
+    0,
+  );
+  const { training } = passSeconds([qkv], () => causalSelfAttention(qkv, 4), 0);
+  qkv.dispose();
   return Math.max(training - forward, 0) / forward;
 }
 
@@ -162,7 +195,8 @@ function parameterPass(make: (params: Tensor[]) => () => void): { rate: number; 
 
 /**
  * Times the kernel classes the step-time model adds up, on the current OpenMP thread count:
- * matrix products at three sizes and a Linear's backward against its forward, attention,
+ * matrix products at three sizes and a Linear's backward against its forward, attention at
+ * three context lengths and its backward against its forward,
  * element-wise ops and LayerNorm forward and backward, AdamW's step and gradient clipping per
  * element and per tensor, and the fixed cost of an op call alone and in training.
  *
@@ -183,7 +217,8 @@ export function measureKernels(): KernelRates {
   return {
     matmul: { float32: matmulRates("float32"), bfloat16: matmulRates("bfloat16") },
     matmulBackward: matmulBackwardRatio(),
-    attention: { float32: attentionRate("float32"), bfloat16: attentionRate("bfloat16") },
+    attention: { float32: attentionRates("float32"), bfloat16: attentionRates("bfloat16") },
+    attentionBackward: attentionBackwardRatio(),
     ...memoryBoundRates(),
     optimizer: adamw.rate,
     optimizerCall: adamw.call,
@@ -211,6 +246,48 @@ export async function measureThreadsLink(): Promise<Link> {
   const latency = small / 2;
   const bandwidth = (16 << 20) / Math.max(large - 2 * latency, 1e-9);
   return { latency, bandwidth };
+}
+
+/** Seconds per call of a matrix product (2048 × 256 · 256 × 256) and of an add of 1M elements; `between` runs before each (a barrier when ranks probe together). */
+export function contentionProbe(between: () => void = () => {}): { compute: number; memory: number } {
+  const [a, b, x, y] = [randn([2048, 256]), randn([256, 256]), randn([1 << 20]), randn([1 << 20])];
+  between();
+  const compute = fastSeconds(
+    disposing(() => matmul(a, b)),
+    0.2,
+  );
+  between();
+  const memory = fastSeconds(
+    disposing(() => add(x, y)),
+    0.2,
+  );
+  for (const t of [a, b, x, y]) t.dispose();
+  return { compute, memory };
+}
+
+/**
+ * How much ranks sharing this machine slow each other (shared caches, memory bandwidth, clock):
+ * a matrix product's and an add's seconds on one thread while another rank runs the same, over
+ * their seconds alone, at least 1.
+ *
+ * @example const { compute, memory } = await measureContention();   // { compute: 1.1, memory: 1.4 }
+ */
+export async function measureContention(): Promise<{ compute: number; memory: number }> {
+  const before = kernels.getNumThreads();
+  kernels.setNumThreads(1);
+  let alone: { compute: number; memory: number };
+  try {
+    alone = contentionProbe();
+  } finally {
+    kernels.setNumThreads(before);
+  }
+  const job = startThreads({ size: 2, module: new URL("./contention_rank.js", import.meta.url), threadsPerWorker: 1 });
+  const together = (await job.done).map((outcome) => {
+    if (!outcome.ok) throw outcome.error;
+    return outcome.result as { compute: number; memory: number };
+  });
+  const slowest = (key: "compute" | "memory"): number => Math.max(...together.map((t) => t[key]));
+  return { compute: Math.max(1, slowest("compute") / alone.compute), memory: Math.max(1, slowest("memory") / alone.memory) };
 }
 
 /**

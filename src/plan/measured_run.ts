@@ -48,6 +48,7 @@ export function measureRun(config: Config, group: ProcessGroup | undefined, opti
       eval: options.validate ? parts.eval : undefined,
       accumulate: config.train.accumulate,
       clipGradNorm: config.train.clipGradNorm,
+      compile: config.train.compile ? { cacheSize: config.train.compileCacheSize } : null,
       strategy,
     });
     trainer.fit({ steps: options.warmup });

@@ -38,6 +38,8 @@ export interface LayerDescription {
   matmulSize: number;
   /** Forward FLOPs per sample of attention's score and value products (split by heads). */
   attentionFlops: number;
+  /** Tokens each attention attends over (the context): short ones run below the peak rate. */
+  attentionContext: number;
   /** Elements per sample that forward's element-wise ops (activations, residual adds, biases, pooling) write. */
   elementwise: number;
   /** Elements per sample of the rows forward normalizes (LayerNorm's, the loss's softmax): a reduction pass and a backward of three. */
@@ -115,6 +117,7 @@ function layer(name: string, fields: Partial<LayerDescription>): LayerDescriptio
     matmulFlops: 0,
     matmulSize: 1,
     attentionFlops: 0,
+    attentionContext: 1,
     elementwise: 0,
     normalized: 0,
     tensorExchanges: 0,
@@ -153,6 +156,7 @@ function gptLayers(m: Extract<Config["model"], { kind: "gpt" }>, vocab: number):
     matmulSize: d,
     // Causal: half of the T × T scores, for QKᵀ and for the product with V.
     attentionFlops: 2 * T * T * d,
+    attentionContext: T,
     // The two residual adds and the MLP's GELU; the two LayerNorms.
     elementwise: 2 * T * d + 4 * T * d,
     normalized: 2 * T * d,

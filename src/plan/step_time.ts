@@ -56,15 +56,17 @@ interface StageRun {
 /**
  * Forward + backward seconds of one layer per sample, by kernel class: matrix products at the
  * measured forward rate for the width, their backward at `matmulBackward` times that; attention
- * (backward: two forwards); element-wise kernels and row normalizations at their own measured
- * rates (memory bandwidth, not FLOPs, bounds them, and tensor parallelism does not split the
- * residual stream they run on). Checkpointing adds one more forward of each.
+ * at the rate for its context, its backward at `attentionBackward` times that; element-wise
+ * kernels and row normalizations at their own measured rates (memory bandwidth, not FLOPs,
+ * bounds them, and tensor parallelism does not split the residual stream they run on).
+ * Checkpointing adds one more forward of each.
  */
 export function layerSeconds(layer: LayerDescription, tensor: number, precision: Precision, machine: Machine): number {
   const products = layer.matmulFlops / machine.matmulFlops(precision, layer.matmulSize) / tensor;
-  const attention = layer.attentionFlops / machine.attentionFlops(precision) / tensor;
+  const attention = layer.attentionFlops === 0 ? 0 : layer.attentionFlops / machine.attentionFlops(precision, layer.attentionContext) / tensor;
   const { elementwise: e, normalization: n } = machine;
-  const training = products * (1 + machine.matmulBackward) + 3 * attention + layer.elementwise / e.training + layer.normalized / n.training;
+  const training =
+    products * (1 + machine.matmulBackward) + attention * (1 + machine.attentionBackward) + layer.elementwise / e.training + layer.normalized / n.training;
   const recompute = layer.checkpointed ? products + attention + layer.elementwise / e.forward + layer.normalized / n.forward : 0;
   return training + recompute;
 }

@@ -135,10 +135,10 @@ const fashionMnist = z
 const optimizer = z
   .strictObject({
     kind: z
-      .enum(["sgd", "adam", "adamw", "lamb", "lion", "muon"])
+      .enum(["sgd", "adam", "adamw", "lamb", "lion", "muon", "onebitadam"])
       .default("adamw")
       .describe(
-        "the optimizer: lamb (Adam direction scaled per tensor by ‖w‖/‖update‖, for large batches), lion (sign of interpolated momentum, one state buffer; lr 3–10× below AdamW's), muon (orthogonalised momentum for hidden matrices, by Newton–Schulz in bf16 under bf16 autocast; AdamW for embeddings, the output head, biases and norms); lamb and muon need whole parameters, so not with parallel.zero ≥ 1 or parallel.tensor > 1",
+        "the optimizer: lamb (Adam direction scaled per tensor by ‖w‖/‖update‖, for large batches), lion (sign of interpolated momentum, one state buffer; lr 3–10× below AdamW's), muon (orthogonalised momentum for hidden matrices, by Newton–Schulz in bf16 under bf16 autocast; AdamW for embeddings, the output head, biases and norms), onebitadam (1-bit Adam: AdamW for freezeStep steps, then the variance frozen and the momentum averaged over the ranks as signs and scales, about 32× fewer bytes; data parallel, zero 0); lamb and muon need whole parameters, so not with parallel.zero ≥ 1 or parallel.tensor > 1",
       ),
     lr: positive().default(1e-3).describe("peak learning rate (muon: of the orthogonalised matrices, e.g. 0.02)"),
     weightDecay: z
@@ -157,6 +157,11 @@ const optimizer = z
     dampening: z.number().min(0).max(1).optional().describe("SGD dampening (default 0)"),
     nesterov: z.boolean().optional().describe("Nesterov momentum: SGD (default false), Muon (default true)"),
     adamLr: positive().optional().describe("Muon: peak learning rate of the parameters it hands to AdamW (default 3e-4)"),
+    freezeStep: int(1)
+      .optional()
+      .describe(
+        "onebitadam: steps of plain AdamW (full-precision gradient all-reduce) before the variance freezes and the momentum is compressed (default 100)",
+      ),
     decayOn: z
       .enum(["all", "matrices"])
       .default("all")
@@ -165,6 +170,9 @@ const optimizer = z
   .superRefine((o, ctx) => {
     if (o.kind === "muon" && o.momentum !== undefined && o.momentum >= 1) {
       ctx.addIssue({ code: "custom", path: ["momentum"], message: `Muon's momentum must be below 1, got ${o.momentum}` });
+    }
+    if (o.kind !== "onebitadam" && o.freezeStep !== undefined) {
+      ctx.addIssue({ code: "custom", path: ["freezeStep"], message: `freezeStep is onebitadam's only; optimizer.kind is ${o.kind}` });
     }
     if (o.kind !== "muon" && o.adamLr !== undefined) {
       ctx.addIssue({ code: "custom", path: ["adamLr"], message: `adamLr is Muon's only; optimizer.kind is ${o.kind}` });
@@ -225,7 +233,7 @@ const train = z
       .boolean()
       .default(false)
       .describe(
-        "compile each step's forward and backward: recorded on the first two steps of each batch shape, then replayed as a flat list of kernel calls over one planned arena (one process and ddp)",
+        "compile each whole step (forward, backward, the optimizer's part): recorded on the first two steps of each batch shape, then replayed as a flat list of kernel calls over one planned arena, natively where it can (one process and ddp)",
       ),
     compileCacheSize: int(1)
       .default(8)
@@ -346,6 +354,49 @@ const distill = z
     "knowledge distillation: the model trains as a student of a teacher's softened outputs (the teacher runs without gradients, under the same precision)",
   );
 
+const prune = z
+  .strictObject({
+    kind: z
+      .enum(["magnitude", "structured", "nm"])
+      .describe(
+        "magnitude: zero the smallest-magnitude weights of the Linear and Conv2d layers, gradually (masks); nm: keep n of every m consecutive input weights (2:4 as NVIDIA ASP), from schedule.start on; structured: at schedule.end remove whole conv channels, Linear neurons and attention heads (the layers are rebuilt smaller) and fine-tune the smaller model for the rest of the run",
+      ),
+    sparsity: z
+      .number()
+      .min(0)
+      .lt(1)
+      .default(0.5)
+      .describe("final share pruned: of the weights (magnitude) or of each layer's channels, neurons or heads (structured)"),
+    scope: z
+      .enum(["global", "layer"])
+      .default("layer")
+      .describe("magnitude: every weight pruned to the same sparsity (layer) or the smallest over all weights together (global)"),
+    n: int(1).default(2).describe("nm: weights kept in each group of m"),
+    m: int(1).default(4).describe("nm: group size along the input dimension (weights whose input dimension is not a multiple stay dense)"),
+    targets: z
+      .array(z.enum(["conv", "linear", "heads"]))
+      .min(1)
+      .default(["conv", "linear", "heads"])
+      .describe(
+        "structured: what is removed: conv output channels, hidden Linear neurons (never the classes), attention heads; ranked by the L1 norm of their weights",
+      ),
+    schedule: z
+      .strictObject({
+        start: int(0).default(0).describe("step (optimizer steps done) of the first mask; nothing is pruned before it"),
+        end: int(0).describe("step at which the final sparsity is reached (structured: the step the model is rebuilt smaller)"),
+        every: int(1).default(100).describe("steps between mask updates, Zhu & Gupta's Δt: s_t = s_f·(1 − (1 − (t − start)/(end − start))³)"),
+      })
+      .superRefine((s, ctx) => {
+        if (s.end < s.start) ctx.addIssue({ code: "custom", path: ["end"], message: `end ${s.end} is before start ${s.start}` });
+      })
+      .describe("when masks are computed"),
+  })
+  .superRefine((p, ctx) => {
+    if (p.n >= p.m) ctx.addIssue({ code: "custom", path: ["n"], message: `n ${p.n} must be below m ${p.m}` });
+  })
+  .optional()
+  .describe("pruning during training: masks (magnitude, nm) that keep pruned weights at zero, or structured removal that makes the model smaller");
+
 export const configSchema = z
   .strictObject({
     name: z.string().min(1).optional().describe("run name (default: the model kind); each run writes a new folder <outDir>/<name>/version_N"),
@@ -359,6 +410,7 @@ export const configSchema = z
     logging,
     parallel,
     distill,
+    prune,
   })
   .describe("config");
 

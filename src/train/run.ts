@@ -188,6 +188,7 @@ export function runTraining(config: Config, options: RunOptions = {}): RunSummar
     precision: parts.precision,
     gradScaler: parts.gradScaler,
     strategy,
+    pruner: parts.pruner,
     compile: config.train.compile ? { cacheSize: config.train.compileCacheSize, log: lead ? log : () => {} } : null,
     ...(options.stopRequested ? { stopRequested: group ? agreedStop(group, options.stopRequested) : options.stopRequested } : {}),
   });

@@ -1,4 +1,5 @@
 import type { Module } from "../nn/module.js";
+import { OneBitAdamDataParallel } from "../parallel/compression/onebit_adam_strategy.js";
 import { hookFor } from "../parallel/compression/index.js";
 import { DistributedDataParallel } from "../parallel/ddp.js";
 import { DeviceMesh, type MeshShape, meshShape } from "../parallel/mesh.js";
@@ -91,7 +92,7 @@ export function modelFor(config: Config, model: Module, mesh: DeviceMesh | null)
  * tensor-parallel when parallel.tensor > 1, DDP across the pipelines on the data dimension);
  * tensor parallel over the mesh's tensor group (DDP over its data group) when parallel.tensor > 1; over
  * a group otherwise, data parallel (DDP) at `parallel.zero` 0, sharded data parallel (ZeRO) at
- * 1, 2 or 3 (with `parallel.compression`'s hook on DDP). The one place where a config's
+ * 1, 2 or 3 (with `parallel.compression`'s hook on DDP; 1-bit Adam's own DDP for optimizer onebitadam). The one place where a config's
  * parallel layout becomes a Strategy, so the run and the Trainer know no strategy by name.
  *
  * @example
@@ -118,9 +119,10 @@ export function strategyFor(config: Config, model: Module, group: ProcessGroup |
       tensorGroup: mesh.shape.tensor > 1 ? mesh.groups.tensor : null,
     });
   }
-  return stage === 0
-    ? new DistributedDataParallel(model, group, { hook: hookFor(config.parallel.compression) })
-    : new ZeroDataParallel(model, group, { stage });
+  if (stage !== 0) return new ZeroDataParallel(model, group, { stage });
+  return config.optimizer.kind === "onebitadam"
+    ? new OneBitAdamDataParallel(model, group)
+    : new DistributedDataParallel(model, group, { hook: hookFor(config.parallel.compression) });
 }
 
 /**
@@ -144,9 +146,15 @@ function refuseSplitParametersFor(config: Config, tensor: number): void {
  */
 function refuseCompressionOutsideDDP(config: Config): void {
   const { compression, zero, tensor, pipeline, expert } = config.parallel;
-  if (compression.kind === "none" || (zero === 0 && tensor === 1 && pipeline === 1 && expert === 1)) return;
+  const onebitAdam = config.optimizer.kind === "onebitadam";
+  if (onebitAdam && compression.kind !== "none")
+    throw new ConfigError(
+      `config: optimizer.kind onebitadam compresses the momentum itself; parallel.compression must be "none", got ${JSON.stringify(compression.kind)}`,
+    );
+  if ((compression.kind === "none" && !onebitAdam) || (zero === 0 && tensor === 1 && pipeline === 1 && expert === 1)) return;
+  const what = onebitAdam ? "optimizer.kind onebitadam" : `parallel.compression ${JSON.stringify(compression.kind)}`;
   throw new ConfigError(
-    `config: parallel.compression ${JSON.stringify(compression.kind)} compresses plain data parallel only (zero 0, tensor 1, pipeline 1, expert 1); got zero ${zero}, tensor ${tensor}, pipeline ${pipeline}, expert ${expert}`,
+    `config: ${what} compresses plain data parallel only (zero 0, tensor 1, pipeline 1, expert 1); got zero ${zero}, tensor ${tensor}, pipeline ${pipeline}, expert ${expert}`,
   );
 }
 

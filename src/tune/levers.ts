@@ -34,6 +34,14 @@ const precision: Lever = {
   },
 };
 
+const compiledStep: Lever = {
+  name: "compiled step",
+  change(config) {
+    if (config.train.compile) return "already on";
+    return { config: { ...config, train: { ...config.train, compile: true } }, what: "train.compile true" };
+  },
+};
+
 const loaderWorkers: Lever = {
   name: "loader workers",
   change(config, { cores }) {
@@ -101,11 +109,11 @@ const parallelLayout: Lever = {
 };
 
 /**
- * The levers `turbine tune` tries, in order: the seeds' compute levers first (bf16 autocast),
- * then data (loader workers), batch size with accumulation (the global batch kept), memory
+ * The levers `turbine tune` tries, in order: the seeds' compute levers first (bf16 autocast, the
+ * compiled step's replay without the framework's per-op work), then data (loader workers), batch size with accumulation (the global batch kept), memory
  * (activation checkpointing: faster only when memory was the limit), and with ranks
  * communication (compression) and the planner's parallel layout.
  *
  * @example for (const lever of LEVERS) console.log(lever.name, lever.change(config, context));
  */
-export const LEVERS: readonly Lever[] = [precision, loaderWorkers, largerMicroBatches, checkpointing, compression, parallelLayout];
+export const LEVERS: readonly Lever[] = [precision, compiledStep, loaderWorkers, largerMicroBatches, checkpointing, compression, parallelLayout];

@@ -62,9 +62,24 @@ function runHook(hook: CommunicationHook, group: ProcessGroup, shapes: number[][
   return run;
 }
 
-const FEATURES = 20,
+export const FEATURES = 20,
   CLASSES = 5,
   GLOBAL_BATCH = 32;
+
+/** This rank's share of the next global batch of a learnable rule: the class is the largest of the first CLASSES features. */
+export function rankBatch(rng: Rng, group: ProcessGroup): { x: Tensor; y: Tensor } {
+  const xs = Float32Array.from({ length: GLOBAL_BATCH * FEATURES }, () => rng.below(2001) / 1000 - 1);
+  const ys = Int32Array.from({ length: GLOBAL_BATCH }, (_, i) => {
+    const row = xs.subarray(i * FEATURES, i * FEATURES + CLASSES);
+    return row.indexOf(Math.max(...row));
+  });
+  const perRank = GLOBAL_BATCH / group.size,
+    from = group.rank * perRank;
+  return {
+    x: tensor(xs.slice(from * FEATURES, (from + perRank) * FEATURES), { shape: [perRank, FEATURES] }),
+    y: tensor(ys.slice(from, from + perRank), { dtype: "int32" }),
+  };
+}
 
 function train(group: ProcessGroup, spec: CompressionSpec, steps: number): TrainRun {
   manualSeed(3);
@@ -73,17 +88,8 @@ function train(group: ProcessGroup, spec: CompressionSpec, steps: number): Train
   const optimizer = new AdamW(model.parameters(), { lr: 1e-2 });
   const rng = Rng.seeded(11);
   const losses: number[] = [];
-  const perRank = GLOBAL_BATCH / group.size;
   for (let step = 0; step < steps; step++) {
-    const xs = Float32Array.from({ length: GLOBAL_BATCH * FEATURES }, () => rng.below(2001) / 1000 - 1);
-    // A learnable rule: the class is the largest of the first CLASSES features.
-    const ys = Int32Array.from({ length: GLOBAL_BATCH }, (_, i) => {
-      const row = xs.subarray(i * FEATURES, i * FEATURES + CLASSES);
-      return row.indexOf(Math.max(...row));
-    });
-    const from = group.rank * perRank;
-    const x = tensor(xs.slice(from * FEATURES, (from + perRank) * FEATURES), { shape: [perRank, FEATURES] });
-    const y = tensor(ys.slice(from, from + perRank), { dtype: "int32" });
+    const { x, y } = rankBatch(rng, group);
     tidy(() => {
       const loss = crossEntropy(model.forward(x), y);
       losses.push(loss.item());

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 
 import { startThreads } from "../../src/parallel/threads/spawn.js";
+import { createWorldSpec, spinBudgetMs } from "../../src/parallel/threads/world.js";
 import { rankValues, smallValues } from "./collectives_rank.js";
 
 const rankModule = new URL("./collectives_rank.js", import.meta.url);
@@ -115,4 +116,14 @@ test("threads backend: a recv whose tag or size differs from the message fails n
   const r1 = outcomes[1]!;
   assert.ok(r1.ok);
   assert.match((r1.result as { message: string }).message, /^recv on rank 1 \(peer rank 0\): expected tag 2 with 256 bytes, rank 0 sent tag 1 with 256 bytes/);
+});
+
+test("threads backend: waits spin before sleeping only while every rank's threads have a core", () => {
+  // Catches counting ranks without their threads, and a budget where one rank must share a core.
+  assert.equal(spinBudgetMs(2, 1, 2), 0.25);
+  assert.equal(spinBudgetMs(4, 2, 8), 0.25);
+  assert.equal(spinBudgetMs(2, 2, 2), 0);
+  assert.equal(spinBudgetMs(8, 1, 2), 0);
+  assert.equal(createWorldSpec(2).spinMs, 0);
+  assert.throws(() => createWorldSpec(2, { spinMs: -1 }), /spinMs must be in \[0, timeoutMs\), got -1/);
 });

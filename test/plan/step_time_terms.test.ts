@@ -35,6 +35,7 @@ function machineWith(priced: Partial<Machine>): Machine {
     matmulFlops: () => Infinity,
     matmulBackward: 0,
     attentionFlops: () => Infinity,
+    attentionBackward: 0,
     elementwise: { forward: Infinity, training: Infinity },
     normalization: { forward: Infinity, training: Infinity },
     optimizerRate: Infinity,
@@ -87,6 +88,13 @@ test("a matrix product's backward costs matmulBackward times its forward", () =>
   near(stepTime(config, model, base, { ...machine, matmulBackward: 2 }).compute, (8 * flops * 3) / 1e9, "forward + 2 forwards");
 });
 
+test("attention runs at the rate for the model's context, its backward at attentionBackward times its forward", () => {
+  // Catches one attention rate for every context, or backward assumed to be two forwards.
+  const flops = L * 2 * T * T * d;
+  const machine = machineWith({ attentionFlops: (_, context) => (context === T ? 1e9 : 1e12), attentionBackward: 2.5 });
+  near(stepTime(config, model, base, machine).compute, (8 * flops * 3.5) / 1e9, "forward + 2.5 forwards at the context's rate");
+});
+
 test("the optimizer pays a call per parameter tensor, and clipping a pass and a call per gradient when the config clips", () => {
   // Catches the per-tensor costs dropped, or clipping priced for a config that does not clip.
   const tensors = 2 + 12 * L + 2;
@@ -113,4 +121,11 @@ test("ZeRO-3 gathers each module's unit in forward and again in backward of ever
   // Catches the framework's cost per unit (measured: ZeRO-3 against DDP on tiny layers) dropped, or paid once per step.
   const perUnit = stepTime(config, model, { ...base, data: 2, batchSize: 2, accumulate: 2, zero: 3 }, machineWith({ zero3Unit: 1e-4 }));
   near(perUnit.dataComm, 2 * units * 1e-4, "2 accumulation steps");
+});
+
+test("a pipeline hands each micro-batch's activations over and their gradients back, a message each way per chunk", () => {
+  // Catches the hand-over paid once per step instead of per micro-batch, or only one way.
+  const machine = machineWith({ intraNode: { latency: 1e-3, bandwidth: Infinity } });
+  const piped = stepTime(config, model, { ...base, pipeline: 2, microBatches: 4, schedule: "1f1b", accumulate: 2, batchSize: 4 }, machine);
+  near(piped.pipelineComm, 2 * 2 * 4 * 1e-3, "2 accumulation steps × 2 directions × 4 micro-batches");
 });

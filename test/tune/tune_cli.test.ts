@@ -39,7 +39,16 @@ test("turbine tune measures, prints the table and writes a config that parses, w
   // Catches a table without its levers, or a written file that is not the tuned config.
   const r = turbine(["tune", config, "--steps", "2", "--warmup", "1", "--out", "tuned.yaml"]);
   assert.equal(r.code, 0, r.stderr);
-  for (const lever of ["baseline", "precision", "loader workers", "batch size", "activation checkpointing", "gradient compression", "parallel layout"])
+  for (const lever of [
+    "baseline",
+    "precision",
+    "compiled step",
+    "loader workers",
+    "batch size",
+    "activation checkpointing",
+    "gradient compression",
+    "parallel layout",
+  ])
     assert.match(r.stdout, new RegExp(`^${lever} `, "m"), lever);
   assert.match(r.stdout, /tuned: [\d.]+× the baseline's speed/);
   const tuned = parseConfig(readConfigFile(join(work, "tuned.yaml")), "tuned.yaml");

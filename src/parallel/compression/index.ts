@@ -1,6 +1,7 @@
 /**
  * Gradient compression as DDP communication hooks: bf16, top-k, PowerSGD and 1-bit, the last
- * three with error feedback. `hookFor` makes one from `parallel.compression`.
+ * three with error feedback. `hookFor` makes one from `parallel.compression`. 1-bit Adam
+ * (`OneBitAdam` with its strategy `OneBitAdamDataParallel`) compresses the momentum instead.
  *
  * @example
  * const hook = parallel.compression.hookFor({ kind: "powersgd", ratio: 0.01, rank: 4 });
@@ -13,6 +14,9 @@ import { PowerSGDHook } from "./powersgd.js";
 import { TopKHook } from "./topk.js";
 
 export { Bf16Hook, OneBitHook, PowerSGDHook, TopKHook };
+export { OneBitAdam, type OneBitAdamOptions } from "./onebit_adam.js";
+export { OneBitAdamDataParallel } from "./onebit_adam_strategy.js";
+export { OneBitAllReduce } from "./onebit_allreduce.js";
 export type { CommunicationHook, GradientBucket } from "./hook.js";
 
 /** The compressors `parallel.compression.kind` names. */

@@ -1,9 +1,10 @@
+import { availableParallelism } from "node:os";
 import type { Readable } from "node:stream";
 import { Worker } from "node:worker_threads";
 
 import { rankPrefix } from "../rank_output.js";
 
-import { createWorldSpec, markDead, type ThreadsWorldOptions } from "./world.js";
+import { createWorldSpec, markDead, spinBudgetMs, type ThreadsWorldOptions } from "./world.js";
 
 export interface RunThreadsOptions extends ThreadsWorldOptions {
   /** Ranks, one worker thread each. */
@@ -61,9 +62,10 @@ export function forwardLines(stream: Readable, emit: (line: string) => void): vo
  * const outcomes = await job.done;   // [{ rank: 0, ok: true, result: ... }, { rank: 1, ... }]
  */
 export function startThreads(options: RunThreadsOptions): ThreadsJob {
-  const spec = createWorldSpec(options.size, options);
   const threads = options.threadsPerWorker ?? 1;
   if (!Number.isSafeInteger(threads) || threads < 1) throw new RangeError(`threads backend: threadsPerWorker must be a positive integer, got ${threads}`);
+  // Waits spin briefly where every rank's threads have a core (a wake-up from sleep is slower).
+  const spec = createWorldSpec(options.size, { ...options, spinMs: options.spinMs ?? spinBudgetMs(options.size, threads, availableParallelism()) });
   const onLine = options.onLine ?? ((rank: number, line: string) => process.stderr.write(`${rankPrefix(rank)}${line}\n`));
   const entry = new URL("./worker_main.js", import.meta.url);
   const module = options.module instanceof URL ? options.module.href : options.module;

@@ -25,6 +25,8 @@ export interface ThreadsWorldSpec {
   regionBytes: number;
   stagingBytes: number;
   mailboxBytes: number;
+  /** Milliseconds a wait keeps checking before it sleeps. */
+  spinMs: number;
 }
 
 export interface ThreadsWorldOptions {
@@ -39,6 +41,25 @@ export interface ThreadsWorldOptions {
    * only touched where used). A larger message is a rendezvous: send waits for the recv.
    */
   mailboxBytes?: number;
+  /**
+   * Milliseconds a wait keeps checking before it sleeps (default 0). A sleeping rank wakes tens
+   * of microseconds after its peer's signal; spinning spares that where every rank has a core
+   * (startThreads decides: `spinBudgetMs`), and takes a core from another rank where they do not.
+   */
+  spinMs?: number;
+}
+
+/** The default spin budget of a wait: while the ranks' threads fit the cores. */
+const SPIN_MS = 0.25;
+
+/**
+ * How long a wait spins before sleeping for `ranks` ranks of `threadsPerRank` threads on
+ * `cores` cores: SPIN_MS when every thread has a core, else 0 (a spinning rank would take the
+ * core of the rank it waits for).
+ * @example spinBudgetMs(2, 1, os.availableParallelism())   // 0.25 on 2 cores or more
+ */
+export function spinBudgetMs(ranks: number, threadsPerRank: number, cores: number): number {
+  return ranks * threadsPerRank <= cores ? SPIN_MS : 0;
 }
 
 /** Sub-groups a job may create (slot 0 is the world). */
@@ -84,6 +105,8 @@ export function createWorldSpec(size: number, options: ThreadsWorldOptions = {})
   const stagingBytes = sizeOption(options.stagingBytes, 16 * MIB, "stagingBytes", 64);
   const regionBytes = stagingBytes + sizeOption(options.sharedTensorBytes, 112 * MIB, "sharedTensorBytes", 64);
   const mailboxBytes = sizeOption(options.mailboxBytes, 8 * MIB, "mailboxBytes", 64);
+  const spinMs = options.spinMs ?? 0;
+  if (!(spinMs >= 0 && spinMs < timeoutMs)) throw new RangeError(`threads backend: spinMs must be in [0, timeoutMs), got ${spinMs}`);
   const layout = controlLayout(size);
   const control = new SharedArrayBuffer(layout.words * 4);
   new Int32Array(control)[NEXT_SLOT] = 1;
@@ -97,6 +120,7 @@ export function createWorldSpec(size: number, options: ThreadsWorldOptions = {})
     regionBytes,
     stagingBytes,
     mailboxBytes,
+    spinMs,
   };
 }
 
@@ -171,7 +195,8 @@ export class ThreadsWorld {
    * exits or the deadline passes.
    */
   waitAtLeast(index: number, target: number, peer: number, deadline: number, who: { op: string; rank: number; peer: number }): void {
-    let spins = 0;
+    let spins = 0,
+      spinUntil = -1;
     for (;;) {
       const value = Atomics.load(this.ctl, index);
       if (value >= target) return;
@@ -180,7 +205,10 @@ export class ThreadsWorld {
         throw new CollectiveError(who.op, who.rank, who.peer, `peer rank ${who.peer} exited (code ${code}) before joining`);
       }
       if (spins++ < SPINS) continue;
-      const left = deadline - performance.now();
+      const now = performance.now();
+      if (spinUntil < 0) spinUntil = now + this.spec.spinMs;
+      if (now < spinUntil) continue;
+      const left = deadline - now;
       if (left <= 0) {
         throw new CollectiveError(who.op, who.rank, who.peer, `timed out after ${this.spec.timeoutMs} ms waiting for peer rank ${who.peer}`);
       }

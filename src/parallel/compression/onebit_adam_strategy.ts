@@ -1,0 +1,50 @@
+import type { Module } from "../../nn/module.js";
+import type { GradScaler } from "../../optim/grad_scaler.js";
+import type { Optimizer } from "../../optim/optimizer.js";
+import type { Tensor } from "../../tensor/tensor.js";
+import { anyRank } from "../any_rank.js";
+import { DistributedDataParallel, type DDPOptions } from "../ddp.js";
+import type { ProcessGroup } from "../process_group.js";
+import { OneBitAdam } from "./onebit_adam.js";
+
+/**
+ * Data parallel for 1-bit Adam: DDP (full-precision gradient all-reduce) during the optimizer's
+ * warm-up; once it is `compressing`, backward keeps each rank's gradients local and the
+ * optimizer averages the compressed momentum instead. With loss scaling the ranks agree on
+ * inf/NaN before every step (their gradients differ), so all skip the same steps and an
+ * overflow never reaches the momentum or the compression errors: the scale does not halve
+ * forever (DeepSpeed issue 753). `commBytes` counts both phases.
+ *
+ * @example
+ * const strategy = new OneBitAdamDataParallel(model, group);
+ * strategy.backward(loss);
+ * strategy.step(new OneBitAdam(model.parameters(), { freezeStep: 100 }));
+ */
+export class OneBitAdamDataParallel extends DistributedDataParallel {
+  private optimizer: OneBitAdam | null = null;
+
+  constructor(module: Module, group: ProcessGroup, options: Omit<DDPOptions, "hook"> = {}) {
+    super(module, group, options);
+  }
+
+  override backward(loss: Tensor, options: { sync?: boolean } = {}): void {
+    super.backward(loss, { sync: (options.sync ?? true) && !this.optimizer?.compressing });
+  }
+
+  override unscale(gradScaler: GradScaler, optimizer: Optimizer<any>): void {
+    gradScaler.unscale(optimizer, (foundInf) => anyRank(this.group, foundInf));
+  }
+
+  override step(optimizer: Optimizer<any>, gradScaler?: GradScaler | null): void {
+    if (!(optimizer instanceof OneBitAdam)) throw new TypeError(`OneBitAdamDataParallel: the optimizer must be OneBitAdam, got ${optimizer.name}`);
+    if (this.optimizer !== optimizer) {
+      optimizer.attach(this.group);
+      this.optimizer = optimizer;
+    }
+    super.step(optimizer, gradScaler);
+  }
+
+  override get commBytes(): number {
+    return super.commBytes + (this.optimizer?.commBytes ?? 0);
+  }
+}
