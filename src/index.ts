@@ -36,6 +36,7 @@ export { autocast } from "./amp/autocast.js";
 export * as models from "./models/index.js";
 export * as parallel from "./parallel/index.js";
 export * as plan from "./plan/index.js";
+export * as prune from "./prune/index.js";
 export * as search from "./search/index.js";
 export * as tune from "./tune/index.js";
 export { compile, CompiledStep, type CompileOptions, type CompileStats, type StepBody } from "./compile/index.js";

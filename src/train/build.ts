@@ -21,6 +21,7 @@ import { Muon } from "../optim/muon.js";
 import type { Optimizer } from "../optim/optimizer.js";
 import { constant, cosine, linearDecay, linearWarmup, LRScheduler, type Schedule, sequential, stepDecay, warmupStableDecay } from "../optim/schedule.js";
 import { SGD } from "../optim/sgd.js";
+import { Pruner } from "../prune/pruner.js";
 import { manualSeed } from "../tensor/random.js";
 import type { Tensor } from "../tensor/tensor.js";
 import type { TransformSpec } from "../data/transforms/compose.js";
@@ -50,6 +51,8 @@ export interface RunParts {
   meta: Record<string, unknown>;
   /** Applied to each training batch before its step (a GPT's sequence-length warm-up). */
   prepareBatch?: (batch: Batch, step: number) => Batch;
+  /** The weight masks of `prune` (kinds magnitude and nm), or null. */
+  pruner: Pruner | null;
 }
 
 /** This rank's place in a data-parallel job: its training data is shard `rank` of `worldSize`. */
@@ -76,7 +79,22 @@ export function buildRun(config: Config, shard?: Shard, placeModel?: (model: Mod
   const scheduler = new LRScheduler(optimizer, buildSchedule(config, totalSteps));
   const { precision, lossScale } = config.train;
   const gradScaler = precision === "float16" ? new GradScaler(lossScale ?? {}) : null;
-  return { model, optimizer, scheduler, task, train, eval: evalLoader, totalSteps, precision, gradScaler, meta, prepareBatch };
+  const pruner = prunerOf(config, model);
+  return { model, optimizer, scheduler, task, train, eval: evalLoader, totalSteps, precision, gradScaler, meta, prepareBatch, pruner };
+}
+
+/** The Pruner of a masking `prune` block; pruning needs each rank to hold whole weights (one process or DDP). */
+function prunerOf(config: Config, model: Module): Pruner | null {
+  const p = config.prune;
+  if (!p) return null;
+  const { zero, tensor, pipeline, expert, offload } = config.parallel;
+  if (zero > 0 || tensor > 1 || pipeline > 1 || expert > 1 || offload !== "none") {
+    throw new ConfigError(
+      `config: prune needs whole weights on every rank (one process or DDP), got parallel.zero ${zero}, tensor ${tensor}, pipeline ${pipeline}, expert ${expert}, offload ${offload}`,
+    );
+  }
+  if (p.kind === "structured") throw new ConfigError("config: prune.kind structured is not built yet; use magnitude or nm");
+  return new Pruner(model, { ...p, kind: p.kind });
 }
 
 /** The teacher of `distill`: a trained run of the same task and, for a gpt, the same vocabulary. */
@@ -110,7 +128,7 @@ function mismatch(config: Config): ConfigError {
   );
 }
 
-type ModelAndData = Omit<RunParts, "optimizer" | "scheduler" | "totalSteps" | "precision" | "gradScaler">;
+type ModelAndData = Omit<RunParts, "optimizer" | "scheduler" | "totalSteps" | "precision" | "gradScaler" | "pruner">;
 
 /** The model, its data and its task; a GPT's tokenizer goes into `meta` for checkpoints. */
 function buildModelAndData(config: Config, shard?: Shard): ModelAndData {

@@ -26,6 +26,8 @@ export interface CheckpointMeta {
   data?: unknown;
   /** The loss scaler's scale, growth tracker and settings (float16 runs). */
   gradScaler?: unknown;
+  /** The pruning masks of a run with `prune` (PrunerState). */
+  prune?: unknown;
   config?: unknown;
   /** The optimizer's groups (parameters by name; by index in version 1) and per-parameter step counts. */
   optimizer?: { paramGroups: SavedParamGroup[]; steps: Record<string, number> };

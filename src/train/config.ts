@@ -233,7 +233,7 @@ const train = z
       .boolean()
       .default(false)
       .describe(
-        "compile each step's forward and backward: recorded on the first two steps of each batch shape, then replayed as a flat list of kernel calls over one planned arena (one process and ddp)",
+        "compile each whole step (forward, backward, the optimizer's part): recorded on the first two steps of each batch shape, then replayed as a flat list of kernel calls over one planned arena, natively where it can (one process and ddp)",
       ),
     compileCacheSize: int(1)
       .default(8)
@@ -324,6 +324,21 @@ const parallel = z
       })
       .default({ kind: "none", ratio: 0.01, rank: 4 })
       .describe("compression"),
+    mode: z
+      .enum(["collective", "ps"])
+      .default("collective")
+      .describe(
+        "how the ranks combine their gradients: collective (all-reduce: DDP, ZeRO and the model-parallel layouts) or ps (a parameter server: the last parallel.servers ranks hold the parameters and the optimizer state, the other ranks train and push gradients / pull parameters, bounded by parallel.staleness; data parallel only, on the threads backend)",
+      ),
+    servers: int(1)
+      .default(1)
+      .describe("parallel.mode ps: ranks that serve the parameters (the last ones; each holds whole parameters, balanced by size); the other ranks train"),
+    staleness: z
+      .union([int(0), z.literal("inf")])
+      .default(0)
+      .describe(
+        'parallel.mode ps: how many steps a worker may run ahead of the slowest worker still training: 0 = synchronous (one step per clock on the mean gradient, the same as data parallel), k = stale-synchronous (each gradient applied as it arrives), "inf" = fully asynchronous',
+      ),
   })
   .default({
     tensor: 1,
@@ -336,6 +351,9 @@ const parallel = z
     zero: 0,
     offload: "none",
     compression: { kind: "none", ratio: 0.01, rank: 4 },
+    mode: "collective",
+    servers: 1,
+    staleness: 0,
   })
   .describe("parallel");
 
@@ -360,6 +378,49 @@ const distill = z
     "knowledge distillation: the model trains as a student of a teacher's softened outputs (the teacher runs without gradients, under the same precision)",
   );
 
+const prune = z
+  .strictObject({
+    kind: z
+      .enum(["magnitude", "structured", "nm"])
+      .describe(
+        "magnitude: zero the smallest-magnitude weights of the Linear and Conv2d layers, gradually (masks); nm: keep n of every m consecutive input weights (2:4 as NVIDIA ASP), from schedule.start on; structured: at schedule.end remove whole conv channels, Linear neurons and attention heads (the layers are rebuilt smaller) and fine-tune the smaller model for the rest of the run",
+      ),
+    sparsity: z
+      .number()
+      .min(0)
+      .lt(1)
+      .default(0.5)
+      .describe("final share pruned: of the weights (magnitude) or of each layer's channels, neurons or heads (structured)"),
+    scope: z
+      .enum(["global", "layer"])
+      .default("layer")
+      .describe("magnitude: every weight pruned to the same sparsity (layer) or the smallest over all weights together (global)"),
+    n: int(1).default(2).describe("nm: weights kept in each group of m"),
+    m: int(1).default(4).describe("nm: group size along the input dimension (weights whose input dimension is not a multiple stay dense)"),
+    targets: z
+      .array(z.enum(["conv", "linear", "heads"]))
+      .min(1)
+      .default(["conv", "linear", "heads"])
+      .describe(
+        "structured: what is removed: conv output channels, hidden Linear neurons (never the classes), attention heads; ranked by the L1 norm of their weights",
+      ),
+    schedule: z
+      .strictObject({
+        start: int(0).default(0).describe("step (optimizer steps done) of the first mask; nothing is pruned before it"),
+        end: int(0).describe("step at which the final sparsity is reached (structured: the step the model is rebuilt smaller)"),
+        every: int(1).default(100).describe("steps between mask updates, Zhu & Gupta's Δt: s_t = s_f·(1 − (1 − (t − start)/(end − start))³)"),
+      })
+      .superRefine((s, ctx) => {
+        if (s.end < s.start) ctx.addIssue({ code: "custom", path: ["end"], message: `end ${s.end} is before start ${s.start}` });
+      })
+      .describe("when masks are computed"),
+  })
+  .superRefine((p, ctx) => {
+    if (p.n >= p.m) ctx.addIssue({ code: "custom", path: ["n"], message: `n ${p.n} must be below m ${p.m}` });
+  })
+  .optional()
+  .describe("pruning during training: masks (magnitude, nm) that keep pruned weights at zero, or structured removal that makes the model smaller");
+
 export const configSchema = z
   .strictObject({
     name: z.string().min(1).optional().describe("run name (default: the model kind); each run writes a new folder <outDir>/<name>/version_N"),
@@ -373,6 +434,7 @@ export const configSchema = z
     logging,
     parallel,
     distill,
+    prune,
   })
   .describe("config");
 

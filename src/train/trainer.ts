@@ -4,6 +4,7 @@ import { withPrecision, type Precision } from "../amp/autocast.js";
 import { noGrad } from "../autograd/grad_mode.js";
 import { observeRegion } from "../autograd/observer.js";
 import type { DataLoader, LoaderState } from "../data/dataloader.js";
+import type { Pruner, PrunerState } from "../prune/pruner.js";
 import type { Module } from "../nn/module.js";
 import { mul } from "../ops/binary.js";
 import type { GradScaler, GradScalerState } from "../optim/grad_scaler.js";
@@ -63,6 +64,11 @@ export interface TrainerOptions {
    * One process and DDP only. Absent or null: eager.
    */
   compile?: { cacheSize?: number; log?: (line: string) => void } | null;
+  /**
+   * Masks weights during training (src/prune): pruned gradients are zeroed before clipping and
+   * the step, masks updated and pruned weights zeroed after it; its masks go into checkpoints.
+   */
+  pruner?: Pruner | null;
 }
 
 export interface FitResult {
@@ -110,6 +116,7 @@ export class Trainer {
   private lastEval: EvalInfo | null = null;
   readonly strategy: Strategy;
   private readonly compiled: CompiledMicroBatches | null;
+  private stepGradNorm: number | null = null;
 
   constructor(readonly options: TrainerOptions) {
     const k = options.accumulate ?? 1;
@@ -123,6 +130,7 @@ export class Trainer {
           strategy: this.strategy,
           precision: options.precision ?? "float32",
           gradScaler: options.gradScaler ?? null,
+          optimizerPart: () => this.optimizerPart(),
           ...compile,
         })
       : null;
@@ -218,8 +226,27 @@ export class Trainer {
     };
   }
 
+  /**
+   * The end of every step: the pruner's gradient mask, unscaling, clipping (its norm kept in
+   * stepGradNorm), the optimizer's, the pruner's and the scheduler's steps, zeroGrad. Under compile it is the compiled step's host part.
+   */
+  private optimizerPart(): void {
+    const { optimizer, scheduler, gradScaler, pruner } = this.options;
+    this.stepGradNorm = observeRegion("optimizer", () => {
+      pruner?.maskGradients();
+      if (gradScaler) this.strategy.unscale(gradScaler, optimizer);
+      const norm = this.options.clipGradNorm ? this.strategy.clipGradNorm(this.options.clipGradNorm) : null;
+      this.strategy.step(optimizer, gradScaler);
+      pruner?.afterStep(this.step + 1);
+      scheduler?.step();
+      optimizer.zeroGrad();
+      return norm;
+    });
+  }
+
   private trainStep(iterator: Iterator<Batch>, micro: number): StepInfo {
-    const { optimizer, scheduler, task, gradScaler, prepareBatch } = this.options;
+    const { optimizer, task, prepareBatch } = this.options;
+    const lr = optimizer.paramGroups[0]!.lr;
     let lossValue = 0,
       dataWait = 0;
     const nextBatch = (i: number): Batch => {
@@ -248,15 +275,9 @@ export class Trainer {
       for (let i = 0; i < micro; i++) lossValue += this.backwardMicroBatch(nextBatch(i), micro, i === micro - 1) / micro;
     }
     this.dataWait += dataWait;
-    const lr = optimizer.paramGroups[0]!.lr;
-    const gradNorm = observeRegion("optimizer", () => {
-      if (gradScaler) this.strategy.unscale(gradScaler, optimizer);
-      const norm = this.options.clipGradNorm ? this.strategy.clipGradNorm(this.options.clipGradNorm) : null;
-      this.strategy.step(optimizer, gradScaler);
-      scheduler?.step();
-      optimizer.zeroGrad();
-      return norm;
-    });
+    // Under compile the optimizer's part ran inside the compiled step.
+    if (!this.compiled) this.optimizerPart();
+    const gradNorm = this.stepGradNorm;
     this.step++;
     const trainSeconds = this.clock + (performance.now() - this.clockStart!) / 1000;
     return { step: this.step, epoch: this.epoch, loss: lossValue, lr, gradNorm, throughput: this.processed / trainSeconds, dataWait, trainSeconds };
@@ -358,6 +379,7 @@ export class Trainer {
         gradScaler: this.options.gradScaler?.stateDict(),
         rng: defaultGenerator().getState(),
         data: this.options.train.state(),
+        ...(this.options.pruner ? { prune: this.options.pruner.stateDict() } : {}),
         ...this.options.meta,
       },
     };
@@ -373,6 +395,7 @@ export class Trainer {
     if (this.options.gradScaler && meta.gradScaler) this.options.gradScaler.loadStateDict(meta.gradScaler as GradScalerState);
     if (meta.rng) defaultGenerator().setState(meta.rng as never);
     if (meta.data) train.loadState(meta.data as LoaderState);
+    if (this.options.pruner && meta.prune) this.options.pruner.loadStateDict(meta.prune as PrunerState);
     this.step = meta.step;
     this.epoch = meta.epoch;
   }
