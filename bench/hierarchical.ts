@@ -22,8 +22,8 @@ import { HierarchicalGroup } from "../src/parallel/mpi/hierarchical.js";
 import { initMpiProcessGroup } from "../src/parallel/mpi/index.js";
 import type { ProcessGroup } from "../src/parallel/process_group.js";
 import { full } from "../src/tensor/create.js";
-import { createTestbed, type Testbed } from "../testbed/netns.js";
 import { benchOptions, median, now, report } from "./harness.js";
+import { shapedTestbed } from "./shaped_testbed.js";
 
 /** This namespace's link: bytes sent so far. */
 const sentBytes = (): number => Number(readFileSync("/sys/class/net/eth0/statistics/tx_bytes", "utf8"));
@@ -55,20 +55,6 @@ function rankMain(mb: number, repeats: number): void {
   // Ranks 0-1 share namespace 0 and ranks 2-3 namespace 1 (mpirun fills each host in turn).
   if (group.rank === 0)
     console.log(JSON.stringify({ flat: { ...flat, perRank: [...flat.perRank] }, hierarchical: { ...hierarchical, perRank: [...hierarchical.perRank] } }));
-}
-
-/**
- * The 2-host test bed at `rate` with 1 ms latency; where the kernel has no netem (the latency's
- * qdisc), at `rate` alone, saying so.
- * @example const bed = shapedTestbed("100mbit");
- */
-export function shapedTestbed(rate: string): Testbed {
-  try {
-    return createTestbed({ hosts: 2, rate, delay: "1ms" });
-  } catch (error) {
-    process.stderr.write(`no 1 ms latency (${(error as Error).message.split("\n")[0]}): the links are shaped to ${rate} only\n`);
-    return createTestbed({ hosts: 2, rate });
-  }
 }
 
 const rankOf = process.argv.indexOf("--rank-of");
