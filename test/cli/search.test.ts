@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -66,6 +66,19 @@ test("a search folder is continued only by the same search: other settings or --
       return true;
     });
   }
+});
+
+test("a search whose every trial fails (here its data is missing) exits 1 naming the first failure", { timeout: 300_000 }, async () => {
+  const data = { kind: "fashion-mnist", root: join(tmp, "no-data"), batchSize: 32, cache: "none" };
+  const broken = join(tmp, "broken.json");
+  writeFileSync(broken, JSON.stringify({ model: { kind: "mlp", hidden: [8] }, data, train: { steps: 2 } }));
+  const child = spawnSync(process.execPath, [cli, "search", broken, "--space", space, "--trials", "2", "--scheduler", "random", "--out", join(tmp, "broken")], {
+    cwd: tmp,
+    encoding: "utf8",
+  });
+  assert.equal(child.status, 1, child.stderr);
+  assert.match(child.stderr, /search: every trial failed \(trial \d: .*no-data/);
+  assert.match(child.stdout, /failed: /);
 });
 
 /** Runs `turbine search` as a child process; `onLog` sees search.jsonl after each poll and may kill it. */
