@@ -36,6 +36,8 @@ export interface CompileOptions {
    * true; false calls every kernel from TypeScript, as the profiler does).
    */
   nativeReplay?: boolean;
+  /** Whether the fusion pass rewrites pairs of kernel calls into fused kernels (default true; fuse.ts). */
+  fusion?: boolean;
   /** Where the compile messages go (default: standard error). */
   log?: (line: string) => void;
 }
@@ -191,6 +193,7 @@ export class CompiledStep {
       trace,
       inputs.map((t) => ({ shape: [...t.shape], dtype: t.dtype as DType })),
       this.options.nativeReplay ?? true,
+      this.options.fusion ?? true,
     );
     const ms = pending.recordMs + (performance.now() - start);
     this.pending.delete(fullKey);
@@ -201,7 +204,7 @@ export class CompiledStep {
     const s = program.stats;
     this.log(
       `compile: step of shape ${shapeKey} compiled in ${ms.toFixed(0)} ms: ${s.kernels} kernel calls, ${s.hostCalls} host calls, ` +
-        `${s.removed} dead entries removed, ${s.temps} temporaries in an arena of ${mib(s.arenaBytes)} (${mib(s.unplannedBytes)} unshared)`,
+        `${s.fused.linearGelu + s.fused.addLayerNorm} pairs fused, ${s.removed} dead entries removed, ${s.temps} temporaries in an arena of ${mib(s.arenaBytes)} (${mib(s.unplannedBytes)} unshared)`,
     );
     return values;
   }

@@ -11,6 +11,7 @@ import { kernels } from "../backends/index.js";
 import { DTYPES, type DType, type TypedArray } from "../tensor/dtype.js";
 import type { Storage } from "../tensor/storage.js";
 import { Tensor } from "../tensor/tensor.js";
+import { type FusionCounts, fuse } from "./fuse.js";
 import { type ArenaPlan, planArena, withoutDeadEntries } from "./plan.js";
 import { type Call, type NativeCounts, runCalls, withNativeRuns } from "./replay_loop.js";
 import type { Entry, Operand, Trace, TensorOperand } from "./trace.js";
@@ -23,6 +24,8 @@ export interface ProgramStats {
   hostCalls: number;
   /** Entries the rewrite removed as dead. */
   removed: number;
+  /** Pairs of kernel calls the fusion pass rewrote into one fused kernel (fuse.ts). */
+  fused: FusionCounts;
   /** Temporaries planned into the arena, and its size. */
   temps: number;
   arenaBytes: number;
@@ -53,8 +56,11 @@ export class Program {
     inputs: readonly { shape: readonly number[]; dtype: DType }[],
     /** Whether stretches of kernel calls replay natively (else each from TypeScript). */
     private readonly nativeReplay = true,
+    /** Whether the fusion pass runs. */
+    fusion = true,
   ) {
-    const { entries, removed } = withoutDeadEntries(trace);
+    const fused: FusionCounts = { linearGelu: 0, addLayerNorm: 0 };
+    const { entries, removed } = withoutDeadEntries(fusion ? { ...trace, entries: fuse(trace.entries, fused) } : trace);
     this.entries = entries;
     this.plan = planArena(trace, entries);
     this.inputs = inputs.map(({ shape, dtype }) => {
@@ -77,6 +83,7 @@ export class Program {
       kernels: kernelCalls,
       hostCalls,
       removed,
+      fused,
       temps: used,
       arenaBytes: this.plan.bytes,
       unplannedBytes: trace.temps.reduce((n, t, id) => n + (this.plan.offsets[id]! >= 0 ? t.bytes : 0), 0),

@@ -14,6 +14,7 @@ import { manualSeed, randn } from "../../src/tensor/random.js";
 import { tidy } from "../../src/tensor/scope.js";
 import type { Tensor } from "../../src/tensor/tensor.js";
 import { backendName } from "../../src/backends/index.js";
+import { replayed } from "./replayed.js";
 
 /** A small classifier: Linear, GELU, Linear. */
 function classifier(): { forward: (x: Tensor) => Tensor; params: Tensor[] } {
@@ -37,39 +38,15 @@ function batchOf(seed: number): [Tensor, Tensor] {
 const values = (params: readonly Tensor[]): number[][] => params.map((p) => p.toArray());
 
 test("replay runs its stretches of kernel calls natively, bitwise equal to calling each kernel from TypeScript", { skip: backendName !== "native" }, () => {
-  const runs = [true, false].map((nativeReplay) => {
-    const model = classifier();
-    const step = compile(
-      (inputs) => [
-        tidy(() => {
-          const loss = crossEntropy(model.forward(inputs[0]!), inputs[1]!);
-          loss.backward();
-          return loss;
-        }),
-      ],
-      { parameters: model.params, nativeReplay, log: () => {} },
-    );
-    const losses: number[] = [],
-      grads: number[][][] = [];
-    for (let i = 0; i < 5; i++) {
-      losses.push(step.run(batchOf(i))[0]!);
-      grads.push(model.params.map((p) => p.grad!.toArray()));
-      for (const p of model.params) {
-        p.grad!.dispose();
-        p.grad = null;
-      }
-    }
-    return { losses, grads, stats: step.stats };
-  });
+  const runs = [true, false].map((nativeReplay) => replayed(classifier(), batchOf, { nativeReplay }));
   const [native, fromTs] = runs as [(typeof runs)[0], (typeof runs)[0]];
   assert.deepEqual(native.losses, fromTs.losses);
   assert.deepEqual(native.grads, fromTs.grads);
-  assert.equal(native.stats.replays, 3);
-  const last = native.stats.last!;
+  const last = native.stats;
   // Every kernel call of this step is the addon's own: all of them run natively, in few runs.
   assert.equal(last.nativeKernels, last.kernels, JSON.stringify(last));
   assert.ok(last.nativeRuns >= 1 && last.nativeRuns <= 1 + last.hostCalls, JSON.stringify(last));
-  assert.equal(fromTs.stats.last!.nativeKernels, 0);
+  assert.equal(fromTs.stats.nativeKernels, 0);
 });
 
 /** Trains `steps` steps, the optimizer (and clipping) inside the compiled step when `compiled`. */
