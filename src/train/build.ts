@@ -93,8 +93,7 @@ function prunerOf(config: Config, model: Module): Pruner | null {
       `config: prune needs whole weights on every rank (one process or DDP), got parallel.zero ${zero}, tensor ${tensor}, pipeline ${pipeline}, expert ${expert}, offload ${offload}`,
     );
   }
-  if (p.kind === "structured") throw new ConfigError("config: prune.kind structured is not built yet; use magnitude or nm");
-  return new Pruner(model, { ...p, kind: p.kind });
+  return new Pruner(model, p);
 }
 
 /** The teacher of `distill`: a trained run of the same task and, for a gpt, the same vocabulary. */
@@ -154,7 +153,9 @@ function buildLanguageModel(config: Config, shard?: Shard): ModelAndData {
     data = config.data,
     seed = config.train.seed;
   if (m.kind === "gpt" && (data.kind === "text" || data.kind === "tokens")) {
-    if (m.width % m.heads !== 0)
+    if (m.headDim !== undefined && config.parallel.tensor > 1)
+      throw new ConfigError("config: model.headDim (a gpt with pruned heads) trains with parallel.tensor 1");
+    if (m.headDim === undefined && m.width % m.heads !== 0)
       throw new ConfigError(`config: model.width ${m.width} is not a multiple of model.heads ${m.heads}; each head takes width / heads of the embedding`);
     if (m.moe && (m.moe.topK > m.moe.experts || config.parallel.tensor > 1 || config.parallel.pipeline > 1)) {
       throw new ConfigError(
@@ -177,6 +178,7 @@ function buildLanguageModel(config: Config, shard?: Shard): ModelAndData {
         layers: m.layers,
         heads: m.heads,
         width: m.width,
+        headDim: m.headDim,
         tiedHead: m.tiedHead,
         dropout: m.dropout,
         checkpoint: m.checkpoint,

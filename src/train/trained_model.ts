@@ -26,7 +26,17 @@ export interface TrainedModel {
 export function modelOfConfig(m: Config["model"], vocabSize = 0): Module {
   if (m.kind === "mlp") return mlp({ inputs: 784, hidden: m.hidden, classes: 10, init: m.init as never });
   if (m.kind === "cnn") return cnn({ input: [1, 28, 28], channels: m.channels, hidden: m.hidden, classes: 10, init: m.init as never });
-  return new GPT({ vocabSize, context: m.context, layers: m.layers, heads: m.heads, width: m.width, tiedHead: m.tiedHead, dropout: 0, moe: m.moe });
+  return new GPT({
+    vocabSize,
+    context: m.context,
+    layers: m.layers,
+    heads: m.heads,
+    width: m.width,
+    headDim: m.headDim,
+    tiedHead: m.tiedHead,
+    dropout: 0,
+    moe: m.moe,
+  });
 }
 
 /**
