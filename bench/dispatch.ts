@@ -9,8 +9,10 @@
  *                which the scope's end releases together with the output
  *   chain        eager forward and backward of a chain of 100 tiny ops (relu and add of a
  *                4-element parameter, alternating), then sum: the figure is per op
- *   compiled chain  the same step compiled (src/compile) and replayed: one kernel call per
- *                op from TypeScript's replay loop, no op dispatch, autograd or allocation
+ *   compiled chain  the same step compiled (src/compile) and replayed natively: the kernel
+ *                calls bound once and run by the addon's replay loop (native/replay.cc) in one
+ *                call, no op dispatch, autograd or allocation
+ *   compiled chain, TS loop  the same replay calling each kernel from TypeScript's loop
  *   kernels.binary  the floor: kernels.binary on preallocated 4-element arrays with a
  *                prepared broadcast meta, i.e. the N-API crossing and the kernel alone
  *
@@ -55,6 +57,7 @@ function chainCases(): Case[] {
     w.grad = null;
   };
   const compiled = compile((inputs) => [chainStep(inputs[0]!, w)], { parameters: [w], log: () => {} });
+  const fromTs = compile((inputs) => [chainStep(inputs[0]!, w)], { parameters: [w], nativeReplay: false, log: () => {} });
   return [
     {
       name: "chain",
@@ -71,6 +74,15 @@ function chainCases(): Case[] {
       ops: CHAIN,
       call: () => {
         compiled.run([x]);
+        dropGrad();
+      },
+    },
+    {
+      name: "compiled chain, TS loop",
+      what: `the same, each kernel called from TypeScript's replay loop`,
+      ops: CHAIN,
+      call: () => {
+        fromTs.run([x]);
         dropGrad();
       },
     },

@@ -9,6 +9,11 @@
  *                into the same dtype as the branch): addLayerNorm against add then layerNorm
  *   adamw        AdamW over the gpt's parameters (65-character vocabulary, 4 blocks, 3.2M
  *                parameters): one multi-tensor call against one adamStep call per parameter
+ *   lamb         LAMB over the same parameters: the native lambStepMulti against the float64
+ *                TypeScript loop it replaced (the js backend's kernel)
+ *   attention    causalSelfAttention of the gpt (qkv [32, 128, 768], 4 heads of 64), forward +
+ *                backward: bf16 inputs (bf16 dot products on a CPU with AVX512_BF16) against
+ *                f32 inputs (f32 products; bf16 inputs took these before the dot products)
  *
  * The figure per case is the median over --batches batches of --calls calls of (batch time /
  * calls), in ms, and unfused / fused (above 1: the fused side is faster).
@@ -16,7 +21,9 @@
  *   npx tsc -p . && node dist/bench/fused.js [--threads N] [--calls N] [--batches N] [--json]
  */
 import { GPT } from "../src/models/gpt.js";
-import { add, addLayerNorm, cast, gelu, layerNorm, linear, linearGelu, mul, sum } from "../src/ops/index.js";
+import { kernels } from "../src/backends/index.js";
+import { lambStepMulti as jsLambStepMulti } from "../src/backends/js/optimizer_steps.js";
+import { add, addLayerNorm, cast, causalSelfAttention, gelu, layerNorm, linear, linearGelu, mul, sum } from "../src/ops/index.js";
 import { adamStepInPlace, adamStepsInPlace } from "../src/ops/optimizer_kernels.js";
 import { zeros } from "../src/tensor/create.js";
 import type { DType } from "../src/tensor/dtype.js";
@@ -100,6 +107,30 @@ function adamwPair(): Pair {
   };
 }
 
+function lambPair(): Pair {
+  const params = new GPT({ vocabSize: 65, context: 128, layers: 4, heads: 4, width: WIDTH }).parameters();
+  const arrays = (scale: number) => params.map((p) => Float32Array.from({ length: p.size }, () => scale * Math.random()));
+  const [ws, gs, ms, vs] = [params.map((p) => p.data as Float32Array), arrays(1e-3), arrays(0), arrays(0)];
+  const hyper = Float64Array.from(params.flatMap(() => [1e-6, 0.9, 0.999, 1e-6, 0.01, 1]));
+  return {
+    name: "lamb",
+    what: `gpt's ${params.length} parameters, one call`,
+    fused: () => kernels.lambStepMulti(ws, gs, ms, vs, hyper),
+    unfused: () => jsLambStepMulti(ws, gs, ms, vs, hyper),
+  };
+}
+
+function attentionPair(): Pair {
+  const qkv = (dtype: DType) => leaf(cast(randn([32, 128, 3 * WIDTH]), dtype));
+  const [low, wide] = [qkv("bfloat16"), qkv("float32")];
+  return {
+    name: "attention bf16 vs f32",
+    what: "causalSelfAttention [32, 128, 768], 4 heads: bf16 (fused column) against f32 inputs",
+    fused: () => forwardBackward(() => [causalSelfAttention(low, 4)], [low]),
+    unfused: () => forwardBackward(() => [causalSelfAttention(wide, 4)], [wide]),
+  };
+}
+
 /** Milliseconds per call over one batch. */
 function batch(call: () => void, calls: number): number {
   return secondsPerCall(call, calls) * 1e3;
@@ -108,7 +139,15 @@ function batch(call: () => void, calls: number): number {
 function main(): void {
   const { threads, json, ints } = benchOptions("fused", { calls: 5, batches: 9 });
   manualSeed(0);
-  const pairs = [linearGeluPair("float32"), linearGeluPair("bfloat16"), addLayerNormPair("float32"), addLayerNormPair("bfloat16"), adamwPair()];
+  const pairs = [
+    linearGeluPair("float32"),
+    linearGeluPair("bfloat16"),
+    addLayerNormPair("float32"),
+    addLayerNormPair("bfloat16"),
+    adamwPair(),
+    lambPair(),
+    attentionPair(),
+  ];
   const rows = pairs.map((pair) => {
     batch(pair.fused, ints.calls);
     batch(pair.unfused, ints.calls);

@@ -4,7 +4,8 @@
  * to the budget, ASHA stops most of them at its rungs (budget/9, budget/3). Reports each search's
  * best test accuracy and total training steps; the target is ASHA within 0.3 points of random
  * search's best with at most 40% of its steps. Counts accuracy and steps, not time, so load on the
- * machine changes only how long it takes (about 6 minutes on 2 quiet cores at the defaults).
+ * machine changes only how long it takes (about 5 minutes of CPU at the defaults; 1 minute with
+ * --steps 90).
  *
  *   npx tsc -p . && node dist/bench/search.js [--trials 16] [--steps 450] [--parallel 2] [--seed 0] [--json]
  */

@@ -82,10 +82,14 @@ Napi::Value AddLayerNormBackwardKernel(const Napi::CallbackInfo& info) {
         R* drs = static_cast<R*>(dr);
         layer_norm_backward(
             g.as<decltype(g_tag)>(), sum.as<T>(), weight, mean, rstd, dx != nullptr || dr != nullptr,
-            [=](int64_t i, float v) {
-              const float total = gs ? v + to_float(gs[i]) : v;
-              if (dxs) dxs[i] = from_float<T>(total);
-              if (drs) drs[i] = from_float<R>(total);
+            [=](int64_t row, const float* values) {
+              const int64_t base = row * cols;
+#pragma omp simd
+              for (int64_t j = 0; j < cols; j++) {
+                const float total = gs ? values[j] + to_float(gs[base + j]) : values[j];
+                if (dxs) dxs[base + j] = from_float<T>(total);
+                if (drs) drs[base + j] = from_float<R>(total);
+              }
             },
             dweight, dbias, rows, cols, omp_get_max_threads());
       });

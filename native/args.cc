@@ -34,10 +34,29 @@ const char* array_name(napi_typedarray_type t) {
   }
 }
 
+size_t item_bytes(napi_typedarray_type t) {
+  switch (t) {
+    case napi_float32_array:
+    case napi_int32_array:
+    case napi_uint32_array:
+      return 4;
+    case napi_uint16_array:
+    case napi_int16_array:
+      return 2;
+    case napi_float64_array:
+      return 8;
+    default:
+      return 1;
+  }
+}
+
 }  // namespace
 
-Args::Args(const Napi::CallbackInfo& info, const char* op, size_t count) : info_(info), op_(op) {
-  require(info.Length() == count, "expected %zu arguments, got %zu", count, info.Length());
+thread_local const BoundCall* bound_call = nullptr;
+
+Args::Args(const Napi::CallbackInfo& info, const char* op, size_t count) : info_(info), op_(op), bound_(bound_call) {
+  const size_t given = bound_ != nullptr ? bound_->count : info.Length();
+  require(given == count, "expected %zu arguments, got %zu", count, given);
 }
 
 void Args::fail(const std::string& message, bool type_error) const {
@@ -47,12 +66,21 @@ void Args::fail(const std::string& message, bool type_error) const {
 }
 
 bool Args::is_null(size_t i) const {
+  if (const BoundArg* b = bound(i)) return b->kind == BoundArg::Kind::Null;
   napi_valuetype t;
   napi_typeof(info_.Env(), info_[i], &t);
   return t == napi_null || t == napi_undefined;
 }
 
 View Args::typed(size_t i, const char* name, napi_typedarray_type* type) const {
+  if (const BoundArg* b = bound(i)) {
+    require_type(b->kind == BoundArg::Kind::Array, "argument '%s' must be a typed array", name);
+    *type = b->type;
+    View v;
+    v.data = b->data;
+    v.bytes = b->length * item_bytes(b->type);
+    return v;
+  }
   return typed_value(info_[i], name, type);
 }
 
@@ -68,11 +96,7 @@ View Args::typed_value(napi_value value, const char* name, napi_typedarray_type*
           "could not read argument '%s'", name);
   View v;
   v.data = data;
-  size_t item = (*type == napi_float32_array || *type == napi_int32_array || *type == napi_uint32_array) ? 4
-                : (*type == napi_uint16_array || *type == napi_int16_array)                              ? 2
-                : (*type == napi_float64_array)                                                          ? 8
-                                                                                                         : 1;
-  v.bytes = length * item;
+  v.bytes = length * item_bytes(*type);
   return v;
 }
 
@@ -99,6 +123,7 @@ View Args::checked(View v, napi_typedarray_type type, const char* name, DType dt
 }
 
 uint32_t Args::list_length(size_t i, const char* name) const {
+  require(bound(i) == nullptr, "argument '%s': a list is not replayed natively", name);
   require_type(info_[i].IsArray(), "argument '%s' must be an array", name);
   return info_[i].As<Napi::Array>().Length();
 }
@@ -137,17 +162,17 @@ View Args::list_tensor_any(size_t i, uint32_t k, const char* name, DType dtype) 
 }
 
 int64_t Args::integer(size_t i, const char* name) const {
-  napi_valuetype t;
-  napi_typeof(info_.Env(), info_[i], &t);
-  require_type(t == napi_number, "argument '%s' must be a number", name);
-  double d;
-  napi_get_value_double(info_.Env(), info_[i], &d);
+  const double d = number(i, name);
   require(std::floor(d) == d && std::fabs(d) < 9.007199254740992e15, "argument '%s' must be an integer, got %g", name,
           d);
   return static_cast<int64_t>(d);
 }
 
 double Args::number(size_t i, const char* name) const {
+  if (const BoundArg* b = bound(i)) {
+    require_type(b->kind == BoundArg::Kind::Number, "argument '%s' must be a number", name);
+    return b->number;
+  }
   napi_valuetype t;
   napi_typeof(info_.Env(), info_[i], &t);
   require_type(t == napi_number, "argument '%s' must be a number", name);
@@ -157,6 +182,10 @@ double Args::number(size_t i, const char* name) const {
 }
 
 bool Args::boolean(size_t i, const char* name) const {
+  if (const BoundArg* b = bound(i)) {
+    require_type(b->kind == BoundArg::Kind::Boolean, "argument '%s' must be a boolean", name);
+    return b->number != 0;
+  }
   napi_valuetype t;
   napi_typeof(info_.Env(), info_[i], &t);
   require_type(t == napi_boolean, "argument '%s' must be a boolean", name);

@@ -21,6 +21,25 @@ struct View {
   }
 };
 
+// One argument of a kernel call that native/replay.cc runs without JavaScript: the value the
+// JavaScript argument had when the call was bound (a typed array as its kind, data and length).
+struct BoundArg {
+  enum class Kind { Null, Number, Boolean, Array };
+  Kind kind = Kind::Null;
+  double number = 0;
+  napi_typedarray_type type = napi_float32_array;
+  void* data = nullptr;
+  size_t length = 0;
+};
+
+// The arguments of the kernel call running now on this thread when a native replay runs it, else
+// null: Args reads them instead of its CallbackInfo's, with the same checks.
+struct BoundCall {
+  const BoundArg* args;
+  size_t count;
+};
+extern thread_local const BoundCall* bound_call;
+
 class Args {
  public:
   Args(const Napi::CallbackInfo& info, const char* op, size_t count);
@@ -75,8 +94,11 @@ class Args {
   napi_value list_entry(size_t i, uint32_t k) const;
   View list_view(size_t i, uint32_t k, const char* name, DType dtype, int64_t numel, bool any_count) const;
 
+  const BoundArg* bound(size_t i) const { return bound_ != nullptr && i < bound_->count ? &bound_->args[i] : nullptr; }
+
   const Napi::CallbackInfo& info_;
   const char* op_;
+  const BoundCall* bound_;
 };
 
 // An optional f32 array of `count` elements: null/undefined gives nullptr.

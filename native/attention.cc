@@ -4,10 +4,13 @@
 // blocks with an online softmax (running max, running sum, rescaled accumulator) and saves each
 // query row's log-sum-exp; backward recomputes each score tile from it. A thread holds block × block tiles, plus in
 // backward one head's f32 dQ accumulator and Δ (t × d and t floats). f32, bf16 and f16 inputs are computed in f32;
-// outputs take the input dtype, the log-sum-exp is f32.
+// outputs take the input dtype, the log-sum-exp is f32. bf16 inputs on a CPU with AVX512_BF16 take the tile
+// products whose factors are inputs or probabilities as bf16 dot products (tile_dot_bf16.h: the probabilities are
+// rounded to bf16 before P·V and Pᵀ·dO, as PyTorch's bf16 attention does); the softmax work and dS's products stay f32.
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <type_traits>
 #include <vector>
 
 #include "args.h"
@@ -15,6 +18,7 @@
 #include "extents.h"
 #include "parallel.h"
 #include "registry.h"
+#include "tile_dot_bf16.h"
 #include "tile_matmul.h"
 
 namespace turbine {
@@ -94,12 +98,13 @@ void store_rows(const float* src, int64_t ld, int64_t rows, int64_t d, T* dst, i
 // One task is one query block of one head. The score tile is kept transposed, keys × queries
 // (St = K·Qᵀ), so the softmax bookkeeping runs along contiguous query lanes and Pᵀ feeds P·V
 // through strides without a copy; Q is transposed once per task instead of K once per tile.
-template <typename T>
+template <typename Tiles, typename T>
 void forward(const T* q, const T* k, const T* v, T* out, float* lse, const Problem& pb) {
   const int64_t d = pb.d, dp = pb.dp(), bp = round_to_lanes(pb.block), nb = pb.blocks();
   const Layouts& ly = pb.layout;
   constexpr float kNegInf = -std::numeric_limits<float>::infinity();
   parallel_for(pb.heads() * nb, pb.grain(pb.block), [&](int64_t begin, int64_t end) {
+    Tiles tiles;
     AlignedFloats qt(d * bp), kb(pb.block * dp), vb(pb.block * dp), st(pb.block * bp), acc(pb.block * dp);
     std::vector<float> m(bp), m_new(bp), alpha(bp), inv(bp);
     std::vector<double> l(bp), tile_sum(bp);
@@ -118,8 +123,8 @@ void forward(const T* q, const T* k, const T* v, T* out, float* lse, const Probl
         float* s = st.data();
         // On the diagonal tile the products skip what the mask hides (see Causal).
         const bool diagonal = pb.causal && j0 == i0;
-        tile_matmul({kb.data(), dp, 1}, qt.data(), width, s, width, keys, width, d, false,
-                    diagonal ? Causal::kColumnsFromRow : Causal::kNone);
+        tiles.matmul({kb.data(), dp, 1}, qt.data(), width, s, width, keys, width, d, false,
+                     diagonal ? Causal::kColumnsFromRow : Causal::kNone);
         std::copy(m.begin(), m.begin() + width, m_new.begin());
         for (int64_t j = 0; j < keys; j++) {
           // Query lane i sees key j0 + j when i0 + i ≥ j0 + j; masked scores become −∞.
@@ -154,8 +159,8 @@ void forward(const T* q, const T* k, const T* v, T* out, float* lse, const Probl
 #pragma omp simd
           for (int64_t c = 0; c < dp; c++) ai[c] *= alpha[i];
         }
-        tile_matmul({s, 1, width}, vb.data(), dp, acc.data(), dp, rows, dp, keys, true,
-                    diagonal ? Causal::kDepthToRow : Causal::kNone);
+        tiles.matmul({s, 1, width}, vb.data(), dp, acc.data(), dp, rows, dp, keys, true,
+                     diagonal ? Causal::kDepthToRow : Causal::kNone);
       }
       for (int64_t i = 0; i < rows; i++) {
         inv[i] = static_cast<float>(1.0 / l[i]);
@@ -174,12 +179,17 @@ void forward(const T* q, const T* k, const T* v, T* out, float* lse, const Probl
 // per-head f32 buffer). With Q̃ = scale·Q and Δ_i = Σ dO_i·O_i, per tile:
 //   P = exp(Q̃·Kᵀ − L), dV += Pᵀ·dO, dS = P∘(dO·Vᵀ − Δ), dQ += dS·K (times scale when stored),
 //   dK += dSᵀ·Q̃.
-template <typename T>
+template <typename Tiles, typename T>
 void backward(const T* q, const T* k, const T* v, const T* out, const float* lse, const T* g, T* dq, T* dk, T* dv,
               const Problem& pb) {
   const int64_t d = pb.d, dp = pb.dp(), bp = round_to_lanes(pb.block), t = pb.t;
   const Layouts& ly = pb.layout;
   parallel_for(pb.heads(), pb.grain(t), [&](int64_t begin, int64_t end) {
+    // dS feeds dQ and dK through f32 products whatever Tiles is: it is a difference (dP − Δ),
+    // and rounded to bf16 it moved dK of the bf16 fixtures by up to 5.5e-3 where they allow
+    // 3.5e-3; the other products' factors are inputs or probabilities.
+    Tiles tiles;
+    F32Tiles exact;
     AlignedFloats qb(pb.block * dp), gb(pb.block * dp), kb(pb.block * dp), kt(d * bp), vt(d * bp);
     AlignedFloats p(pb.block * bp), ds(pb.block * bp), dkb(pb.block * dp), dvb(pb.block * dp), dqb(dq ? t * dp : 0);
     AlignedFloats g16(kTileLanes * dp), ot16(d * kTileLanes), dd16(kTileLanes * kTileLanes);
@@ -193,7 +203,7 @@ void backward(const T* q, const T* k, const T* v, const T* out, const float* lse
         const int64_t rows = std::min(kTileLanes, t - i0);
         load_rows(g + pb.at(ly.out, h, i0), ly.out.time, rows, d, g16.data(), dp);
         load_transposed(out + pb.at(ly.out, h, i0), ly.out.time, rows, d, ot16.data(), kTileLanes);
-        tile_matmul({g16.data(), dp, 1}, ot16.data(), kTileLanes, dd16.data(), kTileLanes, rows, kTileLanes, d, false);
+        tiles.matmul({g16.data(), dp, 1}, ot16.data(), kTileLanes, dd16.data(), kTileLanes, rows, kTileLanes, d, false);
         for (int64_t r = 0; r < rows; r++) delta[i0 + r] = dd16.data()[r * kTileLanes + r];
       }
       if (dq) std::fill(dqb.data(), dqb.data() + t * dp, 0.0f);
@@ -214,7 +224,7 @@ void backward(const T* q, const T* k, const T* v, const T* out, const float* lse
           const bool diagonal = pb.causal && i0 == j0;
           const Causal scores = diagonal ? Causal::kColumnsToRow : Causal::kNone;
           const Causal transposed = diagonal ? Causal::kDepthFromRow : Causal::kNone;
-          tile_matmul({qb.data(), dp, 1}, kt.data(), kw, p.data(), kw, rows, kw, d, false, scores);
+          tiles.matmul({qb.data(), dp, 1}, kt.data(), kw, p.data(), kw, rows, kw, d, false, scores);
           for (int64_t r = 0; r < rows; r++) {
             const int64_t visible = diagonal ? r + 1 : keys;
             const float shift = lh[i0 + r];
@@ -222,9 +232,9 @@ void backward(const T* q, const T* k, const T* v, const T* out, const float* lse
 #pragma omp simd
             for (int64_t c = 0; c < kw; c++) pr[c] = c < visible ? exp_simd(pr[c] - shift) : 0.0f;
           }
-          if (dv) tile_matmul({p.data(), 1, kw}, gb.data(), dp, dvb.data(), dp, keys, dp, rows, true, transposed);
+          if (dv) tiles.matmul({p.data(), 1, kw}, gb.data(), dp, dvb.data(), dp, keys, dp, rows, true, transposed);
           if (!dq && !dk) continue;
-          tile_matmul({gb.data(), dp, 1}, vt.data(), kw, ds.data(), kw, rows, kw, d, false, scores);
+          tiles.matmul({gb.data(), dp, 1}, vt.data(), kw, ds.data(), kw, rows, kw, d, false, scores);
           for (int64_t r = 0; r < rows; r++) {
             const int64_t visible = diagonal ? r + 1 : keys;
             const float dr = delta[i0 + r];
@@ -234,10 +244,10 @@ void backward(const T* q, const T* k, const T* v, const T* out, const float* lse
             for (int64_t c = 0; c < kw; c++) sr[c] = c < visible ? pr[c] * (sr[c] - dr) : 0.0f;
           }
           if (dq) {
-            tile_matmul({ds.data(), kw, 1}, kb.data(), dp, dqb.data() + i0 * dp, dp, rows, dp, keys, true,
-                        diagonal ? Causal::kDepthToRow : Causal::kNone);
+            exact.matmul({ds.data(), kw, 1}, kb.data(), dp, dqb.data() + i0 * dp, dp, rows, dp, keys, true,
+                         diagonal ? Causal::kDepthToRow : Causal::kNone);
           }
-          if (dk) tile_matmul({ds.data(), 1, kw}, qb.data(), dp, dkb.data(), dp, keys, dp, rows, true, transposed);
+          if (dk) exact.matmul({ds.data(), 1, kw}, qb.data(), dp, dkb.data(), dp, keys, dp, rows, true, transposed);
         }
         if (dk) store_rows(dkb.data(), dp, keys, d, dk + pb.at(ly.k, h, j0), ly.k.time, 1.0f);
         if (dv) store_rows(dvb.data(), dp, keys, d, dv + pb.at(ly.v, h, j0), ly.v.time, 1.0f);
@@ -245,6 +255,16 @@ void backward(const T* q, const T* k, const T* v, const T* out, const float* lse
       if (dq) store_rows(dqb.data(), dp, t, d, dq + pb.at(ly.q, h, 0), ly.q.time, pb.scale);
     }
   });
+}
+
+// Calls fn with the tile products for inputs of type T (a tag object: each thread makes its own):
+// bf16 dot products for bf16 inputs where the CPU has them, else f32.
+template <typename T, typename Fn>
+void with_tiles(Fn&& fn) {
+  if constexpr (std::is_same_v<T, bf16>) {
+    if (has_bf16_dot()) return fn(Bf16Tiles{});
+  }
+  fn(F32Tiles{});
 }
 
 // Reads [b, h, t, d, layout, scale, causal, block] from argument `first` on and checks them.
@@ -300,8 +320,10 @@ Napi::Value AttentionKernel(const Napi::CallbackInfo& info) {
   float* lse = args.is_null(5) ? nullptr : args.tensor(5, "lse", DType::F32, pb.heads() * pb.t).as<float>();
   dispatch_float(dt, [&](auto tag) {
     using T = decltype(tag);
-    forward(static_cast<const T*>(q), static_cast<const T*>(k), static_cast<const T*>(v), static_cast<T*>(out), lse,
-            pb);
+    with_tiles<T>([&](auto tiles) {
+      forward<decltype(tiles)>(static_cast<const T*>(q), static_cast<const T*>(k), static_cast<const T*>(v),
+                               static_cast<T*>(out), lse, pb);
+    });
   });
   return info.Env().Undefined();
 }
@@ -327,8 +349,11 @@ Napi::Value AttentionBackwardKernel(const Napi::CallbackInfo& info) {
   void* dv = optional(9, "dv", ly.v);
   dispatch_float(dt, [&](auto tag) {
     using T = decltype(tag);
-    backward(static_cast<const T*>(q), static_cast<const T*>(k), static_cast<const T*>(v), static_cast<const T*>(out),
-             lse, static_cast<const T*>(g), static_cast<T*>(dq), static_cast<T*>(dk), static_cast<T*>(dv), pb);
+    with_tiles<T>([&](auto tiles) {
+      backward<decltype(tiles)>(static_cast<const T*>(q), static_cast<const T*>(k), static_cast<const T*>(v),
+                                static_cast<const T*>(out), lse, static_cast<const T*>(g), static_cast<T*>(dq),
+                                static_cast<T*>(dk), static_cast<T*>(dv), pb);
+    });
   });
   return info.Env().Undefined();
 }

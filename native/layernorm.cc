@@ -59,7 +59,8 @@ Napi::Value LayerNormBackwardKernel(const Napi::CallbackInfo& info) {
       T* out = static_cast<T*>(dx);
       layer_norm_backward(
           g.as<decltype(g_tag)>(), x.as<T>(), weight, mean, rstd, out != nullptr,
-          [out](int64_t i, float v) { out[i] = from_float<T>(v); }, dweight, dbias, rows, cols, omp_get_max_threads());
+          [=](int64_t row, const float* values) { store_row(values, out + row * cols, cols); }, dweight, dbias, rows,
+          cols, omp_get_max_threads());
     });
   });
   return info.Env().Undefined();

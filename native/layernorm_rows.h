@@ -83,8 +83,11 @@ void layer_norm_forward(RowIn row_in, const float* weight, const float* bias, Y*
 // Rows are cut into one chunk per thread; each chunk sums dweight and dbias into its own
 // double partials, and the partials are added in chunk order afterwards, so the result has no
 // races and does not depend on scheduling.
-// g in G (the output's dtype), x in T; with want_dx, store_dx(i, v) receives dx's element i (row
-// · cols + j) in f32 (layerNorm rounds it into dx, add + LayerNorm adds the residual's gradient).
+// g in G (the output's dtype), x in T; with want_dx, store_dx(row, values) receives row `row` of
+// dx in f32, cols values (layerNorm rounds them into dx, add + LayerNorm adds the residual's
+// gradient). The row is complete and in memory before the callback runs, so its additions are
+// separate roundings: inlined into this loop, GCC would contract r·(…) + residual into one FMA
+// and the fused op would differ from layerNorm followed by add in the last bit.
 template <typename T, typename G, typename StoreDx>
 void layer_norm_backward(const G* g, const T* x, const float* weight, const float* mean, const float* rstd,
                          bool want_dx, StoreDx store_dx, float* dweight, float* dbias, int64_t rows, int64_t cols,
@@ -98,7 +101,8 @@ void layer_norm_backward(const G* g, const T* x, const float* weight, const floa
     // added to the chunk's double partials: float keeps the row loop at full vector width,
     // and no float sum runs long enough to lose accuracy.
     constexpr int64_t kBlock = 32;
-    std::vector<float> gh(want_dx ? cols : 0), xh(cols), fw(partials ? cols : 0), fb(partials ? cols : 0);
+    std::vector<float> gh(want_dx ? cols : 0), xh(cols), dx(want_dx ? cols : 0), fw(partials ? cols : 0),
+        fb(partials ? cols : 0);
     for (int64_t chunk = first; chunk < last; chunk++) {
       double* dw = partials ? dw_part.data() + chunk * cols : nullptr;
       double* db = partials ? db_part.data() + chunk * cols : nullptr;
@@ -144,9 +148,9 @@ void layer_norm_backward(const G* g, const T* x, const float* weight, const floa
         }
         const float mean_g = sum_g / static_cast<float>(cols);
         const float mean_gx = sum_gx / static_cast<float>(cols);
-        const int64_t base = row * cols;
 #pragma omp simd
-        for (int64_t j = 0; j < cols; j++) store_dx(base + j, r * (gh[j] - mean_g - xh[j] * mean_gx));
+        for (int64_t j = 0; j < cols; j++) dx[j] = r * (gh[j] - mean_g - xh[j] * mean_gx);
+        store_dx(row, static_cast<const float*>(dx.data()));
       }
     }
   });

@@ -3,12 +3,11 @@
 // formulas operation by operation so the two agree to float rounding.
 #include <algorithm>
 #include <cmath>
-#include <initializer_list>
-#include <utility>
 #include <vector>
 
 #include "args.h"
 #include "bf16_run.h"
+#include "multi_tensor.h"
 #include "parallel.h"
 #include "registry.h"
 
@@ -96,42 +95,6 @@ Napi::Value AdamStep(const Napi::CallbackInfo& info) {
   const AdamCoeffs c = adam_coeffs(args, args.doubles(5, "hyper", 7));
   parallel_for(n, kElementGrain, [&](int64_t begin, int64_t end) { adam_range(c, a, begin, end); });
   return info.Env().Undefined();
-}
-
-// A range of one parameter's elements in a multi-tensor step.
-struct Piece {
-  uint32_t param;
-  int64_t begin, end;
-};
-
-// Cuts every parameter of `sizes` into the ranges parallel_for gives its threads (parallel.h),
-// so a multi-tensor step updates each element in the same range of the same loop as a
-// single-tensor call would, and runs all the pieces on one team.
-template <typename Run>
-void run_pieces(const std::vector<int64_t>& sizes, Run&& run) {
-  std::vector<Piece> pieces;
-  int64_t total = 0;
-  for (uint32_t k = 0; k < sizes.size(); k++) {
-    const int64_t n = sizes[k], chunks = parallel_chunks(n, kElementGrain);
-    for (int64_t t = 0; t < chunks; t++) pieces.push_back({k, n * t / chunks, n * (t + 1) / chunks});
-    total += n;
-  }
-  const int64_t count = static_cast<int64_t>(pieces.size());
-  const int threads = total > kElementGrain ? static_cast<int>(std::min<int64_t>(omp_get_max_threads(), count)) : 1;
-#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
-  for (int64_t i = 0; i < count; i++) {
-    const Piece& piece = pieces[i];
-    if (piece.begin < piece.end) run(piece);
-  }
-}
-
-// Fails unless each (argument index, name) is an array of `count` entries, as params is.
-void require_same_lengths(const Args& args, uint32_t count,
-                          std::initializer_list<std::pair<size_t, const char*>> lists) {
-  for (const auto& [i, name] : lists) {
-    const uint32_t n = args.list_length(i, name);
-    args.require(n == count, "%s holds %u entries, params %u", name, n, count);
-  }
 }
 
 // adamStepMulti(params, grads, expAvgs, expAvgSqs, paramsBf16, hyper): adamStep over every

@@ -70,10 +70,12 @@ inline void tile_rows(TileA a, const float* b, int64_t ldb, float* c, int64_t ld
 // half of a diagonal tile's multiply-adds; columns are skipped in whole vectors only.
 enum class Causal { kNone, kColumnsFromRow, kColumnsToRow, kDepthFromRow, kDepthToRow };
 
-// C = A·B, or C += A·B when accumulate. n must be a multiple of kTileLanes; rows of C come in
-// fours, columns in panels of up to 64 so one panel of B (k × 64) stays in L1 across the rows.
-inline void tile_matmul(TileA a, const float* b, int64_t ldb, float* c, int64_t ldc, int64_t m, int64_t n, int64_t k,
-                        bool accumulate, Causal causal = Causal::kNone) {
+// The register blocks of a tile product C[m×n] (+)= A[m×k]·B[k×n], in order: block(i, rows, c_lo,
+// c_hi, p_lo, p_hi) computes rows i..i+rows of C, columns [c_lo, c_hi), from depth terms
+// [p_lo, p_hi). Rows come in fours, columns in panels of up to 64 so one panel of B (k × 64)
+// stays in L1 across the rows; `causal` narrows the ranges (see Causal) and skips empty blocks.
+template <typename Block>
+inline void for_each_tile_block(int64_t m, int64_t n, int64_t k, Causal causal, Block&& block) {
   constexpr int64_t kPanel = 4 * kTileLanes;
   for (int64_t j = 0; j < n; j += kPanel) {
     for (int64_t i = 0, rows; i < m; i += rows) {
@@ -95,16 +97,24 @@ inline void tile_matmul(TileA a, const float* b, int64_t ldb, float* c, int64_t 
           p_hi = std::min(k, i + rows);
           break;
       }
-      if (c_lo >= c_hi) continue;
-      const TileA ai{a.data + i * a.row + p_lo * a.col, a.row, a.col};
-      const float* bi = b + p_lo * ldb + c_lo;
-      float* ci = c + i * ldc + c_lo;
-      if (rows == 4)
-        tile_rows<4>(ai, bi, ldb, ci, ldc, p_hi - p_lo, c_hi - c_lo, accumulate);
-      else
-        tile_rows<1>(ai, bi, ldb, ci, ldc, p_hi - p_lo, c_hi - c_lo, accumulate);
+      if (c_lo < c_hi) block(i, rows, c_lo, c_hi, p_lo, p_hi);
     }
   }
+}
+
+// C = A·B, or C += A·B when accumulate. n must be a multiple of kTileLanes.
+inline void tile_matmul(TileA a, const float* b, int64_t ldb, float* c, int64_t ldc, int64_t m, int64_t n, int64_t k,
+                        bool accumulate, Causal causal = Causal::kNone) {
+  for_each_tile_block(m, n, k, causal,
+                      [&](int64_t i, int64_t rows, int64_t c_lo, int64_t c_hi, int64_t p_lo, int64_t p_hi) {
+                        const TileA ai{a.data + i * a.row + p_lo * a.col, a.row, a.col};
+                        const float* bi = b + p_lo * ldb + c_lo;
+                        float* ci = c + i * ldc + c_lo;
+                        if (rows == 4)
+                          tile_rows<4>(ai, bi, ldb, ci, ldc, p_hi - p_lo, c_hi - c_lo, accumulate);
+                        else
+                          tile_rows<1>(ai, bi, ldb, ci, ldc, p_hi - p_lo, c_hi - c_lo, accumulate);
+                      });
 }
 
 // f32 scratch aligned to 64 bytes, so rows whose stride is a multiple of kTileLanes start on a

@@ -85,6 +85,6 @@ export const metaFields = kernels.metaFields();
 export { packMeta } from "./meta.js";
 export { backendKernels, getKernel, registerBackend, registeredBackends } from "./registry.js";
 export { KERNEL_NAMES, type KernelName, type Kernels, type MetaFields, type MetaLayout } from "./kernels.js";
-export { loadNative } from "./native/addon.js";
+export { loadNative, type NativeReplayLoop, nativeReplayLoop } from "./native/addon.js";
 export { nativeStopSignals, type StopSignals } from "./native/stop_signals.js";
 export type { TypedArray } from "./dtype.js";

@@ -103,6 +103,12 @@ export interface Kernels {
    * m ← β2·m + (1 − β2)·g, in float64 from the stored values; hyper = one row [lr, beta1, beta2, weightDecay] per parameter.
    */
   lionStepMulti(params: Float32Array[], grads: Float32Array[], expAvgs: Float32Array[], hyper: Float64Array): void;
+  /**
+   * LAMB over every parameter of the lists: the moments advanced, u = m̂ / (√v̂ + eps) + wd·w,
+   * then w ← w − lr·(‖w‖ / ‖u‖)·u (ratio 1 when either norm is 0), in float64 from the stored
+   * values; hyper = one row [lr, beta1, beta2, eps, weightDecay, step] per parameter.
+   */
+  lambStepMulti(params: Float32Array[], grads: Float32Array[], expAvgs: Float32Array[], expAvgSqs: Float32Array[], hyper: Float64Array): void;
   /** Fused SGD; hyper = [lr, momentum, dampening, weightDecay, nesterov, firstStep]. */
   sgdStep(param: Float32Array, grad: Float32Array, momentumBuffer: Float32Array | null, hyper: Float64Array): void;
   /** Σ x², accumulated in double. */
@@ -330,6 +336,7 @@ const KERNEL_SET: Record<KernelName, true> = {
   adamStep: true,
   adamStepMulti: true,
   lionStepMulti: true,
+  lambStepMulti: true,
   sgdStep: true,
   sumOfSquares: true,
   clampInPlace: true,

@@ -92,6 +92,13 @@ export function registerSearch(program: Command): void {
         if (outcome.interrupted !== null) {
           process.exitCode = outcome.interrupted === "SIGTERM" ? 143 : 130;
           process.stderr.write(`search stopped by ${outcome.interrupted}; the running trials wrote checkpoints; continue with the same command line\n`);
+        } else if (outcome.best === null) {
+          // Nothing trained: a failed run (missing data, say), not a search that found nothing better.
+          process.exitCode = 1;
+          const first = outcome.trials[0];
+          process.stderr.write(
+            `search: every trial failed${first ? ` (trial ${first.trial}: ${first.error ?? "no evaluation"})` : ""}; see ${flags.out}/trials/<n>.log\n`,
+          );
         }
       } finally {
         process.off("SIGINT", onSignal).off("SIGTERM", onSignal);

@@ -14,7 +14,7 @@ import { type HostWriteObserver, setHostWriteObserver } from "../tensor/host_wri
 import { type PooledBuffer, pool } from "../tensor/pool.js";
 import type { Tensor } from "../tensor/tensor.js";
 import { type ArgRole, kernelEffect } from "./kernel_effects.js";
-import type { ArrayKind, Entry, HostWriteEntry, Operand, SectionEntry, TempBuffer, TensorOperand, Trace } from "./trace.js";
+import type { ArrayKind, Entry, HostEntry, HostWriteEntry, Operand, SectionEntry, TempBuffer, TensorOperand, Trace } from "./trace.js";
 
 /** What the step's body may ask of the capture: a region replay must re-enter (a no-sync scope). */
 export interface Capture {
@@ -24,10 +24,18 @@ export interface Capture {
    * @example capture.within("noSync", (run) => ddp.noSync(run), () => loss.backward());
    */
   within(label: string, wrap: (run: () => void) => void, body: () => void): void;
+  /**
+   * Runs `body` now, unrecorded, and again at this point of every replay after handing each of
+   * `parameters` the gradient it holds now: the host's part of a step (the optimizer with its
+   * clipping and loss scaler), whose kernels run from TypeScript. The body is kept and called
+   * on each replay, so it must keep what it computes in state that outlives the step.
+   * @example capture.host("optimizer", params, () => { optimizer.step(); optimizer.zeroGrad(); });
+   */
+  host(label: string, parameters: readonly Tensor[], body: () => void): void;
 }
 
 /** A capture that records nothing: the eager step. */
-export const NO_CAPTURE: Capture = { within: (_label, wrap, body) => wrap(body) };
+export const NO_CAPTURE: Capture = { within: (_label, wrap, body) => wrap(body), host: (_label, _parameters, body) => body() };
 
 /** The temporaries an entry reads and writes, and whether it writes anything else. */
 class Uses {
@@ -128,6 +136,20 @@ class Recorder implements Capture, HostWriteObserver, BackwardCaptureObserver {
     else this.section("backward", asBackwardPass, body);
   }
 
+  host(label: string, parameters: readonly Tensor[], body: () => void): void {
+    if (this.paused === 0) {
+      const grads: HostEntry["grads"][number][] = [];
+      for (const leaf of parameters) {
+        // A gradient in memory that outlives the step (a DDP bucket's view) is put back by its hook on replay.
+        if (!leaf.grad || leaf.grad.disposed || !this.live.has(leaf.grad.data.buffer)) continue;
+        const grad = this.tempTensor(leaf.grad, "a gradient the host reads");
+        if (grad) grads.push({ leaf, grad });
+      }
+      this.top().push({ kind: "host", label, run: body, grads, reads: grads.map((g) => g.grad.operand.temp), writes: [] });
+    }
+    this.untraced(body);
+  }
+
   gradReady(leaf: Tensor, fire: () => void): void {
     if (this.paused === 0) {
       const grad = leaf.grad && !leaf.grad.disposed && this.live.has(leaf.grad.data.buffer) ? this.tempTensor(leaf.grad, "a hooked gradient") : null;
@@ -146,20 +168,20 @@ class Recorder implements Capture, HostWriteObserver, BackwardCaptureObserver {
   }
 
   fill(target: TypedArray, value: number): void {
-    this.host("fill", target, null, value);
+    this.hostWrite("fill", target, null, value);
   }
 
   copy(target: TypedArray, source: TypedArray): void {
-    this.host("copy", target, source, 0);
+    this.hostWrite("copy", target, source, 0);
   }
 
   set(target: TypedArray, values: ArrayLike<number>): void {
     if (this.paused > 0) return;
     const kind = target.constructor as ArrayKind;
-    this.host("set", target, new kind(Array.from(values)), 0);
+    this.hostWrite("set", target, new kind(Array.from(values)), 0);
   }
 
-  private host(kind: HostWriteEntry["kind"], target: TypedArray, source: ArrayBufferView | null, value: number): void {
+  private hostWrite(kind: HostWriteEntry["kind"], target: TypedArray, source: ArrayBufferView | null, value: number): void {
     if (this.paused > 0) return;
     const start = performance.now();
     const uses = new Uses();

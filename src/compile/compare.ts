@@ -35,11 +35,14 @@ function entriesDifference(a: readonly Entry[], b: readonly Entry[], where: stri
       if (inner) return inner;
     } else if (x.kind === "hook" && y.kind === "hook") {
       if (x.leaf !== y.leaf || (x.grad === null) !== (y.grad === null) || (x.grad && !sameTensor(x.grad, y.grad!))) return `${at}: another leaf or gradient`;
+    } else if (x.kind === "host" && y.kind === "host") {
+      if (x.grads.length !== y.grads.length || !x.grads.every((g, j) => g.leaf === y.grads[j]!.leaf && sameTensor(g.grad, y.grads[j]!.grad)))
+        return `${at}: other gradients`;
     } else if (x.kind === "kernel" && y.kind === "kernel") {
       for (let j = 0; j < x.args.length; j++) {
         if (!sameOperand(x.args[j]!, y.args[j]!)) return `${at}: argument ${j} ${describe(x.args[j]!)}, then ${describe(y.args[j]!)}`;
       }
-    } else if (x.kind !== "kernel" && x.kind !== "hook" && x.kind !== "section" && y.kind === x.kind) {
+    } else if (x.kind !== "kernel" && x.kind !== "hook" && x.kind !== "host" && x.kind !== "section" && y.kind === x.kind) {
       if (
         !sameOperand(x.target, y.target) ||
         x.value !== y.value ||
@@ -54,7 +57,7 @@ function entriesDifference(a: readonly Entry[], b: readonly Entry[], where: stri
 }
 
 function name(e: Entry): string {
-  return e.kind === "kernel" ? e.name : e.kind === "section" ? e.label : e.kind;
+  return e.kind === "kernel" ? e.name : e.kind === "section" || e.kind === "host" ? e.label : e.kind;
 }
 
 function sameTensor(a: TensorOperand, b: TensorOperand): boolean {

@@ -31,6 +31,13 @@ export interface CompileOptions {
   scalars?: number;
   /** Most input shapes compiled (default 8); steps of further shapes run eagerly, with one message. */
   cacheSize?: number;
+  /**
+   * Whether replay runs stretches of kernel calls natively, in one addon call each (default
+   * true; false calls every kernel from TypeScript, as the profiler does).
+   */
+  nativeReplay?: boolean;
+  /** Whether the fusion pass rewrites pairs of kernel calls into fused kernels (default true; fuse.ts). */
+  fusion?: boolean;
   /** Where the compile messages go (default: standard error). */
   log?: (line: string) => void;
 }
@@ -79,7 +86,8 @@ export class CompiledStep {
   private readonly log: (line: string) => void;
   private arena: (Arena & { tensor: Tensor }) | null = null;
   private boundReported = false;
-  private readonly counts: CompileStats = { compilations: 0, replays: 0, eagerSteps: 0, compileMs: 0, last: null };
+  private readonly counts: Omit<CompileStats, "last"> = { compilations: 0, replays: 0, eagerSteps: 0, compileMs: 0 };
+  private lastProgram: Program | null = null;
 
   constructor(
     private readonly step: StepBody,
@@ -98,7 +106,7 @@ export class CompiledStep {
 
   /** Counts and times so far. @example step.stats.compilations */
   get stats(): CompileStats {
-    return { ...this.counts };
+    return { ...this.counts, last: this.lastProgram?.stats ?? null };
   }
 
   /**
@@ -184,17 +192,19 @@ export class CompiledStep {
     const program = new Program(
       trace,
       inputs.map((t) => ({ shape: [...t.shape], dtype: t.dtype as DType })),
+      this.options.nativeReplay ?? true,
+      this.options.fusion ?? true,
     );
     const ms = pending.recordMs + (performance.now() - start);
     this.pending.delete(fullKey);
     this.programs.set(fullKey, program);
     this.counts.compilations++;
     this.counts.compileMs += ms;
-    this.counts.last = program.stats;
+    this.lastProgram = program;
     const s = program.stats;
     this.log(
       `compile: step of shape ${shapeKey} compiled in ${ms.toFixed(0)} ms: ${s.kernels} kernel calls, ${s.hostCalls} host calls, ` +
-        `${s.removed} dead entries removed, ${s.temps} temporaries in an arena of ${mib(s.arenaBytes)} (${mib(s.unplannedBytes)} unshared)`,
+        `${s.fused.linearGelu + s.fused.addLayerNorm} pairs fused, ${s.removed} dead entries removed, ${s.temps} temporaries in an arena of ${mib(s.arenaBytes)} (${mib(s.unplannedBytes)} unshared)`,
     );
     return values;
   }

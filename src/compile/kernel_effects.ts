@@ -60,6 +60,7 @@ const EFFECTS: Readonly<Record<KernelName, KernelEffect>> = {
   // Lists of arrays, with per-step hyperparameters: the optimizer runs after a replay, not in it.
   adamStepMulti: { kind: "lists", args: [] },
   lionStepMulti: { kind: "lists", args: [] },
+  lambStepMulti: { kind: "lists", args: [] },
   sumOfSquares: { kind: "hostRead", args: ["-", "r"] },
   clampInPlace: pure("-", "rw", "-", "-"),
   unscaleAndCheck: { kind: "hostRead", args: ["-", "rw", "-"] },

@@ -17,7 +17,7 @@ export interface ArenaPlan {
 const ALIGN = 64;
 
 /**
- * The trace's entries without the dead ones, and how many were removed. Hooks, sections and
+ * The trace's entries without the dead ones, and how many were removed. Hooks, host parts, sections and
  * whatever writes memory that outlives the step are kept; a temporary read later, handed back
  * or returned keeps its writers.
  * @example const { entries, removed } = withoutDeadEntries(trace);
@@ -38,7 +38,7 @@ export function withoutDeadEntries(trace: Trace): { entries: Entry[]; removed: n
         kept.push({ ...e, entries: visit(e.entries) } satisfies SectionEntry);
         continue;
       }
-      const live = e.kind === "hook" || e.writesOutside || e.writes.some((t) => needed.has(t));
+      const live = e.kind === "hook" || e.kind === "host" || e.writesOutside || e.writes.some((t) => needed.has(t));
       if (!live) {
         removed++;
         continue;
@@ -71,7 +71,7 @@ export function planArena(trace: Trace, entries: readonly Entry[]): ArenaPlan {
     for (const t of e.reads) use(t);
     for (const t of e.writes) use(t);
     if (e.kind === "kernel") for (const a of e.args) if (a.kind === "temp") use(a.temp);
-    if (e.kind !== "kernel" && e.kind !== "hook") {
+    if (e.kind !== "kernel" && e.kind !== "hook" && e.kind !== "host") {
       if (e.target.kind === "temp") use(e.target.temp);
       if (e.source?.kind === "temp") use(e.source.temp);
     }

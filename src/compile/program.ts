@@ -3,16 +3,17 @@
  * whose every argument is already resolved (arena views, the program's own input buffers,
  * persistent arrays, constants), with the host writes, hooks and sections between them. Replay
  * runs no op, records no autograd node, opens no tidy scope and allocates no tensor memory: it
- * copies the inputs in, calls each kernel (one addon call each, from TypeScript) and reads the
- * outputs back.
+ * copies the inputs in, runs the calls (stretches of kernel calls natively, in one addon call
+ * each: replay_loop.ts) and reads the outputs back.
  */
 import { fireGradReady } from "../autograd/hooks.js";
-import { opObserver } from "../autograd/observer.js";
 import { kernels } from "../backends/index.js";
 import { DTYPES, type DType, type TypedArray } from "../tensor/dtype.js";
 import type { Storage } from "../tensor/storage.js";
 import { Tensor } from "../tensor/tensor.js";
+import { type FusionCounts, fuse } from "./fuse.js";
 import { type ArenaPlan, planArena, withoutDeadEntries } from "./plan.js";
+import { type Call, type NativeCounts, runCalls, withNativeRuns } from "./replay_loop.js";
 import type { Entry, Operand, Trace, TensorOperand } from "./trace.js";
 
 /** What the rewrite did and what replay runs. */
@@ -23,22 +24,16 @@ export interface ProgramStats {
   hostCalls: number;
   /** Entries the rewrite removed as dead. */
   removed: number;
+  /** Pairs of kernel calls the fusion pass rewrote into one fused kernel (fuse.ts). */
+  fused: FusionCounts;
   /** Temporaries planned into the arena, and its size. */
   temps: number;
   arenaBytes: number;
   /** What the temporaries would take without sharing. */
   unplannedBytes: number;
-}
-
-interface Call {
-  readonly name: string;
-  readonly fn: ((...args: unknown[]) => unknown) | null;
-  /** The kernel table for a kernel (its `this`), else undefined. */
-  readonly self?: unknown;
-  readonly args: unknown[];
-  /** A section's wrapper and body (fn is null). */
-  readonly wrap?: (body: () => void) => void;
-  readonly body?: readonly Call[];
+  /** Kernel calls replayed natively, in how many runs (0 before the first replay, or without the addon's loop). */
+  nativeKernels: number;
+  nativeRuns: number;
 }
 
 /** The arena a program's temporaries live in: one storage, shared by the programs of one compiled step. */
@@ -48,7 +43,8 @@ export interface Arena {
 }
 
 export class Program {
-  readonly stats: ProgramStats;
+  private readonly counted: Omit<ProgramStats, "nativeKernels" | "nativeRuns">;
+  private readonly native: NativeCounts = { kernels: 0, runs: 0 };
   private readonly entries: readonly Entry[];
   private readonly plan: ArenaPlan;
   private readonly inputs: readonly Tensor[];
@@ -58,8 +54,13 @@ export class Program {
   constructor(
     private readonly trace: Trace,
     inputs: readonly { shape: readonly number[]; dtype: DType }[],
+    /** Whether stretches of kernel calls replay natively (else each from TypeScript). */
+    private readonly nativeReplay = true,
+    /** Whether the fusion pass runs. */
+    fusion = true,
   ) {
-    const { entries, removed } = withoutDeadEntries(trace);
+    const fused: FusionCounts = { linearGelu: 0, addLayerNorm: 0 };
+    const { entries, removed } = withoutDeadEntries(fusion ? { ...trace, entries: fuse(trace.entries, fused) } : trace);
     this.entries = entries;
     this.plan = planArena(trace, entries);
     this.inputs = inputs.map(({ shape, dtype }) => {
@@ -78,14 +79,20 @@ export class Program {
     };
     count(entries);
     const used = this.plan.offsets.filter((o) => o >= 0).length;
-    this.stats = {
+    this.counted = {
       kernels: kernelCalls,
       hostCalls,
       removed,
+      fused,
       temps: used,
       arenaBytes: this.plan.bytes,
       unplannedBytes: trace.temps.reduce((n, t, id) => n + (this.plan.offsets[id]! >= 0 ? t.bytes : 0), 0),
     };
+  }
+
+  /** What the rewrite did and what replay runs. @example program.stats.nativeKernels */
+  get stats(): ProgramStats {
+    return { ...this.counted, nativeKernels: this.native.kernels, nativeRuns: this.native.runs };
   }
 
   /** Bytes of arena this program needs. */
@@ -103,7 +110,7 @@ export class Program {
     inputs.forEach((t, i) => {
       this.inputs[i]!.data.set(t.data);
     });
-    run(this.bound.calls, false);
+    runCalls(this.bound.calls, false);
     for (const handout of this.bound.handouts) handout();
     return this.bound.outputs.map((view, i) => this.read(view, this.trace.outputs[i]!.dtype));
   }
@@ -165,7 +172,7 @@ export class Program {
       list.map((e): Call => {
         switch (e.kind) {
           case "kernel": {
-            return { name: e.name, fn: table[e.name]!, self: kernels, args: e.args.map(resolve) };
+            return { name: e.name, fn: table[e.name]!, self: kernels, args: e.args.map(resolve), kernel: true };
           }
           case "fill": {
             const target = resolve(e.target) as TypedArray;
@@ -188,31 +195,28 @@ export class Program {
               args: [],
             };
           }
+          case "host": {
+            const hands = e.grads.map(({ leaf, grad }) => handTo(leaf, grad));
+            return {
+              name: e.label,
+              fn: () => {
+                for (const hand of hands) hand();
+                e.run();
+              },
+              args: [],
+            };
+          }
           case "section":
             return { name: e.label, fn: null, args: [], wrap: e.wrap, body: calls(e.entries) };
         }
       });
+    this.native.kernels = this.native.runs = 0;
+    const bound = calls(this.entries);
     return {
       arena,
-      calls: calls(this.entries),
+      calls: this.nativeReplay ? withNativeRuns(bound, this.native) : bound,
       outputs: this.trace.outputs.map((o) => resolve(o.operand) as TypedArray),
       handouts: this.trace.handouts.map(({ param, grad }) => handTo(param, grad)),
     };
-  }
-}
-
-/** The replay loop; under the op profiler each kernel call shows as its kernel. */
-function run(calls: readonly Call[], backward: boolean): void {
-  const observer = opObserver();
-  for (const c of calls) {
-    if (c.fn === null) {
-      const body = c.body!,
-        inner = backward || c.name === "backward";
-      c.wrap!(() => run(body, inner));
-    } else if (observer) {
-      observer.around(`compiled ${c.name}`, backward ? "backward" : "forward", () => c.fn!.apply(c.self, c.args));
-    } else {
-      c.fn.apply(c.self, c.args);
-    }
   }
 }

@@ -58,6 +58,17 @@ export interface HookEntry {
   readonly writes: readonly number[];
 }
 
+/** The host's part of the step (the optimizer), run again on replay after handing each leaf its gradient. */
+export interface HostEntry {
+  readonly kind: "host";
+  readonly label: string;
+  readonly run: () => void;
+  /** The gradients the leaves held when it ran (temporaries). */
+  readonly grads: readonly { readonly leaf: Tensor; readonly grad: TensorOperand }[];
+  readonly reads: readonly number[];
+  readonly writes: readonly number[];
+}
+
 /** Runs its body inside a wrapper (a backward call, a no-sync region); `label` identifies the kind. */
 export interface SectionEntry {
   readonly kind: "section";
@@ -66,7 +77,7 @@ export interface SectionEntry {
   readonly entries: Entry[];
 }
 
-export type Entry = KernelEntry | HostWriteEntry | HookEntry | SectionEntry;
+export type Entry = KernelEntry | HostWriteEntry | HookEntry | HostEntry | SectionEntry;
 
 /** A temporary tensor's operand with its shape and dtype (a gradient handed to TypeScript). */
 export interface TensorOperand {

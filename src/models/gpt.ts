@@ -100,10 +100,8 @@ class Block extends Module {
     // Each LayerNorm feeds a Linear: under autocast it writes the Linear's dtype in the same pass.
     const h1 = this.ln1.forward(x, linearDType());
     const a = this.attn.forward(h1);
-    // Not ln2.forward(x, a, …) (addLayerNorm, one pass): with it the pipeline's 1f1b run of
-    // test/parallel/pipeline differs from one process by 2e-5 (tolerance 1e-5), not yet explained.
-    const x1 = release(add(x, a), h1, a);
-    const h2 = this.ln2.forward(x1, linearDType());
+    // The residual add and ln2 in one pass (addLayerNorm): x1 = x + a (the stream's dtype), h2 = ln2(x1).
+    const [x1, h2] = release(this.ln2.forward(x, a, linearDType()), h1, a);
     const p = this.moe ? this.moe.forward(h2) : this.denseMlp(h2);
     const m = this.dropout.forward(p);
     return release(add(x1, m), x1, h2, p, m);

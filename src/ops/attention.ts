@@ -1,5 +1,6 @@
 import { apply1, type OpDef } from "../autograd/op.js";
 import { kernels } from "../backends/index.js";
+import { tunedChoice } from "../backends/native/kernel_tuning.js";
 import { formatShape, sameShape, sizeOf } from "../tensor/shape.js";
 import { Tensor } from "../tensor/tensor.js";
 import { dt, requireFloat, requireSameDType } from "./util.js";
@@ -19,7 +20,10 @@ export interface AttentionOptions {
   causal?: boolean;
   /** Factor on q·kᵀ before the softmax; default 1/√D. */
   scale?: number;
-  /** Query and key rows per tile of the kernels, in [1, 256]; default 64. */
+  /**
+   * Query and key rows per tile of the kernels, in [1, 256]; by default the fastest of 64, 32
+   * and 128 on this CPU for the shape, measured on its first use (src/backends/native/kernel_tuning.ts).
+   */
   blockSize?: number;
 }
 
@@ -132,11 +136,44 @@ const SELF = "causalSelfAttention";
 export const scaledDotProductAttentionOp = attentionOp(SDPA, (shape) => contiguous(SDPA, shape));
 export const causalSelfAttentionOp = attentionOp(SELF, (shape, heads) => packed(SELF, shape, heads));
 
-/** Checks the options shared by both ops and fills in their defaults for head dimension d. */
-function attrsOf(name: string, d: number, heads: number, options: AttentionOptions): AttentionAttrs {
-  const { causal = true, scale = 1 / Math.sqrt(d), blockSize = 64 } = options;
+/** Block sizes the kernels are measured with when none is given; the first is the default without measurement. */
+const BLOCK_CANDIDATES = [64, 32, 128] as const;
+
+/**
+ * The fastest of BLOCK_CANDIDATES for these inputs on this CPU (stored per CPU model): forward
+ * and backward timed on the inputs themselves, into scratch arrays.
+ */
+function tunedBlock(name: string, inputs: readonly Tensor[], geometry: Geometry, causal: boolean, scale: number): number {
+  const { extents, layout, outShape } = geometry;
+  const [q, k, v] = operands(inputs);
+  // Nothing to measure, or inputs the op itself refuses (with its own message).
+  if (extents.some((e) => e === 0) || k.dtype !== q.dtype || v.dtype !== q.dtype) return BLOCK_CANDIDATES[0];
+  const shape = `${name} ${q.dtype} ${extents.join("x")} ${causal ? "causal" : "full"}`;
+  // Plain arrays, not tensors, made at the first measurement: nothing of it is tracked or recorded.
+  const like = (data: Tensor["data"], n: number) => new (data.constructor as new (n: number) => Tensor["data"])(n);
+  let scratch: { out: Tensor["data"]; lse: Float32Array; grads: Tensor["data"][] } | null = null;
+  // Blocks of t rows or more all make one tile per head: only the first of them is a candidate.
+  const t = extents[2];
+  const candidates = BLOCK_CANDIDATES.filter((b, i) => b < t || !BLOCK_CANDIDATES.slice(0, i).some((c) => c >= t));
+  return tunedChoice("attention", shape, candidates, (native, block) => {
+    scratch ??= {
+      out: like(q.data, sizeOf(outShape)),
+      lse: new Float32Array(extents[0] * extents[1] * extents[2]),
+      grads: inputs.map((t) => like(t.data, t.data.length)),
+    };
+    const { out, lse } = scratch;
+    const [dq, dk, dv] = operands(scratch.grads);
+    native.attention(dt(q.dtype), q.data, k.data, v.data, out, lse, ...extents, layout, scale, causal, block);
+    native.attentionBackward(dt(q.dtype), q.data, k.data, v.data, out, lse, out, dq, dk, dv, ...extents, layout, scale, causal, block);
+  });
+}
+
+/** Checks the options shared by both ops and fills in their defaults for head dimension d (the block size: `tuned`'s). */
+function attrsOf(name: string, d: number, heads: number, options: AttentionOptions, tuned: (causal: boolean, scale: number) => number): AttentionAttrs {
+  const { causal = true, scale = 1 / Math.sqrt(d) } = options;
   if (typeof causal !== "boolean") throw new TypeError(`${name}: causal must be a boolean, got ${String(causal)}`);
   if (typeof scale !== "number" || !Number.isFinite(scale)) throw new RangeError(`${name}: scale must be a finite number, got ${scale}`);
+  const blockSize = options.blockSize ?? tuned(causal, scale);
   if (!Number.isInteger(blockSize) || blockSize < 1 || blockSize > MAX_BLOCK) {
     throw new RangeError(`${name}: blockSize must be an integer in [1, ${MAX_BLOCK}], got ${blockSize}`);
   }
@@ -159,7 +196,8 @@ export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, optio
   }
   const d = q.shape[q.ndim - 1]!;
   if (d < 1) throw new RangeError(`${SDPA}: the head dimension D of ${formatShape(q.shape)} must be at least 1`);
-  return apply1(scaledDotProductAttentionOp, [q, k, v], attrsOf(SDPA, d, 1, options));
+  const tuned = (causal: boolean, scale: number) => tunedBlock(SDPA, [q, k, v], contiguous(SDPA, q.shape), causal, scale);
+  return apply1(scaledDotProductAttentionOp, [q, k, v], attrsOf(SDPA, d, 1, options, tuned));
 }
 
 /**
@@ -181,5 +219,6 @@ export function causalSelfAttention(qkv: Tensor, heads: number, options: SelfAtt
   if (!Number.isInteger(heads) || heads < 1) throw new RangeError(`${SELF}: heads must be a positive integer, got ${heads}`);
   const c = width / 3;
   if (c % heads !== 0) throw new RangeError(`${SELF}: width C = ${c} of qkv ${formatShape(qkv.shape)} is not a multiple of heads ${heads}`);
-  return apply1(causalSelfAttentionOp, [qkv], attrsOf(SELF, c / heads, heads, { ...options, causal: true }));
+  const tuned = (causal: boolean, scale: number) => tunedBlock(SELF, [qkv], packed(SELF, qkv.shape, heads), causal, scale);
+  return apply1(causalSelfAttentionOp, [qkv], attrsOf(SELF, c / heads, heads, { ...options, causal: true }, tuned));
 }

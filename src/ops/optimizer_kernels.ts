@@ -85,6 +85,27 @@ export function lionStepsInPlace(updates: readonly LionTensors[], hyper: Float64
   kernels.lionStepMulti(storages(updates, "p"), storages(updates, "grad"), storages(updates, "expAvg"), hyper);
 }
 
+/** One parameter of a multi-tensor LAMB step: the float32 parameter, its gradient and moments. */
+export interface LambTensors {
+  p: Tensor;
+  grad: Tensor;
+  expAvg: Tensor;
+  expAvgSq: Tensor;
+}
+
+/**
+ * The LAMB update (You et al.) of every parameter of `updates` in one kernel call: Adam's
+ * moments advanced, the direction u = m̂ / (√v̂ + eps) + weightDecay·p, then p ← p − lr·(‖p‖ /
+ * ‖u‖)·u per parameter (the trust ratio, 1 when either norm is 0); hyper holds one row [lr,
+ * beta1, beta2, eps, weightDecay, step] per parameter.
+ *
+ * @example
+ * lambStepsInPlace([{ p, grad: p.grad!, expAvg, expAvgSq }], Float64Array.of(1e-3, 0.9, 0.999, 1e-6, 0.01, 1));
+ */
+export function lambStepsInPlace(updates: readonly LambTensors[], hyper: Float64Array): void {
+  kernels.lambStepMulti(storages(updates, "p"), storages(updates, "grad"), storages(updates, "expAvg"), storages(updates, "expAvgSq"), hyper);
+}
+
 /**
  * One fused SGD update of the float32 parameter p; hyper = [lr, momentum, dampening,
  * weightDecay, nesterov, firstStep].

@@ -52,6 +52,23 @@ export function adamHyperOf(g: AdamHyper, step: number, decoupled: boolean, out:
 }
 
 /**
+ * The Adam (decoupled: AdamW) update of every entry of `due` in one multi-tensor kernel call,
+ * each parameter's autocast bf16 copy written in the same pass; the moments are the state's
+ * expAvg and expAvgSq. Adam's step, and Muon's for its AdamW groups.
+ * @example adamUpdatesInPlace(due, true);
+ */
+export function adamUpdatesInPlace<H extends AdamHyper>(due: readonly DueUpdate<H>[], decoupled: boolean): void {
+  if (hyperRows.length < 7 * due.length) hyperRows = new Float64Array(7 * due.length);
+  const updates = due.map(({ p, grad, state, group }, i) => {
+    adamHyperOf(group, state.step, decoupled, hyperRows.subarray(7 * i, 7 * i + 7));
+    // Autocast's bf16 copy of p, if it has one, is written in the same pass (src/tensor/low_copy.ts).
+    return { p, grad, expAvg: state.tensors.expAvg!, expAvgSq: state.tensors.expAvgSq!, low: bf16CopyOf(p) };
+  });
+  adamStepsInPlace(updates, hyperRows);
+  for (const u of updates) if (u.low) copyWritten(u.p);
+}
+
+/**
  * Adam (Kingma & Ba) with PyTorch's defaults; weight decay is an L2 term added to the
  * gradient. A step updates every parameter in one multi-tensor native call (one fused pass per
  * parameter, parameters spread over the threads).
@@ -84,14 +101,7 @@ export class Adam extends Optimizer<AdamHyper> {
 
   /** Every due parameter in one multi-tensor kernel call. */
   protected override updateAll(due: readonly DueUpdate<AdamHyper>[]): void {
-    if (hyperRows.length < 7 * due.length) hyperRows = new Float64Array(7 * due.length);
-    const updates = due.map(({ p, grad, state, group }, i) => {
-      adamHyperOf(group, state.step, this.decoupled, hyperRows.subarray(7 * i, 7 * i + 7));
-      // Autocast's bf16 copy of p, if it has one, is written in the same pass (src/tensor/low_copy.ts).
-      return { p, grad, expAvg: state.tensors.expAvg!, expAvgSq: state.tensors.expAvgSq!, low: bf16CopyOf(p) };
-    });
-    adamStepsInPlace(updates, hyperRows);
-    for (const u of updates) if (u.low) copyWritten(u.p);
+    adamUpdatesInPlace(due, this.decoupled);
   }
 
   private hyperOf(state: ParamState, g: ParamGroup<AdamHyper>, out: Float64Array): Float64Array {

@@ -1,13 +1,14 @@
-import { lambDirection, scaleAddInPlace } from "../ops/elementwise_optimizer_steps.js";
+import { lambStepsInPlace } from "../ops/optimizer_kernels.js";
 import { zeros } from "../tensor/create.js";
 import { type AdamHyper, type AdamOptions, checkAdamHyper } from "./adam.js";
-import { Tensor } from "../tensor/tensor.js";
-import { Optimizer, type ParamGroup, type ParamState, type ParamsInput } from "./optimizer.js";
+import type { Tensor } from "../tensor/tensor.js";
+import { type DueUpdate, Optimizer, type ParamGroup, type ParamState, type ParamsInput } from "./optimizer.js";
 
 /** LAMB takes Adam's hyperparameters (its defaults: eps 1e-6, weightDecay 0.01). */
 export type LambOptions = AdamOptions;
 
-const hyper = new Float64Array(5);
+/** The hyper rows of a multi-tensor step, grown to the largest step's parameter count. */
+let hyperRows = new Float64Array(6);
 
 /**
  * LAMB (You et al., "Large Batch Optimization for Deep Learning: Training BERT in 76 minutes"):
@@ -35,18 +36,16 @@ export class Lamb extends Optimizer<AdamHyper> {
   }
 
   protected update(p: Tensor, grad: Tensor, state: ParamState, g: ParamGroup<AdamHyper>): void {
-    hyper[0] = g.betas[0]!;
-    hyper[1] = g.betas[1]!;
-    hyper[2] = g.eps;
-    hyper[3] = g.weightDecay;
-    hyper[4] = state.step;
-    const direction = Tensor.empty(p.shape, "float32");
-    try {
-      const { weightNorm, updateNorm } = lambDirection(p, grad, state.tensors.expAvg!, state.tensors.expAvgSq!, direction, hyper);
-      const trust = weightNorm > 0 && updateNorm > 0 ? weightNorm / updateNorm : 1;
-      scaleAddInPlace(p, 1, direction, -g.lr * trust);
-    } finally {
-      direction.dispose();
-    }
+    this.updateAll([{ p, grad, state, group: g }]);
+  }
+
+  /** Every due parameter in one multi-tensor kernel call (p.version has advanced: autocast's bf16 copy is cast again). */
+  protected override updateAll(due: readonly DueUpdate<AdamHyper>[]): void {
+    if (hyperRows.length < 6 * due.length) hyperRows = new Float64Array(6 * due.length);
+    due.forEach(({ group, state }, i) => hyperRows.set([group.lr, group.betas[0]!, group.betas[1]!, group.eps, group.weightDecay, state.step], 6 * i));
+    lambStepsInPlace(
+      due.map(({ p, grad, state }) => ({ p, grad, expAvg: state.tensors.expAvg!, expAvgSq: state.tensors.expAvgSq! })),
+      hyperRows,
+    );
   }
 }

@@ -1,14 +1,12 @@
 import { nesterovMomentum, scaleAddInPlace } from "../ops/elementwise_optimizer_steps.js";
 import { newtonSchulz5 } from "../ops/newton_schulz.js";
-import { adamStepInPlace } from "../ops/optimizer_kernels.js";
 import { reshape } from "../ops/view.js";
 import { zeros } from "../tensor/create.js";
-import { bf16CopyOf, copyWritten } from "../tensor/low_copy.js";
 import { tidy } from "../tensor/scope.js";
 import { formatShape } from "../tensor/shape.js";
 import { Tensor } from "../tensor/tensor.js";
-import { adamHyperOf } from "./adam.js";
-import { checkBetas, checkRange, Optimizer, type ParamGroup, type ParamState, type ParamsInput } from "./optimizer.js";
+import { adamUpdatesInPlace } from "./adam.js";
+import { checkBetas, checkRange, type DueUpdate, Optimizer, type ParamGroup, type ParamState, type ParamsInput } from "./optimizer.js";
 
 export interface MuonOptions {
   lr: number;
@@ -39,8 +37,6 @@ export type MuonHyper = {
   eps: number;
   useMuon: boolean;
 };
-
-const adamHyper = new Float64Array(7);
 
 /**
  * Muon (Keller Jordan's reference, MuonWithAuxAdam): each weight matrix moves by lr times its
@@ -97,8 +93,16 @@ export class Muon extends Optimizer<MuonHyper> {
   }
 
   protected update(p: Tensor, grad: Tensor, state: ParamState, g: ParamGroup<MuonHyper>): void {
-    if (g.useMuon) this.muonUpdate(p, grad, state, g);
-    else this.adamUpdate(p, grad, state, g);
+    this.updateAll([{ p, grad, state, group: g }]);
+  }
+
+  /** The Muon groups' matrices one by one, then every AdamW group's parameter in one multi-tensor kernel call. */
+  protected override updateAll(due: readonly DueUpdate<MuonHyper>[]): void {
+    for (const { p, grad, state, group } of due) if (group.useMuon) this.muonUpdate(p, grad, state, group);
+    adamUpdatesInPlace(
+      due.filter((u) => !u.group.useMuon),
+      true,
+    );
   }
 
   private muonUpdate(p: Tensor, grad: Tensor, state: ParamState, g: ParamGroup<MuonHyper>): void {
@@ -119,11 +123,5 @@ export class Muon extends Optimizer<MuonHyper> {
       const orthogonal = newtonSchulz5(reshape(direction, [rows, cols]), g.nsSteps, g.nsBf16 ? "bfloat16" : "float32");
       scaleAddInPlace(p, 1 - g.lr * g.weightDecay, orthogonal, -g.lr * Math.sqrt(Math.max(1, rows / cols)));
     });
-  }
-
-  private adamUpdate(p: Tensor, grad: Tensor, state: ParamState, g: ParamGroup<MuonHyper>): void {
-    const low = bf16CopyOf(p);
-    adamStepInPlace(p, grad, state.tensors.expAvg!, state.tensors.expAvgSq!, low, adamHyperOf(g, state.step, true, adamHyper));
-    if (low) copyWritten(p);
   }
 }

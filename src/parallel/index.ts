@@ -69,3 +69,5 @@ export * as compression from "./compression/index.js";
 export { CountingGroup, type CollectiveCount, type CountedOp } from "./counting_group.js";
 export { WrappedGroup, type CollectiveKind } from "./wrapped_group.js";
 export { anyRank } from "./any_rank.js";
+export type { PeerChannel } from "./peer_channel.js";
+export * as ps from "./ps/index.js";

@@ -1,5 +1,6 @@
 import type { DType } from "../tensor/dtype.js";
 import type { Tensor } from "../tensor/tensor.js";
+import type { PeerChannel } from "./peer_channel.js";
 
 /** How a collective combines the ranks' values. */
 export type ReduceOp = "sum" | "mean" | "max";
@@ -81,6 +82,11 @@ export interface ProcessGroup {
    * memory, read by peers in place). DDP allocates its gradient buckets with it when present.
    */
   communicationBuffer?(shape: readonly number[], dtype: DType): Tensor;
+  /**
+   * Optional: point-to-point messages for a rank serving many peers (a parameter server), which
+   * polls its mailboxes and outlives a peer's failure (the threads backend has it; mpi not yet).
+   */
+  peerChannel?(): PeerChannel;
   /** Frees the group's resources; later calls fail. */
   destroy(): void;
 }

@@ -19,9 +19,12 @@ export type CollectiveKind = "allReduce" | "reduceScatter" | "allGather" | "allT
  */
 export abstract class WrappedGroup implements ProcessGroup {
   readonly communicationBuffer?: ProcessGroup["communicationBuffer"];
+  /** The inner group's (point-to-point messages are not collectives: a wrapper leaves them as they are). */
+  readonly peerChannel?: ProcessGroup["peerChannel"];
 
   constructor(readonly inner: ProcessGroup) {
     if (inner.communicationBuffer) this.communicationBuffer = inner.communicationBuffer.bind(inner);
+    if (inner.peerChannel) this.peerChannel = inner.peerChannel.bind(inner);
   }
 
   /** Runs one collective (`call`), returning its Work or one standing for it. */

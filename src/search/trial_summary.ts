@@ -5,7 +5,7 @@ import { type Params, paramSets } from "./space.js";
 export interface TrialSummary {
   trial: number;
   params: Params;
-  /** The step its last segment reached. */
+  /** The step its last segment reached (a failed one: the step it started from). */
   steps: number;
   loss: number | null;
   accuracy: number | null;
@@ -47,7 +47,8 @@ export function summarizeTrials(
     trials.set(job.trial, {
       trial: job.trial,
       params: job.params,
-      steps: job.toStep,
+      // A failed segment did not reach its end; the step it started from is the last one known good.
+      steps: r.score === null ? job.fromStep : job.toStep,
       loss: r.loss,
       accuracy: r.accuracy,
       score: r.score,

@@ -20,20 +20,26 @@ export interface CompiledMicroBatchesOptions {
   strategy: Strategy;
   precision: Precision;
   gradScaler: GradScaler | null;
+  /**
+   * The host's part at the end of the step (unscaling, clipping, the optimizer's step,
+   * zeroGrad), run inside the compiled step after the last backward.
+   */
+  optimizerPart: () => void;
   /** Most batch shapes compiled (train.compileCacheSize). */
   cacheSize?: number;
   log?: (line: string) => void;
 }
 
 /**
- * The forward and backward passes of a Trainer's step (its k micro-batches) compiled with
- * src/compile: each micro-batch's loss weighted 1/k and multiplied by the loss scale (a dynamic
- * scalar, so a replay uses the scale of its own step), backward under DDP's noSync for all but
- * the last. The optimizer, unscaling and clipping stay in the Trainer, after it. Only one
- * process and DDP: other strategies run forward or communicate outside backward's hooks.
+ * A Trainer's whole step (its k micro-batches and the optimizer) compiled with src/compile: each
+ * micro-batch's loss weighted 1/k and multiplied by the loss scale (a dynamic scalar, so a
+ * replay uses the scale of its own step), backward under DDP's noSync for all but the last,
+ * then the optimizer's part (unscaling, clipping, the step, zeroGrad) as the compiled step's
+ * host part, run from TypeScript on the replay's gradients. Only one process and DDP: other
+ * strategies run forward or communicate outside backward's hooks.
  *
  * @example
- * const micro = new CompiledMicroBatches({ model, task, optimizer, strategy, precision: "float32", gradScaler: null });
+ * const micro = new CompiledMicroBatches({ model, task, optimizer, strategy, precision: "float32", gradScaler: null, optimizerPart: () => { optimizer.step(); optimizer.zeroGrad(); } });
  * const losses = micro.run([batch]);
  */
 export class CompiledMicroBatches {
@@ -41,7 +47,7 @@ export class CompiledMicroBatches {
   private readonly gradScaler: GradScaler | null;
 
   constructor(options: CompiledMicroBatchesOptions) {
-    const { model, task, strategy, precision, gradScaler } = options;
+    const { model, task, strategy, precision, gradScaler, optimizerPart } = options;
     if (!(strategy instanceof SingleProcess || strategy instanceof DistributedDataParallel)) {
       throw new ConfigError(
         `train.compile: the ${strategy.constructor.name} strategy cannot be compiled (one process and DDP can); set train.compile to false`,
@@ -64,6 +70,7 @@ export class CompiledMicroBatches {
             }),
           );
         }
+        capture.host("optimizer", params, optimizerPart);
         return losses;
       },
       {
@@ -81,7 +88,7 @@ export class CompiledMicroBatches {
     return this.step.stats;
   }
 
-  /** Forward and backward of the step's batches (not disposed here); returns each one's unweighted loss. */
+  /** The step on its batches (not disposed here): forward, backward, the optimizer's part; returns each micro-batch's unweighted loss. */
   run(batches: readonly Batch[]): number[] {
     return this.step.run(
       batches.flatMap((b) => [b.x, b.y]),

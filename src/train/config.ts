@@ -236,7 +236,7 @@ const train = z
       .boolean()
       .default(false)
       .describe(
-        "compile each step's forward and backward: recorded on the first two steps of each batch shape, then replayed as a flat list of kernel calls over one planned arena (one process and ddp)",
+        "compile each whole step (forward, backward, the optimizer's part): recorded on the first two steps of each batch shape, then replayed as a flat list of kernel calls over one planned arena, natively where it can (one process and ddp)",
       ),
     compileCacheSize: int(1)
       .default(8)
@@ -321,6 +321,21 @@ const parallel = z
       })
       .default({ kind: "none", ratio: 0.01, rank: 4 })
       .describe("compression"),
+    mode: z
+      .enum(["collective", "ps"])
+      .default("collective")
+      .describe(
+        "how the ranks combine their gradients: collective (all-reduce: DDP, ZeRO and the model-parallel layouts) or ps (a parameter server: the last parallel.servers ranks hold the parameters and the optimizer state, the other ranks train and push gradients / pull parameters, bounded by parallel.staleness; data parallel only, on the threads backend)",
+      ),
+    servers: int(1)
+      .default(1)
+      .describe("parallel.mode ps: ranks that serve the parameters (the last ones; each holds whole parameters, balanced by size); the other ranks train"),
+    staleness: z
+      .union([int(0), z.literal("inf")])
+      .default(0)
+      .describe(
+        'parallel.mode ps: how many steps a worker may run ahead of the slowest worker still training: 0 = synchronous (one step per clock on the mean gradient, the same as data parallel), k = stale-synchronous (each gradient applied as it arrives), "inf" = fully asynchronous',
+      ),
   })
   .default({
     tensor: 1,
@@ -333,6 +348,9 @@ const parallel = z
     zero: 0,
     offload: "none",
     compression: { kind: "none", ratio: 0.01, rank: 4 },
+    mode: "collective",
+    servers: 1,
+    staleness: 0,
   })
   .describe("parallel");
 

@@ -21,6 +21,7 @@ import { offloadOptimizerState } from "./offload.js";
 import { Progress } from "./progress.js";
 import { linesTo, progressMode, stderrProgressOutput } from "./progress_output.js";
 import { newRunFolder, resumeTarget, writeRunConfig } from "./run_folder.js";
+import { psJobFor, serveRun } from "./ps_job.js";
 import { meshFor, modelFor, strategyFor } from "./strategy_for.js";
 import { TensorBoardLogger } from "./tensorboard.js";
 import { type FitResult, Trainer } from "./trainer.js";
@@ -112,8 +113,13 @@ export interface RunSummary {
 export function runTraining(config: Config, options: RunOptions = {}): RunSummary {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   kernels.setNumThreads(config.train.threads ?? availableParallelism());
-  const group = options.group,
+  // Under parallel.mode "ps" the last ranks serve the parameters; the others train as a job of their own.
+  const ps = psJobFor(config, options.group, options.resume !== undefined);
+  if (ps && !ps.workers) return serveRun(config, ps);
+  const group = ps?.workers ?? options.group,
     lead = (group?.rank ?? 0) === 0;
+  // Parameter-server workers run at their own pace: stops and checkpoints are not agreed per step.
+  const agreeing = ps ? undefined : group;
   // Sizes that cannot fit are refused before anything is built or written.
   checkMemoryFloor(config, { ranks: group?.size ?? 1, ranksHere: group ? ranksOnThisMachine(group) : 1 });
   const resume = options.resume === undefined ? null : resumeTarget(options.resume);
@@ -134,9 +140,9 @@ export function runTraining(config: Config, options: RunOptions = {}): RunSummar
   let strategy: Strategy | undefined;
   try {
     // Rank 0's initial weights go to every rank; a resume then loads the same checkpoint on each.
-    strategy = strategyFor(config, parts.model, group, mesh);
+    strategy = strategyFor(config, parts.model, group, mesh, ps);
     // The ranks agree, so that all of them stop here or none does.
-    const reason = options.stopRequested ? (group ? agreedStop(group, options.stopRequested) : options.stopRequested)() : null;
+    const reason = options.stopRequested ? (agreeing ? agreedStop(agreeing, options.stopRequested) : options.stopRequested)() : null;
     if (reason !== null) throw new InterruptedBeforeTraining(reason);
   } catch (error) {
     strategy?.dispose();
@@ -151,9 +157,10 @@ export function runTraining(config: Config, options: RunOptions = {}): RunSummar
     for (const warning of scheduleWarnings(config.schedule, parts.totalSteps)) log(`warning: ${warning}`);
   }
   // Every rank writes its part of each checkpoint (rank 0 completes it).
-  const checkpoints = new CheckpointCallback(checkpointDir, config.checkpoint, group);
+  // (A parameter server's first worker writes the model it last pulled alone.)
+  const checkpoints = new CheckpointCallback(checkpointDir, config.checkpoint, agreeing);
   const metrics = lead ? new MetricsFile(join(runDir, "metrics.jsonl"), config.train.logEvery) : null;
-  const callbacks: Callback[] = metrics ? [metrics, checkpoints] : [checkpoints];
+  const callbacks: Callback[] = [...(metrics ? [metrics] : []), ...(lead || !ps ? [checkpoints] : [])];
   if (config.train.earlyStopping) callbacks.push(new EarlyStopping(config.train.earlyStopping));
   const stepsOfEpoch = stepsPerEpoch(parts.train.length, config.train.accumulate);
   const tensorboard = lead && config.logging.tensorboard ? new TensorBoardLogger(runDir, { unit: parts.task.unit, ranks: dataRanks }) : null;
@@ -190,7 +197,7 @@ export function runTraining(config: Config, options: RunOptions = {}): RunSummar
     strategy,
     pruner: parts.pruner,
     compile: config.train.compile ? { cacheSize: config.train.compileCacheSize, log: lead ? log : () => {} } : null,
-    ...(options.stopRequested ? { stopRequested: group ? agreedStop(group, options.stopRequested) : options.stopRequested } : {}),
+    ...(options.stopRequested ? { stopRequested: agreeing ? agreedStop(agreeing, options.stopRequested) : options.stopRequested } : {}),
   });
   let result: FitResult;
   let firstStep = 0;

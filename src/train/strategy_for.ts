@@ -15,6 +15,8 @@ import { ExpertParallel } from "../parallel/expert/strategy.js";
 import type { Config } from "./config.js";
 import { ConfigError } from "./config_file.js";
 import { refuseOffloadWithout } from "./offload.js";
+import type { PsJob } from "./ps_job.js";
+import { ParameterServerWorker, psLayout } from "../parallel/ps/index.js";
 
 /**
  * The device mesh of a run's `parallel` block over the job's ranks (a collective call on every
@@ -45,9 +47,15 @@ function shapeFor(config: Config, ranks: number, hint = ""): MeshShape {
  * @example checkLayout(config, 8)   // { data: 2, tensor: 2, pipeline: 2, expert: 1 }, or throws a ConfigError
  */
 export function checkLayout(config: Config, ranks: number): MeshShape {
-  const shape = shapeFor(config, ranks);
+  const ps = config.parallel.mode === "ps" && ranks > 1;
+  if (ps && config.parallel.servers >= ranks)
+    throw new ConfigError(
+      `config: parallel.servers ${config.parallel.servers}: a parameter server job of ${ranks} ranks needs 1 to ${ranks - 1} servers (the other ranks train)`,
+    );
+  const shape = shapeFor(config, ps ? ranks - config.parallel.servers : ranks);
   refuseOffloadWithout(config);
   if (ranks === 1) return shape;
+  if (ps) refuseParameterServerLayout(config);
   refuseSplitParametersFor(config, shape.tensor);
   refuseCompressionOutsideDDP(config);
   if (shape.tensor > 1) refuseTensorLayout(config);
@@ -92,13 +100,24 @@ export function modelFor(config: Config, model: Module, mesh: DeviceMesh | null)
  * tensor-parallel when parallel.tensor > 1, DDP across the pipelines on the data dimension);
  * tensor parallel over the mesh's tensor group (DDP over its data group) when parallel.tensor > 1; over
  * a group otherwise, data parallel (DDP) at `parallel.zero` 0, sharded data parallel (ZeRO) at
- * 1, 2 or 3 (with `parallel.compression`'s hook on DDP; 1-bit Adam's own DDP for optimizer onebitadam). The one place where a config's
+ * 1, 2 or 3 (with `parallel.compression`'s hook on DDP; 1-bit Adam's own DDP for optimizer onebitadam);
+ * under `parallel.mode` "ps" (with the job's `ps` split, psJobFor) a parameter-server worker over
+ * the whole job. The one place where a config's
  * parallel layout becomes a Strategy, so the run and the Trainer know no strategy by name.
  *
  * @example
  * const strategy = strategyFor(config, parts.model, group, meshFor(config, group));
  */
-export function strategyFor(config: Config, model: Module, group: ProcessGroup | undefined, mesh: DeviceMesh | null = null): Strategy {
+export function strategyFor(config: Config, model: Module, group: ProcessGroup | undefined, mesh: DeviceMesh | null = null, ps: PsJob | null = null): Strategy {
+  if (ps) {
+    refuseParameterServerLayout(config);
+    const layout = psLayout(
+      ps.world.size,
+      config.parallel.servers,
+      model.parameters().map((p) => p.size),
+    );
+    return new ParameterServerWorker(model, ps.world.peerChannel!(), layout);
+  }
   if (!group) return new SingleProcess(model);
   refuseSplitParametersFor(config, mesh?.shape.tensor ?? config.parallel.tensor);
   refuseCompressionOutsideDDP(config);
@@ -186,6 +205,24 @@ function refuseExpertLayout(config: Config, e: number): void {
   if (experts % e !== 0)
     throw new ConfigError(`config: model.moe.experts ${experts} must divide by parallel.expert ${e} (each rank holds experts / expert of them)`);
   if (config.parallel.zero !== 0) throw new ConfigError(`config: parallel.expert ${e} runs with parallel.zero 0 only (got zero ${config.parallel.zero})`);
+}
+
+/**
+ * A parameter server trains data parallel: a ConfigError, naming the field, for a model-parallel
+ * layout, ZeRO, offload or compression beside it.
+ */
+function refuseParameterServerLayout(config: Config): void {
+  const { tensor, pipeline, expert, zero, offload, compression } = config.parallel;
+  const clash = [
+    tensor !== 1 && `parallel.tensor ${tensor}`,
+    pipeline !== 1 && `parallel.pipeline ${pipeline}`,
+    expert !== 1 && `parallel.expert ${expert}`,
+    zero !== 0 && `parallel.zero ${zero}`,
+    offload !== "none" && `parallel.offload ${offload}`,
+    compression.kind !== "none" && `parallel.compression ${compression.kind}`,
+    config.train.precision === "float16" && "train.precision float16",
+  ].filter(Boolean);
+  if (clash.length > 0) throw new ConfigError(`config: parallel.mode "ps" trains data parallel only; remove ${clash.join(", ")}`);
 }
 
 /** A pipeline runs with DDP across pipelines only: a ConfigError for a ZeRO stage. */

@@ -116,6 +116,7 @@ export class Trainer {
   private lastEval: EvalInfo | null = null;
   readonly strategy: Strategy;
   private readonly compiled: CompiledMicroBatches | null;
+  private stepGradNorm: number | null = null;
 
   constructor(readonly options: TrainerOptions) {
     const k = options.accumulate ?? 1;
@@ -129,6 +130,7 @@ export class Trainer {
           strategy: this.strategy,
           precision: options.precision ?? "float32",
           gradScaler: options.gradScaler ?? null,
+          optimizerPart: () => this.optimizerPart(),
           ...compile,
         })
       : null;
@@ -224,8 +226,27 @@ export class Trainer {
     };
   }
 
+  /**
+   * The end of every step: the pruner's gradient mask, unscaling, clipping (its norm kept in
+   * stepGradNorm), the optimizer's, the pruner's and the scheduler's steps, zeroGrad. Under compile it is the compiled step's host part.
+   */
+  private optimizerPart(): void {
+    const { optimizer, scheduler, gradScaler, pruner } = this.options;
+    this.stepGradNorm = observeRegion("optimizer", () => {
+      pruner?.maskGradients();
+      if (gradScaler) this.strategy.unscale(gradScaler, optimizer);
+      const norm = this.options.clipGradNorm ? this.strategy.clipGradNorm(this.options.clipGradNorm) : null;
+      this.strategy.step(optimizer, gradScaler);
+      pruner?.afterStep(this.step + 1);
+      scheduler?.step();
+      optimizer.zeroGrad();
+      return norm;
+    });
+  }
+
   private trainStep(iterator: Iterator<Batch>, micro: number): StepInfo {
-    const { optimizer, scheduler, task, gradScaler, prepareBatch, pruner } = this.options;
+    const { optimizer, task, prepareBatch } = this.options;
+    const lr = optimizer.paramGroups[0]!.lr;
     let lossValue = 0,
       dataWait = 0;
     const nextBatch = (i: number): Batch => {
@@ -254,17 +275,9 @@ export class Trainer {
       for (let i = 0; i < micro; i++) lossValue += this.backwardMicroBatch(nextBatch(i), micro, i === micro - 1) / micro;
     }
     this.dataWait += dataWait;
-    const lr = optimizer.paramGroups[0]!.lr;
-    const gradNorm = observeRegion("optimizer", () => {
-      pruner?.maskGradients();
-      if (gradScaler) this.strategy.unscale(gradScaler, optimizer);
-      const norm = this.options.clipGradNorm ? this.strategy.clipGradNorm(this.options.clipGradNorm) : null;
-      this.strategy.step(optimizer, gradScaler);
-      pruner?.afterStep(this.step + 1);
-      scheduler?.step();
-      optimizer.zeroGrad();
-      return norm;
-    });
+    // Under compile the optimizer's part ran inside the compiled step.
+    if (!this.compiled) this.optimizerPart();
+    const gradNorm = this.stepGradNorm;
     this.step++;
     const trainSeconds = this.clock + (performance.now() - this.clockStart!) / 1000;
     return { step: this.step, epoch: this.epoch, loss: lossValue, lr, gradNorm, throughput: this.processed / trainSeconds, dataWait, trainSeconds };

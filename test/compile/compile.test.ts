@@ -158,7 +158,7 @@ test("dead entries are removed: a cast whose result nothing reads is not replaye
   assert.ok(step.stats.last!.removed >= 1, `removed ${step.stats.last!.removed}`);
 });
 
-test("the default cnn's compiled step allocates no tensor memory after its first replay (memory tracker, buffer pool)", () => {
+test("the default cnn's compiled step, optimizer included, allocates no tensor memory after its first replay (memory tracker, buffer pool)", () => {
   const config = parseConfig(
     { model: { kind: "cnn" }, data: { kind: "fashion-mnist", batchSize: 16 }, optimizer: { kind: "adamw", lr: 2e-3 } },
     "compile memory test",
@@ -166,12 +166,18 @@ test("the default cnn's compiled step allocates no tensor memory after its first
   const parts = buildRun(config);
   const iterator = parts.train[Symbol.iterator]();
   const batch = iterator.next().value as Batch;
-  const micro = new CompiledMicroBatches({ ...parts, strategy: new SingleProcess(parts.model), gradScaler: null, log: () => {} });
-  const step = (compiled: boolean): void => {
-    if (compiled) micro.run([batch]);
-    else tidy(() => parts.task.loss(parts.model, batch).backward());
+  const optimizerPart = (): void => {
     parts.optimizer.step();
     parts.optimizer.zeroGrad();
+  };
+  const micro = new CompiledMicroBatches({ ...parts, strategy: new SingleProcess(parts.model), gradScaler: null, optimizerPart, log: () => {} });
+  // The compiled step is the whole step, its optimizer's part included.
+  const step = (compiled: boolean): void => {
+    if (compiled) micro.run([batch]);
+    else {
+      tidy(() => parts.task.loss(parts.model, batch).backward());
+      optimizerPart();
+    }
   };
   for (let i = 0; i < 3; i++) step(true);
   assert.equal(micro.stats.replays, 1);

@@ -1,11 +1,12 @@
 import assert from "node:assert/strict";
+import { existsSync, readFileSync } from "node:fs";
 import { describe, test } from "node:test";
 
 import { noGrad } from "../../src/autograd/grad_mode.js";
 import * as ops from "../../src/ops/index.js";
 import { tensor, zeros } from "../../src/tensor/create.js";
 import { memory } from "../../src/tensor/memory.js";
-import { kernels } from "../../src/backends/index.js";
+import { backendName, kernels } from "../../src/backends/index.js";
 import { tidy } from "../../src/tensor/scope.js";
 import type { Tensor } from "../../src/tensor/tensor.js";
 import { checkOpFixtures } from "../helpers/op_fixtures.js";
@@ -13,9 +14,18 @@ import { checkOpFixtures } from "../helpers/op_fixtures.js";
 const sdpa = ops.scaledDotProductAttention;
 const selfAttention = ops.causalSelfAttention;
 
-checkOpFixtures("scaled_dot_product_attention", ({ q, k, v }, { causal, scale, blockSize }) => sdpa(q!, k!, v!, { causal, scale, blockSize }));
+// bf16 inputs on a CPU with AVX512_BF16: the probabilities are rounded to bf16 before P·V, as
+// PyTorch's own CPU flash attention does (its reduced-type path), so the output moves by about
+// one bf16 rounding, and the gradients, through Δ = rowsum(dO∘O), by up to 3e-3 of their largest
+// element (the fixtures' references are computed in f32 and rounded once): the floor is one bf16
+// ulp of the largest element.
+const BF16_DOT = { rtol: 1e-2, floor: 2 ** -7 };
 
-checkOpFixtures("causal_self_attention", ({ qkv }, { heads, scale, blockSize }) => selfAttention(qkv!, heads, { scale, blockSize }));
+checkOpFixtures("scaled_dot_product_attention", ({ q, k, v }, { causal, scale, blockSize }) => sdpa(q!, k!, v!, { causal, scale, blockSize }), {
+  bf16: BF16_DOT,
+});
+
+checkOpFixtures("causal_self_attention", ({ qkv }, { heads, scale, blockSize }) => selfAttention(qkv!, heads, { scale, blockSize }), { bf16: BF16_DOT });
 
 /** A deterministic pseudo-random tensor; `phase` tells q, k and v apart. */
 function wave(shape: number[], phase = 0, scale = 1): Tensor {
@@ -306,5 +316,22 @@ describe("causalSelfAttention", () => {
       assert.throws(() => selfAttention(ints, 2), /causalSelfAttention: expected a floating tensor, got int32 \[2, 4, 24\]/);
       assert.throws(() => selfAttention(zeros([2, 4, 24]), 2, { blockSize: 0 }), /causalSelfAttention: blockSize must be an integer in \[1, 256\], got 0/);
       assert.throws(() => selfAttention(zeros([2, 4, 24]), 2, { scale: NaN }), /causalSelfAttention: scale must be a finite number, got NaN/);
+    }));
+});
+
+describe("bfloat16 attention's products", () => {
+  // /proc/cpuinfo's flag for AVX512_BF16 (vdpbf16ps); elsewhere the kernels compute in float32.
+  const dotProducts = backendName === "native" && existsSync("/proc/cpuinfo") && /\bavx512_bf16\b/.test(readFileSync("/proc/cpuinfo", "utf8"));
+  // Catches a bf16 path that is never taken on a CPU that has the instruction, or one taken
+  // (rounding the probabilities) on a CPU or backend that has not.
+  test(`${dotProducts ? "bf16 dot products: close to" : "float32 products: the bits of"} the float32 computation of the same values`, () =>
+    tidy(() => {
+      const [q, k, v] = [1, 2, 3].map((phase) => ops.cast(wave([2, 2, 70, 64], phase, 1.5), "bfloat16")) as [Tensor, Tensor, Tensor];
+      const low = sdpa(q, k, v).toArray();
+      const wide = ops.cast(sdpa(...([q, k, v].map((t) => ops.cast(t, "float32")) as [Tensor, Tensor, Tensor])), "bfloat16").toArray();
+      if (!dotProducts) return assert.deepEqual(low, wide);
+      const differing = low.filter((x, i) => x !== wide[i]).length;
+      assert.ok(differing > 0, "bf16 inputs gave the float32 computation's bits: the dot-product path did not run");
+      low.forEach((x, i) => assert.ok(Math.abs(x - wide[i]!) <= 1e-2 * Math.abs(wide[i]!) + 4e-3, `element ${i}: ${x} against ${wide[i]}`));
     }));
 });

@@ -4,11 +4,11 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 
-import { lionStepMulti } from "../../src/backends/js/optimizer_steps.js";
+import { lambStepMulti, lionStepMulti } from "../../src/backends/js/optimizer_steps.js";
 import { kernels } from "../../src/backends/index.js";
 import { loadNative } from "../../src/backends/native/addon.js";
 import { uniformValues } from "../backends/js/kernel_check.js";
-import { AdamW, Lion } from "../../src/optim/index.js";
+import { AdamW, Lion, Muon } from "../../src/optim/index.js";
 import { adamStepInPlace } from "../../src/ops/optimizer_kernels.js";
 import { copyOf } from "../../src/ops/inplace.js";
 import { zeros } from "../../src/tensor/create.js";
@@ -83,6 +83,63 @@ describe("lionStepMulti", () => {
   });
 });
 
+describe("lambStepMulti", () => {
+  for (const threads of [1, 3]) {
+    // Catches a trust ratio from a piece's partial norms instead of the whole parameter's, a
+    // direction recomputed differently in the second pass, or a hyper row of the wrong parameter.
+    test(`${threads} thread(s): native equals the float64 reference (the js kernel, the former TypeScript step) within 1e-6 over 3 steps`, () => {
+      const before = native.getNumThreads();
+      native.setNumThreads(threads);
+      try {
+        const [p, m, v] = [arrays(8, -2, 2), arrays(9, -0.1, 0.1), arrays(10, 0, 0.01)];
+        // An all-zero parameter: ‖w‖ = 0, so its trust ratio is 1.
+        p[0]!.fill(0);
+        const js = { p: copies(p), m: copies(m), v: copies(v) };
+        const nat = { p: copies(p), m: copies(m), v: copies(v) };
+        for (let step = 1; step <= 3; step++) {
+          const g = arrays(10 + step, -1, 1);
+          const hyper = Float64Array.from(SIZES.flatMap((_, k) => [1e-3 * (k + 1), 0.9 - 0.01 * k, 0.999 - 0.001 * k, 1e-6, 0.01 * k, step]));
+          lambStepMulti(js.p, g, js.m, js.v, hyper);
+          native.lambStepMulti(nat.p, g, nat.m, nat.v, hyper);
+        }
+        for (const [name, a, b] of [
+          ["parameter", nat.p, js.p],
+          ["first moment", nat.m, js.m],
+          ["second moment", nat.v, js.v],
+        ] as const) {
+          a.forEach((x, k) => {
+            const y = b[k]!;
+            let worst = 0;
+            for (let i = 0; i < x.length; i++) worst = Math.max(worst, Math.abs(x[i]! - y[i]!) / Math.max(Math.abs(y[i]!), 1e-3));
+            assert.ok(worst <= 1e-6, `${name} ${k}: relative difference ${worst}`);
+          });
+        }
+        assert.ok(
+          nat.p[0]!.some((x) => x !== 0),
+          "the zero parameter moved by lr·u (trust ratio 1)",
+        );
+      } finally {
+        native.setNumThreads(before);
+      }
+    });
+  }
+
+  test("every list is checked before anything is written", () => {
+    const p = [new Float32Array(4).fill(1), new Float32Array(3).fill(1)];
+    const state = () => [new Float32Array(4), new Float32Array(3)];
+    const hyper = Float64Array.from([1e-3, 0.9, 0.999, 1e-6, 0, 1, 1e-3, 0.9, 0.999, 1e-6, 0, 1]);
+    for (const impl of [native.lambStepMulti, lambStepMulti]) {
+      assert.throws(
+        () => impl(p, [new Float32Array(4), new Float32Array(2)], state(), state(), hyper),
+        /lambStepMulti: 'grads\[1\]' holds 2 elements, expected 3/,
+      );
+      assert.throws(() => impl(p, state(), state(), [new Float32Array(4)], hyper), /lambStepMulti: expAvgSqs holds 1 entries, params 2/);
+      assert.throws(() => impl(p, state(), state(), state(), hyper.subarray(0, 6)), /lambStepMulti: 'hyper' holds 6 entries, expected at least 12/);
+    }
+    assert.deepEqual([...p[0]!, ...p[1]!], [1, 1, 1, 1, 1, 1, 1]);
+  });
+});
+
 describe("the optimizers step every parameter in one call", () => {
   // Catches a hyper row taken from the wrong group or a step count shared between parameters.
   test("AdamW with two groups of different lr and weight decay, a parameter joining late: the per-parameter kernel's bits", () =>
@@ -133,5 +190,37 @@ describe("the optimizers step every parameter in one call", () => {
       kernels.lionStepMulti([ra, rb], [ga, gb], [new Float32Array(40), new Float32Array(9)], Float64Array.of(1e-3, 0.9, 0.99, 0, 1e-2, 0.9, 0.99, 0.3));
       assert.deepEqual(a!.toArray(), Array.from(ra));
       assert.deepEqual(b!.toArray(), Array.from(rb));
+    }));
+
+  // Catches an AdamW group stepped with Muon's lr or weight decay, or not decoupled.
+  test("Muon's AdamW groups (one multi-tensor call) give AdamW's bits", () =>
+    tidy(() => {
+      manualSeed(12);
+      const params = [randn([20, 30]), randn([30]), randn([8, 4])].map((t) => {
+        const p = copyOf(t);
+        p.requiresGrad = true;
+        return p;
+      });
+      const twins = params.slice(1).map((p) => {
+        const q = copyOf(p);
+        q.requiresGrad = true;
+        return q;
+      });
+      const hyper = { lr: 3e-3, betas: [0.8, 0.95] as [number, number], eps: 1e-9, weightDecay: 0.2 };
+      const muon = new Muon([{ params: [params[0]!] }, { params: params.slice(1), useMuon: false, ...hyper }], { lr: 0.05, weightDecay: 0.5 });
+      const adamw = new AdamW(twins, hyper);
+      for (let step = 0; step < 3; step++) {
+        for (const p of params) {
+          p.grad = randn(p.shape);
+          p.grad.kept = true;
+        }
+        twins.forEach((q, i) => {
+          q.grad = copyOf(params[i + 1]!.grad!);
+          q.grad.kept = true;
+        });
+        muon.step();
+        adamw.step();
+        twins.forEach((q, i) => assert.deepEqual(params[i + 1]!.toArray(), q.toArray(), `step ${step}, parameter ${i + 1}`));
+      }
     }));
 });

@@ -8,6 +8,8 @@ import { parseSearchSpace } from "../../src/search/space.js";
 import { readSearchLog } from "../../src/search/search_log.js";
 import { runSearch } from "../../src/search/search.js";
 import { checkpointName } from "../../src/train/checkpoint.js";
+import { parseConfig } from "../../src/train/config_file.js";
+import { runTraining } from "../../src/train/run.js";
 import { writeTinyFashion } from "../helpers/tiny_fashion.js";
 
 // A real PBT search, trials training in worker threads on a tiny learnable Fashion-MNIST: copies
@@ -65,4 +67,26 @@ test("PBT: a copied trial continues from the donor's checkpoint with its own exp
   assert.equal(outcome.trials.length, 4);
   assert.ok(outcome.trials.every((t) => t.steps === 6 && t.status === "done"));
   assert.ok(existsSync(join(outDir, "trials", "0.log")));
+});
+
+test("untilStep: a run stopped at a rung and resumed ends where the run trained straight through does (the schedule spans the budget)", () => {
+  const config = parseConfig(
+    {
+      model: { kind: "mlp", hidden: [8] },
+      data: { kind: "fashion-mnist", root, batchSize: 32, evalBatchSize: 100, cache: "none" },
+      schedule: { warmup: 2, decay: "cosine", floor: 0.1 },
+      train: { steps: 8, threads: 1 },
+      outDir: join(tmp, "rungs"),
+    },
+    "rungs",
+  );
+  const quiet = { log: () => {} };
+  const straight = runTraining(config, quiet);
+  const rung = runTraining(config, { ...quiet, untilStep: 3 });
+  assert.equal(rung.steps, 3);
+  assert.equal(basename(rung.checkpoint!), checkpointName(3));
+  assert.notEqual(rung.eval, null, "the rung is evaluated");
+  const resumed = runTraining(config, { ...quiet, resume: rung.run_dir });
+  assert.equal(resumed.steps, 8);
+  assert.deepEqual(resumed.eval, straight.eval);
 });

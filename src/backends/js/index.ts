@@ -63,6 +63,7 @@ export const jsKernels: Kernels = {
   adamStep: optimizer_steps.adamStep,
   adamStepMulti: optimizer_steps.adamStepMulti,
   lionStepMulti: optimizer_steps.lionStepMulti,
+  lambStepMulti: optimizer_steps.lambStepMulti,
   sgdStep: optimizer_steps.sgdStep,
   maxPool2d: pool.maxPool2d,
   maxPool2dBackward: pool.maxPool2dBackward,

@@ -147,3 +147,47 @@ export const lionStepMulti: Kernels["lionStepMulti"] = (params, grads, expAvgs, 
     }
   });
 };
+
+/**
+ * LAMB (You et al.) over every parameter of the lists: m and v advanced as Adam's, the
+ * direction u = m / (1 − β1^step) / (√(v / (1 − β2^step)) + eps) + weightDecay·w (each value
+ * rounded to float32 as stored), then w ← w − lr·(‖w‖ / ‖u‖)·u, the ratio 1 when either norm is
+ * 0; hyper holds one row [lr, beta1, beta2, eps, weightDecay, step] per parameter.
+ *
+ * @example
+ * lambStepMulti([p], [g], [m], [v], Float64Array.of(1e-3, 0.9, 0.999, 1e-6, 0.01, 1));
+ */
+export const lambStepMulti: Kernels["lambStepMulti"] = (params, grads, expAvgs, expAvgSqs, hyper) => {
+  const args = new Args("lambStepMulti");
+  args.requireType(Array.isArray(params), () => "argument 'params' must be an array");
+  const count = params.length;
+  sameLengths(args, count, { grads, expAvgs, expAvgSqs });
+  const h = args.doubles("hyper", hyper, 6 * count);
+  params.forEach((p, k) => {
+    const n = args.elements(`params[${k}]`, p, DTYPE.float32);
+    args.sized(`grads[${k}]`, grads[k], DTYPE.float32, n);
+    args.sized(`expAvgs[${k}]`, expAvgs[k], DTYPE.float32, n);
+    args.sized(`expAvgSqs[${k}]`, expAvgSqs[k], DTYPE.float32, n);
+    args.require(h[6 * k + 5]! >= 1, () => `step must be at least 1, got ${h[6 * k + 5]}`);
+  });
+  params.forEach((w, k) => {
+    const [lr, beta1, beta2, eps, wd, step] = h.subarray(6 * k, 6 * k + 6) as unknown as number[] as [number, number, number, number, number, number];
+    const g = grads[k]!,
+      m = expAvgs[k]!,
+      v = expAvgSqs[k]!;
+    const u = new Float32Array(w.length);
+    const correct1 = 1 - beta1 ** step,
+      correct2 = 1 - beta2 ** step;
+    let ww = 0,
+      uu = 0;
+    for (let i = 0; i < w.length; i++) {
+      m[i] = beta1 * m[i]! + (1 - beta1) * g[i]!;
+      v[i] = beta2 * v[i]! + (1 - beta2) * g[i]! * g[i]!;
+      u[i] = m[i]! / correct1 / (Math.sqrt(v[i]! / correct2) + eps) + wd * w[i]!;
+      ww += w[i]! * w[i]!;
+      uu += u[i]! * u[i]!;
+    }
+    const alpha = -lr * (ww > 0 && uu > 0 ? Math.sqrt(ww) / Math.sqrt(uu) : 1);
+    for (let i = 0; i < w.length; i++) w[i] = w[i]! + alpha * u[i]!;
+  });
+};

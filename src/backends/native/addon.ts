@@ -8,7 +8,7 @@ import { join } from "node:path";
 
 import { packageRoot } from "../../package_root.js";
 import type { Kernels } from "../kernels.js";
-import { float16ThroughFloat32 } from "./float16.js";
+import { float16ThroughFloat32, straightToAddon } from "./float16.js";
 
 function findAddon(): string {
   const path = join(packageRoot(), "build", "Release", "turbine.node");
@@ -20,6 +20,22 @@ function findAddon(): string {
 }
 
 let native: Kernels | null = null;
+let raw: (Kernels & NativeReplayKernels) | null = null;
+
+/** The addon's replay loop (native/replay.cc): kernel calls bound once, then run in one call. */
+interface NativeReplayKernels {
+  replayBind(names: readonly string[], args: readonly (readonly unknown[])[]): unknown;
+  replayRun(handle: unknown): void;
+}
+
+/** What a compiled step's native replay needs from the addon. */
+export interface NativeReplayLoop {
+  /** Binds kernel calls (names and arguments) into a handle `run` runs in one call. */
+  bind(names: readonly string[], args: readonly (readonly unknown[])[]): unknown;
+  run(handle: unknown): void;
+  /** Whether calling `fn` (a kernel table's entry for `name`) with `args` is the addon's own kernel `name` on them. */
+  runsAddonKernel(name: string, fn: unknown, args: readonly unknown[]): boolean;
+}
 
 /**
  * The native backend's kernels: this thread's instance of the addon, loaded on first use (so the
@@ -35,6 +51,23 @@ export function loadNative(): Kernels {
       throw new Error("turbine: build/Release/turbine.node is older than the sources (it has no metaFields kernel); rebuild it with `npm run build`");
     }
     native = { ...addon, ...float16ThroughFloat32(addon) };
+    raw = addon as Kernels & NativeReplayKernels;
   }
   return native;
+}
+
+/**
+ * The addon's replay loop, or null where the addon was built without it.
+ * @example const loop = nativeReplayLoop(); if (loop) loop.run(loop.bind(["binary"], [[add, 0, a, b, out, meta]]));
+ */
+export function nativeReplayLoop(): NativeReplayLoop | null {
+  const table = loadNative() as unknown as Record<string, unknown>;
+  const addon = raw!;
+  if (typeof addon.replayBind !== "function" || typeof addon.replayRun !== "function") return null;
+  const own = addon as unknown as Record<string, unknown>;
+  return {
+    bind: (names, args) => addon.replayBind(names, args),
+    run: (handle) => addon.replayRun(handle),
+    runsAddonKernel: (name, fn, args) => fn === own[name] || (fn === table[name] && straightToAddon(name, args)),
+  };
 }

@@ -14,6 +14,25 @@ const F16 = 2;
 /** The kernels of the addon that take float16 through float32. */
 export type Float16Kernels = Pick<Kernels, "matmul" | "matmulGelu" | "conv2d" | "conv2dBackwardData" | "conv2dBackwardWeights">;
 
+/** Where each kernel float16ThroughFloat32 wraps takes its dtype codes. */
+const DTYPE_ARGUMENTS: Readonly<Record<keyof Float16Kernels, readonly number[]>> = {
+  matmul: [4, 5],
+  matmulGelu: [4, 5],
+  conv2d: [4],
+  conv2dBackwardData: [3],
+  conv2dBackwardWeights: [4, 5],
+};
+
+/**
+ * Whether the call `name(...args)` goes straight to the addon's own kernel: a kernel not wrapped
+ * here, or a wrapped one with no float16 operand.
+ * @example straightToAddon("matmul", [a, b, c, null, 0, 0, meta]) // true
+ */
+export function straightToAddon(name: string, args: readonly unknown[]): boolean {
+  const positions = DTYPE_ARGUMENTS[name as keyof Float16Kernels];
+  return positions === undefined || positions.every((i) => args[i] !== F16);
+}
+
 /**
  * matmul, matmulGelu, conv2d and conv2d's gradients of `addon`, taking float16 operands through float32.
  * @example const { matmul } = float16ThroughFloat32(addon); matmul(a16, b16, c16, null, 2, 2, meta);

@@ -5,6 +5,7 @@ import { DTYPES, type DType, type TypedArray } from "../../tensor/dtype.js";
 import { codes, kernels } from "../../backends/index.js";
 import { Tensor } from "../../tensor/tensor.js";
 import { checkSplitMatrix, offsetsOf, resolveSplits } from "../all_to_all_splits.js";
+import type { PeerChannel } from "../peer_channel.js";
 import { type CollectiveOptions, CollectiveError, type ProcessGroup, type ReduceOp, type Work } from "../process_group.js";
 import { bytesOf, transfer } from "./mailbox.js";
 import { completedWork, WorkQueue } from "./work.js";
@@ -213,6 +214,39 @@ export class ThreadsProcessGroup implements ProcessGroup {
   recv(tensor: Tensor, peer: number, tag = 0, options?: CollectiveOptions): Work {
     this.checkPeer("recv", peer);
     return this.submit("recv", options, () => transfer(this.world, "recv", tensor, { rank: this.rank, peer, worldPeer: this.members[peer]! }, tag));
+  }
+
+  /**
+   * Send/recv for a serving loop over this group's mailboxes (see PeerChannel): poll reads the
+   * pair's posted and taken counters, alive the supervisor's exit flags; failures stay local.
+   * @example const channel = group.peerChannel(); if (channel.poll(1)) channel.recv(buffer, 1, 7);
+   */
+  peerChannel(): PeerChannel {
+    const world = this.world;
+    const who = (peer: number) => ({ rank: this.rank, peer, worldPeer: this.members[peer]! });
+    const checked = (op: string, peer: number): number => {
+      if (this.destroyed) throw new Error(`${op}: the process group was destroyed`);
+      this.checkPeer(op, peer);
+      return this.members[peer]!;
+    };
+    return {
+      rank: this.rank,
+      size: this.size,
+      poll: (peer) => {
+        const words = world.layout.mailbox + 4 * (checked("poll", peer) * world.spec.size + world.rank);
+        if (Atomics.load(world.ctl, words) <= Atomics.load(world.ctl, words + 1)) return null;
+        return { tag: Atomics.load(world.ctl, words + 2), bytes: Atomics.load(world.ctl, words + 3) };
+      },
+      alive: (peer) => Atomics.load(world.ctl, world.layout.dead + checked("alive", peer)) === 0,
+      send: (tensor, peer, tag) => {
+        checked("send", peer);
+        transfer(world, "send", tensor, who(peer), tag);
+      },
+      recv: (tensor, peer, tag) => {
+        checked("recv", peer);
+        transfer(world, "recv", tensor, who(peer), tag);
+      },
+    };
   }
 
   newGroup(ranks: number[]): ProcessGroup | null {
