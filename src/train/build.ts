@@ -32,7 +32,7 @@ import { ConfigError } from "./config_file.js";
 import { muonSplit } from "./muon_split.js";
 import { distillation } from "./distill.js";
 import { classification, languageModel, type Batch, type Task } from "./task.js";
-import { loadTrainedModel, modelOfConfig, type TrainedModel } from "./trained_model.js";
+import { gptConfigOf, loadTrainedModel, modelOfConfig, type TrainedModel } from "./trained_model.js";
 
 /** Everything a config describes, built: model, data, optimizer, schedule and task. */
 export interface RunParts {
@@ -171,19 +171,7 @@ function buildLanguageModel(config: Config, shard?: Shard): ModelAndData {
             const file = TokenFile.open(data.path);
             return { tokenizer: file.tokenizer, ...TokenFileDataset.split(file, { context: m.context, trainFraction: data.trainFraction }) };
           })();
-    const gpt = (): GPT =>
-      new GPT({
-        vocabSize: corpus.tokenizer.vocabSize,
-        context: m.context,
-        layers: m.layers,
-        heads: m.heads,
-        width: m.width,
-        headDim: m.headDim,
-        tiedHead: m.tiedHead,
-        dropout: m.dropout,
-        checkpoint: m.checkpoint,
-        moe: m.moe,
-      });
+    const gpt = (): GPT => new GPT(gptConfigOf(m, corpus.tokenizer.vocabSize));
     // Split across ranks, each materialises only its part: built without weights here.
     const { tensor, pipeline, expert } = config.parallel;
     const model = tensor > 1 || pipeline > 1 || expert > 1 ? deferInit(gpt) : gpt();
