@@ -3,7 +3,8 @@
  * DESIGN.md §4 (mlp, cnn, gpt at their bench sizes), in one process: each round runs `--steps`
  * steps of every side (the order rotates), after `--warmup` untimed steps each (at least 3: a
  * compiled side records its first two or three steps eagerly); the figure is the median step
- * time over all rounds, and the compiled side's compile time (recording bookkeeping and build).
+ * time over all rounds, and the compiled side's compile time (recording bookkeeping and build),
+ * its kernel calls per step, how many of them the native replay loop runs and the pairs fused.
  * `--bf16 1` adds the bf16 autocast sides. The issue's claims (on its machine, against PyTorch):
  * gpt f32 ≥ 1.8×, cnn ≥ 1.5×, mlp ≥ 1.4× PyTorch; this bench gives the compiled/eager part.
  *
@@ -58,6 +59,8 @@ const rows = sides
       speedup: median(eager.stepSeconds) / median(s.stepSeconds),
       compile_ms: stats.compileMs,
       kernels: stats.last?.kernels ?? 0,
+      native: stats.last?.nativeKernels ?? 0,
+      fused: stats.last ? stats.last.fused.linearGelu + stats.last.fused.addLayerNorm : 0,
       arena_mib: (stats.last?.arenaBytes ?? 0) / 2 ** 20,
     };
   });
@@ -72,6 +75,8 @@ report(
     ["speedup", "× eager"],
     ["compile_ms", "compile (ms)"],
     ["kernels", "kernel calls"],
+    ["native", "of them native"],
+    ["fused", "pairs fused"],
     ["arena_mib", "arena (MiB)"],
   ],
   json,

@@ -35,6 +35,7 @@ export * as amp from "./amp/index.js";
 export { autocast } from "./amp/autocast.js";
 export * as models from "./models/index.js";
 export * as parallel from "./parallel/index.js";
+export * as federated from "./federated/index.js";
 export * as plan from "./plan/index.js";
 export * as prune from "./prune/index.js";
 export * as search from "./search/index.js";

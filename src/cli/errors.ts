@@ -1,5 +1,6 @@
 import { BackendChoiceError } from "../backends/index.js";
 import { CollectiveError } from "../parallel/process_group.js";
+import { ParameterServerError } from "../parallel/ps/worker.js";
 import { TokenFileError } from "../data/token_file.js";
 import { CheckpointError } from "../train/checkpoint.js";
 import { ConfigError } from "../train/config_file.js";
@@ -47,6 +48,7 @@ export function exitCodeFor(error: unknown): number {
     error instanceof CheckpointError ||
     error instanceof TokenFileError ||
     error instanceof CollectiveError ||
+    error instanceof ParameterServerError ||
     error instanceof RunDataError ||
     error instanceof SearchLogError ||
     isOutOfMemory(error)

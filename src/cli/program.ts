@@ -7,6 +7,7 @@ import { packageRoot } from "../package_root.js";
 import { registerBench } from "./bench.js";
 import { registerCheckpoint } from "./checkpoint.js";
 import { registerData } from "./data.js";
+import { registerFederated } from "./federated.js";
 import { UsageError } from "./errors.js";
 import { LAUNCH_SEPARATOR_HINT, registerLaunch } from "./launch.js";
 import { checkTracePath, registerProfile } from "./profile.js";
@@ -92,6 +93,7 @@ export function turbineProgram(options: { launch?: boolean } = {}): Command {
   registerTune(program);
   registerSearch(program);
   registerPrune(program);
+  registerFederated(program);
   reportUsageErrors(program);
   return program;
 }

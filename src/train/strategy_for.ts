@@ -221,6 +221,7 @@ function refuseParameterServerLayout(config: Config): void {
     offload !== "none" && `parallel.offload ${offload}`,
     compression.kind !== "none" && `parallel.compression ${compression.kind}`,
     config.train.precision === "float16" && "train.precision float16",
+    config.optimizer.kind === "onebitadam" && "optimizer.kind onebitadam (it runs its own compressed data parallel)",
   ].filter(Boolean);
   if (clash.length > 0) throw new ConfigError(`config: parallel.mode "ps" trains data parallel only; remove ${clash.join(", ")}`);
 }

@@ -104,7 +104,12 @@ export class ParameterServer {
         idle = 0;
       } else if (performance.now() - lastMessage > this.options.timeoutMs) {
         const silent = this.layout.workers.filter((_, w) => this.status[w] === "training");
-        throw new Error(`parameter server rank ${this.channel.rank}: no message from worker ranks ${silent.join(", ")} for ${this.options.timeoutMs} ms`);
+        throw new CollectiveError(
+          "serve",
+          this.channel.rank,
+          silent[0]!,
+          `parameter server: no message from worker ranks ${silent.join(", ")} for ${this.options.timeoutMs} ms`,
+        );
       } else if (idle++ > SPINS) Atomics.wait(sleeper, 0, 0, 1);
     }
     return { pushes: this.pushes, steps: this.steps, gone: this.layout.workers.filter((_, w) => this.status[w] === "gone") };
