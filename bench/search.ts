@@ -1,13 +1,15 @@
 /**
  * Search (issue 19): ASHA against random search over the same 16 cnn trials on Fashion-MNIST.
  * Both draw the same trials (same seed: trial i has the same values), random search trains each
- * to the budget, ASHA stops most of them at its rungs (budget/9, budget/3). Reports each search's
+ * to the budget, ASHA stops most of them at its rungs (η = 2 by default: halving rungs from
+ * budget/16; with η = 3, budget/9 and budget/3, the early rungs dropped the trial that is best at
+ * the full budget, 1.19 points below random search's best at 450 steps). Reports each search's
  * best test accuracy and total training steps; the target is ASHA within 0.3 points of random
  * search's best with at most 40% of its steps. Counts accuracy and steps, not time, so load on the
  * machine changes only how long it takes (about 5 minutes of CPU at the defaults; 1 minute with
  * --steps 90).
  *
- *   npx tsc -p . && node dist/bench/search.js [--trials 16] [--steps 450] [--parallel 2] [--seed 0] [--json]
+ *   npx tsc -p . && node dist/bench/search.js [--trials 16] [--steps 450] [--parallel 2] [--seed 0] [--eta 2] [--json]
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -19,7 +21,7 @@ import type { SchedulerKind } from "../src/search/scheduler.js";
 import { defaultMinSteps } from "../src/search/successive_halving.js";
 import { benchOptions, report } from "./harness.js";
 
-const { json, ints } = benchOptions("search", { trials: 16, steps: 450, parallel: 2, seed: 0 });
+const { json, ints } = benchOptions("search", { trials: 16, steps: 450, parallel: 2, seed: 0, eta: 2 });
 const out = mkdtempSync(join(tmpdir(), "turbine-bench-search-"));
 
 // The cnn recipe of `turbine train` with its learning rate, widths and weight decay searched.
@@ -58,8 +60,8 @@ const search = async (scheduler: SchedulerKind) => {
     outDir: join(out, scheduler),
     maxSteps: ints.steps,
     metric: "accuracy",
-    minSteps: defaultMinSteps(ints.steps, 3, ints.trials),
-    eta: 3,
+    minSteps: defaultMinSteps(ints.steps, ints.eta, ints.trials),
+    eta: ints.eta,
     perturb: ints.steps,
     seed: ints.seed,
     log: () => {},

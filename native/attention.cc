@@ -104,7 +104,7 @@ void forward(const T* q, const T* k, const T* v, T* out, float* lse, const Probl
   const Layouts& ly = pb.layout;
   constexpr float kNegInf = -std::numeric_limits<float>::infinity();
   parallel_for(pb.heads() * nb, pb.grain(pb.block), [&](int64_t begin, int64_t end) {
-    Tiles tiles;
+    Tiles tiles, score_tiles;  // score_tiles packs the task's Qᵀ once for all its key blocks
     AlignedFloats qt(d * bp), kb(pb.block * dp), vb(pb.block * dp), st(pb.block * bp), acc(pb.block * dp);
     std::vector<float> m(bp), m_new(bp), alpha(bp), inv(bp);
     std::vector<double> l(bp), tile_sum(bp);
@@ -123,8 +123,8 @@ void forward(const T* q, const T* k, const T* v, T* out, float* lse, const Probl
         float* s = st.data();
         // On the diagonal tile the products skip what the mask hides (see Causal).
         const bool diagonal = pb.causal && j0 == i0;
-        tiles.matmul({kb.data(), dp, 1}, qt.data(), width, s, width, keys, width, d, false,
-                     diagonal ? Causal::kColumnsFromRow : Causal::kNone);
+        score_tiles.matmul({kb.data(), dp, 1}, qt.data(), width, s, width, keys, width, d, false,
+                           diagonal ? Causal::kColumnsFromRow : Causal::kNone, j0 > 0);
         std::copy(m.begin(), m.begin() + width, m_new.begin());
         for (int64_t j = 0; j < keys; j++) {
           // Query lane i sees key j0 + j when i0 + i ≥ j0 + j; masked scores become −∞.
@@ -188,7 +188,8 @@ void backward(const T* q, const T* k, const T* v, const T* out, const float* lse
     // dS feeds dQ and dK through f32 products whatever Tiles is: it is a difference (dP − Δ),
     // and rounded to bf16 it moved dK of the bf16 fixtures by up to 5.5e-3 where they allow
     // 3.5e-3; the other products' factors are inputs or probabilities.
-    Tiles tiles;
+    // score_tiles and dp_tiles pack a key block's Kᵀ and Vᵀ once for all its query blocks.
+    Tiles tiles, score_tiles, dp_tiles;
     F32Tiles exact;
     AlignedFloats qb(pb.block * dp), gb(pb.block * dp), kb(pb.block * dp), kt(d * bp), vt(d * bp);
     AlignedFloats p(pb.block * bp), ds(pb.block * bp), dkb(pb.block * dp), dvb(pb.block * dp), dqb(dq ? t * dp : 0);
@@ -215,7 +216,8 @@ void backward(const T* q, const T* k, const T* v, const T* out, const float* lse
         std::fill(dkb.data(), dkb.data() + keys * dp, 0.0f);
         std::fill(dvb.data(), dvb.data() + keys * dp, 0.0f);
         // Causal: query blocks before this key block see none of its keys.
-        for (int64_t i0 = pb.causal ? j0 : 0; i0 < t; i0 += pb.block) {
+        const int64_t first = pb.causal ? j0 : 0;
+        for (int64_t i0 = first; i0 < t; i0 += pb.block) {
           const int64_t rows = std::min(pb.block, t - i0);
           load_rows(q + pb.at(ly.q, h, i0), ly.q.time, rows, d, qb.data(), dp, pb.scale);
           load_rows(g + pb.at(ly.out, h, i0), ly.out.time, rows, d, gb.data(), dp);
@@ -224,7 +226,7 @@ void backward(const T* q, const T* k, const T* v, const T* out, const float* lse
           const bool diagonal = pb.causal && i0 == j0;
           const Causal scores = diagonal ? Causal::kColumnsToRow : Causal::kNone;
           const Causal transposed = diagonal ? Causal::kDepthFromRow : Causal::kNone;
-          tiles.matmul({qb.data(), dp, 1}, kt.data(), kw, p.data(), kw, rows, kw, d, false, scores);
+          score_tiles.matmul({qb.data(), dp, 1}, kt.data(), kw, p.data(), kw, rows, kw, d, false, scores, i0 > first);
           for (int64_t r = 0; r < rows; r++) {
             const int64_t visible = diagonal ? r + 1 : keys;
             const float shift = lh[i0 + r];
@@ -234,7 +236,7 @@ void backward(const T* q, const T* k, const T* v, const T* out, const float* lse
           }
           if (dv) tiles.matmul({p.data(), 1, kw}, gb.data(), dp, dvb.data(), dp, keys, dp, rows, true, transposed);
           if (!dq && !dk) continue;
-          tiles.matmul({gb.data(), dp, 1}, vt.data(), kw, ds.data(), kw, rows, kw, d, false, scores);
+          dp_tiles.matmul({gb.data(), dp, 1}, vt.data(), kw, ds.data(), kw, rows, kw, d, false, scores, i0 > first);
           for (int64_t r = 0; r < rows; r++) {
             const int64_t visible = diagonal ? r + 1 : keys;
             const float dr = delta[i0 + r];

@@ -84,13 +84,15 @@ TURBINE_BF16_DOT inline void dot_rows(const uint32_t* a, int64_t ar, int64_t ac,
 
 // tile_matmul's contract (C = A·B or C += A·B, n a multiple of kTileLanes, A strided, the same
 // Causal skipping) on bfloat16 dot products. Each call rounds its factors into packed scratch
-// held here, so one object serves a thread's whole sequence of products.
+// held here, so one object serves a thread's whole sequence of products; with same_b the B
+// packed by this object's previous call is used again (the caller promises the same B, ldb, k
+// and n: a query block's Qᵀ against every key block, say).
 class Bf16Tiles {
  public:
   TURBINE_BF16_DOT void matmul(TileA a, const float* b, int64_t ldb, float* c, int64_t ldc, int64_t m, int64_t n,
-                               int64_t k, bool accumulate, Causal causal = Causal::kNone) {
+                               int64_t k, bool accumulate, Causal causal = Causal::kNone, bool same_b = false) {
     const int64_t pairs = (k + 1) / 2;
-    pack_b(b, ldb, k, n, pairs);
+    if (!same_b) pack_b(b, ldb, k, n, pairs);
     // Pair (r, q) of A at a_[r·ar + q·ac]: rows of pairs when A's rows are contiguous, else
     // columns of pairs, so that either way packing reads A with unit stride.
     int64_t ar, ac;
@@ -169,7 +171,7 @@ class Bf16Tiles {
 // products they use.
 struct F32Tiles {
   void matmul(TileA a, const float* b, int64_t ldb, float* c, int64_t ldc, int64_t m, int64_t n, int64_t k,
-              bool accumulate, Causal causal = Causal::kNone) {
+              bool accumulate, Causal causal = Causal::kNone, bool /*same_b*/ = false) {
     tile_matmul(a, b, ldb, c, ldc, m, n, k, accumulate, causal);
   }
 };
