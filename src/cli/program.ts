@@ -12,6 +12,7 @@ import { UsageError } from "./errors.js";
 import { LAUNCH_SEPARATOR_HINT, registerLaunch } from "./launch.js";
 import { checkTracePath, registerProfile } from "./profile.js";
 import { registerPlan } from "./plan.js";
+import { registerPrune } from "./prune.js";
 import { registerReport } from "./report.js";
 import { registerTune } from "./tune.js";
 import { registerSample } from "./sample.js";
@@ -91,6 +92,7 @@ export function turbineProgram(options: { launch?: boolean } = {}): Command {
   registerReport(program);
   registerTune(program);
   registerSearch(program);
+  registerPrune(program);
   registerFederated(program);
   reportUsageErrors(program);
   return program;

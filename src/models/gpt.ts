@@ -23,8 +23,10 @@ export interface GPTConfig {
   context: number;
   layers: number;
   heads: number;
-  /** Embedding width; a multiple of heads. */
+  /** Embedding width; a multiple of heads unless headDim is given. */
   width: number;
+  /** Width of each attention head (default width / heads); a gpt whose heads were pruned keeps its original one. */
+  headDim?: number;
   /** Share the token embedding with the output head (default true). */
   tiedHead?: boolean;
   dropout?: number;
@@ -46,8 +48,9 @@ class CausalSelfAttention extends Module {
 
   constructor(readonly config: GPTConfig) {
     super();
-    this.qkv = this.addModule("qkv", new Linear(config.width, 3 * config.width));
-    this.proj = this.addModule("proj", new Linear(config.width, config.width));
+    const inner = config.heads * (config.headDim ?? config.width / config.heads);
+    this.qkv = this.addModule("qkv", new Linear(config.width, 3 * inner));
+    this.proj = this.addModule("proj", new Linear(inner, config.width));
     this.dropout = this.addModule("dropout", new Dropout(config.dropout ?? 0));
   }
 
@@ -194,7 +197,13 @@ export class GPT extends Module {
     for (const [name, v] of Object.entries({ vocabSize, context, layers, heads, width })) {
       if (!Number.isInteger(v) || v < 1) throw new RangeError(`GPT: ${name} must be a positive integer, got ${v}`);
     }
-    if (width % heads !== 0) throw new RangeError(`GPT: width ${width} is not a multiple of heads ${heads}`);
+    if (config.headDim === undefined ? width % heads !== 0 : !Number.isInteger(config.headDim) || config.headDim < 1) {
+      throw new RangeError(
+        config.headDim === undefined
+          ? `GPT: width ${width} is not a multiple of heads ${heads}`
+          : `GPT: headDim must be a positive integer, got ${config.headDim}`,
+      );
+    }
     this.tokens = this.addModule("tokens", new Embedding(vocabSize, width, { std: 0.02 }));
     this.positions = this.addModule("positions", new Embedding(context, width, { std: 0.02 }));
     this.dropout = this.addModule("dropout", new Dropout(config.dropout ?? 0));

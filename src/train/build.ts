@@ -32,7 +32,7 @@ import { ConfigError } from "./config_file.js";
 import { muonSplit } from "./muon_split.js";
 import { distillation } from "./distill.js";
 import { classification, languageModel, type Batch, type Task } from "./task.js";
-import { loadTrainedModel, modelOfConfig, type TrainedModel } from "./trained_model.js";
+import { gptConfigOf, loadTrainedModel, modelOfConfig, type TrainedModel } from "./trained_model.js";
 
 /** Everything a config describes, built: model, data, optimizer, schedule and task. */
 export interface RunParts {
@@ -93,8 +93,7 @@ function prunerOf(config: Config, model: Module): Pruner | null {
       `config: prune needs whole weights on every rank (one process or DDP), got parallel.zero ${zero}, tensor ${tensor}, pipeline ${pipeline}, expert ${expert}, offload ${offload}`,
     );
   }
-  if (p.kind === "structured") throw new ConfigError("config: prune.kind structured is not built yet; use magnitude or nm");
-  return new Pruner(model, { ...p, kind: p.kind });
+  return new Pruner(model, p);
 }
 
 /** The teacher of `distill`: a trained run of the same task and, for a gpt, the same vocabulary. */
@@ -154,7 +153,9 @@ function buildLanguageModel(config: Config, shard?: Shard): ModelAndData {
     data = config.data,
     seed = config.train.seed;
   if (m.kind === "gpt" && (data.kind === "text" || data.kind === "tokens")) {
-    if (m.width % m.heads !== 0)
+    if (m.headDim !== undefined && config.parallel.tensor > 1)
+      throw new ConfigError("config: model.headDim (a gpt with pruned heads) trains with parallel.tensor 1");
+    if (m.headDim === undefined && m.width % m.heads !== 0)
       throw new ConfigError(`config: model.width ${m.width} is not a multiple of model.heads ${m.heads}; each head takes width / heads of the embedding`);
     if (m.moe && (m.moe.topK > m.moe.experts || config.parallel.tensor > 1 || config.parallel.pipeline > 1)) {
       throw new ConfigError(
@@ -170,18 +171,7 @@ function buildLanguageModel(config: Config, shard?: Shard): ModelAndData {
             const file = TokenFile.open(data.path);
             return { tokenizer: file.tokenizer, ...TokenFileDataset.split(file, { context: m.context, trainFraction: data.trainFraction }) };
           })();
-    const gpt = (): GPT =>
-      new GPT({
-        vocabSize: corpus.tokenizer.vocabSize,
-        context: m.context,
-        layers: m.layers,
-        heads: m.heads,
-        width: m.width,
-        tiedHead: m.tiedHead,
-        dropout: m.dropout,
-        checkpoint: m.checkpoint,
-        moe: m.moe,
-      });
+    const gpt = (): GPT => new GPT(gptConfigOf(m, corpus.tokenizer.vocabSize));
     // Split across ranks, each materialises only its part: built without weights here.
     const { tensor, pipeline, expert } = config.parallel;
     const model = tensor > 1 || pipeline > 1 || expert > 1 ? deferInit(gpt) : gpt();

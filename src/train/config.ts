@@ -43,6 +43,9 @@ const gptModel = z
     layers: int(1).default(4).describe("transformer blocks"),
     heads: int(1).default(4).describe("attention heads per block (width must be a multiple)"),
     width: int(1).default(256).describe("embedding width"),
+    headDim: int(1)
+      .optional()
+      .describe("width of each attention head (default width / heads); set by structured pruning, which removes heads and keeps their width"),
     context: int(1).default(128).describe("context length in tokens (training windows and position embeddings)"),
     tiedHead: z.boolean().default(true).describe("share the token embedding with the output head"),
     dropout: z.number().min(0).lt(1).default(0).describe("dropout after attention, MLP and embeddings"),
@@ -375,33 +378,21 @@ const distill = z
 const prune = z
   .strictObject({
     kind: z
-      .enum(["magnitude", "structured", "nm"])
+      .enum(["magnitude", "nm"])
       .describe(
-        "magnitude: zero the smallest-magnitude weights of the Linear and Conv2d layers, gradually (masks); nm: keep n of every m consecutive input weights (2:4 as NVIDIA ASP), from schedule.start on; structured: at schedule.end remove whole conv channels, Linear neurons and attention heads (the layers are rebuilt smaller) and fine-tune the smaller model for the rest of the run",
+        "magnitude: zero the smallest-magnitude weights of the Linear and Conv2d layers, gradually (masks); nm: keep n of every m consecutive input weights (2:4 as NVIDIA ASP), from schedule.start on; structured pruning, which rebuilds the layers smaller, is `turbine prune`",
       ),
-    sparsity: z
-      .number()
-      .min(0)
-      .lt(1)
-      .default(0.5)
-      .describe("final share pruned: of the weights (magnitude) or of each layer's channels, neurons or heads (structured)"),
+    sparsity: z.number().min(0).lt(1).default(0.5).describe("final share of the weights pruned (magnitude)"),
     scope: z
       .enum(["global", "layer"])
       .default("layer")
       .describe("magnitude: every weight pruned to the same sparsity (layer) or the smallest over all weights together (global)"),
     n: int(1).default(2).describe("nm: weights kept in each group of m"),
     m: int(1).default(4).describe("nm: group size along the input dimension (weights whose input dimension is not a multiple stay dense)"),
-    targets: z
-      .array(z.enum(["conv", "linear", "heads"]))
-      .min(1)
-      .default(["conv", "linear", "heads"])
-      .describe(
-        "structured: what is removed: conv output channels, hidden Linear neurons (never the classes), attention heads; ranked by the L1 norm of their weights",
-      ),
     schedule: z
       .strictObject({
         start: int(0).default(0).describe("step (optimizer steps done) of the first mask; nothing is pruned before it"),
-        end: int(0).describe("step at which the final sparsity is reached (structured: the step the model is rebuilt smaller)"),
+        end: int(0).describe("step at which the final sparsity is reached"),
         every: int(1).default(100).describe("steps between mask updates, Zhu & Gupta's Δt: s_t = s_f·(1 − (1 − (t − start)/(end − start))³)"),
       })
       .superRefine((s, ctx) => {
@@ -413,7 +404,9 @@ const prune = z
     if (p.n >= p.m) ctx.addIssue({ code: "custom", path: ["n"], message: `n ${p.n} must be below m ${p.m}` });
   })
   .optional()
-  .describe("pruning during training: masks (magnitude, nm) that keep pruned weights at zero, or structured removal that makes the model smaller");
+  .describe(
+    "pruning during training: masks (magnitude, nm) that keep pruned weights at zero (structured pruning that makes the model smaller: `turbine prune`)",
+  );
 const federated = z
   .strictObject({
     clients: int(1).default(10).describe("clients the training set is split over (each one model, trained on its own samples only)"),

@@ -1,5 +1,5 @@
 import { CharTokenizer } from "../data/tokenizer.js";
-import { GPT } from "../models/gpt.js";
+import { GPT, type GPTConfig } from "../models/gpt.js";
 import { cnn } from "../models/cnn.js";
 import { mlp } from "../models/mlp.js";
 import type { Module } from "../nn/module.js";
@@ -26,7 +26,16 @@ export interface TrainedModel {
 export function modelOfConfig(m: Config["model"], vocabSize = 0): Module {
   if (m.kind === "mlp") return mlp({ inputs: 784, hidden: m.hidden, classes: 10, init: m.init as never });
   if (m.kind === "cnn") return cnn({ input: [1, 28, 28], channels: m.channels, hidden: m.hidden, classes: 10, init: m.init as never });
-  return new GPT({ vocabSize, context: m.context, layers: m.layers, heads: m.heads, width: m.width, tiedHead: m.tiedHead, dropout: 0, moe: m.moe });
+  return new GPT({ ...gptConfigOf(m, vocabSize), dropout: 0, checkpoint: false });
+}
+
+/**
+ * The GPTConfig of a config's gpt model, for a vocabulary of vocabSize.
+ * @example new GPT(gptConfigOf(config.model, tokenizer.vocabSize))
+ */
+export function gptConfigOf(m: Extract<Config["model"], { kind: "gpt" }>, vocabSize: number): GPTConfig {
+  const { context, layers, heads, width, headDim, tiedHead, dropout, checkpoint, moe } = m;
+  return { vocabSize, context, layers, heads, width, headDim, tiedHead, dropout, checkpoint, moe };
 }
 
 /**
