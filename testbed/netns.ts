@@ -30,10 +30,12 @@ export interface Testbed {
   /** The hosts' subnet, CIDR ("10.213.7.0/24"). */
   readonly subnet: string;
   /**
-   * mpirun's arguments for one rank per host: the hosts, the namespace-entering agent, TCP on
-   * the bed's subnet only (no shared memory). Append the command.
+   * mpirun's arguments for `ranksPerHost` ranks per host (default 1): the hosts, the
+   * namespace-entering agent, TCP only, on the bed's subnet (a host's own ranks reach each other
+   * over its loopback: Open MPI's shared-memory transport crashes across namespaces here).
+   * Append the command.
    */
-  mpirunArgs(): string[];
+  mpirunArgs(ranksPerHost?: number): string[];
   /** Deletes every namespace (and so every link) of the bed; safe to call twice. */
   destroy(): void;
 }
@@ -111,13 +113,13 @@ export function createTestbed(options: TestbedOptions): Testbed {
     namespaces,
     addresses,
     subnet,
-    mpirunArgs: () => [
+    mpirunArgs: (ranksPerHost = 1) => [
       // Each host's daemon would bind its rank to "its" first core, the same core for all.
       "--allow-run-as-root",
       "-n",
-      String(options.hosts),
+      String(options.hosts * ranksPerHost),
       "--host",
-      addresses.join(","),
+      addresses.map((a) => `${a}:${ranksPerHost}`).join(","),
       "--bind-to",
       "none",
       "--mca",

@@ -12,7 +12,7 @@ export { DistributedDataParallel, type DDPOptions } from "./ddp.js";
 export { initProcessGroup, inDistributedJob } from "./init.js";
 export { CollectiveError, type ProcessGroup, type Work, type ReduceOp, type BackendName, type CollectiveOptions } from "./process_group.js";
 export { startThreads, type RunThreadsOptions, type RankOutcome, type ThreadsJob } from "./threads/spawn.js";
-export { initMpiProcessGroup } from "./mpi/index.js";
+export { HierarchicalGroup, initMpiProcessGroup, machineId } from "./mpi/index.js";
 export { SingleProcess, ReplicatedStrategy, type Strategy, type MicroBatchRun, type BatchCounts, type ModuleLoss } from "./strategy.js";
 export {
   assembleRange,

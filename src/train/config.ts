@@ -308,6 +308,12 @@ const parallel = z
       .describe(
         "where AdamW's two moments live: none (memory) or disk (a file per rank in the run folder's offload/, removed at exit, each parameter's moments read ahead while the previous one updates): the same updates bitwise for 8 bytes less memory per parameter; with train.precision bfloat16 on one process or DDP also the f32 master weights of the Linear layers, which compute with their resident bf16 copies (4 bytes less each)",
       ),
+    hierarchical: z
+      .boolean()
+      .optional()
+      .describe(
+        "data parallel's all-reduce by machine: reduce-scatter among a machine's ranks, all-reduce of each chunk across machines, all-gather inside (each machine's link carries the gradients once); default: on when ranks share machines and there are several (same number of ranks on each)",
+      ),
     compression: z
       .strictObject({
         kind: z

@@ -1,5 +1,6 @@
 import type { Module } from "../nn/module.js";
 import { OneBitAdamDataParallel } from "../parallel/compression/onebit_adam_strategy.js";
+import { HierarchicalGroup } from "../parallel/mpi/hierarchical.js";
 import { hookFor } from "../parallel/compression/index.js";
 import { DistributedDataParallel } from "../parallel/ddp.js";
 import { DeviceMesh, type MeshShape, meshShape } from "../parallel/mesh.js";
@@ -100,9 +101,9 @@ export function modelFor(config: Config, model: Module, mesh: DeviceMesh | null)
  * tensor-parallel when parallel.tensor > 1, DDP across the pipelines on the data dimension);
  * tensor parallel over the mesh's tensor group (DDP over its data group) when parallel.tensor > 1; over
  * a group otherwise, data parallel (DDP) at `parallel.zero` 0, sharded data parallel (ZeRO) at
- * 1, 2 or 3 (with `parallel.compression`'s hook on DDP; 1-bit Adam's own DDP for optimizer onebitadam);
- * under `parallel.mode` "ps" (with the job's `ps` split, psJobFor) a parameter-server worker over
- * the whole job. The one place where a config's
+ * 1, 2 or 3 (with `parallel.compression`'s hook on DDP; 1-bit Adam's own DDP for optimizer onebitadam;
+ * DDP's all-reduce by machine per `parallel.hierarchical`); under `parallel.mode` "ps" (with the
+ * job's `ps` split, psJobFor) a parameter-server worker over the whole job. The one place where a config's
  * parallel layout becomes a Strategy, so the run and the Trainer know no strategy by name.
  *
  * @example
@@ -139,9 +140,10 @@ export function strategyFor(config: Config, model: Module, group: ProcessGroup |
     });
   }
   if (stage !== 0) return new ZeroDataParallel(model, group, { stage });
+  const byMachine = HierarchicalGroup.over(group, { force: config.parallel.hierarchical }) ?? group;
   return config.optimizer.kind === "onebitadam"
-    ? new OneBitAdamDataParallel(model, group)
-    : new DistributedDataParallel(model, group, { hook: hookFor(config.parallel.compression) });
+    ? new OneBitAdamDataParallel(model, byMachine)
+    : new DistributedDataParallel(model, byMachine, { hook: hookFor(config.parallel.compression) });
 }
 
 /**

@@ -10,13 +10,24 @@ import { fileURLToPath } from "node:url";
 
 const here = fileURLToPath(new URL(".", import.meta.url));
 
-/** `module` is a file name in this folder; args reach its run() as JSON. */
-export function runUnderMpi<R>(n: number, module: string, args: unknown, timeoutMs = 20_000): R[] {
+/**
+ * `module` is a file name in this folder; args reach its run() as JSON. `launch` replaces the
+ * local launch's mpirun arguments (a test bed's, whose ranks get the environment through -x).
+ */
+export function runUnderMpi<R>(n: number, module: string, args: unknown, timeoutMs = 20_000, launch?: string[]): R[] {
   const out = mkdtempSync(join(tmpdir(), "turbine-mpi-module-"));
   try {
     const r = spawnSync(
       "mpirun",
-      ["--allow-run-as-root", "--oversubscribe", "-n", String(n), process.execPath, join(here, "mpi_worker.js"), "module", String(timeoutMs)],
+      [
+        ...(launch
+          ? [...launch, ...["TURBINE_RANK_MODULE", "TURBINE_RANK_ARGS", "TURBINE_RANK_OUT"].flatMap((v) => ["-x", v])]
+          : ["--allow-run-as-root", "--oversubscribe", "-n", String(n)]),
+        process.execPath,
+        join(here, "mpi_worker.js"),
+        "module",
+        String(timeoutMs),
+      ],
       {
         encoding: "utf8",
         timeout: 240_000,

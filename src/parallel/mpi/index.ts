@@ -43,3 +43,4 @@ export function initMpiProcessGroup(options: { timeoutMs?: number } = {}): Proce
 }
 
 export { MpiProcessGroup } from "./group.js";
+export { HierarchicalGroup, machineId, HOST_ID_ENV } from "./hierarchical.js";
