@@ -1,8 +1,8 @@
 /**
  * Parameter server with a straggler: the mlp (examples/mlp.json, AdamW 1e-3, batch 256 per
  * worker) on `--workers` workers and `--servers` servers (threads backend, one OpenMP thread
- * each), worker 0 slowed 3× (after 10 steps it sleeps twice its own mean step time after every
- * step); synchronous (staleness 0) against stale-synchronous (`--staleness`, default 4),
+ * each), worker 0 slowed 3× (after 10 steps it sleeps twice its own mean step time of steps 6
+ * to 10 after every step); synchronous (staleness 0) against stale-synchronous (`--staleness`, default 4),
  * alternating for `--rounds` rounds; prints the wall time from the start of training to the
  * first evaluation (every `--eval-every` steps) at 88% test accuracy, median over rounds.
  *
@@ -59,7 +59,7 @@ for (const i of order) {
   const r = await trainOnce(sides[i]!);
   results[i]!.push(r);
   process.stderr.write(
-    `ps: staleness ${sides[i]}: ${r.secondsToTarget === null ? "never reached" : `${r.secondsToTarget.toFixed(1)} s`} to ${TARGET * 100}% (slowed step ${r.stepMs.slowed.toFixed(1)} ms, own ${r.stepMs.own.toFixed(1)} ms)\n`,
+    `ps: staleness ${sides[i]}: ${r.secondsToTarget === null ? "never reached" : `${r.secondsToTarget.toFixed(1)} s`} to ${TARGET * 100}% (slowed worker: own step ${r.stepMs.own.toFixed(1)} ms, sleep ${r.stepMs.sleep.toFixed(1)} ms per step)\n`,
   );
 }
 const reached = (rs: PsBenchResult[]): number[] => rs.map((r) => r.secondsToTarget ?? Infinity);
