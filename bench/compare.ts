@@ -270,7 +270,10 @@ export function compare(o: CompareOptions): CompareRow[] {
  * @example ttqLines(timeToQuality(options)).forEach((line) => console.log(line))
  */
 export function ttqLines(r: { turbine: Result[]; fastest: Result[]; pytorch: Result[] }): string[] {
-  const reached = (run: Result) => run.reached as { step: number; train_s: number } | null;
+  // turbine's runs report `reached`; the PyTorch twin reports reached_step and seconds_to_target.
+  const reached = (run: Result): { step: number; train_s: number } | null =>
+    (run.reached as { step: number; train_s: number } | null | undefined) ??
+    (typeof run.reached_step === "number" ? { step: run.reached_step, train_s: Number(run.seconds_to_target) } : null);
   const cell = (run: Result) => {
     const at = reached(run);
     return at ? `step ${at.step}, ${at.train_s.toFixed(1)} s` : "not reached";
