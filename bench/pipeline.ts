@@ -6,7 +6,10 @@
  * any stage); send/recv waits count as idle. The plan's share is (p−1)/(m+p−1) (gpipe, 1f1b).
  * Each stage needs a core of its own for the figures to mean anything. `--spinUs N`: how long
  * the ranks' waits spin before sleeping, in microseconds (default: the threads backend's choice,
- * 250 where every stage has a core; `--spinUs 1` is about the old sleep-at-once).
+ * 250 where every stage has a core; `--spinUs 1` is about the old sleep-at-once). Beside each
+ * row, what attributes the idle time: the stage's median forward and backward (ms, per
+ * micro-batch), and the shares of the span it spent in receives (waits included), in sends, and
+ * elsewhere outside its actions (the idle share less those two).
  *
  *   node dist/bench/pipeline.js --stages 2 --steps 10 [--width 1024 --rows 64 --layers 4] [--spinUs N] [--json]
  */
@@ -42,13 +45,26 @@ for (const schedule of ["gpipe", "1f1b"] as ScheduleName[]) {
       return o.result as StageTimes;
     });
     const planned = idleShares(simulate(planSchedule(schedule, ints.stages, m)));
+    const spanOf = (step: number): number => Math.max(...stages.map((t) => t.end[step]!)) - Math.min(...stages.map((t) => t.start[step]!));
     for (const [s, stage] of stages.entries()) {
-      const idle = stage.busy.map((busy, step) => {
-        const span = Math.max(...stages.map((t) => t.end[step]!)) - Math.min(...stages.map((t) => t.start[step]!));
-        return 1 - busy / span;
-      });
+      const idle = stage.busy.map((busy, step) => 1 - busy / spanOf(step));
       const measured = median(idle);
-      rows.push({ schedule, m, stage: s, plan: planned[s]!, measured, ratio: planned[s]! > 0 ? measured / planned[s]! : null });
+      // Where the idle time went: waiting in receives (a neighbour late or slower), sending, and
+      // the rest of the span outside actions and exchanges (loop, allocation, GC), as shares of the span.
+      const share = (ms: number[]): number => median(ms.map((v, step) => v / spanOf(step)));
+      rows.push({
+        schedule,
+        m,
+        stage: s,
+        plan: planned[s]!,
+        measured,
+        ratio: planned[s]! > 0 ? measured / planned[s]! : null,
+        forwardMs: median(stage.forward),
+        backwardMs: median(stage.backward),
+        receiving: share(stage.receiving),
+        sending: share(stage.sending),
+        untraced: median(stage.busy.map((busy, step) => 1 - (busy + stage.receiving[step]! + stage.sending[step]!) / spanOf(step))),
+      });
     }
   }
 }
@@ -61,6 +77,11 @@ report(
     ["plan", "plan idle"],
     ["measured", "measured idle (median)"],
     ["ratio", "measured/plan"],
+    ["forwardMs", "F ms"],
+    ["backwardMs", "B ms"],
+    ["receiving", "in recv"],
+    ["sending", "in send"],
+    ["untraced", "other idle"],
   ],
   json,
 );

@@ -1,7 +1,8 @@
 /**
  * One stage of bench/pipeline.ts: a Sequential of equal Linear+ReLU layers (so every stage costs
  * the same) trained by PipelineParallel with tracing on; returns, per step after warm-up, this
- * stage's busy milliseconds and the step's first start and last end on this stage.
+ * stage's busy milliseconds and the step's first start and last end on this stage, with what
+ * attributes its idle time: mean forward and backward times and the time in receives and sends.
  */
 import { Sequential } from "../src/nn/containers.js";
 import { ReLU } from "../src/nn/layers.js";
@@ -29,6 +30,11 @@ export interface StageTimes {
   busy: number[];
   start: number[];
   end: number[];
+  /** Per step: mean forward and backward milliseconds, and the time spent receiving (waits included) and sending. */
+  forward: number[];
+  backward: number[];
+  receiving: number[];
+  sending: number[];
 }
 
 export function run(group: ProcessGroup, a: PipelineBenchArgs): StageTimes {
@@ -42,7 +48,8 @@ export function run(group: ProcessGroup, a: PipelineBenchArgs): StageTimes {
     stageLayers: Array(group.size).fill(2 * a.layersPerStage),
     trace: true,
   });
-  const times: StageTimes = { busy: [], start: [], end: [] };
+  const times: StageTimes = { busy: [], start: [], end: [], forward: [], backward: [], receiving: [], sending: [] };
+  const sum = (list: { start: number; end: number }[]): number => list.reduce((s, t) => s + (t.end - t.start), 0);
   for (let step = 0; step < a.warmup + a.steps; step++) {
     const x = randn([a.rows * a.microBatches, a.width]),
       y = randint(0, a.width, [a.rows * a.microBatches]);
@@ -56,7 +63,11 @@ export function run(group: ProcessGroup, a: PipelineBenchArgs): StageTimes {
     x.dispose();
     y.dispose();
     if (step < a.warmup) continue;
-    times.busy.push(pipe.trace.reduce((s, t) => s + (t.end - t.start), 0));
+    times.busy.push(sum(pipe.trace));
+    times.forward.push(sum(pipe.trace.filter((t) => t.kind === "forward")) / a.microBatches);
+    times.backward.push(sum(pipe.trace.filter((t) => t.kind === "backward")) / a.microBatches);
+    times.receiving.push(sum(pipe.exchangeTrace.filter((t) => !t.sent)));
+    times.sending.push(sum(pipe.exchangeTrace.filter((t) => t.sent)));
     times.start.push(pipe.trace[0]!.start);
     times.end.push(pipe.trace.at(-1)!.end);
   }

@@ -7,7 +7,7 @@
  * idleShares(simulate(plan));   // each stage idles 3/11 of the step
  */
 export { PipelineParallel } from "./pipeline.js";
-export type { PipelineOptions, TracedAction } from "./pipeline_options.js";
+export type { PipelineOptions, TracedAction, TracedExchange } from "./pipeline_options.js";
 export { planSchedule, SCHEDULES, type Action, type PipelinePlan, type ScheduleName } from "./schedule.js";
 export { simulate, idleShares, peakInFlight, virtualStage, type ActionCost, type Timeline, type Message } from "./timeline.js";
 export { layersOf, balancedCut, measureLayerCosts } from "./partition.js";

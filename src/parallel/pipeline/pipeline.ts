@@ -5,7 +5,6 @@ import { materializeInPlace } from "../../tensor/materialize.js";
 import type { Sequential } from "../../nn/containers.js";
 import type { Module } from "../../nn/module.js";
 import { mul } from "../../ops/binary.js";
-import { slice } from "../../ops/layout.js";
 import { clipGradNorm, gradNorm, type NormCombine } from "../../optim/clip.js";
 import type { GradScaler } from "../../optim/grad_scaler.js";
 import type { Optimizer } from "../../optim/optimizer.js";
@@ -23,7 +22,8 @@ import { type BatchCounts, type MicroBatchRun, optimizerStep, type Strategy } fr
 import { recvTensor, sendTensor, StepLinks } from "./p2p.js";
 import { balancedCut, checkCut, layersOf, measureLayerCosts, stageOf } from "./partition.js";
 import { type Action, planSchedule } from "./schedule.js";
-import type { PipelineOptions, TracedAction } from "./pipeline_options.js";
+import { MicroBatches } from "./micro_batches.js";
+import type { PipelineOptions, TracedAction, TracedExchange } from "./pipeline_options.js";
 import { type Message, simulate, type Timeline } from "./timeline.js";
 
 interface Tie {
@@ -76,6 +76,8 @@ export class PipelineParallel implements Strategy {
   cut: number[] | null = null;
   /** With options.trace: this rank's actions in the last runMicroBatch, with their times. */
   readonly trace: TracedAction[] = [];
+  /** With options.trace: this rank's sends and receives in the last runMicroBatch, with their times (a receive's includes its wait). */
+  readonly exchangeTrace: TracedExchange[] = [];
   private own: Tensor[] = [];
   /** Shared parameters counted on a lower stage: left out of this rank's share of the norm. */
   private countedElsewhere: Tensor[] = [];
@@ -173,18 +175,11 @@ export class PipelineParallel implements Strategy {
     for (const t of Object.values(this.module.stateDict())) if (!mine.has(t)) t.unrealize();
   }
 
-  /** Splits a batch into the micro-batches along its first dimension. */
-  private split(t: Tensor): Tensor[] {
-    const rows = t.shape[0]!,
-      m = this.microBatches;
-    if (rows % m !== 0)
-      throw new RangeError(`pipeline: a batch of ${rows} cannot be split into ${m} micro-batches (parallel.microBatches must divide the batch size)`);
-    return Array.from({ length: m }, (_, i) => slice(t, 0, (i * rows) / m, ((i + 1) * rows) / m));
-  }
-
   runMicroBatch(run: MicroBatchRun): number {
-    const xs = this.split(run.x),
-      ys = this.split(run.y);
+    const batchX = new MicroBatches(run.x, this.microBatches),
+      batchY = new MicroBatches(run.y, this.microBatches);
+    const xs = batchX.parts,
+      ys = batchY.parts;
     const chunks = this.setup(xs[0]!);
     const inputs = new Map<string, Tensor>(),
       outputs = new Map<string, Tensor>(),
@@ -238,6 +233,7 @@ export class PipelineParallel implements Strategy {
       }
     };
     this.trace.length = 0;
+    this.exchangeTrace.length = 0;
     const now = (): number => performance.timeOrigin + performance.now();
     for (let t = 0; t < this.timeline.ticks; t++) {
       const action = this.actionAt[t];
@@ -246,9 +242,19 @@ export class PipelineParallel implements Strategy {
         act(action);
         this.trace.push({ ...action, start, end: now() });
       } else if (action) act(action);
-      for (const msg of this.timeline.messages[t]!) if (msg.sender === this.stage || msg.receiver === this.stage) exchange(msg);
+      for (const msg of this.timeline.messages[t]!) {
+        if (msg.sender !== this.stage && msg.receiver !== this.stage) continue;
+        if (!this.options.trace) {
+          exchange(msg);
+          continue;
+        }
+        const start = now();
+        exchange(msg);
+        this.exchangeTrace.push({ kind: msg.kind, micro: msg.micro, sent: msg.sender === this.stage, start, end: now() });
+      }
     }
-    for (const t of [...xs, ...ys]) t.dispose();
+    batchX.finish();
+    batchY.finish();
     if (run.sync) this.finishGradients();
     return this.fromLastStage([lossSum / this.microBatches])[0]!;
   }

@@ -31,3 +31,13 @@ export interface TracedAction extends Action {
   start: number;
   end: number;
 }
+
+/** A send or receive of the last micro-batch run and when it ran (performance.timeOrigin + now, ms). */
+export interface TracedExchange {
+  kind: "forward" | "backward";
+  micro: number;
+  /** This rank sent it (else received it). */
+  sent: boolean;
+  start: number;
+  end: number;
+}
