@@ -33,9 +33,9 @@ export interface ParameterShards {
   sumOverRanks(values: Float32Array): void;
   /**
    * The whole values of each `wanted` parameter this rank holds a slice of (a new float32 tensor of
-   * the parameter's shape, the caller's to dispose), assembled from every rank's `valueOf` of its
+   * the parameter's shape, the caller's to dispose), assembled from every rank's `valuesOf` of its
    * slices (a tensor of the slice's length, or null for zeros). Every rank calls it with the
    * same `wanted` (a test on whole parameters, true for the same ones on every rank).
    */
-  gatherWhole(wanted: (whole: Tensor) => boolean, valueOf: (slice: Tensor) => Tensor | null): Map<Tensor, Tensor>;
+  gatherWhole(wanted: (whole: Tensor) => boolean, valuesOf: (slice: Tensor) => Tensor | null): Map<Tensor, Tensor>;
 }

@@ -141,7 +141,7 @@ const optimizer = z
       .enum(["sgd", "adam", "adamw", "lamb", "lion", "muon", "onebitadam"])
       .default("adamw")
       .describe(
-        "the optimizer: lamb (Adam direction scaled per tensor by ‖w‖/‖update‖, for large batches), lion (sign of interpolated momentum, one state buffer; lr 3–10× below AdamW's), muon (orthogonalised momentum for hidden matrices, by Newton–Schulz in bf16 under bf16 autocast; AdamW for embeddings, the output head, biases and norms), onebitadam (1-bit Adam: AdamW for freezeStep steps, then the variance frozen and the momentum averaged over the ranks as signs and scales, about 32× fewer bytes; data parallel, zero 0); lamb and muon need whole parameters, so not with parallel.zero ≥ 1 or parallel.tensor > 1",
+        "the optimizer: lamb (Adam direction scaled per tensor by ‖w‖/‖update‖, for large batches), lion (sign of interpolated momentum, one state buffer; lr 3–10× below AdamW's), muon (orthogonalised momentum for hidden matrices, by Newton–Schulz in bf16 under bf16 autocast; AdamW for embeddings, the output head, biases and norms), onebitadam (1-bit Adam: AdamW for freezeStep steps, then the variance frozen and the momentum averaged over the ranks as signs and scales, about 32× fewer bytes; data parallel, zero 0); lamb and muon need whole parameters: under parallel.zero ≥ 1 the ranks share their norms and matrices, with parallel.tensor > 1 they are refused",
       ),
     lr: positive().default(1e-3).describe("peak learning rate (muon: of the orthogonalised matrices, e.g. 0.02)"),
     weightDecay: z

@@ -56,7 +56,9 @@ test("LAMB and Muon under ZeRO-1, 2 and 3 on 2 and 3 ranks equal one process wit
   }
 });
 
-test("Muon with bf16 Newton–Schulz under ZeRO-2 on 3 ranks equals one process's bf16 run within bf16 rounding, ranks bitwise the same", { timeout: 60_000 }, async () => {
+test("Muon with bf16 Newton–Schulz under ZeRO-2 on 3 ranks equals one process's bf16 run within bf16 rounding, ranks bitwise the same", {
+  timeout: 60_000,
+}, async () => {
   const [single] = await train(1, { ...args, zero: 0, optimizer: "muon", nsBf16: true });
   const ranks = await train(3, { ...args, zero: 2, optimizer: "muon", nsBf16: true });
   ranks[0]!.params.forEach((p, i) => assertClose(p, single!.params[i]!, BF16, `bf16 Muon parameter ${i}`));

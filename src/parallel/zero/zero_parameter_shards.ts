@@ -44,14 +44,14 @@ export class ZeroParameterShards implements ParameterShards {
     t.dispose();
   }
 
-  gatherWhole(wanted: (whole: Tensor) => boolean, valueOf: (slice: Tensor) => Tensor | null): Map<Tensor, Tensor> {
+  gatherWhole(wanted: (whole: Tensor) => boolean, valuesOf: (slice: Tensor) => Tensor | null): Map<Tensor, Tensor> {
     const size = this.group.size;
     const gathers = this.shard.units.flatMap((unit, u) => {
       if (!unit.params.some(wanted)) return [];
       const mine = Tensor.empty([unit.chunk], "float32", "optimizer");
       const chunk = mine.toHost().fill(0);
       for (const s of this.shard.slices[u]!) {
-        const values = wanted(s.param) ? valueOf(s.master) : null;
+        const values = wanted(s.param) ? valuesOf(s.master) : null;
         if (values) chunk.set(values.toHost(), s.chunkStart);
       }
       const flat = Tensor.empty([unit.chunk * size], "float32", "optimizer");
