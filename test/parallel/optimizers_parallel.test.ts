@@ -56,6 +56,20 @@ test("LAMB and Muon under ZeRO-1, 2 and 3 on 2 and 3 ranks equal one process wit
   }
 });
 
+test("Muon under ZeRO-1 all-gathers only the units holding its matrices, once a step (their chunk × ranks elements); LAMB all-gathers nothing beyond AdamW's parameter gathers", {
+  timeout: 60_000,
+}, async () => {
+  for (const size of [2, 3]) {
+    const [adamw] = await train(size, { ...args, zero: 1, optimizer: "adamw" });
+    const [lamb] = await train(size, { ...args, zero: 1, optimizer: "lamb" });
+    const [muon] = await train(size, { ...args, zero: 1, optimizer: "muon" });
+    // Unit 0 (the first backward makes final) is the output layer, which Muon hands to AdamW.
+    const muonUnits = muon!.unitSizes.slice(1).reduce((a, b) => a + b, 0);
+    assert.equal(lamb!.gathered, adamw!.gathered, `LAMB on ${size} ranks`);
+    assert.equal(muon!.gathered - adamw!.gathered, args.steps * muonUnits, `Muon on ${size} ranks: one gather of units 1 and 2 per step`);
+  }
+});
+
 test("Muon with bf16 Newton–Schulz under ZeRO-2 on 3 ranks equals one process's bf16 run within bf16 rounding, ranks bitwise the same", {
   timeout: 60_000,
 }, async () => {

@@ -83,6 +83,9 @@ export interface ZeroResult {
   stateElements: number;
   skippedSteps: number;
   units: number;
+  /** ZeRO: each unit's gathered size (chunk × ranks), and the elements all-gathered over the run. */
+  unitSizes: number[];
+  gathered: number;
   saved?: SavedState;
 }
 
@@ -117,6 +120,12 @@ export function run(group: ProcessGroup, args: ZeroArgs): ZeroResult {
   group.reduceScatter = (...call) => {
     if (finalGrads < params.length) duringBackward++;
     return reduceScatter(...call);
+  };
+  let gathered = 0;
+  const allGather = group.allGather.bind(group);
+  group.allGather = (...call) => {
+    gathered += call[0].size;
+    return allGather(...call);
   };
   const optimizer = makeOptimizer(args.optimizer ?? "adamw", model, params, args.nsBf16);
   const scaler = args.scaler ? new GradScaler({ initScale: 2 ** 16 }) : null;
@@ -181,6 +190,8 @@ export function run(group: ProcessGroup, args: ZeroArgs): ZeroResult {
     stateElements,
     skippedSteps: scaler?.skippedSteps ?? 0,
     units: strategy instanceof ZeroDataParallel ? strategy.units.length : 0,
+    unitSizes: strategy instanceof ZeroDataParallel ? strategy.units.map((u) => u.chunk * group.size) : [],
+    gathered,
     ...(saved ? { saved } : {}),
   };
 }
