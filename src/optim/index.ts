@@ -1,4 +1,5 @@
 export { Optimizer, type ParamGroup, type ParamState, type OptimizerStateDict } from "./optimizer.js";
+export type { ParameterShards, SliceOfParameter } from "./parameter_shards.js";
 export { SGD, type SGDOptions } from "./sgd.js";
 export { Adam, type AdamOptions } from "./adam.js";
 export { AdamW } from "./adamw.js";

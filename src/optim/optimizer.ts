@@ -3,6 +3,7 @@ import { copyInto, fillInPlace } from "../ops/inplace.js";
 import { zeros } from "../tensor/create.js";
 import { formatShape, sameShape } from "../tensor/shape.js";
 import type { Tensor } from "../tensor/tensor.js";
+import type { ParameterShards } from "./parameter_shards.js";
 
 /** Hyperparameters: numbers or flags, one set per parameter group. `lr` is always there. */
 export type Hyper = { lr: number } & Record<string, number | boolean | readonly number[]>;
@@ -45,11 +46,10 @@ export interface OptimizerStateDict {
 export abstract class Optimizer<H extends Hyper> {
   readonly paramGroups: ParamGroup<H>[] = [];
   /**
-   * Whether an update needs each parameter whole (LAMB's per-tensor trust ratio, Muon's matrix
-   * orthogonalisation), so a strategy that hands the optimizer 1-D shards (ZeRO) must refuse it.
-   * @example if (optimizer.needsWholeParameters) throw new Error("...");
+   * Set by a strategy that hands this optimizer 1-D slices of its parameters (ZeRO, shardWith):
+   * how an update that needs whole-parameter quantities (LAMB's norms, Muon's matrices) gets them.
    */
-  readonly needsWholeParameters: boolean = false;
+  protected shards: ParameterShards | null = null;
   protected readonly state = new Map<Tensor, ParamState>();
 
   protected constructor(
@@ -74,6 +74,15 @@ export abstract class Optimizer<H extends Hyper> {
       seen.add(p);
     }
     this.paramGroups.push({ ...merged, initialLr: merged.lr });
+  }
+
+  /**
+   * Tells the optimizer that its groups now hold slices of the parameters, described by
+   * `shards` (a sharding strategy calls it once, after pointing the groups at the slices).
+   * @example optimizer.shardWith(new ZeroParameterShards(shard, optimizer, group));
+   */
+  shardWith(shards: ParameterShards): void {
+    this.shards = shards;
   }
 
   /** Throws, naming the hyperparameter and its value, unless the group's values are valid. */

@@ -35,6 +35,7 @@ export * as pipeline from "./pipeline/index.js";
 export {
   ZeroDataParallel,
   ShardOptimizerState,
+  ZeroParameterShards,
   makeUnit,
   slicesOfRank,
   unitsBySize,

@@ -27,7 +27,7 @@ import type { Tensor } from "../tensor/tensor.js";
 import type { TransformSpec } from "../data/transforms/compose.js";
 import { stepsPerEpoch } from "./accumulate.js";
 import type { Config } from "./config.js";
-import type { AugmentConfig } from "./data_config.js";
+import type { AugmentConfig } from "./config_data.js";
 import { ConfigError } from "./config_file.js";
 import { muonSplit } from "./muon_split.js";
 import { distillation } from "./distill.js";

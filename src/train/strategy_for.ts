@@ -147,17 +147,14 @@ export function strategyFor(config: Config, model: Module, group: ProcessGroup |
 }
 
 /**
- * LAMB's per-tensor trust ratio and Muon's orthogonalisation need each parameter whole on the
- * rank that updates it: a ConfigError, naming the optimizer, where the layout would hand them
- * slices (ZeRO's 1-D shards, tensor parallel's row or column blocks) and so silently change
- * the update on every rank differently.
+ * LAMB's per-tensor trust ratio and Muon's orthogonalisation need each parameter's whole norms
+ * or matrix: ZeRO's 1-D slices get them from the other ranks (ZeroParameterShards), tensor
+ * parallel's row or column blocks do not, so a ConfigError, naming the optimizer, there, where
+ * the update would otherwise silently differ from one process's on every rank.
  */
 function refuseSplitParametersFor(config: Config, tensor: number): void {
   const kind = config.optimizer.kind;
   if (kind !== "lamb" && kind !== "muon") return;
-  const { zero } = config.parallel;
-  if (zero !== 0)
-    throw new ConfigError(`config: optimizer.kind ${kind} needs whole parameters and does not run with parallel.zero ${zero} yet; use zero 0 (DDP)`);
   if (tensor > 1) throw new ConfigError(`config: optimizer.kind ${kind} needs whole parameters and does not run with parallel.tensor ${tensor} yet`);
 }
 

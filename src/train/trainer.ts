@@ -1,93 +1,22 @@
-import { performance } from "node:perf_hooks";
-
-import { withPrecision, type Precision } from "../amp/autocast.js";
-import { noGrad } from "../autograd/grad_mode.js";
+import { withPrecision } from "../amp/autocast.js";
 import { observeRegion } from "../autograd/observer.js";
-import type { DataLoader, LoaderState } from "../data/dataloader.js";
-import type { Pruner, PrunerState } from "../prune/pruner.js";
-import type { Module } from "../nn/module.js";
+import type { CompileStats } from "../compile/index.js";
 import { mul } from "../ops/binary.js";
-import type { GradScaler, GradScalerState } from "../optim/grad_scaler.js";
-import type { Optimizer } from "../optim/optimizer.js";
-import type { LRScheduler } from "../optim/schedule.js";
 import { SingleProcess, type Strategy } from "../parallel/strategy.js";
-import { defaultGenerator } from "../tensor/random.js";
 import { tidy } from "../tensor/scope.js";
 import type { Tensor } from "../tensor/tensor.js";
-import type { CompileStats } from "../compile/index.js";
 import { microBatchesOfStep, stepsPerEpoch } from "./accumulate.js";
-import { CompiledMicroBatches } from "./compiled_micro_batches.js";
-import type { Callback, EvalInfo, StepInfo } from "./callbacks.js";
-import { assertSameModel, type CheckpointContent, type LoadedCheckpoint } from "./checkpoint.js";
-import type { Batch, Task } from "./task.js";
+import type { CompiledMicroBatches } from "./compiled_micro_batches.js";
+import type { EvalInfo, StepInfo } from "./callbacks.js";
+import type { CheckpointContent, LoadedCheckpoint } from "./checkpoint.js";
+import type { Batch } from "./task.js";
+import { TrainClock } from "./trainer_clock.js";
+import { compiledStepOf, runCompiledStep } from "./trainer_compile.js";
+import { type EvaluationResult, evaluateBatches } from "./trainer_evaluate.js";
+import type { FitResult, TrainerOptions } from "./trainer_options.js";
+import { restoreTrainer, trainerCheckpoint } from "./trainer_state.js";
 
-export interface TrainerOptions {
-  model: Module;
-  optimizer: Optimizer<any>;
-  scheduler?: LRScheduler;
-  task: Task;
-  train: DataLoader<any, Batch>;
-  eval?: Iterable<Batch>;
-  /** Micro-batches per optimizer step (gradient accumulation, default 1); see accumulate.ts. */
-  accumulate?: number;
-  /** Clip the global gradient norm to this before each step. */
-  clipGradNorm?: number | null;
-  /** Evaluate every this many steps (default: at the end of every epoch). */
-  evalEvery?: number | null;
-  callbacks?: Callback[];
-  /** Saved with every checkpoint (the config, a tokenizer...). */
-  meta?: Record<string, unknown>;
-  /**
-   * Replaces each training batch just before its step, given the 0-based step it is for (a
-   * sequence-length warm-up crops token windows); it owns the batch it is given.
-   */
-  prepareBatch?: (batch: Batch, step: number) => Batch;
-  /** Autocast dtype of forward and loss, in training and evaluation (default float32: none). */
-  precision?: Precision;
-  /** Loss scaling (float16): the loss is scaled, gradients unscaled before clipping, inf/NaN steps skipped. */
-  gradScaler?: GradScaler | null;
-  /**
-   * How this rank trains in parallel (default: SingleProcess on `model`): it runs backward
-   * (with accumulation, all but the last micro-batch of a step without sync), clips by the whole
-   * model's gradient norm, steps the optimizer and gives this rank's part of a checkpoint.
-   */
-  strategy?: Strategy;
-  /**
-   * Polled after every step (a signal flag, a deadline): a reason ends training there, without
-   * the final evaluation; the callbacks' onTrainEnd still runs, so a checkpoint is written. Under
-   * data parallelism every rank must get the same answer at the same step.
-   */
-  stopRequested?: () => string | null;
-  /**
-   * Compile each step's forward and backward (src/compile): recorded on the first two steps of
-   * each batch shape, replayed after, with the optimizer, unscaling and clipping run as before.
-   * One process and DDP only. Absent or null: eager.
-   */
-  compile?: { cacheSize?: number; log?: (line: string) => void } | null;
-  /**
-   * Masks weights during training (src/prune): pruned gradients are zeroed before clipping and
-   * the step, masks updated and pruned weights zeroed after it; its masks go into checkpoints.
-   */
-  pruner?: Pruner | null;
-}
-
-export interface FitResult {
-  steps: number;
-  epochs: number;
-  trainSeconds: number;
-  throughput: number;
-  unit: "samples" | "tokens";
-  eval: { loss: number; accuracy?: number } | null;
-  stopReason: string | null;
-  /** Seconds the training thread waited for batches. */
-  dataWaitSeconds: number;
-  /** Optimizer steps the GradScaler skipped for inf/NaN gradients (0 without one). */
-  skippedSteps: number;
-  /** Why training was interrupted (TrainerOptions.stopRequested), or null. */
-  interrupted: string | null;
-  /** Compilations, replays and compile time under TrainerOptions.compile, else null. */
-  compile: CompileStats | null;
-}
+export type { FitResult, TrainerOptions } from "./trainer_options.js";
 
 /** A loss that is not a finite number: training stops with this error. */
 export class NonFiniteLossError extends Error {}
@@ -109,8 +38,7 @@ export class Trainer {
   epoch = 0;
   private stopReason: string | null = null;
   private interruptReason: string | null = null;
-  private clock = 0;
-  private clockStart: number | null = null;
+  private readonly clock = new TrainClock();
   private processed = 0;
   private dataWait = 0;
   private lastEval: EvalInfo | null = null;
@@ -123,17 +51,7 @@ export class Trainer {
     if (!Number.isInteger(k) || k < 1) throw new RangeError(`Trainer: accumulate must be a positive integer, got ${k}`);
     this.strategy = options.strategy ?? new SingleProcess(options.model);
     if (this.strategy.module !== options.model) throw new Error("Trainer: the strategy was made for another model than options.model");
-    const { compile } = options;
-    this.compiled = compile
-      ? new CompiledMicroBatches({
-          ...options,
-          strategy: this.strategy,
-          precision: options.precision ?? "float32",
-          gradScaler: options.gradScaler ?? null,
-          optimizerPart: () => this.optimizerPart(),
-          ...compile,
-        })
-      : null;
+    this.compiled = compiledStepOf(options, this.strategy, () => this.optimizerPart());
   }
 
   /** Compile counts and times under TrainerOptions.compile, else null. @example trainer.compileStats?.compilations */
@@ -143,7 +61,7 @@ export class Trainer {
 
   /** Seconds of training so far (evaluation and checkpoints excluded). */
   get trainSeconds(): number {
-    return this.clock + (this.clockStart === null ? 0 : (performance.now() - this.clockStart) / 1000);
+    return this.clock.seconds;
   }
 
   /** Samples (or tokens) trained on so far. */
@@ -163,13 +81,7 @@ export class Trainer {
 
   /** Runs fn with the training clock stopped (evaluation, checkpoints). */
   pauseClock<T>(fn: () => T): T {
-    const running = this.clockStart !== null;
-    if (running) this.stopClock();
-    try {
-      return fn();
-    } finally {
-      if (running) this.startClock();
-    }
+    return this.clock.pause(fn);
   }
 
   /** Trains until `steps` optimizer steps in all, or `epochs` complete epochs, or a stop request. */
@@ -181,7 +93,7 @@ export class Trainer {
     if (!(totalSteps >= 1)) throw new RangeError(`Trainer.fit: nothing to do (steps ${until.steps}, epochs ${until.epochs})`);
     this.options.model.train();
     for (const c of callbacks) c.onTrainStart?.(this);
-    this.startClock();
+    this.clock.start();
     try {
       while (this.step < totalSteps && this.stopReason === null) {
         const iterator = train[Symbol.iterator]();
@@ -206,7 +118,7 @@ export class Trainer {
         }
       }
     } finally {
-      this.stopClock();
+      this.clock.stop();
     }
     const evaluated = this.lastEval !== null && this.lastEval.step === this.step;
     if (this.options.eval && !evaluated && this.interruptReason === null) this.evaluateAndReport();
@@ -214,8 +126,8 @@ export class Trainer {
     return {
       steps: this.step,
       epochs: this.epoch,
-      trainSeconds: this.clock,
-      throughput: this.processed / Math.max(this.clock, 1e-9),
+      trainSeconds: this.clock.stoppedSeconds,
+      throughput: this.processed / Math.max(this.clock.stoppedSeconds, 1e-9),
       unit: this.options.task.unit,
       eval: this.lastEval && { loss: this.lastEval.loss, ...(this.lastEval.accuracy !== undefined ? { accuracy: this.lastEval.accuracy } : {}) },
       stopReason: this.stopReason,
@@ -259,18 +171,8 @@ export class Trainer {
       return batch;
     };
     if (this.compiled) {
-      // The compiled step takes all of the step's micro-batches at once.
-      const batches: Batch[] = [];
-      try {
-        for (let i = 0; i < micro; i++) batches.push(nextBatch(i));
-        const compiled = this.compiled;
-        for (const value of observeRegion("replay", () => compiled.run(batches))) lossValue += this.finiteLoss(value) / micro;
-      } finally {
-        for (const b of batches) {
-          b.x.dispose();
-          b.y.dispose();
-        }
-      }
+      const compiled = this.compiled;
+      for (const value of observeRegion("replay", () => runCompiledStep(compiled, micro, nextBatch))) lossValue += this.finiteLoss(value) / micro;
     } else {
       for (let i = 0; i < micro; i++) lossValue += this.backwardMicroBatch(nextBatch(i), micro, i === micro - 1) / micro;
     }
@@ -279,7 +181,7 @@ export class Trainer {
     if (!this.compiled) this.optimizerPart();
     const gradNorm = this.stepGradNorm;
     this.step++;
-    const trainSeconds = this.clock + (performance.now() - this.clockStart!) / 1000;
+    const trainSeconds = this.clock.seconds;
     return { step: this.step, epoch: this.epoch, loss: lossValue, lr, gradNorm, throughput: this.processed / trainSeconds, dataWait, trainSeconds };
   }
 
@@ -327,38 +229,10 @@ export class Trainer {
   }
 
   /** Mean loss (and accuracy for classifiers) over the evaluation batches, in eval mode. */
-  evaluate(): { loss: number; accuracy?: number } {
-    const { model, task } = this.options;
+  evaluate(): EvaluationResult {
+    const { model, task, precision = "float32" } = this.options;
     if (!this.options.eval) throw new Error("Trainer.evaluate: no evaluation data was given");
-    model.eval();
-    let lossSum = 0,
-      count = 0,
-      correct = 0,
-      classifier = false;
-    try {
-      noGrad(() => {
-        for (const batch of this.options.eval!) {
-          const counts = tidy(() =>
-            withPrecision(this.options.precision ?? "float32", () =>
-              this.strategy.evaluateBatch
-                ? this.strategy.evaluateBatch(batch.x, batch.y, (m, x, y) => task.evaluate(m, { x, y }))
-                : task.evaluate(model, batch),
-            ),
-          );
-          batch.x.dispose();
-          batch.y.dispose();
-          lossSum += counts.loss * counts.count;
-          count += counts.count;
-          if (counts.correct !== undefined) {
-            classifier = true;
-            correct += counts.correct;
-          }
-        }
-      });
-    } finally {
-      model.train();
-    }
-    return classifier ? { loss: lossSum / count, accuracy: correct / count } : { loss: lossSum / count };
+    return evaluateBatches(model, task, this.options.eval, precision, this.strategy);
   }
 
   private evaluateAndReport(): void {
@@ -370,43 +244,11 @@ export class Trainer {
 
   /** Everything a checkpoint holds to resume this run exactly (this rank's part of it). */
   checkpointContent(): CheckpointContent {
-    return {
-      state: this.strategy.stateDict(this.options.optimizer),
-      meta: {
-        step: this.step,
-        epoch: this.epoch,
-        scheduler: this.options.scheduler?.stateDict(),
-        gradScaler: this.options.gradScaler?.stateDict(),
-        rng: defaultGenerator().getState(),
-        data: this.options.train.state(),
-        ...(this.options.pruner ? { prune: this.options.pruner.stateDict() } : {}),
-        ...this.options.meta,
-      },
-    };
+    return trainerCheckpoint(this.options, this.strategy, this);
   }
 
   /** Restores model, optimizer, schedule, random and data positions from a checkpoint. */
   restore(checkpoint: LoadedCheckpoint): void {
-    const { model, optimizer, scheduler, train } = this.options;
-    assertSameModel(checkpoint, this.strategy.checkpointShapes?.() ?? model.stateDict(), this.options.meta?.config);
-    this.strategy.loadStateDict(checkpoint.reader, optimizer);
-    const meta = checkpoint.meta;
-    if (scheduler && meta.scheduler) scheduler.loadStateDict(meta.scheduler as { step: number });
-    if (this.options.gradScaler && meta.gradScaler) this.options.gradScaler.loadStateDict(meta.gradScaler as GradScalerState);
-    if (meta.rng) defaultGenerator().setState(meta.rng as never);
-    if (meta.data) train.loadState(meta.data as LoaderState);
-    if (this.options.pruner && meta.prune) this.options.pruner.loadStateDict(meta.prune as PrunerState);
-    this.step = meta.step;
-    this.epoch = meta.epoch;
-  }
-
-  private startClock(): void {
-    this.clockStart = performance.now();
-  }
-
-  private stopClock(): void {
-    if (this.clockStart === null) return;
-    this.clock += (performance.now() - this.clockStart) / 1000;
-    this.clockStart = null;
+    ({ step: this.step, epoch: this.epoch } = restoreTrainer(this.options, this.strategy, checkpoint));
   }
 }

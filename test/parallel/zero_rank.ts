@@ -40,6 +40,8 @@ export interface ZeroArgs {
   accumulate: number;
   /** Forward and loss under bf16 autocast (default float32). */
   precision?: "float32" | "bfloat16";
+  /** Muon: Newton–Schulz in bfloat16 (nsBf16). */
+  nsBf16?: boolean;
   /** Loss scaling with a GradScaler. */
   scaler?: boolean;
   /** ZeRO: at this step rank 0 alone puts an inf into its gradient chunk (all ranks must skip the step). */
@@ -81,19 +83,22 @@ export interface ZeroResult {
   stateElements: number;
   skippedSteps: number;
   units: number;
+  /** ZeRO: each unit's gathered size (chunk × ranks), and the elements all-gathered over the run. */
+  unitSizes: number[];
+  gathered: number;
   saved?: SavedState;
 }
 
 const FEATURES = 20,
   CLASSES = 5;
 
-function makeOptimizer(kind: NonNullable<ZeroArgs["optimizer"]>, model: Module, params: Tensor[]): Optimizer<any> {
+function makeOptimizer(kind: NonNullable<ZeroArgs["optimizer"]>, model: Module, params: Tensor[], nsBf16 = false): Optimizer<any> {
   const groups = [{ params: params.filter((p) => p.ndim >= 2) }, { params: params.filter((p) => p.ndim < 2), weightDecay: 0 }];
   if (kind === "lion") return new Lion(groups, { lr: 1e-3, weightDecay: 0.5 });
   if (kind === "lamb") return new Lamb(groups, { lr: 1e-2, weightDecay: 0.05 });
   if (kind === "muon") {
     const { matrices, others } = muonSplit(model);
-    return new Muon([{ params: matrices }, { params: others, useMuon: false, lr: 3e-3 }], { lr: 0.02, weightDecay: 0.05 });
+    return new Muon([{ params: matrices }, { params: others, useMuon: false, lr: 3e-3 }], { lr: 0.02, weightDecay: 0.05, nsBf16 });
   }
   return new AdamW(groups, { lr: 1e-2, weightDecay: 0.05 });
 }
@@ -116,7 +121,13 @@ export function run(group: ProcessGroup, args: ZeroArgs): ZeroResult {
     if (finalGrads < params.length) duringBackward++;
     return reduceScatter(...call);
   };
-  const optimizer = makeOptimizer(args.optimizer ?? "adamw", model, params);
+  let gathered = 0;
+  const allGather = group.allGather.bind(group);
+  group.allGather = (...call) => {
+    gathered += call[0].size;
+    return allGather(...call);
+  };
+  const optimizer = makeOptimizer(args.optimizer ?? "adamw", model, params, args.nsBf16);
   const scaler = args.scaler ? new GradScaler({ initScale: 2 ** 16 }) : null;
   const rng = Rng.seeded(11);
   const total = args.steps * args.globalBatch;
@@ -179,6 +190,8 @@ export function run(group: ProcessGroup, args: ZeroArgs): ZeroResult {
     stateElements,
     skippedSteps: scaler?.skippedSteps ?? 0,
     units: strategy instanceof ZeroDataParallel ? strategy.units.length : 0,
+    unitSizes: strategy instanceof ZeroDataParallel ? strategy.units.map((u) => u.chunk * group.size) : [],
+    gathered,
     ...(saved ? { saved } : {}),
   };
 }

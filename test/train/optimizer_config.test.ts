@@ -8,7 +8,7 @@ import type { ProcessGroup } from "../../src/parallel/process_group.js";
 import { buildOptimizer } from "../../src/train/build.js";
 import { ConfigError, parseConfig } from "../../src/train/config_file.js";
 import { muonSplit } from "../../src/train/muon_split.js";
-import { strategyFor } from "../../src/train/strategy_for.js";
+import { checkLayout, strategyFor } from "../../src/train/strategy_for.js";
 
 const config = (optimizer: Record<string, unknown>, parallel: Record<string, unknown> = {}) =>
   parseConfig({ model: { kind: "mlp" }, data: { kind: "fashion-mnist" }, optimizer, parallel }, "test.json");
@@ -71,13 +71,14 @@ test("bad optimizer hyperparameters are config errors naming the field", () => {
     );
 });
 
-test("strategyFor refuses LAMB and Muon where parameters are split (ZeRO), naming the optimizer", () => {
+test("LAMB and Muon run with ZeRO 1 to 3 (whole norms and matrices gathered) and are refused where tensor parallel splits parameters, naming the optimizer", () => {
   const model = mlp({ inputs: 6, hidden: [5], classes: 3 });
   const group = { size: 2, rank: 0 } as ProcessGroup;
   for (const kind of ["lamb", "muon"]) {
+    for (const zero of [1, 2, 3]) assert.deepEqual(checkLayout(config({ kind }, { zero }), 2), { data: 2, tensor: 1, pipeline: 1, expert: 1 });
     assert.throws(
-      () => strategyFor(config({ kind }, { zero: 2 }), model, group),
-      (e: unknown) => e instanceof ConfigError && new RegExp(`optimizer\\.kind ${kind} needs whole parameters .* parallel\\.zero 2`).test(e.message),
+      () => strategyFor(config({ kind }, { tensor: 2 }), model, group),
+      (e: unknown) => e instanceof ConfigError && new RegExp(`optimizer\\.kind ${kind} needs whole parameters .* parallel\\.tensor 2`).test(e.message),
     );
   }
 });

@@ -7,4 +7,5 @@
  */
 export { ZeroDataParallel, type ZeroOptions, type ZeroStage } from "./zero.js";
 export { ShardOptimizerState, type ShardSlice } from "./shard_optimizer_state.js";
+export { ZeroParameterShards } from "./zero_parameter_shards.js";
 export { makeUnit, slicesOfRank, unitsBySize, type Unit, type ParamSlice } from "./partition.js";

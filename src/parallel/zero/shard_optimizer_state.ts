@@ -66,9 +66,6 @@ export class ShardOptimizerState {
    */
   bind(optimizer: Optimizer<any>): void {
     if (this.originals.has(optimizer)) return;
-    if (optimizer.needsWholeParameters) {
-      throw new Error(`ZeRO: ${optimizer.name} updates each parameter whole, so it cannot run on this rank's 1-D slices; use parallel.zero 0 (DDP)`);
-    }
     this.originals.set(
       optimizer,
       optimizer.paramGroups.map((g) => [...g.params]),

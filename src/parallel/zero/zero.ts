@@ -15,6 +15,7 @@ import type { Strategy } from "../strategy.js";
 import { ParameterGatherer, unitsByModule } from "./gather.js";
 import { type ParamSlice, type Unit, unitsBySize } from "./partition.js";
 import { ShardOptimizerState } from "./shard_optimizer_state.js";
+import { ZeroParameterShards } from "./zero_parameter_shards.js";
 import { loadShardState, shardState } from "./zero_state.js";
 
 /** The ZeRO stages: 1 shards the optimizer state and master weights, 2 also the gradients, 3 also the parameters. */
@@ -70,6 +71,7 @@ export class ZeroDataParallel implements Strategy {
   private nextToFinish = 0;
   private syncing = true;
   private readonly removeHooks: (() => void)[];
+  private readonly bound = new WeakSet<Optimizer<any>>();
 
   constructor(
     readonly module: Module,
@@ -142,12 +144,12 @@ export class ZeroDataParallel implements Strategy {
   }
 
   unscale(gradScaler: GradScaler, optimizer: Optimizer<any>): void {
-    this.shard.bind(optimizer);
+    this.bind(optimizer);
     gradScaler.unscale(optimizer, (foundInf) => anyRank(this.group, foundInf));
   }
 
   step(optimizer: Optimizer<any>, gradScaler?: GradScaler | null): void {
-    this.shard.bind(optimizer);
+    this.bind(optimizer);
     this.gatherer?.settle();
     if (gradScaler) {
       gradScaler.step(optimizer);
@@ -168,12 +170,14 @@ export class ZeroDataParallel implements Strategy {
 
   /** This rank's slices of the parameters and their optimizer state (see zero_state.ts); rank 0 adds the rest. */
   stateDict(optimizer: Optimizer<any>): StrategyState {
+    this.bind(optimizer);
     return shardState(this.module, this.shard, optimizer, `zero-${this.stage}`, this.group.rank === 0);
   }
 
   /** Loads this rank's slices from a checkpoint of any layout and world size (every rank calls it). */
   loadStateDict(reader: StateReader, optimizer: Optimizer<any>): void {
     this.gatherer?.settle();
+    this.bind(optimizer);
     loadShardState(reader, this.module, this.shard, optimizer);
     if (this.stage < 3) this.gatherParameters();
   }
@@ -182,6 +186,17 @@ export class ZeroDataParallel implements Strategy {
   dispose(): void {
     for (const remove of this.removeHooks) remove();
     this.gatherer?.dispose();
+  }
+
+  /**
+   * Points the optimizer at this rank's slices, once, and tells it how to reach the whole
+   * parameters (LAMB's norms, Muon's matrices: ZeroParameterShards).
+   */
+  private bind(optimizer: Optimizer<any>): void {
+    if (this.bound.has(optimizer)) return;
+    this.shard.bind(optimizer);
+    optimizer.shardWith(new ZeroParameterShards(this.shard, optimizer, this.group));
+    this.bound.add(optimizer);
   }
 
   /** All-gathers every unit's updated chunks and copies them into the parameters. */
