@@ -40,7 +40,7 @@ export const parallelSection = z
       .literal([0, 1, 2, 3])
       .default(0)
       .describe(
-        "ZeRO stage under turbine launch: 0 = data parallel (DDP, every rank holds everything); 1 = optimizer state and f32 master weights sharded across the ranks; 2 = gradients sharded too (reduce-scattered during backward); 3 = parameters sharded too (each module's gathered just before its forward and again before its backward, freed after each; as bf16 under bf16 autocast)",
+        "ZeRO stage under turbine launch: 0 = data parallel (DDP, every rank holds everything); 1 = optimizer state and f32 master weights sharded across the ranks; 2 = gradients sharded too (reduce-scattered during backward); 3 = parameters sharded too (each module's gathered just before its forward and again before its backward, freed after each; as bf16 under bf16 autocast); with parallel.pipeline > 1 only 0 or 1 (each stage's state sharded across its data ranks)",
       ),
     offload: z
       .enum(["none", "disk"])

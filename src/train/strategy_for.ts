@@ -98,7 +98,8 @@ export function modelFor(config: Config, model: Module, mesh: DeviceMesh | null)
 /**
  * The strategy a run's config asks for on this rank: one process without a group; expert
  * parallel when parallel.expert > 1; a pipeline stage when parallel.pipeline > 1 (its layers
- * tensor-parallel when parallel.tensor > 1, DDP across the pipelines on the data dimension);
+ * tensor-parallel when parallel.tensor > 1, DDP across the pipelines on the data dimension, or
+ * ZeRO-1 within each stage's data group at parallel.zero 1);
  * tensor parallel over the mesh's tensor group (DDP over its data group) when parallel.tensor > 1; over
  * a group otherwise, data parallel (DDP) at `parallel.zero` 0, sharded data parallel (ZeRO) at
  * 1, 2 or 3 (with `parallel.compression`'s hook on DDP; 1-bit Adam's own DDP for optimizer onebitadam;
@@ -137,6 +138,7 @@ export function strategyFor(config: Config, model: Module, group: ProcessGroup |
       ...(stageLayers ? { stageLayers } : {}),
       dataGroup: mesh.groups.data,
       tensorGroup: mesh.shape.tensor > 1 ? mesh.groups.tensor : null,
+      zero: stage === 1 ? 1 : 0,
     });
   }
   if (stage !== 0) return new ZeroDataParallel(model, group, { stage });
@@ -225,8 +227,19 @@ function refuseParameterServerLayout(config: Config): void {
   if (clash.length > 0) throw new ConfigError(`config: parallel.mode "ps" trains data parallel only; remove ${clash.join(", ")}`);
 }
 
-/** A pipeline runs with DDP across pipelines only: a ConfigError for a ZeRO stage. */
+/**
+ * A pipeline runs with DDP or ZeRO-1 across pipelines: a ConfigError for ZeRO 2 or 3, and for
+ * ZeRO-1 with an optimizer that needs whole parameters (the stages' shards do not gather them).
+ */
 function refusePipelineLayout(config: Config): void {
   const { zero, pipeline } = config.parallel;
-  if (zero !== 0) throw new ConfigError(`parallel.zero ${zero} with parallel.pipeline ${pipeline} is not supported yet; use zero 0 (DDP across pipelines)`);
+  const kind = config.optimizer.kind;
+  if (zero === 1 && (kind === "lamb" || kind === "muon"))
+    throw new ConfigError(
+      `config: optimizer.kind ${kind} needs whole parameters and does not run with parallel.zero 1 and parallel.pipeline ${pipeline} yet; use zero 0`,
+    );
+  if (zero > 1)
+    throw new ConfigError(
+      `parallel.zero ${zero} with parallel.pipeline ${pipeline} is not supported yet; use zero 0 (DDP across pipelines) or 1 (ZeRO-1 within each stage's data group)`,
+    );
 }

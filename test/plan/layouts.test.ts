@@ -40,9 +40,14 @@ test("every enumerated layout is one strategyFor's rule accepts, with data × te
     has((l) => l.checkpoint && l.offload === "disk"),
     "checkpointing with offload",
   );
-  // What strategyFor refuses today (a ZeRO stage with tensor or pipeline parallelism; heads that
-  // do not split) never appears: an enumeration that skipped the shared rule would list them.
-  assert.ok(!has((l) => l.zero > 0 && (l.tensor > 1 || l.pipeline > 1)));
+  // What strategyFor refuses today (a ZeRO stage with tensor parallelism, ZeRO 2 or 3 with a
+  // pipeline; heads that do not split) never appears: an enumeration that skipped the shared
+  // rule would list them. ZeRO-1 within a pipeline's data dimension is one it accepts.
+  assert.ok(!has((l) => (l.zero > 0 && l.tensor > 1) || (l.zero > 1 && l.pipeline > 1)));
+  assert.ok(
+    has((l) => l.zero === 1 && l.pipeline === 2 && l.data === 4 && l.tensor === 1),
+    "ZeRO-1 over the data dimension of 2 stages",
+  );
   assert.ok(!has((l) => l.tensor === 8), "4 heads do not split 8 ways");
 });
 

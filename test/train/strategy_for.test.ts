@@ -4,7 +4,7 @@ import { test } from "node:test";
 import { parseConfig } from "../../src/train/config_file.js";
 import { ConfigError } from "../../src/train/config_file.js";
 import { startThreads } from "../../src/parallel/threads/spawn.js";
-import { meshFor } from "../../src/train/strategy_for.js";
+import { checkLayout, meshFor } from "../../src/train/strategy_for.js";
 import type { LayoutCase } from "./strategy_for_rank.js";
 
 const config = (parallel: Record<string, unknown>) => parseConfig({ model: { kind: "mlp" }, data: { kind: "fashion-mnist" }, parallel }, "test.json");
@@ -41,4 +41,28 @@ test("modelFor on 4 ranks: expert parallelism without experts, experts that do n
     assert.equal(experts, null);
     assert.equal(threeD, null);
   }
+});
+
+test("checkLayout: a pipeline runs with ZeRO-1 on the data dimension; ZeRO 2 and 3, and LAMB or Muon with ZeRO-1, are config errors naming the values", () => {
+  const gpt = (zero: number, optimizer = "adamw") =>
+    parseConfig(
+      {
+        model: { kind: "gpt", layers: 2, heads: 2, width: 16, context: 8 },
+        data: { kind: "text" },
+        optimizer: { kind: optimizer },
+        parallel: { pipeline: 2, zero },
+      },
+      "test.json",
+    );
+  assert.deepEqual(checkLayout(gpt(1), 4), { data: 2, tensor: 1, pipeline: 2, expert: 1 });
+  for (const zero of [2, 3])
+    assert.throws(
+      () => checkLayout(gpt(zero), 4),
+      (e) => e instanceof ConfigError && new RegExp(`parallel.zero ${zero} with parallel.pipeline 2`).test(e.message),
+    );
+  for (const kind of ["lamb", "muon"])
+    assert.throws(
+      () => checkLayout(gpt(1, kind), 4),
+      (e) => e instanceof ConfigError && new RegExp(`optimizer.kind ${kind} .*parallel.zero 1 and parallel.pipeline 2`).test(e.message),
+    );
 });

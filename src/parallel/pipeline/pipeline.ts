@@ -23,6 +23,7 @@ import { recvTensor, sendTensor, StepLinks } from "./p2p.js";
 import { balancedCut, checkCut, layersOf, measureLayerCosts, stageOf } from "./partition.js";
 import { type Action, planSchedule } from "./schedule.js";
 import { MicroBatches } from "./micro_batches.js";
+import { StageZero } from "./stage_zero.js";
 import type { PipelineOptions, TracedAction, TracedExchange } from "./pipeline_options.js";
 import { type Message, simulate, type Timeline } from "./timeline.js";
 
@@ -87,6 +88,8 @@ export class PipelineParallel implements Strategy {
   private readonly actionAt: (Action | undefined)[];
   /** Built under deferInit: only this stage's tensors are materialised (after the cut). */
   private readonly deferred: boolean;
+  /** With options.zero 1 and a data group (after the cut): the stage's optimizer state sharded over it. */
+  private zero: StageZero | null = null;
 
   constructor(
     readonly module: Module,
@@ -107,6 +110,8 @@ export class PipelineParallel implements Strategy {
       this.actionAt[this.timeline.start[this.stage]![i]!] = a;
     });
     const dataGroup = options.dataGroup;
+    if (options.zero === 1 && options.tensorGroup)
+      throw new RangeError("pipeline: ZeRO-1 on the data dimension does not combine with a tensor group (tensor parallel runs with zero 0 only)");
     if (dataGroup && dataGroup.size > 1) {
       // (A deferred model needs none: its seeded recipes give every rank the same weights.)
       if (!this.deferred) for (const t of [...module.parameters(), ...module.namedBuffers().map(([, b]) => b)]) dataGroup.broadcast(t, 0);
@@ -160,6 +165,8 @@ export class PipelineParallel implements Strategy {
       if (group) this.ties.push({ params: shared.get(ranks)!, group });
     }
     if (this.deferred) this.holdOnly(chunks);
+    const dataGroup = this.options.dataGroup;
+    if (this.options.zero === 1 && dataGroup && dataGroup.size > 1) this.zero = new StageZero(this.own, dataGroup);
     this.chunks = chunks;
     return chunks;
   }
@@ -279,12 +286,17 @@ export class PipelineParallel implements Strategy {
       }
       return p.grad;
     };
+    // The ties' sums first: ZeRO then reduces the stage's whole gradients once, as DDP would.
+    for (const tie of this.ties) for (const p of tie.params) tie.group.allReduce(gradOf(p), "sum");
+    if (this.zero) {
+      this.zero.reduceGradients();
+      return;
+    }
     const dataGroup = this.options.dataGroup;
     if (dataGroup && dataGroup.size > 1) {
       const works = this.own.map((p) => dataGroup.allReduce(gradOf(p), "mean", { async: true }));
       for (const w of works) w.wait();
     }
-    for (const tie of this.ties) for (const p of tie.params) tie.group.allReduce(gradOf(p), "sum");
   }
 
   /**
@@ -335,11 +347,16 @@ export class PipelineParallel implements Strategy {
   }
 
   gradNorm(normType: 2 | typeof Infinity = 2): number {
+    if (this.zero) return this.zero.gradNorm(normType, shardedNorm(this.group), this.countedElsewhere);
     return gradNorm(this.counted(this.own), normType, this.combine());
   }
 
   clipGradNorm(maxNorm: number, normType: 2 | typeof Infinity = 2): number {
     const norm = this.gradNorm(normType);
+    if (this.zero) {
+      this.zero.clip(maxNorm, normType, norm);
+      return norm;
+    }
     // Every parameter of the stage is scaled by the one factor of the whole model's norm (the
     // combine step yields the combined sum of squares for the 2-norm, the maximum otherwise).
     clipGradNorm(this.own, maxNorm, normType, (_, op) => (op === "sum" ? norm * norm : norm));
@@ -348,15 +365,18 @@ export class PipelineParallel implements Strategy {
 
   /** The scaler's unscale; every stage (and tensor rank) skips the step when any found inf/NaN. */
   unscale(gradScaler: GradScaler, optimizer: Optimizer<any>): void {
-    const tensorGroup = this.options.tensorGroup;
+    // With ZeRO the data ranks hold different chunks of the gradients: they decide together too.
+    const also = this.zero ? this.zero.group : this.options.tensorGroup;
+    this.zero?.bind(optimizer);
     gradScaler.unscale(optimizer, (foundInf) => {
       const anyStage = anyRank(this.group, foundInf);
-      return tensorGroup ? anyRank(tensorGroup, anyStage) : anyStage;
+      return also ? anyRank(also, anyStage) : anyStage;
     });
   }
 
   step(optimizer: Optimizer<any>, gradScaler?: GradScaler | null): void {
-    optimizerStep(optimizer, gradScaler);
+    if (this.zero) this.zero.step(optimizer, () => optimizerStep(optimizer, gradScaler));
+    else optimizerStep(optimizer, gradScaler);
   }
 
   /**
@@ -367,6 +387,7 @@ export class PipelineParallel implements Strategy {
    * gathered over it (a collective of the stage's tensor ranks) and its rank 0 writes them.
    */
   stateDict(optimizer: Optimizer<any>): StrategyState {
+    if (this.zero) return this.shardedState(optimizer);
     const tensorGroup = this.options.tensorGroup ?? null;
     const firstPipeline = (this.options.dataGroup?.rank ?? 0) === 0;
     // A tensor group shares its data coordinate: a whole group skips the gathers together.
@@ -382,6 +403,24 @@ export class PipelineParallel implements Strategy {
     return state;
   }
 
+  /**
+   * With ZeRO-1 (after the cut): every data rank's slices of the parameters its stage writes,
+   * with their optimizer state; the first data rank adds the stage's other tensors whole
+   * (buffers, untrained parameters), and the first stage's the parameter groups.
+   */
+  private shardedState(optimizer: Optimizer<any>): StrategyState {
+    const zero = this.zero!,
+      writes = this.writes!;
+    const state: StrategyState = { model: {}, optimizer: {}, steps: {}, paramGroups: [], layout: "pipeline-zero-1" };
+    zero.statePieces(this.module, optimizer, writes, state);
+    if (zero.group.rank !== 0) return state;
+    const sharded = new Set(zero.params);
+    for (const [name, t] of Object.entries(this.module.stateDict()))
+      if (writes.has(t) && !sharded.has(t)) state.model[name] = { shape: [...t.shape], start: 0, data: t.viewAs([t.size]) };
+    if (this.stage === 0) state.paramGroups = zero.paramGroups(this.module, optimizer);
+    return state;
+  }
+
   /** With a tensor group: the full model's shapes, which its checkpoints hold (this rank's module holds splits). */
   checkpointShapes(): Record<string, { dtype: DType; shape: readonly number[] }> {
     return fullShapes(this.module, this.options.tensorGroup ? splitsOf(this.module) : new Map());
@@ -392,12 +431,31 @@ export class PipelineParallel implements Strategy {
    * it, cut from the checkpoint's full tensors); the optimizer skips what this stage does not train.
    */
   loadStateDict(reader: StateReader, optimizer: Optimizer<any>): void {
+    if (this.zero) {
+      this.loadSharded(reader, optimizer);
+      return;
+    }
     const tensorGroup = this.options.tensorGroup;
     // Before the cut a deferred model is all meta: it is loaded whole, and the cut keeps this stage's part.
     if (this.deferred && this.chunks === null) materialize(this.module);
     if (tensorGroup || this.deferred)
       loadPartState(reader, this.module, optimizer, tensorGroup ? splitsOf(this.module) : new Map(), tensorGroup ?? { rank: 0, size: 1 });
     else loadWholeState(reader, this.module, optimizer);
+  }
+
+  /** With ZeRO-1 (after the cut): this rank's slices and optimizer state, and its stage's other tensors whole. */
+  private loadSharded(reader: StateReader, optimizer: Optimizer<any>): void {
+    const zero = this.zero!;
+    zero.load(reader, this.module, optimizer);
+    const sharded = new Set(zero.params);
+    const names = new Map(Object.entries(this.module.stateDict()).map(([name, t]) => [t, name]));
+    for (const t of new Set(this.chunks!.flatMap((c) => Object.values(c.stateDict())))) {
+      if (sharded.has(t)) continue;
+      const whole = reader.read("model", names.get(t)!, 0, t.size);
+      t.toHost().set(whole.toHost());
+      t.version++;
+      whole.dispose();
+    }
   }
 
   dispose(): void {

@@ -17,6 +17,11 @@ export interface PipelineOptions {
   /** Data parallelism across pipelines: gradients are averaged over this group after each step's backward. */
   dataGroup?: ProcessGroup | null;
   /**
+   * 1: ZeRO-1 over `dataGroup`: each stage's optimizer state and master weights are sharded
+   * across its data ranks, the gradients reduce-scattered once per step (default 0: DDP's all-reduce).
+   */
+  zero?: 0 | 1;
+  /**
    * The tensor-parallel group of a model split Megatron-style (a TensorParallelGPT's layers):
    * the stages' cut is agreed over it, its split parameters count once per rank and its
    * replicated ones once in the gradient norm, and checkpoints gather the full tensors over it.

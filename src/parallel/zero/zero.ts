@@ -13,6 +13,7 @@ import { shardedNorm } from "../sharded_norm.js";
 import type { StateReader, StrategyState } from "../state.js";
 import type { Strategy } from "../strategy.js";
 import { ParameterGatherer, unitsByModule } from "./gather.js";
+import { allGatherUnits } from "./gather_units.js";
 import { type ParamSlice, type Unit, unitsBySize } from "./partition.js";
 import { ShardOptimizerState } from "./shard_optimizer_state.js";
 import { ZeroParameterShards } from "./zero_parameter_shards.js";
@@ -201,21 +202,7 @@ export class ZeroDataParallel implements Strategy {
 
   /** All-gathers every unit's updated chunks and copies them into the parameters. */
   private gatherParameters(): void {
-    const size = this.group.size;
-    const gathered = this.units.map((unit, u) => {
-      const flat = Tensor.empty([unit.chunk * size], "float32", "parameter");
-      return { flat, work: this.group.allGather(flat, this.shard.masters[u]!, { async: true }) };
-    });
-    this.units.forEach((unit, u) => {
-      const { flat, work } = gathered[u]!;
-      work.wait();
-      const values = flat.toHost();
-      unit.params.forEach((p, i) => {
-        p.toHost().set(values.subarray(unit.offsets[i]!, unit.offsets[i]! + p.size));
-        p.version++;
-      });
-      flat.dispose();
-    });
+    allGatherUnits(this.units, this.shard.masters, this.group);
   }
 
   private gradReady(leaf: Tensor): void {

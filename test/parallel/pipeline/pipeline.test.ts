@@ -5,7 +5,11 @@ import { startThreads } from "../../../src/parallel/threads/spawn.js";
 import { assertRelative } from "../../helpers/compare.js";
 import { missingMpi, skipIfMissing } from "../../helpers/prerequisites.js";
 import { runUnderMpi } from "../mpi_module.js";
-import type { PipelineCase, PipelineCaseResult } from "./pipeline_rank.js";
+import { AdamW } from "../../../src/optim/adamw.js";
+import { readerOfStates } from "../../../src/parallel/state.js";
+import { SingleProcess } from "../../../src/parallel/strategy.js";
+import { tensor } from "../../../src/tensor/create.js";
+import { modelOf, type PipelineCase, type PipelineCaseResult, type PlainState } from "./pipeline_rank.js";
 
 async function onThreads(size: number, cases: PipelineCase[], timeoutMs?: number): Promise<PipelineCaseResult[][]> {
   const job = startThreads({
@@ -90,6 +94,49 @@ test("pipeline with accumulation, activation checkpointing and an untied head eq
     for (const [name, [mine, ref]] of Object.entries(r.grads)) assertRelative(mine, ref, 1e-5, `accumulate+checkpoint rank ${rank} ${name}`);
   }
   for (const [rank, perCase] of results.entries()) assertRelative(perCase[1]!.losses, perCase[1]!.refLosses, 2e-2, `bf16 rank ${rank} losses`);
+});
+
+test("pipeline with ZeRO-1 on the data dimension (d=2 × p=2, eager and deferred): the one-process losses, clipped norms and weights after 5 AdamW steps; its checkpoint reloads into one process", {
+  timeout: 180_000,
+}, async () => {
+  const cases: PipelineCase[] = [
+    { pipeline: 2, schedule: "1f1b", microBatches: 2, steps: 5, zero: true },
+    { pipeline: 2, schedule: "gpipe", microBatches: 2, steps: 5, zero: true, deferred: true, accumulate: 2 },
+  ];
+  const results = await onThreads(4, cases);
+  cases.forEach((c, i) => {
+    const what = `zero 1 ${c.schedule}${c.deferred ? " deferred" : ""}`;
+    const names = new Set<string>();
+    const final = new Map<string, number[]>();
+    for (const [rank, perCase] of results.entries()) {
+      const r = perCase[i]!;
+      assertRelative(r.losses, r.refLosses, 1e-5, `${what} rank ${rank} losses`);
+      assertRelative(r.norms, r.refNorms, 1e-5, `${what} rank ${rank} clipped norms`);
+      // Weights after AdamW: 10× looser, as above (√v magnifies round-off in tiny gradients).
+      for (const [name, [mine, ref]] of Object.entries(r.params)) {
+        assertRelative(mine, ref, 1e-4, `${what} rank ${rank} ${name} after the steps`);
+        names.add(name);
+        final.set(name, ref);
+      }
+    }
+    assert.equal(names.size, 6 * 12 + 4, `${what}: the stages train every parameter`);
+    // Every rank's pieces together: one process loads them, weights and AdamW state.
+    const states = results.map((perCase) => {
+      const saved = perCase[i]!.saved!;
+      const pieces = (plain: PlainState["model"]) =>
+        Object.fromEntries(Object.entries(plain).map(([name, p]) => [name, { shape: p.shape, start: p.start, data: tensor(p.data) }]));
+      return { ...saved, model: pieces(saved.model), optimizer: pieces(saved.optimizer) };
+    });
+    const model = modelOf(c);
+    const optimizer = new AdamW(model.parameters(), { lr: 3e-3, weightDecay: 0.1 });
+    new SingleProcess(model).loadStateDict(readerOfStates(states), optimizer);
+    for (const [name, p] of model.namedParameters()) {
+      assertRelative(p.toArray(), final.get(name)!, 1e-4, `${what} reloaded ${name}`);
+      const state = optimizer.paramState(p);
+      assert.equal(state?.step, 5, `${what} reloaded ${name}: AdamW's step`);
+      assert.ok(state && Object.keys(state.tensors).length === 2, `${what} reloaded ${name}: AdamW's two moments`);
+    }
+  });
 });
 
 test("pipeline of a deferred model on 2 and 4 threads: each rank materialises only its stage (tracker), with the one-process loss and gradients after 5 steps", {

@@ -18,6 +18,7 @@ import { DeviceMesh, meshShape } from "../../../src/parallel/mesh.js";
 import { PipelineParallel } from "../../../src/parallel/pipeline/pipeline.js";
 import type { ScheduleName } from "../../../src/parallel/pipeline/schedule.js";
 import type { ProcessGroup } from "../../../src/parallel/process_group.js";
+import { disposeState, type StrategyState } from "../../../src/parallel/state.js";
 import type { MicroBatchRun } from "../../../src/parallel/strategy.js";
 import { tensor } from "../../../src/tensor/create.js";
 import { memory } from "../../../src/tensor/memory.js";
@@ -46,6 +47,8 @@ export interface PipelineCase {
   stall?: { rank: number; ms: number };
   /** Build the pipeline's model under deferInit: the rank materialises its stage only. */
   deferred?: boolean;
+  /** ZeRO-1 over the data dimension: compare every parameter the stage trains (its gradients live in shards), and return its checkpoint state. */
+  zero?: boolean;
 }
 
 export interface PipelineCaseResult {
@@ -62,12 +65,18 @@ export interface PipelineCaseResult {
   cut: number[];
   /** After the first step: [the tracker's parameter bytes of the pipeline's model, its stage's tensors' bytes, the whole model's]. */
   stageBytes: [number, number, number];
+  /** With zero: this rank's checkpoint state after the last step, its pieces as plain arrays. */
+  saved?: PlainState;
 }
+
+/** A StrategyState with its pieces as plain arrays, to travel out of a worker. */
+export type PlainState = Omit<StrategyState, "model" | "optimizer"> &
+  Record<"model" | "optimizer", Record<string, { shape: number[]; start: number; data: number[] }>>;
 
 const CONTEXT = 8,
   VOCAB = 13;
 
-function modelOf(c: PipelineCase): GPT {
+export function modelOf(c: PipelineCase): GPT {
   manualSeed(1);
   return new GPT({ vocabSize: VOCAB, context: CONTEXT, layers: 6, heads: 2, width: 16, tiedHead: c.tiedHead ?? true, checkpoint: c.checkpoint ?? false });
 }
@@ -93,6 +102,7 @@ function runCase(group: ProcessGroup, c: PipelineCase): PipelineCaseResult {
     ...(c.virtualStages ? { virtualStages: c.virtualStages } : {}),
     ...(c.stageLayers ? { stageLayers: c.stageLayers } : {}),
     dataGroup: mesh.groups.data,
+    zero: c.zero ? 1 : 0,
   });
   const out: PipelineCaseResult = {
     losses: [],
@@ -165,6 +175,15 @@ function runCase(group: ProcessGroup, c: PipelineCase): PipelineCaseResult {
     y.dispose();
   }
   const refParams = new Map(ref.namedParameters());
+  if (c.zero) {
+    const stageParams = new Set((pipe.chunks ?? []).flatMap((chunk) => chunk.parameters()));
+    for (const [name, p] of model.namedParameters()) if (stageParams.has(p)) out.params[name] = [p.toArray(), refParams.get(name)!.toArray()];
+    const state = pipe.stateDict(opt);
+    const plain = (pieces: StrategyState["model"]) =>
+      Object.fromEntries(Object.entries(pieces).map(([name, piece]) => [name, { shape: [...piece.shape], start: piece.start, data: piece.data.toArray() }]));
+    out.saved = { ...state, model: plain(state.model), optimizer: plain(state.optimizer) };
+    disposeState(state);
+  }
   for (const name of Object.keys(out.grads)) out.params[name] = [new Map(model.namedParameters()).get(name)!.toArray(), refParams.get(name)!.toArray()];
   out.cut = pipe.cut ?? [];
   pipe.dispose();
