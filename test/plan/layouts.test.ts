@@ -51,10 +51,15 @@ test("every enumerated layout is one strategyFor's rule accepts, with data × te
   assert.ok(!has((l) => l.tensor === 8), "4 heads do not split 8 ways");
 });
 
-test("the enumeration follows the rule for other configs too: lamb keeps parameters whole, the cnn is only data parallel, offload needs Adam", () => {
+test("the enumeration follows the rule for other configs too: lamb never splits a matrix, the cnn is only data parallel, offload needs Adam", () => {
   const lamb = gpt({ optimizer: { kind: "lamb" } });
   const lambLayouts = enumerateLayouts(lamb, 4, 16, describeModel(lamb.model, 50));
-  assert.ok(lambLayouts.length > 0 && lambLayouts.every((l) => l.zero === 0 && l.tensor === 1 && l.offload === "none"));
+  // ZeRO's slices gather LAMB's whole norms; tensor blocks and a pipeline's ZeRO-1 shards do not.
+  assert.ok(lambLayouts.length > 0 && lambLayouts.every((l) => l.tensor === 1 && l.offload === "none" && !(l.zero > 0 && l.pipeline > 1)));
+  assert.ok(
+    [1, 2, 3].every((zero) => lambLayouts.some((l) => l.zero === zero && l.data === 4)),
+    "LAMB under each ZeRO stage",
+  );
   const cnn = parseConfig({ model: { kind: "cnn" }, data: { kind: "fashion-mnist", batchSize: 16 } }, "test");
   const cnnLayouts = enumerateLayouts(cnn, 4, 64, describeModel(cnn.model, 1));
   assert.ok(cnnLayouts.length > 0 && cnnLayouts.every((l) => l.tensor === 1 && l.pipeline === 1 && !l.checkpoint));
