@@ -27,6 +27,8 @@ export interface GPTConfig {
   width: number;
   /** Width of each attention head (default width / heads); a gpt whose heads were pruned keeps its original one. */
   headDim?: number;
+  /** Neurons of each block's MLP (default 4 × width); a gpt whose MLP neurons were pruned has fewer. */
+  mlpHidden?: number;
   /** Share the token embedding with the output head (default true). */
   tiedHead?: boolean;
   dropout?: number;
@@ -90,8 +92,9 @@ class Block extends Module {
     if (config.moe) {
       this.moe = this.addModule("moe", new MixtureOfExperts(config.width, config.moe));
     } else {
-      this.fc = this.addModule("fc", new Linear(config.width, 4 * config.width));
-      this.fcProj = this.addModule("fcProj", new Linear(4 * config.width, config.width));
+      const hidden = config.mlpHidden ?? 4 * config.width;
+      this.fc = this.addModule("fc", new Linear(config.width, hidden));
+      this.fcProj = this.addModule("fcProj", new Linear(hidden, config.width));
     }
     this.dropout = this.addModule("dropout", new Dropout(config.dropout ?? 0));
   }

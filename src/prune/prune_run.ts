@@ -9,7 +9,7 @@ import type { Config } from "../train/config.js";
 import { ConfigError } from "../train/config_file.js";
 import { writeRunConfig } from "../train/run_folder.js";
 import { loadTrainedModel, modelOfConfig } from "../train/trained_model.js";
-import { pruneStructured, STRUCTURES_OF, type StructureKind } from "./structured.js";
+import { pruneStructured, type StructureKind, structuresOf } from "./structured.js";
 
 /** What `turbine prune` wrote. */
 export interface PrunedRun {
@@ -36,9 +36,10 @@ export function pruneRun(
 ): PrunedRun {
   if (existsSync(options.out) && readdirSync(options.out).length > 0) throw new ConfigError(`prune: the output folder ${options.out} is not empty`);
   const trained = loadTrainedModel(from, warn);
-  const kind = trained.config.model.kind;
-  if (!options.targets.some((t) => STRUCTURES_OF[kind].includes(t))) {
-    throw new ConfigError(`prune: --targets ${options.targets.join(",")} removes nothing from a ${kind} (it has ${STRUCTURES_OF[kind].join(", ")})`);
+  const kind = trained.config.model.kind,
+    has = structuresOf(trained.config.model);
+  if (!options.targets.some((t) => has.includes(t))) {
+    throw new ConfigError(`prune: --targets ${options.targets.join(",")} removes nothing from a ${kind} (it has ${has.join(", ")})`);
   }
   const pruned = pruneStructured(trained.config.model, trained.model.stateDict(), options.fraction, options.targets);
   const { prune: _, ...rest } = trained.config;

@@ -153,8 +153,15 @@ function buildLanguageModel(config: Config, shard?: Shard): ModelAndData {
     data = config.data,
     seed = config.train.seed;
   if (m.kind === "gpt" && (data.kind === "text" || data.kind === "tokens")) {
-    if (m.headDim !== undefined && config.parallel.tensor > 1)
-      throw new ConfigError("config: model.headDim (a gpt with pruned heads) trains with parallel.tensor 1");
+    for (const [field, set] of [
+      ["headDim", m.headDim],
+      ["mlpHidden", m.mlpHidden],
+    ] as const) {
+      if (set !== undefined && config.parallel.tensor > 1)
+        throw new ConfigError(`config: model.${field} (a structurally pruned gpt) trains with parallel.tensor 1`);
+    }
+    if (m.mlpHidden !== undefined && m.moe)
+      throw new ConfigError("config: model.mlpHidden sizes the dense MLP; a gpt with model.moe has none (its experts are 4 × width)");
     if (m.headDim === undefined && m.width % m.heads !== 0)
       throw new ConfigError(`config: model.width ${m.width} is not a multiple of model.heads ${m.heads}; each head takes width / heads of the embedding`);
     if (m.moe && (m.moe.topK > m.moe.experts || config.parallel.tensor > 1 || config.parallel.pipeline > 1)) {

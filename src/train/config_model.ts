@@ -36,6 +36,7 @@ const gptModel = z
     headDim: int(1)
       .optional()
       .describe("width of each attention head (default width / heads); set by structured pruning, which removes heads and keeps their width"),
+    mlpHidden: int(1).optional().describe("neurons of each block's MLP (default 4 × width); set by structured pruning, which removes the weakest ones"),
     context: int(1).default(128).describe("context length in tokens (training windows and position embeddings)"),
     tiedHead: z.boolean().default(true).describe("share the token embedding with the output head"),
     dropout: z.number().min(0).lt(1).default(0).describe("dropout after attention, MLP and embeddings"),

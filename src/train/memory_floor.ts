@@ -34,9 +34,13 @@ export function configParameterCount(model: Config["model"], vocabSize = 1): num
     const last = stages.at(-1)!;
     return convs + linear(last.channels * last.side * last.side, model.hidden) + linear(model.hidden, IMAGE.classes);
   }
-  const w = model.width;
-  const mlp = model.moe ? linear(w, model.moe.experts, false) + model.moe.experts * (linear(w, 4 * w) + linear(4 * w, w)) : linear(w, 4 * w) + linear(4 * w, w);
-  const block = 2 * w + linear(w, 3 * w) + linear(w, w) + 2 * w + mlp;
+  const w = model.width,
+    inner = model.heads * (model.headDim ?? w / model.heads),
+    hidden = model.mlpHidden ?? 4 * w;
+  const mlp = model.moe
+    ? linear(w, model.moe.experts, false) + model.moe.experts * (linear(w, 4 * w) + linear(4 * w, w))
+    : linear(w, hidden) + linear(hidden, w);
+  const block = 2 * w + linear(w, 3 * inner) + linear(inner, w) + 2 * w + mlp;
   const head = model.tiedHead ? 0 : linear(w, vocabSize, false);
   return vocabSize * w + model.context * w + model.layers * block + 2 * w + head;
 }

@@ -34,8 +34,8 @@ export function modelOfConfig(m: Config["model"], vocabSize = 0): Module {
  * @example new GPT(gptConfigOf(config.model, tokenizer.vocabSize))
  */
 export function gptConfigOf(m: Extract<Config["model"], { kind: "gpt" }>, vocabSize: number): GPTConfig {
-  const { context, layers, heads, width, headDim, tiedHead, dropout, checkpoint, moe } = m;
-  return { vocabSize, context, layers, heads, width, headDim, tiedHead, dropout, checkpoint, moe };
+  const { context, layers, heads, width, headDim, mlpHidden, tiedHead, dropout, checkpoint, moe } = m;
+  return { vocabSize, context, layers, heads, width, headDim, mlpHidden, tiedHead, dropout, checkpoint, moe };
 }
 
 /**

@@ -4,7 +4,7 @@ import { test } from "node:test";
 import { noGrad } from "../../src/autograd/grad_mode.js";
 import type { Module } from "../../src/nn/module.js";
 import { l1Along } from "../../src/prune/select.js";
-import { pruneStructured } from "../../src/prune/structured.js";
+import { pruneStructured, structuredModel, structuresOf } from "../../src/prune/structured.js";
 import { manualSeed, randint, randn } from "../../src/tensor/random.js";
 import type { Tensor } from "../../src/tensor/tensor.js";
 import type { Config } from "../../src/train/config.js";
@@ -101,4 +101,30 @@ test("a gpt without half its heads (q, k, v rows and projection columns) matches
     assert.ok(difference < 1e-6, `logits differ by ${difference}`);
   });
   assert.throws(() => pruneStructured(config, full.stateDict(), 1, ["heads"]), /fraction 1 must be above 0 and below 1/);
+});
+
+test("a gpt without half its MLP neurons (fc rows and biases, fcProj columns) matches the full one with them zeroed; a mixture of experts has none", () => {
+  const config: Config["model"] = { kind: "gpt", layers: 2, heads: 2, width: 8, context: 8, tiedHead: true, dropout: 0, checkpoint: false };
+  const { full, small, pruned } = both(config, 0.5, ["linear", "heads"], 11);
+  assert.deepEqual(pruned.model, { ...config, heads: 1, headDim: 4, mlpHidden: 16 });
+  assert.deepEqual(pruned.model, structuredModel(config, 0.5, ["linear", "heads"]));
+  // Per layer: 16 fc rows of 8 weights and a bias, 16 fcProj columns of 8; 1 head of 4 in q, k, v (weights, biases) and in proj.
+  assert.equal(count(full) - count(small), 2 * (16 * 9 + 16 * 8 + (3 * 4 * 8 + 3 * 4 + 8 * 4)));
+  const norms = l1Along(full.stateDict()["blocks.0.fc.weight"]!, [32, 8], 0);
+  const kept = pruned.kept["blocks.0.fc"]!;
+  assert.ok(Math.min(...kept.map((i) => norms[i]!)) >= Math.max(...norms.filter((_, i) => !kept.includes(i))), "a weaker neuron was kept");
+  const sd = full.stateDict();
+  for (const l of [0, 1]) {
+    zeroOthers(sd[`blocks.${l}.fc.weight`]!, [1, 32, 8], pruned.kept[`blocks.${l}.fc`]!);
+    zeroOthers(sd[`blocks.${l}.fc.bias`]!, [1, 32, 1], pruned.kept[`blocks.${l}.fc`]!);
+    zeroOthers(sd[`blocks.${l}.attn.qkv.weight`]!, [3, 2, 4 * 8], pruned.kept[`blocks.${l}.attn`]!);
+    zeroOthers(sd[`blocks.${l}.attn.qkv.bias`]!, [3, 2, 4], pruned.kept[`blocks.${l}.attn`]!);
+  }
+  noGrad(() => {
+    const idx = randint(0, 11, [2, 8]);
+    const difference = maxDifference(full.forward(idx), small.forward(idx));
+    assert.ok(difference < 1e-6, `logits differ by ${difference}`);
+  });
+  assert.deepEqual(structuresOf({ ...config, moe: { experts: 2, topK: 1, capacityFactor: 1.25, drop: true, auxLossWeight: 0.01 } }), ["heads"]);
+  assert.deepEqual(structuresOf(config), ["heads", "linear"]);
 });
