@@ -22,6 +22,7 @@ import type { Optimizer } from "../optim/optimizer.js";
 import { constant, cosine, linearDecay, linearWarmup, LRScheduler, type Schedule, sequential, stepDecay, warmupStableDecay } from "../optim/schedule.js";
 import { SGD } from "../optim/sgd.js";
 import { Pruner } from "../prune/pruner.js";
+import { structuresOf } from "../prune/structured.js";
 import { manualSeed } from "../tensor/random.js";
 import type { Tensor } from "../tensor/tensor.js";
 import type { TransformSpec } from "../data/transforms/compose.js";
@@ -79,12 +80,15 @@ export function buildRun(config: Config, shard?: Shard, placeModel?: (model: Mod
   const scheduler = new LRScheduler(optimizer, buildSchedule(config, totalSteps));
   const { precision, lossScale } = config.train;
   const gradScaler = precision === "float16" ? new GradScaler(lossScale ?? {}) : null;
-  const pruner = prunerOf(config, model);
+  const pruner = prunerOf(config, model, totalSteps);
   return { model, optimizer, scheduler, task, train, eval: evalLoader, totalSteps, precision, gradScaler, meta, prepareBatch, pruner };
 }
 
-/** The Pruner of a masking `prune` block; pruning needs each rank to hold whole weights (one process or DDP). */
-function prunerOf(config: Config, model: Module): Pruner | null {
+/**
+ * The Pruner of a masking `prune` block; pruning needs each rank to hold whole weights (one
+ * process or DDP). A structured block has no masks: the run cuts the model (structured_run.ts).
+ */
+function prunerOf(config: Config, model: Module, totalSteps: number): Pruner | null {
   const p = config.prune;
   if (!p) return null;
   const { zero, tensor, pipeline, expert, offload } = config.parallel;
@@ -93,7 +97,17 @@ function prunerOf(config: Config, model: Module): Pruner | null {
       `config: prune needs whole weights on every rank (one process or DDP), got parallel.zero ${zero}, tensor ${tensor}, pipeline ${pipeline}, expert ${expert}, offload ${offload}`,
     );
   }
-  return new Pruner(model, p);
+  if (p.kind !== "structured") return new Pruner(model, { ...p, kind: p.kind });
+  const has = structuresOf(config.model),
+    targets = p.targets ?? has;
+  if (!targets.some((t) => has.includes(t))) {
+    throw new ConfigError(`config: prune.targets ${targets.join(", ")} removes nothing from a ${config.model.kind} (it has ${has.join(", ")})`);
+  }
+  if (p.schedule.end >= totalSteps) {
+    throw new ConfigError(`config: prune.schedule.end ${p.schedule.end} (the structured cut) leaves no step to fine-tune: the run has ${totalSteps} steps`);
+  }
+  if (config.parallel.mode === "ps") throw new ConfigError("config: structured pruning runs in one process or under DDP, not under parallel.mode ps");
+  return null;
 }
 
 /** The teacher of `distill`: a trained run of the same task and, for a gpt, the same vocabulary. */

@@ -8,6 +8,7 @@ import type { Strategy } from "../parallel/strategy.js";
 import { tensor } from "../tensor/create.js";
 import { memory } from "../tensor/memory.js";
 import { kernels } from "../backends/index.js";
+import { runWithStructuredCut } from "../prune/structured_run.js";
 import { stepsPerEpoch } from "./accumulate.js";
 import { type Callback, CheckpointCallback, EarlyStopping, MetricsFile } from "./callbacks.js";
 import { loadLatestCheckpoint, removeInterruptedWrites } from "./checkpoint.js";
@@ -107,10 +108,16 @@ export interface RunSummary {
  * config.json, metrics.jsonl, checkpoints/ and at the end summary.json, or the resumed run's
  * own, made only once the build is done), resume, training with evaluation, checkpoints and
  * early stopping. A stop requested during the build throws InterruptedBeforeTraining, with
- * nothing written.
+ * nothing written. A config with `prune.kind: structured` trains the full model up to the cut
+ * and the smaller one after it (runWithStructuredCut).
  * @example const summary = runTraining(parseConfig(raw, "cnn.json"), { progress: true });
  */
 export function runTraining(config: Config, options: RunOptions = {}): RunSummary {
+  return config.prune?.kind === "structured" ? runWithStructuredCut(config, options, runPhase) : runPhase(config, options, config);
+}
+
+/** Trains `config` as runTraining describes; `written` is the config.json of the run folder. */
+function runPhase(config: Config, options: RunOptions, written: Config): RunSummary {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   kernels.setNumThreads(config.train.threads ?? availableParallelism());
   // Under parallel.mode "ps" the last ranks serve the parameters; the others train as a job of their own.
@@ -152,7 +159,7 @@ export function runTraining(config: Config, options: RunOptions = {}): RunSummar
   const runDir = resume?.runDir ?? options.runDir ?? newRunFolderOfJob(join(config.outDir, config.name ?? config.model.kind), group);
   const checkpointDir = join(runDir, "checkpoints");
   if (lead) {
-    writeRunConfig(runDir, config);
+    writeRunConfig(runDir, written);
     removeInterruptedWrites(checkpointDir);
     for (const warning of scheduleWarnings(config.schedule, parts.totalSteps)) log(`warning: ${warning}`);
   }
@@ -256,6 +263,11 @@ export function runTraining(config: Config, options: RunOptions = {}): RunSummar
   };
   // The run folder keeps its outcome beside its metrics (turbine report shows it).
   if (lead) writeFileSync(join(runDir, "summary.json"), `${JSON.stringify(summary, null, 2)}\n`);
+  // Freed now, not left to the tracker as live: training that goes on in this process (after a
+  // structured cut, the next search trial) counts only its own memory.
+  parts.model.zeroGrad();
+  parts.optimizer.clearState();
+  for (const t of Object.values(parts.model.stateDict())) t.dispose();
   return summary;
 }
 

@@ -72,3 +72,42 @@ test("turbine prune's usage errors exit 2 with one line: bad fraction, unknown t
   assert.equal(r.code, 2, r.stderr);
   assert.match(r.stderr, /prune\.kind/);
 });
+
+test("turbine launch -n 2 -- train cnn with prune.kind structured cuts the model on rank 0 and fine-tunes it on both ranks", {
+  skip: skipIfMissing(missingFashionMnist()),
+  timeout: 180_000,
+}, () => {
+  const r = turbine([
+    "launch",
+    "-n",
+    "2",
+    "--threads-per-worker",
+    "1",
+    "--",
+    "train",
+    "cnn",
+    ...SMALL_CNN,
+    "--set",
+    "train.steps=4",
+    "--set",
+    `outDir=${work}`,
+    "--set",
+    "name=ddp-cut",
+    "--set",
+    "prune.kind=structured",
+    "--set",
+    "prune.schedule.end=2",
+    "--json",
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout + r.stderr, /structured cut at step 2: 3,722 → 994 parameters/);
+  assert.match(r.stdout, /^\[rank 0\] trained 4 steps .* per rank\)$/m);
+  const summary = JSON.parse(r.stdout.trim().split("\n").at(-1)!) as { steps: number; eval: { loss: number } };
+  assert.equal(summary.steps, 4);
+  assert.ok(Number.isFinite(summary.eval.loss));
+  // Conv channels and hidden neurons both halved (every structure the cnn has, by default):
+  // 40 + 296 + 3,216 + 170 parameters before, 20 + 76 + 808 + 90 after.
+  const trained = loadTrainedModel(join(work, "ddp-cut", "version_0"), () => {});
+  assert.deepEqual(trained.config.model.kind === "cnn" && [trained.config.model.channels, trained.config.model.hidden], [[2, 4], 8]);
+  assert.equal(trained.step, 4);
+});
