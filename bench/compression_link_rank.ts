@@ -2,9 +2,10 @@
  * One rank of bench/compression_link.ts: the gpt workload (bench/workloads.ts) through
  * strategyFor as `turbine launch` runs it, with `method`: nosync (DDP that never syncs: no
  * communication), none (plain DDP), a `parallel.compression.kind`, or onebitadam (1-bit Adam
- * frozen after the warm-up steps, so every timed step compresses). Returns the median seconds
+ * frozen after the warm-up steps, so every timed step compresses), one OpenMP thread per rank. Returns the median seconds
  * per timed step and the bytes this rank sent per timed step.
  */
+import { kernels } from "../src/backends/index.js";
 import { DistributedDataParallel } from "../src/parallel/ddp.js";
 import type { ProcessGroup } from "../src/parallel/process_group.js";
 import type { Strategy } from "../src/parallel/strategy.js";
@@ -30,6 +31,10 @@ class NeverSynced extends DistributedDataParallel {
 }
 
 export function run(group: ProcessGroup, args: { method: string; steps: number; warmup: number }): LinkRun {
+  // Each namespace stands for a host with one of this machine's 2 cores: the kernels' default
+  // of every core per rank would run 4 OpenMP threads on 2 cores, and a step took 0.65 s or
+  // 1.4 s depending on how the threads happened to share them.
+  kernels.setNumThreads(1);
   const base = workloadConfig("gpt", packageRoot(), args.warmup + args.steps);
   const input =
     args.method === "onebitadam"
