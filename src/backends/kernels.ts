@@ -113,6 +113,13 @@ export interface Kernels {
   sgdStep(param: Float32Array, grad: Float32Array, momentumBuffer: Float32Array | null, hyper: Float64Array): void;
   /** Σ x², accumulated in double. */
   sumOfSquares(dtype: number, x: TypedArray): number;
+  /**
+   * 1-bit compression with error feedback: x = residual + values; returns scale = f32(√(Σx²/n));
+   * signs (⌈n/32⌉ words) gets bit i = x_i ≥ 0 and residual becomes x ∓ scale.
+   */
+  onebitPack(values: Float32Array, residual: Float32Array, signs: Int32Array): number;
+  /** values_i = Σ over ranks r of ±scales[r] (+ where bit i of rank r's ⌈n/32⌉ words in signs is set). */
+  onebitUnpack(values: Float32Array, signs: Int32Array, scales: Float64Array): void;
   clampInPlace(dtype: number, x: TypedArray, low: number, high: number): void;
   /** x *= invScale in place; returns whether x held an inf or NaN before (GradScaler's unscale). */
   unscaleAndCheck(dtype: number, x: TypedArray, invScale: number): boolean;
@@ -339,6 +346,8 @@ const KERNEL_SET: Record<KernelName, true> = {
   lambStepMulti: true,
   sgdStep: true,
   sumOfSquares: true,
+  onebitPack: true,
+  onebitUnpack: true,
   clampInPlace: true,
   unscaleAndCheck: true,
   cast: true,

@@ -62,6 +62,8 @@ const EFFECTS: Readonly<Record<KernelName, KernelEffect>> = {
   lionStepMulti: { kind: "lists", args: [] },
   lambStepMulti: { kind: "lists", args: [] },
   sumOfSquares: { kind: "hostRead", args: ["-", "r"] },
+  onebitPack: { kind: "hostRead", args: ["r", "rw", "w"] },
+  onebitUnpack: pure("w", "r", "m"),
   clampInPlace: pure("-", "rw", "-", "-"),
   unscaleAndCheck: { kind: "hostRead", args: ["-", "rw", "-"] },
   cast: pure("-", "r", "-", "w"),

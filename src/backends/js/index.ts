@@ -22,6 +22,7 @@ import * as layer_norm from "./layer_norm.js";
 import * as linear_gelu from "./linear_gelu.js";
 import * as meta_fields from "./meta_fields.js";
 import * as matmul from "./matmul.js";
+import * as onebit from "./onebit.js";
 import * as optimizer_steps from "./optimizer_steps.js";
 import * as pool from "./pool.js";
 import * as random from "./random.js";
@@ -38,6 +39,8 @@ export const jsKernels: Kernels = {
   binary: binary.binary,
   cast: cast.cast,
   sumOfSquares: clipping.sumOfSquares,
+  onebitPack: onebit.onebitPack,
+  onebitUnpack: onebit.onebitUnpack,
   clampInPlace: clipping.clampInPlace,
   collectiveReduce: collective.collectiveReduce,
   conv2d: conv2d.conv2d,

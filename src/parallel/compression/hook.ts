@@ -1,4 +1,5 @@
 import type { ProcessGroup } from "../process_group.js";
+import { sumOfSquares } from "../../ops/optimizer_kernels.js";
 import { Tensor } from "../../tensor/tensor.js";
 
 /** One DDP bucket's gradient as a communication hook sees it. */
@@ -60,8 +61,8 @@ export const OVERFLOW_FLAG_BYTES = 4;
  * rank's bucket is finite and the hook compresses it (the 4 bytes are then the hook's to count).
  */
 export function sendOverflowWhole(bucket: GradientBucket, values: Float32Array, group: ProcessGroup): number | null {
-  let overflow = 0;
-  for (let i = 0; i < values.length && overflow === 0; i++) if (!Number.isFinite(values[i]!)) overflow = 1;
+  // Σx² of finite float32 values stays finite in double: it is inf or NaN exactly when a value is.
+  const overflow = Number.isFinite(sumOfSquares(bucket.flat)) ? 0 : 1;
   const flag = Tensor.empty([1], "float32", "gradient");
   try {
     flag.toHost()[0] = overflow;
