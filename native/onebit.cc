@@ -50,8 +50,8 @@ Napi::Value OnebitUnpack(const Napi::CallbackInfo& info) {
   const int64_t n = static_cast<int64_t>(values.bytes / 4), words = (n + 31) / 32;
   View all = args.tensor_any(1, "signs", DType::I32);
   const int64_t ranks = words == 0 ? 0 : static_cast<int64_t>(all.bytes / 4) / words;
-  args.require(ranks * words * 4 == static_cast<int64_t>(all.bytes), "signs holds %lld words, not a multiple of %lld", static_cast<long long>(all.bytes / 4),
-               static_cast<long long>(words));
+  args.require(ranks * words * 4 == static_cast<int64_t>(all.bytes), "signs holds %lld words, not a multiple of %lld",
+               static_cast<long long>(all.bytes / 4), static_cast<long long>(words));
   const double* scales = args.doubles(2, "scales", static_cast<size_t>(ranks));
   const uint32_t* signs = all.as<uint32_t>();
   float* out = values.as<float>();
