@@ -1,11 +1,14 @@
 import { currentBackward, registerPostAccumulateGradHook } from "../autograd/hooks.js";
 import type { Module } from "../nn/module.js";
+import type { GradScaler } from "../optim/grad_scaler.js";
+import type { Optimizer } from "../optim/optimizer.js";
 import { copyInto } from "../ops/inplace.js";
 import { fillWith } from "../tensor/create.js";
 import { DTYPES } from "../tensor/dtype.js";
 import { Tensor } from "../tensor/tensor.js";
 import type { CommunicationHook } from "./compression/hook.js";
 import type { ProcessGroup, Work } from "./process_group.js";
+import type { StateReader } from "./state.js";
 import { ReplicatedStrategy } from "./strategy.js";
 
 export interface DDPOptions {
@@ -25,6 +28,14 @@ export interface DDPOptions {
    * compression, see `parallel.compression`); it runs when the bucket is complete and blocks.
    */
   hook?: CommunicationHook | null;
+  /**
+   * Optimizer steps averaged by the plain all-reduce before the hook takes over (default 0):
+   * PyTorch's `start_powerSGD_iter`, deep gradient compression's warm-up. Early gradients are
+   * large and change fast; compressing them from the first step costs accuracy that error
+   * feedback does not win back. Counted from the optimizer's state, so a resumed run goes on
+   * where it stopped.
+   */
+  hookWarmupSteps?: number;
 }
 
 /** A Work already complete: a hook's bucket is averaged when the hook returns. */
@@ -76,6 +87,9 @@ export class DistributedDataParallel extends ReplicatedStrategy {
   private syncing = true;
   private readonly overlap: boolean;
   private readonly hook: CommunicationHook | null;
+  private readonly hookWarmupSteps: number;
+  /** Optimizer steps taken so far, as the optimizer's state counts them (a resumed run's included). */
+  private stepsTaken = 0;
   private sentBytes = 0;
   private readonly removeHooks: (() => void)[];
 
@@ -91,6 +105,9 @@ export class DistributedDataParallel extends ReplicatedStrategy {
       throw new RangeError(`DistributedDataParallel: bucket sizes must be positive, got ${options.bucketCapMB} and ${options.firstBucketCapMB} MiB`);
     this.overlap = options.overlap ?? true;
     this.hook = options.hook ?? null;
+    this.hookWarmupSteps = options.hookWarmupSteps ?? 0;
+    if (!Number.isInteger(this.hookWarmupSteps) || this.hookWarmupSteps < 0)
+      throw new RangeError(`DistributedDataParallel: hookWarmupSteps must be a non-negative integer, got ${options.hookWarmupSteps}`);
     if (options.broadcastParameters ?? true) {
       for (const t of module.parameters()) group.broadcast(t, 0);
       for (const [, t] of module.namedBuffers()) group.broadcast(t, 0);
@@ -122,6 +139,24 @@ export class DistributedDataParallel extends ReplicatedStrategy {
    */
   get commBytes(): number {
     return this.sentBytes;
+  }
+
+  override step(optimizer: Optimizer<any>, gradScaler?: GradScaler | null): void {
+    super.step(optimizer, gradScaler);
+    this.countSteps(optimizer);
+  }
+
+  override loadStateDict(reader: StateReader, optimizer: Optimizer<any>): void {
+    super.loadStateDict(reader, optimizer);
+    this.countSteps(optimizer);
+  }
+
+  /** Reads the most steps the optimizer has taken on any of this model's parameters (a step the scaler skipped does not count), while the hook warms up. */
+  private countSteps(optimizer: Optimizer<any>): void {
+    if (!this.hook || this.stepsTaken >= this.hookWarmupSteps) return;
+    let steps = 0;
+    for (const p of this.where.keys()) steps = Math.max(steps, optimizer.paramState(p)?.step ?? 0);
+    this.stepsTaken = steps;
   }
 
   protected get writes(): boolean {
@@ -226,7 +261,7 @@ export class DistributedDataParallel extends ReplicatedStrategy {
     while (this.nextLaunch < this.buckets.length && this.buckets[this.nextLaunch]!.pending === 0) {
       const index = this.nextLaunch++,
         bucket = this.buckets[index]!;
-      if (this.hook) {
+      if (this.hook && this.stepsTaken >= this.hookWarmupSteps) {
         const shapes = bucket.params.map((p) => p.shape);
         this.sentBytes += this.hook.reduce({ index, flat: bucket.buffer, shapes, offsets: bucket.offsets }, this.group);
         bucket.work = DONE;

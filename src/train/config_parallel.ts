@@ -64,8 +64,13 @@ export const parallelSection = z
           ),
         ratio: z.number().gt(0).max(1).default(0.01).describe("topk: the fraction of each bucket's entries each rank sends (0.01: 1%)"),
         rank: int(1).default(4).describe("powersgd: the rank of each gradient matrix's factors (lower sends less)"),
+        warmupSteps: int(0)
+          .default(0)
+          .describe(
+            "optimizer steps averaged uncompressed before the compressor takes over (PyTorch's start_powerSGD_iter, deep gradient compression's warm-up; their bytes count in comm_bytes)",
+          ),
       })
-      .default({ kind: "none", ratio: 0.01, rank: 4 })
+      .default({ kind: "none", ratio: 0.01, rank: 4, warmupSteps: 0 })
       .describe("compression"),
     mode: z
       .enum(["collective", "ps"])
@@ -93,7 +98,7 @@ export const parallelSection = z
     virtualStages: 2,
     zero: 0,
     offload: "none",
-    compression: { kind: "none", ratio: 0.01, rank: 4 },
+    compression: { kind: "none", ratio: 0.01, rank: 4, warmupSteps: 0 },
     mode: "collective",
     servers: 1,
     staleness: 0,

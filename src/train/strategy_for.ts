@@ -145,7 +145,7 @@ export function strategyFor(config: Config, model: Module, group: ProcessGroup |
   const byMachine = HierarchicalGroup.over(group, { force: config.parallel.hierarchical }) ?? group;
   return config.optimizer.kind === "onebitadam"
     ? new OneBitAdamDataParallel(model, byMachine)
-    : new DistributedDataParallel(model, byMachine, { hook: hookFor(config.parallel.compression) });
+    : new DistributedDataParallel(model, byMachine, { hook: hookFor(config.parallel.compression), hookWarmupSteps: config.parallel.compression.warmupSteps });
 }
 
 /**

@@ -221,3 +221,22 @@ test("DDP trains an MLP on 2 ranks with each compressor (the loss goes down) and
   for (const run of runs!.slice(2)) assert.ok(run.commBytes < runs![0]!.commBytes / 3, `compressed: ${run.commBytes} bytes`);
   assert.equal(runs![1]!.commBytes, runs![0]!.commBytes / 2);
 });
+
+test("a hook's warm-up (parallel.compression.warmupSteps): plain all-reduces for that many optimizer steps, then the compressor, counted from the optimizer's state across a resume", {
+  timeout: 120_000,
+}, async () => {
+  const steps = 6,
+    warmupSteps = 3;
+  const specs = [spec("none"), spec("topk", { ratio: 0.05 }), spec("topk", { ratio: 0.05, warmupSteps })];
+  const [plain, topk, warm] = (await onTwoRanks<TrainRun>({ mode: "train", specs, steps }))[0]!;
+  // The loss of step s is taken before step s's update: steps 0-2 averaged whole give losses 0-3 bit for bit.
+  assert.deepEqual(warm!.losses.slice(0, warmupSteps + 1), plain!.losses.slice(0, warmupSteps + 1));
+  assert.notEqual(warm!.losses[warmupSteps + 1], plain!.losses[warmupSteps + 1], "step 3 compressed: it differs from the plain all-reduce");
+  // Three plain steps' bytes and three of top-k's (the same every step: k entries and the overflow flag).
+  assert.equal(warm!.commBytes, (warmupSteps * plain!.commBytes) / steps + ((steps - warmupSteps) * topk!.commBytes) / steps);
+  // Resumed where the warm-up ends (no residual yet, so nothing lost): a DDP that counted its own
+  // steps instead of the optimizer's would average step 3 whole again and differ from loss 4 on.
+  const [resumed] = (await onTwoRanks<TrainRun>({ mode: "train", specs: [specs[2]!], steps, resumeAt: warmupSteps }))[0]!;
+  assert.deepEqual(resumed!.losses, warm!.losses);
+  assert.equal(resumed!.commBytes, warm!.commBytes);
+});

@@ -5,12 +5,15 @@
  */
 import { Rng } from "../../src/data/random.js";
 import { mlp } from "../../src/models/mlp.js";
+import type { Module } from "../../src/nn/module.js";
 import { crossEntropy } from "../../src/ops/loss.js";
 import { AdamW } from "../../src/optim/adamw.js";
 import { type CompressionSpec, hookFor } from "../../src/parallel/compression/index.js";
 import type { CommunicationHook, GradientBucket } from "../../src/parallel/compression/hook.js";
 import { DistributedDataParallel } from "../../src/parallel/ddp.js";
 import type { ProcessGroup } from "../../src/parallel/process_group.js";
+import { disposeState, readerOfStates } from "../../src/parallel/state.js";
+import { SingleProcess } from "../../src/parallel/strategy.js";
 import { tensor } from "../../src/tensor/create.js";
 import { manualSeed } from "../../src/tensor/random.js";
 import { tidy } from "../../src/tensor/scope.js";
@@ -18,7 +21,7 @@ import { Tensor } from "../../src/tensor/tensor.js";
 
 export type CompressionArgs =
   | { mode: "hooks"; specs: CompressionSpec[]; shapes: number[][]; steps: number; overflowAt?: number }
-  | { mode: "train"; specs: CompressionSpec[]; steps: number };
+  | { mode: "train"; specs: CompressionSpec[]; steps: number; resumeAt?: number };
 
 export interface HookRun {
   /** The bucket after the hook, per step. */
@@ -81,14 +84,29 @@ export function rankBatch(rng: Rng, group: ProcessGroup): { x: Tensor; y: Tensor
   };
 }
 
-function train(group: ProcessGroup, spec: CompressionSpec, steps: number): TrainRun {
+/** A fresh replica under DDP with the spec's hook and warm-up (the same initial weights each time). */
+function replica(group: ProcessGroup, spec: CompressionSpec): { model: Module; ddp: DistributedDataParallel; optimizer: AdamW } {
   manualSeed(3);
   const model = mlp({ inputs: FEATURES, hidden: [48, 32], classes: CLASSES });
-  const ddp = new DistributedDataParallel(model, group, { bucketCapMB: 0.004, firstBucketCapMB: 0.001, hook: hookFor(spec) });
-  const optimizer = new AdamW(model.parameters(), { lr: 1e-2 });
+  const ddp = new DistributedDataParallel(model, group, { bucketCapMB: 0.004, firstBucketCapMB: 0.001, hook: hookFor(spec), hookWarmupSteps: spec.warmupSteps });
+  return { model, ddp, optimizer: new AdamW(model.parameters(), { lr: 1e-2 }) };
+}
+
+/** Trains `steps` steps; at step `resumeAt` the run goes on in a new replica that loads the state so far, as a resumed run does (the hook's residuals are not in it). */
+function train(group: ProcessGroup, spec: CompressionSpec, steps: number, resumeAt = -1): TrainRun {
+  let { model, ddp, optimizer } = replica(group, spec);
   const rng = Rng.seeded(11);
   const losses: number[] = [];
+  let commBytes = 0;
   for (let step = 0; step < steps; step++) {
+    if (step === resumeAt) {
+      const state = new SingleProcess(model).stateDict(optimizer);
+      commBytes += ddp.commBytes;
+      ddp.dispose();
+      ({ model, ddp, optimizer } = replica(group, spec));
+      ddp.loadStateDict(readerOfStates([state]), optimizer);
+      disposeState(state);
+    }
     const { x, y } = rankBatch(rng, group);
     tidy(() => {
       const loss = crossEntropy(model.forward(x), y);
@@ -101,11 +119,11 @@ function train(group: ProcessGroup, spec: CompressionSpec, steps: number): Train
     optimizer.zeroGrad();
   }
   ddp.dispose();
-  return { losses, commBytes: ddp.commBytes };
+  return { losses, commBytes: commBytes + ddp.commBytes };
 }
 
 export function run(group: ProcessGroup, args: CompressionArgs): HookRun[] | TrainRun[] {
-  if (args.mode === "train") return args.specs.map((spec) => train(group, spec, args.steps));
+  if (args.mode === "train") return args.specs.map((spec) => train(group, spec, args.steps, args.resumeAt));
   return args.specs.map((spec) => {
     const hook = hookFor(spec);
     if (!hook) throw new Error("compression_rank: hooks mode needs a compressor");

@@ -30,6 +30,8 @@ export interface CompressionSpec {
   ratio: number;
   /** powersgd: the rank of the factors. */
   rank: number;
+  /** Optimizer steps all-reduced uncompressed first (DDPOptions.hookWarmupSteps); hookFor does not read it. */
+  warmupSteps?: number;
 }
 
 /**
