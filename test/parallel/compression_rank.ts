@@ -88,7 +88,12 @@ export function rankBatch(rng: Rng, group: ProcessGroup): { x: Tensor; y: Tensor
 function replica(group: ProcessGroup, spec: CompressionSpec): { model: Module; ddp: DistributedDataParallel; optimizer: AdamW } {
   manualSeed(3);
   const model = mlp({ inputs: FEATURES, hidden: [48, 32], classes: CLASSES });
-  const ddp = new DistributedDataParallel(model, group, { bucketCapMB: 0.004, firstBucketCapMB: 0.001, hook: hookFor(spec), hookWarmupSteps: spec.warmupSteps });
+  const ddp = new DistributedDataParallel(model, group, {
+    bucketCapMB: 0.004,
+    firstBucketCapMB: 0.001,
+    hook: hookFor(spec),
+    hookWarmupSteps: spec.warmupSteps,
+  });
   return { model, ddp, optimizer: new AdamW(model.parameters(), { lr: 1e-2 }) };
 }
 
