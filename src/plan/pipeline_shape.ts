@@ -1,6 +1,6 @@
 import { balancedCut } from "../parallel/pipeline/partition.js";
 import { planSchedule } from "../parallel/pipeline/schedule.js";
-import { peakInFlight, simulate } from "../parallel/pipeline/timeline.js";
+import { peakAfterBackward, peakInFlight, simulate } from "../parallel/pipeline/timeline.js";
 import type { Layout } from "./layouts.js";
 import type { LayerDescription, ModelDescription } from "./model_description.js";
 
@@ -14,6 +14,8 @@ export interface PlacedLayer {
 export interface StageShape {
   layers: PlacedLayer[];
   inFlight: number;
+  /** Whether its parameters' gradients already exist when it holds that many (1F1B's steady state). */
+  gradientsAtPeak: boolean;
 }
 
 /** How a layout's pipeline lays the model out: the ranks' stages and the step's stretch from its bubble. */
@@ -30,9 +32,9 @@ export interface PipelineShape {
 const cost = (l: LayerDescription): number => l.matmulFlops + l.attentionFlops + l.elementwise + l.normalized;
 
 /** The simulated timeline's stretch and in-flight peaks of a layout's schedule. */
-function scheduleFigures(layout: Layout): { stretch: number; inFlight: number[] } {
+function scheduleFigures(layout: Layout): { stretch: number; inFlight: number[]; gradientsAtPeak: boolean[] } {
   const plan = planSchedule(layout.schedule, layout.pipeline, layout.microBatches, layout.virtualStages);
-  return { stretch: simulate(plan).ticks / plan.actions[0]!.length, inFlight: peakInFlight(plan) };
+  return { stretch: simulate(plan).ticks / plan.actions[0]!.length, inFlight: peakInFlight(plan), gradientsAtPeak: peakAfterBackward(plan) };
 }
 
 /** Many layouts share a pipeline: the cut and the simulated schedule are made once per model and shape. */
@@ -58,14 +60,18 @@ export function pipelineShape(model: ModelDescription, layout: Layout): Pipeline
 
 function cutPipeline(model: ModelDescription, layout: Layout): PipelineShape {
   const placed = model.layers.map((layer, i) => ({ layer, input: i === 0 ? model.inputElements : model.layers[i - 1]!.output }));
-  if (layout.pipeline === 1) return { stages: [{ layers: placed, inFlight: 1 }], stretch: 1 };
+  if (layout.pipeline === 1) return { stages: [{ layers: placed, inFlight: 1, gradientsAtPeak: false }], stretch: 1 };
   const parts = layout.pipeline * layout.virtualStages;
   const sizes = balancedCut(
     model.layers.map((l) => cost(l)),
     parts,
   );
-  const { stretch, inFlight } = scheduleFigures(layout);
-  const stages: StageShape[] = Array.from({ length: layout.pipeline }, (_, s) => ({ layers: [], inFlight: inFlight[s]! }));
+  const { stretch, inFlight, gradientsAtPeak } = scheduleFigures(layout);
+  const stages: StageShape[] = Array.from({ length: layout.pipeline }, (_, s) => ({
+    layers: [],
+    inFlight: inFlight[s]!,
+    gradientsAtPeak: gradientsAtPeak[s]!,
+  }));
   let at = 0;
   for (const [part, size] of sizes.entries()) {
     stages[part % layout.pipeline]!.layers.push(...placed.slice(at, at + size));

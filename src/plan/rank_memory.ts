@@ -90,11 +90,12 @@ function activationBytes(stage: StageShape, model: ModelDescription, layout: Lay
  * The model states a rank holds when backward starts, where activations peak: what persists
  * from step to step. Not yet the gradients (one process frees them at zeroGrad; DDP keeps its
  * buckets, 4Ψ; stage 1 its flat buffers, 4Ψ, and gradient chunks, 4S; stages 2 and 3 their
- * chunks), nor stages 1 and 2's all-gather buffers of the step (4Ψ).
+ * chunks), unless an earlier backward of the step made them (`gradientsLive`: a pipeline stage
+ * in 1F1B's steady state), nor stages 1 and 2's all-gather buffers of the step (4Ψ).
  */
-function heldAtBackwardStart(states: ModelStateBytes, parameters: number, layout: Layout): number {
+function heldAtBackwardStart(states: ModelStateBytes, parameters: number, layout: Layout, gradientsLive: boolean): number {
   const shard = 4 * Math.ceil(parameters / layout.data);
-  const gradients = [layout.data > 1 ? 4 * parameters : 0, 4 * parameters + shard, shard, shard][layout.zero]!;
+  const gradients = [layout.data > 1 || gradientsLive ? 4 * parameters : 0, 4 * parameters + shard, shard, shard][layout.zero]!;
   const gatherBuffers = layout.zero === 1 || layout.zero === 2 ? 4 * parameters : 0;
   return states.parameters - gatherBuffers + gradients + states.optimizer;
 }
@@ -129,7 +130,7 @@ export function rankMemory(config: Config, model: ModelDescription, layout: Layo
     });
     const activations = activationBytes(stage, model, layout, config.train.precision);
     const zeroPaper = zeroPaperBytes(parameters, layout.data, layout.zero);
-    const atBackward = heldAtBackwardStart(modelStates, parameters, layout) + activations;
+    const atBackward = heldAtBackwardStart(modelStates, parameters, layout, stage.gradientsAtPeak) + activations;
     const memory = { modelStates, activations, total: Math.max(atBackward, modelStates.resident), zeroPaper };
     if (!worst || memory.total > worst.total) worst = memory;
   }

@@ -131,3 +131,23 @@ export function peakInFlight(plan: PipelinePlan): number[] {
     return peak;
   });
 }
+
+/**
+ * Per stage, whether a backward runs while the stage holds its peak of micro-batches after an
+ * earlier backward has run (1F1B's steady state): the parameters' gradients that the earlier
+ * one made then stand beside the peak's activations. GPipe reaches its peak before any backward.
+ * @example peakAfterBackward(planSchedule("1f1b", 2, 4))   // [true, true]; gpipe: [false, false]
+ */
+export function peakAfterBackward(plan: PipelinePlan): boolean[] {
+  const peaks = peakInFlight(plan);
+  return plan.actions.map((list, s) => {
+    let live = 0,
+      backwards = 0;
+    for (const a of list) {
+      if (a.kind === "backward" && live === peaks[s] && backwards > 0) return true;
+      if (a.kind === "backward") backwards++;
+      live += a.kind === "forward" ? 1 : -1;
+    }
+    return false;
+  });
+}

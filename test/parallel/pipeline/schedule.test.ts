@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 
 import { planSchedule, SCHEDULES } from "../../../src/parallel/pipeline/schedule.js";
-import { idleShares, peakInFlight, simulate } from "../../../src/parallel/pipeline/timeline.js";
+import { idleShares, peakAfterBackward, peakInFlight, simulate } from "../../../src/parallel/pipeline/timeline.js";
 
 const close = (a: number, b: number, what: string): void => assert.ok(Math.abs(a - b) < 1e-12, `${what}: ${a} ≠ ${b}`);
 
@@ -78,6 +78,18 @@ test("1f1b holds at most p − s micro-batches' activations on stage s while gpi
       assert.deepEqual(
         peakInFlight(planSchedule("1f1b", p, m)),
         Array.from({ length: p }, (_, s) => Math.min(p - s, m)),
+      );
+    }
+});
+
+test("1f1b's stage s reaches its peak again after a backward exactly when m > p − s (its gradients then stand beside it); gpipe never does", () => {
+  for (const p of [2, 4, 8])
+    for (const m of [1, 4, 8, 16]) {
+      assert.deepEqual(peakAfterBackward(planSchedule("gpipe", p, m)), Array(p).fill(false));
+      assert.deepEqual(
+        peakAfterBackward(planSchedule("1f1b", p, m)),
+        Array.from({ length: p }, (_, s) => m > p - s),
+        `p ${p}, m ${m}`,
       );
     }
 });
