@@ -5,12 +5,13 @@ import { dirname, join } from "node:path";
 import { kernels } from "../backends/index.js";
 import { cacheDir } from "../data/cache.js";
 import type { Link, Machine, Precision } from "./cluster.js";
-import { measureContention, measureDisk, measureKernels, measureThreadsLink, measureZero3Unit, type KernelRates } from "./measure.js";
+import { measureDisk, measureKernels, measureThreadsLink, measureZero3Unit, type KernelRates } from "./measure.js";
+import { measureStepEfficiency, type StepEfficiency } from "./step_efficiency.js";
 
 /** This machine's measured figures, cached per CPU model (`turbine plan --calibrate`). */
 export interface Calibration {
-  /** 2: with the memory-bound kernels, backward's rates, the per-call costs and ZeRO-3's per unit (a version 1 file is measured again). */
-  version: 2;
+  /** 3: with a real step's efficiency and contention (an older file is measured again). */
+  version: 3;
   cpu: string;
   cores: number;
   /** ISO time of the measurement. */
@@ -19,8 +20,8 @@ export interface Calibration {
   byThreads: Record<string, KernelRates>;
   /** The threads backend's all-reduce between 2 ranks of this machine, as a ring's per-link latency and bandwidth. */
   threadsLink: Link;
-  /** How much 2 ranks of 1 thread slow each other on this machine: compute-bound and memory-bound kernels' seconds together over alone. */
-  contention: { compute: number; memory: number };
+  /** A reference training step against the kernel rates (1 thread), and 2 of them side by side against one alone. */
+  step: StepEfficiency;
   /** Seconds per ZeRO-3 unit and accumulation step beyond its bytes (its gathers' and reduce-scatter's framework cost), 2 ranks. */
   zero3Unit: number;
   /** Bytes per second written and read back through a file (disk offload). */
@@ -38,7 +39,7 @@ export function calibrationPath(cpu: string = CPU()): string {
 export function loadCalibration(path: string = calibrationPath()): Calibration | null {
   try {
     const c = JSON.parse(readFileSync(path, "utf8")) as Calibration;
-    return c.version === 2 && c.cpu === CPU() && typeof c.byThreads === "object" ? c : null;
+    return c.version === 3 && c.cpu === CPU() && typeof c.byThreads === "object" ? c : null;
   } catch {
     return null;
   }
@@ -66,21 +67,21 @@ export async function calibrate(log: (line: string) => void = () => {}, path: st
   }
   log("calibrating the threads backend's all-reduce (2 ranks)");
   const threadsLink = await measureThreadsLink();
-  log("calibrating how ranks slow each other (2 ranks)");
-  const contention = await measureContention();
+  log("calibrating a reference training step, alone and beside another (1 thread each)");
+  const step = await measureStepEfficiency(kernelMachine(byThreads["1"]!));
   log("calibrating ZeRO-3's cost per unit (2 ranks)");
   const zero3Unit = await measureZero3Unit();
   log("calibrating file bandwidth (disk offload)");
   const dir = dirname(path);
   mkdirSync(dir, { recursive: true });
   const calibration: Calibration = {
-    version: 2,
+    version: 3,
     cpu: CPU(),
     cores,
     measured: new Date().toISOString(),
     byThreads,
     threadsLink,
-    contention,
+    step,
     zero3Unit,
     diskBandwidth: measureDisk(dir),
   };
@@ -100,12 +101,44 @@ function interpolate(points: readonly { size: number; flops: number }[], size: n
   return sorted[sorted.length - 1]!.flops;
 }
 
+/** What a machine is besides its kernel rates. */
+type MachineRest = Pick<Machine, "source" | "devicesPerNode" | "zero3Unit" | "diskBandwidth" | "intraNode" | "interNode">;
+
+/** A machine of one rank's kernel rates, each times `speed` and each call's cost over it. */
+function machineOf(rates: KernelRates, speed: number, rest: MachineRest): Machine {
+  const matmul = (p: Precision): { size: number; flops: number }[] => (p === "float32" ? rates.matmul.float32 : rates.matmul.bfloat16);
+  return {
+    ...rest,
+    nodes: 1,
+    memoryPerDevice: null,
+    matmulFlops: (p, size) => speed * interpolate(matmul(p), size),
+    matmulBackward: rates.matmulBackward,
+    attentionFlops: (p, context) => speed * interpolate(p === "float32" ? rates.attention.float32 : rates.attention.bfloat16, context),
+    attentionBackward: rates.attentionBackward,
+    elementwise: { forward: speed * rates.elementwise.forward, training: speed * rates.elementwise.training },
+    normalization: { forward: speed * rates.normalization.forward, training: speed * rates.normalization.training },
+    optimizerRate: speed * rates.optimizer,
+    optimizerCall: rates.optimizerCall / speed,
+    clipRate: speed * rates.clip,
+    clipCall: rates.clipCall / speed,
+    kernelCall: rates.kernelCall / speed,
+    autogradCall: rates.autogradCall / speed,
+  };
+}
+
+/** One rank of one thread at the kernels' isolated rates: what the reference step is predicted on. */
+function kernelMachine(rates: KernelRates): Machine {
+  const link = { latency: 0, bandwidth: Infinity };
+  return machineOf(rates, 1, { source: "kernel rates", devicesPerNode: 1, zero3Unit: 0, diskBandwidth: Infinity, intraNode: link, interNode: link });
+}
+
 /**
  * This machine as `ranks` ranks of the threads backend: each rank gets cores / ranks OpenMP
  * threads (at least 1; with more ranks than cores they share the cores, so each gets that share
- * of one thread's rate), its kernels at the calibrated rates for that thread count, slowed by
- * the measured contention of ranks beside each other (compute-bound and memory-bound kernels
- * apart), and the calibrated all-reduce link between ranks.
+ * of one thread's rate), its kernels at the calibrated rates for that thread count times the
+ * reference step's efficiency (a real step's kernels run below their isolated rates), slowed by
+ * the reference step's contention where ranks run beside each other, and the calibrated
+ * all-reduce link between ranks.
  *
  * @example const machine = calibratedMachine(loadCalibration()!, 2);
  */
@@ -118,29 +151,13 @@ export function calibratedMachine(c: Calibration, ranks: number): Machine {
   // Oversubscribed: ranks × 1 thread on fewer cores.
   const share = Math.min(1, c.cores / (ranks * threads));
   // Ranks beside each other share caches, memory bandwidth and the clock.
-  const compute = ranks > 1 ? share / c.contention.compute : share;
-  const memory = ranks > 1 ? share / c.contention.memory : share;
-  const matmul = (p: Precision): { size: number; flops: number }[] => (p === "float32" ? rates.matmul.float32 : rates.matmul.bfloat16);
-  return {
+  const speed = (share * c.step.efficiency) / (ranks > 1 ? c.step.contention : 1);
+  return machineOf(rates, speed, {
     source: `calibrated on ${c.cpu} (${c.cores} cores, ${c.measured.slice(0, 10)}), ${threads} thread${threads > 1 ? "s" : ""} per rank`,
-    nodes: 1,
     devicesPerNode: ranks,
-    memoryPerDevice: null,
-    matmulFlops: (p, size) => compute * interpolate(matmul(p), size),
-    matmulBackward: rates.matmulBackward,
-    attentionFlops: (p, context) => compute * interpolate(p === "float32" ? rates.attention.float32 : rates.attention.bfloat16, context),
-    attentionBackward: rates.attentionBackward,
-    elementwise: { forward: memory * rates.elementwise.forward, training: memory * rates.elementwise.training },
-    normalization: { forward: memory * rates.normalization.forward, training: memory * rates.normalization.training },
-    optimizerRate: memory * rates.optimizer,
-    optimizerCall: rates.optimizerCall / share,
-    clipRate: memory * rates.clip,
-    clipCall: rates.clipCall / share,
-    kernelCall: rates.kernelCall / share,
-    autogradCall: rates.autogradCall / share,
     zero3Unit: c.zero3Unit / share,
     diskBandwidth: c.diskBandwidth,
     intraNode: c.threadsLink,
     interNode: c.threadsLink,
-  };
+  });
 }

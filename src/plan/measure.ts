@@ -11,7 +11,6 @@ import { linear, matmul } from "../ops/matmul.js";
 import { layerNorm } from "../ops/norm.js";
 import { AdamW } from "../optim/adamw.js";
 import { clipGradNorm } from "../optim/clip.js";
-import { kernels } from "../backends/index.js";
 import { startThreads } from "../parallel/threads/spawn.js";
 import { ones } from "../tensor/create.js";
 import { randn } from "../tensor/random.js";
@@ -246,48 +245,6 @@ export async function measureThreadsLink(): Promise<Link> {
   const latency = small / 2;
   const bandwidth = (16 << 20) / Math.max(large - 2 * latency, 1e-9);
   return { latency, bandwidth };
-}
-
-/** Seconds per call of a matrix product (2048 × 256 · 256 × 256) and of an add of 1M elements; `between` runs before each (a barrier when ranks probe together). */
-export function contentionProbe(between: () => void = () => {}): { compute: number; memory: number } {
-  const [a, b, x, y] = [randn([2048, 256]), randn([256, 256]), randn([1 << 20]), randn([1 << 20])];
-  between();
-  const compute = fastSeconds(
-    disposing(() => matmul(a, b)),
-    0.2,
-  );
-  between();
-  const memory = fastSeconds(
-    disposing(() => add(x, y)),
-    0.2,
-  );
-  for (const t of [a, b, x, y]) t.dispose();
-  return { compute, memory };
-}
-
-/**
- * How much ranks sharing this machine slow each other (shared caches, memory bandwidth, clock):
- * a matrix product's and an add's seconds on one thread while another rank runs the same, over
- * their seconds alone, at least 1.
- *
- * @example const { compute, memory } = await measureContention();   // { compute: 1.1, memory: 1.4 }
- */
-export async function measureContention(): Promise<{ compute: number; memory: number }> {
-  const before = kernels.getNumThreads();
-  kernels.setNumThreads(1);
-  let alone: { compute: number; memory: number };
-  try {
-    alone = contentionProbe();
-  } finally {
-    kernels.setNumThreads(before);
-  }
-  const job = startThreads({ size: 2, module: new URL("./contention_rank.js", import.meta.url), threadsPerWorker: 1 });
-  const together = (await job.done).map((outcome) => {
-    if (!outcome.ok) throw outcome.error;
-    return outcome.result as { compute: number; memory: number };
-  });
-  const slowest = (key: "compute" | "memory"): number => Math.max(...together.map((t) => t[key]));
-  return { compute: Math.max(1, slowest("compute") / alone.compute), memory: Math.max(1, slowest("memory") / alone.memory) };
 }
 
 /**

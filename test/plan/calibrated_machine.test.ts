@@ -25,33 +25,36 @@ const rates: KernelRates = {
   autogradCall: 8e-6,
 };
 const calibration: Calibration = {
-  version: 2,
+  version: 3,
   cpu: "test",
   cores: 2,
   measured: "2026-12-03T00:00:00Z",
   // The same rates at 1 and 2 threads, so only the ranks' contention differs between 1 and 2 ranks.
   byThreads: { "1": rates, "2": rates },
   threadsLink: { latency: 1e-6, bandwidth: 1e10 },
-  contention: { compute: 1.25, memory: 2 },
+  step: { efficiency: 0.8, contention: 1.25 },
   zero3Unit: 1e-4,
   diskBandwidth: 1e9,
 };
 
-test("ranks beside each other run compute-bound kernels slower by the measured contention, memory-bound ones by theirs; attention at its context's rate", () => {
-  // Catches the contention left out, or one factor applied to both kinds of kernel, or attention's rate not interpolated by context.
+test("a rank's kernels run at their calibrated rates times the reference step's efficiency, slowed by its contention beside other ranks; attention at its context's rate", () => {
+  // Catches the efficiency or the contention left out, the contention applied to one rank, a
+  // call's cost not scaled like the rates, or attention's rate not interpolated by context.
   const [one, two] = [calibratedMachine(calibration, 1), calibratedMachine(calibration, 2)];
-  assert.equal(one.matmulFlops("float32", 256), 1e11);
-  assert.equal(two.matmulFlops("float32", 256), 1e11 / 1.25);
-  assert.equal(two.attentionFlops("bfloat16", 256), 5e10 / 1.25);
+  const near = (actual: number, expected: number, what: string): void => assert.ok(Math.abs(actual - expected) <= 1e-12 * Math.abs(expected), `${what}: ${actual} vs ${expected}`);
+  near(one.matmulFlops("float32", 256), 1e11 * 0.8, "one rank's matmul");
+  near(two.matmulFlops("float32", 256), (1e11 * 0.8) / 1.25, "two ranks' matmul");
+  near(two.attentionFlops("bfloat16", 256), (5e10 * 0.8) / 1.25, "two ranks' attention");
   // The rate for the context, between measured ones on a log scale.
-  assert.equal(one.attentionFlops("float32", 64), 2e10);
-  assert.ok(Math.abs(one.attentionFlops("float32", 128) - 3.5e10) < 1, "halfway between 64 and 256");
+  near(one.attentionFlops("float32", 64), 2e10 * 0.8, "attention at 64");
+  near(one.attentionFlops("float32", 128), 3.5e10 * 0.8, "attention halfway between 64 and 256");
   assert.equal(one.attentionBackward, 2.25);
-  assert.equal(two.elementwise.training, 1e9 / 2);
-  assert.equal(two.normalization.forward, 2e9 / 2);
-  assert.equal(two.optimizerRate, 3e9 / 2);
+  near(two.elementwise.training, (1e9 * 0.8) / 1.25, "element-wise");
+  near(two.normalization.forward, (2e9 * 0.8) / 1.25, "normalization");
+  near(two.optimizerRate, (3e9 * 0.8) / 1.25, "optimizer");
+  near(one.autogradCall, 8e-6 / 0.8, "a call's cost");
   assert.equal(two.matmulBackward, 2.5);
-  // 4 ranks on 2 cores: each gets half a core besides the contention.
-  assert.equal(calibratedMachine(calibration, 4).matmulFlops("float32", 256), 1e11 / 2 / 1.25);
-  assert.equal(calibratedMachine(calibration, 4).autogradCall, 8e-6 * 2);
+  // 4 ranks on 2 cores: each gets half a core besides the efficiency and the contention.
+  near(calibratedMachine(calibration, 4).matmulFlops("float32", 256), (1e11 * 0.5 * 0.8) / 1.25, "4 ranks' matmul");
+  near(calibratedMachine(calibration, 4).autogradCall, 8e-6 / ((0.5 * 0.8) / 1.25), "4 ranks' call");
 });
