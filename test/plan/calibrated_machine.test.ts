@@ -41,7 +41,8 @@ test("a rank's kernels run at their calibrated rates times the reference step's 
   // Catches the efficiency or the contention left out, the contention applied to one rank, a
   // call's cost not scaled like the rates, or attention's rate not interpolated by context.
   const [one, two] = [calibratedMachine(calibration, 1), calibratedMachine(calibration, 2)];
-  const near = (actual: number, expected: number, what: string): void => assert.ok(Math.abs(actual - expected) <= 1e-12 * Math.abs(expected), `${what}: ${actual} vs ${expected}`);
+  const near = (actual: number, expected: number, what: string): void =>
+    assert.ok(Math.abs(actual - expected) <= 1e-12 * Math.abs(expected), `${what}: ${actual} vs ${expected}`);
   near(one.matmulFlops("float32", 256), 1e11 * 0.8, "one rank's matmul");
   near(two.matmulFlops("float32", 256), (1e11 * 0.8) / 1.25, "two ranks' matmul");
   near(two.attentionFlops("bfloat16", 256), (5e10 * 0.8) / 1.25, "two ranks' attention");

@@ -1,10 +1,7 @@
-import { performance } from "node:perf_hooks";
-
 import { materialize } from "../../nn/deferred.js";
 import { materializeInPlace } from "../../tensor/materialize.js";
 import type { Sequential } from "../../nn/containers.js";
 import type { Module } from "../../nn/module.js";
-import { mul } from "../../ops/binary.js";
 import { clipGradNorm, gradNorm, type NormCombine } from "../../optim/clip.js";
 import type { GradScaler } from "../../optim/grad_scaler.js";
 import type { Optimizer } from "../../optim/optimizer.js";
@@ -19,26 +16,18 @@ import { splitsOf } from "../tensor/parallel_module.js";
 import { fullShapes, gatheredState, loadPartState } from "../tensor/split_state.js";
 import type { StateReader, StrategyState } from "../state.js";
 import { type BatchCounts, type MicroBatchRun, optimizerStep, type Strategy } from "../strategy.js";
-import { recvTensor, sendTensor, StepLinks } from "./p2p.js";
+import { recvTensor, sendTensor } from "./p2p.js";
+import { runStageTicks } from "./stage_ticks.js";
 import { balancedCut, checkCut, layersOf, measureLayerCosts, stageOf } from "./partition.js";
 import { type Action, planSchedule } from "./schedule.js";
 import { MicroBatches } from "./micro_batches.js";
 import { StageZero } from "./stage_zero.js";
 import type { PipelineOptions, TracedAction, TracedExchange } from "./pipeline_options.js";
-import { type Message, simulate, type Timeline } from "./timeline.js";
+import { simulate, type Timeline } from "./timeline.js";
 
 interface Tie {
   params: Tensor[];
   group: ProcessGroup;
-}
-
-const key = (virtualStage: number, micro: number): string => `${virtualStage}:${micro}`;
-
-function take(map: Map<string, Tensor>, k: string, what: string): Tensor {
-  const t = map.get(k);
-  if (!t) throw new Error(`pipeline: no ${what} for virtual stage:micro-batch ${k} (the plan and the run disagree)`);
-  map.delete(k);
-  return t;
 }
 
 /**
@@ -185,81 +174,23 @@ export class PipelineParallel implements Strategy {
   runMicroBatch(run: MicroBatchRun): number {
     const batchX = new MicroBatches(run.x, this.microBatches),
       batchY = new MicroBatches(run.y, this.microBatches);
-    const xs = batchX.parts,
-      ys = batchY.parts;
-    const chunks = this.setup(xs[0]!);
-    const inputs = new Map<string, Tensor>(),
-      outputs = new Map<string, Tensor>(),
-      grads = new Map<string, Tensor>();
-    let lossSum = 0;
-    const last = this.virtualStages - 1;
-    const links = new StepLinks(this.group);
-    const act = (a: Action): void => {
-      const vs = a.chunk * this.stages + this.stage,
-        k = key(vs, a.micro);
-      if (a.kind === "forward") {
-        const input = vs === 0 ? xs[a.micro]! : inputs.get(k)!;
-        if (vs !== last) {
-          outputs.set(
-            k,
-            run.autocast(() => chunks[a.chunk]!.forward(input)),
-          );
-          return;
-        }
-        const loss = run.autocast(() => run.loss(chunks[a.chunk]!, input, ys[a.micro]!));
-        lossSum += loss.item();
-        outputs.set(k, run.scaleLoss(this.microBatches > 1 ? mul(loss, 1 / this.microBatches) : loss));
-        return;
-      }
-      const out = take(outputs, k, "output");
-      if (vs === last) out.backward();
-      else {
-        const g = take(grads, k, "output gradient");
-        out.backward(g);
-        g.dispose();
-      }
-      out.dispose();
-    };
-    const exchange = (msg: Message): void => {
-      const tag = (msg.from * 2 + (msg.kind === "backward" ? 1 : 0)) % 32768;
-      if (msg.sender === this.stage) {
-        if (msg.kind === "forward") links.send(outputs.get(key(msg.from, msg.micro))!, msg.receiver, tag);
-        else {
-          const input = take(inputs, key(msg.from, msg.micro), "input");
-          if (!input.grad) throw new Error(`pipeline: the input of virtual stage ${msg.from} got no gradient (its output does not depend on it)`);
-          links.send(input.grad, msg.receiver, tag);
-          input.grad.dispose();
-          input.dispose();
-        }
-      } else {
-        const received = links.recv(msg.sender, tag);
-        if (msg.kind === "forward") {
-          received.requiresGrad = true;
-          inputs.set(key(msg.from + 1, msg.micro), received);
-        } else grads.set(key(msg.from - 1, msg.micro), received);
-      }
-    };
+    const chunks = this.setup(batchX.parts[0]!);
     this.trace.length = 0;
     this.exchangeTrace.length = 0;
-    const now = (): number => performance.timeOrigin + performance.now();
-    for (let t = 0; t < this.timeline.ticks; t++) {
-      const action = this.actionAt[t];
-      if (action && this.options.trace) {
-        const start = now();
-        act(action);
-        this.trace.push({ ...action, start, end: now() });
-      } else if (action) act(action);
-      for (const msg of this.timeline.messages[t]!) {
-        if (msg.sender !== this.stage && msg.receiver !== this.stage) continue;
-        if (!this.options.trace) {
-          exchange(msg);
-          continue;
-        }
-        const start = now();
-        exchange(msg);
-        this.exchangeTrace.push({ kind: msg.kind, micro: msg.micro, sent: msg.sender === this.stage, start, end: now() });
-      }
-    }
+    const lossSum = runStageTicks({
+      stage: this.stage,
+      stages: this.stages,
+      virtualStages: this.virtualStages,
+      microBatches: this.microBatches,
+      group: this.group,
+      timeline: this.timeline,
+      actionAt: this.actionAt,
+      chunks,
+      xs: batchX.parts,
+      ys: batchY.parts,
+      run,
+      trace: this.options.trace ? { actions: this.trace, exchanges: this.exchangeTrace } : null,
+    });
     batchX.finish();
     batchY.finish();
     if (run.sync) this.finishGradients();
