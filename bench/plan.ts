@@ -1,14 +1,16 @@
 /**
  * The planner against real runs: a small gpt on 2 ranks of the threads backend (1 thread each)
  * in 11 layouts spanning DDP, ZeRO 1–3, tensor and pipeline parallelism (gpipe, 1f1b),
- * activation checkpointing, accumulation and bf16. Each runs `--warmup` untimed and `--steps`
- * timed steps; the table puts `turbine plan`'s predicted per-rank peak memory and step time
- * (rankMemory, stepTime on this machine's calibration, measured afresh first) beside
- * the measured ones (the memory tracker's peak on the busiest rank; the slowest rank's seconds
- * per step), and ends with the Spearman rank correlation of the step times.
+ * activation checkpointing, accumulation and bf16, in `--rounds` rounds (every other one in
+ * reverse order), each after calibrating this machine afresh. Each layout runs `--warmup`
+ * untimed and `--steps` timed steps; the table puts `turbine plan`'s predicted per-rank peak
+ * memory and step time (rankMemory, stepTime on that round's calibration) beside the measured
+ * ones (the memory tracker's peak on the busiest rank; the slowest rank's seconds per step),
+ * medians over the rounds, with the median and range of the rounds' step-time errors, and ends
+ * with the Spearman rank correlation of the median step times.
  * Targets (issue 20): memory within 10%, step time within 25%, Spearman ≥ 0.8.
  *
- *   npx tsc -p . && node dist/bench/plan.js [--steps 6] [--warmup 2] [--json]
+ *   npx tsc -p . && node dist/bench/plan.js [--steps 6] [--warmup 2] [--rounds 3] [--json]
  */
 import { loadKjv } from "../src/data/kjv.js";
 import { CharTokenizer } from "../src/data/tokenizer.js";
@@ -21,9 +23,9 @@ import { rankMemory } from "../src/plan/rank_memory.js";
 import { stepTime } from "../src/plan/step_time.js";
 import { parseConfig } from "../src/train/config_file.js";
 import type { ConfigInput } from "../src/train/config.js";
-import { benchOptions, report } from "./harness.js";
+import { benchOptions, median, report } from "./harness.js";
 
-const { ints, json } = benchOptions("plan", { steps: 6, warmup: 2 });
+const { ints, json } = benchOptions("plan", { steps: 6, warmup: 2, rounds: 3 });
 const RANKS = 2;
 
 /** The layouts measured: name and what they change in the base config. */
@@ -82,55 +84,71 @@ function spearman(a: readonly number[], b: readonly number[]): number {
   return num / Math.sqrt(da * db);
 }
 
-// Calibrated afresh: the predictions are only as good as this machine's figures now.
-const calibration = await calibrate((line) => process.stderr.write(`plan bench: ${line}\n`));
-const machine = calibratedMachine(calibration, RANKS);
 const vocab = CharTokenizer.fromText(loadKjv()).vocabSize;
-const rows: Record<string, unknown>[] = [];
-const predictedTimes: number[] = [],
-  measuredTimes: number[] = [];
-for (const [name, change] of LAYOUTS) {
-  const config = parseConfig(configOf(change), name);
-  const model = describeModel(config.model, vocab);
-  const layout = layoutOf(config, RANKS);
-  const memory = rankMemory(config, model, layout);
-  const time = stepTime(config, model, layout, machine);
-  const job = startThreads({
-    size: RANKS,
-    module: new URL("../src/plan/measured_run_rank.js", import.meta.url),
-    args: { config, warmup: ints.warmup, steps: ints.steps },
-    threadsPerWorker: 1,
-  });
-  const measured = (await job.done).map((o) => {
-    if (!o.ok) throw o.error;
-    return o.result as MeasuredRun;
-  });
-  const peak = Math.max(...measured.map((m) => m.peakBytes));
-  const seconds = Math.max(...measured.map((m) => m.secondsPerStep));
-  predictedTimes.push(time.total);
-  measuredTimes.push(seconds);
-  const pct = (predicted: number, real: number): string => `${predicted >= real ? "+" : ""}${((100 * (predicted - real)) / real).toFixed(1)}%`;
-  rows.push({
-    layout: name,
-    memPredicted: (memory.total / 2 ** 20).toFixed(1),
-    memMeasured: (peak / 2 ** 20).toFixed(1),
-    memError: pct(memory.total, peak),
-    timePredicted: (time.total * 1000).toFixed(1),
-    timeMeasured: (seconds * 1000).toFixed(1),
-    timeError: pct(time.total, seconds),
-  });
-  process.stderr.write(`plan bench: ${name} done\n`);
+/** Per layout, each round's predicted and measured figures. */
+const rounds = LAYOUTS.map(() => ({ memPredicted: 0, memMeasured: [] as number[], timePredicted: [] as number[], timeMeasured: [] as number[] }));
+let cpu = "";
+for (let round = 0; round < ints.rounds; round++) {
+  // Calibrated afresh each round, just before its runs: this host's speed drifts by a quarter
+  // over minutes, and a prediction is only as good as the machine's figures at the time.
+  const calibration = await calibrate((line) => process.stderr.write(`plan bench: round ${round + 1}: ${line}\n`));
+  cpu = calibration.cpu;
+  const machine = calibratedMachine(calibration, RANKS);
+  // Every other round runs the layouts in reverse, so no layout always runs first or last.
+  const order = LAYOUTS.map((_, i) => i);
+  if (round % 2 === 1) order.reverse();
+  for (const i of order) {
+    const [name, change] = LAYOUTS[i]!;
+    const config = parseConfig(configOf(change), name);
+    const model = describeModel(config.model, vocab);
+    const layout = layoutOf(config, RANKS);
+    const job = startThreads({
+      size: RANKS,
+      module: new URL("../src/plan/measured_run_rank.js", import.meta.url),
+      args: { config, warmup: ints.warmup, steps: ints.steps },
+      threadsPerWorker: 1,
+    });
+    const measured = (await job.done).map((o) => {
+      if (!o.ok) throw o.error;
+      return o.result as MeasuredRun;
+    });
+    const r = rounds[i]!;
+    r.memPredicted = rankMemory(config, model, layout).total;
+    r.memMeasured.push(Math.max(...measured.map((m) => m.peakBytes)));
+    r.timePredicted.push(stepTime(config, model, layout, machine).total);
+    r.timeMeasured.push(Math.max(...measured.map((m) => m.secondsPerStep)));
+    process.stderr.write(`plan bench: round ${round + 1}: ${name} done\n`);
+  }
 }
+const pct = (predicted: number, real: number): string => `${predicted >= real ? "+" : ""}${((100 * (predicted - real)) / real).toFixed(1)}%`;
+const rows = LAYOUTS.map(([name], i) => {
+  const r = rounds[i]!;
+  const errors = r.timePredicted.map((p, k) => (100 * (p - r.timeMeasured[k]!)) / r.timeMeasured[k]!);
+  const memMeasured = median(r.memMeasured);
+  return {
+    layout: name,
+    memPredicted: (r.memPredicted / 2 ** 20).toFixed(1),
+    memMeasured: (memMeasured / 2 ** 20).toFixed(1),
+    memError: pct(r.memPredicted, memMeasured),
+    timePredicted: (median(r.timePredicted) * 1000).toFixed(1),
+    timeMeasured: (median(r.timeMeasured) * 1000).toFixed(1),
+    timeError: `${median(errors) >= 0 ? "+" : ""}${median(errors).toFixed(1)}%`,
+    errorRange: `${Math.min(...errors).toFixed(0)}…${Math.max(...errors).toFixed(0)}%`,
+  };
+});
+const predictedTimes = rounds.map((r) => median(r.timePredicted)),
+  measuredTimes = rounds.map((r) => median(r.timeMeasured));
 report(
   rows,
   [
-    ["layout", `2 ranks × 1 thread, ${calibration.cpu}`],
+    ["layout", `2 ranks × 1 thread, ${cpu}, ${ints.rounds} rounds`],
     ["memPredicted", "peak MiB predicted"],
     ["memMeasured", "measured"],
     ["memError", "error"],
     ["timePredicted", "ms/step predicted"],
     ["timeMeasured", "measured"],
-    ["timeError", "error"],
+    ["timeError", "error (median of rounds)"],
+    ["errorRange", "rounds' errors"],
   ],
   json,
 );

@@ -10,8 +10,8 @@ import { measureStepEfficiency, type StepEfficiency } from "./step_efficiency.js
 
 /** This machine's measured figures, cached per CPU model (`turbine plan --calibrate`). */
 export interface Calibration {
-  /** 3: with a real step's efficiency and contention (an older file is measured again). */
-  version: 3;
+  /** 4: with a real step's efficiency per precision, contention and collective wait (an older file is measured again). */
+  version: 4;
   cpu: string;
   cores: number;
   /** ISO time of the measurement. */
@@ -20,7 +20,7 @@ export interface Calibration {
   byThreads: Record<string, KernelRates>;
   /** The threads backend's all-reduce between 2 ranks of this machine, as a ring's per-link latency and bandwidth. */
   threadsLink: Link;
-  /** A reference training step against the kernel rates (1 thread), and 2 of them side by side against one alone. */
+  /** A reference training step against the kernel rates (1 thread, per precision), 2 of them side by side against one alone, and its collectives' wait under tensor parallelism. */
   step: StepEfficiency;
   /** Seconds per ZeRO-3 unit and accumulation step beyond its bytes (its gathers' and reduce-scatter's framework cost), 2 ranks. */
   zero3Unit: number;
@@ -39,7 +39,7 @@ export function calibrationPath(cpu: string = CPU()): string {
 export function loadCalibration(path: string = calibrationPath()): Calibration | null {
   try {
     const c = JSON.parse(readFileSync(path, "utf8")) as Calibration;
-    return c.version === 3 && c.cpu === CPU() && typeof c.byThreads === "object" ? c : null;
+    return c.version === 4 && c.cpu === CPU() && typeof c.byThreads === "object" ? c : null;
   } catch {
     return null;
   }
@@ -67,15 +67,15 @@ export async function calibrate(log: (line: string) => void = () => {}, path: st
   }
   log("calibrating the threads backend's all-reduce (2 ranks)");
   const threadsLink = await measureThreadsLink();
-  log("calibrating a reference training step, alone and beside another (1 thread each)");
-  const step = await measureStepEfficiency(kernelMachine(byThreads["1"]!));
+  log("calibrating a reference training step: alone in f32 and bf16, beside another, and under tensor parallelism (1 thread each)");
+  const step = await measureStepEfficiency(kernelMachine(byThreads["1"]!), threadsLink);
   log("calibrating ZeRO-3's cost per unit (2 ranks)");
   const zero3Unit = await measureZero3Unit();
   log("calibrating file bandwidth (disk offload)");
   const dir = dirname(path);
   mkdirSync(dir, { recursive: true });
   const calibration: Calibration = {
-    version: 3,
+    version: 4,
     cpu: CPU(),
     cores,
     measured: new Date().toISOString(),
@@ -102,18 +102,23 @@ function interpolate(points: readonly { size: number; flops: number }[], size: n
 }
 
 /** What a machine is besides its kernel rates. */
-type MachineRest = Pick<Machine, "source" | "devicesPerNode" | "zero3Unit" | "diskBandwidth" | "intraNode" | "interNode">;
+type MachineRest = Pick<Machine, "source" | "devicesPerNode" | "zero3Unit" | "diskBandwidth" | "intraNode" | "interNode" | "collectiveWait">;
 
-/** A machine of one rank's kernel rates, each times `speed` and each call's cost over it. */
-function machineOf(rates: KernelRates, speed: number, rest: MachineRest): Machine {
+/**
+ * A machine of one rank's kernel rates, each times `speed` and each call's cost over it; the
+ * products and attention also times `lowPrecision` at a precision below float32 (what a
+ * reduced-precision step keeps of its kernels' rates against a float32 one's).
+ */
+function machineOf(rates: KernelRates, speed: number, lowPrecision: number, rest: MachineRest): Machine {
   const matmul = (p: Precision): { size: number; flops: number }[] => (p === "float32" ? rates.matmul.float32 : rates.matmul.bfloat16);
+  const of = (p: Precision): number => (p === "float32" ? speed : speed * lowPrecision);
   return {
     ...rest,
     nodes: 1,
     memoryPerDevice: null,
-    matmulFlops: (p, size) => speed * interpolate(matmul(p), size),
+    matmulFlops: (p, size) => of(p) * interpolate(matmul(p), size),
     matmulBackward: rates.matmulBackward,
-    attentionFlops: (p, context) => speed * interpolate(p === "float32" ? rates.attention.float32 : rates.attention.bfloat16, context),
+    attentionFlops: (p, context) => of(p) * interpolate(p === "float32" ? rates.attention.float32 : rates.attention.bfloat16, context),
     attentionBackward: rates.attentionBackward,
     elementwise: { forward: speed * rates.elementwise.forward, training: speed * rates.elementwise.training },
     normalization: { forward: speed * rates.normalization.forward, training: speed * rates.normalization.training },
@@ -129,7 +134,15 @@ function machineOf(rates: KernelRates, speed: number, rest: MachineRest): Machin
 /** One rank of one thread at the kernels' isolated rates: what the reference step is predicted on. */
 function kernelMachine(rates: KernelRates): Machine {
   const link = { latency: 0, bandwidth: Infinity };
-  return machineOf(rates, 1, { source: "kernel rates", devicesPerNode: 1, zero3Unit: 0, diskBandwidth: Infinity, intraNode: link, interNode: link });
+  return machineOf(rates, 1, 1, {
+    source: "kernel rates",
+    devicesPerNode: 1,
+    zero3Unit: 0,
+    diskBandwidth: Infinity,
+    intraNode: link,
+    interNode: link,
+    collectiveWait: 0,
+  });
 }
 
 /**
@@ -151,13 +164,15 @@ export function calibratedMachine(c: Calibration, ranks: number): Machine {
   // Oversubscribed: ranks × 1 thread on fewer cores.
   const share = Math.min(1, c.cores / (ranks * threads));
   // Ranks beside each other share caches, memory bandwidth and the clock.
-  const speed = (share * c.step.efficiency) / (ranks > 1 ? c.step.contention : 1);
-  return machineOf(rates, speed, {
+  const { efficiency } = c.step;
+  const speed = (share * efficiency.float32) / (ranks > 1 ? c.step.contention : 1);
+  return machineOf(rates, speed, efficiency.bfloat16 / efficiency.float32, {
     source: `calibrated on ${c.cpu} (${c.cores} cores, ${c.measured.slice(0, 10)}), ${threads} thread${threads > 1 ? "s" : ""} per rank`,
     devicesPerNode: ranks,
     zero3Unit: c.zero3Unit / share,
     diskBandwidth: c.diskBandwidth,
     intraNode: c.threadsLink,
     interNode: c.threadsLink,
+    collectiveWait: c.step.collectiveWait,
   });
 }

@@ -52,6 +52,12 @@ export interface Machine {
   zero3Unit: number;
   /** Bytes per second a rank's offload file reads and writes. */
   diskBandwidth: number;
+  /**
+   * Seconds a rank waits at a collective inside forward or backward (tensor parallelism's
+   * all-reduces, the pipeline's hand-overs) beyond the link's time: its peer arrives later by
+   * its own jitter (a pause for garbage collection, a preemption), and the step waits for both.
+   */
+  collectiveWait: number;
   /** Between ranks of one node, and between nodes. */
   intraNode: Link;
   interNode: Link;
@@ -169,6 +175,8 @@ export function clusterMachine(c: ClusterDescription, source: string): Machine {
     // Two gathers and a reduce-scatter, a call each.
     zero3Unit: 3 * c.kernelCall,
     diskBandwidth: c.diskBandwidth,
+    // A cluster file states no jitter: its links' latency stands for it.
+    collectiveWait: 0,
     intraNode: c.intraNode,
     interNode: c.interNode ?? c.intraNode,
   };

@@ -28,12 +28,17 @@ export interface MeasuredRun {
  * memory tracker's peaks over the timed steps (after warm-up, so the optimizer state exists)
  * and their seconds per step: the measurement the planner's predictions are checked against.
  * Bytes this thread held before the run (an earlier run's) are left out.
- * With `validate`, the config's validation set is evaluated after the timed steps (untimed).
+ * With `validate`, the config's validation set is evaluated after the timed steps (untimed);
+ * `afterWarmup` runs between the warm-up and the timed steps.
  * Without a group, one process.
  *
  * @example const measured = measureRun(config, group, { warmup: 1, steps: 3 });
  */
-export function measureRun(config: Config, group: ProcessGroup | undefined, options: { warmup: number; steps: number; validate?: boolean }): MeasuredRun {
+export function measureRun(
+  config: Config,
+  group: ProcessGroup | undefined,
+  options: { warmup: number; steps: number; validate?: boolean; afterWarmup?: () => void },
+): MeasuredRun {
   // What this thread held before (earlier runs' tensors) is not this run's.
   const before = memory.report().current;
   const mesh = meshFor(config, group);
@@ -53,6 +58,7 @@ export function measureRun(config: Config, group: ProcessGroup | undefined, opti
     });
     trainer.fit({ steps: options.warmup });
     group?.barrier();
+    options.afterWarmup?.();
     memory.resetPeak();
     const started = trainer.trainSeconds;
     trainer.fit({ steps: options.warmup + options.steps });

@@ -91,7 +91,7 @@ function stageTensorComm(stage: StageShape, { samples, microBatches, layout, pre
   let seconds = 0;
   for (const { layer } of stage.layers) {
     const bytes = (samples / microBatches) * layer.tensorExchangeSize * computeBytes(precision);
-    seconds += microBatches * layer.tensorExchanges * allReduceSeconds(layout.tensor, bytes, link);
+    seconds += microBatches * layer.tensorExchanges * (allReduceSeconds(layout.tensor, bytes, link) + machine.collectiveWait);
   }
   return seconds;
 }
@@ -134,7 +134,7 @@ export function stepTime(config: Config, model: ModelDescription, layout: Layout
     const link = linkFor(layout.tensor * layout.data * layout.pipeline, machine);
     const boundary = Math.max(...model.layers.map((l) => l.output));
     const bytes = (layout.batchSize / m) * boundary * 4;
-    pipelineComm = a * 2 * m * layout.virtualStages * (link.latency + bytes / link.bandwidth);
+    pipelineComm = a * 2 * m * layout.virtualStages * (link.latency + bytes / link.bandwidth + machine.collectiveWait);
   }
   const dataLink = linkFor(layout.tensor * layout.data, machine);
   const gradientBytes = 4 * busiest.parameters;

@@ -46,6 +46,7 @@ function machineWith(priced: Partial<Machine>): Machine {
     autogradCall: 0,
     zero3Unit: 0,
     diskBandwidth: Infinity,
+    collectiveWait: 0,
     intraNode: free,
     interNode: free,
     ...priced,
@@ -128,4 +129,15 @@ test("a pipeline hands each micro-batch's activations over and their gradients b
   const machine = machineWith({ intraNode: { latency: 1e-3, bandwidth: Infinity } });
   const piped = stepTime(config, model, { ...base, pipeline: 2, microBatches: 4, schedule: "1f1b", accumulate: 2, batchSize: 4 }, machine);
   near(piped.pipelineComm, 2 * 2 * 4 * 1e-3, "2 accumulation steps × 2 directions × 4 micro-batches");
+});
+
+test("every collective inside forward and backward waits the machine's collective wait: tensor parallelism's all-reduces and the pipeline's hand-overs, not the gradients' buckets", () => {
+  // Catches the wait left out of either, paid once per step instead of per collective and micro-batch, or added to DDP's all-reduce.
+  const machine = machineWith({ collectiveWait: 1e-3 });
+  const tensor = stepTime(config, model, { ...base, tensor: 2, microBatches: 2, batchSize: 4 }, machine);
+  // Megatron's 4 per block, the embedding's and the head's: 4L + 2 per micro-batch.
+  near(tensor.tensorComm, 2 * (4 * L + 2) * 1e-3, "2 micro-batches × (4L + 2) all-reduces");
+  const piped = stepTime(config, model, { ...base, pipeline: 2, microBatches: 4, schedule: "1f1b", batchSize: 4 }, machine);
+  near(piped.pipelineComm, 2 * 4 * 1e-3, "2 directions × 4 micro-batches");
+  near(stepTime(config, model, { ...base, data: 2, batchSize: 4 }, machine).dataComm, 0, "DDP's buckets");
 });
