@@ -10,8 +10,8 @@ import { measureStepEfficiency, type StepEfficiency } from "./step_efficiency.js
 
 /** This machine's measured figures, cached per CPU model (`turbine plan --calibrate`). */
 export interface Calibration {
-  /** 4: with a real step's efficiency per precision, contention and collective wait (an older file is measured again). */
-  version: 4;
+  /** 5: with a real step's efficiency per precision, contention and collectives' waits (an older file is measured again). */
+  version: 5;
   cpu: string;
   cores: number;
   /** ISO time of the measurement. */
@@ -39,7 +39,7 @@ export function calibrationPath(cpu: string = CPU()): string {
 export function loadCalibration(path: string = calibrationPath()): Calibration | null {
   try {
     const c = JSON.parse(readFileSync(path, "utf8")) as Calibration;
-    return c.version === 4 && c.cpu === CPU() && typeof c.byThreads === "object" ? c : null;
+    return c.version === 5 && c.cpu === CPU() && typeof c.byThreads === "object" ? c : null;
   } catch {
     return null;
   }
@@ -67,7 +67,7 @@ export async function calibrate(log: (line: string) => void = () => {}, path: st
   }
   log("calibrating the threads backend's all-reduce (2 ranks)");
   const threadsLink = await measureThreadsLink();
-  log("calibrating a reference training step: alone in f32 and bf16, beside another, and under tensor parallelism (1 thread each)");
+  log("calibrating a reference training step: alone in f32 and bf16, beside another, under tensor parallelism and ZeRO-3 (1 thread each)");
   const step = await measureStepEfficiency(kernelMachine(byThreads["1"]!), threadsLink);
   log("calibrating ZeRO-3's cost per unit (2 ranks)");
   const zero3Unit = await measureZero3Unit();
@@ -75,7 +75,7 @@ export async function calibrate(log: (line: string) => void = () => {}, path: st
   const dir = dirname(path);
   mkdirSync(dir, { recursive: true });
   const calibration: Calibration = {
-    version: 4,
+    version: 5,
     cpu: CPU(),
     cores,
     measured: new Date().toISOString(),
@@ -102,7 +102,7 @@ function interpolate(points: readonly { size: number; flops: number }[], size: n
 }
 
 /** What a machine is besides its kernel rates. */
-type MachineRest = Pick<Machine, "source" | "devicesPerNode" | "zero3Unit" | "diskBandwidth" | "intraNode" | "interNode" | "collectiveWait">;
+type MachineRest = Pick<Machine, "source" | "devicesPerNode" | "zero3Unit" | "diskBandwidth" | "intraNode" | "interNode" | "collectiveWait" | "gatherWait">;
 
 /**
  * A machine of one rank's kernel rates, each times `speed` and each call's cost over it; the
@@ -142,6 +142,7 @@ function kernelMachine(rates: KernelRates): Machine {
     intraNode: link,
     interNode: link,
     collectiveWait: 0,
+    gatherWait: 0,
   });
 }
 
@@ -174,5 +175,6 @@ export function calibratedMachine(c: Calibration, ranks: number): Machine {
     intraNode: c.threadsLink,
     interNode: c.threadsLink,
     collectiveWait: c.step.collectiveWait,
+    gatherWait: c.step.gatherWait,
   });
 }

@@ -58,6 +58,8 @@ export interface Machine {
    * its own jitter (a pause for garbage collection, a preemption), and the step waits for both.
    */
   collectiveWait: number;
+  /** The same for ZeRO-3's all-gathers, whose prefetch (the next unit's gather issued before it is needed) absorbs part of it. */
+  gatherWait: number;
   /** Between ranks of one node, and between nodes. */
   intraNode: Link;
   interNode: Link;
@@ -177,6 +179,7 @@ export function clusterMachine(c: ClusterDescription, source: string): Machine {
     diskBandwidth: c.diskBandwidth,
     // A cluster file states no jitter: its links' latency stands for it.
     collectiveWait: 0,
+    gatherWait: 0,
     intraNode: c.intraNode,
     interNode: c.interNode ?? c.intraNode,
   };

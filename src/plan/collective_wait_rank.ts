@@ -1,7 +1,8 @@
 /**
  * One rank of the planner's collective-wait calibration (step_efficiency.ts): the reference
- * step under tensor parallelism, its all-reduces timed from their call to the end of their
- * wait over the timed steps, while the other rank does the same.
+ * step under a layout (tensor parallelism, ZeRO-3), its collectives of one kind (all-reduces,
+ * all-gathers) timed from their call to the end of their wait over the timed steps, while the
+ * other rank does the same.
  */
 import { performance } from "node:perf_hooks";
 
@@ -11,15 +12,16 @@ import type { Tensor } from "../tensor/tensor.js";
 import type { Config } from "../train/config.js";
 import { measureRun } from "./measured_run.js";
 
-/** Blocked seconds and count of the all-reduces seen while `on`, across a group and its sub-groups. */
+/** Blocked seconds and count of the collectives of `kind` seen while `on`, across a group and its sub-groups. */
 interface Tally {
+  kind: CollectiveKind;
   on: boolean;
   seconds: number;
   calls: number;
 }
 
-/** A group that adds each all-reduce's blocked time (its call and its wait) to a tally. */
-class AllReduceClock extends WrappedGroup {
+/** A group that adds each collective's blocked time (its call and its wait) to a tally. */
+class CollectiveClock extends WrappedGroup {
   constructor(
     inner: ProcessGroup,
     private readonly tally: Tally,
@@ -28,11 +30,11 @@ class AllReduceClock extends WrappedGroup {
   }
 
   protected wrapSub(sub: ProcessGroup): ProcessGroup {
-    return new AllReduceClock(sub, this.tally);
+    return new CollectiveClock(sub, this.tally);
   }
 
   protected around(kind: CollectiveKind, _input: Tensor | null, call: () => Work): Work {
-    if (!this.tally.on || kind !== "allReduce") return call();
+    if (!this.tally.on || kind !== this.tally.kind) return call();
     const tally = this.tally;
     const start = performance.now();
     const work = call();
@@ -52,16 +54,16 @@ class AllReduceClock extends WrappedGroup {
   }
 }
 
-/** This rank's mean blocked seconds per all-reduce over the timed steps of `config` (a tensor-parallel layout). */
-export function run(group: ProcessGroup, args: { config: Config; warmup: number; steps: number }): number {
-  const tally: Tally = { on: false, seconds: 0, calls: 0 };
-  measureRun(args.config, new AllReduceClock(group, tally), {
+/** This rank's mean blocked seconds per collective of `kind` over the timed steps of `config`. */
+export function run(group: ProcessGroup, args: { config: Config; kind: CollectiveKind; warmup: number; steps: number }): number {
+  const tally: Tally = { kind: args.kind, on: false, seconds: 0, calls: 0 };
+  measureRun(args.config, new CollectiveClock(group, tally), {
     warmup: args.warmup,
     steps: args.steps,
     afterWarmup: () => {
       tally.on = true;
     },
   });
-  if (tally.calls === 0) throw new Error("plan calibration: the tensor-parallel reference step ran no all-reduce");
+  if (tally.calls === 0) throw new Error(`plan calibration: the reference step ran no ${args.kind}`);
   return tally.seconds / tally.calls;
 }

@@ -11,7 +11,7 @@ import type { Link, Machine, Precision } from "./cluster.js";
 import { layoutOf } from "./layouts.js";
 import { type MeasuredRun, measureRun } from "./measured_run.js";
 import { describeModel } from "./model_description.js";
-import { allReduceSeconds, stepTime } from "./step_time.js";
+import { allReduceSeconds, gatherSeconds, stepTime } from "./step_time.js";
 
 /** How a real training step on this machine compares with its kernels' isolated rates. */
 export interface StepEfficiency {
@@ -30,6 +30,8 @@ export interface StepEfficiency {
    * forward and backward waits out (Machine.collectiveWait).
    */
   collectiveWait: number;
+  /** Seconds a ZeRO-3 all-gather inside the reference step (2 ranks) blocks beyond the link model's time, its prefetch included (Machine.gatherWait). */
+  gatherWait: number;
 }
 
 /**
@@ -37,14 +39,14 @@ export interface StepEfficiency {
  * 8 samples, AdamW with clipping) on a text of its own, so the figures do not depend on the
  * model being planned.
  */
-function referenceConfig(corpus: string, change: { precision?: Precision; tensor?: number } = {}): Config {
+function referenceConfig(corpus: string, change: { precision?: Precision; tensor?: number; zero?: number } = {}): Config {
   return parseConfig(
     {
       model: { kind: "gpt", layers: 2, heads: 4, width: REFERENCE_WIDTH, context: REFERENCE_CONTEXT },
       data: { kind: "text", path: corpus, batchSize: REFERENCE_BATCH, valBatches: 1 },
       optimizer: { kind: "adamw", lr: 1e-3 },
       train: { steps: 8, clipGradNorm: 1.0, precision: change.precision ?? "float32" },
-      parallel: { tensor: change.tensor ?? 1 },
+      parallel: { tensor: change.tensor ?? 1, zero: change.zero ?? 0 },
     },
     "plan calibration's reference step",
   );
@@ -58,8 +60,8 @@ const TEXT = "In the beginning God created the heaven and the earth. And the ear
  * Measures the reference step: its seconds per step on one OpenMP thread alone, in float32 and
  * in bfloat16, against `oneThread`'s prediction for it (the kernels' isolated rates); the same
  * on two worker threads of one thread each, side by side and independent (no collective
- * between them); and on two ranks under tensor parallelism, how long its all-reduces block
- * beyond `link`'s time for them.
+ * between them); and on two ranks under tensor parallelism and under ZeRO-3, how long its
+ * all-reduces and all-gathers block beyond `link`'s time for them.
  *
  * @example const { efficiency, contention, collectiveWait } = await measureStepEfficiency(oneThreadMachine, threadsLink);
  */
@@ -82,13 +84,19 @@ export async function measureStepEfficiency(oneThread: Machine, link: Link): Pro
     };
     const [f32, bf16] = [alone("float32"), alone("bfloat16")];
     const together = await onTwoThreads<MeasuredRun>("./measured_run_rank.js", { config: referenceConfig(corpus), ...options, independent: true });
-    const blocked = await onTwoThreads<number>("./collective_wait_rank.js", { config: referenceConfig(corpus, { tensor: 2 }), ...options });
+    const blocked = await onTwoThreads<number>("./collective_wait_rank.js", { config: referenceConfig(corpus, { tensor: 2 }), kind: "allReduce", ...options });
+    const gathering = referenceConfig(corpus, { zero: 3 });
+    const gathered = await onTwoThreads<number>("./collective_wait_rank.js", { config: gathering, kind: "allGather", ...options });
     // Most of its all-reduces carry the residual stream of the batch (the loss's three are smaller).
     const streamBytes = REFERENCE_BATCH * REFERENCE_CONTEXT * REFERENCE_WIDTH * 4;
+    const reference = describeModel(gathering.model, CharTokenizer.fromText(TEXT).vocabSize);
+    const unitBytes = (4 * reference.parameters) / reference.layers.reduce((n, l) => n + l.parameterUnits, 0);
+    const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
     return {
       efficiency: { float32: f32.predicted / f32.measured, bfloat16: bf16.predicted / bf16.measured },
       contention: Math.max(1, Math.max(...together.map((r) => r.secondsPerStep)) / f32.measured),
-      collectiveWait: Math.max(0, blocked.reduce((a, b) => a + b, 0) / blocked.length - allReduceSeconds(2, streamBytes, link)),
+      collectiveWait: Math.max(0, mean(blocked) - allReduceSeconds(2, streamBytes, link)),
+      gatherWait: Math.max(0, mean(gathered) - gatherSeconds(2, unitBytes, link)),
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -147,8 +147,8 @@ export function stepTime(config: Config, model: ModelDescription, layout: Layout
     layout.zero === 3
       ? // A reduce-scatter of each unit's gradients, and its all-gather in forward and again in backward of every accumulation step,
         // each unit paying the framework's cost of its gathers per accumulation step; the gathers sit inside forward and
-        // backward, so each waits out the peer's jitter too (the reduce-scatters run behind backward).
-        (1 + 2 * a) * gathers(pieces) + a * pieces * (machine.zero3Unit + 2 * machine.collectiveWait)
+        // backward, so each waits out the peer's jitter too, less what its prefetch absorbs (the reduce-scatters run behind backward).
+        (1 + 2 * a) * gathers(pieces) + a * pieces * (machine.zero3Unit + 2 * machine.gatherWait)
       : layout.zero === 0
         ? allReduces(pieces)
         : 2 * gathers(pieces);

@@ -25,14 +25,14 @@ const rates: KernelRates = {
   autogradCall: 8e-6,
 };
 const calibration: Calibration = {
-  version: 4,
+  version: 5,
   cpu: "test",
   cores: 2,
   measured: "2026-12-03T00:00:00Z",
   // The same rates at 1 and 2 threads, so only the ranks' contention differs between 1 and 2 ranks.
   byThreads: { "1": rates, "2": rates },
   threadsLink: { latency: 1e-6, bandwidth: 1e10 },
-  step: { efficiency: { float32: 0.8, bfloat16: 0.6 }, contention: 1.25, collectiveWait: 2e-4 },
+  step: { efficiency: { float32: 0.8, bfloat16: 0.6 }, contention: 1.25, collectiveWait: 2e-4, gatherWait: 1e-4 },
   zero3Unit: 1e-4,
   diskBandwidth: 1e9,
 };
@@ -49,6 +49,7 @@ test("a rank's kernels run at their calibrated rates times the reference step's 
   near(two.attentionFlops("bfloat16", 256), (5e10 * 0.6) / 1.25, "two ranks' bf16 attention");
   near(one.matmulFlops("bfloat16", 256), 2e11 * 0.6, "one rank's bf16 matmul");
   assert.equal(two.collectiveWait, 2e-4);
+  assert.equal(two.gatherWait, 1e-4);
   // The rate for the context, between measured ones on a log scale.
   near(one.attentionFlops("float32", 64), 2e10 * 0.8, "attention at 64");
   near(one.attentionFlops("float32", 128), 3.5e10 * 0.8, "attention halfway between 64 and 256");
