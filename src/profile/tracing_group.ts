@@ -6,6 +6,9 @@ import { DTYPES } from "../tensor/dtype.js";
 import type { Tensor } from "../tensor/tensor.js";
 import type { StepRecorder } from "./recorder.js";
 
+/** What a TracingGroup reports to: a StepRecorder, or anything that takes the same records. */
+export type CollectiveSink = Pick<StepRecorder, "isRecording" | "collective" | "blocked">;
+
 /**
  * A ProcessGroup that reports each collective to a StepRecorder while it records: kind, this
  * rank's input bytes, when it was issued and when it was first seen complete, and the stretches
@@ -21,7 +24,7 @@ import type { StepRecorder } from "./recorder.js";
 export class TracingGroup extends WrappedGroup {
   constructor(
     inner: ProcessGroup,
-    private readonly recorder: StepRecorder,
+    private readonly recorder: CollectiveSink,
   ) {
     super(inner);
   }
