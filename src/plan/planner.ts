@@ -1,7 +1,7 @@
 import type { Config } from "../train/config.js";
 import type { Machine } from "./cluster.js";
 import { enumerateLayouts, FULL_SPACE, type Layout, type LayoutSpace } from "./layouts.js";
-import { describeModel } from "./model_description.js";
+import { describeModel, type ModelDescription } from "./model_description.js";
 import { rankMemory, type RankMemory } from "./rank_memory.js";
 import { stepTime, type StepTime } from "./step_time.js";
 
@@ -118,10 +118,18 @@ function explain(best: PlannedLayout, all: PlannedLayout[], memoryPerRank: numbe
  */
 export function plan(config: Config, options: PlanOptions): Plan {
   const model = describeModel(config.model, options.vocab);
+  // Activation checkpointing is a lever of the layout: the gpt is described with and without it.
+  const withCheckpointing = new Map<boolean, ModelDescription>();
+  const modelFor = (layout: Layout): ModelDescription => {
+    if (config.model.kind !== "gpt" || layout.checkpoint === config.model.checkpoint) return model;
+    let other = withCheckpointing.get(layout.checkpoint);
+    if (!other) withCheckpointing.set(layout.checkpoint, (other = describeModel({ ...config.model, checkpoint: layout.checkpoint }, options.vocab)));
+    return other;
+  };
   const layouts = enumerateLayouts(config, options.ranks, options.globalBatch, model, options.space ?? FULL_SPACE);
   const planned = layouts.map((layout): PlannedLayout => {
-    const memory = rankMemory(config, model, layout);
-    const time = stepTime(config, model, layout, options.machine);
+    const memory = rankMemory(config, modelFor(layout), layout);
+    const time = stepTime(config, modelFor(layout), layout, options.machine);
     return { layout, memory, time, fits: memory.total <= options.memoryPerRank, samplesPerSecond: options.globalBatch / time.total };
   });
   const fitting = planned.filter((p) => p.fits).sort((a, b) => a.time.total - b.time.total);
@@ -130,8 +138,8 @@ export function plan(config: Config, options: PlanOptions): Plan {
   const explanation = [head];
   if (fitting[0]) explanation.push(...explain(fitting[0], planned, options.memoryPerRank));
   if (options.current) {
-    const memory = rankMemory(config, model, options.current);
-    const time = stepTime(config, model, options.current, options.machine);
+    const memory = rankMemory(config, modelFor(options.current), options.current);
+    const time = stepTime(config, modelFor(options.current), options.current, options.machine);
     const versus = fitting[0] ? `, ${(time.total / fitting[0].time.total).toFixed(2)}× the choice's step time` : "";
     explanation.push(
       `as configured (${describeLayout(options.current)}): ${seconds(time.total)} per step${versus}, peak ${gib(memory.total)} per rank${memory.total > options.memoryPerRank ? ", which does not fit" : ""}`,
