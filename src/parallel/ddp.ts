@@ -30,10 +30,10 @@ export interface DDPOptions {
   hook?: CommunicationHook | null;
   /**
    * Optimizer steps averaged by the plain all-reduce before the hook takes over (default 0):
-   * PyTorch's `start_powerSGD_iter`, deep gradient compression's warm-up. Early gradients are
-   * large and change fast; compressing them from the first step costs accuracy that error
-   * feedback does not win back. Counted from the optimizer's state, so a resumed run goes on
-   * where it stopped.
+   * PyTorch's `start_powerSGD_iter`, deep gradient compression's warm-up, for runs whose
+   * early, fast-changing gradients compress badly (on the 2-epoch mlp it did not close the
+   * compressors' accuracy gap: bench/README.md). Counted from the optimizer's state, so a
+   * resumed run goes on where it stopped.
    */
   hookWarmupSteps?: number;
 }
