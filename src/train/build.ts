@@ -1,3 +1,5 @@
+import { FrozenVarianceAdam } from "../parallel/compression/frozen_variance_adam.js";
+import { frozenVarianceCompression } from "../parallel/compression/index.js";
 import { OneBitAdam } from "../parallel/compression/onebit_adam.js";
 import { DataLoader } from "../data/dataloader.js";
 import { DistributedSampler } from "../data/distributed_sampler.js";
@@ -299,8 +301,14 @@ export function buildOptimizer(config: Config, model: Module): Optimizer<any> {
     case "sgd":
       return new SGD(groups, { ...common, momentum: o.momentum ?? 0, dampening: o.dampening ?? 0, nesterov: o.nesterov ?? false });
     case "adam":
-    case "adamw":
-      return o.kind === "adam" ? new Adam(groups, { ...common, ...betas, ...eps }) : new AdamW(groups, { ...common, ...betas, ...eps });
+      return new Adam(groups, { ...common, ...betas, ...eps });
+    case "adamw": {
+      const compression = config.parallel.compression;
+      if (compression.target !== "momentum") return new AdamW(groups, { ...common, ...betas, ...eps });
+      // The momentum compressed after the variance freezes (on one process: the same frozen
+      // variance, nothing to compress), so a run's steps do not depend on its rank count.
+      return new FrozenVarianceAdam(groups, { ...common, ...betas, ...eps, freezeStep: compression.warmupSteps, ...frozenVarianceCompression(compression) });
+    }
     case "lamb":
       return new Lamb(groups, { ...common, ...betas, ...eps });
     case "lion":

@@ -1,6 +1,6 @@
 import { z } from "zod";
 
-import { COMPRESSION_KINDS } from "../parallel/compression/index.js";
+import { COMPRESSION_KINDS, COMPRESSION_TARGETS } from "../parallel/compression/index.js";
 import { int } from "./config_fields.js";
 
 /** The config's `parallel` section: the layout of the ranks (data, tensor, pipeline, expert, ZeRO, parameter server) and the gradients' communication. */
@@ -67,10 +67,27 @@ export const parallelSection = z
         warmupSteps: int(0)
           .default(0)
           .describe(
-            "optimizer steps averaged uncompressed before the compressor takes over (PyTorch's start_powerSGD_iter, deep gradient compression's warm-up; their bytes count in comm_bytes)",
+            "optimizer steps averaged uncompressed before the compressor takes over (PyTorch's start_powerSGD_iter, deep gradient compression's warm-up; with target momentum, the steps before Adam's variance freezes, at least 1); their bytes count in comm_bytes",
+          ),
+        target: z
+          .enum(COMPRESSION_TARGETS)
+          .default("gradient")
+          .describe(
+            "what is compressed: gradient (DDP's buckets, through the hook) or momentum (1-bit Adam's scheme with this compressor, for optimizer adamw: plain AdamW for warmupSteps steps, then the variance frozen and each rank's momentum of its own gradients averaged through the compressor with error feedback; the gradient compressors lose accuracy under Adam, whose per-coordinate normalisation undoes what error feedback holds back)",
           ),
       })
-      .default({ kind: "none", ratio: 0.01, rank: 4, warmupSteps: 0 })
+      .superRefine((c, ctx) => {
+        if (c.target !== "momentum") return;
+        if (c.kind === "none")
+          ctx.addIssue({ code: "custom", path: ["kind"], message: 'target "momentum" needs a compressor (bf16, topk, powersgd or onebit); kind is "none"' });
+        if (c.warmupSteps < 1)
+          ctx.addIssue({
+            code: "custom",
+            path: ["warmupSteps"],
+            message: 'target "momentum" needs warmupSteps ≥ 1: the steps of plain AdamW that estimate the variance it then freezes',
+          });
+      })
+      .default({ kind: "none", ratio: 0.01, rank: 4, warmupSteps: 0, target: "gradient" })
       .describe("compression"),
     mode: z
       .enum(["collective", "ps"])
@@ -98,7 +115,7 @@ export const parallelSection = z
     virtualStages: 2,
     zero: 0,
     offload: "none",
-    compression: { kind: "none", ratio: 0.01, rank: 4, warmupSteps: 0 },
+    compression: { kind: "none", ratio: 0.01, rank: 4, warmupSteps: 0, target: "gradient" },
     mode: "collective",
     servers: 1,
     staleness: 0,

@@ -1,5 +1,5 @@
 import type { Module } from "../nn/module.js";
-import { OneBitAdamDataParallel } from "../parallel/compression/onebit_adam_strategy.js";
+import { FrozenVarianceDataParallel } from "../parallel/compression/frozen_variance_strategy.js";
 import { HierarchicalGroup } from "../parallel/mpi/hierarchical.js";
 import { hookFor } from "../parallel/compression/index.js";
 import { DistributedDataParallel } from "../parallel/ddp.js";
@@ -102,7 +102,8 @@ export function modelFor(config: Config, model: Module, mesh: DeviceMesh | null)
  * ZeRO-1 within each stage's data group at parallel.zero 1);
  * tensor parallel over the mesh's tensor group (DDP over its data group) when parallel.tensor > 1; over
  * a group otherwise, data parallel (DDP) at `parallel.zero` 0, sharded data parallel (ZeRO) at
- * 1, 2 or 3 (with `parallel.compression`'s hook on DDP; 1-bit Adam's own DDP for optimizer onebitadam;
+ * 1, 2 or 3 (with `parallel.compression`'s hook on DDP; the frozen-variance DDP for optimizer onebitadam
+ * or compression target momentum;
  * DDP's all-reduce by machine per `parallel.hierarchical`); under `parallel.mode` "ps" (with the
  * job's `ps` split, psJobFor) a parameter-server worker over the whole job. The one place where a config's
  * parallel layout becomes a Strategy, so the run and the Trainer know no strategy by name.
@@ -143,8 +144,8 @@ export function strategyFor(config: Config, model: Module, group: ProcessGroup |
   }
   if (stage !== 0) return new ZeroDataParallel(model, group, { stage });
   const byMachine = HierarchicalGroup.over(group, { force: config.parallel.hierarchical }) ?? group;
-  return config.optimizer.kind === "onebitadam"
-    ? new OneBitAdamDataParallel(model, byMachine)
+  return config.optimizer.kind === "onebitadam" || config.parallel.compression.target === "momentum"
+    ? new FrozenVarianceDataParallel(model, byMachine)
     : new DistributedDataParallel(model, byMachine, { hook: hookFor(config.parallel.compression), hookWarmupSteps: config.parallel.compression.warmupSteps });
 }
 
@@ -166,10 +167,15 @@ function refuseSplitParametersFor(config: Config, tensor: number): void {
  */
 function refuseCompressionOutsideDDP(config: Config): void {
   const { compression, zero, tensor, pipeline, expert } = config.parallel;
-  const onebitAdam = config.optimizer.kind === "onebitadam";
+  const onebitAdam = config.optimizer.kind === "onebitadam",
+    momentum = compression.target === "momentum";
   if (onebitAdam && compression.kind !== "none")
     throw new ConfigError(
       `config: optimizer.kind onebitadam compresses the momentum itself; parallel.compression must be "none", got ${JSON.stringify(compression.kind)}`,
+    );
+  if (momentum && config.optimizer.kind !== "adamw")
+    throw new ConfigError(
+      `config: parallel.compression.target "momentum" compresses AdamW's momentum once its variance freezes; optimizer.kind is ${config.optimizer.kind} (use adamw, or target "gradient")`,
     );
   if ((compression.kind === "none" && !onebitAdam) || (zero === 0 && tensor === 1 && pipeline === 1 && expert === 1)) return;
   const what = onebitAdam ? "optimizer.kind onebitadam" : `parallel.compression ${JSON.stringify(compression.kind)}`;

@@ -2,10 +2,10 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 
 import { startThreads } from "../../src/parallel/threads/spawn.js";
-import { knownVector, type OneBitArgs, type TrainRun } from "./onebit_adam_rank.js";
+import { knownVector, type OneBitArgs, type TrainRun } from "./frozen_variance_rank.js";
 
 async function onTwoRanks<T>(args: OneBitArgs): Promise<T[]> {
-  const job = startThreads({ size: 2, module: new URL("./onebit_adam_rank.js", import.meta.url), args, onLine: () => {}, threadsPerWorker: 1 });
+  const job = startThreads({ size: 2, module: new URL("./frozen_variance_rank.js", import.meta.url), args, onLine: () => {}, threadsPerWorker: 1 });
   return (await job.done).map((o) => {
     assert.ok(o.ok, o.ok ? "" : o.error.stack);
     return o.result as T;

@@ -5,10 +5,11 @@ import type { Tensor } from "../../tensor/tensor.js";
 import { anyRank } from "../any_rank.js";
 import { DistributedDataParallel, type DDPOptions } from "../ddp.js";
 import type { ProcessGroup } from "../process_group.js";
-import { OneBitAdam } from "./onebit_adam.js";
+import { FrozenVarianceAdam } from "./frozen_variance_adam.js";
 
 /**
- * Data parallel for 1-bit Adam: DDP (full-precision gradient all-reduce) during the optimizer's
+ * Data parallel for a frozen-variance Adam (1-bit Adam, or the momentum compressed by another
+ * compressor): DDP (full-precision gradient all-reduce) during the optimizer's
  * warm-up; once it is `compressing`, backward keeps each rank's gradients local and the
  * optimizer averages the compressed momentum instead. With loss scaling the ranks agree on
  * inf/NaN before every step (their gradients differ), so all skip the same steps and an
@@ -16,12 +17,12 @@ import { OneBitAdam } from "./onebit_adam.js";
  * forever (DeepSpeed issue 753). `commBytes` counts both phases.
  *
  * @example
- * const strategy = new OneBitAdamDataParallel(model, group);
+ * const strategy = new FrozenVarianceDataParallel(model, group);
  * strategy.backward(loss);
  * strategy.step(new OneBitAdam(model.parameters(), { freezeStep: 100 }));
  */
-export class OneBitAdamDataParallel extends DistributedDataParallel {
-  private optimizer: OneBitAdam | null = null;
+export class FrozenVarianceDataParallel extends DistributedDataParallel {
+  private optimizer: FrozenVarianceAdam | null = null;
 
   constructor(module: Module, group: ProcessGroup, options: Omit<DDPOptions, "hook"> = {}) {
     super(module, group, options);
@@ -36,7 +37,8 @@ export class OneBitAdamDataParallel extends DistributedDataParallel {
   }
 
   override step(optimizer: Optimizer<any>, gradScaler?: GradScaler | null): void {
-    if (!(optimizer instanceof OneBitAdam)) throw new TypeError(`OneBitAdamDataParallel: the optimizer must be OneBitAdam, got ${optimizer.name}`);
+    if (!(optimizer instanceof FrozenVarianceAdam))
+      throw new TypeError(`FrozenVarianceDataParallel: the optimizer must be a FrozenVarianceAdam (OneBitAdam among them), got ${optimizer.name}`);
     if (this.optimizer !== optimizer) {
       optimizer.attach(this.group);
       this.optimizer = optimizer;

@@ -1,6 +1,6 @@
 /**
  * One rank of the 1-bit Adam tests: the compressed all-reduce on known vectors, and a short
- * training of an MLP (AdamW under DDP against OneBitAdam under OneBitAdamDataParallel), with
+ * training of an MLP (AdamW under DDP against OneBitAdam under FrozenVarianceDataParallel), with
  * float16 loss scaling and an injected overflow when asked.
  */
 import { Rng } from "../../src/data/random.js";
@@ -10,8 +10,11 @@ import { AdamW } from "../../src/optim/adamw.js";
 import { GradScaler } from "../../src/optim/grad_scaler.js";
 import type { Optimizer } from "../../src/optim/optimizer.js";
 import { OneBitAdam } from "../../src/parallel/compression/onebit_adam.js";
-import { OneBitAdamDataParallel } from "../../src/parallel/compression/onebit_adam_strategy.js";
+import { FrozenVarianceDataParallel } from "../../src/parallel/compression/frozen_variance_strategy.js";
 import { OneBitAllReduce } from "../../src/parallel/compression/onebit_allreduce.js";
+import { FrozenVarianceAdam } from "../../src/parallel/compression/frozen_variance_adam.js";
+import { frozenVarianceCompression } from "../../src/parallel/compression/index.js";
+import type { Module } from "../../src/nn/module.js";
 import { DistributedDataParallel } from "../../src/parallel/ddp.js";
 import type { ProcessGroup } from "../../src/parallel/process_group.js";
 import { manualSeed } from "../../src/tensor/random.js";
@@ -20,7 +23,15 @@ import { CLASSES, FEATURES, rankBatch } from "./compression_rank.js";
 
 export type OneBitArgs =
   | { mode: "allreduce"; size: number; starts: number[]; steps: number }
-  | { mode: "train"; optimizer: "adamw" | "onebitadam"; steps: number; freezeStep: number; overflowAt?: number };
+  | { mode: "train"; optimizer: "adamw" | "onebitadam" | "topk" | "powersgd"; steps: number; freezeStep: number; overflowAt?: number; ratio?: number };
+
+/** The frozen-variance optimizer of a run: 1-bit Adam, or top-k or PowerSGD as `parallel.compression.target` "momentum" builds them. */
+function frozenVarianceAdam(model: Module, args: Extract<OneBitArgs, { mode: "train" }>, hyper: { lr: number }): FrozenVarianceAdam {
+  const options = { ...hyper, freezeStep: args.freezeStep };
+  if (args.optimizer === "onebitadam") return new OneBitAdam(model.parameters(), options);
+  const spec = { kind: args.optimizer as "topk" | "powersgd", ratio: args.ratio ?? 0.01, rank: 2, target: "momentum" } as const;
+  return new FrozenVarianceAdam(model.parameters(), { ...options, ...frozenVarianceCompression(spec) });
+}
 
 export interface TrainRun {
   losses: number[];
@@ -58,7 +69,7 @@ function train(group: ProcessGroup, args: Extract<OneBitArgs, { mode: "train" }>
   const [strategy, optimizer]: [DistributedDataParallel, Optimizer<any>] =
     args.optimizer === "adamw"
       ? [new DistributedDataParallel(model, group, options), new AdamW(model.parameters(), hyper)]
-      : [new OneBitAdamDataParallel(model, group, options), new OneBitAdam(model.parameters(), { ...hyper, freezeStep: args.freezeStep })];
+      : [new FrozenVarianceDataParallel(model, group, options), frozenVarianceAdam(model, args, hyper)];
   const scaler = args.overflowAt !== undefined ? new GradScaler({ initScale: 1024 }) : null;
   const rng = Rng.seeded(11);
   const run: TrainRun = { losses: [], bytes: [], parameters: [], scales: [], stepped: [] };
