@@ -12,21 +12,25 @@ export interface BenchOptions<K extends string = string> {
   json: boolean;
   /** Benchmark-specific integer options, by name. */
   ints: Record<K, number>;
+  /** Benchmark-specific comma-separated lists, by name (each its default when not given). */
+  lists: Record<string, string[]>;
 }
 
 /**
- * Parses `--threads N` (default 2, applied to this thread's OpenMP team at once), `--json`
- * and the benchmark's own integer options, given with their defaults.
+ * Parses `--threads N` (default 2, applied to this thread's OpenMP team at once), `--json`,
+ * the benchmark's own integer options and comma-separated lists, given with their defaults
+ * (a list's entries must be among its defaults).
  * @example const { threads, ints } = benchOptions("matmul", { rounds: 5 });
+ * @example const { lists } = benchOptions("compression", {}, { kinds: ["none", "topk"] });
  */
-export function benchOptions<K extends string>(name: string, ints: Record<K, number>): BenchOptions<K> {
+export function benchOptions<K extends string>(name: string, ints: Record<K, number>, lists: Record<string, readonly string[]> = {}): BenchOptions<K> {
   const options: Record<string, { type: "string" | "boolean" }> = { threads: { type: "string" }, json: { type: "boolean" } };
-  for (const key of Object.keys(ints)) options[key] = { type: "string" };
+  for (const key of [...Object.keys(ints), ...Object.keys(lists)]) options[key] = { type: "string" };
   let values: Record<string, string | boolean | undefined>;
   try {
     values = parseArgs({ options, strict: true }).values;
   } catch (error) {
-    const known = ["--threads N", "--json", ...Object.keys(ints).map((k) => `--${k} N`)].join(" ");
+    const known = ["--threads N", "--json", ...Object.keys(ints).map((k) => `--${k} N`), ...Object.keys(lists).map((k) => `--${k} a,b`)].join(" ");
     throw new Error(`${name}: ${(error as Error).message}; options: ${known}`);
   }
   const int = (key: string, fallback: number): number => {
@@ -40,7 +44,15 @@ export function benchOptions<K extends string>(name: string, ints: Record<K, num
   kernels.setNumThreads(threads);
   const parsed = {} as Record<K, number>;
   for (const [key, fallback] of Object.entries(ints) as [K, number][]) parsed[key] = int(key, fallback);
-  return { threads, json: values.json === true, ints: parsed };
+  const parsedLists: Record<string, string[]> = {};
+  for (const [key, allowed] of Object.entries(lists)) {
+    const text = values[key];
+    const chosen = typeof text === "string" ? text.split(",") : [...allowed];
+    const unknown = chosen.filter((c) => !allowed.includes(c));
+    if (unknown.length > 0) throw new RangeError(`${name}: --${key} ${unknown.join(",")}: not among ${allowed.join(", ")}`);
+    parsedLists[key] = chosen;
+  }
+  return { threads, json: values.json === true, ints: parsed, lists: parsedLists };
 }
 
 /** The median of a non-empty list. @example median([3, 1, 2]) // 2 */
