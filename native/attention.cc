@@ -4,9 +4,10 @@
 // blocks with an online softmax (running max, running sum, rescaled accumulator) and saves each
 // query row's log-sum-exp; backward recomputes each score tile from it. A thread holds block × block tiles, plus in
 // backward one head's f32 dQ accumulator and Δ (t × d and t floats). f32, bf16 and f16 inputs are computed in f32;
-// outputs take the input dtype, the log-sum-exp is f32. bf16 inputs on a CPU with AVX512_BF16 take the tile
-// products whose factors are inputs or probabilities as bf16 dot products (tile_dot_bf16.h: the probabilities are
-// rounded to bf16 before P·V and Pᵀ·dO, as PyTorch's bf16 attention does); the softmax work and dS's products stay f32.
+// outputs take the input dtype, the log-sum-exp is f32. bf16 inputs on a CPU with AMX (tile_amx.h) or AVX512_BF16
+// (tile_dot_bf16.h) take the tile products whose factors are inputs or probabilities in bf16 (the probabilities are
+// rounded to bf16 before P·V and Pᵀ·dO, as PyTorch's bf16 attention does); the softmax work stays f32, and dS's
+// products keep about 16 bits of dS (AMX, on two bf16 parts) or all of f32.
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -18,6 +19,7 @@
 #include "extents.h"
 #include "parallel.h"
 #include "registry.h"
+#include "tile_amx.h"
 #include "tile_dot_bf16.h"
 #include "tile_matmul.h"
 
@@ -179,18 +181,18 @@ void forward(const T* q, const T* k, const T* v, T* out, float* lse, const Probl
 // per-head f32 buffer). With Q̃ = scale·Q and Δ_i = Σ dO_i·O_i, per tile:
 //   P = exp(Q̃·Kᵀ − L), dV += Pᵀ·dO, dS = P∘(dO·Vᵀ − Δ), dQ += dS·K (times scale when stored),
 //   dK += dSᵀ·Q̃.
-template <typename Tiles, typename T>
+template <typename Tiles, typename ExactTiles, typename T>
 void backward(const T* q, const T* k, const T* v, const T* out, const float* lse, const T* g, T* dq, T* dk, T* dv,
               const Problem& pb) {
   const int64_t d = pb.d, dp = pb.dp(), bp = round_to_lanes(pb.block), t = pb.t;
   const Layouts& ly = pb.layout;
   parallel_for(pb.heads(), pb.grain(t), [&](int64_t begin, int64_t end) {
-    // dS feeds dQ and dK through f32 products whatever Tiles is: it is a difference (dP − Δ),
-    // and rounded to bf16 it moved dK of the bf16 fixtures by up to 5.5e-3 where they allow
-    // 3.5e-3; the other products' factors are inputs or probabilities.
+    // dS feeds dQ and dK through ExactTiles (f32, or AMX on two bf16 parts): it is a difference
+    // (dP − Δ), and rounded to bf16 it moved dK of the bf16 fixtures by up to 5.5e-3 where they
+    // allow 3.5e-3; the other products' factors are inputs or probabilities.
     // score_tiles and dp_tiles pack a key block's Kᵀ and Vᵀ once for all its query blocks.
     Tiles tiles, score_tiles, dp_tiles;
-    F32Tiles exact;
+    ExactTiles exact;
     AlignedFloats qb(pb.block * dp), gb(pb.block * dp), kb(pb.block * dp), kt(d * bp), vt(d * bp);
     AlignedFloats p(pb.block * bp), ds(pb.block * bp), dkb(pb.block * dp), dvb(pb.block * dp), dqb(dq ? t * dp : 0);
     AlignedFloats g16(kTileLanes * dp), ot16(d * kTileLanes), dd16(kTileLanes * kTileLanes);
@@ -259,14 +261,16 @@ void backward(const T* q, const T* k, const T* v, const T* out, const float* lse
   });
 }
 
-// Calls fn with the tile products for inputs of type T (a tag object: each thread makes its own):
-// bf16 dot products for bf16 inputs where the CPU has them, else f32.
+// Calls fn with the tile products for inputs of type T and those for dS (tag objects: each thread
+// makes its own): for bf16 inputs AMX where the CPU has it (dS split in two bf16 parts), else bf16
+// dot products where it has them (dS in f32), else f32.
 template <typename T, typename Fn>
 void with_tiles(Fn&& fn) {
   if constexpr (std::is_same_v<T, bf16>) {
-    if (has_bf16_dot()) return fn(Bf16Tiles{});
+    if (has_amx()) return fn(AmxTiles{}, AmxSplitTiles{});
+    if (has_bf16_dot()) return fn(Bf16Tiles{}, F32Tiles{});
   }
-  fn(F32Tiles{});
+  fn(F32Tiles{}, F32Tiles{});
 }
 
 // Reads [b, h, t, d, layout, scale, causal, block] from argument `first` on and checks them.
@@ -322,7 +326,7 @@ Napi::Value AttentionKernel(const Napi::CallbackInfo& info) {
   float* lse = args.is_null(5) ? nullptr : args.tensor(5, "lse", DType::F32, pb.heads() * pb.t).as<float>();
   dispatch_float(dt, [&](auto tag) {
     using T = decltype(tag);
-    with_tiles<T>([&](auto tiles) {
+    with_tiles<T>([&](auto tiles, auto) {
       forward<decltype(tiles)>(static_cast<const T*>(q), static_cast<const T*>(k), static_cast<const T*>(v),
                                static_cast<T*>(out), lse, pb);
     });
@@ -351,10 +355,10 @@ Napi::Value AttentionBackwardKernel(const Napi::CallbackInfo& info) {
   void* dv = optional(9, "dv", ly.v);
   dispatch_float(dt, [&](auto tag) {
     using T = decltype(tag);
-    with_tiles<T>([&](auto tiles) {
-      backward<decltype(tiles)>(static_cast<const T*>(q), static_cast<const T*>(k), static_cast<const T*>(v),
-                                static_cast<const T*>(out), lse, static_cast<const T*>(g), static_cast<T*>(dq),
-                                static_cast<T*>(dk), static_cast<T*>(dv), pb);
+    with_tiles<T>([&](auto tiles, auto exact) {
+      backward<decltype(tiles), decltype(exact)>(
+          static_cast<const T*>(q), static_cast<const T*>(k), static_cast<const T*>(v), static_cast<const T*>(out), lse,
+          static_cast<const T*>(g), static_cast<T*>(dq), static_cast<T*>(dk), static_cast<T*>(dv), pb);
     });
   });
   return info.Env().Undefined();

@@ -320,18 +320,50 @@ describe("causalSelfAttention", () => {
 });
 
 describe("bfloat16 attention's products", () => {
-  // /proc/cpuinfo's flag for AVX512_BF16 (vdpbf16ps); elsewhere the kernels compute in float32.
-  const dotProducts = backendName === "native" && existsSync("/proc/cpuinfo") && /\bavx512_bf16\b/.test(readFileSync("/proc/cpuinfo", "utf8"));
-  // Catches a bf16 path that is never taken on a CPU that has the instruction, or one taken
-  // (rounding the probabilities) on a CPU or backend that has not.
-  test(`${dotProducts ? "bf16 dot products: close to" : "float32 products: the bits of"} the float32 computation of the same values`, () =>
+  // /proc/cpuinfo's flags for AVX512_BF16 (vdpbf16ps) and AMX's bf16 tiles; without either the
+  // kernels compute in float32.
+  const flags = backendName === "native" && existsSync("/proc/cpuinfo") ? readFileSync("/proc/cpuinfo", "utf8") : "";
+  const amx = /\bamx_bf16\b/.test(flags) && !process.env.TURBINE_NO_AMX;
+  const dotProducts = amx || /\bavx512_bf16\b/.test(flags);
+  const path = amx ? "AMX tiles" : dotProducts ? "bf16 dot products" : "float32 products";
+  // The output and q, k, v's gradients of bf16 inputs, and of the same values in float32 rounded to bf16.
+  const both = (shape: number[], causal: boolean, blockSize: number) =>
     tidy(() => {
-      const [q, k, v] = [1, 2, 3].map((phase) => ops.cast(wave([2, 2, 70, 64], phase, 1.5), "bfloat16")) as [Tensor, Tensor, Tensor];
-      const low = sdpa(q, k, v).toArray();
-      const wide = ops.cast(sdpa(...([q, k, v].map((t) => ops.cast(t, "float32")) as [Tensor, Tensor, Tensor])), "bfloat16").toArray();
+      const run = (dtype: "bfloat16" | "float32") => {
+        const [q, k, v] = [1, 2, 3].map((phase) => ops.cast(ops.cast(wave(shape, phase, 1.5), "bfloat16"), dtype)) as [Tensor, Tensor, Tensor];
+        for (const t of [q, k, v]) t.requiresGrad = true;
+        const out = sdpa(q, k, v, { causal, blockSize });
+        ops.sum(ops.mul(ops.cast(out, "float32"), wave(shape, 4))).backward();
+        return [out, q.grad!, k.grad!, v.grad!].map((t) => ops.cast(ops.cast(t, "bfloat16"), "float32").toArray() as number[]);
+      };
+      return { low: run("bfloat16"), wide: run("float32") };
+    });
+  // Catches a bf16 path that is never taken on a CPU that has the instructions, or one taken
+  // (rounding the probabilities) on a CPU or backend that has not; and, on the shapes whose
+  // rows, depth and head size are not multiples of the tiles' 16 rows and 32-element depth, a
+  // tile edge or causal skip that drops or invents terms (the gradients move by far more than
+  // the tolerance: dS's split into two bf16 parts, or a skipped diagonal tile, is caught here).
+  const cases: [number[], boolean, number][] = [
+    [[2, 2, 70, 64], true, 64],
+    [[1, 3, 45, 40], true, 16],
+    [[1, 2, 33, 24], false, 32],
+  ];
+  for (const [shape, causal, blockSize] of cases) {
+    test(`${path}: close to the float32 computation of the same values, [${shape}] ${causal ? "causal" : "full"}, block ${blockSize}`, () => {
+      const { low, wide } = both(shape, causal, blockSize);
       if (!dotProducts) return assert.deepEqual(low, wide);
-      const differing = low.filter((x, i) => x !== wide[i]).length;
-      assert.ok(differing > 0, "bf16 inputs gave the float32 computation's bits: the dot-product path did not run");
-      low.forEach((x, i) => assert.ok(Math.abs(x - wide[i]!) <= 1e-2 * Math.abs(wide[i]!) + 4e-3, `element ${i}: ${x} against ${wide[i]}`));
-    }));
+      assert.ok(
+        low[0]!.some((x, i) => x !== wide[0]![i]),
+        "bf16 inputs gave the float32 computation's bits: the bf16 path did not run",
+      );
+      // The output moves by one bf16 rounding of the probabilities; the gradients, through
+      // Δ = rowsum(dO∘O), by up to 3e-3 of their largest element.
+      ["output", "dq", "dk", "dv"].forEach((name, j) => {
+        const largest = Math.max(...wide[j]!.map(Math.abs));
+        low[j]!.forEach((x, i) =>
+          assert.ok(Math.abs(x - wide[j]![i]!) <= 1e-2 * Math.abs(wide[j]![i]!) + 4e-3 * largest, `${name} element ${i}: ${x} against ${wide[j]![i]}`),
+        );
+      });
+    });
+  }
 });
