@@ -71,14 +71,30 @@ void load_rows(const T* src, int64_t stride, int64_t rows, int64_t d, float* dst
 }
 
 // The transpose of rows × d of src (row stride stride) into dst [d × ld] (ld ≥ rows) as f32 times
-// factor, columns rows..ld zeroed.
+// factor, columns rows..ld zeroed. In 16 × 16 blocks, each read along its rows (converting whole
+// vectors) and written along dst's: a column walk down src converted one element per row.
 template <typename T>
 void load_transposed(const T* src, int64_t stride, int64_t rows, int64_t d, float* dst, int64_t ld,
                      float factor = 1.0f) {
-  for (int64_t c = 0; c < d; c++) {
-    for (int64_t r = 0; r < rows; r++) dst[c * ld + r] = to_float(src[r * stride + c]) * factor;
-    std::fill(dst + c * ld + rows, dst + (c + 1) * ld, 0.0f);
+  constexpr int64_t kBlock = 16;
+  alignas(64) float block[kBlock][kBlock];
+  for (int64_t r0 = 0; r0 < rows; r0 += kBlock) {
+    const int64_t nr = std::min(kBlock, rows - r0);
+    for (int64_t c0 = 0; c0 < d; c0 += kBlock) {
+      const int64_t nc = std::min(kBlock, d - c0);
+      for (int64_t r = 0; r < nr; r++) {
+        const T* row = src + (r0 + r) * stride + c0;
+#pragma omp simd
+        for (int64_t c = 0; c < nc; c++) block[r][c] = to_float(row[c]) * factor;
+      }
+      for (int64_t c = 0; c < nc; c++) {
+        float* out = dst + (c0 + c) * ld + r0;
+#pragma omp simd
+        for (int64_t r = 0; r < nr; r++) out[r] = block[r][c];
+      }
+    }
   }
+  for (int64_t c = 0; c < d; c++) std::fill(dst + c * ld + rows, dst + (c + 1) * ld, 0.0f);
 }
 
 // rows × d of an f32 tile (row stride ld) into dst (row stride stride), times factor, or times
