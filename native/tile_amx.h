@@ -86,7 +86,8 @@ TURBINE_AMX inline void pack_a(TileA a, int64_t m, int64_t k, bool residual, Pac
       const float* src = a.data + r * a.row;
       for (int64_t p = 0; p < 2 * ld; p += 2 * kTileLanes) {
         const __m512 lo = part(bf16_dot::load_some(src + p, std::max<int64_t>(0, k - p)), residual);
-        const __m512 hi = part(bf16_dot::load_some(src + p + kTileLanes, std::max<int64_t>(0, k - p - kTileLanes)), residual);
+        const __m512 hi =
+            part(bf16_dot::load_some(src + p + kTileLanes, std::max<int64_t>(0, k - p - kTileLanes)), residual);
         _mm512_storeu_si512(dst + r * ld + p / 2, reinterpret_cast<__m512i>(_mm512_cvtne2ps_pbh(hi, lo)));
       }
     }
