@@ -12,8 +12,9 @@
  *   lamb         LAMB over the same parameters: the native lambStepMulti against the float64
  *                TypeScript loop it replaced (the js backend's kernel)
  *   attention    causalSelfAttention of the gpt (qkv [32, 128, 768], 4 heads of 64), forward +
- *                backward: bf16 inputs (bf16 dot products on a CPU with AVX512_BF16) against
- *                f32 inputs (f32 products; bf16 inputs took these before the dot products)
+ *                backward: bf16 inputs (AMX tiles on a CPU with AMX, else bf16 dot products on
+ *                one with AVX512_BF16; TURBINE_NO_AMX=1 takes the dot products) against f32
+ *                inputs (f32 products; bf16 inputs took these before the dot products)
  *
  * The figure per case is the median over --batches batches of --calls calls of (batch time /
  * calls), in ms, and unfused / fused (above 1: the fused side is faster).
