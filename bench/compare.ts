@@ -34,6 +34,8 @@ export interface CompareOptions {
   threads: number;
   steps: Partial<Record<WorkloadName, number>>;
   warmup: number;
+  /** Also run turbine with `train.compile` in the same alternation (a third side, compiled rows). */
+  compile?: boolean;
   log: (line: string) => void;
 }
 
@@ -60,6 +62,8 @@ export interface CompareRow {
   /** bf16 rows: turbine's own f32 throughput, measured in the same alternation, and bf16 over it. */
   turbineF32?: number;
   overF32?: number;
+  /** With `compile`: turbine's compiled throughput, its ratio to PyTorch's and that ratio's range over the repeats. */
+  compiled?: { turbine: number; ratio: number; ratioRange: [number, number]; gflops: number };
 }
 
 // Long enough (about a second or more per run) that a run's median is stable on this noisy machine.
@@ -224,7 +228,8 @@ export function compare(o: CompareOptions): CompareRow[] {
     const setting = bestTorchSetting(workload, o);
     const ours: number[] = [],
       theirs: number[] = [],
-      oursF32: number[] = [];
+      oursF32: number[] = [],
+      oursCompiled: number[] = [];
     const lowPrecision = o.precision !== "f32";
     let unit = "";
     const sides = [
@@ -236,17 +241,21 @@ export function compare(o: CompareOptions): CompareRow[] {
       },
       // Mixed precision is judged against turbine's own f32 too, in the same alternation.
       ...(lowPrecision ? [() => void oursF32.push(turbineRun(workload, { ...o, precision: "f32" }).throughput)] : []),
+      ...(o.compile ? [() => void oursCompiled.push(turbineRun(workload, o, ["--compile"]).throughput)] : []),
     ];
     alternate(o.repeats, sides);
     for (let r = 0; r < o.repeats; r++) {
       const f32 = lowPrecision ? `, turbine f32 ${oursF32[r]!.toFixed(0)}` : "";
-      o.log(`  repeat ${r + 1}/${o.repeats}: turbine ${ours[r]!.toFixed(0)}${f32}, pytorch ${theirs[r]!.toFixed(0)} ${unit}`);
+      const compiled = o.compile ? `, turbine compiled ${oursCompiled[r]!.toFixed(0)}` : "";
+      o.log(`  repeat ${r + 1}/${o.repeats}: turbine ${ours[r]!.toFixed(0)}${f32}${compiled}, pytorch ${theirs[r]!.toFixed(0)} ${unit}`);
     }
     const pairRatios = ours.map((v, r) => v / theirs[r]!);
+    const compiledRatios = oursCompiled.map((v, r) => v / theirs[r]!);
     const turbine = median(ours),
       torch = median(theirs);
     const turbineF32 = lowPrecision ? median(oursF32) : undefined;
     const flops = flopsPerUnit(workload) / 1e9;
+    const compiled = o.compile ? median(oursCompiled) : undefined;
     rows.push({
       workload,
       precision: o.precision,
@@ -259,6 +268,16 @@ export function compare(o: CompareOptions): CompareRow[] {
       turbineGflops: turbine * flops,
       torchGflops: torch * flops,
       ...(turbineF32 === undefined ? {} : { turbineF32, overF32: turbine / turbineF32 }),
+      ...(compiled === undefined
+        ? {}
+        : {
+            compiled: {
+              turbine: compiled,
+              ratio: compiled / torch,
+              ratioRange: [Math.min(...compiledRatios), Math.max(...compiledRatios)],
+              gflops: compiled * flops,
+            },
+          }),
     });
   }
   return rows;

@@ -6,9 +6,10 @@
  * stops the clock at the first validation loss ≤ --target. `--recipe FILE` (a JSON object of
  * config sections) replaces the workload's sections field by field: turbine's fastest
  * time-to-quality recipe is bench/recipes/gpt-fastest.json; its train.steps is its schedule's
- * horizon, in place of --total-steps.
+ * horizon, in place of --total-steps. `--compile` trains with `train.compile` (the step captured
+ * once and replayed; its first steps run eagerly while it records, inside the warm-up).
  *
- *   node dist/bench/workload.js --workload gpt --threads 2 --steps 30 --warmup 5 --json
+ *   node dist/bench/workload.js --workload gpt --threads 2 --steps 30 --warmup 5 --json [--compile]
  */
 import { loadavg } from "node:os";
 import { parseArgs } from "node:util";
@@ -35,6 +36,7 @@ const { values } = parseArgs({
     "no-stop": { type: "boolean", default: false },
     recipe: { type: "string" },
     json: { type: "boolean", default: false },
+    compile: { type: "boolean", default: false },
   },
 });
 const name = values.workload as WorkloadName;
@@ -45,14 +47,22 @@ const threads = Number(values.threads),
   steps = Number(values.steps),
   warmup = Number(values.warmup);
 kernels.setNumThreads(threads);
+const compiled = values.compile;
+// A compiled step records its first two steps eagerly; timing them would time the recording.
+if (compiled && warmup < 3) throw new Error(`workload: --compile needs --warmup of at least 3 (its first two steps are recorded eagerly), got ${warmup}`);
+/** The workload's config at `total` steps, compiled under --compile. */
+const configOf = (raw: ReturnType<typeof workloadConfig>, train: object = {}) =>
+  parseConfig({ ...raw, train: { ...(raw.train as object), ...train, compile: compiled } }, `${name} workload`);
+/** The Trainer's compile option for a config (null: eager). */
+const compileOption = (config: ReturnType<typeof parseConfig>) => (config.train.compile ? { cacheSize: config.train.compileCacheSize, log: () => {} } : null);
 
-const row: Record<string, unknown> = { workload: name, precision: values.precision, threads, unit: name === "gpt" ? "tokens/s" : "samples/s" };
+const row: Record<string, unknown> = { workload: name, precision: values.precision, threads, compiled, unit: name === "gpt" ? "tokens/s" : "samples/s" };
 if (values["time-to-quality"]) {
   const target = Number(values.target);
   const recipe = values.recipe === undefined ? {} : readRecipe(values.recipe);
   const total = Number((recipe.train as { steps?: number } | undefined)?.steps ?? values["total-steps"]);
   const raw = withRecipe(workloadConfig(name, packageRoot(), total, precision), recipe);
-  const config = parseConfig({ ...raw, train: { ...(raw.train as object), steps: total, evalEvery: Number(values["eval-every"]) } }, `${name} workload`);
+  const config = configOf(raw, { steps: total, evalEvery: Number(values["eval-every"]) });
   if (values.recipe !== undefined) row.recipe = recipe;
   const parts = buildRun(config);
   const validations: { step: number; loss: number; train_s: number }[] = [];
@@ -60,6 +70,7 @@ if (values["time-to-quality"]) {
   const trainer: Trainer = new Trainer({
     ...parts,
     clipGradNorm: config.train.clipGradNorm,
+    compile: compileOption(config),
     evalEvery: config.train.evalEvery,
     callbacks: [
       {
@@ -77,16 +88,24 @@ if (values["time-to-quality"]) {
   const result = trainer.fit({ steps: total });
   Object.assign(row, { target, reached, validations, steps: result.steps, seconds: result.trainSeconds, throughput: result.throughput });
 } else {
-  const config = parseConfig(workloadConfig(name, packageRoot(), warmup + steps, precision), `${name} workload`);
+  const config = configOf(workloadConfig(name, packageRoot(), warmup + steps, precision));
   const parts = buildRun(config);
   let finalLoss = NaN;
-  const trainer = new Trainer({ ...parts, eval: undefined, clipGradNorm: config.train.clipGradNorm, callbacks: [{ onStepEnd: (s) => (finalLoss = s.loss) }] });
+  const trainer = new Trainer({
+    ...parts,
+    eval: undefined,
+    clipGradNorm: config.train.clipGradNorm,
+    compile: compileOption(config),
+    callbacks: [{ onStepEnd: (s) => (finalLoss = s.loss) }],
+  });
   if (warmup > 0) trainer.fit({ steps: warmup });
   const before = trainer.trainSeconds;
   const processedBefore = trainer.processedUnits;
   const result = trainer.fit({ steps: warmup + steps });
   const seconds = result.trainSeconds - before;
   Object.assign(row, { throughput: (trainer.processedUnits - processedBefore) / seconds, steps, seconds, final_loss: finalLoss });
+  // A compiled run shows that its timed steps were replays, not eager steps.
+  if (trainer.compileStats) row.replays = trainer.compileStats.replays;
 }
 row.load_average = loadavg()[0];
 process.stdout.write(

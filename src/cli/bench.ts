@@ -11,6 +11,7 @@ import { buildRun } from "../train/build.js";
 import { MAX_KERNEL_THREADS } from "../train/config.js";
 import { parseConfig } from "../train/config_file.js";
 import { Trainer } from "../train/trainer.js";
+import { UsageError } from "./errors.js";
 
 function list(value: string): WorkloadName[] {
   const names = value.split(",").map((s) => s.trim()) as WorkloadName[];
@@ -28,6 +29,8 @@ function printRows(rows: CompareRow[], limit: number): void {
   const pct = (g: number): string => `${g.toFixed(0)} (${((100 * g) / limit).toFixed(0)}%)`;
   // bf16 runs also show turbine's own f32, measured alternately in the same run.
   const own = rows.some((r) => r.turbineF32 !== undefined);
+  const compiled = rows.some((r) => r.compiled !== undefined);
+  const range = (ratio: number, [low, high]: [number, number]): string => `${ratio.toFixed(2)} (${low.toFixed(2)}–${high.toFixed(2)})`;
   const header = [
     "workload",
     "precision",
@@ -36,6 +39,7 @@ function printRows(rows: CompareRow[], limit: number): void {
     "unit",
     "ratio (range)",
     ...(own ? ["turbine f32", "over f32"] : []),
+    ...(compiled ? ["turbine compiled", "compiled ratio (range)", "compiled GFLOP/s"] : []),
     "pytorch threads/openblas",
     "turbine GFLOP/s",
     "pytorch GFLOP/s",
@@ -46,8 +50,9 @@ function printRows(rows: CompareRow[], limit: number): void {
     fmt(r.turbine),
     fmt(r.torch),
     r.unit,
-    `${r.ratio.toFixed(2)} (${r.ratioRange[0].toFixed(2)}–${r.ratioRange[1].toFixed(2)})`,
+    range(r.ratio, r.ratioRange),
     ...(own ? [fmt(r.turbineF32!), r.overF32!.toFixed(2)] : []),
+    ...(compiled ? [fmt(r.compiled!.turbine), range(r.compiled!.ratio, r.compiled!.ratioRange), pct(r.compiled!.gflops)] : []),
     `${r.torchSetting.threads}/${r.torchSetting.openblas}${r.torchSetting.waitPolicy === "passive" ? " passive" : ""}`,
     pct(r.turbineGflops),
     pct(r.torchGflops),
@@ -88,7 +93,8 @@ export function registerBench(program: Command): void {
     .option("--warmup <n>", "untimed steps before them, 0 to 1000000", integerIn(0, 1_000_000), 5)
     .option("--time-to-quality", "train the gpt to validation loss ≤ 1.6 on both sides (minutes each)")
     .addOption(new Option("--ops <workload>", "instead: the per-op time table of a few training steps of one workload").choices(WORKLOADS))
-    .option("--json", "one JSON object per row: { workload, precision, turbine, torch, unit, ratio } (bf16: and turbineF32, overF32)")
+    .option("--compile", "also run turbine with train.compile, in the same alternation: compiled rows beside the eager ones (--warmup of at least 3)")
+    .option("--json", "one JSON object per row: { workload, precision, turbine, torch, unit, ratio } (bf16: and turbineF32, overF32; --compile: and compiled)")
     .action(
       (opts: {
         workloads: WorkloadName[];
@@ -99,6 +105,7 @@ export function registerBench(program: Command): void {
         steps?: number;
         warmup: number;
         timeToQuality?: boolean;
+        compile?: boolean;
         ops?: string;
         json?: boolean;
       }) => {
@@ -116,8 +123,13 @@ export function registerBench(program: Command): void {
           threads: opts.threads,
           steps,
           warmup: opts.warmup,
+          compile: opts.compile ?? false,
           log,
         };
+        // The compiled side records its first two steps eagerly; those must stay out of the timing.
+        if (o.compile && o.warmup < 3)
+          throw new UsageError(`bench: --compile needs --warmup of at least 3 (a compiled step records its first two steps eagerly), got ${o.warmup}`);
+        if (o.compile && opts.timeToQuality) throw new UsageError("bench: --compile applies to the throughput rows, not to --time-to-quality");
         const heading = `turbine bench, ${new Date().toISOString().slice(0, 10)}, ${cpus()[0]?.model ?? "cpu"}, ${cpus().length} cores`;
         if (opts.timeToQuality) {
           const runs = timeToQuality(o);
@@ -136,7 +148,7 @@ export function registerBench(program: Command): void {
         if (opts.json)
           for (const r of rows)
             process.stdout.write(
-              `${JSON.stringify({ workload: r.workload, precision: r.precision, turbine: r.turbine, torch: r.torch, unit: r.unit, ratio: r.ratio, ratioRange: r.ratioRange, torchSetting: r.torchSetting, turbineF32: r.turbineF32, overF32: r.overF32 })}\n`,
+              `${JSON.stringify({ workload: r.workload, precision: r.precision, turbine: r.turbine, torch: r.torch, unit: r.unit, ratio: r.ratio, ratioRange: r.ratioRange, torchSetting: r.torchSetting, turbineF32: r.turbineF32, overF32: r.overF32, compiled: r.compiled })}\n`,
             );
         else printRows(rows, limit);
       },

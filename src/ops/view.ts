@@ -107,17 +107,43 @@ function broadcastStrides(from: readonly number[], shape: readonly number[]): nu
 
 const copyMeta = new Int32Array(1 + 12 * 3);
 
-/** Packs [ndim, shape, srcStrides, contiguous dstStrides] for copyStrided, merging nothing. */
+/**
+ * Packs [ndim, shape, srcStrides, dstStrides (contiguous if not given)] for copyStrided. Adjacent
+ * dimensions that both operands step over as one are merged and dimensions of extent 1 dropped,
+ * so the kernel's runs are as long as the layouts allow: an NHWC → NCHW permute of [128, 5, 5, 64]
+ * copies 8192 runs of 25 elements instead of 40,960 runs of 5, each run paying its index
+ * arithmetic.
+ */
 export function stridedMeta(shape: readonly number[], srcStrides: readonly number[], dstStrides?: readonly number[]): Int32Array {
-  const n = Math.max(shape.length, 1);
+  const dims: number[] = [],
+    src: number[] = [],
+    dst: number[] = [];
+  let step = 1;
+  for (let d = shape.length - 1; d >= 0; d--) {
+    const extent = shape[d]!,
+      s = srcStrides[d] ?? 0,
+      t = dstStrides ? dstStrides[d]! : step;
+    step *= extent;
+    if (extent === 1) continue;
+    const inner = dims.length - 1;
+    // Dimension d continues the one inside it when each operand's stride over d spans it exactly.
+    if (inner >= 0 && dims[inner] !== 0 && extent !== 0 && s === src[inner]! * dims[inner]! && t === dst[inner]! * dims[inner]!) {
+      dims[inner]! *= extent;
+      continue;
+    }
+    dims.push(extent);
+    src.push(s);
+    dst.push(t);
+  }
+  if (dims.length === 0) dims.push(1), src.push(0), dst.push(1);
+  const n = dims.length;
   if (n > 12) throw new RangeError(`copy of rank ${n} exceeds the kernels' limit of 12`);
   copyMeta[0] = n;
-  let step = 1;
-  for (let d = n - 1; d >= 0; d--) {
-    copyMeta[1 + d] = shape[d] ?? 1;
-    copyMeta[1 + n + d] = srcStrides[d] ?? 0;
-    copyMeta[1 + 2 * n + d] = dstStrides ? dstStrides[d]! : step;
-    step *= shape[d] ?? 1;
+  for (let i = 0; i < n; i++) {
+    // dims holds the innermost dimension first.
+    copyMeta[n - i] = dims[i]!;
+    copyMeta[1 + 2 * n - 1 - i] = src[i]!;
+    copyMeta[1 + 3 * n - 1 - i] = dst[i]!;
   }
   return copyMeta;
 }

@@ -150,6 +150,8 @@ const cases: { args: string[]; code: number; says: RegExp; afterHelp?: boolean }
   { args: ["bench", "--repeats", "0"], code: 2, says: /argument '0' is invalid\. expected an integer from 1 to 1000/ },
   { args: ["bench", "--steps", "1e15"], code: 2, says: /bench: option '--steps <n>' argument '1e15' is invalid\. expected an integer from 1 to 1000000/ },
   { args: ["bench", "--ops", "rnn"], code: 2, says: /option '--ops <workload>' argument 'rnn' is invalid/ },
+  { args: ["bench", "--compile", "--warmup", "2"], code: 2, says: /bench: --compile needs --warmup of at least 3 .*got 2/ },
+  { args: ["bench", "--compile", "--time-to-quality"], code: 2, says: /bench: --compile applies to the throughput rows, not to --time-to-quality/ },
   // data prepare
   { args: ["data"], code: 2, says: /^turbine: data: a command is needed; see turbine data --help$/, afterHelp: true },
   { args: ["data", "prepare", "x.txt"], code: 2, says: /data prepare: missing required argument 'out'; see turbine data prepare --help$/ },

@@ -1,7 +1,10 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 
+import fc from "fast-check";
+
 import * as ops from "../../src/ops/index.js";
+import { stridedMeta } from "../../src/ops/view.js";
 import { tensor, zeros } from "../../src/tensor/create.js";
 import { kernels } from "../../src/backends/index.js";
 import { tidy } from "../../src/tensor/scope.js";
@@ -51,6 +54,47 @@ describe("layout ops beyond the fixtures", () => {
         assert.deepEqual(ops.cast(out, "float32").toArray(), expected, dtype);
       }
     }));
+});
+
+describe("strided copies merge the dimensions both operands step over as one", () => {
+  test("an NHWC → NCHW permute of [128, 5, 5, 64] copies 8192 runs of 25 (h and w merged), size-1 axes dropped", () => {
+    // permute [0, 3, 1, 2]: output [128, 64, 5, 5] reading strides [1600, 1, 320, 64].
+    assert.deepEqual([...stridedMeta([128, 64, 5, 5], [1600, 1, 320, 64]).subarray(0, 10)], [3, 128, 64, 25, 1600, 1, 64, 1600, 25, 1]);
+    assert.deepEqual([...stridedMeta([1, 6, 1], [6, 1, 1]).subarray(0, 4)], [1, 6, 1, 1]);
+    assert.deepEqual([...stridedMeta([1, 1], [0, 0]).subarray(0, 4)], [1, 1, 0, 1]);
+  });
+
+  // Every permute of small shapes with extents of 1 (dropped) and of 2 to 3 (merged where the
+  // layouts allow) against the index arithmetic written out: a merge across a dimension that
+  // breaks contiguity in either operand puts elements in the wrong place.
+  test("permutes of random shapes equal the element-by-element definition", () =>
+    fc.assert(
+      fc.property(
+        fc.array(fc.integer({ min: 1, max: 3 }), { minLength: 1, maxLength: 5 }).chain((shape) =>
+          fc.tuple(fc.constant(shape), fc.shuffledSubarray([...shape.keys()], { minLength: shape.length, maxLength: shape.length })),
+        ),
+        ([shape, dims]) =>
+          tidy(() => {
+            const size = shape.reduce((a, b) => a * b, 1);
+            const values = Array.from({ length: size }, (_, k) => k);
+            const strides = shape.map((_, d) => shape.slice(d + 1).reduce((a, b) => a * b, 1));
+            const outShape = dims.map((d) => shape[d]!);
+            const expected: number[] = [];
+            for (let k = 0; k < size; k++) {
+              // k's multi-index in the output, read from the input through the permuted axes.
+              let rest = k,
+                at = 0;
+              for (let i = outShape.length - 1; i >= 0; i--) {
+                at += (rest % outShape[i]!) * strides[dims[i]!]!;
+                rest = Math.floor(rest / outShape[i]!);
+              }
+              expected.push(values[at]!);
+            }
+            assert.deepEqual(ops.permute(tensor(values, { shape }), dims).toArray().flat(Number.POSITIVE_INFINITY), expected);
+          }),
+      ),
+      { numRuns: 300 },
+    ));
 });
 
 describe("where and maskedFill beyond the fixtures", () => {
