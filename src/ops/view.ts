@@ -135,7 +135,12 @@ export function stridedMeta(shape: readonly number[], srcStrides: readonly numbe
     src.push(s);
     dst.push(t);
   }
-  if (dims.length === 0) dims.push(1), src.push(0), dst.push(1);
+  if (dims.length === 0) {
+    // Every extent is 1: one element.
+    dims.push(1);
+    src.push(0);
+    dst.push(1);
+  }
   const n = dims.length;
   if (n > 12) throw new RangeError(`copy of rank ${n} exceeds the kernels' limit of 12`);
   copyMeta[0] = n;

@@ -70,9 +70,9 @@ describe("strided copies merge the dimensions both operands step over as one", (
   test("permutes of random shapes equal the element-by-element definition", () =>
     fc.assert(
       fc.property(
-        fc.array(fc.integer({ min: 1, max: 3 }), { minLength: 1, maxLength: 5 }).chain((shape) =>
-          fc.tuple(fc.constant(shape), fc.shuffledSubarray([...shape.keys()], { minLength: shape.length, maxLength: shape.length })),
-        ),
+        fc
+          .array(fc.integer({ min: 1, max: 3 }), { minLength: 1, maxLength: 5 })
+          .chain((shape) => fc.tuple(fc.constant(shape), fc.shuffledSubarray([...shape.keys()], { minLength: shape.length, maxLength: shape.length }))),
         ([shape, dims]) =>
           tidy(() => {
             const size = shape.reduce((a, b) => a * b, 1);
