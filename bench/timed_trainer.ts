@@ -1,6 +1,16 @@
 import type { Config } from "../src/train/config.js";
 import { buildRun } from "../src/train/build.js";
 import { Trainer } from "../src/train/trainer.js";
+import type { TrainerOptions } from "../src/train/trainer_options.js";
+
+/**
+ * The Trainer's compile option for a bench config: its cache bound, no messages (a bench's
+ * output is its result line); null where the config trains eagerly.
+ * @example new Trainer({ ...buildRun(config), compile: quietCompile(config) })
+ */
+export function quietCompile(config: Config): TrainerOptions["compile"] {
+  return config.train.compile ? { cacheSize: config.train.compileCacheSize, log: () => {} } : null;
+}
 
 /** A Trainer for a bench side and the seconds of each of its steps after the first `warmup`. */
 export interface TimedTrainer {
@@ -20,7 +30,7 @@ export function timedTrainer(config: Config, warmup: number): TimedTrainer {
     ...buildRun(config),
     eval: undefined,
     clipGradNorm: config.train.clipGradNorm,
-    compile: config.train.compile ? { cacheSize: config.train.compileCacheSize, log: () => {} } : null,
+    compile: quietCompile(config),
     callbacks: [
       {
         onStepEnd: (info) => {

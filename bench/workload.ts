@@ -20,6 +20,7 @@ import type { Callback } from "../src/train/callbacks.js";
 import { parseConfig } from "../src/train/config_file.js";
 import { Trainer } from "../src/train/trainer.js";
 import { packageRoot } from "../src/package_root.js";
+import { quietCompile } from "./timed_trainer.js";
 import { PRECISIONS, WORKLOADS, type BenchPrecision, type WorkloadName, readRecipe, withRecipe, workloadConfig } from "./workloads.js";
 
 const { values } = parseArgs({
@@ -53,8 +54,6 @@ if (compiled && warmup < 3) throw new Error(`workload: --compile needs --warmup 
 /** The workload's config at `total` steps, compiled under --compile. */
 const configOf = (raw: ReturnType<typeof workloadConfig>, train: object = {}) =>
   parseConfig({ ...raw, train: { ...(raw.train as object), ...train, compile: compiled } }, `${name} workload`);
-/** The Trainer's compile option for a config (null: eager). */
-const compileOption = (config: ReturnType<typeof parseConfig>) => (config.train.compile ? { cacheSize: config.train.compileCacheSize, log: () => {} } : null);
 
 const row: Record<string, unknown> = { workload: name, precision: values.precision, threads, compiled, unit: name === "gpt" ? "tokens/s" : "samples/s" };
 if (values["time-to-quality"]) {
@@ -70,7 +69,7 @@ if (values["time-to-quality"]) {
   const trainer: Trainer = new Trainer({
     ...parts,
     clipGradNorm: config.train.clipGradNorm,
-    compile: compileOption(config),
+    compile: quietCompile(config),
     evalEvery: config.train.evalEvery,
     callbacks: [
       {
@@ -95,7 +94,7 @@ if (values["time-to-quality"]) {
     ...parts,
     eval: undefined,
     clipGradNorm: config.train.clipGradNorm,
-    compile: compileOption(config),
+    compile: quietCompile(config),
     callbacks: [{ onStepEnd: (s) => (finalLoss = s.loss) }],
   });
   if (warmup > 0) trainer.fit({ steps: warmup });

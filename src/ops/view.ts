@@ -106,6 +106,10 @@ function broadcastStrides(from: readonly number[], shape: readonly number[]): nu
 }
 
 const copyMeta = new Int32Array(1 + 12 * 3);
+// The merged dimensions, innermost first: reused by every call, so a copy allocates nothing.
+const dims: number[] = [],
+  src: number[] = [],
+  dst: number[] = [];
 
 /**
  * Packs [ndim, shape, srcStrides, dstStrides (contiguous if not given)] for copyStrided. Adjacent
@@ -115,9 +119,7 @@ const copyMeta = new Int32Array(1 + 12 * 3);
  * arithmetic.
  */
 export function stridedMeta(shape: readonly number[], srcStrides: readonly number[], dstStrides?: readonly number[]): Int32Array {
-  const dims: number[] = [],
-    src: number[] = [],
-    dst: number[] = [];
+  dims.length = src.length = dst.length = 0;
   let step = 1;
   for (let d = shape.length - 1; d >= 0; d--) {
     const extent = shape[d]!,
@@ -145,10 +147,10 @@ export function stridedMeta(shape: readonly number[], srcStrides: readonly numbe
   if (n > 12) throw new RangeError(`copy of rank ${n} exceeds the kernels' limit of 12`);
   copyMeta[0] = n;
   for (let i = 0; i < n; i++) {
-    // dims holds the innermost dimension first.
+    // dims holds the innermost dimension first; the meta lists the outermost first.
     copyMeta[n - i] = dims[i]!;
-    copyMeta[1 + 2 * n - 1 - i] = src[i]!;
-    copyMeta[1 + 3 * n - 1 - i] = dst[i]!;
+    copyMeta[2 * n - i] = src[i]!;
+    copyMeta[3 * n - i] = dst[i]!;
   }
   return copyMeta;
 }
