@@ -61,15 +61,19 @@ inline void conv_pixels(const ConvGeometry& g, const float* image, int64_t oy, i
     const int64_t count = static_cast<int64_t>(taps.offset.size());
     for (int64_t t = 0; t < count; t++) {
       Lanes wv[W];
+#pragma GCC unroll 16
       for (int k = 0; k < W; k++) load_lanes(wv[k], packed + t * o + k * kTileLanes);
       const float* source = corner + taps.offset[t];
+#pragma GCC unroll 16
       for (int q = 0; q < Q; q++) {
         const float s = source[q * taps.pixel_step];
+#pragma GCC unroll 16
         for (int k = 0; k < W; k++) acc[q][k] += s * wv[k];
       }
     }
     return;
   }
+#pragma GCC unroll 16
   for (int q = 0; q < Q; q++) {
     for (int64_t i = 0; i < g.kh; i++) {
       const int64_t iy = oy * g.sh - g.ph + i * g.dh;
@@ -79,6 +83,7 @@ inline void conv_pixels(const ConvGeometry& g, const float* image, int64_t oy, i
         for (int64_t c = 0; c < g.c; c++) {
           const float s = image[(iy * g.w + ix) * g.c + c];
           const float* tap = packed + ((i * g.kw + j) * g.c + c) * o;
+#pragma GCC unroll 16
           for (int k = 0; k < W; k++) {
             Lanes wv;
             load_lanes(wv, tap + k * kTileLanes);
@@ -93,7 +98,9 @@ inline void conv_pixels(const ConvGeometry& g, const float* image, int64_t oy, i
 // Sets every pixel of acc to the bias (or 0).
 template <int W, int Q>
 inline void start_at_bias(const float* bias, Lanes (&acc)[Q][W]) {
+#pragma GCC unroll 16
   for (int q = 0; q < Q; q++) {
+#pragma GCC unroll 16
     for (int k = 0; k < W; k++) {
       acc[q][k] = Lanes{};
       if (bias) load_lanes(acc[q][k], bias + k * kTileLanes);
@@ -118,18 +125,24 @@ inline void tap_sums(const float* corner, const int64_t* offset, int64_t step, c
                      int64_t first, int64_t last, float* sums) {
   if (first > last) return;
   const float* source[G];
+#pragma GCC unroll 16
   for (int t = 0; t < G; t++) source[t] = corner + offset[t] + first * step;
   const float* d = grad + first * o;
   Lanes acc[G][W] = {};
   for (int64_t at = 0, end = (last - first + 1) * step; at < end; at += step, d += o) {
     Lanes dv[W];
+#pragma GCC unroll 16
     for (int k = 0; k < W; k++) load_lanes(dv[k], d + k * kTileLanes);
+#pragma GCC unroll 16
     for (int t = 0; t < G; t++) {
       const float s = source[t][at];
+#pragma GCC unroll 16
       for (int k = 0; k < W; k++) acc[t][k] += s * dv[k];
     }
   }
+#pragma GCC unroll 16
   for (int t = 0; t < G; t++) {
+#pragma GCC unroll 16
     for (int k = 0; k < W; k++) {
       Lanes total;
       load_lanes(total, sums + t * o + k * kTileLanes);
@@ -145,7 +158,9 @@ inline void column_sums(const float* grad, int64_t o, int64_t columns, float* su
   Lanes acc[P][W] = {};
   int64_t ox = 0;
   for (; ox + P <= columns; ox += P) {
+#pragma GCC unroll 16
     for (int p = 0; p < P; p++) {
+#pragma GCC unroll 16
       for (int k = 0; k < W; k++) {
         Lanes d;
         load_lanes(d, grad + (ox + p) * o + k * kTileLanes);
@@ -154,15 +169,18 @@ inline void column_sums(const float* grad, int64_t o, int64_t columns, float* su
     }
   }
   for (; ox < columns; ox++) {
+#pragma GCC unroll 16
     for (int k = 0; k < W; k++) {
       Lanes d;
       load_lanes(d, grad + ox * o + k * kTileLanes);
       acc[0][k] += d;
     }
   }
+#pragma GCC unroll 16
   for (int k = 0; k < W; k++) {
     Lanes total;
     load_lanes(total, sums + k * kTileLanes);
+#pragma GCC unroll 16
     for (int p = 0; p < P; p++) total += acc[p][k];
     store_lanes(sums + k * kTileLanes, total);
   }

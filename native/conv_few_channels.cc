@@ -65,11 +65,14 @@ constexpr int kBlock = 2 * kChains<W>;
 template <int W, int Q>
 inline void pool_blocks(const Lanes (&top)[Q][W], const Lanes (&bottom)[Q][W], int64_t o, float* out, int32_t* codes) {
   using Codes = int32_t __attribute__((vector_size(64)));
+#pragma GCC unroll 16
   for (int p = 0; p < Q / 2; p++) {
+#pragma GCC unroll 16
     for (int k = 0; k < W; k++) {
       const Lanes window[4] = {top[2 * p][k], top[2 * p + 1][k], bottom[2 * p][k], bottom[2 * p + 1][k]};
       Lanes best = window[0];
       Codes code = Codes{};
+#pragma GCC unroll 16
       for (int q = 1; q < 4; q++) {
         const auto take = window[q] > best || window[q] != window[q];
         best = take ? window[q] : best;
@@ -101,13 +104,16 @@ void few_channels_forward(const ConvGeometry& g, const float* x, const float* we
           Lanes acc[P][W];
           start_at_bias(bias, acc);
           conv_pixels(g, image, r % g.oh, ox, taps, packed.data(), acc);
+#pragma GCC unroll 16
           for (int p = 0; p < P; p++)
+#pragma GCC unroll 16
             for (int k = 0; k < W; k++) store_lanes(out + (ox + p) * g.o + k * kTileLanes, acc[p][k]);
         }
         for (; ox < g.ow; ox++) {
           Lanes acc[1][W];
           start_at_bias(bias, acc);
           conv_pixels(g, image, r % g.oh, ox, taps, packed.data(), acc);
+#pragma GCC unroll 16
           for (int k = 0; k < W; k++) store_lanes(out + ox * g.o + k * kTileLanes, acc[0][k]);
         }
       }

@@ -45,18 +45,25 @@ template <int R, int W>
 TURBINE_BF16_DOT inline void dot_block(const uint32_t* a, int64_t ar, int64_t ac, const uint32_t* b, int64_t ldb,
                                        float* c, int64_t ldc, int64_t pairs, bool accumulate) {
   __m512 acc[R][W];
+#pragma GCC unroll 16
   for (int r = 0; r < R; r++) {
+#pragma GCC unroll 16
     for (int w = 0; w < W; w++) acc[r][w] = accumulate ? _mm512_loadu_ps(c + r * ldc + w * 16) : _mm512_setzero_ps();
   }
   for (int64_t q = 0; q < pairs; q++) {
     __m512bh bv[W];
+#pragma GCC unroll 16
     for (int w = 0; w < W; w++) bv[w] = reinterpret_cast<__m512bh>(_mm512_loadu_si512(b + q * ldb + w * 16));
+#pragma GCC unroll 16
     for (int r = 0; r < R; r++) {
       const __m512bh av = reinterpret_cast<__m512bh>(_mm512_set1_epi32(static_cast<int>(a[r * ar + q * ac])));
+#pragma GCC unroll 16
       for (int w = 0; w < W; w++) acc[r][w] = _mm512_dpbf16_ps(acc[r][w], av, bv[w]);
     }
   }
+#pragma GCC unroll 16
   for (int r = 0; r < R; r++) {
+#pragma GCC unroll 16
     for (int w = 0; w < W; w++) _mm512_storeu_ps(c + r * ldc + w * 16, acc[r][w]);
   }
 }

@@ -24,7 +24,9 @@ struct TileA {
 template <int R, int W>
 inline void tile_block(TileA a, const float* b, int64_t ldb, float* c, int64_t ldc, int64_t k, bool accumulate) {
   Lanes acc[R][W];
+#pragma GCC unroll 16
   for (int r = 0; r < R; r++) {
+#pragma GCC unroll 16
     for (int w = 0; w < W; w++) {
       acc[r][w] = Lanes{};
       if (accumulate) load_lanes(acc[r][w], c + r * ldc + w * kTileLanes);
@@ -32,14 +34,19 @@ inline void tile_block(TileA a, const float* b, int64_t ldb, float* c, int64_t l
   }
   for (int64_t p = 0; p < k; p++) {
     Lanes bv[W];
+#pragma GCC unroll 16
     for (int w = 0; w < W; w++) load_lanes(bv[w], b + p * ldb + w * kTileLanes);
     const float* ap = a.data + p * a.col;
+#pragma GCC unroll 16
     for (int r = 0; r < R; r++) {
       const float s = ap[r * a.row];
+#pragma GCC unroll 16
       for (int w = 0; w < W; w++) acc[r][w] += s * bv[w];
     }
   }
+#pragma GCC unroll 16
   for (int r = 0; r < R; r++) {
+#pragma GCC unroll 16
     for (int w = 0; w < W; w++) store_lanes(c + r * ldc + w * kTileLanes, acc[r][w]);
   }
 }
