@@ -10,7 +10,11 @@ import { packageRoot } from "../../package_root.js";
 import type { Kernels } from "../kernels.js";
 import { float16ThroughFloat32, straightToAddon } from "./float16.js";
 
-function findAddon(): string {
+/**
+ * Where the native addon is: build/Release/turbine.node under the package; throws naming the build command when it is missing.
+ * @example readFileSync(addonPath())
+ */
+export function addonPath(): string {
   const path = join(packageRoot(), "build", "Release", "turbine.node");
   if (existsSync(path)) return path;
   throw new Error(
@@ -45,7 +49,7 @@ export interface NativeReplayLoop {
  */
 export function loadNative(): Kernels {
   if (native === null) {
-    const addon = createRequire(import.meta.url)(findAddon()) as Kernels;
+    const addon = createRequire(import.meta.url)(addonPath()) as Kernels;
     // A build older than the sources (build/ kept across a pull) lacks the newest kernels.
     if (typeof addon.metaFields !== "function") {
       throw new Error("turbine: build/Release/turbine.node is older than the sources (it has no metaFields kernel); rebuild it with `npm run build`");

@@ -5,9 +5,14 @@
  * $TURBINE_KERNEL_CACHE_DIR, else in turbine's cache folder (cacheDir: $TURBINE_CACHE, else
  * ~/.cache/turbine), so later processes on the same kind of CPU start from the answer. A file that cannot be read or
  * parsed is ignored with a one-line warning (and rewritten at the next choice); one that cannot
- * be written leaves the choices in memory. TURBINE_KERNEL_TUNING=off (default on) takes every
- * kernel's default (the first candidate) without measuring.
+ * be written leaves the choices in memory. The file names the addon build it was measured with
+ * (a hash of turbine.node): a rebuilt addon's kernels may rank the candidates differently, so
+ * another build's choices are measured again. A choice is per thread count (a rank of a data
+ * parallel job may run one thread where a single process runs all cores).
+ * TURBINE_KERNEL_TUNING=off (default on) takes every kernel's default (the first candidate)
+ * without measuring.
  */
+import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { dirname, join } from "node:path";
@@ -16,7 +21,7 @@ import { threadId } from "node:worker_threads";
 import { cacheDir } from "../../data/cache.js";
 import { backendName } from "../index.js";
 import type { Kernels } from "../kernels.js";
-import { loadNative } from "./addon.js";
+import { addonPath, loadNative } from "./addon.js";
 
 type Choice = number | string;
 
@@ -39,14 +44,17 @@ export function cpuModelKey(): string {
 /**
  * Measured choices of kernel settings, kept in one JSON file.
  * @example
- * const tuner = new KernelTuner("/tmp/kernels.json");
+ * const tuner = new KernelTuner("/tmp/kernels.json", "3f2a9c0d41b7e865");
  * const block = tuner.choose("attention", "bf16 4x4x128x64 causal", [64, 32, 128], (b) => runAttention(b));
  */
 export class KernelTuner {
   private choices: Map<string, Choice> | null = null;
 
-  /** `path`: the JSON file of this CPU's choices. */
-  constructor(readonly path: string) {}
+  /** `path`: the JSON file of this CPU's choices; `build`: the addon build they hold for (a file of another build's is measured again). */
+  constructor(
+    readonly path: string,
+    readonly build = "",
+  ) {}
 
   /**
    * The fastest of `candidates` (the first is the default) for `kernel` at `shape`: the only
@@ -74,6 +82,7 @@ export class KernelTuner {
       const parsed: unknown = JSON.parse(readFileSync(this.path, "utf8"));
       const stored = (parsed as { choices?: unknown } | null)?.choices;
       if (typeof stored !== "object" || stored === null || Array.isArray(stored)) throw new Error('it has no "choices" object');
+      if ((parsed as { build?: unknown }).build !== this.build) return this.choices;
       for (const [key, value] of Object.entries(stored)) {
         if (typeof value === "number" || typeof value === "string") this.choices.set(key, value);
       }
@@ -89,7 +98,7 @@ export class KernelTuner {
     const temp = `${this.path}.${process.pid}.${threadId}.tmp`;
     try {
       mkdirSync(dirname(this.path), { recursive: true });
-      writeFileSync(temp, `${JSON.stringify({ version: 1, choices: Object.fromEntries(this.choices!) }, null, 1)}\n`);
+      writeFileSync(temp, `${JSON.stringify({ version: 1, build: this.build, choices: Object.fromEntries(this.choices!) }, null, 1)}\n`);
       renameSync(temp, this.path);
     } catch (problem) {
       console.warn(`turbine: could not write the kernel cache ${this.path} (${(problem as Error).message}); choices stay in memory`);
@@ -124,7 +133,12 @@ export function tunedChoice<T extends Choice>(kernel: string, shape: string, can
   const mode = process.env.TURBINE_KERNEL_TUNING ?? "on";
   if (mode !== "on" && mode !== "off") throw new RangeError(`TURBINE_KERNEL_TUNING must be "on" or "off", got ${JSON.stringify(mode)}`);
   if (backendName !== "native" || mode === "off") return candidates[0]!;
-  shared ??= new KernelTuner(join(process.env.TURBINE_KERNEL_CACHE_DIR || cacheDir(), `kernels-${cpuModelKey()}.json`));
+  shared ??= new KernelTuner(join(process.env.TURBINE_KERNEL_CACHE_DIR || cacheDir(), `kernels-${cpuModelKey()}.json`), addonBuild());
   const native = loadNative();
-  return shared.choose(kernel, shape, candidates, (choice) => run(native, choice));
+  return shared.choose(kernel, `${shape} threads ${native.getNumThreads()}`, candidates, (choice) => run(native, choice));
+}
+
+/** The native addon's build: the first 16 hex digits of its file's SHA-256. */
+function addonBuild(): string {
+  return createHash("sha256").update(readFileSync(addonPath())).digest("hex").slice(0, 16);
 }
