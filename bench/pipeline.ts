@@ -8,13 +8,15 @@
  * the ranks' waits spin before sleeping, in microseconds (default: the threads backend's choice,
  * 250 where every stage has a core; `--spinUs 1` is about the old sleep-at-once). Beside each
  * row, what attributes the idle time: the stage's median forward and backward (ms, per
- * micro-batch), and the shares of the span it spent in receives (waits included), in sends, and
- * elsewhere outside its actions (the idle share less those two).
+ * micro-batch), the plan's idle share with each stage's actions taking those times (the bubble
+ * of stages that do not cost the same, which the textbook share assumes away) and the measured
+ * share against it, and the shares of the span it spent in receives (waits included), in sends,
+ * and elsewhere outside its actions (the idle share less those two).
  *
  *   node dist/bench/pipeline.js --stages 2 --steps 10 [--width 1024 --rows 64 --layers 4] [--spinUs N] [--json]
  */
 import { planSchedule, type ScheduleName } from "../src/parallel/pipeline/schedule.js";
-import { idleShares, simulate } from "../src/parallel/pipeline/timeline.js";
+import { idleShares, simulate, unequalIdleShares } from "../src/parallel/pipeline/timeline.js";
 import { startThreads } from "../src/parallel/threads/spawn.js";
 import { benchOptions, median, report } from "./harness.js";
 import type { PipelineBenchArgs, StageTimes } from "./pipeline_rank.js";
@@ -44,7 +46,14 @@ for (const schedule of ["gpipe", "1f1b"] as ScheduleName[]) {
       if (!o.ok) throw o.error;
       return o.result as StageTimes;
     });
-    const planned = idleShares(simulate(planSchedule(schedule, ints.stages, m)));
+    const plan = planSchedule(schedule, ints.stages, m);
+    const planned = idleShares(simulate(plan));
+    // The same plan with each stage's own median forward and backward: the bubble its stages'
+    // cost difference implies, which the textbook share leaves out.
+    const atStageCosts = unequalIdleShares(
+      plan,
+      stages.map((t) => ({ forward: median(t.forward), backward: median(t.backward) })),
+    );
     const spanOf = (step: number): number => Math.max(...stages.map((t) => t.end[step]!)) - Math.min(...stages.map((t) => t.start[step]!));
     for (const [s, stage] of stages.entries()) {
       const idle = stage.busy.map((busy, step) => 1 - busy / spanOf(step));
@@ -59,6 +68,8 @@ for (const schedule of ["gpipe", "1f1b"] as ScheduleName[]) {
         plan: planned[s]!,
         measured,
         ratio: planned[s]! > 0 ? measured / planned[s]! : null,
+        atStageCosts: atStageCosts[s]!,
+        stageCostRatio: atStageCosts[s]! > 0 ? measured / atStageCosts[s]! : null,
         forwardMs: median(stage.forward),
         backwardMs: median(stage.backward),
         receiving: share(stage.receiving),
@@ -77,6 +88,8 @@ report(
     ["plan", "plan idle"],
     ["measured", "measured idle (median)"],
     ["ratio", "measured/plan"],
+    ["atStageCosts", "plan at stage F/B"],
+    ["stageCostRatio", "measured/that"],
     ["forwardMs", "F ms"],
     ["backwardMs", "B ms"],
     ["receiving", "in recv"],

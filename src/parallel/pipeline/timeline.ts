@@ -38,18 +38,13 @@ export const virtualStage = (plan: PipelinePlan, stage: number, chunk: number): 
 const name = (a: Action): string => `${a.kind === "forward" ? "F" : "B"}${a.micro}${a.chunk > 0 ? `/chunk ${a.chunk}` : ""}`;
 
 /**
- * Simulates a plan: forward of micro-batch i on virtual stage k needs its forward on k − 1,
- * backward on k needs the backward on k + 1 (on the last, its own forward). Throws, naming the
- * stages and actions that wait on each other, when the plan's orders cannot all run (which a
- * pipeline of blocking send/recv would hang on), or when an action is missing or repeated.
- * A message leaves at the end of its action's last tick. With every action one tick (the
- * default) the bubble is the textbook one; `PipelineParallel` lays its plan out with backward
- * at two ticks, as long as it really takes, so that a stage is not held at the tick's end
- * waiting for its neighbour's longer backward (ranks exchange each tick's messages together).
- *
- * @example simulate(planSchedule("gpipe", 2, 4)).ticks   // 2 · (4 + 2 − 1) = 10
+ * When each action of the plan starts if stage s's actions take costOf(s) (any unit): each starts
+ * as soon as its stage is free and its input exists; forward of micro-batch i on virtual stage k
+ * needs its forward on k − 1, backward on k needs the backward on k + 1 (on the last, its own
+ * forward). `free[s]` is when stage s ends. Throws, naming the stages and actions that wait on
+ * each other, when the plan's orders cannot all run, or when an action is missing or repeated.
  */
-export function simulate(plan: PipelinePlan, cost: ActionCost = { forward: 1, backward: 1 }): Timeline {
+function layOut(plan: PipelinePlan, costOf: (stage: number) => ActionCost): { start: number[][]; free: number[] } {
   const { stages, microBatches: m, chunks } = plan,
     virtualStages = stages * chunks;
   const finish = new Map<string, number>();
@@ -71,6 +66,7 @@ export function simulate(plan: PipelinePlan, cost: ActionCost = { forward: 1, ba
   while (done < total) {
     let progressed = false;
     for (let s = 0; s < stages; s++) {
+      const cost = costOf(s);
       for (let i = start[s]!.length; i < plan.actions[s]!.length; i++) {
         const a = plan.actions[s]![i]!;
         const needed = dependency(s, a);
@@ -91,6 +87,21 @@ export function simulate(plan: PipelinePlan, cost: ActionCost = { forward: 1, ba
       throw new Error(`pipeline plan (${plan.schedule}) cannot run: ${waits.join(", ")} each wait on an action that never comes first`);
     }
   }
+  return { start, free };
+}
+
+/**
+ * Simulates a plan with every stage's actions taking `cost` ticks (see layOut for the rules and
+ * the errors). A message leaves at the end of its action's last tick. With every action one tick
+ * (the default) the bubble is the textbook one; `PipelineParallel` lays its plan out with
+ * backward at two ticks, as long as it really takes, so that a stage is not held at the tick's
+ * end waiting for its neighbour's longer backward (ranks exchange each tick's messages together).
+ *
+ * @example simulate(planSchedule("gpipe", 2, 4)).ticks   // 2 · (4 + 2 − 1) = 10
+ */
+export function simulate(plan: PipelinePlan, cost: ActionCost = { forward: 1, backward: 1 }): Timeline {
+  const { start, free } = layOut(plan, () => cost);
+  const virtualStages = plan.stages * plan.chunks;
   const ticks = Math.max(...free);
   const messages: Message[][] = Array.from({ length: ticks }, () => []);
   for (const [s, list] of plan.actions.entries()) {
@@ -98,7 +109,7 @@ export function simulate(plan: PipelinePlan, cost: ActionCost = { forward: 1, ba
       const vs = virtualStage(plan, s, a.chunk);
       const to = a.kind === "forward" ? vs + 1 : vs - 1;
       if (to < 0 || to >= virtualStages) continue;
-      messages[start[s]![i]! + cost[a.kind] - 1]!.push({ kind: a.kind, micro: a.micro, from: vs, sender: s, receiver: to % stages });
+      messages[start[s]![i]! + cost[a.kind] - 1]!.push({ kind: a.kind, micro: a.micro, from: vs, sender: s, receiver: to % plan.stages });
     }
   }
   // One order for every rank: with blocking sends, the earliest message not yet passed always
@@ -107,12 +118,29 @@ export function simulate(plan: PipelinePlan, cost: ActionCost = { forward: 1, ba
   return { plan, cost, start, ticks, messages };
 }
 
+/** The idle share of each stage whose actions take `cost[stage]` when the step lasts `span`. */
+const shares = (plan: PipelinePlan, cost: (stage: number) => ActionCost, span: number): number[] =>
+  plan.actions.map((list, s) => 1 - list.reduce((busy, a) => busy + cost(s)[a.kind], 0) / span);
+
 /**
  * The share of the timeline each stage is idle (the pipeline bubble, per stage).
  * @example idleShares(simulate(planSchedule("1f1b", 4, 8)))   // [3/11, 3/11, 3/11, 3/11]
  */
 export function idleShares(timeline: Timeline): number[] {
-  return timeline.plan.actions.map((list) => 1 - list.reduce((busy, a) => busy + timeline.cost[a.kind], 0) / timeline.ticks);
+  return shares(timeline.plan, () => timeline.cost, timeline.ticks);
+}
+
+/**
+ * The idle share of each stage when stage s's forward and backward take `costs[s]` (for example
+ * its measured milliseconds per micro-batch): the bubble the plan itself implies for stages that
+ * do not cost the same, where the faster stage also waits for the slower one every micro-batch.
+ * With equal costs it is idleShares' textbook share.
+ * @example unequalIdleShares(planSchedule("gpipe", 2, 8), [{ forward: 1, backward: 2 }, { forward: 1.1, backward: 2 }])   // [3.8/27.8, 3/27.8]: the first stage waits 0.1 for each forward
+ */
+export function unequalIdleShares(plan: PipelinePlan, costs: readonly ActionCost[]): number[] {
+  if (costs.length !== plan.stages) throw new RangeError(`unequalIdleShares: ${costs.length} stage costs for a plan of ${plan.stages} stages`);
+  const costOf = (s: number): ActionCost => costs[s]!;
+  return shares(plan, costOf, Math.max(...layOut(plan, costOf).free));
 }
 
 /**

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 
 import { planSchedule, SCHEDULES } from "../../../src/parallel/pipeline/schedule.js";
-import { idleShares, peakAfterBackward, peakInFlight, simulate } from "../../../src/parallel/pipeline/timeline.js";
+import { idleShares, peakAfterBackward, peakInFlight, simulate, unequalIdleShares } from "../../../src/parallel/pipeline/timeline.js";
 
 const close = (a: number, b: number, what: string): void => assert.ok(Math.abs(a - b) < 1e-12, `${what}: ${a} ≠ ${b}`);
 
@@ -119,4 +119,29 @@ test("messages: each stage's forward output goes to the next virtual stage's ran
   assert.equal(all.filter((msg) => msg.kind === "forward").length, 2 * 3);
   assert.ok(all.some((msg) => msg.kind === "forward" && msg.from === 1 && msg.sender === 1 && msg.receiver === 0));
   assert.ok(all.some((msg) => msg.kind === "backward" && msg.from === 2 && msg.sender === 0 && msg.receiver === 1));
+});
+
+test("stages of unequal cost: gpipe's first stage waits m·δ for a last stage whose forward is δ longer, as the closed form says; equal costs give the textbook share", () => {
+  const [f, b] = [13, 28];
+  for (const m of [1, 4, 8])
+    for (const delta of [0, 0.5, 1]) {
+      const shares = unequalIdleShares(planSchedule("gpipe", 2, m), [
+        { forward: f, backward: b },
+        { forward: f + delta, backward: b },
+      ]);
+      // Stage 1's forwards end at (m + 1)·F + m·δ; both stages' backwards follow back to back.
+      const span = (m + 1) * (f + b) + m * delta;
+      close(shares[0]!, (f + b + m * delta) / span, `gpipe m=${m} δ=${delta} stage 0`);
+      close(shares[1]!, (f + b) / span, `gpipe m=${m} δ=${delta} stage 1`);
+    }
+  for (const schedule of SCHEDULES)
+    for (const p of [2, 4])
+      for (const m of [1, 4, 8]) {
+        const v = schedule === "interleaved" ? 2 : 1;
+        const plan = planSchedule(schedule, p, m, v);
+        const cost = { forward: 3, backward: 7 };
+        const equal = unequalIdleShares(plan, Array(p).fill(cost));
+        for (const [s, share] of idleShares(simulate(plan, cost)).entries()) close(equal[s]!, share, `${schedule} p=${p} m=${m} stage ${s}`);
+      }
+  assert.throws(() => unequalIdleShares(planSchedule("1f1b", 4, 8), [{ forward: 1, backward: 2 }]), /1 stage costs for a plan of 4 stages/);
 });
