@@ -15,8 +15,15 @@ import { loadNative } from "./native/addon.js";
 registerBackend("native", loadNative);
 registerBackend("js", () => jsKernels);
 
-/** TURBINE_BACKEND names no registered backend: a usage error (the CLI exits 2). */
-export class BackendChoiceError extends Error {}
+/**
+ * An environment variable of the backends (TURBINE_BACKEND, TURBINE_KERNEL_TUNING) set to a value
+ * it does not take: a usage error (the CLI exits 2 with the message).
+ * @example throw new BackendSettingError(`TURBINE_KERNEL_TUNING must be "on" or "off", got "maybe"`);
+ */
+export class BackendSettingError extends Error {}
+
+/** TURBINE_BACKEND names no registered backend. */
+export class BackendChoiceError extends BackendSettingError {}
 
 /**
  * The backend TURBINE_BACKEND (by default) names, checked against the registered ones.

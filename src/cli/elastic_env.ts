@@ -4,6 +4,10 @@
  * and on a restart the checkpoint to resume from.
  */
 
+import { z } from "zod";
+
+import { UsageError } from "./errors.js";
+
 /** The variable holding a segment's JSON. */
 export const ELASTIC_ENV = "TURBINE_ELASTIC";
 
@@ -17,11 +21,28 @@ export interface ElasticSegment {
   from: string | null;
 }
 
+/** ElasticSegment as the launcher writes it, checked. */
+const Segment = z.object({ runDir: z.string().min(1), restart: z.boolean(), from: z.string().min(1).nullable() }).strict();
+
 /**
  * The segment this rank belongs to, or null outside an elastic launch.
  * @example elasticSegment({ TURBINE_ELASTIC: '{"runDir":"runs/mlp/version_0","restart":false,"from":null}' })?.runDir // "runs/mlp/version_0"
  */
 export function elasticSegment(env: NodeJS.ProcessEnv = process.env): ElasticSegment | null {
   const value = env[ELASTIC_ENV];
-  return value === undefined ? null : (JSON.parse(value) as ElasticSegment);
+  if (value === undefined) return null;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch {
+    parsed = undefined;
+  }
+  const segment = Segment.safeParse(parsed);
+  if (!segment.success) {
+    throw new UsageError(
+      `${ELASTIC_ENV} holds ${JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}…` : value)}, not the segment \`turbine launch --max-restarts\` sets ({"runDir", "restart", "from"})`,
+      `unset ${ELASTIC_ENV} to train on its own`,
+    );
+  }
+  return segment.data;
 }

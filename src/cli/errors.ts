@@ -1,4 +1,4 @@
-import { BackendChoiceError } from "../backends/index.js";
+import { BackendSettingError } from "../backends/index.js";
 import { CollectiveError } from "../parallel/process_group.js";
 import { ParameterServerError } from "../parallel/ps/worker.js";
 import { TokenFileError } from "../data/token_file.js";
@@ -42,7 +42,7 @@ function isOutOfMemory(error: unknown): boolean {
  * @example exitCodeFor(new UsageError("bad")) // 2
  */
 export function exitCodeFor(error: unknown): number {
-  if (error instanceof ConfigError || error instanceof UsageError || error instanceof BackendChoiceError) return 2;
+  if (error instanceof ConfigError || error instanceof UsageError || error instanceof BackendSettingError) return 2;
   if (
     error instanceof NonFiniteLossError ||
     error instanceof CheckpointError ||

@@ -11,12 +11,12 @@ const cli = join(repoRoot(), "dist", "src", "cli", "main.js");
 const work = mkdtempSync(join(tmpdir(), "turbine-errors-"));
 after(() => rmSync(work, { recursive: true, force: true }));
 
-function turbine(args: string[]): { code: number; stdout: string; stderr: string } {
+function turbine(args: string[], env: Record<string, string> = {}): { code: number; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [cli, ...args], {
     cwd: work,
     encoding: "utf8",
     timeout: 120_000,
-    env: { ...process.env, TURBINE_CACHE: join(work, "cache") },
+    env: { ...process.env, TURBINE_CACHE: join(work, "cache"), ...env },
   });
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
@@ -45,7 +45,7 @@ before(() => {
 });
 
 /** Each documented bad input: the command line, its exit code and what the one line says. */
-const cases: { args: string[]; code: number; says: RegExp; afterHelp?: boolean }[] = [
+const cases: { args: string[]; code: number; says: RegExp; afterHelp?: boolean; env?: Record<string, string> }[] = [
   // the top level (alone, it prints the help first, as git does)
   { args: [], code: 2, says: /^turbine: a command is needed; see turbine --help$/, afterHelp: true },
   { args: ["trian"], code: 2, says: /^turbine: unknown command 'trian' \(did you mean train\?\); see turbine --help$/ },
@@ -55,6 +55,25 @@ const cases: { args: string[]; code: number; says: RegExp; afterHelp?: boolean }
   { args: ["train", "a", "b"], code: 2, says: /^turbine: train: too many arguments for 'train'\. Expected 1 argument but got 2; see turbine train --help$/ },
   { args: ["train", "--set"], code: 2, says: /train: option '--set <path=value>' argument missing/ },
   { args: ["train", "nope.json"], code: 2, says: /config .*nope\.json: cannot read it \(ENOENT\)/ },
+  // environment variables with values they do not take
+  {
+    args: ["train", tinyGpt, "--no-progress"],
+    env: { TURBINE_KERNEL_TUNING: "maybe" },
+    code: 2,
+    says: /^turbine: TURBINE_KERNEL_TUNING must be "on" or "off", got "maybe"$/,
+  },
+  {
+    args: ["train", tinyGpt, "--no-progress"],
+    env: { TURBINE_ELASTIC: "maybe" },
+    code: 2,
+    says: /^turbine: TURBINE_ELASTIC holds "maybe", not the segment `turbine launch --max-restarts` sets .*; unset TURBINE_ELASTIC to train on its own$/,
+  },
+  {
+    args: ["train", tinyGpt, "--no-progress"],
+    env: { TURBINE_ELASTIC: '{"runDir":"runs/x","restart":"no","from":null}' },
+    code: 2,
+    says: /^turbine: TURBINE_ELASTIC holds .*, not the segment/,
+  },
   {
     args: ["train", "gpt-chr"],
     code: 2,
@@ -227,8 +246,9 @@ const cases: { args: string[]; code: number; says: RegExp; afterHelp?: boolean }
 ];
 
 for (const c of cases) {
-  test(`turbine ${c.args.map((a) => (a === "" ? '""' : a)).join(" ")} → exit ${c.code}, one line`, { timeout: 120_000 }, () => {
-    const r = turbine(c.args);
+  const env = Object.entries(c.env ?? {}).map(([k, v]) => `${k}=${v} `);
+  test(`${env.join("")}turbine ${c.args.map((a) => (a === "" ? '""' : a)).join(" ")} → exit ${c.code}, one line`, { timeout: 120_000 }, () => {
+    const r = turbine(c.args, c.env);
     assert.equal(r.code, c.code, `exit code; stderr: ${r.stderr}`);
     const lines = r.stderr.trim().split("\n");
     if (c.afterHelp) assert.match(r.stderr, /^Usage: turbine /);

@@ -19,7 +19,7 @@ import { dirname, join } from "node:path";
 import { threadId } from "node:worker_threads";
 
 import { cacheDir } from "../../data/cache.js";
-import { backendName } from "../index.js";
+import { BackendSettingError, backendName } from "../index.js";
 import type { Kernels } from "../kernels.js";
 import { addonPath, loadNative } from "./addon.js";
 
@@ -131,7 +131,7 @@ let shared: KernelTuner | null = null;
  */
 export function tunedChoice<T extends Choice>(kernel: string, shape: string, candidates: readonly T[], run: (kernels: Kernels, choice: T) => void): T {
   const mode = process.env.TURBINE_KERNEL_TUNING ?? "on";
-  if (mode !== "on" && mode !== "off") throw new RangeError(`TURBINE_KERNEL_TUNING must be "on" or "off", got ${JSON.stringify(mode)}`);
+  if (mode !== "on" && mode !== "off") throw new BackendSettingError(`TURBINE_KERNEL_TUNING must be "on" or "off", got ${JSON.stringify(mode)}`);
   if (backendName !== "native" || mode === "off") return candidates[0]!;
   shared ??= new KernelTuner(join(process.env.TURBINE_KERNEL_CACHE_DIR || cacheDir(), `kernels-${cpuModelKey()}.json`), addonBuild());
   const native = loadNative();
