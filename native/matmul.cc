@@ -1,6 +1,7 @@
 // Batched matmul on oneDNN: C[b] (+)= op(A[b]) · op(B[b]) (+ bias), either operand transposed
 // through its strides (no copy), a batch of 1 broadcast against the other, f32 or bf16
-// inputs with f32 accumulation, and an optional accumulate-into-C used for gradients.
+// inputs with f32 accumulation, and an optional accumulate-into-C used for gradients. Extents
+// the meta marks as runtime (an expert's rows) share one primitive across their values.
 // matmulGelu is the same product followed by turbine's GELU (erf) in the same call: the product
 // into the pre-activation backward needs (or into c itself), then one GELU pass. (oneDNN's
 // eltwise post-op would save that pass, but its erf is not turbine's: a forward without a
@@ -27,36 +28,60 @@ struct MatmulPrimitive {
 
 enum Field { kBatchA, kBatchB, kM, kN, kK, kTransA, kTransB, kTypeAB, kTypeC, kBias, kAccumulate, kThreads, kFields };
 
-MatmulPrimitive make(const PrimitiveKey<kFields>& key) {
+// An extent the primitive takes when it runs (in a key: the extent's value is left out). A
+// product whose row count changes every call, such as a mixture of experts' expert, would
+// otherwise build a primitive per count: 0.4 ms each, on products of 2 ms.
+constexpr int64_t kRuntime = DNNL_RUNTIME_DIM_VAL;
+
+int64_t times(int64_t x, int64_t y) { return x == kRuntime || y == kRuntime ? kRuntime : x * y; }
+
+// A [batch, rows, cols] operand, stored rows × cols or, when transposed, cols × rows.
+memory::desc operand_md(int64_t batch, int64_t rows, int64_t cols, memory::data_type type, bool transposed) {
+  const int64_t matrix = times(rows, cols);
+  return memory::desc({batch, rows, cols}, type,
+                      transposed ? memory::dims{matrix, 1, rows} : memory::dims{matrix, cols, 1});
+}
+
+struct OperandDescs {
+  memory::desc a, b, c, bias;
+};
+
+// The operands' descriptions for key's product; extents marked kRuntime stay so.
+OperandDescs operand_descs(const PrimitiveKey<kFields>& key) {
   const auto& v = key.v;
   const int64_t batch = std::max(v[kBatchA], v[kBatchB]);
   const auto tab = onednn_type(static_cast<DType>(v[kTypeAB]));
   const auto tc = onednn_type(static_cast<DType>(v[kTypeC]));
   const int64_t m = v[kM], n = v[kN], k = v[kK];
-  memory::desc a_md({v[kBatchA], m, k}, tab, v[kTransA] ? memory::dims{m * k, 1, m} : memory::dims{m * k, k, 1});
-  memory::desc b_md({v[kBatchB], k, n}, tab, v[kTransB] ? memory::dims{k * n, 1, k} : memory::dims{k * n, n, 1});
-  memory::desc c_md({batch, m, n}, tc, memory::dims{m * n, n, 1});
-  memory::desc bias_md =
-      v[kBias] ? memory::desc({1, 1, n}, memory::data_type::f32, memory::dims{n, n, 1}) : memory::desc();
+  return {operand_md(v[kBatchA], m, k, tab, v[kTransA] != 0), operand_md(v[kBatchB], k, n, tab, v[kTransB] != 0),
+          operand_md(batch, m, n, tc, false),
+          v[kBias] ? operand_md(1, 1, n, memory::data_type::f32, false) : memory::desc()};
+}
+
+MatmulPrimitive make(const PrimitiveKey<kFields>& key) {
+  const OperandDescs md = operand_descs(key);
   dnnl::primitive_attr attr;
   attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
-  if (v[kAccumulate]) {
+  if (key.v[kAccumulate]) {
     dnnl::post_ops ops;
     ops.append_sum(1.0f);
     attr.set_post_ops(ops);
   }
   auto& engine = cpu_engine();
   dnnl::matmul::desc desc =
-      v[kBias] ? dnnl::matmul::desc(a_md, b_md, bias_md, c_md) : dnnl::matmul::desc(a_md, b_md, c_md);
+      key.v[kBias] ? dnnl::matmul::desc(md.a, md.b, md.bias, md.c) : dnnl::matmul::desc(md.a, md.b, md.c);
   dnnl::matmul::primitive_desc pd(desc, attr, engine);
-  MatmulPrimitive p{dnnl::matmul(pd),
-                    memory(a_md, engine, nullptr),
-                    memory(b_md, engine, nullptr),
-                    memory(c_md, engine, nullptr),
-                    v[kBias] ? memory(bias_md, engine, nullptr) : memory(),
-                    memory(pd.scratchpad_desc(), engine, nullptr),
-                    pd.scratchpad_desc().get_size()};
-  return p;
+  // Memories of a primitive with runtime extents are made per call, with the call's extents.
+  const bool fixed = md.a.get_size() != DNNL_RUNTIME_SIZE_VAL && md.b.get_size() != DNNL_RUNTIME_SIZE_VAL &&
+                     md.c.get_size() != DNNL_RUNTIME_SIZE_VAL;
+  auto bound = [&](const memory::desc& d) { return fixed && !d.is_zero() ? memory(d, engine, nullptr) : memory(); };
+  return {dnnl::matmul(pd),
+          bound(md.a),
+          bound(md.b),
+          bound(md.c),
+          bound(md.bias),
+          memory(pd.scratchpad_desc(), engine, nullptr),
+          pd.scratchpad_desc().get_size()};
 }
 
 // out = GELU(pre) over n elements of dtype T (out may be pre), in f32: the unary kernel's GELU,
@@ -71,13 +96,12 @@ void gelu_pass(const T* pre, T* out, int64_t n) {
 
 // The product of a matmul or matmulGelu call: c = op(a)·op(b) (+ bias) (+ c).
 void run_matmul(const Args& args, View a, View b, View c, const View* bias, DType tab, DType tc, const int32_t* meta) {
-  const int64_t batch_a = meta[matmul_meta::kBatchA], batch_b = meta[matmul_meta::kBatchB];
   PrimitiveKey<kFields> key;
-  key.v[kBatchA] = batch_a;
-  key.v[kBatchB] = batch_b;
-  key.v[kM] = meta[matmul_meta::kM];
-  key.v[kN] = meta[matmul_meta::kN];
-  key.v[kK] = meta[matmul_meta::kK];
+  key.v[kBatchA] = meta[matmul_meta::kBatchA];
+  key.v[kBatchB] = meta[matmul_meta::kBatchB];
+  key.v[kM] = meta[matmul_meta::kRuntimeM] ? kRuntime : meta[matmul_meta::kM];
+  key.v[kN] = meta[matmul_meta::kRuntimeN] ? kRuntime : meta[matmul_meta::kN];
+  key.v[kK] = meta[matmul_meta::kRuntimeK] ? kRuntime : meta[matmul_meta::kK];
   key.v[kTransA] = meta[matmul_meta::kTransA] != 0;
   key.v[kTransB] = meta[matmul_meta::kTransB] != 0;
   key.v[kTypeAB] = static_cast<int64_t>(tab);
@@ -85,10 +109,24 @@ void run_matmul(const Args& args, View a, View b, View c, const View* bias, DTyp
   key.v[kBias] = bias != nullptr;
   key.v[kAccumulate] = meta[matmul_meta::kAccumulate] != 0;
   key.v[kThreads] = omp_get_max_threads();
+  const bool runtime = key.v[kM] == kRuntime || key.v[kN] == kRuntime || key.v[kK] == kRuntime;
 
   thread_local PrimitiveCache<kFields, MatmulPrimitive> cache;
   onednn_call(args, args.op(), [&] {
     MatmulPrimitive& p = cache.get(key, [&] { return make(key); });
+    if (runtime) {
+      // This call's extents: the memories the primitive runs on are described with them.
+      PrimitiveKey<kFields> call = key;
+      call.v[kM] = meta[matmul_meta::kM];
+      call.v[kN] = meta[matmul_meta::kN];
+      call.v[kK] = meta[matmul_meta::kK];
+      const OperandDescs md = operand_descs(call);
+      auto& engine = cpu_engine();
+      p.a = memory(md.a, engine, nullptr);
+      p.b = memory(md.b, engine, nullptr);
+      p.c = memory(md.c, engine, nullptr);
+      if (bias) p.bias = memory(md.bias, engine, nullptr);
+    }
     p.a.set_data_handle(a.data);
     p.b.set_data_handle(b.data);
     p.c.set_data_handle(c.data);

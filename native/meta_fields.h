@@ -47,8 +47,9 @@ namespace pool_meta {
 enum Field { TURBINE_POOL_META(TURBINE_META_ENUM) kMeta };
 }
 
-// [batchA, batchB, M, N, K, transA, transB, accumulate]; nonzero flags transpose an operand
-// through its strides or add the product into C.
+// [batchA, batchB, M, N, K, transA, transB, accumulate, runtimeM, runtimeN, runtimeK]; nonzero
+// flags transpose an operand through its strides, add the product into C, or mark an extent
+// that changes from call to call (one primitive then serves every value of it).
 #define TURBINE_MATMUL_META(X) \
   X(kBatchA, batchA)           \
   X(kBatchB, batchB)           \
@@ -57,7 +58,10 @@ enum Field { TURBINE_POOL_META(TURBINE_META_ENUM) kMeta };
   X(kK, k)                     \
   X(kTransA, transA)           \
   X(kTransB, transB)           \
-  X(kAccumulate, accumulate)
+  X(kAccumulate, accumulate)   \
+  X(kRuntimeM, runtimeM)       \
+  X(kRuntimeN, runtimeN)       \
+  X(kRuntimeK, runtimeK)
 namespace matmul_meta {
 enum Field { TURBINE_MATMUL_META(TURBINE_META_ENUM) kMeta };
 }

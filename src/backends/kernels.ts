@@ -11,8 +11,12 @@ import type { TypedArray } from "./dtype.js";
 export type ConvMetaField = "n" | "c" | "h" | "w" | "o" | "kh" | "kw" | "sh" | "sw" | "ph" | "pw" | "dh" | "dw" | "groups" | "layout";
 /** The fields of the pooling kernels' packed meta; layout 0 NCHW, 1 NHWC. */
 export type PoolMetaField = "n" | "c" | "h" | "w" | "kh" | "kw" | "sh" | "sw" | "ph" | "pw" | "dh" | "dw" | "layout";
-/** The fields of matmul's packed meta; nonzero flags transpose an operand or add into C. */
-export type MatmulMetaField = "batchA" | "batchB" | "m" | "n" | "k" | "transA" | "transB" | "accumulate";
+/**
+ * The fields of matmul's packed meta; nonzero flags transpose an operand, add into C, or mark an
+ * extent that changes from call to call (runtimeM/N/K: a backend may then serve every value of
+ * it with one prepared kernel; the result is the same product).
+ */
+export type MatmulMetaField = "batchA" | "batchB" | "m" | "n" | "k" | "transA" | "transB" | "accumulate" | "runtimeM" | "runtimeN" | "runtimeK";
 
 /** One packed meta's layout: each field's index in the Int32Array, and its length. */
 export interface MetaLayout<F extends string> {
@@ -45,7 +49,7 @@ export interface Kernels {
   binaryCodes(): Record<string, number>;
   /** meta = [ndim, shape..., aStrides..., bStrides...] */
   binary(code: number, dtype: number, a: TypedArray, b: TypedArray, out: TypedArray, meta: Int32Array): void;
-  /** meta as metaFields().matmul: [batchA, batchB, M, N, K, transA, transB, accumulate] */
+  /** meta as metaFields().matmul: [batchA, batchB, M, N, K, transA, transB, accumulate, runtimeM, runtimeN, runtimeK] */
   matmul(a: TypedArray, b: TypedArray, c: TypedArray, bias: Float32Array | null, dtypeAB: number, dtypeC: number, meta: Int32Array): void;
   /**
    * c = GELU(op(a)·op(b) + bias), GELU with erf as the unary kernel's (the same bits), meta as

@@ -23,8 +23,9 @@ export class ExpertMLP extends Module {
 
   constructor(width: number, hidden: number) {
     super();
-    this.fc = this.addModule("fc", new Linear(width, hidden));
-    this.fcProj = this.addModule("fcProj", new Linear(hidden, width));
+    // Each step routes a different number of tokens here.
+    this.fc = this.addModule("fc", new Linear(width, hidden, { varyingRows: true }));
+    this.fcProj = this.addModule("fcProj", new Linear(hidden, width, { varyingRows: true }));
   }
 
   forward(x: Tensor): Tensor {

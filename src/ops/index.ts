@@ -2,7 +2,7 @@ export { add, sub, mul, div, pow, maximum, minimum, eq, ne, lt, le, gt, ge } fro
 export { neg, exp, log, sqrt, rsqrt, tanh, sigmoid, relu, gelu, abs, square, reciprocal, clampMin } from "./unary.js";
 export { sum, mean, max, min } from "./reduce.js";
 export { reshape, flatten, squeeze, unsqueeze, detach, expand } from "./view.js";
-export { matmul, linear } from "./matmul.js";
+export { matmul, linear, type LinearCallOptions } from "./matmul.js";
 export { linearGelu } from "./linear_gelu.js";
 export { permute, transpose, slice, concat, split, chunk } from "./layout.js";
 export { where, maskedFill } from "./select.js";

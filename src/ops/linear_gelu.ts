@@ -2,7 +2,7 @@ import { apply1, type OpDef } from "../autograd/op.js";
 import { kernels } from "../backends/index.js";
 import { Tensor } from "../tensor/tensor.js";
 import { release } from "../tensor/scope.js";
-import { type Gemm, gemmBackward, gemmMeta, linearOp, linearShape, viewAs, withLinearOperands } from "./matmul.js";
+import { gemmBackward, gemmMeta, linearGemm, linearOp, type LinearCallOptions, linearShape, viewAs, withLinearOperands } from "./matmul.js";
 import { gelu } from "./unary.js";
 import { dt, requireSameDType } from "./util.js";
 
@@ -13,7 +13,7 @@ import { dt, requireSameDType } from "./util.js";
  * output gradient before the two products of linear's backward.
  */
 
-interface LinearGeluAttrs {
+interface LinearGeluAttrs extends LinearCallOptions {
   rows: number;
   inFeatures: number;
   outFeatures: number;
@@ -21,16 +21,6 @@ interface LinearGeluAttrs {
   /** The low-precision copy of the float32 weight input to compute with, under autocast. */
   weightCopy: Tensor | null;
 }
-
-const gemmOf = ({ rows, inFeatures, outFeatures }: LinearGeluAttrs): Gemm => ({
-  batchA: 1,
-  batchB: 1,
-  m: rows,
-  n: outFeatures,
-  k: inFeatures,
-  transA: false,
-  transB: true,
-});
 
 export const linearGeluOp: OpDef<LinearGeluAttrs> = {
   name: "linearGelu",
@@ -41,7 +31,7 @@ export const linearGeluOp: OpDef<LinearGeluAttrs> = {
     const out = Tensor.empty(shape, x!.dtype);
     const pre = recording ? Tensor.empty(shape, x!.dtype) : null;
     const b = (bias?.data as Float32Array | undefined) ?? null;
-    kernels.matmulGelu(x!.data, w.data, out.data, b, dt(x!.dtype), dt(x!.dtype), gemmMeta(gemmOf(attrs)), pre?.data ?? null);
+    kernels.matmulGelu(x!.data, w.data, out.data, b, dt(x!.dtype), dt(x!.dtype), gemmMeta(linearGemm(attrs)), pre?.data ?? null);
     return { out: viewAs(out, attrs.outShape), save: [x!, w], scratch: pre ? [pre] : [] };
   },
   backward: ({ saved: [x, w, pre], attrs, inputShapes, inputDtypes, needsGrad }, [g]) => {
@@ -51,7 +41,7 @@ export const linearGeluOp: OpDef<LinearGeluAttrs> = {
     const dBias = needsGrad[2] ? Tensor.empty([outFeatures], "float32") : null;
     kernels.geluBiasBackward(dt(pre!.dtype), g!.data, pre!.data, dPre.data, (dBias?.data as Float32Array | undefined) ?? null, rows, outFeatures);
     // A float32 weight computed with its copy gets its gradient straight from the product in float32.
-    const [dx, dw] = gemmBackward(dPre, x!, w!, gemmOf(attrs), needsGrad[0]!, needsGrad[1]!, inputDtypes[1]!);
+    const [dx, dw] = gemmBackward(dPre, x!, w!, linearGemm(attrs), needsGrad[0]!, needsGrad[1]!, inputDtypes[1]!);
     dPre.dispose();
     return [dx?.viewAs(inputShapes[0]!), dw?.viewAs(inputShapes[1]!), dBias];
   },
@@ -60,18 +50,19 @@ export const linearGeluOp: OpDef<LinearGeluAttrs> = {
 /**
  * gelu(linear(x, weight, bias)) with GELU's erf form (PyTorch's F.gelu default) in one op, as
  * linear takes its operands: x [..., in], weight [out, in], float32 bias [out], and under
- * bfloat16 autocast the weight's persistent bf16 copy with a float32 weight gradient.
+ * bfloat16 autocast the weight's persistent bf16 copy with a float32 weight gradient, and
+ * linear's options.
  * @example linearGelu(h, mlp.fc.weight, mlp.fc.bias)   // [B, T, 256] -> [B, T, 1024]
  */
-export function linearGelu(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
+export function linearGelu(x: Tensor, weight: Tensor, bias?: Tensor | null, options: LinearCallOptions = {}): Tensor {
   return withLinearOperands("linearGelu", x, weight, (input, weightCopy) => {
     const shape = linearShape("linearGelu", input, weight, bias);
     // An empty product has nothing to fuse (and oneDNN takes no zero extent).
     const inputs = bias ? [input, weight, bias] : [input, weight];
     if (shape.rows === 0 || shape.inFeatures === 0 || shape.outFeatures === 0) {
-      const product = apply1(linearOp, inputs, { ...shape, weightCopy });
+      const product = apply1(linearOp, inputs, { ...shape, ...options, weightCopy });
       return release(gelu(product), product);
     }
-    return apply1(linearGeluOp, inputs, { ...shape, weightCopy });
+    return apply1(linearGeluOp, inputs, { ...shape, ...options, weightCopy });
   });
 }

@@ -25,6 +25,21 @@ export interface Gemm {
   k: number;
   transA: boolean;
   transB: boolean;
+  /**
+   * Extents that change from call to call (a mixture-of-experts expert's rows): the native
+   * backend serves every value of them with one oneDNN primitive instead of building one per
+   * value. The product is the same; its rounding may differ in the last bits from a fixed shape's.
+   */
+  varying?: Partial<Record<Extent, boolean>>;
+}
+
+/** One of a product's extents: op(A) is [m, k], op(B) [k, n]. */
+export type Extent = "m" | "n" | "k";
+
+/** The varying extents of a product whose m, n and k are g's extents `m`, `n` and `k`. */
+function varyingAs(g: Gemm, m: Extent, n: Extent, k: Extent): Gemm["varying"] {
+  const v = g.varying;
+  return v && { m: v[m], n: v[n], k: v[k] };
 }
 
 // Reused by every product: the tiny-op path allocates no meta.
@@ -44,6 +59,9 @@ export function gemmMeta(g: Gemm): Int32Array {
   meta[MM.transA] = g.transA ? 1 : 0;
   meta[MM.transB] = g.transB ? 1 : 0;
   meta[MM.accumulate] = 0;
+  meta[MM.runtimeM] = g.varying?.m ? 1 : 0;
+  meta[MM.runtimeN] = g.varying?.n ? 1 : 0;
+  meta[MM.runtimeK] = g.varying?.k ? 1 : 0;
   return meta;
 }
 
@@ -88,8 +106,8 @@ export function gemmBackward(
   let dB: Tensor | null = null;
   if (needA) {
     const full = g.transA
-      ? gemm(b, dC, { batchA: g.batchB, batchB: batch, m: g.k, n: g.m, k: g.n, transA: g.transB, transB: true })
-      : gemm(dC, b, { batchA: batch, batchB: g.batchB, m: g.m, n: g.k, k: g.n, transA: false, transB: !g.transB });
+      ? gemm(b, dC, { batchA: g.batchB, batchB: batch, m: g.k, n: g.m, k: g.n, transA: g.transB, transB: true, varying: varyingAs(g, "k", "m", "n") })
+      : gemm(dC, b, { batchA: batch, batchB: g.batchB, m: g.m, n: g.k, k: g.n, transA: false, transB: !g.transB, varying: varyingAs(g, "m", "k", "n") });
     dA = g.batchA === batch ? full : sumTo(full, [1, ...full.shape.slice(1)]);
   }
   if (needB) {
@@ -97,12 +115,24 @@ export function gemmBackward(
       // Σ_b A_bᵀ·dC_b is one product over the batch's stacked rows.
       const rows = batch * g.m;
       dB = g.transB
-        ? gemm(dC, a, { batchA: 1, batchB: 1, m: g.n, n: g.k, k: rows, transA: true, transB: false }, null, dBDType)
-        : gemm(a, dC, { batchA: 1, batchB: 1, m: g.k, n: g.n, k: rows, transA: true, transB: false }, null, dBDType);
+        ? gemm(dC, a, { batchA: 1, batchB: 1, m: g.n, n: g.k, k: rows, transA: true, transB: false, varying: varyingAs(g, "n", "k", "m") }, null, dBDType)
+        : gemm(a, dC, { batchA: 1, batchB: 1, m: g.k, n: g.n, k: rows, transA: true, transB: false, varying: varyingAs(g, "k", "n", "m") }, null, dBDType);
     } else {
       const full = g.transB
-        ? gemm(dC, a, { batchA: batch, batchB: g.batchA, m: g.n, n: g.k, k: g.m, transA: true, transB: g.transA }, null, dBDType)
-        : gemm(a, dC, { batchA: g.batchA, batchB: batch, m: g.k, n: g.n, k: g.m, transA: !g.transA, transB: false }, null, dBDType);
+        ? gemm(
+            dC,
+            a,
+            { batchA: batch, batchB: g.batchA, m: g.n, n: g.k, k: g.m, transA: true, transB: g.transA, varying: varyingAs(g, "n", "k", "m") },
+            null,
+            dBDType,
+          )
+        : gemm(
+            a,
+            dC,
+            { batchA: g.batchA, batchB: batch, m: g.k, n: g.n, k: g.m, transA: !g.transA, transB: false, varying: varyingAs(g, "k", "n", "m") },
+            null,
+            dBDType,
+          );
       dB = g.batchB === batch ? full : sumTo(full, [1, ...full.shape.slice(1)]);
     }
   }
@@ -177,7 +207,7 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   return apply1(matmulOp, [a, b], { batchA, batchB, m, n, k, transA: false, transB: false, outShape });
 }
 
-interface LinearAttrs {
+interface LinearAttrs extends LinearCallOptions {
   rows: number;
   inFeatures: number;
   outFeatures: number;
@@ -186,20 +216,37 @@ interface LinearAttrs {
   weightCopy: Tensor | null;
 }
 
+/** How a linear-like op is called. */
+export interface LinearCallOptions {
+  /** The row count changes from call to call (a mixture-of-experts expert): its products share one primitive for every count. */
+  varyingRows?: boolean;
+}
+
+/**
+ * The product of a linear-like op, x [rows, in] · Wᵀ.
+ * @example linearGemm({ rows: 4, inFeatures: 3, outFeatures: 5 }) // { m: 4, n: 5, k: 3, transB: true, ... }
+ */
+export function linearGemm({
+  rows,
+  inFeatures,
+  outFeatures,
+  varyingRows,
+}: { rows: number; inFeatures: number; outFeatures: number } & LinearCallOptions): Gemm {
+  return { batchA: 1, batchB: 1, m: rows, n: outFeatures, k: inFeatures, transA: false, transB: true, varying: varyingRows ? { m: true } : undefined };
+}
+
 export const linearOp: OpDef<LinearAttrs> = {
   name: "linear",
-  forward: ([x, weight, bias], { rows, inFeatures, outFeatures, outShape, weightCopy }) => {
-    const w = weightCopy ?? weight!;
+  forward: ([x, weight, bias], attrs) => {
+    const w = attrs.weightCopy ?? weight!;
     requireSameDType("linear", x!, w);
-    const gemmShape: Gemm = { batchA: 1, batchB: 1, m: rows, n: outFeatures, k: inFeatures, transA: false, transB: true };
-    const y = gemm(x!, w, gemmShape, bias ?? null);
-    return { out: viewAs(y, outShape), save: [x!, w] };
+    const y = gemm(x!, w, linearGemm(attrs), bias ?? null);
+    return { out: viewAs(y, attrs.outShape), save: [x!, w] };
   },
-  backward: ({ saved: [x, w], attrs: { rows, inFeatures, outFeatures }, inputShapes, inputDtypes, needsGrad }, [g]) => {
-    const gemmShape: Gemm = { batchA: 1, batchB: 1, m: rows, n: outFeatures, k: inFeatures, transA: false, transB: true };
-    const dy = g!.viewAs([rows, outFeatures]);
+  backward: ({ saved: [x, w], attrs, inputShapes, inputDtypes, needsGrad }, [g]) => {
+    const dy = g!.viewAs([attrs.rows, attrs.outFeatures]);
     // A float32 weight computed with its copy gets its gradient straight from the product in float32.
-    const [dx, dw] = gemmBackward(dy, x!, w!, gemmShape, needsGrad[0]!, needsGrad[1]!, inputDtypes[1]!);
+    const [dx, dw] = gemmBackward(dy, x!, w!, linearGemm(attrs), needsGrad[0]!, needsGrad[1]!, inputDtypes[1]!);
     // The bias is float32 whatever the operands' dtype; its gradient is summed and kept in float32.
     const db = needsGrad[2] ? sumInFloat32(dy, 0) : null;
     return [dx?.viewAs(inputShapes[0]!), dw?.viewAs(inputShapes[1]!), db];
@@ -210,13 +257,15 @@ export const linearOp: OpDef<LinearAttrs> = {
  * y = x·Wᵀ + b, PyTorch's F.linear: x [..., in], weight [out, in], bias [out]. The bias is
  * added inside the matmul kernel. Under bfloat16 autocast a float32 parameter weight is read
  * through its persistent bf16 copy (src/tensor/low_copy.ts) and gets a float32 gradient
- * directly, with no cast op either way.
+ * directly, with no cast op either way. `options.varyingRows` marks a layer whose row count
+ * changes every call (an expert's routed tokens).
  * @example linear(x, fc.weight, fc.bias)   // [32, 784] -> [32, 10]
+ * @example linear(routed, expert.weight, expert.bias, { varyingRows: true })
  */
-export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
+export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null, options: LinearCallOptions = {}): Tensor {
   return withLinearOperands("linear", x, weight, (input, weightCopy) => {
     const shape = linearShape("linear", input, weight, bias);
-    return apply1(linearOp, bias ? [input, weight, bias] : [input, weight], { ...shape, weightCopy });
+    return apply1(linearOp, bias ? [input, weight, bias] : [input, weight], { ...shape, ...options, weightCopy });
   });
 }
 

@@ -17,17 +17,30 @@ import { readMeta } from "./kernel_args.js";
  * @example
  * meta[MATMUL_META.transB]; // nonzero: B is stored [N, K]
  */
-export const MATMUL_META = { batchA: 0, batchB: 1, m: 2, n: 3, k: 4, transA: 5, transB: 6, accumulate: 7 } as const satisfies Record<MatmulMetaField, number>;
+export const MATMUL_META = {
+  batchA: 0,
+  batchB: 1,
+  m: 2,
+  n: 3,
+  k: 4,
+  transA: 5,
+  transB: 6,
+  accumulate: 7,
+  runtimeM: 8,
+  runtimeN: 9,
+  runtimeK: 10,
+} as const satisfies Record<MatmulMetaField, number>;
 
 /**
  * c = a·b (+ bias, broadcast over rows) (+ c when accumulating); meta = [batchA, batchB, M, N,
- * K, transA, transB, accumulate]. a and b are of dtypeAB, c of dtypeC, bias f32 [N]. Any float
+ * K, transA, transB, accumulate, runtimeM, runtimeN, runtimeK] (the runtime flags change
+ * nothing here: they let native share one primitive). a and b are of dtypeAB, c of dtypeC, bias f32 [N]. Any float
  * dtypes: native's oneDNN takes f32·f32 → f32 and bf16·bf16 → f32 or bf16 (ops send f16 through
  * f32), and this oracle computes the other pairs too.
  *
  * @example
  * const c = new Float32Array(1);
- * matmul(Float32Array.of(1, 2), Float32Array.of(3, 4), c, null, 0, 0, Int32Array.of(1, 1, 1, 1, 2, 0, 0, 0)); // c = [11]
+ * matmul(Float32Array.of(1, 2), Float32Array.of(3, 4), c, null, 0, 0, Int32Array.of(1, 1, 1, 1, 2, 0, 0, 0, 0, 0, 0)); // c = [11]
  */
 export const matmul: Kernels["matmul"] = (a, b, c, bias, dtypeAB, dtypeC, meta) => {
   const { values, dtypeC: tc } = checkedProduct(new Args("matmul"), a, b, c, bias, dtypeAB, dtypeC, meta);

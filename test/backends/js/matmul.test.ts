@@ -31,8 +31,11 @@ const CASES: Case[] = [
   { batchA: 2, batchB: 2, m: 1, n: 31, k: 2, transA: false, transB: false, accumulate: false, bias: true },
 ];
 
-function meta(c: Case): Int32Array {
-  return Int32Array.of(c.batchA, c.batchB, c.m, c.n, c.k, +c.transA, +c.transB, +c.accumulate);
+/** Extents marked as changing from call to call (native then shares one primitive across their values). */
+type Runtime = { m?: boolean; n?: boolean; k?: boolean };
+
+function meta(c: Case, runtime: Runtime = {}): Int32Array {
+  return Int32Array.of(c.batchA, c.batchB, c.m, c.n, c.k, +c.transA, +c.transB, +c.accumulate, +!!runtime.m, +!!runtime.n, +!!runtime.k);
 }
 
 function caseName(c: Case): string {
@@ -52,35 +55,50 @@ describe("js matmul against native", () => {
   for (const [ab, cd] of combinations) {
     const abName = dtypeName(ab),
       cName = dtypeName(cd);
+    /** Native against the oracle on random operands of case c, native's meta marking `runtime` extents. */
+    const check = (rng: Rng, c: Case, runtime: Runtime = {}): void => {
+      const batch = Math.max(c.batchA, c.batchB);
+      const a = random(rng, ab, c.batchA * c.m * c.k),
+        b = random(rng, ab, c.batchB * c.k * c.n);
+      const bias = c.bias ? (random(rng, DTYPE.float32, c.n) as Float32Array) : null;
+      const before = random(rng, cd, batch * c.m * c.n);
+      const expected = before.slice(),
+        actual = before.slice();
+      native.matmul(a, b, expected, bias, ab, cd, meta(c, runtime));
+      matmul(a, b, actual, bias, ab, cd, meta(c));
+      // Σ|a·b| + |bias| + |c| from the js kernel on absolute values, into float32.
+      const magnitude = absF32(cd, before);
+      matmul(absF32(ab, a), absF32(ab, b), magnitude, bias && absF32(DTYPE.float32, bias), DTYPE.float32, DTYPE.float32, meta(c));
+      assertNearNative(cd, valuesOf(cd, actual), valuesOf(cd, expected), c.k + 3, (i) => magnitude[i]!, `${caseName(c)}, runtime ${JSON.stringify(runtime)}`);
+    };
     test(`${abName} operands into ${cName}: every case within (K + 3)·u of Σ|a·b| + |bias| + |c|`, () => {
       const rng = Rng.seeded(7, ab * 2 + cd);
-      for (const c of CASES) {
-        const batch = Math.max(c.batchA, c.batchB);
-        const a = random(rng, ab, c.batchA * c.m * c.k),
-          b = random(rng, ab, c.batchB * c.k * c.n);
-        const bias = c.bias ? (random(rng, DTYPE.float32, c.n) as Float32Array) : null;
-        const before = random(rng, cd, batch * c.m * c.n);
-        const expected = before.slice(),
-          actual = before.slice();
-        native.matmul(a, b, expected, bias, ab, cd, meta(c));
-        matmul(a, b, actual, bias, ab, cd, meta(c));
-        // Σ|a·b| + |bias| + |c| from the js kernel on absolute values, into float32.
-        const magnitude = absF32(cd, before);
-        matmul(absF32(ab, a), absF32(ab, b), magnitude, bias && absF32(DTYPE.float32, bias), DTYPE.float32, DTYPE.float32, meta(c));
-        assertNearNative(cd, valuesOf(cd, actual), valuesOf(cd, expected), c.k + 3, (i) => magnitude[i]!, caseName(c));
+      for (const c of CASES) check(rng, c);
+    });
+    test(`${abName} operands into ${cName}: runtime extents serve a sequence of sizes, each within the same bound`, () => {
+      // One primitive per case and runtime set serves every size after the first: each call must
+      // describe its own operands (a stale size reads or writes the wrong elements).
+      const rng = Rng.seeded(11, ab * 2 + cd);
+      const sizes = [5, 2, 9, 1, 5, 33];
+      for (const runtime of [{ m: true }, { k: true }, { m: true, n: true, k: true }] satisfies Runtime[]) {
+        for (const base of CASES) {
+          for (const size of sizes) {
+            check(rng, { ...base, m: runtime.m ? size : base.m, n: runtime.n ? sizes.length - 1 + size : base.n, k: runtime.k ? size + 3 : base.k }, runtime);
+          }
+        }
       }
     });
   }
 
   test("checks lengths and shapes with native's messages", () => {
-    const mm = Int32Array.of(1, 1, 2, 2, 2, 0, 0, 0);
+    const mm = Int32Array.of(1, 1, 2, 2, 2, 0, 0, 0, 0, 0, 0);
     for (const kernel of [native.matmul, matmul]) {
       assert.throws(
         () => kernel(new Float32Array(4), new Float32Array(3), new Float32Array(4), null, 0, 0, mm),
         /^Error: matmul: 'b' holds 3 elements, expected 4$/,
       );
       assert.throws(
-        () => kernel(new Float32Array(8), new Float32Array(12), new Float32Array(12), null, 0, 0, Int32Array.of(2, 3, 2, 2, 2, 0, 0, 0)),
+        () => kernel(new Float32Array(8), new Float32Array(12), new Float32Array(12), null, 0, 0, Int32Array.of(2, 3, 2, 2, 2, 0, 0, 0, 0, 0, 0)),
         /^Error: matmul: batch sizes 2 and 3 do not broadcast$/,
       );
       assert.throws(
@@ -88,7 +106,7 @@ describe("js matmul against native", () => {
         /^Error: matmul: 'bias' holds 3 elements, expected 2$/,
       );
       assert.throws(
-        () => kernel(new Float32Array(4), new Float32Array(4), new Float32Array(4), null, 0, 0, Int32Array.of(1, 1, 0, 2, 2, 0, 0, 0)),
+        () => kernel(new Float32Array(4), new Float32Array(4), new Float32Array(4), null, 0, 0, Int32Array.of(1, 1, 0, 2, 2, 0, 0, 0, 0, 0, 0)),
         /^Error: matmul: batch, M, N and K must be positive, got batch 1\/1, M 0, N 2, K 2$/,
       );
       assert.throws(
