@@ -5,9 +5,10 @@
  * that goes first rotating); prints median tokens/s of the job (all ranks) and the ratios
  * 2×1 / 1×1 and turbine 2×1 / PyTorch DDP. PyTorch DDP runs with its best gradient bucket size:
  * 1, 4, 8 and 25 MB (its default; the gpt's gradients are 12.8 MB, so 25 MB is one bucket and no
- * overlap) are tried in --search-rounds interleaved rounds of short runs first.
+ * overlap) are tried in --search-rounds interleaved rounds of short runs first. `--compile` adds
+ * turbine 2 × 1 with its step compiled (`train.compile`) as a fourth side of the alternation.
  *
- *   node dist/bench/ddp.js --rounds 5 --steps 20 --warmup 5
+ *   node dist/bench/ddp.js --rounds 5 --steps 20 --warmup 5 [--compile]
  */
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -16,12 +17,15 @@ import { packageRoot } from "../src/package_root.js";
 import { alternate, runJson } from "./compare.js";
 import { benchOptions, median, printJobThroughput, report } from "./harness.js";
 
-const { ints, json } = benchOptions("ddp", { rounds: 5, steps: 20, warmup: 5, workers: 0, "search-rounds": 2 });
+const { ints, json, flags } = benchOptions("ddp", { rounds: 5, steps: 20, warmup: 5, workers: 0, "search-rounds": 2 }, {}, ["compile"]);
+// A compiled step records its first two steps eagerly; timing them would time the recording.
+if (flags.compile && ints.warmup < 3) throw new RangeError(`ddp: --compile needs --warmup of at least 3, got ${ints.warmup}`);
 const BUCKETS_MB = [1, 4, 8, 25];
 
-function turbine(workers: number): number {
+function turbine(workers: number, compiled = false): number {
   const script = fileURLToPath(import.meta.url);
-  return runJson(process.execPath, [script, "--workers", String(workers), "--steps", String(ints.steps), "--warmup", String(ints.warmup)]).throughput;
+  const args = [script, "--workers", String(workers), "--steps", String(ints.steps), "--warmup", String(ints.warmup), ...(compiled ? ["--compile"] : [])];
+  return runJson(process.execPath, args).throughput;
 }
 
 function torchDdp(bucketMb: number, steps = ints.steps): number {
@@ -46,39 +50,48 @@ function bestBucketMb(): number {
 }
 
 if (ints.workers > 0 && process.argv.includes("--workers")) {
-  await printJobThroughput(ints.workers, new URL("./ddp_rank.js", import.meta.url), { steps: ints.steps, warmup: ints.warmup });
+  await printJobThroughput(ints.workers, new URL("./ddp_rank.js", import.meta.url), { steps: ints.steps, warmup: ints.warmup, compile: flags.compile });
 } else {
   const bucketMb = bestBucketMb();
-  const runs: Record<"one" | "two" | "torch", number[]> = { one: [], two: [], torch: [] };
-  alternate(ints.rounds, [() => void runs.one.push(turbine(1)), () => void runs.two.push(turbine(2)), () => void runs.torch.push(torchDdp(bucketMb))]);
+  const runs: Record<"one" | "two" | "compiled" | "torch", number[]> = { one: [], two: [], compiled: [], torch: [] };
+  alternate(ints.rounds, [
+    () => void runs.one.push(turbine(1)),
+    () => void runs.two.push(turbine(2)),
+    ...(flags.compile ? [() => void runs.compiled.push(turbine(2, true))] : []),
+    () => void runs.torch.push(torchDdp(bucketMb)),
+  ]);
   for (let round = 0; round < ints.rounds; round++) {
+    const compiled = flags.compile ? `, 2×1 compiled ${Math.round(runs.compiled[round]!)}` : "";
     process.stderr.write(
-      `round ${round + 1}/${ints.rounds}: turbine 1×1 ${Math.round(runs.one[round]!)}, 2×1 ${Math.round(runs.two[round]!)}, PyTorch DDP (${bucketMb} MB buckets) ${Math.round(runs.torch[round]!)} tok/s\n`,
+      `round ${round + 1}/${ints.rounds}: turbine 1×1 ${Math.round(runs.one[round]!)}, 2×1 ${Math.round(runs.two[round]!)}${compiled}, PyTorch DDP (${bucketMb} MB buckets) ${Math.round(runs.torch[round]!)} tok/s\n`,
     );
   }
   const [one, two, torch] = [median(runs.one), median(runs.two), median(runs.torch)];
-  const range = (ratios: number[]): string => `${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}`;
-  const scalingRange = range(runs.two.map((v, r) => v / runs.one[r]!)),
-    vsTorchRange = range(runs.two.map((v, r) => v / runs.torch[r]!));
-  report(
-    [
-      {
-        one: Math.round(one),
-        two: Math.round(two),
-        torch: Math.round(torch),
-        bucketMb,
-        scaling: `${(two / one).toFixed(2)} (${scalingRange})`,
-        vsTorch: `${(two / torch).toFixed(2)} (${vsTorchRange})`,
-      },
-    ],
-    [
-      ["one", "turbine 1×1 tok/s"],
-      ["two", "turbine 2×1 tok/s"],
-      ["torch", "PyTorch DDP 2×1 tok/s"],
-      ["bucketMb", "PyTorch bucket MB"],
-      ["scaling", "2×1 / 1×1 (range)"],
-      ["vsTorch", "turbine / PyTorch (range)"],
-    ],
-    json,
-  );
+  /** The ratio of the medians of a and b, with the range of the rounds' own ratios. */
+  const ratio = (a: number[], b: number[]): string => {
+    const each = a.map((v, r) => v / b[r]!);
+    return `${(median(a) / median(b)).toFixed(2)} (${Math.min(...each).toFixed(2)}–${Math.max(...each).toFixed(2)})`;
+  };
+  const row: Record<string, unknown> = {
+    one: Math.round(one),
+    two: Math.round(two),
+    torch: Math.round(torch),
+    bucketMb,
+    scaling: ratio(runs.two, runs.one),
+    vsTorch: ratio(runs.two, runs.torch),
+  };
+  const columns: [string, string][] = [
+    ["one", "turbine 1×1 tok/s"],
+    ["two", "turbine 2×1 tok/s"],
+    ["torch", "PyTorch DDP 2×1 tok/s"],
+    ["bucketMb", "PyTorch bucket MB"],
+    ["scaling", "2×1 / 1×1 (range)"],
+    ["vsTorch", "turbine / PyTorch (range)"],
+  ];
+  if (flags.compile) {
+    row.compiled = Math.round(median(runs.compiled));
+    row.compiledVsTorch = ratio(runs.compiled, runs.torch);
+    columns.push(["compiled", "turbine 2×1 compiled tok/s"], ["compiledVsTorch", "compiled / PyTorch (range)"]);
+  }
+  report([row], columns, json);
 }

@@ -14,23 +14,38 @@ export interface BenchOptions<K extends string = string> {
   ints: Record<K, number>;
   /** Benchmark-specific comma-separated lists, by name (each its default when not given). */
   lists: Record<string, string[]>;
+  /** Benchmark-specific switches, by name: true when given. */
+  flags: Record<string, boolean>;
 }
 
 /**
  * Parses `--threads N` (default 2, applied to this thread's OpenMP team at once), `--json`,
  * the benchmark's own integer options and comma-separated lists, given with their defaults
- * (a list's entries must be among its defaults).
+ * (a list's entries must be among its defaults), and its switches.
  * @example const { threads, ints } = benchOptions("matmul", { rounds: 5 });
  * @example const { lists } = benchOptions("compression", {}, { kinds: ["none", "topk"] });
+ * @example const { flags } = benchOptions("ddp", { rounds: 5 }, {}, ["compile"]); // flags.compile
  */
-export function benchOptions<K extends string>(name: string, ints: Record<K, number>, lists: Record<string, readonly string[]> = {}): BenchOptions<K> {
+export function benchOptions<K extends string>(
+  name: string,
+  ints: Record<K, number>,
+  lists: Record<string, readonly string[]> = {},
+  switches: readonly string[] = [],
+): BenchOptions<K> {
   const options: Record<string, { type: "string" | "boolean" }> = { threads: { type: "string" }, json: { type: "boolean" } };
   for (const key of [...Object.keys(ints), ...Object.keys(lists)]) options[key] = { type: "string" };
+  for (const key of switches) options[key] = { type: "boolean" };
   let values: Record<string, string | boolean | undefined>;
   try {
     values = parseArgs({ options, strict: true }).values;
   } catch (error) {
-    const known = ["--threads N", "--json", ...Object.keys(ints).map((k) => `--${k} N`), ...Object.keys(lists).map((k) => `--${k} a,b`)].join(" ");
+    const known = [
+      "--threads N",
+      "--json",
+      ...Object.keys(ints).map((k) => `--${k} N`),
+      ...Object.keys(lists).map((k) => `--${k} a,b`),
+      ...switches.map((k) => `--${k}`),
+    ].join(" ");
     throw new Error(`${name}: ${(error as Error).message}; options: ${known}`);
   }
   const int = (key: string, fallback: number): number => {
@@ -52,7 +67,8 @@ export function benchOptions<K extends string>(name: string, ints: Record<K, num
     if (unknown.length > 0) throw new RangeError(`${name}: --${key} ${unknown.join(",")}: not among ${allowed.join(", ")}`);
     parsedLists[key] = chosen;
   }
-  return { threads, json: values.json === true, ints: parsed, lists: parsedLists };
+  const flags = Object.fromEntries(switches.map((key) => [key, values[key] === true]));
+  return { threads, json: values.json === true, ints: parsed, lists: parsedLists, flags };
 }
 
 /** The median of a non-empty list. @example median([3, 1, 2]) // 2 */

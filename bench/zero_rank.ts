@@ -1,7 +1,8 @@
 /**
  * One rank of bench/zero.ts: the gpt workload at ZeRO stage `zero` (0: DDP) over the job's
- * group, through strategyFor as `turbine launch` runs it; `warmup` untimed steps, then `steps`
- * timed ones; returns this rank's tokens and seconds.
+ * group, through strategyFor as `turbine launch` runs it, its step compiled (`train.compile`)
+ * when `compile` is set; `warmup` untimed steps, then `steps` timed ones; returns this rank's
+ * tokens and seconds.
  */
 import type { ProcessGroup } from "../src/parallel/process_group.js";
 import { packageRoot } from "../src/package_root.js";
@@ -9,14 +10,16 @@ import { buildRun } from "../src/train/build.js";
 import { parseConfig } from "../src/train/config_file.js";
 import { strategyFor } from "../src/train/strategy_for.js";
 import { Trainer } from "../src/train/trainer.js";
+import { quietCompile } from "./timed_trainer.js";
 import { workloadConfig } from "./workloads.js";
 
-export function run(group: ProcessGroup, args: { steps: number; warmup: number; zero: 0 | 1 | 2 | 3 }): { tokens: number; seconds: number } {
-  const input = { ...workloadConfig("gpt", packageRoot(), args.warmup + args.steps), parallel: { zero: args.zero } };
+export function run(group: ProcessGroup, args: { steps: number; warmup: number; zero: 0 | 1 | 2 | 3; compile?: boolean }): { tokens: number; seconds: number } {
+  const workload = workloadConfig("gpt", packageRoot(), args.warmup + args.steps);
+  const input = { ...workload, train: { ...(workload.train as object), compile: args.compile === true }, parallel: { zero: args.zero } };
   const config = parseConfig(input, "gpt zero workload");
   const parts = buildRun(config, { rank: group.rank, worldSize: group.size });
   const strategy = strategyFor(config, parts.model, group);
-  const trainer = new Trainer({ ...parts, eval: undefined, clipGradNorm: config.train.clipGradNorm, strategy });
+  const trainer = new Trainer({ ...parts, eval: undefined, clipGradNorm: config.train.clipGradNorm, strategy, compile: quietCompile(config) });
   trainer.fit({ steps: args.warmup });
   group.barrier();
   const before = trainer.trainSeconds,
