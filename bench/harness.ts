@@ -7,6 +7,13 @@ import { parseArgs } from "node:util";
 import { kernels } from "../src/backends/index.js";
 import { startThreads } from "../src/parallel/threads/spawn.js";
 
+/** What a rank of a job bench returns: tokens trained on, seconds taken, compiled replays among its steps. */
+export interface RankThroughput {
+  tokens: number;
+  seconds: number;
+  replays: number;
+}
+
 export interface BenchOptions<K extends string = string> {
   threads: number;
   json: boolean;
@@ -125,18 +132,21 @@ function format(value: unknown): string {
 
 /**
  * A bench's child mode: runs `module` on `size` worker threads × 1 thread (each rank returns the
- * tokens it trained on and the seconds it took) and prints the job's tokens/s as one JSON line.
+ * tokens it trained on and the seconds it took, and how many of its steps were compiled replays)
+ * and prints the job's tokens/s and replays as one JSON line.
  * @example await printJobThroughput(2, new URL("./ddp_rank.js", import.meta.url), { steps: 20, warmup: 5 });
  */
 export async function printJobThroughput(size: number, module: URL, args: unknown): Promise<void> {
   const job = startThreads({ size, threadsPerWorker: 1, module, args });
   let tokens = 0,
-    seconds = 0;
+    seconds = 0,
+    replays = 0;
   for (const o of await job.done) {
     if (!o.ok) throw o.error;
-    const r = o.result as { tokens: number; seconds: number };
+    const r = o.result as RankThroughput;
     tokens += r.tokens;
     seconds = Math.max(seconds, r.seconds);
+    replays += r.replays;
   }
-  process.stdout.write(`${JSON.stringify({ throughput: tokens / seconds, unit: "tokens/s" })}\n`);
+  process.stdout.write(`${JSON.stringify({ throughput: tokens / seconds, unit: "tokens/s", replays })}\n`);
 }

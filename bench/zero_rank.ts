@@ -2,7 +2,7 @@
  * One rank of bench/zero.ts: the gpt workload at ZeRO stage `zero` (0: DDP) over the job's
  * group, through strategyFor as `turbine launch` runs it, its step compiled (`train.compile`)
  * when `compile` is set; `warmup` untimed steps, then `steps` timed ones; returns this rank's
- * tokens and seconds.
+ * tokens, seconds and compiled replays.
  */
 import type { ProcessGroup } from "../src/parallel/process_group.js";
 import { packageRoot } from "../src/package_root.js";
@@ -10,10 +10,11 @@ import { buildRun } from "../src/train/build.js";
 import { parseConfig } from "../src/train/config_file.js";
 import { strategyFor } from "../src/train/strategy_for.js";
 import { Trainer } from "../src/train/trainer.js";
+import type { RankThroughput } from "./harness.js";
 import { quietCompile } from "./timed_trainer.js";
 import { workloadConfig } from "./workloads.js";
 
-export function run(group: ProcessGroup, args: { steps: number; warmup: number; zero: 0 | 1 | 2 | 3; compile?: boolean }): { tokens: number; seconds: number } {
+export function run(group: ProcessGroup, args: { steps: number; warmup: number; zero: 0 | 1 | 2 | 3; compile?: boolean }): RankThroughput {
   const workload = workloadConfig("gpt", packageRoot(), args.warmup + args.steps);
   const input = { ...workload, train: { ...(workload.train as object), compile: args.compile === true }, parallel: { zero: args.zero } };
   const config = parseConfig(input, "gpt zero workload");
@@ -27,5 +28,5 @@ export function run(group: ProcessGroup, args: { steps: number; warmup: number; 
   trainer.fit({ steps: args.warmup + args.steps });
   group.barrier();
   strategy.dispose();
-  return { tokens: trainer.processedUnits - processed, seconds: trainer.trainSeconds - before };
+  return { tokens: trainer.processedUnits - processed, seconds: trainer.trainSeconds - before, replays: trainer.compileStats?.replays ?? 0 };
 }
