@@ -4,9 +4,10 @@
  * and top-1, then top-2 routing (capacity factor 1.25, dropping), in one process. Each round runs
  * `--steps` steps of every configuration (the order rotates), after `--warmup` untimed steps
  * each; the figure is the median step time over all rounds.
- * The claim (issue 17): top-1 at ≥ 0.85× the dense tokens/s, top-2 at ≥ 0.55×.
+ * `--bf16` runs all three under bf16 autocast. The claim (issue 17): top-1 at ≥ 0.85× the dense
+ * tokens/s, top-2 at ≥ 0.55×.
  *
- *   npx tsc -p . && node dist/bench/moe.js [--threads N] [--steps N] [--rounds N] [--warmup N] [--json]
+ *   npx tsc -p . && node dist/bench/moe.js [--threads N] [--steps N] [--rounds N] [--warmup N] [--bf16] [--json]
  */
 import { parseConfig } from "../src/train/config_file.js";
 import type { Trainer } from "../src/train/trainer.js";
@@ -15,7 +16,7 @@ import { benchOptions, median, report } from "./harness.js";
 import { timedTrainer } from "./timed_trainer.js";
 import { workloadConfig } from "./workloads.js";
 
-const { json, threads, ints } = benchOptions("moe", { steps: 5, rounds: 5, warmup: 2 });
+const { json, threads, ints, flags } = benchOptions("moe", { steps: 5, rounds: 5, warmup: 2 }, {}, ["bf16"]);
 const { steps, rounds, warmup } = ints;
 
 interface Side {
@@ -25,7 +26,7 @@ interface Side {
 }
 
 function side(name: string, moe: object | undefined): Side {
-  const raw = workloadConfig("gpt", packageRoot(), warmup + rounds * steps);
+  const raw = workloadConfig("gpt", packageRoot(), warmup + rounds * steps, flags.bf16 ? "bf16" : "f32");
   return { name, ...timedTrainer(parseConfig({ ...raw, model: { ...(raw.model as object), moe } }, "gpt workload"), warmup) };
 }
 
@@ -41,6 +42,7 @@ for (let r = 0; r < rounds; r++) {
 const dense = median(sides[0]!.stepSeconds);
 const rows = sides.map((s) => ({
   config: s.name,
+  precision: flags.bf16 ? "bf16" : "f32",
   threads,
   step_ms: 1000 * median(s.stepSeconds),
   tokens_per_s: (32 * 128) / median(s.stepSeconds),
@@ -50,6 +52,7 @@ report(
   rows,
   [
     ["config", "config"],
+    ["precision", "precision"],
     ["threads", "threads"],
     ["step_ms", "median step (ms)"],
     ["tokens_per_s", "tokens/s"],
