@@ -18,6 +18,7 @@ import { workloadConfig } from "./workloads.js";
 
 const { json, threads, ints, flags } = benchOptions("moe", { steps: 5, rounds: 5, warmup: 2 }, {}, ["bf16"]);
 const { steps, rounds, warmup } = ints;
+const precision = flags.bf16 ? "bf16" : "f32";
 
 interface Side {
   name: string;
@@ -26,7 +27,7 @@ interface Side {
 }
 
 function side(name: string, moe: object | undefined): Side {
-  const raw = workloadConfig("gpt", packageRoot(), warmup + rounds * steps, flags.bf16 ? "bf16" : "f32");
+  const raw = workloadConfig("gpt", packageRoot(), warmup + rounds * steps, precision);
   return { name, ...timedTrainer(parseConfig({ ...raw, model: { ...(raw.model as object), moe } }, "gpt workload"), warmup) };
 }
 
@@ -42,7 +43,7 @@ for (let r = 0; r < rounds; r++) {
 const dense = median(sides[0]!.stepSeconds);
 const rows = sides.map((s) => ({
   config: s.name,
-  precision: flags.bf16 ? "bf16" : "f32",
+  precision,
   threads,
   step_ms: 1000 * median(s.stepSeconds),
   tokens_per_s: (32 * 128) / median(s.stepSeconds),

@@ -14,7 +14,7 @@ export type PoolMetaField = "n" | "c" | "h" | "w" | "kh" | "kw" | "sh" | "sw" | 
 /**
  * The fields of matmul's packed meta; nonzero flags transpose an operand, add into C, or mark an
  * extent that changes from call to call (runtimeM/N/K: a backend may then serve every value of
- * it with one prepared kernel; the result is the same product).
+ * it with one prepared kernel: the same product, possibly rounded differently in the last bits).
  */
 export type MatmulMetaField = "batchA" | "batchB" | "m" | "n" | "k" | "transA" | "transB" | "accumulate" | "runtimeM" | "runtimeN" | "runtimeK";
 

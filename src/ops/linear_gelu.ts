@@ -2,7 +2,7 @@ import { apply1, type OpDef } from "../autograd/op.js";
 import { kernels } from "../backends/index.js";
 import { Tensor } from "../tensor/tensor.js";
 import { release } from "../tensor/scope.js";
-import { gemmBackward, gemmMeta, linearGemm, linearOp, type LinearCallOptions, linearShape, viewAs, withLinearOperands } from "./matmul.js";
+import { gemmBackward, gemmMeta, type LinearAttrs, type LinearCallOptions, linearGemm, linearOp, linearShape, viewAs, withLinearOperands } from "./matmul.js";
 import { gelu } from "./unary.js";
 import { dt, requireSameDType } from "./util.js";
 
@@ -13,16 +13,7 @@ import { dt, requireSameDType } from "./util.js";
  * output gradient before the two products of linear's backward.
  */
 
-interface LinearGeluAttrs extends LinearCallOptions {
-  rows: number;
-  inFeatures: number;
-  outFeatures: number;
-  outShape: number[];
-  /** The low-precision copy of the float32 weight input to compute with, under autocast. */
-  weightCopy: Tensor | null;
-}
-
-export const linearGeluOp: OpDef<LinearGeluAttrs> = {
+export const linearGeluOp: OpDef<LinearAttrs> = {
   name: "linearGelu",
   forward: ([x, weight, bias], attrs, recording) => {
     const w = attrs.weightCopy ?? weight!;

@@ -207,7 +207,8 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   return apply1(matmulOp, [a, b], { batchA, batchB, m, n, k, transA: false, transB: false, outShape });
 }
 
-interface LinearAttrs extends LinearCallOptions {
+/** The attributes of a linear-like op (linear, linearGelu): its shape, options and weight copy. */
+export interface LinearAttrs extends LinearCallOptions {
   rows: number;
   inFeatures: number;
   outFeatures: number;
@@ -226,12 +227,7 @@ export interface LinearCallOptions {
  * The product of a linear-like op, x [rows, in] · Wᵀ.
  * @example linearGemm({ rows: 4, inFeatures: 3, outFeatures: 5 }) // { m: 4, n: 5, k: 3, transB: true, ... }
  */
-export function linearGemm({
-  rows,
-  inFeatures,
-  outFeatures,
-  varyingRows,
-}: { rows: number; inFeatures: number; outFeatures: number } & LinearCallOptions): Gemm {
+export function linearGemm({ rows, inFeatures, outFeatures, varyingRows }: Pick<LinearAttrs, "rows" | "inFeatures" | "outFeatures" | "varyingRows">): Gemm {
   return { batchA: 1, batchB: 1, m: rows, n: outFeatures, k: inFeatures, transA: false, transB: true, varying: varyingRows ? { m: true } : undefined };
 }
 

@@ -34,8 +34,8 @@ export const MATMUL_META = {
 /**
  * c = a·b (+ bias, broadcast over rows) (+ c when accumulating); meta = [batchA, batchB, M, N,
  * K, transA, transB, accumulate, runtimeM, runtimeN, runtimeK] (the runtime flags change
- * nothing here: they let native share one primitive). a and b are of dtypeAB, c of dtypeC, bias f32 [N]. Any float
- * dtypes: native's oneDNN takes f32·f32 → f32 and bf16·bf16 → f32 or bf16 (ops send f16 through
+ * nothing here: they let native share one primitive). a and b are of dtypeAB, c of dtypeC,
+ * bias f32 [N]. Any float dtypes: native's oneDNN takes f32·f32 → f32 and bf16·bf16 → f32 or bf16 (ops send f16 through
  * f32), and this oracle computes the other pairs too.
  *
  * @example
