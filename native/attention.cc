@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "args.h"
+#include "attention_rows.h"
 #include "exp_simd.h"
 #include "extents.h"
 #include "parallel.h"
@@ -58,82 +59,6 @@ struct Problem {
   // Grain for parallel_for over tasks of `rows` query rows each: about rows·t·d multiply-adds.
   int64_t grain(int64_t rows) const { return std::max<int64_t>(1, kElementGrain / std::max<int64_t>(1, rows * t * d)); }
 };
-
-// n elements of src as f32 times factor into dst. Whole vectors go through Lanes: as a plain
-// loop, the f32 copy (factor 1, inlined) became `rep movsl`, whose start-up cost on a row of 16
-// or 64 floats took a third of the backward's time.
-template <typename T>
-inline void convert_row(const T* src, int64_t n, float* dst, float factor) {
-  int64_t c = 0;
-  if constexpr (std::is_same_v<T, float>) {
-    for (; c + kTileLanes <= n; c += kTileLanes) {
-      Lanes x;
-      load_lanes(x, src + c);
-      x *= factor;
-      store_lanes(dst + c, x);
-    }
-  }
-#pragma omp simd
-  for (int64_t i = c; i < n; i++) dst[i] = to_float(src[i]) * factor;
-}
-
-// Asks the cache for rows × d elements (row stride stride) ahead of their use: a head's rows lie
-// one per qkv row (3C apart), and the tiles' loads stalled on them.
-template <typename T>
-inline void prefetch_rows(const T* src, int64_t stride, int64_t rows, int64_t d) {
-  const int64_t bytes = d * static_cast<int64_t>(sizeof(T));
-  for (int64_t r = 0; r < rows; r++) {
-    const char* row = reinterpret_cast<const char*>(src + r * stride);
-    for (int64_t b = 0; b < bytes; b += 64) __builtin_prefetch(row + b);
-  }
-}
-
-// rows × d of src (row stride stride) into dst (row stride ld ≥ d) as f32 times factor, columns
-// d..ld zeroed.
-template <typename T>
-void load_rows(const T* src, int64_t stride, int64_t rows, int64_t d, float* dst, int64_t ld, float factor = 1.0f) {
-  for (int64_t r = 0; r < rows; r++) {
-    convert_row(src + r * stride, d, dst + r * ld, factor);
-    std::fill(dst + r * ld + d, dst + (r + 1) * ld, 0.0f);
-  }
-}
-
-// The transpose of rows × d of src (row stride stride) into dst [d × ld] (ld ≥ rows) as f32 times
-// factor, columns rows..ld zeroed. In 16 × 16 blocks, each read along its rows (converting whole
-// vectors) and written along dst's: a column walk down src converted one element per row.
-template <typename T>
-void load_transposed(const T* src, int64_t stride, int64_t rows, int64_t d, float* dst, int64_t ld,
-                     float factor = 1.0f) {
-  constexpr int64_t kBlock = 16;
-  alignas(64) float block[kBlock][kBlock];
-  for (int64_t r0 = 0; r0 < rows; r0 += kBlock) {
-    const int64_t nr = std::min(kBlock, rows - r0);
-    for (int64_t c0 = 0; c0 < d; c0 += kBlock) {
-      const int64_t nc = std::min(kBlock, d - c0);
-      for (int64_t r = 0; r < nr; r++) {
-        convert_row(src + (r0 + r) * stride + c0, nc, block[r], factor);
-      }
-      for (int64_t c = 0; c < nc; c++) {
-        float* out = dst + (c0 + c) * ld + r0;
-#pragma omp simd
-        for (int64_t r = 0; r < nr; r++) out[r] = block[r][c];
-      }
-    }
-  }
-  for (int64_t c = 0; c < d; c++) std::fill(dst + c * ld + rows, dst + (c + 1) * ld, 0.0f);
-}
-
-// rows × d of an f32 tile (row stride ld) into dst (row stride stride), times factor, or times
-// row_factor[r] when not null.
-template <typename T>
-void store_rows(const float* src, int64_t ld, int64_t rows, int64_t d, T* dst, int64_t stride, float factor,
-                const float* row_factor = nullptr) {
-  for (int64_t r = 0; r < rows; r++) {
-    const float f = row_factor ? row_factor[r] : factor;
-#pragma omp simd
-    for (int64_t c = 0; c < d; c++) dst[r * stride + c] = from_float<T>(src[r * ld + c] * f);
-  }
-}
 
 // Q is loaded times scale, in forward and backward alike, so scores are recomputed with the
 // same roundings and nothing contracts scale·s − L differently in the two: a one-hot row's
