@@ -24,7 +24,9 @@ export const parallelSection = z
     expert: int(1).default(1).describe("expert-parallel degree for mixture-of-experts layers (groups of this many data ranks; divides data)"),
     microBatches: int(1)
       .default(1)
-      .describe("pipeline: micro-batches each batch is split into (it must divide data.batchSize); more of them shrink the bubble"),
+      .describe(
+        "pipeline: micro-batches each batch is split into (at most data.batchSize; as even as the rows allow, and a short last batch into fewer); more of them shrink the bubble",
+      ),
     schedule: z
       .enum(["gpipe", "1f1b", "interleaved"])
       .default("1f1b")

@@ -234,11 +234,16 @@ function refuseParameterServerLayout(config: Config): void {
 }
 
 /**
- * A pipeline runs with DDP or ZeRO-1 across pipelines: a ConfigError for ZeRO 2 or 3, and for
- * ZeRO-1 with an optimizer that needs whole parameters (the stages' shards do not gather them).
+ * A pipeline runs with DDP or ZeRO-1 across pipelines: a ConfigError for ZeRO 2 or 3, for
+ * ZeRO-1 with an optimizer that needs whole parameters (the stages' shards do not gather them),
+ * and for more micro-batches than a batch has rows.
  */
 function refusePipelineLayout(config: Config): void {
-  const { zero, pipeline } = config.parallel;
+  const { zero, pipeline, microBatches } = config.parallel;
+  if (microBatches > config.data.batchSize)
+    throw new ConfigError(
+      `config: parallel.microBatches ${microBatches} exceeds data.batchSize ${config.data.batchSize}: each micro-batch needs a row of the batch at least`,
+    );
   const kind = config.optimizer.kind;
   if (zero === 1 && (kind === "lamb" || kind === "muon"))
     throw new ConfigError(

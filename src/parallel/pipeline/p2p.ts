@@ -63,40 +63,43 @@ export function recvTensor(group: ProcessGroup, peer: number, tag: number): Tens
 }
 
 /**
- * The links (peer and tag) of one pipeline step, where every tensor on a link has the same
- * dtype and shape (the micro-batches of a batch are equal): only a link's first tensor is
- * preceded by its header, later ones are one message each. On the threads backend a lone
- * message is posted without waiting for the receiver (a header and its data are a rendezvous:
- * the data waits until the header is taken), so a stage does not wait at a tick's end for its
- * neighbour to arrive. Both sides make a new StepLinks for each step, so they agree on which
- * message is a link's first.
- * @example const links = new StepLinks(group); links.send(activation, next, tag); const input = links.recv(previous, tag);
+ * The links (peer and tag) of one pipeline step. Every tensor of a micro-batch of the same rows
+ * on a link has the same dtype and shape, so only a link's first tensor of each row count is
+ * preceded by its header, later ones are one message each (a batch cut unevenly has two row
+ * counts, sent in order: a header more per link). Both sides know each message's micro-batch
+ * rows (every rank cuts the same batch), so they agree on which message carries a header. On
+ * the threads backend a lone message is posted without waiting for the receiver (a header and
+ * its data are a rendezvous: the data waits until the header is taken), so a stage does not wait
+ * at a tick's end for its neighbour to arrive. Both sides make a new StepLinks for each step.
+ * @example const links = new StepLinks(group); links.send(activation, next, tag, rows); const input = links.recv(previous, tag, rows);
  */
 export class StepLinks {
-  private readonly sent = new Map<string, Layout>();
-  private readonly received = new Map<string, Layout>();
+  private readonly sent = new Map<string, Layout & { rows: number }>();
+  private readonly received = new Map<string, Layout & { rows: number }>();
 
   constructor(private readonly group: ProcessGroup) {}
 
-  send(tensor: Tensor, peer: number, tag: number): void {
+  /** Sends `tensor` of a micro-batch of `rows` rows: with its header where the link's last tensor had other rows (or none). */
+  send(tensor: Tensor, peer: number, tag: number, rows: number): void {
     const link = `${peer}:${tag}`,
       announced = this.sent.get(link);
-    if (!announced) {
+    if (announced?.rows !== rows) {
       sendHeader(this.group, tensor, peer, tag);
-      this.sent.set(link, { dtype: tensor.dtype, shape: [...tensor.shape] });
+      this.sent.set(link, { dtype: tensor.dtype, shape: [...tensor.shape], rows });
     } else if (announced.dtype !== tensor.dtype || formatShape(announced.shape) !== formatShape(tensor.shape)) {
       throw new RangeError(
-        `pipeline: a ${tensor.dtype} tensor of shape ${formatShape(tensor.shape)} on the link to rank ${peer} (tag ${tag}) after ${announced.dtype} ${formatShape(announced.shape)} in the same step (micro-batches must be equal)`,
+        `pipeline: a ${tensor.dtype} tensor of shape ${formatShape(tensor.shape)} on the link to rank ${peer} (tag ${tag}) after ${announced.dtype} ${formatShape(announced.shape)} for a micro-batch of the same ${rows} rows in the same step`,
       );
     }
     this.group.send(tensor, peer, tag).wait();
   }
 
-  recv(peer: number, tag: number): Tensor {
+  /** Receives the tensor of a micro-batch of `rows` rows that `peer` sent: its header first where the link's last tensor had other rows (or none). */
+  recv(peer: number, tag: number, rows: number): Tensor {
     const link = `${peer}:${tag}`;
     let layout = this.received.get(link);
-    if (!layout) {
-      layout = recvHeader(this.group, peer, tag);
+    if (layout?.rows !== rows) {
+      layout = { ...recvHeader(this.group, peer, tag), rows };
       this.received.set(link, layout);
     }
     return recvData(this.group, layout, peer, tag);

@@ -19,7 +19,7 @@ import { type BatchCounts, type MicroBatchRun, optimizerStep, type Strategy } fr
 import { recvTensor, sendTensor } from "./p2p.js";
 import { runStageTicks } from "./stage_ticks.js";
 import { balancedCut, checkCut, layersOf, measureLayerCosts, stageOf } from "./partition.js";
-import { type Action, planSchedule } from "./schedule.js";
+import { planSchedule, type ScheduleName } from "./schedule.js";
 import { MicroBatches } from "./micro_batches.js";
 import { StageZero } from "./stage_zero.js";
 import type { PipelineOptions, TracedAction, TracedExchange } from "./pipeline_options.js";
@@ -38,7 +38,7 @@ interface Tie {
  * send/recv (the loss is computed on the last stage). The plan is simulated first (timeline.ts)
  * and run tick by tick: each rank exchanges the messages of each tick in the one order every
  * rank shares, so blocking sends cannot wait on each other (a link's dtype and shape go once a
- * step, so a send is one message: StepLinks), and every send and recv is bounded
+ * step per micro-batch size, so a send is one message: StepLinks), and every send and recv is bounded
  * by the group's timeout, so a stage that stalls fails its neighbours with the op and the ranks
  * named, and them theirs.
  *
@@ -74,7 +74,9 @@ export class PipelineParallel implements Strategy {
   private ties: Tie[] = [];
   /** The model tensors this rank writes to a checkpoint (after the cut): those its stage is the first to use. */
   private writes: Set<Tensor> | null = null;
-  private readonly actionAt: (Action | undefined)[];
+  private readonly schedule: ScheduleName;
+  /** The simulated plans by micro-batch count (a short last batch may have fewer micro-batches). */
+  private readonly timelines = new Map<number, Timeline>();
   /** Built under deferInit: only this stage's tensors are materialised (after the cut). */
   private readonly deferred: boolean;
   /** With options.zero 1 and a data group (after the cut): the stage's optimizer state sharded over it. */
@@ -87,17 +89,12 @@ export class PipelineParallel implements Strategy {
   ) {
     // A model built under deferInit stays meta until the cut: each rank then materialises its stage only.
     this.deferred = [...module.parameters(), ...module.namedBuffers().map(([, t]) => t)].some((t) => t.isMeta);
-    const schedule = options.schedule ?? "1f1b";
+    this.schedule = options.schedule ?? "1f1b";
     this.stages = group.size;
     this.stage = group.rank;
     this.microBatches = options.microBatches ?? 1;
-    this.chunksPerRank = schedule === "interleaved" ? (options.virtualStages ?? 2) : 1;
-    // Backward computes two products per forward's one (input and weight gradients).
-    this.timeline = simulate(planSchedule(schedule, this.stages, this.microBatches, this.chunksPerRank), { forward: 1, backward: 2 });
-    this.actionAt = new Array(this.timeline.ticks);
-    this.timeline.plan.actions[this.stage]!.forEach((a, i) => {
-      this.actionAt[this.timeline.start[this.stage]![i]!] = a;
-    });
+    this.chunksPerRank = this.schedule === "interleaved" ? (options.virtualStages ?? 2) : 1;
+    this.timeline = this.timelineFor(this.microBatches);
     const dataGroup = options.dataGroup;
     if (options.zero === 1 && options.tensorGroup)
       throw new RangeError("pipeline: ZeRO-1 on the data dimension does not combine with a tensor group (tensor parallel runs with zero 0 only)");
@@ -105,6 +102,17 @@ export class PipelineParallel implements Strategy {
       // (A deferred model needs none: its seeded recipes give every rank the same weights.)
       if (!this.deferred) for (const t of [...module.parameters(), ...module.namedBuffers().map(([, b]) => b)]) dataGroup.broadcast(t, 0);
     }
+  }
+
+  /** The simulated plan for m micro-batches, made once. */
+  private timelineFor(m: number): Timeline {
+    let timeline = this.timelines.get(m);
+    if (!timeline) {
+      // Backward computes two products per forward's one (input and weight gradients).
+      timeline = simulate(planSchedule(this.schedule, this.stages, m, this.chunksPerRank), { forward: 1, backward: 2 });
+      this.timelines.set(m, timeline);
+    }
+    return timeline;
   }
 
   private get virtualStages(): number {
@@ -177,14 +185,15 @@ export class PipelineParallel implements Strategy {
     const chunks = this.setup(batchX.parts[0]!);
     this.trace.length = 0;
     this.exchangeTrace.length = 0;
-    const lossSum = runStageTicks({
+    // Fewer micro-batches than configured where the batch has fewer rows (an epoch's last).
+    const timeline = this.timelineFor(batchX.parts.length);
+    const loss = runStageTicks({
       stage: this.stage,
       stages: this.stages,
       virtualStages: this.virtualStages,
-      microBatches: this.microBatches,
+      weights: batchX.weights,
       group: this.group,
-      timeline: this.timeline,
-      actionAt: this.actionAt,
+      timeline,
       chunks,
       xs: batchX.parts,
       ys: batchY.parts,
@@ -194,7 +203,7 @@ export class PipelineParallel implements Strategy {
     batchX.finish();
     batchY.finish();
     if (run.sync) this.finishGradients();
-    return this.fromLastStage([lossSum / this.microBatches])[0]!;
+    return this.fromLastStage([loss])[0]!;
   }
 
   /** Values computed on the last stage, on every rank. */

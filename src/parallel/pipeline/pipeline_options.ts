@@ -8,7 +8,7 @@ import type { Action, ScheduleName } from "./schedule.js";
 export interface PipelineOptions {
   /** gpipe, 1f1b (default) or interleaved. */
   schedule?: ScheduleName;
-  /** Micro-batches each batch is split into (default 1; it must divide the batch). */
+  /** Micro-batches each batch is split into (default 1): as even as its rows allow, and a batch of fewer rows into one per row. */
   microBatches?: number;
   /** Chunks per rank with the interleaved schedule (default 2). */
   virtualStages?: number;

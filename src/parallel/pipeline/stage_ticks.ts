@@ -16,11 +16,10 @@ export interface StageTicks {
   stages: number;
   /** Parts of the model per rank times ranks (p·v). */
   virtualStages: number;
-  microBatches: number;
+  /** Each micro-batch's share of the batch's rows (its loss's weight); as many as the step's micro-batches. */
+  weights: readonly number[];
   group: ProcessGroup;
   timeline: Timeline;
-  /** This rank's action at each tick, if any. */
-  actionAt: readonly (Action | undefined)[];
   /** This rank's chunks, in order. */
   chunks: readonly Sequential[];
   /** The step's micro-batches of inputs and targets. */
@@ -44,13 +43,18 @@ function take(map: Map<string, Tensor>, k: string, what: string): Tensor {
  * Runs one rank's share of a pipeline step tick by tick: its action of the tick (a chunk's
  * forward of a micro-batch, the last virtual stage's loss, or a backward from the output's
  * received gradient), then the tick's messages that it sends or receives, in the order every
- * rank shares (activations forward, their gradients back). Returns the sum of the micro-batch
- * losses computed here (0 off the last stage).
+ * rank shares (activations forward, their gradients back). Returns the micro-batch losses
+ * computed here, each weighed by its share of the rows: the batch's mean loss (0 off the last stage).
  *
- * @example const lossSum = runStageTicks({ stage, stages, virtualStages, microBatches, group, timeline, actionAt, chunks, xs, ys, run, trace: null });
+ * @example const loss = runStageTicks({ stage, stages, virtualStages, weights, group, timeline, chunks, xs, ys, run, trace: null });
  */
 export function runStageTicks(s: StageTicks): number {
   const { run, chunks, xs, ys } = s;
+  // This rank's action at each tick, if any.
+  const actionAt = new Array<Action | undefined>(s.timeline.ticks);
+  s.timeline.plan.actions[s.stage]!.forEach((a, i) => {
+    actionAt[s.timeline.start[s.stage]![i]!] = a;
+  });
   const inputs = new Map<string, Tensor>(),
     outputs = new Map<string, Tensor>(),
     grads = new Map<string, Tensor>();
@@ -70,32 +74,35 @@ export function runStageTicks(s: StageTicks): number {
         return;
       }
       const loss = run.autocast(() => run.loss(chunks[a.chunk]!, input, ys[a.micro]!));
-      lossSum += loss.item();
-      outputs.set(k, run.scaleLoss(s.microBatches > 1 ? mul(loss, 1 / s.microBatches) : loss));
+      const weight = s.weights[a.micro]!;
+      lossSum += weight * loss.item();
+      outputs.set(k, run.scaleLoss(s.weights.length > 1 ? mul(loss, weight) : loss));
       return;
     }
     const out = take(outputs, k, "output");
     if (vs === last) out.backward();
     else {
       const g = take(grads, k, "output gradient");
-      out.backward(g);
+      // A first chunk with no parameters (an mlp's Flatten) has nothing to differentiate.
+      if (out.requiresGrad) out.backward(g);
       g.dispose();
     }
     out.dispose();
   };
   const exchange = (msg: Message): void => {
     const tag = (msg.from * 2 + (msg.kind === "backward" ? 1 : 0)) % 32768;
+    const rows = xs[msg.micro]!.shape[0]!;
     if (msg.sender === s.stage) {
-      if (msg.kind === "forward") links.send(outputs.get(key(msg.from, msg.micro))!, msg.receiver, tag);
+      if (msg.kind === "forward") links.send(outputs.get(key(msg.from, msg.micro))!, msg.receiver, tag, rows);
       else {
         const input = take(inputs, key(msg.from, msg.micro), "input");
         if (!input.grad) throw new Error(`pipeline: the input of virtual stage ${msg.from} got no gradient (its output does not depend on it)`);
-        links.send(input.grad, msg.receiver, tag);
+        links.send(input.grad, msg.receiver, tag, rows);
         input.grad.dispose();
         input.dispose();
       }
     } else {
-      const received = links.recv(msg.sender, tag);
+      const received = links.recv(msg.sender, tag, rows);
       if (msg.kind === "forward") {
         received.requiresGrad = true;
         inputs.set(key(msg.from + 1, msg.micro), received);
@@ -104,7 +111,7 @@ export function runStageTicks(s: StageTicks): number {
   };
   const now = (): number => performance.timeOrigin + performance.now();
   for (let t = 0; t < s.timeline.ticks; t++) {
-    const action = s.actionAt[t];
+    const action = actionAt[t];
     if (action && s.trace) {
       const start = now();
       act(action);

@@ -37,11 +37,20 @@ test("micro-batches of a batch that requires its gradient are leaves; finish() a
   }
 });
 
-test("micro-batches: a batch not asking for its gradient gets none; rows that do not divide are refused naming both", () => {
+test("micro-batches: a batch not asking for its gradient gets none; rows that do not divide are cut as torch.tensor_split cuts, weighed by their rows", () => {
   const y = randn([4, 2]);
   const micro = new MicroBatches(y, 2);
   assert.deepEqual(micro.parts[1]!.toArray(), slice(y, 0, 2, 4).toArray());
+  // An even cut weighs each part by exactly 1/m (the bits of the loss scale before uneven cuts).
+  assert.deepEqual(micro.weights, [1 / 2, 1 / 2]);
   micro.finish();
   assert.equal(y.grad ?? null, null);
-  assert.throws(() => new MicroBatches(y, 3), /a batch of 4 cannot be split into 3 micro-batches/);
+  const rows = (m: MicroBatches): number[] => m.parts.map((p) => p.shape[0]!);
+  const uneven = new MicroBatches(randn([10, 2]), 4);
+  assert.deepEqual(rows(uneven), [3, 3, 2, 2]);
+  assert.deepEqual(uneven.weights, [0.3, 0.3, 0.2, 0.2]);
+  // An epoch's short last batch: one micro-batch per row.
+  const short = new MicroBatches(randn([3, 2]), 8);
+  assert.deepEqual(rows(short), [1, 1, 1]);
+  assert.throws(() => new MicroBatches(y, 0), /positive integer, got 0/);
 });

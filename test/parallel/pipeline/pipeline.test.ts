@@ -77,6 +77,18 @@ test("pipeline: any m ≥ 1 runs (m = 1 and 3 < p = 4, m = 2 with 4 stages inter
   checkEqual(await onThreads(4, dp), 0, 1e-5, "d=2 × p=2");
 });
 
+test("pipeline: micro-batches that do not divide the batch (10 rows in 4), and a short last batch of fewer rows than m, give the one-process run", {
+  timeout: 240_000,
+}, async () => {
+  const uneven: PipelineCase[] = [
+    { pipeline: 2, schedule: "1f1b", microBatches: 4, batch: 10, lastBatch: 3, steps: 3 },
+    { pipeline: 2, schedule: "gpipe", microBatches: 3, batch: 8, lastBatch: 2, steps: 3 },
+    { pipeline: 2, schedule: "interleaved", microBatches: 4, virtualStages: 2, batch: 10, lastBatch: 3, steps: 3 },
+  ];
+  const results = await onThreads(2, uneven);
+  uneven.forEach((c, i) => checkEqual(results, i, 1e-5, `${c.schedule} p=2 m=${c.microBatches} rows ${c.batch} then ${c.lastBatch}`));
+});
+
 test("pipeline with accumulation, activation checkpointing and an untied head equals one process; with bf16 autocast within bf16's rounding", {
   timeout: 120_000,
 }, async () => {

@@ -34,6 +34,8 @@ export interface PipelineCase {
   steps: number;
   /** Global batch rows per step (split over data ranks, then micro-batches). */
   batch?: number;
+  /** The last step's rows instead (an epoch's short last batch). */
+  lastBatch?: number;
   checkpoint?: boolean;
   precision?: "float32" | "bfloat16";
   /** Trainer-style accumulation: this many runMicroBatch calls per step, the last one syncing. */
@@ -122,16 +124,17 @@ function runCase(group: ProcessGroup, c: PipelineCase): PipelineCaseResult {
   };
   for (let step = 0; step < c.steps; step++) {
     manualSeed(100 + step);
-    const rows = batch * accumulate;
+    const last = step === c.steps - 1;
+    const stepBatch = last && c.lastBatch !== undefined ? c.lastBatch : batch;
+    const rows = stepBatch * accumulate;
     const x = randint(0, VOCAB, [rows, CONTEXT]),
       y = randint(0, VOCAB, [rows, CONTEXT]);
-    const last = step === c.steps - 1;
     // The pipeline: this data rank's rows of each accumulated micro-batch.
     if (c.memoryOnly) memory.resetPeak();
     let value = 0;
     for (let a = 0; a < accumulate; a++) {
-      const lo = a * batch + (dataRank * batch) / data,
-        hi = lo + batch / data;
+      const lo = a * stepBatch + (dataRank * stepBatch) / data,
+        hi = lo + stepBatch / data;
       const run: MicroBatchRun = {
         x: slice(x, 0, lo, hi),
         y: slice(y, 0, lo, hi),
