@@ -71,6 +71,17 @@ export function federatedOptions(config: Config): FederatedOptions {
   };
 }
 
+/** A ConfigError where the clients (or, partition shards, their shards) outnumber the training samples. */
+function refuseMoreClientsThanSamples(config: Config, samples: number): void {
+  const { clients, partition, shardsPerClient } = config.federated!;
+  if (clients > samples)
+    throw new ConfigError(`config: federated.clients ${clients} is more than the ${samples} training samples; give federated.clients ≤ ${samples}`);
+  if (partition === "shards" && clients * shardsPerClient > samples)
+    throw new ConfigError(
+      `config: federated.clients ${clients} × federated.shardsPerClient ${shardsPerClient} = ${clients * shardsPerClient} shards is more than the ${samples} training samples`,
+    );
+}
+
 /**
  * Runs a config's federated training on this rank (every rank of `group` calls it; rank 0,
  * given `runDir`, appends one `round` line per round to its metrics.jsonl): the Fashion-MNIST
@@ -84,6 +95,7 @@ export function runFederated(config: Config, options: { group?: ProcessGroup; ru
   const parts = buildRun(config);
   parts.train.close();
   const train = FashionMNIST.load({ split: "train", ...(config.data.kind === "fashion-mnist" && config.data.root ? { root: config.data.root } : {}) });
+  refuseMoreClientsThanSamples(config, train.labels.length);
   const clients = partition(train.labels, config.federated!.clients, partitionOf(config), config.train.seed);
   const lead = (options.group?.rank ?? 0) === 0;
   const started = performance.now();

@@ -143,7 +143,7 @@ test("stragglers and dropped clients: counted per round; dropped ones (and strag
     }
 });
 
-test("turbine federated: a bad federated field or a config without the block exits 2 naming it", () => {
+test("turbine federated: a bad federated field, more clients than samples, or a config without the block exits 2 naming it", () => {
   const dir = mkdtempSync(join(tmpdir(), "turbine-federated-"));
   const cli = join(import.meta.dirname, "..", "..", "src", "cli", "main.js");
   const base = { model: { kind: "mlp", hidden: [8] }, data: { kind: "fashion-mnist", batchSize: 10 }, optimizer: { kind: "sgd", lr: 0.1 }, outDir: dir };
@@ -152,6 +152,11 @@ test("turbine federated: a bad federated field or a config without the block exi
     [{ ...base, federated: { localSteps: 2, localEpochs: 1 } }, /localSteps or localEpochs, not both/],
     [base, /needs a federated block/],
     [{ ...base, model: { kind: "gpt" }, federated: {} }, /federated training runs the mlp or cnn on fashion-mnist/],
+    [{ ...base, federated: { clients: 60001 } }, /federated\.clients 60001 is more than the 60000 training samples/],
+    [
+      { ...base, federated: { clients: 40000, partition: "shards" } },
+      /40000 × federated\.shardsPerClient 2 = 80000 shards is more than the 60000 training samples/,
+    ],
   ] as const) {
     const file = join(dir, "c.json");
     writeFileSync(file, JSON.stringify(config));
