@@ -236,10 +236,15 @@ function refuseParameterServerLayout(config: Config): void {
 /**
  * A pipeline runs with DDP or ZeRO-1 across pipelines: a ConfigError for ZeRO 2 or 3, for
  * ZeRO-1 with an optimizer that needs whole parameters (the stages' shards do not gather them),
- * and for more micro-batches than a batch has rows.
+ * for the cnn (not a chain of layers), and for more micro-batches than a batch has rows.
  */
 function refusePipelineLayout(config: Config): void {
   const { zero, pipeline, microBatches } = config.parallel;
+  // The planner's rule too (src/plan: a model is pipelineable): the cnn is one forward, not a chain of layers.
+  if (config.model.kind === "cnn")
+    throw new ConfigError(
+      `config: parallel.pipeline ${pipeline} cuts the gpt and the mlp (chains of layers) into stages; the cnn is not cut: train it with data parallel or ZeRO`,
+    );
   if (microBatches > config.data.batchSize)
     throw new ConfigError(
       `config: parallel.microBatches ${microBatches} exceeds data.batchSize ${config.data.batchSize}: each micro-batch needs a row of the batch at least`,

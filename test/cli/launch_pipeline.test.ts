@@ -120,6 +120,10 @@ test("pipeline layouts that cannot run are config errors (exit 2) naming the num
       ],
       message: /parallel.microBatches 9 exceeds data.batchSize 8/,
     },
+    {
+      args: ["launch", "-n", "2", "--threads-per-worker", "1", "--", "train", "cnn", ...sets("parallel.pipeline=2"), "--no-progress"],
+      message: /parallel.pipeline 2 cuts the gpt and the mlp .* the cnn is not cut/,
+    },
   ];
   for (const { args, message } of bad) {
     const r = turbine(args);
