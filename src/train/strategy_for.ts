@@ -200,6 +200,23 @@ function refuseTensorLayout(config: Config): void {
   if (zero !== 0) throw new ConfigError(`config: parallel.tensor ${t} runs with parallel.zero 0 only (got zero ${zero})`);
   if (pipeline !== 1 && config.parallel.sequenceParallel)
     throw new ConfigError(`config: parallel.sequenceParallel does not combine with parallel.pipeline ${pipeline}; set it false or pipeline 1`);
+  if (config.parallel.sequenceParallel) refuseUnevenSequenceSplit(config, model.context, t);
+}
+
+/**
+ * Sequence parallelism cuts each batch's batchSize × length tokens into t equal runs: a
+ * ConfigError where a length the run trains at (the context; with data.seqLenWarmup also its
+ * start and its multiples) does not give a token count that t divides.
+ */
+function refuseUnevenSequenceSplit(config: Config, context: number, t: number): void {
+  const { batchSize } = config.data;
+  const warmup = config.data.kind === "fashion-mnist" ? undefined : config.data.seqLenWarmup;
+  const lengths = warmup ? [context, warmup.start, warmup.multiple] : [context];
+  const uneven = lengths.find((length) => (batchSize * length) % t !== 0);
+  if (uneven !== undefined)
+    throw new ConfigError(
+      `config: parallel.sequenceParallel splits data.batchSize ${batchSize} × ${uneven} tokens${uneven === context ? " (model.context)" : " (a data.seqLenWarmup length)"} over parallel.tensor ${t}, which does not divide them; change data.batchSize or model.context`,
+    );
 }
 
 /**

@@ -60,9 +60,23 @@ test("turbine launch -n 2 -- train examples/gpt-char.json --set parallel.tensor=
   assert.ok(Math.abs(cut.eval.loss - single.eval.loss) <= 1e-5 * single.eval.loss, `resumed at t = 2: ${cut.eval.loss} vs ${single.eval.loss}`);
 });
 
-test("parallel.tensor that does not split the heads is a config error (exit 2) naming the numbers, without a stack trace", { timeout: 120_000 }, () => {
-  const r = turbine(["launch", "-n", "3", "--threads-per-worker", "1", "--", "train", gptChar, "--set", "parallel.tensor=3", ...tiny]);
-  assert.equal(r.code, 2, r.stderr);
-  assert.match(r.stderr, /4 heads do not split across 3 tensor-parallel ranks/);
-  assert.doesNotMatch(r.stderr, /\n\s+at /, "no stack trace");
+test("parallel.tensor that does not split the heads, or sequence parallelism over tokens it does not divide, is a config error (exit 2) naming the numbers, without a stack trace", {
+  timeout: 120_000,
+}, () => {
+  const sequence = ["parallel.tensor=2", "parallel.sequenceParallel=true", "data.batchSize=3", "model.context=15"].flatMap((s) => ["--set", s]);
+  for (const [args, message] of [
+    [
+      ["launch", "-n", "3", "--threads-per-worker", "1", "--", "train", gptChar, "--set", "parallel.tensor=3", ...tiny],
+      /4 heads do not split across 3 tensor-parallel ranks/,
+    ],
+    [
+      [...launch2, "train", gptChar, ...tiny, ...sequence],
+      /splits data.batchSize 3 × 15 tokens \(model.context\) over parallel.tensor 2, which does not divide them/,
+    ],
+  ] as const) {
+    const r = turbine([...args]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, message);
+    assert.doesNotMatch(r.stderr, /\n\s+at /, "no stack trace");
+  }
 });
