@@ -108,8 +108,9 @@ export function layoutOf(config: Config, ranks: number): Layout {
 
 /**
  * Why turbine would not run `layout`, or null when it would: `checkLayout`'s rule (the one
- * strategyFor applies, shared, not copied) and what the pipeline finds when it cuts the model
- * (a model it cannot cut, fewer layers than parts, micro-batches that do not divide the batch).
+ * strategyFor applies, shared, not copied), what the pipeline finds when it cuts the model
+ * (a model it cannot cut, fewer layers than parts), and micro-batches that do not divide the
+ * batch (they run, cut unevenly, but the planner's per-micro-batch figures assume equal ones).
  * `verdicts` caches checkLayout's answers across the batch sizes of one enumeration.
  *
  * @example layoutRefusal(config, layout, 8, model)   // null, or "parallel.zero 1 with parallel.pipeline 2 is not supported yet; …"

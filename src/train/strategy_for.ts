@@ -86,9 +86,16 @@ export function modelFor(config: Config, model: Module, mesh: DeviceMesh | null)
   if (t === 1) return model;
   refuseTensorLayout(config);
   if (!(model instanceof GPT)) throw new TypeError(`modelFor: a gpt config built a ${model.constructor.name}`);
+  // Pipeline stages materialise only their own layers' parts.
+  return asConfigError(
+    () => new TensorParallelGPT(model, mesh.groups.tensor, { sequenceParallel: config.parallel.sequenceParallel, deferred: config.parallel.pipeline > 1 }),
+  );
+}
+
+/** build(), its RangeError (a layout the model's sizes refuse: heads, layers, a cut by hand) a ConfigError naming the numbers. */
+function asConfigError<T>(build: () => T): T {
   try {
-    // Pipeline stages materialise only their own layers' parts.
-    return new TensorParallelGPT(model, mesh.groups.tensor, { sequenceParallel: config.parallel.sequenceParallel, deferred: config.parallel.pipeline > 1 });
+    return build();
   } catch (error) {
     if (error instanceof RangeError) throw new ConfigError(`config: ${error.message}`);
     throw error;
@@ -132,15 +139,18 @@ export function strategyFor(config: Config, model: Module, group: ProcessGroup |
   if (mesh && mesh.shape.pipeline > 1) {
     refusePipelineLayout(config);
     const { schedule, microBatches, virtualStages, stageLayers } = config.parallel;
-    return new PipelineParallel(model, mesh.groups.pipeline, {
-      schedule,
-      microBatches,
-      virtualStages,
-      ...(stageLayers ? { stageLayers } : {}),
-      dataGroup: mesh.groups.data,
-      tensorGroup: mesh.shape.tensor > 1 ? mesh.groups.tensor : null,
-      zero: stage === 1 ? 1 : 0,
-    });
+    return asConfigError(
+      () =>
+        new PipelineParallel(model, mesh.groups.pipeline, {
+          schedule,
+          microBatches,
+          virtualStages,
+          ...(stageLayers ? { stageLayers } : {}),
+          dataGroup: mesh.groups.data,
+          tensorGroup: mesh.shape.tensor > 1 ? mesh.groups.tensor : null,
+          zero: stage === 1 ? 1 : 0,
+        }),
+    );
   }
   if (stage !== 0) return new ZeroDataParallel(model, group, { stage });
   const byMachine = HierarchicalGroup.over(group, { force: config.parallel.hierarchical }) ?? group;

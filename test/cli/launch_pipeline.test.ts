@@ -19,6 +19,7 @@ function turbine(args: string[]): { code: number; stdout: string; stderr: string
 }
 
 const sets = (...s: string[]): string[] => s.flatMap((x) => ["--set", x]);
+const launch2 = ["launch", "-n", "2", "--threads-per-worker", "1", "--"];
 /** examples/gpt-char.json made tiny: two narrow blocks, a short context, 3 steps, a checkpoint at the end. */
 const tiny = sets(
   "model.layers=2",
@@ -119,6 +120,14 @@ test("pipeline layouts that cannot run are config errors (exit 2) naming the num
         "--no-progress",
       ],
       message: /parallel.microBatches 9 exceeds data.batchSize 8/,
+    },
+    {
+      args: [...launch2, "train", gptChar, ...sets("parallel.pipeline=2", "parallel.schedule=interleaved", "parallel.virtualStages=4", "model.layers=2")],
+      message: /pipeline: 4 layers cannot be cut into 8 parts/,
+    },
+    {
+      args: [...launch2, "train", gptChar, ...sets("parallel.pipeline=2", "parallel.stageLayers=[1,1]", "model.layers=2")],
+      message: /parallel.stageLayers \[1,1\] must give each of the 2 parts at least one layer and add up to the model's 4 layers/,
     },
     {
       args: ["launch", "-n", "2", "--threads-per-worker", "1", "--", "train", "cnn", ...sets("parallel.pipeline=2"), "--no-progress"],

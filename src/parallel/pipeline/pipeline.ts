@@ -95,6 +95,11 @@ export class PipelineParallel implements Strategy {
     this.microBatches = options.microBatches ?? 1;
     this.chunksPerRank = this.schedule === "interleaved" ? (options.virtualStages ?? 2) : 1;
     this.timeline = this.timelineFor(this.microBatches);
+    // The cut's counts are known before any batch: checked here, on every rank alike, before any collective.
+    const layers = layersOf(module).length;
+    if (options.stageLayers) checkCut(options.stageLayers, layers, this.virtualStages);
+    else if (layers < this.virtualStages)
+      throw new RangeError(`pipeline: ${layers} layers cannot be cut into ${this.virtualStages} parts (one layer at least each)`);
     const dataGroup = options.dataGroup;
     if (options.zero === 1 && options.tensorGroup)
       throw new RangeError("pipeline: ZeRO-1 on the data dimension does not combine with a tensor group (tensor parallel runs with zero 0 only)");
@@ -124,9 +129,8 @@ export class PipelineParallel implements Strategy {
     if (this.chunks) return this.chunks;
     const layers = layersOf(this.module),
       parts = this.virtualStages;
-    if (this.options.stageLayers) this.cut = checkCut(this.options.stageLayers, layers.length, parts);
+    if (this.options.stageLayers) this.cut = [...this.options.stageLayers];
     else {
-      if (layers.length < parts) throw new RangeError(`pipeline: ${layers.length} layers cannot be cut into ${parts} parts (one layer at least each)`);
       // Every pipeline must cut alike (the data group averages gradients parameter by parameter):
       // the first stage of the first pipeline's costs go to its data peers, then along each pipeline.
       const costs = tensor(measureLayerCosts(layers, sample));
