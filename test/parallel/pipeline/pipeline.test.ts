@@ -217,11 +217,14 @@ test("a stage that stalls makes every stage fail within the timeout, naming the 
   assert.ok(Date.now() - started < 4 * timeoutMs + 10_000, `took ${Date.now() - started} ms`);
 });
 
-test("pipeline on 2 mpi ranks: each schedule gives the one-process loss and gradients within 1e-5 after 20 AdamW steps", {
+test("pipeline on 2 mpi ranks: each schedule gives the one-process loss and gradients within 1e-5 after 20 AdamW steps (1f1b also on 10 rows in 4, then a short last batch)", {
   skip: skipIfMissing(missingMpi()),
   timeout: 240_000,
 }, () => {
-  const cases: PipelineCase[] = schedules.map((s) => ({ ...s, pipeline: 2, steps: 20 }));
+  const cases: PipelineCase[] = [
+    ...schedules.map((s) => ({ ...s, pipeline: 2, steps: 20 })),
+    { pipeline: 2, schedule: "1f1b", microBatches: 4, batch: 10, lastBatch: 3, steps: 3 },
+  ];
   const results = runUnderMpi<PipelineCaseResult[]>(2, "pipeline/pipeline_rank.js", { cases }, 30_000);
-  cases.forEach((c, i) => checkEqual(results, i, 1e-5, `mpi ${c.schedule}`));
+  cases.forEach((c, i) => checkEqual(results, i, 1e-5, `mpi ${c.schedule} m=${c.microBatches}`));
 });
