@@ -36,18 +36,7 @@ for (const schedule of ["1f1b", "interleaved"]) {
   test(`turbine launch -n 2 -- train examples/gpt-char.json --set parallel.pipeline=2 --set parallel.microBatches=4 (${schedule}) trains end to end`, {
     timeout: 120_000,
   }, () => {
-    const r = turbine([
-      "launch",
-      "-n",
-      "2",
-      "--threads-per-worker",
-      "1",
-      "--",
-      "train",
-      gptChar,
-      ...sets("parallel.pipeline=2", "parallel.microBatches=4", `parallel.schedule=${schedule}`),
-      ...tiny,
-    ]);
+    const r = turbine([...launch2, "train", gptChar, ...sets("parallel.pipeline=2", "parallel.microBatches=4", `parallel.schedule=${schedule}`), ...tiny]);
     assert.equal(r.code, 0, r.stderr);
     const summary = JSON.parse(r.stdout.trim().split("\n").at(-1)!) as { steps: number; eval: { loss: number }; checkpoint: string };
     assert.equal(summary.steps, 3);
@@ -79,12 +68,7 @@ test("an mlp in 6 interleaved chunks (the first, Flatten, has no parameters) on 
   const mlp = join(repoRoot(), "examples", "mlp.json");
   const common = [...sets("data.batchSize=30", "train.steps=3", "schedule.warmup=1"), "--no-progress", "--json"];
   const piped = turbine([
-    "launch",
-    "-n",
-    "2",
-    "--threads-per-worker",
-    "1",
-    "--",
+    ...launch2,
     "train",
     mlp,
     ...sets("parallel.pipeline=2", "parallel.schedule=interleaved", "parallel.virtualStages=3", "parallel.microBatches=4"),
@@ -103,22 +87,11 @@ test("pipeline layouts that cannot run are config errors (exit 2) naming the num
   const bad = [
     { args: ["train", gptChar, ...sets("parallel.pipeline=2")], message: /tensor 1 × pipeline 2 = 2 does not divide the 1 ranks of the job/ },
     {
-      args: ["launch", "-n", "2", "--threads-per-worker", "1", "--", "train", gptChar, ...sets("parallel.pipeline=3"), "--no-progress"],
+      args: [...launch2, "train", gptChar, ...sets("parallel.pipeline=3"), "--no-progress"],
       message: /pipeline 3 = 3 does not divide the 2 ranks/,
     },
     {
-      args: [
-        "launch",
-        "-n",
-        "2",
-        "--threads-per-worker",
-        "1",
-        "--",
-        "train",
-        gptChar,
-        ...sets("parallel.pipeline=2", "parallel.microBatches=9", "data.batchSize=8"),
-        "--no-progress",
-      ],
+      args: [...launch2, "train", gptChar, ...sets("parallel.pipeline=2", "parallel.microBatches=9", "data.batchSize=8"), "--no-progress"],
       message: /parallel.microBatches 9 exceeds data.batchSize 8/,
     },
     {
@@ -130,7 +103,7 @@ test("pipeline layouts that cannot run are config errors (exit 2) naming the num
       message: /parallel.stageLayers \[1,1\] must give each of the 2 parts at least one layer and add up to the model's 4 layers/,
     },
     {
-      args: ["launch", "-n", "2", "--threads-per-worker", "1", "--", "train", "cnn", ...sets("parallel.pipeline=2"), "--no-progress"],
+      args: [...launch2, "train", "cnn", ...sets("parallel.pipeline=2"), "--no-progress"],
       message: /parallel.pipeline 2 cuts the gpt and the mlp .* the cnn is not cut/,
     },
   ];
