@@ -112,7 +112,7 @@ function prunerOf(config: Config, model: Module, totalSteps: number): Pruner | n
   return null;
 }
 
-/** The teacher of `distill`: a trained run of the same task and, for a gpt, the same vocabulary. */
+/** The teacher of `distill`: a trained run of the same task and, for a gpt, the same vocabulary and a context at least the student's. */
 function teacherOf(config: Config, meta: Record<string, unknown>): Module {
   const path = config.distill!.teacher;
   if (config.parallel.tensor > 1 || config.parallel.pipeline > 1) {
@@ -132,6 +132,12 @@ function teacherOf(config: Config, meta: Record<string, unknown>): Module {
   }
   if (JSON.stringify(teacher.meta.tokenizer ?? null) !== JSON.stringify(meta.tokenizer ?? null)) {
     throw new ConfigError(`config: distill.teacher ${JSON.stringify(path)} was trained on another vocabulary than this run's text`);
+  }
+  // The teacher reads the student's windows: up to the student's context.
+  if (teacher.config.model.kind === "gpt" && config.model.kind === "gpt" && teacher.config.model.context < config.model.context) {
+    throw new ConfigError(
+      `config: distill.teacher ${JSON.stringify(path)} reads at most ${teacher.config.model.context} tokens, but this run's windows are model.context ${config.model.context}; lower model.context or give a teacher trained on longer windows`,
+    );
   }
   return teacher.model;
 }

@@ -11,6 +11,7 @@ import { tidy } from "../../src/tensor/scope.js";
 import { distillation, softTargetKL } from "../../src/train/distill.js";
 import { classification } from "../../src/train/task.js";
 import { repoRoot } from "../helpers/paths.js";
+import { TINY_GPT_CHAR } from "../helpers/tiny_gpt.js";
 import { missingFashionMnist, skipIfMissing } from "../helpers/prerequisites.js";
 
 /** Softmax of a row in float64. */
@@ -93,7 +94,7 @@ const small = (name: string, hidden: number) => [
   "checkpoint.every=20",
 ];
 
-test("turbine train with distill.teacher: a student learns from a trained run; a missing or mismatched teacher is exit 2 naming distill.teacher", {
+test("turbine train with distill.teacher: a student learns from a trained run; a missing teacher, or a gpt teacher of a shorter context, is exit 2 naming distill.teacher", {
   skip: skipIfMissing(missingFashionMnist()),
   timeout: 120_000,
 }, () => {
@@ -115,4 +116,12 @@ test("turbine train with distill.teacher: a student learns from a trained run; a
   assert.equal(missing.code, 2, missing.stderr);
   assert.match(missing.stderr, /distill\.teacher .*nowhere/);
   assert.doesNotMatch(missing.stderr, /\n\s+at /);
+  // A gpt teacher reads the student's windows: one trained on 16 tokens cannot teach on 32.
+  const gpt = (name: string, extra: string[]) =>
+    turbine(["train", "gpt-char", ...TINY_GPT_CHAR, "--set", `name=${name}`, "--set", `outDir=${join(work, "runs")}`, ...extra]);
+  assert.equal(gpt("short", []).code, 0);
+  const longer = gpt("long", ["--set", "model.context=32", "--set", `distill.teacher=${join(work, "runs", "short", "version_0")}`]);
+  assert.equal(longer.code, 2, longer.stderr);
+  assert.match(longer.stderr, /distill\.teacher .* reads at most 16 tokens, but this run's windows are model\.context 32/);
+  assert.doesNotMatch(longer.stderr, /\n\s+at /);
 });
