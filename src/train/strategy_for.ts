@@ -92,7 +92,7 @@ export function modelFor(config: Config, model: Module, mesh: DeviceMesh | null)
   );
 }
 
-/** build(), its RangeError (a layout the model's sizes refuse: heads, layers, a cut by hand) a ConfigError naming the numbers. */
+/** build(), its RangeError (a layout the model's sizes or the machines refuse: heads, layers, a cut by hand, a forced hierarchy) a ConfigError naming the numbers. */
 function asConfigError<T>(build: () => T): T {
   try {
     return build();
@@ -153,7 +153,7 @@ export function strategyFor(config: Config, model: Module, group: ProcessGroup |
     );
   }
   if (stage !== 0) return new ZeroDataParallel(model, group, { stage });
-  const byMachine = HierarchicalGroup.over(group, { force: config.parallel.hierarchical }) ?? group;
+  const byMachine = asConfigError(() => HierarchicalGroup.over(group, { force: config.parallel.hierarchical })) ?? group;
   return config.optimizer.kind === "onebitadam" || config.parallel.compression.target === "momentum"
     ? new FrozenVarianceDataParallel(model, byMachine)
     : new DistributedDataParallel(model, byMachine, { hook: hookFor(config.parallel.compression), hookWarmupSteps: config.parallel.compression.warmupSteps });

@@ -43,6 +43,24 @@ test("modelFor on 4 ranks: expert parallelism without experts, experts that do n
   }
 });
 
+test("strategyFor on 4 ranks: a hierarchy forced over machines of unequal ranks (1 and 3) is a config error naming them; over equal ones (2 and 2) it builds", {
+  timeout: 60_000,
+}, async () => {
+  const mlpCase = (hosts: string[]): LayoutCase => ({ model: { kind: "mlp" }, parallel: { hierarchical: true }, hosts });
+  for (const [hosts, expected] of [
+    [["a", "b", "b", "b"], /parallel.hierarchical: every machine needs the same number of ranks; got 1, 3 on 2 machines/],
+    [["a", "a", "b", "b"], null],
+  ] as const) {
+    const job = startThreads({ size: 4, module: new URL("./strategy_for_rank.js", import.meta.url), args: { cases: [mlpCase([...hosts])] }, onLine: () => {} });
+    for (const outcome of await job.done) {
+      assert.ok(outcome.ok, outcome.ok ? "" : outcome.error.stack);
+      const [message] = outcome.result as (string | null)[];
+      if (expected) assert.match(message!, expected);
+      else assert.equal(message, null);
+    }
+  }
+});
+
 test("checkLayout: a pipeline runs with ZeRO-1 on the data dimension; ZeRO 2 and 3, and LAMB or Muon with ZeRO-1, are config errors naming the values", () => {
   const gpt = (zero: number, optimizer = "adamw") =>
     parseConfig(
