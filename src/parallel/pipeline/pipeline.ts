@@ -21,14 +21,10 @@ import { runStageTicks } from "./stage_ticks.js";
 import { balancedCut, checkCut, layersOf, measureLayerCosts, stageOf } from "./partition.js";
 import { planSchedule, type ScheduleName } from "./schedule.js";
 import { MicroBatches } from "./micro_batches.js";
+import { stageSharing, type Tie } from "./shared_tensors.js";
 import { StageZero } from "./stage_zero.js";
 import type { PipelineOptions, TracedAction, TracedExchange } from "./pipeline_options.js";
 import { simulate, type Timeline } from "./timeline.js";
-
-interface Tie {
-  params: Tensor[];
-  group: ProcessGroup;
-}
 
 /**
  * Pipeline parallelism: the model's layers (a Sequential's, or `pipelineLayers()`) are cut into
@@ -147,24 +143,8 @@ export class PipelineParallel implements Strategy {
       at += size;
     }
     const chunks = Array.from({ length: this.chunksPerRank }, (_, c) => stageOf(partLayers[c * this.stages + this.stage]!));
-    const users = new Map<Tensor, Set<number>>();
-    partLayers.forEach((part, k) => {
-      for (const layer of part) for (const t of Object.values(layer.stateDict())) users.set(t, (users.get(t) ?? new Set()).add(k % this.stages));
-    });
-    this.writes = new Set([...users].filter(([, stages]) => Math.min(...stages) === this.stage).map(([t]) => t));
+    ({ writes: this.writes, countedElsewhere: this.countedElsewhere, ties: this.ties } = stageSharing(partLayers, this.stages, this.stage, this.group));
     this.own = [...new Set(chunks.flatMap((c) => c.parameters()))].filter((p) => p.requiresGrad);
-    const shared = new Map<string, Tensor[]>();
-    for (const [p, stages] of users) {
-      if (stages.size < 2 || !p.requiresGrad) continue;
-      const ranks = [...stages].sort((a, b) => a - b);
-      if (stages.has(this.stage) && ranks[0] !== this.stage) this.countedElsewhere.push(p);
-      shared.set(ranks.join(","), [...(shared.get(ranks.join(",")) ?? []), p]);
-    }
-    // newGroup is collective over the pipeline group: every rank makes the same groups in the same order.
-    for (const ranks of [...shared.keys()].sort()) {
-      const group = this.group.newGroup(ranks.split(",").map(Number));
-      if (group) this.ties.push({ params: shared.get(ranks)!, group });
-    }
     if (this.deferred) this.holdOnly(chunks);
     const dataGroup = this.options.dataGroup;
     if (this.options.zero === 1 && dataGroup && dataGroup.size > 1) this.zero = new StageZero(this.own, dataGroup);
