@@ -9,7 +9,7 @@ import type { ProcessGroup } from "../parallel/process_group.js";
 import { tidy } from "../tensor/scope.js";
 import { buildOptimizer, buildRun } from "../train/build.js";
 import type { Config } from "../train/config.js";
-import { ConfigError } from "../train/config_file.js";
+import { asConfigError, ConfigError } from "../train/config_file.js";
 import type { Batch, Task } from "../train/task.js";
 import { type FederatedOptions, federatedAveraging } from "./fedavg.js";
 import { partition } from "./partition.js";
@@ -71,17 +71,6 @@ export function federatedOptions(config: Config): FederatedOptions {
   };
 }
 
-/** A ConfigError where the clients (or, partition shards, their shards) outnumber the training samples. */
-function refuseMoreClientsThanSamples(config: Config, samples: number): void {
-  const { clients, partition, shardsPerClient } = config.federated!;
-  if (clients > samples)
-    throw new ConfigError(`config: federated.clients ${clients} is more than the ${samples} training samples; give federated.clients ≤ ${samples}`);
-  if (partition === "shards" && clients * shardsPerClient > samples)
-    throw new ConfigError(
-      `config: federated.clients ${clients} × federated.shardsPerClient ${shardsPerClient} = ${clients * shardsPerClient} shards is more than the ${samples} training samples`,
-    );
-}
-
 /**
  * Runs a config's federated training on this rank (every rank of `group` calls it; rank 0,
  * given `runDir`, appends one `round` line per round to its metrics.jsonl): the Fashion-MNIST
@@ -95,8 +84,8 @@ export function runFederated(config: Config, options: { group?: ProcessGroup; ru
   const parts = buildRun(config);
   parts.train.close();
   const train = FashionMNIST.load({ split: "train", ...(config.data.kind === "fashion-mnist" && config.data.root ? { root: config.data.root } : {}) });
-  refuseMoreClientsThanSamples(config, train.labels.length);
-  const clients = partition(train.labels, config.federated!.clients, partitionOf(config), config.train.seed);
+  // More clients (or shards) than samples: partition's RangeError, as a config error.
+  const clients = asConfigError(() => partition(train.labels, config.federated!.clients, partitionOf(config), config.train.seed));
   const lead = (options.group?.rank ?? 0) === 0;
   const started = performance.now();
   const reached: Record<string, number | null> = { "0.7": null, "0.8": null, "0.85": null };

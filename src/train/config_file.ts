@@ -10,6 +10,20 @@ import { configSchema, type Config } from "./config.js";
 
 export class ConfigError extends Error {}
 
+/**
+ * build(), with its RangeError (sizes the config asked for that a model, a layout or the data
+ * refuse) rethrown as a ConfigError, so it ends in one line and exit 2.
+ * @example const strategy = asConfigError(() => new PipelineParallel(model, group, options));
+ */
+export function asConfigError<T>(build: () => T): T {
+  try {
+    return build();
+  } catch (error) {
+    if (error instanceof RangeError) throw new ConfigError(`config: ${error.message}`);
+    throw error;
+  }
+}
+
 type Schema = z.ZodType & { def: any; description?: string };
 
 /**

@@ -22,7 +22,7 @@ export {
 } from "./checkpoint.js";
 export { consolidateCheckpoint, type Consolidated } from "./consolidate.js";
 export { configSchema, DEFAULT_CONFIG, type Config, type ConfigInput } from "./config.js";
-export { parseConfig, readConfigFile, applyOverrides, configReference, ConfigError, type ConfigField } from "./config_file.js";
+export { parseConfig, readConfigFile, applyOverrides, configReference, ConfigError, asConfigError, type ConfigField } from "./config_file.js";
 export { buildRun, buildOptimizer, buildSchedule, type RunParts } from "./build.js";
 export { scheduleWarnings } from "./schedule_fit.js";
 export { runTraining, InterruptedBeforeTraining, type RunOptions, type RunSummary } from "./run.js";

@@ -14,7 +14,7 @@ import { TensorParallel } from "../parallel/tensor/strategy.js";
 import { placeExperts } from "../parallel/expert/expert_parallel.js";
 import { ExpertParallel } from "../parallel/expert/strategy.js";
 import type { Config } from "./config.js";
-import { ConfigError } from "./config_file.js";
+import { asConfigError, ConfigError } from "./config_file.js";
 import { refuseOffloadWithout } from "./offload.js";
 import type { PsJob } from "./ps_job.js";
 import { ParameterServerWorker, psLayout } from "../parallel/ps/index.js";
@@ -90,16 +90,6 @@ export function modelFor(config: Config, model: Module, mesh: DeviceMesh | null)
   return asConfigError(
     () => new TensorParallelGPT(model, mesh.groups.tensor, { sequenceParallel: config.parallel.sequenceParallel, deferred: config.parallel.pipeline > 1 }),
   );
-}
-
-/** build(), its RangeError (a layout the model's sizes or the machines refuse: heads, layers, a cut by hand, a forced hierarchy) a ConfigError naming the numbers. */
-function asConfigError<T>(build: () => T): T {
-  try {
-    return build();
-  } catch (error) {
-    if (error instanceof RangeError) throw new ConfigError(`config: ${error.message}`);
-    throw error;
-  }
 }
 
 /**
