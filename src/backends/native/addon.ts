@@ -8,7 +8,7 @@ import { join } from "node:path";
 
 import { packageRoot } from "../../package_root.js";
 import type { Kernels } from "../kernels.js";
-import { float16ThroughFloat32, straightToAddon } from "./float16.js";
+import { lowDtypesOf, throughFloat32 } from "./through_float32.js";
 
 /**
  * Where the native addon is: build/Release/turbine.node under the package; throws naming the build command when it is missing.
@@ -25,6 +25,8 @@ export function addonPath(): string {
 
 let native: Kernels | null = null;
 let raw: (Kernels & NativeReplayKernels) | null = null;
+/** Whether a call goes to the addon's own kernel unchanged (set with `native`). */
+let straightToAddon: (name: string, args: readonly unknown[]) => boolean = () => true;
 
 /** The addon's replay loop (native/replay.cc): kernel calls bound once, then run in one call. */
 interface NativeReplayKernels {
@@ -44,7 +46,8 @@ export interface NativeReplayLoop {
 /**
  * The native backend's kernels: this thread's instance of the addon, loaded on first use (so the
  * js backend runs where the addon was never built), with float16 matrix products and
- * convolutions computed through float32 (float16.ts).
+ * convolutions (and bfloat16 ones, where oneDNN has none on this CPU) computed through float32
+ * (through_float32.ts).
  * @example loadNative().getNumThreads()
  */
 export function loadNative(): Kernels {
@@ -54,7 +57,9 @@ export function loadNative(): Kernels {
     if (typeof addon.metaFields !== "function") {
       throw new Error("turbine: build/Release/turbine.node is older than the sources (it has no metaFields kernel); rebuild it with `npm run build`");
     }
-    native = { ...addon, ...float16ThroughFloat32(addon) };
+    const wrapped = throughFloat32(addon, lowDtypesOf(addon));
+    native = { ...addon, ...wrapped.kernels };
+    straightToAddon = wrapped.straight;
     raw = addon as Kernels & NativeReplayKernels;
   }
   return native;
