@@ -44,6 +44,16 @@ function checkEqual(results: PipelineCaseResult[][], index: number, rtol: number
   assert.equal(names.size, 6 * 12 + 4, `${what}: the stages train every parameter`);
 }
 
+/**
+ * An uneven cut sums the batch in a different order (weighted micro-batch means against one mean).
+ * Measured on Zen 3 (AVX2 kernels) after 3 AdamW steps: block 2's attention gradients 1.24e-5 and
+ * 1.05e-5 from the one-process run, the same bits for 1f1b and interleaved (which cut alike), so
+ * it is that order, not a schedule; every other tensor within 2e-6, and the losses 5e-8. On Zen 5
+ * all were within 1e-5. 3e-5 is 2.4× the largest; weighting micro-batches 1/m instead of by rows
+ * moves the losses by 7.9e-4.
+ */
+const UNEVEN_RTOL = 3e-5;
+
 const whole = (results: PipelineCaseResult[][]): number => results[0]![0]!.stageBytes[2];
 
 const schedules = [
@@ -86,7 +96,7 @@ test("pipeline: micro-batches that do not divide the batch (10 rows in 4), and a
     { pipeline: 2, schedule: "interleaved", microBatches: 4, virtualStages: 2, batch: 10, lastBatch: 3, steps: 3 },
   ];
   const results = await onThreads(2, uneven);
-  uneven.forEach((c, i) => checkEqual(results, i, 1e-5, `${c.schedule} p=2 m=${c.microBatches} rows ${c.batch} then ${c.lastBatch}`));
+  uneven.forEach((c, i) => checkEqual(results, i, UNEVEN_RTOL, `${c.schedule} p=2 m=${c.microBatches} rows ${c.batch} then ${c.lastBatch}`));
 });
 
 test("pipeline with accumulation, activation checkpointing and an untied head equals one process; with bf16 autocast within bf16's rounding", {
@@ -226,5 +236,5 @@ test("pipeline on 2 mpi ranks: each schedule gives the one-process loss and grad
     { pipeline: 2, schedule: "1f1b", microBatches: 4, batch: 10, lastBatch: 3, steps: 3 },
   ];
   const results = runUnderMpi<PipelineCaseResult[]>(2, "pipeline/pipeline_rank.js", { cases }, 30_000);
-  cases.forEach((c, i) => checkEqual(results, i, 1e-5, `mpi ${c.schedule} m=${c.microBatches}`));
+  cases.forEach((c, i) => checkEqual(results, i, c.lastBatch ? UNEVEN_RTOL : 1e-5, `mpi ${c.schedule} m=${c.microBatches}`));
 });
