@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { chmodSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -104,6 +104,11 @@ export function createTestbed(options: TestbedOptions): Testbed {
   const octet = (process.pid * 7 + beds) % 250;
   const subnet = `10.213.${octet}.0/24`;
   const agent = join(tmpdir(), `${id}-agent.sh`);
+  // The namespaces share /tmp and the host name, so every daemon's Open MPI session directory
+  // (ompi.HOST.UID/jf.FAMILY/JOB/VPID) lands in one tree; a 16-bit job family that collides with
+  // a killed job's leftover directory stops the daemons ("mkdir ... File exists"). Each bed
+  // keeps its own tree and deletes it.
+  const sessions = join(tmpdir(), `${id}-sessions`);
   const rootPort = `tb${process.pid % 1e6}-${beds}`;
   const sw = `${id}-sw`;
   const namespaces = Array.from({ length: options.hosts }, (_, k) => `${id}-${k}`);
@@ -134,6 +139,9 @@ export function createTestbed(options: TestbedOptions): Testbed {
       "--mca",
       "btl_tcp_if_include",
       subnet,
+      "--mca",
+      "orte_tmpdir_base",
+      sessions,
       ...OPEN_MPI_DAEMON_OPTIONS,
     ],
     destroy: () => {
@@ -141,6 +149,7 @@ export function createTestbed(options: TestbedOptions): Testbed {
       destroyed = true;
       live.delete(bed);
       rmSync(agent, { force: true });
+      rmSync(sessions, { recursive: true, force: true });
       const steps = [["link", "delete", rootPort], ...[...namespaces, sw].map((ns) => ["netns", "delete", ns])];
       for (const step of steps) {
         try {
@@ -159,6 +168,7 @@ export function createTestbed(options: TestbedOptions): Testbed {
       `#!/bin/sh\n# rsh agent: HOST COMMAND...\nhost=$1; shift\ncase $host in ${cases} *) echo "no host $host" >&2; exit 1 ;; esac\nexec ip netns exec $ns sh -c "$*"\n`,
     );
     chmodSync(agent, 0o755);
+    mkdirSync(sessions);
     ip("netns", "add", sw);
     ip("-n", sw, "link", "add", "br0", "type", "bridge");
     ip("-n", sw, "link", "set", "br0", "up");
