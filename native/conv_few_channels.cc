@@ -87,7 +87,14 @@ inline void pool_blocks(const Lanes (&top)[Q][W], const Lanes (&bottom)[Q][W], i
 }  // namespace
 
 bool few_channels_fits(const ConvGeometry& g) {
+#if defined(__AVX512F__)
   return g.c <= kFewChannels && g.o % kTileLanes == 0 && g.o <= 4 * kTileLanes;
+#else
+  // Their Lanes are one AVX-512 register; GCC keeps wider-than-machine vectors in memory, and on
+  // Zen 3 (AVX2) the cnn's first layer ran at 2.5 GFLOP/s here, with every multiply-add going
+  // through the stack. oneDNN's own kernels take these convolutions there.
+  return false;
+#endif
 }
 
 void few_channels_forward(const ConvGeometry& g, const float* x, const float* weight, const float* bias, float* y) {
