@@ -11,18 +11,18 @@
 
 namespace turbine {
 
-// n elements of src as f32 times factor into dst. Whole vectors go through Lanes: as a plain
+// n elements of src as f32 times factor into dst. Whole vectors go through registers: as a plain
 // loop, the f32 copy (factor 1, inlined) became `rep movsl`, whose start-up cost on a row of 16
 // or 64 floats took a third of the backward's time.
 template <typename T>
 inline void convert_row(const T* src, int64_t n, float* dst, float factor) {
   int64_t c = 0;
   if constexpr (std::is_same_v<T, float>) {
-    for (; c + kTileLanes <= n; c += kTileLanes) {
-      Lanes x;
-      load_lanes(x, src + c);
+    for (; c + kMachineFloats <= n; c += kMachineFloats) {
+      MachineLanes x;
+      load_machine(x, src + c);
       x *= factor;
-      store_lanes(dst + c, x);
+      store_machine(dst + c, x);
     }
   }
 #pragma omp simd

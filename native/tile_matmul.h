@@ -19,41 +19,47 @@ struct TileA {
   int64_t row, col;
 };
 
-// R rows × W·16 columns of C, whose R·W accumulators stay in registers across the k loop; each
-// step loads W vectors of B and broadcasts R scalars of A.
+// R rows × W·16 columns of C, whose R·W·16 / kMachineFloats accumulators stay in registers
+// across the k loop; each step loads W·16 floats of B and broadcasts R scalars of A.
 template <int R, int W>
 inline void tile_block(TileA a, const float* b, int64_t ldb, float* c, int64_t ldc, int64_t k, bool accumulate) {
-  Lanes acc[R][W];
+  constexpr int V = W * kTileLanes / kMachineFloats;
+  MachineLanes acc[R][V];
 #pragma GCC unroll 16
   for (int r = 0; r < R; r++) {
 #pragma GCC unroll 16
-    for (int w = 0; w < W; w++) {
-      acc[r][w] = Lanes{};
-      if (accumulate) load_lanes(acc[r][w], c + r * ldc + w * kTileLanes);
+    for (int v = 0; v < V; v++) {
+      acc[r][v] = MachineLanes{};
+      if (accumulate) load_machine(acc[r][v], c + r * ldc + v * kMachineFloats);
     }
   }
   for (int64_t p = 0; p < k; p++) {
-    Lanes bv[W];
+    MachineLanes bv[V];
 #pragma GCC unroll 16
-    for (int w = 0; w < W; w++) load_lanes(bv[w], b + p * ldb + w * kTileLanes);
+    for (int v = 0; v < V; v++) load_machine(bv[v], b + p * ldb + v * kMachineFloats);
     const float* ap = a.data + p * a.col;
 #pragma GCC unroll 16
     for (int r = 0; r < R; r++) {
       const float s = ap[r * a.row];
 #pragma GCC unroll 16
-      for (int w = 0; w < W; w++) acc[r][w] += s * bv[w];
+      for (int v = 0; v < V; v++) acc[r][v] += s * bv[v];
     }
   }
 #pragma GCC unroll 16
   for (int r = 0; r < R; r++) {
 #pragma GCC unroll 16
-    for (int w = 0; w < W; w++) store_lanes(c + r * ldc + w * kTileLanes, acc[r][w]);
+    for (int v = 0; v < V; v++) store_machine(c + r * ldc + v * kMachineFloats, acc[r][v]);
   }
 }
 
 template <int R>
 inline void tile_rows(TileA a, const float* b, int64_t ldb, float* c, int64_t ldc, int64_t k, int64_t width,
                       bool accumulate) {
+  if constexpr (kMachineFloats < kTileLanes) {
+    // 16 registers (AVX2): R rows of one 16-column group are 2R accumulators; wider blocks spill.
+    for (int64_t j = 0; j < width; j += kTileLanes) tile_block<R, 1>(a, b + j, ldb, c + j, ldc, k, accumulate);
+    return;
+  }
   switch (width / kTileLanes) {
     case 1:
       tile_block<R, 1>(a, b, ldb, c, ldc, k, accumulate);
