@@ -12,6 +12,9 @@
 
 namespace turbine::conv_direct {
 
+// The kernels here count in registers of the machine's vectors (MachineLanes: 16 floats with
+// AVX-512, 8 with AVX2): a pixel's O channels are W = O / kMachineFloats of them.
+//
 // Independent multiply-add chains a loop keeps in flight: a chain waits about four cycles for
 // its previous multiply-add, so blocks of P pixels (or G taps) of W registers make P·W ≥ 8.
 template <int W>
@@ -54,15 +57,15 @@ struct Taps {
 // the image, else pixel by pixel, skipping the taps that fall in the padding.
 template <int W, int Q>
 inline void conv_pixels(const ConvGeometry& g, const float* image, int64_t oy, int64_t ox, const Taps& taps,
-                        const float* packed, Lanes (&acc)[Q][W]) {
+                        const float* packed, MachineLanes (&acc)[Q][W]) {
   const int64_t o = g.o;
   if (taps.row_inside(g, oy) && ox >= taps.first_column && ox + Q - 1 <= taps.last_column) {
     const float* corner = Taps::corner(g, image, oy) + ox * taps.pixel_step;
     const int64_t count = static_cast<int64_t>(taps.offset.size());
     for (int64_t t = 0; t < count; t++) {
-      Lanes wv[W];
+      MachineLanes wv[W];
 #pragma GCC unroll 16
-      for (int k = 0; k < W; k++) load_lanes(wv[k], packed + t * o + k * kTileLanes);
+      for (int k = 0; k < W; k++) load_machine(wv[k], packed + t * o + k * kMachineFloats);
       const float* source = corner + taps.offset[t];
 #pragma GCC unroll 16
       for (int q = 0; q < Q; q++) {
@@ -85,8 +88,8 @@ inline void conv_pixels(const ConvGeometry& g, const float* image, int64_t oy, i
           const float* tap = packed + ((i * g.kw + j) * g.c + c) * o;
 #pragma GCC unroll 16
           for (int k = 0; k < W; k++) {
-            Lanes wv;
-            load_lanes(wv, tap + k * kTileLanes);
+            MachineLanes wv;
+            load_machine(wv, tap + k * kMachineFloats);
             acc[q][k] += s * wv;
           }
         }
@@ -97,13 +100,13 @@ inline void conv_pixels(const ConvGeometry& g, const float* image, int64_t oy, i
 
 // Sets every pixel of acc to the bias (or 0).
 template <int W, int Q>
-inline void start_at_bias(const float* bias, Lanes (&acc)[Q][W]) {
+inline void start_at_bias(const float* bias, MachineLanes (&acc)[Q][W]) {
 #pragma GCC unroll 16
   for (int q = 0; q < Q; q++) {
 #pragma GCC unroll 16
     for (int k = 0; k < W; k++) {
-      acc[q][k] = Lanes{};
-      if (bias) load_lanes(acc[q][k], bias + k * kTileLanes);
+      acc[q][k] = MachineLanes{};
+      if (bias) load_machine(acc[q][k], bias + k * kMachineFloats);
     }
   }
 }
@@ -128,11 +131,11 @@ inline void tap_sums(const float* corner, const int64_t* offset, int64_t step, c
 #pragma GCC unroll 16
   for (int t = 0; t < G; t++) source[t] = corner + offset[t] + first * step;
   const float* d = grad + first * o;
-  Lanes acc[G][W] = {};
+  MachineLanes acc[G][W] = {};
   for (int64_t at = 0, end = (last - first + 1) * step; at < end; at += step, d += o) {
-    Lanes dv[W];
+    MachineLanes dv[W];
 #pragma GCC unroll 16
-    for (int k = 0; k < W; k++) load_lanes(dv[k], d + k * kTileLanes);
+    for (int k = 0; k < W; k++) load_machine(dv[k], d + k * kMachineFloats);
 #pragma GCC unroll 16
     for (int t = 0; t < G; t++) {
       const float s = source[t][at];
@@ -144,9 +147,9 @@ inline void tap_sums(const float* corner, const int64_t* offset, int64_t step, c
   for (int t = 0; t < G; t++) {
 #pragma GCC unroll 16
     for (int k = 0; k < W; k++) {
-      Lanes total;
-      load_lanes(total, sums + t * o + k * kTileLanes);
-      store_lanes(sums + t * o + k * kTileLanes, total + acc[t][k]);
+      MachineLanes total;
+      load_machine(total, sums + t * o + k * kMachineFloats);
+      store_machine(sums + t * o + k * kMachineFloats, total + acc[t][k]);
     }
   }
 }
@@ -155,15 +158,15 @@ inline void tap_sums(const float* corner, const int64_t* offset, int64_t step, c
 template <int W>
 inline void column_sums(const float* grad, int64_t o, int64_t columns, float* sums) {
   constexpr int P = kChains<W>;
-  Lanes acc[P][W] = {};
+  MachineLanes acc[P][W] = {};
   int64_t ox = 0;
   for (; ox + P <= columns; ox += P) {
 #pragma GCC unroll 16
     for (int p = 0; p < P; p++) {
 #pragma GCC unroll 16
       for (int k = 0; k < W; k++) {
-        Lanes d;
-        load_lanes(d, grad + (ox + p) * o + k * kTileLanes);
+        MachineLanes d;
+        load_machine(d, grad + (ox + p) * o + k * kMachineFloats);
         acc[p][k] += d;
       }
     }
@@ -171,18 +174,18 @@ inline void column_sums(const float* grad, int64_t o, int64_t columns, float* su
   for (; ox < columns; ox++) {
 #pragma GCC unroll 16
     for (int k = 0; k < W; k++) {
-      Lanes d;
-      load_lanes(d, grad + ox * o + k * kTileLanes);
+      MachineLanes d;
+      load_machine(d, grad + ox * o + k * kMachineFloats);
       acc[0][k] += d;
     }
   }
 #pragma GCC unroll 16
   for (int k = 0; k < W; k++) {
-    Lanes total;
-    load_lanes(total, sums + k * kTileLanes);
+    MachineLanes total;
+    load_machine(total, sums + k * kMachineFloats);
 #pragma GCC unroll 16
     for (int p = 0; p < P; p++) total += acc[p][k];
-    store_lanes(sums + k * kTileLanes, total);
+    store_machine(sums + k * kMachineFloats, total);
   }
 }
 
@@ -219,9 +222,10 @@ void backward_weights_row(const ConvGeometry& g, const float* image, int64_t oy,
 }
 
 // Taps summed at once in backward-weights: G·W accumulators and W registers of dy fit in the
-// 32 vector registers; a tap count is split into equal groups of at most that many.
+// vector registers (24 / W of AVX-512's 32, 8 / W of AVX2's 16); a tap count is split into
+// equal groups of at most that many.
 template <int W>
-constexpr int kMaxGroup = 24 / W;
+constexpr int kMaxGroup = std::max(1, (kVectorRegisters - 8) / W);
 
 inline int64_t group_size(int64_t taps, int64_t max_group) {
   const int64_t groups = (taps + max_group - 1) / max_group;
@@ -237,21 +241,23 @@ void by_group(int64_t group, Fn&& fn) {
   fn(std::integral_constant<int, Max>{});
 }
 
-// Calls fn with std::integral_constant<int, O/16>: the registers per pixel as a constant.
+// Calls fn with std::integral_constant<int, O / kMachineFloats>: the registers per pixel as a
+// constant, for O = 16, 32, 48 or 64.
 template <typename Fn>
 void by_width(int64_t o, Fn&& fn) {
+  constexpr int per16 = kTileLanes / kMachineFloats;
   switch (o / kTileLanes) {
     case 1:
-      fn(std::integral_constant<int, 1>{});
+      fn(std::integral_constant<int, per16>{});
       break;
     case 2:
-      fn(std::integral_constant<int, 2>{});
+      fn(std::integral_constant<int, 2 * per16>{});
       break;
     case 3:
-      fn(std::integral_constant<int, 3>{});
+      fn(std::integral_constant<int, 3 * per16>{});
       break;
     default:
-      fn(std::integral_constant<int, 4>{});
+      fn(std::integral_constant<int, 4 * per16>{});
       break;
   }
 }

@@ -55,22 +55,29 @@ void weight_gradients(const ConvGeometry& g, int64_t rows, const float* x, RowGr
   }
 }
 
-// Output pixels per block: twice the chains, so each tap's weights load once per 2·kChains pixels.
+// Output pixels per block: twice the chains where the registers hold them (AVX-512), so each
+// tap's weights load once per 2·kChains pixels; never fewer than the chains.
 template <int W>
-constexpr int kBlock = 2 * kChains<W>;
+constexpr int kBlock = std::max(kChains<W>, std::min(2 * kChains<W>, (kVectorRegisters - W - 1) / W));
+
+// Convolution pixels per row of a pooled block, whose two rows are live at once: even; as many
+// as the chains where the registers hold them (4 for 32 channels with AVX-512), else 2.
+template <int W>
+constexpr int kPoolPixels = 2 * std::max(1, std::min((kChains<W> + 1) / 2, (kVectorRegisters - W - 1) / (4 * W)));
 
 // 2×2 max pooling of the four pixel blocks (top row: columns 2p, 2p + 1; bottom row: the same)
 // into `out` and the window position of each channel's maximum into `codes` (0 top left, 1 top
 // right, 2 bottom left, 3 bottom right), as max_pool2d chooses: the first maximum, or a NaN.
 template <int W, int Q>
-inline void pool_blocks(const Lanes (&top)[Q][W], const Lanes (&bottom)[Q][W], int64_t o, float* out, int32_t* codes) {
-  using Codes = int32_t __attribute__((vector_size(64)));
+inline void pool_blocks(const MachineLanes (&top)[Q][W], const MachineLanes (&bottom)[Q][W], int64_t o, float* out,
+                        int32_t* codes) {
+  using Codes = int32_t __attribute__((vector_size(sizeof(MachineLanes))));
 #pragma GCC unroll 16
   for (int p = 0; p < Q / 2; p++) {
 #pragma GCC unroll 16
     for (int k = 0; k < W; k++) {
-      const Lanes window[4] = {top[2 * p][k], top[2 * p + 1][k], bottom[2 * p][k], bottom[2 * p + 1][k]};
-      Lanes best = window[0];
+      const MachineLanes window[4] = {top[2 * p][k], top[2 * p + 1][k], bottom[2 * p][k], bottom[2 * p + 1][k]};
+      MachineLanes best = window[0];
       Codes code = Codes{};
 #pragma GCC unroll 16
       for (int q = 1; q < 4; q++) {
@@ -78,8 +85,8 @@ inline void pool_blocks(const Lanes (&top)[Q][W], const Lanes (&bottom)[Q][W], i
         best = take ? window[q] : best;
         code = take ? Codes{} + q : code;
       }
-      store_lanes(out + p * o + k * kTileLanes, best);
-      if (codes) std::memcpy(codes + p * o + k * kTileLanes, &code, sizeof code);
+      store_machine(out + p * o + k * kMachineFloats, best);
+      if (codes) std::memcpy(codes + p * o + k * kMachineFloats, &code, sizeof code);
     }
   }
 }
@@ -87,14 +94,7 @@ inline void pool_blocks(const Lanes (&top)[Q][W], const Lanes (&bottom)[Q][W], i
 }  // namespace
 
 bool few_channels_fits(const ConvGeometry& g) {
-#if defined(__AVX512F__)
   return g.c <= kFewChannels && g.o % kTileLanes == 0 && g.o <= 4 * kTileLanes;
-#else
-  // Their Lanes are one AVX-512 register; GCC keeps wider-than-machine vectors in memory, and on
-  // Zen 3 (AVX2) the cnn's first layer ran at 2.5 GFLOP/s here, with every multiply-add going
-  // through the stack. oneDNN's own kernels take these convolutions there.
-  return false;
-#endif
 }
 
 void few_channels_forward(const ConvGeometry& g, const float* x, const float* weight, const float* bias, float* y) {
@@ -108,20 +108,20 @@ void few_channels_forward(const ConvGeometry& g, const float* x, const float* we
         float* out = y + r * g.ow * g.o;
         int64_t ox = 0;
         for (; ox + P <= g.ow; ox += P) {
-          Lanes acc[P][W];
+          MachineLanes acc[P][W];
           start_at_bias(bias, acc);
           conv_pixels(g, image, r % g.oh, ox, taps, packed.data(), acc);
 #pragma GCC unroll 16
           for (int p = 0; p < P; p++)
 #pragma GCC unroll 16
-            for (int k = 0; k < W; k++) store_lanes(out + (ox + p) * g.o + k * kTileLanes, acc[p][k]);
+            for (int k = 0; k < W; k++) store_machine(out + (ox + p) * g.o + k * kMachineFloats, acc[p][k]);
         }
         for (; ox < g.ow; ox++) {
-          Lanes acc[1][W];
+          MachineLanes acc[1][W];
           start_at_bias(bias, acc);
           conv_pixels(g, image, r % g.oh, ox, taps, packed.data(), acc);
 #pragma GCC unroll 16
-          for (int k = 0; k < W; k++) store_lanes(out + ox * g.o + k * kTileLanes, acc[0][k]);
+          for (int k = 0; k < W; k++) store_machine(out + ox * g.o + k * kMachineFloats, acc[0][k]);
         }
       }
     });
@@ -141,7 +141,7 @@ void few_channels_forward_max_pool(const ConvGeometry& g, const float* x, const 
   const int64_t ph = g.oh / 2, pw = g.ow / 2;
   parallel_for(g.n * ph, row_grain(g) / 2 + 1, [&](int64_t begin, int64_t end) {
     by_width(g.o, [&](auto width) {
-      constexpr int W = decltype(width)::value, Q = 2 * ((kChains<W> + 1) / 2);  // conv pixels per row, even
+      constexpr int W = decltype(width)::value, Q = kPoolPixels<W>;
       for (int64_t r = begin; r < end; r++) {
         const float* image = x + (r / ph) * g.h * g.w * g.c;
         const int64_t oy = 2 * (r % ph);
@@ -149,7 +149,7 @@ void few_channels_forward_max_pool(const ConvGeometry& g, const float* x, const 
         int32_t* at = codes ? codes + r * pw * g.o : nullptr;
         int64_t px = 0;
         for (; 2 * px + Q <= 2 * pw; px += Q / 2) {
-          Lanes top[Q][W], bottom[Q][W];
+          MachineLanes top[Q][W], bottom[Q][W];
           start_at_bias(bias, top);
           start_at_bias(bias, bottom);
           conv_pixels(g, image, oy, 2 * px, taps, packed.data(), top);
@@ -157,7 +157,7 @@ void few_channels_forward_max_pool(const ConvGeometry& g, const float* x, const 
           pool_blocks(top, bottom, g.o, out + px * g.o, at ? at + px * g.o : nullptr);
         }
         for (; px < pw; px++) {
-          Lanes top[2][W], bottom[2][W];
+          MachineLanes top[2][W], bottom[2][W];
           start_at_bias(bias, top);
           start_at_bias(bias, bottom);
           conv_pixels(g, image, oy, 2 * px, taps, packed.data(), top);

@@ -24,8 +24,10 @@ constexpr int64_t kTileLanes = 16;
 // and the gpt's attention ran 20× slower than on an AVX-512 CPU.
 #if defined(__AVX512F__)
 using MachineLanes = Lanes;
+constexpr int kVectorRegisters = 32;
 #else
 using MachineLanes = float __attribute__((vector_size(32)));
+constexpr int kVectorRegisters = 16;
 #endif
 constexpr int kMachineFloats = sizeof(MachineLanes) / sizeof(float);
 
