@@ -62,6 +62,20 @@ function rawSeconds(shape: Shape, dtype: string, threads: number): number[] {
   return line.seconds;
 }
 
+/**
+ * Whether raw oneDNN multiplies `dtype` on this CPU: Debian's 2.6 has no bf16 matmul without
+ * AVX-512 (Zen 3), where turbine computes bf16 through f32 and there is no twin to hold it to.
+ */
+function oneDnnRuns(dtype: string, threads: number): boolean {
+  try {
+    rawSeconds({ m: 16, k: 16, n: 16, repeats: 1 }, dtype, threads);
+    return true;
+  } catch {
+    console.error(`matmul bench: raw oneDNN has no ${dtype} matmul on this CPU; ${dtype} rows skipped`);
+    return false;
+  }
+}
+
 /** Uniform values in [-1, 1) from a fixed seed, so every run multiplies the same matrices. */
 function randomTensor(shape: number[], dtype: "float32" | "bfloat16", seed: number): Tensor {
   const values = new Float32Array(shape.reduce((a, b) => a * b, 1));
@@ -93,8 +107,9 @@ function main(): void {
   const rounds = ints.rounds!;
   buildProgram();
   const rows: Record<string, unknown>[] = [];
+  const dtypes = DTYPES.filter(({ name }) => name === "f32" || oneDnnRuns(name, threads));
   for (const shape of SHAPES) {
-    for (const { name, dtype } of DTYPES) {
+    for (const { name, dtype } of dtypes) {
       const a = randomTensor([shape.m, shape.k], dtype, 0x9e3779b9);
       const b = randomTensor([shape.k, shape.n], dtype, 0x85ebca6b);
       const ours: number[] = [];
