@@ -29,7 +29,7 @@ constexpr int kVectorRegisters = 32;
 using MachineLanes = float __attribute__((vector_size(32)));
 constexpr int kVectorRegisters = 16;
 #endif
-constexpr int kMachineFloats = sizeof(MachineLanes) / sizeof(float);
+constexpr int64_t kMachineFloats = sizeof(MachineLanes) / sizeof(float);
 
 inline void load_machine(MachineLanes& v, const float* p) { std::memcpy(&v, p, sizeof v); }
 inline void store_machine(float* p, const MachineLanes& v) { std::memcpy(p, &v, sizeof v); }
