@@ -56,11 +56,7 @@ function outcome(call: () => boolean): string {
   }
 }
 
-// Native runs its direct few-channel kernels only where a Lanes is one AVX-512 register
-// (native/conv_few_channels.cc); elsewhere (AVX2) oneDNN takes these convolutions, unfused.
-const direct = native.conv2dDirectFits(DTYPE.float32, meta(CASES[0]!));
-
-describe("js conv2dMaxPool against native", { skip: direct ? false : "native has no direct few-channel kernels on this CPU (no AVX-512)" }, () => {
+describe("js conv2dMaxPool against native", () => {
   test("integer operands: the same pooled values, window codes (ties included) and weight gradients, exactly", () => {
     const rng = Rng.seeded(31);
     for (const c of CASES) {
