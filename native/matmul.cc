@@ -1,12 +1,19 @@
 // Batched matmul on oneDNN: C[b] (+)= op(A[b]) · op(B[b]) (+ bias), either operand transposed
 // through its strides (no copy), a batch of 1 broadcast against the other, f32 or bf16
 // inputs with f32 accumulation, and an optional accumulate-into-C used for gradients. Extents
-// the meta marks as runtime (an expert's rows) share one primitive across their values.
+// the meta marks as runtime (an expert's rows) share one primitive across their values. An
+// operand the meta marks as padded is first copied into rows 64 bytes longer than its own: where
+// its rows are a multiple of 2 KiB long, oneDNN's AVX2 kernels read them into the same few cache
+// sets and ran at half speed on Zen 3 (ops/padded_operands.ts measures which operands to pad).
 // matmulGelu is the same product followed by turbine's GELU (erf) in the same call: the product
 // into the pre-activation backward needs (or into c itself), then one GELU pass. (oneDNN's
 // eltwise post-op would save that pass, but its erf is not turbine's: a forward without a
 // gradient, such as activation checkpointing's first pass, must give the bits of one with.)
 #include <omp.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <memory>
 
 #include "args.h"
 #include "gelu.h"
@@ -26,7 +33,26 @@ struct MatmulPrimitive {
   size_t scratch_bytes = 0;
 };
 
-enum Field { kBatchA, kBatchB, kM, kN, kK, kTransA, kTransB, kTypeAB, kTypeC, kBias, kAccumulate, kThreads, kFields };
+enum Field {
+  kBatchA,
+  kBatchB,
+  kM,
+  kN,
+  kK,
+  kTransA,
+  kTransB,
+  kTypeAB,
+  kTypeC,
+  kBias,
+  kAccumulate,
+  kThreads,
+  kPadA,
+  kPadB,
+  kFields
+};
+
+// Bytes a padded operand's rows grow by: one cache line.
+constexpr int64_t kPadBytes = 64;
 
 // An extent the primitive takes when it runs (in a key: the extent's value is left out). A
 // product whose row count changes every call, such as a mixture of experts' expert, would
@@ -35,12 +61,18 @@ constexpr int64_t kRuntime = DNNL_RUNTIME_DIM_VAL;
 
 int64_t times(int64_t x, int64_t y) { return x == kRuntime || y == kRuntime ? kRuntime : x * y; }
 
-// A [batch, rows, cols] operand, stored rows × cols or, when transposed, cols × rows.
-memory::desc operand_md(int64_t batch, int64_t rows, int64_t cols, memory::data_type type, bool transposed) {
-  const int64_t matrix = times(rows, cols);
+// A [batch, rows, cols] operand, stored rows × cols or, when transposed, cols × rows; `pad`
+// elements after each stored row.
+memory::desc operand_md(int64_t batch, int64_t rows, int64_t cols, memory::data_type type, bool transposed,
+                        int64_t pad = 0) {
+  const int64_t ld = (transposed ? rows : cols) + pad;
+  const int64_t matrix = times(transposed ? cols : rows, ld);
   return memory::desc({batch, rows, cols}, type,
-                      transposed ? memory::dims{matrix, 1, rows} : memory::dims{matrix, cols, 1});
+                      transposed ? memory::dims{matrix, 1, ld} : memory::dims{matrix, ld, 1});
 }
+
+// Elements of dtype `type` in kPadBytes.
+int64_t pad_elements(DType type) { return kPadBytes / static_cast<int64_t>(dtype_size(type)); }
 
 struct OperandDescs {
   memory::desc a, b, c, bias;
@@ -53,8 +85,9 @@ OperandDescs operand_descs(const PrimitiveKey<kFields>& key) {
   const auto tab = onednn_type(static_cast<DType>(v[kTypeAB]));
   const auto tc = onednn_type(static_cast<DType>(v[kTypeC]));
   const int64_t m = v[kM], n = v[kN], k = v[kK];
-  return {operand_md(v[kBatchA], m, k, tab, v[kTransA] != 0), operand_md(v[kBatchB], k, n, tab, v[kTransB] != 0),
-          operand_md(batch, m, n, tc, false),
+  const int64_t pad = pad_elements(static_cast<DType>(v[kTypeAB]));
+  return {operand_md(v[kBatchA], m, k, tab, v[kTransA] != 0, v[kPadA] ? pad : 0),
+          operand_md(v[kBatchB], k, n, tab, v[kTransB] != 0, v[kPadB] ? pad : 0), operand_md(batch, m, n, tc, false),
           v[kBias] ? operand_md(1, 1, n, memory::data_type::f32, false) : memory::desc()};
 }
 
@@ -94,6 +127,30 @@ void gelu_pass(const T* pre, T* out, int64_t n) {
   });
 }
 
+// `source`'s `rows` stored rows of `cols` elements of `size` bytes, copied into a buffer of this
+// thread's (`slot` 0 for A, 1 for B) with kPadBytes after each row; null when memory runs out.
+void* padded_copy(const void* source, int64_t rows, int64_t cols, size_t size, int slot) {
+  struct Free {
+    void operator()(void* p) const { std::free(p); }
+  };
+  thread_local std::unique_ptr<void, Free> buffers[2];
+  thread_local size_t capacity[2] = {0, 0};
+  const size_t row = static_cast<size_t>(cols) * size, ld = row + kPadBytes;
+  const size_t bytes = static_cast<size_t>(rows) * ld;
+  if (bytes > capacity[slot]) {
+    const size_t rounded = (bytes + 4095) & ~static_cast<size_t>(4095);
+    buffers[slot].reset(std::aligned_alloc(64, rounded));
+    capacity[slot] = buffers[slot] ? rounded : 0;
+    if (!buffers[slot]) return nullptr;
+  }
+  char* out = static_cast<char*>(buffers[slot].get());
+  const char* in = static_cast<const char*>(source);
+  parallel_for(rows, std::max<int64_t>(1, kElementGrain / std::max<int64_t>(cols, 1)), [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; r++) std::memcpy(out + r * ld, in + r * row, row);
+  });
+  return out;
+}
+
 // The product of a matmul or matmulGelu call: c = op(a)·op(b) (+ bias) (+ c).
 void run_matmul(const Args& args, View a, View b, View c, const View* bias, DType tab, DType tc, const int32_t* meta) {
   PrimitiveKey<kFields> key;
@@ -109,7 +166,10 @@ void run_matmul(const Args& args, View a, View b, View c, const View* bias, DTyp
   key.v[kBias] = bias != nullptr;
   key.v[kAccumulate] = meta[matmul_meta::kAccumulate] != 0;
   key.v[kThreads] = omp_get_max_threads();
+  key.v[kPadA] = meta[matmul_meta::kPadA] != 0;
+  key.v[kPadB] = meta[matmul_meta::kPadB] != 0;
   const bool runtime = key.v[kM] == kRuntime || key.v[kN] == kRuntime || key.v[kK] == kRuntime;
+  args.require(!runtime || (!key.v[kPadA] && !key.v[kPadB]), "padA and padB need fixed extents (no runtime M, N or K)");
 
   thread_local PrimitiveCache<kFields, MatmulPrimitive> cache;
   onednn_call(args, args.op(), [&] {
@@ -127,8 +187,18 @@ void run_matmul(const Args& args, View a, View b, View c, const View* bias, DTyp
       p.c = memory(md.c, engine, nullptr);
       if (bias) p.bias = memory(md.bias, engine, nullptr);
     }
-    p.a.set_data_handle(a.data);
-    p.b.set_data_handle(b.data);
+    const int64_t m = meta[matmul_meta::kM], n = meta[matmul_meta::kN], k = meta[matmul_meta::kK];
+    const size_t size = dtype_size(tab);
+    // A stored row holds m (transposed) or k elements of A, n or k (transposed) of B.
+    void* a_data = key.v[kPadA]
+                       ? padded_copy(a.data, key.v[kBatchA] * (key.v[kTransA] ? k : m), key.v[kTransA] ? m : k, size, 0)
+                       : a.data;
+    void* b_data = key.v[kPadB]
+                       ? padded_copy(b.data, key.v[kBatchB] * (key.v[kTransB] ? n : k), key.v[kTransB] ? k : n, size, 1)
+                       : b.data;
+    args.require(a_data != nullptr && b_data != nullptr, "out of memory for a padded copy of an operand");
+    p.a.set_data_handle(a_data);
+    p.b.set_data_handle(b_data);
     p.c.set_data_handle(c.data);
     p.scratch.set_data_handle(scratchpad(p.scratch_bytes));
     std::unordered_map<int, memory> io{

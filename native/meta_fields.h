@@ -47,9 +47,10 @@ namespace pool_meta {
 enum Field { TURBINE_POOL_META(TURBINE_META_ENUM) kMeta };
 }
 
-// [batchA, batchB, M, N, K, transA, transB, accumulate, runtimeM, runtimeN, runtimeK]; nonzero
-// flags transpose an operand through its strides, add the product into C, or mark an extent
-// that changes from call to call (one primitive then serves every value of it).
+// [batchA, batchB, M, N, K, transA, transB, accumulate, runtimeM, runtimeN, runtimeK, padA,
+// padB]; nonzero flags transpose an operand through its strides, add the product into C, mark an
+// extent that changes from call to call (one primitive then serves every value of it), or copy
+// an operand into rows 64 bytes longer before the product (the same result: a layout only).
 #define TURBINE_MATMUL_META(X) \
   X(kBatchA, batchA)           \
   X(kBatchB, batchB)           \
@@ -61,7 +62,9 @@ enum Field { TURBINE_POOL_META(TURBINE_META_ENUM) kMeta };
   X(kAccumulate, accumulate)   \
   X(kRuntimeM, runtimeM)       \
   X(kRuntimeN, runtimeN)       \
-  X(kRuntimeK, runtimeK)
+  X(kRuntimeK, runtimeK)       \
+  X(kPadA, padA)               \
+  X(kPadB, padB)
 namespace matmul_meta {
 enum Field { TURBINE_MATMUL_META(TURBINE_META_ENUM) kMeta };
 }

@@ -12,11 +12,26 @@ export type ConvMetaField = "n" | "c" | "h" | "w" | "o" | "kh" | "kw" | "sh" | "
 /** The fields of the pooling kernels' packed meta; layout 0 NCHW, 1 NHWC. */
 export type PoolMetaField = "n" | "c" | "h" | "w" | "kh" | "kw" | "sh" | "sw" | "ph" | "pw" | "dh" | "dw" | "layout";
 /**
- * The fields of matmul's packed meta; nonzero flags transpose an operand, add into C, or mark an
+ * The fields of matmul's packed meta; nonzero flags transpose an operand, add into C, mark an
  * extent that changes from call to call (runtimeM/N/K: a backend may then serve every value of
- * it with one prepared kernel: the same product, possibly rounded differently in the last bits).
+ * it with one prepared kernel: the same product, possibly rounded differently in the last bits),
+ * or ask for an operand to be copied into longer rows first (padA/padB: the same product; the
+ * native backend's oneDNN reads rows a multiple of 2 KiB long slowly on some CPUs).
  */
-export type MatmulMetaField = "batchA" | "batchB" | "m" | "n" | "k" | "transA" | "transB" | "accumulate" | "runtimeM" | "runtimeN" | "runtimeK";
+export type MatmulMetaField =
+  | "batchA"
+  | "batchB"
+  | "m"
+  | "n"
+  | "k"
+  | "transA"
+  | "transB"
+  | "accumulate"
+  | "runtimeM"
+  | "runtimeN"
+  | "runtimeK"
+  | "padA"
+  | "padB";
 
 /** One packed meta's layout: each field's index in the Int32Array, and its length. */
 export interface MetaLayout<F extends string> {
@@ -49,7 +64,7 @@ export interface Kernels {
   binaryCodes(): Record<string, number>;
   /** meta = [ndim, shape..., aStrides..., bStrides...] */
   binary(code: number, dtype: number, a: TypedArray, b: TypedArray, out: TypedArray, meta: Int32Array): void;
-  /** meta as metaFields().matmul: [batchA, batchB, M, N, K, transA, transB, accumulate, runtimeM, runtimeN, runtimeK] */
+  /** meta as metaFields().matmul: [batchA, batchB, M, N, K, transA, transB, accumulate, runtimeM, runtimeN, runtimeK, padA, padB] */
   matmul(a: TypedArray, b: TypedArray, c: TypedArray, bias: Float32Array | null, dtypeAB: number, dtypeC: number, meta: Int32Array): void;
   /**
    * c = GELU(op(a)·op(b) + bias), GELU with erf as the unary kernel's (the same bits), meta as

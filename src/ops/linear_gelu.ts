@@ -3,6 +3,7 @@ import { kernels } from "../backends/index.js";
 import { Tensor } from "../tensor/tensor.js";
 import { release } from "../tensor/scope.js";
 import { gemmBackward, gemmMeta, type LinearAttrs, type LinearCallOptions, linearGemm, linearOp, linearShape, viewAs, withLinearOperands } from "./matmul.js";
+import { paddedOperands } from "./padded_operands.js";
 import { gelu } from "./unary.js";
 import { dt, requireSameDType } from "./util.js";
 
@@ -22,7 +23,9 @@ export const linearGeluOp: OpDef<LinearAttrs> = {
     const out = Tensor.empty(shape, x!.dtype);
     const pre = recording ? Tensor.empty(shape, x!.dtype) : null;
     const b = (bias?.data as Float32Array | undefined) ?? null;
-    kernels.matmulGelu(x!.data, w.data, out.data, b, dt(x!.dtype), dt(x!.dtype), gemmMeta(linearGemm(attrs)), pre?.data ?? null);
+    const g = linearGemm(attrs);
+    const pads = paddedOperands(x!, w, g, bias ?? null, x!.dtype, (p) => gemmMeta(g, p));
+    kernels.matmulGelu(x!.data, w.data, out.data, b, dt(x!.dtype), dt(x!.dtype), gemmMeta(g, pads), pre?.data ?? null);
     return { out: viewAs(out, attrs.outShape), save: [x!, w], scratch: pre ? [pre] : [] };
   },
   backward: ({ saved: [x, w, pre], attrs, inputShapes, inputDtypes, needsGrad }, [g]) => {

@@ -9,6 +9,7 @@ import { Tensor } from "../tensor/tensor.js";
 import { autocastLowDType, withoutAutocast } from "./autocast_hook.js";
 import { broadcastShapes } from "./broadcast.js";
 import { cast } from "./cast.js";
+import { NO_PADS, paddedOperands, type Pads } from "./padded_operands.js";
 import { expand, reshape } from "./view.js";
 import { sumInFloat32, sumTo } from "./reduce.js";
 import type { OpName } from "./registry.js";
@@ -47,10 +48,10 @@ const meta = new Int32Array(metaFields.matmul.count);
 const MM = metaFields.matmul.fields;
 
 /**
- * The kernel's packed meta of g (a shared array, valid until the next call).
+ * The kernel's packed meta of g with `pads` (a shared array, valid until the next call).
  * @example kernels.matmul(a.data, b.data, c.data, null, 0, 0, gemmMeta(g));
  */
-export function gemmMeta(g: Gemm): Int32Array {
+export function gemmMeta(g: Gemm, pads: Pads = NO_PADS): Int32Array {
   meta[MM.batchA] = g.batchA;
   meta[MM.batchB] = g.batchB;
   meta[MM.m] = g.m;
@@ -62,6 +63,8 @@ export function gemmMeta(g: Gemm): Int32Array {
   meta[MM.runtimeM] = g.varying?.m ? 1 : 0;
   meta[MM.runtimeN] = g.varying?.n ? 1 : 0;
   meta[MM.runtimeK] = g.varying?.k ? 1 : 0;
+  meta[MM.padA] = pads.a ? 1 : 0;
+  meta[MM.padB] = pads.b ? 1 : 0;
   return meta;
 }
 
@@ -81,7 +84,8 @@ export function gemm(a: Tensor, b: Tensor, g: Gemm, bias: Tensor | null = null, 
     hostWrites()?.set(out.data, out.data);
     return out;
   }
-  kernels.matmul(a.data, b.data, out.data, (bias?.data as Float32Array | undefined) ?? null, dt(a.dtype), dt(outDType), gemmMeta(g));
+  const pads = paddedOperands(a, b, g, bias, outDType, (p) => gemmMeta(g, p));
+  kernels.matmul(a.data, b.data, out.data, (bias?.data as Float32Array | undefined) ?? null, dt(a.dtype), dt(outDType), gemmMeta(g, pads));
   return out;
 }
 

@@ -20,7 +20,7 @@ const GELU = native.unaryCodes().forward.gelu_erf!;
 const BF16 = DTYPE.bfloat16;
 
 /** x [M, K] · wᵀ (w [N, K]), optionally adding into c. */
-const linearMeta = (m: number, n: number, k: number, accumulate = 0): Int32Array => Int32Array.of(1, 1, m, n, k, 0, 1, accumulate, 0, 0, 0);
+const linearMeta = (m: number, n: number, k: number, accumulate = 0): Int32Array => Int32Array.of(1, 1, m, n, k, 0, 1, accumulate, 0, 0, 0, 0, 0);
 
 /** A bfloat16 array widened to float32 by the cast kernel (exact). */
 function wide(x: Uint16Array): Float32Array {

@@ -34,7 +34,7 @@ test("native kernels check lengths and kinds before touching memory", () => {
     /unary: 'out' is a Int32Array, but dtype float32 is stored in a Float32Array/,
   );
   assert.throws(() => kernels.unary(999, 0, new Float32Array(1), new Float32Array(1), 0), /unary: unknown unary op code 999/);
-  const mm = new Int32Array([1, 1, 2, 2, 2, 0, 0, 0, 0, 0, 0]);
+  const mm = new Int32Array([1, 1, 2, 2, 2, 0, 0, 0, 0, 0, 0, 0, 0]);
   assert.throws(
     () => kernels.matmul(new Float32Array(4), new Float32Array(3), new Float32Array(4), null, 0, 0, mm),
     /matmul: 'b' holds 3 elements, expected 4/,

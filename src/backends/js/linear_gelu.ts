@@ -16,7 +16,7 @@ import { geluErf, geluErfGrad } from "./unary.js";
  *
  * @example
  * const c = new Float32Array(1);
- * matmulGelu(Float32Array.of(1), Float32Array.of(2), c, null, 0, 0, Int32Array.of(1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0), null); // c ≈ [1.9545]
+ * matmulGelu(Float32Array.of(1), Float32Array.of(2), c, null, 0, 0, Int32Array.of(1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0), null); // c ≈ [1.9545]
  */
 export const matmulGelu: Kernels["matmulGelu"] = (a, b, c, bias, dtypeAB, dtypeC, meta, preActivation) => {
   const args = new Args("matmulGelu");

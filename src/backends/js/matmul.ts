@@ -29,18 +29,20 @@ export const MATMUL_META = {
   runtimeM: 8,
   runtimeN: 9,
   runtimeK: 10,
+  padA: 11,
+  padB: 12,
 } as const satisfies Record<MatmulMetaField, number>;
 
 /**
  * c = a·b (+ bias, broadcast over rows) (+ c when accumulating); meta = [batchA, batchB, M, N,
- * K, transA, transB, accumulate, runtimeM, runtimeN, runtimeK] (the runtime flags change
- * nothing here: they let native share one primitive). a and b are of dtypeAB, c of dtypeC,
+ * K, transA, transB, accumulate, runtimeM, runtimeN, runtimeK, padA, padB] (the runtime and pad
+ * flags change nothing here: they let native share one primitive, or lay an operand out anew). a and b are of dtypeAB, c of dtypeC,
  * bias f32 [N]. Any float dtypes: native's oneDNN takes f32·f32 → f32 and bf16·bf16 → f32 or bf16 (ops send f16 through
  * f32), and this oracle computes the other pairs too.
  *
  * @example
  * const c = new Float32Array(1);
- * matmul(Float32Array.of(1, 2), Float32Array.of(3, 4), c, null, 0, 0, Int32Array.of(1, 1, 1, 1, 2, 0, 0, 0, 0, 0, 0)); // c = [11]
+ * matmul(Float32Array.of(1, 2), Float32Array.of(3, 4), c, null, 0, 0, Int32Array.of(1, 1, 1, 1, 2, 0, 0, 0, 0, 0, 0, 0, 0)); // c = [11]
  */
 export const matmul: Kernels["matmul"] = (a, b, c, bias, dtypeAB, dtypeC, meta) => {
   const { values, dtypeC: tc } = checkedProduct(new Args("matmul"), a, b, c, bias, dtypeAB, dtypeC, meta);

@@ -46,6 +46,8 @@ export function oneDnnRunsBfloat16(addon: Kernels): boolean {
     runtimeM: 0,
     runtimeN: 0,
     runtimeK: 0,
+    padA: 0,
+    padB: 0,
   });
   try {
     addon.matmul(one, one, new Uint16Array(1), null, BF16, BF16, meta);

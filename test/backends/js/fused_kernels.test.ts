@@ -27,7 +27,7 @@ const SHAPES: [number, number, number][] = [
 
 /** Linear's meta: x [M, K] · wᵀ (w [N, K]). */
 function linearMeta(m: number, n: number, k: number): Int32Array {
-  return Int32Array.of(1, 1, m, n, k, 0, 1, 0, 0, 0, 0);
+  return Int32Array.of(1, 1, m, n, k, 0, 1, 0, 0, 0, 0, 0, 0);
 }
 
 describe("matmulGelu", () => {
@@ -77,7 +77,7 @@ describe("matmulGelu", () => {
 
   test("accumulate is refused before anything is written", () => {
     const c = new Float32Array(4).fill(7);
-    const meta = Int32Array.of(1, 1, 2, 2, 1, 0, 1, 1, 0, 0, 0);
+    const meta = Int32Array.of(1, 1, 2, 2, 1, 0, 1, 1, 0, 0, 0, 0, 0);
     for (const kernel of [native.matmulGelu, matmulGelu]) {
       assert.throws(() => kernel(new Float32Array(2), new Float32Array(2), c, null, 0, 0, meta, null), /^Error: matmulGelu: accumulate must be 0/);
     }

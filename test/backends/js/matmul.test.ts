@@ -35,7 +35,7 @@ const CASES: Case[] = [
 type Runtime = { m?: boolean; n?: boolean; k?: boolean };
 
 function meta(c: Case, runtime: Runtime = {}): Int32Array {
-  return Int32Array.of(c.batchA, c.batchB, c.m, c.n, c.k, +c.transA, +c.transB, +c.accumulate, +!!runtime.m, +!!runtime.n, +!!runtime.k);
+  return Int32Array.of(c.batchA, c.batchB, c.m, c.n, c.k, +c.transA, +c.transB, +c.accumulate, +!!runtime.m, +!!runtime.n, +!!runtime.k, 0, 0);
 }
 
 function caseName(c: Case): string {
@@ -91,14 +91,14 @@ describe("js matmul against native", () => {
   }
 
   test("checks lengths and shapes with native's messages", () => {
-    const mm = Int32Array.of(1, 1, 2, 2, 2, 0, 0, 0, 0, 0, 0);
+    const mm = Int32Array.of(1, 1, 2, 2, 2, 0, 0, 0, 0, 0, 0, 0, 0);
     for (const kernel of [native.matmul, matmul]) {
       assert.throws(
         () => kernel(new Float32Array(4), new Float32Array(3), new Float32Array(4), null, 0, 0, mm),
         /^Error: matmul: 'b' holds 3 elements, expected 4$/,
       );
       assert.throws(
-        () => kernel(new Float32Array(8), new Float32Array(12), new Float32Array(12), null, 0, 0, Int32Array.of(2, 3, 2, 2, 2, 0, 0, 0, 0, 0, 0)),
+        () => kernel(new Float32Array(8), new Float32Array(12), new Float32Array(12), null, 0, 0, Int32Array.of(2, 3, 2, 2, 2, 0, 0, 0, 0, 0, 0, 0, 0)),
         /^Error: matmul: batch sizes 2 and 3 do not broadcast$/,
       );
       assert.throws(
@@ -106,7 +106,7 @@ describe("js matmul against native", () => {
         /^Error: matmul: 'bias' holds 3 elements, expected 2$/,
       );
       assert.throws(
-        () => kernel(new Float32Array(4), new Float32Array(4), new Float32Array(4), null, 0, 0, Int32Array.of(1, 1, 0, 2, 2, 0, 0, 0, 0, 0, 0)),
+        () => kernel(new Float32Array(4), new Float32Array(4), new Float32Array(4), null, 0, 0, Int32Array.of(1, 1, 0, 2, 2, 0, 0, 0, 0, 0, 0, 0, 0)),
         /^Error: matmul: batch, M, N and K must be positive, got batch 1\/1, M 0, N 2, K 2$/,
       );
       assert.throws(

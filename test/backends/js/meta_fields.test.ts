@@ -20,7 +20,7 @@ test("each of the addon's meta layouts numbers its fields 0..count-1, each once"
   }
   assert.equal(layouts.conv2d.count, 15);
   assert.equal(layouts.pool2d.count, 13);
-  assert.equal(layouts.matmul.count, 11);
+  assert.equal(layouts.matmul.count, 13);
 });
 
 test("packMeta puts each value at its field's index and refuses a field the layout lacks", () => {
@@ -31,7 +31,21 @@ test("packMeta puts each value at its field's index and refuses a field the layo
 
 test("a meta packed by name drives the addon's kernel: matmul with transB reads B as [N, K]", () => {
   const m = native.metaFields().matmul;
-  const meta = packMeta(m, { batchA: 1, batchB: 1, m: 1, n: 2, k: 2, transA: 0, transB: 1, accumulate: 0, runtimeM: 0, runtimeN: 0, runtimeK: 0 });
+  const meta = packMeta(m, {
+    batchA: 1,
+    batchB: 1,
+    m: 1,
+    n: 2,
+    k: 2,
+    transA: 0,
+    transB: 1,
+    accumulate: 0,
+    runtimeM: 0,
+    runtimeN: 0,
+    runtimeK: 0,
+    padA: 0,
+    padB: 0,
+  });
   const c = new Float32Array(2);
   // A = [1, 2]; B stored [N, K] = [[3, 4], [5, 6]] → C = [1·3 + 2·4, 1·5 + 2·6].
   native.matmul(Float32Array.of(1, 2), Float32Array.of(3, 4, 5, 6), c, null, 0, 0, meta);
