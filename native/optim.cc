@@ -53,6 +53,12 @@ struct AdamArrays {
 
 // The update of elements [begin, end). Never inlined: the single-tensor and multi-tensor
 // kernels run this one compiled loop on the same ranges, so their results are the same bits.
+// With trapping math: under binding.gyp's -fno-trapping-math GCC vectorises this loop on AVX2,
+// and its vector versions round some elements one ulp away from the scalar loop (elements 2
+// and 3 of a 6-element weight), so the update's bits depended on where an element falls; the
+// committed version-1 checkpoint (test/train/checkpoint.test.ts) caught it.
+#pragma GCC push_options
+#pragma GCC optimize("trapping-math")
 __attribute__((noinline)) void adam_range(const AdamCoeffs& c, const AdamArrays& a, int64_t begin, int64_t end) {
   float* pp = a.p;
   const float* gg = a.g;
@@ -77,6 +83,7 @@ __attribute__((noinline)) void adam_range(const AdamCoeffs& c, const AdamArrays&
     if (a.low) f32_to_bf16_run(pp, a.low, block, stop);
   }
 }
+#pragma GCC pop_options
 
 // adamStep(param, grad, expAvg, expAvgSq, paramBf16|null, hyper) with hyper = Float64Array
 // [lr, beta1, beta2, eps, weightDecay, step, decoupled]. paramBf16, when given, receives the

@@ -88,12 +88,14 @@ describe("bfloat16 autocast matches float32 training", () => {
     assert.ok(gap.points > 0.5 || gap.loss > 0.01, `the mistake stays within the bounds: ${describeGap("bfloat16 without master", f32, wrong)}`);
   });
 
-  // Measured at seeds 0 and 1 with the default recipe (lr 2e-3, warm-up and cosine, clipping):
-  // bfloat16 ends 0.05 and 0.00 points of accuracy and 0.02% and 0.14% of loss from float32. The
-  // bound stays 0.5 points (10x those): a missing master copy moves this cnn by only 0.15-0.33
-  // points, so a tighter bound would not catch it either; the mlp test above does.
-  test("cnn (the default run), one epoch: test accuracy within 0.5 points", (t) => {
-    const { f32, bf16 } = inBoth({ ...DEFAULT_CONFIG, train: { ...(DEFAULT_CONFIG.train as object), epochs: 1 } });
+  // Measured at seeds 0, 1 and 2 with the default recipe (lr 2e-3, warm-up and cosine, clipping)
+  // over half an epoch (235 steps; float32 at 84.6%): bfloat16 ends 0.13, 0.01 and 0.15 points of
+  // accuracy and 0.29%, 0.21% and 0.49% of loss from float32 (one epoch, seeds 0 and 1: 0.05 and
+  // 0.00 points). The bound stays 0.5 points (3x those): a missing master copy moves this cnn by
+  // only 0.15-0.33 points, so a tighter bound would not catch it either; the mlp test above does.
+  // Half an epoch, since where bf16 runs through f32 (no AVX-512) one epoch took 45 s of the suite.
+  test("cnn (the default run), half an epoch: test accuracy within 0.5 points", (t) => {
+    const { f32, bf16 } = inBoth({ ...DEFAULT_CONFIG, train: { ...(DEFAULT_CONFIG.train as object), epochs: undefined, steps: 235 } });
     t.diagnostic(describeGap("bfloat16", f32, bf16));
     assert.ok(f32.eval!.accuracy! > 0.8, `float32 accuracy ${f32.eval!.accuracy}`);
     assert.ok(gaps(f32, bf16).points <= 0.5, describeGap("bfloat16", f32, bf16));
