@@ -18,20 +18,9 @@ export type PoolMetaField = "n" | "c" | "h" | "w" | "kh" | "kw" | "sh" | "sw" | 
  * or ask for an operand to be copied into longer rows first (padA/padB: the same product; the
  * native backend's oneDNN reads rows a multiple of 2 KiB long slowly on some CPUs).
  */
-export type MatmulMetaField =
-  | "batchA"
-  | "batchB"
-  | "m"
-  | "n"
-  | "k"
-  | "transA"
-  | "transB"
-  | "accumulate"
-  | "runtimeM"
-  | "runtimeN"
-  | "runtimeK"
-  | "padA"
-  | "padB";
+export type MatmulMetaField = MatmulShapeField | MatmulFlagField;
+type MatmulShapeField = "batchA" | "batchB" | "m" | "n" | "k";
+type MatmulFlagField = "transA" | "transB" | "accumulate" | "runtimeM" | "runtimeN" | "runtimeK" | "padA" | "padB";
 
 /** One packed meta's layout: each field's index in the Int32Array, and its length. */
 export interface MetaLayout<F extends string> {
