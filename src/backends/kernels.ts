@@ -141,6 +141,27 @@ export interface Kernels {
   embedding(dtype: number, weight: TypedArray, rows: number, cols: number, indices: Int32Array, out: TypedArray): void;
   /** gradWeight = 0, then gradWeight[indices[i], :] += grad[i, :]; throws on an index outside [0, rows). */
   embeddingBackward(dtype: number, gradWeight: TypedArray, rows: number, cols: number, indices: Int32Array, grad: TypedArray): void;
+  /**
+   * out[indices[s], :] += gates[s]·rows[s, :] for rows [count, cols] of dtype, into a float32 out
+   * [tableRows, cols] (gates float32, null for 1); a row's additions in slot order. A mixture of
+   * experts' combine, and its dispatch's backward.
+   */
+  rowsScatterAdd(dtype: number, out: Float32Array, tableRows: number, cols: number, indices: Int32Array, rows: TypedArray, gates: Float32Array | null): void;
+  /**
+   * gradRows[s, :] = gates[s]·grad[indices[s], :] (grad [tableRows, cols], dtype); with rows,
+   * gradGates[s] = rows[s, :]·grad[indices[s], :] (float32). The combine's backward.
+   */
+  rowsGatherScaled(
+    dtype: number,
+    grad: TypedArray,
+    tableRows: number,
+    cols: number,
+    indices: Int32Array,
+    gates: Float32Array,
+    gradRows: TypedArray,
+    rows: TypedArray | null,
+    gradGates: Float32Array | null,
+  ): void;
   /** out = low + (high − low)·u, u uniform in [0, 1), from Philox blocks offset… keyed by seed (4 draws a block). */
   randomUniform(dtype: number, out: TypedArray, seed: number, offset: number, low: number, high: number): void;
   /** out = mean + std·z, z standard normal by Box–Muller, from Philox blocks offset… keyed by seed. */
@@ -362,6 +383,8 @@ const KERNEL_SET: Record<KernelName, true> = {
   where: true,
   embedding: true,
   embeddingBackward: true,
+  rowsScatterAdd: true,
+  rowsGatherScaled: true,
   randomUniform: true,
   randomNormal: true,
   randomInt: true,

@@ -70,6 +70,8 @@ const EFFECTS: Readonly<Record<KernelName, KernelEffect>> = {
   where: pure("-", "r", "-", "r", "r", "w", "m"),
   embedding: pure("-", "r", "-", "-", "r", "w"),
   embeddingBackward: pure("-", "w", "-", "-", "r", "r"),
+  rowsScatterAdd: pure("-", "rw", "-", "-", "r", "r", "r"),
+  rowsGatherScaled: pure("-", "r", "-", "-", "r", "r", "w", "r", "w"),
   randomUniform: { kind: "random", args: [] },
   randomNormal: { kind: "random", args: [] },
   randomInt: { kind: "random", args: [] },

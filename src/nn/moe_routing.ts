@@ -1,14 +1,14 @@
 import { add, mul } from "../ops/binary.js";
 import { embedding } from "../ops/embedding.js";
 import { cast } from "../ops/cast.js";
-import { concat, split, transpose } from "../ops/layout.js";
+import { transpose } from "../ops/layout.js";
 import { matmul } from "../ops/matmul.js";
 import { mean, sum } from "../ops/reduce.js";
 import { softmax } from "../ops/softmax.js";
 import { reshape } from "../ops/view.js";
 import { fromTypedArray, zeros } from "../tensor/create.js";
 import type { Tensor } from "../tensor/tensor.js";
-import { combineSlots } from "./moe_combine.js";
+import { combineSlots, dispatchSlots } from "./moe_slots.js";
 
 /** How tokens are routed to experts. */
 export interface RoutingOptions {
@@ -93,37 +93,29 @@ export function planRouting(probs: Float32Array, tokens: number, experts: number
 }
 
 /**
- * Runs the experts on their dispatched rows: input [slots, width], expert e's `rows[e]` rows
- * after those of the experts before it (`capacity`: the most any expert takes); returns the
- * outputs in the same layout. Expert parallelism swaps in one that exchanges the rows with the
- * ranks that hold the experts.
+ * Runs the experts on their dispatched rows: one block per expert that has rows (`rows[e]` > 0),
+ * in expert order (`capacity`: the most any expert takes); returns each block's outputs in the
+ * same blocks. Expert parallelism swaps in one that exchanges the rows with the ranks that hold
+ * the experts.
  */
-export type ExpertRunner = (dispatched: Tensor, rows: readonly number[], capacity: number) => Tensor;
+export type ExpertRunner = (blocks: readonly Tensor[], rows: readonly number[], capacity: number) => Tensor[];
 
 /**
- * An ExpertRunner over experts held here: expert e's function on its rows only, one split and
- * one concat for all of them. An expert no token reached runs on one zero row whose output
- * counts zero times, so it still gets a (zero) gradient as every parameter does each step:
- * the optimizer and data parallelism treat it as they treat the others.
+ * An ExpertRunner over experts held here: expert e's function on its block. An expert no token
+ * reached runs on one zero row whose output counts zero times, so it still gets a (zero)
+ * gradient as every parameter does each step: the optimizer and data parallelism treat it as
+ * they treat the others.
  * @example localExperts(experts.map((m) => (h: Tensor) => m.forward(h)))
  */
 export function localExperts(experts: readonly ((rows: Tensor) => Tensor)[]): ExpertRunner {
-  return (dispatched, rows) => {
+  return (blocks, rows) => {
     const busy = rows.flatMap((n, e) => (n > 0 ? [e] : [])),
       idle = rows.flatMap((n, e) => (n > 0 ? [] : [e]));
-    const pieces =
-      busy.length === 1
-        ? [dispatched]
-        : split(
-            dispatched,
-            busy.map((e) => rows[e]!),
-          );
-    const outputs = pieces.map((piece, i) => experts[busy[i]!]!(piece));
-    const out = outputs.length === 1 ? outputs[0]! : concat(outputs);
-    if (idle.length === 0) return out;
-    const zeroRow = zeros([1, dispatched.shape[1]!], { dtype: dispatched.dtype });
+    const outputs = blocks.map((block, i) => experts[busy[i]!]!(block));
+    if (idle.length === 0) return outputs;
+    const zeroRow = zeros([1, blocks[0]!.shape[1]!], { dtype: blocks[0]!.dtype });
     const unused = idle.map((e) => sum(experts[e]!(zeroRow))).reduce((a, b) => add(a, b));
-    return add(out, cast(mul(unused, 0), out.dtype));
+    return [add(outputs[0]!, cast(mul(unused, 0), outputs[0]!.dtype)), ...outputs.slice(1)];
   };
 }
 
@@ -146,10 +138,11 @@ export function mixtureOfExperts(x: Tensor, routerWeight: Tensor, runExperts: Ex
   const probs = softmax(cast(matmul(x, transpose(routerWeight, 0, 1)), "float32"), -1);
   const plan = planRouting(probs.toHost() as Float32Array, tokens, experts, options);
   const slots = plan.slotToken.length;
-  // Gathers by row index (the embedding op; its backward adds the rows' gradients back).
-  const expertOut = runExperts(embedding(fromTypedArray(plan.slotToken, [slots]), x), plan.rows, plan.capacity);
+  const sizes = plan.rows.filter((n) => n > 0);
+  const expertOut = runExperts(dispatchSlots(x, plan.slotToken, sizes), plan.rows, plan.capacity);
+  // Each slot's router probability, gathered by index (so its gradient reaches the router).
   const gates = embedding(fromTypedArray(plan.slotProb, [slots]), reshape(probs, [tokens * experts, 1]));
-  const output = combineSlots(mul(expertOut, cast(gates, expertOut.dtype)), plan.slotToken, tokens);
+  const output = combineSlots(expertOut, gates, plan.slotToken, tokens);
   const share = fromTypedArray(
     Float32Array.from(plan.picked, (n) => n / (tokens * options.topK)),
     [experts],

@@ -157,7 +157,8 @@ const OUTER_OPS = [
   "vocabParallelCrossEntropy",
   // src/parallel/expert/all_to_all_region.ts.
   "allToAllRegion",
-  // src/nn/moe_combine.ts.
+  // src/nn/moe_slots.ts.
+  "moeDispatch",
   "moeCombine",
 ] as const;
 

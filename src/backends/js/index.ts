@@ -21,6 +21,7 @@ import * as grad_scaler from "./grad_scaler.js";
 import * as layer_norm from "./layer_norm.js";
 import * as linear_gelu from "./linear_gelu.js";
 import * as meta_fields from "./meta_fields.js";
+import * as moe_rows from "./moe_rows.js";
 import * as matmul from "./matmul.js";
 import * as onebit from "./onebit.js";
 import * as optimizer_steps from "./optimizer_steps.js";
@@ -55,6 +56,8 @@ export const jsKernels: Kernels = {
   dropout: dropout.dropout,
   embedding: embedding.embedding,
   embeddingBackward: embedding.embeddingBackward,
+  rowsScatterAdd: moe_rows.rowsScatterAdd,
+  rowsGatherScaled: moe_rows.rowsGatherScaled,
   unscaleAndCheck: grad_scaler.unscaleAndCheck,
   layerNorm: layer_norm.layerNorm,
   layerNormBackward: layer_norm.layerNormBackward,

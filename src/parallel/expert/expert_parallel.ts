@@ -8,23 +8,19 @@ import type { Tensor } from "../../tensor/tensor.js";
 import type { ProcessGroup } from "../process_group.js";
 import { allToAllRegion } from "./all_to_all_region.js";
 
-/** Each expert's rows padded with zero rows to `capacity`: [experts · capacity, width]. */
-function padToCapacity(dispatched: Tensor, rows: readonly number[], capacity: number): Tensor {
-  const width = dispatched.shape[1]!;
-  const pieces = split(
-    dispatched,
-    rows.filter((n) => n > 0),
-  );
+/** Each expert's block (the experts with rows) padded with zero rows to `capacity`: [experts · capacity, width]. */
+function padToCapacity(blocks: readonly Tensor[], rows: readonly number[], capacity: number): Tensor {
+  const width = blocks[0]!.shape[1]!;
   let next = 0;
   const padded = rows.flatMap((n) => [
-    ...(n > 0 ? [pieces[next++]!] : []),
-    ...(n < capacity ? [zeros([capacity - n, width], { dtype: dispatched.dtype })] : []),
+    ...(n > 0 ? [blocks[next++]!] : []),
+    ...(n < capacity ? [zeros([capacity - n, width], { dtype: blocks[0]!.dtype })] : []),
   ]);
   return concat(padded);
 }
 
-/** The inverse of padToCapacity: each expert's first `rows[e]` rows of its capacity. */
-function unpad(padded: Tensor, rows: readonly number[], capacity: number): Tensor {
+/** The inverse of padToCapacity: each expert's first `rows[e]` rows of its capacity, one block per expert with rows. */
+function unpad(padded: Tensor, rows: readonly number[], capacity: number): Tensor[] {
   // Pieces kept, padding, kept, padding, … with the empty ones left out.
   const sizes = rows.flatMap((n) => [n, capacity - n]);
   const pieces = split(
@@ -32,8 +28,7 @@ function unpad(padded: Tensor, rows: readonly number[], capacity: number): Tenso
     sizes.filter((n) => n > 0),
   );
   const kept = sizes.flatMap((n, i) => (n > 0 ? [i % 2 === 0] : []));
-  const mine = pieces.filter((_, i) => kept[i]);
-  return mine.length === 1 ? mine[0]! : concat(mine);
+  return pieces.filter((_, i) => kept[i]);
 }
 
 /**
@@ -52,8 +47,8 @@ export function expertParallelRunner(local: readonly ((rows: Tensor) => Tensor)[
       `expert parallelism: ${experts} experts do not split into ${group.size} ranks of ${local.length} (experts must divide by the expert group's size)`,
     );
   }
-  return (dispatched, rows, capacity) => {
-    const atOwners = allToAllRegion(padToCapacity(dispatched, rows, capacity), group);
+  return (blocks, rows, capacity) => {
+    const atOwners = allToAllRegion(padToCapacity(blocks, rows, capacity), group);
     // Block s holds rank s's rows for this rank's experts, expert j's at [(s·local + j)·capacity, +capacity).
     const outputs: Tensor[] = [];
     for (let s = 0; s < group.size; s++) {

@@ -9,6 +9,7 @@ import { copyBytes, copyStrided } from "../../../src/backends/js/copy.js";
 import { crossEntropy } from "../../../src/backends/js/cross_entropy.js";
 import { dropout } from "../../../src/backends/js/dropout.js";
 import { embedding, embeddingBackward } from "../../../src/backends/js/embedding.js";
+import { rowsGatherScaled, rowsScatterAdd } from "../../../src/backends/js/moe_rows.js";
 import { unscaleAndCheck } from "../../../src/backends/js/grad_scaler.js";
 import { addLayerNorm, addLayerNormBackward } from "../../../src/backends/js/add_layer_norm.js";
 import { geluBiasBackward, matmulGelu } from "../../../src/backends/js/linear_gelu.js";
@@ -42,6 +43,9 @@ const CALLS: [string, Call][] = [
   ["where: cond read past its end", (k) => k.where!(...([0, f(1), 0, f(2), f(2), f(2), i32(1, 2, 1, 1, 1)] as never[]))],
   ["embedding: negative rows", (k) => k.embedding!(...([0, f(0), -1, 2, i32(), f(0)] as never[]))],
   ["embeddingBackward: short grad", (k) => k.embeddingBackward!(...([0, f(4), 2, 2, i32(1), f(1)] as never[]))],
+  ["rowsScatterAdd: bf16 out", (k) => k.rowsScatterAdd!(...([1, h(4), 2, 2, i32(1), h(2), null] as never[]))],
+  ["rowsScatterAdd: a gate short", (k) => k.rowsScatterAdd!(...([0, f(4), 2, 2, i32(1, 0), f(4), f(1)] as never[]))],
+  ["rowsGatherScaled: rows without gradGates", (k) => k.rowsGatherScaled!(...([0, f(4), 2, 2, i32(1), f(1), f(2), f(2), null] as never[]))],
   ["randomUniform: int32 dtype", (k) => k.randomUniform!(...([3, new Int32Array(2), 0, 0, 0, 1] as never[]))],
   ["randomNormal: negative offset", (k) => k.randomNormal!(...([0, f(2), 0, -1, 0, 1] as never[]))],
   ["randomInt: fractional seed", (k) => k.randomInt!(...([new Int32Array(2), 0.5, 0, 0, 1] as never[]))],
@@ -88,6 +92,8 @@ const JS = {
   where,
   embedding,
   embeddingBackward,
+  rowsScatterAdd,
+  rowsGatherScaled,
   randomUniform,
   randomNormal,
   randomInt,
@@ -143,6 +149,8 @@ const EMPTY: [string, Call][] = [
   ["cast", (k) => k.cast!(...([0, f(0), 1, h(0)] as never[]))],
   ["where", (k) => k.where!(...([3, i32(), 0, f(0), f(0), f(0), i32(1, 0, 1, 1, 1)] as never[]))],
   ["embedding", (k) => k.embedding!(...([0, f(6), 3, 2, i32(), f(0)] as never[]))],
+  ["rowsScatterAdd", (k) => k.rowsScatterAdd!(...([0, f(6), 3, 2, i32(), f(0), f(0)] as never[]))],
+  ["rowsGatherScaled", (k) => k.rowsGatherScaled!(...([1, h(6), 3, 2, i32(), f(0), h(0), h(0), f(0)] as never[]))],
   ["randomNormal", (k) => k.randomNormal!(...([0, f(0), 1, 0, 0, 1] as never[]))],
   ["dropout", (k) => k.dropout!(...([1, h(0), h(0), 1, 0, 0.5] as never[]))],
   ["adamStep", (k) => k.adamStep!(...([f(0), f(0), f(0), f(0), null, hyperAdam()] as never[]))],

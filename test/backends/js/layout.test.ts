@@ -4,6 +4,7 @@ import { describe, test } from "node:test";
 import { copyBytes, copyStrided } from "../../../src/backends/js/copy.js";
 import { DTYPE } from "../../../src/backends/js/dtype.js";
 import { embedding, embeddingBackward } from "../../../src/backends/js/embedding.js";
+import { rowsGatherScaled, rowsScatterAdd } from "../../../src/backends/js/moe_rows.js";
 import { where } from "../../../src/backends/js/where.js";
 import { loadNative } from "../../../src/backends/native/addon.js";
 import { assertNearNative, assertSameBits, EDGE_VALUES, FLOAT_DTYPES, makeArray, uniformValues, valuesOf, zerosLike } from "./kernel_check.js";
@@ -122,6 +123,74 @@ describe("embedding", () => {
       () => embeddingBackward(0, new Float32Array(4), 2, 2, Int32Array.of(-1), new Float32Array(2)),
       /^Error: embeddingBackward: index -1 at flat position 0/,
     );
+  });
+});
+
+describe("a mixture's slot rows (rowsScatterAdd, rowsGatherScaled)", () => {
+  const TOKENS = 7,
+    COLS = 37; // past one 32-column block of native's scatter-add
+  const SLOT_TOKEN = Int32Array.from([2, 0, 6, 2, 5, 2, 0]); // token 2 in three slots, tokens 1, 3, 4 in none
+  const GATES = Float32Array.from(uniformValues(8, SLOT_TOKEN.length, 0, 1));
+
+  test("the scatter-add adds gated rows into their tokens' float32 rows, as native within float32 rounding", () => {
+    for (const [name, dtype] of FLOAT_DTYPES) {
+      const rows = makeArray(dtype, uniformValues(9, SLOT_TOKEN.length * COLS, -1, 1));
+      for (const gates of [GATES, null]) {
+        const js = Float32Array.from(uniformValues(10, TOKENS * COLS, -1, 1)),
+          nat = js.slice(),
+          before = js.slice();
+        rowsScatterAdd(dtype, js, TOKENS, COLS, SLOT_TOKEN, rows, gates);
+        native.rowsScatterAdd(dtype, nat, TOKENS, COLS, SLOT_TOKEN, rows, gates);
+        // Up to 3 float32 additions of terms ≤ 1 onto a start ≤ 1 per element.
+        assertNearNative(DTYPE.float32, Array.from(js), Array.from(nat), 4, () => 4, `rowsScatterAdd ${name} gates ${gates !== null}`);
+        assert.equal(js[3 * COLS + 5], before[3 * COLS + 5], "token 3 has no slot and keeps its value");
+        const x = valuesOf(dtype, rows);
+        const expected = before[2 * COLS + 36]! + [0, 3, 5].reduce((a, s) => a + (gates === null ? 1 : gates[s]!) * x[s * COLS + 36]!, 0);
+        assert.ok(Math.abs(js[2 * COLS + 36]! - expected) < 1e-5, `token 2's last column adds its three slots (${js[2 * COLS + 36]} vs ${expected})`);
+      }
+    }
+  });
+
+  test("the scaled gather gives native's bits, and each gate its row's dot product with the gradient", () => {
+    for (const [name, dtype] of FLOAT_DTYPES) {
+      const grad = makeArray(dtype, uniformValues(11, TOKENS * COLS, -1, 1)),
+        rows = makeArray(dtype, uniformValues(12, SLOT_TOKEN.length * COLS, -1, 1));
+      const js = zerosLike(dtype, SLOT_TOKEN.length * COLS),
+        nat = zerosLike(dtype, SLOT_TOKEN.length * COLS);
+      const jsGates = new Float32Array(SLOT_TOKEN.length),
+        natGates = new Float32Array(SLOT_TOKEN.length);
+      rowsGatherScaled(dtype, grad, TOKENS, COLS, SLOT_TOKEN, GATES, js, rows, jsGates);
+      native.rowsGatherScaled(dtype, grad, TOKENS, COLS, SLOT_TOKEN, GATES, nat, rows, natGates);
+      assertSameBits(js, nat, `rowsGatherScaled ${name}`);
+      // A dot product of COLS terms ≤ 1, each float32 addition rounding once.
+      assertNearNative(DTYPE.float32, Array.from(jsGates), Array.from(natGates), COLS, () => COLS, `rowsGatherScaled gates ${name}`);
+      const g = valuesOf(dtype, grad),
+        x = valuesOf(dtype, rows);
+      const dot = Array.from({ length: COLS }, (_, j) => x[4 * COLS + j]! * g[5 * COLS + j]!).reduce((a, b) => a + b);
+      assert.ok(Math.abs(jsGates[4]! - dot) < 1e-5, `slot 4's gate gradient is its row · token 5's gradient (${jsGates[4]} vs ${dot})`);
+      assert.equal(
+        valuesOf(dtype, js)[6 * COLS + 1],
+        valuesOf(dtype, makeArray(dtype, [Math.fround(GATES[6]! * g[0 * COLS + 1]!)]))[0],
+        "slot 6 holds token 0's gradient times its gate",
+      );
+    }
+  });
+
+  test("an index outside [0, tableRows) throws before anything is written", () => {
+    const out = new Float32Array(4).fill(7);
+    for (const k of [rowsScatterAdd, native.rowsScatterAdd]) {
+      assert.throws(
+        () => k(0, out, 2, 2, Int32Array.of(0, 2), new Float32Array(4), null),
+        /^Error: rowsScatterAdd: index 2 at position 1 is out of range \[0, 2\)$/,
+      );
+    }
+    assert.deepEqual(Array.from(out), [7, 7, 7, 7]);
+    for (const k of [rowsGatherScaled, native.rowsGatherScaled]) {
+      assert.throws(
+        () => k(0, out, 2, 2, Int32Array.of(-1), Float32Array.of(1), new Float32Array(2), null, null),
+        /^Error: rowsGatherScaled: index -1 at position 0/,
+      );
+    }
   });
 });
 
