@@ -62,10 +62,11 @@ constexpr int64_t kRuntime = DNNL_RUNTIME_DIM_VAL;
 int64_t times(int64_t x, int64_t y) { return x == kRuntime || y == kRuntime ? kRuntime : x * y; }
 
 // A [batch, rows, cols] operand, stored rows × cols or, when transposed, cols × rows; `pad`
-// elements after each stored row.
+// elements after each stored row (whose length is then fixed: run_matmul checks).
 memory::desc operand_md(int64_t batch, int64_t rows, int64_t cols, memory::data_type type, bool transposed,
                         int64_t pad = 0) {
-  const int64_t ld = (transposed ? rows : cols) + pad;
+  const int64_t stored = transposed ? rows : cols;
+  const int64_t ld = stored == kRuntime ? kRuntime : stored + pad;
   const int64_t matrix = times(transposed ? cols : rows, ld);
   return memory::desc({batch, rows, cols}, type,
                       transposed ? memory::dims{matrix, 1, ld} : memory::dims{matrix, ld, 1});
@@ -169,7 +170,11 @@ void run_matmul(const Args& args, View a, View b, View c, const View* bias, DTyp
   key.v[kPadA] = meta[matmul_meta::kPadA] != 0;
   key.v[kPadB] = meta[matmul_meta::kPadB] != 0;
   const bool runtime = key.v[kM] == kRuntime || key.v[kN] == kRuntime || key.v[kK] == kRuntime;
-  args.require(!runtime || (!key.v[kPadA] && !key.v[kPadB]), "padA and padB need fixed extents (no runtime M, N or K)");
+  // A padded operand's stored rows must have a fixed length (its row count may vary: an expert's rows).
+  args.require(!key.v[kPadA] || (key.v[kTransA] ? key.v[kM] : key.v[kK]) != kRuntime,
+               "padA needs A's stored rows of a fixed length (not a runtime %s)", key.v[kTransA] ? "M" : "K");
+  args.require(!key.v[kPadB] || (key.v[kTransB] ? key.v[kK] : key.v[kN]) != kRuntime,
+               "padB needs B's stored rows of a fixed length (not a runtime %s)", key.v[kTransB] ? "K" : "N");
 
   thread_local PrimitiveCache<kFields, MatmulPrimitive> cache;
   onednn_call(args, args.op(), [&] {

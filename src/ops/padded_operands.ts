@@ -42,18 +42,24 @@ function conflicting(batch: number, rows: number, rowLength: number, dtype: DTyp
 
 /**
  * The operands of C = op(A)·op(B) (+ bias) to pad: none unless an operand's rows are a multiple
- * of 2 KiB and it is at least 1 MiB, then the fastest of the candidates, measured once per
- * shape on this CPU with these operands (into a scratch output). `meta(pads)` packs the
- * product's kernel meta with those pads.
+ * of 1 KiB and it is at least 1 MiB, then the fastest of the candidates, measured once per
+ * shape on this CPU with these operands (into a scratch output). A product with varying extents
+ * (an expert's rows) is measured once for every value of them, on the first call's operands;
+ * only an operand whose stored rows keep their length can be padded there (the kernel needs it).
+ * `meta(pads)` packs the product's kernel meta with those pads.
  * @example const pads = paddedOperands(x, w, g, bias, "float32", (p) => gemmMeta(g, p));
  */
 export function paddedOperands(a: Tensor, b: Tensor, g: Gemm, bias: Tensor | null, outDType: DType, meta: (pads: Pads) => Int32Array): Pads {
-  if (g.varying && (g.varying.m || g.varying.n || g.varying.k)) return NO_PADS;
-  const padA = conflicting(g.batchA, g.transA ? g.k : g.m, g.transA ? g.m : g.k, a.dtype);
-  const padB = conflicting(g.batchB, g.transB ? g.n : g.k, g.transB ? g.k : g.n, b.dtype);
+  const v = g.varying ?? {};
+  const padA = !v[g.transA ? "m" : "k"] && conflicting(g.batchA, g.transA ? g.k : g.m, g.transA ? g.m : g.k, a.dtype);
+  const padB = !v[g.transB ? "k" : "n"] && conflicting(g.batchB, g.transB ? g.n : g.k, g.transB ? g.k : g.n, b.dtype);
   if (!padA && !padB) return NO_PADS;
   const candidates = ["none", ...(padA ? ["a"] : []), ...(padB ? ["b"] : []), ...(padA && padB ? ["ab"] : [])];
-  const shape = `${a.dtype}>${outDType} ${g.batchA}/${g.batchB}x${g.m}x${g.n}x${g.k} ${g.transA ? "T" : "N"}${g.transB ? "T" : "N"}${bias ? " bias" : ""}`;
+  const extent = (e: "m" | "n" | "k"): string => (v[e] ? "*" : String(g[e]));
+  // A varying product's candidates depend on this call's sizes: they are part of its key, so a
+  // call with fewer does not measure the product again over the stored choice.
+  const family = v.m || v.n || v.k ? ` [${candidates.join(" ")}]` : "";
+  const shape = `${a.dtype}>${outDType} ${g.batchA}/${g.batchB}x${extent("m")}x${extent("n")}x${extent("k")} ${g.transA ? "T" : "N"}${g.transB ? "T" : "N"}${bias ? " bias" : ""}${family}`;
   let scratch: Tensor["data"] | null = null;
   const choice = tunedChoice("matmul padding", shape, candidates, (native, candidate) => {
     scratch ??= new DTYPES[outDType].array(Math.max(g.batchA, g.batchB) * g.m * g.n);

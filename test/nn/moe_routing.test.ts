@@ -1,11 +1,17 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
+import { autocast } from "../../src/amp/autocast.js";
 import { linear } from "../../src/ops/matmul.js";
+import { mul } from "../../src/ops/binary.js";
+import { cast } from "../../src/ops/cast.js";
+import { sum } from "../../src/ops/reduce.js";
+import { Generator, randn } from "../../src/tensor/random.js";
 import { slice } from "../../src/ops/layout.js";
 import { gelu } from "../../src/ops/unary.js";
 import { reshape } from "../../src/ops/view.js";
 import { localExperts, mixtureOfExperts, planRouting } from "../../src/nn/moe_routing.js";
+import { fromTypedArray } from "../../src/tensor/create.js";
 import type { Tensor } from "../../src/tensor/tensor.js";
 import { checkOpFixtures } from "../helpers/op_fixtures.js";
 
@@ -49,4 +55,56 @@ test("planRouting: slots hold only kept assignments (an expert under its capacit
   assert.deepEqual(plan.rows, [3, 1]);
   assert.deepEqual(Array.from(plan.slotToken), [0, 2, 3, 1]);
   assert.deepEqual(Array.from(plan.slotProb), [0, 4, 6, 3]);
+});
+
+test("under bf16 autocast the experts' rows reach the combine as bfloat16, and output and gradients stay within bf16 rounding of float32", () => {
+  const g = new Generator(17);
+  const draw = (shape: number[], scale: number): Tensor => {
+    const t = mul(randn(shape, { generator: g }), scale);
+    t.requiresGrad = true;
+    return t;
+  };
+  const [tokens, width, hidden, experts] = [48, 32, 64, 4];
+  const x = draw([tokens, width], 1),
+    wr = draw([experts, width], 1),
+    w1 = draw([experts, hidden, width], width ** -0.5),
+    b1 = draw([experts, hidden], 0.1),
+    w2 = draw([experts, width, hidden], hidden ** -0.5),
+    b2 = draw([experts, width], 0.1);
+  const fns = Array.from({ length: experts }, (_, e) => expert(w1, b1, w2, b2, e));
+  const weights = Float32Array.from({ length: tokens * width }, (_, i) => Math.sin(i));
+  const run = (low: boolean) => {
+    for (const t of [x, wr, w1, w2]) t.grad = null;
+    const layer = () => mixtureOfExperts(x, wr, localExperts(fns), { topK: 2, capacityFactor: 1.25, drop: true }).output;
+    const out = low ? autocast({ dtype: "bfloat16" }, layer) : layer();
+    const wide = cast(out, "float32");
+    sum(mul(wide, fromTypedArray(weights, [tokens, width]))).backward();
+    return {
+      dtype: out.dtype,
+      out: Float32Array.from(wide.toHost()),
+      gx: Float32Array.from(x.grad!.toHost()),
+      gr: Float32Array.from(wr.grad!.toHost()),
+      g1: Float32Array.from(w1.grad!.toHost()),
+    };
+  };
+  const f32 = run(false),
+    bf16 = run(true);
+  assert.equal(f32.dtype, "float32");
+  assert.equal(bf16.dtype, "bfloat16", "the combine keeps the experts' bf16 rows' dtype");
+  // Relative to the largest magnitude. Measured with this seed: output 0.9%, x 1.4% before the
+  // gates were applied in float32 and 0.8% since, router 1.5%, w1 0.5% (bf16 keeps 8 bits: 2^-9 =
+  // 0.2% per rounding, a few roundings deep); the bounds are about twice that. A 16-bit path
+  // mistake (bf16 bits read as numbers, a cast to the wrong dtype) misses them by orders of magnitude.
+  for (const [name, bound] of [
+    ["out", 0.02],
+    ["gx", 0.02],
+    ["gr", 0.04],
+    ["g1", 0.02],
+  ] as const) {
+    const a = f32[name],
+      b = bf16[name];
+    const scale = Math.max(...a.map(Math.abs));
+    const worst = Math.max(...a.map((v, i) => Math.abs(v - b[i]!)));
+    assert.ok(worst <= bound * scale, `${name}: bf16 differs from float32 by ${(worst / scale).toExponential(2)} of its largest magnitude (bound ${bound})`);
+  }
 });

@@ -54,10 +54,18 @@ test("every padding gives the unpadded product's bits: transposed or not, batche
         const plain = product(g, NO_PADS, dtype, accumulate, seed);
         for (const pads of PADS.slice(1)) {
           const padded = product(g, pads, dtype, accumulate, seed);
+          // The rows that do not set a padded operand's row length may vary (an expert's rows).
+          const varying = { m: !(pads.a && g.transA), k: !(pads.a && !g.transA) && !(pads.b && g.transB) };
+          const runtime = product({ ...g, varying }, pads, dtype, accumulate, seed);
+          const runtimePlain = product({ ...g, varying }, NO_PADS, dtype, accumulate, seed);
           const where = `${JSON.stringify(g)} ${dtype} accumulate ${accumulate} pads ${JSON.stringify(pads)}`;
           assert.ok(
             padded.every((v, i) => Object.is(v, plain[i])),
             where,
+          );
+          assert.ok(
+            runtime.every((v, i) => Object.is(v, runtimePlain[i])),
+            `${where} varying ${JSON.stringify(varying)}`,
           );
         }
       }
@@ -65,7 +73,7 @@ test("every padding gives the unpadded product's bits: transposed or not, batche
   }
 });
 
-test("only operands of at least 1 MiB whose rows are a multiple of 1 KiB are candidates; fixed shapes only", () => {
+test("only operands of at least 1 MiB whose rows are a multiple of 1 KiB, and of a fixed length, are candidates", () => {
   const measured: string[] = [];
   const meta = (pads: (typeof PADS)[number]) => {
     measured.push(JSON.stringify(pads));
@@ -77,9 +85,14 @@ test("only operands of at least 1 MiB whose rows are a multiple of 1 KiB are can
   const b = randn([1000, 512]);
   paddedOperands(a, b, g, null, "float32", meta);
   if (backendName === "native") assert.deepEqual([...new Set(measured)].sort(), [JSON.stringify(NO_PADS), JSON.stringify(PADS[2])].sort());
-  // The same operands read as a varying-row product: nothing to pad, nothing measured.
+  // The same operands as a product with varying rows (M): B's stored rows keep their length, so
+  // B is still a candidate; with a varying N they do not, and nothing is measured.
   measured.length = 0;
   g = { ...g, varying: { m: true } };
+  paddedOperands(a, b, g, null, "float32", meta);
+  if (backendName === "native") assert.deepEqual([...new Set(measured)].sort(), [JSON.stringify(NO_PADS), JSON.stringify(PADS[2])].sort());
+  measured.length = 0;
+  g = { ...g, varying: { n: true } };
   assert.deepEqual(paddedOperands(a, b, g, null, "float32", meta), NO_PADS);
   // Rows of 1 KiB but under 1 MiB (256 × 256 floats): not a candidate.
   g = { batchA: 1, batchB: 1, m: 256, n: 256, k: 256, transA: false, transB: false };
