@@ -4,46 +4,18 @@
 #include <type_traits>
 #include <vector>
 
-#include "args.h"
 #include "parallel.h"
 #include "registry.h"
+#include "row_lookup.h"
 
 namespace turbine {
 namespace {
 
-struct Lookup {
-  DType dtype;
-  int64_t rows, cols, count;
-  const int32_t* indices;
-};
-
-// Reads the arguments both kernels share: (dtype, table, rows, cols, indices), where the table is
-// the weight or its gradient; rejects any index outside [0, rows) with its flat position and value.
-Lookup read_lookup(const Args& args, const char* table_name, View* table) {
-  Lookup l;
-  l.dtype = args.float_dtype(0, "dtype");
-  l.rows = args.integer(2, "rows");
-  l.cols = args.integer(3, "cols");
-  args.require(l.rows >= 0 && l.cols >= 0, "weight shape [%lld, %lld] has a negative extent",
-               static_cast<long long>(l.rows), static_cast<long long>(l.cols));
-  *table = args.tensor(1, table_name, l.dtype, l.rows * l.cols);
-  View idx = args.tensor_any(4, "indices", DType::I32);
-  l.count = static_cast<int64_t>(idx.bytes / 4);
-  l.indices = idx.as<int32_t>();
-  for (int64_t i = 0; i < l.count; i++) {
-    const int32_t v = l.indices[i];
-    args.require(v >= 0 && v < l.rows,
-                 "index %d at flat position %lld is out of range [0, %lld) for a weight of %lld rows", v,
-                 static_cast<long long>(i), static_cast<long long>(l.rows), static_cast<long long>(l.rows));
-  }
-  return l;
-}
-
 // embedding(dtype, weight, rows, cols, indices, out): out[i, :] = weight[indices[i], :]
 Napi::Value EmbeddingKernel(const Napi::CallbackInfo& info) {
   Args args(info, "embedding", 6);
-  View weight;
-  const Lookup l = read_lookup(args, "weight", &weight);
+  const RowLookup l = read_row_lookup(args, "weight");
+  View weight = args.tensor(1, "weight", l.dtype, l.rows * l.cols);
   View out = args.tensor(5, "out", l.dtype, l.count * l.cols);
   const size_t row_bytes = static_cast<size_t>(l.cols) * dtype_size(l.dtype);
   const char* src = static_cast<const char*>(weight.data);
@@ -60,7 +32,7 @@ constexpr int64_t kColumns = 32;
 
 // 16-bit gradients accumulate in a float32 block and are rounded once at the end.
 template <typename T>
-void scatter_add(const Lookup& l, const T* grad, T* gw) {
+void scatter_add(const RowLookup& l, const T* grad, T* gw) {
   const int64_t V = l.rows, D = l.cols, blocks = (D + kColumns - 1) / kColumns;
   const int64_t work = std::max<int64_t>(l.count * kColumns + V * kColumns, 1);
   parallel_for(blocks, std::max<int64_t>(1, kElementGrain / work), [&](int64_t b, int64_t e) {
@@ -96,8 +68,8 @@ void scatter_add(const Lookup& l, const T* grad, T* gw) {
 // gradWeight[indices[i], :] += grad[i, :]
 Napi::Value EmbeddingBackwardKernel(const Napi::CallbackInfo& info) {
   Args args(info, "embeddingBackward", 6);
-  View gw;
-  const Lookup l = read_lookup(args, "gradWeight", &gw);
+  const RowLookup l = read_row_lookup(args, "weight");
+  View gw = args.tensor(1, "gradWeight", l.dtype, l.rows * l.cols);
   View grad = args.tensor(5, "grad", l.dtype, l.count * l.cols);
   dispatch_float(l.dtype, [&](auto tag) {
     using T = decltype(tag);

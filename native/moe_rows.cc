@@ -4,44 +4,19 @@
 // backward. Every index is checked before anything is written.
 #include <algorithm>
 
-#include "args.h"
 #include "parallel.h"
 #include "registry.h"
+#include "row_lookup.h"
 
 namespace turbine {
 namespace {
-
-struct RowMap {
-  DType dtype;
-  int64_t table_rows, cols, count;
-  const int32_t* indices;
-};
-
-// Reads (dtype, ·, tableRows, cols, indices) and rejects any index outside [0, tableRows).
-RowMap read_row_map(const Args& args) {
-  RowMap m;
-  m.dtype = args.float_dtype(0, "dtype");
-  m.table_rows = args.integer(2, "tableRows");
-  m.cols = args.integer(3, "cols");
-  args.require(m.table_rows >= 0 && m.cols >= 0, "table shape [%lld, %lld] has a negative extent",
-               static_cast<long long>(m.table_rows), static_cast<long long>(m.cols));
-  View idx = args.tensor_any(4, "indices", DType::I32);
-  m.count = static_cast<int64_t>(idx.bytes / 4);
-  m.indices = idx.as<int32_t>();
-  for (int64_t i = 0; i < m.count; i++) {
-    const int32_t v = m.indices[i];
-    args.require(v >= 0 && v < m.table_rows, "index %d at position %lld is out of range [0, %lld)", v,
-                 static_cast<long long>(i), static_cast<long long>(m.table_rows));
-  }
-  return m;
-}
 
 // Columns per task of the scatter-add: each task owns its columns of every row, so threads
 // never write the same element and a token's slots add up in slot order (deterministic).
 constexpr int64_t kColumns = 32;
 
 template <typename T>
-void scatter_add_scaled(const RowMap& m, const T* rows, const float* gates, float* out) {
+void scatter_add_scaled(const RowLookup& m, const T* rows, const float* gates, float* out) {
   const int64_t D = m.cols, blocks = (D + kColumns - 1) / kColumns;
   const int64_t work = std::max<int64_t>(m.count * kColumns, 1);
   parallel_for(blocks, std::max<int64_t>(1, kElementGrain / work), [&](int64_t b, int64_t e) {
@@ -63,8 +38,8 @@ void scatter_add_scaled(const RowMap& m, const T* rows, const float* gates, floa
 // gates null scales by 1. 16-bit rows add up in the float32 table, rounded once by the caller.
 Napi::Value RowsScatterAddKernel(const Napi::CallbackInfo& info) {
   Args args(info, "rowsScatterAdd", 7);
-  const RowMap m = read_row_map(args);
-  float* out = args.tensor(1, "out", DType::F32, m.table_rows * m.cols).as<float>();
+  const RowLookup m = read_row_lookup(args, "table");
+  float* out = args.tensor(1, "out", DType::F32, m.rows * m.cols).as<float>();
   View rows = args.tensor(5, "rows", m.dtype, m.count * m.cols);
   const float* gates = optional_f32(args, 6, "gates", m.count);
   dispatch_float(m.dtype, [&](auto tag) {
@@ -79,8 +54,8 @@ Napi::Value RowsScatterAddKernel(const Napi::CallbackInfo& info) {
 // cols] of dtype, gates float32); when rows is given, gradGates[s] = rows[s, :] · grad[indices[s], :].
 Napi::Value RowsGatherScaledKernel(const Napi::CallbackInfo& info) {
   Args args(info, "rowsGatherScaled", 9);
-  const RowMap m = read_row_map(args);
-  View grad = args.tensor(1, "grad", m.dtype, m.table_rows * m.cols);
+  const RowLookup m = read_row_lookup(args, "table");
+  View grad = args.tensor(1, "grad", m.dtype, m.rows * m.cols);
   const float* gates = args.tensor(5, "gates", DType::F32, m.count).as<float>();
   View grad_rows = args.tensor(6, "gradRows", m.dtype, m.count * m.cols);
   const bool with_gates = !args.is_null(7);

@@ -91,6 +91,23 @@ export class Args {
     this.require(count >= 0 && n === count, () => `'${name}' holds ${n} elements, expected ${count}`);
   }
 
+  /**
+   * The arguments of the row-moving kernels (native/row_lookup.h): a float dtype, a `table` of
+   * rows × cols and int32 row indices, each in [0, rows) (the first outside names its flat
+   * position). Returns the dtype.
+   */
+  rowLookup(dtype: unknown, rows: unknown, cols: unknown, indices: unknown, table: string): number {
+    const dt = this.floatDtype("dtype", dtype);
+    const r = this.integer("rows", rows),
+      c = this.integer("cols", cols);
+    this.require(r >= 0 && c >= 0, () => `${table} shape [${r}, ${c}] has a negative extent`);
+    this.elements("indices", indices, DTYPE.int32);
+    (indices as Int32Array).forEach((v, i) =>
+      this.require(v >= 0 && v < r, () => `index ${v} at flat position ${i} is out of range [0, ${r}) for a ${table} of ${r} rows`),
+    );
+    return dt;
+  }
+
   /** An Int32Array of at least `count` entries (packed shapes and strides). */
   ints(name: string, array: unknown, count: number): Int32Array {
     this.requireType(array instanceof Int32Array, () => `'${name}' must be an Int32Array`);

@@ -4,21 +4,7 @@
  */
 import type { Kernels } from "../kernels.js";
 import { Args } from "./args.js";
-import { decode, DTYPE, encode, words, type Elements } from "./dtype.js";
-
-/** Checks the arguments both kernels share: (dtype, table, rows, cols, indices). */
-function readLookup(args: Args, tableName: string, dtype: number, table: Elements, rows: number, cols: number, indices: Int32Array): number {
-  const dt = args.floatDtype("dtype", dtype);
-  args.integer("rows", rows);
-  args.integer("cols", cols);
-  args.require(rows >= 0 && cols >= 0, () => `weight shape [${rows}, ${cols}] has a negative extent`);
-  args.sized(tableName, table, dt, rows * cols);
-  args.elements("indices", indices, DTYPE.int32);
-  indices.forEach((v, i) =>
-    args.require(v >= 0 && v < rows, () => `index ${v} at flat position ${i} is out of range [0, ${rows}) for a weight of ${rows} rows`),
-  );
-  return dt;
-}
+import { decode, encode, words } from "./dtype.js";
 
 /**
  * out[i, :] = weight[indices[i], :], copying bits.
@@ -29,7 +15,8 @@ function readLookup(args: Args, tableName: string, dtype: number, table: Element
  */
 export const embedding: Kernels["embedding"] = (dtype, weight, rows, cols, indices, out) => {
   const args = new Args("embedding");
-  const dt = readLookup(args, "weight", dtype, weight, rows, cols, indices);
+  const dt = args.rowLookup(dtype, rows, cols, indices, "weight");
+  args.sized("weight", weight, dt, rows * cols);
   args.sized("out", out, dt, indices.length * cols);
   const from = words(weight),
     to = words(out);
@@ -46,7 +33,8 @@ export const embedding: Kernels["embedding"] = (dtype, weight, rows, cols, indic
  */
 export const embeddingBackward: Kernels["embeddingBackward"] = (dtype, gradWeight, rows, cols, indices, grad) => {
   const args = new Args("embeddingBackward");
-  const dt = readLookup(args, "gradWeight", dtype, gradWeight, rows, cols, indices);
+  const dt = args.rowLookup(dtype, rows, cols, indices, "weight");
+  args.sized("gradWeight", gradWeight, dt, rows * cols);
   args.sized("grad", grad, dt, indices.length * cols);
   const g = decode(dt, grad);
   const sum = new Float64Array(rows * cols);

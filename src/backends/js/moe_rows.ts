@@ -7,17 +7,6 @@ import type { Kernels } from "../kernels.js";
 import { Args } from "./args.js";
 import { decode, DTYPE, encode, type Elements } from "./dtype.js";
 
-/** Checks (dtype, ·, tableRows, cols, indices) and returns the dtype. */
-function readRowMap(args: Args, dtype: number, tableRows: number, cols: number, indices: Int32Array): number {
-  const dt = args.floatDtype("dtype", dtype);
-  args.integer("tableRows", tableRows);
-  args.integer("cols", cols);
-  args.require(tableRows >= 0 && cols >= 0, () => `table shape [${tableRows}, ${cols}] has a negative extent`);
-  args.elements("indices", indices, DTYPE.int32);
-  indices.forEach((v, i) => args.require(v >= 0 && v < tableRows, () => `index ${v} at position ${i} is out of range [0, ${tableRows})`));
-  return dt;
-}
-
 /**
  * out[indices[s], :] += gates[s]·rows[s, :] into float32 out, each addition rounded to float32
  * as native's.
@@ -28,7 +17,7 @@ function readRowMap(args: Args, dtype: number, tableRows: number, cols: number, 
  */
 export const rowsScatterAdd: Kernels["rowsScatterAdd"] = (dtype, out, tableRows, cols, indices, rows, gates) => {
   const args = new Args("rowsScatterAdd");
-  const dt = readRowMap(args, dtype, tableRows, cols, indices);
+  const dt = args.rowLookup(dtype, tableRows, cols, indices, "table");
   args.sized("out", out, DTYPE.float32, tableRows * cols);
   args.sized("rows", rows, dt, indices.length * cols);
   if (gates !== null) args.sized("gates", gates, DTYPE.float32, indices.length);
@@ -49,7 +38,7 @@ export const rowsScatterAdd: Kernels["rowsScatterAdd"] = (dtype, out, tableRows,
  */
 export const rowsGatherScaled: Kernels["rowsGatherScaled"] = (dtype, grad, tableRows, cols, indices, gates, gradRows, rows, gradGates) => {
   const args = new Args("rowsGatherScaled");
-  const dt = readRowMap(args, dtype, tableRows, cols, indices);
+  const dt = args.rowLookup(dtype, tableRows, cols, indices, "table");
   const count = indices.length;
   args.sized("grad", grad, dt, tableRows * cols);
   args.sized("gates", gates, DTYPE.float32, count);

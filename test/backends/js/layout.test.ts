@@ -181,14 +181,14 @@ describe("a mixture's slot rows (rowsScatterAdd, rowsGatherScaled)", () => {
     for (const k of [rowsScatterAdd, native.rowsScatterAdd]) {
       assert.throws(
         () => k(0, out, 2, 2, Int32Array.of(0, 2), new Float32Array(4), null),
-        /^Error: rowsScatterAdd: index 2 at position 1 is out of range \[0, 2\)$/,
+        /^Error: rowsScatterAdd: index 2 at flat position 1 is out of range \[0, 2\) for a table of 2 rows$/,
       );
     }
     assert.deepEqual(Array.from(out), [7, 7, 7, 7]);
     for (const k of [rowsGatherScaled, native.rowsGatherScaled]) {
       assert.throws(
         () => k(0, out, 2, 2, Int32Array.of(-1), Float32Array.of(1), new Float32Array(2), null, null),
-        /^Error: rowsGatherScaled: index -1 at position 0/,
+        /^Error: rowsGatherScaled: index -1 at flat position 0/,
       );
     }
   });
