@@ -1,5 +1,7 @@
 import { apply1, type OpDef } from "../autograd/op.js";
 import { kernels, metaFields, packMeta } from "../backends/index.js";
+import type { ConvMetaField } from "../backends/kernels.js";
+import { tunedChoice } from "../backends/native/kernel_tuning.js";
 import { formatShape } from "../tensor/shape.js";
 import { Tensor } from "../tensor/tensor.js";
 import { dt, requireFloat, requireSameDType } from "./util.js";
@@ -47,12 +49,48 @@ export const convOp: OpDef<ConvAttrs> = {
     if (needsGrad[1] || needsGrad[2]) {
       const weightGrad = Tensor.empty(w!.shape, w!.dtype);
       dbias = needsGrad[2] ? Tensor.empty([w!.shape[0]!], "float32") : null;
-      kernels.conv2dBackwardWeights(x!.data, g!.data, weightGrad.data, (dbias?.data as Float32Array | undefined) ?? null, dt(x!.dtype), dt(w!.dtype), meta);
+      const weightGradients = kernels[weightGradientKernel(x!, g!, w!.dtype, dbias !== null, meta)];
+      weightGradients(x!.data, g!.data, weightGrad.data, (dbias?.data as Float32Array | undefined) ?? null, dt(x!.dtype), dt(w!.dtype), meta);
       dw = needsGrad[1] ? weightGrad : null;
     }
     return [dx, dw, dbias];
   },
 };
+
+/** Below this many floating-point operations a weight gradient is not worth measuring two ways. */
+const MIN_MEASURED_FLOPS = 1 << 24;
+
+/**
+ * Which kernel computes a convolution's weight gradient: oneDNN's (`conv2dBackwardWeights`), or
+ * for a float32 channels-last ungrouped convolution that the few-channel kernels do not take,
+ * patch copies and matrix products (`conv2dBackwardWeightsGemm`) where that measured faster on
+ * this CPU for this shape, the first time it ran (`tunedChoice`, cached per CPU model). Both give
+ * the same sums in another order.
+ */
+function weightGradientKernel(
+  x: Tensor,
+  dy: Tensor,
+  weightDType: Tensor["dtype"],
+  bias: boolean,
+  meta: Int32Array,
+): "conv2dBackwardWeights" | "conv2dBackwardWeightsGemm" {
+  const f = metaFields.conv2d;
+  const field = (name: ConvMetaField): number => meta[f.fields[name]]!;
+  const flops = 2 * dy.size * field("c") * field("kh") * field("kw");
+  if (x.dtype !== "float32" || weightDType !== "float32" || field("layout") !== 1 || field("groups") !== 1 || flops < MIN_MEASURED_FLOPS)
+    return "conv2dBackwardWeights";
+  if (kernels.conv2dDirectFits(dt(x.dtype), meta)) return "conv2dBackwardWeights";
+  const shape = Array.from(meta, String).join(",") + (bias ? " bias" : "");
+  let dw: Float32Array | null = null,
+    dbias: Float32Array | null = null;
+  const choice = tunedChoice("conv2d backward-weights", shape, ["onednn", "gemm"], (native, candidate) => {
+    dw ??= new Float32Array(field("o") * field("c") * field("kh") * field("kw"));
+    if (bias) dbias ??= new Float32Array(field("o"));
+    const run = candidate === "gemm" ? native.conv2dBackwardWeightsGemm : native.conv2dBackwardWeights;
+    run(x.data, dy.data, dw, dbias, dt(x.dtype), dt(weightDType), meta);
+  });
+  return choice === "gemm" ? "conv2dBackwardWeightsGemm" : "conv2dBackwardWeights";
+}
 
 /**
  * Checks conv2d's operands and options (as conv2d names the op `op`) and gives the kernels'

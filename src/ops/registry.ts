@@ -126,7 +126,12 @@ const TABLE: Readonly<Record<TableOpName, OpEntry>> = {
   embedding: { defs: [embeddingOp], kernels: ["embedding", "embeddingBackward"] },
   cast: { defs: [floatCastOp, intCastOp], kernels: ["cast"] },
   dropout: { defs: [dropoutOp, passThroughOp], kernels: ["dropout"] },
-  conv2d: { defs: [convOp], autocast: "low", autocastInputs: 2, kernels: ["conv2d", "conv2dBackwardData", "conv2dBackwardWeights"] },
+  conv2d: {
+    defs: [convOp],
+    autocast: "low",
+    autocastInputs: 2,
+    kernels: ["conv2d", "conv2dBackwardData", "conv2dBackwardWeights", "conv2dBackwardWeightsGemm"],
+  },
   conv2dMaxPool: { defs: [convMaxPoolOp], kernels: ["conv2dDirectFits", "conv2dMaxPool", "conv2dMaxPoolBackwardWeights"] },
   max_pool2d: { defs: [maxPoolOp], kernels: ["maxPool2d", "maxPool2dBackward"] },
   avg_pool2d: { defs: [avgPoolOp], kernels: ["avgPool2d", "avgPool2dBackward"] },

@@ -4,6 +4,7 @@
  * stored. NCHW or NHWC activations, OIHW weights, groups, strides, padding and dilation; f32,
  * bf16 or f16 operands with an f32 bias, as the native backend takes them (its f16 through f32).
  */
+import type { TypedArray } from "../dtype.js";
 import type { Kernels } from "../kernels.js";
 import { Args } from "./args.js";
 import { forEachTap, readConvShape, type ConvShape } from "./conv_shape.js";
@@ -104,7 +105,17 @@ export const conv2dBackwardWeights: Kernels["conv2dBackwardWeights"] = (x, dy, d
     wgradType === DTYPE.float32 || wgradType === type,
     () => `a ${dtypeName(wgradType)} weight gradient needs ${dtypeName(wgradType)} operands, got ${dtypeName(type)}`,
   );
-  const s = readConvShape(args, meta);
+  writeWeightGradients(args, readConvShape(args, meta), { x, dy, dw, dbias }, type, wgradType);
+};
+
+/** Checks the operands' sizes against the shape and writes the weight and bias gradients. */
+function writeWeightGradients(
+  args: Args,
+  s: ConvShape,
+  { x, dy, dw, dbias }: { x: TypedArray; dy: TypedArray; dw: TypedArray; dbias: Float32Array | null },
+  type: number,
+  wgradType: number,
+): void {
   args.sized("x", x, type, s.xNumel);
   args.sized("dy", dy, type, s.yNumel);
   args.sized("dw", dw, wgradType, s.wNumel);
@@ -112,4 +123,24 @@ export const conv2dBackwardWeights: Kernels["conv2dBackwardWeights"] = (x, dy, d
   const grads = convWeightGradients(s, decode(type, x), decode(type, dy));
   encode(wgradType, grads.dw, dw);
   if (db) db.set(grads.dbias);
+}
+
+/**
+ * conv2dBackwardWeights restricted as the native backend's patch-and-product version is: float32
+ * operands, channels-last, ungrouped; the same sums.
+ * @example
+ * const dw = new Float32Array(4);
+ * conv2dBackwardWeightsGemm(Float32Array.of(1, 2, 3, 4), Float32Array.of(2), dw, null, 0, 0, Int32Array.of(1, 1, 2, 2, 1, 2, 2, 1, 1, 0, 0, 1, 1, 1, 1)); // dw = [2, 4, 6, 8]
+ */
+export const conv2dBackwardWeightsGemm: Kernels["conv2dBackwardWeightsGemm"] = (x, dy, dw, dbias, dtype, dwDtype, meta) => {
+  const args = new Args("conv2d backward-weights (gemm)");
+  const type = args.floatDtype("dtype", dtype),
+    wgradType = args.floatDtype("dwDtype", dwDtype);
+  args.require(
+    type === DTYPE.float32 && wgradType === DTYPE.float32,
+    () => `the gemm weight gradient takes float32 only, got ${dtypeName(type)} and ${dtypeName(wgradType)}`,
+  );
+  const s = readConvShape(args, meta);
+  args.require(s.channelsLast && s.groups === 1, () => "the gemm weight gradient takes NHWC ungrouped convolutions only");
+  writeWeightGradients(args, s, { x, dy, dw, dbias }, type, wgradType);
 };

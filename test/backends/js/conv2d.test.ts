@@ -3,7 +3,7 @@ import { describe, test } from "node:test";
 
 import fc from "fast-check";
 
-import { conv2d, conv2dBackwardData, conv2dBackwardWeights } from "../../../src/backends/js/conv2d.js";
+import { conv2d, conv2dBackwardData, conv2dBackwardWeights, conv2dBackwardWeightsGemm } from "../../../src/backends/js/conv2d.js";
 import { DTYPE, dtypeName } from "../../../src/backends/js/dtype.js";
 import { Rng } from "../../../src/data/random.js";
 import { loadNative } from "../../../src/backends/native/addon.js";
@@ -28,7 +28,8 @@ interface Conv {
 }
 
 // Odd sizes, strides, padding, dilation, groups (depthwise too), both layouts, an empty batch,
-// and a few-channel channels-last convolution that native runs on its direct kernels, not oneDNN.
+// a few-channel channels-last convolution that native runs on its direct kernels, not oneDNN,
+// and one over many pixels.
 const CASES: Conv[] = [
   { n: 2, c: 3, h: 7, w: 6, o: 4, kh: 3, kw: 3, padding: [1, 1] },
   { n: 1, c: 4, h: 9, w: 8, o: 6, kh: 3, kw: 2, stride: [2, 1], padding: [1, 0], dilation: [2, 1], groups: 2 },
@@ -37,6 +38,9 @@ const CASES: Conv[] = [
   { n: 1, c: 4, h: 6, w: 6, o: 4, kh: 3, kw: 3, padding: [1, 1], groups: 4 },
   { n: 2, c: 1, h: 10, w: 9, o: 16, kh: 3, kw: 3, nhwc: true },
   { n: 0, c: 3, h: 5, w: 5, o: 2, kh: 3, kw: 3 },
+  // Padded and large enough that native's patch-and-product weight gradient fills its patch
+  // buffer more than once per thread (a padded tap left unwritten would keep an earlier pixel's value).
+  { n: 4, c: 32, h: 16, w: 16, o: 8, kh: 3, kw: 3, padding: [1, 1], nhwc: true },
 ];
 
 function meta(c: Conv): Int32Array {
@@ -106,6 +110,18 @@ function compareConv(c: Conv, dt: number, dwDt: number, rng: Rng): void {
   const k = c.n * z.oh * z.ow + 2;
   assertNearNative(dwDt, valuesOf(dwDt, dwActual), valuesOf(dwDt, dwExpected), k, (i) => dwMagnitude[i]!, `${what}: dw`);
   assertNearNative(DTYPE.float32, valuesOf(DTYPE.float32, dbActual), valuesOf(DTYPE.float32, dbExpected), k, (i) => dbMagnitude[i]!, `${what}: dbias`);
+  if (dt !== DTYPE.float32 || dwDt !== DTYPE.float32 || !c.nhwc || groups !== 1) return;
+  // The patch-and-product weight gradient: the same sums, within the same bound.
+  for (const [name, kernel] of [
+    ["native gemm", native.conv2dBackwardWeightsGemm],
+    ["js gemm", conv2dBackwardWeightsGemm],
+  ] as const) {
+    const dw = random(rng, dwDt, z.w),
+      db = random(rng, DTYPE.float32, c.o) as Float32Array;
+    kernel(x, dy, dw, db, dt, dwDt, m);
+    assertNearNative(dwDt, valuesOf(dwDt, dwActual), valuesOf(dwDt, dw), k, (i) => dwMagnitude[i]!, `${what}: ${name} dw`);
+    assertNearNative(DTYPE.float32, valuesOf(DTYPE.float32, dbActual), valuesOf(DTYPE.float32, db), k, (i) => dbMagnitude[i]!, `${what}: ${name} dbias`);
+  }
 }
 
 // The (operand, weight-gradient) dtype pairs native takes (float16 through float32).
@@ -180,6 +196,21 @@ describe("js conv2d against native", () => {
       assert.throws(
         () => kernel(x, y, new Uint16Array(108), null, 0, 1, m(1)),
         /^Error: conv2d backward-weights: a bfloat16 weight gradient needs bfloat16 operands, got float32$/,
+      );
+    }
+    for (const kernel of [native.conv2dBackwardWeightsGemm, conv2dBackwardWeightsGemm]) {
+      assert.throws(
+        () => kernel(x, y, new Uint16Array(108), null, 0, 1, m(1, 1)),
+        /^Error: conv2d backward-weights \(gemm\): the gemm weight gradient takes float32 only, got float32 and bfloat16$/,
+      );
+      for (const meta of [m(1, 0), Int32Array.of(2, 4, 5, 5, 4, 3, 3, 1, 1, 0, 0, 1, 1, 2, 1)])
+        assert.throws(
+          () => kernel(x, y, new Float32Array(108), null, 0, 0, meta),
+          /^Error: conv2d backward-weights \(gemm\): the gemm weight gradient takes NHWC ungrouped convolutions only$/,
+        );
+      assert.throws(
+        () => kernel(x, y, new Float32Array(5), null, 0, 0, m(1, 1)),
+        /^Error: conv2d backward-weights \(gemm\): 'dw' holds 5 elements, expected 108$/,
       );
     }
     for (const kernel of [native.conv2dBackwardData, conv2dBackwardData]) {

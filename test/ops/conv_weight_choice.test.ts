@@ -1,0 +1,105 @@
+// A channels-last float32 convolution's weight gradient comes from oneDNN's kernel or from patch
+// copies and matrix products, whichever measured faster for its shape on this CPU. The op must
+// run the kernel the cache names (bit for bit), measure a shape only once, and leave every
+// convolution the products do not take (NCHW, bfloat16, small) to oneDNN unmeasured.
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+
+// Before anything measures: this process's cache is a temp folder of its own.
+const dir = mkdtempSync(join(tmpdir(), "turbine-conv-weights-"));
+process.env.TURBINE_KERNEL_CACHE_DIR = dir;
+
+const { backendName, kernels } = await import("../../src/backends/index.js");
+const { addonPath } = await import("../../src/backends/native/addon.js");
+const { cpuModelKey } = await import("../../src/backends/native/kernel_tuning.js");
+const { conv2d, convAttrs } = await import("../../src/ops/conv.js");
+const { cast } = await import("../../src/ops/cast.js");
+const { sum } = await import("../../src/ops/reduce.js");
+const { manualSeed, randn } = await import("../../src/tensor/random.js");
+
+const cacheFile = join(dir, `kernels-${cpuModelKey()}.json`);
+const KIND = "conv2d backward-weights";
+
+/** x [8, 13, 13, 32] NHWC and w [64, 32, 3, 3]: 36 MFLOP of weight gradient, enough to be measured. */
+function operands(seed: number) {
+  manualSeed(seed);
+  const x = randn([8, 13, 13, 32]);
+  const w = randn([64, 32, 3, 3]);
+  w.requiresGrad = true;
+  const b = randn([64]);
+  b.requiresGrad = true;
+  return { x, w, b };
+}
+
+/** The cache key the op uses for this convolution (its meta, whether it has a bias, the threads). */
+function keyOf(meta: Int32Array, bias: boolean): string {
+  return `${KIND} ${Array.from(meta, String).join(",")}${bias ? " bias" : ""} threads ${kernels.getNumThreads()}`;
+}
+
+/** The op's weight gradient of Σ conv2d(x, w) (+ b). */
+function opGradient(seed: number, bias: boolean): Float32Array {
+  const { x, w, b } = operands(seed);
+  sum(conv2d(x, w, bias ? b : null, { layout: "nhwc" })).backward();
+  return w.grad!.data as Float32Array;
+}
+
+/** One kernel's weight gradient of the same sum (dy all ones). */
+function kernelGradient(seed: number, kernel: "conv2dBackwardWeights" | "conv2dBackwardWeightsGemm"): Float32Array {
+  const { x, w } = operands(seed);
+  const { meta, outShape } = convAttrs("conv2d", x, w, null, { layout: "nhwc" });
+  const dw = new Float32Array(w.size);
+  kernels[kernel](x.data, new Float32Array(outShape.reduce((a, n) => a * n, 1)).fill(1), dw, null, 0, 0, meta);
+  return dw;
+}
+
+const sameBits = (a: Float32Array, b: Float32Array): boolean => a.every((v, i) => Object.is(v, b[i]));
+
+test("the op runs the kernel the cache names, bit for bit, and measures an unknown shape once", {
+  skip: backendName !== "native" && "the js backend measures nothing",
+}, () => {
+  const { x, w } = operands(1);
+  const meta = convAttrs("conv2d", x, w, null, { layout: "nhwc" }).meta;
+  const build = createHash("sha256").update(readFileSync(addonPath())).digest("hex").slice(0, 16);
+  // Without a bias the cache says products; with one, oneDNN.
+  writeFileSync(cacheFile, JSON.stringify({ version: 1, build, choices: { [keyOf(meta, false)]: "gemm", [keyOf(meta, true)]: "onednn" } }));
+  const onednn = kernelGradient(1, "conv2dBackwardWeights"),
+    products = kernelGradient(1, "conv2dBackwardWeightsGemm");
+  // Sums of 968 products in two orders: some bits differ, or this test could not tell them apart.
+  assert.ok(!sameBits(onednn, products), "the two kernels gave the same bits");
+  assert.ok(sameBits(opGradient(1, false), products), "the op did not run the products the cache names");
+  assert.ok(sameBits(opGradient(1, true), onednn), "the op did not run oneDNN's kernel the cache names");
+
+  // Another batch size is another shape: measured on its first backward, stored, then reused.
+  manualSeed(2);
+  const x2 = randn([6, 13, 13, 32]);
+  const meta2 = convAttrs("conv2d", x2, w, null, { layout: "nhwc" }).meta;
+  const w2 = randn([64, 32, 3, 3]);
+  w2.requiresGrad = true;
+  sum(conv2d(x2, w2, null, { layout: "nhwc" })).backward();
+  const stored = (JSON.parse(readFileSync(cacheFile, "utf8")) as { choices: Record<string, string> }).choices;
+  assert.ok(["onednn", "gemm"].includes(stored[keyOf(meta2, false)]!), JSON.stringify(stored));
+});
+
+test("NCHW, bfloat16 and small convolutions are left to oneDNN without a measurement", {
+  skip: backendName !== "native" && "the js backend measures nothing",
+}, () => {
+  const before = JSON.stringify((JSON.parse(readFileSync(cacheFile, "utf8")) as { choices: object }).choices);
+  manualSeed(3);
+  const cases = [
+    { x: randn([8, 32, 13, 13]), layout: "nchw" as const, dtype: "float32" as const },
+    { x: randn([8, 13, 13, 32]), layout: "nhwc" as const, dtype: "bfloat16" as const },
+    { x: randn([1, 13, 13, 32]), layout: "nhwc" as const, dtype: "float32" as const },
+  ];
+  for (const { x, layout, dtype } of cases) {
+    const w = cast(randn([64, 32, 3, 3]), dtype);
+    w.requiresGrad = true;
+    sum(conv2d(cast(x, dtype), w, null, { layout })).backward();
+    assert.ok(w.grad, `${layout} ${dtype}: no weight gradient`);
+  }
+  const after = JSON.stringify((JSON.parse(readFileSync(cacheFile, "utf8")) as { choices: object }).choices);
+  assert.equal(after, before);
+});
