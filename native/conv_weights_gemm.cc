@@ -51,11 +51,15 @@ void copy_patches(const ConvShape& s, const float* x, int64_t first, int64_t cou
 void backward_weights(const ConvShape& s, const float* x, const float* dy, float* dw, float* dbias) {
   const int64_t o = s[kO], taps = s[kKh] * s[kKw] * s[kC], pixels = s[kN] * s.oh * s.ow;
   const int64_t block = std::max<int64_t>(1, kBlockFloats / taps), size = o * taps + o;
-  std::vector<float> partial(static_cast<size_t>(omp_get_max_threads() * size), 0.0f);
+  // Kept per thread across calls: buffers this size are fresh pages (page faults) when allocated.
+  thread_local std::vector<float> partial;
+  partial.assign(static_cast<size_t>(omp_get_max_threads() * size), 0.0f);
+  float* const sums = partial.data();  // the calling thread's buffer: the team's threads have their own
   // One range per thread: each range's products accumulate into that thread's dW.
   parallel_for(pixels, block, [&](int64_t begin, int64_t end) {
-    float* mine = partial.data() + omp_get_thread_num() * size;
-    std::vector<float> patches(static_cast<size_t>(block * taps));
+    float* mine = sums + omp_get_thread_num() * size;
+    thread_local std::vector<float> patches;
+    patches.resize(static_cast<size_t>(block * taps));
     for (int64_t first = begin; first < end; first += block) {
       const int64_t count = std::min(block, end - first);
       copy_patches(s, x, first, count, patches.data());
