@@ -11,7 +11,7 @@
 import { kernels } from "../src/backends/index.js";
 import { convAttrs } from "../src/ops/conv.js";
 import { randn } from "../src/tensor/random.js";
-import { benchOptions, median, now, report } from "./harness.js";
+import { alternatingSeconds, benchOptions, median, report } from "./harness.js";
 
 const { ints, json } = benchOptions("conv_weights", { rounds: 15 });
 
@@ -33,15 +33,7 @@ for (const [name, n, h, w, c, o, k, stride, padding] of SHAPES) {
     dbias = new Float32Array(o);
   const run = (i: number) => kernels[KERNELS[i]!](x.data, dy.data, dw, dbias, 0, 0, meta);
   for (let i = 0; i < KERNELS.length; i++) for (let warm = 0; warm < 3; warm++) run(i);
-  const times: number[][] = KERNELS.map(() => []);
-  for (let r = 0; r < ints.rounds; r++) {
-    for (let j = 0; j < KERNELS.length; j++) {
-      const i = (j + r) % KERNELS.length;
-      const t0 = now();
-      run(i);
-      times[i]!.push((now() - t0) * 1e3);
-    }
-  }
+  const times = alternatingSeconds(KERNELS.length, ints.rounds, run).map((seconds) => seconds.map((t) => t * 1e3));
   const flops = 2 * dy.size * c * k * k;
   const [onednn, products] = times.map((t) => median(t));
   const range = (t: number[]) => `${Math.min(...t).toFixed(2)}-${Math.max(...t).toFixed(2)}`;

@@ -101,6 +101,24 @@ export function secondsPerCall(call: () => void, calls: number): number {
 }
 
 /**
+ * Seconds of each call of `run(i)` for `count` variants over `rounds` rounds, the variants taking
+ * turns call by call and which goes first turning with the round, so drift hits each alike.
+ * @example const [plain, fused] = alternatingSeconds(2, 7, (i) => (i === 0 ? plain() : fused()));
+ */
+export function alternatingSeconds(count: number, rounds: number, run: (variant: number) => void): number[][] {
+  const times: number[][] = Array.from({ length: count }, () => []);
+  for (let r = 0; r < rounds; r++) {
+    for (let j = 0; j < count; j++) {
+      const i = (j + r) % count;
+      const t0 = now();
+      run(i);
+      times[i]!.push(now() - t0);
+    }
+  }
+  return times;
+}
+
+/**
  * Calls fn at least `calls` times and for at least `seconds`, so caches, primitives and the
  * OpenMP team are warm before timing. Both sides of a comparison use the same rule.
  * @example warmUp(() => matmul(a, b).dispose());

@@ -12,7 +12,7 @@ import { gemmMeta, type Gemm } from "../src/ops/matmul.js";
 import type { Pads } from "../src/ops/padded_operands.js";
 import { cast } from "../src/ops/cast.js";
 import { randn } from "../src/tensor/random.js";
-import { benchOptions, median, now, report } from "./harness.js";
+import { alternatingSeconds, benchOptions, median, report } from "./harness.js";
 
 const { ints, lists, json } = benchOptions("padding", { rounds: 7 }, { dtypes: ["f32", "bf16"] });
 
@@ -52,16 +52,7 @@ for (const name of lists.dtypes!) {
     const metas = PADDINGS.map(([, pads]) => gemmMeta(g, pads).slice());
     const run = (i: number) => kernels.matmul(a.data, b.data, c, null, dtype === "float32" ? 0 : 1, 0, metas[i]!);
     for (let i = 0; i < PADDINGS.length; i++) run(i);
-    const times: number[][] = PADDINGS.map(() => []);
-    for (let r = 0; r < ints.rounds; r++) {
-      // Which padding goes first turns with the round.
-      for (let j = 0; j < PADDINGS.length; j++) {
-        const i = (j + r) % PADDINGS.length;
-        const t0 = now();
-        run(i);
-        times[i]!.push(now() - t0);
-      }
-    }
+    const times = alternatingSeconds(PADDINGS.length, ints.rounds, run);
     const ms = times.map((t) => median(t) * 1e3);
     const best = Math.min(...ms);
     const row: Record<string, unknown> = { dtype: name, product, shape: `${m}x${n}x${k} ${transA ? "T" : "N"}${transB ? "T" : "N"}` };
