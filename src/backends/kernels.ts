@@ -189,6 +189,8 @@ export interface Kernels {
   conv2dBackwardData(dy: TypedArray, w: TypedArray, dx: TypedArray, dtype: number, meta: Int32Array): void;
   /** dw (f32, or the operands' dtype) and the f32 bias gradient of conv2d; meta as conv2d's. */
   conv2dBackwardWeights(x: TypedArray, dy: TypedArray, dw: TypedArray, dbias: Float32Array | null, dtype: number, dwDtype: number, meta: Int32Array): void;
+  /** conv2d's result through patch copies and matrix products: float32, NHWC and ungrouped only (src/ops/conv.ts measures which is faster). */
+  conv2dGemm(x: TypedArray, w: TypedArray, bias: Float32Array | null, y: TypedArray, dtype: number, meta: Int32Array): void;
   /** conv2dBackwardWeights' result through patch copies and matrix products: float32, NHWC and ungrouped only (src/ops/conv.ts measures which is faster). */
   conv2dBackwardWeightsGemm(x: TypedArray, dy: TypedArray, dw: TypedArray, dbias: Float32Array | null, dtype: number, dwDtype: number, meta: Int32Array): void;
   /**
@@ -398,6 +400,7 @@ const KERNEL_SET: Record<KernelName, true> = {
   conv2dBackwardData: true,
   conv2dBackwardWeights: true,
   conv2dBackwardWeightsGemm: true,
+  conv2dGemm: true,
   maxPool2d: true,
   maxPool2dBackward: true,
   avgPool2d: true,

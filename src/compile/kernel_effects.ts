@@ -82,6 +82,7 @@ const EFFECTS: Readonly<Record<KernelName, KernelEffect>> = {
   conv2dBackwardData: pure("r", "r", "w", "-", "m"),
   conv2dBackwardWeights: pure("r", "r", "w", "w", "-", "-", "m"),
   conv2dBackwardWeightsGemm: pure("r", "r", "w", "w", "-", "-", "m"),
+  conv2dGemm: pure("r", "r", "r", "w", "-", "m"),
   maxPool2d: pure("-", "r", "w", "w", "m"),
   maxPool2dBackward: pure("-", "r", "r", "w", "m"),
   avgPool2d: pure("-", "r", "w", "m", "-"),

@@ -1,6 +1,6 @@
 import { apply1, type OpDef } from "../autograd/op.js";
 import { kernels, metaFields, packMeta } from "../backends/index.js";
-import type { ConvMetaField } from "../backends/kernels.js";
+import type { ConvMetaField, Kernels } from "../backends/kernels.js";
 import { tunedChoice } from "../backends/native/kernel_tuning.js";
 import { formatShape } from "../tensor/shape.js";
 import { Tensor } from "../tensor/tensor.js";
@@ -33,7 +33,12 @@ export const convOp: OpDef<ConvAttrs> = {
   forward: ([x, w, bias], { meta, outShape }) => {
     requireSameDType("conv2d", x!, w!);
     const y = Tensor.empty(outShape, x!.dtype);
-    kernels.conv2d(x!.data, w!.data, (bias?.data as Float32Array | undefined) ?? null, y.data, dt(x!.dtype), meta);
+    const b = (bias?.data as Float32Array | undefined) ?? null;
+    // Measured into y itself: the chosen kernel overwrites it.
+    const products = productsFaster("forward", x!, w!.dtype, meta, b !== null, y.size, (native, gemm) =>
+      (gemm ? native.conv2dGemm : native.conv2d)(x!.data, w!.data, b, y.data, dt(x!.dtype), meta),
+    );
+    (products ? kernels.conv2dGemm : kernels.conv2d)(x!.data, w!.data, b, y.data, dt(x!.dtype), meta);
     return { out: y, save: [x!, w!] };
   },
   backward: ({ saved: [x, w], attrs: { meta }, needsGrad }, [g]) => {
@@ -49,47 +54,43 @@ export const convOp: OpDef<ConvAttrs> = {
     if (needsGrad[1] || needsGrad[2]) {
       const weightGrad = Tensor.empty(w!.shape, w!.dtype);
       dbias = needsGrad[2] ? Tensor.empty([w!.shape[0]!], "float32") : null;
-      const weightGradients = kernels[weightGradientKernel(x!, g!, w!.dtype, dbias !== null, meta)];
-      weightGradients(x!.data, g!.data, weightGrad.data, (dbias?.data as Float32Array | undefined) ?? null, dt(x!.dtype), dt(w!.dtype), meta);
+      const db = (dbias?.data as Float32Array | undefined) ?? null;
+      const products = productsFaster("backward-weights", x!, w!.dtype, meta, db !== null, g!.size, (native, gemm) =>
+        (gemm ? native.conv2dBackwardWeightsGemm : native.conv2dBackwardWeights)(x!.data, g!.data, weightGrad.data, db, dt(x!.dtype), dt(w!.dtype), meta),
+      );
+      (products ? kernels.conv2dBackwardWeightsGemm : kernels.conv2dBackwardWeights)(x!.data, g!.data, weightGrad.data, db, dt(x!.dtype), dt(w!.dtype), meta);
       dw = needsGrad[1] ? weightGrad : null;
     }
     return [dx, dw, dbias];
   },
 };
 
-/** Below this many floating-point operations a weight gradient is not worth measuring two ways. */
+/** Below this many floating-point operations a convolution is not worth measuring two ways. */
 const MIN_MEASURED_FLOPS = 1 << 24;
 
 /**
- * Which kernel computes a convolution's weight gradient: oneDNN's (`conv2dBackwardWeights`), or
- * for a float32 channels-last ungrouped convolution that the few-channel kernels do not take,
- * patch copies and matrix products (`conv2dBackwardWeightsGemm`) where that measured faster on
- * this CPU for this shape, the first time it ran (`tunedChoice`, cached per CPU model). Both give
- * the same sums in another order.
+ * Whether a convolution's forward or weight gradient runs as patch copies and matrix products
+ * (`conv2dGemm`, `conv2dBackwardWeightsGemm`) instead of oneDNN's kernel: only a float32
+ * channels-last ungrouped convolution that the few-channel kernels do not take, of at least
+ * 16 MFLOP, and only where the products measured faster on this CPU for this shape, the first
+ * time it ran (`tunedChoice` runs `run(native, products)` both ways; cached per CPU model).
+ * Both give the same sums in another order. `outputSize`: the elements of y (or dy).
  */
-function weightGradientKernel(
+function productsFaster(
+  kind: "forward" | "backward-weights",
   x: Tensor,
-  dy: Tensor,
   weightDType: Tensor["dtype"],
-  bias: boolean,
   meta: Int32Array,
-): "conv2dBackwardWeights" | "conv2dBackwardWeightsGemm" {
-  const f = metaFields.conv2d;
-  const field = (name: ConvMetaField): number => meta[f.fields[name]]!;
-  const flops = 2 * dy.size * field("c") * field("kh") * field("kw");
-  if (x.dtype !== "float32" || weightDType !== "float32" || field("layout") !== 1 || field("groups") !== 1 || flops < MIN_MEASURED_FLOPS)
-    return "conv2dBackwardWeights";
-  if (kernels.conv2dDirectFits(dt(x.dtype), meta)) return "conv2dBackwardWeights";
+  bias: boolean,
+  outputSize: number,
+  run: (native: Kernels, products: boolean) => void,
+): boolean {
+  const field = (name: ConvMetaField): number => meta[metaFields.conv2d.fields[name]]!;
+  const flops = 2 * outputSize * field("c") * field("kh") * field("kw");
+  if (x.dtype !== "float32" || weightDType !== "float32" || field("layout") !== 1 || field("groups") !== 1 || flops < MIN_MEASURED_FLOPS) return false;
+  if (kernels.conv2dDirectFits(dt(x.dtype), meta)) return false;
   const shape = Array.from(meta, String).join(",") + (bias ? " bias" : "");
-  let dw: Float32Array | null = null,
-    dbias: Float32Array | null = null;
-  const choice = tunedChoice("conv2d backward-weights", shape, ["onednn", "gemm"], (native, candidate) => {
-    dw ??= new Float32Array(field("o") * field("c") * field("kh") * field("kw"));
-    if (bias) dbias ??= new Float32Array(field("o"));
-    const run = candidate === "gemm" ? native.conv2dBackwardWeightsGemm : native.conv2dBackwardWeights;
-    run(x.data, dy.data, dw, dbias, dt(x.dtype), dt(weightDType), meta);
-  });
-  return choice === "gemm" ? "conv2dBackwardWeightsGemm" : "conv2dBackwardWeights";
+  return tunedChoice(`conv2d ${kind}`, shape, ["onednn", "gemm"], (native, candidate) => run(native, candidate === "gemm")) === "gemm";
 }
 
 /**

@@ -130,7 +130,7 @@ const TABLE: Readonly<Record<TableOpName, OpEntry>> = {
     defs: [convOp],
     autocast: "low",
     autocastInputs: 2,
-    kernels: ["conv2d", "conv2dBackwardData", "conv2dBackwardWeights", "conv2dBackwardWeightsGemm"],
+    kernels: ["conv2d", "conv2dBackwardData", "conv2dBackwardWeights", "conv2dGemm", "conv2dBackwardWeightsGemm"],
   },
   conv2dMaxPool: { defs: [convMaxPoolOp], kernels: ["conv2dDirectFits", "conv2dMaxPool", "conv2dMaxPoolBackwardWeights"] },
   max_pool2d: { defs: [maxPoolOp], kernels: ["maxPool2d", "maxPool2dBackward"] },

@@ -58,13 +58,22 @@ export function convWeightGradients(s: ConvShape, x: Float64Array, dy: Float64Ar
 export const conv2d: Kernels["conv2d"] = (x, w, bias, y, dtype, meta) => {
   const args = new Args("conv2d");
   const type = args.floatDtype("dtype", dtype);
-  const s = readConvShape(args, meta);
+  writeConvolution(args, readConvShape(args, meta), { x, w, bias, y }, type);
+};
+
+/** Checks the operands' sizes against the shape and writes the convolution into y. */
+function writeConvolution(
+  args: Args,
+  s: ConvShape,
+  { x, w, bias, y }: { x: TypedArray; w: TypedArray; bias: Float32Array | null; y: TypedArray },
+  type: number,
+): void {
   args.sized("x", x, type, s.xNumel);
   args.sized("weight", w, type, s.wNumel);
   const b = optionalF32(args, "bias", bias, s.o);
   args.sized("y", y, type, s.yNumel);
   encode(type, convolve(s, decode(type, x), decode(type, w), b), y);
-};
+}
 
 /**
  * dx = the input gradient of conv2d from dy (overwritten); meta as conv2d's.
@@ -125,6 +134,27 @@ function writeWeightGradients(
   if (db) db.set(grads.dbias);
 }
 
+/** The checks of the native backend's patch-and-product kernels: float32, channels-last, ungrouped. */
+function gemmShape(args: Args, dtype: number, meta: Int32Array): ConvShape {
+  const type = args.floatDtype("dtype", dtype);
+  args.require(type === DTYPE.float32, () => `the products take float32 only, got ${dtypeName(type)}`);
+  const s = readConvShape(args, meta);
+  args.require(s.channelsLast && s.groups === 1, () => "the products take NHWC ungrouped convolutions only");
+  return s;
+}
+
+/**
+ * conv2d restricted as the native backend's patch-and-product version is: float32 operands,
+ * channels-last, ungrouped; the same sums.
+ * @example
+ * const y = new Float32Array(1);
+ * conv2dGemm(Float32Array.of(1, 2, 3, 4), Float32Array.of(1, 1, 1, 1), null, y, 0, Int32Array.of(1, 1, 2, 2, 1, 2, 2, 1, 1, 0, 0, 1, 1, 1, 1)); // y = [10]
+ */
+export const conv2dGemm: Kernels["conv2dGemm"] = (x, w, bias, y, dtype, meta) => {
+  const args = new Args("conv2d (gemm)");
+  writeConvolution(args, gemmShape(args, dtype, meta), { x, w, bias, y }, DTYPE.float32);
+};
+
 /**
  * conv2dBackwardWeights restricted as the native backend's patch-and-product version is: float32
  * operands, channels-last, ungrouped; the same sums.
@@ -134,13 +164,8 @@ function writeWeightGradients(
  */
 export const conv2dBackwardWeightsGemm: Kernels["conv2dBackwardWeightsGemm"] = (x, dy, dw, dbias, dtype, dwDtype, meta) => {
   const args = new Args("conv2d backward-weights (gemm)");
-  const type = args.floatDtype("dtype", dtype),
-    wgradType = args.floatDtype("dwDtype", dwDtype);
-  args.require(
-    type === DTYPE.float32 && wgradType === DTYPE.float32,
-    () => `the gemm weight gradient takes float32 only, got ${dtypeName(type)} and ${dtypeName(wgradType)}`,
-  );
-  const s = readConvShape(args, meta);
-  args.require(s.channelsLast && s.groups === 1, () => "the gemm weight gradient takes NHWC ungrouped convolutions only");
-  writeWeightGradients(args, s, { x, dy, dw, dbias }, type, wgradType);
+  const s = gemmShape(args, dtype, meta);
+  const wgradType = args.floatDtype("dwDtype", dwDtype);
+  args.require(wgradType === DTYPE.float32, () => `the products take float32 only, got ${dtypeName(wgradType)}`);
+  writeWeightGradients(args, s, { x, dy, dw, dbias }, DTYPE.float32, DTYPE.float32);
 };

@@ -48,6 +48,7 @@ export const jsKernels: Kernels = {
   conv2dBackwardData: conv2d.conv2dBackwardData,
   conv2dBackwardWeights: conv2d.conv2dBackwardWeights,
   conv2dBackwardWeightsGemm: conv2d.conv2dBackwardWeightsGemm,
+  conv2dGemm: conv2d.conv2dGemm,
   conv2dDirectFits: conv2d_maxpool.conv2dDirectFits,
   conv2dMaxPool: conv2d_maxpool.conv2dMaxPool,
   conv2dMaxPoolBackwardWeights: conv2d_maxpool.conv2dMaxPoolBackwardWeights,

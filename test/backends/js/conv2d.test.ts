@@ -3,7 +3,7 @@ import { describe, test } from "node:test";
 
 import fc from "fast-check";
 
-import { conv2d, conv2dBackwardData, conv2dBackwardWeights, conv2dBackwardWeightsGemm } from "../../../src/backends/js/conv2d.js";
+import { conv2d, conv2dBackwardData, conv2dBackwardWeights, conv2dBackwardWeightsGemm, conv2dGemm } from "../../../src/backends/js/conv2d.js";
 import { DTYPE, dtypeName } from "../../../src/backends/js/dtype.js";
 import { Rng } from "../../../src/data/random.js";
 import { loadNative } from "../../../src/backends/native/addon.js";
@@ -58,6 +58,9 @@ function sizes(c: Conv): { x: number; w: number; y: number; oh: number; ow: numb
   return { x: c.n * c.c * c.h * c.w, w: c.o * (c.c / (c.groups ?? 1)) * c.kh * c.kw, y: c.n * c.o * oh * ow, oh, ow };
 }
 
+/** Whether native's patch-and-product kernels take the convolution: float32, channels-last, ungrouped. */
+const productsTake = (c: Conv, dt: number, dwDt: number): boolean => dt === DTYPE.float32 && dwDt === DTYPE.float32 && c.nhwc === true && (c.groups ?? 1) === 1;
+
 /**
  * Runs the forward, backward-data and backward-weights kernels natively and in js on seeded
  * operands of one convolution, and asserts each js result within (K + 2)·u of its Σ|a·b| (the
@@ -88,6 +91,16 @@ function compareConv(c: Conv, dt: number, dwDt: number, rng: Rng): void {
       (i) => magnitude[i]!,
       `${what}${b ? ", bias" : ""}: y`,
     );
+    if (!productsTake(c, dt, dt)) continue;
+    // The patch-and-product forward: the same sums, within the same bound.
+    for (const [name, kernel] of [
+      ["native gemm", native.conv2dGemm],
+      ["js gemm", conv2dGemm],
+    ] as const) {
+      const y = random(rng, dt, z.y);
+      kernel(x, w, b, y, dt, m);
+      assertNearNative(dt, valuesOf(dt, actual), valuesOf(dt, y), c.c * c.kh * c.kw + 2, (i) => magnitude[i]!, `${what}${b ? ", bias" : ""}: ${name} y`);
+    }
   }
 
   const dxExpected = random(rng, dt, z.x),
@@ -110,7 +123,7 @@ function compareConv(c: Conv, dt: number, dwDt: number, rng: Rng): void {
   const k = c.n * z.oh * z.ow + 2;
   assertNearNative(dwDt, valuesOf(dwDt, dwActual), valuesOf(dwDt, dwExpected), k, (i) => dwMagnitude[i]!, `${what}: dw`);
   assertNearNative(DTYPE.float32, valuesOf(DTYPE.float32, dbActual), valuesOf(DTYPE.float32, dbExpected), k, (i) => dbMagnitude[i]!, `${what}: dbias`);
-  if (dt !== DTYPE.float32 || dwDt !== DTYPE.float32 || !c.nhwc || groups !== 1) return;
+  if (!productsTake(c, dt, dwDt)) return;
   // The patch-and-product weight gradient: the same sums, within the same bound.
   for (const [name, kernel] of [
     ["native gemm", native.conv2dBackwardWeightsGemm],
@@ -198,15 +211,28 @@ describe("js conv2d against native", () => {
         /^Error: conv2d backward-weights: a bfloat16 weight gradient needs bfloat16 operands, got float32$/,
       );
     }
+    const grouped = Int32Array.of(2, 4, 5, 5, 4, 3, 3, 1, 1, 0, 0, 1, 1, 2, 1);
+    for (const kernel of [native.conv2dGemm, conv2dGemm]) {
+      assert.throws(
+        () => kernel(new Uint16Array(200), new Uint16Array(108), null, y, 1, m(1, 1)),
+        /^Error: conv2d \(gemm\): the products take float32 only, got bfloat16$/,
+      );
+      for (const meta of [m(1, 0), grouped])
+        assert.throws(() => kernel(x, new Float32Array(108), null, y, 0, meta), /^Error: conv2d \(gemm\): the products take NHWC ungrouped convolutions only$/);
+      assert.throws(
+        () => kernel(x, new Float32Array(108), null, new Float32Array(3), 0, m(1, 1)),
+        /^Error: conv2d \(gemm\): 'y' holds 3 elements, expected 54$/,
+      );
+    }
     for (const kernel of [native.conv2dBackwardWeightsGemm, conv2dBackwardWeightsGemm]) {
       assert.throws(
         () => kernel(x, y, new Uint16Array(108), null, 0, 1, m(1, 1)),
-        /^Error: conv2d backward-weights \(gemm\): the gemm weight gradient takes float32 only, got float32 and bfloat16$/,
+        /^Error: conv2d backward-weights \(gemm\): the products take float32 only, got bfloat16$/,
       );
-      for (const meta of [m(1, 0), Int32Array.of(2, 4, 5, 5, 4, 3, 3, 1, 1, 0, 0, 1, 1, 2, 1)])
+      for (const meta of [m(1, 0), grouped])
         assert.throws(
           () => kernel(x, y, new Float32Array(108), null, 0, 0, meta),
-          /^Error: conv2d backward-weights \(gemm\): the gemm weight gradient takes NHWC ungrouped convolutions only$/,
+          /^Error: conv2d backward-weights \(gemm\): the products take NHWC ungrouped convolutions only$/,
         );
       assert.throws(
         () => kernel(x, y, new Float32Array(5), null, 0, 0, m(1, 1)),

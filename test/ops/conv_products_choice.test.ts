@@ -1,7 +1,7 @@
-// A channels-last float32 convolution's weight gradient comes from oneDNN's kernel or from patch
-// copies and matrix products, whichever measured faster for its shape on this CPU. The op must
-// run the kernel the cache names (bit for bit), measure a shape only once, and leave every
-// convolution the products do not take (NCHW, bfloat16, small) to oneDNN unmeasured.
+// A channels-last float32 convolution's forward and weight gradient come from oneDNN's kernels or
+// from patch copies and matrix products, whichever measured faster for its shape on this CPU. The
+// op must run the kernel the cache names (bit for bit), measure a shape only once, and leave
+// every convolution the products do not take (NCHW, bfloat16, small) to oneDNN unmeasured.
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 
 // Before anything measures: this process's cache is a temp folder of its own.
-const dir = mkdtempSync(join(tmpdir(), "turbine-conv-weights-"));
+const dir = mkdtempSync(join(tmpdir(), "turbine-conv-products-"));
 process.env.TURBINE_KERNEL_CACHE_DIR = dir;
 
 const { backendName, kernels } = await import("../../src/backends/index.js");
@@ -22,7 +22,6 @@ const { sum } = await import("../../src/ops/reduce.js");
 const { manualSeed, randn } = await import("../../src/tensor/random.js");
 
 const cacheFile = join(dir, `kernels-${cpuModelKey()}.json`);
-const KIND = "conv2d backward-weights";
 
 /** x [8, 13, 13, 32] NHWC and w [64, 32, 3, 3]: 36 MFLOP of weight gradient, enough to be measured. */
 function operands(seed: number) {
@@ -35,16 +34,26 @@ function operands(seed: number) {
   return { x, w, b };
 }
 
-/** The cache key the op uses for this convolution (its meta, whether it has a bias, the threads). */
-function keyOf(meta: Int32Array, bias: boolean): string {
-  return `${KIND} ${Array.from(meta, String).join(",")}${bias ? " bias" : ""} threads ${kernels.getNumThreads()}`;
+/** The cache key the op uses for this convolution's forward or weight gradient (its meta, whether it has a bias, the threads). */
+function keyOf(kind: "forward" | "backward-weights", meta: Int32Array, bias: boolean): string {
+  return `conv2d ${kind} ${Array.from(meta, String).join(",")}${bias ? " bias" : ""} threads ${kernels.getNumThreads()}`;
 }
 
-/** The op's weight gradient of Σ conv2d(x, w) (+ b). */
-function opGradient(seed: number, bias: boolean): Float32Array {
+/** The op's output and weight gradient of Σ conv2d(x, w) (+ b). */
+function opRun(seed: number, bias: boolean): { y: Float32Array; dw: Float32Array } {
   const { x, w, b } = operands(seed);
-  sum(conv2d(x, w, bias ? b : null, { layout: "nhwc" })).backward();
-  return w.grad!.data as Float32Array;
+  const y = conv2d(x, w, bias ? b : null, { layout: "nhwc" });
+  sum(y).backward();
+  return { y: y.data as Float32Array, dw: w.grad!.data as Float32Array };
+}
+
+/** One kernel's output, with the bias or without. */
+function kernelOutput(seed: number, kernel: "conv2d" | "conv2dGemm", bias = false): Float32Array {
+  const { x, w, b } = operands(seed);
+  const { meta, outShape } = convAttrs("conv2d", x, w, null, { layout: "nhwc" });
+  const y = new Float32Array(outShape.reduce((a, n) => a * n, 1));
+  kernels[kernel](x.data, w.data, bias ? (b.data as Float32Array) : null, y, 0, meta);
+  return y;
 }
 
 /** One kernel's weight gradient of the same sum (dy all ones). */
@@ -58,20 +67,33 @@ function kernelGradient(seed: number, kernel: "conv2dBackwardWeights" | "conv2dB
 
 const sameBits = (a: Float32Array, b: Float32Array): boolean => a.every((v, i) => Object.is(v, b[i]));
 
-test("the op runs the kernel the cache names, bit for bit, and measures an unknown shape once", {
+test("the op runs the kernels the cache names, bit for bit, and measures an unknown shape once", {
   skip: backendName !== "native" && "the js backend measures nothing",
 }, () => {
   const { x, w } = operands(1);
   const meta = convAttrs("conv2d", x, w, null, { layout: "nhwc" }).meta;
   const build = createHash("sha256").update(readFileSync(addonPath())).digest("hex").slice(0, 16);
-  // Without a bias the cache says products; with one, oneDNN.
-  writeFileSync(cacheFile, JSON.stringify({ version: 1, build, choices: { [keyOf(meta, false)]: "gemm", [keyOf(meta, true)]: "onednn" } }));
-  const onednn = kernelGradient(1, "conv2dBackwardWeights"),
-    products = kernelGradient(1, "conv2dBackwardWeightsGemm");
-  // Sums of 968 products in two orders: some bits differ, or this test could not tell them apart.
-  assert.ok(!sameBits(onednn, products), "the two kernels gave the same bits");
-  assert.ok(sameBits(opGradient(1, false), products), "the op did not run the products the cache names");
-  assert.ok(sameBits(opGradient(1, true), onednn), "the op did not run oneDNN's kernel the cache names");
+  // Without a bias the cache says products for the forward and oneDNN for the weight gradient;
+  // with one, the other way round.
+  const choices = {
+    [keyOf("forward", meta, false)]: "gemm",
+    [keyOf("backward-weights", meta, false)]: "onednn",
+    [keyOf("forward", meta, true)]: "onednn",
+    [keyOf("backward-weights", meta, true)]: "gemm",
+  };
+  writeFileSync(cacheFile, JSON.stringify({ version: 1, build, choices }));
+  const y = { onednn: kernelOutput(1, "conv2d"), products: kernelOutput(1, "conv2dGemm") };
+  const dw = { onednn: kernelGradient(1, "conv2dBackwardWeights"), products: kernelGradient(1, "conv2dBackwardWeightsGemm") };
+  // Sums of 288 and 968 products in two orders: some bits differ, or this test could not tell them apart.
+  assert.ok(!sameBits(y.onednn, y.products), "the two forward kernels gave the same bits");
+  assert.ok(!sameBits(dw.onednn, dw.products), "the two weight-gradient kernels gave the same bits");
+  const plain = opRun(1, false);
+  assert.ok(sameBits(plain.y, y.products), "the forward did not run the products the cache names");
+  assert.ok(sameBits(plain.dw, dw.onednn), "the weight gradient did not run oneDNN's kernel the cache names");
+  const biased = opRun(1, true);
+  assert.ok(sameBits(biased.y, kernelOutput(1, "conv2d", true)), "the forward did not run oneDNN's kernel the cache names");
+  assert.ok(!sameBits(biased.y, kernelOutput(1, "conv2dGemm", true)), "with the bias, the two forward kernels gave the same bits");
+  assert.ok(sameBits(biased.dw, dw.products), "the weight gradient did not run the products the cache names");
 
   // Another batch size is another shape: measured on its first backward, stored, then reused.
   manualSeed(2);
@@ -81,7 +103,8 @@ test("the op runs the kernel the cache names, bit for bit, and measures an unkno
   w2.requiresGrad = true;
   sum(conv2d(x2, w2, null, { layout: "nhwc" })).backward();
   const stored = (JSON.parse(readFileSync(cacheFile, "utf8")) as { choices: Record<string, string> }).choices;
-  assert.ok(["onednn", "gemm"].includes(stored[keyOf(meta2, false)]!), JSON.stringify(stored));
+  for (const kind of ["forward", "backward-weights"] as const)
+    assert.ok(["onednn", "gemm"].includes(stored[keyOf(kind, meta2, false)]!), JSON.stringify(stored));
 });
 
 test("NCHW, bfloat16 and small convolutions are left to oneDNN without a measurement", {
