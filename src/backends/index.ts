@@ -91,7 +91,8 @@ export const metaFields = kernels.metaFields();
 
 export { packMeta } from "./meta.js";
 export { backendKernels, getKernel, registerBackend, registeredBackends } from "./registry.js";
-export { KERNEL_NAMES, type KernelName, type Kernels, type MetaFields, type MetaLayout } from "./kernels.js";
+export { KERNEL_NAMES, type KernelName, type Kernels } from "./kernels.js";
+export type { MetaFields, MetaLayout } from "./meta.js";
 export { loadNative, type NativeReplayLoop, nativeReplayLoop } from "./native/addon.js";
 export { nativeStopSignals, type StopSignals } from "./native/stop_signals.js";
 export type { TypedArray } from "./dtype.js";

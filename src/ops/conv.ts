@@ -1,6 +1,7 @@
 import { apply1, type OpDef } from "../autograd/op.js";
 import { kernels, metaFields, packMeta } from "../backends/index.js";
-import type { ConvMetaField, Kernels } from "../backends/kernels.js";
+import type { Kernels } from "../backends/kernels.js";
+import type { ConvMetaField } from "../backends/meta.js";
 import { tunedChoice } from "../backends/native/kernel_tuning.js";
 import { formatShape } from "../tensor/shape.js";
 import { Tensor } from "../tensor/tensor.js";

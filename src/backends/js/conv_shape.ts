@@ -3,7 +3,7 @@
  * read and checked with the native addon's rules and messages (native/conv_shape.h), and the
  * walk over every multiply-add of the convolution that the js kernels are built on.
  */
-import type { ConvMetaField } from "../kernels.js";
+import type { ConvMetaField } from "../meta.js";
 import type { Args } from "./args.js";
 import { readMeta } from "./kernel_args.js";
 

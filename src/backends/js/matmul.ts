@@ -5,7 +5,8 @@
  * Products are summed in float64 and the result rounded once into C's dtype.
  */
 import type { TypedArray } from "../dtype.js";
-import type { Kernels, MatmulMetaField } from "../kernels.js";
+import type { Kernels } from "../kernels.js";
+import type { MatmulMetaField } from "../meta.js";
 import { Args } from "./args.js";
 import { decode, DTYPE, encode } from "./dtype.js";
 import { readMeta } from "./kernel_args.js";

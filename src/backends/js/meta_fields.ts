@@ -3,7 +3,8 @@
  * (CONV_META, POOL_META, MATMUL_META), which test/backends/js/meta_fields.test.ts checks
  * against the addon's.
  */
-import type { Kernels, MetaLayout } from "../kernels.js";
+import type { Kernels } from "../kernels.js";
+import type { MetaLayout } from "../meta.js";
 import { CONV_META } from "./conv_shape.js";
 import { MATMUL_META } from "./matmul.js";
 import { POOL_META } from "./pool.js";

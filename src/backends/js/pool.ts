@@ -4,7 +4,8 @@
  * NaN wins (the last one), argmax indices are flat within the input plane (ih·W + iw) in either
  * layout, and the average's divisor counts the padding or not. Sums run in float64.
  */
-import type { Kernels, PoolMetaField } from "../kernels.js";
+import type { Kernels } from "../kernels.js";
+import type { PoolMetaField } from "../meta.js";
 import { Args } from "./args.js";
 import { activationIndex } from "./conv_shape.js";
 import { decode, DTYPE, encode } from "./dtype.js";
