@@ -5,7 +5,8 @@
  * with its rows 64 bytes longer (the mlp's 1024-wide layer, the gpt's 1024-wide MLP and its
  * weight gradients over 4096 rows; 1 KiB rows, the gpt's width 256, lose 5–20%). Whether the copy pays is the CPU's to say, so it is measured
  * the first time a shape runs (`tunedChoice`, cached per CPU model) instead of decided by a rule.
- * The product is the same either way: only the layout oneDNN reads changes.
+ * The product is the same up to the rounding of its sums: only the layout oneDNN reads changes,
+ * but oneDNN may pick another kernel (another summation order) for the longer rows, as on Zen 5.
  */
 import { tunedChoice } from "../backends/native/kernel_tuning.js";
 import { DTYPES, type DType } from "../tensor/dtype.js";
