@@ -10,13 +10,16 @@
  * row, what attributes the idle time: the stage's median forward and backward (ms, per
  * micro-batch), the plan's idle share with each stage's actions taking those times (the bubble
  * of stages that do not cost the same, which the textbook share assumes away) and the measured
- * share against it, and the shares of the span it spent in receives (waits included), in sends,
- * and elsewhere outside its actions (the idle share less those two).
+ * share against it, the shares of the span it spent in receives (waits included), in sends,
+ * and elsewhere outside its actions (the idle share less those two), and each step replayed with
+ * its own actions' times and messages arriving the moment their actions end (`replayed idle`:
+ * the bubble those times imply, noise in them included) with the measured share's excess over
+ * it (`hand-over`: the time between stages), both medians over the steps.
  *
  *   node dist/bench/pipeline.js --stages 2 --steps 10 [--width 1024 --rows 64 --layers 4] [--spinUs N] [--json]
  */
 import { planSchedule, type ScheduleName } from "../src/parallel/pipeline/schedule.js";
-import { idleShares, simulate, unequalIdleShares } from "../src/parallel/pipeline/timeline.js";
+import { idleShares, replayedIdleShares, simulate, unequalIdleShares } from "../src/parallel/pipeline/timeline.js";
 import { startThreads } from "../src/parallel/threads/spawn.js";
 import { benchOptions, median, report } from "./harness.js";
 import type { PipelineBenchArgs, StageTimes } from "./pipeline_rank.js";
@@ -61,6 +64,9 @@ for (const schedule of ["gpipe", "1f1b"] as ScheduleName[]) {
       // Where the idle time went: waiting in receives (a neighbour late or slower), sending, and
       // the rest of the span outside actions and exchanges (loop, allocation, GC), as shares of the span.
       const share = (ms: number[]): number => median(ms.map((v, step) => v / spanOf(step)));
+      // Each step replayed with its own actions' times and no time between stages: the rest of
+      // the measured idle share is hand-over (sends, receives, the loop between actions).
+      const replayed = stage.took.map((_, step) => replayedIdleShares(plan, (r, a) => stages[r]!.took[step]![`${a.kind}${a.micro}:${a.chunk}`]!)[s]!);
       rows.push({
         schedule,
         m,
@@ -75,6 +81,8 @@ for (const schedule of ["gpipe", "1f1b"] as ScheduleName[]) {
         receiving: share(stage.receiving),
         sending: share(stage.sending),
         untraced: median(stage.busy.map((busy, step) => 1 - (busy + stage.receiving[step]! + stage.sending[step]!) / spanOf(step))),
+        replayed: median(replayed),
+        handOver: median(idle.map((v, step) => v - replayed[step]!)),
       });
     }
   }
@@ -95,6 +103,8 @@ report(
     ["receiving", "in recv"],
     ["sending", "in send"],
     ["untraced", "other idle"],
+    ["replayed", "replayed idle"],
+    ["handOver", "hand-over"],
   ],
   json,
 );

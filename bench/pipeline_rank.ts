@@ -2,7 +2,8 @@
  * One stage of bench/pipeline.ts: a Sequential of equal Linear+ReLU layers (so every stage costs
  * the same) trained by PipelineParallel with tracing on; returns, per step after warm-up, this
  * stage's busy milliseconds and the step's first start and last end on this stage, with what
- * attributes its idle time: mean forward and backward times and the time in receives and sends.
+ * attributes its idle time: mean forward and backward times, the time in receives and sends,
+ * and each action's time (to replay the step without hand-over).
  */
 import { Sequential } from "../src/nn/containers.js";
 import { ReLU } from "../src/nn/layers.js";
@@ -35,6 +36,8 @@ export interface StageTimes {
   backward: number[];
   receiving: number[];
   sending: number[];
+  /** Per step: how long each action took, by `${kind}${micro}:${chunk}`. */
+  took: Record<string, number>[];
 }
 
 export function run(group: ProcessGroup, a: PipelineBenchArgs): StageTimes {
@@ -48,7 +51,7 @@ export function run(group: ProcessGroup, a: PipelineBenchArgs): StageTimes {
     stageLayers: Array(group.size).fill(2 * a.layersPerStage),
     trace: true,
   });
-  const times: StageTimes = { busy: [], start: [], end: [], forward: [], backward: [], receiving: [], sending: [] };
+  const times: StageTimes = { busy: [], start: [], end: [], forward: [], backward: [], receiving: [], sending: [], took: [] };
   const sum = (list: { start: number; end: number }[]): number => list.reduce((s, t) => s + (t.end - t.start), 0);
   for (let step = 0; step < a.warmup + a.steps; step++) {
     const x = randn([a.rows * a.microBatches, a.width]),
@@ -68,6 +71,7 @@ export function run(group: ProcessGroup, a: PipelineBenchArgs): StageTimes {
     times.backward.push(sum(pipe.trace.filter((t) => t.kind === "backward")) / a.microBatches);
     times.receiving.push(sum(pipe.exchangeTrace.filter((t) => !t.sent)));
     times.sending.push(sum(pipe.exchangeTrace.filter((t) => t.sent)));
+    times.took.push(Object.fromEntries(pipe.trace.map((t) => [`${t.kind}${t.micro}:${t.chunk}`, t.end - t.start])));
     times.start.push(pipe.trace[0]!.start);
     times.end.push(pipe.trace.at(-1)!.end);
   }

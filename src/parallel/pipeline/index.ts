@@ -9,5 +9,15 @@
 export { PipelineParallel } from "./pipeline.js";
 export type { PipelineOptions, TracedAction, TracedExchange } from "./pipeline_options.js";
 export { planSchedule, SCHEDULES, type Action, type PipelinePlan, type ScheduleName } from "./schedule.js";
-export { simulate, idleShares, unequalIdleShares, peakInFlight, virtualStage, type ActionCost, type Timeline, type Message } from "./timeline.js";
+export {
+  simulate,
+  idleShares,
+  unequalIdleShares,
+  replayedIdleShares,
+  peakInFlight,
+  virtualStage,
+  type ActionCost,
+  type Timeline,
+  type Message,
+} from "./timeline.js";
 export { layersOf, balancedCut, measureLayerCosts } from "./partition.js";

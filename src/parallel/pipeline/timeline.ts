@@ -38,13 +38,13 @@ export const virtualStage = (plan: PipelinePlan, stage: number, chunk: number): 
 const name = (a: Action): string => `${a.kind === "forward" ? "F" : "B"}${a.micro}${a.chunk > 0 ? `/chunk ${a.chunk}` : ""}`;
 
 /**
- * When each action of the plan starts if stage s's actions take costOf(s) (any unit): each starts
+ * When each action of the plan starts if action a of stage s takes costOf(s, a) (any unit): each starts
  * as soon as its stage is free and its input exists; forward of micro-batch i on virtual stage k
  * needs its forward on k − 1, backward on k needs the backward on k + 1 (on the last, its own
  * forward). `free[s]` is when stage s ends. Throws, naming the stages and actions that wait on
  * each other, when the plan's orders cannot all run, or when an action is missing or repeated.
  */
-function layOut(plan: PipelinePlan, costOf: (stage: number) => ActionCost): { start: number[][]; free: number[] } {
+function layOut(plan: PipelinePlan, costOf: (stage: number, action: Action) => number): { start: number[][]; free: number[] } {
   const { stages, microBatches: m, chunks } = plan,
     virtualStages = stages * chunks;
   const finish = new Map<string, number>();
@@ -66,7 +66,6 @@ function layOut(plan: PipelinePlan, costOf: (stage: number) => ActionCost): { st
   while (done < total) {
     let progressed = false;
     for (let s = 0; s < stages; s++) {
-      const cost = costOf(s);
       for (let i = start[s]!.length; i < plan.actions[s]!.length; i++) {
         const a = plan.actions[s]![i]!;
         const needed = dependency(s, a);
@@ -74,8 +73,8 @@ function layOut(plan: PipelinePlan, costOf: (stage: number) => ActionCost): { st
         if (ready === undefined) break;
         const t = Math.max(free[s]!, ready);
         start[s]!.push(t);
-        free[s] = t + cost[a.kind];
-        finish.set(key(a.kind, virtualStage(plan, s, a.chunk), a.micro), t + cost[a.kind]);
+        free[s] = t + costOf(s, a);
+        finish.set(key(a.kind, virtualStage(plan, s, a.chunk), a.micro), free[s]!);
         done++;
         progressed = true;
       }
@@ -100,7 +99,7 @@ function layOut(plan: PipelinePlan, costOf: (stage: number) => ActionCost): { st
  * @example simulate(planSchedule("gpipe", 2, 4)).ticks   // 2 · (4 + 2 − 1) = 10
  */
 export function simulate(plan: PipelinePlan, cost: ActionCost = { forward: 1, backward: 1 }): Timeline {
-  const { start, free } = layOut(plan, () => cost);
+  const { start, free } = layOut(plan, (_, a) => cost[a.kind]);
   const virtualStages = plan.stages * plan.chunks;
   const ticks = Math.max(...free);
   const messages: Message[][] = Array.from({ length: ticks }, () => []);
@@ -118,16 +117,24 @@ export function simulate(plan: PipelinePlan, cost: ActionCost = { forward: 1, ba
   return { plan, cost, start, ticks, messages };
 }
 
-/** The idle share of each stage whose actions take `cost[stage]` when the step lasts `span`. */
-const shares = (plan: PipelinePlan, cost: (stage: number) => ActionCost, span: number): number[] =>
-  plan.actions.map((list, s) => 1 - list.reduce((busy, a) => busy + cost(s)[a.kind], 0) / span);
+/**
+ * The idle share of each stage when each action takes what it took in a run (`took(stage,
+ * action)`, say its traced milliseconds) and every message arrives the moment its action ends:
+ * the bubble a step's own action times imply. A measured idle share above it is time between
+ * stages (sends, receives, the loop between actions); one at it is all in the actions' times.
+ * @example replayedIdleShares(planSchedule("gpipe", 2, 1), (s, a) => (a.kind === "forward" ? 1 : 2 + s))   // [4/7, 3/7]: stage 0 waits for stage 1's longer backward
+ */
+export function replayedIdleShares(plan: PipelinePlan, took: (stage: number, action: Action) => number): number[] {
+  const span = Math.max(...layOut(plan, took).free);
+  return plan.actions.map((list, s) => 1 - list.reduce((busy, a) => busy + took(s, a), 0) / span);
+}
 
 /**
  * The share of the timeline each stage is idle (the pipeline bubble, per stage).
  * @example idleShares(simulate(planSchedule("1f1b", 4, 8)))   // [3/11, 3/11, 3/11, 3/11]
  */
 export function idleShares(timeline: Timeline): number[] {
-  return shares(timeline.plan, () => timeline.cost, timeline.ticks);
+  return replayedIdleShares(timeline.plan, (_, a) => timeline.cost[a.kind]);
 }
 
 /**
@@ -139,8 +146,7 @@ export function idleShares(timeline: Timeline): number[] {
  */
 export function unequalIdleShares(plan: PipelinePlan, costs: readonly ActionCost[]): number[] {
   if (costs.length !== plan.stages) throw new RangeError(`unequalIdleShares: ${costs.length} stage costs for a plan of ${plan.stages} stages`);
-  const costOf = (s: number): ActionCost => costs[s]!;
-  return shares(plan, costOf, Math.max(...layOut(plan, costOf).free));
+  return replayedIdleShares(plan, (s, a) => costs[s]![a.kind]);
 }
 
 /**

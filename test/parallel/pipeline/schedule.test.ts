@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 
 import { planSchedule, SCHEDULES } from "../../../src/parallel/pipeline/schedule.js";
-import { idleShares, peakAfterBackward, peakInFlight, simulate, unequalIdleShares } from "../../../src/parallel/pipeline/timeline.js";
+import { idleShares, peakAfterBackward, peakInFlight, replayedIdleShares, simulate, unequalIdleShares } from "../../../src/parallel/pipeline/timeline.js";
 
 const close = (a: number, b: number, what: string): void => assert.ok(Math.abs(a - b) < 1e-12, `${what}: ${a} ≠ ${b}`);
 
@@ -144,4 +144,25 @@ test("stages of unequal cost: gpipe's first stage waits m·δ for a last stage w
         for (const [s, share] of idleShares(simulate(plan, cost)).entries()) close(equal[s]!, share, `${schedule} p=${p} m=${m} stage ${s}`);
       }
   assert.throws(() => unequalIdleShares(planSchedule("1f1b", 4, 8), [{ forward: 1, backward: 2 }]), /1 stage costs for a plan of 4 stages/);
+});
+
+test("replayed idle shares: one slow action delays whatever waits on it, by hand for 1f1b p = 2, m = 2, and per-stage costs replay as unequalIdleShares", () => {
+  // Stage 0 runs F0 F1 B0 B1, stage 1 F0 B0 F1 B1; forwards take 1, backwards 2, stage 1's F0 4.
+  // Stage 1: F0 1–5, B0 5–7, F1 7–8, B1 8–10; stage 0: F0 0–1, F1 1–2, B0 7–9 (after stage 1's
+  // B0), B1 10–12 (after its B1). Span 12: stage 0 busy 6, stage 1 busy 9.
+  const plan = planSchedule("1f1b", 2, 2);
+  assert.deepEqual(
+    plan.actions.map((list) => list.map((a) => `${a.kind[0]}${a.micro}`).join(" ")),
+    ["f0 f1 b0 b1", "f0 b0 f1 b1"],
+  );
+  const took = (s: number, a: { kind: string; micro: number }): number => (a.kind === "forward" ? (s === 1 && a.micro === 0 ? 4 : 1) : 2);
+  const [stage0, stage1] = replayedIdleShares(plan, took);
+  close(stage0!, 6 / 12, "stage 0");
+  close(stage1!, 3 / 12, "stage 1");
+  for (const schedule of SCHEDULES) {
+    const planned = planSchedule(schedule, 4, 8, schedule === "interleaved" ? 2 : 1);
+    const costs = [0, 1, 2, 3].map((s) => ({ forward: 3 + s / 10, backward: 7 - s / 10 }));
+    const replayed = replayedIdleShares(planned, (s, a) => costs[s]![a.kind]);
+    for (const [s, share] of unequalIdleShares(planned, costs).entries()) close(replayed[s]!, share, `${schedule} stage ${s}`);
+  }
 });
