@@ -24,9 +24,10 @@ interface Job {
   ms: number;
 }
 
-function mpirun(args: string[], scenario: string, timeoutMs = 20_000): Job {
+function mpirun(args: string[], scenario: string, timeoutMs = 20_000, rankZeroTimeoutMs?: number): Job {
   const started = Date.now();
-  const r = spawnSync("mpirun", [...args, process.execPath, worker, scenario, String(timeoutMs)], {
+  const timeouts = [timeoutMs, ...(rankZeroTimeoutMs === undefined ? [] : [rankZeroTimeoutMs])].map(String);
+  const r = spawnSync("mpirun", [...args, process.execPath, worker, scenario, ...timeouts], {
     encoding: "utf8",
     timeout: 120_000,
   });
@@ -118,6 +119,16 @@ test("mpi: under mpirun --enable-recovery the survivors of a killed rank time ou
     assert.match(String(l.error), new RegExp(`^allReduce on rank ${l.rank} \\(peer rank 1\\): timed out after 3000 ms: rank 1 died`), job.output);
     assert.ok(Number(l.endedAt) - killedAt < timeoutMs + 1000, job.output);
   }
+});
+
+test("mpi: a survivor names the rank that died first, not a neighbour that timed out and exited before it", { skip }, () => {
+  // Rank 1 is killed; rank 0 times out after 1 s and exits; rank 2 times out after 3 s, when
+  // ranks 0 and 1 are both gone, and must still name rank 1 (the lowest dead rank is 0).
+  const job = mpirun(["--enable-recovery", ...local(3)], "kill", 3000, 1000);
+  const byRank = new Map(job.lines.filter((l) => l.error !== undefined).map((l) => [l.rank, l]));
+  assert.match(String(byRank.get(0)?.error), /^allReduce on rank 0 \(peer rank 1\): timed out after 1000 ms: rank 1 died/, job.output);
+  assert.match(String(byRank.get(2)?.error), /^allReduce on rank 2 \(peer rank 1\): timed out after 3000 ms: rank 1 died/, job.output);
+  assert.ok(Number(byRank.get(2)?.endedAt) - Number(byRank.get(0)?.endedAt) > 1000, `rank 0 ended well before rank 2\n${job.output}`);
 });
 
 const bedSkip = skip || skipIfMissing(testbedUnavailable());

@@ -1,5 +1,5 @@
 // One rank of the mpi backend's tests, started by mpi.test.ts under mpirun:
-// `node mpi_worker.js <scenario> [timeoutMs]` (scenario module runs any rank module, see mpi_module.ts; ddp reads its arguments from TURBINE_DDP_ARGS and writes
+// `node mpi_worker.js <scenario> [timeoutMs [rank 0's timeoutMs]]` (scenario module runs any rank module, see mpi_module.ts; ddp reads its arguments from TURBINE_DDP_ARGS and writes
 // its result into the folder TURBINE_DDP_OUT). Each rank asserts its own results and prints one
 // JSON line; a failed assertion exits non-zero, which fails the mpirun job.
 import assert from "node:assert/strict";
@@ -13,7 +13,9 @@ import type { Tensor } from "../../src/tensor/tensor.js";
 import type { DDPArgs } from "./ddp_rank.js";
 
 const scenario = process.argv[2];
-const group = initMpiProcessGroup({ timeoutMs: Number(process.argv[3] ?? 20_000) });
+// A third argument is rank 0's own timeout: shorter, it times out and exits before the others do.
+const rankZero = process.env.OMPI_COMM_WORLD_RANK === "0" && process.argv[4] !== undefined;
+const group = initMpiProcessGroup({ timeoutMs: Number(rankZero ? process.argv[4] : (process.argv[3] ?? 20_000)) });
 const { rank, size } = group;
 
 /** A tensor of `dtype` holding fn(i) (small integers, exact in every dtype). */

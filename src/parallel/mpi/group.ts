@@ -11,6 +11,9 @@ const ALL_TO_ALL_TAG = 0x7a11;
 
 const REDUCE_CODES: Record<ReduceOp, number> = { sum: 0, mean: 1, max: 2 };
 
+/** Parts of a wait's timeout after each of which the ranks' liveness is noted. */
+const WATCH_SLICES = 8;
+
 /** One MPI request; wait() polls it against the group's deadline. */
 class MpiWork implements Work {
   private finished = false;
@@ -29,8 +32,8 @@ class MpiWork implements Work {
   wait(): void {
     if (this.error !== null) throw this.error;
     if (this.finished) return;
-    const { mpi, rank, timeoutMs } = this.group;
-    if (!mpi.wait(this.request, timeoutMs)) {
+    const { rank, timeoutMs } = this.group;
+    if (!this.waitWatching()) {
       const dead = this.group.firstDead();
       const error = new CollectiveError(
         this.op,
@@ -47,6 +50,23 @@ class MpiWork implements Work {
       throw error;
     }
     this.complete();
+  }
+
+  /**
+   * Waits for the request up to the group's timeout in WATCH_SLICES parts, noting after each
+   * part which ranks are dead: a survivor that times out names the rank that died first, not a
+   * neighbour that has just exited after its own timeout. True when the request finished.
+   */
+  private waitWatching(): boolean {
+    const { mpi, timeoutMs } = this.group;
+    const deadline = performance.now() + timeoutMs,
+      slice = timeoutMs / WATCH_SLICES;
+    for (;;) {
+      const left = deadline - performance.now();
+      if (mpi.wait(this.request, Math.max(0, Math.min(slice, left)))) return true;
+      if (left <= slice) return false;
+      this.group.watchLiveness();
+    }
   }
 
   isCompleted(): boolean {
@@ -189,9 +209,14 @@ export class MpiProcessGroup implements ProcessGroup {
     if (this.pending.size === 0) this.mpi.free(this.comm);
   }
 
-  /** The rank of this group whose process is known to be gone, if any. */
+  /** The rank of this group whose process was first seen gone (checked once more now), if any. */
   firstDead(): number | null {
     return this.liveness.firstDead(this.worldRanks);
+  }
+
+  /** Notes which ranks of this group are dead now (see Liveness.watch). */
+  watchLiveness(): void {
+    this.liveness.watch(this.worldRanks);
   }
 
   /** Marks the group failed with `error` (a timeout or an MPI error). */

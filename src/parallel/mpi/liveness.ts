@@ -1,15 +1,20 @@
 import { existsSync, readFileSync, readlinkSync } from "node:fs";
+import { performance } from "node:perf_hooks";
 import type { MpiAddon } from "./addon.js";
 
 /**
  * Which ranks of the job are dead, where it can be told: every rank's process id and a key of
  * its process-id space (the kernel's boot id and the pid namespace), gathered once at start-up.
  * A rank that shares this rank's pid space and whose process is gone (or a zombie) is dead;
- * ranks on other machines cannot be checked this way and are never reported. Used only after a
- * wait timed out, to name the peer at fault (Open MPI's runtime normally ends the job itself
- * when a rank dies; with `mpirun --enable-recovery` the survivors time out instead).
+ * ranks on other machines cannot be checked this way and are never reported. Checked during
+ * long waits and after a wait timed out, to name the peer at fault (Open MPI's runtime normally
+ * ends the job itself when a rank dies; with `mpirun --enable-recovery` the survivors time out
+ * instead).
  */
 export class Liveness {
+  /** World rank → when it was first seen dead (performance.now()). */
+  private readonly seenDead = new Map<number, number>();
+
   private constructor(
     private readonly pids: Int32Array,
     private readonly spaces: Int32Array,
@@ -31,11 +36,27 @@ export class Liveness {
     );
   }
 
-  /** The first of `worldRanks` known to be dead, as an index into that list; null if none. */
+  /**
+   * Notes which of `worldRanks` are dead now, each with the first time it was seen so: ranks
+   * that time out exit soon after, and by the end of a wait a neighbour of the rank at fault may
+   * be gone too.
+   */
+  watch(worldRanks: readonly number[]): void {
+    if (this.space < 0) return;
+    const now = performance.now();
+    for (const r of worldRanks) if (!this.seenDead.has(r) && this.spaces[r] === this.space && !alive(this.pids[r]!)) this.seenDead.set(r, now);
+  }
+
+  /** Of `worldRanks`, the one first seen dead (checked once more now), as an index into that list; the lowest on a tie; null if none. */
   firstDead(worldRanks: readonly number[]): number | null {
-    if (this.space < 0) return null;
-    const i = worldRanks.findIndex((r) => this.spaces[r] === this.space && !alive(this.pids[r]!));
-    return i < 0 ? null : i;
+    this.watch(worldRanks);
+    let first: number | null = null,
+      at = Number.POSITIVE_INFINITY;
+    worldRanks.forEach((r, i) => {
+      const seen = this.seenDead.get(r);
+      if (seen !== undefined && seen < at) [first, at] = [i, seen];
+    });
+    return first;
   }
 }
 
