@@ -58,15 +58,16 @@ for (const schedule of ["gpipe", "1f1b"] as ScheduleName[]) {
       stages.map((t) => ({ forward: median(t.forward), backward: median(t.backward) })),
     );
     const spanOf = (step: number): number => Math.max(...stages.map((t) => t.end[step]!)) - Math.min(...stages.map((t) => t.start[step]!));
+    // Each step replayed with its own actions' times and no time between stages (per step, every
+    // stage's share): the rest of the measured idle share is hand-over (sends, receives, the loop).
+    const replayedSteps = stages[0]!.took.map((_, step) => replayedIdleShares(plan, (r, a) => stages[r]!.took[step]![`${a.kind}${a.micro}:${a.chunk}`]!));
     for (const [s, stage] of stages.entries()) {
       const idle = stage.busy.map((busy, step) => 1 - busy / spanOf(step));
       const measured = median(idle);
       // Where the idle time went: waiting in receives (a neighbour late or slower), sending, and
       // the rest of the span outside actions and exchanges (loop, allocation, GC), as shares of the span.
       const share = (ms: number[]): number => median(ms.map((v, step) => v / spanOf(step)));
-      // Each step replayed with its own actions' times and no time between stages: the rest of
-      // the measured idle share is hand-over (sends, receives, the loop between actions).
-      const replayed = stage.took.map((_, step) => replayedIdleShares(plan, (r, a) => stages[r]!.took[step]![`${a.kind}${a.micro}:${a.chunk}`]!)[s]!);
+      const replayed = replayedSteps.map((shares) => shares[s]!);
       rows.push({
         schedule,
         m,
