@@ -7,6 +7,6 @@ import type { ProcessGroup } from "../src/parallel/process_group.js";
 import type { RankThroughput } from "./harness.js";
 import { run as runZero } from "./zero_rank.js";
 
-export function run(group: ProcessGroup, args: { steps: number; warmup: number; compile?: boolean }): RankThroughput {
+export function run(group: ProcessGroup, args: { steps: number; warmup: number; compile?: boolean; alone?: boolean }): RankThroughput {
   return runZero(group, { ...args, zero: 0 });
 }

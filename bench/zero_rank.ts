@@ -14,12 +14,17 @@ import type { RankThroughput } from "./harness.js";
 import { quietCompile } from "./timed_trainer.js";
 import { workloadConfig } from "./workloads.js";
 
-export function run(group: ProcessGroup, args: { steps: number; warmup: number; zero: 0 | 1 | 2 | 3; compile?: boolean }): RankThroughput {
+/**
+ * `alone`: every rank trains its own replica on its shard with no strategy across ranks (no
+ * communication at all), the same work per rank: what the job's ranks reach on this machine's
+ * cores and memory alone, the ceiling of any data-parallel run of them.
+ */
+export function run(group: ProcessGroup, args: { steps: number; warmup: number; zero: 0 | 1 | 2 | 3; compile?: boolean; alone?: boolean }): RankThroughput {
   const workload = workloadConfig("gpt", packageRoot(), args.warmup + args.steps);
   const input = { ...workload, train: { ...(workload.train as object), compile: args.compile === true }, parallel: { zero: args.zero } };
   const config = parseConfig(input, "gpt zero workload");
   const parts = buildRun(config, { rank: group.rank, worldSize: group.size });
-  const strategy = strategyFor(config, parts.model, group);
+  const strategy = strategyFor(config, parts.model, args.alone ? undefined : group);
   const trainer = new Trainer({ ...parts, eval: undefined, clipGradNorm: config.train.clipGradNorm, strategy, compile: quietCompile(config) });
   trainer.fit({ steps: args.warmup });
   group.barrier();
