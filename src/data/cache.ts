@@ -2,6 +2,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, isAbsolute, join, resolve } from "node:path";
+import { DataFileError } from "./data_file_error.js";
 
 /**
  * The folder where derived data (an extracted corpus, say) is kept between runs, the same from
@@ -37,7 +38,7 @@ function writeAtomically(path: string, bytes: Uint8Array | string): void {
     renameSync(tmp, path);
   } catch (err) {
     rmSync(tmp, { force: true });
-    throw new Error(`${path}: cannot write the cache file (${(err as Error).message})`, { cause: err });
+    throw new DataFileError(`${path}: cannot write the cache file (${(err as Error).message})`, { cause: err });
   }
 }
 

@@ -4,6 +4,7 @@ import { resolve } from "node:path";
 import { loadKjv } from "./kjv.js";
 import { TextDataset, TooFewTokensError } from "./text.js";
 import { CharTokenizer } from "./tokenizer.js";
+import { DataFileError } from "./data_file_error.js";
 
 export interface TextCorpusOptions {
   /** A UTF-8 text file to train on (default: the King James Bible, from `loadKjv`). */
@@ -40,12 +41,14 @@ export function readTextFile(path: string): string {
     bytes = readFileSync(full);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new Error(code === "ENOENT" ? `${full}: no such text file` : `${full}: cannot read the text file (${(err as Error).message})`, { cause: err });
+    throw new DataFileError(code === "ENOENT" ? `${full}: no such text file` : `${full}: cannot read the text file (${(err as Error).message})`, {
+      cause: err,
+    });
   }
   try {
     return utf8.decode(bytes);
   } catch (err) {
-    throw new Error(`${full}: is not valid UTF-8 text`, { cause: err });
+    throw new DataFileError(`${full}: is not valid UTF-8 text`, { cause: err });
   }
 }
 

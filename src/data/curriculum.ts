@@ -4,6 +4,7 @@ import { resolve } from "node:path";
 import { pacing, type PacingOptions } from "./pacing.js";
 import { Rng } from "./random.js";
 import type { Sampler } from "./sampler.js";
+import { DataFileError } from "./data_file_error.js";
 
 export interface CurriculumSamplerOptions {
   /** Each sample's difficulty: lower is easier. Ties keep index order. */
@@ -106,11 +107,12 @@ export function readScores(path: string, count: number): Float64Array {
   try {
     value = JSON.parse(readFileSync(full, "utf8"));
   } catch (err) {
-    throw new Error(`${full}: cannot read the curriculum scores (${(err as Error).message})`, { cause: err });
+    throw new DataFileError(`${full}: cannot read the curriculum scores (${(err as Error).message})`, { cause: err });
   }
-  if (!Array.isArray(value)) throw new Error(`${full}: curriculum scores must be a JSON array of numbers, got ${value === null ? "null" : typeof value}`);
-  if (value.length !== count) throw new Error(`${full}: holds ${value.length} curriculum scores, but the dataset has ${count} samples`);
+  if (!Array.isArray(value))
+    throw new DataFileError(`${full}: curriculum scores must be a JSON array of numbers, got ${value === null ? "null" : typeof value}`);
+  if (value.length !== count) throw new DataFileError(`${full}: holds ${value.length} curriculum scores, but the dataset has ${count} samples`);
   const bad = value.findIndex((v) => typeof v !== "number" || !Number.isFinite(v));
-  if (bad >= 0) throw new Error(`${full}: curriculum score ${bad} is ${JSON.stringify(value[bad])}, not a finite number`);
+  if (bad >= 0) throw new DataFileError(`${full}: curriculum score ${bad} is ${JSON.stringify(value[bad])}, not a finite number`);
   return Float64Array.from(value as number[]);
 }

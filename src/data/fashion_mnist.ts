@@ -8,6 +8,7 @@ import type { LabelledSample } from "./collate.js";
 import { checkIndex, type Dataset } from "./dataset.js";
 import { readIdxGz } from "./idx.js";
 import type { WorkerSpec } from "./worker_spec.js";
+import { DataFileError } from "./data_file_error.js";
 
 export type FashionMNISTSplit = "train" | "test";
 
@@ -50,13 +51,13 @@ const DECODER = { name: "fashion-mnist/idx-normalise", version: 1, params: { mea
 function decode(imagesPath: string, labelsPath: string): { images: Uint8Array; labels: Uint8Array; pixels: Float32Array } {
   const images = readIdxGz(imagesPath, 3);
   const [count, rows, cols] = images.dims as [number, number, number];
-  if (rows !== SIDE || cols !== SIDE) throw new Error(`${imagesPath}: images are ${rows}×${cols}, expected ${SIDE}×${SIDE}`);
+  if (rows !== SIDE || cols !== SIDE) throw new DataFileError(`${imagesPath}: images are ${rows}×${cols}, expected ${SIDE}×${SIDE}`);
   const labels = readIdxGz(labelsPath, 1);
   if (labels.dims[0] !== count) {
-    throw new Error(`${labelsPath}: holds ${labels.dims[0]} labels, but ${imagesPath} holds ${count} images; the counts must be equal`);
+    throw new DataFileError(`${labelsPath}: holds ${labels.dims[0]} labels, but ${imagesPath} holds ${count} images; the counts must be equal`);
   }
   const bad = labels.data.findIndex((label) => label >= CLASSES);
-  if (bad >= 0) throw new Error(`${labelsPath}: label ${labels.data[bad]} at index ${bad} is outside 0..${CLASSES - 1}`);
+  if (bad >= 0) throw new DataFileError(`${labelsPath}: label ${labels.data[bad]} at index ${bad} is outside 0..${CLASSES - 1}`);
   // Decoded up front (188 MB for the training split), as the PyTorch twins hold it: a sample
   // is then a view and a batch is plain copies, which keeps the training thread off decoding.
   const pixels = new Float32Array(new SharedArrayBuffer(4 * images.data.length));
@@ -161,7 +162,7 @@ export class FashionMNIST implements Dataset<LabelledSample> {
     for (const path of [imagesPath, labelsPath]) {
       if (!existsSync(path)) {
         const where = existsSync(root) ? "" : ` (the folder ${root} does not exist)`;
-        throw new Error(`FashionMNIST: ${path} not found${where}; ${INSTALL_HINT}`);
+        throw new DataFileError(`FashionMNIST: ${path} not found${where}; ${INSTALL_HINT}`);
       }
     }
     const mode = options.cache ?? "memory";

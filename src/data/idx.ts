@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { gunzipSync } from "node:zlib";
+import { DataFileError } from "./data_file_error.js";
 
 /** The contents of an IDX file of unsigned bytes: its dimensions and the row-major data. */
 export interface IdxArray {
@@ -26,22 +27,24 @@ export function readIdxGz(path: string, ndim: number): IdxArray {
   try {
     compressed = readFileSync(path);
   } catch (err) {
-    throw new Error(`${path}: cannot read the file (${(err as Error).message})`, { cause: err });
+    throw new DataFileError(`${path}: cannot read the file (${(err as Error).message})`, { cause: err });
   }
   let bytes: Buffer;
   try {
     bytes = gunzipSync(compressed);
   } catch (err) {
-    throw new Error(`${path}: not a valid gzip file (${(err as Error).message})`, { cause: err });
+    throw new DataFileError(`${path}: not a valid gzip file (${(err as Error).message})`, { cause: err });
   }
   const headerBytes = 4 + 4 * ndim;
   const expectedMagic = (UBYTE << 8) | ndim;
   if (bytes.length < headerBytes) {
-    throw new Error(`${path}: ${bytes.length} bytes after decompression is shorter than the ${headerBytes}-byte IDX header`);
+    throw new DataFileError(`${path}: ${bytes.length} bytes after decompression is shorter than the ${headerBytes}-byte IDX header`);
   }
   const magic = bytes.readUInt32BE(0);
   if (magic !== expectedMagic) {
-    throw new Error(`${path}: bad magic number ${hex(magic)}, expected ${hex(expectedMagic)} (IDX unsigned bytes, ${ndim} dimension${ndim === 1 ? "" : "s"})`);
+    throw new DataFileError(
+      `${path}: bad magic number ${hex(magic)}, expected ${hex(expectedMagic)} (IDX unsigned bytes, ${ndim} dimension${ndim === 1 ? "" : "s"})`,
+    );
   }
   const dims: number[] = [];
   let size = 1;
@@ -50,7 +53,9 @@ export function readIdxGz(path: string, ndim: number): IdxArray {
     size *= dims[d]!;
   }
   if (bytes.length !== headerBytes + size) {
-    throw new Error(`${path}: expected ${headerBytes + size} bytes after decompression (header ${headerBytes} + ${dims.join("×")} data), got ${bytes.length}`);
+    throw new DataFileError(
+      `${path}: expected ${headerBytes + size} bytes after decompression (header ${headerBytes} + ${dims.join("×")} data), got ${bytes.length}`,
+    );
   }
   return { dims, data: new Uint8Array(bytes.buffer, bytes.byteOffset + headerBytes, size) };
 }

@@ -37,6 +37,7 @@ export {
 } from "./text.js";
 export { loadTextCorpus, readTextFile, type TextCorpus, type TextCorpusOptions } from "./corpus.js";
 export { TokenFile, TokenFileWriter, TokenFileError, bytesPerToken, tokenDType, type TokenDType } from "./token_file.js";
+export { DataFileError } from "./data_file_error.js";
 export { TokenFileDataset } from "./token_dataset.js";
 export { prepareTokenFile, PrepareInterrupted, type PrepareOptions, type PrepareResult } from "./prepare.js";
 export { cachedArrays, type ArrayCacheKey, type ArrayCacheOptions, type ArrayRecord } from "./array_cache.js";

@@ -220,7 +220,12 @@ export class TokenFile {
     };
     const size = fstatSync(fd).size;
     const fixed = Buffer.alloc(FIXED_BYTES);
-    const got = readSync(fd, fixed, 0, FIXED_BYTES, 0);
+    let got = 0;
+    try {
+      got = readSync(fd, fixed, 0, FIXED_BYTES, 0);
+    } catch (err) {
+      fail(`cannot read the token file (${(err as Error).message})`);
+    }
     if (got < MAGIC.length || !fixed.subarray(0, MAGIC.length).equals(MAGIC)) {
       fail(
         `bad magic ${JSON.stringify(fixed.subarray(0, Math.min(got, MAGIC.length)).toString("latin1"))}, expected "TURBTOKN": not a token file (make one with \`turbine data prepare\`)`,

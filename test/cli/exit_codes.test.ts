@@ -1,7 +1,10 @@
 import assert from "node:assert/strict";
+import { readdirSync } from "node:fs";
 import { test } from "node:test";
+import { fileURLToPath } from "node:url";
 
 import { describeError, exitCodeFor, UsageError } from "../../src/cli/errors.js";
+import { DataFileError } from "../../src/data/data_file_error.js";
 import { CollectiveError } from "../../src/parallel/process_group.js";
 import { CheckpointError } from "../../src/train/checkpoint.js";
 import { ConfigError } from "../../src/train/config_file.js";
@@ -30,4 +33,20 @@ test("memory a config's sizes cannot get is a failed run (exit 1) that says so; 
   assert.equal(exitCodeFor(error), 1);
   assert.match(describeError(error), /^out of memory \(Array buffer allocation failed\): .*lower the model's sizes or data\.batchSize$/);
   assert.equal(exitCodeFor(new RangeError("offset is out of bounds")), 70);
+});
+
+test("a file operation the system refused is a failed run (exit 1) naming the path and the reason, without a stack", () => {
+  let refused: unknown;
+  try {
+    readdirSync(fileURLToPath(import.meta.url));
+  } catch (error) {
+    refused = error;
+  }
+  assert.equal(exitCodeFor(refused), 1);
+  assert.equal(describeError(refused), `${fileURLToPath(import.meta.url)}: not a directory (scandir)`);
+  const missing = new DataFileError("/data/corpus: no such text file");
+  assert.equal(exitCodeFor(missing), 1);
+  assert.equal(describeError(missing), "/data/corpus: no such text file");
+  // A path-like message alone is not enough: an unclassified Error without one stays a bug.
+  assert.equal(exitCodeFor(new Error("/data/corpus: no such text file")), 70);
 });

@@ -193,3 +193,22 @@ test("as a user runs it: every command line ends with exit 0, 1 or 2 and no stac
   // The lines reach past the usage checks: some run to the end, others are refused.
   assert.ok((codes.get(0) ?? 0) > 0 && (codes.get(2) ?? 0) > 0, "lines that run and lines that are refused");
 });
+
+test("paths that are not what a command needs (a missing file without an extension, a folder, a file where a folder goes) fail naming them, without a stack", async () => {
+  const plainFile = join(work, "plain-file");
+  writeFileSync(plainFile, "not a folder\n");
+  const steps = ["--set", "train.steps=1", "--no-progress"];
+  const cases: { args: string[]; says: RegExp }[] = [
+    { args: ["train", tinyGpt, "--set", `data.path=${join(work, "missing")}`, ...steps], says: /missing: no such text file/ },
+    { args: ["train", tinyGpt, "--set", `data.path=${join(work, "a-folder")}`, ...steps], says: /a-folder: cannot read the text file \(EISDIR/ },
+    { args: ["train", tinyGpt, "--set", `outDir=${plainFile}`, ...steps], says: /plain-file\/tiny: not a directory \(mkdir\)/ },
+    { args: ["sample", "--checkpoint", plainFile], says: /plain-file: not a directory \(scandir\)/ },
+  ];
+  const results = await Promise.all(cases.map((c) => turbine(c.args)));
+  results.forEach((r, i) => {
+    const line = `turbine ${cases[i]!.args.join(" ")}`;
+    assert.equal(r.code, 1, `${line}: ${r.stderr}`);
+    assert.match(r.stderr, cases[i]!.says, line);
+    assert.doesNotMatch(r.stderr, STACK, `${line}: ${r.stderr}`);
+  });
+});
