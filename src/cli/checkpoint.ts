@@ -3,6 +3,7 @@ import { dirname, join } from "node:path";
 
 import type { Command } from "commander";
 
+import { MANIFEST } from "../train/checkpoint_files.js";
 import { consolidateCheckpoint } from "../train/consolidate.js";
 import { formatBytes } from "../train/memory_report.js";
 import { UsageError } from "./errors.js";
@@ -10,7 +11,8 @@ import { UsageError } from "./errors.js";
 /**
  * `turbine checkpoint consolidate DIR OUT.safetensors`: one plain safetensors file of the model
  * from a checkpoint written by any number of ranks in any layout. DIR that is no checkpoint,
- * run folder or checkpoints/ folder, or an OUT elsewhere than an existing folder, is a usage
+ * run folder or checkpoints/ folder, or an OUT elsewhere than an existing folder or inside a
+ * checkpoint, is a usage
  * error (exit 2); a corrupt checkpoint fails naming its file (exit 1).
  * @example turbine checkpoint consolidate runs/gpt-char/version_0 gpt.safetensors
  */
@@ -33,6 +35,12 @@ export function registerCheckpoint(program: Command): void {
       if (!out.endsWith(".safetensors")) throw new UsageError(`checkpoint consolidate: the output ${out} must end in .safetensors`);
       if (!existsSync(dirname(out)) || !statSync(dirname(out)).isDirectory()) {
         throw new UsageError(`checkpoint consolidate: the output's folder ${dirname(out)} does not exist`);
+      }
+      if (existsSync(join(dirname(out), MANIFEST))) {
+        throw new UsageError(
+          `checkpoint consolidate: the output ${out} is inside the checkpoint ${dirname(out)}, whose files it would replace or add to`,
+          "write it outside the run's checkpoints",
+        );
       }
       const done = consolidateCheckpoint(dir, out, (line) => process.stderr.write(`${line}\n`), single);
       const by = done.writtenBy.worldSize === 1 ? "one process" : `${done.writtenBy.worldSize} ranks`;

@@ -47,6 +47,7 @@ export function loadCheckpoint(dir: string): LoadedCheckpoint {
   const listed = readManifest(dir, fail);
   const meta = readListedJson(dir, listed, "meta.json", fail) as CheckpointMeta;
   if (meta === null || typeof meta !== "object") fail("meta.json is not an object");
+  if (!Number.isSafeInteger(meta.step) || meta.step < 0) fail(`meta.json: step must be a whole number ≥ 0, got ${JSON.stringify(meta.step)}`);
   if (meta.version === 1) {
     const { reader, close } = readV1(dir, listed, meta, fail);
     return { dir, meta, reader, writtenBy: { worldSize: 1, layout: "single" }, close };

@@ -4,7 +4,8 @@ import { cnn } from "../models/cnn.js";
 import { mlp } from "../models/mlp.js";
 import type { Module } from "../nn/module.js";
 import { wholeModel } from "../parallel/state.js";
-import { loadLatestCheckpoint } from "./checkpoint.js";
+import type { Tensor } from "../tensor/tensor.js";
+import { CheckpointError, type LoadedCheckpoint, loadLatestCheckpoint } from "./checkpoint.js";
 import type { Config } from "./config.js";
 import { parseConfig } from "./config_file.js";
 
@@ -39,6 +40,26 @@ export function gptConfigOf(m: Extract<Config["model"], { kind: "gpt" }>, vocabS
 }
 
 /**
+ * The whole model that a checkpoint's meta.json describes (its config, and for a gpt its
+ * tokenizer), loaded with `tensors` (the checkpoint's whole weights, by stateDict name). A
+ * checkpoint whose config, tokenizer and weights do not make one model (its files agree with
+ * their checksums, so it was written that way or edited) is a CheckpointError naming its folder.
+ * @example const { model } = modelOfCheckpoint(checkpoint, wholeModel(checkpoint.reader));
+ */
+export function modelOfCheckpoint(checkpoint: LoadedCheckpoint, tensors: Record<string, Tensor>): { model: Module; config: Config } {
+  const config: Config = parseConfig(checkpoint.meta.config, `${checkpoint.dir}/meta.json`);
+  const tokenizer = (checkpoint.meta as unknown as Record<string, unknown>).tokenizer;
+  try {
+    const model = modelOfConfig(config.model, tokenizer === undefined ? 0 : CharTokenizer.fromJSON(tokenizer).vocabSize);
+    model.loadStateDict(tensors);
+    return { model, config };
+  } catch (error) {
+    if (!(error instanceof Error) || /allocation failed|Invalid (typed )?array/.test(error.message)) throw error;
+    throw new CheckpointError(`${checkpoint.dir}: its weights do not fit the model its meta.json describes (${error.message})`, { cause: error });
+  }
+}
+
+/**
  * Rebuilds the model of a trained run from its newest verified checkpoint (`path`: a run
  * folder, its checkpoints/ folder or one checkpoint), whatever world size and layout wrote it.
  * @example const { model, config } = loadTrainedModel("runs/mlp/version_0", console.warn);
@@ -46,16 +67,13 @@ export function gptConfigOf(m: Extract<Config["model"], { kind: "gpt" }>, vocabS
 export function loadTrainedModel(path: string, warn: (line: string) => void): TrainedModel {
   const checkpoint = loadLatestCheckpoint(path, warn);
   try {
-    const config: Config = parseConfig(checkpoint.meta.config, `${checkpoint.dir}/meta.json`);
-    const meta = checkpoint.meta as unknown as Record<string, unknown>;
-    const model = modelOfConfig(config.model, meta.tokenizer === undefined ? 0 : CharTokenizer.fromJSON(meta.tokenizer).vocabSize);
     const tensors = wholeModel(checkpoint.reader);
     try {
-      model.loadStateDict(tensors);
+      const { model, config } = modelOfCheckpoint(checkpoint, tensors);
+      return { model: model.eval(), config, meta: checkpoint.meta as unknown as Record<string, unknown>, step: checkpoint.meta.step, dir: checkpoint.dir };
     } finally {
       for (const t of Object.values(tensors)) t.dispose();
     }
-    return { model: model.eval(), config, meta, step: checkpoint.meta.step, dir: checkpoint.dir };
   } finally {
     checkpoint.close();
   }

@@ -52,6 +52,14 @@ test("turbine checkpoint consolidate: 2 ranks' pieces become one plain safetenso
   assert.equal(turbine(["checkpoint", "consolidate", dir, join(work, "model.bin")]).code, 2);
   assert.equal(turbine(["checkpoint", "consolidate", dir]).code, 2, "OUT is required");
 
+  // Into the checkpoint itself: refused before anything is written, its files unchanged.
+  const piece = join(dir, "model-rank00000.safetensors"),
+    before = readFileSync(piece);
+  const inside = turbine(["checkpoint", "consolidate", dir, piece]);
+  assert.equal(inside.code, 2, inside.stderr);
+  assert.match(inside.stderr, /the output .*model-rank00000\.safetensors is inside the checkpoint .*step-00000003, whose files it would replace or add to/);
+  assert.deepEqual(readFileSync(piece), before);
+
   const file = join(dir, "model-rank00001.safetensors"),
     bytes = readFileSync(file);
   bytes[bytes.length - 1]! ^= 0x10;

@@ -170,6 +170,17 @@ test("the manifest covers every file: an edited meta.json or safetensors header 
   assert.throws(() => loadCheckpoint(dir), /manifest\.json is missing or not JSON \(ENOENT\)/);
 });
 
+test("a checkpoint whose meta.json step is not a whole number ≥ 0 is refused, even with matching checksums", () => {
+  for (const [name, step] of [
+    ["neg", -3],
+    ["frac", 2.5],
+  ] as const) {
+    const dir = join(root, name, checkpointName(0));
+    save(dir, step);
+    assert.throws(() => loadCheckpoint(dir), new RegExp(`meta\\.json: step must be a whole number ≥ 0, got ${step}`));
+  }
+});
+
 test("pruning keeps the newest checkpoints", () => {
   const runDir = join(root, "d");
   for (const s of [10, 20, 30, 40]) save(join(runDir, checkpointName(s)), s);
