@@ -24,8 +24,9 @@ export interface SearchHistory {
 }
 
 /**
- * Reads a search.jsonl; null when the file does not exist. A last line cut short by a kill is
- * dropped; any other unreadable line is a SearchLogError naming the file and the line.
+ * Reads a search.jsonl; null when the file does not exist or is empty. A last line cut short by
+ * a kill is dropped; any other unreadable line, or a file with no whole line, is a
+ * SearchLogError naming the file and the line.
  * @example const history = readSearchLog("runs/search/search.jsonl");
  */
 export function readSearchLog(path: string): SearchHistory | null {
@@ -43,7 +44,13 @@ export function readSearchLog(path: string): SearchHistory | null {
     }
   });
   const first = events[0];
-  if (first === undefined) return null;
+  if (first === undefined) {
+    if (lines.every((line) => line.trim() === "")) return null;
+    // Only a line cut short: the settings' line itself, which a search writes before anything else.
+    throw new SearchLogError(
+      `${path}: holds no whole line, not even the search's settings (cut short?); the search cannot continue from it (start a new one with another --out)`,
+    );
+  }
   if (first.event !== "search") throw new SearchLogError(`${path}: line 1 is not the search's settings; not a search.jsonl turbine wrote`);
   return { settings: first.settings, events: events.slice(1) };
 }

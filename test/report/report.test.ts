@@ -102,6 +102,8 @@ test("bad input: a folder that is not a run (exit 2), a corrupt metrics file (ex
     { args: ["report", "nowhere"], code: 2, says: /^turbine: nowhere is not a run folder \(it does not exist\)/ },
     { args: ["report"], code: 2, says: /^turbine: report: missing required argument 'runs'/ },
     { args: ["report", runs[0]!, "--out", work], code: 2, says: /is a folder; give the report's file name, e.g\. .*report\.html$/ },
+    // The run's own config: never replaced by the page (a report written before may be).
+    { args: ["report", runs[0]!, "--out", join(runs[0]!, "config.json")], code: 2, says: /config\.json exists and is not an HTML page .*give a new file name/ },
     { args: ["report", corrupt], code: 1, says: /metrics\.jsonl line 1: not a JSON record|metrics\.jsonl line 1: a train record's loss is wrong/ },
   ];
   for (const c of cases) {
@@ -110,6 +112,7 @@ test("bad input: a folder that is not a run (exit 2), a corrupt metrics file (ex
     assert.match(r.stderr.trim(), c.says);
     assert.equal(r.stderr.trim().split("\n").length, 1, `one line: ${r.stderr}`);
   }
+  assert.doesNotThrow(() => JSON.parse(readFileSync(join(runs[0]!, "config.json"), "utf8")), "the run's config is still JSON");
 });
 
 test("turbine report in headless Chromium: no console errors, nothing loaded, every plot holds every run's points, a screenshot", {
