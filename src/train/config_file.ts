@@ -110,6 +110,8 @@ interface Issue {
 
 function show(value: unknown): string {
   if (value === undefined) return "nothing";
+  // JSON would print null for these (a --set value of 1e400 parses to Infinity).
+  if (typeof value === "number" && !Number.isFinite(value)) return String(value);
   const text = JSON.stringify(value);
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }

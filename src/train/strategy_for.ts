@@ -32,6 +32,11 @@ export function meshFor(config: Config, group: ProcessGroup | undefined): Device
 }
 
 function shapeFor(config: Config, ranks: number, hint = ""): MeshShape {
+  const { stageLayers, pipeline } = config.parallel;
+  if (stageLayers !== undefined && pipeline === 1)
+    throw new ConfigError(
+      `config: parallel.stageLayers ${JSON.stringify(stageLayers)} cuts pipeline stages, but parallel.pipeline is 1: set parallel.pipeline to their number, or drop stageLayers`,
+    );
   try {
     return meshShape(ranks, config.parallel);
   } catch (error) {

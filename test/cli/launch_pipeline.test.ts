@@ -96,11 +96,15 @@ test("pipeline layouts that cannot run are config errors (exit 2) naming the num
     },
     {
       args: [...launch2, "train", gptChar, ...sets("parallel.pipeline=2", "parallel.schedule=interleaved", "parallel.virtualStages=4", "model.layers=2")],
-      message: /pipeline: 4 layers cannot be cut into 8 parts/,
+      message: /pipeline: 4 pipeline layers \(a gpt's are its embedding, each block and its head\) cannot be cut into 8 parts/,
     },
     {
       args: [...launch2, "train", gptChar, ...sets("parallel.pipeline=2", "parallel.stageLayers=[1,1]", "model.layers=2")],
-      message: /parallel.stageLayers \[1,1\] must give each of the 2 parts at least one layer and add up to the model's 4 layers/,
+      message: /parallel.stageLayers \[1,1\] must give each of the 2 parts at least one layer and add up to the model's 4 pipeline layers \(a gpt's/,
+    },
+    {
+      args: ["train", gptChar, ...sets("parallel.stageLayers=[2,2]")],
+      message: /parallel.stageLayers \[2,2\] cuts pipeline stages, but parallel.pipeline is 1/,
     },
     {
       args: [...launch2, "train", "cnn", ...sets("parallel.pipeline=2"), "--no-progress"],

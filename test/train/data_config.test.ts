@@ -85,3 +85,10 @@ test("data.cache 'disk' stores the decoded splits in the cache folder", () => {
     else process.env.TURBINE_CACHE = saved;
   }
 });
+
+test("a number JSON cannot hold (a --set value of 1e400) is named as it is, not as null", () => {
+  assert.throws(
+    () => parseConfig({ model: { kind: "mlp" }, data: { kind: "fashion-mnist", batchSize: Number.POSITIVE_INFINITY } }, "test"),
+    /data\.batchSize: got Infinity; expected/,
+  );
+});

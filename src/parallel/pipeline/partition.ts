@@ -21,6 +21,9 @@ export function layersOf(module: Module): Module[] {
   throw new TypeError(`pipeline: a ${module.constructor.name} cannot be cut into stages (a Sequential or a model with pipelineLayers(), such as the GPT, can)`);
 }
 
+/** What a pipeline's layers are, for messages that count them: not the gpt's blocks alone. */
+export const PIPELINE_LAYERS = "pipeline layers (a gpt's are its embedding, each block and its head)";
+
 /** A stage whose last layer computes the loss itself (a tensor-parallel head): the stage does too. */
 class LossStage extends Sequential {
   loss(x: Tensor, targets: Tensor): Tensor {
@@ -49,7 +52,7 @@ export function stageOf(layers: Module[]): Sequential {
  */
 export function balancedCut(costs: readonly number[], parts: number): number[] {
   const n = costs.length;
-  if (n < parts) throw new RangeError(`pipeline: ${n} layers cannot be cut into ${parts} parts (one layer at least each)`);
+  if (n < parts) throw new RangeError(`pipeline: ${n} ${PIPELINE_LAYERS} cannot be cut into ${parts} parts (one layer at least each)`);
   const prefix = [0];
   for (const c of costs) prefix.push(prefix.at(-1)! + c);
   // best[k][i]: the smallest largest part when the first i layers make k parts; from[k][i] where the last part starts.
@@ -132,7 +135,7 @@ export function checkCut(sizes: readonly number[], layers: number, parts: number
   const total = sizes.reduce((a, b) => a + b, 0);
   if (sizes.length !== parts || total !== layers || sizes.some((s) => !Number.isInteger(s) || s < 1)) {
     throw new RangeError(
-      `parallel.stageLayers ${JSON.stringify(sizes)} must give each of the ${parts} parts at least one layer and add up to the model's ${layers} layers`,
+      `parallel.stageLayers ${JSON.stringify(sizes)} must give each of the ${parts} parts at least one layer and add up to the model's ${layers} ${PIPELINE_LAYERS}`,
     );
   }
   return [...sizes];

@@ -18,7 +18,7 @@ import type { StateReader, StrategyState } from "../state.js";
 import { type BatchCounts, type MicroBatchRun, optimizerStep, type Strategy } from "../strategy.js";
 import { recvTensor, sendTensor } from "./p2p.js";
 import { runStageTicks } from "./stage_ticks.js";
-import { balancedCut, checkCut, layersOf, measureLayerCosts, stageOf } from "./partition.js";
+import { balancedCut, checkCut, layersOf, measureLayerCosts, PIPELINE_LAYERS, stageOf } from "./partition.js";
 import { planSchedule, type ScheduleName } from "./schedule.js";
 import { MicroBatches } from "./micro_batches.js";
 import { stageSharing, type Tie } from "./shared_tensors.js";
@@ -95,7 +95,7 @@ export class PipelineParallel implements Strategy {
     const layers = layersOf(module).length;
     if (options.stageLayers) checkCut(options.stageLayers, layers, this.virtualStages);
     else if (layers < this.virtualStages)
-      throw new RangeError(`pipeline: ${layers} layers cannot be cut into ${this.virtualStages} parts (one layer at least each)`);
+      throw new RangeError(`pipeline: ${layers} ${PIPELINE_LAYERS} cannot be cut into ${this.virtualStages} parts (one layer at least each)`);
     const dataGroup = options.dataGroup;
     if (options.zero === 1 && options.tensorGroup)
       throw new RangeError("pipeline: ZeRO-1 on the data dimension does not combine with a tensor group (tensor parallel runs with zero 0 only)");
