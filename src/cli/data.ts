@@ -1,3 +1,5 @@
+import { resolve } from "node:path";
+
 import type { Command } from "commander";
 
 import { PrepareInterrupted, prepareTokenFile } from "../data/prepare.js";
@@ -22,6 +24,11 @@ export function registerData(program: Command): void {
       for (const [name, path] of [["<text>", text] as const, ["<out>", out] as const])
         if (path.trim() === "")
           throw new UsageError(`data prepare: ${name} is an empty path`, "give a file name, e.g. turbine data prepare corpus.txt corpus.tokens");
+      if (resolve(text) === resolve(out))
+        throw new UsageError(
+          `data prepare: <out> ${out} is the text file itself, which the token file would replace`,
+          "give another file name, e.g. corpus.tokens",
+        );
       // Ctrl-C or SIGTERM: the chunk in hand finishes, the temporary output is removed, and the command ends.
       const unwatch = watchStopSignals();
       try {

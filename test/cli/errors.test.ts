@@ -179,6 +179,11 @@ const cases: { args: string[]; code: number; says: RegExp; afterHelp?: boolean; 
   { args: ["data", "prepare", "", "out.tokens"], code: 2, says: /^turbine: data prepare: <text> is an empty path; give a file name/ },
   { args: ["data", "prepare", "tiny.txt", " "], code: 2, says: /^turbine: data prepare: <out> is an empty path/ },
   {
+    args: ["data", "prepare", "tiny.txt", "./tiny.txt"],
+    code: 2,
+    says: /^turbine: data prepare: <out> \.\/tiny\.txt is the text file itself, which the token file would replace/,
+  },
+  {
     args: ["bench", "--ops", "mlp", "--threads", "5000"],
     code: 2,
     says: /option '--threads <n>' argument '5000' is invalid\. expected an integer from 1 to 1024/,
