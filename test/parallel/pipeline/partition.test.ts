@@ -25,7 +25,7 @@ test("balancedCut gives consecutive parts whose largest total is smallest", () =
   assert.deepEqual(balancedCut([1, 1, 1, 1], 2), [2, 2]);
   assert.deepEqual(balancedCut([2, 2, 2, 2, 2, 2], 3), [2, 2, 2]);
   assert.deepEqual(balancedCut([3, 1, 1, 1], 2), [1, 3]);
-  assert.throws(() => balancedCut([1], 2), /1 layers cannot be cut into 2 parts/);
+  assert.throws(() => balancedCut([1], 2), /1 pipeline layers \(a gpt.s are its embedding, each block and its head\) cannot be cut into 2 parts/);
 });
 
 test("measureLayerCosts keeps a layer's fastest run: one preempted run does not unbalance the cut of equal layers", () => {
