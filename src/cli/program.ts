@@ -95,7 +95,30 @@ export function turbineProgram(options: { launch?: boolean } = {}): Command {
   registerPrune(program);
   registerFederated(program);
   reportUsageErrors(program);
+  refuseHelpOfUnknownCommands(program);
   return program;
+}
+
+/**
+ * `turbine trian --help` would print the top-level help and exit 0 (commander answers a help flag
+ * before it looks the command up): a command that does not exist is an unknown command (exit 2,
+ * with commander's suggestion), whatever flags follow it.
+ */
+function refuseHelpOfUnknownCommands(program: Command): void {
+  const known = new Set(program.commands.flatMap((c) => [c.name(), ...c.aliases()]));
+  const parse = program.parseAsync.bind(program);
+  program.parseAsync = (argv?: readonly string[], options?: { from: "node" | "electron" | "user" }) => {
+    const args = [...(argv ?? process.argv)];
+    const first = options?.from === "user" ? 0 : 2;
+    const name = args[first];
+    const asksHelp = args.slice(first).some((a) => a === "--help" || a === "-h");
+    if (name !== undefined && !name.startsWith("-") && !known.has(name) && asksHelp)
+      return parse(
+        args.filter((a, i) => i < first || (a !== "--help" && a !== "-h")),
+        options,
+      );
+    return parse(args, options);
+  };
 }
 
 /**

@@ -49,6 +49,9 @@ const cases: { args: string[]; code: number; says: RegExp; afterHelp?: boolean; 
   // the top level (alone, it prints the help first, as git does)
   { args: [], code: 2, says: /^turbine: a command is needed; see turbine --help$/, afterHelp: true },
   { args: ["trian"], code: 2, says: /^turbine: unknown command 'trian' \(did you mean train\?\); see turbine --help$/ },
+  // A help flag does not turn an unknown command into the top-level help (exit 0).
+  { args: ["trian", "--help"], code: 2, says: /^turbine: unknown command 'trian' \(did you mean train\?\); see turbine --help$/ },
+  { args: ["elastic", "-h"], code: 2, says: /^turbine: unknown command 'elastic'; see turbine --help$/ },
   { args: ["--bogus"], code: 2, says: /unknown option '--bogus'; see turbine --help$/ },
   // train
   { args: ["train", "--bogus"], code: 2, says: /^turbine: train: unknown option '--bogus'; see turbine train --help$/ },
