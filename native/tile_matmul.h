@@ -21,8 +21,11 @@ struct TileA {
 
 // R rows × W·16 columns of C, whose R·W·16 / kMachineFloats accumulators stay in registers
 // across the k loop; each step loads W·16 floats of B and broadcasts R scalars of A.
+// Never inlined: inside a large caller (the attention backward) GCC ran short of vector
+// registers for the 16 accumulators and spilled B's row to the stack on every step.
 template <int R, int W>
-inline void tile_block(TileA a, const float* b, int64_t ldb, float* c, int64_t ldc, int64_t k, bool accumulate) {
+[[gnu::noinline]] void tile_block(TileA a, const float* b, int64_t ldb, float* c, int64_t ldc, int64_t k,
+                                  bool accumulate) {
   constexpr int V = W * kTileLanes / kMachineFloats;
   MachineLanes acc[R][V];
 #pragma GCC unroll 16
@@ -36,7 +39,12 @@ inline void tile_block(TileA a, const float* b, int64_t ldb, float* c, int64_t l
   for (int64_t p = 0; p < k; p++) {
     MachineLanes bv[V];
 #pragma GCC unroll 16
-    for (int v = 0; v < V; v++) load_machine(bv[v], b + p * ldb + v * kMachineFloats);
+    for (int v = 0; v < V; v++) {
+      load_machine(bv[v], b + p * ldb + v * kMachineFloats);
+      // Keeps the row of B in a register: otherwise GCC folds the load into each row's
+      // multiply-add, R loads of it per step, and the loop is bound by loads, not FMAs.
+      asm("" : "+v"(bv[v]));
+    }
     const float* ap = a.data + p * a.col;
 #pragma GCC unroll 16
     for (int r = 0; r < R; r++) {
