@@ -75,6 +75,7 @@ void forward(const T* q, const T* k, const T* v, T* out, float* lse, const Probl
   parallel_for(pb.heads() * nb, pb.grain(pb.block), [&](int64_t begin, int64_t end) {
     Tiles tiles, score_tiles;  // score_tiles packs the task's Qᵀ once for all its key blocks
     AlignedFloats qt(d * bp), kb(pb.block * dp), vb(pb.block * dp), st(pb.block * bp), acc(pb.block * dp);
+    // K feeds the scores as A (d columns read), V the output as B (dp columns read).
     std::vector<float> m(bp), m_new(bp), alpha(bp), inv(bp);
     std::vector<double> l(bp), tile_sum(bp);
     for (int64_t task = begin; task < end; task++) {
@@ -91,8 +92,8 @@ void forward(const T* q, const T* k, const T* v, T* out, float* lse, const Probl
       const int64_t key_end = pb.causal ? i0 + rows : pb.t;
       for (int64_t j0 = 0; j0 < key_end; j0 += pb.block) {
         const int64_t keys = std::min(pb.block, key_end - j0);
-        load_rows(k + pb.at(ly.k, h, j0), ly.k.time, keys, d, kb.data(), dp);
-        load_rows(v + pb.at(ly.v, h, j0), ly.v.time, keys, d, vb.data(), dp);
+        const F32Rows kr = f32_rows(k + pb.at(ly.k, h, j0), ly.k.time, keys, d, d, kb.data(), dp);
+        const F32Rows vr = f32_rows(v + pb.at(ly.v, h, j0), ly.v.time, keys, d, dp, vb.data(), dp);
         // The next key block, or the first of the next task's head.
         const int64_t next_j0 = j0 + pb.block < key_end ? j0 + pb.block : 0;
         const int64_t next_h = next_j0 > 0 ? h : (task + 1) / nb;
@@ -104,15 +105,18 @@ void forward(const T* q, const T* k, const T* v, T* out, float* lse, const Probl
         float* s = st.data();
         // On the diagonal tile the products skip what the mask hides (see Causal).
         const bool diagonal = pb.causal && j0 == i0;
-        score_tiles.matmul({kb.data(), dp, 1}, qt.data(), width, s, width, keys, width, d, false,
+        score_tiles.matmul({kr.data, kr.ld, 1}, qt.data(), width, s, width, keys, width, d, false,
                            diagonal ? Causal::kColumnsFromRow : Causal::kNone, j0 > 0);
         std::copy(m.begin(), m.begin() + width, m_new.begin());
+        // Row j of a diagonal tile is read from lane lo(j) on: the products neither write nor read
+        // the whole vectors of queries before key j, so the element-wise passes skip them too.
+        const auto lo = [&](int64_t j) { return diagonal ? j / kTileLanes * kTileLanes : 0; };
         for (int64_t j = 0; j < keys; j++) {
           // Query lane i sees key j0 + j when i0 + i ≥ j0 + j; masked scores become −∞.
           const int64_t first = pb.causal ? j0 + j - i0 : 0;
           float* sj = s + j * width;
 #pragma omp simd
-          for (int64_t i = 0; i < width; i++) {
+          for (int64_t i = lo(j); i < width; i++) {
             const float x = i >= first ? sj[i] : kNegInf;
             sj[i] = x;
             m_new[i] = x > m_new[i] ? x : m_new[i];  // std::max's reference stops GCC vectorising
@@ -124,14 +128,24 @@ void forward(const T* q, const T* k, const T* v, T* out, float* lse, const Probl
         for (int64_t i = 0; i < width; i++) {
           alpha[i] = exp_simd(m[i] - m_new[i]);
           m[i] = m_new[i];
-          tile_sum[i] = 0;
         }
         for (int64_t j = 0; j < keys; j++) {
           float* sj = s + j * width;
 #pragma omp simd
-          for (int64_t i = 0; i < width; i++) sj[i] = exp_simd(sj[i] - m[i]);
-#pragma omp simd  // a separate loop: GCC does not vectorise exp_simd beside a double sum
-          for (int64_t i = 0; i < width; i++) tile_sum[i] += sj[i];
+          for (int64_t i = lo(j); i < width; i++) sj[i] = exp_simd(sj[i] - m[i]);
+        }
+        // The lanes' sums over the keys (a separate pass: GCC does not vectorise exp_simd beside a
+        // double sum), one block of lanes at a time so that its sums stay in registers down the
+        // rows: summed in memory row by row, each row waited on the store of the row before.
+        for (int64_t i = 0; i < width; i += kTileLanes) {
+          alignas(64) double sum[kTileLanes] = {};
+          const int64_t rows_read = diagonal ? std::min(keys, i + kTileLanes) : keys;  // lo(j) ≤ i
+          for (int64_t j = 0; j < rows_read; j++) {
+            const float* sj = s + j * width + i;
+#pragma omp simd
+            for (int64_t r = 0; r < kTileLanes; r++) sum[r] += sj[r];
+          }
+          std::copy(sum, sum + kTileLanes, tile_sum.begin() + i);
         }
         for (int64_t i = 0; i < rows; i++) {
           l[i] = l[i] * alpha[i] + tile_sum[i];
@@ -140,7 +154,7 @@ void forward(const T* q, const T* k, const T* v, T* out, float* lse, const Probl
 #pragma omp simd
           for (int64_t c = 0; c < dp; c++) ai[c] *= alpha[i];
         }
-        tiles.matmul({s, 1, width}, vb.data(), dp, acc.data(), dp, rows, dp, keys, true,
+        tiles.matmul({s, 1, width}, vr.data, vr.ld, acc.data(), dp, rows, dp, keys, true,
                      diagonal ? Causal::kDepthToRow : Causal::kNone);
       }
       for (int64_t i = 0; i < rows; i++) {
@@ -178,20 +192,43 @@ void backward(const T* q, const T* k, const T* v, const T* out, const float* lse
     std::vector<float> delta(t);
     for (int64_t h = begin; h < end; h++) {
       const float* lh = lse + h * t;
+      // The next head's operands come from memory while this one computes: without it a cold
+      // head's loads (five strided operands) took a third of the backward's time.
+      if (h + 1 < end && t <= kMaxBlock) {
+        for (const auto& [data, l] : {std::pair{q, ly.q}, {k, ly.k}, {v, ly.v}, {out, ly.out}, {g, ly.out}}) {
+          prefetch_rows(data + pb.at(l, h + 1, 0), l.time, t, d);
+        }
+      }
       // Δ by the same product as dP, on 16 rows at a time (the diagonal of dO·Oᵀ): a row whose
       // probabilities are one-hot (every causal row 0, any row when t = 1) has O_i = V_j exactly,
       // so dP_ij − Δ_i is exactly 0 and its dQ and dK terms vanish exactly, as they should.
       for (int64_t i0 = 0; i0 < t; i0 += kTileLanes) {
         const int64_t rows = std::min(kTileLanes, t - i0);
-        load_rows(g + pb.at(ly.out, h, i0), ly.out.time, rows, d, g16.data(), dp);
         load_transposed(out + pb.at(ly.out, h, i0), ly.out.time, rows, d, ot16.data(), kTileLanes);
-        tiles.matmul({g16.data(), dp, 1}, ot16.data(), kTileLanes, dd16.data(), kTileLanes, rows, kTileLanes, d, false);
-        for (int64_t r = 0; r < rows; r++) delta[i0 + r] = dd16.data()[r * kTileLanes + r];
+        float* dd = dd16.data();
+        if constexpr (std::is_same_v<Tiles, F32Tiles>) {
+          // Only the diagonal: lane r sums row r's terms in the f32 product's order and roundings
+          // (one multiply-add per column from 0), a sixteenth of the whole product's work.
+          load_transposed(g + pb.at(ly.out, h, i0), ly.out.time, rows, d, g16.data(), kTileLanes);
+          std::fill(dd, dd + kTileLanes, 0.0f);
+          for (int64_t c = 0; c < d; c++) {
+            const float* gc = g16.data() + c * kTileLanes;
+            const float* oc = ot16.data() + c * kTileLanes;
+#pragma omp simd
+            for (int64_t r = 0; r < kTileLanes; r++) dd[r] += gc[r] * oc[r];
+          }
+          std::copy(dd, dd + rows, delta.begin() + i0);
+        } else {
+          const F32Rows gr = f32_rows(g + pb.at(ly.out, h, i0), ly.out.time, rows, d, d, g16.data(), dp);
+          tiles.matmul({gr.data, gr.ld, 1}, ot16.data(), kTileLanes, dd, kTileLanes, rows, kTileLanes, d, false);
+          for (int64_t r = 0; r < rows; r++) delta[i0 + r] = dd[r * kTileLanes + r];
+        }
       }
       if (dq) std::fill(dqb.data(), dqb.data() + t * dp, 0.0f);
       for (int64_t j0 = 0; j0 < t; j0 += pb.block) {
         const int64_t keys = std::min(pb.block, t - j0), kw = round_to_lanes(keys);
-        load_rows(k + pb.at(ly.k, h, j0), ly.k.time, keys, d, kb.data(), dp);
+        // K feeds dQ as B (dp columns read).
+        const F32Rows kr = f32_rows(k + pb.at(ly.k, h, j0), ly.k.time, keys, d, dp, kb.data(), dp);
         load_transposed(k + pb.at(ly.k, h, j0), ly.k.time, keys, d, kt.data(), kw);
         load_transposed(v + pb.at(ly.v, h, j0), ly.v.time, keys, d, vt.data(), kw);
         std::fill(dkb.data(), dkb.data() + keys * dp, 0.0f);
@@ -201,33 +238,37 @@ void backward(const T* q, const T* k, const T* v, const T* out, const float* lse
         for (int64_t i0 = first; i0 < t; i0 += pb.block) {
           const int64_t rows = std::min(pb.block, t - i0);
           load_rows(q + pb.at(ly.q, h, i0), ly.q.time, rows, d, qb.data(), dp, pb.scale);
-          load_rows(g + pb.at(ly.out, h, i0), ly.out.time, rows, d, gb.data(), dp);
+          // dO feeds dP as A (d columns read) and dV as B (dp columns read).
+          const F32Rows gr = f32_rows(g + pb.at(ly.out, h, i0), ly.out.time, rows, d, dp, gb.data(), dp);
           // On the diagonal tile the products skip what the mask hides (see Causal), leaving
           // the masked entries of the score tiles unwritten: the element-wise passes select.
           const bool diagonal = pb.causal && i0 == j0;
           const Causal scores = diagonal ? Causal::kColumnsToRow : Causal::kNone;
           const Causal transposed = diagonal ? Causal::kDepthFromRow : Causal::kNone;
           score_tiles.matmul({qb.data(), dp, 1}, kt.data(), kw, p.data(), kw, rows, kw, d, false, scores, i0 > first);
+          // Row r of a diagonal tile is read up to lane limit(r): the products neither write nor
+          // read the whole vectors of keys after query r, so the element-wise passes skip them too.
+          const auto limit = [&](int64_t r) { return diagonal ? round_to_lanes(r + 1) : kw; };
           for (int64_t r = 0; r < rows; r++) {
             const int64_t visible = diagonal ? r + 1 : keys;
             const float shift = lh[i0 + r];
             float* pr = p.data() + r * kw;
 #pragma omp simd
-            for (int64_t c = 0; c < kw; c++) pr[c] = c < visible ? exp_simd(pr[c] - shift) : 0.0f;
+            for (int64_t c = 0; c < limit(r); c++) pr[c] = c < visible ? exp_simd(pr[c] - shift) : 0.0f;
           }
-          if (dv) tiles.matmul({p.data(), 1, kw}, gb.data(), dp, dvb.data(), dp, keys, dp, rows, true, transposed);
+          if (dv) tiles.matmul({p.data(), 1, kw}, gr.data, gr.ld, dvb.data(), dp, keys, dp, rows, true, transposed);
           if (!dq && !dk) continue;
-          dp_tiles.matmul({gb.data(), dp, 1}, vt.data(), kw, ds.data(), kw, rows, kw, d, false, scores, i0 > first);
+          dp_tiles.matmul({gr.data, gr.ld, 1}, vt.data(), kw, ds.data(), kw, rows, kw, d, false, scores, i0 > first);
           for (int64_t r = 0; r < rows; r++) {
             const int64_t visible = diagonal ? r + 1 : keys;
             const float dr = delta[i0 + r];
             const float* pr = p.data() + r * kw;
             float* sr = ds.data() + r * kw;
 #pragma omp simd
-            for (int64_t c = 0; c < kw; c++) sr[c] = c < visible ? pr[c] * (sr[c] - dr) : 0.0f;
+            for (int64_t c = 0; c < limit(r); c++) sr[c] = c < visible ? pr[c] * (sr[c] - dr) : 0.0f;
           }
           if (dq) {
-            exact.matmul({ds.data(), kw, 1}, kb.data(), dp, dqb.data() + i0 * dp, dp, rows, dp, keys, true,
+            exact.matmul({ds.data(), kw, 1}, kr.data, kr.ld, dqb.data() + i0 * dp, dp, rows, dp, keys, true,
                          diagonal ? Causal::kDepthToRow : Causal::kNone);
           }
           if (dk) exact.matmul({ds.data(), 1, kw}, qb.data(), dp, dkb.data(), dp, keys, dp, rows, true, transposed);

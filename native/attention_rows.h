@@ -4,6 +4,7 @@
 #pragma once
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <type_traits>
 
 #include "dtype.h"
@@ -53,6 +54,48 @@ void load_rows(const T* src, int64_t stride, int64_t rows, int64_t d, float* dst
   }
 }
 
+#if defined(__AVX512F__)
+// Swaps the off-diagonal H × H blocks of each 2H × 2H block of a 16 × 16 matrix held as 16
+// rows of Lanes: row r (bit H of r clear) takes row r + H's columns c − H where bit H of c is
+// set, and gives it its own columns c + H where it is clear. Done for H = 8, 4, 2, 1 (any
+// order), that exchanges the row and column bits of every element: the transpose.
+template <int H>
+inline void swap_blocks(Lanes (&m)[kTileLanes]) {
+  using Indices = int32_t __attribute__((vector_size(64)));
+  Indices low{}, high{};  // into the 32 lanes of (row r, row r + H)
+  for (int c = 0; c < kTileLanes; c++) {
+    low[c] = c & H ? kTileLanes + c - H : c;
+    high[c] = c & H ? kTileLanes + c : c + H;
+  }
+#pragma GCC unroll 16
+  for (int r = 0; r < kTileLanes; r++) {
+    if (r & H) continue;
+    const Lanes a = m[r], b = m[r + H];
+    m[r] = __builtin_shuffle(a, b, low);
+    m[r + H] = __builtin_shuffle(a, b, high);
+  }
+}
+
+// A whole 16 × 16 block of the transpose in registers: 16 row loads, 64 two-register shuffles
+// and 16 stores, where the element-by-element path below takes 256 scalar stores.
+template <typename T>
+inline void transpose_block(const T* src, int64_t stride, float* dst, int64_t ld, float factor) {
+  Lanes m[kTileLanes];
+#pragma GCC unroll 16
+  for (int r = 0; r < kTileLanes; r++) {
+    alignas(64) float row[kTileLanes];
+    convert_row(src + r * stride, kTileLanes, row, factor);
+    load_lanes(m[r], row);
+  }
+  swap_blocks<8>(m);
+  swap_blocks<4>(m);
+  swap_blocks<2>(m);
+  swap_blocks<1>(m);
+#pragma GCC unroll 16
+  for (int c = 0; c < kTileLanes; c++) std::memcpy(dst + c * ld, &m[c], sizeof(Lanes));
+}
+#endif
+
 // The transpose of rows × d of src (row stride stride) into dst [d × ld] (ld ≥ rows) as f32 times
 // factor, columns rows..ld zeroed. In 16 × 16 blocks, each read along its rows (converting whole
 // vectors) and written along dst's: a column walk down src converted one element per row.
@@ -65,6 +108,12 @@ void load_transposed(const T* src, int64_t stride, int64_t rows, int64_t d, floa
     const int64_t nr = std::min(kBlock, rows - r0);
     for (int64_t c0 = 0; c0 < d; c0 += kBlock) {
       const int64_t nc = std::min(kBlock, d - c0);
+#if defined(__AVX512F__)
+      if (nr == kBlock && nc == kBlock) {
+        transpose_block(src + r0 * stride + c0, stride, dst + c0 * ld + r0, ld, factor);
+        continue;
+      }
+#endif
       for (int64_t r = 0; r < nr; r++) {
         convert_row(src + (r0 + r) * stride + c0, nc, block[r], factor);
       }
@@ -76,6 +125,24 @@ void load_transposed(const T* src, int64_t stride, int64_t rows, int64_t d, floa
     }
   }
   for (int64_t c = 0; c < d; c++) std::fill(dst + c * ld + rows, dst + (c + 1) * ld, 0.0f);
+}
+
+// Rows of an operand as the f32 tile products read them: where they start and their stride.
+struct F32Rows {
+  const float* data;
+  int64_t ld;
+};
+
+// rows × d of src (row stride stride) for a product that reads `width` ≥ d columns of each row:
+// src itself when it is f32 and needs no zero columns (width = d), else its rows converted into
+// dst (row stride ld) by load_rows. Reading in place skips a copy of each block per tile.
+template <typename T>
+F32Rows f32_rows(const T* src, int64_t stride, int64_t rows, int64_t d, int64_t width, float* dst, int64_t ld) {
+  if constexpr (std::is_same_v<T, float>) {
+    if (width == d) return {src, stride};
+  }
+  load_rows(src, stride, rows, d, dst, ld);
+  return {dst, ld};
 }
 
 // rows × d of an f32 tile (row stride ld) into dst (row stride stride), times factor, or times
