@@ -22,7 +22,7 @@ export {
   type GeneratorState,
   type RandomOptions,
 } from "./tensor/random.js";
-export { memory, type MemoryCategory, type MemoryReport } from "./tensor/memory.js";
+export { isOutOfMemory, memory, type MemoryCategory, type MemoryReport } from "./tensor/memory.js";
 export { pool } from "./tensor/pool.js";
 export { noGrad, enableGrad, isGradEnabled } from "./autograd/grad_mode.js";
 export { checkpoint } from "./autograd/checkpoint.js";

@@ -8,6 +8,7 @@ import { ConfigError } from "../train/config_file.js";
 import { NonFiniteLossError } from "../train/trainer.js";
 import { RunDataError } from "../report/run_data.js";
 import { SearchLogError } from "../search/search_log.js";
+import { isOutOfMemory } from "../tensor/memory.js";
 
 /**
  * A bad command line (exit code 2): the message names the bad value and what is allowed, and
@@ -22,17 +23,6 @@ export class UsageError extends Error {
   ) {
     super(message);
   }
-}
-
-/**
- * Whether an error is V8's refusal to allocate memory (a tensor or array larger than the machine
- * or the engine allows), which a config with huge sizes ends in.
- */
-function isOutOfMemory(error: unknown): boolean {
-  return (
-    error instanceof RangeError &&
-    /^(Array buffer allocation failed|Invalid typed array length|Invalid array buffer length|Invalid array length)/.test(error.message)
-  );
 }
 
 /**

@@ -66,3 +66,15 @@ export class MemoryTracker {
 
 /** The tracker of this thread (each worker thread has its own). */
 export const memory = new MemoryTracker();
+
+/**
+ * Whether an error is V8 refusing a typed array or its buffer (the process ran out of memory
+ * for tensor storage), as opposed to a bug or bad input: a failed run, not a stack trace.
+ * @example if (isOutOfMemory(error)) console.error("out of memory: lower the batch size");
+ */
+export function isOutOfMemory(error: unknown): boolean {
+  return (
+    error instanceof RangeError &&
+    /^(Array buffer allocation failed|Invalid typed array length|Invalid array buffer length|Invalid array length)/.test(error.message)
+  );
+}

@@ -4,6 +4,7 @@ import { cnn } from "../models/cnn.js";
 import { mlp } from "../models/mlp.js";
 import type { Module } from "../nn/module.js";
 import { wholeModel } from "../parallel/state.js";
+import { isOutOfMemory } from "../tensor/memory.js";
 import type { Tensor } from "../tensor/tensor.js";
 import { CheckpointError, type LoadedCheckpoint, loadLatestCheckpoint } from "./checkpoint.js";
 import type { Config } from "./config.js";
@@ -54,7 +55,7 @@ export function modelOfCheckpoint(checkpoint: LoadedCheckpoint, tensors: Record<
     model.loadStateDict(tensors);
     return { model, config };
   } catch (error) {
-    if (!(error instanceof Error) || /allocation failed|Invalid (typed )?array/.test(error.message)) throw error;
+    if (!(error instanceof Error) || isOutOfMemory(error)) throw error;
     throw new CheckpointError(`${checkpoint.dir}: its weights do not fit the model its meta.json describes (${error.message})`, { cause: error });
   }
 }
