@@ -65,7 +65,7 @@ inline void conv_pixels(const ConvGeometry& g, const float* image, int64_t oy, i
     for (int64_t t = 0; t < count; t++) {
       MachineLanes wv[W];
 #pragma GCC unroll 16
-      for (int k = 0; k < W; k++) load_machine(wv[k], packed + t * o + k * kMachineFloats);
+      for (int k = 0; k < W; k++) load_machine_kept(wv[k], packed + t * o + k * kMachineFloats);
       const float* source = corner + taps.offset[t];
 #pragma GCC unroll 16
       for (int q = 0; q < Q; q++) {
@@ -135,7 +135,7 @@ inline void tap_sums(const float* corner, const int64_t* offset, int64_t step, c
   for (int64_t at = 0, end = (last - first + 1) * step; at < end; at += step, d += o) {
     MachineLanes dv[W];
 #pragma GCC unroll 16
-    for (int k = 0; k < W; k++) load_machine(dv[k], d + k * kMachineFloats);
+    for (int k = 0; k < W; k++) load_machine_kept(dv[k], d + k * kMachineFloats);
 #pragma GCC unroll 16
     for (int t = 0; t < G; t++) {
       const float s = source[t][at];

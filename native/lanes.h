@@ -34,6 +34,15 @@ constexpr int64_t kMachineFloats = sizeof(MachineLanes) / sizeof(float);
 inline void load_machine(MachineLanes& v, const float* p) { std::memcpy(&v, p, sizeof v); }
 inline void store_machine(float* p, const MachineLanes& v) { std::memcpy(p, &v, sizeof v); }
 
+// load_machine for a vector that several multiply-adds use in turn (a row of a product's B, a
+// tap's weights), kept in a register by an empty asm: otherwise GCC folds the load into each
+// use as a memory operand, and the loop is bound by loads instead of multiply-adds (the f32
+// attention's products ran at about half their rate).
+inline void load_machine_kept(MachineLanes& v, const float* p) {
+  load_machine(v, p);
+  asm("" : "+v"(v));
+}
+
 inline int64_t round_to_lanes(int64_t n) { return (n + kTileLanes - 1) / kTileLanes * kTileLanes; }
 
 // Lanes pass by reference: by value, a build without AVX-512 would change the calling ABI.

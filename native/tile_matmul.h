@@ -39,12 +39,7 @@ template <int R, int W>
   for (int64_t p = 0; p < k; p++) {
     MachineLanes bv[V];
 #pragma GCC unroll 16
-    for (int v = 0; v < V; v++) {
-      load_machine(bv[v], b + p * ldb + v * kMachineFloats);
-      // Keeps the row of B in a register: otherwise GCC folds the load into each row's
-      // multiply-add, R loads of it per step, and the loop is bound by loads, not FMAs.
-      asm("" : "+v"(bv[v]));
-    }
+    for (int v = 0; v < V; v++) load_machine_kept(bv[v], b + p * ldb + v * kMachineFloats);
     const float* ap = a.data + p * a.col;
 #pragma GCC unroll 16
     for (int r = 0; r < R; r++) {
