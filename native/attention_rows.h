@@ -25,7 +25,7 @@ inline void convert_row(const T* src, int64_t n, float* dst, float factor) {
       MachineLanes x;
       load_machine(x, src + c);
       x *= factor;
-      asm("" : "+v"(x));
+      keep_in_register(x);
       store_machine(dst + c, x);
     }
   }

@@ -34,13 +34,22 @@ constexpr int64_t kMachineFloats = sizeof(MachineLanes) / sizeof(float);
 inline void load_machine(MachineLanes& v, const float* p) { std::memcpy(&v, p, sizeof v); }
 inline void store_machine(float* p, const MachineLanes& v) { std::memcpy(p, &v, sizeof v); }
 
+// Makes GCC hold v in a register at this point, as a value it cannot recompute from memory (an
+// empty asm). Without AVX a MachineLanes fills no single register (the portable build), and the
+// constraint would be impossible: there it does nothing.
+inline void keep_in_register(MachineLanes& v) {
+#if defined(__AVX__)
+  asm("" : "+v"(v));
+#endif
+}
+
 // load_machine for a vector that several multiply-adds use in turn (a row of a product's B, a
-// tap's weights), kept in a register by an empty asm: otherwise GCC folds the load into each
-// use as a memory operand, and the loop is bound by loads instead of multiply-adds (the f32
-// attention's products ran at about half their rate).
+// tap's weights), kept in a register: otherwise GCC folds the load into each use as a memory
+// operand, and the loop is bound by loads instead of multiply-adds (the f32 attention's
+// products ran at about half their rate).
 inline void load_machine_kept(MachineLanes& v, const float* p) {
   load_machine(v, p);
-  asm("" : "+v"(v));
+  keep_in_register(v);
 }
 
 inline int64_t round_to_lanes(int64_t n) { return (n + kTileLanes - 1) / kTileLanes * kTileLanes; }
