@@ -1,3 +1,5 @@
+import { existsSync } from "node:fs";
+
 import type { Command } from "commander";
 
 import { CharTokenizer } from "../data/tokenizer.js";
@@ -63,6 +65,14 @@ export function registerSample(program: Command): void {
     .option("--top-k <k>", "sample among the k most likely characters (0: all)", integerAtLeast(0))
     .option("--seed <n>", "seed of the sampling", integerAtLeast(0), 0)
     .action((opts: { checkpoint: string; prompt: string; tokens: number; temperature: number; topK?: number; seed: number }) => {
+      // A path that is not there is a mistyped argument (exit 2, as --resume, report and
+      // consolidate say); a folder without a valid checkpoint is a failed run (exit 1).
+      if (!existsSync(opts.checkpoint)) {
+        throw new UsageError(
+          `sample: --checkpoint ${opts.checkpoint} does not exist`,
+          "give a run folder such as runs/gpt-char/version_0, its checkpoints/ folder, or one checkpoint",
+        );
+      }
       const { model, tokenizer } = loadGPTCheckpoint(opts.checkpoint, (line) => process.stderr.write(`${line}\n`));
       if (opts.topK !== undefined && opts.topK > tokenizer.vocabSize) {
         throw new UsageError(

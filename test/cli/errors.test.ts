@@ -162,6 +162,7 @@ const cases: { args: string[]; code: number; says: RegExp; afterHelp?: boolean; 
     says: /sample: --prompt has characters outside the model's vocabulary of 16: "L", ",", "z", "!"; /,
   },
   { args: ["sample", "--checkpoint", join(work, "a-folder")], code: 1, says: /no checkpoint in .*a-folder/ },
+  { args: ["sample", "--checkpoint", join(work, "no-such-run")], code: 2, says: /sample: --checkpoint .*no-such-run does not exist; give a run folder/ },
   // bench
   {
     args: ["bench", "--workloads", "mlp,rnn"],
