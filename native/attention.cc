@@ -60,6 +60,13 @@ struct Problem {
   int64_t grain(int64_t rows) const { return std::max<int64_t>(1, kElementGrain / std::max<int64_t>(1, rows * t * d)); }
 };
 
+// Whether a tile product on a causal diagonal tile writes and reads only the 16-lane ranges of
+// for_each_tile_block (f32 and bf16 dot products), so that the element-wise passes may skip
+// the vectors outside them. AMX's 32 × 32 blocks reach past those ranges (into lanes the mask
+// hides, whose terms it takes as given): with AMX the passes fill every lane.
+template <typename Tiles>
+constexpr bool kLaneExact = !std::is_same_v<Tiles, AmxTiles> && !std::is_same_v<Tiles, AmxSplitTiles>;
+
 // Q is loaded times scale, in forward and backward alike, so scores are recomputed with the
 // same roundings and nothing contracts scale·s − L differently in the two: a one-hot row's
 // recomputed probability is exactly 1.
@@ -110,7 +117,7 @@ void forward(const T* q, const T* k, const T* v, T* out, float* lse, const Probl
         std::copy(m.begin(), m.begin() + width, m_new.begin());
         // Row j of a diagonal tile is read from lane lo(j) on: the products neither write nor read
         // the whole vectors of queries before key j, so the element-wise passes skip them too.
-        const auto lo = [&](int64_t j) { return diagonal ? j / kTileLanes * kTileLanes : 0; };
+        const auto lo = [&](int64_t j) { return diagonal && kLaneExact<Tiles> ? j / kTileLanes * kTileLanes : 0; };
         for (int64_t j = 0; j < keys; j++) {
           // Query lane i sees key j0 + j when i0 + i ≥ j0 + j; masked scores become −∞.
           const int64_t first = pb.causal ? j0 + j - i0 : 0;
@@ -139,7 +146,9 @@ void forward(const T* q, const T* k, const T* v, T* out, float* lse, const Probl
         // rows: summed in memory row by row, each row waited on the store of the row before.
         for (int64_t i = 0; i < width; i += kTileLanes) {
           alignas(64) double sum[kTileLanes] = {};
-          const int64_t rows_read = diagonal ? std::min(keys, i + kTileLanes) : keys;  // lo(j) ≤ i
+          // On a diagonal tile, keys from i + 16 on are hidden from every lane of this block: their
+          // probabilities here are exact zeros, or (below lo) never written.
+          const int64_t rows_read = diagonal ? std::min(keys, i + kTileLanes) : keys;
           for (int64_t j = 0; j < rows_read; j++) {
             const float* sj = s + j * width + i;
 #pragma omp simd
@@ -248,7 +257,9 @@ void backward(const T* q, const T* k, const T* v, const T* out, const float* lse
           score_tiles.matmul({qb.data(), dp, 1}, kt.data(), kw, p.data(), kw, rows, kw, d, false, scores, i0 > first);
           // Row r of a diagonal tile is read up to lane limit(r): the products neither write nor
           // read the whole vectors of keys after query r, so the element-wise passes skip them too.
-          const auto limit = [&](int64_t r) { return diagonal ? round_to_lanes(r + 1) : kw; };
+          const auto limit = [&](int64_t r) {
+            return diagonal && kLaneExact<Tiles> && kLaneExact<ExactTiles> ? round_to_lanes(r + 1) : kw;
+          };
           for (int64_t r = 0; r < rows; r++) {
             const int64_t visible = diagonal ? r + 1 : keys;
             const float shift = lh[i0 + r];
